@@ -1,0 +1,57 @@
+package crypto
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Padding follows ISO/IEC 7816-4: a 0x80 byte, then zero bytes up to the
+// bucket. It is unambiguous for any content and cheap to remove.
+
+// ErrTooLong is returned when a plaintext does not fit the largest bucket.
+var ErrTooLong = errors.New("crypto: message too long for the largest padding bucket")
+
+var errBadPadding = errors.New("crypto: bad padding")
+
+// PaddedLen returns the smallest bucket that holds n bytes plus the one
+// padding marker byte. buckets must be sorted ascending.
+func PaddedLen(n int, buckets []int) (int, error) {
+	for _, b := range buckets {
+		if n+1 <= b {
+			return b, nil
+		}
+	}
+	return 0, fmt.Errorf("%w (%d bytes, largest bucket %d)", ErrTooLong, n, buckets[len(buckets)-1])
+}
+
+// Pad appends msg padded to the smallest bucket that fits to dst.
+func Pad(dst, msg []byte, buckets []int) ([]byte, error) {
+	size, err := PaddedLen(len(msg), buckets)
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, msg...)
+	dst = append(dst, 0x80)
+	for i := len(msg) + 1; i < size; i++ {
+		dst = append(dst, 0)
+	}
+	return dst, nil
+}
+
+// Unpad returns the message inside padded (a sub-slice, not a copy). It
+// rejects input with no 0x80 marker or with a non-zero byte after it.
+// It does not check that len(padded) is a bucket: that is the caller's
+// framing rule.
+func Unpad(padded []byte) ([]byte, error) {
+	for i := len(padded) - 1; i >= 0; i-- {
+		switch padded[i] {
+		case 0:
+			continue
+		case 0x80:
+			return padded[:i], nil
+		default:
+			return nil, errBadPadding
+		}
+	}
+	return nil, errBadPadding
+}

@@ -1,0 +1,125 @@
+// Package store defines the storage interface behind the relay and the
+// errors every implementation returns. Implementations live in
+// subpackages: badger (the embedded default), memory (tests), and later
+// jetstream (scale-out). One conformance suite (storetest) runs against
+// all of them.
+//
+// A store holds only what spec/relay.md §9 says the relay may hold: opaque
+// blocks, random IDs, public keys and hashes of capabilities. It never
+// sees an address, a plaintext or a time finer than the TTL needs.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// IDSize is the size of every identifier the relay hands out.
+const IDSize = 24
+
+// ID is a mailbox, log or blob identifier.
+type ID = [IDSize]byte
+
+// Errors callers branch on.
+var (
+	ErrNotFound       = errors.New("store: not found")
+	ErrExists         = errors.New("store: already exists")
+	ErrQuota          = errors.New("store: quota exceeded")
+	ErrDiskQuota      = errors.New("store: relay storage full")
+	ErrAlreadySecured = errors.New("store: mailbox already secured")
+	ErrClosed         = errors.New("store: closed")
+)
+
+// Mailbox is the metadata of one mailbox (queue). The relay stores the
+// recipient's Ed25519 public key and, once secured, the sender's
+// credential (a hash or public key, opaque to the store).
+type Mailbox struct {
+	RecipientID  ID
+	SenderID     ID
+	RecipientKey [32]byte // Ed25519 public key that signs recipient commands
+	SenderKey    []byte   // set once by Secure; empty while unsecured
+	Created      time.Time
+	LastActive   time.Time // updated at most once per day, to keep no timeline
+}
+
+// Message is one stored block in a mailbox.
+type Message struct {
+	Seq     uint64 // per-mailbox, strictly increasing, never reused
+	Body    []byte
+	Expires time.Time
+}
+
+// Log is the metadata of one group log (architecture §2). The caps are
+// hashes of the write and read capabilities, compared by the relay in
+// constant time.
+type Log struct {
+	ID       ID
+	WriteCap [32]byte
+	ReadCap  [32]byte
+	TTL      time.Duration
+	Created  time.Time
+}
+
+// Entry is one record of a log.
+type Entry struct {
+	Seq     uint64 // per-log, strictly increasing from 1
+	Body    []byte
+	Expires time.Time
+}
+
+// Store is the relay's storage. Every method is safe for concurrent use.
+// Methods that write (CreateMailbox, Secure, Send, Ack, DeleteMailbox,
+// PutBlob, TakeBlob, CreateLog, Append) return only after the change is
+// durable: a process killed afterwards keeps it.
+type Store interface {
+	// CreateMailbox stores a new mailbox; ErrExists if either ID is taken.
+	CreateMailbox(ctx context.Context, m Mailbox) error
+	// Mailbox returns the mailbox with recipient ID rid.
+	Mailbox(ctx context.Context, rid ID) (Mailbox, error)
+	// MailboxBySender returns the mailbox with sender ID sid.
+	MailboxBySender(ctx context.Context, sid ID) (Mailbox, error)
+	// Secure sets the sender credential once; ErrAlreadySecured afterwards.
+	Secure(ctx context.Context, sid ID, senderKey []byte) error
+	// DeleteMailbox removes the mailbox and every message in it.
+	DeleteMailbox(ctx context.Context, rid ID) error
+
+	// Send appends body to the mailbox with sender ID sid. It fails with
+	// ErrQuota when maxPending messages are already waiting, and with
+	// ErrDiskQuota when the store is over its size limit.
+	Send(ctx context.Context, sid ID, body []byte, ttl time.Duration, maxPending int) (seq uint64, err error)
+	// Pending returns up to limit unexpired messages with Seq > after, in order.
+	Pending(ctx context.Context, rid ID, after uint64, limit int) ([]Message, error)
+	// Ack deletes message seq; ErrNotFound if it is not there (already acked).
+	Ack(ctx context.Context, rid ID, seq uint64) error
+	// Notify returns a channel that receives a value (without blocking the
+	// sender: the channel has a buffer of one) whenever a message is sent
+	// to rid, and a function that stops the notifications. Across relay
+	// nodes (jetstream) the notification crosses the cluster.
+	Notify(rid ID) (<-chan struct{}, func())
+
+	// PutBlob stores a one-time blob until deadline; ErrExists if id is taken.
+	PutBlob(ctx context.Context, id ID, body []byte, deadline time.Time) error
+	// TakeBlob returns and deletes the blob atomically: of any number of
+	// concurrent callers exactly one gets it, the others ErrNotFound.
+	TakeBlob(ctx context.Context, id ID) ([]byte, error)
+
+	// CreateLog stores a new log; ErrExists if the ID is taken.
+	CreateLog(ctx context.Context, l Log) error
+	// LogInfo returns a log's metadata.
+	LogInfo(ctx context.Context, id ID) (Log, error)
+	// Append adds an entry to a log and returns its sequence number.
+	Append(ctx context.Context, id ID, body []byte) (seq uint64, err error)
+	// ReadLog returns up to limit unexpired entries with Seq > after.
+	ReadLog(ctx context.Context, id ID, after uint64, limit int) ([]Entry, error)
+	// DeleteLog removes a log and its entries.
+	DeleteLog(ctx context.Context, id ID) error
+
+	// Expire removes expired messages, entries, blobs and mailboxes idle
+	// since before idleBefore; the relay calls it periodically.
+	Expire(ctx context.Context, now, idleBefore time.Time) error
+	// Size returns the approximate bytes the store occupies.
+	Size() int64
+	// Close releases the store; later calls return ErrClosed.
+	Close() error
+}
