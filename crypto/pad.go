@@ -55,3 +55,12 @@ func Unpad(padded []byte) ([]byte, error) {
 	}
 	return nil, errBadPadding
 }
+
+// Buckets are the only sizes an end-to-end message (a ratchet message with
+// its encrypted header, a group message, an invite blob) may have on a
+// relay: spec/relay.md §6. The relay refuses any other size, so it learns
+// a bucket, never a length. Sorted ascending.
+var Buckets = []int{1024, 4096, 16000}
+
+// MaxBody is the largest bucket.
+const MaxBody = 16000
