@@ -37,10 +37,10 @@ var (
 type Mailbox struct {
 	RecipientID  ID
 	SenderID     ID
-	RecipientKey [32]byte // Ed25519 public key that signs recipient commands
-	SenderKey    []byte   // set once by Secure; empty while unsecured
-	Created      time.Time
-	LastActive   time.Time // updated at most once per day, to keep no timeline
+	RecipientKey [32]byte  // Ed25519 public key that signs recipient commands
+	SenderKey    []byte    // set once by Secure; empty while unsecured
+	Created      time.Time // kept at day granularity (UTC midnight)
+	LastActive   time.Time // day granularity, updated at most once per day by Send, Pending, Ack and Secure, to keep no timeline
 }
 
 // Message is one stored block in a mailbox.
@@ -88,7 +88,8 @@ type Store interface {
 	// ErrQuota when maxPending messages are already waiting, and with
 	// ErrDiskQuota when the store is over its size limit.
 	Send(ctx context.Context, sid ID, body []byte, ttl time.Duration, maxPending int) (seq uint64, err error)
-	// Pending returns up to limit unexpired messages with Seq > after, in order.
+	// Pending returns up to limit unexpired messages with Seq > after, in
+	// order; the bodies are the caller's to keep.
 	Pending(ctx context.Context, rid ID, after uint64, limit int) ([]Message, error)
 	// Ack deletes message seq; ErrNotFound if it is not there (already acked).
 	Ack(ctx context.Context, rid ID, seq uint64) error
@@ -98,7 +99,9 @@ type Store interface {
 	// nodes (jetstream) the notification crosses the cluster.
 	Notify(rid ID) (<-chan struct{}, func())
 
-	// PutBlob stores a one-time blob until deadline; ErrExists if id is taken.
+	// PutBlob stores a one-time blob until deadline; ErrExists if id is
+	// taken by a blob whose deadline has not passed. A blob past its
+	// deadline is not found, whether or not Expire has run.
 	PutBlob(ctx context.Context, id ID, body []byte, deadline time.Time) error
 	// TakeBlob returns and deletes the blob atomically: of any number of
 	// concurrent callers exactly one gets it, the others ErrNotFound.
