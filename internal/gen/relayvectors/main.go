@@ -1,0 +1,307 @@
+// Command relayvectors writes the test vectors of spec/relay.md to
+// spec/vectors/relay/ from fixed seeds. Run it from the repository root:
+//
+//	go run ./internal/gen/relayvectors
+//
+// Its test checks that the committed files are what it generates, and
+// relay/wire's tests check the codec against the files byte for byte.
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"veil/crypto"
+	"veil/relay/wire"
+)
+
+func main() {
+	dir := flag.String("dir", filepath.Join("spec", "vectors", "relay"), "output directory")
+	flag.Parse()
+	files, err := Generate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relayvectors:", err)
+		os.Exit(1)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(*dir, name), b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "relayvectors:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// seeded returns a deterministic reader for one named input. It is not
+// a secure generator and exists only for vectors.
+func seeded(label string) io.Reader {
+	return rand.NewChaCha8(crypto.Hash([]byte("veil relay vectors: " + label)))
+}
+
+func fill(label string, n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(seeded(label), b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+type hx []byte
+
+func (h hx) MarshalJSON() ([]byte, error) { return json.Marshal(hex.EncodeToString(h)) }
+
+// HelloVector is spec/relay.md §3 and §4 end to end.
+type HelloVector struct {
+	Comment           string `json:"comment"`
+	IdentitySeed      hx     `json:"identity_seed"`
+	RelayEphemeralKey hx     `json:"relay_ephemeral_private"`
+	Nonce             hx     `json:"nonce"`
+	RelayHello        hx     `json:"relay_hello"`
+	ClientEphemeral   hx     `json:"client_ephemeral_private"`
+	ClientHello       hx     `json:"client_hello"`
+	Shared            hx     `json:"shared"`
+	KeyClientToRelay  hx     `json:"key_client_to_relay"`
+	KeyRelayToClient  hx     `json:"key_relay_to_client"`
+	Fingerprint       string `json:"fingerprint"`
+	Address           string `json:"address"`
+	// Blocks are the first two blocks client → relay (§5).
+	Blocks []BlockVector `json:"blocks_client_to_relay"`
+}
+
+// BlockVector is one sealed block.
+type BlockVector struct {
+	Counter   uint64 `json:"counter"`
+	Items     []hx   `json:"items"`
+	Plaintext hx     `json:"plaintext"`
+	Sealed    hx     `json:"sealed"`
+}
+
+// FrameVector is one item (§7) with its fields.
+type FrameVector struct {
+	Name     string        `json:"name"`
+	Type     byte          `json:"type"`
+	CID      uint32        `json:"cid"`
+	ID       hx            `json:"id,omitempty"`
+	SenderID hx            `json:"sender_id,omitempty"`
+	Key      hx            `json:"key,omitempty"`
+	Cap      hx            `json:"cap,omitempty"`
+	ReadCap  hx            `json:"read_cap,omitempty"`
+	Seq      uint64        `json:"seq,omitempty"`
+	Seconds  uint32        `json:"seconds,omitempty"`
+	Limit    uint16        `json:"limit,omitempty"`
+	Code     uint16        `json:"code,omitempty"`
+	Password hx            `json:"password,omitempty"`
+	Sig      hx            `json:"sig,omitempty"`
+	Body     hx            `json:"body,omitempty"`
+	Entries  []EntryVector `json:"entries,omitempty"`
+	Encoding hx            `json:"encoding"`
+}
+
+// EntryVector is one ENTRIES entry.
+type EntryVector struct {
+	Seq  uint64 `json:"seq"`
+	Body hx     `json:"body"`
+}
+
+// SignedVector is a signed command (§7.4).
+type SignedVector struct {
+	Comment       string `json:"comment"`
+	RecipientSeed hx     `json:"recipient_seed"`
+	Nonce         hx     `json:"nonce"`
+	Item          hx     `json:"item"`
+	SignedMessage hx     `json:"signed_message"`
+}
+
+// Generate returns the vector files by name.
+func Generate() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	h, err := helloVector()
+	if err != nil {
+		return nil, err
+	}
+	frames, err := frameVectors()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := signedVectors()
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]any{"hello.json": h, "frames.json": frames, "signed.json": signed} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		out[name] = buf.Bytes()
+	}
+	return out, nil
+}
+
+func helloVector() (*HelloVector, error) {
+	v := &HelloVector{Comment: "spec/relay.md §3, §4, §5: relay hello, client hello, session keys and the first two client blocks"}
+	v.IdentitySeed = fill("identity", 32)
+	v.RelayEphemeralKey = fill("relay ephemeral", 32)
+	v.Nonce = fill("nonce", wire.NonceSize)
+	v.ClientEphemeral = fill("client ephemeral", 32)
+
+	id, err := crypto.ParseSignPrivate(v.IdentitySeed)
+	if err != nil {
+		return nil, err
+	}
+	re, err := crypto.ParseDHPrivate(v.RelayEphemeralKey)
+	if err != nil {
+		return nil, err
+	}
+	ce, err := crypto.ParseDHPrivate(v.ClientEphemeral)
+	if err != nil {
+		return nil, err
+	}
+	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Ephemeral: re.Public()}
+	copy(rh.Nonce[:], v.Nonce)
+	rh.Sign(id)
+	v.RelayHello = rh.Marshal()
+	ch := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public()}
+	v.ClientHello = ch.Marshal()
+	shared, err := crypto.DH(ce, re.Public())
+	if err != nil {
+		return nil, err
+	}
+	v.Shared = shared[:]
+	keys := wire.DeriveKeys(&shared, v.RelayHello, v.ClientHello)
+	v.KeyClientToRelay = keys.ClientToRelay[:]
+	v.KeyRelayToClient = keys.RelayToClient[:]
+	fp := wire.FingerprintOf(id.Public())
+	v.Fingerprint = fp.String()
+	v.Address = wire.Address{TLS: true, Host: "relay.example.org", Port: 443, Fingerprint: fp}.String()
+
+	s := wire.NewSealer(keys.ClientToRelay)
+	batches := [][]wire.Frame{
+		{{Type: wire.TypePING, CID: 1}},
+		{{Type: wire.TypeTAKE, CID: 2, ID: crypto.ID(fill("blob id", 24))}, {Type: wire.TypePING, CID: 3}},
+	}
+	for i, frames := range batches {
+		var p wire.Packer
+		p.Reset(make([]byte, wire.BlockPlainSize))
+		bv := BlockVector{Counter: uint64(i)}
+		for j := range frames {
+			item, err := wire.AppendFrame(nil, &frames[j])
+			if err != nil {
+				return nil, err
+			}
+			if !p.Add(item) {
+				return nil, fmt.Errorf("item does not fit")
+			}
+			bv.Items = append(bv.Items, item)
+		}
+		pt := p.Finish()
+		bv.Plaintext = append([]byte(nil), pt...)
+		bv.Sealed = s.Seal(nil, pt)
+		v.Blocks = append(v.Blocks, bv)
+	}
+	return v, nil
+}
+
+func frameVectors() ([]FrameVector, error) {
+	id := func(l string) crypto.ID { return crypto.ID(fill(l, 24)) }
+	c32 := func(l string) [32]byte { return [32]byte(fill(l, 32)) }
+	body := func(l string, n int) []byte { return fill(l, n) }
+	frames := []wire.Frame{
+		{Type: wire.TypeNEW, CID: 1, Key: crypto.SignPublic(c32("recipient key")), Password: []byte("correct horse"), Sig: [64]byte(fill("sig new", 64))},
+		{Type: wire.TypeNEW, CID: 2, Key: crypto.SignPublic(c32("recipient key")), Sig: [64]byte(fill("sig new 2", 64))},
+		{Type: wire.TypeSKEY, CID: 3, ID: id("sender id"), Cap: c32("sender cap hash")},
+		{Type: wire.TypeSEND, CID: 4, ID: id("sender id"), Cap: c32("sender cap"), Body: body("send body", 1024)},
+		{Type: wire.TypeSUB, CID: 5, ID: id("recipient id"), Sig: [64]byte(fill("sig sub", 64))},
+		{Type: wire.TypeACK, CID: 6, ID: id("recipient id"), Seq: 42},
+		{Type: wire.TypeDEL, CID: 7, ID: id("recipient id"), Sig: [64]byte(fill("sig del", 64))},
+		{Type: wire.TypeOFF, CID: 8, ID: id("recipient id")},
+		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Body: body("blob", 1024)},
+		{Type: wire.TypeTAKE, CID: 10, ID: id("blob id")},
+		{Type: wire.TypeLNEW, CID: 11, Cap: c32("write cap hash"), ReadCap: c32("read cap hash"), Seconds: 604800},
+		{Type: wire.TypeLAPPEND, CID: 12, ID: id("log id"), Cap: c32("write cap"), Body: body("entry", 1024)},
+		{Type: wire.TypeLREAD, CID: 13, ID: id("log id"), Cap: c32("read cap"), Seq: 7, Limit: 100},
+		{Type: wire.TypeLDEL, CID: 14, ID: id("log id"), Cap: c32("write cap")},
+		{Type: wire.TypePING, CID: 15},
+		{Type: wire.TypeOK, CID: 4},
+		{Type: wire.TypeERR, CID: 3, Code: wire.CodeAlreadySecured},
+		{Type: wire.TypeIDS, CID: 1, ID: id("recipient id"), SenderID: id("sender id")},
+		{Type: wire.TypeBLOB, CID: 10, Body: body("blob", 1024)},
+		{Type: wire.TypeLID, CID: 11, ID: id("log id")},
+		{Type: wire.TypeSEQ, CID: 12, Seq: 8},
+		{Type: wire.TypeENTRIES, CID: 13, Entries: []wire.Entry{{Seq: 8, Body: body("entry", 1024)}, {Seq: 9, Body: body("entry 2", 1024)}}},
+		{Type: wire.TypeENTRIES, CID: 13},
+		{Type: wire.TypeMSG, ID: id("recipient id"), Seq: 1, Body: body("send body", 1024)},
+		{Type: wire.TypeEND, ID: id("recipient id")},
+	}
+	var out []FrameVector
+	for i := range frames {
+		f := &frames[i]
+		enc, err := wire.AppendFrame(nil, f)
+		if err != nil {
+			return nil, err
+		}
+		fv := FrameVector{Name: f.Type.String(), Type: byte(f.Type), CID: f.CID, Seq: f.Seq, Seconds: f.Seconds,
+			Limit: f.Limit, Code: uint16(f.Code), Password: f.Password, Body: f.Body, Encoding: enc}
+		var zeroID crypto.ID
+		if f.ID != zeroID {
+			fv.ID = f.ID[:]
+		}
+		if f.SenderID != zeroID {
+			fv.SenderID = f.SenderID[:]
+		}
+		if f.Key != (crypto.SignPublic{}) {
+			fv.Key = f.Key[:]
+		}
+		if f.Cap != ([32]byte{}) {
+			fv.Cap = f.Cap[:]
+		}
+		if f.ReadCap != ([32]byte{}) {
+			fv.ReadCap = f.ReadCap[:]
+		}
+		if f.Sig != ([64]byte{}) {
+			fv.Sig = f.Sig[:]
+		}
+		for _, e := range f.Entries {
+			fv.Entries = append(fv.Entries, EntryVector{Seq: e.Seq, Body: e.Body})
+		}
+		out = append(out, fv)
+	}
+	return out, nil
+}
+
+func signedVectors() ([]SignedVector, error) {
+	seed := fill("recipient", 32)
+	k, err := crypto.ParseSignPrivate(seed)
+	if err != nil {
+		return nil, err
+	}
+	nonce := [wire.NonceSize]byte(fill("nonce", wire.NonceSize))
+	frames := []wire.Frame{
+		{Type: wire.TypeNEW, CID: 1, Key: k.Public()},
+		{Type: wire.TypeSUB, CID: 2, ID: crypto.ID(fill("recipient id", 24))},
+		{Type: wire.TypeDEL, CID: 3, ID: crypto.ID(fill("recipient id", 24))},
+	}
+	var out []SignedVector
+	for i := range frames {
+		f := &frames[i]
+		if err := wire.SignFrame(f, &nonce, k); err != nil {
+			return nil, err
+		}
+		item, err := wire.AppendFrame(nil, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SignedVector{
+			Comment:       "spec/relay.md §7.4: " + f.Type.String() + " signed over the connection nonce",
+			RecipientSeed: seed, Nonce: nonce[:], Item: item, SignedMessage: wire.SignedMessage(&nonce, item),
+		})
+	}
+	return out, nil
+}

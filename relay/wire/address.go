@@ -1,0 +1,127 @@
+package wire
+
+import (
+	"encoding/base64"
+	"net"
+	"strconv"
+	"strings"
+
+	"veil/crypto"
+)
+
+// Fingerprint is SHA-256 of a relay's Ed25519 identity key (spec/relay.md §3.1).
+type Fingerprint [32]byte
+
+// FingerprintOf returns the fingerprint of a relay identity key.
+func FingerprintOf(identity crypto.SignPublic) Fingerprint {
+	return Fingerprint(crypto.Hash(identity[:]))
+}
+
+// String is the unpadded base64url encoding used in addresses (43 characters).
+func (f Fingerprint) String() string { return base64.RawURLEncoding.EncodeToString(f[:]) }
+
+// ParseFingerprint decodes the 43-character form.
+func ParseFingerprint(s string) (Fingerprint, error) {
+	var f Fingerprint
+	if len(s) != 43 {
+		return f, malformed("fingerprint must be 43 characters, got %d", len(s))
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != len(f) {
+		return f, malformed("fingerprint is not unpadded base64url")
+	}
+	copy(f[:], b)
+	return f, nil
+}
+
+// Address schemes (§3.2).
+const (
+	SchemeTLS   = "veil"
+	SchemePlain = "veil+ws"
+)
+
+// Address is a relay address (§3.2).
+type Address struct {
+	TLS         bool   // veil:// (wss) when true, veil+ws:// (ws) when false
+	Host        string // without brackets
+	Port        uint16
+	Fingerprint Fingerprint
+}
+
+// String returns the canonical text form.
+func (a Address) String() string {
+	scheme := SchemePlain
+	if a.TLS {
+		scheme = SchemeTLS
+	}
+	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "#" + a.Fingerprint.String()
+}
+
+// WebSocketURL returns the URL to dial (§2.1).
+func (a Address) WebSocketURL() string {
+	scheme := "ws"
+	if a.TLS {
+		scheme = "wss"
+	}
+	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "/v1"
+}
+
+// ParseAddress parses a relay address (§3.2). It accepts exactly what
+// String produces, plus an optional "/" before the fragment.
+func ParseAddress(s string) (Address, error) {
+	a, err := parseAddress(s)
+	if err != nil {
+		return Address{}, err
+	}
+	return a, nil
+}
+
+func parseAddress(s string) (Address, error) {
+	var a Address
+	if len(s) > 1024 {
+		return a, malformed("relay address too long")
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return a, malformed("relay address has no scheme")
+	}
+	switch scheme {
+	case SchemeTLS:
+		a.TLS = true
+	case SchemePlain:
+	default:
+		return a, malformed("relay address scheme must be %s or %s", SchemeTLS, SchemePlain)
+	}
+	hostport, frag, ok := strings.Cut(rest, "#")
+	if !ok {
+		return a, malformed("relay address has no #fingerprint")
+	}
+	hostport = strings.TrimSuffix(hostport, "/")
+	if strings.ContainsAny(hostport, "/?@ \t\r\n") {
+		return a, malformed("relay address must be scheme://host:port#fingerprint")
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || host == "" {
+		return a, malformed("relay address: bad host:port")
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(hostport, "[") {
+		return a, malformed("relay address: IPv6 host must be bracketed")
+	}
+	if strings.HasPrefix(hostport, "[") && net.ParseIP(host) == nil {
+		return a, malformed("relay address: bad IPv6 host")
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 || port[0] == '0' {
+		return a, malformed("relay address: port must be 1-65535")
+	}
+	for _, c := range host {
+		if !(c == '.' || c == '-' || c == ':' || c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')) {
+			return a, malformed("relay address: bad character in host")
+		}
+	}
+	a.Host, a.Port = host, uint16(p)
+	if a.Fingerprint, err = ParseFingerprint(frag); err != nil {
+		return Address{}, err
+	}
+	return a, nil
+}

@@ -1,0 +1,65 @@
+package wire
+
+import "veil/crypto"
+
+// Protocol constants (spec/relay.md). Tuning defaults that an operator may
+// change live in package relay, not here.
+const (
+	// Version is the only protocol version this package speaks (§4).
+	Version uint16 = 1
+
+	// BlockSize is the size of every WebSocket message after the hellos (§2.2).
+	BlockSize = 16384
+	// BlockPlainSize is the plaintext of one block (§5.2).
+	BlockPlainSize = BlockSize - crypto.Overhead
+	// MaxItemSize is the largest item a block can carry (§5.2).
+	MaxItemSize = BlockPlainSize - 2 - 2
+
+	// NonceSize is the size of the relay's connection nonce (§4.1).
+	NonceSize = 32
+	// IDSize is the size of mailbox, sender, log and blob IDs (§7.2).
+	IDSize = crypto.IDSize
+	// CapSize is the size of sender, write and read capabilities and of
+	// their hashes (§7.2).
+	CapSize = 32
+	// SigSize is the size of an Ed25519 signature.
+	SigSize = crypto.SignatureSize
+	// MaxPassword is the longest relay password (§7.2: one length byte).
+	MaxPassword = 255
+	// MaxReadLimit is the largest LREAD limit (§7.2).
+	MaxReadLimit = 1000
+
+	// RelayHelloSize and ClientHelloSize are the sizes of the hellos (§4.1, §4.2).
+	RelayHelloSize  = 4 + 2 + 2 + 4 + NonceSize + 32 + 32 + SigSize
+	ClientHelloSize = 4 + 2 + 32
+
+	headerSize = 5 // type + cid (§7.1)
+)
+
+// Domain-separation labels (§4.1, §4.4, §7.4).
+const (
+	helloLabel = "veil-relay/v1/hello"
+	keysLabel  = "veil-relay/v1/transport keys"
+	cmdLabel   = "veil-relay/v1/cmd"
+)
+
+// magic starts both hellos (§4.1).
+var magic = [4]byte{'V', 'E', 'I', 'L'}
+
+// Close codes of §4.5.
+const (
+	CloseBadHello    = 4001
+	CloseBadBlock    = 4002
+	CloseShutdown    = 4003
+	CloseHelloTimout = 4004
+)
+
+// IsBucket reports whether n is one of the end-to-end body sizes (§6).
+func IsBucket(n int) bool {
+	for _, b := range crypto.Buckets {
+		if n == b {
+			return true
+		}
+	}
+	return false
+}

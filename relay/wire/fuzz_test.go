@@ -1,0 +1,159 @@
+package wire_test
+
+import (
+	"bytes"
+	"testing"
+
+	"veil/crypto"
+	"veil/relay/wire"
+)
+
+// Every decoder has a fuzz target: parse must never panic, must return
+// zero values on error, and what parses must re-encode to the input.
+
+func frameSeeds(f *testing.F) {
+	var vs []frameVector
+	b, err := readVector("frames.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if err := unmarshal(b, &vs); err != nil {
+		f.Fatal(err)
+	}
+	for _, v := range vs {
+		f.Add([]byte(v.Encoding))
+	}
+}
+
+func FuzzParseFrame(f *testing.F) {
+	frameSeeds(f)
+	f.Add([]byte{0x01})
+	f.Add([]byte{0x86, 0, 0, 0, 1, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, item []byte) {
+		fr, err := wire.ParseFrame(item)
+		if err != nil {
+			if fr.Body != nil || fr.Entries != nil || fr.Password != nil {
+				t.Fatal("partial frame returned with an error")
+			}
+			return
+		}
+		out, err := wire.AppendFrame(nil, &fr)
+		if err != nil {
+			t.Fatalf("parsed frame does not encode: %v", err)
+		}
+		if !bytes.Equal(out, item) {
+			t.Fatalf("round trip:\n in %x\nout %x", item, out)
+		}
+	})
+}
+
+func FuzzSplitBlock(f *testing.F) {
+	var p wire.Packer
+	p.Reset(make([]byte, wire.BlockPlainSize))
+	p.Add([]byte{0x0e, 0, 0, 0, 1})
+	p.Add([]byte{0x09, 0, 0, 0, 2, 1, 2, 3})
+	f.Add(append([]byte(nil), p.Finish()...))
+	f.Add(make([]byte, wire.BlockPlainSize))
+	f.Add([]byte{0, 1, 0, 5})
+	f.Fuzz(func(t *testing.T, pt []byte) {
+		items, err := wire.SplitBlock(pt)
+		if err != nil {
+			if items != nil {
+				t.Fatal("items returned with an error")
+			}
+			return
+		}
+		var q wire.Packer
+		q.Reset(make([]byte, wire.BlockPlainSize))
+		for _, it := range items {
+			if !q.Add(it) {
+				t.Fatal("parsed item does not fit again")
+			}
+		}
+		if !bytes.Equal(q.Finish(), pt) {
+			t.Fatal("round trip differs")
+		}
+	})
+}
+
+func FuzzParseRelayHello(f *testing.F) {
+	k, _ := crypto.GenerateSign(bytes.NewReader(make([]byte, 32)))
+	h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize}
+	h.Sign(k)
+	f.Add(h.Marshal())
+	f.Add([]byte("VEIL"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := wire.ParseRelayHello(b)
+		if err != nil {
+			if h != (wire.RelayHello{}) {
+				t.Fatal("partial hello returned with an error")
+			}
+			return
+		}
+		if !bytes.Equal(h.Marshal(), b) {
+			t.Fatal("round trip differs")
+		}
+		_ = wire.CheckRelayHello(&h, wire.FingerprintOf(h.Identity))
+	})
+}
+
+func FuzzParseClientHello(f *testing.F) {
+	h := wire.ClientHello{Version: 1}
+	f.Add(h.Marshal())
+	f.Add([]byte("VEIL\x00\x02"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := wire.ParseClientHello(b)
+		if err != nil {
+			if h != (wire.ClientHello{}) {
+				t.Fatal("partial hello returned with an error")
+			}
+			return
+		}
+		if !bytes.Equal(h.Marshal(), b) {
+			t.Fatal("round trip differs")
+		}
+	})
+}
+
+func FuzzParseAddress(f *testing.F) {
+	f.Add("veil://relay.example.org:443#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
+	f.Add("veil+ws://127.0.0.1:7070/#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
+	f.Add("veil+ws://[::1]:7070#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
+	f.Add("veil://a:0#")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := wire.ParseAddress(s)
+		if err != nil {
+			if a != (wire.Address{}) {
+				t.Fatal("partial address returned with an error")
+			}
+			return
+		}
+		b, err := wire.ParseAddress(a.String())
+		if err != nil || b != a {
+			t.Fatalf("round trip of %q: %q, %v", s, a.String(), err)
+		}
+	})
+}
+
+func FuzzOpen(f *testing.F) {
+	var key crypto.SymKey
+	s := wire.NewSealer(key)
+	f.Add(s.Seal(nil, make([]byte, wire.BlockPlainSize)))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, block []byte) {
+		o := wire.NewOpener(key)
+		pt, err := o.Open(nil, block)
+		if err != nil {
+			if pt != nil {
+				t.Fatal("plaintext returned with an error")
+			}
+			if _, err2 := o.Open(nil, block); err2 == nil {
+				t.Fatal("opener usable after a failure")
+			}
+			return
+		}
+		if !bytes.Equal(wire.NewSealer(key).Seal(nil, pt), block) {
+			t.Fatal("round trip differs")
+		}
+	})
+}
