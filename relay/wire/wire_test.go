@@ -14,7 +14,7 @@ import (
 )
 
 func readVector(name string) ([]byte, error) { return os.ReadFile(filepath.Join(vectorDir, name)) }
-func unmarshal(b []byte, v any) error       { return json.Unmarshal(b, v) }
+func unmarshal(b []byte, v any) error        { return json.Unmarshal(b, v) }
 
 // TestTruncationsAndExtensions checks every truncation and a one-byte
 // extension of every vector item: none may parse, except where the
