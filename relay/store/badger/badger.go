@@ -1,0 +1,452 @@
+// Package badger is the relay's embedded, durable store on
+// github.com/dgraph-io/badger/v4.
+//
+// Durability and throughput come from group commit: every write goes to
+// one writer goroutine, which gathers the writes waiting at that moment
+// into one Badger transaction, commits it with SyncWrites (one fsync for
+// the whole group) and only then answers every caller. Badger's own write
+// path syncs its write-ahead log once per transaction, so many small
+// concurrent transactions would pay one fsync each; one transaction per
+// group pays one in all. Because one goroutine applies every write, quota
+// checks, sequence numbers and TakeBlob's exactly-once rule need no
+// retries on conflict.
+//
+// Messages, log entries and blobs carry Badger's native expiry, so they
+// disappear on time even if Expire never runs; Expire additionally removes
+// what has expired by the caller's clock, idle mailboxes and orphaned
+// records. Values stay in the LSM tree (they are far below Badger's value
+// threshold), so the write-ahead log sync is the single durability point;
+// value-log GC still runs periodically for anything large.
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"veil/relay/store"
+)
+
+// Tuning constants (not from the spec).
+const (
+	defaultGCInterval   = 10 * time.Minute
+	defaultSizeInterval = time.Second
+	gcDiscardRatio      = 0.5
+	maxGCRunsPerTick    = 16
+	queueLen            = 4096
+	// maxBatchOps and maxBatchBytes bound one group commit far below
+	// Badger's transaction limit, so no operation ever meets ErrTxnTooBig.
+	maxBatchOps   = 2048
+	maxBatchBytes = 4 << 20
+	// MaxBody is the largest body the store accepts (Send, Append, PutBlob).
+	MaxBody = 1 << 20
+	// deleteChunk bounds the records one delete operation removes.
+	deleteChunk = 512
+	// maxCached bounds the writer's per-mailbox and per-log caches; they are
+	// dropped and rebuilt from disk when they grow past it.
+	maxCached = 1 << 17
+)
+
+// Config configures Open.
+type Config struct {
+	// Dir is the data directory; it is created if missing.
+	Dir string
+	// MaxBytes is the disk quota: writes that add data fail with
+	// store.ErrDiskQuota while the store occupies more. Zero: no quota.
+	MaxBytes int64
+	// Now is the clock; time.Now when nil. Badger's native expiry uses the
+	// real clock, so an injected clock must not run behind it.
+	Now func() time.Time
+	// Logger receives Badger's warnings and errors, with their arguments
+	// removed (they may hold keys, that is IDs). Nil: Badger is silent.
+	Logger *slog.Logger
+	// GCInterval is how often value-log GC runs; 10 minutes when zero.
+	GCInterval time.Duration
+	// MemTableSize overrides Badger's memtable size (64 MiB) when set.
+	MemTableSize int64
+}
+
+// Store is the Badger-backed store.Store. Create it with Open.
+type Store struct {
+	db       *bdg.DB
+	now      func() time.Time
+	maxBytes int64
+	dir      string
+	size     atomic.Int64
+
+	reqs chan *request // to the writer; closed by Close
+
+	// closeMu guards closed; readers and submitters hold it shared while
+	// they use db or send on reqs, so Close can wait them out.
+	closeMu sync.RWMutex
+	closed  bool
+
+	watchMu  sync.Mutex // guards watchers
+	watchers map[store.ID]map[*watcher]struct{}
+
+	// The writer and maintenance goroutines are owned by the Store and
+	// stopped by Close (writer: reqs closed; maintenance: stop closed).
+	stop        chan struct{}
+	writerDone  chan struct{}
+	maintenance sync.WaitGroup
+}
+
+var _ store.Store = (*Store)(nil)
+
+type watcher struct{ ch chan struct{} }
+
+// Open opens (or creates) the store in cfg.Dir and starts its writer and
+// maintenance goroutines; Close stops them.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("badger: no data directory")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	opts := bdg.DefaultOptions(cfg.Dir).
+		WithSyncWrites(true).
+		WithLogger(quietLogger{cfg.Logger}).
+		WithMetricsEnabled(false).
+		// Bodies are ciphertext: compression only costs CPU. Without
+		// compression or encryption Badger needs no block cache.
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithNumMemtables(3).
+		WithNumCompactors(2)
+	if cfg.MemTableSize > 0 {
+		opts = opts.WithMemTableSize(cfg.MemTableSize)
+	}
+	db, err := bdg.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("badger: opening the store: %w", err)
+	}
+	s := &Store{
+		db:         db,
+		now:        now,
+		maxBytes:   cfg.MaxBytes,
+		dir:        cfg.Dir,
+		reqs:       make(chan *request, queueLen),
+		watchers:   map[store.ID]map[*watcher]struct{}{},
+		stop:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	s.refreshSize()
+	w := newWriter(s)
+	go w.run()
+	gcEvery := cfg.GCInterval
+	if gcEvery <= 0 {
+		gcEvery = defaultGCInterval
+	}
+	s.maintenance.Add(1)
+	go s.maintain(gcEvery)
+	return s, nil
+}
+
+// Close waits for queued writes to commit, stops the goroutines and closes
+// the database. Later calls return store.ErrClosed; Close itself is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	close(s.stop)
+	s.closeMu.Unlock()
+	<-s.writerDone
+	s.maintenance.Wait()
+	s.watchMu.Lock()
+	s.watchers = map[store.ID]map[*watcher]struct{}{}
+	s.watchMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("badger: closing: %w", err)
+	}
+	return nil
+}
+
+// maintain refreshes the size estimate and runs value-log GC until stop is
+// closed.
+func (s *Store) maintain(gcEvery time.Duration) {
+	defer s.maintenance.Done()
+	sizeTick := time.NewTicker(defaultSizeInterval)
+	defer sizeTick.Stop()
+	gcTick := time.NewTicker(gcEvery)
+	defer gcTick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-sizeTick.C:
+			s.refreshSize()
+		case <-gcTick.C:
+			for range maxGCRunsPerTick {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
+				// ErrNoRewrite (nothing to collect) and ErrRejected
+				// (closing) both end the round.
+				if s.db.RunValueLogGC(gcDiscardRatio) != nil {
+					break
+				}
+			}
+		}
+	}
+}
+
+// Size returns the bytes the store occupies on disk (LSM tables, value log
+// and write-ahead log, as allocated), refreshed every second.
+func (s *Store) Size() int64 { return s.size.Load() }
+
+func (s *Store) refreshSize() {
+	if n, err := dirUsage(s.dir); err == nil {
+		s.size.Store(n)
+	}
+}
+
+func (s *Store) overQuota() bool { return s.maxBytes > 0 && s.size.Load() > s.maxBytes }
+
+// view runs fn in a read-only transaction unless the store is closed.
+func (s *Store) view(fn func(txn *bdg.Txn) error) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+// getValue returns a copy of the value at key, store.ErrNotFound if it is
+// missing or expired at now.
+func getValue(txn *bdg.Txn, key []byte, now time.Time) ([]byte, uint64, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, bdg.ErrKeyNotFound) {
+		return nil, 0, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("badger: reading: %w", err)
+	}
+	if expired(item.ExpiresAt(), now) {
+		return nil, 0, store.ErrNotFound
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("badger: reading: %w", err)
+	}
+	return v, item.ExpiresAt(), nil
+}
+
+func getMailbox(txn *bdg.Txn, rid store.ID) (store.Mailbox, error) {
+	v, _, err := getValue(txn, idKey(prefixMailbox, rid), time.Time{})
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	m, err := decodeMailbox(v)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if m.RecipientID != rid {
+		return store.Mailbox{}, errCorrupt
+	}
+	return m, nil
+}
+
+func getRecipient(txn *bdg.Txn, sid store.ID) (store.ID, error) {
+	var rid store.ID
+	v, _, err := getValue(txn, idKey(prefixSender, sid), time.Time{})
+	if err != nil {
+		return rid, err
+	}
+	if len(v) != store.IDSize {
+		return rid, errCorrupt
+	}
+	copy(rid[:], v)
+	return rid, nil
+}
+
+// Mailbox implements store.Store.
+func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
+	var m store.Mailbox
+	err := s.view(func(txn *bdg.Txn) (err error) {
+		m, err = getMailbox(txn, rid)
+		return err
+	})
+	return m, err
+}
+
+// MailboxBySender implements store.Store.
+func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbox, error) {
+	var m store.Mailbox
+	err := s.view(func(txn *bdg.Txn) error {
+		rid, err := getRecipient(txn, sid)
+		if err != nil {
+			return err
+		}
+		m, err = getMailbox(txn, rid)
+		if err == nil && m.SenderID != sid {
+			err = errCorrupt
+		}
+		return err
+	})
+	return m, err
+}
+
+// Pending implements store.Store.
+func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit int) ([]store.Message, error) {
+	now := s.now()
+	var out []store.Message
+	var stale bool
+	err := s.view(func(txn *bdg.Txn) error {
+		m, err := getMailbox(txn, rid)
+		if err != nil {
+			return err
+		}
+		stale = dayNumber(now) > dayNumber(m.LastActive)
+		if limit <= 0 {
+			return nil
+		}
+		return scanSeq(txn, prefixMessage, rid, after, now, func(seq uint64, body []byte, exp uint64) bool {
+			out = append(out, store.Message{Seq: seq, Body: body, Expires: time.Unix(int64(exp), 0)})
+			return len(out) < limit
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stale {
+		// Once a day: record that the recipient was here.
+		if err := s.submit(ctx, &touchOp{rid: rid}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scanSeq calls fn with every unexpired record under prefix|id with a
+// sequence number above after, in order, until fn returns false.
+func scanSeq(txn *bdg.Txn, prefix byte, id store.ID, after uint64, now time.Time, fn func(seq uint64, body []byte, exp uint64) bool) error {
+	pre := idKey(prefix, id)
+	it := txn.NewIterator(bdg.IteratorOptions{Prefix: pre, PrefetchValues: false})
+	defer it.Close()
+	for it.Seek(seqKey(prefix, id, after+1)); it.ValidForPrefix(pre); it.Next() {
+		item := it.Item()
+		_, seq, ok := parseSeqKey(item.Key())
+		if !ok || seq <= after {
+			continue
+		}
+		if expired(item.ExpiresAt(), now) {
+			continue
+		}
+		body, err := item.ValueCopy(nil)
+		if err != nil {
+			return fmt.Errorf("badger: reading: %w", err)
+		}
+		if !fn(seq, body, item.ExpiresAt()) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Notify implements store.Store. Notifications reach subscribers of this
+// process only.
+func (s *Store) Notify(rid store.ID) (<-chan struct{}, func()) {
+	w := &watcher{ch: make(chan struct{}, 1)}
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return w.ch, func() {}
+	}
+	s.watchMu.Lock()
+	set := s.watchers[rid]
+	if set == nil {
+		set = map[*watcher]struct{}{}
+		s.watchers[rid] = set
+	}
+	set[w] = struct{}{}
+	s.watchMu.Unlock()
+	var once sync.Once
+	return w.ch, func() {
+		once.Do(func() {
+			s.watchMu.Lock()
+			defer s.watchMu.Unlock()
+			if set := s.watchers[rid]; set != nil {
+				delete(set, w)
+				if len(set) == 0 {
+					delete(s.watchers, rid)
+				}
+			}
+		})
+	}
+}
+
+// notify wakes the watchers of every mailbox in rids.
+func (s *Store) notify(rids []store.ID) {
+	if len(rids) == 0 {
+		return
+	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for _, rid := range rids {
+		for w := range s.watchers[rid] {
+			select {
+			case w.ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// LogInfo implements store.Store.
+func (s *Store) LogInfo(ctx context.Context, id store.ID) (store.Log, error) {
+	var l store.Log
+	err := s.view(func(txn *bdg.Txn) (err error) {
+		l, err = getLog(txn, id)
+		return err
+	})
+	return l, err
+}
+
+func getLog(txn *bdg.Txn, id store.ID) (store.Log, error) {
+	v, _, err := getValue(txn, idKey(prefixLog, id), time.Time{})
+	if err != nil {
+		return store.Log{}, err
+	}
+	l, err := decodeLog(v)
+	if err == nil && l.ID != id {
+		err = errCorrupt
+	}
+	return l, err
+}
+
+// ReadLog implements store.Store.
+func (s *Store) ReadLog(ctx context.Context, id store.ID, after uint64, limit int) ([]store.Entry, error) {
+	now := s.now()
+	var out []store.Entry
+	err := s.view(func(txn *bdg.Txn) error {
+		if _, err := getLog(txn, id); err != nil {
+			return err
+		}
+		if limit <= 0 {
+			return nil
+		}
+		return scanSeq(txn, prefixEntry, id, after, now, func(seq uint64, body []byte, exp uint64) bool {
+			out = append(out, store.Entry{Seq: seq, Body: body, Expires: time.Unix(int64(exp), 0)})
+			return len(out) < limit
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,194 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"veil/relay/store"
+)
+
+// expireChunk bounds the keys one scan collects before handing them to the
+// writer, so Expire holds neither a long transaction nor much memory.
+const expireChunk = deleteChunk
+
+// Expire implements store.Store. It removes mailboxes idle since before
+// idleBefore (with their messages), then every message, entry and blob
+// expired at now, and records whose mailbox or log no longer exists
+// (left by a crash in the middle of a delete). Badger's native expiry
+// removes expired records on the real clock even without Expire; Expire
+// also fixes the per-mailbox counts the quota uses.
+func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
+	if err := s.expireMailboxes(ctx, idleBefore); err != nil {
+		return err
+	}
+	for _, p := range []byte{prefixMessage, prefixEntry, prefixBlob} {
+		if err := s.expireRecords(ctx, p, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error {
+	start := []byte{prefixMailbox}
+	for start != nil {
+		var idle []store.ID
+		var err error
+		start, err = s.scan(prefixMailbox, start, func(item *bdg.Item) (bool, error) {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return false, err
+			}
+			m, err := decodeMailbox(v)
+			if err != nil {
+				return false, nil // not ours to judge here; leave it
+			}
+			if m.LastActive.Before(idleBefore) {
+				idle = append(idle, m.RecipientID)
+			}
+			return len(idle) < expireChunk, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, rid := range idle {
+			o := &deleteMailboxOp{rid: rid, idleBefore: idleBefore}
+			if err := s.submit(ctx, o); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					continue // deleted meanwhile
+				}
+				return err
+			}
+			if err := s.purgeAll(ctx, prefixMessage, rid, o.more); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parentPrefix is the record that must exist for a record under p.
+func parentPrefix(p byte) byte {
+	switch p {
+	case prefixMessage:
+		return prefixMailbox
+	case prefixEntry:
+		return prefixLog
+	}
+	return 0
+}
+
+func (s *Store) expireRecords(ctx context.Context, p byte, now time.Time) error {
+	start := []byte{p}
+	for start != nil {
+		var keys [][]byte
+		var err error
+		var lastParent store.ID
+		var lastParentOK, haveParent bool
+		start, err = s.scanTxn(p, start, func(txn *bdg.Txn, item *bdg.Item) (bool, error) {
+			orphan := false
+			if pp := parentPrefix(p); pp != 0 {
+				id, _, ok := parseSeqKey(item.Key())
+				if !ok {
+					return true, nil
+				}
+				if !haveParent || id != lastParent {
+					_, err := txn.Get(idKey(pp, id))
+					if err != nil && !errors.Is(err, bdg.ErrKeyNotFound) {
+						return false, err
+					}
+					lastParent, lastParentOK, haveParent = id, err == nil, true
+				}
+				orphan = !lastParentOK
+			}
+			if orphan || expired(item.ExpiresAt(), now) {
+				keys = append(keys, item.KeyCopy(nil))
+			}
+			return len(keys) < expireChunk, nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := s.submit(ctx, &expireKeysOp{prefix: p, keys: keys, now: now}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scan iterates over the records under prefix p from key start, calling fn
+// until it returns false; it returns the key to continue from, or nil at
+// the end.
+func (s *Store) scan(p byte, start []byte, fn func(*bdg.Item) (bool, error)) ([]byte, error) {
+	return s.scanTxn(p, start, func(_ *bdg.Txn, item *bdg.Item) (bool, error) { return fn(item) })
+}
+
+func (s *Store) scanTxn(p byte, start []byte, fn func(*bdg.Txn, *bdg.Item) (bool, error)) ([]byte, error) {
+	var next []byte
+	err := s.view(func(txn *bdg.Txn) error {
+		opts := bdg.IteratorOptions{Prefix: []byte{p}, PrefetchValues: false}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek(start); it.ValidForPrefix(opts.Prefix); it.Next() {
+			more, err := fn(txn, it.Item())
+			if err != nil {
+				return err
+			}
+			if !more {
+				// Continue just after this key.
+				next = append(it.Item().KeyCopy(nil), 0)
+				return nil
+			}
+		}
+		return nil
+	})
+	return next, err
+}
+
+// expireKeysOp deletes keys found expired or orphaned by a scan, checking
+// each again: a blob ID may have been reused meanwhile.
+type expireKeysOp struct {
+	prefix byte
+	keys   [][]byte
+	now    time.Time
+}
+
+func (o *expireKeysOp) apply(b *batch) error {
+	parent := parentPrefix(o.prefix)
+	for _, k := range o.keys {
+		item, err := b.txn.Get(k)
+		if errors.Is(err, bdg.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		gone := expired(item.ExpiresAt(), o.now)
+		var id store.ID
+		if parent != 0 {
+			var ok bool
+			if id, _, ok = parseSeqKey(k); !ok {
+				continue
+			}
+			if !gone {
+				_, err := b.txn.Get(idKey(parent, id))
+				gone = errors.Is(err, bdg.ErrKeyNotFound)
+			}
+		}
+		if !gone {
+			continue
+		}
+		b.del(k)
+		if o.prefix == prefixMessage {
+			if st := b.w.boxes[id]; st != nil {
+				st.counted = false
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,392 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"veil/relay/store"
+)
+
+var (
+	errBodyTooLarge = fmt.Errorf("badger: body larger than %d bytes", MaxBody)
+	errBadTTL       = errors.New("badger: ttl must be positive")
+)
+
+// CreateMailbox implements store.Store.
+func (s *Store) CreateMailbox(ctx context.Context, m store.Mailbox) error {
+	return s.submit(ctx, &createMailboxOp{m: m})
+}
+
+type createMailboxOp struct{ m store.Mailbox }
+
+func (o *createMailboxOp) apply(b *batch) error {
+	m := o.m
+	for _, k := range [][]byte{idKey(prefixMailbox, m.RecipientID), idKey(prefixSender, m.SenderID)} {
+		_, _, err := b.get(k)
+		if err == nil {
+			return store.ErrExists
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if m.Created.IsZero() {
+		m.Created = b.now
+	}
+	if m.LastActive.IsZero() {
+		m.LastActive = b.now
+	}
+	v, err := encodeMailbox(m)
+	if err != nil {
+		return err
+	}
+	b.set(idKey(prefixMailbox, m.RecipientID), v)
+	b.set(idKey(prefixSender, m.SenderID), m.RecipientID[:])
+	return nil
+}
+
+// Secure implements store.Store.
+func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) error {
+	if len(senderKey) == 0 {
+		return errors.New("badger: empty sender key")
+	}
+	return s.submit(ctx, &secureOp{sid: sid, key: senderKey})
+}
+
+type secureOp struct {
+	sid store.ID
+	key []byte
+}
+
+func (o *secureOp) apply(b *batch) error {
+	st, err := b.boxBySender(o.sid)
+	if err != nil {
+		return err
+	}
+	if len(st.meta.SenderKey) != 0 {
+		return store.ErrAlreadySecured
+	}
+	m := st.meta
+	m.SenderKey = append([]byte(nil), o.key...)
+	if dayNumber(b.now) > dayNumber(m.LastActive) {
+		m.LastActive = dayTime(dayNumber(b.now))
+	}
+	v, err := encodeMailbox(m)
+	if err != nil {
+		return err
+	}
+	b.set(idKey(prefixMailbox, m.RecipientID), v)
+	st.meta = m
+	return nil
+}
+
+// DeleteMailbox implements store.Store. The mailbox is gone once the first
+// group commits; its messages go in further groups of bounded size.
+func (s *Store) DeleteMailbox(ctx context.Context, rid store.ID) error {
+	o := &deleteMailboxOp{rid: rid}
+	if err := s.submit(ctx, o); err != nil {
+		return err
+	}
+	return s.purgeAll(ctx, prefixMessage, rid, o.more)
+}
+
+// purgeAll deletes the remaining records under prefix|id in bounded
+// groups. What a crash leaves behind, Expire removes as orphans.
+func (s *Store) purgeAll(ctx context.Context, prefix byte, id store.ID, more bool) error {
+	for more {
+		o := &purgeOp{prefix: prefix, id: id}
+		if err := s.submit(ctx, o); err != nil {
+			return err
+		}
+		more = o.more
+	}
+	return nil
+}
+
+type deleteMailboxOp struct {
+	rid        store.ID
+	idleBefore time.Time // when set, delete only if idle since before it
+	more       bool
+	skipped    bool
+}
+
+func (o *deleteMailboxOp) apply(b *batch) error {
+	st, err := b.box(o.rid)
+	if err != nil {
+		return err
+	}
+	if !o.idleBefore.IsZero() && !st.meta.LastActive.Before(o.idleBefore) {
+		o.skipped = true
+		return nil
+	}
+	more, err := b.purge(prefixMessage, o.rid)
+	if err != nil {
+		return err
+	}
+	b.del(idKey(prefixMailbox, o.rid))
+	b.del(idKey(prefixSender, st.meta.SenderID))
+	b.del(idKey(prefixBoxSeq, o.rid))
+	b.w.forget(st)
+	o.more = more
+	return nil
+}
+
+type purgeOp struct {
+	prefix byte
+	id     store.ID
+	more   bool
+}
+
+func (o *purgeOp) apply(b *batch) (err error) {
+	o.more, err = b.purge(o.prefix, o.id)
+	return err
+}
+
+// Send implements store.Store.
+func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Duration, maxPending int) (uint64, error) {
+	switch {
+	case len(body) > MaxBody:
+		return 0, errBodyTooLarge
+	case ttl <= 0:
+		return 0, errBadTTL
+	case s.overQuota():
+		return 0, store.ErrDiskQuota
+	}
+	o := &sendOp{sid: sid, body: body, ttl: ttl, max: maxPending}
+	err := s.submit(ctx, o)
+	return o.seq, err
+}
+
+type sendOp struct {
+	sid  store.ID
+	body []byte
+	ttl  time.Duration
+	max  int
+	seq  uint64
+}
+
+func (o *sendOp) apply(b *batch) error {
+	st, err := b.boxBySender(o.sid)
+	if err != nil {
+		return err
+	}
+	if !st.counted {
+		if err := b.count(st); err != nil {
+			return err
+		}
+	}
+	if st.pending >= o.max {
+		// The count may include messages that have expired since.
+		if err := b.count(st); err != nil {
+			return err
+		}
+		if st.pending >= o.max {
+			return store.ErrQuota
+		}
+	}
+	rid := st.meta.RecipientID
+	seq := st.lastSeq + 1
+	b.setExpiring(seqKey(prefixMessage, rid, seq), o.body, expiresAt(b.now.Add(o.ttl)))
+	b.set(idKey(prefixBoxSeq, rid), encodeUint64(seq))
+	st.lastSeq = seq
+	st.pending++
+	b.touch(st)
+	b.notify = append(b.notify, rid)
+	o.seq = seq
+	return nil
+}
+
+// Ack implements store.Store.
+func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
+	return s.submit(ctx, &ackOp{rid: rid, seq: seq})
+}
+
+type ackOp struct {
+	rid store.ID
+	seq uint64
+}
+
+func (o *ackOp) apply(b *batch) error {
+	st, err := b.box(o.rid)
+	if err != nil {
+		return err
+	}
+	key := seqKey(prefixMessage, o.rid, o.seq)
+	item, err := b.txn.Get(key)
+	if err != nil || expired(item.ExpiresAt(), b.now) {
+		return store.ErrNotFound
+	}
+	b.del(key)
+	if st.counted && st.pending > 0 {
+		st.pending--
+	}
+	b.touch(st)
+	return nil
+}
+
+type touchOp struct{ rid store.ID }
+
+func (o *touchOp) apply(b *batch) error {
+	st, err := b.box(o.rid)
+	if err != nil {
+		return err
+	}
+	b.touch(st)
+	return nil
+}
+
+// PutBlob implements store.Store. The deadline is kept to the second,
+// rounded up.
+func (s *Store) PutBlob(ctx context.Context, id store.ID, body []byte, deadline time.Time) error {
+	switch {
+	case len(body) > MaxBody:
+		return errBodyTooLarge
+	case s.overQuota():
+		return store.ErrDiskQuota
+	}
+	return s.submit(ctx, &putBlobOp{id: id, body: body, deadline: deadline})
+}
+
+type putBlobOp struct {
+	id       store.ID
+	body     []byte
+	deadline time.Time
+}
+
+func (o *putBlobOp) apply(b *batch) error {
+	key := idKey(prefixBlob, o.id)
+	_, _, err := b.get(key)
+	if err == nil {
+		return store.ErrExists
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	exp := expiresAt(o.deadline)
+	if expired(exp, b.now) {
+		return nil // dead on arrival: nobody can take it
+	}
+	b.setExpiring(key, o.body, exp)
+	return nil
+}
+
+// TakeBlob implements store.Store. The writer applies takes one at a time,
+// so of any number of concurrent takers exactly one finds the blob.
+func (s *Store) TakeBlob(ctx context.Context, id store.ID) ([]byte, error) {
+	o := &takeBlobOp{id: id}
+	err := s.submit(ctx, o)
+	return o.body, err
+}
+
+type takeBlobOp struct {
+	id   store.ID
+	body []byte
+}
+
+func (o *takeBlobOp) apply(b *batch) error {
+	key := idKey(prefixBlob, o.id)
+	v, _, err := b.get(key)
+	if err != nil {
+		return err
+	}
+	b.del(key)
+	o.body = v
+	return nil
+}
+
+// CreateLog implements store.Store.
+func (s *Store) CreateLog(ctx context.Context, l store.Log) error {
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return store.ErrClosed
+	}
+	if l.TTL <= 0 {
+		return errBadTTL
+	}
+	return s.submit(ctx, &createLogOp{l: l})
+}
+
+type createLogOp struct{ l store.Log }
+
+func (o *createLogOp) apply(b *batch) error {
+	key := idKey(prefixLog, o.l.ID)
+	_, _, err := b.get(key)
+	if err == nil {
+		return store.ErrExists
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	l := o.l
+	if l.Created.IsZero() {
+		l.Created = b.now
+	}
+	b.set(key, encodeLog(l))
+	return nil
+}
+
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, id store.ID, body []byte) (uint64, error) {
+	switch {
+	case len(body) > MaxBody:
+		return 0, errBodyTooLarge
+	case s.overQuota():
+		return 0, store.ErrDiskQuota
+	}
+	o := &appendOp{id: id, body: body}
+	err := s.submit(ctx, o)
+	return o.seq, err
+}
+
+type appendOp struct {
+	id   store.ID
+	body []byte
+	seq  uint64
+}
+
+func (o *appendOp) apply(b *batch) error {
+	ls, err := b.log(o.id)
+	if err != nil {
+		return err
+	}
+	seq := ls.lastSeq + 1
+	b.setExpiring(seqKey(prefixEntry, o.id, seq), o.body, expiresAt(b.now.Add(ls.ttl)))
+	b.set(idKey(prefixLogSeq, o.id), encodeUint64(seq))
+	ls.lastSeq = seq
+	o.seq = seq
+	return nil
+}
+
+// DeleteLog implements store.Store. The log is gone once the first group
+// commits; its entries go in further groups of bounded size.
+func (s *Store) DeleteLog(ctx context.Context, id store.ID) error {
+	o := &deleteLogOp{id: id}
+	if err := s.submit(ctx, o); err != nil {
+		return err
+	}
+	return s.purgeAll(ctx, prefixEntry, id, o.more)
+}
+
+type deleteLogOp struct {
+	id   store.ID
+	more bool
+}
+
+func (o *deleteLogOp) apply(b *batch) error {
+	if _, err := getLog(b.txn, o.id); err != nil {
+		return err
+	}
+	more, err := b.purge(prefixEntry, o.id)
+	if err != nil {
+		return err
+	}
+	b.del(idKey(prefixLog, o.id))
+	b.del(idKey(prefixLogSeq, o.id))
+	delete(b.w.logs, o.id)
+	o.more = more
+	return nil
+}

@@ -1,0 +1,338 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"veil/relay/store"
+)
+
+// An op is one write. apply runs in the writer goroutine against the
+// group's transaction; it must make every check before its first write,
+// so an op that fails leaves the transaction as it found it. Results go
+// into the op's own fields, which the caller reads after submit returns.
+type op interface {
+	apply(b *batch) error
+}
+
+type request struct {
+	op   op
+	done chan error // buffered: the writer never blocks answering
+}
+
+// submit hands o to the writer and waits until the group holding it is
+// durable. ctx is honoured until the writer has the op; after that the
+// call waits for the commit (at most one group's fsync), because an op
+// that may have been applied must not be reported as failed.
+func (s *Store) submit(ctx context.Context, o op) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{op: o, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return store.ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	s.closeMu.RUnlock()
+	return <-r.done
+}
+
+// writer owns every write to the database and the caches below, which
+// mirror what is on disk (including the current group's uncommitted
+// writes). Only the writer goroutine touches it.
+type writer struct {
+	s       *Store
+	boxes   map[store.ID]*boxState // by recipient ID
+	senders map[store.ID]store.ID  // sender ID → recipient ID
+	logs    map[store.ID]*logState
+}
+
+type boxState struct {
+	meta    store.Mailbox
+	lastSeq uint64
+	pending int  // messages stored, valid when counted
+	counted bool // false: recount from disk before the quota check
+}
+
+type logState struct {
+	ttl     time.Duration
+	lastSeq uint64
+}
+
+func newWriter(s *Store) *writer {
+	w := &writer{s: s}
+	w.reset()
+	return w
+}
+
+// reset drops the caches; they are rebuilt from disk on demand.
+func (w *writer) reset() {
+	w.boxes = map[store.ID]*boxState{}
+	w.senders = map[store.ID]store.ID{}
+	w.logs = map[store.ID]*logState{}
+}
+
+// batch is one group commit in the making.
+type batch struct {
+	w      *writer
+	txn    *bdg.Txn
+	now    time.Time
+	writes int
+	bytes  int
+	failed error // a transaction error: the whole group fails
+	notify []store.ID
+}
+
+// run is the writer goroutine: it gathers the requests waiting in s.reqs
+// into one transaction, commits it, answers them all, and repeats until
+// s.reqs is closed and drained.
+func (w *writer) run() {
+	defer close(w.s.writerDone)
+	for {
+		first, ok := <-w.s.reqs
+		if !ok {
+			return
+		}
+		b := &batch{w: w, txn: w.s.db.NewTransaction(true), now: w.s.now()}
+		group := []*request{first}
+		errs := []error{b.apply(first.op)}
+	gather:
+		for b.writes < maxBatchOps && b.bytes < maxBatchBytes {
+			select {
+			case r, ok := <-w.s.reqs:
+				if !ok {
+					break gather // closed: the next receive ends the loop
+				}
+				group = append(group, r)
+				errs = append(errs, b.apply(r.op))
+			default:
+				break gather
+			}
+		}
+		err := b.failed
+		if err == nil {
+			err = b.txn.Commit()
+		}
+		b.txn.Discard()
+		if err != nil {
+			// Nothing of this group is known to be on disk, and the
+			// caches may hold its effects: drop them.
+			w.reset()
+			err = fmt.Errorf("badger: committing: %w", err)
+			for i := range errs {
+				errs[i] = err
+			}
+		} else {
+			w.s.notify(b.notify)
+		}
+		for i, r := range group {
+			r.done <- errs[i]
+		}
+		if len(w.boxes) > maxCached || len(w.logs) > maxCached {
+			w.reset()
+		}
+	}
+}
+
+// apply runs one op unless the group has already failed.
+func (b *batch) apply(o op) error {
+	if b.failed != nil {
+		return b.failed
+	}
+	err := o.apply(b)
+	if b.failed != nil {
+		return b.failed
+	}
+	return err
+}
+
+// set, setExpiring and del write to the group's transaction. A failure
+// there fails the whole group.
+func (b *batch) set(key, val []byte) { b.setExpiring(key, val, 0) }
+
+func (b *batch) setExpiring(key, val []byte, exp uint64) {
+	if b.failed != nil {
+		return
+	}
+	e := bdg.NewEntry(key, val)
+	e.ExpiresAt = exp
+	if err := b.txn.SetEntry(e); err != nil {
+		b.failed = fmt.Errorf("badger: writing: %w", err)
+		return
+	}
+	b.writes++
+	b.bytes += len(key) + len(val)
+}
+
+func (b *batch) del(key []byte) {
+	if b.failed != nil {
+		return
+	}
+	if err := b.txn.Delete(key); err != nil {
+		b.failed = fmt.Errorf("badger: writing: %w", err)
+		return
+	}
+	b.writes++
+	b.bytes += len(key)
+}
+
+// get reads key in the group's transaction (seeing its earlier writes);
+// store.ErrNotFound if missing or expired.
+func (b *batch) get(key []byte) ([]byte, uint64, error) {
+	return getValue(b.txn, key, b.now)
+}
+
+// box returns the state of mailbox rid, loading it if needed.
+func (b *batch) box(rid store.ID) (*boxState, error) {
+	if st := b.w.boxes[rid]; st != nil {
+		return st, nil
+	}
+	m, err := getMailbox(b.txn, rid)
+	if err != nil {
+		return nil, err
+	}
+	st := &boxState{meta: m}
+	v, _, err := b.get(idKey(prefixBoxSeq, rid))
+	switch {
+	case err == nil:
+		if st.lastSeq, err = decodeUint64(v); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	b.w.boxes[rid] = st
+	b.w.senders[m.SenderID] = rid
+	return st, nil
+}
+
+// boxBySender returns the state of the mailbox with sender ID sid.
+func (b *batch) boxBySender(sid store.ID) (*boxState, error) {
+	if rid, ok := b.w.senders[sid]; ok {
+		if st := b.w.boxes[rid]; st != nil {
+			return st, nil
+		}
+	}
+	rid, err := getRecipient(b.txn, sid)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.box(rid)
+	if err != nil {
+		return nil, err
+	}
+	if st.meta.SenderID != sid {
+		return nil, errCorrupt
+	}
+	return st, nil
+}
+
+// forget drops mailbox rid from the caches.
+func (w *writer) forget(st *boxState) {
+	delete(w.boxes, st.meta.RecipientID)
+	delete(w.senders, st.meta.SenderID)
+}
+
+// count makes st.pending exact: it counts the mailbox's unexpired messages
+// (the group's own writes included).
+func (b *batch) count(st *boxState) error {
+	n := 0
+	err := b.keys(prefixMessage, st.meta.RecipientID, -1, func(item *bdg.Item) {
+		if !expired(item.ExpiresAt(), b.now) {
+			n++
+		}
+	})
+	if err != nil {
+		return err
+	}
+	st.pending, st.counted = n, true
+	return nil
+}
+
+// keys calls fn for the records under prefix|id, at most limit of them
+// (no limit when negative), and reports whether more remain.
+func (b *batch) keys(prefix byte, id store.ID, limit int, fn func(*bdg.Item)) error {
+	_, err := b.keysMore(prefix, id, limit, fn)
+	return err
+}
+
+func (b *batch) keysMore(prefix byte, id store.ID, limit int, fn func(*bdg.Item)) (more bool, err error) {
+	pre := idKey(prefix, id)
+	it := b.txn.NewIterator(bdg.IteratorOptions{Prefix: pre, PrefetchValues: false})
+	defer it.Close()
+	n := 0
+	for it.Seek(pre); it.ValidForPrefix(pre); it.Next() {
+		if limit >= 0 && n == limit {
+			return true, nil
+		}
+		fn(it.Item())
+		n++
+	}
+	return false, nil
+}
+
+// purge deletes up to deleteChunk records under prefix|id and reports
+// whether more remain.
+func (b *batch) purge(prefix byte, id store.ID) (bool, error) {
+	var keys [][]byte
+	more, err := b.keysMore(prefix, id, deleteChunk, func(item *bdg.Item) {
+		keys = append(keys, item.KeyCopy(nil))
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		b.del(k)
+	}
+	return more, nil
+}
+
+// touch marks the mailbox active today, writing its record at most once a
+// day.
+func (b *batch) touch(st *boxState) {
+	if dayNumber(b.now) <= dayNumber(st.meta.LastActive) {
+		return
+	}
+	m := st.meta
+	m.LastActive = dayTime(dayNumber(b.now))
+	v, err := encodeMailbox(m)
+	if err != nil {
+		return // cannot happen: the record was encoded before
+	}
+	b.set(idKey(prefixMailbox, m.RecipientID), v)
+	st.meta = m
+}
+
+// log returns the state of log id, loading it if needed.
+func (b *batch) log(id store.ID) (*logState, error) {
+	if ls := b.w.logs[id]; ls != nil {
+		return ls, nil
+	}
+	l, err := getLog(b.txn, id)
+	if err != nil {
+		return nil, err
+	}
+	ls := &logState{ttl: l.TTL}
+	v, _, err := b.get(idKey(prefixLogSeq, id))
+	switch {
+	case err == nil:
+		if ls.lastSeq, err = decodeUint64(v); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	b.w.logs[id] = ls
+	return ls, nil
+}
