@@ -1,0 +1,199 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// deleteBatch bounds the records deleted per Badger transaction.
+const deleteBatch = 1000
+
+// DeleteChat burns a chat: its key is deleted from the chat-key table
+// first (spec/vault.md §6.2), which makes every body of the chat
+// unreadable at once; then its messages and the chat record are deleted.
+// A crash in between is finished at the next unlock.
+func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
+	if err := checkID("chat", chat); err != nil {
+		return err
+	}
+	release, err := v.use()
+	if err != nil {
+		return err
+	}
+	defer release()
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	return v.deleteChatLocked(ctx, chat)
+}
+
+// deleteChatLocked needs v.writeMu and the use lock held.
+func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
+	if err := v.keys.remove(chat); err != nil {
+		return err
+	}
+	v.idx.removeChat(chat)
+	prefix := chatPrefix(chat)
+	for range maxBatches {
+		n := 0
+		err := v.updateLocked(ctx, func(tx *Tx) error {
+			it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+			defer it.Close()
+			var keys [][]byte
+			for it.Rewind(); it.Valid() && len(keys) < deleteBatch; it.Next() {
+				item := it.Item()
+				keys = append(keys, item.KeyCopy(nil))
+				var s storedMessage
+				if err := item.Value(func(b []byte) error { return decodeRecord(b, &s) }); err == nil && !s.Expires.IsZero() {
+					keys = append(keys, expiryKey(s.Expires, chat, s.ID))
+				}
+			}
+			it.Close()
+			n = len(keys)
+			for _, k := range keys {
+				if err := tx.del(k); err != nil {
+					return err
+				}
+			}
+			if n == 0 {
+				return tx.del(simpleKey(pfxChat, chat))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("vault: deleting chat: too many messages")
+}
+
+// maxBatches bounds every batched loop (a billion records at deleteBatch).
+const maxBatches = 1 << 20
+
+// finishChatDeletes completes deletions interrupted by a crash: chats
+// whose key is gone lose their records, and keys without a chat (left by
+// a failed transaction) are removed. Runs once at unlock.
+func (v *Vault) finishChatDeletes(ctx context.Context) error {
+	release, err := v.use()
+	if err != nil {
+		return err
+	}
+	defer release()
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	chats := map[string]bool{}
+	err = v.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxChat}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			chats[string(it.Item().Key()[1:])] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: reading chats: %w", err)
+	}
+	var orphans []string
+	for c := range v.keys.snapshot() {
+		if !chats[c] {
+			orphans = append(orphans, c)
+		}
+	}
+	if err := v.keys.remove(orphans...); err != nil {
+		return err
+	}
+	for c := range chats {
+		if _, ok := v.keys.get(c); !ok {
+			if err := v.deleteChatLocked(ctx, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SweepExpired deletes every message whose Expires has passed and every
+// chat whose Deadline has passed (by the vault's clock), and returns how
+// many messages and chats it deleted. The client calls it on a timer.
+func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
+	release, err := v.use()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	v.writeMu.Lock()
+	defer v.writeMu.Unlock()
+	now := v.opts.now()
+	total := 0
+	for range maxBatches {
+		n := 0
+		err := v.updateLocked(ctx, func(tx *Tx) error {
+			it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxExpiry}})
+			defer it.Close()
+			end := expiryKey(now, "", "")[:9]
+			var keys [][]byte
+			for it.Rewind(); it.Valid() && len(keys) < deleteBatch; it.Next() {
+				k := it.Item().KeyCopy(nil)
+				if string(k[:9]) > string(end) {
+					break
+				}
+				keys = append(keys, k)
+			}
+			it.Close()
+			n = len(keys)
+			for _, k := range keys {
+				if err := tx.del(k); err != nil {
+					return err
+				}
+				chat, id, ok := parseExpiryKey(k)
+				if !ok {
+					continue
+				}
+				if err := tx.del(messageKey(chat, id)); err != nil {
+					return err
+				}
+				tx.ops = append(tx.ops, indexOp{chat: chat, id: id, del: true})
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < deleteBatch {
+			break
+		}
+	}
+	// Self-destructing chats.
+	var due []string
+	err = v.db.View(func(txn *badger.Txn) error {
+		tx := &Tx{v: v, txn: txn}
+		return tx.each([]byte{pfxChat}, func(b []byte) error {
+			var c Chat
+			if err := decodeRecord(b, &c); err != nil {
+				return nil // a damaged chat record is not swept
+			}
+			if !c.Deadline.IsZero() && !c.Deadline.After(now) {
+				due = append(due, c.ID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return total, fmt.Errorf("vault: reading chats: %w", err)
+	}
+	var errs []error
+	for _, c := range due {
+		if err := v.deleteChatLocked(ctx, c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		total++
+	}
+	return total, errors.Join(errs...)
+}

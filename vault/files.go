@@ -1,0 +1,134 @@
+package vault
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"veil/crypto"
+)
+
+// Profile layout, spec/vault.md §1.
+const (
+	keyFileName   = "vault.key"
+	stateFileName = "vault.state"
+	lockFileName  = "vault.lock"
+	dataDirName   = "data"   // Badger and the chat-key table live under it
+	badgerDirName = "badger" // inside data/
+	trashPrefix   = ".trash-"
+	tmpSuffix     = ".tmp"
+)
+
+// writeFileAtomic writes b to name through a temporary file in the same
+// directory: write, fsync, rename over name, fsync the directory. A crash
+// leaves either the old or the new file, never a mix.
+func writeFileAtomic(name string, b []byte) error {
+	tmp := name + tmpSuffix
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("vault: writing %s: %w", filepath.Base(name), err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("vault: writing %s: %w", filepath.Base(name), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("vault: syncing %s: %w", filepath.Base(name), err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("vault: closing %s: %w", filepath.Base(name), err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("vault: replacing %s: %w", filepath.Base(name), err)
+	}
+	return syncDir(filepath.Dir(name))
+}
+
+// overwriteInPlace overwrites the existing file name with b (which must be
+// as long as the file) through the same inode, then fsyncs it. Unlike a
+// rename this reuses the file's blocks on non-copy-on-write file systems;
+// spec/vault.md §7 says what it cannot promise on SSDs.
+func overwriteInPlace(name string, b []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("vault: overwriting %s: %w", filepath.Base(name), err)
+	}
+	_, werr := f.WriteAt(b, 0)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("vault: overwriting %s: %w", filepath.Base(name), err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so a rename or unlink in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("vault: syncing directory: %w", err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("vault: syncing directory: %w", err)
+	}
+	return nil
+}
+
+// readSmallFile reads a file of at most max bytes; a larger file is corrupt.
+func readSmallFile(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("vault: reading %s: %w", filepath.Base(name), err)
+	}
+	if int64(len(b)) > max {
+		return nil, corrupt("%s is larger than %d bytes", filepath.Base(name), max)
+	}
+	return b, nil
+}
+
+// trashName returns a fresh random sibling name for a directory being erased.
+func trashName(dir string, r io.Reader) (string, error) {
+	var b [12]byte
+	if err := crypto.RandomBytes(r, b[:]); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, trashPrefix+hex.EncodeToString(b[:])), nil
+}
+
+// trashDirs lists leftover trash directories of an interrupted erase.
+func trashDirs(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), trashPrefix) {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+func exists(name string) bool {
+	_, err := os.Lstat(name)
+	return err == nil
+}

@@ -1,0 +1,452 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"veil/crypto"
+)
+
+// DefaultKDF is the Argon2id cost of a new vault, chosen by measurement
+// (spec/vault.md §4): RFC 9106's second recommended option (t=3, p=4)
+// with memory raised from 64 MiB to 256 MiB, which took 0.6–0.7 s on the
+// project's 2-core machine.
+var DefaultKDF = crypto.Argon2Params{Time: 3, MemKiB: 256 * 1024, Threads: 4}
+
+// MinPINLen is the shortest PIN or passphrase accepted, in characters.
+const MinPINLen = 4
+
+// Tuning defaults (not part of the format).
+const (
+	defaultGCInterval     = 10 * time.Minute
+	defaultIndexCacheSize = 16 << 20
+	defaultMemTableSize   = 16 << 20
+	defaultVlogFileSize   = 64 << 20
+	gcDiscardRatio        = 0.5
+	gcMaxRuns             = 16 // value-log GC runs per tick
+)
+
+// Options configures Create and Open. The zero value is the production
+// configuration; tests pass small KDF parameters and a fixed clock.
+type Options struct {
+	// KDF is the Argon2id cost for a new key file (Create, Restore, the
+	// decoy vault of a duress unlock uses the old file's cost). Zero means
+	// DefaultKDF. Open always uses the parameters stored in the key file.
+	KDF crypto.Argon2Params
+	// Rand is the source of randomness; nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// GCInterval is how often Badger's value-log GC runs; zero means every
+	// 10 minutes, negative disables it.
+	GCInterval time.Duration
+	// MemTableSize is Badger's memtable size; zero means 16 MiB.
+	MemTableSize int64
+
+	// afterErase, when set (tests and benchmarks only), is called the
+	// moment a duress or wipe erase has destroyed the key slots and moved
+	// the data directory away.
+	afterErase func()
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) kdf() crypto.Argon2Params {
+	if o.KDF == (crypto.Argon2Params{}) {
+		return DefaultKDF
+	}
+	return o.KDF
+}
+
+// Vault is an unlocked profile. It is safe for concurrent use.
+type Vault struct {
+	dir  string
+	opts Options
+
+	// mu guards closed and the handles below against Lock; readers hold it
+	// shared for the length of a call.
+	mu      sync.RWMutex
+	closed  bool
+	db      *badger.DB
+	dataKey crypto.SymKey
+	keys    *chatKeys
+	plock   *profileLock
+	primary int // index of the primary slot in the key file
+
+	writeMu sync.Mutex // serialises Update, so Badger never reports conflicts
+	idx     searchIndex
+
+	stop context.CancelFunc // stops the goroutines below
+	wg   sync.WaitGroup     // the GC loop and background trash removal
+}
+
+// CheckPIN reports whether pin is acceptable as a new PIN or passphrase:
+// at least MinPINLen characters of valid UTF-8. spec/vault.md §4.3 tells
+// users that only a passphrase resists an offline attack.
+func CheckPIN(pin []byte) error {
+	if !utf8.Valid(pin) || utf8.RuneCount(pin) < MinPINLen {
+		return fmt.Errorf("%w: use at least %d digits, or a passphrase", ErrBadPIN, MinPINLen)
+	}
+	return nil
+}
+
+// Create makes a new vault in dir (created if needed) protected by pin and
+// returns it unlocked. It fails with ErrExists if dir already holds one.
+func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, error) {
+	o := resolve(opts)
+	if err := CheckPIN(pin); err != nil {
+		return nil, err
+	}
+	if err := checkParams(o.kdf()); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("vault: creating profile directory: %w", err)
+	}
+	pl, err := lockProfile(filepath.Join(dir, lockFileName))
+	if err != nil {
+		return nil, err
+	}
+	if exists(filepath.Join(dir, keyFileName)) {
+		pl.release()
+		return nil, ErrExists
+	}
+	v, err := createLocked(ctx, dir, pin, o.kdf(), o, pl)
+	if err != nil {
+		pl.release()
+		return nil, err
+	}
+	return v, nil
+}
+
+// createLocked builds a fresh vault in dir while the caller holds the
+// profile lock pl, which the returned Vault takes over. A data directory
+// without a key file is unreadable by construction (its key existed only in
+// a key file), so it is a remnant of an interrupted create or erase and is
+// moved away first.
+func createLocked(ctx context.Context, dir string, pin []byte, p crypto.Argon2Params, o Options, pl *profileLock) (*Vault, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(dir, dataDirName)
+	if exists(dataDir) {
+		t, err := trashName(dir, o.Rand)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Rename(dataDir, t); err != nil {
+			return nil, fmt.Errorf("vault: moving old data directory away: %w", err)
+		}
+		if err := os.RemoveAll(t); err != nil {
+			return nil, fmt.Errorf("vault: removing old data directory: %w", err)
+		}
+	}
+	dataKey, err := crypto.NewSymKey(o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("vault: creating data directory: %w", err)
+	}
+	keys, err := newChatKeys(dataDir, &dataKey, o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBadger(filepath.Join(dataDir, badgerDirName), &dataKey, &o, true)
+	if err != nil {
+		return nil, err
+	}
+	// The key file comes last: until it exists, nothing can open the data.
+	primary := 0
+	kf, err := newKeyFile(p, o.Rand)
+	if err == nil {
+		primary, err = sealPrimary(kf, pin, &dataKey, o.Rand)
+	}
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(dir, keyFileName), kf.marshal())
+	}
+	if err == nil {
+		st := &state{}
+		err = writeState(filepath.Join(dir, stateFileName), st)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	v := newVault(dir, o, db, dataKey, keys, pl, primary)
+	dataKey.Wipe()
+	return v, nil
+}
+
+// sealPrimary seals dataKey under pin into a random slot of kf and
+// returns the slot's index.
+func sealPrimary(kf *keyFile, pin []byte, dataKey *crypto.SymKey, r io.Reader) (int, error) {
+	var b [1]byte
+	if err := crypto.RandomBytes(r, b[:]); err != nil {
+		return 0, err
+	}
+	i := int(b[0]) % numSlots
+	k := kf.pinKey(pin)
+	defer k.Wipe()
+	return i, kf.sealSlot(i, &k, &slotContent{kind: slotPrimary, dataKey: *dataKey}, r)
+}
+
+// Open unlocks the vault in dir with pin (spec/vault.md §5.1 gives the
+// order of the checks). With the duress PIN it erases the vault and, in
+// decoy mode, returns a fresh empty vault exactly as a normal unlock does;
+// in reset mode it returns ErrErased.
+func Open(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, error) {
+	o := resolve(opts)
+	if !exists(filepath.Join(dir, keyFileName)) {
+		return nil, ErrNoProfile
+	}
+	pl, err := lockProfile(filepath.Join(dir, lockFileName))
+	if err != nil {
+		return nil, err
+	}
+	v, err := openLocked(ctx, dir, pin, o, pl)
+	if err != nil {
+		pl.release()
+		return nil, err
+	}
+	return v, nil
+}
+
+func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *profileLock) (*Vault, error) {
+	b, err := readSmallFile(filepath.Join(dir, keyFileName), keyFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoProfile
+	}
+	if err != nil {
+		return nil, err
+	}
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		return nil, err
+	}
+	statePath := filepath.Join(dir, stateFileName)
+	st, err := readState(statePath)
+	if err != nil {
+		return nil, err
+	}
+	now := o.now().Unix()
+
+	// §5.1 step 1: the dead-man timer.
+	if d := int64(st.policy.DeadMan / time.Second); d > 0 && st.lastUnlock > 0 && now-st.lastUnlock > d {
+		return nil, eraseAndReport(dir, o)
+	}
+	// §5.1 step 2: back-off. No PIN is tried and the counter stays.
+	if wait := backoff(st.failures); wait > 0 {
+		if until := st.lastFailure + int64(wait/time.Second); now < until {
+			return nil, &BackoffError{Wait: time.Duration(until-now) * time.Second}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// §5.1 step 3: count the attempt as failed before the KDF runs, so
+	// killing the process mid-derivation does not dodge the counter.
+	st.failures++
+	st.lastFailure = now
+	if err := writeState(statePath, st); err != nil {
+		return nil, err
+	}
+	k := kf.pinKey(pin)
+	idx, c := kf.openSlots(&k)
+	k.Wipe()
+	defer c.dataKey.Wipe()
+
+	switch {
+	case idx < 0:
+		if st.policy.WipeAfter > 0 && st.failures >= uint32(st.policy.WipeAfter) {
+			return nil, eraseAndReport(dir, o)
+		}
+		return nil, ErrWrongPIN
+	case c.kind == slotDuress:
+		return duressUnlock(ctx, dir, pin, kf.params, c.mode, o, pl)
+	}
+
+	// The PIN is right: reset the counter before anything else can fail.
+	st.failures, st.lastFailure, st.lastUnlock = 0, 0, 0
+	if st.policy.DeadMan > 0 {
+		st.lastUnlock = now
+	}
+	if err := writeState(statePath, st); err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(dir, dataDirName)
+	keys, err := loadChatKeys(dataDir, &c.dataKey, o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBadger(filepath.Join(dataDir, badgerDirName), &c.dataKey, &o, false)
+	if err != nil {
+		keys.wipe()
+		return nil, err
+	}
+	v := newVault(dir, o, db, c.dataKey, keys, pl, idx)
+	// Leftovers of an erase interrupted by a crash: already unreadable, so
+	// removing them in the background is safe.
+	for _, t := range trashDirs(dir) {
+		v.removeInBackground(t)
+	}
+	if err := v.finishChatDeletes(ctx); err != nil {
+		v.Lock()
+		return nil, err
+	}
+	return v, nil
+}
+
+func resolve(opts *Options) Options {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.GCInterval == 0 {
+		o.GCInterval = defaultGCInterval
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = defaultMemTableSize
+	}
+	return o
+}
+
+func newVault(dir string, o Options, db *badger.DB, dataKey crypto.SymKey, keys *chatKeys, pl *profileLock, primary int) *Vault {
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &Vault{dir: dir, opts: o, db: db, dataKey: dataKey, keys: keys, plock: pl, primary: primary, stop: cancel}
+	if o.GCInterval > 0 {
+		v.wg.Add(1)
+		go v.gcLoop(ctx)
+	}
+	return v
+}
+
+// openBadger opens (or, with create, creates) the Badger directory with
+// encryption at rest under dataKey. Badger may panic on some damaged
+// files; that is recovered and reported as ErrCorrupt.
+func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (db *badger.DB, err error) {
+	if !create {
+		for _, f := range []string{"MANIFEST", "KEYREGISTRY"} {
+			if !exists(filepath.Join(path, f)) {
+				return nil, corrupt("data directory is missing or incomplete (no %s)", f)
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, corrupt("data directory: %v", r)
+		}
+	}()
+	key := append([]byte(nil), dataKey[:]...) // Badger keeps this slice
+	bo := badger.DefaultOptions(path).
+		WithEncryptionKey(key).
+		WithIndexCacheSize(defaultIndexCacheSize).
+		WithLogger(nil).
+		WithSyncWrites(true).
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithCompactL0OnClose(false).
+		WithMemTableSize(o.MemTableSize).
+		WithValueLogFileSize(defaultVlogFileSize).
+		WithNumCompactors(2)
+	db, err = badger.Open(bo)
+	if err != nil {
+		crypto.Wipe(key)
+		if strings.Contains(err.Error(), "directory lock") {
+			return nil, fmt.Errorf("%w (data directory: %v)", ErrBusy, err)
+		}
+		return nil, fmt.Errorf("%w: data directory: %v", ErrCorrupt, err)
+	}
+	return db, nil
+}
+
+// gcLoop runs Badger's value-log GC every GCInterval so deleted data leaves
+// the disk. Owner: the Vault; it stops when Lock cancels ctx.
+func (v *Vault) gcLoop(ctx context.Context) {
+	defer v.wg.Done()
+	t := time.NewTicker(v.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.runGC(ctx)
+		}
+	}
+}
+
+// runGC runs the value-log GC until it finds nothing to rewrite, at most
+// gcMaxRuns times.
+func (v *Vault) runGC(ctx context.Context) {
+	for range gcMaxRuns {
+		if ctx.Err() != nil || v.db.RunValueLogGC(gcDiscardRatio) != nil {
+			return
+		}
+	}
+}
+
+// removeInBackground deletes an already-erased directory. Owner: the Vault;
+// Lock waits for it to finish.
+func (v *Vault) removeInBackground(dir string) {
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		os.RemoveAll(dir)
+	}()
+}
+
+// Lock stops the background work, closes Badger, zeroes the keys held in
+// memory and releases the profile. Zeroing is best effort: Go's garbage
+// collector may have copied key bytes, and Badger keeps its own copies,
+// which are dropped with it. Lock is idempotent.
+func (v *Vault) Lock() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	v.stop()
+	v.wg.Wait()
+	err := v.db.Close()
+	v.db = nil
+	v.dataKey.Wipe()
+	v.keys.wipe()
+	v.idx.reset()
+	v.plock.release()
+	if err != nil {
+		return fmt.Errorf("vault: closing data directory: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the profile directory.
+func (v *Vault) Dir() string { return v.dir }
+
+// use takes the shared lock for one call, failing once the vault is locked.
+// The caller must call the returned function.
+func (v *Vault) use() (func(), error) {
+	v.mu.RLock()
+	if v.closed {
+		v.mu.RUnlock()
+		return nil, ErrLocked
+	}
+	return v.mu.RUnlock, nil
+}

@@ -1,0 +1,234 @@
+package vault
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// The typed records of spec/vault.md §8. Fields holding state that other
+// packages serialise (ratchet sessions, group state) are opaque []byte.
+
+// Profile is the user's own profile and settings (one per vault).
+type Profile struct {
+	Name     string            // the default nickname
+	Created  time.Time         //
+	Settings map[string]string // client settings, by name
+}
+
+// RelayCap is what a contact's chat needs to reach one relay mailbox.
+type RelayCap struct {
+	Address  string // relay address with its fingerprint
+	RecvID   []byte // our mailbox's recipient ID
+	RecvKey  []byte // the recipient auth key seed (secret)
+	SendID   []byte // the peer's mailbox sender ID
+	SendCred []byte // our sender credential for it (secret)
+}
+
+// Contact is one peer: a fresh identity per contact (architecture §3).
+type Contact struct {
+	ID            string
+	Nickname      string
+	OurIdentity   []byte // our per-contact identity private key, serialised (secret)
+	TheirIdentity []byte // the peer's identity public key
+	Ratchet       []byte // serialised ratchet state (secret)
+	Relays        []RelayCap
+	SafetyChecked bool
+	Created       time.Time
+}
+
+// ChatKind tells a direct chat from a group chat.
+type ChatKind uint8
+
+// Chat kinds.
+const (
+	ChatDirect ChatKind = 1
+	ChatGroup  ChatKind = 2
+)
+
+// Chat is a conversation with a contact or a group. Its message bodies are
+// sealed under a per-chat key kept outside Badger (spec/vault.md §6).
+type Chat struct {
+	ID         string
+	Kind       ChatKind
+	Name       string
+	ContactID  string        // for direct chats
+	GroupID    string        // for group chats
+	MessageTTL time.Duration // self-destruct timer for new messages; 0 = off
+	Deadline   time.Time     // the chat self-destructs at this time; zero = never
+	Unread     int
+	Created    time.Time
+	LastActive time.Time
+}
+
+// Direction of a message.
+type Direction uint8
+
+// Directions.
+const (
+	Incoming Direction = 1
+	Outgoing Direction = 2
+)
+
+// Status of a message.
+type Status uint8
+
+// Statuses.
+const (
+	StatusPending   Status = 1 // outgoing, not yet accepted by the relay
+	StatusSent      Status = 2 // accepted by the relay
+	StatusDelivered Status = 3 // the peer confirmed receipt
+	StatusRead      Status = 4 // the peer (or we) read it
+	StatusFailed    Status = 5
+)
+
+// Message is one message of a chat. Body is sealed under the chat's key
+// when stored; the other fields are protected by Badger's encryption.
+type Message struct {
+	ID        string // unique within the chat; listing is in ID order
+	ChatID    string
+	Direction Direction
+	Sender    string // contact or group-member ID; empty for our own
+	Body      []byte
+	Sent      time.Time
+	Received  time.Time
+	Read      time.Time
+	Status    Status
+	Expires   time.Time // swept by SweepExpired after this; zero = never
+	Edited    time.Time // zero = never edited
+	Deleted   bool      // deleted for everyone: body emptied, mark kept
+}
+
+// OutboxItem is an encrypted message waiting for a relay.
+type OutboxItem struct {
+	ID        string
+	ChatID    string
+	MessageID string
+	Payload   []byte // the end-to-end ciphertext, ready to send
+	Created   time.Time
+	Attempts  int
+	NextTry   time.Time
+}
+
+// Group is a group's state, serialised by the package that owns it.
+type Group struct {
+	ID    string
+	State []byte
+}
+
+// recordVersion prefixes every stored record, spec/vault.md §8.2.
+const recordVersion = 1
+
+// storedMessage is Message as stored: the body sealed under the chat key.
+// It lists its fields explicitly so the plaintext body cannot leak in.
+type storedMessage struct {
+	ID        string
+	ChatID    string
+	Direction Direction
+	Sender    string
+	Sealed    []byte
+	Sent      time.Time
+	Received  time.Time
+	Read      time.Time
+	Status    Status
+	Expires   time.Time
+	Edited    time.Time
+	Deleted   bool
+}
+
+func toStored(m *Message, sealed []byte) storedMessage {
+	return storedMessage{
+		ID: m.ID, ChatID: m.ChatID, Direction: m.Direction, Sender: m.Sender, Sealed: sealed,
+		Sent: m.Sent, Received: m.Received, Read: m.Read, Status: m.Status,
+		Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted,
+	}
+}
+
+func (s *storedMessage) message(body []byte) Message {
+	return Message{
+		ID: s.ID, ChatID: s.ChatID, Direction: s.Direction, Sender: s.Sender, Body: body,
+		Sent: s.Sent, Received: s.Received, Read: s.Read, Status: s.Status,
+		Expires: s.Expires, Edited: s.Edited, Deleted: s.Deleted,
+	}
+}
+
+func encodeRecord(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("vault: encoding record: %w", err)
+	}
+	return append([]byte{recordVersion}, b...), nil
+}
+
+// decodeRecord decodes a stored record into v. It never panics.
+func decodeRecord(b []byte, v any) error {
+	if len(b) == 0 {
+		return corrupt("empty record")
+	}
+	if b[0] != recordVersion {
+		return corrupt("record version %d", b[0])
+	}
+	if err := json.Unmarshal(b[1:], v); err != nil {
+		return corrupt("record: %v", err)
+	}
+	return nil
+}
+
+// maxIDLen bounds every record ID (spec/vault.md §8.1).
+const maxIDLen = 255
+
+func checkID(what, id string) error {
+	if len(id) == 0 || len(id) > maxIDLen {
+		return fmt.Errorf("vault: %s ID must be 1..%d bytes", what, maxIDLen)
+	}
+	return nil
+}
+
+// Badger key prefixes, spec/vault.md §8.1.
+const (
+	pfxProfile = 'P'
+	pfxContact = 'C'
+	pfxChat    = 'H'
+	pfxMessage = 'M'
+	pfxExpiry  = 'X'
+	pfxOutbox  = 'O'
+	pfxGroup   = 'G'
+)
+
+func simpleKey(pfx byte, id string) []byte { return append([]byte{pfx}, id...) }
+
+// chatPrefix is 'M' || len(chat) || chat: every message key of one chat.
+func chatPrefix(chat string) []byte {
+	return append([]byte{pfxMessage, byte(len(chat))}, chat...)
+}
+
+func messageKey(chat, id string) []byte { return append(chatPrefix(chat), id...) }
+
+// expiryKey is 'X' || expiry (unix ns, big-endian) || len(chat) || chat || id.
+func expiryKey(t time.Time, chat, id string) []byte {
+	ns := uint64(t.UnixNano())
+	k := []byte{pfxExpiry, byte(ns >> 56), byte(ns >> 48), byte(ns >> 40), byte(ns >> 32), byte(ns >> 24), byte(ns >> 16), byte(ns >> 8), byte(ns)}
+	k = append(k, byte(len(chat)))
+	k = append(k, chat...)
+	return append(k, id...)
+}
+
+// parseExpiryKey splits an expiry key; ok is false for a malformed key.
+func parseExpiryKey(k []byte) (chat, id string, ok bool) {
+	if len(k) < 10 || k[0] != pfxExpiry {
+		return "", "", false
+	}
+	l := int(k[9])
+	if l == 0 || len(k) < 10+l+1 {
+		return "", "", false
+	}
+	return string(k[10 : 10+l]), string(k[10+l:]), true
+}
+
+// messageAD binds a sealed body to its chat and message ID, so a body
+// cannot be moved to another message (spec/vault.md §6.1).
+func messageAD(chat, id string) []byte {
+	ad := append([]byte("veil/vault/message/v1"), byte(len(chat)))
+	ad = append(ad, chat...)
+	return append(ad, id...)
+}
