@@ -1,0 +1,139 @@
+// Package relay is veil's blind store-and-forward server (spec/relay.md):
+// it accepts WebSocket connections, runs the relay side of the hello and
+// the inner transport layer, authorises mailbox, blob and log commands,
+// enforces the limits of spec/relay.md §11 and delivers messages to the
+// one live subscriber of each mailbox.
+//
+// The server is split by concern: config.go (limits and defaults),
+// identity.go (the long-term key), server.go (listeners, shutdown),
+// session.go (one connection: hello, reader, batching writer),
+// commands.go (one function per command), delivery.go (subscriptions),
+// metrics.go.
+package relay
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"veil/crypto"
+	"veil/relay/store"
+)
+
+// Limits are the tunable limits of spec/relay.md §11. Zero fields take
+// the defaults of DefaultLimits.
+type Limits struct {
+	MessageTTL  time.Duration // how long an unread message lives
+	MailboxIdle time.Duration // a mailbox without commands this long is deleted
+	MaxBlobLife time.Duration // the longest PUT lifetime
+	MaxLogTTL   time.Duration // the longest LNEW TTL
+	MaxPending  int           // messages waiting per mailbox
+	MaxSubs     int           // subscriptions per connection
+	Window      int           // unacknowledged MSGs per subscription
+	InFlight    int           // commands executing per connection
+	Rate        float64       // commands per second per connection
+	Burst       int           // rate-limit burst
+	MaxStorage  int64         // bytes (Store.Size) above which writes fail
+
+	HandshakeTimeout time.Duration // for the client hello (§4.5)
+	DrainTimeout     time.Duration // how long SIGTERM waits for commands
+	ExpireEvery      time.Duration // how often Store.Expire runs
+	WriteTimeout     time.Duration // for one block write
+}
+
+// DefaultLimits are the defaults of spec/relay.md §11.
+var DefaultLimits = Limits{
+	MessageTTL:       21 * 24 * time.Hour,
+	MailboxIdle:      90 * 24 * time.Hour,
+	MaxBlobLife:      7 * 24 * time.Hour,
+	MaxLogTTL:        30 * 24 * time.Hour,
+	MaxPending:       1000,
+	MaxSubs:          1000,
+	Window:           128,
+	InFlight:         256,
+	Rate:             2000,
+	Burst:            4000,
+	MaxStorage:       10 << 30,
+	HandshakeTimeout: 10 * time.Second,
+	DrainTimeout:     10 * time.Second,
+	ExpireEvery:      time.Minute,
+	WriteTimeout:     30 * time.Second,
+}
+
+// rateMaxWait is how long a command may wait for the rate limiter before
+// it is refused with RATE (§11).
+const rateMaxWait = time.Second
+
+// maxQueuedPush bounds the bytes of MSGs queued for one connection's
+// writer; delivery pauses above it (backpressure on a slow reader).
+const maxQueuedPush = 1 << 20
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	pick := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&l.MessageTTL, d.MessageTTL)
+	pick(&l.MailboxIdle, d.MailboxIdle)
+	pick(&l.MaxBlobLife, d.MaxBlobLife)
+	pick(&l.MaxLogTTL, d.MaxLogTTL)
+	pick(&l.HandshakeTimeout, d.HandshakeTimeout)
+	pick(&l.DrainTimeout, d.DrainTimeout)
+	pick(&l.ExpireEvery, d.ExpireEvery)
+	pick(&l.WriteTimeout, d.WriteTimeout)
+	for _, p := range []struct {
+		v   *int
+		def int
+	}{
+		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.Window, d.Window},
+		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
+	} {
+		if *p.v <= 0 {
+			*p.v = p.def
+		}
+	}
+	if l.Rate <= 0 {
+		l.Rate = d.Rate
+	}
+	if l.MaxStorage <= 0 {
+		l.MaxStorage = d.MaxStorage
+	}
+	return l
+}
+
+// Config configures a Server.
+type Config struct {
+	// Store holds everything; the server does not close it.
+	Store store.Store
+	// Identity is the relay's long-term key (see LoadOrCreateIdentity).
+	Identity crypto.SignPrivate
+	// Password, when not empty, is required by NEW and LNEW (§7.2). It
+	// must be kept secret.
+	Password []byte
+	// Limits; zero fields take DefaultLimits.
+	Limits Limits
+	// Logger receives operational logs only (never an address, an ID or
+	// message bytes). Nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock (time.Now when nil); Rand the randomness for
+	// nonces, ephemeral keys and IDs (crypto/rand when nil).
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+func (c *Config) check() error {
+	if c.Store == nil {
+		return errors.New("relay: config has no store")
+	}
+	if !c.Identity.Valid() {
+		return errors.New("relay: config has no identity key")
+	}
+	return nil
+}

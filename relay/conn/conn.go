@@ -1,0 +1,432 @@
+// Package conn is the client side of the relay protocol (spec/relay.md):
+// it dials a relay address, checks the relay's signed hello against the
+// address's fingerprint, runs the inner transport encryption, batches
+// commands into blocks, matches replies to commands and hands pushed
+// messages to the caller. The client engine, veil-load and the relay's
+// tests use it; it never links the server.
+//
+// A Conn is safe for concurrent use. It owns two goroutines (a reader and
+// a writer) that stop when Close is called or the connection fails.
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"veil/crypto"
+	"veil/relay/wire"
+)
+
+// Options configure Dial. The zero value is usable.
+type Options struct {
+	// Rand is the source of the ephemeral key (crypto/rand when nil).
+	Rand io.Reader
+	// TLSConfig is used for veil:// addresses (for a self-signed
+	// certificate, say); the relay's fingerprint is checked regardless.
+	TLSConfig *tls.Config
+	// HTTPClient overrides the client used for the WebSocket handshake
+	// (for a SOCKS proxy such as Tor, say). TLSConfig is ignored when set.
+	HTTPClient *http.Client
+	// PushBuffer is the capacity of the Pushes channel (default 256).
+	// The reader stops reading when it is full, which is backpressure.
+	PushBuffer int
+}
+
+// ErrClosed is returned by commands on a closed connection.
+var ErrClosed = errors.New("conn: connection closed")
+
+// Push is a MSG or END the relay pushed (spec/relay.md §7.3, §8).
+type Push struct {
+	Type      wire.Type // wire.TypeMSG or wire.TypeEND
+	Recipient crypto.ID
+	Seq       uint64 // MSG only
+	Body      []byte // MSG only; owned by the receiver
+}
+
+// Conn is one connection to a relay.
+type Conn struct {
+	ws    *websocket.Conn
+	nonce [wire.NonceSize]byte
+	ident crypto.SignPublic
+
+	pushes chan Push
+	done   chan struct{} // closed when the connection is finished
+	wg     sync.WaitGroup
+	cid    atomic.Uint32
+
+	closeOnce sync.Once
+	errMu     sync.Mutex // guards err
+	err       error
+
+	mu      sync.Mutex // guards pending
+	pending map[uint32]chan wire.Frame
+
+	out outQueue
+}
+
+// Dial connects to the relay at address (veil:// or veil+ws://), checks
+// its hello (spec/relay.md §4.3) and completes the key agreement.
+func Dial(ctx context.Context, address string, opt *Options) (*Conn, error) {
+	a, err := wire.ParseAddress(address)
+	if err != nil {
+		return nil, fmt.Errorf("conn: %w", err)
+	}
+	return DialAddress(ctx, a, opt)
+}
+
+// DialAddress is Dial with a parsed address.
+func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, error) {
+	if opt == nil {
+		opt = &Options{}
+	}
+	hc := opt.HTTPClient
+	if hc == nil && opt.TLSConfig != nil {
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: opt.TLSConfig}}
+	}
+	ws, _, err := websocket.Dial(ctx, a.WebSocketURL(), &websocket.DialOptions{
+		HTTPClient:      hc,
+		CompressionMode: websocket.CompressionDisabled, // spec/relay.md §2.1
+	})
+	if err != nil {
+		return nil, fmt.Errorf("conn: dial: %w", err)
+	}
+	c, err := handshake(ctx, ws, a.Fingerprint, opt)
+	if err != nil {
+		ws.CloseNow()
+		return nil, err
+	}
+	return c, nil
+}
+
+// handshake runs spec/relay.md §4 on the client side.
+func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt *Options) (*Conn, error) {
+	ws.SetReadLimit(wire.BlockSize)
+	typ, rhb, err := ws.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("conn: reading relay hello: %w", err)
+	}
+	if typ != websocket.MessageBinary {
+		return nil, errors.New("conn: relay hello is not a binary message")
+	}
+	rh, err := wire.ParseRelayHello(rhb)
+	if err != nil {
+		return nil, fmt.Errorf("conn: %w", err)
+	}
+	if err := wire.CheckRelayHello(&rh, fp); err != nil {
+		return nil, fmt.Errorf("conn: %w", err)
+	}
+	eph, err := crypto.GenerateDH(opt.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("conn: %w", err)
+	}
+	ch := wire.ClientHello{Version: wire.Version, Ephemeral: eph.Public()}
+	chb := ch.Marshal()
+	shared, err := crypto.DH(eph, rh.Ephemeral)
+	if err != nil {
+		return nil, fmt.Errorf("conn: %w", err)
+	}
+	keys := wire.DeriveKeys(&shared, rhb, chb)
+	shared.Wipe()
+	if err := ws.Write(ctx, websocket.MessageBinary, chb); err != nil {
+		return nil, fmt.Errorf("conn: writing client hello: %w", err)
+	}
+	n := opt.PushBuffer
+	if n <= 0 {
+		n = 256
+	}
+	c := &Conn{
+		ws:      ws,
+		nonce:   rh.Nonce,
+		ident:   rh.Identity,
+		pushes:  make(chan Push, n),
+		done:    make(chan struct{}),
+		pending: map[uint32]chan wire.Frame{},
+	}
+	c.out.init()
+	opener := wire.NewOpener(keys.RelayToClient)
+	sealer := wire.NewSealer(keys.ClientToRelay)
+	keys.Wipe()
+	c.wg.Add(2)
+	go c.readLoop(opener)
+	go c.writeLoop(sealer)
+	return c, nil
+}
+
+// Nonce returns the connection nonce that recipient signatures bind to
+// (spec/relay.md §7.4).
+func (c *Conn) Nonce() [wire.NonceSize]byte { return c.nonce }
+
+// Identity returns the relay's identity key, already checked against the
+// address fingerprint.
+func (c *Conn) Identity() crypto.SignPublic { return c.ident }
+
+// Pushes returns the channel of MSG and END pushes. It is closed when the
+// connection ends. The caller must keep reading it while subscribed.
+func (c *Conn) Pushes() <-chan Push { return c.pushes }
+
+// Done is closed when the connection has ended; Err then says why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended, or nil while it is open.
+func (c *Conn) Err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// Close closes the connection and waits for its goroutines to stop.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	c.ws.Close(websocket.StatusNormalClosure, "")
+	c.wg.Wait()
+	return nil
+}
+
+// fail records the first error and tears the connection down.
+func (c *Conn) fail(err error) {
+	c.closeOnce.Do(func() {
+		c.errMu.Lock()
+		c.err = err
+		c.errMu.Unlock()
+		close(c.done)
+		c.ws.CloseNow()
+	})
+}
+
+// NextCID returns a fresh correlation ID (never 0, which pushes use).
+func (c *Conn) NextCID() uint32 {
+	for {
+		if id := c.cid.Add(1); id != 0 {
+			return id
+		}
+	}
+}
+
+// Do sends f with a fresh correlation ID and waits for its reply. An ERR
+// reply is returned as a *wire.Error.
+func (c *Conn) Do(ctx context.Context, f *wire.Frame) (wire.Frame, error) {
+	f.CID = c.NextCID()
+	item, err := wire.AppendFrame(nil, f)
+	if err != nil {
+		return wire.Frame{}, fmt.Errorf("conn: %w", err)
+	}
+	return c.DoRaw(ctx, item, f.CID)
+}
+
+// DoRaw sends one raw item, which may be malformed on purpose (tests,
+// load tools), and waits for the reply carrying cid.
+func (c *Conn) DoRaw(ctx context.Context, item []byte, cid uint32) (wire.Frame, error) {
+	ch := make(chan wire.Frame, 1)
+	c.mu.Lock()
+	if _, dup := c.pending[cid]; dup {
+		c.mu.Unlock()
+		return wire.Frame{}, fmt.Errorf("conn: correlation ID %d already in use", cid)
+	}
+	c.pending[cid] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, cid)
+		c.mu.Unlock()
+	}()
+	if err := c.out.push(item, c.done); err != nil {
+		return wire.Frame{}, c.errOr(err)
+	}
+	select {
+	case r := <-ch:
+		if r.Type == wire.TypeERR {
+			return r, &wire.Error{Code: r.Code}
+		}
+		return r, nil
+	case <-ctx.Done():
+		return wire.Frame{}, ctx.Err()
+	case <-c.done:
+		return wire.Frame{}, c.errOr(ErrClosed)
+	}
+}
+
+func (c *Conn) errOr(def error) error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return def
+}
+
+// WriteRawMessage writes one WebSocket message as it is, bypassing the
+// inner layer: for tests of the relay's transport checks only. It breaks
+// the connection's block counter.
+func (c *Conn) WriteRawMessage(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	return c.ws.Write(ctx, typ, b)
+}
+
+// readLoop owns the Opener. It stops when the WebSocket fails.
+func (c *Conn) readLoop(o *wire.Opener) {
+	defer c.wg.Done()
+	defer close(c.pushes)
+	buf := make([]byte, wire.BlockSize)
+	ctx := context.Background()
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			c.fail(fmt.Errorf("conn: read: %w", err))
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		if err == nil {
+			_, err = r.Read(buf[:0]) // must be at EOF
+			if err == io.EOF {
+				err = nil
+			} else if err == nil {
+				err = errors.New("block too long")
+			}
+		}
+		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
+			c.fail(fmt.Errorf("conn: bad block from relay: %v", err))
+			return
+		}
+		pt, err := o.Open(buf[:0], buf)
+		if err != nil {
+			c.fail(fmt.Errorf("conn: %w", err))
+			return
+		}
+		items, err := wire.SplitBlock(pt)
+		if err != nil {
+			c.fail(fmt.Errorf("conn: relay sent %w", err))
+			return
+		}
+		for _, it := range items {
+			f, err := wire.ParseFrame(it)
+			if err != nil {
+				c.fail(fmt.Errorf("conn: relay sent %w", err))
+				return
+			}
+			if !c.dispatch(&f) {
+				return
+			}
+		}
+	}
+}
+
+// dispatch hands one frame to its waiter or to Pushes; false when the
+// connection ended meanwhile.
+func (c *Conn) dispatch(f *wire.Frame) bool {
+	switch f.Type {
+	case wire.TypeMSG, wire.TypeEND:
+		p := Push{Type: f.Type, Recipient: f.ID, Seq: f.Seq}
+		if f.Type == wire.TypeMSG {
+			p.Body = append([]byte(nil), f.Body...)
+		}
+		select {
+		case c.pushes <- p:
+			return true
+		case <-c.done:
+			return false
+		}
+	}
+	// Replies: copy what aliases the read buffer.
+	if f.Body != nil {
+		f.Body = append([]byte(nil), f.Body...)
+	}
+	for i := range f.Entries {
+		f.Entries[i].Body = append([]byte(nil), f.Entries[i].Body...)
+	}
+	c.mu.Lock()
+	ch := c.pending[f.CID]
+	c.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- *f:
+		default: // a duplicate reply: the relay misbehaved; drop it
+		}
+	}
+	return true
+}
+
+// writeLoop owns the Sealer: it packs queued items into blocks and sends
+// each block as soon as the queue is empty (spec/relay.md §5.3).
+func (c *Conn) writeLoop(s *wire.Sealer) {
+	defer c.wg.Done()
+	pt := make([]byte, wire.BlockPlainSize)
+	block := make([]byte, 0, wire.BlockSize)
+	var p wire.Packer
+	for {
+		items, ok := c.out.wait(c.done)
+		if !ok {
+			return
+		}
+		for len(items) > 0 {
+			p.Reset(pt)
+			for len(items) > 0 && p.Add(items[0]) {
+				items = items[1:]
+			}
+			if p.Len() == 0 { // an item larger than a block: drop it
+				items = items[1:]
+				continue
+			}
+			b := s.Seal(block[:0], p.Finish())
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			err := c.ws.Write(ctx, websocket.MessageBinary, b)
+			cancel()
+			if err != nil {
+				c.fail(fmt.Errorf("conn: write: %w", err))
+				return
+			}
+		}
+	}
+}
+
+// writeTimeout bounds one block write.
+const writeTimeout = 30 * time.Second
+
+// outQueue is the writer's queue of encoded items.
+type outQueue struct {
+	mu    sync.Mutex // guards items
+	items [][]byte
+	wake  chan struct{} // buffer of one
+}
+
+func (q *outQueue) init() { q.wake = make(chan struct{}, 1) }
+
+func (q *outQueue) push(item []byte, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return ErrClosed
+	default:
+	}
+	q.mu.Lock()
+	q.items = append(q.items, item)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// wait returns every queued item, blocking until there is one; false
+// when done is closed.
+func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
+	for {
+		q.mu.Lock()
+		items := q.items
+		q.items = nil
+		q.mu.Unlock()
+		if len(items) > 0 {
+			return items, true
+		}
+		select {
+		case <-q.wake:
+		case <-done:
+			return nil, false
+		}
+	}
+}
