@@ -1,0 +1,23 @@
+// Package ratchet is veil's session layer: the PQXDH handshake that turns a
+// one-time invite bundle into a shared secret, and the Double Ratchet with
+// header encryption that protects every message after it. The normative
+// description is spec/session.md; the code cites its sections.
+//
+// The package is a pure state machine: no I/O, no goroutines, no package
+// state. Randomness and the clock come from a Config. Every operation that
+// fails leaves the Session exactly as it was, so a caller can drop a bad
+// message and carry on.
+//
+// A session starts on two sides:
+//
+//   - the inviter calls NewBundle, publishes Bundle.Marshal inside its
+//     invite and keeps the BundlePrivate (MarshalBundlePrivate) until the
+//     first message arrives, then calls Respond with it and deletes it;
+//   - the joiner calls ParseBundle and Initiate, and sends what
+//     Session.Encrypt returns.
+//
+// Session.Decrypt returns ErrDuplicate for a message whose key is already
+// gone (the client acks and drops it), ErrTooFarAhead for a jump past the
+// skipped-key bound and ErrAuth for anything else that does not
+// authenticate. Sessions serialise with Session.Marshal and ParseSession.
+package ratchet

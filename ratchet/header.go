@@ -1,0 +1,50 @@
+package ratchet
+
+import (
+	"encoding/binary"
+
+	"veil/crypto"
+)
+
+// header is the plaintext message header (spec/session.md §5.2):
+// ratchet public key || PN || N, numbers big-endian uint32.
+type header struct {
+	dh crypto.DHPublic
+	pn uint32
+	n  uint32
+}
+
+func (h *header) marshal(b *[headerSize]byte) {
+	copy(b[:crypto.KeySize], h.dh[:])
+	binary.BigEndian.PutUint32(b[32:36], h.pn)
+	binary.BigEndian.PutUint32(b[36:40], h.n)
+}
+
+func parseHeader(b []byte) (header, bool) {
+	var h header
+	if len(b) != headerSize {
+		return h, false
+	}
+	copy(h.dh[:], b[:crypto.KeySize])
+	h.pn = binary.BigEndian.Uint32(b[32:36])
+	h.n = binary.BigEndian.Uint32(b[36:40])
+	return h, true
+}
+
+// sealHeader appends nonce || XChaCha20-Poly1305(hk, header) to dst, with a
+// fresh random nonce and no associated data (§5.2).
+func sealHeader(dst []byte, hk *crypto.SymKey, h *header, cfg *Config) ([]byte, error) {
+	var b [headerSize]byte
+	h.marshal(&b)
+	return crypto.SealX(dst, hk, b[:], nil, cfg.rand())
+}
+
+// openHeader decrypts an encrypted header under hk.
+func openHeader(hk *crypto.SymKey, enc []byte) (header, bool) {
+	var b [headerSize]byte
+	pt, err := crypto.OpenX(b[:0], hk, enc, nil)
+	if err != nil {
+		return header{}, false
+	}
+	return parseHeader(pt)
+}

@@ -1,0 +1,37 @@
+package ratchet
+
+import (
+	"testing"
+
+	"veil/crypto"
+)
+
+func BenchmarkPartChainStep(b *testing.B) {
+	var ck crypto.SymKey
+	b.ReportAllocs()
+	for b.Loop() {
+		chainStep(&ck)
+	}
+}
+
+func BenchmarkPartSealHeader(b *testing.B) {
+	var hk crypto.SymKey
+	h := header{}
+	dst := make([]byte, 0, 100)
+	cfg := Config{}
+	b.ReportAllocs()
+	for b.Loop() {
+		sealHeader(dst[:0], &hk, &h, &cfg)
+	}
+}
+
+func BenchmarkPartOpenHeader(b *testing.B) {
+	var hk crypto.SymKey
+	h := header{}
+	cfg := Config{}
+	enc, _ := sealHeader(nil, &hk, &h, &cfg)
+	b.ReportAllocs()
+	for b.Loop() {
+		openHeader(&hk, enc)
+	}
+}

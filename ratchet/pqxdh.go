@@ -1,0 +1,201 @@
+package ratchet
+
+import (
+	"fmt"
+
+	"veil/crypto"
+)
+
+// pqxdhSecret is SK of Signal's PQXDH (spec/session.md §3.3):
+//
+//	SK = HKDF-SHA256(F || DH1 || DH2 || DH3 || SS, salt = 32 zero bytes,
+//	                 info = "veil/session/v1/pqxdh")
+//
+// with F 32 0xFF bytes. There is no DH4: veil's prekey is itself one-time.
+func pqxdhSecret(dh1, dh2, dh3, ss *crypto.SymKey) crypto.SymKey {
+	var ikm [5 * crypto.KeySize]byte
+	for i := range crypto.KeySize {
+		ikm[i] = 0xFF
+	}
+	copy(ikm[32:], dh1[:])
+	copy(ikm[64:], dh2[:])
+	copy(ikm[96:], dh3[:])
+	copy(ikm[128:], ss[:])
+	var salt [crypto.HashSize]byte
+	sk := crypto.HKDFKey(ikm[:], salt[:], labelPQXDH)
+	crypto.Wipe(ikm[:])
+	return sk
+}
+
+// initKeys splits SK into the first root key and the two shared header
+// keys of Signal's header-encryption variant (§3.4).
+func initKeys(sk *crypto.SymKey) (rk, hka, nhkb crypto.SymKey) {
+	var out [3 * crypto.KeySize]byte
+	crypto.HKDF(out[:], sk[:], nil, labelInit)
+	copy(rk[:], out[0:32])
+	copy(hka[:], out[32:64])
+	copy(nhkb[:], out[64:96])
+	crypto.Wipe(out[:])
+	return
+}
+
+// joinerSigned is what the joiner's signature covers (§5.3): it shows the
+// joiner's Ed25519 key vouches for its X25519 keys in this handshake.
+func joinerSigned(ikA, ikB IdentityPublic, ek crypto.DHPublic, ct []byte) []byte {
+	m := make([]byte, 0, len(labelJoinerSig)+2*IdentitySize+crypto.KeySize+len(ct))
+	m = append(m, labelJoinerSig...)
+	m = ikA.appendTo(m)
+	m = ikB.appendTo(m)
+	m = append(m, ek[:]...)
+	return append(m, ct...)
+}
+
+func makeAD(ikA, ikB IdentityPublic) (ad [adSize]byte) {
+	copy(ad[:], ikA.appendTo(nil))
+	copy(ad[IdentitySize:], ikB.appendTo(nil))
+	return
+}
+
+// Initiate runs the joiner's side of PQXDH against a verified bundle
+// (spec/session.md §3.2) and returns a session ready to Encrypt. Its
+// messages carry the initial prefix until the first reply arrives.
+func Initiate(cfg Config, b *Bundle) (*Session, error) {
+	r := cfg.rand()
+	ika, err := newIdentity(r)
+	if err != nil {
+		return nil, err
+	}
+	defer ika.Sign.Wipe()
+	ek, err := crypto.GenerateDH(r)
+	if err != nil {
+		return nil, err
+	}
+	ct, ss, err := crypto.Encapsulate(b.KEM, r)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: %w", err)
+	}
+	defer ss.Wipe()
+	dh1, err := crypto.DH(ika.DH, b.Prekey)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
+	}
+	defer dh1.Wipe()
+	dh2, err := crypto.DH(ek, b.Identity.DH)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: bundle identity: %w", err)
+	}
+	defer dh2.Wipe()
+	dh3, err := crypto.DH(ek, b.Prekey)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
+	}
+	defer dh3.Wipe()
+	sk := pqxdhSecret(&dh1, &dh2, &dh3, &ss)
+	defer sk.Wipe()
+
+	ikaPub := ika.Public()
+	ekPub := ek.Public()
+	prefix := make([]byte, 0, initialPrefixSize)
+	prefix = ikaPub.appendTo(prefix)
+	prefix = append(prefix, ekPub[:]...)
+	prefix = append(prefix, ct...)
+	prefix = append(prefix, ika.Sign.Sign(joinerSigned(ikaPub, b.Identity, ekPub, ct))...)
+
+	// Signal's RatchetInitAliceHE: the bundle's prekey is the inviter's
+	// first ratchet key.
+	rk, hka, nhkb := initKeys(&sk)
+	dhs, err := crypto.GenerateDH(r)
+	if err != nil {
+		return nil, err
+	}
+	dh, err := crypto.DH(dhs, b.Prekey)
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
+	}
+	s := &Session{
+		cfg:       cfg,
+		initiator: true,
+		local:     ikaPub,
+		remote:    b.Identity,
+		ad:        makeAD(ikaPub, b.Identity),
+		dhs:       dhs,
+		dhsPub:    dhs.Public(),
+		dhr:       b.Prekey,
+		hasDHr:    true,
+		hks:       hka,
+		hasHKs:    true,
+		nhkr:      nhkb,
+		hasCKs:    true,
+		prefix:    prefix,
+	}
+	s.rk, s.cks, s.nhks = kdfRoot(&rk, &dh)
+	dh.Wipe()
+	rk.Wipe()
+	return s, nil
+}
+
+// Respond runs the inviter's side of PQXDH on the joiner's initial
+// message msg and decrypts it (spec/session.md §3.3). On success the
+// caller stores the session and deletes p, whose one-time keys must never
+// serve a second handshake. Every failure wraps ErrAuth, or is
+// ErrTooFarAhead when the joiner's first arriving message is more than
+// MaxSkip messages into its chain.
+func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error) {
+	if !isBucket(len(msg)) || !IsInitial(msg) || len(msg) < initialOverhead+1 {
+		return nil, nil, authErr("not an initial message")
+	}
+	prefix := msg[1 : 1+initialPrefixSize]
+	ikA, _ := ParseIdentityPublic(prefix[:IdentitySize])
+	rest := prefix[IdentitySize:]
+	var ek crypto.DHPublic
+	copy(ek[:], rest[:crypto.KeySize])
+	ct := rest[crypto.KeySize : crypto.KeySize+crypto.KEMCiphertextSize]
+	sig := rest[crypto.KeySize+crypto.KEMCiphertextSize:]
+	ikB := p.Identity.Public()
+	if !crypto.Verify(ikA.Sign, joinerSigned(ikA, ikB, ek, ct), sig) {
+		return nil, nil, authErr("bad joiner signature")
+	}
+	dh1, err := crypto.DH(p.Prekey, ikA.DH)
+	if err != nil {
+		return nil, nil, authErr("bad joiner identity key")
+	}
+	defer dh1.Wipe()
+	dh2, err := crypto.DH(p.Identity.DH, ek)
+	if err != nil {
+		return nil, nil, authErr("bad joiner ephemeral key")
+	}
+	defer dh2.Wipe()
+	dh3, err := crypto.DH(p.Prekey, ek)
+	if err != nil {
+		return nil, nil, authErr("bad joiner ephemeral key")
+	}
+	defer dh3.Wipe()
+	ss, err := crypto.Decapsulate(&p.KEM, ct)
+	if err != nil {
+		return nil, nil, authErr("bad kem ciphertext")
+	}
+	defer ss.Wipe()
+	sk := pqxdhSecret(&dh1, &dh2, &dh3, &ss)
+	defer sk.Wipe()
+
+	// Signal's RatchetInitBobHE.
+	rk, hka, nhkb := initKeys(&sk)
+	s := &Session{
+		cfg:      cfg,
+		local:    ikB,
+		remote:   ikA,
+		ad:       makeAD(ikA, ikB),
+		dhs:      p.Prekey,
+		dhsPub:   p.Prekey.Public(),
+		rk:       rk,
+		nhks:     nhkb,
+		nhkr:     hka,
+		initHash: crypto.Hash(prefix),
+		hasInit:  true,
+	}
+	pt, err := s.Decrypt(msg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, pt, nil
+}

@@ -1,0 +1,382 @@
+package ratchet
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"veil/crypto"
+)
+
+// Session is one side of a Double Ratchet session with header encryption
+// (spec/session.md §4.5), after a PQXDH handshake. It is not safe for
+// concurrent use. It holds secrets: persist it only through Marshal into
+// an encrypted store.
+type Session struct {
+	cfg Config
+
+	initiator bool           // this side is the joiner (Alice)
+	local     IdentityPublic // this side's identity key
+	remote    IdentityPublic // the peer's identity key
+	ad        [adSize]byte   // IK_A || IK_B, §4.3
+
+	dhs    crypto.DHPrivate // DHs: our current ratchet key pair
+	dhsPub crypto.DHPublic
+	dhr    crypto.DHPublic // DHr: the peer's ratchet key (valid if hasDHr)
+	hasDHr bool
+
+	rk       crypto.SymKey // RK
+	cks      crypto.SymKey // CKs (valid if hasCKs)
+	ckr      crypto.SymKey // CKr (valid if hasCKr)
+	hasCKs   bool
+	hasCKr   bool
+	hks      crypto.SymKey // HKs (valid if hasHKs)
+	nhks     crypto.SymKey // NHKs
+	hkr      crypto.SymKey // HKr (valid if hasHKr)
+	nhkr     crypto.SymKey // NHKr
+	hasHKs   bool
+	hasHKr   bool
+	ns, nr   uint32 // Ns, Nr
+	pn       uint32 // PN
+	prefix   []byte // joiner: initial prefix sent until the first reply (§5.3)
+	initHash [crypto.HashSize]byte
+	hasInit  bool // inviter: initHash identifies the initial prefix
+
+	retired []retiredChain // previous receiving chains, oldest first (§7.3)
+	skipped []skippedKey   // skipped message keys, oldest first (§7.2)
+}
+
+// retiredChain remembers a previous receiving chain: its header key and
+// how many messages it held (the PN that closed it).
+type retiredChain struct {
+	hk  crypto.SymKey
+	end uint32
+}
+
+// skippedKey is the key of a message not yet received, identified by the
+// header key of its chain and its number.
+type skippedKey struct {
+	hk      crypto.SymKey
+	n       uint32
+	mk      crypto.SymKey
+	created int64 // Unix seconds, from Config.Now
+}
+
+// String redacts the session.
+func (*Session) String() string { return "ratchet.Session(redacted)" }
+
+// GoString redacts the session for %#v.
+func (s *Session) GoString() string { return s.String() }
+
+// SetConfig replaces the randomness and clock of s, for a session parsed
+// with one Config and used with another.
+func (s *Session) SetConfig(cfg Config) { s.cfg = cfg }
+
+// Local returns this side's identity key.
+func (s *Session) Local() IdentityPublic { return s.local }
+
+// Remote returns the peer's identity key.
+func (s *Session) Remote() IdentityPublic { return s.remote }
+
+// IsInitial reports whether msg has the type of an initial message, the
+// kind that starts a session with Respond (spec/session.md §5.1).
+func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typeInitial }
+
+// MaxPlaintext returns the largest plaintext the next Encrypt accepts:
+// MaxInitialPlaintext while the joiner has not yet heard from the inviter,
+// MaxPlaintext after.
+func (s *Session) MaxPlaintext() int {
+	if s.prefix != nil {
+		return MaxInitialPlaintext
+	}
+	return MaxPlaintext
+}
+
+// ErrTooLong is returned by Encrypt for a plaintext longer than
+// Session.MaxPlaintext. It wraps crypto.ErrTooLong.
+var ErrTooLong = fmt.Errorf("ratchet: %w", crypto.ErrTooLong)
+
+var zeroNonce [crypto.NonceSize]byte
+
+// Encrypt seals pt as the next message of the sending chain and returns
+// the whole message, whose length is one of crypto.Buckets
+// (spec/session.md §5, §6). On error s is unchanged.
+func (s *Session) Encrypt(pt []byte) ([]byte, error) {
+	if !s.hasCKs || !s.hasHKs {
+		return nil, errors.New("ratchet: session cannot send before it has received")
+	}
+	if s.ns == math.MaxUint32 {
+		return nil, errors.New("ratchet: sending chain exhausted")
+	}
+	overhead, typ := messageOverhead, byte(typeMessage)
+	if s.prefix != nil {
+		overhead, typ = initialOverhead, typeInitial
+	}
+	size := 0
+	for _, b := range crypto.Buckets {
+		if len(pt)+1 <= b-overhead {
+			size = b
+			break
+		}
+	}
+	if size == 0 {
+		return nil, fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLong, len(pt), crypto.MaxBody-overhead-1)
+	}
+	// One buffer holds the session AD followed by the message, so the body's
+	// associated data (AD || everything before the body, §5.4) is one
+	// contiguous slice and nothing else is allocated.
+	buf := make([]byte, adSize+size)
+	copy(buf, s.ad[:])
+	m := buf[adSize:]
+	m[0] = typ
+	off := 1 + copy(m[1:], s.prefix)
+	h := header{dh: s.dhsPub, pn: s.pn, n: s.ns}
+	if _, err := sealHeader(m[off:off], &s.hks, &h, &s.cfg); err != nil {
+		return nil, err
+	}
+	bodyOff := off + encHeaderSize
+	padded := m[bodyOff : size-crypto.Overhead]
+	copy(padded, pt)
+	padded[len(pt)] = 0x80 // ISO/IEC 7816-4, §6; the rest is already zero
+
+	ck := s.cks
+	mk := chainStep(&ck)
+	crypto.Seal(padded[:0], &mk, &zeroNonce, padded, buf[:adSize+bodyOff])
+	mk.Wipe()
+	s.cks = ck
+	ck.Wipe()
+	s.ns++
+	return m, nil
+}
+
+func isBucket(n int) bool {
+	for _, b := range crypto.Buckets {
+		if n == b {
+			return true
+		}
+	}
+	return false
+}
+
+func authErr(why string) error { return fmt.Errorf("%w: %s", ErrAuth, why) }
+
+// frame checks the outer format of msg and returns the offset of its
+// encrypted header (§5.1, §5.3).
+func (s *Session) frame(msg []byte) (int, error) {
+	if !isBucket(len(msg)) {
+		return 0, authErr("length is not a bucket")
+	}
+	switch msg[0] {
+	case typeMessage:
+		return 1, nil
+	case typeInitial:
+		if !s.hasInit {
+			return 0, authErr("unexpected initial message")
+		}
+		if len(msg) < initialOverhead+1 {
+			return 0, authErr("initial message too short")
+		}
+		h := crypto.Hash(msg[1 : 1+initialPrefixSize])
+		if !crypto.Equal(h[:], s.initHash[:]) {
+			return 0, authErr("initial message of another session")
+		}
+		return 1 + initialPrefixSize, nil
+	default:
+		return 0, authErr("unknown message type")
+	}
+}
+
+// openBody authenticates and decrypts the body of msg with mk and returns
+// the unpadded plaintext (§5.4, §6).
+func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, error) {
+	body := msg[bodyOff:]
+	buf := make([]byte, adSize+bodyOff, adSize+bodyOff+len(body)-crypto.Overhead)
+	copy(buf, s.ad[:])
+	copy(buf[adSize:], msg[:bodyOff])
+	pt, err := crypto.Open(buf[adSize+bodyOff:], mk, &zeroNonce, body, buf[:adSize+bodyOff])
+	if err != nil {
+		return nil, ErrAuth
+	}
+	pt, err = crypto.Unpad(pt)
+	if err != nil {
+		return nil, authErr("bad padding")
+	}
+	return pt, nil
+}
+
+// Decrypt authenticates and decrypts msg (spec/session.md §4.5). It
+// returns ErrDuplicate, ErrTooFarAhead or an error wrapping ErrAuth, and on
+// any error s is exactly as it was.
+func (s *Session) Decrypt(msg []byte) ([]byte, error) {
+	off, err := s.frame(msg)
+	if err != nil {
+		return nil, err
+	}
+	enc := msg[off : off+encHeaderSize]
+	bodyOff := off + encHeaderSize
+	now := s.cfg.now()
+
+	// The current receiving chain first: the common case costs one header
+	// trial.
+	if s.hasHKr {
+		if h, ok := openHeader(&s.hkr, enc); ok {
+			return s.decryptCurrent(msg, bodyOff, &h, now)
+		}
+	}
+	if h, ok := openHeader(&s.nhkr, enc); ok {
+		return s.decryptStep(msg, bodyOff, &h, now)
+	}
+	// Older chains that still have skipped keys. Entries of one chain are
+	// contiguous (§7.2), so each header key is tried once.
+	for i := range s.skipped {
+		hk := &s.skipped[i].hk
+		if i > 0 && crypto.Equal(hk[:], s.skipped[i-1].hk[:]) {
+			continue
+		}
+		if s.hasHKr && crypto.Equal(hk[:], s.hkr[:]) {
+			continue
+		}
+		if h, ok := openHeader(hk, enc); ok {
+			j := s.findSkipped(hk, h.n)
+			if j < 0 {
+				return nil, ErrDuplicate
+			}
+			return s.decryptSkipped(j, msg, bodyOff, now)
+		}
+	}
+	// Retired chains, only to recognise a replay.
+	for i := range s.retired {
+		if h, ok := openHeader(&s.retired[i].hk, enc); ok {
+			if h.n < s.retired[i].end {
+				return nil, ErrDuplicate
+			}
+			return nil, authErr("message past the end of its chain")
+		}
+	}
+	return nil, ErrAuth
+}
+
+// decryptCurrent handles a header that opened under HKr.
+func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) ([]byte, error) {
+	if h.dh != s.dhr {
+		return nil, authErr("ratchet key does not match its chain")
+	}
+	if h.n < s.nr {
+		j := s.findSkipped(&s.hkr, h.n)
+		if j < 0 {
+			return nil, ErrDuplicate
+		}
+		return s.decryptSkipped(j, msg, bodyOff, now)
+	}
+	if h.n-s.nr > MaxSkip {
+		return nil, ErrTooFarAhead
+	}
+	ck := s.ckr
+	defer ck.Wipe()
+	newSkipped := skipKeys(&ck, s.nr, h.n, &s.hkr, now)
+	mk := chainStep(&ck)
+	defer mk.Wipe()
+	pt, err := s.openBody(&mk, msg, bodyOff)
+	if err != nil {
+		wipeSkipped(newSkipped)
+		return nil, err
+	}
+	// Commit.
+	s.ckr = ck
+	s.nr = h.n + 1
+	s.addSkipped(newSkipped)
+	s.received(now)
+	return pt, nil
+}
+
+// decryptSkipped opens msg with the stored key j and deletes it.
+func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int, now int64) ([]byte, error) {
+	pt, err := s.openBody(&s.skipped[j].mk, msg, bodyOff)
+	if err != nil {
+		return nil, err
+	}
+	s.removeSkipped(j)
+	s.received(now)
+	return pt, nil
+}
+
+// decryptStep handles a header that opened under NHKr: the peer has a new
+// ratchet key, so this is a DH ratchet step (Signal's DHRatchetHE).
+func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]byte, error) {
+	var tail []skippedKey
+	if s.hasCKr {
+		if h.pn < s.nr {
+			return nil, authErr("previous chain length went backwards")
+		}
+		if h.pn-s.nr > MaxSkip {
+			return nil, ErrTooFarAhead
+		}
+		ck := s.ckr
+		tail = skipKeys(&ck, s.nr, h.pn, &s.hkr, now)
+		ck.Wipe()
+	}
+	if h.n > MaxSkip {
+		wipeSkipped(tail)
+		return nil, ErrTooFarAhead
+	}
+	dh, err := crypto.DH(s.dhs, h.dh)
+	if err != nil {
+		wipeSkipped(tail)
+		return nil, authErr("bad ratchet key")
+	}
+	rk1, ckr, nhkr := kdfRoot(&s.rk, &dh)
+	dh.Wipe()
+	head := skipKeys(&ckr, 0, h.n, &s.nhkr, now)
+	mk := chainStep(&ckr)
+	pt, err := s.openBody(&mk, msg, bodyOff)
+	mk.Wipe()
+	if err != nil {
+		wipeSkipped(tail)
+		wipeSkipped(head)
+		return nil, err
+	}
+	// The sending half of the step, before anything is committed.
+	dhs, err := crypto.GenerateDH(s.cfg.rand())
+	if err != nil {
+		wipeSkipped(tail)
+		wipeSkipped(head)
+		return nil, err
+	}
+	dh2, err := crypto.DH(dhs, h.dh)
+	if err != nil { // cannot happen: h.dh passed the first DH
+		wipeSkipped(tail)
+		wipeSkipped(head)
+		return nil, authErr("bad ratchet key")
+	}
+	rk2, cks, nhks := kdfRoot(&rk1, &dh2)
+	dh2.Wipe()
+	rk1.Wipe()
+
+	// Commit.
+	if s.hasHKr {
+		s.retire(s.hkr, h.pn)
+	}
+	s.addSkipped(tail)
+	s.pn, s.ns = s.ns, 0
+	s.hks, s.hasHKs = s.nhks, true
+	s.hkr, s.hasHKr = s.nhkr, true
+	s.nhkr = nhkr
+	s.dhr, s.hasDHr = h.dh, true
+	s.ckr, s.hasCKr = ckr, true
+	s.nr = h.n + 1
+	s.addSkipped(head)
+	s.dhs, s.dhsPub = dhs, dhs.Public()
+	s.rk = rk2
+	s.cks, s.hasCKs = cks, true
+	s.nhks = nhks
+	s.received(now)
+	return pt, nil
+}
+
+// received finishes a successful decrypt: the joiner stops sending its
+// initial prefix once it has heard from the inviter (§5.3), and expired
+// skipped keys go (§7.2).
+func (s *Session) received(now int64) {
+	s.prefix = nil
+	s.expireSkipped(now)
+}
