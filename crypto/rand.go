@@ -67,4 +67,3 @@ func Equal(a, b []byte) bool {
 // Wipe zeroes b. Best effort only: Go cannot guarantee that no copy of the
 // bytes remains elsewhere in memory.
 func Wipe(b []byte) { clear(b) }
-
