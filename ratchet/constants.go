@@ -39,7 +39,7 @@ const (
 	typeMessage = 0x01
 	typeInitial = 0x02
 
-	headerSize    = crypto.KeySize + 4 + 4                   // dh || pn || n, §5.2
+	headerSize    = crypto.KeySize + 4 + 4                           // dh || pn || n, §5.2
 	encHeaderSize = crypto.XNonceSize + headerSize + crypto.Overhead // 80
 	// initialPrefixSize is what follows the type byte of an initial message
 	// before the encrypted header: IK_A || EK_A || CT || signature (§5.3).
