@@ -33,6 +33,7 @@ const (
 	defaultIndexCacheSize = 16 << 20
 	defaultMemTableSize   = 16 << 20
 	defaultVlogFileSize   = 64 << 20
+	valueThreshold        = 64 << 10 // larger values go to the value log
 	gcDiscardRatio        = 0.5
 	gcMaxRuns             = 16 // value-log GC runs per tick
 )
@@ -54,10 +55,10 @@ type Options struct {
 	// MemTableSize is Badger's memtable size; zero means 16 MiB.
 	MemTableSize int64
 
-	// afterErase, when set (tests and benchmarks only), is called the
-	// moment a duress or wipe erase has destroyed the key slots and moved
-	// the data directory away.
-	afterErase func()
+	// onDuress and afterErase (tests and benchmarks only) are called the
+	// moment a duress PIN is recognised, and the moment an erase has
+	// destroyed the key slots and moved the data directory away.
+	onDuress, afterErase func()
 }
 
 func (o *Options) now() time.Time {
@@ -279,6 +280,9 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 		}
 		return nil, ErrWrongPIN
 	case c.kind == slotDuress:
+		if o.onDuress != nil {
+			o.onDuress()
+		}
 		return duressUnlock(ctx, dir, pin, kf.params, c.mode, o, pl)
 	}
 
@@ -364,12 +368,16 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 		WithCompactL0OnClose(false).
 		WithMemTableSize(o.MemTableSize).
 		WithValueLogFileSize(defaultVlogFileSize).
+		WithValueThreshold(valueThreshold).
 		WithNumCompactors(2)
 	db, err = badger.Open(bo)
 	if err != nil {
 		crypto.Wipe(key)
 		if strings.Contains(err.Error(), "directory lock") {
 			return nil, fmt.Errorf("%w (data directory: %v)", ErrBusy, err)
+		}
+		if create {
+			return nil, fmt.Errorf("vault: creating data directory: %w", err)
 		}
 		return nil, fmt.Errorf("%w: data directory: %v", ErrCorrupt, err)
 	}
