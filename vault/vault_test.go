@@ -16,7 +16,7 @@ func sampleRecords(now time.Time) (Profile, Contact, Chat, []Message, OutboxItem
 	p := Profile{Name: "ana", Created: now, Settings: map[string]string{"theme": "dark"}}
 	c := Contact{ID: "c1", Nickname: "bo", OurIdentity: []byte("our-identity-secret-0123456789ab"),
 		TheirIdentity: []byte("their-identity-public"), Ratchet: []byte("ratchet-state-bytes"),
-		Relays: []RelayCap{{Address: "veil://relay.example:443/#fp", RecvID: []byte{1, 2}, RecvKey: []byte{3}, SendID: []byte{4}, SendCred: []byte{5}}},
+		Relays:  []RelayCap{{Address: "veil://relay.example:443/#fp", RecvID: []byte{1, 2}, RecvKey: []byte{3}, SendID: []byte{4}, SendCred: []byte{5}}},
 		Created: now}
 	ch := Chat{ID: "chat1", Kind: ChatDirect, Name: "bo", ContactID: "c1", MessageTTL: time.Hour, Created: now, LastActive: now}
 	msgs := []Message{
