@@ -10,17 +10,21 @@ import (
 
 // Key-file format, spec/vault.md §2. Every multi-byte integer is big-endian.
 const (
-	keyFileMagic   = "VEILVKEY"                                          // §2, offset 0
-	keyFileVersion = 1                                                   // §2, offset 8
-	kdfArgon2id    = 1                                                   // §2, offset 9: Argon2id v1.3 (RFC 9106)
-	numSlots       = 4                                                   // §3: primary, duress or filler; always four
-	headerSize     = 64                                                  // §2
-	saltSize       = 32                                                  // §2
-	slotPlainSize  = 64                                                  // §3: kind, mode, 30 reserved, data key
-	slotSize       = crypto.XNonceSize + slotPlainSize + crypto.Overhead // 104, §3
-	keyFileSize    = headerSize + numSlots*slotSize                      // 480
+	keyFileMagic   = "VEILVKEY" // §2, offset 0
+	keyFileVersion = 1          // §2, offset 8
+	kdfArgon2id    = 1          // §2, offset 9: Argon2id v1.3 (RFC 9106)
+	numSlots       = 4          // §3: primary, duress or filler; always four
+	headerSize     = 64         // §2
+	saltSize       = 32         // §2
+	slotPlainSize  = 64         // §3: kind, mode, 30 reserved, data key
 
 	slotAD = "veil/vault/slot/v1" // §3, associated-data label
+)
+
+// Derived sizes, spec/vault.md §2–3.
+const (
+	slotSize    = crypto.XNonceSize + slotPlainSize + crypto.Overhead // 104
+	keyFileSize = headerSize + numSlots*slotSize                      // 480
 )
 
 // Slot kinds inside a slot's plaintext, spec/vault.md §3.
