@@ -1,0 +1,299 @@
+package badger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"veil/relay/store"
+)
+
+func mustMailbox(t testing.TB, s *Store, rid, sid byte) store.Mailbox {
+	t.Helper()
+	m := store.Mailbox{RecipientID: store.ID{rid}, SenderID: store.ID{sid}}
+	if err := s.CreateMailbox(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestReopen checks that what was acknowledged survives Close and Open,
+// and that sequence numbers continue after the last one ever handed out.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustMailbox(t, s, 1, 2)
+	var last uint64
+	for i := range 10 {
+		if last, err = s.Send(ctx, m.SenderID, []byte{byte(i)}, time.Hour, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := uint64(1); seq <= last; seq++ {
+		if err := s.Ack(ctx, m.RecipientID, seq); err != nil && seq <= 5 {
+			t.Fatal(err)
+		}
+		if seq == 5 {
+			break
+		}
+	}
+	if err := s.Secure(ctx, m.SenderID, []byte("cred")); err != nil {
+		t.Fatal(err)
+	}
+	id := store.ID{9}
+	if err := s.PutBlob(ctx, id, []byte("blob"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msgs, err := s.Pending(ctx, m.RecipientID, 0, 100)
+	if err != nil || len(msgs) != 5 || msgs[0].Seq != 6 || msgs[4].Seq != 10 {
+		t.Fatalf("after reopen Pending = %d messages (%v), want seqs 6..10", len(msgs), err)
+	}
+	got, err := s.MailboxBySender(ctx, m.SenderID)
+	if err != nil || string(got.SenderKey) != "cred" {
+		t.Fatalf("after reopen sender key %q, %v", got.SenderKey, err)
+	}
+	for _, msg := range msgs {
+		if err := s.Ack(ctx, m.RecipientID, msg.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq, err := s.Send(ctx, m.SenderID, []byte("next"), time.Hour, 100)
+	if err != nil || seq != 11 {
+		t.Fatalf("Send after reopen = %d, %v; want 11", seq, err)
+	}
+	if b, err := s.TakeBlob(ctx, id); err != nil || string(b) != "blob" {
+		t.Fatalf("TakeBlob after reopen = %q, %v", b, err)
+	}
+}
+
+func TestDiskQuota(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Config{Dir: t.TempDir(), MaxBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	if s.Size() <= 1 {
+		t.Fatalf("Size = %d for an opened store, want its files' size", s.Size())
+	}
+	if _, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 10); !errors.Is(err, store.ErrDiskQuota) {
+		t.Fatalf("Send over the disk quota: %v", err)
+	}
+	if _, err := s.Append(ctx, store.ID{3}, []byte("x")); !errors.Is(err, store.ErrDiskQuota) {
+		t.Fatalf("Append over the disk quota: %v", err)
+	}
+	if err := s.PutBlob(ctx, store.ID{4}, []byte("x"), time.Now().Add(time.Hour)); !errors.Is(err, store.ErrDiskQuota) {
+		t.Fatalf("PutBlob over the disk quota: %v", err)
+	}
+	// Reading, acking and deleting still work, so a full relay can drain.
+	if _, err := s.Pending(ctx, m.RecipientID, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, m.RecipientID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	if _, err := s.Send(ctx, m.SenderID, make([]byte, MaxBody+1), time.Hour, 10); err == nil {
+		t.Fatal("Send of an oversize body succeeded")
+	}
+	if _, err := s.Send(ctx, m.SenderID, []byte("x"), 0, 10); err == nil {
+		t.Fatal("Send with zero TTL succeeded")
+	}
+	if err := s.CreateLog(ctx, store.Log{ID: store.ID{5}}); err == nil {
+		t.Fatal("CreateLog with zero TTL succeeded")
+	}
+	if err := s.Secure(ctx, m.SenderID, nil); err == nil {
+		t.Fatal("Secure with an empty key succeeded")
+	}
+	// A cancelled context is refused before anything is written.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Send(cctx, m.SenderID, []byte("x"), time.Hour, 10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Send with a cancelled context: %v", err)
+	}
+	if msgs, _ := s.Pending(ctx, m.RecipientID, 0, 10); len(msgs) != 0 {
+		t.Fatalf("refused sends stored %d messages", len(msgs))
+	}
+}
+
+// TestCorruptRecord checks that a damaged record is an error, not a panic.
+func TestCorruptRecord(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	rid := store.ID{7}
+	if err := s.db.Update(func(txn *bdg.Txn) error {
+		return txn.Set(idKey(prefixMailbox, rid), []byte{mailboxV1, 1, 2})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Mailbox(ctx, rid); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Mailbox of a corrupt record: %v, want a corruption error", err)
+	}
+	if err := s.Ack(ctx, rid, 1); err == nil {
+		t.Fatal("Ack on a corrupt mailbox succeeded")
+	}
+	// The store still works.
+	m := mustMailbox(t, s, 1, 2)
+	if _, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExpireOrphans checks that messages and entries whose mailbox or log
+// is gone (a crash in the middle of a delete) are removed by Expire.
+func TestExpireOrphans(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	if _, err := s.Send(ctx, m.SenderID, []byte("kept"), time.Hour, 10); err != nil {
+		t.Fatal(err)
+	}
+	orphans := [][]byte{seqKey(prefixMessage, store.ID{42}, 1), seqKey(prefixEntry, store.ID{43}, 1)}
+	if err := s.db.Update(func(txn *bdg.Txn) error {
+		for _, k := range orphans {
+			if err := txn.Set(k, []byte("orphan")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.Expire(ctx, now, now.Add(-30*day)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.View(func(txn *bdg.Txn) error {
+		for _, k := range orphans {
+			if _, err := txn.Get(k); !errors.Is(err, bdg.ErrKeyNotFound) {
+				t.Errorf("orphan %x still there (%v)", k[:4], err)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := s.Pending(ctx, m.RecipientID, 0, 10); err != nil || len(msgs) != 1 {
+		t.Fatalf("Pending after Expire = %d, %v", len(msgs), err)
+	}
+}
+
+// TestDeleteLarge deletes a mailbox and a log holding more records than
+// one delete group removes.
+func TestDeleteLarge(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	const n = 2*deleteChunk + 10
+	for i := range n {
+		if _, err := s.Send(ctx, m.SenderID, []byte{byte(i)}, time.Hour, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := store.Log{ID: store.ID{3}, TTL: time.Hour}
+	if err := s.CreateLog(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := s.Append(ctx, l.ID, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, m.RecipientID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteLog(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	if err := s.db.View(func(txn *bdg.Txn) error {
+		it := txn.NewIterator(bdg.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			left++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d records left after deleting everything", left)
+	}
+}
+
+// TestLoggerDropsArguments checks that Badger's messages reach the log
+// without their arguments, which may be keys.
+func TestLoggerDropsArguments(t *testing.T) {
+	var buf bytes.Buffer
+	q := quietLogger{slog.New(slog.NewTextHandler(&buf, nil))}
+	secret := "6d2f0a9b1c-an-id"
+	q.Errorf("unable to read key %x: %v", secret, secret)
+	q.Warningf("key %s", secret)
+	q.Infof("info %s", secret)
+	q.Debugf("debug %s", secret)
+	out := buf.String()
+	if strings.Contains(out, secret) || strings.Contains(out, "info") || strings.Contains(out, "debug") {
+		t.Fatalf("logger leaked: %q", out)
+	}
+	if !strings.Contains(out, "unable to read key") {
+		t.Fatalf("logger dropped the error itself: %q", out)
+	}
+	quietLogger{}.Errorf("no logger %s", secret) // must not panic
+}
+
+// TestClockExpiry checks that a record expired by the store's clock is
+// invisible before Expire runs and no longer holds the quota.
+func TestClockExpiry(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	s, err := Open(Config{Dir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	if _, err := s.Send(ctx, m.SenderID, []byte("a"), time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob(ctx, store.ID{5}, []byte("b"), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	if msgs, err := s.Pending(ctx, m.RecipientID, 0, 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("Pending after expiry = %d, %v", len(msgs), err)
+	}
+	if _, err := s.Send(ctx, m.SenderID, []byte("b"), time.Minute, 1); err != nil {
+		t.Fatalf("Send after expiry: %v", err)
+	}
+	if _, err := s.TakeBlob(ctx, store.ID{5}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeBlob after deadline: %v", err)
+	}
+}
