@@ -370,6 +370,12 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 		WithValueLogFileSize(defaultVlogFileSize).
 		WithValueThreshold(valueThreshold).
 		WithNumCompactors(2)
+	if !create {
+		if err := checkManifest(path, bo); err != nil {
+			crypto.Wipe(key)
+			return nil, err
+		}
+	}
 	db, err = badger.Open(bo)
 	if err != nil {
 		crypto.Wipe(key)
@@ -382,6 +388,30 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 		return nil, fmt.Errorf("%w: data directory: %v", ErrCorrupt, err)
 	}
 	return db, nil
+}
+
+// checkManifest replays Badger's MANIFEST read-only and refuses one with
+// a damaged tail. Badger itself would truncate the file there and then
+// delete every table the shortened manifest no longer lists: the vault
+// must report damage, never destroy data because of it.
+func checkManifest(path string, bo badger.Options) error {
+	fp, err := os.Open(filepath.Join(path, "MANIFEST"))
+	if err != nil {
+		return corrupt("data directory: %v", err)
+	}
+	defer fp.Close()
+	fi, err := fp.Stat()
+	if err != nil {
+		return corrupt("data directory: %v", err)
+	}
+	_, off, err := badger.ReplayManifestFile(fp, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return corrupt("data directory: manifest: %v", err)
+	}
+	if off != fi.Size() {
+		return corrupt("data directory: manifest damaged at byte %d of %d", off, fi.Size())
+	}
+	return nil
 }
 
 // gcLoop runs Badger's value-log GC every GCInterval so deleted data leaves
