@@ -38,7 +38,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 func testOpts(c *testClock) *Options {
-	o := &Options{KDF: testKDF, GCInterval: -1, MemTableSize: 1 << 20}
+	o := &Options{KDF: testKDF, GCInterval: -1, MemTableSize: 4 << 20}
 	if c != nil {
 		o.Now = c.Now
 	}

@@ -1,0 +1,291 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func putChat(t *testing.T, v *Vault, id string, deadline time.Time) {
+	t.Helper()
+	err := v.Update(ctx, func(tx *Tx) error {
+		return tx.PutChat(&Chat{ID: id, Kind: ChatDirect, Deadline: deadline})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func putMsg(t *testing.T, v *Vault, chat, id, body string, expires time.Time) {
+	t.Helper()
+	err := v.Update(ctx, func(tx *Tx) error {
+		return tx.PutMessage(&Message{ID: id, ChatID: chat, Direction: Incoming, Body: []byte(body), Expires: expires})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeleteChatDestroysKey: burning a chat removes its key from both
+// copies of the chat-key table before anything else, so its bodies are
+// unreadable at once whatever Badger still holds.
+func TestDeleteChatDestroysKey(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	putChat(t, v, "burn", time.Time{})
+	putChat(t, v, "keep", time.Time{})
+	putMsg(t, v, "burn", "1", "burn me", time.Time{})
+	putMsg(t, v, "keep", "1", "keep me", time.Time{})
+	burnKey, _ := v.keys.get("burn")
+	if err := v.DeleteChat(ctx, "burn"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range chatKeyFiles {
+		b, err := os.ReadFile(filepath.Join(dir, dataDirName, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, keys, err := v.keys.parseCopy(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := keys["burn"]; ok {
+			t.Errorf("%s still holds the burned chat's key", f)
+		}
+		if _, ok := keys["keep"]; !ok {
+			t.Errorf("%s lost the other chat's key", f)
+		}
+		for _, k := range keys {
+			if k == burnKey {
+				t.Errorf("%s still holds the burned key bytes", f)
+			}
+		}
+	}
+	v.View(ctx, func(tx *Tx) error {
+		if _, err := tx.Chat("burn"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("chat record survived: %v", err)
+		}
+		if _, err := tx.Message("burn", "1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("message survived: %v", err)
+		}
+		if m, err := tx.Message("keep", "1"); err != nil || string(m.Body) != "keep me" {
+			t.Errorf("other chat damaged: %v", err)
+		}
+		return nil
+	})
+	err := v.Update(ctx, func(tx *Tx) error {
+		return tx.PutMessage(&Message{ID: "2", ChatID: "burn", Body: []byte("x")})
+	})
+	wantErr(t, err, ErrNotFound)
+	mustLock(t, v)
+}
+
+// TestInterruptedChatDeleteFinishes: a crash after the key was deleted but
+// before the records were is finished at the next unlock; a key left by a
+// failed transaction is removed.
+func TestInterruptedChatDeleteFinishes(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	putChat(t, v, "a", time.Time{})
+	putMsg(t, v, "a", "1", "one", time.Time{})
+	if err := v.keys.remove("a"); err != nil { // the crash happens here
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := v.Update(ctx, func(tx *Tx) error {
+		if err := tx.PutChat(&Chat{ID: "orphan"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	wantErr(t, err, boom)
+	mustLock(t, v)
+	v = mustOpen(t, dir, pin, testOpts(nil))
+	defer v.Lock()
+	if _, ok := v.keys.get("orphan"); ok {
+		t.Error("orphan key kept")
+	}
+	v.View(ctx, func(tx *Tx) error {
+		if chats, _ := tx.Chats(); len(chats) != 0 {
+			t.Errorf("chats left: %v", chats)
+		}
+		if err := tx.each(chatPrefix("a"), func([]byte) error { return errors.New("left") }); err != nil {
+			t.Error("messages of the deleted chat left")
+		}
+		return nil
+	})
+}
+
+func TestSweepExpired(t *testing.T) {
+	clk := newClock()
+	v := createVault(t, t.TempDir(), testOpts(clk))
+	defer v.Lock()
+	now := clk.Now()
+	putChat(t, v, "c", time.Time{})
+	putChat(t, v, "doomed", now.Add(30*time.Minute))
+	putMsg(t, v, "c", "old", "expired words", now.Add(-time.Second))
+	putMsg(t, v, "c", "soon", "soon words", now.Add(time.Hour))
+	putMsg(t, v, "c", "kept", "kept words", time.Time{})
+	putMsg(t, v, "doomed", "x", "doomed words", time.Time{})
+	// Changing an expiry moves its index entry.
+	putMsg(t, v, "c", "moved", "moved words", now.Add(-time.Minute))
+	putMsg(t, v, "c", "moved", "moved words", now.Add(2*time.Hour))
+
+	if hits, _ := v.Search(ctx, "words", "", 0); len(hits) != 5 {
+		t.Fatalf("before sweep: %d hits", len(hits))
+	}
+	n, err := v.SweepExpired(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v; want 1", n, err)
+	}
+	clk.Add(time.Hour + time.Second)
+	n, err = v.SweepExpired(ctx)
+	if err != nil || n != 2 { // "soon" and the chat "doomed"
+		t.Fatalf("second sweep: %d, %v; want 2", n, err)
+	}
+	hits, _ := v.Search(ctx, "words", "", 0)
+	want := []Hit{{"c", "kept"}, {"c", "moved"}}
+	if !reflect.DeepEqual(hits, want) {
+		t.Fatalf("after sweeps: %v, want %v", hits, want)
+	}
+	if _, ok := v.keys.get("doomed"); ok {
+		t.Error("the self-destructed chat's key survived")
+	}
+	n, err = v.SweepExpired(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("idle sweep: %d, %v", n, err)
+	}
+}
+
+func TestSweepManyInBatches(t *testing.T) {
+	clk := newClock()
+	v := createVault(t, t.TempDir(), testOpts(clk))
+	defer v.Lock()
+	putChat(t, v, "c", time.Time{})
+	const n = deleteBatch + 250
+	for lo := 0; lo < n; lo += 500 {
+		err := v.Update(ctx, func(tx *Tx) error {
+			for i := lo; i < min(lo+500, n); i++ {
+				m := Message{ID: fmt.Sprintf("%05d", i), ChatID: "c", Body: []byte("b"), Expires: clk.Now().Add(time.Duration(i) * time.Millisecond)}
+				if err := tx.PutMessage(&m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(time.Hour)
+	got, err := v.SweepExpired(ctx)
+	if err != nil || got != n {
+		t.Fatalf("swept %d, %v; want %d", got, err, n)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	putChat(t, v, "a", time.Time{})
+	putChat(t, v, "b", time.Time{})
+	putMsg(t, v, "a", "1", "Meet at the Station", time.Time{})
+	putMsg(t, v, "a", "2", "bring the documents", time.Time{})
+	putMsg(t, v, "b", "1", "station closed today", time.Time{})
+	hits, err := v.Search(ctx, "STATION", "", 0)
+	if want := []Hit{{"a", "1"}, {"b", "1"}}; err != nil || !reflect.DeepEqual(hits, want) {
+		t.Fatalf("across chats: %v %v, want %v", hits, err, want)
+	}
+	hits, _ = v.Search(ctx, "station", "b", 0)
+	if want := []Hit{{"b", "1"}}; !reflect.DeepEqual(hits, want) {
+		t.Fatalf("in chat b: %v", hits)
+	}
+	hits, _ = v.Search(ctx, "station", "", 1)
+	if len(hits) != 1 {
+		t.Fatalf("limit: %v", hits)
+	}
+	// The index follows commits after it is built.
+	putMsg(t, v, "b", "2", "new station", time.Time{})
+	err = v.Update(ctx, func(tx *Tx) error {
+		if err := tx.DeleteMessage("a", "1"); err != nil {
+			return err
+		}
+		return tx.PutMessage(&Message{ID: "2", ChatID: "a", Deleted: true}) // deleted for everyone
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, _ = v.Search(ctx, "station", "", 0)
+	if want := []Hit{{"b", "1"}, {"b", "2"}}; !reflect.DeepEqual(hits, want) {
+		t.Fatalf("after changes: %v, want %v", hits, want)
+	}
+	if hits, _ := v.Search(ctx, "documents", "", 0); len(hits) != 0 {
+		t.Fatalf("a message deleted for everyone is still found: %v", hits)
+	}
+	if _, err := v.Search(ctx, "", "", 0); err == nil {
+		t.Fatal("empty query accepted")
+	}
+	// And it is rebuilt from disk after a new unlock.
+	mustLock(t, v)
+	v = mustOpen(t, dir, pin, testOpts(nil))
+	defer v.Lock()
+	hits, _ = v.Search(ctx, "station", "", 0)
+	if want := []Hit{{"b", "1"}, {"b", "2"}}; !reflect.DeepEqual(hits, want) {
+		t.Fatalf("after unlock: %v, want %v", hits, want)
+	}
+}
+
+// TestConcurrentUse runs writers, readers, searches and a sweep at once
+// (meaningful under -race), then locks while they may still be running.
+func TestConcurrentUse(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	putChat(t, v, "c", time.Time{})
+	done := make(chan error, 4)
+	go func() {
+		for i := range 50 {
+			if err := v.Update(ctx, func(tx *Tx) error {
+				return tx.PutMessage(&Message{ID: fmt.Sprint(i), ChatID: "c", Body: []byte("hello")})
+			}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 50 {
+			if _, err := v.Search(ctx, "hello", "", 0); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 50 {
+			if err := v.View(ctx, func(tx *Tx) error { _, err := tx.Messages("c", 10); return err }); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		_, err := v.SweepExpired(ctx)
+		done <- err
+	}()
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	hits, err := v.Search(ctx, "hello", "c", 0)
+	if err != nil || len(hits) != 50 {
+		t.Fatalf("%d hits, %v", len(hits), err)
+	}
+	mustLock(t, v)
+}
