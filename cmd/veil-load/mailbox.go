@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+// config is one run's settings (see usage in main.go).
+type config struct {
+	relay    string
+	conns    int
+	messages int
+	rate     float64 // messages per second over all connections; 0: as fast as possible
+	bucket   int
+	window   int // SENDs in flight per connection
+	acks     int // ACKs in flight per connection
+	password []byte
+	drain    time.Duration // how long to wait for deliveries after the last send
+}
+
+// runMailbox is the default mode: conns connections, each with its own
+// mailbox; connection i sends to the mailbox of connection i+1 (a ring),
+// so every message crosses the relay from one connection to another. Each
+// receiver ACKs what it gets. It returns when every acknowledged message
+// has been delivered and ACKed, or cfg.drain after the last send.
+func runMailbox(ctx context.Context, cfg config) (Result, error) {
+	res := Result{Mode: "mailbox", Conns: cfg.conns, Bucket: cfg.bucket, RateTarget: cfg.rate}
+	n := cfg.conns
+	conns, err := dialAll(ctx, cfg.relay, n, 32, &conn.Options{PushBuffer: 1024})
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(conns)
+	boxes := make([]*mailbox, n)
+	setup := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			boxes[i], setup[i] = newMailbox(ctx, conns[i], cfg.password)
+			if setup[i] == nil {
+				setup[i] = conns[i].Subscribe(ctx, boxes[i].RID, boxes[i].Key)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstErr(setup); err != nil {
+		return res, fmt.Errorf("setting up mailboxes: %w", err)
+	}
+
+	perConn := make([]int, n)
+	for i := range n {
+		perConn[i] = cfg.messages / n
+		if i < cfg.messages%n {
+			perConn[i]++
+		}
+	}
+	var (
+		errs      errCount
+		sent      atomic.Int64
+		acked     atomic.Int64
+		routed    atomic.Int64 // receiver ACKs answered OK
+		lastAck   atomic.Int64 // nanoseconds since start
+		ackedFlag = make([][]bool, n)
+		recvs     = make([]*receiver, n)
+	)
+	for i := range n {
+		ackedFlag[i] = make([]bool, perConn[i])
+		from := (i + n - 1) % n
+		recvs[i] = &receiver{from: uint32(from), seen: make([]bool, perConn[from])}
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	start := time.Now()
+
+	// Receivers: one reader and cfg.acks ACK workers per connection.
+	var recvWG, ackWG sync.WaitGroup
+	for i, c := range conns {
+		acks := make(chan uint64, 4096)
+		recvWG.Add(1)
+		go func() {
+			defer recvWG.Done()
+			defer close(acks)
+			recvs[i].run(c.Pushes(), start, acks, &errs)
+		}()
+		for range cfg.acks {
+			ackWG.Add(1)
+			go func() {
+				defer ackWG.Done()
+				for seq := range acks {
+					if err := c.Ack(runCtx, boxes[i].RID, seq); err != nil {
+						if runCtx.Err() == nil {
+							errs.add(fmt.Errorf("ACK: %w", err))
+						}
+						continue
+					}
+					routed.Add(1)
+					lastAck.Store(int64(time.Since(start)))
+				}
+			}()
+		}
+	}
+
+	// Senders: cfg.window workers per connection share its messages.
+	var sendWG sync.WaitGroup
+	for i, c := range conns {
+		dst := boxes[(i+1)%n]
+		var lim *rate.Limiter
+		if cfg.rate > 0 {
+			r := cfg.rate / float64(n)
+			lim = rate.NewLimiter(rate.Limit(r), max(1, int(r/100)))
+		}
+		var next atomic.Int64
+		for range cfg.window {
+			sendWG.Add(1)
+			go func() {
+				defer sendWG.Done()
+				for {
+					k := next.Add(1) - 1
+					if k >= int64(perConn[i]) {
+						return
+					}
+					if lim != nil && lim.Wait(runCtx) != nil {
+						return
+					}
+					sent.Add(1)
+					body := makeBody(cfg.bucket, uint32(i), uint64(k), time.Since(start))
+					if err := c.Send(runCtx, dst.SID, &dst.Cap, body); err != nil {
+						errs.add(fmt.Errorf("SEND: %w", err))
+						if errors.Is(err, conn.ErrClosed) || runCtx.Err() != nil {
+							return
+						}
+						continue
+					}
+					ackedFlag[i][k] = true
+					acked.Add(1)
+				}
+			}()
+		}
+	}
+	sendWG.Wait()
+	deadline := time.Now().Add(cfg.drain)
+	for routed.Load() < acked.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	closeAll(conns) // ends the readers, which close the ACK queues
+	recvWG.Wait()
+	ackWG.Wait()
+
+	res.Sent, res.Acked, res.ReceiverAck = sent.Load(), acked.Load(), routed.Load()
+	var lat []int64
+	for i, r := range recvs {
+		res.Delivered += r.delivered
+		res.Duplicates += r.dups
+		res.Unexpected += r.unexpected
+		lat = append(lat, r.lat...)
+		from := (i + n - 1) % n
+		for k, ok := range ackedFlag[from] {
+			if ok && !r.seen[k] {
+				res.Lost++
+			}
+			if !ok && r.seen[k] {
+				res.Unexpected++
+			}
+		}
+	}
+	res.Errors, res.FirstError = errs.get()
+	res.ElapsedSec = time.Duration(lastAck.Load()).Seconds()
+	if res.ElapsedSec > 0 {
+		res.MsgsPerSec = float64(res.ReceiverAck) / res.ElapsedSec
+	}
+	res.percentiles(lat)
+	return res, nil
+}
+
+// receiver reads one connection's pushes. It is owned by one goroutine
+// until its channel closes.
+type receiver struct {
+	from       uint32 // the one sender this mailbox hears from
+	seen       []bool
+	lat        []int64
+	delivered  int64
+	dups       int64
+	unexpected int64
+}
+
+func (r *receiver) run(pushes <-chan conn.Push, start time.Time, acks chan<- uint64, errs *errCount) {
+	for p := range pushes {
+		if p.Type != wire.TypeMSG {
+			errs.add(errors.New("subscription ended by the relay (END)"))
+			continue
+		}
+		from, k, at, ok := parseBody(p.Body)
+		switch {
+		case !ok || from != r.from || k >= uint64(len(r.seen)):
+			r.unexpected++
+		case r.seen[k]:
+			r.dups++
+		default:
+			r.seen[k] = true
+			r.delivered++
+			r.lat = append(r.lat, int64(time.Since(start)-at))
+		}
+		acks <- p.Seq
+	}
+}

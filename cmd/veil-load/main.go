@@ -1,0 +1,125 @@
+// Command veil-load is a load generator for veil-relay: it speaks the
+// relay protocol (spec/relay.md) through relay/conn and measures durable
+// throughput, delivery latency, memory per idle connection and what
+// survives a relay restart.
+//
+//	veil-load --relay ADDRESS [--conns N] [--messages M] [--rate R] [--bucket 1024] [--json]
+//	veil-load --relay ADDRESS --logs ...                  group logs instead of mailboxes
+//	veil-load --relay ADDRESS --idle N [--hold 10s] [--relay-pid PID]
+//	veil-load --relay ADDRESS --verify send --state FILE ...
+//	veil-load --relay ADDRESS --verify receive --state FILE
+//
+// Every run is bounded by --timeout and stops by itself.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"veil/crypto"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("veil-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg      config
+		password string
+		asJSON   = fs.Bool("json", false, "print one JSON object")
+		logs     = fs.Bool("logs", false, "group-log mode: append to logs and read them from cursors")
+		logTTL   = fs.Duration("log-ttl", time.Hour, "TTL of the logs created by --logs")
+		idle     = fs.Int("idle", 0, "idle mode: open `N` idle connections and hold them")
+		idleSub  = fs.Bool("idle-sub", true, "in idle mode, create and subscribe one mailbox per connection")
+		hold     = fs.Duration("hold", 10*time.Second, "how long idle mode holds its connections")
+		pid      = fs.Int("relay-pid", 0, "`PID` of the relay, to read its memory in idle mode")
+		verify   = fs.String("verify", "", "restart check: `send` writes --state, receive drains and checks it")
+		state    = fs.String("state", "", "state `FILE` for --verify (holds test keys; written 0600)")
+		timeout  = fs.Duration("timeout", 5*time.Minute, "bound on the whole run")
+	)
+	fs.StringVar(&cfg.relay, "relay", "", "relay `ADDRESS` (veil://… or veil+ws://…#fingerprint)")
+	fs.IntVar(&cfg.conns, "conns", 50, "connections (each with its own mailbox or log)")
+	fs.IntVar(&cfg.messages, "messages", 100000, "messages to send in all")
+	fs.Float64Var(&cfg.rate, "rate", 0, "messages per second over all connections (0: as fast as possible)")
+	fs.IntVar(&cfg.bucket, "bucket", 1024, "body size: one of the relay's buckets")
+	fs.IntVar(&cfg.window, "window", 64, "SENDs in flight per connection")
+	fs.IntVar(&cfg.acks, "acks", 64, "ACKs in flight per connection")
+	fs.StringVar(&password, "password", "", "relay password for creating mailboxes and logs")
+	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "wait this long for deliveries after the last send")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg.password = []byte(password)
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "veil-load: "+format+"\n", a...)
+		return 2
+	}
+	switch {
+	case cfg.relay == "":
+		return fail("--relay is required (the address veil-relay prints)")
+	case cfg.conns < 1:
+		return fail("--conns must be at least 1")
+	case cfg.messages < 0:
+		return fail("--messages must not be negative")
+	case cfg.rate < 0:
+		return fail("--rate must not be negative")
+	case !slices.Contains(crypto.Buckets, cfg.bucket):
+		return fail("--bucket must be one of %v", crypto.Buckets)
+	case cfg.window < 1 || cfg.acks < 1:
+		return fail("--window and --acks must be at least 1")
+	case *verify != "" && *verify != "send" && *verify != "receive":
+		return fail("--verify must be send or receive")
+	case *verify != "" && *state == "":
+		return fail("--verify needs --state FILE")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var res Result
+	var err error
+	switch {
+	case *idle > 0:
+		res, err = runIdle(ctx, cfg, *idle, *idleSub, *hold, *pid)
+	case *verify == "send":
+		res, err = runVerifySend(ctx, cfg, *state)
+	case *verify == "receive":
+		res, err = runVerifyReceive(ctx, cfg, *state)
+	case *logs:
+		res, err = runLogs(ctx, cfg, *logTTL)
+	default:
+		res, err = runMailbox(ctx, cfg)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fail("%v (the run hit --timeout %v)", err, *timeout)
+		}
+		return fail("%v", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(&res); err != nil {
+			return fail("%v", err)
+		}
+	} else {
+		res.text(stdout)
+	}
+	if res.Lost > 0 || res.Duplicates > 0 {
+		return 1
+	}
+	return 0
+}

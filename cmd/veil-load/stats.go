@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Result is what a run reports; with --json it is printed as one object.
+type Result struct {
+	Mode        string  `json:"mode"`
+	Conns       int     `json:"conns"`
+	Bucket      int     `json:"bucket,omitempty"`
+	RateTarget  float64 `json:"rate_target,omitempty"`
+	Sent        int64   `json:"sent"`          // SEND (or LAPPEND) issued
+	Acked       int64   `json:"acked"`         // answered OK by the relay: durable
+	Delivered   int64   `json:"delivered"`     // distinct acked messages received
+	Lost        int64   `json:"lost"`          // acked but never delivered
+	Duplicates  int64   `json:"duplicates"`    // deliveries of a message already delivered
+	Unexpected  int64   `json:"unexpected"`    // delivered but never acked to the sender (allowed after a crash)
+	ReceiverAck int64   `json:"receiver_acks"` // ACKs answered OK (mailbox mode)
+	Errors      int     `json:"errors"`
+	FirstError  string  `json:"first_error,omitempty"`
+	ElapsedSec  float64 `json:"elapsed_s"`
+	MsgsPerSec  float64 `json:"msgs_per_sec"` // fully routed (delivered and ACKed) per second
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	P999ms      float64 `json:"p999_ms"`
+	MaxMs       float64 `json:"max_ms"`
+
+	// Idle mode.
+	Idle            int     `json:"idle_conns,omitempty"`
+	RelayRSSBefore  int64   `json:"relay_rss_before_kib,omitempty"`
+	RelayRSSAfter   int64   `json:"relay_rss_after_kib,omitempty"`
+	BytesPerIdleCon float64 `json:"relay_bytes_per_idle_conn,omitempty"`
+}
+
+// percentiles fills the latency fields from lat (nanoseconds); it sorts lat.
+func (r *Result) percentiles(lat []int64) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		i := int(p * float64(len(lat)-1))
+		return float64(lat[i]) / float64(time.Millisecond)
+	}
+	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = at(0.50), at(0.99), at(0.999), at(1)
+}
+
+// text prints r for a human.
+func (r *Result) text(w io.Writer) {
+	if r.Mode == "idle" {
+		fmt.Fprintf(w, "idle connections %d\nrelay RSS before %d KiB, after %d KiB: %.0f bytes per connection\n",
+			r.Idle, r.RelayRSSBefore, r.RelayRSSAfter, r.BytesPerIdleCon)
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
+		}
+		return
+	}
+	fmt.Fprintf(w, "mode %s, %d connections, %d-byte bodies\n", r.Mode, r.Conns, r.Bucket)
+	fmt.Fprintf(w, "sent %d, acked %d, delivered %d, lost %d, duplicates %d, unexpected %d, receiver acks %d\n",
+		r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected, r.ReceiverAck)
+	fmt.Fprintf(w, "%.0f msgs/s over %.2f s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+		r.MsgsPerSec, r.ElapsedSec, r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.Errors > 0 {
+		fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
+	}
+}
