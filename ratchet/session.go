@@ -63,10 +63,10 @@ type skippedKey struct {
 }
 
 // String redacts the session.
-func (*Session) String() string { return "ratchet.Session(redacted)" }
+func (Session) String() string { return "ratchet.Session(redacted)" }
 
 // GoString redacts the session for %#v.
-func (s *Session) GoString() string { return s.String() }
+func (s Session) GoString() string { return s.String() }
 
 // SetConfig replaces the randomness and clock of s, for a session parsed
 // with one Config and used with another.
