@@ -22,6 +22,7 @@ func fullSession(t *testing.T) *Session {
 		mustDecrypt(t, bob, mustEncrypt(t, alice, "a"), "a")
 	}
 	mustDecrypt(t, alice, mustEncrypt(t, bob, "b"), "b")
+	mustEncrypt(t, alice, "a") // Ns > 0
 	s := alice
 	r := rand.New(rand.NewPCG(1, 2))
 	s.prefix = make([]byte, initialPrefixSize)
