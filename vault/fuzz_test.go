@@ -1,0 +1,163 @@
+package vault
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+	"time"
+
+	"veil/crypto"
+)
+
+func seedKeyFile(tb testing.TB) []byte {
+	kf, err := newKeyFile(testKDF, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k := kf.pinKey(pin)
+	if err := kf.sealSlot(2, &k, &slotContent{kind: slotPrimary}, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return kf.marshal()
+}
+
+// FuzzParseKeyFile: the key-file decoder never panics, and whatever it
+// accepts marshals back to exactly the input.
+func FuzzParseKeyFile(f *testing.F) {
+	good := seedKeyFile(f)
+	f.Add(good)
+	f.Add(good[:headerSize])
+	f.Add([]byte(keyFileMagic))
+	f.Add([]byte{})
+	bad := bytes.Clone(good)
+	bad[8] = 9
+	f.Add(bad)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kf, err := parseKeyFile(b)
+		if err != nil {
+			if kf != nil {
+				t.Fatal("non-nil key file with an error")
+			}
+			return
+		}
+		if !bytes.Equal(kf.marshal(), b) {
+			t.Fatal("parse→marshal changed the key file")
+		}
+		if kf.params.MemKiB <= 1024 && kf.params.Time <= 2 { // keep fuzzing fast
+			k := kf.pinKey([]byte("x"))
+			kf.openSlots(&k)
+		}
+	})
+}
+
+// FuzzParseState: never panics; accepted input round-trips exactly.
+func FuzzParseState(f *testing.F) {
+	f.Add((&state{}).marshal())
+	f.Add((&state{failures: 3, lastFailure: 1e9, lastUnlock: 2e9, policy: Policy{WipeAfter: 10, DeadMan: 72 * time.Hour}}).marshal())
+	f.Add([]byte(stateMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := parseState(b)
+		if err != nil {
+			if st != nil {
+				t.Fatal("non-nil state with an error")
+			}
+			return
+		}
+		if !bytes.Equal(st.marshal(), b) {
+			t.Fatal("parse→marshal changed the state file")
+		}
+	})
+}
+
+// FuzzDecodeChatKeys: never panics; decode→encode→decode is stable (the
+// padding length is not canonical, so the bytes may differ).
+func FuzzDecodeChatKeys(f *testing.F) {
+	f.Add(encodeChatKeys(map[string]crypto.SymKey{}))
+	f.Add(encodeChatKeys(map[string]crypto.SymKey{"a": {1}, "chat-2": {2}}))
+	f.Add([]byte{0, 0, 0, 1, 1, 'x'})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keys, err := decodeChatKeys(b)
+		if err != nil {
+			if keys != nil {
+				t.Fatal("non-nil keys with an error")
+			}
+			return
+		}
+		again, err := decodeChatKeys(encodeChatKeys(keys))
+		if err != nil || !reflect.DeepEqual(again, keys) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// FuzzChatKeyCopy: the on-disk copy parser (header, length, AEAD) never
+// panics on anything read from the data directory.
+func FuzzChatKeyCopy(f *testing.F) {
+	var dk crypto.SymKey
+	t0 := &chatKeys{key: tableKey(&dk), keys: map[string]crypto.SymKey{"c": {7}}}
+	hdr := t0.header(5)
+	sealed, _ := crypto.SealX(nil, &t0.key, encodeChatKeys(t0.keys), hdr, nil)
+	good := append(append(hdr, 0, 0, byte(len(sealed)>>8), byte(len(sealed))), sealed...)
+	f.Add(good)
+	f.Add(good[:30])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		gen, keys, err := t0.parseCopy(b)
+		if err != nil && (gen != 0 || keys != nil) {
+			t.Fatal("values with an error")
+		}
+	})
+}
+
+// FuzzDecodeRecord: the record decoder never panics; a decoded message
+// re-encodes and decodes to the same value.
+func FuzzDecodeRecord(f *testing.F) {
+	m := Message{ID: "m", ChatID: "c", Direction: Incoming, Sent: time.Unix(1e9, 0).UTC(), Status: StatusRead}
+	s := toStored(&m, []byte{1, 2, 3})
+	b, _ := encodeRecord(&s)
+	f.Add(b)
+	f.Add([]byte{recordVersion, '{', '}'})
+	f.Add([]byte{recordVersion, 'n', 'u', 'l', 'l'})
+	f.Add([]byte{2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s storedMessage
+		if err := decodeRecord(b, &s); err != nil {
+			return
+		}
+		e, err := encodeRecord(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again storedMessage
+		if err := decodeRecord(e, &again); err != nil || !reflect.DeepEqual(normalize(again), normalize(s)) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// normalize maps equal instants to one representation for DeepEqual.
+func normalize(s storedMessage) storedMessage {
+	for _, p := range []*time.Time{&s.Sent, &s.Received, &s.Read, &s.Expires, &s.Edited} {
+		*p = p.UTC()
+	}
+	if len(s.Sealed) == 0 {
+		s.Sealed = nil
+	}
+	return s
+}
+
+// FuzzParseExpiryKey: never panics; an accepted key re-encodes exactly.
+func FuzzParseExpiryKey(f *testing.F) {
+	f.Add(expiryKey(time.Unix(5, 6), "chat", "msg"))
+	f.Add([]byte{pfxExpiry})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		chat, id, ok := parseExpiryKey(k)
+		if !ok {
+			return
+		}
+		re := append(append(append([]byte{}, k[:9]...), byte(len(chat))), chat...)
+		if !bytes.Equal(append(re, id...), k) {
+			t.Fatal("parse→encode changed the key")
+		}
+	})
+}
