@@ -6,7 +6,7 @@ import (
 	"veil/crypto"
 )
 
-// Domain-separation labels: spec/session.md §4. Each KDF call has its own.
+// Domain-separation labels: spec/session.md §4.1. Each use has its own.
 const (
 	labelBundleSig  = "veil/session/v1/bundle-signature"
 	labelJoinerSig  = "veil/session/v1/joiner-signature"
