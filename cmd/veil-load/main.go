@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -48,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		verify   = fs.String("verify", "", "restart check: `send` writes --state, receive drains and checks it")
 		state    = fs.String("state", "", "state `FILE` for --verify (holds test keys; written 0600)")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "bound on the whole run")
+		cpuprof  = fs.String("cpuprofile", "", "write veil-load's own CPU profile to `FILE`")
 	)
 	fs.StringVar(&cfg.relay, "relay", "", "relay `ADDRESS` (veil://… or veil+ws://…#fingerprint)")
 	fs.IntVar(&cfg.conns, "conns", 50, "connections (each with its own mailbox or log)")
@@ -90,6 +92,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail("%v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var res Result
 	var err error
 	switch {
