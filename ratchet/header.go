@@ -31,14 +31,6 @@ func parseHeader(b []byte) (header, bool) {
 	return h, true
 }
 
-// sealHeader appends nonce || XChaCha20-Poly1305(hk, header) to dst, with a
-// fresh random nonce and no associated data (§5.2).
-func sealHeader(dst []byte, hk *crypto.SymKey, h *header, cfg *Config) ([]byte, error) {
-	var b [headerSize]byte
-	h.marshal(&b)
-	return crypto.SealX(dst, hk, b[:], nil, cfg.rand())
-}
-
 // openHeader decrypts an encrypted header under hk.
 func openHeader(hk *crypto.SymKey, enc []byte) (header, bool) {
 	var b [headerSize]byte

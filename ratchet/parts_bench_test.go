@@ -35,3 +35,11 @@ func BenchmarkPartOpenHeader(b *testing.B) {
 		openHeader(&hk, enc)
 	}
 }
+
+// sealHeader (test helper) appends nonce || XChaCha20-Poly1305(hk, header) to dst, with a
+// fresh random nonce and no associated data (§5.2).
+func sealHeader(dst []byte, hk *crypto.SymKey, h *header, cfg *Config) ([]byte, error) {
+	var b [headerSize]byte
+	h.marshal(&b)
+	return crypto.SealX(dst, hk, b[:], nil, cfg.rand())
+}

@@ -130,8 +130,11 @@ func (s *Session) Encrypt(pt []byte) ([]byte, error) {
 	m := buf[adSize:]
 	m[0] = typ
 	off := 1 + copy(m[1:], s.prefix)
+	// The header is written where its ciphertext goes and sealed in place.
 	h := header{dh: s.dhsPub, pn: s.pn, n: s.ns}
-	if _, err := sealHeader(m[off:off], &s.hks, &h, &s.cfg); err != nil {
+	hdr := (*[headerSize]byte)(m[off+crypto.XNonceSize:])
+	h.marshal(hdr)
+	if _, err := crypto.SealX(m[off:off], &s.hks, hdr[:], nil, s.cfg.rand()); err != nil {
 		return nil, err
 	}
 	bodyOff := off + encHeaderSize

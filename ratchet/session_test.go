@@ -166,6 +166,26 @@ func TestEveryByteFlipped(t *testing.T) {
 	}
 	mustDecrypt(t, bob, initial, "initial again")
 	mustDecrypt(t, bob, normal, "normal")
+	// A message of the receiver's current chain (the HKr path), and one
+	// that will need a stored skipped key.
+	skippedMsg := mustEncrypt(t, alice, "skipped")
+	current := mustEncrypt(t, alice, "current chain")
+	for name, m := range map[string][]byte{"current": current} {
+		t.Run(name, func(t *testing.T) {
+			for i := range m {
+				c := bytes.Clone(m)
+				c[i] ^= 0x01 << (i % 8)
+				expectFail(t, bob, c, ErrAuth)
+			}
+		})
+	}
+	mustDecrypt(t, bob, current, "current chain")
+	for i := range skippedMsg {
+		c := bytes.Clone(skippedMsg)
+		c[i] ^= 0x20
+		expectFail(t, bob, c, ErrAuth)
+	}
+	mustDecrypt(t, bob, skippedMsg, "skipped")
 }
 
 func TestRespondRejectsTampering(t *testing.T) {
