@@ -45,24 +45,32 @@ func (v *Vault) SetDuressPIN(ctx context.Context, pin []byte, mode DuressMode) e
 		if idx == v.primary {
 			return fmt.Errorf("%w: the duress PIN must differ from the unlock PIN", ErrBadPIN)
 		}
-		slot, err := v.refillOthers(kf, r)
-		if err != nil {
-			return err
-		}
-		filler, err := crypto.NewSymKey(r)
-		if err != nil {
-			return err
-		}
-		defer filler.Wipe()
-		return kf.sealSlot(slot, k, &slotContent{kind: slotDuress, mode: mode, dataKey: filler}, r)
+		_, err := sealDuress(kf, k, v.primary, mode, r)
+		return err
 	})
+}
+
+// sealDuress refills every non-primary slot and seals a duress slot under
+// k into one of them chosen at random (spec/vault.md §3.4). It returns the
+// duress slot's index.
+func sealDuress(kf *keyFile, k *crypto.SymKey, primary int, mode DuressMode, r io.Reader) (int, error) {
+	slot, err := refillOthers(kf, primary, r)
+	if err != nil {
+		return 0, err
+	}
+	filler, err := crypto.NewSymKey(r)
+	if err != nil {
+		return 0, err
+	}
+	defer filler.Wipe()
+	return slot, kf.sealSlot(slot, k, &slotContent{kind: slotDuress, mode: mode, dataKey: filler}, r)
 }
 
 // RemoveDuressPIN refills every non-primary slot with random bytes. It
 // needs no PIN and costs no Argon2id derivation.
 func (v *Vault) RemoveDuressPIN(ctx context.Context) error {
 	return v.rewriteSlots(ctx, nil, func(kf *keyFile, _ *crypto.SymKey, r io.Reader) error {
-		_, err := v.refillOthers(kf, r)
+		_, err := refillOthers(kf, v.primary, r)
 		return err
 	})
 }
@@ -116,11 +124,11 @@ func (v *Vault) rewriteSlots(ctx context.Context, pin []byte, edit func(*keyFile
 	return writeFileAtomic(name, kf.marshal())
 }
 
-// refillOthers overwrites every non-primary slot with random bytes and
-// returns one of them chosen at random.
-func (v *Vault) refillOthers(kf *keyFile, r io.Reader) (int, error) {
+// refillOthers overwrites every non-primary slot with random bytes, in
+// index order, and returns one of them chosen at random.
+func refillOthers(kf *keyFile, primary int, r io.Reader) (int, error) {
 	for i := range kf.slots {
-		if i != v.primary {
+		if i != primary {
 			if err := crypto.RandomBytes(r, kf.slots[i][:]); err != nil {
 				return 0, err
 			}
@@ -130,7 +138,7 @@ func (v *Vault) refillOthers(kf *keyFile, r io.Reader) (int, error) {
 	if err := crypto.RandomBytes(r, b[:]); err != nil {
 		return 0, err
 	}
-	return (v.primary + 1 + int(b[0])%(numSlots-1)) % numSlots, nil
+	return (primary + 1 + int(b[0])%(numSlots-1)) % numSlots, nil
 }
 
 // SetPolicy stores the wrong-PIN and dead-man erase policy in the state

@@ -122,3 +122,6 @@ func backoff(failures uint32) time.Duration {
 func validPolicy(p Policy) bool {
 	return p.WipeAfter >= 0 && p.WipeAfter <= 1<<20 && p.DeadMan >= 0 && p.DeadMan <= 100*365*24*time.Hour
 }
+
+// secondsDuration converts whole seconds to a Duration.
+func secondsDuration(s uint64) time.Duration { return time.Duration(s) * time.Second }

@@ -1,0 +1,248 @@
+// Package vaultvectors builds the vault test vectors of spec/vault.md from
+// fixed seeds: key files (§2–§3), state files (§5) and chat-key table
+// copies (§6.2). It implements those sections from the spec alone, with
+// veil/crypto and no code of package vault, so the vault's tests that
+// replay the vectors check the implementation against the document.
+//
+// The committed file is spec/vectors/vault/vectors.json. Rebuild it with
+//
+//	go test ./internal/gen/vaultvectors -run TestVectors -update
+//
+// and check it, byte for byte, with the same test without -update.
+package vaultvectors
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+
+	"veil/crypto"
+)
+
+// File is the committed vector file, relative to the repository root.
+const File = "spec/vectors/vault/vectors.json"
+
+// Vectors is the JSON document.
+type Vectors struct {
+	Comment  string     `json:"comment"`
+	KeyFiles []KeyFile  `json:"key_files"`
+	States   []State    `json:"state_files"`
+	ChatKeys []ChatKeys `json:"chat_key_tables"`
+}
+
+// KeyFile is one key file. Randomness is drawn from ChaCha8(Seed) in this
+// order: data key (32); salt (32); the four slots as filler (4 × 104);
+// the primary slot's index (1 byte, mod 4); the primary slot's nonce (24);
+// and with a duress PIN: every non-primary slot refilled in index order
+// (3 × 104), one byte b choosing slot (primary + 1 + b mod 3) mod 4, the
+// duress slot's 32 filler key bytes, and its nonce (24).
+type KeyFile struct {
+	Name        string `json:"name"`
+	Seed        string `json:"seed"`
+	PIN         string `json:"pin"`
+	DuressPIN   string `json:"duress_pin,omitempty"`
+	DuressMode  int    `json:"duress_mode,omitempty"`
+	Time        uint32 `json:"argon2_time"`
+	MemKiB      uint32 `json:"argon2_memory_kib"`
+	Threads     uint8  `json:"argon2_lanes"`
+	DataKey     string `json:"data_key"`
+	PrimarySlot int    `json:"primary_slot"`
+	DuressSlot  int    `json:"duress_slot"` // -1 when there is none
+	File        string `json:"file"`
+}
+
+// State is one state file (no randomness).
+type State struct {
+	Name        string `json:"name"`
+	Failures    uint32 `json:"failures"`
+	LastFailure int64  `json:"last_failure_unix"`
+	LastUnlock  int64  `json:"last_unlock_unix"`
+	WipeAfter   uint32 `json:"wipe_after"`
+	DeadMan     uint64 `json:"dead_man_seconds"`
+	File        string `json:"file"`
+}
+
+// ChatKeys is one copy of a chat-key table, written over a file of
+// PrevSize bytes. Its nonce (24) is drawn from ChaCha8(Seed).
+type ChatKeys struct {
+	Name       string            `json:"name"`
+	Seed       string            `json:"seed"`
+	DataKey    string            `json:"data_key"`
+	Generation uint64            `json:"generation"`
+	PrevSize   int               `json:"prev_size"`
+	Keys       map[string]string `json:"keys"`
+	File       string            `json:"file"`
+}
+
+func stream(seed string) io.Reader {
+	var b [32]byte
+	if len(seed) != 32 {
+		panic("vaultvectors: seed must be 32 bytes")
+	}
+	copy(b[:], seed)
+	return rand.NewChaCha8(b)
+}
+
+func read(r io.Reader, n int) []byte {
+	b := make([]byte, n)
+	if err := crypto.RandomBytes(r, b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// keyFile implements spec/vault.md §2–§3.
+func keyFile(kv *KeyFile) error {
+	r := stream(kv.Seed)
+	dataKey := read(r, 32)
+	hdr := make([]byte, 64)
+	copy(hdr, "VEILVKEY")
+	hdr[8], hdr[9], hdr[10], hdr[11] = 1, 1, kv.Threads, 4
+	binary.BigEndian.PutUint32(hdr[12:], kv.Time)
+	binary.BigEndian.PutUint32(hdr[16:], kv.MemKiB)
+	copy(hdr[20:52], read(r, 32))
+	slots := make([][]byte, 4)
+	for i := range slots {
+		slots[i] = read(r, 104)
+	}
+	params := crypto.Argon2Params{Time: kv.Time, MemKiB: kv.MemKiB, Threads: kv.Threads}
+	seal := func(i int, pin string, kind, mode byte, key []byte) error {
+		k := crypto.PINKey([]byte(pin), hdr[20:52], params)
+		pt := make([]byte, 64)
+		pt[0], pt[1] = kind, mode
+		copy(pt[32:], key)
+		ad := append(append([]byte("veil/vault/slot/v1"), hdr...), byte(i))
+		out, err := crypto.SealX(nil, &k, pt, ad, r)
+		if err != nil {
+			return err
+		}
+		if len(out) != 104 {
+			return fmt.Errorf("slot is %d bytes", len(out))
+		}
+		slots[i] = out
+		return nil
+	}
+	kv.PrimarySlot = int(read(r, 1)[0]) % 4
+	if err := seal(kv.PrimarySlot, kv.PIN, 1, 0, dataKey); err != nil {
+		return err
+	}
+	kv.DuressSlot = -1
+	if kv.DuressPIN != "" {
+		for i := range slots {
+			if i != kv.PrimarySlot {
+				slots[i] = read(r, 104)
+			}
+		}
+		kv.DuressSlot = (kv.PrimarySlot + 1 + int(read(r, 1)[0])%3) % 4
+		if err := seal(kv.DuressSlot, kv.DuressPIN, 2, byte(kv.DuressMode), read(r, 32)); err != nil {
+			return err
+		}
+	}
+	file := hdr
+	for _, s := range slots {
+		file = append(file, s...)
+	}
+	kv.DataKey = hex.EncodeToString(dataKey)
+	kv.File = hex.EncodeToString(file)
+	return nil
+}
+
+// stateFile implements spec/vault.md §5.0.
+func stateFile(s *State) {
+	b := make([]byte, 64)
+	copy(b, "VEILVSTA")
+	b[8] = 1
+	binary.BigEndian.PutUint32(b[12:], s.Failures)
+	binary.BigEndian.PutUint64(b[16:], uint64(s.LastFailure))
+	binary.BigEndian.PutUint64(b[24:], uint64(s.LastUnlock))
+	binary.BigEndian.PutUint32(b[32:], s.WipeAfter)
+	binary.BigEndian.PutUint64(b[36:], s.DeadMan)
+	sum := crypto.Hash(b[:56])
+	copy(b[56:], sum[:8])
+	s.File = hex.EncodeToString(b)
+}
+
+// chatKeys implements spec/vault.md §6.2.
+func chatKeys(c *ChatKeys) error {
+	r := stream(c.Seed)
+	dk, err := hex.DecodeString(c.DataKey)
+	if err != nil {
+		return err
+	}
+	tk := crypto.HKDFKey(dk, nil, "veil/vault/chatkeys/v1")
+	ids := make([]string, 0, len(c.Keys))
+	for id := range c.Keys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	pt := binary.BigEndian.AppendUint32(nil, uint32(len(ids)))
+	for _, id := range ids {
+		k, err := hex.DecodeString(c.Keys[id])
+		if err != nil || len(k) != 32 {
+			return fmt.Errorf("bad key for %q", id)
+		}
+		pt = append(append(append(pt, byte(len(id))), id...), k...)
+	}
+	pt = append(pt, make([]byte, (len(pt)/4096+1)*4096-len(pt))...)
+	hdr := make([]byte, 20)
+	copy(hdr, "VEILVCKT")
+	hdr[8] = 1
+	binary.BigEndian.PutUint64(hdr[12:], c.Generation)
+	sealed, err := crypto.SealX(nil, &tk, pt, hdr, r)
+	if err != nil {
+		return err
+	}
+	file := binary.BigEndian.AppendUint32(hdr, uint32(len(sealed)))
+	file = append(file, sealed...)
+	if len(file) < c.PrevSize {
+		file = append(file, make([]byte, c.PrevSize-len(file))...)
+	}
+	c.File = hex.EncodeToString(file)
+	return nil
+}
+
+// Generate returns the vector document, deterministically.
+func Generate() ([]byte, error) {
+	v := Vectors{
+		Comment: "spec/vault.md vectors; every random byte comes from ChaCha8(seed) in the order given in internal/gen/vaultvectors",
+		KeyFiles: []KeyFile{
+			{Name: "primary only", Seed: "veil vault vectors: key file 1..", PIN: "1234", Time: 1, MemKiB: 64, Threads: 1},
+			{Name: "primary and duress (decoy)", Seed: "veil vault vectors: key file 2..", PIN: "correct horse battery staple", DuressPIN: "9999", DuressMode: 1, Time: 2, MemKiB: 256, Threads: 2},
+			{Name: "primary and duress (reset)", Seed: "veil vault vectors: key file 3..", PIN: "ñandú 2026", DuressPIN: "0000", DuressMode: 2, Time: 1, MemKiB: 128, Threads: 4},
+		},
+		States: []State{
+			{Name: "fresh"},
+			{Name: "failures and policy", Failures: 5, LastFailure: 1767225600, LastUnlock: 1767139200, WipeAfter: 10, DeadMan: 7 * 24 * 3600},
+		},
+		ChatKeys: []ChatKeys{
+			{Name: "empty", Seed: "veil vault vectors: chat keys 1.", DataKey: hex.EncodeToString(make([]byte, 32)), Generation: 1, Keys: map[string]string{}},
+			{Name: "two chats over a larger old copy", Seed: "veil vault vectors: chat keys 2.", DataKey: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", Generation: 7, PrevSize: 8192,
+				Keys: map[string]string{
+					"chat-a": "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+					"b":      "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf",
+				}},
+		},
+	}
+	for i := range v.KeyFiles {
+		if err := keyFile(&v.KeyFiles[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range v.States {
+		stateFile(&v.States[i])
+	}
+	for i := range v.ChatKeys {
+		if err := chatKeys(&v.ChatKeys[i]); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
