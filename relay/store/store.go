@@ -126,3 +126,17 @@ type Store interface {
 	// Close releases the store; later calls return ErrClosed.
 	Close() error
 }
+
+// Claimer is implemented by stores that several relay nodes share
+// (jetstream). A relay claims a mailbox when a SUB makes a connection its
+// live subscriber; a later claim of the same mailbox on any node ends the
+// earlier one, which extends "one live subscriber per mailbox" to the
+// whole cluster. A store that one relay process owns (badger, memory)
+// does not implement it: the relay's own table is enough there.
+type Claimer interface {
+	// Claim makes the caller the live subscriber of rid across every node
+	// sharing the store. The returned channel is closed when a later Claim
+	// of rid, on any node, takes over (or the store closes); release gives
+	// the claim up and must be called once when the subscription ends.
+	Claim(ctx context.Context, rid ID) (lost <-chan struct{}, release func(), err error)
+}

@@ -1,0 +1,410 @@
+// Package jetstream is the relay store for more than one machine: any
+// number of relay nodes share one NATS JetStream cluster
+// (github.com/nats-io/nats.go and its jetstream package), and the
+// cluster's Raft replication makes every acknowledged write survive the
+// loss of a minority of NATS nodes.
+//
+// The mapping of the relay's state onto streams, subjects and KV buckets
+// is normative and lives in spec/relay-jetstream.md; the code cites it.
+// In short: mailbox messages are subjects of one replicated stream with
+// per-message TTL and ACK is deletion by sequence; group logs are
+// subjects of a second stream read from a cursor; mailbox and log
+// metadata, one-time blobs and subscriber claims are KV buckets; a Send
+// publishes a core NATS notification that reaches the recipient's node
+// wherever it is in the cluster.
+//
+// Every write is a JetStream publish acknowledged only after the stream's
+// replicas have it (and, with file storage, after it is written), so the
+// store.Store durability contract holds cluster-wide. The store keeps no
+// state of its own between calls: relay nodes are interchangeable.
+package jetstream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	js "github.com/nats-io/nats.go/jetstream"
+
+	"veil/relay/store"
+)
+
+// Tuning constants (not from the spec).
+const (
+	// MaxBody is the largest body the store accepts (Send, Append, PutBlob).
+	MaxBody = 1 << 20
+	// defaultOpTimeout bounds one store call, retries included, when the
+	// caller's context has no earlier deadline: long enough to ride out a
+	// JetStream leader election after a NATS node is lost.
+	defaultOpTimeout = 20 * time.Second
+	// attemptTimeout bounds one request to the cluster.
+	attemptTimeout = 3 * time.Second
+	// maxCAS bounds the optimistic-concurrency retries of one call.
+	maxCAS = 64
+	// sizeEvery is how long Size may serve a cached figure.
+	sizeEvery = time.Second
+	// claimTTL removes subscriber claims that nobody released (a node
+	// that died) after a day.
+	claimTTL = 24 * time.Hour
+	// logTTLGrace is added to a log entry's server-side TTL: Expire, not
+	// the server, removes entries on time, so that it can record the log's
+	// floor first (spec §5.2); the server's TTL is the backstop.
+	logTTLGrace = 24 * time.Hour
+	// scanBatch is how many records one Expire fetch asks for.
+	scanBatch = 256
+	// day is the granularity of mailbox times (store.Mailbox).
+	day = 24 * time.Hour
+)
+
+// Config configures Open.
+type Config struct {
+	// URLs are the NATS servers to connect to (any member of the cluster;
+	// the client learns the others). Ignored when Conn is set.
+	URLs []string
+	// Conn is an existing connection to use; the caller keeps ownership
+	// and closes it after the store.
+	Conn *nats.Conn
+	// Name is the NATS client name; "veil-relay" when empty.
+	Name string
+	// Prefix names every stream, bucket and subject the store uses, so
+	// several relays can share one NATS account (spec §2); "veil" when
+	// empty. It must be a single subject token of [A-Za-z0-9_-].
+	Prefix string
+	// Replicas is the replication factor of every stream: 3 for a
+	// three-node cluster (the default), 1 for a single NATS server.
+	Replicas int
+	// Memory selects memory storage instead of file storage: faster, and
+	// durable only while a majority of replicas stays up. Not for
+	// production.
+	Memory bool
+	// MaxBytes is the relay's storage quota: Send, Append and PutBlob fail
+	// with store.ErrDiskQuota while the streams hold more. Zero: no quota.
+	MaxBytes int64
+	// Now is the clock; time.Now when nil. The server's per-message TTL
+	// uses the real clock, so an injected clock must not run behind it.
+	Now func() time.Time
+	// Logger receives connection events (never IDs or bodies). Nil: silent.
+	Logger *slog.Logger
+	// OpTimeout bounds one call, retries included, when the caller's
+	// context has no deadline; 20s when zero.
+	OpTimeout time.Duration
+}
+
+// Store is the JetStream-backed store.Store. Create it with Open.
+type Store struct {
+	nc        *nats.Conn
+	ownConn   bool
+	js        js.JetStream
+	names     names
+	now       func() time.Time
+	log       *slog.Logger
+	maxBytes  int64
+	opTimeout time.Duration
+
+	msgs, logs                   js.Stream // spec §3, §5
+	boxes, senders, logMeta, blob js.Stream // KV buckets, spec §4
+	claims                       js.Stream // spec §7
+
+	closing chan struct{} // closed by Close
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex // guards the fields below
+	closed   bool
+	watchers map[*watcher]struct{}
+	claimSet map[store.ID]map[*claim]struct{}
+	claimCC  js.ConsumeContext // the node's claim watcher; nil until the first Claim
+	size     int64
+	sizeAt   time.Time
+}
+
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Claimer = (*Store)(nil)
+)
+
+// Open connects (unless cfg.Conn is set), creates or checks the streams
+// and buckets of spec §2, and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "veil"
+	}
+	if !validToken(cfg.Prefix) {
+		return nil, errors.New("jetstream: prefix must be one token of letters, digits, '_' or '-'")
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 3
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > 5 {
+		return nil, fmt.Errorf("jetstream: replicas %d outside 1..5", cfg.Replicas)
+	}
+	s := &Store{
+		names:     newNames(cfg.Prefix),
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		maxBytes:  cfg.MaxBytes,
+		opTimeout: cfg.OpTimeout,
+		closing:   make(chan struct{}),
+		watchers:  map[*watcher]struct{}{},
+		claimSet:  map[store.ID]map[*claim]struct{}{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.opTimeout <= 0 {
+		s.opTimeout = defaultOpTimeout
+	}
+	if cfg.Conn != nil {
+		s.nc = cfg.Conn
+	} else {
+		if len(cfg.URLs) == 0 {
+			return nil, errors.New("jetstream: no NATS URL")
+		}
+		name := cfg.Name
+		if name == "" {
+			name = "veil-relay"
+		}
+		nc, err := nats.Connect(strings.Join(cfg.URLs, ","),
+			nats.Name(name),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(250*time.Millisecond),
+			nats.RetryOnFailedConnect(false),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				s.log.Warn("jetstream: disconnected from NATS", "err", err)
+			}),
+			nats.ReconnectHandler(func(*nats.Conn) {
+				s.log.Info("jetstream: reconnected to NATS")
+				s.wakeAll()
+			}),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: connect: %w", err)
+		}
+		s.nc, s.ownConn = nc, true
+	}
+	if cfg.Conn != nil {
+		// A connection we do not own: we cannot install a reconnect
+		// handler without replacing the caller's, so wake watchers on
+		// every status change instead.
+		s.wg.Add(1)
+		go func() { // owned by the store; stops when closing is closed
+			defer s.wg.Done()
+			s.watchStatus()
+		}()
+	}
+	var err error
+	if s.js, err = js.New(s.nc); err != nil {
+		s.closeConn()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := s.setup(ctx, cfg.Replicas, cfg.Memory); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// watchStatus wakes every Notify channel after the caller's connection
+// reconnects, so subscribers re-read what they may have missed.
+func (s *Store) watchStatus() {
+	ch := s.nc.StatusChanged(nats.CONNECTED)
+	defer s.nc.RemoveStatusListener(ch)
+	for {
+		select {
+		case <-s.closing:
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			s.wakeAll()
+		}
+	}
+}
+
+func validToken(t string) bool {
+	if t == "" || len(t) > 32 {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// setup creates every stream of spec §2 or checks the one that exists.
+func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
+	storage := js.FileStorage
+	if memory {
+		storage = js.MemoryStorage
+	}
+	stream := func(name string, subjects []string, perSubject int64) js.StreamConfig {
+		return js.StreamConfig{
+			Name:              name,
+			Subjects:          subjects,
+			Storage:           storage,
+			Replicas:          replicas,
+			Retention:         js.LimitsPolicy,
+			Discard:           js.DiscardNew,
+			MaxMsgs:           -1,
+			MaxBytes:          -1,
+			MaxMsgsPerSubject: perSubject,
+			MaxMsgSize:        MaxBody + 4096,
+			MaxConsumers:      -1,
+			Duplicates:        2 * time.Minute,
+			AllowMsgTTL:       true,
+			// Reads must see every acknowledged write: direct gets may be
+			// served by a follower that has not applied it yet (spec §2).
+			AllowDirect: false,
+			// KV-style buckets are deleted from by sequence (spec §4).
+			DenyDelete: false,
+			DenyPurge:  false,
+		}
+	}
+	n := s.names
+	specs := []struct {
+		dst *js.Stream
+		cfg js.StreamConfig
+	}{
+		{&s.msgs, stream(n.msgStream, []string{n.msgSubjects}, -1)},
+		{&s.logs, stream(n.logStream, []string{n.logSubjects}, -1)},
+		{&s.boxes, stream(kvStream(n.boxBucket), []string{kvSubjects(n.boxBucket)}, 1)},
+		{&s.senders, stream(kvStream(n.senderBucket), []string{kvSubjects(n.senderBucket)}, 1)},
+		{&s.logMeta, stream(kvStream(n.logBucket), []string{kvSubjects(n.logBucket)}, 1)},
+		{&s.blob, stream(kvStream(n.blobBucket), []string{kvSubjects(n.blobBucket)}, 1)},
+		{&s.claims, stream(kvStream(n.claimBucket), []string{kvSubjects(n.claimBucket)}, 1)},
+	}
+	for _, sp := range specs {
+		if sp.dst == &s.claims {
+			// Claims are small and short-lived; losing them with the whole
+			// cluster only means a second subscriber is not ended at once.
+			sp.cfg.MaxMsgSize = 1024
+		}
+		if sp.cfg.MaxMsgsPerSubject == 1 {
+			sp.cfg.AllowRollup = true // KV layout (spec §4)
+		}
+		st, err := s.js.CreateOrUpdateStream(ctx, sp.cfg)
+		if err != nil {
+			return fmt.Errorf("jetstream: stream %s: %w", sp.cfg.Name, err)
+		}
+		*sp.dst = st
+	}
+	return nil
+}
+
+// ctx bounds a call by the store's operation timeout when the caller set
+// no deadline.
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.opTimeout)
+}
+
+// begin reports ErrClosed after Close and otherwise returns the bounded
+// context for one call.
+func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, nil, store.ErrClosed
+	}
+	c, cancel := s.ctx(ctx)
+	return c, cancel, nil
+}
+
+// Close stops the claim watcher and every Notify subscription and closes
+// the connection if the store opened it. Later calls return ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	watchers := s.watchers
+	s.watchers = map[*watcher]struct{}{}
+	cc := s.claimCC
+	s.claimCC = nil
+	claims := s.claimSet
+	s.claimSet = map[store.ID]map[*claim]struct{}{}
+	s.mu.Unlock()
+	close(s.closing)
+	for w := range watchers {
+		w.unsubscribe()
+	}
+	if cc != nil {
+		cc.Stop()
+	}
+	for _, set := range claims {
+		for c := range set {
+			c.end()
+		}
+	}
+	s.wg.Wait()
+	s.closeConn()
+	return nil
+}
+
+func (s *Store) closeConn() {
+	if s.ownConn {
+		s.nc.Close()
+	}
+}
+
+// Size returns the bytes the store's streams hold, as the cluster last
+// reported them (refreshed at most once a second).
+func (s *Store) Size() int64 {
+	s.mu.Lock()
+	if s.closed || time.Since(s.sizeAt) < sizeEvery {
+		n := s.size
+		s.mu.Unlock()
+		return n
+	}
+	s.sizeAt = time.Now()
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
+	defer cancel()
+	var total int64
+	for _, st := range []js.Stream{s.msgs, s.logs, s.boxes, s.senders, s.logMeta, s.blob} {
+		info, err := st.Info(ctx)
+		if err != nil {
+			s.mu.Lock()
+			n := s.size
+			s.mu.Unlock()
+			return n
+		}
+		total += int64(info.State.Bytes)
+	}
+	s.mu.Lock()
+	s.size = total
+	s.mu.Unlock()
+	return total
+}
+
+// full reports whether a write of n bytes would exceed the quota.
+func (s *Store) full(n int) bool {
+	return s.maxBytes > 0 && s.Size()+int64(n) > s.maxBytes
+}
+
+func dayOf(t time.Time) time.Time { return t.UTC().Truncate(day) }
+
+func newToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("jetstream: crypto/rand failed: " + err.Error()) // the runtime never returns an error here
+	}
+	return hex.EncodeToString(b[:])
+}

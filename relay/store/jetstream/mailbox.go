@@ -1,0 +1,228 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	js "github.com/nats-io/nats.go/jetstream"
+
+	"veil/relay/store"
+)
+
+// zero is the expected last subject sequence of a key that must not exist.
+var zero uint64
+
+// CreateMailbox implements store.Store: the recipient record first, then
+// the sender index, each created only if absent (spec §4.1).
+func (s *Store) CreateMailbox(ctx context.Context, m store.Mailbox) error {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if len(m.SenderKey) > maxSenderKey {
+		return errors.New("jetstream: sender key too long")
+	}
+	now := s.now()
+	if m.Created.IsZero() {
+		m.Created = now
+	}
+	if m.LastActive.IsZero() {
+		m.LastActive = now
+	}
+	m.Created, m.LastActive = dayOf(m.Created), dayOf(m.LastActive)
+	rev, err := s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &zero})
+	if errors.Is(err, errConflict) {
+		return store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: create mailbox: %w", err)
+	}
+	_, err = s.publish(ctx, pub{subject: kvSubject(s.names.senderBucket, m.SenderID), data: encodeSender(m.RecipientID), expect: &zero})
+	if err == nil {
+		return nil
+	}
+	// Undo the recipient record; if that fails too, Expire removes it
+	// once it is idle (nothing can reach it without a sender index).
+	if rerr := remove(ctx, s.boxes, rev); rerr != nil && !errors.Is(rerr, errGone) {
+		s.log.Warn("jetstream: could not undo a refused mailbox", "err", rerr)
+	}
+	if errors.Is(err, errConflict) {
+		return store.ErrExists
+	}
+	return fmt.Errorf("jetstream: create mailbox: %w", err)
+}
+
+// encodeSender is the sender index value: version, recipient ID.
+func encodeSender(rid store.ID) []byte { return append([]byte{recordV1}, rid[:]...) }
+
+func decodeSender(b []byte) (store.ID, error) {
+	var rid store.ID
+	if len(b) != 1+store.IDSize || b[0] != recordV1 {
+		return rid, errRecord
+	}
+	copy(rid[:], b[1:])
+	return rid, nil
+}
+
+// box returns the mailbox record of rid and its revision.
+func (s *Store) box(ctx context.Context, rid store.ID) (store.Mailbox, uint64, error) {
+	msg, err := last(ctx, s.boxes, kvSubject(s.names.boxBucket, rid))
+	if err != nil {
+		return store.Mailbox{}, 0, fmt.Errorf("jetstream: read mailbox: %w", err)
+	}
+	if msg == nil {
+		return store.Mailbox{}, 0, store.ErrNotFound
+	}
+	m, err := decodeMailbox(msg.Data)
+	if err != nil || m.RecipientID != rid {
+		return store.Mailbox{}, 0, fmt.Errorf("jetstream: mailbox record at revision %d: %w", msg.Sequence, errRecord)
+	}
+	return m, msg.Sequence, nil
+}
+
+// boxBySender follows the sender index to the mailbox record.
+func (s *Store) boxBySender(ctx context.Context, sid store.ID) (store.Mailbox, uint64, error) {
+	msg, err := last(ctx, s.senders, kvSubject(s.names.senderBucket, sid))
+	if err != nil {
+		return store.Mailbox{}, 0, fmt.Errorf("jetstream: read sender index: %w", err)
+	}
+	if msg == nil {
+		return store.Mailbox{}, 0, store.ErrNotFound
+	}
+	rid, err := decodeSender(msg.Data)
+	if err != nil {
+		return store.Mailbox{}, 0, fmt.Errorf("jetstream: sender index at revision %d: %w", msg.Sequence, err)
+	}
+	m, rev, err := s.box(ctx, rid)
+	if err != nil {
+		return store.Mailbox{}, 0, err
+	}
+	if m.SenderID != sid { // an index entry left by a refused create
+		return store.Mailbox{}, 0, store.ErrNotFound
+	}
+	return m, rev, nil
+}
+
+// Mailbox implements store.Store.
+func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	defer cancel()
+	m, _, err := s.box(ctx, rid)
+	return m, err
+}
+
+// MailboxBySender implements store.Store.
+func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbox, error) {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	defer cancel()
+	m, _, err := s.boxBySender(ctx, sid)
+	return m, err
+}
+
+// Secure implements store.Store with compare-and-set on the record's
+// revision, so of two concurrent Secure calls exactly one succeeds.
+func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) error {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if len(senderKey) > maxSenderKey {
+		return errors.New("jetstream: sender key too long")
+	}
+	for range maxCAS {
+		m, rev, err := s.boxBySender(ctx, sid)
+		if err != nil {
+			return err
+		}
+		if len(m.SenderKey) != 0 {
+			return store.ErrAlreadySecured
+		}
+		m.SenderKey = append([]byte(nil), senderKey...)
+		if today := dayOf(s.now()); today.After(m.LastActive) {
+			m.LastActive = today
+		}
+		_, err = s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
+		if errors.Is(err, errConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("jetstream: secure: %w", err)
+		}
+		return nil
+	}
+	return errors.New("jetstream: secure: too many concurrent updates")
+}
+
+// touch marks the mailbox active today, at most once a day (store.Mailbox).
+// It is best effort: a concurrent update that wins has touched it or will.
+func (s *Store) touch(ctx context.Context, m store.Mailbox, rev uint64) {
+	today := dayOf(s.now())
+	if !today.After(m.LastActive) {
+		return
+	}
+	m.LastActive = today
+	_, err := s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
+	if err != nil && !errors.Is(err, errConflict) {
+		s.log.Warn("jetstream: could not mark a mailbox active", "err", err)
+	}
+}
+
+// DeleteMailbox implements store.Store: the record, then the sender
+// index, then every message (spec §4.1). A crash part-way leaves only
+// records that nothing reaches, which Expire and the messages' TTL remove.
+func (s *Store) DeleteMailbox(ctx context.Context, rid store.ID) error {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	m, rev, err := s.box(ctx, rid)
+	if err != nil {
+		return err
+	}
+	if err := remove(ctx, s.boxes, rev); err != nil {
+		if errors.Is(err, errGone) {
+			return store.ErrNotFound
+		}
+		return fmt.Errorf("jetstream: delete mailbox: %w", err)
+	}
+	return s.dropMailbox(ctx, m)
+}
+
+// dropMailbox removes what remains of a mailbox whose record is gone.
+func (s *Store) dropMailbox(ctx context.Context, m store.Mailbox) error {
+	idx, err := last(ctx, s.senders, kvSubject(s.names.senderBucket, m.SenderID))
+	if err != nil {
+		return fmt.Errorf("jetstream: delete mailbox: %w", err)
+	}
+	if idx != nil {
+		if rid, err := decodeSender(idx.Data); err == nil && rid == m.RecipientID {
+			if err := remove(ctx, s.senders, idx.Sequence); err != nil && !errors.Is(err, errGone) {
+				return fmt.Errorf("jetstream: delete mailbox: %w", err)
+			}
+		}
+	}
+	subject := s.names.msgSubject(m.RecipientID)
+	err = retry(ctx, func(ctx context.Context) error {
+		return s.msgs.Purge(ctx, js.WithPurgeSubject(subject))
+	})
+	if err != nil {
+		return fmt.Errorf("jetstream: delete mailbox messages: %w", err)
+	}
+	return nil
+}
+
+// expiresAt returns the expiry a message or entry carries.
+func expiresAt(msg *js.RawStreamMsg) (time.Time, error) {
+	return parseMillis(msg.Header.Get(hdrExpires))
+}

@@ -1,0 +1,72 @@
+package jetstream
+
+import (
+	"encoding/hex"
+	"strings"
+
+	"veil/relay/store"
+)
+
+// names holds every stream, bucket and subject name derived from the
+// prefix (spec/relay-jetstream.md §2).
+type names struct {
+	prefix       string
+	msgStream    string // mailbox messages, §3
+	msgSubjects  string
+	logStream    string // group log entries, §5
+	logSubjects  string
+	boxBucket    string // mailbox records by recipient ID, §4.1
+	senderBucket string // sender ID → recipient ID, §4.1
+	logBucket    string // log records, §5.1
+	blobBucket   string // one-time blobs, §6
+	claimBucket  string // live-subscriber claims, §7
+}
+
+func newNames(p string) names {
+	up := strings.ToUpper(p)
+	return names{
+		prefix:       p,
+		msgStream:    up + "_MSG",
+		msgSubjects:  p + ".m.*",
+		logStream:    up + "_LOG",
+		logSubjects:  p + ".l.*",
+		boxBucket:    p + "_box",
+		senderBucket: p + "_sender",
+		logBucket:    p + "_log",
+		blobBucket:   p + "_blob",
+		claimBucket:  p + "_sub",
+	}
+}
+
+// key is the subject token of an ID: lower-case hex (§2).
+func key(id store.ID) string { return hex.EncodeToString(id[:]) }
+
+// parseKey is key's inverse; false for anything key would not produce.
+func parseKey(s string) (store.ID, bool) {
+	var id store.ID
+	if len(s) != 2*store.IDSize || strings.ToLower(s) != s {
+		return id, false
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, false
+	}
+	return id, true
+}
+
+func (n names) msgSubject(rid store.ID) string    { return n.prefix + ".m." + key(rid) }
+func (n names) logSubject(id store.ID) string     { return n.prefix + ".l." + key(id) }
+func (n names) notifySubject(rid store.ID) string { return n.prefix + ".n." + key(rid) }
+
+// kvStream and kvSubjects follow the layout of NATS KV buckets, so the
+// buckets can be inspected with the standard tools (§4).
+func kvStream(bucket string) string   { return "KV_" + bucket }
+func kvSubjects(bucket string) string { return "$KV." + bucket + ".>" }
+func kvSubject(bucket string, id store.ID) string {
+	return "$KV." + bucket + "." + key(id)
+}
+
+// lastToken returns the ID in the last token of a subject.
+func lastToken(subject string) (store.ID, bool) {
+	i := strings.LastIndexByte(subject, '.')
+	return parseKey(subject[i+1:])
+}

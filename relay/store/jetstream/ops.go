@@ -1,0 +1,231 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	js "github.com/nats-io/nats.go/jetstream"
+
+	"veil/relay/store"
+)
+
+// JetStream API error codes the store branches on.
+const (
+	codeWrongLastSeq      = js.JSErrCodeStreamWrongLastSequence
+	codeWrongLastSeqConst = js.JSErrCodeStreamWrongLastSequenceConstant
+	codeMsgNotFound       = js.JSErrCodeMessageNotFound
+	codeStoreFailed       = 10077 // JSStreamStoreFailedF: limits such as MaxBytes
+	codeInsufficient      = 10023 // JSInsufficientResourcesErr
+)
+
+// errConflict reports an optimistic-concurrency conflict (a
+// Nats-Expected-Last-Subject-Sequence mismatch): the caller re-reads.
+var errConflict = errors.New("jetstream: concurrent update")
+
+// transient reports errors worth retrying: the cluster is electing a
+// leader, a node went away, or a request timed out.
+func transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, js.ErrNoStreamResponse) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, js.ErrNoHeartbeat) {
+		return true
+	}
+	var api *js.APIError
+	if errors.As(err, &api) {
+		// 503 is the cluster's "not now" (no leader, no quorum); a store
+		// failure or a full disk is also 503 but will not pass by waiting.
+		return (api.Code == 503 || api.Code == 408) &&
+			api.ErrorCode != codeStoreFailed && api.ErrorCode != codeInsufficient
+	}
+	return errors.Is(err, errRetryDelete)
+}
+
+// errRetryDelete marks a delete the cluster refused for now.
+var errRetryDelete = errors.New("jetstream: delete refused for now")
+
+// retry runs op until it succeeds, fails for good, or ctx ends; each
+// attempt gets attemptTimeout. The wait doubles from 25ms to 500ms.
+func retry(ctx context.Context, op func(context.Context) error) error {
+	wait := 25 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := op(actx)
+		cancel()
+		if !transient(err) || ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil && transient(err) {
+				return fmt.Errorf("jetstream: cluster unavailable: %w", err)
+			}
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("jetstream: cluster unavailable: %w", err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// mapPubErr turns a publish error into the store's vocabulary.
+func mapPubErr(err error) error {
+	var api *js.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode {
+		case codeWrongLastSeq, codeWrongLastSeqConst:
+			return errConflict
+		case js.JSErrCodeStreamMessageExceedsMaximum:
+			return fmt.Errorf("jetstream: body too large: %w", err)
+		case codeStoreFailed:
+			return fmt.Errorf("%w: %w", store.ErrDiskQuota, err)
+		}
+	}
+	return err
+}
+
+// pub is one publish: headers, payload, and the optimistic-concurrency
+// and TTL settings of spec §3.2.
+type pub struct {
+	subject string
+	data    []byte
+	header  nats.Header
+	ttl     time.Duration // Nats-TTL; zero: none
+	expect  *uint64       // Nats-Expected-Last-Subject-Sequence
+}
+
+// publish stores p and returns its stream sequence. Retries carry the
+// same Nats-Msg-Id, so a publish whose acknowledgement was lost is not
+// stored twice (spec §3.3).
+func (s *Store) publish(ctx context.Context, p pub) (uint64, error) {
+	m := &nats.Msg{Subject: p.subject, Data: p.data, Header: p.header}
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	opts := []js.PublishOpt{js.WithMsgID(newToken())}
+	if p.ttl > 0 {
+		opts = append(opts, js.WithMsgTTL(max(p.ttl, time.Second).Truncate(time.Second)))
+	}
+	if p.expect != nil {
+		opts = append(opts, js.WithExpectLastSequencePerSubject(*p.expect))
+	}
+	var seq uint64
+	err := retry(ctx, func(ctx context.Context) error {
+		ack, err := s.js.PublishMsg(ctx, m, opts...)
+		if err != nil {
+			return err
+		}
+		seq = ack.Sequence
+		return nil
+	})
+	if err != nil {
+		return 0, mapPubErr(err)
+	}
+	return seq, nil
+}
+
+// last returns the last message on subject, or nil when there is none.
+func last(ctx context.Context, st js.Stream, subject string) (*js.RawStreamMsg, error) {
+	var m *js.RawStreamMsg
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = st.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
+	if errors.Is(err, js.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// next returns the first message on subject with sequence >= seq, or nil.
+func next(ctx context.Context, st js.Stream, seq uint64, subject string) (*js.RawStreamMsg, error) {
+	var m *js.RawStreamMsg
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = st.GetMsg(ctx, seq, js.WithGetMsgSubject(subject))
+		return err
+	})
+	if errors.Is(err, js.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// bySeq returns message seq, or nil when it is not there.
+func bySeq(ctx context.Context, st js.Stream, seq uint64) (*js.RawStreamMsg, error) {
+	var m *js.RawStreamMsg
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		m, err = st.GetMsg(ctx, seq)
+		return err
+	})
+	if errors.Is(err, js.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// errGone reports that a delete found nothing to delete.
+var errGone = errors.New("jetstream: already deleted")
+
+// remove deletes message seq. It returns errGone when the message was
+// not there at the first attempt, and nil when a retried attempt found it
+// gone, since the earlier attempt may have removed it: callers that must
+// know who removed a message (TakeBlob) use removeOnce.
+func remove(ctx context.Context, st js.Stream, seq uint64) error {
+	err := removeOnce(ctx, st, seq)
+	if errors.Is(err, errAmbiguous) {
+		return nil
+	}
+	return err
+}
+
+// errAmbiguous: a retried delete found the message gone, and whether the
+// first attempt or someone else removed it cannot be known.
+var errAmbiguous = errors.New("jetstream: delete outcome unknown after a cluster fault")
+
+// removeOnce is remove for callers that must know whether this call did
+// the deleting: nil only if it certainly did.
+func removeOnce(ctx context.Context, st js.Stream, seq uint64) error {
+	attempts := 0
+	err := retry(ctx, func(ctx context.Context) error {
+		attempts++
+		err := st.DeleteMsg(ctx, seq)
+		if errors.Is(err, js.ErrMsgDeleteUnsuccessful) {
+			// The client keeps only the text of the server's answer.
+			switch msg := err.Error(); {
+			case strings.Contains(msg, "no message found"):
+				return errGone
+			case strings.Contains(msg, "code=503"):
+				return fmt.Errorf("%w: %w", errRetryDelete, err)
+			}
+		}
+		return err
+	})
+	if errors.Is(err, errGone) && attempts > 1 {
+		return errAmbiguous
+	}
+	return err
+}
+
+// count returns how many messages subject holds.
+func count(ctx context.Context, st js.Stream, subject string) (uint64, error) {
+	var n uint64
+	err := retry(ctx, func(ctx context.Context) error {
+		info, err := st.Info(ctx, js.WithSubjectFilter(subject))
+		if err != nil {
+			return err
+		}
+		n = info.State.Subjects[subject]
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,35 @@
+package jetstream
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"veil/relay/store"
+	"veil/relay/store/jetstream/jstest"
+	"veil/relay/store/storetest"
+)
+
+// open returns a store on c with a prefix of its own, so tests sharing a
+// cluster do not see each other's streams.
+func open(t *testing.T, c *jstest.Cluster, replicas int, n *atomic.Int64) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{
+		URLs:     c.URLs(),
+		Prefix:   fmt.Sprintf("t%d", n.Add(1)),
+		Replicas: replicas,
+	})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestConformance runs the store suite against one NATS server.
+func TestConformance(t *testing.T) {
+	c := jstest.Start(t, 1)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, c, 1, &n) })
+}
