@@ -108,9 +108,9 @@ type Store struct {
 	maxBytes  int64
 	opTimeout time.Duration
 
-	msgs, logs                   js.Stream // spec §3, §5
+	msgs, logs                    js.Stream // spec §3, §5
 	boxes, senders, logMeta, blob js.Stream // KV buckets, spec §4
-	claims                       js.Stream // spec §7
+	claims                        js.Stream // spec §7
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup

@@ -204,4 +204,3 @@ func (s *Store) onClaim(msg js.Msg) {
 		}
 	}
 }
-
