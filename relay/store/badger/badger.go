@@ -88,6 +88,8 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool
 
+	cache *mailboxCache
+
 	watchMu  sync.Mutex // guards watchers
 	watchers map[store.ID]map[*watcher]struct{}
 
@@ -136,6 +138,7 @@ func Open(cfg Config) (*Store, error) {
 		dir:        cfg.Dir,
 		reqs:       make(chan *request, queueLen),
 		watchers:   map[store.ID]map[*watcher]struct{}{},
+		cache:      newMailboxCache(),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
@@ -278,17 +281,33 @@ func getRecipient(txn *bdg.Txn, sid store.ID) (store.ID, error) {
 
 // Mailbox implements store.Store.
 func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
-	var m store.Mailbox
+	m, gen, ok := s.cache.recipient(rid)
+	if ok && s.open() {
+		return m, nil
+	}
 	err := s.view(func(txn *bdg.Txn) (err error) {
 		m, err = getMailbox(txn, rid)
 		return err
 	})
+	if err == nil {
+		s.cache.put(m, gen)
+	}
 	return m, err
+}
+
+// open reports whether the store is still open.
+func (s *Store) open() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return !s.closed
 }
 
 // MailboxBySender implements store.Store.
 func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbox, error) {
-	var m store.Mailbox
+	m, gen, ok := s.cache.sender(sid)
+	if ok && s.open() {
+		return m, nil
+	}
 	err := s.view(func(txn *bdg.Txn) error {
 		rid, err := getRecipient(txn, sid)
 		if err != nil {
@@ -300,6 +319,9 @@ func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbo
 		}
 		return err
 	})
+	if err == nil {
+		s.cache.put(m, gen)
+	}
 	return m, err
 }
 

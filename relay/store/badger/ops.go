@@ -129,6 +129,10 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
 	b.w.forget(st)
+	// Dropped now and again after the commit, so a reader that loaded the
+	// record meanwhile does not keep it.
+	b.w.s.cache.forget(o.rid, st.meta.SenderID)
+	b.forget = append(b.forget, [2]store.ID{o.rid, st.meta.SenderID})
 	o.more = more
 	return nil
 }

@@ -297,3 +297,51 @@ func TestClockExpiry(t *testing.T) {
 		t.Fatalf("TakeBlob after deadline: %v", err)
 	}
 }
+
+// TestCacheDelete checks that a secured mailbox, which the read cache
+// keeps, is gone from every lookup once DeleteMailbox returns, even with
+// readers loading it concurrently.
+func TestCacheDelete(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	for i := range 20 {
+		m := mustMailbox(t, s, byte(2*i+1), byte(2*i+2))
+		if err := s.Secure(ctx, m.SenderID, []byte("cred")); err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, _ = s.MailboxBySender(ctx, m.SenderID)
+				_, _ = s.Mailbox(ctx, m.RecipientID)
+			}
+		}()
+		if got, err := s.MailboxBySender(ctx, m.SenderID); err != nil || string(got.SenderKey) != "cred" {
+			t.Fatalf("MailboxBySender = %q, %v", got.SenderKey, err)
+		}
+		if err := s.DeleteMailbox(ctx, m.RecipientID); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := s.MailboxBySender(ctx, m.SenderID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("MailboxBySender after delete: %v", err)
+			}
+			if _, err := s.Mailbox(ctx, m.RecipientID); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Mailbox after delete: %v", err)
+			}
+		}
+		close(stop)
+		<-done
+		if _, err := s.Mailbox(ctx, m.RecipientID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Mailbox after delete and readers: %v", err)
+		}
+	}
+}

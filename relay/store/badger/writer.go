@@ -92,6 +92,7 @@ type batch struct {
 	bytes  int
 	failed error // a transaction error: the whole group fails
 	notify []store.ID
+	forget [][2]store.ID // mailboxes deleted: dropped from the read cache after commit
 }
 
 // run is the writer goroutine: it gathers the requests waiting in s.reqs
@@ -135,6 +136,9 @@ func (w *writer) run() {
 			}
 		} else {
 			w.s.notify(b.notify)
+		}
+		for _, ids := range b.forget {
+			w.s.cache.forget(ids[0], ids[1])
 		}
 		for i, r := range group {
 			r.done <- errs[i]
