@@ -183,16 +183,23 @@ func (v *Vault) Policy() (Policy, error) {
 	return st.policy, nil
 }
 
-// Wipe crypto-erases the open vault (the panic key): the key slots are
-// overwritten first, then Badger is closed, the data directory removed and
-// the vault locked. Afterwards the directory holds no vault.
+// Wipe crypto-erases the open vault (the panic key). The key slots are
+// overwritten first, without waiting for calls in progress; then, once
+// they have finished, a second time (a PIN change in flight could have
+// renamed a new key file into place), and Badger is closed, the data
+// directory removed and the vault locked. Afterwards the directory holds
+// no vault.
 func (v *Vault) Wipe() error {
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
+	if v.locked.Load() {
 		return ErrLocked
 	}
 	kerr := eraseKeys(v.dir, v.opts.Rand)
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return errors.Join(kerr, ErrLocked)
+	}
+	kerr = errors.Join(kerr, eraseKeys(v.dir, v.opts.Rand))
 	v.mu.Unlock()
 	lerr := v.Lock()
 	trash, merr := moveData(v.dir, v.opts.Rand)

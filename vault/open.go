@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -33,6 +34,7 @@ const MinPINLen = 4
 const (
 	defaultGCInterval     = 10 * time.Minute
 	defaultIndexCacheSize = 16 << 20
+	defaultBlockCacheSize = 32 << 20 // Badger needs one with encryption; its default is 256 MiB
 	defaultMemTableSize   = 16 << 20
 	defaultVlogFileSize   = 64 << 20
 	valueThreshold        = 64 << 10 // larger values go to the value log
@@ -88,6 +90,7 @@ type Vault struct {
 	// shared for the length of a call.
 	mu      sync.RWMutex
 	closed  bool
+	locked  atomic.Bool // closed, readable without waiting for mu (Wipe)
 	db      *badger.DB
 	dataKey crypto.SymKey
 	keys    *chatKeys
@@ -368,6 +371,7 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 	bo := badger.DefaultOptions(path).
 		WithEncryptionKey(key).
 		WithIndexCacheSize(defaultIndexCacheSize).
+		WithBlockCacheSize(defaultBlockCacheSize).
 		WithLogger(nil).
 		WithSyncWrites(true).
 		WithDetectConflicts(false).
@@ -469,6 +473,7 @@ func (v *Vault) Lock() error {
 		return nil
 	}
 	v.closed = true
+	v.locked.Store(true)
 	v.stop()
 	v.wg.Wait()
 	err := v.db.Close()
