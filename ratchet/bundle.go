@@ -107,7 +107,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	return &b, nil
 }
 
-// MarshalBundlePrivate returns the secret encoding of p, for the vault:
+// Marshal returns the secret encoding of p, for the vault:
 // version || Ed25519 seed || X25519 identity || X25519 prekey || ML-KEM
 // seed (spec/session.md §2.2). The caller must keep it secret.
 func (p *BundlePrivate) Marshal() []byte {

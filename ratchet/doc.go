@@ -11,10 +11,15 @@
 // A session starts on two sides:
 //
 //   - the inviter calls NewBundle, publishes Bundle.Marshal inside its
-//     invite and keeps the BundlePrivate (MarshalBundlePrivate) until the
+//     invite and keeps the BundlePrivate (BundlePrivate.Marshal) until the
 //     first message arrives, then calls Respond with it and deletes it;
 //   - the joiner calls ParseBundle and Initiate, and sends what
 //     Session.Encrypt returns.
+//
+// Until the joiner has heard from the inviter, all its messages are
+// initial messages (IsInitial), so whichever arrives first can start the
+// session. An inviter that already holds the session passes later ones to
+// Session.Decrypt, which accepts them only with the same handshake.
 //
 // Session.Decrypt returns ErrDuplicate for a message whose key is already
 // gone (the client acks and drops it), ErrTooFarAhead for a jump past the

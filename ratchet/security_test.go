@@ -251,3 +251,18 @@ func TestNoSecretsInStrings(t *testing.T) {
 	}
 	_ = raw
 }
+
+func TestWipe(t *testing.T) {
+	alice, bob := primed(t, 30)
+	m := mustEncrypt(t, bob, "x")
+	alice.Wipe()
+	if !alice.rk.IsZero() || !alice.ckr.IsZero() || alice.skipped != nil {
+		t.Fatal("keys left after Wipe")
+	}
+	if _, err := alice.Encrypt([]byte("y")); err == nil {
+		t.Fatal("wiped session encrypts")
+	}
+	if _, err := alice.Decrypt(m); err == nil {
+		t.Fatal("wiped session decrypts")
+	}
+}

@@ -376,6 +376,24 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]
 	return pt, nil
 }
 
+// Wipe zeroes the session's secrets, best effort (see crypto's package
+// doc). The session is unusable afterwards.
+func (s *Session) Wipe() {
+	for _, k := range []*crypto.SymKey{&s.rk, &s.cks, &s.ckr, &s.hks, &s.nhks, &s.hkr, &s.nhkr} {
+		k.Wipe()
+	}
+	wipeSkipped(s.skipped)
+	for i := range s.skipped {
+		s.skipped[i].hk.Wipe()
+	}
+	for i := range s.retired {
+		s.retired[i].hk.Wipe()
+	}
+	s.skipped, s.retired, s.prefix = nil, nil, nil
+	s.dhs = crypto.DHPrivate{}
+	s.hasCKs, s.hasCKr, s.hasHKs, s.hasHKr = false, false, false, false
+}
+
 // received finishes a successful decrypt: the joiner stops sending its
 // initial prefix once it has heard from the inviter (§5.3), and expired
 // skipped keys go (§7.2).
