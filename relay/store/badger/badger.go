@@ -80,6 +80,8 @@ type Store struct {
 	maxBytes int64
 	dir      string
 	size     atomic.Int64
+	// lastSweep is when Expire last walked every record (Unix ns).
+	lastSweep atomic.Int64
 
 	reqs chan *request // to the writer; closed by Close
 

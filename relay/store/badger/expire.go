@@ -10,6 +10,12 @@ import (
 	"veil/relay/store"
 )
 
+// sweepEvery is how often Expire walks every message, entry and blob
+// when its time is the present: Badger's native expiry already hides and
+// drops what has expired, so the walk only finds orphans, which only a
+// crash in the middle of a delete leaves.
+const sweepEvery = time.Hour
+
 // expireChunk bounds the keys one scan collects before handing them to the
 // writer, so Expire holds neither a long transaction nor much memory.
 const expireChunk = deleteChunk
@@ -19,11 +25,19 @@ const expireChunk = deleteChunk
 // expired at now, and records whose mailbox or log no longer exists
 // (left by a crash in the middle of a delete). Badger's native expiry
 // removes expired records on the real clock even without Expire; Expire
-// also fixes the per-mailbox counts the quota uses.
+// also fixes the per-mailbox counts the quota uses. With now in the
+// present it walks the records at most once per sweepEvery; the idle
+// mailboxes it finds through an index by day.
 func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	if err := s.expireMailboxes(ctx, idleBefore); err != nil {
 		return err
 	}
+	real := time.Now()
+	last := time.Unix(0, s.lastSweep.Load())
+	if !now.After(real.Add(time.Second)) && real.Sub(last) < sweepEvery && real.After(last) {
+		return nil
+	}
+	s.lastSweep.Store(real.UnixNano())
 	for _, p := range []byte{prefixMessage, prefixEntry, prefixBlob} {
 		if err := s.expireRecords(ctx, p, now); err != nil {
 			return err
@@ -32,23 +46,25 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	return nil
 }
 
+// expireMailboxes deletes the mailboxes idle since before idleBefore. The
+// idle index (prefixActive, sorted by day) makes this a scan of the idle
+// ones only.
 func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error {
-	start := []byte{prefixMailbox}
+	start := []byte{prefixActive}
 	for start != nil {
 		var idle []store.ID
 		var err error
-		start, err = s.scan(prefixMailbox, start, func(item *bdg.Item) (bool, error) {
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return false, err
+		rest := false // reached mailboxes that are still active
+		start, err = s.scan(prefixActive, start, func(item *bdg.Item) (bool, error) {
+			d, rid, ok := parseActiveKey(item.Key())
+			if !ok {
+				return true, nil
 			}
-			m, err := decodeMailbox(v)
-			if err != nil {
-				return false, nil // not ours to judge here; leave it
+			if !dayTime(d).Before(idleBefore) {
+				rest = true
+				return false, nil
 			}
-			if m.LastActive.Before(idleBefore) {
-				idle = append(idle, m.RecipientID)
-			}
+			idle = append(idle, rid)
 			return len(idle) < expireChunk, nil
 		})
 		if err != nil {
@@ -65,6 +81,9 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 			if err := s.purgeAll(ctx, prefixMessage, rid, o.more); err != nil {
 				return err
 			}
+		}
+		if rest {
+			return nil
 		}
 	}
 	return nil

@@ -61,3 +61,17 @@ func FuzzParseSeqKey(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseActiveKey(f *testing.F) {
+	f.Add(activeKey(20000, store.ID{1}))
+	f.Add([]byte{prefixActive})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		d, rid, ok := parseActiveKey(k)
+		if !ok {
+			return
+		}
+		if again := activeKey(d, rid); !bytes.Equal(again, k) {
+			t.Fatalf("round trip changed the key: %x → %x", k, again)
+		}
+	})
+}

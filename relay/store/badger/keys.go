@@ -24,7 +24,28 @@ const (
 	prefixLogSeq  = 'L' // L | lid            → last entry seq (uint64)
 	prefixEntry   = 'E' // E | lid | seq      → body, expires natively
 	prefixBlob    = 'b' // b | bid            → body, expires natively
+	prefixActive  = 'a' // a | day | rid      → empty: the idle index
 )
+
+// activeKey is the idle-index key of mailbox rid, last active on day d
+// (days since the Unix epoch, big-endian, so keys sort by day).
+func activeKey(d uint32, rid store.ID) []byte {
+	k := make([]byte, 1+4+store.IDSize)
+	k[0] = prefixActive
+	binary.BigEndian.PutUint32(k[1:], d)
+	copy(k[5:], rid[:])
+	return k
+}
+
+// parseActiveKey splits an idle-index key.
+func parseActiveKey(k []byte) (uint32, store.ID, bool) {
+	var rid store.ID
+	if len(k) != 1+4+store.IDSize || k[0] != prefixActive {
+		return 0, rid, false
+	}
+	copy(rid[:], k[5:])
+	return binary.BigEndian.Uint32(k[1:]), rid, true
+}
 
 const idKeyLen = 1 + store.IDSize
 

@@ -44,13 +44,14 @@ func (o *createMailboxOp) apply(b *batch) error {
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
 	b.set(idKey(prefixSender, m.SenderID), m.RecipientID[:])
+	b.set(activeKey(dayNumber(m.LastActive), m.RecipientID), nil)
 	return nil
 }
 
 // Secure implements store.Store.
 func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) error {
-	if len(senderKey) == 0 {
-		return errors.New("badger: empty sender key")
+	if len(senderKey) == 0 || len(senderKey) > maxSenderKey {
+		return fmt.Errorf("badger: sender key of %d bytes", len(senderKey))
 	}
 	return s.submit(ctx, &secureOp{sid: sid, key: senderKey})
 }
@@ -70,15 +71,7 @@ func (o *secureOp) apply(b *batch) error {
 	}
 	m := st.meta
 	m.SenderKey = append([]byte(nil), o.key...)
-	if dayNumber(b.now) > dayNumber(m.LastActive) {
-		m.LastActive = dayTime(dayNumber(b.now))
-	}
-	v, err := encodeMailbox(m)
-	if err != nil {
-		return err
-	}
-	b.set(idKey(prefixMailbox, m.RecipientID), v)
-	st.meta = m
+	b.saveMailbox(st, m)
 	return nil
 }
 
@@ -128,6 +121,7 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 	b.del(idKey(prefixMailbox, o.rid))
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
+	b.del(activeKey(dayNumber(st.meta.LastActive), o.rid))
 	b.w.forget(st)
 	// Dropped now and again after the commit, so a reader that loaded the
 	// record meanwhile does not keep it.

@@ -345,3 +345,61 @@ func TestCacheDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleIndex checks that the idle index follows every mailbox: created,
+// touched by a send, secured and deleted, and that Expire finds the idle
+// ones through it.
+func TestIdleIndex(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	defer s.Close()
+	now := time.Now()
+	var boxes []store.Mailbox
+	for i := range 6 {
+		m := store.Mailbox{RecipientID: store.ID{byte(10 + i)}, SenderID: store.ID{byte(20 + i)},
+			Created: now.Add(-100 * day), LastActive: now.Add(-time.Duration(10*i) * day)}
+		if err := s.CreateMailbox(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		boxes = append(boxes, m)
+	}
+	// Box 5 (50 days idle) sends: active again. Box 4 (40 days) is secured:
+	// active again. Box 3 (30 days) is deleted.
+	if _, err := s.Send(ctx, boxes[5].SenderID, []byte("x"), time.Hour, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Secure(ctx, boxes[4].SenderID, []byte("cred")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMailbox(ctx, boxes[3].RecipientID); err != nil {
+		t.Fatal(err)
+	}
+	countIndex := func() int {
+		n := 0
+		_ = s.db.View(func(txn *bdg.Txn) error {
+			it := txn.NewIterator(bdg.IteratorOptions{Prefix: []byte{prefixActive}})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if n := countIndex(); n != 5 {
+		t.Fatalf("%d idle-index keys for 5 mailboxes", n)
+	}
+	// Idle for 15 days or more: boxes 2 (20 days) only.
+	if err := s.Expire(ctx, now, now.Add(-15*day)); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, true, false, false, true, true} {
+		_, err := s.Mailbox(ctx, boxes[i].RecipientID)
+		if got := err == nil; got != want {
+			t.Errorf("mailbox %d exists = %v (%v), want %v", i, got, err, want)
+		}
+	}
+	if n := countIndex(); n != 4 {
+		t.Fatalf("%d idle-index keys for 4 mailboxes", n)
+	}
+}

@@ -308,13 +308,25 @@ func (b *batch) touch(st *boxState) {
 	if dayNumber(b.now) <= dayNumber(st.meta.LastActive) {
 		return
 	}
-	m := st.meta
-	m.LastActive = dayTime(dayNumber(b.now))
+	b.saveMailbox(st, st.meta)
+}
+
+// saveMailbox writes m as st's record, marked active today, and moves its
+// idle-index key. m must have been encoded before (it fits).
+func (b *batch) saveMailbox(st *boxState, m store.Mailbox) {
+	old := dayNumber(st.meta.LastActive)
+	if today := dayNumber(b.now); today > dayNumber(m.LastActive) {
+		m.LastActive = dayTime(today)
+	}
 	v, err := encodeMailbox(m)
 	if err != nil {
-		return // cannot happen: the record was encoded before
+		return // cannot happen: Secure checked the key, the rest is fixed-size
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
+	if d := dayNumber(m.LastActive); d != old {
+		b.del(activeKey(old, m.RecipientID))
+		b.set(activeKey(d, m.RecipientID), nil)
+	}
 	st.meta = m
 }
 
