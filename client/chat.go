@@ -1,0 +1,475 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"veil/ratchet"
+	"veil/vault"
+)
+
+// ChatInfo describes one chat for display. Peer-supplied strings are
+// sanitised.
+type ChatInfo struct {
+	ID           string        `json:"id"`
+	Name         string        `json:"name,omitempty"`
+	Peer         string        `json:"peer,omitempty"` // the peer's nickname
+	As           string        `json:"as,omitempty"`   // ours
+	Pending      bool          `json:"pending,omitempty"`
+	Leaked       bool          `json:"leaked,omitempty"`
+	Unread       int           `json:"unread"`
+	Deadline     time.Time     `json:"deadline,omitzero"`
+	InviteUntil  time.Time     `json:"invite_until,omitzero"`
+	MessageTTL   time.Duration `json:"message_ttl,omitempty"`
+	ReadReceipts bool          `json:"read_receipts"`
+	LastActive   time.Time     `json:"last_active,omitzero"`
+}
+
+// MessageInfo is one message for display. Text is sanitised.
+type MessageInfo struct {
+	ID       string    `json:"id"`
+	Outgoing bool      `json:"outgoing"`
+	From     string    `json:"from,omitempty"`
+	Text     string    `json:"text"`
+	Status   string    `json:"status,omitempty"`
+	Time     time.Time `json:"time"`
+	Expires  time.Time `json:"expires,omitzero"`
+	Edited   bool      `json:"edited,omitempty"`
+	Deleted  bool      `json:"deleted,omitempty"`
+	Unread   bool      `json:"unread,omitempty"`
+}
+
+// resolveChat finds a chat by ID or, failing that, by its unique local name.
+func resolveChat(tx *vault.Tx, ref string) (vault.Chat, error) {
+	c, err := tx.Chat(ref)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, vault.ErrNotFound) {
+		return c, err
+	}
+	chats, err := tx.Chats()
+	if err != nil {
+		return c, err
+	}
+	var found []vault.Chat
+	for _, c := range chats {
+		if c.Name != "" && c.Name == ref {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return c, ErrNoChat
+	case 1:
+		return found[0], nil
+	}
+	return c, fmt.Errorf("client: %d chats are named %q: use the chat id", len(found), ref)
+}
+
+// Chats lists every chat.
+func (e *Engine) Chats(ctx context.Context) ([]ChatInfo, error) {
+	var out []ChatInfo
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			info, err := chatInfo(tx, &c)
+			if err != nil {
+				return err
+			}
+			out = append(out, info)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Chat describes one chat (by ID or name).
+func (e *Engine) Chat(ctx context.Context, ref string) (ChatInfo, error) {
+	var info ChatInfo
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		info, err = chatInfo(tx, &c)
+		return err
+	})
+	return info, err
+}
+
+func chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
+	m, err := getMeta(tx, c.ID)
+	if err != nil {
+		return ChatInfo{}, err
+	}
+	info := ChatInfo{ID: c.ID, Name: SanitizeLine(c.Name), As: SanitizeLine(m.As), Pending: m.Pending, Leaked: m.Leaked,
+		Unread: c.Unread, Deadline: c.Deadline, MessageTTL: c.MessageTTL, ReadReceipts: m.ReadReceipts, LastActive: c.LastActive}
+	if m.Pending {
+		info.InviteUntil = m.InviteUntil
+	}
+	if ct, err := tx.Contact(c.ContactID); err == nil {
+		info.Peer = SanitizeLine(ct.Nickname)
+	}
+	return info, nil
+}
+
+// Messages returns the last limit messages of a chat (all when limit <= 0).
+// It changes nothing: call MarkRead once they are on screen.
+func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]MessageInfo, error) {
+	var out []MessageInfo
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		peer := ""
+		if ct, err := tx.Contact(c.ContactID); err == nil {
+			peer = SanitizeLine(ct.Nickname)
+		}
+		ms, err := tx.Messages(c.ID, limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			mi := MessageInfo{ID: m.ID, Outgoing: m.Direction == vault.Outgoing, Text: Sanitize(string(m.Body)),
+				Time: m.Sent, Expires: m.Expires, Edited: !m.Edited.IsZero(), Deleted: m.Deleted}
+			if mi.Outgoing {
+				mi.Status = statusName(m.Status)
+			} else {
+				mi.From, mi.Time, mi.Unread = peer, m.Received, m.Read.IsZero()
+			}
+			out = append(out, mi)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkRead records that the chat's incoming messages (only those in ids,
+// when given) were shown: their
+// disappearing timers start now (the recipient's copy counts from display,
+// spec/client.md §8.1), the unread count drops to zero, and, when the chat
+// has read receipts on, the peer is told.
+func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error {
+	only := map[string]bool{}
+	for _, id := range ids {
+		only[id] = true
+	}
+	queued := false
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		queued = false
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		meta, err := getMeta(tx, c.ID)
+		if err != nil {
+			return err
+		}
+		ms, err := tx.Messages(c.ID, 0)
+		if err != nil {
+			return err
+		}
+		now := e.now()
+		var read []wireID
+		for i := range ms {
+			m := &ms[i]
+			if m.Direction != vault.Incoming || !m.Read.IsZero() || len(only) > 0 && !only[m.ID] {
+				continue
+			}
+			m.Read = now
+			if ttl, ok := meta.TTLs[m.ID]; ok {
+				m.Expires = now.Add(time.Duration(ttl) * time.Second)
+				delete(meta.TTLs, m.ID)
+			}
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+			if _, w, ok := strings.Cut(m.ID, "-"); ok && !m.Deleted {
+				if id, ok := outgoingWireID(w); ok {
+					read = append(read, id)
+				}
+			}
+		}
+		if len(only) == 0 {
+			c.Unread = 0
+		} else {
+			c.Unread = max(c.Unread-len(only), 0)
+		}
+		if err := tx.PutChat(&c); err != nil {
+			return err
+		}
+		if meta.ReadReceipts && len(read) > 0 && !meta.Pending {
+			ct, err := tx.Contact(c.ContactID)
+			if err != nil {
+				return err
+			}
+			sess, err := e.ratchetOf(&ct)
+			if err != nil {
+				return err
+			}
+			for len(read) > 0 {
+				n := min(len(read), maxReceiptIDs)
+				if err := e.queue(tx, sess, c.ID, "", &envelope{Type: envReceipt, Kind: receiptRead, IDs: read[:n]}); err != nil {
+					return err
+				}
+				read = read[n:]
+			}
+			ct.Ratchet = sess.Marshal()
+			if err := tx.PutContact(&ct); err != nil {
+				return err
+			}
+			queued = true
+		}
+		return putMeta(tx, c.ID, &meta)
+	})
+	if queued {
+		e.kickOutbox()
+	}
+	return err
+}
+
+// SendOptions are the options of Send.
+type SendOptions struct {
+	// TTL is the message's disappearing timer; zero takes the chat's.
+	TTL time.Duration
+}
+
+// Send writes a message to the vault's outbox and returns its ID; nothing
+// touches the network first (spec/client.md §7.3). Run sends it at once
+// when it is active; otherwise call Flush.
+func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (string, error) {
+	if opt.TTL < 0 || opt.TTL > maxTTL {
+		return "", fmt.Errorf("client: disappearing timer must be between 1s and %v", maxTTL)
+	}
+	var id string
+	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
+		ttl := opt.TTL
+		if ttl == 0 {
+			ttl = s.chat.MessageTTL
+		}
+		if len(text)+32 > s.sess.MaxPlaintext() {
+			return fmt.Errorf("client: message too long (%d bytes, at most %d)", len(text), s.sess.MaxPlaintext()-32)
+		}
+		var err error
+		if id, err = e.newID(); err != nil {
+			return err
+		}
+		w, _ := outgoingWireID(id)
+		env := &envelope{Type: envText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		if err := e.queue(tx, s.sess, s.chat.ID, id, env); err != nil {
+			return err
+		}
+		now := e.now()
+		m := vault.Message{ID: id, ChatID: s.chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
+		if ttl > 0 {
+			m.Expires = now.Add(ttl) // the sender's copy counts from send
+		}
+		s.chat.LastActive = now
+		return tx.PutMessage(&m)
+	})
+	if err == nil {
+		e.kickOutbox()
+	}
+	return id, err
+}
+
+// Edit replaces the text of one of our messages on both sides.
+func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
+	return e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
+		w, _ := outgoingWireID(m.ID)
+		m.Body, m.Edited = []byte(text), e.now()
+		return &envelope{Type: envEdit, ID: w, Text: text}
+	})
+}
+
+// Delete deletes a message. One of ours is deleted for everyone (a DELETE
+// control message asks the peer's client to drop it); one of the peer's is
+// deleted here only.
+func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
+	err := e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
+		w, _ := outgoingWireID(m.ID)
+		m.Body, m.Deleted = nil, true
+		return &envelope{Type: envDelete, ID: w}
+	})
+	if !errors.Is(err, errIncoming) {
+		return err
+	}
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteMessage(c.ID, msgID)
+	})
+}
+
+var errIncoming = errors.New("client: not one of our messages")
+
+// control changes one of our messages with f and sends the control
+// message f returns.
+func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.Message) *envelope) error {
+	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
+		m, err := tx.Message(s.chat.ID, msgID)
+		if errors.Is(err, vault.ErrNotFound) {
+			return ErrNoMessage
+		}
+		if err != nil {
+			return err
+		}
+		if m.Direction != vault.Outgoing {
+			return errIncoming
+		}
+		if m.Deleted {
+			return ErrNoMessage
+		}
+		env := f(&m)
+		if err := e.queue(tx, s.sess, s.chat.ID, "", env); err != nil {
+			return err
+		}
+		return tx.PutMessage(&m)
+	})
+	if err == nil {
+		e.kickOutbox()
+	}
+	return err
+}
+
+type txSession struct {
+	chat *vault.Chat
+	ct   *vault.Contact
+	sess *ratchet.Session
+}
+
+// withSession runs f with a chat's live session inside one transaction and
+// stores the session and chat afterwards.
+func (e *Engine) withSession(ctx context.Context, ref string, f func(*vault.Tx, *txSession) error) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		ct, err := tx.Contact(c.ContactID)
+		if err != nil {
+			return err
+		}
+		sess, err := e.ratchetOf(&ct)
+		if err != nil {
+			return err
+		}
+		if err := f(tx, &txSession{chat: &c, ct: &ct, sess: sess}); err != nil {
+			return err
+		}
+		ct.Ratchet = sess.Marshal()
+		if err := tx.PutContact(&ct); err != nil {
+			return err
+		}
+		return tx.PutChat(&c)
+	})
+}
+
+// Burn erases a chat and its contact here at once and tells the peer's
+// client to do the same, with no confirmation round trip (spec/client.md
+// §8.4). The BURN message and the deletion of our mailbox are queued as
+// tasks that outlive the chat; Flush or Run sends them.
+func (e *Engine) Burn(ctx context.Context, ref string) error {
+	var chatID string
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		chatID = c.ID
+		ct, err := tx.Contact(c.ContactID)
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sc := sendCap(&ct); sc != nil && len(ct.Ratchet) > 0 {
+			sess, err := e.ratchetOf(&ct)
+			if err != nil {
+				return err
+			}
+			pt, _ := (&envelope{Type: envBurn}).marshal()
+			msg, err := sess.Encrypt(pt)
+			if err != nil {
+				return err
+			}
+			if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
+				return err
+			}
+		}
+		return e.forgetChatTx(tx, &ct)
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.v.DeleteChat(ctx, chatID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	e.kickOutbox()
+	return nil
+}
+
+// SafetyCode returns the chat's safety code: both sides show the same
+// 60 digits when nobody sits between them (spec/session.md §9).
+func (e *Engine) SafetyCode(ctx context.Context, ref string) (string, error) {
+	var code string
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		ct, err := tx.Contact(c.ContactID)
+		if err != nil {
+			return err
+		}
+		sess, err := e.ratchetOf(&ct)
+		if err != nil {
+			return err
+		}
+		code = sess.SafetyCode()
+		return nil
+	})
+	return code, err
+}
+
+// SetReadReceipts turns read receipts for a chat on or off (off by default).
+func (e *Engine) SetReadReceipts(ctx context.Context, ref string, on bool) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		m, err := getMeta(tx, c.ID)
+		if err != nil {
+			return err
+		}
+		m.ReadReceipts = on
+		return putMeta(tx, c.ID, &m)
+	})
+}
+
+// SetTimer sets a chat's disappearing timer for new messages (0: off).
+func (e *Engine) SetTimer(ctx context.Context, ref string, ttl time.Duration) error {
+	if ttl < 0 || ttl > maxTTL {
+		return fmt.Errorf("client: disappearing timer must be between 0 and %v", maxTTL)
+	}
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		c.MessageTTL = ttl
+		return tx.PutChat(&c)
+	})
+}

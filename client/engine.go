@@ -1,0 +1,242 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/vault"
+)
+
+// Tuning constants (not protocol).
+const (
+	defaultDialTimeout = 10 * time.Second
+	defaultSweepEvery  = time.Second
+	defaultAlarmEvery  = 5 * time.Second
+	defaultInviteLife  = 24 * time.Hour
+	maxInviteLife      = 7 * 24 * time.Hour // spec/relay.md §11 MaxBlobLife
+	alarmLife          = 24 * time.Hour
+	maxTTL             = 365 * 24 * time.Hour
+)
+
+// Config configures an Engine. Dir and Vault are required; the rest has
+// working defaults.
+type Config struct {
+	// Dir is the vault directory of the profile.
+	Dir string
+	// Vault are the vault's options (KDF cost, clock, randomness).
+	Vault vault.Options
+	// SOCKS5 is HOST:PORT of a SOCKS5 proxy (Tor) through which every
+	// relay is reached; empty means direct connections.
+	SOCKS5 string
+	// TLSConfig is used for veil:// relays; nil is Go's default.
+	TLSConfig *tls.Config
+	// Events receives what happens; nil discards events. The engine waits
+	// while the channel is full, so its reader must keep reading.
+	Events chan<- Event
+	// Rand and Now are the randomness and the clock (crypto/rand and
+	// time.Now when nil).
+	Rand io.Reader
+	Now  func() time.Time
+	// DialTimeout bounds one connection attempt (10 s when zero).
+	DialTimeout time.Duration
+	// SweepEvery is how often Run applies timers (1 s when zero);
+	// AlarmEvery how often it checks pending invites for a leak (5 s).
+	SweepEvery, AlarmEvery time.Duration
+}
+
+// Engine is one unlocked profile. Close it when done.
+type Engine struct {
+	cfg  Config
+	v    *vault.Vault
+	pool *pool
+	rcfg ratchet.Config
+
+	flushMu sync.Mutex // serialises outbox flushes
+
+	// mu guards the fields below, which exist while Run is active.
+	mu      sync.Mutex
+	running bool
+	outKick chan struct{}
+	relays  map[string]chan struct{} // relay → resubscribe kick
+	newRel  chan struct{}
+}
+
+// Create makes a new profile in cfg.Dir protected by pin.
+func Create(ctx context.Context, cfg Config, pin []byte) (*Engine, error) {
+	v, err := vault.Create(ctx, cfg.Dir, pin, &cfg.Vault)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(ctx, cfg, v)
+}
+
+// Open unlocks the profile in cfg.Dir with pin (a duress PIN opens a fresh,
+// empty profile: see vault.Open) and applies the timers that ran out while
+// it was closed.
+func Open(ctx context.Context, cfg Config, pin []byte) (*Engine, error) {
+	v, err := vault.Open(ctx, cfg.Dir, pin, &cfg.Vault)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(ctx, cfg, v)
+}
+
+func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error) {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = defaultDialTimeout
+	}
+	if cfg.SweepEvery <= 0 {
+		cfg.SweepEvery = defaultSweepEvery
+	}
+	if cfg.AlarmEvery <= 0 {
+		cfg.AlarmEvery = defaultAlarmEvery
+	}
+	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}}
+	p, err := newPool(cfg)
+	if err != nil {
+		v.Lock()
+		return nil, err
+	}
+	e.pool = p
+	if err := e.Sweep(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Close closes every relay connection and locks the vault.
+func (e *Engine) Close() error {
+	e.pool.close()
+	return e.v.Lock()
+}
+
+// Vault returns the engine's vault, for backup and the PIN commands.
+func (e *Engine) Vault() *vault.Vault { return e.v }
+
+func (e *Engine) now() time.Time {
+	if e.cfg.Now != nil {
+		return e.cfg.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) random(b []byte) error {
+	return crypto.RandomBytes(e.cfg.Rand, b)
+}
+
+// newID returns a fresh time-ordered local ID: 16 hex digits of the clock
+// in nanoseconds, then 16 random hex digits (spec/client.md §6).
+func (e *Engine) newID() (string, error) {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(e.now().UnixNano()))
+	if err := e.random(b[8:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// shortID returns a short random ID for chats.
+func (e *Engine) shortID() (string, error) {
+	var b [6]byte
+	if err := e.random(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// outgoingWireID returns the wire ID behind a local outgoing message ID.
+func outgoingWireID(id string) (wireID, bool) {
+	var w wireID
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != wireIDSize {
+		return w, false
+	}
+	copy(w[:], b)
+	return w, true
+}
+
+// incomingID returns the local ID of an incoming message: the receive time,
+// a dash, and the sender's wire ID (spec/client.md §6).
+func (e *Engine) incomingID(w wireID) string {
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(e.now().UnixNano()))
+	return hex.EncodeToString(t[:]) + "-" + hex.EncodeToString(w[:])
+}
+
+// Initialized reports whether the profile has been set up (init). A fresh
+// vault, including the decoy a duress PIN opens, has not.
+func (e *Engine) Initialized(ctx context.Context) (bool, error) {
+	ok := false
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		_, err := tx.Profile()
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return ok, err
+}
+
+// Setup stores a new profile with its default relay (empty: none yet).
+func (e *Engine) Setup(ctx context.Context, defaultRelay string) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		if err != nil {
+			return err
+		}
+		p.Created = e.now()
+		if p.Name == "" {
+			p.Name = "anon"
+		}
+		if err := tx.PutProfile(&p); err != nil {
+			return err
+		}
+		if defaultRelay != "" {
+			return addRelay(tx, defaultRelay, true)
+		}
+		return nil
+	})
+}
+
+// ratchetOf parses a contact's session.
+func (e *Engine) ratchetOf(ct *vault.Contact) (*ratchet.Session, error) {
+	if len(ct.Ratchet) == 0 {
+		return nil, ErrNotJoined
+	}
+	s, err := ratchet.ParseSession(e.rcfg, ct.Ratchet)
+	if err != nil {
+		return nil, fmt.Errorf("client: stored session: %w", err)
+	}
+	return s, nil
+}
+
+// recvCap and sendCap find a contact's receiving mailbox and the peer's
+// mailbox we send to (spec/client.md §8.1).
+func recvCap(ct *vault.Contact) *vault.RelayCap {
+	for i := range ct.Relays {
+		if len(ct.Relays[i].RecvID) == crypto.IDSize {
+			return &ct.Relays[i]
+		}
+	}
+	return nil
+}
+
+func sendCap(ct *vault.Contact) *vault.RelayCap {
+	for i := range ct.Relays {
+		if len(ct.Relays[i].SendID) == crypto.IDSize {
+			return &ct.Relays[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package client
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func testEnvelopes() []*envelope {
+	id := wireID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	return []*envelope{
+		{Type: envText, ID: id, TTL: 30, Text: "hello \x1b[31m"},
+		{Type: envText, ID: id},
+		{Type: envEdit, ID: id, Text: "fixed"},
+		{Type: envDelete, ID: id},
+		{Type: envReceipt, Kind: receiptDelivered, IDs: []wireID{id, {}}},
+		{Type: envBurn},
+		{Type: envHello, ID: id, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: "veil+ws://127.0.0.1:4000#" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Nick: "ana"},
+	}
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	for _, e := range testEnvelopes() {
+		b, err := e.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := parseEnvelope(b)
+		if err != nil {
+			t.Fatalf("type %d: %v", e.Type, err)
+		}
+		b2, _ := got.marshal()
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("type %d: round trip differs", e.Type)
+		}
+		// Every truncation of a fixed-layout envelope fails cleanly.
+		for n := range len(b) {
+			if _, err := parseEnvelope(b[:n]); err == nil && e.Type != envText && e.Type != envEdit {
+				t.Fatalf("type %d: truncation to %d accepted", e.Type, n)
+			}
+		}
+		if e.Type != envText && e.Type != envEdit {
+			if _, err := parseEnvelope(append(b, 0)); !errors.Is(err, errEnvelope) {
+				t.Fatalf("type %d: extension accepted", e.Type)
+			}
+		}
+	}
+}
+
+func TestEnvelopeRejects(t *testing.T) {
+	for _, b := range [][]byte{nil, {1}, {2, envBurn}, {1, 0x7f}, {1, envText, 1}, append([]byte{1, envText}, make([]byte, 20)...), append(append([]byte{1, envText}, make([]byte, 20)...), 0xff)} {
+		if b != nil && len(b) == 22 && b[1] == envText {
+			continue // an empty text is valid
+		}
+		if _, err := parseEnvelope(b); !errors.Is(err, errEnvelope) {
+			t.Errorf("parseEnvelope(%x) = %v, want errEnvelope", b, err)
+		}
+	}
+	if _, err := (&envelope{Type: envReceipt}).marshal(); err == nil {
+		t.Error("empty receipt marshalled")
+	}
+}
+
+func FuzzParseEnvelope(f *testing.F) {
+	for _, e := range testEnvelopes() {
+		b, _ := e.marshal()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := parseEnvelope(b)
+		if err != nil {
+			if e != nil {
+				t.Fatal("non-nil envelope with error")
+			}
+			return
+		}
+		out, err := e.marshal()
+		if err != nil {
+			t.Fatalf("parsed envelope does not marshal: %v", err)
+		}
+		if !bytes.Equal(out, b) {
+			t.Fatalf("round trip: %x != %x", out, b)
+		}
+	})
+}

@@ -1,0 +1,19 @@
+package client
+
+import "errors"
+
+// Errors callers branch on.
+var (
+	// ErrInviteUsed is returned by Join when the invite's blob is gone: it
+	// was taken by someone else (the key leaked) or it expired.
+	ErrInviteUsed = errors.New("client: invite already used or expired")
+	// ErrNoChat is returned when no chat has the given ID or name.
+	ErrNoChat = errors.New("client: no such chat")
+	// ErrNotJoined is returned for a chat whose invite nobody has used yet.
+	ErrNotJoined = errors.New("client: nobody has joined this chat yet")
+	// ErrNoProfile is returned by operations that need a configured relay
+	// on a profile that has none.
+	ErrNoRelay = errors.New("client: no relay configured (veil relay add URL)")
+	// ErrNoMessage is returned when a chat has no message with the given ID.
+	ErrNoMessage = errors.New("client: no such message")
+)

@@ -1,0 +1,55 @@
+package client
+
+import (
+	"context"
+	"time"
+)
+
+// EventType says what an Event reports.
+type EventType string
+
+// Event types. The JSON form of `veil watch --json` uses these strings.
+const (
+	EventMessage          EventType = "message"           // a message arrived (Text is sanitised)
+	EventEdited           EventType = "edited"            // the peer edited a message
+	EventDeleted          EventType = "deleted"           // the peer deleted a message for everyone
+	EventStatus           EventType = "status"            // an outgoing message changed status
+	EventContactJoined    EventType = "contact_joined"    // someone joined through our invite
+	EventInviteLeaked     EventType = "invite_leaked"     // our invite key was used by someone else too
+	EventInviteExpired    EventType = "invite_expired"    // an unused invite passed its deadline
+	EventChatExpired      EventType = "chat_expired"      // a chat passed its deadline and was erased
+	EventChatBurned       EventType = "chat_burned"       // the peer burned the chat; it is erased
+	EventRelayConnected   EventType = "relay_connected"   // a relay connection is up
+	EventRelayUnreachable EventType = "relay_unreachable" // a relay could not be reached or dropped
+	EventWarning          EventType = "warning"           // something the user should know (Err says what)
+)
+
+// Event is one thing the engine reports. Every string that came from a
+// peer is already sanitised (spec/client.md §9).
+type Event struct {
+	Type    EventType `json:"type"`
+	Chat    string    `json:"chat,omitempty"`
+	Name    string    `json:"name,omitempty"` // the chat's local name
+	Message string    `json:"message,omitempty"`
+	From    string    `json:"from,omitempty"` // the peer's nickname
+	Text    string    `json:"text,omitempty"`
+	Status  string    `json:"status,omitempty"`
+	Relay   string    `json:"relay,omitempty"`
+	Err     string    `json:"error,omitempty"`
+	Time    time.Time `json:"time"`
+}
+
+// emit delivers ev to the configured channel, waiting while the consumer
+// is busy; it gives up when ctx ends. Without a channel it does nothing.
+func (e *Engine) emit(ctx context.Context, ev Event) {
+	if e.cfg.Events == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = e.now()
+	}
+	select {
+	case e.cfg.Events <- ev:
+	case <-ctx.Done():
+	}
+}

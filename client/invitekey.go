@@ -1,0 +1,192 @@
+package client
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/wire"
+)
+
+// Labels of spec/client.md §2 and §3. Every derivation from the invite
+// secret has its own label.
+const (
+	labelChecksum = "veil-client/v1/invite checksum"
+	labelBlobID   = "veil-client/v1/invite blob id"
+	labelBlobKey  = "veil-client/v1/invite blob key"
+	labelAlarmID  = "veil-client/v1/invite alarm id"
+	labelAlarmKey = "veil-client/v1/invite alarm key"
+	labelBlobAD   = "veil-client/v1/invite blob"
+	labelAlarmAD  = "veil-client/v1/invite alarm"
+)
+
+// Invite key sizes, spec/client.md §2.
+const (
+	inviteSecretSize = 32
+	checksumSize     = 4
+	blobVersion      = 1
+)
+
+// ErrBadInviteKey is returned for an invite key that does not parse or whose
+// checksum is wrong (a typo).
+var ErrBadInviteKey = errors.New("client: not a valid invite key (check for a typo)")
+
+// inviteSecret is the random secret behind one invite key. It must be kept
+// secret: whoever holds it can take the invite.
+type inviteSecret [inviteSecretSize]byte
+
+func (inviteSecret) String() string   { return "inviteSecret(redacted)" }
+func (inviteSecret) GoString() string { return "inviteSecret(redacted)" }
+
+// inviteKey is a parsed invite key: the relay holding the blob and the secret.
+type inviteKey struct {
+	Relay  wire.Address
+	Secret inviteSecret
+}
+
+// String returns the text form: ADDRESS "." base64url(secret || checksum)
+// (spec/client.md §2.1).
+func (k *inviteKey) String() string {
+	addr := k.Relay.String()
+	sum := inviteChecksum(addr, &k.Secret)
+	tail := append(append([]byte(nil), k.Secret[:]...), sum[:]...)
+	return addr + "." + base64.RawURLEncoding.EncodeToString(tail)
+}
+
+func inviteChecksum(addr string, s *inviteSecret) [checksumSize]byte {
+	h := crypto.Hash([]byte(labelChecksum), []byte(addr), s[:])
+	return [checksumSize]byte(h[:checksumSize])
+}
+
+// parseInviteKey parses the text form, ignoring surrounding white space.
+func parseInviteKey(s string) (*inviteKey, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 1200 {
+		return nil, ErrBadInviteKey
+	}
+	dot := strings.LastIndexByte(s, '.')
+	hash := strings.LastIndexByte(s, '#')
+	if dot < 0 || hash < 0 || dot < hash {
+		return nil, ErrBadInviteKey
+	}
+	addrText := s[:dot]
+	a, err := wire.ParseAddress(addrText)
+	if err != nil {
+		return nil, ErrBadInviteKey
+	}
+	tail, err := base64.RawURLEncoding.Strict().DecodeString(s[dot+1:])
+	if err != nil || len(tail) != inviteSecretSize+checksumSize {
+		return nil, ErrBadInviteKey
+	}
+	k := &inviteKey{Relay: a}
+	copy(k.Secret[:], tail)
+	// The checksum covers the canonical address, so an address written with
+	// an optional "/" still checks.
+	sum := inviteChecksum(a.String(), &k.Secret)
+	if !crypto.Equal(sum[:], tail[inviteSecretSize:]) {
+		return nil, ErrBadInviteKey
+	}
+	return k, nil
+}
+
+// inviteIDs are what the invite secret derives (spec/client.md §2.2).
+type inviteIDs struct {
+	BlobID   crypto.ID
+	BlobKey  crypto.SymKey
+	AlarmID  crypto.ID
+	AlarmKey crypto.SymKey
+}
+
+func deriveInvite(k *inviteKey) inviteIDs {
+	var d inviteIDs
+	salt := k.Relay.Fingerprint[:]
+	crypto.HKDF(d.BlobID[:], k.Secret[:], salt, labelBlobID)
+	crypto.HKDF(d.BlobKey[:], k.Secret[:], salt, labelBlobKey)
+	crypto.HKDF(d.AlarmID[:], k.Secret[:], salt, labelAlarmID)
+	crypto.HKDF(d.AlarmKey[:], k.Secret[:], salt, labelAlarmKey)
+	return d
+}
+
+// inviteBlob is the plaintext of the one-time blob (spec/client.md §3).
+type inviteBlob struct {
+	Bundle   []byte    // ratchet.BundleSize bytes
+	SID      crypto.ID // the inviter's reply mailbox, sender ID
+	Deadline time.Time // the chat's deadline; zero = none
+	Nick     string    // the nickname the inviter shows
+}
+
+func (b *inviteBlob) marshal() ([]byte, error) {
+	if len(b.Bundle) != ratchet.BundleSize || len(b.Nick) > maxNick {
+		return nil, errors.New("client: invite blob field out of range")
+	}
+	out := []byte{blobVersion}
+	out = append(out, b.Bundle...)
+	out = append(out, b.SID[:]...)
+	var dl uint64
+	if !b.Deadline.IsZero() {
+		dl = uint64(b.Deadline.Unix())
+	}
+	out = binary.BigEndian.AppendUint64(out, dl)
+	out = append(out, byte(len(b.Nick)))
+	out = append(out, b.Nick...)
+	return out, nil
+}
+
+func parseInviteBlob(p []byte) (*inviteBlob, error) {
+	bad := errors.New("client: malformed invite blob")
+	fixed := 1 + ratchet.BundleSize + crypto.IDSize + 8 + 1
+	if len(p) < fixed || p[0] != blobVersion {
+		return nil, bad
+	}
+	b := &inviteBlob{Bundle: append([]byte(nil), p[1:1+ratchet.BundleSize]...)}
+	o := 1 + ratchet.BundleSize
+	copy(b.SID[:], p[o:])
+	o += crypto.IDSize
+	dl := binary.BigEndian.Uint64(p[o:])
+	o += 8
+	if dl > 1<<40 {
+		return nil, bad
+	}
+	if dl != 0 {
+		b.Deadline = time.Unix(int64(dl), 0)
+	}
+	n := int(p[o])
+	o++
+	if len(p) != o+n || n > maxNick || !utf8.Valid(p[o:]) {
+		return nil, bad
+	}
+	b.Nick = string(p[o:])
+	return b, nil
+}
+
+// sealBlob pads plaintext so that the sealed result is exactly one of
+// crypto.Buckets (spec/client.md §3.2) and seals it under key.
+func sealBlob(key *crypto.SymKey, id crypto.ID, pt []byte, ad string, r io.Reader) ([]byte, error) {
+	inner := make([]int, len(crypto.Buckets))
+	for i, b := range crypto.Buckets {
+		inner[i] = b - crypto.SealedXSize
+	}
+	padded, err := crypto.Pad(nil, pt, inner)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return crypto.SealX(nil, key, padded, append([]byte(ad), id[:]...), r)
+}
+
+func openBlob(key *crypto.SymKey, id crypto.ID, body []byte, ad string) ([]byte, error) {
+	if !wire.IsBucket(len(body)) {
+		return nil, errors.New("client: invite blob has a bad size")
+	}
+	padded, err := crypto.OpenX(nil, key, body, append([]byte(ad), id[:]...))
+	if err != nil {
+		return nil, errors.New("client: invite blob does not open (wrong key or damaged)")
+	}
+	return crypto.Unpad(padded)
+}

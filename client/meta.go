@@ -1,0 +1,154 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"veil/vault"
+)
+
+// The client keeps a little state of its own beside the vault's typed
+// records, in the profile's Settings map (spec/client.md §8): per-chat
+// metadata as JSON under "chat/ID", the relay list, and pending network
+// tasks. The vault encrypts all of it.
+
+const (
+	settingDefaultRelay = "relay/default"
+	settingRelays       = "relay/list"
+	settingTasks        = "tasks"
+	settingChatPrefix   = "chat/"
+)
+
+// chatMeta is what the client keeps per chat beyond vault.Chat.
+type chatMeta struct {
+	As           string           `json:"as,omitempty"`            // the nickname the peer sees
+	ReadReceipts bool             `json:"read_receipts,omitempty"` // off by default
+	Pending      bool             `json:"pending,omitempty"`       // our invite, nobody joined yet
+	InviteUntil  time.Time        `json:"invite_until,omitzero"`   // the invite blob's deadline
+	AlarmID      []byte           `json:"alarm_id,omitempty"`      // spec/client.md §4
+	AlarmKey     []byte           `json:"alarm_key,omitempty"`     // secret
+	Leaked       bool             `json:"leaked,omitempty"`        // our invite key was used twice
+	NeedSKey     bool             `json:"need_skey,omitempty"`     // joiner: the inviter's mailbox is not yet secured by us
+	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
+}
+
+// task is a network action that must outlive the chat it belongs to: the
+// BURN message to a peer whose chat we already erased, or deleting a
+// mailbox (spec/client.md §7.3).
+type task struct {
+	Kind    string    `json:"kind"` // "send" or "del"
+	Relay   string    `json:"relay"`
+	ID      []byte    `json:"id"`
+	Key     []byte    `json:"key"` // sender capability or recipient key seed (secret)
+	Payload []byte    `json:"payload,omitempty"`
+	NextTry time.Time `json:"next_try,omitzero"`
+	Tries   int       `json:"tries,omitempty"`
+}
+
+// profile returns the profile, an empty one when the vault is fresh.
+func profile(tx *vault.Tx) (vault.Profile, error) {
+	p, err := tx.Profile()
+	if errors.Is(err, vault.ErrNotFound) {
+		return vault.Profile{Settings: map[string]string{}}, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	if p.Settings == nil {
+		p.Settings = map[string]string{}
+	}
+	return p, nil
+}
+
+func getMeta(tx *vault.Tx, chat string) (chatMeta, error) {
+	var m chatMeta
+	p, err := profile(tx)
+	if err != nil {
+		return m, err
+	}
+	s, ok := p.Settings[settingChatPrefix+chat]
+	if !ok {
+		return m, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return m, fmt.Errorf("client: corrupt chat settings: %w", err)
+	}
+	return m, nil
+}
+
+func putMeta(tx *vault.Tx, chat string, m *chatMeta) error {
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	p.Settings[settingChatPrefix+chat] = string(b)
+	return tx.PutProfile(&p)
+}
+
+func deleteMeta(tx *vault.Tx, chat string) error {
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	delete(p.Settings, settingChatPrefix+chat)
+	return tx.PutProfile(&p)
+}
+
+func getTasks(tx *vault.Tx) ([]task, error) {
+	p, err := profile(tx)
+	if err != nil {
+		return nil, err
+	}
+	var ts []task
+	if s := p.Settings[settingTasks]; s != "" {
+		if err := json.Unmarshal([]byte(s), &ts); err != nil {
+			return nil, fmt.Errorf("client: corrupt task list: %w", err)
+		}
+	}
+	return ts, nil
+}
+
+func putTasks(tx *vault.Tx, ts []task) error {
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	if len(ts) == 0 {
+		delete(p.Settings, settingTasks)
+	} else {
+		b, err := json.Marshal(ts)
+		if err != nil {
+			return err
+		}
+		p.Settings[settingTasks] = string(b)
+	}
+	return tx.PutProfile(&p)
+}
+
+func addTasks(tx *vault.Tx, add ...task) error {
+	ts, err := getTasks(tx)
+	if err != nil {
+		return err
+	}
+	return putTasks(tx, append(ts, add...))
+}
+
+// relayList returns the configured relays, default first.
+func relayList(p vault.Profile) (def string, all []string) {
+	def = p.Settings[settingDefaultRelay]
+	for _, r := range strings.Split(p.Settings[settingRelays], "\n") {
+		if r != "" {
+			all = append(all, r)
+		}
+	}
+	sort.Strings(all)
+	return def, all
+}

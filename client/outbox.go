@@ -1,0 +1,357 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/conn"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// maxTaskTries bounds how often a task (spec/client.md §7.3) is retried
+// before it is given up: the relay's own expiry cleans up after it.
+const maxTaskTries = 200
+
+// queue encrypts env as the session's next message and stores it in the
+// outbox, inside the caller's transaction: the new ratchet state (which the
+// caller stores), the message and the outbox item commit together
+// (spec/client.md §7.3).
+func (e *Engine) queue(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, env *envelope) error {
+	pt, err := env.marshal()
+	if err != nil {
+		return err
+	}
+	ct, err := sess.Encrypt(pt)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	id, err := e.newID()
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: chat, MessageID: msgID, Payload: ct, Created: now, NextTry: now})
+}
+
+// kickOutbox wakes Run's outbox loop, if it is running.
+func (e *Engine) kickOutbox() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.outKick != nil {
+		select {
+		case e.outKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dest is where a chat's messages go.
+type dest struct {
+	relay    string
+	sid      crypto.ID
+	cap      [wire.CapSize]byte
+	needSKey bool
+}
+
+// Flush tries once to hand every queued message and task to its relay,
+// whatever its back-off says. It returns how many remain queued and the
+// first connection error, if any. Run flushes on its own; Flush is for
+// one-shot use.
+func (e *Engine) Flush(ctx context.Context) (int, error) {
+	return e.flush(ctx, true)
+}
+
+func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
+	e.flushMu.Lock()
+	defer e.flushMu.Unlock()
+	var items []vault.OutboxItem
+	var tasks []task
+	dests := map[string]*dest{}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		var err error
+		if items, err = tx.Outbox(); err != nil {
+			return err
+		}
+		if tasks, err = getTasks(tx); err != nil {
+			return err
+		}
+		for _, it := range items {
+			if _, ok := dests[it.ChatID]; ok {
+				continue
+			}
+			dests[it.ChatID] = nil
+			ct, err := tx.Contact(it.ChatID)
+			if errors.Is(err, vault.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			sc := sendCap(&ct)
+			if sc == nil {
+				continue
+			}
+			meta, err := getMeta(tx, it.ChatID)
+			if err != nil {
+				return err
+			}
+			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey}
+			copy(d.sid[:], sc.SendID)
+			copy(d.cap[:], sc.SendCred)
+			dests[it.ChatID] = d
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	now := e.now()
+	down := map[string]error{}
+	var firstErr error
+	left := 0
+	for i := range items {
+		it := &items[i]
+		d := dests[it.ChatID]
+		if d == nil {
+			// The chat is gone (burned, expired): nothing to send to.
+			if err := e.v.Update(ctx, func(tx *vault.Tx) error { return tx.DeleteOutbox(it.ID) }); err != nil {
+				return left, err
+			}
+			continue
+		}
+		if !force && it.NextTry.After(now) || down[d.relay] != nil {
+			left++
+			continue
+		}
+		c, err := e.pool.get(ctx, d.relay)
+		if err == nil && d.needSKey {
+			err = e.secure(ctx, c, it.ChatID, d)
+		}
+		if err == nil {
+			err = c.Send(ctx, d.sid, &d.cap, it.Payload)
+		}
+		switch {
+		case err == nil:
+			if err := e.sent(ctx, it); err != nil {
+				return left, err
+			}
+		case isCode(err, wire.CodeNotSecured):
+			d.needSKey = true
+			e.setNeedSKey(ctx, it.ChatID, true)
+			left++
+			if err := e.retry(ctx, it, err); err != nil {
+				return left, err
+			}
+		case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
+			// Permanent: the peer's mailbox is gone or was secured by
+			// someone else. Retrying cannot help.
+			if err := e.failed(ctx, it, err); err != nil {
+				return left, err
+			}
+		default:
+			left++
+			if isConnErr(err) {
+				down[d.relay] = err
+				if c != nil {
+					e.pool.drop(d.relay, c)
+				}
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			if err := e.retry(ctx, it, err); err != nil {
+				return left, err
+			}
+		}
+	}
+	n, err := e.runTasks(ctx, tasks, force, down)
+	if firstErr == nil {
+		firstErr = err
+	}
+	return left + n, firstErr
+}
+
+// secure secures the peer's mailbox with our capability (the joiner's side
+// of spec/client.md §4.2). ALREADY_SECURED is taken as our own earlier
+// SKEY whose reply was lost; if it was someone else's, the SEND that
+// follows fails with AUTH.
+func (e *Engine) secure(ctx context.Context, c *conn.Conn, chat string, d *dest) error {
+	err := c.SecureSender(ctx, d.sid, &d.cap)
+	if err != nil && !isCode(err, wire.CodeAlreadySecured) {
+		return err
+	}
+	d.needSKey = false
+	e.setNeedSKey(ctx, chat, false)
+	return nil
+}
+
+func (e *Engine) setNeedSKey(ctx context.Context, chat string, v bool) {
+	_ = e.v.Update(ctx, func(tx *vault.Tx) error {
+		m, err := getMeta(tx, chat)
+		if err != nil || m.NeedSKey == v {
+			return err
+		}
+		m.NeedSKey = v
+		return putMeta(tx, chat, &m)
+	})
+}
+
+// sent records that the relay stored it durably.
+func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
+	var ev *Event
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		ev = nil
+		if err := tx.DeleteOutbox(it.ID); err != nil {
+			return err
+		}
+		return e.setStatus(tx, it, vault.StatusSent, &ev)
+	})
+	if err == nil && ev != nil {
+		e.emit(ctx, *ev)
+	}
+	return err
+}
+
+func (e *Engine) failed(ctx context.Context, it *vault.OutboxItem, cause error) error {
+	var ev *Event
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		ev = nil
+		if err := tx.DeleteOutbox(it.ID); err != nil {
+			return err
+		}
+		return e.setStatus(tx, it, vault.StatusFailed, &ev)
+	})
+	if err != nil {
+		return err
+	}
+	if ev != nil {
+		e.emit(ctx, *ev)
+	}
+	e.emit(ctx, Event{Type: EventWarning, Chat: it.ChatID, Err: "the relay refused a message for good (" + cause.Error() + "): the peer's mailbox is gone or was taken over"})
+	return nil
+}
+
+// setStatus moves the item's message forward to st (never back), and
+// reports the change in *ev.
+func (e *Engine) setStatus(tx *vault.Tx, it *vault.OutboxItem, st vault.Status, ev **Event) error {
+	if it.MessageID == "" {
+		return nil
+	}
+	m, err := tx.Message(it.ChatID, it.MessageID)
+	if errors.Is(err, vault.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Status >= st && st != vault.StatusFailed {
+		return nil
+	}
+	m.Status = st
+	if err := tx.PutMessage(&m); err != nil {
+		return err
+	}
+	*ev = &Event{Type: EventStatus, Chat: it.ChatID, Message: m.ID, Status: statusName(st)}
+	return nil
+}
+
+func (e *Engine) retry(ctx context.Context, it *vault.OutboxItem, _ error) error {
+	it.Attempts++
+	it.NextTry = e.now().Add(retryDelay(it.Attempts))
+	return e.v.Update(ctx, func(tx *vault.Tx) error { return tx.PutOutbox(it) })
+}
+
+// runTasks runs the tasks that outlive their chats: BURN messages and
+// mailbox deletions (spec/client.md §7.3).
+func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down map[string]error) (int, error) {
+	if len(tasks) == 0 {
+		return 0, nil
+	}
+	now := e.now()
+	var firstErr error
+	done := map[int]bool{}
+	changed := map[int]task{}
+	for i, t := range tasks {
+		if (!force && t.NextTry.After(now)) || down[t.Relay] != nil {
+			continue
+		}
+		c, err := e.pool.get(ctx, t.Relay)
+		if err == nil {
+			err = runTask(ctx, c, &t)
+		}
+		switch {
+		case err == nil, isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed):
+			done[i] = true // finished, or can never succeed
+		default:
+			if isConnErr(err) {
+				down[t.Relay] = err
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			t.Tries++
+			t.NextTry = now.Add(retryDelay(t.Tries))
+			if t.Tries > maxTaskTries {
+				done[i] = true
+			} else {
+				changed[i] = t
+			}
+		}
+	}
+	if len(done) == 0 && len(changed) == 0 {
+		return len(tasks), firstErr
+	}
+	left := 0
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		cur, err := getTasks(tx)
+		if err != nil {
+			return err
+		}
+		// Tasks added meanwhile sit after the ones we read.
+		var keep []task
+		for i, t := range cur {
+			if i < len(tasks) {
+				if done[i] {
+					continue
+				}
+				if ct, ok := changed[i]; ok {
+					t = ct
+				}
+			}
+			keep = append(keep, t)
+		}
+		left = len(keep)
+		return putTasks(tx, keep)
+	})
+	if err != nil {
+		return len(tasks), err
+	}
+	return left, firstErr
+}
+
+func runTask(ctx context.Context, c *conn.Conn, t *task) error {
+	id, err := crypto.ParseID(t.ID)
+	if err != nil {
+		return &wire.Error{Code: wire.CodeMalformed}
+	}
+	switch t.Kind {
+	case "send":
+		var capb [wire.CapSize]byte
+		if len(t.Key) != len(capb) {
+			return &wire.Error{Code: wire.CodeMalformed}
+		}
+		copy(capb[:], t.Key)
+		return c.Send(ctx, id, &capb, t.Payload)
+	case "del":
+		k, err := crypto.ParseSignPrivate(t.Key)
+		if err != nil {
+			return &wire.Error{Code: wire.CodeMalformed}
+		}
+		return c.Delete(ctx, id, k)
+	}
+	return &wire.Error{Code: wire.CodeMalformed}
+}

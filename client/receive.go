@@ -1,0 +1,262 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"veil/ratchet"
+	"veil/vault"
+)
+
+// receive decrypts one message from a contact's mailbox and applies it:
+// the message, the new ratchet state and any reply (receipts) are stored
+// in one vault transaction before the relay is acked (spec/client.md §7.4).
+// It reports whether the relay copy may be acked: true when the message was
+// stored, or was a duplicate or garbage that will never decrypt; false when
+// the vault failed, so the relay delivers it again.
+func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool {
+	var evs []Event
+	var burned bool
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		evs, burned = nil, false
+		ct, err := tx.Contact(contact)
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil // burned or expired: drop
+		}
+		if err != nil {
+			return err
+		}
+		chat, err := tx.Chat(contact)
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		meta, err := getMeta(tx, contact)
+		if err != nil {
+			return err
+		}
+		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}
+		if len(ct.Ratchet) == 0 {
+			if !meta.Pending || !ratchet.IsInitial(body) {
+				return nil
+			}
+			if !r.hello(body) {
+				return nil
+			}
+		} else {
+			sess, err := e.ratchetOf(&ct)
+			if err != nil {
+				return err
+			}
+			pt, err := sess.Decrypt(body)
+			switch {
+			case errors.Is(err, ratchet.ErrDuplicate):
+				return nil
+			case err != nil:
+				evs = append(evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a message that does not authenticate"})
+				return nil
+			}
+			r.sess = sess
+			env, perr := parseEnvelope(pt)
+			if perr != nil {
+				r.evs = append(r.evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a malformed message"})
+			} else if err := r.apply(env); err != nil {
+				return err
+			}
+		}
+		if r.burned {
+			burned = true
+			evs = r.evs
+			return e.forgetChatTx(tx, &ct)
+		}
+		ct.Ratchet = r.sess.Marshal()
+		if err := tx.PutContact(&ct); err != nil {
+			return err
+		}
+		if err := tx.PutChat(&chat); err != nil {
+			return err
+		}
+		if err := putMeta(tx, chat.ID, &meta); err != nil {
+			return err
+		}
+		evs = r.evs
+		return nil
+	})
+	if err != nil {
+		e.emit(ctx, Event{Type: EventWarning, Chat: contact, Err: "could not store a message, it stays on the relay: " + err.Error()})
+		return false
+	}
+	if burned {
+		if err := e.v.DeleteChat(ctx, contact); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			e.emit(ctx, Event{Type: EventWarning, Chat: contact, Err: err.Error()})
+		}
+	}
+	for _, ev := range evs {
+		e.emit(ctx, ev)
+	}
+	if len(evs) > 0 {
+		e.kickOutbox()
+	}
+	return true
+}
+
+// rx is the state of one receive transaction.
+type rx struct {
+	e      *Engine
+	tx     *vault.Tx
+	ct     *vault.Contact
+	chat   *vault.Chat
+	meta   *chatMeta
+	sess   *ratchet.Session
+	evs    []Event
+	burned bool
+}
+
+func (r *rx) event(ev Event) {
+	ev.Chat, ev.Name = r.chat.ID, SanitizeLine(r.chat.Name)
+	if ev.From == "" && r.ct.Nickname != "" {
+		ev.From = SanitizeLine(r.ct.Nickname)
+	}
+	r.evs = append(r.evs, ev)
+}
+
+// hello completes our invite with the joiner's first message
+// (spec/client.md §4.3). It reports false when the message is not a valid
+// HELLO; the invite then stays open.
+func (r *rx) hello(body []byte) bool {
+	bp, err := ratchet.ParseBundlePrivate(r.ct.OurIdentity)
+	if err != nil {
+		return false
+	}
+	defer bp.Wipe()
+	sess, pt, err := ratchet.Respond(r.e.rcfg, bp, body)
+	if err != nil {
+		return false
+	}
+	env, err := parseEnvelope(pt)
+	if err != nil || env.Type != envHello {
+		return false
+	}
+	r.sess = sess
+	rc := recvCap(r.ct)
+	if rc == nil {
+		return false
+	}
+	r.ct.Relays = []vault.RelayCap{*rc, {Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]}}
+	r.ct.Nickname = env.Nick
+	r.ct.TheirIdentity = sess.Remote().Bytes()
+	r.ct.OurIdentity = nil // the one-time keys are used up (ratchet.Respond)
+	r.meta.Pending = false
+	r.chat.LastActive = r.e.now()
+	r.event(Event{Type: EventContactJoined})
+	// The receipt is the inviter's first message: it ends the joiner's
+	// initial phase.
+	return r.queueReceipt(receiptDelivered, env.ID) == nil
+}
+
+func (r *rx) queueReceipt(kind byte, ids ...wireID) error {
+	return r.e.queue(r.tx, r.sess, r.chat.ID, "", &envelope{Type: envReceipt, Kind: kind, IDs: ids})
+}
+
+// apply applies one envelope of an established session.
+func (r *rx) apply(env *envelope) error {
+	now := r.e.now()
+	switch env.Type {
+	case envText:
+		id := r.e.incomingID(env.ID)
+		m := vault.Message{ID: id, ChatID: r.chat.ID, Direction: vault.Incoming, Sender: r.ct.ID,
+			Body: []byte(env.Text), Sent: now, Received: now, Status: vault.StatusDelivered}
+		if env.TTL > 0 {
+			if r.meta.TTLs == nil {
+				r.meta.TTLs = map[string]int64{}
+			}
+			r.meta.TTLs[id] = int64(min(time.Duration(env.TTL)*time.Second, maxTTL) / time.Second)
+		}
+		if err := r.tx.PutMessage(&m); err != nil {
+			return err
+		}
+		r.chat.Unread++
+		r.chat.LastActive = now
+		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text)})
+		return r.queueReceipt(receiptDelivered, env.ID)
+	case envEdit, envDelete:
+		m, ok, err := r.findIncoming(env.ID)
+		if err != nil || !ok || m.Deleted {
+			return err
+		}
+		if env.Type == envEdit {
+			m.Body, m.Edited = []byte(env.Text), now
+			r.event(Event{Type: EventEdited, Message: m.ID, Text: Sanitize(env.Text)})
+		} else {
+			m.Body, m.Deleted = nil, true
+			delete(r.meta.TTLs, m.ID)
+			r.event(Event{Type: EventDeleted, Message: m.ID})
+		}
+		return r.tx.PutMessage(&m)
+	case envReceipt:
+		st := vault.StatusDelivered
+		if env.Kind == receiptRead {
+			st = vault.StatusRead
+		}
+		for _, w := range env.IDs {
+			id := hex.EncodeToString(w[:])
+			m, err := r.tx.Message(r.chat.ID, id)
+			if errors.Is(err, vault.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if m.Direction != vault.Outgoing || m.Status >= st && m.Status != vault.StatusFailed {
+				continue
+			}
+			m.Status = st
+			if err := r.tx.PutMessage(&m); err != nil {
+				return err
+			}
+			r.event(Event{Type: EventStatus, Message: id, Status: statusName(st)})
+		}
+	case envBurn:
+		r.burned = true
+		r.event(Event{Type: EventChatBurned})
+	case envHello:
+		// A repeated HELLO on an established session changes nothing.
+	}
+	return nil
+}
+
+// findIncoming finds the peer's message with wire ID w (spec/client.md §6).
+func (r *rx) findIncoming(w wireID) (vault.Message, bool, error) {
+	suffix := "-" + hex.EncodeToString(w[:])
+	ms, err := r.tx.Messages(r.chat.ID, 0)
+	if err != nil {
+		return vault.Message{}, false, err
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Direction == vault.Incoming && strings.HasSuffix(ms[i].ID, suffix) {
+			return ms[i], true, nil
+		}
+	}
+	return vault.Message{}, false, nil
+}
+
+func statusName(s vault.Status) string {
+	switch s {
+	case vault.StatusPending:
+		return "queued"
+	case vault.StatusSent:
+		return "sent"
+	case vault.StatusDelivered:
+		return "delivered"
+	case vault.StatusRead:
+		return "read"
+	case vault.StatusFailed:
+		return "failed"
+	}
+	return "unknown"
+}

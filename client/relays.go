@@ -1,0 +1,379 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/proxy"
+
+	"veil/crypto"
+	"veil/relay/conn"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// pool keeps one connection per relay address (spec/client.md §7.1).
+type pool struct {
+	opts    conn.Options
+	timeout time.Duration
+
+	mu sync.Mutex // guards m
+	m  map[string]*poolEntry
+}
+
+type poolEntry struct {
+	mu sync.Mutex // guards c; held while dialling
+	c  *conn.Conn
+}
+
+func newPool(cfg Config) (*pool, error) {
+	p := &pool{timeout: cfg.DialTimeout, m: map[string]*poolEntry{}}
+	p.opts.Rand = cfg.Rand
+	p.opts.TLSConfig = cfg.TLSConfig
+	if cfg.SOCKS5 != "" {
+		d, err := proxy.SOCKS5("tcp", cfg.SOCKS5, nil, proxy.Direct)
+		if err != nil {
+			return nil, fmt.Errorf("client: socks5 proxy: %w", err)
+		}
+		cd, ok := d.(proxy.ContextDialer)
+		if !ok {
+			return nil, errors.New("client: socks5 dialer does not take a context")
+		}
+		// The proxy resolves host names itself, so onion addresses work
+		// and no DNS query leaves this machine.
+		p.opts.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:           nil,
+			DialContext:     func(ctx context.Context, network, addr string) (net.Conn, error) { return cd.DialContext(ctx, network, addr) },
+			TLSClientConfig: cfg.TLSConfig,
+		}}
+	}
+	return p, nil
+}
+
+// get returns a live connection to addr, dialling one if needed. conn.Dial
+// checks the relay's fingerprint on every connection (spec/relay.md §3.3).
+func (p *pool) get(ctx context.Context, addr string) (*conn.Conn, error) {
+	p.mu.Lock()
+	if p.m == nil {
+		p.mu.Unlock()
+		return nil, conn.ErrClosed
+	}
+	en := p.m[addr]
+	if en == nil {
+		en = &poolEntry{}
+		p.m[addr] = en
+	}
+	p.mu.Unlock()
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if en.c != nil {
+		select {
+		case <-en.c.Done():
+			en.c.Close()
+			en.c = nil
+		default:
+			return en.c, nil
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	c, err := conn.Dial(dctx, addr, &p.opts)
+	if err != nil {
+		return nil, fmt.Errorf("client: relay %s unreachable: %w", shortRelay(addr), err)
+	}
+	en.c = c
+	return c, nil
+}
+
+// drop closes the connection to addr if it is c (after a failed command).
+func (p *pool) drop(addr string, c *conn.Conn) {
+	p.mu.Lock()
+	en := p.m[addr]
+	p.mu.Unlock()
+	if en == nil {
+		return
+	}
+	en.mu.Lock()
+	if en.c == c {
+		en.c = nil
+	}
+	en.mu.Unlock()
+	c.Close()
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	m := p.m
+	p.m = nil
+	p.mu.Unlock()
+	for _, en := range m {
+		en.mu.Lock()
+		if en.c != nil {
+			en.c.Close()
+			en.c = nil
+		}
+		en.mu.Unlock()
+	}
+}
+
+// shortRelay returns host:port of a relay address, for messages.
+func shortRelay(addr string) string {
+	if a, err := wire.ParseAddress(addr); err == nil {
+		return net.JoinHostPort(a.Host, fmt.Sprint(a.Port))
+	}
+	return "(bad address)"
+}
+
+// isConnErr reports whether err is a connection failure rather than a
+// relay's answer, so the next command needs a new connection.
+func isConnErr(err error) bool {
+	var we *wire.Error
+	return err != nil && !errors.As(err, &we) && !errors.Is(err, context.Canceled)
+}
+
+func isCode(err error, c wire.Code) bool { return errors.Is(err, &wire.Error{Code: c}) }
+
+// backoff is exponential back-off with full jitter (spec/client.md §7.2).
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.min << min(b.n, 16)
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	b.n++
+	// jitter in [d/2, d): reconnecting clients do not move in step.
+	return d/2 + rand.N(d/2+1)
+}
+
+func (b *backoff) reset() { b.n = 0 }
+
+// retryDelay is the outbox's back-off for an item tried n times.
+func retryDelay(n int) time.Duration {
+	b := backoff{min: time.Second, max: 5 * time.Minute, n: max(n-1, 0)}
+	return b.next()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// ---- relay settings ----
+
+func addRelay(tx *vault.Tx, addr string, makeDefault bool) error {
+	a, err := wire.ParseAddress(addr)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	addr = a.String()
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	def, all := relayList(p)
+	if !slices.Contains(all, addr) {
+		all = append(all, addr)
+	}
+	if makeDefault || def == "" {
+		def = addr
+	}
+	p.Settings[settingDefaultRelay] = def
+	p.Settings[settingRelays] = strings.Join(all, "\n")
+	return tx.PutProfile(&p)
+}
+
+// AddRelay adds a relay to the profile's list; the first one becomes the
+// default.
+func (e *Engine) AddRelay(ctx context.Context, addr string) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error { return addRelay(tx, addr, false) })
+}
+
+// SetDefaultRelay makes addr (added if new) the relay new invites use.
+func (e *Engine) SetDefaultRelay(ctx context.Context, addr string) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error { return addRelay(tx, addr, true) })
+}
+
+// Relays returns the default relay and every configured relay.
+func (e *Engine) Relays(ctx context.Context) (def string, all []string, err error) {
+	err = e.v.View(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		def, all = relayList(p)
+		return err
+	})
+	return def, all, err
+}
+
+// CheckRelay connects to addr once (checking its fingerprint) and pings it.
+func (e *Engine) CheckRelay(ctx context.Context, addr string) error {
+	c, err := e.pool.get(ctx, addr)
+	if err != nil {
+		return err
+	}
+	return c.Ping(ctx)
+}
+
+// ---- receiving side of Run ----
+
+// mailboxes returns our receiving mailboxes on relay addr: recipient ID →
+// (contact ID, key).
+type mailbox struct {
+	contact string
+	key     crypto.SignPrivate
+}
+
+func (e *Engine) mailboxes(ctx context.Context, addr string) (map[crypto.ID]mailbox, error) {
+	out := map[crypto.ID]mailbox{}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		cs, err := tx.Contacts()
+		if err != nil {
+			return err
+		}
+		for i := range cs {
+			rc := recvCap(&cs[i])
+			if rc == nil || rc.Address != addr {
+				continue
+			}
+			rid, err := crypto.ParseID(rc.RecvID)
+			if err != nil {
+				continue
+			}
+			k, err := crypto.ParseSignPrivate(rc.RecvKey)
+			if err != nil {
+				continue
+			}
+			out[rid] = mailbox{contact: cs[i].ID, key: k}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// receivingRelays returns every relay holding one of our mailboxes.
+func (e *Engine) receivingRelays(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		cs, err := tx.Contacts()
+		if err != nil {
+			return err
+		}
+		for i := range cs {
+			if rc := recvCap(&cs[i]); rc != nil && !seen[rc.Address] {
+				seen[rc.Address] = true
+				out = append(out, rc.Address)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// subscribe subscribes c to every mailbox on addr not yet in subs.
+func (e *Engine) subscribe(ctx context.Context, c *conn.Conn, addr string, subs map[crypto.ID]mailbox) error {
+	mbs, err := e.mailboxes(ctx, addr)
+	if err != nil {
+		return err
+	}
+	for rid, mb := range mbs {
+		if _, ok := subs[rid]; ok {
+			continue
+		}
+		if err := c.Subscribe(ctx, rid, mb.key); err != nil {
+			if isConnErr(err) {
+				return err
+			}
+			continue // the mailbox is gone (AUTH): nothing to receive
+		}
+		subs[rid] = mb
+	}
+	for rid := range subs {
+		if _, ok := mbs[rid]; !ok {
+			delete(subs, rid) // burned or expired since
+		}
+	}
+	return nil
+}
+
+// receiveLoop keeps one relay connected and subscribed, and hands every
+// pushed message to receive (spec/client.md §7.1). It is owned by Run and
+// returns when ctx ends.
+func (e *Engine) receiveLoop(ctx context.Context, addr string, kick <-chan struct{}) {
+	bo := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
+	down := false
+	for ctx.Err() == nil {
+		c, err := e.pool.get(ctx, addr)
+		if err == nil {
+			subs := map[crypto.ID]mailbox{}
+			if err = e.subscribe(ctx, c, addr, subs); err == nil {
+				down = false
+				bo.reset()
+				e.emit(ctx, Event{Type: EventRelayConnected, Relay: addr})
+				e.kickOutbox()
+				err = e.serve(ctx, c, addr, subs, kick)
+			}
+			e.pool.drop(addr, c)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !down {
+			down = true
+			e.emit(ctx, Event{Type: EventRelayUnreachable, Relay: addr, Err: errText(err)})
+		}
+		sleep(ctx, bo.next())
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "connection closed"
+	}
+	return err.Error()
+}
+
+// serve reads c's pushes until the connection ends or ctx is done.
+func (e *Engine) serve(ctx context.Context, c *conn.Conn, addr string, subs map[crypto.ID]mailbox, kick <-chan struct{}) error {
+	for {
+		select {
+		case p, ok := <-c.Pushes():
+			if !ok {
+				return c.Err()
+			}
+			if p.Type == wire.TypeEND {
+				delete(subs, p.Recipient)
+				continue
+			}
+			mb, ok := subs[p.Recipient]
+			if !ok {
+				continue
+			}
+			if e.receive(ctx, mb.contact, p.Body) {
+				if err := c.Ack(ctx, p.Recipient, p.Seq); err != nil && isConnErr(err) {
+					return err
+				}
+			}
+		case <-kick:
+			if err := e.subscribe(ctx, c, addr, subs); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"veil/crypto"
+	"veil/vault"
+)
+
+// Sweep applies every timer that has run out (spec/client.md §8): chats
+// past their deadline and invites past theirs are erased with their keys
+// and mailboxes, and disappearing messages are deleted. Open calls it, and
+// Run calls it every SweepEvery.
+func (e *Engine) Sweep(ctx context.Context) error {
+	now := e.now()
+	type doomed struct {
+		id, name string
+		ev       EventType
+	}
+	var ds []doomed
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			if c.Kind != vault.ChatDirect {
+				continue
+			}
+			m, err := getMeta(tx, c.ID)
+			if err != nil {
+				return err
+			}
+			_, cerr := tx.Contact(c.ContactID)
+			switch {
+			case !c.Deadline.IsZero() && !now.Before(c.Deadline):
+				ds = append(ds, doomed{c.ID, c.Name, EventChatExpired})
+			case m.Pending && !m.InviteUntil.IsZero() && !now.Before(m.InviteUntil):
+				ds = append(ds, doomed{c.ID, c.Name, EventInviteExpired})
+			case errors.Is(cerr, vault.ErrNotFound):
+				ds = append(ds, doomed{c.ID, c.Name, ""}) // an interrupted burn
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := e.eraseChat(ctx, d.id); err != nil {
+			return err
+		}
+		if d.ev != "" {
+			e.emit(ctx, Event{Type: d.ev, Chat: d.id, Name: SanitizeLine(d.name)})
+		}
+	}
+	_, err = e.v.SweepExpired(ctx)
+	return err
+}
+
+// eraseChat erases a chat at once: its contact (keys, ratchet state) and
+// metadata go in one transaction that also queues the deletion of our
+// mailbox on the relay; then the vault deletes the chat's key, which makes
+// every stored body unreadable (spec/vault.md §6, spec/client.md §8.3).
+func (e *Engine) eraseChat(ctx context.Context, chat string, extra ...task) error {
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		ct, err := tx.Contact(chat)
+		if errors.Is(err, vault.ErrNotFound) {
+			return deleteMeta(tx, chat)
+		}
+		if err != nil {
+			return err
+		}
+		if len(extra) > 0 {
+			if err := addTasks(tx, extra...); err != nil {
+				return err
+			}
+		}
+		return e.forgetChatTx(tx, &ct)
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.v.DeleteChat(ctx, chat); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	e.kickOutbox()
+	return nil
+}
+
+// forgetChatTx deletes a contact, its chat metadata and its queued messages,
+// and queues the deletion of our mailbox. The caller deletes the chat
+// itself with Vault.DeleteChat after the commit.
+func (e *Engine) forgetChatTx(tx *vault.Tx, ct *vault.Contact) error {
+	if rc := recvCap(ct); rc != nil {
+		if err := addTasks(tx, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey}); err != nil {
+			return err
+		}
+	}
+	items, err := tx.Outbox()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.ChatID == ct.ID {
+			if err := tx.DeleteOutbox(it.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if err := deleteMeta(tx, ct.ID); err != nil {
+		return err
+	}
+	return tx.DeleteContact(ct.ID)
+}
+
+// checkAlarms looks for the leak alarm of every invite still within its
+// deadline (spec/client.md §4.4): a joiner who found the blob gone leaves
+// it, so finding it means the invite key reached someone else.
+func (e *Engine) checkAlarms(ctx context.Context) {
+	type alarm struct {
+		chat, name, relay string
+		id                crypto.ID
+	}
+	var as []alarm
+	now := e.now()
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			m, err := getMeta(tx, c.ID)
+			if err != nil || m.Leaked || len(m.AlarmID) != crypto.IDSize || !now.Before(m.InviteUntil) {
+				continue
+			}
+			ct, err := tx.Contact(c.ID)
+			if err != nil {
+				continue
+			}
+			rc := recvCap(&ct)
+			if rc == nil {
+				continue
+			}
+			as = append(as, alarm{c.ID, c.Name, rc.Address, crypto.ID(m.AlarmID)})
+		}
+		return nil
+	})
+	for _, a := range as {
+		c, err := e.pool.get(ctx, a.relay)
+		if err != nil {
+			continue
+		}
+		if _, err := c.Take(ctx, a.id); err != nil {
+			continue // NOT_FOUND: no alarm; anything else: try later
+		}
+		err = e.v.Update(ctx, func(tx *vault.Tx) error {
+			m, err := getMeta(tx, a.chat)
+			if err != nil {
+				return err
+			}
+			m.Leaked = true
+			return putMeta(tx, a.chat, &m)
+		})
+		if err == nil {
+			e.emit(ctx, Event{Type: EventInviteLeaked, Chat: a.chat, Name: SanitizeLine(a.name),
+				Err: "someone else tried to use this chat's invite key: it leaked; compare the safety code before trusting this chat"})
+		}
+	}
+}
+
+// timerLoop is owned by Run: it sweeps every SweepEvery and checks leak
+// alarms every AlarmEvery, until ctx ends.
+func (e *Engine) timerLoop(ctx context.Context) {
+	sweep := time.NewTicker(e.cfg.SweepEvery)
+	defer sweep.Stop()
+	alarm := time.NewTicker(e.cfg.AlarmEvery)
+	defer alarm.Stop()
+	e.checkAlarms(ctx)
+	for {
+		select {
+		case <-sweep.C:
+			if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
+				e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+			}
+		case <-alarm.C:
+			e.checkAlarms(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}

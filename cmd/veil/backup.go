@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/term"
+
+	"veil/crypto"
+	"veil/vault"
+)
+
+// scryptWorkFactor returns age's scrypt cost: its default, or a tiny one
+// under the test-only fast-KDF switch.
+func scryptWorkFactor() int {
+	if os.Getenv(fastKDFEnv) == "1" {
+		return 10
+	}
+	return 18
+}
+
+func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "backup", "FILE [--passphrase-file FILE]", "Write the whole profile to FILE as an age file encrypted with a passphrase")
+	passFile := fs.String("passphrase-file", "", "read the backup passphrase from `FILE` instead of the terminal")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	pass, err := readSecret(io, *passFile, "backup passphrase", true)
+	if err != nil {
+		return err
+	}
+	if len(pass) < 8 {
+		return errors.New("the backup passphrase must be at least 8 characters")
+	}
+	r, err := age.NewScryptRecipient(string(pass))
+	crypto.Wipe(pass)
+	if err != nil {
+		return err
+	}
+	r.SetWorkFactor(scryptWorkFactor())
+	f, err := os.OpenFile(pos[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating the backup: %w", errors.Unwrap(err))
+	}
+	pw := newProgress(io, f, "backing up", 0)
+	err = s.eng.Vault().Backup(ctx, pw, r)
+	pw.finish()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(pos[0])
+		return err
+	}
+	fmt.Fprintf(io.err, "backup written to %s (%d bytes)\n", pos[0], pw.n)
+	return nil
+}
+
+func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "restore", "FILE [--passphrase-file FILE]", "Restore a backup into a directory without a profile; the new PIN comes from the terminal or --pin-file")
+	passFile := fs.String("passphrase-file", "", "read the backup passphrase from `FILE` instead of the terminal")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	home, err := g.homeDir()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return fmt.Errorf("opening the backup: %w", errors.Unwrap(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pass, err := readSecret(io, *passFile, "backup passphrase", false)
+	if err != nil {
+		return err
+	}
+	id, err := age.NewScryptIdentity(string(pass))
+	crypto.Wipe(pass)
+	if err != nil {
+		return err
+	}
+	pin, err := readSecret(io, g.pinFile, "new PIN", true)
+	if err != nil {
+		return err
+	}
+	defer crypto.Wipe(pin)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	pr := newProgress(io, nil, "restoring", st.Size())
+	pr.r = f
+	opts := vaultOptions()
+	v, err := vault.Restore(ctx, pr, filepath.Join(home, vaultDirName), pin, &opts, id)
+	pr.finish()
+	if errors.Is(err, vault.ErrExists) {
+		return fmt.Errorf("%s already holds a profile: restore into an empty --home", home)
+	}
+	if err != nil {
+		return err
+	}
+	v.Lock()
+	// The embedded relay of the backed-up profile does not travel with it.
+	s, err := open(ctx, g, &stdio{in: io.in, out: io.out, err: io.err}, nil)
+	if err == nil {
+		s.close()
+	}
+	fmt.Fprintf(io.err, "restored into %s\n", home)
+	return err
+}
+
+// progress counts bytes through a reader or writer and, on a terminal,
+// shows them on stderr.
+type progress struct {
+	w     io.Writer
+	r     io.Reader
+	out   io.Writer
+	label string
+	total int64
+	n     int64
+	tty   bool
+	last  time.Time
+}
+
+func newProgress(io *stdio, w io.Writer, label string, total int64) *progress {
+	p := &progress{w: w, out: io.err, label: label, total: total}
+	if f, ok := io.err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		p.tty = true
+	}
+	return p
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.add(n)
+	return n, err
+}
+
+func (p *progress) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.add(n)
+	return n, err
+}
+
+func (p *progress) add(n int) {
+	p.n += int64(n)
+	if !p.tty || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.draw()
+}
+
+func (p *progress) draw() {
+	if p.total > 0 {
+		const width = 30
+		done := int(min(p.n, p.total) * width / p.total)
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = '.'
+			if i < done {
+				bar[i] = '#'
+			}
+		}
+		fmt.Fprintf(p.out, "\r%s [%s] %3d%%", p.label, bar, min(p.n, p.total)*100/p.total)
+		return
+	}
+	fmt.Fprintf(p.out, "\r%s %d KiB", p.label, p.n>>10)
+}
+
+func (p *progress) finish() {
+	if p.tty {
+		p.draw()
+		fmt.Fprintln(p.out)
+	}
+}
+

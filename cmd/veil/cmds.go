@@ -1,0 +1,571 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"veil/client"
+	"veil/crypto"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "Create a profile protected by a PIN (from the terminal or --pin-file)")
+	duressFile := fs.String("duress-pin-file", "", "also set a duress PIN read from `FILE`: entering it erases the profile")
+	reset := fs.Bool("duress-reset", false, "the duress PIN says the data is gone instead of opening an empty decoy profile")
+	relayURL := fs.String("relay", "", "default relay `URL` (veil://host:port#fingerprint); without it, an embedded relay on 127.0.0.1")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	if *relayURL != "" {
+		if _, err := wire.ParseAddress(*relayURL); err != nil {
+			return usagef("--relay: %v", err)
+		}
+	}
+	home, err := g.homeDir()
+	if err != nil {
+		return err
+	}
+	pin, err := readSecret(io, g.pinFile, "new PIN", true)
+	if err != nil {
+		return err
+	}
+	defer crypto.Wipe(pin)
+	if err := vault.CheckPIN(pin); err != nil {
+		return fmt.Errorf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	eng, err := client.Create(ctx, g.engineConfig(home, nil), pin)
+	if errors.Is(err, vault.ErrExists) {
+		return fmt.Errorf("%s already holds a profile", home)
+	}
+	if err != nil {
+		return err
+	}
+	s := &session{home: home, eng: eng}
+	defer s.close()
+	if *relayURL != "" {
+		err = eng.Setup(ctx, *relayURL)
+	} else {
+		err = s.setupEmbedded(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if *duressFile != "" {
+		dp, err := readSecret(io, *duressFile, "duress PIN", false)
+		if err != nil {
+			return err
+		}
+		defer crypto.Wipe(dp)
+		mode := vault.DuressDecoy
+		if *reset {
+			mode = vault.DuressReset
+		}
+		if err := eng.Vault().SetDuressPIN(ctx, dp, mode); err != nil {
+			return err
+		}
+	}
+	def, _, err := eng.Relays(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.out, "profile created in %s\ndefault relay: %s\n", home, def)
+	return nil
+}
+
+func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL]",
+		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
+	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
+	as := fs.String("as", "", "the nickname the other side sees (random by default)")
+	expires := fs.Duration("expires", 24*time.Hour, "the invite dies unused after `DUR` (at most 168h)")
+	chatExpires := fs.Duration("chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
+	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
+	qr := fs.Bool("qr", false, "also print a QR code (not available yet)")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	if *qr {
+		return errors.New("QR codes are not available yet; share the key as text")
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	key, chat, err := s.eng.Invite(ctx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(io.out, key)
+	fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it)\n", chat)
+	return nil
+}
+
+func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "join", "KEY [--name NAME] [--as NICK] [--relay URL]", "Accept an invite key and print the new chat's id")
+	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
+	as := fs.String("as", "", "the nickname the other side sees (random by default)")
+	relayURL := fs.String("relay", "", "relay `URL` for your own mailbox (default: the invite's relay)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	chat, err := s.eng.Join(ctx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
+	if errors.Is(err, client.ErrInviteUsed) {
+		return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
+	}
+	if err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	fmt.Fprintln(io.out, chat)
+	return nil
+}
+
+func writeJSON(io *stdio, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(io.out, "%s\n", b)
+	return err
+}
+
+func cmdChats(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "chats", "[--json]", "List chats")
+	asJSON := fs.Bool("json", false, "one JSON object a line")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	chats, err := s.eng.Chats(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range chats {
+		if *asJSON {
+			if err := writeJSON(io, c); err != nil {
+				return err
+			}
+			continue
+		}
+		var flags []string
+		if c.Pending {
+			flags = append(flags, "waiting for the invite to be used")
+		}
+		if c.Leaked {
+			flags = append(flags, "INVITE LEAKED: compare the safety code")
+		}
+		if !c.Deadline.IsZero() {
+			flags = append(flags, "erased at "+c.Deadline.Format(time.RFC3339))
+		}
+		if c.MessageTTL > 0 {
+			flags = append(flags, "timer "+c.MessageTTL.String())
+		}
+		fmt.Fprintf(io.out, "%s  %-12s  %-16s  %d unread  %s\n", c.ID, orDash(c.Name), orDash(c.Peer), c.Unread, strings.Join(flags, "; "))
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "read", "CHAT [--json] [--limit N]", "Show a chat's messages; incoming disappearing messages start their timers now")
+	asJSON := fs.Bool("json", false, "one JSON object a line")
+	limit := fs.Int("limit", 0, "show only the last `N` messages (0: all)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ms, err := s.eng.Messages(ctx, pos[0], *limit)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if *asJSON {
+			if err := writeJSON(io, m); err != nil {
+				return err
+			}
+			continue
+		}
+		who := "me"
+		if !m.Outgoing {
+			who = orDash(m.From)
+		}
+		text := m.Text
+		if m.Deleted {
+			text = "(deleted)"
+		} else if m.Edited {
+			text += " (edited)"
+		}
+		status := ""
+		if m.Outgoing {
+			status = " [" + m.Status + "]"
+		}
+		fmt.Fprintf(io.out, "%s  %s  %s: %s%s\n", m.ID, m.Time.Local().Format("2006-01-02 15:04:05"), who, indent(text), status)
+	}
+	if err := s.eng.MarkRead(ctx, pos[0]); err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	return nil
+}
+
+// indent keeps a multi-line message from faking lines of its own.
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
+
+func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR]", "Send a message; it is stored first and queued if no relay is reachable")
+	ttl := fs.Duration("ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
+	pos, err := parse(fs, argv, 2, 2)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	id, err := s.eng.Send(ctx, pos[0], pos[1], client.SendOptions{TTL: *ttl})
+	if err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	fmt.Fprintln(io.out, id)
+	return nil
+}
+
+func cmdEdit(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "edit", "CHAT MSGID TEXT", "Change the text of one of your messages on both sides")
+	pos, err := parse(fs, argv, 3, 3)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := s.eng.Edit(ctx, pos[0], pos[1], pos[2]); err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	return nil
+}
+
+func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "delete", "CHAT MSGID", "Delete a message: one of yours for everyone, one of theirs here only")
+	pos, err := parse(fs, argv, 2, 2)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := s.eng.Delete(ctx, pos[0], pos[1]); err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	return nil
+}
+
+func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "burn", "CHAT", "Erase a chat and its contact here now and on the other side as soon as it receives the burn")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := s.eng.Burn(ctx, pos[0]); err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	return nil
+}
+
+func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "verify", "CHAT", "Print the chat's safety code; read it to each other over another channel")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	code, err := s.eng.SafetyCode(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(io.out, code)
+	return nil
+}
+
+func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "receipts", "CHAT on|off", "Turn read receipts for a chat on or off (off by default)")
+	pos, err := parse(fs, argv, 2, 2)
+	if err != nil {
+		return err
+	}
+	if pos[1] != "on" && pos[1] != "off" {
+		return usagef("expected on or off")
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.eng.SetReadReceipts(ctx, pos[0], pos[1] == "on")
+}
+
+func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "timer", "CHAT DUR", "Set the disappearing timer for your new messages in a chat (0: off)")
+	pos, err := parse(fs, argv, 2, 2)
+	if err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(pos[1])
+	if err != nil {
+		return usagef("bad duration %q", pos[1])
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return s.eng.SetTimer(ctx, pos[0], d)
+}
+
+// countedEvent reports whether an event counts for watch --count: events
+// about chats, not connection or delivery status.
+func countedEvent(t client.EventType) bool {
+	switch t {
+	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventStatus, client.EventWarning:
+		return false
+	}
+	return true
+}
+
+func cmdWatch(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "watch", "[--json] [--timeout DUR] [--count N]",
+		"Receive, send what is queued, run timers, and print events as they arrive.\nIt exits 0 after --timeout or after --count chat events (messages, edits, deletions, joins, leaks, expiries, burns)")
+	asJSON := fs.Bool("json", false, "one JSON object a line")
+	timeout := fs.Duration("timeout", 0, "exit after `DUR` (0: run until interrupted)")
+	count := fs.Int("count", 0, "exit after `N` chat events (0: no limit)")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	if *timeout < 0 || *count < 0 {
+		return usagef("--timeout and --count must not be negative")
+	}
+	events := make(chan client.Event, 64)
+	s, err := open(ctx, g, io, events)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if *timeout > 0 {
+		rctx, cancel = context.WithTimeout(rctx, *timeout)
+		defer cancel()
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.eng.Run(rctx) }()
+	n := 0
+	for {
+		select {
+		case ev := <-events:
+			if err := printEvent(io, ev, *asJSON); err != nil {
+				cancel()
+				<-done
+				return err
+			}
+			if ev.Type == client.EventMessage {
+				// Shown now: the recipient's disappearing timer starts.
+				_ = s.eng.MarkRead(rctx, ev.Chat, ev.Message)
+			}
+			if countedEvent(ev.Type) {
+				n++
+				if *count > 0 && n >= *count {
+					cancel()
+					drain(events, done)
+					return nil
+				}
+			}
+		case err := <-done:
+			if ctx.Err() != nil || rctx.Err() != nil {
+				return nil // interrupted, or the timeout: both are success
+			}
+			return err
+		}
+	}
+}
+
+// drain empties events until Run has returned.
+func drain(events <-chan client.Event, done <-chan error) {
+	for {
+		select {
+		case <-events:
+		case <-done:
+			return
+		}
+	}
+}
+
+func printEvent(io *stdio, ev client.Event, asJSON bool) error {
+	if asJSON {
+		return writeJSON(io, ev)
+	}
+	chat := ev.Chat
+	if ev.Name != "" {
+		chat = ev.Name
+	}
+	var line string
+	switch ev.Type {
+	case client.EventMessage:
+		line = fmt.Sprintf("[%s] %s: %s", chat, orDash(ev.From), indent(ev.Text))
+	case client.EventEdited:
+		line = fmt.Sprintf("[%s] %s edited %s: %s", chat, orDash(ev.From), ev.Message, indent(ev.Text))
+	case client.EventDeleted:
+		line = fmt.Sprintf("[%s] %s deleted %s", chat, orDash(ev.From), ev.Message)
+	case client.EventStatus:
+		line = fmt.Sprintf("[%s] %s %s", chat, ev.Message, ev.Status)
+	case client.EventContactJoined:
+		line = fmt.Sprintf("[%s] %s joined", chat, orDash(ev.From))
+	case client.EventRelayConnected:
+		line = fmt.Sprintf("connected to %s", ev.Relay)
+	case client.EventRelayUnreachable:
+		line = fmt.Sprintf("relay %s unreachable: %s", ev.Relay, ev.Err)
+	default:
+		line = fmt.Sprintf("[%s] %s %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), ev.Err)
+	}
+	_, err := fmt.Fprintln(io.out, strings.TrimSpace(line))
+	return err
+}
+
+func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "relay", "add URL | list | default URL", "Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…)")
+	pos, err := parse(fs, argv, 1, 2)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pos[0] == "list" && len(pos) == 1:
+	case (pos[0] == "add" || pos[0] == "default") && len(pos) == 2:
+		if _, err := wire.ParseAddress(pos[1]); err != nil {
+			return usagef("%v", err)
+		}
+	default:
+		return usagef("expected add URL, list or default URL")
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	switch pos[0] {
+	case "add":
+		if err := s.eng.CheckRelay(ctx, pos[1]); err != nil {
+			fmt.Fprintf(io.err, "veil: warning: %v (added anyway)\n", err)
+		}
+		return s.eng.AddRelay(ctx, pos[1])
+	case "default":
+		return s.eng.SetDefaultRelay(ctx, pos[1])
+	}
+	def, all, err := s.eng.Relays(ctx)
+	if err != nil {
+		return err
+	}
+	emb, _ := s.eng.Setting(ctx, settingEmbedded)
+	for _, r := range all {
+		mark := " "
+		if r == def {
+			mark = "*"
+		}
+		note := ""
+		if r == emb {
+			note = "  (embedded, runs while a veil command runs)"
+		}
+		fmt.Fprintf(io.out, "%s %s%s\n", mark, r, note)
+	}
+	return nil
+}
+
+func wipeHome(ctx context.Context, g *globals) error {
+	home, err := g.homeDir()
+	if err != nil {
+		return err
+	}
+	err = vault.WipeProfile(ctx, filepath.Join(home, vaultDirName), nil)
+	if errors.Is(err, vault.ErrBusy) {
+		return errors.New("the profile is open in another veil process: stop it (or use its panic key) and try again")
+	}
+	if err != nil && !errors.Is(err, vault.ErrNoProfile) {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(home, relayDirName))
+}
+
+func cmdWipe(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "wipe", "[--yes]", "Erase this profile: its keys are destroyed, so its data becomes noise")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	if !*yes {
+		ans, err := readSecret(io, "", `type "wipe" to erase this profile`, false)
+		if err != nil {
+			return usagef("no terminal to confirm: pass --yes")
+		}
+		if string(ans) != "wipe" {
+			return errors.New("not confirmed; nothing erased")
+		}
+	}
+	return wipeHome(ctx, g)
+}
+
+func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "panic", "", "Erase this profile now: no PIN, no prompt")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	return wipeHome(ctx, g)
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/term"
+
+	"veil/client"
+	"veil/crypto"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// Profile layout under the home directory (spec/client.md §10.1).
+const (
+	vaultDirName = "vault"
+	relayDirName = "relay"
+
+	// settingEmbedded holds the address of the profile's embedded relay.
+	settingEmbedded = "embedded-relay"
+
+	// fastKDFEnv, when set to 1, makes new vaults use a tiny Argon2id cost.
+	// For tests only: it makes a PIN as cheap to guess as it is to type.
+	fastKDFEnv = "VEIL_INSECURE_FAST_KDF"
+)
+
+func vaultOptions() vault.Options {
+	var o vault.Options
+	if os.Getenv(fastKDFEnv) == "1" {
+		o.KDF = crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}
+		o.GCInterval = -1
+	}
+	return o
+}
+
+func (g *globals) engineConfig(home string, events chan<- client.Event) client.Config {
+	return client.Config{Dir: filepath.Join(home, vaultDirName), Vault: vaultOptions(), SOCKS5: g.socks5, Events: events}
+}
+
+// readSecret reads a PIN or passphrase from file, or from the terminal
+// without echo (confirm: ask twice).
+func readSecret(io *stdio, file, prompt string, confirm bool) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", prompt, errors.Unwrap(err))
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		return b, nil
+	}
+	fd := int(io.in.Fd())
+	if !term.IsTerminal(fd) {
+		return nil, usagef("no terminal to ask for the %s: pass it with a file flag", prompt)
+	}
+	fmt.Fprintf(io.err, "%s: ", prompt)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(io.err)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		fmt.Fprintf(io.err, "%s again: ", prompt)
+		b2, err := term.ReadPassword(fd)
+		fmt.Fprintln(io.err)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(b, b2) {
+			return nil, errors.New("the two entries differ")
+		}
+	}
+	return b, nil
+}
+
+// session is an unlocked profile for one command, with its embedded relay
+// running when the profile uses one.
+type session struct {
+	home     string
+	eng      *client.Engine
+	embedded *embeddedRelay
+}
+
+func (s *session) close() {
+	s.eng.Close()
+	if s.embedded != nil {
+		s.embedded.stop()
+	}
+}
+
+// open unlocks the profile. A vault without a profile record (a new vault,
+// or the decoy a duress PIN opens) is set up exactly like `veil init`
+// without --relay would, so nothing tells the two apart.
+func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event) (*session, error) {
+	home, err := g.homeDir()
+	if err != nil {
+		return nil, err
+	}
+	pin, err := readSecret(io, g.pinFile, "PIN", false)
+	if err != nil {
+		return nil, err
+	}
+	defer crypto.Wipe(pin)
+	eng, err := client.Open(ctx, g.engineConfig(home, events), pin)
+	switch {
+	case errors.Is(err, vault.ErrNoProfile):
+		return nil, fmt.Errorf("no profile in %s: run veil init first", home)
+	case errors.Is(err, vault.ErrBusy):
+		return nil, errors.New("the profile is open in another veil process (veil watch?); one command at a time")
+	case err != nil:
+		return nil, err
+	}
+	s := &session{home: home, eng: eng}
+	ok, err := eng.Initialized(ctx)
+	if err == nil && !ok {
+		err = s.setupEmbedded(ctx)
+	}
+	if err == nil {
+		err = s.startEmbedded(ctx)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setupEmbedded gives a fresh profile its own relay on 127.0.0.1: a new
+// identity and a free port, made the default. Whatever an earlier profile
+// left in the relay directory is removed first.
+func (s *session) setupEmbedded(ctx context.Context) error {
+	dir := filepath.Join(s.home, relayDirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("finding a port for the embedded relay: %w", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	addr, err := embeddedAddress(dir, port)
+	if err != nil {
+		return err
+	}
+	if err := s.eng.Setup(ctx, addr); err != nil {
+		return err
+	}
+	return s.eng.SetSetting(ctx, settingEmbedded, addr)
+}
+
+// startEmbedded starts the profile's embedded relay if it has one.
+func (s *session) startEmbedded(ctx context.Context) error {
+	addr, err := s.eng.Setting(ctx, settingEmbedded)
+	if err != nil || addr == "" {
+		return err
+	}
+	a, err := wire.ParseAddress(addr)
+	if err != nil {
+		return fmt.Errorf("embedded relay address: %w", err)
+	}
+	r, err := startEmbedded(filepath.Join(s.home, relayDirName), int(a.Port))
+	if err != nil {
+		return err
+	}
+	if r.addr != a.String() {
+		r.stop()
+		return errors.New("the embedded relay's identity changed (its directory was replaced): veil relay default URL to pick another relay")
+	}
+	s.embedded = r
+	return nil
+}
+
+// flush sends what is queued and says on stderr when something stays queued.
+func (s *session) flush(ctx context.Context, io *stdio) {
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := s.eng.Flush(fctx)
+	if n > 0 {
+		why := "relay unreachable"
+		if err != nil {
+			why = err.Error()
+		}
+		fmt.Fprintf(io.err, "veil: %d item(s) queued (%s); the next veil command that reaches the relay sends them\n", n, why)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
