@@ -161,3 +161,15 @@ func FuzzParseExpiryKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMessageKey: never panics; an accepted key re-encodes exactly.
+func FuzzParseMessageKey(f *testing.F) {
+	f.Add(messageKey("chat", "msg"))
+	f.Add([]byte{pfxMessage, 5, 'a'})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		chat, id, ok := parseMessageKey(k)
+		if ok && !bytes.Equal(messageKey(chat, id), k) {
+			t.Fatal("parse→encode changed the key")
+		}
+	})
+}

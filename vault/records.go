@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -126,7 +127,7 @@ type storedMessage struct {
 	ChatID    string
 	Direction Direction
 	Sender    string
-	Sealed    []byte
+	Sealed    []byte `json:"-"` // stored ahead of the JSON, §8.2
 	Sent      time.Time
 	Received  time.Time
 	Read      time.Time
@@ -152,12 +153,20 @@ func (s *storedMessage) message(body []byte) Message {
 	}
 }
 
+// encodeRecord returns version || JSON of a record; a message is
+// version || len(sealed) (4) || sealed || JSON of the rest (§8.2), so the
+// search index can take the sealed body without decoding JSON.
 func encodeRecord(v any) ([]byte, error) {
+	out := []byte{recordVersion}
+	if m, ok := v.(*storedMessage); ok {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(m.Sealed)))
+		out = append(out, m.Sealed...)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("vault: encoding record: %w", err)
 	}
-	return append([]byte{recordVersion}, b...), nil
+	return append(out, b...), nil
 }
 
 // decodeRecord decodes a stored record into v. It never panics.
@@ -168,10 +177,54 @@ func decodeRecord(b []byte, v any) error {
 	if b[0] != recordVersion {
 		return corrupt("record version %d", b[0])
 	}
-	if err := json.Unmarshal(b[1:], v); err != nil {
+	b = b[1:]
+	m, isMsg := v.(*storedMessage)
+	if isMsg {
+		sealed, rest, err := splitSealed(b)
+		if err != nil {
+			return err
+		}
+		b = rest
+		defer func() { m.Sealed = append([]byte(nil), sealed...) }()
+	}
+	if err := json.Unmarshal(b, v); err != nil {
 		return corrupt("record: %v", err)
 	}
 	return nil
+}
+
+// splitSealed splits len (4) || sealed || rest.
+func splitSealed(b []byte) (sealed, rest []byte, err error) {
+	if len(b) < 4 {
+		return nil, nil, corrupt("message record truncated")
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, nil, corrupt("message record truncated")
+	}
+	return b[4 : 4+n], b[4+n:], nil
+}
+
+// sealedBody returns the sealed body inside a stored message value, without
+// copying or decoding the rest.
+func sealedBody(b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != recordVersion {
+		return nil, corrupt("message record version")
+	}
+	sealed, _, err := splitSealed(b[1:])
+	return sealed, err
+}
+
+// parseMessageKey splits 'M' || len(chat) || chat || id.
+func parseMessageKey(k []byte) (chat, id string, ok bool) {
+	if len(k) < 3 || k[0] != pfxMessage || k[1] == 0 {
+		return "", "", false
+	}
+	l := 2 + int(k[1])
+	if len(k) < l+1 {
+		return "", "", false
+	}
+	return string(k[2:l]), string(k[l:]), true
 }
 
 // maxIDLen bounds every record ID (spec/vault.md §8.1).

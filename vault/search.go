@@ -135,6 +135,12 @@ func (v *Vault) buildIndex(ctx context.Context) error {
 	}
 	v.writeMu.Lock()
 	defer v.writeMu.Unlock()
+	v.idx.mu.RLock()
+	built = v.idx.built // another search may have built it meanwhile
+	v.idx.mu.RUnlock()
+	if built {
+		return nil
+	}
 	chats := map[string]map[string]string{}
 	keys := v.keys.snapshot()
 	defer func() {
@@ -145,32 +151,43 @@ func (v *Vault) buildIndex(ctx context.Context) error {
 	err := v.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxMessage}, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
-		var s storedMessage
 		for it.Rewind(); it.Valid(); it.Next() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			s = storedMessage{}
-			if err := it.Item().Value(func(b []byte) error { return decodeRecord(b, &s) }); err != nil {
-				return err
+			item := it.Item()
+			chat, id, ok := parseMessageKey(item.Key())
+			if !ok {
+				return corrupt("malformed message key")
 			}
-			k, ok := keys[s.ChatID]
+			k, ok := keys[chat]
 			if !ok {
 				continue
 			}
-			body, err := crypto.OpenX(nil, &k, s.Sealed, messageAD(s.ChatID, s.ID))
+			var body []byte
+			err := item.Value(func(b []byte) error {
+				sealed, err := sealedBody(b)
+				if err != nil {
+					return err
+				}
+				body, err = crypto.OpenX(nil, &k, sealed, messageAD(chat, id))
+				if err != nil {
+					return corrupt("message body does not authenticate")
+				}
+				return nil
+			})
 			if err != nil {
-				return corrupt("message body does not authenticate")
+				return err
 			}
 			if len(body) == 0 {
 				continue
 			}
-			m := chats[s.ChatID]
+			m := chats[chat]
 			if m == nil {
 				m = map[string]string{}
-				chats[s.ChatID] = m
+				chats[chat] = m
 			}
-			m[s.ID] = strings.ToLower(string(body))
+			m[id] = strings.ToLower(string(body))
 			crypto.Wipe(body)
 		}
 		return nil
