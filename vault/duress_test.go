@@ -348,3 +348,22 @@ func TestWipeOpenAndLocked(t *testing.T) {
 	_, err = Open(ctx, dir, pin, testOpts(nil))
 	wantErr(t, err, ErrNoProfile)
 }
+
+// TestEraseCoversLeftoverTempKeyFile: a key file's temporary copy (left by
+// a crash during a PIN change) holds the data key too, so the erase
+// overwrites and removes it as well.
+func TestEraseCoversLeftoverTempKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	mustLock(t, createVault(t, dir, testOpts(nil)))
+	kf, _ := os.ReadFile(filepath.Join(dir, keyFileName))
+	tmp := filepath.Join(dir, keyFileName+tmpSuffix)
+	if err := os.WriteFile(tmp, kf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WipeProfile(ctx, dir, testOpts(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if exists(tmp) || exists(filepath.Join(dir, keyFileName)) {
+		t.Fatal("a key file survived the erase")
+	}
+}
