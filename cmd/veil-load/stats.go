@@ -59,6 +59,14 @@ func (r *Result) text(w io.Writer) {
 		}
 		return
 	}
+	if r.Mode == "verify-send" || r.Mode == "verify-receive" {
+		fmt.Fprintf(w, "%s: %d mailboxes, sent %d, acknowledged by the relay %d, delivered %d, lost %d, duplicates %d, unexpected %d\n",
+			r.Mode, r.Conns, r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected)
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
+		}
+		return
+	}
 	fmt.Fprintf(w, "mode %s, %d connections, %d-byte bodies\n", r.Mode, r.Conns, r.Bucket)
 	fmt.Fprintf(w, "sent %d, acked %d, delivered %d, lost %d, duplicates %d, unexpected %d, receiver acks %d\n",
 		r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected, r.ReceiverAck)
