@@ -266,3 +266,34 @@ func TestWipe(t *testing.T) {
 		t.Fatal("wiped session decrypts")
 	}
 }
+
+// failingReader fails every read: randomness running out must leave the
+// session unchanged.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no randomness") }
+
+func TestRandomnessFailureLeavesStateUnchanged(t *testing.T) {
+	alice, bob := primed(t, 31)
+	m := mustEncrypt(t, alice, "step for bob")
+	for _, s := range []*Session{alice, bob} {
+		s.SetConfig(Config{Rand: failingReader{}})
+	}
+	before := alice.Marshal()
+	if _, err := alice.Encrypt([]byte("x")); err == nil {
+		t.Fatal("Encrypt without randomness succeeded")
+	}
+	if !bytes.Equal(before, alice.Marshal()) {
+		t.Fatal("failed Encrypt changed the state")
+	}
+	// Bob's DH step needs a fresh key: without randomness it fails whole.
+	before = bob.Marshal()
+	if _, err := bob.Decrypt(m); err == nil {
+		t.Fatal("DH step without randomness succeeded")
+	}
+	if !bytes.Equal(before, bob.Marshal()) {
+		t.Fatal("failed DH step changed the state")
+	}
+	bob.SetConfig(Config{})
+	mustDecrypt(t, bob, m, "step for bob")
+}
