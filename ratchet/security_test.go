@@ -237,7 +237,7 @@ func TestSafetyCode(t *testing.T) {
 func TestNoSecretsInStrings(t *testing.T) {
 	alice, _ := primed(t, 29)
 	bp, _ := NewBundle(Config{})
-	raw := alice.Marshal()
+
 	for _, v := range []any{alice, *alice, bp, *bp, bp.Identity} {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
 			out := fmt.Sprintf(f, v)
@@ -249,7 +249,6 @@ func TestNoSecretsInStrings(t *testing.T) {
 			}
 		}
 	}
-	_ = raw
 }
 
 func TestWipe(t *testing.T) {

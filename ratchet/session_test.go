@@ -50,7 +50,6 @@ func TestInitialPrefixUntilReply(t *testing.T) {
 func TestInitialPrefixOfAnotherSessionRejected(t *testing.T) {
 	alice, bob := pair(t, 3)
 	other, _ := pair(t, 4)
-	_ = alice
 	m := mustEncrypt(t, other, "x")
 	expectFail(t, bob, m, ErrAuth)
 	// A normal message to a session that never saw an initial one.
