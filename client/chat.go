@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"veil/ratchet"
 	"veil/vault"
@@ -249,6 +250,9 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 	if opt.TTL < 0 || opt.TTL > maxTTL {
 		return "", fmt.Errorf("client: disappearing timer must be between 1s and %v", maxTTL)
 	}
+	if !utf8.ValidString(text) {
+		return "", errors.New("client: the message is not valid UTF-8 text")
+	}
 	var id string
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
 		ttl := opt.TTL
@@ -283,6 +287,9 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 
 // Edit replaces the text of one of our messages on both sides.
 func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
+	if !utf8.ValidString(text) {
+		return errors.New("client: the message is not valid UTF-8 text")
+	}
 	return e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
 		w, _ := outgoingWireID(m.ID)
 		m.Body, m.Edited = []byte(text), e.now()

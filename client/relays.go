@@ -50,8 +50,10 @@ func newPool(cfg Config) (*pool, error) {
 		// The proxy resolves host names itself, so onion addresses work
 		// and no DNS query leaves this machine.
 		p.opts.HTTPClient = &http.Client{Transport: &http.Transport{
-			Proxy:           nil,
-			DialContext:     func(ctx context.Context, network, addr string) (net.Conn, error) { return cd.DialContext(ctx, network, addr) },
+			Proxy: nil,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return cd.DialContext(ctx, network, addr)
+			},
 			TLSClientConfig: cfg.TLSConfig,
 		}}
 	}

@@ -194,4 +194,3 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.out)
 	}
 }
-
