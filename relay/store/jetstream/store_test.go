@@ -33,3 +33,25 @@ func TestConformance(t *testing.T) {
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, c, 1, &n) })
 }
+
+// TestConformanceCluster runs the suite against a three-node cluster with
+// three replicas, each store connected to a different node.
+func TestConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three-node cluster: skipped with -short")
+	}
+	c := jstest.Start(t, 3)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store {
+		i := int(n.Load()) % 3
+		s, err := Open(context.Background(), Config{
+			URLs:     c.URLs()[i : i+1],
+			Prefix:   fmt.Sprintf("c%d", n.Add(1)),
+			Replicas: 3,
+		})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
