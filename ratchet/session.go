@@ -96,8 +96,6 @@ func (s *Session) MaxPlaintext() int {
 // Session.MaxPlaintext. It wraps crypto.ErrTooLong.
 var ErrTooLong = fmt.Errorf("ratchet: %w", crypto.ErrTooLong)
 
-var zeroNonce [crypto.NonceSize]byte
-
 // Encrypt seals pt as the next message of the sending chain and returns
 // the whole message, whose length is one of crypto.Buckets
 // (spec/session.md §5, §6). On error s is unchanged.
@@ -144,7 +142,7 @@ func (s *Session) Encrypt(pt []byte) ([]byte, error) {
 
 	ck := s.cks
 	mk := chainStep(&ck)
-	crypto.Seal(padded[:0], &mk, &zeroNonce, padded, buf[:adSize+bodyOff])
+	crypto.SealOnce(padded[:0], &mk, padded, buf[:adSize+bodyOff])
 	mk.Wipe()
 	s.cks = ck
 	ck.Wipe()
@@ -196,7 +194,7 @@ func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, 
 	buf := make([]byte, adSize+bodyOff, adSize+bodyOff+len(body)-crypto.Overhead)
 	copy(buf, s.ad[:])
 	copy(buf[adSize:], msg[:bodyOff])
-	pt, err := crypto.Open(buf[adSize+bodyOff:], mk, &zeroNonce, body, buf[:adSize+bodyOff])
+	pt, err := crypto.OpenOnce(buf[adSize+bodyOff:], mk, body, buf[:adSize+bodyOff])
 	if err != nil {
 		return nil, ErrAuth
 	}
