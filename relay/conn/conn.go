@@ -364,6 +364,14 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 			return
 		}
 		for len(items) > 0 {
+			if len(items[0]) == wire.BlockPlainSize { // SendRawBlock
+				b := s.Seal(block[:0], items[0])
+				items = items[1:]
+				if !c.writeBlock(b) {
+					return
+				}
+				continue
+			}
 			p.Reset(pt)
 			for len(items) > 0 && p.Add(items[0]) {
 				items = items[1:]
@@ -372,15 +380,48 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 				items = items[1:]
 				continue
 			}
-			b := s.Seal(block[:0], p.Finish())
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := c.ws.Write(ctx, websocket.MessageBinary, b)
-			cancel()
-			if err != nil {
-				c.fail(fmt.Errorf("conn: write: %w", err))
+			if !c.writeBlock(s.Seal(block[:0], p.Finish())) {
 				return
 			}
 		}
+	}
+}
+
+func (c *Conn) writeBlock(b []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	err := c.ws.Write(ctx, websocket.MessageBinary, b)
+	cancel()
+	if err != nil {
+		c.fail(fmt.Errorf("conn: write: %w", err))
+		return false
+	}
+	return true
+}
+
+// SendRawBlock seals pt, a whole block plaintext of BlockPlainSize bytes
+// that may be malformed on purpose, and sends it in order with the other
+// blocks: for tests of the relay's block checks.
+func (c *Conn) SendRawBlock(pt []byte) error {
+	if len(pt) != wire.BlockPlainSize {
+		return fmt.Errorf("conn: raw block must be %d bytes", wire.BlockPlainSize)
+	}
+	return c.out.push(append([]byte(nil), pt...), c.done)
+}
+
+// Expect registers a waiter for a reply with correlation ID cid that no
+// command of this Conn sent (cid 0: an ERR about an unparseable item or
+// block). It returns the channel and a function to unregister.
+func (c *Conn) Expect(cid uint32) (<-chan wire.Frame, func()) {
+	ch := make(chan wire.Frame, 1)
+	c.mu.Lock()
+	c.pending[cid] = ch
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		if c.pending[cid] == ch {
+			delete(c.pending, cid)
+		}
+		c.mu.Unlock()
 	}
 }
 

@@ -1,0 +1,311 @@
+package relay_test
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"veil/crypto"
+	"veil/relay"
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+func statIdentity(dir string) (os.FileInfo, error) {
+	return os.Stat(filepath.Join(dir, relay.IdentityFile))
+}
+
+func writeIdentity(dir string, b []byte) error {
+	return os.WriteFile(filepath.Join(dir, relay.IdentityFile), b, 0o600)
+}
+
+// rawReply sends one raw item and returns the reply with cid.
+func rawReply(t *testing.T, c *conn.Conn, item []byte, cid uint32) (wire.Frame, error) {
+	t.Helper()
+	return c.DoRaw(tctx(t), item, cid)
+}
+
+func TestMalformedItems(t *testing.T) {
+	tr := startRelay(t)
+	c := tr.dial(t)
+	m := newMailbox(t, c)
+
+	send := wire.Frame{Type: wire.TypeSEND, CID: c.NextCID(), ID: m.sid, Cap: m.cap, Body: body(1024, 1)}
+	full, _ := wire.AppendFrame(nil, &send)
+	// A SEND cut inside its capability is malformed; inside its body it
+	// is a wrong size.
+	_, err := rawReply(t, c, full[:5+24+10], send.CID)
+	wantCode(t, err, wire.CodeMalformed)
+	send.CID = c.NextCID()
+	full, _ = wire.AppendFrame(nil, &send)
+	_, err = rawReply(t, c, full[:len(full)-1], send.CID)
+	wantCode(t, err, wire.CodeBadSize)
+
+	// Every truncation of a SUB is malformed.
+	sub := wire.Frame{Type: wire.TypeSUB, CID: c.NextCID(), ID: m.rid}
+	nonce := c.Nonce()
+	wire.SignFrame(&sub, &nonce, m.key)
+	item, _ := wire.AppendFrame(nil, &sub)
+	for n := 5; n < len(item); n++ {
+		_, err := rawReply(t, c, item[:n], sub.CID)
+		wantCode(t, err, wire.CodeMalformed)
+	}
+	// One byte too many.
+	_, err = rawReply(t, c, append(append([]byte(nil), item...), 0), sub.CID)
+	wantCode(t, err, wire.CodeMalformed)
+
+	// Unknown type, and a reply type sent as a command.
+	cid := c.NextCID()
+	_, err = rawReply(t, c, []byte{0x7f, byte(cid >> 24), byte(cid >> 16), byte(cid >> 8), byte(cid)}, cid)
+	wantCode(t, err, wire.CodeUnknown)
+	ok := wire.Frame{Type: wire.TypeOK, CID: c.NextCID()}
+	okItem, _ := wire.AppendFrame(nil, &ok)
+	_, err = rawReply(t, c, okItem, ok.CID)
+	wantCode(t, err, wire.CodeUnknown)
+	healthy(t, c)
+}
+
+func TestShortItemAndMalformedBlock(t *testing.T) {
+	tr := startRelay(t)
+	c := tr.dial(t)
+	ch, done := c.Expect(0)
+	defer done()
+
+	// A 2-byte item: no header, so the ERR carries cid 0.
+	var p wire.Packer
+	p.Reset(make([]byte, wire.BlockPlainSize))
+	p.Add([]byte{0x0e, 0})
+	if err := c.SendRawBlock(p.Finish()); err != nil {
+		t.Fatal(err)
+	}
+	expectErr0(t, ch, wire.CodeMalformed)
+	ch2, done2 := c.Expect(0)
+	defer done2()
+	_ = ch2
+
+	// A block whose padding is not zero: one ERR, cid 0, connection kept.
+	p.Reset(make([]byte, wire.BlockPlainSize))
+	p.Add([]byte{0x0e, 0, 0, 0, 1})
+	pt := p.Finish()
+	pt[len(pt)-1] = 1
+	if err := c.SendRawBlock(pt); err != nil {
+		t.Fatal(err)
+	}
+	expectErr0(t, ch2, wire.CodeMalformed)
+	// A block claiming more items than it holds.
+	ch3, done3 := c.Expect(0)
+	defer done3()
+	pt = make([]byte, wire.BlockPlainSize)
+	pt[1] = 3
+	if err := c.SendRawBlock(pt); err != nil {
+		t.Fatal(err)
+	}
+	expectErr0(t, ch3, wire.CodeMalformed)
+	healthy(t, c)
+}
+
+func expectErr0(t *testing.T, ch <-chan wire.Frame, code wire.Code) {
+	t.Helper()
+	select {
+	case f := <-ch:
+		if f.Type != wire.TypeERR || f.Code != code {
+			t.Fatalf("got %v code %v, want ERR %v", f.Type, f.Code, code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ERR with cid 0")
+	}
+}
+
+func TestAuthorisationFailures(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Limits.MaxPending = 3 })
+	ctx := tctx(t)
+	c := tr.dial(t)
+	m := newMailbox(t, c)
+	other, _ := crypto.GenerateSign(nil)
+
+	// A second SKEY fails.
+	var cap2 [32]byte
+	cap2[0] = 1
+	wantCode(t, c.SecureSender(ctx, m.sid, &cap2), wire.CodeAlreadySecured)
+	// SEND with the wrong capability.
+	wantCode(t, c.Send(ctx, m.sid, &cap2, body(1024, 1)), wire.CodeAuth)
+	// SEND to an unsecured mailbox.
+	_, sid2, err := c.New(ctx, m.key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.Send(ctx, sid2, &m.cap, body(1024, 1)), wire.CodeNotSecured)
+	// A body that is not a bucket.
+	wantCode(t, c.Send(ctx, m.sid, &m.cap, body(1000, 1)), wire.CodeBadSize)
+	// Unknown IDs.
+	var unknown crypto.ID
+	unknown[0] = 9
+	wantCode(t, c.Send(ctx, unknown, &m.cap, body(1024, 1)), wire.CodeAuth)
+	wantCode(t, c.SecureSender(ctx, unknown, &m.cap), wire.CodeAuth)
+	wantCode(t, c.Subscribe(ctx, unknown, m.key), wire.CodeAuth)
+	wantCode(t, c.Ack(ctx, unknown, 1), wire.CodeAuth)
+	_, err = c.Take(ctx, unknown)
+	wantCode(t, err, wire.CodeNotFound)
+	_, err = c.Append(ctx, unknown, &m.cap, body(1024, 1))
+	wantCode(t, err, wire.CodeAuth)
+	// A signature by another key.
+	wantCode(t, c.Subscribe(ctx, m.rid, other), wire.CodeAuth)
+	wantCode(t, c.Delete(ctx, m.rid, other), wire.CodeAuth)
+	// NEW signed by a key other than the one it registers.
+	nw := wire.Frame{Type: wire.TypeNEW, CID: c.NextCID(), Key: m.key.Public()}
+	nonce := c.Nonce()
+	wire.SignFrame(&nw, &nonce, other)
+	item, _ := wire.AppendFrame(nil, &nw)
+	_, err = c.DoRaw(ctx, item, nw.CID)
+	wantCode(t, err, wire.CodeAuth)
+	// Quota: MaxPending is 3 here.
+	for range 3 {
+		if err := c.Send(ctx, m.sid, &m.cap, body(1024, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, c.Send(ctx, m.sid, &m.cap, body(1024, 1)), wire.CodeQuota)
+	healthy(t, c)
+}
+
+// TestReplayOnAnotherConnection captures a signed SUB from one connection
+// and replays it on another: the connection nonce differs, so AUTH.
+func TestReplayOnAnotherConnection(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	c1, c2 := tr.dial(t), tr.dial(t)
+	m := newMailbox(t, c1)
+	for _, typ := range []wire.Type{wire.TypeSUB, wire.TypeDEL} {
+		f := wire.Frame{Type: typ, CID: 4242, ID: m.rid}
+		n1 := c1.Nonce()
+		wire.SignFrame(&f, &n1, m.key)
+		item, _ := wire.AppendFrame(nil, &f)
+		_, err := c2.DoRaw(ctx, item, f.CID)
+		wantCode(t, err, wire.CodeAuth)
+	}
+	// The same SUB is valid on its own connection.
+	f := wire.Frame{Type: wire.TypeSUB, CID: 4243, ID: m.rid}
+	n1 := c1.Nonce()
+	wire.SignFrame(&f, &n1, m.key)
+	item, _ := wire.AppendFrame(nil, &f)
+	if _, err := c1.DoRaw(ctx, item, f.CID); err != nil {
+		t.Fatal(err)
+	}
+	healthy(t, c2)
+}
+
+func TestRateLimit(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Limits.Rate = 0.01; c.Limits.Burst = 2 })
+	ctx := tctx(t)
+	c := tr.dial(t)
+	for range 2 {
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, c.Ping(ctx), wire.CodeRate)
+}
+
+// TestTransportViolations: each closes the offending connection with the
+// close code of spec/relay.md §4.5 and leaves the relay healthy.
+func TestTransportViolations(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	cases := map[string]func(c *conn.Conn) error{
+		"oversize message": func(c *conn.Conn) error {
+			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize+1))
+		},
+		"truncated block": func(c *conn.Conn) error {
+			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, 100))
+		},
+		"forged block": func(c *conn.Conn) error {
+			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize))
+		},
+		"text message": func(c *conn.Conn) error {
+			return c.WriteRawMessage(ctx, websocket.MessageText, make([]byte, wire.BlockSize))
+		},
+	}
+	for name, bad := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := tr.dial(t)
+			if err := bad(c); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-c.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("relay kept the connection")
+			}
+			if code := websocket.CloseStatus(c.Err()); code != wire.CloseBadBlock && code != websocket.StatusMessageTooBig {
+				t.Fatalf("close status %v (%v)", code, c.Err())
+			}
+			healthy(t, tr.dial(t))
+		})
+	}
+}
+
+func TestHelloFailures(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	// Unknown version: 4001.
+	ws, _, err := websocket.Dial(ctx, tr.addr.WebSocketURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch := wire.ClientHello{Version: 2}
+	if err := ws.Write(ctx, websocket.MessageBinary, ch.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.Read(ctx)
+	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
+		t.Fatalf("unknown version: close status %v (%v)", code, err)
+	}
+	// A wrong fingerprint: the client refuses the relay.
+	a := tr.addr
+	a.Fingerprint[0] ^= 1
+	if c, err := conn.DialAddress(ctx, a, nil); err == nil {
+		c.Close()
+		t.Fatal("dial succeeded with a wrong fingerprint")
+	}
+	healthy(t, tr.dial(t))
+}
+
+func TestHealthzAndDrain(t *testing.T) {
+	tr := startRelay(t)
+	url := "http://" + tr.addr.WebSocketURL()[len("ws://"):]
+	url = url[:len(url)-len("/v1")] + "/healthz"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	c := tr.dial(t)
+	m := newMailbox(t, c)
+	if err := c.Send(tctx(t), m.sid, &m.cap, body(1024, 1)); err != nil {
+		t.Fatal(err)
+	}
+	tr.stop()
+	select {
+	case <-c.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("connection survived shutdown")
+	}
+	if code := websocket.CloseStatus(c.Err()); code != wire.CloseShutdown {
+		t.Fatalf("close status %v (%v)", code, c.Err())
+	}
+	if err := c.Ping(tctx(t)); !errors.Is(err, conn.ErrClosed) && err == nil {
+		t.Fatal("ping after shutdown succeeded")
+	}
+}

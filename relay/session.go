@@ -1,0 +1,428 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"veil/crypto"
+	"veil/relay/wire"
+)
+
+// blockBuf is one block's plaintext and ciphertext. Buffers come from a
+// pool and are held only while a block is read or written, so an idle
+// connection holds none (the 24 KiB per idle connection bar of issue 3).
+type blockBuf struct {
+	pt [wire.BlockPlainSize]byte
+	ct [wire.BlockSize]byte
+}
+
+var blockPool = sync.Pool{New: func() any { return new(blockBuf) }}
+
+// session is one client connection. Its goroutines: the HTTP handler
+// goroutine runs the reader (serveWS); one goroutine per executing
+// command (at most Limits.InFlight); at most one writer goroutine, started
+// when there is something to send and ending when the queue is empty; one
+// delivery goroutine per subscription. All are counted in wg; they stop
+// when ctx is cancelled or the WebSocket fails.
+type session struct {
+	s       *Server
+	ws      *websocket.Conn
+	nonce   [wire.NonceSize]byte
+	limiter *rate.Limiter
+	sem     chan struct{} // one token per executing command
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // writer and delivery goroutines
+
+	outMu    sync.Mutex // guards the fields below
+	out      []wire.Frame
+	spare    []wire.Frame
+	writing  bool // a writer goroutine owns sealer
+	closed   bool
+	pushed   int           // bytes of MSG bodies queued
+	drained  chan struct{} // closed and replaced whenever the writer empties the queue
+	sealer   *wire.Sealer  // used only by the writer
+	writeErr error
+
+	subMu sync.Mutex // guards subs
+	subs  map[crypto.ID]*subscription
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		CompressionMode:    websocket.CompressionDisabled, // spec/relay.md §2.1
+		InsecureSkipVerify: true,                          // no browser clients; any Origin is fine
+	})
+	if err != nil {
+		s.metrics.handshakeFail.Inc()
+		return
+	}
+	ws.SetReadLimit(wire.BlockSize) // §11: one block is the largest message
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &session{
+		s:       s,
+		ws:      ws,
+		limiter: s.newLimiter(),
+		sem:     make(chan struct{}, s.limits.InFlight),
+		ctx:     ctx,
+		cancel:  cancel,
+		drained: make(chan struct{}),
+	}
+	defer cancel()
+	if !s.addSession(c) {
+		ws.Close(wire.CloseShutdown, "")
+		return
+	}
+	defer s.removeSession(c)
+	opener, err := c.hello()
+	if err != nil {
+		s.metrics.handshakeFail.Inc()
+		s.log.Debug("relay: handshake failed", "err", err)
+		return
+	}
+	c.readLoop(opener)
+	c.finish()
+}
+
+// hello runs spec/relay.md §4 on the relay side and returns the opener of
+// client blocks; on failure it has closed the WebSocket with the code of §4.5.
+func (c *session) hello() (*wire.Opener, error) {
+	s := c.s
+	if err := crypto.RandomBytes(s.rand, c.nonce[:]); err != nil {
+		c.ws.CloseNow()
+		return nil, err
+	}
+	eph, err := crypto.GenerateDH(s.rand)
+	if err != nil {
+		c.ws.CloseNow()
+		return nil, err
+	}
+	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Nonce: c.nonce, Ephemeral: eph.Public()}
+	rh.Sign(s.identity)
+	rhb := rh.Marshal()
+	ctx, cancel := context.WithTimeout(c.ctx, s.limits.HandshakeTimeout)
+	defer cancel()
+	if err := c.ws.Write(ctx, websocket.MessageBinary, rhb); err != nil {
+		c.ws.CloseNow()
+		return nil, err
+	}
+	typ, chb, err := c.ws.Read(ctx)
+	if err != nil {
+		c.ws.Close(wire.CloseHelloTimout, "")
+		c.ws.CloseNow()
+		return nil, err
+	}
+	ch, err := wire.ParseClientHello(chb)
+	if err == nil && typ != websocket.MessageBinary {
+		err = errors.New("relay: client hello is not binary")
+	}
+	if err == nil && ch.Version != wire.Version {
+		err = errors.New("relay: unsupported client version")
+	}
+	if err != nil {
+		c.ws.Close(wire.CloseBadHello, "")
+		return nil, err
+	}
+	shared, err := crypto.DH(eph, ch.Ephemeral)
+	if err != nil {
+		c.ws.Close(wire.CloseBadHello, "")
+		return nil, err
+	}
+	keys := wire.DeriveKeys(&shared, rhb, chb)
+	shared.Wipe()
+	c.sealer = wire.NewSealer(keys.RelayToClient)
+	o := wire.NewOpener(keys.ClientToRelay)
+	keys.Wipe()
+	return o, nil
+}
+
+// readLoop reads blocks until the WebSocket fails or the client breaks
+// the protocol at the transport level (§4.5: 4002).
+func (c *session) readLoop(o *wire.Opener) {
+	for {
+		// No deadline while idle: waiting costs no timer and no goroutine.
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		b := blockPool.Get().(*blockBuf)
+		n, err := io.ReadFull(r, b.ct[:])
+		if err == nil {
+			var one [1]byte
+			if m, _ := r.Read(one[:]); m != 0 {
+				err = errors.New("long block")
+			}
+		}
+		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
+			blockPool.Put(b)
+			c.s.metrics.badBlocks.Inc()
+			c.ws.Close(wire.CloseBadBlock, "")
+			return
+		}
+		pt, err := o.Open(b.pt[:0], b.ct[:])
+		if err != nil {
+			blockPool.Put(b)
+			c.s.metrics.badBlocks.Inc()
+			c.ws.Close(wire.CloseBadBlock, "")
+			return
+		}
+		c.s.metrics.blocksIn.Inc()
+		items, err := wire.SplitBlock(pt)
+		if err != nil {
+			blockPool.Put(b)
+			c.reply(wire.Frame{Type: wire.TypeERR, Code: wire.CodeMalformed})
+			continue
+		}
+		ok := true
+		for _, it := range items {
+			if ok = c.handleItem(it); !ok {
+				break
+			}
+		}
+		blockPool.Put(b)
+		if !ok {
+			return
+		}
+	}
+}
+
+// handleItem parses one item and starts its command; false when the
+// session is ending.
+func (c *session) handleItem(item []byte) bool {
+	f, err := wire.ParseFrame(item)
+	if err != nil {
+		_, cid, _ := wire.PeekHeader(item)
+		code := wire.CodeMalformed
+		if wire.IsUnknownType(err) {
+			code = wire.CodeUnknown
+		}
+		c.s.metrics.errors.WithLabelValues(code.String()).Inc()
+		c.reply(wire.Frame{Type: wire.TypeERR, CID: cid, Code: code})
+		return true
+	}
+	if !f.Type.IsCommand() {
+		c.replyErr(f.CID, wire.CodeUnknown)
+		return true
+	}
+	if c.s.draining.Load() {
+		c.replyErr(f.CID, wire.CodeShutdown)
+		return true
+	}
+	if res := c.limiter.Reserve(); !res.OK() || res.Delay() > rateMaxWait {
+		res.Cancel()
+		c.replyErr(f.CID, wire.CodeRate)
+		return true
+	} else if d := res.Delay(); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	// The item aliases the pooled block: copy what the command keeps.
+	cmd := command{f: f}
+	if f.Type.Signed() {
+		cmd.raw = append([]byte(nil), item...)
+	}
+	if f.Body != nil {
+		cmd.f.Body = append([]byte(nil), f.Body...)
+	}
+	if f.Password != nil {
+		cmd.f.Password = append([]byte(nil), f.Password...)
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		return false
+	}
+	go func() { // owned by the session: holds a sem token until it ends
+		defer func() { <-c.sem }()
+		start := time.Now()
+		c.execute(&cmd)
+		c.s.metrics.observe(cmd.f.Type, time.Since(start))
+	}()
+	return true
+}
+
+// reply queues a reply or push for the writer (§5.3).
+func (c *session) reply(f wire.Frame) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if c.closed {
+		return
+	}
+	c.out = append(c.out, f)
+	if f.Type == wire.TypeMSG {
+		c.pushed += len(f.Body)
+	}
+	if !c.writing {
+		c.writing = true
+		c.wg.Add(1)
+		go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
+	}
+}
+
+func (c *session) replyErr(cid uint32, code wire.Code) {
+	c.s.metrics.errors.WithLabelValues(code.String()).Inc()
+	c.reply(wire.Frame{Type: wire.TypeERR, CID: cid, Code: code})
+}
+
+// writeLoop packs everything queued into as few blocks as possible and
+// sends them; it exits when the queue is empty (§5.3: no added delay).
+func (c *session) writeLoop() {
+	defer c.wg.Done()
+	var b *blockBuf
+	defer func() {
+		if b != nil {
+			blockPool.Put(b)
+		}
+	}()
+	var p wire.Packer
+	for {
+		c.outMu.Lock()
+		frames := c.out
+		c.out, c.spare = c.spare[:0], nil
+		if len(frames) == 0 || c.writeErr != nil {
+			c.writing = false
+			c.pushed = 0
+			close(c.drained)
+			c.drained = make(chan struct{})
+			c.out = frames[:0]
+			c.outMu.Unlock()
+			return
+		}
+		c.outMu.Unlock()
+		if b == nil {
+			b = blockPool.Get().(*blockBuf)
+		}
+		pushed := 0
+		for i := 0; i < len(frames); {
+			p.Reset(b.pt[:])
+			for i < len(frames) {
+				ok, err := p.AddFrame(&frames[i])
+				if err != nil { // cannot happen for frames the server builds
+					c.s.log.Error("relay: unencodable reply", "type", frames[i].Type.String())
+					i++
+					continue
+				}
+				if !ok {
+					break
+				}
+				if frames[i].Type == wire.TypeMSG {
+					pushed += len(frames[i].Body)
+				}
+				i++
+			}
+			ct := c.sealer.Seal(b.ct[:0], p.Finish())
+			ctx, cancel := context.WithTimeout(c.ctx, c.s.limits.WriteTimeout)
+			err := c.ws.Write(ctx, websocket.MessageBinary, ct)
+			cancel()
+			if err != nil {
+				c.outMu.Lock()
+				c.writeErr = err
+				c.outMu.Unlock()
+				c.ws.CloseNow()
+				break
+			}
+			c.s.metrics.blocksOut.Inc()
+		}
+		clear(frames) // drop references to bodies
+		c.outMu.Lock()
+		c.spare = frames[:0]
+		c.pushed -= pushed
+		if c.pushed < 0 {
+			c.pushed = 0
+		}
+		c.outMu.Unlock()
+	}
+}
+
+// waitPushRoom blocks a delivery goroutine while more than maxQueuedPush
+// bytes of MSGs wait for the writer; false when ctx ends first.
+func (c *session) waitPushRoom(ctx context.Context) bool {
+	for {
+		c.outMu.Lock()
+		if c.pushed < maxQueuedPush || c.closed {
+			c.outMu.Unlock()
+			return ctx.Err() == nil
+		}
+		ch := c.drained
+		c.outMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// waitWritten waits until the writer has sent everything queued so far.
+func (c *session) waitWritten(ctx context.Context) {
+	for {
+		c.outMu.Lock()
+		if !c.writing || c.writeErr != nil {
+			c.outMu.Unlock()
+			return
+		}
+		ch := c.drained
+		c.outMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// finish runs after the reader stops: it ends subscriptions, lets
+// commands finish and their replies go out, and releases everything.
+func (c *session) finish() {
+	c.waitCommands(context.Background())
+	c.endSubscriptions()
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout)
+	c.waitWritten(ctx)
+	cancel()
+	c.cancel()
+	c.outMu.Lock()
+	c.closed = true
+	c.out = nil
+	c.outMu.Unlock()
+	c.ws.CloseNow()
+	c.wg.Wait()
+}
+
+// drain is the shutdown path (Server.Drain): commands in progress finish
+// and their replies are written, then the connection closes with 4003.
+func (c *session) drain(ctx context.Context) {
+	c.waitCommands(ctx)
+	c.waitWritten(ctx)
+	c.ws.Close(wire.CloseShutdown, "")
+	c.ws.CloseNow()
+}
+
+// waitCommands waits until no command executes (or ctx ends) by taking
+// every token of sem, then gives them back.
+func (c *session) waitCommands(ctx context.Context) {
+	n := 0
+	defer func() {
+		for ; n > 0; n-- {
+			<-c.sem
+		}
+	}()
+	for ; n < cap(c.sem); n++ {
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
