@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2ERelayRestart kills the relay mid-conversation: a message sent while
+// it is down is queued, the watcher reconnects and resubscribes, and nothing
+// is lost.
+func TestE2ERelayRestart(t *testing.T) {
+	r := newTestRelay(t)
+	ana := newProfile(t, r.addr)
+	ben := newProfile(t, r.addr)
+	anaChat, benChat := connect(t, ana, ben)
+
+	// Ben watches in the background for three messages.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, veilBin, "--home", ben.home, "--pin-file", ben.pin, "watch", "--json", "--count", "3", "--timeout", "60s")
+	cmd.Env = append(os.Environ(), fastKDFEnv+"=1")
+	var out bytes.Buffer
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			lines <- sc.Text()
+		}
+	}()
+	waitFor := func(what string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watch ended before %s; printed:\n%s", what, out.String())
+				}
+				if strings.Contains(l, what) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s; printed:\n%s", what, out.String())
+			}
+		}
+	}
+	waitFor(`"relay_connected"`)
+	ana.ok("send", anaChat, "one")
+	waitFor(`"text":"one"`)
+
+	r.stop()
+	waitFor(`"relay_unreachable"`)
+	_, errOut, code := ana.run("send", anaChat, "two")
+	if code != 0 || !strings.Contains(errOut, "queued") {
+		t.Fatalf("send while the relay is down: exit %d, stderr %q", code, errOut)
+	}
+	r.start()
+	waitFor(`"relay_connected"`)
+	ana.ok("send", anaChat, "three") // sends "two" first, from the outbox
+	waitFor(`"text":"three"`)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch: %v\n%s", err, out.String())
+	}
+	wantTexts(t, ben.read(benChat), "one", "two", "three")
+	for _, m := range ana.read(anaChat) {
+		if m.Status != "delivered" && m.Status != "sent" {
+			t.Fatalf("ana's message %q is %s", m.Text, m.Status)
+		}
+	}
+}
+
+// TestE2ETimers covers an expired invite, disappearing messages on both
+// sides and a chat deadline, with short durations.
+func TestE2ETimers(t *testing.T) {
+	r := newTestRelay(t)
+	ana := newProfile(t, r.addr)
+	ben := newProfile(t, r.addr)
+
+	// An invite nobody used in time dies, on the relay and at the inviter.
+	key := ana.ok("invite", "--expires", "1s")
+	time.Sleep(1500 * time.Millisecond)
+	if e := ben.fails(1, "join", key); !strings.Contains(e, "invite already used (or expired)") {
+		t.Fatalf("expired invite: %q", e)
+	}
+	if ids := ana.chatIDs(); len(ids) != 0 {
+		t.Fatalf("ana keeps the expired invite's chat: %v", ids)
+	}
+
+	// A chat with a deadline.
+	anaChat, benChat := connect(t, ana, ben, "--chat-expires", "6s")
+	deadline := time.Now().Add(6 * time.Second)
+
+	// Disappearing message: the sender's copy counts from sending, the
+	// recipient's from display.
+	ana.ok("send", anaChat, "vanishing", "--ttl", "2s")
+	ana.ok("send", anaChat, "lasting")
+	time.Sleep(2500 * time.Millisecond)
+	wantTexts(t, ana.read(anaChat), "lasting")
+	// Ben was offline; his copy waits for display.
+	evs := chatEvents(ben.watch(2, 30*time.Second))
+	if len(evs) != 2 || evs[0].Text != "vanishing" {
+		t.Fatalf("ben saw %+v", evs)
+	}
+	wantTexts(t, ben.read(benChat), "vanishing", "lasting")
+	time.Sleep(2500 * time.Millisecond)
+	wantTexts(t, ben.read(benChat), "lasting")
+
+	// The deadline erases the chat on both sides.
+	time.Sleep(time.Until(deadline) + 500*time.Millisecond)
+	if ids := ana.chatIDs(); len(ids) != 0 {
+		t.Fatalf("ana's chat outlived its deadline: %v", ids)
+	}
+	if ids := ben.chatIDs(); len(ids) != 0 {
+		t.Fatalf("ben's chat outlived its deadline: %v", ids)
+	}
+	ben.fails(1, "send", benChat, "too late")
+}
+
+// TestE2EDuress: the duress PIN leaves a profile with no chats and no trace
+// of the old ones, and the real PIN no longer opens anything.
+func TestE2EDuress(t *testing.T) {
+	r := newTestRelay(t)
+	ana := &profile{t: t, home: t.TempDir()}
+	ana.pin = filepath.Join(t.TempDir(), "pin")
+	ana.writeFile(ana.pin, "correct horse")
+	duress := filepath.Join(t.TempDir(), "duress")
+	ana.writeFile(duress, "battery staple")
+	ana.ok("init", "--relay", r.addr, "--duress-pin-file", duress)
+	ben := newProfile(t, r.addr)
+	anaChat, _ := connect(t, ana, ben, "--name", "zanzibar-contact")
+	const secret = "meet-at-the-old-mill"
+	ana.ok("send", anaChat, secret)
+	if len(ana.read(anaChat)) != 1 {
+		t.Fatal("message not stored")
+	}
+
+	out, errOut, code := ana.runPIN(duress, "chats", "--json")
+	if code != 0 || strings.TrimSpace(out) != "" {
+		t.Fatalf("duress unlock: exit %d, chats %q, stderr %q", code, out, errOut)
+	}
+	if _, _, code := ana.run("chats"); code != 1 {
+		t.Fatalf("the real PIN still opens the profile (exit %d)", code)
+	}
+	// No file under the profile holds the old chat's name or text.
+	err := filepath.WalkDir(ana.home, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{secret, "zanzibar-contact", "ben"} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s still contains %q", path, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestE2EUsage checks exit codes and help.
+func TestE2EUsage(t *testing.T) {
+	p := &profile{t: t, home: t.TempDir(), pin: filepath.Join(t.TempDir(), "pin")}
+	p.writeFile(p.pin, "1234")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: veil"},
+		{[]string{"--help"}, 0, "Commands:"},
+		{[]string{"send", "--help"}, 0, "-ttl"},
+		{[]string{"invite", "--help"}, 0, "-chat-expires"},
+		{[]string{"watch", "--help"}, 0, "-count"},
+		{[]string{"send", "onlyone"}, 2, "expected 2 argument"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"send", "--bogus", "a", "b"}, 2, "not defined"},
+		{[]string{"chats"}, 1, "run veil init first"},
+		{[]string{"join", "not-a-key"}, 1, ""},
+		{[]string{"relay", "add", "http://x"}, 2, "scheme"},
+	} {
+		cmd := exec.Command(veilBin, append([]string{"--home", p.home, "--pin-file", p.pin}, tc.args...)...)
+		cmd.Env = append(os.Environ(), fastKDFEnv+"=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		all := stdout.String() + stderr.String()
+		if code != tc.code || !strings.Contains(all, tc.want) {
+			t.Errorf("veil %v: exit %d, want %d with %q; output %q", tc.args, code, tc.code, tc.want, all)
+		}
+		if code == 1 && strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("veil %v: failure must be one line on stderr, got %q", tc.args, stderr.String())
+		}
+	}
+}
+
+// TestE2EEmbeddedRelay is the README's first run: no relay configured, two
+// profiles on one machine; the inviter's watch serves its embedded relay.
+func TestE2EEmbeddedRelay(t *testing.T) {
+	ana := newProfile(t, "")
+	ben := newProfile(t, "")
+	if !strings.Contains(ana.ok("relay", "list"), "embedded") {
+		t.Fatal("no embedded relay listed")
+	}
+	key := ana.ok("invite", "--name", "ben")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, veilBin, "--home", ana.home, "--pin-file", ana.pin, "watch", "--json", "--count", "2", "--timeout", "50s")
+	cmd.Env = append(os.Environ(), fastKDFEnv+"=1")
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Join once Ana's relay is up (her watch starts it).
+	var chat string
+	for i := 0; ; i++ {
+		o, e, code := ben.run("join", key, "--name", "ana")
+		if code == 0 {
+			chat = strings.TrimSpace(o)
+			break
+		}
+		if i == 50 || !strings.Contains(e, "unreachable") {
+			t.Fatalf("join: exit %d: %s", code, e)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ben.ok("send", chat, "hi from ben")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	evs := chatEvents(parseEvents(t, out.String()))
+	if len(evs) != 2 || evs[1].Text != "hi from ben" {
+		t.Fatalf("ana saw %+v", evs)
+	}
+}
+
+// TestE2EBackupRestore restores a backup into a new home.
+func TestE2EBackupRestore(t *testing.T) {
+	r := newTestRelay(t)
+	ana := newProfile(t, r.addr)
+	ben := newProfile(t, r.addr)
+	anaChat, _ := connect(t, ana, ben)
+	ana.ok("send", anaChat, "kept in the backup")
+	pass := filepath.Join(t.TempDir(), "pass")
+	ana.writeFile(pass, "a long backup passphrase")
+	file := filepath.Join(t.TempDir(), "backup.age")
+	ana.ok("backup", file, "--passphrase-file", pass)
+	b, err := os.ReadFile(file)
+	if err != nil || !bytes.HasPrefix(b, []byte("age-encryption.org/v1")) || bytes.Contains(b, []byte("kept in the backup")) {
+		t.Fatalf("backup is not an opaque age file (err %v)", err)
+	}
+	copyAna := &profile{t: t, home: t.TempDir(), pin: ana.pin}
+	copyAna.ok("restore", file, "--passphrase-file", pass)
+	wantTexts(t, copyAna.read(anaChat), "kept in the backup")
+	copyAna.fails(1, "restore", file, "--passphrase-file", pass)
+}
