@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -288,4 +289,35 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d hits, %v", len(hits), err)
 	}
 	mustLock(t, v)
+}
+
+// TestChatIndexCompaction: replacing and deleting messages leaves dead
+// arena entries; compaction drops them and search stays exact.
+func TestChatIndexCompaction(t *testing.T) {
+	c := newChatIndex()
+	body := []byte(strings.Repeat("filler ", 100) + "Needle\x00here")
+	for round := range 3 {
+		for i := range 400 {
+			c.put(fmt.Sprint(i), body)
+		}
+		for i := range 400 {
+			if i%2 == 1 {
+				c.remove(fmt.Sprint(i))
+			}
+		}
+		var got []string
+		c.search([]byte("needle here"), func(id string) { got = append(got, id) })
+		if len(got) != 200 {
+			t.Fatalf("round %d: %d hits, want 200", round, len(got))
+		}
+		if c.dead > compactMin && c.dead > len(c.text)/2 {
+			t.Fatalf("round %d: not compacted (%d dead of %d)", round, c.dead, len(c.text))
+		}
+	}
+	var none []string
+	c.search([]byte("needle\x00"), func(id string) { none = append(none, id) })
+	c.search([]byte("here filler"), func(id string) { none = append(none, id) }) // never across messages
+	if len(none) != 0 {
+		t.Fatalf("matches across the separator: %v", none)
+	}
 }

@@ -1,10 +1,10 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -13,7 +13,8 @@ import (
 )
 
 // Search, spec/vault.md §9. Bodies are sealed in Badger, so search runs
-// over an in-memory index of lower-cased bodies, built from the decrypted
+// over an in-memory index of lower-cased bodies (one byte arena per
+// chat), built from the decrypted
 // bodies at the first search after unlock and kept current by every
 // commit. It holds the plaintext of every message in memory while the
 // vault is unlocked (roughly the bodies' size plus map overhead) and is
@@ -32,11 +33,115 @@ type indexOp struct {
 	del      bool
 }
 
-// searchIndex maps chat → message ID → lower-cased body. mu guards it.
+// searchIndex maps chat → its index. mu guards it and every chatIndex.
 type searchIndex struct {
 	mu    sync.RWMutex
 	built bool
-	chats map[string]map[string]string
+	chats map[string]*chatIndex
+}
+
+// chatIndex keeps one chat's lower-cased bodies in one byte arena, each
+// followed by a zero byte, so a query is a few calls of bytes.Index over
+// one long buffer instead of one call per message. A replaced or deleted
+// message leaves a dead entry until the arena is compacted.
+type chatIndex struct {
+	text []byte
+	ents []indexEntry  // in arena order
+	pos  map[string]int // message ID → its live entry
+	dead int            // arena bytes held by dead entries
+}
+
+type indexEntry struct {
+	off, end int // body is text[off:end]; text[end] is the separator
+	id       string
+	live     bool
+}
+
+// compactMin is the dead-byte count below which an arena is not compacted.
+const compactMin = 64 << 10
+
+func newChatIndex() *chatIndex { return &chatIndex{pos: map[string]int{}} }
+
+// foldForSearch lower-cases b and turns zero bytes (the separator) into spaces.
+func foldForSearch(b []byte) []byte {
+	out := bytes.ToLower(b)
+	for i, c := range out {
+		if c == 0 {
+			out[i] = ' '
+		}
+	}
+	return out
+}
+
+func (c *chatIndex) put(id string, body []byte) {
+	c.remove(id)
+	if len(body) == 0 {
+		return
+	}
+	low := foldForSearch(body)
+	c.ents = append(c.ents, indexEntry{off: len(c.text), end: len(c.text) + len(low), id: id, live: true})
+	c.text = append(append(c.text, low...), 0)
+	c.pos[id] = len(c.ents) - 1
+	clear(low)
+}
+
+func (c *chatIndex) remove(id string) {
+	i, ok := c.pos[id]
+	if !ok {
+		return
+	}
+	e := &c.ents[i]
+	e.live = false
+	clear(c.text[e.off:e.end])
+	c.dead += e.end - e.off + 1
+	delete(c.pos, id)
+	if c.dead > compactMin && c.dead > len(c.text)/2 {
+		c.compact()
+	}
+}
+
+// compact rebuilds the arena from the live entries.
+func (c *chatIndex) compact() {
+	text := make([]byte, 0, len(c.text)-c.dead)
+	ents := make([]indexEntry, 0, len(c.pos))
+	for _, e := range c.ents {
+		if !e.live {
+			continue
+		}
+		ents = append(ents, indexEntry{off: len(text), end: len(text) + e.end - e.off, id: e.id, live: true})
+		text = append(append(text, c.text[e.off:e.end]...), 0)
+	}
+	clear(c.text)
+	c.text, c.ents, c.dead = text, ents, 0
+	for i, e := range ents {
+		c.pos[e.id] = i
+	}
+}
+
+// search calls fn with the ID of every live message containing q (which
+// holds no zero byte), once per message.
+func (c *chatIndex) search(q []byte, fn func(id string)) {
+	off := 0
+	for off < len(c.text) {
+		i := bytes.Index(c.text[off:], q)
+		if i < 0 {
+			return
+		}
+		abs := off + i
+		j := sort.Search(len(c.ents), func(j int) bool { return c.ents[j].end > abs })
+		if j == len(c.ents) {
+			return
+		}
+		if c.ents[j].live {
+			fn(c.ents[j].id)
+		}
+		off = c.ents[j].end + 1
+	}
+}
+
+func (c *chatIndex) wipe() {
+	clear(c.text)
+	c.text, c.ents, c.pos = nil, nil, nil
 }
 
 func (x *searchIndex) apply(ops []indexOp) {
@@ -49,28 +154,37 @@ func (x *searchIndex) apply(ops []indexOp) {
 		return
 	}
 	for _, op := range ops {
-		m := x.chats[op.chat]
+		c := x.chats[op.chat]
 		if op.del || op.body == "" {
-			delete(m, op.id)
+			if c != nil {
+				c.remove(op.id)
+			}
 			continue
 		}
-		if m == nil {
-			m = map[string]string{}
-			x.chats[op.chat] = m
+		if c == nil {
+			c = newChatIndex()
+			x.chats[op.chat] = c
 		}
-		m[op.id] = strings.ToLower(op.body)
+		c.put(op.id, []byte(op.body))
 	}
 }
 
 func (x *searchIndex) removeChat(chat string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if c := x.chats[chat]; c != nil {
+		c.wipe()
+	}
 	delete(x.chats, chat)
 }
 
+// reset drops the index, zeroing the arenas (best effort).
 func (x *searchIndex) reset() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	for _, c := range x.chats {
+		c.wipe()
+	}
 	x.built, x.chats = false, nil
 }
 
@@ -82,10 +196,10 @@ var errEmptyQuery = errors.New("vault: empty search query")
 // With chat set, only that chat is searched. The first call after unlock
 // builds the index (spec/vault.md §9 gives its cost).
 func (v *Vault) Search(ctx context.Context, query, chat string, limit int) ([]Hit, error) {
-	q := strings.ToLower(query)
-	if q == "" {
+	if query == "" {
 		return nil, errEmptyQuery
 	}
+	q := foldForSearch([]byte(query))
 	release, err := v.use()
 	if err != nil {
 		return nil, err
@@ -97,18 +211,16 @@ func (v *Vault) Search(ctx context.Context, query, chat string, limit int) ([]Hi
 	v.idx.mu.RLock()
 	defer v.idx.mu.RUnlock()
 	var hits []Hit
-	scan := func(c string, msgs map[string]string) {
-		for id, body := range msgs {
-			if strings.Contains(body, q) {
-				hits = append(hits, Hit{ChatID: c, MessageID: id})
-			}
+	scan := func(chat string, c *chatIndex) {
+		if c != nil {
+			c.search(q, func(id string) { hits = append(hits, Hit{ChatID: chat, MessageID: id}) })
 		}
 	}
 	if chat != "" {
 		scan(chat, v.idx.chats[chat])
 	} else {
-		for c, msgs := range v.idx.chats {
-			scan(c, msgs)
+		for id, c := range v.idx.chats {
+			scan(id, c)
 		}
 	}
 	sort.Slice(hits, func(i, j int) bool {
@@ -141,7 +253,7 @@ func (v *Vault) buildIndex(ctx context.Context) error {
 	if built {
 		return nil
 	}
-	chats := map[string]map[string]string{}
+	chats := map[string]*chatIndex{}
 	keys := v.keys.snapshot()
 	defer func() {
 		for c := range keys {
@@ -182,12 +294,12 @@ func (v *Vault) buildIndex(ctx context.Context) error {
 			if len(body) == 0 {
 				continue
 			}
-			m := chats[chat]
-			if m == nil {
-				m = map[string]string{}
-				chats[chat] = m
+			c := chats[chat]
+			if c == nil {
+				c = newChatIndex()
+				chats[chat] = c
 			}
-			m[id] = strings.ToLower(string(body))
+			c.put(id, body)
 			crypto.Wipe(body)
 		}
 		return nil
