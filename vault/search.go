@@ -46,7 +46,7 @@ type searchIndex struct {
 // message leaves a dead entry until the arena is compacted.
 type chatIndex struct {
 	text []byte
-	ents []indexEntry  // in arena order
+	ents []indexEntry   // in arena order
 	pos  map[string]int // message ID → its live entry
 	dead int            // arena bytes held by dead entries
 }
