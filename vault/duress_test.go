@@ -246,6 +246,12 @@ func TestWrongPINBackoff(t *testing.T) {
 	if !errors.As(err, &be) || be.Wait != 2*time.Second {
 		t.Fatalf("got %v, want a 2 s back-off", err)
 	}
+	// Setting the clock back a day costs one wait, not a day.
+	clk.Add(-24 * time.Hour)
+	_, err = Open(ctx, dir, pin, testOpts(clk))
+	if !errors.As(err, &be) || be.Wait != 2*time.Second {
+		t.Fatalf("after the clock went back: %v, want a 2 s back-off", err)
+	}
 	clk.Add(2 * time.Second)
 	v := mustOpen(t, dir, pin, testOpts(clk)) // the right PIN resets the counter
 	mustLock(t, v)

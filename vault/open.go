@@ -262,7 +262,15 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	if d := int64(st.policy.DeadMan / time.Second); d > 0 && st.lastUnlock > 0 && now-st.lastUnlock > d {
 		return nil, eraseAndReport(dir, o)
 	}
-	// §5.1 step 2: back-off. No PIN is tried and the counter stays.
+	// §5.1 step 2: back-off. No PIN is tried and the counter stays. A
+	// last failure in the future (the clock was set back) counts from now,
+	// so a clock change cannot lock the user out for longer than one wait.
+	if st.lastFailure > now {
+		st.lastFailure = now
+		if err := writeState(statePath, st); err != nil {
+			return nil, err
+		}
+	}
 	if wait := backoff(st.failures); wait > 0 {
 		if until := st.lastFailure + int64(wait/time.Second); now < until {
 			return nil, &BackoffError{Wait: time.Duration(until-now) * time.Second}
