@@ -51,6 +51,8 @@ type session struct {
 	sealer   *wire.Sealer  // used only by the writer
 	writeErr error
 
+	waitMu sync.Mutex // serialises waitCommands
+
 	subMu sync.Mutex // guards subs
 	subs  map[crypto.ID]*subscription
 }
@@ -412,6 +414,10 @@ func (c *session) drain(ctx context.Context) {
 // waitCommands waits until no command executes (or ctx ends) by taking
 // every token of sem, then gives them back.
 func (c *session) waitCommands(ctx context.Context) {
+	// Two waiters (finish and drain) each holding part of the tokens
+	// would block each other: take them one waiter at a time.
+	c.waitMu.Lock()
+	defer c.waitMu.Unlock()
 	n := 0
 	defer func() {
 		for ; n > 0; n-- {
