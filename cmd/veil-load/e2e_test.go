@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"veil/crypto"
+	"veil/relay"
+	"veil/relay/store"
+	"veil/relay/store/badger"
+	"veil/relay/store/memory"
+)
+
+// serve runs a relay with st on ln until the test ends or stop is called.
+func serve(t *testing.T, st store.Store, id crypto.SignPrivate, ln net.Listener) (address string, stop func()) {
+	t.Helper()
+	srv, err := relay.New(relay.Config{Store: st, Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	port := ln.Addr().(*net.TCPAddr).Port
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return srv.Address("127.0.0.1", uint16(port), false).String(), stop
+}
+
+func listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func testConfig(address string) config {
+	return config{relay: address, conns: 4, messages: 2000, bucket: 1024, window: 16, acks: 16, drain: 10 * time.Second}
+}
+
+// TestModes runs every mode of veil-load against a real relay with the
+// memory store.
+func TestModes(t *testing.T) {
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() }) // after the relay stops (cleanups run last first)
+	address, _ := serve(t, st, id, listen(t, "127.0.0.1:0"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	res, err := runMailbox(ctx, testConfig(address))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acked != 2000 || res.Delivered != 2000 || res.ReceiverAck != 2000 || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
+		t.Fatalf("mailbox run: %+v", res)
+	}
+	if res.MsgsPerSec <= 0 || res.P50ms <= 0 || res.P99ms < res.P50ms || res.P999ms < res.P99ms {
+		t.Fatalf("mailbox run figures: %+v", res)
+	}
+
+	rated := testConfig(address)
+	rated.messages, rated.rate = 200, 1000
+	if res, err = runMailbox(ctx, rated); err != nil || res.Delivered != 200 || res.Lost != 0 {
+		t.Fatalf("rated run: %+v, %v", res, err)
+	}
+	if res.ElapsedSec < 0.1 {
+		t.Fatalf("200 messages at 1000/s took %.3fs: the rate was not applied", res.ElapsedSec)
+	}
+
+	lc := testConfig(address)
+	lc.messages = 600
+	if res, err = runLogs(ctx, lc, time.Hour); err != nil || res.Delivered != 600 || res.Lost != 0 || res.Duplicates != 0 {
+		t.Fatalf("logs run: %+v, %v", res, err)
+	}
+
+	if res, err = runIdle(ctx, testConfig(address), 20, true, 10*time.Millisecond, os.Getpid()); err != nil || res.Idle != 20 || res.Errors != 0 || res.RelayRSSAfter <= 0 {
+		t.Fatalf("idle run: %+v, %v", res, err)
+	}
+
+	state := filepath.Join(t.TempDir(), "state.json")
+	if res, err = runVerifySend(ctx, testConfig(address), state); err != nil || res.Acked != 2000 {
+		t.Fatalf("verify send: %+v, %v", res, err)
+	}
+	vc := testConfig(address)
+	vc.drain = 2 * time.Second
+	if res, err = runVerifyReceive(ctx, vc, state); err != nil || res.Acked != 2000 || res.Delivered != 2000 || res.Lost != 0 {
+		t.Fatalf("verify receive: %+v, %v", res, err)
+	}
+}
+
+// TestVerifyAcrossRestart sends with --verify send to a relay on the
+// Badger store, stops the relay and closes the store, reopens both and
+// checks with --verify receive that everything acknowledged survived.
+func TestVerifyAcrossRestart(t *testing.T) {
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := badger.Open(badger.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := listen(t, "127.0.0.1:0")
+	hostport := ln.Addr().String()
+	address, stop := serve(t, st, id, ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	state := filepath.Join(t.TempDir(), "state.json")
+	res, err := runVerifySend(ctx, testConfig(address), state)
+	if err != nil || res.Acked != 2000 {
+		t.Fatalf("verify send: %+v, %v", res, err)
+	}
+	stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err = badger.Open(badger.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	address, _ = serve(t, st, id, listen(t, hostport))
+	vc := testConfig(address)
+	vc.drain = 2 * time.Second
+	res, err = runVerifyReceive(ctx, vc, state)
+	if err != nil || res.Acked != 2000 || res.Delivered != 2000 || res.Lost != 0 || res.Duplicates != 0 {
+		t.Fatalf("verify receive after restart: %+v, %v", res, err)
+	}
+}
