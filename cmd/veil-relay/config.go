@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"veil/relay"
+)
+
+// options are veil-relay's settings. Each is a flag; the same name works
+// in the config file ("name = value" lines, # comments) and as the
+// environment variable VEIL_RELAY_<NAME> (upper case, "-" as "_").
+// Precedence: flag, then environment, then config file, then default.
+type options struct {
+	Listen       string
+	Data         string
+	Config       string
+	Store        string
+	PublicHost   string
+	TLSCert      string
+	TLSKey       string
+	ACMEDomain   string
+	ACMEEmail    string
+	Metrics      string
+	PasswordFile string
+	LogLevel     string
+
+	MessageTTL  time.Duration
+	MailboxIdle time.Duration
+	MaxBlobLife time.Duration
+	MaxLogTTL   time.Duration
+	MaxPending  int
+	MaxSubs     int
+	Rate        float64
+	Burst       int
+	MaxStorage  int64
+	Drain       time.Duration
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "veil-relay")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "veil-relay")
+	}
+	return "veil-relay-data"
+}
+
+func newFlagSet(o *options) *flag.FlagSet {
+	d := relay.DefaultLimits
+	fs := flag.NewFlagSet("veil-relay serve", flag.ContinueOnError)
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:7070", "`HOST:PORT` to serve on")
+	fs.StringVar(&o.Data, "data", defaultDataDir(), "data `DIR` (identity key, store)")
+	fs.StringVar(&o.Config, "config", "", "config `FILE` with name = value lines")
+	fs.StringVar(&o.Store, "store", "badger", "store: badger (durable) or memory (tests, bare ceiling)")
+	fs.StringVar(&o.PublicHost, "public-host", "", "host name to print in the relay address (default: the listen host)")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "TLS key `FILE` (PEM)")
+	fs.StringVar(&o.ACMEDomain, "acme-domain", "", "obtain certificates for `DOMAIN` automatically (ACME, TLS-ALPN-01 on the listen port)")
+	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
+	fs.StringVar(&o.Metrics, "metrics", "", "`HOST:PORT` for Prometheus /metrics (off when empty)")
+	fs.StringVar(&o.PasswordFile, "password-file", "", "`FILE` holding the password NEW and LNEW require (off when empty)")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.MessageTTL, "message-ttl", d.MessageTTL, "lifetime of an unread message")
+	fs.DurationVar(&o.MailboxIdle, "mailbox-idle", d.MailboxIdle, "delete mailboxes idle this long")
+	fs.DurationVar(&o.MaxBlobLife, "max-blob-life", d.MaxBlobLife, "longest one-time blob lifetime")
+	fs.DurationVar(&o.MaxLogTTL, "max-log-ttl", d.MaxLogTTL, "longest group-log TTL")
+	fs.IntVar(&o.MaxPending, "max-pending", d.MaxPending, "messages waiting per mailbox")
+	fs.IntVar(&o.MaxSubs, "max-subs", d.MaxSubs, "subscriptions per connection")
+	fs.Float64Var(&o.Rate, "rate", d.Rate, "commands per second per connection")
+	fs.IntVar(&o.Burst, "burst", d.Burst, "rate-limit burst per connection")
+	fs.Int64Var(&o.MaxStorage, "max-storage", d.MaxStorage, "storage quota in bytes")
+	fs.DurationVar(&o.Drain, "drain", d.DrainTimeout, "how long SIGTERM waits for commands in progress")
+	return fs
+}
+
+// parseOptions applies defaults, the config file, the environment and
+// the flags, in that order of increasing precedence.
+func parseOptions(args []string, getenv func(string) string) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o)
+	fs.SetOutput(new(strings.Builder))
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	cfgFile := o.Config
+	if !set["config"] {
+		cfgFile = getenv("VEIL_RELAY_CONFIG")
+	}
+	if cfgFile != "" {
+		kv, err := readConfigFile(cfgFile)
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range kv {
+			if set[name] || getenv(envName(name)) != "" {
+				continue
+			}
+			if fs.Lookup(name) == nil || name == "config" {
+				return nil, fmt.Errorf("config file %s: unknown setting %q", cfgFile, name)
+			}
+			if err := fs.Set(name, v); err != nil {
+				return nil, fmt.Errorf("config file %s: %s: %v", cfgFile, name, err)
+			}
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %v", envName(f.Name), e)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, o.check()
+}
+
+func envName(flagName string) string {
+	return "VEIL_RELAY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func readConfigFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	kv := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config file %s:%d: want name = value", path, n)
+		}
+		kv[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return kv, sc.Err()
+}
+
+func (o *options) check() error {
+	if o.Store != "badger" && o.Store != "memory" {
+		return fmt.Errorf("--store must be badger or memory, not %q", o.Store)
+	}
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.TLSCert != "" && o.ACMEDomain != "" {
+		return errors.New("use either --tls-cert/--tls-key or --acme-domain, not both")
+	}
+	if o.Data == "" {
+		return errors.New("--data must not be empty")
+	}
+	return nil
+}
+
+func (o *options) limits() relay.Limits {
+	l := relay.DefaultLimits
+	l.MessageTTL, l.MailboxIdle, l.MaxBlobLife, l.MaxLogTTL = o.MessageTTL, o.MailboxIdle, o.MaxBlobLife, o.MaxLogTTL
+	l.MaxPending, l.MaxSubs, l.Rate, l.Burst, l.MaxStorage, l.DrainTimeout = o.MaxPending, o.MaxSubs, o.Rate, o.Burst, o.MaxStorage, o.Drain
+	return l
+}

@@ -1,0 +1,217 @@
+// Command veil-relay runs veil's blind relay (spec/relay.md).
+//
+//	veil-relay [serve] [--listen HOST:PORT] [--data DIR] [--config FILE] [--store badger|memory] ...
+//	veil-relay address [--data DIR] [--listen HOST:PORT] [--public-host HOST]
+//
+// With no arguments it serves on 127.0.0.1:7070 with its data under
+// $XDG_DATA_HOME/veil-relay (or ~/.local/share/veil-relay) and prints the
+// relay address, with the fingerprint clients check, to standard output.
+// `veil-relay serve --help` lists every setting.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/crypto/acme/autocert"
+
+	"veil/relay"
+	"veil/relay/store"
+	"veil/relay/store/badger"
+	"veil/relay/store/memory"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "veil-relay:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run is main without the process: ready, when not nil, receives the
+// relay address once the relay accepts connections (tests).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fs := newFlagSet(&options{})
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, "usage: veil-relay [serve|address] [flags]\n\nEvery flag can also be set as VEIL_RELAY_<NAME> or as name = value in --config.")
+		fs.PrintDefaults()
+		return flag.ErrHelp
+	}
+	o, err := parseOptions(args, getenv)
+	if err != nil {
+		return fmt.Errorf("%v (try veil-relay serve --help)", err)
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, o, stdout, stderr, ready)
+	case "address":
+		id, err := relay.LoadOrCreateIdentity(o.Data)
+		if err != nil {
+			return err
+		}
+		srv, err := relay.New(relay.Config{Store: memory.New(memory.Config{}), Identity: id})
+		if err != nil {
+			return err
+		}
+		host, port, err := publicHostPort(o, o.Listen)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, srv.Address(host, port, o.tls()))
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q (want serve or address)", cmd)
+	}
+}
+
+func (o *options) tls() bool { return o.TLSCert != "" || o.ACMEDomain != "" }
+
+func publicHostPort(o *options, listen string) (string, uint16, error) {
+	host, ps, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("--listen: %v", err)
+	}
+	p, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("--listen: bad port %q", ps)
+	}
+	switch {
+	case o.PublicHost != "":
+		host = o.PublicHost
+	case o.ACMEDomain != "":
+		host = o.ACMEDomain
+	case host == "" || host == "0.0.0.0" || host == "::":
+		host = "127.0.0.1"
+	}
+	return host, uint16(p), nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan<- string) error {
+	log, err := newLogger(stderr, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	id, err := relay.LoadOrCreateIdentity(o.Data)
+	if err != nil {
+		return err
+	}
+	var password []byte
+	if o.PasswordFile != "" {
+		b, err := os.ReadFile(o.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		password = []byte(strings.TrimRight(string(b), "\r\n"))
+		if len(password) == 0 || len(password) > 255 {
+			return errors.New("--password-file: the password must be 1-255 bytes")
+		}
+	}
+	var st store.Store
+	switch o.Store {
+	case "memory":
+		st = memory.New(memory.Config{MaxBytes: o.MaxStorage})
+		log.Warn("relay: memory store: messages are lost when the relay stops")
+	default:
+		st, err = badger.Open(badger.Config{Dir: filepath.Join(o.Data, "store"), MaxBytes: o.MaxStorage, Logger: log})
+		if err != nil {
+			return err
+		}
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Limits: o.limits(), Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+
+	var tlsConfig *tls.Config
+	switch {
+	case o.TLSCert != "":
+		cert, err := tls.LoadX509KeyPair(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case o.ACMEDomain != "":
+		m := &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			Cache:      autocert.DirCache(filepath.Join(o.Data, "acme")),
+			HostPolicy: autocert.HostWhitelist(o.ACMEDomain),
+			Email:      o.ACMEEmail,
+		}
+		tlsConfig = m.TLSConfig()
+		tlsConfig.MinVersion = tls.VersionTLS12
+	}
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return err
+	}
+	host, port, err := publicHostPort(o, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if o.PublicHost == "" && o.ACMEDomain == "" {
+		if h, _, _ := net.SplitHostPort(o.Listen); h != "" && h != "0.0.0.0" && h != "::" {
+			host = h
+		}
+	}
+
+	if o.Metrics != "" {
+		mln, err := net.Listen("tcp", o.Metrics)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln) // owned by serve; stopped below
+		defer ms.Close()
+	}
+
+	addr := srv.Address(host, port, tlsConfig != nil).String()
+	fmt.Fprintln(stdout, addr)
+	log.Info("relay: serving", "store", o.Store, "tls", tlsConfig != nil, "metrics", o.Metrics != "")
+	if ready != nil {
+		ready <- addr
+	}
+	return srv.Serve(ctx, ln, tlsConfig)
+}
