@@ -321,3 +321,20 @@ func TestChatIndexCompaction(t *testing.T) {
 		t.Fatalf("matches across the separator: %v", none)
 	}
 }
+
+// TestMessagesNewestWithHighIDs: listing the last messages finds IDs made
+// of 0xff bytes too.
+func TestMessagesNewestWithHighIDs(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	defer v.Lock()
+	putChat(t, v, "c", time.Time{})
+	putMsg(t, v, "c", "a", "first", time.Time{})
+	putMsg(t, v, "c", "\xff\xff\xff", "last", time.Time{})
+	v.View(ctx, func(tx *Tx) error {
+		ms, err := tx.Messages("c", 1)
+		if err != nil || len(ms) != 1 || string(ms[0].Body) != "last" {
+			t.Fatalf("newest message: %v %v", ms, err)
+		}
+		return nil
+	})
+}

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -283,7 +284,8 @@ func (tx *Tx) Messages(chat string, limit int) ([]Message, error) {
 	start := prefix
 	if limit > 0 {
 		opts.Reverse = true
-		start = append(append([]byte{}, prefix...), 0xff)
+		// Past every ID of at most maxIDLen bytes, however many 0xff it holds.
+		start = append(append([]byte{}, prefix...), bytes.Repeat([]byte{0xff}, maxIDLen+1)...)
 	}
 	it := tx.txn.NewIterator(opts)
 	defer it.Close()
