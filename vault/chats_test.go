@@ -322,14 +322,14 @@ func TestChatIndexCompaction(t *testing.T) {
 	}
 }
 
-// TestMessagesNewestWithHighIDs: listing the last messages finds IDs made
-// of 0xff bytes too.
-func TestMessagesNewestWithHighIDs(t *testing.T) {
+// TestMessageIDs: the newest-first listing finds the highest IDs, and IDs
+// that JSON would alter (invalid UTF-8) are refused.
+func TestMessageIDs(t *testing.T) {
 	v := createVault(t, t.TempDir(), testOpts(nil))
 	defer v.Lock()
 	putChat(t, v, "c", time.Time{})
 	putMsg(t, v, "c", "a", "first", time.Time{})
-	putMsg(t, v, "c", "\xff\xff\xff", "last", time.Time{})
+	putMsg(t, v, "c", strings.Repeat("\U0010FFFF", 63), "last", time.Time{})
 	v.View(ctx, func(tx *Tx) error {
 		ms, err := tx.Messages("c", 1)
 		if err != nil || len(ms) != 1 || string(ms[0].Body) != "last" {
@@ -337,4 +337,15 @@ func TestMessagesNewestWithHighIDs(t *testing.T) {
 		}
 		return nil
 	})
+	for _, id := range []string{"", "\xff", strings.Repeat("x", 256)} {
+		err := v.Update(ctx, func(tx *Tx) error {
+			return tx.PutMessage(&Message{ID: id, ChatID: "c", Body: []byte("x")})
+		})
+		if err == nil {
+			t.Errorf("message ID %q accepted", id)
+		}
+	}
+	if err := v.Update(ctx, func(tx *Tx) error { return tx.PutChat(&Chat{ID: "\xfe"}) }); err == nil {
+		t.Error("invalid UTF-8 chat ID accepted")
+	}
 }

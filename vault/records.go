@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // The typed records of spec/vault.md §8. Fields holding state that other
@@ -230,9 +231,12 @@ func parseMessageKey(k []byte) (chat, id string, ok bool) {
 // maxIDLen bounds every record ID (spec/vault.md §8.1).
 const maxIDLen = 255
 
+// checkID enforces 1..255 bytes of valid UTF-8: records are JSON, which
+// would silently replace invalid UTF-8 and break the link between a record
+// and its key (and a body's associated data).
 func checkID(what, id string) error {
-	if len(id) == 0 || len(id) > maxIDLen {
-		return fmt.Errorf("vault: %s ID must be 1..%d bytes", what, maxIDLen)
+	if len(id) == 0 || len(id) > maxIDLen || !utf8.ValidString(id) {
+		return fmt.Errorf("vault: %s ID must be 1..%d bytes of UTF-8", what, maxIDLen)
 	}
 	return nil
 }
