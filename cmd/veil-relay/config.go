@@ -30,6 +30,8 @@ type options struct {
 	Metrics      string
 	PasswordFile string
 	LogLevel     string
+	NATS         string
+	NATSReplicas int
 
 	MessageTTL  time.Duration
 	MailboxIdle time.Duration
@@ -59,7 +61,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:7070", "`HOST:PORT` to serve on")
 	fs.StringVar(&o.Data, "data", defaultDataDir(), "data `DIR` (identity key, store)")
 	fs.StringVar(&o.Config, "config", "", "config `FILE` with name = value lines")
-	fs.StringVar(&o.Store, "store", "badger", "store: badger (durable) or memory (tests, bare ceiling)")
+	fs.StringVar(&o.Store, "store", "badger", "store: badger (durable), jetstream (several relay nodes, with --nats) or memory (tests, bare ceiling)")
+	fs.StringVar(&o.NATS, "nats", "", "NATS `URL[,URL…]` of the JetStream cluster for --store jetstream (credentials in the URL: prefer VEIL_RELAY_NATS)")
+	fs.IntVar(&o.NATSReplicas, "nats-replicas", 3, "replicas of every JetStream stream: 3 for a three-node cluster, 1 for one server")
 	fs.StringVar(&o.PublicHost, "public-host", "", "host name to print in the relay address (default: the listen host)")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "TLS key `FILE` (PEM)")
@@ -161,8 +165,11 @@ func readConfigFile(path string) (map[string]string, error) {
 }
 
 func (o *options) check() error {
-	if o.Store != "badger" && o.Store != "memory" {
-		return fmt.Errorf("--store must be badger or memory, not %q", o.Store)
+	if o.Store != "badger" && o.Store != "memory" && o.Store != "jetstream" {
+		return fmt.Errorf("--store must be badger, jetstream or memory, not %q", o.Store)
+	}
+	if (o.Store == "jetstream") != (o.NATS != "") {
+		return errors.New("--nats goes with --store jetstream, and --store jetstream needs --nats")
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

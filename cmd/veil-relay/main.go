@@ -1,6 +1,6 @@
 // Command veil-relay runs veil's blind relay (spec/relay.md).
 //
-//	veil-relay [serve] [--listen HOST:PORT] [--data DIR] [--config FILE] [--store badger|memory] ...
+//	veil-relay [serve] [--listen HOST:PORT] [--data DIR] [--config FILE] [--store badger|jetstream|memory] [--nats URL,…] ...
 //	veil-relay address [--data DIR] [--listen HOST:PORT] [--public-host HOST]
 //
 // With no arguments it serves on 127.0.0.1:7070 with its data under
@@ -35,6 +35,7 @@ import (
 	"veil/relay"
 	"veil/relay/store"
 	"veil/relay/store/badger"
+	"veil/relay/store/jetstream"
 	"veil/relay/store/memory"
 )
 
@@ -145,6 +146,16 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 	case "memory":
 		st = memory.New(memory.Config{MaxBytes: o.MaxStorage})
 		log.Warn("relay: memory store: messages are lost when the relay stops")
+	case "jetstream":
+		st, err = jetstream.Open(ctx, jetstream.Config{
+			URLs:     strings.Split(o.NATS, ","),
+			Replicas: o.NATSReplicas,
+			MaxBytes: o.MaxStorage,
+			Logger:   log,
+		})
+		if err != nil {
+			return err
+		}
 	default:
 		st, err = badger.Open(badger.Config{Dir: filepath.Join(o.Data, "store"), MaxBytes: o.MaxStorage, Logger: log})
 		if err != nil {
