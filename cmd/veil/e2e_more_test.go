@@ -17,6 +17,7 @@ import (
 // it is down is queued, the watcher reconnects and resubscribes, and nothing
 // is lost.
 func TestE2ERelayRestart(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
@@ -88,6 +89,7 @@ func TestE2ERelayRestart(t *testing.T) {
 // TestE2ETimers covers an expired invite, disappearing messages on both
 // sides and a chat deadline, with short durations.
 func TestE2ETimers(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
@@ -102,39 +104,47 @@ func TestE2ETimers(t *testing.T) {
 		t.Fatalf("ana keeps the expired invite's chat: %v", ids)
 	}
 
-	// A chat with a deadline.
-	anaChat, benChat := connect(t, ana, ben, "--chat-expires", "6s")
-	deadline := time.Now().Add(6 * time.Second)
-
-	// Disappearing message: the sender's copy counts from sending, the
+	// Disappearing messages: the sender's copy counts from sending, the
 	// recipient's from display.
-	ana.ok("send", anaChat, "vanishing", "--ttl", "2s")
+	anaChat, benChat := connect(t, ana, ben)
+	ana.ok("send", anaChat, "vanishing", "--ttl", "5s")
+	sent := time.Now()
 	ana.ok("send", anaChat, "lasting")
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(time.Until(sent.Add(5500 * time.Millisecond)))
 	wantTexts(t, ana.read(anaChat), "lasting")
-	// Ben was offline; his copy waits for display.
+	// Ben was offline all along: his copy is still there and starts
+	// counting when his watch shows it.
 	evs := chatEvents(ben.watch(2, 30*time.Second))
+	shown := time.Now()
 	if len(evs) != 2 || evs[0].Text != "vanishing" {
 		t.Fatalf("ben saw %+v", evs)
 	}
 	wantTexts(t, ben.read(benChat), "vanishing", "lasting")
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(time.Until(shown.Add(5500 * time.Millisecond)))
 	wantTexts(t, ben.read(benChat), "lasting")
 
-	// The deadline erases the chat on both sides.
+	// A chat with a deadline is erased on both sides when it passes.
+	anaChat2, benChat2 := connect(t, ana, ben, "--chat-expires", "4s")
+	deadline := time.Now().Add(4 * time.Second)
 	time.Sleep(time.Until(deadline) + 500*time.Millisecond)
-	if ids := ana.chatIDs(); len(ids) != 0 {
-		t.Fatalf("ana's chat outlived its deadline: %v", ids)
+	for _, tc := range []struct {
+		p    *profile
+		chat string
+	}{{ana, anaChat2}, {ben, benChat2}} {
+		for _, id := range tc.p.chatIDs() {
+			if id == tc.chat {
+				t.Fatalf("chat %s outlived its deadline", id)
+			}
+		}
 	}
-	if ids := ben.chatIDs(); len(ids) != 0 {
-		t.Fatalf("ben's chat outlived its deadline: %v", ids)
-	}
-	ben.fails(1, "send", benChat, "too late")
+	ben.fails(1, "send", benChat2, "too late")
+	ben.ok("send", benChat, "the other chat lives on")
 }
 
 // TestE2EDuress: the duress PIN leaves a profile with no chats and no trace
 // of the old ones, and the real PIN no longer opens anything.
 func TestE2EDuress(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := &profile{t: t, home: t.TempDir()}
 	ana.pin = filepath.Join(t.TempDir(), "pin")
@@ -180,6 +190,7 @@ func TestE2EDuress(t *testing.T) {
 
 // TestE2EUsage checks exit codes and help.
 func TestE2EUsage(t *testing.T) {
+	t.Parallel()
 	p := &profile{t: t, home: t.TempDir(), pin: filepath.Join(t.TempDir(), "pin")}
 	p.writeFile(p.pin, "1234")
 	for _, tc := range []struct {
@@ -221,6 +232,7 @@ func TestE2EUsage(t *testing.T) {
 // TestE2EEmbeddedRelay is the README's first run: no relay configured, two
 // profiles on one machine; the inviter's watch serves its embedded relay.
 func TestE2EEmbeddedRelay(t *testing.T) {
+	t.Parallel()
 	ana := newProfile(t, "")
 	ben := newProfile(t, "")
 	if !strings.Contains(ana.ok("relay", "list"), "embedded") {
@@ -261,6 +273,7 @@ func TestE2EEmbeddedRelay(t *testing.T) {
 
 // TestE2EBackupRestore restores a backup into a new home.
 func TestE2EBackupRestore(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)

@@ -305,6 +305,7 @@ func wantTexts(t *testing.T, ms []message, want ...string) {
 }
 
 func TestE2EInviteJoinChat(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
