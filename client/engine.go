@@ -222,7 +222,7 @@ func (e *Engine) ratchetOf(ct *vault.Contact) (*ratchet.Session, error) {
 }
 
 // recvCap and sendCap find a contact's receiving mailbox and the peer's
-// mailbox we send to (spec/client.md §8.1).
+// mailbox we send to (spec/client.md §11).
 func recvCap(ct *vault.Contact) *vault.RelayCap {
 	for i := range ct.Relays {
 		if len(ct.Relays[i].RecvID) == crypto.IDSize {

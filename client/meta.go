@@ -12,7 +12,7 @@ import (
 )
 
 // The client keeps a little state of its own beside the vault's typed
-// records, in the profile's Settings map (spec/client.md §8): per-chat
+// records, in the profile's Settings map (spec/client.md §11): per-chat
 // metadata as JSON under "chat/ID", the relay list, and pending network
 // tasks. The vault encrypts all of it.
 
