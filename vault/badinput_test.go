@@ -177,6 +177,23 @@ func TestBadDataDir(t *testing.T) {
 			os.WriteFile(p, good, 0o600)
 		})
 	}
+	t.Run("repair a partial manifest record on request", func(t *testing.T) {
+		p := filepath.Join(bdir, "MANIFEST")
+		good, _ := os.ReadFile(p)
+		os.WriteFile(p, append(bytes.Clone(good), 0, 0, 0), 0o600) // a partial record, as a power loss leaves
+		wantErr(t, attempt(t, dir, pin, clk), ErrCorrupt)
+		o := testOpts(clk)
+		o.RepairManifest = true
+		v, err := Open(ctx, dir, pin, o)
+		if err != nil {
+			t.Fatalf("repair: %v", err)
+		}
+		empty := isEmpty(t, v)
+		mustLock(t, v)
+		if empty {
+			t.Fatal("repair lost data")
+		}
+	})
 	t.Run("one chat-key copy garbled", func(t *testing.T) {
 		p := filepath.Join(data, chatKeyFiles[0])
 		good, _ := os.ReadFile(p)

@@ -60,6 +60,12 @@ type Options struct {
 	GCInterval time.Duration
 	// MemTableSize is Badger's memtable size; zero means 16 MiB.
 	MemTableSize int64
+	// RepairManifest lets Open proceed when Badger's MANIFEST ends in a
+	// partial record (spec/vault.md §8.5), as a power loss during a write
+	// can leave it. Badger then cuts the record off and deletes any table
+	// the manifest no longer lists. Without it, Open reports ErrCorrupt and
+	// changes nothing; a client sets it only when the user asks to repair.
+	RepairManifest bool
 
 	// onDuress and afterErase (tests and benchmarks only) are called the
 	// moment a duress PIN is recognised, and the moment an erase has
@@ -390,7 +396,7 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 		WithValueThreshold(valueThreshold).
 		WithNumCompactors(2).
 		WithCompression(options.None) // bodies are sealed and do not compress; plain tables keep the scan test honest
-	if !create {
+	if !create && !o.RepairManifest {
 		if err := checkManifest(path, bo); err != nil {
 			crypto.Wipe(key)
 			return nil, err
@@ -429,7 +435,7 @@ func checkManifest(path string, bo badger.Options) error {
 		return corrupt("data directory: manifest: %v", err)
 	}
 	if off != fi.Size() {
-		return corrupt("data directory: manifest damaged at byte %d of %d", off, fi.Size())
+		return corrupt("data directory: manifest ends in a partial record at byte %d of %d (Options.RepairManifest lets Badger cut it off)", off, fi.Size())
 	}
 	return nil
 }
