@@ -104,7 +104,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		if err := tx.PutChat(&ch); err != nil {
 			return err
 		}
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until, AlarmID: d.AlarmID[:], AlarmKey: d.AlarmKey[:]})
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until, AlarmID: d.AlarmID[:]})
 	})
 	if err != nil {
 		_ = c.Delete(ctx, rid, recvKey)

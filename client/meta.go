@@ -30,7 +30,6 @@ type chatMeta struct {
 	Pending      bool             `json:"pending,omitempty"`       // our invite, nobody joined yet
 	InviteUntil  time.Time        `json:"invite_until,omitzero"`   // the invite blob's deadline
 	AlarmID      []byte           `json:"alarm_id,omitempty"`      // spec/client.md §4
-	AlarmKey     []byte           `json:"alarm_key,omitempty"`     // secret
 	Leaked       bool             `json:"leaked,omitempty"`        // our invite key was used twice
 	NeedSKey     bool             `json:"need_skey,omitempty"`     // joiner: the inviter's mailbox is not yet secured by us
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
