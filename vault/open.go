@@ -23,8 +23,8 @@ import (
 // DefaultKDF is the Argon2id cost of a new vault, chosen by measurement
 // (spec/vault.md §4.2): RFC 9106's second recommended option (t=3, p=4)
 // with memory raised from 64 MiB to 256 MiB. A first unlock in a fresh
-// process took about 0.9 s on the project's 2-core machine
-// (BenchmarkVaultUnlock -benchtime=1x), a repeated one 0.6–0.8 s.
+// process took 0.8–0.9 s on the project's 2-core machine
+// (BenchmarkVaultUnlock -benchtime=1x), a repeated one 0.4–0.7 s.
 var DefaultKDF = crypto.Argon2Params{Time: 3, MemKiB: 256 * 1024, Threads: 4}
 
 // MinPINLen is the shortest PIN or passphrase accepted, in characters.
