@@ -25,8 +25,8 @@ type blockBuf struct {
 
 var blockPool = sync.Pool{New: func() any { return new(blockBuf) }}
 
-// session is one client connection. Its goroutines: the HTTP handler
-// goroutine runs the reader (serveWS); one goroutine per executing
+// session is one client connection. Its goroutines: run (hello, then
+// the reader); one goroutine per executing
 // command (at most Limits.InFlight); at most one writer goroutine, started
 // when there is something to send and ending when the queue is empty; one
 // delivery goroutine per subscription. All are counted in wg; they stop
@@ -58,7 +58,7 @@ type session struct {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		CompressionMode:    websocket.CompressionDisabled, // spec/relay.md §2.1
 		InsecureSkipVerify: true,                          // no browser clients; any Origin is fine
 	})
@@ -77,18 +77,31 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		cancel:  cancel,
 		drained: make(chan struct{}),
 	}
-	defer cancel()
 	if !s.addSession(c) {
+		cancel()
 		ws.Close(wire.CloseShutdown, "")
 		return
 	}
-	defer s.removeSession(c)
 	opener, err := c.hello()
 	if err != nil {
-		s.metrics.handshakeFail.Inc()
-		s.log.Debug("relay: handshake failed", "err", err)
+		c.s.metrics.handshakeFail.Inc()
+		c.s.log.Debug("relay: handshake failed", "err", err)
+		c.cancel()
+		s.removeSession(c)
 		return
 	}
+	// The reader runs on a fresh goroutine so that this handler returns
+	// and net/http frees the request and the response, and so that the
+	// stack the hello's cryptography grew is not kept by every idle
+	// connection. The goroutine is owned by the Server: the session is in
+	// s.sessions until it ends, and Drain waits for that.
+	go c.run(opener)
+}
+
+// run is the session's reader goroutine, then its cleanup.
+func (c *session) run(opener *wire.Opener) {
+	defer c.s.removeSession(c)
+	defer c.cancel()
 	c.readLoop(opener)
 	c.finish()
 }

@@ -1,0 +1,59 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+)
+
+// connBufSize is the size of the read and write buffers of a hijacked
+// connection. Blocks (16 KiB) bypass bufio buffers anyway (bufio reads
+// and writes large slices directly), so the buffers only carry WebSocket
+// frame headers and control frames; net/http's 4 KiB buffers would cost
+// 8 KiB of every idle connection (issue 3's bar: 24 KiB in all).
+const connBufSize = 512
+
+// smallBuffers wraps a ResponseWriter so that websocket.Accept's Hijack
+// gets small buffers, and net/http's own become garbage.
+type smallBuffers struct {
+	http.ResponseWriter
+}
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("relay: connection cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/http flushed its writer before Hijack returned; bytes the client
+	// sent early may sit in its reader and must be kept.
+	r := bufio.NewReaderSize(nc, connBufSize)
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		r = bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(early), r: nc}, connBufSize)
+	}
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(nc, connBufSize)), nil
+}
+
+// prefixReader returns prefix, then reads from r.
+type prefixReader struct {
+	prefix []byte
+	r      net.Conn
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		if len(p.prefix) == 0 {
+			p.prefix = nil
+		}
+		return n, nil
+	}
+	return p.r.Read(b)
+}
