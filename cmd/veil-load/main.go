@@ -45,7 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		idle     = fs.Int("idle", 0, "idle mode: open `N` idle connections and hold them")
 		idleSub  = fs.Bool("idle-sub", true, "in idle mode, create and subscribe one mailbox per connection")
 		hold     = fs.Duration("hold", 10*time.Second, "how long idle mode holds its connections")
-		pid      = fs.Int("relay-pid", 0, "`PID` of the relay, to read its memory in idle mode")
+		pid      = fs.Int("relay-pid", 0, "`PID` of the relay, to read its memory (idle mode) and CPU time (other modes)")
 		verify   = fs.String("verify", "", "restart check: `send` writes --state, receive drains and checks it")
 		state    = fs.String("state", "", "state `FILE` for --verify (holds test keys; written 0600)")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "bound on the whole run")
@@ -105,6 +105,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var res Result
 	var err error
+	var relayCPU0 time.Duration
+	if *pid > 0 && *idle == 0 {
+		if relayCPU0, err = procCPU(*pid); err != nil {
+			return fail("%v", err)
+		}
+	}
+	selfCPU0 := selfCPU()
 	switch {
 	case *idle > 0:
 		res, err = runIdle(ctx, cfg, *idle, *idleSub, *hold, *pid)
@@ -122,6 +129,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fail("%v (the run hit --timeout %v)", err, *timeout)
 		}
 		return fail("%v", err)
+	}
+	if routed := max(res.ReceiverAck, res.Delivered); *idle == 0 && routed > 0 {
+		res.LoadCPUus = float64(selfCPU()-selfCPU0) / float64(time.Microsecond) / float64(routed)
+		if *pid > 0 {
+			if cpu, err := procCPU(*pid); err == nil {
+				res.RelayCPUus = float64(cpu-relayCPU0) / float64(time.Microsecond) / float64(routed)
+			}
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

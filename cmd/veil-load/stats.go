@@ -29,6 +29,11 @@ type Result struct {
 	P999ms      float64 `json:"p999_ms"`
 	MaxMs       float64 `json:"max_ms"`
 
+	// CPU cost per routed message, from the relay's /proc times (with
+	// --relay-pid) and veil-load's own: robust to other load on the machine.
+	RelayCPUus float64 `json:"relay_cpu_us_per_msg,omitempty"`
+	LoadCPUus  float64 `json:"load_cpu_us_per_msg,omitempty"`
+
 	// Idle mode.
 	Idle            int     `json:"idle_conns,omitempty"`
 	RelayRSSBefore  int64   `json:"relay_rss_before_kib,omitempty"`
@@ -72,6 +77,9 @@ func (r *Result) text(w io.Writer) {
 		r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected, r.ReceiverAck)
 	fmt.Fprintf(w, "%.0f msgs/s over %.2f s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		r.MsgsPerSec, r.ElapsedSec, r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.RelayCPUus > 0 || r.LoadCPUus > 0 {
+		fmt.Fprintf(w, "CPU per routed message: relay %.1f µs, veil-load %.1f µs\n", r.RelayCPUus, r.LoadCPUus)
+	}
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
 	}
