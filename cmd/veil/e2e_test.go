@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -21,11 +22,9 @@ import (
 	"time"
 
 	"veil/client"
-	"veil/relay"
-	"veil/relay/store/badger"
 )
 
-var veilBin string
+var veilBin, relayBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "veil-e2e-bin")
@@ -33,34 +32,34 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	veilBin = filepath.Join(dir, "veil")
-	args := []string{"build", "-o", veilBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building veil: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	veilBin, relayBin = filepath.Join(dir, "veil"), filepath.Join(dir, "veil-relay")
+	for bin, pkg := range map[string]string{veilBin: ".", relayBin: "../veil-relay"} {
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, pkg)...).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// testRelay is a real relay server on 127.0.0.1 that a test can stop and
-// start again on the same port with the same data.
+// testRelay is a veil-relay process on 127.0.0.1 that a test can kill
+// (SIGKILL) and start again on the same port with the same data.
 type testRelay struct {
 	t    *testing.T
 	dir  string
 	port int
 	addr string
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	st     *badger.Store
+	mu  sync.Mutex
+	cmd *exec.Cmd
 }
 
 func newTestRelay(t *testing.T) *testRelay {
@@ -80,47 +79,59 @@ func (r *testRelay) start() {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	id, err := relay.LoadOrCreateIdentity(r.dir)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	st, err := badger.Open(badger.Config{Dir: filepath.Join(r.dir, "store"), MemTableSize: 8 << 20})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, Limits: relay.Limits{DrainTimeout: time.Second, ExpireEvery: time.Second}})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var ln net.Listener
-	for range 50 { // the old listener's port may take a moment to free
-		if ln, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", r.port)); err == nil {
-			break
+	for attempt := 0; ; attempt++ {
+		cmd := exec.Command(relayBin, "serve", "--data", r.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--drain", "1s", "--log-level", "error")
+		cmd.Env = os.Environ()
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			r.t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			r.t.Fatal(err)
+		}
+		line := make(chan string, 1)
+		go func() {
+			b := make([]byte, 512)
+			n, _ := io.ReadAtLeast(stdout, b, 1)
+			for n > 0 && !bytes.Contains(b[:n], []byte("\n")) && n < len(b) {
+				m, err := stdout.Read(b[n:])
+				n += m
+				if err != nil {
+					break
+				}
+			}
+			line <- strings.TrimSpace(string(b[:n]))
+			io.Copy(io.Discard, stdout)
+		}()
+		select {
+		case addr := <-line:
+			if addr != "" {
+				r.addr, r.cmd = addr, cmd
+				return
+			}
+		case <-time.After(30 * time.Second):
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		if attempt == 20 {
+			r.t.Fatalf("veil-relay did not start: %s", stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond) // the port may take a moment to free
 	}
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done, r.st = cancel, make(chan struct{}), st
-	r.addr = srv.Address("127.0.0.1", uint16(r.port), false).String()
-	go func() {
-		defer close(r.done)
-		_ = srv.Serve(ctx, ln, nil)
-	}()
 }
 
+// stop kills the relay with SIGKILL: it gets no chance to drain.
 func (r *testRelay) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cancel == nil {
+	if r.cmd == nil {
 		return
 	}
-	r.cancel()
-	<-r.done
-	r.st.Close()
-	r.cancel = nil
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	r.cmd = nil
 }
 
 // profile is one user's home directory.
