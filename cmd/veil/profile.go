@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"golang.org/x/term"
@@ -192,5 +191,3 @@ func (s *session) flush(ctx context.Context, io *stdio) {
 		fmt.Fprintf(io.err, "veil: %d item(s) queued (%s); the next veil command that reaches the relay sends them\n", n, why)
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
