@@ -104,3 +104,18 @@ func BenchmarkBadgerTxnPerWrite(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBadgerSendSerial measures one durable Send at a time: the
+// latency of one group commit (its fsync) with nothing to share it with.
+func BenchmarkBadgerSendSerial(b *testing.B) {
+	s := open(b)
+	defer s.Close()
+	m := benchMailbox(b, s, 1)
+	body := make([]byte, 1024)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := s.Send(context.Background(), m.SenderID, body, time.Hour, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
