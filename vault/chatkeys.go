@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"veil/crypto"
 )
@@ -53,7 +55,7 @@ func encodeChatKeys(keys map[string]crypto.SymKey) []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(len(ids)))
 	for _, id := range ids {
 		k := keys[id]
-		b = append(b, byte(len(id)))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(id)))
 		b = append(b, id...)
 		b = append(b, k[:]...)
 	}
@@ -68,23 +70,26 @@ func decodeChatKeys(b []byte) (map[string]crypto.SymKey, error) {
 	}
 	n := binary.BigEndian.Uint32(b)
 	b = b[4:]
-	if uint64(n) > uint64(len(b))/(1+1+crypto.KeySize) {
+	if uint64(n) > uint64(len(b))/(2+1+crypto.KeySize) {
 		return nil, corrupt("chat-key table: count %d too large", n)
 	}
 	keys := make(map[string]crypto.SymKey, n)
 	for range n {
-		if len(b) < 1 || b[0] == 0 || len(b) < 1+int(b[0])+crypto.KeySize {
+		if len(b) < 2 {
 			return nil, corrupt("chat-key table: truncated entry")
 		}
-		l := int(b[0])
-		id := string(b[1 : 1+l])
+		l := int(binary.BigEndian.Uint16(b))
+		if l == 0 || len(b) < 2+l+crypto.KeySize {
+			return nil, corrupt("chat-key table: truncated entry")
+		}
+		id := string(b[2 : 2+l])
 		if _, dup := keys[id]; dup {
-			return nil, corrupt("chat-key table: duplicate chat")
+			return nil, corrupt("chat-key table: duplicate entry")
 		}
 		var k crypto.SymKey
-		copy(k[:], b[1+l:])
+		copy(k[:], b[2+l:])
 		keys[id] = k
-		b = b[1+l+crypto.KeySize:]
+		b = b[2+l+crypto.KeySize:]
 	}
 	for _, c := range b {
 		if c != 0 {
@@ -240,12 +245,19 @@ func (t *chatKeys) get(chat string) (crypto.SymKey, bool) {
 	return k, ok
 }
 
-// ensure returns the key of chat, creating and persisting one if needed.
+// ensure returns the key under id (a chat ID or a bucketID), creating and
+// persisting one if needed. A bucket key is created only while its chat
+// has a key.
 func (t *chatKeys) ensure(chat string) (crypto.SymKey, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if k, ok := t.keys[chat]; ok {
 		return k, nil
+	}
+	if c, _, isBucket := parseBucketID(chat); isBucket {
+		if _, ok := t.keys[c]; !ok {
+			return crypto.SymKey{}, fmt.Errorf("%w: the chat does not exist", ErrNotFound)
+		}
 	}
 	k, err := crypto.NewSymKey(t.rand)
 	if err != nil {
@@ -286,6 +298,33 @@ func (t *chatKeys) remove(chats ...string) error {
 	return nil
 }
 
+// removeChat deletes the key of chat and all its bucket keys.
+func (t *chatKeys) removeChat(chat string) error {
+	ids := []string{chat}
+	t.mu.Lock()
+	for id := range t.keys {
+		if c, _, ok := parseBucketID(id); ok && c == chat {
+			ids = append(ids, id)
+		}
+	}
+	t.mu.Unlock()
+	return t.remove(ids...)
+}
+
+// expireBuckets deletes every bucket key whose bucket has ended by now
+// (spec/vault.md §6.5) and reports how many it deleted.
+func (t *chatKeys) expireBuckets(now int64) (int, error) {
+	var ids []string
+	t.mu.Lock()
+	for id := range t.keys {
+		if _, b, ok := parseBucketID(id); ok && bucketEnd(b) <= now {
+			ids = append(ids, id)
+		}
+	}
+	t.mu.Unlock()
+	return len(ids), t.remove(ids...)
+}
+
 // snapshot returns a copy of the table for a backup.
 func (t *chatKeys) snapshot() map[string]crypto.SymKey {
 	t.mu.Lock()
@@ -306,4 +345,53 @@ func (t *chatKeys) wipe() {
 		delete(t.keys, c)
 	}
 	t.key.Wipe()
+}
+
+// Expiry buckets, spec/vault.md §6.5. A message with an expiry is sealed
+// under the key of its chat's bucket, which is deleted once the bucket has
+// ended, so an expired body becomes unreadable within bucketSeconds of its
+// expiry even while Badger still holds it.
+const (
+	bucketSeconds = 3600
+	bucketMark    = 0xff // cannot occur in UTF-8, so never in a chat ID
+)
+
+// bucketOf returns the bucket of an expiry: the first bucket end at or
+// after it. Bucket 0 means "no expiry" (the chat's own key).
+func bucketOf(exp time.Time) uint64 {
+	s := exp.Unix()
+	if s <= 0 {
+		return 1
+	}
+	return uint64((s + bucketSeconds - 1) / bucketSeconds)
+}
+
+// bucketEnd returns the unix second at which bucket b ends.
+func bucketEnd(b uint64) int64 {
+	if b > math.MaxInt64/bucketSeconds {
+		return math.MaxInt64
+	}
+	return int64(b) * bucketSeconds
+}
+
+// bucketID is the table ID of a chat's bucket key: chat || 0xff || b (8).
+func bucketID(chat string, b uint64) string {
+	id := append([]byte(chat), bucketMark)
+	return string(binary.BigEndian.AppendUint64(id, b))
+}
+
+// parseBucketID splits a bucket ID; ok is false for a chat ID.
+func parseBucketID(id string) (chat string, b uint64, ok bool) {
+	if len(id) < 10 || id[len(id)-9] != bucketMark {
+		return "", 0, false
+	}
+	return id[:len(id)-9], binary.BigEndian.Uint64([]byte(id[len(id)-8:])), true
+}
+
+// keyID returns the table ID that seals a body in bucket b of chat.
+func keyID(chat string, b uint64) string {
+	if b == 0 {
+		return chat
+	}
+	return bucketID(chat, b)
 }

@@ -31,7 +31,7 @@ func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
 
 // deleteChatLocked needs v.writeMu and the use lock held.
 func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
-	if err := v.keys.remove(chat); err != nil {
+	if err := v.keys.removeChat(chat); err != nil {
 		return err
 	}
 	v.idx.removeChat(chat)
@@ -99,9 +99,13 @@ func (v *Vault) finishChatDeletes(ctx context.Context) error {
 		return fmt.Errorf("vault: reading chats: %w", err)
 	}
 	var orphans []string
-	for c := range v.keys.snapshot() {
+	for id := range v.keys.snapshot() {
+		c := id
+		if bc, _, ok := parseBucketID(id); ok {
+			c = bc
+		}
 		if !chats[c] {
-			orphans = append(orphans, c)
+			orphans = append(orphans, id)
 		}
 	}
 	if err := v.keys.remove(orphans...); err != nil {
@@ -129,6 +133,10 @@ func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 	v.writeMu.Lock()
 	defer v.writeMu.Unlock()
 	now := v.opts.now()
+	// Keys first (spec/vault.md §6.5): ended buckets become unreadable now.
+	if _, err := v.keys.expireBuckets(now.Unix()); err != nil {
+		return 0, err
+	}
 	total := 0
 	for range maxBatches {
 		n := 0

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 func putChat(t *testing.T, v *Vault, id string, deadline time.Time) {
@@ -347,5 +349,86 @@ func TestMessageIDs(t *testing.T) {
 	}
 	if err := v.Update(ctx, func(tx *Tx) error { return tx.PutChat(&Chat{ID: "\xfe"}) }); err == nil {
 		t.Error("invalid UTF-8 chat ID accepted")
+	}
+}
+
+// TestExpiredBodiesLoseTheirKey: a message with an expiry is sealed under
+// its chat's hourly bucket key; the sweep deletes the key of every ended
+// bucket from both table copies first, so the expired body is unreadable
+// even where Badger still holds it (spec/vault.md §6.5).
+func TestExpiredBodiesLoseTheirKey(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock() // 03:04:05
+	v := createVault(t, dir, testOpts(clk))
+	defer v.Lock()
+	now := clk.Now()
+	putChat(t, v, "c", time.Time{})
+	putMsg(t, v, "c", "a", "forever", time.Time{})
+	putMsg(t, v, "c", "b", "gone soon", now.Add(10*time.Minute))
+	putMsg(t, v, "c", "c", "gone later", now.Add(3*time.Hour))
+	var sealedB []byte
+	v.View(ctx, func(tx *Tx) error {
+		var s storedMessage
+		if err := tx.get(messageKey("c", "b"), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Bucket != bucketOf(now.Add(10*time.Minute)) || s.Bucket == 0 {
+			t.Fatalf("message b in bucket %d", s.Bucket)
+		}
+		sealedB = s.Sealed
+		return nil
+	})
+	tableIDs := func() map[string]crypto.SymKey {
+		t.Helper()
+		var all map[string]crypto.SymKey
+		for _, f := range chatKeyFiles {
+			b, err := os.ReadFile(filepath.Join(dir, dataDirName, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, keys, err := v.keys.parseCopy(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all != nil && !reflect.DeepEqual(all, keys) {
+				t.Fatal("the two table copies differ")
+			}
+			all = keys
+		}
+		return all
+	}
+	if n := len(tableIDs()); n != 3 { // chat key and two buckets
+		t.Fatalf("%d table entries, want 3", n)
+	}
+	clk.Add(time.Hour) // 04:04:05: b's bucket (ending 04:00) is over
+	n, err := v.SweepExpired(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("sweep: %d, %v", n, err)
+	}
+	keys := tableIDs()
+	if _, ok := keys[bucketID("c", bucketOf(now.Add(10*time.Minute)))]; ok {
+		t.Fatal("the ended bucket's key is still on disk")
+	}
+	if _, ok := keys[bucketID("c", bucketOf(now.Add(3*time.Hour)))]; !ok {
+		t.Fatal("a live bucket's key was deleted")
+	}
+	for _, k := range keys {
+		if _, err := crypto.OpenX(nil, &k, sealedB, messageAD("c", "b")); err == nil {
+			t.Fatal("the expired body still opens with a key on disk")
+		}
+	}
+	v.View(ctx, func(tx *Tx) error {
+		for id, want := range map[string]string{"a": "forever", "c": "gone later"} {
+			if m, err := tx.Message("c", id); err != nil || string(m.Body) != want {
+				t.Errorf("message %s: %v", id, err)
+			}
+		}
+		return nil
+	})
+	if err := v.DeleteChat(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if keys := tableIDs(); len(keys) != 0 {
+		t.Fatalf("burning the chat left %d keys", len(keys))
 	}
 }

@@ -113,7 +113,7 @@ func FuzzChatKeyCopy(f *testing.F) {
 // re-encodes and decodes to the same value.
 func FuzzDecodeRecord(f *testing.F) {
 	m := Message{ID: "m", ChatID: "c", Direction: Incoming, Sent: time.Unix(1e9, 0).UTC(), Status: StatusRead}
-	s := toStored(&m, []byte{1, 2, 3})
+	s := toStored(&m, 7, []byte{1, 2, 3})
 	b, _ := encodeRecord(&s)
 	f.Add(b)
 	f.Add([]byte{recordVersion, '{', '}'})

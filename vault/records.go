@@ -129,6 +129,7 @@ type storedMessage struct {
 	Direction Direction
 	Sender    string
 	Sealed    []byte `json:"-"` // stored ahead of the JSON, §8.2
+	Bucket    uint64 `json:"-"` // the key that sealed it, §6.5; ahead of the JSON
 	Sent      time.Time
 	Received  time.Time
 	Read      time.Time
@@ -138,9 +139,9 @@ type storedMessage struct {
 	Deleted   bool
 }
 
-func toStored(m *Message, sealed []byte) storedMessage {
+func toStored(m *Message, bucket uint64, sealed []byte) storedMessage {
 	return storedMessage{
-		ID: m.ID, ChatID: m.ChatID, Direction: m.Direction, Sender: m.Sender, Sealed: sealed,
+		ID: m.ID, ChatID: m.ChatID, Direction: m.Direction, Sender: m.Sender, Sealed: sealed, Bucket: bucket,
 		Sent: m.Sent, Received: m.Received, Read: m.Read, Status: m.Status,
 		Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted,
 	}
@@ -155,11 +156,12 @@ func (s *storedMessage) message(body []byte) Message {
 }
 
 // encodeRecord returns version || JSON of a record; a message is
-// version || len(sealed) (4) || sealed || JSON of the rest (§8.2), so the
-// search index can take the sealed body without decoding JSON.
+// version || bucket (8) || len(sealed) (4) || sealed || JSON of the rest
+// (§8.2), so the search index can open the body without decoding JSON.
 func encodeRecord(v any) ([]byte, error) {
 	out := []byte{recordVersion}
 	if m, ok := v.(*storedMessage); ok {
+		out = binary.BigEndian.AppendUint64(out, m.Bucket)
 		out = binary.BigEndian.AppendUint32(out, uint32(len(m.Sealed)))
 		out = append(out, m.Sealed...)
 	}
@@ -181,12 +183,12 @@ func decodeRecord(b []byte, v any) error {
 	b = b[1:]
 	m, isMsg := v.(*storedMessage)
 	if isMsg {
-		sealed, rest, err := splitSealed(b)
+		bucket, sealed, rest, err := splitSealed(b)
 		if err != nil {
 			return err
 		}
 		b = rest
-		defer func() { m.Sealed = append([]byte(nil), sealed...) }()
+		defer func() { m.Sealed, m.Bucket = append([]byte(nil), sealed...), bucket }()
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return corrupt("record: %v", err)
@@ -194,26 +196,27 @@ func decodeRecord(b []byte, v any) error {
 	return nil
 }
 
-// splitSealed splits len (4) || sealed || rest.
-func splitSealed(b []byte) (sealed, rest []byte, err error) {
-	if len(b) < 4 {
-		return nil, nil, corrupt("message record truncated")
+// splitSealed splits bucket (8) || len (4) || sealed || rest.
+func splitSealed(b []byte) (bucket uint64, sealed, rest []byte, err error) {
+	if len(b) < 12 {
+		return 0, nil, nil, corrupt("message record truncated")
 	}
-	n := binary.BigEndian.Uint32(b)
-	if uint64(n) > uint64(len(b)-4) {
-		return nil, nil, corrupt("message record truncated")
+	bucket = binary.BigEndian.Uint64(b)
+	n := binary.BigEndian.Uint32(b[8:])
+	if uint64(n) > uint64(len(b)-12) {
+		return 0, nil, nil, corrupt("message record truncated")
 	}
-	return b[4 : 4+n], b[4+n:], nil
+	return bucket, b[12 : 12+n], b[12+n:], nil
 }
 
-// sealedBody returns the sealed body inside a stored message value, without
-// copying or decoding the rest.
-func sealedBody(b []byte) ([]byte, error) {
+// sealedBody returns the bucket and sealed body inside a stored message
+// value, without copying or decoding the rest.
+func sealedBody(b []byte) (uint64, []byte, error) {
 	if len(b) == 0 || b[0] != recordVersion {
-		return nil, corrupt("message record version")
+		return 0, nil, corrupt("message record version")
 	}
-	sealed, _, err := splitSealed(b[1:])
-	return sealed, err
+	bucket, sealed, _, err := splitSealed(b[1:])
+	return bucket, sealed, err
 }
 
 // parseMessageKey splits 'M' || len(chat) || chat || id.

@@ -272,15 +272,15 @@ func (v *Vault) buildIndex(ctx context.Context) error {
 			if !ok {
 				return corrupt("malformed message key")
 			}
-			k, ok := keys[chat]
-			if !ok {
-				continue
-			}
 			var body []byte
 			err := item.Value(func(b []byte) error {
-				sealed, err := sealedBody(b)
+				bucket, sealed, err := sealedBody(b)
 				if err != nil {
 					return err
+				}
+				k, ok := keys[keyID(chat, bucket)]
+				if !ok {
+					return nil // burned or expired
 				}
 				body, err = crypto.OpenX(nil, &k, sealed, messageAD(chat, id))
 				if err != nil {

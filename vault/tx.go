@@ -209,9 +209,16 @@ func (tx *Tx) PutMessage(m *Message) error {
 	if !tx.writable {
 		return errReadOnly
 	}
-	key, ok := tx.v.keys.get(m.ChatID)
-	if !ok {
+	if _, ok := tx.v.keys.get(m.ChatID); !ok {
 		return fmt.Errorf("%w: the chat does not exist", ErrNotFound)
+	}
+	var bucket uint64
+	if !m.Expires.IsZero() {
+		bucket = bucketOf(m.Expires)
+	}
+	key, err := tx.v.keys.ensure(keyID(m.ChatID, bucket))
+	if err != nil {
+		return err
 	}
 	defer key.Wipe()
 	mk := messageKey(m.ChatID, m.ID)
@@ -234,7 +241,7 @@ func (tx *Tx) PutMessage(m *Message) error {
 	if err != nil {
 		return err
 	}
-	rec := toStored(m, sealed)
+	rec := toStored(m, bucket, sealed)
 	if err := tx.set(mk, &rec); err != nil {
 		return err
 	}
@@ -249,9 +256,9 @@ func (tx *Tx) PutMessage(m *Message) error {
 
 // openMessage decrypts a stored message.
 func (tx *Tx) openMessage(s *storedMessage) (Message, error) {
-	key, ok := tx.v.keys.get(s.ChatID)
+	key, ok := tx.v.keys.get(keyID(s.ChatID, s.Bucket))
 	if !ok {
-		return Message{}, fmt.Errorf("%w: the chat's key is gone", ErrNotFound)
+		return Message{}, fmt.Errorf("%w: the message's key is gone (burned or expired)", ErrNotFound)
 	}
 	defer key.Wipe()
 	body, err := crypto.OpenX(nil, &key, s.Sealed, messageAD(s.ChatID, s.ID))

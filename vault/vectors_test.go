@@ -120,7 +120,18 @@ func TestChatKeyVectors(t *testing.T) {
 			dk, _ := crypto.ParseSymKey(unhex(t, cv.DataKey))
 			keys := map[string]crypto.SymKey{}
 			for id, h := range cv.Keys {
-				keys[id], _ = crypto.ParseSymKey(unhex(t, h))
+				keys[string(unhex(t, id))], _ = crypto.ParseSymKey(unhex(t, h))
+			}
+			if cv.Name != "empty" {
+				n := 0
+				for id := range keys {
+					if _, b, ok := parseBucketID(id); ok && b == 491000 {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Fatal("the vector's bucket entry does not parse as bucket 491000")
+				}
 			}
 			dir := t.TempDir()
 			name := filepath.Join(dir, chatKeyFiles[0])

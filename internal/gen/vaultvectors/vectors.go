@@ -67,7 +67,8 @@ type State struct {
 }
 
 // ChatKeys is one copy of a chat-key table, written over a file of
-// PrevSize bytes. Its nonce (24) is drawn from ChaCha8(Seed).
+// PrevSize bytes. Its nonce (24) is drawn from ChaCha8(Seed). Keys maps
+// hex(entry ID) to hex(key): a bucket entry's ID is not UTF-8 (§6.5).
 type ChatKeys struct {
 	Name       string            `json:"name"`
 	Seed       string            `json:"seed"`
@@ -174,18 +175,22 @@ func chatKeys(c *ChatKeys) error {
 		return err
 	}
 	tk := crypto.HKDFKey(dk, nil, "veil/vault/chatkeys/v1")
+	keys := map[string][]byte{}
 	ids := make([]string, 0, len(c.Keys))
-	for id := range c.Keys {
-		ids = append(ids, id)
+	for hid, hk := range c.Keys {
+		id, err1 := hex.DecodeString(hid)
+		k, err2 := hex.DecodeString(hk)
+		if err1 != nil || err2 != nil || len(k) != 32 {
+			return fmt.Errorf("bad entry %q", hid)
+		}
+		keys[string(id)] = k
+		ids = append(ids, string(id))
 	}
 	sort.Strings(ids)
 	pt := binary.BigEndian.AppendUint32(nil, uint32(len(ids)))
 	for _, id := range ids {
-		k, err := hex.DecodeString(c.Keys[id])
-		if err != nil || len(k) != 32 {
-			return fmt.Errorf("bad key for %q", id)
-		}
-		pt = append(append(append(pt, byte(len(id))), id...), k...)
+		pt = binary.BigEndian.AppendUint16(pt, uint16(len(id)))
+		pt = append(append(pt, id...), keys[id]...)
 	}
 	pt = append(pt, make([]byte, (len(pt)/4096+1)*4096-len(pt))...)
 	hdr := make([]byte, 20)
@@ -222,8 +227,10 @@ func Generate() ([]byte, error) {
 			{Name: "empty", Seed: "veil vault vectors: chat keys 1.", DataKey: hex.EncodeToString(make([]byte, 32)), Generation: 1, Keys: map[string]string{}},
 			{Name: "two chats over a larger old copy", Seed: "veil vault vectors: chat keys 2.", DataKey: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", Generation: 7, PrevSize: 8192,
 				Keys: map[string]string{
-					"chat-a": "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
-					"b":      "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf",
+					hex.EncodeToString([]byte("chat-a")): "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf",
+					hex.EncodeToString([]byte("b")):      "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf",
+					// chat-a's key for expiry bucket 491,000 (§6.5): "chat-a" || 0xff || bucket (8)
+					hex.EncodeToString(append([]byte("chat-a\xff"), 0, 0, 0, 0, 0, 0x07, 0x7d, 0xf8)): "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",
 				}},
 		},
 	}
