@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,4 +150,40 @@ func (s *socks5) serve(c net.Conn, port int) {
 	go func() { io.Copy(c, up); done <- struct{}{} }()
 	<-done
 	<-done
+}
+
+// TestE2ERelayListWipePanic covers relay add/list/default, wipe and panic.
+func TestE2ERelayListWipePanic(t *testing.T) {
+	t.Parallel()
+	r1, r2 := newTestRelay(t), newTestRelay(t)
+	p := newProfile(t, r1.addr)
+	p.ok("relay", "add", r2.addr)
+	if l := p.ok("relay", "list"); !strings.Contains(l, "* "+r1.addr) || !strings.Contains(l, r2.addr) {
+		t.Fatalf("relay list:\n%s", l)
+	}
+	p.ok("relay", "default", r2.addr)
+	if l := p.ok("relay", "list"); !strings.Contains(l, "* "+r2.addr) {
+		t.Fatalf("relay list after default:\n%s", l)
+	}
+	p.fails(2, "relay", "remove", r2.addr)
+
+	// wipe needs a confirmation; without a terminal, --yes.
+	p.fails(2, "wipe")
+	p.ok("chats")
+	p.ok("wipe", "--yes")
+	if e := p.fails(1, "chats"); !strings.Contains(e, "run veil init first") {
+		t.Fatalf("after wipe: %q", e)
+	}
+	// panic: no PIN, no prompt, embedded relay directory gone too.
+	q := newProfile(t, "")
+	q.ok("panic")
+	if e := q.fails(1, "chats"); !strings.Contains(e, "run veil init first") {
+		t.Fatalf("after panic: %q", e)
+	}
+	entries, _ := os.ReadDir(q.home)
+	for _, e := range entries {
+		if e.Name() == relayDirName {
+			t.Fatal("panic left the embedded relay's directory")
+		}
+	}
 }
