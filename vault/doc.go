@@ -16,5 +16,7 @@
 //
 // Message bodies are sealed under per-chat keys kept in a small key table
 // beside Badger (spec/vault.md §6), so deleting a chat makes its messages
-// unreadable at once, before Badger ever compacts its files.
+// unreadable at once, before Badger ever compacts its files; a message
+// with an expiry is sealed under an hourly bucket key of its chat, which
+// SweepExpired deletes once the bucket has ended.
 package vault
