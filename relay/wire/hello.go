@@ -17,8 +17,6 @@ type RelayHello struct {
 	Sig        [SigSize]byte
 }
 
-const helloSignedSize = RelayHelloSize - SigSize
-
 // signedBytes returns the message the relay signs (§4.1).
 func (h *RelayHello) signedBytes() []byte {
 	b := make([]byte, 0, len(helloLabel)+RelayHelloSize)
