@@ -280,9 +280,23 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		return tx.PutMessage(&m)
 	})
 	if err == nil {
+		e.emit(ctx, Event{Type: EventStatus, Chat: chatOf(ctx, e, ref), Message: id, Status: statusName(vault.StatusPending)})
 		e.kickOutbox()
 	}
 	return id, err
+}
+
+// chatOf returns the ID of the chat ref names, or ref itself.
+func chatOf(ctx context.Context, e *Engine, ref string) string {
+	id := ref
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err == nil {
+			id = c.ID
+		}
+		return err
+	})
+	return id
 }
 
 // Edit replaces the text of one of our messages on both sides.

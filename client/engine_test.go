@@ -341,6 +341,26 @@ func TestEngineTimers(t *testing.T) {
 	if len(ms) != 1 || !ms[0].Expires.IsZero() {
 		t.Fatalf("recipient's copy must not count before display: %+v", ms)
 	}
+	// The chat's timer applies to messages sent without --ttl.
+	if err := ben.SetTimer(ctx, chat, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Send(ctx, chat, "chat timer", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ = ben.Messages(ctx, chat, 0)
+	found := false
+	for _, m := range ms {
+		if m.Text == "chat timer" {
+			found = m.Expires.Sub(now) == 10*time.Second
+		}
+	}
+	if !found {
+		t.Fatalf("chat timer: %+v", ms)
+	}
+	if err := ben.SetTimer(ctx, chat, -time.Second); err == nil {
+		t.Fatal("negative timer accepted")
+	}
 	now = now.Add(time.Hour)
 	if err := ana.MarkRead(ctx, chat); err != nil {
 		t.Fatal(err)

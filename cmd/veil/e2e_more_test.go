@@ -176,7 +176,8 @@ func TestE2EDuress(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, s := range []string{secret, "zanzibar-contact", "ben"} {
+		// Long strings only: a short one could occur in ciphertext by chance.
+		for _, s := range []string{secret, "zanzibar-contact"} {
 			if bytes.Contains(b, []byte(s)) {
 				t.Errorf("%s still contains %q", path, s)
 			}

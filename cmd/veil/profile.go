@@ -52,9 +52,13 @@ func readSecret(io *stdio, file, prompt string, confirm bool) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", prompt, errors.Unwrap(err))
 		}
-		b = bytes.TrimSuffix(b, []byte("\n"))
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		return b, nil
+		// The first line is the secret, so a trailing newline or a comment
+		// line after it changes nothing.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			crypto.Wipe(b[i:])
+			b = b[:i]
+		}
+		return bytes.TrimSuffix(b, []byte("\r")), nil
 	}
 	fd := int(io.in.Fd())
 	if !term.IsTerminal(fd) {
