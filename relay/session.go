@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -303,6 +304,10 @@ func (c *session) writeLoop() {
 	}()
 	var p wire.Packer
 	for {
+		// Let goroutines that are ready to queue replies (a group commit
+		// just answered several SENDs, say) run first: more items share
+		// the block, and no timer delays anything (§5.3).
+		runtime.Gosched()
 		c.outMu.Lock()
 		frames := c.out
 		c.out, c.spare = c.spare[:0], nil
