@@ -106,8 +106,9 @@ type Vault struct {
 	writeMu sync.Mutex // serialises Update, so Badger never reports conflicts
 	idx     searchIndex
 
-	stop context.CancelFunc // stops the goroutines below
-	wg   sync.WaitGroup     // the GC loop and background trash removal
+	stop   context.CancelFunc // stops the goroutines below
+	wg     sync.WaitGroup     // the GC loop and background trash removal
+	gcRuns atomic.Int64       // GC ticks handled, for tests
 }
 
 // CheckPIN reports whether pin is acceptable as a new PIN or passphrase:
@@ -452,6 +453,7 @@ func (v *Vault) gcLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			v.runGC(ctx)
+			v.gcRuns.Add(1)
 		}
 	}
 }

@@ -223,8 +223,19 @@ func TestGCRunsAndStops(t *testing.T) {
 	if err := v.Update(ctx, func(tx *Tx) error { return tx.PutChat(&ch) }); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond) // let the GC loop tick a few times
-	mustLock(t, v)                    // must return: the loop stops on Lock
+	deadline := time.Now().Add(10 * time.Second)
+	for v.gcRuns.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := v.gcRuns.Load(); n < 3 {
+		t.Fatalf("the GC loop ran %d times in 10 s", n)
+	}
+	mustLock(t, v) // must return: the loop stops on Lock
+	n := v.gcRuns.Load()
+	time.Sleep(10 * time.Millisecond)
+	if v.gcRuns.Load() != n {
+		t.Fatal("the GC loop runs after Lock")
+	}
 	if _, err := os.Stat(filepath.Join(v.dir, dataDirName)); err != nil {
 		t.Fatal(err)
 	}
