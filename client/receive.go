@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -45,8 +46,9 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 			if !meta.Pending || !ratchet.IsInitial(body) {
 				return nil
 			}
-			if !r.hello(body) {
-				return nil
+			ok, err := r.hello(body)
+			if err != nil || !ok {
+				return err
 			}
 		} else {
 			sess, err := e.ratchetOf(&ct)
@@ -127,25 +129,25 @@ func (r *rx) event(ev Event) {
 
 // hello completes our invite with the joiner's first message
 // (spec/client.md §4.3). It reports false when the message is not a valid
-// HELLO; the invite then stays open.
-func (r *rx) hello(body []byte) bool {
+// HELLO (the invite then stays open), and an error when the vault fails.
+func (r *rx) hello(body []byte) (bool, error) {
 	bp, err := ratchet.ParseBundlePrivate(r.ct.OurIdentity)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("client: stored invite keys: %w", err)
 	}
 	defer bp.Wipe()
 	sess, pt, err := ratchet.Respond(r.e.rcfg, bp, body)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	env, err := parseEnvelope(pt)
 	if err != nil || env.Type != envHello {
-		return false
+		return false, nil
 	}
 	r.sess = sess
 	rc := recvCap(r.ct)
 	if rc == nil {
-		return false
+		return false, errors.New("client: pending invite without a mailbox")
 	}
 	r.ct.Relays = []vault.RelayCap{*rc, {Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]}}
 	r.ct.Nickname = env.Nick
@@ -156,7 +158,7 @@ func (r *rx) hello(body []byte) bool {
 	r.event(Event{Type: EventContactJoined})
 	// The receipt is the inviter's first message: it ends the joiner's
 	// initial phase.
-	return r.queueReceipt(receiptDelivered, env.ID) == nil
+	return true, r.queueReceipt(receiptDelivered, env.ID)
 }
 
 func (r *rx) queueReceipt(kind byte, ids ...wireID) error {
