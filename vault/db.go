@@ -1,0 +1,118 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"veil/crypto"
+)
+
+// openBadger opens (or, with create, creates) the Badger directory with
+// encryption at rest under dataKey. Badger may panic on some damaged
+// files; that is recovered and reported as ErrCorrupt.
+func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (db *badger.DB, err error) {
+	if !create {
+		for _, f := range []string{"MANIFEST", "KEYREGISTRY"} {
+			if !exists(filepath.Join(path, f)) {
+				return nil, corrupt("data directory is missing or incomplete (no %s)", f)
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, corrupt("data directory: %v", r)
+		}
+	}()
+	key := append([]byte(nil), dataKey[:]...) // Badger keeps this slice
+	bo := badger.DefaultOptions(path).
+		WithEncryptionKey(key).
+		WithIndexCacheSize(defaultIndexCacheSize).
+		WithBlockCacheSize(defaultBlockCacheSize).
+		WithLogger(nil).
+		WithSyncWrites(true).
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithCompactL0OnClose(false).
+		WithMemTableSize(o.MemTableSize).
+		WithValueLogFileSize(defaultVlogFileSize).
+		WithValueThreshold(valueThreshold).
+		WithNumCompactors(2).
+		WithCompression(options.None) // bodies are sealed and do not compress; plain tables keep the scan test honest
+	if !create && !o.RepairManifest {
+		if err := checkManifest(path, bo); err != nil {
+			crypto.Wipe(key)
+			return nil, err
+		}
+	}
+	db, err = badger.Open(bo)
+	if err != nil {
+		crypto.Wipe(key)
+		if strings.Contains(err.Error(), "directory lock") {
+			return nil, fmt.Errorf("%w (data directory: %v)", ErrBusy, err)
+		}
+		if create {
+			return nil, fmt.Errorf("vault: creating data directory: %w", err)
+		}
+		return nil, fmt.Errorf("%w: data directory: %v", ErrCorrupt, err)
+	}
+	return db, nil
+}
+
+// checkManifest replays Badger's MANIFEST read-only and refuses one with
+// a damaged tail. Badger itself would truncate the file there and then
+// delete every table the shortened manifest no longer lists: the vault
+// must report damage, never destroy data because of it.
+func checkManifest(path string, bo badger.Options) error {
+	fp, err := os.Open(filepath.Join(path, "MANIFEST"))
+	if err != nil {
+		return corrupt("data directory: %v", err)
+	}
+	defer fp.Close()
+	fi, err := fp.Stat()
+	if err != nil {
+		return corrupt("data directory: %v", err)
+	}
+	_, off, err := badger.ReplayManifestFile(fp, bo.ExternalMagicVersion, bo)
+	if err != nil {
+		return corrupt("data directory: manifest: %v", err)
+	}
+	if off != fi.Size() {
+		return corrupt("data directory: manifest ends in a partial record at byte %d of %d (Options.RepairManifest lets Badger cut it off)", off, fi.Size())
+	}
+	return nil
+}
+
+// gcLoop runs Badger's value-log GC every GCInterval so deleted data leaves
+// the disk. Owner: the Vault; it stops when Lock cancels ctx.
+func (v *Vault) gcLoop(ctx context.Context) {
+	defer v.wg.Done()
+	t := time.NewTicker(v.opts.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v.runGC(ctx)
+			v.gcRuns.Add(1)
+		}
+	}
+}
+
+// runGC runs the value-log GC until it finds nothing to rewrite, at most
+// gcMaxRuns times.
+func (v *Vault) runGC(ctx context.Context) {
+	for range gcMaxRuns {
+		if ctx.Err() != nil || v.db.RunValueLogGC(gcDiscardRatio) != nil {
+			return
+		}
+	}
+}
+
