@@ -115,4 +115,3 @@ func (v *Vault) runGC(ctx context.Context) {
 		}
 	}
 }
-
