@@ -432,3 +432,13 @@ func TestExpiredBodiesLoseTheirKey(t *testing.T) {
 		t.Fatalf("burning the chat left %d keys", len(keys))
 	}
 }
+
+func TestExpiryKeyOrderAtExtremes(t *testing.T) {
+	times := []time.Time{time.Unix(-5, 0), time.Unix(0, 0), time.Unix(1, 0), time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for i := 1; i < len(times); i++ {
+		a, b := expiryKey(times[i-1], "c", "m"), expiryKey(times[i], "c", "m")
+		if string(a[:9]) > string(b[:9]) {
+			t.Errorf("%v sorts after %v", times[i-1], times[i])
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 	"unicode/utf8"
 )
@@ -265,8 +266,18 @@ func chatPrefix(chat string) []byte {
 func messageKey(chat, id string) []byte { return append(chatPrefix(chat), id...) }
 
 // expiryKey is 'X' || expiry (unix ns, big-endian) || len(chat) || chat || id.
+// Times before 1970 sort first and times past 2262 (where UnixNano
+// overflows) sort last.
 func expiryKey(t time.Time, chat, id string) []byte {
-	ns := uint64(t.UnixNano())
+	var ns uint64
+	switch s := t.Unix(); {
+	case s <= 0:
+		ns = 0
+	case s >= math.MaxInt64/int64(time.Second):
+		ns = math.MaxInt64
+	default:
+		ns = uint64(t.UnixNano())
+	}
 	k := []byte{pfxExpiry, byte(ns >> 56), byte(ns >> 48), byte(ns >> 40), byte(ns >> 32), byte(ns >> 24), byte(ns >> 16), byte(ns >> 8), byte(ns)}
 	k = append(k, byte(len(chat)))
 	k = append(k, chat...)
