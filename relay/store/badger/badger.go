@@ -332,12 +332,18 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	now := s.now()
 	var out []store.Message
 	var stale bool
-	err := s.view(func(txn *bdg.Txn) error {
-		m, err := getMailbox(txn, rid)
-		if err != nil {
-			return err
+	// A secured mailbox marked active today in the cache needs no read of
+	// its record: Pending runs after every notification.
+	cached, gen, hit := s.cache.recipient(rid)
+	hit = hit && dayNumber(cached.LastActive) >= dayNumber(now)
+	var loaded store.Mailbox
+	err := s.view(func(txn *bdg.Txn) (err error) {
+		if !hit {
+			if loaded, err = getMailbox(txn, rid); err != nil {
+				return err
+			}
+			stale = dayNumber(now) > dayNumber(loaded.LastActive)
 		}
-		stale = dayNumber(now) > dayNumber(m.LastActive)
 		if limit <= 0 {
 			return nil
 		}
@@ -348,6 +354,9 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !hit && !stale {
+		s.cache.put(loaded, gen)
 	}
 	if stale {
 		// Once a day: record that the recipient was here.
