@@ -11,7 +11,7 @@ var (
 	ErrNoChat = errors.New("client: no such chat")
 	// ErrNotJoined is returned for a chat whose invite nobody has used yet.
 	ErrNotJoined = errors.New("client: nobody has joined this chat yet")
-	// ErrNoProfile is returned by operations that need a configured relay
+	// ErrNoRelay is returned by operations that need a configured relay
 	// on a profile that has none.
 	ErrNoRelay = errors.New("client: no relay configured (veil relay add URL)")
 	// ErrNoMessage is returned when a chat has no message with the given ID.

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,22 @@ func FuzzParseInviteBlob(f *testing.F) {
 			t.Fatalf("round trip differs")
 		}
 	})
+}
+
+func TestRedaction(t *testing.T) {
+	secret := bytes.Repeat([]byte{0xab}, 32)
+	vals := []any{
+		task{Kind: "send", Key: secret},
+		chatMeta{AlarmID: secret},
+		dest{relay: "x", cap: [32]byte(secret)},
+		envelope{Cap: [32]byte(secret)},
+		inviteIDs{BlobKey: crypto.SymKey(secret)},
+	}
+	for _, v := range vals {
+		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(f, v); strings.Contains(s, "abab") || strings.Contains(s, "171 171") {
+				t.Errorf("%T printed with %s leaks: %s", v, f, s)
+			}
+		}
+	}
 }

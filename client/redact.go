@@ -1,0 +1,19 @@
+package client
+
+// The types below hold capabilities or keys; their String and GoString
+// methods keep them out of logs and %v (house style rule 6).
+
+func (t task) String() string   { return "task(" + t.Kind + ", redacted)" }
+func (t task) GoString() string { return t.String() }
+
+func (m chatMeta) String() string   { return "chatMeta(redacted)" }
+func (m chatMeta) GoString() string { return m.String() }
+
+func (d dest) String() string   { return "dest(" + shortRelay(d.relay) + ", redacted)" }
+func (d dest) GoString() string { return d.String() }
+
+func (e envelope) String() string   { return "envelope(redacted)" }
+func (e envelope) GoString() string { return e.String() }
+
+func (i inviteIDs) String() string   { return "inviteIDs(redacted)" }
+func (i inviteIDs) GoString() string { return i.String() }
