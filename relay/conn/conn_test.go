@@ -1,0 +1,241 @@
+package conn_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"veil/crypto"
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+// fakeRelay is a minimal relay on 127.0.0.1 whose hello and replies a
+// test controls, to check the client's side of spec/relay.md §4 and §5.
+type fakeRelay struct {
+	id    crypto.SignPrivate
+	hello func(h *wire.RelayHello) []byte // may tamper; nil: honest
+	serve func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener)
+	addr  wire.Address
+}
+
+func startFake(t *testing.T, f *fakeRelay) {
+	t.Helper()
+	if !f.id.Valid() {
+		f.id, _ = crypto.GenerateSign(nil)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		eph, _ := crypto.GenerateDH(nil)
+		h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize, Ephemeral: eph.Public()}
+		crypto.RandomBytes(nil, h.Nonce[:])
+		h.Sign(f.id)
+		rhb := h.Marshal()
+		if f.hello != nil {
+			rhb = f.hello(&h)
+		}
+		if err := ws.Write(ctx, websocket.MessageBinary, rhb); err != nil {
+			return
+		}
+		_, chb, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		ch, err := wire.ParseClientHello(chb)
+		if err != nil {
+			return
+		}
+		shared, err := crypto.DH(eph, ch.Ephemeral)
+		if err != nil {
+			return
+		}
+		k := wire.DeriveKeys(&shared, rhb, chb)
+		f.serve(ws, wire.NewSealer(k.RelayToClient), wire.NewOpener(k.ClientToRelay))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		wg.Wait()
+	})
+	port, _ := strconv.Atoi(ln.Addr().(*net.TCPAddr).AddrPort().String()[len("127.0.0.1:"):])
+	f.addr = wire.Address{Host: "127.0.0.1", Port: uint16(port), Fingerprint: wire.FingerprintOf(f.id.Public())}
+}
+
+// okServer answers every item with OK, several per block when it can.
+func okServer(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+	ctx := context.Background()
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		pt, err := o.Open(nil, b)
+		if err != nil {
+			return
+		}
+		items, err := wire.SplitBlock(pt)
+		if err != nil {
+			return
+		}
+		var p wire.Packer
+		p.Reset(make([]byte, wire.BlockPlainSize))
+		for _, it := range items {
+			_, cid, _ := wire.PeekHeader(it)
+			p.AddFrame(&wire.Frame{Type: wire.TypeOK, CID: cid})
+		}
+		if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
+			return
+		}
+	}
+}
+
+func dialCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestConcurrentCommandsAreCorrelated(t *testing.T) {
+	f := &fakeRelay{serve: okServer}
+	startFake(t, f)
+	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Identity() != f.id.Public() {
+		t.Fatal("identity")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Ping(dialCtx(t))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestBadHellos(t *testing.T) {
+	other, _ := crypto.GenerateSign(nil)
+	cases := map[string]func(h *wire.RelayHello) []byte{
+		"signed by another key": func(h *wire.RelayHello) []byte {
+			id := h.Identity
+			h.Sign(other)
+			h.Identity = id
+			return h.Marshal()
+		},
+		"another relay's identity": func(h *wire.RelayHello) []byte {
+			h.Sign(other)
+			return h.Marshal()
+		},
+		"tampered nonce": func(h *wire.RelayHello) []byte {
+			h.Nonce[0] ^= 1
+			return h.Marshal()
+		},
+		"unknown versions": func(h *wire.RelayHello) []byte {
+			h.MinVersion, h.MaxVersion = 2, 3
+			return nil // re-signed below
+		},
+		"truncated": func(h *wire.RelayHello) []byte { return h.Marshal()[:100] },
+		"bad magic": func(h *wire.RelayHello) []byte {
+			b := h.Marshal()
+			b[0] = 'X'
+			return b
+		},
+	}
+	for name, mut := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := &fakeRelay{serve: okServer}
+			f.hello = func(h *wire.RelayHello) []byte {
+				if b := mut(h); b != nil {
+					return b
+				}
+				h.Sign(f.id)
+				return h.Marshal()
+			}
+			startFake(t, f)
+			if c, err := conn.DialAddress(dialCtx(t), f.addr, nil); err == nil {
+				c.Close()
+				t.Fatal("dial accepted a bad hello")
+			}
+		})
+	}
+}
+
+func TestRelayBreaksTransport(t *testing.T) {
+	cases := map[string]func(ws *websocket.Conn, s *wire.Sealer){
+		"forged block": func(ws *websocket.Conn, s *wire.Sealer) {
+			ws.Write(context.Background(), websocket.MessageBinary, make([]byte, wire.BlockSize))
+		},
+		"short block": func(ws *websocket.Conn, s *wire.Sealer) {
+			ws.Write(context.Background(), websocket.MessageBinary, make([]byte, 10))
+		},
+		"malformed item": func(ws *websocket.Conn, s *wire.Sealer) {
+			var p wire.Packer
+			p.Reset(make([]byte, wire.BlockPlainSize))
+			p.Add([]byte{0x80, 0, 0})
+			ws.Write(context.Background(), websocket.MessageBinary, s.Seal(nil, p.Finish()))
+		},
+	}
+	for name, bad := range cases {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan struct{})
+			f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+				bad(ws, s)
+				<-done
+			}}
+			startFake(t, f)
+			defer close(done)
+			c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			select {
+			case <-c.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("client kept a broken connection")
+			}
+			if err := c.Ping(dialCtx(t)); err == nil {
+				t.Fatal("command succeeded on a broken connection")
+			}
+			if errors.Is(c.Err(), conn.ErrClosed) {
+				t.Fatalf("Err = %v, want the cause", c.Err())
+			}
+		})
+	}
+}
+
+func TestDialBadAddress(t *testing.T) {
+	if _, err := conn.Dial(dialCtx(t), "veil://example.org:443", nil); err == nil {
+		t.Fatal("address without fingerprint accepted")
+	}
+}
