@@ -378,13 +378,15 @@ func (b *crashBox) drain(t *testing.T, address string, idx uint32) {
 			}
 			quiet.Reset(time.Second)
 		case <-quiet.C:
+			// Done once everything answered OK has arrived and a quiet
+			// second has passed without a delivery after an ACK; a slow
+			// machine only makes this wait longer, up to ctx's deadline.
 			if missing() == 0 {
 				return
 			}
-			t.Errorf("%d messages answered OK still missing after the relay went quiet", missing())
-			return
+			quiet.Reset(time.Second)
 		case <-ctx.Done():
-			t.Error("drain timed out")
+			t.Errorf("drain: %d messages answered OK still missing after 60s", missing())
 			return
 		}
 	}
