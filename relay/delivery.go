@@ -49,12 +49,16 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	c.subMu.Unlock()
 
 	c.s.endSubscriber(rid, sub)
+	// Claim across relay nodes before OK, so that of two SUBs the one
+	// answered later is the one that stays (cluster.go).
+	lost, release := sub.claim()
 	// Queue OK before the first MSG, then start delivery.
 	c.reply(wire.Frame{Type: wire.TypeOK, CID: cmd.f.CID})
 	c.wg.Add(1)
 	go func() { // owned by the session: counted in wg, stops with sub.ctx
 		defer c.wg.Done()
-		sub.run()
+		defer release()
+		sub.run(lost)
 	}()
 	c.s.metrics.subs.Inc()
 	return okAlreadySent
@@ -162,8 +166,9 @@ func (c *session) endSubscriptions() {
 }
 
 // run delivers pending messages within the window (§8.2) until the
-// subscription ends.
-func (sub *subscription) run() {
+// subscription ends, or until lost is closed: a SUB on another relay node
+// took the mailbox over (cluster.go).
+func (sub *subscription) run(lost <-chan struct{}) {
 	s := sub.c.s
 	notify, stopNotify := s.store.Notify(sub.rid)
 	defer stopNotify()
@@ -173,6 +178,9 @@ func (sub *subscription) run() {
 		}
 		select {
 		case <-sub.ctx.Done():
+			return
+		case <-lost:
+			sub.lostClaim()
 			return
 		case <-notify:
 		case <-sub.wake:
