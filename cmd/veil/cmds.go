@@ -171,13 +171,13 @@ func cmdChats(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		}
 		var flags []string
 		if c.Pending {
-			flags = append(flags, "waiting for the invite to be used")
+			flags = append(flags, "invite unused until "+c.InviteUntil.Local().Format(time.RFC3339))
 		}
 		if c.Leaked {
 			flags = append(flags, "INVITE LEAKED: compare the safety code")
 		}
 		if !c.Deadline.IsZero() {
-			flags = append(flags, "erased at "+c.Deadline.Format(time.RFC3339))
+			flags = append(flags, "erased at "+c.Deadline.Local().Format(time.RFC3339))
 		}
 		if c.MessageTTL > 0 {
 			flags = append(flags, "timer "+c.MessageTTL.String())
