@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,8 +23,10 @@ import (
 // relayNode is one relay process's worth of state: a server and its
 // JetStream store, whose NATS connection prefers one NATS node.
 type relayNode struct {
-	addr wire.Address
-	stop func() // stops serving (connections close) and closes the store
+	addr  wire.Address
+	store *jetstream.Store
+	stop  func() // stops serving (connections close) and closes the store
+	down  atomic.Bool
 }
 
 // cluster is a NATS cluster and the relay nodes in front of it.
@@ -74,10 +77,11 @@ func startNode(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPriva
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln, nil) }() // owned by the node; stop ends it
-	n := &relayNode{addr: srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false)}
+	n := &relayNode{addr: srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false), store: st}
 	var once sync.Once
 	n.stop = func() {
 		once.Do(func() {
+			n.down.Store(true)
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("serve: %v", err)

@@ -193,7 +193,7 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 	)
 	ctx := context.Background()
 	senders := []*Store{nodeStore(t, c, 0, "load"), nodeStore(t, c, 1, "load"), nodeStore(t, c, 2, "load")}
-	victim := leaderOf(t, senders[0])
+	victim := leaderOf(t, c, senders[0])
 	reader := nodeStore(t, c, victim, "load") // the reader's own node dies too
 	var boxes []store.Mailbox
 	for range mailboxes {
@@ -333,18 +333,15 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 }
 
 // leaderOf returns the index of the NATS node leading the message stream.
-func leaderOf(t *testing.T, s *Store) int {
+func leaderOf(t *testing.T, c *jstest.Cluster, s *Store) int {
 	t.Helper()
-	info, err := s.msgs.Info(context.Background())
+	name, err := s.StreamLeader(context.Background())
 	if err != nil {
-		t.Fatalf("stream info: %v", err)
+		t.Fatal(err)
 	}
-	if info.Cluster == nil {
-		t.Fatal("stream has no cluster info")
+	i := c.Index(name)
+	if i < 0 {
+		t.Fatalf("leader %q is not a node of the test cluster", name)
 	}
-	var i int
-	if _, err := fmt.Sscanf(info.Cluster.Leader, "n%d", &i); err != nil {
-		t.Fatalf("leader %q: %v", info.Cluster.Leader, err)
-	}
-	return i - 1
+	return i
 }

@@ -408,3 +408,17 @@ func newToken() string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// StreamLeader returns the name of the NATS server leading the message
+// stream (spec §2): the server whose loss forces an election on the
+// busiest stream. For tests and operations tooling.
+func (s *Store) StreamLeader(ctx context.Context) (string, error) {
+	info, err := s.msgs.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("jetstream: %w", err)
+	}
+	if info.Cluster == nil || info.Cluster.Leader == "" {
+		return "", errors.New("jetstream: the message stream has no leader")
+	}
+	return info.Cluster.Leader, nil
+}

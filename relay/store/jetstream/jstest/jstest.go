@@ -100,6 +100,16 @@ func (c *Cluster) URLs() []string {
 	return out
 }
 
+// Index returns the index of the server named name ("n1" is 0), or -1.
+func (c *Cluster) Index(name string) int {
+	for i, n := range c.nodes {
+		if n.opts.ServerName == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // URL returns the URLs joined with commas, as nats.Connect takes them.
 func (c *Cluster) URL() string { return strings.Join(c.URLs(), ",") }
 
