@@ -91,12 +91,9 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	expires := fs.Duration("expires", 24*time.Hour, "the invite dies unused after `DUR` (at most 168h)")
 	chatExpires := fs.Duration("chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
 	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
-	qr := fs.Bool("qr", false, "also print a QR code (not available yet)")
+	qr := fs.Bool("qr", false, "also print the key as a QR code, to scan from another device's screen")
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
-	}
-	if *qr {
-		return errors.New("QR codes are not available yet; share the key as text")
 	}
 	s, err := open(ctx, g, io, nil)
 	if err != nil {
@@ -108,6 +105,11 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		return err
 	}
 	fmt.Fprintln(io.out, key)
+	if *qr {
+		if err := printQR(io, key); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it)\n", chat)
 	return nil
 }

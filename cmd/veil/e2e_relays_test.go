@@ -32,6 +32,12 @@ func TestE2ETwoRelays(t *testing.T) {
 		t.Fatalf("ben saw %+v", evs)
 	}
 
+	// --qr adds the key as a QR code after the key line.
+	qrOut := strings.SplitN(ana.ok("invite", "--qr"), "\n", 2)
+	if len(qrOut) != 2 || !strings.HasPrefix(qrOut[0], "veil+ws://") || strings.Count(qrOut[1], "\u2580") < 41*21 {
+		t.Fatalf("invite --qr printed %q", qrOut)
+	}
+
 	// r2's address with r1's fingerprint: the client must refuse it.
 	fp1 := r1.addr[strings.IndexByte(r1.addr, '#'):]
 	forged := r2.addr[:strings.IndexByte(r2.addr, '#')] + fp1
