@@ -216,3 +216,23 @@ func TestQRRoundTrip(t *testing.T) {
 		t.Fatal("272 bytes accepted")
 	}
 }
+
+func FuzzQR(f *testing.F) {
+	f.Add("veil")
+	f.Add(strings.Repeat("\xff", 200))
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := QR(s)
+		if len(s) > qrCapacity(qrMaxVersion) {
+			if err == nil {
+				t.Fatal("over-long text accepted")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := qrRead(t, m); got != s {
+			t.Fatalf("read back %q, want %q", got, s)
+		}
+	})
+}
