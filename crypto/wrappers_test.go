@@ -353,19 +353,3 @@ func TestChainStepMatchesChain(t *testing.T) {
 		t.Fatal("the two outputs are equal")
 	}
 }
-
-func TestSealOnce(t *testing.T) {
-	key, _ := NewSymKey(nil)
-	var zero [NonceSize]byte
-	ct := SealOnce(nil, &key, []byte("one"), []byte("ad"))
-	if !bytes.Equal(ct, Seal(nil, &key, &zero, []byte("one"), []byte("ad"))) {
-		t.Fatal("SealOnce is not Seal with the zero nonce")
-	}
-	if pt, err := OpenOnce(nil, &key, ct, []byte("ad")); err != nil || string(pt) != "one" {
-		t.Fatal("OpenOnce")
-	}
-	ct[0] ^= 1
-	if _, err := OpenOnce(nil, &key, ct, []byte("ad")); !errors.Is(err, ErrAuth) {
-		t.Fatal("OpenOnce accepted a flipped byte")
-	}
-}

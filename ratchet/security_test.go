@@ -296,3 +296,25 @@ func TestRandomnessFailureLeavesStateUnchanged(t *testing.T) {
 	bob.SetConfig(Config{})
 	mustDecrypt(t, bob, m, "step for bob")
 }
+
+// TestStateRollbackDoesNotRepeatNonce: a state wrongly used twice (an old
+// copy restored next to the original) seals two plaintexts under the same
+// message key, but never under the same nonce (spec/session.md §5.4).
+func TestStateRollbackDoesNotRepeatNonce(t *testing.T) {
+	alice, _ := primed(t, 32)
+	old := alice.Marshal()
+	mk1 := messageKey(alice)
+	m1 := mustEncrypt(t, alice, "first")
+	cfg, _ := seeded(33)
+	copyOfOld, err := ParseSession(cfg, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if messageKey(copyOfOld) != mk1 {
+		t.Fatal("test harness: the old copy should reuse the message key")
+	}
+	m2 := mustEncrypt(t, copyOfOld, "other")
+	if *bodyNonce(m1, 1) == *bodyNonce(m2, 1) {
+		t.Fatal("two messages under one message key share a nonce")
+	}
+}

@@ -142,7 +142,10 @@ func (s *Session) Encrypt(pt []byte) ([]byte, error) {
 
 	ck := s.cks
 	mk := chainStep(&ck)
-	crypto.SealOnce(padded[:0], &mk, padded, buf[:adSize+bodyOff])
+	// The body nonce is the first 12 bytes of the header's fresh random
+	// nonce (§5.4): MK is used once anyway, and a state wrongly used twice
+	// still does not repeat a (key, nonce) pair.
+	crypto.Seal(padded[:0], &mk, bodyNonce(m, off), padded, buf[:adSize+bodyOff])
 	mk.Wipe()
 	s.cks = ck
 	ck.Wipe()
@@ -187,6 +190,12 @@ func (s *Session) frame(msg []byte) (int, error) {
 	}
 }
 
+// bodyNonce returns the body's nonce: the first crypto.NonceSize bytes of
+// the encrypted header at off, which start with its random nonce (§5.4).
+func bodyNonce(msg []byte, off int) *[crypto.NonceSize]byte {
+	return (*[crypto.NonceSize]byte)(msg[off : off+crypto.NonceSize])
+}
+
 // openBody authenticates and decrypts the body of msg with mk and returns
 // the unpadded plaintext (§5.4, §6).
 func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, error) {
@@ -194,7 +203,7 @@ func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, 
 	buf := make([]byte, adSize+bodyOff, adSize+bodyOff+len(body)-crypto.Overhead)
 	copy(buf, s.ad[:])
 	copy(buf[adSize:], msg[:bodyOff])
-	pt, err := crypto.OpenOnce(buf[adSize+bodyOff:], mk, body, buf[:adSize+bodyOff])
+	pt, err := crypto.Open(buf[adSize+bodyOff:], mk, bodyNonce(msg, bodyOff-encHeaderSize), body, buf[:adSize+bodyOff])
 	if err != nil {
 		return nil, ErrAuth
 	}
