@@ -342,6 +342,9 @@ func (c *session) writeLoop() {
 				}
 				i++
 			}
+			if p.Len() == 0 { // only an unencodable frame was left
+				continue
+			}
 			ct := c.sealer.Seal(b.ct[:0], p.Finish())
 			ctx, cancel := context.WithTimeout(c.ctx, c.s.limits.WriteTimeout)
 			err := c.ws.Write(ctx, websocket.MessageBinary, ct)
