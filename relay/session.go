@@ -342,7 +342,10 @@ func (c *session) writeLoop() {
 				}
 				i++
 			}
-			if p.Len() == 0 { // only an unencodable frame was left
+			if p.Len() == 0 { // nothing fitted an empty block: drop the frame
+				if i < len(frames) {
+					i++
+				}
 				continue
 			}
 			ct := c.sealer.Seal(b.ct[:0], p.Finish())
