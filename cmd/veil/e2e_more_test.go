@@ -293,3 +293,23 @@ func TestE2EBackupRestore(t *testing.T) {
 	wantTexts(t, copyAna.read(anaChat), "kept in the backup")
 	copyAna.fails(1, "restore", file, "--passphrase-file", pass)
 }
+
+// TestE2EDuressEmbedded: with the embedded relay, the duress PIN also
+// replaces the relay's directory, so its identity and stored blobs go too.
+func TestE2EDuressEmbedded(t *testing.T) {
+	t.Parallel()
+	ana := &profile{t: t, home: t.TempDir(), pin: filepath.Join(t.TempDir(), "pin")}
+	ana.writeFile(ana.pin, "correct horse")
+	duress := filepath.Join(t.TempDir(), "duress")
+	ana.writeFile(duress, "battery staple")
+	ana.ok("init", "--duress-pin-file", duress)
+	before := ana.ok("relay", "list")
+	ana.ok("invite")
+	out, errOut, code := ana.runPIN(duress, "relay", "list")
+	if code != 0 || !strings.Contains(out, "embedded") || strings.TrimSpace(out) == before {
+		t.Fatalf("after duress: exit %d, relays %q (before %q), stderr %q", code, out, before, errOut)
+	}
+	if out, _, _ := ana.runPIN(duress, "chats"); strings.TrimSpace(out) != "" {
+		t.Fatalf("decoy has chats: %q", out)
+	}
+}
