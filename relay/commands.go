@@ -165,11 +165,12 @@ func (c *session) cmdSend(ctx context.Context, f *wire.Frame) wire.Code {
 	if c.storageFull() {
 		return wire.CodeStorageFull
 	}
-	_, err = c.s.store.Send(ctx, f.ID, f.Body, c.s.limits.MessageTTL, c.s.limits.MaxPending)
+	seq, err := c.s.store.Send(ctx, f.ID, f.Body, c.s.limits.MessageTTL, c.s.limits.MaxPending)
 	if code := c.storeCode(err, wire.CodeAuth); code != 0 {
 		return code
 	}
 	c.s.metrics.sent.Inc()
+	c.s.offerSent(mb.RecipientID, seq, f.Body)
 	return 0
 }
 

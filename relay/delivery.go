@@ -221,14 +221,49 @@ func (sub *subscription) fill() bool {
 				return false
 			}
 			sub.mu.Lock()
-			sub.inflight[m.Seq] = struct{}{}
-			sub.lastSent = m.Seq
+			if m.Seq <= sub.lastSent { // pushed meanwhile by offer
+				sub.mu.Unlock()
+				continue
+			}
+			if len(sub.inflight) >= window {
+				sub.mu.Unlock()
+				break
+			}
+			sub.pushLocked(m.Seq, m.Body)
 			sub.mu.Unlock()
-			c.reply(wire.Frame{Type: wire.TypeMSG, ID: sub.rid, Seq: m.Seq, Body: m.Body})
-			c.s.metrics.delivered.Inc()
 		}
 		if len(msgs) < room {
 			return sub.ctx.Err() == nil
 		}
 	}
+}
+
+// pushLocked queues MSG seq; sub.mu is held, which keeps MSGs in seq
+// order on the connection.
+func (sub *subscription) pushLocked(seq uint64, body []byte) {
+	sub.inflight[seq] = struct{}{}
+	sub.lastSent = seq
+	sub.c.reply(wire.Frame{Type: wire.TypeMSG, ID: sub.rid, Seq: seq, Body: body})
+	sub.c.s.metrics.delivered.Inc()
+}
+
+// offerSent pushes a message that a SEND on this node has just stored
+// durably straight to the mailbox's subscriber on this node, when that
+// subscriber has everything before it and room in its window: no store
+// read and no wake-up of the delivery goroutine on the common path. In
+// every other case the delivery goroutine finds the message through
+// Store.Notify and Pending as before (§8.2).
+func (s *Server) offerSent(rid crypto.ID, seq uint64, body []byte) {
+	s.mu.Lock()
+	sub := s.subs[rid]
+	s.mu.Unlock()
+	if sub == nil || !sub.c.hasPushRoom() {
+		return
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.ctx.Err() != nil || seq == 0 || sub.lastSent != seq-1 || len(sub.inflight) >= s.limits.Window {
+		return
+	}
+	sub.pushLocked(seq, body)
 }

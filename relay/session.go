@@ -391,6 +391,14 @@ func (c *session) waitPushRoom(ctx context.Context) bool {
 	}
 }
 
+// hasPushRoom reports whether MSGs may be queued without waiting
+// (waitPushRoom).
+func (c *session) hasPushRoom() bool {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return c.pushed < maxQueuedPush && !c.closed
+}
+
 // waitWritten waits until the writer has sent everything queued so far.
 func (c *session) waitWritten(ctx context.Context) {
 	for {
