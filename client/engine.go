@@ -19,6 +19,7 @@ import (
 // Tuning constants (not protocol).
 const (
 	defaultDialTimeout = 10 * time.Second
+	commandTimeout     = 30 * time.Second // one relay command, reply included
 	defaultSweepEvery  = time.Second
 	defaultAlarmEvery  = 5 * time.Second
 	defaultInviteLife  = 24 * time.Hour

@@ -128,11 +128,15 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			continue
 		}
 		c, err := e.pool.get(ctx, d.relay)
-		if err == nil && d.needSKey {
-			err = e.secure(ctx, c, it.ChatID, d)
-		}
 		if err == nil {
-			err = c.Send(ctx, d.sid, &d.cap, it.Payload)
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			if d.needSKey {
+				err = e.secure(cctx, c, it.ChatID, d)
+			}
+			if err == nil {
+				err = c.Send(cctx, d.sid, &d.cap, it.Payload)
+			}
+			cancel()
 		}
 		switch {
 		case err == nil:
@@ -281,7 +285,9 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 		}
 		c, err := e.pool.get(ctx, t.Relay)
 		if err == nil {
-			err = runTask(ctx, c, &t)
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			err = runTask(cctx, c, &t)
+			cancel()
 		}
 		switch {
 		case err == nil, isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed):

@@ -296,7 +296,10 @@ func (e *Engine) subscribe(ctx context.Context, c *conn.Conn, addr string, subs 
 		if _, ok := subs[rid]; ok {
 			continue
 		}
-		if err := c.Subscribe(ctx, rid, mb.key); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		err := c.Subscribe(cctx, rid, mb.key)
+		cancel()
+		if err != nil {
 			if isConnErr(err) {
 				return err
 			}
@@ -366,7 +369,10 @@ func (e *Engine) serve(ctx context.Context, c *conn.Conn, addr string, subs map[
 				continue
 			}
 			if e.receive(ctx, mb.contact, p.Body) {
-				if err := c.Ack(ctx, p.Recipient, p.Seq); err != nil && isConnErr(err) {
+				cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+				err := c.Ack(cctx, p.Recipient, p.Seq)
+				cancel()
+				if err != nil && isConnErr(err) {
 					return err
 				}
 			}

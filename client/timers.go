@@ -153,7 +153,10 @@ func (e *Engine) checkAlarms(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		if _, err := c.Take(ctx, a.id); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		_, err = c.Take(cctx, a.id)
+		cancel()
+		if err != nil {
 			continue // NOT_FOUND: no alarm; anything else: try later
 		}
 		err = e.v.Update(ctx, func(tx *vault.Tx) error {

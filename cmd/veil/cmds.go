@@ -16,6 +16,9 @@ import (
 	"veil/vault"
 )
 
+// networkTimeout bounds the relay work of one invite or join.
+const networkTimeout = 2 * time.Minute
+
 func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "Create a profile protected by a PIN (from the terminal or --pin-file)")
 	duressFile := fs.String("duress-pin-file", "", "also set a duress PIN read from `FILE`: entering it erases the profile")
@@ -100,7 +103,9 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		return err
 	}
 	defer s.close()
-	key, chat, err := s.eng.Invite(ctx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	key, chat, err := s.eng.Invite(octx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
 	if err != nil {
 		return err
 	}
@@ -128,7 +133,9 @@ func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	defer s.close()
-	chat, err := s.eng.Join(ctx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	chat, err := s.eng.Join(octx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
 	if errors.Is(err, client.ErrInviteUsed) {
 		return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
 	}
