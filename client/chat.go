@@ -180,12 +180,14 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 		}
 		now := e.now()
 		var read []wireID
+		marked := 0
 		for i := range ms {
 			m := &ms[i]
 			if m.Direction != vault.Incoming || !m.Read.IsZero() || len(only) > 0 && !only[m.ID] {
 				continue
 			}
 			m.Read = now
+			marked++
 			if ttl, ok := meta.TTLs[m.ID]; ok {
 				m.Expires = now.Add(time.Duration(ttl) * time.Second)
 				delete(meta.TTLs, m.ID)
@@ -202,7 +204,7 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 		if len(only) == 0 {
 			c.Unread = 0
 		} else {
-			c.Unread = max(c.Unread-len(only), 0)
+			c.Unread = max(c.Unread-marked, 0)
 		}
 		if err := tx.PutChat(&c); err != nil {
 			return err
