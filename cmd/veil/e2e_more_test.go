@@ -292,6 +292,19 @@ func TestE2EBackupRestore(t *testing.T) {
 	copyAna.ok("restore", file, "--passphrase-file", pass)
 	wantTexts(t, copyAna.read(anaChat), "kept in the backup")
 	copyAna.fails(1, "restore", file, "--passphrase-file", pass)
+
+	// A profile with an embedded relay gets a new one on restore: the old
+	// relay's directory does not travel with the backup.
+	cleo := newProfile(t, "")
+	old := cleo.ok("relay", "list")
+	file2 := filepath.Join(t.TempDir(), "cleo.age")
+	cleo.ok("backup", file2, "--passphrase-file", pass)
+	copyCleo := &profile{t: t, home: t.TempDir(), pin: cleo.pin}
+	copyCleo.ok("restore", file2, "--passphrase-file", pass)
+	l := copyCleo.ok("relay", "list")
+	if !strings.Contains(l, "* ") || !strings.Contains(l, "embedded") || l == old {
+		t.Fatalf("restored relays:\n%s\nwere:\n%s", l, old)
+	}
 }
 
 // TestE2EDuressEmbedded: with the embedded relay, the duress PIN also

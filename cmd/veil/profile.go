@@ -129,12 +129,23 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 	if err == nil {
 		err = s.startEmbedded(ctx)
 	}
+	if errors.Is(err, errEmbeddedChanged) {
+		// The relay directory is not the one this profile made (a
+		// restored backup, or a directory removed by hand): whatever the
+		// old relay held is gone with it. Give the profile a new one.
+		fmt.Fprintln(io.err, "veil: the embedded relay's directory was replaced; starting a new embedded relay (chats that used the old one cannot reach it)")
+		if err = s.setupEmbedded(ctx); err == nil {
+			err = s.startEmbedded(ctx)
+		}
+	}
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
 }
+
+var errEmbeddedChanged = errors.New("the embedded relay's identity changed")
 
 // setupEmbedded gives a fresh profile its own relay on 127.0.0.1: a new
 // identity and a free port, made the default. Whatever an earlier profile
@@ -154,7 +165,13 @@ func (s *session) setupEmbedded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.eng.Setup(ctx, addr); err != nil {
+	if ok, err := s.eng.Initialized(ctx); err != nil {
+		return err
+	} else if !ok {
+		if err := s.eng.Setup(ctx, addr); err != nil {
+			return err
+		}
+	} else if err := s.eng.SetDefaultRelay(ctx, addr); err != nil {
 		return err
 	}
 	return s.eng.SetSetting(ctx, settingEmbedded, addr)
@@ -176,7 +193,7 @@ func (s *session) startEmbedded(ctx context.Context) error {
 	}
 	if r.addr != a.String() {
 		r.stop()
-		return errors.New("the embedded relay's identity changed (its directory was replaced): veil relay default URL to pick another relay")
+		return errEmbeddedChanged
 	}
 	s.embedded = r
 	return nil
