@@ -148,10 +148,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 		log.Warn("relay: memory store: messages are lost when the relay stops")
 	case "jetstream":
 		st, err = jetstream.Open(ctx, jetstream.Config{
-			URLs:     strings.Split(o.NATS, ","),
-			Replicas: o.NATSReplicas,
-			MaxBytes: o.MaxStorage,
-			Logger:   log,
+			URLs:       strings.Split(o.NATS, ","),
+			Replicas:   o.NATSReplicas,
+			MaxPending: o.MaxPending,
+			MaxBytes:   o.MaxStorage,
+			Logger:     log,
 		})
 		if err != nil {
 			return err

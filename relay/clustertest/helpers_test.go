@@ -60,11 +60,11 @@ func startNode(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPriva
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := jetstream.Open(context.Background(), jetstream.Config{Conn: conn, Replicas: 3})
+	limits := relay.DefaultLimits
+	st, err := jetstream.Open(context.Background(), jetstream.Config{Conn: conn, Replicas: 3, MaxPending: limits.MaxPending})
 	if err != nil {
 		t.Fatal(err)
 	}
-	limits := relay.DefaultLimits
 	limits.DrainTimeout = 100 * time.Millisecond
 	srv, err := relay.New(relay.Config{Store: st, Identity: id, Limits: limits})
 	if err != nil {

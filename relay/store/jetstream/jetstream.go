@@ -84,6 +84,12 @@ type Config struct {
 	// durable only while a majority of replicas stays up. Not for
 	// production.
 	Memory bool
+	// MaxPending is the relay's per-mailbox quota (relay.Limits.MaxPending).
+	// When set, the message stream enforces it per subject (discard new
+	// per subject) and a Send with this maxPending is one publish with no
+	// count (spec §3.2); Sends with another maxPending count first. Zero:
+	// every Send counts.
+	MaxPending int
 	// MaxBytes is the relay's storage quota: Send, Append and PutBlob fail
 	// with store.ErrDiskQuota while the streams hold more. Zero: no quota.
 	MaxBytes int64
@@ -106,6 +112,7 @@ type Store struct {
 	now       func() time.Time
 	log       *slog.Logger
 	maxBytes  int64
+	maxPend   int
 	opTimeout time.Duration
 
 	msgs, logs                    js.Stream // spec §3, §5
@@ -114,6 +121,7 @@ type Store struct {
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
+	writers keyLocks // this node's writers per mailbox and log (lock.go)
 
 	mu       sync.Mutex // guards the fields below
 	closed   bool
@@ -149,6 +157,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		now:       cfg.Now,
 		log:       cfg.Logger,
 		maxBytes:  cfg.MaxBytes,
+		maxPend:   max(cfg.MaxPending, 0),
 		opTimeout: cfg.OpTimeout,
 		closing:   make(chan struct{}),
 		watchers:  map[*watcher]struct{}{},
@@ -284,6 +293,10 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 		{&s.logMeta, stream(kvStream(n.logBucket), []string{kvSubjects(n.logBucket)}, 1)},
 		{&s.blob, stream(kvStream(n.blobBucket), []string{kvSubjects(n.blobBucket)}, 1)},
 		{&s.claims, stream(kvStream(n.claimBucket), []string{kvSubjects(n.claimBucket)}, 1)},
+	}
+	if s.maxPend > 0 { // spec §3.2: the server enforces the quota
+		specs[0].cfg.MaxMsgsPerSubject = int64(s.maxPend)
+		specs[0].cfg.DiscardNewPerSubject = true
 	}
 	for _, sp := range specs {
 		if sp.dst == &s.claims {

@@ -80,6 +80,11 @@ func (s *Store) Append(ctx context.Context, id store.ID, body []byte) (uint64, e
 	if len(body) > MaxBody {
 		return 0, fmt.Errorf("jetstream: entry of %d bytes over the %d limit", len(body), MaxBody)
 	}
+	unlock, err := s.writers.lock(ctx, 'l', id)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: append: %w", err)
+	}
+	defer unlock()
 	subject := s.names.logSubject(id)
 	for range maxCAS {
 		l, _, err := s.logRec(ctx, id)

@@ -33,8 +33,25 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	if s.full(len(body)) {
 		return 0, store.ErrDiskQuota
 	}
+	unlock, err := s.writers.lock(ctx, 'm', m.RecipientID)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: send: %w", err)
+	}
+	defer unlock()
 	subject := s.names.msgSubject(m.RecipientID)
 	header := nats.Header{hdrExpires: []string{formatMillis(s.now().Add(ttl))}}
+	if s.maxPend > 0 && maxPending == s.maxPend {
+		// The stream's per-subject limit is the quota: one publish.
+		seq, err := s.publish(ctx, pub{subject: subject, data: body, header: header, ttl: ttl})
+		if err != nil {
+			if errors.Is(err, store.ErrQuota) {
+				return 0, err
+			}
+			return 0, fmt.Errorf("jetstream: send: %w", err)
+		}
+		s.sent(ctx, m, rev)
+		return seq, nil
+	}
 	for range maxCAS {
 		prev, err := last(ctx, s.msgs, subject)
 		if err != nil {
@@ -57,16 +74,24 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 		if errors.Is(err, errConflict) {
 			continue
 		}
+		if errors.Is(err, store.ErrQuota) { // the stream's own limit
+			return 0, err
+		}
 		if err != nil {
 			return 0, fmt.Errorf("jetstream: send: %w", err)
 		}
-		s.touch(ctx, m, rev)
-		// Core NATS, at most once: a lost notification only delays
-		// delivery until the subscriber's next wake-up (§3.4).
-		_ = s.nc.Publish(s.names.notifySubject(m.RecipientID), nil)
+		s.sent(ctx, m, rev)
 		return seq, nil
 	}
 	return 0, errors.New("jetstream: send: too many concurrent sends to one mailbox")
+}
+
+// sent marks the mailbox active and notifies its subscriber's node: core
+// NATS, at most once; a lost notification only delays delivery until the
+// subscriber's next wake-up (§3.4).
+func (s *Store) sent(ctx context.Context, m store.Mailbox, rev uint64) {
+	s.touch(ctx, m, rev)
+	_ = s.nc.Publish(s.names.notifySubject(m.RecipientID), nil)
 }
 
 // Pending implements store.Store: it walks the mailbox's subject from

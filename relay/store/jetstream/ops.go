@@ -85,6 +85,10 @@ func mapPubErr(err error) error {
 		case js.JSErrCodeStreamMessageExceedsMaximum:
 			return fmt.Errorf("jetstream: body too large: %w", err)
 		case codeStoreFailed:
+			// The client keeps only the text of the server's reason.
+			if strings.Contains(api.Description, "maximum messages per subject") {
+				return store.ErrQuota
+			}
 			return fmt.Errorf("%w: %w", store.ErrDiskQuota, err)
 		}
 	}

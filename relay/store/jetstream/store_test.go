@@ -34,6 +34,22 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, c, 1, &n) })
 }
 
+// TestConformanceServerQuota runs the suite with the stream enforcing a
+// quota of 1000, the value the suite's own helpers send with (spec §3.2).
+func TestConformanceServerQuota(t *testing.T) {
+	c := jstest.Start(t, 1)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), Config{
+			URLs: c.URLs(), Prefix: fmt.Sprintf("q%d", n.Add(1)), Replicas: 1, MaxPending: 1000,
+		})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
 // TestConformanceCluster runs the suite against a three-node cluster with
 // three replicas, each store connected to a different node.
 func TestConformanceCluster(t *testing.T) {
