@@ -127,5 +127,6 @@ for i in $(seq 1 "$relays"); do
 	total=$(awk -v a="$total" -v b="$rate" 'BEGIN { print a + b }')
 	worst=$(awk -v a="$worst" -v b="$p99" 'BEGIN { print (b > a) ? b : a }')
 done
+[ "$store" = jetstream ] || replicas=-
 printf 'store=%s relays=%d replicas=%s total_msgs_per_sec=%.0f worst_p99_ms=%.1f\n' \
-	"$store" "$relays" "${replicas}" "$total" "$worst"
+	"$store" "$relays" "$replicas" "$total" "$worst"

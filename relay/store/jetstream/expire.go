@@ -32,6 +32,12 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 		return nil
 	}
 	end := info.State.LastSeq
+	filter := ">"
+	if len(info.Config.Subjects) == 1 {
+		filter = info.Config.Subjects[0]
+	}
+	seen := info.State.FirstSeq - 1
+	empty := 0
 	cons, err := st.OrderedConsumer(ctx, js.OrderedConsumerConfig{
 		DeliverPolicy:     js.DeliverAllPolicy,
 		HeadersOnly:       headersOnly,
@@ -52,7 +58,8 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 			if err != nil {
 				return err
 			}
-			r := record{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers()}
+			seen = md.Sequence.Stream
+			r := record{seq: seen, subject: msg.Subject(), header: msg.Headers()}
 			if !headersOnly {
 				r.data = msg.Data()
 			}
@@ -67,7 +74,18 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 			return err
 		}
 		if got == 0 {
-			return nil // nothing left (the rest expired meanwhile)
+			// Either the rest was deleted since the scan began, or the
+			// consumer is slow to start: look before concluding.
+			rest, err := next(ctx, st, seen+1, filter)
+			if err != nil {
+				return err
+			}
+			if rest == nil || rest.Sequence > end {
+				return nil
+			}
+			if empty++; empty > 5 {
+				return errors.New("jetstream: scan made no progress")
+			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -33,11 +33,6 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	if s.full(len(body)) {
 		return 0, store.ErrDiskQuota
 	}
-	unlock, err := s.writers.lock(ctx, 'm', m.RecipientID)
-	if err != nil {
-		return 0, fmt.Errorf("jetstream: send: %w", err)
-	}
-	defer unlock()
 	subject := s.names.msgSubject(m.RecipientID)
 	header := nats.Header{hdrExpires: []string{formatMillis(s.now().Add(ttl))}}
 	if s.maxPend > 0 && maxPending == s.maxPend {
@@ -52,6 +47,11 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 		s.sent(ctx, m, rev)
 		return seq, nil
 	}
+	unlock, err := s.writers.lock(ctx, 'm', m.RecipientID)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: send: %w", err)
+	}
+	defer unlock()
 	for range maxCAS {
 		prev, err := last(ctx, s.msgs, subject)
 		if err != nil {
