@@ -87,7 +87,7 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 }
 
 func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL]",
+	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr]",
 		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")

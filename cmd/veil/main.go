@@ -60,7 +60,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "create a profile protected by a PIN", cmdInit},
-		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL]", "create a one-time invite key", cmdInvite},
+		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr]", "create a one-time invite key", cmdInvite},
 		{"join", "KEY [--name NAME] [--as NICK] [--relay URL]", "accept an invite key; prints the new chat's id", cmdJoin},
 		{"chats", "[--json]", "list chats", cmdChats},
 		{"read", "CHAT [--json] [--limit N]", "show a chat's messages (starts their disappearing timers)", cmdRead},
