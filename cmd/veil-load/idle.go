@@ -18,7 +18,7 @@ import (
 // sub is set), holds them for hold, and reports the relay's resident
 // memory before and after, read from /proc/PID/status when pid is set.
 func runIdle(ctx context.Context, cfg config, n int, sub bool, hold time.Duration, pid int) (Result, error) {
-	res := Result{Mode: "idle", Idle: n}
+	res := Result{Mode: "idle", Conns: n, Idle: n}
 	var err error
 	if pid > 0 {
 		if res.RelayRSSBefore, err = rssKiB(pid); err != nil {
