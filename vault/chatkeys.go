@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -298,12 +299,17 @@ func (t *chatKeys) remove(chats ...string) error {
 	return nil
 }
 
-// removeChat deletes the key of chat and all its bucket keys.
-func (t *chatKeys) removeChat(chat string) error {
+// removeChat deletes, in one table write, the key of chat, all its bucket
+// keys, and every state key of the records whose state-key bases are
+// given (the chat's contact or group, spec/vault.md §6.6).
+func (t *chatKeys) removeChat(chat string, bases ...string) error {
 	ids := []string{chat}
 	t.mu.Lock()
 	for id := range t.keys {
 		if c, _, ok := parseBucketID(id); ok && c == chat {
+			ids = append(ids, id)
+		}
+		if b, _, ok := parseStateKeyID(id); ok && slices.Contains(bases, b) {
 			ids = append(ids, id)
 		}
 	}
@@ -394,4 +400,85 @@ func keyID(chat string, b uint64) string {
 		return chat
 	}
 	return bucketID(chat, b)
+}
+
+// ids returns the table's IDs, without their keys.
+func (t *chatKeys) ids() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.keys))
+	for id := range t.keys {
+		out = append(out, id)
+	}
+	return out
+}
+
+// rotate adds a fresh state key for the record whose state-key IDs start
+// with base, at an epoch above every one it had, and deletes every other
+// key of the record except epoch keep (when hasKeep), in one table write
+// (spec/vault.md §6.6). It returns the new epoch.
+func (t *chatKeys) rotate(base string, keep uint64, hasKeep bool) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var top uint64
+	if hasKeep {
+		top = keep
+	}
+	var drop []string
+	for id := range t.keys {
+		b, e, ok := parseStateKeyID(id)
+		if !ok || b != base {
+			continue
+		}
+		top = max(top, e)
+		if !hasKeep || e != keep {
+			drop = append(drop, id)
+		}
+	}
+	if top == math.MaxUint64 {
+		return 0, fmt.Errorf("vault: state key epochs exhausted")
+	}
+	epoch := top + 1
+	k, err := crypto.NewSymKey(t.rand)
+	if err != nil {
+		return 0, err
+	}
+	removed := make(map[string]crypto.SymKey, len(drop))
+	for _, id := range drop {
+		removed[id] = t.keys[id]
+		delete(t.keys, id)
+	}
+	newID := base + string(binary.BigEndian.AppendUint64(nil, epoch))
+	t.keys[newID] = k
+	if err := t.commitLocked(); err != nil {
+		delete(t.keys, newID)
+		for id, k := range removed {
+			t.keys[id] = k
+		}
+		return 0, err
+	}
+	for id := range removed {
+		removed[id] = crypto.SymKey{}
+	}
+	return epoch, nil
+}
+
+// dropRecord deletes every state key of the record whose state-key IDs
+// start with base, except epoch keep (when hasKeep).
+func (t *chatKeys) dropRecord(base string, keep uint64, hasKeep bool) error {
+	return t.remove(t.recordIDs(base, keep, hasKeep)...)
+}
+
+// recordIDs lists the state-key IDs of a record, except epoch keep (when
+// hasKeep).
+func (t *chatKeys) recordIDs(base string, keep uint64, hasKeep bool) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var ids []string
+	for id := range t.keys {
+		if b, e, ok := parseStateKeyID(id); ok && b == base && (!hasKeep || e != keep) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -14,7 +14,10 @@ const deleteBatch = 1000
 // DeleteChat burns a chat: its key is deleted from the chat-key table
 // first (spec/vault.md §6.2), which makes every body of the chat
 // unreadable at once; then its messages and the chat record are deleted.
-// A crash in between is finished at the next unlock.
+// The chat's contact (Chat.ContactID) and group (Chat.GroupID) are
+// deleted with it, state keys first (§6.6), unless another chat still
+// refers to them: every ratchet state ever stored for them becomes
+// unreadable at once. A crash in between is finished at the next unlock.
 func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
 	if err := checkID("chat", chat); err != nil {
 		return err
@@ -31,7 +34,15 @@ func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
 
 // deleteChatLocked needs v.writeMu and the use lock held.
 func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
-	if err := v.keys.removeChat(chat); err != nil {
+	owned, err := v.ownedRecords(chat)
+	if err != nil {
+		return err
+	}
+	bases := make([]string, len(owned))
+	for i, k := range owned {
+		bases[i] = stateKeyBase(k)
+	}
+	if err := v.keys.removeChat(chat, bases...); err != nil {
 		return err
 	}
 	v.idx.removeChat(chat)
@@ -58,6 +69,11 @@ func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 				}
 			}
 			if n == 0 {
+				for _, k := range owned { // their keys are already gone
+					if err := tx.txn.Delete(k); err != nil {
+						return fmt.Errorf("vault: delete: %w", err)
+					}
+				}
 				return tx.del(simpleKey(pfxChat, chat))
 			}
 			return nil
@@ -72,12 +88,56 @@ func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 	return fmt.Errorf("vault: deleting chat: too many messages")
 }
 
+// ownedRecords returns the Badger keys of the contact and group that chat
+// refers to and no other chat does: they are deleted with it.
+func (v *Vault) ownedRecords(chat string) ([][]byte, error) {
+	var owned [][]byte
+	err := v.db.View(func(txn *badger.Txn) error {
+		tx := &Tx{v: v, txn: txn}
+		var c Chat
+		switch err := tx.get(simpleKey(pfxChat, chat), &c); {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return nil // a damaged chat record owns nothing we can name
+		}
+		refs := map[string]bool{}
+		if checkID("contact", c.ContactID) == nil {
+			refs[string(simpleKey(pfxContact, c.ContactID))] = true
+		}
+		if checkID("group", c.GroupID) == nil {
+			refs[string(simpleKey(pfxGroup, c.GroupID))] = true
+		}
+		if len(refs) == 0 {
+			return nil
+		}
+		err := tx.each([]byte{pfxChat}, func(b []byte) error {
+			var o Chat
+			if decodeRecord(b, &o) != nil || o.ID == chat {
+				return nil
+			}
+			delete(refs, string(simpleKey(pfxContact, o.ContactID)))
+			delete(refs, string(simpleKey(pfxGroup, o.GroupID)))
+			return nil
+		})
+		for k := range refs {
+			owned = append(owned, []byte(k))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: reading chats: %w", err)
+	}
+	return owned, nil
+}
+
 // maxBatches bounds every batched loop (a billion records at deleteBatch).
 const maxBatches = 1 << 20
 
 // finishChatDeletes completes deletions interrupted by a crash: chats
 // whose key is gone lose their records, and keys without a chat (left by
-// a failed transaction) are removed. Runs once at unlock.
+// a failed transaction) are removed; then sealed records are put in order
+// (finishSealed). Runs once at unlock.
 func (v *Vault) finishChatDeletes(ctx context.Context) error {
 	release, err := v.use()
 	if err != nil {
@@ -99,7 +159,10 @@ func (v *Vault) finishChatDeletes(ctx context.Context) error {
 		return fmt.Errorf("vault: reading chats: %w", err)
 	}
 	var orphans []string
-	for id := range v.keys.snapshot() {
+	for _, id := range v.keys.ids() {
+		if _, _, ok := parseStateKeyID(id); ok {
+			continue // §6.6: finishSealed
+		}
 		c := id
 		if bc, _, ok := parseBucketID(id); ok {
 			c = bc
@@ -118,7 +181,7 @@ func (v *Vault) finishChatDeletes(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return v.finishSealed(ctx)
 }
 
 // SweepExpired deletes every message whose Expires has passed and every

@@ -18,5 +18,9 @@
 // beside Badger (spec/vault.md §6), so deleting a chat makes its messages
 // unreadable at once, before Badger ever compacts its files; a message
 // with an expiry is sealed under an hourly bucket key of its chat, which
-// SweepExpired deletes once the bucket has ended.
+// SweepExpired deletes once the bucket has ended. Profile, contact and group
+// records (ratchet states, private keys, relay capabilities) are sealed
+// whole under per-record state keys in the same table, rotated on every
+// write and deleted with the record or its chat (spec/vault.md §6.6), so
+// superseded versions that Badger keeps until compaction cannot be read.
 package vault

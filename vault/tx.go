@@ -19,7 +19,9 @@ type Tx struct {
 	v        *Vault
 	txn      *badger.Txn
 	writable bool
-	ops      []indexOp // search-index changes, applied after commit
+	ops      []indexOp               // search-index changes, applied after commit
+	sealed   map[string]sealedHeader // sealed records written, by Badger key (§6.6)
+	deleted  [][]byte                // sealed records deleted: their keys go after commit
 }
 
 // View runs fn in a read-only transaction over a consistent snapshot.
@@ -68,6 +70,11 @@ func (v *Vault) updateLocked(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("vault: commit: %w", err)
 	}
 	v.idx.apply(tx.ops)
+	if len(tx.deleted) > 0 {
+		if err := v.dropDeletedLocked(tx.deleted); err != nil {
+			return fmt.Errorf("vault: committed, but the keys of deleted records remain until the next unlock: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -81,12 +88,18 @@ func (tx *Tx) get(key []byte, out any) error {
 	if err != nil {
 		return fmt.Errorf("vault: read: %w", err)
 	}
+	if isSealedKey(key) {
+		return item.Value(func(b []byte) error { return decodeSealed(key, b, tx.v.keys, out) })
+	}
 	return item.Value(func(b []byte) error { return decodeRecord(b, out) })
 }
 
 func (tx *Tx) set(key []byte, rec any) error {
 	if !tx.writable {
 		return errReadOnly
+	}
+	if isSealedKey(key) {
+		return tx.setSealed(key, rec)
 	}
 	b, err := encodeRecord(rec)
 	if err != nil {
@@ -104,6 +117,9 @@ func (tx *Tx) del(key []byte) error {
 	}
 	if err := tx.txn.Delete(key); err != nil {
 		return fmt.Errorf("vault: delete: %w", err)
+	}
+	if isSealedKey(key) {
+		tx.deleted = append(tx.deleted, bytes.Clone(key))
 	}
 	return nil
 }
@@ -149,18 +165,7 @@ func (tx *Tx) PutContact(c *Contact) error {
 func (tx *Tx) DeleteContact(id string) error { return tx.del(simpleKey(pfxContact, id)) }
 
 // Contacts returns every contact in ID order.
-func (tx *Tx) Contacts() ([]Contact, error) {
-	var out []Contact
-	err := tx.each([]byte{pfxContact}, func(b []byte) error {
-		var c Contact
-		if err := decodeRecord(b, &c); err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	})
-	return out, err
-}
+func (tx *Tx) Contacts() ([]Contact, error) { return eachSealed[Contact](tx, pfxContact) }
 
 // Chat returns one chat.
 func (tx *Tx) Chat(id string) (Chat, error) {
@@ -388,15 +393,4 @@ func (tx *Tx) PutGroup(g *Group) error {
 func (tx *Tx) DeleteGroup(id string) error { return tx.del(simpleKey(pfxGroup, id)) }
 
 // Groups returns every group in ID order.
-func (tx *Tx) Groups() ([]Group, error) {
-	var out []Group
-	err := tx.each([]byte{pfxGroup}, func(b []byte) error {
-		var g Group
-		if err := decodeRecord(b, &g); err != nil {
-			return err
-		}
-		out = append(out, g)
-		return nil
-	})
-	return out, err
-}
+func (tx *Tx) Groups() ([]Group, error) { return eachSealed[Group](tx, pfxGroup) }
