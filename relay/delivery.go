@@ -43,7 +43,10 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 		c.subMu.Unlock()
 		return wire.CodeQuota
 	}
-	sctx, cancel := context.WithCancel(c.ctx)
+	// Not derived from c.ctx, whose map of children would outlive them
+	// in every idle session: the session ends its subscriptions itself
+	// (endSubscriptions) before it cancels c.ctx.
+	sctx, cancel := context.WithCancel(context.Background())
 	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel, wake: make(chan struct{}, 1), inflight: map[uint64]struct{}{}}
 	c.subs[rid] = sub
 	c.subMu.Unlock()

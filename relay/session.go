@@ -123,7 +123,7 @@ func (c *session) hello() (*wire.Opener, error) {
 	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Nonce: c.nonce, Ephemeral: eph.Public()}
 	rh.Sign(s.identity)
 	rhb := rh.Marshal()
-	ctx, cancel := context.WithTimeout(c.ctx, s.limits.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.limits.HandshakeTimeout) // not c.ctx: a child would leave a map in it for good
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageBinary, rhb); err != nil {
 		c.ws.CloseNow()
@@ -349,7 +349,7 @@ func (c *session) writeLoop() {
 				continue
 			}
 			ct := c.sealer.Seal(b.ct[:0], p.Finish())
-			ctx, cancel := context.WithTimeout(c.ctx, c.s.limits.WriteTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout) // finish closes the WebSocket, which ends a stuck write
 			err := c.ws.Write(ctx, websocket.MessageBinary, ct)
 			cancel()
 			if err != nil {
