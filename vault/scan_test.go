@@ -89,6 +89,17 @@ func TestScanProfileForSecrets(t *testing.T) {
 	for _, p := range plain {
 		secrets[p] = []byte(p)
 	}
+	// The state keys sealing the contact, group and profile (§6.6).
+	for _, rk := range [][]byte{simpleKey(pfxContact, "c1"), simpleKey(pfxGroup, "g1"), {pfxProfile}} {
+		ids := v.keys.recordIDs(stateKeyBase(rk), 0, false)
+		if len(ids) == 0 {
+			t.Fatalf("no state key for %q", rk)
+		}
+		for _, id := range ids {
+			k, _ := v.keys.get(id)
+			secrets["state key of "+string(rk)] = bytes.Clone(k[:])
+		}
+	}
 	secrets["large body"] = []byte("PLAINTEXT-large-body-in-the-value-log")
 	// Half of each key too, to catch a key split across a boundary.
 	for _, name := range []string{"data key", "chat key", "chat-key table key"} {

@@ -488,3 +488,29 @@ func TestLegacyRecordsSealedAtUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStateKeyIDsApart: state-key, bucket and chat IDs never parse as one
+// another (spec/vault.md §6.2, §6.5, §6.6).
+func TestStateKeyIDsApart(t *testing.T) {
+	for _, id := range []string{"c", "chat-1", "日本語", string(bytes.Repeat([]byte("x"), maxIDLen))} {
+		for _, pfx := range []byte{pfxProfile, pfxContact, pfxGroup} {
+			sk := stateKeyID(simpleKey(pfx, id), 0xffffffffffffffff)
+			if _, _, ok := parseBucketID(sk); ok {
+				t.Errorf("state-key ID %q parses as a bucket ID", sk)
+			}
+			if base, e, ok := parseStateKeyID(sk); !ok || base != stateKeyBase(simpleKey(pfx, id)) || e != 0xffffffffffffffff {
+				t.Errorf("state-key ID %q does not parse back", sk)
+			}
+		}
+		if _, _, ok := parseStateKeyID(id); ok {
+			t.Errorf("chat ID %q parses as a state-key ID", id)
+		}
+		if _, _, ok := parseStateKeyID(bucketID(id, 0xfefefefefefefefe)); ok {
+			t.Errorf("bucket ID of %q parses as a state-key ID", id)
+		}
+	}
+	sk := stateKeyID([]byte{pfxProfile}, 1)
+	if _, _, ok := parseStateKeyID(sk); !ok {
+		t.Error("the profile's state-key ID does not parse")
+	}
+}
