@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"veil/crypto"
@@ -156,6 +158,59 @@ func TestChatKeyVectors(t *testing.T) {
 				if parsed[id] != k {
 					t.Fatalf("key of %q differs", id)
 				}
+			}
+		})
+	}
+}
+
+// TestSealedRecordVectors: the vault seals each vector record to the
+// vector's value byte for byte, and opens it (spec/vault.md §6.6).
+func TestSealedRecordVectors(t *testing.T) {
+	vs := loadVectors(t).Sealed
+	if len(vs) == 0 {
+		t.Fatal("no sealed-record vectors")
+	}
+	for _, sv := range vs {
+		t.Run(sv.Name, func(t *testing.T) {
+			bkey := unhex(t, sv.Key)
+			sk, err := crypto.ParseSymKey(unhex(t, sv.StateKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec any
+			switch {
+			case isSealedKey(bkey) && bkey[0] == pfxContact:
+				rec = &Contact{}
+			case isSealedKey(bkey) && bkey[0] == pfxProfile:
+				rec = &Profile{}
+			default:
+				t.Fatalf("vector key %q is not a sealed record", bkey)
+			}
+			if err := json.Unmarshal([]byte(sv.Record), rec); err != nil {
+				t.Fatal(err)
+			}
+			if js, _ := json.Marshal(rec); string(js) != sv.Record {
+				t.Fatalf("the vector's JSON is not what the vault writes:\n got %s\nwant %s", js, sv.Record)
+			}
+			h := sealedHeader{epoch: sv.Epoch, writes: sv.Writes}
+			got, err := encodeSealed(bkey, h, &sk, rec, seeded(sv.Seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := unhex(t, sv.Value)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("sealed value differs from the vector:\n got %x\nwant %x", got, want)
+			}
+			keys := &chatKeys{keys: map[string]crypto.SymKey{stateKeyID(bkey, sv.Epoch): sk}}
+			out := reflect.New(reflect.TypeOf(rec).Elem()).Interface()
+			if err := decodeSealed(bkey, want, keys, out); err != nil || !reflect.DeepEqual(out, rec) {
+				t.Fatalf("decode: %v", err)
+			}
+			// Bound to its Badger key: the same value under another key fails.
+			other := append(bytes.Clone(bkey), 'x')
+			keys.keys[stateKeyID(other, sv.Epoch)] = sk
+			if err := decodeSealed(other, want, keys, out); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("moved to another key: %v, want ErrCorrupt", err)
 			}
 		})
 	}

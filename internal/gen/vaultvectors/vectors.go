@@ -1,6 +1,6 @@
 // Package vaultvectors builds the vault test vectors of spec/vault.md from
 // fixed seeds: key files (§2–§3), state files (§5) and chat-key table
-// copies (§6.2). It implements those sections from the spec alone, with
+// copies (§6.2) and sealed records (§6.6). It implements those sections from the spec alone, with
 // veil/crypto and no code of package vault, so the vault's tests that
 // replay the vectors check the implementation against the document.
 //
@@ -32,6 +32,20 @@ type Vectors struct {
 	KeyFiles []KeyFile  `json:"key_files"`
 	States   []State    `json:"state_files"`
 	ChatKeys []ChatKeys `json:"chat_key_tables"`
+	Sealed   []Sealed   `json:"sealed_records"`
+}
+
+// Sealed is one sealed record value (spec/vault.md §6.6). Randomness is
+// the 24-byte nonce, from ChaCha8(Seed). Record is the JSON as sealed.
+type Sealed struct {
+	Name     string `json:"name"`
+	Seed     string `json:"seed"`
+	Key      string `json:"badger_key"` // hex
+	StateKey string `json:"state_key"`  // hex
+	Epoch    uint64 `json:"epoch"`
+	Writes   uint32 `json:"writes"`
+	Record   string `json:"record_json"`
+	Value    string `json:"value"`
 }
 
 // KeyFile is one key file. Randomness is drawn from ChaCha8(Seed) in this
@@ -210,6 +224,27 @@ func chatKeys(c *ChatKeys) error {
 	return nil
 }
 
+// sealed implements spec/vault.md §6.6.
+func sealed(s *Sealed) error {
+	bkey, err1 := hex.DecodeString(s.Key)
+	sk, err2 := hex.DecodeString(s.StateKey)
+	if err1 != nil || err2 != nil || len(sk) != 32 {
+		return fmt.Errorf("bad sealed vector %q", s.Name)
+	}
+	var key crypto.SymKey
+	copy(key[:], sk)
+	hdr := []byte{2}
+	hdr = binary.BigEndian.AppendUint64(hdr, s.Epoch)
+	hdr = binary.BigEndian.AppendUint32(hdr, s.Writes)
+	ad := append(append([]byte("veil/vault/record/v2"), hdr...), bkey...)
+	v, err := crypto.SealX(hdr, &key, []byte(s.Record), ad, stream(s.Seed))
+	if err != nil {
+		return err
+	}
+	s.Value = hex.EncodeToString(v)
+	return nil
+}
+
 // Generate returns the vector document, deterministically.
 func Generate() ([]byte, error) {
 	v := Vectors{
@@ -233,6 +268,19 @@ func Generate() ([]byte, error) {
 					hex.EncodeToString(append([]byte("chat-a\xff"), 0, 0, 0, 0, 0, 0x07, 0x7d, 0xf8)): "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff",
 				}},
 		},
+	}
+	v.Sealed = []Sealed{
+		{Name: "contact, first write", Seed: "veil vault vectors: sealed 1....", Key: hex.EncodeToString([]byte("Cpeer")),
+			StateKey: "0101010101010101010101010101010101010101010101010101010101010101", Epoch: 1, Writes: 1,
+			Record: `{"ID":"peer","Nickname":"Zoe","OurIdentity":"AQID","TheirIdentity":"BAU=","Ratchet":"c3RhdGU=","Relays":[{"Address":"veil://relay.example:443/#fp","RecvID":"AQ==","RecvKey":"Ag==","SendID":null,"SendCred":null}],"SafetyChecked":true,"Created":"2026-01-02T03:04:05Z"}`},
+		{Name: "profile, late epoch", Seed: "veil vault vectors: sealed 2....", Key: hex.EncodeToString([]byte("P")),
+			StateKey: "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff", Epoch: 0x0102030405060708, Writes: 3,
+			Record: `{"Name":"me","Created":"0001-01-01T00:00:00Z","Settings":{"relay/default":"veil://relay.example:443/#fp"}}`},
+	}
+	for i := range v.Sealed {
+		if err := sealed(&v.Sealed[i]); err != nil {
+			return nil, err
+		}
 	}
 	for i := range v.KeyFiles {
 		if err := keyFile(&v.KeyFiles[i]); err != nil {
