@@ -1,0 +1,46 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"veil/vault"
+)
+
+// maxChatName bounds a chat's local name, in bytes.
+const maxChatName = 64
+
+// Rename sets the name we call a chat by locally (empty: none). The peer
+// never sees it. It is stored as SanitizeLine leaves it, trimmed.
+func (e *Engine) Rename(ctx context.Context, ref, name string) error {
+	name = strings.TrimSpace(SanitizeLine(name))
+	if len(name) > maxChatName || !utf8.ValidString(name) {
+		return fmt.Errorf("client: a chat name is at most %d bytes", maxChatName)
+	}
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		c.Name = name
+		return tx.PutChat(&c)
+	})
+}
+
+// SetDeadline sets the moment at which this side erases the whole chat
+// (spec/client.md §8: Sweep erases a chat past its deadline); the zero time
+// removes the deadline. The peer's copy keeps its own deadline. A deadline
+// in the past takes effect at the next Sweep.
+func (e *Engine) SetDeadline(ctx context.Context, ref string, at time.Time) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		c.Deadline = at.Truncate(time.Second)
+		return tx.PutChat(&c)
+	})
+}
