@@ -413,11 +413,19 @@ func (t *chatKeys) ids() []string {
 	return out
 }
 
-// rotate adds a fresh state key for the record whose state-key IDs start
-// with base, at an epoch above every one it had, and deletes every other
-// key of the record except epoch keep (when hasKeep), in one table write
-// (spec/vault.md §6.6). It returns the new epoch.
-func (t *chatKeys) rotate(base string, keep uint64, hasKeep bool) (uint64, error) {
+// has reports whether the table holds a key under id.
+func (t *chatKeys) has(id string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.keys[id]
+	return ok
+}
+
+// prepareRotation picks the epoch of a fresh state key for the record
+// whose state-key IDs start with base, above every epoch it has, and lists
+// the record's keys to delete: all but epoch keep (when hasKeep). Nothing
+// changes until apply (spec/vault.md §6.6).
+func (t *chatKeys) prepareRotation(base string, keep uint64, hasKeep bool) (uint64, []string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var top uint64
@@ -436,31 +444,47 @@ func (t *chatKeys) rotate(base string, keep uint64, hasKeep bool) (uint64, error
 		}
 	}
 	if top == math.MaxUint64 {
-		return 0, fmt.Errorf("vault: state key epochs exhausted")
+		return 0, nil, fmt.Errorf("vault: state key epochs exhausted")
 	}
-	epoch := top + 1
-	k, err := crypto.NewSymKey(t.rand)
-	if err != nil {
-		return 0, err
-	}
+	return top + 1, drop, nil
+}
+
+// apply adds keys and deletes the IDs in drop in one table write; on
+// failure the table is unchanged.
+func (t *chatKeys) apply(add map[string]crypto.SymKey, drop []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	removed := make(map[string]crypto.SymKey, len(drop))
 	for _, id := range drop {
-		removed[id] = t.keys[id]
-		delete(t.keys, id)
+		if k, ok := t.keys[id]; ok {
+			removed[id] = k
+			delete(t.keys, id)
+		}
 	}
-	newID := base + string(binary.BigEndian.AppendUint64(nil, epoch))
-	t.keys[newID] = k
+	var added []string
+	for id, k := range add {
+		if _, ok := t.keys[id]; !ok {
+			added = append(added, id)
+		}
+		t.keys[id] = k
+	}
+	if len(removed) == 0 && len(added) == 0 {
+		return nil
+	}
 	if err := t.commitLocked(); err != nil {
-		delete(t.keys, newID)
+		for _, id := range added {
+			t.keys[id] = crypto.SymKey{}
+			delete(t.keys, id)
+		}
 		for id, k := range removed {
 			t.keys[id] = k
 		}
-		return 0, err
+		return err
 	}
 	for id := range removed {
 		removed[id] = crypto.SymKey{}
 	}
-	return epoch, nil
+	return nil
 }
 
 // dropRecord deletes every state key of the record whose state-key IDs

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -82,7 +83,7 @@ func sealedAD(hdr, bkey []byte) []byte {
 }
 
 // encodeSealed returns 2 || epoch (8) || writes (4) || SealX(key, JSON, ad).
-func encodeSealed(bkey []byte, h sealedHeader, key *crypto.SymKey, rec any, r interface{ Read([]byte) (int, error) }) ([]byte, error) {
+func encodeSealed(bkey []byte, h sealedHeader, key *crypto.SymKey, rec any, r io.Reader) ([]byte, error) {
 	js, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("vault: encoding record: %w", err)
@@ -95,10 +96,26 @@ func encodeSealed(bkey []byte, h sealedHeader, key *crypto.SymKey, rec any, r in
 	return crypto.SealX(hdr, key, js, sealedAD(hdr, bkey), r)
 }
 
+// keySource looks a key up by table ID: the chat-key table, or a
+// transaction that also sees the keys it has staged.
+type keySource interface {
+	get(id string) (crypto.SymKey, bool)
+}
+
+// txKeys is a transaction's view of the table: its staged keys first.
+type txKeys struct{ tx *Tx }
+
+func (k txKeys) get(id string) (crypto.SymKey, bool) {
+	if key, ok := k.tx.staged[id]; ok {
+		return key, true
+	}
+	return k.tx.v.keys.get(id)
+}
+
 // decodeSealed opens a sealed record value stored under bkey into out,
 // looking its state key up in keys. A record stored before sealing
 // (version 1) is decoded as plain JSON. It never panics.
-func decodeSealed(bkey, b []byte, keys *chatKeys, out any) error {
+func decodeSealed(bkey, b []byte, keys keySource, out any) error {
 	if len(b) > 0 && b[0] == recordVersion {
 		return decodeRecord(b, out)
 	}
@@ -153,9 +170,10 @@ func (v *Vault) committedHeader(bkey []byte) (sealedHeader, bool, error) {
 
 // setSealed seals rec under its record's state key and writes it. The
 // key rotates on the first write of a record and every rotateEvery-th
-// write after that: the new key is added to the table and every key of
-// the record but the committed one is deleted, before the commit
-// (spec/vault.md §6.6). Within one transaction a record keeps one key.
+// write after that: a new key is staged, and every key of the record but
+// the committed one is staged for deletion; commitKeys writes them all to
+// the table in one write just before the commit (spec/vault.md §6.6).
+// Within one transaction a record keeps one key.
 func (tx *Tx) setSealed(bkey []byte, rec any) error {
 	if !tx.writable {
 		return errReadOnly
@@ -167,14 +185,23 @@ func (tx *Tx) setSealed(bkey []byte, rec any) error {
 		if err != nil {
 			return err
 		}
-		_, keyOK := t.get(stateKeyID(bkey, c.epoch))
-		if has && keyOK && c.writes < rotateEvery {
+		keyOK := has && t.has(stateKeyID(bkey, c.epoch))
+		if keyOK && c.writes < rotateEvery {
 			h = sealedHeader{epoch: c.epoch, writes: c.writes + 1}
 		} else {
-			e, err := t.rotate(stateKeyBase(bkey), c.epoch, has && keyOK)
+			e, drop, err := t.prepareRotation(stateKeyBase(bkey), c.epoch, keyOK)
 			if err != nil {
 				return err
 			}
+			k, err := crypto.NewSymKey(tx.v.opts.Rand)
+			if err != nil {
+				return err
+			}
+			if tx.staged == nil {
+				tx.staged = map[string]crypto.SymKey{}
+			}
+			tx.staged[stateKeyID(bkey, e)] = k
+			tx.drops = append(tx.drops, drop...)
 			h = sealedHeader{epoch: e, writes: 1}
 		}
 		if tx.sealed == nil {
@@ -182,7 +209,7 @@ func (tx *Tx) setSealed(bkey []byte, rec any) error {
 		}
 		tx.sealed[string(bkey)] = h
 	}
-	key, ok := t.get(stateKeyID(bkey, h.epoch))
+	key, ok := txKeys{tx}.get(stateKeyID(bkey, h.epoch))
 	if !ok {
 		return fmt.Errorf("vault: write: the record's state key is missing")
 	}
@@ -195,6 +222,25 @@ func (tx *Tx) setSealed(bkey []byte, rec any) error {
 		return fmt.Errorf("vault: write: %w", err)
 	}
 	return nil
+}
+
+// commitKeys writes the state keys the transaction staged, and deletes
+// the ones it superseded, in one table write; updateLocked calls it just
+// before the Badger commit. A commit that then fails loses nothing: no
+// committed record's key was deleted.
+func (tx *Tx) commitKeys() error {
+	if len(tx.staged) == 0 && len(tx.drops) == 0 {
+		return nil
+	}
+	return tx.v.keys.apply(tx.staged, tx.drops)
+}
+
+// wipeStaged zeroes the staged keys (best effort: Go may have copied them).
+func (tx *Tx) wipeStaged() {
+	for id := range tx.staged {
+		tx.staged[id] = crypto.SymKey{}
+	}
+	clear(tx.staged)
 }
 
 // dropDeletedLocked runs after a commit: the state keys of every sealed
@@ -228,7 +274,7 @@ func eachSealed[T any](tx *Tx, prefix byte) ([]T, error) {
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		var r T
-		err := item.Value(func(b []byte) error { return decodeSealed(item.Key(), b, tx.v.keys, &r) })
+		err := item.Value(func(b []byte) error { return decodeSealed(item.Key(), b, txKeys{tx}, &r) })
 		if errors.Is(err, errKeyGone) {
 			continue
 		}
@@ -268,7 +314,7 @@ func (v *Vault) finishSealed(ctx context.Context) error {
 						return nil // damaged: reported when read, never removed
 					}
 					id := stateKeyID(k, h.epoch)
-					if _, ok := v.keys.get(id); !ok {
+					if !v.keys.has(id) {
 						work = append(work, rec{key: k})
 						return nil
 					}

@@ -514,3 +514,41 @@ func TestStateKeyIDsApart(t *testing.T) {
 		t.Error("the profile's state-key ID does not parse")
 	}
 }
+
+// TestOneTableWritePerTransaction: rotating the state keys of several
+// records in one transaction costs one chat-key table write, and a
+// transaction that fails writes none.
+func TestOneTableWritePerTransaction(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	defer mustLock(t, v)
+	putChat2(t, v, &Chat{ID: "chat", Kind: ChatDirect, ContactID: "peer"})
+	write := func(fail error) error {
+		return v.Update(ctx, func(tx *Tx) error {
+			for _, err := range []error{
+				tx.PutContact(&Contact{ID: "peer", Ratchet: ratchetState(1)}),
+				tx.PutProfile(&Profile{Name: "me"}),
+				tx.PutGroup(&Group{ID: "g", State: []byte("s")}),
+			} {
+				if err != nil {
+					return err
+				}
+			}
+			return fail
+		})
+	}
+	for i := range 3 {
+		gen := v.keys.gen
+		if err := write(nil); err != nil {
+			t.Fatal(err)
+		}
+		if d := v.keys.gen - gen; d != 1 {
+			t.Fatalf("write %d: %d table writes, want 1", i, d)
+		}
+	}
+	gen := v.keys.gen
+	boom := errors.New("boom")
+	wantErr(t, write(boom), boom)
+	if v.keys.gen != gen {
+		t.Fatal("a failed transaction wrote the table")
+	}
+}

@@ -19,9 +19,11 @@ type Tx struct {
 	v        *Vault
 	txn      *badger.Txn
 	writable bool
-	ops      []indexOp               // search-index changes, applied after commit
-	sealed   map[string]sealedHeader // sealed records written, by Badger key (§6.6)
-	deleted  [][]byte                // sealed records deleted: their keys go after commit
+	ops      []indexOp                // search-index changes, applied after commit
+	sealed   map[string]sealedHeader  // sealed records written, by Badger key (§6.6)
+	deleted  [][]byte                 // sealed records deleted: their keys go after commit
+	staged   map[string]crypto.SymKey // state keys to add before commit, by table ID
+	drops    []string                 // state keys to delete before commit
 }
 
 // View runs fn in a read-only transaction over a consistent snapshot.
@@ -60,10 +62,14 @@ func (v *Vault) updateLocked(ctx context.Context, fn func(*Tx) error) error {
 	txn := v.db.NewTransaction(true)
 	defer txn.Discard()
 	tx := &Tx{v: v, txn: txn, writable: true}
+	defer tx.wipeStaged()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := tx.commitKeys(); err != nil {
 		return err
 	}
 	if err := txn.Commit(); err != nil {
@@ -89,7 +95,7 @@ func (tx *Tx) get(key []byte, out any) error {
 		return fmt.Errorf("vault: read: %w", err)
 	}
 	if isSealedKey(key) {
-		return item.Value(func(b []byte) error { return decodeSealed(key, b, tx.v.keys, out) })
+		return item.Value(func(b []byte) error { return decodeSealed(key, b, txKeys{tx}, out) })
 	}
 	return item.Value(func(b []byte) error { return decodeRecord(b, out) })
 }
