@@ -230,9 +230,10 @@ func buildVault(b *testing.B, dir string, size int64, body int) float64 {
 }
 
 // BenchmarkVaultRatchetUpdate measures the client's transaction for one
-// received message: the contact with a 2 KiB ratchet state (sealed,
-// spec/vault.md §6.6, its state key rotated every rotateEvery writes),
-// the message and the chat, committed durably. With 100 contacts the
+// received message: the contact with a 2 KiB ratchet state and the
+// profile with its per-chat settings (both sealed, spec/vault.md §6.6,
+// their state keys rotated every rotateEvery writes), the message and the
+// chat, committed durably. With 100 contacts the
 // chat-key table each rotation rewrites holds about 200 keys.
 func BenchmarkVaultRatchetUpdate(b *testing.B) {
 	for _, contacts := range []int{1, 100} {
@@ -256,12 +257,19 @@ func BenchmarkVaultRatchetUpdate(b *testing.B) {
 				}
 			}
 			body := []byte(strings.Repeat("x", 200))
+			settings := map[string]string{}
+			for c := range contacts { // the client keeps per-chat settings in the profile
+				settings[fmt.Sprintf("chat/c%03d", c)] = `{"as":"nick","read_receipts":true}`
+			}
 			i := 0
 			for b.Loop() {
 				i++
 				id := fmt.Sprintf("c%03d", i%contacts)
 				err := v.Update(ctx, func(tx *Tx) error {
 					if err := tx.PutContact(&Contact{ID: id, Ratchet: state}); err != nil {
+						return err
+					}
+					if err := tx.PutProfile(&Profile{Settings: settings}); err != nil {
 						return err
 					}
 					if err := tx.PutMessage(&Message{ID: fmt.Sprintf("%012d", i), ChatID: id, Direction: Incoming, Body: body}); err != nil {
