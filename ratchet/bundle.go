@@ -101,10 +101,23 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	}
 	b.KEM = k
 	copy(b.sig[:], rest[crypto.KEMPublicSize:])
-	if !crypto.Verify(b.Identity.Sign, b.signedPart(), b.sig[:]) {
-		return nil, fmt.Errorf("%w: bad signature", errBundle)
+	if err := b.verify(); err != nil {
+		return nil, err
 	}
 	return &b, nil
+}
+
+// verify checks the bundle signature (§2.1). ParseBundle and Initiate both
+// call it, so a Bundle assembled from its exported fields, whose signature
+// is then zero, cannot start a handshake.
+func (b *Bundle) verify() error {
+	if b == nil {
+		return fmt.Errorf("%w: nil", errBundle)
+	}
+	if !crypto.Verify(b.Identity.Sign, b.signedPart(), b.sig[:]) {
+		return fmt.Errorf("%w: bad signature", errBundle)
+	}
+	return nil
 }
 
 // Marshal returns the secret encoding of p, for the vault:

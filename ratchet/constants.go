@@ -9,7 +9,6 @@ import (
 // Domain-separation labels: spec/session.md §4.1. Each use has its own.
 const (
 	labelBundleSig  = "veil/session/v1/bundle-signature"
-	labelJoinerSig  = "veil/session/v1/joiner-signature"
 	labelPQXDH      = "veil/session/v1/pqxdh"
 	labelInit       = "veil/session/v1/init"
 	labelRootStep   = "veil/session/v1/root"
@@ -42,8 +41,8 @@ const (
 	headerSize    = crypto.KeySize + 4 + 4                           // dh || pn || n, §5.2
 	encHeaderSize = crypto.XNonceSize + headerSize + crypto.Overhead // 80
 	// initialPrefixSize is what follows the type byte of an initial message
-	// before the encrypted header: IK_A || EK_A || CT || signature (§5.3).
-	initialPrefixSize = IdentitySize + crypto.KeySize + crypto.KEMCiphertextSize + crypto.SignatureSize
+	// before the encrypted header: IK_A || EK_A || CT (§5.3).
+	initialPrefixSize = IdentitySize + crypto.KeySize + crypto.KEMCiphertextSize
 
 	// messageOverhead is everything in a normal message but the padded
 	// plaintext: type byte, encrypted header, body tag (§6).

@@ -16,4 +16,12 @@ var (
 	// ErrTooFarAhead means the message is more than MaxSkip messages ahead
 	// of its chain; accepting it would cost unbounded work and memory.
 	ErrTooFarAhead = errors.New("ratchet: message too far ahead")
+	// ErrConflictingInitial means an initial message arrived at an inviter
+	// whose session already exists, with a different handshake prefix: a
+	// second party is trying to join through the same invite. It is not
+	// authenticated (anyone who can send to the mailbox can cause it), but
+	// it is the one visible sign that the invite channel may have been
+	// intercepted, so the caller should warn the user to compare safety
+	// codes (spec/session.md §8, §9). It does not wrap ErrAuth.
+	ErrConflictingInitial = errors.New("ratchet: initial message of a different handshake")
 )

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 // seeded returns a deterministic Config: ChaCha8 randomness from seed and
@@ -89,4 +91,17 @@ func expectFail(t testing.TB, s *Session, m []byte, target error) {
 	if after := s.Marshal(); !bytes.Equal(before, after) {
 		t.Fatalf("failed decrypt (%v) changed the state", err)
 	}
+}
+
+// tamperErr is the error a tampered message c must give at s: an initial
+// message whose prefix is not the one s's session started from is
+// ErrConflictingInitial at an inviter (spec/session.md §8); everything
+// else is ErrAuth.
+func tamperErr(s *Session, c []byte) error {
+	if s.hasInit && isBucket(len(c)) && c[0] == typeInitial && len(c) >= initialOverhead+1 {
+		if crypto.Hash(c[1:1+initialPrefixSize]) != s.initHash {
+			return ErrConflictingInitial
+		}
+	}
+	return ErrAuth
 }

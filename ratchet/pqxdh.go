@@ -6,7 +6,7 @@ import (
 	"veil/crypto"
 )
 
-// pqxdhSecret is SK of Signal's PQXDH (spec/session.md §3.3):
+// pqxdhSecret is SK of Signal's PQXDH (spec/session.md §4.2):
 //
 //	SK = HKDF-SHA256(F || DH1 || DH2 || DH3 || SS, salt = 32 zero bytes,
 //	                 info = "veil/session/v1/pqxdh")
@@ -39,27 +39,22 @@ func initKeys(sk *crypto.SymKey) (rk, hka, nhkb crypto.SymKey) {
 	return
 }
 
-// joinerSigned is what the joiner's signature covers (§5.3): it shows the
-// joiner's Ed25519 key vouches for its X25519 keys in this handshake.
-func joinerSigned(ikA, ikB IdentityPublic, ek crypto.DHPublic, ct []byte) []byte {
-	m := make([]byte, 0, len(labelJoinerSig)+2*IdentitySize+crypto.KeySize+len(ct))
-	m = append(m, labelJoinerSig...)
-	m = ikA.appendTo(m)
-	m = ikB.appendTo(m)
-	m = append(m, ek[:]...)
-	return append(m, ct...)
-}
-
 func makeAD(ikA, ikB IdentityPublic) (ad [adSize]byte) {
 	copy(ad[:], ikA.appendTo(nil))
 	copy(ad[IdentitySize:], ikB.appendTo(nil))
 	return
 }
 
-// Initiate runs the joiner's side of PQXDH against a verified bundle
+// Initiate runs the joiner's side of PQXDH against a bundle
 // (spec/session.md §3.2) and returns a session ready to Encrypt. Its
 // messages carry the initial prefix until the first reply arrives.
+// Initiate checks the bundle's signature itself (PQXDH requires it), so a
+// Bundle built by hand rather than by ParseBundle fails unless it is
+// signed.
 func Initiate(cfg Config, b *Bundle) (*Session, error) {
+	if err := b.verify(); err != nil {
+		return nil, fmt.Errorf("ratchet: initiate: %w", err)
+	}
 	r := cfg.rand()
 	ika, err := newIdentity(r)
 	if err != nil {
@@ -99,11 +94,13 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 	prefix = ikaPub.appendTo(prefix)
 	prefix = append(prefix, ekPub[:]...)
 	prefix = append(prefix, ct...)
-	prefix = append(prefix, ika.Sign.Sign(joinerSigned(ikaPub, b.Identity, ekPub, ct))...)
 
 	// Signal's RatchetInitAliceHE: the bundle's prekey is the inviter's
 	// first ratchet key.
 	rk, hka, nhkb := initKeys(&sk)
+	defer rk.Wipe()
+	defer hka.Wipe()
+	defer nhkb.Wipe()
 	dhs, err := crypto.GenerateDH(r)
 	if err != nil {
 		return nil, err
@@ -130,7 +127,8 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 	}
 	s.rk, s.cks, s.nhks = kdfRoot(&rk, &dh)
 	dh.Wipe()
-	rk.Wipe()
+	// ika.DH, ek and dhs's earlier copies are crypto/ecdh keys, which
+	// cannot be zeroed; they are dropped here (best effort, §3.2).
 	return s, nil
 }
 
@@ -149,12 +147,11 @@ func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error)
 	rest := prefix[IdentitySize:]
 	var ek crypto.DHPublic
 	copy(ek[:], rest[:crypto.KeySize])
-	ct := rest[crypto.KeySize : crypto.KeySize+crypto.KEMCiphertextSize]
-	sig := rest[crypto.KeySize+crypto.KEMCiphertextSize:]
+	ct := rest[crypto.KeySize:]
 	ikB := p.Identity.Public()
-	if !crypto.Verify(ikA.Sign, joinerSigned(ikA, ikB, ek, ct), sig) {
-		return nil, nil, authErr("bad joiner signature")
-	}
+	// There is no joiner signature (§3.1, §5.3): IKdh_A is authenticated
+	// by DH1, and the whole prefix, IKsig_A included, is in the associated
+	// data of the body that must open below.
 	dh1, err := crypto.DH(p.Prekey, ikA.DH)
 	if err != nil {
 		return nil, nil, authErr("bad joiner identity key")
@@ -180,6 +177,8 @@ func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error)
 
 	// Signal's RatchetInitBobHE.
 	rk, hka, nhkb := initKeys(&sk)
+	defer hka.Wipe()
+	defer nhkb.Wipe()
 	s := &Session{
 		cfg:      cfg,
 		local:    ikB,

@@ -175,7 +175,7 @@ func runSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte) error 
 				f := d.pending[rng.IntN(len(d.pending))]
 				c := bytes.Clone(f.msg)
 				c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
-				if err := failing(s, c, ErrAuth, fmt.Sprintf("tampered %d", f.id)); err != nil {
+				if err := failing(s, c, tamperErr(s, c), fmt.Sprintf("tampered %d", f.id)); err != nil {
 					return err
 				}
 			}

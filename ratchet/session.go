@@ -106,6 +106,12 @@ func (s *Session) Encrypt(pt []byte) ([]byte, error) {
 	if s.ns == math.MaxUint32 {
 		return nil, errors.New("ratchet: sending chain exhausted")
 	}
+	return s.encrypt(pt)
+}
+
+// encrypt is Encrypt after its state checks; tests call it to forge a
+// message number Encrypt never sends.
+func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	overhead, typ := messageOverhead, byte(typeMessage)
 	if s.prefix != nil {
 		overhead, typ = initialOverhead, typeInitial
@@ -150,6 +156,7 @@ func (s *Session) Encrypt(pt []byte) ([]byte, error) {
 	s.cks = ck
 	ck.Wipe()
 	s.ns++
+	s.expireSkipped(s.cfg.now()) // §7.2: a silent peer's keys still expire
 	return m, nil
 }
 
@@ -182,7 +189,7 @@ func (s *Session) frame(msg []byte) (int, error) {
 		}
 		h := crypto.Hash(msg[1 : 1+initialPrefixSize])
 		if !crypto.Equal(h[:], s.initHash[:]) {
-			return 0, authErr("initial message of another session")
+			return 0, ErrConflictingInitial // §8
 		}
 		return 1 + initialPrefixSize, nil
 	default:
@@ -249,7 +256,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 		if h, ok := openHeader(hk, enc); ok {
 			j := s.findSkipped(hk, h.n)
 			if j < 0 {
-				return nil, ErrDuplicate
+				return nil, s.pastKeys(hk, h.n)
 			}
 			return s.decryptSkipped(j, msg, bodyOff, now)
 		}
@@ -266,10 +273,31 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 	return nil, ErrAuth
 }
 
+// pastKeys classifies a header that opened under the key hk of a closed
+// chain with skipped keys but matched none of them (§8): a duplicate if N
+// is below the chain's end, an authentication failure past it. When the
+// chain is no longer among the retired ones its end is unknown, and the
+// message is reported as a duplicate.
+func (s *Session) pastKeys(hk *crypto.SymKey, n uint32) error {
+	for i := range s.retired {
+		if crypto.Equal(s.retired[i].hk[:], hk[:]) {
+			if n < s.retired[i].end {
+				return ErrDuplicate
+			}
+			return authErr("message past the end of its chain")
+		}
+	}
+	return ErrDuplicate
+}
+
 // decryptCurrent handles a header that opened under HKr.
 func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) ([]byte, error) {
 	if h.dh != s.dhr {
 		return nil, authErr("ratchet key does not match its chain")
+	}
+	if h.n == math.MaxUint32 {
+		// Encrypt never sends it (§4.5); accepting it would wrap Nr to 0.
+		return nil, authErr("message number out of range")
 	}
 	if h.n < s.nr {
 		j := s.findSkipped(&s.hkr, h.n)
@@ -325,7 +353,7 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]
 		tail = skipKeys(&ck, s.nr, h.pn, &s.hkr, now)
 		ck.Wipe()
 	}
-	if h.n > MaxSkip {
+	if h.n > MaxSkip { // also keeps Nr = N + 1 below 2^32 (§4.5)
 		wipeSkipped(tail)
 		return nil, ErrTooFarAhead
 	}
@@ -340,23 +368,25 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]
 	mk := chainStep(&ckr)
 	pt, err := s.openBody(&mk, msg, bodyOff)
 	mk.Wipe()
-	if err != nil {
+	fail := func(err error) ([]byte, error) {
 		wipeSkipped(tail)
 		wipeSkipped(head)
+		rk1.Wipe()
+		ckr.Wipe()
+		nhkr.Wipe()
 		return nil, err
+	}
+	if err != nil {
+		return fail(err)
 	}
 	// The sending half of the step, before anything is committed.
 	dhs, err := crypto.GenerateDH(s.cfg.rand())
 	if err != nil {
-		wipeSkipped(tail)
-		wipeSkipped(head)
-		return nil, err
+		return fail(err)
 	}
 	dh2, err := crypto.DH(dhs, h.dh)
 	if err != nil { // cannot happen: h.dh passed the first DH
-		wipeSkipped(tail)
-		wipeSkipped(head)
-		return nil, authErr("bad ratchet key")
+		return fail(authErr("bad ratchet key"))
 	}
 	rk2, cks, nhks := kdfRoot(&rk1, &dh2)
 	dh2.Wipe()

@@ -47,11 +47,38 @@ func TestInitialPrefixUntilReply(t *testing.T) {
 	}
 }
 
+// TestInitialPrefixOfAnotherSessionRejected is also the regression test of
+// review finding L3: a second, different initial message at an inviter
+// whose session exists is ErrConflictingInitial, not a generic ErrAuth.
 func TestInitialPrefixOfAnotherSessionRejected(t *testing.T) {
 	alice, bob := pair(t, 3)
 	other, _ := pair(t, 4)
 	m := mustEncrypt(t, other, "x")
-	expectFail(t, bob, m, ErrAuth)
+	expectFail(t, bob, m, ErrConflictingInitial)
+	if errors.Is(func() error { _, err := bob.Decrypt(m); return err }(), ErrAuth) {
+		t.Fatal("ErrConflictingInitial must not also be ErrAuth")
+	}
+	// Someone who joined first through an intercepted invite, then the
+	// real joiner: the inviter sees the real joiner's attempt as conflicting.
+	cfgB, _ := seeded(77)
+	bp, err := NewBundle(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory, err := Initiate(func() Config { c, _ := seeded(78); return c }(), bp.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := Initiate(func() Config { c, _ := seeded(79); return c }(), bp.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inviter, _, err := Respond(cfgB, bp, mustEncrypt(t, mallory, "first"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectFail(t, inviter, mustEncrypt(t, real, "too late"), ErrConflictingInitial)
+	mustDecrypt(t, inviter, mustEncrypt(t, mallory, "second"), "second")
 	// A normal message to a session that never saw an initial one.
 	alice2, bob2 := pair(t, 5)
 	mustDecrypt(t, alice2, mustEncrypt(t, bob2, "r"), "r")
@@ -153,7 +180,7 @@ func TestEveryByteFlipped(t *testing.T) {
 			for i := range m {
 				c := bytes.Clone(m)
 				c[i] ^= 0x01 << (i % 8)
-				expectFail(t, bob, c, ErrAuth)
+				expectFail(t, bob, c, tamperErr(bob, c))
 			}
 			for _, n := range []int{0, 1, len(m) - 1, 1023, 1025} {
 				if n < len(m) {

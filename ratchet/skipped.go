@@ -69,9 +69,11 @@ func (s *Session) removeSkipped(j int) {
 // are kept oldest first, so with a clock that does not run backwards this
 // drops every expired key.
 func (s *Session) expireSkipped(now int64) {
-	ttl := int64(SkippedKeyTTL.Seconds())
+	// created < now - TTL rather than now - created > TTL: created comes
+	// from a parsed state and must not overflow the subtraction.
+	limit := now - int64(SkippedKeyTTL.Seconds())
 	k := 0
-	for k < len(s.skipped) && now-s.skipped[k].created > ttl {
+	for k < len(s.skipped) && s.skipped[k].created < limit {
 		k++
 	}
 	if k > 0 {

@@ -32,9 +32,12 @@ const (
 var errState = errors.New("ratchet: invalid session state")
 
 // Marshal returns the versioned encoding of every field of s, skipped
-// keys included (spec/session.md §10). The result holds secrets: the caller
+// keys included (spec/session.md §10). Skipped keys older than
+// SkippedKeyTTL by the session's clock are dropped first (§7.2), so they do
+// not outlive their TTL in storage. The result holds secrets: the caller
 // must store it encrypted and wipe it when done.
 func (s *Session) Marshal() []byte {
+	s.expireSkipped(s.cfg.now())
 	size := stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize
 	b := make([]byte, 0, size)
 	var flags byte
