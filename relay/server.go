@@ -32,6 +32,7 @@ type Server struct {
 	metrics  *metrics
 
 	draining atomic.Bool
+	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
 
 	mu       sync.Mutex // guards sessions and subs
 	sessions map[*session]struct{}

@@ -24,7 +24,15 @@ type blockBuf struct {
 	ct [wire.BlockSize]byte
 }
 
-var blockPool = sync.Pool{New: func() any { return new(blockBuf) }}
+// getBlock and putBlock use the Server's pool of block buffers.
+func (s *Server) getBlock() *blockBuf {
+	if b, ok := s.blocks.Get().(*blockBuf); ok {
+		return b
+	}
+	return new(blockBuf)
+}
+
+func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 
 // session is one client connection. Its goroutines: run (hello, then
 // the reader); one goroutine per executing
@@ -168,7 +176,7 @@ func (c *session) readLoop(o *wire.Opener) {
 		if err != nil {
 			return
 		}
-		b := blockPool.Get().(*blockBuf)
+		b := c.s.getBlock()
 		n, err := io.ReadFull(r, b.ct[:])
 		if err == nil {
 			var one [1]byte
@@ -177,14 +185,14 @@ func (c *session) readLoop(o *wire.Opener) {
 			}
 		}
 		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
-			blockPool.Put(b)
+			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
 			return
 		}
 		pt, err := o.Open(b.pt[:0], b.ct[:])
 		if err != nil {
-			blockPool.Put(b)
+			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
 			return
@@ -192,7 +200,7 @@ func (c *session) readLoop(o *wire.Opener) {
 		c.s.metrics.blocksIn.Inc()
 		items, err := wire.SplitBlock(pt)
 		if err != nil {
-			blockPool.Put(b)
+			c.s.putBlock(b)
 			c.reply(wire.Frame{Type: wire.TypeERR, Code: wire.CodeMalformed})
 			continue
 		}
@@ -202,7 +210,7 @@ func (c *session) readLoop(o *wire.Opener) {
 				break
 			}
 		}
-		blockPool.Put(b)
+		c.s.putBlock(b)
 		if !ok {
 			return
 		}
@@ -299,7 +307,7 @@ func (c *session) writeLoop() {
 	var b *blockBuf
 	defer func() {
 		if b != nil {
-			blockPool.Put(b)
+			c.s.putBlock(b)
 		}
 	}()
 	var p wire.Packer
@@ -322,7 +330,7 @@ func (c *session) writeLoop() {
 		}
 		c.outMu.Unlock()
 		if b == nil {
-			b = blockPool.Get().(*blockBuf)
+			b = c.s.getBlock()
 		}
 		pushed := 0
 		for i := 0; i < len(frames); {
