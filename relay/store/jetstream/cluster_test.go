@@ -65,6 +65,7 @@ func TestCluster(t *testing.T) {
 	t.Run("NotifyCrossesNodes", func(t *testing.T) { testNotifyCrossesNodes(t, c) })
 	t.Run("ClaimEndsOtherNode", func(t *testing.T) { testClaimEndsOtherNode(t, c) })
 	t.Run("BlobOneWinnerAcrossNodes", func(t *testing.T) { testBlobAcrossNodes(t, c) })
+	t.Run("LogAppendsAcrossNodes", func(t *testing.T) { testLogAcrossNodes(t, c) })
 	// Last: it kills a node.
 	t.Run("NodeLossUnderLoad", func(t *testing.T) { testNodeLossUnderLoad(t, c) })
 }
@@ -344,4 +345,66 @@ func leaderOf(t *testing.T, c *jstest.Cluster, s *Store) int {
 		t.Fatalf("leader %q is not a node of the test cluster", name)
 	}
 	return i
+}
+
+// testLogAcrossNodes: concurrent appends through three nodes are numbered
+// 1..N without gap or repeat, in stream order, and every node reads the
+// same log from any cursor (spec §5.2, §5.3).
+func testLogAcrossNodes(t *testing.T, c *jstest.Cluster) {
+	const writers, each = 6, 25
+	ctx := context.Background()
+	stores := []*Store{nodeStore(t, c, 0, "logs"), nodeStore(t, c, 1, "logs"), nodeStore(t, c, 2, "logs")}
+	l := store.Log{ID: randomID(t), TTL: time.Hour}
+	if err := stores[0].CreateLog(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[uint64]string{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				b := fmt.Sprintf("w%d-%d", w, i)
+				n, err := stores[w%3].Append(ctx, l.ID, []byte(b))
+				if err != nil {
+					t.Errorf("Append: %v", err)
+					return
+				}
+				mu.Lock()
+				if prev, dup := got[n]; dup {
+					t.Errorf("number %d given to %s and %s", n, prev, b)
+				}
+				got[n] = b
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	total := uint64(writers * each)
+	for n := uint64(1); n <= total; n++ {
+		if _, ok := got[n]; !ok {
+			t.Fatalf("number %d never given out (gap)", n)
+		}
+	}
+	for i, s := range stores {
+		for _, after := range []uint64{0, 1, total / 3, total - 1, total} {
+			entries, err := s.ReadLog(ctx, l.ID, after, 1000)
+			if err != nil {
+				t.Fatalf("ReadLog on node %d: %v", i+1, err)
+			}
+			if uint64(len(entries)) != total-after {
+				t.Fatalf("ReadLog(after %d) on node %d = %d entries, want %d", after, i+1, len(entries), total-after)
+			}
+			for k, e := range entries {
+				if e.Seq != after+uint64(k)+1 || string(e.Body) != got[e.Seq] {
+					t.Fatalf("node %d entry %d = (%d, %q), want (%d, %q)", i+1, k, e.Seq, e.Body, after+uint64(k)+1, got[after+uint64(k)+1])
+				}
+			}
+		}
+	}
 }
