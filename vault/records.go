@@ -11,6 +11,8 @@ import (
 
 // The typed records of spec/vault.md §8. Fields holding state that other
 // packages serialise (ratchet sessions, group state) are opaque []byte.
+// Profile, Contact and Group are stored sealed under per-record state keys
+// (§6.6), so no superseded version of them stays readable.
 
 // Profile is the user's own profile and settings (one per vault).
 type Profile struct {

@@ -168,6 +168,8 @@ func (tx *Tx) PutContact(c *Contact) error {
 }
 
 // DeleteContact deletes a contact (its chats are deleted with DeleteChat).
+// Its state keys are deleted right after the commit, which makes every
+// version of it still on disk unreadable (spec/vault.md §6.6).
 func (tx *Tx) DeleteContact(id string) error { return tx.del(simpleKey(pfxContact, id)) }
 
 // Contacts returns every contact in ID order.
@@ -395,7 +397,8 @@ func (tx *Tx) PutGroup(g *Group) error {
 	return tx.set(simpleKey(pfxGroup, g.ID), g)
 }
 
-// DeleteGroup deletes a group's state.
+// DeleteGroup deletes a group's state; its state keys go right after the
+// commit (spec/vault.md §6.6).
 func (tx *Tx) DeleteGroup(id string) error { return tx.del(simpleKey(pfxGroup, id)) }
 
 // Groups returns every group in ID order.
