@@ -116,7 +116,9 @@ func run(ctx context.Context, args []string, io *stdio) int {
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		// The terminal UI comes with issue 7; until then, help.
+		if isTerminal(io) {
+			return runTUI(ctx, g, io)
+		}
 		usage(io.err)
 		return 2
 	}

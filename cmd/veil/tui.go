@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"golang.org/x/term"
+
+	"veil/client"
+	"veil/crypto"
+	"veil/relay/wire"
+	"veil/tui"
+	"veil/vault"
+)
+
+// vaultKeyFile is the file whose presence means a profile was created
+// (vault/files.go).
+const vaultKeyFile = "vault.key"
+
+// isTerminal reports whether stdin and stdout are both terminals.
+func isTerminal(io *stdio) bool {
+	out, ok := io.out.(*os.File)
+	return ok && io.in != nil && term.IsTerminal(int(io.in.Fd())) && term.IsTerminal(int(out.Fd()))
+}
+
+// runTUI runs the terminal UI (architecture §6) until the user quits.
+func runTUI(ctx context.Context, g *globals, io *stdio) int {
+	home, err := g.homeDir()
+	if err != nil {
+		return report(io, "tui", err)
+	}
+	app := tui.New(tui.Config{Profile: &tuiProfile{g: g, home: home}, Notify: io.out})
+	opts := append(tui.Options(), tea.WithContext(ctx), tea.WithInput(io.in), tea.WithOutput(io.out))
+	_, err = tea.NewProgram(app, opts...).Run()
+	app.Close()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && ctx.Err() == nil {
+		return report(io, "tui", err)
+	}
+	return 0
+}
+
+// tuiProfile is the TUI's view of the profile directory: it creates and
+// opens the vault exactly as init and the other commands do, and runs the
+// embedded relay beside an open session.
+type tuiProfile struct {
+	g    *globals
+	home string
+}
+
+var _ tui.Profile = (*tuiProfile)(nil)
+
+func (p *tuiProfile) Exists() (bool, error) {
+	_, err := os.Stat(filepath.Join(p.home, vaultDirName, vaultKeyFile))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+func (p *tuiProfile) session(s *session) *tui.Session {
+	return &tui.Session{Engine: s.eng, Close: s.close}
+}
+
+func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- client.Event) (*tui.Session, error) {
+	defer crypto.Wipe(st.PIN)
+	defer crypto.Wipe(st.Duress)
+	if err := vault.CheckPIN(st.PIN); err != nil {
+		return nil, fmt.Errorf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
+	}
+	if st.Duress != nil {
+		if err := vault.CheckPIN(st.Duress); err != nil {
+			return nil, fmt.Errorf("the duress PIN must be at least %d characters", vault.MinPINLen)
+		}
+	}
+	if st.Relay != "" {
+		if _, err := wire.ParseAddress(st.Relay); err != nil {
+			return nil, fmt.Errorf("relay address: %v", err)
+		}
+	}
+	if err := os.MkdirAll(p.home, 0o700); err != nil {
+		return nil, err
+	}
+	eng, err := client.Create(ctx, p.g.engineConfig(p.home, events), st.PIN)
+	if errors.Is(err, vault.ErrExists) {
+		return nil, fmt.Errorf("%s already holds a profile", p.home)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &session{home: p.home, eng: eng}
+	if st.Relay != "" {
+		err = eng.Setup(ctx, st.Relay)
+	} else {
+		err = s.setupEmbedded(ctx)
+	}
+	if err == nil && st.Duress != nil {
+		mode := vault.DuressDecoy
+		if st.DuressReset {
+			mode = vault.DuressReset
+		}
+		err = eng.Vault().SetDuressPIN(ctx, st.Duress, mode)
+	}
+	if err == nil {
+		err = s.startEmbedded(ctx)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return p.session(s), nil
+}
+
+// Open unlocks the profile like every other command (see open): a vault
+// without a profile record (the decoy a duress PIN opens) is set up with an
+// embedded relay, so the screen that follows looks the same.
+func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.Event) (*tui.Session, error) {
+	defer crypto.Wipe(pin)
+	eng, err := client.Open(ctx, p.g.engineConfig(p.home, events), pin)
+	switch {
+	case errors.Is(err, vault.ErrWrongPIN):
+		return nil, errors.New("wrong PIN")
+	case errors.Is(err, vault.ErrNoProfile):
+		return nil, fmt.Errorf("no profile in %s", p.home)
+	case errors.Is(err, vault.ErrBusy):
+		return nil, errors.New("the profile is open in another veil process; close it first")
+	case err != nil:
+		return nil, err
+	}
+	s := &session{home: p.home, eng: eng}
+	ok, err := eng.Initialized(ctx)
+	if err == nil && !ok {
+		err = s.setupEmbedded(ctx)
+	}
+	if err == nil {
+		err = s.startEmbedded(ctx)
+	}
+	if errors.Is(err, errEmbeddedChanged) {
+		if err = s.setupEmbedded(ctx); err == nil {
+			err = s.startEmbedded(ctx)
+		}
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return p.session(s), nil
+}
+
+func (p *tuiProfile) Erase(ctx context.Context) error { return wipeHome(ctx, p.g) }

@@ -1,0 +1,660 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textarea"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"veil/client"
+)
+
+type screen int
+
+const (
+	scrLoading screen = iota
+	scrGate
+	scrMain
+	scrErased
+)
+
+// App is the root model. Run it with tea.NewProgram(app, Options()...)
+// and call Close after the program returns.
+type App struct {
+	cfg  Config
+	keys keyMap
+	st   styles
+	help help.Model
+	w, h int
+
+	screen screen
+	gate   gate
+	fatal  string
+
+	// The unlocked session and its run loop (owned by the App: cancel
+	// stops it, done is closed when it has stopped).
+	sess    *Session
+	events  chan client.Event
+	cancel  context.CancelFunc
+	done    chan struct{}
+	closing bool
+
+	list      chatList
+	view      chatView
+	compose   compose
+	dlg       dialog
+	searching bool
+	search    textinput.Model
+	listFocus bool
+
+	settings  map[string]string
+	autoLock  time.Duration
+	lastInput time.Time
+	relays    map[string]bool
+	notice    string
+	noticeErr bool
+	quitArmed bool
+}
+
+// New returns the TUI's root model.
+func New(cfg Config) *App {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Loc == nil {
+		cfg.Loc = time.Local
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	a := &App{cfg: cfg, keys: defaultKeys(), st: newStyles(), help: help.New()}
+	a.resetMain()
+	return a
+}
+
+// Options are the Bubble Tea options veil runs with: the alternate screen
+// (nothing stays in the terminal's scrollback) and mouse wheel reports.
+func Options() []tea.ProgramOption {
+	return []tea.ProgramOption{tea.WithAltScreen(), tea.WithMouseCellMotion()}
+}
+
+func (a *App) now() time.Time { return a.cfg.Now() }
+
+func (a *App) eng() *client.Engine {
+	if a.sess == nil {
+		return nil
+	}
+	return a.sess.Engine
+}
+
+// resetMain forgets everything shown (on lock): chats, messages, drafts.
+func (a *App) resetMain() {
+	a.list = chatList{st: a.st, keys: a.keys, now: a.cfg.Now, loc: a.cfg.Loc}
+	a.view = newChatView(a.st, a.keys, a.cfg.Now, a.cfg.Loc)
+	a.compose = newCompose(a.keys)
+	a.search = textinput.New()
+	a.search.Prompt = "search: "
+	a.dlg, a.searching, a.listFocus = nil, false, false
+	a.settings = map[string]string{}
+	a.autoLock = defaultAutoLock
+	a.relays = map[string]bool{}
+	a.notice, a.noticeErr, a.quitArmed = "", false, false
+	a.layout()
+}
+
+func (a *App) Init() tea.Cmd {
+	return tea.Batch(checkExists(a.cfg.Profile), tick(a.cfg.Tick))
+}
+
+// Close stops the engine and locks the profile if it is still open. Call
+// it after the program has returned.
+func (a *App) Close() {
+	if a.sess != nil {
+		shutdown(a.sess, a.cancel, a.events, a.done)
+		a.sess = nil
+	}
+}
+
+func (a *App) layout() {
+	w, h := max(a.w, 1), max(a.h, 1)
+	listW := min(28, w/3)
+	bodyH := max(1, h-5)
+	a.list.SetSize(listW, bodyH)
+	a.view.SetSize(max(1, w-listW-1), bodyH)
+	a.compose.SetSize(w-2, 3)
+	a.search.Width = max(10, w-20)
+	a.gate.SetSize(w, h)
+	if a.dlg != nil {
+		a.dlg.SetSize(min(w-2, 76), h-2)
+	}
+	a.help.Width = w
+}
+
+func (a *App) openDialog(d dialog) {
+	a.dlg = d
+	a.dlg.SetSize(min(a.w-2, 76), a.h-2)
+}
+
+func (a *App) setNotice(s string, isErr bool) {
+	a.notice, a.noticeErr = client.SanitizeLine(s), isErr
+}
+
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.w, a.h = msg.Width, msg.Height
+		a.layout()
+		return a, nil
+	case tickMsg:
+		return a, a.onTick(time.Time(msg))
+	case existsMsg:
+		if msg.err != nil {
+			a.fatal = "veil: " + msg.err.Error()
+			return a, nil
+		}
+		a.screen = scrGate
+		a.gate = newGate(a.cfg.Profile, a.st, a.keys, !msg.ok)
+		a.gate.SetSize(a.w, a.h)
+		return a, textinput.Blink
+	case openedMsg:
+		return a, a.onOpened(msg)
+	case lockedMsg:
+		a.closing = false
+		a.screen = scrGate
+		a.gate = newGate(a.cfg.Profile, a.st, a.keys, false)
+		a.gate.SetSize(a.w, a.h)
+		return a, nil
+	case erasedMsg:
+		if msg.err != nil {
+			a.screen = scrErased
+			a.fatal = "veil: the erase failed: " + msg.err.Error() + " (run veil panic)"
+			return a, nil
+		}
+		return a, tea.Quit
+	case runDoneMsg:
+		if msg.err != nil && !a.closing && a.sess != nil {
+			a.setNotice("engine stopped: "+msg.err.Error(), true)
+		}
+		return a, nil
+	case tea.KeyMsg:
+		a.lastInput = a.now()
+		if key.Matches(msg, a.keys.Quit) {
+			return a, a.quit()
+		}
+		if a.screen == scrGate {
+			var cmd tea.Cmd
+			a.gate, cmd = a.gate.Update(msg)
+			return a, cmd
+		}
+		if a.screen != scrMain {
+			return a, nil
+		}
+		return a, a.onKey(msg)
+	case tea.MouseMsg:
+		a.lastInput = a.now()
+		if a.screen == scrMain && a.dlg == nil {
+			var cmd tea.Cmd
+			a.view, cmd = a.view.Update(msg)
+			return a, cmd
+		}
+		return a, nil
+	}
+	if a.screen != scrMain || a.sess == nil {
+		if a.screen == scrGate {
+			var cmd tea.Cmd
+			a.gate, cmd = a.gate.Update(msg)
+			return a, cmd
+		}
+		return a, nil
+	}
+	return a, a.onMainMsg(msg)
+}
+
+// quit leaves at once, unless an unsent draft would be lost: then it asks
+// once.
+func (a *App) quit() tea.Cmd {
+	if a.screen == scrMain && strings.TrimSpace(a.compose.value()) != "" && !a.quitArmed {
+		a.quitArmed = true
+		a.setNotice("unsent draft: press ctrl+c again to quit and lose it", true)
+		return nil
+	}
+	return tea.Quit
+}
+
+func (a *App) onTick(now time.Time) tea.Cmd {
+	if a.screen == scrMain && a.sess != nil && !a.closing {
+		if a.autoLock > 0 && now.Sub(a.lastInput) >= a.autoLock {
+			return tea.Batch(a.lock(), tick(a.cfg.Tick))
+		}
+		a.view.render(false)
+	}
+	return tick(a.cfg.Tick)
+}
+
+func (a *App) onOpened(msg openedMsg) tea.Cmd {
+	if msg.err != nil {
+		a.gate.failed(strings.TrimPrefix(msg.err.Error(), "veil: "))
+		return nil
+	}
+	a.resetMain()
+	a.sess, a.events = msg.s, msg.events
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel, a.done = cancel, make(chan struct{})
+	a.screen = scrMain
+	a.lastInput = a.now()
+	eng := a.sess.Engine
+	return tea.Batch(run(eng, ctx, a.done), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), textarea.Blink)
+}
+
+// lock stops the engine, forgets what was shown and returns to the unlock
+// screen.
+func (a *App) lock() tea.Cmd {
+	if a.sess == nil || a.closing {
+		return nil
+	}
+	a.closing = true
+	s, cancel, ev, done := a.sess, a.cancel, a.events, a.done
+	a.sess = nil
+	a.resetMain()
+	a.screen = scrLoading
+	return lockCmd(s, cancel, ev, done)
+}
+
+// panicErase closes the profile, erases it and exits.
+func (a *App) panicErase() tea.Cmd {
+	s, cancel, ev, done := a.sess, a.cancel, a.events, a.done
+	a.sess, a.closing = nil, true
+	a.resetMain()
+	a.screen = scrErased
+	return eraseCmd(a.cfg.Profile, s, cancel, ev, done)
+}
+
+func (a *App) applySettings(vals map[string]string) {
+	a.settings = vals
+	a.autoLock = defaultAutoLock
+	if v := vals[settingAutoLock]; v == "off" {
+		a.autoLock = 0
+	} else if d, err := parseDur(v); err == nil && d > 0 {
+		a.autoLock = d
+	}
+	a.keys.swapEnter(vals[settingEnter] == "newline")
+	a.keys.PanicChord.SetEnabled(vals[settingPanicKey] == "on")
+	a.compose.setKeys(a.keys)
+	a.view.keys, a.list.keys = a.keys, a.keys
+}
+
+func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
+	eng := a.sess.Engine
+	switch msg := msg.(type) {
+	case eventMsg:
+		return tea.Batch(a.onEvent(msg.ev), waitEvent(a.events, a.done))
+	case chatsMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		a.list.set(msg.chats)
+		if id := a.view.chat.ID; id != "" {
+			found := false
+			for _, c := range msg.chats {
+				if c.ID == id {
+					a.view.chat, found = c, true
+				}
+			}
+			if !found {
+				a.view.clear()
+			}
+		}
+		return nil
+	case messagesMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		if msg.chat == a.view.chat.ID {
+			a.view.set(a.view.chat, msg.msgs)
+		}
+		return loadChats(eng)
+	case selectChatMsg:
+		return a.openChat(msg.id)
+	case inviteMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		a.setNotice("invite created: hand the key to one person over a private channel", false)
+		body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n\n" +
+			a.st.Bold.Render(msg.key) + "\n\n"
+		if qr := qrText(a.st, msg.key, min(a.w-6, 72), a.h-14); qr != "" {
+			body += qr + "\n"
+		} else {
+			body += a.st.Faint.Render("(enlarge the terminal to see the QR code, or run veil invite --qr)") + "\n"
+		}
+		body += a.st.Faint.Render("Copy: select the key with the mouse (shift+drag in most terminals).")
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body})
+		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
+	case joinedMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		a.setNotice("joined: say hello", false)
+		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
+	case safetyMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",
+			body: "Compare these digits with the other person, in person or on a call.\nIf they match, nobody sits between you.\n\n" + a.st.Bold.Render(groupDigits(msg.code))})
+		return nil
+	case doneMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+		} else if msg.note != "" {
+			a.setNotice(msg.note, false)
+		}
+		if msg.reload {
+			return tea.Batch(loadChats(eng), a.reloadView(false))
+		}
+		return nil
+	case settingsMsg:
+		a.applySettings(msg.vals)
+		return nil
+	case closeDialogMsg:
+		a.dlg = nil
+		return nil
+	}
+	if a.dlg != nil {
+		var cmd tea.Cmd
+		a.dlg, cmd = a.dlg.Update(msg)
+		return cmd
+	}
+	var cmd tea.Cmd
+	a.compose, cmd = a.compose.Update(msg)
+	return cmd
+}
+
+func groupDigits(code string) string {
+	var b strings.Builder
+	for i, r := range code {
+		if i > 0 && i%5 == 0 {
+			if i%30 == 0 {
+				b.WriteString("\n")
+			} else {
+				b.WriteString(" ")
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (a *App) reloadView(markRead bool) tea.Cmd {
+	if a.view.chat.ID == "" || a.sess == nil {
+		return nil
+	}
+	return loadMessages(a.sess.Engine, a.view.chat.ID, markRead)
+}
+
+func (a *App) openChat(id string) tea.Cmd {
+	if a.sess == nil {
+		return nil
+	}
+	a.list.selectID(id)
+	for _, c := range a.list.chats {
+		if c.ID == id {
+			a.view.chat = c
+		}
+	}
+	if a.view.chat.ID != id {
+		a.view.chat = client.ChatInfo{ID: id}
+	}
+	a.view.loaded = false
+	a.listFocus = false
+	return loadMessages(a.sess.Engine, id, true)
+}
+
+func (a *App) onEvent(ev client.Event) tea.Cmd {
+	eng := a.sess.Engine
+	name := client.SanitizeLine(ev.Name)
+	if name == "" {
+		name = shortID(ev.Chat)
+	}
+	current := ev.Chat != "" && ev.Chat == a.view.chat.ID
+	var cmds []tea.Cmd
+	switch ev.Type {
+	case client.EventMessage:
+		mode := a.settings[settingNotify]
+		cmds = append(cmds, func() tea.Msg { notifyCmd(a.cfg.Notify, mode)(); return nil })
+	case client.EventContactJoined:
+		a.setNotice("someone joined "+name, false)
+	case client.EventInviteLeaked:
+		a.setNotice("WARNING: the invite key of "+name+" was used by someone else too: it leaked. /burn that chat and invite again", true)
+	case client.EventInviteExpired:
+		a.setNotice("an unused invite expired and was erased", false)
+	case client.EventChatExpired:
+		a.setNotice("a chat reached its deadline and was erased", false)
+	case client.EventChatBurned:
+		a.setNotice("a chat was burned by the other side and erased", false)
+	case client.EventRelayConnected:
+		a.relays[ev.Relay] = true
+		return nil
+	case client.EventRelayUnreachable:
+		a.relays[ev.Relay] = false
+		return nil
+	case client.EventWarning:
+		a.setNotice(ev.Err, true)
+	}
+	cmds = append(cmds, loadChats(eng))
+	if current {
+		cmds = append(cmds, a.reloadView(true))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
+	if a.keys.PanicChord.Enabled() && key.Matches(msg, a.keys.PanicChord) {
+		return a.panicErase()
+	}
+	if key.Matches(msg, a.keys.Lock) {
+		return a.lock()
+	}
+	if a.dlg != nil {
+		if key.Matches(msg, a.keys.Close) {
+			a.dlg = nil
+			return nil
+		}
+		var cmd tea.Cmd
+		a.dlg, cmd = a.dlg.Update(msg)
+		return cmd
+	}
+	if a.searching {
+		switch {
+		case key.Matches(msg, a.keys.Close):
+			a.searching = false
+			a.search.Blur()
+			a.view.search("", false)
+			return nil
+		case key.Matches(msg, a.keys.NextMatch):
+			a.view.search(a.search.Value(), true)
+			return nil
+		}
+		var cmd tea.Cmd
+		a.search, cmd = a.search.Update(msg)
+		a.view.search(a.search.Value(), false)
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, a.keys.Help):
+		return a.cmdHelp("")
+	case key.Matches(msg, a.keys.Settings):
+		return a.cmdSettings("")
+	case key.Matches(msg, a.keys.Finder):
+		a.openDialog(newFinder(a.st, a.keys, a.list.chats))
+		return nil
+	case key.Matches(msg, a.keys.Search):
+		if a.view.chat.ID == "" {
+			return nil
+		}
+		a.searching = true
+		a.search.Reset()
+		return a.search.Focus()
+	case key.Matches(msg, a.keys.Jump):
+		n := int(msg.String()[len(msg.String())-1] - '1')
+		if n < len(a.list.chats) {
+			return a.openChat(a.list.chats[n].ID)
+		}
+		return nil
+	case key.Matches(msg, a.keys.PageUp), key.Matches(msg, a.keys.PageDown):
+		var cmd tea.Cmd
+		a.view, cmd = a.view.Update(msg)
+		return cmd
+	}
+	a.quitArmed = false
+	if a.listFocus {
+		switch {
+		case key.Matches(msg, a.keys.Focus), key.Matches(msg, a.keys.Close):
+			a.listFocus = false
+		case key.Matches(msg, a.keys.Up):
+			a.list.move(-1)
+		case key.Matches(msg, a.keys.Down):
+			a.list.move(1)
+		case key.Matches(msg, a.keys.Open):
+			if id := a.list.selectedID(); id != "" {
+				return a.openChat(id)
+			}
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, a.keys.Focus):
+		if strings.HasPrefix(a.compose.value(), "/") {
+			if c := a.compose.complete(); len(c) > 1 {
+				a.setNotice(strings.Join(c, " "), false)
+			}
+			return nil
+		}
+		a.listFocus = true
+		return nil
+	case key.Matches(msg, a.keys.Send) && !msg.Paste:
+		return a.submit()
+	}
+	var cmd tea.Cmd
+	a.compose, cmd = a.compose.Update(msg)
+	return cmd
+}
+
+// submit sends the compose box's text, or runs it as a /command.
+func (a *App) submit() tea.Cmd {
+	text := a.compose.value()
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	if strings.HasPrefix(text, "/") && !strings.HasPrefix(text, "//") {
+		a.compose.take()
+		a.notice = ""
+		return a.command(text)
+	}
+	if a.view.chat.ID == "" {
+		a.setNotice("open a chat first (tab, alt+1…9 or ctrl+k)", true)
+		return nil
+	}
+	text = strings.TrimPrefix(a.compose.take(), "/") // "//x" sends "/x"
+	eng, id := a.sess.Engine, a.view.chat.ID
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		if _, err := eng.Send(ctx, id, text, client.SendOptions{}); err != nil {
+			return doneMsg{err: err}
+		}
+		return doneMsg{reload: true}
+	}
+}
+
+// View draws the screen.
+func (a *App) View() string {
+	if a.fatal != "" {
+		return a.st.Error.Render(a.fatal) + "\n" + a.st.Faint.Render("ctrl+c: quit") + "\n"
+	}
+	if a.w > 0 && (a.w < minWidth || a.h < minHeight) {
+		return lipgloss.Place(a.w, a.h, lipgloss.Center, lipgloss.Center,
+			lipgloss.NewStyle().Width(max(1, a.w-2)).Render(fmt.Sprintf("veil needs at least %d×%d; this terminal is %d×%d.", minWidth, minHeight, a.w, a.h)))
+	}
+	switch a.screen {
+	case scrLoading, scrErased:
+		return ""
+	case scrGate:
+		return a.gate.View() + "\n" + a.help.View(a.gate)
+	}
+	list := a.list
+	list.focus = a.listFocus
+	listPane := a.st.Pane.Render(list.View())
+	if a.listFocus {
+		listPane = a.st.FocusPane.Render(list.View())
+	}
+	body := lipgloss.JoinHorizontal(lipgloss.Top, listPane, a.view.View())
+	body = lipgloss.NewStyle().Height(max(1, a.h-5)).MaxHeight(max(1, a.h-5)).Render(body)
+	if a.dlg != nil {
+		body = lipgloss.Place(a.w, max(1, a.h-5), lipgloss.Center, lipgloss.Center, a.dlg.View())
+	}
+	bottom := a.compose.View()
+	if a.searching {
+		bottom = a.search.View() + "\n" + a.st.Faint.Render(a.view.searchStatus()+"  enter: older match · esc: close") + "\n"
+	}
+	bottom = lipgloss.NewStyle().Height(3).MaxHeight(3).Render(bottom)
+	var km help.KeyMap = mainKeys{k: a.keys, listMode: a.listFocus}
+	if a.dlg != nil {
+		km = a.dlg
+	}
+	return body + "\n" + bottom + "\n" + a.statusLine() + "\n" + lipgloss.NewStyle().MaxWidth(a.w).Render(a.help.View(km))
+}
+
+func (a *App) statusLine() string {
+	state := "relay: connecting"
+	up, down := 0, 0
+	for _, ok := range a.relays {
+		if ok {
+			up++
+		} else {
+			down++
+		}
+	}
+	switch {
+	case up > 0 && down == 0:
+		state = "relay: connected"
+	case up > 0:
+		state = fmt.Sprintf("relays: %d up, %d down", up, down)
+	case down > 0:
+		state = "relay: offline (messages wait in the outbox)"
+	}
+	queued := 0
+	for _, m := range a.view.msgs {
+		if m.Outgoing && m.Status == "queued" {
+			queued++
+		}
+	}
+	left := state
+	if queued > 0 {
+		left += fmt.Sprintf(" · %d queued", queued)
+	}
+	if a.autoLock > 0 {
+		left += " · locks in " + countdown(a.autoLock-a.now().Sub(a.lastInput))
+	}
+	line := " " + left
+	if a.notice != "" {
+		n := a.notice
+		if a.noticeErr {
+			n = "! " + n
+		}
+		line += " │ " + n
+	}
+	return a.st.StatusBar.Render(lipgloss.NewStyle().Width(a.w).MaxWidth(a.w).Render(truncate(line, a.w)))
+}

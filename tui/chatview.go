@@ -1,0 +1,277 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"veil/client"
+)
+
+// chatView is one chat's scrollback: day separators, timestamps, delivery
+// and read marks, edited and deleted marks, countdowns on disappearing
+// messages, and search highlights.
+type chatView struct {
+	st     styles
+	keys   keyMap
+	vp     viewport.Model
+	chat   client.ChatInfo
+	msgs   []client.MessageInfo
+	query  string
+	match  int   // index into matchLines of the current match
+	lines  []int // first content line of each message
+	hits   []int // indexes of messages matching query
+	now    func() time.Time
+	loc    *time.Location
+	w, h   int
+	loaded bool
+}
+
+func newChatView(st styles, keys keyMap, now func() time.Time, loc *time.Location) chatView {
+	vp := viewport.New(1, 1)
+	vp.KeyMap = viewport.KeyMap{
+		PageUp:   keys.PageUp,
+		PageDown: keys.PageDown,
+	}
+	vp.MouseWheelEnabled = true
+	return chatView{st: st, keys: keys, vp: vp, now: now, loc: loc}
+}
+
+func (v *chatView) SetSize(w, h int) {
+	v.w, v.h = w, h
+	v.vp.Width, v.vp.Height = max(1, w), max(1, h-1)
+	v.render(false)
+}
+
+func (v chatView) ShortHelp() []key.Binding {
+	return []key.Binding{v.keys.PageUp, v.keys.PageDown, v.keys.Search}
+}
+func (v chatView) FullHelp() [][]key.Binding { return [][]key.Binding{v.ShortHelp()} }
+
+// set shows a chat's messages; it stays at the bottom if it was there.
+func (v *chatView) set(c client.ChatInfo, msgs []client.MessageInfo) {
+	same := v.chat.ID == c.ID && v.loaded
+	bottom := v.vp.AtBottom() || !same
+	v.chat, v.msgs, v.loaded = c, msgs, true
+	if !same {
+		v.query, v.hits = "", nil
+	}
+	v.render(bottom)
+}
+
+func (v *chatView) clear() {
+	*v = chatView{st: v.st, keys: v.keys, vp: v.vp, now: v.now, loc: v.loc, w: v.w, h: v.h}
+	v.vp.SetContent("")
+}
+
+func (v chatView) Update(msg tea.Msg) (chatView, tea.Cmd) {
+	var cmd tea.Cmd
+	v.vp, cmd = v.vp.Update(msg)
+	return v, cmd
+}
+
+// search sets the query and moves to the newest match; again moves to the
+// next older one.
+func (v *chatView) search(q string, again bool) {
+	q = strings.ToLower(q)
+	if q != v.query || !again {
+		v.query = q
+		v.hits = v.hits[:0]
+		for i, m := range v.msgs {
+			if q != "" && !m.Deleted && strings.Contains(strings.ToLower(client.Sanitize(m.Text)), q) {
+				v.hits = append(v.hits, i)
+			}
+		}
+		v.match = len(v.hits) - 1
+	} else if len(v.hits) > 0 {
+		v.match = (v.match - 1 + len(v.hits)) % len(v.hits)
+	}
+	v.render(false)
+	if v.match >= 0 && v.match < len(v.hits) {
+		v.vp.SetYOffset(max(0, v.lines[v.hits[v.match]]-v.vp.Height/2))
+	}
+}
+
+func (v *chatView) searchStatus() string {
+	if v.query == "" {
+		return ""
+	}
+	if len(v.hits) == 0 {
+		return "no match"
+	}
+	return fmt.Sprintf("match %d of %d", len(v.hits)-v.match, len(v.hits))
+}
+
+// render rebuilds the content; the countdowns change every second.
+func (v *chatView) render(bottom bool) {
+	if !v.loaded {
+		return
+	}
+	now := v.now()
+	width := max(10, v.vp.Width)
+	var b strings.Builder
+	v.lines = v.lines[:0]
+	line := 0
+	var lastDay string
+	isHit := map[int]bool{}
+	for _, h := range v.hits {
+		isHit[h] = true
+	}
+	peer := chatTitle(v.chat)
+	if v.chat.Peer != "" {
+		peer = client.SanitizeLine(v.chat.Peer)
+	}
+	for i, m := range v.msgs {
+		t := m.Time.In(v.loc)
+		if day := t.Format("Mon 2 Jan 2006"); day != lastDay {
+			lastDay = day
+			sep := "── " + day + " "
+			sep += strings.Repeat("─", max(0, width-lipgloss.Width(sep)))
+			b.WriteString(v.st.DaySep.Render(sep) + "\n")
+			line++
+		}
+		v.lines = append(v.lines, line)
+		who := v.st.Peer.Render(truncate(peer, 16))
+		if m.Outgoing {
+			who = v.st.Me.Render("you")
+		}
+		head := v.st.Faint.Render(t.Format("15:04")) + " " + who + " "
+		text := client.Sanitize(m.Text)
+		if m.Deleted {
+			text = v.st.Deleted.Render("message deleted")
+		} else if isHit[i] && v.query != "" {
+			text = highlight(text, v.query, v.st.Match)
+		}
+		var marks []string
+		if m.Edited && !m.Deleted {
+			marks = append(marks, "edited")
+		}
+		if !m.Expires.IsZero() {
+			marks = append(marks, "⏱ "+countdown(m.Expires.Sub(now)))
+		}
+		if m.Outgoing {
+			marks = append(marks, statusMark(m.Status))
+		}
+		tail := ""
+		if len(marks) > 0 {
+			tail = " " + v.st.Mark.Render(strings.Join(marks, " "))
+			if m.Status == "read" && m.Outgoing {
+				tail = " " + v.st.Read.Render(strings.Join(marks, " "))
+			}
+		}
+		indent := lipgloss.Width(head)
+		body := lipgloss.NewStyle().Width(max(4, width-indent)).Render(text + tail)
+		body = strings.ReplaceAll(body, "\n", "\n"+strings.Repeat(" ", indent))
+		b.WriteString(head + body + "\n")
+		line += strings.Count(body, "\n") + 1
+	}
+	if len(v.msgs) == 0 {
+		b.WriteString(v.st.Faint.Render(emptyChatHint(v.chat)) + "\n")
+	}
+	v.vp.SetContent(strings.TrimRight(b.String(), "\n"))
+	if bottom {
+		v.vp.GotoBottom()
+	}
+}
+
+func emptyChatHint(c client.ChatInfo) string {
+	if c.Pending {
+		return "Waiting for someone to join with this chat's invite key."
+	}
+	return "No messages yet. Messages are end-to-end encrypted."
+}
+
+func (v chatView) View() string {
+	if !v.loaded {
+		return lipgloss.NewStyle().Width(v.w).Height(v.h).Render(v.st.Faint.Render("Select a chat, or /invite to start one. F1: help"))
+	}
+	head := v.st.Bold.Render(truncate(chatTitle(v.chat), max(1, v.w/2)))
+	var info []string
+	if v.chat.MessageTTL > 0 {
+		info = append(info, "⏱ "+shortDur(v.chat.MessageTTL))
+	}
+	if !v.chat.Deadline.IsZero() {
+		info = append(info, "⌛ "+countdown(v.chat.Deadline.Sub(v.now())))
+	}
+	if v.chat.Pending {
+		info = append(info, "invite pending")
+	}
+	if v.chat.Leaked {
+		info = append(info, "INVITE LEAKED")
+	}
+	if s := v.searchStatus(); s != "" {
+		info = append(info, s)
+	}
+	if len(info) > 0 {
+		head += " " + v.st.Faint.Render(strings.Join(info, " · "))
+	}
+	head = lipgloss.NewStyle().MaxWidth(v.w).Render(head)
+	return head + "\n" + v.vp.View()
+}
+
+// highlight marks each occurrence of q (lower case) in s.
+func highlight(s, q string, st lipgloss.Style) string {
+	low := strings.ToLower(s)
+	if len(low) != len(s) {
+		return s // case folding changed lengths: no highlight, no garbling
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(low, q)
+		if i < 0 || q == "" {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i] + st.Render(s[i:i+len(q)]))
+		s, low = s[i+len(q):], low[i+len(q):]
+	}
+}
+
+// statusMark is an outgoing message's delivery mark (spec/client.md §7).
+func statusMark(status string) string {
+	switch status {
+	case "queued":
+		return "◷ queued"
+	case "sent":
+		return "✓"
+	case "delivered":
+		return "✓✓"
+	case "read":
+		return "✓✓ read"
+	}
+	return client.SanitizeLine(status)
+}
+
+// countdown is a remaining time for a badge: 59s, 4m, 3h, 2d.
+func countdown(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// shortDur is a timer's setting: 30s, 5m, 1h, 7d.
+func shortDur(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}

@@ -1,0 +1,233 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// slashCommand is one /command of the compose box.
+type slashCommand struct {
+	name, args, help string
+	run              func(a *App, arg string) tea.Cmd
+	needsChat        bool
+}
+
+// commandTable lists the /commands (a function, not a variable: no
+// package-level mutable state).
+func commandTable() []slashCommand {
+	return []slashCommand{
+		{"invite", "[NAME]", "create a one-time invite key (and QR code) for one person", (*App).cmdInvite, false},
+		{"join", "[KEY [NAME]]", "join a chat with an invite key", (*App).cmdJoin, false},
+		{"name", "NAME", "rename this chat (only you see the name)", (*App).cmdName, true},
+		{"timer", "DUR|off", "disappearing timer for new messages in this chat (e.g. 10m, 1d)", (*App).cmdTimer, true},
+		{"expire", "DUR|off", "erase this whole chat here after DUR", (*App).cmdExpire, true},
+		{"verify", "", "show this chat's safety code to compare in person", (*App).cmdVerify, true},
+		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
+		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
+		{"relay", "[add|default URL]", "show or change relays", (*App).cmdRelay, false},
+		{"settings", "", "notifications, auto-lock, keys", (*App).cmdSettings, false},
+		{"lock", "", "lock now", (*App).cmdLock, false},
+		{"panic", "", "erase this profile now (asks for a word)", (*App).cmdPanic, false},
+		{"help", "", "keys and commands", (*App).cmdHelp, false},
+		{"quit", "", "leave veil", (*App).cmdQuit, false},
+	}
+}
+
+// command runs a line that starts with "/".
+func (a *App) command(line string) tea.Cmd {
+	name, arg, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "/"), " ")
+	arg = strings.TrimSpace(arg)
+	var found []slashCommand
+	for _, c := range commandTable() {
+		if c.name == name {
+			found = []slashCommand{c}
+			break
+		}
+		if strings.HasPrefix(c.name, name) && name != "" {
+			found = append(found, c)
+		}
+	}
+	if name == "group" {
+		return a.fail(errors.New("groups are not in this version of the engine yet"))
+	}
+	if len(found) != 1 {
+		return a.fail(fmt.Errorf("unknown command /%s (/help lists them)", name))
+	}
+	c := found[0]
+	if c.needsChat && a.view.chat.ID == "" {
+		return a.fail(fmt.Errorf("/%s needs an open chat", c.name))
+	}
+	return c.run(a, arg)
+}
+
+func (a *App) fail(err error) tea.Cmd {
+	return func() tea.Msg { return doneMsg{err: err} }
+}
+
+func (a *App) cmdInvite(arg string) tea.Cmd {
+	a.notice = "creating an invite…"
+	return inviteCmd(a.eng(), arg)
+}
+
+func (a *App) cmdJoin(arg string) tea.Cmd {
+	if arg == "" {
+		eng := a.eng()
+		a.openDialog(newPrompt(a.st, a.keys, "Join a chat", "Paste the invite key you were given (then enter).", "", func(v string) tea.Cmd {
+			k, name, _ := strings.Cut(v, " ")
+			return joinCmd(eng, k, strings.TrimSpace(name))
+		}))
+		return nil
+	}
+	k, name, _ := strings.Cut(arg, " ")
+	a.notice = "joining…"
+	return joinCmd(a.eng(), k, strings.TrimSpace(name))
+}
+
+func (a *App) cmdName(arg string) tea.Cmd {
+	eng, id := a.eng(), a.view.chat.ID
+	return action("renamed", true, localTimeout, func(ctx context.Context) error { return eng.Rename(ctx, id, arg) })
+}
+
+// parseDur reads 30s, 10m, 2h or 7d; off and 0 are zero.
+func parseDur(s string) (time.Duration, error) {
+	switch s {
+	case "off", "0":
+		return 0, nil
+	case "":
+		return 0, errors.New("give a duration such as 10m, 2h or 7d, or off")
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := time.ParseDuration(n + "h")
+		return d * 24, err
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 10m, 2h or 7d", s)
+	}
+	return d, nil
+}
+
+func (a *App) cmdTimer(arg string) tea.Cmd {
+	d, err := parseDur(arg)
+	if err != nil {
+		return a.fail(err)
+	}
+	eng, id := a.eng(), a.view.chat.ID
+	note := "disappearing messages off"
+	if d > 0 {
+		note = "new messages disappear " + shortDur(d) + " after they are read"
+	}
+	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetTimer(ctx, id, d) })
+}
+
+func (a *App) cmdExpire(arg string) tea.Cmd {
+	d, err := parseDur(arg)
+	if err != nil {
+		return a.fail(err)
+	}
+	eng, id := a.eng(), a.view.chat.ID
+	var at time.Time
+	note := "this chat no longer expires"
+	if d > 0 {
+		at = a.now().Add(d)
+		note = "this chat is erased here in " + shortDur(d)
+	}
+	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetDeadline(ctx, id, at) })
+}
+
+func (a *App) cmdVerify(string) tea.Cmd { return safetyCmd(a.eng(), a.view.chat.ID) }
+
+func (a *App) cmdReceipts(arg string) tea.Cmd {
+	if arg != "on" && arg != "off" {
+		return a.fail(errors.New("/receipts on or /receipts off"))
+	}
+	eng, id := a.eng(), a.view.chat.ID
+	return action("read receipts "+arg, true, localTimeout, func(ctx context.Context) error {
+		return eng.SetReadReceipts(ctx, id, arg == "on")
+	})
+}
+
+func (a *App) cmdBurn(string) tea.Cmd {
+	eng, id := a.eng(), a.view.chat.ID
+	a.openDialog(newPrompt(a.st, a.keys, "Burn this chat",
+		"This erases the chat here now and tells the other side to erase it too.\nType burn to confirm.", "burn",
+		func(string) tea.Cmd {
+			return action("chat burned", true, networkTimeout, func(ctx context.Context) error { return eng.Burn(ctx, id) })
+		}))
+	return nil
+}
+
+func (a *App) cmdRelay(arg string) tea.Cmd {
+	eng := a.eng()
+	verb, url, _ := strings.Cut(arg, " ")
+	url = strings.TrimSpace(url)
+	switch {
+	case verb == "":
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+			defer cancel()
+			def, all, err := eng.Relays(ctx)
+			if err != nil {
+				return doneMsg{err: err}
+			}
+			return doneMsg{note: fmt.Sprintf("default relay %s (%d configured)", def, len(all))}
+		}
+	case verb == "add" && url != "":
+		return action("relay added", false, networkTimeout, func(ctx context.Context) error { return eng.AddRelay(ctx, url) })
+	case verb == "default" && url != "":
+		return action("default relay changed", false, networkTimeout, func(ctx context.Context) error { return eng.SetDefaultRelay(ctx, url) })
+	}
+	return a.fail(errors.New("/relay, /relay add URL or /relay default URL"))
+}
+
+func (a *App) cmdSettings(string) tea.Cmd {
+	eng := a.eng()
+	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, set: func(k, v string) tea.Cmd {
+		return tea.Sequence(action("saved", false, localTimeout, func(ctx context.Context) error { return eng.SetSetting(ctx, k, v) }), loadSettings(eng))
+	}}
+	for k, v := range a.settings {
+		d.vals[k] = v
+	}
+	d.extra = "Relays: /relay. SOCKS5 proxy (Tor): veil --socks5 HOST:PORT.\nPIN and duress PIN: veil init (see veil --help)."
+	if id := a.view.chat.ID; id != "" {
+		on := a.view.chat.ReadReceipts
+		d.receipt = &on
+		d.toggleR = func(on bool) tea.Cmd {
+			return action("read receipts changed", true, localTimeout, func(ctx context.Context) error { return eng.SetReadReceipts(ctx, id, on) })
+		}
+	}
+	a.openDialog(d)
+	return nil
+}
+
+func (a *App) cmdLock(string) tea.Cmd { return a.lock() }
+
+func (a *App) cmdPanic(string) tea.Cmd {
+	a.openDialog(newPrompt(a.st, a.keys, "Erase this profile",
+		"Every chat and key on this device is destroyed at once and veil exits.\nType erase to confirm.", "erase",
+		func(string) tea.Cmd { return a.panicErase() }))
+	return nil
+}
+
+func (a *App) cmdHelp(string) tea.Cmd {
+	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Help", body: a.helpText()})
+	return nil
+}
+
+func (a *App) cmdQuit(string) tea.Cmd { return tea.Quit }
+
+func (a *App) helpText() string {
+	var b strings.Builder
+	h := a.help
+	h.ShowAll = true
+	b.WriteString(h.View(mainKeys{k: a.keys}) + "\n\n")
+	for _, c := range commandTable() {
+		fmt.Fprintf(&b, "/%s %s — %s\n", c.name, c.args, c.help)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -1,0 +1,365 @@
+package tui
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"veil/client"
+)
+
+// dialog is a box drawn over the main screen that takes the keys while it
+// is open. Esc closes any dialog (the App handles it).
+type dialog interface {
+	Update(tea.Msg) (dialog, tea.Cmd)
+	View() string
+	help.KeyMap
+	SetSize(w, h int)
+}
+
+// closeDialogMsg closes the open dialog.
+type closeDialogMsg struct{}
+
+func closeDialog() tea.Msg { return closeDialogMsg{} }
+
+// textDialog shows text: help, an invite key and its QR code, a safety code.
+type textDialog struct {
+	st          styles
+	keys        keyMap
+	title, body string
+	w, h        int
+}
+
+func (d *textDialog) SetSize(w, h int) { d.w, d.h = w, h }
+func (d *textDialog) ShortHelp() []key.Binding {
+	return []key.Binding{d.keys.Close}
+}
+func (d *textDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+
+func (d *textDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	if km, ok := msg.(tea.KeyMsg); ok && (km.Type == tea.KeyEnter || km.String() == "q") {
+		return d, closeDialog
+	}
+	return d, nil
+}
+
+func (d *textDialog) View() string {
+	return box(d.st, d.title, d.body, d.w, d.h)
+}
+
+// box draws a titled dialog box that fits in w×h, cutting what does not.
+func box(st styles, title, body string, w, h int) string {
+	inner := max(10, w-4)
+	content := st.Title.Render(title) + "\n\n" + body
+	lines := strings.Split(lipgloss.NewStyle().Width(inner).Render(content), "\n")
+	if len(lines) > h-2 && h > 3 {
+		lines = append(lines[:h-3], "…")
+	}
+	return st.Dialog.Render(strings.Join(lines, "\n"))
+}
+
+// promptDialog asks for one line: a key to join with, or a confirmation
+// word that must be typed exactly (panic erase, burn).
+type promptDialog struct {
+	st          styles
+	keys        keyMap
+	title, text string
+	word        string // when set, the input must equal it
+	in          textinput.Model
+	submit      func(string) tea.Cmd
+	err         string
+	w, h        int
+}
+
+func newPrompt(st styles, keys keyMap, title, text, word string, submit func(string) tea.Cmd) *promptDialog {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.CharLimit = 2000
+	in.Focus()
+	return &promptDialog{st: st, keys: keys, title: title, text: text, word: word, in: in, submit: submit}
+}
+
+func (d *promptDialog) SetSize(w, h int) { d.w, d.h = w, h; d.in.Width = max(10, w-10) }
+func (d *promptDialog) ShortHelp() []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "ok")), d.keys.Close}
+}
+func (d *promptDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+
+func (d *promptDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	if km, ok := msg.(tea.KeyMsg); ok && km.Type == tea.KeyEnter {
+		v := strings.TrimSpace(d.in.Value())
+		if d.word != "" && subtle.ConstantTimeCompare([]byte(v), []byte(d.word)) != 1 {
+			d.err = fmt.Sprintf("type %q exactly, or esc to cancel", d.word)
+			d.in.Reset()
+			return d, nil
+		}
+		if v == "" {
+			return d, nil
+		}
+		return d, tea.Batch(closeDialog, d.submit(v))
+	}
+	var cmd tea.Cmd
+	d.in, cmd = d.in.Update(msg)
+	return d, cmd
+}
+
+func (d *promptDialog) View() string {
+	body := d.text + "\n\n" + d.in.View()
+	if d.err != "" {
+		body += "\n" + d.st.Error.Render(d.err)
+	}
+	return box(d.st, d.title, body, d.w, d.h)
+}
+
+// selectChatMsg opens a chat.
+type selectChatMsg struct{ id string }
+
+// finder is the fuzzy chat finder (Ctrl-K): the letters typed must appear
+// in the chat's name in order.
+type finder struct {
+	st     styles
+	keys   keyMap
+	in     textinput.Model
+	chats  []client.ChatInfo
+	found  []client.ChatInfo
+	cursor int
+	w, h   int
+}
+
+func newFinder(st styles, keys keyMap, chats []client.ChatInfo) *finder {
+	in := textinput.New()
+	in.Prompt = "chat: "
+	in.Focus()
+	f := &finder{st: st, keys: keys, in: in, chats: chats}
+	f.filter()
+	return f
+}
+
+func (f *finder) SetSize(w, h int) { f.w, f.h = w, h; f.in.Width = max(10, w-12) }
+func (f *finder) ShortHelp() []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "choose")), key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")), f.keys.Close}
+}
+func (f *finder) FullHelp() [][]key.Binding { return [][]key.Binding{f.ShortHelp()} }
+
+func fuzzy(name, q string) bool {
+	name, q = strings.ToLower(name), strings.ToLower(q)
+	for _, r := range q {
+		i := strings.IndexRune(name, r)
+		if i < 0 {
+			return false
+		}
+		name = name[i+len(string(r)):]
+	}
+	return true
+}
+
+func (f *finder) filter() {
+	f.found = f.found[:0]
+	for _, c := range f.chats {
+		if fuzzy(chatTitle(c), f.in.Value()) {
+			f.found = append(f.found, c)
+		}
+	}
+	f.cursor = min(f.cursor, max(0, len(f.found)-1))
+}
+
+func (f *finder) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	if km, ok := msg.(tea.KeyMsg); ok {
+		switch km.String() {
+		case "enter":
+			if len(f.found) == 0 {
+				return f, nil
+			}
+			id := f.found[f.cursor].ID
+			return f, tea.Batch(closeDialog, func() tea.Msg { return selectChatMsg{id} })
+		case "up", "ctrl+p":
+			f.cursor = max(0, f.cursor-1)
+			return f, nil
+		case "down", "ctrl+n":
+			f.cursor = min(max(0, len(f.found)-1), f.cursor+1)
+			return f, nil
+		}
+	}
+	var cmd tea.Cmd
+	f.in, cmd = f.in.Update(msg)
+	f.filter()
+	return f, cmd
+}
+
+func (f *finder) View() string {
+	rows := []string{f.in.View()}
+	for i, c := range f.found {
+		if i >= max(1, f.h-8) {
+			rows = append(rows, "…")
+			break
+		}
+		line := "  " + truncate(chatTitle(c), max(4, f.w-10))
+		if i == f.cursor {
+			line = f.st.Selected.Render("> " + truncate(chatTitle(c), max(4, f.w-10)))
+		}
+		rows = append(rows, line)
+	}
+	if len(f.found) == 0 {
+		rows = append(rows, f.st.Faint.Render("no chat matches"))
+	}
+	return box(f.st, "Find a chat", strings.Join(rows, "\n"), f.w, f.h)
+}
+
+// settingItem is one line of the settings dialog; Enter moves to the
+// next of its choices and stores it.
+type settingItem struct {
+	label, key string
+	choices    []string
+}
+
+var settingItems = []settingItem{
+	{"Notifications", settingNotify, []string{"bell", "osc9", "osc777", "off"}},
+	{"Auto-lock after idle", settingAutoLock, []string{"5m", "1m", "15m", "1h", "off"}},
+	{"Enter key", settingEnter, []string{"send", "newline"}},
+	{"Panic key (ctrl+\\, no confirmation)", settingPanicKey, []string{"off", "on"}},
+}
+
+// settingsDialog shows and changes the TUI's settings and the current
+// chat's read receipts. Relays and the SOCKS proxy are shown; relays are
+// changed with /relay, the proxy with --socks5.
+type settingsDialog struct {
+	st      styles
+	keys    keyMap
+	vals    map[string]string
+	extra   string
+	cursor  int
+	set     func(k, v string) tea.Cmd
+	w, h    int
+	receipt *bool
+	toggleR func(on bool) tea.Cmd
+}
+
+func (d *settingsDialog) SetSize(w, h int) { d.w, d.h = w, h }
+func (d *settingsDialog) ShortHelp() []key.Binding {
+	return []key.Binding{d.keys.Up, d.keys.Down, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "change")), d.keys.Close}
+}
+func (d *settingsDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+
+func (d *settingsDialog) items() int {
+	if d.receipt != nil {
+		return len(settingItems) + 1
+	}
+	return len(settingItems)
+}
+
+func (d *settingsDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return d, nil
+	}
+	switch {
+	case key.Matches(km, d.keys.Up):
+		d.cursor = max(0, d.cursor-1)
+	case key.Matches(km, d.keys.Down):
+		d.cursor = min(d.items()-1, d.cursor+1)
+	case km.Type == tea.KeyEnter || km.String() == " ":
+		if d.cursor == len(settingItems) {
+			*d.receipt = !*d.receipt
+			return d, d.toggleR(*d.receipt)
+		}
+		it := settingItems[d.cursor]
+		cur := valueOr(d.vals[it.key], it.choices[0])
+		next := it.choices[0]
+		for i, c := range it.choices {
+			if c == cur {
+				next = it.choices[(i+1)%len(it.choices)]
+			}
+		}
+		d.vals[it.key] = next
+		return d, d.set(it.key, next)
+	}
+	return d, nil
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (d *settingsDialog) View() string {
+	var rows []string
+	for i, it := range settingItems {
+		line := fmt.Sprintf("%-38s %s", it.label, valueOr(d.vals[it.key], it.choices[0]))
+		if i == d.cursor {
+			line = d.st.Selected.Render(line)
+		}
+		rows = append(rows, line)
+	}
+	if d.receipt != nil {
+		v := "off"
+		if *d.receipt {
+			v = "on"
+		}
+		line := fmt.Sprintf("%-38s %s", "Read receipts in this chat", v)
+		if d.cursor == len(settingItems) {
+			line = d.st.Selected.Render(line)
+		}
+		rows = append(rows, line)
+	}
+	rows = append(rows, "", d.st.Faint.Render(d.extra))
+	return box(d.st, "Settings", strings.Join(rows, "\n"), d.w, d.h)
+}
+
+// qrText draws an invite key as a QR code with half blocks and the
+// standard's 4-module quiet zone, dark on light whatever the terminal's
+// colours. It returns "" when the code does not fit in w×h.
+func qrText(st styles, text string, w, h int) string {
+	m, err := client.QR(text)
+	if err != nil {
+		return ""
+	}
+	const quiet = 4
+	n := len(m) + 2*quiet
+	if n > w || (n+1)/2 > h {
+		return ""
+	}
+	dark := func(x, y int) bool {
+		x, y = x-quiet, y-quiet
+		return x >= 0 && y >= 0 && x < len(m) && y < len(m) && m[y][x]
+	}
+	black, white := lipgloss.Color("0"), lipgloss.Color("15")
+	var b strings.Builder
+	for y := 0; y < n; y += 2 {
+		for x := 0; x < n; x++ {
+			top, bot := dark(x, y), dark(x, y+1)
+			if st.noColor {
+				// No colours: light modules are drawn, dark are blank, which
+				// scans on a dark terminal (most readers accept inversion).
+				switch {
+				case !top && !bot:
+					b.WriteString("█")
+				case !top:
+					b.WriteString("▀")
+				case !bot:
+					b.WriteString("▄")
+				default:
+					b.WriteString(" ")
+				}
+				continue
+			}
+			fg, bg := white, white
+			if top {
+				fg = black
+			}
+			if bot {
+				bg = black
+			}
+			b.WriteString(lipgloss.NewStyle().Foreground(fg).Background(bg).Render("▀"))
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -1,0 +1,239 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"veil/client"
+)
+
+// Messages carrying the results of engine calls. Every engine call runs in
+// a tea.Cmd, never in Update.
+type (
+	existsMsg struct {
+		ok  bool
+		err error
+	}
+	openedMsg struct {
+		s      *Session
+		events chan client.Event
+		err    error
+	}
+	chatsMsg struct {
+		chats []client.ChatInfo
+		err   error
+	}
+	messagesMsg struct {
+		chat string
+		msgs []client.MessageInfo
+		err  error
+	}
+	eventMsg    struct{ ev client.Event }
+	runDoneMsg  struct{ err error }
+	lockedMsg   struct{}
+	erasedMsg   struct{ err error }
+	tickMsg     time.Time
+	settingsMsg struct{ vals map[string]string }
+	inviteMsg   struct {
+		key, chat string
+		err       error
+	}
+	joinedMsg struct {
+		chat string
+		err  error
+	}
+	safetyMsg struct {
+		chat, code string
+		err        error
+	}
+	// doneMsg reports a finished action: a notice or an error, and
+	// whether the chat list and view need reloading.
+	doneMsg struct {
+		note   string
+		err    error
+		reload bool
+	}
+)
+
+func checkExists(p Profile) tea.Cmd {
+	return func() tea.Msg {
+		ok, err := p.Exists()
+		return existsMsg{ok, err}
+	}
+}
+
+func openProfile(p Profile, pin []byte, setup *Setup) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		events := make(chan client.Event, eventBuffer)
+		var s *Session
+		var err error
+		if setup != nil {
+			s, err = p.Create(ctx, *setup, events)
+			wipe(setup.PIN)
+			wipe(setup.Duress)
+		} else {
+			s, err = p.Open(ctx, pin, events)
+			wipe(pin)
+		}
+		return openedMsg{s, events, err}
+	}
+}
+
+// wipe overwrites a PIN. Go cannot guarantee no copy remains elsewhere
+// in memory (the text input held it as runes); this only shortens its life.
+func wipe(b []byte) { clear(b) }
+
+// run is the engine's receive, send and timer loop, owned by the App: it
+// stops when ctx is cancelled (lock, quit, panic), then closes done.
+func run(eng *client.Engine, ctx context.Context, done chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		err := eng.Run(ctx)
+		close(done)
+		return runDoneMsg{err}
+	}
+}
+
+// waitEvent waits for the engine's next event; Update issues it again after
+// each one, so the channel is always read while the engine runs.
+func waitEvent(events <-chan client.Event, done <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case ev := <-events:
+			return eventMsg{ev}
+		case <-done:
+			return nil
+		}
+	}
+}
+
+// shutdown stops the run loop, reading events until it has stopped (the
+// engine waits on a full channel), and closes the session.
+func shutdown(s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) {
+	cancel()
+	if done != nil {
+		for stopped := false; !stopped; {
+			select {
+			case <-events:
+			case <-done:
+				stopped = true
+			}
+		}
+	}
+	s.Close()
+}
+
+func lockCmd(s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		shutdown(s, cancel, events, done)
+		return lockedMsg{}
+	}
+}
+
+func eraseCmd(p Profile, s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) tea.Cmd {
+	return func() tea.Msg {
+		if s != nil {
+			shutdown(s, cancel, events, done)
+		}
+		ctx, c := context.WithTimeout(context.Background(), networkTimeout)
+		defer c()
+		return erasedMsg{p.Erase(ctx)}
+	}
+}
+
+func loadChats(eng *client.Engine) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		c, err := eng.Chats(ctx)
+		return chatsMsg{c, err}
+	}
+}
+
+// loadMessages loads a chat's last messages and marks the shown ones read
+// (their disappearing timers start now, spec/client.md §8.1).
+func loadMessages(eng *client.Engine, chat string, markRead bool) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		msgs, err := eng.Messages(ctx, chat, messageWindow)
+		if err == nil && markRead {
+			var unread []string
+			for _, m := range msgs {
+				if m.Unread {
+					unread = append(unread, m.ID)
+				}
+			}
+			if len(unread) > 0 {
+				err = eng.MarkRead(ctx, chat, unread...)
+			}
+		}
+		return messagesMsg{chat, msgs, err}
+	}
+}
+
+func loadSettings(eng *client.Engine) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		vals := map[string]string{}
+		for _, k := range []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey} {
+			v, err := eng.Setting(ctx, k)
+			if err != nil {
+				return doneMsg{err: err}
+			}
+			vals[k] = v
+		}
+		return settingsMsg{vals}
+	}
+}
+
+// action runs one engine call with a timeout and reports it as a doneMsg.
+func action(note string, reload bool, timeout time.Duration, f func(ctx context.Context) error) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			return doneMsg{err: err, reload: reload}
+		}
+		return doneMsg{note: note, reload: reload}
+	}
+}
+
+func inviteCmd(eng *client.Engine, name string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		k, c, err := eng.Invite(ctx, client.InviteOptions{Name: name})
+		return inviteMsg{k, c, err}
+	}
+}
+
+func joinCmd(eng *client.Engine, keyText, name string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		c, err := eng.Join(ctx, keyText, client.JoinOptions{Name: name})
+		if errors.Is(err, client.ErrInviteUsed) {
+			err = errors.New("this invite was already used or has expired: ask for a new one (and tell the sender: if they did not use it, someone else did)")
+		}
+		return joinedMsg{c, err}
+	}
+}
+
+func safetyCmd(eng *client.Engine, chat string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		code, err := eng.SafetyCode(ctx, chat)
+		return safetyMsg{chat, code, err}
+	}
+}
+
+func tick(d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
