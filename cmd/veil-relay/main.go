@@ -164,7 +164,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			Replicas:   o.NATSReplicas,
 			MaxPending: o.MaxPending,
 			MaxBytes:   o.MaxStorage,
-			Logger:     log,
+			// One node per expiry interval scans the cluster.
+			ExpireLease: max(o.limits().ExpireEvery*9/10, time.Second),
+			Logger:      log,
 		})
 		if err != nil {
 			return err

@@ -104,6 +104,17 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 		return err
 	}
 	defer cancel()
+	if s.lease > 0 {
+		// One node per lease period (spec §8): the lease is a key created
+		// only if absent, which the server removes after the period.
+		_, err := s.publish(ctx, pub{subject: s.names.leaseSubject(), data: []byte{recordV1}, ttl: s.lease, expect: &zero})
+		if errors.Is(err, errConflict) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jetstream: expire lease: %w", err)
+		}
+	}
 	var errs []error
 	errs = append(errs, s.expireMessages(ctx, now))
 	errs = append(errs, s.expireEntries(ctx, now))

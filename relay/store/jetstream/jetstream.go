@@ -98,6 +98,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives connection events (never IDs or bodies). Nil: silent.
 	Logger *slog.Logger
+	// ExpireLease, when set, lets one relay node per period do Expire's
+	// scans: Expire first takes a lease in the claims bucket for this long
+	// (spec §8) and returns at once if another node holds it. Set it a
+	// little below the relay's expiry interval. Zero: every call scans.
+	ExpireLease time.Duration
 	// OpTimeout bounds one call, retries included, when the caller's
 	// context has no deadline; 20s when zero.
 	OpTimeout time.Duration
@@ -113,6 +118,7 @@ type Store struct {
 	log       *slog.Logger
 	maxBytes  int64
 	maxPend   int
+	lease     time.Duration
 	opTimeout time.Duration
 
 	msgs, logs                    js.Stream // spec §3, §5
@@ -158,6 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log:       cfg.Logger,
 		maxBytes:  cfg.MaxBytes,
 		maxPend:   max(cfg.MaxPending, 0),
+		lease:     cfg.ExpireLease,
 		opTimeout: cfg.OpTimeout,
 		closing:   make(chan struct{}),
 		watchers:  map[*watcher]struct{}{},

@@ -57,6 +57,10 @@ func (n names) msgSubject(rid store.ID) string    { return n.prefix + ".m." + ke
 func (n names) logSubject(id store.ID) string     { return n.prefix + ".l." + key(id) }
 func (n names) notifySubject(rid store.ID) string { return n.prefix + ".n." + key(rid) }
 
+// leaseSubject is the expiry lease's key in the claims bucket (§8); it is
+// not an ID, so the claim watcher ignores it.
+func (n names) leaseSubject() string { return "$KV." + n.claimBucket + ".expire-lease" }
+
 // kvStream and kvSubjects follow the layout of NATS KV buckets, so the
 // buckets can be inspected with the standard tools (§4).
 func kvStream(bucket string) string   { return "KV_" + bucket }

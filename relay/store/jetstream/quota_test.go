@@ -70,3 +70,40 @@ func TestServerQuota(t *testing.T) {
 		t.Fatalf("Send to another mailbox: %v", err)
 	}
 }
+
+// TestExpireLease: with ExpireLease, of two nodes calling Expire in one
+// period only the first scans (spec §8).
+func TestExpireLease(t *testing.T) {
+	c := jstest.Start(t, 1)
+	ctx := context.Background()
+	open := func() *Store {
+		s, err := Open(ctx, Config{URLs: c.URLs(), Prefix: "lease", Replicas: 1, ExpireLease: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	m := createMailbox(t, a)
+	now := time.Now()
+	if _, err := a.Send(ctx, m.SenderID, []byte("short"), time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Expire(ctx, now.Add(time.Hour), now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := a.Pending(ctx, m.RecipientID, 0, 10); len(msgs) != 0 {
+		t.Fatalf("first Expire with the lease left %d expired messages", len(msgs))
+	}
+	if _, err := a.Send(ctx, m.SenderID, []byte("short"), time.Minute, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Expire(ctx, now.Add(time.Hour), now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Pending filters by expiry; the record is still stored.
+	if n, err := count(ctx, a.msgs, a.names.msgSubject(m.RecipientID)); err != nil || n != 1 {
+		t.Fatalf("second node's Expire within the lease scanned anyway: %d stored, %v", n, err)
+	}
+}
