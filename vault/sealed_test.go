@@ -100,58 +100,84 @@ func opensWithAny(val []byte, bkey []byte, keys map[string]crypto.SymKey) bool {
 // protocol review's finding M1: superseded ratchet states stayed on disk
 // under Badger's encryption only, so the PIN recovered them, even for
 // burned chats. Now every version on disk is sealed under a state key
-// that burning deletes.
+// that burning deletes, whichever way the chat goes: DeleteChat alone,
+// the client's burn (DeleteContact, then DeleteChat), or its deadline
+// passing (SweepExpired).
 func TestFindingM1OldRatchetStatesAfterBurn(t *testing.T) {
-	dir := t.TempDir()
-	v := createVault(t, dir, testOpts(nil))
-	dataKey := v.dataKey
-	putChat2(t, v, &Chat{ID: "chat", Kind: ChatDirect, ContactID: "peer"})
-	putChat2(t, v, &Chat{ID: "other", Kind: ChatDirect, ContactID: "friend"})
-	for i := range 5 {
-		putContactState(t, v, "peer", i)
+	deadline := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC) // a day after newClock's start
+	burns := []struct {
+		name     string
+		deadline time.Time
+		burn     func(v *Vault, clk *testClock) error
+	}{
+		{"DeleteChat", time.Time{}, func(v *Vault, _ *testClock) error { return v.DeleteChat(ctx, "chat") }},
+		{"client burn", time.Time{}, func(v *Vault, _ *testClock) error {
+			if err := v.Update(ctx, func(tx *Tx) error { return tx.DeleteContact("peer") }); err != nil {
+				return err
+			}
+			return v.DeleteChat(ctx, "chat")
+		}},
+		{"deadline", deadline, func(v *Vault, clk *testClock) error {
+			clk.Add(48 * time.Hour)
+			_, err := v.SweepExpired(ctx)
+			return err
+		}},
 	}
-	putContactState(t, v, "friend", 10)
-	mustLock(t, v)
+	for _, b := range burns {
+		t.Run(b.name, func(t *testing.T) {
+			dir := t.TempDir()
+			clk := newClock()
+			v := createVault(t, dir, testOpts(clk))
+			dataKey := v.dataKey
+			putChat2(t, v, &Chat{ID: "chat", Kind: ChatDirect, ContactID: "peer", Deadline: b.deadline})
+			putChat2(t, v, &Chat{ID: "other", Kind: ChatDirect, ContactID: "friend"})
+			for i := range 5 {
+				putContactState(t, v, "peer", i)
+			}
+			putContactState(t, v, "friend", 10)
+			mustLock(t, v)
 
-	bkey := simpleKey(pfxContact, "peer")
-	before := rawVersions(t, dir, &dataKey, bkey)
-	if len(before) < 2 {
-		// The finding's premise: Badger keeps superseded versions. If it
-		// ever stops, this test no longer tests anything.
-		t.Fatalf("only %d versions on disk before the burn; the test needs several", len(before))
-	}
+			bkey := simpleKey(pfxContact, "peer")
+			before := rawVersions(t, dir, &dataKey, bkey)
+			if len(before) < 2 {
+				// The finding's premise: Badger keeps superseded versions.
+				// If it ever stops, this test no longer tests anything.
+				t.Fatalf("only %d versions on disk before the burn; the test needs several", len(before))
+			}
 
-	v = mustOpen(t, dir, pin, testOpts(nil))
-	if err := v.DeleteChat(ctx, "chat"); err != nil {
-		t.Fatal(err)
-	}
-	err := v.View(ctx, func(tx *Tx) error {
-		if _, err := tx.Contact("peer"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("burned chat's contact: %v, want ErrNotFound", err)
-		}
-		c, err := tx.Contact("friend")
-		if err != nil || !bytes.Equal(c.Ratchet, ratchetState(10)) {
-			t.Errorf("other contact damaged: %v", err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustLock(t, v)
+			v = mustOpen(t, dir, pin, testOpts(clk))
+			if err := b.burn(v, clk); err != nil {
+				t.Fatal(err)
+			}
+			err := v.View(ctx, func(tx *Tx) error {
+				if _, err := tx.Contact("peer"); !errors.Is(err, ErrNotFound) {
+					t.Errorf("burned chat's contact: %v, want ErrNotFound", err)
+				}
+				c, err := tx.Contact("friend")
+				if err != nil || !bytes.Equal(c.Ratchet, ratchetState(10)) {
+					t.Errorf("other contact damaged: %v", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustLock(t, v)
 
-	keys := tableKeys(t, dir, &dataKey)
-	after := rawVersions(t, dir, &dataKey, bkey)
-	for i, val := range append(before, after...) {
-		if opensWithAny(val, bkey, keys) {
-			t.Errorf("version %d of the burned contact is readable with the data key", i)
-		}
-	}
-	// The check can fail: the live contact opens with the same method.
-	fk := simpleKey(pfxContact, "friend")
-	live := rawVersions(t, dir, &dataKey, fk)
-	if len(live) == 0 || !opensWithAny(live[0], fk, keys) {
-		t.Fatal("the live contact does not open: the check proves nothing")
+			keys := tableKeys(t, dir, &dataKey)
+			after := rawVersions(t, dir, &dataKey, bkey)
+			for i, val := range append(before, after...) {
+				if opensWithAny(val, bkey, keys) {
+					t.Errorf("version %d of the burned contact is readable with the data key", i)
+				}
+			}
+			// The check can fail: the live contact opens with the same method.
+			fk := simpleKey(pfxContact, "friend")
+			live := rawVersions(t, dir, &dataKey, fk)
+			if len(live) == 0 || !opensWithAny(live[0], fk, keys) {
+				t.Fatal("the live contact does not open: the check proves nothing")
+			}
+		})
 	}
 }
 
