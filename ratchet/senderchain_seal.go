@@ -102,3 +102,35 @@ func sealAD(ctx *[EpochContextSize]byte, i int) [EpochContextSize + 2]byte {
 	binary.BigEndian.PutUint16(ad[EpochContextSize:], uint16(i))
 	return ad
 }
+
+// logIDLabel is appended to the epoch context in the AD of a sealed log ID
+// (spec/groups.md §6.3), so it cannot be confused with a message header
+// sealed under the same key.
+const logIDLabel = "log"
+
+// SealedLogIDSize is the size of a log ID sealed by SealLogID.
+const SealedLogIDSize = crypto.SealedXSize + crypto.IDSize
+
+// SealLogID seals the epoch log's ID under the epoch's header key
+// (spec/groups.md §6.3): only members of the epoch learn which log is
+// theirs.
+func (g *GroupEpoch) SealLogID(id crypto.ID) ([]byte, error) {
+	return crypto.SealX(nil, &g.hk, id[:], g.logAD(), g.cfg.rand())
+}
+
+// OpenLogID opens a log ID sealed by SealLogID in the same epoch. Any
+// failure is ErrAuth.
+func (g *GroupEpoch) OpenLogID(sealed []byte) (crypto.ID, error) {
+	var id crypto.ID
+	if len(sealed) != SealedLogIDSize {
+		return id, authErr("sealed log ID has a bad length")
+	}
+	if _, err := crypto.OpenX(id[:0], &g.hk, sealed, g.logAD()); err != nil {
+		return crypto.ID{}, ErrAuth
+	}
+	return id, nil
+}
+
+func (g *GroupEpoch) logAD() []byte {
+	return append(g.ctx[:len(g.ctx):len(g.ctx)], logIDLabel...)
+}

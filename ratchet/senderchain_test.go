@@ -390,3 +390,27 @@ func TestNewGroupEpochRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGroupLogIDSeal(t *testing.T) {
+	g := newTestGroup(t, 12, 2, 3)
+	other := newTestGroup(t, 13, 2, 3)
+	var id crypto.ID
+	id[0], id[23] = 7, 9
+	s, err := g.members[0].SealLogID(id)
+	if err != nil || len(s) != SealedLogIDSize {
+		t.Fatalf("%d bytes, %v", len(s), err)
+	}
+	if got, err := g.members[1].OpenLogID(s); err != nil || got != id {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := other.members[0].OpenLogID(s); !errors.Is(err, ErrAuth) {
+		t.Fatalf("another group's member opened the log ID: %v", err)
+	}
+	for i := range s {
+		bad := bytes.Clone(s)
+		bad[i] ^= 1
+		if _, err := g.members[1].OpenLogID(bad); err == nil {
+			t.Fatalf("byte %d flipped: opened", i)
+		}
+	}
+}
