@@ -46,18 +46,22 @@ func Open(dst []byte, key *SymKey, nonce *[NonceSize]byte, ct, ad []byte) ([]byt
 // SealX encrypts pt with XChaCha20-Poly1305 under key and a fresh random
 // 24-byte nonce drawn from r (crypto/rand when nil) and appends
 // nonce || ciphertext || tag to dst. Random nonces are safe at this size,
-// so one key may seal any number of messages.
+// so one key may seal any number of messages. The nonce is drawn straight
+// into dst (no separate buffer); pt may overlap the space after the nonce
+// exactly, as in cipher.AEAD. On error dst's spare capacity may have been
+// written.
 func SealX(dst []byte, key *SymKey, pt, ad []byte, r io.Reader) ([]byte, error) {
-	var nonce [XNonceSize]byte
-	if err := RandomBytes(r, nonce[:]); err != nil {
+	n := len(dst)
+	dst = append(dst, make([]byte, XNonceSize)...)
+	nonce := dst[n:]
+	if err := RandomBytes(r, nonce); err != nil {
 		return nil, err
 	}
 	a, err := chacha20poly1305.NewX(key[:])
 	if err != nil {
 		panic("crypto: chacha20poly1305.NewX: " + err.Error())
 	}
-	dst = append(dst, nonce[:]...)
-	return a.Seal(dst, nonce[:], pt, ad), nil
+	return a.Seal(dst, nonce, pt, ad), nil
 }
 
 // OpenX opens nonce || ciphertext || tag produced by SealX, appending the

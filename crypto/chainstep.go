@@ -5,14 +5,6 @@ import (
 	"crypto/sha256"
 )
 
-// chainScratch holds ChainStep's HMAC input and output on the heap in one
-// allocation: both pass through hash.Hash's interface methods, so the
-// compiler cannot keep them on the stack.
-type chainScratch struct {
-	in  [1]byte
-	out [HashSize]byte
-}
-
 // ChainStep is one step of a symmetric-key ratchet with HMAC-SHA256
 // (spec/session.md §4.4):
 //
@@ -20,19 +12,20 @@ type chainScratch struct {
 //	ck' = HMAC-SHA256(ck, {ckByte})
 //
 // It writes mk and replaces *ck with ck'. The HMAC is keyed once for both
-// outputs (its padded-key states are reused, FIPS 198-1 §6), which makes
-// this cheaper than two Chain.Derive calls on a fresh Chain.
+// outputs (its padded-key states are reused, FIPS 198-1 §6). Once the HMAC
+// is keyed, *ck is no longer read (hmac.New copies the key into its padded
+// blocks), so *ck itself serves as the one-byte input and the output
+// buffer: the hash interface makes whatever it is given escape, and *ck
+// already does (it is the HMAC key), so the step allocates nothing beyond
+// the HMAC itself.
 func ChainStep(ck, mk *SymKey, mkByte, ckByte byte) {
-	s := new(chainScratch)
 	h := hmac.New(sha256.New, ck[:])
-	s.in[0] = mkByte
-	h.Write(s.in[:])
-	h.Sum(s.out[:0])
-	copy(mk[:], s.out[:])
+	ck[0] = mkByte
+	h.Write(ck[:1])
+	h.Sum(ck[:0])
+	*mk = *ck
 	h.Reset()
-	s.in[0] = ckByte
-	h.Write(s.in[:])
-	h.Sum(s.out[:0])
-	copy(ck[:], s.out[:])
-	clear(s.out[:])
+	ck[0] = ckByte
+	h.Write(ck[:1])
+	h.Sum(ck[:0])
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
-	"hash"
 )
 
 // HashSize is the size of a SHA-256 digest.
@@ -50,24 +49,6 @@ func MAC(key []byte, data ...[]byte) [HashSize]byte {
 	var out [HashSize]byte
 	m.Sum(out[:0])
 	return out
-}
-
-// Chain is a reusable HMAC-SHA256 keyed with a chain key, for the symmetric
-// ratchet's per-message steps (spec/session.md): keying it once and
-// deriving several outputs with one-byte inputs avoids re-hashing the key
-// and allocating on the hot path.
-type Chain struct {
-	h hash.Hash
-}
-
-// NewChain returns a Chain keyed with key.
-func NewChain(key *SymKey) Chain { return Chain{h: hmac.New(sha256.New, key[:])} }
-
-// Derive writes HMAC(key, {b}) into out.
-func (c Chain) Derive(out *SymKey, b byte) {
-	c.h.Reset()
-	c.h.Write([]byte{b})
-	c.h.Sum(out[:0])
 }
 
 // VerifyMAC compares two MACs in constant time.

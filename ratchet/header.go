@@ -31,12 +31,15 @@ func parseHeader(b []byte) (header, bool) {
 	return h, true
 }
 
-// openHeader decrypts an encrypted header under hk.
-func openHeader(hk *crypto.SymKey, enc []byte) (header, bool) {
-	var b [headerSize]byte
-	pt, err := crypto.OpenX(b[:0], hk, enc, nil)
-	if err != nil {
-		return header{}, false
+// openHeader decrypts an encrypted header under hk, into the session's
+// scratch buffer.
+func (s *Session) openHeader(hk *crypto.SymKey, enc []byte) (header, bool) {
+	pt, err := crypto.OpenX(s.tmpHdr[:0], hk, enc, nil)
+	var h header
+	ok := false
+	if err == nil {
+		h, ok = parseHeader(pt)
 	}
-	return parseHeader(pt)
+	clear(s.tmpHdr[:])
+	return h, ok
 }

@@ -30,9 +30,10 @@ func BenchmarkPartOpenHeader(b *testing.B) {
 	h := header{}
 	cfg := Config{}
 	enc, _ := sealHeader(nil, &hk, &h, &cfg)
+	var s Session
 	b.ReportAllocs()
 	for b.Loop() {
-		openHeader(&hk, enc)
+		s.openHeader(&hk, enc)
 	}
 }
 

@@ -161,3 +161,31 @@ func TestReviewN1PastEndOfOldChain(t *testing.T) {
 	old.ns = 2
 	expectFail(t, bob, mustEncrypt(t, old, "c2 again"), ErrDuplicate)
 }
+
+// TestScratchWiped: the Session's scratch buffers (a copy of CKr, an
+// opened header) hold nothing after any decrypt, successful or not.
+func TestScratchWiped(t *testing.T) {
+	alice, bob := pair(t, 208)
+	check := func(what string) {
+		t.Helper()
+		for _, s := range []*Session{alice, bob} {
+			if !s.tmpCK.IsZero() || s.tmpHdr != [headerSize]byte{} {
+				t.Fatalf("scratch not wiped after %s", what)
+			}
+		}
+	}
+	check("handshake")
+	lost := mustEncrypt(t, bob, "lost")
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "step"), "step")
+	check("DH step with a skipped key")
+	m := mustEncrypt(t, bob, "current")
+	bad := append([]byte(nil), m...)
+	bad[len(bad)-1] ^= 1
+	expectFail(t, alice, bad, ErrAuth)
+	check("failed decrypt")
+	mustDecrypt(t, alice, m, "current")
+	mustDecrypt(t, alice, lost, "lost")
+	check("current-chain and skipped decrypts")
+	expectFail(t, alice, m, ErrDuplicate)
+	check("duplicate")
+}

@@ -44,6 +44,13 @@ type Session struct {
 
 	retired []retiredChain // previous receiving chains, oldest first (§7.3)
 	skipped []skippedKey   // skipped message keys, oldest first (§7.2)
+
+	// Scratch space, not state: Decrypt works on a copy of CKr and opens
+	// headers into these. They live in the Session, which is on the heap
+	// anyway, so the hash and AEAD interfaces that make their arguments
+	// escape cost no allocation per message. Wiped after each use.
+	tmpCK  crypto.SymKey
+	tmpHdr [headerSize]byte
 }
 
 // retiredChain remembers a previous receiving chain: its header key and
@@ -146,17 +153,17 @@ func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	copy(padded, pt)
 	padded[len(pt)] = 0x80 // ISO/IEC 7816-4, §6; the rest is already zero
 
-	ck := s.cks
-	mk := chainStep(&ck)
+	// Nothing fails from here on, so CKs steps in place.
+	mk := chainStep(&s.cks)
 	// The body nonce is the first 12 bytes of the header's fresh random
 	// nonce (§5.4): MK is used once anyway, and a state wrongly used twice
 	// still does not repeat a (key, nonce) pair.
 	crypto.Seal(padded[:0], &mk, bodyNonce(m, off), padded, buf[:adSize+bodyOff])
 	mk.Wipe()
-	s.cks = ck
-	ck.Wipe()
 	s.ns++
-	s.expireSkipped(s.cfg.now()) // §7.2: a silent peer's keys still expire
+	if len(s.skipped) > 0 { // the clock is read only when there is work
+		s.expireSkipped(s.cfg.now()) // §7.2: a silent peer's keys still expire
+	}
 	return m, nil
 }
 
@@ -236,11 +243,11 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 	// The current receiving chain first: the common case costs one header
 	// trial.
 	if s.hasHKr {
-		if h, ok := openHeader(&s.hkr, enc); ok {
+		if h, ok := s.openHeader(&s.hkr, enc); ok {
 			return s.decryptCurrent(msg, bodyOff, &h, now)
 		}
 	}
-	if h, ok := openHeader(&s.nhkr, enc); ok {
+	if h, ok := s.openHeader(&s.nhkr, enc); ok {
 		return s.decryptStep(msg, bodyOff, &h, now)
 	}
 	// Older chains that still have skipped keys. Entries of one chain are
@@ -253,7 +260,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 		if s.hasHKr && crypto.Equal(hk[:], s.hkr[:]) {
 			continue
 		}
-		if h, ok := openHeader(hk, enc); ok {
+		if h, ok := s.openHeader(hk, enc); ok {
 			j := s.findSkipped(hk, h.n)
 			if j < 0 {
 				return nil, s.pastKeys(hk, h.n)
@@ -263,7 +270,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 	}
 	// Retired chains, only to recognise a replay.
 	for i := range s.retired {
-		if h, ok := openHeader(&s.retired[i].hk, enc); ok {
+		if h, ok := s.openHeader(&s.retired[i].hk, enc); ok {
 			if h.n < s.retired[i].end {
 				return nil, ErrDuplicate
 			}
@@ -309,10 +316,11 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) 
 	if h.n-s.nr > MaxSkip {
 		return nil, ErrTooFarAhead
 	}
-	ck := s.ckr
+	ck := &s.tmpCK // a copy of CKr, committed only on success
+	*ck = s.ckr
 	defer ck.Wipe()
-	newSkipped := skipKeys(&ck, s.nr, h.n, &s.hkr, now)
-	mk := chainStep(&ck)
+	newSkipped := skipKeys(ck, s.nr, h.n, &s.hkr, now)
+	mk := chainStep(ck)
 	defer mk.Wipe()
 	pt, err := s.openBody(&mk, msg, bodyOff)
 	if err != nil {
@@ -320,7 +328,7 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) 
 		return nil, err
 	}
 	// Commit.
-	s.ckr = ck
+	s.ckr = *ck
 	s.nr = h.n + 1
 	s.addSkipped(newSkipped)
 	s.received(now)
@@ -349,8 +357,9 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]
 		if h.pn-s.nr > MaxSkip {
 			return nil, ErrTooFarAhead
 		}
-		ck := s.ckr
-		tail = skipKeys(&ck, s.nr, h.pn, &s.hkr, now)
+		ck := &s.tmpCK
+		*ck = s.ckr
+		tail = skipKeys(ck, s.nr, h.pn, &s.hkr, now)
 		ck.Wipe()
 	}
 	if h.n > MaxSkip { // also keeps Nr = N + 1 below 2^32 (§4.5)
@@ -419,6 +428,7 @@ func (s *Session) Wipe() {
 	for _, k := range []*crypto.SymKey{&s.rk, &s.cks, &s.ckr, &s.hks, &s.nhks, &s.hkr, &s.nhkr} {
 		k.Wipe()
 	}
+	s.tmpCK.Wipe()
 	wipeSkipped(s.skipped)
 	for i := range s.skipped {
 		s.skipped[i].hk.Wipe()

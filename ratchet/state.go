@@ -37,7 +37,9 @@ var errState = errors.New("ratchet: invalid session state")
 // not outlive their TTL in storage. The result holds secrets: the caller
 // must store it encrypted and wipe it when done.
 func (s *Session) Marshal() []byte {
-	s.expireSkipped(s.cfg.now())
+	if len(s.skipped) > 0 {
+		s.expireSkipped(s.cfg.now())
+	}
 	size := stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize
 	b := make([]byte, 0, size)
 	var flags byte
