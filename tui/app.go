@@ -153,7 +153,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		a.layout()
 		return a, nil
 	case tickMsg:
-		return a, a.onTick(time.Time(msg))
+		return a, a.onTick(a.now())
 	case existsMsg:
 		if msg.err != nil {
 			a.fatal = "veil: " + msg.err.Error()
@@ -619,6 +619,9 @@ func (a *App) View() string {
 
 func (a *App) statusLine() string {
 	state := "relay: connecting"
+	if len(a.list.chats) == 0 {
+		state = "relay: idle (no chats yet)"
+	}
 	up, down := 0, 0
 	for _, ok := range a.relays {
 		if ok {
