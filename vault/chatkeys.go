@@ -421,6 +421,19 @@ func (t *chatKeys) has(id string) bool {
 	return ok
 }
 
+// hasBase reports whether the table holds any state key of the record
+// whose state-key IDs start with base.
+func (t *chatKeys) hasBase(base string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id := range t.keys {
+		if b, _, ok := parseStateKeyID(id); ok && b == base {
+			return true
+		}
+	}
+	return false
+}
+
 // prepareRotation picks the epoch of a fresh state key for the record
 // whose state-key IDs start with base, above every epoch it has, and lists
 // the record's keys to delete: all but epoch keep (when hasKeep). Nothing

@@ -186,7 +186,9 @@ func (v *Vault) finishChatDeletes(ctx context.Context) error {
 
 // SweepExpired deletes every message whose Expires has passed and every
 // chat whose Deadline has passed (by the vault's clock), and returns how
-// many messages and chats it deleted. The client calls it on a timer.
+// many messages and chats it deleted. It also deletes the state keys of
+// superseded records (previous ratchet states, spec/vault.md §6.6). The
+// client calls it on a timer.
 func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 	release, err := v.use()
 	if err != nil {
@@ -198,6 +200,10 @@ func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 	now := v.opts.now()
 	// Keys first (spec/vault.md §6.5): ended buckets become unreadable now.
 	if _, err := v.keys.expireBuckets(now.Unix()); err != nil {
+		return 0, err
+	}
+	// Previous ratchet states and other superseded records (§6.6).
+	if err := v.dropSupersededLocked(); err != nil {
 		return 0, err
 	}
 	total := 0

@@ -101,8 +101,9 @@ type Vault struct {
 	plock   *profileLock
 	primary int // index of the primary slot in the key file
 
-	writeMu sync.Mutex // serialises Update, so Badger never reports conflicts
-	idx     searchIndex
+	writeMu    sync.Mutex // serialises Update, so Badger never reports conflicts
+	superseded []string   // state keys no committed record uses; guarded by writeMu (§6.6)
+	idx        searchIndex
 
 	stop   context.CancelFunc // stops the goroutines below
 	wg     sync.WaitGroup     // the GC loop and background trash removal

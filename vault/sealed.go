@@ -33,9 +33,14 @@ const (
 // rotation costs one chat-key table write (two fsyncs).
 const rotateEvery = 1
 
-// errKeyGone reports a sealed record whose state key was deleted: the
-// record was burned and is being (or will be) removed.
+// errKeyGone reports a sealed record whose state keys were all deleted:
+// the record was burned and is being (or will be) removed.
 var errKeyGone = fmt.Errorf("%w: the record's key is gone (burned)", ErrNotFound)
+
+// errStaleRead reports a read, in a snapshot older than the record's
+// latest commits, of a version whose state key has since been deleted.
+// The record lives: it is not ErrNotFound, and a new View reads it.
+var errStaleRead = errors.New("vault: the record changed during this read; retry")
 
 // isSealedKey reports whether the Badger key holds a sealed record.
 func isSealedKey(k []byte) bool {
@@ -97,9 +102,11 @@ func encodeSealed(bkey []byte, h sealedHeader, key *crypto.SymKey, rec any, r io
 }
 
 // keySource looks a key up by table ID: the chat-key table, or a
-// transaction that also sees the keys it has staged.
+// transaction that also sees the keys it has staged. hasBase reports
+// whether any state key of a record is present.
 type keySource interface {
 	get(id string) (crypto.SymKey, bool)
+	hasBase(base string) bool
 }
 
 // txKeys is a transaction's view of the table: its staged keys first.
@@ -110,6 +117,15 @@ func (k txKeys) get(id string) (crypto.SymKey, bool) {
 		return key, true
 	}
 	return k.tx.v.keys.get(id)
+}
+
+func (k txKeys) hasBase(base string) bool {
+	for id := range k.tx.staged {
+		if b, _, ok := parseStateKeyID(id); ok && b == base {
+			return true
+		}
+	}
+	return k.tx.v.keys.hasBase(base)
 }
 
 // decodeSealed opens a sealed record value stored under bkey into out,
@@ -128,6 +144,9 @@ func decodeSealed(bkey, b []byte, keys keySource, out any) error {
 	}
 	key, ok := keys.get(stateKeyID(bkey, h.epoch))
 	if !ok {
+		if keys.hasBase(stateKeyBase(bkey)) {
+			return errStaleRead // superseded under a snapshot; the record lives
+		}
 		return errKeyGone
 	}
 	defer key.Wipe()
@@ -202,6 +221,9 @@ func (tx *Tx) setSealed(bkey []byte, rec any) error {
 			}
 			tx.staged[stateKeyID(bkey, e)] = k
 			tx.drops = append(tx.drops, drop...)
+			if keyOK {
+				tx.superseded = append(tx.superseded, stateKeyID(bkey, c.epoch))
+			}
 			h = sealedHeader{epoch: e, writes: 1}
 		}
 		if tx.sealed == nil {
@@ -241,6 +263,22 @@ func (tx *Tx) wipeStaged() {
 		tx.staged[id] = crypto.SymKey{}
 	}
 	clear(tx.staged)
+}
+
+// dropSupersededLocked deletes the state keys that committed
+// transactions superseded (each record's previous key), in one table
+// write. SweepExpired calls it, so a previous ratchet state stays readable
+// for at most one sweep interval while the client runs (§6.6).
+// v.writeMu must be held.
+func (v *Vault) dropSupersededLocked() error {
+	if len(v.superseded) == 0 {
+		return nil
+	}
+	if err := v.keys.remove(v.superseded...); err != nil {
+		return err
+	}
+	v.superseded = nil
+	return nil
 }
 
 // dropDeletedLocked runs after a commit: the state keys of every sealed

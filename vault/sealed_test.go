@@ -191,8 +191,8 @@ func putChat2(t *testing.T, v *Vault, c *Chat) {
 
 // TestSupersededStatesBecomeUnreadable: while a chat lives, rotating the
 // state key leaves at most the current and the previous version of a
-// record readable (spec/vault.md §6.6), and after an unlock only the
-// current one.
+// record readable (spec/vault.md §6.6), and after a sweep or an unlock
+// only the current one.
 func TestSupersededStatesBecomeUnreadable(t *testing.T) {
 	dir := t.TempDir()
 	v := createVault(t, dir, testOpts(nil))
@@ -230,6 +230,17 @@ func TestSupersededStatesBecomeUnreadable(t *testing.T) {
 	}
 	if n, versions := readable(); versions < writes {
 		t.Fatalf("%d versions on disk, want %d: the test does not see old versions (%d readable)", versions, writes, n)
+	}
+	// The sweep the client runs every second drops the previous key.
+	if _, err := v.SweepExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := readable(); n != 1 {
+		t.Fatalf("after a sweep: %d readable versions, want 1", n)
+	}
+	putContactState(t, v, "peer", writes)
+	if n, _ := readable(); n != 2 {
+		t.Fatalf("after a write that follows a sweep: %d readable versions, want 2", n)
 	}
 	mustLock(t, v)
 	v = mustOpen(t, dir, pin, testOpts(nil))
@@ -576,5 +587,43 @@ func TestOneTableWritePerTransaction(t *testing.T) {
 	wantErr(t, write(boom), boom)
 	if v.keys.gen != gen {
 		t.Fatal("a failed transaction wrote the table")
+	}
+}
+
+// TestStaleReadIsNotNotFound: a View whose snapshot predates a rotation
+// and the sweep that dropped the key it needs gets a plain error, not
+// ErrNotFound (which the client would take for a burned contact), and
+// lists do not skip the record; a new View reads it.
+func TestStaleReadIsNotNotFound(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	defer mustLock(t, v)
+	putChat2(t, v, &Chat{ID: "chat", Kind: ChatDirect, ContactID: "peer"})
+	putContactState(t, v, "peer", 1)
+	err := v.View(ctx, func(tx *Tx) error {
+		putContactState(t, v, "peer", 2) // rotates; the snapshot still holds state 1
+		if _, err := v.SweepExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, err := tx.Contact("peer")
+		if err == nil || errors.Is(err, ErrNotFound) {
+			t.Errorf("stale read of a live contact: %v, want an error other than ErrNotFound", err)
+		}
+		if cs, err := tx.Contacts(); err == nil {
+			t.Errorf("Contacts in a stale snapshot skipped the live contact: %v", cs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.View(ctx, func(tx *Tx) error {
+		c, err := tx.Contact("peer")
+		if err != nil || !bytes.Equal(c.Ratchet, ratchetState(2)) {
+			t.Fatalf("fresh read: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

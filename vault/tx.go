@@ -24,6 +24,9 @@ type Tx struct {
 	deleted  [][]byte                 // sealed records deleted: their keys go after commit
 	staged   map[string]crypto.SymKey // state keys to add before commit, by table ID
 	drops    []string                 // state keys to delete before commit
+	// superseded lists the committed keys this transaction's rotations
+	// replace; after the commit they join v.superseded.
+	superseded []string
 }
 
 // View runs fn in a read-only transaction over a consistent snapshot.
@@ -76,6 +79,7 @@ func (v *Vault) updateLocked(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("vault: commit: %w", err)
 	}
 	v.idx.apply(tx.ops)
+	v.superseded = append(v.superseded, tx.superseded...)
 	if len(tx.deleted) > 0 {
 		if err := v.dropDeletedLocked(tx.deleted); err != nil {
 			return fmt.Errorf("vault: committed, but the keys of deleted records remain until the next unlock: %w", err)
