@@ -1,0 +1,218 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The terminal UI driven as a user drives it: the real veil binary in a
+// tmux pane (send-keys, capture-pane), two profiles made through the
+// first-run screens, a real veil-relay on 127.0.0.1.
+
+const tuiWait = 30 * time.Second
+
+// tmuxPane is one veil TUI running in its own tmux session on a private
+// server socket.
+type tmuxPane struct {
+	t          *testing.T
+	sock, name string
+}
+
+func tmuxCmd(t *testing.T, sock string, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func startTUI(t *testing.T, sock, name, home string) *tmuxPane {
+	t.Helper()
+	cmd := "env TERM=xterm-256color " + fastKDFEnv + "=1 VEIL_HOME= " + veilBin + " --home " + home
+	if out, err := tmuxCmd(t, sock, "new-session", "-d", "-s", name, "-x", "100", "-y", "32", cmd); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	return &tmuxPane{t: t, sock: sock, name: name}
+}
+
+func (p *tmuxPane) keys(k ...string) {
+	p.t.Helper()
+	if out, err := tmuxCmd(p.t, p.sock, append([]string{"send-keys", "-t", p.name}, k...)...); err != nil {
+		p.t.Fatalf("send-keys: %v: %s", err, out)
+	}
+}
+
+// typ types text literally.
+func (p *tmuxPane) typ(s string) {
+	p.t.Helper()
+	p.keys("-l", s)
+}
+
+func (p *tmuxPane) screen() string {
+	p.t.Helper()
+	out, err := tmuxCmd(p.t, p.sock, "capture-pane", "-p", "-t", p.name)
+	if err != nil {
+		return ""
+	}
+	return out
+}
+
+// waitFor polls the pane until every text is on it.
+func (p *tmuxPane) waitFor(texts ...string) string {
+	p.t.Helper()
+	deadline := time.Now().Add(tuiWait)
+	for {
+		s := p.screen()
+		all := true
+		for _, x := range texts {
+			all = all && strings.Contains(s, x)
+		}
+		if all {
+			return s
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: waiting for %q; the screen:\n%s", p.name, texts, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gone waits until the pane's program has exited (its session is gone).
+func (p *tmuxPane) gone() {
+	p.t.Helper()
+	for deadline := time.Now().Add(tuiWait); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := tmuxCmd(p.t, p.sock, "has-session", "-t", p.name); err != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not exit; the screen:\n%s", p.name, p.screen())
+		}
+	}
+}
+
+// firstRun makes a profile through the first-run screens, with relay as
+// its default relay.
+func (p *tmuxPane) firstRun(pin, relay string) {
+	p.t.Helper()
+	p.waitFor("Choose a PIN")
+	p.typ(pin)
+	p.keys("Enter")
+	p.waitFor("Enter the PIN again")
+	p.typ(pin)
+	p.keys("Enter")
+	p.waitFor("duress PIN")
+	p.keys("Enter")
+	p.waitFor("Relay:")
+	p.typ(relay)
+	p.keys("Enter")
+	p.waitFor("none yet")
+}
+
+var keyStart = regexp.MustCompile(`veil(\+ws)?://\S+`)
+
+// inviteKey reads the invite key off the invite dialog, where it may wrap
+// over several lines inside the box.
+func inviteKey(t *testing.T, screen string) string {
+	t.Helper()
+	var key strings.Builder
+	in := false
+	for _, line := range strings.Split(screen, "\n") {
+		line = strings.Trim(strings.TrimSpace(line), "│")
+		line = strings.TrimSpace(line)
+		if !in {
+			if m := keyStart.FindString(line); m != "" {
+				key.WriteString(m)
+				in = true
+			}
+			continue
+		}
+		if line == "" {
+			break
+		}
+		key.WriteString(line)
+	}
+	if key.Len() == 0 {
+		t.Fatalf("no invite key on the screen:\n%s", screen)
+	}
+	return key.String()
+}
+
+func TestTUIInviteJoinChatLockPanic(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
+	}
+	relay := newTestRelay(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	homeA, homeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+
+	a := startTUI(t, sock, "ana", homeA)
+	b := startTUI(t, sock, "ben", homeB)
+	a.firstRun("correct horse", relay.addr)
+	b.firstRun("battery staple", relay.addr)
+
+	// Ana invites; Ben pastes the key.
+	a.typ("/invite ben")
+	a.keys("Enter")
+	key := inviteKey(t, a.waitFor("Give this key"))
+	a.keys("Escape")
+	a.waitFor("Waiting for someone to join")
+	b.typ("/join " + key + " ana")
+	b.keys("Enter")
+	b.waitFor("joined", "ana")
+
+	// Messages both ways, with delivery marks.
+	b.typ("hello from ben")
+	b.keys("Enter")
+	a.waitFor("hello from ben")
+	b.waitFor("hello from ben ✓✓")
+	a.typ("hi ben")
+	a.keys("Enter")
+	b.waitFor("hi ben")
+	a.waitFor("hi ben ✓✓")
+
+	// Lock: nothing of the chat stays on screen; unlock brings it back.
+	a.keys("C-l")
+	s := a.waitFor("Enter your PIN")
+	if strings.Contains(s, "hello from ben") {
+		t.Fatalf("the locked screen shows the chat:\n%s", s)
+	}
+	a.typ("wrong horse")
+	a.keys("Enter")
+	a.waitFor("wrong PIN")
+	a.typ("correct horse")
+	a.keys("Enter")
+	a.waitFor("1 ben")
+	a.keys("M-1")
+	a.waitFor("hello from ben", "hi ben")
+
+	// Quit with an empty draft: at once, terminal restored.
+	b.keys("C-c")
+	b.gone()
+
+	// Panic: the word, then the profile is gone.
+	a.typ("/panic")
+	a.keys("Enter")
+	a.waitFor("Type erase")
+	a.typ("erase")
+	a.keys("Enter")
+	a.gone()
+	pinFile := filepath.Join(dir, "a.pin")
+	if err := os.WriteFile(pinFile, []byte("correct horse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pa := &profile{t: t, home: homeA, pin: pinFile}
+	if _, errOut, code := pa.run("chats"); code == 0 || !strings.Contains(errOut, "no profile") {
+		t.Fatalf("after panic, veil chats: exit %d, %s", code, errOut)
+	}
+	// Ben's profile is intact.
+	pb := &profile{t: t, home: homeB, pin: filepath.Join(dir, "b.pin")}
+	pb.writeFile(pb.pin, "battery staple")
+	if out := pb.ok("chats"); !strings.Contains(out, "ana") {
+		t.Fatalf("ben's chats: %s", out)
+	}
+}
