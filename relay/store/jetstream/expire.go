@@ -24,7 +24,12 @@ type record struct {
 // stream order, through an ordered consumer (headers only when asked).
 // fn's errors stop the scan.
 func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) error) error {
-	info, err := st.Info(ctx)
+	var info *js.StreamInfo
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		info, err = st.Info(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -38,16 +43,27 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 	}
 	seen := info.State.FirstSeq - 1
 	empty := 0
-	cons, err := st.OrderedConsumer(ctx, js.OrderedConsumerConfig{
-		DeliverPolicy:     js.DeliverAllPolicy,
-		HeadersOnly:       headersOnly,
-		InactiveThreshold: time.Minute,
+	var cons js.Consumer
+	err = retry(ctx, func(ctx context.Context) error {
+		var err error
+		cons, err = st.OrderedConsumer(ctx, js.OrderedConsumerConfig{
+			DeliverPolicy:     js.DeliverAllPolicy,
+			HeadersOnly:       headersOnly,
+			InactiveThreshold: time.Minute,
+		})
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	for {
 		batch, err := cons.Fetch(scanBatch, js.FetchMaxWait(2*time.Second))
+		if transient(err) && ctx.Err() == nil {
+			if empty++; empty > 5 {
+				return err
+			}
+			continue // the ordered consumer recreates itself
+		}
 		if err != nil {
 			return err
 		}
@@ -70,7 +86,7 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 				return batch.Error()
 			}
 		}
-		if err := batch.Error(); err != nil {
+		if err := batch.Error(); err != nil && !(transient(err) && got == 0) {
 			return err
 		}
 		if got == 0 {

@@ -161,9 +161,14 @@ func (s *Store) startClaimWatcher(ctx context.Context) error {
 	if running {
 		return nil
 	}
-	cons, err := s.claims.OrderedConsumer(ctx, js.OrderedConsumerConfig{
-		DeliverPolicy:     js.DeliverNewPolicy,
-		InactiveThreshold: time.Minute,
+	var cons js.Consumer
+	err := retry(ctx, func(ctx context.Context) error {
+		var err error
+		cons, err = s.claims.OrderedConsumer(ctx, js.OrderedConsumerConfig{
+			DeliverPolicy:     js.DeliverNewPolicy,
+			InactiveThreshold: time.Minute,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream: claim watcher: %w", err)
