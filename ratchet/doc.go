@@ -23,6 +23,10 @@
 //
 // Session.Decrypt returns ErrDuplicate for a message whose key is already
 // gone (the client acks and drops it), ErrTooFarAhead for a jump past the
-// skipped-key bound and ErrAuth for anything else that does not
-// authenticate. Sessions serialise with Session.Marshal and ParseSession.
+// skipped-key bound, ErrConflictingInitial when an inviter's session
+// receives the initial message of a different handshake (someone else
+// used the same invite: the client should ask the user to compare safety
+// codes) and ErrAuth for anything else that does not authenticate.
+// Sessions serialise with Session.Marshal and ParseSession; Marshal and
+// Encrypt also drop skipped keys past their TTL.
 package ratchet
