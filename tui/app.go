@@ -337,8 +337,10 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		} else {
 			body += a.st.Faint.Render("(enlarge the terminal to see the QR code, or run veil invite --qr)") + "\n"
 		}
-		body += a.st.Faint.Render("Copy: select the key with the mouse (shift+drag in most terminals).")
-		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body})
+		body += a.st.Faint.Render("Copy: press c, or select the key with shift+drag.")
+		w, k := a.cfg.Notify, msg.key
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body,
+			copy: func() tea.Cmd { return clipboardCmd(w, k) }})
 		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
 	case joinedMsg:
 		if msg.err != nil {
@@ -382,7 +384,9 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
+// groupDigits lays a safety code out as groups of five, six a line.
 func groupDigits(code string) string {
+	code = strings.Join(strings.Fields(code), "")
 	var b strings.Builder
 	for i, r := range code {
 		if i > 0 && i%5 == 0 {

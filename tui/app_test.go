@@ -150,7 +150,7 @@ func TestSlashCommandsWithoutChat(t *testing.T) {
 	tm.Type("/he")
 	tm.Send(tea.KeyMsg{Type: tea.KeyTab})
 	tm.Send(enter())
-	waitText(t, tm, "/verify", "/burn", "ctrl+l")
+	waitText(t, tm, "/verify", "ctrl+l", "↓ more")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 	tm.Type("/join")
 	tm.Send(enter())
@@ -222,4 +222,50 @@ func TestPanicErase(t *testing.T) {
 	if ok, err := p.Exists(); ok || err != nil {
 		t.Fatalf("profile still there after panic (err %v)", err)
 	}
+}
+
+// TestComposeKeysAndSettings: alt+enter inserts a newline and enter sends
+// (here: runs the command); the settings dialog stores a choice in the
+// profile and swapping the enter key takes effect at once.
+func TestComposeKeysAndSettings(t *testing.T) {
+	cfg, _ := testConfig(t)
+	var notify bytes.Buffer
+	cfg.Notify = &notify
+	tm, _ := start(t, cfg, 80, 24)
+	createProfile(t, tm, "correct horse", "")
+	tm.Type("first")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter, Alt: true})
+	tm.Type("second")
+	waitText(t, tm, "first", "second")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	waitText(t, tm, "open a chat first")
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyF2})
+	waitText(t, tm, "Settings", "Enter key")
+	tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter}) // enter: send → newline
+	waitText(t, tm, "saved")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	waitText(t, tm, "alt+enter send")
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlK})
+	waitText(t, tm, "Find a chat", "no chat matches")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Send(tea.KeyMsg{Type: tea.KeyF1})
+	waitText(t, tm, "/invite", "ctrl+k", "↓ more")
+	for range 20 {
+		tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	}
+	waitText(t, tm, "/panic", "/quit")
+	v := finalView(t, tm)
+	if !strings.Contains(v, "/quit") {
+		t.Fatalf("help screen:\n%s", v)
+	}
+	tm, _ = start(t, cfg, 80, 24) // the setting was stored in the profile
+	waitText(t, tm, "Enter your PIN")
+	tm.Type("correct horse")
+	tm.Send(enter())
+	waitText(t, tm, "alt+enter send")
+	finalView(t, tm)
 }

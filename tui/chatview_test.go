@@ -138,3 +138,11 @@ func TestNotificationsCarryNoContent(t *testing.T) {
 		t.Error("off must be silent and bell a bell")
 	}
 }
+
+func TestGroupDigits(t *testing.T) {
+	in := "12345 67890 12345 67890 12345 67890 12345 67890 12345 67890 12345 67890"
+	want := "12345 67890 12345 67890 12345 67890\n12345 67890 12345 67890 12345 67890"
+	if got := groupDigits(in); got != want {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -34,34 +34,66 @@ type textDialog struct {
 	keys        keyMap
 	title, body string
 	w, h        int
+	// copy, when set, is written to the terminal's clipboard (OSC 52) on
+	// "c": the user asked for it, and nothing else ever is.
+	copy func() tea.Cmd
+	top  int // first line shown, for text longer than the box
 }
 
 func (d *textDialog) SetSize(w, h int) { d.w, d.h = w, h }
 func (d *textDialog) ShortHelp() []key.Binding {
-	return []key.Binding{d.keys.Close}
+	if d.copy != nil {
+		return []key.Binding{key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy key to clipboard")), d.keys.Close}
+	}
+	return []key.Binding{d.keys.Up, d.keys.Down, d.keys.Close}
 }
 func (d *textDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
 func (d *textDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
-	if km, ok := msg.(tea.KeyMsg); ok && (km.Type == tea.KeyEnter || km.String() == "q") {
-		return d, closeDialog
+	if km, ok := msg.(tea.KeyMsg); ok {
+		switch {
+		case km.Type == tea.KeyEnter || km.String() == "q":
+			return d, closeDialog
+		case km.String() == "c" && d.copy != nil:
+			return d, d.copy()
+		case key.Matches(km, d.keys.Up):
+			d.top = max(0, d.top-1)
+		case key.Matches(km, d.keys.Down):
+			d.top++
+		case key.Matches(km, d.keys.PageUp):
+			d.top = max(0, d.top-(d.h-4))
+		case key.Matches(km, d.keys.PageDown):
+			d.top += d.h - 4
+		}
 	}
 	return d, nil
 }
 
 func (d *textDialog) View() string {
-	return box(d.st, d.title, d.body, d.w, d.h)
+	return scrollBox(d.st, d.title, d.body, d.w, d.h, &d.top)
 }
 
 // box draws a titled dialog box that fits in w×h, cutting what does not.
 func box(st styles, title, body string, w, h int) string {
+	top := 0
+	return scrollBox(st, title, body, w, h, &top)
+}
+
+// scrollBox is box showing the body from line *top on (clamped), with a
+// hint when more is hidden above or below.
+func scrollBox(st styles, title, body string, w, h int, top *int) string {
 	inner := max(10, w-4)
-	content := st.Title.Render(title) + "\n\n" + body
-	lines := strings.Split(lipgloss.NewStyle().Width(inner).Render(content), "\n")
-	if len(lines) > h-2 && h > 3 {
-		lines = append(lines[:h-3], "…")
+	lines := strings.Split(lipgloss.NewStyle().Width(inner).Render(body), "\n")
+	room := max(1, h-5) // border, title and its blank line
+	*top = min(max(0, *top), max(0, len(lines)-room))
+	shown := lines[*top:min(len(lines), *top+room)]
+	if *top > 0 {
+		shown[0] = st.Faint.Render("↑ more (↑/pgup)")
 	}
-	return st.Dialog.Render(strings.Join(lines, "\n"))
+	if *top+room < len(lines) {
+		shown[len(shown)-1] = st.Faint.Render("↓ more (↓/pgdn)")
+	}
+	return st.Dialog.Render(st.Title.Render(title) + "\n\n" + strings.Join(shown, "\n"))
 }
 
 // promptDialog asks for one line: a key to join with, or a confirmation

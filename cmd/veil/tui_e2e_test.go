@@ -175,6 +175,19 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	b.waitFor("hi ben")
 	a.waitFor("hi ben ✓✓")
 
+	// Both sides show the same safety code.
+	a.typ("/verify")
+	a.keys("Enter")
+	b.typ("/verify")
+	b.keys("Enter")
+	codeA := safetyDigits(t, a.waitFor("Safety code"))
+	codeB := safetyDigits(t, b.waitFor("Safety code"))
+	if codeA != codeB || len(codeA) != 60 {
+		t.Fatalf("safety codes differ or are not 60 digits: %q / %q", codeA, codeB)
+	}
+	a.keys("Escape")
+	b.keys("Escape")
+
 	// Lock: nothing of the chat stays on screen; unlock brings it back.
 	a.keys("C-l")
 	s := a.waitFor("Enter your PIN")
@@ -215,4 +228,12 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	if out := pb.ok("chats"); !strings.Contains(out, "ana") {
 		t.Fatalf("ben's chats: %s", out)
 	}
+}
+
+var digitGroups = regexp.MustCompile(`\b\d{5}\b`)
+
+// safetyDigits reads the safety code (groups of five digits) off the screen.
+func safetyDigits(t *testing.T, screen string) string {
+	t.Helper()
+	return strings.Join(digitGroups.FindAllString(screen, -1), "")
 }
