@@ -1,0 +1,454 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+// The group protocol over a relay's logs (spec/groups.md §6, §7): one
+// member's live state of one group, and the operations that move it. This
+// layer talks to one relay connection and keeps its state in memory; the
+// engine persists it in the vault's group record and drives it from its
+// command and receive paths.
+
+// Group event types (spec/groups.md §7, §8).
+const (
+	EventGroupJoined  EventType = "group_joined"  // a member joined (From is the nickname)
+	EventGroupLeft    EventType = "group_left"    // a member left
+	EventGroupRemoved EventType = "group_removed" // a member was removed; From empty: we were
+	EventGroupEpoch   EventType = "group_epoch"   // a new epoch started (Text is its number)
+	EventGroupBurned  EventType = "group_burned"  // an admin burned the group; it is erased
+	EventGroupPromote EventType = "group_promoted"
+)
+
+// Group tuning (not protocol).
+const (
+	defaultGroupLogTTL = 14 * 24 * time.Hour // spec/groups.md §6.1
+	groupReadBatch     = 1000                // LREAD limit, spec/relay.md §7.2
+)
+
+// groupLog is one epoch's log as a member follows it.
+type groupLog struct {
+	epoch  *ratchet.GroupEpoch
+	roster *roster
+	id     crypto.ID
+	cursor uint64 // the last seq processed
+}
+
+// groupState is one member's state of one group.
+type groupState struct {
+	rcfg ratchet.Config
+	sign crypto.SignPrivate // our per-group signing key
+	seal crypto.DHPrivate   // our per-group sealing key
+	ttl  time.Duration
+
+	cur  groupLog
+	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
+	asm  commitAssembler
+
+	gone   bool                // removed, burned or left: erase the group
+	leaves []crypto.SignPublic // admin: members who sent LEAVE
+	secret *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
+}
+
+// groupWelcome is what a new member needs to enter the group: sent by the
+// admin over their 1:1 session (spec/groups.md §9.3).
+type groupWelcome struct {
+	Roster []byte // the roster record of the epoch the joiner enters
+	Secret crypto.SymKey
+	LogID  crypto.ID
+}
+
+func (w groupWelcome) String() string { return "groupWelcome(redacted)" }
+
+// newGroupKeys draws a member's per-group keys.
+func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, error) {
+	s, err := crypto.GenerateSign(rcfg.Rand)
+	if err != nil {
+		return s, crypto.DHPrivate{}, err
+	}
+	d, err := crypto.GenerateDH(rcfg.Rand)
+	return s, d, err
+}
+
+// createGroup makes a group with us as its only member and admin, and its
+// first log on c's relay (spec/groups.md §3, §6.1).
+func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings groupSettings, ttl time.Duration) (*groupState, error) {
+	if err := checkGroupNick(nick); err != nil {
+		return nil, err
+	}
+	sign, seal, err := newGroupKeys(rcfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: ttl}
+	if g.ttl <= 0 {
+		g.ttl = defaultGroupLogTTL
+	}
+	r := &roster{Epoch: 1, Settings: settings,
+		Members: []groupMember{{Sign: sign.Public(), Seal: seal.Public(), Role: roleAdmin, Nick: nick}}}
+	if err := crypto.RandomBytes(rcfg.Rand, r.GroupID[:]); err != nil {
+		return nil, err
+	}
+	if _, err := r.marshal(); err != nil {
+		return nil, err
+	}
+	secret, err := crypto.NewSymKey(rcfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	defer secret.Wipe()
+	if err := g.enter(ctx, c, r, &secret, nil); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// enter makes epoch r.Epoch, derived from secret, the current one. With
+// logID nil it creates the epoch's log on c's relay (we are the admin who
+// commits it); otherwise it follows that log.
+func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *roster, secret *crypto.SymKey, logID *crypto.ID) error {
+	pubs := make([]crypto.SignPublic, len(r.Members))
+	for i, m := range r.Members {
+		pubs[i] = m.Sign
+	}
+	ep, err := ratchet.NewGroupEpoch(g.rcfg, secret, r.GroupID, r.Epoch, g.sign, pubs)
+	if err != nil {
+		return err
+	}
+	next := groupLog{epoch: ep, roster: r}
+	if logID != nil {
+		next.id = *logID
+	} else {
+		w, rc := ep.Caps()
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		if next.id, err = c.NewLog(cctx, (*[wire.CapSize]byte)(&w), (*[wire.CapSize]byte)(&rc), g.ttl, nil); err != nil {
+			return fmt.Errorf("client: creating the group log: %w", err)
+		}
+	}
+	if g.cur.epoch != nil {
+		old := g.cur
+		g.prev = &old
+	}
+	g.cur = next
+	return nil
+}
+
+// joinGroup enters a group from an admin's welcome.
+func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPrivate, w *groupWelcome, ttl time.Duration) (*groupState, error) {
+	r, err := parseRoster(w.Roster)
+	if err != nil {
+		return nil, err
+	}
+	i := r.index(sign.Public())
+	if i < 0 || r.Members[i].Seal != seal.Public() {
+		return nil, errors.New("client: the group welcome does not list us")
+	}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: ttl}
+	if g.ttl <= 0 {
+		g.ttl = defaultGroupLogTTL
+	}
+	if err := g.enter(context.Background(), nil, r, &w.Secret, &w.LogID); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// self returns our roster entry in the current epoch.
+func (g *groupState) self() *groupMember {
+	i := g.cur.roster.index(g.sign.Public())
+	if i < 0 {
+		return nil
+	}
+	return &g.cur.roster.Members[i]
+}
+
+func (g *groupState) isAdmin() bool {
+	m := g.self()
+	return m != nil && m.Role == roleAdmin
+}
+
+// append encrypts env in the current epoch and appends it to the epoch's
+// log: one upload whatever the group's size (spec/groups.md §6.2).
+func (g *groupState) append(ctx context.Context, c *conn.Conn, env *groupEnvelope) error {
+	if g.gone {
+		return errors.New("client: we are no longer in this group")
+	}
+	pt, err := env.marshal()
+	if err != nil {
+		return err
+	}
+	return g.appendTo(ctx, c, &g.cur, pt)
+}
+
+func (g *groupState) appendTo(ctx context.Context, c *conn.Conn, l *groupLog, pt []byte) error {
+	m, err := l.epoch.Encrypt(pt)
+	if err != nil {
+		return err
+	}
+	w, _ := l.epoch.Caps()
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if _, err := c.Append(cctx, l.id, (*[wire.CapSize]byte)(&w), m); err != nil {
+		return fmt.Errorf("client: appending to the group log: %w", err)
+	}
+	return nil
+}
+
+// commit makes a roster change (spec/groups.md §6.3, §7): a new epoch
+// secret sealed to the new roster, a new log, and the signed commit sent
+// in parts through the current epoch's log. We must be an admin who stays
+// in the group.
+func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, operand []byte) error {
+	if g.gone || !g.isAdmin() {
+		return errors.New("client: only an admin can change the group")
+	}
+	old := g.cur
+	cm, next, err := makeCommit(old.roster, change, operand)
+	if err != nil {
+		return err
+	}
+	if next.index(g.sign.Public()) < 0 {
+		return errors.New("client: an admin leaves with group leave, not by committing")
+	}
+	secret, err := crypto.NewSymKey(g.rcfg.Rand)
+	if err != nil {
+		return err
+	}
+	seals := make([]crypto.DHPublic, len(next.Members))
+	for i, m := range next.Members {
+		seals[i] = m.Seal
+	}
+	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
+		return err
+	}
+	if err := g.enter(ctx, c, next, &secret, nil); err != nil {
+		secret.Wipe()
+		return err
+	}
+	if cm.LogID, err = g.cur.epoch.SealLogID(g.cur.id); err != nil {
+		return err
+	}
+	cm.sign(g.sign, old.epoch.Context())
+	var id [commitIDSize]byte
+	if err := crypto.RandomBytes(g.rcfg.Rand, id[:]); err != nil {
+		return err
+	}
+	parts, err := splitCommit(id, cm.marshal())
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		pt, err := p.marshal()
+		if err != nil {
+			return err
+		}
+		if err := g.appendTo(ctx, c, &old, pt); err != nil {
+			return err
+		}
+	}
+	if g.secret != nil {
+		g.secret.Wipe()
+	}
+	g.secret = &secret
+	return nil
+}
+
+// add commits a new member and returns its welcome.
+func (g *groupState) add(ctx context.Context, c *conn.Conn, m groupMember) (*groupWelcome, error) {
+	m.Role = roleMember
+	op, err := m.appendTo(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.commit(ctx, c, changeAdd, op); err != nil {
+		return nil, err
+	}
+	rb, err := g.cur.roster.marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &groupWelcome{Roster: rb, Secret: *g.secret, LogID: g.cur.id}, nil
+}
+
+// memberIndex finds a member by nickname in the current roster.
+func (g *groupState) memberIndex(nick string) (int, error) {
+	found := -1
+	for i, m := range g.cur.roster.Members {
+		if m.Nick == nick {
+			if found >= 0 {
+				return -1, fmt.Errorf("client: two members are called %q", nick)
+			}
+			found = i
+		}
+	}
+	if found < 0 {
+		return -1, fmt.Errorf("client: no member called %q", nick)
+	}
+	return found, nil
+}
+
+// poll reads every log we follow from its cursor and applies what it
+// finds (spec/groups.md §6.2, §7.2). It returns the events, in order.
+func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
+	var evs []Event
+	for !g.gone {
+		l := &g.cur
+		draining := g.prev != nil
+		if draining {
+			l = g.prev
+		}
+		_, rc := l.epoch.Caps()
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		entries, err := c.ReadLog(cctx, l.id, (*[wire.CapSize]byte)(&rc), l.cursor, groupReadBatch)
+		cancel()
+		if err != nil {
+			return evs, fmt.Errorf("client: reading the group log: %w", err)
+		}
+		if len(entries) == 0 {
+			if draining {
+				g.prev = nil // drained: forget the old epoch
+				continue
+			}
+			return evs, nil
+		}
+		for _, en := range entries {
+			// The cursor moves first: a commit in handle replaces g.cur,
+			// and the old log (kept for draining) must resume after it.
+			l.cursor = en.Seq
+			evs = append(evs, g.handle(l, en.Body, draining)...)
+			if g.gone || (!draining && g.prev != nil) {
+				break // a commit moved us: drain the old log from here
+			}
+		}
+	}
+	return evs, nil
+}
+
+// handle applies one log entry of log l. Entries of a log being drained
+// count only from senders who are still members (§7.2).
+func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
+	pt, sender, err := l.epoch.Decrypt(body)
+	switch {
+	case errors.Is(err, ratchet.ErrOwnMessage), errors.Is(err, ratchet.ErrDuplicate):
+		return nil
+	case err != nil:
+		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
+	}
+	si := l.roster.index(sender)
+	if si < 0 || (draining && g.cur.roster.index(sender) < 0) {
+		return nil
+	}
+	from := l.roster.Members[si]
+	env, err := parseGroupEnvelope(pt)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
+	}
+	switch env.Type {
+	case genvText:
+		return []Event{{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)}}
+	case genvLeave:
+		if !draining && g.isAdmin() {
+			g.leaves = append(g.leaves, sender)
+		}
+		return []Event{{Type: EventGroupLeft, From: SanitizeLine(from.Nick)}}
+	case genvBurn:
+		if from.Role != roleAdmin {
+			return []Event{{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"}}
+		}
+		g.gone = true
+		return []Event{{Type: EventGroupBurned, From: SanitizeLine(from.Nick)}}
+	case genvCommit:
+		if draining {
+			return nil // the old epoch's commit was the one we already applied
+		}
+		if whole := g.asm.add(env); whole != nil {
+			return g.applyCommit(whole)
+		}
+	}
+	return nil
+}
+
+// applyCommit verifies a whole commit read from the current log and moves
+// to its epoch, or learns that we are no longer a member.
+func (g *groupState) applyCommit(b []byte) []Event {
+	cm, err := parseCommit(b)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: "dropped a malformed group commit"}}
+	}
+	old := g.cur
+	next, err := cm.verify(old.roster, old.epoch.Context())
+	if err != nil {
+		// A losing concurrent commit or a stale one: ignored (§3.4).
+		return nil
+	}
+	ev := commitEvent(cm, old.roster, next)
+	i := next.index(g.sign.Public())
+	if i < 0 {
+		g.gone = true
+		return []Event{{Type: EventGroupRemoved}}
+	}
+	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
+	}
+	defer secret.Wipe()
+	pubs := make([]crypto.SignPublic, len(next.Members))
+	for j, m := range next.Members {
+		pubs[j] = m.Sign
+	}
+	ep, err := ratchet.NewGroupEpoch(g.rcfg, &secret, next.GroupID, next.Epoch, g.sign, pubs)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: err.Error()}}
+	}
+	logID, err := ep.OpenLogID(cm.LogID)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: "a group commit's log does not open"}}
+	}
+	prev := old
+	g.prev = &prev
+	g.cur = groupLog{epoch: ep, roster: next, id: logID}
+	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
+}
+
+// commitEvent describes a commit's change.
+func commitEvent(cm *commit, old, next *roster) []Event {
+	switch cm.Change {
+	case changeAdd:
+		return []Event{{Type: EventGroupJoined, From: SanitizeLine(next.Members[len(next.Members)-1].Nick)}}
+	case changeRemove, changeLeave, changePromote:
+		r := newRecordReader(cm.Operand)
+		nick := SanitizeLine(old.Members[r.u16()].Nick)
+		switch cm.Change {
+		case changeRemove:
+			return []Event{{Type: EventGroupRemoved, From: nick}}
+		case changeLeave:
+			return []Event{{Type: EventGroupLeft, From: nick}}
+		}
+		return []Event{{Type: EventGroupPromote, From: nick}}
+	}
+	return nil
+}
+
+// processLeaves commits the LEAVEs an admin has read (spec/groups.md §7.3).
+func (g *groupState) processLeaves(ctx context.Context, c *conn.Conn) error {
+	for len(g.leaves) > 0 && !g.gone {
+		i := g.cur.roster.index(g.leaves[0])
+		g.leaves = g.leaves[1:]
+		if i < 0 {
+			continue
+		}
+		if err := g.commit(ctx, c, changeLeave, indexOperand(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
