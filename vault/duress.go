@@ -201,7 +201,7 @@ func (v *Vault) Wipe() error {
 	}
 	kerr = errors.Join(kerr, eraseKeys(v.dir, v.opts.Rand))
 	v.mu.Unlock()
-	lerr := v.Lock()
+	lerr := v.lock(false)
 	trash, merr := moveData(v.dir, v.opts.Rand)
 	if trash != "" {
 		if err := os.RemoveAll(trash); err != nil && merr == nil {

@@ -375,11 +375,17 @@ func (v *Vault) removeInBackground(dir string) {
 	}()
 }
 
-// Lock stops the background work, closes Badger, zeroes the keys held in
-// memory and releases the profile. Zeroing is best effort: Go's garbage
-// collector may have copied key bytes, and Badger keeps its own copies,
-// which are dropped with it. Lock is idempotent.
-func (v *Vault) Lock() error {
+// Lock stops the background work, deletes the state keys of superseded
+// records (so only each record's current version stays readable,
+// spec/vault.md §6.6), closes Badger, zeroes the keys held in memory and
+// releases the profile. Zeroing is best effort: Go's garbage collector
+// may have copied key bytes, and Badger keeps its own copies, which are
+// dropped with it. Lock is idempotent.
+func (v *Vault) Lock() error { return v.lock(true) }
+
+// lock is Lock; Wipe passes dropSuperseded false, as the whole table is
+// about to go.
+func (v *Vault) lock(dropSuperseded bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -389,6 +395,12 @@ func (v *Vault) Lock() error {
 	v.locked.Store(true)
 	v.stop()
 	v.wg.Wait()
+	var kerr error
+	if dropSuperseded {
+		// No Update runs: each holds v.mu shared.
+		kerr = v.keys.remove(v.superseded...)
+	}
+	v.superseded = nil
 	err := v.db.Close()
 	v.db = nil
 	v.dataKey.Wipe()
@@ -396,9 +408,9 @@ func (v *Vault) Lock() error {
 	v.idx.reset()
 	v.plock.release()
 	if err != nil {
-		return fmt.Errorf("vault: closing data directory: %w", err)
+		err = fmt.Errorf("vault: closing data directory: %w", err)
 	}
-	return nil
+	return errors.Join(kerr, err)
 }
 
 // Dir returns the profile directory.

@@ -191,8 +191,8 @@ func putChat2(t *testing.T, v *Vault, c *Chat) {
 
 // TestSupersededStatesBecomeUnreadable: while a chat lives, rotating the
 // state key leaves at most the current and the previous version of a
-// record readable (spec/vault.md §6.6), and after a sweep or an unlock
-// only the current one.
+// record readable (spec/vault.md §6.6), and after a sweep, a Lock or an
+// unlock only the current one.
 func TestSupersededStatesBecomeUnreadable(t *testing.T) {
 	dir := t.TempDir()
 	v := createVault(t, dir, testOpts(nil))
@@ -243,12 +243,22 @@ func TestSupersededStatesBecomeUnreadable(t *testing.T) {
 		t.Fatalf("after a write that follows a sweep: %d readable versions, want 2", n)
 	}
 	mustLock(t, v)
+	// Lock drops the previous key: on disk only the current version opens.
+	keys := tableKeys(t, dir, &dataKey)
+	n := 0
+	for _, val := range rawVersions(t, dir, &dataKey, bkey) {
+		if opensWithAny(val, bkey, keys) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("after Lock: %d versions open with the table on disk, want 1", n)
+	}
 	v = mustOpen(t, dir, pin, testOpts(nil))
 	defer mustLock(t, v)
 	if n, _ := readable(); n != 1 {
 		t.Fatalf("after unlock: %d readable versions, want 1", n)
 	}
-	_ = dataKey
 }
 
 // TestSealedRecordsRoundTrip: profile, contact and group read back as
