@@ -233,7 +233,9 @@ func (a *App) onTick(now time.Time) tea.Cmd {
 		if a.autoLock > 0 && now.Sub(a.lastInput) >= a.autoLock {
 			return tea.Batch(a.lock(), tick(a.cfg.Tick))
 		}
-		a.view.render(false)
+		if a.view.hasCountdown() {
+			a.view.render(false)
+		}
 	}
 	return tick(a.cfg.Tick)
 }

@@ -107,6 +107,17 @@ func (v *chatView) searchStatus() string {
 	return fmt.Sprintf("match %d of %d", len(v.hits)-v.match, len(v.hits))
 }
 
+// hasCountdown reports whether a message shows a countdown, so the view
+// must be drawn again as time passes.
+func (v *chatView) hasCountdown() bool {
+	for _, m := range v.msgs {
+		if !m.Expires.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // render rebuilds the content; the countdowns change every second.
 func (v *chatView) render(bottom bool) {
 	if !v.loaded {
