@@ -222,7 +222,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.closeConn()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := s.setup(ctx, cfg.Replicas, cfg.Memory); err != nil {
+	sctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if err := s.setup(sctx, cfg.Replicas, cfg.Memory); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -314,7 +316,14 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 		if sp.cfg.MaxMsgsPerSubject == 1 {
 			sp.cfg.AllowRollup = true // KV layout (spec §4)
 		}
-		st, err := s.js.CreateOrUpdateStream(ctx, sp.cfg)
+		// Retried: a cluster that just started may still be electing its
+		// meta leader.
+		var st js.Stream
+		err := retry(ctx, func(ctx context.Context) error {
+			var err error
+			st, err = s.js.CreateOrUpdateStream(ctx, sp.cfg)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("jetstream: stream %s: %w", sp.cfg.Name, err)
 		}
