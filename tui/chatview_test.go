@@ -115,7 +115,7 @@ func TestParseDur(t *testing.T) {
 			t.Errorf("parseDur(%q) = %v, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "-5m", "soon", "1x"} {
+	for _, in := range []string{"", "-5m", "soon", "1x", "110000d", "-1d", "100000h"} {
 		if _, err := parseDur(in); err == nil {
 			t.Errorf("parseDur(%q) accepted", in)
 		}

@@ -101,13 +101,17 @@ func parseDur(s string) (time.Duration, error) {
 	case "":
 		return 0, errors.New("give a duration such as 10m, 2h or 7d, or off")
 	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err := time.ParseDuration(n + "h")
-		return d * 24, err
-	}
+	const maxDur = 10 * 365 * 24 * time.Hour
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration such as 10m, 2h or 7d", s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err = time.ParseDuration(n + "h")
+		if d > maxDur/24 {
+			d = maxDur + 1
+		}
+		d *= 24
+	}
+	if err != nil || d < 0 || d > maxDur {
+		return 0, fmt.Errorf("%q is not a duration such as 10m, 2h or 7d (at most ten years)", s)
 	}
 	return d, nil
 }
