@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"veil/relay"
+	"veil/relay/store/badger"
 )
 
 // options are veil-relay's settings. Each is a flag; the same name works
@@ -32,6 +33,7 @@ type options struct {
 	LogLevel     string
 	NATS         string
 	NATSReplicas int
+	MemtableMiB  int
 
 	MessageTTL  time.Duration
 	MailboxIdle time.Duration
@@ -64,6 +66,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Store, "store", "badger", "store: badger (durable), jetstream (several relay nodes, with --nats) or memory (tests, bare ceiling)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS `URL[,URL…]` of the JetStream cluster for --store jetstream (credentials in the URL: prefer VEIL_RELAY_NATS)")
 	fs.IntVar(&o.NATSReplicas, "nats-replicas", 3, "replicas of every JetStream stream: 3 for a three-node cluster, 1 for one server")
+	fs.IntVar(&o.MemtableMiB, "memtable-mib", badger.DefaultMemTableSize>>20, "Badger memtable size in MiB (at least 8; up to three are held in memory): larger absorbs bursts, smaller keeps a small host's memory low")
 	fs.StringVar(&o.PublicHost, "public-host", "", "host name to print in the relay address (default: the listen host)")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "TLS key `FILE` (PEM)")
@@ -179,6 +182,9 @@ func (o *options) check() error {
 	}
 	if o.Data == "" {
 		return errors.New("--data must not be empty")
+	}
+	if o.MemtableMiB < 8 || o.MemtableMiB > 1024 {
+		return fmt.Errorf("--memtable-mib must be between 8 and 1024, not %d", o.MemtableMiB)
 	}
 	return nil
 }

@@ -172,7 +172,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			return err
 		}
 	default:
-		st, err = badger.Open(badger.Config{Dir: filepath.Join(o.Data, "store"), MaxBytes: o.MaxStorage, Logger: log})
+		st, err = badger.Open(badger.Config{Dir: filepath.Join(o.Data, "store"), MaxBytes: o.MaxStorage, Logger: log, MemTableSize: int64(o.MemtableMiB) << 20})
 		if err != nil {
 			return err
 		}

@@ -42,9 +42,19 @@ const (
 	maxGCRunsPerTick    = 16
 	queueLen            = 4096
 	// maxBatchOps and maxBatchBytes bound one group commit far below
-	// Badger's transaction limit, so no operation ever meets ErrTxnTooBig.
+	// Badger's transaction limit (15% of a memtable), so no operation
+	// ever meets ErrTxnTooBig; Open lowers the byte bound further for
+	// small memtables (batchBytes).
 	maxBatchOps   = 2048
 	maxBatchBytes = 4 << 20
+	// DefaultMemTableSize is the memtable size when Config.MemTableSize
+	// is zero. Badger's own default (64 MiB, three of them) is allocated
+	// on the Go heap and sets the collector's goal: with GOGC=100 a relay
+	// would keep up to that much garbage resident. 16 MiB flushes more
+	// often and keeps idle connections cheap (spec/relay.md §13).
+	DefaultMemTableSize = 16 << 20
+	// minMemTableSize keeps a group commit of one largest body possible.
+	minMemTableSize = 8 << 20
 	// MaxBody is the largest body the store accepts (Send, Append, PutBlob).
 	MaxBody = 1 << 20
 	// deleteChunk bounds the records one delete operation removes.
@@ -69,8 +79,18 @@ type Config struct {
 	Logger *slog.Logger
 	// GCInterval is how often value-log GC runs; 10 minutes when zero.
 	GCInterval time.Duration
-	// MemTableSize overrides Badger's memtable size (64 MiB) when set.
+	// MemTableSize is Badger's memtable size; DefaultMemTableSize when
+	// zero, at least 8 MiB. Badger keeps up to three.
 	MemTableSize int64
+}
+
+// batchLimit is the byte bound of one group commit for memtables of mt
+// bytes: Badger refuses a transaction above 15% of a memtable, and the
+// bound is checked before an op of up to MaxBody bytes (plus keys and
+// Badger's per-entry overhead, well under 64 KiB for maxBatchOps ops) is
+// added.
+func batchLimit(mt int64) int {
+	return int(min(maxBatchBytes, mt*15/100-MaxBody-64<<10))
 }
 
 // Store is the Badger-backed store.Store. Create it with Open.
@@ -83,7 +103,8 @@ type Store struct {
 	// lastSweep is when Expire last walked every record (Unix ns).
 	lastSweep atomic.Int64
 
-	reqs chan *request // to the writer; closed by Close
+	reqs       chan *request // to the writer; closed by Close
+	batchBytes int           // bound on one group commit's bytes (batchLimit)
 
 	// closeMu guards closed; readers and submitters hold it shared while
 	// they use db or send on reqs, so Close can wait them out.
@@ -126,9 +147,14 @@ func Open(cfg Config) (*Store, error) {
 		WithBlockCacheSize(0).
 		WithNumMemtables(3).
 		WithNumCompactors(2)
-	if cfg.MemTableSize > 0 {
-		opts = opts.WithMemTableSize(cfg.MemTableSize)
+	mt := cfg.MemTableSize
+	if mt == 0 {
+		mt = DefaultMemTableSize
 	}
+	if mt < minMemTableSize {
+		return nil, fmt.Errorf("badger: memtable size %d below the minimum of %d bytes", mt, minMemTableSize)
+	}
+	opts = opts.WithMemTableSize(mt)
 	db, err := bdg.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("badger: opening the store: %w", err)
@@ -139,6 +165,7 @@ func Open(cfg Config) (*Store, error) {
 		maxBytes:   cfg.MaxBytes,
 		dir:        cfg.Dir,
 		reqs:       make(chan *request, queueLen),
+		batchBytes: batchLimit(mt),
 		watchers:   map[store.ID]map[*watcher]struct{}{},
 		cache:      newMailboxCache(),
 		stop:       make(chan struct{}),

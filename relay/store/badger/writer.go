@@ -109,7 +109,7 @@ func (w *writer) run() {
 		group := []*request{first}
 		errs := []error{b.apply(first.op)}
 	gather:
-		for b.writes < maxBatchOps && b.bytes < maxBatchBytes {
+		for b.writes < maxBatchOps && b.bytes < w.s.batchBytes {
 			select {
 			case r, ok := <-w.s.reqs:
 				if !ok {
