@@ -133,10 +133,7 @@ func (v *chatView) render(bottom bool) {
 	for _, h := range v.hits {
 		isHit[h] = true
 	}
-	peer := chatTitle(v.chat)
-	if v.chat.Peer != "" {
-		peer = client.SanitizeLine(v.chat.Peer)
-	}
+	peer := chatTitle(v.chat) // the name we gave them, else their nickname
 	for i, m := range v.msgs {
 		t := m.Time.In(v.loc)
 		if day := t.Format("Mon 2 Jan 2006"); day != lastDay {

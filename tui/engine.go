@@ -169,7 +169,11 @@ func loadMessages(eng *client.Engine, chat string, markRead bool) tea.Cmd {
 				}
 			}
 			if len(unread) > 0 {
-				err = eng.MarkRead(ctx, chat, unread...)
+				// Marking starts the disappearing timers: load again so
+				// their countdowns show at once.
+				if err = eng.MarkRead(ctx, chat, unread...); err == nil {
+					msgs, err = eng.Messages(ctx, chat, messageWindow)
+				}
 			}
 		}
 		return messagesMsg{chat, msgs, err}
