@@ -76,6 +76,13 @@ func FuzzState(f *testing.F) {
 	mustEncrypt(f, alice, "lost")
 	mustDecrypt(f, bob, mustEncrypt(f, alice, "y"), "y")
 	f.Add(bob.Marshal())
+	// A state whose skipped key is a year old at the fuzz clock: Marshal
+	// drops it (spec/session.md §7.2).
+	old, peer := pair(f, 55)
+	old.SetConfig(Config{Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	mustEncrypt(f, peer, "lost")
+	mustDecrypt(f, old, mustEncrypt(f, peer, "kept"), "kept")
+	f.Add(old.Marshal())
 	f.Add([]byte{1, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := Config{Now: func() time.Time { return time.Unix(1767225600, 0) }}
