@@ -145,6 +145,9 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 				mi.Status = statusName(m.Status)
 			} else {
 				mi.From, mi.Time, mi.Unread = peer, m.Received, m.Read.IsZero()
+				if c.Kind == vault.ChatGroup {
+					mi.From = SanitizeLine(m.Sender) // the member's nickname
+				}
 			}
 			out = append(out, mi)
 		}
@@ -254,6 +257,9 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 	}
 	if !utf8.ValidString(text) {
 		return "", errors.New("client: the message is not valid UTF-8 text")
+	}
+	if e.isGroup(ctx, ref) {
+		return e.groupSend(ctx, ref, text) // spec/groups.md §6.2
 	}
 	var id string
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
@@ -403,6 +409,9 @@ func (e *Engine) withSession(ctx context.Context, ref string, f func(*vault.Tx, 
 // §8.4). The BURN message and the deletion of our mailbox are queued as
 // tasks that outlive the chat; Flush or Run sends them.
 func (e *Engine) Burn(ctx context.Context, ref string) error {
+	if e.isGroup(ctx, ref) {
+		return e.groupBurn(ctx, ref) // spec/groups.md §8
+	}
 	var chatID string
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)

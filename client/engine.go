@@ -62,13 +62,15 @@ type Engine struct {
 	rcfg ratchet.Config
 
 	flushMu sync.Mutex // serialises outbox flushes
+	groups  sync.Mutex // serialises group operations (load, move, store)
 
 	// mu guards the fields below, which exist while Run is active.
-	mu      sync.Mutex
-	running bool
-	outKick chan struct{}
-	relays  map[string]chan struct{} // relay → resubscribe kick
-	newRel  chan struct{}
+	mu        sync.Mutex
+	running   bool
+	outKick   chan struct{}
+	relays    map[string]chan struct{} // relay → resubscribe kick
+	newRel    chan struct{}
+	groupKick chan struct{} // wakes the group loop (group.go)
 }
 
 // Create makes a new profile in cfg.Dir protected by pin.

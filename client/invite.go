@@ -161,6 +161,9 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err != nil {
 		return "", err
 	}
+	if len(pt) > 0 && pt[0] == groupBlobMarker {
+		return e.joinGroupInvite(ctx, k, c, pt, opt) // spec/groups.md §9
+	}
 	blob, err := parseInviteBlob(pt)
 	if err != nil {
 		return "", err

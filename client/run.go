@@ -26,10 +26,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.outKick = make(chan struct{}, 1)
 	e.newRel = make(chan struct{}, 1)
 	e.relays = map[string]chan struct{}{}
+	e.groupKick = make(chan struct{}, 1)
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
-		e.running, e.outKick, e.newRel, e.relays = false, nil, nil, nil
+		e.running, e.outKick, e.newRel, e.relays, e.groupKick = false, nil, nil, nil, nil
 		e.mu.Unlock()
 	}()
 
@@ -37,6 +38,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Go(func() { e.outboxLoop(ctx) })
 	wg.Go(func() { e.timerLoop(ctx) })
+	wg.Go(func() { e.groupLoop(ctx) })
 	for {
 		addrs, err := e.receivingRelays(ctx)
 		if err != nil && ctx.Err() == nil {

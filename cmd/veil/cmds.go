@@ -479,6 +479,10 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] %s %s", chat, ev.Message, ev.Status)
 	case client.EventContactJoined:
 		line = fmt.Sprintf("[%s] %s joined", chat, orDash(ev.From))
+	case client.EventGroupJoined, client.EventGroupLeft, client.EventGroupRemoved, client.EventGroupPromote:
+		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
+	case client.EventGroupEpoch:
+		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)
 	case client.EventRelayConnected:
 		line = fmt.Sprintf("connected to %s", ev.Relay)
 	case client.EventRelayUnreachable:

@@ -71,6 +71,7 @@ func commands() []command {
 		{"verify", "CHAT", "print the chat's safety code to compare out of band", cmdVerify},
 		{"receipts", "CHAT on|off", "turn read receipts for a chat on or off (off by default)", cmdReceipts},
 		{"timer", "CHAT DUR", "set a chat's disappearing timer for new messages (0: off)", cmdTimer},
+		{"group", groupUsage, "secret groups: create, invite, members, remove, promote, leave, sync", cmdGroup},
 		{"watch", "[--json] [--timeout DUR] [--count N]", "receive and print events as they arrive", cmdWatch},
 		{"relay", "add URL | list | default URL", "manage relays", cmdRelay},
 		{"wipe", "[--yes]", "erase this profile (asks first)", cmdWipe},

@@ -1,0 +1,558 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/conn"
+	"veil/vault"
+)
+
+// The engine's groups (spec/groups.md): each group is a chat of kind
+// vault.ChatGroup and a vault group record holding the groupState below,
+// loaded, moved by one operation and stored again under e.groups.mu.
+
+// groupRecord is the vault's group record (JSON, sealed by the vault).
+type groupRecord struct {
+	V       int               `json:"v"`
+	Relay   string            `json:"relay"`
+	Sign    []byte            `json:"sign"` // signing seed (secret)
+	Seal    []byte            `json:"seal"` // sealing key (secret)
+	TTL     int64             `json:"ttl"`
+	Nick    string            `json:"nick"`
+	Cur     *logRecord        `json:"cur,omitempty"`
+	Prev    *logRecord        `json:"prev,omitempty"`
+	Leaves  [][]byte          `json:"leaves,omitempty"`
+	Invites []groupInviteRec  `json:"invites,omitempty"` // admin: open invites
+	Join    *groupInviteRec   `json:"join,omitempty"`    // joiner: waiting for the welcome
+	TTLs    map[string]uint32 `json:"ttls,omitempty"`
+}
+
+type logRecord struct {
+	Epoch  []byte `json:"epoch"`
+	Roster []byte `json:"roster"`
+	ID     []byte `json:"id"`
+	Cursor uint64 `json:"cursor"`
+}
+
+// groupInviteRec is an open group invite: its exchange log and the keys
+// derived from the invite secret (spec/groups.md §9).
+type groupInviteRec struct {
+	LogID  []byte    `json:"log"`
+	Secret []byte    `json:"secret"` // the invite secret (secret)
+	Salt   []byte    `json:"salt"`
+	Until  time.Time `json:"until"`
+	Cursor uint64    `json:"cursor"`
+}
+
+const groupRecordV = 1
+
+func (l *groupLog) record() *logRecord {
+	rb, _ := l.roster.marshal()
+	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor}
+}
+
+func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
+	ep, err := ratchet.UnmarshalGroupEpoch(rcfg, r.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	ro, err := parseRoster(r.Roster)
+	if err != nil {
+		return nil, err
+	}
+	id, err := crypto.ParseID(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor}, nil
+}
+
+// loadGroup parses a stored record.
+func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error) {
+	var rec groupRecord
+	if err := json.Unmarshal(b, &rec); err != nil || rec.V != groupRecordV {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	sign, err := crypto.ParseSignPrivate(rec.Sign)
+	if err != nil {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	seal, err := crypto.ParseDHPrivate(rec.Seal)
+	if err != nil {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: time.Duration(rec.TTL) * time.Second}
+	if rec.Cur != nil {
+		l, err := rec.Cur.load(rcfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("client: corrupt group record: %w", err)
+		}
+		g.cur = *l
+	}
+	if rec.Prev != nil {
+		if g.prev, err = rec.Prev.load(rcfg); err != nil {
+			return nil, nil, fmt.Errorf("client: corrupt group record: %w", err)
+		}
+	}
+	for _, k := range rec.Leaves {
+		p, err := crypto.ParseSignPublic(k)
+		if err != nil {
+			return nil, nil, errors.New("client: corrupt group record")
+		}
+		g.leaves = append(g.leaves, p)
+	}
+	return g, &rec, nil
+}
+
+// save writes g back into rec and encodes it.
+func (g *groupState) save(rec *groupRecord) ([]byte, error) {
+	rec.V = groupRecordV
+	rec.Sign, rec.Seal = g.sign.Seed(), g.seal.Bytes()
+	rec.TTL = int64(g.ttl / time.Second)
+	rec.Cur, rec.Prev, rec.Leaves = nil, nil, nil
+	if g.cur.epoch != nil {
+		rec.Cur = g.cur.record()
+	}
+	if g.prev != nil {
+		rec.Prev = g.prev.record()
+	}
+	for _, k := range g.leaves {
+		rec.Leaves = append(rec.Leaves, k[:])
+	}
+	return json.Marshal(rec)
+}
+
+// GroupOptions are the options of GroupCreate.
+type GroupOptions struct {
+	Name    string        // the group's name, seen by every member
+	As      string        // our nickname in the group; random when empty
+	Timer   time.Duration // disappearing timer for every member's copy
+	Expires time.Duration // the group's lifetime from now; zero = none
+	Relay   string        // the relay holding the group's logs; the default when empty
+}
+
+// GroupCreate creates a group with us as its only member and admin
+// (spec/groups.md §3) and returns its chat ID.
+func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, error) {
+	if opt.Name == "" || len(opt.Name) > maxGroupName || !utf8.ValidString(opt.Name) {
+		return "", fmt.Errorf("client: a group name is 1 to %d bytes of UTF-8", maxGroupName)
+	}
+	if opt.Timer < 0 || opt.Timer > maxTTL || opt.Expires < 0 {
+		return "", errors.New("client: timer and lifetime must be positive")
+	}
+	nick, err := e.groupNick(opt.As)
+	if err != nil {
+		return "", err
+	}
+	addr, err := e.pickRelay(ctx, opt.Relay)
+	if err != nil {
+		return "", err
+	}
+	c, err := e.pool.get(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	now := e.now()
+	s := groupSettings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
+	var deadline time.Time
+	if opt.Expires > 0 {
+		deadline = now.Add(opt.Expires).Truncate(time.Second)
+		s.Deadline = uint64(deadline.Unix())
+	}
+	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0)
+	if err != nil {
+		return "", err
+	}
+	id, err := e.shortID()
+	if err != nil {
+		return "", err
+	}
+	rec := &groupRecord{Relay: addr, Nick: nick}
+	b, err := g.save(rec)
+	if err != nil {
+		return "", err
+	}
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := tx.PutGroup(&vault.Group{ID: id, State: b}); err != nil {
+			return err
+		}
+		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: opt.Name,
+			MessageTTL: opt.Timer, Deadline: deadline, Created: now, LastActive: now})
+	})
+	if err != nil {
+		return "", err
+	}
+	e.groupsChanged()
+	return id, nil
+}
+
+func (e *Engine) groupNick(as string) (string, error) {
+	if as == "" {
+		return e.randomNick()
+	}
+	if err := checkGroupNick(as); err != nil || SanitizeLine(as) != as {
+		return "", fmt.Errorf("client: a group nickname is 1 to %d bytes of printable text", maxGroupNick)
+	}
+	return as, nil
+}
+
+// errNotGroup is returned for a group command on a 1:1 chat.
+var errNotGroup = errors.New("client: not a group")
+
+// withGroup loads the group ref names, connects to its relay, runs f and
+// stores the result, all under the engine's group lock. The state is
+// stored even when f fails, since a failed operation may already have
+// moved it (a commit whose later parts failed to upload). When f leaves
+// the group gone, the group and its chat are erased.
+func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error)) error {
+	e.groups.Lock()
+	defer e.groups.Unlock()
+	var chat vault.Chat
+	var grp vault.Group
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		var err error
+		if chat, err = resolveChat(tx, ref); err != nil {
+			return err
+		}
+		if chat.Kind != vault.ChatGroup {
+			return errNotGroup
+		}
+		grp, err = tx.Group(chat.GroupID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	g, rec, err := loadGroup(e.rcfg, grp.State)
+	if err != nil {
+		return err
+	}
+	c, err := e.pool.get(ctx, rec.Relay)
+	if err != nil {
+		return err
+	}
+	evs, ferr := f(g, rec, c, &chat)
+	if ferr != nil && isConnErr(ferr) {
+		e.pool.drop(rec.Relay, c)
+	}
+	if err := e.storeGroup(ctx, g, rec, &chat, evs); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// storeGroup stores g and the messages among evs in one transaction and
+// emits evs; a group that is gone is erased instead.
+func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord, chat *vault.Chat, evs []Event) error {
+	now := e.now()
+	if !g.gone && g.cur.roster != nil && g.cur.roster.Settings.Deadline != 0 && now.Unix() >= int64(g.cur.roster.Settings.Deadline) {
+		g.gone = true
+		evs = append(evs, Event{Type: EventChatExpired})
+	}
+	for i := range evs {
+		evs[i].Chat, evs[i].Name = chat.ID, SanitizeLine(chat.Name)
+	}
+	if g.gone {
+		err := e.v.Update(ctx, func(tx *vault.Tx) error {
+			if err := tx.DeleteGroup(chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.v.DeleteChat(ctx, chat.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		for _, ev := range evs {
+			e.emit(ctx, ev)
+		}
+		return nil
+	}
+	b, err := g.save(rec)
+	if err != nil {
+		return err
+	}
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := tx.PutGroup(&vault.Group{ID: chat.GroupID, State: b}); err != nil {
+			return err
+		}
+		c, err := tx.Chat(chat.ID)
+		if err != nil {
+			return err
+		}
+		if g.cur.roster != nil {
+			c.Name = g.cur.roster.Settings.Name
+			c.MessageTTL = time.Duration(g.cur.roster.Settings.Timer) * time.Second
+		}
+		for i := range evs {
+			if evs[i].Type != EventMessage {
+				continue
+			}
+			id, err := e.newID()
+			if err != nil {
+				return err
+			}
+			m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: evs[i].From,
+				Body: []byte(evs[i].Text), Sent: now, Received: now, Status: vault.StatusDelivered}
+			if c.MessageTTL > 0 {
+				m.Expires = now.Add(c.MessageTTL)
+			}
+			if err := tx.PutMessage(&m); err != nil {
+				return err
+			}
+			evs[i].Message = id
+			c.Unread++
+			c.LastActive = now
+		}
+		*chat = c
+		return tx.PutChat(&c)
+	})
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		e.emit(ctx, ev)
+	}
+	return nil
+}
+
+// groupSend appends one TEXT to the group's current log: one upload
+// (spec/groups.md §6.2). The message is stored once the relay has it.
+func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error) {
+	var id string
+	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
+		if len(text)+64 > ratchet.MaxGroupPlaintext {
+			return nil, fmt.Errorf("client: message too long (%d bytes, at most %d)", len(text), ratchet.MaxGroupPlaintext-64)
+		}
+		var err error
+		if id, err = e.newID(); err != nil {
+			return nil, err
+		}
+		w, _ := outgoingWireID(id)
+		env := &groupEnvelope{Type: genvText, ID: w, TTL: uint32(chat.MessageTTL / time.Second), Text: text}
+		if err := g.append(ctx, c, env); err != nil {
+			return nil, err
+		}
+		now := e.now()
+		m := vault.Message{ID: id, ChatID: chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusSent}
+		if chat.MessageTTL > 0 {
+			m.Expires = now.Add(chat.MessageTTL)
+		}
+		return nil, e.v.Update(ctx, func(tx *vault.Tx) error { return tx.PutMessage(&m) })
+	})
+	return id, err
+}
+
+// MemberInfo is one group member for display; Nick is sanitised.
+type MemberInfo struct {
+	Nick  string `json:"nick"`
+	Admin bool   `json:"admin,omitempty"`
+	You   bool   `json:"you,omitempty"`
+}
+
+// GroupMembers lists the group's current roster.
+func (e *Engine) GroupMembers(ctx context.Context, ref string) ([]MemberInfo, uint64, error) {
+	var out []MemberInfo
+	var epoch uint64
+	err := e.withGroupOffline(ctx, ref, func(g *groupState) error {
+		if g.cur.roster == nil {
+			return errors.New("client: still waiting for an admin to let us in")
+		}
+		epoch = g.cur.roster.Epoch
+		for _, m := range g.cur.roster.Members {
+			out = append(out, MemberInfo{Nick: SanitizeLine(m.Nick), Admin: m.Role == roleAdmin, You: m.Sign == g.sign.Public()})
+		}
+		return nil
+	})
+	return out, epoch, err
+}
+
+// withGroupOffline loads a group without touching the network or storing.
+func (e *Engine) withGroupOffline(ctx context.Context, ref string, f func(g *groupState) error) error {
+	return e.v.View(ctx, func(tx *vault.Tx) error {
+		chat, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		if chat.Kind != vault.ChatGroup {
+			return errNotGroup
+		}
+		grp, err := tx.Group(chat.GroupID)
+		if err != nil {
+			return err
+		}
+		g, _, err := loadGroup(e.rcfg, grp.State)
+		if err != nil {
+			return err
+		}
+		return f(g)
+	})
+}
+
+// GroupRemove removes a member (admin only): a new epoch without it.
+func (e *Engine) GroupRemove(ctx context.Context, ref, nick string) error {
+	return e.groupChange(ctx, ref, nick, changeRemove)
+}
+
+// GroupPromote makes a member an admin (admin only).
+func (e *Engine) GroupPromote(ctx context.Context, ref, nick string) error {
+	return e.groupChange(ctx, ref, nick, changePromote)
+}
+
+func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte) error {
+	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		if g.cur.roster == nil {
+			return nil, errors.New("client: still waiting for an admin to let us in")
+		}
+		evs, err := g.poll(ctx, c) // commit on top of the newest epoch (§3.4)
+		if err != nil || g.gone {
+			return evs, err
+		}
+		i, err := g.memberIndex(nick)
+		if err != nil {
+			return evs, err
+		}
+		if g.cur.roster.Members[i].Sign == g.sign.Public() {
+			return evs, errors.New("client: use group leave to leave")
+		}
+		if err := g.commit(ctx, c, change, indexOperand(i)); err != nil {
+			return evs, err
+		}
+		return append(evs, Event{Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}), nil
+	})
+}
+
+// GroupLeave tells the group we leave and erases it here at once
+// (spec/groups.md §7.3). The last admin must promote someone first.
+func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
+	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		if g.cur.roster != nil {
+			if g.isAdmin() && g.cur.roster.admins() == 1 && len(g.cur.roster.Members) > 1 {
+				return nil, errors.New("client: you are the last admin: promote someone first")
+			}
+			if len(g.cur.roster.Members) > 1 {
+				if err := g.append(ctx, c, &groupEnvelope{Type: genvLeave}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		g.gone = true
+		return nil, nil
+	})
+}
+
+// groupBurn deletes the group for every member (admin only, §8).
+func (e *Engine) groupBurn(ctx context.Context, ref string) error {
+	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		if !g.isAdmin() {
+			return nil, errors.New("client: only an admin can burn a group")
+		}
+		if err := g.append(ctx, c, &groupEnvelope{Type: genvBurn}); err != nil {
+			return nil, err
+		}
+		g.gone = true
+		return nil, nil
+	})
+}
+
+// GroupSync reads every group's logs and open invites once and applies
+// what it finds (spec/groups.md §6.2, §9.3). Run calls it periodically.
+func (e *Engine) GroupSync(ctx context.Context) error {
+	var ids []string
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		for _, c := range chats {
+			if c.Kind == vault.ChatGroup {
+				ids = append(ids, c.ID)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			var evs []Event
+			if rec.Join != nil {
+				ev, err := e.awaitWelcome(ctx, g, rec, c)
+				if err != nil || rec.Join != nil {
+					return ev, err
+				}
+				evs = append(evs, ev...)
+			}
+			pe, err := g.poll(ctx, c)
+			evs = append(evs, pe...)
+			if err != nil || g.gone {
+				return evs, err
+			}
+			if err := g.processLeaves(ctx, c); err != nil {
+				return evs, err
+			}
+			ie, err := e.serveInvites(ctx, g, rec, c)
+			return append(evs, ie...), err
+		})
+		if err != nil && !errors.Is(err, ErrNoChat) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// groupsChanged wakes Run's group loop.
+func (e *Engine) groupsChanged() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.groupKick != nil {
+		select {
+		case e.groupKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// groupSyncEvery is how often Run reads the group logs (tuning): the relay
+// does not push log entries (spec/groups.md §6.2).
+const groupSyncEvery = time.Second
+
+// groupLoop is owned by Run: it calls GroupSync every groupSyncEvery and
+// when kicked, until ctx ends.
+func (e *Engine) groupLoop(ctx context.Context) {
+	e.mu.Lock()
+	kick := e.groupKick
+	e.mu.Unlock()
+	t := time.NewTicker(groupSyncEvery)
+	defer t.Stop()
+	for {
+		if err := e.GroupSync(ctx); err != nil && ctx.Err() == nil && !isConnErr(err) {
+			e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+		}
+		select {
+		case <-kick:
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// isGroup reports whether ref names a group chat.
+func (e *Engine) isGroup(ctx context.Context, ref string) bool {
+	ok := false
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		ok = err == nil && c.Kind == vault.ChatGroup
+		return nil
+	})
+	return ok
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// groupMembers returns the nicknames `group members --json` lists, with
+// " (admin)" after admins.
+func (p *profile) groupMembers(group string) []string {
+	p.t.Helper()
+	var v struct {
+		Members []struct {
+			Nick  string `json:"nick"`
+			Admin bool   `json:"admin"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal([]byte(p.ok("group", "members", group, "--json")), &v); err != nil {
+		p.t.Fatal(err)
+	}
+	var out []string
+	for _, m := range v.Members {
+		if m.Admin {
+			m.Nick += " (admin)"
+		}
+		out = append(out, m.Nick)
+	}
+	return out
+}
+
+func texts(ms []message) (out []string) {
+	for _, m := range ms {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+// joinGroup has admin invite p into group as nick; both sides sync, so
+// p is in when it returns. It returns p's chat ID and the key used.
+func joinGroup(t *testing.T, admin, p *profile, group, nick string) (string, string) {
+	t.Helper()
+	key := admin.ok("group", "invite", group)
+	chat := p.ok("join", key, "--as", nick)
+	admin.ok("group", "sync") // admits p: a new epoch sealed to everyone
+	p.ok("group", "sync")     // p reads the welcome
+	return chat, key
+}
+
+func TestE2EGroup(t *testing.T) {
+	t.Parallel()
+	r := newTestRelay(t)
+	ana, ben, cat, dan := newProfile(t, r.addr), newProfile(t, r.addr), newProfile(t, r.addr), newProfile(t, r.addr)
+	ana.ok("group", "create", "river", "--as", "ana")
+	bGroup, key1 := joinGroup(t, ana, ben, "river", "ben")
+	ana.ok("send", "river", "before cat")
+	cGroup, _ := joinGroup(t, ana, cat, "river", "cat")
+	ben.ok("group", "sync")
+
+	// A used group key is dead.
+	_, errOut, code := dan.run("join", key1, "--as", "dan")
+	if code == 0 || !strings.Contains(errOut, "already used") {
+		t.Fatalf("reusing a group key: exit %d, %s", code, errOut)
+	}
+
+	if got := cat.groupMembers(cGroup); !slices.Equal(got, []string{"ana (admin)", "ben", "cat"}) {
+		t.Fatalf("cat sees members %q", got)
+	}
+	// A message from each reaches the two others.
+	ana.ok("send", "river", "from ana")
+	ben.ok("send", bGroup, "from ben")
+	cat.ok("send", cGroup, "from cat")
+	for _, p := range []*profile{ana, ben, cat} {
+		p.ok("group", "sync")
+	}
+	want := map[*profile][]string{
+		ana: {"before cat", "from ana", "from ben", "from cat"},
+		ben: {"before cat", "from ana", "from ben", "from cat"},
+		cat: {"from ana", "from ben", "from cat"}, // nothing from before its join
+	}
+	chats := map[*profile]string{ana: "river", ben: bGroup, cat: cGroup}
+	for p, w := range want {
+		got := texts(p.read(chats[p]))
+		slices.Sort(got)
+		if !slices.Equal(got, w) {
+			t.Fatalf("%s read %q, want %q", p.home, got, w)
+		}
+	}
+
+	// ana removes cat; cat's client erases the group and reads nothing
+	// after, while ana and ben continue.
+	ana.ok("group", "remove", "river", "cat")
+	ana.ok("send", "river", "cat is out")
+	ben.ok("group", "sync")
+	if got := texts(ben.read(bGroup)); !slices.Contains(got, "cat is out") {
+		t.Fatalf("ben after the removal: %q", got)
+	}
+	evs := chatEvents(cat.watch(1, 30*time.Second))
+	if len(evs) != 1 || evs[0].Type != "group_removed" {
+		t.Fatalf("cat saw %+v, want its removal", evs)
+	}
+	if slices.Contains(cat.chatIDs(), cGroup) {
+		t.Fatal("the removed member still has the group")
+	}
+	if got := ben.groupMembers(bGroup); !slices.Equal(got, []string{"ana (admin)", "ben"}) {
+		t.Fatalf("ben sees members %q after the removal", got)
+	}
+
+	// Promote, then leave: ben becomes an admin, admits dan, and leaves;
+	// ana's client commits the leave.
+	ana.ok("group", "promote", "river", "ben")
+	ben.ok("group", "sync")
+	if got := ben.groupMembers(bGroup); !slices.Equal(got, []string{"ana (admin)", "ben (admin)"}) {
+		t.Fatalf("ben sees members %q after the promotion", got)
+	}
+	dGroup, _ := joinGroup(t, ben, dan, bGroup, "dan")
+	ana.ok("group", "sync")
+	ben.ok("group", "leave", bGroup)
+	if slices.Contains(ben.chatIDs(), bGroup) {
+		t.Fatal("ben still has the group after leaving")
+	}
+	ana.ok("group", "sync")
+	dan.ok("group", "sync")
+	if got := dan.groupMembers(dGroup); !slices.Equal(got, []string{"ana (admin)", "dan"}) {
+		t.Fatalf("dan sees members %q after ben left", got)
+	}
+
+	// Burn: the group is erased for every member.
+	ana.ok("burn", "river")
+	if slices.Contains(ana.chatIDs(), "river") {
+		t.Fatal("burn left the group on the admin's side")
+	}
+	dan.ok("group", "sync")
+	if slices.Contains(dan.chatIDs(), dGroup) {
+		t.Fatal("burn left the group on a member's side")
+	}
+}
+
+func TestE2EGroupDeadline(t *testing.T) {
+	t.Parallel()
+	r := newTestRelay(t)
+	ana, ben := newProfile(t, r.addr), newProfile(t, r.addr)
+	gid := ana.ok("group", "create", "brief", "--as", "ana", "--expires", "3s")
+	bGroup, _ := joinGroup(t, ana, ben, "brief", "ben")
+	if !slices.Contains(ben.chatIDs(), bGroup) {
+		t.Fatal("ben is not in the group")
+	}
+	time.Sleep(3500 * time.Millisecond)
+	ana.ok("group", "sync")
+	ben.ok("group", "sync")
+	if slices.Contains(ana.chatIDs(), gid) || slices.Contains(ben.chatIDs(), bGroup) {
+		t.Fatal("the group outlived its deadline")
+	}
+}

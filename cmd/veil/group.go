@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"veil/client"
+)
+
+// groupUsage is the usage line of `veil group`.
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | leave GROUP | sync"
+
+// cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
+// send, read, burn and watch take its id or name like any other.
+func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	if len(argv) == 0 {
+		return usagef("usage: veil group %s", groupUsage)
+	}
+	sub, rest := argv[0], argv[1:]
+	switch sub {
+	case "create":
+		return cmdGroupCreate(ctx, g, io, rest)
+	case "invite":
+		return cmdGroupInvite(ctx, g, io, rest)
+	case "members":
+		return cmdGroupMembers(ctx, g, io, rest)
+	case "remove", "promote":
+		return cmdGroupChange(ctx, g, io, sub, rest)
+	case "leave":
+		return cmdGroupLeave(ctx, g, io, rest)
+	case "sync":
+		return cmdGroupSync(ctx, g, io, rest)
+	}
+	return usagef("unknown group command %q; usage: veil group %s", sub, groupUsage)
+}
+
+func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group create", "NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL]",
+		"Create a secret group with you as its admin and print its chat id")
+	as := fs.String("as", "", "your nickname in this group (random by default)")
+	timer := fs.Duration("timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
+	expires := fs.Duration("expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
+	relayURL := fs.String("relay", "", "relay `URL` for the group's logs (default: the profile's default relay)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	id, err := s.eng.GroupCreate(octx, client.GroupOptions{Name: pos[0], As: *as, Timer: *timer, Expires: *expires, Relay: *relayURL})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(io.out, id)
+	return nil
+}
+
+func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group invite", "GROUP [--expires DUR] [--qr]",
+		"Create a one-time key that lets one person join the group (veil join KEY); your client admits them while it runs (veil watch)")
+	expires := fs.Duration("expires", 24*time.Hour, "the key dies unused after `DUR` (at most 168h)")
+	qr := fs.Bool("qr", false, "also print the key as a QR code")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	key, err := s.eng.GroupInvite(octx, pos[0], *expires)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(io.out, key)
+	if *qr {
+		return printQR(io, key)
+	}
+	return nil
+}
+
+func cmdGroupMembers(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group members", "GROUP [--json]", "List the group's members by the nickname each chose")
+	asJSON := fs.Bool("json", false, "JSON output")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ms, epoch, err := s.eng.GroupMembers(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(io, struct {
+			Epoch   uint64              `json:"epoch"`
+			Members []client.MemberInfo `json:"members"`
+		}{epoch, ms})
+	}
+	for _, m := range ms {
+		line := m.Nick
+		if m.Admin {
+			line += " (admin)"
+		}
+		if m.You {
+			line += " (you)"
+		}
+		fmt.Fprintln(io.out, line)
+	}
+	return nil
+}
+
+func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv []string) error {
+	summary := "Remove a member: the group moves to a new epoch whose keys and log the member never learns"
+	if sub == "promote" {
+		summary = "Make a member an admin"
+	}
+	fs := newFlags(g, io, "group "+sub, "GROUP MEMBER", summary)
+	pos, err := parse(fs, argv, 2, 2)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	if sub == "promote" {
+		return s.eng.GroupPromote(octx, pos[0], pos[1])
+	}
+	return s.eng.GroupRemove(octx, pos[0], pos[1])
+}
+
+func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group leave", "GROUP", "Leave the group and erase it here; an admin's client then moves the others to a new epoch")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	return s.eng.GroupLeave(octx, pos[0])
+}
+
+func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group sync", "", "Read every group's log once (admit joiners, apply changes, store messages) and exit")
+	if _, err := parse(fs, argv, 0, 0); err != nil {
+		return err
+	}
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	octx, cancel := context.WithTimeout(ctx, networkTimeout)
+	defer cancel()
+	return s.eng.GroupSync(octx)
+}
