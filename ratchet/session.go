@@ -238,17 +238,16 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 	}
 	enc := msg[off : off+encHeaderSize]
 	bodyOff := off + encHeaderSize
-	now := s.cfg.now()
 
 	// The current receiving chain first: the common case costs one header
 	// trial.
 	if s.hasHKr {
 		if h, ok := s.openHeader(&s.hkr, enc); ok {
-			return s.decryptCurrent(msg, bodyOff, &h, now)
+			return s.decryptCurrent(msg, bodyOff, &h)
 		}
 	}
 	if h, ok := s.openHeader(&s.nhkr, enc); ok {
-		return s.decryptStep(msg, bodyOff, &h, now)
+		return s.decryptStep(msg, bodyOff, &h)
 	}
 	// Older chains that still have skipped keys. Entries of one chain are
 	// contiguous (§7.2), so each header key is tried once.
@@ -265,7 +264,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 			if j < 0 {
 				return nil, s.pastKeys(hk, h.n)
 			}
-			return s.decryptSkipped(j, msg, bodyOff, now)
+			return s.decryptSkipped(j, msg, bodyOff)
 		}
 	}
 	// Retired chains, only to recognise a replay.
@@ -298,7 +297,7 @@ func (s *Session) pastKeys(hk *crypto.SymKey, n uint32) error {
 }
 
 // decryptCurrent handles a header that opened under HKr.
-func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) ([]byte, error) {
+func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header) ([]byte, error) {
 	if h.dh != s.dhr {
 		return nil, authErr("ratchet key does not match its chain")
 	}
@@ -311,10 +310,16 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) 
 		if j < 0 {
 			return nil, ErrDuplicate
 		}
-		return s.decryptSkipped(j, msg, bodyOff, now)
+		return s.decryptSkipped(j, msg, bodyOff)
 	}
 	if h.n-s.nr > MaxSkip {
 		return nil, ErrTooFarAhead
+	}
+	// The clock dates new skipped keys and expires old ones; the common
+	// in-order message with none stored does not read it.
+	var now int64
+	if h.n > s.nr || len(s.skipped) > 0 {
+		now = s.cfg.now()
 	}
 	ck := &s.tmpCK // a copy of CKr, committed only on success
 	*ck = s.ckr
@@ -336,19 +341,20 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header, now int64) 
 }
 
 // decryptSkipped opens msg with the stored key j and deletes it.
-func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int, now int64) ([]byte, error) {
+func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int) ([]byte, error) {
 	pt, err := s.openBody(&s.skipped[j].mk, msg, bodyOff)
 	if err != nil {
 		return nil, err
 	}
 	s.removeSkipped(j)
-	s.received(now)
+	s.received(s.cfg.now())
 	return pt, nil
 }
 
 // decryptStep handles a header that opened under NHKr: the peer has a new
 // ratchet key, so this is a DH ratchet step (Signal's DHRatchetHE).
-func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, now int64) ([]byte, error) {
+func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error) {
+	now := s.cfg.now()
 	var tail []skippedKey
 	if s.hasCKr {
 		if h.pn < s.nr {
@@ -446,5 +452,7 @@ func (s *Session) Wipe() {
 // skipped keys go (§7.2).
 func (s *Session) received(now int64) {
 	s.prefix = nil
-	s.expireSkipped(now)
+	if len(s.skipped) > 0 {
+		s.expireSkipped(now)
+	}
 }
