@@ -1,0 +1,132 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"veil/crypto"
+	"veil/vault"
+)
+
+// groupEngine is a real engine (a Badger vault in t.TempDir()) whose default
+// relay is the real relay at addr.
+func groupEngine(t *testing.T, addr string) (*Engine, chan Event) {
+	t.Helper()
+	evs := make(chan Event, 256)
+	cfg := Config{Dir: t.TempDir(), Events: evs,
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+	e, err := Create(context.Background(), cfg, []byte("test pin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Setup(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
+	return e, evs
+}
+
+func pendingEvents(ch chan Event) (out []Event) {
+	for {
+		select {
+		case ev := <-ch:
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+func TestGroupEngines(t *testing.T) {
+	ctx := context.Background()
+	addr := startGroupRelay(t).String()
+	ana, anaEv := groupEngine(t, addr)
+	ben, benEv := groupEngine(t, addr)
+	cat, _ := groupEngine(t, addr)
+
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ana.GroupInvite(ctx, "river", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := ben.Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ben.GroupMembers(ctx, bid); err == nil {
+		t.Fatal("ben lists members before the admin let him in")
+	}
+	if _, err := cat.Join(ctx, key, JoinOptions{As: "cat"}); !errors.Is(err, ErrInviteUsed) {
+		t.Fatalf("second use of a group key: %v", err)
+	}
+	if err := ana.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs := pendingEvents(anaEv); !slices.ContainsFunc(evs, func(e Event) bool { return e.Type == EventGroupJoined && e.From == "ben" && e.Chat == gid }) {
+		t.Fatalf("ana's events: %+v", evs)
+	}
+	if err := ben.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, epoch, err := ben.GroupMembers(ctx, bid)
+	if err != nil || epoch != 2 || len(ms) != 2 || ms[0].Nick != "ana" || !ms[0].Admin || ms[1].Nick != "ben" || !ms[1].You {
+		t.Fatalf("ben's members %+v (epoch %d): %v", ms, epoch, err)
+	}
+	if _, err := ben.GroupInvite(ctx, bid, 0); err == nil {
+		t.Fatal("a member who is not an admin created an invite")
+	}
+	if err := ana.GroupLeave(ctx, gid); err == nil {
+		t.Fatal("the last admin left")
+	}
+
+	if _, err := ana.Send(ctx, "river", "hello ben", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Send(ctx, bid, "hello ana", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pendingEvents(benEv)
+	for _, e := range []*Engine{ana, ben} {
+		if err := e.GroupSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ben.Messages(ctx, bid, 0)
+	hasMsg := func(ms []MessageInfo, from, text string, out bool) bool {
+		return slices.ContainsFunc(ms, func(m MessageInfo) bool { return m.From == from && m.Text == text && m.Outgoing == out })
+	}
+	if err != nil || len(got) != 2 || !hasMsg(got, "ana", "hello ben", false) || !hasMsg(got, "", "hello ana", true) {
+		t.Fatalf("ben's messages %+v: %v", got, err)
+	}
+	if evs := pendingEvents(benEv); !slices.ContainsFunc(evs, func(e Event) bool { return e.Type == EventMessage && e.From == "ana" && e.Text == "hello ben" }) {
+		t.Fatalf("ben's events: %+v", evs)
+	}
+	got, _ = ana.Messages(ctx, "river", 0)
+	if len(got) != 2 || !hasMsg(got, "ben", "hello ana", false) || !hasMsg(got, "", "hello ben", true) {
+		t.Fatalf("ana's messages %+v", got)
+	}
+
+	// The admin burns: both sides lose the chat, its messages and its keys.
+	if err := ana.Burn(ctx, "river"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Engine{ana, ben} {
+		if cs, _ := e.Chats(ctx); len(cs) != 0 {
+			t.Fatalf("chats left after the burn: %+v", cs)
+		}
+		_ = e.v.View(ctx, func(tx *vault.Tx) error {
+			if gs, _ := tx.Groups(); len(gs) != 0 {
+				t.Fatal("a group record survived the burn")
+			}
+			return nil
+		})
+	}
+}
