@@ -308,6 +308,9 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			for _, c := range msg.chats {
 				if c.ID == id {
 					a.view.chat, found = c, true
+					if a.view.loaded {
+						a.view.set(c, a.view.msgs) // pending, timers and name may have changed
+					}
 				}
 			}
 			if !found {
