@@ -6,23 +6,36 @@ import (
 	"time"
 
 	"veil/crypto"
+	"veil/relay/store"
 	"veil/relay/wire"
 )
 
-// subscription is one mailbox's live subscriber (spec/relay.md §8). Its
-// delivery goroutine (run) is owned by the session and stops when ctx is
-// cancelled: by OFF, by a newer SUB (END), by DEL or when the session ends.
+// subscription is one mailbox's live subscriber (spec/relay.md §8). It
+// owns no goroutine while it has nothing to push: a SEND on this node
+// hands it the message (offerSent) or kicks a delivery pass, an ACK kicks
+// one when messages wait beyond the window, and a pass (deliver) runs on
+// a goroutine of its own only until nothing is left to push. With a store
+// shared by several relay nodes (store.Claimer) a watcher goroutine also
+// waits for the store's notifications and for a lost claim. Passes and
+// the watcher are owned by the session (counted in its wg) and stop when
+// ctx is cancelled: by OFF, by a newer SUB (END), by DEL or when the
+// session ends.
 type subscription struct {
 	rid    crypto.ID
 	c      *session
 	ctx    context.Context
 	cancel context.CancelFunc
-	wake   chan struct{} // buffer of one: an ACK freed a slot
 	once   sync.Once
 
-	mu       sync.Mutex // guards inflight and lastSent
+	runMu   sync.Mutex // guards running, again and stopped
+	running bool       // a deliver goroutine runs
+	again   bool       // it must make one more pass
+	stopped bool       // no pass may start
+
+	mu       sync.Mutex // guards inflight, lastSent and behind
 	inflight map[uint64]struct{}
 	lastSent uint64
+	behind   bool // messages may be stored that were not pushed
 }
 
 // cmdSub: §7.2 SUB, §8.1.
@@ -47,7 +60,7 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	// in every idle session: the session ends its subscriptions itself
 	// (endSubscriptions) before it cancels c.ctx.
 	sctx, cancel := context.WithCancel(context.Background())
-	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel, wake: make(chan struct{}, 1), inflight: map[uint64]struct{}{}}
+	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel, inflight: map[uint64]struct{}{}}
 	c.subs[rid] = sub
 	c.subMu.Unlock()
 
@@ -57,13 +70,18 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	lost, release := sub.claim()
 	// Queue OK before the first MSG, then start delivery.
 	c.reply(wire.Frame{Type: wire.TypeOK, CID: cmd.f.CID})
-	c.wg.Add(1)
-	go func() { // owned by the session: counted in wg, stops with sub.ctx
-		defer c.wg.Done()
-		defer release()
-		sub.run(lost)
-	}()
 	c.s.metrics.subs.Inc()
+	if _, shared := c.s.store.(store.Claimer); shared {
+		c.wg.Add(1)
+		go func() { // owned by the session: counted in wg, stops with sub.ctx
+			defer c.wg.Done()
+			defer release()
+			sub.watch(lost)
+		}()
+	} else {
+		release()
+	}
+	sub.kick()
 	return okAlreadySent
 }
 
@@ -98,6 +116,9 @@ func (s *Server) endSubscriber(rid crypto.ID, next *subscription) {
 
 func (sub *subscription) stop() {
 	sub.once.Do(func() {
+		sub.runMu.Lock()
+		sub.stopped = true
+		sub.runMu.Unlock()
 		sub.cancel()
 		sub.c.s.metrics.subs.Dec()
 	})
@@ -112,11 +133,12 @@ func (c *session) cmdAck(ctx context.Context, f *wire.Frame) wire.Code {
 	}
 	err := c.s.store.Ack(ctx, f.ID, f.Seq)
 	sub.mu.Lock()
+	_, was := sub.inflight[f.Seq]
 	delete(sub.inflight, f.Seq)
+	behind := was && sub.behind
 	sub.mu.Unlock()
-	select {
-	case sub.wake <- struct{}{}:
-	default:
+	if behind { // the window has room again for what waits
+		sub.kick()
 	}
 	if code := c.storeCode(err, wire.CodeNotFound); code != 0 {
 		return code
@@ -168,17 +190,48 @@ func (c *session) endSubscriptions() {
 	}
 }
 
-// run delivers pending messages within the window (§8.2) until the
-// subscription ends, or until lost is closed: a SUB on another relay node
-// took the mailbox over (cluster.go).
-func (sub *subscription) run(lost <-chan struct{}) {
-	s := sub.c.s
-	notify, stopNotify := s.store.Notify(sub.rid)
-	defer stopNotify()
+// kick makes sure a delivery pass (fill) starts after this call: it
+// starts a deliver goroutine when none runs, or tells the running one to
+// make one more pass. Nothing starts once the subscription has stopped,
+// so no goroutine joins the session's wg after its subscriptions ended.
+func (sub *subscription) kick() {
+	sub.runMu.Lock()
+	defer sub.runMu.Unlock()
+	if sub.stopped {
+		return
+	}
+	sub.again = true
+	if sub.running {
+		return
+	}
+	sub.running = true
+	sub.c.wg.Add(1)
+	go sub.deliver() // owned by the session: counted in wg, ends when a pass finds nothing more to do or the subscription stops
+}
+
+// deliver makes passes until no kick came during the last one.
+func (sub *subscription) deliver() {
+	defer sub.c.wg.Done()
 	for {
-		if !sub.fill() {
+		sub.runMu.Lock()
+		if !sub.again || sub.stopped {
+			sub.running = false
+			sub.runMu.Unlock()
 			return
 		}
+		sub.again = false
+		sub.runMu.Unlock()
+		sub.fill()
+	}
+}
+
+// watch is the watcher goroutine of a subscription on a store shared by
+// several relay nodes: a SEND through another node reaches this one only
+// through Store.Notify, and a SUB on another node closes lost.
+func (sub *subscription) watch(lost <-chan struct{}) {
+	notify, stopNotify := sub.c.s.store.Notify(sub.rid)
+	defer stopNotify()
+	for {
 		select {
 		case <-sub.ctx.Done():
 			return
@@ -186,60 +239,61 @@ func (sub *subscription) run(lost <-chan struct{}) {
 			sub.lostClaim()
 			return
 		case <-notify:
-		case <-sub.wake:
+			sub.kick()
 		}
 	}
 }
 
-// fill pushes messages until the window is full or none is pending; false
-// when the subscription has ended.
-func (sub *subscription) fill() bool {
+// fill pushes messages until the window is full or none is pending
+// (spec/relay.md §8.2). After a store error it tries again a second later.
+func (sub *subscription) fill() {
 	c := sub.c
 	window := c.s.limits.Window
 	for {
 		sub.mu.Lock()
 		room := window - len(sub.inflight)
 		after := sub.lastSent
+		// Whatever is stored now is read below or pushed by offerSent;
+		// an ACK kicks only when the window held something back.
+		sub.behind = room <= 0
 		sub.mu.Unlock()
 		if room <= 0 {
-			return sub.ctx.Err() == nil
+			return
 		}
 		msgs, err := c.s.store.Pending(sub.ctx, sub.rid, after, room)
 		if err != nil {
 			if sub.ctx.Err() != nil {
-				return false
+				return
 			}
-			c.storeCode(err, wire.CodeInternal) // logs it
-			t := time.NewTimer(time.Second)     // retry later; the store may recover
-			select {
-			case <-t.C:
-				return true
-			case <-sub.ctx.Done():
-				t.Stop()
-				return false
-			}
+			c.storeCode(err, wire.CodeInternal)  // logs it
+			time.AfterFunc(storeRetry, sub.kick) // the store may recover; a no-op once stopped
+			return
 		}
 		for _, m := range msgs {
 			if !c.waitPushRoom(sub.ctx) {
-				return false
+				return
 			}
 			sub.mu.Lock()
-			if m.Seq <= sub.lastSent { // pushed meanwhile by offer
+			if m.Seq <= sub.lastSent { // pushed meanwhile by offerSent
 				sub.mu.Unlock()
 				continue
 			}
 			if len(sub.inflight) >= window {
+				sub.behind = true
 				sub.mu.Unlock()
-				break
+				return
 			}
 			sub.pushLocked(m.Seq, m.Body)
 			sub.mu.Unlock()
 		}
 		if len(msgs) < room {
-			return sub.ctx.Err() == nil
+			return
 		}
 	}
 }
+
+// storeRetry is how long delivery waits after a store error.
+const storeRetry = time.Second
 
 // pushLocked queues MSG seq; sub.mu is held, which keeps MSGs in seq
 // order on the connection.
@@ -253,20 +307,29 @@ func (sub *subscription) pushLocked(seq uint64, body []byte) {
 // offerSent pushes a message that a SEND on this node has just stored
 // durably straight to the mailbox's subscriber on this node, when that
 // subscriber has everything before it and room in its window: no store
-// read and no wake-up of the delivery goroutine on the common path. In
-// every other case the delivery goroutine finds the message through
-// Store.Notify and Pending as before (§8.2).
+// read and no goroutine on the common path. In every other case it
+// kicks a delivery pass, which finds the message with Store.Pending
+// (§8.2). A store shared by several nodes also wakes subscribers through
+// Store.Notify (watch).
 func (s *Server) offerSent(rid crypto.ID, seq uint64, body []byte) {
 	s.mu.Lock()
 	sub := s.subs[rid]
 	s.mu.Unlock()
-	if sub == nil || !sub.c.hasPushRoom() {
+	if sub == nil {
 		return
 	}
+	room := sub.c.hasPushRoom()
 	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	if sub.ctx.Err() != nil || seq == 0 || sub.lastSent != seq-1 || len(sub.inflight) >= s.limits.Window {
+	if sub.ctx.Err() != nil || seq <= sub.lastSent {
+		sub.mu.Unlock()
 		return
 	}
-	sub.pushLocked(seq, body)
+	if room && seq == sub.lastSent+1 && len(sub.inflight) < s.limits.Window {
+		sub.pushLocked(seq, body)
+		sub.mu.Unlock()
+		return
+	}
+	sub.behind = true
+	sub.mu.Unlock()
+	sub.kick()
 }

@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,18 +39,7 @@ import (
 	"veil/relay/store/memory"
 )
 
-// gcPercent is the relay's default GOGC. Its live heap is dominated by
-// Badger's memtable arena, which holds no pointers and costs the collector
-// nothing to scan but sets the heap goal: with Go's default of 100,
-// garbage from setting up connections grows the resident set by about
-// the arena's size before a collection runs. 25 keeps idle connections
-// cheap (spec/relay.md §13) for little CPU. An operator's GOGC wins.
-const gcPercent = 25
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {

@@ -1,0 +1,69 @@
+package relay_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// stableGoroutines returns the goroutine count once it has stayed the
+// same for 50 ms (waiting at most 2 s).
+func stableGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 40 {
+		time.Sleep(50 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
+// settledGoroutines waits (boundedly) until the goroutine count is want
+// and returns the last count seen.
+func settledGoroutines(want int) int {
+	n := runtime.NumGoroutine()
+	for i := 0; i < 200 && n != want; i++ {
+		time.Sleep(10 * time.Millisecond)
+		n = runtime.NumGoroutine()
+	}
+	return n
+}
+
+// TestIdleSubscriptionOwnsNoGoroutine checks what keeps idle connections
+// cheap (spec/relay.md §13): a subscription with nothing to push owns no
+// goroutine, before and after it has delivered, and delivery still works.
+func TestIdleSubscriptionOwnsNoGoroutine(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	rc := tr.dial(t)
+	sc := tr.dial(t)
+	m := newMailbox(t, rc)
+	healthy(t, rc)
+	healthy(t, sc)
+	base := stableGoroutines()
+
+	if err := rc.Subscribe(ctx, m.rid, m.key); err != nil {
+		t.Fatal(err)
+	}
+	if n := settledGoroutines(base); n != base {
+		t.Fatalf("an idle subscription left %d goroutines, want %d", n, base)
+	}
+	for i := range 3 {
+		if err := sc.Send(ctx, m.sid, &m.cap, body(1024, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+		p := nextPush(t, rc)
+		if p.Seq != uint64(i+1) || p.Body[0] != byte(i) {
+			t.Fatalf("push %d: seq %d", i, p.Seq)
+		}
+		if err := rc.Ack(ctx, m.rid, p.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := settledGoroutines(base); n != base {
+		t.Fatalf("after delivery %d goroutines, want %d", n, base)
+	}
+}
