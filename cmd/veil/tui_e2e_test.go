@@ -80,6 +80,16 @@ func (p *tmuxPane) waitFor(texts ...string) string {
 	}
 }
 
+// waitGoneText polls the pane until text is no longer on it.
+func (p *tmuxPane) waitGoneText(text string) {
+	p.t.Helper()
+	for deadline := time.Now().Add(tuiWait); strings.Contains(p.screen(), text); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: %q stays on the screen:\n%s", p.name, text, p.screen())
+		}
+	}
+}
+
 // gone waits until the pane's program has exited (its session is gone).
 func (p *tmuxPane) gone() {
 	p.t.Helper()
@@ -160,6 +170,7 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	a.keys("Enter")
 	key := inviteKey(t, a.waitFor("Give this key"))
 	a.keys("Escape")
+	a.waitGoneText("Give this key")
 	a.waitFor("Waiting for someone to join")
 	b.typ("/join " + key + " ana")
 	b.keys("Enter")
@@ -185,8 +196,11 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	if codeA != codeB || len(codeA) != 60 {
 		t.Fatalf("safety codes differ or are not 60 digits: %q / %q", codeA, codeB)
 	}
+	// A key right after Escape would read as alt+key: wait for each.
 	a.keys("Escape")
+	a.waitGoneText("Safety code")
 	b.keys("Escape")
+	b.waitGoneText("Safety code")
 
 	// Lock: nothing of the chat stays on screen; unlock brings it back.
 	a.keys("C-l")
