@@ -374,6 +374,9 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		return nil
 	case settingsMsg:
 		a.applySettings(msg.vals)
+		if msg.note != "" {
+			a.setNotice(msg.note, false)
+		}
 		return nil
 	case closeDialogMsg:
 		a.dlg = nil

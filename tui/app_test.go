@@ -269,3 +269,29 @@ func TestComposeKeysAndSettings(t *testing.T) {
 	waitText(t, tm, "alt+enter send")
 	finalView(t, tm)
 }
+
+// TestPanicChord: off by default; once on in the settings, ctrl+\ erases
+// the profile and exits with no question.
+func TestPanicChord(t *testing.T) {
+	cfg, p := testConfig(t)
+	tm, _ := start(t, cfg, 80, 24)
+	createProfile(t, tm, "correct horse", "")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlBackslash})
+	tm.Send(tea.KeyMsg{Type: tea.KeyF2})
+	waitText(t, tm, "Panic key")
+	if ok, _ := p.Exists(); !ok {
+		t.Fatal("ctrl+\\ erased the profile while the panic key was off")
+	}
+	for range 3 {
+		tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+	}
+	tm.Send(enter())
+	waitText(t, tm, "saved")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	waitText(t, tm, "ctrl+k find chat")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlBackslash})
+	tm.WaitFinished(t, teatest.WithFinalTimeout(waitMax))
+	if ok, err := p.Exists(); ok || err != nil {
+		t.Fatalf("profile still there after the panic key (err %v)", err)
+	}
+}

@@ -192,7 +192,7 @@ func (a *App) cmdRelay(arg string) tea.Cmd {
 func (a *App) cmdSettings(string) tea.Cmd {
 	eng := a.eng()
 	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, set: func(k, v string) tea.Cmd {
-		return tea.Sequence(action("saved", false, localTimeout, func(ctx context.Context) error { return eng.SetSetting(ctx, k, v) }), loadSettings(eng))
+		return saveSetting(eng, k, v)
 	}}
 	for k, v := range a.settings {
 		d.vals[k] = v

@@ -36,8 +36,11 @@ type (
 	lockedMsg   struct{}
 	erasedMsg   struct{ err error }
 	tickMsg     time.Time
-	settingsMsg struct{ vals map[string]string }
-	inviteMsg   struct {
+	settingsMsg struct {
+		vals map[string]string
+		note string
+	}
+	inviteMsg struct {
 		key, chat string
 		err       error
 	}
@@ -184,16 +187,33 @@ func loadSettings(eng *client.Engine) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
-		vals := map[string]string{}
-		for _, k := range []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey} {
-			v, err := eng.Setting(ctx, k)
-			if err != nil {
-				return doneMsg{err: err}
-			}
-			vals[k] = v
-		}
-		return settingsMsg{vals}
+		return readSettings(ctx, eng, "")
 	}
+}
+
+// saveSetting stores one setting and reports all of them, so the change
+// applies when the note appears.
+func saveSetting(eng *client.Engine, k, v string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		if err := eng.SetSetting(ctx, k, v); err != nil {
+			return doneMsg{err: err}
+		}
+		return readSettings(ctx, eng, "saved")
+	}
+}
+
+func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg {
+	vals := map[string]string{}
+	for _, k := range []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey} {
+		v, err := eng.Setting(ctx, k)
+		if err != nil {
+			return doneMsg{err: err}
+		}
+		vals[k] = v
+	}
+	return settingsMsg{vals, note}
 }
 
 // action runs one engine call with a timeout and reports it as a doneMsg.
