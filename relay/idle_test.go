@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"veil/relay"
+	"veil/relay/conn"
 )
 
 // stableGoroutines returns the goroutine count once it has stayed the
@@ -66,4 +69,43 @@ func TestIdleSubscriptionOwnsNoGoroutine(t *testing.T) {
 	if n := settledGoroutines(base); n != base {
 		t.Fatalf("after delivery %d goroutines, want %d", n, base)
 	}
+}
+
+// BenchmarkIdleSubscribedConn opens connections that each create and
+// subscribe one mailbox, then reports what the relay holds for each
+// while idle: goroutines (the client's two per connection, reader and
+// writer, subtracted) and goroutine stack bytes (the client's included,
+// so an upper bound). The relay's full resident cost per connection is
+// measured by veil-load --idle against veil-relay (README).
+func BenchmarkIdleSubscribedConn(b *testing.B) {
+	const n = 200
+	tr := startRelay(b, func(c *relay.Config) { c.Limits.MaxSubs = 1 })
+	var goroutines, stack float64
+	for b.Loop() {
+		g0 := stableGoroutines()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		ctx := tctx(b)
+		conns := make([]*conn.Conn, n)
+		for i := range conns {
+			c, err := conn.DialAddress(ctx, tr.addr, &conn.Options{PushBuffer: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns[i] = c
+			m := newMailbox(b, c)
+			if err := c.Subscribe(ctx, m.rid, m.key); err != nil {
+				b.Fatal(err)
+			}
+		}
+		g1 := stableGoroutines()
+		runtime.ReadMemStats(&ms1)
+		goroutines = float64(g1-g0)/n - 2
+		stack = float64(ms1.StackInuse-ms0.StackInuse) / n
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	b.ReportMetric(goroutines, "relay-goroutines/conn")
+	b.ReportMetric(stack, "stack-B/conn")
 }
