@@ -127,8 +127,8 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 	}
 	s.rk, s.cks, s.nhks = kdfRoot(&rk, &dh)
 	dh.Wipe()
-	// ika.DH, ek and dhs's earlier copies are crypto/ecdh keys, which
-	// cannot be zeroed; they are dropped here (best effort, §3.2).
+	// ika.DH and ek are crypto/ecdh keys, which cannot be zeroed; they
+	// are dropped here (best effort, §3.2).
 	return s, nil
 }
 
