@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"veil/crypto"
 	"veil/relay/wire"
 )
@@ -107,16 +105,13 @@ func runLogs(ctx context.Context, cfg config, ttl time.Duration) (Result, error)
 		}()
 	}
 
+	// Senders: messages paced evenly over all connections (pace.go).
+	pace := newPacer(time.Now(), cfg.rate, n)
 	var sendWG sync.WaitGroup
 	for i, c := range conns {
 		per := cfg.messages / n
 		if i < cfg.messages%n {
 			per++
-		}
-		var lim *rate.Limiter
-		if cfg.rate > 0 {
-			r := cfg.rate / float64(n)
-			lim = rate.NewLimiter(rate.Limit(r), max(1, int(r/100)))
 		}
 		var next atomic.Int64
 		for range cfg.window {
@@ -128,7 +123,7 @@ func runLogs(ctx context.Context, cfg config, ttl time.Duration) (Result, error)
 					if k >= int64(per) || ctx.Err() != nil {
 						return
 					}
-					if lim != nil && lim.Wait(ctx) != nil {
+					if !pace.wait(ctx, i, k) {
 						return
 					}
 					sent.Add(1)

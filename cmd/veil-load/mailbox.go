@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"veil/relay/conn"
 	"veil/relay/wire"
 )
@@ -111,15 +109,12 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		}
 	}
 
-	// Senders: cfg.window workers per connection share its messages.
+	// Senders: cfg.window workers per connection share its messages,
+	// paced evenly over all connections (pace.go).
+	pace := newPacer(time.Now(), cfg.rate, n)
 	var sendWG sync.WaitGroup
 	for i, c := range conns {
 		dst := boxes[(i+1)%n]
-		var lim *rate.Limiter
-		if cfg.rate > 0 {
-			r := cfg.rate / float64(n)
-			lim = rate.NewLimiter(rate.Limit(r), max(1, int(r/100)))
-		}
 		var next atomic.Int64
 		for range cfg.window {
 			sendWG.Add(1)
@@ -130,7 +125,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 					if k >= int64(perConn[i]) {
 						return
 					}
-					if lim != nil && lim.Wait(runCtx) != nil {
+					if !pace.wait(runCtx, i, k) {
 						return
 					}
 					sent.Add(1)
