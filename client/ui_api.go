@@ -44,3 +44,22 @@ func (e *Engine) SetDeadline(ctx context.Context, ref string, at time.Time) erro
 		return tx.PutChat(&c)
 	})
 }
+
+// GroupIDs returns the IDs of the chats that are groups, for display (a
+// badge, the sender's nickname on each message).
+func (e *Engine) GroupIDs(ctx context.Context) (map[string]bool, error) {
+	ids := map[string]bool{}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			if c.Kind == vault.ChatGroup {
+				ids[c.ID] = true
+			}
+		}
+		return nil
+	})
+	return ids, err
+}

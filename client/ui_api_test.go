@@ -27,6 +27,9 @@ func TestRenameAndDeadline(t *testing.T) {
 	if err := ana.Rename(ctx, "nope", "x"); !errors.Is(err, ErrNoChat) {
 		t.Fatalf("unknown chat: %v", err)
 	}
+	if g, err := ana.GroupIDs(ctx); err != nil || len(g) != 0 {
+		t.Fatalf("GroupIDs of a 1:1 profile: %v, %v", g, err)
+	}
 	at := time.Now().Add(time.Hour)
 	if err := ana.SetDeadline(ctx, chat, at); err != nil {
 		t.Fatal(err)

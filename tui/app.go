@@ -302,6 +302,8 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			a.setNotice(msg.err.Error(), true)
 			return nil
 		}
+		a.list.groups = msg.groups
+		a.view.group = msg.groups[a.view.chat.ID]
 		a.list.set(msg.chats)
 		if id := a.view.chat.ID; id != "" {
 			found := false
@@ -335,7 +337,11 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		a.setNotice("invite created: hand the key to one person over a private channel", false)
-		body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n\n" +
+		body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n"
+		if msg.group {
+			body += "Keep veil open until they have joined: your client admits them.\n"
+		}
+		body += "\n" +
 			a.st.Bold.Render(msg.key) + "\n\n"
 		if qr := qrText(a.st, msg.key, min(a.w-6, 72), a.h-14); qr != "" {
 			body += qr + "\n"
@@ -352,8 +358,30 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			a.setNotice(msg.err.Error(), true)
 			return nil
 		}
-		a.setNotice("joined: say hello", false)
+		if msg.note == "" {
+			msg.note = "joined: say hello"
+		}
+		a.setNotice(msg.note, false)
 		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
+	case membersMsg:
+		if msg.err != nil {
+			a.setNotice(msg.err.Error(), true)
+			return nil
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK.\n\n", msg.epoch)
+		for _, m := range msg.members {
+			line := client.SanitizeLine(m.Nick)
+			if m.Admin {
+				line += " (admin)"
+			}
+			if m.You {
+				line += " (you)"
+			}
+			b.WriteString(line + "\n")
+		}
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Members", body: strings.TrimRight(b.String(), "\n")})
+		return nil
 	case safetyMsg:
 		if msg.err != nil {
 			a.setNotice(msg.err.Error(), true)
@@ -430,6 +458,7 @@ func (a *App) openChat(id string) tea.Cmd {
 		a.view.chat = client.ChatInfo{ID: id}
 	}
 	a.view.loaded = false
+	a.view.group = a.list.groups[id]
 	a.listFocus = false
 	return loadMessages(a.sess.Engine, id, true)
 }
@@ -456,6 +485,18 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		a.setNotice("a chat reached its deadline and was erased", false)
 	case client.EventChatBurned:
 		a.setNotice("a chat was burned by the other side and erased", false)
+	case client.EventGroupJoined:
+		a.setNotice(client.SanitizeLine(ev.From)+" joined "+name, false)
+	case client.EventGroupLeft:
+		a.setNotice(client.SanitizeLine(ev.From)+" left "+name, false)
+	case client.EventGroupRemoved:
+		if ev.From == "" {
+			a.setNotice("you were removed from "+name, true)
+		} else {
+			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name, false)
+		}
+	case client.EventGroupBurned:
+		a.setNotice("a group was burned by an admin and erased", false)
 	case client.EventRelayConnected:
 		a.relays[ev.Relay] = true
 		return nil

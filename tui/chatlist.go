@@ -19,6 +19,7 @@ type chatList struct {
 	st     styles
 	keys   keyMap
 	chats  []client.ChatInfo
+	groups map[string]bool // chat IDs that are groups
 	cursor int
 	focus  bool
 	w, h   int
@@ -117,6 +118,9 @@ func (l chatList) View() string {
 			num = fmt.Sprintf("%d ", i+1)
 		}
 		var badges string
+		if l.groups[c.ID] {
+			badges += "#"
+		}
 		if c.MessageTTL > 0 {
 			badges += "⏱"
 		}

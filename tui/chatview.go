@@ -30,6 +30,7 @@ type chatView struct {
 	loc    *time.Location
 	w, h   int
 	loaded bool
+	group  bool // messages carry their sender's nickname
 }
 
 func newChatView(st styles, keys keyMap, now func() time.Time, loc *time.Location) chatView {
@@ -144,7 +145,11 @@ func (v *chatView) render(bottom bool) {
 			line++
 		}
 		v.lines = append(v.lines, line)
-		who := v.st.Peer.Render(truncate(peer, 16))
+		from := peer
+		if v.group {
+			from = client.SanitizeLine(m.From)
+		}
+		who := v.st.Peer.Render(truncate(from, 16))
 		if m.Outgoing {
 			who = v.st.Me.Render("you")
 		}
@@ -200,6 +205,9 @@ func (v chatView) View() string {
 	}
 	head := v.st.Bold.Render(truncate(chatTitle(v.chat), max(1, v.w/2)))
 	var info []string
+	if v.group {
+		info = append(info, "group")
+	}
 	if v.chat.MessageTTL > 0 {
 		info = append(info, "⏱ "+shortDur(v.chat.MessageTTL))
 	}

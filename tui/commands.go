@@ -29,6 +29,7 @@ func commandTable() []slashCommand {
 		{"verify", "", "show this chat's safety code to compare in person", (*App).cmdVerify, true},
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
+		{"group", "create NAME | invite | members | remove NICK | promote NICK | leave", "secret groups", (*App).cmdGroup, false},
 		{"relay", "[add|default URL]", "show or change relays", (*App).cmdRelay, false},
 		{"settings", "", "notifications, auto-lock, keys", (*App).cmdSettings, false},
 		{"lock", "", "lock now", (*App).cmdLock, false},
@@ -51,9 +52,6 @@ func (a *App) command(line string) tea.Cmd {
 		if strings.HasPrefix(c.name, name) && name != "" {
 			found = append(found, c)
 		}
-	}
-	if name == "group" {
-		return a.fail(errors.New("groups are not in this version of the engine yet"))
 	}
 	if len(found) != 1 {
 		return a.fail(fmt.Errorf("unknown command /%s (/help lists them)", name))
@@ -234,4 +232,39 @@ func (a *App) helpText() string {
 		fmt.Fprintf(&b, "/%s %s — %s\n", c.name, c.args, c.help)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+func (a *App) cmdGroup(arg string) tea.Cmd {
+	eng, id := a.eng(), a.view.chat.ID
+	verb, rest, _ := strings.Cut(arg, " ")
+	rest = strings.TrimSpace(rest)
+	if verb == "create" {
+		if rest == "" {
+			return a.fail(errors.New("/group create NAME"))
+		}
+		a.notice = "creating the group…"
+		return groupCreateCmd(eng, rest)
+	}
+	if id == "" || !a.view.group {
+		return a.fail(fmt.Errorf("/group %s needs an open group chat", verb))
+	}
+	switch {
+	case verb == "invite":
+		a.notice = "creating a group invite…"
+		return groupInviteCmd(eng, id)
+	case verb == "members":
+		return membersCmd(eng, id)
+	case verb == "remove" && rest != "":
+		return action(rest+" removed", true, networkTimeout, func(ctx context.Context) error { return eng.GroupRemove(ctx, id, rest) })
+	case verb == "promote" && rest != "":
+		return action(rest+" is an admin now", true, networkTimeout, func(ctx context.Context) error { return eng.GroupPromote(ctx, id, rest) })
+	case verb == "leave":
+		a.openDialog(newPrompt(a.st, a.keys, "Leave this group",
+			"The group is told and erased here at once.\nType leave to confirm.", "leave",
+			func(string) tea.Cmd {
+				return action("left the group", true, networkTimeout, func(ctx context.Context) error { return eng.GroupLeave(ctx, id) })
+			}))
+		return nil
+	}
+	return a.fail(errors.New("/group create NAME | invite | members | remove NICK | promote NICK | leave"))
 }

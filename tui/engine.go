@@ -23,8 +23,9 @@ type (
 		err    error
 	}
 	chatsMsg struct {
-		chats []client.ChatInfo
-		err   error
+		chats  []client.ChatInfo
+		groups map[string]bool
+		err    error
 	}
 	messagesMsg struct {
 		chat string
@@ -43,10 +44,17 @@ type (
 	inviteMsg struct {
 		key, chat string
 		err       error
+		group     bool
 	}
 	joinedMsg struct {
 		chat string
 		err  error
+		note string
+	}
+	membersMsg struct {
+		members []client.MemberInfo
+		epoch   uint64
+		err     error
 	}
 	safetyMsg struct {
 		chat, code string
@@ -153,7 +161,11 @@ func loadChats(eng *client.Engine) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
 		c, err := eng.Chats(ctx)
-		return chatsMsg{c, err}
+		if err != nil {
+			return chatsMsg{err: err}
+		}
+		g, err := eng.GroupIDs(ctx)
+		return chatsMsg{c, g, err}
 	}
 }
 
@@ -233,7 +245,7 @@ func inviteCmd(eng *client.Engine, name string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
 		k, c, err := eng.Invite(ctx, client.InviteOptions{Name: name})
-		return inviteMsg{k, c, err}
+		return inviteMsg{key: k, chat: c, err: err}
 	}
 }
 
@@ -245,7 +257,7 @@ func joinCmd(eng *client.Engine, keyText, name string) tea.Cmd {
 		if errors.Is(err, client.ErrInviteUsed) {
 			err = errors.New("this invite was already used or has expired: ask for a new one (and tell the sender: if they did not use it, someone else did)")
 		}
-		return joinedMsg{c, err}
+		return joinedMsg{chat: c, err: err}
 	}
 }
 
@@ -260,4 +272,31 @@ func safetyCmd(eng *client.Engine, chat string) tea.Cmd {
 
 func tick(d time.Duration) tea.Cmd {
 	return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+func groupInviteCmd(eng *client.Engine, chat string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		k, err := eng.GroupInvite(ctx, chat, 0)
+		return inviteMsg{key: k, chat: chat, err: err, group: true}
+	}
+}
+
+func groupCreateCmd(eng *client.Engine, name string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		id, err := eng.GroupCreate(ctx, client.GroupOptions{Name: name})
+		return joinedMsg{chat: id, err: err, note: "group created: /group invite adds a member"}
+	}
+}
+
+func membersCmd(eng *client.Engine, chat string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		m, epoch, err := eng.GroupMembers(ctx, chat)
+		return membersMsg{m, epoch, err}
+	}
 }
