@@ -252,6 +252,10 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 // emits evs; a group that is gone is erased instead.
 func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord, chat *vault.Chat, evs []Event) error {
 	now := e.now()
+	if !g.gone && rec.Join != nil && !now.Before(rec.Join.Until) {
+		g.gone = true // the welcome never came in time
+		evs = append(evs, Event{Type: EventInviteExpired})
+	}
 	if !g.gone && g.cur.roster != nil && g.cur.roster.Settings.Deadline != 0 && now.Unix() >= int64(g.cur.roster.Settings.Deadline) {
 		g.gone = true
 		evs = append(evs, Event{Type: EventChatExpired})

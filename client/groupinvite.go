@@ -49,13 +49,15 @@ func deriveGroupInvite(secret, salt []byte) groupInviteKeys {
 
 // groupBlob is the plaintext of a group invite blob.
 type groupBlob struct {
-	LogID crypto.ID
-	Name  string
+	LogID    crypto.ID
+	Deadline uint64 // the group's deadline, Unix seconds; 0 = none
+	Name     string
 }
 
 func (b *groupBlob) marshal() []byte {
 	out := []byte{groupBlobMarker, 1}
 	out = append(out, b.LogID[:]...)
+	out = binary.BigEndian.AppendUint64(out, b.Deadline)
 	out = append(out, byte(len(b.Name)))
 	return append(out, b.Name...)
 }
@@ -67,6 +69,7 @@ func parseGroupBlob(p []byte) (*groupBlob, error) {
 	}
 	b := &groupBlob{}
 	copy(b.LogID[:], r.take(crypto.IDSize))
+	b.Deadline = r.u64()
 	b.Name = string(r.take(int(r.u8())))
 	if !r.done() || len(b.Name) > maxGroupName || !utf8.ValidString(b.Name) {
 		return nil, errors.New("client: the group invite blob is malformed")
@@ -129,7 +132,8 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err != nil {
 			return nil, fmt.Errorf("client: creating the invite's log: %w", err)
 		}
-		body, err := sealBlob(&d.BlobKey, d.BlobID, (&groupBlob{LogID: logID, Name: g.cur.roster.Settings.Name}).marshal(), labelBlobAD, e.cfg.Rand)
+		gb := &groupBlob{LogID: logID, Deadline: g.cur.roster.Settings.Deadline, Name: g.cur.roster.Settings.Name}
+		body, err := sealBlob(&d.BlobKey, d.BlobID, gb.marshal(), labelBlobAD, e.cfg.Rand)
 		if err != nil {
 			return nil, err
 		}
@@ -155,6 +159,18 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *inviteKey, c *conn.Conn
 	if err != nil {
 		return "", err
 	}
+	// The joiner waits for the welcome until the invite could no longer
+	// be answered, and never past the group's deadline.
+	until := e.now().Add(maxInviteLife)
+	if blob.Deadline != 0 {
+		dl := time.Unix(int64(blob.Deadline), 0)
+		if !e.now().Before(dl) {
+			return "", errors.New("client: this group has already expired")
+		}
+		if dl.Before(until) {
+			until = dl
+		}
+	}
 	sign, seal, err := newGroupKeys(e.rcfg)
 	if err != nil {
 		return "", err
@@ -175,7 +191,7 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *inviteKey, c *conn.Conn
 	}
 	g := &groupState{rcfg: e.rcfg, sign: sign, seal: seal, ttl: defaultGroupLogTTL}
 	rec := &groupRecord{Relay: k.Relay.String(), Nick: nick,
-		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: e.now().Add(maxInviteLife)}}
+		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: until}}
 	b, err := g.save(rec)
 	if err != nil {
 		return "", err

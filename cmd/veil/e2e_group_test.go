@@ -142,12 +142,14 @@ func TestE2EGroupDeadline(t *testing.T) {
 	t.Parallel()
 	r := newTestRelay(t)
 	ana, ben := newProfile(t, r.addr), newProfile(t, r.addr)
-	gid := ana.ok("group", "create", "brief", "--as", "ana", "--expires", "3s")
+	const life = 8 * time.Second // long enough to join under -race
+	created := time.Now()
+	gid := ana.ok("group", "create", "brief", "--as", "ana", "--expires", life.String())
 	bGroup, _ := joinGroup(t, ana, ben, "brief", "ben")
 	if !slices.Contains(ben.chatIDs(), bGroup) {
 		t.Fatal("ben is not in the group")
 	}
-	time.Sleep(3500 * time.Millisecond)
+	time.Sleep(time.Until(created.Add(life + time.Second)))
 	ana.ok("group", "sync")
 	ben.ok("group", "sync")
 	if slices.Contains(ana.chatIDs(), gid) || slices.Contains(ben.chatIDs(), bGroup) {
