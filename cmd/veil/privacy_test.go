@@ -52,26 +52,66 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
-	port, mport := freePort(t), freePort(t)
-	var stdout, stderr lockedBuffer
-	cmd := exec.Command(relayBin, "serve", "--data", t.TempDir(), "--listen", fmt.Sprintf("127.0.0.1:%d", port),
-		"--metrics", fmt.Sprintf("127.0.0.1:%d", mport), "--drain", "1s", "--log-level", "debug")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+// metricsRelay is a veil-relay process with debug logs and metrics on.
+type metricsRelay struct {
+	cmd            *exec.Cmd
+	addr           string
+	port, mport    int
+	stdout, stderr lockedBuffer
+}
+
+func startMetricsRelay(t *testing.T) *metricsRelay {
+	t.Helper()
+	r := &metricsRelay{port: freePort(t), mport: freePort(t)}
+	r.cmd = exec.Command(relayBin, "serve", "--data", t.TempDir(), "--listen", fmt.Sprintf("127.0.0.1:%d", r.port),
+		"--metrics", fmt.Sprintf("127.0.0.1:%d", r.mport), "--drain", "1s", "--log-level", "debug")
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; {
-		if out, ok := strings.CutSuffix(stdout.String(), "\n"); ok {
-			addr = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+	t.Cleanup(func() { r.cmd.Process.Kill(); r.cmd.Wait() })
+	for deadline := time.Now().Add(30 * time.Second); r.addr == ""; {
+		if out, ok := strings.CutSuffix(r.stdout.String(), "\n"); ok {
+			r.addr = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("veil-relay did not start: %s", stderr.String())
+			t.Fatalf("veil-relay did not start: %s", r.stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return r
+}
+
+func (r *metricsRelay) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", r.mport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// counter returns the value of a counter without labels, or -1.
+func counter(metrics, name string) float64 {
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
+	r := startMetricsRelay(t)
+	addr, port, mport := r.addr, r.port, r.mport
 	fingerprint := addr[strings.IndexByte(addr, '#')+1:]
 
 	texts := []string{"private words one", "private words two", "group words three"}
@@ -116,16 +156,11 @@ func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
+	metrics := []byte(r.metrics(t))
+	r.cmd.Process.Signal(os.Interrupt)
+	r.cmd.Wait()
 
-	logs := stdout.String() + stderr.String()
+	logs := r.stdout.String() + r.stderr.String()
 	if !strings.Contains(string(metrics), "veil_relay_") || !strings.Contains(logs, "level=DEBUG") && !strings.Contains(logs, `"level":"DEBUG"`) {
 		t.Fatalf("no metrics or no debug logs: the test would check nothing\nlogs:\n%s", logs)
 	}
