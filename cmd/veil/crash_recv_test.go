@@ -2,8 +2,9 @@ package main
 
 // Client crash between receive and ACK (issue 9): ben's receiving process
 // (veil watch) is killed with SIGKILL at random moments, many times, while
-// it works through messages that ana sent while it was down. The engine stores a message and its ratchet state in one
-// vault transaction before it ACKs the relay (spec/client.md §7.4), so a
+// it works through messages that ana sent while it was down. The engine
+// stores a message and its ratchet state in one vault transaction before
+// it ACKs the relay (spec/client.md §7.4), so a
 // kill after the commit and before the ACK makes the relay deliver the
 // message again, and the ratchet must recognise it as a duplicate. At the
 // end every message is in ben's history exactly once, in order, and no
