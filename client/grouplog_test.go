@@ -19,14 +19,18 @@ import (
 // relay (the relay package's server with its memory store) on 127.0.0.1;
 // each member has its own connection. Only the test links the server.
 
-func startGroupRelay(t testing.TB) wire.Address {
+func startGroupRelay(t testing.TB, opts ...func(*relay.Config)) wire.Address {
 	t.Helper()
 	st := memory.New(memory.Config{})
 	id, err := crypto.GenerateSign(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := relay.New(relay.Config{Store: st, Identity: id})
+	cfg := relay.Config{Store: st, Identity: id}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := relay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
