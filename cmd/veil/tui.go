@@ -38,7 +38,10 @@ func runTUI(ctx context.Context, g *globals, io *stdio) int {
 	opts := append(tui.Options(), tea.WithContext(ctx), tea.WithInput(io.in), tea.WithOutput(io.out))
 	_, err = tea.NewProgram(app, opts...).Run()
 	app.Close()
-	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && ctx.Err() == nil {
+	switch {
+	case errors.Is(err, tea.ErrProgramPanic):
+		return report(io, "tui", errors.New("stopped after an internal error (a bug; the trace above helps to fix it)"))
+	case err != nil && !errors.Is(err, tea.ErrProgramKilled) && ctx.Err() == nil:
 		return report(io, "tui", err)
 	}
 	return 0

@@ -251,3 +251,38 @@ func safetyDigits(t *testing.T, screen string) string {
 	t.Helper()
 	return strings.Join(digitGroups.FindAllString(screen, -1), "")
 }
+
+// TestTUIGroup: a group made, joined and used through the TUI.
+func TestTUIGroup(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
+	}
+	relay := newTestRelay(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	a := startTUI(t, sock, "ana", filepath.Join(dir, "a"))
+	b := startTUI(t, sock, "ben", filepath.Join(dir, "b"))
+	a.firstRun("correct horse", relay.addr)
+	b.firstRun("battery staple", relay.addr)
+
+	a.typ("/group create newsroom")
+	a.keys("Enter")
+	a.waitFor("group created", "newsroom #")
+	a.typ("/group invite")
+	a.keys("Enter")
+	key := inviteKey(t, a.waitFor("Give this key"))
+	a.keys("Escape")
+	a.waitGoneText("Give this key")
+	b.typ("/join " + key)
+	b.keys("Enter")
+	// The welcome makes Ben a member; until then there is no epoch to
+	// send in (sending earlier panics the engine: reported).
+	b.waitFor("joined newsroom")
+	b.typ("hello group")
+	b.keys("Enter")
+	a.waitFor("hello group")
+	a.typ("/group members")
+	a.keys("Enter")
+	a.waitFor("Members", "(admin)", "(you)")
+}
