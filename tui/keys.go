@@ -85,9 +85,3 @@ func (m mainKeys) FullHelp() [][]key.Binding {
 		{m.k.Search, m.k.Settings, m.k.Lock, m.k.PanicChord, m.k.Help, m.k.Quit},
 	}
 }
-
-// simpleKeys is a help.KeyMap of a fixed list, for dialogs.
-type simpleKeys []key.Binding
-
-func (s simpleKeys) ShortHelp() []key.Binding  { return s }
-func (s simpleKeys) FullHelp() [][]key.Binding { return [][]key.Binding{s} }
