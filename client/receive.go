@@ -59,6 +59,12 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 			switch {
 			case errors.Is(err, ratchet.ErrDuplicate):
 				return nil
+			case errors.Is(err, ratchet.ErrConflictingInitial):
+				// spec/session.md §8: a second, different handshake for an
+				// existing session. Unauthenticated, so it proves nothing,
+				// but the user should compare safety codes now.
+				evs = append(evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "a second, different handshake arrived for this chat: the invite may have been intercepted; compare safety codes (veil verify)"})
+				return nil
 			case err != nil:
 				evs = append(evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a message that does not authenticate"})
 				return nil
