@@ -80,6 +80,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	start := time.Now()
+	pace := newPacer(start, cfg.rate, n)
 
 	// Receivers: one reader and cfg.acks ACK workers per connection.
 	var recvWG, ackWG sync.WaitGroup
@@ -89,7 +90,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		go func() {
 			defer recvWG.Done()
 			defer close(acks)
-			recvs[i].run(c.Pushes(), start, acks, &errs)
+			recvs[i].run(c.Pushes(), start, pace, acks, &errs)
 		}()
 		for range cfg.acks {
 			ackWG.Add(1)
@@ -111,7 +112,6 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 
 	// Senders: cfg.window workers per connection share its messages,
 	// paced evenly over all connections (pace.go).
-	pace := newPacer(time.Now(), cfg.rate, n)
 	var sendWG sync.WaitGroup
 	for i, c := range conns {
 		dst := boxes[(i+1)%n]
@@ -154,12 +154,13 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	ackWG.Wait()
 
 	res.Sent, res.Acked, res.ReceiverAck = sent.Load(), acked.Load(), routed.Load()
-	var lat []int64
+	var lat, latDue []int64
 	for i, r := range recvs {
 		res.Delivered += r.delivered
 		res.Duplicates += r.dups
 		res.Unexpected += r.unexpected
 		lat = append(lat, r.lat...)
+		latDue = append(latDue, r.latDue...)
 		from := (i + n - 1) % n
 		for k, ok := range ackedFlag[from] {
 			if ok && !r.seen[k] {
@@ -176,6 +177,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		res.MsgsPerSec = float64(res.ReceiverAck) / res.ElapsedSec
 	}
 	res.percentiles(lat)
+	res.duePercentiles(latDue)
 	return res, nil
 }
 
@@ -184,13 +186,14 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 type receiver struct {
 	from       uint32 // the one sender this mailbox hears from
 	seen       []bool
-	lat        []int64
+	lat        []int64 // from send to delivery
+	latDue     []int64 // from when the message was due (paced runs only)
 	delivered  int64
 	dups       int64
 	unexpected int64
 }
 
-func (r *receiver) run(pushes <-chan conn.Push, start time.Time, acks chan<- uint64, errs *errCount) {
+func (r *receiver) run(pushes <-chan conn.Push, start time.Time, pace pacer, acks chan<- uint64, errs *errCount) {
 	for p := range pushes {
 		if p.Type != wire.TypeMSG {
 			errs.add(errors.New("subscription ended by the relay (END)"))
@@ -205,7 +208,11 @@ func (r *receiver) run(pushes <-chan conn.Push, start time.Time, acks chan<- uin
 		default:
 			r.seen[k] = true
 			r.delivered++
-			r.lat = append(r.lat, int64(time.Since(start)-at))
+			now := time.Now()
+			r.lat = append(r.lat, int64(now.Sub(start)-at))
+			if pace.interval > 0 {
+				r.latDue = append(r.latDue, int64(now.Sub(pace.due(int(r.from), int64(k)))))
+			}
 		}
 		acks <- p.Seq
 	}

@@ -28,6 +28,12 @@ type Result struct {
 	P99ms       float64 `json:"p99_ms"`
 	P999ms      float64 `json:"p999_ms"`
 	MaxMs       float64 `json:"max_ms"`
+	// With --rate, latency from when each message was due by the pacing
+	// schedule rather than from when it was sent: it includes any time a
+	// message waited for a free sender, which send-to-delivery latency
+	// leaves out (coordinated omission).
+	P50DueMs float64 `json:"p50_from_due_ms,omitempty"`
+	P99DueMs float64 `json:"p99_from_due_ms,omitempty"`
 
 	// CPU cost per routed message, from the relay's /proc times (with
 	// --relay-pid) and veil-load's own: robust to other load on the machine.
@@ -54,6 +60,19 @@ func (r *Result) percentiles(lat []int64) {
 	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = at(0.50), at(0.99), at(0.999), at(1)
 }
 
+// duePercentiles fills the from-due latency fields from lat
+// (nanoseconds); it sorts lat.
+func (r *Result) duePercentiles(lat []int64) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	at := func(p float64) float64 {
+		return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond)
+	}
+	r.P50DueMs, r.P99DueMs = at(0.50), at(0.99)
+}
+
 // text prints r for a human.
 func (r *Result) text(w io.Writer) {
 	if r.Mode == "idle" {
@@ -77,6 +96,9 @@ func (r *Result) text(w io.Writer) {
 		r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected, r.ReceiverAck)
 	fmt.Fprintf(w, "%.0f msgs/s over %.2f s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 		r.MsgsPerSec, r.ElapsedSec, r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.P99DueMs > 0 {
+		fmt.Fprintf(w, "latency from when due (--rate schedule): p50 %.2f ms, p99 %.2f ms\n", r.P50DueMs, r.P99DueMs)
+	}
 	if r.RelayCPUus > 0 || r.LoadCPUus > 0 {
 		fmt.Fprintf(w, "CPU per routed message: relay %.1f µs, veil-load %.1f µs\n", r.RelayCPUus, r.LoadCPUus)
 	}
