@@ -20,18 +20,18 @@ import (
 
 // groupRecord is the vault's group record (JSON, sealed by the vault).
 type groupRecord struct {
-	V       int               `json:"v"`
-	Relay   string            `json:"relay"`
-	Sign    []byte            `json:"sign"` // signing seed (secret)
-	Seal    []byte            `json:"seal"` // sealing key (secret)
-	TTL     int64             `json:"ttl"`
-	Nick    string            `json:"nick"`
-	Cur     *logRecord        `json:"cur,omitempty"`
-	Prev    *logRecord        `json:"prev,omitempty"`
-	Leaves  [][]byte          `json:"leaves,omitempty"`
-	Invites []groupInviteRec  `json:"invites,omitempty"` // admin: open invites
-	Join    *groupInviteRec   `json:"join,omitempty"`    // joiner: waiting for the welcome
-	TTLs    map[string]uint32 `json:"ttls,omitempty"`
+	V       int              `json:"v"`
+	Relay   string           `json:"relay"`
+	Sign    []byte           `json:"sign"` // signing seed (secret)
+	Seal    []byte           `json:"seal"` // sealing key (secret)
+	TTL     int64            `json:"ttl"`
+	Nick    string           `json:"nick"`
+	Cur     *logRecord       `json:"cur,omitempty"`
+	Prev    *logRecord       `json:"prev,omitempty"`
+	Leaves  [][]byte         `json:"leaves,omitempty"`
+	Invites []groupInviteRec `json:"invites,omitempty"` // admin: open invites
+	Join    *groupInviteRec  `json:"join,omitempty"`    // joiner: waiting for the welcome
+	Out     []pendingAppend  `json:"out,omitempty"`     // sealed entries not yet appended
 }
 
 type logRecord struct {
@@ -101,6 +101,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 			return nil, nil, fmt.Errorf("client: corrupt group record: %w", err)
 		}
 	}
+	g.out = rec.Out
 	for _, k := range rec.Leaves {
 		p, err := crypto.ParseSignPublic(k)
 		if err != nil {
@@ -116,7 +117,7 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.V = groupRecordV
 	rec.Sign, rec.Seal = g.sign.Seed(), g.seal.Bytes()
 	rec.TTL = int64(g.ttl / time.Second)
-	rec.Cur, rec.Prev, rec.Leaves = nil, nil, nil
+	rec.Cur, rec.Prev, rec.Leaves, rec.Out = nil, nil, nil, g.out
 	if g.cur.epoch != nil {
 		rec.Cur = g.cur.record()
 	}
@@ -238,12 +239,38 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	if err != nil {
 		return err
 	}
+	// Entries a crash or a dropped connection left queued go first, so
+	// the log keeps our order.
+	if err := g.flushOut(ctx, c); err != nil {
+		if isConnErr(err) {
+			e.pool.drop(rec.Relay, c)
+		}
+		return err
+	}
+	g.deferUploads = true
 	evs, ferr := f(g, rec, c, &chat)
-	if ferr != nil && isConnErr(ferr) {
-		e.pool.drop(rec.Relay, c)
+	if g.gone && len(g.out) > 0 {
+		// A LEAVE or BURN must reach the relay before the group (and the
+		// keys to re-send it) is erased; if it cannot, nothing is erased.
+		if err := g.flushOut(ctx, c); err != nil {
+			g.gone = false
+			ferr = errors.Join(ferr, err)
+		}
 	}
 	if err := e.storeGroup(ctx, g, rec, &chat, evs); err != nil {
 		return err
+	}
+	if !g.gone && len(g.out) > 0 {
+		// Stored first, uploaded now: a crash in between re-sends.
+		if err := g.flushOut(ctx, c); err != nil {
+			ferr = errors.Join(ferr, err)
+		}
+		if err := e.storeGroup(ctx, g, rec, &chat, nil); err != nil {
+			return err
+		}
+	}
+	if ferr != nil && isConnErr(ferr) {
+		e.pool.drop(rec.Relay, c)
 	}
 	return ferr
 }
@@ -330,7 +357,8 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 }
 
 // groupSend appends one TEXT to the group's current log: one upload
-// (spec/groups.md §6.2). The message is stored once the relay has it.
+// (spec/groups.md §6.2). The sealed entry and the message (pending) are
+// stored first; the message is marked sent once the relay has the entry.
 func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error) {
 	var id string
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
@@ -347,11 +375,27 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error
 			return nil, err
 		}
 		now := e.now()
-		m := vault.Message{ID: id, ChatID: chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusSent}
+		m := vault.Message{ID: id, ChatID: chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
 		if chat.MessageTTL > 0 {
 			m.Expires = now.Add(chat.MessageTTL)
 		}
 		return nil, e.v.Update(ctx, func(tx *vault.Tx) error { return tx.PutMessage(&m) })
+	})
+	if err != nil {
+		return id, err
+	}
+	// withGroup returned without error: the entry is on the relay.
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		m, err := tx.Message(c.ID, id)
+		if err != nil {
+			return err
+		}
+		m.Status = vault.StatusSent
+		return tx.PutMessage(&m)
 	})
 	return id, err
 }

@@ -130,3 +130,92 @@ func TestGroupEngines(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupQueuedEntriesSurviveACrash: an entry sealed and stored but not
+// uploaded (a crash between the two) is appended at the next sync; one
+// uploaded whose removal from the queue was not stored is appended again,
+// and its reader drops the copy as a duplicate.
+func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
+	ctx := context.Background()
+	addr := startGroupRelay(t).String()
+	ana, _ := groupEngine(t, addr)
+	ben, _ := groupEngine(t, addr)
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ana.GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := ben.Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*Engine{ana, ben} {
+		if err := e.GroupSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "Crash" after storing: seal an entry into ana's queue and store the
+	// record without uploading, as withGroup does before its upload.
+	queue := func(text string, upload bool) {
+		t.Helper()
+		err := ana.v.Update(ctx, func(tx *vault.Tx) error {
+			grp, err := tx.Group(gid)
+			if err != nil {
+				return err
+			}
+			g, rec, err := loadGroup(ana.rcfg, grp.State)
+			if err != nil {
+				return err
+			}
+			g.deferUploads = true
+			if err := g.append(ctx, nil, &groupEnvelope{Type: genvText, Text: text}); err != nil {
+				return err
+			}
+			if upload {
+				c, err := ana.pool.get(ctx, rec.Relay)
+				if err != nil {
+					return err
+				}
+				out := g.out
+				if err := g.flushOut(ctx, c); err != nil {
+					return err
+				}
+				g.out = out // the upload's removal from the queue is "lost"
+			}
+			b, err := g.save(rec)
+			if err != nil {
+				return err
+			}
+			return tx.PutGroup(&vault.Group{ID: gid, State: b})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue("stored, not uploaded", false)
+	if err := ana.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queue("uploaded, not dequeued", true)
+	if err := ana.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := ben.Messages(ctx, bid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.Text)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"stored, not uploaded", "uploaded, not dequeued"}) {
+		t.Fatalf("ben read %q", got)
+	}
+}

@@ -53,6 +53,14 @@ type groupState struct {
 	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
 	asm  commitAssembler
 
+	// out holds sealed entries not yet appended, oldest first. With
+	// deferUploads set (the engine), appends only queue here, so the
+	// state that produced them is stored before anything is uploaded and
+	// a crash re-sends instead of losing (a re-sent entry is a duplicate
+	// its readers drop).
+	out          []pendingAppend
+	deferUploads bool
+
 	gone   bool                // removed, burned or left: erase the group
 	leaves []crypto.SignPublic // admin: members who sent LEAVE
 	secret *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
@@ -189,17 +197,45 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *groupEnvelop
 	return g.appendTo(ctx, c, &g.cur, pt)
 }
 
+// pendingAppend is one sealed entry waiting to be appended to a log.
+type pendingAppend struct {
+	Log  []byte `json:"log"`
+	Cap  []byte `json:"cap"` // the log's write capability (secret)
+	Body []byte `json:"body"`
+}
+
 func (g *groupState) appendTo(ctx context.Context, c *conn.Conn, l *groupLog, pt []byte) error {
 	m, err := l.epoch.Encrypt(pt)
 	if err != nil {
 		return err
 	}
 	w, _ := l.epoch.Caps()
-	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	if _, err := c.Append(cctx, l.id, (*[wire.CapSize]byte)(&w), m); err != nil {
-		return fmt.Errorf("client: appending to the group log: %w", err)
+	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: w[:], Body: m})
+	if g.deferUploads {
+		return nil
 	}
+	return g.flushOut(ctx, c)
+}
+
+// flushOut appends the queued entries in order, dropping each once the
+// relay has it.
+func (g *groupState) flushOut(ctx context.Context, c *conn.Conn) error {
+	for len(g.out) > 0 {
+		p := g.out[0]
+		id, err := crypto.ParseID(p.Log)
+		if err != nil || len(p.Cap) != wire.CapSize {
+			g.out = g.out[1:]
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		_, err = c.Append(cctx, id, (*[wire.CapSize]byte)(p.Cap), p.Body)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("client: appending to the group log: %w", err)
+		}
+		g.out = g.out[1:]
+	}
+	g.out = nil
 	return nil
 }
 
