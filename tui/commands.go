@@ -26,6 +26,8 @@ func commandTable() []slashCommand {
 		{"name", "NAME", "rename this chat (only you see the name)", (*App).cmdName, true},
 		{"timer", "DUR|off", "disappearing timer for new messages in this chat (e.g. 10m, 1d)", (*App).cmdTimer, true},
 		{"expire", "DUR|off", "erase this whole chat here after DUR", (*App).cmdExpire, true},
+		{"edit", "TEXT", "replace the text of your last message, on both sides", (*App).cmdEdit, true},
+		{"delete", "", "delete your last message, for everyone", (*App).cmdDelete, true},
 		{"verify", "", "show this chat's safety code to compare in person", (*App).cmdVerify, true},
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
@@ -267,4 +269,30 @@ func (a *App) cmdGroup(arg string) tea.Cmd {
 		return nil
 	}
 	return a.fail(errors.New("/group create NAME | invite | members | remove NICK | promote NICK | leave"))
+}
+
+// lastOwn is the ID of our newest message still shown in the open chat.
+func (a *App) lastOwn() string {
+	for i := len(a.view.msgs) - 1; i >= 0; i-- {
+		if m := a.view.msgs[i]; m.Outgoing && !m.Deleted {
+			return m.ID
+		}
+	}
+	return ""
+}
+
+func (a *App) cmdEdit(arg string) tea.Cmd {
+	eng, id, msg := a.eng(), a.view.chat.ID, a.lastOwn()
+	if msg == "" || arg == "" {
+		return a.fail(errors.New("/edit TEXT replaces your last message in this chat"))
+	}
+	return action("edited", true, localTimeout, func(ctx context.Context) error { return eng.Edit(ctx, id, msg, arg) })
+}
+
+func (a *App) cmdDelete(string) tea.Cmd {
+	eng, id, msg := a.eng(), a.view.chat.ID, a.lastOwn()
+	if msg == "" {
+		return a.fail(errors.New("you have no message in this chat to delete"))
+	}
+	return action("deleted for everyone", true, localTimeout, func(ctx context.Context) error { return eng.Delete(ctx, id, msg) })
 }

@@ -186,6 +186,15 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	b.waitFor("hi ben")
 	a.waitFor("hi ben ✓✓")
 
+	// Edit and delete the last message, on both sides.
+	a.typ("/edit hi ben, edited")
+	a.keys("Enter")
+	b.waitFor("hi ben, edited edited")
+	a.typ("/delete")
+	a.keys("Enter")
+	b.waitFor("message deleted")
+	a.waitFor("message deleted")
+
 	// Both sides show the same safety code.
 	a.typ("/verify")
 	a.keys("Enter")
@@ -215,7 +224,7 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	a.keys("Enter")
 	a.waitFor("1 ben")
 	a.keys("M-1")
-	a.waitFor("hello from ben", "hi ben")
+	a.waitFor("hello from ben", "message deleted")
 
 	// Quit with an empty draft: at once, terminal restored.
 	b.keys("C-c")
