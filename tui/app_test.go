@@ -150,7 +150,7 @@ func TestSlashCommandsWithoutChat(t *testing.T) {
 	tm.Type("/he")
 	tm.Send(tea.KeyMsg{Type: tea.KeyTab})
 	tm.Send(enter())
-	waitText(t, tm, "/verify", "ctrl+l", "↓ more")
+	waitText(t, tm, "/join", "ctrl+l", "↓ more")
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 	tm.Type("/join")
 	tm.Send(enter())
