@@ -190,6 +190,9 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *groupEnvelop
 	if g.gone {
 		return errors.New("client: we are no longer in this group")
 	}
+	if g.cur.epoch == nil {
+		return errors.New("client: not in the group yet: an admin's client has to let us in first")
+	}
 	pt, err := env.marshal()
 	if err != nil {
 		return err
