@@ -85,7 +85,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: veil [--home DIR] [--pin-file FILE] [--socks5 HOST:PORT] COMMAND [ARGS]
 
 veil is an end-to-end encrypted messenger without accounts or phone numbers.
-Start with "veil init", then "veil invite" on one side and "veil join KEY" on
+In a terminal, "veil" with no command opens the terminal UI. From scripts,
+start with "veil init", then "veil invite" on one side and "veil join KEY" on
 the other. With no relay configured, veil runs a relay of its own on
 127.0.0.1 while a command runs, so two profiles on one machine can talk.
 
