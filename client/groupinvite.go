@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -89,7 +90,7 @@ func parseGroupWelcome(b []byte) (*groupWelcome, error) {
 	r := newRecordReader(b)
 	w := &groupWelcome{}
 	n := r.u32()
-	if n > crypto.MaxBody {
+	if n > maxRosterSize {
 		return nil, errors.New("client: malformed group welcome")
 	}
 	w.Roster = append([]byte(nil), r.take(int(n))...)
@@ -233,30 +234,64 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 		return nil, errors.New("client: corrupt group record")
 	}
 	gk := deriveGroupInvite(j.Secret, j.Salt)
-	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	entries, err := c.ReadLog(cctx, logID, &gk.read, j.Cursor, groupReadBatch)
-	if err != nil {
-		return nil, fmt.Errorf("client: reading the invite's log: %w", err)
+	// The welcome may span several entries (spec/groups.md §9.2): read
+	// what is there, and keep the cursor before the first part of a
+	// welcome still incomplete, so its parts are read again next time and
+	// nothing is acted on before every part is in.
+	var asm welcomeAssembler
+	resume, prev := j.Cursor, j.Cursor
+	for range welcomeReadPages {
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		entries, err := c.ReadLog(cctx, logID, &gk.read, prev, groupReadBatch)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("client: reading the invite's log: %w", err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		for _, en := range entries {
+			before := prev
+			prev = en.Seq
+			pt, err := openBlob(&gk.key, logID, en.Body, labelGroupWelcomeAD)
+			if err != nil {
+				if asm.empty() {
+					resume = en.Seq // our own request, or garbage
+				}
+				continue
+			}
+			p, err := parseWelcomePart(pt)
+			if err != nil {
+				if asm.empty() {
+					resume = en.Seq
+				}
+				continue
+			}
+			whole, restarted := asm.add(p)
+			if restarted {
+				resume = before
+			}
+			if whole == nil {
+				continue
+			}
+			j.Cursor = en.Seq
+			w, err := parseGroupWelcome(whole)
+			if err != nil {
+				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
+			}
+			ng, err := joinGroup(e.rcfg, g.sign, g.seal, w, g.ttl)
+			if err != nil {
+				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
+			}
+			*g = *ng
+			rec.Join = nil
+			return []Event{{Type: EventGroupJoined, From: SanitizeLine(rec.Nick)}}, nil
+		}
 	}
-	for _, en := range entries {
-		j.Cursor = en.Seq
-		pt, err := openBlob(&gk.key, logID, en.Body, labelGroupWelcomeAD)
-		if err != nil {
-			continue // our own request, or garbage
-		}
-		w, err := parseGroupWelcome(pt)
-		if err != nil {
-			return []Event{{Type: EventWarning, Err: err.Error()}}, nil
-		}
-		ng, err := joinGroup(e.rcfg, g.sign, g.seal, w, g.ttl)
-		if err != nil {
-			return []Event{{Type: EventWarning, Err: err.Error()}}, nil
-		}
-		*g = *ng
-		rec.Join = nil
-		return []Event{{Type: EventGroupJoined, From: SanitizeLine(rec.Nick)}}, nil
+	if asm.empty() {
+		resume = prev
 	}
+	j.Cursor = resume
 	return nil, nil
 }
 
@@ -312,12 +347,28 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		if err != nil {
 			return false, nil, err
 		}
-		body, err := sealBlob(&gk.key, logID, w.marshal(), labelGroupWelcomeAD, e.cfg.Rand)
-		if err != nil {
-			return true, nil, fmt.Errorf("client: the welcome does not fit one message (group too large): %w", err)
+		// The welcome goes in parts (spec/groups.md §9.2), queued with
+		// the commit so that both are stored before either is uploaded
+		// and a crash or a dropped connection re-sends them in order.
+		var wid [welcomeIDSize]byte
+		if err := e.random(wid[:]); err != nil {
+			return false, nil, err
 		}
-		if _, err := c.Append(cctx, logID, &gk.write, body); err != nil {
-			return false, nil, fmt.Errorf("client: sending the welcome: %w", err)
+		parts, err := splitWelcome(wid, w.marshal())
+		if err != nil {
+			return true, nil, err
+		}
+		for _, pt := range parts {
+			body, err := sealBlob(&gk.key, logID, pt, labelGroupWelcomeAD, e.cfg.Rand)
+			if err != nil {
+				return true, nil, err
+			}
+			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.write[:]), Body: body})
+		}
+		if !g.deferUploads {
+			if err := g.flushOut(ctx, c); err != nil {
+				return true, nil, fmt.Errorf("client: sending the welcome: %w", err)
+			}
 		}
 		return true, []Event{{Type: EventGroupJoined, From: SanitizeLine(m.Nick)}, {Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}}, nil
 	}
