@@ -49,8 +49,20 @@ func TestWelcomeSizeAt1000(t *testing.T) {
 	if len(w) != maxWelcomeSize || len(parts) != maxWelcomeParts || maxWelcomeParts != 7 {
 		t.Fatalf("welcome %d bytes in %d parts (limit %d)", len(w), len(parts), maxWelcomeParts)
 	}
+	var key crypto.SymKey
+	stored := 0
+	for _, pt := range parts {
+		body, err := sealBlob(&key, crypto.ID{}, pt, labelGroupWelcomeAD, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(body)
+	}
+	if stored != 6*crypto.MaxBody+crypto.Buckets[1] {
+		t.Fatalf("the welcome takes %d bytes on the relay", stored)
+	}
 	t.Logf("welcome at 1,000 members: %d bytes, %d parts of at most %d bytes, %d bytes on the relay",
-		len(w), len(parts), welcomePartBytes, len(parts)*crypto.MaxBody)
+		len(w), len(parts), welcomePartBytes, stored)
 	if _, err := splitWelcome([welcomeIDSize]byte{1}, make([]byte, maxWelcomeParts*welcomePartBytes+1)); err == nil {
 		t.Fatal("a welcome past the part limit was split")
 	}
@@ -163,6 +175,14 @@ func FuzzWelcomePart(f *testing.F) {
 // the welcome travels in parts, the joiner enters with the whole roster
 // and reads the admin's next message.
 func TestGroupJoinLargeGroup(t *testing.T) {
+	// 200: past the old one-entry limit (2 parts); 999: the join that
+	// fills a group to MaxGroupMembers (7 parts).
+	for _, n := range []int{200, ratchet.MaxGroupMembers - 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { testGroupJoinLargeGroup(t, n) })
+	}
+}
+
+func testGroupJoinLargeGroup(t *testing.T, n int) {
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, _ := groupEngine(t, addr)
@@ -171,7 +191,6 @@ func TestGroupJoinLargeGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 200
 	growGroup(t, ana, gid, n)
 	key, err := ana.GroupInvite(ctx, gid, 0)
 	if err != nil {
@@ -321,4 +340,54 @@ func TestGroupWelcomeMissingPart(t *testing.T) {
 	if err != nil || len(ms) != n+1 || !ms[n].You {
 		t.Fatalf("ben sees %d members: %v; events %+v", len(ms), err, pendingEvents(benEv))
 	}
+}
+
+// BenchmarkGroupWelcome is the welcome into a full group (1,000 members,
+// every nickname 32 bytes): the admin cuts and seals its parts, the joiner
+// opens, reassembles and decodes them. parts/op and relay-bytes/op are
+// what the exchange log stores.
+func BenchmarkGroupWelcome(b *testing.B) {
+	rb, err := bigRoster(b, ratchet.MaxGroupMembers).marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := (&groupWelcome{Roster: rb}).marshal()
+	var key crypto.SymKey
+	var logID crypto.ID
+	parts, stored := 0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		pts, err := splitWelcome([welcomeIDSize]byte{7}, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var asm welcomeAssembler
+		var whole []byte
+		parts, stored = len(pts), 0
+		for _, pt := range pts {
+			body, err := sealBlob(&key, logID, pt, labelGroupWelcomeAD, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stored += len(body)
+			opened, err := openBlob(&key, logID, body, labelGroupWelcomeAD)
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := parseWelcomePart(opened)
+			if err != nil {
+				b.Fatal(err)
+			}
+			whole, _ = asm.add(p)
+		}
+		got, err := parseGroupWelcome(whole)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := parseRoster(got.Roster); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(parts), "parts/op")
+	b.ReportMetric(float64(stored), "relay-bytes/op")
 }
