@@ -2,7 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"fmt"
 
 	"veil/crypto"
@@ -110,7 +109,7 @@ func (a *welcomeAssembler) add(p *welcomePart) (whole []byte, restarted bool) {
 	case old == nil:
 		a.parts[p.Part] = p.Bytes
 		a.have++
-	case subtle.ConstantTimeCompare(old, p.Bytes) != 1:
+	case !crypto.Equal(old, p.Bytes):
 		// Two different parts under one index: trust neither.
 		a.id, a.parts, a.have = p.ID, make([][]byte, p.Parts), 1
 		a.parts[p.Part] = p.Bytes
