@@ -280,16 +280,7 @@ func cmdEdit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if err := s.eng.Edit(ctx, pos[0], pos[1], pos[2]); err != nil {
-		return err
-	}
-	s.flush(ctx, io)
-	return nil
+	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Edit(ctx, pos[0], pos[1], pos[2]) })
 }
 
 func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -298,16 +289,7 @@ func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if err := s.eng.Delete(ctx, pos[0], pos[1]); err != nil {
-		return err
-	}
-	s.flush(ctx, io)
-	return nil
+	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Delete(ctx, pos[0], pos[1]) })
 }
 
 func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -316,16 +298,7 @@ func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if err := s.eng.Burn(ctx, pos[0]); err != nil {
-		return err
-	}
-	s.flush(ctx, io)
-	return nil
+	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Burn(ctx, pos[0]) })
 }
 
 func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -581,4 +554,19 @@ func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	return wipeHome(ctx, g)
+}
+
+// act opens the profile, runs one engine call, and lets the outbox flush
+// what the call queued: the shape of every command that changes a chat.
+func act(ctx context.Context, g *globals, io *stdio, f func(*client.Engine) error) error {
+	s, err := open(ctx, g, io, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := f(s.eng); err != nil {
+		return err
+	}
+	s.flush(ctx, io)
+	return nil
 }
