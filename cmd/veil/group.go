@@ -133,17 +133,12 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	if sub == "promote" {
-		return s.eng.GroupPromote(octx, pos[0], pos[1])
-	}
-	return s.eng.GroupRemove(octx, pos[0], pos[1])
+	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error {
+		if sub == "promote" {
+			return eng.GroupPromote(ctx, pos[0], pos[1])
+		}
+		return eng.GroupRemove(ctx, pos[0], pos[1])
+	})
 }
 
 func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -152,14 +147,7 @@ func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) er
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	return s.eng.GroupLeave(octx, pos[0])
+	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error { return eng.GroupLeave(ctx, pos[0]) })
 }
 
 func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -167,6 +155,12 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
+	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
+}
+
+// online opens the profile and runs one engine call that needs the relay,
+// bounded by networkTimeout.
+func online(ctx context.Context, g *globals, io *stdio, f func(context.Context, *client.Engine) error) error {
 	s, err := open(ctx, g, io, nil)
 	if err != nil {
 		return err
@@ -174,5 +168,5 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 	defer s.close()
 	octx, cancel := context.WithTimeout(ctx, networkTimeout)
 	defer cancel()
-	return s.eng.GroupSync(octx)
+	return f(octx, s.eng)
 }
