@@ -373,3 +373,47 @@ func TestEraseCoversLeftoverTempKeyFile(t *testing.T) {
 		t.Fatal("a key file survived the erase")
 	}
 }
+
+// TestVerifyPIN: only the unlock PIN passes; the duress PIN is as wrong as
+// any other and erases nothing; the wrong-PIN counter does not move.
+func TestVerifyPIN(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	fillSample(t, v)
+	if err := v.SetDuressPIN(ctx, duressPIN, DuressDecoy); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{filepath.Join(dir, keyFileName), filepath.Join(dir, stateFileName)}
+	read := func() [][]byte {
+		var out [][]byte
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	before := read()
+	if err := v.VerifyPIN(ctx, pin); err != nil {
+		t.Fatalf("the unlock PIN: %v", err)
+	}
+	wantErr(t, v.VerifyPIN(ctx, duressPIN), ErrWrongPIN)
+	wantErr(t, v.VerifyPIN(ctx, []byte("5678")), ErrWrongPIN)
+	if after := read(); !bytes.Equal(before[0], after[0]) || !bytes.Equal(before[1], after[1]) {
+		t.Fatal("VerifyPIN changed the key file or the state file")
+	}
+	if isEmpty(t, v) {
+		t.Fatal("the duress PIN given to VerifyPIN erased the vault")
+	}
+	if err := v.ChangePIN(ctx, []byte("new passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, v.VerifyPIN(ctx, pin), ErrWrongPIN)
+	if err := v.VerifyPIN(ctx, []byte("new passphrase")); err != nil {
+		t.Fatalf("the new PIN: %v", err)
+	}
+	mustLock(t, v)
+	wantErr(t, v.VerifyPIN(ctx, pin), ErrLocked)
+}
