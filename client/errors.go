@@ -16,4 +16,8 @@ var (
 	ErrNoRelay = errors.New("client: no relay configured (veil relay add URL)")
 	// ErrNoMessage is returned when a chat has no message with the given ID.
 	ErrNoMessage = errors.New("client: no such message")
+	// ErrWrongPIN is returned by ChangePIN, SetDuressPIN and
+	// RemoveDuressPIN when the current PIN given is not the unlock PIN
+	// (the duress PIN included); nothing was changed.
+	ErrWrongPIN = errors.New("client: the current PIN is wrong; nothing was changed")
 )
