@@ -36,7 +36,8 @@ type Config struct {
 	// Vault are the vault's options (KDF cost, clock, randomness).
 	Vault vault.Options
 	// SOCKS5 is HOST:PORT of a SOCKS5 proxy (Tor) through which every
-	// relay is reached; empty means direct connections.
+	// relay is reached. Empty means the proxy stored in the profile
+	// (SetSOCKS5), and direct connections when none is.
 	SOCKS5 string
 	// TLSConfig is used for veil:// relays; nil is Go's default.
 	TLSConfig *tls.Config
@@ -63,14 +64,16 @@ type Engine struct {
 
 	flushMu sync.Mutex // serialises outbox flushes
 	groups  sync.Mutex // serialises group operations (load, move, store)
+	proxyMu sync.Mutex // serialises SetSOCKS5
 
-	// mu guards the fields below, which exist while Run is active.
+	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex
 	running   bool
 	outKick   chan struct{}
 	relays    map[string]chan struct{} // relay → resubscribe kick
 	newRel    chan struct{}
 	groupKick chan struct{} // wakes the group loop (group.go)
+	socks5    string        // the proxy in use ("" direct)
 }
 
 // Create makes a new profile in cfg.Dir protected by pin.
@@ -103,8 +106,16 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 	if cfg.AlarmEvery <= 0 {
 		cfg.AlarmEvery = defaultAlarmEvery
 	}
-	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}}
-	p, err := newPool(cfg)
+	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}, socks5: cfg.SOCKS5}
+	if e.socks5 == "" {
+		addr, err := storedSOCKS5(ctx, v)
+		if err != nil {
+			v.Lock()
+			return nil, err
+		}
+		e.socks5 = addr
+	}
+	p, err := newPool(cfg, e.socks5)
 	if err != nil {
 		v.Lock()
 		return nil, err

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -22,11 +23,12 @@ import (
 
 // pool keeps one connection per relay address (spec/client.md §7.1).
 type pool struct {
-	opts    conn.Options
 	timeout time.Duration
+	tls     *tls.Config
 
-	mu sync.Mutex // guards m
-	m  map[string]*poolEntry
+	mu   sync.Mutex // guards opts, m
+	opts conn.Options
+	m    map[string]*poolEntry
 }
 
 type poolEntry struct {
@@ -34,30 +36,69 @@ type poolEntry struct {
 	c  *conn.Conn
 }
 
-func newPool(cfg Config) (*pool, error) {
-	p := &pool{timeout: cfg.DialTimeout, m: map[string]*poolEntry{}}
+func newPool(cfg Config, socks5 string) (*pool, error) {
+	p := &pool{timeout: cfg.DialTimeout, tls: cfg.TLSConfig, m: map[string]*poolEntry{}}
 	p.opts.Rand = cfg.Rand
 	p.opts.TLSConfig = cfg.TLSConfig
-	if cfg.SOCKS5 != "" {
-		d, err := proxy.SOCKS5("tcp", cfg.SOCKS5, nil, proxy.Direct)
-		if err != nil {
-			return nil, fmt.Errorf("client: socks5 proxy: %w", err)
-		}
-		cd, ok := d.(proxy.ContextDialer)
-		if !ok {
-			return nil, errors.New("client: socks5 dialer does not take a context")
-		}
-		// The proxy resolves host names itself, so onion addresses work
-		// and no DNS query leaves this machine.
-		p.opts.HTTPClient = &http.Client{Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				return cd.DialContext(ctx, network, addr)
-			},
-			TLSClientConfig: cfg.TLSConfig,
-		}}
+	hc, err := socksClient(socks5, cfg.TLSConfig)
+	if err != nil {
+		return nil, err
 	}
+	p.opts.HTTPClient = hc
 	return p, nil
+}
+
+// socksClient returns the HTTP client that reaches relays through the
+// SOCKS5 proxy at addr, or nil for direct connections when addr is "".
+func socksClient(addr string, tlsCfg *tls.Config) (*http.Client, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	d, err := proxy.SOCKS5("tcp", addr, nil, proxy.Direct)
+	if err != nil {
+		return nil, fmt.Errorf("client: socks5 proxy: %w", err)
+	}
+	cd, ok := d.(proxy.ContextDialer)
+	if !ok {
+		return nil, errors.New("client: socks5 dialer does not take a context")
+	}
+	// The proxy resolves host names itself, so onion addresses work
+	// and no DNS query leaves this machine.
+	return &http.Client{Transport: &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return cd.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig: tlsCfg,
+	}}, nil
+}
+
+// setProxy makes new connections go through the SOCKS5 proxy at addr
+// ("" direct) and closes the open ones, so every relay is reached through
+// it from now on (the receive loops reconnect).
+func (p *pool) setProxy(addr string) error {
+	hc, err := socksClient(addr, p.tls)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.opts.HTTPClient = hc
+	entries := make([]*poolEntry, 0, len(p.m))
+	for _, en := range p.m {
+		entries = append(entries, en)
+	}
+	p.mu.Unlock()
+	// A dial in progress holds en.mu and used the old options: waiting
+	// for it and closing what it made leaves no connection of the old way.
+	for _, en := range entries {
+		en.mu.Lock()
+		if en.c != nil {
+			en.c.Close()
+			en.c = nil
+		}
+		en.mu.Unlock()
+	}
+	return nil
 }
 
 // get returns a live connection to addr, dialling one if needed. conn.Dial
@@ -85,9 +126,12 @@ func (p *pool) get(ctx context.Context, addr string) (*conn.Conn, error) {
 			return en.c, nil
 		}
 	}
+	p.mu.Lock()
+	opts := p.opts
+	p.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	c, err := conn.Dial(dctx, addr, &p.opts)
+	c, err := conn.Dial(dctx, addr, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("client: relay %s unreachable: %w", shortRelay(addr), err)
 	}
