@@ -196,8 +196,14 @@ func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
 		}
 	}
 	queue("stored, not uploaded", false)
+	if n, err := ana.QueuedCount(ctx); n != 1 || err != nil {
+		t.Fatalf("QueuedCount with one entry waiting: %d, %v", n, err)
+	}
 	if err := ana.GroupSync(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if n, err := ana.QueuedCount(ctx); n != 0 || err != nil {
+		t.Fatalf("QueuedCount after the sync: %d, %v", n, err)
 	}
 	queue("uploaded, not dequeued", true)
 	if err := ana.GroupSync(ctx); err != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -47,6 +48,40 @@ func (e *Engine) kickOutbox() {
 		default:
 		}
 	}
+}
+
+// QueuedCount returns how many of our messages wait to be handed to a
+// relay, over every chat and group: 1:1 messages in the outbox (receipts
+// and other control messages are not counted) and group entries not yet
+// appended to their log.
+func (e *Engine) QueuedCount(ctx context.Context) (int, error) {
+	n := 0
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		items, err := tx.Outbox()
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.MessageID != "" {
+				n++
+			}
+		}
+		groups, err := tx.Groups()
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			var rec struct {
+				Out []json.RawMessage `json:"out"`
+			}
+			if err := json.Unmarshal(g.State, &rec); err != nil {
+				return errors.New("client: corrupt group record")
+			}
+			n += len(rec.Out)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // dest is where a chat's messages go.
