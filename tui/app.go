@@ -55,6 +55,9 @@ type App struct {
 	listFocus bool
 
 	settings  map[string]string
+	proxy     string // the stored SOCKS5 setting
+	flagProxy string // the --socks5 proxy, which wins over it
+	queued    int    // our messages waiting to be sent, in every chat
 	autoLock  time.Duration
 	lastInput time.Time
 	relays    map[string]bool
@@ -101,8 +104,10 @@ func (a *App) resetMain() {
 	a.compose = newCompose(a.keys)
 	a.search = textinput.New()
 	a.search.Prompt = "search: "
-	a.dlg, a.searching, a.listFocus = nil, false, false
+	a.closeDialog()
+	a.searching, a.listFocus = false, false
 	a.settings = map[string]string{}
+	a.proxy, a.flagProxy, a.queued = "", "", 0
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
@@ -132,14 +137,34 @@ func (a *App) layout() {
 	a.search.Width = max(10, w-20)
 	a.gate.SetSize(w, h)
 	if a.dlg != nil {
-		a.dlg.SetSize(min(w-2, 76), h-2)
+		a.dlg.SetSize(a.dialogSize())
 	}
 	a.help.Width = w
 }
 
 func (a *App) openDialog(d dialog) {
 	a.dlg = d
-	a.dlg.SetSize(min(a.w-2, 76), a.h-2)
+	a.dlg.SetSize(a.dialogSize())
+}
+
+// dialogSize is the room a dialog has: the body above compose, status
+// and help (View places it there), at most 76 columns wide.
+func (a *App) dialogSize() (w, h int) {
+	return min(max(a.w, 1)-2, 76), max(1, a.h-5)
+}
+
+// closeDialog closes the open dialog, letting it wipe what it holds.
+func (a *App) closeDialog() {
+	if c, ok := a.dlg.(interface{ close() }); ok {
+		c.close()
+	}
+	a.dlg = nil
+}
+
+// catchingKeys reports whether the open dialog wants every key.
+func (a *App) catchingKeys() bool {
+	c, ok := a.dlg.(keyCatcher)
+	return ok && a.screen == scrMain && c.catchingKeys()
 }
 
 func (a *App) setNotice(s string, isErr bool) {
@@ -185,7 +210,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case tea.KeyMsg:
 		a.lastInput = a.now()
-		if key.Matches(msg, a.keys.Quit) {
+		if key.Matches(msg, a.keys.Quit) && !a.catchingKeys() {
 			return a, a.quit()
 		}
 		if a.screen == scrGate {
@@ -278,14 +303,17 @@ func (a *App) panicErase() tea.Cmd {
 	return eraseCmd(a.cfg.Profile, s, cancel, ev, done)
 }
 
-func (a *App) applySettings(vals map[string]string) {
+func (a *App) applySettings(m settingsMsg) {
+	vals := m.vals
 	a.settings = vals
+	a.proxy, a.flagProxy = m.proxy, m.flagProxy
 	a.autoLock = defaultAutoLock
 	if v := vals[settingAutoLock]; v == "off" {
 		a.autoLock = 0
 	} else if d, err := parseDur(v); err == nil && d > 0 {
 		a.autoLock = d
 	}
+	a.keys.remap(vals)
 	a.keys.swapEnter(vals[settingEnter] == "newline")
 	a.keys.PanicChord.SetEnabled(vals[settingPanicKey] == "on")
 	a.compose.setKeys(a.keys)
@@ -303,6 +331,7 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		a.list.groups = msg.groups
+		a.queued = msg.queued
 		a.view.group = msg.groups[a.view.chat.ID]
 		a.list.set(msg.chats)
 		if id := a.view.chat.ID; id != "" {
@@ -401,13 +430,26 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case settingsMsg:
-		a.applySettings(msg.vals)
+		a.applySettings(msg)
 		if msg.note != "" {
 			a.setNotice(msg.note, false)
 		}
 		return nil
+	case subDialogMsg:
+		a.openSub(msg.what)
+		return nil
+	case pinDoneMsg:
+		if _, ok := a.dlg.(*pinDialog); !ok {
+			// The dialog was closed while the change ran.
+			if msg.err != nil {
+				a.setNotice(userErr(msg.err), true)
+			} else {
+				a.setNotice(msg.note, false)
+			}
+			return nil
+		}
 	case closeDialogMsg:
-		a.dlg = nil
+		a.closeDialog()
 		return nil
 	}
 	if a.dlg != nil {
@@ -514,6 +556,11 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 }
 
 func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
+	if a.catchingKeys() {
+		var cmd tea.Cmd
+		a.dlg, cmd = a.dlg.Update(msg)
+		return cmd
+	}
 	if a.keys.PanicChord.Enabled() && key.Matches(msg, a.keys.PanicChord) {
 		return a.panicErase()
 	}
@@ -522,7 +569,7 @@ func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	if a.dlg != nil {
 		if key.Matches(msg, a.keys.Close) {
-			a.dlg = nil
+			a.closeDialog()
 			return nil
 		}
 		var cmd tea.Cmd
@@ -560,6 +607,10 @@ func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
 		a.searching = true
 		a.search.Reset()
 		return a.search.Focus()
+	case key.Matches(msg, a.keys.NextChat):
+		return a.moveChat(1)
+	case key.Matches(msg, a.keys.PrevChat):
+		return a.moveChat(-1)
 	case key.Matches(msg, a.keys.Jump):
 		n := int(msg.String()[len(msg.String())-1] - '1')
 		if n < len(a.list.chats) {
@@ -603,6 +654,30 @@ func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
 	var cmd tea.Cmd
 	a.compose, cmd = a.compose.Update(msg)
 	return cmd
+}
+
+// moveChat opens the chat d places below (d > 0) or above the open one
+// in the list, wrapping around; with none open, the first or the last.
+func (a *App) moveChat(d int) tea.Cmd {
+	n := len(a.list.chats)
+	if n == 0 {
+		return nil
+	}
+	i := -1
+	for j, c := range a.list.chats {
+		if c.ID == a.view.chat.ID {
+			i = j
+		}
+	}
+	switch {
+	case i >= 0:
+		i = ((i+d)%n + n) % n
+	case d > 0:
+		i = 0
+	default:
+		i = n - 1
+	}
+	return a.openChat(a.list.chats[i].ID)
 }
 
 // submit sends the compose box's text, or runs it as a /command.
@@ -691,15 +766,9 @@ func (a *App) statusLine() string {
 	case down > 0:
 		state = "relay: offline (messages wait in the outbox)"
 	}
-	queued := 0
-	for _, m := range a.view.msgs {
-		if m.Outgoing && m.Status == "queued" {
-			queued++
-		}
-	}
 	left := state
-	if queued > 0 {
-		left += fmt.Sprintf(" · %d queued", queued)
+	if a.queued > 0 {
+		left += fmt.Sprintf(" · %d queued", a.queued)
 	}
 	if a.autoLock > 0 {
 		left += " · locks in " + countdown(a.autoLock-a.now().Sub(a.lastInput))

@@ -7,7 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"veil/client"
 )
 
 // slashCommand is one /command of the compose box.
@@ -33,7 +37,7 @@ func commandTable() []slashCommand {
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
 		{"group", "create NAME | invite | members | remove NICK | promote NICK | leave", "secret groups", (*App).cmdGroup, false},
 		{"relay", "[add|default URL]", "show or change relays", (*App).cmdRelay, false},
-		{"settings", "", "notifications, auto-lock, keys", (*App).cmdSettings, false},
+		{"settings", "", "notifications, auto-lock, PIN, duress PIN, proxy, keys", (*App).cmdSettings, false},
 		{"lock", "", "lock now", (*App).cmdLock, false},
 		{"panic", "", "erase this profile now (asks for a word)", (*App).cmdPanic, false},
 		{"help", "", "keys and commands", (*App).cmdHelp, false},
@@ -191,13 +195,12 @@ func (a *App) cmdRelay(arg string) tea.Cmd {
 
 func (a *App) cmdSettings(string) tea.Cmd {
 	eng := a.eng()
-	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, set: func(k, v string) tea.Cmd {
-		return saveSetting(eng, k, v)
-	}}
+	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, proxy: a.proxy, flagProxy: a.flagProxy,
+		set: func(k, v string) tea.Cmd { return saveSetting(eng, k, v) }}
 	for k, v := range a.settings {
 		d.vals[k] = v
 	}
-	d.extra = "Relays: /relay. SOCKS5 proxy (Tor): veil --socks5 HOST:PORT.\nPIN and duress PIN: veil init (see veil --help)."
+	d.extra = "Relays: /relay. Stored in the encrypted profile."
 	if id := a.view.chat.ID; id != "" {
 		on := a.view.chat.ReadReceipts
 		d.receipt = &on
@@ -207,6 +210,24 @@ func (a *App) cmdSettings(string) tea.Cmd {
 	}
 	a.openDialog(d)
 	return nil
+}
+
+// openSub opens a dialog of the settings: PIN, duress PIN, proxy, keys.
+func (a *App) openSub(what string) {
+	eng := a.eng()
+	switch what {
+	case subPIN, subDuress:
+		duress := what == subDuress
+		a.openDialog(newPINDialog(a.st, a.keys, duress, func(mode client.DuressMode, cur, next []byte) tea.Cmd {
+			return pinCmd(eng, duress, mode, cur, next)
+		}))
+	case subProxy:
+		a.openDialog(newProxyDialog(a.st, a.keys, a.proxy, a.flagProxy, func(addr string) tea.Cmd { return saveProxy(eng, addr) }))
+	case subKeys:
+		a.openDialog(&keysDialog{st: a.st, keys: func() keyMap { return a.keys },
+			save:  func(k, v string) tea.Cmd { return saveSetting(eng, k, v) },
+			reset: func() tea.Cmd { return resetKeys(eng) }})
+	}
 }
 
 func (a *App) cmdLock(string) tea.Cmd { return a.lock() }
@@ -229,7 +250,17 @@ func (a *App) helpText() string {
 	var b strings.Builder
 	h := a.help
 	h.ShowAll = true
-	b.WriteString(h.View(mainKeys{k: a.keys}) + "\n\n")
+	h.Width = 0 // never cut a column: stack them when they do not fit
+	km := mainKeys{k: a.keys}
+	keys := h.View(km)
+	if w, _ := a.dialogSize(); lipgloss.Width(keys) > w-4 {
+		var cols []string
+		for _, col := range km.FullHelp() {
+			cols = append(cols, h.FullHelpView([][]key.Binding{col}))
+		}
+		keys = strings.Join(cols, "\n")
+	}
+	b.WriteString(keys + "\n\n")
 	for _, c := range commandTable() {
 		fmt.Fprintf(&b, "/%s %s — %s\n", c.name, c.args, c.help)
 	}

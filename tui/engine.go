@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -25,6 +26,7 @@ type (
 	chatsMsg struct {
 		chats  []client.ChatInfo
 		groups map[string]bool
+		queued int // our messages waiting to be sent, in every chat
 		err    error
 	}
 	messagesMsg struct {
@@ -40,6 +42,14 @@ type (
 	settingsMsg struct {
 		vals map[string]string
 		note string
+		// proxy is the stored SOCKS5 setting; flagProxy the proxy
+		// given with --socks5, which wins over it ("" when none was).
+		proxy, flagProxy string
+	}
+	// pinDoneMsg reports a PIN or duress PIN change.
+	pinDoneMsg struct {
+		note string
+		err  error
 	}
 	inviteMsg struct {
 		key, chat string
@@ -165,7 +175,11 @@ func loadChats(eng *client.Engine) tea.Cmd {
 			return chatsMsg{err: err}
 		}
 		g, err := eng.GroupIDs(ctx)
-		return chatsMsg{c, g, err}
+		if err != nil {
+			return chatsMsg{err: err}
+		}
+		q, err := eng.QueuedCount(ctx)
+		return chatsMsg{c, g, q, err}
 	}
 }
 
@@ -216,16 +230,97 @@ func saveSetting(eng *client.Engine, k, v string) tea.Cmd {
 	}
 }
 
+// resetKeys forgets every remapped key.
+func resetKeys(eng *client.Engine) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		for _, a := range remapActions() {
+			if err := eng.SetSetting(ctx, keySetting(a.name), ""); err != nil {
+				return doneMsg{err: err}
+			}
+		}
+		return readSettings(ctx, eng, "key bindings reset to the defaults")
+	}
+}
+
+// saveProxy stores the SOCKS5 proxy setting ("" direct).
+func saveProxy(eng *client.Engine, addr string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		if err := eng.SetSOCKS5(ctx, addr); err != nil {
+			return doneMsg{err: err}
+		}
+		note := "proxy saved: relays are reached through " + addr + " now"
+		if addr == "" {
+			note = "proxy removed: relays are reached directly now"
+		}
+		if inUse, fixed := eng.SOCKS5(); fixed {
+			note = "proxy saved; --socks5 " + inUse + " stays in use until veil starts without it"
+		}
+		return readSettings(ctx, eng, note)
+	}
+}
+
 func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg {
 	vals := map[string]string{}
-	for _, k := range []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey} {
+	names := []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey}
+	for _, a := range remapActions() {
+		names = append(names, keySetting(a.name))
+	}
+	for _, k := range names {
 		v, err := eng.Setting(ctx, k)
 		if err != nil {
 			return doneMsg{err: err}
 		}
 		vals[k] = v
 	}
-	return settingsMsg{vals, note}
+	proxy, err := eng.SOCKS5Setting(ctx)
+	if err != nil {
+		return doneMsg{err: err}
+	}
+	m := settingsMsg{vals: vals, note: note, proxy: proxy}
+	if inUse, fixed := eng.SOCKS5(); fixed {
+		m.flagProxy = inUse
+	}
+	return m
+}
+
+// pinCmd changes the PIN (duress false) or sets or removes the duress PIN
+// (mode 0: remove). It owns cur and next and wipes them.
+func pinCmd(eng *client.Engine, duress bool, mode client.DuressMode, cur, next []byte) tea.Cmd {
+	return func() tea.Msg {
+		defer wipe(cur)
+		defer wipe(next)
+		// Two Argon2id derivations: seconds on a slow machine.
+		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
+		defer cancel()
+		var err error
+		var note string
+		switch {
+		case !duress:
+			err = eng.ChangePIN(ctx, cur, next)
+			note = "PIN changed: unlock with the new one from now on"
+		case mode == 0:
+			err = eng.RemoveDuressPIN(ctx, cur)
+			note = "no duress PIN now"
+		default:
+			err = eng.SetDuressPIN(ctx, cur, next, mode)
+			note = "duress PIN set"
+		}
+		return pinDoneMsg{note: note, err: err}
+	}
+}
+
+// userErr is an engine error as the user reads it: without the package
+// prefixes, which mean nothing on screen.
+func userErr(err error) string {
+	s := err.Error()
+	for _, p := range []string{"client: ", "vault: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
 }
 
 // action runs one engine call with a timeout and reports it as a doneMsg.

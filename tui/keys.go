@@ -1,6 +1,12 @@
 package tui
 
-import "github.com/charmbracelet/bubbles/key"
+import (
+	"fmt"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/bubbles/key"
+)
 
 // keyMap holds every key binding of the TUI; the help bar and the full
 // help screen are drawn from it (bubbles/help), so what is shown is what
@@ -26,6 +32,8 @@ type keyMap struct {
 	Close      key.Binding
 	NextMatch  key.Binding
 	PanicChord key.Binding
+	NextChat   key.Binding
+	PrevChat   key.Binding
 }
 
 func defaultKeys() keyMap {
@@ -50,7 +58,80 @@ func defaultKeys() keyMap {
 		Close:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
 		NextMatch:  key.NewBinding(key.WithKeys("enter", "ctrl+f"), key.WithHelp("enter", "older match")),
 		PanicChord: key.NewBinding(key.WithKeys("ctrl+\\"), key.WithHelp("ctrl+\\", "panic erase"), key.WithDisabled()),
+		NextChat:   key.NewBinding(key.WithKeys("alt+down"), key.WithHelp("alt+down", "next chat")),
+		PrevChat:   key.NewBinding(key.WithKeys("alt+up"), key.WithHelp("alt+up", "previous chat")),
 	}
+}
+
+// remapAction is a binding the user may move to another key (settings,
+// "Key bindings"); the choice is stored as the setting keySetting(name).
+type remapAction struct {
+	name, desc string
+	binding    func(*keyMap) *key.Binding
+}
+
+// remapActions lists the bindings that can be moved, in the order the
+// key-bindings dialog shows them.
+func remapActions() []remapAction {
+	return []remapAction{
+		{"lock", "Lock now", func(k *keyMap) *key.Binding { return &k.Lock }},
+		{"finder", "Find a chat", func(k *keyMap) *key.Binding { return &k.Finder }},
+		{"settings", "Settings", func(k *keyMap) *key.Binding { return &k.Settings }},
+		{"search", "Search in this chat", func(k *keyMap) *key.Binding { return &k.Search }},
+		{"next-chat", "Next chat", func(k *keyMap) *key.Binding { return &k.NextChat }},
+		{"prev-chat", "Previous chat", func(k *keyMap) *key.Binding { return &k.PrevChat }},
+		{"panic", "Panic erase (when on)", func(k *keyMap) *key.Binding { return &k.PanicChord }},
+	}
+}
+
+// keySetting is the name of the setting holding an action's key.
+func keySetting(action string) string { return settingKeyPrefix + action }
+
+// rebind moves b to the single key k, keeping its description and
+// whether it is enabled.
+func rebind(b *key.Binding, k string) {
+	on := b.Enabled()
+	*b = key.NewBinding(key.WithKeys(k), key.WithHelp(k, b.Help().Desc))
+	b.SetEnabled(on)
+}
+
+// remap binds every movable action to the key stored for it in vals
+// (its default when none is). Searching's "next match" follows the
+// search key.
+func (k *keyMap) remap(vals map[string]string) {
+	d := defaultKeys()
+	for _, a := range remapActions() {
+		b := a.binding(k)
+		on := b.Enabled()
+		*b = *a.binding(&d)
+		b.SetEnabled(on)
+		if v := vals[keySetting(a.name)]; v != "" {
+			rebind(b, v)
+		}
+	}
+	k.NextMatch = key.NewBinding(key.WithKeys(append([]string{"enter"}, k.Search.Keys()...)...), key.WithHelp("enter", "older match"))
+}
+
+// checkRemap reports why action may not move to key k ("" when it may): a
+// key that types or edits text, or one bound to another action.
+func (k keyMap) checkRemap(action, kk string) string {
+	editKeys := []string{"space", "backspace", "delete", "left", "right", "home", "end"}
+	if utf8.RuneCountInString(kk) == 1 || slices.Contains(editKeys, kk) {
+		return fmt.Sprintf("%s types or edits text: choose a key with ctrl or alt, or a function key", kk)
+	}
+	others := []key.Binding{k.Send, k.Newline, k.Quit, k.Help, k.Focus, k.Up, k.Down, k.Open,
+		k.PageUp, k.PageDown, k.Jump, k.History, k.Close}
+	for _, a := range remapActions() {
+		if a.name != action {
+			others = append(others, *a.binding(&k))
+		}
+	}
+	for _, b := range others {
+		if slices.Contains(b.Keys(), kk) {
+			return fmt.Sprintf("%s is already bound to %s: move that first, or choose another key", kk, b.Help().Desc)
+		}
+	}
+	return ""
 }
 
 // swapEnter makes Enter insert a newline and Alt-Enter send (a setting).
@@ -81,7 +162,7 @@ func (m mainKeys) ShortHelp() []key.Binding {
 func (m mainKeys) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.k.Send, m.k.Newline, m.k.History, m.k.Complete, m.k.PageUp, m.k.PageDown},
-		{m.k.Focus, m.k.Up, m.k.Down, m.k.Open, m.k.Jump, m.k.Finder},
+		{m.k.Focus, m.k.Up, m.k.Down, m.k.Open, m.k.Jump, m.k.NextChat, m.k.PrevChat, m.k.Finder},
 		{m.k.Search, m.k.Settings, m.k.Lock, m.k.PanicChord, m.k.Help, m.k.Quit},
 	}
 }

@@ -82,4 +82,7 @@ const (
 	settingAutoLock = "tui.auto-lock" // a duration, or off
 	settingEnter    = "tui.enter"     // send (default) | newline
 	settingPanicKey = "tui.panic-key" // on | off (default)
+	// settingKeyPrefix + an action's name holds the key it is bound to
+	// ("ctrl+o"); unset means its default (keys.go remapActions).
+	settingKeyPrefix = "tui.key."
 )

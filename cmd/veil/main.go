@@ -48,7 +48,7 @@ type globals struct {
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.home, "home", g.home, "profile directory (default $VEIL_HOME, else $XDG_DATA_HOME/veil)")
 	fs.StringVar(&g.pinFile, "pin-file", g.pinFile, "read the PIN from `FILE` instead of the terminal (scripts, tests)")
-	fs.StringVar(&g.socks5, "socks5", g.socks5, "reach relays through the SOCKS5 proxy at `HOST:PORT` (Tor: 127.0.0.1:9050)")
+	fs.StringVar(&g.socks5, "socks5", g.socks5, "reach relays through the SOCKS5 proxy at `HOST:PORT` (Tor: 127.0.0.1:9050), whatever proxy the profile stores")
 }
 
 // command is one subcommand.
