@@ -363,3 +363,38 @@ func TestWycheproofMLKEM1024Encaps(t *testing.T) {
 	}
 	c.done()
 }
+
+// TestWycheproofAESGCM runs the AES-256-GCM cases with 96-bit nonces (the
+// only ones BlockAEAD can express: its key is a SymKey and its nonce a
+// *[NonceSize]byte) through BlockAEAD.
+func TestWycheproofAESGCM(t *testing.T) {
+	c := counter{t: t, want: 66}
+	for _, g := range loadWycheproof[aeadGroup](t, "aes_gcm_test.json") {
+		if g.KeySize != 256 || g.IVSize != NonceSize*8 || g.TagSize != Overhead*8 {
+			continue
+		}
+		for _, tc := range g.Tests {
+			c.ran++
+			key, err := ParseSymKey(tc.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := NewBlockAEAD(&key)
+			var nonce [NonceSize]byte
+			copy(nonce[:], tc.IV)
+			sealed := append(bytes.Clone(tc.CT), tc.Tag...)
+			pt, err := a.Open(nil, &nonce, sealed, tc.AAD)
+			if tc.Result == "valid" || tc.Result == "acceptable" {
+				if err != nil || !bytes.Equal(pt, tc.Msg) {
+					t.Errorf("tc %d (%s): Open: %v", tc.TcID, tc.Comment, err)
+				}
+				if got := a.Seal(nil, &nonce, tc.Msg, tc.AAD); !bytes.Equal(got, sealed) {
+					t.Errorf("tc %d (%s): Seal differs", tc.TcID, tc.Comment)
+				}
+			} else if err == nil || pt != nil {
+				t.Errorf("tc %d (%s): invalid case opened", tc.TcID, tc.Comment)
+			}
+		}
+	}
+	c.done()
+}
