@@ -36,10 +36,11 @@ const (
 	headerSize = 5 // type + cid (§7.1)
 )
 
-// Domain-separation labels (§4.1, §4.4, §7.4).
+// Domain-separation labels (§4.1, §4.4, §5.1, §7.4).
 const (
 	helloLabel = "veil-relay/v1/hello"
 	keysLabel  = "veil-relay/v1/transport keys"
+	rekeyLabel = "veil-relay/v1/next block key"
 	cmdLabel   = "veil-relay/v1/cmd"
 )
 

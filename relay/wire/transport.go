@@ -42,15 +42,47 @@ func DeriveKeys(shared *crypto.SymKey, relayHello, clientHello []byte) SessionKe
 	return k
 }
 
-// Sealer seals the blocks of one direction (§5.1). It is not safe for
-// concurrent use: one writer owns it.
-type Sealer struct {
-	key crypto.SymKey
-	n   uint64
+// RekeyInterval is the number of blocks sealed under one key in one
+// direction (§5.1): after block n with n+1 a multiple of RekeyInterval,
+// both sides replace the direction's key with NextKey of it. 2^20 blocks
+// (16 GiB) is far inside AES-GCM's limit for 16 KiB records (RFC 8446
+// §5.5: 2^24.5), and an old key cannot open later blocks.
+const RekeyInterval = 1 << 20
+
+// NextKey is the key that follows k in one direction (§5.1).
+func NextKey(k *crypto.SymKey) crypto.SymKey { return crypto.NextBlockKey(k, rekeyLabel) }
+
+// stream is one direction's key and block counter.
+type stream struct {
+	key  crypto.SymKey
+	aead *crypto.BlockAEAD
+	n    uint64
 }
 
+func newStream(key crypto.SymKey) stream {
+	return stream{key: key, aead: crypto.NewBlockAEAD(&key)}
+}
+
+// next returns the nonce of the current block and advances the counter,
+// moving to the next key at the end of an interval (§5.1).
+func (s *stream) next() (*crypto.BlockAEAD, [crypto.NonceSize]byte) {
+	a, nonce := s.aead, counterNonce(s.n)
+	s.n++
+	if s.n%RekeyInterval == 0 {
+		k := NextKey(&s.key)
+		s.key.Wipe()
+		s.key = k
+		s.aead = crypto.NewBlockAEAD(&s.key)
+	}
+	return a, nonce
+}
+
+// Sealer seals the blocks of one direction (§5.1). It is not safe for
+// concurrent use: one writer owns it.
+type Sealer struct{ s stream }
+
 // NewSealer returns a Sealer whose first block uses counter 0.
-func NewSealer(key crypto.SymKey) *Sealer { return &Sealer{key: key} }
+func NewSealer(key crypto.SymKey) *Sealer { return &Sealer{s: newStream(key)} }
 
 // Seal appends the sealed block for pt, which must be BlockPlainSize bytes
 // (a caller bug otherwise), to dst and advances the counter.
@@ -58,21 +90,19 @@ func (s *Sealer) Seal(dst, pt []byte) []byte {
 	if len(pt) != BlockPlainSize {
 		panic("wire: Seal: plaintext is not BlockPlainSize bytes")
 	}
-	nonce := counterNonce(s.n)
-	s.n++
-	return crypto.Seal(dst, &s.key, &nonce, pt, nil)
+	a, nonce := s.s.next()
+	return a.Seal(dst, &nonce, pt, nil)
 }
 
 // Opener opens the blocks of one direction in order (§5.1). It is not
 // safe for concurrent use: one reader owns it.
 type Opener struct {
-	key    crypto.SymKey
-	n      uint64
+	s      stream
 	broken bool
 }
 
 // NewOpener returns an Opener expecting counter 0 first.
-func NewOpener(key crypto.SymKey) *Opener { return &Opener{key: key} }
+func NewOpener(key crypto.SymKey) *Opener { return &Opener{s: newStream(key)} }
 
 // Open appends the plaintext of block to dst. Any failure is ErrBlockAuth
 // (or a malformed-size error), after which every later Open fails too:
@@ -85,13 +115,13 @@ func (o *Opener) Open(dst, block []byte) ([]byte, error) {
 		o.broken = true
 		return nil, malformed("block is %d bytes, want %d", len(block), BlockSize)
 	}
-	nonce := counterNonce(o.n)
-	pt, err := crypto.Open(dst, &o.key, &nonce, block, nil)
+	a, nonce := o.s.aead, counterNonce(o.s.n)
+	pt, err := a.Open(dst, &nonce, block, nil)
 	if err != nil {
 		o.broken = true
 		return nil, ErrBlockAuth
 	}
-	o.n++
+	o.s.next()
 	return pt, nil
 }
 

@@ -58,6 +58,12 @@ func TestHelloVector(t *testing.T) {
 			Plaintext hexBytes   `json:"plaintext"`
 			Sealed    hexBytes   `json:"sealed"`
 		} `json:"blocks_client_to_relay"`
+		KeyNext    hexBytes `json:"key_client_to_relay_after_rekey"`
+		RekeyBlock struct {
+			Counter   uint64   `json:"counter"`
+			Plaintext hexBytes `json:"plaintext"`
+			Sealed    hexBytes `json:"sealed"`
+		} `json:"block_client_to_relay_after_rekey"`
 	}
 	loadJSON(t, "hello.json", &v)
 
@@ -139,6 +145,31 @@ func TestHelloVector(t *testing.T) {
 				t.Fatalf("block %d item %d mismatch", i, j)
 			}
 		}
+	}
+
+	// §5.1: the block numbered RekeyInterval is the first under the next key.
+	if next := wire.NextKey(&keys.ClientToRelay); !bytes.Equal(next[:], v.KeyNext) {
+		t.Fatalf("next key:\n got %x\nwant %x", next, v.KeyNext)
+	}
+	rb := v.RekeyBlock
+	if rb.Counter != wire.RekeyInterval {
+		t.Fatalf("rekey block has counter %d", rb.Counter)
+	}
+	n := uint64(len(v.Blocks))
+	s.SkipBlocks(wire.RekeyInterval - n)
+	o.SkipBlocks(wire.RekeyInterval - n)
+	if got := s.Seal(nil, rb.Plaintext); !bytes.Equal(got, rb.Sealed) {
+		t.Fatal("block after rekey: sealed mismatch")
+	}
+	if opened, err := o.Open(nil, rb.Sealed); err != nil || !bytes.Equal(opened, rb.Plaintext) {
+		t.Fatalf("block after rekey: open: %v", err)
+	}
+	// The old key no longer opens anything: an opener that did not rekey
+	// (here, one a block behind) fails.
+	stale := wire.NewOpener(keys.ClientToRelay)
+	stale.SkipBlocks(wire.RekeyInterval - 1)
+	if _, err := stale.Open(nil, rb.Sealed); err == nil {
+		t.Fatal("a block opened under the wrong counter and key")
 	}
 }
 

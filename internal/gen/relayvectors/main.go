@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -72,6 +73,10 @@ type HelloVector struct {
 	Address           string `json:"address"`
 	// Blocks are the first two blocks client → relay (§5).
 	Blocks []BlockVector `json:"blocks_client_to_relay"`
+	// KeyClientToRelayNext is the client → relay key after the first
+	// rekey (§5.1), and RekeyBlock the first block sealed under it.
+	KeyClientToRelayNext hx          `json:"key_client_to_relay_after_rekey"`
+	RekeyBlock           BlockVector `json:"block_client_to_relay_after_rekey"`
 }
 
 // BlockVector is one sealed block.
@@ -205,6 +210,27 @@ func helloVector() (*HelloVector, error) {
 		bv.Plaintext = append([]byte(nil), pt...)
 		bv.Sealed = s.Seal(nil, pt)
 		v.Blocks = append(v.Blocks, bv)
+	}
+
+	// The first block after a rekey, computed from the formula of §5.1
+	// rather than by running a Sealer through 2^20 blocks.
+	next := wire.NextKey(&keys.ClientToRelay)
+	v.KeyClientToRelayNext = next[:]
+	item, err := wire.AppendFrame(nil, &wire.Frame{Type: wire.TypePING, CID: 4})
+	if err != nil {
+		return nil, err
+	}
+	var p wire.Packer
+	p.Reset(make([]byte, wire.BlockPlainSize))
+	p.Add(item)
+	pt := p.Finish()
+	var nonce [crypto.NonceSize]byte
+	binary.BigEndian.PutUint64(nonce[4:], wire.RekeyInterval)
+	v.RekeyBlock = BlockVector{
+		Counter:   wire.RekeyInterval,
+		Items:     []hx{item},
+		Plaintext: append([]byte(nil), pt...),
+		Sealed:    crypto.NewBlockAEAD(&next).Seal(nil, &nonce, pt, nil),
 	}
 	return v, nil
 }
