@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+
+	"veil/relay/wire"
 )
 
 // connBufSize is the size of the read and write buffers of a hijacked
@@ -37,7 +39,9 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		early, _ := brw.Reader.Peek(n)
 		r = bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(early), r: nc}, connBufSize)
 	}
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(nc, connBufSize)), nil
+	// Whole frames, one write each: the block bypasses the small buffer
+	// but its header does not, which would be two writes per block.
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wire.NewFrameWriter(nc), connBufSize)), nil
 }
 
 // prefixReader returns prefix, then reads from r.

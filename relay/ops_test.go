@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -51,12 +52,19 @@ func TestTLS(t *testing.T) {
 	if !strings.HasPrefix(a.String(), "veil://") {
 		t.Fatalf("address %s", a)
 	}
-	c, err := conn.DialAddress(tctx(t), a, &conn.Options{HTTPClient: client})
-	if err != nil {
-		t.Fatal(err)
+	// Both ways of dialling TLS: conn's own (whole-frame writes above
+	// TLS) and a caller's HTTP client.
+	for _, opt := range []*conn.Options{
+		{TLSConfig: client.Transport.(*http.Transport).TLSClientConfig},
+		{HTTPClient: client},
+	} {
+		c, err := conn.DialAddress(tctx(t), a, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		healthy(t, c)
+		c.Close()
 	}
-	defer c.Close()
-	healthy(t, c)
 }
 
 // syncBuffer is a log sink safe for concurrent writes.

@@ -52,7 +52,17 @@ func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPriv
 
 // Ack deletes message seq (§7.2 ACK); the connection must hold the subscription.
 func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
-	return c.ok(ctx, &wire.Frame{Type: wire.TypeACK, ID: rid, Seq: seq})
+	// Lazily: the ACK waits up to AckDelay to share a block (§5.3).
+	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	item, err := wire.AppendFrame(nil, &f)
+	if err != nil {
+		return fmt.Errorf("conn: %w", err)
+	}
+	r, err := c.do(ctx, item, f.CID, true)
+	if err != nil {
+		return err
+	}
+	return expectOK(r)
 }
 
 // Delete deletes the mailbox and its messages (§7.2 DEL).

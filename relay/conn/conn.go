@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -34,8 +35,12 @@ type Options struct {
 	// TLSConfig is used for veil:// addresses (for a self-signed
 	// certificate, say); the relay's fingerprint is checked regardless.
 	TLSConfig *tls.Config
-	// HTTPClient overrides the client used for the WebSocket handshake
-	// (for a SOCKS proxy such as Tor, say). TLSConfig is ignored when set.
+	// Dial, when set, opens the TCP connection to the relay (through a
+	// SOCKS5 proxy such as Tor, say); net.Dialer otherwise.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HTTPClient overrides the client used for the WebSocket handshake.
+	// TLSConfig and Dial are then ignored, and writes are not gathered
+	// into whole frames (see dialer).
 	HTTPClient *http.Client
 	// PushBuffer is the capacity of the Pushes channel (default 256).
 	// The reader stops reading when it is full, which is backpressure.
@@ -89,9 +94,10 @@ func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, erro
 	if opt == nil {
 		opt = &Options{}
 	}
+	d := &dialer{dial: opt.Dial, tls: opt.TLSConfig}
 	hc := opt.HTTPClient
-	if hc == nil && opt.TLSConfig != nil {
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: opt.TLSConfig}}
+	if hc == nil {
+		hc = d.client()
 	}
 	ws, _, err := websocket.Dial(ctx, a.WebSocketURL(), &websocket.DialOptions{
 		HTTPClient:      hc,
@@ -99,6 +105,9 @@ func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, erro
 	})
 	if err != nil {
 		return nil, fmt.Errorf("conn: dial: %w", err)
+	}
+	if opt.HTTPClient == nil {
+		d.arm()
 	}
 	c, err := handshake(ctx, ws, a.Fingerprint, opt)
 	if err != nil {
@@ -226,6 +235,11 @@ func (c *Conn) Do(ctx context.Context, f *wire.Frame) (wire.Frame, error) {
 // DoRaw sends one raw item, which may be malformed on purpose (tests,
 // load tools), and waits for the reply carrying cid.
 func (c *Conn) DoRaw(ctx context.Context, item []byte, cid uint32) (wire.Frame, error) {
+	return c.do(ctx, item, cid, false)
+}
+
+// do sends item, lazily for ACKs (outQueue), and waits for its reply.
+func (c *Conn) do(ctx context.Context, item []byte, cid uint32, lazy bool) (wire.Frame, error) {
 	ch := make(chan wire.Frame, 1)
 	c.mu.Lock()
 	if _, dup := c.pending[cid]; dup {
@@ -239,7 +253,7 @@ func (c *Conn) DoRaw(ctx context.Context, item []byte, cid uint32) (wire.Frame, 
 		delete(c.pending, cid)
 		c.mu.Unlock()
 	}()
-	if err := c.out.push(item, c.done); err != nil {
+	if err := c.out.push(item, lazy, c.done); err != nil {
 		return wire.Frame{}, c.errOr(err)
 	}
 	select {
@@ -407,7 +421,7 @@ func (c *Conn) SendRawBlock(pt []byte) error {
 	if len(pt) != wire.BlockPlainSize {
 		return fmt.Errorf("conn: raw block must be %d bytes", wire.BlockPlainSize)
 	}
-	return c.out.push(append([]byte(nil), pt...), c.done)
+	return c.out.push(append([]byte(nil), pt...), false, c.done)
 }
 
 // Expect registers a waiter for a reply with correlation ID cid that no
@@ -430,38 +444,81 @@ func (c *Conn) Expect(cid uint32) (<-chan wire.Frame, func()) {
 // writeTimeout bounds one block write.
 const writeTimeout = 30 * time.Second
 
-// outQueue is the writer's queue of encoded items.
+// AckDelay is how long an ACK may wait for another item to share its
+// block (spec/relay.md §5.3), and lazyMax how many ACKs may wait at most.
+// A subscriber that both sends and receives thus sends one block per
+// message instead of two, and the relay answers both in one block; the
+// wait delays only the ACK, never a delivery (the window of §8.2).
+const (
+	AckDelay = 5 * time.Millisecond
+	lazyMax  = 32
+)
+
+// outQueue is the writer's queue of encoded items: eager ones, sent as
+// soon as the writer can, and lazy ones (ACKs), sent with the next eager
+// item, after AckDelay, or when lazyMax of them wait.
 type outQueue struct {
-	mu    sync.Mutex // guards items
+	mu    sync.Mutex // guards the fields below
 	items [][]byte
+	lazy  [][]byte
+	due   bool          // the lazy items' delay has passed
+	timer *time.Timer   // marks lazy items due
 	wake  chan struct{} // buffer of one
 }
 
-func (q *outQueue) init() { q.wake = make(chan struct{}, 1) }
+func (q *outQueue) init() {
+	q.wake = make(chan struct{}, 1)
+	q.timer = time.AfterFunc(time.Hour, func() {
+		q.mu.Lock()
+		q.due = len(q.lazy) > 0
+		q.mu.Unlock()
+		q.signal()
+	})
+	q.timer.Stop()
+}
 
-func (q *outQueue) push(item []byte, done <-chan struct{}) error {
+func (q *outQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *outQueue) push(item []byte, lazy bool, done <-chan struct{}) error {
 	select {
 	case <-done:
 		return ErrClosed
 	default:
 	}
 	q.mu.Lock()
-	q.items = append(q.items, item)
+	wake := true
+	if lazy {
+		q.lazy = append(q.lazy, item)
+		if len(q.lazy) == 1 {
+			q.timer.Reset(AckDelay)
+		}
+		wake = len(q.lazy) >= lazyMax
+	} else {
+		q.items = append(q.items, item)
+	}
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
+	if wake {
+		q.signal()
 	}
 	return nil
 }
 
-// wait returns every queued item, blocking until there is one; false
-// when done is closed.
+// wait returns every queued item, blocking until an eager one is queued
+// or lazy ones are due; false when done is closed.
 func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
 	for {
 		q.mu.Lock()
-		items := q.items
-		q.items = nil
+		var items [][]byte
+		if len(q.items) > 0 || (len(q.lazy) > 0 && (q.due || len(q.lazy) >= lazyMax)) {
+			items = append(q.items, q.lazy...)
+			q.items, q.lazy, q.due = nil, nil, false
+			q.timer.Stop()
+		}
 		q.mu.Unlock()
 		if len(items) > 0 {
 			return items, true
@@ -469,6 +526,7 @@ func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
 		select {
 		case <-q.wake:
 		case <-done:
+			q.timer.Stop()
 			return nil, false
 		}
 	}

@@ -239,3 +239,76 @@ func TestDialBadAddress(t *testing.T) {
 		t.Fatal("address without fingerprint accepted")
 	}
 }
+
+// TestAckSharesABlock (spec/relay.md §5.3): an ACK waits for the next
+// command and shares its block; alone, it still goes out after about
+// AckDelay, never stuck.
+func TestAckSharesABlock(t *testing.T) {
+	blocks := make(chan []wire.Type, 16)
+	f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+		ctx := context.Background()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			pt, err := o.Open(nil, b)
+			if err != nil {
+				return
+			}
+			items, _ := wire.SplitBlock(pt)
+			var types []wire.Type
+			var p wire.Packer
+			p.Reset(make([]byte, wire.BlockPlainSize))
+			for _, it := range items {
+				typ, cid, _ := wire.PeekHeader(it)
+				types = append(types, typ)
+				p.AddFrame(&wire.Frame{Type: wire.TypeOK, CID: cid})
+			}
+			blocks <- types
+			if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
+				return
+			}
+		}
+	}}
+	startFake(t, f)
+	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := dialCtx(t)
+	var rid crypto.ID
+
+	// Alone: sent after the delay.
+	start := time.Now()
+	if err := c.Ack(ctx, rid, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < conn.AckDelay {
+		t.Errorf("a lone ACK went out after %v, before AckDelay", d)
+	}
+	if got := <-blocks; len(got) != 1 || got[0] != wire.TypeACK {
+		t.Fatalf("first block %v, want one ACK", got)
+	}
+
+	// With a command queued during the delay: one block for both. The
+	// ACK's goroutine may be scheduled late on a loaded machine, so the
+	// PING can overtake it; a few tries, and one shared block is enough.
+	for try := range 5 {
+		done := make(chan error, 1)
+		go func() { done <- c.Ack(ctx, rid, uint64(2+try)) }()
+		time.Sleep(conn.AckDelay / 5)
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-blocks; len(got) == 2 {
+			return
+		}
+		<-blocks // the ACK's own block
+	}
+	t.Fatal("an ACK never shared a block with the command queued after it")
+}
