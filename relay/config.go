@@ -38,7 +38,7 @@ type Limits struct {
 	Burst       int           // rate-limit burst
 	MaxStorage  int64         // bytes (Store.Size) above which writes fail
 
-	HandshakeTimeout time.Duration // for the client hello (§4.5)
+	HandshakeTimeout time.Duration // for the HTTP request headers, and again for the client hello (§4.5)
 	DrainTimeout     time.Duration // how long SIGTERM waits for commands
 	ExpireEvery      time.Duration // how often Store.Expire runs
 	WriteTimeout     time.Duration // for one block write

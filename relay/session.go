@@ -115,6 +115,10 @@ func (c *session) run(opener *wire.Opener) {
 	c.finish()
 }
 
+// helloCloseGrace is how long a client that sent no hello has to answer
+// the relay's 4004 close frame before the connection is dropped.
+const helloCloseGrace = time.Second
+
 // hello runs spec/relay.md §4 on the relay side and returns the opener of
 // client blocks; on failure it has closed the WebSocket with the code of §4.5.
 func (c *session) hello() (*wire.Opener, error) {
@@ -137,9 +141,16 @@ func (c *session) hello() (*wire.Opener, error) {
 		c.ws.CloseNow()
 		return nil, err
 	}
-	typ, chb, err := c.ws.Read(ctx)
+	// The read has no deadline of its own: the WebSocket library closes
+	// the connection without a close frame when a read's context ends.
+	// A timer sends the 4004 close frame of §4.5 instead, which ends the
+	// read, and a second one drops a client that does not answer it.
+	closing := time.AfterFunc(s.limits.HandshakeTimeout, func() { c.ws.Close(wire.CloseHelloTimout, "") })
+	dropping := time.AfterFunc(s.limits.HandshakeTimeout+helloCloseGrace, func() { c.ws.CloseNow() })
+	typ, chb, err := c.ws.Read(context.Background())
+	closing.Stop()
+	dropping.Stop()
 	if err != nil {
-		c.ws.Close(wire.CloseHelloTimout, "")
 		c.ws.CloseNow()
 		return nil, err
 	}
