@@ -379,7 +379,7 @@ func TestWycheproofAESGCM(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := NewBlockAEAD(&key)
+			a := NewBlockAEAD(BlockAES256GCM, &key)
 			var nonce [NonceSize]byte
 			copy(nonce[:], tc.IV)
 			sealed := append(bytes.Clone(tc.CT), tc.Tag...)

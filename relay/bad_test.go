@@ -261,7 +261,7 @@ func TestHelloFailures(t *testing.T) {
 	if _, _, err := ws.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ch := wire.ClientHello{Version: 2}
+	ch := wire.ClientHello{Version: 2, Suite: wire.SuiteChaCha20Poly1305}
 	if err := ws.Write(ctx, websocket.MessageBinary, ch.Marshal()); err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +307,84 @@ func TestHealthzAndDrain(t *testing.T) {
 	}
 	if err := c.Ping(tctx(t)); !errors.Is(err, conn.ErrClosed) && err == nil {
 		t.Fatal("ping after shutdown succeeded")
+	}
+}
+
+// TestSuites (spec/relay.md §4.1, §4.2): a client may pick either suite
+// the relay offers and works with it end to end; a relay that offers
+// ChaCha20-Poly1305 only (a CPU without AES instructions) gets it from
+// every client; a suite the relay did not offer closes with 4001.
+func TestSuites(t *testing.T) {
+	ctx := tctx(t)
+	both := startRelay(t, func(c *relay.Config) {
+		c.Suites = wire.OfferOf(wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305)
+	})
+	for _, s := range []wire.Suite{wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305} {
+		c, err := conn.DialAddress(ctx, both.addr, &conn.Options{Suite: s})
+		if err != nil {
+			t.Fatalf("suite %d: %v", s, err)
+		}
+		roundTrip(t, c)
+		c.Close()
+	}
+
+	chachaOnly := startRelay(t, func(c *relay.Config) { c.Suites = wire.OfferOf(wire.SuiteChaCha20Poly1305) })
+	c := chachaOnly.dial(t) // the usual choice: ChaCha20-Poly1305, the only one offered
+	roundTrip(t, c)
+	c.Close()
+	if _, err := conn.DialAddress(ctx, chachaOnly.addr, &conn.Options{Suite: wire.SuiteAES256GCM}); err == nil {
+		t.Fatal("the client used a suite the relay did not offer")
+	}
+
+	// A raw client hello choosing AES from the ChaCha-only relay: 4001.
+	ws, _, err := websocket.Dial(ctx, chachaOnly.addr.WebSocketURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ch := wire.ClientHello{Version: wire.Version, Suite: wire.SuiteAES256GCM}
+	ch.Ephemeral[0] = 9
+	if err := ws.Write(ctx, websocket.MessageBinary, ch.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = ws.Read(ctx)
+	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
+		t.Fatalf("unoffered suite: close status %v (%v)", code, err)
+	}
+	healthy(t, chachaOnly.dial(t))
+}
+
+// roundTrip sends one message to a fresh mailbox of c and receives it.
+func roundTrip(t *testing.T, c *conn.Conn) {
+	t.Helper()
+	ctx := tctx(t)
+	rk, _ := crypto.GenerateSign(nil)
+	rid, sid, err := c.New(ctx, rk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var capability [32]byte
+	capability[0] = 7
+	if err := c.SecureSender(ctx, sid, &capability); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	body[0] = 42
+	if err := c.Send(ctx, sid, &capability, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe(ctx, rid, rk); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-c.Pushes():
+		if p.Type != wire.TypeMSG || p.Body[0] != 42 {
+			t.Fatalf("got %v", p.Type)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"veil/crypto"
 	"veil/relay/store"
+	"veil/relay/wire"
 )
 
 // Limits are the tunable limits of spec/relay.md §11. Zero fields take
@@ -126,6 +127,9 @@ type Config struct {
 	// nonces, ephemeral keys and IDs (crypto/rand when nil).
 	Now  func() time.Time
 	Rand io.Reader
+	// Suites is what the relay offers in its hello (§4.1); zero means
+	// wire.DefaultOffer() (tests set one suite to check both).
+	Suites wire.Offer
 }
 
 func (c *Config) check() error {

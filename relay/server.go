@@ -24,6 +24,7 @@ import (
 type Server struct {
 	store    store.Store
 	identity crypto.SignPrivate
+	offer    wire.Offer // suites of the hello (§4.1)
 	password []byte
 	limits   Limits
 	log      *slog.Logger
@@ -48,6 +49,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		store:    cfg.Store,
 		identity: cfg.Identity,
+		offer:    cfg.Suites,
 		password: append([]byte(nil), cfg.Password...),
 		limits:   cfg.Limits.withDefaults(),
 		log:      cfg.Logger,
@@ -55,6 +57,9 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
+	}
+	if s.offer == 0 {
+		s.offer = wire.DefaultOffer()
 	}
 	s.idle = sync.NewCond(&s.mu)
 	if s.log == nil {

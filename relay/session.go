@@ -132,7 +132,7 @@ func (c *session) hello() (*wire.Opener, error) {
 		c.ws.CloseNow()
 		return nil, err
 	}
-	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Nonce: c.nonce, Ephemeral: eph.Public()}
+	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Nonce: c.nonce, Ephemeral: eph.Public(), Suites: s.offer}
 	rh.Sign(s.identity)
 	rhb := rh.Marshal()
 	ctx, cancel := context.WithTimeout(context.Background(), s.limits.HandshakeTimeout) // not c.ctx: a child would leave a map in it for good
@@ -161,6 +161,9 @@ func (c *session) hello() (*wire.Opener, error) {
 	if err == nil && ch.Version != wire.Version {
 		err = errors.New("relay: unsupported client version")
 	}
+	if err == nil && !s.offer.Has(ch.Suite) {
+		err = errors.New("relay: client chose a suite the relay did not offer")
+	}
 	if err != nil {
 		c.ws.Close(wire.CloseBadHello, "")
 		return nil, err
@@ -172,8 +175,8 @@ func (c *session) hello() (*wire.Opener, error) {
 	}
 	keys := wire.DeriveKeys(&shared, rhb, chb)
 	shared.Wipe()
-	c.sealer = wire.NewSealer(keys.RelayToClient)
-	o := wire.NewOpener(keys.ClientToRelay)
+	c.sealer = wire.NewSealer(ch.Suite, keys.RelayToClient)
+	o := wire.NewOpener(ch.Suite, keys.ClientToRelay)
 	keys.Wipe()
 	return o, nil
 }

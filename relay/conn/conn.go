@@ -42,6 +42,9 @@ type Options struct {
 	// TLSConfig and Dial are then ignored, and writes are not gathered
 	// into whole frames (see dialer).
 	HTTPClient *http.Client
+	// Suite, when set, is the block cipher to choose instead of the
+	// usual choice (wire.ChooseSuite); the relay must offer it (tests).
+	Suite wire.Suite
 	// PushBuffer is the capacity of the Pushes channel (default 256).
 	// The reader stops reading when it is full, which is backpressure.
 	PushBuffer int
@@ -138,7 +141,14 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 	if err != nil {
 		return nil, fmt.Errorf("conn: %w", err)
 	}
-	ch := wire.ClientHello{Version: wire.Version, Ephemeral: eph.Public()}
+	suite, _ := wire.ChooseSuite(rh.Suites, crypto.HasAESHardware()) // CheckRelayHello made sure there is one
+	if opt.Suite != 0 {
+		if !rh.Suites.Has(opt.Suite) {
+			return nil, errors.New("conn: the relay does not offer the requested suite")
+		}
+		suite = opt.Suite
+	}
+	ch := wire.ClientHello{Version: wire.Version, Ephemeral: eph.Public(), Suite: suite}
 	chb := ch.Marshal()
 	shared, err := crypto.DH(eph, rh.Ephemeral)
 	if err != nil {
@@ -162,8 +172,8 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		pending: map[uint32]chan wire.Frame{},
 	}
 	c.out.init()
-	opener := wire.NewOpener(keys.RelayToClient)
-	sealer := wire.NewSealer(keys.ClientToRelay)
+	opener := wire.NewOpener(suite, keys.RelayToClient)
+	sealer := wire.NewSealer(suite, keys.ClientToRelay)
 	keys.Wipe()
 	c.wg.Add(2)
 	go c.readLoop(opener)

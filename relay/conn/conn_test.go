@@ -46,7 +46,7 @@ func startFake(t *testing.T, f *fakeRelay) {
 		defer ws.CloseNow()
 		ctx := r.Context()
 		eph, _ := crypto.GenerateDH(nil)
-		h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize, Ephemeral: eph.Public()}
+		h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize, Ephemeral: eph.Public(), Suites: wire.DefaultOffer()}
 		crypto.RandomBytes(nil, h.Nonce[:])
 		h.Sign(f.id)
 		rhb := h.Marshal()
@@ -69,7 +69,7 @@ func startFake(t *testing.T, f *fakeRelay) {
 			return
 		}
 		k := wire.DeriveKeys(&shared, rhb, chb)
-		f.serve(ws, wire.NewSealer(k.RelayToClient), wire.NewOpener(k.ClientToRelay))
+		f.serve(ws, wire.NewSealer(ch.Suite, k.RelayToClient), wire.NewOpener(ch.Suite, k.ClientToRelay))
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() {

@@ -30,8 +30,8 @@ const (
 	MaxReadLimit = 1000
 
 	// RelayHelloSize and ClientHelloSize are the sizes of the hellos (§4.1, §4.2).
-	RelayHelloSize  = 4 + 2 + 2 + 4 + NonceSize + 32 + 32 + SigSize
-	ClientHelloSize = 4 + 2 + 32
+	RelayHelloSize  = 4 + 2 + 2 + 4 + NonceSize + 32 + 32 + 1 + SigSize
+	ClientHelloSize = 4 + 2 + 32 + 1
 
 	headerSize = 5 // type + cid (§7.1)
 )

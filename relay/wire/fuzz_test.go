@@ -78,7 +78,7 @@ func FuzzSplitBlock(f *testing.F) {
 
 func FuzzParseRelayHello(f *testing.F) {
 	k, _ := crypto.GenerateSign(bytes.NewReader(make([]byte, 32)))
-	h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize}
+	h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize, Suites: 3}
 	h.Sign(k)
 	f.Add(h.Marshal())
 	f.Add([]byte("VEIL"))
@@ -98,7 +98,7 @@ func FuzzParseRelayHello(f *testing.F) {
 }
 
 func FuzzParseClientHello(f *testing.F) {
-	h := wire.ClientHello{Version: 1}
+	h := wire.ClientHello{Version: 1, Suite: wire.SuiteAES256GCM}
 	f.Add(h.Marshal())
 	f.Add([]byte("VEIL\x00\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -137,11 +137,13 @@ func FuzzParseAddress(f *testing.F) {
 
 func FuzzOpen(f *testing.F) {
 	var key crypto.SymKey
-	s := wire.NewSealer(key)
-	f.Add(s.Seal(nil, make([]byte, wire.BlockPlainSize)))
-	f.Add([]byte{1, 2, 3})
-	f.Fuzz(func(t *testing.T, block []byte) {
-		o := wire.NewOpener(key)
+	for _, suite := range []wire.Suite{wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305} {
+		f.Add(uint8(suite), wire.NewSealer(suite, key).Seal(nil, make([]byte, wire.BlockPlainSize)))
+	}
+	f.Add(uint8(1), []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, which uint8, block []byte) {
+		suite := wire.Suite(which%2 + 1)
+		o := wire.NewOpener(suite, key)
 		pt, err := o.Open(nil, block)
 		if err != nil {
 			if pt != nil {
@@ -152,7 +154,7 @@ func FuzzOpen(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(wire.NewSealer(key).Seal(nil, pt), block) {
+		if !bytes.Equal(wire.NewSealer(suite, key).Seal(nil, pt), block) {
 			t.Fatal("round trip differs")
 		}
 	})

@@ -6,6 +6,56 @@ import (
 	"veil/crypto"
 )
 
+// Suite is the AEAD of the transport blocks (spec/relay.md §4.1, §5.1).
+type Suite = crypto.BlockCipher
+
+// The suites, as numbered in the hellos, and their bits in a relay's offer.
+const (
+	SuiteAES256GCM        = crypto.BlockAES256GCM
+	SuiteChaCha20Poly1305 = crypto.BlockChaCha20Poly1305
+)
+
+// Offer is the set of suites a relay accepts: bit (s-1) for suite s.
+type Offer uint8
+
+// Has reports whether the offer contains s.
+func (o Offer) Has(s Suite) bool { return s >= 1 && s <= 8 && o&(1<<(s-1)) != 0 }
+
+// OfferOf returns the offer of the given suites.
+func OfferOf(s ...Suite) Offer {
+	var o Offer
+	for _, x := range s {
+		o |= 1 << (x - 1)
+	}
+	return o
+}
+
+// DefaultOffer is what a relay on this machine offers (§4.1): both
+// suites where the CPU has AES instructions, else ChaCha20-Poly1305 only,
+// so that a relay never runs table-based AES.
+func DefaultOffer() Offer {
+	if crypto.HasAESHardware() {
+		return OfferOf(SuiteAES256GCM, SuiteChaCha20Poly1305)
+	}
+	return OfferOf(SuiteChaCha20Poly1305)
+}
+
+// ChooseSuite is the client's choice of §4.2: AES-256-GCM when the relay
+// offers it and this CPU has AES instructions, else ChaCha20-Poly1305
+// when offered, else AES-256-GCM when offered; false when the offer
+// holds no suite this client speaks.
+func ChooseSuite(o Offer, aesHardware bool) (Suite, bool) {
+	switch {
+	case aesHardware && o.Has(SuiteAES256GCM):
+		return SuiteAES256GCM, true
+	case o.Has(SuiteChaCha20Poly1305):
+		return SuiteChaCha20Poly1305, true
+	case o.Has(SuiteAES256GCM):
+		return SuiteAES256GCM, true
+	}
+	return 0, false
+}
+
 // RelayHello is the relay's first message (spec/relay.md §4.1).
 type RelayHello struct {
 	MinVersion uint16
@@ -14,6 +64,7 @@ type RelayHello struct {
 	Nonce      [NonceSize]byte
 	Identity   crypto.SignPublic
 	Ephemeral  crypto.DHPublic
+	Suites     Offer
 	Sig        [SigSize]byte
 }
 
@@ -33,7 +84,7 @@ func (h *RelayHello) appendUnsigned(b []byte) []byte {
 	b = append(b, h.Nonce[:]...)
 	b = append(b, h.Identity[:]...)
 	b = append(b, h.Ephemeral[:]...)
-	return b
+	return append(b, byte(h.Suites))
 }
 
 // Sign sets Identity to k's public key and Sig to k's signature.
@@ -71,7 +122,8 @@ func ParseRelayHello(b []byte) (RelayHello, error) {
 	copy(h.Nonce[:], b[12:44])
 	copy(h.Identity[:], b[44:76])
 	copy(h.Ephemeral[:], b[76:108])
-	copy(h.Sig[:], b[108:])
+	h.Suites = Offer(b[108])
+	copy(h.Sig[:], b[109:])
 	return h, nil
 }
 
@@ -91,6 +143,9 @@ func CheckRelayHello(h *RelayHello, fp Fingerprint) error {
 	if h.BlockSize != BlockSize {
 		return malformed("relay hello: block size %d, want %d", h.BlockSize, BlockSize)
 	}
+	if _, ok := ChooseSuite(h.Suites, false); !ok {
+		return errSuite
+	}
 	return nil
 }
 
@@ -98,6 +153,7 @@ func CheckRelayHello(h *RelayHello, fp Fingerprint) error {
 type ClientHello struct {
 	Version   uint16
 	Ephemeral crypto.DHPublic
+	Suite     Suite
 }
 
 // Marshal returns the ClientHelloSize-byte encoding.
@@ -105,7 +161,8 @@ func (h *ClientHello) Marshal() []byte {
 	b := make([]byte, 0, ClientHelloSize)
 	b = append(b, magic[:]...)
 	b = binary.BigEndian.AppendUint16(b, h.Version)
-	return append(b, h.Ephemeral[:]...)
+	b = append(b, h.Ephemeral[:]...)
+	return append(b, byte(h.Suite))
 }
 
 // ParseClientHello decodes a client hello. It does not check the version:
@@ -119,6 +176,7 @@ func ParseClientHello(b []byte) (ClientHello, error) {
 		return h, malformed("client hello: bad magic")
 	}
 	h.Version = binary.BigEndian.Uint16(b[4:])
-	copy(h.Ephemeral[:], b[6:])
+	copy(h.Ephemeral[:], b[6:38])
+	h.Suite = Suite(b[38])
 	return h, nil
 }

@@ -11,6 +11,7 @@ var (
 	errFingerprint = errors.New("wire: relay identity does not match the address fingerprint")
 	errHelloSig    = errors.New("wire: bad relay hello signature")
 	errVersion     = errors.New("wire: no common protocol version")
+	errSuite       = errors.New("wire: the relay offers no block cipher this client speaks")
 	// ErrBlockAuth is returned when a block fails to open (§5.1); the
 	// connection must be closed.
 	ErrBlockAuth = errors.New("wire: block failed to open")
@@ -52,15 +53,16 @@ const RekeyInterval = 1 << 20
 // NextKey is the key that follows k in one direction (§5.1).
 func NextKey(k *crypto.SymKey) crypto.SymKey { return crypto.NextBlockKey(k, rekeyLabel) }
 
-// stream is one direction's key and block counter.
+// stream is one direction's suite, key and block counter.
 type stream struct {
-	key  crypto.SymKey
-	aead *crypto.BlockAEAD
-	n    uint64
+	suite Suite
+	key   crypto.SymKey
+	aead  *crypto.BlockAEAD
+	n     uint64
 }
 
-func newStream(key crypto.SymKey) stream {
-	return stream{key: key, aead: crypto.NewBlockAEAD(&key)}
+func newStream(suite Suite, key crypto.SymKey) stream {
+	return stream{suite: suite, key: key, aead: crypto.NewBlockAEAD(suite, &key)}
 }
 
 // next returns the nonce of the current block and advances the counter,
@@ -72,7 +74,7 @@ func (s *stream) next() (*crypto.BlockAEAD, [crypto.NonceSize]byte) {
 		k := NextKey(&s.key)
 		s.key.Wipe()
 		s.key = k
-		s.aead = crypto.NewBlockAEAD(&s.key)
+		s.aead = crypto.NewBlockAEAD(s.suite, &s.key)
 	}
 	return a, nonce
 }
@@ -81,8 +83,11 @@ func (s *stream) next() (*crypto.BlockAEAD, [crypto.NonceSize]byte) {
 // concurrent use: one writer owns it.
 type Sealer struct{ s stream }
 
-// NewSealer returns a Sealer whose first block uses counter 0.
-func NewSealer(key crypto.SymKey) *Sealer { return &Sealer{s: newStream(key)} }
+// NewSealer returns a Sealer whose first block uses counter 0. suite must
+// be one of the two suites (a caller bug otherwise).
+func NewSealer(suite Suite, key crypto.SymKey) *Sealer {
+	return &Sealer{s: newStream(suite, key)}
+}
 
 // Seal appends the sealed block for pt, which must be BlockPlainSize bytes
 // (a caller bug otherwise), to dst and advances the counter.
@@ -102,7 +107,9 @@ type Opener struct {
 }
 
 // NewOpener returns an Opener expecting counter 0 first.
-func NewOpener(key crypto.SymKey) *Opener { return &Opener{s: newStream(key)} }
+func NewOpener(suite Suite, key crypto.SymKey) *Opener {
+	return &Opener{s: newStream(suite, key)}
+}
 
 // Open appends the plaintext of block to dst. Any failure is ErrBlockAuth
 // (or a malformed-size error), after which every later Open fails too:

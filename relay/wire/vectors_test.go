@@ -58,6 +58,15 @@ func TestHelloVector(t *testing.T) {
 			Plaintext hexBytes   `json:"plaintext"`
 			Sealed    hexBytes   `json:"sealed"`
 		} `json:"blocks_client_to_relay"`
+		ChaCha struct {
+			ClientHello      hexBytes `json:"client_hello"`
+			KeyClientToRelay hexBytes `json:"key_client_to_relay"`
+			KeyRelayToClient hexBytes `json:"key_relay_to_client"`
+			Block            struct {
+				Plaintext hexBytes `json:"plaintext"`
+				Sealed    hexBytes `json:"sealed"`
+			} `json:"first_block_client_to_relay"`
+		} `json:"chacha20poly1305"`
 		KeyNext    hexBytes `json:"key_client_to_relay_after_rekey"`
 		RekeyBlock struct {
 			Counter   uint64   `json:"counter"`
@@ -74,7 +83,8 @@ func TestHelloVector(t *testing.T) {
 	re, _ := crypto.ParseDHPrivate(v.RelayEphemeral)
 	ce, _ := crypto.ParseDHPrivate(v.ClientEphemeral)
 
-	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Ephemeral: re.Public(), Nonce: [32]byte(v.Nonce)}
+	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Ephemeral: re.Public(), Nonce: [32]byte(v.Nonce),
+		Suites: wire.OfferOf(wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305)}
 	rh.Sign(id)
 	if got := rh.Marshal(); !bytes.Equal(got, v.RelayHello) {
 		t.Fatalf("relay hello:\n got %x\nwant %x", got, v.RelayHello)
@@ -98,7 +108,7 @@ func TestHelloVector(t *testing.T) {
 		t.Fatalf("address %+v, %v", a, err)
 	}
 
-	ch := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public()}
+	ch := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public(), Suite: wire.SuiteAES256GCM}
 	if got := ch.Marshal(); !bytes.Equal(got, v.ClientHello) {
 		t.Fatalf("client hello:\n got %x\nwant %x", got, v.ClientHello)
 	}
@@ -112,8 +122,8 @@ func TestHelloVector(t *testing.T) {
 		t.Fatalf("session keys mismatch")
 	}
 
-	s := wire.NewSealer(keys.ClientToRelay)
-	o := wire.NewOpener(keys.ClientToRelay)
+	s := wire.NewSealer(wire.SuiteAES256GCM, keys.ClientToRelay)
+	o := wire.NewOpener(wire.SuiteAES256GCM, keys.ClientToRelay)
 	for i, b := range v.Blocks {
 		if b.Counter != uint64(i) {
 			t.Fatalf("block %d has counter %d", i, b.Counter)
@@ -166,10 +176,24 @@ func TestHelloVector(t *testing.T) {
 	}
 	// The old key no longer opens anything: an opener that did not rekey
 	// (here, one a block behind) fails.
-	stale := wire.NewOpener(keys.ClientToRelay)
+	stale := wire.NewOpener(wire.SuiteAES256GCM, keys.ClientToRelay)
 	stale.SkipBlocks(wire.RekeyInterval - 1)
 	if _, err := stale.Open(nil, rb.Sealed); err == nil {
 		t.Fatal("a block opened under the wrong counter and key")
+	}
+
+	// The same relay hello answered with ChaCha20-Poly1305 (§4.2): another
+	// client hello, so other keys (th covers it), and ChaCha blocks.
+	cc := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public(), Suite: wire.SuiteChaCha20Poly1305}
+	if got := cc.Marshal(); !bytes.Equal(got, v.ChaCha.ClientHello) {
+		t.Fatalf("chacha client hello:\n got %x\nwant %x", got, v.ChaCha.ClientHello)
+	}
+	ck := wire.DeriveKeys(&s1, v.RelayHello, v.ChaCha.ClientHello)
+	if !bytes.Equal(ck.ClientToRelay[:], v.ChaCha.KeyClientToRelay) || !bytes.Equal(ck.RelayToClient[:], v.ChaCha.KeyRelayToClient) {
+		t.Fatal("chacha session keys mismatch")
+	}
+	if got := wire.NewSealer(wire.SuiteChaCha20Poly1305, ck.ClientToRelay).Seal(nil, v.ChaCha.Block.Plaintext); !bytes.Equal(got, v.ChaCha.Block.Sealed) {
+		t.Fatal("chacha block: sealed mismatch")
 	}
 }
 

@@ -109,27 +109,54 @@ func TestPackerFull(t *testing.T) {
 }
 
 func TestOpenerRejectsTamperAndReorder(t *testing.T) {
-	key, _ := crypto.NewSymKey(nil)
-	s := wire.NewSealer(key)
-	pt := make([]byte, wire.BlockPlainSize)
-	b0 := s.Seal(nil, pt)
-	b1 := s.Seal(nil, pt)
-	if _, err := wire.NewOpener(key).Open(nil, b1); !errors.Is(err, wire.ErrBlockAuth) {
-		t.Fatal("block 1 opened as block 0")
-	}
-	for _, i := range []int{0, 100, wire.BlockSize - 1} {
-		bad := append([]byte(nil), b0...)
-		bad[i] ^= 0x20
-		if _, err := wire.NewOpener(key).Open(nil, bad); err == nil {
-			t.Fatalf("flipped byte %d opened", i)
+	for _, suite := range []wire.Suite{wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305} {
+		key, _ := crypto.NewSymKey(nil)
+		s := wire.NewSealer(suite, key)
+		pt := make([]byte, wire.BlockPlainSize)
+		b0 := s.Seal(nil, pt)
+		b1 := s.Seal(nil, pt)
+		if _, err := wire.NewOpener(suite, key).Open(nil, b1); !errors.Is(err, wire.ErrBlockAuth) {
+			t.Fatal("block 1 opened as block 0")
+		}
+		for _, i := range []int{0, 100, wire.BlockSize - 1} {
+			bad := append([]byte(nil), b0...)
+			bad[i] ^= 0x20
+			if _, err := wire.NewOpener(suite, key).Open(nil, bad); err == nil {
+				t.Fatalf("flipped byte %d opened", i)
+			}
+		}
+		other := wire.SuiteAES256GCM + wire.SuiteChaCha20Poly1305 - suite
+		if _, err := wire.NewOpener(other, key).Open(nil, b0); err == nil {
+			t.Fatal("a block opened under the other suite")
+		}
+		o := wire.NewOpener(suite, key)
+		if _, err := o.Open(nil, b0); err != nil {
+			t.Fatal(err)
 		}
 	}
-	o := wire.NewOpener(key)
-	if _, err := o.Open(nil, b0); err != nil {
-		t.Fatal(err)
+}
+
+// TestChooseSuite: the client's choice of spec/relay.md §4.2.
+func TestChooseSuite(t *testing.T) {
+	both := wire.OfferOf(wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305)
+	cases := []struct {
+		offer wire.Offer
+		hw    bool
+		want  wire.Suite
+		ok    bool
+	}{
+		{both, true, wire.SuiteAES256GCM, true},
+		{both, false, wire.SuiteChaCha20Poly1305, true},
+		{wire.OfferOf(wire.SuiteChaCha20Poly1305), true, wire.SuiteChaCha20Poly1305, true},
+		{wire.OfferOf(wire.SuiteAES256GCM), false, wire.SuiteAES256GCM, true},
+		{0, true, 0, false},
+		{0xfc, true, 0, false}, // only suites this client does not know
 	}
-	if _, err := o.Open(nil, b1); err != nil {
-		t.Fatal(err)
+	for _, c := range cases {
+		got, ok := wire.ChooseSuite(c.offer, c.hw)
+		if got != c.want || ok != c.ok {
+			t.Errorf("ChooseSuite(%08b, %v) = %v, %v; want %v, %v", c.offer, c.hw, got, ok, c.want, c.ok)
+		}
 	}
 }
 
@@ -137,7 +164,7 @@ func TestCheckRelayHello(t *testing.T) {
 	k, _ := crypto.GenerateSign(nil)
 	other, _ := crypto.GenerateSign(nil)
 	mk := func(mut func(h *wire.RelayHello)) wire.RelayHello {
-		h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize}
+		h := wire.RelayHello{MinVersion: 1, MaxVersion: 1, BlockSize: wire.BlockSize, Suites: wire.DefaultOffer()}
 		mut(&h)
 		h.Sign(k)
 		return h
@@ -154,6 +181,10 @@ func TestCheckRelayHello(t *testing.T) {
 	tampered.Nonce[0] ^= 1
 	if err := wire.CheckRelayHello(&tampered, fp); err == nil {
 		t.Fatal("tampered hello accepted")
+	}
+	none := mk(func(h *wire.RelayHello) { h.Suites = 0xfc })
+	if err := wire.CheckRelayHello(&none, fp); err == nil {
+		t.Fatal("a hello offering no known suite accepted")
 	}
 	v2 := mk(func(h *wire.RelayHello) { h.MinVersion, h.MaxVersion = 2, 3 })
 	if err := wire.CheckRelayHello(&v2, fp); err == nil {
@@ -230,7 +261,7 @@ func BenchmarkAppendParseSEND(b *testing.B) {
 // BenchmarkBlock seals and opens one block carrying 15 1 KiB SENDs.
 func BenchmarkBlock(b *testing.B) {
 	key, _ := crypto.NewSymKey(nil)
-	s, o := wire.NewSealer(key), wire.NewOpener(key)
+	s, o := wire.NewSealer(wire.SuiteAES256GCM, key), wire.NewOpener(wire.SuiteAES256GCM, key)
 	f := wire.Frame{Type: wire.TypeSEND, CID: 1, Body: make([]byte, 1024)}
 	pt := make([]byte, wire.BlockPlainSize)
 	sealed := make([]byte, 0, wire.BlockSize)

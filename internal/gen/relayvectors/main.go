@@ -77,6 +77,17 @@ type HelloVector struct {
 	// rekey (§5.1), and RekeyBlock the first block sealed under it.
 	KeyClientToRelayNext hx          `json:"key_client_to_relay_after_rekey"`
 	RekeyBlock           BlockVector `json:"block_client_to_relay_after_rekey"`
+	// ChaCha is the same relay hello answered by a client that chose
+	// ChaCha20-Poly1305 (§4.2): its hello, the keys, and its first block.
+	ChaCha SuiteVector `json:"chacha20poly1305"`
+}
+
+// SuiteVector is a client hello choosing another suite, and its result.
+type SuiteVector struct {
+	ClientHello      hx          `json:"client_hello"`
+	KeyClientToRelay hx          `json:"key_client_to_relay"`
+	KeyRelayToClient hx          `json:"key_relay_to_client"`
+	Block            BlockVector `json:"first_block_client_to_relay"`
 }
 
 // BlockVector is one sealed block.
@@ -169,11 +180,12 @@ func helloVector() (*HelloVector, error) {
 	if err != nil {
 		return nil, err
 	}
-	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Ephemeral: re.Public()}
+	rh := wire.RelayHello{MinVersion: wire.Version, MaxVersion: wire.Version, BlockSize: wire.BlockSize, Ephemeral: re.Public(),
+		Suites: wire.OfferOf(wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305)}
 	copy(rh.Nonce[:], v.Nonce)
 	rh.Sign(id)
 	v.RelayHello = rh.Marshal()
-	ch := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public()}
+	ch := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public(), Suite: wire.SuiteAES256GCM}
 	v.ClientHello = ch.Marshal()
 	shared, err := crypto.DH(ce, re.Public())
 	if err != nil {
@@ -187,7 +199,7 @@ func helloVector() (*HelloVector, error) {
 	v.Fingerprint = fp.String()
 	v.Address = wire.Address{TLS: true, Host: "relay.example.org", Port: 443, Fingerprint: fp}.String()
 
-	s := wire.NewSealer(keys.ClientToRelay)
+	s := wire.NewSealer(wire.SuiteAES256GCM, keys.ClientToRelay)
 	batches := [][]wire.Frame{
 		{{Type: wire.TypePING, CID: 1}},
 		{{Type: wire.TypeTAKE, CID: 2, ID: crypto.ID(fill("blob id", 24))}, {Type: wire.TypePING, CID: 3}},
@@ -230,7 +242,20 @@ func helloVector() (*HelloVector, error) {
 		Counter:   wire.RekeyInterval,
 		Items:     []hx{item},
 		Plaintext: append([]byte(nil), pt...),
-		Sealed:    crypto.NewBlockAEAD(&next).Seal(nil, &nonce, pt, nil),
+		Sealed:    crypto.NewBlockAEAD(crypto.BlockAES256GCM, &next).Seal(nil, &nonce, pt, nil),
+	}
+
+	cc := wire.ClientHello{Version: wire.Version, Ephemeral: ce.Public(), Suite: wire.SuiteChaCha20Poly1305}
+	v.ChaCha.ClientHello = cc.Marshal()
+	ck := wire.DeriveKeys(&shared, v.RelayHello, v.ChaCha.ClientHello)
+	v.ChaCha.KeyClientToRelay = ck.ClientToRelay[:]
+	v.ChaCha.KeyRelayToClient = ck.RelayToClient[:]
+	var zero [crypto.NonceSize]byte
+	v.ChaCha.Block = BlockVector{
+		Counter:   0,
+		Items:     []hx{item},
+		Plaintext: append([]byte(nil), pt...),
+		Sealed:    crypto.NewBlockAEAD(crypto.BlockChaCha20Poly1305, &ck.ClientToRelay).Seal(nil, &zero, pt, nil),
 	}
 	return v, nil
 }
