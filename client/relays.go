@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -253,6 +254,94 @@ func (e *Engine) AddRelay(ctx context.Context, addr string) error {
 // SetDefaultRelay makes addr (added if new) the relay new invites use.
 func (e *Engine) SetDefaultRelay(ctx context.Context, addr string) error {
 	return e.v.Update(ctx, func(tx *vault.Tx) error { return addRelay(tx, addr, true) })
+}
+
+// RemoveRelay takes addr off the profile's relay list. It refuses, changing
+// nothing, to remove the default relay (make another one the default
+// first) or a relay that a chat or a group uses: their mailboxes and logs
+// live there. Tasks still pending on addr (spec/client.md §7.3) carry the
+// address themselves and are not affected.
+func (e *Engine) RemoveRelay(ctx context.Context, addr string) error {
+	a, err := wire.ParseAddress(addr)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	addr = a.String()
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		if err != nil {
+			return err
+		}
+		def, all := relayList(p)
+		i := slices.Index(all, addr)
+		switch {
+		case i < 0:
+			return fmt.Errorf("client: relay %s is not in the list", shortRelay(addr))
+		case addr == def:
+			return fmt.Errorf("client: relay %s is the default: make another relay the default first", shortRelay(addr))
+		}
+		chats, groups, err := relayUsers(tx, addr)
+		if err != nil {
+			return err
+		}
+		if chats+groups > 0 {
+			return fmt.Errorf("client: relay %s is used by %s: it stays while they do", shortRelay(addr), users(chats, groups))
+		}
+		p.Settings[settingRelays] = strings.Join(slices.Delete(all, i, i+1), "\n")
+		return tx.PutProfile(&p)
+	})
+}
+
+// relayUsers counts the contacts (one per direct chat) with a mailbox on
+// addr, ours or the peer's, and the groups whose logs live there. addr is
+// in the form wire.Address.String gives.
+func relayUsers(tx *vault.Tx, addr string) (chats, groups int, err error) {
+	same := func(s string) bool {
+		a, err := wire.ParseAddress(s)
+		return err == nil && a.String() == addr
+	}
+	cs, err := tx.Contacts()
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range cs {
+		if slices.ContainsFunc(cs[i].Relays, func(rc vault.RelayCap) bool { return same(rc.Address) }) {
+			chats++
+		}
+	}
+	gs, err := tx.Groups()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, g := range gs {
+		var rec struct {
+			Relay string `json:"relay"`
+		}
+		if err := json.Unmarshal(g.State, &rec); err != nil {
+			return 0, 0, errors.New("client: corrupt group record")
+		}
+		if same(rec.Relay) {
+			groups++
+		}
+	}
+	return chats, groups, nil
+}
+
+// users says "2 chats and 1 group".
+func users(chats, groups int) string {
+	n := func(k int, what string) string {
+		if k == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", k, what)
+	}
+	switch {
+	case groups == 0:
+		return n(chats, "chat")
+	case chats == 0:
+		return n(groups, "group")
+	}
+	return n(chats, "chat") + " and " + n(groups, "group")
 }
 
 // Relays returns the default relay and every configured relay.
