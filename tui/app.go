@@ -57,6 +57,8 @@ type App struct {
 	settings  map[string]string
 	proxy     string // the stored SOCKS5 setting
 	flagProxy string // the --socks5 proxy, which wins over it
+	relayDef  string // the default relay, as the profile has it
+	relayN    int    // how many relays the profile lists
 	queued    int    // our messages waiting to be sent, in every chat
 	autoLock  time.Duration
 	lastInput time.Time
@@ -108,6 +110,7 @@ func (a *App) resetMain() {
 	a.searching, a.listFocus = false, false
 	a.settings = map[string]string{}
 	a.proxy, a.flagProxy, a.queued = "", "", 0
+	a.relayDef, a.relayN = "", 0
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
@@ -307,6 +310,7 @@ func (a *App) applySettings(m settingsMsg) {
 	vals := m.vals
 	a.settings = vals
 	a.proxy, a.flagProxy = m.proxy, m.flagProxy
+	a.relayDef, a.relayN = m.relayDef, m.relayN
 	a.autoLock = defaultAutoLock
 	if v := vals[settingAutoLock]; v == "off" {
 		a.autoLock = 0
@@ -436,8 +440,20 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case subDialogMsg:
-		a.openSub(msg.what)
-		return nil
+		return a.openSub(msg.what)
+	case relaysMsg:
+		if msg.listed {
+			a.relayDef, a.relayN = msg.def, len(msg.all)
+		}
+		if _, ok := a.dlg.(*relaysDialog); !ok {
+			// From /relay, or the dialog was closed while it ran.
+			if msg.err != nil {
+				a.setNotice(userErr(msg.err), true)
+			} else {
+				a.setNotice(msg.note, false)
+			}
+			return nil
+		}
 	case pinDoneMsg:
 		if _, ok := a.dlg.(*pinDialog); !ok {
 			// The dialog was closed while the change ran.

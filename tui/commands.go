@@ -36,8 +36,8 @@ func commandTable() []slashCommand {
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
 		{"group", "create NAME | invite | members | remove NICK | promote NICK | leave", "secret groups", (*App).cmdGroup, false},
-		{"relay", "[add|default URL]", "show or change relays", (*App).cmdRelay, false},
-		{"settings", "", "notifications, auto-lock, PIN, duress PIN, proxy, keys", (*App).cmdSettings, false},
+		{"relay", "[add|default|remove URL]", "show or change relays", (*App).cmdRelay, false},
+		{"settings", "", "notifications, auto-lock, chat timer, PIN, duress PIN, relays, proxy, keys", (*App).cmdSettings, false},
 		{"lock", "", "lock now", (*App).cmdLock, false},
 		{"panic", "", "erase this profile now (asks for a word)", (*App).cmdPanic, false},
 		{"help", "", "keys and commands", (*App).cmdHelp, false},
@@ -126,11 +126,15 @@ func (a *App) cmdTimer(arg string) tea.Cmd {
 		return a.fail(err)
 	}
 	eng, id := a.eng(), a.view.chat.ID
-	note := "disappearing messages off"
-	if d > 0 {
-		note = "new messages disappear " + shortDur(d) + " after they are read"
+	return action(timerNote(d), true, localTimeout, func(ctx context.Context) error { return eng.SetTimer(ctx, id, d) })
+}
+
+// timerNote says what a disappearing timer of d now does.
+func timerNote(d time.Duration) string {
+	if d == 0 {
+		return "disappearing messages off"
 	}
-	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetTimer(ctx, id, d) })
+	return "new messages disappear " + shortDur(d) + " after they are read"
 }
 
 func (a *App) cmdExpire(arg string) tea.Cmd {
@@ -186,34 +190,46 @@ func (a *App) cmdRelay(arg string) tea.Cmd {
 			return doneMsg{note: fmt.Sprintf("default relay %s (%d configured)", def, len(all))}
 		}
 	case verb == "add" && url != "":
-		return action("relay added", false, networkTimeout, func(ctx context.Context) error { return eng.AddRelay(ctx, url) })
+		a.notice = "adding the relay…"
+		return relayCmd(eng, relayAdd, url)
 	case verb == "default" && url != "":
-		return action("default relay changed", false, networkTimeout, func(ctx context.Context) error { return eng.SetDefaultRelay(ctx, url) })
+		return relayCmd(eng, relayDefault, url)
+	case verb == "remove" && url != "":
+		return relayCmd(eng, relayRemove, url)
 	}
-	return a.fail(errors.New("/relay, /relay add URL or /relay default URL"))
+	return a.fail(errors.New("/relay, /relay add URL, /relay default URL or /relay remove URL (or the relays in /settings)"))
 }
 
 func (a *App) cmdSettings(string) tea.Cmd {
 	eng := a.eng()
 	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, proxy: a.proxy, flagProxy: a.flagProxy,
+		relayDef: a.relayDef, relayN: a.relayN,
 		set: func(k, v string) tea.Cmd { return saveSetting(eng, k, v) }}
 	for k, v := range a.settings {
 		d.vals[k] = v
 	}
-	d.extra = "Relays: /relay. Stored in the encrypted profile."
+	d.extra = "Stored in the encrypted profile."
 	if id := a.view.chat.ID; id != "" {
 		on := a.view.chat.ReadReceipts
 		d.receipt = &on
 		d.toggleR = func(on bool) tea.Cmd {
 			return action("read receipts changed", true, localTimeout, func(ctx context.Context) error { return eng.SetReadReceipts(ctx, id, on) })
 		}
+		if !a.view.group { // a group's timer is the group's, set when it was created
+			ttl := a.view.chat.MessageTTL
+			d.timer = &ttl
+			d.setTimer = func(ttl time.Duration) tea.Cmd {
+				return action(timerNote(ttl), true, localTimeout, func(ctx context.Context) error { return eng.SetTimer(ctx, id, ttl) })
+			}
+		}
 	}
 	a.openDialog(d)
 	return nil
 }
 
-// openSub opens a dialog of the settings: PIN, duress PIN, proxy, keys.
-func (a *App) openSub(what string) {
+// openSub opens a dialog of the settings: PIN, duress PIN, relays, proxy,
+// keys.
+func (a *App) openSub(what string) tea.Cmd {
 	eng := a.eng()
 	switch what {
 	case subPIN, subDuress:
@@ -221,6 +237,10 @@ func (a *App) openSub(what string) {
 		a.openDialog(newPINDialog(a.st, a.keys, duress, func(mode client.DuressMode, cur, next []byte) tea.Cmd {
 			return pinCmd(eng, duress, mode, cur, next)
 		}))
+	case subRelays:
+		do := func(op relayOp, addr string) tea.Cmd { return relayCmd(eng, op, addr) }
+		a.openDialog(newRelaysDialog(a.st, a.keys, do))
+		return do(relayLoad, "")
 	case subProxy:
 		a.openDialog(newProxyDialog(a.st, a.keys, a.proxy, a.flagProxy, func(addr string) tea.Cmd { return saveProxy(eng, addr) }))
 	case subKeys:
@@ -228,6 +248,7 @@ func (a *App) openSub(what string) {
 			save:  func(k, v string) tea.Cmd { return saveSetting(eng, k, v) },
 			reset: func() tea.Cmd { return resetKeys(eng) }})
 	}
+	return nil
 }
 
 func (a *App) cmdLock(string) tea.Cmd { return a.lock() }

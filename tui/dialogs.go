@@ -96,6 +96,38 @@ func scrollBox(st styles, title, body string, w, h int, top *int) string {
 	return st.Dialog.Render(st.Title.Render(title) + "\n\n" + strings.Join(shown, "\n"))
 }
 
+// listWindow returns the lines of a list that fit in room lines, scrolled
+// so that line cur shows, with a hint in place of the lines hidden above
+// or below.
+func listWindow(st styles, lines []string, cur, room int) []string {
+	if len(lines) <= room {
+		return lines
+	}
+	room = max(room, 3) // a hint, the current line, a hint
+	cur = min(max(0, cur), len(lines)-1)
+	for top := 0; ; top++ {
+		n := room
+		if top > 0 {
+			n--
+		}
+		if top+n < len(lines) {
+			n--
+		}
+		n = min(n, len(lines)-top)
+		if cur < top+n || top+n >= len(lines) {
+			out := make([]string, 0, room)
+			if top > 0 {
+				out = append(out, st.Faint.Render("↑ more"))
+			}
+			out = append(out, lines[top:top+n]...)
+			if top+n < len(lines) {
+				out = append(out, st.Faint.Render("↓ more"))
+			}
+			return out
+		}
+	}
+}
+
 // promptDialog asks for one line: a key to join with, or a confirmation
 // word that must be typed exactly (panic erase, burn).
 type promptDialog struct {

@@ -45,6 +45,8 @@ type (
 		// proxy is the stored SOCKS5 setting; flagProxy the proxy
 		// given with --socks5, which wins over it ("" when none was).
 		proxy, flagProxy string
+		relayDef         string // the default relay
+		relayN           int    // how many relays are configured
 	}
 	// pinDoneMsg reports a PIN or duress PIN change.
 	pinDoneMsg struct {
@@ -280,7 +282,11 @@ func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg 
 	if err != nil {
 		return doneMsg{err: err}
 	}
-	m := settingsMsg{vals: vals, note: note, proxy: proxy}
+	def, all, err := eng.Relays(ctx)
+	if err != nil {
+		return doneMsg{err: err}
+	}
+	m := settingsMsg{vals: vals, note: note, proxy: proxy, relayDef: def, relayN: len(all)}
 	if inUse, fixed := eng.SOCKS5(); fixed {
 		m.flagProxy = inUse
 	}
@@ -317,7 +323,7 @@ func pinCmd(eng *client.Engine, duress bool, mode client.DuressMode, cur, next [
 // prefixes, which mean nothing on screen.
 func userErr(err error) string {
 	s := err.Error()
-	for _, p := range []string{"client: ", "vault: "} {
+	for _, p := range []string{"client: ", "vault: ", "wire: "} {
 		s = strings.ReplaceAll(s, p, "")
 	}
 	return s

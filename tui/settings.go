@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -28,10 +29,48 @@ func settingItems(k keyMap) []settingItem {
 	}
 }
 
+// timerChoices are the disappearing-message timers the settings dialog
+// cycles through, with their labels.
+func timerChoices() []struct {
+	d     time.Duration
+	label string
+} {
+	return []struct {
+		d     time.Duration
+		label string
+	}{
+		{0, "off"}, {30 * time.Second, "30s"}, {5 * time.Minute, "5m"}, {time.Hour, "1h"},
+		{24 * time.Hour, "1d"}, {7 * 24 * time.Hour, "1w"},
+	}
+}
+
+// timerLabel is a timer as the settings dialog shows it; one set with
+// /timer to another value shows as such.
+func timerLabel(d time.Duration) string {
+	for _, c := range timerChoices() {
+		if c.d == d {
+			return c.label
+		}
+	}
+	return shortDur(d)
+}
+
+// nextTimer is the choice after d: the next longer one, off after the
+// longest.
+func nextTimer(d time.Duration) time.Duration {
+	for _, c := range timerChoices() {
+		if c.d > d {
+			return c.d
+		}
+	}
+	return 0
+}
+
 // Sub-dialogs of the settings dialog.
 const (
 	subPIN    = "pin"
 	subDuress = "duress"
+	subRelays = "relays"
 	subProxy  = "proxy"
 	subKeys   = "keys"
 )
@@ -39,22 +78,28 @@ const (
 // subDialogMsg asks the App to open a sub-dialog of the settings.
 type subDialogMsg struct{ what string }
 
-// settingsDialog shows and changes the TUI's settings, the current chat's
-// read receipts and the SOCKS5 proxy (a client setting, stored in the
-// vault), and opens the dialogs that change the PIN, the duress PIN and
-// the key bindings. Relays are changed with /relay.
+// settingsDialog shows and changes the TUI's settings, the open chat's read
+// receipts and disappearing timer, and the SOCKS5 proxy (a client
+// setting, stored in the vault), and opens the dialogs that change the
+// PIN, the duress PIN, the relays and the key bindings.
 type settingsDialog struct {
 	st        styles
 	keys      keyMap
 	vals      map[string]string
 	proxy     string // the stored proxy setting
 	flagProxy string // the --socks5 proxy that wins over it, if any
+	relayDef  string // the default relay (from the profile: sanitise it)
+	relayN    int    // how many relays are configured
 	extra     string
 	cursor    int
 	set       func(k, v string) tea.Cmd
 	w, h      int
 	receipt   *bool
 	toggleR   func(on bool) tea.Cmd
+	// timer is the open 1:1 chat's disappearing timer, nil when none is
+	// open (a group's timer belongs to the group, set at its creation).
+	timer    *time.Duration
+	setTimer func(time.Duration) tea.Cmd
 }
 
 func (d *settingsDialog) SetSize(w, h int) { d.w, d.h = w, h }
@@ -63,46 +108,22 @@ func (d *settingsDialog) ShortHelp() []key.Binding {
 }
 func (d *settingsDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
-// subRows are the lines below the settings that open a dialog. The duress
-// line never says whether a duress PIN is set: the key file cannot tell,
-// and the screen must look the same in a decoy profile.
-func (d *settingsDialog) subRows() [][2]string {
-	proxy := valueOr(d.proxy, "direct")
-	if d.flagProxy != "" {
-		proxy = d.flagProxy + " (--socks5)"
-	}
-	return [][2]string{
-		{subPIN, "Change PIN|change…"},
-		{subDuress, "Duress PIN|change…"},
-		{subProxy, "SOCKS5 proxy (Tor)|" + proxy},
-		{subKeys, "Key bindings|change…"},
-	}
+// settingRow is one line of the settings dialog: what it shows and what
+// enter does.
+type settingRow struct {
+	label, val string
+	enter      func() tea.Cmd
 }
 
-func (d *settingsDialog) items() int {
-	n := len(settingItems(d.keys)) + len(d.subRows())
-	if d.receipt != nil {
-		n++
-	}
-	return n
-}
-
-func (d *settingsDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
-	km, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return d, nil
-	}
-	switch {
-	case key.Matches(km, d.keys.Up):
-		d.cursor = max(0, d.cursor-1)
-	case key.Matches(km, d.keys.Down):
-		d.cursor = min(d.items()-1, d.cursor+1)
-	case km.Type == tea.KeyEnter || km.String() == " ":
-		items := settingItems(d.keys)
-		i := d.cursor
-		if i < len(items) {
-			it := items[i]
-			cur := valueOr(d.vals[it.key], it.choices[0])
+// rows are the dialog's lines: the settings of settingItems, the open
+// chat's, then the lines that open a sub-dialog. The duress line never
+// says whether a duress PIN is set: the key file cannot tell, and the
+// screen must look the same in a decoy profile.
+func (d *settingsDialog) rows() []settingRow {
+	var rs []settingRow
+	for _, it := range settingItems(d.keys) {
+		cur := valueOr(d.vals[it.key], it.choices[0])
+		rs = append(rs, settingRow{it.label, cur, func() tea.Cmd {
 			next := it.choices[0]
 			for i, c := range it.choices {
 				if c == cur {
@@ -110,18 +131,63 @@ func (d *settingsDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 				}
 			}
 			d.vals[it.key] = next
-			return d, d.set(it.key, next)
+			return d.set(it.key, next)
+		}})
+	}
+	if d.receipt != nil {
+		v := "off"
+		if *d.receipt {
+			v = "on"
 		}
-		i -= len(items)
-		if d.receipt != nil {
-			if i == 0 {
-				*d.receipt = !*d.receipt
-				return d, d.toggleR(*d.receipt)
-			}
-			i--
+		rs = append(rs, settingRow{"Read receipts in this chat", v, func() tea.Cmd {
+			*d.receipt = !*d.receipt
+			return d.toggleR(*d.receipt)
+		}})
+	}
+	if d.timer != nil {
+		rs = append(rs, settingRow{"Disappearing messages in this chat", timerLabel(*d.timer), func() tea.Cmd {
+			*d.timer = nextTimer(*d.timer)
+			return d.setTimer(*d.timer)
+		}})
+	}
+	proxy := valueOr(d.proxy, "direct")
+	if d.flagProxy != "" {
+		proxy = d.flagProxy + " (--socks5)"
+	}
+	relays := "none"
+	if d.relayDef != "" {
+		relays = relayHost(d.relayDef)
+		if d.relayN > 1 {
+			relays += fmt.Sprintf(" +%d", d.relayN-1)
 		}
-		what := d.subRows()[i][0]
-		return d, func() tea.Msg { return subDialogMsg{what} }
+	}
+	for _, r := range []struct{ what, label, val string }{
+		{subPIN, "Change PIN", "change…"},
+		{subDuress, "Duress PIN", "change…"},
+		{subRelays, "Relays", relays},
+		{subProxy, "SOCKS5 proxy (Tor)", proxy},
+		{subKeys, "Key bindings", "change…"},
+	} {
+		rs = append(rs, settingRow{r.label, r.val, func() tea.Cmd {
+			return func() tea.Msg { return subDialogMsg{r.what} }
+		}})
+	}
+	return rs
+}
+
+func (d *settingsDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return d, nil
+	}
+	rows := d.rows()
+	switch {
+	case key.Matches(km, d.keys.Up):
+		d.cursor = max(0, d.cursor-1)
+	case key.Matches(km, d.keys.Down):
+		d.cursor = min(len(rows)-1, d.cursor+1)
+	case km.Type == tea.KeyEnter || km.String() == " ":
+		return d, rows[d.cursor].enter()
 	}
 	return d, nil
 }
@@ -134,33 +200,22 @@ func valueOr(v, def string) string {
 }
 
 func (d *settingsDialog) View() string {
-	var rows []string
+	var lines []string
 	valW := max(4, min(d.w, 76)-4-39)
-	line := func(label, val string) {
-		l := fmt.Sprintf("%-38s %s", label, truncate(val, valW))
-		if len(rows) == d.cursor {
+	for i, r := range d.rows() {
+		l := fmt.Sprintf("%-38s %s", r.label, truncate(client.SanitizeLine(r.val), valW))
+		if i == d.cursor {
 			l = d.st.Selected.Render(l)
 		}
-		rows = append(rows, l)
+		lines = append(lines, l)
 	}
-	for _, it := range settingItems(d.keys) {
-		line(it.label, valueOr(d.vals[it.key], it.choices[0]))
+	room := max(1, d.h-5) // box's room
+	if len(lines)+2 <= room {
+		lines = append(lines, "", d.st.Faint.Render(d.extra)) // the note only where it fits
+	} else {
+		lines = listWindow(d.st, lines, d.cursor, room)
 	}
-	if d.receipt != nil {
-		v := "off"
-		if *d.receipt {
-			v = "on"
-		}
-		line("Read receipts in this chat", v)
-	}
-	for _, r := range d.subRows() {
-		label, val, _ := strings.Cut(r[1], "|")
-		line(label, val)
-	}
-	if len(rows)+2 <= d.h-5 { // the note only where it fits (box's room)
-		rows = append(rows, "", d.st.Faint.Render(d.extra))
-	}
-	return box(d.st, "Settings", strings.Join(rows, "\n"), d.w, d.h)
+	return box(d.st, "Settings", strings.Join(lines, "\n"), d.w, d.h)
 }
 
 // Steps of the PIN dialog.

@@ -19,8 +19,9 @@ import (
 const (
 	rowChangePIN = 4
 	rowDuress    = 5
-	rowProxy     = 6
-	rowKeys      = 7
+	rowRelays    = 6
+	rowProxy     = 7
+	rowKeys      = 8
 )
 
 func press(t tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: t} }

@@ -1,0 +1,256 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"veil/client"
+)
+
+// relayOp is a change to the relay list.
+type relayOp int
+
+const (
+	relayLoad relayOp = iota // change nothing, list
+	relayAdd
+	relayDefault
+	relayRemove
+)
+
+// relayCheckTimeout bounds the reachability check after adding a relay.
+const relayCheckTimeout = 10 * time.Second
+
+// relaysMsg reports the relay list after a change (or an attempt).
+type relaysMsg struct {
+	def    string   // the default relay
+	all    []string // every configured relay
+	listed bool     // def and all were read
+	note   string
+	err    error
+}
+
+// relayCmd changes the relay list (the engine checks the address) and
+// reports the list as it is afterwards, whatever happened. A relay added
+// is also dialled once, as `veil relay add` does: a wrong fingerprint or a
+// typo in the host shows at once, but the relay is kept either way.
+func relayCmd(eng *client.Engine, op relayOp, addr string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		var m relaysMsg
+		switch op {
+		case relayAdd:
+			if m.err = eng.AddRelay(ctx, addr); m.err == nil {
+				m.note = "relay added"
+				cctx, ccancel := context.WithTimeout(context.Background(), relayCheckTimeout)
+				if err := eng.CheckRelay(cctx, addr); err != nil {
+					m.note = "relay added, but it does not answer now: " + userErr(err)
+				}
+				ccancel()
+			}
+		case relayDefault:
+			if m.err = eng.SetDefaultRelay(ctx, addr); m.err == nil {
+				m.note = "default relay: " + relayHost(addr) + " (new invites and groups use it)"
+			}
+		case relayRemove:
+			if m.err = eng.RemoveRelay(ctx, addr); m.err == nil {
+				m.note = "relay removed"
+			}
+		}
+		def, all, err := eng.Relays(ctx)
+		if err != nil {
+			if m.err == nil {
+				m.err = err
+			}
+			return m
+		}
+		m.def, m.all, m.listed = def, all, true
+		return m
+	}
+}
+
+// relayHost is the host:port of a relay address, sanitised for the screen.
+func relayHost(addr string) string {
+	if _, rest, ok := strings.Cut(addr, "://"); ok {
+		addr = rest
+	}
+	host, _, _ := strings.Cut(addr, "#")
+	return client.SanitizeLine(strings.TrimSuffix(host, "/"))
+}
+
+// relaysDialog lists the profile's relays, the default marked, and adds a
+// relay, makes one the default or removes one. The engine refuses to
+// remove the default or a relay a chat or group uses, and says why. Every
+// address shown comes from the profile and is sanitised first.
+type relaysDialog struct {
+	st      styles
+	keys    keyMap
+	def     string
+	all     []string
+	loaded  bool
+	cursor  int // len(all) is the "Add a relay" line
+	adding  bool
+	in      textinput.Model
+	confirm string // the relay d was pressed on once
+	busy    bool
+	note    string
+	err     string
+	do      func(op relayOp, addr string) tea.Cmd
+	w, h    int
+}
+
+func newRelaysDialog(st styles, keys keyMap, do func(relayOp, string) tea.Cmd) *relaysDialog {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.Placeholder = "veil://host:port#fingerprint"
+	in.CharLimit = 1024
+	return &relaysDialog{st: st, keys: keys, in: in, do: do, busy: true}
+}
+
+// The dialog's own keys (functions: no package-level mutable state).
+func relayKeyDefault() key.Binding {
+	return key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "make default"))
+}
+func relayKeyRemove() key.Binding {
+	return key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "remove"))
+}
+func relayKeyAdd() key.Binding { return key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")) }
+
+func (d *relaysDialog) SetSize(w, h int) { d.w, d.h = w, h; d.in.Width = max(10, w-10) }
+func (d *relaysDialog) ShortHelp() []key.Binding {
+	if d.adding {
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "add")), d.keys.Close}
+	}
+	return []key.Binding{d.keys.Up, d.keys.Down, relayKeyDefault(), relayKeyRemove(), relayKeyAdd(), d.keys.Close}
+}
+func (d *relaysDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
+
+func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
+	if m, ok := msg.(relaysMsg); ok {
+		d.onResult(m)
+		return d, nil
+	}
+	km, ok := msg.(tea.KeyMsg)
+	if !ok || d.busy {
+		return d, nil
+	}
+	if d.adding {
+		if km.Type != tea.KeyEnter {
+			var cmd tea.Cmd
+			d.in, cmd = d.in.Update(msg)
+			return d, cmd
+		}
+		v := strings.TrimSpace(d.in.Value())
+		if v == "" {
+			d.stopAdding()
+			return d, nil
+		}
+		return d, d.start(relayAdd, v)
+	}
+	confirm := d.confirm
+	d.confirm = ""
+	switch {
+	case key.Matches(km, d.keys.Up):
+		d.cursor = max(0, d.cursor-1)
+	case key.Matches(km, d.keys.Down):
+		d.cursor = min(len(d.all), d.cursor+1)
+	case key.Matches(km, relayKeyAdd()), km.Type == tea.KeyEnter && d.cursor == len(d.all):
+		d.adding, d.note, d.err = true, "", ""
+		return d, d.in.Focus()
+	case km.Type == tea.KeyEnter:
+		if r := d.all[d.cursor]; r != d.def {
+			return d, d.start(relayDefault, r)
+		}
+		d.note, d.err = "this is the default already", ""
+	case key.Matches(km, relayKeyRemove()) && d.cursor < len(d.all):
+		r := d.all[d.cursor]
+		if confirm != r {
+			d.confirm, d.err = r, ""
+			d.note = "press d again to remove " + relayHost(r)
+			return d, nil
+		}
+		return d, d.start(relayRemove, r)
+	}
+	return d, nil
+}
+
+func (d *relaysDialog) start(op relayOp, addr string) tea.Cmd {
+	d.busy, d.note, d.err = true, "", ""
+	return d.do(op, addr)
+}
+
+func (d *relaysDialog) stopAdding() {
+	d.adding = false
+	d.in.Reset()
+	d.in.Blur()
+}
+
+// onResult shows the list after a change; a refused address stays in the
+// input to be corrected.
+func (d *relaysDialog) onResult(m relaysMsg) {
+	d.busy = false
+	if m.listed {
+		d.def, d.all, d.loaded = m.def, m.all, true
+	}
+	if m.err != nil {
+		d.err, d.note = client.SanitizeLine(userErr(m.err)), ""
+		return
+	}
+	d.err, d.note = "", client.SanitizeLine(m.note)
+	if d.adding {
+		added := strings.TrimSpace(d.in.Value())
+		d.stopAdding()
+		for i, r := range d.all {
+			if r == added {
+				d.cursor = i
+			}
+		}
+	}
+	d.cursor = min(d.cursor, len(d.all))
+}
+
+func (d *relaysDialog) View() string {
+	inner := max(10, d.w-4)
+	var lines []string
+	if d.adding {
+		lines = append(lines, "Paste a relay address: veil://host:port#fingerprint (TLS) or veil+ws://… (plain). Make it the default to use it for new invites and groups.", "", d.in.View())
+	} else {
+		lines = append(lines, "* marks the default: new invites and groups use it.", "")
+		var list []string
+		for i, r := range d.all {
+			mark := "  "
+			if r == d.def {
+				mark = "* "
+			}
+			l := mark + truncate(client.SanitizeLine(r), inner-2)
+			if i == d.cursor {
+				l = d.st.Selected.Render(l)
+			}
+			list = append(list, l)
+		}
+		add := "  Add a relay…"
+		if d.cursor == len(d.all) {
+			add = d.st.Selected.Render(add)
+		}
+		list = append(list, add)
+		if !d.loaded {
+			list = []string{d.st.Faint.Render("loading…")}
+		}
+		room := max(1, d.h-5) - len(lines) - 3 // the box's room, less the note
+		lines = append(lines, listWindow(d.st, list, d.cursor, room)...)
+	}
+	switch {
+	case d.busy && d.loaded:
+		lines = append(lines, "", d.st.Faint.Render("working…"))
+	case d.err != "":
+		lines = append(lines, "", d.st.Error.Render(d.err))
+	case d.note != "":
+		lines = append(lines, "", d.st.Faint.Render(d.note))
+	}
+	return box(d.st, "Relays", strings.Join(lines, "\n"), d.w, d.h)
+}
