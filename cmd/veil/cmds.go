@@ -468,19 +468,19 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 }
 
 func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "relay", "add URL | list | default URL", "Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…)")
+	fs := newFlags(g, io, "relay", "add URL | list | default URL | remove URL", "Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…); remove refuses the default and a relay a chat or group uses")
 	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
 		return err
 	}
 	switch {
 	case pos[0] == "list" && len(pos) == 1:
-	case (pos[0] == "add" || pos[0] == "default") && len(pos) == 2:
+	case (pos[0] == "add" || pos[0] == "default" || pos[0] == "remove") && len(pos) == 2:
 		if _, err := wire.ParseAddress(pos[1]); err != nil {
 			return usagef("%v", err)
 		}
 	default:
-		return usagef("expected add URL, list or default URL")
+		return usagef("expected add URL, list, default URL or remove URL")
 	}
 	s, err := open(ctx, g, io, nil)
 	if err != nil {
@@ -495,6 +495,8 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return s.eng.AddRelay(ctx, pos[1])
 	case "default":
 		return s.eng.SetDefaultRelay(ctx, pos[1])
+	case "remove":
+		return s.eng.RemoveRelay(ctx, pos[1])
 	}
 	def, all, err := s.eng.Relays(ctx)
 	if err != nil {

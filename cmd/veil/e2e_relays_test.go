@@ -158,7 +158,8 @@ func (s *socks5) serve(c net.Conn, port int) {
 	<-done
 }
 
-// TestE2ERelayListWipePanic covers relay add/list/default, wipe and panic.
+// TestE2ERelayListWipePanic covers relay add/list/default/remove, wipe and
+// panic.
 func TestE2ERelayListWipePanic(t *testing.T) {
 	t.Parallel()
 	r1, r2 := newTestRelay(t), newTestRelay(t)
@@ -171,7 +172,14 @@ func TestE2ERelayListWipePanic(t *testing.T) {
 	if l := p.ok("relay", "list"); !strings.Contains(l, "* "+r2.addr) {
 		t.Fatalf("relay list after default:\n%s", l)
 	}
-	p.fails(2, "relay", "remove", r2.addr)
+	p.fails(2, "relay", "remove")
+	if e := p.fails(1, "relay", "remove", r2.addr); !strings.Contains(e, "is the default") {
+		t.Fatalf("removing the default relay: %q", e)
+	}
+	p.ok("relay", "remove", r1.addr) // no chat uses it
+	if l := p.ok("relay", "list"); strings.Contains(l, r1.addr) || !strings.Contains(l, "* "+r2.addr) {
+		t.Fatalf("relay list after remove:\n%s", l)
+	}
 
 	// wipe needs a confirmation; without a terminal, --yes.
 	p.fails(2, "wipe")

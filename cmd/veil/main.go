@@ -73,7 +73,7 @@ func commands() []command {
 		{"timer", "CHAT DUR", "set a chat's disappearing timer for new messages (0: off)", cmdTimer},
 		{"group", groupUsage, "secret groups: create, invite, members, remove, promote, leave, sync", cmdGroup},
 		{"watch", "[--json] [--timeout DUR] [--count N]", "receive and print events as they arrive", cmdWatch},
-		{"relay", "add URL | list | default URL", "manage relays", cmdRelay},
+		{"relay", "add URL | list | default URL | remove URL", "manage relays", cmdRelay},
 		{"wipe", "[--yes]", "erase this profile (asks first)", cmdWipe},
 		{"panic", "", "erase this profile now, no PIN, no prompt", cmdPanic},
 		{"backup", "FILE [--passphrase-file FILE]", "write an encrypted backup (an age file)", cmdBackup},
