@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"net"
 	"sync"
+	"syscall"
 )
 
 // maxWholeFrame is the largest WebSocket frame FrameWriter gathers: a
@@ -12,26 +14,38 @@ import (
 // through as they come.
 const maxWholeFrame = BlockSize + 14
 
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, maxWholeFrame); return &b }}
+// framePool holds the buffers of incomplete frames. They start small: a
+// relay connection gathers only its 512-byte buffer's first flush before
+// the rest of the block arrives in one piece.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // FrameWriter sits between a WebSocket library's buffered writer and the
 // network connection and hands the connection whole WebSocket frames
 // (RFC 6455 §5.2), one write each. A block written through a 4 KiB
 // buffer otherwise costs five system calls and five TCP segments, and the
-// reader as many wake-ups (spec/relay.md §13). It holds a pooled buffer
-// only while a frame is incomplete, so an idle connection holds none.
+// reader as many wake-ups (spec/relay.md §13). A frame that arrives in one
+// piece goes out as it is; the pieces of a split frame are gathered in a
+// pooled buffer, and on a TCP connection the last piece is not copied but
+// written with the others in one vectored write. An idle connection holds
+// no buffer.
 //
 // It only reads frame headers to find where frames end; it never changes
 // a byte. Like the connection it wraps, it is not safe for concurrent
 // writes (WebSocket libraries serialise frame writes).
 type FrameWriter struct {
-	w    io.Writer
-	buf  *[]byte // bytes of the frame being gathered; nil when none
-	pass uint64  // bytes of an oversize frame still to pass through
+	w        io.Writer
+	vectored bool    // w takes net.Buffers in one system call (a TCP connection)
+	buf      *[]byte // bytes of the frame being gathered; nil when none
+	pass     uint64  // bytes of an oversize frame still to pass through
 }
 
 // NewFrameWriter returns a FrameWriter that writes whole frames to w.
-func NewFrameWriter(w io.Writer) *FrameWriter { return &FrameWriter{w: w} }
+func NewFrameWriter(w io.Writer) *FrameWriter {
+	_, vectored := w.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	return &FrameWriter{w: w, vectored: vectored}
+}
 
 // Write gathers p and writes every frame it completes.
 func (f *FrameWriter) Write(p []byte) (int, error) {
@@ -47,6 +61,20 @@ func (f *FrameWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		if f.buf == nil {
+			// Nothing gathered: a frame whose header is in p.
+			if size, known := frameSize(p); known {
+				if size > maxWholeFrame { // a frame longer than a block is not gathered
+					f.pass = size
+					continue
+				}
+				if size <= uint64(len(p)) { // whole: out as it is
+					if _, err := f.w.Write(p[:size]); err != nil {
+						return n - len(p), err
+					}
+					p = p[size:]
+					continue
+				}
+			}
 			f.buf = framePool.Get().(*[]byte)
 		}
 		b := *f.buf
@@ -60,27 +88,42 @@ func (f *FrameWriter) Write(p []byte) (int, error) {
 			if size, known = frameSize(b); !known {
 				continue
 			}
+			if size > maxWholeFrame {
+				_, err := f.w.Write(b)
+				f.pass = size - uint64(len(b))
+				f.release()
+				if err != nil {
+					return n - len(p), err
+				}
+				continue
+			}
+			if uint64(len(b)) < size {
+				continue
+			}
 		} else {
 			k := min(int(size)-len(b), len(p))
-			b = append(b, p[:k]...)
+			last := p[:k]
 			p = p[k:]
+			if uint64(len(b)+k) < size {
+				*f.buf = append(b, last...)
+				continue
+			}
+			if f.vectored { // the last piece is not copied
+				bufs := net.Buffers{b, last}
+				_, err := bufs.WriteTo(f.w)
+				f.release()
+				if err != nil {
+					return n - len(p), err
+				}
+				continue
+			}
+			b = append(b, last...)
 			*f.buf = b
 		}
-		if size > maxWholeFrame { // a frame longer than a block is not gathered
-			_, err := f.w.Write(b)
-			f.pass = size - uint64(len(b))
-			f.release()
-			if err != nil {
-				return n - len(p), err
-			}
-			continue
-		}
-		if uint64(len(b)) == size {
-			_, err := f.w.Write(b)
-			f.release()
-			if err != nil {
-				return n - len(p), err
-			}
+		_, err := f.w.Write(b)
+		f.release()
+		if err != nil {
+			return n - len(p), err
 		}
 	}
 	return n, nil

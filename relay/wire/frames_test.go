@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"math/rand/v2"
 	"testing"
 
@@ -122,4 +124,45 @@ func FuzzFrameWriter(f *testing.F) {
 			t.Fatal("bytes changed or reordered")
 		}
 	})
+}
+
+// TestFrameWriterTCP: on a TCP connection (vectored writes) the stream
+// arrives unchanged, whatever the pieces.
+func TestFrameWriterTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(c)
+		got <- b
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var stream []byte
+	for i := range 200 {
+		stream = append(stream, wsFrame([]int{0, 3, 200, 4000, wire.BlockSize, 70000}[rng.IntN(6)], rng.IntN(2) == 0, byte(i))...)
+	}
+	fw := wire.NewFrameWriter(c)
+	for rest := stream; len(rest) > 0; {
+		k := min(len(rest), []int{1, 7, 512, 4096, 15876, 20000}[rng.IntN(6)])
+		if _, err := fw.Write(rest[:k]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[k:]
+	}
+	c.Close()
+	if b := <-got; !bytes.Equal(b, stream) {
+		t.Fatalf("received %d bytes, sent %d, or they differ", len(b), len(stream))
+	}
 }
