@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net"
 	"math/rand/v2"
+	"net"
 	"testing"
 
 	"veil/relay/wire"
