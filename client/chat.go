@@ -501,6 +501,9 @@ func (e *Engine) SetTimer(ctx context.Context, ref string, ttl time.Duration) er
 		if err != nil {
 			return err
 		}
+		if c.Kind == vault.ChatGroup {
+			return ErrGroupTimer
+		}
 		c.MessageTTL = ttl
 		return tx.PutChat(&c)
 	})

@@ -9,6 +9,10 @@ var (
 	ErrInviteUsed = errors.New("client: invite already used or expired")
 	// ErrNoChat is returned when no chat has the given ID or name.
 	ErrNoChat = errors.New("client: no such chat")
+	// ErrGroupTimer is returned by SetTimer for a group: a group's
+	// disappearing timer is part of its settings, fixed at creation
+	// (spec/groups.md), and a local change would only be overwritten.
+	ErrGroupTimer = errors.New("client: a group's disappearing timer is set when the group is created")
 	// ErrNotJoined is returned for a chat whose invite nobody has used yet.
 	ErrNotJoined = errors.New("client: nobody has joined this chat yet")
 	// ErrNoRelay is returned by operations that need a configured relay

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"veil/crypto"
 	"veil/vault"
@@ -49,6 +50,9 @@ func TestGroupEngines(t *testing.T) {
 	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := ana.SetTimer(ctx, gid, time.Hour); !errors.Is(err, ErrGroupTimer) {
+		t.Fatalf("SetTimer on a group: %v, want ErrGroupTimer", err)
 	}
 	key, err := ana.GroupInvite(ctx, "river", 0)
 	if err != nil {
