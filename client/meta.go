@@ -140,7 +140,7 @@ func addTasks(tx *vault.Tx, add ...task) error {
 	return putTasks(tx, append(ts, add...))
 }
 
-// relayList returns the configured relays, default first.
+// relayList returns the default relay and every configured relay, sorted.
 func relayList(p vault.Profile) (def string, all []string) {
 	def = p.Settings[settingDefaultRelay]
 	for _, r := range strings.Split(p.Settings[settingRelays], "\n") {
