@@ -355,6 +355,10 @@ func TestSuites(t *testing.T) {
 		t.Fatalf("unoffered suite: close status %v (%v)", code, err)
 	}
 	healthy(t, chachaOnly.dial(t))
+
+	// A configured offer of unknown suites only falls back to the default.
+	unknown := startRelay(t, func(c *relay.Config) { c.Suites = 0xfc })
+	healthy(t, unknown.dial(t))
 }
 
 // roundTrip sends one message to a fresh mailbox of c and receives it.

@@ -143,7 +143,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 	}
 	suite, _ := wire.ChooseSuite(rh.Suites, crypto.HasAESHardware()) // CheckRelayHello made sure there is one
 	if opt.Suite != 0 {
-		if !rh.Suites.Has(opt.Suite) {
+		if !(rh.Suites & wire.Known).Has(opt.Suite) {
 			return nil, errors.New("conn: the relay does not offer the requested suite")
 		}
 		suite = opt.Suite

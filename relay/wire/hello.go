@@ -21,6 +21,9 @@ type Offer uint8
 // Has reports whether the offer contains s.
 func (o Offer) Has(s Suite) bool { return s >= 1 && s <= 8 && o&(1<<(s-1)) != 0 }
 
+// Known is the offer of every suite this code speaks.
+const Known Offer = 1<<(SuiteAES256GCM-1) | 1<<(SuiteChaCha20Poly1305-1)
+
 // OfferOf returns the offer of the given suites.
 func OfferOf(s ...Suite) Offer {
 	var o Offer
