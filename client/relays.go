@@ -502,10 +502,10 @@ func (e *Engine) serve(ctx context.Context, c *conn.Conn, addr string, subs map[
 				continue
 			}
 			if e.receive(ctx, mb.contact, p.Body) {
-				cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-				err := c.Ack(cctx, p.Recipient, p.Seq)
-				cancel()
-				if err != nil && isConnErr(err) {
+				// Stored: the ACK need not be waited for (a lost one
+				// brings the message again, and it is discarded), so
+				// the next push is handled at once and ACKs share blocks.
+				if err := c.AckNoWait(p.Recipient, p.Seq); err != nil {
 					return err
 				}
 			}

@@ -50,6 +50,29 @@ func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPriv
 	return expectOK(r)
 }
 
+// AckNoWait queues an ACK of message seq (lazily, §5.3) and returns at
+// once; the relay's reply is dropped. It is for a receiver that has
+// stored the message before acknowledging it: a lost ACK only means the
+// message comes again (§8.3), which the receiver discards. Waiting for
+// each reply would hold every ACK for AckDelay in turn.
+func (c *Conn) AckNoWait(rid crypto.ID, seq uint64) error {
+	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	item, err := wire.AppendFrame(nil, &f)
+	if err != nil {
+		return fmt.Errorf("conn: %w", err)
+	}
+	c.mu.Lock()
+	c.unwaited[f.CID] = struct{}{}
+	c.mu.Unlock()
+	if err := c.out.push(item, true, c.done); err != nil {
+		c.mu.Lock()
+		delete(c.unwaited, f.CID)
+		c.mu.Unlock()
+		return c.errOr(err)
+	}
+	return nil
+}
+
 // Ack deletes message seq (§7.2 ACK); the connection must hold the subscription.
 func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
 	// Lazily: the ACK waits up to AckDelay to share a block (§5.3).

@@ -36,7 +36,10 @@ type Options struct {
 	// certificate, say); the relay's fingerprint is checked regardless.
 	TLSConfig *tls.Config
 	// Dial, when set, opens the TCP connection to the relay (through a
-	// SOCKS5 proxy such as Tor, say); net.Dialer otherwise.
+	// SOCKS5 proxy such as Tor, say); net.Dialer otherwise. HTTP proxy
+	// environment variables (HTTPS_PROXY…) are not used: a relay is
+	// reached directly or through Dial, never through a proxy nobody chose
+	// for veil.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// HTTPClient overrides the client used for the WebSocket handshake.
 	// TLSConfig and Dial are then ignored, and writes are not gathered
@@ -76,8 +79,9 @@ type Conn struct {
 	errMu     sync.Mutex // guards err
 	err       error
 
-	mu      sync.Mutex // guards pending
-	pending map[uint32]chan wire.Frame
+	mu       sync.Mutex // guards pending and unwaited
+	pending  map[uint32]chan wire.Frame
+	unwaited map[uint32]struct{} // correlation IDs whose replies nobody waits for (AckNoWait)
 
 	out outQueue
 }
@@ -106,6 +110,12 @@ func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, erro
 		HTTPClient:      hc,
 		CompressionMode: websocket.CompressionDisabled, // spec/relay.md §2.1
 	})
+	if opt.HTTPClient == nil {
+		// A refused upgrade (a 404 from a proxy, say) leaves its
+		// connection idle in this dial's own transport: close it. The
+		// upgraded connection is not in the pool.
+		hc.CloseIdleConnections()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("conn: dial: %w", err)
 	}
@@ -164,12 +174,13 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		n = 256
 	}
 	c := &Conn{
-		ws:      ws,
-		nonce:   rh.Nonce,
-		ident:   rh.Identity,
-		pushes:  make(chan Push, n),
-		done:    make(chan struct{}),
-		pending: map[uint32]chan wire.Frame{},
+		ws:       ws,
+		nonce:    rh.Nonce,
+		ident:    rh.Identity,
+		pushes:   make(chan Push, n),
+		done:     make(chan struct{}),
+		pending:  map[uint32]chan wire.Frame{},
+		unwaited: map[uint32]struct{}{},
 	}
 	c.out.init()
 	opener := wire.NewOpener(suite, keys.RelayToClient)
@@ -205,6 +216,18 @@ func (c *Conn) Err() error {
 
 // Close closes the connection and waits for its goroutines to stop.
 func (c *Conn) Close() error {
+	// ACKs waiting to share a block go out first, so that their messages
+	// are not delivered again (§5.3), if the writer manages within a
+	// moment.
+	if c.out.flush(c.done) {
+		t := time.NewTimer(closeFlush)
+		select {
+		case <-c.out.drained:
+		case <-t.C:
+		case <-c.done:
+		}
+		t.Stop()
+	}
 	c.fail(ErrClosed)
 	c.ws.Close(websocket.StatusNormalClosure, "")
 	c.wg.Wait()
@@ -295,6 +318,7 @@ func (c *Conn) WriteRawMessage(ctx context.Context, typ websocket.MessageType, b
 
 // readLoop owns the Opener. It stops when the WebSocket fails.
 func (c *Conn) readLoop(o *wire.Opener) {
+	defer o.Wipe()
 	defer c.wg.Done()
 	defer close(c.pushes)
 	buf := make([]byte, wire.BlockSize)
@@ -366,6 +390,9 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 	}
 	c.mu.Lock()
 	ch := c.pending[f.CID]
+	if ch == nil {
+		delete(c.unwaited, f.CID)
+	}
 	c.mu.Unlock()
 	if ch != nil {
 		select {
@@ -379,6 +406,7 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 // writeLoop owns the Sealer: it packs queued items into blocks and sends
 // each block as soon as the queue is empty (spec/relay.md §5.3).
 func (c *Conn) writeLoop(s *wire.Sealer) {
+	defer s.Wipe()
 	defer c.wg.Done()
 	pt := make([]byte, wire.BlockPlainSize)
 	block := make([]byte, 0, wire.BlockSize)
@@ -410,6 +438,7 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 				return
 			}
 		}
+		c.out.written()
 	}
 }
 
@@ -454,6 +483,9 @@ func (c *Conn) Expect(cid uint32) (<-chan wire.Frame, func()) {
 // writeTimeout bounds one block write.
 const writeTimeout = 30 * time.Second
 
+// closeFlush bounds how long Close waits for queued ACKs to be written.
+const closeFlush = 200 * time.Millisecond
+
 // AckDelay is how long an ACK may wait for another item to share its
 // block (spec/relay.md §5.3), and lazyMax how many ACKs may wait at most.
 // A subscriber that both sends and receives thus sends one block per
@@ -474,10 +506,16 @@ type outQueue struct {
 	due   bool          // the lazy items' delay has passed
 	timer *time.Timer   // marks lazy items due
 	wake  chan struct{} // buffer of one
+	// Close's flush: flushing while the lazy items wait, handed once wait
+	// has given them to the writer, and drained gets a value once the
+	// writer has written them.
+	flushing, handed bool
+	drained          chan struct{}
 }
 
 func (q *outQueue) init() {
 	q.wake = make(chan struct{}, 1)
+	q.drained = make(chan struct{}, 1)
 	q.timer = time.AfterFunc(time.Hour, func() {
 		q.mu.Lock()
 		q.due = len(q.lazy) > 0
@@ -518,6 +556,39 @@ func (q *outQueue) push(item []byte, lazy bool, done <-chan struct{}) error {
 	return nil
 }
 
+// flush makes the lazy items due now; false when there are none.
+func (q *outQueue) flush(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return false
+	default:
+	}
+	q.mu.Lock()
+	n := len(q.lazy)
+	if n > 0 {
+		q.due, q.flushing = true, true
+	}
+	q.mu.Unlock()
+	if n > 0 {
+		q.signal()
+	}
+	return n > 0
+}
+
+// written tells the queue that the writer has written what wait gave it.
+func (q *outQueue) written() {
+	q.mu.Lock()
+	h := q.handed
+	q.handed = false
+	q.mu.Unlock()
+	if h {
+		select {
+		case q.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // wait returns every queued item, blocking until an eager one is queued
 // or lazy ones are due; false when done is closed.
 func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
@@ -526,7 +597,8 @@ func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
 		var items [][]byte
 		if len(q.items) > 0 || (len(q.lazy) > 0 && (q.due || len(q.lazy) >= lazyMax)) {
 			items = append(q.items, q.lazy...)
-			q.items, q.lazy, q.due = nil, nil, false
+			q.handed = q.handed || (q.flushing && len(q.lazy) > 0)
+			q.items, q.lazy, q.due, q.flushing = nil, nil, false, false
 			q.timer.Stop()
 		}
 		q.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -311,4 +312,100 @@ func TestAckSharesABlock(t *testing.T) {
 		<-blocks // the ACK's own block
 	}
 	t.Fatal("an ACK never shared a block with the command queued after it")
+}
+
+// TestAckNoWait: AckNoWait returns at once, its ACKs share a block, and
+// Close sends ACKs still waiting for company instead of dropping them.
+func TestAckNoWait(t *testing.T) {
+	got := make(chan []wire.Type, 16)
+	f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+		ctx := context.Background()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				close(got)
+				return
+			}
+			pt, err := o.Open(nil, b)
+			if err != nil {
+				return
+			}
+			items, _ := wire.SplitBlock(pt)
+			var types []wire.Type
+			var p wire.Packer
+			p.Reset(make([]byte, wire.BlockPlainSize))
+			for _, it := range items {
+				typ, cid, _ := wire.PeekHeader(it)
+				types = append(types, typ)
+				p.AddFrame(&wire.Frame{Type: wire.TypeOK, CID: cid})
+			}
+			got <- types
+			ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish()))
+		}
+	}}
+	startFake(t, f)
+	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rid crypto.ID
+	start := time.Now()
+	for seq := range uint64(3) {
+		if err := c.AckNoWait(rid, seq+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d >= conn.AckDelay {
+		t.Errorf("AckNoWait took %v", d)
+	}
+	c.Close()
+	acks := 0
+	for types := range got {
+		for _, typ := range types {
+			if typ == wire.TypeACK {
+				acks++
+			}
+		}
+	}
+	if acks != 3 {
+		t.Fatalf("the relay got %d ACKs before the close, want 3", acks)
+	}
+	if err := c.AckNoWait(rid, 9); err == nil {
+		t.Fatal("AckNoWait on a closed connection succeeded")
+	}
+}
+
+// TestRefusedDialsLeakNothing: a server that answers the upgrade with a
+// page (a proxy's 404) leaves no connection or goroutine behind per dial.
+func TestRefusedDialsLeakNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no relay here", http.StatusNotFound)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	a := wire.Address{Host: "127.0.0.1", Port: uint16(ln.Addr().(*net.TCPAddr).Port)}
+	dial := func() {
+		if c, err := conn.DialAddress(dialCtx(t), a, nil); err == nil {
+			c.Close()
+			t.Fatal("dial succeeded against a 404")
+		}
+	}
+	dial() // warm up whatever the first dial starts once
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	for range 30 {
+		dial()
+	}
+	var after int
+	for range 50 { // closing goroutines take a moment to end
+		if after = runtime.NumGoroutine(); after <= before+3 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("goroutines %d before 30 refused dials, %d after", before, after)
 }
