@@ -884,3 +884,34 @@ func TestAdversarialQuotas(t *testing.T) {
 	}
 	w.check(t, tr)
 }
+
+// TestSilentClientDropped: a client that upgrades, reads the relay's hello
+// and then neither sends its own nor answers the 4004 close frame is
+// dropped helloCloseGrace (1 s) after the handshake timeout, not after the
+// WebSocket library's 5 s close handshake.
+func TestSilentClientDropped(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Limits.HandshakeTimeout = time.Second })
+	nc, err := net.Dial("tcp", net.JoinHostPort(tr.addr.Host, strconv.Itoa(int(tr.addr.Port))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := "GET /v1 HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	start := time.Now()
+	if _, err := nc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.Copy(io.Discard, nc) // the 101, the hello, the close frame, then EOF
+	d := time.Since(start)
+	if err != nil {
+		t.Fatalf("read: %v after %v", err, d)
+	}
+	if n < 200 {
+		t.Fatalf("read only %d bytes: no upgrade and hello?", n)
+	}
+	if d < time.Second || d > 4*time.Second {
+		t.Fatalf("a silent client was dropped after %v, want about 2 s", d)
+	}
+}

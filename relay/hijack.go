@@ -21,9 +21,10 @@ const connBufSize = 512
 // gets small buffers, and net/http's own become garbage.
 type smallBuffers struct {
 	http.ResponseWriter
+	nc net.Conn // the hijacked connection, once Hijack has run
 }
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("relay: connection cannot be hijacked")
@@ -32,6 +33,7 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	w.nc = nc
 	// net/http flushed its writer before Hijack returned; bytes the client
 	// sent early may sit in its reader and must be kept.
 	r := bufio.NewReaderSize(nc, connBufSize)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
@@ -43,6 +44,7 @@ func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 type session struct {
 	s       *Server
 	ws      *websocket.Conn
+	nc      net.Conn // under ws: closing it ends a read at once
 	nonce   [wire.NonceSize]byte
 	limiter *rate.Limiter
 	sem     chan struct{} // one token per executing command
@@ -67,7 +69,8 @@ type session struct {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w}
+	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		CompressionMode:    websocket.CompressionDisabled, // spec/relay.md §2.1
 		InsecureSkipVerify: true,                          // no browser clients; any Origin is fine
 	})
@@ -80,6 +83,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &session{
 		s:       s,
 		ws:      ws,
+		nc:      sb.nc,
 		limiter: s.newLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
 		ctx:     ctx,
@@ -112,6 +116,7 @@ func (c *session) run(opener *wire.Opener) {
 	defer c.s.removeSession(c)
 	defer c.cancel()
 	c.readLoop(opener)
+	opener.Wipe()
 	c.finish()
 }
 
@@ -146,11 +151,15 @@ func (c *session) hello() (*wire.Opener, error) {
 	// A timer sends the 4004 close frame of §4.5 instead, which ends the
 	// read, and a second one drops a client that does not answer it.
 	closing := time.AfterFunc(s.limits.HandshakeTimeout, func() { c.ws.Close(wire.CloseHelloTimout, "") })
-	dropping := time.AfterFunc(s.limits.HandshakeTimeout+helloCloseGrace, func() { c.ws.CloseNow() })
+	dropping := time.AfterFunc(s.limits.HandshakeTimeout+helloCloseGrace, func() { c.nc.Close() })
 	typ, chb, err := c.ws.Read(context.Background())
-	closing.Stop()
+	late := !closing.Stop() // the 4004 close is under way: too late for this hello
 	dropping.Stop()
+	if err == nil && late {
+		err = errors.New("relay: client hello after the handshake timeout")
+	}
 	if err != nil {
+		c.nc.Close()
 		c.ws.CloseNow()
 		return nil, err
 	}
@@ -454,6 +463,7 @@ func (c *session) finish() {
 	c.outMu.Unlock()
 	c.ws.CloseNow()
 	c.wg.Wait()
+	c.sealer.Wipe() // no writer is left
 }
 
 // drain is the shutdown path (Server.Drain): commands in progress finish
