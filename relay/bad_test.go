@@ -13,6 +13,7 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/store/memory"
 	"veil/relay/wire"
 )
 
@@ -356,9 +357,11 @@ func TestSuites(t *testing.T) {
 	}
 	healthy(t, chachaOnly.dial(t))
 
-	// A configured offer of unknown suites only falls back to the default.
-	unknown := startRelay(t, func(c *relay.Config) { c.Suites = 0xfc })
-	healthy(t, unknown.dial(t))
+	// A configured offer of a suite this relay does not speak is refused.
+	id, _ := crypto.GenerateSign(nil)
+	if _, err := relay.New(relay.Config{Store: memory.New(memory.Config{}), Identity: id, Suites: 0x04}); err == nil {
+		t.Fatal("a relay offering an unknown suite was configured")
+	}
 }
 
 // roundTrip sends one message to a fresh mailbox of c and receives it.

@@ -139,5 +139,8 @@ func (c *Config) check() error {
 	if !c.Identity.Valid() {
 		return errors.New("relay: config has no identity key")
 	}
+	if c.Suites&^wire.Known != 0 {
+		return errors.New("relay: config offers a transport suite this relay does not speak")
+	}
 	return nil
 }

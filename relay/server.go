@@ -58,7 +58,6 @@ func New(cfg Config) (*Server, error) {
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
 	}
-	s.offer &= wire.Known // a suite this code does not speak is never offered
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()
 	}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net"
 	"sync"
-	"syscall"
 )
 
 // maxWholeFrame is the largest WebSocket frame FrameWriter gathers: a
@@ -41,9 +40,13 @@ type FrameWriter struct {
 
 // NewFrameWriter returns a FrameWriter that writes whole frames to w.
 func NewFrameWriter(w io.Writer) *FrameWriter {
-	_, vectored := w.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
+	// Only the standard library's own socket types: net.Buffers writes to
+	// a type that embeds one past that type's Write.
+	var vectored bool
+	switch w.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		vectored = true
+	}
 	return &FrameWriter{w: w, vectored: vectored}
 }
 

@@ -74,9 +74,17 @@ func (s *stream) next() (*crypto.BlockAEAD, [crypto.NonceSize]byte) {
 		k := NextKey(&s.key)
 		s.key.Wipe()
 		s.key = k
+		k.Wipe()
 		s.aead = crypto.NewBlockAEAD(s.suite, &s.key)
 	}
 	return a, nonce
+}
+
+// wipe forgets the key (best effort: the expanded key inside the AEAD is
+// left to the garbage collector).
+func (s *stream) wipe() {
+	s.key.Wipe()
+	s.aead = nil
 }
 
 // Sealer seals the blocks of one direction (§5.1). It is not safe for
@@ -104,6 +112,15 @@ func (s *Sealer) Seal(dst, pt []byte) []byte {
 type Opener struct {
 	s      stream
 	broken bool
+}
+
+// Wipe forgets the Sealer's key; it must not be used afterwards.
+func (s *Sealer) Wipe() { s.s.wipe() }
+
+// Wipe forgets the Opener's key; every later Open fails.
+func (o *Opener) Wipe() {
+	o.s.wipe()
+	o.broken = true
 }
 
 // NewOpener returns an Opener expecting counter 0 first.
