@@ -241,12 +241,12 @@ func TestDialBadAddress(t *testing.T) {
 	}
 }
 
-// TestAckSharesABlock (spec/relay.md §5.3): an ACK waits for the next
-// command and shares its block; alone, it still goes out after about
-// AckDelay, never stuck.
-func TestAckSharesABlock(t *testing.T) {
-	blocks := make(chan []wire.Type, 16)
-	f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+// recordingServer answers every item with OK, one block for each block,
+// and sends the item types of every block it reads to got; it closes got
+// when the connection ends.
+func recordingServer(got chan<- []wire.Type) func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+	return func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+		defer close(got)
 		ctx := context.Background()
 		for {
 			_, b, err := ws.Read(ctx)
@@ -266,12 +266,20 @@ func TestAckSharesABlock(t *testing.T) {
 				types = append(types, typ)
 				p.AddFrame(&wire.Frame{Type: wire.TypeOK, CID: cid})
 			}
-			blocks <- types
+			got <- types
 			if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
 				return
 			}
 		}
-	}}
+	}
+}
+
+// TestAckSharesABlock (spec/relay.md §5.3): an ACK waits for the next
+// command and shares its block; alone, it still goes out after about
+// AckDelay, never stuck.
+func TestAckSharesABlock(t *testing.T) {
+	blocks := make(chan []wire.Type, 16)
+	f := &fakeRelay{serve: recordingServer(blocks)}
 	startFake(t, f)
 	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
 	if err != nil {
@@ -318,31 +326,7 @@ func TestAckSharesABlock(t *testing.T) {
 // Close sends ACKs still waiting for company instead of dropping them.
 func TestAckNoWait(t *testing.T) {
 	got := make(chan []wire.Type, 16)
-	f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
-		ctx := context.Background()
-		for {
-			_, b, err := ws.Read(ctx)
-			if err != nil {
-				close(got)
-				return
-			}
-			pt, err := o.Open(nil, b)
-			if err != nil {
-				return
-			}
-			items, _ := wire.SplitBlock(pt)
-			var types []wire.Type
-			var p wire.Packer
-			p.Reset(make([]byte, wire.BlockPlainSize))
-			for _, it := range items {
-				typ, cid, _ := wire.PeekHeader(it)
-				types = append(types, typ)
-				p.AddFrame(&wire.Frame{Type: wire.TypeOK, CID: cid})
-			}
-			got <- types
-			ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish()))
-		}
-	}}
+	f := &fakeRelay{serve: recordingServer(got)}
 	startFake(t, f)
 	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
 	if err != nil {
