@@ -103,15 +103,8 @@ func (v *Vault) VerifyPIN(ctx context.Context, pin []byte) error {
 		return err
 	}
 	defer release()
-	b, err := readSmallFile(filepath.Join(v.dir, keyFileName), keyFileSize)
+	kf, err := readKeyFile(ctx, filepath.Join(v.dir, keyFileName))
 	if err != nil {
-		return err
-	}
-	kf, err := parseKeyFile(b)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	k := kf.pinKey(pin)
@@ -122,6 +115,20 @@ func (v *Vault) VerifyPIN(ctx context.Context, pin []byte) error {
 		return ErrWrongPIN
 	}
 	return nil
+}
+
+// readKeyFile reads and parses the key file at name, then checks ctx
+// (the caller's next step is a slow Argon2id derivation).
+func readKeyFile(ctx context.Context, name string) (*keyFile, error) {
+	b, err := readSmallFile(name, keyFileSize)
+	if err != nil {
+		return nil, err
+	}
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		return nil, err
+	}
+	return kf, ctx.Err()
 }
 
 // rewriteSlots reads the key file, derives the key for pin (when given),
@@ -135,15 +142,8 @@ func (v *Vault) rewriteSlots(ctx context.Context, pin []byte, edit func(*keyFile
 	v.writeMu.Lock()
 	defer v.writeMu.Unlock()
 	name := filepath.Join(v.dir, keyFileName)
-	b, err := readSmallFile(name, keyFileSize)
+	kf, err := readKeyFile(ctx, name)
 	if err != nil {
-		return err
-	}
-	kf, err := parseKeyFile(b)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	var k crypto.SymKey
