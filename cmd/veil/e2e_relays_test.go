@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/binary"
-	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"veil/internal/socks5test"
 )
 
 // TestE2ETwoRelays: the joiner keeps its mailbox on a relay of its own
@@ -51,111 +50,23 @@ func TestE2ETwoRelays(t *testing.T) {
 func TestE2ESOCKS5(t *testing.T) {
 	t.Parallel()
 	r := newTestRelay(t)
-	proxy := newSOCKS5(t, r.port)
+	proxy := socks5test.Start(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)))
 	onion := strings.Replace(r.addr, "127.0.0.1", "veilrelaytestxyz.onion", 1)
-	ana := newProfile(t, onion, "--socks5", proxy.addr)
-	ben := newProfile(t, onion, "--socks5", proxy.addr)
-	key := ana.ok("invite", "--socks5", proxy.addr)
+	ana := newProfile(t, onion, "--socks5", proxy.Addr)
+	ben := newProfile(t, onion, "--socks5", proxy.Addr)
+	key := ana.ok("invite", "--socks5", proxy.Addr)
 	if _, e, code := ben.run("join", key); code != 1 || !strings.Contains(e, "unreachable") {
 		t.Fatalf("join without the proxy: exit %d, %q", code, e)
 	}
-	chat := ben.ok("join", key, "--socks5", proxy.addr)
-	ben.ok("send", chat, "through the proxy", "--socks5", proxy.addr)
-	evs := chatEvents(parseEvents(t, ana.ok("--socks5", proxy.addr, "watch", "--json", "--count", "2", "--timeout", "30s")))
+	chat := ben.ok("join", key, "--socks5", proxy.Addr)
+	ben.ok("send", chat, "through the proxy", "--socks5", proxy.Addr)
+	evs := chatEvents(parseEvents(t, ana.ok("--socks5", proxy.Addr, "watch", "--json", "--count", "2", "--timeout", "30s")))
 	if len(evs) != 2 || evs[1].Text != "through the proxy" {
 		t.Fatalf("ana saw %+v", evs)
 	}
-	if hosts := proxy.hosts(); len(hosts) == 0 || hosts[0] != "veilrelaytestxyz.onion" {
+	if hosts := proxy.Hosts(); len(hosts) == 0 || hosts[0] != "veilrelaytestxyz.onion" {
 		t.Fatalf("proxy saw %v", hosts)
 	}
-}
-
-// socks5 is a minimal SOCKS5 server (RFC 1928, CONNECT, no auth) that
-// sends every connection to 127.0.0.1:port and records the host names it
-// was asked for.
-type socks5 struct {
-	addr string
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	seen []string
-}
-
-func newSOCKS5(t *testing.T, port int) *socks5 {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &socks5{addr: ln.Addr().String(), ln: ln}
-	s.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Go(func() { s.serve(c, port) })
-		}
-	})
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *socks5) hosts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.seen...)
-}
-
-func (s *socks5) serve(c net.Conn, port int) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(60 * time.Second))
-	var hdr [2]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil || hdr[0] != 5 {
-		return
-	}
-	if _, err := io.ReadFull(c, make([]byte, hdr[1])); err != nil {
-		return
-	}
-	c.Write([]byte{5, 0})
-	var req [4]byte
-	if _, err := io.ReadFull(c, req[:]); err != nil || req[1] != 1 {
-		return
-	}
-	var host string
-	switch req[3] {
-	case 1:
-		ip := make([]byte, 4)
-		io.ReadFull(c, ip)
-		host = net.IP(ip).String()
-	case 3:
-		var n [1]byte
-		io.ReadFull(c, n[:])
-		b := make([]byte, n[0])
-		io.ReadFull(c, b)
-		host = string(b)
-	default:
-		return
-	}
-	var p [2]byte
-	io.ReadFull(c, p[:])
-	_ = binary.BigEndian.Uint16(p[:])
-	s.mu.Lock()
-	s.seen = append(s.seen, host)
-	s.mu.Unlock()
-	up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		c.Write([]byte{5, 5, 0, 1, 0, 0, 0, 0, 0, 0})
-		return
-	}
-	defer up.Close()
-	c.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
-	c.SetDeadline(time.Time{})
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
-	<-done
-	<-done
 }
 
 // TestE2ERelayListWipePanic covers relay add/list/default/remove, wipe and
