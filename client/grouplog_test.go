@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	"veil/ratchet"
 	"veil/relay"
 	"veil/relay/conn"
-	"veil/relay/store/memory"
+	"veil/relay/relaytest"
 	"veil/relay/wire"
 )
 
@@ -21,34 +20,7 @@ import (
 
 func startGroupRelay(t testing.TB, opts ...func(*relay.Config)) wire.Address {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	id, err := crypto.GenerateSign(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := relay.Config{Store: st, Identity: id}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	srv, err := relay.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-		st.Close()
-	})
-	return srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false)
+	return relaytest.Start(t, opts...).Address
 }
 
 func dialGroupRelay(t testing.TB, a wire.Address) *conn.Conn {

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,45 +9,15 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"veil/client"
-	"veil/crypto"
-	"veil/relay"
-	"veil/relay/store/memory"
+	"veil/relay/relaytest"
 )
 
 // startRelay runs a real relay on 127.0.0.1 with an in-memory store and
 // returns its address and a function that stops it.
 func startRelay(t *testing.T) (string, func()) {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	id, err := crypto.GenerateSign(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := relay.New(relay.Config{Store: st, Identity: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-		st.Close()
-	}
-	t.Cleanup(stop)
-	return srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false).String(), stop
+	r := relaytest.Start(t)
+	return r.Address.String(), r.Stop
 }
 
 // TestStatusLineCountsEveryChat: with one message queued in each of two
