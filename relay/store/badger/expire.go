@@ -205,7 +205,7 @@ func (o *expireKeysOp) apply(b *batch) error {
 		b.del(k)
 		if o.prefix == prefixMessage {
 			if st := b.w.boxes[id]; st != nil {
-				st.counted = false
+				st.counted, st.seqs, st.known = false, nil, false
 			}
 		}
 	}

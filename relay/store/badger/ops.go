@@ -186,10 +186,12 @@ func (o *sendOp) apply(b *batch) error {
 	}
 	rid := st.meta.RecipientID
 	seq := st.lastSeq + 1
-	b.setExpiring(seqKey(prefixMessage, rid, seq), o.body, expiresAt(b.now.Add(o.ttl)))
+	exp := expiresAt(b.now.Add(o.ttl))
+	b.setExpiring(seqKey(prefixMessage, rid, seq), o.body, exp)
 	b.set(idKey(prefixBoxSeq, rid), encodeUint64(seq))
 	st.lastSeq = seq
 	st.pending++
+	st.addSeq(seq, exp)
 	b.touch(st)
 	b.notify = append(b.notify, rid)
 	o.seq = seq
@@ -212,13 +214,29 @@ func (o *ackOp) apply(b *batch) error {
 		return err
 	}
 	key := seqKey(prefixMessage, o.rid, o.seq)
-	item, err := b.txn.Get(key)
-	if err != nil || expired(item.ExpiresAt(), b.now) {
-		return store.ErrNotFound
+	if st.known {
+		// The writer's mirror of the mailbox's keys: no read (a point
+		// read in Badger searches every level).
+		i, ok := st.findSeq(o.seq)
+		if !ok || expired(st.seqs[i].exp, b.now) {
+			return store.ErrNotFound
+		}
+		b.del(key)
+		st.dropSeq(i)
+	} else {
+		item, err := b.txn.Get(key)
+		if err != nil || expired(item.ExpiresAt(), b.now) {
+			return store.ErrNotFound
+		}
+		b.del(key)
 	}
-	b.del(key)
 	if st.counted && st.pending > 0 {
 		st.pending--
+		if st.pending == 0 && !st.known {
+			// Every key left is expired (or gone): ACK answers NotFound
+			// for all of them, as for a key missing from the mirror.
+			st.seqs, st.known = nil, true
+		}
 	}
 	b.touch(st)
 	return nil

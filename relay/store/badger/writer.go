@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -63,6 +64,50 @@ type boxState struct {
 	lastSeq uint64
 	pending int  // messages stored, valid when counted
 	counted bool // false: recount from disk before the quota check
+	// seqs mirrors the mailbox's message keys on disk (expired ones
+	// included) when known: ACK then needs no read of the database. It is
+	// kept only while at most seqsMax messages are stored, so a writer
+	// cache full of mailboxes stays small.
+	seqs  []seqExp
+	known bool
+}
+
+// seqExp is a stored message's sequence number and expiry (expiresAt).
+type seqExp struct{ seq, exp uint64 }
+
+// seqsMax bounds boxState.seqs. A mailbox that is read as fast as it is
+// written holds a few messages; one that holds more falls back to reading
+// the message key on ACK.
+const seqsMax = 32
+
+// addSeq records a message just written to st.
+func (st *boxState) addSeq(seq, exp uint64) {
+	if !st.known {
+		return
+	}
+	if len(st.seqs) == seqsMax {
+		st.seqs, st.known = nil, false
+		return
+	}
+	st.seqs = append(st.seqs, seqExp{seq, exp})
+}
+
+// findSeq reports whether st.known holds message seq, and where.
+func (st *boxState) findSeq(seq uint64) (int, bool) {
+	for i, s := range st.seqs {
+		if s.seq == seq {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// dropSeq forgets st.seqs[i], a message just deleted.
+func (st *boxState) dropSeq(i int) {
+	st.seqs = slices.Delete(st.seqs, i, i+1)
+	if len(st.seqs) == 0 {
+		st.seqs = nil // an empty mailbox keeps no array
+	}
 }
 
 type logState struct {
@@ -252,15 +297,26 @@ func (w *writer) forget(st *boxState) {
 // (the group's own writes included).
 func (b *batch) count(st *boxState) error {
 	n := 0
+	var seqs []seqExp
+	known := true
 	err := b.keys(prefixMessage, st.meta.RecipientID, -1, func(item *bdg.Item) {
 		if !expired(item.ExpiresAt(), b.now) {
 			n++
+		}
+		_, seq, ok := parseSeqKey(item.Key())
+		switch {
+		case !known:
+		case !ok || len(seqs) == seqsMax:
+			seqs, known = nil, false
+		default:
+			seqs = append(seqs, seqExp{seq, item.ExpiresAt()})
 		}
 	})
 	if err != nil {
 		return err
 	}
 	st.pending, st.counted = n, true
+	st.seqs, st.known = seqs, known
 	return nil
 }
 
