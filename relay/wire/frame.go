@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"veil/crypto"
 )
@@ -205,10 +206,11 @@ func (f *Frame) Size() (int, error) {
 
 // AppendFrame appends the encoding of f (§7) to dst.
 func AppendFrame(dst []byte, f *Frame) ([]byte, error) {
-	if _, err := f.Size(); err != nil {
+	n, err := f.Size()
+	if err != nil {
 		return dst, err
 	}
-	return f.appendTo(dst), nil
+	return f.appendTo(slices.Grow(dst, n)), nil
 }
 
 // appendTo encodes f, which Size has accepted.
