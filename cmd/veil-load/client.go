@@ -21,10 +21,16 @@ const bodyHeader = 4 + 8 + 8
 // makeBody returns a bucket-sized body naming message n of sender from.
 func makeBody(bucket int, from uint32, n uint64, at time.Duration) []byte {
 	b := make([]byte, bucket)
+	fillBody(b, from, n, at)
+	return b
+}
+
+// fillBody writes makeBody's header into b, a body made by makeBody: a
+// sender reuses one body, since Send has copied it when it returns.
+func fillBody(b []byte, from uint32, n uint64, at time.Duration) {
 	binary.BigEndian.PutUint32(b, from)
 	binary.BigEndian.PutUint64(b[4:], n)
 	binary.BigEndian.PutUint64(b[12:], uint64(at))
-	return b
 }
 
 // parseBody reads what makeBody wrote; false for a body veil-load did not

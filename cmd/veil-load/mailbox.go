@@ -120,6 +120,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 			sendWG.Add(1)
 			go func() {
 				defer sendWG.Done()
+				body := makeBody(cfg.bucket, 0, 0, 0)
 				for {
 					k := next.Add(1) - 1
 					if k >= int64(perConn[i]) {
@@ -129,7 +130,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 						return
 					}
 					sent.Add(1)
-					body := makeBody(cfg.bucket, uint32(i), uint64(k), time.Since(start))
+					fillBody(body, uint32(i), uint64(k), time.Since(start))
 					if err := c.Send(runCtx, dst.SID, &dst.Cap, body); err != nil {
 						errs.add(fmt.Errorf("SEND: %w", err))
 						if errors.Is(err, conn.ErrClosed) || runCtx.Err() != nil {
