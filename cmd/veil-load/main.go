@@ -8,6 +8,7 @@
 //	veil-load --relay ADDRESS --idle N [--hold 10s] [--relay-pid PID]
 //	veil-load --relay ADDRESS --verify send --state FILE ...
 //	veil-load --relay ADDRESS --verify receive --state FILE
+//	veil-load --floor [--floor-trips 5000] [--floor-gap 1ms]   the machine's floor: no relay
 //
 // Every run is bounded by --timeout and stops by itself.
 package main
@@ -31,6 +32,9 @@ import (
 )
 
 func main() {
+	if addr := os.Getenv(floorEchoEnv); addr != "" {
+		os.Exit(floorEcho(addr)) // floor mode's echo process (floor.go)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -51,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		state    = fs.String("state", "", "state `FILE` for --verify (holds test keys; written 0600)")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "bound on the whole run")
 		cpuprof  = fs.String("cpuprofile", "", "write veil-load's own CPU profile to `FILE`")
+		floor    = fs.Bool("floor", false, "floor mode: time round trips over loopback to a second process (no relay)")
+		floorN   = fs.Int("floor-trips", 5000, "round trips per floor phase")
+		floorGap = fs.Duration("floor-gap", time.Millisecond, "pause between round trips in the paced floor phases")
 	)
 	fs.StringVar(&cfg.relay, "relay", "", "relay `ADDRESS` (veil://… or veil+ws://…#fingerprint)")
 	fs.IntVar(&cfg.conns, "conns", 50, "connections (each with its own mailbox or log)")
@@ -68,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "veil-load: "+format+"\n", a...)
 		return 2
+	}
+	if *floor {
+		return runFloorMode(*floorN, *floorGap, *timeout, *asJSON, stdout, stderr)
 	}
 	switch {
 	case cfg.relay == "":
@@ -153,5 +163,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if res.Lost > 0 || res.Duplicates > 0 {
 		return 1
 	}
+	return 0
+}
+
+// runFloorMode runs floor mode (floor.go) and prints its result.
+func runFloorMode(trips int, gap, timeout time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+	if trips < 100 || gap < 0 {
+		fmt.Fprintln(stderr, "veil-load: --floor-trips must be at least 100 and --floor-gap not negative")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := runFloor(ctx, trips, gap)
+	if err != nil {
+		fmt.Fprintf(stderr, "veil-load: floor: %v\n", err)
+		return 2
+	}
+	if asJSON {
+		if err := json.NewEncoder(stdout).Encode(&res); err != nil {
+			fmt.Fprintf(stderr, "veil-load: %v\n", err)
+			return 2
+		}
+		return 0
+	}
+	res.text(stdout)
 	return 0
 }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"veil/relay/wire"
+)
+
+// TestMain lets the test binary be floor mode's echo process, as the
+// veil-load binary is.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(floorEchoEnv); addr != "" {
+		os.Exit(floorEcho(addr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestFloor runs floor mode against a real echo process: four phases,
+// every round trip timed and both processes' CPU accounted.
+func TestFloor(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--floor", "--floor-trips", "200", "--floor-gap", "100us", "--json", "--timeout", "1m"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var res FloorResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if res.Mode != "floor" || len(res.Phases) != 4 {
+		t.Fatalf("result %+v", res)
+	}
+	sizes := map[int]int{}
+	for _, p := range res.Phases {
+		sizes[p.Bytes]++
+		if p.Trips != 200 || p.RTTP50us <= 0 || p.RTTP99us < p.RTTP50us || p.LoadCPUus <= 0 || p.EchoCPUus < 0 {
+			t.Errorf("phase %+v", p)
+		}
+		if p.RTTP50us > float64(time.Second/time.Microsecond) {
+			t.Errorf("phase %+v: a loopback round trip took over a second", p)
+		}
+	}
+	if sizes[16] != 2 || sizes[wire.BlockSize] != 2 {
+		t.Errorf("sizes %v", sizes)
+	}
+	if code := run([]string{"--floor", "--floor-trips", "10"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--floor-trips") {
+		t.Errorf("--floor-trips 10: exit %d, stderr %q", code, errb.String())
+	}
+}
