@@ -205,7 +205,8 @@ func (o *expireKeysOp) apply(b *batch) error {
 		b.del(k)
 		if o.prefix == prefixMessage {
 			if st := b.w.boxes[id]; st != nil {
-				st.counted, st.seqs, st.known = false, nil, false
+				st.counted = false
+				b.w.dropMirror(st)
 			}
 		}
 	}

@@ -191,7 +191,7 @@ func (o *sendOp) apply(b *batch) error {
 	b.set(idKey(prefixBoxSeq, rid), encodeUint64(seq))
 	st.lastSeq = seq
 	st.pending++
-	st.addSeq(seq, exp)
+	b.w.addSeq(st, seq, exp)
 	b.touch(st)
 	b.notify = append(b.notify, rid)
 	o.seq = seq
@@ -222,7 +222,7 @@ func (o *ackOp) apply(b *batch) error {
 			return store.ErrNotFound
 		}
 		b.del(key)
-		st.dropSeq(i)
+		b.w.dropSeq(st, i)
 	} else {
 		item, err := b.txn.Get(key)
 		if err != nil || expired(item.ExpiresAt(), b.now) {
@@ -235,7 +235,7 @@ func (o *ackOp) apply(b *batch) error {
 		if st.pending == 0 && !st.known {
 			// Every key left is expired (or gone): ACK answers NotFound
 			// for all of them, as for a key missing from the mirror.
-			st.seqs, st.known = nil, true
+			b.w.setMirror(st, nil)
 		}
 	}
 	b.touch(st)

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,8 @@ type writer struct {
 	boxes   map[store.ID]*boxState // by recipient ID
 	senders map[store.ID]store.ID  // sender ID → recipient ID
 	logs    map[store.ID]*logState
+	// mirrored counts the entries of every boxState.seqs.
+	mirrored int
 }
 
 type boxState struct {
@@ -65,9 +68,10 @@ type boxState struct {
 	pending int  // messages stored, valid when counted
 	counted bool // false: recount from disk before the quota check
 	// seqs mirrors the mailbox's message keys on disk (expired ones
-	// included) when known: ACK then needs no read of the database. It is
-	// kept only while at most seqsMax messages are stored, so a writer
-	// cache full of mailboxes stays small.
+	// included), in order, when known: ACK then needs no read of the
+	// database. The mirror is dropped for a mailbox that holds more than
+	// seqsMax messages, or when the writer mirrors mirrorMax in all, so it
+	// stays small however many mailboxes the writer caches.
 	seqs  []seqExp
 	known bool
 }
@@ -75,39 +79,61 @@ type boxState struct {
 // seqExp is a stored message's sequence number and expiry (expiresAt).
 type seqExp struct{ seq, exp uint64 }
 
-// seqsMax bounds boxState.seqs. A mailbox that is read as fast as it is
-// written holds a few messages; one that holds more falls back to reading
-// the message key on ACK.
-const seqsMax = 32
+// Variables only so that tests can make them small.
+var (
+	// seqsMax is above the default mailbox quota (relay.DefaultLimits,
+	// 1,000): every mailbox within it is mirrored.
+	seqsMax = 1024
+	// mirrorMax bounds the entries mirrored over all mailboxes: 16 bytes
+	// each, 16 MiB in all (up to twice that in slice capacity).
+	mirrorMax = 1 << 20
+)
 
 // addSeq records a message just written to st.
-func (st *boxState) addSeq(seq, exp uint64) {
+func (w *writer) addSeq(st *boxState, seq, exp uint64) {
 	if !st.known {
 		return
 	}
-	if len(st.seqs) == seqsMax {
-		st.seqs, st.known = nil, false
+	if len(st.seqs) == seqsMax || w.mirrored >= mirrorMax {
+		w.dropMirror(st)
 		return
 	}
 	st.seqs = append(st.seqs, seqExp{seq, exp})
+	w.mirrored++
 }
 
-// findSeq reports whether st.known holds message seq, and where.
+// findSeq reports whether st.seqs holds message seq, and where.
 func (st *boxState) findSeq(seq uint64) (int, bool) {
-	for i, s := range st.seqs {
-		if s.seq == seq {
-			return i, true
-		}
-	}
-	return 0, false
+	return slices.BinarySearchFunc(st.seqs, seq, func(e seqExp, seq uint64) int { return cmp.Compare(e.seq, seq) })
 }
 
 // dropSeq forgets st.seqs[i], a message just deleted.
-func (st *boxState) dropSeq(i int) {
-	st.seqs = slices.Delete(st.seqs, i, i+1)
+func (w *writer) dropSeq(st *boxState, i int) {
+	if i == 0 {
+		st.seqs = st.seqs[1:] // the usual case: no copy; append reclaims the space
+	} else {
+		st.seqs = slices.Delete(st.seqs, i, i+1)
+	}
+	w.mirrored--
 	if len(st.seqs) == 0 {
 		st.seqs = nil // an empty mailbox keeps no array
 	}
+}
+
+// setMirror makes seqs, in order, st's mirror.
+func (w *writer) setMirror(st *boxState, seqs []seqExp) {
+	w.dropMirror(st)
+	if len(seqs) > seqsMax || w.mirrored+len(seqs) > mirrorMax {
+		return
+	}
+	st.seqs, st.known = seqs, true
+	w.mirrored += len(seqs)
+}
+
+// dropMirror forgets st's mirror: ACK reads the database again.
+func (w *writer) dropMirror(st *boxState) {
+	w.mirrored -= len(st.seqs)
+	st.seqs, st.known = nil, false
 }
 
 type logState struct {
@@ -126,6 +152,7 @@ func (w *writer) reset() {
 	w.boxes = map[store.ID]*boxState{}
 	w.senders = map[store.ID]store.ID{}
 	w.logs = map[store.ID]*logState{}
+	w.mirrored = 0
 }
 
 // batch is one group commit in the making.
@@ -289,6 +316,7 @@ func (b *batch) boxBySender(sid store.ID) (*boxState, error) {
 
 // forget drops mailbox rid from the caches.
 func (w *writer) forget(st *boxState) {
+	w.dropMirror(st)
 	delete(w.boxes, st.meta.RecipientID)
 	delete(w.senders, st.meta.SenderID)
 }
@@ -309,14 +337,18 @@ func (b *batch) count(st *boxState) error {
 		case !ok || len(seqs) == seqsMax:
 			seqs, known = nil, false
 		default:
-			seqs = append(seqs, seqExp{seq, item.ExpiresAt()})
+			seqs = append(seqs, seqExp{seq, item.ExpiresAt()}) // keys come in order
 		}
 	})
 	if err != nil {
 		return err
 	}
 	st.pending, st.counted = n, true
-	st.seqs, st.known = seqs, known
+	if known {
+		b.w.setMirror(st, seqs)
+	} else {
+		b.w.dropMirror(st)
+	}
 	return nil
 }
 
