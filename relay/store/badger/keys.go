@@ -18,7 +18,7 @@ import (
 const (
 	prefixMailbox = 'm' // m | rid            → mailbox record
 	prefixSender  = 's' // s | sid            → rid
-	prefixBoxSeq  = 'q' // q | rid            → last message seq (uint64)
+	prefixBoxSeq  = 'q' // q | rid            → seq reservation (uint64): no seq above it handed out
 	prefixMessage = 'M' // M | rid | seq      → body, expires natively
 	prefixLog     = 'l' // l | lid            → log record
 	prefixLogSeq  = 'L' // L | lid            → last entry seq (uint64)

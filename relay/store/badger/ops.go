@@ -157,6 +157,11 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	return o.seq, err
 }
 
+// seqReserve is how many mailbox sequence numbers one write of the
+// sequence record reserves. A restart skips what was left of the last
+// reservation; the record also shows only a rounded count of messages.
+const seqReserve = 1024
+
 type sendOp struct {
 	sid  store.ID
 	body []byte
@@ -188,7 +193,15 @@ func (o *sendOp) apply(b *batch) error {
 	seq := st.lastSeq + 1
 	exp := expiresAt(b.now.Add(o.ttl))
 	b.setExpiring(seqKey(prefixMessage, rid, seq), o.body, exp)
-	b.set(idKey(prefixBoxSeq, rid), encodeUint64(seq))
+	if seq > st.reserved {
+		// The sequence record reserves seqReserve numbers at a time, in
+		// the same commit as the first SEND past the last reservation:
+		// one write per seqReserve SENDs instead of one per SEND, and
+		// numbers stay strictly increasing across a restart, which
+		// continues after the reservation (store.Message.Seq).
+		st.reserved = seq + seqReserve - 1
+		b.set(idKey(prefixBoxSeq, rid), encodeUint64(st.reserved))
+	}
 	st.lastSeq = seq
 	st.pending++
 	b.w.addSeq(st, seq, exp)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func mustMailbox(t testing.TB, s *Store, rid, sid byte) store.Mailbox {
 }
 
 // TestReopen checks that what was acknowledged survives Close and Open,
-// and that sequence numbers continue after the last one ever handed out.
+// and that sequence numbers continue after the last one reserved.
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -75,12 +76,75 @@ func TestReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The first SEND reserved seqReserve numbers; a restart continues
+	// after the reservation.
 	seq, err := s.Send(ctx, m.SenderID, []byte("next"), time.Hour, 100)
-	if err != nil || seq != 11 {
-		t.Fatalf("Send after reopen = %d, %v; want 11", seq, err)
+	if err != nil || seq != seqReserve+1 {
+		t.Fatalf("Send after reopen = %d, %v; want %d", seq, err, seqReserve+1)
 	}
 	if b, err := s.TakeBlob(ctx, id); err != nil || string(b) != "blob" {
 		t.Fatalf("TakeBlob after reopen = %q, %v", b, err)
+	}
+}
+
+// TestSeqReservation checks that a mailbox's sequence numbers stay
+// strictly increasing across reservations and reopens, and that every
+// message is still there in order.
+func TestSeqReservation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	m := mustMailbox(t, s, 1, 2)
+	var seqs []uint64
+	send := func() {
+		t.Helper()
+		seq, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 4*seqReserve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seqs) > 0 && seq <= seqs[len(seqs)-1] {
+			t.Fatalf("seq %d after %d", seq, seqs[len(seqs)-1])
+		}
+		seqs = append(seqs, seq)
+	}
+	reopen := func() {
+		t.Helper()
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if s, err = Open(Config{Dir: dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	reopen()
+	send() // seqReserve+1: the first reservation is skipped
+	for range seqReserve {
+		send() // crosses into the third reservation
+	}
+	reopen()
+	send()
+	want := []uint64{1, seqReserve + 1, 2*seqReserve + 1, 3*seqReserve + 1}
+	for _, w := range want {
+		if !slices.Contains(seqs, w) {
+			t.Errorf("seq %d never handed out: %v…", w, seqs[:4])
+		}
+	}
+	if last := seqs[len(seqs)-1]; last != 3*seqReserve+1 {
+		t.Errorf("last seq %d, want %d", last, 3*seqReserve+1)
+	}
+	msgs, err := s.Pending(ctx, m.RecipientID, 0, len(seqs)+1)
+	if err != nil || len(msgs) != len(seqs) {
+		t.Fatalf("Pending = %d messages, %v; want %d", len(msgs), err, len(seqs))
+	}
+	for i, msg := range msgs {
+		if msg.Seq != seqs[i] {
+			t.Fatalf("Pending[%d].Seq = %d, want %d", i, msg.Seq, seqs[i])
+		}
 	}
 }
 

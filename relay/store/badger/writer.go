@@ -63,10 +63,11 @@ type writer struct {
 }
 
 type boxState struct {
-	meta    store.Mailbox
-	lastSeq uint64
-	pending int  // messages stored, valid when counted
-	counted bool // false: recount from disk before the quota check
+	meta     store.Mailbox
+	lastSeq  uint64 // the last sequence number handed out
+	reserved uint64 // the sequence record on disk: no seq above it was handed out
+	pending  int    // messages stored, valid when counted
+	counted  bool   // false: recount from disk before the quota check
 	// seqs mirrors the mailbox's message keys on disk (expired ones
 	// included), in order, when known: ACK then needs no read of the
 	// database. The mirror is dropped for a mailbox that holds more than
@@ -285,6 +286,8 @@ func (b *batch) box(rid store.ID) (*boxState, error) {
 		if st.lastSeq, err = decodeUint64(v); err != nil {
 			return nil, err
 		}
+		// What is on disk is a reservation (sendOp): continue after it.
+		st.reserved = st.lastSeq
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
