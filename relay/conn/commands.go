@@ -39,6 +39,28 @@ func (c *Conn) Send(ctx context.Context, sid crypto.ID, capability *[wire.CapSiz
 	return c.ok(ctx, &wire.Frame{Type: wire.TypeSEND, ID: sid, Cap: *capability, Body: body})
 }
 
+// SendAsync is Send without waiting: done gets nil once the relay has
+// stored the message durably, or why not (Go).
+func (c *Conn) SendAsync(sid crypto.ID, capability *[wire.CapSize]byte, body []byte, done func(error)) error {
+	return c.Go(&wire.Frame{Type: wire.TypeSEND, ID: sid, Cap: *capability, Body: body}, false, okFunc(done))
+}
+
+// AckAsync is Ack without waiting (lazily, §5.3): done gets nil once the
+// relay has deleted the message, or why not (Go).
+func (c *Conn) AckAsync(rid crypto.ID, seq uint64, done func(error)) error {
+	return c.Go(&wire.Frame{Type: wire.TypeACK, ID: rid, Seq: seq}, true, okFunc(done))
+}
+
+// okFunc adapts done to a reply that must be OK.
+func okFunc(done func(error)) func(wire.Frame, error) {
+	return func(r wire.Frame, err error) {
+		if err == nil {
+			err = expectOK(r)
+		}
+		done(err)
+	}
+}
+
 // Subscribe makes this connection the mailbox's live subscriber (§7.2
 // SUB); its messages then arrive on Pushes.
 func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPrivate) error {

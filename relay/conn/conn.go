@@ -79,9 +79,10 @@ type Conn struct {
 	errMu     sync.Mutex // guards err
 	err       error
 
-	mu       sync.Mutex // guards pending and unwaited
-	pending  map[uint32]chan wire.Frame
-	unwaited map[uint32]struct{} // correlation IDs whose replies nobody waits for (AckNoWait)
+	mu        sync.Mutex // guards pending, callbacks and unwaited
+	pending   map[uint32]chan wire.Frame
+	callbacks map[uint32]func(wire.Frame, error) // commands sent with Go
+	unwaited  map[uint32]struct{}                // correlation IDs whose replies nobody waits for (AckNoWait)
 
 	out outQueue
 }
@@ -174,13 +175,14 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		n = 256
 	}
 	c := &Conn{
-		ws:       ws,
-		nonce:    rh.Nonce,
-		ident:    rh.Identity,
-		pushes:   make(chan Push, n),
-		done:     make(chan struct{}),
-		pending:  map[uint32]chan wire.Frame{},
-		unwaited: map[uint32]struct{}{},
+		ws:        ws,
+		nonce:     rh.Nonce,
+		ident:     rh.Identity,
+		pushes:    make(chan Push, n),
+		done:      make(chan struct{}),
+		pending:   map[uint32]chan wire.Frame{},
+		callbacks: map[uint32]func(wire.Frame, error){},
+		unwaited:  map[uint32]struct{}{},
 	}
 	c.out.init()
 	opener := wire.NewOpener(suite, keys.RelayToClient)
@@ -242,6 +244,15 @@ func (c *Conn) fail(err error) {
 		c.errMu.Unlock()
 		close(c.done)
 		c.ws.CloseNow()
+		// Commands sent with Go learn that no reply will come. Go
+		// registers only while done is open, under mu: none is missed.
+		c.mu.Lock()
+		cbs := c.callbacks
+		c.callbacks = map[uint32]func(wire.Frame, error){}
+		c.mu.Unlock()
+		for _, done := range cbs {
+			done(wire.Frame{}, err)
+		}
 	})
 }
 
@@ -300,6 +311,41 @@ func (c *Conn) do(ctx context.Context, item []byte, cid uint32, lazy bool) (wire
 	case <-c.done:
 		return wire.Frame{}, c.errOr(ErrClosed)
 	}
+}
+
+// Go sends f with a fresh correlation ID and returns without waiting
+// for its reply: done is called exactly once, with the reply (an ERR
+// reply as a *wire.Error), or with the error that ended the connection.
+// It runs on the connection's reader goroutine, or on whichever
+// goroutine closes the connection, and must not block. An error returned
+// by Go itself means the command was not sent and done is not called.
+// lazy sends the command as ACKs are sent (§5.3).
+func (c *Conn) Go(f *wire.Frame, lazy bool, done func(wire.Frame, error)) error {
+	f.CID = c.NextCID()
+	item, err := wire.AppendFrame(nil, f)
+	if err != nil {
+		return fmt.Errorf("conn: %w", err)
+	}
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return c.errOr(ErrClosed)
+	default:
+	}
+	c.callbacks[f.CID] = done
+	c.mu.Unlock()
+	if err := c.out.push(item, lazy, c.done); err != nil {
+		c.mu.Lock()
+		_, still := c.callbacks[f.CID]
+		delete(c.callbacks, f.CID)
+		c.mu.Unlock()
+		if !still {
+			return nil // fail has called done already
+		}
+		return c.errOr(err)
+	}
+	return nil
 }
 
 func (c *Conn) errOr(def error) error {
@@ -390,10 +436,23 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 	}
 	c.mu.Lock()
 	ch := c.pending[f.CID]
+	var cb func(wire.Frame, error)
 	if ch == nil {
-		delete(c.unwaited, f.CID)
+		if cb = c.callbacks[f.CID]; cb != nil {
+			delete(c.callbacks, f.CID)
+		} else {
+			delete(c.unwaited, f.CID)
+		}
 	}
 	c.mu.Unlock()
+	if cb != nil {
+		if f.Type == wire.TypeERR {
+			cb(*f, &wire.Error{Code: f.Code})
+		} else {
+			cb(*f, nil)
+		}
+		return true
+	}
 	if ch != nil {
 		select {
 		case ch <- *f:
