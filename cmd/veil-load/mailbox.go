@@ -67,13 +67,13 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		errs      errCount
 		sent      atomic.Int64
 		acked     atomic.Int64
-		routed    atomic.Int64 // receiver ACKs answered OK
-		lastAck   atomic.Int64 // nanoseconds since start
-		ackedFlag = make([][]bool, n)
+		routed    atomic.Int64               // receiver ACKs answered OK
+		lastAck   atomic.Int64               // nanoseconds since start
+		ackedFlag = make([][]atomic.Bool, n) // set by SEND callbacks
 		recvs     = make([]*receiver, n)
 	)
 	for i := range n {
-		ackedFlag[i] = make([]bool, perConn[i])
+		ackedFlag[i] = make([]atomic.Bool, perConn[i])
 		from := (i + n - 1) % n
 		recvs[i] = &receiver{from: uint32(from), seen: make([]bool, perConn[from])}
 	}
@@ -82,67 +82,100 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	start := time.Now()
 	pace := newPacer(start, cfg.rate, n)
 
-	// Receivers: one reader and cfg.acks ACK workers per connection.
-	var recvWG, ackWG sync.WaitGroup
+	// Receivers: one goroutine per connection reads its pushes and ACKs
+	// each without waiting (AckAsync), at most cfg.acks in flight.
+	var recvWG sync.WaitGroup
 	for i, c := range conns {
-		acks := make(chan uint64, 4096)
 		recvWG.Add(1)
 		go func() {
 			defer recvWG.Done()
-			defer close(acks)
-			recvs[i].run(c.Pushes(), start, pace, acks, &errs)
-		}()
-		for range cfg.acks {
-			ackWG.Add(1)
-			go func() {
-				defer ackWG.Done()
-				for seq := range acks {
-					if err := c.Ack(runCtx, boxes[i].RID, seq); err != nil {
+			slots := make(chan struct{}, cfg.acks)
+			ack := func(seq uint64) {
+				select {
+				case slots <- struct{}{}:
+				case <-runCtx.Done():
+					return
+				}
+				err := c.AckAsync(boxes[i].RID, seq, func(err error) {
+					<-slots
+					if err != nil {
 						if runCtx.Err() == nil {
 							errs.add(fmt.Errorf("ACK: %w", err))
 						}
-						continue
+						return
 					}
 					routed.Add(1)
 					lastAck.Store(int64(time.Since(start)))
+				})
+				if err != nil {
+					<-slots
+					if runCtx.Err() == nil {
+						errs.add(fmt.Errorf("ACK: %w", err))
+					}
 				}
-			}()
-		}
+			}
+			recvs[i].run(c.Pushes(), start, pace, ack, &errs)
+		}()
 	}
 
-	// Senders: cfg.window workers per connection share its messages,
-	// paced evenly over all connections (pace.go).
+	// Senders: one goroutine per connection sends its messages without
+	// waiting (SendAsync), at most cfg.window in flight, paced evenly
+	// over all connections (pace.go).
 	var sendWG sync.WaitGroup
 	for i, c := range conns {
 		dst := boxes[(i+1)%n]
-		var next atomic.Int64
-		for range cfg.window {
-			sendWG.Add(1)
-			go func() {
-				defer sendWG.Done()
-				body := makeBody(cfg.bucket, 0, 0, 0)
-				for {
-					k := next.Add(1) - 1
-					if k >= int64(perConn[i]) {
+		sendWG.Add(1)
+		go func() {
+			defer sendWG.Done()
+			slots := make(chan struct{}, cfg.window)
+			defer func() { // wait for the answers to what was sent
+				for range cfg.window {
+					select {
+					case slots <- struct{}{}:
+					case <-runCtx.Done():
 						return
 					}
-					if !pace.wait(runCtx, i, k) {
-						return
-					}
-					sent.Add(1)
-					fillBody(body, uint32(i), uint64(k), time.Since(start))
-					if err := c.Send(runCtx, dst.SID, &dst.Cap, body); err != nil {
-						errs.add(fmt.Errorf("SEND: %w", err))
-						if errors.Is(err, conn.ErrClosed) || runCtx.Err() != nil {
-							return
-						}
-						continue
-					}
-					ackedFlag[i][k] = true
-					acked.Add(1)
 				}
 			}()
-		}
+			body := makeBody(cfg.bucket, 0, 0, 0)
+			t := time.NewTimer(time.Hour)
+			defer t.Stop()
+			for k := range perConn[i] {
+				if d := time.Until(pace.due(i, int64(k))); pace.interval > 0 && d > 0 {
+					t.Reset(d)
+					select {
+					case <-t.C:
+					case <-runCtx.Done():
+						return
+					}
+				}
+				select {
+				case slots <- struct{}{}:
+				case <-runCtx.Done():
+					return
+				}
+				sent.Add(1)
+				fillBody(body, uint32(i), uint64(k), time.Since(start)) // SendAsync copies it
+				err := c.SendAsync(dst.SID, &dst.Cap, body, func(err error) {
+					if err != nil {
+						if runCtx.Err() == nil {
+							errs.add(fmt.Errorf("SEND: %w", err))
+						}
+					} else {
+						ackedFlag[i][k].Store(true)
+						acked.Add(1)
+					}
+					<-slots
+				})
+				if err != nil {
+					<-slots
+					errs.add(fmt.Errorf("SEND: %w", err))
+					if errors.Is(err, conn.ErrClosed) || runCtx.Err() != nil {
+						return
+					}
+				}
+			}
+		}()
 	}
 	sendWG.Wait()
 	deadline := time.Now().Add(cfg.drain)
@@ -150,9 +183,8 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
-	closeAll(conns) // ends the readers, which close the ACK queues
+	closeAll(conns) // ends the readers
 	recvWG.Wait()
-	ackWG.Wait()
 
 	res.Sent, res.Acked, res.ReceiverAck = sent.Load(), acked.Load(), routed.Load()
 	var lat, latDue []int64
@@ -163,7 +195,8 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		lat = append(lat, r.lat...)
 		latDue = append(latDue, r.latDue...)
 		from := (i + n - 1) % n
-		for k, ok := range ackedFlag[from] {
+		for k := range ackedFlag[from] {
+			ok := ackedFlag[from][k].Load()
 			if ok && !r.seen[k] {
 				res.Lost++
 			}
@@ -194,7 +227,7 @@ type receiver struct {
 	unexpected int64
 }
 
-func (r *receiver) run(pushes <-chan conn.Push, start time.Time, pace pacer, acks chan<- uint64, errs *errCount) {
+func (r *receiver) run(pushes <-chan conn.Push, start time.Time, pace pacer, ack func(seq uint64), errs *errCount) {
 	for p := range pushes {
 		if p.Type != wire.TypeMSG {
 			errs.add(errors.New("subscription ended by the relay (END)"))
@@ -215,6 +248,6 @@ func (r *receiver) run(pushes <-chan conn.Push, start time.Time, pace pacer, ack
 				r.latDue = append(r.latDue, int64(now.Sub(pace.due(int(r.from), int64(k)))))
 			}
 		}
-		acks <- p.Seq
+		ack(p.Seq)
 	}
 }
