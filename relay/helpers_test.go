@@ -3,7 +3,6 @@ package relay_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/relaytest"
 	"veil/relay/store"
 	"veil/relay/store/memory"
 	"veil/relay/wire"
@@ -63,33 +63,8 @@ func startRelay(t testing.TB, opts ...relayOpt) *testRelay {
 
 func serveRelay(t testing.TB, cfg relay.Config, clock *testClock) *testRelay {
 	t.Helper()
-	srv, err := relay.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
-	port := ln.Addr().(*net.TCPAddr).Port
-	tr := &testRelay{srv: srv, store: cfg.Store, addr: srv.Address("127.0.0.1", uint16(port), false), clock: clock}
-	var once sync.Once
-	tr.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		tr.stop()
-		cfg.Store.Close()
-	})
-	return tr
+	r := relaytest.Serve(t, cfg)
+	return &testRelay{srv: r.Server, store: cfg.Store, addr: r.Address, clock: clock, stop: r.Stop}
 }
 
 func (tr *testRelay) dial(t testing.TB) *conn.Conn {
