@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"context"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/relaytest"
 	"veil/relay/store/jetstream"
 	"veil/relay/store/jetstream/jstest"
 	"veil/relay/wire"
@@ -66,26 +66,13 @@ func startNode(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPriva
 		t.Fatal(err)
 	}
 	limits.DrainTimeout = 100 * time.Millisecond
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, Limits: limits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }() // owned by the node; stop ends it
-	n := &relayNode{addr: srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false), store: st}
+	r := relaytest.Serve(t, relay.Config{Store: st, Identity: id, Limits: limits})
+	n := &relayNode{addr: r.Address, store: st}
 	var once sync.Once
-	n.stop = func() {
+	n.stop = func() { // a node that goes down: its store and NATS connection too
 		once.Do(func() {
 			n.down.Store(true)
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve: %v", err)
-			}
+			r.Stop()
 			st.Close()
 			conn.Close()
 		})
