@@ -38,7 +38,10 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 		return nil
 	}
 	s.lastSweep.Store(real.UnixNano())
-	for _, p := range []byte{prefixMessage, prefixEntry, prefixBlob} {
+	if err := s.expireMessages(ctx, now); err != nil {
+		return err
+	}
+	for _, p := range []byte{prefixEntry, prefixBlob} {
 		if err := s.expireRecords(ctx, p, now); err != nil {
 			return err
 		}
@@ -78,9 +81,6 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 				}
 				return err
 			}
-			if err := s.purgeAll(ctx, prefixMessage, rid, o.more); err != nil {
-				return err
-			}
 		}
 		if rest {
 			return nil
@@ -92,8 +92,6 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 // parentPrefix is the record that must exist for a record under p.
 func parentPrefix(p byte) byte {
 	switch p {
-	case prefixMessage:
-		return prefixMailbox
 	case prefixEntry:
 		return prefixLog
 	}
@@ -203,11 +201,43 @@ func (o *expireKeysOp) apply(b *batch) error {
 			continue
 		}
 		b.del(k)
-		if o.prefix == prefixMessage {
-			if st := b.w.boxes[id]; st != nil {
-				st.counted = false
-				b.w.dropMirror(st)
+	}
+	return nil
+}
+
+// expireMessages drops the messages expired at now from the journal's
+// index, expireChunk mailboxes per group, so their segments can go.
+func (s *Store) expireMessages(ctx context.Context, now time.Time) error {
+	s.j.mu.RLock()
+	var rids []store.ID
+	for rid, b := range s.j.boxes {
+		for _, m := range b.msgs {
+			if expired(m.exp, now) {
+				rids = append(rids, rid)
+				break
 			}
+		}
+	}
+	s.j.mu.RUnlock()
+	for len(rids) > 0 {
+		n := min(len(rids), expireChunk)
+		if err := s.submit(ctx, &expireMessagesOp{rids: rids[:n], now: now}); err != nil {
+			return err
+		}
+		rids = rids[n:]
+	}
+	return nil
+}
+
+type expireMessagesOp struct {
+	rids []store.ID
+	now  time.Time
+}
+
+func (o *expireMessagesOp) apply(b *batch) error {
+	for _, rid := range o.rids {
+		if jb := b.w.j.boxes[rid]; jb != nil {
+			b.w.j.dropExpired(rid, jb, o.now)
 		}
 	}
 	return nil

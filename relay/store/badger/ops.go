@@ -75,14 +75,10 @@ func (o *secureOp) apply(b *batch) error {
 	return nil
 }
 
-// DeleteMailbox implements store.Store. The mailbox is gone once the first
-// group commits; its messages go in further groups of bounded size.
+// DeleteMailbox implements store.Store. One journal record drops all of
+// the mailbox's messages.
 func (s *Store) DeleteMailbox(ctx context.Context, rid store.ID) error {
-	o := &deleteMailboxOp{rid: rid}
-	if err := s.submit(ctx, o); err != nil {
-		return err
-	}
-	return s.purgeAll(ctx, prefixMessage, rid, o.more)
+	return s.submit(ctx, &deleteMailboxOp{rid: rid})
 }
 
 // purgeAll deletes the remaining records under prefix|id in bounded
@@ -101,7 +97,6 @@ func (s *Store) purgeAll(ctx context.Context, prefix byte, id store.ID, more boo
 type deleteMailboxOp struct {
 	rid        store.ID
 	idleBefore time.Time // when set, delete only if idle since before it
-	more       bool
 	skipped    bool
 }
 
@@ -114,10 +109,7 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 		o.skipped = true
 		return nil
 	}
-	more, err := b.purge(prefixMessage, o.rid)
-	if err != nil {
-		return err
-	}
+	b.w.j.appendDrop(o.rid)
 	b.del(idKey(prefixMailbox, o.rid))
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
@@ -127,7 +119,6 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 	// record meanwhile does not keep it.
 	b.w.s.cache.forget(o.rid, st.meta.SenderID)
 	b.forget = append(b.forget, [2]store.ID{o.rid, st.meta.SenderID})
-	o.more = more
 	return nil
 }
 
@@ -175,36 +166,31 @@ func (o *sendOp) apply(b *batch) error {
 	if err != nil {
 		return err
 	}
-	if !st.counted {
-		if err := b.count(st); err != nil {
-			return err
-		}
-	}
-	if st.pending >= o.max {
-		// The count may include messages that have expired since.
-		if err := b.count(st); err != nil {
-			return err
-		}
-		if st.pending >= o.max {
+	rid := st.meta.RecipientID
+	j := b.w.j
+	if jb := j.boxes[rid]; jb != nil && len(jb.msgs) >= o.max {
+		// The index may hold messages that have expired since.
+		j.dropExpired(rid, jb, b.now)
+		if len(jb.msgs) >= o.max {
 			return store.ErrQuota
 		}
 	}
-	rid := st.meta.RecipientID
 	seq := st.lastSeq + 1
-	exp := expiresAt(b.now.Add(o.ttl))
-	b.setExpiring(seqKey(prefixMessage, rid, seq), o.body, exp)
 	if seq > st.reserved {
 		// The sequence record reserves seqReserve numbers at a time, in
-		// the same commit as the first SEND past the last reservation:
-		// one write per seqReserve SENDs instead of one per SEND, and
-		// numbers stay strictly increasing across a restart, which
-		// continues after the reservation (store.Message.Seq).
+		// the same group as the first SEND past the last reservation
+		// (committed before the group's journal records): one write per
+		// seqReserve SENDs instead of one per SEND, and numbers stay
+		// strictly increasing across a restart, which continues after
+		// the reservation (store.Message.Seq).
+		b.set(idKey(prefixBoxSeq, rid), encodeUint64(seq+seqReserve-1))
+		if b.failed != nil {
+			return b.failed
+		}
 		st.reserved = seq + seqReserve - 1
-		b.set(idKey(prefixBoxSeq, rid), encodeUint64(st.reserved))
 	}
+	j.appendSend(rid, seq, expiresAt(b.now.Add(o.ttl)), o.body)
 	st.lastSeq = seq
-	st.pending++
-	b.w.addSeq(st, seq, exp)
 	b.touch(st)
 	b.notify = append(b.notify, rid)
 	o.seq = seq
@@ -226,31 +212,15 @@ func (o *ackOp) apply(b *batch) error {
 	if err != nil {
 		return err
 	}
-	key := seqKey(prefixMessage, o.rid, o.seq)
-	if st.known {
-		// The writer's mirror of the mailbox's keys: no read (a point
-		// read in Badger searches every level).
-		i, ok := st.findSeq(o.seq)
-		if !ok || expired(st.seqs[i].exp, b.now) {
-			return store.ErrNotFound
-		}
-		b.del(key)
-		b.w.dropSeq(st, i)
-	} else {
-		item, err := b.txn.Get(key)
-		if err != nil || expired(item.ExpiresAt(), b.now) {
-			return store.ErrNotFound
-		}
-		b.del(key)
+	jb := b.w.j.boxes[o.rid]
+	if jb == nil {
+		return store.ErrNotFound
 	}
-	if st.counted && st.pending > 0 {
-		st.pending--
-		if st.pending == 0 && !st.known {
-			// Every key left is expired (or gone): ACK answers NotFound
-			// for all of them, as for a key missing from the mirror.
-			b.w.setMirror(st, nil)
-		}
+	i, ok := jb.find(o.seq)
+	if !ok || expired(jb.msgs[i].exp, b.now) {
+		return store.ErrNotFound
 	}
+	b.w.j.appendAck(o.rid, jb, i)
 	b.touch(st)
 	return nil
 }

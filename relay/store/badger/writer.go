@@ -1,11 +1,9 @@
 package badger
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bdg "github.com/dgraph-io/badger/v4"
@@ -50,91 +48,25 @@ func (s *Store) submit(ctx context.Context, o op) error {
 	return <-r.done
 }
 
-// writer owns every write to the database and the caches below, which
-// mirror what is on disk (including the current group's uncommitted
-// writes). Only the writer goroutine touches it.
+// writer owns every write to the database and the journal, and the caches
+// below, which mirror what is on disk (including the current group's
+// uncommitted writes). Only the writer goroutine touches it.
 type writer struct {
 	s       *Store
+	j       *journal
 	boxes   map[store.ID]*boxState // by recipient ID
 	senders map[store.ID]store.ID  // sender ID → recipient ID
 	logs    map[store.ID]*logState
-	// mirrored counts the entries of every boxState.seqs.
-	mirrored int
+	// broken is set when a commit failed: what is on disk is unknown
+	// from then on, so every later write fails with it until the store
+	// is opened again (which replays what is there).
+	broken error
 }
 
 type boxState struct {
 	meta     store.Mailbox
 	lastSeq  uint64 // the last sequence number handed out
 	reserved uint64 // the sequence record on disk: no seq above it was handed out
-	pending  int    // messages stored, valid when counted
-	counted  bool   // false: recount from disk before the quota check
-	// seqs mirrors the mailbox's message keys on disk (expired ones
-	// included), in order, when known: ACK then needs no read of the
-	// database. The mirror is dropped for a mailbox that holds more than
-	// seqsMax messages, or when the writer mirrors mirrorMax in all, so it
-	// stays small however many mailboxes the writer caches.
-	seqs  []seqExp
-	known bool
-}
-
-// seqExp is a stored message's sequence number and expiry (expiresAt).
-type seqExp struct{ seq, exp uint64 }
-
-// Variables only so that tests can make them small.
-var (
-	// seqsMax is above the default mailbox quota (relay.DefaultLimits,
-	// 1,000): every mailbox within it is mirrored.
-	seqsMax = 1024
-	// mirrorMax bounds the entries mirrored over all mailboxes: 16 bytes
-	// each, 16 MiB in all (up to twice that in slice capacity).
-	mirrorMax = 1 << 20
-)
-
-// addSeq records a message just written to st.
-func (w *writer) addSeq(st *boxState, seq, exp uint64) {
-	if !st.known {
-		return
-	}
-	if len(st.seqs) == seqsMax || w.mirrored >= mirrorMax {
-		w.dropMirror(st)
-		return
-	}
-	st.seqs = append(st.seqs, seqExp{seq, exp})
-	w.mirrored++
-}
-
-// findSeq reports whether st.seqs holds message seq, and where.
-func (st *boxState) findSeq(seq uint64) (int, bool) {
-	return slices.BinarySearchFunc(st.seqs, seq, func(e seqExp, seq uint64) int { return cmp.Compare(e.seq, seq) })
-}
-
-// dropSeq forgets st.seqs[i], a message just deleted.
-func (w *writer) dropSeq(st *boxState, i int) {
-	if i == 0 {
-		st.seqs = st.seqs[1:] // the usual case: no copy; append reclaims the space
-	} else {
-		st.seqs = slices.Delete(st.seqs, i, i+1)
-	}
-	w.mirrored--
-	if len(st.seqs) == 0 {
-		st.seqs = nil // an empty mailbox keeps no array
-	}
-}
-
-// setMirror makes seqs, in order, st's mirror.
-func (w *writer) setMirror(st *boxState, seqs []seqExp) {
-	w.dropMirror(st)
-	if len(seqs) > seqsMax || w.mirrored+len(seqs) > mirrorMax {
-		return
-	}
-	st.seqs, st.known = seqs, true
-	w.mirrored += len(seqs)
-}
-
-// dropMirror forgets st's mirror: ACK reads the database again.
-func (w *writer) dropMirror(st *boxState) {
-	w.mirrored -= len(st.seqs)
-	st.seqs, st.known = nil, false
 }
 
 type logState struct {
@@ -143,7 +75,7 @@ type logState struct {
 }
 
 func newWriter(s *Store) *writer {
-	w := &writer{s: s}
+	w := &writer{s: s, j: s.j}
 	w.reset()
 	return w
 }
@@ -153,7 +85,6 @@ func (w *writer) reset() {
 	w.boxes = map[store.ID]*boxState{}
 	w.senders = map[store.ID]store.ID{}
 	w.logs = map[store.ID]*logState{}
-	w.mirrored = 0
 }
 
 // batch is one group commit in the making.
@@ -169,14 +100,20 @@ type batch struct {
 }
 
 // run is the writer goroutine: it gathers the requests waiting in s.reqs
-// into one transaction, commits it, answers them all, and repeats until
-// s.reqs is closed and drained.
+// into one group, commits its Badger transaction and then its journal
+// records, answers them all, and repeats until s.reqs is closed and
+// drained.
 func (w *writer) run() {
 	defer close(w.s.writerDone)
 	for {
 		first, ok := <-w.s.reqs
 		if !ok {
 			return
+		}
+		if w.broken == nil {
+			if err := w.j.rotate(); err != nil {
+				w.broken = err
+			}
 		}
 		b := &batch{w: w, txn: w.s.db.NewTransaction(true), now: w.s.now()}
 		group := []*request{first}
@@ -194,20 +131,18 @@ func (w *writer) run() {
 				break gather
 			}
 		}
-		err := b.failed
-		if err == nil {
-			err = b.txn.Commit()
-		}
-		b.txn.Discard()
+		err := w.commit(b)
 		if err != nil {
 			// Nothing of this group is known to be on disk, and the
-			// caches may hold its effects: drop them.
-			w.reset()
-			err = fmt.Errorf("badger: committing: %w", err)
+			// index and caches may hold its effects.
+			if w.broken == nil {
+				w.broken = fmt.Errorf("badger: committing: %w", err)
+			}
 			for i := range errs {
-				errs[i] = err
+				errs[i] = w.broken
 			}
 		} else {
+			w.j.publish(b.notify)
 			w.s.notify(b.notify)
 		}
 		for _, ids := range b.forget {
@@ -216,14 +151,44 @@ func (w *writer) run() {
 		for i, r := range group {
 			r.done <- errs[i]
 		}
+		if err == nil {
+			if err := w.j.reclaim(); err != nil {
+				w.broken = err
+			}
+		}
 		if len(w.boxes) > maxCached || len(w.logs) > maxCached {
 			w.reset()
 		}
 	}
 }
 
+// commit makes group b durable: first its Badger transaction (which holds
+// the sequence reservations its SENDs need), then its journal records,
+// with copies of the oldest segment's live messages when it is time.
+func (w *writer) commit(b *batch) error {
+	defer b.txn.Discard()
+	if w.broken != nil {
+		return w.broken
+	}
+	if b.failed != nil {
+		return b.failed
+	}
+	if err := b.txn.Commit(); err != nil {
+		return err
+	}
+	if w.j.needMoves() {
+		if err := w.j.moveForward(); err != nil {
+			return err
+		}
+	}
+	return w.j.commit()
+}
+
 // apply runs one op unless the group has already failed.
 func (b *batch) apply(o op) error {
+	if b.w.broken != nil {
+		return b.w.broken
+	}
 	if b.failed != nil {
 		return b.failed
 	}
@@ -291,6 +256,11 @@ func (b *batch) box(rid store.ID) (*boxState, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
+	if jb := b.w.j.boxes[rid]; jb != nil && len(jb.msgs) > 0 {
+		// Cannot happen (reservations commit before the journal), but a
+		// seq must never be handed out twice.
+		st.lastSeq = max(st.lastSeq, jb.msgs[len(jb.msgs)-1].seq)
+	}
 	b.w.boxes[rid] = st
 	b.w.senders[m.SenderID] = rid
 	return st, nil
@@ -319,49 +289,12 @@ func (b *batch) boxBySender(sid store.ID) (*boxState, error) {
 
 // forget drops mailbox rid from the caches.
 func (w *writer) forget(st *boxState) {
-	w.dropMirror(st)
 	delete(w.boxes, st.meta.RecipientID)
 	delete(w.senders, st.meta.SenderID)
 }
 
-// count makes st.pending exact: it counts the mailbox's unexpired messages
-// (the group's own writes included).
-func (b *batch) count(st *boxState) error {
-	n := 0
-	var seqs []seqExp
-	known := true
-	err := b.keys(prefixMessage, st.meta.RecipientID, -1, func(item *bdg.Item) {
-		if !expired(item.ExpiresAt(), b.now) {
-			n++
-		}
-		_, seq, ok := parseSeqKey(item.Key())
-		switch {
-		case !known:
-		case !ok || len(seqs) == seqsMax:
-			seqs, known = nil, false
-		default:
-			seqs = append(seqs, seqExp{seq, item.ExpiresAt()}) // keys come in order
-		}
-	})
-	if err != nil {
-		return err
-	}
-	st.pending, st.counted = n, true
-	if known {
-		b.w.setMirror(st, seqs)
-	} else {
-		b.w.dropMirror(st)
-	}
-	return nil
-}
-
-// keys calls fn for the records under prefix|id, at most limit of them
-// (no limit when negative), and reports whether more remain.
-func (b *batch) keys(prefix byte, id store.ID, limit int, fn func(*bdg.Item)) error {
-	_, err := b.keysMore(prefix, id, limit, fn)
-	return err
-}
-
+// keysMore calls fn for the records under prefix|id, at most limit of
+// them (no limit when negative), and reports whether more remain.
 func (b *batch) keysMore(prefix byte, id store.ID, limit int, fn func(*bdg.Item)) (more bool, err error) {
 	pre := idKey(prefix, id)
 	it := b.txn.NewIterator(bdg.IteratorOptions{Prefix: pre, PrefetchValues: false})

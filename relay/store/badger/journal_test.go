@@ -1,0 +1,400 @@
+package badger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bdg "github.com/dgraph-io/badger/v4"
+
+	"veil/relay/store"
+)
+
+// smallSegments makes journal segments small for one test.
+func smallSegments(t *testing.T, min, full int64) {
+	oldMin, oldFull := minSegment, segmentSize
+	minSegment, segmentSize = min, full
+	t.Cleanup(func() { minSegment, segmentSize = oldMin, oldFull })
+}
+
+func openDir(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// bodies returns the bodies Pending returns for rid, failing on an error
+// or a repeated seq.
+func bodies(t *testing.T, s *Store, rid store.ID) []string {
+	t.Helper()
+	msgs, err := s.Pending(context.Background(), rid, 0, 1<<20)
+	if err != nil {
+		t.Fatalf("Pending: %v", err)
+	}
+	var out []string
+	for i, m := range msgs {
+		if i > 0 && m.Seq <= msgs[i-1].Seq {
+			t.Fatalf("Pending: seq %d after %d", m.Seq, msgs[i-1].Seq)
+		}
+		out = append(out, string(m.Body))
+	}
+	return out
+}
+
+func segFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, journalDir, "*"+segSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestJournalTornTail cuts the last record of the journal as a crash in
+// the middle of a write would, and checks that replay keeps everything
+// before it, drops it, and that the store goes on working across further
+// reopens.
+func TestJournalTornTail(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	m := mustMailbox(t, s, 1, 2)
+	var want []string
+	for i := range 20 {
+		b := fmt.Sprintf("m%02d", i)
+		if _, err := s.Send(ctx, m.SenderID, []byte(b), time.Hour, 100); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b)
+	}
+	for seq := uint64(1); seq <= 5; seq++ {
+		if err := s.Ack(ctx, m.RecipientID, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = want[5:]
+	if _, err := s.Send(ctx, m.SenderID, []byte("torn"), time.Hour, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Find the last record of the newest segment holding any, and break
+	// its last byte.
+	var path string
+	var last int64
+	for _, p := range segFiles(t, dir) {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := parseSegName(filepath.Base(p))
+		if _, err := f.Seek(int64(segHeader), 0); err != nil {
+			t.Fatal(err)
+		}
+		end, torn, err := readRecords(f, n, int64(segHeader), func(r record) {
+			if r.typ == recSend && string(r.body) == "torn" {
+				path, last = p, r.bodyOff+int64(len(r.body))-1
+			}
+		})
+		f.Close()
+		if err != nil || torn || end <= int64(segHeader) && path == p {
+			t.Fatalf("reading %s: end %d, torn %v, %v", p, end, torn, err)
+		}
+	}
+	if path == "" {
+		t.Fatal("the last record is in no segment")
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{'X'}, last); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	s = openDir(t, dir)
+	if got := bodies(t, s, m.RecipientID); !slices.Equal(got, want) {
+		t.Fatalf("after a torn tail Pending = %q, want %q", got, want)
+	}
+	seq, err := s.Send(ctx, m.SenderID, []byte("after"), time.Hour, 100)
+	if err != nil || seq <= 21 {
+		t.Fatalf("Send after a torn tail = %d, %v", seq, err)
+	}
+	want = append(want, "after")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if got := bodies(t, s, m.RecipientID); !slices.Equal(got, want) {
+		t.Fatalf("after a second reopen Pending = %q, want %q", got, want)
+	}
+}
+
+// TestJournalReclaim runs many short-lived messages past a few long-lived
+// ones through small segments: the journal must stay a few segments
+// long (dead ones retired or recycled, the long-lived messages copied
+// forward), and every message must be exactly where it was, also after a
+// reopen, with nothing of a recycled segment's former life coming back.
+func TestJournalReclaim(t *testing.T) {
+	smallSegments(t, 8<<10, 32<<10)
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	defer func() { s.Close() }()
+	keep := mustMailbox(t, s, 1, 2)
+	busy := mustMailbox(t, s, 3, 4)
+	var want []string
+	for i := range 3 {
+		b := fmt.Sprintf("kept %d %s", i, strings.Repeat("k", 300))
+		if _, err := s.Send(ctx, keep.SenderID, []byte(b), time.Hour, 100); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b)
+	}
+	body := bytes.Repeat([]byte("b"), 400)
+	maxFiles := 0
+	for i := range 3000 {
+		seq, err := s.Send(ctx, busy.SenderID, body, time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(ctx, busy.RecipientID, seq); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			maxFiles = max(maxFiles, len(segFiles(t, dir)))
+		}
+	}
+	// head, the one being prepared, two spares, and at most two sealed
+	// ones with live messages before the copies catch up.
+	if maxFiles > 7 {
+		t.Errorf("the journal grew to %d segment files", maxFiles)
+	}
+	first, _ := parseSegName(filepath.Base(segFiles(t, dir)[0]))
+	if first < 10 {
+		t.Errorf("oldest segment is number %d: the first ones were never retired", first)
+	}
+	if got := bodies(t, s, keep.RecipientID); !slices.Equal(got, want) {
+		t.Fatalf("long-lived messages: %d, want %d", len(got), len(want))
+	}
+	if got := bodies(t, s, busy.RecipientID); len(got) != 0 {
+		t.Fatalf("%d acknowledged messages still pending", len(got))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	if got := bodies(t, s, keep.RecipientID); !slices.Equal(got, want) {
+		t.Fatalf("long-lived messages after reopen: %d, want %d", len(got), len(want))
+	}
+	if got := bodies(t, s, busy.RecipientID); len(got) != 0 {
+		t.Fatalf("after reopen %d acknowledged messages came back", len(got))
+	}
+}
+
+// TestJournalOrphans removes a mailbox's records from Badger behind the
+// store's back, as a crash between the mailbox's deletion and its DROP
+// record would leave it: the messages must not come back, not even to a
+// mailbox created later with the same IDs.
+func TestJournalOrphans(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	m := mustMailbox(t, s, 1, 2)
+	for i := range 3 {
+		if _, err := s.Send(ctx, m.SenderID, []byte{byte(i)}, time.Hour, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.Update(func(txn *bdg.Txn) error {
+		for _, k := range [][]byte{idKey(prefixMailbox, m.RecipientID), idKey(prefixSender, m.SenderID), idKey(prefixBoxSeq, m.RecipientID)} {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if _, err := s.Pending(ctx, m.RecipientID, 0, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Pending of a deleted mailbox: %v", err)
+	}
+	mustMailbox(t, s, 1, 2)
+	if got := bodies(t, s, m.RecipientID); len(got) != 0 {
+		t.Fatalf("a new mailbox with old IDs holds %d old messages", len(got))
+	}
+	if seq, err := s.Send(ctx, m.SenderID, []byte("new"), time.Hour, 10); err != nil || seq != 1 {
+		t.Fatalf("Send to the new mailbox = %d, %v", seq, err)
+	}
+}
+
+// TestJournalRecreate deletes a mailbox holding messages and creates one
+// with the same IDs: across a reopen, only the new mailbox's message is
+// there (the DROP record).
+func TestJournalRecreate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	m := mustMailbox(t, s, 1, 2)
+	for i := range 3 {
+		if _, err := s.Send(ctx, m.SenderID, []byte(fmt.Sprint("old", i)), time.Hour, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, m.RecipientID); err != nil {
+		t.Fatal(err)
+	}
+	mustMailbox(t, s, 1, 2)
+	if _, err := s.Send(ctx, m.SenderID, []byte("new"), time.Hour, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if got := bodies(t, s, m.RecipientID); !slices.Equal(got, []string{"new"}) {
+		t.Fatalf("after reopen Pending = %q, want [new]", got)
+	}
+}
+
+// TestJournalMigrate writes messages the way the previous version of the
+// store kept them (in Badger) and checks that Open moves them into the
+// journal: live ones kept in order, expired and orphaned ones dropped, no
+// message key left in Badger.
+func TestJournalMigrate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	m := mustMailbox(t, s, 1, 2)
+	hour := expiresAt(time.Now().Add(time.Hour))
+	legacy := []struct {
+		rid  store.ID
+		seq  uint64
+		exp  uint64
+		body string
+	}{
+		{m.RecipientID, 7, hour, "seven"},
+		{m.RecipientID, 3, hour, "three"},
+		{m.RecipientID, 5, expiresAt(time.Now().Add(-time.Hour)), "expired"},
+		{store.ID{99}, 1, hour, "orphan"},
+	}
+	if err := s.db.Update(func(txn *bdg.Txn) error {
+		for _, l := range legacy {
+			e := bdg.NewEntry(seqKey(prefixMessage, l.rid, l.seq), []byte(l.body))
+			e.ExpiresAt = l.exp
+			if err := txn.SetEntry(e); err != nil {
+				return err
+			}
+		}
+		return txn.Set(idKey(prefixBoxSeq, m.RecipientID), encodeUint64(seqReserve))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second open finds nothing left to move
+		s = openDir(t, dir)
+		if got := bodies(t, s, m.RecipientID); !slices.Equal(got, []string{"three", "seven"}) {
+			t.Fatalf("after migration Pending = %q", got)
+		}
+		n := 0
+		if err := s.db.View(func(txn *bdg.Txn) error {
+			it := txn.NewIterator(bdg.IteratorOptions{Prefix: []byte{prefixMessage}})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				n++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("%d message keys left in Badger", n)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if err := s.Ack(ctx, m.RecipientID, 3); err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := s.Send(ctx, m.SenderID, []byte("next"), time.Hour, 10); err != nil || seq != seqReserve+1 {
+		t.Fatalf("Send after migration = %d, %v", seq, err)
+	}
+}
+
+// TestJournalBadSegments checks what Open does with segment files it did
+// not write whole: one with a foreign header is an error, one cut off in
+// its header or renamed while being recycled is removed.
+func TestJournalBadSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	jdir := filepath.Join(dir, journalDir)
+	write := func(n uint32, b []byte) string {
+		t.Helper()
+		p := filepath.Join(jdir, segName(n))
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	short := write(100, []byte(segMagic[:5]))
+	other := append([]byte(segMagic), 0, 0, 0, 0, 0, 0, 0, 7) // header of segment 7
+	recycled := write(101, other)
+	s = openDir(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{short, recycled} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: still there (%v)", filepath.Base(p), err)
+		}
+	}
+	write(200, []byte("not a journal segment at all"))
+	if _, err := Open(Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "bad header") {
+		t.Fatalf("Open with a foreign segment: %v", err)
+	}
+}
+
+// TestRecordSalt checks that a record read as part of another segment
+// (a recycled segment's former life) is torn, not replayed.
+func TestRecordSalt(t *testing.T) {
+	rec := appendRecord(nil, 5, recAck, store.ID{1}, 9, 0, nil)
+	for _, seg := range []uint32{5, 6} {
+		n := 0
+		end, torn, err := readRecords(bytes.NewReader(rec), seg, 0, func(record) { n++ })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := seg == 5; (n == 1) != want || torn == want || (end == int64(len(rec))) != want {
+			t.Errorf("segment %d: %d records, end %d, torn %v", seg, n, end, torn)
+		}
+	}
+}
