@@ -227,7 +227,12 @@ func (s *Store) settle(logger *slog.Logger) error {
 		return err
 	}
 	for _, rid := range orphans {
-		j.dropBox(rid)
+		// Recorded too: a mailbox created later with the same IDs must
+		// not find these messages after the next restart.
+		j.appendDrop(rid)
+	}
+	if err := j.commit(); err != nil {
+		return err
 	}
 	j.recount()
 	if j.torn > 0 && logger != nil {
@@ -243,13 +248,17 @@ func (s *Store) settle(logger *slog.Logger) error {
 func (s *Store) migrate() error {
 	j := s.j
 	for {
+		// A new head first, if due: the records name the segment they
+		// are written to (their offsets and checksums).
+		j.rotate()
 		var keys [][]byte
+		size := 0
 		now := s.now()
 		err := s.db.View(func(txn *bdg.Txn) error {
 			pre := []byte{prefixMessage}
 			it := txn.NewIterator(bdg.IteratorOptions{Prefix: pre})
 			defer it.Close()
-			for it.Seek(pre); it.ValidForPrefix(pre) && len(keys) < deleteChunk; it.Next() {
+			for it.Seek(pre); it.ValidForPrefix(pre) && len(keys) < deleteChunk && size < maxBatchBytes; it.Next() {
 				item := it.Item()
 				keys = append(keys, item.KeyCopy(nil))
 				rid, seq, ok := parseSeqKey(item.Key())
@@ -266,6 +275,7 @@ func (s *Store) migrate() error {
 					return fmt.Errorf("badger: reading: %w", err)
 				}
 				j.appendMigrated(rid, seq, item.ExpiresAt(), body)
+				size += len(body)
 			}
 			return nil
 		})
@@ -274,9 +284,6 @@ func (s *Store) migrate() error {
 		}
 		if len(keys) == 0 {
 			return nil
-		}
-		if err := j.rotate(); err != nil {
-			return err
 		}
 		if err := j.commit(); err != nil {
 			return err

@@ -137,6 +137,7 @@ type journal struct {
 
 	// The fields below belong to the writer goroutine.
 	buf     []byte        // records of the group in the making
+	records int           // the records in buf
 	moved   []relocation  // copies in buf, applied to the index once durable
 	cleanAt int64         // how far the oldest segment has been scanned for moves
 	sealed  int64         // bytes of the sealed segments
@@ -153,6 +154,9 @@ type journal struct {
 // expired at now) and starts a new head segment.
 func openJournal(dir string, now time.Time) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("badger: journal: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil { // the journal's own name
 		return nil, fmt.Errorf("badger: journal: %w", err)
 	}
 	names, err := os.ReadDir(dir)
@@ -175,8 +179,8 @@ func openJournal(dir string, now time.Time) (*journal, error) {
 			j.closeFiles()
 		}
 	}()
-	for _, n := range nums {
-		if err := j.replay(n, now); err != nil {
+	for i, n := range nums {
+		if err := j.replay(n, i == len(nums)-1, now); err != nil {
 			return nil, err
 		}
 	}
@@ -204,34 +208,30 @@ func parseSegName(name string) (uint32, bool) {
 	return uint32(n), err == nil && n > 0
 }
 
-// replay adds segment n's records to the index.
-func (j *journal) replay(n uint32, now time.Time) error {
+// replay adds segment n's records to the index. A segment whose header
+// is cut short (the newest: a crash while it was being created) or
+// numbered 0 (retired: markDead) holds nothing and is removed; any other
+// header that does not name the file is an error.
+func (j *journal) replay(n uint32, newest bool, now time.Time) error {
 	path := filepath.Join(j.dir, segName(n))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("badger: journal: %w", err)
 	}
 	var hdr [segHeader]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		// Cut off while it was being created: it holds nothing.
+	_, err = io.ReadFull(f, hdr[:])
+	short := err != nil
+	num := binary.BigEndian.Uint64(hdr[len(segMagic):])
+	if short && newest || !short && string(hdr[:len(segMagic)]) == segMagic && num == 0 {
 		f.Close()
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("badger: journal: %w", err)
 		}
 		return nil
 	}
-	if string(hdr[:len(segMagic)]) != segMagic {
+	if short || string(hdr[:len(segMagic)]) != segMagic || num != uint64(n) {
 		f.Close()
 		return fmt.Errorf("badger: journal segment %s has a bad header", segName(n))
-	}
-	if binary.BigEndian.Uint64(hdr[len(segMagic):]) != uint64(n) {
-		// A dead segment cut off while being recycled (recycleSegment):
-		// it holds nothing live.
-		f.Close()
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("badger: journal: %w", err)
-		}
-		return nil
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -418,32 +418,39 @@ const zeroPace = 10 * time.Millisecond
 // maxSpares bounds the dead segments kept for reuse.
 const maxSpares = 2
 
-// recycleSegment makes the dead segment sp segment n: a new header,
-// synced before the rename, so that a name never goes with a header of
-// another number except in a segment cut off while being recycled (which
-// replay removes). Its old records stay after the header; their checksums
-// hold the old number, so replay ends where the new records do.
+// recycleSegment makes the dead segment sp (header number 0: markDead)
+// segment n: renamed first, then given its header, so that a crash in
+// between leaves a dead segment, which replay removes. Its old records
+// stay after the header; their checksums hold the old number, so replay
+// ends where the new records do.
 func recycleSegment(dir string, sp *segment, n uint32) (*os.File, error) {
-	hdr := make([]byte, 0, segHeader)
-	hdr = append(hdr, segMagic...)
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
 	from, to := filepath.Join(dir, segName(sp.num)), filepath.Join(dir, segName(n))
-	_, err := sp.f.WriteAt(hdr, 0)
-	if err == nil {
-		err = datasync(sp.f)
-	}
-	if err == nil {
-		err = os.Rename(from, to)
-	}
+	err := os.Rename(from, to)
 	if err == nil {
 		err = syncDir(dir)
+	}
+	if err == nil {
+		err = writeHeader(sp.f, n)
 	}
 	if err != nil {
 		sp.f.Close()
 		os.Remove(from)
+		os.Remove(to)
 		return nil, fmt.Errorf("badger: journal: %w", err)
 	}
 	return sp.f, nil
+}
+
+// writeHeader writes and syncs segment n's header to f; n = 0 marks a
+// retired segment.
+func writeHeader(f *os.File, n uint32) error {
+	hdr := make([]byte, 0, segHeader)
+	hdr = append(hdr, segMagic...)
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return err
+	}
+	return datasync(f)
 }
 
 // discardNext waits for the segment being prepared and removes it.
@@ -532,7 +539,7 @@ func (j *journal) closeFiles() {
 func (j *journal) appendSend(rid store.ID, seq, exp uint64, body []byte) {
 	h := j.head()
 	off := h.size + int64(len(j.buf)) + recHeader + sendFixed
-	j.buf = appendRecord(j.buf, h.num, recSend, rid, seq, exp, body)
+	j.add(recSend, rid, seq, exp, body)
 	m := jmsg{seq: seq, exp: exp, off: off, seg: h.num, n: uint32(len(body))}
 	h.live += m.recordLen()
 	j.mu.Lock()
@@ -548,7 +555,7 @@ func (j *journal) appendSend(rid store.ID, seq, exp uint64, body []byte) {
 func (j *journal) appendMigrated(rid store.ID, seq, exp uint64, body []byte) {
 	h := j.head()
 	off := h.size + int64(len(j.buf)) + recHeader + sendFixed
-	j.buf = appendRecord(j.buf, h.num, recSend, rid, seq, exp, body)
+	j.add(recSend, rid, seq, exp, body)
 	m := jmsg{seq: seq, exp: exp, off: off, seg: h.num, n: uint32(len(body))}
 	h.live += m.recordLen()
 	b := j.box(rid)
@@ -558,7 +565,7 @@ func (j *journal) appendMigrated(rid store.ID, seq, exp uint64, body []byte) {
 }
 
 func (j *journal) appendAck(rid store.ID, b *jbox, i int) {
-	j.buf = appendRecord(j.buf, j.head().num, recAck, rid, b.msgs[i].seq, 0, nil)
+	j.add(recAck, rid, b.msgs[i].seq, 0, nil)
 	j.mu.Lock()
 	j.unlink(rid, b, i)
 	j.mu.Unlock()
@@ -569,7 +576,7 @@ func (j *journal) appendDrop(rid store.ID) {
 	had := j.dropBox(rid)
 	j.mu.Unlock()
 	if had {
-		j.buf = appendRecord(j.buf, j.head().num, recDrop, rid, 0, 0, nil)
+		j.add(recDrop, rid, 0, 0, nil)
 	}
 }
 
@@ -616,6 +623,12 @@ func appendRecord(buf []byte, seg uint32, typ byte, rid store.ID, seq, exp uint6
 	return buf
 }
 
+// add appends a record to the group in the making.
+func (j *journal) add(typ byte, rid store.ID, seq, exp uint64, body []byte) {
+	j.buf = appendRecord(j.buf, j.head().num, typ, rid, seq, exp, body)
+	j.records++
+}
+
 // commit writes the group's records to the head and syncs them.
 func (j *journal) commit() error {
 	if len(j.buf) == 0 {
@@ -629,7 +642,7 @@ func (j *journal) commit() error {
 		return fmt.Errorf("badger: journal: %w", err)
 	}
 	h.size += int64(len(j.buf))
-	j.buf = j.buf[:0]
+	j.buf, j.records = j.buf[:0], 0
 	return nil
 }
 
@@ -662,12 +675,18 @@ func (j *journal) publish(rids []store.ID) {
 	j.moved = j.moved[:0]
 }
 
-// reclaim retires the oldest segments once nothing in them is live: kept
-// as spares for reuse (deleting and creating files costs the disk more
-// than overwriting them), or deleted.
-func (j *journal) reclaim() error {
+// reclaim retires the oldest segments once nothing in them is live:
+// first marked dead on disk (markDead), so that no later crash replays
+// them after the segments holding the ACKs that cancel their messages
+// are gone, then kept as spares for reuse (overwriting files costs the
+// disk less than deleting and creating them) or deleted. A segment that
+// cannot be marked stays until the next call.
+func (j *journal) reclaim() {
 	for len(j.segs) > 1 && j.segs[0].live == 0 {
 		s := j.segs[0]
+		if writeHeader(s.f, 0) != nil {
+			return
+		}
 		j.mu.Lock()
 		j.segs = j.segs[1:]
 		j.mu.Unlock()
@@ -677,20 +696,17 @@ func (j *journal) reclaim() error {
 			j.spares = append(j.spares, s)
 			continue
 		}
-		if err := retire(j.dir, s); err != nil {
-			return fmt.Errorf("badger: journal: %w", err)
-		}
+		retire(j.dir, s) // dead already: a file left behind is removed by the next open
 	}
-	return nil
 }
 
-// rotate starts a new head once the head is full.
-func (j *journal) rotate() error {
-	h := j.head()
-	if h.size < h.cap {
-		return nil
+// rotate starts a new head once the head is full. If that fails (the
+// disk is full, say), the head grows past its size and the next group
+// tries again: nothing is lost either way.
+func (j *journal) rotate() {
+	if h := j.head(); h.size >= h.cap {
+		_ = j.newHead(h.num + 1)
 	}
-	return j.newHead(h.num + 1)
 }
 
 // needMoves reports whether the oldest segment's live messages should be
@@ -725,7 +741,7 @@ func (j *journal) moveForward() error {
 			return // acknowledged, expired, dropped, or moved already
 		}
 		off := h.size + int64(len(j.buf)) + recHeader + sendFixed
-		j.buf = appendRecord(j.buf, h.num, recSend, rec.rid, rec.seq, rec.exp, rec.body)
+		j.add(recSend, rec.rid, rec.seq, rec.exp, rec.body)
 		j.moved = append(j.moved, relocation{rid: rec.rid, seq: rec.seq, from: old.num, to: h.num, off: off})
 		copied += int(b.msgs[i].recordLen())
 	}, func(next int64) bool { return copied < moveBytes })
@@ -737,35 +753,77 @@ func (j *journal) moveForward() error {
 }
 
 // pending returns up to limit visible, unexpired messages of rid with a
-// seq above after.
+// seq above after. It reads the bodies without holding mu, so that a slow
+// disk does not hold up the writer, and then checks that each message is
+// still where it was read from: one moved forward meanwhile is read
+// again from its new place, one acknowledged or expired meanwhile is
+// left out. A segment number is never used twice, so an unchanged place
+// means the bytes read are the message's.
 func (j *journal) pending(rid store.ID, after uint64, limit int, now time.Time) ([]store.Message, error) {
-	j.mu.RLock()
-	defer j.mu.RUnlock()
-	b := j.boxes[rid]
-	if b == nil {
-		return nil, nil
+	type ref struct {
+		m jmsg
+		f *os.File
 	}
-	i := sort.Search(len(b.msgs), func(i int) bool { return b.msgs[i].seq > after })
-	var out []store.Message
-	for ; i < len(b.msgs) && len(out) < limit; i++ {
-		m := b.msgs[i]
-		if m.seq > b.visible {
-			break
+	for range 8 {
+		var refs []ref
+		j.mu.RLock()
+		if b := j.boxes[rid]; b != nil {
+			i := sort.Search(len(b.msgs), func(i int) bool { return b.msgs[i].seq > after })
+			for ; i < len(b.msgs) && len(refs) < limit; i++ {
+				m := b.msgs[i]
+				if m.seq > b.visible {
+					break
+				}
+				if expired(m.exp, now) {
+					continue
+				}
+				s := j.segByNum(m.seg)
+				if s == nil {
+					j.mu.RUnlock()
+					return nil, errors.New("badger: journal: message in a missing segment")
+				}
+				refs = append(refs, ref{m, s.f})
+			}
 		}
-		if expired(m.exp, now) {
-			continue
+		j.mu.RUnlock()
+		out := make([]store.Message, 0, len(refs))
+		errs := make([]error, len(refs))
+		for i, r := range refs {
+			body := make([]byte, r.m.n)
+			_, errs[i] = r.f.ReadAt(body, r.m.off)
+			out = append(out, store.Message{Seq: r.m.seq, Body: body, Expires: time.Unix(int64(r.m.exp), 0)})
 		}
-		s := j.segByNum(m.seg)
-		if s == nil {
-			return nil, errors.New("badger: journal: message in a missing segment")
+		moved := false
+		kept := out[:0]
+		j.mu.RLock()
+		b := j.boxes[rid]
+		for i, r := range refs {
+			var now jmsg
+			found := false
+			if b != nil {
+				var k int
+				if k, found = b.find(r.m.seq); found {
+					now = b.msgs[k]
+				}
+			}
+			switch {
+			case !found:
+				// Gone meanwhile: left out.
+			case now.seg != r.m.seg || now.off != r.m.off:
+				moved = true
+			case errs[i] != nil:
+				j.mu.RUnlock()
+				return nil, fmt.Errorf("badger: journal: reading: %w", errs[i])
+			default:
+				kept = append(kept, out[i])
+			}
 		}
-		body := make([]byte, m.n)
-		if _, err := s.f.ReadAt(body, m.off); err != nil {
-			return nil, fmt.Errorf("badger: journal: reading: %w", err)
+		j.mu.RUnlock()
+		if !moved {
+			return kept, nil
 		}
-		out = append(out, store.Message{Seq: m.seq, Body: body, Expires: time.Unix(int64(m.exp), 0)})
 	}
-	return out, nil
+	return nil, errors.New("badger: journal: messages kept moving while being read")
 }
 
 // record is one decoded journal record; body aliases the reader's buffer

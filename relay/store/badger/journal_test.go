@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,8 +350,11 @@ func TestJournalMigrate(t *testing.T) {
 }
 
 // TestJournalBadSegments checks what Open does with segment files it did
-// not write whole: one with a foreign header is an error, one cut off in
-// its header or renamed while being recycled is removed.
+// not finish: the newest cut off inside its header (a crash while it was
+// created) and any marked dead (header number 0: retired, or cut off
+// while being recycled) are removed; a short header on an older segment,
+// a header naming another segment and a file that is no segment at all
+// are errors, not silently deleted.
 func TestJournalBadSegments(t *testing.T) {
 	dir := t.TempDir()
 	s := openDir(t, dir)
@@ -365,21 +370,174 @@ func TestJournalBadSegments(t *testing.T) {
 		}
 		return p
 	}
-	short := write(100, []byte(segMagic[:5]))
-	other := append([]byte(segMagic), 0, 0, 0, 0, 0, 0, 0, 7) // header of segment 7
-	recycled := write(101, other)
+	header := func(n byte) []byte { return append([]byte(segMagic), 0, 0, 0, 0, 0, 0, 0, n) }
+	dead := write(100, header(0))
+	short := write(101, []byte(segMagic[:5]))
 	s = openDir(t, dir)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{short, recycled} {
+	for _, p := range []string{short, dead} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: still there (%v)", filepath.Base(p), err)
 		}
 	}
-	write(200, []byte("not a journal segment at all"))
-	if _, err := Open(Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "bad header") {
-		t.Fatalf("Open with a foreign segment: %v", err)
+	for _, bad := range [][]byte{header(7), []byte(segMagic[:5]), []byte("not a journal segment at all")} {
+		p := write(1, bad) // older than the segments the opens above made
+		if _, err := Open(Config{Dir: dir}); err == nil || !strings.Contains(err.Error(), "bad header") {
+			t.Fatalf("Open with segment %q: %v", bad, err)
+		}
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the bad segment was removed: %v", err)
+		}
+		os.Remove(p)
+	}
+}
+
+// crashCopy copies dir as a crash would leave it: the store is not closed.
+func crashCopy(t *testing.T, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		return copySparse(p, filepath.Join(dst, rel))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// copySparse copies the file at from to a new file at to, skipping the
+// holes of Badger's large sparse files where the system can find them
+// (SEEK_DATA and SEEK_HOLE); elsewhere it copies everything.
+func copySparse(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	const seekData, seekHole = 3, 4
+	for off := int64(0); off < info.Size(); {
+		start, err := in.Seek(off, seekData)
+		if errors.Is(err, syscall.ENXIO) {
+			break // only a hole is left
+		}
+		if err != nil {
+			start = off // no SEEK_DATA here: copy it all
+		}
+		end, err := in.Seek(start, seekHole)
+		if err != nil || end <= start {
+			end = info.Size()
+		}
+		if _, err := in.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.CopyN(io.NewOffsetWriter(out, start), in, end-start); err != nil && err != io.EOF {
+			return err
+		}
+		off = end
+	}
+	return out.Truncate(info.Size())
+}
+
+// TestJournalCrashAfterRetire retires segments while a later one, holding
+// the ACKs of their messages, is reused, then opens a copy of the
+// directory taken without closing the store: no acknowledged message may
+// come back from a retired segment.
+func TestJournalCrashAfterRetire(t *testing.T) {
+	smallSegments(t, 8<<10, 8<<10)
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	big := bytes.Repeat([]byte("y"), 4100) // two fill a segment
+	send := func() uint64 {
+		t.Helper()
+		seq, err := s.Send(ctx, m.SenderID, big, time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	ack := func(seqs ...uint64) {
+		t.Helper()
+		for _, seq := range seqs {
+			if err := s.Ack(ctx, m.RecipientID, seq); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	long := send()
+	for range 6 {
+		a, b := send(), send()
+		ack(a, b)
+	}
+	ack(long)
+	for range 4 {
+		a, b := send(), send()
+		ack(a, b)
+	}
+	if got := bodies(t, s, m.RecipientID); len(got) != 0 {
+		t.Fatalf("%d messages pending before the crash", len(got))
+	}
+	c := openDir(t, crashCopy(t, dir))
+	defer c.Close()
+	if got := bodies(t, c, m.RecipientID); len(got) != 0 {
+		t.Fatalf("after the crash %d acknowledged messages came back", len(got))
+	}
+}
+
+// TestJournalMigrateMany moves more legacy messages than one segment and
+// one chunk hold.
+func TestJournalMigrateMany(t *testing.T) {
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	m := mustMailbox(t, s, 1, 2)
+	hour := expiresAt(time.Now().Add(time.Hour))
+	const n = 700
+	body := bytes.Repeat([]byte("m"), 4000)
+	wb := s.db.NewWriteBatch()
+	for i := 1; i <= n; i++ {
+		e := bdg.NewEntry(seqKey(prefixMessage, m.RecipientID, uint64(i)), body)
+		e.ExpiresAt = hour
+		if err := wb.SetEntry(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s = openDir(t, dir)
+		if got := bodies(t, s, m.RecipientID); len(got) != n {
+			t.Fatalf("after migration %d messages, want %d", len(got), n)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -111,15 +111,13 @@ func (w *writer) run() {
 			return
 		}
 		if w.broken == nil {
-			if err := w.j.rotate(); err != nil {
-				w.broken = err
-			}
+			w.j.rotate()
 		}
 		b := &batch{w: w, txn: w.s.db.NewTransaction(true), now: w.s.now()}
 		group := []*request{first}
 		errs := []error{b.apply(first.op)}
 	gather:
-		for b.writes < maxBatchOps && b.bytes < w.s.batchBytes {
+		for b.writes+w.j.records < maxBatchOps && b.bytes+len(w.j.buf) < w.s.batchBytes {
 			select {
 			case r, ok := <-w.s.reqs:
 				if !ok {
@@ -152,9 +150,7 @@ func (w *writer) run() {
 			r.done <- errs[i]
 		}
 		if err == nil {
-			if err := w.j.reclaim(); err != nil {
-				w.broken = err
-			}
+			w.j.reclaim()
 		}
 		if len(w.boxes) > maxCached || len(w.logs) > maxCached {
 			w.reset()
