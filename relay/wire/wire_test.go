@@ -71,6 +71,7 @@ func TestSplitBlockRejects(t *testing.T) {
 		"short":          func(b []byte) []byte { return b[:len(b)-1] },
 		"long":           func(b []byte) []byte { return append(b, 0) },
 		"nonzero pad":    func(b []byte) []byte { b[len(b)-1] = 1; return b },
+		"nonzero pad 2":  func(b []byte) []byte { b[100] = 0x80; return b },
 		"count too high": func(b []byte) []byte { b[1] = 2; return b },
 		"huge count":     func(b []byte) []byte { b[0] = 0xff; return b },
 		"zero length":    func(b []byte) []byte { b[2], b[3] = 0, 0; b[1] = 1; return b },
@@ -287,6 +288,21 @@ func BenchmarkBlock(b *testing.B) {
 		items, err := wire.SplitBlock(opened)
 		if err != nil || len(items) != 15 {
 			b.Fatalf("%d items, %v", len(items), err)
+		}
+	}
+}
+
+// BenchmarkSplitBlockPadded splits a block holding one small reply, the
+// usual block at moderate load: the padding check covers almost all of it.
+func BenchmarkSplitBlockPadded(b *testing.B) {
+	var p wire.Packer
+	p.Reset(make([]byte, wire.BlockPlainSize))
+	p.Add([]byte{0x0e, 0, 0, 0, 1})
+	pt := p.Finish()
+	b.SetBytes(wire.BlockPlainSize)
+	for b.Loop() {
+		if items, err := wire.SplitBlock(pt); err != nil || len(items) != 1 {
+			b.Fatal(err)
 		}
 	}
 }
