@@ -536,12 +536,18 @@ func (j *journal) closeFiles() {
 // the group in the making and change the index at once (under mu); a new
 // message stays invisible to readers until publish.
 
-func (j *journal) appendSend(rid store.ID, seq, exp uint64, body []byte) {
+// addSend adds a SEND record to the group in the making and returns the
+// index entry of its message, in the head.
+func (j *journal) addSend(rid store.ID, seq, exp uint64, body []byte) jmsg {
 	h := j.head()
-	off := h.size + int64(len(j.buf)) + recHeader + sendFixed
+	m := jmsg{seq: seq, exp: exp, off: h.size + int64(len(j.buf)) + recHeader + sendFixed, seg: h.num, n: uint32(len(body))}
 	j.add(recSend, rid, seq, exp, body)
-	m := jmsg{seq: seq, exp: exp, off: off, seg: h.num, n: uint32(len(body))}
-	h.live += m.recordLen()
+	return m
+}
+
+func (j *journal) appendSend(rid store.ID, seq, exp uint64, body []byte) {
+	m := j.addSend(rid, seq, exp, body)
+	j.head().live += m.recordLen()
 	j.mu.Lock()
 	b := j.box(rid)
 	// seq is above every message of the mailbox: SENDs come in order.
@@ -553,11 +559,8 @@ func (j *journal) appendSend(rid store.ID, seq, exp uint64, body []byte) {
 // seq order, visible at once: it is published when its chunk is synced,
 // before the store serves anyone.
 func (j *journal) appendMigrated(rid store.ID, seq, exp uint64, body []byte) {
-	h := j.head()
-	off := h.size + int64(len(j.buf)) + recHeader + sendFixed
-	j.add(recSend, rid, seq, exp, body)
-	m := jmsg{seq: seq, exp: exp, off: off, seg: h.num, n: uint32(len(body))}
-	h.live += m.recordLen()
+	m := j.addSend(rid, seq, exp, body)
+	j.head().live += m.recordLen()
 	b := j.box(rid)
 	i, _ := b.find(seq)
 	b.msgs = slices.Insert(b.msgs, i, m)
@@ -719,7 +722,7 @@ func (j *journal) needMoves() bool {
 // moveForward copies live messages of the oldest segment, up to moveBytes
 // of them, into the group in the making.
 func (j *journal) moveForward() error {
-	old, h := j.segs[0], j.head()
+	old := j.segs[0]
 	if j.cleanAt < int64(segHeader) {
 		j.cleanAt = int64(segHeader)
 	}
@@ -740,9 +743,8 @@ func (j *journal) moveForward() error {
 		if !ok || b.msgs[i].seg != old.num || b.msgs[i].off != rec.bodyOff {
 			return // acknowledged, expired, dropped, or moved already
 		}
-		off := h.size + int64(len(j.buf)) + recHeader + sendFixed
-		j.add(recSend, rec.rid, rec.seq, rec.exp, rec.body)
-		j.moved = append(j.moved, relocation{rid: rec.rid, seq: rec.seq, from: old.num, to: h.num, off: off})
+		m := j.addSend(rec.rid, rec.seq, rec.exp, rec.body)
+		j.moved = append(j.moved, relocation{rid: rec.rid, seq: rec.seq, from: old.num, to: m.seg, off: m.off})
 		copied += int(b.msgs[i].recordLen())
 	}, func(next int64) bool { return copied < moveBytes })
 	if err != nil {
