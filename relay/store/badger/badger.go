@@ -167,7 +167,14 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger: opening the store: %w", err)
 	}
-	j, err := openJournal(filepath.Join(cfg.Dir, journalDir), now())
+	// A busy journal holds about four full segments (the head, the next
+	// one and two spares): a sixteenth of the quota each at most, so a
+	// small quota is not taken up by segments written in advance.
+	maxSeg := segmentSize
+	if cfg.MaxBytes > 0 {
+		maxSeg = max(minSegment, min(maxSeg, cfg.MaxBytes/16))
+	}
+	j, err := openJournal(filepath.Join(cfg.Dir, journalDir), maxSeg, now())
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -147,12 +147,14 @@ type journal struct {
 	nextNum uint32
 	spares  []*segment    // dead segments kept for reuse, under their old names
 	want    int64         // size of the last new segment
+	maxSeg  int64         // size of a full-grown one
 	quit    chan struct{} // closed by closeFiles: stops a segment being created
 }
 
 // openJournal opens the journal in dir, replays it (skipping messages
-// expired at now) and starts a new head segment.
-func openJournal(dir string, now time.Time) (*journal, error) {
+// expired at now) and starts a new head segment. New segments grow up to
+// maxSeg bytes.
+func openJournal(dir string, maxSeg int64, now time.Time) (*journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("badger: journal: %w", err)
 	}
@@ -163,7 +165,7 @@ func openJournal(dir string, now time.Time) (*journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger: journal: %w", err)
 	}
-	j := &journal{dir: dir, boxes: map[store.ID]*jbox{}, quit: make(chan struct{})}
+	j := &journal{dir: dir, maxSeg: maxSeg, boxes: map[store.ID]*jbox{}, quit: make(chan struct{})}
 	var nums []uint32
 	for _, e := range names {
 		n, ok := parseSegName(e.Name())
@@ -376,7 +378,7 @@ type prepared struct {
 
 // grow returns the size of the next new segment.
 func (j *journal) grow() int64 {
-	j.want = min(segmentSize, max(minSegment, 2*j.want))
+	j.want = min(j.maxSeg, max(minSegment, 2*j.want))
 	return j.want
 }
 

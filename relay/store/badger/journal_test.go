@@ -556,3 +556,39 @@ func TestRecordSalt(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalSegmentsFollowQuota checks that a small storage quota keeps
+// segments small: a sixteenth of the quota, so the few written in
+// advance or kept for reuse do not fill it.
+func TestJournalSegmentsFollowQuota(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, MaxBytes: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := mustMailbox(t, s, 1, 2)
+	body := bytes.Repeat([]byte("q"), 4000)
+	for range 2000 { // 8 MB: past 1 + 2 + 2 MiB of segments
+		seq, err := s.Send(ctx, m.SenderID, body, time.Hour, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(ctx, m.RecipientID, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range segFiles(t, dir) {
+		info, err := os.Stat(p)
+		if err != nil {
+			continue // retired meanwhile
+		}
+		if info.Size() > 2<<20+1<<20 { // a sixteenth, and at most one group past it
+			t.Errorf("%s: %d bytes with a 32 MiB quota", filepath.Base(p), info.Size())
+		}
+	}
+	if n, _ := parseSegName(filepath.Base(segFiles(t, dir)[len(segFiles(t, dir))-1])); n < 4 {
+		t.Errorf("only %d segments for 8 MB of messages", n)
+	}
+}
