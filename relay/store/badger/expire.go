@@ -11,9 +11,11 @@ import (
 )
 
 // sweepEvery is how often Expire walks every message, entry and blob
-// when its time is the present: Badger's native expiry already hides and
-// drops what has expired, so the walk only finds orphans, which only a
-// crash in the middle of a delete leaves.
+// when its time is the present: readers and the quota already pass over
+// expired messages, and Badger's native expiry hides and drops expired
+// entries and blobs, so the walk only frees the journal's index and
+// segments and finds orphans, which only a crash in the middle of a
+// delete leaves.
 const sweepEvery = time.Hour
 
 // expireChunk bounds the keys one scan collects before handing them to the
@@ -21,13 +23,14 @@ const sweepEvery = time.Hour
 const expireChunk = deleteChunk
 
 // Expire implements store.Store. It removes mailboxes idle since before
-// idleBefore (with their messages), then every message, entry and blob
-// expired at now, and records whose mailbox or log no longer exists
-// (left by a crash in the middle of a delete). Badger's native expiry
-// removes expired records on the real clock even without Expire; Expire
-// also fixes the per-mailbox counts the quota uses. With now in the
-// present it walks the records at most once per sweepEvery; the idle
-// mailboxes it finds through an index by day.
+// idleBefore (with their messages), found through an index by day. Then,
+// at most once per sweepEvery while now is the present, it drops the
+// messages expired at now from the journal's index (readers and the
+// quota already pass over them; dropped, they no longer keep their
+// segments), and removes entries and blobs expired at now or whose log
+// no longer exists (left by a crash in the middle of a delete). Entries
+// and blobs also carry Badger's native expiry, which removes them on the
+// real clock even without Expire.
 func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	if err := s.expireMailboxes(ctx, idleBefore); err != nil {
 		return err
