@@ -362,8 +362,8 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error) {
 	var id string
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
-		if len(text)+64 > ratchet.MaxGroupPlaintext {
-			return nil, fmt.Errorf("client: message too long (%d bytes, at most %d)", len(text), ratchet.MaxGroupPlaintext-64)
+		if len(text) > MaxGroupText { // spec/groups.md §6.3
+			return nil, tooLong(len(text), MaxGroupText)
 		}
 		var err error
 		if id, err = e.newID(); err != nil {
