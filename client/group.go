@@ -152,7 +152,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
-	addr, err := e.pickRelay(ctx, opt.Relay)
+	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay for good, spec/groups.md §3.5
 	if err != nil {
 		return "", err
 	}
@@ -328,7 +328,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			if evs[i].Type != EventMessage {
 				continue
 			}
-			id, err := e.newID()
+			id, err := e.newID() // a fresh local ID, spec/groups.md §6.5
 			if err != nil {
 				return err
 			}
