@@ -267,8 +267,8 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		if ttl == 0 {
 			ttl = s.chat.MessageTTL
 		}
-		if len(text)+32 > s.sess.MaxPlaintext() {
-			return fmt.Errorf("client: message too long (%d bytes, at most %d)", len(text), s.sess.MaxPlaintext()-32)
+		if err := checkTextLen(text, s.sess); err != nil {
+			return err
 		}
 		var err error
 		if id, err = e.newID(); err != nil {
@@ -311,6 +311,9 @@ func chatOf(ctx context.Context, e *Engine, ref string) string {
 func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 	if !utf8.ValidString(text) {
 		return errors.New("client: the message is not valid UTF-8 text")
+	}
+	if len(text) > MaxText {
+		return tooLong(len(text), MaxText)
 	}
 	return e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
 		w, _ := outgoingWireID(m.ID)

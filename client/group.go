@@ -152,7 +152,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
-	addr, err := e.pickRelay(ctx, opt.Relay)
+	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay for good, spec/groups.md §3.5
 	if err != nil {
 		return "", err
 	}
@@ -328,7 +328,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			if evs[i].Type != EventMessage {
 				continue
 			}
-			id, err := e.newID()
+			id, err := e.newID() // a fresh local ID, spec/groups.md §6.5
 			if err != nil {
 				return err
 			}
@@ -362,8 +362,8 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error) {
 	var id string
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
-		if len(text)+64 > ratchet.MaxGroupPlaintext {
-			return nil, fmt.Errorf("client: message too long (%d bytes, at most %d)", len(text), ratchet.MaxGroupPlaintext-64)
+		if len(text) > MaxGroupText { // spec/groups.md §6.3
+			return nil, tooLong(len(text), MaxGroupText)
 		}
 		var err error
 		if id, err = e.newID(); err != nil {

@@ -87,7 +87,7 @@ func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, er
 }
 
 // createGroup makes a group with us as its only member and admin, and its
-// first log on c's relay (spec/groups.md §3, §6.1).
+// first log on c's relay (spec/groups.md §3, §3.5, §6.1).
 func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings groupSettings, ttl time.Duration) (*groupState, error) {
 	if err := checkGroupNick(nick); err != nil {
 		return nil, err
@@ -303,7 +303,7 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 
 // add commits a new member and returns its welcome.
 func (g *groupState) add(ctx context.Context, c *conn.Conn, m groupMember) (*groupWelcome, error) {
-	m.Role = roleMember
+	m.Role = roleMember // whatever the join request said, spec/groups.md §9.2
 	op, err := m.appendTo(nil)
 	if err != nil {
 		return nil, err

@@ -62,7 +62,8 @@ func (KEMPrivate) String() string { return "KEMPrivate(redacted)" }
 func (k KEMPrivate) GoString() string { return k.String() }
 
 // GenerateKEM returns a fresh key pair from r (crypto/rand when nil); it
-// reads exactly KEMSeedSize bytes.
+// reads exactly KEMSeedSize bytes, FIPS 203's d (32) then z (32), the
+// inputs of ML-KEM.KeyGen_internal (spec/session.md §1.3).
 func GenerateKEM(r io.Reader) (KEMPrivate, error) {
 	var seed [KEMSeedSize]byte
 	if err := RandomBytes(r, seed[:]); err != nil {
@@ -103,7 +104,9 @@ func (k *KEMPrivate) Wipe() {
 }
 
 // Encapsulate returns a ciphertext and shared secret for p, drawing the
-// 32-byte encapsulation seed from r (crypto/rand when nil).
+// 32-byte encapsulation seed from r (crypto/rand when nil). The seed is
+// FIPS 203's message m of ML-KEM.Encaps_internal, used as drawn
+// (spec/session.md §1.3).
 func Encapsulate(p KEMPublic, r io.Reader) (ct []byte, shared SymKey, err error) {
 	if p.pk == nil {
 		return nil, shared, fmt.Errorf("crypto: ml-kem-1024: empty public key")

@@ -32,6 +32,9 @@ func (BundlePrivate) String() string { return "BundlePrivate(redacted)" }
 func (b BundlePrivate) GoString() string { return b.String() }
 
 // NewBundle creates a fresh identity and one-time keys for one invite.
+//
+// It draws IKsig seed, IKdh, SPK (32 each) and the ML-KEM seed d || z
+// (64), in that order (spec/session.md §2.3).
 func NewBundle(cfg Config) (*BundlePrivate, error) {
 	r := cfg.rand()
 	id, err := newIdentity(r)

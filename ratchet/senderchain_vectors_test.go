@@ -62,7 +62,12 @@ func TestGroupVectors(t *testing.T) {
 		}
 		return b
 	}
-	seed := func(s string) [32]byte { var b [32]byte; copy(b[:], s); return b }
+	seed := func(s string) [32]byte {
+		if len(s) != 32 {
+			t.Fatalf("seed %q is not 32 bytes (spec/groups.md §10)", s)
+		}
+		return [32]byte([]byte(s))
+	}
 	keys := rand.NewChaCha8(seed(v.KeySeed))
 	var id [GroupIDSize]byte
 	crypto.RandomBytes(keys, id[:])

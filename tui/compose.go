@@ -7,6 +7,8 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
+
+	"veil/client"
 )
 
 // compose is the multi-line message box with an in-memory input history
@@ -23,7 +25,9 @@ func newCompose(keys keyMap) compose {
 	ta.Placeholder = "message, or /help"
 	ta.ShowLineNumbers = false
 	ta.Prompt = "│ "
-	ta.CharLimit = 16000
+	// The engine checks the limit in bytes (spec/client.md §5.7); a
+	// character is at least one byte, so every text it accepts fits.
+	ta.CharLimit = client.MaxText
 	ta.MaxHeight = 0
 	ta.KeyMap.InsertNewline = keys.Newline
 	ta.Focus()

@@ -158,7 +158,8 @@ func (v *Vault) rewriteSlots(ctx context.Context, pin []byte, edit func(*keyFile
 }
 
 // refillOthers overwrites every non-primary slot with random bytes, in
-// index order, and returns one of them chosen at random.
+// index order, and returns one of them chosen at random from one more byte
+// (spec/vault.md §3.8).
 func refillOthers(kf *keyFile, primary int, r io.Reader) (int, error) {
 	for i := range kf.slots {
 		if i != primary {

@@ -129,7 +129,8 @@ func checkParams(p crypto.Argon2Params) error {
 }
 
 // newKeyFile returns a key file with a fresh salt and four filler slots of
-// random bytes (spec/vault.md §3), ready for sealSlot.
+// random bytes (spec/vault.md §3), ready for sealSlot. It draws the salt,
+// then slots 0 to 3, in the order of spec/vault.md §3.8.
 func newKeyFile(p crypto.Argon2Params, r io.Reader) (*keyFile, error) {
 	kf := &keyFile{params: p}
 	if err := crypto.RandomBytes(r, kf.salt[:]); err != nil {

@@ -212,7 +212,8 @@ func createLocked(ctx context.Context, dir string, pin []byte, p crypto.Argon2Pa
 }
 
 // sealPrimary seals dataKey under pin into a random slot of kf and
-// returns the slot's index.
+// returns the slot's index: one byte b picks slot b mod 4, then the slot's
+// nonce is drawn (spec/vault.md §3.8).
 func sealPrimary(kf *keyFile, pin []byte, dataKey *crypto.SymKey, r io.Reader) (int, error) {
 	var b [1]byte
 	if err := crypto.RandomBytes(r, b[:]); err != nil {

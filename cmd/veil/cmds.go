@@ -254,7 +254,7 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
 
 func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR]", "Send a message; it is stored first and queued if no relay is reachable")
+	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
 	ttl := fs.Duration("ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {

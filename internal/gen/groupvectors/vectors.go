@@ -36,9 +36,9 @@ const KeySeed = "veil group vectors: keys........"
 
 // MemberSeeds seed each member's message randomness.
 var MemberSeeds = []string{
-	"veil group vectors: member 0.....",
-	"veil group vectors: member 1.....",
-	"veil group vectors: member 2.....",
+	"veil group vectors: member 0....",
+	"veil group vectors: member 1....",
+	"veil group vectors: member 2....",
 }
 
 var clock = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -91,10 +91,13 @@ type Event struct {
 	Result    string `json:"result,omitempty"`
 }
 
+// seed returns the 32 bytes of s, a 32-character ASCII seed
+// (spec/groups.md §10).
 func seed(s string) [32]byte {
-	var b [32]byte
-	copy(b[:], s)
-	return b
+	if len(s) != 32 {
+		panic("groupvectors: seed must be 32 bytes")
+	}
+	return [32]byte([]byte(s))
 }
 
 // Result names the outcome of a Decrypt as the vectors record it.

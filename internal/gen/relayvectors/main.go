@@ -264,10 +264,13 @@ func frameVectors() ([]FrameVector, error) {
 	id := func(l string) crypto.ID { return crypto.ID(fill(l, 24)) }
 	c32 := func(l string) [32]byte { return [32]byte(fill(l, 32)) }
 	body := func(l string, n int) []byte { return fill(l, n) }
+	// SKEY and LNEW carry SHA-256 of the capabilities that SEND, LAPPEND,
+	// LREAD and LDEL present (spec/relay.md §7.2).
+	hashOf := func(l string) [32]byte { return crypto.Hash(fill(l, 32)) }
 	frames := []wire.Frame{
 		{Type: wire.TypeNEW, CID: 1, Key: crypto.SignPublic(c32("recipient key")), Password: []byte("correct horse"), Sig: [64]byte(fill("sig new", 64))},
 		{Type: wire.TypeNEW, CID: 2, Key: crypto.SignPublic(c32("recipient key")), Sig: [64]byte(fill("sig new 2", 64))},
-		{Type: wire.TypeSKEY, CID: 3, ID: id("sender id"), Cap: c32("sender cap hash")},
+		{Type: wire.TypeSKEY, CID: 3, ID: id("sender id"), Cap: hashOf("sender cap")},
 		{Type: wire.TypeSEND, CID: 4, ID: id("sender id"), Cap: c32("sender cap"), Body: body("send body", 1024)},
 		{Type: wire.TypeSUB, CID: 5, ID: id("recipient id"), Sig: [64]byte(fill("sig sub", 64))},
 		{Type: wire.TypeACK, CID: 6, ID: id("recipient id"), Seq: 42},
@@ -275,7 +278,7 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeOFF, CID: 8, ID: id("recipient id")},
 		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Body: body("blob", 1024)},
 		{Type: wire.TypeTAKE, CID: 10, ID: id("blob id")},
-		{Type: wire.TypeLNEW, CID: 11, Cap: c32("write cap hash"), ReadCap: c32("read cap hash"), Seconds: 604800},
+		{Type: wire.TypeLNEW, CID: 11, Cap: hashOf("write cap"), ReadCap: hashOf("read cap"), Seconds: 604800},
 		{Type: wire.TypeLAPPEND, CID: 12, ID: id("log id"), Cap: c32("write cap"), Body: body("entry", 1024)},
 		{Type: wire.TypeLREAD, CID: 13, ID: id("log id"), Cap: c32("read cap"), Seq: 7, Limit: 100},
 		{Type: wire.TypeLDEL, CID: 14, ID: id("log id"), Cap: c32("write cap")},

@@ -40,16 +40,16 @@ type Vectors struct {
 type Sealed struct {
 	Name     string `json:"name"`
 	Seed     string `json:"seed"`
-	Key      string `json:"badger_key"` // hex
-	StateKey string `json:"state_key"`  // hex
-	Epoch    uint64 `json:"epoch"`
+	Key      string `json:"badger_key"`   // hex
+	StateKey string `json:"state_key"`    // hex
+	Epoch    uint64 `json:"epoch,string"` // a string: it can exceed 2^53
 	Writes   uint32 `json:"writes"`
 	Record   string `json:"record_json"`
 	Value    string `json:"value"`
 }
 
-// KeyFile is one key file. Randomness is drawn from ChaCha8(Seed) in this
-// order: data key (32); salt (32); the four slots as filler (4 × 104);
+// KeyFile is one key file. Randomness is drawn from ChaCha8(Seed) in the
+// order of spec/vault.md §3.8: data key (32); salt (32); the four slots as filler (4 × 104);
 // the primary slot's index (1 byte, mod 4); the primary slot's nonce (24);
 // and with a duress PIN: every non-primary slot refilled in index order
 // (3 × 104), one byte b choosing slot (primary + 1 + b mod 3) mod 4, the
@@ -87,7 +87,7 @@ type ChatKeys struct {
 	Name       string            `json:"name"`
 	Seed       string            `json:"seed"`
 	DataKey    string            `json:"data_key"`
-	Generation uint64            `json:"generation"`
+	Generation uint64            `json:"generation,string"` // a string: it can exceed 2^53
 	PrevSize   int               `json:"prev_size"`
 	Keys       map[string]string `json:"keys"`
 	File       string            `json:"file"`
@@ -248,7 +248,7 @@ func sealed(s *Sealed) error {
 // Generate returns the vector document, deterministically.
 func Generate() ([]byte, error) {
 	v := Vectors{
-		Comment: "spec/vault.md vectors; every random byte comes from ChaCha8(seed) in the order given in internal/gen/vaultvectors",
+		Comment: "spec/vault.md vectors; every random byte comes from ChaCha8(seed) in the order of spec/vault.md §3.8 and §12; 64-bit counters are decimal strings",
 		KeyFiles: []KeyFile{
 			{Name: "primary only", Seed: "veil vault vectors: key file 1..", PIN: "1234", Time: 1, MemKiB: 64, Threads: 1},
 			{Name: "primary and duress (decoy)", Seed: "veil vault vectors: key file 2..", PIN: "correct horse battery staple", DuressPIN: "9999", DuressMode: 1, Time: 2, MemKiB: 256, Threads: 2},
