@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -86,59 +87,131 @@ func TestE2ERelayRestart(t *testing.T) {
 	}
 }
 
-// TestE2ETimers covers an expired invite, disappearing messages on both
-// sides and a chat deadline, with short durations.
+// TestE2ETimers checks that the timer flags reach the engine: each shows
+// up, in `chats --json` or `read --json`, as the deadline or expiry it
+// sets. The timers running out (an invite dying on the relay and at the
+// inviter, disappearing messages on both sides, a chat's deadline) are
+// client's TestTimer* tests, on a clock they move; here every duration is
+// long enough that no command, however slow, sees it run out.
 func TestE2ETimers(t *testing.T) {
 	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
+	const life = time.Hour
 
-	// An invite nobody used in time dies, on the relay and at the inviter.
-	key := ana.ok("invite", "--expires", "1s")
-	time.Sleep(2500 * time.Millisecond) // Badger TTLs have one-second granularity
-	if e := ben.fails(1, "join", key); !strings.Contains(e, "invite already used (or expired)") {
-		t.Fatalf("expired invite: %q", e)
+	// invite --expires: the pending invite's own deadline.
+	before := time.Now()
+	ana.ok("invite", "--expires", life.String(), "--name", "unused")
+	after := time.Now()
+	c := ana.chat("unused")
+	if !c.Pending {
+		t.Fatalf("the unused invite is not pending: %+v", c)
 	}
-	if ids := ana.chatIDs(); len(ids) != 0 {
-		t.Fatalf("ana keeps the expired invite's chat: %v", ids)
-	}
+	wantAfter(t, "invite_until", c.InviteUntil, before, after, life)
 
-	// Disappearing messages: the sender's copy counts from sending, the
-	// recipient's from display.
+	// send --ttl: the sender's copy counts from sending, the recipient's
+	// from display.
 	anaChat, benChat := connect(t, ana, ben)
-	ana.ok("send", anaChat, "vanishing", "--ttl", "5s")
-	sent := time.Now()
+	before = time.Now()
+	ana.ok("send", anaChat, "vanishing", "--ttl", life.String())
+	after = time.Now()
 	ana.ok("send", anaChat, "lasting")
-	time.Sleep(time.Until(sent.Add(5500 * time.Millisecond)))
-	wantTexts(t, ana.read(anaChat), "lasting")
-	// Ben was offline all along: his copy is still there and starts
-	// counting when his watch shows it.
+	ms := ana.readTimed(anaChat)
+	if len(ms) != 2 || ms[0].Text != "vanishing" || !ms[1].Expires.IsZero() {
+		t.Fatalf("ana's copies: %+v", ms)
+	}
+	wantAfter(t, "the sender's expiry", ms[0].Expires, before, after, life)
+	// Ben was offline all along: his copy starts counting when his watch
+	// shows it (read, later, must not move it).
+	before = time.Now()
 	evs := chatEvents(ben.watch(2, 30*time.Second))
-	shown := time.Now()
+	after = time.Now()
 	if len(evs) != 2 || evs[0].Text != "vanishing" {
 		t.Fatalf("ben saw %+v", evs)
 	}
-	wantTexts(t, ben.read(benChat), "vanishing", "lasting")
-	time.Sleep(time.Until(shown.Add(5500 * time.Millisecond)))
-	wantTexts(t, ben.read(benChat), "lasting")
+	ms = ben.readTimed(benChat)
+	if len(ms) != 2 || ms[0].Text != "vanishing" || ms[1].Text != "lasting" || !ms[1].Expires.IsZero() {
+		t.Fatalf("ben's copies: %+v", ms)
+	}
+	wantAfter(t, "the recipient's expiry", ms[0].Expires, before, after, life)
 
-	// A chat with a deadline is erased on both sides when it passes.
-	anaChat2, benChat2 := connect(t, ana, ben, "--chat-expires", "4s")
-	deadline := time.Now().Add(4 * time.Second)
-	time.Sleep(time.Until(deadline) + 500*time.Millisecond)
-	for _, tc := range []struct {
+	// invite --chat-expires: the chat's deadline, on both sides.
+	before = time.Now()
+	anaChat2, benChat2 := connect(t, ana, ben, "--chat-expires", life.String())
+	after = time.Now()
+	for _, p := range []struct {
 		p    *profile
 		chat string
 	}{{ana, anaChat2}, {ben, benChat2}} {
-		for _, id := range tc.p.chatIDs() {
-			if id == tc.chat {
-				t.Fatalf("chat %s outlived its deadline", id)
-			}
+		wantAfter(t, "the chat deadline", p.p.chat(p.chat).Deadline, before, after, life)
+	}
+	if c := ana.chat(anaChat); !c.Deadline.IsZero() {
+		t.Fatalf("a chat without --chat-expires has a deadline: %+v", c)
+	}
+	ben.ok("send", benChat2, "before the deadline")
+	ben.ok("send", benChat, "the other chat")
+}
+
+// chatJSON is one line of `chats --json`.
+type chatJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Pending     bool      `json:"pending"`
+	Deadline    time.Time `json:"deadline"`
+	InviteUntil time.Time `json:"invite_until"`
+}
+
+// chat returns the chat that `chats --json` lists with this ID or name.
+func (p *profile) chat(ref string) chatJSON {
+	p.t.Helper()
+	for _, line := range strings.Split(p.ok("chats", "--json"), "\n") {
+		if line == "" {
+			continue
+		}
+		var c chatJSON
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			p.t.Fatal(err)
+		}
+		if c.ID == ref || c.Name == ref {
+			return c
 		}
 	}
-	ben.fails(1, "send", benChat2, "too late")
-	ben.ok("send", benChat, "the other chat lives on")
+	p.t.Fatalf("no chat %q", ref)
+	return chatJSON{}
+}
+
+// timedMessage is one line of `read --json`, with its times.
+type timedMessage struct {
+	Text    string    `json:"text"`
+	Time    time.Time `json:"time"`
+	Expires time.Time `json:"expires"`
+}
+
+func (p *profile) readTimed(chat string) []timedMessage {
+	p.t.Helper()
+	var ms []timedMessage
+	for _, line := range strings.Split(p.ok("read", chat, "--json"), "\n") {
+		if line == "" {
+			continue
+		}
+		var m timedMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			p.t.Fatalf("read printed a line that is not JSON: %q", line)
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// wantAfter fails unless got is d after an instant between before and
+// after, to the second (deadlines are truncated to seconds).
+func wantAfter(t *testing.T, what string, got, before, after time.Time, d time.Duration) {
+	t.Helper()
+	lo, hi := before.Add(d).Truncate(time.Second), after.Add(d)
+	if got.Before(lo) || got.After(hi) {
+		t.Fatalf("%s is %v, want %v after a moment between %v and %v", what, got, d, before, after)
+	}
 }
 
 // TestE2EDuress: the duress PIN leaves a profile with no chats and no trace
@@ -251,16 +324,16 @@ func TestE2EEmbeddedRelay(t *testing.T) {
 	}
 	// Join once Ana's relay is up (her watch starts it).
 	var chat string
-	for i := 0; ; i++ {
+	for deadline := time.Now().Add(40 * time.Second); ; {
 		o, e, code := ben.run("join", key, "--name", "ana")
 		if code == 0 {
 			chat = strings.TrimSpace(o)
 			break
 		}
-		if i == 50 || !strings.Contains(e, "unreachable") {
+		if time.Now().After(deadline) || !strings.Contains(e, "unreachable") {
 			t.Fatalf("join: exit %d: %s", code, e)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // a short back-off between attempts
 	}
 	ben.ok("send", chat, "hi from ben")
 	if err := cmd.Wait(); err != nil {

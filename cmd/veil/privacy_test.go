@@ -154,7 +154,12 @@ func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
 		ws.CloseNow()
 		cancel()
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The relay logs each failure once it notices it: wait for both.
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(r.stdout.String()+r.stderr.String(), "handshake failed") < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay did not log the two failed handshakes:\n%s%s", r.stdout.String(), r.stderr.String())
+		}
+	}
 
 	metrics := []byte(r.metrics(t))
 	r.cmd.Process.Signal(os.Interrupt)
