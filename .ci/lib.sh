@@ -2,6 +2,10 @@
 # change touches.
 
 export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+# The Go that CI uses (go.mod names it as its toolchain; the module still
+# builds with Go 1.26): 1.27 fixes the fuzz coordinator's spurious
+# deadline failure (golang/go#75804).
+export GOTOOLCHAIN=go1.27.3
 
 # pure_packages prints the packages docs/ARCHITECTURE.md marks pure: they
 # start no goroutine (internal/archtest proves it), so their tests run
