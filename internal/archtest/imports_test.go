@@ -13,14 +13,15 @@ import (
 // forbidden maps a package prefix to the veil packages it must never
 // depend on, directly or transitively (architecture §1, last column).
 var forbidden = map[string][]string{
-	"veil/crypto":      {"veil/"}, // crypto imports nothing of veil
-	"veil/ratchet":     {"veil/relay", "veil/vault", "veil/client", "veil/tui"},
-	"veil/relay/wire":  {"veil/relay/store", "veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
-	"veil/relay/store": {"veil/client", "veil/vault", "veil/ratchet", "veil/tui", "veil/relay/wire"},
-	"veil/relay":       {"veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
-	"veil/vault":       {"veil/relay", "veil/tui", "veil/client", "veil/ratchet"},
-	"veil/client":      {"veil/tui", "veil/relay/store"},
-	"veil/tui":         {"veil/ratchet", "veil/vault", "veil/relay", "veil/crypto"},
+	"veil/crypto":        {"veil/"}, // crypto imports nothing of veil
+	"veil/ratchet":       {"veil/relay", "veil/vault", "veil/client", "veil/tui"},
+	"veil/relay/wire":    {"veil/relay/store", "veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
+	"veil/relay/wsframe": {"veil/relay/store", "veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
+	"veil/relay/store":   {"veil/client", "veil/vault", "veil/ratchet", "veil/tui", "veil/relay/wire"},
+	"veil/relay":         {"veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
+	"veil/vault":         {"veil/relay", "veil/tui", "veil/client", "veil/ratchet"},
+	"veil/client":        {"veil/tui", "veil/relay/store"},
+	"veil/tui":           {"veil/ratchet", "veil/vault", "veil/relay", "veil/crypto"},
 }
 
 // serverOnly lists packages of the relay server that client must not link

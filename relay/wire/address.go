@@ -2,7 +2,7 @@ package wire
 
 import (
 	"encoding/base64"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -54,7 +54,7 @@ func (a Address) String() string {
 	if a.TLS {
 		scheme = SchemeTLS
 	}
-	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "#" + a.Fingerprint.String()
+	return scheme + "://" + joinHostPort(a.Host, a.Port) + "#" + a.Fingerprint.String()
 }
 
 // WebSocketURL returns the URL to dial (§2.1).
@@ -63,7 +63,7 @@ func (a Address) WebSocketURL() string {
 	if a.TLS {
 		scheme = "wss"
 	}
-	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "/v1"
+	return scheme + "://" + joinHostPort(a.Host, a.Port) + "/v1"
 }
 
 // ParseAddress parses a relay address (§3.2). It accepts exactly what
@@ -100,14 +100,14 @@ func parseAddress(s string) (Address, error) {
 	if strings.ContainsAny(hostport, "/?@ \t\r\n") {
 		return a, malformed("relay address must be scheme://host:port#fingerprint")
 	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || host == "" {
+	host, port, ok := splitHostPort(hostport)
+	if !ok || host == "" {
 		return a, malformed("relay address: bad host:port")
 	}
 	if strings.Contains(host, ":") && !strings.HasPrefix(hostport, "[") {
 		return a, malformed("relay address: IPv6 host must be bracketed")
 	}
-	if strings.HasPrefix(hostport, "[") && net.ParseIP(host) == nil {
+	if strings.HasPrefix(hostport, "[") && !isIP(host) {
 		return a, malformed("relay address: bad IPv6 host")
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
@@ -124,4 +124,46 @@ func parseAddress(s string) (Address, error) {
 		return Address{}, err
 	}
 	return a, nil
+}
+
+// joinHostPort is net.JoinHostPort: an IPv6 host goes in brackets.
+func joinHostPort(host string, port uint16) string {
+	p := strconv.Itoa(int(port))
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + p
+	}
+	return host + ":" + p
+}
+
+// splitHostPort splits "host:port" or "[host]:port" as net.SplitHostPort
+// does: an unbracketed host has no colon, and brackets appear only around
+// the host.
+func splitHostPort(hostport string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	rest := hostport
+	if hostport[0] == '[' {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 || end+1 != i {
+			return "", "", false
+		}
+		host, rest = hostport[1:end], hostport[end+1:]
+	} else {
+		host = hostport[:i]
+		if strings.IndexByte(host, ':') >= 0 {
+			return "", "", false
+		}
+	}
+	if strings.ContainsAny(rest, "[]") {
+		return "", "", false
+	}
+	return host, hostport[i+1:], true
+}
+
+// isIP reports whether s is an IPv4 or IPv6 address without a zone.
+func isIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
