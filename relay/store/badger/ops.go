@@ -109,7 +109,7 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 		o.skipped = true
 		return nil
 	}
-	b.w.j.appendDrop(o.rid)
+	b.w.j.AppendDrop(o.rid)
 	b.del(idKey(prefixMailbox, o.rid))
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
@@ -168,10 +168,10 @@ func (o *sendOp) apply(b *batch) error {
 	}
 	rid := st.meta.RecipientID
 	j := b.w.j
-	if jb := j.boxes[rid]; jb != nil && len(jb.msgs) >= o.max {
+	if j.Len(rid) >= o.max {
 		// The index may hold messages that have expired since.
-		j.dropExpired(rid, jb, b.now)
-		if len(jb.msgs) >= o.max {
+		j.DropExpired(rid, b.now)
+		if j.Len(rid) >= o.max {
 			return store.ErrQuota
 		}
 	}
@@ -189,7 +189,7 @@ func (o *sendOp) apply(b *batch) error {
 		}
 		st.reserved = seq + seqReserve - 1
 	}
-	j.appendSend(rid, seq, expiresAt(b.now.Add(o.ttl)), o.body)
+	j.AppendSend(rid, seq, expiresAt(b.now.Add(o.ttl)), o.body)
 	st.lastSeq = seq
 	b.touch(st)
 	b.notify = append(b.notify, rid)
@@ -212,15 +212,9 @@ func (o *ackOp) apply(b *batch) error {
 	if err != nil {
 		return err
 	}
-	jb := b.w.j.boxes[o.rid]
-	if jb == nil {
+	if !b.w.j.AppendAck(o.rid, o.seq, b.now) {
 		return store.ErrNotFound
 	}
-	i, ok := jb.find(o.seq)
-	if !ok || expired(jb.msgs[i].exp, b.now) {
-		return store.ErrNotFound
-	}
-	b.w.j.appendAck(o.rid, jb, i)
 	b.touch(st)
 	return nil
 }

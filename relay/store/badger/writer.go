@@ -9,6 +9,7 @@ import (
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"veil/relay/store"
+	"veil/relay/store/journal"
 )
 
 // An op is one write. apply runs in the writer goroutine against the
@@ -53,7 +54,7 @@ func (s *Store) submit(ctx context.Context, o op) error {
 // uncommitted writes). Only the writer goroutine touches it.
 type writer struct {
 	s       *Store
-	j       *journal
+	j       *journal.Journal
 	boxes   map[store.ID]*boxState // by recipient ID
 	senders map[store.ID]store.ID  // sender ID → recipient ID
 	logs    map[store.ID]*logState
@@ -111,13 +112,13 @@ func (w *writer) run() {
 			return
 		}
 		if w.broken == nil {
-			w.j.rotate()
+			w.j.Rotate()
 		}
 		b := &batch{w: w, txn: w.s.db.NewTransaction(true), now: w.s.now()}
 		group := []*request{first}
 		errs := []error{b.apply(first.op)}
 	gather:
-		for b.writes+w.j.records < maxBatchOps && b.bytes+len(w.j.buf) < w.s.batchBytes {
+		for w.fits(b) {
 			select {
 			case r, ok := <-w.s.reqs:
 				if !ok {
@@ -140,7 +141,7 @@ func (w *writer) run() {
 				errs[i] = w.broken
 			}
 		} else {
-			w.j.publish(b.notify)
+			w.j.Publish(b.notify)
 			w.s.notify(b.notify)
 		}
 		for _, ids := range b.forget {
@@ -150,12 +151,19 @@ func (w *writer) run() {
 			r.done <- errs[i]
 		}
 		if err == nil {
-			w.j.reclaim()
+			w.j.Reclaim()
 		}
 		if len(w.boxes) > maxCached || len(w.logs) > maxCached {
 			w.reset()
 		}
 	}
+}
+
+// fits reports whether group b may take another request: its Badger
+// writes and journal records, and their bytes, stay under the bounds.
+func (w *writer) fits(b *batch) bool {
+	records, bytes := w.j.Buffered()
+	return b.writes+records < maxBatchOps && b.bytes+bytes < w.s.batchBytes
 }
 
 // commit makes group b durable: first its Badger transaction (which holds
@@ -172,12 +180,10 @@ func (w *writer) commit(b *batch) error {
 	if err := b.txn.Commit(); err != nil {
 		return err
 	}
-	if w.j.needMoves() {
-		if err := w.j.moveForward(); err != nil {
-			return err
-		}
+	if err := w.j.MoveForward(); err != nil {
+		return err
 	}
-	return w.j.commit()
+	return w.j.Commit()
 }
 
 // apply runs one op unless the group has already failed.
@@ -252,11 +258,9 @@ func (b *batch) box(rid store.ID) (*boxState, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
-	if jb := b.w.j.boxes[rid]; jb != nil && len(jb.msgs) > 0 {
-		// Cannot happen (reservations commit before the journal), but a
-		// seq must never be handed out twice.
-		st.lastSeq = max(st.lastSeq, jb.msgs[len(jb.msgs)-1].seq)
-	}
+	// A journal seq above the reservation cannot happen (reservations
+	// commit before the journal), but a seq must never be handed out twice.
+	st.lastSeq = max(st.lastSeq, b.w.j.LastSeq(rid))
 	b.w.boxes[rid] = st
 	b.w.senders[m.SenderID] = rid
 	return st, nil
