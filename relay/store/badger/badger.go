@@ -40,6 +40,7 @@ import (
 
 	"veil/relay/store"
 	"veil/relay/store/journal"
+	"veil/relay/store/record"
 )
 
 // Tuning constants (not from the spec).
@@ -414,9 +415,9 @@ func getMailbox(txn *bdg.Txn, rid store.ID) (store.Mailbox, error) {
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	m, err := decodeMailbox(v)
+	m, err := record.DecodeMailbox(v, record.BadgerV1)
 	if err != nil {
-		return store.Mailbox{}, err
+		return store.Mailbox{}, errCorrupt
 	}
 	if m.RecipientID != rid {
 		return store.Mailbox{}, errCorrupt
@@ -491,14 +492,14 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	// A secured mailbox marked active today in the cache needs no read of
 	// its record: Pending runs after every notification.
 	cached, gen, hit := s.cache.recipient(rid)
-	hit = hit && dayNumber(cached.LastActive) >= dayNumber(now)
+	hit = hit && record.DayNumber(cached.LastActive) >= record.DayNumber(now)
 	var loaded store.Mailbox
 	err := s.view(func(txn *bdg.Txn) (err error) {
 		if !hit {
 			if loaded, err = getMailbox(txn, rid); err != nil {
 				return err
 			}
-			stale = dayNumber(now) > dayNumber(loaded.LastActive)
+			stale = record.DayNumber(now) > record.DayNumber(loaded.LastActive)
 		}
 		if limit > 0 {
 			// Under the store's close lock: the segments stay open.
@@ -612,11 +613,11 @@ func getLog(txn *bdg.Txn, id store.ID) (store.Log, error) {
 	if err != nil {
 		return store.Log{}, err
 	}
-	l, err := decodeLog(v)
-	if err == nil && l.ID != id {
-		err = errCorrupt
+	l, err := record.DecodeLog(v, record.BadgerV1)
+	if err != nil || l.ID != id {
+		return store.Log{}, errCorrupt
 	}
-	return l, err
+	return l.Log, nil
 }
 
 // ReadLog implements store.Store.

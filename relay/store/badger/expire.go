@@ -8,6 +8,7 @@ import (
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 // sweepEvery is how often Expire walks every message, entry and blob
@@ -66,7 +67,7 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 			if !ok {
 				return true, nil
 			}
-			if !dayTime(d).Before(idleBefore) {
+			if !record.DayTime(d).Before(idleBefore) {
 				rest = true
 				return false, nil
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 var (
@@ -38,19 +39,19 @@ func (o *createMailboxOp) apply(b *batch) error {
 	if m.LastActive.IsZero() {
 		m.LastActive = b.now
 	}
-	v, err := encodeMailbox(m)
+	v, err := record.EncodeMailbox(m)
 	if err != nil {
 		return err
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
 	b.set(idKey(prefixSender, m.SenderID), m.RecipientID[:])
-	b.set(activeKey(dayNumber(m.LastActive), m.RecipientID), nil)
+	b.set(activeKey(record.DayNumber(m.LastActive), m.RecipientID), nil)
 	return nil
 }
 
 // Secure implements store.Store.
 func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) error {
-	if len(senderKey) == 0 || len(senderKey) > maxSenderKey {
+	if len(senderKey) == 0 || len(senderKey) > record.MaxSenderKey {
 		return fmt.Errorf("badger: sender key of %d bytes", len(senderKey))
 	}
 	return s.submit(ctx, &secureOp{sid: sid, key: senderKey})
@@ -113,7 +114,7 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 	b.del(idKey(prefixMailbox, o.rid))
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
-	b.del(activeKey(dayNumber(st.meta.LastActive), o.rid))
+	b.del(activeKey(record.DayNumber(st.meta.LastActive), o.rid))
 	b.w.forget(st)
 	// Dropped now and again after the commit, so a reader that loaded the
 	// record meanwhile does not keep it.
@@ -318,7 +319,7 @@ func (o *createLogOp) apply(b *batch) error {
 	if l.Created.IsZero() {
 		l.Created = b.now
 	}
-	b.set(key, encodeLog(l))
+	b.set(key, record.EncodeLog(record.Log{Log: l}))
 	return nil
 }
 

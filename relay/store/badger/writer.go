@@ -10,6 +10,7 @@ import (
 
 	"veil/relay/store"
 	"veil/relay/store/journal"
+	"veil/relay/store/record"
 )
 
 // An op is one write. apply runs in the writer goroutine against the
@@ -329,7 +330,7 @@ func (b *batch) purge(prefix byte, id store.ID) (bool, error) {
 // touch marks the mailbox active today, writing its record at most once a
 // day.
 func (b *batch) touch(st *boxState) {
-	if dayNumber(b.now) <= dayNumber(st.meta.LastActive) {
+	if record.DayNumber(b.now) <= record.DayNumber(st.meta.LastActive) {
 		return
 	}
 	b.saveMailbox(st, st.meta)
@@ -338,16 +339,16 @@ func (b *batch) touch(st *boxState) {
 // saveMailbox writes m as st's record, marked active today, and moves its
 // idle-index key. m must have been encoded before (it fits).
 func (b *batch) saveMailbox(st *boxState, m store.Mailbox) {
-	old := dayNumber(st.meta.LastActive)
-	if today := dayNumber(b.now); today > dayNumber(m.LastActive) {
-		m.LastActive = dayTime(today)
+	old := record.DayNumber(st.meta.LastActive)
+	if today := record.DayNumber(b.now); today > record.DayNumber(m.LastActive) {
+		m.LastActive = record.DayTime(today)
 	}
-	v, err := encodeMailbox(m)
+	v, err := record.EncodeMailbox(m)
 	if err != nil {
 		return // cannot happen: Secure checked the key, the rest is fixed-size
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
-	if d := dayNumber(m.LastActive); d != old {
+	if d := record.DayNumber(m.LastActive); d != old {
 		b.del(activeKey(old, m.RecipientID))
 		b.set(activeKey(d, m.RecipientID), nil)
 	}
