@@ -16,7 +16,7 @@ import (
 // New creates a mailbox owned by key (§7.2 NEW) and returns its recipient
 // and sender IDs. password is empty unless the relay requires one.
 func (c *Conn) New(ctx context.Context, key crypto.SignPrivate, password []byte) (rid, sid crypto.ID, err error) {
-	f := wire.Frame{Type: wire.TypeNEW, CID: c.NextCID(), Key: key.Public(), Password: password}
+	f := wire.Frame{Type: wire.TypeNEW, CID: c.nextCID(), Key: key.Public(), Password: password}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return rid, sid, err
@@ -64,7 +64,7 @@ func okFunc(done func(error)) func(wire.Frame, error) {
 // Subscribe makes this connection the mailbox's live subscriber (§7.2
 // SUB); its messages then arrive on Pushes.
 func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPrivate) error {
-	f := wire.Frame{Type: wire.TypeSUB, CID: c.NextCID(), ID: rid}
+	f := wire.Frame{Type: wire.TypeSUB, CID: c.nextCID(), ID: rid}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPriv
 // message comes again (§8.3), which the receiver discards. Waiting for
 // each reply would hold every ACK for AckDelay in turn.
 func (c *Conn) AckNoWait(rid crypto.ID, seq uint64) error {
-	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	f := wire.Frame{Type: wire.TypeACK, CID: c.nextCID(), ID: rid, Seq: seq}
 	item, err := wire.AppendFrame(nil, &f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
@@ -98,7 +98,7 @@ func (c *Conn) AckNoWait(rid crypto.ID, seq uint64) error {
 // Ack deletes message seq (§7.2 ACK); the connection must hold the subscription.
 func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
 	// Lazily: the ACK waits up to AckDelay to share a block (§5.3).
-	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	f := wire.Frame{Type: wire.TypeACK, CID: c.nextCID(), ID: rid, Seq: seq}
 	item, err := wire.AppendFrame(nil, &f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
@@ -112,7 +112,7 @@ func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
 
 // Delete deletes the mailbox and its messages (§7.2 DEL).
 func (c *Conn) Delete(ctx context.Context, rid crypto.ID, key crypto.SignPrivate) error {
-	f := wire.Frame{Type: wire.TypeDEL, CID: c.NextCID(), ID: rid}
+	f := wire.Frame{Type: wire.TypeDEL, CID: c.nextCID(), ID: rid}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (c *Conn) doSigned(ctx context.Context, f *wire.Frame, key crypto.SignPriva
 	if err != nil {
 		return wire.Frame{}, fmt.Errorf("conn: %w", err)
 	}
-	return c.DoRaw(ctx, item, f.CID)
+	return c.do(ctx, item, f.CID, false)
 }
 
 func expectOK(r wire.Frame) error {
