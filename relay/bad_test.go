@@ -209,6 +209,52 @@ func TestRateLimit(t *testing.T) {
 	wantCode(t, c.Ping(ctx), wire.CodeRate)
 }
 
+// TestRateAtOnce floods one connection with PINGs in one block: the
+// burst is answered, every command past it gets RATE at once, not after
+// a wait, and the connection stays usable (spec/relay.md §11).
+func TestRateAtOnce(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Limits.Rate = 1; c.Limits.Burst = 5 })
+	ctx := tctx(t)
+	r := tr.raw(t)
+	var items [][]byte
+	for range 40 {
+		f := wire.Frame{Type: wire.TypePING, CID: r.NextCID()}
+		item, _ := wire.AppendFrame(nil, &f)
+		items = append(items, item)
+	}
+	start := time.Now()
+	if err := r.Send(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	ok, rate := 0, 0
+	for range items {
+		f, err := r.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case f.Type == wire.TypeOK:
+			ok++
+		case f.Type == wire.TypeERR && f.Code == wire.CodeRate:
+			rate++
+		default:
+			t.Fatalf("reply %v code %v", f.Type, f.Code)
+		}
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("40 replies took %v: commands over the rate were delayed", took)
+	}
+	if ok < 5 || ok > 6 || rate != 40-ok {
+		t.Errorf("%d OK and %d RATE, want the burst of 5 (6 if a token came meanwhile) and RATE for the rest", ok, rate)
+	}
+	f := wire.Frame{Type: wire.TypePING, CID: r.NextCID()}
+	item, _ := wire.AppendFrame(nil, &f)
+	time.Sleep(1100 * time.Millisecond) // a token again
+	if _, err := r.Do(ctx, item, f.CID); err != nil {
+		t.Fatalf("PING after the flood: %v", err)
+	}
+}
+
 // TestTransportViolations: each closes the offending connection with the
 // close code of spec/relay.md §4.5 and leaves the relay healthy.
 func TestTransportViolations(t *testing.T) {
@@ -240,8 +286,12 @@ func TestTransportViolations(t *testing.T) {
 			if wctx.Err() != nil {
 				t.Fatal("relay kept the connection")
 			}
-			if code := websocket.CloseStatus(err); code != wire.CloseBadBlock && code != websocket.StatusMessageTooBig {
-				t.Fatalf("close status %v (%v)", code, err)
+			want := websocket.StatusCode(wire.CloseBadBlock)
+			if name == "oversize message" {
+				want = websocket.StatusMessageTooBig // RFC 6455's 1009
+			}
+			if code := websocket.CloseStatus(err); code != want {
+				t.Fatalf("close status %v, want %v (%v)", code, want, err)
 			}
 			healthy(t, tr.dial(t))
 		})
@@ -267,6 +317,24 @@ func TestHelloFailures(t *testing.T) {
 	_, _, err = ws.Read(ctx)
 	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
 		t.Fatalf("unknown version: close status %v (%v)", code, err)
+	}
+	// An all-zero ephemeral key (a low-order point: the shared secret
+	// would be all zero, §4.4): 4001.
+	zws, _, err := websocket.Dial(ctx, tr.addr.WebSocketURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zws.CloseNow()
+	if _, _, err := zws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	zero := wire.ClientHello{Version: wire.Version, Suite: wire.SuiteChaCha20Poly1305}
+	if err := zws.Write(ctx, websocket.MessageBinary, zero.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = zws.Read(ctx)
+	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
+		t.Fatalf("all-zero key: close status %v (%v)", code, err)
 	}
 	// A wrong fingerprint: the client refuses the relay.
 	a := tr.addr
