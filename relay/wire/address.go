@@ -48,13 +48,25 @@ type Address struct {
 	Fingerprint Fingerprint
 }
 
-// String returns the canonical text form.
+// String returns the canonical text form (§3.4): the scheme, the host in
+// its canonical form (canonicalHost), the decimal port and the
+// fingerprint, with nothing between the port and "#".
 func (a Address) String() string {
 	scheme := SchemePlain
 	if a.TLS {
 		scheme = SchemeTLS
 	}
-	return scheme + "://" + joinHostPort(a.Host, a.Port) + "#" + a.Fingerprint.String()
+	return scheme + "://" + joinHostPort(canonicalHost(a.Host), a.Port) + "#" + a.Fingerprint.String()
+}
+
+// canonicalHost returns host in the canonical form of §3.4: an IP
+// address as net/netip formats it (IPv4 dotted decimal, IPv6 as RFC 5952
+// says), anything else (a DNS name) in lower case.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" {
+		return ip.String()
+	}
+	return strings.ToLower(host)
 }
 
 // WebSocketURL returns the URL to dial (§2.1).
@@ -66,8 +78,10 @@ func (a Address) WebSocketURL() string {
 	return scheme + "://" + joinHostPort(a.Host, a.Port) + "/v1"
 }
 
-// ParseAddress parses a relay address (§3.2). It accepts exactly what
-// String produces, plus an optional "/" before the fragment.
+// ParseAddress parses a relay address (§3.2). Besides the canonical form
+// String produces it accepts a "/" before the fragment, a DNS name in any
+// case, an IPv6 address in any form net/netip reads and an IPv4 address
+// in brackets; the Address it returns holds the canonical host.
 func ParseAddress(s string) (Address, error) {
 	a, err := parseAddress(s)
 	if err != nil {
@@ -119,7 +133,7 @@ func parseAddress(s string) (Address, error) {
 			return a, malformed("relay address: bad character in host")
 		}
 	}
-	a.Host, a.Port = host, uint16(p)
+	a.Host, a.Port = canonicalHost(host), uint16(p)
 	if a.Fingerprint, err = ParseFingerprint(frag); err != nil {
 		return Address{}, err
 	}
