@@ -168,7 +168,10 @@ func (c *Conn) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapSize
 	return r.Seq, nil
 }
 
-// ReadLog returns up to limit entries after the cursor (§7.2 LREAD).
+// ReadLog returns up to limit entries after the cursor (§7.2 LREAD). A
+// reply with an entry whose body is not one of the padding buckets
+// (crypto.Buckets, §6, §7.3) is an error: a relay that sends one is
+// broken or lying, and no entry of that reply is returned.
 func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize]byte, after uint64, limit int) ([]wire.Entry, error) {
 	if limit < 1 || limit > wire.MaxReadLimit {
 		return nil, fmt.Errorf("conn: read limit must be 1-%d", wire.MaxReadLimit)
@@ -179,6 +182,11 @@ func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize
 	}
 	if r.Type != wire.TypeENTRIES {
 		return nil, unexpected(r)
+	}
+	for _, e := range r.Entries {
+		if !wire.IsBucket(len(e.Body)) {
+			return nil, fmt.Errorf("conn: relay sent log entry %d with a %d-byte body, not a padding bucket size", e.Seq, len(e.Body))
+		}
 	}
 	return r.Entries, nil
 }
