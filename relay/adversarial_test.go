@@ -26,6 +26,7 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/relaytest"
 	"veil/relay/wire"
 )
 
@@ -93,9 +94,9 @@ func fastRelay(c *relay.Config) { c.Limits.Rate = 1e6; c.Limits.Burst = 1e6 }
 // validItems returns one well-formed item of every command type, each
 // addressing real objects on c, with bodies of the smallest bucket so
 // that no truncation is another valid size.
-func validItems(t *testing.T, c *conn.Conn, m *mailbox, logID crypto.ID, wcap, rcap *[32]byte) map[string][]byte {
+func validItems(t *testing.T, r *relaytest.Raw, m *mailbox, logID crypto.ID, wcap, rcap *[32]byte) map[string][]byte {
 	t.Helper()
-	nonce := c.Nonce()
+	nonce := r.Nonce()
 	items := map[string][]byte{}
 	add := func(name string, f wire.Frame) {
 		if f.Type.Signed() {
@@ -149,7 +150,8 @@ func TestAdversarialTruncatedAndExtended(t *testing.T) {
 		t.Fatal(err)
 	}
 	tried := 0
-	for name, item := range validItems(t, c, m, logID, &wcap, &rcap) {
+	r := tr.raw(t)
+	for name, item := range validItems(t, r, m, logID, &wcap, &rcap) {
 		var bad [][]byte
 		for n := 5; n < len(item); n++ {
 			bad = append(bad, item[:n])
@@ -157,9 +159,9 @@ func TestAdversarialTruncatedAndExtended(t *testing.T) {
 		bad = append(bad, append(slices.Clone(item), 0))
 		for _, b := range bad {
 			b = slices.Clone(b)
-			cid := c.NextCID()
+			cid := r.NextCID()
 			b[1], b[2], b[3], b[4] = byte(cid>>24), byte(cid>>16), byte(cid>>8), byte(cid)
-			_, err := c.DoRaw(ctx, b, cid)
+			_, err := r.Do(ctx, b, cid)
 			var we *wire.Error
 			if !errors.As(err, &we) {
 				t.Fatalf("%s cut to %d of %d bytes: %v, want an ERR", name, len(b), len(item), err)
@@ -168,6 +170,7 @@ func TestAdversarialTruncatedAndExtended(t *testing.T) {
 		}
 	}
 	t.Logf("%d truncated or extended items, all refused", tried)
+	healthyRaw(t, r)
 	healthy(t, c)
 	// Nothing changed: the log has its one entry, the mailbox its one
 	// message, no blob exists.
@@ -194,7 +197,7 @@ func TestAdversarialTruncatedAndExtended(t *testing.T) {
 func TestAdversarialRandomItems(t *testing.T) {
 	tr := startRelay(t, fastRelay)
 	w := newWitness(t, tr, 3)
-	c := tr.dial(t)
+	c := tr.raw(t)
 	ctx := tctx(t)
 	rng := make([]byte, 4096)
 	const n = 2000
@@ -207,7 +210,7 @@ func TestAdversarialRandomItems(t *testing.T) {
 		item[0] = byte(i%14) + 1 // every command type
 		cid := c.NextCID()
 		item[1], item[2], item[3], item[4] = byte(cid>>24), byte(cid>>16), byte(cid>>8), byte(cid)
-		_, err := c.DoRaw(ctx, item, cid)
+		_, err := c.Do(ctx, item, cid)
 		var we *wire.Error
 		if err != nil && !errors.As(err, &we) {
 			t.Fatalf("random item %d: %v", i, err)
@@ -215,7 +218,7 @@ func TestAdversarialRandomItems(t *testing.T) {
 		// A random PING, OFF of nothing or TAKE... may not all fail;
 		// what matters is an answer and a healthy relay.
 	}
-	healthy(t, c)
+	healthyRaw(t, c)
 	w.check(t, tr)
 }
 
@@ -233,8 +236,9 @@ func TestAdversarialBadSignaturesAndCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonce := c.Nonce()
-	otherNonce := other.Nonce()
+	r, otherRaw := tr.raw(t), tr.raw(t)
+	nonce := r.Nonce()
+	otherNonce := otherRaw.Nonce()
 
 	type variant struct {
 		name string
@@ -262,13 +266,13 @@ func TestAdversarialBadSignaturesAndCapabilities(t *testing.T) {
 	n := 0
 	for _, typ := range []wire.Type{wire.TypeNEW, wire.TypeSUB, wire.TypeDEL} {
 		for _, v := range variants {
-			f := wire.Frame{Type: typ, CID: c.NextCID(), ID: victim.rid, Key: victim.key.Public()}
+			f := wire.Frame{Type: typ, CID: r.NextCID(), ID: victim.rid, Key: victim.key.Public()}
 			v.make(&f)
 			item, err := wire.AppendFrame(nil, &f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.DoRaw(ctx, item, f.CID)
+			_, err = r.Do(ctx, item, f.CID)
 			var we *wire.Error
 			if !errors.As(err, &we) || we.Code != wire.CodeAuth {
 				t.Fatalf("%v %s: %v, want AUTH", typ, v.name, err)
@@ -332,15 +336,15 @@ func TestAdversarialBadSignaturesAndCapabilities(t *testing.T) {
 func TestAdversarialReplayNEW(t *testing.T) {
 	tr := startRelay(t)
 	ctx := tctx(t)
-	c1, c2 := tr.dial(t), tr.dial(t)
+	c1, c2 := tr.raw(t), tr.raw(t)
 	k, _ := crypto.GenerateSign(nil)
 	f := wire.Frame{Type: wire.TypeNEW, CID: 77, Key: k.Public()}
 	n1 := c1.Nonce()
 	wire.SignFrame(&f, &n1, k)
 	item, _ := wire.AppendFrame(nil, &f)
-	_, err := c2.DoRaw(ctx, item, f.CID)
+	_, err := c2.Do(ctx, item, f.CID)
 	wantCode(t, err, wire.CodeAuth)
-	if _, err := c1.DoRaw(ctx, item, f.CID); err != nil {
+	if _, err := c1.Do(ctx, item, f.CID); err != nil {
 		t.Fatalf("NEW on its own connection: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/relaytest"
 	"veil/relay/store/memory"
 	"veil/relay/wire"
 )
@@ -26,99 +28,93 @@ func writeIdentity(dir string, b []byte) error {
 }
 
 // rawReply sends one raw item and returns the reply with cid.
-func rawReply(t *testing.T, c *conn.Conn, item []byte, cid uint32) (wire.Frame, error) {
+func rawReply(t *testing.T, r *relaytest.Raw, item []byte, cid uint32) (wire.Frame, error) {
 	t.Helper()
-	return c.DoRaw(tctx(t), item, cid)
+	return r.Do(tctx(t), item, cid)
 }
 
 func TestMalformedItems(t *testing.T) {
 	tr := startRelay(t)
-	c := tr.dial(t)
+	c, r := tr.dial(t), tr.raw(t)
 	m := newMailbox(t, c)
 
-	send := wire.Frame{Type: wire.TypeSEND, CID: c.NextCID(), ID: m.sid, Cap: m.cap, Body: body(1024, 1)}
+	send := wire.Frame{Type: wire.TypeSEND, CID: r.NextCID(), ID: m.sid, Cap: m.cap, Body: body(1024, 1)}
 	full, _ := wire.AppendFrame(nil, &send)
 	// A SEND cut inside its capability is malformed; inside its body it
 	// is a wrong size.
-	_, err := rawReply(t, c, full[:5+24+10], send.CID)
+	_, err := rawReply(t, r, full[:5+24+10], send.CID)
 	wantCode(t, err, wire.CodeMalformed)
-	send.CID = c.NextCID()
+	send.CID = r.NextCID()
 	full, _ = wire.AppendFrame(nil, &send)
-	_, err = rawReply(t, c, full[:len(full)-1], send.CID)
+	_, err = rawReply(t, r, full[:len(full)-1], send.CID)
 	wantCode(t, err, wire.CodeBadSize)
 
 	// Every truncation of a SUB is malformed.
-	sub := wire.Frame{Type: wire.TypeSUB, CID: c.NextCID(), ID: m.rid}
-	nonce := c.Nonce()
+	sub := wire.Frame{Type: wire.TypeSUB, CID: r.NextCID(), ID: m.rid}
+	nonce := r.Nonce()
 	wire.SignFrame(&sub, &nonce, m.key)
 	item, _ := wire.AppendFrame(nil, &sub)
 	for n := 5; n < len(item); n++ {
-		_, err := rawReply(t, c, item[:n], sub.CID)
+		_, err := rawReply(t, r, item[:n], sub.CID)
 		wantCode(t, err, wire.CodeMalformed)
 	}
 	// One byte too many.
-	_, err = rawReply(t, c, append(append([]byte(nil), item...), 0), sub.CID)
+	_, err = rawReply(t, r, append(append([]byte(nil), item...), 0), sub.CID)
 	wantCode(t, err, wire.CodeMalformed)
 
 	// Unknown type, and a reply type sent as a command.
-	cid := c.NextCID()
-	_, err = rawReply(t, c, []byte{0x7f, byte(cid >> 24), byte(cid >> 16), byte(cid >> 8), byte(cid)}, cid)
+	cid := r.NextCID()
+	_, err = rawReply(t, r, []byte{0x7f, byte(cid >> 24), byte(cid >> 16), byte(cid >> 8), byte(cid)}, cid)
 	wantCode(t, err, wire.CodeUnknown)
-	ok := wire.Frame{Type: wire.TypeOK, CID: c.NextCID()}
+	ok := wire.Frame{Type: wire.TypeOK, CID: r.NextCID()}
 	okItem, _ := wire.AppendFrame(nil, &ok)
-	_, err = rawReply(t, c, okItem, ok.CID)
+	_, err = rawReply(t, r, okItem, ok.CID)
 	wantCode(t, err, wire.CodeUnknown)
+	healthyRaw(t, r)
 	healthy(t, c)
 }
 
 func TestShortItemAndMalformedBlock(t *testing.T) {
 	tr := startRelay(t)
-	c := tr.dial(t)
-	ch, done := c.Expect(0)
-	defer done()
+	r := tr.raw(t)
+	ctx := tctx(t)
 
 	// A 2-byte item: no header, so the ERR carries cid 0.
 	var p wire.Packer
 	p.Reset(make([]byte, wire.BlockPlainSize))
 	p.Add([]byte{0x0e, 0})
-	if err := c.SendRawBlock(p.Finish()); err != nil {
+	if err := r.SendBlock(ctx, p.Finish()); err != nil {
 		t.Fatal(err)
 	}
-	expectErr0(t, ch, wire.CodeMalformed)
-	ch2, done2 := c.Expect(0)
-	defer done2()
-	_ = ch2
+	expectErr0(t, r, wire.CodeMalformed)
 
 	// A block whose padding is not zero: one ERR, cid 0, connection kept.
 	p.Reset(make([]byte, wire.BlockPlainSize))
 	p.Add([]byte{0x0e, 0, 0, 0, 1})
 	pt := p.Finish()
 	pt[len(pt)-1] = 1
-	if err := c.SendRawBlock(pt); err != nil {
+	if err := r.SendBlock(ctx, pt); err != nil {
 		t.Fatal(err)
 	}
-	expectErr0(t, ch2, wire.CodeMalformed)
+	expectErr0(t, r, wire.CodeMalformed)
 	// A block claiming more items than it holds.
-	ch3, done3 := c.Expect(0)
-	defer done3()
 	pt = make([]byte, wire.BlockPlainSize)
 	pt[1] = 3
-	if err := c.SendRawBlock(pt); err != nil {
+	if err := r.SendBlock(ctx, pt); err != nil {
 		t.Fatal(err)
 	}
-	expectErr0(t, ch3, wire.CodeMalformed)
-	healthy(t, c)
+	expectErr0(t, r, wire.CodeMalformed)
+	healthyRaw(t, r)
 }
 
-func expectErr0(t *testing.T, ch <-chan wire.Frame, code wire.Code) {
+func expectErr0(t *testing.T, r *relaytest.Raw, code wire.Code) {
 	t.Helper()
-	select {
-	case f := <-ch:
-		if f.Type != wire.TypeERR || f.Code != code {
-			t.Fatalf("got %v code %v, want ERR %v", f.Type, f.Code, code)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no ERR with cid 0")
+	f, err := r.Read(tctx(t))
+	if err != nil {
+		t.Fatalf("no ERR with cid 0: %v", err)
+	}
+	if f.Type != wire.TypeERR || f.Code != code || f.CID != 0 {
+		t.Fatalf("got %v cid %d code %v, want ERR %v with cid 0", f.Type, f.CID, f.Code, code)
 	}
 }
 
@@ -158,11 +154,12 @@ func TestAuthorisationFailures(t *testing.T) {
 	wantCode(t, c.Subscribe(ctx, m.rid, other), wire.CodeAuth)
 	wantCode(t, c.Delete(ctx, m.rid, other), wire.CodeAuth)
 	// NEW signed by a key other than the one it registers.
-	nw := wire.Frame{Type: wire.TypeNEW, CID: c.NextCID(), Key: m.key.Public()}
-	nonce := c.Nonce()
+	r := tr.raw(t)
+	nw := wire.Frame{Type: wire.TypeNEW, CID: r.NextCID(), Key: m.key.Public()}
+	nonce := r.Nonce()
 	wire.SignFrame(&nw, &nonce, other)
 	item, _ := wire.AppendFrame(nil, &nw)
-	_, err = c.DoRaw(ctx, item, nw.CID)
+	_, err = r.Do(ctx, item, nw.CID)
 	wantCode(t, err, wire.CodeAuth)
 	// Quota: MaxPending is 3 here.
 	for range 3 {
@@ -179,14 +176,14 @@ func TestAuthorisationFailures(t *testing.T) {
 func TestReplayOnAnotherConnection(t *testing.T) {
 	tr := startRelay(t)
 	ctx := tctx(t)
-	c1, c2 := tr.dial(t), tr.dial(t)
-	m := newMailbox(t, c1)
+	c1, c2 := tr.raw(t), tr.raw(t)
+	m := newMailbox(t, tr.dial(t))
 	for _, typ := range []wire.Type{wire.TypeSUB, wire.TypeDEL} {
 		f := wire.Frame{Type: typ, CID: 4242, ID: m.rid}
 		n1 := c1.Nonce()
 		wire.SignFrame(&f, &n1, m.key)
 		item, _ := wire.AppendFrame(nil, &f)
-		_, err := c2.DoRaw(ctx, item, f.CID)
+		_, err := c2.Do(ctx, item, f.CID)
 		wantCode(t, err, wire.CodeAuth)
 	}
 	// The same SUB is valid on its own connection.
@@ -194,10 +191,10 @@ func TestReplayOnAnotherConnection(t *testing.T) {
 	n1 := c1.Nonce()
 	wire.SignFrame(&f, &n1, m.key)
 	item, _ := wire.AppendFrame(nil, &f)
-	if _, err := c1.DoRaw(ctx, item, f.CID); err != nil {
+	if _, err := c1.Do(ctx, item, f.CID); err != nil {
 		t.Fatal(err)
 	}
-	healthy(t, c2)
+	healthyRaw(t, c2)
 }
 
 func TestRateLimit(t *testing.T) {
@@ -212,38 +209,89 @@ func TestRateLimit(t *testing.T) {
 	wantCode(t, c.Ping(ctx), wire.CodeRate)
 }
 
+// TestRateAtOnce floods one connection with PINGs in one block: the
+// burst is answered, every command past it gets RATE at once, not after
+// a wait, and the connection stays usable (spec/relay.md §11).
+func TestRateAtOnce(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Limits.Rate = 1; c.Limits.Burst = 5 })
+	ctx := tctx(t)
+	r := tr.raw(t)
+	var items [][]byte
+	for range 40 {
+		f := wire.Frame{Type: wire.TypePING, CID: r.NextCID()}
+		item, _ := wire.AppendFrame(nil, &f)
+		items = append(items, item)
+	}
+	start := time.Now()
+	if err := r.Send(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	ok, rate := 0, 0
+	for range items {
+		f, err := r.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case f.Type == wire.TypeOK:
+			ok++
+		case f.Type == wire.TypeERR && f.Code == wire.CodeRate:
+			rate++
+		default:
+			t.Fatalf("reply %v code %v", f.Type, f.Code)
+		}
+	}
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("40 replies took %v: commands over the rate were delayed", took)
+	}
+	if ok < 5 || ok > 6 || rate != 40-ok {
+		t.Errorf("%d OK and %d RATE, want the burst of 5 (6 if a token came meanwhile) and RATE for the rest", ok, rate)
+	}
+	f := wire.Frame{Type: wire.TypePING, CID: r.NextCID()}
+	item, _ := wire.AppendFrame(nil, &f)
+	time.Sleep(1100 * time.Millisecond) // a token again
+	if _, err := r.Do(ctx, item, f.CID); err != nil {
+		t.Fatalf("PING after the flood: %v", err)
+	}
+}
+
 // TestTransportViolations: each closes the offending connection with the
 // close code of spec/relay.md §4.5 and leaves the relay healthy.
 func TestTransportViolations(t *testing.T) {
 	tr := startRelay(t)
 	ctx := tctx(t)
-	cases := map[string]func(c *conn.Conn) error{
-		"oversize message": func(c *conn.Conn) error {
-			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize+1))
+	cases := map[string]func(r *relaytest.Raw) error{
+		"oversize message": func(r *relaytest.Raw) error {
+			return r.WriteMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize+1))
 		},
-		"truncated block": func(c *conn.Conn) error {
-			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, 100))
+		"truncated block": func(r *relaytest.Raw) error {
+			return r.WriteMessage(ctx, websocket.MessageBinary, make([]byte, 100))
 		},
-		"forged block": func(c *conn.Conn) error {
-			return c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize))
+		"forged block": func(r *relaytest.Raw) error {
+			return r.WriteMessage(ctx, websocket.MessageBinary, make([]byte, wire.BlockSize))
 		},
-		"text message": func(c *conn.Conn) error {
-			return c.WriteRawMessage(ctx, websocket.MessageText, make([]byte, wire.BlockSize))
+		"text message": func(r *relaytest.Raw) error {
+			return r.WriteMessage(ctx, websocket.MessageText, make([]byte, wire.BlockSize))
 		},
 	}
 	for name, bad := range cases {
 		t.Run(name, func(t *testing.T) {
-			c := tr.dial(t)
-			if err := bad(c); err != nil {
+			r := tr.raw(t)
+			if err := bad(r); err != nil {
 				t.Fatal(err)
 			}
-			select {
-			case <-c.Done():
-			case <-time.After(10 * time.Second):
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			err := r.Wait(wctx)
+			if wctx.Err() != nil {
 				t.Fatal("relay kept the connection")
 			}
-			if code := websocket.CloseStatus(c.Err()); code != wire.CloseBadBlock && code != websocket.StatusMessageTooBig {
-				t.Fatalf("close status %v (%v)", code, c.Err())
+			want := websocket.StatusCode(wire.CloseBadBlock)
+			if name == "oversize message" {
+				want = websocket.StatusMessageTooBig // RFC 6455's 1009
+			}
+			if code := websocket.CloseStatus(err); code != want {
+				t.Fatalf("close status %v, want %v (%v)", code, want, err)
 			}
 			healthy(t, tr.dial(t))
 		})
@@ -269,6 +317,24 @@ func TestHelloFailures(t *testing.T) {
 	_, _, err = ws.Read(ctx)
 	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
 		t.Fatalf("unknown version: close status %v (%v)", code, err)
+	}
+	// An all-zero ephemeral key (a low-order point: the shared secret
+	// would be all zero, §4.4): 4001.
+	zws, _, err := websocket.Dial(ctx, tr.addr.WebSocketURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zws.CloseNow()
+	if _, _, err := zws.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	zero := wire.ClientHello{Version: wire.Version, Suite: wire.SuiteChaCha20Poly1305}
+	if err := zws.Write(ctx, websocket.MessageBinary, zero.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = zws.Read(ctx)
+	if code := websocket.CloseStatus(err); code != wire.CloseBadHello {
+		t.Fatalf("all-zero key: close status %v (%v)", code, err)
 	}
 	// A wrong fingerprint: the client refuses the relay.
 	a := tr.addr

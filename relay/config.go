@@ -64,10 +64,6 @@ var DefaultLimits = Limits{
 	WriteTimeout:     30 * time.Second,
 }
 
-// rateMaxWait is how long a command may wait for the rate limiter before
-// it is refused with RATE (§11).
-const rateMaxWait = time.Second
-
 // maxQueuedPush bounds the bytes of MSGs queued for one connection's
 // writer; delivery pauses above it (backpressure on a slow reader).
 const maxQueuedPush = 1 << 20

@@ -79,6 +79,21 @@ func (tr *testRelay) dial(t testing.TB) *conn.Conn {
 	return c
 }
 
+// raw dials a raw wire connection (relaytest.Raw) for traffic a client
+// would never send.
+func (tr *testRelay) raw(t testing.TB) *relaytest.Raw {
+	t.Helper()
+	return relaytest.DialRaw(t, tr.addr)
+}
+
+// healthyRaw is healthy for a raw connection.
+func healthyRaw(t testing.TB, r *relaytest.Raw) {
+	t.Helper()
+	if err := r.Ping(tctx(t)); err != nil {
+		t.Fatalf("connection unhealthy: %v", err)
+	}
+}
+
 func tctx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

@@ -7,7 +7,7 @@ import (
 	"net"
 	"net/http"
 
-	"veil/relay/wire"
+	"veil/relay/wsframe"
 )
 
 // connBufSize is the size of the read and write buffers of a hijacked
@@ -43,7 +43,7 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// Whole frames, one write each: the block bypasses the small buffer
 	// but its header does not, which would be two writes per block.
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wire.NewFrameWriter(nc), connBufSize)), nil
+	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)), nil
 }
 
 // prefixReader returns prefix, then reads from r.

@@ -102,12 +102,20 @@ func TestLogsAndMetricsHoldNoIdentifiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, c.Send(ctx, m.sid, &[32]byte{}, body(1024, 0xab)), wire.CodeAuth)
-	if err := c.Subscribe(ctx, m.rid, m.key); err != nil {
+	// A subscriber that sends a bad block, which closes its connection.
+	r := tr.raw(t)
+	sub := wire.Frame{Type: wire.TypeSUB, CID: r.NextCID(), ID: m.rid}
+	nonce := r.Nonce()
+	wire.SignFrame(&sub, &nonce, m.key)
+	item, _ := wire.AppendFrame(nil, &sub)
+	if _, err := r.Do(ctx, item, sub.CID); err != nil {
 		t.Fatal(err)
 	}
-	nextPush(t, c)
-	c.WriteRawMessage(ctx, websocket.MessageBinary, make([]byte, 10)) // a bad block: closes the connection
-	<-c.Done()
+	if f, err := r.Read(ctx); err != nil || f.Type != wire.TypeMSG {
+		t.Fatalf("after SUB: %v, %v; want MSG", f.Type, err)
+	}
+	r.WriteMessage(ctx, websocket.MessageBinary, make([]byte, 10))
+	r.Wait(ctx)
 	tr.stop()
 
 	mfs, err := reg.Gather()

@@ -203,8 +203,13 @@ func (c *session) readLoop(o *wire.Opener) {
 		n, err := io.ReadFull(r, b.ct[:])
 		if err == nil {
 			var one [1]byte
-			if m, _ := r.Read(one[:]); m != 0 {
-				err = errors.New("long block")
+			if m, rerr := r.Read(one[:]); m != 0 || rerr != nil && rerr != io.EOF {
+				// Longer than a block: RFC 6455's "message too big"
+				// (§4.5). The read limit makes the library refuse it.
+				c.s.putBlock(b)
+				c.s.metrics.badBlocks.Inc()
+				c.ws.Close(websocket.StatusMessageTooBig, "")
+				return
 			}
 		}
 		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
@@ -262,18 +267,11 @@ func (c *session) handleItem(item []byte) bool {
 		c.replyErr(f.CID, wire.CodeShutdown)
 		return true
 	}
-	if res := c.limiter.Reserve(); !res.OK() || res.Delay() > rateMaxWait {
-		res.Cancel()
+	if !c.limiter.Allow() {
+		// Over the rate: refused at once, never delayed, so the
+		// reader does not stall (§11).
 		c.replyErr(f.CID, wire.CodeRate)
 		return true
-	} else if d := res.Delay(); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
-			return false
-		}
 	}
 	// The item aliases the pooled block: copy what the command keeps.
 	cmd := command{f: f}

@@ -16,7 +16,7 @@ import (
 // New creates a mailbox owned by key (§7.2 NEW) and returns its recipient
 // and sender IDs. password is empty unless the relay requires one.
 func (c *Conn) New(ctx context.Context, key crypto.SignPrivate, password []byte) (rid, sid crypto.ID, err error) {
-	f := wire.Frame{Type: wire.TypeNEW, CID: c.NextCID(), Key: key.Public(), Password: password}
+	f := wire.Frame{Type: wire.TypeNEW, CID: c.nextCID(), Key: key.Public(), Password: password}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return rid, sid, err
@@ -64,7 +64,7 @@ func okFunc(done func(error)) func(wire.Frame, error) {
 // Subscribe makes this connection the mailbox's live subscriber (§7.2
 // SUB); its messages then arrive on Pushes.
 func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPrivate) error {
-	f := wire.Frame{Type: wire.TypeSUB, CID: c.NextCID(), ID: rid}
+	f := wire.Frame{Type: wire.TypeSUB, CID: c.nextCID(), ID: rid}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func (c *Conn) Subscribe(ctx context.Context, rid crypto.ID, key crypto.SignPriv
 // message comes again (§8.3), which the receiver discards. Waiting for
 // each reply would hold every ACK for AckDelay in turn.
 func (c *Conn) AckNoWait(rid crypto.ID, seq uint64) error {
-	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	f := wire.Frame{Type: wire.TypeACK, CID: c.nextCID(), ID: rid, Seq: seq}
 	item, err := wire.AppendFrame(nil, &f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
@@ -98,7 +98,7 @@ func (c *Conn) AckNoWait(rid crypto.ID, seq uint64) error {
 // Ack deletes message seq (§7.2 ACK); the connection must hold the subscription.
 func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
 	// Lazily: the ACK waits up to AckDelay to share a block (§5.3).
-	f := wire.Frame{Type: wire.TypeACK, CID: c.NextCID(), ID: rid, Seq: seq}
+	f := wire.Frame{Type: wire.TypeACK, CID: c.nextCID(), ID: rid, Seq: seq}
 	item, err := wire.AppendFrame(nil, &f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
@@ -112,7 +112,7 @@ func (c *Conn) Ack(ctx context.Context, rid crypto.ID, seq uint64) error {
 
 // Delete deletes the mailbox and its messages (§7.2 DEL).
 func (c *Conn) Delete(ctx context.Context, rid crypto.ID, key crypto.SignPrivate) error {
-	f := wire.Frame{Type: wire.TypeDEL, CID: c.NextCID(), ID: rid}
+	f := wire.Frame{Type: wire.TypeDEL, CID: c.nextCID(), ID: rid}
 	r, err := c.doSigned(ctx, &f, key)
 	if err != nil {
 		return err
@@ -168,7 +168,10 @@ func (c *Conn) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapSize
 	return r.Seq, nil
 }
 
-// ReadLog returns up to limit entries after the cursor (§7.2 LREAD).
+// ReadLog returns up to limit entries after the cursor (§7.2 LREAD). A
+// reply with an entry whose body is not one of the padding buckets
+// (crypto.Buckets, §6, §7.3) is an error: a relay that sends one is
+// broken or lying, and no entry of that reply is returned.
 func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize]byte, after uint64, limit int) ([]wire.Entry, error) {
 	if limit < 1 || limit > wire.MaxReadLimit {
 		return nil, fmt.Errorf("conn: read limit must be 1-%d", wire.MaxReadLimit)
@@ -179,6 +182,11 @@ func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize
 	}
 	if r.Type != wire.TypeENTRIES {
 		return nil, unexpected(r)
+	}
+	for _, e := range r.Entries {
+		if !wire.IsBucket(len(e.Body)) {
+			return nil, fmt.Errorf("conn: relay sent log entry %d with a %d-byte body, not a padding bucket size", e.Seq, len(e.Body))
+		}
 	}
 	return r.Entries, nil
 }
@@ -210,7 +218,7 @@ func (c *Conn) doSigned(ctx context.Context, f *wire.Frame, key crypto.SignPriva
 	if err != nil {
 		return wire.Frame{}, fmt.Errorf("conn: %w", err)
 	}
-	return c.DoRaw(ctx, item, f.CID)
+	return c.do(ctx, item, f.CID, false)
 }
 
 func expectOK(r wire.Frame) error {

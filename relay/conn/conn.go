@@ -194,10 +194,6 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 	return c, nil
 }
 
-// Nonce returns the connection nonce that recipient signatures bind to
-// (spec/relay.md §7.4).
-func (c *Conn) Nonce() [wire.NonceSize]byte { return c.nonce }
-
 // Identity returns the relay's identity key, already checked against the
 // address fingerprint.
 func (c *Conn) Identity() crypto.SignPublic { return c.ident }
@@ -256,8 +252,8 @@ func (c *Conn) fail(err error) {
 	})
 }
 
-// NextCID returns a fresh correlation ID (never 0, which pushes use).
-func (c *Conn) NextCID() uint32 {
+// nextCID returns a fresh correlation ID (never 0, which pushes use).
+func (c *Conn) nextCID() uint32 {
 	for {
 		if id := c.cid.Add(1); id != 0 {
 			return id
@@ -268,18 +264,12 @@ func (c *Conn) NextCID() uint32 {
 // Do sends f with a fresh correlation ID and waits for its reply. An ERR
 // reply is returned as a *wire.Error.
 func (c *Conn) Do(ctx context.Context, f *wire.Frame) (wire.Frame, error) {
-	f.CID = c.NextCID()
+	f.CID = c.nextCID()
 	item, err := wire.AppendFrame(nil, f)
 	if err != nil {
 		return wire.Frame{}, fmt.Errorf("conn: %w", err)
 	}
-	return c.DoRaw(ctx, item, f.CID)
-}
-
-// DoRaw sends one raw item, which may be malformed on purpose (tests,
-// load tools), and waits for the reply carrying cid.
-func (c *Conn) DoRaw(ctx context.Context, item []byte, cid uint32) (wire.Frame, error) {
-	return c.do(ctx, item, cid, false)
+	return c.do(ctx, item, f.CID, false)
 }
 
 // do sends item, lazily for ACKs (outQueue), and waits for its reply.
@@ -321,7 +311,7 @@ func (c *Conn) do(ctx context.Context, item []byte, cid uint32, lazy bool) (wire
 // by Go itself means the command was not sent and done is not called.
 // lazy sends the command as ACKs are sent (§5.3).
 func (c *Conn) Go(f *wire.Frame, lazy bool, done func(wire.Frame, error)) error {
-	f.CID = c.NextCID()
+	f.CID = c.nextCID()
 	item, err := wire.AppendFrame(nil, f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
@@ -353,13 +343,6 @@ func (c *Conn) errOr(def error) error {
 		return err
 	}
 	return def
-}
-
-// WriteRawMessage writes one WebSocket message as it is, bypassing the
-// inner layer: for tests of the relay's transport checks only. It breaks
-// the connection's block counter.
-func (c *Conn) WriteRawMessage(ctx context.Context, typ websocket.MessageType, b []byte) error {
-	return c.ws.Write(ctx, typ, b)
 }
 
 // readLoop owns the Opener. It stops when the WebSocket fails.
@@ -477,14 +460,6 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 			return
 		}
 		for len(items) > 0 {
-			if len(items[0]) == wire.BlockPlainSize { // SendRawBlock
-				b := s.Seal(block[:0], items[0])
-				items = items[1:]
-				if !c.writeBlock(b) {
-					return
-				}
-				continue
-			}
 			p.Reset(pt)
 			for len(items) > 0 && p.Add(items[0]) {
 				items = items[1:]
@@ -510,33 +485,6 @@ func (c *Conn) writeBlock(b []byte) bool {
 		return false
 	}
 	return true
-}
-
-// SendRawBlock seals pt, a whole block plaintext of BlockPlainSize bytes
-// that may be malformed on purpose, and sends it in order with the other
-// blocks: for tests of the relay's block checks.
-func (c *Conn) SendRawBlock(pt []byte) error {
-	if len(pt) != wire.BlockPlainSize {
-		return fmt.Errorf("conn: raw block must be %d bytes", wire.BlockPlainSize)
-	}
-	return c.out.push(append([]byte(nil), pt...), false, c.done)
-}
-
-// Expect registers a waiter for a reply with correlation ID cid that no
-// command of this Conn sent (cid 0: an ERR about an unparseable item or
-// block). It returns the channel and a function to unregister.
-func (c *Conn) Expect(cid uint32) (<-chan wire.Frame, func()) {
-	ch := make(chan wire.Frame, 1)
-	c.mu.Lock()
-	c.pending[cid] = ch
-	c.mu.Unlock()
-	return ch, func() {
-		c.mu.Lock()
-		if c.pending[cid] == ch {
-			delete(c.pending, cid)
-		}
-		c.mu.Unlock()
-	}
 }
 
 // writeTimeout bounds one block write.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -371,4 +372,74 @@ func TestRefusedDialsLeakNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("goroutines %d before 30 refused dials, %d after", before, after)
+}
+
+// TestReadLogRefusesBadEntrySizes (spec/relay.md §7.3): an ENTRIES reply
+// with a body that is not a padding bucket is an error, not data.
+func TestReadLogRefusesBadEntrySizes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sizes []int
+		ok    bool
+	}{
+		{"buckets", []int{1024, 4096}, true},
+		{"empty", nil, true},
+		{"one byte short", []int{1024, 1023}, false},
+		{"empty body", []int{0}, false},
+		{"one byte over", []int{4097}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeRelay{serve: entriesServer(tc.sizes)}
+			startFake(t, f)
+			c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var id crypto.ID
+			var rcap [wire.CapSize]byte
+			es, err := c.ReadLog(dialCtx(t), id, &rcap, 0, 10)
+			if tc.ok {
+				if err != nil || len(es) != len(tc.sizes) {
+					t.Fatalf("ReadLog = %d entries, %v", len(es), err)
+				}
+				return
+			}
+			if err == nil || es != nil || !strings.Contains(err.Error(), "padding bucket") {
+				t.Fatalf("ReadLog = %d entries, %v; want an error about the bucket", len(es), err)
+			}
+		})
+	}
+}
+
+// entriesServer answers every item with ENTRIES of bodies of the given
+// sizes.
+func entriesServer(sizes []int) func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+	return func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+		ctx := context.Background()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			pt, err := o.Open(nil, b)
+			if err != nil {
+				return
+			}
+			items, _ := wire.SplitBlock(pt)
+			var p wire.Packer
+			p.Reset(make([]byte, wire.BlockPlainSize))
+			for _, it := range items {
+				_, cid, _ := wire.PeekHeader(it)
+				r := wire.Frame{Type: wire.TypeENTRIES, CID: cid}
+				for i, n := range sizes {
+					r.Entries = append(r.Entries, wire.Entry{Seq: uint64(i + 1), Body: make([]byte, n)})
+				}
+				p.AddFrame(&r)
+			}
+			if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
+				return
+			}
+		}
+	}
 }

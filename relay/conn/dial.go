@@ -7,18 +7,18 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"veil/relay/wire"
+	"veil/relay/wsframe"
 )
 
 // frameConn is a connection that, once armed after the WebSocket
-// handshake, writes whole WebSocket frames (wire.FrameWriter): the
+// handshake, writes whole WebSocket frames (wsframe.Writer): the
 // WebSocket library writes a client's masked frame through a 4 KiB
 // buffer, which would cost five writes and five TCP segments per block.
 // Before it is armed (the HTTP upgrade request) writes pass straight
 // through.
 type frameConn struct {
 	net.Conn
-	fw    *wire.FrameWriter
+	fw    *wsframe.Writer
 	armed atomic.Bool
 }
 
@@ -86,7 +86,7 @@ func (d *dialer) tcp(ctx context.Context, network, addr string) (net.Conn, error
 }
 
 func (d *dialer) wrap(c net.Conn) net.Conn {
-	fc := &frameConn{Conn: c, fw: wire.NewFrameWriter(c)}
+	fc := &frameConn{Conn: c, fw: wsframe.NewWriter(c)}
 	d.last.Store(fc)
 	return fc
 }

@@ -2,7 +2,7 @@ package wire
 
 import (
 	"encoding/base64"
-	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -48,13 +48,25 @@ type Address struct {
 	Fingerprint Fingerprint
 }
 
-// String returns the canonical text form.
+// String returns the canonical text form (§3.4): the scheme, the host in
+// its canonical form (canonicalHost), the decimal port and the
+// fingerprint, with nothing between the port and "#".
 func (a Address) String() string {
 	scheme := SchemePlain
 	if a.TLS {
 		scheme = SchemeTLS
 	}
-	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "#" + a.Fingerprint.String()
+	return scheme + "://" + joinHostPort(canonicalHost(a.Host), a.Port) + "#" + a.Fingerprint.String()
+}
+
+// canonicalHost returns host in the canonical form of §3.4: an IP
+// address as net/netip formats it (IPv4 dotted decimal, IPv6 as RFC 5952
+// says), anything else (a DNS name) in lower case.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" {
+		return ip.String()
+	}
+	return strings.ToLower(host)
 }
 
 // WebSocketURL returns the URL to dial (§2.1).
@@ -63,11 +75,13 @@ func (a Address) WebSocketURL() string {
 	if a.TLS {
 		scheme = "wss"
 	}
-	return scheme + "://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port))) + "/v1"
+	return scheme + "://" + joinHostPort(a.Host, a.Port) + "/v1"
 }
 
-// ParseAddress parses a relay address (§3.2). It accepts exactly what
-// String produces, plus an optional "/" before the fragment.
+// ParseAddress parses a relay address (§3.2). Besides the canonical form
+// String produces it accepts a "/" before the fragment, a DNS name in any
+// case, an IPv6 address in any form net/netip reads and an IPv4 address
+// in brackets; the Address it returns holds the canonical host.
 func ParseAddress(s string) (Address, error) {
 	a, err := parseAddress(s)
 	if err != nil {
@@ -100,14 +114,14 @@ func parseAddress(s string) (Address, error) {
 	if strings.ContainsAny(hostport, "/?@ \t\r\n") {
 		return a, malformed("relay address must be scheme://host:port#fingerprint")
 	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || host == "" {
+	host, port, ok := splitHostPort(hostport)
+	if !ok || host == "" {
 		return a, malformed("relay address: bad host:port")
 	}
 	if strings.Contains(host, ":") && !strings.HasPrefix(hostport, "[") {
 		return a, malformed("relay address: IPv6 host must be bracketed")
 	}
-	if strings.HasPrefix(hostport, "[") && net.ParseIP(host) == nil {
+	if strings.HasPrefix(hostport, "[") && !isIP(host) {
 		return a, malformed("relay address: bad IPv6 host")
 	}
 	p, err := strconv.ParseUint(port, 10, 16)
@@ -119,9 +133,51 @@ func parseAddress(s string) (Address, error) {
 			return a, malformed("relay address: bad character in host")
 		}
 	}
-	a.Host, a.Port = host, uint16(p)
+	a.Host, a.Port = canonicalHost(host), uint16(p)
 	if a.Fingerprint, err = ParseFingerprint(frag); err != nil {
 		return Address{}, err
 	}
 	return a, nil
+}
+
+// joinHostPort is net.JoinHostPort: an IPv6 host goes in brackets.
+func joinHostPort(host string, port uint16) string {
+	p := strconv.Itoa(int(port))
+	if strings.Contains(host, ":") {
+		return "[" + host + "]:" + p
+	}
+	return host + ":" + p
+}
+
+// splitHostPort splits "host:port" or "[host]:port" as net.SplitHostPort
+// does: an unbracketed host has no colon, and brackets appear only around
+// the host.
+func splitHostPort(hostport string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	rest := hostport
+	if hostport[0] == '[' {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 || end+1 != i {
+			return "", "", false
+		}
+		host, rest = hostport[1:end], hostport[end+1:]
+	} else {
+		host = hostport[:i]
+		if strings.IndexByte(host, ':') >= 0 {
+			return "", "", false
+		}
+	}
+	if strings.ContainsAny(rest, "[]") {
+		return "", "", false
+	}
+	return host, hostport[i+1:], true
+}
+
+// isIP reports whether s is an IPv4 or IPv6 address without a zone.
+func isIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }

@@ -120,6 +120,7 @@ func FuzzParseAddress(f *testing.F) {
 	f.Add("veil+ws://127.0.0.1:7070/#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
 	f.Add("veil+ws://[::1]:7070#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
 	f.Add("veil://a:0#")
+	f.Add("veil://[2001:DB8::0:1]:443#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := wire.ParseAddress(s)
 		if err != nil {
@@ -129,7 +130,7 @@ func FuzzParseAddress(f *testing.F) {
 			return
 		}
 		b, err := wire.ParseAddress(a.String())
-		if err != nil || b != a {
+		if err != nil || b != a || b.String() != a.String() {
 			t.Fatalf("round trip of %q: %q, %v", s, a.String(), err)
 		}
 	})

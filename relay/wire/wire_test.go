@@ -228,6 +228,51 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
+// TestCanonicalAddress checks the canonical form of spec/relay.md §3.4:
+// each input parses, and its String is exactly the canonical text, which
+// parses back to the same Address.
+func TestCanonicalAddress(t *testing.T) {
+	fp := "#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI"
+	cases := []struct{ in, want string }{
+		{"veil://relay.example.org:443" + fp, "veil://relay.example.org:443" + fp},
+		{"veil://Relay.EXAMPLE.org:443" + fp, "veil://relay.example.org:443" + fp},
+		{"veil://relay.example.org:443/" + fp, "veil://relay.example.org:443" + fp},
+		{"veil+ws://127.0.0.1:7070" + fp, "veil+ws://127.0.0.1:7070" + fp},
+		{"veil+ws://[127.0.0.1]:7070" + fp, "veil+ws://127.0.0.1:7070" + fp},
+		{"veil+ws://[::1]:7070/" + fp, "veil+ws://[::1]:7070" + fp},
+		{"veil://[2001:DB8:0:0:0:0:0:1]:443" + fp, "veil://[2001:db8::1]:443" + fp},
+		{"veil://[2001:db8:0:1:1:1:1:1]:443" + fp, "veil://[2001:db8:0:1:1:1:1:1]:443" + fp},
+		{"veil://[::ffff:192.0.2.1]:443" + fp, "veil://[::ffff:192.0.2.1]:443" + fp},
+		{"veil+ws://ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwx.onion:80" + fp,
+			"veil+ws://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion:80" + fp},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			a, err := wire.ParseAddress(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.String(); got != c.want {
+				t.Fatalf("String = %s, want %s", got, c.want)
+			}
+			b, err := wire.ParseAddress(c.want)
+			if err != nil || b != a {
+				t.Fatalf("the canonical form parses to %+v, %v; want %+v", b, err, a)
+			}
+		})
+	}
+	// An Address built by hand prints canonically too.
+	a, _ := wire.ParseAddress(cases[0].in)
+	a.Host = "RELAY.Example.org"
+	if a.String() != cases[0].want {
+		t.Fatalf("String of a hand-built Address = %s", a.String())
+	}
+	a.Host = "2001:db8:0::1"
+	if want := "veil://[2001:db8::1]:443" + fp; a.String() != want {
+		t.Fatalf("String of a hand-built IPv6 Address = %s, want %s", a.String(), want)
+	}
+}
+
 func TestErrorIs(t *testing.T) {
 	var err error = &wire.Error{Code: wire.CodeAuth}
 	if !errors.Is(err, &wire.Error{Code: wire.CodeAuth}) || errors.Is(err, &wire.Error{Code: wire.CodeQuota}) {

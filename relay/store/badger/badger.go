@@ -39,6 +39,8 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 
 	"veil/relay/store"
+	"veil/relay/store/journal"
+	"veil/relay/store/record"
 )
 
 // Tuning constants (not from the spec).
@@ -63,7 +65,9 @@ const (
 	// minMemTableSize keeps a group commit of one largest body possible.
 	minMemTableSize = 8 << 20
 	// MaxBody is the largest body the store accepts (Send, Append, PutBlob).
-	MaxBody = 1 << 20
+	MaxBody = journal.MaxBody
+	// journalDir is the message journal's directory in Config.Dir.
+	journalDir = "journal"
 	// deleteChunk bounds the records one delete operation removes.
 	deleteChunk = 512
 	// maxCached bounds the writer's per-mailbox and per-log caches; they are
@@ -119,7 +123,7 @@ type Store struct {
 	closed  bool
 
 	cache *mailboxCache
-	j     *journal
+	j     *journal.Journal
 
 	watchMu  sync.Mutex // guards watchers
 	watchers map[store.ID]map[*watcher]struct{}
@@ -130,6 +134,13 @@ type Store struct {
 	writerDone  chan struct{}
 	maintenance sync.WaitGroup
 }
+
+// The journal's segment sizes (journal.Options): variables so that tests
+// can make them small.
+var (
+	minSegment  int64 = journal.MinSegment
+	segmentSize int64 = journal.MaxSegment
+)
 
 var _ store.Store = (*Store)(nil)
 
@@ -167,14 +178,8 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badger: opening the store: %w", err)
 	}
-	// A busy journal holds about four full segments (the head, the next
-	// one and two spares): a sixteenth of the quota each at most, so a
-	// small quota is not taken up by segments written in advance.
-	maxSeg := segmentSize
-	if cfg.MaxBytes > 0 {
-		maxSeg = max(minSegment, min(maxSeg, cfg.MaxBytes/16))
-	}
-	j, err := openJournal(filepath.Join(cfg.Dir, journalDir), maxSeg, now())
+	jopts := journal.Options{Quota: cfg.MaxBytes, MinSegment: minSegment, MaxSegment: segmentSize}
+	j, err := journal.Open(filepath.Join(cfg.Dir, journalDir), jopts, now())
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -193,7 +198,7 @@ func Open(cfg Config) (*Store, error) {
 		writerDone: make(chan struct{}),
 	}
 	if err := s.settle(cfg.Logger); err != nil {
-		j.closeFiles()
+		j.Close()
 		db.Close()
 		return nil, err
 	}
@@ -220,7 +225,7 @@ func (s *Store) settle(logger *slog.Logger) error {
 	j := s.j
 	var orphans []store.ID
 	err := s.db.View(func(txn *bdg.Txn) error {
-		for rid := range j.boxes {
+		for _, rid := range j.Mailboxes() {
 			_, err := txn.Get(idKey(prefixMailbox, rid))
 			if errors.Is(err, bdg.ErrKeyNotFound) {
 				orphans = append(orphans, rid)
@@ -236,14 +241,14 @@ func (s *Store) settle(logger *slog.Logger) error {
 	for _, rid := range orphans {
 		// Recorded too: a mailbox created later with the same IDs must
 		// not find these messages after the next restart.
-		j.appendDrop(rid)
+		j.AppendDrop(rid)
 	}
-	if err := j.commit(); err != nil {
+	if err := j.Commit(); err != nil {
 		return err
 	}
-	j.recount()
-	if j.torn > 0 && logger != nil {
-		logger.Warn("badger: journal segments ended in a cut-off write (expected after a crash)", "segments", j.torn)
+	j.Recount()
+	if j.Torn() > 0 && logger != nil {
+		logger.Warn("badger: journal segments ended in a cut-off write (expected after a crash)", "segments", j.Torn())
 	}
 	return nil
 }
@@ -257,7 +262,7 @@ func (s *Store) migrate() error {
 	for {
 		// A new head first, if due: the records name the segment they
 		// are written to (their offsets and checksums).
-		j.rotate()
+		j.Rotate()
 		var keys [][]byte
 		size := 0
 		now := s.now()
@@ -272,16 +277,14 @@ func (s *Store) migrate() error {
 				if !ok || expired(item.ExpiresAt(), now) || item.ValueSize() > MaxBody {
 					continue
 				}
-				if b := j.boxes[rid]; b != nil {
-					if _, dup := b.find(seq); dup {
-						continue
-					}
+				if j.Has(rid, seq) {
+					continue
 				}
 				body, err := item.ValueCopy(nil)
 				if err != nil {
 					return fmt.Errorf("badger: reading: %w", err)
 				}
-				j.appendMigrated(rid, seq, item.ExpiresAt(), body)
+				j.AppendMigrated(rid, seq, item.ExpiresAt(), body)
 				size += len(body)
 			}
 			return nil
@@ -292,7 +295,7 @@ func (s *Store) migrate() error {
 		if len(keys) == 0 {
 			return nil
 		}
-		if err := j.commit(); err != nil {
+		if err := j.Commit(); err != nil {
 			return err
 		}
 		err = s.db.Update(func(txn *bdg.Txn) error {
@@ -327,7 +330,7 @@ func (s *Store) Close() error {
 	s.watchMu.Lock()
 	s.watchers = map[store.ID]map[*watcher]struct{}{}
 	s.watchMu.Unlock()
-	s.j.closeFiles()
+	s.j.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("badger: closing: %w", err)
 	}
@@ -412,9 +415,9 @@ func getMailbox(txn *bdg.Txn, rid store.ID) (store.Mailbox, error) {
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	m, err := decodeMailbox(v)
+	m, err := record.DecodeMailbox(v, record.BadgerV1)
 	if err != nil {
-		return store.Mailbox{}, err
+		return store.Mailbox{}, errCorrupt
 	}
 	if m.RecipientID != rid {
 		return store.Mailbox{}, errCorrupt
@@ -489,18 +492,18 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	// A secured mailbox marked active today in the cache needs no read of
 	// its record: Pending runs after every notification.
 	cached, gen, hit := s.cache.recipient(rid)
-	hit = hit && dayNumber(cached.LastActive) >= dayNumber(now)
+	hit = hit && record.DayNumber(cached.LastActive) >= record.DayNumber(now)
 	var loaded store.Mailbox
 	err := s.view(func(txn *bdg.Txn) (err error) {
 		if !hit {
 			if loaded, err = getMailbox(txn, rid); err != nil {
 				return err
 			}
-			stale = dayNumber(now) > dayNumber(loaded.LastActive)
+			stale = record.DayNumber(now) > record.DayNumber(loaded.LastActive)
 		}
 		if limit > 0 {
 			// Under the store's close lock: the segments stay open.
-			out, err = s.j.pending(rid, after, limit, now)
+			out, err = s.j.Pending(rid, after, limit, now)
 		}
 		return err
 	})
@@ -610,11 +613,11 @@ func getLog(txn *bdg.Txn, id store.ID) (store.Log, error) {
 	if err != nil {
 		return store.Log{}, err
 	}
-	l, err := decodeLog(v)
-	if err == nil && l.ID != id {
-		err = errCorrupt
+	l, err := record.DecodeLog(v, record.BadgerV1)
+	if err != nil || l.ID != id {
+		return store.Log{}, errCorrupt
 	}
-	return l, err
+	return l.Log, nil
 }
 
 // ReadLog implements store.Store.

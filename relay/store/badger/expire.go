@@ -8,6 +8,7 @@ import (
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 // sweepEvery is how often Expire walks every message, entry and blob
@@ -66,7 +67,7 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 			if !ok {
 				return true, nil
 			}
-			if !dayTime(d).Before(idleBefore) {
+			if !record.DayTime(d).Before(idleBefore) {
 				rest = true
 				return false, nil
 			}
@@ -211,17 +212,7 @@ func (o *expireKeysOp) apply(b *batch) error {
 // expireMessages drops the messages expired at now from the journal's
 // index, expireChunk mailboxes per group, so their segments can go.
 func (s *Store) expireMessages(ctx context.Context, now time.Time) error {
-	s.j.mu.RLock()
-	var rids []store.ID
-	for rid, b := range s.j.boxes {
-		for _, m := range b.msgs {
-			if expired(m.exp, now) {
-				rids = append(rids, rid)
-				break
-			}
-		}
-	}
-	s.j.mu.RUnlock()
+	rids := s.j.Expiring(now)
 	for len(rids) > 0 {
 		n := min(len(rids), expireChunk)
 		if err := s.submit(ctx, &expireMessagesOp{rids: rids[:n], now: now}); err != nil {
@@ -239,9 +230,7 @@ type expireMessagesOp struct {
 
 func (o *expireMessagesOp) apply(b *batch) error {
 	for _, rid := range o.rids {
-		if jb := b.w.j.boxes[rid]; jb != nil {
-			b.w.j.dropExpired(rid, jb, o.now)
-		}
+		b.w.j.DropExpired(rid, o.now)
 	}
 	return nil
 }

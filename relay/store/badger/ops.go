@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 var (
@@ -38,19 +39,19 @@ func (o *createMailboxOp) apply(b *batch) error {
 	if m.LastActive.IsZero() {
 		m.LastActive = b.now
 	}
-	v, err := encodeMailbox(m)
+	v, err := record.EncodeMailbox(m)
 	if err != nil {
 		return err
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
 	b.set(idKey(prefixSender, m.SenderID), m.RecipientID[:])
-	b.set(activeKey(dayNumber(m.LastActive), m.RecipientID), nil)
+	b.set(activeKey(record.DayNumber(m.LastActive), m.RecipientID), nil)
 	return nil
 }
 
 // Secure implements store.Store.
 func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) error {
-	if len(senderKey) == 0 || len(senderKey) > maxSenderKey {
+	if len(senderKey) == 0 || len(senderKey) > record.MaxSenderKey {
 		return fmt.Errorf("badger: sender key of %d bytes", len(senderKey))
 	}
 	return s.submit(ctx, &secureOp{sid: sid, key: senderKey})
@@ -109,11 +110,11 @@ func (o *deleteMailboxOp) apply(b *batch) error {
 		o.skipped = true
 		return nil
 	}
-	b.w.j.appendDrop(o.rid)
+	b.w.j.AppendDrop(o.rid)
 	b.del(idKey(prefixMailbox, o.rid))
 	b.del(idKey(prefixSender, st.meta.SenderID))
 	b.del(idKey(prefixBoxSeq, o.rid))
-	b.del(activeKey(dayNumber(st.meta.LastActive), o.rid))
+	b.del(activeKey(record.DayNumber(st.meta.LastActive), o.rid))
 	b.w.forget(st)
 	// Dropped now and again after the commit, so a reader that loaded the
 	// record meanwhile does not keep it.
@@ -168,10 +169,10 @@ func (o *sendOp) apply(b *batch) error {
 	}
 	rid := st.meta.RecipientID
 	j := b.w.j
-	if jb := j.boxes[rid]; jb != nil && len(jb.msgs) >= o.max {
+	if j.Len(rid) >= o.max {
 		// The index may hold messages that have expired since.
-		j.dropExpired(rid, jb, b.now)
-		if len(jb.msgs) >= o.max {
+		j.DropExpired(rid, b.now)
+		if j.Len(rid) >= o.max {
 			return store.ErrQuota
 		}
 	}
@@ -189,7 +190,7 @@ func (o *sendOp) apply(b *batch) error {
 		}
 		st.reserved = seq + seqReserve - 1
 	}
-	j.appendSend(rid, seq, expiresAt(b.now.Add(o.ttl)), o.body)
+	j.AppendSend(rid, seq, expiresAt(b.now.Add(o.ttl)), o.body)
 	st.lastSeq = seq
 	b.touch(st)
 	b.notify = append(b.notify, rid)
@@ -212,15 +213,9 @@ func (o *ackOp) apply(b *batch) error {
 	if err != nil {
 		return err
 	}
-	jb := b.w.j.boxes[o.rid]
-	if jb == nil {
+	if !b.w.j.AppendAck(o.rid, o.seq, b.now) {
 		return store.ErrNotFound
 	}
-	i, ok := jb.find(o.seq)
-	if !ok || expired(jb.msgs[i].exp, b.now) {
-		return store.ErrNotFound
-	}
-	b.w.j.appendAck(o.rid, jb, i)
 	b.touch(st)
 	return nil
 }
@@ -324,7 +319,7 @@ func (o *createLogOp) apply(b *batch) error {
 	if l.Created.IsZero() {
 		l.Created = b.now
 	}
-	b.set(key, encodeLog(l))
+	b.set(key, record.EncodeLog(record.Log{Log: l}))
 	return nil
 }
 

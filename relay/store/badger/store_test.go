@@ -13,7 +13,10 @@ import (
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
+
+const day = 24 * time.Hour
 
 func mustMailbox(t testing.TB, s *Store, rid, sid byte) store.Mailbox {
 	t.Helper()
@@ -212,7 +215,7 @@ func TestCorruptRecord(t *testing.T) {
 	defer s.Close()
 	rid := store.ID{7}
 	if err := s.db.Update(func(txn *bdg.Txn) error {
-		return txn.Set(idKey(prefixMailbox, rid), []byte{mailboxV1, 1, 2})
+		return txn.Set(idKey(prefixMailbox, rid), []byte{record.V2, 1, 2})
 	}); err != nil {
 		t.Fatal(err)
 	}

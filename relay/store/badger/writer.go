@@ -9,6 +9,8 @@ import (
 	bdg "github.com/dgraph-io/badger/v4"
 
 	"veil/relay/store"
+	"veil/relay/store/journal"
+	"veil/relay/store/record"
 )
 
 // An op is one write. apply runs in the writer goroutine against the
@@ -53,7 +55,7 @@ func (s *Store) submit(ctx context.Context, o op) error {
 // uncommitted writes). Only the writer goroutine touches it.
 type writer struct {
 	s       *Store
-	j       *journal
+	j       *journal.Journal
 	boxes   map[store.ID]*boxState // by recipient ID
 	senders map[store.ID]store.ID  // sender ID → recipient ID
 	logs    map[store.ID]*logState
@@ -111,13 +113,13 @@ func (w *writer) run() {
 			return
 		}
 		if w.broken == nil {
-			w.j.rotate()
+			w.j.Rotate()
 		}
 		b := &batch{w: w, txn: w.s.db.NewTransaction(true), now: w.s.now()}
 		group := []*request{first}
 		errs := []error{b.apply(first.op)}
 	gather:
-		for b.writes+w.j.records < maxBatchOps && b.bytes+len(w.j.buf) < w.s.batchBytes {
+		for w.fits(b) {
 			select {
 			case r, ok := <-w.s.reqs:
 				if !ok {
@@ -140,7 +142,7 @@ func (w *writer) run() {
 				errs[i] = w.broken
 			}
 		} else {
-			w.j.publish(b.notify)
+			w.j.Publish(b.notify)
 			w.s.notify(b.notify)
 		}
 		for _, ids := range b.forget {
@@ -150,12 +152,19 @@ func (w *writer) run() {
 			r.done <- errs[i]
 		}
 		if err == nil {
-			w.j.reclaim()
+			w.j.Reclaim()
 		}
 		if len(w.boxes) > maxCached || len(w.logs) > maxCached {
 			w.reset()
 		}
 	}
+}
+
+// fits reports whether group b may take another request: its Badger
+// writes and journal records, and their bytes, stay under the bounds.
+func (w *writer) fits(b *batch) bool {
+	records, bytes := w.j.Buffered()
+	return b.writes+records < maxBatchOps && b.bytes+bytes < w.s.batchBytes
 }
 
 // commit makes group b durable: first its Badger transaction (which holds
@@ -172,12 +181,10 @@ func (w *writer) commit(b *batch) error {
 	if err := b.txn.Commit(); err != nil {
 		return err
 	}
-	if w.j.needMoves() {
-		if err := w.j.moveForward(); err != nil {
-			return err
-		}
+	if err := w.j.MoveForward(); err != nil {
+		return err
 	}
-	return w.j.commit()
+	return w.j.Commit()
 }
 
 // apply runs one op unless the group has already failed.
@@ -252,11 +259,9 @@ func (b *batch) box(rid store.ID) (*boxState, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
-	if jb := b.w.j.boxes[rid]; jb != nil && len(jb.msgs) > 0 {
-		// Cannot happen (reservations commit before the journal), but a
-		// seq must never be handed out twice.
-		st.lastSeq = max(st.lastSeq, jb.msgs[len(jb.msgs)-1].seq)
-	}
+	// A journal seq above the reservation cannot happen (reservations
+	// commit before the journal), but a seq must never be handed out twice.
+	st.lastSeq = max(st.lastSeq, b.w.j.LastSeq(rid))
 	b.w.boxes[rid] = st
 	b.w.senders[m.SenderID] = rid
 	return st, nil
@@ -325,7 +330,7 @@ func (b *batch) purge(prefix byte, id store.ID) (bool, error) {
 // touch marks the mailbox active today, writing its record at most once a
 // day.
 func (b *batch) touch(st *boxState) {
-	if dayNumber(b.now) <= dayNumber(st.meta.LastActive) {
+	if record.DayNumber(b.now) <= record.DayNumber(st.meta.LastActive) {
 		return
 	}
 	b.saveMailbox(st, st.meta)
@@ -334,16 +339,16 @@ func (b *batch) touch(st *boxState) {
 // saveMailbox writes m as st's record, marked active today, and moves its
 // idle-index key. m must have been encoded before (it fits).
 func (b *batch) saveMailbox(st *boxState, m store.Mailbox) {
-	old := dayNumber(st.meta.LastActive)
-	if today := dayNumber(b.now); today > dayNumber(m.LastActive) {
-		m.LastActive = dayTime(today)
+	old := record.DayNumber(st.meta.LastActive)
+	if today := record.DayNumber(b.now); today > record.DayNumber(m.LastActive) {
+		m.LastActive = record.DayTime(today)
 	}
-	v, err := encodeMailbox(m)
+	v, err := record.EncodeMailbox(m)
 	if err != nil {
 		return // cannot happen: Secure checked the key, the rest is fixed-size
 	}
 	b.set(idKey(prefixMailbox, m.RecipientID), v)
-	if d := dayNumber(m.LastActive); d != old {
+	if d := record.DayNumber(m.LastActive); d != old {
 		b.del(activeKey(old, m.RecipientID))
 		b.set(activeKey(d, m.RecipientID), nil)
 	}

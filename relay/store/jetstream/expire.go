@@ -10,10 +10,11 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
-// record is one stored message seen by a scan.
-type record struct {
+// scanned is one stored message seen by a scan.
+type scanned struct {
 	seq     uint64
 	subject string
 	header  nats.Header
@@ -23,7 +24,7 @@ type record struct {
 // scan calls fn for every message of st that existed when it started, in
 // stream order, through an ordered consumer (headers only when asked).
 // fn's errors stop the scan.
-func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) error) error {
+func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(scanned) error) error {
 	var info *js.StreamInfo
 	err := retry(ctx, func(ctx context.Context) error {
 		var err error
@@ -75,7 +76,7 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(record) e
 				return err
 			}
 			seen = md.Sequence.Stream
-			r := record{seq: seen, subject: msg.Subject(), header: msg.Headers()}
+			r := scanned{seq: seen, subject: msg.Subject(), header: msg.Headers()}
 			if !headersOnly {
 				r.data = msg.Data()
 			}
@@ -144,13 +145,13 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 
 // expired reports whether a record's Veil-Exp is at or before now; records
 // without a valid one are left to the server's TTL.
-func expired(r record, now time.Time) bool {
+func expired(r scanned, now time.Time) bool {
 	exp, err := parseMillis(r.header.Get(hdrExpires))
 	return err == nil && !exp.After(now)
 }
 
 func (s *Store) expireMessages(ctx context.Context, now time.Time) error {
-	return scan(ctx, s.msgs, true, func(r record) error {
+	return scan(ctx, s.msgs, true, func(r scanned) error {
 		if !expired(r, now) {
 			return nil
 		}
@@ -162,7 +163,7 @@ func (s *Store) expireMessages(ctx context.Context, now time.Time) error {
 }
 
 func (s *Store) expireBlobs(ctx context.Context, now time.Time) error {
-	return scan(ctx, s.blob, true, func(r record) error {
+	return scan(ctx, s.blob, true, func(r scanned) error {
 		if !expired(r, now) {
 			return nil
 		}
@@ -182,7 +183,7 @@ func (s *Store) expireEntries(ctx context.Context, now time.Time) error {
 		top  uint64
 	}
 	byLog := map[store.ID]*doomed{}
-	err := scan(ctx, s.logs, true, func(r record) error {
+	err := scan(ctx, s.logs, true, func(r scanned) error {
 		if !expired(r, now) {
 			return nil
 		}
@@ -227,7 +228,7 @@ func (s *Store) raiseFloor(ctx context.Context, id store.ID, n uint64) error {
 			return nil
 		}
 		l.Floor = n
-		_, err = s.publish(ctx, pub{subject: kvSubject(s.names.logBucket, id), data: encodeLog(l), expect: &rev})
+		_, err = s.publish(ctx, pub{subject: kvSubject(s.names.logBucket, id), data: record.EncodeLog(l), expect: &rev})
 		if !errors.Is(err, errConflict) {
 			return err
 		}
@@ -241,7 +242,7 @@ func (s *Store) raiseFloor(ctx context.Context, id store.ID, n uint64) error {
 func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error {
 	live := map[store.ID]bool{}
 	var idle []store.Mailbox
-	err := scan(ctx, s.boxes, false, func(r record) error {
+	err := scan(ctx, s.boxes, false, func(r scanned) error {
 		m, err := decodeMailbox(r.data)
 		if err != nil {
 			s.log.Warn("jetstream: malformed mailbox record skipped", "seq", r.seq)
@@ -273,7 +274,7 @@ func (s *Store) expireMailboxes(ctx context.Context, idleBefore time.Time) error
 		sid, rid store.ID
 	}
 	var orphans []index
-	err = scan(ctx, s.senders, false, func(r record) error {
+	err = scan(ctx, s.senders, false, func(r scanned) error {
 		sid, ok1 := lastToken(r.subject)
 		rid, err := decodeSender(r.data)
 		if ok1 && err == nil && !live[rid] {

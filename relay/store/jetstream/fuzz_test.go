@@ -14,50 +14,6 @@ import (
 // they did not write, without panicking, and what they accept must encode
 // back to the same bytes.
 
-func seedMailbox() store.Mailbox {
-	m := store.Mailbox{
-		Created:    time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
-		LastActive: time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC),
-		SenderKey:  []byte("sender credential"),
-	}
-	m.RecipientID[0], m.SenderID[0], m.RecipientKey[0] = 1, 2, 3
-	return m
-}
-
-func FuzzDecodeMailbox(f *testing.F) {
-	m := seedMailbox()
-	f.Add(encodeMailbox(m))
-	m.SenderKey = nil
-	f.Add(encodeMailbox(m))
-	f.Add([]byte{recordV1})
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeMailbox(b)
-		if err != nil {
-			return
-		}
-		if got := encodeMailbox(m); !bytes.Equal(got, b) {
-			t.Fatalf("round trip changed the record:\n in  %x\n out %x", b, got)
-		}
-	})
-}
-
-func FuzzDecodeLog(f *testing.F) {
-	l := logRecord{Log: store.Log{TTL: time.Hour, Created: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}, Floor: 7}
-	l.ID[0], l.WriteCap[0], l.ReadCap[0] = 1, 2, 3
-	f.Add(encodeLog(l))
-	f.Add([]byte{recordV1, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := decodeLog(b)
-		if err != nil {
-			return
-		}
-		if got := encodeLog(l); !bytes.Equal(got, b) {
-			t.Fatalf("round trip changed the record:\n in  %x\n out %x", b, got)
-		}
-	})
-}
-
 func FuzzDecodeBlob(f *testing.F) {
 	f.Add(encodeBlob([]byte("bundle"), time.UnixMilli(1_800_000_000_000)))
 	f.Add(encodeBlob(nil, time.UnixMilli(0)))

@@ -9,6 +9,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 // CreateLog implements store.Store (spec §5.1).
@@ -25,7 +26,7 @@ func (s *Store) CreateLog(ctx context.Context, l store.Log) error {
 		l.Created = s.now()
 	}
 	l.Created = dayOf(l.Created)
-	_, err = s.publish(ctx, pub{subject: kvSubject(s.names.logBucket, l.ID), data: encodeLog(logRecord{Log: l}), expect: &zero})
+	_, err = s.publish(ctx, pub{subject: kvSubject(s.names.logBucket, l.ID), data: record.EncodeLog(record.Log{Log: l}), expect: &zero})
 	if errors.Is(err, errConflict) {
 		return store.ErrExists
 	}
@@ -36,17 +37,17 @@ func (s *Store) CreateLog(ctx context.Context, l store.Log) error {
 }
 
 // logRec returns a log's record and revision.
-func (s *Store) logRec(ctx context.Context, id store.ID) (logRecord, uint64, error) {
+func (s *Store) logRec(ctx context.Context, id store.ID) (record.Log, uint64, error) {
 	msg, err := last(ctx, s.logMeta, kvSubject(s.names.logBucket, id))
 	if err != nil {
-		return logRecord{}, 0, fmt.Errorf("jetstream: read log: %w", err)
+		return record.Log{}, 0, fmt.Errorf("jetstream: read log: %w", err)
 	}
 	if msg == nil {
-		return logRecord{}, 0, store.ErrNotFound
+		return record.Log{}, 0, store.ErrNotFound
 	}
 	l, err := decodeLog(msg.Data)
 	if err != nil || l.ID != id {
-		return logRecord{}, 0, fmt.Errorf("jetstream: log record at revision %d: %w", msg.Sequence, errRecord)
+		return record.Log{}, 0, fmt.Errorf("jetstream: log record at revision %d: %w", msg.Sequence, errRecord)
 	}
 	return l, msg.Sequence, nil
 }

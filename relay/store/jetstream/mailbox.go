@@ -9,6 +9,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 // zero is the expected last subject sequence of a key that must not exist.
@@ -22,7 +23,7 @@ func (s *Store) CreateMailbox(ctx context.Context, m store.Mailbox) error {
 		return err
 	}
 	defer cancel()
-	if len(m.SenderKey) > maxSenderKey {
+	if len(m.SenderKey) > record.MaxSenderKey {
 		return errors.New("jetstream: sender key too long")
 	}
 	now := s.now()
@@ -136,7 +137,7 @@ func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) erro
 		return err
 	}
 	defer cancel()
-	if len(senderKey) > maxSenderKey {
+	if len(senderKey) > record.MaxSenderKey {
 		return errors.New("jetstream: sender key too long")
 	}
 	for range maxCAS {

@@ -8,121 +8,52 @@ import (
 	"time"
 
 	"veil/relay/store"
+	"veil/relay/store/record"
 )
 
 // Record formats (spec/relay-jetstream.md §4). Every record starts with a
 // version byte so a later format can be told apart; decoders refuse
-// anything they do not know exactly.
+// anything they do not know exactly. Mailbox and log records are the
+// stores' common format (package record); the others are this store's.
 const (
 	recordV1 = 1
-
-	// mailboxFixed is the size of a mailbox record without the sender key:
-	// version, recipient ID, sender ID, recipient key, created, last
-	// active, sender key length.
-	mailboxFixed = 1 + store.IDSize + store.IDSize + 32 + 8 + 8 + 2
-	// maxSenderKey bounds the sender credential a record can hold.
-	maxSenderKey = 1024
-	// logFixed: version, ID, write cap, read cap, TTL, created, floor.
-	logFixed = 1 + store.IDSize + 32 + 32 + 8 + 8 + 8
 	// blobFixed: version, deadline.
 	blobFixed = 1 + 8
+	// maxUnix bounds stored times to ±10,000 years around 1970 in
+	// seconds, far outside anything a relay writes, so arithmetic on them
+	// cannot overflow.
+	maxUnix = 10000 * 365 * 24 * 3600
 )
 
 var errRecord = errors.New("jetstream: malformed record")
 
-// encodeMailbox returns the KV value of a mailbox (§4.1). Times are kept
-// as Unix seconds of the UTC day.
+// encodeMailbox returns the KV value of a mailbox (§4.1). The caller has
+// checked the sender credential against record.MaxSenderKey.
 func encodeMailbox(m store.Mailbox) []byte {
-	b := make([]byte, 0, mailboxFixed+len(m.SenderKey))
-	b = append(b, recordV1)
-	b = append(b, m.RecipientID[:]...)
-	b = append(b, m.SenderID[:]...)
-	b = append(b, m.RecipientKey[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.Created.Unix()))
-	b = binary.BigEndian.AppendUint64(b, uint64(m.LastActive.Unix()))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(m.SenderKey)))
-	return append(b, m.SenderKey...)
+	b, err := record.EncodeMailbox(m)
+	if err != nil {
+		panic(err) // a programmer error: see above
+	}
+	return b
 }
 
-// decodeMailbox parses a mailbox record; the result owns no part of b.
+// decodeMailbox parses a mailbox record, version 2 or this store's
+// version 1; the result owns no part of b.
 func decodeMailbox(b []byte) (store.Mailbox, error) {
-	var m store.Mailbox
-	if len(b) < mailboxFixed || b[0] != recordV1 {
+	m, err := record.DecodeMailbox(b, record.JetStreamV1)
+	if err != nil {
 		return m, errRecord
-	}
-	p := b[1:]
-	copy(m.RecipientID[:], p)
-	p = p[store.IDSize:]
-	copy(m.SenderID[:], p)
-	p = p[store.IDSize:]
-	copy(m.RecipientKey[:], p)
-	p = p[32:]
-	created, ok1 := unixDay(binary.BigEndian.Uint64(p))
-	last, ok2 := unixDay(binary.BigEndian.Uint64(p[8:]))
-	n := int(binary.BigEndian.Uint16(p[16:]))
-	p = p[18:]
-	if !ok1 || !ok2 || n > maxSenderKey || len(p) != n {
-		return store.Mailbox{}, errRecord
-	}
-	m.Created, m.LastActive = created, last
-	if n > 0 {
-		m.SenderKey = append([]byte(nil), p...)
 	}
 	return m, nil
 }
 
-// unixDay converts stored seconds back to a UTC time; it refuses values
-// that are not whole days, so a record round-trips exactly.
-func unixDay(v uint64) (time.Time, bool) {
-	s := int64(v)
-	if s%int64(day/time.Second) != 0 || s < -maxUnix || s > maxUnix {
-		return time.Time{}, false
-	}
-	return time.Unix(s, 0).UTC(), true
-}
-
-// maxUnix bounds stored times to ±10,000 years around 1970, far outside
-// anything a relay writes, so arithmetic on them cannot overflow.
-const maxUnix = 10000 * 365 * 24 * 3600
-
-// logRecord is a log's metadata plus its floor: the highest entry number
-// ever removed from the log's subject, so numbering continues after every
-// entry has expired (§5.2).
-type logRecord struct {
-	store.Log
-	Floor uint64
-}
-
-func encodeLog(l logRecord) []byte {
-	b := make([]byte, 0, logFixed)
-	b = append(b, recordV1)
-	b = append(b, l.ID[:]...)
-	b = append(b, l.WriteCap[:]...)
-	b = append(b, l.ReadCap[:]...)
-	b = binary.BigEndian.AppendUint64(b, uint64(l.TTL))
-	b = binary.BigEndian.AppendUint64(b, uint64(l.Created.Unix()))
-	return binary.BigEndian.AppendUint64(b, l.Floor)
-}
-
-func decodeLog(b []byte) (logRecord, error) {
-	var l logRecord
-	if len(b) != logFixed || b[0] != recordV1 {
+// decodeLog parses a log record (§5.1), version 2 or this store's
+// version 1.
+func decodeLog(b []byte) (record.Log, error) {
+	l, err := record.DecodeLog(b, record.JetStreamV1)
+	if err != nil {
 		return l, errRecord
 	}
-	p := b[1:]
-	copy(l.ID[:], p)
-	p = p[store.IDSize:]
-	copy(l.WriteCap[:], p)
-	p = p[32:]
-	copy(l.ReadCap[:], p)
-	p = p[32:]
-	ttl := int64(binary.BigEndian.Uint64(p))
-	created, ok := unixDay(binary.BigEndian.Uint64(p[8:]))
-	if ttl <= 0 || !ok {
-		return logRecord{}, errRecord
-	}
-	l.TTL, l.Created = time.Duration(ttl), created
-	l.Floor = binary.BigEndian.Uint64(p[16:])
 	return l, nil
 }
 

@@ -1,4 +1,8 @@
-package wire
+// Package wsframe hands a network connection whole WebSocket frames
+// (RFC 6455 §5.2), one write each, so that a relay block and its frame
+// header leave in one system call and one TCP segment (spec/relay.md §13).
+// It reads frame headers only and never changes a byte.
+package wsframe
 
 import (
 	"encoding/binary"
@@ -6,19 +10,21 @@ import (
 	"math"
 	"net"
 	"sync"
+
+	"veil/relay/wire"
 )
 
-// maxWholeFrame is the largest WebSocket frame FrameWriter gathers: a
+// maxWholeFrame is the largest WebSocket frame Writer gathers: a
 // block (§5) with the largest header RFC 6455 allows. Longer frames pass
 // through as they come.
-const maxWholeFrame = BlockSize + 14
+const maxWholeFrame = wire.BlockSize + 14
 
 // framePool holds the buffers of incomplete frames. They start small: a
 // relay connection gathers only its 512-byte buffer's first flush before
 // the rest of the block arrives in one piece.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// FrameWriter sits between a WebSocket library's buffered writer and the
+// Writer sits between a WebSocket library's buffered writer and the
 // network connection and hands the connection whole WebSocket frames
 // (RFC 6455 §5.2), one write each. A block written through a 4 KiB
 // buffer otherwise costs five system calls and five TCP segments, and the
@@ -31,15 +37,15 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // It only reads frame headers to find where frames end; it never changes
 // a byte. Like the connection it wraps, it is not safe for concurrent
 // writes (WebSocket libraries serialise frame writes).
-type FrameWriter struct {
+type Writer struct {
 	w        io.Writer
 	vectored bool    // w takes net.Buffers in one system call (a TCP connection)
 	buf      *[]byte // bytes of the frame being gathered; nil when none
 	pass     uint64  // bytes of an oversize frame still to pass through
 }
 
-// NewFrameWriter returns a FrameWriter that writes whole frames to w.
-func NewFrameWriter(w io.Writer) *FrameWriter {
+// NewWriter returns a Writer that writes whole frames to w.
+func NewWriter(w io.Writer) *Writer {
 	// Only the standard library's own socket types: net.Buffers writes to
 	// a type that embeds one past that type's Write.
 	var vectored bool
@@ -47,11 +53,11 @@ func NewFrameWriter(w io.Writer) *FrameWriter {
 	case *net.TCPConn, *net.UnixConn:
 		vectored = true
 	}
-	return &FrameWriter{w: w, vectored: vectored}
+	return &Writer{w: w, vectored: vectored}
 }
 
 // Write gathers p and writes every frame it completes.
-func (f *FrameWriter) Write(p []byte) (int, error) {
+func (f *Writer) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		if f.pass > 0 {
@@ -132,7 +138,7 @@ func (f *FrameWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (f *FrameWriter) release() {
+func (f *Writer) release() {
 	*f.buf = (*f.buf)[:0]
 	framePool.Put(f.buf)
 	f.buf = nil

@@ -1,4 +1,4 @@
-package wire_test
+package wsframe_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"veil/relay/wire"
+	"veil/relay/wsframe"
 )
 
 // recorder keeps every Write it gets.
@@ -50,10 +51,10 @@ func wsFrame(n int, masked bool, fill byte) []byte {
 	return append(b, bytes.Repeat([]byte{fill}, n)...)
 }
 
-// TestFrameWriterWholeFrames: frames of every header form, written in
+// TestWriterWholeFrames: frames of every header form, written in
 // pieces of random sizes, reach the connection unchanged and one whole
 // frame per write; a frame longer than a block passes through as it comes.
-func TestFrameWriterWholeFrames(t *testing.T) {
+func TestWriterWholeFrames(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	sizes := []int{0, 1, 125, 126, 4096, 65535, wire.BlockSize, 65536, 100000}
 	for round := range 50 {
@@ -65,7 +66,7 @@ func TestFrameWriterWholeFrames(t *testing.T) {
 			stream = append(stream, f...)
 		}
 		var rec recorder
-		fw := wire.NewFrameWriter(&rec)
+		fw := wsframe.NewWriter(&rec)
 		for rest := stream; len(rest) > 0; {
 			k := min(len(rest), 1+rng.IntN(5000))
 			if n, err := fw.Write(rest[:k]); n != k || err != nil {
@@ -93,25 +94,25 @@ func TestFrameWriterWholeFrames(t *testing.T) {
 	}
 }
 
-// TestFrameWriterError: a failing connection's error comes back.
-func TestFrameWriterError(t *testing.T) {
+// TestWriterError: a failing connection's error comes back.
+func TestWriterError(t *testing.T) {
 	rec := &recorder{fail: true}
-	fw := wire.NewFrameWriter(rec)
+	fw := wsframe.NewWriter(rec)
 	if _, err := fw.Write(wsFrame(10, true, 1)); err == nil {
 		t.Fatal("no error from a broken connection")
 	}
 }
 
-// FuzzFrameWriter: any byte stream, in any pieces, comes out unchanged
+// FuzzWriter: any byte stream, in any pieces, comes out unchanged
 // and in order (a prefix of it while a frame is incomplete), and never
 // panics the writer.
-func FuzzFrameWriter(f *testing.F) {
+func FuzzWriter(f *testing.F) {
 	f.Add(wsFrame(5, true, 1), uint8(3))
 	f.Add(append(wsFrame(0, false, 0), wsFrame(200, true, 2)...), uint8(1))
 	f.Add([]byte{0x82, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3}, uint8(2))
 	f.Fuzz(func(t *testing.T, stream []byte, piece uint8) {
 		var rec recorder
-		fw := wire.NewFrameWriter(&rec)
+		fw := wsframe.NewWriter(&rec)
 		step := int(piece)%64 + 1
 		for rest := stream; len(rest) > 0; {
 			k := min(step, len(rest))
@@ -126,9 +127,9 @@ func FuzzFrameWriter(f *testing.F) {
 	})
 }
 
-// TestFrameWriterTCP: on a TCP connection (vectored writes) the stream
+// TestWriterTCP: on a TCP connection (vectored writes) the stream
 // arrives unchanged, whatever the pieces.
-func TestFrameWriterTCP(t *testing.T) {
+func TestWriterTCP(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestFrameWriterTCP(t *testing.T) {
 	for i := range 200 {
 		stream = append(stream, wsFrame([]int{0, 3, 200, 4000, wire.BlockSize, 70000}[rng.IntN(6)], rng.IntN(2) == 0, byte(i))...)
 	}
-	fw := wire.NewFrameWriter(c)
+	fw := wsframe.NewWriter(c)
 	for rest := stream; len(rest) > 0; {
 		k := min(len(rest), []int{1, 7, 512, 4096, 15876, 20000}[rng.IntN(6)])
 		if _, err := fw.Write(rest[:k]); err != nil {
