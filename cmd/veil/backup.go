@@ -16,15 +16,6 @@ import (
 	"veil/vault"
 )
 
-// scryptWorkFactor returns age's scrypt cost: its default, or a tiny one
-// under the test-only fast-KDF switch.
-func scryptWorkFactor() int {
-	if os.Getenv(fastKDFEnv) == "1" {
-		return 10
-	}
-	return 18
-}
-
 func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "backup", "FILE [--passphrase-file FILE]", "Write the whole profile to FILE as an age file encrypted with a passphrase")
 	passFile := fs.String("passphrase-file", "", "read the backup passphrase from `FILE` instead of the terminal")

@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 	}
 	veilBin, relayBin = filepath.Join(dir, "veil"), filepath.Join(dir, "veil-relay")
 	for bin, pkg := range map[string]string{veilBin: ".", relayBin: "../veil-relay"} {
-		args := []string{"build", "-o", bin}
+		// veil_testkdf compiles in the fastKDFEnv switch (kdf_testkdf.go).
+		args := []string{"build", "-tags", "veil_testkdf", "-o", bin}
 		if raceEnabled {
 			args = append(args, "-race")
 		}

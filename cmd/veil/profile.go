@@ -25,20 +25,7 @@ const (
 
 	// settingEmbedded holds the address of the profile's embedded relay.
 	settingEmbedded = "embedded-relay"
-
-	// fastKDFEnv, when set to 1, makes new vaults use a tiny Argon2id cost.
-	// For tests only: it makes a PIN as cheap to guess as it is to type.
-	fastKDFEnv = "VEIL_INSECURE_FAST_KDF"
 )
-
-func vaultOptions() vault.Options {
-	var o vault.Options
-	if os.Getenv(fastKDFEnv) == "1" {
-		o.KDF = crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}
-		o.GCInterval = -1
-	}
-	return o
-}
 
 func (g *globals) engineConfig(home string, events chan<- client.Event) client.Config {
 	return client.Config{Dir: filepath.Join(home, vaultDirName), Vault: vaultOptions(), SOCKS5: g.socks5, Events: events}
