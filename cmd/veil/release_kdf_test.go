@@ -30,8 +30,8 @@ func TestReleaseBuildIgnoresFastKDF(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	release := kdfOfNewProfile(t, bin)
-	if release.argon != vault.DefaultKDF {
-		t.Errorf("release build: key file Argon2id %+v, want vault.DefaultKDF %+v", release.argon, vault.DefaultKDF)
+	if release.argon != vault.DefaultKDF() {
+		t.Errorf("release build: key file Argon2id %+v, want vault.DefaultKDF %+v", release.argon, vault.DefaultKDF())
 	}
 	if release.scryptLogN != releaseScryptLogN {
 		t.Errorf("release build: backup scrypt log N %d, want %d", release.scryptLogN, releaseScryptLogN)
