@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
 	"golang.org/x/term"
 
+	"veil/client"
 	"veil/crypto"
 	"veil/vault"
 )
@@ -46,7 +46,7 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		return fmt.Errorf("creating the backup: %w", errors.Unwrap(err))
 	}
 	pw := newProgress(io, f, "backing up", 0)
-	err = s.eng.Vault().Backup(ctx, pw, r)
+	err = s.eng.Backup(ctx, pw, r)
 	pw.finish()
 	if err == nil {
 		err = f.Sync()
@@ -101,8 +101,7 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 	}
 	pr := newProgress(io, nil, "restoring", st.Size())
 	pr.r = f
-	opts := vaultOptions()
-	v, err := vault.Restore(ctx, pr, filepath.Join(home, vaultDirName), pin, &opts, id)
+	err = client.Restore(ctx, g.engineConfig(home, nil), pr, pin, id)
 	pr.finish()
 	if errors.Is(err, vault.ErrExists) {
 		return fmt.Errorf("%s already holds a profile: restore into an empty --home", home)
@@ -110,7 +109,6 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 	if err != nil {
 		return err
 	}
-	v.Lock()
 	// The embedded relay of the backed-up profile does not travel with it.
 	s, err := open(ctx, g, &stdio{in: io.in, out: io.out, err: io.err}, nil)
 	if err == nil {

@@ -44,10 +44,22 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err := vault.CheckPIN(pin); err != nil {
 		return fmt.Errorf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
 	}
+	var opts client.CreateOptions
+	if *duressFile != "" {
+		dp, err := readSecret(io, *duressFile, "duress PIN", false)
+		if err != nil {
+			return err
+		}
+		defer crypto.Wipe(dp)
+		opts.DuressPIN, opts.DuressMode = dp, client.DuressDecoy
+		if *reset {
+			opts.DuressMode = client.DuressReset
+		}
+	}
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return err
 	}
-	eng, err := client.Create(ctx, g.engineConfig(home, nil), pin)
+	eng, err := client.Create(ctx, g.engineConfig(home, nil), pin, opts)
 	if errors.Is(err, vault.ErrExists) {
 		return fmt.Errorf("%s already holds a profile", home)
 	}
@@ -63,20 +75,6 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	}
 	if err != nil {
 		return err
-	}
-	if *duressFile != "" {
-		dp, err := readSecret(io, *duressFile, "duress PIN", false)
-		if err != nil {
-			return err
-		}
-		defer crypto.Wipe(dp)
-		mode := vault.DuressDecoy
-		if *reset {
-			mode = vault.DuressReset
-		}
-		if err := eng.Vault().SetDuressPIN(ctx, dp, mode); err != nil {
-			return err
-		}
 	}
 	def, _, err := eng.Relays(ctx)
 	if err != nil {

@@ -91,7 +91,14 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		return nil, err
 	}
-	eng, err := client.Create(ctx, p.g.engineConfig(p.home, events), st.PIN)
+	var opts client.CreateOptions
+	if st.Duress != nil {
+		opts.DuressPIN, opts.DuressMode = st.Duress, client.DuressDecoy
+		if st.DuressReset {
+			opts.DuressMode = client.DuressReset
+		}
+	}
+	eng, err := client.Create(ctx, p.g.engineConfig(p.home, events), st.PIN, opts)
 	if errors.Is(err, vault.ErrExists) {
 		return nil, fmt.Errorf("%s already holds a profile", p.home)
 	}
@@ -103,13 +110,6 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 		err = eng.Setup(ctx, st.Relay)
 	} else {
 		err = s.setupEmbedded(ctx)
-	}
-	if err == nil && st.Duress != nil {
-		mode := vault.DuressDecoy
-		if st.DuressReset {
-			mode = vault.DuressReset
-		}
-		err = eng.Vault().SetDuressPIN(ctx, st.Duress, mode)
 	}
 	if err == nil {
 		err = s.startEmbedded(ctx)
