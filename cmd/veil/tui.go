@@ -88,9 +88,6 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 			return nil, fmt.Errorf("relay address: %v", err)
 		}
 	}
-	if err := os.MkdirAll(p.home, 0o700); err != nil {
-		return nil, err
-	}
 	var opts client.CreateOptions
 	if st.Duress != nil {
 		opts.DuressPIN, opts.DuressMode = st.Duress, client.DuressDecoy
@@ -98,23 +95,11 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 			opts.DuressMode = client.DuressReset
 		}
 	}
-	eng, err := client.Create(ctx, p.g.engineConfig(p.home, events), st.PIN, opts)
-	if errors.Is(err, vault.ErrExists) {
-		return nil, fmt.Errorf("%s already holds a profile", p.home)
-	}
+	s, err := create(ctx, p.g, p.home, st.PIN, st.Relay, opts, events)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{home: p.home, eng: eng}
-	if st.Relay != "" {
-		err = eng.Setup(ctx, st.Relay)
-	} else {
-		err = s.setupEmbedded(ctx)
-	}
-	if err == nil {
-		err = s.startEmbedded(ctx)
-	}
-	if err != nil {
+	if err := s.startEmbedded(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -138,19 +123,8 @@ func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.
 		return nil, err
 	}
 	s := &session{home: p.home, eng: eng}
-	ok, err := eng.Initialized(ctx)
-	if err == nil && !ok {
-		err = s.setupEmbedded(ctx)
-	}
-	if err == nil {
-		err = s.startEmbedded(ctx)
-	}
-	if errors.Is(err, errEmbeddedChanged) {
-		if err = s.setupEmbedded(ctx); err == nil {
-			err = s.startEmbedded(ctx)
-		}
-	}
-	if err != nil {
+	// The TUI owns the screen: a replaced relay directory is not reported.
+	if err := s.bringUp(ctx, func() {}); err != nil {
 		s.close()
 		return nil, err
 	}
