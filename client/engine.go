@@ -76,11 +76,39 @@ type Engine struct {
 	socks5    string        // the proxy in use ("" direct)
 }
 
-// Create makes a new profile in cfg.Dir protected by pin.
-func Create(ctx context.Context, cfg Config, pin []byte) (*Engine, error) {
+// CreateOptions is what Create sets on a new profile besides its PIN.
+type CreateOptions struct {
+	// DuressPIN, when not nil, becomes the profile's duress PIN with
+	// DuressMode (zero: DuressDecoy). The caller keeps and wipes it.
+	DuressPIN  []byte
+	DuressMode DuressMode
+}
+
+// Create makes a new profile in cfg.Dir protected by pin, with the duress
+// PIN of opts if it has one. A duress PIN that is too short or equal to pin
+// is refused with the vault's reason before anything is written; if the
+// profile cannot be completed it is erased, so a failed Create leaves no
+// profile behind.
+func Create(ctx context.Context, cfg Config, pin []byte, opts CreateOptions) (*Engine, error) {
+	if opts.DuressPIN != nil {
+		if err := vault.CheckPIN(opts.DuressPIN); err != nil {
+			return nil, err
+		}
+		if crypto.Equal(opts.DuressPIN, pin) {
+			return nil, fmt.Errorf("%w: the duress PIN must differ from the unlock PIN", vault.ErrBadPIN)
+		}
+	}
 	v, err := vault.Create(ctx, cfg.Dir, pin, &cfg.Vault)
 	if err != nil {
 		return nil, err
+	}
+	if opts.DuressPIN != nil {
+		// The vault was created with pin a moment ago: that is the
+		// current-PIN check SetDuressPIN makes.
+		if err := v.SetDuressPIN(ctx, opts.DuressPIN, opts.DuressMode); err != nil {
+			v.Wipe()
+			return nil, err
+		}
 	}
 	return newEngine(ctx, cfg, v)
 }
@@ -133,9 +161,6 @@ func (e *Engine) Close() error {
 	e.pool.close()
 	return e.v.Lock()
 }
-
-// Vault returns the engine's vault, for backup and the PIN commands.
-func (e *Engine) Vault() *vault.Vault { return e.v }
 
 func (e *Engine) now() time.Time {
 	if e.cfg.Now != nil {

@@ -26,7 +26,7 @@ func testEngine(t testing.TB, events chan Event) *Engine {
 	t.Helper()
 	cfg := Config{Dir: t.TempDir(), Events: events,
 		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
-	e, err := Create(context.Background(), cfg, []byte("test pin"))
+	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

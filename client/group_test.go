@@ -18,7 +18,7 @@ func groupEngine(t *testing.T, addr string) (*Engine, chan Event) {
 	evs := make(chan Event, 256)
 	cfg := Config{Dir: t.TempDir(), Events: evs,
 		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
-	e, err := Create(context.Background(), cfg, []byte("test pin"))
+	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

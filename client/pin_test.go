@@ -1,10 +1,15 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 
+	"veil/crypto"
 	"veil/vault"
 )
 
@@ -84,5 +89,76 @@ func TestDuressPINThroughEngine(t *testing.T) {
 	}
 	if _, err := reopen(t, e2, "duress pin"); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("duress PIN in reset mode: %v", err)
+	}
+}
+
+// TestPINChangeWithWrongCurrentChangesNothing: every call that changes a
+// PIN refuses a wrong current PIN (the duress PIN included) with
+// ErrWrongPIN and leaves the key file byte for byte as it was.
+func TestPINChangeWithWrongCurrentChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	e := testEngine(t, nil)
+	if err := e.SetDuressPIN(ctx, []byte("test pin"), []byte("duress pin"), DuressDecoy); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(e.cfg.Dir, "vault.key")
+	before, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func(cur []byte) error{
+		"ChangePIN":       func(cur []byte) error { return e.ChangePIN(ctx, cur, []byte("new pin")) },
+		"SetDuressPIN":    func(cur []byte) error { return e.SetDuressPIN(ctx, cur, []byte("other duress"), DuressReset) },
+		"RemoveDuressPIN": func(cur []byte) error { return e.RemoveDuressPIN(ctx, cur) },
+	}
+	for name, call := range calls {
+		for _, cur := range []string{"wrong pin", "duress pin", ""} {
+			if err := call([]byte(cur)); !errors.Is(err, ErrWrongPIN) {
+				t.Errorf("%s with current %q: %v, want ErrWrongPIN", name, cur, err)
+			}
+			after, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Fatalf("%s with current %q changed the key file", name, cur)
+			}
+		}
+	}
+}
+
+// TestEngineHidesVault: the engine hands out no raw vault, whose PIN
+// methods skip the current-PIN check.
+func TestEngineHidesVault(t *testing.T) {
+	typ := reflect.TypeFor[*Engine]()
+	for i := range typ.NumMethod() {
+		m := typ.Method(i)
+		for j := range m.Type.NumOut() {
+			if m.Type.Out(j) == reflect.TypeFor[*vault.Vault]() {
+				t.Errorf("Engine.%s returns the raw vault", m.Name)
+			}
+		}
+	}
+}
+
+// TestCreateWithDuressPIN: Create sets the duress PIN of its options, and
+// refuses one equal to the PIN before writing anything.
+func TestCreateWithDuressPIN(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Dir: filepath.Join(t.TempDir(), "v"),
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+	_, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{DuressPIN: []byte("test pin")})
+	if !errors.Is(err, vault.ErrBadPIN) {
+		t.Fatalf("duress PIN equal to the PIN: %v, want ErrBadPIN", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "vault.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused Create left a key file (%v)", err)
+	}
+	e, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{DuressPIN: []byte("duress pin"), DuressMode: DuressReset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reopen(t, e, "duress pin"); !errors.Is(err, vault.ErrErased) {
+		t.Fatalf("duress PIN in reset mode: %v, want ErrErased", err)
 	}
 }

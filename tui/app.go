@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textarea"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -174,75 +173,30 @@ func (a *App) setNotice(s string, isErr bool) {
 	a.notice, a.noticeErr = client.SanitizeLine(s), isErr
 }
 
+// Update hands each message to its handler (update.go); keys go through
+// the key tables of keys.go (keyhandlers.go).
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		a.w, a.h = msg.Width, msg.Height
-		a.layout()
-		return a, nil
+		return a, a.onResize(msg)
 	case tickMsg:
 		return a, a.onTick(a.now())
 	case existsMsg:
-		if msg.err != nil {
-			a.fatal = "veil: " + msg.err.Error()
-			return a, nil
-		}
-		a.screen = scrGate
-		a.gate = newGate(a.cfg.Profile, a.st, a.keys, !msg.ok)
-		a.gate.SetSize(a.w, a.h)
-		return a, textinput.Blink
+		return a, a.onExists(msg)
 	case openedMsg:
 		return a, a.onOpened(msg)
 	case lockedMsg:
-		a.closing = false
-		a.screen = scrGate
-		a.gate = newGate(a.cfg.Profile, a.st, a.keys, false)
-		a.gate.SetSize(a.w, a.h)
-		return a, nil
+		return a, a.onLocked()
 	case erasedMsg:
-		if msg.err != nil {
-			a.screen = scrErased
-			a.fatal = "veil: the erase failed: " + msg.err.Error() + " (run veil panic)"
-			return a, nil
-		}
-		return a, tea.Quit
+		return a, a.onErased(msg)
 	case runDoneMsg:
-		if msg.err != nil && !a.closing && a.sess != nil {
-			a.setNotice("engine stopped: "+msg.err.Error(), true)
-		}
-		return a, nil
+		return a, a.onRunDone(msg)
 	case tea.KeyMsg:
-		a.lastInput = a.now()
-		if key.Matches(msg, a.keys.Quit) && !a.catchingKeys() {
-			return a, a.quit()
-		}
-		if a.screen == scrGate {
-			var cmd tea.Cmd
-			a.gate, cmd = a.gate.Update(msg)
-			return a, cmd
-		}
-		if a.screen != scrMain {
-			return a, nil
-		}
-		return a, a.onKey(msg)
+		return a, a.onKeyMsg(msg)
 	case tea.MouseMsg:
-		a.lastInput = a.now()
-		if a.screen == scrMain && a.dlg == nil {
-			var cmd tea.Cmd
-			a.view, cmd = a.view.Update(msg)
-			return a, cmd
-		}
-		return a, nil
+		return a, a.onMouse(msg)
 	}
-	if a.screen != scrMain || a.sess == nil {
-		if a.screen == scrGate {
-			var cmd tea.Cmd
-			a.gate, cmd = a.gate.Update(msg)
-			return a, cmd
-		}
-		return a, nil
-	}
-	return a, a.onMainMsg(msg)
+	return a, a.onOtherMsg(msg)
 }
 
 // quit leaves at once, unless an unsent draft would be lost: then it asks
@@ -322,160 +276,6 @@ func (a *App) applySettings(m settingsMsg) {
 	a.keys.PanicChord.SetEnabled(vals[settingPanicKey] == "on")
 	a.compose.setKeys(a.keys)
 	a.view.keys, a.list.keys = a.keys, a.keys
-}
-
-func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
-	eng := a.sess.Engine
-	switch msg := msg.(type) {
-	case eventMsg:
-		return tea.Batch(a.onEvent(msg.ev), waitEvent(a.events, a.done))
-	case chatsMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		a.list.groups = msg.groups
-		a.queued = msg.queued
-		a.view.group = msg.groups[a.view.chat.ID]
-		a.list.set(msg.chats)
-		if id := a.view.chat.ID; id != "" {
-			found := false
-			for _, c := range msg.chats {
-				if c.ID == id {
-					a.view.chat, found = c, true
-					if a.view.loaded {
-						a.view.set(c, a.view.msgs) // pending, timers and name may have changed
-					}
-				}
-			}
-			if !found {
-				a.view.clear()
-			}
-		}
-		return nil
-	case messagesMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		if msg.chat == a.view.chat.ID {
-			a.view.set(a.view.chat, msg.msgs)
-		}
-		return loadChats(eng)
-	case selectChatMsg:
-		return a.openChat(msg.id)
-	case inviteMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		a.setNotice("invite created: hand the key to one person over a private channel", false)
-		body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n"
-		if msg.group {
-			body += "Keep veil open until they have joined: your client admits them.\n"
-		}
-		body += "\n" +
-			a.st.Bold.Render(msg.key) + "\n\n"
-		if qr := qrText(a.st, msg.key, min(a.w-6, 72), a.h-14); qr != "" {
-			body += qr + "\n"
-		} else {
-			body += a.st.Faint.Render("(enlarge the terminal to see the QR code, or run veil invite --qr)") + "\n"
-		}
-		body += a.st.Faint.Render("Copy: press c, or select the key with shift+drag.")
-		w, k := a.cfg.Notify, msg.key
-		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body,
-			copy: func() tea.Cmd { return clipboardCmd(w, k) }})
-		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
-	case joinedMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		if msg.note == "" {
-			msg.note = "joined: say hello"
-		}
-		a.setNotice(msg.note, false)
-		return tea.Batch(loadChats(eng), a.openChat(msg.chat))
-	case membersMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK.\n\n", msg.epoch)
-		for _, m := range msg.members {
-			line := client.SanitizeLine(m.Nick)
-			if m.Admin {
-				line += " (admin)"
-			}
-			if m.You {
-				line += " (you)"
-			}
-			b.WriteString(line + "\n")
-		}
-		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Members", body: strings.TrimRight(b.String(), "\n")})
-		return nil
-	case safetyMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-			return nil
-		}
-		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",
-			body: "Compare these digits with the other person, in person or on a call.\nIf they match, nobody sits between you.\n\n" + a.st.Bold.Render(groupDigits(msg.code))})
-		return nil
-	case doneMsg:
-		if msg.err != nil {
-			a.setNotice(msg.err.Error(), true)
-		} else if msg.note != "" {
-			a.setNotice(msg.note, false)
-		}
-		if msg.reload {
-			return tea.Batch(loadChats(eng), a.reloadView(false))
-		}
-		return nil
-	case settingsMsg:
-		a.applySettings(msg)
-		if msg.note != "" {
-			a.setNotice(msg.note, false)
-		}
-		return nil
-	case subDialogMsg:
-		return a.openSub(msg.what)
-	case relaysMsg:
-		if msg.listed {
-			a.relayDef, a.relayN = msg.def, len(msg.all)
-		}
-		if _, ok := a.dlg.(*relaysDialog); !ok {
-			// From /relay, or the dialog was closed while it ran.
-			if msg.err != nil {
-				a.setNotice(userErr(msg.err), true)
-			} else {
-				a.setNotice(msg.note, false)
-			}
-			return nil
-		}
-	case pinDoneMsg:
-		if _, ok := a.dlg.(*pinDialog); !ok {
-			// The dialog was closed while the change ran.
-			if msg.err != nil {
-				a.setNotice(userErr(msg.err), true)
-			} else {
-				a.setNotice(msg.note, false)
-			}
-			return nil
-		}
-	case closeDialogMsg:
-		a.closeDialog()
-		return nil
-	}
-	if a.dlg != nil {
-		var cmd tea.Cmd
-		a.dlg, cmd = a.dlg.Update(msg)
-		return cmd
-	}
-	var cmd tea.Cmd
-	a.compose, cmd = a.compose.Update(msg)
-	return cmd
 }
 
 // groupDigits lays a safety code out as groups of five, six a line.
@@ -569,107 +369,6 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		cmds = append(cmds, a.reloadView(true))
 	}
 	return tea.Batch(cmds...)
-}
-
-func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
-	if a.catchingKeys() {
-		var cmd tea.Cmd
-		a.dlg, cmd = a.dlg.Update(msg)
-		return cmd
-	}
-	if a.keys.PanicChord.Enabled() && key.Matches(msg, a.keys.PanicChord) {
-		return a.panicErase()
-	}
-	if key.Matches(msg, a.keys.Lock) {
-		return a.lock()
-	}
-	if a.dlg != nil {
-		if key.Matches(msg, a.keys.Close) {
-			a.closeDialog()
-			return nil
-		}
-		var cmd tea.Cmd
-		a.dlg, cmd = a.dlg.Update(msg)
-		return cmd
-	}
-	if a.searching {
-		switch {
-		case key.Matches(msg, a.keys.Close):
-			a.searching = false
-			a.search.Blur()
-			a.view.search("", false)
-			return nil
-		case key.Matches(msg, a.keys.NextMatch):
-			a.view.search(a.search.Value(), true)
-			return nil
-		}
-		var cmd tea.Cmd
-		a.search, cmd = a.search.Update(msg)
-		a.view.search(a.search.Value(), false)
-		return cmd
-	}
-	switch {
-	case key.Matches(msg, a.keys.Help):
-		return a.cmdHelp("")
-	case key.Matches(msg, a.keys.Settings):
-		return a.cmdSettings("")
-	case key.Matches(msg, a.keys.Finder):
-		a.openDialog(newFinder(a.st, a.keys, a.list.chats))
-		return nil
-	case key.Matches(msg, a.keys.Search):
-		if a.view.chat.ID == "" {
-			return nil
-		}
-		a.searching = true
-		a.search.Reset()
-		return a.search.Focus()
-	case key.Matches(msg, a.keys.NextChat):
-		return a.moveChat(1)
-	case key.Matches(msg, a.keys.PrevChat):
-		return a.moveChat(-1)
-	case key.Matches(msg, a.keys.Jump):
-		n := int(msg.String()[len(msg.String())-1] - '1')
-		if n < len(a.list.chats) {
-			return a.openChat(a.list.chats[n].ID)
-		}
-		return nil
-	case key.Matches(msg, a.keys.PageUp), key.Matches(msg, a.keys.PageDown):
-		var cmd tea.Cmd
-		a.view, cmd = a.view.Update(msg)
-		return cmd
-	}
-	a.quitArmed = false
-	if a.listFocus {
-		switch {
-		case key.Matches(msg, a.keys.Focus), key.Matches(msg, a.keys.Close):
-			a.listFocus = false
-		case key.Matches(msg, a.keys.Up):
-			a.list.move(-1)
-		case key.Matches(msg, a.keys.Down):
-			a.list.move(1)
-		case key.Matches(msg, a.keys.Open):
-			if id := a.list.selectedID(); id != "" {
-				return a.openChat(id)
-			}
-		}
-		return nil
-	}
-	switch {
-	case key.Matches(msg, a.keys.Focus):
-		if strings.HasPrefix(a.compose.value(), "/") {
-			if c := a.compose.complete(); len(c) > 1 {
-				a.setNotice(strings.Join(c, " "), false)
-			}
-			return nil
-		}
-		a.listFocus = true
-		return nil
-	case key.Matches(msg, a.keys.Send) && !msg.Paste:
-		return a.submit()
-	}
-	var cmd tea.Cmd
-	a.compose, cmd = a.compose.Update(msg)
-	return cmd
 }
 
 // moveChat opens the chat d places below (d > 0) or above the open one

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 // keyMap holds every key binding of the TUI; the help bar and the full
@@ -60,6 +61,77 @@ func defaultKeys() keyMap {
 		PanicChord: key.NewBinding(key.WithKeys("ctrl+\\"), key.WithHelp("ctrl+\\", "panic erase"), key.WithDisabled()),
 		NextChat:   key.NewBinding(key.WithKeys("alt+down"), key.WithHelp("alt+down", "next chat")),
 		PrevChat:   key.NewBinding(key.WithKeys("alt+up"), key.WithHelp("alt+up", "previous chat")),
+	}
+}
+
+// keyAction is one row of a key table: a binding of the keyMap and what
+// pressing it does on the main screen (keyhandlers.go).
+type keyAction struct {
+	binding key.Binding
+	run     func(*App, tea.KeyMsg) tea.Cmd
+}
+
+// The key tables of the main screen, built from the key map in use when a
+// key arrives (so a remapped or disabled binding takes effect at once) and
+// tried in the order App.onKey gives; the first binding that matches wins.
+
+// alwaysKeyActions work whatever is open.
+func alwaysKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.PanicChord, (*App).keyPanic},
+		{k.Lock, (*App).keyLock},
+	}
+}
+
+// dialogKeyActions work while a dialog is open; other keys go to it.
+func dialogKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.Close, (*App).keyCloseDialog},
+	}
+}
+
+// searchKeyActions work on the search line; other keys edit it.
+func searchKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.Close, (*App).keyCloseSearch},
+		{k.NextMatch, (*App).keyNextMatch},
+	}
+}
+
+// screenKeyActions work whether the list or the compose box has the
+// focus.
+func screenKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.Help, (*App).keyHelp},
+		{k.Settings, (*App).keySettings},
+		{k.Finder, (*App).keyFinder},
+		{k.Search, (*App).keySearch},
+		{k.NextChat, (*App).keyNextChat},
+		{k.PrevChat, (*App).keyPrevChat},
+		{k.Jump, (*App).keyJump},
+		{k.PageUp, (*App).keyPage},
+		{k.PageDown, (*App).keyPage},
+	}
+}
+
+// listKeyActions work while the chat list has the focus; other keys
+// do nothing there.
+func listKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.Focus, (*App).keyLeaveList},
+		{k.Close, (*App).keyLeaveList},
+		{k.Up, (*App).keyListUp},
+		{k.Down, (*App).keyListDown},
+		{k.Open, (*App).keyListOpen},
+	}
+}
+
+// composeKeyActions work while the compose box has the focus; other
+// keys edit it.
+func composeKeyActions(k *keyMap) []keyAction {
+	return []keyAction{
+		{k.Focus, (*App).keyFocus},
+		{k.Send, (*App).keySend},
 	}
 }
 

@@ -54,7 +54,7 @@ func (p *dirProfile) Exists() (bool, error) {
 }
 
 func (p *dirProfile) Create(ctx context.Context, s Setup, events chan<- client.Event) (*Session, error) {
-	eng, err := client.Create(ctx, p.cfg(events), s.PIN)
+	eng, err := client.Create(ctx, p.cfg(events), s.PIN, client.CreateOptions{DuressPIN: s.Duress})
 	if err != nil {
 		return nil, err
 	}
@@ -65,12 +65,6 @@ func (p *dirProfile) Create(ctx context.Context, s Setup, events chan<- client.E
 	if err := eng.Setup(ctx, relay); err != nil {
 		eng.Close()
 		return nil, err
-	}
-	if s.Duress != nil {
-		if err := eng.Vault().SetDuressPIN(ctx, s.Duress, vault.DuressDecoy); err != nil {
-			eng.Close()
-			return nil, err
-		}
 	}
 	return &Session{Engine: eng, Close: func() { eng.Close() }}, nil
 }

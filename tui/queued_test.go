@@ -27,7 +27,7 @@ func TestStatusLineCountsEveryChat(t *testing.T) {
 	ctx := context.Background()
 	addr, stopRelay := startRelay(t)
 	cfg, p := testConfig(t)
-	ben, err := client.Create(ctx, p.cfg(nil), []byte("correct horse"))
+	ben, err := client.Create(ctx, p.cfg(nil), []byte("correct horse"), client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestStatusLineCountsEveryChat(t *testing.T) {
 	}
 	for _, name := range []string{"ana", "cat"} {
 		peer := &dirProfile{dir: filepath.Join(t.TempDir(), name)}
-		e, err := client.Create(ctx, peer.cfg(nil), []byte("peer pin"))
+		e, err := client.Create(ctx, peer.cfg(nil), []byte("peer pin"), client.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,7 @@ func profileWithChats(t *testing.T, p *dirProfile, group bool) string {
 	t.Helper()
 	ctx := context.Background()
 	addr, _ := startRelay(t)
-	e, err := client.Create(ctx, p.cfg(nil), []byte("correct horse"))
+	e, err := client.Create(ctx, p.cfg(nil), []byte("correct horse"), client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func BenchmarkVaultUnlock(b *testing.B) {
 		b.Fatal(err)
 	}
 	v.Lock()
-	b.ReportMetric(float64(DefaultKDF.MemKiB)/1024, "argon2-MiB")
+	b.ReportMetric(float64(DefaultKDF().MemKiB)/1024, "argon2-MiB")
 	b.ResetTimer()
 	for b.Loop() {
 		v, err := Open(ctx, dir, pin, o)

@@ -22,8 +22,11 @@ import (
 // (spec/vault.md §4.2): RFC 9106's second recommended option (t=3, p=4)
 // with memory raised from 64 MiB to 256 MiB. A first unlock in a fresh
 // process took 0.8–0.9 s on the project's 2-core machine
-// (BenchmarkVaultUnlock -benchtime=1x), a repeated one 0.4–0.7 s.
-var DefaultKDF = crypto.Argon2Params{Time: 3, MemKiB: 256 * 1024, Threads: 4}
+// (BenchmarkVaultUnlock -benchtime=1x), a repeated one 0.4–0.7 s. It is a
+// function, not a variable, so that no importer can lower the cost.
+func DefaultKDF() crypto.Argon2Params {
+	return crypto.Argon2Params{Time: 3, MemKiB: 256 * 1024, Threads: 4}
+}
 
 // MinPINLen is the shortest PIN or passphrase accepted, in characters.
 const MinPINLen = 4
@@ -80,7 +83,7 @@ func (o *Options) now() time.Time {
 
 func (o *Options) kdf() crypto.Argon2Params {
 	if o.KDF == (crypto.Argon2Params{}) {
-		return DefaultKDF
+		return DefaultKDF()
 	}
 	return o.KDF
 }

@@ -6,24 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
 	"golang.org/x/term"
 
+	"veil/client"
 	"veil/crypto"
 	"veil/vault"
 )
-
-// scryptWorkFactor returns age's scrypt cost: its default, or a tiny one
-// under the test-only fast-KDF switch.
-func scryptWorkFactor() int {
-	if os.Getenv(fastKDFEnv) == "1" {
-		return 10
-	}
-	return 18
-}
 
 func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "backup", "FILE [--passphrase-file FILE]", "Write the whole profile to FILE as an age file encrypted with a passphrase")
@@ -32,12 +23,15 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	pass, err := readSecret(io, *passFile, "backup passphrase", true)
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		return backup(ctx, io, eng, pos[0], *passFile)
+	})
+}
+
+// backup writes eng's profile to the new file name, encrypted with a
+// passphrase read from passFile or the terminal.
+func backup(ctx context.Context, io *stdio, eng *client.Engine, name, passFile string) error {
+	pass, err := readSecret(io, passFile, "backup passphrase", true)
 	if err != nil {
 		return err
 	}
@@ -50,12 +44,12 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		return err
 	}
 	r.SetWorkFactor(scryptWorkFactor())
-	f, err := os.OpenFile(pos[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating the backup: %w", errors.Unwrap(err))
 	}
 	pw := newProgress(io, f, "backing up", 0)
-	err = s.eng.Vault().Backup(ctx, pw, r)
+	err = eng.Backup(ctx, pw, r)
 	pw.finish()
 	if err == nil {
 		err = f.Sync()
@@ -64,10 +58,10 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(pos[0])
+		os.Remove(name)
 		return err
 	}
-	fmt.Fprintf(io.err, "backup written to %s (%d bytes)\n", pos[0], pw.n)
+	fmt.Fprintf(io.err, "backup written to %s (%d bytes)\n", name, pw.n)
 	return nil
 }
 
@@ -110,8 +104,7 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 	}
 	pr := newProgress(io, nil, "restoring", st.Size())
 	pr.r = f
-	opts := vaultOptions()
-	v, err := vault.Restore(ctx, pr, filepath.Join(home, vaultDirName), pin, &opts, id)
+	err = client.Restore(ctx, g.engineConfig(home, nil), pr, pin, id)
 	pr.finish()
 	if errors.Is(err, vault.ErrExists) {
 		return fmt.Errorf("%s already holds a profile: restore into an empty --home", home)
@@ -119,12 +112,9 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 	if err != nil {
 		return err
 	}
-	v.Lock()
-	// The embedded relay of the backed-up profile does not travel with it.
-	s, err := open(ctx, g, &stdio{in: io.in, out: io.out, err: io.err}, nil)
-	if err == nil {
-		s.close()
-	}
+	// The embedded relay of the backed-up profile does not travel with it:
+	// opening the profile gives it a new one.
+	err = withEngine(ctx, g, io, engineUse{}, func(context.Context, *client.Engine) error { return nil })
 	fmt.Fprintf(io.err, "restored into %s\n", home)
 	return err
 }

@@ -44,41 +44,24 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err := vault.CheckPIN(pin); err != nil {
 		return fmt.Errorf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return err
-	}
-	eng, err := client.Create(ctx, g.engineConfig(home, nil), pin)
-	if errors.Is(err, vault.ErrExists) {
-		return fmt.Errorf("%s already holds a profile", home)
-	}
-	if err != nil {
-		return err
-	}
-	s := &session{home: home, eng: eng}
-	defer s.close()
-	if *relayURL != "" {
-		err = eng.Setup(ctx, *relayURL)
-	} else {
-		err = s.setupEmbedded(ctx)
-	}
-	if err != nil {
-		return err
-	}
+	var opts client.CreateOptions
 	if *duressFile != "" {
 		dp, err := readSecret(io, *duressFile, "duress PIN", false)
 		if err != nil {
 			return err
 		}
 		defer crypto.Wipe(dp)
-		mode := vault.DuressDecoy
+		opts.DuressPIN, opts.DuressMode = dp, client.DuressDecoy
 		if *reset {
-			mode = vault.DuressReset
-		}
-		if err := eng.Vault().SetDuressPIN(ctx, dp, mode); err != nil {
-			return err
+			opts.DuressMode = client.DuressReset
 		}
 	}
-	def, _, err := eng.Relays(ctx)
+	s, err := create(ctx, g, home, pin, *relayURL, opts, nil)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	def, _, err := s.eng.Relays(ctx)
 	if err != nil {
 		return err
 	}
@@ -98,25 +81,20 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	key, chat, err := s.eng.Invite(octx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(io.out, key)
-	if *qr {
-		if err := printQR(io, key); err != nil {
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
+		key, chat, err := eng.Invite(ctx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
+		if err != nil {
 			return err
 		}
-	}
-	fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it)\n", chat)
-	return nil
+		fmt.Fprintln(io.out, key)
+		if *qr {
+			if err := printQR(io, key); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it)\n", chat)
+		return nil
+	})
 }
 
 func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -128,21 +106,18 @@ func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
+	var chat string
+	err = withEngine(ctx, g, io, engineUse{network: true, flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		var err error
+		chat, err = eng.Join(ctx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
+		if errors.Is(err, client.ErrInviteUsed) {
+			return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	chat, err := s.eng.Join(octx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
-	if errors.Is(err, client.ErrInviteUsed) {
-		return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
-	}
-	if err != nil {
-		return err
-	}
-	s.flush(ctx, io)
 	fmt.Fprintln(io.out, chat)
 	return nil
 }
@@ -162,17 +137,18 @@ func cmdChats(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	chats, err := s.eng.Chats(ctx)
-	if err != nil {
-		return err
-	}
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		chats, err := eng.Chats(ctx)
+		if err != nil {
+			return err
+		}
+		return printChats(io, chats, *asJSON)
+	})
+}
+
+func printChats(io *stdio, chats []client.ChatInfo, asJSON bool) error {
 	for _, c := range chats {
-		if *asJSON {
+		if asJSON {
 			if err := writeJSON(io, c); err != nil {
 				return err
 			}
@@ -211,17 +187,21 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	ms, err := s.eng.Messages(ctx, pos[0], *limit)
-	if err != nil {
-		return err
-	}
+	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		ms, err := eng.Messages(ctx, pos[0], *limit)
+		if err != nil {
+			return err
+		}
+		if err := printMessages(io, ms, *asJSON); err != nil {
+			return err
+		}
+		return eng.MarkRead(ctx, pos[0])
+	})
+}
+
+func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
 	for _, m := range ms {
-		if *asJSON {
+		if asJSON {
 			if err := writeJSON(io, m); err != nil {
 				return err
 			}
@@ -243,10 +223,6 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		}
 		fmt.Fprintf(io.out, "%s  %s  %s: %s%s\n", m.ID, m.Time.Local().Format("2006-01-02 15:04:05"), who, indent(text), status)
 	}
-	if err := s.eng.MarkRead(ctx, pos[0]); err != nil {
-		return err
-	}
-	s.flush(ctx, io)
 	return nil
 }
 
@@ -260,16 +236,15 @@ func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
+	var id string
+	err = withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		var err error
+		id, err = eng.Send(ctx, pos[0], pos[1], client.SendOptions{TTL: *ttl})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	id, err := s.eng.Send(ctx, pos[0], pos[1], client.SendOptions{TTL: *ttl})
-	if err != nil {
-		return err
-	}
-	s.flush(ctx, io)
 	fmt.Fprintln(io.out, id)
 	return nil
 }
@@ -280,7 +255,9 @@ func cmdEdit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Edit(ctx, pos[0], pos[1], pos[2]) })
+	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.Edit(ctx, pos[0], pos[1], pos[2])
+	})
 }
 
 func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -289,7 +266,9 @@ func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Delete(ctx, pos[0], pos[1]) })
+	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.Delete(ctx, pos[0], pos[1])
+	})
 }
 
 func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -298,7 +277,9 @@ func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return act(ctx, g, io, func(eng *client.Engine) error { return eng.Burn(ctx, pos[0]) })
+	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.Burn(ctx, pos[0])
+	})
 }
 
 func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -307,17 +288,14 @@ func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	code, err := s.eng.SafetyCode(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(io.out, code)
-	return nil
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		code, err := eng.SafetyCode(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.out, code)
+		return nil
+	})
 }
 
 func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -329,12 +307,9 @@ func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) erro
 	if pos[1] != "on" && pos[1] != "off" {
 		return usagef("expected on or off")
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	return s.eng.SetReadReceipts(ctx, pos[0], pos[1] == "on")
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.SetReadReceipts(ctx, pos[0], pos[1] == "on")
+	})
 }
 
 func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -347,12 +322,9 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return usagef("bad duration %q", pos[1])
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	return s.eng.SetTimer(ctx, pos[0], d)
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.SetTimer(ctx, pos[0], d)
+	})
 }
 
 // countedEvent reports whether an event counts for watch --count: events
@@ -378,35 +350,38 @@ func cmdWatch(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return usagef("--timeout and --count must not be negative")
 	}
 	events := make(chan client.Event, 64)
-	s, err := open(ctx, g, io, events)
-	if err != nil {
-		return err
-	}
-	defer s.close()
+	return withEngine(ctx, g, io, engineUse{events: events}, func(ctx context.Context, eng *client.Engine) error {
+		return watch(ctx, io, eng, events, *asJSON, *timeout, *count)
+	})
+}
+
+// watch runs eng until ctx ends, timeout passes or count chat events have
+// been printed.
+func watch(ctx context.Context, io *stdio, eng *client.Engine, events <-chan client.Event, asJSON bool, timeout time.Duration, count int) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if *timeout > 0 {
-		rctx, cancel = context.WithTimeout(rctx, *timeout)
+	if timeout > 0 {
+		rctx, cancel = context.WithTimeout(rctx, timeout)
 		defer cancel()
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.eng.Run(rctx) }()
+	go func() { done <- eng.Run(rctx) }()
 	n := 0
 	for {
 		select {
 		case ev := <-events:
-			if err := printEvent(io, ev, *asJSON); err != nil {
+			if err := printEvent(io, ev, asJSON); err != nil {
 				cancel()
 				<-done
 				return err
 			}
 			if ev.Type == client.EventMessage {
 				// Shown now: the recipient's disappearing timer starts.
-				_ = s.eng.MarkRead(rctx, ev.Chat, ev.Message)
+				_ = eng.MarkRead(rctx, ev.Chat, ev.Message)
 			}
 			if countedEvent(ev.Type) {
 				n++
-				if *count > 0 && n >= *count {
+				if count > 0 && n >= count {
 					cancel()
 					drain(events, done)
 					return nil
@@ -482,27 +457,29 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	default:
 		return usagef("expected add URL, list, default URL or remove URL")
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	switch pos[0] {
-	case "add":
-		if err := s.eng.CheckRelay(ctx, pos[1]); err != nil {
-			fmt.Fprintf(io.err, "veil: warning: %v (added anyway)\n", err)
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		switch pos[0] {
+		case "add":
+			if err := eng.CheckRelay(ctx, pos[1]); err != nil {
+				fmt.Fprintf(io.err, "veil: warning: %v (added anyway)\n", err)
+			}
+			return eng.AddRelay(ctx, pos[1])
+		case "default":
+			return eng.SetDefaultRelay(ctx, pos[1])
+		case "remove":
+			return eng.RemoveRelay(ctx, pos[1])
 		}
-		return s.eng.AddRelay(ctx, pos[1])
-	case "default":
-		return s.eng.SetDefaultRelay(ctx, pos[1])
-	case "remove":
-		return s.eng.RemoveRelay(ctx, pos[1])
-	}
-	def, all, err := s.eng.Relays(ctx)
+		return listRelays(ctx, io, eng)
+	})
+}
+
+// listRelays prints the profile's relays, the default marked with a star.
+func listRelays(ctx context.Context, io *stdio, eng *client.Engine) error {
+	def, all, err := eng.Relays(ctx)
 	if err != nil {
 		return err
 	}
-	emb, _ := s.eng.Setting(ctx, settingEmbedded)
+	emb, _ := eng.Setting(ctx, settingEmbedded)
 	for _, r := range all {
 		mark := " "
 		if r == def {
@@ -556,19 +533,4 @@ func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	return wipeHome(ctx, g)
-}
-
-// act opens the profile, runs one engine call, and lets the outbox flush
-// what the call queued: the shape of every command that changes a chat.
-func act(ctx context.Context, g *globals, io *stdio, f func(*client.Engine) error) error {
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if err := f(s.eng); err != nil {
-		return err
-	}
-	s.flush(ctx, io)
-	return nil
 }

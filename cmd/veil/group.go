@@ -46,19 +46,14 @@ func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) e
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	id, err := s.eng.GroupCreate(octx, client.GroupOptions{Name: pos[0], As: *as, Timer: *timer, Expires: *expires, Relay: *relayURL})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(io.out, id)
-	return nil
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
+		id, err := eng.GroupCreate(ctx, client.GroupOptions{Name: pos[0], As: *as, Timer: *timer, Expires: *expires, Relay: *relayURL})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.out, id)
+		return nil
+	})
 }
 
 func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -70,22 +65,17 @@ func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) e
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	key, err := s.eng.GroupInvite(octx, pos[0], *expires)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(io.out, key)
-	if *qr {
-		return printQR(io, key)
-	}
-	return nil
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
+		key, err := eng.GroupInvite(ctx, pos[0], *expires)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(io.out, key)
+		if *qr {
+			return printQR(io, key)
+		}
+		return nil
+	})
 }
 
 func cmdGroupMembers(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -95,16 +85,17 @@ func cmdGroupMembers(ctx context.Context, g *globals, io *stdio, argv []string) 
 	if err != nil {
 		return err
 	}
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	ms, epoch, err := s.eng.GroupMembers(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		ms, epoch, err := eng.GroupMembers(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return printMembers(io, ms, epoch, *asJSON)
+	})
+}
+
+func printMembers(io *stdio, ms []client.MemberInfo, epoch uint64, asJSON bool) error {
+	if asJSON {
 		return writeJSON(io, struct {
 			Epoch   uint64              `json:"epoch"`
 			Members []client.MemberInfo `json:"members"`
@@ -133,7 +124,7 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	if err != nil {
 		return err
 	}
-	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error {
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
 		if sub == "promote" {
 			return eng.GroupPromote(ctx, pos[0], pos[1])
 		}
@@ -147,7 +138,7 @@ func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) er
 	if err != nil {
 		return err
 	}
-	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error { return eng.GroupLeave(ctx, pos[0]) })
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupLeave(ctx, pos[0]) })
 }
 
 func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -155,18 +146,5 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return online(ctx, g, io, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
-}
-
-// online opens the profile and runs one engine call that needs the relay,
-// bounded by networkTimeout.
-func online(ctx context.Context, g *globals, io *stdio, f func(context.Context, *client.Engine) error) error {
-	s, err := open(ctx, g, io, nil)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	octx, cancel := context.WithTimeout(ctx, networkTimeout)
-	defer cancel()
-	return f(octx, s.eng)
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
 }

@@ -22,7 +22,7 @@ func raceEngine(t *testing.T, relayAddr string) *client.Engine {
 	ctx := context.Background()
 	cfg := client.Config{Dir: t.TempDir(),
 		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: 1 << 20}}
-	e, err := client.Create(ctx, cfg, []byte("race pin"))
+	e, err := client.Create(ctx, cfg, []byte("race pin"), client.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,20 +25,7 @@ const (
 
 	// settingEmbedded holds the address of the profile's embedded relay.
 	settingEmbedded = "embedded-relay"
-
-	// fastKDFEnv, when set to 1, makes new vaults use a tiny Argon2id cost.
-	// For tests only: it makes a PIN as cheap to guess as it is to type.
-	fastKDFEnv = "VEIL_INSECURE_FAST_KDF"
 )
-
-func vaultOptions() vault.Options {
-	var o vault.Options
-	if os.Getenv(fastKDFEnv) == "1" {
-		o.KDF = crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}
-		o.GCInterval = -1
-	}
-	return o
-}
 
 func (g *globals) engineConfig(home string, events chan<- client.Event) client.Config {
 	return client.Config{Dir: filepath.Join(home, vaultDirName), Vault: vaultOptions(), SOCKS5: g.socks5, Events: events}
@@ -122,7 +109,24 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 		return nil, err
 	}
 	s := &session{home: home, eng: eng}
-	ok, err := eng.Initialized(ctx)
+	err = s.bringUp(ctx, func() {
+		fmt.Fprintln(io.err, "veil: the embedded relay's directory was replaced; starting a new embedded relay (chats that used the old one cannot reach it)")
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// bringUp readies an unlocked profile: a vault without a profile record
+// is set up with an embedded relay, and the embedded relay, if the profile
+// has one, is started. When the relay directory is not the one this
+// profile made (a restored backup, or a directory removed by hand),
+// whatever the old relay held is gone with it: replaced is called and the
+// profile gets a new embedded relay.
+func (s *session) bringUp(ctx context.Context, replaced func()) error {
+	ok, err := s.eng.Initialized(ctx)
 	if err == nil && !ok {
 		err = s.setupEmbedded(ctx)
 	}
@@ -130,19 +134,73 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 		err = s.startEmbedded(ctx)
 	}
 	if errors.Is(err, errEmbeddedChanged) {
-		// The relay directory is not the one this profile made (a
-		// restored backup, or a directory removed by hand): whatever the
-		// old relay held is gone with it. Give the profile a new one.
-		fmt.Fprintln(io.err, "veil: the embedded relay's directory was replaced; starting a new embedded relay (chats that used the old one cannot reach it)")
+		replaced()
 		if err = s.setupEmbedded(ctx); err == nil {
 			err = s.startEmbedded(ctx)
 		}
+	}
+	return err
+}
+
+// create makes a new profile in home protected by pin, with relayURL as
+// its default relay, or an embedded relay (not started) when relayURL is
+// empty.
+func create(ctx context.Context, g *globals, home string, pin []byte, relayURL string, opts client.CreateOptions, events chan<- client.Event) (*session, error) {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	eng, err := client.Create(ctx, g.engineConfig(home, events), pin, opts)
+	if errors.Is(err, vault.ErrExists) {
+		return nil, fmt.Errorf("%s already holds a profile", home)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := &session{home: home, eng: eng}
+	if relayURL != "" {
+		err = eng.Setup(ctx, relayURL)
+	} else {
+		err = s.setupEmbedded(ctx)
 	}
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// engineUse says what a command needs around its engine call.
+type engineUse struct {
+	// events receives the engine's events (nil: none).
+	events chan<- client.Event
+	// network bounds the call's context by networkTimeout.
+	network bool
+	// flush sends what the call queued once it has succeeded.
+	flush bool
+}
+
+// withEngine unlocks the profile (see open) with its embedded relay
+// running, runs f, and closes both: the prologue and epilogue of every
+// command that uses the profile.
+func withEngine(ctx context.Context, g *globals, io *stdio, use engineUse, f func(context.Context, *client.Engine) error) error {
+	s, err := open(ctx, g, io, use.events)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	fctx := ctx
+	if use.network {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, networkTimeout)
+		defer cancel()
+	}
+	if err := f(fctx, s.eng); err != nil {
+		return err
+	}
+	if use.flush {
+		s.flush(ctx, io)
+	}
+	return nil
 }
 
 var errEmbeddedChanged = errors.New("the embedded relay's identity changed")

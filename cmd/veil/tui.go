@@ -88,33 +88,18 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 			return nil, fmt.Errorf("relay address: %v", err)
 		}
 	}
-	if err := os.MkdirAll(p.home, 0o700); err != nil {
-		return nil, err
-	}
-	eng, err := client.Create(ctx, p.g.engineConfig(p.home, events), st.PIN)
-	if errors.Is(err, vault.ErrExists) {
-		return nil, fmt.Errorf("%s already holds a profile", p.home)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s := &session{home: p.home, eng: eng}
-	if st.Relay != "" {
-		err = eng.Setup(ctx, st.Relay)
-	} else {
-		err = s.setupEmbedded(ctx)
-	}
-	if err == nil && st.Duress != nil {
-		mode := vault.DuressDecoy
+	var opts client.CreateOptions
+	if st.Duress != nil {
+		opts.DuressPIN, opts.DuressMode = st.Duress, client.DuressDecoy
 		if st.DuressReset {
-			mode = vault.DuressReset
+			opts.DuressMode = client.DuressReset
 		}
-		err = eng.Vault().SetDuressPIN(ctx, st.Duress, mode)
 	}
-	if err == nil {
-		err = s.startEmbedded(ctx)
-	}
+	s, err := create(ctx, p.g, p.home, st.PIN, st.Relay, opts, events)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.startEmbedded(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -138,19 +123,8 @@ func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.
 		return nil, err
 	}
 	s := &session{home: p.home, eng: eng}
-	ok, err := eng.Initialized(ctx)
-	if err == nil && !ok {
-		err = s.setupEmbedded(ctx)
-	}
-	if err == nil {
-		err = s.startEmbedded(ctx)
-	}
-	if errors.Is(err, errEmbeddedChanged) {
-		if err = s.setupEmbedded(ctx); err == nil {
-			err = s.startEmbedded(ctx)
-		}
-	}
-	if err != nil {
+	// The TUI owns the screen: a replaced relay directory is not reported.
+	if err := s.bringUp(ctx, func() {}); err != nil {
 		s.close()
 		return nil, err
 	}

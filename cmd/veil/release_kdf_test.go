@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"veil/crypto"
+	"veil/vault"
+)
+
+// TestReleaseBuildIgnoresFastKDF builds veil as a release is built (no
+// veil_testkdf tag) and runs init and backup with fastKDFEnv=1 in the
+// environment: the key file must record vault.DefaultKDF and the backup
+// age's default scrypt cost. The test binary, given the same environment,
+// must use the cheap costs, so the check cannot pass by accident.
+func TestReleaseBuildIgnoresFastKDF(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "veil-release")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	release := kdfOfNewProfile(t, bin)
+	if release.argon != vault.DefaultKDF() {
+		t.Errorf("release build: key file Argon2id %+v, want vault.DefaultKDF %+v", release.argon, vault.DefaultKDF())
+	}
+	if release.scryptLogN != releaseScryptLogN {
+		t.Errorf("release build: backup scrypt log N %d, want %d", release.scryptLogN, releaseScryptLogN)
+	}
+	test := kdfOfNewProfile(t, veilBin)
+	if test.argon.Time != 1 || test.argon.MemKiB != 64 || test.scryptLogN != 10 {
+		t.Errorf("test build: %+v, want Argon2id t=1 m=64 KiB and scrypt log N 10", test)
+	}
+}
+
+type profileKDF struct {
+	argon      crypto.Argon2Params
+	scryptLogN int
+}
+
+// kdfOfNewProfile runs bin's init and backup with fastKDFEnv=1 and reads
+// the Argon2id cost from the key file header (spec/vault.md §2) and the
+// scrypt cost from the backup's age header.
+func kdfOfNewProfile(t *testing.T, bin string) profileKDF {
+	t.Helper()
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	pin, pass := filepath.Join(dir, "pin"), filepath.Join(dir, "pass")
+	if err := os.WriteFile(pin, []byte("1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pass, []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(dir, "backup.age")
+	for _, args := range [][]string{{"init"}, {"backup", backup, "--passphrase-file", pass}} {
+		cmd := exec.Command(bin, append([]string{"--home", home, "--pin-file", pin}, args...)...)
+		cmd.Env = append(os.Environ(), fastKDFEnv+"=1", "VEIL_HOME=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("veil %s: %v\n%s", args[0], err, out)
+		}
+	}
+	kf, err := os.ReadFile(filepath.Join(home, vaultDirName, vaultKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kf) < 64 {
+		t.Fatalf("key file of %d bytes", len(kf))
+	}
+	var k profileKDF
+	k.argon = crypto.Argon2Params{
+		Threads: kf[10],
+		Time:    binary.BigEndian.Uint32(kf[12:]),
+		MemKiB:  binary.BigEndian.Uint32(kf[16:]),
+	}
+	f, err := os.Open(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && !bytes.HasPrefix(sc.Bytes(), []byte("---")) {
+		// -> scrypt SALT LOGN
+		if fields := strings.Fields(sc.Text()); len(fields) == 4 && fields[0] == "->" && fields[1] == "scrypt" {
+			if k.scryptLogN, err = strconv.Atoi(fields[3]); err != nil {
+				t.Fatalf("backup: scrypt stanza %q", sc.Text())
+			}
+		}
+	}
+	if k.scryptLogN == 0 {
+		t.Fatal("backup: no scrypt stanza in the age header")
+	}
+	return k
+}

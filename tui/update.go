@@ -1,0 +1,281 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"veil/client"
+)
+
+// The handlers of Update, one a message type. Each returns the command to
+// run next; none does I/O itself (that happens in the commands of
+// engine.go).
+
+func (a *App) onResize(msg tea.WindowSizeMsg) tea.Cmd {
+	a.w, a.h = msg.Width, msg.Height
+	a.layout()
+	return nil
+}
+
+// onExists shows the unlock screen, or the first-run screen when there is
+// no profile yet.
+func (a *App) onExists(msg existsMsg) tea.Cmd {
+	if msg.err != nil {
+		a.fatal = "veil: " + msg.err.Error()
+		return nil
+	}
+	a.showGate(!msg.ok)
+	return textinput.Blink
+}
+
+func (a *App) onLocked() tea.Cmd {
+	a.closing = false
+	a.showGate(false)
+	return nil
+}
+
+// showGate switches to the unlock screen (firstRun: the first-run screen).
+func (a *App) showGate(firstRun bool) {
+	a.screen = scrGate
+	a.gate = newGate(a.cfg.Profile, a.st, a.keys, firstRun)
+	a.gate.SetSize(a.w, a.h)
+}
+
+func (a *App) onErased(msg erasedMsg) tea.Cmd {
+	if msg.err != nil {
+		a.screen = scrErased
+		a.fatal = "veil: the erase failed: " + msg.err.Error() + " (run veil panic)"
+		return nil
+	}
+	return tea.Quit
+}
+
+func (a *App) onRunDone(msg runDoneMsg) tea.Cmd {
+	if msg.err != nil && !a.closing && a.sess != nil {
+		a.setNotice("engine stopped: "+msg.err.Error(), true)
+	}
+	return nil
+}
+
+// onMouse scrolls the chat view with the wheel.
+func (a *App) onMouse(msg tea.MouseMsg) tea.Cmd {
+	a.lastInput = a.now()
+	if a.screen == scrMain && a.dlg == nil {
+		var cmd tea.Cmd
+		a.view, cmd = a.view.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+// onOtherMsg passes what the root does not handle to the unlock screen, or
+// to the main screen while a session is open.
+func (a *App) onOtherMsg(msg tea.Msg) tea.Cmd {
+	if a.screen != scrMain || a.sess == nil {
+		if a.screen == scrGate {
+			var cmd tea.Cmd
+			a.gate, cmd = a.gate.Update(msg)
+			return cmd
+		}
+		return nil
+	}
+	return a.onMainMsg(msg)
+}
+
+// onMainMsg handles the results of the main screen's commands; anything
+// else goes to the open dialog or the compose box.
+func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case eventMsg:
+		return tea.Batch(a.onEvent(msg.ev), waitEvent(a.events, a.done))
+	case chatsMsg:
+		return a.onChats(msg)
+	case messagesMsg:
+		return a.onMessages(msg)
+	case selectChatMsg:
+		return a.openChat(msg.id)
+	case inviteMsg:
+		return a.onInvite(msg)
+	case joinedMsg:
+		return a.onJoined(msg)
+	case membersMsg:
+		return a.onMembers(msg)
+	case safetyMsg:
+		return a.onSafety(msg)
+	case doneMsg:
+		return a.onDone(msg)
+	case settingsMsg:
+		return a.onSettings(msg)
+	case subDialogMsg:
+		return a.openSub(msg.what)
+	case relaysMsg:
+		if msg.listed {
+			a.relayDef, a.relayN = msg.def, len(msg.all)
+		}
+		if _, ok := a.dlg.(*relaysDialog); !ok {
+			// From /relay, or the dialog was closed while it ran.
+			a.resultNotice(msg.err, msg.note)
+			return nil
+		}
+	case pinDoneMsg:
+		if _, ok := a.dlg.(*pinDialog); !ok {
+			// The dialog was closed while the change ran.
+			a.resultNotice(msg.err, msg.note)
+			return nil
+		}
+	case closeDialogMsg:
+		a.closeDialog()
+		return nil
+	}
+	return a.forward(msg)
+}
+
+// forward hands msg to the open dialog, or else to the compose box.
+func (a *App) forward(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	if a.dlg != nil {
+		a.dlg, cmd = a.dlg.Update(msg)
+		return cmd
+	}
+	a.compose, cmd = a.compose.Update(msg)
+	return cmd
+}
+
+// resultNotice shows the outcome of an action whose dialog is gone.
+func (a *App) resultNotice(err error, note string) {
+	if err != nil {
+		a.setNotice(userErr(err), true)
+	} else {
+		a.setNotice(note, false)
+	}
+}
+
+// onChats refreshes the chat list and the open chat's header.
+func (a *App) onChats(msg chatsMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	a.list.groups = msg.groups
+	a.queued = msg.queued
+	a.view.group = msg.groups[a.view.chat.ID]
+	a.list.set(msg.chats)
+	if id := a.view.chat.ID; id != "" {
+		found := false
+		for _, c := range msg.chats {
+			if c.ID == id {
+				a.view.chat, found = c, true
+				if a.view.loaded {
+					a.view.set(c, a.view.msgs) // pending, timers and name may have changed
+				}
+			}
+		}
+		if !found {
+			a.view.clear()
+		}
+	}
+	return nil
+}
+
+func (a *App) onMessages(msg messagesMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	if msg.chat == a.view.chat.ID {
+		a.view.set(a.view.chat, msg.msgs)
+	}
+	return loadChats(a.sess.Engine)
+}
+
+// onInvite shows a new invite key with its QR code and opens its chat.
+func (a *App) onInvite(msg inviteMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	a.setNotice("invite created: hand the key to one person over a private channel", false)
+	body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n"
+	if msg.group {
+		body += "Keep veil open until they have joined: your client admits them.\n"
+	}
+	body += "\n" +
+		a.st.Bold.Render(msg.key) + "\n\n"
+	if qr := qrText(a.st, msg.key, min(a.w-6, 72), a.h-14); qr != "" {
+		body += qr + "\n"
+	} else {
+		body += a.st.Faint.Render("(enlarge the terminal to see the QR code, or run veil invite --qr)") + "\n"
+	}
+	body += a.st.Faint.Render("Copy: press c, or select the key with shift+drag.")
+	w, k := a.cfg.Notify, msg.key
+	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body,
+		copy: func() tea.Cmd { return clipboardCmd(w, k) }})
+	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
+}
+
+func (a *App) onJoined(msg joinedMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	if msg.note == "" {
+		msg.note = "joined: say hello"
+	}
+	a.setNotice(msg.note, false)
+	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
+}
+
+// onMembers lists a group's members in a dialog.
+func (a *App) onMembers(msg membersMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK.\n\n", msg.epoch)
+	for _, m := range msg.members {
+		line := client.SanitizeLine(m.Nick)
+		if m.Admin {
+			line += " (admin)"
+		}
+		if m.You {
+			line += " (you)"
+		}
+		b.WriteString(line + "\n")
+	}
+	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Members", body: strings.TrimRight(b.String(), "\n")})
+	return nil
+}
+
+func (a *App) onSafety(msg safetyMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",
+		body: "Compare these digits with the other person, in person or on a call.\nIf they match, nobody sits between you.\n\n" + a.st.Bold.Render(groupDigits(msg.code))})
+	return nil
+}
+
+func (a *App) onDone(msg doneMsg) tea.Cmd {
+	if msg.err != nil {
+		a.setNotice(msg.err.Error(), true)
+	} else if msg.note != "" {
+		a.setNotice(msg.note, false)
+	}
+	if msg.reload {
+		return tea.Batch(loadChats(a.sess.Engine), a.reloadView(false))
+	}
+	return nil
+}
+
+func (a *App) onSettings(msg settingsMsg) tea.Cmd {
+	a.applySettings(msg)
+	if msg.note != "" {
+		a.setNotice(msg.note, false)
+	}
+	return nil
+}
