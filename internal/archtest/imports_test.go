@@ -20,7 +20,9 @@ var forbidden = map[string][]string{
 	"veil/relay":       {"veil/client", "veil/vault", "veil/ratchet", "veil/tui"},
 	"veil/vault":       {"veil/relay", "veil/tui", "veil/client", "veil/ratchet"},
 	"veil/client":      {"veil/tui", "veil/relay/store"},
-	"veil/tui":         {"veil/ratchet", "veil/vault", "veil/relay", "veil/crypto"},
+	// The client's encodings are pure: no vault, no relay connection.
+	"veil/client/internal/format": {"veil/client", "veil/tui", "veil/vault", "veil/relay/conn", "veil/relay/store"},
+	"veil/tui":                    {"veil/ratchet", "veil/vault", "veil/relay", "veil/crypto"},
 }
 
 // serverOnly lists packages of the relay server that client must not link
@@ -95,4 +97,32 @@ func rulesFor(path string) []string {
 		return nil
 	}
 	return forbidden[best]
+}
+
+// pure lists packages that do no I/O: they import none of impure directly
+// (their veil dependencies are held to the table above).
+var pure = []string{"veil/client/internal/format"}
+
+var impure = []string{"net", "os", "io/fs", "os/exec"}
+
+func TestPurePackages(t *testing.T) {
+	args := append([]string{"list", "-json"}, pure...)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range p.Imports {
+			for _, bad := range impure {
+				if d == bad || strings.HasPrefix(d, "net/") {
+					t.Errorf("%s imports %s: it must stay pure", p.ImportPath, d)
+				}
+			}
+		}
+	}
 }
