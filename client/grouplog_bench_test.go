@@ -51,7 +51,7 @@ func BenchmarkGroupSendRelay(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			g, m := benchGroupState(b, n)
-			env := &format.GroupEnvelope{Type: format.GenvText, Text: string(make([]byte, crypto.Buckets[0]-200))}
+			env := &format.GroupEnvelope{Type: format.GenvText, Text: string(make([]byte, crypto.Buckets()[0]-200))}
 			ctx := context.Background()
 			first := uint64(0)
 			b.ReportAllocs()

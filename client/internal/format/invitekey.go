@@ -172,8 +172,8 @@ func ParseInviteBlob(p []byte) (*InviteBlob, error) {
 // SealBlob pads plaintext so that the sealed result is exactly one of
 // crypto.Buckets (spec/client.md §3.2) and seals it under key.
 func SealBlob(key *crypto.SymKey, id crypto.ID, pt []byte, ad string, r io.Reader) ([]byte, error) {
-	inner := make([]int, len(crypto.Buckets))
-	for i, b := range crypto.Buckets {
+	inner := make([]int, len(crypto.Buckets()))
+	for i, b := range crypto.Buckets() {
 		inner[i] = b - crypto.SealedXSize
 	}
 	padded, err := crypto.Pad(nil, pt, inner)

@@ -57,7 +57,7 @@ func TestWelcomeSizeAt1000(t *testing.T) {
 		}
 		stored += len(body)
 	}
-	if stored != 6*crypto.MaxBody+crypto.Buckets[1] {
+	if stored != 6*crypto.MaxBody+crypto.Buckets()[1] {
 		t.Fatalf("the welcome takes %d bytes on the relay", stored)
 	}
 	t.Logf("welcome at 1,000 members: %d bytes, %d parts of at most %d bytes, %d bytes on the relay",
