@@ -138,6 +138,8 @@ func TestFormatRedaction(t *testing.T) {
 	vals := []any{
 		Envelope{Cap: [32]byte(secret)},
 		InviteIDs{BlobKey: crypto.SymKey(secret)},
+		GroupInviteKeys{Write: [32]byte(secret), Key: crypto.SymKey(secret)},
+		GroupWelcome{Secret: crypto.SymKey(secret)},
 	}
 	for _, v := range vals {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {

@@ -8,3 +8,6 @@ func (e Envelope) GoString() string { return e.String() }
 
 func (i InviteIDs) String() string   { return "inviteIDs(redacted)" }
 func (i InviteIDs) GoString() string { return i.String() }
+
+func (k GroupInviteKeys) String() string   { return "GroupInviteKeys(redacted)" }
+func (k GroupInviteKeys) GoString() string { return k.String() }
