@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"veil/client/internal/format"
 	"veil/ratchet"
 	"veil/vault"
 )
@@ -182,7 +183,7 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 			return err
 		}
 		now := e.now()
-		var read []wireID
+		var read []format.WireID
 		marked := 0
 		for i := range ms {
 			m := &ms[i]
@@ -222,8 +223,8 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 				return err
 			}
 			for len(read) > 0 {
-				n := min(len(read), maxReceiptIDs)
-				if err := e.queue(tx, sess, c.ID, "", &envelope{Type: envReceipt, Kind: receiptRead, IDs: read[:n]}); err != nil {
+				n := min(len(read), format.MaxReceiptIDs)
+				if err := e.queue(tx, sess, c.ID, "", &format.Envelope{Type: format.EnvReceipt, Kind: format.ReceiptRead, IDs: read[:n]}); err != nil {
 					return err
 				}
 				read = read[n:]
@@ -275,7 +276,7 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 			return err
 		}
 		w, _ := outgoingWireID(id)
-		env := &envelope{Type: envText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		env := &format.Envelope{Type: format.EnvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
 		if err := e.queue(tx, s.sess, s.chat.ID, id, env); err != nil {
 			return err
 		}
@@ -315,10 +316,10 @@ func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 	if len(text) > MaxText {
 		return tooLong(len(text), MaxText)
 	}
-	return e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
+	return e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
 		w, _ := outgoingWireID(m.ID)
 		m.Body, m.Edited = []byte(text), e.now()
-		return &envelope{Type: envEdit, ID: w, Text: text}
+		return &format.Envelope{Type: format.EnvEdit, ID: w, Text: text}
 	})
 }
 
@@ -326,10 +327,10 @@ func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 // control message asks the peer's client to drop it); one of the peer's is
 // deleted here only.
 func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
-	err := e.control(ctx, ref, msgID, func(m *vault.Message) *envelope {
+	err := e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
 		w, _ := outgoingWireID(m.ID)
 		m.Body, m.Deleted = nil, true
-		return &envelope{Type: envDelete, ID: w}
+		return &format.Envelope{Type: format.EnvDelete, ID: w}
 	})
 	if !errors.Is(err, errIncoming) {
 		return err
@@ -347,7 +348,7 @@ var errIncoming = errors.New("client: not one of our messages")
 
 // control changes one of our messages with f and sends the control
 // message f returns.
-func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.Message) *envelope) error {
+func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.Message) *format.Envelope) error {
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
 		m, err := tx.Message(s.chat.ID, msgID)
 		if errors.Is(err, vault.ErrNotFound) {
@@ -434,7 +435,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 			if err != nil {
 				return err
 			}
-			pt, _ := (&envelope{Type: envBurn}).marshal()
+			pt, _ := (&format.Envelope{Type: format.EnvBurn}).Marshal()
 			msg, err := sess.Encrypt(pt)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/vault"
@@ -194,10 +195,10 @@ func (e *Engine) shortID() (string, error) {
 }
 
 // outgoingWireID returns the wire ID behind a local outgoing message ID.
-func outgoingWireID(id string) (wireID, bool) {
-	var w wireID
+func outgoingWireID(id string) (format.WireID, bool) {
+	var w format.WireID
 	b, err := hex.DecodeString(id)
-	if err != nil || len(b) != wireIDSize {
+	if err != nil || len(b) != format.WireIDSize {
 		return w, false
 	}
 	copy(w[:], b)
@@ -206,7 +207,7 @@ func outgoingWireID(id string) (wireID, bool) {
 
 // incomingID returns the local ID of an incoming message: the receive time,
 // a dash, and the sender's wire ID (spec/client.md §6).
-func (e *Engine) incomingID(w wireID) string {
+func (e *Engine) incomingID(w format.WireID) string {
 	var t [8]byte
 	binary.BigEndian.PutUint64(t[:], uint64(e.now().UnixNano()))
 	return hex.EncodeToString(t[:]) + "-" + hex.EncodeToString(w[:])

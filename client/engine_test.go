@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/wire"
@@ -71,7 +72,7 @@ func pair(t testing.TB, evA, evB chan Event) (ana, ben *Engine, chat string) {
 	}
 	helloID, _ := ben.newID()
 	w, _ := outgoingWireID(helloID)
-	env := &envelope{Type: envHello, ID: w, SID: crypto.ID{4}, Cap: [wire.CapSize]byte{5}, Relay: testRelayAddr, Nick: "ben"}
+	env := &format.Envelope{Type: format.EnvHello, ID: w, SID: crypto.ID{4}, Cap: [wire.CapSize]byte{5}, Relay: testRelayAddr, Nick: "ben"}
 	err = ben.v.Update(ctx, func(tx *vault.Tx) error {
 		if err := ben.queue(tx, sess, chat, "", env); err != nil {
 			return err
@@ -223,10 +224,10 @@ func TestEngineControlMessages(t *testing.T) {
 	// message changes nothing on Ana's side.
 	w, _ := outgoingWireID(anaID)
 	err := ben.withSession(ctx, chat, func(tx *vault.Tx, s *txSession) error {
-		if err := ben.queue(tx, s.sess, chat, "", &envelope{Type: envDelete, ID: w}); err != nil {
+		if err := ben.queue(tx, s.sess, chat, "", &format.Envelope{Type: format.EnvDelete, ID: w}); err != nil {
 			return err
 		}
-		return ben.queue(tx, s.sess, chat, "", &envelope{Type: envEdit, ID: w, Text: "forged"})
+		return ben.queue(tx, s.sess, chat, "", &format.Envelope{Type: format.EnvEdit, ID: w, Text: "forged"})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,10 @@
 package client
 
-import "errors"
+import (
+	"errors"
+
+	"veil/client/internal/format"
+)
 
 // Errors callers branch on.
 var (
@@ -24,4 +28,7 @@ var (
 	// RemoveDuressPIN when the current PIN given is not the unlock PIN
 	// (the duress PIN included); nothing was changed.
 	ErrWrongPIN = errors.New("client: the current PIN is wrong; nothing was changed")
+	// ErrBadInviteKey is returned for an invite key that does not parse or
+	// whose checksum is wrong (a typo).
+	ErrBadInviteKey = format.ErrBadInviteKey
 )

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/conn"
@@ -54,7 +55,7 @@ type groupInviteRec struct {
 const groupRecordV = 1
 
 func (l *groupLog) record() *logRecord {
-	rb, _ := l.roster.marshal()
+	rb, _ := l.roster.Marshal()
 	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor}
 }
 
@@ -63,7 +64,7 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	ro, err := parseRoster(r.Roster)
+	ro, err := format.ParseRoster(r.Roster)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +143,8 @@ type GroupOptions struct {
 // GroupCreate creates a group with us as its only member and admin
 // (spec/groups.md §3) and returns its chat ID.
 func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, error) {
-	if opt.Name == "" || len(opt.Name) > maxGroupName || !utf8.ValidString(opt.Name) {
-		return "", fmt.Errorf("client: a group name is 1 to %d bytes of UTF-8", maxGroupName)
+	if opt.Name == "" || len(opt.Name) > format.MaxGroupName || !utf8.ValidString(opt.Name) {
+		return "", fmt.Errorf("client: a group name is 1 to %d bytes of UTF-8", format.MaxGroupName)
 	}
 	if opt.Timer < 0 || opt.Timer > maxTTL || opt.Expires < 0 {
 		return "", errors.New("client: timer and lifetime must be positive")
@@ -161,7 +162,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 		return "", err
 	}
 	now := e.now()
-	s := groupSettings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
+	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
 	var deadline time.Time
 	if opt.Expires > 0 {
 		deadline = now.Add(opt.Expires).Truncate(time.Second)
@@ -198,8 +199,8 @@ func (e *Engine) groupNick(as string) (string, error) {
 	if as == "" {
 		return e.randomNick()
 	}
-	if err := checkGroupNick(as); err != nil || SanitizeLine(as) != as {
-		return "", fmt.Errorf("client: a group nickname is 1 to %d bytes of printable text", maxGroupNick)
+	if err := format.CheckGroupNick(as); err != nil || SanitizeLine(as) != as {
+		return "", fmt.Errorf("client: a group nickname is 1 to %d bytes of printable text", format.MaxGroupNick)
 	}
 	return as, nil
 }
@@ -370,7 +371,7 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error
 			return nil, err
 		}
 		w, _ := outgoingWireID(id)
-		env := &groupEnvelope{Type: genvText, ID: w, TTL: uint32(chat.MessageTTL / time.Second), Text: text}
+		env := &format.GroupEnvelope{Type: format.GenvText, ID: w, TTL: uint32(chat.MessageTTL / time.Second), Text: text}
 		if err := g.append(ctx, c, env); err != nil {
 			return nil, err
 		}
@@ -417,7 +418,7 @@ func (e *Engine) GroupMembers(ctx context.Context, ref string) ([]MemberInfo, ui
 		}
 		epoch = g.cur.roster.Epoch
 		for _, m := range g.cur.roster.Members {
-			out = append(out, MemberInfo{Nick: SanitizeLine(m.Nick), Admin: m.Role == roleAdmin, You: m.Sign == g.sign.Public()})
+			out = append(out, MemberInfo{Nick: SanitizeLine(m.Nick), Admin: m.Role == format.RoleAdmin, You: m.Sign == g.sign.Public()})
 		}
 		return nil
 	})
@@ -448,12 +449,12 @@ func (e *Engine) withGroupOffline(ctx context.Context, ref string, f func(g *gro
 
 // GroupRemove removes a member (admin only): a new epoch without it.
 func (e *Engine) GroupRemove(ctx context.Context, ref, nick string) error {
-	return e.groupChange(ctx, ref, nick, changeRemove)
+	return e.groupChange(ctx, ref, nick, format.ChangeRemove)
 }
 
 // GroupPromote makes a member an admin (admin only).
 func (e *Engine) GroupPromote(ctx context.Context, ref, nick string) error {
-	return e.groupChange(ctx, ref, nick, changePromote)
+	return e.groupChange(ctx, ref, nick, format.ChangePromote)
 }
 
 func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte) error {
@@ -472,7 +473,7 @@ func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte)
 		if g.cur.roster.Members[i].Sign == g.sign.Public() {
 			return evs, errors.New("client: use group leave to leave")
 		}
-		if err := g.commit(ctx, c, change, indexOperand(i)); err != nil {
+		if err := g.commit(ctx, c, change, format.IndexOperand(i)); err != nil {
 			return evs, err
 		}
 		return append(evs, Event{Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}), nil
@@ -484,11 +485,11 @@ func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte)
 func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
 	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.cur.roster != nil {
-			if g.isAdmin() && g.cur.roster.admins() == 1 && len(g.cur.roster.Members) > 1 {
+			if g.isAdmin() && g.cur.roster.Admins() == 1 && len(g.cur.roster.Members) > 1 {
 				return nil, errors.New("client: you are the last admin: promote someone first")
 			}
 			if len(g.cur.roster.Members) > 1 {
-				if err := g.append(ctx, c, &groupEnvelope{Type: genvLeave}); err != nil {
+				if err := g.append(ctx, c, &format.GroupEnvelope{Type: format.GenvLeave}); err != nil {
 					return nil, err
 				}
 			}
@@ -504,7 +505,7 @@ func (e *Engine) groupBurn(ctx context.Context, ref string) error {
 		if !g.isAdmin() {
 			return nil, errors.New("client: only an admin can burn a group")
 		}
-		if err := g.append(ctx, c, &groupEnvelope{Type: genvBurn}); err != nil {
+		if err := g.append(ctx, c, &format.GroupEnvelope{Type: format.GenvBurn}); err != nil {
 			return nil, err
 		}
 		g.gone = true

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/vault"
 )
@@ -175,7 +176,7 @@ func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
 				return err
 			}
 			g.deferUploads = true
-			if err := g.append(ctx, nil, &groupEnvelope{Type: genvText, Text: text}); err != nil {
+			if err := g.append(ctx, nil, &format.GroupEnvelope{Type: format.GenvText, Text: text}); err != nil {
 				return err
 			}
 			if upload {

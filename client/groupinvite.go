@@ -3,12 +3,11 @@ package client
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/relay/conn"
 	"veil/relay/wire"
@@ -21,86 +20,6 @@ import (
 // request there and the admin's client answers with the welcome, both
 // sealed under a key derived from the invite secret, which only the admin
 // and the one joiner hold.
-
-// Group invite labels, spec/groups.md §9.2.
-const (
-	labelGroupInviteWrite = "veil-client/v1/group invite log write"
-	labelGroupInviteRead  = "veil-client/v1/group invite log read"
-	labelGroupInviteKey   = "veil-client/v1/group invite key"
-	labelGroupRequestAD   = "veil-client/v1/group join request"
-	labelGroupWelcomeAD   = "veil-client/v1/group welcome"
-)
-
-// groupBlobMarker is the first byte of a group invite blob; a 1:1 blob
-// starts with its version, 1 (spec/client.md §3.1).
-const groupBlobMarker = 0x47
-
-type groupInviteKeys struct {
-	write, read [wire.CapSize]byte
-	key         crypto.SymKey
-}
-
-func deriveGroupInvite(secret, salt []byte) groupInviteKeys {
-	var k groupInviteKeys
-	crypto.HKDF(k.write[:], secret, salt, labelGroupInviteWrite)
-	crypto.HKDF(k.read[:], secret, salt, labelGroupInviteRead)
-	crypto.HKDF(k.key[:], secret, salt, labelGroupInviteKey)
-	return k
-}
-
-// groupBlob is the plaintext of a group invite blob.
-type groupBlob struct {
-	LogID    crypto.ID
-	Deadline uint64 // the group's deadline, Unix seconds; 0 = none
-	Name     string
-}
-
-func (b *groupBlob) marshal() []byte {
-	out := []byte{groupBlobMarker, 1}
-	out = append(out, b.LogID[:]...)
-	out = binary.BigEndian.AppendUint64(out, b.Deadline)
-	out = append(out, byte(len(b.Name)))
-	return append(out, b.Name...)
-}
-
-func parseGroupBlob(p []byte) (*groupBlob, error) {
-	r := newRecordReader(p)
-	if r.u8() != groupBlobMarker || r.u8() != 1 {
-		return nil, errors.New("client: not a group invite")
-	}
-	b := &groupBlob{}
-	copy(b.LogID[:], r.take(crypto.IDSize))
-	b.Deadline = r.u64()
-	b.Name = string(r.take(int(r.u8())))
-	if !r.done() || len(b.Name) > maxGroupName || !utf8.ValidString(b.Name) {
-		return nil, errors.New("client: the group invite blob is malformed")
-	}
-	return b, nil
-}
-
-// groupWelcome encoding: uint32(roster length) || roster || secret || log ID.
-func (w *groupWelcome) marshal() []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(w.Roster)))
-	b = append(b, w.Roster...)
-	b = append(b, w.Secret[:]...)
-	return append(b, w.LogID[:]...)
-}
-
-func parseGroupWelcome(b []byte) (*groupWelcome, error) {
-	r := newRecordReader(b)
-	w := &groupWelcome{}
-	n := r.u32()
-	if n > maxRosterSize {
-		return nil, errors.New("client: malformed group welcome")
-	}
-	w.Roster = append([]byte(nil), r.take(int(n))...)
-	copy(w.Secret[:], r.take(crypto.KeySize))
-	copy(w.LogID[:], r.take(crypto.IDSize))
-	if !r.done() {
-		return nil, errors.New("client: malformed group welcome")
-	}
-	return w, nil
-}
 
 // GroupInvite creates a one-time key that lets one person join the group
 // (admin only). The admin's client must run (watch) for the join to
@@ -121,20 +40,20 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err != nil {
 			return nil, err
 		}
-		k := &inviteKey{Relay: a}
+		k := &format.InviteKey{Relay: a}
 		if err := e.random(k.Secret[:]); err != nil {
 			return nil, err
 		}
-		d := deriveInvite(k)
-		gk := deriveGroupInvite(k.Secret[:], a.Fingerprint[:])
+		d := format.DeriveInvite(k)
+		gk := format.DeriveGroupInvite(k.Secret[:], a.Fingerprint[:])
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
-		logID, err := c.NewLog(cctx, &gk.write, &gk.read, expires, nil)
+		logID, err := c.NewLog(cctx, &gk.Write, &gk.Read, expires, nil)
 		if err != nil {
 			return nil, fmt.Errorf("client: creating the invite's log: %w", err)
 		}
-		gb := &groupBlob{LogID: logID, Deadline: g.cur.roster.Settings.Deadline, Name: g.cur.roster.Settings.Name}
-		body, err := sealBlob(&d.BlobKey, d.BlobID, gb.marshal(), labelBlobAD, e.cfg.Rand)
+		gb := &format.GroupBlob{LogID: logID, Deadline: g.cur.roster.Settings.Deadline, Name: g.cur.roster.Settings.Name}
+		body, err := format.SealBlob(&d.BlobKey, d.BlobID, gb.Marshal(), format.LabelBlobAD, e.cfg.Rand)
 		if err != nil {
 			return nil, err
 		}
@@ -151,8 +70,8 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 // joinGroupInvite is Join for a group key whose blob was taken and opened:
 // it appends our join request to the invite's log and stores the group as
 // waiting for the welcome, which GroupSync picks up.
-func (e *Engine) joinGroupInvite(ctx context.Context, k *inviteKey, c *conn.Conn, pt []byte, opt JoinOptions) (string, error) {
-	blob, err := parseGroupBlob(pt)
+func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *conn.Conn, pt []byte, opt JoinOptions) (string, error) {
+	blob, err := format.ParseGroupBlob(pt)
 	if err != nil {
 		return "", err
 	}
@@ -176,13 +95,13 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *inviteKey, c *conn.Conn
 	if err != nil {
 		return "", err
 	}
-	gk := deriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:])
-	m := groupMember{Sign: sign.Public(), Seal: seal.Public(), Role: roleMember, Nick: nick}
-	req, err := m.appendTo(nil)
+	gk := format.DeriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:])
+	m := format.Member{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleMember, Nick: nick}
+	req, err := m.AppendTo(nil)
 	if err != nil {
 		return "", err
 	}
-	body, err := sealBlob(&gk.key, blob.LogID, req, labelGroupRequestAD, e.cfg.Rand)
+	body, err := format.SealBlob(&gk.Key, blob.LogID, req, format.LabelGroupRequestAD, e.cfg.Rand)
 	if err != nil {
 		return "", err
 	}
@@ -213,7 +132,7 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *inviteKey, c *conn.Conn
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	if _, err := c.Append(cctx, blob.LogID, &gk.write, body); err != nil {
+	if _, err := c.Append(cctx, blob.LogID, &gk.Write, body); err != nil {
 		_ = e.v.DeleteChat(ctx, id)
 		return "", fmt.Errorf("client: sending the join request: %w", err)
 	}
@@ -233,16 +152,16 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 	if err != nil {
 		return nil, errors.New("client: corrupt group record")
 	}
-	gk := deriveGroupInvite(j.Secret, j.Salt)
+	gk := format.DeriveGroupInvite(j.Secret, j.Salt)
 	// The welcome may span several entries (spec/groups.md §9.2): read
 	// what is there, and keep the cursor before the first part of a
 	// welcome still incomplete, so its parts are read again next time and
 	// nothing is acted on before every part is in.
-	var asm welcomeAssembler
+	var asm format.WelcomeAssembler
 	resume, prev := j.Cursor, j.Cursor
 	for range welcomeReadPages {
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		entries, err := c.ReadLog(cctx, logID, &gk.read, prev, groupReadBatch)
+		entries, err := c.ReadLog(cctx, logID, &gk.Read, prev, groupReadBatch)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("client: reading the invite's log: %w", err)
@@ -253,21 +172,21 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 		for _, en := range entries {
 			before := prev
 			prev = en.Seq
-			pt, err := openBlob(&gk.key, logID, en.Body, labelGroupWelcomeAD)
+			pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelGroupWelcomeAD)
 			if err != nil {
-				if asm.empty() {
+				if asm.Empty() {
 					resume = en.Seq // our own request, or garbage
 				}
 				continue
 			}
-			p, err := parseWelcomePart(pt)
+			p, err := format.ParseWelcomePart(pt)
 			if err != nil {
-				if asm.empty() {
+				if asm.Empty() {
 					resume = en.Seq
 				}
 				continue
 			}
-			whole, restarted := asm.add(p)
+			whole, restarted := asm.Add(p)
 			if restarted {
 				resume = before
 			}
@@ -275,7 +194,7 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 				continue
 			}
 			j.Cursor = en.Seq
-			w, err := parseGroupWelcome(whole)
+			w, err := format.ParseGroupWelcome(whole)
 			if err != nil {
 				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
 			}
@@ -288,7 +207,7 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 			return []Event{{Type: EventGroupJoined, From: SanitizeLine(rec.Nick)}}, nil
 		}
 	}
-	if asm.empty() {
+	if asm.Empty() {
 		resume = prev
 	}
 	j.Cursor = resume
@@ -326,20 +245,20 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 	if err != nil {
 		return true, nil, nil
 	}
-	gk := deriveGroupInvite(inv.Secret, inv.Salt)
+	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	entries, err := c.ReadLog(cctx, logID, &gk.read, inv.Cursor, groupReadBatch)
+	entries, err := c.ReadLog(cctx, logID, &gk.Read, inv.Cursor, groupReadBatch)
 	if err != nil {
 		return false, nil, fmt.Errorf("client: reading an invite's log: %w", err)
 	}
 	for _, en := range entries {
 		inv.Cursor = en.Seq
-		pt, err := openBlob(&gk.key, logID, en.Body, labelGroupRequestAD)
+		pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelGroupRequestAD)
 		if err != nil {
 			continue
 		}
-		m, err := newRecordReader(pt).memberAll()
+		m, err := format.ParseMember(pt)
 		if err != nil {
 			continue
 		}
@@ -350,20 +269,20 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		// The welcome goes in parts (spec/groups.md §9.2), queued with
 		// the commit so that both are stored before either is uploaded
 		// and a crash or a dropped connection re-sends them in order.
-		var wid [welcomeIDSize]byte
+		var wid [format.WelcomeIDSize]byte
 		if err := e.random(wid[:]); err != nil {
 			return false, nil, err
 		}
-		parts, err := splitWelcome(wid, w.marshal())
+		parts, err := format.SplitWelcome(wid, w.Marshal())
 		if err != nil {
 			return true, nil, err
 		}
 		for _, pt := range parts {
-			body, err := sealBlob(&gk.key, logID, pt, labelGroupWelcomeAD, e.cfg.Rand)
+			body, err := format.SealBlob(&gk.Key, logID, pt, format.LabelGroupWelcomeAD, e.cfg.Rand)
 			if err != nil {
 				return true, nil, err
 			}
-			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.write[:]), Body: body})
+			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.Write[:]), Body: body})
 		}
 		if !g.deferUploads {
 			if err := g.flushOut(ctx, c); err != nil {
@@ -375,11 +294,9 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 	return false, nil, nil
 }
 
-// memberAll parses exactly one roster entry.
-func (r *recordReader) memberAll() (groupMember, error) {
-	m, err := r.member()
-	if err == nil && !r.done() {
-		err = fmt.Errorf("%w: trailing bytes", errGroupRecord)
-	}
-	return m, err
-}
+// welcomeReadPages bounds the LREAD calls one look for the welcome makes.
+// A relay answers with as many entries as fit one frame, which may be one
+// bucket-sized entry per call; the exchange log holds one join request and
+// at most maxWelcomeParts parts, so this leaves room for three times as
+// many entries (duplicates, garbage) and still ends.
+const welcomeReadPages = 4 * (1 + format.MaxWelcomeParts)

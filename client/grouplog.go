@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/conn"
@@ -37,7 +38,7 @@ const (
 // groupLog is one epoch's log as a member follows it.
 type groupLog struct {
 	epoch  *ratchet.GroupEpoch
-	roster *roster
+	roster *format.Roster
 	id     crypto.ID
 	cursor uint64 // the last seq processed
 }
@@ -51,7 +52,7 @@ type groupState struct {
 
 	cur  groupLog
 	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
-	asm  commitAssembler
+	asm  format.CommitAssembler
 
 	// out holds sealed entries not yet appended, oldest first. With
 	// deferUploads set (the engine), appends only queue here, so the
@@ -66,16 +67,6 @@ type groupState struct {
 	secret *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
 }
 
-// groupWelcome is what a new member needs to enter the group: sent by the
-// admin over their 1:1 session (spec/groups.md §9.3).
-type groupWelcome struct {
-	Roster []byte // the roster record of the epoch the joiner enters
-	Secret crypto.SymKey
-	LogID  crypto.ID
-}
-
-func (w groupWelcome) String() string { return "groupWelcome(redacted)" }
-
 // newGroupKeys draws a member's per-group keys.
 func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, error) {
 	s, err := crypto.GenerateSign(rcfg.Rand)
@@ -88,8 +79,8 @@ func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, er
 
 // createGroup makes a group with us as its only member and admin, and its
 // first log on c's relay (spec/groups.md §3, §3.5, §6.1).
-func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings groupSettings, ttl time.Duration) (*groupState, error) {
-	if err := checkGroupNick(nick); err != nil {
+func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings format.Settings, ttl time.Duration) (*groupState, error) {
+	if err := format.CheckGroupNick(nick); err != nil {
 		return nil, err
 	}
 	sign, seal, err := newGroupKeys(rcfg)
@@ -100,12 +91,12 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
-	r := &roster{Epoch: 1, Settings: settings,
-		Members: []groupMember{{Sign: sign.Public(), Seal: seal.Public(), Role: roleAdmin, Nick: nick}}}
+	r := &format.Roster{Epoch: 1, Settings: settings,
+		Members: []format.Member{{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleAdmin, Nick: nick}}}
 	if err := crypto.RandomBytes(rcfg.Rand, r.GroupID[:]); err != nil {
 		return nil, err
 	}
-	if _, err := r.marshal(); err != nil {
+	if _, err := r.Marshal(); err != nil {
 		return nil, err
 	}
 	secret, err := crypto.NewSymKey(rcfg.Rand)
@@ -122,7 +113,7 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 // enter makes epoch r.Epoch, derived from secret, the current one. With
 // logID nil it creates the epoch's log on c's relay (we are the admin who
 // commits it); otherwise it follows that log.
-func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *roster, secret *crypto.SymKey, logID *crypto.ID) error {
+func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *format.Roster, secret *crypto.SymKey, logID *crypto.ID) error {
 	pubs := make([]crypto.SignPublic, len(r.Members))
 	for i, m := range r.Members {
 		pubs[i] = m.Sign
@@ -151,12 +142,12 @@ func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *roster, secret 
 }
 
 // joinGroup enters a group from an admin's welcome.
-func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPrivate, w *groupWelcome, ttl time.Duration) (*groupState, error) {
-	r, err := parseRoster(w.Roster)
+func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPrivate, w *format.GroupWelcome, ttl time.Duration) (*groupState, error) {
+	r, err := format.ParseRoster(w.Roster)
 	if err != nil {
 		return nil, err
 	}
-	i := r.index(sign.Public())
+	i := r.Index(sign.Public())
 	if i < 0 || r.Members[i].Seal != seal.Public() {
 		return nil, errors.New("client: the group welcome does not list us")
 	}
@@ -171,8 +162,8 @@ func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPriva
 }
 
 // self returns our roster entry in the current epoch.
-func (g *groupState) self() *groupMember {
-	i := g.cur.roster.index(g.sign.Public())
+func (g *groupState) self() *format.Member {
+	i := g.cur.roster.Index(g.sign.Public())
 	if i < 0 {
 		return nil
 	}
@@ -181,19 +172,19 @@ func (g *groupState) self() *groupMember {
 
 func (g *groupState) isAdmin() bool {
 	m := g.self()
-	return m != nil && m.Role == roleAdmin
+	return m != nil && m.Role == format.RoleAdmin
 }
 
 // append encrypts env in the current epoch and appends it to the epoch's
 // log: one upload whatever the group's size (spec/groups.md §6.2).
-func (g *groupState) append(ctx context.Context, c *conn.Conn, env *groupEnvelope) error {
+func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.GroupEnvelope) error {
 	if g.gone {
 		return errors.New("client: we are no longer in this group")
 	}
 	if g.cur.epoch == nil {
 		return errors.New("client: not in the group yet: an admin's client has to let us in first")
 	}
-	pt, err := env.marshal()
+	pt, err := env.Marshal()
 	if err != nil {
 		return err
 	}
@@ -251,11 +242,11 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 		return errors.New("client: only an admin can change the group")
 	}
 	old := g.cur
-	cm, next, err := makeCommit(old.roster, change, operand)
+	cm, next, err := format.MakeCommit(old.roster, change, operand)
 	if err != nil {
 		return err
 	}
-	if next.index(g.sign.Public()) < 0 {
+	if next.Index(g.sign.Public()) < 0 {
 		return errors.New("client: an admin leaves with group leave, not by committing")
 	}
 	secret, err := crypto.NewSymKey(g.rcfg.Rand)
@@ -276,17 +267,17 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 	if cm.LogID, err = g.cur.epoch.SealLogID(g.cur.id); err != nil {
 		return err
 	}
-	cm.sign(g.sign, old.epoch.Context())
-	var id [commitIDSize]byte
+	cm.Sign(g.sign, old.epoch.Context())
+	var id [format.CommitIDSize]byte
 	if err := crypto.RandomBytes(g.rcfg.Rand, id[:]); err != nil {
 		return err
 	}
-	parts, err := splitCommit(id, cm.marshal())
+	parts, err := format.SplitCommit(id, cm.Marshal())
 	if err != nil {
 		return err
 	}
 	for _, p := range parts {
-		pt, err := p.marshal()
+		pt, err := p.Marshal()
 		if err != nil {
 			return err
 		}
@@ -302,20 +293,20 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 }
 
 // add commits a new member and returns its welcome.
-func (g *groupState) add(ctx context.Context, c *conn.Conn, m groupMember) (*groupWelcome, error) {
-	m.Role = roleMember // whatever the join request said, spec/groups.md §9.2
-	op, err := m.appendTo(nil)
+func (g *groupState) add(ctx context.Context, c *conn.Conn, m format.Member) (*format.GroupWelcome, error) {
+	m.Role = format.RoleMember // whatever the join request said, spec/groups.md §9.2
+	op, err := m.AppendTo(nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := g.commit(ctx, c, changeAdd, op); err != nil {
+	if err := g.commit(ctx, c, format.ChangeAdd, op); err != nil {
 		return nil, err
 	}
-	rb, err := g.cur.roster.marshal()
+	rb, err := g.cur.roster.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	return &groupWelcome{Roster: rb, Secret: *g.secret, LogID: g.cur.id}, nil
+	return &format.GroupWelcome{Roster: rb, Secret: *g.secret, LogID: g.cur.id}, nil
 }
 
 // memberIndex finds a member by nickname in the current roster.
@@ -382,34 +373,34 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	case err != nil:
 		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
 	}
-	si := l.roster.index(sender)
-	if si < 0 || (draining && g.cur.roster.index(sender) < 0) {
+	si := l.roster.Index(sender)
+	if si < 0 || (draining && g.cur.roster.Index(sender) < 0) {
 		return nil
 	}
 	from := l.roster.Members[si]
-	env, err := parseGroupEnvelope(pt)
+	env, err := format.ParseGroupEnvelope(pt)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
 	}
 	switch env.Type {
-	case genvText:
+	case format.GenvText:
 		return []Event{{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)}}
-	case genvLeave:
+	case format.GenvLeave:
 		if !draining && g.isAdmin() {
 			g.leaves = append(g.leaves, sender)
 		}
 		return []Event{{Type: EventGroupLeft, From: SanitizeLine(from.Nick)}}
-	case genvBurn:
-		if from.Role != roleAdmin {
+	case format.GenvBurn:
+		if from.Role != format.RoleAdmin {
 			return []Event{{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"}}
 		}
 		g.gone = true
 		return []Event{{Type: EventGroupBurned, From: SanitizeLine(from.Nick)}}
-	case genvCommit:
+	case format.GenvCommit:
 		if draining {
 			return nil // the old epoch's commit was the one we already applied
 		}
-		if whole := g.asm.add(env); whole != nil {
+		if whole := g.asm.Add(env); whole != nil {
 			return g.applyCommit(whole)
 		}
 	}
@@ -419,18 +410,18 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 // applyCommit verifies a whole commit read from the current log and moves
 // to its epoch, or learns that we are no longer a member.
 func (g *groupState) applyCommit(b []byte) []Event {
-	cm, err := parseCommit(b)
+	cm, err := format.ParseCommit(b)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group commit"}}
 	}
 	old := g.cur
-	next, err := cm.verify(old.roster, old.epoch.Context())
+	next, err := cm.Verify(old.roster, old.epoch.Context())
 	if err != nil {
 		// A losing concurrent commit or a stale one: ignored (§3.4).
 		return nil
 	}
 	ev := commitEvent(cm, old.roster, next)
-	i := next.index(g.sign.Public())
+	i := next.Index(g.sign.Public())
 	if i < 0 {
 		g.gone = true
 		return []Event{{Type: EventGroupRemoved}}
@@ -459,17 +450,16 @@ func (g *groupState) applyCommit(b []byte) []Event {
 }
 
 // commitEvent describes a commit's change.
-func commitEvent(cm *commit, old, next *roster) []Event {
+func commitEvent(cm *format.Commit, old, next *format.Roster) []Event {
 	switch cm.Change {
-	case changeAdd:
+	case format.ChangeAdd:
 		return []Event{{Type: EventGroupJoined, From: SanitizeLine(next.Members[len(next.Members)-1].Nick)}}
-	case changeRemove, changeLeave, changePromote:
-		r := newRecordReader(cm.Operand)
-		nick := SanitizeLine(old.Members[r.u16()].Nick)
+	case format.ChangeRemove, format.ChangeLeave, format.ChangePromote:
+		nick := SanitizeLine(old.Members[format.OperandIndex(cm.Operand)].Nick)
 		switch cm.Change {
-		case changeRemove:
+		case format.ChangeRemove:
 			return []Event{{Type: EventGroupRemoved, From: nick}}
-		case changeLeave:
+		case format.ChangeLeave:
 			return []Event{{Type: EventGroupLeft, From: nick}}
 		}
 		return []Event{{Type: EventGroupPromote, From: nick}}
@@ -480,12 +470,12 @@ func commitEvent(cm *commit, old, next *roster) []Event {
 // processLeaves commits the LEAVEs an admin has read (spec/groups.md §7.3).
 func (g *groupState) processLeaves(ctx context.Context, c *conn.Conn) error {
 	for len(g.leaves) > 0 && !g.gone {
-		i := g.cur.roster.index(g.leaves[0])
+		i := g.cur.roster.Index(g.leaves[0])
 		g.leaves = g.leaves[1:]
 		if i < 0 {
 			continue
 		}
-		if err := g.commit(ctx, c, changeLeave, indexOperand(i)); err != nil {
+		if err := g.commit(ctx, c, format.ChangeLeave, format.IndexOperand(i)); err != nil {
 			return err
 		}
 	}

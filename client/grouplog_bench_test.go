@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay"
@@ -20,18 +21,18 @@ func benchGroupState(b *testing.B, n int) (*groupState, *member) {
 	// what a long run measures; lift it, as the relay's own benchmarks do.
 	a := startGroupRelay(b, func(c *relay.Config) { c.Limits.Rate, c.Limits.Burst = 1e6, 1e6 })
 	m := &member{c: dialGroupRelay(b, a)}
-	g, err := createGroup(context.Background(), m.c, ratchet.Config{}, "admin", groupSettings{Name: "bench"}, 0)
+	g, err := createGroup(context.Background(), m.c, ratchet.Config{}, "admin", format.Settings{Name: "bench"}, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := g.cur.roster.clone()
+	r := g.cur.roster.Clone()
 	r.Epoch++
 	for i := 1; i < n; i++ {
 		s, d, err := newGroupKeys(ratchet.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Members = append(r.Members, groupMember{Sign: s.Public(), Seal: d.Public(), Role: roleMember, Nick: fmt.Sprint("m", i)})
+		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: format.RoleMember, Nick: fmt.Sprint("m", i)})
 	}
 	secret, _ := crypto.NewSymKey(nil)
 	if err := g.enter(context.Background(), m.c, r, &secret, nil); err != nil {
@@ -50,7 +51,7 @@ func BenchmarkGroupSendRelay(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			g, m := benchGroupState(b, n)
-			env := &groupEnvelope{Type: genvText, Text: string(make([]byte, crypto.Buckets[0]-200))}
+			env := &format.GroupEnvelope{Type: format.GenvText, Text: string(make([]byte, crypto.Buckets()[0]-200))}
 			ctx := context.Background()
 			first := uint64(0)
 			b.ReportAllocs()
@@ -95,7 +96,7 @@ func BenchmarkGroupRemoveRelay(b *testing.B) {
 			for b.Loop() {
 				last := g.cur.roster.Members[len(g.cur.roster.Members)-1]
 				before := g.cur
-				if err := g.commit(ctx, m.c, changeRemove, indexOperand(len(g.cur.roster.Members)-1)); err != nil {
+				if err := g.commit(ctx, m.c, format.ChangeRemove, format.IndexOperand(len(g.cur.roster.Members)-1)); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

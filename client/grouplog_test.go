@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay"
@@ -43,7 +44,7 @@ type member struct {
 
 func (m *member) send(t testing.TB, text string) {
 	t.Helper()
-	if err := m.g.append(context.Background(), m.c, &groupEnvelope{Type: genvText, Text: text}); err != nil {
+	if err := m.g.append(context.Background(), m.c, &format.GroupEnvelope{Type: format.GenvText, Text: text}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -83,7 +84,7 @@ func invite(t testing.TB, admin *member, a wire.Address, nick string) *member {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := admin.g.add(context.Background(), admin.c, groupMember{Sign: s.Public(), Seal: d.Public(), Nick: nick})
+	w, err := admin.g.add(context.Background(), admin.c, format.Member{Sign: s.Public(), Seal: d.Public(), Nick: nick})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestGroupOverRelay(t *testing.T) {
 	a := startGroupRelay(t)
 	ana := &member{c: dialGroupRelay(t, a)}
 	var err error
-	ana.g, err = createGroup(ctx, ana.c, ratchet.Config{}, "ana", groupSettings{Name: "river"}, 0)
+	ana.g, err = createGroup(ctx, ana.c, ratchet.Config{}, "ana", format.Settings{Name: "river"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestGroupOverRelay(t *testing.T) {
 	// A message of ana's, re-signed by ben (who holds every chain key, so
 	// could have written any content), is refused; ana's real copy then
 	// reads normally.
-	pt, _ := (&groupEnvelope{Type: genvText, Text: "meet at the bridge"}).marshal()
+	pt, _ := (&format.GroupEnvelope{Type: format.GenvText, Text: "meet at the bridge"}).Marshal()
 	real, err := ana.g.cur.epoch.Encrypt(pt)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +200,7 @@ func TestGroupOverRelay(t *testing.T) {
 	// sees its removal and cannot read anything after.
 	catState := cat.g.cur
 	ci, _ := ana.g.memberIndex("cat")
-	if err := ana.g.commit(ctx, ana.c, changeRemove, indexOperand(ci)); err != nil {
+	if err := ana.g.commit(ctx, ana.c, format.ChangeRemove, format.IndexOperand(ci)); err != nil {
 		t.Fatal(err)
 	}
 	ana.send(t, "cat is gone")
@@ -232,7 +233,7 @@ func TestGroupOverRelay(t *testing.T) {
 	// ana promotes ben, who then adds dan as an admin; ben leaves (ana
 	// remains an admin) and ana commits the leave when it reads it.
 	bi, _ := ana.g.memberIndex("ben")
-	if err := ana.g.commit(ctx, ana.c, changePromote, indexOperand(bi)); err != nil {
+	if err := ana.g.commit(ctx, ana.c, format.ChangePromote, format.IndexOperand(bi)); err != nil {
 		t.Fatal(err)
 	}
 	if evs := ben.poll(t); !hasEvent(evs, EventGroupPromote, "ben") || !ben.g.isAdmin() {
@@ -240,7 +241,7 @@ func TestGroupOverRelay(t *testing.T) {
 	}
 	dan := invite(t, ben, a, "dan") // an admin other than the creator adds
 	ana.poll(t)
-	if err := ben.g.append(ctx, ben.c, &groupEnvelope{Type: genvLeave}); err != nil {
+	if err := ben.g.append(ctx, ben.c, &format.GroupEnvelope{Type: format.GenvLeave}); err != nil {
 		t.Fatal(err)
 	}
 	ben.g.gone = true
@@ -250,7 +251,7 @@ func TestGroupOverRelay(t *testing.T) {
 	if err := ana.g.processLeaves(ctx, ana.c); err != nil {
 		t.Fatal(err)
 	}
-	if ana.g.cur.roster.index(ben.g.sign.Public()) >= 0 || len(ana.g.cur.roster.Members) != 2 {
+	if ana.g.cur.roster.Index(ben.g.sign.Public()) >= 0 || len(ana.g.cur.roster.Members) != 2 {
 		t.Fatal("ben is still in the roster after leaving")
 	}
 	if evs := dan.poll(t); !hasEvent(evs, EventGroupLeft, "ben") {
@@ -258,7 +259,7 @@ func TestGroupOverRelay(t *testing.T) {
 	}
 
 	// ana burns the group: dan's client erases it.
-	if err := ana.g.append(ctx, ana.c, &groupEnvelope{Type: genvBurn}); err != nil {
+	if err := ana.g.append(ctx, ana.c, &format.GroupEnvelope{Type: format.GenvBurn}); err != nil {
 		t.Fatal(err)
 	}
 	if evs := dan.poll(t); !hasEvent(evs, EventGroupBurned, "ana") || !dan.g.gone {

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/wire"
@@ -70,21 +71,21 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		return "", "", err
 	}
 	defer bp.Wipe()
-	k := &inviteKey{Relay: a}
+	k := &format.InviteKey{Relay: a}
 	if err := e.random(k.Secret[:]); err != nil {
 		return "", "", err
 	}
-	d := deriveInvite(k)
+	d := format.DeriveInvite(k)
 	now := e.now()
-	blob := &inviteBlob{Bundle: bp.Bundle().Marshal(), SID: sid, Nick: opt.As}
+	blob := &format.InviteBlob{Bundle: bp.Bundle().Marshal(), SID: sid, Nick: opt.As}
 	if opt.ChatExpires > 0 {
 		blob.Deadline = now.Add(opt.ChatExpires).Truncate(time.Second)
 	}
-	pt, err := blob.marshal()
+	pt, err := blob.Marshal()
 	if err != nil {
 		return "", "", err
 	}
-	body, err := sealBlob(&d.BlobKey, d.BlobID, pt, labelBlobAD, e.cfg.Rand)
+	body, err := format.SealBlob(&d.BlobKey, d.BlobID, pt, format.LabelBlobAD, e.cfg.Rand)
 	if err != nil {
 		return "", "", err
 	}
@@ -131,7 +132,7 @@ type JoinOptions struct {
 // mailbox's sender ID and capability. A key whose blob is gone returns
 // ErrInviteUsed, after leaving the leak alarm for the inviter (§4.4).
 func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions) (string, error) {
-	k, err := parseInviteKey(inviteKeyText)
+	k, err := format.ParseInviteKey(inviteKeyText)
 	if err != nil {
 		return "", err
 	}
@@ -143,7 +144,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 			return "", err
 		}
 	}
-	d := deriveInvite(k)
+	d := format.DeriveInvite(k)
 	addr := k.Relay.String()
 	c, err := e.pool.get(ctx, addr)
 	if err != nil {
@@ -157,14 +158,14 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err != nil {
 		return "", fmt.Errorf("client: taking the invite: %w", err)
 	}
-	pt, err := openBlob(&d.BlobKey, d.BlobID, body, labelBlobAD)
+	pt, err := format.OpenBlob(&d.BlobKey, d.BlobID, body, format.LabelBlobAD)
 	if err != nil {
 		return "", err
 	}
-	if len(pt) > 0 && pt[0] == groupBlobMarker {
+	if len(pt) > 0 && pt[0] == format.GroupBlobMarker {
 		return e.joinGroupInvite(ctx, k, c, pt, opt) // spec/groups.md §9
 	}
-	blob, err := parseInviteBlob(pt)
+	blob, err := format.ParseInviteBlob(pt)
 	if err != nil {
 		return "", err
 	}
@@ -217,7 +218,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		return "", err
 	}
 	w, _ := outgoingWireID(helloID)
-	env := &envelope{Type: envHello, ID: w, SID: sid, Cap: ourCap, Relay: ourAddr, Nick: opt.As}
+	env := &format.Envelope{Type: format.EnvHello, ID: w, SID: sid, Cap: ourCap, Relay: ourAddr, Nick: opt.As}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
@@ -247,13 +248,13 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 // raiseAlarm leaves the leak alarm for the inviter (spec/client.md §4.4):
 // a one-time blob under an ID only holders of the invite secret can
 // derive. Best effort: failures are ignored.
-func (e *Engine) raiseAlarm(ctx context.Context, addr string, d *inviteIDs) {
+func (e *Engine) raiseAlarm(ctx context.Context, addr string, d *format.InviteIDs) {
 	c, err := e.pool.get(ctx, addr)
 	if err != nil {
 		return
 	}
 	var stamp [8]byte
-	body, err := sealBlob(&d.AlarmKey, d.AlarmID, stamp[:], labelAlarmAD, e.cfg.Rand)
+	body, err := format.SealBlob(&d.AlarmKey, d.AlarmID, stamp[:], format.LabelAlarmAD, e.cfg.Rand)
 	if err != nil {
 		return
 	}
@@ -280,8 +281,8 @@ func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 }
 
 func checkNick(n string) error {
-	if len(n) > maxNick || !utf8.ValidString(n) || SanitizeLine(n) != n {
-		return fmt.Errorf("client: a nickname is at most %d bytes of printable text", maxNick)
+	if len(n) > format.MaxNick || !utf8.ValidString(n) || SanitizeLine(n) != n {
+		return fmt.Errorf("client: a nickname is at most %d bytes of printable text", format.MaxNick)
 	}
 	return nil
 }

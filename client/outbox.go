@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/conn"
@@ -21,8 +22,8 @@ const maxTaskTries = 200
 // outbox, inside the caller's transaction: the new ratchet state (which the
 // caller stores), the message and the outbox item commit together
 // (spec/client.md §7.3).
-func (e *Engine) queue(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, env *envelope) error {
-	pt, err := env.marshal()
+func (e *Engine) queue(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, env *format.Envelope) error {
+	pt, err := env.Marshal()
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/ratchet"
 	"veil/vault"
 )
@@ -70,7 +71,7 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 				return nil
 			}
 			r.sess = sess
-			env, perr := parseEnvelope(pt)
+			env, perr := format.ParseEnvelope(pt)
 			if perr != nil {
 				r.evs = append(r.evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a malformed message"})
 			} else if err := r.apply(env); err != nil {
@@ -146,8 +147,8 @@ func (r *rx) hello(body []byte) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	env, err := parseEnvelope(pt)
-	if err != nil || env.Type != envHello {
+	env, err := format.ParseEnvelope(pt)
+	if err != nil || env.Type != format.EnvHello {
 		return false, nil
 	}
 	r.sess = sess
@@ -164,18 +165,18 @@ func (r *rx) hello(body []byte) (bool, error) {
 	r.event(Event{Type: EventContactJoined})
 	// The receipt is the inviter's first message: it ends the joiner's
 	// initial phase.
-	return true, r.queueReceipt(receiptDelivered, env.ID)
+	return true, r.queueReceipt(format.ReceiptDelivered, env.ID)
 }
 
-func (r *rx) queueReceipt(kind byte, ids ...wireID) error {
-	return r.e.queue(r.tx, r.sess, r.chat.ID, "", &envelope{Type: envReceipt, Kind: kind, IDs: ids})
+func (r *rx) queueReceipt(kind byte, ids ...format.WireID) error {
+	return r.e.queue(r.tx, r.sess, r.chat.ID, "", &format.Envelope{Type: format.EnvReceipt, Kind: kind, IDs: ids})
 }
 
 // apply applies one envelope of an established session.
-func (r *rx) apply(env *envelope) error {
+func (r *rx) apply(env *format.Envelope) error {
 	now := r.e.now()
 	switch env.Type {
-	case envText:
+	case format.EnvText:
 		id := r.e.incomingID(env.ID)
 		m := vault.Message{ID: id, ChatID: r.chat.ID, Direction: vault.Incoming, Sender: r.ct.ID,
 			Body: []byte(env.Text), Sent: now, Received: now, Status: vault.StatusDelivered}
@@ -191,13 +192,13 @@ func (r *rx) apply(env *envelope) error {
 		r.chat.Unread++
 		r.chat.LastActive = now
 		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text)})
-		return r.queueReceipt(receiptDelivered, env.ID)
-	case envEdit, envDelete:
+		return r.queueReceipt(format.ReceiptDelivered, env.ID)
+	case format.EnvEdit, format.EnvDelete:
 		m, ok, err := r.findIncoming(env.ID)
 		if err != nil || !ok || m.Deleted {
 			return err
 		}
-		if env.Type == envEdit {
+		if env.Type == format.EnvEdit {
 			m.Body, m.Edited = []byte(env.Text), now
 			r.event(Event{Type: EventEdited, Message: m.ID, Text: Sanitize(env.Text)})
 		} else {
@@ -206,9 +207,9 @@ func (r *rx) apply(env *envelope) error {
 			r.event(Event{Type: EventDeleted, Message: m.ID})
 		}
 		return r.tx.PutMessage(&m)
-	case envReceipt:
+	case format.EnvReceipt:
 		st := vault.StatusDelivered
-		if env.Kind == receiptRead {
+		if env.Kind == format.ReceiptRead {
 			st = vault.StatusRead
 		}
 		for _, w := range env.IDs {
@@ -229,17 +230,17 @@ func (r *rx) apply(env *envelope) error {
 			}
 			r.event(Event{Type: EventStatus, Message: id, Status: statusName(st)})
 		}
-	case envBurn:
+	case format.EnvBurn:
 		r.burned = true
 		r.event(Event{Type: EventChatBurned})
-	case envHello:
+	case format.EnvHello:
 		// A repeated HELLO on an established session changes nothing.
 	}
 	return nil
 }
 
 // findIncoming finds the peer's message with wire ID w (spec/client.md §6).
-func (r *rx) findIncoming(w wireID) (vault.Message, bool, error) {
+func (r *rx) findIncoming(w format.WireID) (vault.Message, bool, error) {
 	suffix := "-" + hex.EncodeToString(w[:])
 	ms, err := r.tx.Messages(r.chat.ID, 0)
 	if err != nil {

@@ -11,9 +11,3 @@ func (m chatMeta) GoString() string { return m.String() }
 
 func (d dest) String() string   { return "dest(" + shortRelay(d.relay) + ", redacted)" }
 func (d dest) GoString() string { return d.String() }
-
-func (e envelope) String() string   { return "envelope(redacted)" }
-func (e envelope) GoString() string { return e.String() }
-
-func (i inviteIDs) String() string   { return "inviteIDs(redacted)" }
-func (i inviteIDs) GoString() string { return i.String() }

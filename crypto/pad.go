@@ -56,11 +56,35 @@ func Unpad(padded []byte) ([]byte, error) {
 	return nil, errBadPadding
 }
 
-// Buckets are the only sizes an end-to-end message (a ratchet message with
-// its encrypted header, a group message, an invite blob) may have on a
+// The buckets are the only sizes an end-to-end message (a ratchet message
+// with its encrypted header, a group message, an invite blob) may have on a
 // relay: spec/relay.md §6. The relay refuses any other size, so it learns
-// a bucket, never a length. Sorted ascending.
-var Buckets = []int{1024, 4096, 16000}
+// a bucket, never a length.
+const (
+	bucketSmall  = 1024
+	bucketMedium = 4096
+)
+
+// Buckets returns the bucket sizes, ascending, ending at MaxBody. The
+// slice is new at every call: changing it changes nothing else.
+func Buckets() []int { return []int{bucketSmall, bucketMedium, MaxBody} }
+
+// IsBucket reports whether n is one of the bucket sizes.
+func IsBucket(n int) bool { return n == bucketSmall || n == bucketMedium || n == MaxBody }
+
+// BucketFor returns the smallest bucket of at least n bytes, or 0 when n
+// is more than MaxBody.
+func BucketFor(n int) int {
+	switch {
+	case n <= bucketSmall:
+		return bucketSmall
+	case n <= bucketMedium:
+		return bucketMedium
+	case n <= MaxBody:
+		return MaxBody
+	}
+	return 0
+}
 
 // MaxBody is the largest bucket.
 const MaxBody = 16000

@@ -183,10 +183,10 @@ func TestPadding(t *testing.T) {
 	if _, err := Pad(nil, make([]byte, 64), b); !errors.Is(err, ErrTooLong) {
 		t.Fatalf("Pad past the largest bucket: %v", err)
 	}
-	if _, err := PaddedLen(MaxBody, Buckets); !errors.Is(err, ErrTooLong) {
+	if _, err := PaddedLen(MaxBody, Buckets()); !errors.Is(err, ErrTooLong) {
 		t.Fatal("PaddedLen(MaxBody) fits")
 	}
-	if n, err := PaddedLen(MaxBody-1, Buckets); err != nil || n != MaxBody {
+	if n, err := PaddedLen(MaxBody-1, Buckets()); err != nil || n != MaxBody {
 		t.Fatal("PaddedLen(MaxBody-1)")
 	}
 	for name, in := range map[string][]byte{
@@ -205,7 +205,7 @@ func TestPadding(t *testing.T) {
 	if m, err := Unpad([]byte{0x80, 0x80, 0}); err != nil || !bytes.Equal(m, []byte{0x80}) {
 		t.Fatalf("Unpad: %x, %v", m, err)
 	}
-	if !slicesSorted(Buckets) || Buckets[len(Buckets)-1] != MaxBody {
+	if !slicesSorted(Buckets()) || Buckets()[len(Buckets())-1] != MaxBody {
 		t.Fatal("Buckets must be sorted and end at MaxBody")
 	}
 }
@@ -380,5 +380,26 @@ func TestSealXInPlace(t *testing.T) {
 	out, err := OpenX(nil, &key, got[3:], []byte("ad"))
 	if err != nil || !bytes.Equal(out, pt) {
 		t.Fatalf("OpenX: %q, %v", out, err)
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	b := Buckets()
+	b[0] = 7
+	if Buckets()[0] == 7 {
+		t.Fatal("a caller changed the buckets")
+	}
+	for _, n := range Buckets() {
+		if !IsBucket(n) || BucketFor(n) != n || BucketFor(n-1) != n {
+			t.Errorf("bucket %d: IsBucket %v, BucketFor %d", n, IsBucket(n), BucketFor(n))
+		}
+	}
+	for n, want := range map[int]int{-1: 1024, 0: 1024, 1: 1024, 1025: 4096, 4097: MaxBody, MaxBody + 1: 0} {
+		if got := BucketFor(n); got != want {
+			t.Errorf("BucketFor(%d) = %d, want %d", n, got, want)
+		}
+		if IsBucket(n) {
+			t.Errorf("IsBucket(%d)", n)
+		}
 	}
 }

@@ -27,7 +27,7 @@ func benchPair(b *testing.B) (alice, bob *Session) {
 // AEAD work matches the bare 1 KiB seal and open it is compared with. A
 // plaintext of 1024 bytes would go to the 4 KiB bucket (spec/session.md §6)
 // and cost about four times as much; BenchmarkRatchetEncrypt4K shows that.
-var pt1K = make([]byte, crypto.Buckets[0]-messageOverhead-1)
+var pt1K = make([]byte, crypto.Buckets()[0]-messageOverhead-1)
 
 // BenchmarkRatchetEncrypt1K is one symmetric-chain encrypt of 1 KiB,
 // header encryption included.

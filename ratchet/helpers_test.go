@@ -59,7 +59,7 @@ func mustEncrypt(t testing.TB, s *Session, pt string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !isBucket(len(m)) {
+	if !crypto.IsBucket(len(m)) {
 		t.Fatalf("message of %d bytes is not a bucket", len(m))
 	}
 	return m
@@ -98,7 +98,7 @@ func expectFail(t testing.TB, s *Session, m []byte, target error) {
 // ErrConflictingInitial at an inviter (spec/session.md §8); everything
 // else is ErrAuth.
 func tamperErr(s *Session, c []byte) error {
-	if s.hasInit && isBucket(len(c)) && c[0] == typeInitial && len(c) >= initialOverhead+1 {
+	if s.hasInit && crypto.IsBucket(len(c)) && c[0] == typeInitial && len(c) >= initialOverhead+1 {
 		if crypto.Hash(c[1:1+initialPrefixSize]) != s.initHash {
 			return ErrConflictingInitial
 		}

@@ -139,7 +139,7 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 // ErrTooFarAhead when the joiner's first arriving message is more than
 // MaxSkip messages into its chain.
 func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error) {
-	if !isBucket(len(msg)) || !IsInitial(msg) || len(msg) < initialOverhead+1 {
+	if !crypto.IsBucket(len(msg)) || !IsInitial(msg) || len(msg) < initialOverhead+1 {
 		return nil, nil, authErr("not an initial message")
 	}
 	prefix := msg[1 : 1+initialPrefixSize]

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"veil/crypto"
 )
 
 // inflight is a message on its way from one side to the other.
@@ -78,7 +80,7 @@ func runSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte) error 
 		if err != nil {
 			return fail("%s encrypt: %v", name, err)
 		}
-		if !isBucket(len(m)) {
+		if !crypto.IsBucket(len(m)) {
 			return fail("%s sent %d bytes, not a bucket", name, len(m))
 		}
 		d.pending = append(d.pending, inflight{msg: m, pt: pt, id: nextID})

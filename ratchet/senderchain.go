@@ -162,13 +162,7 @@ func (g *GroupEpoch) Encrypt(pt []byte) ([]byte, error) {
 	if g.n == math.MaxUint32 {
 		return nil, errors.New("ratchet: group sending chain exhausted")
 	}
-	size := 0
-	for _, b := range crypto.Buckets {
-		if len(pt)+1 <= b-groupOverhead {
-			size = b
-			break
-		}
-	}
+	size := crypto.BucketFor(len(pt) + 1 + groupOverhead)
 	if size == 0 {
 		return nil, fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLong, len(pt), MaxGroupPlaintext)
 	}
@@ -207,7 +201,7 @@ func (g *GroupEpoch) Encrypt(pt []byte) ([]byte, error) {
 // signature, tampered or malformed), and on any error g is unchanged.
 func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 	var sender crypto.SignPublic
-	if !isBucket(len(msg)) {
+	if !crypto.IsBucket(len(msg)) {
 		return nil, sender, authErr("length is not a bucket")
 	}
 	if msg[0] != typeGroup {

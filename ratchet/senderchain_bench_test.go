@@ -8,7 +8,7 @@ import (
 )
 
 // groupPt1K fills the 1 KiB bucket exactly, like pt1K for 1:1 messages.
-var groupPt1K = make([]byte, crypto.Buckets[0]-groupOverhead-1)
+var groupPt1K = make([]byte, crypto.Buckets()[0]-groupOverhead-1)
 
 // benchGroup returns a sender's and a receiver's state in an epoch of n
 // members (the others exist only as roster keys), with production

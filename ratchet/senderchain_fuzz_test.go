@@ -42,8 +42,8 @@ func FuzzGroupDecrypt(f *testing.F) {
 	g := newTestGroup(f, 21, 2, 1)
 	m := groupEncrypt(f, g.members[0], "hello")
 	f.Add(m)
-	f.Add(m[:crypto.Buckets[0]-1])
-	f.Add(make([]byte, crypto.Buckets[0]))
+	f.Add(m[:crypto.Buckets()[0]-1])
+	f.Add(make([]byte, crypto.Buckets()[0]))
 	state := g.members[1].Marshal()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := UnmarshalGroupEpoch(Config{}, state)

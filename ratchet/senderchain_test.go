@@ -79,7 +79,7 @@ func TestGroupEveryMemberReadsEveryOther(t *testing.T) {
 		for k := range 3 {
 			pt := fmt.Sprintf("message %d from member %d", k, i)
 			m := groupEncrypt(t, sender, pt)
-			if !isBucket(len(m)) {
+			if !crypto.IsBucket(len(m)) {
 				t.Fatalf("message length %d is not a bucket", len(m))
 			}
 			for j, rcv := range g.members {

@@ -123,13 +123,7 @@ func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	if s.prefix != nil {
 		overhead, typ = initialOverhead, typeInitial
 	}
-	size := 0
-	for _, b := range crypto.Buckets {
-		if len(pt)+1 <= b-overhead {
-			size = b
-			break
-		}
-	}
+	size := crypto.BucketFor(len(pt) + 1 + overhead)
 	if size == 0 {
 		return nil, fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLong, len(pt), crypto.MaxBody-overhead-1)
 	}
@@ -167,21 +161,12 @@ func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	return m, nil
 }
 
-func isBucket(n int) bool {
-	for _, b := range crypto.Buckets {
-		if n == b {
-			return true
-		}
-	}
-	return false
-}
-
 func authErr(why string) error { return fmt.Errorf("%w: %s", ErrAuth, why) }
 
 // frame checks the outer format of msg and returns the offset of its
 // encrypted header (§5.1, §5.3).
 func (s *Session) frame(msg []byte) (int, error) {
-	if !isBucket(len(msg)) {
+	if !crypto.IsBucket(len(msg)) {
 		return 0, authErr("length is not a bucket")
 	}
 	switch msg[0] {

@@ -42,7 +42,7 @@ func TestInitialPrefixUntilReply(t *testing.T) {
 		t.Fatal("joiner still sends the initial prefix after a reply")
 	}
 	mustDecrypt(t, bob, m2, "normal now")
-	if len(m2) != crypto.Buckets[0] || len(m1) != crypto.Buckets[1] {
+	if len(m2) != crypto.Buckets()[0] || len(m1) != crypto.Buckets()[1] {
 		t.Fatalf("sizes %d and %d: want smallest buckets", len(m2), len(m1))
 	}
 }
@@ -91,7 +91,7 @@ func TestPaddingBuckets(t *testing.T) {
 	for _, n := range []int{0, 1, 1024 - messageOverhead - 1, 1024 - messageOverhead, 4000, MaxPlaintext} {
 		pt := strings.Repeat("x", n)
 		m := mustEncrypt(t, alice, pt)
-		want, _ := crypto.PaddedLen(n+messageOverhead, crypto.Buckets)
+		want, _ := crypto.PaddedLen(n+messageOverhead, crypto.Buckets())
 		if len(m) != want {
 			t.Errorf("plaintext %d: message %d bytes, want %d", n, len(m), want)
 		}

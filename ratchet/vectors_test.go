@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 // TestSessionVectors replays the committed vectors
@@ -109,7 +111,7 @@ func TestSessionVectors(t *testing.T) {
 			}
 			continue
 		}
-		if !isBucket(len(wire)) || IsInitial(wire) != m.Initial {
+		if !crypto.IsBucket(len(wire)) || IsInitial(wire) != m.Initial {
 			t.Fatalf("message %d: size %d or type wrong", id, len(wire))
 		}
 		var pt []byte

@@ -268,7 +268,7 @@ func (a *App) applySettings(m settingsMsg) {
 	a.autoLock = defaultAutoLock
 	if v := vals[settingAutoLock]; v == "off" {
 		a.autoLock = 0
-	} else if d, err := parseDur(v); err == nil && d > 0 {
+	} else if d, err := client.ParseDuration(v); err == nil && d > 0 {
 		a.autoLock = d
 	}
 	a.keys.remap(vals)

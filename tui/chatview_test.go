@@ -109,19 +109,6 @@ func TestFuzzy(t *testing.T) {
 	}
 }
 
-func TestParseDur(t *testing.T) {
-	for in, want := range map[string]time.Duration{"off": 0, "0": 0, "10m": 10 * time.Minute, "7d": 7 * 24 * time.Hour, "90s": 90 * time.Second} {
-		if got, err := parseDur(in); err != nil || got != want {
-			t.Errorf("parseDur(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "-5m", "soon", "1x", "110000d", "-1d", "100000h"} {
-		if _, err := parseDur(in); err == nil {
-			t.Errorf("parseDur(%q) accepted", in)
-		}
-	}
-}
-
 func TestNotificationsCarryNoContent(t *testing.T) {
 	for _, mode := range []string{"", "bell", "osc9", "osc777", "off"} {
 		n := notification(mode)

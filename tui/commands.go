@@ -97,31 +97,8 @@ func (a *App) cmdName(arg string) tea.Cmd {
 	return action("renamed", true, localTimeout, func(ctx context.Context) error { return eng.Rename(ctx, id, arg) })
 }
 
-// parseDur reads 30s, 10m, 2h or 7d; off and 0 are zero.
-func parseDur(s string) (time.Duration, error) {
-	switch s {
-	case "off", "0":
-		return 0, nil
-	case "":
-		return 0, errors.New("give a duration such as 10m, 2h or 7d, or off")
-	}
-	const maxDur = 10 * 365 * 24 * time.Hour
-	d, err := time.ParseDuration(s)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err = time.ParseDuration(n + "h")
-		if d > maxDur/24 {
-			d = maxDur + 1
-		}
-		d *= 24
-	}
-	if err != nil || d < 0 || d > maxDur {
-		return 0, fmt.Errorf("%q is not a duration such as 10m, 2h or 7d (at most ten years)", s)
-	}
-	return d, nil
-}
-
 func (a *App) cmdTimer(arg string) tea.Cmd {
-	d, err := parseDur(arg)
+	d, err := client.ParseDuration(arg)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -138,7 +115,7 @@ func timerNote(d time.Duration) string {
 }
 
 func (a *App) cmdExpire(arg string) tea.Cmd {
-	d, err := parseDur(arg)
+	d, err := client.ParseDuration(arg)
 	if err != nil {
 		return a.fail(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"veil/client"
+	"veil/internal/qr"
 )
 
 // dialog is a box drawn over the main screen that takes the keys while it
@@ -275,53 +276,16 @@ func (f *finder) View() string {
 	return box(f.st, "Find a chat", strings.Join(rows, "\n"), f.w, f.h)
 }
 
-// qrText draws an invite key as a QR code with half blocks and the
-// standard's 4-module quiet zone, dark on light whatever the terminal's
-// colours. It returns "" when the code does not fit in w×h.
+// qrText draws an invite key as a QR code (qr.Render), without colours
+// when the user asked for none. It returns "" when the code does not fit
+// in w×h.
 func qrText(st styles, text string, w, h int) string {
-	m, err := client.QR(text)
+	m, err := qr.Encode(text)
 	if err != nil {
 		return ""
 	}
-	const quiet = 4
-	n := len(m) + 2*quiet
-	if n > w || (n+1)/2 > h {
+	if cols, rows := qr.RenderSize(m); cols > w || rows > h {
 		return ""
 	}
-	dark := func(x, y int) bool {
-		x, y = x-quiet, y-quiet
-		return x >= 0 && y >= 0 && x < len(m) && y < len(m) && m[y][x]
-	}
-	black, white := lipgloss.Color("0"), lipgloss.Color("15")
-	var b strings.Builder
-	for y := 0; y < n; y += 2 {
-		for x := 0; x < n; x++ {
-			top, bot := dark(x, y), dark(x, y+1)
-			if st.noColor {
-				// No colours: light modules are drawn, dark are blank, which
-				// scans on a dark terminal (most readers accept inversion).
-				switch {
-				case !top && !bot:
-					b.WriteString("█")
-				case !top:
-					b.WriteString("▀")
-				case !bot:
-					b.WriteString("▄")
-				default:
-					b.WriteString(" ")
-				}
-				continue
-			}
-			fg, bg := white, white
-			if top {
-				fg = black
-			}
-			if bot {
-				bg = black
-			}
-			b.WriteString(lipgloss.NewStyle().Foreground(fg).Background(bg).Render("▀"))
-		}
-		b.WriteString("\n")
-	}
-	return strings.TrimRight(b.String(), "\n")
+	return strings.TrimRight(qr.Render(m, !st.noColor), "\n")
 }

@@ -36,15 +36,3 @@ func FuzzPeerTextDrawnHarmless(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseDur(f *testing.F) {
-	for _, s := range []string{"10m", "7d", "off", "0", "-1h", "99999999999d", "1.5h", "110000d", "-0d"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseDur(s)
-		if err == nil && d < 0 {
-			t.Fatalf("parseDur(%q) = %v", s, d)
-		}
-	})
-}

@@ -24,7 +24,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
-	"slices"
 	"syscall"
 	"time"
 
@@ -88,8 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("--messages must not be negative")
 	case cfg.rate < 0:
 		return fail("--rate must not be negative")
-	case !slices.Contains(crypto.Buckets, cfg.bucket):
-		return fail("--bucket must be one of %v", crypto.Buckets)
+	case !crypto.IsBucket(cfg.bucket):
+		return fail("--bucket must be one of %v", crypto.Buckets())
 	case cfg.window < 1 || cfg.acks < 1:
 		return fail("--window and --acks must be at least 1")
 	case *verify != "" && *verify != "send" && *verify != "receive":

@@ -74,8 +74,8 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")
-	expires := fs.Duration("expires", 24*time.Hour, "the invite dies unused after `DUR` (at most 168h)")
-	chatExpires := fs.Duration("chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
+	expires := durationFlag(fs, "expires", 24*time.Hour, "the invite dies unused after `DUR` (at most 168h)")
+	chatExpires := durationFlag(fs, "chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
 	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
 	qr := fs.Bool("qr", false, "also print the key as a QR code, to scan from another device's screen")
 	if _, err := parse(fs, argv, 0, 0); err != nil {
@@ -231,7 +231,7 @@ func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
 
 func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
-	ttl := fs.Duration("ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
+	ttl := durationFlag(fs, "ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {
 		return err
@@ -318,9 +318,9 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := time.ParseDuration(pos[1])
+	d, err := client.ParseDuration(pos[1])
 	if err != nil {
-		return usagef("bad duration %q", pos[1])
+		return usagef("bad duration %q (such as 30s, 10m, 2h, 7d, 2w, or off)", pos[1])
 	}
 	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
 		return eng.SetTimer(ctx, pos[0], d)
@@ -341,7 +341,7 @@ func cmdWatch(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "watch", "[--json] [--timeout DUR] [--count N]",
 		"Receive, send what is queued, run timers, and print events as they arrive.\nIt exits 0 after --timeout or after --count chat events (messages, edits, deletions, joins, leaks, expiries, burns)")
 	asJSON := fs.Bool("json", false, "one JSON object a line")
-	timeout := fs.Duration("timeout", 0, "exit after `DUR` (0: run until interrupted)")
+	timeout := durationFlag(fs, "timeout", 0, "exit after `DUR` (0: run until interrupted)")
 	count := fs.Int("count", 0, "exit after `N` chat events (0: no limit)")
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err

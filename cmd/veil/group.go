@@ -39,8 +39,8 @@ func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) e
 	fs := newFlags(g, io, "group create", "NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL]",
 		"Create a secret group with you as its admin and print its chat id")
 	as := fs.String("as", "", "your nickname in this group (random by default)")
-	timer := fs.Duration("timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
-	expires := fs.Duration("expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
+	timer := durationFlag(fs, "timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
+	expires := durationFlag(fs, "expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
 	relayURL := fs.String("relay", "", "relay `URL` for the group's logs (default: the profile's default relay)")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
@@ -59,7 +59,7 @@ func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) e
 func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "group invite", "GROUP [--expires DUR] [--qr]",
 		"Create a one-time key that lets one person join the group (veil join KEY); your client admits them while it runs (veil watch)")
-	expires := fs.Duration("expires", 24*time.Hour, "the key dies unused after `DUR` (at most 168h)")
+	expires := durationFlag(fs, "expires", 24*time.Hour, "the key dies unused after `DUR` (at most 168h)")
 	qr := fs.Bool("qr", false, "also print the key as a QR code")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {

@@ -44,7 +44,7 @@ func TestAsyncCommands(t *testing.T) {
 	const n = 50
 	var wg sync.WaitGroup
 	var calls, failures atomic.Int64
-	body := make([]byte, crypto.Buckets[0])
+	body := make([]byte, crypto.Buckets()[0])
 	for range n {
 		wg.Add(1)
 		if err := c.SendAsync(sid, &capability, body, func(err error) {
@@ -115,7 +115,7 @@ func TestAsyncCallbacksOnClose(t *testing.T) {
 	var calls atomic.Int64
 	errs := make(chan error, 2*n)
 	for range n {
-		if err := c.SendAsync(sid, &capability, make([]byte, crypto.Buckets[0]), func(err error) {
+		if err := c.SendAsync(sid, &capability, make([]byte, crypto.Buckets()[0]), func(err error) {
 			calls.Add(1)
 			errs <- err
 		}); err != nil {

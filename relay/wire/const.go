@@ -56,11 +56,4 @@ const (
 )
 
 // IsBucket reports whether n is one of the end-to-end body sizes (§6).
-func IsBucket(n int) bool {
-	for _, b := range crypto.Buckets {
-		if n == b {
-			return true
-		}
-	}
-	return false
-}
+func IsBucket(n int) bool { return crypto.IsBucket(n) }

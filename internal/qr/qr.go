@@ -1,14 +1,13 @@
-package client
+package qr
 
 import "errors"
 
-// QR encodes text as a QR code (ISO/IEC 18004:2015) in byte mode with error
-// correction level L, the smallest of versions 1 to 10 that holds it: up to
-// 271 bytes, enough for an invite key. It returns the modules row by row,
-// true for dark, without the quiet zone; the caller draws it with a margin
-// of at least 4 light modules. The mask is chosen by the standard's
-// penalty rules.
-func QR(text string) ([][]bool, error) {
+// Encode encodes text as a QR code (ISO/IEC 18004:2015) in byte mode with
+// error correction level L, the smallest of versions 1 to 10 that holds
+// it: up to 271 bytes, enough for an invite key. It returns the modules
+// row by row, true for dark, without the quiet zone; Render draws it with
+// one. The mask is chosen by the standard's penalty rules.
+func Encode(text string) ([][]bool, error) {
 	data := []byte(text)
 	ver := 0
 	for v := 1; v <= qrMaxVersion; v++ {
@@ -18,7 +17,7 @@ func QR(text string) ([][]bool, error) {
 		}
 	}
 	if ver == 0 {
-		return nil, errors.New("client: text too long for a QR code")
+		return nil, errors.New("qr: text too long for a QR code")
 	}
 	q := newQR(ver)
 	q.drawFunctions()

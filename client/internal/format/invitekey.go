@@ -1,4 +1,4 @@
-package client
+package format
 
 import (
 	"encoding/base64"
@@ -23,8 +23,8 @@ const (
 	labelBlobKey  = "veil-client/v1/invite blob key"
 	labelAlarmID  = "veil-client/v1/invite alarm id"
 	labelAlarmKey = "veil-client/v1/invite alarm key"
-	labelBlobAD   = "veil-client/v1/invite blob"
-	labelAlarmAD  = "veil-client/v1/invite alarm"
+	LabelBlobAD   = "veil-client/v1/invite blob"
+	LabelAlarmAD  = "veil-client/v1/invite alarm"
 )
 
 // Invite key sizes, spec/client.md §2.
@@ -45,15 +45,15 @@ type inviteSecret [inviteSecretSize]byte
 func (inviteSecret) String() string   { return "inviteSecret(redacted)" }
 func (inviteSecret) GoString() string { return "inviteSecret(redacted)" }
 
-// inviteKey is a parsed invite key: the relay holding the blob and the secret.
-type inviteKey struct {
+// InviteKey is a parsed invite key: the relay holding the blob and the secret.
+type InviteKey struct {
 	Relay  wire.Address
 	Secret inviteSecret
 }
 
 // String returns the text form: ADDRESS "." base64url(secret || checksum)
 // (spec/client.md §2.1).
-func (k *inviteKey) String() string {
+func (k *InviteKey) String() string {
 	addr := k.Relay.String()
 	sum := inviteChecksum(addr, &k.Secret)
 	tail := append(append([]byte(nil), k.Secret[:]...), sum[:]...)
@@ -65,8 +65,8 @@ func inviteChecksum(addr string, s *inviteSecret) [checksumSize]byte {
 	return [checksumSize]byte(h[:checksumSize])
 }
 
-// parseInviteKey parses the text form, ignoring surrounding white space.
-func parseInviteKey(s string) (*inviteKey, error) {
+// ParseInviteKey parses the text form, ignoring surrounding white space.
+func ParseInviteKey(s string) (*InviteKey, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > 1200 {
 		return nil, ErrBadInviteKey
@@ -85,7 +85,7 @@ func parseInviteKey(s string) (*inviteKey, error) {
 	if err != nil || len(tail) != inviteSecretSize+checksumSize {
 		return nil, ErrBadInviteKey
 	}
-	k := &inviteKey{Relay: a}
+	k := &InviteKey{Relay: a}
 	copy(k.Secret[:], tail)
 	// The checksum covers the canonical address, so an address written with
 	// an optional "/" still checks.
@@ -96,16 +96,17 @@ func parseInviteKey(s string) (*inviteKey, error) {
 	return k, nil
 }
 
-// inviteIDs are what the invite secret derives (spec/client.md §2.2).
-type inviteIDs struct {
+// InviteIDs are what the invite secret derives (spec/client.md §2.2).
+type InviteIDs struct {
 	BlobID   crypto.ID
 	BlobKey  crypto.SymKey
 	AlarmID  crypto.ID
 	AlarmKey crypto.SymKey
 }
 
-func deriveInvite(k *inviteKey) inviteIDs {
-	var d inviteIDs
+// DeriveInvite derives the blob and alarm IDs and keys of k.
+func DeriveInvite(k *InviteKey) InviteIDs {
+	var d InviteIDs
 	salt := k.Relay.Fingerprint[:]
 	crypto.HKDF(d.BlobID[:], k.Secret[:], salt, labelBlobID)
 	crypto.HKDF(d.BlobKey[:], k.Secret[:], salt, labelBlobKey)
@@ -114,16 +115,17 @@ func deriveInvite(k *inviteKey) inviteIDs {
 	return d
 }
 
-// inviteBlob is the plaintext of the one-time blob (spec/client.md §3).
-type inviteBlob struct {
+// InviteBlob is the plaintext of the one-time blob (spec/client.md §3).
+type InviteBlob struct {
 	Bundle   []byte    // ratchet.BundleSize bytes
 	SID      crypto.ID // the inviter's reply mailbox, sender ID
 	Deadline time.Time // the chat's deadline; zero = none
 	Nick     string    // the nickname the inviter shows
 }
 
-func (b *inviteBlob) marshal() ([]byte, error) {
-	if len(b.Bundle) != ratchet.BundleSize || len(b.Nick) > maxNick {
+// Marshal encodes b; it returns an error for a field out of range.
+func (b *InviteBlob) Marshal() ([]byte, error) {
+	if len(b.Bundle) != ratchet.BundleSize || len(b.Nick) > MaxNick {
 		return nil, errors.New("client: invite blob field out of range")
 	}
 	out := []byte{blobVersion}
@@ -139,13 +141,14 @@ func (b *inviteBlob) marshal() ([]byte, error) {
 	return out, nil
 }
 
-func parseInviteBlob(p []byte) (*inviteBlob, error) {
+// ParseInviteBlob decodes a blob's plaintext strictly.
+func ParseInviteBlob(p []byte) (*InviteBlob, error) {
 	bad := errors.New("client: malformed invite blob")
 	fixed := 1 + ratchet.BundleSize + crypto.IDSize + 8 + 1
 	if len(p) < fixed || p[0] != blobVersion {
 		return nil, bad
 	}
-	b := &inviteBlob{Bundle: append([]byte(nil), p[1:1+ratchet.BundleSize]...)}
+	b := &InviteBlob{Bundle: append([]byte(nil), p[1:1+ratchet.BundleSize]...)}
 	o := 1 + ratchet.BundleSize
 	copy(b.SID[:], p[o:])
 	o += crypto.IDSize
@@ -159,18 +162,18 @@ func parseInviteBlob(p []byte) (*inviteBlob, error) {
 	}
 	n := int(p[o])
 	o++
-	if len(p) != o+n || n > maxNick || !utf8.Valid(p[o:]) {
+	if len(p) != o+n || n > MaxNick || !utf8.Valid(p[o:]) {
 		return nil, bad
 	}
 	b.Nick = string(p[o:])
 	return b, nil
 }
 
-// sealBlob pads plaintext so that the sealed result is exactly one of
+// SealBlob pads plaintext so that the sealed result is exactly one of
 // crypto.Buckets (spec/client.md §3.2) and seals it under key.
-func sealBlob(key *crypto.SymKey, id crypto.ID, pt []byte, ad string, r io.Reader) ([]byte, error) {
-	inner := make([]int, len(crypto.Buckets))
-	for i, b := range crypto.Buckets {
+func SealBlob(key *crypto.SymKey, id crypto.ID, pt []byte, ad string, r io.Reader) ([]byte, error) {
+	inner := make([]int, len(crypto.Buckets()))
+	for i, b := range crypto.Buckets() {
 		inner[i] = b - crypto.SealedXSize
 	}
 	padded, err := crypto.Pad(nil, pt, inner)
@@ -180,7 +183,8 @@ func sealBlob(key *crypto.SymKey, id crypto.ID, pt []byte, ad string, r io.Reade
 	return crypto.SealX(nil, key, padded, append([]byte(ad), id[:]...), r)
 }
 
-func openBlob(key *crypto.SymKey, id crypto.ID, body []byte, ad string) ([]byte, error) {
+// OpenBlob opens a blob that SealBlob sealed and removes its padding.
+func OpenBlob(key *crypto.SymKey, id crypto.ID, body []byte, ad string) ([]byte, error) {
 	if !wire.IsBucket(len(body)) {
 		return nil, errors.New("client: invite blob has a bad size")
 	}

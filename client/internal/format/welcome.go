@@ -1,4 +1,4 @@
-package client
+package format
 
 import (
 	"bytes"
@@ -16,33 +16,34 @@ import (
 // Welcome part limits, spec/groups.md §9.2 and §11.
 const (
 	welcomePartVersion = 1
-	welcomeIDSize      = 8
-	welcomePartHdr     = 1 + welcomeIDSize + 2 // version, welcome ID, part, parts
-	// welcomePartBytes is what one part carries: the largest bucket less
+	WelcomeIDSize      = 8
+	welcomePartHdr     = 1 + WelcomeIDSize + 2 // version, welcome ID, part, parts
+	// WelcomePartBytes is what one part carries: the largest bucket less
 	// the SealX overhead, the padding marker and the part header.
-	welcomePartBytes = crypto.MaxBody - crypto.SealedXSize - 1 - welcomePartHdr
+	WelcomePartBytes = crypto.MaxBody - crypto.SealedXSize - 1 - welcomePartHdr
 
 	// maxRosterSize is the largest roster record (spec/groups.md §3.3):
 	// version, group ID, epoch, settings, count, and MaxGroupMembers
 	// entries with the longest nickname.
-	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + maxGroupName + 4 + 8) + 2 +
-		ratchet.MaxGroupMembers*(2*crypto.KeySize+2+maxGroupNick)
+	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
+		ratchet.MaxGroupMembers*(2*crypto.KeySize+2+MaxGroupNick)
 	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID.
 	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize
-	// maxWelcomeParts is derived from the 1,000-member limit: 7.
-	maxWelcomeParts = (maxWelcomeSize + welcomePartBytes - 1) / welcomePartBytes
+	// MaxWelcomeParts is derived from the 1,000-member limit: 7.
+	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )
 
-// welcomePart is one decoded part of a welcome.
-type welcomePart struct {
-	ID    [welcomeIDSize]byte
+// WelcomePart is one decoded part of a welcome.
+type WelcomePart struct {
+	ID    [WelcomeIDSize]byte
 	Part  byte
 	Parts byte
 	Bytes []byte
 }
 
-func (p *welcomePart) marshal() ([]byte, error) {
-	if p.Parts == 0 || p.Parts > maxWelcomeParts || p.Part >= p.Parts || len(p.Bytes) == 0 || len(p.Bytes) > welcomePartBytes {
+// Marshal encodes p; it returns an error for a field out of range.
+func (p *WelcomePart) Marshal() ([]byte, error) {
+	if p.Parts == 0 || p.Parts > MaxWelcomeParts || p.Part >= p.Parts || len(p.Bytes) == 0 || len(p.Bytes) > WelcomePartBytes {
 		return nil, fmt.Errorf("client: welcome part %d of %d is malformed", p.Part, p.Parts)
 	}
 	b := make([]byte, 0, welcomePartHdr+len(p.Bytes))
@@ -52,32 +53,32 @@ func (p *welcomePart) marshal() ([]byte, error) {
 	return append(b, p.Bytes...), nil
 }
 
-// parseWelcomePart decodes one part strictly.
-func parseWelcomePart(b []byte) (*welcomePart, error) {
+// ParseWelcomePart decodes one part strictly.
+func ParseWelcomePart(b []byte) (*WelcomePart, error) {
 	r := newRecordReader(b)
 	if r.u8() != welcomePartVersion || !r.ok {
 		return nil, fmt.Errorf("client: welcome part: unknown version")
 	}
-	p := &welcomePart{}
-	copy(p.ID[:], r.take(welcomeIDSize))
+	p := &WelcomePart{}
+	copy(p.ID[:], r.take(WelcomeIDSize))
 	p.Part, p.Parts = r.u8(), r.u8()
-	if !r.ok || p.Parts == 0 || p.Parts > maxWelcomeParts || p.Part >= p.Parts || len(r.b) == 0 || len(r.b) > welcomePartBytes {
+	if !r.ok || p.Parts == 0 || p.Parts > MaxWelcomeParts || p.Part >= p.Parts || len(r.b) == 0 || len(r.b) > WelcomePartBytes {
 		return nil, fmt.Errorf("client: welcome part is malformed")
 	}
 	p.Bytes = bytes.Clone(r.b)
 	return p, nil
 }
 
-// splitWelcome cuts an encoded welcome into its parts' plaintexts.
-func splitWelcome(id [welcomeIDSize]byte, w []byte) ([][]byte, error) {
-	n := (len(w) + welcomePartBytes - 1) / welcomePartBytes
-	if n == 0 || n > maxWelcomeParts {
-		return nil, fmt.Errorf("client: a welcome of %d bytes does not fit %d parts", len(w), maxWelcomeParts)
+// SplitWelcome cuts an encoded welcome into its parts' plaintexts.
+func SplitWelcome(id [WelcomeIDSize]byte, w []byte) ([][]byte, error) {
+	n := (len(w) + WelcomePartBytes - 1) / WelcomePartBytes
+	if n == 0 || n > MaxWelcomeParts {
+		return nil, fmt.Errorf("client: a welcome of %d bytes does not fit %d parts", len(w), MaxWelcomeParts)
 	}
 	out := make([][]byte, 0, n)
 	for i := range n {
-		end := min((i+1)*welcomePartBytes, len(w))
-		b, err := (&welcomePart{ID: id, Part: byte(i), Parts: byte(n), Bytes: w[i*welcomePartBytes : end]}).marshal()
+		end := min((i+1)*WelcomePartBytes, len(w))
+		b, err := (&WelcomePart{ID: id, Part: byte(i), Parts: byte(n), Bytes: w[i*WelcomePartBytes : end]}).Marshal()
 		if err != nil {
 			return nil, err
 		}
@@ -86,21 +87,22 @@ func splitWelcome(id [welcomeIDSize]byte, w []byte) ([][]byte, error) {
 	return out, nil
 }
 
-// welcomeAssembler collects the parts of one welcome. A part of another
+// WelcomeAssembler collects the parts of one welcome. A part of another
 // welcome ID or count starts over with that welcome; a part seen twice
 // must repeat its bytes exactly, or the welcome in progress is dropped.
 // Nothing is returned until every part is there.
-type welcomeAssembler struct {
-	id    [welcomeIDSize]byte
+type WelcomeAssembler struct {
+	id    [WelcomeIDSize]byte
 	parts [][]byte
 	have  int
 }
 
-func (a *welcomeAssembler) empty() bool { return a.parts == nil }
+// Empty reports whether no welcome is in progress.
+func (a *WelcomeAssembler) Empty() bool { return a.parts == nil }
 
-// add records p. It returns the whole welcome once complete, and
+// Add records p. It returns the whole welcome once complete, and
 // restarted = true when p began a new welcome (dropping any in progress).
-func (a *welcomeAssembler) add(p *welcomePart) (whole []byte, restarted bool) {
+func (a *WelcomeAssembler) Add(p *WelcomePart) (whole []byte, restarted bool) {
 	if a.parts == nil || a.id != p.ID || len(a.parts) != int(p.Parts) {
 		a.id, a.parts, a.have = p.ID, make([][]byte, p.Parts), 0
 		restarted = true
@@ -122,10 +124,3 @@ func (a *welcomeAssembler) add(p *welcomePart) (whole []byte, restarted bool) {
 	a.parts, a.have = nil, 0
 	return whole, restarted
 }
-
-// welcomeReadPages bounds the LREAD calls one look for the welcome makes.
-// A relay answers with as many entries as fit one frame, which may be one
-// bucket-sized entry per call; the exchange log holds one join request and
-// at most maxWelcomeParts parts, so this leaves room for three times as
-// many entries (duplicates, garbage) and still ends.
-const welcomeReadPages = 4 * (1 + maxWelcomeParts)

@@ -1,4 +1,4 @@
-package client
+package format
 
 import (
 	"encoding/binary"
@@ -15,74 +15,74 @@ import (
 
 // Envelope types, spec/client.md §5.1.
 const (
-	envText    byte = 0x01
-	envEdit    byte = 0x02
-	envDelete  byte = 0x03
-	envReceipt byte = 0x04
-	envBurn    byte = 0x05
-	envHello   byte = 0x06
+	EnvText    byte = 0x01
+	EnvEdit    byte = 0x02
+	EnvDelete  byte = 0x03
+	EnvReceipt byte = 0x04
+	EnvBurn    byte = 0x05
+	EnvHello   byte = 0x06
 )
 
 // Receipt kinds, spec/client.md §5.5.
 const (
-	receiptDelivered byte = 1
-	receiptRead      byte = 2
+	ReceiptDelivered byte = 1
+	ReceiptRead      byte = 2
 )
 
 // Envelope limits, spec/client.md §5.
 const (
 	envVersion     = 1
-	wireIDSize     = 16  // a message's wire ID
-	maxNick        = 64  // bytes of a nickname
-	maxReceiptIDs  = 64  // IDs in one receipt
+	WireIDSize     = 16  // a message's wire ID
+	MaxNick        = 64  // bytes of a nickname
+	MaxReceiptIDs  = 64  // IDs in one receipt
 	maxAddressSize = 255 // a relay address in HELLO
 )
 
 // errEnvelope is wrapped by every envelope decoding error.
 var errEnvelope = errors.New("client: malformed message envelope")
 
-// wireID is a message's identifier on the wire: the 16 bytes behind its
+// WireID is a message's identifier on the wire: the 16 bytes behind its
 // 32-hex-digit local ID (spec/client.md §6).
-type wireID [wireIDSize]byte
+type WireID [WireIDSize]byte
 
-// envelope is one decoded plaintext. Which fields are set depends on Type.
-type envelope struct {
+// Envelope is one decoded plaintext. Which fields are set depends on Type.
+type Envelope struct {
 	Type  byte
-	ID    wireID   // TEXT, HELLO: the message's own ID; EDIT, DELETE: the target
+	ID    WireID   // TEXT, HELLO: the message's own ID; EDIT, DELETE: the target
 	TTL   uint32   // TEXT: disappearing timer in seconds, 0 = off
 	Text  string   // TEXT, EDIT
 	Kind  byte     // RECEIPT
-	IDs   []wireID // RECEIPT
+	IDs   []WireID // RECEIPT
 	SID   crypto.ID
 	Cap   [wire.CapSize]byte // HELLO: the capability for SID (secret)
 	Relay string             // HELLO: the relay holding SID
 	Nick  string             // HELLO
 }
 
-// marshal encodes e; it returns an error for a field out of range.
-func (e *envelope) marshal() ([]byte, error) {
+// Marshal encodes e; it returns an error for a field out of range.
+func (e *Envelope) Marshal() ([]byte, error) {
 	b := []byte{envVersion, e.Type}
 	switch e.Type {
-	case envText:
+	case EnvText:
 		b = append(b, e.ID[:]...)
 		b = binary.BigEndian.AppendUint32(b, e.TTL)
 		b = append(b, e.Text...)
-	case envEdit:
+	case EnvEdit:
 		b = append(b, e.ID[:]...)
 		b = append(b, e.Text...)
-	case envDelete:
+	case EnvDelete:
 		b = append(b, e.ID[:]...)
-	case envReceipt:
-		if len(e.IDs) == 0 || len(e.IDs) > maxReceiptIDs {
+	case EnvReceipt:
+		if len(e.IDs) == 0 || len(e.IDs) > MaxReceiptIDs {
 			return nil, fmt.Errorf("%w: receipt with %d IDs", errEnvelope, len(e.IDs))
 		}
 		b = append(b, e.Kind, byte(len(e.IDs)))
 		for _, id := range e.IDs {
 			b = append(b, id[:]...)
 		}
-	case envBurn:
-	case envHello:
-		if len(e.Relay) > maxAddressSize || len(e.Nick) > maxNick {
+	case EnvBurn:
+	case EnvHello:
+		if len(e.Relay) > maxAddressSize || len(e.Nick) > MaxNick {
 			return nil, fmt.Errorf("%w: hello field too long", errEnvelope)
 		}
 		b = append(b, e.ID[:]...)
@@ -98,17 +98,17 @@ func (e *envelope) marshal() ([]byte, error) {
 	return b, nil
 }
 
-// parseEnvelope decodes b strictly: exact lengths, valid UTF-8 text, a
+// ParseEnvelope decodes b strictly: exact lengths, valid UTF-8 text, a
 // well-formed relay address. Text is returned as sent; callers sanitise it
 // before display.
-func parseEnvelope(b []byte) (*envelope, error) {
+func ParseEnvelope(b []byte) (*Envelope, error) {
 	if len(b) < 2 {
 		return nil, fmt.Errorf("%w: too short", errEnvelope)
 	}
 	if b[0] != envVersion {
 		return nil, fmt.Errorf("%w: unknown version %d", errEnvelope, b[0])
 	}
-	e := &envelope{Type: b[1]}
+	e := &Envelope{Type: b[1]}
 	r := b[2:]
 	take := func(n int) ([]byte, bool) {
 		if len(r) < n {
@@ -120,13 +120,13 @@ func parseEnvelope(b []byte) (*envelope, error) {
 	}
 	short := fmt.Errorf("%w: truncated", errEnvelope)
 	switch e.Type {
-	case envText, envEdit:
-		id, ok := take(wireIDSize)
+	case EnvText, EnvEdit:
+		id, ok := take(WireIDSize)
 		if !ok {
 			return nil, short
 		}
 		copy(e.ID[:], id)
-		if e.Type == envText {
+		if e.Type == EnvText {
 			ttl, ok := take(4)
 			if !ok {
 				return nil, short
@@ -138,41 +138,41 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		}
 		e.Text = string(r)
 		r = nil
-	case envDelete:
-		id, ok := take(wireIDSize)
+	case EnvDelete:
+		id, ok := take(WireIDSize)
 		if !ok {
 			return nil, short
 		}
 		copy(e.ID[:], id)
-	case envReceipt:
+	case EnvReceipt:
 		hdr, ok := take(2)
 		if !ok {
 			return nil, short
 		}
 		e.Kind = hdr[0]
-		if e.Kind != receiptDelivered && e.Kind != receiptRead {
+		if e.Kind != ReceiptDelivered && e.Kind != ReceiptRead {
 			return nil, fmt.Errorf("%w: unknown receipt kind", errEnvelope)
 		}
 		n := int(hdr[1])
-		if n == 0 || n > maxReceiptIDs {
+		if n == 0 || n > MaxReceiptIDs {
 			return nil, fmt.Errorf("%w: receipt count %d", errEnvelope, n)
 		}
 		for range n {
-			id, ok := take(wireIDSize)
+			id, ok := take(WireIDSize)
 			if !ok {
 				return nil, short
 			}
-			e.IDs = append(e.IDs, wireID(id))
+			e.IDs = append(e.IDs, WireID(id))
 		}
-	case envBurn:
-	case envHello:
-		fixed, ok := take(wireIDSize + crypto.IDSize + wire.CapSize + 1)
+	case EnvBurn:
+	case EnvHello:
+		fixed, ok := take(WireIDSize + crypto.IDSize + wire.CapSize + 1)
 		if !ok {
 			return nil, short
 		}
 		copy(e.ID[:], fixed)
-		copy(e.SID[:], fixed[wireIDSize:])
-		copy(e.Cap[:], fixed[wireIDSize+crypto.IDSize:])
+		copy(e.SID[:], fixed[WireIDSize:])
+		copy(e.Cap[:], fixed[WireIDSize+crypto.IDSize:])
 		relay, ok := take(int(fixed[len(fixed)-1]))
 		if !ok {
 			return nil, short
@@ -189,7 +189,7 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		if !ok {
 			return nil, short
 		}
-		if len(nick) > maxNick || !utf8.Valid(nick) {
+		if len(nick) > MaxNick || !utf8.Valid(nick) {
 			return nil, fmt.Errorf("%w: bad nickname", errEnvelope)
 		}
 		e.Nick = string(nick)

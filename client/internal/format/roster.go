@@ -1,4 +1,4 @@
-package client
+package format
 
 import (
 	"bytes"
@@ -23,56 +23,57 @@ const (
 // Group record limits, spec/groups.md §3.3 and §11.
 const (
 	groupRecordVersion = 1
-	maxGroupNick       = 32
-	maxGroupName       = 64
+	MaxGroupNick       = 32
+	MaxGroupName       = 64
 )
 
 // Member roles, spec/groups.md §3.3.
 const (
-	roleMember byte = 1
-	roleAdmin  byte = 2
+	RoleMember byte = 1
+	RoleAdmin  byte = 2
 )
 
 // Commit changes, spec/groups.md §6.3.
 const (
-	changeAdd      byte = 1
-	changeRemove   byte = 2
-	changeLeave    byte = 3
-	changePromote  byte = 4
+	ChangeAdd      byte = 1
+	ChangeRemove   byte = 2
+	ChangeLeave    byte = 3
+	ChangePromote  byte = 4
 	changeSettings byte = 5
 )
 
 // errGroupRecord is wrapped by every roster and commit decoding error.
 var errGroupRecord = errors.New("client: malformed group record")
 
-// groupMember is one roster entry.
-type groupMember struct {
+// Member is one roster entry.
+type Member struct {
 	Sign crypto.SignPublic // the member's per-group signing key
 	Seal crypto.DHPublic   // the member's per-group sealing key
 	Role byte
 	Nick string // as the member chose it; sanitise before display
 }
 
-// groupSettings are the group's settings.
-type groupSettings struct {
+// Settings are the group's settings.
+type Settings struct {
 	Name     string
 	Timer    uint32 // disappearing timer in seconds, 0 = off
 	Deadline uint64 // Unix seconds, 0 = none
 }
 
-// roster is one epoch's roster record.
-type roster struct {
+// Roster is one epoch's roster record.
+type Roster struct {
 	GroupID  [ratchet.GroupIDSize]byte
 	Epoch    uint64
-	Settings groupSettings
-	Members  []groupMember
+	Settings Settings
+	Members  []Member
 }
 
-func (m *groupMember) appendTo(b []byte) ([]byte, error) {
-	if err := checkGroupNick(m.Nick); err != nil {
+// AppendTo appends m's roster entry to b.
+func (m *Member) AppendTo(b []byte) ([]byte, error) {
+	if err := CheckGroupNick(m.Nick); err != nil {
 		return nil, err
 	}
-	if m.Role != roleMember && m.Role != roleAdmin {
+	if m.Role != RoleMember && m.Role != RoleAdmin {
 		return nil, fmt.Errorf("%w: role %d", errGroupRecord, m.Role)
 	}
 	b = append(b, m.Sign[:]...)
@@ -81,9 +82,9 @@ func (m *groupMember) appendTo(b []byte) ([]byte, error) {
 	return append(b, m.Nick...), nil
 }
 
-func (s *groupSettings) appendTo(b []byte) ([]byte, error) {
-	if len(s.Name) > maxGroupName || !utf8.ValidString(s.Name) {
-		return nil, fmt.Errorf("client: a group name is at most %d bytes of UTF-8", maxGroupName)
+func (s *Settings) appendTo(b []byte) ([]byte, error) {
+	if len(s.Name) > MaxGroupName || !utf8.ValidString(s.Name) {
+		return nil, fmt.Errorf("client: a group name is at most %d bytes of UTF-8", MaxGroupName)
 	}
 	b = append(b, byte(len(s.Name)))
 	b = append(b, s.Name...)
@@ -91,15 +92,16 @@ func (s *groupSettings) appendTo(b []byte) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(b, s.Deadline), nil
 }
 
-func checkGroupNick(n string) error {
-	if len(n) == 0 || len(n) > maxGroupNick || !utf8.ValidString(n) {
-		return fmt.Errorf("client: a group nickname is 1 to %d bytes of UTF-8", maxGroupNick)
+// CheckGroupNick refuses a group nickname out of range.
+func CheckGroupNick(n string) error {
+	if len(n) == 0 || len(n) > MaxGroupNick || !utf8.ValidString(n) {
+		return fmt.Errorf("client: a group nickname is 1 to %d bytes of UTF-8", MaxGroupNick)
 	}
 	return nil
 }
 
-// marshal encodes the roster record (spec/groups.md §3.3).
-func (r *roster) marshal() ([]byte, error) {
+// Marshal encodes the roster record (spec/groups.md §3.3).
+func (r *Roster) Marshal() ([]byte, error) {
 	if len(r.Members) == 0 || len(r.Members) > ratchet.MaxGroupMembers {
 		return nil, fmt.Errorf("client: a group has 1 to %d members", ratchet.MaxGroupMembers)
 	}
@@ -112,7 +114,7 @@ func (r *roster) marshal() ([]byte, error) {
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(r.Members)))
 	for i := range r.Members {
-		if b, err = r.Members[i].appendTo(b); err != nil {
+		if b, err = r.Members[i].AppendTo(b); err != nil {
 			return nil, err
 		}
 	}
@@ -120,8 +122,8 @@ func (r *roster) marshal() ([]byte, error) {
 }
 
 // hash is the roster record's hash (spec/groups.md §3.3).
-func (r *roster) hash() ([crypto.HashSize]byte, error) {
-	b, err := r.marshal()
+func (r *Roster) hash() ([crypto.HashSize]byte, error) {
+	b, err := r.Marshal()
 	if err != nil {
 		return [crypto.HashSize]byte{}, err
 	}
@@ -152,8 +154,8 @@ func (r *recordReader) u64() uint64          { return binary.BigEndian.Uint64(r.
 func (r *recordReader) done() bool           { return r.ok && len(r.b) == 0 }
 func newRecordReader(b []byte) *recordReader { return &recordReader{b: b, ok: true} }
 
-func (r *recordReader) member() (groupMember, error) {
-	var m groupMember
+func (r *recordReader) member() (Member, error) {
+	var m Member
 	copy(m.Sign[:], r.take(crypto.KeySize))
 	copy(m.Seal[:], r.take(crypto.KeySize))
 	m.Role = r.u8()
@@ -161,37 +163,37 @@ func (r *recordReader) member() (groupMember, error) {
 	if !r.ok {
 		return m, fmt.Errorf("%w: truncated member", errGroupRecord)
 	}
-	if m.Role != roleMember && m.Role != roleAdmin {
+	if m.Role != RoleMember && m.Role != RoleAdmin {
 		return m, fmt.Errorf("%w: role %d", errGroupRecord, m.Role)
 	}
-	if checkGroupNick(m.Nick) != nil {
+	if CheckGroupNick(m.Nick) != nil {
 		return m, fmt.Errorf("%w: bad nickname", errGroupRecord)
 	}
 	return m, nil
 }
 
-func (r *recordReader) settings() (groupSettings, error) {
-	var s groupSettings
+func (r *recordReader) settings() (Settings, error) {
+	var s Settings
 	s.Name = string(r.take(int(r.u8())))
 	s.Timer = r.u32()
 	s.Deadline = r.u64()
 	if !r.ok {
 		return s, fmt.Errorf("%w: truncated settings", errGroupRecord)
 	}
-	if len(s.Name) > maxGroupName || !utf8.ValidString(s.Name) {
+	if len(s.Name) > MaxGroupName || !utf8.ValidString(s.Name) {
 		return s, fmt.Errorf("%w: bad group name", errGroupRecord)
 	}
 	return s, nil
 }
 
-// parseRoster decodes a roster record strictly: exact length, valid
+// ParseRoster decodes a roster record strictly: exact length, valid
 // nicknames and roles, no signing or sealing key twice.
-func parseRoster(b []byte) (*roster, error) {
+func ParseRoster(b []byte) (*Roster, error) {
 	r := newRecordReader(b)
 	if r.u8() != groupRecordVersion || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
 	}
-	out := &roster{}
+	out := &Roster{}
 	copy(out.GroupID[:], r.take(ratchet.GroupIDSize))
 	out.Epoch = r.u64()
 	var err error
@@ -202,7 +204,7 @@ func parseRoster(b []byte) (*roster, error) {
 	if !r.ok || n == 0 || n > ratchet.MaxGroupMembers {
 		return nil, fmt.Errorf("%w: member count", errGroupRecord)
 	}
-	out.Members = make([]groupMember, 0, min(n, len(r.b)/(2*crypto.KeySize+3)+1))
+	out.Members = make([]Member, 0, min(n, len(r.b)/(2*crypto.KeySize+3)+1))
 	for range n {
 		m, err := r.member()
 		if err != nil {
@@ -220,7 +222,7 @@ func parseRoster(b []byte) (*roster, error) {
 }
 
 // checkUnique refuses a roster with a signing or sealing key twice.
-func (r *roster) checkUnique() error {
+func (r *Roster) checkUnique() error {
 	signs := make(map[crypto.SignPublic]bool, len(r.Members))
 	seals := make(map[crypto.DHPublic]bool, len(r.Members))
 	for _, m := range r.Members {
@@ -232,8 +234,8 @@ func (r *roster) checkUnique() error {
 	return nil
 }
 
-// index returns the roster index of the member with signing key k, or -1.
-func (r *roster) index(k crypto.SignPublic) int {
+// Index returns the roster index of the member with signing key k, or -1.
+func (r *Roster) Index(k crypto.SignPublic) int {
 	for i := range r.Members {
 		if r.Members[i].Sign == k {
 			return i
@@ -242,25 +244,26 @@ func (r *roster) index(k crypto.SignPublic) int {
 	return -1
 }
 
-// admins returns how many admins the roster has.
-func (r *roster) admins() int {
+// Admins returns how many admins the roster has.
+func (r *Roster) Admins() int {
 	n := 0
 	for _, m := range r.Members {
-		if m.Role == roleAdmin {
+		if m.Role == RoleAdmin {
 			n++
 		}
 	}
 	return n
 }
 
-func (r *roster) clone() *roster {
+// Clone returns a copy of r that shares no member slice with it.
+func (r *Roster) Clone() *Roster {
 	c := *r
-	c.Members = append([]groupMember(nil), r.Members...)
+	c.Members = append([]Member(nil), r.Members...)
 	return &c
 }
 
-// commit is one roster change for the next epoch (spec/groups.md §6.3).
-type commit struct {
+// Commit is one roster change for the next epoch (spec/groups.md §6.3).
+type Commit struct {
 	Epoch   uint64 // the new epoch
 	OldHash [crypto.HashSize]byte
 	Change  byte
@@ -277,7 +280,7 @@ type commit struct {
 const maxCommitSize = 8 * 15000
 
 // signedPart returns the commit's bytes before the signature.
-func (c *commit) signedPart() []byte {
+func (c *Commit) signedPart() []byte {
 	b := []byte{groupRecordVersion}
 	b = binary.BigEndian.AppendUint64(b, c.Epoch)
 	b = append(b, c.OldHash[:]...)
@@ -291,8 +294,8 @@ func (c *commit) signedPart() []byte {
 	return append(b, c.Signer[:]...)
 }
 
-// marshal encodes the signed commit.
-func (c *commit) marshal() []byte { return append(c.signedPart(), c.Sig[:]...) }
+// Marshal encodes the signed commit.
+func (c *Commit) Marshal() []byte { return append(c.signedPart(), c.Sig[:]...) }
 
 // commitSigInput is what an admin signs: the label, the old epoch's
 // context and the commit without its signature.
@@ -303,14 +306,14 @@ func commitSigInput(oldCtx [ratchet.EpochContextSize]byte, signed []byte) []byte
 	return append(b, signed...)
 }
 
-// sign signs c with an admin's group signing key in the old epoch.
-func (c *commit) sign(key crypto.SignPrivate, oldCtx [ratchet.EpochContextSize]byte) {
+// Sign signs c with an admin's group signing key in the old epoch.
+func (c *Commit) Sign(key crypto.SignPrivate, oldCtx [ratchet.EpochContextSize]byte) {
 	c.Signer = key.Public()
 	copy(c.Sig[:], key.Sign(commitSigInput(oldCtx, c.signedPart())))
 }
 
-// parseCommit decodes a commit strictly; it does not verify it.
-func parseCommit(b []byte) (*commit, error) {
+// ParseCommit decodes a commit strictly; it does not verify it.
+func ParseCommit(b []byte) (*Commit, error) {
 	if len(b) > maxCommitSize {
 		return nil, fmt.Errorf("%w: commit too long", errGroupRecord)
 	}
@@ -318,7 +321,7 @@ func parseCommit(b []byte) (*commit, error) {
 	if r.u8() != groupRecordVersion || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
 	}
-	c := &commit{}
+	c := &Commit{}
 	c.Epoch = r.u64()
 	copy(c.OldHash[:], r.take(crypto.HashSize))
 	c.Change = r.u8()
@@ -335,7 +338,7 @@ func parseCommit(b []byte) (*commit, error) {
 	if !r.done() {
 		return nil, fmt.Errorf("%w: truncated or trailing bytes", errGroupRecord)
 	}
-	if c.Change < changeAdd || c.Change > changeSettings {
+	if c.Change < ChangeAdd || c.Change > changeSettings {
 		return nil, fmt.Errorf("%w: unknown change %d", errGroupRecord, c.Change)
 	}
 	return c, nil
@@ -344,33 +347,33 @@ func parseCommit(b []byte) (*commit, error) {
 // apply returns the roster that c's change makes of old, for epoch
 // old.Epoch+1. It checks the change is well-formed and allowed; it does not
 // check the signature (verify does).
-func (c *commit) apply(old *roster) (*roster, error) {
-	next := old.clone()
+func (c *Commit) apply(old *Roster) (*Roster, error) {
+	next := old.Clone()
 	next.Epoch = old.Epoch + 1
 	r := newRecordReader(c.Operand)
 	switch c.Change {
-	case changeAdd:
+	case ChangeAdd:
 		m, err := r.member()
 		if err != nil {
 			return nil, err
 		}
-		if m.Role != roleMember {
+		if m.Role != RoleMember {
 			return nil, fmt.Errorf("%w: a new member must join as a member", errGroupRecord)
 		}
 		if len(next.Members) >= ratchet.MaxGroupMembers {
 			return nil, fmt.Errorf("client: the group is full (%d members)", ratchet.MaxGroupMembers)
 		}
 		next.Members = append(next.Members, m)
-	case changeRemove, changeLeave, changePromote:
+	case ChangeRemove, ChangeLeave, ChangePromote:
 		i := r.u16()
 		if !r.ok || i >= len(old.Members) {
 			return nil, fmt.Errorf("%w: no member %d", errGroupRecord, i)
 		}
-		if c.Change == changePromote {
-			if next.Members[i].Role == roleAdmin {
+		if c.Change == ChangePromote {
+			if next.Members[i].Role == RoleAdmin {
 				return nil, fmt.Errorf("%w: already an admin", errGroupRecord)
 			}
-			next.Members[i].Role = roleAdmin
+			next.Members[i].Role = RoleAdmin
 		} else {
 			if len(old.Members) == 1 {
 				return nil, fmt.Errorf("%w: the last member cannot go", errGroupRecord)
@@ -393,11 +396,11 @@ func (c *commit) apply(old *roster) (*roster, error) {
 	return next, nil
 }
 
-// verify checks c against the current roster old of epoch context oldCtx
+// Verify checks c against the current roster old of epoch context oldCtx
 // (spec/groups.md §3.4) and returns the next epoch's roster: the commit is
 // for the next epoch, names old's hash, is signed by an admin of old, and
 // its change applied to old gives the roster whose hash it names.
-func (c *commit) verify(old *roster, oldCtx [ratchet.EpochContextSize]byte) (*roster, error) {
+func (c *Commit) Verify(old *Roster, oldCtx [ratchet.EpochContextSize]byte) (*Roster, error) {
 	if c.Epoch != old.Epoch+1 {
 		return nil, fmt.Errorf("client: group commit for epoch %d, expected %d", c.Epoch, old.Epoch+1)
 	}
@@ -408,8 +411,8 @@ func (c *commit) verify(old *roster, oldCtx [ratchet.EpochContextSize]byte) (*ro
 	if !crypto.Equal(h[:], c.OldHash[:]) {
 		return nil, errors.New("client: group commit names another roster")
 	}
-	i := old.index(c.Signer)
-	if i < 0 || old.Members[i].Role != roleAdmin {
+	i := old.Index(c.Signer)
+	if i < 0 || old.Members[i].Role != RoleAdmin {
 		return nil, errors.New("client: group commit not signed by an admin")
 	}
 	if !crypto.Verify(c.Signer, commitSigInput(oldCtx, c.signedPart()), c.Sig[:]) {
@@ -426,18 +429,18 @@ func (c *commit) verify(old *roster, oldCtx [ratchet.EpochContextSize]byte) (*ro
 	if !crypto.Equal(nh[:], c.NewHash[:]) {
 		return nil, errors.New("client: group commit's new roster does not match its hash")
 	}
-	if next.admins() == 0 {
+	if next.Admins() == 0 {
 		return nil, errors.New("client: group commit leaves no admin")
 	}
 	return next, nil
 }
 
-// makeCommit builds the unsigned commit of a change to old and returns it
+// MakeCommit builds the unsigned commit of a change to old and returns it
 // with the roster it makes. sealed and logID are filled in by the caller
 // once the new epoch's secret and log exist; they are not part of the
-// roster hash.
-func makeCommit(old *roster, change byte, operand []byte) (*commit, *roster, error) {
-	c := &commit{Epoch: old.Epoch + 1, Change: change, Operand: operand}
+// Roster hash.
+func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, error) {
+	c := &Commit{Epoch: old.Epoch + 1, Change: change, Operand: operand}
 	var err error
 	if c.OldHash, err = old.hash(); err != nil {
 		return nil, nil, err
@@ -446,7 +449,7 @@ func makeCommit(old *roster, change byte, operand []byte) (*commit, *roster, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if next.admins() == 0 {
+	if next.Admins() == 0 {
 		return nil, nil, errors.New("client: the group would have no admin left: promote someone first")
 	}
 	if c.NewHash, err = next.hash(); err != nil {
@@ -455,5 +458,9 @@ func makeCommit(old *roster, change byte, operand []byte) (*commit, *roster, err
 	return c, next, nil
 }
 
-// indexOperand is the operand of a remove, leave or promote change.
-func indexOperand(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
+// IndexOperand is the operand of a remove, leave or promote change.
+func IndexOperand(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
+
+// OperandIndex is the member index of a verified remove, leave or promote
+// change's operand.
+func OperandIndex(operand []byte) int { return newRecordReader(operand).u16() }

@@ -1,4 +1,4 @@
-package client
+package format
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"veil/relay/wire"
 )
 
-func testInviteKey(t testing.TB) *inviteKey {
+func testInviteKey(t testing.TB) *InviteKey {
 	a, err := wire.ParseAddress("veil+ws://127.0.0.1:4000#" + strings.Repeat("A", 43))
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &inviteKey{Relay: a}
+	k := &InviteKey{Relay: a}
 	copy(k.Secret[:], bytes.Repeat([]byte{7}, 32))
 	return k
 }
@@ -26,7 +26,7 @@ func testInviteKey(t testing.TB) *inviteKey {
 func TestInviteKeyRoundTrip(t *testing.T) {
 	k := testInviteKey(t)
 	s := k.String()
-	got, err := parseInviteKey(" " + s + "\n")
+	got, err := ParseInviteKey(" " + s + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,12 +37,12 @@ func TestInviteKeyRoundTrip(t *testing.T) {
 	for i := range s {
 		b := []byte(s)
 		b[i] ^= 0x01
-		if _, err := parseInviteKey(string(b)); err == nil {
+		if _, err := ParseInviteKey(string(b)); err == nil {
 			t.Fatalf("corrupted key (byte %d) accepted", i)
 		}
 	}
 	for n := range len(s) {
-		if _, err := parseInviteKey(s[:n]); err == nil {
+		if _, err := ParseInviteKey(s[:n]); err == nil {
 			t.Fatalf("truncated key (%d) accepted", n)
 		}
 	}
@@ -56,24 +56,24 @@ func TestInviteBlobSealOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &inviteBlob{Bundle: bp.Bundle().Marshal(), SID: crypto.ID{3}, Deadline: time.Unix(1800000000, 0), Nick: "ana"}
-	pt, err := b.marshal()
+	b := &InviteBlob{Bundle: bp.Bundle().Marshal(), SID: crypto.ID{3}, Deadline: time.Unix(1800000000, 0), Nick: "ana"}
+	pt, err := b.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := deriveInvite(testInviteKey(t))
-	body, err := sealBlob(&d.BlobKey, d.BlobID, pt, labelBlobAD, rand.Reader)
+	d := DeriveInvite(testInviteKey(t))
+	body, err := SealBlob(&d.BlobKey, d.BlobID, pt, LabelBlobAD, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !wire.IsBucket(len(body)) {
 		t.Fatalf("sealed blob is %d bytes, not a bucket", len(body))
 	}
-	out, err := openBlob(&d.BlobKey, d.BlobID, body, labelBlobAD)
+	out, err := OpenBlob(&d.BlobKey, d.BlobID, body, LabelBlobAD)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := parseInviteBlob(out)
+	got, err := ParseInviteBlob(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +81,10 @@ func TestInviteBlobSealOpen(t *testing.T) {
 		t.Fatal("blob fields differ")
 	}
 	body[100] ^= 1
-	if _, err := openBlob(&d.BlobKey, d.BlobID, body, labelBlobAD); err == nil {
+	if _, err := OpenBlob(&d.BlobKey, d.BlobID, body, LabelBlobAD); err == nil {
 		t.Fatal("tampered blob opened")
 	}
-	if _, err := openBlob(&d.AlarmKey, d.BlobID, body, labelBlobAD); err == nil {
+	if _, err := OpenBlob(&d.AlarmKey, d.BlobID, body, LabelBlobAD); err == nil {
 		t.Fatal("blob opened under another key")
 	}
 }
@@ -94,47 +94,52 @@ func FuzzParseInviteKey(f *testing.F) {
 	f.Add("veil://example.org:443#" + strings.Repeat("B", 43) + ".AAAA")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		k, err := parseInviteKey(s)
+		k, err := ParseInviteKey(s)
 		if err != nil {
 			if k != nil {
 				t.Fatal("key with error")
 			}
 			return
 		}
-		if _, err := parseInviteKey(k.String()); err != nil {
+		// The text form allows white space and an address spelt in more
+		// than one way, so the round trip is on the canonical form.
+		k2, err := ParseInviteKey(k.String())
+		if err != nil {
 			t.Fatalf("re-encoded key does not parse: %v", err)
+		}
+		if k2.String() != k.String() || k2.Secret != k.Secret {
+			t.Fatal("re-encoded key differs")
 		}
 	})
 }
 
 func FuzzParseInviteBlob(f *testing.F) {
-	b := &inviteBlob{Bundle: make([]byte, ratchet.BundleSize), Nick: "x"}
-	pt, _ := b.marshal()
+	b := &InviteBlob{Bundle: make([]byte, ratchet.BundleSize), Nick: "x"}
+	pt, _ := b.Marshal()
 	f.Add(pt)
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, p []byte) {
-		b, err := parseInviteBlob(p)
+		b, err := ParseInviteBlob(p)
 		if err != nil {
 			if b != nil {
 				t.Fatal("blob with error")
 			}
 			return
 		}
-		out, err := b.marshal()
+		out, err := b.Marshal()
 		if err != nil || !bytes.Equal(out, p) {
 			t.Fatalf("round trip differs")
 		}
 	})
 }
 
-func TestRedaction(t *testing.T) {
+func TestFormatRedaction(t *testing.T) {
 	secret := bytes.Repeat([]byte{0xab}, 32)
 	vals := []any{
-		task{Kind: "send", Key: secret},
-		chatMeta{AlarmID: secret},
-		dest{relay: "x", cap: [32]byte(secret)},
-		envelope{Cap: [32]byte(secret)},
-		inviteIDs{BlobKey: crypto.SymKey(secret)},
+		Envelope{Cap: [32]byte(secret)},
+		InviteIDs{BlobKey: crypto.SymKey(secret)},
+		GroupInviteKeys{Write: [32]byte(secret), Key: crypto.SymKey(secret)},
+		GroupWelcome{Secret: crypto.SymKey(secret)},
 	}
 	for _, v := range vals {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {

@@ -1,4 +1,4 @@
-package client
+package qr
 
 import (
 	"strings"
@@ -74,7 +74,7 @@ func TestReedSolomon(t *testing.T) {
 	}
 }
 
-// qrRead decodes a symbol made by QR: it reads the format, unmasks, reads
+// qrRead decodes a symbol made by Encode: it reads the format, unmasks, reads
 // the codewords back in zigzag order, de-interleaves, checks every block's
 // Reed–Solomon codewords and parses the byte-mode segment.
 func qrRead(t *testing.T, m [][]bool) string {
@@ -192,10 +192,10 @@ func TestQRRoundTrip(t *testing.T) {
 		"",
 		"a",
 		strings.Repeat("x", 17),
-		testInviteKey(t).String(),
+		inviteKeyText,
 		strings.Repeat("veil", 67) + "abc", // 271 bytes: version 10
 	} {
-		m, err := QR(s)
+		m, err := Encode(s)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", len(s), err)
 		}
@@ -212,7 +212,7 @@ func TestQRRoundTrip(t *testing.T) {
 			t.Fatalf("read back %q, want %q", got, s)
 		}
 	}
-	if _, err := QR(strings.Repeat("x", 272)); err == nil {
+	if _, err := Encode(strings.Repeat("x", 272)); err == nil {
 		t.Fatal("272 bytes accepted")
 	}
 }
@@ -221,7 +221,7 @@ func FuzzQR(f *testing.F) {
 	f.Add("veil")
 	f.Add(strings.Repeat("\xff", 200))
 	f.Fuzz(func(t *testing.T, s string) {
-		m, err := QR(s)
+		m, err := Encode(s)
 		if len(s) > qrCapacity(qrMaxVersion) {
 			if err == nil {
 				t.Fatal("over-long text accepted")

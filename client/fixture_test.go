@@ -1,0 +1,67 @@
+package client
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"veil/client/internal/format"
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/wire"
+)
+
+type testMember struct {
+	sign crypto.SignPrivate
+	seal crypto.DHPrivate
+}
+
+// testRoster returns a roster of n members (the first an admin) and their
+// private keys, drawn from a fixed seed.
+func testRoster(t testing.TB, n int) (*format.Roster, []testMember) {
+	t.Helper()
+	r := rand.NewChaCha8([32]byte{'r', 'o', 's', 't', 'e', 'r'})
+	ro := &format.Roster{Epoch: 1, Settings: format.Settings{Name: "river", Timer: 3600}}
+	crypto.RandomBytes(r, ro.GroupID[:])
+	var keys []testMember
+	for i := range n {
+		s, _ := crypto.GenerateSign(r)
+		d, _ := crypto.GenerateDH(r)
+		keys = append(keys, testMember{s, d})
+		role := format.RoleMember
+		if i == 0 {
+			role = format.RoleAdmin
+		}
+		ro.Members = append(ro.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
+	}
+	return ro, keys
+}
+
+// testInviteKey returns a fixed invite key.
+func testInviteKey(t testing.TB) *format.InviteKey {
+	a, err := wire.ParseAddress("veil+ws://127.0.0.1:4000#" + strings.Repeat("A", 43))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &format.InviteKey{Relay: a}
+	copy(k.Secret[:], bytes.Repeat([]byte{7}, 32))
+	return k
+}
+
+// bigRoster is a roster of n members with the longest nicknames.
+func bigRoster(t testing.TB, n int) *format.Roster {
+	t.Helper()
+	r := &format.Roster{Epoch: 1, Settings: format.Settings{Name: strings.Repeat("g", format.MaxGroupName)}}
+	for i := range n {
+		s, d, err := newGroupKeys(ratchet.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nick := fmt.Sprintf("%0*d", format.MaxGroupNick, i)
+		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: format.RoleMember, Nick: nick})
+	}
+	r.Members[0].Role = format.RoleAdmin
+	return r
+}
