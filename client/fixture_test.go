@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
-	"veil/relay/wire"
 )
 
 type testMember struct {
@@ -37,17 +35,6 @@ func testRoster(t testing.TB, n int) (*format.Roster, []testMember) {
 		ro.Members = append(ro.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
 	}
 	return ro, keys
-}
-
-// testInviteKey returns a fixed invite key.
-func testInviteKey(t testing.TB) *format.InviteKey {
-	a, err := wire.ParseAddress("veil+ws://127.0.0.1:4000#" + strings.Repeat("A", 43))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &format.InviteKey{Relay: a}
-	copy(k.Secret[:], bytes.Repeat([]byte{7}, 32))
-	return k
 }
 
 // bigRoster is a roster of n members with the longest nicknames.
