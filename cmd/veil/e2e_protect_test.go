@@ -178,6 +178,9 @@ func TestE2EPolicy(t *testing.T) {
 	if out := p.ok("policy"); out != "wipe-after: off\ndead-man: off" {
 		t.Fatalf("a new profile's policy:\n%s", out)
 	}
+	if out := p.ok("policy", "--pin-file", p.pin); out != "wipe-after: off\ndead-man: off" {
+		t.Fatalf("with a global flag after the command:\n%s", out)
+	}
 	p.fails(2, "policy", "--wipe-after", "-1")
 	p.fails(2, "policy", "--dead-man", "10s")
 	p.fails(2, "policy", "--dead-man", "soon")

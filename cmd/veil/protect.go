@@ -125,7 +125,8 @@ func cmdPolicy(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	var p client.Policy
 	err := withPIN(ctx, g, io, nil, func(ctx context.Context, eng *client.Engine, pin []byte) error {
 		var err error
-		if p, err = eng.Policy(ctx); err != nil || len(set) == 0 {
+		// Global flags may follow the command too: only these two change.
+		if p, err = eng.Policy(ctx); err != nil || !set["wipe-after"] && !set["dead-man"] {
 			return err
 		}
 		if set["wipe-after"] {
