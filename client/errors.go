@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"veil/client/internal/format"
+	"veil/vault"
 )
 
 // Errors callers branch on.
@@ -28,6 +29,13 @@ var (
 	// RemoveDuressPIN when the current PIN given is not the unlock PIN
 	// (the duress PIN included); nothing was changed.
 	ErrWrongPIN = errors.New("client: the current PIN is wrong; nothing was changed")
+	// ErrErased is returned by Open when the profile was erased while
+	// opening: the duress PIN in reset mode, the wrong-PIN limit or the
+	// dead-man timer (the vault does not say which). The directory then
+	// holds no profile.
+	ErrErased = vault.ErrErased
+	// ErrNoProfile is returned by Open when the directory holds no profile.
+	ErrNoProfile = vault.ErrNoProfile
 	// ErrBadInviteKey is returned for an invite key that does not parse or
 	// whose checksum is wrong (a typo).
 	ErrBadInviteKey = format.ErrBadInviteKey

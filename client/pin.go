@@ -52,6 +52,30 @@ func (e *Engine) RemoveDuressPIN(ctx context.Context, current []byte) error {
 	return e.v.RemoveDuressPIN(ctx)
 }
 
+// Policy is the profile's erase policy: wipe after this many wrong PINs in
+// a row, and the dead-man timer (spec/vault.md §5). Zero turns either off.
+type Policy = vault.Policy
+
+// Policy returns the erase policy. It is no secret: the vault keeps it in
+// the plain state file, read before unlock (spec/vault.md §5).
+func (e *Engine) Policy(ctx context.Context) (Policy, error) {
+	if err := ctx.Err(); err != nil {
+		return Policy{}, err
+	}
+	return e.v.Policy()
+}
+
+// SetPolicy replaces the erase policy after checking current as ChangePIN
+// does, since it changes what erases the profile. A negative or absurdly
+// large value is refused and nothing changes. Turning the dead-man timer
+// on starts it now.
+func (e *Engine) SetPolicy(ctx context.Context, current []byte, p Policy) error {
+	if err := e.verifyPIN(ctx, current); err != nil {
+		return err
+	}
+	return e.v.SetPolicy(p)
+}
+
 func (e *Engine) verifyPIN(ctx context.Context, pin []byte) error {
 	err := e.v.VerifyPIN(ctx, pin)
 	if errors.Is(err, vault.ErrWrongPIN) {

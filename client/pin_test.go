@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"veil/crypto"
 	"veil/vault"
@@ -160,5 +161,44 @@ func TestCreateWithDuressPIN(t *testing.T) {
 	}
 	if _, err := reopen(t, e, "duress pin"); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("duress PIN in reset mode: %v, want ErrErased", err)
+	}
+}
+
+// TestPolicyThroughEngine: reading needs no PIN, setting checks the
+// current one (a wrong one changes nothing), and the policy then erases:
+// the wrong-PIN limit makes Open return ErrErased and leave no profile.
+func TestPolicyThroughEngine(t *testing.T) {
+	ctx := context.Background()
+	e := testEngine(t, nil)
+	if p, err := e.Policy(ctx); err != nil || p != (Policy{}) {
+		t.Fatalf("a new profile's policy: %+v, %v", p, err)
+	}
+	want := Policy{WipeAfter: 2, DeadMan: 72 * time.Hour}
+	for _, cur := range []string{"wrong pin", ""} {
+		if err := e.SetPolicy(ctx, []byte(cur), want); !errors.Is(err, ErrWrongPIN) {
+			t.Fatalf("current %q: %v, want ErrWrongPIN", cur, err)
+		}
+	}
+	if p, _ := e.Policy(ctx); p != (Policy{}) {
+		t.Fatalf("a wrong current PIN changed the policy to %+v", p)
+	}
+	if err := e.SetPolicy(ctx, []byte("test pin"), Policy{WipeAfter: -1}); err == nil {
+		t.Fatal("a negative wipe-after was accepted")
+	}
+	if err := e.SetPolicy(ctx, []byte("test pin"), want); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.Policy(ctx); err != nil || p != want {
+		t.Fatalf("policy %+v (%v), want %+v", p, err, want)
+	}
+	cfg := e.cfg
+	if _, err := reopen(t, e, "wrong pin"); !errors.Is(err, vault.ErrWrongPIN) {
+		t.Fatalf("first wrong PIN: %v", err)
+	}
+	if _, err := Open(ctx, cfg, []byte("wrong pin")); !errors.Is(err, ErrErased) {
+		t.Fatalf("second wrong PIN: %v, want ErrErased", err)
+	}
+	if _, err := Open(ctx, cfg, []byte("test pin")); !errors.Is(err, ErrNoProfile) {
+		t.Fatalf("after the erase: %v, want ErrNoProfile", err)
 	}
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,7 +59,8 @@ type App struct {
 	flagProxy string // the --socks5 proxy, which wins over it
 	relayDef  string // the default relay, as the profile has it
 	relayN    int    // how many relays the profile lists
-	queued    int    // our messages waiting to be sent, in every chat
+	policy    client.Policy
+	queued    int // our messages waiting to be sent, in every chat
 	autoLock  time.Duration
 	lastInput time.Time
 	relays    map[string]bool
@@ -109,7 +111,7 @@ func (a *App) resetMain() {
 	a.searching, a.listFocus = false, false
 	a.settings = map[string]string{}
 	a.proxy, a.flagProxy, a.queued = "", "", 0
-	a.relayDef, a.relayN = "", 0
+	a.relayDef, a.relayN, a.policy = "", 0, client.Policy{}
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
@@ -223,7 +225,17 @@ func (a *App) onTick(now time.Time) tea.Cmd {
 }
 
 func (a *App) onOpened(msg openedMsg) tea.Cmd {
-	if msg.err != nil {
+	switch {
+	case errors.Is(msg.err, client.ErrErased):
+		// Opening erased the profile (spec/client.md §10.5): say so once,
+		// then the first-run screen, as for a profile that never existed.
+		a.showGate(true)
+		a.gate.err = "This profile was erased: its data is gone for good."
+		return nil
+	case errors.Is(msg.err, client.ErrNoProfile):
+		a.showGate(true) // erased elsewhere (veil panic) since the start
+		return nil
+	case msg.err != nil:
 		a.gate.failed(strings.TrimPrefix(msg.err.Error(), "veil: "))
 		return nil
 	}
@@ -264,7 +276,7 @@ func (a *App) applySettings(m settingsMsg) {
 	vals := m.vals
 	a.settings = vals
 	a.proxy, a.flagProxy = m.proxy, m.flagProxy
-	a.relayDef, a.relayN = m.relayDef, m.relayN
+	a.relayDef, a.relayN, a.policy = m.relayDef, m.relayN, m.policy
 	a.autoLock = defaultAutoLock
 	if v := vals[settingAutoLock]; v == "off" {
 		a.autoLock = 0

@@ -180,7 +180,7 @@ func (a *App) cmdRelay(arg string) tea.Cmd {
 func (a *App) cmdSettings(string) tea.Cmd {
 	eng := a.eng()
 	d := &settingsDialog{st: a.st, keys: a.keys, vals: map[string]string{}, proxy: a.proxy, flagProxy: a.flagProxy,
-		relayDef: a.relayDef, relayN: a.relayN,
+		relayDef: a.relayDef, relayN: a.relayN, policy: a.policy,
 		set: func(k, v string) tea.Cmd { return saveSetting(eng, k, v) }}
 	for k, v := range a.settings {
 		d.vals[k] = v
@@ -204,8 +204,8 @@ func (a *App) cmdSettings(string) tea.Cmd {
 	return nil
 }
 
-// openSub opens a dialog of the settings: PIN, duress PIN, relays, proxy,
-// keys.
+// openSub opens a dialog of the settings: PIN, duress PIN, erase policy,
+// relays, proxy, keys.
 func (a *App) openSub(what string) tea.Cmd {
 	eng := a.eng()
 	switch what {
@@ -213,6 +213,10 @@ func (a *App) openSub(what string) tea.Cmd {
 		duress := what == subDuress
 		a.openDialog(newPINDialog(a.st, a.keys, duress, func(mode client.DuressMode, cur, next []byte) tea.Cmd {
 			return pinCmd(eng, duress, mode, cur, next)
+		}))
+	case subPolicy:
+		a.openDialog(newPolicyDialog(a.st, a.keys, a.policy, func(p client.Policy, cur []byte) tea.Cmd {
+			return policyCmd(eng, p, cur)
 		}))
 	case subRelays:
 		do := func(op relayOp, addr string) tea.Cmd { return relayCmd(eng, op, addr) }

@@ -47,6 +47,7 @@ type (
 		proxy, flagProxy string
 		relayDef         string // the default relay
 		relayN           int    // how many relays are configured
+		policy           client.Policy
 	}
 	// pinDoneMsg reports a PIN or duress PIN change.
 	pinDoneMsg struct {
@@ -286,7 +287,11 @@ func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg 
 	if err != nil {
 		return doneMsg{err: err}
 	}
-	m := settingsMsg{vals: vals, note: note, proxy: proxy, relayDef: def, relayN: len(all)}
+	pol, err := eng.Policy(ctx)
+	if err != nil {
+		return doneMsg{err: err}
+	}
+	m := settingsMsg{vals: vals, note: note, proxy: proxy, relayDef: def, relayN: len(all), policy: pol}
 	if inUse, fixed := eng.SOCKS5(); fixed {
 		m.flagProxy = inUse
 	}

@@ -54,7 +54,11 @@ func (p *dirProfile) Exists() (bool, error) {
 }
 
 func (p *dirProfile) Create(ctx context.Context, s Setup, events chan<- client.Event) (*Session, error) {
-	eng, err := client.Create(ctx, p.cfg(events), s.PIN, client.CreateOptions{DuressPIN: s.Duress})
+	mode := client.DuressDecoy
+	if s.DuressReset {
+		mode = client.DuressReset
+	}
+	eng, err := client.Create(ctx, p.cfg(events), s.PIN, client.CreateOptions{DuressPIN: s.Duress, DuressMode: mode})
 	if err != nil {
 		return nil, err
 	}

@@ -228,7 +228,7 @@ func TestGoldenSettings(t *testing.T) {
 			name string
 			row  int
 			want string
-		}{{"settings", -1, "Key bindings"}, {"relays", rowRelays, "Add a relay"}} {
+		}{{"settings", -1, "Key bindings"}, {"relays", rowRelays, "Add a relay"}, {"policy", rowPolicy, "Wrong PINs before erasing"}} {
 			t.Run(c.name+"/"+itoa(size[0])+"x"+itoa(size[1]), func(t *testing.T) {
 				cfg, _ := testConfig(t)
 				tm, _ := start(t, cfg, size[0], size[1])

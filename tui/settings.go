@@ -70,6 +70,7 @@ func nextTimer(d time.Duration) time.Duration {
 const (
 	subPIN    = "pin"
 	subDuress = "duress"
+	subPolicy = "policy"
 	subRelays = "relays"
 	subProxy  = "proxy"
 	subKeys   = "keys"
@@ -81,7 +82,7 @@ type subDialogMsg struct{ what string }
 // settingsDialog shows and changes the TUI's settings, the open chat's read
 // receipts and disappearing timer, and the SOCKS5 proxy (a client
 // setting, stored in the vault), and opens the dialogs that change the
-// PIN, the duress PIN, the relays and the key bindings.
+// PIN, the duress PIN, the erase policy, the relays and the key bindings.
 type settingsDialog struct {
 	st        styles
 	keys      keyMap
@@ -90,6 +91,7 @@ type settingsDialog struct {
 	flagProxy string // the --socks5 proxy that wins over it, if any
 	relayDef  string // the default relay (from the profile: sanitise it)
 	relayN    int    // how many relays are configured
+	policy    client.Policy
 	extra     string
 	cursor    int
 	set       func(k, v string) tea.Cmd
@@ -164,6 +166,7 @@ func (d *settingsDialog) rows() []settingRow {
 	for _, r := range []struct{ what, label, val string }{
 		{subPIN, "Change PIN", "change…"},
 		{subDuress, "Duress PIN", "change…"},
+		{subPolicy, "Erase policy", policyLabel(d.policy)},
 		{subRelays, "Relays", relays},
 		{subProxy, "SOCKS5 proxy (Tor)", proxy},
 		{subKeys, "Key bindings", "change…"},

@@ -19,9 +19,10 @@ import (
 const (
 	rowChangePIN = 4
 	rowDuress    = 5
-	rowRelays    = 6
-	rowProxy     = 7
-	rowKeys      = 8
+	rowPolicy    = 6
+	rowRelays    = 7
+	rowProxy     = 8
+	rowKeys      = 9
 )
 
 func press(t tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: t} }

@@ -26,6 +26,10 @@ type Profile interface {
 	// Create makes a new profile and opens it.
 	Create(ctx context.Context, s Setup, events chan<- client.Event) (*Session, error)
 	// Open unlocks the profile with pin. A duress PIN opens like any other.
+	// When opening erased the profile (spec/client.md §10.5) the error
+	// wraps client.ErrErased, and the Profile has removed what was left of
+	// it; with no profile, client.ErrNoProfile. The TUI then shows the
+	// first-run screen.
 	Open(ctx context.Context, pin []byte, events chan<- client.Event) (*Session, error)
 	// Erase destroys the profile (the panic command). Every Session must
 	// be closed first.

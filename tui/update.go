@@ -126,6 +126,15 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 			a.resultNotice(msg.err, msg.note)
 			return nil
 		}
+	case policyDoneMsg:
+		if msg.err == nil {
+			a.policy = msg.p
+		}
+		if _, ok := a.dlg.(*policyDialog); !ok {
+			// The dialog was closed while the change ran.
+			a.resultNotice(msg.err, "erase policy saved: "+policyLabel(msg.p))
+			return nil
+		}
 	case closeDialogMsg:
 		a.closeDialog()
 		return nil

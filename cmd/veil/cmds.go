@@ -19,6 +19,9 @@ import (
 // networkTimeout bounds the relay work of one invite or join.
 const networkTimeout = 2 * time.Minute
 
+// cmdInit creates a profile. Every input (the relay address, the PIN, the
+// duress PIN and its mode) is read and checked before the first write, so a
+// refused one leaves the profile directory as it was (spec/client.md §10.3).
 func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "Create a profile protected by a PIN (from the terminal or --pin-file)")
 	duressFile := fs.String("duress-pin-file", "", "also set a duress PIN read from `FILE`: entering it erases the profile")
@@ -26,6 +29,9 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	relayURL := fs.String("relay", "", "default relay `URL` (veil://host:port#fingerprint); without it, an embedded relay on 127.0.0.1")
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
+	}
+	if *reset && *duressFile == "" {
+		return usagef("--duress-reset needs --duress-pin-file")
 	}
 	if *relayURL != "" {
 		if _, err := wire.ParseAddress(*relayURL); err != nil {
@@ -51,6 +57,9 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 			return err
 		}
 		defer crypto.Wipe(dp)
+		if err := checkDuressPIN(pin, dp); err != nil {
+			return err
+		}
 		opts.DuressPIN, opts.DuressMode = dp, client.DuressDecoy
 		if *reset {
 			opts.DuressMode = client.DuressReset
@@ -66,6 +75,19 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	fmt.Fprintf(io.out, "profile created in %s\ndefault relay: %s\n", home, def)
+	return nil
+}
+
+// checkDuressPIN checks a new duress PIN against the rules the vault
+// applies (long enough, not the PIN), so a bad one is refused before
+// anything is written.
+func checkDuressPIN(pin, duress []byte) error {
+	if err := vault.CheckPIN(duress); err != nil {
+		return fmt.Errorf("the duress PIN must be at least %d characters", vault.MinPINLen)
+	}
+	if crypto.Equal(pin, duress) {
+		return errors.New("the duress PIN must differ from the PIN")
+	}
 	return nil
 }
 
@@ -494,19 +516,25 @@ func listRelays(ctx context.Context, io *stdio, eng *client.Engine) error {
 	return nil
 }
 
+// wipeHome erases the profile (`veil wipe`, `veil panic`, the TUI's panic
+// key): the vault is crypto-erased, then everything else of the profile is
+// removed (removeRemains), so nothing of it remains. A profile open in
+// another process is left alone.
 func wipeHome(ctx context.Context, g *globals) error {
 	home, err := g.homeDir()
 	if err != nil {
 		return err
 	}
-	err = vault.WipeProfile(ctx, filepath.Join(home, vaultDirName), nil)
-	if errors.Is(err, vault.ErrBusy) {
-		return errors.New("the profile is open in another veil process: stop it (or use its panic key) and try again")
+	vdir := filepath.Join(home, vaultDirName)
+	var werr error
+	if _, err := os.Stat(vdir); err == nil {
+		werr = vault.WipeProfile(ctx, vdir, nil)
+		if errors.Is(werr, vault.ErrBusy) {
+			return errors.New("the profile is open in another veil process: stop it (or use its panic key) and try again")
+		}
 	}
-	if err != nil && !errors.Is(err, vault.ErrNoProfile) {
-		return err
-	}
-	return os.RemoveAll(filepath.Join(home, relayDirName))
+	// Even after a failed step, remove what can be removed.
+	return errors.Join(werr, removeRemains(home))
 }
 
 func cmdWipe(ctx context.Context, g *globals, io *stdio, argv []string) error {

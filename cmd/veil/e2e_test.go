@@ -154,7 +154,8 @@ type profile struct {
 	t    *testing.T
 	home string
 	pin  string
-	bin  string // the veil binary; veilBin when empty
+	bin  string   // the veil binary; veilBin when empty
+	env  []string // more environment for every command
 }
 
 func newProfile(t *testing.T, relayAddr string, extra ...string) *profile {
@@ -191,7 +192,7 @@ func (p *profile) runPIN(pinFile string, args ...string) (string, string, int) {
 		bin = veilBin
 	}
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", p.home, "--pin-file", pinFile}, args...)...)
-	cmd.Env = append(os.Environ(), fastKDFEnv+"=1", "VEIL_HOME=")
+	cmd.Env = append(append(os.Environ(), fastKDFEnv+"=1", "VEIL_HOME="), p.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -18,6 +19,10 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return usagef("usage: veil group %s", groupUsage)
 	}
 	sub, rest := argv[0], argv[1:]
+	if sub == "-h" || sub == "-help" || sub == "--help" {
+		fmt.Fprintf(io.err, "usage: veil group %s\n\n\"veil group SUBCOMMAND --help\" explains a subcommand's flags.\n", groupUsage)
+		return flag.ErrHelp
+	}
 	switch sub {
 	case "create":
 		return cmdGroupCreate(ctx, g, io, rest)

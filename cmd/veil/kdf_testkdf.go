@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"veil/crypto"
 	"veil/vault"
@@ -15,12 +16,16 @@ import (
 // run in seconds. A release build has kdf_release.go instead.
 
 // vaultOptions returns the vault options of a new profile: a tiny Argon2id
-// cost and no value-log GC under fastKDFEnv=1, the defaults otherwise.
+// cost and no value-log GC under fastKDFEnv=1, the defaults otherwise;
+// the vault's clock runs clockSkewEnv ahead when that is set.
 func vaultOptions() vault.Options {
 	var o vault.Options
 	if os.Getenv(fastKDFEnv) == "1" {
 		o.KDF = crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}
 		o.GCInterval = -1
+	}
+	if skew, err := time.ParseDuration(os.Getenv(clockSkewEnv)); err == nil && skew != 0 {
+		o.Now = func() time.Time { return time.Now().Add(skew) }
 	}
 	return o
 }

@@ -74,6 +74,8 @@ func commands() []command {
 		{"group", groupUsage, "secret groups: create, invite, members, remove, promote, leave, sync", cmdGroup},
 		{"watch", "[--json] [--timeout DUR] [--count N]", "receive and print events as they arrive", cmdWatch},
 		{"relay", "add URL | list | default URL | remove URL", "manage relays", cmdRelay},
+		{"duress", duressUsage, "set or remove the duress PIN (asks the current PIN)", cmdDuress},
+		{"policy", "[--wipe-after N] [--dead-man DUR]", "show or set the erase policy: wrong-PIN limit, dead-man timer", cmdPolicy},
 		{"wipe", "[--yes]", "erase this profile (asks first)", cmdWipe},
 		{"panic", "", "erase this profile now, no PIN, no prompt", cmdPanic},
 		{"backup", "FILE [--passphrase-file FILE]", "write an encrypted backup (an age file)", cmdBackup},

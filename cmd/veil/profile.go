@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,9 +87,8 @@ func (s *session) close() {
 	}
 }
 
-// open unlocks the profile. A vault without a profile record (a new vault,
-// or the decoy a duress PIN opens) is set up exactly like `veil init`
-// without --relay would, so nothing tells the two apart.
+// open unlocks the profile with the PIN from the terminal or --pin-file
+// (see openWith).
 func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event) (*session, error) {
 	home, err := g.homeDir()
 	if err != nil {
@@ -99,10 +99,22 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 		return nil, err
 	}
 	defer crypto.Wipe(pin)
+	return openWith(ctx, g, io, home, pin, events)
+}
+
+// openWith unlocks the profile in home with pin. A vault without a profile
+// record (a new vault, or the decoy a duress PIN opens) is set up exactly
+// like `veil init` without --relay would, so nothing tells the two apart.
+// When opening erased the profile (a duress PIN in reset mode, the
+// wrong-PIN limit, the dead-man timer), what is left of it goes too and
+// the error says the data is gone (see errErased).
+func openWith(ctx context.Context, g *globals, io *stdio, home string, pin []byte, events chan<- client.Event) (*session, error) {
 	eng, err := client.Open(ctx, g.engineConfig(home, events), pin)
 	switch {
-	case errors.Is(err, vault.ErrNoProfile):
+	case errors.Is(err, client.ErrNoProfile):
 		return nil, fmt.Errorf("no profile in %s: run veil init first", home)
+	case errors.Is(err, client.ErrErased):
+		return nil, erased(home)
 	case errors.Is(err, vault.ErrBusy):
 		return nil, errors.New("the profile is open in another veil process (veil watch?); one command at a time")
 	case err != nil:
@@ -117,6 +129,47 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 		return nil, err
 	}
 	return s, nil
+}
+
+// errErased is what opening an erased profile reports, whatever erased it.
+// The vault cannot tell a duress PIN in reset mode from the wrong-PIN limit
+// or the dead-man timer, and the duress mode of a profile erased by its
+// policy is unknowable (its slot opens only with the duress PIN), so every
+// erase says the same; a profile whose duress PIN is in decoy mode never
+// gets here from its duress PIN (spec/client.md §10.5).
+var errErased = errors.New("this profile was erased: its data is gone for good (veil init makes a new one)")
+
+// erased removes what an erase leaves of the profile in home (see
+// removeRemains) and returns errErased.
+func erased(home string) error {
+	if err := removeRemains(home); err != nil {
+		return fmt.Errorf("%w; removing what was left failed: %v", errErased, err)
+	}
+	return errErased
+}
+
+// removeRemains removes what is left of an erased profile in home: the
+// embedded relay's directory (its identity key and store would tie this
+// device to every invite the profile made), the vault directory once it
+// holds no key file (the erase leaves its lock file), and home itself if
+// that leaves it empty, so the directory looks as if no profile ever was.
+func removeRemains(home string) error {
+	var errs []error
+	if err := os.RemoveAll(filepath.Join(home, relayDirName)); err != nil {
+		errs = append(errs, err)
+	}
+	vdir := filepath.Join(home, vaultDirName)
+	if _, err := os.Stat(filepath.Join(vdir, vaultKeyFile)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(vdir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if ents, err := os.ReadDir(home); err == nil && len(ents) == 0 {
+		if err := os.Remove(home); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // bringUp readies an unlocked profile: a vault without a profile record
@@ -143,8 +196,11 @@ func (s *session) bringUp(ctx context.Context, replaced func()) error {
 }
 
 // create makes a new profile in home protected by pin, with relayURL as
-// its default relay, or an embedded relay (not started) when relayURL is
-// empty.
+// its default relay, or else an embedded relay, which it starts: a new
+// profile's directory then holds what the decoy of a duress PIN holds
+// after its first unlock (the relay's store included), so the two look
+// the same. A profile that cannot be completed is erased again, so a
+// failed create leaves nothing behind.
 func create(ctx context.Context, g *globals, home string, pin []byte, relayURL string, opts client.CreateOptions, events chan<- client.Event) (*session, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -159,12 +215,13 @@ func create(ctx context.Context, g *globals, home string, pin []byte, relayURL s
 	s := &session{home: home, eng: eng}
 	if relayURL != "" {
 		err = eng.Setup(ctx, relayURL)
-	} else {
-		err = s.setupEmbedded(ctx)
+	} else if err = s.setupEmbedded(ctx); err == nil {
+		err = s.startEmbedded(ctx)
 	}
 	if err != nil {
 		s.close()
-		return nil, err
+		werr := vault.WipeProfile(ctx, filepath.Join(home, vaultDirName), nil)
+		return nil, errors.Join(err, werr, removeRemains(home))
 	}
 	return s, nil
 }

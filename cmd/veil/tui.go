@@ -79,8 +79,8 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 		return nil, fmt.Errorf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
 	}
 	if st.Duress != nil {
-		if err := vault.CheckPIN(st.Duress); err != nil {
-			return nil, fmt.Errorf("the duress PIN must be at least %d characters", vault.MinPINLen)
+		if err := checkDuressPIN(st.PIN, st.Duress); err != nil {
+			return nil, err
 		}
 	}
 	if st.Relay != "" {
@@ -99,24 +99,28 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 	if err != nil {
 		return nil, err
 	}
-	if err := s.startEmbedded(ctx); err != nil {
-		s.close()
-		return nil, err
-	}
 	return p.session(s), nil
 }
 
-// Open unlocks the profile like every other command (see open): a vault
-// without a profile record (the decoy a duress PIN opens) is set up with an
-// embedded relay, so the screen that follows looks the same.
+// Open unlocks the profile like every other command (see openWith): a
+// vault without a profile record (the decoy a duress PIN opens) is set up
+// with an embedded relay, so the screen that follows looks the same. When
+// opening erased the profile, what is left of it is removed and the error
+// wraps client.ErrErased; with no profile, client.ErrNoProfile. The TUI
+// shows the first-run screen after either.
 func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.Event) (*tui.Session, error) {
 	defer crypto.Wipe(pin)
 	eng, err := client.Open(ctx, p.g.engineConfig(p.home, events), pin)
 	switch {
 	case errors.Is(err, vault.ErrWrongPIN):
 		return nil, errors.New("wrong PIN")
-	case errors.Is(err, vault.ErrNoProfile):
-		return nil, fmt.Errorf("no profile in %s", p.home)
+	case errors.Is(err, client.ErrErased):
+		if rerr := removeRemains(p.home); rerr != nil {
+			return nil, fmt.Errorf("%w; removing what was left failed: %v", err, rerr)
+		}
+		return nil, err
+	case errors.Is(err, client.ErrNoProfile):
+		return nil, fmt.Errorf("no profile in %s: %w", p.home, err)
 	case errors.Is(err, vault.ErrBusy):
 		return nil, errors.New("the profile is open in another veil process; close it first")
 	case err != nil:

@@ -295,3 +295,71 @@ func TestTUIGroup(t *testing.T) {
 	a.keys("Enter")
 	a.waitFor("Members", "(admin)", "(you)")
 }
+
+// TestTUIErasedAndPolicy: in the real binary, a duress PIN in reset mode
+// leads to the first-run screen with one line saying the data is gone, and
+// nothing of the profile (the embedded relay's directory included) stays
+// on disk; a new profile made there gets an erase policy in the settings,
+// and the wrong-PIN limit it sets ends the same way.
+func TestTUIErasedAndPolicy(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	duress := secretFile(t, "battery staple")
+	p := &profile{t: t, home: filepath.Join(dir, "home"), pin: secretFile(t, "correct horse")}
+	p.ok("init", "--duress-pin-file", duress, "--duress-reset")
+	p.ok("invite")
+
+	a := startTUI(t, sock, "ana", p.home)
+	a.waitFor("Enter your PIN")
+	a.typ("battery staple")
+	a.keys("Enter")
+	a.waitFor("This profile was erased", "Choose a PIN")
+	wantNothing(t, p.home, "a duress PIN in reset mode")
+
+	// A new profile in the same place, with the embedded relay.
+	a.typ("new horse")
+	a.keys("Enter")
+	a.waitFor("Enter the PIN again")
+	a.typ("new horse")
+	a.keys("Enter")
+	a.waitFor("duress PIN")
+	a.keys("Enter")
+	a.waitFor("Relay:")
+	a.keys("Enter")
+	a.waitFor("none yet")
+
+	// The erase policy: wrong PINs off → 3, saved with the current PIN.
+	a.keys("F2")
+	a.waitFor("Settings", "Erase policy")
+	for range 6 {
+		a.keys("Down")
+	}
+	a.keys("Enter")
+	a.waitFor("Wrong PINs before erasing")
+	a.keys("Enter")
+	a.waitFor("3 in a row")
+	a.keys("Down", "Down", "Enter")
+	a.waitFor("Enter your current PIN to save")
+	a.typ("new horse")
+	a.keys("Enter")
+	a.waitFor("erase policy saved")
+
+	// Lock, then three wrong PINs.
+	a.keys("C-l")
+	a.waitFor("Enter your PIN")
+	for i := range 3 {
+		a.typ("wrong horse")
+		a.keys("Enter")
+		if i < 2 {
+			a.waitFor("wrong PIN")
+		}
+	}
+	a.waitFor("This profile was erased", "Choose a PIN")
+	wantNothing(t, p.home, "the wrong-PIN limit")
+	a.keys("C-c")
+	a.gone()
+}
