@@ -92,7 +92,7 @@ func TestDuressDecoy(t *testing.T) {
 		t.Error("decoy key file must have the same size and a fresh salt")
 	}
 	fillSample(t, d) // the decoy is a working vault
-	mustLock(t, d)   // waits for the background removal of the old data
+	mustLock(t, d)
 	if left := trashDirs(dir); len(left) != 0 {
 		t.Errorf("old data left behind: %v", left)
 	}
