@@ -13,8 +13,8 @@ const (
 	keyFileName   = "vault.key"
 	stateFileName = "vault.state"
 	lockFileName  = "vault.lock"
-	dataDirName   = "data"   // Badger and the chat-key table live under it
-	badgerDirName = "badger" // inside data/
+	dataDirName   = "data"    // Badger and the chat-key table live under it
+	badgerDirName = "badger"  // inside data/
 	trashPrefix   = ".trash-" // left only by an erase of an earlier version
 	tmpSuffix     = ".tmp"
 )
