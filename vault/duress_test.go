@@ -417,3 +417,37 @@ func TestVerifyPIN(t *testing.T) {
 	mustLock(t, v)
 	wantErr(t, v.VerifyPIN(ctx, pin), ErrLocked)
 }
+
+// TestOverwrittenKeyFileFinishesErase: a key file that an erase overwrote
+// with random bytes before a crash (spec/vault.md §7.1) does not block the
+// profile: every next start finishes the erase.
+func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
+	noise := bytes.Repeat([]byte{0x5a, 0xc3}, keyFileSize/2)
+	for _, start := range []string{"Open", "Create", "WipeProfile"} {
+		t.Run(start, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "vault")
+			v := createVault(t, dir, testOpts(nil))
+			fillSample(t, v)
+			mustLock(t, v)
+			if err := os.WriteFile(filepath.Join(dir, keyFileName), noise, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			switch start {
+			case "Open":
+				_, err := Open(ctx, dir, pin, testOpts(nil))
+				wantErr(t, err, ErrNoProfile)
+			case "Create":
+				mustLock(t, createVault(t, dir, testOpts(nil)))
+				mustLock(t, mustOpen(t, dir, pin, testOpts(nil)))
+				return
+			case "WipeProfile":
+				if err := WipeProfile(ctx, dir, testOpts(nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if exists(dir) {
+				t.Error("the erase was not finished")
+			}
+		})
+	}
+}

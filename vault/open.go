@@ -268,6 +268,11 @@ func Open(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, e
 			if err := finishErase(dir, o); err != nil {
 				return nil, err
 			}
+		} else {
+			// An empty profile directory is the last step of an erase
+			// that a crash interrupted (spec/vault.md §7.1); removing it
+			// fails harmlessly on one that holds anything.
+			os.Remove(dir)
 		}
 		return nil, ErrNoProfile
 	}
