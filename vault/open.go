@@ -74,6 +74,10 @@ type Options struct {
 	// (tests only) is called after every step of an erase that changes the
 	// disk (spec/vault.md §7.1).
 	onDuress, afterErase, eraseStep func()
+	// onPad (tests and benchmarks only) is told, at the end of every PIN
+	// trial, how long the derivation took and the work after it
+	// (spec/vault.md §5.4).
+	onPad func(kdf, work time.Duration)
 }
 
 func (o *Options) now() time.Time {
@@ -352,9 +356,10 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	idx, c := kf.openSlots(&k)
 	defer c.dataKey.Wipe()
 	// §5.4: every outcome of a PIN trial takes as long as the slowest
-	// expected one, so a stopwatch does not tell them apart.
+	// expected one, so a stopwatch does not tell them apart. The deferred
+	// call runs last, after the outcome's own work.
 	kdf := time.Since(start)
-	defer padUnlock(start, kdf)
+	defer padUnlock(start, kdf, o.onPad)
 
 	switch {
 	case idx < 0:
