@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 func fillSample(t *testing.T, v *Vault) {
@@ -449,5 +451,65 @@ func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
 				t.Error("the erase was not finished")
 			}
 		})
+	}
+}
+
+// TestDecoyKeyPrepared: setting the duress PIN derives the decoy's PIN key
+// under a new salt and keeps it in the duress slot, and the duress unlock
+// writes the decoy's key file with that salt and key, so it runs no second
+// Argon2id derivation (spec/vault.md §3.9).
+func TestDecoyKeyPrepared(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	if err := v.SetDuressPIN(ctx, duressPIN, DuressDecoy); err != nil {
+		t.Fatal(err)
+	}
+	mustLock(t, v)
+	b, _ := os.ReadFile(filepath.Join(dir, keyFileName))
+	old, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := old.pinKey(duressPIN)
+	_, c := old.openSlots(&k)
+	if c.kind != slotDuress || !c.hasDecoy {
+		t.Fatal("the duress slot holds no decoy key")
+	}
+	salt := decoySalt(&c.decoySeed)
+	if salt == old.salt || c.dataKey != crypto.PINKey(duressPIN, salt[:], old.params) {
+		t.Fatal("the decoy key is not Argon2id(duress PIN, decoy salt)")
+	}
+
+	var kdf time.Duration
+	o := testOpts(nil)
+	o.onPad = func(d, _ time.Duration) { kdf = d }
+	d := mustOpen(t, dir, duressPIN, o)
+	defer d.Lock()
+	if kdf <= 0 {
+		t.Error("the duress unlock was not padded")
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, keyFileName))
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kf.salt != salt || kf.params != old.params {
+		t.Fatal("the decoy's key file does not use the prepared salt and the old parameters")
+	}
+	if i, pc := kf.openSlots(&c.dataKey); i != d.primary || pc.kind != slotPrimary || pc.dataKey != d.dataKey {
+		t.Fatal("the prepared decoy key does not open the decoy's primary slot")
+	}
+}
+
+func TestPadFloor(t *testing.T) {
+	for _, c := range []struct{ kdf, want time.Duration }{
+		{time.Millisecond, time.Millisecond},
+		{100 * time.Millisecond, 100 * time.Millisecond},
+		{400 * time.Millisecond, 150 * time.Millisecond},
+		{800 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		if got := padFloor(c.kdf); got != c.want {
+			t.Errorf("padFloor(%v) = %v, want %v", c.kdf, got, c.want)
+		}
 	}
 }
