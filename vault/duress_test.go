@@ -513,3 +513,40 @@ func TestPadFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyDuressSlot: a duress slot written before the decoy key existed
+// still gives a working decoy, under the erased file's salt and without a
+// second derivation (spec/vault.md §3.9).
+func TestLegacyDuressSlot(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	fillSample(t, v)
+	primary := v.primary
+	mustLock(t, v)
+	name := filepath.Join(dir, keyFileName)
+	b, _ := os.ReadFile(name)
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kf.pinKey(duressPIN)
+	filler, _ := crypto.NewSymKey(nil)
+	if err := kf.sealSlot((primary+1)%numSlots, &k, &slotContent{kind: slotDuress, mode: DuressDecoy, dataKey: filler}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, kf.marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := mustOpen(t, dir, duressPIN, testOpts(nil))
+	if !isEmpty(t, d) {
+		t.Error("the decoy is not empty")
+	}
+	mustLock(t, d)
+	b, _ = os.ReadFile(name)
+	if nkf, err := parseKeyFile(b); err != nil || nkf.salt != kf.salt {
+		t.Fatalf("decoy key file: %v, or its salt is not the erased file's", err)
+	}
+	mustLock(t, mustOpen(t, dir, duressPIN, testOpts(nil)))
+	_, err = Open(ctx, dir, pin, testOpts(nil))
+	wantErr(t, err, ErrWrongPIN)
+}
