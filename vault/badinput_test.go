@@ -98,8 +98,11 @@ func TestBadKeyFile(t *testing.T) {
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		b := bytes.Repeat([]byte{0xa5}, keyFileSize)
+		b := bytes.Repeat([]byte{0xa5}, keyFileSize-1)
 		try(t, b, ErrCorrupt)
+		b = bytes.Clone(good)
+		b[0] ^= 0xff
+		try(t, b, ErrCorrupt) // 8 bits off the magic: damage, not an erase
 	})
 	if err := os.WriteFile(name, good, 0o600); err != nil {
 		t.Fatal(err)

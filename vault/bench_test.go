@@ -148,7 +148,7 @@ func BenchmarkVaultSearch100k(b *testing.B) {
 
 // BenchmarkVaultDuressErase measures a duress unlock from the moment the
 // PIN is recognised (after Argon2id) to the moment the vault is erased:
-// key slots overwritten and synced, data directory moved away. Building
+// key slots overwritten and synced, data directory removed. Building
 // the decoy vault is reported separately as decoy-ms. The 1GB case is
 // skipped under -short; neither runs without -bench.
 func BenchmarkVaultDuressErase(b *testing.B) {
@@ -176,7 +176,7 @@ func BenchmarkVaultDuressErase(b *testing.B) {
 					b.Fatal(err)
 				}
 				decoy += time.Since(erasedAt)
-				v.Lock() // waits for the background removal
+				v.Lock()
 				if len(trashDirs(dir)) != 0 {
 					b.Fatal("old data not removed")
 				}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -27,8 +26,9 @@ const (
 // SetDuressPIN sets (or replaces) the duress PIN. Every slot but the
 // primary one is refilled with random bytes and one of them, chosen at
 // random, is sealed for pin, so the key file has the same size and shape
-// with or without a duress PIN (spec/vault.md §3). It costs one Argon2id
-// derivation. A pin equal to the unlock PIN is refused with ErrBadPIN.
+// with or without a duress PIN (spec/vault.md §3). It costs two Argon2id
+// derivations: the slot's key, and the decoy's key that a duress unlock
+// will use (§3.9). A pin equal to the unlock PIN is refused with ErrBadPIN.
 func (v *Vault) SetDuressPIN(ctx context.Context, pin []byte, mode DuressMode) error {
 	if mode == 0 {
 		mode = DuressDecoy
@@ -45,25 +45,29 @@ func (v *Vault) SetDuressPIN(ctx context.Context, pin []byte, mode DuressMode) e
 		if idx == v.primary {
 			return fmt.Errorf("%w: the duress PIN must differ from the unlock PIN", ErrBadPIN)
 		}
-		_, err := sealDuress(kf, k, v.primary, mode, r)
+		_, err := sealDuress(kf, k, pin, v.primary, mode, r)
 		return err
 	})
 }
 
-// sealDuress refills every non-primary slot and seals a duress slot under
-// k into one of them chosen at random (spec/vault.md §3.4). It returns the
-// duress slot's index.
-func sealDuress(kf *keyFile, k *crypto.SymKey, primary int, mode DuressMode, r io.Reader) (int, error) {
+// sealDuress refills every non-primary slot and seals a duress slot for
+// pin, whose key for kf is k, into one of them chosen at random
+// (spec/vault.md §3.4). The slot also holds the decoy's PIN key, derived
+// now under a fresh salt so that a duress unlock needs no second Argon2id
+// derivation (§3.9). It returns the duress slot's index.
+func sealDuress(kf *keyFile, k *crypto.SymKey, pin []byte, primary int, mode DuressMode, r io.Reader) (int, error) {
 	slot, err := refillOthers(kf, primary, r)
 	if err != nil {
 		return 0, err
 	}
-	filler, err := crypto.NewSymKey(r)
-	if err != nil {
+	c := slotContent{kind: slotDuress, mode: mode, hasDecoy: true}
+	if err := crypto.RandomBytes(r, c.decoySeed[:]); err != nil {
 		return 0, err
 	}
-	defer filler.Wipe()
-	return slot, kf.sealSlot(slot, k, &slotContent{kind: slotDuress, mode: mode, dataKey: filler}, r)
+	salt := decoySalt(&c.decoySeed)
+	c.dataKey = crypto.PINKey(pin, salt[:], kf.params)
+	defer c.dataKey.Wipe()
+	return slot, kf.sealSlot(slot, k, &c, r)
 }
 
 // RemoveDuressPIN refills every non-primary slot with random bytes. It
@@ -221,34 +225,37 @@ func (v *Vault) Policy() (Policy, error) {
 // overwritten first, without waiting for calls in progress; then, once
 // they have finished, a second time (a PIN change in flight could have
 // renamed a new key file into place), and Badger is closed, the data
-// directory removed and the vault locked. Afterwards the directory holds
-// no vault.
+// directory, the lock file and the then empty profile directory removed,
+// and the vault locked. Afterwards nothing of the vault remains.
 func (v *Vault) Wipe() error {
 	if v.locked.Load() {
 		return ErrLocked
 	}
-	kerr := eraseKeys(v.dir, v.opts.Rand)
+	e := newEraser(v.dir, &v.opts)
+	e.keys()
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
-		return errors.Join(kerr, ErrLocked)
+		return errors.Join(e.err(), ErrLocked)
 	}
-	kerr = errors.Join(kerr, eraseKeys(v.dir, v.opts.Rand))
+	e.keys()
 	v.mu.Unlock()
-	lerr := v.lock(false)
-	trash, merr := moveData(v.dir, v.opts.Rand)
-	if trash != "" {
-		if err := os.RemoveAll(trash); err != nil && merr == nil {
-			merr = fmt.Errorf("vault: removing erased data: %w", err)
-		}
-	}
-	return errors.Join(kerr, lerr, merr)
+	lerr := v.lockThen(false, func(pl *profileLock) {
+		e.contents()
+		e.finish(pl)
+	})
+	return errors.Join(e.err(), lerr)
 }
 
 // WipeProfile crypto-erases the locked vault in dir without a PIN (the
-// `veil wipe` command). It fails with ErrBusy while the vault is open.
+// `veil wipe` command); it also finishes an erase interrupted by a crash.
+// Afterwards nothing of the vault remains. It fails with ErrBusy while the
+// vault is open.
 func WipeProfile(ctx context.Context, dir string, opts *Options) error {
 	o := resolve(opts)
+	if !exists(dir) {
+		return nil
+	}
 	pl, err := lockProfile(filepath.Join(dir, lockFileName))
 	if err != nil {
 		return err
@@ -257,119 +264,57 @@ func WipeProfile(ctx context.Context, dir string, opts *Options) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	trash, err := eraseProfile(dir, o.Rand)
-	if trash != "" {
-		if rerr := os.RemoveAll(trash); rerr != nil && err == nil {
-			err = fmt.Errorf("vault: removing erased data: %w", rerr)
-		}
-	}
-	return err
+	e := newEraser(dir, &o)
+	e.contents()
+	e.finish(pl)
+	return e.err()
 }
 
 // duressUnlock runs spec/vault.md §7.2: erase, then decoy or reset. The
-// caller holds the profile lock pl; the decoy Vault takes it over.
-func duressUnlock(ctx context.Context, dir string, pin []byte, p crypto.Argon2Params, mode DuressMode, o Options, pl *profileLock) (*Vault, error) {
+// caller holds the profile lock pl; in decoy mode the erase moves it to a
+// new lock file, which the decoy Vault takes over. kf is the erased key
+// file, k the duress PIN's key for it and c the duress slot's content:
+// they give the decoy's key file without another Argon2id derivation
+// (§3.9).
+func duressUnlock(ctx context.Context, dir string, kf *keyFile, k *crypto.SymKey, c *slotContent, o Options, pl *profileLock) (*Vault, error) {
 	ctx = context.WithoutCancel(ctx) // an erase once begun is finished
-	trash, err := eraseProfile(dir, o.Rand)
+	e := newEraser(dir, &o)
+	e.contents()
 	if o.afterErase != nil {
 		o.afterErase()
 	}
-	if err != nil {
+	if c.mode == DuressReset {
+		e.finish(pl)
+	}
+	if err := e.err(); err != nil {
 		return nil, fmt.Errorf("vault: erase incomplete: %w", err)
 	}
-	if mode == DuressReset {
-		if trash != "" {
-			os.RemoveAll(trash)
-		}
+	if c.mode == DuressReset {
 		return nil, ErrErased
 	}
-	v, err := createLocked(ctx, dir, pin, p, o, pl)
+	npl, err := e.renew(pl)
 	if err != nil {
 		return nil, err
 	}
-	if trash != "" {
-		v.removeInBackground(trash)
+	v, err := createLocked(ctx, dir, o, npl, decoyKeys(kf, k, c))
+	if err != nil {
+		npl.release()
+		return nil, err
 	}
 	return v, nil
 }
 
 // eraseAndReport erases the profile for the wrong-PIN limit or the dead-man
-// timer and returns ErrErased.
-func eraseAndReport(dir string, o Options) error {
-	trash, err := eraseProfile(dir, o.Rand)
+// timer and returns ErrErased. The caller holds pl.
+func eraseAndReport(dir string, o Options, pl *profileLock) error {
+	e := newEraser(dir, &o)
+	e.contents()
 	if o.afterErase != nil {
 		o.afterErase()
 	}
-	if trash != "" {
-		os.RemoveAll(trash)
-	}
-	if err != nil {
+	e.finish(pl)
+	if err := e.err(); err != nil {
 		return fmt.Errorf("%w, but not completely: %v", ErrErased, err)
 	}
 	return ErrErased
-}
-
-// eraseProfile is spec/vault.md §7.1: destroy the key slots, then move the
-// data directory to a random sibling name, which the caller removes. It
-// returns that name ("" if there was no data directory). Steps continue
-// after a failure so as much as possible is destroyed.
-func eraseProfile(dir string, r io.Reader) (string, error) {
-	kerr := eraseKeys(dir, r)
-	trash, merr := moveData(dir, r)
-	return trash, errors.Join(kerr, merr)
-}
-
-// eraseKeys overwrites the key file (and any temporary copy of it) in
-// place with random bytes, fsyncs it, then unlinks it and the state file
-// and fsyncs the directory. After it returns, the data key exists nowhere
-// on disk (§7.1 steps 1–2).
-func eraseKeys(dir string, r io.Reader) error {
-	var errs []error
-	for _, name := range []string{keyFileName, keyFileName + tmpSuffix} {
-		p := filepath.Join(dir, name)
-		fi, err := os.Stat(p)
-		if err != nil {
-			continue
-		}
-		n := fi.Size()
-		if n <= 0 || n > 1<<20 {
-			n = keyFileSize
-		}
-		noise := make([]byte, n)
-		if err := crypto.RandomBytes(r, noise); err != nil {
-			errs = append(errs, err)
-		} else if err := overwriteInPlace(p, noise); err != nil {
-			errs = append(errs, err)
-		}
-		if err := os.Remove(p); err != nil {
-			errs = append(errs, fmt.Errorf("vault: removing key file: %w", err))
-		}
-	}
-	for _, name := range []string{stateFileName, stateFileName + tmpSuffix} {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("vault: removing state file: %w", err))
-		}
-	}
-	if err := syncDir(dir); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// moveData renames the data directory to a random sibling name and fsyncs
-// the profile directory (§7.1 step 3). Removing it can take long on a big
-// vault; it is already unreadable, so the caller may do it later.
-func moveData(dir string, r io.Reader) (string, error) {
-	src := filepath.Join(dir, dataDirName)
-	if !exists(src) {
-		return "", nil
-	}
-	trash, err := trashName(dir, r)
-	if err != nil {
-		return "", err
-	}
-	if err := os.Rename(src, trash); err != nil {
-		return "", fmt.Errorf("vault: moving data directory away: %w", err)
-	}
-	return trash, syncDir(dir)
 }

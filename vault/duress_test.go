@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 func fillSample(t *testing.T, v *Vault) {
@@ -92,7 +94,7 @@ func TestDuressDecoy(t *testing.T) {
 		t.Error("decoy key file must have the same size and a fresh salt")
 	}
 	fillSample(t, d) // the decoy is a working vault
-	mustLock(t, d)   // waits for the background removal of the old data
+	mustLock(t, d)
 	if left := trashDirs(dir); len(left) != 0 {
 		t.Errorf("old data left behind: %v", left)
 	}
@@ -416,4 +418,135 @@ func TestVerifyPIN(t *testing.T) {
 	}
 	mustLock(t, v)
 	wantErr(t, v.VerifyPIN(ctx, pin), ErrLocked)
+}
+
+// TestOverwrittenKeyFileFinishesErase: a key file that an erase overwrote
+// with random bytes before a crash (spec/vault.md §7.1) does not block the
+// profile: every next start finishes the erase.
+func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
+	noise := bytes.Repeat([]byte{0x5a, 0xc3}, keyFileSize/2)
+	for _, start := range []string{"Open", "Create", "WipeProfile"} {
+		t.Run(start, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "vault")
+			v := createVault(t, dir, testOpts(nil))
+			fillSample(t, v)
+			mustLock(t, v)
+			if err := os.WriteFile(filepath.Join(dir, keyFileName), noise, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			switch start {
+			case "Open":
+				_, err := Open(ctx, dir, pin, testOpts(nil))
+				wantErr(t, err, ErrNoProfile)
+			case "Create":
+				mustLock(t, createVault(t, dir, testOpts(nil)))
+				mustLock(t, mustOpen(t, dir, pin, testOpts(nil)))
+				return
+			case "WipeProfile":
+				if err := WipeProfile(ctx, dir, testOpts(nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if exists(dir) {
+				t.Error("the erase was not finished")
+			}
+		})
+	}
+}
+
+// TestDecoyKeyPrepared: setting the duress PIN derives the decoy's PIN key
+// under a new salt and keeps it in the duress slot, and the duress unlock
+// writes the decoy's key file with that salt and key, so it runs no second
+// Argon2id derivation (spec/vault.md §3.9).
+func TestDecoyKeyPrepared(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	if err := v.SetDuressPIN(ctx, duressPIN, DuressDecoy); err != nil {
+		t.Fatal(err)
+	}
+	mustLock(t, v)
+	b, _ := os.ReadFile(filepath.Join(dir, keyFileName))
+	old, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := old.pinKey(duressPIN)
+	_, c := old.openSlots(&k)
+	if c.kind != slotDuress || !c.hasDecoy {
+		t.Fatal("the duress slot holds no decoy key")
+	}
+	salt := decoySalt(&c.decoySeed)
+	if salt == old.salt || c.dataKey != crypto.PINKey(duressPIN, salt[:], old.params) {
+		t.Fatal("the decoy key is not Argon2id(duress PIN, decoy salt)")
+	}
+
+	var kdf time.Duration
+	o := testOpts(nil)
+	o.onPad = func(d, _ time.Duration) { kdf = d }
+	d := mustOpen(t, dir, duressPIN, o)
+	defer d.Lock()
+	if kdf <= 0 {
+		t.Error("the duress unlock was not padded")
+	}
+	b, _ = os.ReadFile(filepath.Join(dir, keyFileName))
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kf.salt != salt || kf.params != old.params {
+		t.Fatal("the decoy's key file does not use the prepared salt and the old parameters")
+	}
+	if i, pc := kf.openSlots(&c.dataKey); i != d.primary || pc.kind != slotPrimary || pc.dataKey != d.dataKey {
+		t.Fatal("the prepared decoy key does not open the decoy's primary slot")
+	}
+}
+
+func TestPadFloor(t *testing.T) {
+	for _, c := range []struct{ kdf, want time.Duration }{
+		{time.Millisecond, time.Millisecond},
+		{100 * time.Millisecond, 100 * time.Millisecond},
+		{400 * time.Millisecond, 150 * time.Millisecond},
+		{800 * time.Millisecond, 200 * time.Millisecond},
+	} {
+		if got := padFloor(c.kdf); got != c.want {
+			t.Errorf("padFloor(%v) = %v, want %v", c.kdf, got, c.want)
+		}
+	}
+}
+
+// TestLegacyDuressSlot: a duress slot written before the decoy key existed
+// still gives a working decoy, under the erased file's salt and without a
+// second derivation (spec/vault.md §3.9).
+func TestLegacyDuressSlot(t *testing.T) {
+	dir := t.TempDir()
+	v := createVault(t, dir, testOpts(nil))
+	fillSample(t, v)
+	primary := v.primary
+	mustLock(t, v)
+	name := filepath.Join(dir, keyFileName)
+	b, _ := os.ReadFile(name)
+	kf, err := parseKeyFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kf.pinKey(duressPIN)
+	filler, _ := crypto.NewSymKey(nil)
+	if err := kf.sealSlot((primary+1)%numSlots, &k, &slotContent{kind: slotDuress, mode: DuressDecoy, dataKey: filler}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, kf.marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := mustOpen(t, dir, duressPIN, testOpts(nil))
+	if !isEmpty(t, d) {
+		t.Error("the decoy is not empty")
+	}
+	mustLock(t, d)
+	b, _ = os.ReadFile(name)
+	if nkf, err := parseKeyFile(b); err != nil || nkf.salt != kf.salt {
+		t.Fatalf("decoy key file: %v, or its salt is not the erased file's", err)
+	}
+	mustLock(t, mustOpen(t, dir, duressPIN, testOpts(nil)))
+	_, err = Open(ctx, dir, pin, testOpts(nil))
+	wantErr(t, err, ErrWrongPIN)
 }

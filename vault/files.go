@@ -1,15 +1,11 @@
 package vault
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"veil/crypto"
 )
 
 // Profile layout, spec/vault.md §1.
@@ -17,9 +13,9 @@ const (
 	keyFileName   = "vault.key"
 	stateFileName = "vault.state"
 	lockFileName  = "vault.lock"
-	dataDirName   = "data"   // Badger and the chat-key table live under it
-	badgerDirName = "badger" // inside data/
-	trashPrefix   = ".trash-"
+	dataDirName   = "data"    // Badger and the chat-key table live under it
+	badgerDirName = "badger"  // inside data/
+	trashPrefix   = ".trash-" // left only by an erase of an earlier version
 	tmpSuffix     = ".tmp"
 )
 
@@ -51,24 +47,6 @@ func writeFileAtomic(name string, b []byte) error {
 		return fmt.Errorf("vault: replacing %s: %w", filepath.Base(name), err)
 	}
 	return syncDir(filepath.Dir(name))
-}
-
-// overwriteInPlace overwrites the existing file name with b (which must be
-// as long as the file) through the same inode, then fsyncs it. Unlike a
-// rename this reuses the file's blocks on non-copy-on-write file systems;
-// spec/vault.md §7 says what it cannot promise on SSDs.
-func overwriteInPlace(name string, b []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("vault: overwriting %s: %w", filepath.Base(name), err)
-	}
-	_, werr := f.WriteAt(b, 0)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("vault: overwriting %s: %w", filepath.Base(name), err)
-	}
-	return nil
 }
 
 // syncDir fsyncs a directory so a rename or unlink in it is durable.
@@ -104,16 +82,8 @@ func readSmallFile(name string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// trashName returns a fresh random sibling name for a directory being erased.
-func trashName(dir string, r io.Reader) (string, error) {
-	var b [12]byte
-	if err := crypto.RandomBytes(r, b[:]); err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, trashPrefix+hex.EncodeToString(b[:])), nil
-}
-
-// trashDirs lists leftover trash directories of an interrupted erase.
+// trashDirs lists the trash directories an erase of an earlier version
+// left behind (it moved the data directory there before removing it).
 func trashDirs(dir string) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -19,6 +19,10 @@ const (
 	slotPlainSize  = 64         // §3: kind, mode, 30 reserved, data key
 
 	slotAD = "veil/vault/slot/v1" // §3, associated-data label
+
+	decoyKeyFlag  = 1                          // §3.2, duress slot byte 2: a decoy key follows
+	decoySeedSize = 16                         // §3.2, duress slot bytes 16..31
+	decoySaltInfo = "veil/vault/decoy-salt/v1" // §3.9, HKDF info
 )
 
 // Derived sizes, spec/vault.md §2–3.
@@ -151,9 +155,13 @@ func (kf *keyFile) pinKey(pin []byte) crypto.SymKey {
 
 // slotContent is a slot's decrypted plaintext, spec/vault.md §3.
 type slotContent struct {
-	kind    byte
-	mode    DuressMode // duress slots only
-	dataKey crypto.SymKey
+	kind byte
+	mode DuressMode // duress slots only
+	// dataKey is the data key of a primary slot; in a duress slot with
+	// hasDecoy it is the decoy's PIN key (§3.9), otherwise random bytes.
+	dataKey   crypto.SymKey
+	hasDecoy  bool                // duress slots only
+	decoySeed [decoySeedSize]byte // duress slots with hasDecoy
 }
 
 func (kf *keyFile) slotAD(i int) []byte {
@@ -167,6 +175,10 @@ func (kf *keyFile) sealSlot(i int, k *crypto.SymKey, c *slotContent, r io.Reader
 	defer crypto.Wipe(pt)
 	pt[0] = c.kind
 	pt[1] = byte(c.mode)
+	if c.hasDecoy {
+		pt[2] = decoyKeyFlag
+		copy(pt[16:32], c.decoySeed[:])
+	}
 	copy(pt[32:], c.dataKey[:])
 	out, err := crypto.SealX(nil, k, pt, kf.slotAD(i), r)
 	if err != nil {
@@ -194,9 +206,20 @@ func (kf *keyFile) openSlots(k *crypto.SymKey) (int, slotContent) {
 			found = i
 			c.kind = pt[0]
 			c.mode = DuressMode(pt[1])
+			c.hasDecoy = pt[0] == slotDuress && pt[2] == decoyKeyFlag
+			copy(c.decoySeed[:], pt[16:32])
 			copy(c.dataKey[:], pt[32:])
 		}
 		crypto.Wipe(pt)
 	}
 	return found, c
+}
+
+// decoySalt is the salt of the decoy key file made by a duress unlock,
+// derived from the seed kept in the duress slot (spec/vault.md §3.9):
+// HKDF-SHA-256 with the seed as secret, no salt and info decoySaltInfo.
+func decoySalt(seed *[decoySeedSize]byte) [saltSize]byte {
+	var s [saltSize]byte
+	crypto.HKDF(s[:], seed[:], nil, decoySaltInfo)
+	return s
 }

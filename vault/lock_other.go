@@ -33,3 +33,14 @@ func (l *profileLock) release() {
 	os.Remove(l.name)
 	l.name = ""
 }
+
+// unlink removes the lock file, which on these systems is the lock itself
+// (an erase, spec/vault.md §7.1 step 4), and reports whether it did.
+func (l *profileLock) unlink() bool {
+	if l == nil || l.name == "" {
+		return false
+	}
+	err := os.Remove(l.name)
+	l.name = ""
+	return err == nil
+}

@@ -14,7 +14,8 @@ import (
 // file and state file, which are touched before Badger (which has its own
 // directory lock) is opened.
 type profileLock struct {
-	f *os.File
+	f    *os.File
+	name string
 }
 
 func lockProfile(name string) (*profileLock, error) {
@@ -29,7 +30,7 @@ func lockProfile(name string) (*profileLock, error) {
 		}
 		return nil, fmt.Errorf("vault: locking profile: %w", err)
 	}
-	return &profileLock{f: f}, nil
+	return &profileLock{f: f, name: name}, nil
 }
 
 func (l *profileLock) release() {
@@ -39,4 +40,17 @@ func (l *profileLock) release() {
 	syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	l.f.Close()
 	l.f = nil
+}
+
+// unlink removes the lock file while the lock is still held (an erase,
+// spec/vault.md §7.1 step 4) and reports whether it did. A process that
+// opens the name afterwards gets a new file and a lock of its own, but
+// then finds no vault.
+func (l *profileLock) unlink() bool {
+	if l == nil || l.f == nil || l.name == "" {
+		return false
+	}
+	err := os.Remove(l.name)
+	l.name = ""
+	return err == nil
 }

@@ -70,8 +70,14 @@ type Options struct {
 
 	// onDuress and afterErase (tests and benchmarks only) are called the
 	// moment a duress PIN is recognised, and the moment an erase has
-	// destroyed the key slots and moved the data directory away.
-	onDuress, afterErase func()
+	// destroyed the key slots and removed the data directory. eraseStep
+	// (tests only) is called after every step of an erase that changes the
+	// disk (spec/vault.md §7.1).
+	onDuress, afterErase, eraseStep func()
+	// onPad (tests and benchmarks only) is told, at the end of every PIN
+	// trial, how long the derivation took and the work after it
+	// (spec/vault.md §5.4).
+	onPad func(kdf, work time.Duration)
 }
 
 func (o *Options) now() time.Time {
@@ -109,7 +115,7 @@ type Vault struct {
 	idx        searchIndex
 
 	stop   context.CancelFunc // stops the goroutines below
-	wg     sync.WaitGroup     // the GC loop and background trash removal
+	wg     sync.WaitGroup     // the GC loop
 	gcRuns atomic.Int64       // GC ticks handled, for tests
 }
 
@@ -140,14 +146,18 @@ func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault,
 	if err != nil {
 		return nil, err
 	}
-	if exists(filepath.Join(dir, keyFileName)) {
+	if leftovers(dir) { // an interrupted erase or create: finish the erase
+		e := newEraser(dir, &o)
+		e.contents()
+		if err := e.err(); err != nil {
+			pl.release()
+			return nil, fmt.Errorf("vault: removing the remains of an erased vault: %w", err)
+		}
+	} else if exists(filepath.Join(dir, keyFileName)) {
 		pl.release()
 		return nil, ErrExists
 	}
-	for _, t := range trashDirs(dir) { // left by an interrupted erase
-		os.RemoveAll(t)
-	}
-	v, err := createLocked(ctx, dir, pin, o.kdf(), o, pl)
+	v, err := createLocked(ctx, dir, o, pl, pinKeys(pin, o.kdf()))
 	if err != nil {
 		pl.release()
 		return nil, err
@@ -155,28 +165,57 @@ func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault,
 	return v, nil
 }
 
-// createLocked builds a fresh vault in dir while the caller holds the
-// profile lock pl, which the returned Vault takes over. A data directory
-// without a key file is unreadable by construction (its key existed only in
-// a key file), so it is a remnant of an interrupted create or erase and is
-// moved away first.
-func createLocked(ctx context.Context, dir string, pin []byte, p crypto.Argon2Params, o Options, pl *profileLock) (*Vault, error) {
+// newKeys builds the key file of a new vault with dataKey sealed in its
+// primary slot, and returns it with the primary slot's index.
+type newKeys func(dataKey *crypto.SymKey, r io.Reader) (*keyFile, int, error)
+
+// pinKeys is Create's key file: a fresh salt, parameters p, and the
+// primary slot sealed for pin (spec/vault.md §3.8 item 1).
+func pinKeys(pin []byte, p crypto.Argon2Params) newKeys {
+	return func(dataKey *crypto.SymKey, r io.Reader) (*keyFile, int, error) {
+		kf, err := newKeyFile(p, r)
+		if err != nil {
+			return nil, 0, err
+		}
+		k := kf.pinKey(pin)
+		defer k.Wipe()
+		i, err := sealPrimary(kf, &k, dataKey, r)
+		return kf, i, err
+	}
+}
+
+// decoyKeys is the key file of a duress unlock's decoy (spec/vault.md
+// §3.9): the erased file's parameters, the salt derived from the duress
+// slot's seed and the primary slot sealed under the decoy key kept in that
+// slot, so no Argon2id runs. A duress slot written without a decoy key
+// keeps the erased file's salt and seals under k, the key the unlock
+// derived.
+func decoyKeys(old *keyFile, k *crypto.SymKey, c *slotContent) newKeys {
+	return func(dataKey *crypto.SymKey, r io.Reader) (*keyFile, int, error) {
+		kf := &keyFile{params: old.params, salt: old.salt}
+		key := k
+		if c.hasDecoy {
+			kf.salt = decoySalt(&c.decoySeed)
+			key = &c.dataKey
+		}
+		for i := range kf.slots {
+			if err := crypto.RandomBytes(r, kf.slots[i][:]); err != nil {
+				return nil, 0, err
+			}
+		}
+		i, err := sealPrimary(kf, key, dataKey, r)
+		return kf, i, err
+	}
+}
+
+// createLocked builds a fresh vault in dir, which holds no other part of a
+// vault, while the caller holds the profile lock pl, which the returned
+// Vault takes over.
+func createLocked(ctx context.Context, dir string, o Options, pl *profileLock, mk newKeys) (*Vault, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	dataDir := filepath.Join(dir, dataDirName)
-	if exists(dataDir) {
-		t, err := trashName(dir, o.Rand)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Rename(dataDir, t); err != nil {
-			return nil, fmt.Errorf("vault: moving old data directory away: %w", err)
-		}
-		if err := os.RemoveAll(t); err != nil {
-			return nil, fmt.Errorf("vault: removing old data directory: %w", err)
-		}
-	}
 	dataKey, err := crypto.NewSymKey(o.Rand)
 	if err != nil {
 		return nil, err
@@ -193,11 +232,7 @@ func createLocked(ctx context.Context, dir string, pin []byte, p crypto.Argon2Pa
 		return nil, err
 	}
 	// The key file comes last: until it exists, nothing can open the data.
-	primary := 0
-	kf, err := newKeyFile(p, o.Rand)
-	if err == nil {
-		primary, err = sealPrimary(kf, pin, &dataKey, o.Rand)
-	}
+	kf, primary, err := mk(&dataKey, o.Rand)
 	if err == nil {
 		err = writeFileAtomic(filepath.Join(dir, keyFileName), kf.marshal())
 	}
@@ -214,18 +249,16 @@ func createLocked(ctx context.Context, dir string, pin []byte, p crypto.Argon2Pa
 	return v, nil
 }
 
-// sealPrimary seals dataKey under pin into a random slot of kf and
-// returns the slot's index: one byte b picks slot b mod 4, then the slot's
-// nonce is drawn (spec/vault.md §3.8).
-func sealPrimary(kf *keyFile, pin []byte, dataKey *crypto.SymKey, r io.Reader) (int, error) {
+// sealPrimary seals dataKey under k into a random slot of kf and returns
+// the slot's index: one byte b picks slot b mod 4, then the slot's nonce
+// is drawn (spec/vault.md §3.8).
+func sealPrimary(kf *keyFile, k, dataKey *crypto.SymKey, r io.Reader) (int, error) {
 	var b [1]byte
 	if err := crypto.RandomBytes(r, b[:]); err != nil {
 		return 0, err
 	}
 	i := int(b[0]) % numSlots
-	k := kf.pinKey(pin)
-	defer k.Wipe()
-	return i, kf.sealSlot(i, &k, &slotContent{kind: slotPrimary, dataKey: *dataKey}, r)
+	return i, kf.sealSlot(i, k, &slotContent{kind: slotPrimary, dataKey: *dataKey}, r)
 }
 
 // Open unlocks the vault in dir with pin (spec/vault.md §5.1 gives the
@@ -235,6 +268,16 @@ func sealPrimary(kf *keyFile, pin []byte, dataKey *crypto.SymKey, r io.Reader) (
 func Open(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, error) {
 	o := resolve(opts)
 	if !exists(filepath.Join(dir, keyFileName)) {
+		if leftovers(dir) {
+			if err := finishErase(dir, o); err != nil {
+				return nil, err
+			}
+		} else {
+			// An empty profile directory is the last step of an erase
+			// that a crash interrupted (spec/vault.md §7.1); removing it
+			// fails harmlessly on one that holds anything.
+			os.Remove(dir)
+		}
 		return nil, ErrNoProfile
 	}
 	pl, err := lockProfile(filepath.Join(dir, lockFileName))
@@ -257,6 +300,17 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	if err != nil {
 		return nil, err
 	}
+	if overwrittenKeyFile(b) {
+		// An erase that a crash interrupted overwrote this key file
+		// (spec/vault.md §7.1): finish it.
+		e := newEraser(dir, &o)
+		e.contents()
+		e.finish(pl)
+		if err := e.err(); err != nil {
+			return nil, fmt.Errorf("vault: removing the remains of an erased vault: %w", err)
+		}
+		return nil, ErrNoProfile
+	}
 	kf, err := parseKeyFile(b)
 	if err != nil {
 		return nil, err
@@ -270,7 +324,7 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 
 	// §5.1 step 1: the dead-man timer.
 	if d := int64(st.policy.DeadMan / time.Second); d > 0 && st.lastUnlock > 0 && now-st.lastUnlock > d {
-		return nil, eraseAndReport(dir, o)
+		return nil, eraseAndReport(dir, o, pl)
 	}
 	// §5.1 step 2: back-off. No PIN is tried and the counter stays. A
 	// last failure in the future (the clock was set back) counts from now,
@@ -296,22 +350,28 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	if err := writeState(statePath, st); err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	k := kf.pinKey(pin)
+	defer k.Wipe()
 	idx, c := kf.openSlots(&k)
-	k.Wipe()
 	defer c.dataKey.Wipe()
+	// §5.4: every outcome of a PIN trial takes as long as the slowest
+	// expected one, so a stopwatch does not tell them apart. The deferred
+	// call runs last, after the outcome's own work.
+	kdf := time.Since(start)
+	defer padUnlock(start, kdf, o.onPad)
 
 	switch {
 	case idx < 0:
 		if st.policy.WipeAfter > 0 && st.failures >= uint32(st.policy.WipeAfter) {
-			return nil, eraseAndReport(dir, o)
+			return nil, eraseAndReport(dir, o, pl)
 		}
 		return nil, ErrWrongPIN
 	case c.kind == slotDuress:
 		if o.onDuress != nil {
 			o.onDuress()
 		}
-		return duressUnlock(ctx, dir, pin, kf.params, c.mode, o, pl)
+		return duressUnlock(ctx, dir, kf, &k, &c, o, pl)
 	}
 
 	// The PIN is right: reset the counter before anything else can fail.
@@ -333,11 +393,6 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 		return nil, err
 	}
 	v := newVault(dir, o, db, c.dataKey, keys, pl, idx)
-	// Leftovers of an erase interrupted by a crash: already unreadable, so
-	// removing them in the background is safe.
-	for _, t := range trashDirs(dir) {
-		v.removeInBackground(t)
-	}
 	if err := v.finishChatDeletes(ctx); err != nil {
 		v.Lock()
 		return nil, err
@@ -369,30 +424,25 @@ func newVault(dir string, o Options, db *badger.DB, dataKey crypto.SymKey, keys 
 	return v
 }
 
-// removeInBackground deletes an already-erased directory. Owner: the Vault;
-// Lock waits for it to finish.
-func (v *Vault) removeInBackground(dir string) {
-	v.wg.Add(1)
-	go func() {
-		defer v.wg.Done()
-		os.RemoveAll(dir)
-	}()
-}
-
 // Lock stops the background work, deletes the state keys of superseded
 // records (so only each record's current version stays readable,
 // spec/vault.md §6.6), closes Badger, zeroes the keys held in memory and
 // releases the profile. Zeroing is best effort: Go's garbage collector
 // may have copied key bytes, and Badger keeps its own copies, which are
 // dropped with it. Lock is idempotent.
-func (v *Vault) Lock() error { return v.lock(true) }
+func (v *Vault) Lock() error { return v.lockThen(true, nil) }
 
-// lock is Lock; Wipe passes dropSuperseded false, as the whole table is
-// about to go.
-func (v *Vault) lock(dropSuperseded bool) error {
+// lockThen is Lock; Wipe passes dropSuperseded false, as the whole table
+// is about to go, and an erase as then, which runs after Badger is closed
+// and before the profile lock pl is released (at once if the vault was
+// already locked, with pl no longer held).
+func (v *Vault) lockThen(dropSuperseded bool, then func(pl *profileLock)) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
+		if then != nil {
+			then(nil)
+		}
 		return nil
 	}
 	v.closed = true
@@ -410,6 +460,9 @@ func (v *Vault) lock(dropSuperseded bool) error {
 	v.dataKey.Wipe()
 	v.keys.wipe()
 	v.idx.reset()
+	if then != nil {
+		then(v.plock)
+	}
 	v.plock.release()
 	if err != nil {
 		err = fmt.Errorf("vault: closing data directory: %w", err)
@@ -429,4 +482,25 @@ func (v *Vault) use() (func(), error) {
 		return nil, ErrLocked
 	}
 	return v.mu.RUnlock, nil
+}
+
+// finishErase completes an erase that a crash interrupted, found by Open
+// before any PIN is tried: the profile holds parts of a vault but no usable
+// key file (spec/vault.md §7.1).
+func finishErase(dir string, o Options) error {
+	pl, err := lockProfile(filepath.Join(dir, lockFileName))
+	if err != nil {
+		return err
+	}
+	defer pl.release()
+	if !leftovers(dir) { // a Create finished meanwhile
+		return nil
+	}
+	e := newEraser(dir, &o)
+	e.contents()
+	e.finish(pl)
+	if err := e.err(); err != nil {
+		return fmt.Errorf("vault: removing the remains of an erased vault: %w", err)
+	}
+	return nil
 }

@@ -59,14 +59,15 @@ func TestKeyFileVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			primary, err := sealPrimary(kf, []byte(kv.PIN), &dk, r)
+			pk := kf.pinKey([]byte(kv.PIN))
+			primary, err := sealPrimary(kf, &pk, &dk, r)
 			if err != nil {
 				t.Fatal(err)
 			}
 			duress := -1
 			if kv.DuressPIN != "" {
 				k := kf.pinKey([]byte(kv.DuressPIN))
-				if duress, err = sealDuress(kf, &k, primary, DuressMode(kv.DuressMode), r); err != nil {
+				if duress, err = sealDuress(kf, &k, []byte(kv.DuressPIN), primary, DuressMode(kv.DuressMode), r); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -91,6 +92,10 @@ func TestKeyFileVectors(t *testing.T) {
 				i, c := parsed.openSlots(&k)
 				if i != kv.DuressSlot || c.kind != slotDuress || int(c.mode) != kv.DuressMode {
 					t.Fatalf("duress PIN opens slot %d kind %d mode %d", i, c.kind, c.mode)
+				}
+				salt := decoySalt(&c.decoySeed)
+				if !c.hasDecoy || hex.EncodeToString(salt[:]) != kv.DecoySalt || hex.EncodeToString(c.dataKey[:]) != kv.DecoyKey {
+					t.Fatal("duress slot's decoy salt or key differs from the vector")
 				}
 			}
 			k = parsed.pinKey([]byte("not the pin"))

@@ -53,7 +53,9 @@ type Sealed struct {
 // the primary slot's index (1 byte, mod 4); the primary slot's nonce (24);
 // and with a duress PIN: every non-primary slot refilled in index order
 // (3 × 104), one byte b choosing slot (primary + 1 + b mod 3) mod 4, the
-// duress slot's 32 filler key bytes, and its nonce (24).
+// duress slot's decoy seed (16), and its nonce (24). The duress slot holds
+// the decoy's PIN key, Argon2id(duress PIN, DecoySalt) with DecoySalt =
+// HKDF-SHA256(seed, no salt, "veil/vault/decoy-salt/v1") (§3.9).
 type KeyFile struct {
 	Name        string `json:"name"`
 	Seed        string `json:"seed"`
@@ -66,6 +68,8 @@ type KeyFile struct {
 	DataKey     string `json:"data_key"`
 	PrimarySlot int    `json:"primary_slot"`
 	DuressSlot  int    `json:"duress_slot"` // -1 when there is none
+	DecoySalt   string `json:"decoy_salt,omitempty"`
+	DecoyKey    string `json:"decoy_key,omitempty"`
 	File        string `json:"file"`
 }
 
@@ -125,10 +129,14 @@ func keyFile(kv *KeyFile) error {
 		slots[i] = read(r, 104)
 	}
 	params := crypto.Argon2Params{Time: kv.Time, MemKiB: kv.MemKiB, Threads: kv.Threads}
-	seal := func(i int, pin string, kind, mode byte, key []byte) error {
+	seal := func(i int, pin string, kind, mode byte, seed, key []byte) error {
 		k := crypto.PINKey([]byte(pin), hdr[20:52], params)
 		pt := make([]byte, 64)
 		pt[0], pt[1] = kind, mode
+		if seed != nil {
+			pt[2] = 1
+			copy(pt[16:32], seed)
+		}
 		copy(pt[32:], key)
 		ad := append(append([]byte("veil/vault/slot/v1"), hdr...), byte(i))
 		out, err := crypto.SealX(nil, &k, pt, ad, r)
@@ -142,7 +150,7 @@ func keyFile(kv *KeyFile) error {
 		return nil
 	}
 	kv.PrimarySlot = int(read(r, 1)[0]) % 4
-	if err := seal(kv.PrimarySlot, kv.PIN, 1, 0, dataKey); err != nil {
+	if err := seal(kv.PrimarySlot, kv.PIN, 1, 0, nil, dataKey); err != nil {
 		return err
 	}
 	kv.DuressSlot = -1
@@ -153,9 +161,15 @@ func keyFile(kv *KeyFile) error {
 			}
 		}
 		kv.DuressSlot = (kv.PrimarySlot + 1 + int(read(r, 1)[0])%3) % 4
-		if err := seal(kv.DuressSlot, kv.DuressPIN, 2, byte(kv.DuressMode), read(r, 32)); err != nil {
+		seed := read(r, 16)
+		salt := make([]byte, 32)
+		crypto.HKDF(salt, seed, nil, "veil/vault/decoy-salt/v1")
+		decoy := crypto.PINKey([]byte(kv.DuressPIN), salt, params)
+		if err := seal(kv.DuressSlot, kv.DuressPIN, 2, byte(kv.DuressMode), seed, decoy[:]); err != nil {
 			return err
 		}
+		kv.DecoySalt = hex.EncodeToString(salt)
+		kv.DecoyKey = hex.EncodeToString(decoy[:])
 	}
 	file := hdr
 	for _, s := range slots {

@@ -1,0 +1,35 @@
+package vault
+
+import "time"
+
+// Unlock padding, spec/vault.md §5.4 (tuning, not format). Every outcome
+// of a PIN trial (unlock, duress unlock in either mode, wrong PIN) ends no
+// earlier than the Argon2id derivation's own time plus a floor: a quarter
+// of the derivation's time, and at least padMin or the derivation's time,
+// whichever is less (so the test KDF's tiny derivations pay almost
+// nothing). Measured with DefaultKDF on the project's 2-core machine, the
+// work after the derivation took 0–25 ms to open a small vault, 50–100 ms
+// to erase it and create the decoy, under 6 ms to erase it in reset mode,
+// and nothing for a wrong PIN, against a floor of 160 ms or more.
+const (
+	padShare = 4
+	padMin   = 150 * time.Millisecond
+)
+
+// padFloor is how long the work after a derivation that took kdf may take
+// before it shows.
+func padFloor(kdf time.Duration) time.Duration {
+	return max(kdf/padShare, min(kdf, padMin))
+}
+
+// padUnlock sleeps until the PIN trial that began at start, whose
+// derivation took kdf, has taken kdf + padFloor(kdf). onPad (tests and
+// benchmarks only) learns how long the work after the derivation took.
+func padUnlock(start time.Time, kdf time.Duration, onPad func(kdf, work time.Duration)) {
+	if onPad != nil {
+		onPad(kdf, time.Since(start)-kdf)
+	}
+	if d := time.Until(start.Add(kdf + padFloor(kdf))); d > 0 {
+		time.Sleep(d)
+	}
+}
