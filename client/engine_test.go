@@ -319,6 +319,15 @@ func TestEngineRejectsBadInput(t *testing.T) {
 	if _, _, err := ana.Invite(ctx, InviteOptions{As: "evil\x1b[2J"}); err == nil {
 		t.Fatal("a nickname with escapes accepted")
 	}
+	if _, _, err := ana.Invite(ctx, InviteOptions{As: "a\u200bdmin"}); err == nil {
+		t.Fatal("a nickname with a zero-width space accepted")
+	}
+	if _, _, err := ana.Invite(ctx, InviteOptions{As: " \u0301 "}); !errors.Is(err, errBlankNick) {
+		t.Fatalf("a blank nickname: %v", err)
+	}
+	if _, err := ana.GroupCreate(ctx, GroupOptions{Name: "g", As: "\u3000"}); !errors.Is(err, errBlankNick) {
+		t.Fatalf("a blank group nickname: %v", err)
+	}
 }
 
 func TestEngineTimers(t *testing.T) {

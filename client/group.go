@@ -202,6 +202,9 @@ func (e *Engine) groupNick(as string) (string, error) {
 	if err := format.CheckGroupNick(as); err != nil || SanitizeLine(as) != as {
 		return "", fmt.Errorf("client: a group nickname is 1 to %d bytes of printable text", format.MaxGroupNick)
 	}
+	if !HasVisible(as) {
+		return "", errBlankNick
+	}
 	return as, nil
 }
 

@@ -280,12 +280,22 @@ func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 	return def, nil
 }
 
+// checkNick refuses a nickname we would send that is too long, holds
+// anything Sanitize removes, or draws nothing (spec/client.md §9). Empty
+// means a random one.
 func checkNick(n string) error {
 	if len(n) > format.MaxNick || !utf8.ValidString(n) || SanitizeLine(n) != n {
 		return fmt.Errorf("client: a nickname is at most %d bytes of printable text", format.MaxNick)
 	}
+	if n != "" && !HasVisible(n) {
+		return errBlankNick
+	}
 	return nil
 }
+
+// errBlankNick refuses a nickname of only spaces, marks or invisible
+// characters, which would let its owner pass for nobody or for someone else.
+var errBlankNick = errors.New("client: a nickname needs at least one visible character")
 
 // randomNick returns a nickname that says nothing about its owner.
 func (e *Engine) randomNick() (string, error) {

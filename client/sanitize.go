@@ -2,22 +2,25 @@ package client
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Sanitize returns s with everything that could drive a terminal removed
-// (spec/client.md §9): ESC-introduced sequences (CSI, OSC, DCS and the like)
-// are dropped whole, every other C0 control except newline and tab, DEL, the
-// C1 controls U+0080–U+009F, and the bidirectional overrides and isolates
-// (U+202A–U+202E, U+2066–U+2069) that can reorder what a line appears to
-// say. Invalid UTF-8 becomes U+FFFD. Every string from a peer passes through
-// it before it reaches a screen or stdout.
+// Sanitize returns s with everything that could drive a terminal or hide
+// text removed (spec/client.md §9): ESC-introduced sequences (CSI, OSC,
+// DCS and the like) are dropped whole, every other C0 control except
+// newline and tab, DEL, the C1 controls U+0080–U+009F, and every
+// default-ignorable code point (invisibleRune): zero-width characters,
+// bidirectional controls, the BOM, variation selectors, tags, fillers.
+// The line and paragraph separators U+2028 and U+2029 become newlines.
+// Invalid UTF-8 becomes U+FFFD. Every string from a peer passes through it
+// before it reaches a screen or stdout.
 func Sanitize(s string) string {
 	return sanitize(s, false)
 }
 
 // SanitizeLine is Sanitize for one-line fields (nicknames, chat names):
-// newlines and tabs become spaces as well.
+// newlines, tabs and the line and paragraph separators become spaces.
 func SanitizeLine(s string) string {
 	return sanitize(s, true)
 }
@@ -48,6 +51,12 @@ func sanitize(s string, oneLine bool) string {
 			} else {
 				b.WriteRune(r)
 			}
+		case r == 0x2028 || r == 0x2029: // line and paragraph separators
+			if oneLine {
+				b.WriteByte(' ')
+			} else {
+				b.WriteByte('\n')
+			}
 		case unsafeRune(r):
 			// dropped
 		default:
@@ -57,16 +66,51 @@ func sanitize(s string, oneLine bool) string {
 	return b.String()
 }
 
-// unsafeRune reports whether r is a control or formatting character that
-// must not reach a terminal.
+// unsafeRune reports whether r is a control, formatting or invisible
+// character that must not reach a terminal.
 func unsafeRune(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
 		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+	}
+	return invisibleRune(r)
+}
+
+// invisibleRune reports whether r is default-ignorable (Unicode's
+// Default_Ignorable_Code_Point, which terminals draw as nothing) or
+// another format character: every format character (Cf: U+00AD, U+061C,
+// U+180E, U+200B–U+200F, U+202A–U+202E, U+2060–U+2064, U+2066–U+206F,
+// U+FEFF, U+FFF9–U+FFFB, the tags U+E0001 and U+E0020–U+E007F, …) except
+// the visible prepended concatenation marks (U+0600–U+0605 and the like),
+// the other default-ignorables (U+034F, the Hangul fillers U+115F, U+1160,
+// U+3164 and U+FFA0, U+17B4, U+17B5, U+2065, U+FFF0–U+FFF8,
+// U+E0000–U+E0FFF) and the variation selectors (U+180B–U+180D, U+180F,
+// U+FE00–U+FE0F, U+E0100–U+E01EF).
+func invisibleRune(r rune) bool {
+	if r < 0xa0 {
+		return false
+	}
+	switch {
+	case unicode.Is(unicode.Cf, r):
+		return !unicode.Is(unicode.Prepended_Concatenation_Mark, r)
+	case unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r),
+		unicode.Is(unicode.Variation_Selector, r):
 		return true
-	case r == 0x200e || r == 0x200f || r == 0x061c: // directional marks
-		return true
+	}
+	return false
+}
+
+// HasVisible reports whether s has at least one character that draws
+// something: not a space, a combining mark, a control or an invisible
+// character (unsafeRune), nor the blank braille pattern U+2800. A
+// nickname must have one (spec/client.md §9).
+func HasVisible(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, unicode.IsSpace(r), unicode.IsMark(r), unsafeRune(r), r == 0x2800:
+		default:
+			return true
+		}
 	}
 	return false
 }
