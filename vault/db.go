@@ -92,7 +92,7 @@ func checkManifest(path string, bo badger.Options, repair bool) error {
 	if off != fi.Size() && !repair {
 		return corrupt("data directory: manifest ends in a partial record at byte %d of %d (Options.RepairManifest lets Badger cut it off)", off, fi.Size())
 	}
-	return checkData(path, bo.EncryptionKey, &mf)
+	return checkData(path, bo.EncryptionKey, &mf, bo.MemTableSize)
 }
 
 // replayManifest is badger.ReplayManifestFile with its panics reported as

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"crypto/aes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -15,30 +14,32 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/options"
-	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/badger/v4/y"
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // Badger's on-disk constants that checkData relies on (Badger v4).
 const (
-	vlogHeaderLen  = 20     // key ID 8, base IV 12
-	vlogBitTxn     = 1 << 6 // entry is part of a transaction
-	vlogBitFinTxn  = 1 << 7 // entry ends a transaction
-	vlogSuffix     = ".vlog"
-	maxVlogHdrSize = 22 // meta 2 + three uvarints of at most 5, 5 and 10 bytes
-	vlogTxnKey     = "!badger!txn"
+	logHeaderLen  = 20 // value log and memtable WAL: key ID 8, base IV 12
+	maxEntryHdr   = 22 // meta 2 + three uvarints of at most 5, 5 and 10 bytes
+	maxEntryKey   = 1 << 16
+	vlogSuffix    = ".vlog"
+	memSuffix     = ".mem"
+	checkIdxCache = 4 << 20 // index cache of the table check; an index above it is read twice
 )
 
-// checkData verifies, read-only, every file Badger reads when it opens a
-// data directory (spec/vault.md §8.5): the key registry, each table the
-// manifest lists (footer, index checksum and every block's checksum) and
-// the value-log files (each one's header; every entry of the newest one,
-// which Badger would otherwise cut at the first damaged entry). Badger
-// opens tables on goroutines of its own, where a panic on a damaged file
-// cannot be recovered, and it repairs a damaged value log by truncating
-// it: both are refused here first, as ErrCorrupt, with nothing changed.
-func checkData(path string, key []byte, mf *badger.Manifest) (err error) {
+// checkData verifies, read-only, what Badger reads when it opens a data
+// directory and could panic on or cut short (spec/vault.md §8.6): the key
+// registry; each table the manifest lists, opened with Badger's own
+// table.OpenTable on this goroutine (footer, index checksum, index, and
+// the last block, whose checksum Badger verifies); the value-log files'
+// headers; and the entries of the newest value log and of every memtable
+// WAL, where only a torn tail is allowed (checkLogEntries). Its cost does
+// not grow with the number of tables' blocks: Badger checks every other
+// block when it reads it (options.OnBlockRead).
+func checkData(path string, key []byte, mf *badger.Manifest, memTableSize int64) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = corrupt("data directory: %v", firstLine(r))
@@ -48,182 +49,126 @@ func checkData(path string, key []byte, mf *badger.Manifest) (err error) {
 	if err != nil {
 		return corrupt("data directory: key registry: %v", err)
 	}
+	ic, err := ristretto.NewCache(&ristretto.Config[uint64, *fb.TableIndex]{NumCounters: 1024, MaxCost: checkIdxCache, BufferItems: 64})
+	if err != nil {
+		return fmt.Errorf("vault: index cache: %w", err)
+	}
+	defer ic.Close()
 	ids := make([]uint64, 0, len(mf.Tables))
 	for id := range mf.Tables {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if err := checkTable(table.NewFilename(id, path), mf.Tables[id], kr); err != nil {
+		if err := checkTable(table.NewFilename(id, path), mf.Tables[id], kr, ic); err != nil {
 			return corrupt("data directory: table %d: %v", id, err)
 		}
 	}
-	return checkVlogs(path, kr)
+	return checkLogs(path, kr, memTableSize)
 }
 
-// checkTable verifies one table file against Badger's table format.
-func checkTable(name string, tm badger.TableManifest, kr *badger.KeyRegistry) error {
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return err
-	}
+// checkTable opens one table as Badger does at open (table.OpenTable),
+// but read-only and on the calling goroutine, so that a panic on a
+// damaged file is recovered here. Badger itself opens tables on
+// goroutines of its own and, worse, skips a table whose index checksum
+// fails; both are refused here.
+func checkTable(name string, tm badger.TableManifest, kr *badger.KeyRegistry, ic *ristretto.Cache[uint64, *fb.TableIndex]) (err error) {
 	dk, err := kr.DataKey(tm.KeyID)
 	if err != nil {
 		return err
 	}
-	// Footer: ... index, index length (4), checksum, checksum length (4).
-	end := len(data)
-	chk, end, err := trailer(data, end)
+	mf, err := z.OpenMmapFile(name, os.O_RDONLY, 0)
 	if err != nil {
-		return fmt.Errorf("footer: %w", err)
+		return err
 	}
-	if end < 4 {
-		return fmt.Errorf("footer: %d bytes", len(data))
-	}
-	n := int(binary.BigEndian.Uint32(data[end-4 : end]))
-	end -= 4
-	if n > end {
-		return fmt.Errorf("index length %d past the start of the file", n)
-	}
-	index := data[end-n : end]
-	if err := y.VerifyChecksum(index, chk); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	if index, err = decryptBlock(index, dk); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	ti := fb.GetRootAsTableIndex(index, 0)
-	if ti.OffsetsLength() == 0 {
-		return fmt.Errorf("index lists no blocks")
-	}
-	if tm.Compression != options.None {
-		return nil // the vault writes uncompressed tables; the index is checked
-	}
-	var bo fb.BlockOffset
-	for i := range ti.OffsetsLength() {
-		if !ti.Offsets(&bo, i) {
-			return fmt.Errorf("block %d: no offset", i)
+	// The mapping is closed here and only here: the table's own Close and
+	// DecrRef are never called (DecrRef would delete the file).
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", firstLine(r))
 		}
-		off, ln := int(bo.Offset()), int(bo.Len())
-		if off+ln > end-n {
-			return fmt.Errorf("block %d: %d bytes at %d overlap the index", i, ln, off)
+		if cerr := mf.Close(-1); cerr != nil && err == nil {
+			err = cerr
 		}
-		b, err := decryptBlock(data[off:off+ln], dk)
-		if err != nil {
-			return fmt.Errorf("block %d: %w", i, err)
-		}
-		// Block: entries, entry offsets, count (4), checksum, checksum length (4).
-		bchk, bend, err := trailer(b, len(b))
-		if err != nil || bend < 4 {
-			return fmt.Errorf("block %d: bad trailer", i)
-		}
-		if err := y.VerifyChecksum(b[:bend], bchk); err != nil {
-			return fmt.Errorf("block %d: %w", i, err)
-		}
-	}
-	return nil
+	}()
+	_, err = table.OpenTable(mf, table.Options{
+		ReadOnly:    true,
+		ChkMode:     options.OnBlockRead,
+		Compression: tm.Compression,
+		DataKey:     dk,
+		IndexCache:  ic,
+	})
+	return err
 }
 
-// trailer reads a checksum and its 4-byte length ending at data[end] and
-// returns the checksum and the offset where it starts.
-func trailer(data []byte, end int) (*pb.Checksum, int, error) {
-	if end < 4 || end > len(data) {
-		return nil, 0, fmt.Errorf("too short")
-	}
-	n := int(binary.BigEndian.Uint32(data[end-4 : end]))
-	end -= 4
-	if n > end {
-		return nil, 0, fmt.Errorf("checksum length %d past the start", n)
-	}
-	c, err := parseChecksum(data[end-n : end])
-	return c, end - n, err
-}
-
-// parseChecksum decodes Badger's protobuf Checksum message: field 1
-// (algorithm) and field 2 (sum), both varints.
-func parseChecksum(b []byte) (*pb.Checksum, error) {
-	c := &pb.Checksum{}
-	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 || tag&7 != 0 {
-			return nil, fmt.Errorf("bad checksum record")
-		}
-		b = b[n:]
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return nil, fmt.Errorf("bad checksum record")
-		}
-		b = b[n:]
-		switch tag >> 3 {
-		case 1:
-			if v > uint64(pb.Checksum_XXHash64) {
-				return nil, fmt.Errorf("unknown checksum algorithm %d", v)
-			}
-			c.Algo = pb.Checksum_Algorithm(v)
-		case 2:
-			c.Sum = v
-		}
-	}
-	return c, nil
-}
-
-// decryptBlock undoes Badger's table encryption: the last 16 bytes are
-// the IV of AES-CTR under the table's data key. A nil key means plaintext.
-func decryptBlock(b []byte, dk *pb.DataKey) ([]byte, error) {
-	if dk == nil {
-		return b, nil
-	}
-	if len(b) < aes.BlockSize {
-		return nil, fmt.Errorf("%d bytes, shorter than the IV", len(b))
-	}
-	return y.XORBlockAllocate(b[:len(b)-aes.BlockSize], dk.Data, b[len(b)-aes.BlockSize:])
-}
-
-// checkVlogs verifies the value-log files: at least one (Badger makes one
-// when it creates the directory), each with a header naming a known data
-// key, and the newest one a sequence of whole entries with good CRCs that
-// ends with a complete transaction.
-func checkVlogs(path string, kr *badger.KeyRegistry) error {
+// checkLogs verifies the value-log files (at least one, which Badger
+// makes when it creates the directory; each with a header naming a known
+// data key; the newest one entry by entry) and every memtable WAL entry
+// by entry. Badger reads the same bytes at open: it walks the whole
+// newest value log and replays every WAL.
+func checkLogs(path string, kr *badger.KeyRegistry, memTableSize int64) error {
 	des, err := os.ReadDir(path)
 	if err != nil {
 		return corrupt("data directory: %v", err)
 	}
-	var fids []uint64
+	var vlogs, mems []string
 	for _, de := range des {
-		if s, ok := strings.CutSuffix(de.Name(), vlogSuffix); ok {
-			fid, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return corrupt("data directory: unexpected file %s", de.Name())
+		name := de.Name()
+		s, isVlog := strings.CutSuffix(name, vlogSuffix)
+		if !isVlog {
+			var isMem bool
+			if s, isMem = strings.CutSuffix(name, memSuffix); !isMem {
+				continue
 			}
-			fids = append(fids, fid)
+		}
+		if _, err := strconv.ParseUint(s, 10, 32); err != nil {
+			return corrupt("data directory: unexpected file %s", name)
+		}
+		if isVlog {
+			vlogs = append(vlogs, name)
+		} else {
+			mems = append(mems, name)
 		}
 	}
-	if len(fids) == 0 {
+	if len(vlogs) == 0 {
 		return corrupt("data directory: no value log")
 	}
-	slices.Sort(fids)
-	for i, fid := range fids {
-		name := filepath.Join(path, fmt.Sprintf("%06d%s", fid, vlogSuffix))
+	// Badger names logs with zero-padded decimal ids; sort by number all
+	// the same, in case an id outgrows its padding.
+	byID := func(a, b string) int { return cmpID(a) - cmpID(b) }
+	slices.SortFunc(vlogs, byID)
+	for i, name := range vlogs {
 		var err error
-		if i == len(fids)-1 {
-			err = checkVlogEntries(name, kr)
+		if i == len(vlogs)-1 {
+			err = checkLogEntries(filepath.Join(path, name), kr, 2*defaultVlogFileSize)
 		} else {
-			err = checkVlogHeader(name, kr)
+			err = checkLogHeader(filepath.Join(path, name), kr)
 		}
 		if err != nil {
-			return corrupt("data directory: value log %d: %v", fid, err)
+			return corrupt("data directory: value log %s: %v", name, err)
+		}
+	}
+	for _, name := range mems {
+		if err := checkLogEntries(filepath.Join(path, name), kr, 2*memTableSize); err != nil {
+			return corrupt("data directory: memtable log %s: %v", name, err)
 		}
 	}
 	return nil
 }
 
-func checkVlogHeader(name string, kr *badger.KeyRegistry) error {
+// cmpID is the numeric id of a log file name already checked by checkLogs.
+func cmpID(name string) int {
+	id, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(name, vlogSuffix), memSuffix), 10, 32)
+	return int(id)
+}
+
+func checkLogHeader(name string, kr *badger.KeyRegistry) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var h [vlogHeaderLen]byte
+	var h [logHeaderLen]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
 		return fmt.Errorf("header: %w", err)
 	}
@@ -231,110 +176,121 @@ func checkVlogHeader(name string, kr *badger.KeyRegistry) error {
 	return err
 }
 
-// checkVlogEntries walks every entry of a value-log file: header (meta,
-// user meta, key, value and expiry lengths), key and value as stored, and
-// a big-endian CRC-32C of all of it. A zeroed tail (a file preallocated
-// and not yet written, as a crash leaves it) ends the walk.
-func checkVlogEntries(name string, kr *badger.KeyRegistry) error {
-	data, err := os.ReadFile(name)
+// checkLogEntries walks the entries of a value log or memtable WAL:
+// header (meta, user meta, key, value and expiry lengths), key and value
+// as stored, and a big-endian CRC-32C of all of it. Badger stops at the
+// first entry that is not whole and cuts the file there (a WAL at the
+// last complete transaction before it). That is right for a torn tail
+// and wrong for damage with valid entries after it, so:
+//
+//   - the walk ends cleanly at the end of the file or at a zeroed tail;
+//   - a bad entry is a torn tail, allowed, when the file still has the
+//     size Badger gives a log it has not closed (prealloc: it truncates a
+//     log to its end when it closes it, so a bad entry in a closed log is
+//     damage, not an interrupted write) and the data after the bad entry's
+//     start does not end with a whole valid entry (resyncEnd): only the
+//     write that was cut, of a transaction not yet acknowledged, is lost;
+//   - anything else is damage.
+func checkLogEntries(name string, kr *badger.KeyRegistry, prealloc int64) error {
+	mf, err := z.OpenMmapFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
-	if len(data) < vlogHeaderLen {
+	defer mf.Close(-1)
+	data := mf.Data
+	if len(data) < logHeaderLen {
 		return fmt.Errorf("%d bytes, shorter than the header", len(data))
 	}
-	dk, err := kr.DataKey(binary.BigEndian.Uint64(data[:8]))
-	if err != nil {
+	if _, err := kr.DataKey(binary.BigEndian.Uint64(data[:8])); err != nil {
 		return err
 	}
-	baseIV := data[8:vlogHeaderLen]
-	off, inTxn := vlogHeaderLen, false
+	off := logHeaderLen
 	for off < len(data) {
-		rest := data[off:]
-		if isZero(rest[:min(len(rest), maxVlogHdrSize)]) {
-			if !isZero(rest) {
-				return fmt.Errorf("zero entry at %d followed by data", off)
-			}
+		n, ok := entryAt(data[off:])
+		if !ok {
 			break
-		}
-		e, err := vlogEntryAt(rest)
-		if err != nil {
-			return fmt.Errorf("entry at %d: %w", off, err)
-		}
-		n := e.size()
-		sum := crc32.Checksum(rest[:n-crc32.Size], y.CastagnoliCrcTable)
-		if binary.BigEndian.Uint32(rest[n-crc32.Size:n]) != sum {
-			return fmt.Errorf("entry at %d: checksum mismatch", off)
-		}
-		switch {
-		case e.meta&vlogBitTxn != 0:
-			inTxn = true
-		case e.meta&vlogBitFinTxn != 0:
-			// The end-of-transaction entry is the one whose plaintext Badger
-			// checks at open; decrypting it checks the base IV and data key.
-			if err := checkFinTxn(rest[e.hlen:n-crc32.Size], e.klen, dk, baseIV, uint32(off)); err != nil {
-				return fmt.Errorf("entry at %d: %w", off, err)
-			}
-			inTxn = false
 		}
 		off += n
 	}
-	if inTxn {
-		return fmt.Errorf("ends inside a transaction")
+	end := dataEnd(data)
+	switch {
+	case end <= off:
+		return nil // whole entries, then zeros or the end of the file
+	case int64(len(data)) < prealloc:
+		return fmt.Errorf("damaged entry at byte %d of a closed log", off)
+	case resyncEnd(data, off, end):
+		return fmt.Errorf("damaged entry at byte %d followed by valid entries", off)
 	}
-	return nil
+	return nil // a torn tail: Badger cuts it
 }
 
-// vlogEntry is the decoded header of a value-log entry.
-type vlogEntry struct {
-	meta             byte
-	hlen, klen, vlen int
-}
-
-func (e vlogEntry) size() int { return e.hlen + e.klen + e.vlen + crc32.Size }
-
-// vlogEntryAt decodes the entry header at the start of b and checks that
-// the whole entry fits in b.
-func vlogEntryAt(b []byte) (vlogEntry, error) {
+// entryAt returns the size of the whole, valid entry at the start of b,
+// or false if there is none.
+func entryAt(b []byte) (int, bool) {
 	if len(b) < 2 {
-		return vlogEntry{}, fmt.Errorf("truncated header")
+		return 0, false
 	}
 	i := 2
 	var lens [3]uint64
 	for j := range lens {
 		v, n := binary.Uvarint(b[i:])
 		if n <= 0 {
-			return vlogEntry{}, fmt.Errorf("truncated header")
+			return 0, false
 		}
 		lens[j], i = v, i+n
 	}
-	if lens[0] > uint64(len(b)) || lens[1] > uint64(len(b)) || uint64(i)+lens[0]+lens[1]+crc32.Size > uint64(len(b)) {
-		return vlogEntry{}, fmt.Errorf("runs past the end of the file")
+	if lens[0] > maxEntryKey || lens[1] > uint64(len(b)) || uint64(i)+lens[0]+lens[1]+crc32.Size > uint64(len(b)) {
+		return 0, false
 	}
-	return vlogEntry{meta: b[0], hlen: i, klen: int(lens[0]), vlen: int(lens[1])}, nil
+	n := i + int(lens[0]+lens[1])
+	if binary.BigEndian.Uint32(b[n:n+crc32.Size]) != crc32.Checksum(b[:n], y.CastagnoliCrcTable) {
+		return 0, false
+	}
+	return n + crc32.Size, true
 }
 
-// checkFinTxn decrypts an end-of-transaction entry (key and value, AES-CTR
-// under the file's data key with the base IV and the entry's offset) and
-// checks Badger's marker key and the decimal commit timestamp.
-func checkFinTxn(kv []byte, klen int, dk *pb.DataKey, baseIV []byte, off uint32) error {
-	if dk != nil {
-		iv := binary.BigEndian.AppendUint32(bytes.Clone(baseIV), off)
-		var err error
-		if kv, err = y.XORBlockAllocate(kv, dk.Data, iv); err != nil {
-			return err
+// resyncEnd reports whether a valid entry starting after bad ends at end,
+// one past the last non-zero byte of data (up to crc32.Size-1 zero bytes
+// past it, as an entry's CRC may end in zeros). A torn write leaves the
+// start of one entry and zeros; damage in an earlier entry leaves the
+// later ones whole, the last of them ending where the data ends. Only an
+// offset whose header decodes to such an end costs a checksum.
+func resyncEnd(data []byte, bad, end int) bool {
+	for s := bad + 1; s < end; s++ {
+		b := data[s:]
+		i := 2
+		var lens [3]uint64
+		ok := len(b) > i
+		for j := 0; ok && j < len(lens); j++ {
+			v, n := binary.Uvarint(b[i:min(len(b), i+binary.MaxVarintLen64)])
+			ok = n > 0
+			lens[j], i = v, i+n
+		}
+		if !ok || lens[0] > maxEntryKey || lens[1] > uint64(end) {
+			continue
+		}
+		e := uint64(s+i) + lens[0] + lens[1] + crc32.Size
+		if e < uint64(end) || e >= uint64(end+crc32.Size) || e > uint64(len(data)) {
+			continue
+		}
+		if _, ok := entryAt(data[s:e]); ok {
+			return true
 		}
 	}
-	if !bytes.HasPrefix(kv[:klen], []byte(vlogTxnKey)) {
-		return fmt.Errorf("end of transaction does not decrypt")
-	}
-	if _, err := strconv.ParseUint(string(kv[klen:]), 10, 64); err != nil {
-		return fmt.Errorf("end of transaction does not decrypt")
-	}
-	return nil
+	return false
 }
 
-func isZero(b []byte) bool { return len(bytes.Trim(b, "\x00")) == 0 }
+// dataEnd returns one past the last non-zero byte of b, a page at a time.
+func dataEnd(b []byte) int {
+	var zero [4096]byte
+	for len(b) >= len(zero) && bytes.Equal(b[len(b)-len(zero):], zero[:]) {
+		b = b[:len(b)-len(zero)]
+	}
+	for len(b) > 0 && b[len(b)-1] == 0 {
+		b = b[:len(b)-1]
+	}
+	return len(b)
+}
 
 // firstLine keeps the first line of a recovered panic value: Badger's
 // panics may carry multi-line dumps of file contents.
