@@ -135,7 +135,7 @@ func checkLogs(path string, kr *badger.KeyRegistry, memTableSize int64) error {
 	}
 	// Badger names logs with zero-padded decimal ids; sort by number all
 	// the same, in case an id outgrows its padding.
-	byID := func(a, b string) int { return cmpID(a) - cmpID(b) }
+	byID := func(a, b string) int { return logID(a) - logID(b) }
 	slices.SortFunc(vlogs, byID)
 	for i, name := range vlogs {
 		var err error
@@ -156,8 +156,8 @@ func checkLogs(path string, kr *badger.KeyRegistry, memTableSize int64) error {
 	return nil
 }
 
-// cmpID is the numeric id of a log file name already checked by checkLogs.
-func cmpID(name string) int {
+// logID is the numeric id of a log file name that checkLogs has parsed.
+func logID(name string) int {
 	id, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(name, vlogSuffix), memSuffix), 10, 32)
 	return int(id)
 }
@@ -186,8 +186,11 @@ func checkLogHeader(name string, kr *badger.KeyRegistry) error {
 //   - the walk ends cleanly at the end of the file or at a zeroed tail;
 //   - a bad entry is a torn tail, allowed, when the file still has the
 //     size Badger gives a log it has not closed (prealloc: it truncates a
-//     log to its end when it closes it, so a bad entry in a closed log is
-//     damage, not an interrupted write) and the data after the bad entry's
+//     value log to its end when it closes it, and a WAL when it replays
+//     it, and writes no more to either, so a bad entry in a truncated log
+//     is damage, not an interrupted write; a WAL's preallocated size
+//     follows Options.MemTableSize, which must therefore not grow between
+//     a crash and the next open) and the data after the bad entry's
 //     start does not end with a whole valid entry (resyncEnd): only the
 //     write that was cut, of a transaction not yet acknowledged, is lost;
 //   - anything else is damage.
