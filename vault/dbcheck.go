@@ -207,6 +207,12 @@ func checkLogEntries(name string, kr *badger.KeyRegistry, prealloc int64) error 
 	if _, err := kr.DataKey(binary.BigEndian.Uint64(data[:8])); err != nil {
 		return err
 	}
+	return checkEntries(data, prealloc)
+}
+
+// checkEntries is the walk of checkLogEntries over the bytes of a log
+// (header included) whose file size is len(data).
+func checkEntries(data []byte, prealloc int64) error {
 	off := logHeaderLen
 	for off < len(data) {
 		n, ok := entryAt(data[off:])
