@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // BenchmarkVaultUnlock measures Open + Lock with the production Argon2id
@@ -284,4 +286,85 @@ func BenchmarkVaultRatchetUpdate(b *testing.B) {
 			b.ReportMetric(rotateEvery, "rotate-every")
 		})
 	}
+}
+
+// BenchmarkUnlockLargeVault measures, on a vault holding about 100 MB of
+// messages (small ones in Badger's tables, large ones in its value log),
+// Open + Lock with the production Argon2id cost, and alone the read-only
+// check of Badger's files that Open runs first (checkManifest). Open
+// without the check costs the difference.
+func BenchmarkUnlockLargeVault(b *testing.B) {
+	if testing.Short() {
+		b.Skip("fills 100 MB")
+	}
+	dir := b.TempDir()
+	o := &Options{GCInterval: -1}
+	v, err := Create(ctx, dir, pin, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _, ch, _, _, _ := sampleRecords(time.Now())
+	if err := v.Update(ctx, func(tx *Tx) error { return tx.PutChat(&ch) }); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	body := func(n int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte('a' + r.IntN(26))
+		}
+		return p
+	}
+	total := 0
+	for batch := 0; total < 100<<20; batch++ {
+		err := v.Update(ctx, func(tx *Tx) error {
+			for i := range 500 {
+				n := 2 << 10
+				if i%50 == 0 {
+					n = 256 << 10 // above the value threshold
+				}
+				m := Message{ID: fmt.Sprintf("m%d-%d", batch, i), ChatID: ch.ID, Direction: Incoming, Body: body(n), Sent: time.Now(), Status: StatusDelivered}
+				if err := tx.PutMessage(&m); err != nil {
+					return err
+				}
+				total += n
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	dataKey := v.dataKey
+	v.Lock()
+	bdir := filepath.Join(dir, dataDirName, badgerDirName)
+	var tables, size int64
+	filepath.WalkDir(bdir, func(p string, d os.DirEntry, err error) error {
+		if fi, err := d.Info(); err == nil && !d.IsDir() {
+			size += fi.Size()
+			if strings.HasSuffix(p, ".sst") {
+				tables++
+			}
+		}
+		return nil
+	})
+	b.Logf("%d MB of message bodies; Badger directory %d MB, %d tables", total>>20, size>>20, tables)
+	b.Run("open", func(b *testing.B) {
+		for b.Loop() {
+			v, err := Open(ctx, dir, pin, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v.Lock()
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		ro := resolve(o)
+		bo := badger.DefaultOptions(bdir).WithEncryptionKey(dataKey[:]).WithMemTableSize(ro.MemTableSize)
+		for b.Loop() {
+			if err := checkManifest(bdir, bo, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
