@@ -86,6 +86,9 @@ func wantErr(t testing.TB, err, target error) {
 func snapshotDir(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return out // nothing left, as after an erase
+	}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
