@@ -23,6 +23,7 @@ type eraser struct {
 	r    io.Reader
 	step func()
 	errs []error
+	held []*os.File // data files kept open across their unlink (removeTree)
 }
 
 func newEraser(dir string, o *Options) *eraser {
@@ -53,6 +54,25 @@ func (e *eraser) contents() {
 		e.removeTree(t)
 	}
 	e.fail(e.syncDir())
+	e.release()
+}
+
+// release closes, on a goroutine of its own that ends when it has closed
+// them, the data files removeTree kept open: the file system frees their
+// blocks at that last close, after the erase has returned. The names are
+// already gone and the data was noise since the key slots were destroyed;
+// if the process dies first, the kernel closes and frees them.
+func (e *eraser) release() {
+	held := e.held
+	e.held = nil
+	if len(held) == 0 {
+		return
+	}
+	go func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
 }
 
 // keys overwrites the key file (and any temporary copy of it) in place
@@ -115,7 +135,11 @@ func (e *eraser) remove(p string) {
 }
 
 // removeTree removes p and everything under it, one unlink at a time
-// (children first), so that each unlink is a step.
+// (children first), so that each unlink is a step. A regular file is
+// opened before its unlink and kept open (e.held): the unlink then only
+// removes the name, and the file system frees the blocks when release
+// closes the file. Freeing them inside the unlink takes hundreds of
+// milliseconds for a 1 GB vault on ext4, which a stopwatch would see.
 func (e *eraser) removeTree(p string) {
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -126,6 +150,16 @@ func (e *eraser) removeTree(p string) {
 		e.fail(err)
 		for _, ent := range ents {
 			e.removeTree(filepath.Join(p, ent.Name()))
+		}
+	}
+	if fi.Mode().IsRegular() {
+		if f, err := os.Open(p); err == nil {
+			if os.Remove(p) == nil {
+				e.held = append(e.held, f)
+				e.did()
+				return
+			}
+			f.Close() // a system that cannot unlink an open file
 		}
 	}
 	e.remove(p)
