@@ -56,3 +56,21 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatDurationRoundTrips(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{7 * 24 * time.Hour, "7d"}, {36 * time.Hour, "36h"}, {90 * time.Minute, "90m"},
+		{30 * time.Second, "30s"}, {90 * time.Second, "1m30s"},
+	} {
+		got := FormatDuration(tc.d)
+		if got != tc.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+		if back, err := ParseDuration(got); err != nil || back != tc.d {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", got, back, err, tc.d)
+		}
+	}
+}

@@ -209,7 +209,7 @@ func (v chatView) View() string {
 		info = append(info, "group")
 	}
 	if v.chat.MessageTTL > 0 {
-		info = append(info, "⏱ "+shortDur(v.chat.MessageTTL))
+		info = append(info, "⏱ "+client.FormatDuration(v.chat.MessageTTL))
 	}
 	if !v.chat.Deadline.IsZero() {
 		info = append(info, "⌛ "+countdown(v.chat.Deadline.Sub(v.now())))
@@ -279,15 +279,3 @@ func countdown(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
-// shortDur is a timer's setting: 30s, 5m, 1h, 7d.
-func shortDur(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return d.String()
-}

@@ -111,7 +111,7 @@ func timerNote(d time.Duration) string {
 	if d == 0 {
 		return "disappearing messages off"
 	}
-	return "new messages disappear " + shortDur(d) + " after they are read"
+	return "new messages disappear " + client.FormatDuration(d) + " after they are read"
 }
 
 func (a *App) cmdExpire(arg string) tea.Cmd {
@@ -124,7 +124,7 @@ func (a *App) cmdExpire(arg string) tea.Cmd {
 	note := "this chat no longer expires"
 	if d > 0 {
 		at = a.now().Add(d)
-		note = "this chat is erased here in " + shortDur(d)
+		note = "this chat is erased here in " + client.FormatDuration(d)
 	}
 	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetDeadline(ctx, id, at) })
 }

@@ -32,7 +32,7 @@ func policyLabel(p client.Policy) string {
 		parts = append(parts, fmt.Sprintf("%d wrong PINs", p.WipeAfter))
 	}
 	if p.DeadMan > 0 {
-		parts = append(parts, "dead-man "+shortDur(p.DeadMan))
+		parts = append(parts, "dead-man "+client.FormatDuration(p.DeadMan))
 	}
 	if len(parts) == 0 {
 		return "off"
@@ -150,7 +150,7 @@ func (d *policyDialog) View() string {
 		wipe = fmt.Sprintf("%d in a row", d.p.WipeAfter)
 	}
 	if d.p.DeadMan > 0 {
-		dead = shortDur(d.p.DeadMan) + " without an unlock"
+		dead = client.FormatDuration(d.p.DeadMan) + " without an unlock"
 	}
 	for i, r := range [][2]string{{"Wrong PINs before erasing", wipe}, {"Dead-man timer", dead}, {"Save…", ""}} {
 		l := fmt.Sprintf("%-28s %s", r[0], r[1])

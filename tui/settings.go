@@ -52,7 +52,7 @@ func timerLabel(d time.Duration) string {
 			return c.label
 		}
 	}
-	return shortDur(d)
+	return client.FormatDuration(d)
 }
 
 // nextTimer is the choice after d: the next longer one, off after the

@@ -151,22 +151,10 @@ func printPolicy(io *stdio, p client.Policy) {
 		fmt.Fprintln(io.out, "wipe-after: off")
 	}
 	if p.DeadMan > 0 {
-		d := shortDuration(p.DeadMan)
+		d := client.FormatDuration(p.DeadMan)
 		fmt.Fprintf(io.out, "dead-man: %s (erase at the first unlock attempt after %s without an unlock)\n", d, d)
 	} else {
 		fmt.Fprintln(io.out, "dead-man: off")
 	}
 }
 
-// shortDuration writes d in the largest unit that divides it: 7d, 36h, 90m.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return d.String()
-}
