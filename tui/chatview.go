@@ -278,4 +278,3 @@ func countdown(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
-

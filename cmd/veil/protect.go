@@ -157,4 +157,3 @@ func printPolicy(io *stdio, p client.Policy) {
 		fmt.Fprintln(io.out, "dead-man: off")
 	}
 }
-
