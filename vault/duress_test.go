@@ -420,10 +420,10 @@ func TestVerifyPIN(t *testing.T) {
 	wantErr(t, v.VerifyPIN(ctx, pin), ErrLocked)
 }
 
-// TestOverwrittenKeyFileFinishesErase: a key file that an erase overwrote
-// with random bytes before a crash (spec/vault.md §7.1) does not block the
-// profile: every next start finishes the erase.
-func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
+// TestInterruptedEraseFinishes: the erase marker (the key file renamed and
+// overwritten with random bytes, spec/vault.md §7.1) that a crash left does
+// not block the profile: every next start finishes the erase.
+func TestInterruptedEraseFinishes(t *testing.T) {
 	noise := bytes.Repeat([]byte{0x5a, 0xc3}, keyFileSize/2)
 	for _, start := range []string{"Open", "Create", "WipeProfile"} {
 		t.Run(start, func(t *testing.T) {
@@ -431,7 +431,10 @@ func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
 			v := createVault(t, dir, testOpts(nil))
 			fillSample(t, v)
 			mustLock(t, v)
-			if err := os.WriteFile(filepath.Join(dir, keyFileName), noise, 0o600); err != nil {
+			if err := os.Rename(filepath.Join(dir, keyFileName), filepath.Join(dir, eraseFileName)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, eraseFileName), noise, 0o600); err != nil {
 				t.Fatal(err)
 			}
 			switch start {
@@ -441,6 +444,9 @@ func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
 			case "Create":
 				mustLock(t, createVault(t, dir, testOpts(nil)))
 				mustLock(t, mustOpen(t, dir, pin, testOpts(nil)))
+				if exists(filepath.Join(dir, eraseFileName)) {
+					t.Error("the erase marker survived")
+				}
 				return
 			case "WipeProfile":
 				if err := WipeProfile(ctx, dir, testOpts(nil)); err != nil {
@@ -449,6 +455,43 @@ func TestOverwrittenKeyFileFinishesErase(t *testing.T) {
 			}
 			if exists(dir) {
 				t.Error("the erase was not finished")
+			}
+		})
+	}
+}
+
+// TestDamagedKeyFileIsNeverErased: a key file whose start is wiped
+// (zeros, 0xff, random bytes: what a failing disk or a bad copy leaves) is
+// reported as corrupt by Open, refused by Create, and nothing of the
+// profile changes: damage is never taken for an interrupted erase.
+func TestDamagedKeyFileIsNeverErased(t *testing.T) {
+	for name, fill := range map[string][]byte{
+		"zeros":  make([]byte, 64),
+		"ones":   bytes.Repeat([]byte{0xff}, 64),
+		"random": bytes.Repeat([]byte{0x5a, 0xc3}, keyFileSize/2),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "vault")
+			v := createVault(t, dir, testOpts(nil))
+			fillSample(t, v)
+			mustLock(t, v)
+			kp := filepath.Join(dir, keyFileName)
+			b, err := os.ReadFile(kp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copy(b, fill)
+			if err := os.WriteFile(kp, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshotDir(t, dir)
+			_, err = Open(ctx, dir, pin, testOpts(nil))
+			wantErr(t, err, ErrCorrupt)
+			if _, err := Create(ctx, dir, pin, testOpts(nil)); !errors.Is(err, ErrExists) {
+				t.Fatalf("Create over a damaged vault: %v, want ErrExists", err)
+			}
+			if !sameSnapshot(before, snapshotDir(t, dir)) {
+				t.Fatal("the damaged vault was changed")
 			}
 		})
 	}

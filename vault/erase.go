@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,15 +18,16 @@ import (
 // can stop the process at each of them. Steps continue after a failure so
 // that as much as possible is destroyed; errs collects the failures.
 type eraser struct {
-	dir  string
-	r    io.Reader
-	step func()
-	errs []error
-	held []*os.File // data files kept open across their unlink (removeTree)
+	dir   string
+	r     io.Reader
+	step  func()
+	errs  []error
+	held  []*os.File // data files kept open across their unlink (removeTree)
+	after time.Time  // release frees them no earlier (the unlock's padding)
 }
 
 func newEraser(dir string, o *Options) *eraser {
-	return &eraser{dir: dir, r: o.Rand, step: o.eraseStep}
+	return &eraser{dir: dir, r: o.Rand, step: o.eraseStep, after: o.padUntil}
 }
 
 func (e *eraser) did() {
@@ -45,8 +45,9 @@ func (e *eraser) fail(err error) {
 func (e *eraser) err() error { return errors.Join(e.errs...) }
 
 // contents is §7.1 steps 1–3: destroy the key slots, remove the state
-// file, then remove the data directory (and the trash directories an
-// older version left). After it, the profile holds only the lock file.
+// file, remove the data directory (and the trash directories an older
+// version left), and last the renamed key file that marks an erase in
+// progress. After it, the profile holds only the lock file.
 func (e *eraser) contents() {
 	e.keys()
 	e.removeTree(filepath.Join(e.dir, dataDirName))
@@ -54,34 +55,56 @@ func (e *eraser) contents() {
 		e.removeTree(t)
 	}
 	e.fail(e.syncDir())
+	e.remove(filepath.Join(e.dir, eraseFileName))
+	e.fail(e.syncDir())
 	e.release()
 }
 
 // release closes, on a goroutine of its own that ends when it has closed
 // them, the data files removeTree kept open: the file system frees their
-// blocks at that last close, after the erase has returned. The names are
-// already gone and the data was noise since the key slots were destroyed;
-// if the process dies first, the kernel closes and frees them.
+// blocks at that last close. It waits until the unlock's padding is over
+// (e.after) and closes one file at a time, so freeing a large vault's
+// blocks neither delays the answer to the PIN nor stalls the next writes
+// all at once. The names are already gone and the data was noise since
+// the key slots were destroyed; if the process ends first, the kernel
+// closes and frees them.
 func (e *eraser) release() {
-	held := e.held
+	held, after := e.held, e.after
 	e.held = nil
 	if len(held) == 0 {
 		return
 	}
 	go func() {
-		for _, f := range held {
+		time.Sleep(time.Until(after))
+		for i, f := range held {
+			if i > 0 {
+				time.Sleep(releasePause)
+			}
 			f.Close()
 		}
 	}()
 }
 
-// keys overwrites the key file (and any temporary copy of it) in place
-// with random bytes, fsyncs it, then unlinks it and the state file and
+// releasePause spaces the closes of an erased vault's files (tuning).
+const releasePause = 20 * time.Millisecond
+
+// keys is §7.1 steps 1–2: it renames the key file to vault.erase, which
+// marks an erase in progress until contents removes it last, overwrites
+// it (and any temporary copy of the key file) in place with random bytes
+// and fsyncs it, then unlinks the temporary copy and the state file and
 // fsyncs the directory. After the first overwrite the data key exists
-// nowhere on disk (§7.1 steps 1–2).
+// nowhere on disk.
 func (e *eraser) keys() {
-	for _, name := range []string{keyFileName, keyFileName + tmpSuffix} {
-		p := filepath.Join(e.dir, name)
+	key, marker := filepath.Join(e.dir, keyFileName), filepath.Join(e.dir, eraseFileName)
+	if _, err := os.Lstat(key); err == nil {
+		if err := os.Rename(key, marker); err != nil {
+			e.fail(fmt.Errorf("vault: marking the erase: %w", err))
+		} else {
+			e.did()
+			e.fail(e.syncDir())
+		}
+	}
+	for _, p := range []string{marker, key, key + tmpSuffix} {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			continue
@@ -89,7 +112,9 @@ func (e *eraser) keys() {
 		if fi.Mode().IsRegular() {
 			e.fail(e.overwrite(p, fi.Size()))
 		}
-		e.remove(p)
+		if p != marker {
+			e.remove(p)
+		}
 	}
 	for _, name := range []string{stateFileName, stateFileName + tmpSuffix} {
 		e.remove(filepath.Join(e.dir, name))
@@ -212,11 +237,17 @@ func (e *eraser) renew(pl *profileLock) (*profileLock, error) {
 	return npl, nil
 }
 
-// leftovers reports whether dir holds pieces of a vault without a usable
-// key file: what an erase or a create interrupted by a crash leaves.
+// leftovers reports whether dir holds the remains of a vault that an
+// interrupted erase or create left (§7.1): the erase marker, or, with no
+// key file at all, any of the vault's files (without the key file they are
+// noise). A key file, readable or not, always means a vault: damage is
+// reported, never erased.
 func leftovers(dir string) bool {
-	if b, err := readSmallFile(filepath.Join(dir, keyFileName), keyFileSize); err == nil {
-		return overwrittenKeyFile(b)
+	if _, err := os.Lstat(filepath.Join(dir, eraseFileName)); err == nil {
+		return true
+	}
+	if _, err := os.Lstat(filepath.Join(dir, keyFileName)); err == nil {
+		return false
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -235,30 +266,9 @@ func leftovers(dir string) bool {
 // older version's erase may leave.
 func ownedName(name string) bool {
 	switch name {
-	case keyFileName, stateFileName, lockFileName, dataDirName,
+	case keyFileName, eraseFileName, stateFileName, lockFileName, dataDirName,
 		keyFileName + tmpSuffix, stateFileName + tmpSuffix:
 		return true
 	}
 	return strings.HasPrefix(name, trashPrefix)
 }
-
-// overwrittenKeyFile reports whether b, read from the key file's place, is
-// one that an erase overwrote with random bytes (§7.1 step 1) before a
-// crash stopped it: 480 bytes whose first 8 differ from the magic in more
-// than 8 bits. Random bytes do so but with probability below 10⁻⁹; a real
-// key file damaged in a few bits of its magic does not, and stays
-// ErrCorrupt, so damage is never mistaken for an erase.
-func overwrittenKeyFile(b []byte) bool {
-	if len(b) != keyFileSize {
-		return false
-	}
-	d := 0
-	for i := range len(keyFileMagic) {
-		d += bits.OnesCount8(b[i] ^ keyFileMagic[i])
-	}
-	return d > erasedMagicDistance
-}
-
-// erasedMagicDistance is the least number of bits in which the start of an
-// overwritten key file differs from the magic (§7.1).
-const erasedMagicDistance = 8

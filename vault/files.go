@@ -11,6 +11,7 @@ import (
 // Profile layout, spec/vault.md §1.
 const (
 	keyFileName   = "vault.key"
+	eraseFileName = "vault.erase" // the key file while an erase runs (§7.1)
 	stateFileName = "vault.state"
 	lockFileName  = "vault.lock"
 	dataDirName   = "data"    // Badger and the chat-key table live under it

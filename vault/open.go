@@ -78,6 +78,9 @@ type Options struct {
 	// trial, how long the derivation took and the work after it
 	// (spec/vault.md §5.4).
 	onPad func(kdf, work time.Duration)
+	// padUntil is when the current PIN trial's padding ends (§5.4): an
+	// erase it runs frees its files' blocks only afterwards.
+	padUntil time.Time
 }
 
 func (o *Options) now() time.Time {
@@ -300,17 +303,6 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	if err != nil {
 		return nil, err
 	}
-	if overwrittenKeyFile(b) {
-		// An erase that a crash interrupted overwrote this key file
-		// (spec/vault.md §7.1): finish it.
-		e := newEraser(dir, &o)
-		e.contents()
-		e.finish(pl)
-		if err := e.err(); err != nil {
-			return nil, fmt.Errorf("vault: removing the remains of an erased vault: %w", err)
-		}
-		return nil, ErrNoProfile
-	}
 	kf, err := parseKeyFile(b)
 	if err != nil {
 		return nil, err
@@ -360,6 +352,7 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	// call runs last, after the outcome's own work.
 	kdf := time.Since(start)
 	defer padUnlock(start, kdf, o.onPad)
+	o.padUntil = start.Add(kdf + padFloor(kdf))
 
 	switch {
 	case idx < 0:
