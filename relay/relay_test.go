@@ -187,6 +187,38 @@ func TestBlobs(t *testing.T) {
 	wantCode(t, c.Put(ctx, id, time.Hour, b[:1000]), wire.CodeBadSize)
 }
 
+// TestTakenBlobCannotBePutBack: whoever took a blob (say, with a copied
+// invite key) cannot PUT the same ciphertext back for the real joiner to
+// take unawares: the ID stays reserved until the blob's deadline
+// (spec/relay.md §7.2), and is free again after it.
+func TestTakenBlobCannotBePutBack(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	copier, joiner := tr.dial(t), tr.dial(t)
+	id, _ := crypto.NewID(nil)
+	b := body(1024, 5)
+	if err := tr.dial(t).Put(ctx, id, time.Hour, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := copier.Take(ctx, id)
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("TAKE: %v", err)
+	}
+	wantCode(t, copier.Put(ctx, id, time.Hour, got), wire.CodeExists)
+	wantCode(t, copier.Put(ctx, id, time.Minute, got), wire.CodeExists)
+	_, err = joiner.Take(ctx, id)
+	wantCode(t, err, wire.CodeNotFound)
+	tr.clock.Advance(time.Hour - time.Second)
+	wantCode(t, copier.Put(ctx, id, time.Hour, got), wire.CodeExists)
+	tr.clock.Advance(time.Second)
+	if err := copier.Put(ctx, id, time.Hour, got); err != nil {
+		t.Fatalf("PUT after the deadline: %v", err)
+	}
+	if got, err := joiner.Take(ctx, id); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("TAKE of the new blob: %v", err)
+	}
+}
+
 func TestOneWinnerAmong100Takes(t *testing.T) {
 	tr := startRelay(t)
 	ctx := tctx(t)

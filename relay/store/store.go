@@ -100,11 +100,16 @@ type Store interface {
 	Notify(rid ID) (<-chan struct{}, func())
 
 	// PutBlob stores a one-time blob until deadline; ErrExists if id is
-	// taken by a blob whose deadline has not passed. A blob past its
-	// deadline is not found, whether or not Expire has run.
+	// held by a blob whose deadline has not passed, or was held by one
+	// that TakeBlob took before its deadline (the ID stays reserved until
+	// that deadline, spec/relay.md §7.2). A blob past its deadline is not
+	// found, whether or not Expire has run.
 	PutBlob(ctx context.Context, id ID, body []byte, deadline time.Time) error
 	// TakeBlob returns and deletes the blob atomically: of any number of
-	// concurrent callers exactly one gets it, the others ErrNotFound.
+	// concurrent callers exactly one gets it, the others ErrNotFound. In
+	// the same step it leaves a reservation of the ID (the ID and the
+	// blob's deadline, no body), so the taken blob cannot be put back
+	// before its deadline; a TakeBlob of a reserved ID is ErrNotFound.
 	TakeBlob(ctx context.Context, id ID) ([]byte, error)
 
 	// CreateLog stores a new log; ErrExists if the ID is taken.
@@ -118,8 +123,9 @@ type Store interface {
 	// DeleteLog removes a log and its entries.
 	DeleteLog(ctx context.Context, id ID) error
 
-	// Expire removes expired messages, entries, blobs and mailboxes idle
-	// since before idleBefore; the relay calls it periodically.
+	// Expire removes expired messages, entries, blobs, reservations of
+	// taken blob IDs and mailboxes idle since before idleBefore; the relay
+	// calls it periodically.
 	Expire(ctx context.Context, now, idleBefore time.Time) error
 	// Size returns the approximate bytes the store occupies.
 	Size() int64

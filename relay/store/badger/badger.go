@@ -16,11 +16,11 @@
 // Messages live in the journal rather than in Badger because they are
 // short-lived: in an LSM tree each one costs a memtable insert, a
 // tombstone and a share of every memtable flush, and the flushes stalled
-// the group commit for 5–29 ms at 10,000 msgs/s. Log entries and blobs
-// carry Badger's native expiry, so they disappear on time even if Expire
-// never runs; Expire additionally removes what has expired by the
-// caller's clock, expired messages from the journal's index, idle
-// mailboxes and orphaned entries. Values stay in the LSM tree (they are
+// the group commit for 5–29 ms at 10,000 msgs/s. Log entries, blobs and
+// the reservations of taken blob IDs carry Badger's native expiry, so
+// they disappear on time even if Expire never runs; Expire additionally
+// removes what has expired by the caller's clock, expired messages from
+// the journal's index, idle mailboxes and orphaned entries. Values stay in the LSM tree (they are
 // far below Badger's value threshold); value-log GC still runs
 // periodically for anything large.
 package badger

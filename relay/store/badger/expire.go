@@ -28,10 +28,11 @@ const expireChunk = deleteChunk
 // at most once per sweepEvery while now is the present, it drops the
 // messages expired at now from the journal's index (readers and the
 // quota already pass over them; dropped, they no longer keep their
-// segments), and removes entries and blobs expired at now or whose log
-// no longer exists (left by a crash in the middle of a delete). Entries
-// and blobs also carry Badger's native expiry, which removes them on the
-// real clock even without Expire.
+// segments), and removes entries, blobs and reservations of taken blob
+// IDs expired at now, and entries whose log no longer exists (left by a
+// crash in the middle of a delete). Entries, blobs and reservations also
+// carry Badger's native expiry, which removes them on the real clock even
+// without Expire.
 func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	if err := s.expireMailboxes(ctx, idleBefore); err != nil {
 		return err
@@ -45,7 +46,7 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	if err := s.expireMessages(ctx, now); err != nil {
 		return err
 	}
-	for _, p := range []byte{prefixEntry, prefixBlob} {
+	for _, p := range []byte{prefixEntry, prefixBlob, prefixTaken} {
 		if err := s.expireRecords(ctx, p, now); err != nil {
 			return err
 		}

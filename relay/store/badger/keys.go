@@ -22,6 +22,7 @@ const (
 	prefixLogSeq  = 'L' // L | lid            → last entry seq (uint64)
 	prefixEntry   = 'E' // E | lid | seq      → body, expires natively
 	prefixBlob    = 'b' // b | bid            → body, expires natively
+	prefixTaken   = 't' // t | bid            → empty: a taken blob's ID, reserved until its deadline (expires natively)
 	prefixActive  = 'a' // a | day | rid      → empty: the idle index
 )
 

@@ -3,6 +3,7 @@ package badger
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -66,5 +67,41 @@ func TestVersion1Records(t *testing.T) {
 	}
 	if _, err := s.Send(ctx, m.SenderID, []byte("hi"), time.Hour, 10); err != nil {
 		t.Fatalf("Send to a version-1 mailbox: %v", err)
+	}
+}
+
+// TestTakenBlobReservedAcrossReopen: the reservation a TakeBlob leaves is
+// durable, and a blob a store of the previous format holds (a plain
+// body under its ID, no reservation key) is taken and reserved as usual.
+func TestTakenBlobReservedAcrossReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir)
+	deadline := time.Now().Add(time.Hour)
+	old := store.ID{9}
+	if err := s.db.Update(func(txn *bdg.Txn) error {
+		e := bdg.NewEntry(idKey(prefixBlob, old), []byte("bundle"))
+		e.ExpiresAt = expiresAt(deadline)
+		return txn.SetEntry(e)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	if b, err := s.TakeBlob(ctx, old); err != nil || string(b) != "bundle" {
+		t.Fatalf("TakeBlob of a blob stored before reservations = %q, %v", b, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openDir(t, dir)
+	defer s.Close()
+	if err := s.PutBlob(ctx, old, []byte("bundle"), deadline); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("PutBlob of a taken ID after reopening: %v, want ErrExists", err)
+	}
+	if _, err := s.TakeBlob(ctx, old); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeBlob of a taken ID after reopening: %v, want ErrNotFound", err)
 	}
 }

@@ -251,12 +251,15 @@ type putBlobOp struct {
 
 func (o *putBlobOp) apply(b *batch) error {
 	key := idKey(prefixBlob, o.id)
-	_, _, err := b.get(key)
-	if err == nil {
-		return store.ErrExists
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return err
+	// A live blob or the reservation a take left (spec/relay.md §7.2).
+	for _, k := range [][]byte{key, idKey(prefixTaken, o.id)} {
+		_, _, err := b.get(k)
+		if err == nil {
+			return store.ErrExists
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	exp := expiresAt(o.deadline)
 	if expired(exp, b.now) {
@@ -267,7 +270,9 @@ func (o *putBlobOp) apply(b *batch) error {
 }
 
 // TakeBlob implements store.Store. The writer applies takes one at a time,
-// so of any number of concurrent takers exactly one finds the blob.
+// so of any number of concurrent takers exactly one finds the blob. The
+// take replaces the blob by a reservation of its ID that expires at the
+// blob's deadline, in the same commit.
 func (s *Store) TakeBlob(ctx context.Context, id store.ID) ([]byte, error) {
 	o := &takeBlobOp{id: id}
 	err := s.submit(ctx, o)
@@ -281,11 +286,12 @@ type takeBlobOp struct {
 
 func (o *takeBlobOp) apply(b *batch) error {
 	key := idKey(prefixBlob, o.id)
-	v, _, err := b.get(key)
+	v, exp, err := b.get(key)
 	if err != nil {
 		return err
 	}
 	b.del(key)
+	b.setExpiring(idKey(prefixTaken, o.id), nil, exp)
 	o.body = v
 	return nil
 }

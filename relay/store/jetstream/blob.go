@@ -12,8 +12,8 @@ import (
 )
 
 // PutBlob implements store.Store (spec §6): the blob is created only if
-// its key is free or holds a blob past its deadline, which it replaces by
-// compare-and-set. The server's per-message TTL removes it at the
+// its key is free or holds a blob or a taken blob's reservation past its
+// deadline, which it replaces by compare-and-set. The server's per-message TTL removes it at the
 // deadline even if Expire never runs.
 func (s *Store) PutBlob(ctx context.Context, id store.ID, body []byte, deadline time.Time) error {
 	ctx, cancel, err := s.begin(ctx)
@@ -43,7 +43,7 @@ func (s *Store) PutBlob(ctx context.Context, id store.ID, body []byte, deadline 
 		}
 		var expect uint64
 		if prev != nil {
-			if _, d, err := decodeBlob(prev.Data); err != nil || d.After(now) {
+			if _, d, _, err := decodeBlob(prev.Data); err != nil || d.After(now) {
 				return store.ErrExists
 			}
 			expect = prev.Sequence
@@ -60,9 +60,15 @@ func (s *Store) PutBlob(ctx context.Context, id store.ID, body []byte, deadline 
 	return errors.New("jetstream: put blob: too many concurrent updates")
 }
 
-// TakeBlob implements store.Store (spec §6.2): read the blob, then delete
-// it by its revision. Deleting one stream sequence succeeds once, so of
-// any number of concurrent takers on any nodes exactly one gets the body.
+// TakeBlob implements store.Store (spec §6.2): read the blob, then
+// replace it, by compare-and-set on its revision, with the reservation of
+// its ID until its deadline (the bucket keeps one value per key, so the
+// body goes). The cluster accepts one write expecting a given revision,
+// so of any number of concurrent takers on any nodes exactly one gets the
+// body. A retried write carries the same message ID, so a write whose
+// acknowledgement was lost is answered as a duplicate, not a conflict;
+// should a conflict come back anyway, the taker answers not found, and the
+// blob is lost for everyone rather than given to two.
 func (s *Store) TakeBlob(ctx context.Context, id store.ID) ([]byte, error) {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
@@ -78,23 +84,23 @@ func (s *Store) TakeBlob(ctx context.Context, id store.ID) ([]byte, error) {
 		if prev == nil {
 			return nil, store.ErrNotFound
 		}
-		err = removeOnce(ctx, s.blob, prev.Sequence)
-		switch {
-		case errors.Is(err, errGone):
-			continue // taken (or replaced) meanwhile: look again
-		case errors.Is(err, errAmbiguous):
-			// Perhaps ours, perhaps another taker's: refuse rather than
-			// risk two winners. The blob is gone for everyone (§6.2).
-			return nil, fmt.Errorf("jetstream: take blob: %w", err)
-		case err != nil:
-			return nil, fmt.Errorf("jetstream: take blob: %w", err)
-		}
-		body, deadline, err := decodeBlob(prev.Data)
+		body, deadline, taken, err := decodeBlob(prev.Data)
 		if err != nil {
 			return nil, fmt.Errorf("jetstream: take blob: %w", err)
 		}
-		if !deadline.After(s.now()) {
+		now := s.now()
+		if taken || !deadline.After(now) {
 			return nil, store.ErrNotFound
+		}
+		header := nats.Header{hdrExpires: []string{formatMillis(deadline)}}
+		ttl := deadline.Sub(now).Truncate(time.Second) + time.Second
+		expect := prev.Sequence
+		_, err = s.publish(ctx, pub{subject: subject, data: encodeTaken(deadline), header: header, ttl: ttl, expect: &expect})
+		switch {
+		case errors.Is(err, errConflict):
+			continue // taken (or replaced) meanwhile: look again
+		case err != nil:
+			return nil, fmt.Errorf("jetstream: take blob: %w", err)
 		}
 		return body, nil
 	}

@@ -18,12 +18,18 @@ func FuzzDecodeBlob(f *testing.F) {
 	f.Add(encodeBlob([]byte("bundle"), time.UnixMilli(1_800_000_000_000)))
 	f.Add(encodeBlob(nil, time.UnixMilli(0)))
 	f.Add([]byte{recordV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Add(encodeTaken(time.UnixMilli(1_800_000_000_000)))
+	f.Add(append(encodeTaken(time.UnixMilli(0)), 'x'))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		body, deadline, err := decodeBlob(b)
+		body, deadline, taken, err := decodeBlob(b)
 		if err != nil {
 			return
 		}
-		if got := encodeBlob(body, deadline); !bytes.Equal(got, b) {
+		got := encodeBlob(body, deadline)
+		if taken {
+			got = encodeTaken(deadline)
+		}
+		if !bytes.Equal(got, b) {
 			t.Fatalf("round trip changed the blob:\n in  %x\n out %x", b, got)
 		}
 	})

@@ -183,7 +183,7 @@ var errGone = errors.New("jetstream: already deleted")
 // remove deletes message seq. It returns errGone when the message was
 // not there at the first attempt, and nil when a retried attempt found it
 // gone, since the earlier attempt may have removed it: callers that must
-// know who removed a message (TakeBlob) use removeOnce.
+// know who removed a message (Ack) use removeOnce.
 func remove(ctx context.Context, st js.Stream, seq uint64) error {
 	err := removeOnce(ctx, st, seq)
 	if errors.Is(err, errAmbiguous) {

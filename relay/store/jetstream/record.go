@@ -17,6 +17,9 @@ import (
 // stores' common format (package record); the others are this store's.
 const (
 	recordV1 = 1
+	// recordTaken starts the value that replaces a taken blob: the
+	// reservation of its ID until its deadline (spec §6.2).
+	recordTaken = 2
 	// blobFixed: version, deadline.
 	blobFixed = 1 + 8
 	// maxUnix bounds stored times to ±10,000 years around 1970 in
@@ -65,16 +68,29 @@ func encodeBlob(body []byte, deadline time.Time) []byte {
 	return append(b, body...)
 }
 
-// decodeBlob parses a blob value; body aliases b.
-func decodeBlob(b []byte) (body []byte, deadline time.Time, err error) {
-	if len(b) < blobFixed || b[0] != recordV1 {
-		return nil, time.Time{}, errRecord
+// encodeTaken returns the value that replaces a taken blob: its deadline
+// and no body.
+func encodeTaken(deadline time.Time) []byte {
+	b := make([]byte, 0, blobFixed)
+	b = append(b, recordTaken)
+	return binary.BigEndian.AppendUint64(b, uint64(deadline.UnixMilli()))
+}
+
+// decodeBlob parses a blob value or a taken blob's reservation (taken
+// set, no body); body aliases b.
+func decodeBlob(b []byte) (body []byte, deadline time.Time, taken bool, err error) {
+	if len(b) < blobFixed || (b[0] != recordV1 && b[0] != recordTaken) {
+		return nil, time.Time{}, false, errRecord
+	}
+	taken = b[0] == recordTaken
+	if taken && len(b) != blobFixed {
+		return nil, time.Time{}, false, errRecord
 	}
 	ms := int64(binary.BigEndian.Uint64(b[1:]))
 	if ms < -maxUnix*1000 || ms > maxUnix*1000 {
-		return nil, time.Time{}, errRecord
+		return nil, time.Time{}, false, errRecord
 	}
-	return b[blobFixed:], time.UnixMilli(ms), nil
+	return b[blobFixed:], time.UnixMilli(ms), taken, nil
 }
 
 // Header values carried by stored messages and log entries (§3.2).

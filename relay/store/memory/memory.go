@@ -48,9 +48,12 @@ type mailbox struct {
 	msgs    []store.Message // ascending Seq
 }
 
+// blob is a stored blob, or once taken the reservation of its ID until
+// its deadline (store.Store.TakeBlob): taken set and no body.
 type blob struct {
 	body     []byte
 	deadline time.Time
+	taken    bool
 }
 
 type log struct {
@@ -348,14 +351,15 @@ func (s *Store) TakeBlob(ctx context.Context, id store.ID) ([]byte, error) {
 	}
 	defer s.mu.Unlock()
 	b, ok := s.blobs[id]
-	if !ok {
+	if !ok || b.taken {
 		return nil, store.ErrNotFound
 	}
-	delete(s.blobs, id)
 	s.size -= int64(len(b.body))
 	if !b.deadline.After(s.now()) {
+		delete(s.blobs, id)
 		return nil, store.ErrNotFound
 	}
+	s.blobs[id] = blob{deadline: b.deadline, taken: true}
 	return b.body, nil
 }
 

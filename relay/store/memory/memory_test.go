@@ -66,3 +66,30 @@ func TestClock(t *testing.T) {
 		t.Fatalf("Send after expiry: %v", err)
 	}
 }
+
+// TestTakenBlobReservedByClock: a taken blob's ID is refused until the
+// blob's deadline on the store's clock, and free at it without Expire.
+func TestTakenBlobReservedByClock(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := New(Config{Now: func() time.Time { return now }})
+	defer s.Close()
+	id := store.ID{7}
+	if err := s.PutBlob(ctx, id, []byte("bundle"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeBlob(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if s.Size() != 0 {
+		t.Fatalf("Size after TakeBlob = %d, want 0: a reservation holds no body", s.Size())
+	}
+	now = now.Add(time.Hour - time.Second)
+	if err := s.PutBlob(ctx, id, []byte("bundle"), now.Add(time.Hour)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("PutBlob just before the deadline: %v, want ErrExists", err)
+	}
+	now = now.Add(time.Second)
+	if err := s.PutBlob(ctx, id, []byte("bundle"), now.Add(time.Hour)); err != nil {
+		t.Fatalf("PutBlob at the deadline: %v", err)
+	}
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Open) {
 		{"Blob", testBlob},
 		{"BlobOneWinner", testBlobOneWinner},
 		{"BlobDeadline", testBlobDeadline},
+		{"BlobTakenReserved", testBlobTakenReserved},
 		{"Log", testLog},
 		{"LogNotFound", testLogNotFound},
 		{"ExpireMessages", testExpireMessages},
@@ -539,6 +540,41 @@ func testBlobDeadline(t *testing.T, s store.Store) {
 	noErr(t, "TakeBlob of unexpired blob", err)
 	if string(got) != "later" {
 		t.Fatalf("TakeBlob = %q", got)
+	}
+}
+
+// testBlobTakenReserved: a taken blob's ID stays reserved until the
+// blob's deadline, so whoever took it cannot put the same ciphertext back
+// for a later taker (spec/relay.md §7.2); Expire past the deadline frees
+// the ID again.
+func testBlobTakenReserved(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	id, other := newID(t), newID(t)
+	now := time.Now()
+	b := []byte("invite bundle")
+	noErr(t, "PutBlob", s.PutBlob(ctx, id, b, now.Add(time.Hour)))
+	noErr(t, "PutBlob", s.PutBlob(ctx, other, []byte("other"), now.Add(time.Hour)))
+	_, err := s.TakeBlob(ctx, id)
+	noErr(t, "TakeBlob", err)
+	wantErr(t, "PutBlob of the taken blob", s.PutBlob(ctx, id, b, now.Add(time.Hour)), store.ErrExists)
+	wantErr(t, "PutBlob of a taken ID with a later deadline", s.PutBlob(ctx, id, []byte("x"), now.Add(2*time.Hour)), store.ErrExists)
+	_, err = s.TakeBlob(ctx, id)
+	wantErr(t, "TakeBlob of a taken ID", err, store.ErrNotFound)
+	// The reservation outlives an Expire before the deadline.
+	noErr(t, "Expire", s.Expire(ctx, now.Add(30*time.Minute), now.Add(-30*day)))
+	wantErr(t, "PutBlob after an early Expire", s.PutBlob(ctx, id, b, now.Add(time.Hour)), store.ErrExists)
+	_, err = s.TakeBlob(ctx, id)
+	wantErr(t, "TakeBlob after an early Expire", err, store.ErrNotFound)
+	// The untaken blob beside it is untouched.
+	if got, err := s.TakeBlob(ctx, other); err != nil || string(got) != "other" {
+		t.Fatalf("TakeBlob of the other blob = %q, %v", got, err)
+	}
+	// Past the deadline the reservation is swept and the ID is free.
+	noErr(t, "Expire", s.Expire(ctx, now.Add(2*time.Hour), now.Add(-30*day)))
+	noErr(t, "PutBlob after the deadline", s.PutBlob(ctx, id, []byte("again"), time.Now().Add(time.Hour)))
+	got, err := s.TakeBlob(ctx, id)
+	if err != nil || string(got) != "again" {
+		t.Fatalf("TakeBlob of the new blob = %q, %v", got, err)
 	}
 }
 
