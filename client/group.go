@@ -239,6 +239,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	if err != nil {
 		return err
 	}
+	g.holds = &e.holds
 	c, err := e.pool.get(ctx, rec.Relay)
 	if err != nil {
 		return err
@@ -554,7 +555,8 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			ie, err := e.serveInvites(ctx, g, rec, c)
 			return append(evs, ie...), err
 		})
-		if err != nil && !errors.Is(err, ErrNoChat) {
+		// A held log was reported when its reply was refused.
+		if err != nil && !errors.Is(err, ErrNoChat) && !errors.Is(err, errLogHeld) {
 			errs = append(errs, err)
 		}
 	}

@@ -180,10 +180,11 @@ func shortRelay(addr string) string {
 }
 
 // isConnErr reports whether err is a connection failure rather than a
-// relay's answer, so the next command needs a new connection.
+// relay's answer (an error code, or a reply the connection refused), so the
+// next command needs a new connection.
 func isConnErr(err error) bool {
 	var we *wire.Error
-	return err != nil && !errors.As(err, &we) && !errors.Is(err, context.Canceled)
+	return err != nil && !errors.As(err, &we) && !errors.Is(err, context.Canceled) && !errors.Is(err, conn.ErrBadReply)
 }
 
 func isCode(err error, c wire.Code) bool { return errors.Is(err, &wire.Error{Code: c}) }
