@@ -207,6 +207,20 @@ func (b *backoff) next() time.Duration {
 
 func (b *backoff) reset() { b.n = 0 }
 
+// stableConn is how long a connection must stay up, from its hello, for
+// its end to reset the reconnect back-off (spec/client.md §7.2): a relay
+// that fails every connection right after SUB (a malformed push, say) is
+// retried ever more slowly, not in a tight loop. Tuning, not protocol.
+const stableConn = 30 * time.Second
+
+// ended records the end of a connection that was up for lasted: one that
+// was stable resets the back-off, a shorter one leaves it growing.
+func (b *backoff) ended(lasted time.Duration) {
+	if lasted >= stableConn {
+		b.reset()
+	}
+}
+
 // retryDelay is the outbox's back-off for an item tried n times.
 func retryDelay(n int) time.Duration {
 	b := backoff{min: time.Second, max: 5 * time.Minute, n: max(n-1, 0)}
@@ -460,11 +474,14 @@ func (e *Engine) receiveLoop(ctx context.Context, addr string, kick <-chan struc
 		if err == nil {
 			subs := map[crypto.ID]mailbox{}
 			if err = e.subscribe(ctx, c, addr, subs); err == nil {
+				// Real time, as the back-off's sleeps: how long the
+				// connection lasted decides whether the back-off resets.
+				up := time.Now()
 				down = false
-				bo.reset()
 				e.emit(ctx, Event{Type: EventRelayConnected, Relay: addr})
 				e.kickOutbox()
 				err = e.serve(ctx, c, addr, subs, kick)
+				bo.ended(time.Since(up))
 			}
 			e.pool.drop(addr, c)
 		}
