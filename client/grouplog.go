@@ -33,6 +33,10 @@ const (
 const (
 	defaultGroupLogTTL = 14 * 24 * time.Hour // spec/groups.md §6.1
 	groupReadBatch     = 1000                // LREAD limit, spec/relay.md §7.2
+	// groupPollReads bounds the LREADs of one poll: a relay that makes up
+	// entries without end is read in bounded steps, each stored, rather
+	// than for ever; the next sync goes on from the cursor.
+	groupPollReads = 64
 )
 
 // groupLog is one epoch's log as a member follows it.
@@ -334,10 +338,14 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 // reply the relay connection refuses (conn.ErrBadReply: entries that do
 // not move past the cursor, and the like) ends the poll with an error,
 // none of its entries applied, and holds that log's reads back (§6.2); a
-// held log ends it with an error wrapping errLogHeld.
+// held log ends it with an error wrapping errLogHeld. One poll makes at
+// most groupPollReads reads.
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
-	for !g.gone {
+	for reads := 0; !g.gone; reads++ {
+		if reads == groupPollReads {
+			return evs, nil // the rest at the next sync
+		}
 		l := &g.cur
 		draining := g.prev != nil
 		if draining {

@@ -170,3 +170,53 @@ func testGroupSyncDoesNotSpin(t *testing.T, lie func(after uint64) []store.Entry
 		t.Fatalf("cursor moved from %d to %d on refused replies", before, got)
 	}
 }
+
+// TestGroupSyncReadsABoundedAmount: a relay that makes up well-formed
+// entries without end (each above the one before) is read for a bounded
+// number of LREADs per GroupSync, and the cursor it reached is kept.
+func TestGroupSyncReadsABoundedAmount(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st := &lyingStore{Store: memory.New(memory.Config{})}
+	addr := startGroupRelay(t, func(c *relay.Config) { c.Store = st }).String()
+	ana := testEngine(t, nil) // no event reader: one warning per made-up entry
+	if err := ana.Setup(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.GroupSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cursor := func() uint64 {
+		var c uint64
+		if err := ana.withGroupOffline(ctx, gid, func(g *groupState) error { c = g.cur.cursor; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	start := cursor()
+	body := make([]byte, 1024)
+	endless := func(after uint64) []store.Entry {
+		es := make([]store.Entry, 10)
+		for i := range es {
+			es[i] = store.Entry{Seq: after + uint64(i) + 1, Body: body}
+		}
+		return es
+	}
+	st.lie.Store(&endless)
+	for range 2 {
+		n := st.reads.Load()
+		if err := ana.GroupSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if read := st.reads.Load() - n; read != groupPollReads {
+			t.Fatalf("%d log reads in one sync, want %d", read, groupPollReads)
+		}
+	}
+	if got, want := cursor(), start+2*groupPollReads*10; got != want {
+		t.Fatalf("cursor %d after two syncs, want %d", got, want)
+	}
+}
