@@ -66,6 +66,7 @@ type Engine struct {
 	flushMu sync.Mutex // serialises outbox flushes
 	groups  sync.Mutex // serialises group operations (load, move, store)
 	proxyMu sync.Mutex // serialises SetSOCKS5
+	holds   readHolds  // group log reads held back after refused replies
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex
@@ -136,6 +137,7 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 		cfg.AlarmEvery = defaultAlarmEvery
 	}
 	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}, socks5: cfg.SOCKS5}
+	e.holds.now = e.now
 	if e.socks5 == "" {
 		addr, err := storedSOCKS5(ctx, v)
 		if err != nil {

@@ -239,6 +239,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	if err != nil {
 		return err
 	}
+	g.holds = &e.holds
 	c, err := e.pool.get(ctx, rec.Relay)
 	if err != nil {
 		return err
@@ -469,6 +470,11 @@ func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte)
 		if err != nil || g.gone {
 			return evs, err
 		}
+		if g.prev != nil {
+			// The poll stopped at its read bound: a commit now would drop
+			// the unread rest of the previous epoch's log.
+			return evs, errors.New("client: the group log is not read to its end yet: sync and try again")
+		}
 		i, err := g.memberIndex(nick)
 		if err != nil {
 			return evs, err
@@ -545,8 +551,8 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			}
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
-			if err != nil || g.gone {
-				return evs, err
+			if err != nil || g.gone || g.prev != nil {
+				return evs, err // a previous epoch not drained: on at the next sync
 			}
 			if err := g.processLeaves(ctx, c); err != nil {
 				return evs, err
@@ -554,7 +560,8 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			ie, err := e.serveInvites(ctx, g, rec, c)
 			return append(evs, ie...), err
 		})
-		if err != nil && !errors.Is(err, ErrNoChat) {
+		// A held log was reported when its reply was refused.
+		if err != nil && !errors.Is(err, ErrNoChat) && !errors.Is(err, errLogHeld) {
 			errs = append(errs, err)
 		}
 	}

@@ -33,6 +33,10 @@ const (
 const (
 	defaultGroupLogTTL = 14 * 24 * time.Hour // spec/groups.md §6.1
 	groupReadBatch     = 1000                // LREAD limit, spec/relay.md §7.2
+	// groupPollReads bounds the LREADs of one poll: a relay that makes up
+	// entries without end is read in bounded steps, each stored, rather
+	// than for ever; the next sync goes on from the cursor.
+	groupPollReads = 64
 )
 
 // groupLog is one epoch's log as a member follows it.
@@ -61,6 +65,9 @@ type groupState struct {
 	// its readers drop).
 	out          []pendingAppend
 	deferUploads bool
+
+	// holds is the engine's log read back-off; nil holds nothing.
+	holds *readHolds
 
 	gone   bool                // removed, burned or left: erase the group
 	leaves []crypto.SignPublic // admin: members who sent LEAVE
@@ -327,22 +334,40 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 }
 
 // poll reads every log we follow from its cursor and applies what it
-// finds (spec/groups.md §6.2, §7.2). It returns the events, in order.
+// finds (spec/groups.md §6.2, §7.2). It returns the events, in order. A
+// reply the relay connection refuses (conn.ErrBadReply: entries that do
+// not move past the cursor, and the like) ends the poll with an error,
+// none of its entries applied, and holds that log's reads back (§6.2); a
+// held log ends it with an error wrapping errLogHeld. One poll makes at
+// most groupPollReads reads.
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
-	for !g.gone {
+	for reads := 0; !g.gone; reads++ {
+		if reads == groupPollReads {
+			return evs, nil // the rest at the next sync
+		}
 		l := &g.cur
 		draining := g.prev != nil
 		if draining {
 			l = g.prev
 		}
+		if err := g.holds.check(l.id); err != nil {
+			return evs, err
+		}
 		_, rc := l.epoch.Caps()
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		entries, err := c.ReadLog(cctx, l.id, (*[wire.CapSize]byte)(&rc), l.cursor, groupReadBatch)
 		cancel()
+		if errors.Is(err, conn.ErrBadReply) {
+			if d := g.holds.refused(l.id); d > 0 {
+				return evs, fmt.Errorf("client: reading the group log: %w (not read again for %s)", err, FormatDuration(d))
+			}
+			return evs, fmt.Errorf("client: reading the group log: %w", err)
+		}
 		if err != nil {
 			return evs, fmt.Errorf("client: reading the group log: %w", err)
 		}
+		g.holds.ok(l.id)
 		if len(entries) == 0 {
 			if draining {
 				g.prev = nil // drained: forget the old epoch

@@ -180,10 +180,11 @@ func shortRelay(addr string) string {
 }
 
 // isConnErr reports whether err is a connection failure rather than a
-// relay's answer, so the next command needs a new connection.
+// relay's answer (an error code, or a reply the connection refused), so the
+// next command needs a new connection.
 func isConnErr(err error) bool {
 	var we *wire.Error
-	return err != nil && !errors.As(err, &we) && !errors.Is(err, context.Canceled)
+	return err != nil && !errors.As(err, &we) && !errors.Is(err, context.Canceled) && !errors.Is(err, conn.ErrBadReply)
 }
 
 func isCode(err error, c wire.Code) bool { return errors.Is(err, &wire.Error{Code: c}) }
@@ -205,6 +206,20 @@ func (b *backoff) next() time.Duration {
 }
 
 func (b *backoff) reset() { b.n = 0 }
+
+// stableConn is how long a connection must stay up, from its hello, for
+// its end to reset the reconnect back-off (spec/client.md §7.2): a relay
+// that fails every connection right after SUB (a malformed push, say) is
+// retried ever more slowly, not in a tight loop. Tuning, not protocol.
+const stableConn = 30 * time.Second
+
+// ended records the end of a connection that was up for lasted: one that
+// was stable resets the back-off, a shorter one leaves it growing.
+func (b *backoff) ended(lasted time.Duration) {
+	if lasted >= stableConn {
+		b.reset()
+	}
+}
 
 // retryDelay is the outbox's back-off for an item tried n times.
 func retryDelay(n int) time.Duration {
@@ -459,11 +474,14 @@ func (e *Engine) receiveLoop(ctx context.Context, addr string, kick <-chan struc
 		if err == nil {
 			subs := map[crypto.ID]mailbox{}
 			if err = e.subscribe(ctx, c, addr, subs); err == nil {
+				// Real time, as the back-off's sleeps: how long the
+				// connection lasted decides whether the back-off resets.
+				up := time.Now()
 				down = false
-				bo.reset()
 				e.emit(ctx, Event{Type: EventRelayConnected, Relay: addr})
 				e.kickOutbox()
 				err = e.serve(ctx, c, addr, subs, kick)
+				bo.ended(time.Since(up))
 			}
 			e.pool.drop(addr, c)
 		}

@@ -168,10 +168,13 @@ func (c *Conn) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapSize
 	return r.Seq, nil
 }
 
-// ReadLog returns up to limit entries after the cursor (§7.2 LREAD). A
-// reply with an entry whose body is not one of the padding buckets
-// (crypto.Buckets, §6, §7.3) is an error: a relay that sends one is
-// broken or lying, and no entry of that reply is returned.
+// ReadLog returns up to limit entries after the cursor (§7.2 LREAD), in
+// increasing seq. A reply that breaks §7.3 is an error wrapping
+// ErrBadReply and no entry of it is returned: more than limit entries, an
+// entry whose seq is not above after and above the entry before it (one
+// that does not move the cursor, a repeat, one going backwards), or a body
+// that is not one of the padding buckets (crypto.Buckets, §6). A relay that
+// sends one is broken or lying.
 func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize]byte, after uint64, limit int) ([]wire.Entry, error) {
 	if limit < 1 || limit > wire.MaxReadLimit {
 		return nil, fmt.Errorf("conn: read limit must be 1-%d", wire.MaxReadLimit)
@@ -183,9 +186,17 @@ func (c *Conn) ReadLog(ctx context.Context, id crypto.ID, readCap *[wire.CapSize
 	if r.Type != wire.TypeENTRIES {
 		return nil, unexpected(r)
 	}
+	if len(r.Entries) > limit {
+		return nil, fmt.Errorf("%w: %d log entries for a read of at most %d", ErrBadReply, len(r.Entries), limit)
+	}
+	last := after
 	for _, e := range r.Entries {
+		if e.Seq <= last {
+			return nil, fmt.Errorf("%w: log entry %d does not follow %d", ErrBadReply, e.Seq, last)
+		}
+		last = e.Seq
 		if !wire.IsBucket(len(e.Body)) {
-			return nil, fmt.Errorf("conn: relay sent log entry %d with a %d-byte body, not a padding bucket size", e.Seq, len(e.Body))
+			return nil, fmt.Errorf("%w: log entry %d has a %d-byte body, not a padding bucket size", ErrBadReply, e.Seq, len(e.Body))
 		}
 	}
 	return r.Entries, nil

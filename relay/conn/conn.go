@@ -56,6 +56,11 @@ type Options struct {
 // ErrClosed is returned by commands on a closed connection.
 var ErrClosed = errors.New("conn: connection closed")
 
+// ErrBadReply is wrapped by the error of a command whose reply breaks the
+// protocol (spec/relay.md §7.3): the relay is broken or lying, and retrying
+// at once would only get the same reply.
+var ErrBadReply = errors.New("conn: relay sent a reply that breaks the protocol")
+
 // Push is a MSG or END the relay pushed (spec/relay.md §7.3, §8).
 type Push struct {
 	Type      wire.Type // wire.TypeMSG or wire.TypeEND

@@ -412,9 +412,65 @@ func TestReadLogRefusesBadEntrySizes(t *testing.T) {
 	}
 }
 
+// TestReadLogRefusesEntriesThatDoNotAdvance (spec/relay.md §7.2, §7.3): an
+// ENTRIES reply whose entries are not above the cursor and in increasing
+// seq, or that holds more than the limit, is refused whole, so a reader
+// cannot be held at one cursor for ever.
+func TestReadLogRefusesEntriesThatDoNotAdvance(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		seqs []uint64
+		ok   bool
+	}{
+		{"above the cursor", []uint64{6, 7, 9}, true},
+		{"at the cursor", []uint64{5}, false},
+		{"below the cursor", []uint64{1, 2}, false},
+		{"zero", []uint64{0}, false},
+		{"repeated", []uint64{6, 7, 7}, false},
+		{"backwards", []uint64{6, 8, 7}, false},
+		{"over the limit", []uint64{6, 7, 8, 9}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sizes := make([]int, len(tc.seqs))
+			for i := range sizes {
+				sizes[i] = 1024
+			}
+			f := &fakeRelay{serve: seqEntriesServer(tc.seqs, sizes)}
+			startFake(t, f)
+			c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var id crypto.ID
+			var rcap [wire.CapSize]byte
+			es, err := c.ReadLog(dialCtx(t), id, &rcap, 5, 3)
+			if tc.ok {
+				if err != nil || len(es) != len(tc.seqs) {
+					t.Fatalf("ReadLog = %d entries, %v", len(es), err)
+				}
+				return
+			}
+			if !errors.Is(err, conn.ErrBadReply) || es != nil {
+				t.Fatalf("ReadLog = %d entries, %v; want ErrBadReply", len(es), err)
+			}
+		})
+	}
+}
+
 // entriesServer answers every item with ENTRIES of bodies of the given
-// sizes.
+// sizes, numbered from 1.
 func entriesServer(sizes []int) func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+	seqs := make([]uint64, len(sizes))
+	for i := range seqs {
+		seqs[i] = uint64(i + 1)
+	}
+	return seqEntriesServer(seqs, sizes)
+}
+
+// seqEntriesServer answers every item with ENTRIES of the given sequence
+// numbers and body sizes.
+func seqEntriesServer(seqs []uint64, sizes []int) func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
 	return func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
 		ctx := context.Background()
 		for {
@@ -433,7 +489,7 @@ func entriesServer(sizes []int) func(ws *websocket.Conn, s *wire.Sealer, o *wire
 				_, cid, _ := wire.PeekHeader(it)
 				r := wire.Frame{Type: wire.TypeENTRIES, CID: cid}
 				for i, n := range sizes {
-					r.Entries = append(r.Entries, wire.Entry{Seq: uint64(i + 1), Body: make([]byte, n)})
+					r.Entries = append(r.Entries, wire.Entry{Seq: seqs[i], Body: make([]byte, n)})
 				}
 				p.AddFrame(&r)
 			}
