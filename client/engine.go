@@ -88,29 +88,13 @@ type CreateOptions struct {
 
 // Create makes a new profile in cfg.Dir protected by pin, with the duress
 // PIN of opts if it has one. A duress PIN that is too short or equal to pin
-// is refused with the vault's reason before anything is written; if the
-// profile cannot be completed it is erased, so a failed Create leaves no
-// profile behind.
+// is refused with the vault's reason before anything is written. The key
+// file is written once, with the duress slot already in it, so no copy of
+// it without that slot is left on the disk (spec/vault.md §3.8).
 func Create(ctx context.Context, cfg Config, pin []byte, opts CreateOptions) (*Engine, error) {
-	if opts.DuressPIN != nil {
-		if err := vault.CheckPIN(opts.DuressPIN); err != nil {
-			return nil, err
-		}
-		if crypto.Equal(opts.DuressPIN, pin) {
-			return nil, fmt.Errorf("%w: the duress PIN must differ from the unlock PIN", vault.ErrBadPIN)
-		}
-	}
-	v, err := vault.Create(ctx, cfg.Dir, pin, &cfg.Vault)
+	v, err := vault.CreateWithDuress(ctx, cfg.Dir, pin, opts.DuressPIN, opts.DuressMode, &cfg.Vault)
 	if err != nil {
 		return nil, err
-	}
-	if opts.DuressPIN != nil {
-		// The vault was created with pin a moment ago: that is the
-		// current-PIN check SetDuressPIN makes.
-		if err := v.SetDuressPIN(ctx, opts.DuressPIN, opts.DuressMode); err != nil {
-			v.Wipe()
-			return nil, err
-		}
 	}
 	return newEngine(ctx, cfg, v)
 }

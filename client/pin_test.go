@@ -162,6 +162,22 @@ func TestCreateWithDuressPIN(t *testing.T) {
 	if _, err := reopen(t, e, "duress pin"); !errors.Is(err, vault.ErrErased) {
 		t.Fatalf("duress PIN in reset mode: %v, want ErrErased", err)
 	}
+
+	// Decoy mode: the real PIN opens the profile, the duress PIN then
+	// erases it and opens the decoy, which the real PIN no longer opens.
+	e, err = Create(ctx, cfg, []byte("test pin"), CreateOptions{DuressPIN: []byte("duress pin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err = reopen(t, e, "test pin"); err != nil {
+		t.Fatalf("the real PIN after Create: %v", err)
+	}
+	if e, err = reopen(t, e, "duress pin"); err != nil {
+		t.Fatalf("the duress PIN in decoy mode: %v", err)
+	}
+	if _, err := reopen(t, e, "test pin"); !errors.Is(err, vault.ErrWrongPIN) {
+		t.Fatalf("the real PIN after a duress unlock: %v, want ErrWrongPIN", err)
+	}
 }
 
 // TestPolicyThroughEngine: reading needs no PIN, setting checks the

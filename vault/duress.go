@@ -30,11 +30,9 @@ const (
 // derivations: the slot's key, and the decoy's key that a duress unlock
 // will use (§3.9). A pin equal to the unlock PIN is refused with ErrBadPIN.
 func (v *Vault) SetDuressPIN(ctx context.Context, pin []byte, mode DuressMode) error {
-	if mode == 0 {
-		mode = DuressDecoy
-	}
-	if mode != DuressDecoy && mode != DuressReset {
-		return fmt.Errorf("vault: unknown duress mode %d", mode)
+	mode, err := duressMode(mode)
+	if err != nil {
+		return err
 	}
 	if err := CheckPIN(pin); err != nil {
 		return err
@@ -48,6 +46,54 @@ func (v *Vault) SetDuressPIN(ctx context.Context, pin []byte, mode DuressMode) e
 		_, err := sealDuress(kf, k, pin, v.primary, mode, r)
 		return err
 	})
+}
+
+// duressMode returns mode with zero read as DuressDecoy, or an error for
+// an unknown mode.
+func duressMode(mode DuressMode) (DuressMode, error) {
+	if mode == 0 {
+		mode = DuressDecoy
+	}
+	if mode != DuressDecoy && mode != DuressReset {
+		return 0, fmt.Errorf("vault: unknown duress mode %d", mode)
+	}
+	return mode, nil
+}
+
+// checkDuress checks a duress PIN given at creation, before anything is
+// written: SetDuressPIN's checks, with the unlock PIN at hand to compare
+// instead of a key file to open. It returns the mode to use.
+func checkDuress(pin, duress []byte, mode DuressMode) (DuressMode, error) {
+	mode, err := duressMode(mode)
+	if err != nil {
+		return 0, err
+	}
+	if err := CheckPIN(duress); err != nil {
+		return 0, err
+	}
+	if crypto.Equal(pin, duress) {
+		return 0, fmt.Errorf("%w: the duress PIN must differ from the unlock PIN", ErrBadPIN)
+	}
+	return mode, nil
+}
+
+// duressKeys is CreateWithDuress's key file: pinKeys's, then the duress
+// slot for duress sealed by sealDuress exactly as SetDuressPIN seals it,
+// before the file is first written (spec/vault.md §3.8 item 2).
+func duressKeys(pin, duress []byte, mode DuressMode, p crypto.Argon2Params) newKeys {
+	primaryKeys := pinKeys(pin, p)
+	return func(dataKey *crypto.SymKey, r io.Reader) (*keyFile, int, error) {
+		kf, primary, err := primaryKeys(dataKey, r)
+		if err != nil {
+			return nil, 0, err
+		}
+		k := kf.pinKey(duress)
+		defer k.Wipe()
+		if _, err := sealDuress(kf, &k, duress, primary, mode, r); err != nil {
+			return nil, 0, err
+		}
+		return kf, primary, nil
+	}
 }
 
 // sealDuress refills every non-primary slot and seals a duress slot for
@@ -158,7 +204,13 @@ func (v *Vault) rewriteSlots(ctx context.Context, pin []byte, edit func(*keyFile
 	if err := edit(kf, &k, v.opts.Rand); err != nil {
 		return err
 	}
-	return writeFileAtomic(name, kf.marshal())
+	if err := writeFileAtomic(name, kf.marshal()); err != nil {
+		return err
+	}
+	if v.opts.onKeyWrite != nil {
+		v.opts.onKeyWrite()
+	}
+	return nil
 }
 
 // refillOthers overwrites every non-primary slot with random bytes, in

@@ -81,6 +81,9 @@ type Options struct {
 	// padUntil is when the current PIN trial's padding ends (§5.4): an
 	// erase it runs frees its files' blocks only afterwards.
 	padUntil time.Time
+	// onKeyWrite (tests only) is called after every write of the key file
+	// by Create or a change of PIN or duress PIN.
+	onKeyWrite func()
 }
 
 func (o *Options) now() time.Time {
@@ -135,9 +138,27 @@ func CheckPIN(pin []byte) error {
 // Create makes a new vault in dir (created if needed) protected by pin and
 // returns it unlocked. It fails with ErrExists if dir already holds one.
 func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, error) {
+	return CreateWithDuress(ctx, dir, pin, nil, 0, opts)
+}
+
+// CreateWithDuress is Create with a duress PIN, duress, and its mode (zero:
+// DuressDecoy), unless duress is nil. The duress slot is sealed before the
+// key file is first written, so the file is written once and no copy
+// without the duress slot is left in freed disk blocks (spec/vault.md §3.8).
+// A duress PIN that is too short or equal to pin is refused with ErrBadPIN
+// before anything is written.
+func CreateWithDuress(ctx context.Context, dir string, pin, duress []byte, mode DuressMode, opts *Options) (*Vault, error) {
 	o := resolve(opts)
 	if err := CheckPIN(pin); err != nil {
 		return nil, err
+	}
+	mk := pinKeys(pin, o.kdf())
+	if duress != nil {
+		m, err := checkDuress(pin, duress, mode)
+		if err != nil {
+			return nil, err
+		}
+		mk = duressKeys(pin, duress, m, o.kdf())
 	}
 	if err := checkParams(o.kdf()); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
@@ -160,7 +181,7 @@ func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault,
 		pl.release()
 		return nil, ErrExists
 	}
-	v, err := createLocked(ctx, dir, o, pl, pinKeys(pin, o.kdf()))
+	v, err := createLocked(ctx, dir, o, pl, mk)
 	if err != nil {
 		pl.release()
 		return nil, err
@@ -238,6 +259,9 @@ func createLocked(ctx context.Context, dir string, o Options, pl *profileLock, m
 	kf, primary, err := mk(&dataKey, o.Rand)
 	if err == nil {
 		err = writeFileAtomic(filepath.Join(dir, keyFileName), kf.marshal())
+		if err == nil && o.onKeyWrite != nil {
+			o.onKeyWrite()
+		}
 	}
 	if err == nil {
 		st := &state{}

@@ -102,19 +102,23 @@ func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event
 	return openWith(ctx, g, io, home, pin, events)
 }
 
-// openWith unlocks the profile in home with pin. A vault without a profile
-// record (a new vault, or the decoy a duress PIN opens) is set up exactly
-// like `veil init` without --relay would, so nothing tells the two apart.
-// When opening erased the profile (a duress PIN in reset mode, the
-// wrong-PIN limit, the dead-man timer), what is left of it goes too and
-// the error says the data is gone (see errErased).
+// openWith unlocks the profile in home with pin (see unlock). A vault
+// without a profile record (a new vault, or the decoy a duress PIN opens)
+// is set up exactly like `veil init` without --relay would, so nothing
+// tells the two apart. When opening erased the profile (a duress PIN in
+// reset mode, the wrong-PIN limit, the dead-man timer), what is left of it
+// goes too and the error says the data is gone (see errErased).
 func openWith(ctx context.Context, g *globals, io *stdio, home string, pin []byte, events chan<- client.Event) (*session, error) {
-	eng, err := client.Open(ctx, g.engineConfig(home, events), pin)
+	eng, err, rerr := unlock(ctx, g, home, pin, events)
 	switch {
+	case errors.Is(err, client.ErrNoProfile) && rerr != nil:
+		return nil, fmt.Errorf("no profile in %s (removing what an erase left failed: %v): run veil init first", home, rerr)
 	case errors.Is(err, client.ErrNoProfile):
 		return nil, fmt.Errorf("no profile in %s: run veil init first", home)
+	case errors.Is(err, client.ErrErased) && rerr != nil:
+		return nil, fmt.Errorf("%w; removing what was left failed: %v", errErased, rerr)
 	case errors.Is(err, client.ErrErased):
-		return nil, erased(home)
+		return nil, errErased
 	case errors.Is(err, vault.ErrBusy):
 		return nil, errors.New("the profile is open in another veil process (veil watch?); one command at a time")
 	case err != nil:
@@ -131,6 +135,31 @@ func openWith(ctx context.Context, g *globals, io *stdio, home string, pin []byt
 	return s, nil
 }
 
+// unlock opens the engine of the profile in home with pin, for openWith
+// and the TUI. Once the PIN is tried the unlock is not cancelled: a duress
+// PIN erases the profile during it, and its decoy must reach bringUp,
+// which replaces the erased profile's relay directory. When there is no
+// profile, or the unlock erased it, what an erase leaves in home is removed
+// (removeRemains), so an earlier erase that a crash or a kill stopped
+// before that step is finished now; rerr is that removal's failure. A key
+// file that has appeared meanwhile (a `veil init` in another process) is
+// left alone.
+func unlock(ctx context.Context, g *globals, home string, pin []byte, events chan<- client.Event) (eng *client.Engine, err, rerr error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err, nil
+	}
+	eng, err = client.Open(context.WithoutCancel(ctx), g.engineConfig(home, events), pin)
+	switch {
+	case errors.Is(err, client.ErrNoProfile):
+		if _, serr := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); errors.Is(serr, fs.ErrNotExist) {
+			rerr = removeRemains(home)
+		}
+	case errors.Is(err, client.ErrErased):
+		rerr = removeRemains(home)
+	}
+	return eng, err, rerr
+}
+
 // errErased is what opening an erased profile reports, whatever erased it.
 // The vault cannot tell a duress PIN in reset mode from the wrong-PIN limit
 // or the dead-man timer, and the duress mode of a profile erased by its
@@ -138,15 +167,6 @@ func openWith(ctx context.Context, g *globals, io *stdio, home string, pin []byt
 // erase says the same; a profile whose duress PIN is in decoy mode never
 // gets here from its duress PIN (spec/client.md §10.5).
 var errErased = errors.New("this profile was erased: its data is gone for good (veil init makes a new one)")
-
-// erased removes what an erase leaves of the profile in home (see
-// removeRemains) and returns errErased.
-func erased(home string) error {
-	if err := removeRemains(home); err != nil {
-		return fmt.Errorf("%w; removing what was left failed: %v", errErased, err)
-	}
-	return errErased
-}
 
 // removeRemains removes what is left of an erased profile in home: the
 // embedded relay's directory (its identity key and store would tie this
@@ -178,17 +198,22 @@ func removeRemains(home string) error {
 // profile made (a restored backup, or a directory removed by hand),
 // whatever the old relay held is gone with it: replaced is called and the
 // profile gets a new embedded relay.
+//
+// Setting up the embedded relay, which removes the old relay directory
+// first, is local work and is not cancelled: after a duress unlock that
+// directory is the erased profile's, and Ctrl-C must not leave it behind.
 func (s *session) bringUp(ctx context.Context, replaced func()) error {
-	ok, err := s.eng.Initialized(ctx)
+	setup := context.WithoutCancel(ctx)
+	ok, err := s.eng.Initialized(setup)
 	if err == nil && !ok {
-		err = s.setupEmbedded(ctx)
+		err = s.setupEmbedded(setup)
 	}
 	if err == nil {
 		err = s.startEmbedded(ctx)
 	}
 	if errors.Is(err, errEmbeddedChanged) {
 		replaced()
-		if err = s.setupEmbedded(ctx); err == nil {
+		if err = s.setupEmbedded(setup); err == nil {
 			err = s.startEmbedded(ctx)
 		}
 	}

@@ -110,15 +110,16 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 // shows the first-run screen after either.
 func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.Event) (*tui.Session, error) {
 	defer crypto.Wipe(pin)
-	eng, err := client.Open(ctx, p.g.engineConfig(p.home, events), pin)
+	eng, err, rerr := unlock(ctx, p.g, p.home, pin, events)
 	switch {
 	case errors.Is(err, vault.ErrWrongPIN):
 		return nil, errors.New("wrong PIN")
+	case errors.Is(err, client.ErrErased) && rerr != nil:
+		return nil, fmt.Errorf("%w; removing what was left failed: %v", err, rerr)
 	case errors.Is(err, client.ErrErased):
-		if rerr := removeRemains(p.home); rerr != nil {
-			return nil, fmt.Errorf("%w; removing what was left failed: %v", err, rerr)
-		}
 		return nil, err
+	case errors.Is(err, client.ErrNoProfile) && rerr != nil:
+		return nil, fmt.Errorf("no profile in %s: %w; removing what an erase left failed: %v", p.home, err, rerr)
 	case errors.Is(err, client.ErrNoProfile):
 		return nil, fmt.Errorf("no profile in %s: %w", p.home, err)
 	case errors.Is(err, vault.ErrBusy):
