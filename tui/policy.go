@@ -128,15 +128,9 @@ func (d *policyDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 		}
 		return d, nil
 	}
-	if km.Type != tea.KeyEnter {
-		var cmd tea.Cmd
-		d.in, cmd = d.in.Update(msg)
+	cur, cmd := pinEntry(&d.in, km)
+	if cur == nil {
 		return d, cmd
-	}
-	cur := []byte(d.in.Value())
-	d.in.Reset()
-	if len(cur) == 0 {
-		return d, nil
 	}
 	d.err, d.busy = "", true
 	return d, d.run(d.p, cur)

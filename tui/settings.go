@@ -319,15 +319,9 @@ func (d *pinDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 		}
 		return d, nil
 	}
-	if km.Type != tea.KeyEnter {
-		var cmd tea.Cmd
-		d.in, cmd = d.in.Update(msg)
+	val, cmd := pinEntry(&d.in, km)
+	if val == nil {
 		return d, cmd
-	}
-	val := []byte(d.in.Value())
-	d.in.Reset()
-	if len(val) == 0 {
-		return d, nil
 	}
 	d.err = ""
 	mode := client.DuressMode(0)
@@ -549,4 +543,21 @@ func (d *keysDialog) View() string {
 		rows = append(rows, "", d.st.Faint.Render("The help bar and F1 show the keys in use."))
 	}
 	return box(d.st, "Key bindings", strings.Join(rows, "\n"), d.w, d.h)
+}
+
+// pinEntry feeds a key to a PIN field: keys other than Enter edit it (the
+// command is the field's); Enter takes and clears the PIN it holds, nil
+// when it is empty.
+func pinEntry(in *textinput.Model, km tea.KeyMsg) ([]byte, tea.Cmd) {
+	if km.Type != tea.KeyEnter {
+		var cmd tea.Cmd
+		*in, cmd = in.Update(km)
+		return nil, cmd
+	}
+	val := []byte(in.Value())
+	in.Reset()
+	if len(val) == 0 {
+		return nil, nil
+	}
+	return val, nil
 }
