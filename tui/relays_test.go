@@ -227,8 +227,13 @@ func TestGoldenSettings(t *testing.T) {
 		for _, c := range []struct {
 			name string
 			row  int
-			want string
-		}{{"settings", -1, "Key bindings"}, {"relays", rowRelays, "Add a relay"}, {"policy", rowPolicy, "Wrong PINs before erasing"}} {
+			want []string
+		}{
+			// The relay row is filled once the relay list has loaded.
+			{"settings", -1, []string{"Key bindings", "127.0.0.1:1"}},
+			{"relays", rowRelays, []string{"Add a relay", "127.0.0.1:1"}},
+			{"policy", rowPolicy, []string{"Wrong PINs before erasing"}},
+		} {
 			t.Run(c.name+"/"+itoa(size[0])+"x"+itoa(size[1]), func(t *testing.T) {
 				cfg, _ := testConfig(t)
 				tm, _ := start(t, cfg, size[0], size[1])
@@ -238,7 +243,7 @@ func TestGoldenSettings(t *testing.T) {
 				} else {
 					openSettingsRow(t, tm, c.row)
 				}
-				waitText(t, tm, c.want)
+				waitText(t, tm, c.want...)
 				v := finalView(t, tm)
 				checkFits(t, v, size[0], size[1])
 				golden.RequireEqual(t, []byte(v))
