@@ -26,9 +26,9 @@ const (
 	// version, group ID, epoch, settings, count, and MaxGroupMembers
 	// entries with the longest nickname.
 	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
-		ratchet.MaxGroupMembers*(2*crypto.KeySize+2+MaxGroupNick)
+		ratchet.MaxGroupMembers*maxEntrySize
 	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID.
-	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize
+	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
 	// MaxWelcomeParts is derived from the 1,000-member limit: 7.
 	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )
