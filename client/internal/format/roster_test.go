@@ -187,4 +187,3 @@ func TestCommitRefused(t *testing.T) {
 		}
 	}
 }
-
