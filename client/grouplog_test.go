@@ -80,15 +80,15 @@ func hasEvent(evs []Event, typ EventType, from string) bool {
 // would (spec/groups.md §9.3), and returns it.
 func invite(t testing.TB, admin *member, a wire.Address, nick string) *member {
 	t.Helper()
-	s, d, err := newGroupKeys(ratchet.Config{})
+	s, d, q, err := newGroupKeys(ratchet.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := admin.g.add(context.Background(), admin.c, format.Member{Sign: s.Public(), Seal: d.Public(), Nick: nick})
+	w, err := admin.g.add(context.Background(), admin.c, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Nick: nick})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := joinGroup(ratchet.Config{}, s, d, w, 0)
+	g, err := joinGroup(ratchet.Config{}, s, d, q, w, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,8 @@ const (
 	groupStateVersion = 0x01
 	// sealedSecretSize is one recipient's wrapped epoch secret (§5.3).
 	sealedSecretSize = crypto.KeySize + crypto.Overhead
+	// MaxSealedEpochSize is an epoch secret sealed to MaxGroupMembers.
+	MaxSealedEpochSize = crypto.KeySize + MaxGroupMembers*sealedSecretSize
 )
 
 // Group limits: spec/groups.md §8.
