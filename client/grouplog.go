@@ -50,8 +50,8 @@ type groupLog struct {
 // groupState is one member's state of one group.
 type groupState struct {
 	rcfg ratchet.Config
-	sign crypto.SignPrivate // our per-group signing key
-	seal crypto.DHPrivate      // our per-group X25519 sealing key
+	sign crypto.SignPrivate   // our per-group signing key
+	seal crypto.DHPrivate     // our per-group X25519 sealing key
 	kem  crypto.KEM768Private // our per-group ML-KEM-768 sealing key
 	ttl  time.Duration
 

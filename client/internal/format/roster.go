@@ -280,4 +280,3 @@ func (r *Roster) Clone() *Roster {
 	c.Members = append([]Member(nil), r.Members...)
 	return &c
 }
-
