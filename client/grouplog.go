@@ -265,9 +265,9 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 	if err != nil {
 		return err
 	}
-	seals := make([]crypto.DHPublic, len(next.Members))
+	seals := make([]ratchet.SealRecipient, len(next.Members))
 	for i, m := range next.Members {
-		seals[i] = m.Seal
+		seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
 	}
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err
@@ -456,7 +456,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		g.gone = true
 		return []Event{{Type: EventGroupRemoved}}
 	}
-	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal)
+	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
 	}
