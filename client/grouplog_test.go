@@ -181,7 +181,7 @@ func TestGroupOverRelay(t *testing.T) {
 	}
 	forged := append([]byte(nil), real...)
 	gctx := ben.g.cur.epoch.Context()
-	signed := append(append([]byte("veil/group/v1/message-signature"), gctx[:]...), forged[:len(forged)-crypto.SignatureSize]...)
+	signed := append(append([]byte("veil/group/v2/message-signature"), gctx[:]...), forged[:len(forged)-crypto.SignatureSize]...)
 	copy(forged[len(forged)-crypto.SignatureSize:], ben.g.sign.Sign(signed))
 	w, _ := ben.g.cur.epoch.Caps()
 	for _, body := range [][]byte{forged, real} {

@@ -4,9 +4,9 @@ import "veil/crypto"
 
 // Group labels: spec/groups.md §2. Each use has its own.
 const (
-	labelGroupEpoch = "veil/group/v1/epoch"
-	labelGroupChain = "veil/group/v1/chain"
-	labelGroupSig   = "veil/group/v1/message-signature"
+	labelGroupEpoch = "veil/group/v2/epoch"
+	labelGroupChain = "veil/group/v2/chain"
+	labelGroupSig   = "veil/group/v2/message-signature"
 	labelGroupSeal  = "veil/group/v2/epoch-seal"
 )
 
