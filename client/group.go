@@ -25,7 +25,8 @@ type groupRecord struct {
 	V       int                    `json:"v"`
 	Relay   string                 `json:"relay"`
 	Sign    []byte                 `json:"sign"` // signing seed (secret)
-	Seal    []byte                 `json:"seal"` // sealing key (secret)
+	Seal    []byte                 `json:"seal"` // X25519 sealing key (secret)
+	Kem     []byte                 `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
 	TTL     int64                  `json:"ttl"`
 	Nick    string                 `json:"nick"`
 	Cur     *logRecord             `json:"cur,omitempty"`
@@ -104,7 +105,11 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 	if err != nil {
 		return nil, nil, errors.New("client: corrupt group record")
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: time.Duration(rec.TTL) * time.Second}
+	kem, err := crypto.ParseKEM768Private(rec.Kem)
+	if err != nil {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: time.Duration(rec.TTL) * time.Second}
 	if rec.Cur != nil {
 		l, err := rec.Cur.load(rcfg)
 		if err != nil {
@@ -124,7 +129,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 // save writes g back into rec and encodes it.
 func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.V = groupRecordV
-	rec.Sign, rec.Seal = g.sign.Seed(), g.seal.Bytes()
+	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
 	rec.Intents, rec.Pending, rec.Asm = g.intents, g.pending, g.asm

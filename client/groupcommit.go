@@ -160,9 +160,9 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 		return err
 	}
 	defer secret.Wipe()
-	seals := make([]crypto.DHPublic, len(next.Members))
+	seals := make([]ratchet.SealRecipient, len(next.Members))
 	for i, m := range next.Members {
-		seals[i] = m.Seal
+		seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
 	}
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err

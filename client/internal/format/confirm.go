@@ -13,14 +13,7 @@ import (
 // Confirmation labels, spec/groups.md §2.
 const (
 	labelConfirm    = "veil/group/v2/confirm"
-	labelCommitHash = "veil/group/v2/commit-hash"
 )
-
-// CommitHash names a commit: its parts carry it and the confirmation value
-// covers it.
-func CommitHash(commit []byte) [crypto.HashSize]byte {
-	return crypto.Hash([]byte(labelCommitHash), commit)
-}
 
 // FirstConfirm is the confirmation value of a group's first epoch.
 func FirstConfirm(rosterHash [crypto.HashSize]byte) [crypto.HashSize]byte {
@@ -53,14 +46,3 @@ func (r *Roster) Hash() ([crypto.HashSize]byte, error) { return r.hash() }
 func MaxCommitSizeFor(n int) int {
 	return commitFixedSize + maxOperandSize + ratchet.SealedEpochSize(n+1)
 }
-
-// Commit layout sizes (spec/groups.md §6.3).
-const (
-	// commitFixedSize: version, epoch, old hash, change, operand length,
-	// new hash, sealed length, sealed log ID, signer, signature.
-	commitFixedSize = 1 + 8 + crypto.HashSize + 1 + 2 + crypto.HashSize + 4 + ratchet.SealedLogIDSize + crypto.KeySize + crypto.SignatureSize
-	// maxOperandSize: an update's index and new entry, the largest operand.
-	maxOperandSize = 2 + maxEntrySize
-	// maxEntrySize is the largest roster entry (§3.3).
-	maxEntrySize = 2*crypto.KeySize + 2 + MaxGroupNick
-)
