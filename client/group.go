@@ -37,6 +37,9 @@ type groupRecord struct {
 	Invites []groupInviteRec       `json:"invites,omitempty"` // admin: open invites
 	Join    *groupInviteRec        `json:"join,omitempty"`    // joiner: waiting for the welcome
 	Out     []pendingAppend        `json:"out,omitempty"`     // sealed entries not yet appended
+	Updated int64                  `json:"updated"`           // when we last replaced our keys (Unix seconds)
+	Sent    int                    `json:"sent"`              // our messages since
+	Mine    [][]byte               `json:"mine,omitempty"`    // hashes of our latest entries
 }
 
 type logRecord struct {
@@ -45,6 +48,7 @@ type logRecord struct {
 	ID     []byte `json:"id"`
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
+	Moved  int64  `json:"moved,omitempty"`
 }
 
 // groupInviteRec is an open group invite: its exchange log and the keys
@@ -64,7 +68,7 @@ const groupRecordV = 2
 
 func (l *groupLog) record() *logRecord {
 	rb, _ := l.roster.Marshal()
-	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:])}
+	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -83,7 +87,7 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if len(r.Conf) != crypto.HashSize {
 		return nil, errors.New("client: corrupt group record")
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved}
 	copy(l.conf[:], r.Conf)
 	return l, nil
 }
@@ -123,6 +127,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 		}
 	}
 	g.out, g.intents, g.pending, g.asm = rec.Out, rec.Intents, rec.Pending, rec.Asm
+	g.updated, g.sent, g.mine = rec.Updated, rec.Sent, rec.Mine
 	return g, &rec, nil
 }
 
@@ -133,6 +138,7 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
 	rec.Intents, rec.Pending, rec.Asm = g.intents, g.pending, g.asm
+	rec.Updated, rec.Sent, rec.Mine = g.updated, g.sent, g.mine
 	if g.cur.epoch != nil {
 		rec.Cur = g.cur.record()
 	}
@@ -527,6 +533,28 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 	return nil
 }
 
+// GroupRekey replaces our keys for the group with an update commit
+// (spec/groups.md §6.6): a copy of our group state stolen before it reads
+// nothing sent after.
+func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
+	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		if g.cur.roster == nil {
+			return nil, errors.New("client: still waiting for an admin to let us in")
+		}
+		evs, err := g.poll(ctx, c)
+		if err != nil || g.gone {
+			return evs, err
+		}
+		g.propose(groupIntent{Change: format.ChangeUpdate})
+		ce, err := g.commitNext(ctx, c)
+		return append(evs, ce...), err
+	})
+	if err != nil {
+		return err
+	}
+	return e.groupSettle(ctx, ref)
+}
+
 // GroupLeave tells the group we leave and erases it here at once
 // (spec/groups.md §7.3). The last admin must promote someone first.
 func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
@@ -591,7 +619,7 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			if err != nil || g.gone || g.prev != nil {
+			if err != nil || g.gone || !g.drained() {
 				return evs, err // a previous epoch not drained: on at the next sync
 			}
 			ie, err := e.serveInvites(ctx, g, rec, c)
@@ -599,6 +627,7 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			if err != nil {
 				return evs, err
 			}
+			g.dueUpdate()
 			ce, err := g.commitNext(ctx, c)
 			committed = g.pending != nil
 			return append(evs, ce...), err
