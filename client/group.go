@@ -590,12 +590,16 @@ func (e *Engine) groupBurn(ctx context.Context, ref string) error {
 
 // GroupSync reads every group's logs and open invites once and applies
 // what it finds (spec/groups.md §6.2, §9.3). Run calls it periodically.
-func (e *Engine) GroupSync(ctx context.Context) error {
+func (e *Engine) GroupSync(ctx context.Context) error { return e.syncGroups(ctx, nil) }
+
+// syncGroups is GroupSync for the groups whose chat IDs are in only, or
+// for every group when only is nil.
+func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 	var ids []string
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		chats, err := tx.Chats()
 		for _, c := range chats {
-			if c.Kind == vault.ChatGroup {
+			if c.Kind == vault.ChatGroup && (only == nil || only[c.ID]) {
 				ids = append(ids, c.ID)
 			}
 		}
@@ -657,25 +661,51 @@ func (e *Engine) groupsChanged() {
 	}
 }
 
-// groupSyncEvery is how often Run reads the group logs (tuning): the relay
-// does not push log entries (spec/groups.md §6.2).
-const groupSyncEvery = time.Second
-
-// groupLoop is owned by Run: it calls GroupSync every groupSyncEvery and
-// when kicked, until ctx ends.
+// groupLoop is owned by Run until ctx ends. It syncs every group when
+// kicked and every Config.GroupPollEvery, keeps a log subscription for
+// every followed log (logwatch.go) and syncs a group when the relay
+// notices an entry in one of its logs, at most once per groupNoticeGap
+// (spec/groups.md §6.2).
 func (e *Engine) groupLoop(ctx context.Context) {
 	e.mu.Lock()
 	kick := e.groupKick
 	e.mu.Unlock()
-	t := time.NewTicker(groupSyncEvery)
+	w := newLogWatch(e)
+	defer w.wg.Wait()
+	t := time.NewTicker(e.cfg.GroupPollEvery)
 	defer t.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	var only map[string]bool // nil: every group
+	lastNoticed := time.Time{}
 	for {
-		if err := e.GroupSync(ctx); err != nil && ctx.Err() == nil && !isConnErr(err) {
-			e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+		if only == nil || len(only) > 0 {
+			if err := e.syncGroups(ctx, only); err != nil && ctx.Err() == nil && !isConnErr(err) {
+				e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+			}
+		}
+		// After the sync: new epochs, drained logs, changed cursors.
+		if want, err := e.followedByRelay(ctx); err == nil {
+			retry.Stop()
+			if due := w.follow(ctx, want); !due.IsZero() {
+				retry.Reset(time.Until(due))
+			}
 		}
 		select {
 		case <-kick:
+			only = nil
 		case <-t.C:
+			only = nil
+		case <-w.noted:
+			if d := groupNoticeGap - time.Since(lastNoticed); d > 0 {
+				sleep(ctx, d) // notices arriving meanwhile join this sync
+			}
+			lastNoticed = time.Now()
+			only = w.take()
+		case <-w.changed:
+			only = map[string]bool{} // resubscribe only
+		case <-retry.C:
+			only = map[string]bool{}
 		case <-ctx.Done():
 			return
 		}
