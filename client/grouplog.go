@@ -69,9 +69,14 @@ type groupState struct {
 	// holds is the engine's log read back-off; nil holds nothing.
 	holds *readHolds
 
-	gone   bool                // removed, burned or left: erase the group
-	leaves []crypto.SignPublic // admin: members who sent LEAVE
-	secret *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
+	gone bool // burned or left: erase the group
+	// removed is set when a commit left us out: the engine keeps the
+	// history read-only and erases the keys (spec/groups.md §7.4);
+	// removedBy is the nickname of the admin who signed it.
+	removed   bool
+	removedBy string
+	leaves    []crypto.SignPublic // admin: members who sent LEAVE
+	secret    *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
 }
 
 // newGroupKeys draws a member's per-group keys.
@@ -203,6 +208,7 @@ type pendingAppend struct {
 	Log  []byte `json:"log"`
 	Cap  []byte `json:"cap"` // the log's write capability (secret)
 	Body []byte `json:"body"`
+	Msg  string `json:"msg,omitempty"` // the chat message it carries, if any
 }
 
 func (g *groupState) appendTo(ctx context.Context, c *conn.Conn, l *groupLog, pt []byte) error {
@@ -342,7 +348,7 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 // most groupPollReads reads.
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
-	for reads := 0; !g.gone; reads++ {
+	for reads := 0; !g.gone && !g.removed; reads++ {
 		if reads == groupPollReads {
 			return evs, nil // the rest at the next sync
 		}
@@ -380,7 +386,7 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 			// and the old log (kept for draining) must resume after it.
 			l.cursor = en.Seq
 			evs = append(evs, g.handle(l, en.Body, draining)...)
-			if g.gone || (!draining && g.prev != nil) {
+			if g.gone || g.removed || (!draining && g.prev != nil) {
 				break // a commit moved us: drain the old log from here
 			}
 		}
@@ -409,7 +415,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	}
 	switch env.Type {
 	case format.GenvText:
-		return []Event{{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)}}
+		return []Event{{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second}}
 	case format.GenvLeave:
 		if !draining && g.isAdmin() {
 			g.leaves = append(g.leaves, sender)
@@ -448,7 +454,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	ev := commitEvent(cm, old.roster, next)
 	i := next.Index(g.sign.Public())
 	if i < 0 {
-		g.gone = true
+		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
 		return []Event{{Type: EventGroupRemoved}}
 	}
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal)

@@ -39,7 +39,7 @@ const (
 	ChangeRemove   byte = 2
 	ChangeLeave    byte = 3
 	ChangePromote  byte = 4
-	changeSettings byte = 5
+	ChangeSettings byte = 5
 )
 
 // errGroupRecord is wrapped by every roster and commit decoding error.
@@ -338,7 +338,7 @@ func ParseCommit(b []byte) (*Commit, error) {
 	if !r.done() {
 		return nil, fmt.Errorf("%w: truncated or trailing bytes", errGroupRecord)
 	}
-	if c.Change < ChangeAdd || c.Change > changeSettings {
+	if c.Change < ChangeAdd || c.Change > ChangeSettings {
 		return nil, fmt.Errorf("%w: unknown change %d", errGroupRecord, c.Change)
 	}
 	return c, nil
@@ -380,7 +380,7 @@ func (c *Commit) apply(old *Roster) (*Roster, error) {
 			}
 			next.Members = append(next.Members[:i], next.Members[i+1:]...)
 		}
-	case changeSettings:
+	case ChangeSettings:
 		s, err := r.settings()
 		if err != nil {
 			return nil, err
@@ -460,6 +460,10 @@ func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, err
 
 // IndexOperand is the operand of a remove, leave or promote change.
 func IndexOperand(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
+
+// SettingsOperand is the operand of a settings change: the whole new
+// settings record (spec/groups.md §6.3).
+func SettingsOperand(s Settings) ([]byte, error) { return s.appendTo(nil) }
 
 // OperandIndex is the member index of a verified remove, leave or promote
 // change's operand.

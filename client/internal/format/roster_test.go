@@ -100,7 +100,7 @@ func TestCommitChanges(t *testing.T) {
 		{"remove", ChangeRemove, IndexOperand(1), func(n *Roster) bool { return len(n.Members) == 2 && n.Index(keys[1].sign.Public()) < 0 }},
 		{"leave", ChangeLeave, IndexOperand(2), func(n *Roster) bool { return len(n.Members) == 2 && n.Index(keys[2].sign.Public()) < 0 }},
 		{"promote", ChangePromote, IndexOperand(1), func(n *Roster) bool { return n.Members[1].Role == RoleAdmin }},
-		{"settings", changeSettings, setOp, func(n *Roster) bool { return n.Settings.Name == "lake" && n.Settings.Deadline == 99 }},
+		{"settings", ChangeSettings, setOp, func(n *Roster) bool { return n.Settings.Name == "lake" && n.Settings.Deadline == 99 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, want := signedCommit(t, ro, admin, tc.change, tc.op)
