@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -56,5 +57,21 @@ func TestGroupJoinerWaitsAndKeepsText(t *testing.T) {
 	waitText(t, tm, "client: waiting for an admin")
 	if v := finalView(t, tm); !strings.Contains(v, "anyone here?") {
 		t.Fatalf("the refused text left the compose box:\n%s", v)
+	}
+}
+
+// TestGroupSetArgs parses /group set's pairs; a bad pair changes nothing.
+func TestGroupSetArgs(t *testing.T) {
+	opt, note, err := groupSetArgs("timer 1h expires off")
+	if err != nil || opt.Timer == nil || *opt.Timer != time.Hour || opt.Expires == nil || *opt.Expires != 0 {
+		t.Fatalf("timer 1h expires off: %+v, %v", opt, err)
+	}
+	if note != "group timer 1h; group lifetime off" {
+		t.Fatalf("note %q", note)
+	}
+	for _, bad := range []string{"", "timer", "timer 1h expires", "colour red", "timer soon"} {
+		if _, _, err := groupSetArgs(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }
