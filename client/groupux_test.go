@@ -312,3 +312,50 @@ func TestGroupSetAndMessageTimer(t *testing.T) {
 		t.Fatalf("ben's chat after clearing: %+v", info)
 	}
 }
+
+// TestGroupRemovedHistoryErasedAtDeadline (spec/groups.md §7.4, §8): a
+// removed member's read-only history still goes at the group's deadline.
+func TestGroupRemovedHistoryErasedAtDeadline(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	addr := startGroupRelay(t).String()
+	ana, _ := clockEngine(t, addr, clk)
+	ben, _ := clockEngine(t, addr, clk)
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "brief", As: "ana", Expires: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ana.GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := ben.Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ana, ben)
+	if _, err := ana.Send(ctx, gid, "kept a while", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.GroupRemove(ctx, gid, "ben"); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ben)
+	if got := messageTexts(t, ben, bid); !slices.Equal(got, []string{"kept a while"}) {
+		t.Fatalf("ben's history after removal: %q", got)
+	}
+	clk.Add(time.Hour - time.Second)
+	if err := ben.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(chatIDs(t, ben), bid) {
+		t.Fatal("the history went before the deadline")
+	}
+	clk.Add(time.Second)
+	if err := ben.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(chatIDs(t, ben), bid) {
+		t.Fatal("the history outlived the group's deadline")
+	}
+}
