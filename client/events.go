@@ -37,6 +37,8 @@ type Event struct {
 	Relay   string    `json:"relay,omitempty"`
 	Err     string    `json:"error,omitempty"`
 	Time    time.Time `json:"time"`
+
+	ttl time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
 }
 
 // emit delivers ev to the configured channel, waiting while the consumer

@@ -215,8 +215,8 @@ func TestGroupRemovalUnderPollingAndInjection(t *testing.T) {
 		}
 	}
 	evs := victim.poll(t)
-	if !victim.g.gone || len(texts(evs)) != 0 {
-		t.Fatalf("the removed member: gone %v, read %q", victim.g.gone, texts(evs))
+	if !victim.g.removed || len(texts(evs)) != 0 {
+		t.Fatalf("the removed member: removed %v, read %q", victim.g.removed, texts(evs))
 	}
 }
 

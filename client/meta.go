@@ -33,6 +33,8 @@ type chatMeta struct {
 	Leaked       bool             `json:"leaked,omitempty"`        // our invite key was used twice
 	NeedSKey     bool             `json:"need_skey,omitempty"`     // joiner: the inviter's mailbox is not yet secured by us
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
+	Removed      bool             `json:"removed,omitempty"`       // group: we were removed; history kept read-only
+	RemovedBy    string           `json:"removed_by,omitempty"`    // group: the admin who removed us (unsanitised)
 }
 
 // task is a network action that must outlive the chat it belongs to: the

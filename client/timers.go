@@ -27,6 +27,13 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		}
 		for _, c := range chats {
 			if c.Kind != vault.ChatDirect {
+				// A group's deadline is applied by its sync, except for a
+				// group we were removed from, which has none.
+				if c.Kind == vault.ChatGroup && !c.Deadline.IsZero() && !now.Before(c.Deadline) {
+					if m, err := getMeta(tx, c.ID); err == nil && m.Removed {
+						ds = append(ds, doomed{c.ID, c.Name, EventChatExpired})
+					}
+				}
 				continue
 			}
 			m, err := getMeta(tx, c.ID)

@@ -183,6 +183,9 @@ func printChats(io *stdio, chats []client.ChatInfo, asJSON bool) error {
 		if c.Leaked {
 			flags = append(flags, "INVITE LEAKED: compare the safety code")
 		}
+		if c.Notice != "" {
+			flags = append(flags, c.Notice)
+		}
 		if !c.Deadline.IsZero() {
 			flags = append(flags, "erased at "+c.Deadline.Local().Format(time.RFC3339))
 		}
@@ -449,7 +452,15 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] %s %s", chat, ev.Message, ev.Status)
 	case client.EventContactJoined:
 		line = fmt.Sprintf("[%s] %s joined", chat, orDash(ev.From))
-	case client.EventGroupJoined, client.EventGroupLeft, client.EventGroupRemoved, client.EventGroupPromote:
+	case client.EventGroupRemoved:
+		if ev.From == "" {
+			line = fmt.Sprintf("[%s] %s", chat, ev.Text) // we were removed
+		} else {
+			line = fmt.Sprintf("[%s] group removed: %s", chat, ev.From)
+		}
+	case client.EventGroupSettings:
+		line = fmt.Sprintf("[%s] group settings: %s", chat, ev.Text)
+	case client.EventGroupJoined, client.EventGroupLeft, client.EventGroupPromote:
 		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
 	case client.EventGroupEpoch:
 		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)
