@@ -304,7 +304,7 @@ func (g *groupState) queue(l *groupLog, m []byte) {
 		g.mine = g.mine[len(g.mine)-maxMine:]
 	}
 	w, _ := l.epoch.Caps()
-	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: bytes.Clone(w[:]), Body: m})
+	g.out = append(g.out, pendingAppend{Log: bytes.Clone(l.id[:]), Cap: bytes.Clone(w[:]), Body: m})
 }
 
 // flushOut appends the queued entries in order, dropping each once the
