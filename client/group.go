@@ -30,9 +30,10 @@ type groupRecord struct {
 	Cur     *logRecord       `json:"cur,omitempty"`
 	Prev    *logRecord       `json:"prev,omitempty"`
 	Leaves  [][]byte         `json:"leaves,omitempty"`
-	Invites []groupInviteRec `json:"invites,omitempty"` // admin: open invites
-	Join    *groupInviteRec  `json:"join,omitempty"`    // joiner: waiting for the welcome
-	Out     []pendingAppend  `json:"out,omitempty"`     // sealed entries not yet appended
+	Invites []groupInviteRec `json:"invites,omitempty"`  // admin: open invites
+	Join    *groupInviteRec  `json:"join,omitempty"`     // joiner: waiting for the welcome
+	DropLog *groupInviteRec  `json:"drop_log,omitempty"` // joiner: the exchange log to delete
+	Out     []pendingAppend  `json:"out,omitempty"`      // sealed entries not yet appended
 }
 
 type logRecord struct {
@@ -50,6 +51,12 @@ type groupInviteRec struct {
 	Salt   []byte    `json:"salt"`
 	Until  time.Time `json:"until"`
 	Cursor uint64    `json:"cursor"`
+	Token  []byte    `json:"token,omitempty"`  // admin: the join token (secret)
+	Served bool      `json:"served,omitempty"` // admin: answered; kept for its alarm
+	// AlarmLog and AlarmRead are the invite's leak alarm log and its read
+	// capability (secret), spec/client.md §4.4.
+	AlarmLog  []byte `json:"alarm_log,omitempty"`
+	AlarmRead []byte `json:"alarm_read,omitempty"`
 }
 
 const groupRecordV = 1
@@ -542,6 +549,9 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 	for _, id := range ids {
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
+			if rec.DropLog != nil {
+				_ = e.dropExchangeLog(ctx, rec, c) // tried again at the next sync
+			}
 			if rec.Join != nil {
 				ev, err := e.awaitWelcome(ctx, g, rec, c)
 				if err != nil || rec.Join != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"veil/client/internal/format"
@@ -16,10 +17,13 @@ import (
 
 // Group invites (spec/groups.md §9): a one-time invite key exactly like a
 // 1:1 key (same text form, blob, lifetime and leak alarm) whose blob names
-// a small exchange log on the group's relay. The joiner appends its join
-// request there and the admin's client answers with the welcome, both
-// sealed under a key derived from the invite secret, which only the admin
-// and the one joiner hold.
+// a small exchange log on the group's relay and carries a join token. The
+// joiner appends its join request (the token and its roster entry) there,
+// and the admin's client answers only a request with the token: with a
+// welcome secret sealed to the joiner's own keys, and the welcome's parts
+// sealed under a key derived from the invite secret and that welcome
+// secret. Holding the invite key alone therefore opens no welcome, and a
+// copier who never took the blob cannot make a request the admin answers.
 
 // GroupInvite creates a one-time key that lets one person join the group
 // (admin only). The admin's client must run (watch) for the join to
@@ -46,6 +50,10 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		}
 		d := format.DeriveInvite(k)
 		gk := format.DeriveGroupInvite(k.Secret[:], a.Fingerprint[:])
+		alarmRead, err := e.newAlarmLog(ctx, c, k, &d, expires)
+		if err != nil {
+			return nil, fmt.Errorf("client: creating the invite's alarm: %w", err)
+		}
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
 		logID, err := c.NewLog(cctx, &gk.Write, &gk.Read, expires, nil)
@@ -53,6 +61,9 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			return nil, fmt.Errorf("client: creating the invite's log: %w", err)
 		}
 		gb := &format.GroupBlob{LogID: logID, Deadline: g.cur.roster.Settings.Deadline, Name: g.cur.roster.Settings.Name}
+		if err := e.random(gb.Token[:]); err != nil {
+			return nil, err
+		}
 		body, err := format.SealBlob(&d.BlobKey, d.BlobID, gb.Marshal(), format.LabelBlobAD, e.cfg.Rand)
 		if err != nil {
 			return nil, err
@@ -60,7 +71,8 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err := c.Put(cctx, d.BlobID, expires, body); err != nil {
 			return nil, fmt.Errorf("client: storing the invite: %w", err)
 		}
-		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires)})
+		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires),
+			Token: gb.Token[:], AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]})
 		out = k.String()
 		return nil, nil
 	})
@@ -96,8 +108,9 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 		return "", err
 	}
 	gk := format.DeriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:])
-	m := format.Member{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleMember, Nick: nick}
-	req, err := m.AppendTo(nil)
+	jr := format.JoinRequest{Token: blob.Token,
+		Member: format.Member{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleMember, Nick: nick}}
+	req, err := jr.Marshal()
 	if err != nil {
 		return "", err
 	}
@@ -141,7 +154,9 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 }
 
 // awaitWelcome looks for the admin's welcome in our invite's log and
-// enters the group when it is there.
+// enters the group when it is there (spec/groups.md §9.2, §9.3): the
+// welcome key entry, sealed to our keys, then the parts under the key it
+// gives. Once in, the exchange log is marked for deletion.
 func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupRecord, c *conn.Conn) ([]Event, error) {
 	j := rec.Join
 	if e.now().After(j.Until) {
@@ -153,11 +168,20 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 		return nil, errors.New("client: corrupt group record")
 	}
 	gk := format.DeriveGroupInvite(j.Secret, j.Salt)
-	// The welcome may span several entries (spec/groups.md §9.2): read
-	// what is there, and keep the cursor before the first part of a
-	// welcome still incomplete, so its parts are read again next time and
-	// nothing is acted on before every part is in.
-	var asm format.WelcomeAssembler
+	// The welcome spans a key entry and one or more parts: read what is
+	// there, and while a welcome is incomplete keep the cursor before its
+	// key entry, so it is read again next time and nothing is acted on
+	// before every part is in.
+	var (
+		asm    format.WelcomeAssembler
+		wid    [format.WelcomeIDSize]byte
+		partsK *crypto.SymKey
+	)
+	defer func() {
+		if partsK != nil {
+			partsK.Wipe()
+		}
+	}()
 	resume, prev := j.Cursor, j.Cursor
 	for range welcomeReadPages {
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
@@ -172,24 +196,38 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 		for _, en := range entries {
 			before := prev
 			prev = en.Seq
-			pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelGroupWelcomeAD)
-			if err != nil {
-				if asm.Empty() {
-					resume = en.Seq // our own request, or garbage
+			if pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelWelcomeKeyAD); err == nil {
+				id, pk, err := format.OpenWelcomeKey(&gk.Key, logID, pt, g.seal)
+				if err != nil {
+					if partsK == nil {
+						resume = en.Seq // not ours: skip it for good
+					}
+					continue
 				}
+				if partsK != nil && id == wid {
+					pk.Wipe() // the same key entry again
+					continue
+				}
+				if partsK != nil {
+					partsK.Wipe()
+				}
+				partsK, wid, asm = &pk, id, format.WelcomeAssembler{}
+				resume = before
+				continue
+			}
+			if partsK == nil {
+				resume = en.Seq // our own request, a part before its key, or garbage
+				continue
+			}
+			pt, err := format.OpenBlob(partsK, logID, en.Body, format.LabelGroupWelcomeAD)
+			if err != nil {
 				continue
 			}
 			p, err := format.ParseWelcomePart(pt)
-			if err != nil {
-				if asm.Empty() {
-					resume = en.Seq
-				}
+			if err != nil || p.ID != wid {
 				continue
 			}
-			whole, restarted := asm.Add(p)
-			if restarted {
-				resume = before
-			}
+			whole, _ := asm.Add(p)
 			if whole == nil {
 				continue
 			}
@@ -203,26 +241,66 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
 			}
 			*g = *ng
-			rec.Join = nil
+			rec.Join, rec.DropLog = nil, j
+			e.groupsChanged() // the next sync deletes the exchange log
 			return []Event{{Type: EventGroupJoined, From: SanitizeLine(rec.Nick)}}, nil
 		}
 	}
-	if asm.Empty() {
+	if partsK == nil {
 		resume = prev
 	}
 	j.Cursor = resume
 	return nil, nil
 }
 
+// dropExchangeLog deletes the exchange log of the invite we joined by
+// (spec/groups.md §9.3), once the group we entered is stored. A log the
+// relay no longer knows (AUTH) is gone already.
+func (e *Engine) dropExchangeLog(ctx context.Context, rec *groupRecord, c *conn.Conn) error {
+	j := rec.DropLog
+	logID, err := crypto.ParseID(j.LogID)
+	if err != nil {
+		rec.DropLog = nil
+		return nil
+	}
+	gk := format.DeriveGroupInvite(j.Secret, j.Salt)
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if err := c.DeleteLog(cctx, logID, &gk.Write); err != nil && !isCode(err, wire.CodeAuth) {
+		return fmt.Errorf("client: deleting the invite's log: %w", err)
+	}
+	rec.DropLog = nil
+	return nil
+}
+
 // serveInvites answers join requests in our open invites' logs (admin):
 // each adds its sender in a new epoch and gets the welcome. An invite
-// serves one join and is then closed; expired ones are dropped.
+// serves one join and then only watches its leak alarm until it ends;
+// ended ones are dropped with their alarm logs.
 func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupRecord, c *conn.Conn) ([]Event, error) {
 	var evs []Event
 	now := e.now()
 	keep := rec.Invites[:0]
 	for _, inv := range rec.Invites {
 		if now.After(inv.Until) || g.gone || !g.isAdmin() {
+			if id, err := crypto.ParseID(inv.AlarmLog); err == nil {
+				d := format.DeriveInviteSecret(inv.Secret, inv.Salt)
+				dropAlarmLog(ctx, c, id, d.AlarmWrite[:])
+			}
+			continue
+		}
+		if id, err := crypto.ParseID(inv.AlarmLog); err == nil {
+			if fired, _ := alarmFired(ctx, c, id, inv.AlarmRead); fired {
+				evs = append(evs, Event{Type: EventInviteLeaked, Err: groupAlarmText})
+				d := format.DeriveInviteSecret(inv.Secret, inv.Salt)
+				dropAlarmLog(ctx, c, id, d.AlarmWrite[:])
+				inv.AlarmLog, inv.AlarmRead = nil, nil
+			}
+		}
+		if inv.Served {
+			if len(inv.AlarmLog) > 0 {
+				keep = append(keep, inv)
+			}
 			continue
 		}
 		done, ev, err := e.serveInvite(ctx, g, &inv, c)
@@ -232,9 +310,8 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 			rec.Invites = append(keep, rec.Invites[len(keep):]...)
 			return evs, err
 		}
-		if !done {
-			keep = append(keep, inv)
-		}
+		inv.Served = done
+		keep = append(keep, inv)
 	}
 	rec.Invites = keep
 	return evs, nil
@@ -242,9 +319,10 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 
 func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInviteRec, c *conn.Conn) (bool, []Event, error) {
 	logID, err := crypto.ParseID(inv.LogID)
-	if err != nil {
+	if err != nil || len(inv.Token) != format.JoinTokenSize {
 		return true, nil, nil
 	}
+	token := format.JoinToken(inv.Token)
 	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
@@ -258,45 +336,82 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		if err != nil {
 			continue
 		}
-		m, err := format.ParseMember(pt)
-		if err != nil {
-			continue
+		req, err := format.ParseJoinRequest(pt)
+		if err != nil || !req.Token.Equal(&token) {
+			continue // not from whoever took the blob: never answered
 		}
-		w, err := g.add(ctx, c, m)
+		// The joiner's entry is checked here, before any commit.
+		w, err := g.add(ctx, c, req.Member)
 		if err != nil {
 			return false, nil, err
 		}
 		// The welcome goes in parts (spec/groups.md §9.2), queued with
 		// the commit so that both are stored before either is uploaded
 		// and a crash or a dropped connection re-sends them in order.
-		var wid [format.WelcomeIDSize]byte
-		if err := e.random(wid[:]); err != nil {
-			return false, nil, err
-		}
-		parts, err := format.SplitWelcome(wid, w.Marshal())
+		var conf [crypto.HashSize]byte // the epoch's confirmation value, once groups keep one
+		bodies, err := buildWelcome(&gk, logID, &req.Member, w, conf, e.cfg.Rand)
 		if err != nil {
 			return true, nil, err
 		}
-		for _, pt := range parts {
-			body, err := format.SealBlob(&gk.Key, logID, pt, format.LabelGroupWelcomeAD, e.cfg.Rand)
-			if err != nil {
-				return true, nil, err
-			}
-			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.Write[:]), Body: body})
+		for _, b := range bodies {
+			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.Write[:]), Body: b})
 		}
 		if !g.deferUploads {
 			if err := g.flushOut(ctx, c); err != nil {
 				return true, nil, fmt.Errorf("client: sending the welcome: %w", err)
 			}
 		}
-		return true, []Event{{Type: EventGroupJoined, From: SanitizeLine(m.Nick)}, {Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}}, nil
+		return true, []Event{{Type: EventGroupJoined, From: SanitizeLine(req.Member.Nick)}, {Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}}, nil
 	}
 	return false, nil, nil
 }
 
+// buildWelcome seals the welcome w, with the epoch's confirmation value
+// conf, for the joiner whose join request gave joiner (spec/groups.md
+// §9.2). It returns the exchange log entries in upload order: the welcome
+// key entry (a fresh welcome secret sealed to the joiner's keys, under the
+// exchange key), then the parts, sealed under HKDF(exchange key ||
+// welcome secret).
+func buildWelcome(gk *format.GroupInviteKeys, logID crypto.ID, joiner *format.Member, w *format.GroupWelcome, conf [crypto.HashSize]byte, r io.Reader) ([][]byte, error) {
+	var wid [format.WelcomeIDSize]byte
+	if err := crypto.RandomBytes(r, wid[:]); err != nil {
+		return nil, err
+	}
+	entry, partsK, err := format.SealWelcomeKey(&gk.Key, logID, wid, joiner, r)
+	if err != nil {
+		return nil, err
+	}
+	defer partsK.Wipe()
+	wc := *w
+	wc.Conf = conf
+	pts, err := format.SplitWelcome(wid, wc.Marshal())
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, 1+len(pts))
+	body, err := format.SealBlob(&gk.Key, logID, entry, format.LabelWelcomeKeyAD, r)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, body)
+	for _, pt := range pts {
+		body, err := format.SealBlob(&partsK, logID, pt, format.LabelGroupWelcomeAD, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, body)
+	}
+	return out, nil
+}
+
+// groupAlarmText is what an admin is told when a group invite's alarm
+// fires.
+const groupAlarmText = "someone else tried to use an invite key of this group: it leaked; check who joined with it before trusting them"
+
 // welcomeReadPages bounds the LREAD calls one look for the welcome makes.
 // A relay answers with as many entries as fit one frame, which may be one
-// bucket-sized entry per call; the exchange log holds one join request and
-// at most maxWelcomeParts parts, so this leaves room for three times as
-// many entries (duplicates, garbage) and still ends.
-const welcomeReadPages = 4 * (1 + format.MaxWelcomeParts)
+// bucket-sized entry per call; the exchange log holds one join request,
+// one welcome key entry and at most MaxWelcomeParts parts, so this leaves
+// room for three times as many entries (duplicates, garbage) and still
+// ends.
+const welcomeReadPages = 4 * (2 + format.MaxWelcomeParts)
