@@ -184,8 +184,12 @@ func TestGroupInviteCopierWithoutBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kem, err := crypto.GenerateKEM768(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tok := range []format.JoinToken{{}, {1}} {
-		req, err := (&format.JoinRequest{Token: tok, Member: format.Member{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleAdmin, Nick: "mallory"}}).Marshal()
+		req, err := (&format.JoinRequest{Token: tok, Member: format.Member{Sign: sign.Public(), Seal: seal.Public(), Kem: kem.Public(), Role: format.RoleAdmin, Nick: "mallory"}}).Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,15 +217,22 @@ func TestGroupInviteCopierWithoutBlob(t *testing.T) {
 	}
 
 	// Everything on the exchange log, read with what the key derives.
-	es, err := cp.c.ReadLog(ctx, logID, &gk.Read, 0, groupReadBatch)
-	if err != nil {
-		t.Fatal(err)
+	var es []wire.Entry
+	for after := uint64(0); ; {
+		page, err := cp.c.ReadLog(ctx, logID, &gk.Read, after, groupReadBatch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		es, after = append(es, page...), page[len(page)-1].Seq
 	}
 	keys := 0
 	for _, en := range es {
 		if pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelWelcomeKeyAD); err == nil {
 			keys++
-			if _, _, err := format.OpenWelcomeKey(&gk.Key, logID, pt, seal); err == nil {
+			if _, _, err := format.OpenWelcomeKey(&gk.Key, logID, pt, seal, &kem); err == nil {
 				t.Fatal("the copier opened the welcome key")
 			}
 		}

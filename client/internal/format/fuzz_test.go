@@ -34,6 +34,10 @@ func FuzzParseCommit(f *testing.F) {
 	ro, keys := testRoster(f, 3)
 	c, _ := signedCommit(f, ro, keys[0].sign, ChangeRemove, IndexOperand(1))
 	f.Add(c.Marshal())
+	fresh := updatedMember(f, ro.Members[1], 'f')
+	op, _ := UpdateOperand(1, &fresh)
+	u, _ := signedCommit(f, ro, keys[1].sign, ChangeUpdate, op)
+	f.Add(u.Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := ParseCommit(in)
 		if err != nil {
@@ -141,14 +145,18 @@ func FuzzOpenWelcomeKey(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	entry, parts, err := SealWelcomeKey(&k, crypto.ID{1}, [WelcomeIDSize]byte{3}, &Member{Seal: me.Public()}, nil)
+	q, err := crypto.GenerateKEM768(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	entry, parts, err := SealWelcomeKey(&k, crypto.ID{1}, [WelcomeIDSize]byte{3}, &Member{Seal: me.Public(), Kem: q.Public()}, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(entry)
 	f.Add(entry[:WelcomeIDSize])
 	f.Fuzz(func(t *testing.T, in []byte) {
-		wid, got, err := OpenWelcomeKey(&k, crypto.ID{1}, in, me)
+		wid, got, err := OpenWelcomeKey(&k, crypto.ID{1}, in, me, &q)
 		if err != nil {
 			if got != (crypto.SymKey{}) || wid != ([WelcomeIDSize]byte{}) {
 				t.Fatal("a key returned with an error")

@@ -39,11 +39,11 @@ const (
 	// version, group ID, epoch, settings, count, and MaxGroupMembers
 	// entries with the longest nickname.
 	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
-		ratchet.MaxGroupMembers*(2*crypto.KeySize+2+MaxGroupNick)
+		ratchet.MaxGroupMembers*MaxMemberSize
 	// maxWelcomeSize is the largest welcome: version, length, roster,
 	// secret, log ID, confirmation value.
 	maxWelcomeSize = 1 + 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
-	// MaxWelcomeParts is derived from the 1,000-member limit: 7.
+	// MaxWelcomeParts is derived from the 1,000-member limit: 81.
 	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )
 
@@ -161,7 +161,8 @@ func welcomePartsKey(k, ws *crypto.SymKey, logID crypto.ID) crypto.SymKey {
 }
 
 // SealWelcomeKey draws a fresh welcome secret, seals it to the joiner's
-// sealing key and returns the welcome key entry's plaintext (welcome ID
+// sealing keys (P and Q, the hybrid seal of spec/groups.md §5.3) and
+// returns the welcome key entry's plaintext (welcome ID
 // || sealed secret, spec/groups.md §9.2) and the key that seals the
 // welcome's parts. k is the invite's exchange key. The parts key must be
 // kept secret.
@@ -171,7 +172,7 @@ func SealWelcomeKey(k *crypto.SymKey, logID crypto.ID, wid [WelcomeIDSize]byte, 
 		return nil, parts, err
 	}
 	defer ws.Wipe()
-	sealed, err := ratchet.SealEpochSecret(&ws, welcomeContext(k, logID), []crypto.DHPublic{to.Seal}, r)
+	sealed, err := ratchet.SealEpochSecret(&ws, welcomeContext(k, logID), []ratchet.SealRecipient{{DH: to.Seal, KEM: to.Kem}}, r)
 	if err != nil {
 		return nil, parts, fmt.Errorf("client: sealing the welcome: %w", err)
 	}
@@ -180,12 +181,12 @@ func SealWelcomeKey(k *crypto.SymKey, logID crypto.ID, wid [WelcomeIDSize]byte, 
 }
 
 // OpenWelcomeKey opens a welcome key entry's plaintext with the joiner's
-// private sealing key and returns the welcome ID and the parts key.
-func OpenWelcomeKey(k *crypto.SymKey, logID crypto.ID, entry []byte, priv crypto.DHPrivate) (wid [WelcomeIDSize]byte, parts crypto.SymKey, err error) {
+// private sealing keys and returns the welcome ID and the parts key.
+func OpenWelcomeKey(k *crypto.SymKey, logID crypto.ID, entry []byte, dh crypto.DHPrivate, kem *crypto.KEM768Private) (wid [WelcomeIDSize]byte, parts crypto.SymKey, err error) {
 	if len(entry) != welcomeKeySize {
 		return wid, parts, errors.New("client: the welcome key is malformed")
 	}
-	ws, err := ratchet.OpenEpochSecret(entry[WelcomeIDSize:], welcomeContext(k, logID), 0, priv)
+	ws, err := ratchet.OpenEpochSecret(entry[WelcomeIDSize:], welcomeContext(k, logID), 0, dh, kem)
 	if err != nil {
 		return wid, parts, errors.New("client: the welcome key is not for us")
 	}

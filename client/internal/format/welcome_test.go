@@ -23,8 +23,12 @@ func bigRoster(t testing.TB, n int) *Roster {
 		if err != nil {
 			t.Fatal(err)
 		}
+		q, err := crypto.GenerateKEM768(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		nick := fmt.Sprintf("%0*d", MaxGroupNick, i)
-		r.Members = append(r.Members, Member{Sign: s.Public(), Seal: d.Public(), Role: RoleMember, Nick: nick})
+		r.Members = append(r.Members, Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: RoleMember, Nick: nick})
 	}
 	r.Members[0].Role = RoleAdmin
 	return r
@@ -45,7 +49,7 @@ func TestWelcomeSizeAt1000(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w) != maxWelcomeSize || len(parts) != MaxWelcomeParts || MaxWelcomeParts != 7 {
+	if len(w) != maxWelcomeSize || len(parts) != MaxWelcomeParts || MaxWelcomeParts != 81 {
 		t.Fatalf("welcome %d bytes in %d parts (limit %d)", len(w), len(parts), MaxWelcomeParts)
 	}
 	var key crypto.SymKey
@@ -57,7 +61,7 @@ func TestWelcomeSizeAt1000(t *testing.T) {
 		}
 		stored += len(body)
 	}
-	if stored != 6*crypto.MaxBody+crypto.Buckets()[1] {
+	if stored != 81*crypto.MaxBody {
 		t.Fatalf("the welcome takes %d bytes on the relay", stored)
 	}
 	t.Logf("welcome at 1,000 members: %d bytes, %d parts of at most %d bytes, %d bytes on the relay",
@@ -176,33 +180,38 @@ func TestWelcomeKey(t *testing.T) {
 	k[0] = 1
 	me, _ := crypto.GenerateDH(nil)
 	other, _ := crypto.GenerateDH(nil)
+	q, _ := crypto.GenerateKEM768(nil)
+	otherQ, _ := crypto.GenerateKEM768(nil)
 	logID := crypto.ID{9}
-	entry, parts, err := SealWelcomeKey(&k, logID, [WelcomeIDSize]byte{5}, &Member{Seal: me.Public()}, nil)
+	entry, parts, err := SealWelcomeKey(&k, logID, [WelcomeIDSize]byte{5}, &Member{Seal: me.Public(), Kem: q.Public()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wid, got, err := OpenWelcomeKey(&k, logID, entry, me)
+	wid, got, err := OpenWelcomeKey(&k, logID, entry, me, &q)
 	if err != nil || got != parts || wid != [WelcomeIDSize]byte{5} {
 		t.Fatalf("open: %v", err)
 	}
 	if parts == k || parts == (crypto.SymKey{}) {
 		t.Fatal("the parts key is the exchange key")
 	}
-	if _, _, err := OpenWelcomeKey(&k, logID, entry, other); err == nil {
-		t.Fatal("opened with another member's key")
+	if _, _, err := OpenWelcomeKey(&k, logID, entry, other, &q); err == nil {
+		t.Fatal("opened with another member's X25519 key")
 	}
-	if _, _, err := OpenWelcomeKey(&k, crypto.ID{8}, entry, me); err == nil {
+	if _, _, err := OpenWelcomeKey(&k, logID, entry, me, &otherQ); err == nil {
+		t.Fatal("opened with another member's ML-KEM key")
+	}
+	if _, _, err := OpenWelcomeKey(&k, crypto.ID{8}, entry, me, &q); err == nil {
 		t.Fatal("opened under another invite's log")
 	}
 	for i := WelcomeIDSize; i < len(entry); i++ {
 		bad := bytes.Clone(entry)
 		bad[i] ^= 1
-		if _, _, err := OpenWelcomeKey(&k, logID, bad, me); err == nil {
+		if _, _, err := OpenWelcomeKey(&k, logID, bad, me, &q); err == nil {
 			t.Fatalf("opened with byte %d flipped", i)
 		}
 	}
 	for n := range len(entry) {
-		if _, _, err := OpenWelcomeKey(&k, logID, entry[:n], me); err == nil {
+		if _, _, err := OpenWelcomeKey(&k, logID, entry[:n], me, &q); err == nil {
 			t.Fatalf("opened truncated to %d", n)
 		}
 	}
