@@ -145,6 +145,7 @@ func (e *Engine) joinRefused(ctx context.Context, chat string) {
 		}
 		n := m
 		n.JoinKey, n.SKeyTaken = "", false
+		n.Leaked = n.Leaked || m.SKeyTaken
 		return putMeta(tx, chat, &n)
 	})
 	if err != nil || !m.SKeyTaken {

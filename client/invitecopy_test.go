@@ -303,6 +303,9 @@ func TestJoinMailboxSecuredByAnother(t *testing.T) {
 	if evs[i].Err != joinRefusedText {
 		t.Fatalf("ben is told %q", evs[i].Err)
 	}
+	if cs, err := ben.Chats(ctx); err != nil || len(cs) != 1 || !cs[0].Leaked {
+		t.Fatalf("ben's chats: %+v, %v", cs, err)
+	}
 	ana.checkAlarms(ctx)
 	if evs := pendingEvents(anaEv); !leaked(evs, chat) {
 		t.Fatalf("ana's events: %+v", evs)
