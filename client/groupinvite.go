@@ -58,6 +58,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		defer cancel()
 		logID, err := c.NewLog(cctx, &gk.Write, &gk.Read, expires, nil)
 		if err != nil {
+			dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 			return nil, fmt.Errorf("client: creating the invite's log: %w", err)
 		}
 		gb := &format.GroupBlob{LogID: logID, Deadline: g.cur.roster.Settings.Deadline, Name: g.cur.roster.Settings.Name}
@@ -69,6 +70,8 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			return nil, err
 		}
 		if err := c.Put(cctx, d.BlobID, expires, body); err != nil {
+			dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
+			_ = c.DeleteLog(cctx, logID, &gk.Write)
 			return nil, fmt.Errorf("client: storing the invite: %w", err)
 		}
 		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires),
@@ -283,10 +286,7 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 	keep := rec.Invites[:0]
 	for _, inv := range rec.Invites {
 		if now.After(inv.Until) || g.gone || !g.isAdmin() {
-			if id, err := crypto.ParseID(inv.AlarmLog); err == nil {
-				d := format.DeriveInviteSecret(inv.Secret, inv.Salt)
-				dropAlarmLog(ctx, c, id, d.AlarmWrite[:])
-			}
+			e.endInvite(ctx, c, &inv)
 			continue
 		}
 		if id, err := crypto.ParseID(inv.AlarmLog); err == nil {
@@ -315,6 +315,23 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 	}
 	rec.Invites = keep
 	return evs, nil
+}
+
+// endInvite deletes what an ended invite left on the relay: its alarm
+// log, and its exchange log unless it served a join (the joiner, who may
+// not have read its welcome yet, deletes that one). Best effort: the
+// entries expire anyway.
+func (e *Engine) endInvite(ctx context.Context, c *conn.Conn, inv *groupInviteRec) {
+	if id, err := crypto.ParseID(inv.AlarmLog); err == nil {
+		d := format.DeriveInviteSecret(inv.Secret, inv.Salt)
+		dropAlarmLog(ctx, c, id, d.AlarmWrite[:])
+	}
+	if id, err := crypto.ParseID(inv.LogID); err == nil && !inv.Served {
+		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+		_ = c.DeleteLog(cctx, id, &gk.Write)
+	}
 }
 
 func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInviteRec, c *conn.Conn) (bool, []Event, error) {

@@ -120,6 +120,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	}
 	if err := c.Put(ctx, d.BlobID, opt.Expires, body); err != nil {
 		_ = e.eraseChat(ctx, chatID)
+		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 		return "", "", fmt.Errorf("client: storing the invite: %w", err)
 	}
 	e.mailboxesChanged(a.String())
