@@ -31,15 +31,16 @@ type groupRecord struct {
 	Nick    string                 `json:"nick"`
 	Cur     *logRecord             `json:"cur,omitempty"`
 	Prev    *logRecord             `json:"prev,omitempty"`
-	Intents []groupIntent          `json:"intents,omitempty"` // roster changes waiting to be committed
-	Pending *pendingCommit         `json:"pending,omitempty"` // our commit, not yet read back
-	Asm     format.CommitAssembler `json:"asm"`               // commits read in part
-	Invites []groupInviteRec       `json:"invites,omitempty"` // admin: open invites
-	Join    *groupInviteRec        `json:"join,omitempty"`    // joiner: waiting for the welcome
-	Out     []pendingAppend        `json:"out,omitempty"`     // sealed entries not yet appended
-	Updated int64                  `json:"updated"`           // when we last replaced our keys (Unix seconds)
-	Sent    int                    `json:"sent"`              // our messages since
-	Mine    [][]byte               `json:"mine,omitempty"`    // hashes of our latest entries
+	Intents []groupIntent          `json:"intents,omitempty"`  // roster changes waiting to be committed
+	Pending *pendingCommit         `json:"pending,omitempty"`  // our commit, not yet read back
+	Asm     format.CommitAssembler `json:"asm"`                // commits read in part
+	Invites []groupInviteRec       `json:"invites,omitempty"`  // admin: open invites
+	Join    *groupInviteRec        `json:"join,omitempty"`     // joiner: waiting for the welcome
+	DropLog *groupInviteRec        `json:"drop_log,omitempty"` // joiner: the exchange log to delete
+	Out     []pendingAppend        `json:"out,omitempty"`      // sealed entries not yet appended
+	Updated int64                  `json:"updated"`            // when we last replaced our keys (Unix seconds)
+	Sent    int                    `json:"sent"`               // our messages since
+	Mine    [][]byte               `json:"mine,omitempty"`     // hashes of our latest entries
 }
 
 type logRecord struct {
@@ -59,9 +60,15 @@ type groupInviteRec struct {
 	Salt   []byte    `json:"salt"`
 	Until  time.Time `json:"until"`
 	Cursor uint64    `json:"cursor"`
+	Token  []byte    `json:"token,omitempty"`  // admin: the join token (secret)
+	Served bool      `json:"served,omitempty"` // admin: welcomed; kept for its alarm
 	// Answered: a join request was read; the invite waits for its add
-	// commit to win, then sends the welcome and closes.
+	// commit to win, then sends the welcome (Served).
 	Answered bool `json:"answered,omitempty"`
+	// AlarmLog and AlarmRead are the invite's leak alarm log and its read
+	// capability (secret), spec/client.md §4.4.
+	AlarmLog  []byte `json:"alarm_log,omitempty"`
+	AlarmRead []byte `json:"alarm_read,omitempty"`
 }
 
 const groupRecordV = 2
@@ -765,6 +772,9 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 		committed := false
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
+			if rec.DropLog != nil {
+				_ = e.dropExchangeLog(ctx, rec, c) // tried again at the next sync
+			}
 			if rec.Join != nil {
 				ev, err := e.awaitWelcome(ctx, g, rec, c)
 				if err != nil || rec.Join != nil {

@@ -99,6 +99,7 @@ type dest struct {
 	sid      crypto.ID
 	cap      [wire.CapSize]byte
 	needSKey bool
+	joining  bool // our first message to an inviter is not yet in (spec/client.md §4.2)
 }
 
 // Flush tries once to hand every queued message and task to its relay,
@@ -143,7 +144,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if err != nil {
 				return err
 			}
-			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey}
+			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey, joining: meta.JoinKey != ""}
 			copy(d.sid[:], sc.SendID)
 			copy(d.cap[:], sc.SendCred)
 			dests[it.ChatID] = d
@@ -184,6 +185,10 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		}
 		switch {
 		case err == nil:
+			if d.joining {
+				d.joining = false
+				e.joinAccepted(ctx, it.ChatID)
+			}
 			if err := e.sent(ctx, it); err != nil {
 				return left, err
 			}
@@ -197,6 +202,10 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
 			// Permanent: the peer's mailbox is gone or was secured by
 			// someone else. Retrying cannot help.
+			if d.joining && isCode(err, wire.CodeAuth) {
+				d.joining = false
+				e.joinRefused(ctx, it.ChatID)
+			}
 			if err := e.failed(ctx, it, err); err != nil {
 				return left, err
 			}
@@ -284,13 +293,16 @@ func (e *Engine) flushGroups(ctx context.Context) (int, error) {
 }
 
 // secure secures the peer's mailbox with our capability (the joiner's side
-// of spec/client.md §4.2). ALREADY_SECURED is taken as our own earlier
-// SKEY whose reply was lost; if it was someone else's, the SEND that
-// follows fails with AUTH.
+// of spec/client.md §4.2). ALREADY_SECURED may be our own earlier SKEY
+// whose reply was lost; it is noted, and if it was someone else's, the
+// SEND that follows fails with AUTH and joinRefused raises the alarm.
 func (e *Engine) secure(ctx context.Context, c *conn.Conn, chat string, d *dest) error {
 	err := c.SecureSender(ctx, d.sid, &d.cap)
 	if err != nil && !isCode(err, wire.CodeAlreadySecured) {
 		return err
+	}
+	if err != nil && d.joining {
+		e.noteSKeyTaken(ctx, chat)
 	}
 	d.needSKey = false
 	e.setNeedSKey(ctx, chat, false)
