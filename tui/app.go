@@ -377,7 +377,7 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventRelayUnreachable:
 		a.relays[ev.Relay] = false
 		return nil
-	case client.EventWarning:
+	case client.EventWarning, client.EventGroupStalled:
 		a.setNotice(ev.Err, true)
 	}
 	cmds = append(cmds, loadChats(eng))

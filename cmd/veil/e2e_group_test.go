@@ -121,6 +121,15 @@ func TestE2EGroup(t *testing.T) {
 		t.Fatalf("ben sees members %q after the removal", got)
 	}
 
+	// ben, not an admin, replaces its keys; the group goes on.
+	ben.ok("group", "rekey", bGroup)
+	ana.ok("group", "sync")
+	ana.ok("send", "river", "after ben's rekey")
+	ben.ok("group", "sync")
+	if got := texts(ben.read(bGroup)); !slices.Contains(got, "after ben's rekey") {
+		t.Fatalf("ben after its rekey: %q", got)
+	}
+
 	// Promote, then leave: ben becomes an admin, admits dan, and leaves;
 	// ana's client commits the leave.
 	ana.ok("group", "promote", "river", "ben")

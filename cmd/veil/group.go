@@ -10,7 +10,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | leave GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -38,6 +38,8 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return cmdGroupLeave(ctx, g, io, rest)
 	case "sync":
 		return cmdGroupSync(ctx, g, io, rest)
+	case "rekey":
+		return cmdGroupRekey(ctx, g, io, rest)
 	}
 	return usagef("unknown group command %q; usage: veil group %s", sub, groupUsage)
 }
@@ -180,4 +182,13 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 		return err
 	}
 	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
+}
+
+func cmdGroupRekey(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group rekey", "GROUP", "Replace your keys for the group with an update commit: a copy of your group state taken before reads nothing sent after (veil does this by itself every 7 days or 1,000 messages)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupRekey(ctx, pos[0]) })
 }
