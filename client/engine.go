@@ -66,10 +66,11 @@ type Engine struct {
 	pool *pool
 	rcfg ratchet.Config
 
-	flushMu sync.Mutex // serialises outbox flushes
-	groups  sync.Mutex // serialises group operations (load, move, store)
-	proxyMu sync.Mutex // serialises SetSOCKS5
-	holds   readHolds  // group log reads held back after refused replies
+	flushMu sync.Mutex  // serialises outbox flushes
+	groups  sync.Mutex  // serialises group operations (load, move, store)
+	rosters rosterCache // parsed rosters stored apart, by vault ID
+	proxyMu sync.Mutex  // serialises SetSOCKS5
+	holds   readHolds   // group log reads held back after refused replies
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex

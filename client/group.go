@@ -3,9 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -41,6 +46,7 @@ type groupRecord struct {
 	Updated int64                  `json:"updated"`            // when we last replaced our keys (Unix seconds)
 	Sent    int                    `json:"sent"`               // our messages since
 	Mine    [][]byte               `json:"mine,omitempty"`     // hashes of our latest entries
+	Rosters []string               `json:"rosters,omitempty"`  // vault IDs of the rosters stored apart (putGroup)
 }
 
 type logRecord struct {
@@ -50,6 +56,10 @@ type logRecord struct {
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
 	Moved  int64  `json:"moved,omitempty"`
+	// RosterHash names the roster; Roster is empty when the roster is
+	// stored apart (putGroup).
+	RosterHash []byte         `json:"rh"`
+	parsed     *format.Roster // Roster parsed, from the engine's cache
 }
 
 // groupInviteRec is an open group invite: its exchange log and the keys
@@ -74,8 +84,12 @@ type groupInviteRec struct {
 const groupRecordV = 2
 
 func (l *groupLog) record() *logRecord {
-	rb, _ := l.roster.Marshal()
-	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
+	if l.rb == nil {
+		l.rb, _ = l.roster.Marshal()
+		l.rh, _ = l.roster.Hash()
+	}
+	return &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
+		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -83,9 +97,12 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	ro, err := format.ParseRoster(r.Roster)
-	if err != nil {
-		return nil, err
+	ro := r.parsed
+	if ro == nil {
+		var err error
+		if ro, err = format.LoadRoster(r.Roster); err != nil {
+			return nil, err
+		}
 	}
 	id, err := crypto.ParseID(r.ID)
 	if err != nil {
@@ -94,16 +111,35 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if len(r.Conf) != crypto.HashSize {
 		return nil, errors.New("client: corrupt group record")
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster}
 	copy(l.conf[:], r.Conf)
+	if copy(l.rh[:], r.RosterHash) != crypto.HashSize {
+		l.rh, _ = ro.Hash()
+	}
 	return l, nil
 }
 
-// loadGroup parses a stored record.
+// loadGroup parses a stored record whose rosters are inline.
 func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error) {
+	return loadGroupWith(rcfg, b, nil)
+}
+
+// loadGroupWith parses a stored record, reading each roster stored as a
+// record of its own (putGroup) with roster.
+func loadGroupWith(rcfg ratchet.Config, b []byte, roster func(hash []byte) ([]byte, *format.Roster, error)) (*groupState, *groupRecord, error) {
 	var rec groupRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, nil, errors.New("client: corrupt group record")
+	}
+	for _, l := range []*logRecord{rec.Cur, rec.Prev, pendingNext(rec.Pending)} {
+		if l == nil || l.Roster != nil || roster == nil {
+			continue
+		}
+		rb, ro, err := roster(l.RosterHash)
+		if err != nil {
+			return nil, nil, fmt.Errorf("client: corrupt group record: its roster: %w", err)
+		}
+		l.Roster, l.parsed = rb, ro
 	}
 	if rec.V != groupRecordV {
 		return nil, nil, errOldGroup
@@ -138,21 +174,169 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 	return g, &rec, nil
 }
 
-// save writes g back into rec and encodes it.
+// pendingNext is the epoch record a pending commit would make, or nil.
+func pendingNext(p *pendingCommit) *logRecord {
+	if p == nil {
+		return nil
+	}
+	return p.Next
+}
+
+// rosterID is the vault ID under which a group's roster of hash h is
+// stored, apart from the group's state (spec/vault.md §6.6): a roster of
+// 1,000 members is 1.3 MB, written once per epoch rather than at every
+// send and receive.
+func rosterID(gid string, h []byte) string { return gid + "~r" + hex.EncodeToString(h) }
+
+// isRosterID tells a stored roster from a group's state among tx.Groups.
+func isRosterID(id string) bool { return strings.Contains(id, "~r") }
+
+// loadGroupTx parses grp, group gid's stored state, reading its rosters
+// from tx.
+func loadGroupTx(tx *vault.Tx, rcfg ratchet.Config, gid string, grp *vault.Group) (*groupState, *groupRecord, error) {
+	return loadGroupWith(rcfg, grp.State, func(h []byte) ([]byte, *format.Roster, error) {
+		r, err := tx.Group(rosterID(gid, h))
+		return r.State, nil, err
+	})
+}
+
+// loadGroup loads group gid's stored state grp, taking its rosters from
+// the engine's cache when it holds them.
+func (e *Engine) loadGroup(tx *vault.Tx, gid string, grp *vault.Group) (*groupState, *groupRecord, error) {
+	return loadGroupWith(e.rcfg, grp.State, func(h []byte) ([]byte, *format.Roster, error) {
+		id := rosterID(gid, h)
+		if c, ok := e.rosters.get(id); ok {
+			return c.rb, c.ro, nil
+		}
+		r, err := tx.Group(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		ro, err := format.LoadRoster(r.State)
+		if err != nil {
+			return nil, nil, err
+		}
+		e.rosters.put(id, cachedRoster{rb: r.State, ro: ro})
+		return r.State, ro, nil
+	})
+}
+
+// rosterCache keeps the latest stored rosters read, by vault ID. A stored
+// roster never changes under its ID (the ID names its hash), so a cached
+// one is never stale; the cache spares a large group's every operation
+// reading and decrypting 1.3 MB. It holds public keys and nicknames.
+type rosterCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRoster
+}
+
+// cachedRoster is a stored roster and its parsed form, which no one
+// changes (a commit makes a new roster).
+type cachedRoster struct {
+	rb []byte
+	ro *format.Roster
+}
+
+// rosterCacheSize bounds the cache (tuning).
+const rosterCacheSize = 16
+
+func (c *rosterCache) get(id string) (cachedRoster, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
+}
+
+func (c *rosterCache) put(id string, r cachedRoster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= rosterCacheSize {
+		c.m = map[string]cachedRoster{}
+	}
+	c.m[id] = r
+}
+
+// putGroup stores g as group gid's state in tx: each roster it refers to
+// as a record of its own, written when first referred to and deleted when
+// no longer referred to.
+func putGroup(tx *vault.Tx, gid string, g *groupState, rec *groupRecord) error {
+	g.fill(rec)
+	keep := map[string]bool{}
+	for _, l := range []*logRecord{rec.Cur, rec.Prev, pendingNext(rec.Pending)} {
+		if l == nil || l.Roster == nil {
+			continue
+		}
+		id := rosterID(gid, l.RosterHash)
+		if !keep[id] && !slices.Contains(rec.Rosters, id) {
+			if err := tx.PutGroup(&vault.Group{ID: id, State: l.Roster}); err != nil {
+				return err
+			}
+		}
+		keep[id] = true
+		l.Roster = nil
+	}
+	for _, id := range rec.Rosters {
+		if !keep[id] {
+			if err := tx.DeleteGroup(id); err != nil && !errors.Is(err, vault.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	rec.Rosters = slices.Sorted(maps.Keys(keep))
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return tx.PutGroup(&vault.Group{ID: gid, State: b})
+}
+
+// deleteGroup erases group gid's state and its stored rosters.
+func deleteGroup(tx *vault.Tx, gid string) error {
+	if grp, err := tx.Group(gid); err == nil {
+		var rec struct {
+			Rosters []string `json:"rosters"`
+		}
+		if json.Unmarshal(grp.State, &rec) == nil {
+			for _, id := range rec.Rosters {
+				if err := tx.DeleteGroup(id); err != nil && !errors.Is(err, vault.ErrNotFound) {
+					return err
+				}
+			}
+		}
+	}
+	return tx.DeleteGroup(gid)
+}
+
+// save writes g back into rec and encodes it, rosters inline.
 func (g *groupState) save(rec *groupRecord) ([]byte, error) {
+	g.fill(rec)
+	return json.Marshal(rec)
+}
+
+// fill writes g back into rec.
+func (g *groupState) fill(rec *groupRecord) {
 	rec.V = groupRecordV
 	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
-	rec.Intents, rec.Pending, rec.Asm = g.intents, g.pending, g.asm
+	rec.Intents, rec.Pending, rec.Asm = g.intents, nil, g.asm
 	rec.Updated, rec.Sent, rec.Mine = g.updated, g.sent, g.mine
+	if g.pending != nil {
+		// A copy: putGroup takes the roster out of the stored record,
+		// not out of the state.
+		p := *g.pending
+		if p.Next != nil {
+			n := *p.Next
+			p.Next = &n
+		}
+		rec.Pending = &p
+	}
 	if g.cur.epoch != nil {
 		rec.Cur = g.cur.record()
 	}
 	if g.prev != nil {
 		rec.Prev = g.prev.record()
 	}
-	return json.Marshal(rec)
 }
 
 // GroupOptions are the options of GroupCreate.
@@ -201,12 +385,8 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 		return "", err
 	}
 	rec := &groupRecord{Relay: addr, Nick: nick}
-	b, err := g.save(rec)
-	if err != nil {
-		return "", err
-	}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if err := tx.PutGroup(&vault.Group{ID: id, State: b}); err != nil {
+		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}
 		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: opt.Name,
@@ -247,18 +427,17 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	e.groups.Lock()
 	defer e.groups.Unlock()
 	var chat vault.Chat
-	var grp vault.Group
+	var g *groupState
+	var rec *groupRecord
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		var grp vault.Group
 		var err error
 		if chat, grp, err = groupOf(tx, ref); err != nil {
 			return err
 		}
-		return nil
-	})
-	if err != nil {
+		g, rec, err = e.loadGroup(tx, chat.GroupID, &grp)
 		return err
-	}
-	g, rec, err := loadGroup(e.rcfg, grp.State)
+	})
 	if err != nil {
 		return err
 	}
@@ -326,7 +505,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	}
 	if g.gone {
 		err := e.v.Update(ctx, func(tx *vault.Tx) error {
-			if err := tx.DeleteGroup(chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			if err := deleteGroup(tx, chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 				return err
 			}
 			return nil
@@ -342,12 +521,8 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 		}
 		return nil
 	}
-	b, err := g.save(rec)
-	if err != nil {
-		return err
-	}
-	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if err := tx.PutGroup(&vault.Group{ID: chat.GroupID, State: b}); err != nil {
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
 			return err
 		}
 		c, err := tx.Chat(chat.ID)
@@ -463,7 +638,7 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Durat
 			return err
 		}
 		chatID = chat.ID
-		g, rec, err := loadGroup(e.rcfg, grp.State)
+		g, rec, err := e.loadGroup(tx, chat.GroupID, &grp)
 		if err != nil {
 			return err
 		}
@@ -478,11 +653,7 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Durat
 			return err
 		}
 		g.out[len(g.out)-1].Msg = id
-		b, err := g.save(rec)
-		if err != nil {
-			return err
-		}
-		if err := tx.PutGroup(&vault.Group{ID: chat.GroupID, State: b}); err != nil {
+		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
 			return err
 		}
 		now := e.now()
@@ -613,7 +784,7 @@ func (e *Engine) withGroupOffline(ctx context.Context, ref string, f func(g *gro
 		if err != nil {
 			return err
 		}
-		g, _, err := loadGroup(e.rcfg, grp.State)
+		g, _, err := e.loadGroup(tx, chat.GroupID, &grp)
 		if err != nil {
 			return err
 		}

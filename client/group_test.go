@@ -14,7 +14,7 @@ import (
 
 // groupEngine is a real engine (a Badger vault in t.TempDir()) whose default
 // relay is the real relay at addr.
-func groupEngine(t *testing.T, addr string) (*Engine, chan Event) {
+func groupEngine(t testing.TB, addr string) (*Engine, chan Event) {
 	t.Helper()
 	evs := make(chan Event, 256)
 	cfg := Config{Dir: t.TempDir(), Events: evs,
@@ -171,7 +171,7 @@ func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			g, rec, err := loadGroup(ana.rcfg, grp.State)
+			g, rec, err := loadGroupTx(tx, ana.rcfg, gid, &grp)
 			if err != nil {
 				return err
 			}
@@ -190,11 +190,7 @@ func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
 				}
 				g.out = out // the upload's removal from the queue is "lost"
 			}
-			b, err := g.save(rec)
-			if err != nil {
-				return err
-			}
-			return tx.PutGroup(&vault.Group{ID: gid, State: b})
+			return putGroup(tx, gid, g, rec)
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -128,17 +128,13 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	g := &groupState{rcfg: e.rcfg, sign: sign, seal: seal, kem: kem, ttl: defaultGroupLogTTL}
 	rec := &groupRecord{Relay: k.Relay.String(), Nick: nick,
 		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: until}}
-	b, err := g.save(rec)
-	if err != nil {
-		return "", err
-	}
 	name := opt.Name
 	if name == "" {
 		name = SanitizeLine(blob.Name)
 	}
 	now := e.now()
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if err := tx.PutGroup(&vault.Group{ID: id, State: b}); err != nil {
+		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}
 		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: name, Created: now, LastActive: now})

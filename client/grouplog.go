@@ -49,6 +49,9 @@ type groupLog struct {
 	cursor uint64                // the last seq processed
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
+	// rb and rh are the roster's record and hash, kept once computed.
+	rb []byte
+	rh [crypto.HashSize]byte
 }
 
 // groupState is one member's state of one group.

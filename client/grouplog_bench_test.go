@@ -9,7 +9,9 @@ import (
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay"
+	"veil/relay/conn"
 	"veil/relay/wire"
+	"veil/vault"
 )
 
 // benchGroupState returns an admin's state of a group of n members (the
@@ -108,5 +110,51 @@ func BenchmarkGroupRemoveRelay(b *testing.B) {
 			}
 			b.ReportMetric(float64(parts), "parts/op")
 		})
+	}
+}
+
+// BenchmarkGroupSendEngine is what a user's send costs in a group of n
+// members: Engine.Send seals the TEXT, stores it with the message in the
+// vault, loads the group again, uploads it (one LAPPEND to a real relay
+// on 127.0.0.1) and stores the group state. relay-entries/op counts what
+// the relay stored.
+func BenchmarkGroupSendEngine(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			addr := startGroupRelay(b, func(c *relay.Config) { c.Limits.Rate, c.Limits.Burst = 1e6, 1e6 }).String()
+			ana, _ := groupEngine(b, addr)
+			gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "bench", As: "ana"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n > 10 {
+				growGroup(b, ana, gid, n-1)
+			} else {
+				jumpRoster(b, ana, gid, n-1)
+			}
+			text := string(make([]byte, 1024))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ana.Send(ctx, gid, text, SendOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// jumpRoster makes ana's group one of n+1 members, like growGroup, for
+// groups too small for growGroup's check.
+func jumpRoster(b testing.TB, ana *Engine, gid string, n int) {
+	b.Helper()
+	err := ana.withGroup(context.Background(), gid, func(g *groupState, _ *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		r := g.cur.roster.Clone()
+		r.Epoch++
+		r.Members = append(r.Members, bigRoster(b, n+1).Members[1:]...)
+		return nil, g.jumpEpoch(context.Background(), c, r)
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }

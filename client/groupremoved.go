@@ -99,7 +99,7 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 		if err := putMeta(tx, c.ID, &m); err != nil {
 			return err
 		}
-		if err := tx.DeleteGroup(c.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		if err := deleteGroup(tx, c.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 			return err
 		}
 		*chat = c

@@ -74,7 +74,7 @@ func testGroupJoinLargeGroup(t *testing.T, n int) {
 // growGroup makes ana's group one of n members (the others exist only as
 // roster entries) in a new epoch ana commits alone; the roster must be
 // too large for one welcome entry.
-func growGroup(t *testing.T, ana *Engine, gid string, n int) {
+func growGroup(t testing.TB, ana *Engine, gid string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	err := ana.withGroup(ctx, gid, func(g *groupState, _ *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {

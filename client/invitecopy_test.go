@@ -165,7 +165,7 @@ func TestGroupInviteCopierWithoutBlob(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, rec, err := loadGroup(ana.rcfg, grp.State)
+		_, rec, err := loadGroupTx(tx, ana.rcfg, gid, &grp)
 		if err != nil {
 			return err
 		}

@@ -79,7 +79,7 @@ func (e *Engine) followedByRelay(ctx context.Context) (map[string][]followedLog,
 			if err != nil {
 				continue
 			}
-			g, rec, err := loadGroup(e.rcfg, grp.State)
+			g, rec, err := e.loadGroup(tx, c.GroupID, &grp)
 			if err != nil {
 				continue // reported by the sync
 			}

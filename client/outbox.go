@@ -82,6 +82,9 @@ func groupQueued(tx *vault.Tx) (int, error) {
 	}
 	n := 0
 	for _, g := range groups {
+		if isRosterID(g.ID) {
+			continue // a roster stored apart, not a group
+		}
 		var rec struct {
 			Out []json.RawMessage `json:"out"`
 		}

@@ -329,6 +329,9 @@ func relayUsers(tx *vault.Tx, addr string) (chats, groups int, err error) {
 		return 0, 0, err
 	}
 	for _, g := range gs {
+		if isRosterID(g.ID) {
+			continue // a roster stored apart, not a group
+		}
 		var rec struct {
 			Relay string `json:"relay"`
 		}

@@ -34,8 +34,8 @@ func (p KEM768Public) Bytes() []byte { return append([]byte(nil), p.raw[:]...) }
 // comparisons; the zero value's is all zeros.
 func (p KEM768Public) Raw() [KEM768PublicSize]byte { return p.raw }
 
-// Valid reports whether p holds a parsed or generated key.
-func (p KEM768Public) Valid() bool { return p.pk != nil }
+// Valid reports whether p holds a parsed, loaded or generated key.
+func (p KEM768Public) Valid() bool { return p.pk != nil || p.raw != [KEM768PublicSize]byte{} }
 
 // ParseKEM768Public parses an encapsulation key, rejecting any encoding
 // that is not exactly KEM768PublicSize bytes or fails FIPS 203's modulus
@@ -51,6 +51,20 @@ func ParseKEM768Public(b []byte) (KEM768Public, error) {
 	}
 	copy(p.raw[:], b)
 	p.pk = pk
+	return p, nil
+}
+
+// LoadKEM768Public takes an encapsulation key that was parsed with
+// ParseKEM768Public before (read back from the vault) without unpacking
+// it: unpacking derives a matrix, which for a 1,000-member roster costs
+// tens of milliseconds that loading a stored state must not pay.
+// Encapsulate768 unpacks, and checks, such a key when it is used.
+func LoadKEM768Public(b []byte) (KEM768Public, error) {
+	var p KEM768Public
+	if len(b) != KEM768PublicSize {
+		return p, fmt.Errorf("crypto: ml-kem-768 public key must be %d bytes, got %d", KEM768PublicSize, len(b))
+	}
+	copy(p.raw[:], b)
 	return p, nil
 }
 
@@ -113,7 +127,14 @@ func (k *KEM768Private) Wipe() {
 // 32-byte encapsulation seed (FIPS 203's m) from r (crypto/rand when nil).
 func Encapsulate768(p KEM768Public, r io.Reader) (ct []byte, shared SymKey, err error) {
 	if p.pk == nil {
-		return nil, shared, fmt.Errorf("crypto: ml-kem-768: empty public key")
+		if p.raw == ([KEM768PublicSize]byte{}) {
+			return nil, shared, fmt.Errorf("crypto: ml-kem-768: empty public key")
+		}
+		q, err := ParseKEM768Public(p.raw[:]) // a loaded key, unpacked now
+		if err != nil {
+			return nil, shared, err
+		}
+		p = q
 	}
 	var seed [kem768EncapSeedSize]byte
 	if err := RandomBytes(r, seed[:]); err != nil {

@@ -89,7 +89,9 @@ func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 }
 
 // ownedRecords returns the Badger keys of the contact and group that chat
-// refers to and no other chat does: they are deleted with it.
+// refers to and no other chat does, with every group record whose ID is
+// the group's followed by "~" (spec/vault.md §6.6): they are deleted with
+// it.
 func (v *Vault) ownedRecords(chat string) ([][]byte, error) {
 	var owned [][]byte
 	err := v.db.View(func(txn *badger.Txn) error {
@@ -122,6 +124,15 @@ func (v *Vault) ownedRecords(chat string) ([][]byte, error) {
 		})
 		for k := range refs {
 			owned = append(owned, []byte(k))
+			if k[0] == pfxGroup {
+				// Records a group keeps apart from its state (its
+				// rosters) carry IDs that extend the group's with "~".
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: append([]byte(k), '~')})
+				for it.Rewind(); it.Valid(); it.Next() {
+					owned = append(owned, it.Item().KeyCopy(nil))
+				}
+				it.Close()
+			}
 		}
 		return err
 	})

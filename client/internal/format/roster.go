@@ -166,7 +166,10 @@ func (r *recordReader) u64() uint64          { return binary.BigEndian.Uint64(r.
 func (r *recordReader) done() bool           { return r.ok && len(r.b) == 0 }
 func newRecordReader(b []byte) *recordReader { return &recordReader{b: b, ok: true} }
 
-func (r *recordReader) member() (Member, error) {
+func (r *recordReader) member() (Member, error) { return r.memberOf(crypto.ParseKEM768Public) }
+
+// memberOf reads a roster entry, taking its ML-KEM key with kem.
+func (r *recordReader) memberOf(kem func([]byte) (crypto.KEM768Public, error)) (Member, error) {
 	var m Member
 	copy(m.Sign[:], r.take(crypto.KeySize))
 	copy(m.Seal[:], r.take(crypto.KeySize))
@@ -177,7 +180,7 @@ func (r *recordReader) member() (Member, error) {
 		return m, fmt.Errorf("%w: truncated member", errGroupRecord)
 	}
 	var err error
-	if m.Kem, err = crypto.ParseKEM768Public(q); err != nil {
+	if m.Kem, err = kem(q); err != nil {
 		return m, fmt.Errorf("%w: bad ML-KEM key", errGroupRecord)
 	}
 	if m.Role != RoleMember && m.Role != RoleAdmin {
@@ -205,7 +208,15 @@ func (r *recordReader) settings() (Settings, error) {
 
 // ParseRoster decodes a roster record strictly: exact length, valid
 // nicknames, roles and ML-KEM keys, no S, P or Q twice.
-func ParseRoster(b []byte) (*Roster, error) {
+func ParseRoster(b []byte) (*Roster, error) { return parseRoster(b, crypto.ParseKEM768Public) }
+
+// LoadRoster decodes a roster record read back from the member's own
+// vault, where it was stored after ParseRoster or a verified commit: as
+// strictly, but its ML-KEM keys are unpacked only when a commit seals to
+// them (crypto.LoadKEM768Public).
+func LoadRoster(b []byte) (*Roster, error) { return parseRoster(b, crypto.LoadKEM768Public) }
+
+func parseRoster(b []byte, kem func([]byte) (crypto.KEM768Public, error)) (*Roster, error) {
 	r := newRecordReader(b)
 	if r.u8() != groupRecordVersion || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
@@ -223,7 +234,7 @@ func ParseRoster(b []byte) (*Roster, error) {
 	}
 	out.Members = make([]Member, 0, min(n, len(r.b)/(memberFixedSize+1)+1))
 	for range n {
-		m, err := r.member()
+		m, err := r.memberOf(kem)
 		if err != nil {
 			return nil, err
 		}
