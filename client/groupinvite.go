@@ -252,6 +252,7 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 	if err != nil {
 		return false, nil, fmt.Errorf("client: reading an invite's log: %w", err)
 	}
+	var refused []Event
 	for _, en := range entries {
 		inv.Cursor = en.Seq
 		pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelGroupRequestAD)
@@ -260,6 +261,11 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		}
 		m, err := format.ParseMember(pt)
 		if err != nil {
+			continue
+		}
+		if why := joinNickRefusal(g.cur.roster, m.Nick); why != "" {
+			// spec/groups.md §14.1: the invite stays open.
+			refused = append(refused, Event{Type: EventWarning, Err: why})
 			continue
 		}
 		w, err := g.add(ctx, c, m)
@@ -289,9 +295,9 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 				return true, nil, fmt.Errorf("client: sending the welcome: %w", err)
 			}
 		}
-		return true, []Event{{Type: EventGroupJoined, From: SanitizeLine(m.Nick)}, {Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}}, nil
+		return true, append(refused, Event{Type: EventGroupJoined, From: SanitizeLine(m.Nick)}, Event{Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}), nil
 	}
-	return false, nil, nil
+	return false, refused, nil
 }
 
 // welcomeReadPages bounds the LREAD calls one look for the welcome makes.

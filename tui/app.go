@@ -363,7 +363,11 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		if ev.From == "" {
 			a.setNotice("you were removed from "+name, true)
 		} else {
-			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name, false)
+			by := ""
+			if ev.By != "" {
+				by = " by " + client.SanitizeLine(ev.By)
+			}
+			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name+by, false)
 		}
 	case client.EventGroupBurned:
 		a.setNotice("a group was burned by an admin and erased", false)

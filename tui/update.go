@@ -244,9 +244,9 @@ func (a *App) onMembers(msg membersMsg) tea.Cmd {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK.\n\n", msg.epoch)
+	fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK\n(nick#key where two look alike).\n\n", msg.epoch)
 	for _, m := range msg.members {
-		line := client.SanitizeLine(m.Nick)
+		line := client.SanitizeLine(m.Name)
 		if m.Admin {
 			line += " (admin)"
 		}

@@ -449,7 +449,18 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] %s %s", chat, ev.Message, ev.Status)
 	case client.EventContactJoined:
 		line = fmt.Sprintf("[%s] %s joined", chat, orDash(ev.From))
-	case client.EventGroupJoined, client.EventGroupLeft, client.EventGroupRemoved, client.EventGroupPromote:
+	case client.EventGroupRemoved:
+		switch {
+		case ev.From == "":
+			line = fmt.Sprintf("[%s] you were removed", chat)
+		case ev.By != "":
+			line = fmt.Sprintf("[%s] %s was removed by %s", chat, ev.From, ev.By)
+		default:
+			line = fmt.Sprintf("[%s] %s was removed", chat, ev.From)
+		}
+	case client.EventGroupLeft:
+		line = fmt.Sprintf("[%s] %s left", chat, orDash(ev.From))
+	case client.EventGroupJoined, client.EventGroupPromote:
 		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
 	case client.EventGroupEpoch:
 		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)

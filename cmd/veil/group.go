@@ -107,7 +107,7 @@ func printMembers(io *stdio, ms []client.MemberInfo, epoch uint64, asJSON bool) 
 		}{epoch, ms})
 	}
 	for _, m := range ms {
-		line := m.Nick
+		line := m.Name
 		if m.Admin {
 			line += " (admin)"
 		}
@@ -124,6 +124,7 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	if sub == "promote" {
 		summary = "Make a member an admin"
 	}
+	summary += "; MEMBER is a nickname or, where two look alike, nick#key as group members shows it"
 	fs := newFlags(g, io, "group "+sub, "GROUP MEMBER", summary)
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {
