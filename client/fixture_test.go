@@ -14,6 +14,7 @@ import (
 type testMember struct {
 	sign crypto.SignPrivate
 	seal crypto.DHPrivate
+	kem  crypto.KEM768Private
 }
 
 // testRoster returns a roster of n members (the first an admin) and their
@@ -27,12 +28,13 @@ func testRoster(t testing.TB, n int) (*format.Roster, []testMember) {
 	for i := range n {
 		s, _ := crypto.GenerateSign(r)
 		d, _ := crypto.GenerateDH(r)
-		keys = append(keys, testMember{s, d})
+		q, _ := crypto.GenerateKEM768(r)
+		keys = append(keys, testMember{s, d, q})
 		role := format.RoleMember
 		if i == 0 {
 			role = format.RoleAdmin
 		}
-		ro.Members = append(ro.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
+		ro.Members = append(ro.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
 	}
 	return ro, keys
 }
@@ -42,12 +44,12 @@ func bigRoster(t testing.TB, n int) *format.Roster {
 	t.Helper()
 	r := &format.Roster{Epoch: 1, Settings: format.Settings{Name: strings.Repeat("g", format.MaxGroupName)}}
 	for i := range n {
-		s, d, err := newGroupKeys(ratchet.Config{})
+		s, d, q, err := newGroupKeys(ratchet.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nick := fmt.Sprintf("%0*d", format.MaxGroupNick, i)
-		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: format.RoleMember, Nick: nick})
+		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: format.RoleMember, Nick: nick})
 	}
 	r.Members[0].Role = format.RoleAdmin
 	return r

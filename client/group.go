@@ -24,7 +24,8 @@ type groupRecord struct {
 	V       int              `json:"v"`
 	Relay   string           `json:"relay"`
 	Sign    []byte           `json:"sign"` // signing seed (secret)
-	Seal    []byte           `json:"seal"` // sealing key (secret)
+	Seal    []byte           `json:"seal"` // X25519 sealing key (secret)
+	Kem     []byte           `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
 	TTL     int64            `json:"ttl"`
 	Nick    string           `json:"nick"`
 	Cur     *logRecord       `json:"cur,omitempty"`
@@ -52,7 +53,7 @@ type groupInviteRec struct {
 	Cursor uint64    `json:"cursor"`
 }
 
-const groupRecordV = 1
+const groupRecordV = 2
 
 func (l *groupLog) record() *logRecord {
 	rb, _ := l.roster.Marshal()
@@ -78,7 +79,13 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 // loadGroup parses a stored record.
 func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error) {
 	var rec groupRecord
-	if err := json.Unmarshal(b, &rec); err != nil || rec.V != groupRecordV {
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	if rec.V == 1 {
+		return nil, nil, errors.New("client: this group was made by an older veil; ask an admin for a new invite")
+	}
+	if rec.V != groupRecordV {
 		return nil, nil, errors.New("client: corrupt group record")
 	}
 	sign, err := crypto.ParseSignPrivate(rec.Sign)
@@ -89,7 +96,11 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 	if err != nil {
 		return nil, nil, errors.New("client: corrupt group record")
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: time.Duration(rec.TTL) * time.Second}
+	kem, err := crypto.ParseKEM768Private(rec.Kem)
+	if err != nil {
+		return nil, nil, errors.New("client: corrupt group record")
+	}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: time.Duration(rec.TTL) * time.Second}
 	if rec.Cur != nil {
 		l, err := rec.Cur.load(rcfg)
 		if err != nil {
@@ -116,7 +127,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 // save writes g back into rec and encodes it.
 func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.V = groupRecordV
-	rec.Sign, rec.Seal = g.sign.Seed(), g.seal.Bytes()
+	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Leaves, rec.Out = nil, nil, nil, g.out
 	if g.cur.epoch != nil {

@@ -12,7 +12,7 @@ import (
 // saves and loads again to the same state.
 func FuzzLoadGroup(f *testing.F) {
 	ro, keys := testRoster(f, 2)
-	g := &groupState{sign: keys[0].sign, seal: keys[0].seal}
+	g := &groupState{sign: keys[0].sign, seal: keys[0].seal, kem: keys[0].kem}
 	secret := crypto.SymKey{1}
 	pubs := []crypto.SignPublic{ro.Members[0].Sign, ro.Members[1].Sign}
 	ep, err := ratchet.NewGroupEpoch(ratchet.Config{}, &secret, ro.GroupID, ro.Epoch, keys[0].sign, pubs)

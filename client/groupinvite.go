@@ -91,12 +91,12 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 			until = dl
 		}
 	}
-	sign, seal, err := newGroupKeys(e.rcfg)
+	sign, seal, kem, err := newGroupKeys(e.rcfg)
 	if err != nil {
 		return "", err
 	}
 	gk := format.DeriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:])
-	m := format.Member{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleMember, Nick: nick}
+	m := format.Member{Sign: sign.Public(), Seal: seal.Public(), Kem: kem.Public(), Role: format.RoleMember, Nick: nick}
 	req, err := m.AppendTo(nil)
 	if err != nil {
 		return "", err
@@ -109,7 +109,7 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	if err != nil {
 		return "", err
 	}
-	g := &groupState{rcfg: e.rcfg, sign: sign, seal: seal, ttl: defaultGroupLogTTL}
+	g := &groupState{rcfg: e.rcfg, sign: sign, seal: seal, kem: kem, ttl: defaultGroupLogTTL}
 	rec := &groupRecord{Relay: k.Relay.String(), Nick: nick,
 		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: until}}
 	b, err := g.save(rec)
@@ -198,7 +198,7 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 			if err != nil {
 				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
 			}
-			ng, err := joinGroup(e.rcfg, g.sign, g.seal, w, g.ttl)
+			ng, err := joinGroup(e.rcfg, g.sign, g.seal, g.kem, w, g.ttl)
 			if err != nil {
 				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
 			}

@@ -50,8 +50,9 @@ type groupLog struct {
 // groupState is one member's state of one group.
 type groupState struct {
 	rcfg ratchet.Config
-	sign crypto.SignPrivate // our per-group signing key
-	seal crypto.DHPrivate   // our per-group sealing key
+	sign crypto.SignPrivate   // our per-group signing key
+	seal crypto.DHPrivate     // our per-group X25519 sealing key
+	kem  crypto.KEM768Private // our per-group ML-KEM-768 sealing key
 	ttl  time.Duration
 
 	cur  groupLog
@@ -75,13 +76,17 @@ type groupState struct {
 }
 
 // newGroupKeys draws a member's per-group keys.
-func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, error) {
+func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, crypto.KEM768Private, error) {
 	s, err := crypto.GenerateSign(rcfg.Rand)
 	if err != nil {
-		return s, crypto.DHPrivate{}, err
+		return s, crypto.DHPrivate{}, crypto.KEM768Private{}, err
 	}
 	d, err := crypto.GenerateDH(rcfg.Rand)
-	return s, d, err
+	if err != nil {
+		return s, d, crypto.KEM768Private{}, err
+	}
+	q, err := crypto.GenerateKEM768(rcfg.Rand)
+	return s, d, q, err
 }
 
 // createGroup makes a group with us as its only member and admin, and its
@@ -90,16 +95,16 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 	if err := format.CheckGroupNick(nick); err != nil {
 		return nil, err
 	}
-	sign, seal, err := newGroupKeys(rcfg)
+	sign, seal, kem, err := newGroupKeys(rcfg)
 	if err != nil {
 		return nil, err
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: ttl}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl}
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
 	r := &format.Roster{Epoch: 1, Settings: settings,
-		Members: []format.Member{{Sign: sign.Public(), Seal: seal.Public(), Role: format.RoleAdmin, Nick: nick}}}
+		Members: []format.Member{{Sign: sign.Public(), Seal: seal.Public(), Kem: kem.Public(), Role: format.RoleAdmin, Nick: nick}}}
 	if err := crypto.RandomBytes(rcfg.Rand, r.GroupID[:]); err != nil {
 		return nil, err
 	}
@@ -149,16 +154,16 @@ func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *format.Roster, 
 }
 
 // joinGroup enters a group from an admin's welcome.
-func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPrivate, w *format.GroupWelcome, ttl time.Duration) (*groupState, error) {
+func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPrivate, kem crypto.KEM768Private, w *format.GroupWelcome, ttl time.Duration) (*groupState, error) {
 	r, err := format.ParseRoster(w.Roster)
 	if err != nil {
 		return nil, err
 	}
 	i := r.Index(sign.Public())
-	if i < 0 || r.Members[i].Seal != seal.Public() {
+	if i < 0 || r.Members[i].Seal != seal.Public() || r.Members[i].Kem.Raw() != kem.Public().Raw() {
 		return nil, errors.New("client: the group welcome does not list us")
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, ttl: ttl}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl}
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
@@ -260,9 +265,9 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, oper
 	if err != nil {
 		return err
 	}
-	seals := make([]crypto.DHPublic, len(next.Members))
+	seals := make([]ratchet.SealRecipient, len(next.Members))
 	for i, m := range next.Members {
-		seals[i] = m.Seal
+		seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
 	}
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err
@@ -440,7 +445,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		g.gone = true
 		return []Event{{Type: EventGroupRemoved}}
 	}
-	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal)
+	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
 	}

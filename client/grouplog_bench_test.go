@@ -28,11 +28,11 @@ func benchGroupState(b *testing.B, n int) (*groupState, *member) {
 	r := g.cur.roster.Clone()
 	r.Epoch++
 	for i := 1; i < n; i++ {
-		s, d, err := newGroupKeys(ratchet.Config{})
+		s, d, q, err := newGroupKeys(ratchet.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Role: format.RoleMember, Nick: fmt.Sprint("m", i)})
+		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: format.RoleMember, Nick: fmt.Sprint("m", i)})
 	}
 	secret, _ := crypto.NewSymKey(nil)
 	if err := g.enter(context.Background(), m.c, r, &secret, nil); err != nil {

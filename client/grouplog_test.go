@@ -80,15 +80,15 @@ func hasEvent(evs []Event, typ EventType, from string) bool {
 // would (spec/groups.md §9.3), and returns it.
 func invite(t testing.TB, admin *member, a wire.Address, nick string) *member {
 	t.Helper()
-	s, d, err := newGroupKeys(ratchet.Config{})
+	s, d, q, err := newGroupKeys(ratchet.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := admin.g.add(context.Background(), admin.c, format.Member{Sign: s.Public(), Seal: d.Public(), Nick: nick})
+	w, err := admin.g.add(context.Background(), admin.c, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Nick: nick})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := joinGroup(ratchet.Config{}, s, d, w, 0)
+	g, err := joinGroup(ratchet.Config{}, s, d, q, w, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestGroupOverRelay(t *testing.T) {
 	}
 	forged := append([]byte(nil), real...)
 	gctx := ben.g.cur.epoch.Context()
-	signed := append(append([]byte("veil/group/v1/message-signature"), gctx[:]...), forged[:len(forged)-crypto.SignatureSize]...)
+	signed := append(append([]byte("veil/group/v2/message-signature"), gctx[:]...), forged[:len(forged)-crypto.SignatureSize]...)
 	copy(forged[len(forged)-crypto.SignatureSize:], ben.g.sign.Sign(signed))
 	w, _ := ben.g.cur.epoch.Caps()
 	for _, body := range [][]byte{forged, real} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"veil/crypto"
 )
@@ -160,8 +161,21 @@ func (g *GroupEpoch) groupBuf(size int) (buf, m []byte) {
 // is unchanged.
 func (g *GroupEpoch) Encrypt(pt []byte) ([]byte, error) {
 	if g.n == math.MaxUint32 {
+		// The last number is never sent (as in spec/session.md §4.5):
+		// receivers refuse it, so their chain position cannot wrap.
 		return nil, errors.New("ratchet: group sending chain exhausted")
 	}
+	m, err := g.encrypt(pt)
+	if err != nil {
+		return nil, err
+	}
+	g.expireSkipped(g.cfg.now())
+	return m, nil
+}
+
+// encrypt is Encrypt after its chain check; tests call it to forge a
+// message number Encrypt never sends.
+func (g *GroupEpoch) encrypt(pt []byte) ([]byte, error) {
 	size := crypto.BucketFor(len(pt) + 1 + groupOverhead)
 	if size == 0 {
 		return nil, fmt.Errorf("%w (%d bytes, at most %d)", ErrTooLong, len(pt), MaxGroupPlaintext)
@@ -216,6 +230,11 @@ func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 	n := binary.BigEndian.Uint32(h[crypto.KeySize:])
 	if sender == g.selfPub {
 		return nil, sender, ErrOwnMessage
+	}
+	if n == math.MaxUint32 {
+		// Encrypt never sends it; accepting it would wrap the chain's
+		// position to 0.
+		return nil, sender, authErr("message number out of range")
 	}
 	i := g.peer(sender)
 	if i < 0 {
@@ -284,23 +303,41 @@ func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 		}
 	}
 	ck.Wipe()
-	p.expire(now)
-	if len(p.skipped) == 0 {
-		p.skipped = nil
-	}
+	g.expireSkipped(now)
 	return slices.Clone(pt), sender, nil
 }
 
-// expire drops skipped keys older than SkippedKeyTTL (§8).
+// ExpireSkipped drops every sender chain's skipped keys older than
+// SkippedKeyTTL at now (spec/groups.md §4.3, §11). Encrypt and Decrypt do
+// it too, so the keys of a sender who has gone silent expire while the
+// group is in use; a caller holding a state it neither sends nor receives
+// on calls it when it loads the state.
+func (g *GroupEpoch) ExpireSkipped(now time.Time) { g.expireSkipped(now.Unix()) }
+
+// expireSkipped looks at the front of every sender chain: its keys are
+// oldest first, so the cost is one comparison per chain plus one per
+// dropped key.
+func (g *GroupEpoch) expireSkipped(now int64) {
+	for i := range g.peers {
+		g.peers[i].expire(now)
+	}
+}
+
+// expire drops p's skipped keys older than SkippedKeyTTL (§8).
 func (p *peerChain) expire(now int64) {
-	ttl := int64(SkippedKeyTTL.Seconds())
+	// created < now - TTL rather than now - created > TTL: created comes
+	// from a parsed state and must not overflow the subtraction.
+	limit := now - int64(SkippedKeyTTL.Seconds())
 	k := 0
-	for k < len(p.skipped) && now-p.skipped[k].created > ttl {
+	for k < len(p.skipped) && p.skipped[k].created < limit {
 		k++
 	}
 	if k > 0 {
 		wipeGroupSkipped(p.skipped[:k])
 		p.skipped = slices.Delete(p.skipped, 0, k)
+	}
+	if len(p.skipped) == 0 {
+		p.skipped = nil
 	}
 }
 

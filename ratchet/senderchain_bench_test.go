@@ -101,10 +101,10 @@ func BenchmarkGroupEpochChange(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			_, _, _, pubs, keys := benchGroup(b, n)
 			r := groupRand(99)
-			dh := make([]crypto.DHPublic, n-1)
+			dh := make([]SealRecipient, n-1)
 			for i := range dh {
-				k, _ := crypto.GenerateDH(r)
-				dh[i] = k.Public()
+				k := newTestSealKey(b, r)
+				dh[i] = k.recipient()
 			}
 			var id [GroupIDSize]byte
 			ctx := EpochContext(id, 2)
@@ -139,13 +139,13 @@ func BenchmarkGroupEpochJoin(b *testing.B) {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			_, _, _, pubs, keys := benchGroup(b, n)
 			r := groupRand(98)
-			me, _ := crypto.GenerateDH(r)
-			dh := make([]crypto.DHPublic, n)
+			me := newTestSealKey(b, r)
+			dh := make([]SealRecipient, n)
 			for i := range dh {
-				k, _ := crypto.GenerateDH(r)
-				dh[i] = k.Public()
+				k := newTestSealKey(b, r)
+				dh[i] = k.recipient()
 			}
-			dh[n/2] = me.Public()
+			dh[n/2] = me.recipient()
 			var id [GroupIDSize]byte
 			ctx := EpochContext(id, 2)
 			secret, _ := crypto.NewSymKey(r)
@@ -155,7 +155,7 @@ func BenchmarkGroupEpochJoin(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				s, err := OpenEpochSecret(sealed, ctx, n/2, me)
+				s, err := me.open(sealed, ctx, n/2)
 				if err != nil {
 					b.Fatal(err)
 				}

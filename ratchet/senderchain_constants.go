@@ -4,10 +4,10 @@ import "veil/crypto"
 
 // Group labels: spec/groups.md §2. Each use has its own.
 const (
-	labelGroupEpoch = "veil/group/v1/epoch"
-	labelGroupChain = "veil/group/v1/chain"
-	labelGroupSig   = "veil/group/v1/message-signature"
-	labelGroupSeal  = "veil/group/v1/epoch-seal"
+	labelGroupEpoch = "veil/group/v2/epoch"
+	labelGroupChain = "veil/group/v2/chain"
+	labelGroupSig   = "veil/group/v2/message-signature"
+	labelGroupSeal  = "veil/group/v2/epoch-seal"
 )
 
 // Group encodings and sizes: spec/groups.md §4 and §5.
@@ -35,8 +35,11 @@ const (
 	MaxGroupPlaintext = crypto.MaxBody - groupOverhead - 1
 
 	groupStateVersion = 0x01
-	// sealedSecretSize is one recipient's wrapped epoch secret (§5.3).
-	sealedSecretSize = crypto.KeySize + crypto.Overhead
+	// sealedSecretSize is one recipient's share of a sealed epoch secret:
+	// an ML-KEM-768 ciphertext and the wrapped secret (§5.3), 1136 bytes.
+	sealedSecretSize = crypto.KEM768CiphertextSize + crypto.KeySize + crypto.Overhead
+	// MaxSealedEpochSize is an epoch secret sealed to MaxGroupMembers.
+	MaxSealedEpochSize = crypto.KeySize + MaxGroupMembers*sealedSecretSize
 )
 
 // Group limits: spec/groups.md §8.

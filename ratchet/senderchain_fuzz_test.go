@@ -66,18 +66,18 @@ func FuzzGroupDecrypt(f *testing.F) {
 func FuzzOpenEpochSecret(f *testing.F) {
 	r := groupRand(22)
 	s, _ := crypto.NewSymKey(r)
-	k, _ := crypto.GenerateDH(r)
-	o, _ := crypto.GenerateDH(r)
+	k := newTestSealKey(f, r)
+	o := newTestSealKey(f, r)
 	var id [GroupIDSize]byte
 	ctx := EpochContext(id, 1)
-	sealed, err := SealEpochSecret(&s, ctx, []crypto.DHPublic{o.Public(), k.Public()}, r)
+	sealed, err := SealEpochSecret(&s, ctx, []SealRecipient{o.recipient(), k.recipient()}, r)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(sealed, 1)
 	f.Add(sealed[:40], 0)
 	f.Fuzz(func(t *testing.T, in []byte, i int) {
-		got, err := OpenEpochSecret(in, ctx, i, k)
+		got, err := k.open(in, ctx, i)
 		if err != nil {
 			if !got.IsZero() {
 				t.Fatal("secret returned with an error")

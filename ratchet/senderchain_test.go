@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -241,13 +242,11 @@ func TestGroupRemovedMemberReadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := EpochContext(g.id, 2)
-	dh := make([]crypto.DHPrivate, 3)
+	dh := make([]testSealKey, 3)
 	for i := range dh {
-		if dh[i], err = crypto.GenerateDH(r); err != nil {
-			t.Fatal(err)
-		}
+		dh[i] = newTestSealKey(t, r)
 	}
-	sealed, err := SealEpochSecret(&next, ctx, []crypto.DHPublic{dh[0].Public(), dh[1].Public()}, r)
+	sealed, err := SealEpochSecret(&next, ctx, []SealRecipient{dh[0].recipient(), dh[1].recipient()}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +256,7 @@ func TestGroupRemovedMemberReadsNothing(t *testing.T) {
 	pubs := []crypto.SignPublic{g.keys[0].Public(), g.keys[1].Public()}
 	var e2 []*GroupEpoch
 	for i := range 2 {
-		s, err := OpenEpochSecret(sealed, ctx, i, dh[i])
+		s, err := dh[i].open(sealed, ctx, i)
 		if err != nil || s != next {
 			t.Fatalf("member %d cannot open the new epoch: %v", i, err)
 		}
@@ -268,11 +267,11 @@ func TestGroupRemovedMemberReadsNothing(t *testing.T) {
 		e2 = append(e2, e)
 	}
 	for i := range 2 {
-		if _, err := OpenEpochSecret(sealed, ctx, i, dh[2]); !errors.Is(err, ErrAuth) {
+		if _, err := dh[2].open(sealed, ctx, i); !errors.Is(err, ErrAuth) {
 			t.Fatalf("removed member opened slot %d: %v", i, err)
 		}
 	}
-	if _, err := OpenEpochSecret(sealed, ctx, 2, dh[2]); !errors.Is(err, ErrAuth) {
+	if _, err := dh[2].open(sealed, ctx, 2); !errors.Is(err, ErrAuth) {
 		t.Fatal("removed member found a slot of its own")
 	}
 	m := groupEncrypt(t, e2[0], "after the removal")
@@ -296,27 +295,39 @@ func TestGroupRemovedMemberReadsNothing(t *testing.T) {
 func TestSealedEpochTampering(t *testing.T) {
 	r := groupRand(8)
 	s, _ := crypto.NewSymKey(r)
-	k, _ := crypto.GenerateDH(r)
+	k := newTestSealKey(t, r)
 	var id [GroupIDSize]byte
 	ctx := EpochContext(id, 9)
-	sealed, err := SealEpochSecret(&s, ctx, []crypto.DHPublic{k.Public()}, r)
+	sealed, err := SealEpochSecret(&s, ctx, []SealRecipient{k.recipient()}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range sealed {
 		bad := bytes.Clone(sealed)
 		bad[i] ^= 1
-		if _, err := OpenEpochSecret(bad, ctx, 0, k); err == nil {
+		if _, err := k.open(bad, ctx, 0); err == nil {
 			t.Fatalf("byte %d flipped: opened", i)
 		}
 	}
 	for n := range len(sealed) {
-		if _, err := OpenEpochSecret(sealed[:n], ctx, 0, k); err == nil {
+		if _, err := k.open(sealed[:n], ctx, 0); err == nil {
 			t.Fatalf("truncated to %d: opened", n)
 		}
 	}
-	if _, err := OpenEpochSecret(sealed, EpochContext(id, 10), 0, k); err == nil {
+	if _, err := k.open(sealed, EpochContext(id, 10), 0); err == nil {
 		t.Fatal("opened under another epoch's context")
+	}
+	// Each half of the hybrid is needed: the right X25519 key with another
+	// ML-KEM key, or the other way round, opens nothing.
+	o := newTestSealKey(t, r)
+	if _, err := OpenEpochSecret(sealed, ctx, 0, k.dh, &o.kem); err == nil {
+		t.Fatal("opened without the ML-KEM key")
+	}
+	if _, err := OpenEpochSecret(sealed, ctx, 0, o.dh, &k.kem); err == nil {
+		t.Fatal("opened without the X25519 key")
+	}
+	if _, err := OpenEpochSecret(sealed, ctx, 0, k.dh, nil); err == nil {
+		t.Fatal("opened with no ML-KEM key")
 	}
 	if _, err := SealEpochSecret(&s, ctx, nil, r); err == nil {
 		t.Fatal("sealed to nobody")
@@ -413,4 +424,31 @@ func TestGroupLogIDSeal(t *testing.T) {
 			t.Fatalf("byte %d flipped: opened", i)
 		}
 	}
+}
+
+// testSealKey is one member's pair of sealing keys.
+type testSealKey struct {
+	dh  crypto.DHPrivate
+	kem crypto.KEM768Private
+}
+
+func newTestSealKey(t testing.TB, r io.Reader) testSealKey {
+	t.Helper()
+	d, err := crypto.GenerateDH(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := crypto.GenerateKEM768(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testSealKey{d, q}
+}
+
+func (k *testSealKey) recipient() SealRecipient {
+	return SealRecipient{DH: k.dh.Public(), KEM: k.kem.Public()}
+}
+
+func (k *testSealKey) open(sealed []byte, ctx [EpochContextSize]byte, i int) (crypto.SymKey, error) {
+	return OpenEpochSecret(sealed, ctx, i, k.dh, &k.kem)
 }

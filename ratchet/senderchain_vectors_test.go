@@ -31,6 +31,7 @@ func TestGroupVectors(t *testing.T) {
 		Members     []struct {
 			SignSeed  string `json:"sign_seed"`
 			DHPrivate string `json:"dh_private"`
+			KEMSeed   string `json:"kem_seed"`
 		} `json:"members"`
 		Epochs []struct {
 			Epoch    uint64 `json:"epoch"`
@@ -78,11 +79,14 @@ func TestGroupVectors(t *testing.T) {
 	n := len(v.Members)
 	sign := make([]crypto.SignPrivate, n)
 	dh := make([]crypto.DHPrivate, n)
+	kem := make([]crypto.KEM768Private, n)
 	cfg := make([]Config, n)
 	for i, m := range v.Members {
 		sign[i], _ = crypto.GenerateSign(keys)
 		dh[i], _ = crypto.GenerateDH(keys)
-		if !bytes.Equal(sign[i].Seed(), unhex(m.SignSeed)) || !bytes.Equal(dh[i].Bytes(), unhex(m.DHPrivate)) {
+		kem[i], _ = crypto.GenerateKEM768(keys)
+		if !bytes.Equal(sign[i].Seed(), unhex(m.SignSeed)) || !bytes.Equal(dh[i].Bytes(), unhex(m.DHPrivate)) ||
+			!bytes.Equal(kem[i].Seed(), unhex(m.KEMSeed)) {
 			t.Fatalf("member %d's keys", i)
 		}
 		cfg[i] = Config{Rand: rand.NewChaCha8(seed(v.MemberSeeds[i])), Now: func() time.Time { return clock }}
@@ -100,9 +104,10 @@ func TestGroupVectors(t *testing.T) {
 				t.Fatalf("event %d: epoch %d secret", k, e.Epoch)
 			}
 			pubs := make([]crypto.SignPublic, len(e.Roster))
-			dhs := make([]crypto.DHPublic, len(e.Roster))
+			dhs := make([]SealRecipient, len(e.Roster))
 			for j, m := range e.Roster {
-				pubs[j], dhs[j] = sign[m].Public(), dh[m].Public()
+				pubs[j] = sign[m].Public()
+				dhs[j] = SealRecipient{DH: dh[m].Public(), KEM: kem[m].Public()}
 			}
 			ctx := EpochContext(id, e.Epoch)
 			var sealed []byte
@@ -116,7 +121,7 @@ func TestGroupVectors(t *testing.T) {
 				s := secret
 				if sealed != nil {
 					var err error
-					if s, err = OpenEpochSecret(sealed, ctx, j, dh[m]); err != nil || s != secret {
+					if s, err = OpenEpochSecret(sealed, ctx, j, dh[m], &kem[m]); err != nil || s != secret {
 						t.Fatalf("event %d: member %d opens epoch %d: %v", k, m, e.Epoch, err)
 					}
 				}

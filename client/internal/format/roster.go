@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,15 +15,22 @@ import (
 
 // Group labels, spec/groups.md §2.
 const (
-	labelGroupRoster = "veil/group/v1/roster"
-	labelGroupCommit = "veil/group/v1/commit"
+	labelGroupRoster     = "veil/group/v2/roster"
+	labelGroupCommit     = "veil/group/v2/commit"
+	labelGroupCommitHash = "veil/group/v2/commit-hash"
 )
 
 // Group record limits, spec/groups.md §3.3 and §11.
 const (
-	groupRecordVersion = 1
+	groupRecordVersion = 2
 	MaxGroupNick       = 32
 	MaxGroupName       = 64
+
+	// memberFixedSize is a roster entry without its nickname: S, P, Q,
+	// role and nickname length.
+	memberFixedSize = 2*crypto.KeySize + crypto.KEM768PublicSize + 2
+	// MaxMemberSize is the largest roster entry (spec/groups.md §3.3).
+	MaxMemberSize = memberFixedSize + MaxGroupNick
 )
 
 // Member roles, spec/groups.md §3.3.
@@ -40,6 +46,7 @@ const (
 	ChangeLeave    byte = 3
 	ChangePromote  byte = 4
 	changeSettings byte = 5
+	ChangeUpdate   byte = 6
 )
 
 // errGroupRecord is wrapped by every roster and commit decoding error.
@@ -47,8 +54,9 @@ var errGroupRecord = errors.New("client: malformed group record")
 
 // Member is one roster entry.
 type Member struct {
-	Sign crypto.SignPublic // the member's per-group signing key
-	Seal crypto.DHPublic   // the member's per-group sealing key
+	Sign crypto.SignPublic   // S: the member's per-group signing key
+	Seal crypto.DHPublic     // P: the member's per-group X25519 sealing key
+	Kem  crypto.KEM768Public // Q: the member's per-group ML-KEM-768 sealing key
 	Role byte
 	Nick string // as the member chose it; sanitise before display
 }
@@ -76,8 +84,12 @@ func (m *Member) AppendTo(b []byte) ([]byte, error) {
 	if m.Role != RoleMember && m.Role != RoleAdmin {
 		return nil, fmt.Errorf("%w: role %d", errGroupRecord, m.Role)
 	}
+	if !m.Kem.Valid() {
+		return nil, fmt.Errorf("%w: a member without an ML-KEM key", errGroupRecord)
+	}
 	b = append(b, m.Sign[:]...)
 	b = append(b, m.Seal[:]...)
+	b = append(b, m.Kem.Bytes()...)
 	b = append(b, m.Role, byte(len(m.Nick)))
 	return append(b, m.Nick...), nil
 }
@@ -158,10 +170,15 @@ func (r *recordReader) member() (Member, error) {
 	var m Member
 	copy(m.Sign[:], r.take(crypto.KeySize))
 	copy(m.Seal[:], r.take(crypto.KeySize))
+	q := r.take(crypto.KEM768PublicSize)
 	m.Role = r.u8()
 	m.Nick = string(r.take(int(r.u8())))
 	if !r.ok {
 		return m, fmt.Errorf("%w: truncated member", errGroupRecord)
+	}
+	var err error
+	if m.Kem, err = crypto.ParseKEM768Public(q); err != nil {
+		return m, fmt.Errorf("%w: bad ML-KEM key", errGroupRecord)
 	}
 	if m.Role != RoleMember && m.Role != RoleAdmin {
 		return m, fmt.Errorf("%w: role %d", errGroupRecord, m.Role)
@@ -187,7 +204,7 @@ func (r *recordReader) settings() (Settings, error) {
 }
 
 // ParseRoster decodes a roster record strictly: exact length, valid
-// nicknames and roles, no signing or sealing key twice.
+// nicknames, roles and ML-KEM keys, no S, P or Q twice.
 func ParseRoster(b []byte) (*Roster, error) {
 	r := newRecordReader(b)
 	if r.u8() != groupRecordVersion || !r.ok {
@@ -204,7 +221,7 @@ func ParseRoster(b []byte) (*Roster, error) {
 	if !r.ok || n == 0 || n > ratchet.MaxGroupMembers {
 		return nil, fmt.Errorf("%w: member count", errGroupRecord)
 	}
-	out.Members = make([]Member, 0, min(n, len(r.b)/(2*crypto.KeySize+3)+1))
+	out.Members = make([]Member, 0, min(n, len(r.b)/(memberFixedSize+1)+1))
 	for range n {
 		m, err := r.member()
 		if err != nil {
@@ -221,15 +238,17 @@ func ParseRoster(b []byte) (*Roster, error) {
 	return out, nil
 }
 
-// checkUnique refuses a roster with a signing or sealing key twice.
+// checkUnique refuses a roster with any of S, P or Q twice.
 func (r *Roster) checkUnique() error {
 	signs := make(map[crypto.SignPublic]bool, len(r.Members))
 	seals := make(map[crypto.DHPublic]bool, len(r.Members))
+	kems := make(map[[crypto.KEM768PublicSize]byte]bool, len(r.Members))
 	for _, m := range r.Members {
-		if signs[m.Sign] || seals[m.Seal] {
+		q := m.Kem.Raw()
+		if signs[m.Sign] || seals[m.Seal] || kems[q] {
 			return fmt.Errorf("%w: a key is twice in the roster", errGroupRecord)
 		}
-		signs[m.Sign], seals[m.Seal] = true, true
+		signs[m.Sign], seals[m.Seal], kems[q] = true, true, true
 	}
 	return nil
 }
@@ -261,206 +280,3 @@ func (r *Roster) Clone() *Roster {
 	c.Members = append([]Member(nil), r.Members...)
 	return &c
 }
-
-// Commit is one roster change for the next epoch (spec/groups.md §6.3).
-type Commit struct {
-	Epoch   uint64 // the new epoch
-	OldHash [crypto.HashSize]byte
-	Change  byte
-	Operand []byte
-	NewHash [crypto.HashSize]byte
-	Sealed  []byte // the new epoch secret sealed to the new roster
-	LogID   []byte // the new log's ID sealed under the new epoch
-	Signer  crypto.SignPublic
-	Sig     [crypto.SignatureSize]byte
-}
-
-// maxCommitSize bounds a commit: the largest sealed list, an operand and
-// the fixed fields (spec/groups.md §11: at most 8 parts).
-const maxCommitSize = 8 * 15000
-
-// signedPart returns the commit's bytes before the signature.
-func (c *Commit) signedPart() []byte {
-	b := []byte{groupRecordVersion}
-	b = binary.BigEndian.AppendUint64(b, c.Epoch)
-	b = append(b, c.OldHash[:]...)
-	b = append(b, c.Change)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Operand)))
-	b = append(b, c.Operand...)
-	b = append(b, c.NewHash[:]...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Sealed)))
-	b = append(b, c.Sealed...)
-	b = append(b, c.LogID...)
-	return append(b, c.Signer[:]...)
-}
-
-// Marshal encodes the signed commit.
-func (c *Commit) Marshal() []byte { return append(c.signedPart(), c.Sig[:]...) }
-
-// commitSigInput is what an admin signs: the label, the old epoch's
-// context and the commit without its signature.
-func commitSigInput(oldCtx [ratchet.EpochContextSize]byte, signed []byte) []byte {
-	b := make([]byte, 0, len(labelGroupCommit)+len(oldCtx)+len(signed))
-	b = append(b, labelGroupCommit...)
-	b = append(b, oldCtx[:]...)
-	return append(b, signed...)
-}
-
-// Sign signs c with an admin's group signing key in the old epoch.
-func (c *Commit) Sign(key crypto.SignPrivate, oldCtx [ratchet.EpochContextSize]byte) {
-	c.Signer = key.Public()
-	copy(c.Sig[:], key.Sign(commitSigInput(oldCtx, c.signedPart())))
-}
-
-// ParseCommit decodes a commit strictly; it does not verify it.
-func ParseCommit(b []byte) (*Commit, error) {
-	if len(b) > maxCommitSize {
-		return nil, fmt.Errorf("%w: commit too long", errGroupRecord)
-	}
-	r := newRecordReader(b)
-	if r.u8() != groupRecordVersion || !r.ok {
-		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
-	}
-	c := &Commit{}
-	c.Epoch = r.u64()
-	copy(c.OldHash[:], r.take(crypto.HashSize))
-	c.Change = r.u8()
-	c.Operand = bytes.Clone(r.take(r.u16()))
-	copy(c.NewHash[:], r.take(crypto.HashSize))
-	n := r.u32()
-	if n > maxCommitSize {
-		return nil, fmt.Errorf("%w: sealed list too long", errGroupRecord)
-	}
-	c.Sealed = bytes.Clone(r.take(int(n)))
-	c.LogID = bytes.Clone(r.take(ratchet.SealedLogIDSize))
-	copy(c.Signer[:], r.take(crypto.KeySize))
-	copy(c.Sig[:], r.take(crypto.SignatureSize))
-	if !r.done() {
-		return nil, fmt.Errorf("%w: truncated or trailing bytes", errGroupRecord)
-	}
-	if c.Change < ChangeAdd || c.Change > changeSettings {
-		return nil, fmt.Errorf("%w: unknown change %d", errGroupRecord, c.Change)
-	}
-	return c, nil
-}
-
-// apply returns the roster that c's change makes of old, for epoch
-// old.Epoch+1. It checks the change is well-formed and allowed; it does not
-// check the signature (verify does).
-func (c *Commit) apply(old *Roster) (*Roster, error) {
-	next := old.Clone()
-	next.Epoch = old.Epoch + 1
-	r := newRecordReader(c.Operand)
-	switch c.Change {
-	case ChangeAdd:
-		m, err := r.member()
-		if err != nil {
-			return nil, err
-		}
-		if m.Role != RoleMember {
-			return nil, fmt.Errorf("%w: a new member must join as a member", errGroupRecord)
-		}
-		if len(next.Members) >= ratchet.MaxGroupMembers {
-			return nil, fmt.Errorf("client: the group is full (%d members)", ratchet.MaxGroupMembers)
-		}
-		next.Members = append(next.Members, m)
-	case ChangeRemove, ChangeLeave, ChangePromote:
-		i := r.u16()
-		if !r.ok || i >= len(old.Members) {
-			return nil, fmt.Errorf("%w: no member %d", errGroupRecord, i)
-		}
-		if c.Change == ChangePromote {
-			if next.Members[i].Role == RoleAdmin {
-				return nil, fmt.Errorf("%w: already an admin", errGroupRecord)
-			}
-			next.Members[i].Role = RoleAdmin
-		} else {
-			if len(old.Members) == 1 {
-				return nil, fmt.Errorf("%w: the last member cannot go", errGroupRecord)
-			}
-			next.Members = append(next.Members[:i], next.Members[i+1:]...)
-		}
-	case changeSettings:
-		s, err := r.settings()
-		if err != nil {
-			return nil, err
-		}
-		next.Settings = s
-	}
-	if !r.done() {
-		return nil, fmt.Errorf("%w: operand length", errGroupRecord)
-	}
-	if err := next.checkUnique(); err != nil {
-		return nil, err
-	}
-	return next, nil
-}
-
-// Verify checks c against the current roster old of epoch context oldCtx
-// (spec/groups.md §3.4) and returns the next epoch's roster: the commit is
-// for the next epoch, names old's hash, is signed by an admin of old, and
-// its change applied to old gives the roster whose hash it names.
-func (c *Commit) Verify(old *Roster, oldCtx [ratchet.EpochContextSize]byte) (*Roster, error) {
-	if c.Epoch != old.Epoch+1 {
-		return nil, fmt.Errorf("client: group commit for epoch %d, expected %d", c.Epoch, old.Epoch+1)
-	}
-	h, err := old.hash()
-	if err != nil {
-		return nil, err
-	}
-	if !crypto.Equal(h[:], c.OldHash[:]) {
-		return nil, errors.New("client: group commit names another roster")
-	}
-	i := old.Index(c.Signer)
-	if i < 0 || old.Members[i].Role != RoleAdmin {
-		return nil, errors.New("client: group commit not signed by an admin")
-	}
-	if !crypto.Verify(c.Signer, commitSigInput(oldCtx, c.signedPart()), c.Sig[:]) {
-		return nil, errors.New("client: group commit signature does not verify")
-	}
-	next, err := c.apply(old)
-	if err != nil {
-		return nil, err
-	}
-	nh, err := next.hash()
-	if err != nil {
-		return nil, err
-	}
-	if !crypto.Equal(nh[:], c.NewHash[:]) {
-		return nil, errors.New("client: group commit's new roster does not match its hash")
-	}
-	if next.Admins() == 0 {
-		return nil, errors.New("client: group commit leaves no admin")
-	}
-	return next, nil
-}
-
-// MakeCommit builds the unsigned commit of a change to old and returns it
-// with the roster it makes. sealed and logID are filled in by the caller
-// once the new epoch's secret and log exist; they are not part of the
-// Roster hash.
-func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, error) {
-	c := &Commit{Epoch: old.Epoch + 1, Change: change, Operand: operand}
-	var err error
-	if c.OldHash, err = old.hash(); err != nil {
-		return nil, nil, err
-	}
-	next, err := c.apply(old)
-	if err != nil {
-		return nil, nil, err
-	}
-	if next.Admins() == 0 {
-		return nil, nil, errors.New("client: the group would have no admin left: promote someone first")
-	}
-	if c.NewHash, err = next.hash(); err != nil {
-		return nil, nil, err
-	}
-	return c, next, nil
-}
-
-// IndexOperand is the operand of a remove, leave or promote change.
-func IndexOperand(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
-
-// OperandIndex is the member index of a verified remove, leave or promote
-// change's operand.
-func OperandIndex(operand []byte) int { return newRecordReader(operand).u16() }

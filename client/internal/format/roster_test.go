@@ -14,6 +14,7 @@ import (
 type testMember struct {
 	sign crypto.SignPrivate
 	seal crypto.DHPrivate
+	kem  crypto.KEM768Private
 }
 
 // testRoster returns a roster of n members (the first an admin) and their
@@ -27,12 +28,13 @@ func testRoster(t testing.TB, n int) (*Roster, []testMember) {
 	for i := range n {
 		s, _ := crypto.GenerateSign(r)
 		d, _ := crypto.GenerateDH(r)
-		keys = append(keys, testMember{s, d})
+		q, _ := crypto.GenerateKEM768(r)
+		keys = append(keys, testMember{s, d, q})
 		role := RoleMember
 		if i == 0 {
 			role = RoleAdmin
 		}
-		ro.Members = append(ro.Members, Member{Sign: s.Public(), Seal: d.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
+		ro.Members = append(ro.Members, Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: role, Nick: fmt.Sprint("nick", i)})
 	}
 	return ro, keys
 }
@@ -45,7 +47,7 @@ func signedCommit(t testing.TB, old *Roster, signer crypto.SignPrivate, change b
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Sealed = []byte("sealed list")
+	c.Sealed = make([]byte, ratchet.SealedEpochSize(len(next.Members)))
 	c.LogID = make([]byte, ratchet.SealedLogIDSize)
 	c.Sign(signer, ctxOf(old))
 	return c, next
@@ -87,9 +89,15 @@ func TestCommitChanges(t *testing.T) {
 	r := rand.NewChaCha8([32]byte{'n'})
 	ns, _ := crypto.GenerateSign(r)
 	nd, _ := crypto.GenerateDH(r)
-	joiner := Member{Sign: ns.Public(), Seal: nd.Public(), Role: RoleMember, Nick: "newcomer"}
+	nq, _ := crypto.GenerateKEM768(r)
+	joiner := Member{Sign: ns.Public(), Seal: nd.Public(), Kem: nq.Public(), Role: RoleMember, Nick: "newcomer"}
 	addOp, _ := joiner.AppendTo(nil)
 	setOp, _ := (&Settings{Name: "lake", Deadline: 99}).appendTo(nil)
+	fresh := updatedMember(t, ro.Members[1], 'u')
+	updOp, err := UpdateOperand(1, &fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		change byte
@@ -101,9 +109,16 @@ func TestCommitChanges(t *testing.T) {
 		{"leave", ChangeLeave, IndexOperand(2), func(n *Roster) bool { return len(n.Members) == 2 && n.Index(keys[2].sign.Public()) < 0 }},
 		{"promote", ChangePromote, IndexOperand(1), func(n *Roster) bool { return n.Members[1].Role == RoleAdmin }},
 		{"settings", changeSettings, setOp, func(n *Roster) bool { return n.Settings.Name == "lake" && n.Settings.Deadline == 99 }},
+		{"update", ChangeUpdate, updOp, func(n *Roster) bool {
+			return len(n.Members) == 3 && n.Members[1].Sign == fresh.Sign && n.Index(keys[1].sign.Public()) < 0
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, want := signedCommit(t, ro, admin, tc.change, tc.op)
+			signer := admin
+			if tc.change == ChangeUpdate {
+				signer = keys[1].sign // a member updates itself with its old key
+			}
+			c, want := signedCommit(t, ro, signer, tc.change, tc.op)
 			p, err := ParseCommit(c.Marshal())
 			if err != nil {
 				t.Fatal(err)
@@ -234,5 +249,81 @@ func TestGroupEnvelopeAndCommitParts(t *testing.T) {
 	}
 	if _, err := SplitCommit([8]byte{}, make([]byte, maxCommitParts*commitPartBytes+1)); err == nil {
 		t.Fatal("an oversized commit was split")
+	}
+}
+
+// updatedMember returns m with three fresh keys drawn from seed.
+func updatedMember(t testing.TB, m Member, seed byte) Member {
+	t.Helper()
+	r := rand.NewChaCha8([32]byte{seed})
+	s, _ := crypto.GenerateSign(r)
+	d, _ := crypto.GenerateDH(r)
+	q, _ := crypto.GenerateKEM768(r)
+	m.Sign, m.Seal, m.Kem = s.Public(), d.Public(), q.Public()
+	return m
+}
+
+// TestUpdateRefused: an update is made by the member it names, with three
+// new keys and nothing else changed.
+func TestUpdateRefused(t *testing.T) {
+	ro, keys := testRoster(t, 3)
+	fresh := updatedMember(t, ro.Members[2], 'u')
+	op, _ := UpdateOperand(2, &fresh)
+	for _, signer := range []crypto.SignPrivate{keys[0].sign, keys[1].sign} {
+		c, _ := signedCommit(t, ro, signer, ChangeUpdate, op)
+		if _, err := c.Verify(ro, ctxOf(ro)); err == nil || !strings.Contains(err.Error(), "not signed by the member it updates") {
+			t.Errorf("update of member 2 signed by another member (an admin too): %v", err)
+		}
+	}
+	good, _ := signedCommit(t, ro, keys[2].sign, ChangeUpdate, op)
+	if _, err := good.Verify(ro, ctxOf(ro)); err != nil {
+		t.Fatal(err)
+	}
+	signedByNew := *good
+	signedByNew.Sig = [crypto.SignatureSize]byte{}
+	signedByNew.Signer = fresh.Sign
+	if _, err := signedByNew.Verify(ro, ctxOf(ro)); err == nil {
+		t.Error("update signed by the new key: accepted")
+	}
+	for name, mod := range map[string]func(*Member){
+		"nickname changed": func(m *Member) { m.Nick = "other" },
+		"role changed":     func(m *Member) { m.Role = RoleAdmin },
+		"old S kept":       func(m *Member) { m.Sign = ro.Members[2].Sign },
+		"old P kept":       func(m *Member) { m.Seal = ro.Members[2].Seal },
+		"old Q kept":       func(m *Member) { m.Kem = ro.Members[2].Kem },
+		"another's Q":      func(m *Member) { m.Kem = ro.Members[0].Kem },
+	} {
+		m := fresh
+		mod(&m)
+		bad, _ := UpdateOperand(2, &m)
+		if _, _, err := MakeCommit(ro, ChangeUpdate, bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, _, err := MakeCommit(ro, ChangeUpdate, append(bytes.Clone(op), 0)); err == nil {
+		t.Error("trailing operand byte: accepted")
+	}
+	if _, _, err := MakeCommit(ro, ChangeUpdate, IndexOperand(2)); err == nil {
+		t.Error("update without an entry: accepted")
+	}
+	oob, _ := UpdateOperand(3, &fresh)
+	if _, _, err := MakeCommit(ro, ChangeUpdate, oob); err == nil {
+		t.Error("update of a member out of range: accepted")
+	}
+}
+
+func TestCommitHashAndSizes(t *testing.T) {
+	ro, keys := testRoster(t, 2)
+	c, _ := signedCommit(t, ro, keys[0].sign, ChangeRemove, IndexOperand(1))
+	enc := c.Marshal()
+	h := CommitHash(enc)
+	if h != crypto.Hash([]byte("veil/group/v2/commit-hash"), enc) {
+		t.Fatal("commit hash")
+	}
+	if len(enc) != commitFixedSize+2+ratchet.SealedEpochSize(1) {
+		t.Fatalf("commit of %d bytes", len(enc))
+	}
+	if _, err := ParseCommit(make([]byte, MaxCommitSize+1)); err == nil {
+		t.Fatal("oversized commit parsed")
 	}
 }

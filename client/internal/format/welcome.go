@@ -26,10 +26,10 @@ const (
 	// version, group ID, epoch, settings, count, and MaxGroupMembers
 	// entries with the longest nickname.
 	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
-		ratchet.MaxGroupMembers*(2*crypto.KeySize+2+MaxGroupNick)
+		ratchet.MaxGroupMembers*MaxMemberSize
 	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID.
 	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize
-	// MaxWelcomeParts is derived from the 1,000-member limit: 7.
+	// MaxWelcomeParts is derived from the 1,000-member limit: 81.
 	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )
 

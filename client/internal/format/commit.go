@@ -1,0 +1,275 @@
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"veil/crypto"
+	"veil/ratchet"
+)
+
+// Commit is one roster change for the next epoch (spec/groups.md §6.3).
+type Commit struct {
+	Epoch   uint64 // the new epoch
+	OldHash [crypto.HashSize]byte
+	Change  byte
+	Operand []byte
+	NewHash [crypto.HashSize]byte
+	Sealed  []byte // the new epoch secret sealed to the new roster
+	LogID   []byte // the new log's ID sealed under the new epoch
+	Signer  crypto.SignPublic
+	Sig     [crypto.SignatureSize]byte
+}
+
+// Commit sizes, spec/groups.md §6.3 and §11.
+const (
+	// commitFixedSize is a commit without its operand and sealed list:
+	// version, epoch, old hash, change, operand length, new hash, sealed
+	// length, sealed log ID, signer, signature.
+	commitFixedSize = 1 + 8 + crypto.HashSize + 1 + 2 + crypto.HashSize + 4 +
+		ratchet.SealedLogIDSize + crypto.KeySize + crypto.SignatureSize
+	// maxOperandSize is the largest operand, an update's.
+	maxOperandSize = 2 + MaxMemberSize
+	// MaxCommitSize is the largest commit: the largest operand and the
+	// epoch secret sealed to the largest roster.
+	MaxCommitSize = commitFixedSize + maxOperandSize + ratchet.MaxSealedEpochSize
+)
+
+// CommitHash names a commit by its encoding (spec/groups.md §6.3): commit
+// parts and the confirmation value refer to it.
+func CommitHash(commitBytes []byte) [crypto.HashSize]byte {
+	return crypto.Hash([]byte(labelGroupCommitHash), commitBytes)
+}
+
+// signedPart returns the commit's bytes before the signature.
+func (c *Commit) signedPart() []byte {
+	b := make([]byte, 0, commitFixedSize+len(c.Operand)+len(c.Sealed))
+	b = append(b, groupRecordVersion)
+	b = binary.BigEndian.AppendUint64(b, c.Epoch)
+	b = append(b, c.OldHash[:]...)
+	b = append(b, c.Change)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Operand)))
+	b = append(b, c.Operand...)
+	b = append(b, c.NewHash[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Sealed)))
+	b = append(b, c.Sealed...)
+	b = append(b, c.LogID...)
+	return append(b, c.Signer[:]...)
+}
+
+// Marshal encodes the signed commit.
+func (c *Commit) Marshal() []byte { return append(c.signedPart(), c.Sig[:]...) }
+
+// commitSigInput is what the signer signs: the label, the old epoch's
+// context and the commit without its signature.
+func commitSigInput(oldCtx [ratchet.EpochContextSize]byte, signed []byte) []byte {
+	b := make([]byte, 0, len(labelGroupCommit)+len(oldCtx)+len(signed))
+	b = append(b, labelGroupCommit...)
+	b = append(b, oldCtx[:]...)
+	return append(b, signed...)
+}
+
+// Sign signs c with a group signing key of the old epoch: an admin's, or
+// for an update the updating member's old key.
+func (c *Commit) Sign(key crypto.SignPrivate, oldCtx [ratchet.EpochContextSize]byte) {
+	c.Signer = key.Public()
+	copy(c.Sig[:], key.Sign(commitSigInput(oldCtx, c.signedPart())))
+}
+
+// ParseCommit decodes a commit strictly; it does not verify it.
+func ParseCommit(b []byte) (*Commit, error) {
+	if len(b) > MaxCommitSize {
+		return nil, fmt.Errorf("%w: commit too long", errGroupRecord)
+	}
+	r := newRecordReader(b)
+	if r.u8() != groupRecordVersion || !r.ok {
+		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
+	}
+	c := &Commit{}
+	c.Epoch = r.u64()
+	copy(c.OldHash[:], r.take(crypto.HashSize))
+	c.Change = r.u8()
+	c.Operand = bytes.Clone(r.take(r.u16()))
+	copy(c.NewHash[:], r.take(crypto.HashSize))
+	n := r.u32()
+	if n > ratchet.MaxSealedEpochSize {
+		return nil, fmt.Errorf("%w: sealed list too long", errGroupRecord)
+	}
+	c.Sealed = bytes.Clone(r.take(int(n)))
+	c.LogID = bytes.Clone(r.take(ratchet.SealedLogIDSize))
+	copy(c.Signer[:], r.take(crypto.KeySize))
+	copy(c.Sig[:], r.take(crypto.SignatureSize))
+	if !r.done() {
+		return nil, fmt.Errorf("%w: truncated or trailing bytes", errGroupRecord)
+	}
+	if c.Change < ChangeAdd || c.Change > ChangeUpdate {
+		return nil, fmt.Errorf("%w: unknown change %d", errGroupRecord, c.Change)
+	}
+	return c, nil
+}
+
+// apply returns the roster that c's change makes of old, for epoch
+// old.Epoch+1. It checks the change is well-formed and allowed; it does not
+// check the signer or the signature (Verify does).
+func (c *Commit) apply(old *Roster) (*Roster, error) {
+	next := old.Clone()
+	next.Epoch = old.Epoch + 1
+	r := newRecordReader(c.Operand)
+	switch c.Change {
+	case ChangeAdd:
+		m, err := r.member()
+		if err != nil {
+			return nil, err
+		}
+		if m.Role != RoleMember {
+			return nil, fmt.Errorf("%w: a new member must join as a member", errGroupRecord)
+		}
+		if len(next.Members) >= ratchet.MaxGroupMembers {
+			return nil, fmt.Errorf("client: the group is full (%d members)", ratchet.MaxGroupMembers)
+		}
+		next.Members = append(next.Members, m)
+	case ChangeRemove, ChangeLeave, ChangePromote:
+		i := r.u16()
+		if !r.ok || i >= len(old.Members) {
+			return nil, fmt.Errorf("%w: no member %d", errGroupRecord, i)
+		}
+		if c.Change == ChangePromote {
+			if next.Members[i].Role == RoleAdmin {
+				return nil, fmt.Errorf("%w: already an admin", errGroupRecord)
+			}
+			next.Members[i].Role = RoleAdmin
+		} else {
+			if len(old.Members) == 1 {
+				return nil, fmt.Errorf("%w: the last member cannot go", errGroupRecord)
+			}
+			next.Members = append(next.Members[:i], next.Members[i+1:]...)
+		}
+	case changeSettings:
+		s, err := r.settings()
+		if err != nil {
+			return nil, err
+		}
+		next.Settings = s
+	case ChangeUpdate:
+		i := r.u16()
+		if !r.ok || i >= len(old.Members) {
+			return nil, fmt.Errorf("%w: no member %d", errGroupRecord, i)
+		}
+		m, err := r.member()
+		if err != nil {
+			return nil, err
+		}
+		o := &old.Members[i]
+		if m.Role != o.Role || m.Nick != o.Nick {
+			return nil, fmt.Errorf("%w: an update keeps the role and nickname", errGroupRecord)
+		}
+		if m.Sign == o.Sign || m.Seal == o.Seal || m.Kem.Raw() == o.Kem.Raw() {
+			return nil, fmt.Errorf("%w: an update replaces all three keys", errGroupRecord)
+		}
+		next.Members[i] = m
+	}
+	if !r.done() {
+		return nil, fmt.Errorf("%w: operand length", errGroupRecord)
+	}
+	if err := next.checkUnique(); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// checkSigner checks that c's signer may make its change in old: the
+// member an update names, or an admin for every other change.
+func (c *Commit) checkSigner(old *Roster) error {
+	if c.Change == ChangeUpdate {
+		r := newRecordReader(c.Operand)
+		i := r.u16()
+		if !r.ok || i >= len(old.Members) || old.Members[i].Sign != c.Signer {
+			return errors.New("client: group update not signed by the member it updates")
+		}
+		return nil
+	}
+	i := old.Index(c.Signer)
+	if i < 0 || old.Members[i].Role != RoleAdmin {
+		return errors.New("client: group commit not signed by an admin")
+	}
+	return nil
+}
+
+// Verify checks c against the current roster old of epoch context oldCtx
+// (spec/groups.md §3.4, §6.3) and returns the next epoch's roster: the
+// commit is for the next epoch, names old's hash, is signed by a member of
+// old allowed to make its change, its change applied to old gives the
+// roster whose hash it names, and its sealed list has one entry per member
+// of that roster.
+func (c *Commit) Verify(old *Roster, oldCtx [ratchet.EpochContextSize]byte) (*Roster, error) {
+	if c.Epoch != old.Epoch+1 {
+		return nil, fmt.Errorf("client: group commit for epoch %d, expected %d", c.Epoch, old.Epoch+1)
+	}
+	h, err := old.hash()
+	if err != nil {
+		return nil, err
+	}
+	if !crypto.Equal(h[:], c.OldHash[:]) {
+		return nil, errors.New("client: group commit names another roster")
+	}
+	if err := c.checkSigner(old); err != nil {
+		return nil, err
+	}
+	if !crypto.Verify(c.Signer, commitSigInput(oldCtx, c.signedPart()), c.Sig[:]) {
+		return nil, errors.New("client: group commit signature does not verify")
+	}
+	next, err := c.apply(old)
+	if err != nil {
+		return nil, err
+	}
+	nh, err := next.hash()
+	if err != nil {
+		return nil, err
+	}
+	if !crypto.Equal(nh[:], c.NewHash[:]) {
+		return nil, errors.New("client: group commit's new roster does not match its hash")
+	}
+	if next.Admins() == 0 {
+		return nil, errors.New("client: group commit leaves no admin")
+	}
+	if len(c.Sealed) != ratchet.SealedEpochSize(len(next.Members)) {
+		return nil, errors.New("client: group commit's sealed list does not fit its roster")
+	}
+	return next, nil
+}
+
+// MakeCommit builds the unsigned commit of a change to old and returns it
+// with the roster it makes. sealed and logID are filled in by the caller
+// once the new epoch's secret and log exist; they are not part of the
+// Roster hash.
+func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, error) {
+	c := &Commit{Epoch: old.Epoch + 1, Change: change, Operand: operand}
+	var err error
+	if c.OldHash, err = old.hash(); err != nil {
+		return nil, nil, err
+	}
+	next, err := c.apply(old)
+	if err != nil {
+		return nil, nil, err
+	}
+	if next.Admins() == 0 {
+		return nil, nil, errors.New("client: the group would have no admin left: promote someone first")
+	}
+	if c.NewHash, err = next.hash(); err != nil {
+		return nil, nil, err
+	}
+	return c, next, nil
+}
+
+// IndexOperand is the operand of a remove, leave or promote change.
+func IndexOperand(i int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(i)) }
+
+// UpdateOperand is the operand of an update change: the member's index and
+// its new entry (new keys, the same role and nickname).
+func UpdateOperand(i int, m *Member) ([]byte, error) { return m.AppendTo(IndexOperand(i)) }
+
+// OperandIndex is the member index of a verified remove, leave, promote or
+// update change's operand.
+func OperandIndex(operand []byte) int { return newRecordReader(operand).u16() }
