@@ -44,7 +44,8 @@ type groupLog struct {
 	epoch  *ratchet.GroupEpoch
 	roster *format.Roster
 	id     crypto.ID
-	cursor uint64 // the last seq processed
+	cursor uint64                // the last seq processed
+	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 }
 
 // groupState is one member's state of one group.

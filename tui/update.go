@@ -264,6 +264,11 @@ func (a *App) onSafety(msg safetyMsg) tea.Cmd {
 		a.setNotice(msg.err.Error(), true)
 		return nil
 	}
+	if msg.group {
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Group verification code",
+			body: fmt.Sprintf("Epoch %d. Compare these digits with other members of the same epoch,\nin person or on a call. If they match, you hold the same roster and keys.\n\n", msg.epoch) + a.st.Bold.Render(groupDigits(msg.code))})
+		return nil
+	}
 	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",
 		body: "Compare these digits with the other person, in person or on a call.\nIf they match, nobody sits between you.\n\n" + a.st.Bold.Render(groupDigits(msg.code))})
 	return nil

@@ -10,7 +10,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | leave GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | leave GROUP | verify GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -34,6 +34,8 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return cmdGroupChange(ctx, g, io, sub, rest)
 	case "leave":
 		return cmdGroupLeave(ctx, g, io, rest)
+	case "verify":
+		return cmdGroupVerify(ctx, g, io, rest)
 	case "sync":
 		return cmdGroupSync(ctx, g, io, rest)
 	}
@@ -153,4 +155,21 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 		return err
 	}
 	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
+}
+
+func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group verify", "GROUP",
+		"Print the group verification code of the current epoch; members who read the same digits to each other hold the same roster and keys")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		code, epoch, err := eng.GroupVerifyCode(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.out, "%s\n(epoch %d: compare with members who see the same epoch)\n", code, epoch)
+		return nil
+	})
 }
