@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,19 +22,21 @@ import (
 
 // groupRecord is the vault's group record (JSON, sealed by the vault).
 type groupRecord struct {
-	V       int              `json:"v"`
-	Relay   string           `json:"relay"`
-	Sign    []byte           `json:"sign"` // signing seed (secret)
-	Seal    []byte           `json:"seal"` // X25519 sealing key (secret)
-	Kem     []byte           `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
-	TTL     int64            `json:"ttl"`
-	Nick    string           `json:"nick"`
-	Cur     *logRecord       `json:"cur,omitempty"`
-	Prev    *logRecord       `json:"prev,omitempty"`
-	Leaves  [][]byte         `json:"leaves,omitempty"`
-	Invites []groupInviteRec `json:"invites,omitempty"` // admin: open invites
-	Join    *groupInviteRec  `json:"join,omitempty"`    // joiner: waiting for the welcome
-	Out     []pendingAppend  `json:"out,omitempty"`     // sealed entries not yet appended
+	V       int                    `json:"v"`
+	Relay   string                 `json:"relay"`
+	Sign    []byte                 `json:"sign"` // signing seed (secret)
+	Seal    []byte                 `json:"seal"` // X25519 sealing key (secret)
+	Kem     []byte                 `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
+	TTL     int64                  `json:"ttl"`
+	Nick    string                 `json:"nick"`
+	Cur     *logRecord             `json:"cur,omitempty"`
+	Prev    *logRecord             `json:"prev,omitempty"`
+	Intents []groupIntent          `json:"intents,omitempty"` // roster changes waiting to be committed
+	Pending *pendingCommit         `json:"pending,omitempty"` // our commit, not yet read back
+	Asm     format.CommitAssembler `json:"asm"`               // commits read in part
+	Invites []groupInviteRec       `json:"invites,omitempty"` // admin: open invites
+	Join    *groupInviteRec        `json:"join,omitempty"`    // joiner: waiting for the welcome
+	Out     []pendingAppend        `json:"out,omitempty"`     // sealed entries not yet appended
 }
 
 type logRecord struct {
@@ -41,6 +44,7 @@ type logRecord struct {
 	Roster []byte `json:"roster"`
 	ID     []byte `json:"id"`
 	Cursor uint64 `json:"cursor"`
+	Conf   []byte `json:"conf"`
 }
 
 // groupInviteRec is an open group invite: its exchange log and the keys
@@ -51,13 +55,16 @@ type groupInviteRec struct {
 	Salt   []byte    `json:"salt"`
 	Until  time.Time `json:"until"`
 	Cursor uint64    `json:"cursor"`
+	// Answered: a join request was read; the invite waits for its add
+	// commit to win, then sends the welcome and closes.
+	Answered bool `json:"answered,omitempty"`
 }
 
 const groupRecordV = 2
 
 func (l *groupLog) record() *logRecord {
 	rb, _ := l.roster.Marshal()
-	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor}
+	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:])}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -73,7 +80,12 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor}, nil
+	if len(r.Conf) != crypto.HashSize {
+		return nil, errors.New("client: corrupt group record")
+	}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor}
+	copy(l.conf[:], r.Conf)
+	return l, nil
 }
 
 // loadGroup parses a stored record.
@@ -82,11 +94,8 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, nil, errors.New("client: corrupt group record")
 	}
-	if rec.V == 1 {
-		return nil, nil, errors.New("client: this group was made by an older veil; ask an admin for a new invite")
-	}
 	if rec.V != groupRecordV {
-		return nil, nil, errors.New("client: corrupt group record")
+		return nil, nil, errOldGroup
 	}
 	sign, err := crypto.ParseSignPrivate(rec.Sign)
 	if err != nil {
@@ -113,14 +122,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 			return nil, nil, fmt.Errorf("client: corrupt group record: %w", err)
 		}
 	}
-	g.out = rec.Out
-	for _, k := range rec.Leaves {
-		p, err := crypto.ParseSignPublic(k)
-		if err != nil {
-			return nil, nil, errors.New("client: corrupt group record")
-		}
-		g.leaves = append(g.leaves, p)
-	}
+	g.out, g.intents, g.pending, g.asm = rec.Out, rec.Intents, rec.Pending, rec.Asm
 	return g, &rec, nil
 }
 
@@ -129,15 +131,13 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.V = groupRecordV
 	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
-	rec.Cur, rec.Prev, rec.Leaves, rec.Out = nil, nil, nil, g.out
+	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
+	rec.Intents, rec.Pending, rec.Asm = g.intents, g.pending, g.asm
 	if g.cur.epoch != nil {
 		rec.Cur = g.cur.record()
 	}
 	if g.prev != nil {
 		rec.Prev = g.prev.record()
-	}
-	for _, k := range g.leaves {
-		rec.Leaves = append(rec.Leaves, k[:])
 	}
 	return json.Marshal(rec)
 }
@@ -221,6 +221,9 @@ func (e *Engine) groupNick(as string) (string, error) {
 	}
 	return as, nil
 }
+
+// errOldGroup is a group record of an earlier protocol version.
+var errOldGroup = errors.New("client: this group was made by an older veil; ask an admin for a new invite")
 
 // errNotGroup is returned for a group command on a 1:1 chat.
 var errNotGroup = errors.New("client: not a group")
@@ -483,7 +486,8 @@ func (e *Engine) GroupPromote(ctx context.Context, ref, nick string) error {
 }
 
 func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte) error {
-	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+	var target []byte
+	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.cur.roster == nil {
 			return nil, errors.New("client: still waiting for an admin to let us in")
 		}
@@ -491,23 +495,46 @@ func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte)
 		if err != nil || g.gone {
 			return evs, err
 		}
-		if g.prev != nil {
-			// The poll stopped at its read bound: a commit now would drop
-			// the unread rest of the previous epoch's log.
-			return evs, errors.New("client: the group log is not read to its end yet: sync and try again")
+		if !g.isAdmin() {
+			return evs, errNotAdmin
 		}
 		i, err := g.memberIndex(nick)
 		if err != nil {
 			return evs, err
 		}
-		if g.cur.roster.Members[i].Sign == g.sign.Public() {
+		m := g.cur.roster.Members[i]
+		if m.Sign == g.sign.Public() {
 			return evs, errors.New("client: use group leave to leave")
 		}
-		if err := g.commit(ctx, c, change, format.IndexOperand(i)); err != nil {
-			return evs, err
-		}
-		return append(evs, Event{Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}), nil
+		target = m.Sign[:]
+		g.propose(groupIntent{Change: change, Target: target})
+		ce, err := g.commitNext(ctx, c)
+		return append(evs, ce...), err
 	})
+	if err != nil {
+		return err
+	}
+	return e.groupSettle(ctx, ref)
+}
+
+// groupSettle reads the group's log until our commits are read back and
+// applied, or settleRounds syncs have passed; in the latter case they
+// apply at a later sync (a competing commit came first, or the log is
+// long).
+func (e *Engine) groupSettle(ctx context.Context, ref string) error {
+	for range settleRounds {
+		done := false
+		err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			evs, err := g.settle(ctx, c)
+			evs = append(evs, e.sendWelcomes(g, rec)...)
+			done = g.pending == nil && len(g.intents) == 0 && len(g.out) == 0
+			return evs, err
+		})
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
 }
 
 // GroupLeave tells the group we leave and erases it here at once
@@ -561,6 +588,7 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range ids {
+		committed := false
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
 			if rec.Join != nil {
@@ -572,15 +600,24 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			}
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
+			evs = append(evs, e.sendWelcomes(g, rec)...)
 			if err != nil || g.gone || g.prev != nil {
 				return evs, err // a previous epoch not drained: on at the next sync
 			}
-			if err := g.processLeaves(ctx, c); err != nil {
+			ie, err := e.serveInvites(ctx, g, rec, c)
+			evs = append(evs, ie...)
+			if err != nil {
 				return evs, err
 			}
-			ie, err := e.serveInvites(ctx, g, rec, c)
-			return append(evs, ie...), err
+			ce, err := g.commitNext(ctx, c)
+			committed = g.pending != nil
+			return append(evs, ce...), err
 		})
+		if err == nil && committed {
+			// Read our commit back at once: the change applies, and a
+			// joiner's welcome goes out, in this sync when nothing competes.
+			err = e.groupSettle(ctx, id)
+		}
 		// A held log was reported when its reply was refused.
 		if err != nil && !errors.Is(err, ErrNoChat) && !errors.Is(err, errLogHeld) {
 			errs = append(errs, err)

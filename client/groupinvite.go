@@ -225,6 +225,10 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 		if now.After(inv.Until) || g.gone || !g.isAdmin() {
 			continue
 		}
+		if inv.Answered {
+			keep = append(keep, inv) // its welcome waits for the add commit
+			continue
+		}
 		done, ev, err := e.serveInvite(ctx, g, &inv, c)
 		evs = append(evs, ev...)
 		if err != nil {
@@ -263,39 +267,21 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		if err != nil {
 			continue
 		}
-		if why := joinNickRefusal(g.cur.roster, m.Nick); why != "" {
+		if why := g.joinNickRefusal(m.Nick); why != "" {
 			// spec/groups.md §14.1: the invite stays open.
 			refused = append(refused, Event{Type: EventWarning, Err: why})
 			continue
 		}
-		w, err := g.add(ctx, c, m)
+		// The joiner is added by a commit; its welcome goes out once that
+		// commit has won (sendWelcomes). The invite answers no other request.
+		m.Role = format.RoleMember // whatever the request said, spec/groups.md §9.2
+		op, err := m.AppendTo(nil)
 		if err != nil {
-			return false, nil, err
+			continue
 		}
-		// The welcome goes in parts (spec/groups.md §9.2), queued with
-		// the commit so that both are stored before either is uploaded
-		// and a crash or a dropped connection re-sends them in order.
-		var wid [format.WelcomeIDSize]byte
-		if err := e.random(wid[:]); err != nil {
-			return false, nil, err
-		}
-		parts, err := format.SplitWelcome(wid, w.Marshal())
-		if err != nil {
-			return true, nil, err
-		}
-		for _, pt := range parts {
-			body, err := format.SealBlob(&gk.Key, logID, pt, format.LabelGroupWelcomeAD, e.cfg.Rand)
-			if err != nil {
-				return true, nil, err
-			}
-			g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.Write[:]), Body: body})
-		}
-		if !g.deferUploads {
-			if err := g.flushOut(ctx, c); err != nil {
-				return true, nil, fmt.Errorf("client: sending the welcome: %w", err)
-			}
-		}
-		return true, append(refused, Event{Type: EventGroupJoined, From: SanitizeLine(m.Nick)}, Event{Type: EventGroupEpoch, Text: fmt.Sprint(g.cur.roster.Epoch)}), nil
+		g.propose(groupIntent{Change: format.ChangeAdd, Operand: op, Invite: bytes.Clone(logID[:])})
+		inv.Answered = true
+		return false, refused, nil
 	}
 	return false, refused, nil
 }
@@ -306,3 +292,50 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 // at most maxWelcomeParts parts, so this leaves room for three times as
 // many entries (duplicates, garbage) and still ends.
 const welcomeReadPages = 4 * (1 + format.MaxWelcomeParts)
+
+// sendWelcomes queues the welcomes our winning add commits owe, each to
+// its invite's exchange log, in parts (spec/groups.md §9.2), and closes
+// those invites. They are queued with the state, so they are stored
+// before they are uploaded and a crash re-sends them.
+func (e *Engine) sendWelcomes(g *groupState, rec *groupRecord) []Event {
+	var evs []Event
+	for _, job := range g.welcomes {
+		for i, inv := range rec.Invites {
+			if job.invite == nil || !bytes.Equal(inv.LogID, job.invite) {
+				continue
+			}
+			rec.Invites = append(rec.Invites[:i], rec.Invites[i+1:]...)
+			if err := e.queueWelcome(g, &inv, job.welcome); err != nil {
+				evs = append(evs, Event{Type: EventWarning, Err: err.Error()})
+			}
+			break
+		}
+	}
+	g.welcomes = nil
+	return evs
+}
+
+// queueWelcome seals w's parts for invite inv and queues them.
+func (e *Engine) queueWelcome(g *groupState, inv *groupInviteRec, w *format.GroupWelcome) error {
+	logID, err := crypto.ParseID(inv.LogID)
+	if err != nil {
+		return errors.New("client: corrupt group record")
+	}
+	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+	var wid [format.WelcomeIDSize]byte
+	if err := e.random(wid[:]); err != nil {
+		return err
+	}
+	parts, err := format.SplitWelcome(wid, w.Marshal())
+	if err != nil {
+		return err
+	}
+	for _, pt := range parts {
+		body, err := format.SealBlob(&gk.Key, logID, pt, format.LabelGroupWelcomeAD, e.cfg.Rand)
+		if err != nil {
+			return err
+		}
+		g.out = append(g.out, pendingAppend{Log: logID[:], Cap: bytes.Clone(gk.Write[:]), Body: body})
+	}
+	return nil
+}

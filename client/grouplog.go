@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,7 @@ const (
 	EventGroupEpoch   EventType = "group_epoch"   // a new epoch started (Text is its number)
 	EventGroupBurned  EventType = "group_burned"  // an admin burned the group; it is erased
 	EventGroupPromote EventType = "group_promoted"
+	EventGroupStalled EventType = "group_stalled" // a roster change has been incomplete too long (Err says what)
 )
 
 // Group tuning (not protocol).
@@ -36,7 +38,7 @@ const (
 	// groupPollReads bounds the LREADs of one poll: a relay that makes up
 	// entries without end is read in bounded steps, each stored, rather
 	// than for ever; the next sync goes on from the cursor.
-	groupPollReads = 64
+	groupPollReads = 256
 )
 
 // groupLog is one epoch's log as a member follows it.
@@ -60,6 +62,15 @@ type groupState struct {
 	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
 	asm  format.CommitAssembler
 
+	// Roster changes (§3.4): intents wait in order; one at a time is a
+	// commit, pending until read back from the log. welcomes are the
+	// welcomes our winning add commits owe (the engine sends them).
+	intents  []groupIntent
+	pending  *pendingCommit
+	welcomes []welcomeJob
+	// forkWarned: senders already reported on another branch this epoch.
+	forkWarned map[crypto.SignPublic]bool
+
 	// out holds sealed entries not yet appended, oldest first. With
 	// deferUploads set (the engine), appends only queue here, so the
 	// state that produced them is stored before anything is uploaded and
@@ -71,9 +82,7 @@ type groupState struct {
 	// holds is the engine's log read back-off; nil holds nothing.
 	holds *readHolds
 
-	gone   bool                // removed, burned or left: erase the group
-	leaves []crypto.SignPublic // admin: members who sent LEAVE
-	secret *crypto.SymKey      // admin: the last committed epoch's secret, for a welcome
+	gone bool // removed, burned or left: erase the group
 }
 
 // newGroupKeys draws a member's per-group keys.
@@ -117,41 +126,29 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 		return nil, err
 	}
 	defer secret.Wipe()
-	if err := g.enter(ctx, c, r, &secret, nil); err != nil {
+	l, err := g.newLog(ctx, c, r, &secret)
+	if err != nil {
 		return nil, err
 	}
+	rh, err := r.Hash()
+	if err != nil {
+		return nil, err
+	}
+	l.conf = format.FirstConfirm(rh)
+	g.cur = *l
 	return g, nil
 }
 
-// enter makes epoch r.Epoch, derived from secret, the current one. With
-// logID nil it creates the epoch's log on c's relay (we are the admin who
-// commits it); otherwise it follows that log.
-func (g *groupState) enter(ctx context.Context, c *conn.Conn, r *format.Roster, secret *crypto.SymKey, logID *crypto.ID) error {
-	pubs := make([]crypto.SignPublic, len(r.Members))
-	for i, m := range r.Members {
-		pubs[i] = m.Sign
-	}
-	ep, err := ratchet.NewGroupEpoch(g.rcfg, secret, r.GroupID, r.Epoch, g.sign, pubs)
+// createLog creates epoch ep's log on c's relay (spec/groups.md §6.1).
+func createLog(ctx context.Context, c *conn.Conn, ep *ratchet.GroupEpoch, ttl time.Duration) (crypto.ID, error) {
+	w, rc := ep.Caps()
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	id, err := c.NewLog(cctx, (*[wire.CapSize]byte)(&w), (*[wire.CapSize]byte)(&rc), ttl, nil)
 	if err != nil {
-		return err
+		return id, fmt.Errorf("client: creating the group log: %w", err)
 	}
-	next := groupLog{epoch: ep, roster: r}
-	if logID != nil {
-		next.id = *logID
-	} else {
-		w, rc := ep.Caps()
-		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		defer cancel()
-		if next.id, err = c.NewLog(cctx, (*[wire.CapSize]byte)(&w), (*[wire.CapSize]byte)(&rc), g.ttl, nil); err != nil {
-			return fmt.Errorf("client: creating the group log: %w", err)
-		}
-	}
-	if g.cur.epoch != nil {
-		old := g.cur
-		g.prev = &old
-	}
-	g.cur = next
-	return nil
+	return id, nil
 }
 
 // joinGroup enters a group from an admin's welcome.
@@ -168,9 +165,11 @@ func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPriva
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
-	if err := g.enter(context.Background(), nil, r, &w.Secret, &w.LogID); err != nil {
+	ep, err := newEpoch(rcfg, &w.Secret, r, sign)
+	if err != nil {
 		return nil, err
 	}
+	g.cur = groupLog{epoch: ep, roster: r, id: w.LogID, conf: w.Conf}
 	return g, nil
 }
 
@@ -197,11 +196,20 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 	if g.cur.epoch == nil {
 		return errors.New("client: not in the group yet: an admin's client has to let us in first")
 	}
+	env.Conf = format.ConfTag(g.cur.conf)
 	pt, err := env.Marshal()
 	if err != nil {
 		return err
 	}
-	return g.appendTo(ctx, c, &g.cur, pt)
+	m, err := g.cur.epoch.Encrypt(pt)
+	if err != nil {
+		return err
+	}
+	g.queue(&g.cur, m)
+	if g.deferUploads {
+		return nil
+	}
+	return g.flushOut(ctx, c)
 }
 
 // pendingAppend is one sealed entry waiting to be appended to a log.
@@ -211,17 +219,10 @@ type pendingAppend struct {
 	Body []byte `json:"body"`
 }
 
-func (g *groupState) appendTo(ctx context.Context, c *conn.Conn, l *groupLog, pt []byte) error {
-	m, err := l.epoch.Encrypt(pt)
-	if err != nil {
-		return err
-	}
+// queue queues the sealed entry m for log l.
+func (g *groupState) queue(l *groupLog, m []byte) {
 	w, _ := l.epoch.Caps()
-	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: w[:], Body: m})
-	if g.deferUploads {
-		return nil
-	}
-	return g.flushOut(ctx, c)
+	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: bytes.Clone(w[:]), Body: m})
 }
 
 // flushOut appends the queued entries in order, dropping each once the
@@ -244,82 +245,6 @@ func (g *groupState) flushOut(ctx context.Context, c *conn.Conn) error {
 	}
 	g.out = nil
 	return nil
-}
-
-// commit makes a roster change (spec/groups.md §6.3, §7): a new epoch
-// secret sealed to the new roster, a new log, and the signed commit sent
-// in parts through the current epoch's log. We must be an admin who stays
-// in the group.
-func (g *groupState) commit(ctx context.Context, c *conn.Conn, change byte, operand []byte) error {
-	if g.gone || !g.isAdmin() {
-		return errors.New("client: only an admin can change the group")
-	}
-	old := g.cur
-	cm, next, err := format.MakeCommit(old.roster, change, operand)
-	if err != nil {
-		return err
-	}
-	if next.Index(g.sign.Public()) < 0 {
-		return errors.New("client: an admin leaves with group leave, not by committing")
-	}
-	secret, err := crypto.NewSymKey(g.rcfg.Rand)
-	if err != nil {
-		return err
-	}
-	seals := make([]ratchet.SealRecipient, len(next.Members))
-	for i, m := range next.Members {
-		seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
-	}
-	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
-		return err
-	}
-	if err := g.enter(ctx, c, next, &secret, nil); err != nil {
-		secret.Wipe()
-		return err
-	}
-	if cm.LogID, err = g.cur.epoch.SealLogID(g.cur.id); err != nil {
-		return err
-	}
-	cm.Sign(g.sign, old.epoch.Context())
-	var id [format.CommitIDSize]byte
-	if err := crypto.RandomBytes(g.rcfg.Rand, id[:]); err != nil {
-		return err
-	}
-	parts, err := format.SplitCommit(id, cm.Marshal())
-	if err != nil {
-		return err
-	}
-	for _, p := range parts {
-		pt, err := p.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := g.appendTo(ctx, c, &old, pt); err != nil {
-			return err
-		}
-	}
-	if g.secret != nil {
-		g.secret.Wipe()
-	}
-	g.secret = &secret
-	return nil
-}
-
-// add commits a new member and returns its welcome.
-func (g *groupState) add(ctx context.Context, c *conn.Conn, m format.Member) (*format.GroupWelcome, error) {
-	m.Role = format.RoleMember // whatever the join request said, spec/groups.md §9.2
-	op, err := m.AppendTo(nil)
-	if err != nil {
-		return nil, err
-	}
-	if err := g.commit(ctx, c, format.ChangeAdd, op); err != nil {
-		return nil, err
-	}
-	rb, err := g.cur.roster.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	return &format.GroupWelcome{Roster: rb, Secret: *g.secret, LogID: g.cur.id}, nil
 }
 
 // memberIndex finds the member a user named, "nick" or "nick#suffix",
@@ -368,7 +293,7 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 				g.prev = nil // drained: forget the old epoch
 				continue
 			}
-			return evs, nil
+			break
 		}
 		for _, en := range entries {
 			// The cursor moves first: a commit in handle replaces g.cur,
@@ -380,7 +305,7 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 			}
 		}
 	}
-	return evs, nil
+	return append(evs, g.stalledCommits()...), nil
 }
 
 // handle applies one log entry of log l. Entries of a log being drained
@@ -388,7 +313,12 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	pt, sender, err := l.epoch.Decrypt(body)
 	switch {
-	case errors.Is(err, ratchet.ErrOwnMessage), errors.Is(err, ratchet.ErrDuplicate):
+	case errors.Is(err, ratchet.ErrOwnMessage):
+		if !draining && g.pending != nil {
+			return g.ownEntry(body)
+		}
+		return nil
+	case errors.Is(err, ratchet.ErrDuplicate):
 		return nil
 	case err != nil:
 		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
@@ -402,33 +332,56 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
 	}
+	var evs []Event
+	if env.Conf != format.ConfTag(l.conf) && !g.forkWarned[sender] {
+		// The sender derived this epoch through other commits than we
+		// did (§6.4): say so once per sender and epoch.
+		if g.forkWarned == nil {
+			g.forkWarned = make(map[crypto.SignPublic]bool)
+		}
+		g.forkWarned[sender] = true
+		evs = append(evs, Event{Type: EventWarning, From: SanitizeLine(from.Nick),
+			Err: fmt.Sprintf("%s is on a different branch of this group: its view of the members differs from ours; compare veil group verify out of band", SanitizeLine(from.Nick))})
+	}
 	switch env.Type {
 	case format.GenvText:
-		return []Event{{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)}}
+		return append(evs, Event{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)})
 	case format.GenvLeave:
-		if !draining && g.isAdmin() {
-			g.leaves = append(g.leaves, sender)
+		// Shown when its commit is read (§7.3); an admin queues that commit,
+		// also when it reads the LEAVE while draining the old log.
+		if g.isAdmin() && g.cur.roster.Index(sender) >= 0 {
+			g.propose(groupIntent{Change: format.ChangeLeave, Target: sender[:]})
 		}
-		return []Event{{Type: EventGroupLeft, From: SanitizeLine(from.Nick)}}
+		return evs
 	case format.GenvBurn:
 		if from.Role != format.RoleAdmin {
-			return []Event{{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"}}
+			return append(evs, Event{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"})
 		}
 		g.gone = true
-		return []Event{{Type: EventGroupBurned, From: SanitizeLine(from.Nick)}}
+		return append(evs, Event{Type: EventGroupBurned, From: SanitizeLine(from.Nick)})
 	case format.GenvCommit:
 		if draining {
-			return nil // the old epoch's commit was the one we already applied
+			return evs // the old epoch's commit was the one we already applied
 		}
-		if whole := g.asm.Add(env); whole != nil {
-			return g.applyCommit(whole)
+		maxParts := format.MaxCommitParts
+		if from.Role != format.RoleAdmin {
+			maxParts = maxUpdateParts(len(l.roster.Members)) // a member commits only its own update
+		}
+		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts)
+		switch res {
+		case format.PartComplete:
+			return append(evs, g.applyCommit(whole)...)
+		case format.PartCorrupt:
+			return append(evs, Event{Type: EventWarning, From: SanitizeLine(from.Nick), Err: "dropped a group commit whose parts do not match its hash"})
 		}
 	}
-	return nil
+	return evs
 }
 
-// applyCommit verifies a whole commit read from the current log and moves
-// to its epoch, or learns that we are no longer a member.
+// applyCommit verifies a whole commit of another member read from the
+// current log and, if it is the first valid one for the next epoch, moves
+// to that epoch; a commit of ours still pending then lost, and its intent
+// is queued again on top of the new epoch (spec/groups.md §3.4).
 func (g *groupState) applyCommit(b []byte) []Event {
 	cm, err := format.ParseCommit(b)
 	if err != nil {
@@ -437,10 +390,10 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	old := g.cur
 	next, err := cm.Verify(old.roster, old.epoch.Context())
 	if err != nil {
-		// A losing concurrent commit or a stale one: ignored (§3.4).
-		return nil
+		return []Event{{Type: EventWarning, Err: "ignored a group commit that does not verify: " + err.Error()}}
 	}
 	ev := commitEvent(cm, old.roster, next)
+	g.losePending()
 	i := next.Index(g.sign.Public())
 	if i < 0 {
 		g.gone = true
@@ -451,11 +404,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
 	}
 	defer secret.Wipe()
-	pubs := make([]crypto.SignPublic, len(next.Members))
-	for j, m := range next.Members {
-		pubs[j] = m.Sign
-	}
-	ep, err := ratchet.NewGroupEpoch(g.rcfg, &secret, next.GroupID, next.Epoch, g.sign, pubs)
+	ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: err.Error()}}
 	}
@@ -463,10 +412,60 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit's log does not open"}}
 	}
-	prev := old
-	g.prev = &prev
-	g.cur = groupLog{epoch: ep, roster: next, id: logID}
+	g.move(groupLog{epoch: ep, roster: next, id: logID, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))})
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
+}
+
+// move makes next the current epoch and keeps the old one for draining.
+func (g *groupState) move(next groupLog) {
+	prev := g.cur
+	g.prev = &prev
+	g.cur = next
+	g.asm.Reset()
+	g.forkWarned = nil
+}
+
+// newEpoch derives roster r's epoch from its secret, as the member whose
+// signing key is self.
+func newEpoch(rcfg ratchet.Config, secret *crypto.SymKey, r *format.Roster, self crypto.SignPrivate) (*ratchet.GroupEpoch, error) {
+	pubs := make([]crypto.SignPublic, len(r.Members))
+	for j, m := range r.Members {
+		pubs[j] = m.Sign
+	}
+	return ratchet.NewGroupEpoch(rcfg, secret, r.GroupID, r.Epoch, self, pubs)
+}
+
+// maxUpdateParts is how many parts a member's own update commit can need
+// in a group of n: a member who is not an admin may send no longer one.
+func maxUpdateParts(n int) int {
+	return format.CommitPartsFor(format.MaxCommitSizeFor(n))
+}
+
+// commitStallAfter is how long a commit may stay incomplete before the
+// member is told (spec/groups.md §6.3).
+const commitStallAfter = 10 * time.Minute
+
+// stalledCommits warns once about each commit whose parts have not all
+// arrived commitStallAfter after the first.
+func (g *groupState) stalledCommits() []Event {
+	var evs []Event
+	now := g.nowUnix()
+	for i := range g.asm.List {
+		a := &g.asm.List[i]
+		if a.Warned || now-a.First < int64(commitStallAfter/time.Second) {
+			continue
+		}
+		a.Warned = true
+		nick := "a member"
+		if k, err := crypto.ParseSignPublic(a.Sender); err == nil {
+			if j := g.cur.roster.Index(k); j >= 0 {
+				nick = SanitizeLine(g.cur.roster.Members[j].Nick)
+			}
+		}
+		evs = append(evs, Event{Type: EventGroupStalled, From: nick,
+			Err: fmt.Sprintf("a change to the group by %s is incomplete: %d of %d parts after %s; the group stays in its epoch until the rest arrives", nick, a.Have(), len(a.Parts), FormatDuration(time.Duration(now-a.First)*time.Second))})
+	}
+	return evs
 }
 
 // commitEvent describes a commit's change (spec/groups.md §14.3): a
@@ -487,21 +486,6 @@ func commitEvent(cm *format.Commit, old, next *format.Roster) []Event {
 			return []Event{{Type: EventGroupLeft, From: nick}}
 		}
 		return []Event{{Type: EventGroupPromote, From: nick, By: by}}
-	}
-	return nil
-}
-
-// processLeaves commits the LEAVEs an admin has read (spec/groups.md §7.3).
-func (g *groupState) processLeaves(ctx context.Context, c *conn.Conn) error {
-	for len(g.leaves) > 0 && !g.gone {
-		i := g.cur.roster.Index(g.leaves[0])
-		g.leaves = g.leaves[1:]
-		if i < 0 {
-			continue
-		}
-		if err := g.commit(ctx, c, format.ChangeLeave, format.IndexOperand(i)); err != nil {
-			return err
-		}
 	}
 	return nil
 }

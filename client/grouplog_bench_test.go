@@ -34,11 +34,9 @@ func benchGroupState(b *testing.B, n int) (*groupState, *member) {
 		}
 		r.Members = append(r.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: format.RoleMember, Nick: fmt.Sprint("m", i)})
 	}
-	secret, _ := crypto.NewSymKey(nil)
-	if err := g.enter(context.Background(), m.c, r, &secret, nil); err != nil {
+	if err := g.jumpEpoch(context.Background(), m.c, r); err != nil {
 		b.Fatal(err)
 	}
-	g.prev = nil
 	m.g = g
 	return g, m
 }
@@ -96,7 +94,8 @@ func BenchmarkGroupRemoveRelay(b *testing.B) {
 			for b.Loop() {
 				last := g.cur.roster.Members[len(g.cur.roster.Members)-1]
 				before := g.cur
-				if err := g.commit(ctx, m.c, format.ChangeRemove, format.IndexOperand(len(g.cur.roster.Members)-1)); err != nil {
+				g.propose(groupIntent{Change: format.ChangeRemove, Target: last.Sign[:]})
+				if _, err := g.settle(ctx, m.c); err != nil || g.pending != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()

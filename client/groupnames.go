@@ -51,6 +51,27 @@ func memberName(r *format.Roster, i int) string {
 }
 
 // joinNickRefusal says why an admin refuses a join request whose roster
+// entry carries nick (spec/groups.md §14.1), or "" when it may join. The
+// nickname is checked against the current roster and the joiners whose
+// add commits are still to be made or read back.
+func (g *groupState) joinNickRefusal(nick string) string {
+	r := g.cur.roster.Clone()
+	adds := append([]groupIntent(nil), g.intents...)
+	if g.pending != nil {
+		adds = append(adds, g.pending.Intent)
+	}
+	for _, in := range adds {
+		if in.Change != format.ChangeAdd {
+			continue
+		}
+		if m, err := format.ParseMember(in.Operand); err == nil {
+			r.Members = append(r.Members, m)
+		}
+	}
+	return joinNickRefusal(r, nick)
+}
+
+// joinNickRefusal says why an admin refuses a join request whose roster
 // entry carries nick (spec/groups.md §14.1), or "" when it may join.
 func joinNickRefusal(r *format.Roster, nick string) string {
 	switch {

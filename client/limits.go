@@ -3,6 +3,7 @@ package client
 import (
 	"fmt"
 
+	"veil/client/internal/format"
 	"veil/ratchet"
 )
 
@@ -25,8 +26,9 @@ const (
 	MaxInitialText = ratchet.MaxInitialPlaintext - textHeader
 
 	// MaxGroupText is the largest text of a group message:
-	// ratchet.MaxGroupPlaintext (15,842) − 22 = 15,820.
-	MaxGroupText = ratchet.MaxGroupPlaintext - textHeader
+	// ratchet.MaxGroupPlaintext (15,842) − 38 = 15,804 (a group TEXT
+	// also carries its sender's 16-byte confirmation tag).
+	MaxGroupText = format.MaxGroupText
 )
 
 // tooLong is the error for a text of n bytes over limit.

@@ -146,7 +146,7 @@ func (c *Commit) apply(old *Roster) (*Roster, error) {
 			}
 			next.Members = append(next.Members[:i], next.Members[i+1:]...)
 		}
-	case changeSettings:
+	case ChangeSettings:
 		s, err := r.settings()
 		if err != nil {
 			return nil, err

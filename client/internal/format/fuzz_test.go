@@ -51,7 +51,7 @@ func FuzzParseCommit(f *testing.F) {
 func FuzzParseGroupEnvelope(f *testing.F) {
 	for _, g := range []*GroupEnvelope{
 		{Type: GenvText, Text: "hi"}, {Type: GenvLeave}, {Type: GenvBurn},
-		{Type: GenvCommit, Part: 0, Parts: 1, Bytes: []byte{1, 2}},
+		{Type: GenvCommit, Conf: [ConfTagSize]byte{7}, Hash: [32]byte{3}, Part: 0, Parts: 1, Bytes: []byte{1, 2}},
 	} {
 		b, _ := g.Marshal()
 		f.Add(b)

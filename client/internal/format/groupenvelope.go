@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"veil/crypto"
 	"veil/ratchet"
 )
 
@@ -17,40 +18,55 @@ const (
 	GenvCommit byte = 0x04
 )
 
-// Commit part limits, spec/groups.md §6.3 and §11.
+// Group envelope layout, spec/groups.md §6.3.
 const (
-	maxCommitParts  = 8
-	CommitIDSize    = 8
-	commitPartHdr   = 2 + CommitIDSize + 2 // version, type, commit ID, part, parts
-	commitPartBytes = ratchet.MaxGroupPlaintext - commitPartHdr
+	groupEnvVersion = 2
+	// ConfTagSize is how many bytes of the sender's epoch confirmation
+	// value every group envelope carries (§6.4).
+	ConfTagSize   = 16
+	groupEnvHdr   = 1 + ConfTagSize + 1 // version, conf tag, type
+	commitPartHdr = groupEnvHdr + crypto.HashSize + 2
+	// CommitPartBytes is how many commit bytes one part carries.
+	CommitPartBytes = ratchet.MaxGroupPlaintext - commitPartHdr
+	// MaxCommitParts bounds a commit's parts: a 1,000-member commit with
+	// hybrid sealing needs 73 (§11).
+	MaxCommitParts = 80
+	// MaxGroupText is the longest TEXT a group message holds.
+	MaxGroupText = ratchet.MaxGroupPlaintext - groupEnvHdr - WireIDSize - 4
 )
 
 // GroupEnvelope is one decoded group plaintext.
 type GroupEnvelope struct {
-	Type     byte
-	ID       WireID // TEXT
-	TTL      uint32 // TEXT
-	Text     string // TEXT
-	CommitID [CommitIDSize]byte
-	Part     byte // COMMIT: this part's index
-	Parts    byte // COMMIT: how many parts
-	Bytes    []byte
+	Conf  [ConfTagSize]byte // the sender's epoch confirmation tag
+	Type  byte
+	ID    WireID // TEXT
+	TTL   uint32 // TEXT
+	Text  string // TEXT
+	Hash  [crypto.HashSize]byte
+	Part  byte // COMMIT: this part's index
+	Parts byte // COMMIT: how many parts
+	Bytes []byte
 }
 
 // Marshal encodes g; it returns an error for a field out of range.
 func (g *GroupEnvelope) Marshal() ([]byte, error) {
-	b := []byte{envVersion, g.Type}
+	b := []byte{groupEnvVersion}
+	b = append(b, g.Conf[:]...)
+	b = append(b, g.Type)
 	switch g.Type {
 	case GenvText:
+		if len(g.Text) > MaxGroupText || !utf8.ValidString(g.Text) {
+			return nil, fmt.Errorf("%w: text of %d bytes", errEnvelope, len(g.Text))
+		}
 		b = append(b, g.ID[:]...)
 		b = binary.BigEndian.AppendUint32(b, g.TTL)
 		b = append(b, g.Text...)
 	case GenvLeave, GenvBurn:
 	case GenvCommit:
-		if g.Parts == 0 || g.Parts > maxCommitParts || g.Part >= g.Parts || len(g.Bytes) > commitPartBytes {
+		if g.Parts == 0 || g.Parts > MaxCommitParts || g.Part >= g.Parts || len(g.Bytes) == 0 || len(g.Bytes) > CommitPartBytes {
 			return nil, fmt.Errorf("%w: commit part %d of %d", errEnvelope, g.Part, g.Parts)
 		}
-		b = append(b, g.CommitID[:]...)
+		b = append(b, g.Hash[:]...)
 		b = append(b, g.Part, g.Parts)
 		b = append(b, g.Bytes...)
 	default:
@@ -62,10 +78,15 @@ func (g *GroupEnvelope) Marshal() ([]byte, error) {
 // ParseGroupEnvelope decodes b strictly.
 func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 	r := newRecordReader(b)
-	if r.u8() != envVersion || !r.ok {
+	if r.u8() != groupEnvVersion || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errEnvelope)
 	}
-	g := &GroupEnvelope{Type: r.u8()}
+	g := &GroupEnvelope{}
+	copy(g.Conf[:], r.take(ConfTagSize))
+	g.Type = r.u8()
+	if !r.ok {
+		return nil, fmt.Errorf("%w: truncated", errEnvelope)
+	}
 	switch g.Type {
 	case GenvText:
 		copy(g.ID[:], r.take(WireIDSize))
@@ -73,16 +94,16 @@ func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 		if !r.ok {
 			return nil, fmt.Errorf("%w: truncated", errEnvelope)
 		}
-		if !utf8.Valid(r.b) {
-			return nil, fmt.Errorf("%w: text is not UTF-8", errEnvelope)
+		if len(r.b) > MaxGroupText || !utf8.Valid(r.b) {
+			return nil, fmt.Errorf("%w: text too long or not UTF-8", errEnvelope)
 		}
 		g.Text = string(r.b)
 		r.b = nil
 	case GenvLeave, GenvBurn:
 	case GenvCommit:
-		copy(g.CommitID[:], r.take(CommitIDSize))
+		copy(g.Hash[:], r.take(crypto.HashSize))
 		g.Part, g.Parts = r.u8(), r.u8()
-		if !r.ok || g.Parts == 0 || g.Parts > maxCommitParts || g.Part >= g.Parts || len(r.b) > commitPartBytes {
+		if !r.ok || g.Parts == 0 || g.Parts > MaxCommitParts || g.Part >= g.Parts || len(r.b) == 0 || len(r.b) > CommitPartBytes {
 			return nil, fmt.Errorf("%w: bad commit part", errEnvelope)
 		}
 		g.Bytes = bytes.Clone(r.b)
@@ -96,44 +117,21 @@ func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 	return g, nil
 }
 
-// SplitCommit cuts an encoded commit into its parts (spec/groups.md §6.3).
-func SplitCommit(id [CommitIDSize]byte, c []byte) ([]*GroupEnvelope, error) {
-	n := (len(c) + commitPartBytes - 1) / commitPartBytes
-	if n == 0 || n > maxCommitParts {
-		return nil, fmt.Errorf("client: a commit of %d bytes does not fit %d parts", len(c), maxCommitParts)
+// SplitCommit cuts an encoded commit into its parts (spec/groups.md §6.3),
+// each naming the commit's hash.
+func SplitCommit(c []byte) ([]*GroupEnvelope, error) {
+	n := (len(c) + CommitPartBytes - 1) / CommitPartBytes
+	if n == 0 || n > MaxCommitParts {
+		return nil, fmt.Errorf("client: a commit of %d bytes does not fit %d parts", len(c), MaxCommitParts)
 	}
+	h := CommitHash(c)
 	parts := make([]*GroupEnvelope, 0, n)
 	for i := range n {
-		end := min((i+1)*commitPartBytes, len(c))
-		parts = append(parts, &GroupEnvelope{Type: GenvCommit, CommitID: id, Part: byte(i), Parts: byte(n), Bytes: c[i*commitPartBytes : end]})
+		end := min((i+1)*CommitPartBytes, len(c))
+		parts = append(parts, &GroupEnvelope{Type: GenvCommit, Hash: h, Part: byte(i), Parts: byte(n), Bytes: c[i*CommitPartBytes : end]})
 	}
 	return parts, nil
 }
 
-// CommitAssembler collects the parts of commits as they are read from a
-// log; a part of another commit ID than the one in progress starts over
-// with that one (the first commit to complete is the one members accept,
-// §3.4).
-type CommitAssembler struct {
-	id    [CommitIDSize]byte
-	parts [][]byte
-	have  int
-}
-
-// Add records a part and returns the whole commit once every part of its
-// Commit has arrived.
-func (a *CommitAssembler) Add(g *GroupEnvelope) []byte {
-	if a.parts == nil || a.id != g.CommitID || len(a.parts) != int(g.Parts) {
-		a.id, a.parts, a.have = g.CommitID, make([][]byte, g.Parts), 0
-	}
-	if a.parts[g.Part] == nil {
-		a.parts[g.Part] = g.Bytes
-		a.have++
-	}
-	if a.have < len(a.parts) {
-		return nil
-	}
-	out := bytes.Join(a.parts, nil)
-	a.parts, a.have = nil, 0
-	return out
-}
+// CommitPartsFor returns how many parts a commit of n bytes needs.
+func CommitPartsFor(n int) int { return (n + CommitPartBytes - 1) / CommitPartBytes }

@@ -16,6 +16,7 @@ type GroupWelcome struct {
 	Roster []byte // the roster record of the epoch the joiner enters
 	Secret crypto.SymKey
 	LogID  crypto.ID
+	Conf   [crypto.HashSize]byte // the epoch's confirmation value
 }
 
 func (w GroupWelcome) String() string { return "groupWelcome(redacted)" }
@@ -83,12 +84,14 @@ func ParseGroupBlob(p []byte) (*GroupBlob, error) {
 	return b, nil
 }
 
-// GroupWelcome encoding: uint32(roster length) || roster || secret || log ID.
+// GroupWelcome encoding: uint32(roster length) || roster || secret || log ID
+// || confirmation value.
 func (w *GroupWelcome) Marshal() []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(len(w.Roster)))
 	b = append(b, w.Roster...)
 	b = append(b, w.Secret[:]...)
-	return append(b, w.LogID[:]...)
+	b = append(b, w.LogID[:]...)
+	return append(b, w.Conf[:]...)
 }
 
 // ParseGroupWelcome decodes a welcome strictly; it does not parse the
@@ -103,6 +106,7 @@ func ParseGroupWelcome(b []byte) (*GroupWelcome, error) {
 	w.Roster = append([]byte(nil), r.take(int(n))...)
 	copy(w.Secret[:], r.take(crypto.KeySize))
 	copy(w.LogID[:], r.take(crypto.IDSize))
+	copy(w.Conf[:], r.take(crypto.HashSize))
 	if !r.done() {
 		return nil, errors.New("client: malformed group welcome")
 	}

@@ -45,7 +45,7 @@ const (
 	ChangeRemove   byte = 2
 	ChangeLeave    byte = 3
 	ChangePromote  byte = 4
-	changeSettings byte = 5
+	ChangeSettings byte = 5
 	ChangeUpdate   byte = 6
 )
 

@@ -108,7 +108,7 @@ func TestCommitChanges(t *testing.T) {
 		{"remove", ChangeRemove, IndexOperand(1), func(n *Roster) bool { return len(n.Members) == 2 && n.Index(keys[1].sign.Public()) < 0 }},
 		{"leave", ChangeLeave, IndexOperand(2), func(n *Roster) bool { return len(n.Members) == 2 && n.Index(keys[2].sign.Public()) < 0 }},
 		{"promote", ChangePromote, IndexOperand(1), func(n *Roster) bool { return n.Members[1].Role == RoleAdmin }},
-		{"settings", changeSettings, setOp, func(n *Roster) bool { return n.Settings.Name == "lake" && n.Settings.Deadline == 99 }},
+		{"settings", ChangeSettings, setOp, func(n *Roster) bool { return n.Settings.Name == "lake" && n.Settings.Deadline == 99 }},
 		{"update", ChangeUpdate, updOp, func(n *Roster) bool {
 			return len(n.Members) == 3 && n.Members[1].Sign == fresh.Sign && n.Index(keys[1].sign.Public()) < 0
 		}},
@@ -200,55 +200,6 @@ func TestCommitRefused(t *testing.T) {
 		if _, err := c.Verify(ro, ctxOf(ro)); err == nil {
 			t.Fatalf("byte %d flipped: verified", i)
 		}
-	}
-}
-
-func TestGroupEnvelopeAndCommitParts(t *testing.T) {
-	for _, g := range []*GroupEnvelope{
-		{Type: GenvText, ID: WireID{1}, TTL: 60, Text: "hello group"},
-		{Type: GenvLeave},
-		{Type: GenvBurn},
-		{Type: GenvCommit, CommitID: [8]byte{9}, Part: 1, Parts: 2, Bytes: []byte("xyz")},
-	} {
-		b, err := g.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := ParseGroupEnvelope(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b2, _ := p.Marshal()
-		if !bytes.Equal(b, b2) {
-			t.Fatalf("type %d: round trip differs", g.Type)
-		}
-	}
-	big := make([]byte, 3*commitPartBytes+5)
-	for i := range big {
-		big[i] = byte(i)
-	}
-	parts, err := SplitCommit([8]byte{1}, big)
-	if err != nil || len(parts) != 4 {
-		t.Fatalf("%d parts, %v", len(parts), err)
-	}
-	var a CommitAssembler
-	for _, i := range []int{2, 0, 3} {
-		if a.Add(parts[i]) != nil {
-			t.Fatal("assembled before every part arrived")
-		}
-	}
-	a.Add(parts[0]) // a duplicate part changes nothing
-	if got := a.Add(parts[1]); !bytes.Equal(got, big) {
-		t.Fatal("assembled commit differs")
-	}
-	for _, p := range parts {
-		b, err := p.Marshal()
-		if err != nil || len(b) > ratchet.MaxGroupPlaintext {
-			t.Fatalf("part of %d bytes: %v", len(b), err)
-		}
-	}
-	if _, err := SplitCommit([8]byte{}, make([]byte, maxCommitParts*commitPartBytes+1)); err == nil {
-		t.Fatal("an oversized commit was split")
 	}
 }
 

@@ -27,8 +27,9 @@ const (
 	// entries with the longest nickname.
 	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
 		ratchet.MaxGroupMembers*MaxMemberSize
-	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID.
-	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize
+	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID,
+	// confirmation value.
+	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
 	// MaxWelcomeParts is derived from the 1,000-member limit: 81.
 	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )

@@ -1,0 +1,341 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"veil/client/internal/format"
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/conn"
+)
+
+// Roster changes (spec/groups.md §3.4, §6.3, §7): a member's wish to
+// change the roster is an intent, queued in the group's state; one intent
+// at a time becomes a commit, which stays pending until its parts are read
+// back from the log. The log's order decides: the first valid commit for
+// the next epoch that completes in the log is the one every member applies.
+// A pending commit that loses is dropped and its intent queued again, on
+// top of the winner's epoch, where it may no longer apply (a member
+// already gone), so a change is made exactly once.
+
+// groupIntent is a roster change we want to commit.
+type groupIntent struct {
+	Change  byte   `json:"change"`
+	Target  []byte `json:"target,omitempty"`  // remove, leave, promote: the member's signing key
+	Operand []byte `json:"operand,omitempty"` // add: the joiner's roster entry; settings: the settings
+	Invite  []byte `json:"invite,omitempty"`  // add: the invite's exchange log, where the welcome goes
+}
+
+// pendingCommit is a commit of ours sent but not yet read back.
+type pendingCommit struct {
+	Hash   []byte      `json:"hash"`   // the commit's hash
+	Parts  [][]byte    `json:"parts"`  // SHA-256 of each part's sealed entry
+	Seen   []bool      `json:"seen"`   // which parts were read back
+	Next   *logRecord  `json:"next"`   // the epoch it makes (secret)
+	Secret []byte      `json:"secret"` // that epoch's secret, for a welcome (secret)
+	Intent groupIntent `json:"intent"`
+	Sign   []byte      `json:"sign,omitempty"` // update: our new signing seed (secret)
+	Seal   []byte      `json:"seal,omitempty"` // update: our new sealing key (secret)
+}
+
+// welcomeJob is a welcome to send once our add commit has won.
+type welcomeJob struct {
+	invite  []byte // the invite's exchange log ID
+	welcome *format.GroupWelcome
+}
+
+// errMoot is an intent that no longer applies to the current roster.
+var errMoot = errors.New("client: the change no longer applies")
+
+func (g *groupState) nowUnix() int64 {
+	if g.rcfg.Now == nil {
+		return time.Now().Unix()
+	}
+	return g.rcfg.Now().Unix()
+}
+
+// propose queues an intent unless the same one is queued or pending.
+func (g *groupState) propose(in groupIntent) {
+	same := func(o *groupIntent) bool {
+		return o.Change == in.Change && bytes.Equal(o.Target, in.Target) && bytes.Equal(o.Operand, in.Operand)
+	}
+	if g.pending != nil && same(&g.pending.Intent) {
+		return
+	}
+	for i := range g.intents {
+		if same(&g.intents[i]) {
+			return
+		}
+	}
+	g.intents = append(g.intents, in)
+}
+
+// commitNext turns the first queued intent into a commit, if we are at the
+// end of the log with nothing pending. It returns the events of intents
+// that were dropped as moot.
+func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, error) {
+	var evs []Event
+	for len(g.intents) > 0 && g.pending == nil && g.prev == nil && !g.gone && g.cur.roster != nil {
+		in := g.intents[0]
+		err := g.commit(ctx, c, in)
+		if errors.Is(err, errMoot) {
+			g.intents = g.intents[1:]
+			continue
+		}
+		if err != nil {
+			return evs, err
+		}
+		g.intents = g.intents[1:]
+	}
+	return evs, nil
+}
+
+// operand resolves an intent against the current roster.
+func (g *groupState) operand(in *groupIntent) ([]byte, error) {
+	r := g.cur.roster
+	switch in.Change {
+	case format.ChangeRemove, format.ChangeLeave, format.ChangePromote:
+		k, err := crypto.ParseSignPublic(in.Target)
+		if err != nil {
+			return nil, errMoot
+		}
+		i := r.Index(k)
+		if i < 0 || (in.Change == format.ChangePromote && r.Members[i].Role == format.RoleAdmin) {
+			return nil, errMoot
+		}
+		if in.Change != format.ChangeLeave && !g.isAdmin() {
+			return nil, errNotAdmin
+		}
+		return format.IndexOperand(i), nil
+	case format.ChangeAdd:
+		m, err := format.ParseMember(in.Operand)
+		if err != nil || r.Index(m.Sign) >= 0 {
+			return nil, errMoot
+		}
+		if !g.isAdmin() {
+			return nil, errNotAdmin
+		}
+		return in.Operand, nil
+	case format.ChangeSettings:
+		if !g.isAdmin() {
+			return nil, errNotAdmin
+		}
+		return in.Operand, nil
+	}
+	return nil, errMoot
+}
+
+// errNotAdmin is a roster change asked of a member who is not an admin.
+var errNotAdmin = errors.New("client: only an admin can change the group")
+
+// commit makes the intent's change (spec/groups.md §6.3, §7): a new epoch
+// secret sealed to the new roster, a new log, and the signed commit sent
+// in parts through the current epoch's log. The commit stays pending until
+// its parts are read back (ownEntry).
+func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) error {
+	if g.gone {
+		return errors.New("client: we are no longer in this group")
+	}
+	if in.Change == format.ChangeLeave && !g.isAdmin() {
+		return errMoot // only an admin commits a leave
+	}
+	op, err := g.operand(&in)
+	if err != nil {
+		return err
+	}
+	old := g.cur
+	cm, next, err := format.MakeCommit(old.roster, in.Change, op)
+	if err != nil {
+		return err
+	}
+	if next.Index(g.sign.Public()) < 0 {
+		return errors.New("client: an admin leaves with group leave, not by committing")
+	}
+	secret, err := crypto.NewSymKey(g.rcfg.Rand)
+	if err != nil {
+		return err
+	}
+	defer secret.Wipe()
+	seals := make([]ratchet.SealRecipient, len(next.Members))
+	for i, m := range next.Members {
+		seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
+	}
+	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
+		return err
+	}
+	nl, err := g.newLog(ctx, c, next, &secret)
+	if err != nil {
+		return err
+	}
+	if cm.LogID, err = nl.epoch.SealLogID(nl.id); err != nil {
+		return err
+	}
+	cm.Sign(g.sign, old.epoch.Context())
+	whole := cm.Marshal()
+	h := format.CommitHash(whole)
+	nl.conf = format.Confirm(old.conf, cm.NewHash, h)
+	parts, err := format.SplitCommit(whole)
+	if err != nil {
+		return err
+	}
+	p := &pendingCommit{Hash: h[:], Next: nl.record(), Secret: bytes.Clone(secret[:]), Intent: in, Seen: make([]bool, len(parts))}
+	bodies := make([][]byte, 0, len(parts))
+	for _, part := range parts {
+		part.Conf = format.ConfTag(old.conf)
+		pt, err := part.Marshal()
+		if err != nil {
+			return err
+		}
+		m, err := old.epoch.Encrypt(pt)
+		if err != nil {
+			return err
+		}
+		bodies = append(bodies, m)
+		hb := crypto.Hash(m)
+		p.Parts = append(p.Parts, hb[:])
+	}
+	g.pending = p
+	for _, m := range bodies {
+		g.queue(&old, m)
+	}
+	if !g.deferUploads {
+		return g.flushOut(ctx, c)
+	}
+	return nil
+}
+
+// newLog derives roster r's epoch from secret and creates its log on c's
+// relay; nothing of the group's state changes.
+func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster, secret *crypto.SymKey) (*groupLog, error) {
+	ep, err := newEpoch(g.rcfg, secret, r, g.sign)
+	if err != nil {
+		return nil, err
+	}
+	id, err := createLog(ctx, c, ep, g.ttl)
+	if err != nil {
+		return nil, err
+	}
+	return &groupLog{epoch: ep, roster: r, id: id}, nil
+}
+
+// ownEntry handles one of our own entries read back from the current log:
+// when it completes our pending commit (every part read, in log order,
+// before any other valid commit for the epoch), the commit has won.
+func (g *groupState) ownEntry(body []byte) []Event {
+	p := g.pending
+	h := crypto.Hash(body)
+	for i, ph := range p.Parts {
+		if bytes.Equal(ph, h[:]) {
+			p.Seen[i] = true
+		}
+	}
+	for _, s := range p.Seen {
+		if !s {
+			return nil
+		}
+	}
+	return g.winPending()
+}
+
+// winPending moves to the epoch our pending commit makes.
+func (g *groupState) winPending() []Event {
+	p := g.pending
+	g.pending = nil
+	next, err := p.Next.load(g.rcfg)
+	if err != nil {
+		return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
+	}
+	old := g.cur
+	g.move(*next)
+	ev := intentEvent(&p.Intent, old.roster, next.roster)
+	if p.Intent.Change == format.ChangeAdd {
+		rb, err := next.roster.Marshal()
+		if err == nil {
+			secret, err := crypto.ParseSymKey(p.Secret)
+			if err == nil {
+				g.welcomes = append(g.welcomes, welcomeJob{invite: p.Intent.Invite,
+					welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id}})
+			}
+		}
+	}
+	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.roster.Epoch)})
+}
+
+// losePending drops our pending commit after another one won, and queues
+// its intent again first.
+func (g *groupState) losePending() {
+	if g.pending == nil {
+		return
+	}
+	in := g.pending.Intent
+	g.pending = nil
+	g.intents = append([]groupIntent{in}, g.intents...)
+}
+
+// intentEvent describes a change of ours that won.
+func intentEvent(in *groupIntent, old, next *format.Roster) []Event {
+	cm := &format.Commit{Change: in.Change}
+	switch in.Change {
+	case format.ChangeRemove, format.ChangeLeave, format.ChangePromote:
+		k, err := crypto.ParseSignPublic(in.Target)
+		if err != nil {
+			return nil
+		}
+		cm.Operand = format.IndexOperand(old.Index(k))
+	}
+	return commitEvent(cm, old, next)
+}
+
+// settle reads the log, commits queued intents and reads again until no
+// commit of ours is pending, within a few rounds: a command that changes
+// the roster returns with its commit applied when nothing competes.
+func (g *groupState) settle(ctx context.Context, c *conn.Conn) ([]Event, error) {
+	var evs []Event
+	for range settleRounds {
+		pe, err := g.poll(ctx, c)
+		evs = append(evs, pe...)
+		if err != nil || g.gone {
+			return evs, err
+		}
+		ce, err := g.commitNext(ctx, c)
+		evs = append(evs, ce...)
+		if err != nil {
+			return evs, err
+		}
+		if g.pending == nil && len(g.intents) == 0 && g.prev == nil {
+			return evs, nil
+		}
+		if g.deferUploads && len(g.out) > 0 {
+			return evs, nil // stored and uploaded by the engine first
+		}
+	}
+	return evs, nil
+}
+
+// settleRounds bounds settle's rounds (tuning).
+const settleRounds = 8
+
+// add commits a new member and returns its welcome (tests and the
+// engine's invite service use it through intents).
+func (g *groupState) add(ctx context.Context, c *conn.Conn, m format.Member) (*format.GroupWelcome, error) {
+	m.Role = format.RoleMember // whatever the join request said, spec/groups.md §9.2
+	op, err := m.AppendTo(nil)
+	if err != nil {
+		return nil, err
+	}
+	g.propose(groupIntent{Change: format.ChangeAdd, Operand: op})
+	if _, err := g.settle(ctx, c); err != nil {
+		return nil, err
+	}
+	for i, w := range g.welcomes {
+		if r, err := format.ParseRoster(w.welcome.Roster); err == nil && r.Index(m.Sign) >= 0 {
+			g.welcomes = append(g.welcomes[:i], g.welcomes[i+1:]...)
+			return w.welcome, nil
+		}
+	}
+	return nil, errors.New("client: the add commit did not apply")
+}
