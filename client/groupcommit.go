@@ -258,7 +258,7 @@ func (g *groupState) winPending() []Event {
 			secret, err := crypto.ParseSymKey(p.Secret)
 			if err == nil {
 				g.welcomes = append(g.welcomes, welcomeJob{invite: p.Intent.Invite,
-					welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id}})
+					welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id, Conf: next.conf}})
 			}
 		}
 	}
