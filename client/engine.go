@@ -54,6 +54,9 @@ type Config struct {
 	// SweepEvery is how often Run applies timers (1 s when zero);
 	// AlarmEvery how often it checks pending invites for a leak (5 s).
 	SweepEvery, AlarmEvery time.Duration
+	// GroupPollEvery is how often Run reads every group log even without
+	// a notice from the relay (30 s when zero; spec/groups.md §6.2).
+	GroupPollEvery time.Duration
 }
 
 // Engine is one unlocked profile. Close it when done.
@@ -119,6 +122,9 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 	}
 	if cfg.AlarmEvery <= 0 {
 		cfg.AlarmEvery = defaultAlarmEvery
+	}
+	if cfg.GroupPollEvery <= 0 {
+		cfg.GroupPollEvery = defaultGroupPollEvery
 	}
 	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}, socks5: cfg.SOCKS5}
 	e.holds.now = e.now

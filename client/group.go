@@ -37,6 +37,9 @@ type groupRecord struct {
 	Invites []groupInviteRec       `json:"invites,omitempty"` // admin: open invites
 	Join    *groupInviteRec        `json:"join,omitempty"`    // joiner: waiting for the welcome
 	Out     []pendingAppend        `json:"out,omitempty"`     // sealed entries not yet appended
+	Updated int64                  `json:"updated"`           // when we last replaced our keys (Unix seconds)
+	Sent    int                    `json:"sent"`              // our messages since
+	Mine    [][]byte               `json:"mine,omitempty"`    // hashes of our latest entries
 }
 
 type logRecord struct {
@@ -45,6 +48,7 @@ type logRecord struct {
 	ID     []byte `json:"id"`
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
+	Moved  int64  `json:"moved,omitempty"`
 }
 
 // groupInviteRec is an open group invite: its exchange log and the keys
@@ -64,7 +68,7 @@ const groupRecordV = 2
 
 func (l *groupLog) record() *logRecord {
 	rb, _ := l.roster.Marshal()
-	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:])}
+	return &logRecord{Epoch: l.epoch.Marshal(), Roster: rb, ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -83,7 +87,7 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if len(r.Conf) != crypto.HashSize {
 		return nil, errors.New("client: corrupt group record")
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved}
 	copy(l.conf[:], r.Conf)
 	return l, nil
 }
@@ -123,6 +127,7 @@ func loadGroup(rcfg ratchet.Config, b []byte) (*groupState, *groupRecord, error)
 		}
 	}
 	g.out, g.intents, g.pending, g.asm = rec.Out, rec.Intents, rec.Pending, rec.Asm
+	g.updated, g.sent, g.mine = rec.Updated, rec.Sent, rec.Mine
 	return g, &rec, nil
 }
 
@@ -133,6 +138,7 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
 	rec.Intents, rec.Pending, rec.Asm = g.intents, g.pending, g.asm
+	rec.Updated, rec.Sent, rec.Mine = g.updated, g.sent, g.mine
 	if g.cur.epoch != nil {
 		rec.Cur = g.cur.record()
 	}
@@ -537,6 +543,28 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 	return nil
 }
 
+// GroupRekey replaces our keys for the group with an update commit
+// (spec/groups.md §6.6): a copy of our group state stolen before it reads
+// nothing sent after.
+func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
+	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		if g.cur.roster == nil {
+			return nil, errors.New("client: still waiting for an admin to let us in")
+		}
+		evs, err := g.poll(ctx, c)
+		if err != nil || g.gone {
+			return evs, err
+		}
+		g.propose(groupIntent{Change: format.ChangeUpdate})
+		ce, err := g.commitNext(ctx, c)
+		return append(evs, ce...), err
+	})
+	if err != nil {
+		return err
+	}
+	return e.groupSettle(ctx, ref)
+}
+
 // GroupLeave tells the group we leave and erases it here at once
 // (spec/groups.md §7.3). The last admin must promote someone first.
 func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
@@ -572,12 +600,16 @@ func (e *Engine) groupBurn(ctx context.Context, ref string) error {
 
 // GroupSync reads every group's logs and open invites once and applies
 // what it finds (spec/groups.md §6.2, §9.3). Run calls it periodically.
-func (e *Engine) GroupSync(ctx context.Context) error {
+func (e *Engine) GroupSync(ctx context.Context) error { return e.syncGroups(ctx, nil) }
+
+// syncGroups is GroupSync for the groups whose chat IDs are in only, or
+// for every group when only is nil.
+func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 	var ids []string
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		chats, err := tx.Chats()
 		for _, c := range chats {
-			if c.Kind == vault.ChatGroup {
+			if c.Kind == vault.ChatGroup && (only == nil || only[c.ID]) {
 				ids = append(ids, c.ID)
 			}
 		}
@@ -601,7 +633,7 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			if err != nil || g.gone || g.prev != nil {
+			if err != nil || g.gone || !g.drained() {
 				return evs, err // a previous epoch not drained: on at the next sync
 			}
 			ie, err := e.serveInvites(ctx, g, rec, c)
@@ -609,6 +641,7 @@ func (e *Engine) GroupSync(ctx context.Context) error {
 			if err != nil {
 				return evs, err
 			}
+			g.dueUpdate()
 			ce, err := g.commitNext(ctx, c)
 			committed = g.pending != nil
 			return append(evs, ce...), err
@@ -638,25 +671,51 @@ func (e *Engine) groupsChanged() {
 	}
 }
 
-// groupSyncEvery is how often Run reads the group logs (tuning): the relay
-// does not push log entries (spec/groups.md §6.2).
-const groupSyncEvery = time.Second
-
-// groupLoop is owned by Run: it calls GroupSync every groupSyncEvery and
-// when kicked, until ctx ends.
+// groupLoop is owned by Run until ctx ends. It syncs every group when
+// kicked and every Config.GroupPollEvery, keeps a log subscription for
+// every followed log (logwatch.go) and syncs a group when the relay
+// notices an entry in one of its logs, at most once per groupNoticeGap
+// (spec/groups.md §6.2).
 func (e *Engine) groupLoop(ctx context.Context) {
 	e.mu.Lock()
 	kick := e.groupKick
 	e.mu.Unlock()
-	t := time.NewTicker(groupSyncEvery)
+	w := newLogWatch(e)
+	defer w.wg.Wait()
+	t := time.NewTicker(e.cfg.GroupPollEvery)
 	defer t.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	var only map[string]bool // nil: every group
+	lastNoticed := time.Time{}
 	for {
-		if err := e.GroupSync(ctx); err != nil && ctx.Err() == nil && !isConnErr(err) {
-			e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+		if only == nil || len(only) > 0 {
+			if err := e.syncGroups(ctx, only); err != nil && ctx.Err() == nil && !isConnErr(err) {
+				e.emit(ctx, Event{Type: EventWarning, Err: err.Error()})
+			}
+		}
+		// After the sync: new epochs, drained logs, changed cursors.
+		if want, err := e.followedByRelay(ctx); err == nil {
+			retry.Stop()
+			if due := w.follow(ctx, want); !due.IsZero() {
+				retry.Reset(time.Until(due))
+			}
 		}
 		select {
 		case <-kick:
+			only = nil
 		case <-t.C:
+			only = nil
+		case <-w.noted:
+			if d := groupNoticeGap - time.Since(lastNoticed); d > 0 {
+				sleep(ctx, d) // notices arriving meanwhile join this sync
+			}
+			lastNoticed = time.Now()
+			only = w.take()
+		case <-w.changed:
+			only = map[string]bool{} // resubscribe only
+		case <-retry.C:
+			only = map[string]bool{}
 		case <-ctx.Done():
 			return
 		}

@@ -39,7 +39,39 @@ type pendingCommit struct {
 	Secret []byte      `json:"secret"` // that epoch's secret, for a welcome (secret)
 	Intent groupIntent `json:"intent"`
 	Sign   []byte      `json:"sign,omitempty"` // update: our new signing seed (secret)
-	Seal   []byte      `json:"seal,omitempty"` // update: our new sealing key (secret)
+	Seal   []byte      `json:"seal,omitempty"` // update: our new X25519 key (secret)
+	Kem    []byte      `json:"kem,omitempty"`  // update: our new ML-KEM-768 seed (secret)
+}
+
+// memberKeys are a member's three per-group keys.
+type memberKeys struct {
+	sign crypto.SignPrivate
+	seal crypto.DHPrivate
+	kem  crypto.KEM768Private
+}
+
+func newMemberKeys(rcfg ratchet.Config) (*memberKeys, error) {
+	s, d, q, err := newGroupKeys(rcfg)
+	if err != nil {
+		return nil, err
+	}
+	return &memberKeys{sign: s, seal: d, kem: q}, nil
+}
+
+func parseMemberKeys(sign, seal, kem []byte) (*memberKeys, error) {
+	s, err := crypto.ParseSignPrivate(sign)
+	if err != nil {
+		return nil, err
+	}
+	d, err := crypto.ParseDHPrivate(seal)
+	if err != nil {
+		return nil, err
+	}
+	q, err := crypto.ParseKEM768Private(kem)
+	if err != nil {
+		return nil, err
+	}
+	return &memberKeys{sign: s, seal: d, kem: q}, nil
 }
 
 // welcomeJob is a welcome to send once our add commit has won.
@@ -79,7 +111,7 @@ func (g *groupState) propose(in groupIntent) {
 // that were dropped as moot.
 func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
-	for len(g.intents) > 0 && g.pending == nil && g.prev == nil && !g.gone && g.cur.roster != nil {
+	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && g.cur.roster != nil {
 		in := g.intents[0]
 		err := g.commit(ctx, c, in)
 		if errors.Is(err, errMoot) {
@@ -125,6 +157,11 @@ func (g *groupState) operand(in *groupIntent) ([]byte, error) {
 			return nil, errNotAdmin
 		}
 		return in.Operand, nil
+	case format.ChangeUpdate:
+		if r.Index(g.sign.Public()) < 0 {
+			return nil, errMoot
+		}
+		return nil, nil // built with the new keys in commit
 	}
 	return nil, errMoot
 }
@@ -148,11 +185,26 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 		return err
 	}
 	old := g.cur
+	self := g.sign
+	var nk *memberKeys
+	if in.Change == format.ChangeUpdate {
+		// Our own update: three fresh keys in our roster entry, the
+		// commit signed with the old signing key (spec/groups.md §6.3).
+		if nk, err = newMemberKeys(g.rcfg); err != nil {
+			return err
+		}
+		m := *g.self()
+		m.Sign, m.Seal, m.Kem = nk.sign.Public(), nk.seal.Public(), nk.kem.Public()
+		if op, err = format.UpdateOperand(old.roster.Index(g.sign.Public()), &m); err != nil {
+			return err
+		}
+		self = nk.sign
+	}
 	cm, next, err := format.MakeCommit(old.roster, in.Change, op)
 	if err != nil {
 		return err
 	}
-	if next.Index(g.sign.Public()) < 0 {
+	if next.Index(self.Public()) < 0 {
 		return errors.New("client: an admin leaves with group leave, not by committing")
 	}
 	secret, err := crypto.NewSymKey(g.rcfg.Rand)
@@ -167,7 +219,7 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err
 	}
-	nl, err := g.newLog(ctx, c, next, &secret)
+	nl, err := g.newLog(ctx, c, next, &secret, self)
 	if err != nil {
 		return err
 	}
@@ -183,6 +235,9 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 		return err
 	}
 	p := &pendingCommit{Hash: h[:], Next: nl.record(), Secret: bytes.Clone(secret[:]), Intent: in, Seen: make([]bool, len(parts))}
+	if nk != nil {
+		p.Sign, p.Seal, p.Kem = nk.sign.Seed(), nk.seal.Bytes(), nk.kem.Seed()
+	}
 	bodies := make([][]byte, 0, len(parts))
 	for _, part := range parts {
 		part.Conf = format.ConfTag(old.conf)
@@ -208,10 +263,11 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 	return nil
 }
 
-// newLog derives roster r's epoch from secret and creates its log on c's
-// relay; nothing of the group's state changes.
-func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster, secret *crypto.SymKey) (*groupLog, error) {
-	ep, err := newEpoch(g.rcfg, secret, r, g.sign)
+// newLog derives roster r's epoch from secret, as the member whose signing
+// key is self, and creates its log on c's relay; nothing of the group's
+// state changes.
+func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster, secret *crypto.SymKey, self crypto.SignPrivate) (*groupLog, error) {
+	ep, err := newEpoch(g.rcfg, secret, r, self)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +306,14 @@ func (g *groupState) winPending() []Event {
 		return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
 	}
 	old := g.cur
+	if p.Intent.Change == format.ChangeUpdate {
+		nk, err := parseMemberKeys(p.Sign, p.Seal, p.Kem)
+		if err != nil {
+			return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
+		}
+		g.sign, g.seal, g.kem = nk.sign, nk.seal, nk.kem
+		g.updated, g.sent = g.nowUnix(), 0
+	}
 	g.move(*next)
 	ev := intentEvent(&p.Intent, old.roster, next.roster)
 	if p.Intent.Change == format.ChangeAdd {
@@ -306,7 +370,7 @@ func (g *groupState) settle(ctx context.Context, c *conn.Conn) ([]Event, error) 
 		if err != nil {
 			return evs, err
 		}
-		if g.pending == nil && len(g.intents) == 0 && g.prev == nil {
+		if g.pending == nil && len(g.intents) == 0 && g.drained() {
 			return evs, nil
 		}
 		if g.deferUploads && len(g.out) > 0 {
@@ -338,4 +402,21 @@ func (g *groupState) add(ctx context.Context, c *conn.Conn, m format.Member) (*f
 		}
 	}
 	return nil, errors.New("client: the add commit did not apply")
+}
+
+// Update policy (spec/groups.md §6.6): a member replaces its keys at
+// least this often, and after this many messages of its own.
+const (
+	updateEvery    = 7 * 24 * time.Hour
+	updateMessages = 1000
+)
+
+// dueUpdate queues an update of our keys when the policy says so.
+func (g *groupState) dueUpdate() {
+	if g.cur.roster == nil || g.gone {
+		return
+	}
+	if g.nowUnix()-g.updated >= int64(updateEvery/time.Second) || g.sent >= updateMessages {
+		g.propose(groupIntent{Change: format.ChangeUpdate})
+	}
 }

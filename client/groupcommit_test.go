@@ -283,3 +283,85 @@ func TestGroupConcurrentAdmins(t *testing.T) {
 		t.Fatal("a change is missing from the final roster")
 	}
 }
+
+// copyOf returns a member holding a copy of m's stored state, on its own
+// connection: a thief who copied an unlocked vault.
+func (m *member) copyOf(t testing.TB, c *member) *member {
+	t.Helper()
+	b, err := m.g.save(&groupRecord{Relay: "test", Nick: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := loadGroup(ratchet.Config{}, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &member{g: g, c: c.c}
+}
+
+// TestGroupStolenStateHealsAfterUpdate: a thief with a copy of a member's
+// group state reads the group until that member's next update commit and
+// nothing sent after it; a member who is not an admin may update.
+func TestGroupStolenStateHealsAfterUpdate(t *testing.T) {
+	ms := newTestGroup(t, 4)
+	admin, victim := ms[0], ms[1]
+	thief := victim.copyOf(t, ms[3])
+	admin.send(t, "one")
+	if got := texts(thief.poll(t)); len(got) != 1 {
+		t.Fatalf("the thief read %q before the update", got)
+	}
+	victim.poll(t)
+	old := victim.g.sign.Public()
+	victim.g.propose(groupIntent{Change: format.ChangeUpdate})
+	victim.settle(t)
+	if victim.g.cur.roster.Epoch != 2 || victim.g.sign.Public() == old || victim.g.cur.roster.Index(victim.g.sign.Public()) != 1 {
+		t.Fatal("the update did not apply")
+	}
+	admin.poll(t) // reads the update first, as a send does
+	admin.send(t, "two")
+	for _, m := range ms[2:] {
+		m.poll(t)
+	}
+	if got := texts(admin.poll(t)); admin.g.cur.conf != victim.g.cur.conf {
+		t.Fatalf("the admin is on another branch (%q)", got)
+	}
+	if got := texts(victim.poll(t)); len(got) != 1 || got[0] != "m0: two" {
+		t.Fatalf("the victim read %q after its update", got)
+	}
+	evs := thief.poll(t)
+	if got := texts(evs); len(got) != 0 || thief.g.cur.roster.Epoch != 1 {
+		t.Fatalf("the thief read %q after the update (epoch %d)", got, thief.g.cur.roster.Epoch)
+	}
+	// The thief's copy holds the old epoch's capabilities only: the new
+	// log's entries do not open with them.
+	_, rc := victim.g.cur.epoch.Caps()
+	es, err := ms[2].c.ReadLog(context.Background(), victim.g.cur.id, (*[wire.CapSize]byte)(&rc), 0, 10)
+	if err != nil || len(es) == 0 {
+		t.Fatal(err)
+	}
+	for _, en := range es {
+		if _, _, err := thief.g.cur.epoch.Decrypt(en.Body); err == nil {
+			t.Fatal("the thief's state opened an entry of the new epoch")
+		}
+	}
+}
+
+// TestGroupThiefUpdatesFirst: a thief who uses the copy to update the
+// victim's keys first takes its place; the victim reads entries under its
+// own key that it never wrote, and is told.
+func TestGroupThiefUpdatesFirst(t *testing.T) {
+	ms := newTestGroup(t, 3)
+	victim := ms[1]
+	thief := victim.copyOf(t, ms[2])
+	thief.g.propose(groupIntent{Change: format.ChangeUpdate})
+	thief.settle(t)
+	evs := victim.poll(t)
+	if !hasEventType(evs, EventWarning) {
+		t.Fatalf("the victim after the thief's update: %+v", evs)
+	}
+	// Its own entries read back raise nothing.
+	victim.send(t, "mine")
+	if evs := victim.poll(t); len(evs) != 0 {
+		t.Fatalf("the victim's own entry: %+v", evs)
+	}
+}

@@ -48,6 +48,7 @@ type groupLog struct {
 	id     crypto.ID
 	cursor uint64                // the last seq processed
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
+	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
 }
 
 // groupState is one member's state of one group.
@@ -68,6 +69,17 @@ type groupState struct {
 	intents  []groupIntent
 	pending  *pendingCommit
 	welcomes []welcomeJob
+	// updated is when we last replaced our keys (Unix seconds); sent
+	// counts our messages since (spec/groups.md §6.6).
+	updated int64
+	sent    int
+	// prevIdle: this poll read prev to its end; it is kept for the rest
+	// of its drainGrace, and roster changes may go ahead meanwhile.
+	prevIdle bool
+	// mine holds the hashes of our latest entries, to tell them from an
+	// entry written with a copy of our keys; theftWarned once per run.
+	mine        [][]byte
+	theftWarned bool
 	// forkWarned: senders already reported on another branch this epoch.
 	forkWarned map[crypto.SignPublic]bool
 
@@ -126,7 +138,7 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 		return nil, err
 	}
 	defer secret.Wipe()
-	l, err := g.newLog(ctx, c, r, &secret)
+	l, err := g.newLog(ctx, c, r, &secret, sign)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +147,7 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 		return nil, err
 	}
 	l.conf = format.FirstConfirm(rh)
-	g.cur = *l
+	g.cur, g.updated = *l, g.nowUnix()
 	return g, nil
 }
 
@@ -169,7 +181,7 @@ func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPriva
 	if err != nil {
 		return nil, err
 	}
-	g.cur = groupLog{epoch: ep, roster: r, id: w.LogID, conf: w.Conf}
+	g.cur, g.updated = groupLog{epoch: ep, roster: r, id: w.LogID, conf: w.Conf}, g.nowUnix()
 	return g, nil
 }
 
@@ -197,6 +209,9 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return errors.New("client: not in the group yet: an admin's client has to let us in first")
 	}
 	env.Conf = format.ConfTag(g.cur.conf)
+	if env.Type == format.GenvText {
+		g.sent++
+	}
 	pt, err := env.Marshal()
 	if err != nil {
 		return err
@@ -219,8 +234,28 @@ type pendingAppend struct {
 	Body []byte `json:"body"`
 }
 
-// queue queues the sealed entry m for log l.
+// ours reports whether body is an entry we wrote (spec/groups.md §12).
+func (g *groupState) ours(body []byte) bool {
+	h := crypto.Hash(body)
+	for _, k := range g.mine {
+		if bytes.Equal(k, h[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxMine bounds the hashes of our own entries kept to recognise them when
+// read back: a member that wrote more since its last read tells nobody.
+const maxMine = 4096
+
+// queue queues the sealed entry m for log l and remembers it as ours.
 func (g *groupState) queue(l *groupLog, m []byte) {
+	h := crypto.Hash(m)
+	g.mine = append(g.mine, h[:])
+	if len(g.mine) > maxMine {
+		g.mine = g.mine[len(g.mine)-maxMine:]
+	}
 	w, _ := l.epoch.Caps()
 	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: bytes.Clone(w[:]), Body: m})
 }
@@ -262,12 +297,13 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 // most groupPollReads reads.
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
+	g.prevIdle = false
 	for reads := 0; !g.gone; reads++ {
 		if reads == groupPollReads {
 			return evs, nil // the rest at the next sync
 		}
 		l := &g.cur
-		draining := g.prev != nil
+		draining := g.prev != nil && !g.prevIdle
 		if draining {
 			l = g.prev
 		}
@@ -290,17 +326,26 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 		g.holds.ok(l.id)
 		if len(entries) == 0 {
 			if draining {
-				g.prev = nil // drained: forget the old epoch
+				// Read to its end. A member that has not yet read the
+				// commit may still append to it, so it is read again at
+				// every poll for drainGrace after we moved (§7.2).
+				if g.nowUnix()-g.prev.moved >= int64(drainGrace/time.Second) {
+					g.prev = nil
+				} else {
+					g.prevIdle = true
+				}
 				continue
 			}
 			break
 		}
+		epoch := g.cur.roster.Epoch
 		for _, en := range entries {
 			// The cursor moves first: a commit in handle replaces g.cur,
 			// and the old log (kept for draining) must resume after it.
 			l.cursor = en.Seq
 			evs = append(evs, g.handle(l, en.Body, draining)...)
-			if g.gone || (!draining && g.prev != nil) {
+			if g.gone || g.cur.roster.Epoch != epoch {
+				g.prevIdle = false
 				break // a commit moved us: drain the old log from here
 			}
 		}
@@ -314,6 +359,15 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	pt, sender, err := l.epoch.Decrypt(body)
 	switch {
 	case errors.Is(err, ratchet.ErrOwnMessage):
+		if !g.ours(body) {
+			// An entry under our signing key that we never wrote: someone
+			// holds a copy of our group keys (§12).
+			if g.theftWarned {
+				return nil
+			}
+			g.theftWarned = true
+			return []Event{{Type: EventWarning, Err: "someone is writing to this group with your keys: a copy of your group state exists elsewhere; run veil group rekey and tell an admin out of band"}}
+		}
 		if !draining && g.pending != nil {
 			return g.ownEntry(body)
 		}
@@ -397,6 +451,11 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	i := next.Index(g.sign.Public())
 	if i < 0 {
 		g.gone = true
+		if cm.Change == format.ChangeUpdate {
+			// An update of our own entry that we did not make: someone
+			// holds a copy of our group keys (§12).
+			return []Event{{Type: EventWarning, Err: "someone holding a copy of your keys for this group replaced them: you are out of the group; tell an admin out of band"}, {Type: EventGroupRemoved}}
+		}
 		return []Event{{Type: EventGroupRemoved}}
 	}
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
@@ -419,7 +478,9 @@ func (g *groupState) applyCommit(b []byte) []Event {
 // move makes next the current epoch and keeps the old one for draining.
 func (g *groupState) move(next groupLog) {
 	prev := g.cur
+	prev.moved = g.nowUnix()
 	g.prev = &prev
+	g.prevIdle = false
 	g.cur = next
 	g.asm.Reset()
 	g.forkWarned = nil
@@ -440,6 +501,14 @@ func newEpoch(rcfg ratchet.Config, secret *crypto.SymKey, r *format.Roster, self
 func maxUpdateParts(n int) int {
 	return format.CommitPartsFor(format.MaxCommitSizeFor(n))
 }
+
+// drainGrace is how long a member keeps reading the previous epoch's log
+// after it moved on (spec/groups.md §7.2): entries that members who had
+// not yet read the commit appended there are still read.
+const drainGrace = 10 * time.Minute
+
+// drained reports whether nothing of the previous epoch's log is unread.
+func (g *groupState) drained() bool { return g.prev == nil || g.prevIdle }
 
 // commitStallAfter is how long a commit may stay incomplete before the
 // member is told (spec/groups.md §6.3).

@@ -94,7 +94,7 @@ func (g *groupState) jumpEpoch(ctx context.Context, c *conn.Conn, r *format.Rost
 	if err != nil {
 		return err
 	}
-	l, err := g.newLog(ctx, c, r, &secret)
+	l, err := g.newLog(ctx, c, r, &secret, g.sign)
 	if err != nil {
 		return err
 	}

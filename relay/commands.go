@@ -52,6 +52,10 @@ func (c *session) execute(cmd *command) {
 		r, code = c.cmdRead(ctx, f)
 	case wire.TypeLDEL:
 		code = c.cmdLogDel(ctx, f)
+	case wire.TypeLSUB:
+		code = c.cmdLogSub(ctx, f)
+	case wire.TypeLUNSUB:
+		code = c.cmdLogUnsub(f)
 	case wire.TypePING:
 	default:
 		code = wire.CodeUnknown
@@ -279,6 +283,7 @@ func (c *session) cmdAppend(ctx context.Context, f *wire.Frame) (wire.Frame, wir
 	if code := c.storeCode(err, wire.CodeAuth); code != 0 {
 		return wire.Frame{}, code
 	}
+	c.s.noteAppended(f.ID, seq)
 	return wire.Frame{Type: wire.TypeSEQ, Seq: seq}, 0
 }
 

@@ -33,6 +33,7 @@ type Limits struct {
 	MaxLogTTL   time.Duration // the longest LNEW TTL
 	MaxPending  int           // messages waiting per mailbox
 	MaxSubs     int           // subscriptions per connection
+	MaxLogSubs  int           // log subscriptions per connection
 	Window      int           // unacknowledged MSGs per subscription
 	InFlight    int           // commands executing per connection
 	Rate        float64       // commands per second per connection
@@ -53,6 +54,7 @@ var DefaultLimits = Limits{
 	MaxLogTTL:        30 * 24 * time.Hour,
 	MaxPending:       1000,
 	MaxSubs:          1000,
+	MaxLogSubs:       1000,
 	Window:           128,
 	InFlight:         256,
 	Rate:             2000,
@@ -87,7 +89,7 @@ func (l Limits) withDefaults() Limits {
 		v   *int
 		def int
 	}{
-		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.Window, d.Window},
+		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.MaxLogSubs, d.MaxLogSubs}, {&l.Window, d.Window},
 		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
 	} {
 		if *p.v <= 0 {

@@ -20,6 +20,7 @@ type metrics struct {
 	sent          prometheus.Counter
 	delivered     prometheus.Counter
 	acked         prometheus.Counter
+	logNotes      prometheus.Counter
 	errors        *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 }
@@ -35,6 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sent:          prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_messages_stored_total", Help: "Messages stored by SEND."}),
 		delivered:     prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_messages_delivered_total", Help: "MSG pushes (including redeliveries)."}),
 		acked:         prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_messages_acked_total", Help: "Messages deleted by ACK."}),
+		logNotes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_log_notices_total", Help: "LNOTE pushes."}),
 		errors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "veil_relay_errors_total", Help: "ERR replies by code."}, []string{"code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "veil_relay_command_seconds",
@@ -44,7 +46,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.subs, m.handshakeFail, m.badBlocks, m.blocksIn, m.blocksOut,
-			m.sent, m.delivered, m.acked, m.errors, m.latency} {
+			m.sent, m.delivered, m.acked, m.logNotes, m.errors, m.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -39,6 +39,9 @@ type Server struct {
 	sessions map[*session]struct{}
 	subs     map[crypto.ID]*subscription // the live subscriber of each mailbox on this node
 	idle     *sync.Cond                  // signalled when sessions shrinks
+
+	logMu   sync.Mutex                         // guards logSubs
+	logSubs map[crypto.ID]map[*logSub]struct{} // the log subscribers on this node, by log
 }
 
 // New returns a server for cfg.
@@ -57,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
+		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
 	}
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()

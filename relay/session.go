@@ -64,8 +64,9 @@ type session struct {
 
 	waitMu sync.Mutex // serialises waitCommands
 
-	subMu sync.Mutex // guards subs
-	subs  map[crypto.ID]*subscription
+	subMu   sync.Mutex // guards subs and logSubs
+	subs    map[crypto.ID]*subscription
+	logSubs map[crypto.ID]*logSub
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -451,6 +452,7 @@ func (c *session) waitWritten(ctx context.Context) {
 func (c *session) finish() {
 	c.waitCommands(context.Background())
 	c.endSubscriptions()
+	c.endLogSubs()
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout)
 	c.waitWritten(ctx)
 	cancel()

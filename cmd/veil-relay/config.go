@@ -41,6 +41,7 @@ type options struct {
 	MaxLogTTL   time.Duration
 	MaxPending  int
 	MaxSubs     int
+	MaxLogSubs  int
 	Rate        float64
 	Burst       int
 	MaxStorage  int64
@@ -81,6 +82,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.MaxLogTTL, "max-log-ttl", d.MaxLogTTL, "longest group-log TTL")
 	fs.IntVar(&o.MaxPending, "max-pending", d.MaxPending, "messages waiting per mailbox")
 	fs.IntVar(&o.MaxSubs, "max-subs", d.MaxSubs, "subscriptions per connection")
+	fs.IntVar(&o.MaxLogSubs, "max-log-subs", d.MaxLogSubs, "log subscriptions per connection")
 	fs.Float64Var(&o.Rate, "rate", d.Rate, "commands per second per connection")
 	fs.IntVar(&o.Burst, "burst", d.Burst, "rate-limit burst per connection")
 	fs.Int64Var(&o.MaxStorage, "max-storage", d.MaxStorage, "storage quota in bytes")
@@ -193,5 +195,6 @@ func (o *options) limits() relay.Limits {
 	l := relay.DefaultLimits
 	l.MessageTTL, l.MailboxIdle, l.MaxBlobLife, l.MaxLogTTL = o.MessageTTL, o.MailboxIdle, o.MaxBlobLife, o.MaxLogTTL
 	l.MaxPending, l.MaxSubs, l.Rate, l.Burst, l.MaxStorage, l.DrainTimeout = o.MaxPending, o.MaxSubs, o.Rate, o.Burst, o.MaxStorage, o.Drain
+	l.MaxLogSubs = o.MaxLogSubs
 	return l
 }

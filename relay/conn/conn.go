@@ -89,6 +89,9 @@ type Conn struct {
 	callbacks map[uint32]func(wire.Frame, error) // commands sent with Go
 	unwaited  map[uint32]struct{}                // correlation IDs whose replies nobody waits for (AckNoWait)
 
+	logMu   sync.Mutex // guards logSubs
+	logSubs map[crypto.ID]*logNotify
+
 	out outQueue
 }
 
@@ -188,6 +191,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		pending:   map[uint32]chan wire.Frame{},
 		callbacks: map[uint32]func(wire.Frame, error){},
 		unwaited:  map[uint32]struct{}{},
+		logSubs:   map[crypto.ID]*logNotify{},
 	}
 	c.out.init()
 	opener := wire.NewOpener(suite, keys.RelayToClient)
@@ -403,6 +407,8 @@ func (c *Conn) readLoop(o *wire.Opener) {
 // connection ended meanwhile.
 func (c *Conn) dispatch(f *wire.Frame) bool {
 	switch f.Type {
+	case wire.TypeLNOTE:
+		return c.logNote(f)
 	case wire.TypeMSG, wire.TypeEND:
 		p := Push{Type: f.Type, Recipient: f.ID, Seq: f.Seq}
 		if f.Type == wire.TypeMSG {

@@ -146,3 +146,19 @@ type Claimer interface {
 	// the claim up and must be called once when the subscription ends.
 	Claim(ctx context.Context, rid ID) (lost <-chan struct{}, release func(), err error)
 }
+
+// LogNotifier is implemented by stores that several relay nodes share
+// (jetstream), so that an append through one node reaches the log
+// subscribers of every other node (spec/relay.md §8.7). A store that one
+// relay process owns (badger, memory) does not implement it: the relay
+// sees every append itself.
+type LogNotifier interface {
+	// NotifyLog returns a channel that receives the number of an entry
+	// appended to log id, through any node, and a function that stops
+	// the notifications. The channel has a buffer of one and never
+	// blocks the sender: an unread number is replaced by a larger one.
+	// A value of 0 means that entries may have been appended whose
+	// numbers were not seen (the node's link to the cluster was down).
+	// Notifications are at most once.
+	NotifyLog(id ID) (<-chan uint64, func())
+}

@@ -28,6 +28,8 @@ const (
 	TypeLREAD   Type = 0x0c
 	TypeLDEL    Type = 0x0d
 	TypePING    Type = 0x0e
+	TypeLSUB    Type = 0x0f
+	TypeLUNSUB  Type = 0x10
 )
 
 // Replies and pushes (§7.3).
@@ -41,13 +43,14 @@ const (
 	TypeENTRIES Type = 0x86
 	TypeMSG     Type = 0x87
 	TypeEND     Type = 0x88
+	TypeLNOTE   Type = 0x89
 )
 
 // IsCommand reports whether t is a client → relay type.
-func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypePING }
+func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypeLUNSUB }
 
 // IsPush reports whether t is pushed by the relay without a command.
-func (t Type) IsPush() bool { return t == TypeMSG || t == TypeEND }
+func (t Type) IsPush() bool { return t == TypeMSG || t == TypeEND || t == TypeLNOTE }
 
 // Signed reports whether items of type t end with a recipient signature (§7.4).
 func (t Type) Signed() bool { return t == TypeNEW || t == TypeSUB || t == TypeDEL }
@@ -75,20 +78,21 @@ type Frame struct {
 
 	// ID is the recipient ID (SUB ACK DEL OFF MSG END, and IDS), the
 	// sender ID (SKEY SEND), the blob ID (PUT TAKE) or the log ID
-	// (LAPPEND LREAD LDEL LID).
+	// (LAPPEND LREAD LDEL LID LSUB LUNSUB LNOTE).
 	ID crypto.ID
 	// SenderID is IDS's sender ID.
 	SenderID crypto.ID
 	// Key is NEW's recipient key.
 	Key crypto.SignPublic
 	// Cap is SEND's sender capability, SKEY's capability hash, LAPPEND's
-	// and LDEL's write capability, LREAD's read capability, or LNEW's
-	// write-capability hash. It must be kept secret where it is a
+	// and LDEL's write capability, LREAD's and LSUB's read capability, or
+	// LNEW's write-capability hash. It must be kept secret where it is a
 	// capability.
 	Cap [CapSize]byte
 	// ReadCap is LNEW's read-capability hash.
 	ReadCap [CapSize]byte
-	// Seq is ACK's, MSG's and SEQ's sequence number, or LREAD's cursor.
+	// Seq is ACK's, MSG's, SEQ's and LNOTE's sequence number, or LREAD's
+	// and LSUB's cursor.
 	Seq uint64
 	// Seconds is PUT's lifetime or LNEW's TTL.
 	Seconds uint32
@@ -150,6 +154,8 @@ var layouts = map[Type]layout{
 	TypeLREAD:   {"LREAD", []field{fID, fCap, fSeq, fLimit}},
 	TypeLDEL:    {"LDEL", []field{fID, fCap}},
 	TypePING:    {"PING", nil},
+	TypeLSUB:    {"LSUB", []field{fID, fCap, fSeq}},
+	TypeLUNSUB:  {"LUNSUB", []field{fID}},
 	TypeOK:      {"OK", nil},
 	TypeERR:     {"ERR", []field{fCode}},
 	TypeIDS:     {"IDS", []field{fID, fSenderID}},
@@ -159,6 +165,7 @@ var layouts = map[Type]layout{
 	TypeENTRIES: {"ENTRIES", []field{fEntries}},
 	TypeMSG:     {"MSG", []field{fID, fSeq, fBody}},
 	TypeEND:     {"END", []field{fID}},
+	TypeLNOTE:   {"LNOTE", []field{fID, fSeq}},
 }
 
 var fixedSize = [...]int{

@@ -29,6 +29,9 @@ func FuzzParseFrame(f *testing.F) {
 	frameSeeds(f)
 	f.Add([]byte{0x01})
 	f.Add([]byte{0x86, 0, 0, 0, 1, 0xff, 0xff})
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+8)...))    // LNOTE
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+7)...))    // LNOTE, truncated
+	f.Add(append([]byte{0x0f, 0, 0, 0, 1}, make([]byte, 24+32+8)...)) // LSUB
 	f.Fuzz(func(t *testing.T, item []byte) {
 		fr, err := wire.ParseFrame(item)
 		if err != nil {

@@ -274,8 +274,9 @@ func TestFrameVectors(t *testing.T) {
 var allTypes = []wire.Type{
 	wire.TypeNEW, wire.TypeSKEY, wire.TypeSEND, wire.TypeSUB, wire.TypeACK, wire.TypeDEL, wire.TypeOFF,
 	wire.TypePUT, wire.TypeTAKE, wire.TypeLNEW, wire.TypeLAPPEND, wire.TypeLREAD, wire.TypeLDEL, wire.TypePING,
+	wire.TypeLSUB, wire.TypeLUNSUB,
 	wire.TypeOK, wire.TypeERR, wire.TypeIDS, wire.TypeBLOB, wire.TypeLID, wire.TypeSEQ, wire.TypeENTRIES,
-	wire.TypeMSG, wire.TypeEND,
+	wire.TypeMSG, wire.TypeEND, wire.TypeLNOTE,
 }
 
 func TestSignedVectors(t *testing.T) {

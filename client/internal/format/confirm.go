@@ -12,7 +12,7 @@ import (
 
 // Confirmation labels, spec/groups.md §2.
 const (
-	labelConfirm    = "veil/group/v2/confirm"
+	labelConfirm = "veil/group/v2/confirm"
 )
 
 // FirstConfirm is the confirmation value of a group's first epoch.

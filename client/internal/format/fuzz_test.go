@@ -32,6 +32,10 @@ func FuzzParseCommit(f *testing.F) {
 	ro, keys := testRoster(f, 3)
 	c, _ := signedCommit(f, ro, keys[0].sign, ChangeRemove, IndexOperand(1))
 	f.Add(c.Marshal())
+	fresh := updatedMember(f, ro.Members[1], 'f')
+	op, _ := UpdateOperand(1, &fresh)
+	u, _ := signedCommit(f, ro, keys[1].sign, ChangeUpdate, op)
+	f.Add(u.Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := ParseCommit(in)
 		if err != nil {

@@ -283,6 +283,8 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeLREAD, CID: 13, ID: id("log id"), Cap: c32("read cap"), Seq: 7, Limit: 100},
 		{Type: wire.TypeLDEL, CID: 14, ID: id("log id"), Cap: c32("write cap")},
 		{Type: wire.TypePING, CID: 15},
+		{Type: wire.TypeLSUB, CID: 16, ID: id("log id"), Cap: c32("read cap"), Seq: 7},
+		{Type: wire.TypeLUNSUB, CID: 17, ID: id("log id")},
 		{Type: wire.TypeOK, CID: 4},
 		{Type: wire.TypeERR, CID: 3, Code: wire.CodeAlreadySecured},
 		{Type: wire.TypeIDS, CID: 1, ID: id("recipient id"), SenderID: id("sender id")},
@@ -293,6 +295,7 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeENTRIES, CID: 13},
 		{Type: wire.TypeMSG, ID: id("recipient id"), Seq: 1, Body: body("send body", 1024)},
 		{Type: wire.TypeEND, ID: id("recipient id")},
+		{Type: wire.TypeLNOTE, ID: id("log id"), Seq: 9},
 	}
 	var out []FrameVector
 	for i := range frames {

@@ -63,6 +63,7 @@ func TestCluster(t *testing.T) {
 	}
 	c := jstest.Start(t, 3)
 	t.Run("NotifyCrossesNodes", func(t *testing.T) { testNotifyCrossesNodes(t, c) })
+	t.Run("NotifyLogCrossesNodes", func(t *testing.T) { testNotifyLogCrossesNodes(t, c) })
 	t.Run("ClaimEndsOtherNode", func(t *testing.T) { testClaimEndsOtherNode(t, c) })
 	t.Run("BlobOneWinnerAcrossNodes", func(t *testing.T) { testBlobAcrossNodes(t, c) })
 	t.Run("LogAppendsAcrossNodes", func(t *testing.T) { testLogAcrossNodes(t, c) })
@@ -93,6 +94,33 @@ func testNotifyCrossesNodes(t *testing.T, c *jstest.Cluster) {
 		t.Fatalf("Pending on node 1 = %d messages, %v; want 20", len(msgs), err)
 	}
 	t.Logf("slowest send-to-notification across nodes: %v (informational)", worst)
+}
+
+// testNotifyLogCrossesNodes: an append through node 2 reaches a log
+// watcher on node 1 with the entry's number (spec §5.5).
+func testNotifyLogCrossesNodes(t *testing.T, c *jstest.Cluster) {
+	ctx := context.Background()
+	a, b := nodeStore(t, c, 0, "lnotify"), nodeStore(t, c, 1, "lnotify")
+	l := store.Log{ID: randomID(t), TTL: time.Hour}
+	if err := a.CreateLog(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	ch, stop := a.NotifyLog(l.ID)
+	defer stop()
+	for i := range 10 {
+		n, err := b.Append(ctx, l.ID, []byte(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatalf("Append through node 2: %v", err)
+		}
+		select {
+		case got := <-ch:
+			if got != n {
+				t.Fatalf("node 1 notified of entry %d, want %d", got, n)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("append %d through node 2 not notified on node 1 within 10s", n)
+		}
+	}
 }
 
 func testClaimEndsOtherNode(t *testing.T, c *jstest.Cluster) {

@@ -129,18 +129,20 @@ type Store struct {
 	wg      sync.WaitGroup
 	writers keyLocks // this node's writers per mailbox and log (lock.go)
 
-	mu       sync.Mutex // guards the fields below
-	closed   bool
-	watchers map[*watcher]struct{}
-	claimSet map[store.ID]map[*claim]struct{}
-	claimCC  js.ConsumeContext // the node's claim watcher; nil until the first Claim
-	size     int64
-	sizeAt   time.Time
+	mu          sync.Mutex // guards the fields below
+	closed      bool
+	watchers    map[*watcher]struct{}
+	logWatchers map[*logWatcher]struct{}
+	claimSet    map[store.ID]map[*claim]struct{}
+	claimCC     js.ConsumeContext // the node's claim watcher; nil until the first Claim
+	size        int64
+	sizeAt      time.Time
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Claimer = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Claimer     = (*Store)(nil)
+	_ store.LogNotifier = (*Store)(nil)
 )
 
 // Open connects (unless cfg.Conn is set), creates or checks the streams
@@ -159,16 +161,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("jetstream: replicas %d outside 1..5", cfg.Replicas)
 	}
 	s := &Store{
-		names:     newNames(cfg.Prefix),
-		now:       cfg.Now,
-		log:       cfg.Logger,
-		maxBytes:  cfg.MaxBytes,
-		maxPend:   max(cfg.MaxPending, 0),
-		lease:     cfg.ExpireLease,
-		opTimeout: cfg.OpTimeout,
-		closing:   make(chan struct{}),
-		watchers:  map[*watcher]struct{}{},
-		claimSet:  map[store.ID]map[*claim]struct{}{},
+		names:       newNames(cfg.Prefix),
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		maxBytes:    cfg.MaxBytes,
+		maxPend:     max(cfg.MaxPending, 0),
+		lease:       cfg.ExpireLease,
+		opTimeout:   cfg.OpTimeout,
+		closing:     make(chan struct{}),
+		watchers:    map[*watcher]struct{}{},
+		logWatchers: map[*logWatcher]struct{}{},
+		claimSet:    map[store.ID]map[*claim]struct{}{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -365,6 +368,8 @@ func (s *Store) Close() error {
 	s.closed = true
 	watchers := s.watchers
 	s.watchers = map[*watcher]struct{}{}
+	logWatchers := s.logWatchers
+	s.logWatchers = map[*logWatcher]struct{}{}
 	cc := s.claimCC
 	s.claimCC = nil
 	claims := s.claimSet
@@ -372,6 +377,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.closing)
 	for w := range watchers {
+		w.unsubscribe()
+	}
+	for w := range logWatchers {
 		w.unsubscribe()
 	}
 	if cc != nil {

@@ -119,6 +119,7 @@ func (s *Store) Append(ctx context.Context, id store.ID, body []byte) (uint64, e
 		if err != nil {
 			return 0, fmt.Errorf("jetstream: append: %w", err)
 		}
+		s.appended(id, n)
 		return n, nil
 	}
 	return 0, errors.New("jetstream: append: too many concurrent appends to one log")

@@ -53,9 +53,10 @@ func parseKey(s string) (store.ID, bool) {
 	return id, true
 }
 
-func (n names) msgSubject(rid store.ID) string    { return n.prefix + ".m." + key(rid) }
-func (n names) logSubject(id store.ID) string     { return n.prefix + ".l." + key(id) }
-func (n names) notifySubject(rid store.ID) string { return n.prefix + ".n." + key(rid) }
+func (n names) msgSubject(rid store.ID) string      { return n.prefix + ".m." + key(rid) }
+func (n names) logSubject(id store.ID) string       { return n.prefix + ".l." + key(id) }
+func (n names) notifySubject(rid store.ID) string   { return n.prefix + ".n." + key(rid) }
+func (n names) logNotifySubject(id store.ID) string { return n.prefix + ".ln." + key(id) }
 
 // leaseSubject is the expiry lease's key in the claims bucket (§8); it is
 // not an ID, so the claim watcher ignores it.

@@ -68,12 +68,15 @@ func (s *Store) Notify(rid store.ID) (<-chan struct{}, func()) {
 	}
 }
 
-// wakeAll wakes every watcher (after a reconnection).
+// wakeAll wakes every watcher and log watcher (after a reconnection).
 func (s *Store) wakeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for w := range s.watchers {
 		w.wake()
+	}
+	for w := range s.logWatchers {
+		w.wake(0)
 	}
 }
 

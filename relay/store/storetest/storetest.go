@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"BodyCopied", testBodyCopied},
 		{"Quota", testQuota},
 		{"Notify", testNotify},
+		{"NotifyLog", testNotifyLog},
 		{"ConcurrentSend", testConcurrentSend},
 		{"DeleteMailbox", testDeleteMailbox},
 		{"Blob", testBlob},
@@ -326,6 +327,68 @@ func testQuota(t *testing.T, s store.Store) {
 	other := newMailbox(t, s)
 	_, err = s.Send(ctx, other.SenderID, body(0), time.Hour, max)
 	noErr(t, "Send to another mailbox", err)
+}
+
+// testNotifyLog checks store.LogNotifier where a store implements it.
+func testNotifyLog(t *testing.T, s store.Store) {
+	ln, ok := s.(store.LogNotifier)
+	if !ok {
+		t.Skip("the store does not implement store.LogNotifier")
+	}
+	ctx := context.Background()
+	l := store.Log{ID: newID(t), TTL: time.Hour}
+	other := store.Log{ID: newID(t), TTL: time.Hour}
+	noErr(t, "CreateLog", s.CreateLog(ctx, l))
+	noErr(t, "CreateLog", s.CreateLog(ctx, other))
+	ch, stop := ln.NotifyLog(l.ID)
+	defer stop()
+	ch2, stop2 := ln.NotifyLog(other.ID)
+	defer stop2()
+	wait := func(want uint64) {
+		t.Helper()
+		select {
+		case n := <-ch:
+			if n != want {
+				t.Fatalf("notified %d, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notification of entry %d within 10s", want)
+		}
+	}
+	seq, err := s.Append(ctx, l.ID, body(0))
+	noErr(t, "Append", err)
+	wait(seq)
+	// Appends do not block on an undrained channel; the newest number
+	// replaces older unread ones.
+	var last uint64
+	for i := range 20 {
+		last, err = s.Append(ctx, l.ID, body(i))
+		noErr(t, "Append", err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := uint64(0); got != last; {
+		select {
+		case got = <-ch:
+			if got > last {
+				t.Fatalf("notified %d, above the last entry %d", got, last)
+			}
+		case <-deadline:
+			t.Fatalf("entry %d not notified within 10s", last)
+		}
+	}
+	select {
+	case n := <-ch2:
+		t.Fatalf("notified %d for appends to another log", n)
+	default:
+	}
+	stop()
+	_, err = s.Append(ctx, l.ID, body(1))
+	noErr(t, "Append", err)
+	select {
+	case n := <-ch:
+		t.Fatalf("notified %d after stop", n)
+	case <-time.After(100 * time.Millisecond):
+	}
 }
 
 func testNotify(t *testing.T, s store.Store) {
