@@ -3,6 +3,7 @@ package format
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -22,17 +23,51 @@ import (
 // then folded and skeletonised once more, since a prototype may be upper
 // case ("0" draws as "O"). The skeleton is a key to compare, never to show.
 func NickSkeleton(nick string) string {
-	return foldSkeleton(foldSkeleton(norm.NFKC.String(nick)))
+	return foldSkeleton(foldSkeleton(nfkc(nick)))
 }
 
 // caseSkeleton skeletonises before it folds: it keeps the collisions that
 // only upper case draws, such as "Ian" and "lan", which folding first
 // loses.
 func caseSkeleton(nick string) string {
-	return foldSkeleton(skeleton(norm.NFKC.String(nick)))
+	return foldSkeleton(skeleton(nfkc(nick)))
 }
 
-func foldSkeleton(s string) string { return skeleton(cases.Fold().String(s)) }
+func foldSkeleton(s string) string { return skeleton(fold(s)) }
+
+// ASCII is its own NFKC and NFD, and its full case folding is its lower
+// case: the common nickname takes these short cuts, which
+// TestNickASCIIShortCuts checks against the general path.
+
+func nfkc(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return norm.NFKC.String(s)
+}
+
+func nfd(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return norm.NFD.String(s)
+}
+
+func fold(s string) string {
+	if isASCII(s) {
+		return strings.ToLower(s)
+	}
+	return cases.Fold().String(s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
 
 // NicksConfusable reports whether nicknames a and b may be taken for each
 // other: their skeletons are equal with or without case folding.
@@ -82,7 +117,7 @@ func (r *Roster) NickAmbiguous() []bool {
 
 // skeleton is UTS #39's skeleton of s (§4 of the report).
 func skeleton(s string) string {
-	s = norm.NFD.String(s)
+	s = nfd(s)
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
@@ -95,7 +130,7 @@ func skeleton(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return norm.NFD.String(b.String())
+	return nfd(b.String())
 }
 
 // confusablePrototype looks r up in the confusables table.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"veil/crypto"
@@ -122,6 +123,20 @@ func TestNickMixesScripts(t *testing.T) {
 	} {
 		if got := NickMixesScripts(n); got != want {
 			t.Errorf("NickMixesScripts(%+q) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestNickASCIIShortCuts: the ASCII short cuts of NFKC, NFD and case
+// folding agree with the general path on every ASCII character.
+func TestNickASCIIShortCuts(t *testing.T) {
+	var all []byte
+	for c := range 0x80 {
+		all = append(all, byte(c))
+	}
+	for _, s := range []string{string(all), "Member-123", "IAN", "0scar"} {
+		if nfkc(s) != norm.NFKC.String(s) || nfd(s) != norm.NFD.String(s) || fold(s) != cases.Fold().String(s) {
+			t.Errorf("a short cut differs on %+q", s)
 		}
 	}
 }
