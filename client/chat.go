@@ -28,6 +28,12 @@ type ChatInfo struct {
 	MessageTTL   time.Duration `json:"message_ttl,omitempty"`
 	ReadReceipts bool          `json:"read_receipts"`
 	LastActive   time.Time     `json:"last_active,omitzero"`
+	// Waiting is set for a group whose admin has not let us in yet,
+	// Removed for one we were removed from (read-only); Notice says
+	// either in words (spec/groups.md §7.4, §9.3).
+	Waiting bool   `json:"waiting,omitempty"`
+	Removed bool   `json:"removed,omitempty"`
+	Notice  string `json:"notice,omitempty"`
 }
 
 // MessageInfo is one message for display. Text is sanitised.
@@ -115,6 +121,9 @@ func chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
 		Unread: c.Unread, Deadline: c.Deadline, MessageTTL: c.MessageTTL, ReadReceipts: m.ReadReceipts, LastActive: c.LastActive}
 	if m.Pending {
 		info.InviteUntil = m.InviteUntil
+	}
+	if c.Kind == vault.ChatGroup {
+		info.Waiting, info.Removed, info.Notice = groupStatus(tx, c, &m)
 	}
 	if ct, err := tx.Contact(c.ContactID); err == nil {
 		info.Peer = SanitizeLine(ct.Nickname)
@@ -260,7 +269,7 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		return "", errors.New("client: the message is not valid UTF-8 text")
 	}
 	if e.isGroup(ctx, ref) {
-		return e.groupSend(ctx, ref, text) // spec/groups.md §6.2
+		return e.groupSend(ctx, ref, text, opt.TTL) // spec/groups.md §6.2
 	}
 	var id string
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {

@@ -15,9 +15,17 @@ var (
 	// ErrNoChat is returned when no chat has the given ID or name.
 	ErrNoChat = errors.New("client: no such chat")
 	// ErrGroupTimer is returned by SetTimer for a group: a group's
-	// disappearing timer is part of its settings, fixed at creation
-	// (spec/groups.md), and a local change would only be overwritten.
-	ErrGroupTimer = errors.New("client: a group's disappearing timer is set when the group is created")
+	// disappearing timer is part of its settings, which an admin changes
+	// for every member with GroupSet (spec/groups.md §7.5); a local change
+	// would only be overwritten.
+	ErrGroupTimer = errors.New("client: a group's disappearing timer is one of its settings: an admin changes it with group set")
+	// ErrGroupWaiting is returned for a group we asked to join whose admin
+	// has not let us in yet (spec/groups.md §9.3).
+	ErrGroupWaiting = errors.New("client: waiting for an admin to let you in")
+	// ErrGroupRemoved is wrapped by the error a command on a group we were
+	// removed from returns: its history is kept read-only (spec/groups.md
+	// §7.4).
+	ErrGroupRemoved = errors.New("client: you were removed from this group")
 	// ErrNotJoined is returned for a chat whose invite nobody has used yet.
 	ErrNotJoined = errors.New("client: nobody has joined this chat yet")
 	// ErrNoRelay is returned by operations that need a configured relay

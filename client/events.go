@@ -15,7 +15,7 @@ const (
 	EventDeleted          EventType = "deleted"           // the peer deleted a message for everyone
 	EventStatus           EventType = "status"            // an outgoing message changed status
 	EventContactJoined    EventType = "contact_joined"    // someone joined through our invite
-	EventInviteLeaked     EventType = "invite_leaked"     // our invite key was used by someone else too
+	EventInviteLeaked     EventType = "invite_leaked"     // an invite key we made, or joined with, was used by someone else too
 	EventInviteExpired    EventType = "invite_expired"    // an unused invite passed its deadline
 	EventChatExpired      EventType = "chat_expired"      // a chat passed its deadline and was erased
 	EventChatBurned       EventType = "chat_burned"       // the peer burned the chat; it is erased
@@ -38,6 +38,8 @@ type Event struct {
 	Relay   string    `json:"relay,omitempty"`
 	Err     string    `json:"error,omitempty"`
 	Time    time.Time `json:"time"`
+
+	ttl time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
 }
 
 // emit delivers ev to the configured channel, waiting while the consumer

@@ -31,15 +31,16 @@ type groupRecord struct {
 	Nick    string                 `json:"nick"`
 	Cur     *logRecord             `json:"cur,omitempty"`
 	Prev    *logRecord             `json:"prev,omitempty"`
-	Intents []groupIntent          `json:"intents,omitempty"` // roster changes waiting to be committed
-	Pending *pendingCommit         `json:"pending,omitempty"` // our commit, not yet read back
-	Asm     format.CommitAssembler `json:"asm"`               // commits read in part
-	Invites []groupInviteRec       `json:"invites,omitempty"` // admin: open invites
-	Join    *groupInviteRec        `json:"join,omitempty"`    // joiner: waiting for the welcome
-	Out     []pendingAppend        `json:"out,omitempty"`     // sealed entries not yet appended
-	Updated int64                  `json:"updated"`           // when we last replaced our keys (Unix seconds)
-	Sent    int                    `json:"sent"`              // our messages since
-	Mine    [][]byte               `json:"mine,omitempty"`    // hashes of our latest entries
+	Intents []groupIntent          `json:"intents,omitempty"`  // roster changes waiting to be committed
+	Pending *pendingCommit         `json:"pending,omitempty"`  // our commit, not yet read back
+	Asm     format.CommitAssembler `json:"asm"`                // commits read in part
+	Invites []groupInviteRec       `json:"invites,omitempty"`  // admin: open invites
+	Join    *groupInviteRec        `json:"join,omitempty"`     // joiner: waiting for the welcome
+	DropLog *groupInviteRec        `json:"drop_log,omitempty"` // joiner: the exchange log to delete
+	Out     []pendingAppend        `json:"out,omitempty"`      // sealed entries not yet appended
+	Updated int64                  `json:"updated"`            // when we last replaced our keys (Unix seconds)
+	Sent    int                    `json:"sent"`               // our messages since
+	Mine    [][]byte               `json:"mine,omitempty"`     // hashes of our latest entries
 }
 
 type logRecord struct {
@@ -59,9 +60,15 @@ type groupInviteRec struct {
 	Salt   []byte    `json:"salt"`
 	Until  time.Time `json:"until"`
 	Cursor uint64    `json:"cursor"`
+	Token  []byte    `json:"token,omitempty"`  // admin: the join token (secret)
+	Served bool      `json:"served,omitempty"` // admin: welcomed; kept for its alarm
 	// Answered: a join request was read; the invite waits for its add
-	// commit to win, then sends the welcome and closes.
+	// commit to win, then sends the welcome (Served).
 	Answered bool `json:"answered,omitempty"`
+	// AlarmLog and AlarmRead are the invite's leak alarm log and its read
+	// capability (secret), spec/client.md §4.4.
+	AlarmLog  []byte `json:"alarm_log,omitempty"`
+	AlarmRead []byte `json:"alarm_read,omitempty"`
 }
 
 const groupRecordV = 2
@@ -246,14 +253,10 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	var grp vault.Group
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		var err error
-		if chat, err = resolveChat(tx, ref); err != nil {
+		if chat, grp, err = groupOf(tx, ref); err != nil {
 			return err
 		}
-		if chat.Kind != vault.ChatGroup {
-			return errNotGroup
-		}
-		grp, err = tx.Group(chat.GroupID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
@@ -263,20 +266,23 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 		return err
 	}
 	g.holds = &e.holds
+	// Our queued messages, marked sent once their entries leave the queue.
+	queued := outMessages(g.out)
+	defer func() { e.groupSent(ctx, chat.ID, queued, g.out) }()
 	c, err := e.pool.get(ctx, rec.Relay)
 	if err != nil {
 		return err
 	}
-	// Entries a crash or a dropped connection left queued go first, so
-	// the log keeps our order.
-	if err := g.flushOut(ctx, c); err != nil {
-		if isConnErr(err) {
-			e.pool.drop(rec.Relay, c)
-		}
-		return err
-	}
+	// Entries a crash or a dropped connection left queued stay first in
+	// the queue, so the log keeps our order; they go out after f, once f
+	// has read the log and a message queued in an epoch since left is
+	// sealed again in the current one (reseal).
 	g.deferUploads = true
 	evs, ferr := f(g, rec, c, &chat)
+	if err := g.reseal(); err != nil {
+		ferr = errors.Join(ferr, err)
+	}
+	queued = append(queued, outMessages(g.out)...)
 	if g.gone && len(g.out) > 0 {
 		// A LEAVE or BURN must reach the relay before the group (and the
 		// keys to re-send it) is erased; if it cannot, nothing is erased.
@@ -288,7 +294,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	if err := e.storeGroup(ctx, g, rec, &chat, evs); err != nil {
 		return err
 	}
-	if !g.gone && len(g.out) > 0 {
+	if !g.gone && !g.removed && len(g.out) > 0 {
 		// Stored first, uploaded now: a crash in between re-sends.
 		if err := g.flushOut(ctx, c); err != nil {
 			ferr = errors.Join(ferr, err)
@@ -317,6 +323,9 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	}
 	for i := range evs {
 		evs[i].Chat, evs[i].Name = chat.ID, SanitizeLine(chat.Name)
+	}
+	if g.removed && !g.gone {
+		return e.storeRemoved(ctx, g, chat, evs)
 	}
 	if g.gone {
 		err := e.v.Update(ctx, func(tx *vault.Tx) error {
@@ -349,28 +358,12 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			return err
 		}
 		if g.cur.roster != nil {
-			c.Name = g.cur.roster.Settings.Name
-			c.MessageTTL = time.Duration(g.cur.roster.Settings.Timer) * time.Second
+			if ev, ok := applySettings(&c, g.cur.roster.Settings); ok {
+				evs = append(evs, ev)
+			}
 		}
-		for i := range evs {
-			if evs[i].Type != EventMessage {
-				continue
-			}
-			id, err := e.newID() // a fresh local ID, spec/groups.md §6.5
-			if err != nil {
-				return err
-			}
-			m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: evs[i].From,
-				Body: []byte(evs[i].Text), Sent: now, Received: now, Status: vault.StatusDelivered}
-			if c.MessageTTL > 0 {
-				m.Expires = now.Add(c.MessageTTL)
-			}
-			if err := tx.PutMessage(&m); err != nil {
-				return err
-			}
-			evs[i].Message = id
-			c.Unread++
-			c.LastActive = now
+		if err := e.putGroupMessages(tx, &c, evs, now); err != nil {
+			return err
 		}
 		*chat = c
 		return tx.PutChat(&c)
@@ -384,48 +377,202 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	return nil
 }
 
-// groupSend appends one TEXT to the group's current log: one upload
-// (spec/groups.md §6.2). The sealed entry and the message (pending) are
-// stored first; the message is marked sent once the relay has the entry.
-func (e *Engine) groupSend(ctx context.Context, ref, text string) (string, error) {
-	var id string
-	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
-		if len(text) > MaxGroupText { // spec/groups.md §6.3
-			return nil, tooLong(len(text), MaxGroupText)
+// EventGroupSettings reports that an admin changed the group's timer or
+// deadline (spec/groups.md §7.5); Text says how they are now.
+const EventGroupSettings EventType = "group_settings"
+
+// applySettings copies a roster's settings into the group's chat record
+// and reports a change of timer or deadline as an event.
+func applySettings(c *vault.Chat, s format.Settings) (Event, bool) {
+	ttl := time.Duration(s.Timer) * time.Second
+	var deadline time.Time
+	if s.Deadline != 0 {
+		deadline = time.Unix(int64(s.Deadline), 0)
+	}
+	changed := c.MessageTTL != ttl || !c.Deadline.Equal(deadline)
+	c.Name, c.MessageTTL, c.Deadline = s.Name, ttl, deadline
+	if !changed {
+		return Event{}, false
+	}
+	return Event{Type: EventGroupSettings, Text: describeSettings(ttl, deadline)}, true
+}
+
+// describeSettings says in words what a group's timer and deadline are.
+func describeSettings(ttl time.Duration, deadline time.Time) string {
+	t := "timer off"
+	if ttl > 0 {
+		t = "timer " + FormatDuration(ttl)
+	}
+	if deadline.IsZero() {
+		return t + "; no deadline"
+	}
+	return t + "; erased at " + deadline.UTC().Format(time.RFC3339)
+}
+
+// putGroupMessages stores the messages among evs in chat c, each with a
+// fresh local ID (spec/groups.md §6.5). A message disappears after the
+// group's timer or the shorter timer its sender gave it (§6.3).
+func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now time.Time) error {
+	for i := range evs {
+		if evs[i].Type != EventMessage {
+			continue
 		}
-		var err error
-		if id, err = e.newID(); err != nil {
-			return nil, err
+		id, err := e.newID()
+		if err != nil {
+			return err
 		}
+		m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: evs[i].From,
+			Body: []byte(evs[i].Text), Sent: now, Received: now, Status: vault.StatusDelivered}
+		if ttl := shorterTTL(c.MessageTTL, evs[i].ttl); ttl > 0 {
+			m.Expires = now.Add(ttl)
+		}
+		if err := tx.PutMessage(&m); err != nil {
+			return err
+		}
+		evs[i].Message = id
+		c.Unread++
+		c.LastActive = now
+	}
+	return nil
+}
+
+// shorterTTL is the shorter of two timers, zero meaning none.
+func shorterTTL(a, b time.Duration) time.Duration {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// groupSend seals one TEXT for the group's current log and queues it,
+// with the message (pending), in one transaction, as for a 1:1 message
+// (spec/client.md §7.3); then Run's group loop, or without Run one try
+// here, appends it (one upload, spec/groups.md §6.2). An entry the relay
+// did not take stays queued for the next GroupSync or Flush that reaches
+// the relay; the message is marked sent once the relay has it.
+func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Duration) (string, error) {
+	if len(text) > MaxGroupText { // spec/groups.md §6.3
+		return "", tooLong(len(text), MaxGroupText)
+	}
+	id, err := e.newID()
+	if err != nil {
+		return "", err
+	}
+	e.groups.Lock()
+	var chatID string
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		chat, grp, err := groupOf(tx, ref)
+		if err != nil {
+			return err
+		}
+		chatID = chat.ID
+		g, rec, err := loadGroup(e.rcfg, grp.State)
+		if err != nil {
+			return err
+		}
+		if g.cur.epoch == nil {
+			return ErrGroupWaiting
+		}
+		ttl = shorterTTL(chat.MessageTTL, ttl)
 		w, _ := outgoingWireID(id)
-		env := &format.GroupEnvelope{Type: format.GenvText, ID: w, TTL: uint32(chat.MessageTTL / time.Second), Text: text}
-		if err := g.append(ctx, c, env); err != nil {
-			return nil, err
+		env := &format.GroupEnvelope{Type: format.GenvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		g.deferUploads = true
+		if err := g.append(ctx, nil, env); err != nil {
+			return err
+		}
+		g.out[len(g.out)-1].Msg = id
+		b, err := g.save(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutGroup(&vault.Group{ID: chat.GroupID, State: b}); err != nil {
+			return err
 		}
 		now := e.now()
 		m := vault.Message{ID: id, ChatID: chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
-		if chat.MessageTTL > 0 {
-			m.Expires = now.Add(chat.MessageTTL)
+		if ttl > 0 {
+			m.Expires = now.Add(ttl) // the sender's copy counts from send
 		}
-		return nil, e.v.Update(ctx, func(tx *vault.Tx) error { return tx.PutMessage(&m) })
+		chat.LastActive = now
+		if err := tx.PutMessage(&m); err != nil {
+			return err
+		}
+		return tx.PutChat(&chat)
 	})
+	e.groups.Unlock()
 	if err != nil {
-		return id, err
+		return "", err
 	}
-	// withGroup returned without error: the entry is on the relay.
-	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		c, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
+	e.emit(ctx, Event{Type: EventStatus, Chat: chatID, Message: id, Status: statusName(vault.StatusPending)})
+	e.mu.Lock()
+	running := e.groupKick != nil
+	e.mu.Unlock()
+	if running {
+		e.groupsChanged() // Run's group loop appends it
+		return id, nil
+	}
+	// Without Run, try once now; a failure leaves it queued for the next
+	// sync or Flush, and the message pending.
+	_ = e.withGroup(ctx, chatID, func(*groupState, *groupRecord, *conn.Conn, *vault.Chat) ([]Event, error) { return nil, nil })
+	return id, nil
+}
+
+// groupOf resolves ref to a group chat and its group record. A group we
+// were removed from has a chat but no record: its error says so.
+func groupOf(tx *vault.Tx, ref string) (vault.Chat, vault.Group, error) {
+	chat, err := resolveChat(tx, ref)
+	if err != nil {
+		return chat, vault.Group{}, err
+	}
+	if chat.Kind != vault.ChatGroup {
+		return chat, vault.Group{}, errNotGroup
+	}
+	if err := removedErr(tx, &chat); err != nil {
+		return chat, vault.Group{}, err
+	}
+	grp, err := tx.Group(chat.GroupID)
+	return chat, grp, err
+}
+
+// outMessages lists the chat messages that queued entries carry.
+func outMessages(out []pendingAppend) []string {
+	var ids []string
+	for _, p := range out {
+		if p.Msg != "" {
+			ids = append(ids, p.Msg)
 		}
-		m, err := tx.Message(c.ID, id)
-		if err != nil {
-			return err
+	}
+	return ids
+}
+
+// groupSent marks as sent each of our messages among ids whose entry is no
+// longer queued in out: the relay has it.
+func (e *Engine) groupSent(ctx context.Context, chat string, ids []string, out []pendingAppend) {
+	left := map[string]bool{}
+	for _, id := range outMessages(out) {
+		left[id] = true
+	}
+	var evs []Event
+	_ = e.v.Update(ctx, func(tx *vault.Tx) error {
+		evs = nil
+		for _, id := range ids {
+			if left[id] {
+				continue
+			}
+			var ev *Event
+			it := vault.OutboxItem{ChatID: chat, MessageID: id}
+			if err := e.setStatus(tx, &it, vault.StatusSent, &ev); err != nil {
+				return err
+			}
+			if ev != nil {
+				evs = append(evs, *ev)
+			}
 		}
-		m.Status = vault.StatusSent
-		return tx.PutMessage(&m)
+		return nil
 	})
-	return id, err
+	for _, ev := range evs {
+		e.emit(ctx, ev)
+	}
 }
 
 // MemberInfo is one group member for display; Nick is sanitised. Key is
@@ -446,7 +593,7 @@ func (e *Engine) GroupMembers(ctx context.Context, ref string) ([]MemberInfo, ui
 	var epoch uint64
 	err := e.withGroupOffline(ctx, ref, func(g *groupState) error {
 		if g.cur.roster == nil {
-			return errors.New("client: still waiting for an admin to let us in")
+			return ErrGroupWaiting
 		}
 		epoch = g.cur.roster.Epoch
 		names := memberNames(g.cur.roster)
@@ -468,6 +615,9 @@ func (e *Engine) withGroupOffline(ctx context.Context, ref string, f func(g *gro
 		}
 		if chat.Kind != vault.ChatGroup {
 			return errNotGroup
+		}
+		if err := removedErr(tx, &chat); err != nil {
+			return err
 		}
 		grp, err := tx.Group(chat.GroupID)
 		if err != nil {
@@ -493,12 +643,9 @@ func (e *Engine) GroupPromote(ctx context.Context, ref, nick string) error {
 
 func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte) error {
 	var target []byte
-	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
-		if g.cur.roster == nil {
-			return nil, errors.New("client: still waiting for an admin to let us in")
-		}
-		evs, err := g.poll(ctx, c) // commit on top of the newest epoch (§3.4)
-		if err != nil || g.gone {
+	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
+		evs, err := e.adminPoll(ctx, g, c, chat)
+		if err != nil {
 			return evs, err
 		}
 		if !g.isAdmin() {
@@ -566,8 +713,12 @@ func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
 }
 
 // GroupLeave tells the group we leave and erases it here at once
-// (spec/groups.md §7.3). The last admin must promote someone first.
+// (spec/groups.md §7.3). The last admin must promote someone first. A
+// group we were removed from is erased here only (§7.4).
 func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
+	if ok, err := e.eraseIfRemoved(ctx, ref); ok || err != nil {
+		return err
+	}
 	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.cur.roster != nil {
 			if g.isAdmin() && g.cur.roster.Admins() == 1 && len(g.cur.roster.Members) > 1 {
@@ -584,8 +735,12 @@ func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
 	})
 }
 
-// groupBurn deletes the group for every member (admin only, §8).
+// groupBurn deletes the group for every member (admin only, §8). A group
+// we were removed from is erased here only (§7.4).
 func (e *Engine) groupBurn(ctx context.Context, ref string) error {
+	if ok, err := e.eraseIfRemoved(ctx, ref); ok || err != nil {
+		return err
+	}
 	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if !g.isAdmin() {
 			return nil, errors.New("client: only an admin can burn a group")
@@ -609,9 +764,13 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		chats, err := tx.Chats()
 		for _, c := range chats {
-			if c.Kind == vault.ChatGroup && (only == nil || only[c.ID]) {
-				ids = append(ids, c.ID)
+			if c.Kind != vault.ChatGroup || (only != nil && !only[c.ID]) {
+				continue
 			}
+			if err := removedErr(tx, &c); err != nil {
+				continue // nothing left to read
+			}
+			ids = append(ids, c.ID)
 		}
 		return err
 	})
@@ -623,6 +782,9 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 		committed := false
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
+			if rec.DropLog != nil {
+				_ = e.dropExchangeLog(ctx, rec, c) // tried again at the next sync
+			}
 			if rec.Join != nil {
 				ev, err := e.awaitWelcome(ctx, g, rec, c)
 				if err != nil || rec.Join != nil {
@@ -633,7 +795,7 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			if err != nil || g.gone || !g.drained() {
+			if err != nil || g.gone || g.removed || !g.drained() {
 				return evs, err // a previous epoch not drained: on at the next sync
 			}
 			ie, err := e.serveInvites(ctx, g, rec, c)
@@ -652,7 +814,7 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			err = e.groupSettle(ctx, id)
 		}
 		// A held log was reported when its reply was refused.
-		if err != nil && !errors.Is(err, ErrNoChat) && !errors.Is(err, errLogHeld) {
+		if err != nil && !errors.Is(err, ErrNoChat) && !errors.Is(err, errLogHeld) && !errors.Is(err, ErrGroupRemoved) {
 			errs = append(errs, err)
 		}
 	}

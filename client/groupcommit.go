@@ -77,6 +77,7 @@ func parseMemberKeys(sign, seal, kem []byte) (*memberKeys, error) {
 // welcomeJob is a welcome to send once our add commit has won.
 type welcomeJob struct {
 	invite  []byte // the invite's exchange log ID
+	joiner  format.Member
 	welcome *format.GroupWelcome
 }
 
@@ -318,12 +319,11 @@ func (g *groupState) winPending() []Event {
 	ev := intentEvent(&p.Intent, old.roster, next.roster)
 	if p.Intent.Change == format.ChangeAdd {
 		rb, err := next.roster.Marshal()
-		if err == nil {
-			secret, err := crypto.ParseSymKey(p.Secret)
-			if err == nil {
-				g.welcomes = append(g.welcomes, welcomeJob{invite: p.Intent.Invite,
-					welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id, Conf: next.conf}})
-			}
+		secret, serr := crypto.ParseSymKey(p.Secret)
+		joiner, jerr := format.ParseMember(p.Intent.Operand)
+		if err == nil && serr == nil && jerr == nil {
+			g.welcomes = append(g.welcomes, welcomeJob{invite: p.Intent.Invite, joiner: joiner,
+				welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id, Conf: next.conf}})
 		}
 	}
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.roster.Epoch)})

@@ -215,8 +215,8 @@ func TestGroupRemovalUnderPollingAndInjection(t *testing.T) {
 		}
 	}
 	evs := victim.poll(t)
-	if !victim.g.gone || len(texts(evs)) != 0 {
-		t.Fatalf("the removed member: gone %v, read %q", victim.g.gone, texts(evs))
+	if !victim.g.removed || len(texts(evs)) != 0 {
+		t.Fatalf("the removed member: removed %v, read %q", victim.g.removed, texts(evs))
 	}
 }
 
@@ -363,5 +363,42 @@ func TestGroupThiefUpdatesFirst(t *testing.T) {
 	victim.send(t, "mine")
 	if evs := victim.poll(t); len(evs) != 0 {
 		t.Fatalf("the victim's own entry: %+v", evs)
+	}
+}
+
+// TestGroupQueuedTextFollowsTheEpoch: a message queued in one epoch that
+// goes out after the member read a removal is sealed again in the new
+// epoch: the others read it there, the removed member cannot.
+func TestGroupQueuedTextFollowsTheEpoch(t *testing.T) {
+	ctx := context.Background()
+	ms := newTestGroup(t, 4)
+	admin, victim, ben := ms[0], ms[1], ms[2]
+	ben.g.deferUploads = true
+	if err := ben.g.append(ctx, ben.c, &format.GroupEnvelope{Type: format.GenvText, Text: "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	admin.change(t, format.ChangeRemove, "m1")
+	ben.poll(t) // reads the removal: the queued entry is now of the old epoch
+	if ben.g.cur.id != admin.g.cur.id {
+		t.Fatalf("ben is in epoch %d, the admin in %d", ben.g.cur.roster.Epoch, admin.g.cur.roster.Epoch)
+	}
+	if err := ben.g.reseal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.g.flushOut(ctx, ben.c); err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(admin.poll(t)); len(got) != 1 || got[0] != "m2: queued" {
+		t.Fatalf("the admin read %q", got)
+	}
+	evs := victim.poll(t)
+	if got := texts(evs); len(got) != 0 || !victim.g.removed {
+		t.Fatalf("the removed member read %q", got)
+	}
+	// Nothing of it went to the old log either.
+	for _, m := range []*member{victim} {
+		if got := texts(m.poll(t)); len(got) != 0 {
+			t.Fatalf("the removed member read %q later", got)
+		}
 	}
 }

@@ -94,7 +94,12 @@ type groupState struct {
 	// holds is the engine's log read back-off; nil holds nothing.
 	holds *readHolds
 
-	gone bool // removed, burned or left: erase the group
+	gone bool // burned or left: erase the group
+	// removed is set when a commit left us out: the engine keeps the
+	// history read-only and erases the keys (spec/groups.md §7.4);
+	// removedBy is the nickname of the admin who signed it.
+	removed   bool
+	removedBy string
 }
 
 // newGroupKeys draws a member's per-group keys.
@@ -221,6 +226,9 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return err
 	}
 	g.queue(&g.cur, m)
+	if env.Type == format.GenvText {
+		g.out[len(g.out)-1].Env = pt
+	}
 	if g.deferUploads {
 		return nil
 	}
@@ -232,6 +240,45 @@ type pendingAppend struct {
 	Log  []byte `json:"log"`
 	Cap  []byte `json:"cap"` // the log's write capability (secret)
 	Body []byte `json:"body"`
+	Msg  string `json:"msg,omitempty"` // the chat message it carries, if any
+	// Env is a TEXT's envelope (secret): sealed again in the current
+	// epoch if the group moved on before it went out.
+	Env []byte `json:"env,omitempty"`
+}
+
+// reseal seals again, in the current epoch, every queued TEXT sealed in
+// an earlier one (spec/groups.md §6.2): a message queued while the relay
+// was away, or behind a commit we have since read, reaches the members of
+// the epoch the group is in, and not a member removed meanwhile, who can
+// still read the old log.
+func (g *groupState) reseal() error {
+	if g.cur.epoch == nil || g.gone || g.removed {
+		return nil
+	}
+	w, _ := g.cur.epoch.Caps()
+	for i := range g.out {
+		p := &g.out[i]
+		if p.Env == nil || bytes.Equal(p.Log, g.cur.id[:]) {
+			continue
+		}
+		env, err := format.ParseGroupEnvelope(p.Env)
+		if err != nil {
+			return err
+		}
+		env.Conf = format.ConfTag(g.cur.conf)
+		pt, err := env.Marshal()
+		if err != nil {
+			return err
+		}
+		m, err := g.cur.epoch.Encrypt(pt)
+		if err != nil {
+			return err
+		}
+		h := crypto.Hash(m)
+		g.mine = append(g.mine, h[:])
+		p.Log, p.Cap, p.Body, p.Env = bytes.Clone(g.cur.id[:]), bytes.Clone(w[:]), m, pt
+	}
+	return nil
 }
 
 // ours reports whether body is an entry we wrote (spec/groups.md §12).
@@ -257,7 +304,7 @@ func (g *groupState) queue(l *groupLog, m []byte) {
 		g.mine = g.mine[len(g.mine)-maxMine:]
 	}
 	w, _ := l.epoch.Caps()
-	g.out = append(g.out, pendingAppend{Log: l.id[:], Cap: bytes.Clone(w[:]), Body: m})
+	g.out = append(g.out, pendingAppend{Log: bytes.Clone(l.id[:]), Cap: bytes.Clone(w[:]), Body: m})
 }
 
 // flushOut appends the queued entries in order, dropping each once the
@@ -298,7 +345,7 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
 	g.prevIdle = false
-	for reads := 0; !g.gone; reads++ {
+	for reads := 0; !g.gone && !g.removed; reads++ {
 		if reads == groupPollReads {
 			return evs, nil // the rest at the next sync
 		}
@@ -344,7 +391,7 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 			// and the old log (kept for draining) must resume after it.
 			l.cursor = en.Seq
 			evs = append(evs, g.handle(l, en.Body, draining)...)
-			if g.gone || g.cur.roster.Epoch != epoch {
+			if g.gone || g.removed || g.cur.roster.Epoch != epoch {
 				g.prevIdle = false
 				break // a commit moved us: drain the old log from here
 			}
@@ -399,7 +446,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 	}
 	switch env.Type {
 	case format.GenvText:
-		return append(evs, Event{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text)})
+		return append(evs, Event{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second})
 	case format.GenvLeave:
 		// Shown when its commit is read (§7.3); an admin queues that commit,
 		// also when it reads the LEAVE while draining the old log.
@@ -450,12 +497,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	g.losePending()
 	i := next.Index(g.sign.Public())
 	if i < 0 {
-		g.gone = true
-		if cm.Change == format.ChangeUpdate {
-			// An update of our own entry that we did not make: someone
-			// holds a copy of our group keys (§12).
-			return []Event{{Type: EventWarning, Err: "someone holding a copy of your keys for this group replaced them: you are out of the group; tell an admin out of band"}, {Type: EventGroupRemoved}}
-		}
+		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
 		return []Event{{Type: EventGroupRemoved}}
 	}
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)

@@ -254,7 +254,7 @@ func TestGroupOverRelay(t *testing.T) {
 		t.Fatalf("ben after the removal: %+v", evs)
 	}
 	evs = cat.poll(t)
-	if !hasEvent(evs, EventGroupRemoved, "") || !cat.g.gone || len(texts(evs)) != 0 {
+	if !hasEvent(evs, EventGroupRemoved, "") || !cat.g.removed || cat.g.removedBy != "ana" || len(texts(evs)) != 0 {
 		t.Fatalf("cat after its removal: %+v", evs)
 	}
 	if cat.g.cur.id == ana.g.cur.id {

@@ -173,7 +173,8 @@ func TestGroupWelcomeMissingPart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put(held[0], held[0].Body)                      // a duplicate of the first part
+	put(held[0], held[0].Body)                      // a duplicate of the welcome key entry
+	put(held[1], held[1].Body)                      // a duplicate of the first part
 	put(held[0], make([]byte, crypto.Buckets()[0])) // garbage that does not open
 	if err := ben.GroupSync(ctx); err != nil {
 		t.Fatal(err)

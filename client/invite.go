@@ -76,6 +76,11 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		return "", "", err
 	}
 	d := format.DeriveInvite(k)
+	alarmRead, err := e.newAlarmLog(ctx, c, k, &d, opt.Expires)
+	if err != nil {
+		_ = c.Delete(ctx, rid, recvKey)
+		return "", "", fmt.Errorf("client: creating the invite's alarm: %w", err)
+	}
 	now := e.now()
 	blob := &format.InviteBlob{Bundle: bp.Bundle().Marshal(), SID: sid, Nick: opt.As}
 	if opt.ChatExpires > 0 {
@@ -105,14 +110,17 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		if err := tx.PutChat(&ch); err != nil {
 			return err
 		}
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until, AlarmID: d.AlarmID[:]})
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until,
+			AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:], AlarmWrite: d.AlarmWrite[:]})
 	})
 	if err != nil {
 		_ = c.Delete(ctx, rid, recvKey)
+		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 		return "", "", err
 	}
 	if err := c.Put(ctx, d.BlobID, opt.Expires, body); err != nil {
 		_ = e.eraseChat(ctx, chatID)
+		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 		return "", "", fmt.Errorf("client: storing the invite: %w", err)
 	}
 	e.mailboxesChanged(a.String())
@@ -152,7 +160,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	}
 	body, err := c.Take(ctx, d.BlobID)
 	if isCode(err, wire.CodeNotFound) {
-		e.raiseAlarm(ctx, addr, &d)
+		e.raiseAlarm(ctx, k, &d)
 		return "", ErrInviteUsed
 	}
 	if err != nil {
@@ -235,7 +243,9 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		if err := tx.PutChat(&ch); err != nil {
 			return err
 		}
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true})
+		// The key is kept until the inviter's mailbox takes our first
+		// message, to raise the alarm if someone else secured it first.
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true, JoinKey: k.String()})
 	})
 	if err != nil {
 		return "", err
@@ -243,22 +253,6 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	e.mailboxesChanged(ourAddr)
 	e.kickOutbox()
 	return chatID, nil
-}
-
-// raiseAlarm leaves the leak alarm for the inviter (spec/client.md §4.4):
-// a one-time blob under an ID only holders of the invite secret can
-// derive. Best effort: failures are ignored.
-func (e *Engine) raiseAlarm(ctx context.Context, addr string, d *format.InviteIDs) {
-	c, err := e.pool.get(ctx, addr)
-	if err != nil {
-		return
-	}
-	var stamp [8]byte
-	body, err := format.SealBlob(&d.AlarmKey, d.AlarmID, stamp[:], format.LabelAlarmAD, e.cfg.Rand)
-	if err != nil {
-		return
-	}
-	_ = c.Put(ctx, d.AlarmID, alarmLife, body)
 }
 
 // pickRelay returns addr, or the profile's default relay.

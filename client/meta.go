@@ -29,10 +29,17 @@ type chatMeta struct {
 	ReadReceipts bool             `json:"read_receipts,omitempty"` // off by default
 	Pending      bool             `json:"pending,omitempty"`       // our invite, nobody joined yet
 	InviteUntil  time.Time        `json:"invite_until,omitzero"`   // the invite blob's deadline
-	AlarmID      []byte           `json:"alarm_id,omitempty"`      // spec/client.md §4
+	AlarmID      []byte           `json:"alarm_id,omitempty"`      // an older invite's alarm blob, spec/client.md §4.4
+	AlarmLog     []byte           `json:"alarm_log,omitempty"`     // our invite's alarm log, spec/client.md §4.4
+	AlarmRead    []byte           `json:"alarm_read,omitempty"`    // its read capability (secret)
+	AlarmWrite   []byte           `json:"alarm_write,omitempty"`   // its write capability, to delete it (secret)
+	JoinKey      string           `json:"join_key,omitempty"`      // joiner: the invite key until our first message is in (secret)
+	SKeyTaken    bool             `json:"skey_taken,omitempty"`    // joiner: SKEY answered ALREADY_SECURED
 	Leaked       bool             `json:"leaked,omitempty"`        // our invite key was used twice
 	NeedSKey     bool             `json:"need_skey,omitempty"`     // joiner: the inviter's mailbox is not yet secured by us
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
+	Removed      bool             `json:"removed,omitempty"`       // group: we were removed; history kept read-only
+	RemovedBy    string           `json:"removed_by,omitempty"`    // group: the admin who removed us (unsanitised)
 }
 
 // task is a network action that must outlive the chat it belongs to: the

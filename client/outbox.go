@@ -67,22 +67,30 @@ func (e *Engine) QueuedCount(ctx context.Context) (int, error) {
 				n++
 			}
 		}
-		groups, err := tx.Groups()
-		if err != nil {
-			return err
-		}
-		for _, g := range groups {
-			var rec struct {
-				Out []json.RawMessage `json:"out"`
-			}
-			if err := json.Unmarshal(g.State, &rec); err != nil {
-				return errors.New("client: corrupt group record")
-			}
-			n += len(rec.Out)
-		}
-		return nil
+		g, err := groupQueued(tx)
+		n += g
+		return err
 	})
 	return n, err
+}
+
+// groupQueued counts the group entries not yet appended to their logs.
+func groupQueued(tx *vault.Tx) (int, error) {
+	groups, err := tx.Groups()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range groups {
+		var rec struct {
+			Out []json.RawMessage `json:"out"`
+		}
+		if err := json.Unmarshal(g.State, &rec); err != nil {
+			return 0, errors.New("client: corrupt group record")
+		}
+		n += len(rec.Out)
+	}
+	return n, nil
 }
 
 // dest is where a chat's messages go.
@@ -91,6 +99,7 @@ type dest struct {
 	sid      crypto.ID
 	cap      [wire.CapSize]byte
 	needSKey bool
+	joining  bool // our first message to an inviter is not yet in (spec/client.md §4.2)
 }
 
 // Flush tries once to hand every queued message and task to its relay,
@@ -135,7 +144,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if err != nil {
 				return err
 			}
-			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey}
+			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey, joining: meta.JoinKey != ""}
 			copy(d.sid[:], sc.SendID)
 			copy(d.cap[:], sc.SendCred)
 			dests[it.ChatID] = d
@@ -176,6 +185,10 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		}
 		switch {
 		case err == nil:
+			if d.joining {
+				d.joining = false
+				e.joinAccepted(ctx, it.ChatID)
+			}
 			if err := e.sent(ctx, it); err != nil {
 				return left, err
 			}
@@ -189,6 +202,10 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
 			// Permanent: the peer's mailbox is gone or was secured by
 			// someone else. Retrying cannot help.
+			if d.joining && isCode(err, wire.CodeAuth) {
+				d.joining = false
+				e.joinRefused(ctx, it.ChatID)
+			}
 			if err := e.failed(ctx, it, err); err != nil {
 				return left, err
 			}
@@ -212,17 +229,80 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 	if firstErr == nil {
 		firstErr = err
 	}
+	if force {
+		// Run's group loop appends queued group entries on its own.
+		g, err := e.flushGroups(ctx)
+		if firstErr == nil {
+			firstErr = err
+		}
+		n += g
+	}
 	return left + n, firstErr
 }
 
+// flushGroups appends every group's queued entries (our messages sent
+// while the group's relay was unreachable) and returns how many of our
+// messages remain queued.
+func (e *Engine) flushGroups(ctx context.Context) (int, error) {
+	var ids []string
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			if c.Kind != vault.ChatGroup {
+				continue
+			}
+			grp, err := tx.Group(c.GroupID)
+			if err != nil {
+				continue // removed: nothing queued
+			}
+			var rec struct {
+				Out []json.RawMessage `json:"out"`
+			}
+			if json.Unmarshal(grp.State, &rec) == nil && len(rec.Out) > 0 {
+				ids = append(ids, c.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var firstErr error
+	for _, id := range ids {
+		err := e.withGroup(ctx, id, func(*groupState, *groupRecord, *conn.Conn, *vault.Chat) ([]Event, error) { return nil, nil })
+		if err != nil && firstErr == nil && !errors.Is(err, ErrNoChat) {
+			firstErr = err
+		}
+	}
+	if len(ids) == 0 {
+		return 0, firstErr
+	}
+	n := 0
+	err = e.v.View(ctx, func(tx *vault.Tx) error {
+		var err error
+		n, err = groupQueued(tx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, firstErr
+}
+
 // secure secures the peer's mailbox with our capability (the joiner's side
-// of spec/client.md §4.2). ALREADY_SECURED is taken as our own earlier
-// SKEY whose reply was lost; if it was someone else's, the SEND that
-// follows fails with AUTH.
+// of spec/client.md §4.2). ALREADY_SECURED may be our own earlier SKEY
+// whose reply was lost; it is noted, and if it was someone else's, the
+// SEND that follows fails with AUTH and joinRefused raises the alarm.
 func (e *Engine) secure(ctx context.Context, c *conn.Conn, chat string, d *dest) error {
 	err := c.SecureSender(ctx, d.sid, &d.cap)
 	if err != nil && !isCode(err, wire.CodeAlreadySecured) {
 		return err
+	}
+	if err != nil && d.joining {
+		e.noteSKeyTaken(ctx, chat)
 	}
 	d.needSKey = false
 	e.setNeedSKey(ctx, chat, false)

@@ -11,7 +11,7 @@ func TestRedaction(t *testing.T) {
 	secret := bytes.Repeat([]byte{0xab}, 32)
 	vals := []any{
 		task{Kind: "send", Key: secret},
-		chatMeta{AlarmID: secret},
+		chatMeta{AlarmID: secret, AlarmRead: secret, AlarmWrite: secret, JoinKey: "abab"},
 		dest{relay: "x", cap: [32]byte(secret)},
 	}
 	for _, v := range vals {

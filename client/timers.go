@@ -27,6 +27,13 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		}
 		for _, c := range chats {
 			if c.Kind != vault.ChatDirect {
+				// A group's deadline is applied by its sync, except for a
+				// group we were removed from, which has none.
+				if c.Kind == vault.ChatGroup && !c.Deadline.IsZero() && !now.Before(c.Deadline) {
+					if m, err := getMeta(tx, c.ID); err == nil && m.Removed {
+						ds = append(ds, doomed{c.ID, c.Name, EventChatExpired})
+					}
+				}
 				continue
 			}
 			m, err := getMeta(tx, c.ID)
@@ -118,11 +125,14 @@ func (e *Engine) forgetChatTx(tx *vault.Tx, ct *vault.Contact) error {
 
 // checkAlarms looks for the leak alarm of every invite still within its
 // deadline (spec/client.md §4.4): a joiner who found the blob gone leaves
-// it, so finding it means the invite key reached someone else.
+// it, so finding it means the invite key reached someone else. An alarm
+// log whose invite has ended is deleted.
 func (e *Engine) checkAlarms(ctx context.Context) {
 	type alarm struct {
 		chat, name, relay string
 		id                crypto.ID
+		read, write       []byte
+		legacy, ended     bool
 	}
 	var as []alarm
 	now := e.now()
@@ -133,7 +143,17 @@ func (e *Engine) checkAlarms(ctx context.Context) {
 		}
 		for _, c := range chats {
 			m, err := getMeta(tx, c.ID)
-			if err != nil || m.Leaked || len(m.AlarmID) != crypto.IDSize || !now.Before(m.InviteUntil) {
+			if err != nil {
+				continue
+			}
+			ended := m.Leaked || !now.Before(m.InviteUntil)
+			a := alarm{chat: c.ID, name: c.Name, read: m.AlarmRead, write: m.AlarmWrite, ended: ended}
+			switch {
+			case len(m.AlarmLog) == crypto.IDSize:
+				a.id = crypto.ID(m.AlarmLog)
+			case len(m.AlarmID) == crypto.IDSize && !ended:
+				a.id, a.legacy = crypto.ID(m.AlarmID), true
+			default:
 				continue
 			}
 			ct, err := tx.Contact(c.ID)
@@ -144,7 +164,8 @@ func (e *Engine) checkAlarms(ctx context.Context) {
 			if rc == nil {
 				continue
 			}
-			as = append(as, alarm{c.ID, c.Name, rc.Address, crypto.ID(m.AlarmID)})
+			a.relay = rc.Address
+			as = append(as, a)
 		}
 		return nil
 	})
@@ -153,23 +174,35 @@ func (e *Engine) checkAlarms(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		_, err = c.Take(cctx, a.id)
-		cancel()
-		if err != nil {
-			continue // NOT_FOUND: no alarm; anything else: try later
+		fired := false
+		switch {
+		case a.ended:
+			dropAlarmLog(ctx, c, a.id, a.write)
+		case a.legacy:
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			_, err = c.Take(cctx, a.id)
+			cancel()
+			fired = err == nil // NOT_FOUND: no alarm; anything else: try later
+		default:
+			fired, _ = alarmFired(ctx, c, a.id, a.read)
+		}
+		if !fired && !a.ended {
+			continue
 		}
 		err = e.v.Update(ctx, func(tx *vault.Tx) error {
 			m, err := getMeta(tx, a.chat)
 			if err != nil {
 				return err
 			}
-			m.Leaked = true
+			if a.ended {
+				m.AlarmLog, m.AlarmRead, m.AlarmWrite = nil, nil, nil
+			} else {
+				m.Leaked = true
+			}
 			return putMeta(tx, a.chat, &m)
 		})
-		if err == nil {
-			e.emit(ctx, Event{Type: EventInviteLeaked, Chat: a.chat, Name: SanitizeLine(a.name),
-				Err: "someone else tried to use this chat's invite key: it leaked; compare the safety code before trusting this chat"})
+		if err == nil && fired {
+			e.emit(ctx, Event{Type: EventInviteLeaked, Chat: a.chat, Name: SanitizeLine(a.name), Err: alarmLeakedText})
 		}
 	}
 }

@@ -360,7 +360,9 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventGroupLeft:
 		a.setNotice(client.SanitizeLine(ev.From)+" left "+name, false)
 	case client.EventGroupRemoved:
-		if ev.From == "" {
+		if ev.From == "" && ev.Text != "" {
+			a.setNotice(client.SanitizeLine(ev.Text), true)
+		} else if ev.From == "" {
 			a.setNotice("you were removed from "+name, true)
 		} else {
 			by := ""
@@ -369,6 +371,8 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 			}
 			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name+by, false)
 		}
+	case client.EventGroupSettings:
+		a.setNotice(name+": "+client.SanitizeLine(ev.Text), false)
 	case client.EventGroupBurned:
 		a.setNotice("a group was burned by an admin and erased", false)
 	case client.EventRelayConnected:
@@ -377,7 +381,7 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventRelayUnreachable:
 		a.relays[ev.Relay] = false
 		return nil
-	case client.EventWarning:
+	case client.EventWarning, client.EventGroupStalled:
 		a.setNotice(ev.Err, true)
 	}
 	cmds = append(cmds, loadChats(eng))
@@ -432,7 +436,7 @@ func (a *App) submit() tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
 		if _, err := eng.Send(ctx, id, text, client.SendOptions{}); err != nil {
-			return doneMsg{err: err}
+			return doneMsg{err: err, unsent: text, chat: id}
 		}
 		return doneMsg{reload: true}
 	}

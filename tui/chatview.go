@@ -186,6 +186,9 @@ func (v *chatView) render(bottom bool) {
 	if len(v.msgs) == 0 {
 		b.WriteString(v.st.Faint.Render(emptyChatHint(v.chat)) + "\n")
 	}
+	if v.chat.Removed {
+		b.WriteString(v.st.Faint.Render(client.SanitizeLine(v.chat.Notice)) + "\n")
+	}
 	v.vp.SetContent(strings.TrimRight(b.String(), "\n"))
 	if bottom {
 		v.vp.GotoBottom()
@@ -195,6 +198,9 @@ func (v *chatView) render(bottom bool) {
 func emptyChatHint(c client.ChatInfo) string {
 	if c.Pending {
 		return "Waiting for someone to join with this chat's invite key."
+	}
+	if c.Waiting {
+		return "Waiting for an admin to let you in."
 	}
 	return "No messages yet. Messages are end-to-end encrypted."
 }
@@ -219,6 +225,12 @@ func (v chatView) View() string {
 	}
 	if v.chat.Leaked {
 		info = append(info, "INVITE LEAKED")
+	}
+	switch {
+	case v.chat.Waiting:
+		info = append(info, "waiting for an admin to let you in")
+	case v.chat.Removed:
+		info = append(info, "removed: read-only")
 	}
 	if s := v.searchStatus(); s != "" {
 		info = append(info, s)

@@ -35,7 +35,7 @@ func commandTable() []slashCommand {
 		{"verify", "", "show this chat's safety code (a group's verification code) to compare in person", (*App).cmdVerify, true},
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
-		{"group", "create NAME | invite | members | remove NICK | promote NICK | leave", "secret groups", (*App).cmdGroup, false},
+		{"group", "create NAME | invite | members | remove NICK | promote NICK | set timer|expires DUR | leave", "secret groups", (*App).cmdGroup, false},
 		{"relay", "[add|default|remove URL]", "show or change relays", (*App).cmdRelay, false},
 		{"settings", "", "notifications, auto-lock, chat timer, PIN, duress PIN, relays, proxy, keys", (*App).cmdSettings, false},
 		{"lock", "", "lock now", (*App).cmdLock, false},
@@ -298,6 +298,12 @@ func (a *App) cmdGroup(arg string) tea.Cmd {
 		return action(rest+" removed", true, networkTimeout, func(ctx context.Context) error { return eng.GroupRemove(ctx, id, rest) })
 	case verb == "promote" && rest != "":
 		return action(rest+" is an admin now", true, networkTimeout, func(ctx context.Context) error { return eng.GroupPromote(ctx, id, rest) })
+	case verb == "set":
+		opt, note, err := groupSetArgs(rest)
+		if err != nil {
+			return a.fail(err)
+		}
+		return action(note, true, networkTimeout, func(ctx context.Context) error { return eng.GroupSet(ctx, id, opt) })
 	case verb == "leave":
 		a.openDialog(newPrompt(a.st, a.keys, "Leave this group",
 			"The group is told and erased here at once.\nType leave to confirm.", "leave",
@@ -306,7 +312,42 @@ func (a *App) cmdGroup(arg string) tea.Cmd {
 			}))
 		return nil
 	}
-	return a.fail(errors.New("/group create NAME | invite | members | remove NICK | promote NICK | leave"))
+	return a.fail(errors.New("/group create NAME | invite | members | remove NICK | promote NICK | set timer DUR|off | set expires DUR|off | leave"))
+}
+
+// groupSetArgs parses "timer DUR" and "expires DUR" pairs (DUR may be off)
+// into a settings change and the notice to show when it is made.
+func groupSetArgs(s string) (client.GroupSettings, string, error) {
+	var opt client.GroupSettings
+	var notes []string
+	f := strings.Fields(s)
+	if len(f) == 0 || len(f)%2 != 0 {
+		return opt, "", errors.New("/group set timer DUR|off and/or expires DUR|off")
+	}
+	for i := 0; i < len(f); i += 2 {
+		d, err := client.ParseDuration(f[i+1])
+		if err != nil {
+			return opt, "", err
+		}
+		switch f[i] {
+		case "timer":
+			opt.Timer = &d
+			notes = append(notes, "group timer "+orOff(d))
+		case "expires":
+			opt.Expires = &d
+			notes = append(notes, "group lifetime "+orOff(d))
+		default:
+			return opt, "", fmt.Errorf("/group set: unknown setting %q (timer, expires)", f[i])
+		}
+	}
+	return opt, strings.Join(notes, "; "), nil
+}
+
+func orOff(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return client.FormatDuration(d)
 }
 
 // lastOwn is the ID of our newest message still shown in the open chat.

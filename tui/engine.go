@@ -81,6 +81,9 @@ type (
 		note   string
 		err    error
 		reload bool
+		// unsent is the text of a message the engine refused, for the
+		// compose box of chat: a failed send never loses what was typed.
+		unsent, chat string
 	}
 )
 

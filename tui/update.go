@@ -275,6 +275,9 @@ func (a *App) onSafety(msg safetyMsg) tea.Cmd {
 }
 
 func (a *App) onDone(msg doneMsg) tea.Cmd {
+	if msg.unsent != "" && msg.chat == a.view.chat.ID && strings.TrimSpace(a.compose.value()) == "" {
+		a.compose.ta.SetValue(msg.unsent) // typed again after an error? keep the new text
+	}
 	if msg.err != nil {
 		a.setNotice(msg.err.Error(), true)
 	} else if msg.note != "" {

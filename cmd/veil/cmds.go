@@ -183,6 +183,9 @@ func printChats(io *stdio, chats []client.ChatInfo, asJSON bool) error {
 		if c.Leaked {
 			flags = append(flags, "INVITE LEAKED: compare the safety code")
 		}
+		if c.Notice != "" {
+			flags = append(flags, c.Notice)
+		}
 		if !c.Deadline.IsZero() {
 			flags = append(flags, "erased at "+c.Deadline.Local().Format(time.RFC3339))
 		}
@@ -452,18 +455,22 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 	case client.EventGroupRemoved:
 		switch {
 		case ev.From == "":
-			line = fmt.Sprintf("[%s] you were removed", chat)
+			line = fmt.Sprintf("[%s] %s", chat, ev.Text) // we were removed
 		case ev.By != "":
 			line = fmt.Sprintf("[%s] %s was removed by %s", chat, ev.From, ev.By)
 		default:
 			line = fmt.Sprintf("[%s] %s was removed", chat, ev.From)
 		}
+	case client.EventGroupSettings:
+		line = fmt.Sprintf("[%s] group settings: %s", chat, ev.Text)
 	case client.EventGroupLeft:
 		line = fmt.Sprintf("[%s] %s left", chat, orDash(ev.From))
 	case client.EventGroupJoined, client.EventGroupPromote:
 		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
 	case client.EventGroupEpoch:
 		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)
+	case client.EventGroupStalled:
+		line = fmt.Sprintf("[%s] warning: %s", chat, ev.Err)
 	case client.EventRelayConnected:
 		line = fmt.Sprintf("connected to %s", ev.Relay)
 	case client.EventRelayUnreachable:

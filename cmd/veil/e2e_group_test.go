@@ -93,8 +93,8 @@ func TestE2EGroup(t *testing.T) {
 		}
 	}
 
-	// ana removes cat; cat's client erases the group and reads nothing
-	// after, while ana and ben continue.
+	// ana removes cat; cat's client keeps what it had, read-only, and
+	// reads nothing after, while ana and ben continue.
 	ana.ok("group", "remove", "river", "cat")
 	ana.ok("send", "river", "cat is out")
 	ben.ok("group", "sync")
@@ -105,11 +105,33 @@ func TestE2EGroup(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != "group_removed" {
 		t.Fatalf("cat saw %+v, want its removal", evs)
 	}
+	if !slices.Contains(cat.chatIDs(), cGroup) {
+		t.Fatal("the removed member lost the group's history")
+	}
+	if got := texts(cat.read(cGroup)); slices.Contains(got, "cat is out") || len(got) == 0 {
+		t.Fatalf("the removed member reads %q", got)
+	}
+	if errOut := cat.fails(1, "send", cGroup, "still here?"); !strings.Contains(errOut, "you were removed from river by ana") {
+		t.Fatalf("send after removal: %s", errOut)
+	}
+	if out := cat.ok("chats"); !strings.Contains(out, "read-only") {
+		t.Fatalf("chats after removal: %s", out)
+	}
+	cat.ok("burn", cGroup)
 	if slices.Contains(cat.chatIDs(), cGroup) {
-		t.Fatal("the removed member still has the group")
+		t.Fatal("burn left the removed group")
 	}
 	if got := ben.groupMembers(bGroup); !slices.Equal(got, []string{"ana (admin)", "ben"}) {
 		t.Fatalf("ben sees members %q after the removal", got)
+	}
+
+	// ben, not an admin, replaces its keys; the group goes on.
+	ben.ok("group", "rekey", bGroup)
+	ana.ok("group", "sync")
+	ana.ok("send", "river", "after ben's rekey")
+	ben.ok("group", "sync")
+	if got := texts(ben.read(bGroup)); !slices.Contains(got, "after ben's rekey") {
+		t.Fatalf("ben after its rekey: %q", got)
 	}
 
 	// Promote, then leave: ben becomes an admin, admits dan, and leaves;
@@ -162,5 +184,57 @@ func TestE2EGroupDeadline(t *testing.T) {
 	ben.ok("group", "sync")
 	if !slices.Contains(ana.chatIDs(), gid) || !slices.Contains(ben.chatIDs(), bGroup) {
 		t.Fatal("the group ended before its deadline")
+	}
+}
+
+// TestE2EGroupStates: a joiner waits in one state until it is let in; an
+// admin changes the group's timer and lifetime with group set; a member
+// cannot.
+func TestE2EGroupStates(t *testing.T) {
+	t.Parallel()
+	r := newTestRelay(t)
+	ana, ben := newProfile(t, r.addr), newProfile(t, r.addr)
+	gid := ana.ok("group", "create", "river", "--as", "ana")
+	key := ana.ok("group", "invite", "river")
+	bGroup := ben.ok("join", key, "--as", "ben")
+	const waiting = "waiting for an admin to let you in"
+	if out := ben.ok("chats"); !strings.Contains(out, waiting) {
+		t.Fatalf("chats while waiting: %s", out)
+	}
+	if errOut := ben.fails(1, "send", bGroup, "hello?"); !strings.Contains(errOut, waiting) {
+		t.Fatalf("send while waiting: %s", errOut)
+	}
+	if errOut := ben.fails(1, "group", "members", bGroup); !strings.Contains(errOut, waiting) {
+		t.Fatalf("members while waiting: %s", errOut)
+	}
+	ana.ok("group", "sync")
+	ben.ok("group", "sync")
+	if out := ben.ok("chats"); strings.Contains(out, waiting) {
+		t.Fatalf("chats once in: %s", out)
+	}
+	ben.ok("send", bGroup, "in")
+
+	if errOut := ben.fails(1, "group", "set", bGroup, "--timer", "1h"); !strings.Contains(errOut, "not an admin of river") {
+		t.Fatalf("a member's group set: %s", errOut)
+	}
+	ana.ok("group", "set", "river", "--timer", "1h", "--expires", "2h")
+	ben.ok("group", "sync")
+	c := ben.chat(bGroup)
+	if c.MessageTTL != time.Hour || c.Deadline.IsZero() {
+		t.Fatalf("ben's chat after group set: %+v", c)
+	}
+	ben.ok("send", bGroup, "brief", "--ttl", "10m")
+	ana.ok("group", "sync")
+	found := false
+	for _, m := range ana.readTimed(gid) {
+		if m.Text == "brief" {
+			found = true
+			if m.Expires.IsZero() || time.Until(m.Expires) > 10*time.Minute {
+				t.Fatalf("a 10m message expires at %v", m.Expires)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("ana did not read the 10m message")
 	}
 }

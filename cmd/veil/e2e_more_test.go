@@ -155,11 +155,12 @@ func TestE2ETimers(t *testing.T) {
 
 // chatJSON is one line of `chats --json`.
 type chatJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Pending     bool      `json:"pending"`
-	Deadline    time.Time `json:"deadline"`
-	InviteUntil time.Time `json:"invite_until"`
+	ID          string        `json:"id"`
+	Name        string        `json:"name"`
+	Pending     bool          `json:"pending"`
+	Deadline    time.Time     `json:"deadline"`
+	InviteUntil time.Time     `json:"invite_until"`
+	MessageTTL  time.Duration `json:"message_ttl"`
 }
 
 // chat returns the chat that `chats --json` lists with this ID or name.

@@ -10,7 +10,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | leave GROUP | verify GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | verify GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -32,12 +32,16 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return cmdGroupMembers(ctx, g, io, rest)
 	case "remove", "promote":
 		return cmdGroupChange(ctx, g, io, sub, rest)
+	case "set":
+		return cmdGroupSet(ctx, g, io, rest)
 	case "leave":
 		return cmdGroupLeave(ctx, g, io, rest)
 	case "verify":
 		return cmdGroupVerify(ctx, g, io, rest)
 	case "sync":
 		return cmdGroupSync(ctx, g, io, rest)
+	case "rekey":
+		return cmdGroupRekey(ctx, g, io, rest)
 	}
 	return usagef("unknown group command %q; usage: veil group %s", sub, groupUsage)
 }
@@ -140,8 +144,34 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	})
 }
 
+func cmdGroupSet(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group set", "GROUP [--timer DUR] [--expires DUR]",
+		"Change the group's disappearing timer or lifetime for every member (admins only): a new epoch")
+	timer := durationFlag(fs, "timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
+	expires := durationFlag(fs, "expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	var opt client.GroupSettings
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "timer":
+			opt.Timer = timer
+		case "expires":
+			opt.Expires = expires
+		}
+	})
+	if opt.Timer == nil && opt.Expires == nil {
+		return usagef("usage: veil group set GROUP [--timer DUR] [--expires DUR]: give at least one")
+	}
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
+		return eng.GroupSet(ctx, pos[0], opt)
+	})
+}
+
 func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "group leave", "GROUP", "Leave the group and erase it here; an admin's client then moves the others to a new epoch")
+	fs := newFlags(g, io, "group leave", "GROUP", "Leave the group and erase it here; an admin's client then moves the others to a new epoch (a group you were removed from is only erased)")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
@@ -155,6 +185,15 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 		return err
 	}
 	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
+}
+
+func cmdGroupRekey(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group rekey", "GROUP", "Replace your keys for the group with an update commit: a copy of your group state taken before reads nothing sent after (veil does this by itself every 7 days or 1,000 messages)")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupRekey(ctx, pos[0]) })
 }
 
 func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {

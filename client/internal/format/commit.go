@@ -273,3 +273,7 @@ func UpdateOperand(i int, m *Member) ([]byte, error) { return m.AppendTo(IndexOp
 // OperandIndex is the member index of a verified remove, leave, promote or
 // update change's operand.
 func OperandIndex(operand []byte) int { return newRecordReader(operand).u16() }
+
+// SettingsOperand is the operand of a settings change: the whole new
+// settings record (spec/groups.md §6.3).
+func SettingsOperand(s Settings) ([]byte, error) { return s.appendTo(nil) }

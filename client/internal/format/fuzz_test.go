@@ -3,6 +3,8 @@ package format
 import (
 	"bytes"
 	"testing"
+
+	"veil/crypto"
 )
 
 // FuzzParseRoster: a roster that parses marshals back to the input.
@@ -77,8 +79,9 @@ func FuzzParseGroupEnvelope(f *testing.F) {
 
 // FuzzParseGroupBlob: a group invite blob that parses marshals back.
 func FuzzParseGroupBlob(f *testing.F) {
-	f.Add((&GroupBlob{Name: "river"}).Marshal())
+	f.Add((&GroupBlob{Name: "river", Token: JoinToken{7}}).Marshal())
 	f.Add([]byte{GroupBlobMarker, 1})
+	f.Add([]byte{GroupBlobMarker, 2})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b, err := ParseGroupBlob(in)
 		if err != nil {
@@ -97,7 +100,7 @@ func FuzzParseGroupBlob(f *testing.F) {
 func FuzzParseGroupWelcome(f *testing.F) {
 	ro, _ := testRoster(f, 2)
 	rb, _ := ro.Marshal()
-	f.Add((&GroupWelcome{Roster: rb}).Marshal())
+	f.Add((&GroupWelcome{Roster: rb, Conf: [32]byte{1}}).Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		w, err := ParseGroupWelcome(in)
 		if err != nil {
@@ -108,6 +111,60 @@ func FuzzParseGroupWelcome(f *testing.F) {
 		}
 		if !bytes.Equal(w.Marshal(), in) {
 			t.Fatal("round trip differs")
+		}
+	})
+}
+
+// FuzzParseJoinRequest: a join request that parses encodes back to the
+// input.
+func FuzzParseJoinRequest(f *testing.F) {
+	ro, _ := testRoster(f, 1)
+	b, _ := (&JoinRequest{Token: JoinToken{1, 2}, Member: ro.Members[0]}).Marshal()
+	f.Add(b)
+	f.Add(b[:JoinTokenSize])
+	f.Fuzz(func(t *testing.T, in []byte) {
+		q, err := ParseJoinRequest(in)
+		if err != nil {
+			if q != nil {
+				t.Fatal("request returned with an error")
+			}
+			return
+		}
+		out, err := q.Marshal()
+		if err != nil || !bytes.Equal(out, in) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+// FuzzOpenWelcomeKey: a welcome key entry opens only for its recipient,
+// and whatever the input, nothing panics.
+func FuzzOpenWelcomeKey(f *testing.F) {
+	var k crypto.SymKey
+	me, err := crypto.GenerateDH(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	q, err := crypto.GenerateKEM768(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	entry, parts, err := SealWelcomeKey(&k, crypto.ID{1}, [WelcomeIDSize]byte{3}, &Member{Seal: me.Public(), Kem: q.Public()}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(entry)
+	f.Add(entry[:WelcomeIDSize])
+	f.Fuzz(func(t *testing.T, in []byte) {
+		wid, got, err := OpenWelcomeKey(&k, crypto.ID{1}, in, me, &q)
+		if err != nil {
+			if got != (crypto.SymKey{}) || wid != ([WelcomeIDSize]byte{}) {
+				t.Fatal("a key returned with an error")
+			}
+			return
+		}
+		if got != parts || !bytes.Equal(wid[:], in[:WelcomeIDSize]) || !bytes.Equal(in[WelcomeIDSize:], entry[WelcomeIDSize:]) {
+			t.Fatal("a different entry opened")
 		}
 	})
 }

@@ -10,8 +10,9 @@ import (
 	"veil/relay/wire"
 )
 
-// GroupWelcome is what a new member needs to enter the group: sent by the
-// admin over their 1:1 session (spec/groups.md §9.3).
+// GroupWelcome is what a new member needs to enter the group
+// (spec/groups.md §9.2): the roster record of the epoch it enters, that
+// epoch's secret, log ID and confirmation value.
 type GroupWelcome struct {
 	Roster []byte // the roster record of the epoch the joiner enters
 	Secret crypto.SymKey
@@ -23,20 +24,27 @@ func (w GroupWelcome) String() string { return "groupWelcome(redacted)" }
 
 // Group invite labels, spec/groups.md §9.2.
 const (
-	labelGroupInviteWrite = "veil-client/v1/group invite log write"
-	labelGroupInviteRead  = "veil-client/v1/group invite log read"
-	labelGroupInviteKey   = "veil-client/v1/group invite key"
-	LabelGroupRequestAD   = "veil-client/v1/group join request"
-	LabelGroupWelcomeAD   = "veil-client/v1/group welcome"
+	labelGroupInviteWrite = "veil-client/v2/group invite log write"
+	labelGroupInviteRead  = "veil-client/v2/group invite log read"
+	labelGroupInviteKey   = "veil-client/v2/group invite key"
+	LabelGroupRequestAD   = "veil-client/v2/group join request"
 )
 
 // GroupBlobMarker is the first byte of a group invite blob; a 1:1 blob
 // starts with its version, 1 (spec/client.md §3.1).
 const GroupBlobMarker = 0x47
 
+// Group invite sizes, spec/groups.md §9.1.
+const (
+	groupBlobVersion = 2
+	JoinTokenSize    = 16
+	welcomeVersion   = 2
+)
+
 // GroupInviteKeys are what a group invite secret derives (spec/groups.md
-// §9.2): the exchange log's write and read capabilities and the key that
-// seals the join request and the welcome. They must be kept secret.
+// §9.2): the exchange log's write and read capabilities and the exchange
+// key K that seals the join request and the welcome key. They must be
+// kept secret.
 type GroupInviteKeys struct {
 	Write, Read [wire.CapSize]byte
 	Key         crypto.SymKey
@@ -52,30 +60,55 @@ func DeriveGroupInvite(secret, salt []byte) GroupInviteKeys {
 	return k
 }
 
+// JoinToken is the random value an admin puts in a group invite blob and
+// answers only a join request that repeats it (spec/groups.md §9.2). It
+// must be kept secret.
+type JoinToken [JoinTokenSize]byte
+
+func (JoinToken) String() string   { return "joinToken(redacted)" }
+func (JoinToken) GoString() string { return "joinToken(redacted)" }
+
+// Equal compares t and u in constant time.
+func (t *JoinToken) Equal(u *JoinToken) bool { return crypto.Equal(t[:], u[:]) }
+
 // GroupBlob is the plaintext of a group invite blob.
 type GroupBlob struct {
 	LogID    crypto.ID
+	Token    JoinToken
 	Deadline uint64 // the group's deadline, Unix seconds; 0 = none
 	Name     string
 }
 
 // Marshal encodes b (spec/groups.md §9.1).
 func (b *GroupBlob) Marshal() []byte {
-	out := []byte{GroupBlobMarker, 1}
+	out := []byte{GroupBlobMarker, groupBlobVersion}
 	out = append(out, b.LogID[:]...)
+	out = append(out, b.Token[:]...)
 	out = binary.BigEndian.AppendUint64(out, b.Deadline)
 	out = append(out, byte(len(b.Name)))
 	return append(out, b.Name...)
 }
 
+// errOldGroupInvite is the answer to a group invite blob of version 1.
+var errOldGroupInvite = errors.New("client: this group invite was made by an older veil; ask an admin for a new invite")
+
 // ParseGroupBlob decodes a group invite blob strictly.
 func ParseGroupBlob(p []byte) (*GroupBlob, error) {
 	r := newRecordReader(p)
-	if r.u8() != GroupBlobMarker || r.u8() != 1 {
+	if r.u8() != GroupBlobMarker {
 		return nil, errors.New("client: not a group invite")
+	}
+	switch v := r.u8(); {
+	case !r.ok:
+		return nil, errors.New("client: the group invite blob is malformed")
+	case v == 1:
+		return nil, errOldGroupInvite
+	case v != groupBlobVersion:
+		return nil, errors.New("client: the group invite blob has an unknown version")
 	}
 	b := &GroupBlob{}
 	copy(b.LogID[:], r.take(crypto.IDSize))
+	copy(b.Token[:], r.take(JoinTokenSize))
 	b.Deadline = r.u64()
 	b.Name = string(r.take(int(r.u8())))
 	if !r.done() || len(b.Name) > MaxGroupName || !utf8.ValidString(b.Name) {
@@ -84,10 +117,36 @@ func ParseGroupBlob(p []byte) (*GroupBlob, error) {
 	return b, nil
 }
 
-// GroupWelcome encoding: uint32(roster length) || roster || secret || log ID
-// || confirmation value.
+// JoinRequest is what a joiner appends to the exchange log: the token from
+// the blob and its roster entry with its fresh per-group keys.
+type JoinRequest struct {
+	Token  JoinToken
+	Member Member
+}
+
+// Marshal encodes q: token (16) || roster entry (spec/groups.md §9.2).
+func (q *JoinRequest) Marshal() ([]byte, error) {
+	return q.Member.AppendTo(append([]byte(nil), q.Token[:]...))
+}
+
+// ParseJoinRequest decodes a join request strictly: the token and exactly
+// one roster entry.
+func ParseJoinRequest(b []byte) (*JoinRequest, error) {
+	if len(b) < JoinTokenSize {
+		return nil, fmt.Errorf("%w: short join request", errGroupRecord)
+	}
+	m, err := ParseMember(b[JoinTokenSize:])
+	if err != nil {
+		return nil, err
+	}
+	return &JoinRequest{Token: JoinToken(b[:JoinTokenSize]), Member: m}, nil
+}
+
+// Marshal encodes w: version (1) = 2 || uint32(roster length) || roster
+// || epoch secret (32) || log ID (24) || confirmation value (32).
 func (w *GroupWelcome) Marshal() []byte {
-	b := binary.BigEndian.AppendUint32(nil, uint32(len(w.Roster)))
+	b := []byte{welcomeVersion}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(w.Roster)))
 	b = append(b, w.Roster...)
 	b = append(b, w.Secret[:]...)
 	b = append(b, w.LogID[:]...)
@@ -98,6 +157,9 @@ func (w *GroupWelcome) Marshal() []byte {
 // roster inside.
 func ParseGroupWelcome(b []byte) (*GroupWelcome, error) {
 	r := newRecordReader(b)
+	if r.u8() != welcomeVersion || !r.ok {
+		return nil, errors.New("client: group welcome of an unknown version")
+	}
 	w := &GroupWelcome{}
 	n := r.u32()
 	if n > maxRosterSize {

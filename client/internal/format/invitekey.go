@@ -25,6 +25,10 @@ const (
 	labelAlarmKey = "veil-client/v1/invite alarm key"
 	LabelBlobAD   = "veil-client/v1/invite blob"
 	LabelAlarmAD  = "veil-client/v1/invite alarm"
+
+	labelAlarmWrite   = "veil-client/v2/invite alarm log write"
+	labelAlarmLogKey  = "veil-client/v2/invite alarm log key"
+	LabelAlarmEntryAD = "veil-client/v2/invite alarm"
 )
 
 // Invite key sizes, spec/client.md §2.
@@ -45,23 +49,34 @@ type inviteSecret [inviteSecretSize]byte
 func (inviteSecret) String() string   { return "inviteSecret(redacted)" }
 func (inviteSecret) GoString() string { return "inviteSecret(redacted)" }
 
-// InviteKey is a parsed invite key: the relay holding the blob and the secret.
+// InviteKey is a parsed invite key: the relay holding the blob, the secret
+// and, in every key this version makes, the ID of the inviter's leak alarm
+// log on that relay (spec/client.md §2.1, §4.4). A key without one is an
+// older veil's.
 type InviteKey struct {
-	Relay  wire.Address
-	Secret inviteSecret
+	Relay    wire.Address
+	Secret   inviteSecret
+	HasAlarm bool
+	AlarmLog crypto.ID
 }
 
-// String returns the text form: ADDRESS "." base64url(secret || checksum)
+// String returns the text form: ADDRESS "." base64url(secret || alarm log
+// ID || checksum), or without the alarm log ID for an older key
 // (spec/client.md §2.1).
 func (k *InviteKey) String() string {
 	addr := k.Relay.String()
-	sum := inviteChecksum(addr, &k.Secret)
-	tail := append(append([]byte(nil), k.Secret[:]...), sum[:]...)
-	return addr + "." + base64.RawURLEncoding.EncodeToString(tail)
+	body := append([]byte(nil), k.Secret[:]...)
+	if k.HasAlarm {
+		body = append(body, k.AlarmLog[:]...)
+	}
+	sum := inviteChecksum(addr, body)
+	return addr + "." + base64.RawURLEncoding.EncodeToString(append(body, sum[:]...))
 }
 
-func inviteChecksum(addr string, s *inviteSecret) [checksumSize]byte {
-	h := crypto.Hash([]byte(labelChecksum), []byte(addr), s[:])
+// inviteChecksum covers the canonical address and every byte of the key's
+// tail before the checksum.
+func inviteChecksum(addr string, body []byte) [checksumSize]byte {
+	h := crypto.Hash([]byte(labelChecksum), []byte(addr), body)
 	return [checksumSize]byte(h[:checksumSize])
 }
 
@@ -82,36 +97,55 @@ func ParseInviteKey(s string) (*InviteKey, error) {
 		return nil, ErrBadInviteKey
 	}
 	tail, err := base64.RawURLEncoding.Strict().DecodeString(s[dot+1:])
-	if err != nil || len(tail) != inviteSecretSize+checksumSize {
+	if err != nil || len(tail) != inviteSecretSize+checksumSize && len(tail) != inviteSecretSize+crypto.IDSize+checksumSize {
 		return nil, ErrBadInviteKey
 	}
 	k := &InviteKey{Relay: a}
 	copy(k.Secret[:], tail)
+	body := tail[:len(tail)-checksumSize]
+	if len(body) > inviteSecretSize {
+		k.HasAlarm = true
+		copy(k.AlarmLog[:], body[inviteSecretSize:])
+	}
 	// The checksum covers the canonical address, so an address written with
 	// an optional "/" still checks.
-	sum := inviteChecksum(a.String(), &k.Secret)
-	if !crypto.Equal(sum[:], tail[inviteSecretSize:]) {
+	sum := inviteChecksum(a.String(), body)
+	if !crypto.Equal(sum[:], tail[len(body):]) {
 		return nil, ErrBadInviteKey
 	}
 	return k, nil
 }
 
-// InviteIDs are what the invite secret derives (spec/client.md §2.2).
+// InviteIDs are what the invite secret derives (spec/client.md §2.2). The
+// keys and capabilities must be kept secret.
 type InviteIDs struct {
-	BlobID   crypto.ID
-	BlobKey  crypto.SymKey
+	BlobID  crypto.ID
+	BlobKey crypto.SymKey
+	// AlarmWrite and AlarmLogKey are the alarm log's write capability and
+	// the key its entries are sealed under (§4.4).
+	AlarmWrite  [wire.CapSize]byte
+	AlarmLogKey crypto.SymKey
+	// AlarmID and AlarmKey are the alarm blob of an older key, which has
+	// no alarm log.
 	AlarmID  crypto.ID
 	AlarmKey crypto.SymKey
 }
 
 // DeriveInvite derives the blob and alarm IDs and keys of k.
 func DeriveInvite(k *InviteKey) InviteIDs {
+	return DeriveInviteSecret(k.Secret[:], k.Relay.Fingerprint[:])
+}
+
+// DeriveInviteSecret is DeriveInvite from a stored invite secret and the
+// relay's fingerprint as salt.
+func DeriveInviteSecret(secret, salt []byte) InviteIDs {
 	var d InviteIDs
-	salt := k.Relay.Fingerprint[:]
-	crypto.HKDF(d.BlobID[:], k.Secret[:], salt, labelBlobID)
-	crypto.HKDF(d.BlobKey[:], k.Secret[:], salt, labelBlobKey)
-	crypto.HKDF(d.AlarmID[:], k.Secret[:], salt, labelAlarmID)
-	crypto.HKDF(d.AlarmKey[:], k.Secret[:], salt, labelAlarmKey)
+	crypto.HKDF(d.BlobID[:], secret, salt, labelBlobID)
+	crypto.HKDF(d.BlobKey[:], secret, salt, labelBlobKey)
+	crypto.HKDF(d.AlarmWrite[:], secret, salt, labelAlarmWrite)
+	crypto.HKDF(d.AlarmLogKey[:], secret, salt, labelAlarmLogKey)
+	crypto.HKDF(d.AlarmID[:], secret, salt, labelAlarmID)
+	crypto.HKDF(d.AlarmKey[:], secret, salt, labelAlarmKey)
 	return d
 }
 

@@ -24,13 +24,20 @@ func testInviteKey(t testing.TB) *InviteKey {
 }
 
 func TestInviteKeyRoundTrip(t *testing.T) {
-	k := testInviteKey(t)
+	withAlarm := testInviteKey(t)
+	withAlarm.HasAlarm, withAlarm.AlarmLog = true, crypto.ID{4, 5, 6}
+	for name, k := range map[string]*InviteKey{"with alarm log": withAlarm, "older key": testInviteKey(t)} {
+		t.Run(name, func(t *testing.T) { testInviteKeyRoundTrip(t, k) })
+	}
+}
+
+func testInviteKeyRoundTrip(t *testing.T, k *InviteKey) {
 	s := k.String()
 	got, err := ParseInviteKey(" " + s + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.String() != s {
+	if got.String() != s || got.HasAlarm != k.HasAlarm || got.AlarmLog != k.AlarmLog {
 		t.Fatalf("round trip %q != %q", got.String(), s)
 	}
 	// Any single changed character is caught.
@@ -91,6 +98,9 @@ func TestInviteBlobSealOpen(t *testing.T) {
 
 func FuzzParseInviteKey(f *testing.F) {
 	f.Add(testInviteKey(f).String())
+	ka := testInviteKey(f)
+	ka.HasAlarm, ka.AlarmLog = true, crypto.ID{1}
+	f.Add(ka.String())
 	f.Add("veil://example.org:443#" + strings.Repeat("B", 43) + ".AAAA")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -107,7 +117,7 @@ func FuzzParseInviteKey(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded key does not parse: %v", err)
 		}
-		if k2.String() != k.String() || k2.Secret != k.Secret {
+		if k2.String() != k.String() || k2.Secret != k.Secret || k2.HasAlarm != k.HasAlarm || k2.AlarmLog != k.AlarmLog {
 			t.Fatal("re-encoded key differs")
 		}
 	})
@@ -140,6 +150,8 @@ func TestFormatRedaction(t *testing.T) {
 		InviteIDs{BlobKey: crypto.SymKey(secret)},
 		GroupInviteKeys{Write: [32]byte(secret), Key: crypto.SymKey(secret)},
 		GroupWelcome{Secret: crypto.SymKey(secret)},
+		GroupBlob{Token: JoinToken(secret[:JoinTokenSize])},
+		JoinRequest{Token: JoinToken(secret[:JoinTokenSize])},
 	}
 	for _, v := range vals {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
@@ -147,5 +159,20 @@ func TestFormatRedaction(t *testing.T) {
 				t.Errorf("%T printed with %s leaks: %s", v, f, s)
 			}
 		}
+	}
+}
+
+// TestGroupBlobVersions: a version 1 group invite says it is from an
+// older veil; the token travels in version 2.
+func TestGroupBlobVersions(t *testing.T) {
+	b := &GroupBlob{LogID: crypto.ID{1}, Token: JoinToken{2}, Deadline: 3, Name: "river"}
+	got, err := ParseGroupBlob(b.Marshal())
+	if err != nil || got.Token != b.Token || got.LogID != b.LogID || got.Name != "river" || got.Deadline != 3 {
+		t.Fatalf("round trip: %v", err)
+	}
+	old := b.Marshal()
+	old[1] = 1
+	if _, err := ParseGroupBlob(old); err == nil || !strings.Contains(err.Error(), "older veil") {
+		t.Fatalf("version 1: %v", err)
 	}
 }

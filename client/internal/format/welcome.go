@@ -2,7 +2,9 @@ package format
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 
 	"veil/crypto"
 	"veil/ratchet"
@@ -10,12 +12,23 @@ import (
 
 // Welcome parts, spec/groups.md §9.2: the welcome of a large group does
 // not fit one log entry, so the admin cuts it into parts, each sealed on
-// its own under the invite's exchange key, and the joiner reassembles and
-// checks the whole welcome before it acts on any of it.
+// its own under the welcome's parts key, and the joiner reassembles and
+// checks the whole welcome before it acts on any of it. The parts key
+// comes from the exchange key and a fresh welcome secret sealed to the
+// joiner's own keys (the welcome key entry), so the invite key alone
+// never opens a welcome.
+
+// Welcome labels, spec/groups.md §9.2.
+const (
+	labelWelcomeContext  = "veil-client/v2/group welcome context"
+	labelWelcomePartsKey = "veil-client/v2/group welcome parts key"
+	LabelWelcomeKeyAD    = "veil-client/v2/group welcome key"
+	LabelGroupWelcomeAD  = "veil-client/v2/group welcome"
+)
 
 // Welcome part limits, spec/groups.md §9.2 and §11.
 const (
-	welcomePartVersion = 1
+	welcomePartVersion = 2
 	WelcomeIDSize      = 8
 	welcomePartHdr     = 1 + WelcomeIDSize + 2 // version, welcome ID, part, parts
 	// WelcomePartBytes is what one part carries: the largest bucket less
@@ -27,9 +40,9 @@ const (
 	// entries with the longest nickname.
 	maxRosterSize = 1 + ratchet.GroupIDSize + 8 + (1 + MaxGroupName + 4 + 8) + 2 +
 		ratchet.MaxGroupMembers*MaxMemberSize
-	// maxWelcomeSize is the largest welcome: length, roster, secret, log ID,
-	// confirmation value.
-	maxWelcomeSize = 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
+	// maxWelcomeSize is the largest welcome: version, length, roster,
+	// secret, log ID, confirmation value.
+	maxWelcomeSize = 1 + 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
 	// MaxWelcomeParts is derived from the 1,000-member limit: 81.
 	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
 )
@@ -124,4 +137,60 @@ func (a *WelcomeAssembler) Add(p *WelcomePart) (whole []byte, restarted bool) {
 	whole = bytes.Join(a.parts, nil)
 	a.parts, a.have = nil, 0
 	return whole, restarted
+}
+
+// welcomeKeySize is the plaintext of a welcome key entry: the welcome ID
+// and the welcome secret sealed to one recipient.
+var welcomeKeySize = WelcomeIDSize + ratchet.SealedEpochSize(1)
+
+// welcomeContext is the context the welcome secret is sealed under: it
+// binds the seal to the one invite whose exchange key and log it names.
+func welcomeContext(k *crypto.SymKey, logID crypto.ID) [ratchet.EpochContextSize]byte {
+	var c [ratchet.EpochContextSize]byte
+	crypto.HKDF(c[:], k[:], logID[:], labelWelcomeContext)
+	return c
+}
+
+// welcomePartsKey is HKDF(K || welcome secret, log ID): the key of the
+// welcome's parts.
+func welcomePartsKey(k, ws *crypto.SymKey, logID crypto.ID) crypto.SymKey {
+	ikm := make([]byte, 0, 2*crypto.KeySize)
+	ikm = append(append(ikm, k[:]...), ws[:]...)
+	defer crypto.Wipe(ikm) // best effort: Go cannot guarantee no copy remains
+	return crypto.HKDFKey(ikm, logID[:], labelWelcomePartsKey)
+}
+
+// SealWelcomeKey draws a fresh welcome secret, seals it to the joiner's
+// sealing keys (P and Q, the hybrid seal of spec/groups.md §5.3) and
+// returns the welcome key entry's plaintext (welcome ID
+// || sealed secret, spec/groups.md §9.2) and the key that seals the
+// welcome's parts. k is the invite's exchange key. The parts key must be
+// kept secret.
+func SealWelcomeKey(k *crypto.SymKey, logID crypto.ID, wid [WelcomeIDSize]byte, to *Member, r io.Reader) (entry []byte, parts crypto.SymKey, err error) {
+	ws, err := crypto.NewSymKey(r)
+	if err != nil {
+		return nil, parts, err
+	}
+	defer ws.Wipe()
+	sealed, err := ratchet.SealEpochSecret(&ws, welcomeContext(k, logID), []ratchet.SealRecipient{{DH: to.Seal, KEM: to.Kem}}, r)
+	if err != nil {
+		return nil, parts, fmt.Errorf("client: sealing the welcome: %w", err)
+	}
+	entry = append(append(make([]byte, 0, welcomeKeySize), wid[:]...), sealed...)
+	return entry, welcomePartsKey(k, &ws, logID), nil
+}
+
+// OpenWelcomeKey opens a welcome key entry's plaintext with the joiner's
+// private sealing keys and returns the welcome ID and the parts key.
+func OpenWelcomeKey(k *crypto.SymKey, logID crypto.ID, entry []byte, dh crypto.DHPrivate, kem *crypto.KEM768Private) (wid [WelcomeIDSize]byte, parts crypto.SymKey, err error) {
+	if len(entry) != welcomeKeySize {
+		return wid, parts, errors.New("client: the welcome key is malformed")
+	}
+	ws, err := ratchet.OpenEpochSecret(entry[WelcomeIDSize:], welcomeContext(k, logID), 0, dh, kem)
+	if err != nil {
+		return wid, parts, errors.New("client: the welcome key is not for us")
+	}
+	defer ws.Wipe()
+	copy(wid[:], entry)
+	return wid, welcomePartsKey(k, &ws, logID), nil
 }

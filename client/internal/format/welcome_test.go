@@ -137,7 +137,7 @@ func TestWelcomeAssembler(t *testing.T) {
 
 	// Malformed parts are refused.
 	good, _ := a[0].Marshal()
-	for _, bad := range [][]byte{nil, good[:welcomePartHdr], append([]byte{2}, good[1:]...)} {
+	for _, bad := range [][]byte{nil, good[:welcomePartHdr], append([]byte{1}, good[1:]...), append([]byte{3}, good[1:]...)} {
 		if _, err := ParseWelcomePart(bad); err == nil {
 			t.Fatalf("parsed a bad part %x", bad[:min(len(bad), 12)])
 		}
@@ -170,4 +170,49 @@ func FuzzWelcomePart(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestWelcomeKey: the welcome key entry opens only with the joiner's
+// private key; the exchange key alone (what an invite key's copier holds)
+// opens nothing, and every flipped byte is refused.
+func TestWelcomeKey(t *testing.T) {
+	var k crypto.SymKey
+	k[0] = 1
+	me, _ := crypto.GenerateDH(nil)
+	other, _ := crypto.GenerateDH(nil)
+	q, _ := crypto.GenerateKEM768(nil)
+	otherQ, _ := crypto.GenerateKEM768(nil)
+	logID := crypto.ID{9}
+	entry, parts, err := SealWelcomeKey(&k, logID, [WelcomeIDSize]byte{5}, &Member{Seal: me.Public(), Kem: q.Public()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wid, got, err := OpenWelcomeKey(&k, logID, entry, me, &q)
+	if err != nil || got != parts || wid != [WelcomeIDSize]byte{5} {
+		t.Fatalf("open: %v", err)
+	}
+	if parts == k || parts == (crypto.SymKey{}) {
+		t.Fatal("the parts key is the exchange key")
+	}
+	if _, _, err := OpenWelcomeKey(&k, logID, entry, other, &q); err == nil {
+		t.Fatal("opened with another member's X25519 key")
+	}
+	if _, _, err := OpenWelcomeKey(&k, logID, entry, me, &otherQ); err == nil {
+		t.Fatal("opened with another member's ML-KEM key")
+	}
+	if _, _, err := OpenWelcomeKey(&k, crypto.ID{8}, entry, me, &q); err == nil {
+		t.Fatal("opened under another invite's log")
+	}
+	for i := WelcomeIDSize; i < len(entry); i++ {
+		bad := bytes.Clone(entry)
+		bad[i] ^= 1
+		if _, _, err := OpenWelcomeKey(&k, logID, bad, me, &q); err == nil {
+			t.Fatalf("opened with byte %d flipped", i)
+		}
+	}
+	for n := range len(entry) {
+		if _, _, err := OpenWelcomeKey(&k, logID, entry[:n], me, &q); err == nil {
+			t.Fatalf("opened truncated to %d", n)
+		}
+	}
 }
