@@ -9,7 +9,7 @@ import (
 )
 
 // epochConf is the current epoch's confirmation value (spec/groups.md
-// §3.4), the one input of the verification code that carries the group's
+// §6.6), the one input of the verification code that carries the group's
 // history.
 func (g *groupState) epochConf() [crypto.HashSize]byte { return g.cur.conf }
 
