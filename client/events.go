@@ -32,6 +32,7 @@ type Event struct {
 	Name    string    `json:"name,omitempty"` // the chat's local name
 	Message string    `json:"message,omitempty"`
 	From    string    `json:"from,omitempty"` // the peer's nickname
+	By      string    `json:"by,omitempty"`   // the admin who made a group change, for group events
 	Text    string    `json:"text,omitempty"`
 	Status  string    `json:"status,omitempty"`
 	Relay   string    `json:"relay,omitempty"`

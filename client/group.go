@@ -409,6 +409,9 @@ func (e *Engine) groupNick(as string) (string, error) {
 	if !HasVisible(as) {
 		return "", errBlankNick
 	}
+	if format.NickMixesScripts(as) {
+		return "", errMixedNick // spec/groups.md §14.1
+	}
 	return as, nil
 }
 
@@ -743,9 +746,14 @@ func (e *Engine) groupSent(ctx context.Context, chat string, ids []string, out [
 	}
 }
 
-// MemberInfo is one group member for display; Nick is sanitised.
+// MemberInfo is one group member for display; Nick is sanitised. Key is
+// the first hex digits of the member's signing key; Name is how to show
+// the member: Nick, or Nick#Key when another member's nickname looks
+// alike (spec/groups.md §14.2). Group commands take either.
 type MemberInfo struct {
 	Nick  string `json:"nick"`
+	Key   string `json:"key"`
+	Name  string `json:"name"`
 	Admin bool   `json:"admin,omitempty"`
 	You   bool   `json:"you,omitempty"`
 }
@@ -759,8 +767,10 @@ func (e *Engine) GroupMembers(ctx context.Context, ref string) ([]MemberInfo, ui
 			return ErrGroupWaiting
 		}
 		epoch = g.cur.roster.Epoch
-		for _, m := range g.cur.roster.Members {
-			out = append(out, MemberInfo{Nick: SanitizeLine(m.Nick), Admin: m.Role == format.RoleAdmin, You: m.Sign == g.sign.Public()})
+		names := memberNames(g.cur.roster)
+		for i, m := range g.cur.roster.Members {
+			out = append(out, MemberInfo{Nick: SanitizeLine(m.Nick), Key: memberKey(m.Sign), Name: names[i],
+				Admin: m.Role == format.RoleAdmin, You: m.Sign == g.sign.Public()})
 		}
 		return nil
 	})

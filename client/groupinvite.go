@@ -347,6 +347,7 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 	if err != nil {
 		return false, nil, fmt.Errorf("client: reading an invite's log: %w", err)
 	}
+	var refused []Event
 	for _, en := range entries {
 		inv.Cursor = en.Seq
 		pt, err := format.OpenBlob(&gk.Key, logID, en.Body, format.LabelGroupRequestAD)
@@ -356,6 +357,11 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		req, err := format.ParseJoinRequest(pt)
 		if err != nil || !req.Token.Equal(&token) {
 			continue // not from whoever took the blob: never answered
+		}
+		if why := g.joinNickRefusal(req.Member.Nick); why != "" {
+			// spec/groups.md §14.1: the invite stays open.
+			refused = append(refused, Event{Type: EventWarning, Err: why})
+			continue
 		}
 		// The joiner is added by a commit; its welcome goes out once that
 		// commit has won (sendWelcomes). The invite answers no other request.
@@ -367,9 +373,9 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		}
 		g.propose(groupIntent{Change: format.ChangeAdd, Operand: op, Invite: bytes.Clone(logID[:])})
 		inv.Answered = true
-		return false, nil, nil
+		return false, refused, nil
 	}
-	return false, nil, nil
+	return false, refused, nil
 }
 
 // buildWelcome seals the welcome w, with the epoch's confirmation value

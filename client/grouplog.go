@@ -24,7 +24,7 @@ import (
 const (
 	EventGroupJoined  EventType = "group_joined"  // a member joined (From is the nickname)
 	EventGroupLeft    EventType = "group_left"    // a member left
-	EventGroupRemoved EventType = "group_removed" // a member was removed; From empty: we were
+	EventGroupRemoved EventType = "group_removed" // a member was removed by By; From empty: we were
 	EventGroupEpoch   EventType = "group_epoch"   // a new epoch started (Text is its number)
 	EventGroupBurned  EventType = "group_burned"  // an admin burned the group; it is erased
 	EventGroupPromote EventType = "group_promoted"
@@ -332,21 +332,10 @@ func (g *groupState) flushOut(ctx context.Context, c *conn.Conn) error {
 	return nil
 }
 
-// memberIndex finds a member by nickname in the current roster.
+// memberIndex finds the member a user named, "nick" or "nick#suffix",
+// in the current roster (spec/groups.md §14.2).
 func (g *groupState) memberIndex(nick string) (int, error) {
-	found := -1
-	for i, m := range g.cur.roster.Members {
-		if m.Nick == nick {
-			if found >= 0 {
-				return -1, fmt.Errorf("client: two members are called %q", nick)
-			}
-			found = i
-		}
-	}
-	if found < 0 {
-		return -1, fmt.Errorf("client: no member called %q", nick)
-	}
-	return found, nil
+	return resolveMember(g.cur.roster, nick)
 }
 
 // poll reads every log we follow from its cursor and applies what it
@@ -593,20 +582,24 @@ func (g *groupState) stalledCommits() []Event {
 	return evs
 }
 
-// commitEvent describes a commit's change.
+// commitEvent describes a commit's change (spec/groups.md §14.3): a
+// member left only by a leave change; a remove names the admin who signed
+// it, as do an add and a promote. Names carry a key suffix where another
+// member's nickname looks alike.
 func commitEvent(cm *format.Commit, old, next *format.Roster) []Event {
+	by := memberName(old, old.Index(cm.Signer))
 	switch cm.Change {
 	case format.ChangeAdd:
-		return []Event{{Type: EventGroupJoined, From: SanitizeLine(next.Members[len(next.Members)-1].Nick)}}
+		return []Event{{Type: EventGroupJoined, From: memberName(next, len(next.Members)-1), By: by}}
 	case format.ChangeRemove, format.ChangeLeave, format.ChangePromote:
-		nick := SanitizeLine(old.Members[format.OperandIndex(cm.Operand)].Nick)
+		nick := memberName(old, format.OperandIndex(cm.Operand))
 		switch cm.Change {
 		case format.ChangeRemove:
-			return []Event{{Type: EventGroupRemoved, From: nick}}
+			return []Event{{Type: EventGroupRemoved, From: nick, By: by}}
 		case format.ChangeLeave:
 			return []Event{{Type: EventGroupLeft, From: nick}}
 		}
-		return []Event{{Type: EventGroupPromote, From: nick}}
+		return []Event{{Type: EventGroupPromote, From: nick, By: by}}
 	}
 	return nil
 }

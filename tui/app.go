@@ -365,7 +365,11 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		} else if ev.From == "" {
 			a.setNotice("you were removed from "+name, true)
 		} else {
-			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name, false)
+			by := ""
+			if ev.By != "" {
+				by = " by " + client.SanitizeLine(ev.By)
+			}
+			a.setNotice(client.SanitizeLine(ev.From)+" was removed from "+name+by, false)
 		}
 	case client.EventGroupSettings:
 		a.setNotice(name+": "+client.SanitizeLine(ev.Text), false)

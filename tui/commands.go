@@ -32,7 +32,7 @@ func commandTable() []slashCommand {
 		{"expire", "DUR|off", "erase this whole chat here after DUR", (*App).cmdExpire, true},
 		{"edit", "TEXT", "replace the text of your last message, on both sides", (*App).cmdEdit, true},
 		{"delete", "", "delete your last message, for everyone", (*App).cmdDelete, true},
-		{"verify", "", "show this chat's safety code to compare in person", (*App).cmdVerify, true},
+		{"verify", "", "show this chat's safety code (a group's verification code) to compare in person", (*App).cmdVerify, true},
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
 		{"group", "create NAME | invite | members | remove NICK | promote NICK | set timer|expires DUR | leave", "secret groups", (*App).cmdGroup, false},
@@ -129,7 +129,12 @@ func (a *App) cmdExpire(arg string) tea.Cmd {
 	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetDeadline(ctx, id, at) })
 }
 
-func (a *App) cmdVerify(string) tea.Cmd { return safetyCmd(a.eng(), a.view.chat.ID) }
+func (a *App) cmdVerify(string) tea.Cmd {
+	if a.view.group {
+		return groupVerifyCmd(a.eng(), a.view.chat.ID)
+	}
+	return safetyCmd(a.eng(), a.view.chat.ID)
+}
 
 func (a *App) cmdReceipts(arg string) tea.Cmd {
 	if arg != "on" && arg != "off" {

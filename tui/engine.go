@@ -72,6 +72,8 @@ type (
 	safetyMsg struct {
 		chat, code string
 		err        error
+		group      bool // a group's verification code, of epoch
+		epoch      uint64
 	}
 	// doneMsg reports a finished action: a notice or an error, and
 	// whether the chat list and view need reloading.
@@ -375,7 +377,16 @@ func safetyCmd(eng *client.Engine, chat string) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
 		code, err := eng.SafetyCode(ctx, chat)
-		return safetyMsg{chat, code, err}
+		return safetyMsg{chat: chat, code: code, err: err}
+	}
+}
+
+func groupVerifyCmd(eng *client.Engine, chat string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
+		defer cancel()
+		code, epoch, err := eng.GroupVerifyCode(ctx, chat)
+		return safetyMsg{chat: chat, code: code, err: err, group: true, epoch: epoch}
 	}
 }
 

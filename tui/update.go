@@ -244,9 +244,9 @@ func (a *App) onMembers(msg membersMsg) tea.Cmd {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK.\n\n", msg.epoch)
+	fmt.Fprintf(&b, "Epoch %d. Admins can /group remove NICK and /group promote NICK\n(nick#key where two look alike).\n\n", msg.epoch)
 	for _, m := range msg.members {
-		line := client.SanitizeLine(m.Nick)
+		line := client.SanitizeLine(m.Name)
 		if m.Admin {
 			line += " (admin)"
 		}
@@ -262,6 +262,11 @@ func (a *App) onMembers(msg membersMsg) tea.Cmd {
 func (a *App) onSafety(msg safetyMsg) tea.Cmd {
 	if msg.err != nil {
 		a.setNotice(msg.err.Error(), true)
+		return nil
+	}
+	if msg.group {
+		a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Group verification code",
+			body: fmt.Sprintf("Epoch %d. Compare these digits with other members of the same epoch,\nin person or on a call. If they match, you hold the same roster and keys.\n\n", msg.epoch) + a.st.Bold.Render(groupDigits(msg.code))})
 		return nil
 	}
 	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",

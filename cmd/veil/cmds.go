@@ -453,14 +453,19 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 	case client.EventContactJoined:
 		line = fmt.Sprintf("[%s] %s joined", chat, orDash(ev.From))
 	case client.EventGroupRemoved:
-		if ev.From == "" {
+		switch {
+		case ev.From == "":
 			line = fmt.Sprintf("[%s] %s", chat, ev.Text) // we were removed
-		} else {
-			line = fmt.Sprintf("[%s] group removed: %s", chat, ev.From)
+		case ev.By != "":
+			line = fmt.Sprintf("[%s] %s was removed by %s", chat, ev.From, ev.By)
+		default:
+			line = fmt.Sprintf("[%s] %s was removed", chat, ev.From)
 		}
 	case client.EventGroupSettings:
 		line = fmt.Sprintf("[%s] group settings: %s", chat, ev.Text)
-	case client.EventGroupJoined, client.EventGroupLeft, client.EventGroupPromote:
+	case client.EventGroupLeft:
+		line = fmt.Sprintf("[%s] %s left", chat, orDash(ev.From))
+	case client.EventGroupJoined, client.EventGroupPromote:
 		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
 	case client.EventGroupEpoch:
 		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)

@@ -68,6 +68,10 @@ func TestE2EGroup(t *testing.T) {
 	if got := cat.groupMembers(cGroup); !slices.Equal(got, []string{"ana (admin)", "ben", "cat"}) {
 		t.Fatalf("cat sees members %q", got)
 	}
+	// Every member of the epoch prints the same verification code.
+	if a, b, c := ana.ok("group", "verify", "river"), ben.ok("group", "verify", bGroup), cat.ok("group", "verify", cGroup); a != b || a != c || !strings.Contains(a, "epoch 3") {
+		t.Fatalf("group verify: ana %q, ben %q, cat %q", a, b, c)
+	}
 	// A message from each reaches the two others.
 	ana.ok("send", "river", "from ana")
 	ben.ok("send", bGroup, "from ben")

@@ -10,7 +10,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | verify GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -36,6 +36,8 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return cmdGroupSet(ctx, g, io, rest)
 	case "leave":
 		return cmdGroupLeave(ctx, g, io, rest)
+	case "verify":
+		return cmdGroupVerify(ctx, g, io, rest)
 	case "sync":
 		return cmdGroupSync(ctx, g, io, rest)
 	case "rekey":
@@ -111,7 +113,7 @@ func printMembers(io *stdio, ms []client.MemberInfo, epoch uint64, asJSON bool) 
 		}{epoch, ms})
 	}
 	for _, m := range ms {
-		line := m.Nick
+		line := m.Name
 		if m.Admin {
 			line += " (admin)"
 		}
@@ -128,6 +130,7 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	if sub == "promote" {
 		summary = "Make a member an admin"
 	}
+	summary += "; MEMBER is a nickname or, where two look alike, nick#key as group members shows it"
 	fs := newFlags(g, io, "group "+sub, "GROUP MEMBER", summary)
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {
@@ -191,4 +194,21 @@ func cmdGroupRekey(ctx context.Context, g *globals, io *stdio, argv []string) er
 		return err
 	}
 	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupRekey(ctx, pos[0]) })
+}
+
+func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
+	fs := newFlags(g, io, "group verify", "GROUP",
+		"Print the group verification code of the current epoch; members who read the same digits to each other hold the same roster and keys")
+	pos, err := parse(fs, argv, 1, 1)
+	if err != nil {
+		return err
+	}
+	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+		code, epoch, err := eng.GroupVerifyCode(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.out, "%s\n(epoch %d: compare with members who see the same epoch)\n", code, epoch)
+		return nil
+	})
 }

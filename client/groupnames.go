@@ -1,0 +1,137 @@
+package client
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"veil/client/internal/format"
+	"veil/crypto"
+)
+
+// Member names in groups (spec/groups.md §14): a nickname that reads as
+// another member's is refused when it joins, and where two still look
+// alike they are shown with a short key suffix, "ana#1f2e3d4c".
+
+// memberKeyDigits is how many hex digits of a member's signing key its
+// suffix shows: 32 bits, so that two of 1,000 members share one with a
+// chance of about 1 in 10,000 (spec/groups.md §14.2).
+const memberKeyDigits = 8
+
+// errMixedNick refuses a nickname that mixes look-alike scripts.
+var errMixedNick = errors.New("client: a group nickname may not mix scripts that look alike (such as Latin and Cyrillic letters): use one")
+
+// memberKey is the key suffix of a member with signing key s.
+func memberKey(s crypto.SignPublic) string {
+	return hex.EncodeToString(s[:memberKeyDigits/2])
+}
+
+// memberNames returns every member's name for display, sanitised: the
+// nickname, with "#" and its key suffix when another member's nickname is
+// confusable with it.
+func memberNames(r *format.Roster) []string {
+	amb := r.NickAmbiguous()
+	out := make([]string, len(r.Members))
+	for i := range r.Members {
+		out[i] = SanitizeLine(r.Members[i].Nick)
+		if amb[i] {
+			out[i] += "#" + memberKey(r.Members[i].Sign)
+		}
+	}
+	return out
+}
+
+// memberName is memberNames(r)[i]; -1 gives "".
+func memberName(r *format.Roster, i int) string {
+	if i < 0 || i >= len(r.Members) {
+		return ""
+	}
+	return memberNames(r)[i]
+}
+
+// joinNickRefusal says why an admin refuses a join request whose roster
+// entry carries nick (spec/groups.md §14.1), or "" when it may join. The
+// nickname is checked against the current roster and the joiners whose
+// add commits are still to be made or read back.
+func (g *groupState) joinNickRefusal(nick string) string {
+	r := g.cur.roster.Clone()
+	adds := append([]groupIntent(nil), g.intents...)
+	if g.pending != nil {
+		adds = append(adds, g.pending.Intent)
+	}
+	for _, in := range adds {
+		if in.Change != format.ChangeAdd {
+			continue
+		}
+		if m, err := format.ParseMember(in.Operand); err == nil {
+			r.Members = append(r.Members, m)
+		}
+	}
+	return joinNickRefusal(r, nick)
+}
+
+// joinNickRefusal says why an admin refuses a join request whose roster
+// entry carries nick (spec/groups.md §14.1), or "" when it may join.
+func joinNickRefusal(r *format.Roster, nick string) string {
+	switch {
+	case SanitizeLine(nick) != nick || !HasVisible(nick):
+		return "refused a join request: its nickname has invisible or control characters"
+	case format.NickMixesScripts(nick):
+		return fmt.Sprintf("refused a join request as %q: the nickname mixes look-alike scripts", nick)
+	case r.NickTaken(nick, crypto.SignPublic{}):
+		return fmt.Sprintf("refused a join request as %q: a member's nickname looks the same", nick)
+	}
+	return ""
+}
+
+// resolveMember finds the member ref names: a nickname, matched as its
+// skeleton (so "Ana" finds "ana"), or "nick#suffix" with the first hex
+// digits of the member's key. A nickname that more members answer to is
+// refused with the names that tell them apart.
+func resolveMember(r *format.Roster, ref string) (int, error) {
+	match := func(nick, suffix string) []int {
+		var out []int
+		for i := range r.Members {
+			m := &r.Members[i]
+			if (m.Nick == nick || format.NicksConfusable(m.Nick, nick)) &&
+				strings.HasPrefix(memberKey(m.Sign), suffix) {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	found := match(ref, "")
+	if len(found) == 0 {
+		if nick, suffix, ok := cutSuffix(ref); ok {
+			found = match(nick, suffix)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return -1, fmt.Errorf("client: no member called %q", SanitizeLine(ref))
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, len(found))
+	for k, i := range found {
+		names[k] = SanitizeLine(r.Members[i].Nick) + "#" + memberKey(r.Members[i].Sign)
+	}
+	return -1, fmt.Errorf("client: %d members are called %q: name one of %s", len(found), SanitizeLine(ref), strings.Join(names, ", "))
+}
+
+// cutSuffix splits "nick#1f2e" at its last "#" when what follows is 1 to
+// 64 hex digits, lower-cased.
+func cutSuffix(ref string) (nick, suffix string, ok bool) {
+	i := strings.LastIndexByte(ref, '#')
+	if i <= 0 || len(ref)-i-1 > 2*crypto.KeySize || i == len(ref)-1 {
+		return "", "", false
+	}
+	suffix = strings.ToLower(ref[i+1:])
+	for _, c := range suffix {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return "", "", false
+		}
+	}
+	return ref[:i], suffix, true
+}
