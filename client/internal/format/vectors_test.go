@@ -41,17 +41,27 @@ func TestGroupEncodingVectors(t *testing.T) {
 			Hash     string `json:"hash"`
 		} `json:"roster"`
 		Commits []struct {
-			Name      string `json:"name"`
-			Change    byte   `json:"change"`
-			Signer    int    `json:"signer"`
-			Operand   string `json:"operand"`
-			NewRoster string `json:"new_roster"`
-			NewHash   string `json:"new_hash"`
-			Sealed    string `json:"sealed"`
-			SealedID  string `json:"sealed_log_id"`
-			Commit    string `json:"commit"`
-			Hash      string `json:"commit_hash"`
+			Name      string   `json:"name"`
+			Change    byte     `json:"change"`
+			Signer    int      `json:"signer"`
+			Operand   string   `json:"operand"`
+			NewRoster string   `json:"new_roster"`
+			NewHash   string   `json:"new_hash"`
+			Sealed    string   `json:"sealed"`
+			SealedID  string   `json:"sealed_log_id"`
+			Commit    string   `json:"commit"`
+			Hash      string   `json:"commit_hash"`
+			Conf      string   `json:"conf"`
+			Parts     []string `json:"parts"`
+			LogID     string   `json:"log_id"`
+			Secret    string   `json:"secret"`
 		} `json:"commits"`
+		Conf    string `json:"conf"`
+		Welcome struct {
+			ID      string   `json:"welcome_id"`
+			Welcome string   `json:"welcome"`
+			Parts   []string `json:"parts"`
+		} `json:"welcome"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
@@ -138,6 +148,44 @@ func TestGroupEncodingVectors(t *testing.T) {
 			}
 			if gb, _ := got.Marshal(); !bytes.Equal(gb, nb) {
 				t.Fatal("verified roster differs")
+			}
+			// The confirmation value it makes, and its parts (§6.3, §6.6).
+			rh, _ := ro.Hash()
+			conf1 := FirstConfirm(rh)
+			if hex.EncodeToString(conf1[:]) != v.Conf {
+				t.Fatal("epoch 1's confirmation value differs")
+			}
+			conf2 := Confirm(conf1, c.NewHash, CommitHash(enc))
+			if hex.EncodeToString(conf2[:]) != cv.Conf {
+				t.Fatal("the new confirmation value differs")
+			}
+			parts, err := SplitCommit(enc)
+			if err != nil || len(parts) != len(cv.Parts) {
+				t.Fatalf("%d parts, want %d: %v", len(parts), len(cv.Parts), err)
+			}
+			for i, part := range parts {
+				part.Conf = ConfTag(conf1)
+				pb, err := part.Marshal()
+				if err != nil || !bytes.Equal(pb, unhex(cv.Parts[i])) {
+					t.Fatalf("part %d differs: %v", i, err)
+				}
+			}
+			if cv.Name != "add" {
+				return
+			}
+			w := &GroupWelcome{Roster: nb, Secret: crypto.SymKey(unhex(cv.Secret)), LogID: crypto.ID(unhex(cv.LogID)), Conf: conf2}
+			wb := w.Marshal()
+			if !bytes.Equal(wb, unhex(v.Welcome.Welcome)) {
+				t.Fatal("welcome encoding differs")
+			}
+			wps, err := SplitWelcome([WelcomeIDSize]byte(unhex(v.Welcome.ID)), wb)
+			if err != nil || len(wps) != len(v.Welcome.Parts) {
+				t.Fatalf("%d welcome parts: %v", len(wps), err)
+			}
+			for i, wp := range wps {
+				if !bytes.Equal(wp, unhex(v.Welcome.Parts[i])) {
+					t.Fatalf("welcome part %d differs", i)
+				}
 			}
 		})
 	}

@@ -27,9 +27,16 @@ const (
 	labelRoster     = "veil/group/v2/roster"
 	labelCommit     = "veil/group/v2/commit"
 	labelCommitHash = "veil/group/v2/commit-hash"
-	recordVersion   = 2
-	roleMember      = 1
-	roleAdmin       = 2
+	labelConfirm    = "veil/group/v2/confirm"
+	// Group envelope and welcome layout, spec/groups.md §6.3, §9.2.
+	groupEnvVersion  = 2
+	confTagSize      = 16
+	commitPartBytes  = 15842 - (1 + confTagSize + 1 + 32 + 2)
+	welcomeVersion   = 2
+	welcomePartBytes = 16000 - 40 - 1 - 11
+	recordVersion    = 2
+	roleMember       = 1
+	roleAdmin        = 2
 )
 
 // Encodings is the JSON document of EncodingsFile.
@@ -44,6 +51,18 @@ type Encodings struct {
 	Commits  []CommitVec `json:"commits"`
 	SealSeed string      `json:"seal_seed"`
 	Seal     SealVec     `json:"seal"`
+	// Conf is epoch 1's confirmation value (§6.6); each commit has the
+	// value of the epoch it makes, its parts (§6.3) and, for the add,
+	// the joiner's welcome (§9.2).
+	Conf    string     `json:"conf"`
+	Welcome WelcomeVec `json:"welcome"`
+}
+
+// WelcomeVec is the welcome of the add commit's joiner and its parts.
+type WelcomeVec struct {
+	ID      string   `json:"welcome_id"`
+	Welcome string   `json:"welcome"`
+	Parts   []string `json:"parts"`
 }
 
 // KeySet is one set of per-group keys: S, P and Q with their private
@@ -71,18 +90,20 @@ type RosterVec struct {
 
 // CommitVec is one commit on the epoch-1 roster.
 type CommitVec struct {
-	Name      string `json:"name"`
-	Change    byte   `json:"change"`
-	Signer    int    `json:"signer"` // index in the old roster; its old key signs
-	Operand   string `json:"operand"`
-	NewRoster string `json:"new_roster"`
-	NewHash   string `json:"new_hash"`
-	Secret    string `json:"secret"`
-	Sealed    string `json:"sealed"`
-	LogID     string `json:"log_id"`
-	SealedID  string `json:"sealed_log_id"`
-	Commit    string `json:"commit"`
-	Hash      string `json:"commit_hash"`
+	Name      string   `json:"name"`
+	Change    byte     `json:"change"`
+	Signer    int      `json:"signer"` // index in the old roster; its old key signs
+	Operand   string   `json:"operand"`
+	NewRoster string   `json:"new_roster"`
+	NewHash   string   `json:"new_hash"`
+	Secret    string   `json:"secret"`
+	Sealed    string   `json:"sealed"`
+	LogID     string   `json:"log_id"`
+	SealedID  string   `json:"sealed_log_id"`
+	Commit    string   `json:"commit"`
+	Hash      string   `json:"commit_hash"`
+	Conf      string   `json:"conf"`  // the new epoch's confirmation value
+	Parts     []string `json:"parts"` // the commit's parts: group envelope plaintexts
 }
 
 // SealVec is one hybrid seal (§5.3) to the three members.
@@ -194,6 +215,9 @@ func GenerateEncodings() ([]byte, error) {
 	st := settings{name: "river", timer: 3600}
 	rec := rosterRecord(id, 1, st, old)
 	oldHash := crypto.Hash([]byte(labelRoster), rec)
+	var zero [32]byte
+	conf1 := crypto.Hash([]byte(labelConfirm), zero[:], oldHash[:], zero[:])
+	v.Conf = hex.EncodeToString(conf1[:])
 	v.Roster = RosterVec{Epoch: 1, Name: st.name, Timer: st.timer, Record: hex.EncodeToString(rec), Hash: hex.EncodeToString(oldHash[:])}
 	oldCtx := ratchet.EpochContext(id, 1)
 	newCtx := ratchet.EpochContext(id, 2)
@@ -266,7 +290,41 @@ func GenerateEncodings() ([]byte, error) {
 		msg := append(append([]byte(labelCommit), oldCtx[:]...), b...)
 		b = append(b, signer.Sign(msg)...)
 		h := crypto.Hash([]byte(labelCommitHash), b)
+		conf2 := crypto.Hash([]byte(labelConfirm), conf1[:], newHash[:], h[:])
+		var parts []string
+		for i, n := 0, (len(b)+commitPartBytes-1)/commitPartBytes; i < n; i++ {
+			pt := []byte{groupEnvVersion}
+			pt = append(pt, conf1[:confTagSize]...)
+			pt = append(pt, 0x04)
+			pt = append(pt, h[:]...)
+			pt = append(pt, byte(i), byte(n))
+			pt = append(pt, b[i*commitPartBytes:min((i+1)*commitPartBytes, len(b))]...)
+			parts = append(parts, hex.EncodeToString(pt))
+		}
+		if c.name == "add" {
+			// The welcome on its own stream: the welcome ID only.
+			wr := rand.NewChaCha8(seed("veil group vectors: welcome ID.."))
+			var wid [8]byte
+			if err := crypto.RandomBytes(wr, wid[:]); err != nil {
+				return nil, err
+			}
+			w := []byte{welcomeVersion}
+			w = binary.BigEndian.AppendUint32(w, uint32(len(next)))
+			w = append(w, next...)
+			w = append(w, secret[:]...)
+			w = append(w, logID[:]...)
+			w = append(w, conf2[:]...)
+			v.Welcome = WelcomeVec{ID: hex.EncodeToString(wid[:]), Welcome: hex.EncodeToString(w)}
+			for i, n := 0, (len(w)+welcomePartBytes-1)/welcomePartBytes; i < n; i++ {
+				pt := []byte{welcomeVersion}
+				pt = append(pt, wid[:]...)
+				pt = append(pt, byte(i), byte(n))
+				pt = append(pt, w[i*welcomePartBytes:min((i+1)*welcomePartBytes, len(w))]...)
+				v.Welcome.Parts = append(v.Welcome.Parts, hex.EncodeToString(pt))
+			}
+		}
 		v.Commits = append(v.Commits, CommitVec{
+			Conf: hex.EncodeToString(conf2[:]), Parts: parts,
 			Name: c.name, Change: c.code, Signer: c.signer, Operand: hex.EncodeToString(c.operand),
 			NewRoster: hex.EncodeToString(next), NewHash: hex.EncodeToString(newHash[:]),
 			Secret: hex.EncodeToString(secret[:]), Sealed: hex.EncodeToString(sealed),
