@@ -278,7 +278,7 @@ func TestGroupSetAndMessageTimer(t *testing.T) {
 	pendingEvents(benEv)
 	groupSync(t, ben)
 	info, err := ben.Chat(ctx, bid)
-	if err != nil || info.MessageTTL != hour || info.Deadline.IsZero() || info.Deadline.Sub(time.Now()) > day+time.Minute {
+	if err != nil || info.MessageTTL != hour || info.Deadline.IsZero() || time.Until(info.Deadline) > day+time.Minute {
 		t.Fatalf("ben's chat after group set: %+v, %v", info, err)
 	}
 	if evs := pendingEvents(benEv); !hasEventType(evs, EventGroupSettings) {
