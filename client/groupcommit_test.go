@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"veil/client/internal/format"
@@ -400,5 +401,22 @@ func TestGroupQueuedTextFollowsTheEpoch(t *testing.T) {
 		if got := texts(m.poll(t)); len(got) != 0 {
 			t.Fatalf("the removed member read %q later", got)
 		}
+	}
+}
+
+// TestGroupSenderNamesTellLookAlikesApart: where two members' nicknames
+// look alike (a roster an honest admin would not have made), messages and
+// warnings name each with its key suffix.
+func TestGroupSenderNamesTellLookAlikesApart(t *testing.T) {
+	ms := newTestGroup(t, 3)
+	r := ms[0].g.cur.roster.Clone()
+	r.Members[1].Nick, r.Members[2].Nick = "ana", "\u0430na" // Latin, then Cyrillic a
+	l := &groupLog{roster: r}
+	a, b := l.name(1), l.name(2)
+	if a == b || !strings.HasPrefix(a, "ana#") || !strings.Contains(b, "#") {
+		t.Fatalf("look-alikes shown as %q and %q", a, b)
+	}
+	if got := l.name(0); got != "m0" {
+		t.Fatalf("a distinct nickname shown as %q", got)
 	}
 }

@@ -49,9 +49,20 @@ type groupLog struct {
 	cursor uint64                // the last seq processed
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
-	// rb and rh are the roster's record and hash, kept once computed.
-	rb []byte
-	rh [crypto.HashSize]byte
+	// rb and rh are the roster's record and hash, kept once computed;
+	// names its members' display names (memberNames), likewise.
+	rb    []byte
+	rh    [crypto.HashSize]byte
+	names []string
+}
+
+// name is member i's display name in l's roster: its sanitised nickname,
+// with a key suffix where two members' nicknames look alike.
+func (l *groupLog) name(i int) string {
+	if l.names == nil {
+		l.names = memberNames(l.roster)
+	}
+	return l.names[i]
 }
 
 // groupState is one member's state of one group.
@@ -432,6 +443,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 		return nil
 	}
 	from := l.roster.Members[si]
+	name := l.name(si) // nick, or nick#key where two look alike
 	env, err := format.ParseGroupEnvelope(pt)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
@@ -444,12 +456,12 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 			g.forkWarned = make(map[crypto.SignPublic]bool)
 		}
 		g.forkWarned[sender] = true
-		evs = append(evs, Event{Type: EventWarning, From: SanitizeLine(from.Nick),
-			Err: fmt.Sprintf("%s is on a different branch of this group: its view of the members differs from ours; compare veil group verify out of band", SanitizeLine(from.Nick))})
+		evs = append(evs, Event{Type: EventWarning, From: name,
+			Err: fmt.Sprintf("%s is on a different branch of this group: its view of the members differs from ours; compare veil group verify out of band", name)})
 	}
 	switch env.Type {
 	case format.GenvText:
-		return append(evs, Event{Type: EventMessage, From: SanitizeLine(from.Nick), Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second})
+		return append(evs, Event{Type: EventMessage, From: name, Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second})
 	case format.GenvLeave:
 		// Shown when its commit is read (§7.3); an admin queues that commit,
 		// also when it reads the LEAVE while draining the old log.
@@ -462,7 +474,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 			return append(evs, Event{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"})
 		}
 		g.gone = true
-		return append(evs, Event{Type: EventGroupBurned, From: SanitizeLine(from.Nick)})
+		return append(evs, Event{Type: EventGroupBurned, From: name})
 	case format.GenvCommit:
 		if draining {
 			return evs // the old epoch's commit was the one we already applied
@@ -476,7 +488,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 		case format.PartComplete:
 			return append(evs, g.applyCommit(whole)...)
 		case format.PartCorrupt:
-			return append(evs, Event{Type: EventWarning, From: SanitizeLine(from.Nick), Err: "dropped a group commit whose parts do not match its hash"})
+			return append(evs, Event{Type: EventWarning, From: name, Err: "dropped a group commit whose parts do not match its hash"})
 		}
 	}
 	return evs
@@ -573,7 +585,7 @@ func (g *groupState) stalledCommits() []Event {
 		nick := "a member"
 		if k, err := crypto.ParseSignPublic(a.Sender); err == nil {
 			if j := g.cur.roster.Index(k); j >= 0 {
-				nick = SanitizeLine(g.cur.roster.Members[j].Nick)
+				nick = g.cur.name(j)
 			}
 		}
 		evs = append(evs, Event{Type: EventGroupStalled, From: nick,
