@@ -191,15 +191,6 @@ func rosterID(gid string, h []byte) string { return gid + "~r" + hex.EncodeToStr
 // isRosterID tells a stored roster from a group's state among tx.Groups.
 func isRosterID(id string) bool { return strings.Contains(id, "~r") }
 
-// loadGroupTx parses grp, group gid's stored state, reading its rosters
-// from tx.
-func loadGroupTx(tx *vault.Tx, rcfg ratchet.Config, gid string, grp *vault.Group) (*groupState, *groupRecord, error) {
-	return loadGroupWith(rcfg, grp.State, func(h []byte) ([]byte, *format.Roster, error) {
-		r, err := tx.Group(rosterID(gid, h))
-		return r.State, nil, err
-	})
-}
-
 // loadGroup loads group gid's stored state grp, taking its rosters from
 // the engine's cache when it holds them.
 func (e *Engine) loadGroup(tx *vault.Tx, gid string, grp *vault.Group) (*groupState, *groupRecord, error) {

@@ -171,7 +171,7 @@ func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			g, rec, err := loadGroupTx(tx, ana.rcfg, gid, &grp)
+			g, rec, err := ana.loadGroup(tx, gid, &grp)
 			if err != nil {
 				return err
 			}

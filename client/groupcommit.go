@@ -383,8 +383,8 @@ func (g *groupState) settle(ctx context.Context, c *conn.Conn) ([]Event, error) 
 // settleRounds bounds settle's rounds (tuning).
 const settleRounds = 8
 
-// add commits a new member and returns its welcome (tests and the
-// engine's invite service use it through intents).
+// add commits a new member and returns its welcome, as the invite
+// service's add intent does (for tests and benchmarks of a bare state).
 func (g *groupState) add(ctx context.Context, c *conn.Conn, m format.Member) (*format.GroupWelcome, error) {
 	m.Role = format.RoleMember // whatever the join request said, spec/groups.md §9.2
 	op, err := m.AppendTo(nil)

@@ -165,7 +165,7 @@ func TestGroupInviteCopierWithoutBlob(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, rec, err := loadGroupTx(tx, ana.rcfg, gid, &grp)
+		_, rec, err := ana.loadGroup(tx, gid, &grp)
 		if err != nil {
 			return err
 		}
