@@ -48,3 +48,18 @@ var (
 	// whose checksum is wrong (a typo).
 	ErrBadInviteKey = format.ErrBadInviteKey
 )
+
+// BackoffError is returned by Open while wrong PINs have made the vault
+// wait: Wait says for how long (spec/vault.md §5). errors.Is(err,
+// ErrBackoff) matches it.
+type BackoffError = vault.BackoffError
+
+// Unlock failures Open returns besides ErrErased and ErrNoProfile.
+var (
+	// ErrUnlockPIN: no slot of the key file opens with the PIN given.
+	ErrUnlockPIN = vault.ErrWrongPIN
+	// ErrBackoff: too many wrong PINs; wait (see BackoffError).
+	ErrBackoff = vault.ErrBackoff
+	// ErrBusy: another process has the profile open.
+	ErrBusy = vault.ErrBusy
+)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"filippo.io/age"
@@ -23,46 +24,27 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		return backup(ctx, io, eng, pos[0], *passFile)
+	name, err := filepath.Abs(pos[0])
+	if err != nil {
+		return err
+	}
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		pass, err := readSecret(io, *passFile, "backup passphrase", true)
+		if err != nil {
+			return err
+		}
+		defer crypto.Wipe(pass)
+		if len(pass) < 8 {
+			return errors.New("the backup passphrase must be at least 8 characters")
+		}
+		if err := c.Call(ctx, "backup", map[string]any{"path": name, "passphrase": string(pass)}, nil); err != nil {
+			return err
+		}
+		if st, err := os.Stat(name); err == nil {
+			fmt.Fprintf(io.err, "backup written to %s (%d bytes)\n", name, st.Size())
+		}
+		return nil
 	})
-}
-
-// backup writes eng's profile to the new file name, encrypted with a
-// passphrase read from passFile or the terminal.
-func backup(ctx context.Context, io *stdio, eng *client.Engine, name, passFile string) error {
-	pass, err := readSecret(io, passFile, "backup passphrase", true)
-	if err != nil {
-		return err
-	}
-	if len(pass) < 8 {
-		return errors.New("the backup passphrase must be at least 8 characters")
-	}
-	r, err := age.NewScryptRecipient(string(pass))
-	crypto.Wipe(pass)
-	if err != nil {
-		return err
-	}
-	r.SetWorkFactor(scryptWorkFactor())
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating the backup: %w", errors.Unwrap(err))
-	}
-	pw := newProgress(io, f, "backing up", 0)
-	err = eng.Backup(ctx, pw, r)
-	pw.finish()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return err
-	}
-	fmt.Fprintf(io.err, "backup written to %s (%d bytes)\n", name, pw.n)
-	return nil
 }
 
 func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -114,7 +96,10 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 	}
 	// The embedded relay of the backed-up profile does not travel with it:
 	// opening the profile gives it a new one.
-	err = withEngine(ctx, g, io, engineUse{}, func(context.Context, *client.Engine) error { return nil })
+	s, err := openWith(ctx, g, io, home, pin, nil)
+	if err == nil {
+		s.close()
+	}
 	fmt.Fprintf(io.err, "restored into %s\n", home)
 	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"veil/client"
 	"veil/crypto"
+	"veil/daemon"
 	"veil/relay/wire"
 	"veil/vault"
 )
@@ -103,11 +104,13 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
-		key, chat, err := eng.Invite(ctx, client.InviteOptions{Name: *name, As: *as, Expires: *expires, ChatExpires: *chatExpires, Relay: *relayURL})
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.InviteResult
+		err := c.Call(ctx, "invite", map[string]any{"name": *name, "as": *as, "expires": seconds(*expires), "chat_expires": seconds(*chatExpires), "relay": *relayURL}, &r)
 		if err != nil {
 			return err
 		}
+		key, chat := r.Key, r.Chat
 		fmt.Fprintln(io.out, key)
 		if *qr {
 			if err := printQR(io, key); err != nil {
@@ -129,10 +132,11 @@ func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	var chat string
-	err = withEngine(ctx, g, io, engineUse{network: true, flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		var err error
-		chat, err = eng.Join(ctx, pos[0], client.JoinOptions{Name: *name, As: *as, Relay: *relayURL})
-		if errors.Is(err, client.ErrInviteUsed) {
+	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		var r daemon.ChatResult
+		err := c.Call(ctx, "join", map[string]any{"key": pos[0], "name": *name, "as": *as, "relay": *relayURL}, &r)
+		chat = r.Chat
+		if apiKind(err) == "invite_used" {
 			return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
 		}
 		return err
@@ -159,9 +163,9 @@ func cmdChats(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		chats, err := eng.Chats(ctx)
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var chats []client.ChatInfo
+		if err := c.Call(ctx, "chats", nil, &chats); err != nil {
 			return err
 		}
 		return printChats(io, chats, *asJSON)
@@ -212,15 +216,18 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		ms, err := eng.Messages(ctx, pos[0], *limit)
+	if *limit < 0 {
+		return usagef("--limit must not be negative")
+	}
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		ms, err := readAll(ctx, c, pos[0], *limit)
 		if err != nil {
 			return err
 		}
 		if err := printMessages(io, ms, *asJSON); err != nil {
 			return err
 		}
-		return eng.MarkRead(ctx, pos[0])
+		return c.Call(ctx, "mark_read", map[string]any{"chat": pos[0]}, nil)
 	})
 }
 
@@ -262,9 +269,10 @@ func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	var id string
-	err = withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		var err error
-		id, err = eng.Send(ctx, pos[0], pos[1], client.SendOptions{TTL: *ttl})
+	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		var r daemon.IDResult
+		err := c.Call(ctx, "send", map[string]any{"chat": pos[0], "text": pos[1], "ttl": seconds(*ttl)}, &r)
+		id = r.ID
 		return err
 	})
 	if err != nil {
@@ -280,8 +288,8 @@ func cmdEdit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.Edit(ctx, pos[0], pos[1], pos[2])
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "edit", map[string]any{"chat": pos[0], "id": pos[1], "text": pos[2]}, nil)
 	})
 }
 
@@ -291,8 +299,8 @@ func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.Delete(ctx, pos[0], pos[1])
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "delete", map[string]any{"chat": pos[0], "id": pos[1]}, nil)
 	})
 }
 
@@ -302,8 +310,8 @@ func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{flush: true}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.Burn(ctx, pos[0])
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "burn", map[string]any{"chat": pos[0]}, nil)
 	})
 }
 
@@ -313,12 +321,12 @@ func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		code, err := eng.SafetyCode(ctx, pos[0])
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.CodeResult
+		if err := c.Call(ctx, "verify", map[string]any{"chat": pos[0]}, &r); err != nil {
 			return err
 		}
-		fmt.Fprintln(io.out, code)
+		fmt.Fprintln(io.out, r.Code)
 		return nil
 	})
 }
@@ -332,8 +340,8 @@ func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) erro
 	if pos[1] != "on" && pos[1] != "off" {
 		return usagef("expected on or off")
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.SetReadReceipts(ctx, pos[0], pos[1] == "on")
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "receipts", map[string]any{"chat": pos[0], "on": pos[1] == "on"}, nil)
 	})
 }
 
@@ -347,8 +355,8 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return usagef("bad duration %q (such as 30s, 10m, 2h, 7d, 2w, or off)", pos[1])
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.SetTimer(ctx, pos[0], d)
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "timer", map[string]any{"chat": pos[0], "ttl": seconds(d)}, nil)
 	})
 }
 
@@ -374,60 +382,72 @@ func cmdWatch(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if *timeout < 0 || *count < 0 {
 		return usagef("--timeout and --count must not be negative")
 	}
-	events := make(chan client.Event, 64)
-	return withEngine(ctx, g, io, engineUse{events: events}, func(ctx context.Context, eng *client.Engine) error {
-		return watch(ctx, io, eng, events, *asJSON, *timeout, *count)
+	return withAPI(ctx, g, io, apiUse{run: true}, func(ctx context.Context, c *api) error {
+		return watch(ctx, io, c, *asJSON, *timeout, *count)
 	})
 }
 
-// watch runs eng until ctx ends, timeout passes or count chat events have
-// been printed.
-func watch(ctx context.Context, io *stdio, eng *client.Engine, events <-chan client.Event, asJSON bool, timeout time.Duration, count int) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// watch prints the profile's events until ctx ends, timeout passes or
+// count chat events have been printed. A command's own server starts its
+// stream at the unlock, so nothing the engine reported since is missed; a
+// daemon's stream is joined at its newest event.
+func watch(ctx context.Context, io *stdio, c *api, asJSON bool, timeout time.Duration, count int) error {
 	if timeout > 0 {
-		rctx, cancel = context.WithTimeout(rctx, timeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(rctx) }()
+	sub := daemon.SubscribeParams{}
+	if c.local {
+		var zero uint64
+		sub.Stream, sub.After = c.stream, &zero
+	}
+	if err := c.Call(ctx, "subscribe", sub, nil); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	n := 0
 	for {
+		var note daemon.Note
+		var open bool
 		select {
-		case ev := <-events:
-			if err := printEvent(io, ev, asJSON); err != nil {
-				cancel()
-				<-done
-				return err
+		case note, open = <-c.Notes():
+		case <-ctx.Done():
+			return nil // interrupted, or the timeout: both are success
+		}
+		if !open {
+			return errors.New("the veil daemon stopped")
+		}
+		if note.Method == daemon.NoteEnd {
+			var end daemon.EndNote
+			_ = json.Unmarshal(note.Params, &end)
+			if end.Reason == "locked" {
+				return errors.New("the profile was locked (veil unlock opens it again)")
 			}
-			if ev.Type == client.EventMessage {
-				// Shown now: the recipient's disappearing timer starts.
-				_ = eng.MarkRead(rctx, ev.Chat, ev.Message)
-			}
-			if countedEvent(ev.Type) {
-				n++
-				if count > 0 && n >= count {
-					cancel()
-					drain(events, done)
-					return nil
-				}
-			}
-		case err := <-done:
-			if ctx.Err() != nil || rctx.Err() != nil {
-				return nil // interrupted, or the timeout: both are success
-			}
+			return fmt.Errorf("the event stream ended (%s)", client.SanitizeLine(end.Reason))
+		}
+		if note.Method != daemon.NoteEvent {
+			continue
+		}
+		var en daemon.EventNote
+		if err := json.Unmarshal(note.Params, &en); err != nil {
+			continue
+		}
+		ev := en.Event
+		if err := printEvent(io, ev, asJSON); err != nil {
 			return err
 		}
-	}
-}
-
-// drain empties events until Run has returned.
-func drain(events <-chan client.Event, done <-chan error) {
-	for {
-		select {
-		case <-events:
-		case <-done:
-			return
+		if ev.Type == client.EventMessage {
+			// Shown now: the recipient's disappearing timer starts.
+			_ = c.Call(ctx, "mark_read", map[string]any{"chat": ev.Chat, "ids": []string{ev.Message}}, nil)
+		}
+		if countedEvent(ev.Type) {
+			n++
+			if count > 0 && n >= count {
+				return nil
+			}
 		}
 	}
 }
@@ -497,39 +517,40 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	default:
 		return usagef("expected add URL, list, default URL or remove URL")
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 		switch pos[0] {
 		case "add":
-			if err := eng.CheckRelay(ctx, pos[1]); err != nil {
-				fmt.Fprintf(io.err, "veil: warning: %v (added anyway)\n", err)
+			var r daemon.RelayAddResult
+			err := c.Call(ctx, "relay.add", map[string]any{"relay": pos[1]}, &r)
+			if err == nil && r.Warning != "" {
+				fmt.Fprintf(io.err, "veil: warning: %s (added anyway)\n", r.Warning)
 			}
-			return eng.AddRelay(ctx, pos[1])
+			return err
 		case "default":
-			return eng.SetDefaultRelay(ctx, pos[1])
+			return c.Call(ctx, "relay.default", map[string]any{"relay": pos[1]}, nil)
 		case "remove":
-			return eng.RemoveRelay(ctx, pos[1])
+			return c.Call(ctx, "relay.remove", map[string]any{"relay": pos[1]}, nil)
 		}
-		return listRelays(ctx, io, eng)
+		return listRelays(ctx, io, c)
 	})
 }
 
 // listRelays prints the profile's relays, the default marked with a star.
-func listRelays(ctx context.Context, io *stdio, eng *client.Engine) error {
-	def, all, err := eng.Relays(ctx)
-	if err != nil {
+func listRelays(ctx context.Context, io *stdio, c *api) error {
+	var rs []daemon.RelayInfo
+	if err := c.Call(ctx, "relay.list", nil, &rs); err != nil {
 		return err
 	}
-	emb, _ := eng.Setting(ctx, settingEmbedded)
-	for _, r := range all {
+	for _, r := range rs {
 		mark := " "
-		if r == def {
+		if r.Default {
 			mark = "*"
 		}
 		note := ""
-		if r == emb {
-			note = "  (embedded, runs while a veil command runs)"
+		if r.Embedded {
+			note = "  (embedded, runs while veil runs: a daemon, the TUI or a command)"
 		}
-		fmt.Fprintf(io.out, "%s %s%s\n", mark, r, note)
+		fmt.Fprintf(io.out, "%s %s%s\n", mark, r.Relay, note)
 	}
 	return nil
 }
@@ -543,6 +564,17 @@ func wipeHome(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	if c, err := daemon.Dial(ctx, home); err == nil {
+		// The daemon holds the vault: it erases the profile and stops.
+		err := c.Call(context.WithoutCancel(ctx), "erase", nil, nil)
+		c.Close()
+		return err
+	}
+	return eraseHome(ctx, home)
+}
+
+// eraseHome erases the profile in home in this process (see wipeHome).
+func eraseHome(ctx context.Context, home string) error {
 	vdir := filepath.Join(home, vaultDirName)
 	var werr error
 	if _, err := os.Stat(vdir); err == nil {
@@ -579,4 +611,29 @@ func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	return wipeHome(ctx, g)
+}
+
+// seconds is a duration as the API takes it: a number of seconds.
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// readAll returns the last limit messages of chat (all when limit is 0),
+// oldest first, reading page after page.
+func readAll(ctx context.Context, c *api, chat string, limit int) ([]client.MessageInfo, error) {
+	var out []client.MessageInfo
+	before := ""
+	for {
+		page := 1000
+		if limit > 0 {
+			page = min(page, limit-len(out))
+		}
+		var r daemon.ReadResult
+		if err := c.Call(ctx, "read", map[string]any{"chat": chat, "limit": page, "before": before}, &r); err != nil {
+			return nil, err
+		}
+		out = append(r.Messages, out...)
+		if !r.More || len(r.Messages) == 0 || limit > 0 && len(out) >= limit {
+			return out, nil
+		}
+		before = r.Messages[0].ID
+	}
 }

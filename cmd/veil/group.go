@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"veil/client"
+	"veil/daemon"
 )
 
 // groupUsage is the usage line of `veil group`.
@@ -57,12 +58,12 @@ func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) e
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
-		id, err := eng.GroupCreate(ctx, client.GroupOptions{Name: pos[0], As: *as, Timer: *timer, Expires: *expires, Relay: *relayURL})
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.ChatResult
+		if err := c.Call(ctx, "group.create", map[string]any{"name": pos[0], "as": *as, "timer": seconds(*timer), "expires": seconds(*expires), "relay": *relayURL}, &r); err != nil {
 			return err
 		}
-		fmt.Fprintln(io.out, id)
+		fmt.Fprintln(io.out, r.Chat)
 		return nil
 	})
 }
@@ -76,14 +77,14 @@ func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) e
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
-		key, err := eng.GroupInvite(ctx, pos[0], *expires)
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.KeyResult
+		if err := c.Call(ctx, "group.invite", map[string]any{"chat": pos[0], "expires": seconds(*expires)}, &r); err != nil {
 			return err
 		}
-		fmt.Fprintln(io.out, key)
+		fmt.Fprintln(io.out, r.Key)
 		if *qr {
-			return printQR(io, key)
+			return printQR(io, r.Key)
 		}
 		return nil
 	})
@@ -96,12 +97,12 @@ func cmdGroupMembers(ctx context.Context, g *globals, io *stdio, argv []string) 
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		ms, epoch, err := eng.GroupMembers(ctx, pos[0])
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.MembersResult
+		if err := c.Call(ctx, "group.members", map[string]any{"chat": pos[0]}, &r); err != nil {
 			return err
 		}
-		return printMembers(io, ms, epoch, *asJSON)
+		return printMembers(io, r.Members, r.Epoch, *asJSON)
 	})
 }
 
@@ -136,11 +137,8 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
-		if sub == "promote" {
-			return eng.GroupPromote(ctx, pos[0], pos[1])
-		}
-		return eng.GroupRemove(ctx, pos[0], pos[1])
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "group."+sub, map[string]any{"chat": pos[0], "member": pos[1]}, nil)
 	})
 }
 
@@ -153,20 +151,20 @@ func cmdGroupSet(ctx context.Context, g *globals, io *stdio, argv []string) erro
 	if err != nil {
 		return err
 	}
-	var opt client.GroupSettings
+	params := map[string]any{"chat": pos[0]}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "timer":
-			opt.Timer = timer
+			params["timer"] = seconds(*timer)
 		case "expires":
-			opt.Expires = expires
+			params["expires"] = seconds(*expires)
 		}
 	})
-	if opt.Timer == nil && opt.Expires == nil {
+	if len(params) == 1 {
 		return usagef("usage: veil group set GROUP [--timer DUR] [--expires DUR]: give at least one")
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error {
-		return eng.GroupSet(ctx, pos[0], opt)
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "group.set", params, nil)
 	})
 }
 
@@ -176,7 +174,9 @@ func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) er
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupLeave(ctx, pos[0]) })
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "group.leave", map[string]any{"chat": pos[0]}, nil)
+	})
 }
 
 func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -184,7 +184,7 @@ func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) err
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupSync(ctx) })
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error { return c.Call(ctx, "group.sync", nil, nil) })
 }
 
 func cmdGroupRekey(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -193,7 +193,9 @@ func cmdGroupRekey(ctx context.Context, g *globals, io *stdio, argv []string) er
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{network: true}, func(ctx context.Context, eng *client.Engine) error { return eng.GroupRekey(ctx, pos[0]) })
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		return c.Call(ctx, "group.rekey", map[string]any{"chat": pos[0]}, nil)
+	})
 }
 
 func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -203,12 +205,12 @@ func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) e
 	if err != nil {
 		return err
 	}
-	return withEngine(ctx, g, io, engineUse{}, func(ctx context.Context, eng *client.Engine) error {
-		code, epoch, err := eng.GroupVerifyCode(ctx, pos[0])
-		if err != nil {
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var r daemon.CodeResult
+		if err := c.Call(ctx, "group.verify", map[string]any{"chat": pos[0]}, &r); err != nil {
 			return err
 		}
-		fmt.Fprintf(io.out, "%s\n(epoch %d: compare with members who see the same epoch)\n", code, epoch)
+		fmt.Fprintf(io.out, "%s\n(epoch %d: compare with members who see the same epoch)\n", r.Code, r.Epoch)
 		return nil
 	})
 }

@@ -72,6 +72,10 @@ func commands() []command {
 		{"receipts", "CHAT on|off", "turn read receipts for a chat on or off (off by default)", cmdReceipts},
 		{"timer", "CHAT DUR", "set a chat's disappearing timer for new messages (0: off)", cmdTimer},
 		{"group", groupUsage, "secret groups: create, invite, members, remove, promote, leave, sync", cmdGroup},
+		{"daemon", daemonUsage, "unlock once and run in the foreground, serving the other commands (alias: up)", cmdDaemon},
+		{"lock", "", "lock the running daemon's profile", cmdLock},
+		{"unlock", "", "unlock the running daemon's profile", cmdUnlock},
+		{"status", "[--json]", "say whether a daemon runs for this profile and whether it is locked", cmdStatus},
 		{"watch", "[--json] [--timeout DUR] [--count N]", "receive and print events as they arrive", cmdWatch},
 		{"relay", "add URL | list | default URL | remove URL", "manage relays", cmdRelay},
 		{"duress", duressUsage, "set or remove the duress PIN (asks the current PIN)", cmdDuress},
@@ -125,6 +129,9 @@ func run(ctx context.Context, args []string, io *stdio) int {
 		}
 		usage(io.err)
 		return 2
+	}
+	if rest[0] == "up" {
+		rest[0] = "daemon"
 	}
 	for _, c := range commands() {
 		if c.name != rest[0] {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/term"
 
@@ -251,40 +250,6 @@ func create(ctx context.Context, g *globals, home string, pin []byte, relayURL s
 	return s, nil
 }
 
-// engineUse says what a command needs around its engine call.
-type engineUse struct {
-	// events receives the engine's events (nil: none).
-	events chan<- client.Event
-	// network bounds the call's context by networkTimeout.
-	network bool
-	// flush sends what the call queued once it has succeeded.
-	flush bool
-}
-
-// withEngine unlocks the profile (see open) with its embedded relay
-// running, runs f, and closes both: the prologue and epilogue of every
-// command that uses the profile.
-func withEngine(ctx context.Context, g *globals, io *stdio, use engineUse, f func(context.Context, *client.Engine) error) error {
-	s, err := open(ctx, g, io, use.events)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	fctx := ctx
-	if use.network {
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, networkTimeout)
-		defer cancel()
-	}
-	if err := f(fctx, s.eng); err != nil {
-		return err
-	}
-	if use.flush {
-		s.flush(ctx, io)
-	}
-	return nil
-}
-
 var errEmbeddedChanged = errors.New("the embedded relay's identity changed")
 
 // setupEmbedded gives a fresh profile its own relay on 127.0.0.1: a new
@@ -337,18 +302,4 @@ func (s *session) startEmbedded(ctx context.Context) error {
 	}
 	s.embedded = r
 	return nil
-}
-
-// flush sends what is queued and says on stderr when something stays queued.
-func (s *session) flush(ctx context.Context, io *stdio) {
-	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	n, err := s.eng.Flush(fctx)
-	if n > 0 {
-		why := "relay unreachable"
-		if err != nil {
-			why = err.Error()
-		}
-		fmt.Fprintf(io.err, "veil: %d item(s) queued (%s); the next veil command that reaches the relay sends them\n", n, why)
-	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -23,6 +24,9 @@ func withPIN(ctx context.Context, g *globals, io *stdio, more func(pin []byte) e
 	home, err := g.homeDir()
 	if err != nil {
 		return err
+	}
+	if daemonRuns(ctx, g) {
+		return errors.New("a veil daemon (or the TUI) holds this profile, and this command needs the vault itself: stop it first")
 	}
 	pin, err := readSecret(io, g.pinFile, "current PIN", false)
 	if err != nil {

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+
+	"veil/client"
+	"veil/daemon/rpc"
+)
+
+// Notifications the server sends (spec/api.md §5).
+const (
+	NoteEvent = "event"      // one event of the stream
+	NoteEnd   = "stream_end" // the subscription ended; subscribe again
+)
+
+// EventNote is the params of an event notification.
+type EventNote struct {
+	Stream string       `json:"stream"`
+	Seq    uint64       `json:"seq"`
+	Event  client.Event `json:"event"`
+}
+
+// EndNote is the params of a stream_end notification.
+type EndNote struct {
+	Stream string `json:"stream"`
+	// Reason is "locked" (the profile was locked; nothing of the stream
+	// is kept), "gap" (this connection fell more than the server holds
+	// behind), "stopping" (the server stops) or "unsubscribed".
+	Reason string `json:"reason"`
+}
+
+// SubscribeParams are subscribe's params: without After, the stream
+// starts with the next event; with it (and the Stream it was read from),
+// with the event after After.
+type SubscribeParams struct {
+	Stream string  `json:"stream,omitempty"`
+	After  *uint64 `json:"after,omitempty"`
+}
+
+// errGap is a resume point the server no longer holds.
+type gapError struct{ msg string }
+
+func (e *gapError) Error() string { return e.msg }
+
+func subscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawMessage) (any, func(), error) {
+	var p SubscribeParams
+	if err := rpc.DecodeParams(raw, &p); err != nil {
+		return nil, nil, badParams("subscribe takes {\"stream\": STREAM, \"after\": SEQ}, both optional")
+	}
+	s := c.s
+	s.mu.Lock()
+	r := s.ring
+	if r == nil {
+		s.mu.Unlock()
+		return nil, nil, errLocked
+	}
+	from := r.last()
+	if p.After != nil {
+		if p.Stream != "" && p.Stream != r.stream {
+			s.mu.Unlock()
+			return nil, nil, &gapError{"the stream " + client.SanitizeLine(p.Stream) + " ended (the profile was locked or the daemon restarted): read the chats again, then subscribe without after"}
+		}
+		if *p.After > r.last() || *p.After+1 < r.oldest() {
+			s.mu.Unlock()
+			return nil, nil, &gapError{"the events after that sequence number are no longer held: read the chats again, then subscribe without after"}
+		}
+		from = *p.After
+	}
+	st := Status{API: apiVersion, Stream: r.stream, Seq: r.last()}
+	s.mu.Unlock()
+
+	c.mu.Lock()
+	if c.sub != nil {
+		c.mu.Unlock()
+		return nil, nil, badParams("this connection is already subscribed (unsubscribe first)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	end := make(chan struct{})
+	c.sub, c.subEnd = cancel, end
+	c.mu.Unlock()
+	return st, func() { go c.stream(ctx, r, from, end) }, nil
+}
+
+func unsubscribeMethod(_ context.Context, c *conn, _ *client.Engine, _ json.RawMessage) (any, func(), error) {
+	c.mu.Lock()
+	sub, end := c.sub, c.subEnd
+	c.sub, c.subEnd = nil, nil
+	c.mu.Unlock()
+	if sub != nil {
+		sub()
+		<-end
+	}
+	return ok{}, nil, nil
+}
+
+// stream sends r's events after seq, in order, until ctx ends, the ring
+// is gone (lock) or the connection falls behind what it holds.
+func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{}) {
+	defer close(end)
+	s := c.s
+	for {
+		s.mu.Lock()
+		if s.ring != r {
+			s.mu.Unlock()
+			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "locked"})
+			return
+		}
+		es, ok := r.after(seq, 64)
+		wake := r.wake
+		s.mu.Unlock()
+		if !ok {
+			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "gap"})
+			c.detach()
+			return
+		}
+		for _, e := range es {
+			if !c.notify(NoteEvent, EventNote{Stream: r.stream, Seq: e.seq, Event: e.ev}) {
+				return
+			}
+			seq = e.seq
+		}
+		if len(es) > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// detach forgets an ended subscription, so the connection may subscribe
+// again.
+func (c *conn) detach() {
+	c.mu.Lock()
+	c.sub, c.subEnd = nil, nil
+	c.mu.Unlock()
+}
