@@ -51,7 +51,7 @@ func (r *ring) oldest() uint64 {
 // that chat already held keep their type and sequence number but lose
 // every word that came from it.
 func (r *ring) add(ev client.Event, now time.Time) {
-	if ev.Type == client.EventChatBurned || ev.Type == client.EventChatExpired {
+	if ev.Type == client.EventChatBurned || ev.Type == client.EventChatExpired || ev.Type == client.EventGroupBurned {
 		for i := range r.es {
 			if r.es[i].ev.Chat == ev.Chat {
 				r.es[i].ev = scrub(r.es[i].ev)

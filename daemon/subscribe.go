@@ -104,6 +104,7 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 		if s.ring != r {
 			s.mu.Unlock()
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "locked"})
+			c.detach()
 			return
 		}
 		es, ok := r.after(seq, 64)
