@@ -17,9 +17,6 @@ import (
 	"veil/vault"
 )
 
-// networkTimeout bounds the relay work of one invite or join.
-const networkTimeout = 2 * time.Minute
-
 // cmdInit creates a profile. Every input (the relay address, the PIN, the
 // duress PIN and its mode) is read and checked before the first write, so a
 // refused one leaves the profile directory as it was (spec/client.md §10.3).

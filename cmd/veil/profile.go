@@ -86,21 +86,6 @@ func (s *session) close() {
 	}
 }
 
-// open unlocks the profile with the PIN from the terminal or --pin-file
-// (see openWith).
-func open(ctx context.Context, g *globals, io *stdio, events chan<- client.Event) (*session, error) {
-	home, err := g.homeDir()
-	if err != nil {
-		return nil, err
-	}
-	pin, err := readSecret(io, g.pinFile, "PIN", false)
-	if err != nil {
-		return nil, err
-	}
-	defer crypto.Wipe(pin)
-	return openWith(ctx, g, io, home, pin, events)
-}
-
 // openWith unlocks the profile in home with pin (see unlock). A vault
 // without a profile record (a new vault, or the decoy a duress PIN opens)
 // is set up exactly like `veil init` without --relay would, so nothing
