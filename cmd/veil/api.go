@@ -47,6 +47,9 @@ func withAPI(ctx context.Context, g *globals, io *stdio, use apiUse, f func(cont
 	c, err := daemon.Dial(ctx, home)
 	if err == nil {
 		defer c.Close()
+		if g.socks5 != "" {
+			fmt.Fprintln(io.err, "veil: --socks5 applies when a command opens the profile itself; the running daemon keeps the proxy it started with")
+		}
 		return f(ctx, &api{Client: c})
 	}
 	if !errors.Is(err, daemon.ErrNotRunning) {
