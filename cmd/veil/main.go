@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"veil/client"
 )
 
 func main() {
@@ -43,12 +45,14 @@ type globals struct {
 	home    string
 	pinFile string
 	socks5  string
+	verbose bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.home, "home", g.home, "profile directory (default $VEIL_HOME, else $XDG_DATA_HOME/veil)")
 	fs.StringVar(&g.pinFile, "pin-file", g.pinFile, "read the PIN from `FILE` instead of the terminal (scripts, tests)")
 	fs.StringVar(&g.socks5, "socks5", g.socks5, "reach relays through the SOCKS5 proxy at `HOST:PORT` (Tor: 127.0.0.1:9050), whatever proxy the profile stores")
+	fs.BoolVar(&g.verbose, "verbose", g.verbose, "on failure, also print the full error with its technical detail")
 }
 
 // command is one subcommand.
@@ -84,7 +88,7 @@ func commands() []command {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: veil [--home DIR] [--pin-file FILE] [--socks5 HOST:PORT] COMMAND [ARGS]
+	fmt.Fprint(w, `usage: veil [--home DIR] [--pin-file FILE] [--socks5 HOST:PORT] [--verbose] COMMAND [ARGS]
 
 veil is an end-to-end encrypted messenger without accounts or phone numbers.
 In a terminal, "veil" with no command opens the terminal UI. From scripts,
@@ -102,7 +106,8 @@ CHAT is a chat id or its local name. DUR is a Go duration: 90s, 10m, 24h.
 "veil COMMAND --help" explains a command's flags. Global flags may also
 follow the command.
 
-Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+Exit status: 0 success, 1 failure (one line on stderr; --verbose adds a
+second with the technical detail), 2 usage error.
 `)
 }
 
@@ -131,7 +136,7 @@ func run(ctx context.Context, args []string, io *stdio) int {
 			continue
 		}
 		err := c.run(ctx, g, io, rest[1:])
-		return report(io, c.name, err)
+		return report(io, g, c.name, err)
 	}
 	if rest[0] == "help" {
 		usage(io.out)
@@ -141,7 +146,9 @@ func run(ctx context.Context, args []string, io *stdio) int {
 	return 2
 }
 
-func report(io *stdio, name string, err error) int {
+// report prints a failure as one sentence in the user's words
+// (client.Explain) and, with --verbose, the whole error on a second line.
+func report(io *stdio, g *globals, name string, err error) int {
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -154,10 +161,14 @@ func report(io *stdio, name string, err error) int {
 		}
 		return 2
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	fmt.Fprintf(io.err, "veil %s: %s\n", name, msg)
+	fmt.Fprintf(io.err, "veil %s: %s\n", name, oneLine(client.Explain(err).Message))
+	if g.verbose {
+		fmt.Fprintf(io.err, "veil %s: detail: %s\n", name, oneLine(err.Error()))
+	}
 	return 1
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // homeDir returns the profile directory.
 func (g *globals) homeDir() (string, error) {
