@@ -88,7 +88,7 @@ func explain(err error) Problem {
 	case errors.Is(err, vault.ErrExists):
 		return Problem{KindBadInput, "this directory already holds a profile"}
 	case errors.Is(err, vault.ErrBadPIN):
-		return Problem{KindBadInput, fmt.Sprintf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)}
+		return Problem{KindBadInput, badPINWords(err)}
 	case errors.As(err, &nce):
 		return Problem{KindNoChat, fmt.Sprintf("no chat is called %q (veil chats lists them)", SanitizeLine(nce.ref))}
 	case errors.Is(err, ErrNoChat):
@@ -102,7 +102,7 @@ func explain(err error) Problem {
 	case errors.Is(err, ErrNotJoined):
 		return Problem{KindNotJoined, "nobody has used this chat's invite yet: messages can be sent once they join"}
 	case errors.Is(err, ErrGroupWaiting):
-		return Problem{KindWaiting, "waiting for an admin to let you in to this group: try again later"}
+		return Problem{KindWaiting, "waiting for an admin to let you in"}
 	case errors.As(err, &rme):
 		return Problem{KindRemoved, removedNotice(rme.name, rme.by)}
 	case errors.Is(err, ErrGroupRemoved):
@@ -185,6 +185,16 @@ func codeWords(c wire.Code) string {
 		return "had an internal error (INTERNAL): try again later"
 	}
 	return "refused the request (" + c.String() + ")"
+}
+
+// badPINWords says why vault refused a new PIN: the detail after
+// ErrBadPIN's own text, which says what is wrong with it.
+func badPINWords(err error) string {
+	text, sentinel := err.Error(), vault.ErrBadPIN.Error()+": "
+	if i := strings.Index(text, sentinel); i >= 0 {
+		return text[i+len(sentinel):]
+	}
+	return fmt.Sprintf("the PIN must be at least %d characters (a passphrase is far stronger)", vault.MinPINLen)
 }
 
 // waitWords says a back-off wait in whole seconds or more.

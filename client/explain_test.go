@@ -75,6 +75,7 @@ func TestExplain(t *testing.T) {
 		{"not joined", second(ana.Send(ctx, chat, "hi", SendOptions{})), KindNotJoined, "nobody has used"},
 		{"too long", second(ben.Send(ctx, chat, strings.Repeat("x", MaxText+1), SendOptions{})), KindTooLong, fmt.Sprintf("(%d bytes, at most %d)", MaxText+1, MaxText)},
 		{"bad invite key", second(e.Join(ctx, "veil1notakey", JoinOptions{})), KindBadInviteKey, "typo"},
+		{"duress PIN equal to the PIN", e.SetDuressPIN(ctx, []byte("test pin"), []byte("test pin"), 0), KindBadInput, "the duress PIN must differ from the unlock PIN"},
 		{"invite used", ErrInviteUsed, KindInviteUsed, "already used"},
 		{"bad duration", func() error { _, err := ParseDuration("7 weeks"); return err }(), KindBadInput, "is not a duration"},
 		{"bad relay address", e.AddRelay(ctx, "veil://nowhere"), KindBadInput, "not a relay address: relay address has no #fingerprint"},
