@@ -352,7 +352,7 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 	})
 }
 
-var errIncoming = notAllowed("not one of our messages")
+var errIncoming = notAllowed("that message is not yours: only its sender can edit it")
 
 // control changes one of our messages with f and sends the control
 // message f returns.
