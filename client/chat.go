@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,11 +70,11 @@ func resolveChat(tx *vault.Tx, ref string) (vault.Chat, error) {
 	}
 	switch len(found) {
 	case 0:
-		return c, ErrNoChat
+		return c, &noChatError{ref: ref}
 	case 1:
 		return found[0], nil
 	}
-	return c, fmt.Errorf("client: %d chats are named %q: use the chat id", len(found), ref)
+	return c, badInput("%d chats are named %q: use the chat id", len(found), ref)
 }
 
 // Chats lists every chat.
@@ -263,10 +262,10 @@ type SendOptions struct {
 // when it is active; otherwise call Flush.
 func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (string, error) {
 	if opt.TTL < 0 || opt.TTL > maxTTL {
-		return "", fmt.Errorf("client: disappearing timer must be between 1s and %v", maxTTL)
+		return "", badInput("disappearing timer must be between 1s and %v", maxTTL)
 	}
 	if !utf8.ValidString(text) {
-		return "", errors.New("client: the message is not valid UTF-8 text")
+		return "", badInput("the message is not valid UTF-8 text")
 	}
 	if e.isGroup(ctx, ref) {
 		return e.groupSend(ctx, ref, text, opt.TTL) // spec/groups.md §6.2
@@ -320,7 +319,7 @@ func chatOf(ctx context.Context, e *Engine, ref string) string {
 // Edit replaces the text of one of our messages on both sides.
 func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 	if !utf8.ValidString(text) {
-		return errors.New("client: the message is not valid UTF-8 text")
+		return badInput("the message is not valid UTF-8 text")
 	}
 	if len(text) > MaxText {
 		return tooLong(len(text), MaxText)
@@ -353,7 +352,7 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 	})
 }
 
-var errIncoming = errors.New("client: not one of our messages")
+var errIncoming = notAllowed("that message is not yours: only its sender can edit it")
 
 // control changes one of our messages with f and sends the control
 // message f returns.
@@ -507,7 +506,7 @@ func (e *Engine) SetReadReceipts(ctx context.Context, ref string, on bool) error
 // SetTimer sets a chat's disappearing timer for new messages (0: off).
 func (e *Engine) SetTimer(ctx context.Context, ref string, ttl time.Duration) error {
 	if ttl < 0 || ttl > maxTTL {
-		return fmt.Errorf("client: disappearing timer must be between 0 and %v", maxTTL)
+		return badInput("disappearing timer must be between 0 and %v", maxTTL)
 	}
 	return e.v.Update(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,9 +23,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	case "off", "0":
 		return 0, nil
 	case "":
-		return 0, errors.New("client: give a duration such as 10m, 2h or 7d, or off")
+		return 0, badInput("give a duration such as 10m, 2h or 7d, or off")
 	}
-	bad := fmt.Errorf("client: %q is not a duration such as 10m, 2h or 7d (at most ten years)", s)
+	bad := badInput("%q is not a duration such as 10m, 2h or 7d (at most ten years)", s)
 	rest, neg := s, false
 	if rest[0] == '-' || rest[0] == '+' {
 		neg, rest = rest[0] == '-', rest[1:]

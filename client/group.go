@@ -343,10 +343,10 @@ type GroupOptions struct {
 // (spec/groups.md §3) and returns its chat ID.
 func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, error) {
 	if opt.Name == "" || len(opt.Name) > format.MaxGroupName || !utf8.ValidString(opt.Name) {
-		return "", fmt.Errorf("client: a group name is 1 to %d bytes of UTF-8", format.MaxGroupName)
+		return "", badInput("a group name is 1 to %d bytes of UTF-8", format.MaxGroupName)
 	}
 	if opt.Timer < 0 || opt.Timer > maxTTL || opt.Expires < 0 {
-		return "", errors.New("client: timer and lifetime must be positive")
+		return "", badInput("timer and lifetime must be positive")
 	}
 	nick, err := e.groupNick(opt.As)
 	if err != nil {
@@ -369,7 +369,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	}
 	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0)
 	if err != nil {
-		return "", err
+		return "", relayCause(addr, err)
 	}
 	id, err := e.shortID()
 	if err != nil {
@@ -395,7 +395,7 @@ func (e *Engine) groupNick(as string) (string, error) {
 		return e.randomNick()
 	}
 	if err := format.CheckGroupNick(as); err != nil || SanitizeLine(as) != as {
-		return "", fmt.Errorf("client: a group nickname is 1 to %d bytes of printable text", format.MaxGroupNick)
+		return "", badInput("a group nickname is 1 to %d bytes of printable text", format.MaxGroupNick)
 	}
 	if !HasVisible(as) {
 		return "", errBlankNick
@@ -410,7 +410,7 @@ func (e *Engine) groupNick(as string) (string, error) {
 var errOldGroup = errors.New("client: this group was made by an older veil; ask an admin for a new invite")
 
 // errNotGroup is returned for a group command on a 1:1 chat.
-var errNotGroup = errors.New("client: not a group")
+var errNotGroup = badInput("not a group")
 
 // withGroup loads the group ref names, connects to its relay, runs f and
 // stores the result, all under the engine's group lock. The state is
@@ -476,7 +476,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	if ferr != nil && isConnErr(ferr) {
 		e.pool.drop(rec.Relay, c)
 	}
-	return ferr
+	return relayCause(rec.Relay, ferr)
 }
 
 // storeGroup stores g and the messages among evs in one transaction and
@@ -819,7 +819,7 @@ func (e *Engine) groupChange(ctx context.Context, ref, nick string, change byte)
 		}
 		m := g.cur.roster.Members[i]
 		if m.Sign == g.sign.Public() {
-			return evs, errors.New("client: use group leave to leave")
+			return evs, badInput("use group leave to leave")
 		}
 		target = m.Sign[:]
 		g.propose(groupIntent{Change: change, Target: target})
@@ -858,7 +858,7 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.cur.roster == nil {
-			return nil, errors.New("client: still waiting for an admin to let us in")
+			return nil, ErrGroupWaiting
 		}
 		evs, err := g.poll(ctx, c)
 		if err != nil || g.gone {
@@ -884,7 +884,7 @@ func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
 	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.cur.roster != nil {
 			if g.isAdmin() && g.cur.roster.Admins() == 1 && len(g.cur.roster.Members) > 1 {
-				return nil, errors.New("client: you are the last admin: promote someone first")
+				return nil, notAllowed("you are the last admin: promote someone first")
 			}
 			if len(g.cur.roster.Members) > 1 {
 				if err := g.append(ctx, c, &format.GroupEnvelope{Type: format.GenvLeave}); err != nil {
@@ -905,7 +905,7 @@ func (e *Engine) groupBurn(ctx context.Context, ref string) error {
 	}
 	return e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if !g.isAdmin() {
-			return nil, errors.New("client: only an admin can burn a group")
+			return nil, notAllowed("only an admin can burn a group")
 		}
 		if err := g.append(ctx, c, &format.GroupEnvelope{Type: format.GenvBurn}); err != nil {
 			return nil, err

@@ -168,7 +168,7 @@ func (g *groupState) operand(in *groupIntent) ([]byte, error) {
 }
 
 // errNotAdmin is a roster change asked of a member who is not an admin.
-var errNotAdmin = errors.New("client: only an admin can change the group")
+var errNotAdmin error = &userError{kind: errNotAllowed, msg: "only an admin can change the group"}
 
 // commit makes the intent's change (spec/groups.md §6.3, §7): a new epoch
 // secret sealed to the new roster, a new log, and the signed commit sent

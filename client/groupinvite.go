@@ -33,12 +33,12 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		expires = defaultInviteLife
 	}
 	if expires < time.Second || expires > maxInviteLife {
-		return "", fmt.Errorf("client: invite lifetime must be between 1s and %v", maxInviteLife)
+		return "", badInput("invite lifetime must be between 1s and %v", maxInviteLife)
 	}
 	var out string
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 		if g.gone || g.cur.roster == nil || !g.isAdmin() {
-			return nil, errors.New("client: only an admin can invite to a group")
+			return nil, notAllowed("only an admin can invite to a group")
 		}
 		a, err := wire.ParseAddress(rec.Relay)
 		if err != nil {
@@ -146,7 +146,7 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	defer cancel()
 	if _, err := c.Append(cctx, blob.LogID, &gk.Write, body); err != nil {
 		_ = e.v.DeleteChat(ctx, id)
-		return "", fmt.Errorf("client: sending the join request: %w", err)
+		return "", fmt.Errorf("client: sending the join request: %w", relayErr(rec.Relay, err))
 	}
 	e.groupsChanged()
 	return id, nil

@@ -225,7 +225,7 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return errors.New("client: we are no longer in this group")
 	}
 	if g.cur.epoch == nil {
-		return errors.New("client: not in the group yet: an admin's client has to let us in first")
+		return ErrGroupWaiting
 	}
 	env.Conf = format.ConfTag(g.cur.conf)
 	if env.Type == format.GenvText {

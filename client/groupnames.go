@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +19,7 @@ import (
 const memberKeyDigits = 8
 
 // errMixedNick refuses a nickname that mixes look-alike scripts.
-var errMixedNick = errors.New("client: a group nickname may not mix scripts that look alike (such as Latin and Cyrillic letters): use one")
+var errMixedNick = badInput("a group nickname may not mix scripts that look alike (such as Latin and Cyrillic letters): use one")
 
 // memberKey is the key suffix of a member with signing key s.
 func memberKey(s crypto.SignPublic) string {
@@ -109,7 +108,7 @@ func resolveMember(r *format.Roster, ref string) (int, error) {
 	}
 	switch len(found) {
 	case 0:
-		return -1, fmt.Errorf("client: no member called %q", SanitizeLine(ref))
+		return -1, badInput("no member called %q", SanitizeLine(ref))
 	case 1:
 		return found[0], nil
 	}
@@ -117,7 +116,7 @@ func resolveMember(r *format.Roster, ref string) (int, error) {
 	for k, i := range found {
 		names[k] = SanitizeLine(r.Members[i].Nick) + "#" + memberKey(r.Members[i].Sign)
 	}
-	return -1, fmt.Errorf("client: %d members are called %q: name one of %s", len(found), SanitizeLine(ref), strings.Join(names, ", "))
+	return -1, badInput("%d members are called %q: name one of %s", len(found), SanitizeLine(ref), strings.Join(names, ", "))
 }
 
 // cutSuffix splits "nick#1f2e" at its last "#" when what follows is 1 to

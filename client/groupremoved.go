@@ -185,9 +185,9 @@ func (e *Engine) adminPoll(ctx context.Context, g *groupState, c *conn.Conn, cha
 	case g.gone:
 		return evs, fmt.Errorf("client: %s was burned", name)
 	case !g.isAdmin() && wasAdmin:
-		return evs, fmt.Errorf("client: you are no longer an admin of %s", name)
+		return evs, notAllowed("you are no longer an admin of %s", name)
 	case !g.isAdmin():
-		return evs, fmt.Errorf("client: you are not an admin of %s", name)
+		return evs, notAllowed("you are not an admin of %s", name)
 	}
 	return evs, nil
 }

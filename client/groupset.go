@@ -2,8 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"veil/client/internal/format"
@@ -27,13 +25,13 @@ type GroupSettings struct {
 // commit.
 func (e *Engine) GroupSet(ctx context.Context, ref string, opt GroupSettings) error {
 	if opt.Timer == nil && opt.Expires == nil {
-		return errors.New("client: nothing to change: give a timer or a lifetime")
+		return badInput("nothing to change: give a timer or a lifetime")
 	}
 	if opt.Timer != nil && (*opt.Timer < 0 || *opt.Timer > maxTTL) {
-		return fmt.Errorf("client: a disappearing timer is between 0 (off) and %v", maxTTL)
+		return badInput("a disappearing timer is between 0 (off) and %v", maxTTL)
 	}
 	if opt.Expires != nil && *opt.Expires < 0 {
-		return errors.New("client: a lifetime is 0 (none) or positive")
+		return badInput("a lifetime is 0 (none) or positive")
 	}
 	err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, chat *vault.Chat) ([]Event, error) {
 		evs, err := e.adminPoll(ctx, g, c, chat)

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -21,7 +20,7 @@ func (e *Engine) GroupVerifyCode(ctx context.Context, ref string) (string, uint6
 	var epoch uint64
 	err := e.withGroupOffline(ctx, ref, func(g *groupState) error {
 		if g.cur.roster == nil {
-			return errors.New("client: still waiting for an admin to let us in")
+			return ErrGroupWaiting
 		}
 		r := g.cur.roster
 		code, epoch = format.GroupVerifyCode(r.GroupID, g.epochConf(), r), r.Epoch

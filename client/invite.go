@@ -33,10 +33,10 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		opt.Expires = defaultInviteLife
 	}
 	if opt.Expires < time.Second || opt.Expires > maxInviteLife {
-		return "", "", fmt.Errorf("client: invite lifetime must be between 1s and %v", maxInviteLife)
+		return "", "", badInput("invite lifetime must be between 1s and %v", maxInviteLife)
 	}
 	if opt.ChatExpires < 0 {
-		return "", "", errors.New("client: chat lifetime must be positive")
+		return "", "", badInput("chat lifetime must be positive")
 	}
 	if err := checkNick(opt.As); err != nil {
 		return "", "", err
@@ -64,7 +64,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	}
 	rid, sid, err := c.New(ctx, recvKey, nil)
 	if err != nil {
-		return "", "", fmt.Errorf("client: creating the reply mailbox: %w", err)
+		return "", "", fmt.Errorf("client: creating the reply mailbox: %w", relayErr(relayAddr, err))
 	}
 	bp, err := ratchet.NewBundle(e.rcfg)
 	if err != nil {
@@ -79,7 +79,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	alarmRead, err := e.newAlarmLog(ctx, c, k, &d, opt.Expires)
 	if err != nil {
 		_ = c.Delete(ctx, rid, recvKey)
-		return "", "", fmt.Errorf("client: creating the invite's alarm: %w", err)
+		return "", "", fmt.Errorf("client: creating the invite's alarm: %w", relayCause(relayAddr, err))
 	}
 	now := e.now()
 	blob := &format.InviteBlob{Bundle: bp.Bundle().Marshal(), SID: sid, Nick: opt.As}
@@ -121,7 +121,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	if err := c.Put(ctx, d.BlobID, opt.Expires, body); err != nil {
 		_ = e.eraseChat(ctx, chatID)
 		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
-		return "", "", fmt.Errorf("client: storing the invite: %w", err)
+		return "", "", fmt.Errorf("client: storing the invite: %w", relayErr(relayAddr, err))
 	}
 	e.mailboxesChanged(a.String())
 	return k.String(), chatID, nil
@@ -164,7 +164,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		return "", ErrInviteUsed
 	}
 	if err != nil {
-		return "", fmt.Errorf("client: taking the invite: %w", err)
+		return "", fmt.Errorf("client: taking the invite: %w", relayErr(addr, err))
 	}
 	pt, err := format.OpenBlob(&d.BlobKey, d.BlobID, body, format.LabelBlobAD)
 	if err != nil {
@@ -205,7 +205,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	}
 	rid, sid, err := oc.New(ctx, recvKey, nil)
 	if err != nil {
-		return "", fmt.Errorf("client: creating our mailbox: %w", err)
+		return "", fmt.Errorf("client: creating our mailbox: %w", relayErr(ourAddr, err))
 	}
 	var ourCap, theirCap [wire.CapSize]byte
 	if err := e.random(ourCap[:]); err != nil {
@@ -215,7 +215,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		return "", err
 	}
 	if err := oc.SecureSender(ctx, sid, &ourCap); err != nil {
-		return "", fmt.Errorf("client: securing our mailbox: %w", err)
+		return "", fmt.Errorf("client: securing our mailbox: %w", relayErr(ourAddr, err))
 	}
 	chatID, err := e.shortID()
 	if err != nil {
@@ -260,7 +260,7 @@ func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 	if addr != "" {
 		a, err := wire.ParseAddress(addr)
 		if err != nil {
-			return "", fmt.Errorf("client: %w", err)
+			return "", badAddress(err)
 		}
 		return a.String(), nil
 	}
@@ -279,7 +279,7 @@ func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 // means a random one.
 func checkNick(n string) error {
 	if len(n) > format.MaxNick || !utf8.ValidString(n) || SanitizeLine(n) != n {
-		return fmt.Errorf("client: a nickname is at most %d bytes of printable text", format.MaxNick)
+		return badInput("a nickname is at most %d bytes of printable text", format.MaxNick)
 	}
 	if n != "" && !HasVisible(n) {
 		return errBlankNick
@@ -289,7 +289,7 @@ func checkNick(n string) error {
 
 // errBlankNick refuses a nickname of only spaces, marks or invisible
 // characters, which would let its owner pass for nobody or for someone else.
-var errBlankNick = errors.New("client: a nickname needs at least one visible character")
+var errBlankNick = badInput("a nickname needs at least one visible character")
 
 // randomNick returns a nickname that says nothing about its owner.
 func (e *Engine) randomNick() (string, error) {

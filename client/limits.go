@@ -1,8 +1,6 @@
 package client
 
 import (
-	"fmt"
-
 	"veil/client/internal/format"
 	"veil/ratchet"
 )
@@ -33,7 +31,7 @@ const (
 
 // tooLong is the error for a text of n bytes over limit.
 func tooLong(n, limit int) error {
-	return fmt.Errorf("client: message too long (%d bytes, at most %d)", n, limit)
+	return userErrorf(errTooLong, "message too long (%d bytes, at most %d)", n, limit)
 }
 
 // checkTextLen refuses a text that a TEXT envelope in sess's next message
@@ -43,7 +41,7 @@ func checkTextLen(text string, sess *ratchet.Session) error {
 		return tooLong(len(text), MaxText)
 	}
 	if sess.MaxPlaintext() < ratchet.MaxPlaintext && len(text) > MaxInitialText {
-		return fmt.Errorf("client: message too long (%d bytes, at most %d until the inviter's first message arrives)", len(text), MaxInitialText)
+		return userErrorf(errTooLong, "message too long (%d bytes, at most %d until the inviter's first message arrives)", len(text), MaxInitialText)
 	}
 	return nil
 }

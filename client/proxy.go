@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -24,13 +23,13 @@ func CheckSOCKS5(addr string) error {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("client: socks5 proxy %q: not HOST:PORT (Tor: 127.0.0.1:9050)", addr)
+		return badInput("socks5 proxy %q: not HOST:PORT (Tor: 127.0.0.1:9050)", addr)
 	}
 	if host == "" || strings.ContainsAny(host, " \t/") {
-		return fmt.Errorf("client: socks5 proxy %q: no host (Tor: 127.0.0.1:9050)", addr)
+		return badInput("socks5 proxy %q: no host (Tor: 127.0.0.1:9050)", addr)
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("client: socks5 proxy %q: the port must be a number from 1 to 65535", addr)
+		return badInput("socks5 proxy %q: the port must be a number from 1 to 65535", addr)
 	}
 	return nil
 }

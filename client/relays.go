@@ -134,7 +134,7 @@ func (p *pool) get(ctx context.Context, addr string) (*conn.Conn, error) {
 	defer cancel()
 	c, err := conn.Dial(dctx, addr, &opts)
 	if err != nil {
-		return nil, fmt.Errorf("client: relay %s unreachable: %w", shortRelay(addr), err)
+		return nil, &RelayError{Relay: shortRelay(addr), Err: err}
 	}
 	en.c = c
 	return c, nil
@@ -241,7 +241,7 @@ func sleep(ctx context.Context, d time.Duration) {
 func addRelay(tx *vault.Tx, addr string, makeDefault bool) error {
 	a, err := wire.ParseAddress(addr)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return badAddress(err)
 	}
 	addr = a.String()
 	p, err := profile(tx)
@@ -279,7 +279,7 @@ func (e *Engine) SetDefaultRelay(ctx context.Context, addr string) error {
 func (e *Engine) RemoveRelay(ctx context.Context, addr string) error {
 	a, err := wire.ParseAddress(addr)
 	if err != nil {
-		return fmt.Errorf("client: %w", err)
+		return badAddress(err)
 	}
 	addr = a.String()
 	return e.v.Update(ctx, func(tx *vault.Tx) error {
@@ -291,16 +291,16 @@ func (e *Engine) RemoveRelay(ctx context.Context, addr string) error {
 		i := slices.Index(all, addr)
 		switch {
 		case i < 0:
-			return fmt.Errorf("client: relay %s is not in the list", shortRelay(addr))
+			return badInput("relay %s is not in the list", shortRelay(addr))
 		case addr == def:
-			return fmt.Errorf("client: relay %s is the default: make another relay the default first", shortRelay(addr))
+			return badInput("relay %s is the default: make another relay the default first", shortRelay(addr))
 		}
 		chats, groups, err := relayUsers(tx, addr)
 		if err != nil {
 			return err
 		}
 		if chats+groups > 0 {
-			return fmt.Errorf("client: relay %s is used by %s: it stays while they do", shortRelay(addr), users(chats, groups))
+			return badInput("relay %s is used by %s: it stays while they do", shortRelay(addr), users(chats, groups))
 		}
 		p.Settings[settingRelays] = strings.Join(slices.Delete(all, i, i+1), "\n")
 		return tx.PutProfile(&p)
@@ -378,7 +378,7 @@ func (e *Engine) CheckRelay(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	return c.Ping(ctx)
+	return relayErr(addr, c.Ping(ctx))
 }
 
 // ---- receiving side of Run ----

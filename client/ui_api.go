@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,7 +17,7 @@ const maxChatName = 64
 func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	name = strings.TrimSpace(SanitizeLine(name))
 	if len(name) > maxChatName || !utf8.ValidString(name) {
-		return fmt.Errorf("client: a chat name is at most %d bytes", maxChatName)
+		return badInput("a chat name is at most %d bytes", maxChatName)
 	}
 	return e.v.Update(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"strings"
 
 	"veil/client"
 	"veil/daemon/rpc"
@@ -10,21 +9,8 @@ import (
 
 var errLocked = errors.New("daemon: locked")
 
-// problem is an error in the user's words.
-type problem struct{ Kind, Message string }
-
 // explain says err in the user's words.
-func explain(err error) problem {
-	msg := err.Error()
-	for {
-		i := strings.Index(msg, ": ")
-		if i < 0 || strings.ContainsAny(msg[:i], " \t") {
-			break
-		}
-		msg = msg[i+2:]
-	}
-	return problem{Kind: "internal", Message: msg}
-}
+func explain(err error) client.Problem { return client.Explain(err) }
 
 // rpcError turns a method's error into the API's (spec/api.md §3): a
 // message in the user's words, its kind, and the detail as the program

@@ -236,7 +236,7 @@ func (a *App) onOpened(msg openedMsg) tea.Cmd {
 		a.showGate(true) // erased elsewhere (veil panic) since the start
 		return nil
 	case msg.err != nil:
-		a.gate.failed(strings.TrimPrefix(msg.err.Error(), "veil: "))
+		a.gate.failed(userErr(msg.err))
 		return nil
 	}
 	a.resetMain()

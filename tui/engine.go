@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -329,15 +328,9 @@ func pinCmd(eng *client.Engine, duress bool, mode client.DuressMode, cur, next [
 	}
 }
 
-// userErr is an engine error as the user reads it: without the package
-// prefixes, which mean nothing on screen.
-func userErr(err error) string {
-	s := err.Error()
-	for _, p := range []string{"client: ", "vault: ", "wire: "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	return s
-}
+// userErr is an engine error as the user reads it: one sentence in their
+// words (spec/client.md §10.3).
+func userErr(err error) string { return client.Explain(err).Message }
 
 // action runs one engine call with a timeout and reports it as a doneMsg.
 func action(note string, reload bool, timeout time.Duration, f func(ctx context.Context) error) tea.Cmd {

@@ -54,7 +54,7 @@ func TestGroupJoinerWaitsAndKeepsText(t *testing.T) {
 	waitText(t, tm, "waiting for an admin")
 	tm.Type("anyone here?")
 	tm.Send(enter())
-	waitText(t, tm, "client: waiting for an admin")
+	waitText(t, tm, "! waiting for an admin to let you in")
 	if v := finalView(t, tm); !strings.Contains(v, "anyone here?") {
 		t.Fatalf("the refused text left the compose box:\n%s", v)
 	}

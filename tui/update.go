@@ -24,7 +24,7 @@ func (a *App) onResize(msg tea.WindowSizeMsg) tea.Cmd {
 // no profile yet.
 func (a *App) onExists(msg existsMsg) tea.Cmd {
 	if msg.err != nil {
-		a.fatal = "veil: " + msg.err.Error()
+		a.fatal = "veil: " + userErr(msg.err)
 		return nil
 	}
 	a.showGate(!msg.ok)
@@ -47,7 +47,7 @@ func (a *App) showGate(firstRun bool) {
 func (a *App) onErased(msg erasedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.screen = scrErased
-		a.fatal = "veil: the erase failed: " + msg.err.Error() + " (run veil panic)"
+		a.fatal = "veil: the erase failed: " + userErr(msg.err) + " (run veil panic)"
 		return nil
 	}
 	return tea.Quit
@@ -55,7 +55,7 @@ func (a *App) onErased(msg erasedMsg) tea.Cmd {
 
 func (a *App) onRunDone(msg runDoneMsg) tea.Cmd {
 	if msg.err != nil && !a.closing && a.sess != nil {
-		a.setNotice("engine stopped: "+msg.err.Error(), true)
+		a.setNotice("engine stopped: "+userErr(msg.err), true)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ func (a *App) resultNotice(err error, note string) {
 // onChats refreshes the chat list and the open chat's header.
 func (a *App) onChats(msg chatsMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	a.list.groups = msg.groups
@@ -191,7 +191,7 @@ func (a *App) onChats(msg chatsMsg) tea.Cmd {
 
 func (a *App) onMessages(msg messagesMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	if msg.chat == a.view.chat.ID {
@@ -203,7 +203,7 @@ func (a *App) onMessages(msg messagesMsg) tea.Cmd {
 // onInvite shows a new invite key with its QR code and opens its chat.
 func (a *App) onInvite(msg inviteMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	a.setNotice("invite created: hand the key to one person over a private channel", false)
@@ -227,7 +227,7 @@ func (a *App) onInvite(msg inviteMsg) tea.Cmd {
 
 func (a *App) onJoined(msg joinedMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	if msg.note == "" {
@@ -240,7 +240,7 @@ func (a *App) onJoined(msg joinedMsg) tea.Cmd {
 // onMembers lists a group's members in a dialog.
 func (a *App) onMembers(msg membersMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	var b strings.Builder
@@ -261,7 +261,7 @@ func (a *App) onMembers(msg membersMsg) tea.Cmd {
 
 func (a *App) onSafety(msg safetyMsg) tea.Cmd {
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
 	if msg.group {
@@ -279,7 +279,7 @@ func (a *App) onDone(msg doneMsg) tea.Cmd {
 		a.compose.ta.SetValue(msg.unsent) // typed again after an error? keep the new text
 	}
 	if msg.err != nil {
-		a.setNotice(msg.err.Error(), true)
+		a.setNotice(userErr(msg.err), true)
 	} else if msg.note != "" {
 		a.setNotice(msg.note, false)
 	}

@@ -331,7 +331,7 @@ func TestE2EEmbeddedRelay(t *testing.T) {
 			chat = strings.TrimSpace(o)
 			break
 		}
-		if time.Now().After(deadline) || !strings.Contains(e, "unreachable") {
+		if time.Now().After(deadline) || !strings.Contains(e, "cannot be reached") {
 			t.Fatalf("join: exit %d: %s", code, e)
 		}
 		time.Sleep(100 * time.Millisecond) // a short back-off between attempts

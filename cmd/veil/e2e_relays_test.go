@@ -55,7 +55,7 @@ func TestE2ESOCKS5(t *testing.T) {
 	ana := newProfile(t, onion, "--socks5", proxy.Addr)
 	ben := newProfile(t, onion, "--socks5", proxy.Addr)
 	key := ana.ok("invite", "--socks5", proxy.Addr)
-	if _, e, code := ben.run("join", key); code != 1 || !strings.Contains(e, "unreachable") {
+	if _, e, code := ben.run("join", key); code != 1 || !strings.Contains(e, "cannot be reached") {
 		t.Fatalf("join without the proxy: exit %d, %q", code, e)
 	}
 	chat := ben.ok("join", key, "--socks5", proxy.Addr)

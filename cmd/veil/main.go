@@ -17,6 +17,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"veil/client"
+	"veil/daemon/rpc"
 )
 
 func main() {
@@ -43,12 +46,14 @@ type globals struct {
 	home    string
 	pinFile string
 	socks5  string
+	verbose bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.home, "home", g.home, "profile directory (default $VEIL_HOME, else $XDG_DATA_HOME/veil)")
 	fs.StringVar(&g.pinFile, "pin-file", g.pinFile, "read the PIN from `FILE` instead of the terminal (scripts, tests)")
 	fs.StringVar(&g.socks5, "socks5", g.socks5, "reach relays through the SOCKS5 proxy at `HOST:PORT` (Tor: 127.0.0.1:9050), whatever proxy the profile stores")
+	fs.BoolVar(&g.verbose, "verbose", g.verbose, "on failure, also print the full error with its technical detail")
 }
 
 // command is one subcommand.
@@ -88,7 +93,7 @@ func commands() []command {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: veil [--home DIR] [--pin-file FILE] [--socks5 HOST:PORT] COMMAND [ARGS]
+	fmt.Fprint(w, `usage: veil [--home DIR] [--pin-file FILE] [--socks5 HOST:PORT] [--verbose] COMMAND [ARGS]
 
 veil is an end-to-end encrypted messenger without accounts or phone numbers.
 In a terminal, "veil" with no command opens the terminal UI. From scripts,
@@ -106,7 +111,8 @@ CHAT is a chat id or its local name. DUR is a Go duration: 90s, 10m, 24h.
 "veil COMMAND --help" explains a command's flags. Global flags may also
 follow the command.
 
-Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+Exit status: 0 success, 1 failure (one line on stderr; --verbose adds a
+second with the technical detail), 2 usage error.
 `)
 }
 
@@ -138,7 +144,7 @@ func run(ctx context.Context, args []string, io *stdio) int {
 			continue
 		}
 		err := c.run(ctx, g, io, rest[1:])
-		return report(io, c.name, err)
+		return report(io, g, c.name, err)
 	}
 	if rest[0] == "help" {
 		usage(io.out)
@@ -148,7 +154,9 @@ func run(ctx context.Context, args []string, io *stdio) int {
 	return 2
 }
 
-func report(io *stdio, name string, err error) int {
+// report prints a failure as one sentence in the user's words
+// (client.Explain) and, with --verbose, the whole error on a second line.
+func report(io *stdio, g *globals, name string, err error) int {
 	var ue *usageError
 	switch {
 	case err == nil:
@@ -161,10 +169,23 @@ func report(io *stdio, name string, err error) int {
 		}
 		return 2
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	fmt.Fprintf(io.err, "veil %s: %s\n", name, msg)
+	msg, detail := client.Explain(err).Message, err.Error()
+	var re *rpc.Error
+	if errors.As(err, &re) {
+		// The API's answer is already in the user's words (spec/api.md §3).
+		msg, detail = client.SanitizeLine(re.Message), ""
+		if re.Data != nil {
+			detail = client.SanitizeLine(re.Data.Detail)
+		}
+	}
+	fmt.Fprintf(io.err, "veil %s: %s\n", name, oneLine(msg))
+	if g.verbose && detail != "" {
+		fmt.Fprintf(io.err, "veil %s: detail: %s\n", name, oneLine(detail))
+	}
 	return 1
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // homeDir returns the profile directory.
 func (g *globals) homeDir() (string, error) {

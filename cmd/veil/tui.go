@@ -32,7 +32,7 @@ func isTerminal(io *stdio) bool {
 func runTUI(ctx context.Context, g *globals, io *stdio) int {
 	home, err := g.homeDir()
 	if err != nil {
-		return report(io, "tui", err)
+		return report(io, g, "tui", err)
 	}
 	app := tui.New(tui.Config{Profile: &tuiProfile{g: g, home: home}, Notify: io.out})
 	opts := append(tui.Options(), tea.WithContext(ctx), tea.WithInput(io.in), tea.WithOutput(io.out))
@@ -40,9 +40,9 @@ func runTUI(ctx context.Context, g *globals, io *stdio) int {
 	app.Close()
 	switch {
 	case errors.Is(err, tea.ErrProgramPanic):
-		return report(io, "tui", errors.New("stopped after an internal error (a bug; the trace above helps to fix it)"))
+		return report(io, g, "tui", errors.New("stopped after an internal error (a bug; the trace above helps to fix it)"))
 	case err != nil && !errors.Is(err, tea.ErrProgramKilled) && ctx.Err() == nil:
-		return report(io, "tui", err)
+		return report(io, g, "tui", err)
 	}
 	return 0
 }
