@@ -62,7 +62,7 @@ func withAPI(ctx context.Context, g *globals, io *stdio, use apiUse, f func(cont
 	defer crypto.Wipe(pin)
 	srv := daemon.New(daemon.Config{Profile: &cliProfile{g: g, io: io, home: home}, RunEngine: use.run, UID: -1})
 	if err := srv.Unlock(ctx, pin); err != nil {
-		return err
+		return plain(err)
 	}
 	defer srv.Shutdown()
 	a, b := net.Pipe()
@@ -121,6 +121,16 @@ type userError struct {
 
 func (e *userError) Error() string { return e.msg }
 func (e *userError) Unwrap() error { return e.err }
+
+// plain keeps the words of a userError on the command line, where they
+// name the profile's directory (the API gives the kind's own sentence).
+func plain(err error) error {
+	var ue *userError
+	if errors.As(err, &ue) {
+		return errors.New(ue.msg)
+	}
+	return err
+}
 
 func (p *cliProfile) Unlock(ctx context.Context, pin []byte, events chan<- client.Event) (*daemon.Session, error) {
 	eng, err, rerr := unlock(ctx, p.g, p.home, pin, events)

@@ -55,7 +55,7 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		err = srv.Unlock(ctx, pin)
 		crypto.Wipe(pin)
 		if err != nil {
-			return err
+			return plain(err)
 		}
 	}
 	served := make(chan error, 1)
