@@ -166,6 +166,7 @@ func (b *bot) serve(c *client) error {
 	if err := b.subscribe(c); err != nil {
 		return err
 	}
+	log.Printf("subscribed: answering messages")
 	for {
 		m, err := c.next()
 		if err != nil {
