@@ -113,6 +113,16 @@ func startProc(t *testing.T, await, bin string, args ...string) *bgProc {
 	return p
 }
 
+// waitOutput waits until stderr holds text n times.
+func (p *bgProc) waitOutput(text string, n int) {
+	p.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); strings.Count(p.errOut.String(), text) < n; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not say %q %d times; stderr:\n%s", p.name, text, n, p.errOut)
+		}
+	}
+}
+
 // wait waits up to d for the process to exit and returns its exit code.
 func (p *bgProc) wait(d time.Duration) int {
 	p.t.Helper()
@@ -296,24 +306,36 @@ func TestE2EBotsConversation(t *testing.T) {
 	echo := startProc(t, "subscribed", bot, "--home", b.home, "--prefix", "echo: ", "--count", "20")
 
 	// A message that looks like an echo is not answered; the twenty others
-	// are, each once.
+	// are, each once, ten before b's daemon restarts and ten after: the
+	// bot connects again and reads the new daemon's stream from its start.
 	api.call("send", map[string]string{"chat": chat, "text": "echo: not for the bot"}, nil)
-	want := map[string]bool{}
-	for i := range 20 {
-		text := fmt.Sprintf("message %02d", i)
-		api.call("send", map[string]string{"chat": chat, "text": text}, nil)
-		want["echo: "+text] = true
-	}
-	for len(want) > 0 {
-		ev := api.event()
-		if ev.Event.Type != "message" {
-			continue
+	converse := func(from, to int) {
+		t.Helper()
+		want := map[string]bool{}
+		for i := from; i < to; i++ {
+			text := fmt.Sprintf("message %02d", i)
+			api.call("send", map[string]string{"chat": chat, "text": text}, nil)
+			want["echo: "+text] = true
 		}
-		if !want[ev.Event.Text] {
-			t.Fatalf("an unexpected echo %q", ev.Event.Text)
+		for len(want) > 0 {
+			ev := api.event()
+			if ev.Event.Type != "message" {
+				continue
+			}
+			if !want[ev.Event.Text] {
+				t.Fatalf("an unexpected echo %q", ev.Event.Text)
+			}
+			delete(want, ev.Event.Text)
 		}
-		delete(want, ev.Event.Text)
 	}
+	converse(0, 10)
+	stopDaemon(t, db, b)
+	db = startDaemon(t, b)
+	echo.waitOutput("subscribed", 2)
+	if !strings.Contains(echo.errOut.String(), "reading from now") {
+		t.Fatalf("echobot did not say it reads from now:\n%s", echo.errOut)
+	}
+	converse(10, 20)
 	if code := echo.wait(10 * time.Second); code != 0 {
 		t.Fatalf("echobot exited %d after its count; stderr:\n%s", code, echo.errOut)
 	}

@@ -232,7 +232,7 @@ func refused(err error, id string) error {
 }
 
 // clean makes a string from the daemon safe for a terminal: no control or
-// formatting characters (escape sequences, bidi overrides), at most 80 runes.
+// formatting characters (escape sequences, bidi overrides), at most 200 runes.
 func clean(s string) string {
 	r := []rune(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
@@ -240,7 +240,7 @@ func clean(s string) string {
 		}
 		return r
 	}, s))
-	return string(r[:min(len(r), 80)])
+	return string(r[:min(len(r), 200)])
 }
 
 // defaultHome is the profile directory veil uses without --home.
