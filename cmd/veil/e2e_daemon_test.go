@@ -28,8 +28,8 @@ type daemonProc struct {
 	done   chan error
 }
 
-// startDaemon starts p's daemon and waits until it answers unlocked.
-func startDaemon(t *testing.T, p *profile, args ...string) *daemonProc {
+// runDaemon starts p's daemon and waits until it answers unlocked.
+func runDaemon(t *testing.T, p *profile, args ...string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{p: p, done: make(chan error, 1)}
 	d.cmd = exec.Command(veilBin, append([]string{"--home", p.home, "--pin-file", p.pin, "daemon"}, args...)...)
@@ -84,7 +84,7 @@ func TestE2EDaemonKillLosesNothing(t *testing.T) {
 	r := newTestRelay(t)
 	ana, ben := newProfile(t, r.addr), newProfile(t, r.addr)
 	aChat, bChat := connect(t, ana, ben)
-	da, db := startDaemon(t, ana), startDaemon(t, ben)
+	da, db := runDaemon(t, ana), runDaemon(t, ben)
 
 	var want []string // ana's texts, in the order sent
 	for round := range rounds {
@@ -108,11 +108,11 @@ func TestE2EDaemonKillLosesNothing(t *testing.T) {
 		want = append(want, texts...)
 		// Ben answers through a restarted daemon, which is killed too
 		// while its answer may be leaving.
-		db = startDaemon(t, ben)
+		db = runDaemon(t, ben)
 		ben.ok("send", bChat, fmt.Sprintf("reply-%d", round))
 		if rng.IntN(2) == 0 {
 			db.kill(t, syscall.SIGKILL)
-			db = startDaemon(t, ben)
+			db = runDaemon(t, ben)
 		}
 	}
 	// Every message arrives once, in order, on both sides.
@@ -173,7 +173,7 @@ func TestE2EDaemonLockUnlock(t *testing.T) {
 	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
-	d := startDaemon(t, ana)
+	d := runDaemon(t, ana)
 	// No PIN needed while it runs: a PIN file that does not exist is
 	// never read.
 	if out, errOut, code := ana.runPIN("/nonexistent", "chats"); code != 0 {
@@ -213,7 +213,7 @@ func TestE2EDaemonPanicErasesEverything(t *testing.T) {
 	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
-	d := startDaemon(t, ana)
+	d := runDaemon(t, ana)
 	ana.ok("panic")
 	if err := d.kill(t, 0); err != nil { // signal 0: only wait
 		t.Fatalf("the daemon after panic: %v: %s", err, d.stderr.String())
