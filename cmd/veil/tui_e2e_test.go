@@ -443,4 +443,17 @@ func TestTUIServesAPI(t *testing.T) {
 	if out := ana.ok("chats"); !strings.Contains(out, "ben") {
 		t.Fatalf("veil chats after the TUI quit: %s", out)
 	}
+
+	// veil panic beside an unlocked TUI: the TUI erases and exits, and
+	// nothing of the profile stays.
+	a = startTUI(t, sock, "ana2", ana.home)
+	a.waitFor("Enter your PIN")
+	a.typ("correct horse")
+	a.keys("Enter")
+	a.waitFor("ben")
+	if _, errOut, code := ana.runPIN("", "panic"); code != 0 {
+		t.Fatalf("veil panic beside the TUI: exit %d, %s", code, errOut)
+	}
+	a.gone()
+	wantNothing(t, ana.home, "veil panic beside the TUI")
 }
