@@ -16,6 +16,9 @@ import (
 	"veil/tui"
 )
 
+// eraseWait bounds how long the API's erase waits for the TUI's.
+const eraseWait = time.Minute
+
 // errTUIHolds is the API's unlock while the TUI is on its unlock screen.
 var errTUIHolds = errors.New("the TUI holds this profile: unlock it there")
 
@@ -30,6 +33,7 @@ type tuiAPI struct {
 	srv    *daemon.Server
 	backup *cliProfile // backups are written as the CLI writes them
 	prog   *tea.Program
+	exited chan struct{} // closed when prog has returned
 
 	mu      sync.Mutex
 	ln      *daemon.Listener
@@ -44,7 +48,7 @@ var (
 )
 
 func newTUIAPI(g *globals, io *stdio, home string) *tuiAPI {
-	t := &tuiAPI{home: home, backup: &cliProfile{g: g, io: io, home: home}}
+	t := &tuiAPI{home: home, backup: &cliProfile{g: g, io: io, home: home}, exited: make(chan struct{})}
 	t.srv = daemon.New(daemon.Config{Profile: t, UID: -1})
 	return t
 }
@@ -95,9 +99,13 @@ func (t *tuiAPI) profileGone() {
 	}
 }
 
-// stop ends the API when the TUI exits: the answer to an erase is
-// written first, then the socket and every connection are closed.
+// stop ends the API when the TUI has exited (after App.Close): the
+// answer to an erase is written first, then the socket and every
+// connection are closed. A session still attached (one whose unlock
+// finished after the program) is let go with the process.
 func (t *tuiAPI) stop() {
+	close(t.exited)
+	t.srv.Detach()
 	if t.srv.Gone() {
 		select {
 		case <-t.srv.Done():
@@ -171,9 +179,12 @@ func (t *tuiAPI) Erase(ctx context.Context) error {
 	select {
 	case err := <-done:
 		return err
+	case <-t.exited:
+		return errors.New("the TUI quit before it erased the profile: run veil panic again")
 	case <-ctx.Done():
-		return errors.New("the TUI did not erase the profile in time: use its panic command")
+	case <-time.After(eraseWait):
 	}
+	return errors.New("the TUI did not erase the profile in time: use its panic command")
 }
 
 // tuiErased is called when the TUI's panic erase has run, with its
