@@ -159,8 +159,8 @@ func (s *Server) pump(ctx context.Context, events <-chan client.Event) {
 	}
 }
 
-// publish adds ev to the stream (for an engine whose events the Server
-// does not read itself: see Attach).
+// publish adds ev to the stream of the session the Server unlocked (an
+// attached session's owner calls Publish).
 func (s *Server) publish(ev client.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
