@@ -49,6 +49,7 @@ type Server struct {
 	runDone  chan struct{}      // closed when both have returned
 	lastCall time.Time
 	stopped  bool
+	att      *attachment   // the owner of an attached session (attach.go)
 	gone     bool          // the profile is erased or missing: finish after answering
 	done     chan struct{} // closed when the server asks to stop
 	conns    map[*conn]struct{}
@@ -158,8 +159,8 @@ func (s *Server) pump(ctx context.Context, events <-chan client.Event) {
 	}
 }
 
-// publish adds ev to the stream (for an engine whose events the Server
-// does not read itself: see Attach).
+// publish adds ev to the stream of the session the Server unlocked (an
+// attached session's owner calls Publish).
 func (s *Server) publish(ev client.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -172,7 +173,11 @@ func (s *Server) publish(ev client.Event) {
 // what is left stays queued in the vault), closes the session, which zeroes
 // its keys, and forgets every event held: only status, unlock and erase
 // answer until the next unlock. Subscribers are told the stream ended.
+// An attached session's owner is asked to lock instead (Attach).
 func (s *Server) Lock() {
+	if s.ownerLock() {
+		return
+	}
 	s.unlockMu.Lock()
 	defer s.unlockMu.Unlock()
 	s.lock()
@@ -181,7 +186,7 @@ func (s *Server) Lock() {
 func (s *Server) lock() {
 	s.mu.Lock()
 	sess, stop, done := s.sess, s.runStop, s.runDone
-	if sess == nil {
+	if sess == nil || s.att != nil {
 		s.mu.Unlock()
 		return
 	}
@@ -201,8 +206,12 @@ func (s *Server) lock() {
 }
 
 // Erase locks the profile and erases it (wipe, panic). The server is then
-// Gone: it answers the call that asked and ends (Done).
+// Gone: it answers the call that asked and ends (Done). An attached
+// session's owner is asked to erase instead (Attach).
 func (s *Server) Erase(ctx context.Context) error {
+	if asked, err := s.ownerErase(ctx); asked {
+		return err
+	}
 	s.unlockMu.Lock()
 	defer s.unlockMu.Unlock()
 	s.lock()

@@ -191,6 +191,10 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, a.onLocked()
 	case erasedMsg:
 		return a, a.onErased(msg)
+	case LockMsg:
+		return a, a.lock()
+	case EraseMsg:
+		return a, a.onErase()
 	case runDoneMsg:
 		return a, a.onRunDone(msg)
 	case tea.KeyMsg:

@@ -13,6 +13,7 @@ import (
 
 	"veil/client"
 	"veil/crypto"
+	"veil/daemon"
 	"veil/relay/wire"
 	"veil/tui"
 	"veil/vault"
@@ -34,10 +35,24 @@ func runTUI(ctx context.Context, g *globals, io *stdio) int {
 	if err != nil {
 		return report(io, g, "tui", err)
 	}
-	app := tui.New(tui.Config{Profile: &tuiProfile{g: g, home: home}, Notify: io.out})
+	api := newTUIAPI(g, io, home)
+	app := tui.New(tui.Config{Profile: &tuiProfile{g: g, home: home, api: api}, Notify: io.out})
 	opts := append(tui.Options(), tea.WithContext(ctx), tea.WithInput(io.in), tea.WithOutput(io.out))
-	_, err = tea.NewProgram(app, opts...).Run()
+	api.prog = tea.NewProgram(app, opts...)
+	// The TUI serves the profile's API while it runs; a profile made on
+	// its first-run screen gets the socket once it exists.
+	if _, err := os.Stat(home); err == nil {
+		err := api.listen()
+		if errors.Is(err, daemon.ErrRunning) {
+			err = errors.New("a veil daemon (or another veil TUI) already runs for this profile: stop it, or use the CLI")
+		}
+		if err != nil {
+			return report(io, "tui", err)
+		}
+	}
+	_, err = api.prog.Run()
 	app.Close()
+	api.stop()
 	switch {
 	case errors.Is(err, tea.ErrProgramPanic):
 		return report(io, g, "tui", errors.New("stopped after an internal error (a bug; the trace above helps to fix it)"))
@@ -53,6 +68,7 @@ func runTUI(ctx context.Context, g *globals, io *stdio) int {
 type tuiProfile struct {
 	g    *globals
 	home string
+	api  *tuiAPI
 }
 
 var _ tui.Profile = (*tuiProfile)(nil)
@@ -66,10 +82,6 @@ func (p *tuiProfile) Exists() (bool, error) {
 		return false, nil
 	}
 	return false, err
-}
-
-func (p *tuiProfile) session(s *session) *tui.Session {
-	return &tui.Session{Engine: s.eng, Close: s.close}
 }
 
 func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- client.Event) (*tui.Session, error) {
@@ -95,11 +107,13 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 			opts.DuressMode = client.DuressReset
 		}
 	}
-	s, err := create(ctx, p.g, p.home, st.PIN, st.Relay, opts, events)
+	in, stopTee := p.api.teeEvents(events)
+	s, err := create(ctx, p.g, p.home, st.PIN, st.Relay, opts, in)
 	if err != nil {
+		stopTee()
 		return nil, err
 	}
-	return p.session(s), nil
+	return p.api.attach(s, stopTee), nil
 }
 
 // Open unlocks the profile like every other command (see openWith): a
@@ -110,7 +124,14 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 // shows the first-run screen after either.
 func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.Event) (*tui.Session, error) {
 	defer crypto.Wipe(pin)
-	eng, err, rerr := unlock(ctx, p.g, p.home, pin, events)
+	in, stopTee := p.api.teeEvents(events)
+	eng, err, rerr := unlock(ctx, p.g, p.home, pin, in)
+	if err != nil {
+		stopTee()
+	}
+	if errors.Is(err, client.ErrErased) || errors.Is(err, client.ErrNoProfile) {
+		p.api.profileGone()
+	}
 	switch {
 	case errors.Is(err, vault.ErrWrongPIN):
 		return nil, errors.New("wrong PIN")
@@ -131,9 +152,16 @@ func (p *tuiProfile) Open(ctx context.Context, pin []byte, events chan<- client.
 	// The TUI owns the screen: a replaced relay directory is not reported.
 	if err := s.bringUp(ctx, func() {}); err != nil {
 		s.close()
+		stopTee()
 		return nil, err
 	}
-	return p.session(s), nil
+	return p.api.attach(s, stopTee), nil
 }
 
-func (p *tuiProfile) Erase(ctx context.Context) error { return wipeHome(ctx, p.g) }
+// Erase erases the profile in this process: the TUI serves its socket, so
+// there is no daemon to ask.
+func (p *tuiProfile) Erase(ctx context.Context) error {
+	err := eraseHome(ctx, p.home)
+	p.api.tuiErased(err)
+	return err
+}

@@ -363,3 +363,97 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 	a.keys("C-c")
 	a.gone()
 }
+
+// TestTUIServesAPI: while the TUI runs unlocked, the CLI of the same
+// profile (no PIN given) goes through the TUI's engine: chats lists, send
+// sends and the TUI shows the message. Locked (its lock key, or veil
+// lock), the API says so; once the TUI quits, the CLI opens the profile
+// itself again.
+func TestTUIServesAPI(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
+	}
+	r := newTestRelay(t)
+	ana := newProfile(t, r.addr)
+	ben := newProfile(t, r.addr)
+	key := ana.ok("invite", "--name", "ben", "--as", "ana")
+	ben.ok("join", key, "--name", "ana", "--as", "ben")
+	ben.ok("send", "ana", "hello ana")
+
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	a := startTUI(t, sock, "ana", ana.home)
+	a.waitFor("Enter your PIN")
+	if _, err := os.Stat(filepath.Join(ana.home, "veil.sock")); err != nil {
+		t.Fatalf("the TUI serves no socket: %v", err)
+	}
+	// Locked: the API says so, and will not unlock behind the TUI's back.
+	if _, errOut, code := ana.runPIN("", "chats"); code != 1 || !strings.Contains(errOut, "locked") {
+		t.Fatalf("veil chats while the TUI is locked: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := ana.run("unlock"); code != 1 || !strings.Contains(errOut, "the TUI holds this profile") {
+		t.Fatalf("veil unlock while the TUI is locked: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := ana.run("daemon"); code != 1 || !strings.Contains(errOut, "already runs") {
+		t.Fatalf("veil daemon beside the TUI: exit %d, %s", code, errOut)
+	}
+
+	a.typ("correct horse")
+	a.keys("Enter")
+	a.waitFor("ben")
+	a.keys("M-1")
+	a.waitFor("hello ana")
+
+	// Another process, no PIN: through the TUI's socket.
+	if out, errOut, code := ana.runPIN("", "chats"); code != 0 || !strings.Contains(out, "ben") {
+		t.Fatalf("veil chats beside the TUI: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if out, errOut, code := ana.runPIN("", "send", "ben", "through the tui"); code != 0 {
+		t.Fatalf("veil send beside the TUI: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	a.waitFor("through the tui")
+	evs := chatEvents(ben.watch(1, 30*time.Second))
+	if len(evs) != 1 || evs[0].Text != "through the tui" {
+		t.Fatalf("ben saw %+v", evs)
+	}
+
+	// The TUI's lock key: the API is locked too.
+	a.keys("C-l")
+	a.waitFor("Enter your PIN")
+	if _, errOut, code := ana.runPIN("", "chats"); code != 1 || !strings.Contains(errOut, "locked") {
+		t.Fatalf("veil chats after the TUI locked: exit %d, %s", code, errOut)
+	}
+
+	// veil lock locks the TUI.
+	a.typ("correct horse")
+	a.keys("Enter")
+	a.waitFor("ben")
+	if _, errOut, code := ana.runPIN("", "lock"); code != 0 {
+		t.Fatalf("veil lock beside the TUI: exit %d, %s", code, errOut)
+	}
+	a.waitFor("Enter your PIN")
+
+	// The TUI quits: its socket goes, and the CLI opens the profile.
+	a.keys("C-c")
+	a.gone()
+	if _, err := os.Stat(filepath.Join(ana.home, "veil.sock")); err == nil {
+		t.Fatal("the socket stays after the TUI quit")
+	}
+	if out := ana.ok("chats"); !strings.Contains(out, "ben") {
+		t.Fatalf("veil chats after the TUI quit: %s", out)
+	}
+
+	// veil panic beside an unlocked TUI: the TUI erases and exits, and
+	// nothing of the profile stays.
+	a = startTUI(t, sock, "ana2", ana.home)
+	a.waitFor("Enter your PIN")
+	a.typ("correct horse")
+	a.keys("Enter")
+	a.waitFor("ben")
+	if _, errOut, code := ana.runPIN("", "panic"); code != 0 {
+		t.Fatalf("veil panic beside the TUI: exit %d, %s", code, errOut)
+	}
+	a.gone()
+	wantNothing(t, ana.home, "veil panic beside the TUI")
+}
