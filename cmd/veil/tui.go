@@ -47,7 +47,7 @@ func runTUI(ctx context.Context, g *globals, io *stdio) int {
 			err = errors.New("a veil daemon (or another veil TUI) already runs for this profile: stop it, or use the CLI")
 		}
 		if err != nil {
-			return report(io, "tui", err)
+			return report(io, g, "tui", err)
 		}
 	}
 	_, err = api.prog.Run()
