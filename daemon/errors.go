@@ -13,7 +13,43 @@ var errLocked = errors.New("daemon: locked")
 // problem is an error in the user's words.
 type problem struct{ Kind, Message string }
 
-// explain says err in the user's words.
+// kindOf names the failures a client branches on (spec/api.md §3.1);
+// any other failure is "internal".
+func kindOf(err error) string {
+	switch {
+	case errors.Is(err, client.ErrErased):
+		return "erased"
+	case errors.Is(err, client.ErrNoProfile):
+		return "no_profile"
+	case errors.Is(err, client.ErrBackoff):
+		return "backoff"
+	case errors.Is(err, client.ErrUnlockPIN):
+		return "wrong_pin"
+	case errors.Is(err, client.ErrBusy):
+		return "busy"
+	case errors.Is(err, client.ErrInviteUsed):
+		return "invite_used"
+	case errors.Is(err, client.ErrBadInviteKey):
+		return "bad_invite_key"
+	case errors.Is(err, client.ErrNoChat):
+		return "no_chat"
+	case errors.Is(err, client.ErrNoMessage):
+		return "no_message"
+	case errors.Is(err, client.ErrNotJoined):
+		return "not_joined"
+	case errors.Is(err, client.ErrNoRelay):
+		return "no_relay"
+	case errors.Is(err, client.ErrGroupRemoved):
+		return "group_removed"
+	case errors.Is(err, client.ErrGroupWaiting):
+		return "group_waiting"
+	case errors.Is(err, client.ErrGroupTimer):
+		return "group_timer"
+	}
+	return "internal"
+}
+
+// explain says err in the user's words, with its kind.
 func explain(err error) problem {
 	msg := err.Error()
 	for {
@@ -23,7 +59,7 @@ func explain(err error) problem {
 		}
 		msg = msg[i+2:]
 	}
-	return problem{Kind: "internal", Message: msg}
+	return problem{Kind: kindOf(err), Message: msg}
 }
 
 // rpcError turns a method's error into the API's (spec/api.md §3): a
