@@ -103,6 +103,7 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 		s.mu.Lock()
 		if s.ring != r {
 			s.mu.Unlock()
+			c.detach(end)
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "locked"})
 			return
 		}
@@ -110,8 +111,8 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 		wake := r.wake
 		s.mu.Unlock()
 		if !ok {
+			c.detach(end)
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "gap"})
-			c.detach()
 			return
 		}
 		for _, e := range es {
@@ -131,10 +132,14 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 	}
 }
 
-// detach forgets an ended subscription, so the connection may subscribe
-// again.
-func (c *conn) detach() {
+// detach forgets the subscription whose sender closes end, once it has
+// ended on its own, so the connection may subscribe again as soon as it
+// is told; a later subscription is left alone.
+func (c *conn) detach(end chan struct{}) {
 	c.mu.Lock()
-	c.sub, c.subEnd = nil, nil
+	if c.subEnd == end {
+		c.sub()
+		c.sub, c.subEnd = nil, nil
+	}
 	c.mu.Unlock()
 }
