@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -258,4 +259,63 @@ func TestAutoLock(t *testing.T) {
 	if s.CheckIdle() {
 		t.Fatal("a locked server locked again")
 	}
+}
+
+// TestLockDuringCalls: calls that race a lock either succeed or answer
+// "locked"; none fails with the closed vault's own error.
+func TestLockDuringCalls(t *testing.T) {
+	s, _ := unlockedServer(t, Config{}, "")
+	const callers = 4
+	cycles := 20
+	if testing.Short() {
+		cycles = 5
+	}
+	for range cycles {
+		var wg sync.WaitGroup
+		answered := make(chan struct{}, callers)
+		errs := make(chan error, callers)
+		for range callers {
+			c := pipe(t, s)
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					err := do(t, c, "chats", nil, nil)
+					if i == 0 {
+						answered <- struct{}{}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		for range callers {
+			<-answered
+		}
+		s.Lock()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if re := apiError(t, err); re.Code != rpc.CodeLocked {
+				t.Fatalf("a call racing the lock answered %d %q (%+v)", re.Code, re.Message, re.Data)
+			}
+		}
+		if err := s.Unlock(context.Background(), []byte(testPIN)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLockMidCall: a call whose engine is closed under it by a lock
+// answers "locked", not the closed vault's error.
+func TestLockMidCall(t *testing.T) {
+	s, _ := unlockedServer(t, Config{}, "")
+	const name = "test.lock_midway"
+	methods[name] = method{run: func(ctx context.Context, c *conn, eng *client.Engine, _ json.RawMessage) (any, func(), error) {
+		c.s.Lock()
+		_, err := eng.Chats(ctx)
+		return ok{}, nil, err
+	}}
+	t.Cleanup(func() { delete(methods, name) })
+	wantCode(t, do(t, pipe(t, s), name, nil, nil), rpc.CodeLocked, "locked")
 }
