@@ -224,6 +224,9 @@ func TestLock(t *testing.T) {
 	}
 	after := ev.Seq
 	wantCode(t, do(t, c, "subscribe", SubscribeParams{Stream: st.Stream, After: &after}, nil), rpc.CodeGap, "gap")
+	// A sequence number without its stream resumes nothing.
+	s.publish(client.Event{Type: client.EventWarning, Err: "new one"})
+	wantCode(t, do(t, c, "subscribe", SubscribeParams{After: &after}, nil), rpc.CodeInvalidParams, "bad_params")
 	// The connection whose stream ended may subscribe again.
 	var st2 Status
 	must(t, c, "subscribe", nil, &st2)

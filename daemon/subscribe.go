@@ -31,8 +31,8 @@ type EndNote struct {
 }
 
 // SubscribeParams are subscribe's params: without After, the stream
-// starts with the next event; with it (and the Stream it was read from),
-// with the event after After.
+// starts with the next event; with it and the Stream it was read from
+// (required with After), with the event after After.
 type SubscribeParams struct {
 	Stream string  `json:"stream,omitempty"`
 	After  *uint64 `json:"after,omitempty"`
@@ -57,7 +57,13 @@ func subscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawM
 	}
 	from := r.last()
 	if p.After != nil {
-		if p.Stream != "" && p.Stream != r.stream {
+		if p.Stream == "" {
+			s.mu.Unlock()
+			// A sequence number means nothing without its stream: it
+			// could be another unlock's.
+			return nil, nil, badParams("after needs the stream it was read from")
+		}
+		if p.Stream != r.stream {
 			s.mu.Unlock()
 			return nil, nil, &gapError{"the stream " + client.SanitizeLine(p.Stream) + " ended (the profile was locked or the daemon restarted): read the chats again, then subscribe without after"}
 		}
