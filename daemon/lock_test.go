@@ -322,3 +322,35 @@ func TestLockMidCall(t *testing.T) {
 	t.Cleanup(func() { delete(methods, name) })
 	wantCode(t, do(t, pipe(t, s), name, nil, nil), rpc.CodeLocked, "locked")
 }
+
+// TestErase: erase locks the profile, ends the stream, erases the vault
+// and ends the server once the caller has the answer.
+func TestErase(t *testing.T) {
+	s, p := unlockedServer(t, Config{}, "")
+	sub := pipe(t, s)
+	must(t, sub, "subscribe", nil, nil)
+	a, b := net.Pipe()
+	w := &answerWatch{Conn: a, done: s.Done()}
+	go s.ServeConn(w)
+	c := NewClient(b)
+	t.Cleanup(func() { c.Close() })
+	must(t, c, "erase", nil, nil)
+	if n := nextNote(t, sub); n.Method != NoteEnd {
+		t.Fatalf("after erase: %s %s", n.Method, n.Params)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(waitLimit):
+		t.Fatal("the server did not end after erase")
+	}
+	if !w.written.Load() || w.early.Load() {
+		t.Fatalf("answer written %v, after the end %v", w.written.Load(), w.early.Load())
+	}
+	o := p.options()
+	if _, err := vault.Open(context.Background(), p.dir, []byte(testPIN), &o); !errors.Is(err, vault.ErrNoProfile) {
+		t.Fatalf("after erase: %v, want no profile", err)
+	}
+	if !errors.Is(do(t, c, "status", nil, nil), ErrClosed) {
+		t.Fatal("the erased server still answers")
+	}
+}

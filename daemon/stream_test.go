@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -197,4 +198,41 @@ func TestStreamGap(t *testing.T) {
 	if e := nextEvent(t, c); e.Seq != 3 {
 		t.Fatalf("resumed after 2 with %d", e.Seq)
 	}
+}
+
+// TestStuckSubscriber: a subscriber that stops reading holds up nothing
+// else; when it reads again, it gets what it was sent, then a gap for
+// what the ring let go, and may subscribe again.
+func TestStuckSubscriber(t *testing.T) {
+	s, _ := unlockedServer(t, Config{}, "")
+	stuck, other := pipe(t, s), pipe(t, s)
+	var st Status
+	must(t, stuck, "subscribe", nil, &st)
+	for range 2 * ringSize {
+		s.publish(client.Event{Type: client.EventWarning, Err: "filler"})
+	}
+	must(t, other, "chats", nil, nil)
+	if got := s.Status().Seq; got != st.Seq+2*ringSize {
+		t.Fatalf("seq %d, want %d", got, st.Seq+2*ringSize)
+	}
+	last := st.Seq
+	for {
+		n := nextNote(t, stuck)
+		if n.Method == NoteEnd {
+			var end EndNote
+			if err := json.Unmarshal(n.Params, &end); err != nil || end.Reason != "gap" || end.Stream != st.Stream {
+				t.Fatalf("end %s", n.Params)
+			}
+			break
+		}
+		var e EventNote
+		if err := json.Unmarshal(n.Params, &e); err != nil || e.Seq != last+1 {
+			t.Fatalf("event %s after %d", n.Params, last)
+		}
+		last = e.Seq
+	}
+	if last >= s.Status().Seq {
+		t.Fatalf("read everything (%d): no gap to test", last)
+	}
+	must(t, stuck, "subscribe", nil, nil)
 }
