@@ -35,12 +35,15 @@ type Client struct {
 	pending map[string]chan rpc.Message
 	err     error // why the connection ended
 	done    chan struct{}
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close: notifications are dropped
 }
 
 // NewClient speaks the API over rwc (a socket, or one end of a pipe to
 // Server.ServeConn).
 func NewClient(rwc io.ReadWriteCloser) *Client {
-	c := &Client{rwc: rwc, notes: make(chan Note, 256), pending: map[string]chan rpc.Message{}, done: make(chan struct{})}
+	c := &Client{rwc: rwc, notes: make(chan Note, 256), pending: map[string]chan rpc.Message{}, done: make(chan struct{}), closing: make(chan struct{})}
 	go c.read()
 	return c
 }
@@ -49,8 +52,9 @@ func NewClient(rwc io.ReadWriteCloser) *Client {
 // the connection ends. A reader that stops reading stalls the answers too.
 func (c *Client) Notes() <-chan Note { return c.notes }
 
-// Close ends the connection.
+// Close ends the connection, also when notifications wait unread.
 func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
 	err := c.rwc.Close()
 	<-c.done
 	return err
@@ -72,7 +76,10 @@ func (c *Client) read() {
 			continue
 		}
 		if !m.IsResponse() {
-			c.notes <- Note{Method: m.Method, Params: m.Params}
+			select {
+			case c.notes <- Note{Method: m.Method, Params: m.Params}:
+			case <-c.closing:
+			}
 			continue
 		}
 		c.mu.Lock()

@@ -139,11 +139,17 @@ func (c *conn) call(method string, params json.RawMessage) (result any, after fu
 		r, a, err := m.run(ctx, c, nil, params)
 		return r, a, s.rpcError(err)
 	}
-	eng, _ := s.engine()
+	eng, sess := s.engine()
 	if eng == nil {
 		return nil, nil, lockedError()
 	}
 	r, a, err := m.run(ctx, c, eng, params)
+	if err != nil {
+		if _, now := s.engine(); now != sess {
+			// A lock closed the engine under the call.
+			return nil, nil, lockedError()
+		}
+	}
 	return r, a, s.rpcError(err)
 }
 

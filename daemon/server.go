@@ -48,6 +48,7 @@ type Server struct {
 	runStop  context.CancelFunc // stops the engine's Run and the event pump
 	runDone  chan struct{}      // closed when both have returned
 	lastCall time.Time
+	unlocks  uint64 // unlocks so far, which tells their streams apart
 	stopped  bool
 	att      *attachment   // the owner of an attached session (attach.go)
 	gone     bool          // the profile is erased or missing: finish after answering
@@ -121,7 +122,8 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	s.mu.Lock()
-	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now())), stop, done
+	s.unlocks++
+	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now(), s.unlocks)), stop, done
 	s.lastCall = s.cfg.Now()
 	s.mu.Unlock()
 	var wg sync.WaitGroup
@@ -141,10 +143,11 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	return nil
 }
 
-// newStreamID names one unlocked period's event stream: unique for this
-// profile's daemon runs, no secret.
-func newStreamID(now time.Time) string {
-	return strconv.FormatInt(now.UnixNano(), 36)
+// newStreamID names one unlocked period's event stream, the n-th of this
+// server: unique for this profile's daemon runs (two unlocks of one run
+// differ even when the clock did not move), no secret.
+func newStreamID(now time.Time, n uint64) string {
+	return strconv.FormatInt(now.UnixNano(), 36) + "." + strconv.FormatUint(n, 36)
 }
 
 // pump moves the engine's events into the ring until ctx ends.

@@ -31,8 +31,8 @@ type EndNote struct {
 }
 
 // SubscribeParams are subscribe's params: without After, the stream
-// starts with the next event; with it (and the Stream it was read from),
-// with the event after After.
+// starts with the next event; with it and the Stream it was read from
+// (required with After), with the event after After.
 type SubscribeParams struct {
 	Stream string  `json:"stream,omitempty"`
 	After  *uint64 `json:"after,omitempty"`
@@ -57,7 +57,13 @@ func subscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawM
 	}
 	from := r.last()
 	if p.After != nil {
-		if p.Stream != "" && p.Stream != r.stream {
+		if p.Stream == "" {
+			s.mu.Unlock()
+			// A sequence number means nothing without its stream: it
+			// could be another unlock's.
+			return nil, nil, badParams("after needs the stream it was read from")
+		}
+		if p.Stream != r.stream {
 			s.mu.Unlock()
 			return nil, nil, &gapError{"the stream " + client.SanitizeLine(p.Stream) + " ended (the profile was locked or the daemon restarted): read the chats again, then subscribe without after"}
 		}
@@ -103,16 +109,16 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 		s.mu.Lock()
 		if s.ring != r {
 			s.mu.Unlock()
+			c.detach(end)
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "locked"})
-			c.detach()
 			return
 		}
 		es, ok := r.after(seq, 64)
 		wake := r.wake
 		s.mu.Unlock()
 		if !ok {
+			c.detach(end)
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "gap"})
-			c.detach()
 			return
 		}
 		for _, e := range es {
@@ -132,10 +138,14 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 	}
 }
 
-// detach forgets an ended subscription, so the connection may subscribe
-// again.
-func (c *conn) detach() {
+// detach forgets the subscription whose sender closes end, once it has
+// ended on its own, so the connection may subscribe again as soon as it
+// is told; a later subscription is left alone.
+func (c *conn) detach(end chan struct{}) {
 	c.mu.Lock()
-	c.sub, c.subEnd = nil, nil
+	if c.subEnd == end {
+		c.sub()
+		c.sub, c.subEnd = nil, nil
+	}
 	c.mu.Unlock()
 }
