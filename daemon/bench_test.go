@@ -52,3 +52,21 @@ func BenchmarkAPISend(b *testing.B) {
 	}
 	reportLatency(b, ds)
 }
+
+// BenchmarkAPISendPeerAway is BenchmarkAPISend with the peer's profile
+// locked after pairing: only the sender's engine and the relay share the
+// machine, as when the peer is on another device.
+func BenchmarkAPISendPeerAway(b *testing.B) {
+	r := relaytest.Start(b)
+	ana, ben := newPeer(b, r.Address.String()), newPeer(b, r.Address.String())
+	_, benChat, _, _ := pairPeers(b, ana, ben)
+	ana.s.Lock()
+	params := map[string]string{"chat": benChat, "text": "a message of a usual length, some forty bytes"}
+	var ds []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		must(b, ben.c, "send", params, nil)
+		ds = append(ds, time.Since(start))
+	}
+	reportLatency(b, ds)
+}
