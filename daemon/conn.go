@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	"veil/client"
 	"veil/daemon/rpc"
@@ -57,23 +60,25 @@ func (s *Server) ServeConn(rwc io.ReadWriteCloser) {
 		if err != nil {
 			return
 		}
-		if len(line) == 0 {
-			continue
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // blank lines are ignored (spec/api.md §2)
 		}
 		m, err := rpc.Parse(line)
 		if err != nil {
 			var pe *rpc.ParseError
 			errors.As(err, &pe)
-			c.reply(pe.ID, nil, &rpc.Error{Code: pe.Code(), Message: pe.Error()})
+			c.reply(pe.ID, nil, &rpc.Error{Code: pe.Code(), Message: strings.TrimPrefix(pe.Error(), "rpc: "), Data: &rpc.ErrorData{Kind: "bad_request"}})
 			continue
 		}
 		if m.IsResponse() {
 			continue // the server makes no calls
 		}
 		result, after, rerr := c.call(m.Method, m.Params)
-		if !m.IsNotification() && !c.reply(m.ID, result, rerr) {
-			after = nil
+		if !m.IsNotification() {
+			c.reply(m.ID, result, rerr)
 		}
+		// after runs even when the answer could not be written: a
+		// subscription's sender then fails at once and ends.
 		if after != nil {
 			after()
 		}
@@ -93,10 +98,20 @@ func (c *conn) reply(id json.RawMessage, result any, rerr *rpc.Error) bool {
 	return c.write(b)
 }
 
+// writeTimeout bounds one write: a client that stops reading for that
+// long is disconnected, so nothing of the server waits on it for ever.
+const writeTimeout = 30 * time.Second
+
 func (c *conn) write(b []byte) bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if d, ok := c.rwc.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(time.Now().Add(writeTimeout))
+	}
 	_, err := c.rwc.Write(b)
+	if err != nil {
+		c.rwc.Close()
+	}
 	return err == nil
 }
 

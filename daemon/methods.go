@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,7 +54,7 @@ func call[P any](f func(ctx context.Context, eng *client.Engine, p *P) (any, err
 }
 
 // Duration is a duration in params: a string as the CLI reads it ("90s",
-// "10m", "7d", "off") or a number of seconds (spec/api.md §2.2).
+// "10m", "7d", "off") or a number of seconds (spec/api.md §2.1).
 type Duration time.Duration
 
 // UnmarshalJSON reads either form.
@@ -98,6 +99,14 @@ func (p *msgParam) check() error   { return errors.Join(need("chat", p.Chat), ne
 func (p *relayParam) check() error { return need("relay", p.Relay) }
 func (p *memberParam) check() error {
 	return errors.Join(need("chat", p.Chat), need("member", p.Member))
+}
+
+// present refuses a missing parameter whose zero value means something.
+func present(name string, ok bool) error {
+	if !ok {
+		return badParams("missing parameter %q", name)
+	}
+	return nil
 }
 
 func need(name, v string) error {
@@ -163,8 +172,15 @@ type (
 	}
 )
 
-// maxPage bounds one read.
-const maxPage = 1000
+// minPassphrase is the shortest backup passphrase taken, in bytes.
+const minPassphrase = 8
+
+// maxPage bounds one read in messages, maxPageBytes in encoded bytes, so
+// a page always fits one line (rpc.MaxLine) whatever its texts hold.
+const (
+	maxPage      = 1000
+	maxPageBytes = 768 << 10
+)
 
 var methods map[string]method
 
@@ -177,11 +193,17 @@ func init() {
 			return c.s.Status(), nil, nil
 		}},
 		"unlock": {locked: true, run: unlockMethod},
-		"lock": {locked: true, run: func(_ context.Context, c *conn, _ *client.Engine, _ json.RawMessage) (any, func(), error) {
+		"lock": {locked: true, run: func(_ context.Context, c *conn, _ *client.Engine, raw json.RawMessage) (any, func(), error) {
+			if err := rpc.DecodeParams(raw, &struct{}{}); err != nil {
+				return nil, nil, badParams("lock takes no parameters")
+			}
 			c.s.Lock()
 			return c.s.Status(), nil, nil
 		}},
-		"erase": {locked: true, run: func(ctx context.Context, c *conn, _ *client.Engine, _ json.RawMessage) (any, func(), error) {
+		"erase": {locked: true, run: func(ctx context.Context, c *conn, _ *client.Engine, raw json.RawMessage) (any, func(), error) {
+			if err := rpc.DecodeParams(raw, &struct{}{}); err != nil {
+				return nil, nil, badParams("erase takes no parameters")
+			}
 			return ok{}, c.s.finishIfGone, c.s.Erase(context.WithoutCancel(ctx))
 		}},
 		"subscribe":   {run: subscribeMethod},
@@ -199,7 +221,13 @@ func init() {
 		})},
 		"read": {run: call(readMethod)},
 		"mark_read": {run: call(func(ctx context.Context, eng *client.Engine, p *markParams) (any, error) {
-			return ok{}, eng.MarkRead(ctx, p.Chat, p.IDs...)
+			if p.IDs == nil {
+				return ok{}, eng.MarkRead(ctx, p.Chat)
+			}
+			if len(*p.IDs) == 0 {
+				return ok{}, nil // an empty list marks nothing
+			}
+			return ok{}, eng.MarkRead(ctx, p.Chat, *p.IDs...)
 		})},
 		"send": {run: call(func(ctx context.Context, eng *client.Engine, p *sendParams) (any, error) {
 			id, err := eng.Send(ctx, p.Chat, p.Text, client.SendOptions{TTL: time.Duration(p.TTL)})
@@ -208,24 +236,44 @@ func init() {
 		"edit": {run: call(func(ctx context.Context, eng *client.Engine, p *editParams) (any, error) {
 			return ok{}, eng.Edit(ctx, p.Chat, p.ID, p.Text)
 		})},
-		"delete": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
-			return ok{}, eng.Delete(ctx, p.Chat, p.ID)
-		})},
-		"burn": {run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
-			return ok{}, eng.Burn(ctx, p.Chat)
-		})},
+		"delete": {run: func(ctx context.Context, c *conn, eng *client.Engine, raw json.RawMessage) (any, func(), error) {
+			return call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
+				info, err := eng.Chat(ctx, p.Chat)
+				if err != nil {
+					return nil, err
+				}
+				if err := eng.Delete(ctx, p.Chat, p.ID); err != nil {
+					return nil, err
+				}
+				c.s.scrub(info.ID, p.ID)
+				return ok{}, nil
+			})(ctx, c, eng, raw)
+		}},
+		"burn": {run: func(ctx context.Context, c *conn, eng *client.Engine, raw json.RawMessage) (any, func(), error) {
+			return call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
+				info, err := eng.Chat(ctx, p.Chat)
+				if err != nil {
+					return nil, err
+				}
+				if err := eng.Burn(ctx, p.Chat); err != nil {
+					return nil, err
+				}
+				c.s.scrub(info.ID, "")
+				return ok{}, nil
+			})(ctx, c, eng, raw)
+		}},
 		"rename": {run: call(func(ctx context.Context, eng *client.Engine, p *renameParams) (any, error) {
-			return ok{}, eng.Rename(ctx, p.Chat, p.Name)
+			return ok{}, eng.Rename(ctx, p.Chat, *p.Name)
 		})},
 		"verify": {run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
 			code, err := eng.SafetyCode(ctx, p.Chat)
 			return CodeResult{Code: code}, err
 		})},
 		"receipts": {run: call(func(ctx context.Context, eng *client.Engine, p *receiptsParams) (any, error) {
-			return ok{}, eng.SetReadReceipts(ctx, p.Chat, p.On)
+			return ok{}, eng.SetReadReceipts(ctx, p.Chat, *p.On)
 		})},
 		"timer": {run: call(func(ctx context.Context, eng *client.Engine, p *timerParams) (any, error) {
-			return ok{}, eng.SetTimer(ctx, p.Chat, time.Duration(p.TTL))
+			return ok{}, eng.SetTimer(ctx, p.Chat, time.Duration(*p.TTL))
 		})},
 		"invite": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *inviteParams) (any, error) {
 			key, chat, err := eng.Invite(ctx, client.InviteOptions{Name: p.Name, As: p.As, Expires: time.Duration(p.Expires), ChatExpires: time.Duration(p.ChatExpires), Relay: p.Relay})
@@ -330,8 +378,8 @@ func init() {
 
 type (
 	markParams struct {
-		Chat string   `json:"chat"`
-		IDs  []string `json:"ids,omitempty"`
+		Chat string    `json:"chat"`
+		IDs  *[]string `json:"ids,omitempty"`
 	}
 	sendParams struct {
 		Chat string   `json:"chat"`
@@ -344,16 +392,16 @@ type (
 		Text string `json:"text"`
 	}
 	renameParams struct {
-		Chat string `json:"chat"`
-		Name string `json:"name"`
+		Chat string  `json:"chat"`
+		Name *string `json:"name"`
 	}
 	receiptsParams struct {
 		Chat string `json:"chat"`
-		On   bool   `json:"on"`
+		On   *bool  `json:"on"`
 	}
 	timerParams struct {
-		Chat string   `json:"chat"`
-		TTL  Duration `json:"ttl"`
+		Chat string    `json:"chat"`
+		TTL  *Duration `json:"ttl"`
 	}
 	inviteParams struct {
 		Name        string   `json:"name,omitempty"`
@@ -410,11 +458,15 @@ func (p *sendParams) check() error { return errors.Join(need("chat", p.Chat), ne
 func (p *editParams) check() error {
 	return errors.Join(need("chat", p.Chat), need("id", p.ID), need("text", p.Text))
 }
-func (p *renameParams) check() error { return need("chat", p.Chat) }
-func (p *receiptsParams) check() error {
-	return need("chat", p.Chat)
+func (p *renameParams) check() error {
+	return errors.Join(need("chat", p.Chat), present("name", p.Name != nil))
 }
-func (p *timerParams) check() error       { return need("chat", p.Chat) }
+func (p *receiptsParams) check() error {
+	return errors.Join(need("chat", p.Chat), present("on", p.On != nil))
+}
+func (p *timerParams) check() error {
+	return errors.Join(need("chat", p.Chat), present("ttl", p.TTL != nil))
+}
 func (p *joinParams) check() error        { return need("key", p.Key) }
 func (p *groupCreateParams) check() error { return need("name", p.Name) }
 func (p *groupInviteParams) check() error { return need("chat", p.Chat) }
@@ -455,7 +507,18 @@ func readMethod(ctx context.Context, eng *client.Engine, p *readParams) (any, er
 	if limit == 0 {
 		limit = maxPage
 	}
-	start := max(0, end-limit)
+	// The newest messages first, until the page would not fit its line.
+	start, size := end, 0
+	for start > 0 && end-start < limit {
+		b, err := rpc.Marshal(all[start-1])
+		if err != nil {
+			return nil, err
+		}
+		if size += len(b) + 1; size > maxPageBytes && start < end {
+			break
+		}
+		start--
+	}
 	page := all[start:end]
 	if page == nil {
 		page = []client.MessageInfo{}
@@ -517,8 +580,11 @@ func backupMethod(ctx context.Context, c *conn, eng *client.Engine, raw json.Raw
 	}
 	pass := []byte(p.Passphrase)
 	defer clear(pass)
-	if p.Path == "" {
-		return nil, nil, badParams("missing parameter \"path\"")
+	switch {
+	case !filepath.IsAbs(p.Path):
+		return nil, nil, badParams("\"path\" must be an absolute file name")
+	case len(pass) < minPassphrase:
+		return nil, nil, badParams("the backup passphrase must be at least %d bytes", minPassphrase)
 	}
 	return ok{}, nil, c.s.cfg.Profile.Backup(ctx, eng, p.Path, pass)
 }

@@ -51,18 +51,30 @@ func (r *ring) oldest() uint64 {
 // that chat already held keep their type and sequence number but lose
 // every word that came from it.
 func (r *ring) add(ev client.Event, now time.Time) {
-	if ev.Type == client.EventChatBurned || ev.Type == client.EventChatExpired || ev.Type == client.EventGroupBurned {
-		for i := range r.es {
-			if r.es[i].ev.Chat == ev.Chat {
-				r.es[i].ev = scrub(r.es[i].ev)
-			}
-		}
+	switch ev.Type {
+	case client.EventChatBurned, client.EventChatExpired, client.EventGroupBurned:
+		r.scrub(ev.Chat, "")
+	case client.EventDeleted, client.EventEdited:
+		// The peer deleted or changed the message: its old words go.
+		r.scrub(ev.Chat, ev.Message)
 	}
+	ev.Err = client.SanitizeLine(ev.Err)
 	r.es = append(r.es, entry{seq: r.next, at: now, ev: ev})
 	r.next++
 	r.trim(now)
 	close(r.wake)
 	r.wake = make(chan struct{})
+}
+
+// scrub strips the words from the events held of chat (of its message
+// msg only, when msg is not empty).
+func (r *ring) scrub(chat, msg string) {
+	for i := range r.es {
+		e := &r.es[i].ev
+		if e.Chat == chat && (msg == "" || e.Message == msg) {
+			*e = scrub(*e)
+		}
+	}
 }
 
 // trim drops the events past ringSize or older than ringAge.

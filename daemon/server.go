@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"veil/client"
@@ -48,7 +49,8 @@ type Server struct {
 	runStop  context.CancelFunc // stops the engine's Run and the event pump
 	runDone  chan struct{}      // closed when both have returned
 	lastCall time.Time
-	unlocks  uint64 // unlocks so far, which tells their streams apart
+	unlocks  uint64       // unlocks so far, which tells their streams apart
+	noFlush  *atomic.Bool // set before an erase stops the engine: no last flush
 	stopped  bool
 	att      *attachment   // the owner of an attached session (attach.go)
 	gone     bool          // the profile is erased or missing: finish after answering
@@ -121,7 +123,9 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	noFlush := new(atomic.Bool)
 	s.mu.Lock()
+	s.noFlush = noFlush
 	s.unlocks++
 	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now(), s.unlocks)), stop, done
 	s.lastCall = s.cfg.Now()
@@ -132,6 +136,9 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 		wg.Go(func() {
 			if err := sess.Engine.Run(rctx); err != nil {
 				s.publish(client.Event{Type: client.EventWarning, Err: err.Error()})
+			}
+			if noFlush.Load() {
+				return // an erase: nothing more goes out
 			}
 			fctx, cancel := context.WithTimeout(context.Background(), flushOnStop)
 			sess.Engine.Flush(fctx)
@@ -172,6 +179,26 @@ func (s *Server) publish(ev client.Event) {
 	}
 }
 
+// scrub strips the words of chat (of its message msg only, when msg is
+// not empty) from the events held: a burn or a deletion made here.
+func (s *Server) scrub(chat, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ring != nil {
+		s.ring.scrub(chat, msg)
+	}
+}
+
+// trimRing drops the events past the ring's age, even when no new event
+// comes to push them out (Serve calls it every second).
+func (s *Server) trimRing() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ring != nil {
+		s.ring.trim(s.cfg.Now())
+	}
+}
+
 // Lock stops the engine (the outbox is flushed for at most a few seconds;
 // what is left stays queued in the vault), closes the session, which zeroes
 // its keys, and forgets every event held: only status, unlock and erase
@@ -183,15 +210,20 @@ func (s *Server) Lock() {
 	}
 	s.unlockMu.Lock()
 	defer s.unlockMu.Unlock()
-	s.lock()
+	s.lock(true)
 }
 
-func (s *Server) lock() {
+// lock closes the session; flush says whether the outbox gets its last
+// few seconds (not before an erase: what the user erases must not leave).
+func (s *Server) lock(flush bool) {
 	s.mu.Lock()
 	sess, stop, done := s.sess, s.runStop, s.runDone
 	if sess == nil || s.att != nil {
 		s.mu.Unlock()
 		return
+	}
+	if !flush && s.noFlush != nil {
+		s.noFlush.Store(true)
 	}
 	s.sess, s.runStop, s.runDone = nil, nil, nil
 	r := s.ring
@@ -217,12 +249,11 @@ func (s *Server) Erase(ctx context.Context) error {
 	}
 	s.unlockMu.Lock()
 	defer s.unlockMu.Unlock()
-	s.lock()
+	s.lock(false)
 	err := s.cfg.Profile.Erase(ctx)
 	s.mu.Lock()
 	s.gone = true
 	s.mu.Unlock()
-	s.cfg.Log("erased")
 	return err
 }
 

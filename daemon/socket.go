@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +58,9 @@ type Listener struct {
 // A socket a dead server left behind is replaced; one that answers is
 // ErrRunning.
 func Listen(dir string) (*Listener, error) {
+	if err := checkDir(dir); err != nil {
+		return nil, err
+	}
 	path, release, err := sockPath(dir)
 	if err != nil {
 		return nil, err
@@ -108,34 +112,43 @@ func (l *Listener) Path() string { return l.path }
 func (s *Server) Serve(l *Listener) error {
 	stop := make(chan struct{})
 	defer close(stop)
-	if s.cfg.LockAfter > 0 {
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					s.CheckIdle()
-				case <-stop:
-					return
-				}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.trimRing()
+				s.CheckIdle()
+			case <-stop:
+				return
 			}
-		}()
-	}
+		}
+	}()
 	uid := s.cfg.UID
 	if uid < 0 {
 		uid = os.Getuid()
 	}
+	var wait time.Duration
 	for {
 		c, err := l.AcceptUnix()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return err
+			// Out of file descriptors, or a connection that went away
+			// before it was accepted: wait a little and go on serving.
+			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
+			time.Sleep(wait)
+			continue
 		}
+		wait = 0
 		if err := checkPeer(c, uid); err != nil {
 			s.cfg.Log("refused a connection: " + err.Error())
+			c.Close()
+			continue
+		}
+		if s.connCount() >= maxConns {
 			c.Close()
 			continue
 		}
@@ -143,9 +156,25 @@ func (s *Server) Serve(l *Listener) error {
 	}
 }
 
+// maxConns bounds the connections served at once; one more is closed at
+// once (spec/api.md §2).
+const maxConns = 64
+
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // Dial connects to the API socket of the profile in dir: ErrNotRunning
 // when nothing answers there.
 func Dial(ctx context.Context, dir string) (*Client, error) {
+	if err := checkDir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrNotRunning
+		}
+		return nil, err
+	}
 	path, release, err := sockPath(dir)
 	if err != nil {
 		return nil, err
@@ -159,5 +188,31 @@ func Dial(ctx context.Context, dir string) (*Client, error) {
 		}
 		return nil, fmt.Errorf("daemon: connecting to the daemon: %w", err)
 	}
+	// Only a server of this user gets the PIN, a text or an erase: a
+	// socket another user planted is refused as theirs are.
+	if err := checkPeer(c.(*net.UnixConn), os.Getuid()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("daemon: refusing the server on %s: %w", filepath.Join(dir, SocketName), err)
+	}
 	return NewClient(c), nil
+}
+
+// checkDir refuses a profile directory another user could have put a
+// socket in: one not owned by this user, or writable by its group or by
+// others.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("daemon: %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("daemon: the profile directory %s is writable by other users: chmod go-w it", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("daemon: the profile directory %s belongs to another user", dir)
+	}
+	return nil
 }

@@ -26,7 +26,7 @@ type EndNote struct {
 	Stream string `json:"stream"`
 	// Reason is "locked" (the profile was locked; nothing of the stream
 	// is kept), "gap" (this connection fell more than the server holds
-	// behind), "stopping" (the server stops) or "unsubscribed".
+	// behind); a later version may add others.
 	Reason string `json:"reason"`
 }
 
@@ -55,6 +55,7 @@ func subscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawM
 		s.mu.Unlock()
 		return nil, nil, errLocked
 	}
+	r.trim(s.cfg.Now())
 	from := r.last()
 	if p.After != nil {
 		if p.Stream == "" {
@@ -88,7 +89,10 @@ func subscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawM
 	return st, func() { go c.stream(ctx, r, from, end) }, nil
 }
 
-func unsubscribeMethod(_ context.Context, c *conn, _ *client.Engine, _ json.RawMessage) (any, func(), error) {
+func unsubscribeMethod(_ context.Context, c *conn, _ *client.Engine, raw json.RawMessage) (any, func(), error) {
+	if err := rpc.DecodeParams(raw, &struct{}{}); err != nil {
+		return nil, nil, badParams("unsubscribe takes no parameters")
+	}
 	c.mu.Lock()
 	sub, end := c.sub, c.subEnd
 	c.sub, c.subEnd = nil, nil

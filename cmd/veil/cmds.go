@@ -405,6 +405,21 @@ func watch(ctx context.Context, io *stdio, c *api, asJSON bool, timeout time.Dur
 		}
 		return err
 	}
+	// Messages are marked read by a worker of its own: a call waiting for
+	// its answer here would stop this loop from reading the events queued
+	// before that answer.
+	shown := make(chan [2]string, 1024)
+	marked := make(chan struct{})
+	defer func() { close(shown); <-marked }()
+	go func() {
+		defer close(marked)
+		for m := range shown {
+			// What was printed is marked even after Ctrl-C or --timeout.
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = c.Call(mctx, "mark_read", map[string]any{"chat": m[0], "ids": []string{m[1]}}, nil)
+			cancel()
+		}
+	}()
 	n := 0
 	for {
 		var note daemon.Note
@@ -437,8 +452,12 @@ func watch(ctx context.Context, io *stdio, c *api, asJSON bool, timeout time.Dur
 			return err
 		}
 		if ev.Type == client.EventMessage {
-			// Shown now: the recipient's disappearing timer starts.
-			_ = c.Call(ctx, "mark_read", map[string]any{"chat": ev.Chat, "ids": []string{ev.Message}}, nil)
+			// Shown now: the recipient's disappearing timer starts (a
+			// message not marked when too many wait is marked by read).
+			select {
+			case shown <- [2]string{ev.Chat, ev.Message}:
+			default:
+			}
 		}
 		if countedEvent(ev.Type) {
 			n++

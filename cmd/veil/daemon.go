@@ -39,14 +39,22 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	srv := daemon.New(daemon.Config{
-		Profile:   &cliProfile{g: g, io: io, home: home},
-		RunEngine: true,
-		LockAfter: *lockAfter,
-		Log:       func(s string) { fmt.Fprintf(io.err, "veil daemon: %s\n", s) },
-		UID:       -1,
-	})
+	defer func() {
+		ln.Close()
+		if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); err != nil {
+			// Erased (panic, or a duress PIN at the start): nothing of
+			// the profile stays, the socket's directory included.
+			removeRemains(home)
+		}
+	}()
+	cfg := daemon.Config{Profile: &cliProfile{g: g, io: io, home: home}, RunEngine: true, LockAfter: *lockAfter, UID: -1}
+	if g.verbose {
+		// Locks, unlocks and refused connections, with --verbose only: a
+		// service's journal would otherwise keep when the profile was
+		// used and locked.
+		cfg.Log = func(s string) { fmt.Fprintf(io.err, "veil daemon: %s\n", s) }
+	}
+	srv := daemon.New(cfg)
 	if !*locked {
 		pin, err := readSecret(io, g.pinFile, "PIN", false)
 		if err != nil {
@@ -64,7 +72,7 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if srv.Locked() {
 		state = "locked: veil unlock opens it"
 	}
-	fmt.Fprintf(io.err, "veil daemon: serving %s (%s); Ctrl-C or SIGTERM stops it\n", ln.Path(), state)
+	fmt.Fprintf(io.err, "veil daemon: serving (%s); Ctrl-C or SIGTERM stops it\n", state)
 	var serr error
 	select {
 	case <-ctx.Done():
@@ -73,10 +81,6 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	}
 	ln.Close()
 	srv.Shutdown()
-	if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); err != nil {
-		// Erased while serving: nothing of the profile stays.
-		removeRemains(home)
-	}
 	return serr
 }
 

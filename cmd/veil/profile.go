@@ -14,6 +14,7 @@ import (
 
 	"veil/client"
 	"veil/crypto"
+	"veil/daemon"
 	"veil/relay/wire"
 	"veil/vault"
 )
@@ -159,6 +160,14 @@ var errErased = errors.New("this profile was erased: its data is gone for good (
 // that leaves it empty, so the directory looks as if no profile ever was.
 func removeRemains(home string) error {
 	var errs []error
+	// A socket a killed daemon left behind (nothing answers on it).
+	if c, err := daemon.Dial(context.Background(), home); err == nil {
+		c.Close()
+	} else if errors.Is(err, daemon.ErrNotRunning) {
+		if fi, err := os.Lstat(filepath.Join(home, daemon.SocketName)); err == nil && fi.Mode().Type() == fs.ModeSocket {
+			os.Remove(filepath.Join(home, daemon.SocketName))
+		}
+	}
 	if err := os.RemoveAll(filepath.Join(home, relayDirName)); err != nil {
 		errs = append(errs, err)
 	}

@@ -25,7 +25,7 @@ const (
 	CodeNoMethod       = -32601 // no such method
 	CodeInvalidParams  = -32602 // the params do not fit the method
 	CodeInternal       = -32603 // a failure the API cannot name
-	CodeLocked         = 1      // the profile is locked: only unlock, status and panic answer
+	CodeLocked         = 1      // the profile is locked: only status, unlock, lock and erase answer
 	CodeFailed         = 2      // the method ran and failed: data.kind says how
 	CodeBackoff        = 3      // too many wrong PINs: data.retry_after seconds
 	CodeGap            = 4      // subscribe: the events after the given seq are no longer held
@@ -192,7 +192,7 @@ func MarshalResponse(id json.RawMessage, result any, rerr *Error) ([]byte, error
 	}
 	r := Response{JSONRPC: "2.0", ID: id, Error: rerr}
 	if rerr == nil {
-		b, err := json.Marshal(result)
+		b, err := Marshal(result)
 		if err != nil {
 			return nil, fmt.Errorf("rpc: result: %w", err)
 		}
@@ -205,7 +205,7 @@ func MarshalResponse(id json.RawMessage, result any, rerr *Error) ([]byte, error
 func MarshalRequest(id json.RawMessage, method string, params any) ([]byte, error) {
 	r := Request{JSONRPC: "2.0", ID: id, Method: method}
 	if params != nil {
-		b, err := json.Marshal(params)
+		b, err := Marshal(params)
 		if err != nil {
 			return nil, fmt.Errorf("rpc: params: %w", err)
 		}
@@ -214,8 +214,20 @@ func MarshalRequest(id json.RawMessage, method string, params any) ([]byte, erro
 	return line(r)
 }
 
+// Marshal encodes v as JSON without escaping <, > and & (a text of
+// those would otherwise take six bytes a character on the line).
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 func line(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: %w", err)
 	}
