@@ -352,9 +352,14 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 	a.keys("C-l")
 	a.waitFor("Enter your PIN")
 	for i := range 3 {
+		// The gate drops keys while an unlock runs: type only once the
+		// last answer is on the screen, and press Enter once every
+		// character has arrived.
 		a.typ("wrong horse")
+		a.waitFor(strings.Repeat("•", len("wrong horse")))
 		a.keys("Enter")
 		if i < 2 {
+			a.waitGoneText("•••")
 			a.waitFor("wrong PIN")
 		}
 	}
