@@ -39,10 +39,11 @@ type App struct {
 	fatal  string
 
 	// The unlocked session and its run loop (owned by the App: cancel
-	// stops it, done is closed when it has stopped).
+	// stops it, done (run.done) is closed when it has stopped).
 	sess    *Session
 	events  chan client.Event
 	cancel  context.CancelFunc
+	run     *runState
 	done    chan struct{}
 	closing bool
 
@@ -126,7 +127,7 @@ func (a *App) Init() tea.Cmd {
 // it after the program has returned.
 func (a *App) Close() {
 	if a.sess != nil {
-		shutdown(a.sess, a.cancel, a.events, a.done)
+		shutdown(a.sess, a.cancel, a.events, a.run)
 		a.sess = nil
 	}
 }
@@ -246,11 +247,12 @@ func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	a.resetMain()
 	a.sess, a.events = msg.s, msg.events
 	ctx, cancel := context.WithCancel(context.Background())
-	a.cancel, a.done = cancel, make(chan struct{})
+	a.run = newRunState()
+	a.cancel, a.done = cancel, a.run.done
 	a.screen = scrMain
 	a.lastInput = a.now()
 	eng := a.sess.Engine
-	return tea.Batch(run(eng, ctx, a.done), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), textarea.Blink)
+	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), textarea.Blink)
 }
 
 // lock stops the engine, forgets what was shown and returns to the unlock
@@ -260,20 +262,20 @@ func (a *App) lock() tea.Cmd {
 		return nil
 	}
 	a.closing = true
-	s, cancel, ev, done := a.sess, a.cancel, a.events, a.done
+	s, cancel, ev, rs := a.sess, a.cancel, a.events, a.run
 	a.sess = nil
 	a.resetMain()
 	a.screen = scrLoading
-	return lockCmd(s, cancel, ev, done)
+	return lockCmd(s, cancel, ev, rs)
 }
 
 // panicErase closes the profile, erases it and exits.
 func (a *App) panicErase() tea.Cmd {
-	s, cancel, ev, done := a.sess, a.cancel, a.events, a.done
+	s, cancel, ev, rs := a.sess, a.cancel, a.events, a.run
 	a.sess, a.closing = nil, true
 	a.resetMain()
 	a.screen = scrErased
-	return eraseCmd(a.cfg.Profile, s, cancel, ev, done)
+	return eraseCmd(a.cfg.Profile, s, cancel, ev, rs)
 }
 
 func (a *App) applySettings(m settingsMsg) {

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -118,12 +119,45 @@ func wipe(b []byte) { clear(b) }
 
 // run is the engine's receive, send and timer loop, owned by the App: it
 // stops when ctx is cancelled (lock, quit, panic), then closes done.
-func run(eng *client.Engine, ctx context.Context, done chan struct{}) tea.Cmd {
+func run(eng *client.Engine, ctx context.Context, rs *runState) tea.Cmd {
 	return func() tea.Msg {
+		if !rs.begin() {
+			close(rs.done) // stopped before it started: it never will
+			return runDoneMsg{}
+		}
 		err := eng.Run(ctx)
-		close(done)
+		close(rs.done)
 		return runDoneMsg{err}
 	}
+}
+
+// runState is the engine's Run as the TUI starts it, in a command that may
+// never execute (the program can end first): done is closed once Run has
+// returned, or once the command found it stopped before it began.
+type runState struct {
+	done chan struct{}
+
+	mu               sync.Mutex
+	started, stopped bool
+}
+
+func newRunState() *runState { return &runState{done: make(chan struct{})} }
+
+// begin reports whether Run may start: not when stop came first.
+func (r *runState) begin() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = !r.stopped
+	return r.started
+}
+
+// stop keeps a Run that has not begun from beginning and reports whether
+// one began (then done is closed when it returns).
+func (r *runState) stop() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	return r.started
 }
 
 // waitEvent waits for the engine's next event; Update issues it again after
@@ -141,13 +175,13 @@ func waitEvent(events <-chan client.Event, done <-chan struct{}) tea.Cmd {
 
 // shutdown stops the run loop, reading events until it has stopped (the
 // engine waits on a full channel), and closes the session.
-func shutdown(s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) {
+func shutdown(s *Session, cancel context.CancelFunc, events <-chan client.Event, rs *runState) {
 	cancel()
-	if done != nil {
+	if rs != nil && rs.stop() {
 		for stopped := false; !stopped; {
 			select {
 			case <-events:
-			case <-done:
+			case <-rs.done:
 				stopped = true
 			}
 		}
@@ -155,17 +189,17 @@ func shutdown(s *Session, cancel context.CancelFunc, events <-chan client.Event,
 	s.Close()
 }
 
-func lockCmd(s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) tea.Cmd {
+func lockCmd(s *Session, cancel context.CancelFunc, events <-chan client.Event, rs *runState) tea.Cmd {
 	return func() tea.Msg {
-		shutdown(s, cancel, events, done)
+		shutdown(s, cancel, events, rs)
 		return lockedMsg{}
 	}
 }
 
-func eraseCmd(p Profile, s *Session, cancel context.CancelFunc, events <-chan client.Event, done <-chan struct{}) tea.Cmd {
+func eraseCmd(p Profile, s *Session, cancel context.CancelFunc, events <-chan client.Event, rs *runState) tea.Cmd {
 	return func() tea.Msg {
 		if s != nil {
-			shutdown(s, cancel, events, done)
+			shutdown(s, cancel, events, rs)
 		}
 		ctx, c := context.WithTimeout(context.Background(), networkTimeout)
 		defer c()
