@@ -68,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&password, "password", "", "relay password for creating mailboxes and logs")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "wait this long for deliveries after the last send")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg.password = []byte(password)

@@ -42,12 +42,28 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "veil-relay:", err)
-		}
-		os.Exit(2)
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil), os.Stderr))
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// exitCode prints err and maps it to the exit status: 0 success or help
+// asked for, 1 failure, 2 usage error.
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "veil-relay:", err)
+		return 2
 	}
+	fmt.Fprintln(stderr, "veil-relay:", err)
+	return 1
 }
 
 // run is main without the process: ready, when not nil, receives the
@@ -57,16 +73,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+	if cmd == "help" || len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		// Help that was asked for goes to stdout, so it can be paged.
 		fs := newFlagSet(&options{})
-		fs.SetOutput(stderr)
-		fmt.Fprintln(stderr, "usage: veil-relay [serve|address] [flags]\n\nEvery flag can also be set as VEIL_RELAY_<NAME> or as name = value in --config.")
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, `usage: veil-relay [serve|address] [flags]
+
+  serve     run the relay (the default)
+  address   print the address clients use to reach the relay in --data
+
+Every flag can also be set as VEIL_RELAY_<NAME> or as name = value in --config.
+Exit status: 0 success, 1 failure, 2 usage error.
+
+Flags:`)
 		fs.PrintDefaults()
 		return flag.ErrHelp
 	}
 	o, err := parseOptions(args, getenv)
 	if err != nil {
-		return fmt.Errorf("%v (try veil-relay serve --help)", err)
+		return usageError{fmt.Errorf("%v (try veil-relay --help)", err)}
 	}
 	switch cmd {
 	case "serve":
@@ -87,7 +112,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, srv.Address(host, port, o.tls()))
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (want serve or address)", cmd)
+		return usageError{fmt.Errorf("unknown command %q (want serve or address; veil-relay --help)", cmd)}
 	}
 }
 

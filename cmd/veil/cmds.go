@@ -128,21 +128,45 @@ func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return err
 	}
-	var chat string
+	var info client.ChatInfo
 	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
 		var r daemon.ChatResult
 		err := c.Call(ctx, "join", map[string]any{"key": pos[0], "name": *name, "as": *as, "relay": *relayURL}, &r)
-		chat = r.Chat
 		if apiKind(err) == "invite_used" {
 			return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		info.ID = r.Chat
+		if err := c.Call(ctx, "chat", map[string]any{"chat": r.Chat}, &info); err != nil {
+			info = client.ChatInfo{ID: r.Chat}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(io.out, chat)
+	// The id alone on stdout, for scripts; the rest is for the person.
+	fmt.Fprintln(io.out, info.ID)
+	fmt.Fprint(io.err, joinedText(info))
 	return nil
+}
+
+// joinedText tells the person who just joined a chat what it is called and
+// what to do next (spec/client.md §10.3).
+func joinedText(c client.ChatInfo) string {
+	ref, shown := c.ID, c.ID
+	switch {
+	case c.Name != "":
+		ref, shown = c.Name, fmt.Sprintf("%q", c.Name)
+	case c.Peer != "":
+		shown = fmt.Sprintf("with %q", client.SanitizeLine(c.Peer))
+	}
+	if c.Waiting {
+		return fmt.Sprintf("Joined group %s. An admin's veil lets you in when it next runs; \"veil group sync\" checks.\n", shown)
+	}
+	return fmt.Sprintf("Joined chat %s.\nNext: compare the safety code (veil verify %s) over another channel, then write (veil send %s TEXT).\n", shown, ref, ref)
 }
 
 func writeJSON(io *stdio, v any) error {
@@ -302,14 +326,24 @@ func cmdDelete(ctx context.Context, g *globals, io *stdio, argv []string) error 
 }
 
 func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "burn", "CHAT", "Erase a chat and its contact here now and on the other side as soon as it receives the burn")
+	fs := newFlags(g, io, "burn", "CHAT [--yes]", "Erase a chat and its contact here now and on the other side as soon as it receives the burn (asks first)")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
 	}
-	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
+	if !*yes {
+		if err := confirm(io, "burn", fmt.Sprintf("erase chat %q here and on the other side", pos[0])); err != nil {
+			return err
+		}
+	}
+	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
 		return c.Call(ctx, "burn", map[string]any{"chat": pos[0]}, nil)
 	})
+	if err == nil {
+		fmt.Fprintf(io.err, "Burned %q: erased here; the other side erases it when its veil receives the burn.\n", pos[0])
+	}
+	return err
 }
 
 func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -610,15 +644,33 @@ func cmdWipe(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	if !*yes {
-		ans, err := readSecret(io, "", `type "wipe" to erase this profile`, false)
-		if err != nil {
-			return usagef("no terminal to confirm: pass --yes")
-		}
-		if string(ans) != "wipe" {
-			return errors.New("not confirmed; nothing erased")
+		if err := confirm(io, "wipe", "erase this profile"); err != nil {
+			return err
 		}
 	}
-	return wipeHome(ctx, g)
+	return erased(io, wipeHome(ctx, g))
+}
+
+// confirm asks the person at the terminal to type word before something
+// that cannot be undone; without a terminal it is a usage error (scripts
+// pass --yes).
+func confirm(io *stdio, word, what string) error {
+	ans, err := readSecret(io, "", fmt.Sprintf("type %q to %s", word, what), false)
+	if err != nil {
+		return usagef("no terminal to confirm: pass --yes")
+	}
+	if string(ans) != word {
+		return errors.New("not confirmed; nothing erased")
+	}
+	return nil
+}
+
+// erased reports a finished wipe or panic in words.
+func erased(io *stdio, err error) error {
+	if err == nil {
+		fmt.Fprintln(io.err, "Profile erased: its keys are destroyed, so what was left on disk cannot be read.")
+	}
+	return err
 }
 
 func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
@@ -626,7 +678,7 @@ func cmdPanic(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return wipeHome(ctx, g)
+	return erased(io, wipeHome(ctx, g))
 }
 
 // seconds is a duration as the API takes it: a number of seconds.

@@ -117,7 +117,7 @@ func TestE2EGroup(t *testing.T) {
 	if out := cat.ok("chats"); !strings.Contains(out, "read-only") {
 		t.Fatalf("chats after removal: %s", out)
 	}
-	cat.ok("burn", cGroup)
+	cat.ok("burn", "--yes", cGroup)
 	if slices.Contains(cat.chatIDs(), cGroup) {
 		t.Fatal("burn left the removed group")
 	}
@@ -154,7 +154,7 @@ func TestE2EGroup(t *testing.T) {
 	}
 
 	// Burn: the group is erased for every member.
-	ana.ok("burn", "river")
+	ana.ok("burn", "--yes", "river")
 	if slices.Contains(ana.chatIDs(), "river") {
 		t.Fatal("burn left the group on the admin's side")
 	}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,15 +107,57 @@ func TestE2EEverySubcommandHelp(t *testing.T) {
 	for _, c := range commands() {
 		all = append(all, []string{c.name, "--help"})
 	}
-	for _, sub := range []string{"create", "invite", "members", "remove", "promote", "leave", "sync"} {
-		all = append(all, []string{"group", sub, "--help"})
+	for _, sub := range []string{"create", "invite", "members", "remove", "promote", "set", "rekey", "leave", "verify", "sync"} {
+		all = append(all, []string{"group", sub, "--help"}, []string{"group", sub, "-h"})
 	}
-	all = append(all, []string{"duress", "set", "--help"}, []string{"duress", "remove", "--help"})
+	for _, sub := range []string{"add", "list", "default", "remove"} {
+		all = append(all, []string{"relay", sub, "--help"})
+	}
+	all = append(all, []string{"duress", "set", "--help"}, []string{"duress", "remove", "--help"},
+		[]string{"--help"}, []string{"-h"}, []string{"help"}, []string{"up", "--help"})
 	for _, args := range all {
+		// Help that was asked for goes to stdout, with nothing on stderr.
 		out, errOut, code := p.run(args...)
-		if code != 0 || !strings.Contains(out+errOut, "usage: veil") {
-			t.Errorf("veil %s: exit %d, output %q", strings.Join(args, " "), code, out+errOut)
+		if code != 0 || !strings.Contains(out, "usage: veil") || errOut != "" {
+			t.Errorf("veil %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
 		}
+	}
+	// The group subcommand names in the usage line are the ones tested.
+	for _, sub := range strings.Split(groupUsage, "|") {
+		name := strings.Fields(sub)[0]
+		if !slices.ContainsFunc(all, func(a []string) bool { return len(a) == 3 && a[0] == "group" && a[1] == name }) {
+			t.Errorf("group %s is not tested", name)
+		}
+	}
+	// A usage error is still exit 2 with the usage on stderr.
+	if _, errOut, code := p.run("send", "--no-such-flag"); code != 2 || !strings.Contains(errOut, "usage: veil send") {
+		t.Errorf("bad flag: exit %d, stderr %q", code, errOut)
+	}
+	if _, errOut, code := p.run("group"); code != 2 || errOut == "" {
+		t.Errorf("group without a subcommand: exit %d, stderr %q", code, errOut)
+	}
+
+	// veil-relay: help exits 0 on stdout; a usage error 2; a failure 1.
+	relay := func(args ...string) (string, int) {
+		out, err := exec.Command(relayBin, args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"address", "--help"}} {
+		if out, code := relay(args...); code != 0 || !strings.Contains(out, "usage: veil-relay") {
+			t.Errorf("veil-relay %s: exit %d, output %q", strings.Join(args, " "), code, out)
+		}
+	}
+	if out, code := relay("bogus"); code != 2 || !strings.Contains(out, "unknown command") {
+		t.Errorf("veil-relay bogus: exit %d, output %q", code, out)
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	p.writeFile(notDir, "x")
+	if out, code := relay("address", "--data", notDir); code != 1 {
+		t.Errorf("veil-relay address on a file: exit %d, output %q", code, out)
 	}
 }
 

@@ -425,7 +425,7 @@ func TestE2EInviteJoinChat(t *testing.T) {
 	}
 
 	// Burn: gone on Ben's side at once, on Ana's as soon as she receives it.
-	ben.ok("burn", "ana")
+	ben.ok("burn", "--yes", "ana")
 	if ids := ben.chatIDs(); len(ids) != 0 {
 		t.Fatalf("ben still has chats %v", ids)
 	}

@@ -174,9 +174,13 @@ func cmdGroupLeave(ctx context.Context, g *globals, io *stdio, argv []string) er
 	if err != nil {
 		return err
 	}
-	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+	err = withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 		return c.Call(ctx, "group.leave", map[string]any{"chat": pos[0]}, nil)
 	})
+	if err == nil {
+		fmt.Fprintf(io.err, "Left group %q and erased it here.\n", pos[0])
+	}
+	return err
 }
 
 func cmdGroupSync(ctx context.Context, g *globals, io *stdio, argv []string) error {

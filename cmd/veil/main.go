@@ -118,6 +118,10 @@ second with the technical detail), 2 usage error.
 
 func run(ctx context.Context, args []string, io *stdio) int {
 	g := &globals{home: os.Getenv("VEIL_HOME")}
+	if asksHelp(args) {
+		// Help that was asked for goes to stdout, so it can be paged.
+		io = &stdio{in: io.in, out: io.out, err: io.out}
+	}
 	fs := flag.NewFlagSet("veil", flag.ContinueOnError)
 	fs.SetOutput(io.err)
 	fs.Usage = func() { usage(io.err) }
@@ -183,6 +187,19 @@ func report(io *stdio, g *globals, name string, err error) int {
 		fmt.Fprintf(io.err, "veil %s: detail: %s\n", name, oneLine(detail))
 	}
 	return 1
+}
+
+// asksHelp reports whether args hold -h, -help or --help before any "--".
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
