@@ -265,3 +265,23 @@ func checkFits(t *testing.T, v string, w, h int) {
 		}
 	}
 }
+
+// TestSettingsOpenedBeforeLoad: settings opened before the profile's
+// settings have loaded show the relay once they have (the dialog used to
+// keep "none" for ever when F2 came first).
+func TestSettingsOpenedBeforeLoad(t *testing.T) {
+	a := New(Config{})
+	a.cmdSettings("")
+	d, ok := a.dlg.(*settingsDialog)
+	if !ok {
+		t.Fatalf("dialog %T", a.dlg)
+	}
+	d.SetSize(80, 24)
+	if v := d.View(); !lineHas(v, "Relays", "none") {
+		t.Fatalf("before loading:\n%s", v)
+	}
+	a.onSettings(settingsMsg{vals: map[string]string{}, relayDef: "veil://127.0.0.1:1#abc", relayN: 1})
+	if v := d.View(); !lineHas(v, "Relays", "127.0.0.1:1") {
+		t.Fatalf("after loading:\n%s", v)
+	}
+}

@@ -291,6 +291,12 @@ func (a *App) onDone(msg doneMsg) tea.Cmd {
 
 func (a *App) onSettings(msg settingsMsg) tea.Cmd {
 	a.applySettings(msg)
+	if d, ok := a.dlg.(*settingsDialog); ok {
+		// Settings opened before the profile's settings had loaded show
+		// them once they have.
+		d.relayDef, d.relayN, d.policy = a.relayDef, a.relayN, a.policy
+		d.proxy, d.flagProxy = a.proxy, a.flagProxy
+	}
 	if msg.note != "" {
 		a.setNotice(msg.note, false)
 	}
