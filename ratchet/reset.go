@@ -236,3 +236,14 @@ func (p *ResetPrivate) Wipe() {
 	p.KEM.Wipe()
 	p.Prekey = crypto.DHPrivate{}
 }
+
+// InitialIdentity returns the identity key an initial message claims
+// (the first bytes of its prefix, spec/session.md §5.3). It is not
+// authenticated: use it only to word a warning.
+func InitialIdentity(msg []byte) (IdentityPublic, bool) {
+	if !IsInitial(msg) || len(msg) < 1+IdentitySize {
+		return IdentityPublic{}, false
+	}
+	id, err := ParseIdentityPublic(msg[1 : 1+IdentitySize])
+	return id, err == nil
+}
