@@ -281,3 +281,43 @@ func fmtTexts(ms []MessageInfo) string {
 	}
 	return strings.Join(s, "|")
 }
+
+// TestRestoredGroupUpdatesKeys (spec/client.md §13.7): a restored
+// member's first group send queues an update of its keys, which the next
+// sync commits in a new epoch; what it sends then reaches the others.
+func TestRestoredGroupUpdatesKeys(t *testing.T) {
+	ctx := context.Background()
+	r := startFlakyRelay(t)
+	ana, ben, gid, bid, _ := twoMembers(t, r.addr.String())
+	_, before, err := ben.GroupMembers(ctx, bid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := restoredCopy(t, ana, nil)
+	if _, err := cp.Send(ctx, gid, "first from the copy", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if cp.GroupSync(ctx) == nil {
+			break
+		}
+	}
+	if _, err := cp.Send(ctx, gid, "after the update", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if ben.GroupSync(ctx) == nil {
+			break
+		}
+	}
+	_, after, err := ben.GroupMembers(ctx, bid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Fatalf("epoch %d after the copy's first send, was %d", after, before)
+	}
+	if got := messageTexts(t, ben, bid); !strings.Contains(strings.Join(got, "|"), "after the update") {
+		t.Fatalf("ben read %q", got)
+	}
+}
