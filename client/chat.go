@@ -283,17 +283,22 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		if id, err = e.newID(); err != nil {
 			return err
 		}
-		w, _ := outgoingWireID(id)
-		env := &format.Envelope{Type: format.EnvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
-		if err := e.queue(tx, s.sess, s.chat.ID, id, env); err != nil {
-			return err
-		}
 		now := e.now()
 		m := vault.Message{ID: id, ChatID: s.chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
 		if ttl > 0 {
 			m.Expires = now.Add(ttl) // the sender's copy counts from send
 		}
 		s.chat.LastActive = now
+		// A chat restarting its session holds the message until the new
+		// session exists (spec/client.md §13.2).
+		if held, err := holdMessage(tx, s.chat.ID, &m); err != nil || held {
+			return err
+		}
+		w, _ := outgoingWireID(id)
+		env := &format.Envelope{Type: format.EnvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		if err := e.queue(tx, s.sess, s.chat.ID, id, env); err != nil {
+			return err
+		}
 		return tx.PutMessage(&m)
 	})
 	if err == nil {
@@ -352,6 +357,10 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 	})
 }
 
+// errRestarting refuses an edit or a deletion while the chat waits for
+// its session reset (spec/client.md §13.2).
+var errRestarting = notAllowed("this chat is restarting its session after a restore from a backup; try again once the contact has answered")
+
 var errIncoming = notAllowed("that message is not yours: only its sender can edit it")
 
 // control changes one of our messages with f and sends the control
@@ -370,6 +379,16 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 		}
 		if m.Deleted {
 			return ErrNoMessage
+		}
+		meta, err := getMeta(tx, s.chat.ID)
+		if err != nil {
+			return err
+		}
+		if meta.Outdated {
+			return ErrOutdated
+		}
+		if meta.ResetKeys != nil {
+			return errRestarting
 		}
 		env := f(&m)
 		if err := e.queue(tx, s.sess, s.chat.ID, "", env); err != nil {

@@ -143,6 +143,10 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 		return nil, err
 	}
 	e.pool = p
+	if err := e.applyRestoreMark(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
 	if err := e.Sweep(ctx); err != nil {
 		e.Close()
 		return nil, err

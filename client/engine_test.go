@@ -66,7 +66,7 @@ func pair(t testing.TB, evA, evB chan Event) (ana, ben *Engine, chat string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, err := ratchet.Initiate(ratchet.Config{}, bp.Bundle())
+	sess, benID, err := ratchet.InitiateKeep(ratchet.Config{}, bp.Bundle())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +77,10 @@ func pair(t testing.TB, evA, evB chan Event) (ana, ben *Engine, chat string) {
 		if err := ben.queue(tx, sess, chat, "", env); err != nil {
 			return err
 		}
-		if err := tx.PutContact(&vault.Contact{ID: chat, Nickname: "ana", Ratchet: sess.Marshal(), Relays: []vault.RelayCap{
-			{Address: testRelayAddr, RecvID: ridB[:], RecvKey: k()},
-			{Address: testRelayAddr, SendID: sidA[:], SendCred: make([]byte, 32)}}}); err != nil {
+		if err := tx.PutContact(&vault.Contact{ID: chat, Nickname: "ana", Ratchet: sess.Marshal(),
+			OurIdentity: benID.Marshal(), TheirIdentity: bp.Identity.Public().Bytes(), Relays: []vault.RelayCap{
+				{Address: testRelayAddr, RecvID: ridB[:], RecvKey: k()},
+				{Address: testRelayAddr, SendID: sidA[:], SendCred: make([]byte, 32)}}}); err != nil {
 			return err
 		}
 		return tx.PutChat(&vault.Chat{ID: chat, Kind: vault.ChatDirect, Name: "ana", ContactID: chat, Created: now})

@@ -22,6 +22,7 @@ const (
 	EventRelayConnected   EventType = "relay_connected"   // a relay connection is up
 	EventRelayUnreachable EventType = "relay_unreachable" // a relay could not be reached or dropped
 	EventWarning          EventType = "warning"           // something the user should know (Err says what)
+	EventSessionReset     EventType = "session_reset"     // a chat's session restarted after a restore from a backup (Text says so)
 )
 
 // Event is one thing the engine reports. Every string that came from a

@@ -639,6 +639,9 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Durat
 		if g.cur.epoch == nil {
 			return ErrGroupWaiting
 		}
+		if err := restoredGroup(tx, chat.ID, g); err != nil {
+			return err
+		}
 		ttl = shorterTTL(chat.MessageTTL, ttl)
 		w, _ := outgoingWireID(id)
 		env := &format.GroupEnvelope{Type: format.GenvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}

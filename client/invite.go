@@ -185,7 +185,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err != nil {
 		return "", fmt.Errorf("client: invite bundle: %w", err)
 	}
-	sess, err := ratchet.Initiate(e.rcfg, bundle)
+	sess, ourID, err := ratchet.InitiateKeep(e.rcfg, bundle)
 	if err != nil {
 		return "", err
 	}
@@ -231,7 +231,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
 		}
-		ct := vault.Contact{ID: chatID, Nickname: blob.Nick, TheirIdentity: bundle.Identity.Bytes(), Ratchet: sess.Marshal(), Created: now,
+		ct := vault.Contact{ID: chatID, Nickname: blob.Nick, OurIdentity: ourID.Marshal(), TheirIdentity: bundle.Identity.Bytes(), Ratchet: sess.Marshal(), Created: now,
 			Relays: []vault.RelayCap{
 				{Address: ourAddr, RecvID: rid[:], RecvKey: recvKey.Seed()},
 				{Address: addr, SendID: blob.SID[:], SendCred: theirCap[:]},

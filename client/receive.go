@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -56,27 +57,13 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 			if err != nil {
 				return err
 			}
-			pt, err := sess.Decrypt(body)
-			switch {
-			case errors.Is(err, ratchet.ErrDuplicate):
-				return nil
-			case errors.Is(err, ratchet.ErrConflictingInitial):
-				// spec/session.md §8: a second, different handshake for an
-				// existing session. Unauthenticated, so it proves nothing,
-				// but the user should compare safety codes now.
-				evs = append(evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "a second, different handshake arrived for this chat: the invite may have been intercepted; compare safety codes (veil verify)"})
-				return nil
-			case err != nil:
-				evs = append(evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a message that does not authenticate"})
-				return nil
-			}
-			r.sess = sess
-			env, perr := format.ParseEnvelope(pt)
-			if perr != nil {
-				r.evs = append(r.evs, Event{Type: EventWarning, Chat: chat.ID, Name: chat.Name, Err: "dropped a malformed message"})
-			} else if err := r.apply(env); err != nil {
+			if err := r.established(sess, body); err != nil {
 				return err
 			}
+			evs = r.evs
+		}
+		if r.sess == nil {
+			return nil // dropped; nothing changed
 		}
 		if r.burned {
 			burned = true
@@ -112,6 +99,60 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 		e.kickOutbox()
 	}
 	return true
+}
+
+// established handles a message for a chat whose session exists: a
+// session reset and its answer (spec/client.md §13), then the Double
+// Ratchet. It leaves r.sess nil when the message is dropped and nothing is
+// to be stored.
+func (r *rx) established(sess *ratchet.Session, body []byte) error {
+	if ratchet.IsReset(body) {
+		return r.resetOffer(body, sess)
+	}
+	if r.meta.ResetKeys != nil && ratchet.IsInitial(body) {
+		ok, err := r.resetAnswer(body, sess)
+		if err != nil || ok {
+			return err
+		}
+	}
+	pt, err := sess.Decrypt(body)
+	switch {
+	case errors.Is(err, ratchet.ErrDuplicate):
+		return nil
+	case err != nil && r.peerRestarted(body):
+		// spec/client.md §13.5: not authenticated, so only a warning.
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " restarted this chat's session with another copy of this profile, restored from a backup: this copy may be out of date"})
+		return nil
+	case errors.Is(err, ratchet.ErrConflictingInitial):
+		// spec/session.md §8: a second, different handshake for an
+		// existing session. Unauthenticated, so it proves nothing,
+		// but the user should compare safety codes now.
+		r.event(Event{Type: EventWarning, Err: "a second, different handshake arrived for this chat: the invite may have been intercepted; compare safety codes (veil verify)"})
+		return nil
+	case err != nil:
+		r.sess = sess
+		if ok, oerr := r.oldCopy(body); oerr != nil || ok {
+			return oerr
+		}
+		r.sess = nil
+		r.event(Event{Type: EventWarning, Err: "dropped a message that does not authenticate"})
+		return nil
+	}
+	r.sess = sess
+	env, perr := format.ParseEnvelope(pt)
+	if perr != nil {
+		r.event(Event{Type: EventWarning, Err: "dropped a malformed message"})
+		return nil
+	}
+	return r.apply(env)
+}
+
+// peerRestarted reports whether body is an initial message that claims
+// the peer's own identity key: the peer answered a reset of another copy
+// of this profile (spec/client.md §13.5).
+func (r *rx) peerRestarted(body []byte) bool {
+	id, ok := ratchet.InitialIdentity(body)
+	return ok && bytes.Equal(id.Bytes(), r.ct.TheirIdentity)
 }
 
 // rx is the state of one receive transaction.
@@ -159,7 +200,9 @@ func (r *rx) hello(body []byte) (bool, error) {
 	r.ct.Relays = []vault.RelayCap{*rc, {Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]}}
 	r.ct.Nickname = env.Nick
 	r.ct.TheirIdentity = sess.Remote().Bytes()
-	r.ct.OurIdentity = nil // the one-time keys are used up (ratchet.Respond)
+	// The one-time keys are used up (ratchet.Respond); the identity key
+	// stays, for a session reset (spec/client.md §13).
+	r.ct.OurIdentity = bp.Identity.Marshal()
 	r.meta.Pending = false
 	r.chat.LastActive = r.e.now()
 	r.event(Event{Type: EventContactJoined})
@@ -169,6 +212,9 @@ func (r *rx) hello(body []byte) (bool, error) {
 }
 
 func (r *rx) queueReceipt(kind byte, ids ...format.WireID) error {
+	if r.meta.ResetKeys != nil || r.meta.Outdated {
+		return nil // nothing goes out on a stale session (spec/client.md §13.2)
+	}
 	return r.e.queue(r.tx, r.sess, r.chat.ID, "", &format.Envelope{Type: format.EnvReceipt, Kind: kind, IDs: ids})
 }
 
@@ -235,6 +281,10 @@ func (r *rx) apply(env *format.Envelope) error {
 		r.event(Event{Type: EventChatBurned})
 	case format.EnvHello:
 		// A repeated HELLO on an established session changes nothing.
+	case format.EnvSession:
+		if env.Kind == format.SessionOutdated {
+			return r.outdated()
+		}
 	}
 	return nil
 }

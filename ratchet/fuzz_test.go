@@ -145,3 +145,59 @@ func FuzzMessage(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReset(f *testing.F) {
+	_, _, ida, idb := identPair(f, 60)
+	cfg, _ := seeded(61)
+	rp, _ := NewReset(cfg, 1)
+	good := rp.Message(idb, ida.Public())
+	f.Add(good)
+	f.Add(good[:100])
+	f.Add([]byte{3})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		o, sig, err := parseResetFrame(in)
+		if err != nil {
+			return
+		}
+		re := append([]byte{typeReset, resetVersion}, o.appendTo(nil)...)
+		re = append(re, sig...)
+		if !bytes.Equal(append(re, make([]byte, ResetMessageSize-len(re))...), in) {
+			t.Fatal("round trip")
+		}
+		if _, err := ParseReset(in, idb.Public(), ida.Public()); err == nil && !bytes.Equal(in, good) {
+			t.Fatal("a changed offer verified")
+		}
+	})
+}
+
+func FuzzResetPrivate(f *testing.F) {
+	cfg, _ := seeded(62)
+	rp, _ := NewReset(cfg, 1)
+	f.Add(rp.Marshal())
+	f.Add([]byte{1, 2})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := ParseResetPrivate(in)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(p.Marshal(), in) {
+			t.Fatal("round trip")
+		}
+	})
+}
+
+func FuzzIdentity(f *testing.F) {
+	cfg, _ := seeded(63)
+	bp, _ := NewBundle(cfg)
+	f.Add(bp.Identity.Marshal())
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		id, err := ParseIdentity(in)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(id.Marshal(), in) {
+			t.Fatal("round trip")
+		}
+	})
+}

@@ -68,3 +68,41 @@ func ParseIdentityPublic(b []byte) (IdentityPublic, error) {
 	copy(p.DH[:], b[crypto.KeySize:])
 	return p, nil
 }
+
+// IdentityPrivateSize is the size of a marshalled Identity.
+const IdentityPrivateSize = 1 + 2*crypto.KeySize
+
+const identityPrivateVersion = 0x01
+
+// Marshal returns the secret encoding of i, for the vault:
+// version 0x01 || Ed25519 seed [32] || X25519 private key [32]
+// (spec/session.md §13.2). The caller must keep it secret.
+func (i *Identity) Marshal() []byte {
+	out := make([]byte, 0, IdentityPrivateSize)
+	out = append(out, identityPrivateVersion)
+	out = append(out, i.Sign.Seed()...)
+	return append(out, i.DH.Bytes()...)
+}
+
+// ParseIdentity parses what Identity.Marshal returned.
+func ParseIdentity(data []byte) (*Identity, error) {
+	if len(data) != IdentityPrivateSize || data[0] != identityPrivateVersion {
+		return nil, fmt.Errorf("ratchet: identity private key: %d bytes or unknown version", len(data))
+	}
+	s, err := crypto.ParseSignPrivate(data[1 : 1+crypto.KeySize])
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: identity private key: %w", err)
+	}
+	d, err := crypto.ParseDHPrivate(data[1+crypto.KeySize:])
+	if err != nil {
+		return nil, fmt.Errorf("ratchet: identity private key: %w", err)
+	}
+	return &Identity{Sign: s, DH: d}, nil
+}
+
+// Wipe zeroes the Ed25519 half of i; the X25519 half is dropped (best
+// effort, see crypto's package documentation).
+func (i *Identity) Wipe() {
+	i.Sign.Wipe()
+	i.DH = crypto.DHPrivate{}
+}

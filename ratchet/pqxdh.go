@@ -52,35 +52,61 @@ func makeAD(ikA, ikB IdentityPublic) (ad [adSize]byte) {
 // Bundle built by hand rather than by ParseBundle fails unless it is
 // signed.
 func Initiate(cfg Config, b *Bundle) (*Session, error) {
+	s, ika, err := InitiateKeep(cfg, b)
+	if err != nil {
+		return nil, err
+	}
+	ika.Wipe()
+	return s, nil
+}
+
+// InitiateKeep is Initiate that also returns the joiner's per-contact
+// identity key, which the caller keeps secret beside the session so that a
+// later session reset (spec/session.md §13) can use it. Its draws are
+// Initiate's.
+func InitiateKeep(cfg Config, b *Bundle) (*Session, *Identity, error) {
 	if err := b.verify(); err != nil {
-		return nil, fmt.Errorf("ratchet: initiate: %w", err)
+		return nil, nil, fmt.Errorf("ratchet: initiate: %w", err)
 	}
 	r := cfg.rand()
 	ika, err := newIdentity(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer ika.Sign.Wipe()
+	s, err := initiateWith(cfg, &ika, b.Identity, b.Prekey, b.KEM)
+	if err != nil {
+		ika.Wipe()
+		return nil, nil, err
+	}
+	return s, &ika, nil
+}
+
+// initiateWith is the joiner's side of PQXDH with identity key ika against
+// the inviter's identity ikb and one-time keys (§3.2 after the identity
+// draws, §13.4): it draws EK_A (32), the ML-KEM encapsulation seed (32)
+// and the first DHs (32).
+func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.DHPublic, kem crypto.KEMPublic) (*Session, error) {
+	r := cfg.rand()
 	ek, err := crypto.GenerateDH(r)
 	if err != nil {
 		return nil, err
 	}
-	ct, ss, err := crypto.Encapsulate(b.KEM, r)
+	ct, ss, err := crypto.Encapsulate(kem, r)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: initiate: %w", err)
 	}
 	defer ss.Wipe()
-	dh1, err := crypto.DH(ika.DH, b.Prekey)
+	dh1, err := crypto.DH(ika.DH, prekey)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
 	}
 	defer dh1.Wipe()
-	dh2, err := crypto.DH(ek, b.Identity.DH)
+	dh2, err := crypto.DH(ek, ikb.DH)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: initiate: bundle identity: %w", err)
 	}
 	defer dh2.Wipe()
-	dh3, err := crypto.DH(ek, b.Prekey)
+	dh3, err := crypto.DH(ek, prekey)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
 	}
@@ -105,7 +131,7 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	dh, err := crypto.DH(dhs, b.Prekey)
+	dh, err := crypto.DH(dhs, prekey)
 	if err != nil {
 		return nil, fmt.Errorf("ratchet: initiate: bundle prekey: %w", err)
 	}
@@ -113,11 +139,11 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 		cfg:       cfg,
 		initiator: true,
 		local:     ikaPub,
-		remote:    b.Identity,
-		ad:        makeAD(ikaPub, b.Identity),
+		remote:    ikb,
+		ad:        makeAD(ikaPub, ikb),
 		dhs:       dhs,
 		dhsPub:    dhs.Public(),
-		dhr:       b.Prekey,
+		dhr:       prekey,
 		hasDHr:    true,
 		hks:       hka,
 		hasHKs:    true,
@@ -127,8 +153,8 @@ func Initiate(cfg Config, b *Bundle) (*Session, error) {
 	}
 	s.rk, s.cks, s.nhks = kdfRoot(&rk, &dh)
 	dh.Wipe()
-	// ika.DH and ek are crypto/ecdh keys, which cannot be zeroed; they
-	// are dropped here (best effort, §3.2).
+	// ek is a crypto/ecdh key, which cannot be zeroed; it is dropped here
+	// (best effort, §3.2).
 	return s, nil
 }
 

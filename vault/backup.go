@@ -66,8 +66,9 @@ func (v *Vault) Backup(ctx context.Context, w io.Writer, recipients ...age.Recip
 
 // Restore decrypts an age backup with identities (an age.ScryptIdentity
 // for a passphrase) and restores it into a new vault in dir, protected by
-// pin, with a new data key. dir must not hold a vault. If the restore
-// fails, the partly restored new vault is erased; nothing else is touched.
+// pin, with a new data key. dir must not hold a vault. The new vault holds
+// a RestoreMark (spec/vault.md §10.1). If the restore fails, the partly
+// restored new vault is erased; nothing else is touched.
 func Restore(ctx context.Context, r io.Reader, dir string, pin []byte, opts *Options, identities ...age.Identity) (*Vault, error) {
 	ar, err := age.Decrypt(r, identities...)
 	if err != nil {
@@ -114,6 +115,10 @@ func Restore(ctx context.Context, r io.Reader, dir string, pin []byte, opts *Opt
 		return fail(err)
 	}
 	if err := loadBackup(v, br); err != nil {
+		return fail(err)
+	}
+	o := resolve(opts)
+	if err := markRestored(ctx, v, o.now()); err != nil {
 		return fail(err)
 	}
 	return v, nil

@@ -88,6 +88,8 @@ func TestBackupRestorePassphrase(t *testing.T) {
 	if got := dump(t, w); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restored vault differs:\n got %+v\nwant %+v", got, want)
 	}
+	checkRestoreMark(t, v, false)
+	checkRestoreMark(t, w, true)
 	if w.dataKey == v.dataKey {
 		t.Error("restored vault reuses the old data key")
 	}
@@ -158,4 +160,30 @@ func TestRestoreRejectsBadInner(t *testing.T) {
 			t.Errorf("%s: a failed restore left a vault: %v", name, err)
 		}
 	}
+}
+
+// checkRestoreMark checks that v holds a restore mark exactly when want
+// says so (spec/vault.md §10.1), and that deleting it is for good.
+func checkRestoreMark(t *testing.T, v *Vault, want bool) {
+	t.Helper()
+	err := v.View(ctx, func(tx *Tx) error {
+		m, err := tx.RestoreMark()
+		if want && (err != nil || m.Restored.IsZero()) {
+			t.Fatalf("restored vault without its mark: %v", err)
+		}
+		if !want && !errors.Is(err, ErrNotFound) {
+			t.Fatalf("mark in a vault that was not restored: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want {
+		return
+	}
+	if err := v.Update(ctx, func(tx *Tx) error { return tx.DeleteRestoreMark() }); err != nil {
+		t.Fatal(err)
+	}
+	checkRestoreMark(t, v, false)
 }

@@ -256,6 +256,7 @@ const (
 	pfxExpiry  = 'X'
 	pfxOutbox  = 'O'
 	pfxGroup   = 'G'
+	pfxRestore = 'R'
 )
 
 func simpleKey(pfx byte, id string) []byte { return append([]byte{pfx}, id...) }

@@ -47,6 +47,17 @@ func cmdBackup(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	})
 }
 
+// restoreExplained is what veil restore says before it runs
+// (spec/client.md §13).
+const restoreExplained = `The restored profile is a copy of the moment of the backup. When it first
+opens, each chat restarts its session with its contact inside the same
+chat (same safety code); both sides are told, and messages sent between
+the backup and now may be lost. Stop using the old copy of this profile:
+once a chat restarts, the old copy can no longer read or send in it.
+Groups get fresh keys at your first message in them. Chats made by an
+older veil cannot be restarted: burn them and invite again.
+`
+
 func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "restore", "FILE [--passphrase-file FILE]", "Restore a backup into a directory without a profile; the new PIN comes from the terminal or --pin-file")
 	passFile := fs.String("passphrase-file", "", "read the backup passphrase from `FILE` instead of the terminal")
@@ -63,6 +74,7 @@ func cmdRestore(ctx context.Context, g *globals, io *stdio, argv []string) error
 		return fmt.Errorf("opening the backup: %w", errors.Unwrap(err))
 	}
 	defer f.Close()
+	fmt.Fprint(io.err, restoreExplained)
 	st, err := f.Stat()
 	if err != nil {
 		return err

@@ -21,6 +21,18 @@ const (
 	EnvReceipt byte = 0x04
 	EnvBurn    byte = 0x05
 	EnvHello   byte = 0x06
+	// EnvSession is a message about the session itself (spec/client.md
+	// §13.4): Kind SessionRestarted or SessionOutdated, nothing else.
+	EnvSession byte = 0x10
+)
+
+// Kinds of an EnvSession envelope.
+const (
+	// SessionRestarted is the answerer's first message of a session reset.
+	SessionRestarted byte = 1
+	// SessionOutdated tells an out-of-date copy of a profile, on the
+	// session it still holds, that the chat continues with another copy.
+	SessionOutdated byte = 2
 )
 
 // Receipt kinds, spec/client.md §5.5.
@@ -51,7 +63,7 @@ type Envelope struct {
 	ID    WireID   // TEXT, HELLO: the message's own ID; EDIT, DELETE: the target
 	TTL   uint32   // TEXT: disappearing timer in seconds, 0 = off
 	Text  string   // TEXT, EDIT
-	Kind  byte     // RECEIPT
+	Kind  byte     // RECEIPT, SESSION
 	IDs   []WireID // RECEIPT
 	SID   crypto.ID
 	Cap   [wire.CapSize]byte // HELLO: the capability for SID (secret)
@@ -81,6 +93,11 @@ func (e *Envelope) Marshal() ([]byte, error) {
 			b = append(b, id[:]...)
 		}
 	case EnvBurn:
+	case EnvSession:
+		if e.Kind != SessionRestarted && e.Kind != SessionOutdated {
+			return nil, fmt.Errorf("%w: unknown session kind %d", errEnvelope, e.Kind)
+		}
+		b = append(b, e.Kind)
 	case EnvHello:
 		if len(e.Relay) > maxAddressSize || len(e.Nick) > MaxNick {
 			return nil, fmt.Errorf("%w: hello field too long", errEnvelope)
@@ -165,6 +182,15 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 			e.IDs = append(e.IDs, WireID(id))
 		}
 	case EnvBurn:
+	case EnvSession:
+		k, ok := take(1)
+		if !ok {
+			return nil, short
+		}
+		e.Kind = k[0]
+		if e.Kind != SessionRestarted && e.Kind != SessionOutdated {
+			return nil, fmt.Errorf("%w: unknown session kind %d", errEnvelope, e.Kind)
+		}
 	case EnvHello:
 		fixed, ok := take(WireIDSize + crypto.IDSize + wire.CapSize + 1)
 		if !ok {

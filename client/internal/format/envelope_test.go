@@ -15,6 +15,8 @@ func testEnvelopes() []*Envelope {
 		{Type: EnvDelete, ID: id},
 		{Type: EnvReceipt, Kind: ReceiptDelivered, IDs: []WireID{id, {}}},
 		{Type: EnvBurn},
+		{Type: EnvSession, Kind: SessionRestarted},
+		{Type: EnvSession, Kind: SessionOutdated},
 		{Type: EnvHello, ID: id, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: "veil+ws://127.0.0.1:4000#" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Nick: "ana"},
 	}
 }
@@ -48,7 +50,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 func TestEnvelopeRejects(t *testing.T) {
-	for _, b := range [][]byte{nil, {1}, {2, EnvBurn}, {1, 0x7f}, {1, EnvText, 1}, append(append([]byte{1, EnvText}, make([]byte, 20)...), 0xff)} {
+	for _, b := range [][]byte{nil, {1}, {2, EnvBurn}, {1, 0x7f}, {1, EnvText, 1}, {1, EnvSession, 0}, {1, EnvSession, 3}, append(append([]byte{1, EnvText}, make([]byte, 20)...), 0xff)} {
 		if _, err := ParseEnvelope(b); !errors.Is(err, errEnvelope) {
 			t.Errorf("parseEnvelope(%x) = %v, want errEnvelope", b, err)
 		}

@@ -1,0 +1,390 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"veil/client/internal/format"
+	"veil/ratchet"
+	"veil/vault"
+)
+
+// A profile restored from a backup holds the ratchet states of the moment
+// of the backup. At its first unlock every chat is flagged and every 1:1
+// chat offers its peer a session reset (spec/client.md §13,
+// spec/session.md §13): a fresh PQXDH handshake between the same identity
+// keys, so the chat, its mailboxes and its safety code stay.
+
+// supersededFor is how long the peer keeps the session a reset replaced,
+// to recognise messages of an out-of-date copy: the relay's default
+// message TTL.
+const supersededFor = 21 * 24 * time.Hour
+
+// ErrOutdated is returned by a send in a chat that this copy of the
+// profile was told continues with another copy (spec/client.md §13.5).
+var ErrOutdated = notAllowed("this copy of the profile is out of date: the chat continues on a copy restored from a backup, and this copy can no longer send or read in it")
+
+// restoreNotice is the line both sides get in the chat once a reset is
+// through (spec/client.md §13.6).
+func restoreNotice(who string) string {
+	return who + " restored veil from a backup; messages sent between the backup and now may be lost"
+}
+
+// applyRestoreMark turns a restored vault's mark into per-chat flags and
+// queues a reset offer for every 1:1 chat, in one transaction with the
+// mark's deletion (spec/vault.md §10.1, spec/client.md §13.1).
+func (e *Engine) applyRestoreMark(ctx context.Context) error {
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		if _, err := tx.RestoreMark(); errors.Is(err, vault.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for i := range chats {
+			c := &chats[i]
+			meta, err := getMeta(tx, c.ID)
+			if err != nil {
+				return err
+			}
+			meta.Restored = true
+			if c.Kind == vault.ChatDirect {
+				if err := e.offerReset(tx, c, &meta); err != nil {
+					return err
+				}
+			}
+			if err := putMeta(tx, c.ID, &meta); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteRestoreMark()
+	})
+	if err != nil {
+		return fmt.Errorf("client: restored profile: %w", err)
+	}
+	return nil
+}
+
+// offerReset queues a reset offer for chat c (spec/client.md §13.2). The
+// messages still in its outbox were sealed by the stale session: those with
+// a message of ours are held and sent again on the new session, the rest
+// (receipts, control messages) are dropped. It returns a warning for a
+// chat that cannot be reset a line in the chat that says so.
+func (e *Engine) offerReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
+	ct, err := tx.Contact(c.ContactID)
+	if errors.Is(err, vault.ErrNotFound) || err == nil && len(ct.Ratchet) == 0 {
+		return nil // a pending invite: no session yet
+	}
+	if err != nil {
+		return err
+	}
+	self, err := ratchet.ParseIdentity(ct.OurIdentity)
+	remote, rerr := ratchet.ParseIdentityPublic(ct.TheirIdentity)
+	if err != nil || rerr != nil {
+		return e.putNotice(tx, c, "This chat was restored from a backup, but it was made by an older veil that did not keep the keys to restart its session: messages may be lost. Burn it and invite again.")
+	}
+	defer self.Wipe()
+	rp, err := ratchet.NewReset(e.rcfg, e.now().UnixMilli())
+	if err != nil {
+		return err
+	}
+	defer rp.Wipe()
+	items, err := tx.Outbox()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.ChatID != c.ID {
+			continue
+		}
+		if it.MessageID != "" {
+			meta.Held = append(meta.Held, it.MessageID)
+		}
+		if err := tx.DeleteOutbox(it.ID); err != nil {
+			return err
+		}
+	}
+	meta.ResetKeys = rp.Marshal()
+	id, err := e.newID()
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: c.ID, Payload: rp.Message(self, remote), Created: now, NextTry: now})
+}
+
+// holdMessage stores our message m without sending it while the chat
+// waits for its reset to complete; it reports false when the chat is not
+// waiting. An out-of-date copy is refused (spec/client.md §13.5).
+func holdMessage(tx *vault.Tx, chat string, m *vault.Message) (bool, error) {
+	meta, err := getMeta(tx, chat)
+	if err != nil {
+		return false, err
+	}
+	if meta.Outdated {
+		return false, ErrOutdated
+	}
+	if meta.ResetKeys == nil {
+		return false, nil
+	}
+	meta.Held = append(meta.Held, m.ID)
+	if err := tx.PutMessage(m); err != nil {
+		return false, err
+	}
+	return true, putMeta(tx, chat, &meta)
+}
+
+// flushHeld queues our held messages on the new session s, in order.
+func (e *Engine) flushHeld(tx *vault.Tx, s *ratchet.Session, chat string, meta *chatMeta) error {
+	for _, id := range meta.Held {
+		m, err := tx.Message(chat, id)
+		if errors.Is(err, vault.ErrNotFound) {
+			continue // deleted or expired meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if m.Deleted || m.Direction != vault.Outgoing {
+			continue
+		}
+		if err := e.requeue(tx, s, &m); err != nil {
+			return err
+		}
+	}
+	meta.Held = nil
+	return nil
+}
+
+// requeue seals our message m again, on session s, as a TEXT with the
+// timer it has left. A text too long for s is marked failed.
+func (e *Engine) requeue(tx *vault.Tx, s *ratchet.Session, m *vault.Message) error {
+	w, _ := outgoingWireID(m.ID)
+	var ttl uint32
+	if !m.Expires.IsZero() {
+		ttl = uint32(max(m.Expires.Sub(e.now()), time.Second) / time.Second)
+	}
+	err := e.queue(tx, s, m.ChatID, m.ID, &format.Envelope{Type: format.EnvText, ID: w, TTL: ttl, Text: string(m.Body)})
+	if errors.Is(err, ratchet.ErrTooLong) {
+		m.Status = vault.StatusFailed
+		return tx.PutMessage(m)
+	}
+	return err
+}
+
+// putNotice stores a line from veil itself in chat c (spec/client.md
+// §13.6) and stores c.
+func (e *Engine) putNotice(tx *vault.Tx, c *vault.Chat, text string) error {
+	_, err := e.notice(tx, c, text)
+	if err != nil {
+		return err
+	}
+	return tx.PutChat(c)
+}
+
+func (e *Engine) notice(tx *vault.Tx, c *vault.Chat, text string) (string, error) {
+	id, err := e.newID()
+	if err != nil {
+		return "", err
+	}
+	now := e.now()
+	m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Body: []byte(text), Sent: now, Received: now, Status: vault.StatusDelivered}
+	if err := tx.PutMessage(&m); err != nil {
+		return "", err
+	}
+	c.Unread++
+	c.LastActive = now
+	return id, nil
+}
+
+// notice stores a line from veil itself in the chat and reports it as a
+// session_reset event (spec/client.md §13.6).
+func (r *rx) notice(text string) error {
+	id, err := r.e.notice(r.tx, r.chat, text)
+	if err != nil {
+		return err
+	}
+	r.event(Event{Type: EventSessionReset, Message: id, Text: text})
+	return nil
+}
+
+func (r *rx) peerName() string {
+	if r.ct.Nickname != "" {
+		return SanitizeLine(r.ct.Nickname)
+	}
+	return "your contact"
+}
+
+// resetOffer handles a reset message from the peer (spec/client.md §13.3):
+// verify, refuse replays, break a tie with our own pending offer, then
+// answer as the joiner of a fresh handshake with our existing identity key.
+// cur is the chat's current session; on every refusal it stays.
+func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
+	r.sess = cur
+	self, err := ratchet.ParseIdentity(r.ct.OurIdentity)
+	if err != nil {
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " restored veil from a backup, but this chat was made by an older veil that cannot restart its session: burn it and invite again"})
+		return nil
+	}
+	defer self.Wipe()
+	o, err := ratchet.ParseReset(body, cur.Remote(), cur.Local())
+	if err != nil {
+		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
+		return nil
+	}
+	if o.Time <= r.meta.PeerResetTime {
+		return nil // a replay, or older than one already seen (§13.3)
+	}
+	r.meta.PeerResetTime, r.meta.PeerResetID = o.Time, o.ID[:]
+	if r.meta.ResetKeys != nil {
+		// Both copies were restored: the smaller identity key's offer wins,
+		// and its owner answers nothing (§13.3).
+		if bytes.Compare(cur.Local().Bytes(), cur.Remote().Bytes()) < 0 {
+			return nil
+		}
+		if rp, err := ratchet.ParseResetPrivate(r.meta.ResetKeys); err == nil {
+			rp.Wipe()
+		}
+		r.meta.ResetKeys = nil
+	}
+	ns, err := ratchet.AcceptReset(r.e.rcfg, self, cur.Remote(), o)
+	if err != nil {
+		return err
+	}
+	if !r.meta.Restored {
+		r.meta.Superseded = r.ct.Ratchet
+		r.meta.SupersededUntil = r.e.now().Add(supersededFor)
+	}
+	r.sess = ns
+	// What we queued on the old session goes again on the new one, then
+	// the answer.
+	items, err := r.tx.Outbox()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.ChatID != r.chat.ID {
+			continue
+		}
+		if err := r.tx.DeleteOutbox(it.ID); err != nil {
+			return err
+		}
+		if it.MessageID == "" {
+			continue
+		}
+		m, err := r.tx.Message(r.chat.ID, it.MessageID)
+		if errors.Is(err, vault.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.e.requeue(r.tx, ns, &m); err != nil {
+			return err
+		}
+	}
+	if err := r.e.queue(r.tx, ns, r.chat.ID, "", &format.Envelope{Type: format.EnvSession, Kind: format.SessionRestarted}); err != nil {
+		return err
+	}
+	if r.meta.Restored {
+		r.meta.Restored = false
+		if err := r.e.flushHeld(r.tx, ns, r.chat.ID, r.meta); err != nil {
+			return err
+		}
+	}
+	return r.notice(restoreNotice(r.peerName()))
+}
+
+// resetAnswer completes our pending reset with the peer's answer, an
+// initial message (spec/client.md §13.4). It reports false when body is
+// not that answer; the caller then treats it as any other message.
+func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
+	rp, err := ratchet.ParseResetPrivate(r.meta.ResetKeys)
+	if err != nil {
+		return false, fmt.Errorf("client: stored reset keys: %w", err)
+	}
+	defer rp.Wipe()
+	self, err := ratchet.ParseIdentity(r.ct.OurIdentity)
+	if err != nil {
+		return false, fmt.Errorf("client: stored identity key: %w", err)
+	}
+	defer self.Wipe()
+	ns, pt, err := ratchet.CompleteReset(r.e.rcfg, self, cur.Remote(), rp, body)
+	if err != nil {
+		return false, nil
+	}
+	r.sess = ns
+	r.meta.ResetKeys = nil
+	r.meta.Restored = false
+	if env, err := format.ParseEnvelope(pt); err == nil {
+		if err := r.apply(env); err != nil {
+			return false, err
+		}
+	}
+	if err := r.e.flushHeld(r.tx, ns, r.chat.ID, r.meta); err != nil {
+		return false, err
+	}
+	return true, r.notice(restoreNotice("You"))
+}
+
+// oldCopy tries a message that the current session refused on the
+// session a reset of the peer replaced (spec/client.md §13.5). If it
+// opens there, an out-of-date copy of the peer's profile sent it: the
+// message is dropped, the user warned, and that copy told on its own
+// session that it is out of date. It reports whether body was such a
+// message.
+func (r *rx) oldCopy(body []byte) (bool, error) {
+	if r.meta.Superseded == nil {
+		return false, nil
+	}
+	if !r.e.now().Before(r.meta.SupersededUntil) {
+		r.meta.Superseded, r.meta.SupersededUntil = nil, time.Time{}
+		return false, nil
+	}
+	old, err := ratchet.ParseSession(r.e.rcfg, r.meta.Superseded)
+	if err != nil {
+		return false, fmt.Errorf("client: stored superseded session: %w", err)
+	}
+	defer old.Wipe()
+	if _, err := old.Decrypt(body); err != nil {
+		return false, nil
+	}
+	if err := r.e.queue(r.tx, old, r.chat.ID, "", &format.Envelope{Type: format.EnvSession, Kind: format.SessionOutdated}); err != nil {
+		return false, err
+	}
+	r.meta.Superseded = old.Marshal()
+	r.event(Event{Type: EventWarning, Err: "dropped a message from an out-of-date copy of " + r.peerName() + "'s profile: they restored veil from a backup but still use the old copy too, which can no longer reach you; it has been told"})
+	return true, nil
+}
+
+// outdated marks this copy out of date after the peer said so on our own
+// session (spec/client.md §13.5).
+func (r *rx) outdated() error {
+	if r.meta.Outdated {
+		return nil
+	}
+	r.meta.Outdated = true
+	r.event(Event{Type: EventWarning, Err: ErrOutdated.Error()})
+	return r.notice("This copy of the profile is out of date: " + r.peerName() + " now talks to a copy restored from a backup. This copy can no longer send or read in this chat.")
+}
+
+// restoredGroup queues an update of our keys in a group of a restored
+// profile, once, before its first send (spec/client.md §13.7): our sender
+// chain is the backup's, which the original may have used past.
+func restoredGroup(tx *vault.Tx, chat string, g *groupState) error {
+	meta, err := getMeta(tx, chat)
+	if err != nil || !meta.Restored {
+		return err
+	}
+	if g.cur.roster == nil || g.gone {
+		return nil
+	}
+	g.propose(groupIntent{Change: format.ChangeUpdate})
+	meta.Restored = false
+	return putMeta(tx, chat, &meta)
+}
