@@ -55,6 +55,10 @@ func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (d
 			crypto.Wipe(key)
 			return nil, err
 		}
+		if err := dropEmptyLogs(path); err != nil {
+			crypto.Wipe(key)
+			return nil, fmt.Errorf("vault: data directory: %w", err)
+		}
 	}
 	db, err = badger.Open(bo)
 	if err != nil {

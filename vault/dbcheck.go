@@ -124,6 +124,14 @@ func checkLogs(path string, kr *badger.KeyRegistry, memTableSize int64) error {
 		if _, err := strconv.ParseUint(s, 10, 32); err != nil {
 			return corrupt("data directory: unexpected file %s", name)
 		}
+		if fi, err := de.Info(); err != nil {
+			return corrupt("data directory: %v", err)
+		} else if fi.Size() == 0 {
+			// Empty: a log whose creation (open, then size) or deletion
+			// (cut to zero, then unlink) a kill interrupted. It holds
+			// nothing; dropEmptyLogs removes it before Badger opens.
+			continue
+		}
 		if isVlog {
 			vlogs = append(vlogs, name)
 		} else {
@@ -152,6 +160,34 @@ func checkLogs(path string, kr *badger.KeyRegistry, memTableSize int64) error {
 		if err := checkLogEntries(filepath.Join(path, name), kr, 2*memTableSize); err != nil {
 			return corrupt("data directory: memtable log %s: %v", name, err)
 		}
+	}
+	return nil
+}
+
+// dropEmptyLogs removes the empty value logs and memtable WALs of the
+// Badger directory at path (see checkLogs). Badger cannot open one: it
+// takes the empty file for a new one and fails on an existing file that
+// is new. Such a file holds no entry, so no value pointer leads into it
+// and no write is lost with it.
+func dropEmptyLogs(path string) error {
+	des, err := os.ReadDir(path)
+	if err != nil {
+		return err
+	}
+	dropped := false
+	for _, de := range des {
+		if !strings.HasSuffix(de.Name(), vlogSuffix) && !strings.HasSuffix(de.Name(), memSuffix) || !de.Type().IsRegular() {
+			continue
+		}
+		if fi, err := de.Info(); err == nil && fi.Size() == 0 {
+			if err := os.Remove(filepath.Join(path, de.Name())); err != nil {
+				return err
+			}
+			dropped = true
+		}
+	}
+	if dropped {
+		return syncDir(path)
 	}
 	return nil
 }

@@ -176,3 +176,25 @@ func TestDamagedWALRefused(t *testing.T) {
 	err := openNoPanic(t, dir, new(int))
 	wantCorrupt(t, err, before, snapshotDir(t, dir), dir)
 }
+
+// TestEmptyLogsOpen: Badger creates a log by opening it and then giving
+// it its size, and deletes an old value log by cutting it to zero bytes
+// and then unlinking it; a kill in between leaves an empty log (an old
+// value log, the newest one, or a memtable WAL). The vault opens with
+// every record there, and the empty logs are gone.
+func TestEmptyLogsOpen(t *testing.T) {
+	for _, name := range []string{"000000.vlog", "000009.vlog", "00009.mem"} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeGolden(t, goldenVault(t))
+			p := filepath.Join(dir, dataDirName, badgerDirName, name)
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := openNoPanic(t, dir, new(int))
+			wantIntact(t, err, nil, nil, dir)
+			if fi, err := os.Stat(p); err == nil && fi.Size() == 0 {
+				t.Errorf("the empty %s is still there", name)
+			}
+		})
+	}
+}
