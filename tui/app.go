@@ -88,6 +88,8 @@ func New(cfg Config) *App {
 
 // Options are the Bubble Tea options veil runs with: the alternate screen
 // (nothing stays in the terminal's scrollback) and mouse wheel reports.
+// Bracketed paste stays on (Bubble Tea's default), so a paste arrives as
+// one text and its newlines never send (input.go).
 func Options() []tea.ProgramOption {
 	return []tea.ProgramOption{tea.WithAltScreen(), tea.WithMouseCellMotion()}
 }
