@@ -233,19 +233,17 @@ func (a *App) onTick(now time.Time) tea.Cmd {
 
 func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	switch {
-	case errors.Is(msg.err, client.ErrErased):
-		// Opening erased the profile (spec/client.md §10.5): say so once,
-		// then the first-run screen, as for a profile that never existed.
+	case errors.Is(msg.err, client.ErrErased), errors.Is(msg.err, client.ErrNoProfile):
+		// Opening erased the profile (spec/client.md §10.5), or it was
+		// erased elsewhere (veil panic) since the start: the first-run
+		// screen, drawn exactly as for a profile that never existed.
 		a.showGate(true)
-		a.gate.err = "This profile was erased: its data is gone for good."
-		return nil
-	case errors.Is(msg.err, client.ErrNoProfile):
-		a.showGate(true) // erased elsewhere (veil panic) since the start
-		return nil
+		return textinput.Blink
 	case msg.err != nil:
 		a.gate.failed(userErr(msg.err))
 		return nil
 	}
+	a.gate.reset() // wipes the PINs a first run kept
 	a.resetMain()
 	a.sess, a.events = msg.s, msg.events
 	ctx, cancel := context.WithCancel(context.Background())

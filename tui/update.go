@@ -39,6 +39,7 @@ func (a *App) onLocked() tea.Cmd {
 
 // showGate switches to the unlock screen (firstRun: the first-run screen).
 func (a *App) showGate(firstRun bool) {
+	a.gate.reset() // wipes what the gate shown before held
 	a.screen = scrGate
 	a.gate = newGate(a.cfg.Profile, a.st, a.keys, firstRun)
 	a.gate.SetSize(a.w, a.h)
