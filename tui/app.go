@@ -68,6 +68,7 @@ type App struct {
 	notice    string
 	noticeErr bool
 	quitArmed bool
+	last      lastChat
 }
 
 // New returns the TUI's root model.
@@ -118,6 +119,7 @@ func (a *App) resetMain() {
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
+	a.last = lastChat{}
 	a.layout()
 }
 
@@ -252,7 +254,7 @@ func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	a.screen = scrMain
 	a.lastInput = a.now()
 	eng := a.sess.Engine
-	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), textarea.Blink)
+	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), loadLastChat(eng), textarea.Blink)
 }
 
 // lock stops the engine, forgets what was shown and returns to the unlock
@@ -336,7 +338,7 @@ func (a *App) openChat(id string) tea.Cmd {
 	a.view.loaded = false
 	a.view.group = a.list.groups[id]
 	a.listFocus = false
-	return loadMessages(a.sess.Engine, id, true)
+	return tea.Batch(loadMessages(a.sess.Engine, id, true), a.rememberChat(id))
 }
 
 func (a *App) onEvent(ev client.Event) tea.Cmd {

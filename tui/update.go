@@ -139,6 +139,8 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 	case closeDialogMsg:
 		a.closeDialog()
 		return nil
+	case lastChatMsg:
+		return a.onLastChat(msg)
 	}
 	return a.forward(msg)
 }
@@ -187,7 +189,8 @@ func (a *App) onChats(msg chatsMsg) tea.Cmd {
 			a.view.clear()
 		}
 	}
-	return nil
+	a.last.loaded = true
+	return a.reopenLastChat()
 }
 
 func (a *App) onMessages(msg messagesMsg) tea.Cmd {
