@@ -81,3 +81,10 @@ func (a *App) typeText(msg tea.KeyMsg) tea.Cmd {
 	a.quitArmed = false
 	return a.forward(msg)
 }
+
+// The dialogs whose text field has the focus: single characters typed
+// there are text, whatever a binding of the list screens says.
+func (d *promptDialog) typing() bool { return true }
+func (d *finder) typing() bool       { return true }
+func (d *proxyDialog) typing() bool  { return true }
+func (d *relaysDialog) typing() bool { return d.adding }

@@ -159,3 +159,10 @@ func TestBracketedPasteOn(t *testing.T) {
 		}
 	}
 }
+
+var (
+	_ typer = (*promptDialog)(nil)
+	_ typer = (*finder)(nil)
+	_ typer = (*proxyDialog)(nil)
+	_ typer = (*relaysDialog)(nil)
+)
