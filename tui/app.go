@@ -68,6 +68,7 @@ type App struct {
 	notice    string
 	noticeErr bool
 	quitArmed bool
+	last      lastChat
 }
 
 // New returns the TUI's root model.
@@ -88,6 +89,8 @@ func New(cfg Config) *App {
 
 // Options are the Bubble Tea options veil runs with: the alternate screen
 // (nothing stays in the terminal's scrollback) and mouse wheel reports.
+// Bracketed paste stays on (Bubble Tea's default), so a paste arrives as
+// one text and its newlines never send (input.go).
 func Options() []tea.ProgramOption {
 	return []tea.ProgramOption{tea.WithAltScreen(), tea.WithMouseCellMotion()}
 }
@@ -116,6 +119,7 @@ func (a *App) resetMain() {
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
+	a.last = lastChat{}
 	a.layout()
 }
 
@@ -231,19 +235,17 @@ func (a *App) onTick(now time.Time) tea.Cmd {
 
 func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	switch {
-	case errors.Is(msg.err, client.ErrErased):
-		// Opening erased the profile (spec/client.md §10.5): say so once,
-		// then the first-run screen, as for a profile that never existed.
+	case errors.Is(msg.err, client.ErrErased), errors.Is(msg.err, client.ErrNoProfile):
+		// Opening erased the profile (spec/client.md §10.5), or it was
+		// erased elsewhere (veil panic) since the start: the first-run
+		// screen, drawn exactly as for a profile that never existed.
 		a.showGate(true)
-		a.gate.err = "This profile was erased: its data is gone for good."
-		return nil
-	case errors.Is(msg.err, client.ErrNoProfile):
-		a.showGate(true) // erased elsewhere (veil panic) since the start
-		return nil
+		return textinput.Blink
 	case msg.err != nil:
 		a.gate.failed(userErr(msg.err))
 		return nil
 	}
+	a.gate.reset() // wipes the PINs a first run kept
 	a.resetMain()
 	a.sess, a.events = msg.s, msg.events
 	ctx, cancel := context.WithCancel(context.Background())
@@ -252,7 +254,7 @@ func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	a.screen = scrMain
 	a.lastInput = a.now()
 	eng := a.sess.Engine
-	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), textarea.Blink)
+	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), loadLastChat(eng), textarea.Blink)
 }
 
 // lock stops the engine, forgets what was shown and returns to the unlock
@@ -336,7 +338,7 @@ func (a *App) openChat(id string) tea.Cmd {
 	a.view.loaded = false
 	a.view.group = a.list.groups[id]
 	a.listFocus = false
-	return loadMessages(a.sess.Engine, id, true)
+	return tea.Batch(loadMessages(a.sess.Engine, id, true), a.rememberChat(id))
 }
 
 func (a *App) onEvent(ev client.Event) tea.Cmd {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"strings"
 
@@ -25,6 +26,9 @@ type gate struct {
 	err   string
 	busy  bool
 	w, h  int
+
+	relay    string // the first-run relay answer, kept for a retry
+	checking bool   // the relay address is being dialled
 }
 
 // Setup steps.
@@ -52,17 +56,29 @@ func (g *gate) SetSize(w, h int) {
 }
 
 func (g gate) ShortHelp() []key.Binding {
-	return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")), g.keys.Quit}
+	keys := []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue"))}
+	if g.setup && g.step != stepPIN {
+		keys = append(keys, key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")))
+	}
+	return append(keys, g.keys.Quit)
 }
 func (g gate) FullHelp() [][]key.Binding { return [][]key.Binding{g.ShortHelp()} }
 
-// failed shows an error from Create or Open and starts again.
+// failed shows an error from Create or Open. The unlock screen empties its
+// field; the first-run screen stays on its last step with every answer
+// kept, so nothing is typed again.
 func (g *gate) failed(msg string) {
 	g.busy = false
 	g.err = msg
-	g.reset()
+	if g.setup {
+		g.in.SetValue(g.relay)
+		g.in.CursorEnd()
+		return
+	}
+	g.in.Reset()
 }
 
+// reset wipes the PINs held and goes back to the first step.
 func (g *gate) reset() {
 	wipe(g.pin)
 	wipe(g.dur)
@@ -72,9 +88,34 @@ func (g *gate) reset() {
 	g.in.Reset()
 }
 
+// back goes one first-run step back (esc), forgetting what that step had.
+func (g *gate) back() {
+	g.err = ""
+	g.in.Reset()
+	switch g.step {
+	case stepPINAgain, stepDuress:
+		g.reset()
+	case stepDuressAgain, stepRelay:
+		wipe(g.dur)
+		g.dur, g.step = nil, stepDuress
+		g.in.EchoMode = textinput.EchoPassword
+	}
+}
+
 func (g gate) Update(msg tea.Msg) (gate, tea.Cmd) {
+	if rc, ok := msg.(relayCheckedMsg); ok && g.busy && g.setup && g.step == stepRelay {
+		if rc.err != nil {
+			g.failed(userErr(rc.err))
+			return g, nil
+		}
+		return g, g.create(rc.addr)
+	}
 	km, ok := msg.(tea.KeyMsg)
 	if !ok || g.busy {
+		return g, nil
+	}
+	if g.setup && km.Type == tea.KeyEsc {
+		g.back()
 		return g, nil
 	}
 	if km.Type != tea.KeyEnter {
@@ -82,29 +123,43 @@ func (g gate) Update(msg tea.Msg) (gate, tea.Cmd) {
 		g.in, cmd = g.in.Update(msg)
 		return g, cmd
 	}
-	val := []byte(g.in.Value())
-	g.in.Reset()
-	g.err = ""
 	if !g.setup {
+		val := []byte(g.in.Value())
+		g.in.Reset()
+		g.err = ""
 		if len(val) == 0 {
 			return g, nil
 		}
 		g.busy = true
 		return g, openProfile(g.p, val, nil)
 	}
+	return g.enterSetup()
+}
+
+// enterSetup checks the answer of the current first-run step. A refused
+// answer stays in its field with the reason beside it; a confirmation
+// that differs is emptied (it cannot be seen to be corrected).
+func (g gate) enterSetup() (gate, tea.Cmd) {
+	val := []byte(g.in.Value())
+	g.err = ""
 	switch g.step {
 	case stepPIN:
 		if len(val) == 0 {
 			return g, nil
 		}
-		g.pin, g.step = val, stepPINAgain
-	case stepPINAgain:
-		if subtle.ConstantTimeCompare(val, g.pin) != 1 {
+		if g.err = g.checkPIN(val); g.err != "" {
 			wipe(val)
-			g.failed("the two PINs differ; start again")
 			return g, nil
 		}
+		g.pin, g.step = val, stepPINAgain
+	case stepPINAgain:
+		same := subtle.ConstantTimeCompare(val, g.pin) == 1
 		wipe(val)
+		if !same {
+			g.in.Reset()
+			g.err = "the two PINs differ: type it again (esc: choose another)"
+			return g, nil
+		}
 		g.step = stepDuress
 	case stepDuress:
 		if len(val) == 0 {
@@ -117,25 +172,41 @@ func (g gate) Update(msg tea.Msg) (gate, tea.Cmd) {
 			g.err = "the duress PIN must differ from the PIN"
 			return g, nil
 		}
-		g.dur, g.step = val, stepDuressAgain
-	case stepDuressAgain:
-		if subtle.ConstantTimeCompare(val, g.dur) != 1 {
+		if g.err = g.checkPIN(val); g.err != "" {
 			wipe(val)
-			wipe(g.dur)
-			g.dur, g.step = nil, stepDuress
-			g.err = "the two duress PINs differ; enter it again (or leave it empty)"
 			return g, nil
 		}
+		g.dur, g.step = val, stepDuressAgain
+	case stepDuressAgain:
+		same := subtle.ConstantTimeCompare(val, g.dur) == 1
 		wipe(val)
+		if !same {
+			g.in.Reset()
+			g.err = "the two duress PINs differ: type it again (esc: choose another)"
+			return g, nil
+		}
 		g.step = stepRelay
 		g.in.EchoMode = textinput.EchoNormal
 	case stepRelay:
-		s := &Setup{PIN: g.pin, Duress: g.dur, Relay: strings.TrimSpace(string(val))}
-		g.pin, g.dur = nil, nil // the Setup owns them now
+		g.relay = strings.TrimSpace(string(val))
 		g.busy = true
-		return g, openProfile(g.p, nil, s)
+		if c, ok := g.p.(SetupChecker); ok && g.relay != "" {
+			g.checking = true
+			return g, checkRelay(c, g.relay)
+		}
+		return g, g.create(g.relay)
 	}
+	g.in.Reset()
 	return g, nil
+}
+
+// create makes the profile. The Setup gets copies of the PINs (Create
+// wipes them), so that a failure keeps every answer; the gate wipes its
+// own when the App leaves it (reset).
+func (g *gate) create(relay string) tea.Cmd {
+	g.busy, g.checking = true, false
+	s := &Setup{PIN: bytes.Clone(g.pin), Duress: bytes.Clone(g.dur), Relay: relay}
+	return openProfile(g.p, nil, s)
 }
 
 func (g gate) View() string {
@@ -157,13 +228,16 @@ func (g gate) View() string {
 			b.WriteString("Relay: paste a relay address (veil://host:port#fingerprint),\nor leave empty to run a local relay on 127.0.0.1 for now.\n\n")
 		}
 	}
-	if g.busy {
+	switch {
+	case g.busy && g.checking:
+		b.WriteString(g.st.Faint.Render("reaching the relay…") + "\n")
+	case g.busy:
 		b.WriteString(g.st.Faint.Render("opening…") + "\n")
-	} else {
+	default:
 		b.WriteString(g.in.View() + "\n")
 	}
 	if g.err != "" {
-		b.WriteString("\n" + g.st.Error.Render(g.err) + "\n")
+		b.WriteString(g.st.Error.Render(g.err) + "\n")
 	}
 	box := g.st.Dialog.Width(min(64, max(20, g.w-4))).Render(strings.TrimRight(b.String(), "\n"))
 	return lipgloss.Place(g.w, max(1, g.h-1), lipgloss.Center, lipgloss.Center, box)

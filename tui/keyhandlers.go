@@ -7,10 +7,13 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// onKeyMsg routes a key: quit first, then the unlock screen or the main
-// screen.
+// onKeyMsg routes a key: text to the focused text field (input.go), then
+// quit, then the unlock screen or the main screen.
 func (a *App) onKeyMsg(msg tea.KeyMsg) tea.Cmd {
 	a.lastInput = a.now()
+	if msg = asText(msg, a.typing()); isText(msg) {
+		return a.typeText(msg)
+	}
 	if key.Matches(msg, a.keys.Quit) && !a.catchingKeys() {
 		return a.quit()
 	}

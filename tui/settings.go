@@ -258,7 +258,7 @@ func duressChoices() []struct {
 		label, say string
 	}{
 		{client.DuressDecoy, "decoy", "then opens an empty profile that looks new"},
-		{client.DuressReset, "reset", "then says plainly that the data is gone"},
+		{client.DuressReset, "reset", "then shows the first-run screen: no profile"},
 		{0, "remove", "no duress PIN"},
 	}
 }

@@ -92,8 +92,8 @@ func TestSettingsChangePIN(t *testing.T) {
 
 // TestSettingsDuressPIN: a duress PIN equal to the PIN is refused with the
 // vault's reason; a decoy duress PIN set in the dialog opens an empty
-// profile and the real PIN is gone after it; a reset one says the data is
-// gone.
+// profile and the real PIN is gone after it; a reset one leads to the
+// first-run screen.
 func TestSettingsDuressPIN(t *testing.T) {
 	for _, mode := range []string{"decoy", "reset"} {
 		t.Run(mode, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestSettingsDuressPIN(t *testing.T) {
 
 			tm = unlock(t, cfg, "duress horse")
 			if mode == "reset" {
-				waitText(t, tm, "erased")
+				waitText(t, tm, "Choose a PIN")
 				finalView(t, tm)
 				if ok, _ := p.Exists(); ok {
 					t.Fatal("a profile is left after a reset-mode duress unlock")

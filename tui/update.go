@@ -39,6 +39,7 @@ func (a *App) onLocked() tea.Cmd {
 
 // showGate switches to the unlock screen (firstRun: the first-run screen).
 func (a *App) showGate(firstRun bool) {
+	a.gate.reset() // wipes what the gate shown before held
 	a.screen = scrGate
 	a.gate = newGate(a.cfg.Profile, a.st, a.keys, firstRun)
 	a.gate.SetSize(a.w, a.h)
@@ -138,6 +139,8 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 	case closeDialogMsg:
 		a.closeDialog()
 		return nil
+	case lastChatMsg:
+		return a.onLastChat(msg)
 	}
 	return a.forward(msg)
 }
@@ -186,7 +189,8 @@ func (a *App) onChats(msg chatsMsg) tea.Cmd {
 			a.view.clear()
 		}
 	}
-	return nil
+	a.last.loaded = true
+	return a.reopenLastChat()
 }
 
 func (a *App) onMessages(msg messagesMsg) tea.Cmd {

@@ -297,7 +297,7 @@ func TestTUIGroup(t *testing.T) {
 }
 
 // TestTUIErasedAndPolicy: in the real binary, a duress PIN in reset mode
-// leads to the first-run screen with one line saying the data is gone, and
+// leads to the first-run screen of a profile that never existed, and
 // nothing of the profile (the embedded relay's directory included) stays
 // on disk; a new profile made there gets an erase policy in the settings,
 // and the wrong-PIN limit it sets ends the same way.
@@ -317,7 +317,7 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 	a.waitFor("Enter your PIN")
 	a.typ("battery staple")
 	a.keys("Enter")
-	a.waitFor("This profile was erased", "Choose a PIN")
+	a.waitFor("Welcome. Choose a PIN")
 	wantNothing(t, p.home, "a duress PIN in reset mode")
 
 	// A new profile in the same place, with the embedded relay.
@@ -363,7 +363,7 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 			a.waitFor("wrong PIN")
 		}
 	}
-	a.waitFor("This profile was erased", "Choose a PIN")
+	a.waitFor("Welcome. Choose a PIN")
 	wantNothing(t, p.home, "the wrong-PIN limit")
 	a.keys("C-c")
 	a.gone()
