@@ -160,7 +160,7 @@ func (r *rx) hello(body []byte) (bool, error) {
 	r.ct.Nickname = env.Nick
 	r.ct.TheirIdentity = sess.Remote().Bytes()
 	r.ct.OurIdentity = nil // the one-time keys are used up (ratchet.Respond)
-	r.meta.Pending = false
+	r.meta.Pending, r.meta.InviteKey = false, ""
 	r.chat.LastActive = r.e.now()
 	r.event(Event{Type: EventContactJoined})
 	// The receipt is the inviter's first message: it ends the joiner's
