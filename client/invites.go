@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 	"errors"
-		"sort"
+	"sort"
 	"time"
 
 	"veil/client/internal/format"
