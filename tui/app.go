@@ -463,6 +463,9 @@ func (a *App) View() string {
 	case scrGate:
 		return a.gate.View() + "\n" + a.help.View(a.gate)
 	}
+	if fs, ok := a.dlg.(fullScreenDialog); ok {
+		return fs.FullView(a.w, max(1, a.h-1)) + "\n" + lipgloss.NewStyle().MaxWidth(a.w).Render(a.help.View(a.dlg))
+	}
 	list := a.list
 	list.focus = a.listFocus
 	listPane := a.st.Pane.Render(list.View())
