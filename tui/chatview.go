@@ -30,7 +30,7 @@ type chatView struct {
 	loc    *time.Location
 	w, h   int
 	loaded bool
-	group  bool // messages carry their sender's nickname
+	group  bool   // messages carry their sender's nickname
 	jumpTo string // a message to scroll to once the chat is loaded (search)
 }
 
