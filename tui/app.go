@@ -355,6 +355,8 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		a.setNotice("someone joined "+name, false)
 	case client.EventInviteLeaked:
 		a.setNotice("WARNING: the invite key of "+name+" was used by someone else too: it leaked. /burn that chat and invite again", true)
+	case client.EventVerifyLost:
+		a.setNotice("WARNING: "+name+": the safety code changed after you verified it: compare it again (/verify)", true)
 	case client.EventInviteExpired:
 		a.setNotice("an unused invite expired and was erased", false)
 	case client.EventChatExpired:

@@ -185,3 +185,23 @@ func TestSearchAllOpensAndMark(t *testing.T) {
 		t.Fatalf("chat after m: %+v, %v", c, err)
 	}
 }
+
+// TestVerifyLostShown: a chat whose safety code changed after it was
+// verified warns in the list (⚠), in the header and with a line in the
+// chat, and shows no ✓.
+func TestVerifyLostShown(t *testing.T) {
+	c, msgs := sampleChat()
+	c.VerifyLost = true
+	v := testView(56, 16)
+	v.set(c, msgs)
+	out := v.View()
+	if !strings.Contains(out, "SAFETY CODE CHANGED") || !strings.Contains(strings.Join(strings.Fields(out), " "), "The safety code changed after you verified it") || strings.Contains(out, "✓ verified") {
+		t.Fatalf("chat view:\n%s", out)
+	}
+	l := chatList{st: newStyles(), keys: defaultKeys(), now: func() time.Time { return fixedNow }, loc: time.UTC}
+	l.SetSize(28, 4)
+	l.set([]client.ChatInfo{c})
+	if s := l.View(); !strings.Contains(s, "⚠") || strings.Contains(s, "✓") {
+		t.Fatalf("chat list:\n%s", s)
+	}
+}
