@@ -33,6 +33,10 @@ type ChatInfo struct {
 	Waiting bool   `json:"waiting,omitempty"`
 	Removed bool   `json:"removed,omitempty"`
 	Notice  string `json:"notice,omitempty"`
+	// Verified is set while the user's comparison of the safety code
+	// holds; VerifyLost once the code changed after it (spec/client.md §4.5).
+	Verified   bool `json:"verified,omitempty"`
+	VerifyLost bool `json:"verify_lost,omitempty"`
 }
 
 // MessageInfo is one message for display. Text is sanitised.
@@ -86,7 +90,7 @@ func (e *Engine) Chats(ctx context.Context) ([]ChatInfo, error) {
 			return err
 		}
 		for _, c := range chats {
-			info, err := chatInfo(tx, &c)
+			info, err := e.chatInfo(tx, &c)
 			if err != nil {
 				return err
 			}
@@ -105,13 +109,13 @@ func (e *Engine) Chat(ctx context.Context, ref string) (ChatInfo, error) {
 		if err != nil {
 			return err
 		}
-		info, err = chatInfo(tx, &c)
+		info, err = e.chatInfo(tx, &c)
 		return err
 	})
 	return info, err
 }
 
-func chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
+func (e *Engine) chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
 	m, err := getMeta(tx, c.ID)
 	if err != nil {
 		return ChatInfo{}, err
@@ -124,6 +128,8 @@ func chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
 	if c.Kind == vault.ChatGroup {
 		info.Waiting, info.Removed, info.Notice = groupStatus(tx, c, &m)
 	}
+	vs := e.verifyState(tx, c, &m)
+	info.Verified, info.VerifyLost = vs.Verified, vs.Lost
 	if ct, err := tx.Contact(c.ContactID); err == nil {
 		info.Peer = SanitizeLine(ct.Nickname)
 	}

@@ -21,6 +21,7 @@ const (
 	EventChatBurned       EventType = "chat_burned"       // the peer burned the chat; it is erased
 	EventRelayConnected   EventType = "relay_connected"   // a relay connection is up
 	EventRelayUnreachable EventType = "relay_unreachable" // a relay could not be reached or dropped
+	EventVerifyLost       EventType = "verify_lost"       // a verified chat's safety code changed: the mark is cleared (Err says what to do)
 	EventWarning          EventType = "warning"           // something the user should know (Err says what)
 	EventSessionReset     EventType = "session_reset"     // a chat's session restarted after a restore from a backup (Text says so)
 )

@@ -110,7 +110,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		if err := tx.PutChat(&ch); err != nil {
 			return err
 		}
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until,
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until, InviteKey: k.String(),
 			AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:], AlarmWrite: d.AlarmWrite[:]})
 	})
 	if err != nil {

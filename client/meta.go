@@ -29,6 +29,7 @@ type chatMeta struct {
 	ReadReceipts bool             `json:"read_receipts,omitempty"` // off by default
 	Pending      bool             `json:"pending,omitempty"`       // our invite, nobody joined yet
 	InviteUntil  time.Time        `json:"invite_until,omitzero"`   // the invite blob's deadline
+	InviteKey    string           `json:"invite_key,omitempty"`    // inviter: our invite key while pending (secret)
 	AlarmID      []byte           `json:"alarm_id,omitempty"`      // an older invite's alarm blob, spec/client.md §4.4
 	AlarmLog     []byte           `json:"alarm_log,omitempty"`     // our invite's alarm log, spec/client.md §4.4
 	AlarmRead    []byte           `json:"alarm_read,omitempty"`    // its read capability (secret)
@@ -40,6 +41,8 @@ type chatMeta struct {
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
 	Removed      bool             `json:"removed,omitempty"`       // group: we were removed; history kept read-only
 	RemovedBy    string           `json:"removed_by,omitempty"`    // group: the admin who removed us (unsanitised)
+	Verified     []byte           `json:"verified,omitempty"`      // the hash of the safety code the user compared
+	VerifyLost   bool             `json:"verify_lost,omitempty"`   // the safety code changed after it was compared
 
 	// A profile restored from a backup, and session resets (spec/client.md §13).
 	Restored        bool      `json:"restored,omitempty"`        // restored from a backup: needs a fresh session or group keys

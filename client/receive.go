@@ -203,7 +203,7 @@ func (r *rx) hello(body []byte) (bool, error) {
 	// The one-time keys are used up (ratchet.Respond); the identity key
 	// stays, for a session reset (spec/client.md §13).
 	r.ct.OurIdentity = bp.Identity.Marshal()
-	r.meta.Pending = false
+	r.meta.Pending, r.meta.InviteKey = false, ""
 	r.chat.LastActive = r.e.now()
 	r.event(Event{Type: EventContactJoined})
 	// The receipt is the inviter's first message: it ends the joiner's

@@ -63,8 +63,10 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			e.emit(ctx, Event{Type: d.ev, Chat: d.id, Name: SanitizeLine(d.name)})
 		}
 	}
-	_, err = e.v.SweepExpired(ctx)
-	return err
+	if _, err = e.v.SweepExpired(ctx); err != nil {
+		return err
+	}
+	return e.checkVerified(ctx)
 }
 
 // eraseChat erases a chat at once: its contact (keys, ratchet state) and

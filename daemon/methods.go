@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strings"
 	"time"
@@ -138,7 +139,7 @@ type (
 	IDResult struct {
 		ID string `json:"id"`
 	}
-	// KeyResult is an invite key (group.invite).
+	// KeyResult is an invite key (group.invite, invite.show).
 	KeyResult struct {
 		Key string `json:"key"`
 	}
@@ -363,6 +364,7 @@ func init() {
 			return ok{}, eng.RemoveRelay(ctx, p.Relay)
 		})},
 	}
+	maps.Copy(methods, moreMethods())
 	for name, m := range methods {
 		if m.network {
 			run := m.run

@@ -357,6 +357,8 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		a.setNotice("someone joined "+name, false)
 	case client.EventInviteLeaked:
 		a.setNotice("WARNING: the invite key of "+name+" was used by someone else too: it leaked. /burn that chat and invite again", true)
+	case client.EventVerifyLost:
+		a.setNotice("WARNING: "+name+": the safety code changed after you verified it: compare it again (/verify)", true)
 	case client.EventInviteExpired:
 		a.setNotice("an unused invite expired and was erased", false)
 	case client.EventChatExpired:
@@ -464,6 +466,9 @@ func (a *App) View() string {
 		return ""
 	case scrGate:
 		return a.gate.View() + "\n" + a.help.View(a.gate)
+	}
+	if fs, ok := a.dlg.(fullScreenDialog); ok {
+		return fs.FullView(a.w, max(1, a.h-1)) + "\n" + lipgloss.NewStyle().MaxWidth(a.w).Render(a.help.View(a.dlg))
 	}
 	list := a.list
 	list.focus = a.listFocus

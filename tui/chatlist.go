@@ -130,10 +130,14 @@ func (l chatList) View() string {
 		if c.Leaked {
 			badges += "!"
 		}
+		badges += listVerifyBadge(c)
 		right := ""
-		if c.Unread > 0 {
+		switch {
+		case c.Pending && !c.InviteUntil.IsZero():
+			right = "until " + shortTime(c.InviteUntil, l.now(), l.loc)
+		case c.Unread > 0:
 			right = fmt.Sprintf("(%d)", c.Unread)
-		} else if !c.LastActive.IsZero() {
+		case !c.LastActive.IsZero():
 			right = shortTime(c.LastActive, l.now(), l.loc)
 		}
 		name := chatTitle(c)
@@ -147,6 +151,8 @@ func (l chatList) View() string {
 			line = l.st.Selected.Render(line)
 		case i == l.cursor:
 			line = l.st.Bold.Render(line)
+		case c.Pending:
+			line = l.st.Faint.Render(line) // an invite, not a chat yet
 		case c.Unread > 0:
 			line = l.st.Unread.Render(line)
 		}

@@ -30,7 +30,8 @@ type chatView struct {
 	loc    *time.Location
 	w, h   int
 	loaded bool
-	group  bool // messages carry their sender's nickname
+	group  bool   // messages carry their sender's nickname
+	jumpTo string // a message to scroll to once the chat is loaded (search)
 }
 
 func newChatView(st styles, keys keyMap, now func() time.Time, loc *time.Location) chatView {
@@ -63,6 +64,10 @@ func (v *chatView) set(c client.ChatInfo, msgs []client.MessageInfo) {
 		v.query, v.hits = "", nil
 	}
 	v.render(bottom)
+	if v.jumpTo != "" {
+		v.jump(v.jumpTo)
+		v.jumpTo = ""
+	}
 }
 
 func (v *chatView) clear() {
@@ -189,6 +194,9 @@ func (v *chatView) render(bottom bool) {
 	if v.chat.Removed {
 		b.WriteString(v.st.Faint.Render(client.SanitizeLine(v.chat.Notice)) + "\n")
 	}
+	if v.chat.VerifyLost {
+		b.WriteString(lipgloss.NewStyle().Width(width).Render(v.st.Error.Render(verifyLostLine)) + "\n")
+	}
 	v.vp.SetContent(strings.TrimRight(b.String(), "\n"))
 	if bottom {
 		v.vp.GotoBottom()
@@ -197,7 +205,7 @@ func (v *chatView) render(bottom bool) {
 
 func emptyChatHint(c client.ChatInfo) string {
 	if c.Pending {
-		return "Waiting for someone to join with this chat's invite key."
+		return "Waiting for someone to join with this chat's invite key.\n" + inviteListHint(c)
 	}
 	if c.Waiting {
 		return "Waiting for an admin to let you in."
@@ -221,11 +229,12 @@ func (v chatView) View() string {
 		info = append(info, "⌛ "+countdown(v.chat.Deadline.Sub(v.now())))
 	}
 	if v.chat.Pending {
-		info = append(info, "invite pending")
+		info = append(info, inviteState(v.chat, v.now(), v.loc))
 	}
 	if v.chat.Leaked {
 		info = append(info, "INVITE LEAKED")
 	}
+	info = append(info, verifyBadges(v.st, v.chat)...)
 	switch {
 	case v.chat.Waiting:
 		info = append(info, "waiting for an admin to let you in")

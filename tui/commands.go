@@ -25,14 +25,14 @@ type slashCommand struct {
 // package-level mutable state).
 func commandTable() []slashCommand {
 	return []slashCommand{
-		{"invite", "[NAME]", "create a one-time invite key (and QR code) for one person", (*App).cmdInvite, false},
+		{"invite", "[NAME] | show | cancel", "create a one-time invite key (and QR code) for one person; show or cancel this chat's open invite", (*App).cmdInvite, false},
 		{"join", "[KEY [NAME]]", "join a chat with an invite key", (*App).cmdJoin, false},
 		{"name", "NAME", "rename this chat (only you see the name)", (*App).cmdName, true},
 		{"timer", "DUR|off", "disappearing timer for new messages in this chat (e.g. 10m, 1d)", (*App).cmdTimer, true},
 		{"expire", "DUR|off", "erase this whole chat here after DUR", (*App).cmdExpire, true},
 		{"edit", "TEXT", "replace the text of your last message, on both sides", (*App).cmdEdit, true},
 		{"delete", "", "delete your last message, for everyone", (*App).cmdDelete, true},
-		{"verify", "", "show this chat's safety code (a group's verification code) to compare in person", (*App).cmdVerify, true},
+		{"verify", "[mark|unmark]", "show this chat's safety code and QR code (a group's verification code) to compare in person; mark it compared", (*App).cmdVerify, true},
 		{"receipts", "on|off", "send read receipts in this chat", (*App).cmdReceipts, true},
 		{"burn", "", "erase this chat on both sides now", (*App).cmdBurn, true},
 		{"group", "create NAME | invite | members | remove NICK | promote NICK | set timer|expires DUR | leave", "secret groups", (*App).cmdGroup, false},
@@ -74,6 +74,9 @@ func (a *App) fail(err error) tea.Cmd {
 }
 
 func (a *App) cmdInvite(arg string) tea.Cmd {
+	if arg == "show" || arg == "cancel" {
+		return a.cmdInviteAction(arg)
+	}
 	a.notice = "creating an invite…"
 	return inviteCmd(a.eng(), arg)
 }
@@ -129,7 +132,14 @@ func (a *App) cmdExpire(arg string) tea.Cmd {
 	return action(note, true, localTimeout, func(ctx context.Context) error { return eng.SetDeadline(ctx, id, at) })
 }
 
-func (a *App) cmdVerify(string) tea.Cmd {
+func (a *App) cmdVerify(arg string) tea.Cmd {
+	switch arg {
+	case "mark", "unmark":
+		return markCmd(a.eng(), a.view.chat.ID)(arg == "mark")
+	case "":
+	default:
+		return a.fail(errors.New("/verify, /verify mark or /verify unmark"))
+	}
 	if a.view.group {
 		return groupVerifyCmd(a.eng(), a.view.chat.ID)
 	}

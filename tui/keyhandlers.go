@@ -112,8 +112,8 @@ func (a *App) keyFinder(tea.KeyMsg) tea.Cmd {
 }
 
 func (a *App) keySearch(tea.KeyMsg) tea.Cmd {
-	if a.view.chat.ID == "" {
-		return nil
+	if a.listFocus || a.view.chat.ID == "" {
+		return a.openSearchAll() // in the list: every chat
 	}
 	a.searching = true
 	a.search.Reset()

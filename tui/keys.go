@@ -149,7 +149,7 @@ func remapActions() []remapAction {
 		{"lock", "Lock now", func(k *keyMap) *key.Binding { return &k.Lock }},
 		{"finder", "Find a chat", func(k *keyMap) *key.Binding { return &k.Finder }},
 		{"settings", "Settings", func(k *keyMap) *key.Binding { return &k.Settings }},
-		{"search", "Search in this chat", func(k *keyMap) *key.Binding { return &k.Search }},
+		{"search", "Search (this chat; in the list: all chats)", func(k *keyMap) *key.Binding { return &k.Search }},
 		{"next-chat", "Next chat", func(k *keyMap) *key.Binding { return &k.NextChat }},
 		{"prev-chat", "Previous chat", func(k *keyMap) *key.Binding { return &k.PrevChat }},
 		{"panic", "Panic erase (when on)", func(k *keyMap) *key.Binding { return &k.PanicChord }},

@@ -98,6 +98,8 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		return a.onMessages(msg)
 	case selectChatMsg:
 		return a.openChat(msg.id)
+	case openAtMsg:
+		return a.openAt(msg)
 	case inviteMsg:
 		return a.onInvite(msg)
 	case joinedMsg:
@@ -106,6 +108,8 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		return a.onMembers(msg)
 	case safetyMsg:
 		return a.onSafety(msg)
+	case inviteKeyMsg:
+		return a.onInviteKey(msg)
 	case doneMsg:
 		return a.onDone(msg)
 	case settingsMsg:
@@ -211,21 +215,11 @@ func (a *App) onInvite(msg inviteMsg) tea.Cmd {
 		return nil
 	}
 	a.setNotice("invite created: hand the key to one person over a private channel", false)
-	body := "Give this key to exactly one person, over a channel you trust.\nIt works once; if anyone else uses it, you will be warned.\n"
+	intro := inviteIntro
 	if msg.group {
-		body += "Keep veil open until they have joined: your client admits them.\n"
+		intro += " Keep veil open until they have joined: your client admits them."
 	}
-	body += "\n" +
-		a.st.Bold.Render(msg.key) + "\n\n"
-	if qr := qrText(a.st, msg.key, min(a.w-6, 72), a.h-14); qr != "" {
-		body += qr + "\n"
-	} else {
-		body += a.st.Faint.Render("(enlarge the terminal to see the QR code, or run veil invite --qr)") + "\n"
-	}
-	body += a.st.Faint.Render("Copy: press c, or select the key with shift+drag.")
-	w, k := a.cfg.Notify, msg.key
-	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Invite", body: body,
-		copy: func() tea.Cmd { return clipboardCmd(w, k) }})
+	a.openDialog(a.newKeyDialog("Invite", intro, msg.key))
 	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
 }
 
@@ -273,8 +267,8 @@ func (a *App) onSafety(msg safetyMsg) tea.Cmd {
 			body: fmt.Sprintf("Epoch %d. Compare these digits with other members of the same epoch,\nin person or on a call. If they match, you hold the same roster and keys.\n\n", msg.epoch) + a.st.Bold.Render(groupDigits(msg.code))})
 		return nil
 	}
-	a.openDialog(&textDialog{st: a.st, keys: a.keys, title: "Safety code",
-		body: "Compare these digits with the other person, in person or on a call.\nIf they match, nobody sits between you.\n\n" + a.st.Bold.Render(groupDigits(msg.code))})
+	verified := a.view.chat.ID == msg.chat && a.view.chat.Verified
+	a.openDialog(&safetyDialog{st: a.st, keys: a.keys, code: msg.code, verified: verified, mark: markCmd(a.sess.Engine, msg.chat)})
 	return nil
 }
 

@@ -90,7 +90,7 @@ func checkDuressPIN(pin, duress []byte) error {
 }
 
 func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr]",
+	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel CHAT",
 		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")
@@ -98,24 +98,27 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	chatExpires := durationFlag(fs, "chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
 	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
 	qr := fs.Bool("qr", false, "also print the key as a QR code, to scan from another device's screen")
+	out := fs.String("out", "", "write the key to the new file `FILE` (0600; an existing path is refused) instead of stdout")
+	if len(argv) > 0 && argv[0] == "cancel" {
+		return cmdInviteCancel(ctx, g, io, argv[1:])
+	}
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
-	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
-		var r daemon.InviteResult
-		err := c.Call(ctx, "invite", map[string]any{"name": *name, "as": *as, "expires": seconds(*expires), "chat_expires": seconds(*chatExpires), "relay": *relayURL}, &r)
-		if err != nil {
-			return err
-		}
-		key, chat := r.Key, r.Chat
-		fmt.Fprintln(io.out, key)
-		if *qr {
-			if err := printQR(io, key); err != nil {
+	return withKeyFile(*out, func(kf *os.File) error {
+		return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+			var r daemon.InviteResult
+			err := c.Call(ctx, "invite", map[string]any{"name": *name, "as": *as, "expires": seconds(*expires), "chat_expires": seconds(*chatExpires), "relay": *relayURL}, &r)
+			if err != nil {
 				return err
 			}
-		}
-		fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it)\n", chat)
-		return nil
+			if err := printKey(io, kf, r.Key, *qr); err != nil {
+				_ = c.Call(ctx, "invite.cancel", map[string]any{"chat": r.Chat}, nil) // a key nobody got must not stay usable
+				return err
+			}
+			fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it; veil invites --show %s prints the key again)\n", r.Chat, r.Chat)
+			return nil
+		})
 	})
 }
 
@@ -207,6 +210,12 @@ func printChats(io *stdio, chats []client.ChatInfo, asJSON bool) error {
 		}
 		if c.Leaked {
 			flags = append(flags, "INVITE LEAKED: compare the safety code")
+		}
+		if c.Verified {
+			flags = append(flags, "verified")
+		}
+		if c.VerifyLost {
+			flags = append(flags, "SAFETY CODE CHANGED: compare it again (veil verify)")
 		}
 		if c.Notice != "" {
 			flags = append(flags, c.Notice)
@@ -344,22 +353,6 @@ func cmdBurn(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		fmt.Fprintf(io.err, "Burned %q: erased here; the other side erases it when its veil receives the burn.\n", pos[0])
 	}
 	return err
-}
-
-func cmdVerify(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "verify", "CHAT", "Print the chat's safety code; read it to each other over another channel")
-	pos, err := parse(fs, argv, 1, 1)
-	if err != nil {
-		return err
-	}
-	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
-		var r daemon.CodeResult
-		if err := c.Call(ctx, "verify", map[string]any{"chat": pos[0]}, &r); err != nil {
-			return err
-		}
-		fmt.Fprintln(io.out, r.Code)
-		return nil
-	})
 }
 
 func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) error {

@@ -65,7 +65,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "create a profile protected by a PIN", cmdInit},
-		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr]", "create a one-time invite key", cmdInvite},
+		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel CHAT", "create a one-time invite key (or cancel one)", cmdInvite},
+		{"invites", "[--json] [--show CHAT [--qr] [--out FILE]] [--cancel CHAT]", "list open invites; show one's key again or cancel it", cmdInvites},
 		{"join", "KEY [--name NAME] [--as NICK] [--relay URL]", "accept an invite key; prints the new chat's id", cmdJoin},
 		{"chats", "[--json]", "list chats", cmdChats},
 		{"read", "CHAT [--json] [--limit N]", "show a chat's messages (starts their disappearing timers)", cmdRead},
@@ -73,7 +74,8 @@ func commands() []command {
 		{"edit", "CHAT MSGID TEXT", "change one of your messages on both sides", cmdEdit},
 		{"delete", "CHAT MSGID", "delete a message (yours: for everyone)", cmdDelete},
 		{"burn", "CHAT", "erase a chat and its contact on both sides at once", cmdBurn},
-		{"verify", "CHAT", "print the chat's safety code to compare out of band", cmdVerify},
+		{"verify", "CHAT [--qr] [--mark | --unmark]", "print the chat's safety code to compare out of band; mark it compared", cmdVerify},
+		{"search", "TEXT [--chat CHAT] [--limit N] [--json]", "find messages containing TEXT in every chat or one", cmdSearch},
 		{"receipts", "CHAT on|off", "turn read receipts for a chat on or off (off by default)", cmdReceipts},
 		{"timer", "CHAT DUR", "set a chat's disappearing timer for new messages (0: off)", cmdTimer},
 		{"group", groupUsage, "secret groups: create, invite, members, remove, promote, leave, sync", cmdGroup},

@@ -80,9 +80,14 @@ func inviteChecksum(addr string, body []byte) [checksumSize]byte {
 	return [checksumSize]byte(h[:checksumSize])
 }
 
-// ParseInviteKey parses the text form, ignoring surrounding white space.
+// ParseInviteKey parses the text form, ignoring white space anywhere in
+// it: around it, and the line breaks of a key copied off a screen that
+// wrapped it.
 func ParseInviteKey(s string) (*InviteKey, error) {
-	s = strings.TrimSpace(s)
+	if len(s) > 4096 {
+		return nil, ErrBadInviteKey
+	}
+	s = strings.Join(strings.Fields(s), "")
 	if len(s) > 1200 {
 		return nil, ErrBadInviteKey
 	}

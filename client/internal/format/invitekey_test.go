@@ -96,6 +96,22 @@ func TestInviteBlobSealOpen(t *testing.T) {
 	}
 }
 
+// TestParseInviteKeyWrapped: a key copied off a screen that wrapped it,
+// with line breaks and indentation inside, parses as the same key.
+func TestParseInviteKeyWrapped(t *testing.T) {
+	k := testInviteKey(t)
+	k.HasAlarm, k.AlarmLog = true, crypto.ID{7}
+	text := k.String()
+	wrapped := "  " + text[:40] + "\n" + text[40:90] + "\r\n\t" + text[90:] + "\n"
+	got, err := ParseInviteKey(wrapped)
+	if err != nil || got.String() != text {
+		t.Fatalf("wrapped key: %v", err)
+	}
+	if _, err := ParseInviteKey(text[:50] + "x" + text[50:]); err == nil {
+		t.Fatal("a key with a stray character parsed")
+	}
+}
+
 func FuzzParseInviteKey(f *testing.F) {
 	f.Add(testInviteKey(f).String())
 	ka := testInviteKey(f)
