@@ -69,9 +69,12 @@ type groupInviteRec struct {
 	Secret []byte    `json:"secret"` // the invite secret (secret)
 	Salt   []byte    `json:"salt"`
 	Until  time.Time `json:"until"`
-	Cursor uint64    `json:"cursor"`
-	Token  []byte    `json:"token,omitempty"`  // admin: the join token (secret)
-	Served bool      `json:"served,omitempty"` // admin: welcomed; kept for its alarm
+	// Created is when we made the invite (zero for one made before it
+	// was kept).
+	Created time.Time `json:"created,omitzero"`
+	Cursor  uint64    `json:"cursor"`
+	Token   []byte    `json:"token,omitempty"`  // admin: the join token (secret)
+	Served  bool      `json:"served,omitempty"` // admin: welcomed; kept for its alarm
 	// Answered: a join request was read; the invite waits for its add
 	// commit to win, then sends the welcome (Served).
 	Answered bool `json:"answered,omitempty"`

@@ -74,7 +74,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			_ = c.DeleteLog(cctx, logID, &gk.Write)
 			return nil, fmt.Errorf("client: storing the invite: %w", err)
 		}
-		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires),
+		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires), Created: e.now(),
 			Token: gb.Token[:], AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]})
 		out = k.String()
 		return nil, nil

@@ -14,7 +14,11 @@ import (
 // InviteInfo describes one of our invites that nobody has used yet
 // (spec/client.md §4.6). It holds no secret: InviteKey returns the key.
 type InviteInfo struct {
+	// ID names the invite for InviteKey and CancelInvite: the chat's ID
+	// for a 1:1 invite, CHAT.TAG for a group's (groupinvites.go).
+	ID      string    `json:"id"`
 	Chat    string    `json:"chat"`
+	Group   bool      `json:"group,omitempty"`
 	Name    string    `json:"name,omitempty"`
 	As      string    `json:"as,omitempty"`
 	Created time.Time `json:"created"`
@@ -51,10 +55,12 @@ func (e *Engine) Invites(ctx context.Context) ([]InviteInfo, error) {
 			if !m.Pending {
 				continue
 			}
-			out = append(out, InviteInfo{Chat: c.ID, Name: SanitizeLine(c.Name), As: SanitizeLine(m.As),
+			out = append(out, InviteInfo{ID: c.ID, Chat: c.ID, Name: SanitizeLine(c.Name), As: SanitizeLine(m.As),
 				Created: c.Created, Until: m.InviteUntil, Leaked: m.Leaked, HasKey: m.InviteKey != ""})
 		}
-		return nil
+		gi, err := e.groupInvites(tx, chats)
+		out = append(out, gi...)
+		return err
 	})
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, err
@@ -79,6 +85,9 @@ func pendingInvite(tx *vault.Tx, ref string) (vault.Chat, chatMeta, error) {
 // InviteKey returns the key of our open invite ref again, to hand to the
 // same person once more. It is secret: whoever holds it can join.
 func (e *Engine) InviteKey(ctx context.Context, ref string) (string, error) {
+	if chat, tag, ok := e.groupInviteRef(ctx, ref); ok {
+		return e.groupInviteKeyOf(ctx, chat, tag)
+	}
 	var key string
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		_, m, err := pendingInvite(tx, ref)
@@ -110,6 +119,9 @@ type CancelInviteResult struct {
 // the chat with its keys, queueing the deletion of the reply mailbox. The
 // local erasure happens even when the relay cannot be reached.
 func (e *Engine) CancelInvite(ctx context.Context, ref string) (CancelInviteResult, error) {
+	if chat, tag, ok := e.groupInviteRef(ctx, ref); ok {
+		return e.cancelGroupInvite(ctx, chat, tag)
+	}
 	var res CancelInviteResult
 	var chatID, key, relayAddr string
 	var m chatMeta

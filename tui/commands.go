@@ -25,7 +25,7 @@ type slashCommand struct {
 // package-level mutable state).
 func commandTable() []slashCommand {
 	return []slashCommand{
-		{"invite", "[NAME] | show | cancel", "create a one-time invite key (and QR code) for one person; show or cancel this chat's open invite", (*App).cmdInvite, false},
+		{"invite", "[NAME] | show [ID] | cancel [ID]", "create a one-time invite key (and QR code) for one person; show or cancel this chat's open invite (in a group: its open invite, or the one ID names)", (*App).cmdInvite, false},
 		{"join", "[KEY [NAME]]", "join a chat with an invite key", (*App).cmdJoin, false},
 		{"name", "NAME", "rename this chat (only you see the name)", (*App).cmdName, true},
 		{"timer", "DUR|off", "disappearing timer for new messages in this chat (e.g. 10m, 1d)", (*App).cmdTimer, true},
@@ -74,8 +74,8 @@ func (a *App) fail(err error) tea.Cmd {
 }
 
 func (a *App) cmdInvite(arg string) tea.Cmd {
-	if arg == "show" || arg == "cancel" {
-		return a.cmdInviteAction(arg)
+	if verb, id, _ := strings.Cut(arg, " "); verb == "show" || verb == "cancel" {
+		return a.cmdInviteAction(verb, strings.TrimSpace(id))
 	}
 	a.notice = "creating an invite…"
 	return inviteCmd(a.eng(), arg)

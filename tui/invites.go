@@ -102,12 +102,17 @@ type inviteKeyMsg struct {
 	err       error
 }
 
-// cmdInviteAction runs "/invite show" and "/invite cancel" on the open chat.
-func (a *App) cmdInviteAction(what string) tea.Cmd {
-	if a.view.chat.ID == "" || !a.view.chat.Pending {
-		return a.fail(errors.New("/invite " + what + " works in an open invite's chat (shown as \"invite\" in the list)"))
+// cmdInviteAction runs "/invite show" and "/invite cancel" on the open
+// chat's invite: a 1:1 invite, or a group's open invite (ref, as veil
+// invites lists it, names one when the group has several).
+func (a *App) cmdInviteAction(what, ref string) tea.Cmd {
+	if a.view.chat.ID == "" || !a.view.chat.Pending && !a.view.group {
+		return a.fail(errors.New("/invite " + what + " works in an open invite's chat (shown as \"invite\" in the list) or a group you administer"))
 	}
 	eng, id := a.eng(), a.view.chat.ID
+	if ref != "" && a.view.group {
+		id = ref
+	}
 	if what == "show" {
 		return func() tea.Msg {
 			ctx, cancel := context.WithTimeout(context.Background(), localTimeout)

@@ -18,11 +18,11 @@ import (
 // (spec/client.md §4.5, §4.6, §9.1).
 
 func cmdInvites(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invites", "[--json] [--show CHAT [--qr] [--out FILE]] [--cancel CHAT]",
-		"List your open invites (nobody joined yet) with their deadlines; show one's key again or cancel it")
+	fs := newFlags(g, io, "invites", "[--json] [--show ID [--qr] [--out FILE]] [--cancel ID]",
+		"List your open invites, 1:1 and group (nobody joined yet), with their IDs and deadlines; show one's key again or cancel it")
 	asJSON := fs.Bool("json", false, "one JSON object a line")
-	show := fs.String("show", "", "print the key of the open invite `CHAT` again")
-	cancel := fs.String("cancel", "", "cancel the open invite `CHAT`: its key dies and its keys are erased")
+	show := fs.String("show", "", "print the key of the open invite `ID` again (a 1:1 invite's chat works too)")
+	cancel := fs.String("cancel", "", "cancel the open invite `ID`: its key dies and its keys are erased")
 	qr := fs.Bool("qr", false, "with --show: also print the key as a QR code")
 	out := fs.String("out", "", "with --show: write the key to the new file `FILE` (0600) instead of stdout")
 	if _, err := parse(fs, argv, 0, 0); err != nil {
@@ -62,7 +62,11 @@ func cmdInvites(ctx context.Context, g *globals, io *stdio, argv []string) error
 			if inv.Leaked {
 				state = "INVITE LEAKED: cancel it"
 			}
-			fmt.Fprintf(io.out, "%s  %-12s  as %-16s  %s\n", inv.Chat, orDash(inv.Name), orDash(inv.As), state)
+			kind := "1:1  "
+			if inv.Group {
+				kind = "group"
+			}
+			fmt.Fprintf(io.out, "%-21s  %s  %-12s  as %-16s  %s\n", inv.ID, kind, orDash(inv.Name), orDash(inv.As), state)
 		}
 		return nil
 	})
@@ -70,7 +74,7 @@ func cmdInvites(ctx context.Context, g *globals, io *stdio, argv []string) error
 
 // cmdInviteCancel is "veil invite cancel CHAT".
 func cmdInviteCancel(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invite cancel", "CHAT", "Cancel an open invite: its key dies and its keys are erased")
+	fs := newFlags(g, io, "invite cancel", "ID", "Cancel an open invite (ID as veil invites lists it): its key dies and its keys are erased")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err

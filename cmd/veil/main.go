@@ -65,8 +65,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "create a profile protected by a PIN", cmdInit},
-		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel CHAT", "create a one-time invite key (or cancel one)", cmdInvite},
-		{"invites", "[--json] [--show CHAT [--qr] [--out FILE]] [--cancel CHAT]", "list open invites; show one's key again or cancel it", cmdInvites},
+		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel ID", "create a one-time invite key (or cancel one)", cmdInvite},
+		{"invites", "[--json] [--show ID [--qr] [--out FILE]] [--cancel ID]", "list open invites (1:1 and group); show one's key again or cancel it", cmdInvites},
 		{"join", "KEY [--name NAME] [--as NICK] [--relay URL]", "accept an invite key; prints the new chat's id", cmdJoin},
 		{"chats", "[--json]", "list chats", cmdChats},
 		{"read", "CHAT [--json] [--limit N]", "show a chat's messages (starts their disappearing timers)", cmdRead},
