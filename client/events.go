@@ -40,6 +40,9 @@ type Event struct {
 	Relay   string    `json:"relay,omitempty"`
 	Err     string    `json:"error,omitempty"`
 	Time    time.Time `json:"time"`
+	// Sent is a message's sent time, from its sender's clock, bounded
+	// (spec/client.md §6); Time is when the event happened here.
+	Sent time.Time `json:"sent,omitzero"`
 
 	ttl   time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
 	wire  format.WireID // a group TEXT's wire ID; a REACT's target

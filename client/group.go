@@ -609,7 +609,7 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 		if err := tx.PutMessage(&m); err != nil {
 			return err
 		}
-		evs[i].Message = id
+		evs[i].Message, evs[i].Sent = id, sent
 		c.Unread++
 		c.LastActive = now
 	}

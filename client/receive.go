@@ -197,7 +197,7 @@ func (r *rx) apply(env *format.Envelope) error {
 		}
 		r.chat.Unread++
 		r.chat.LastActive = now
-		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text)})
+		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text), Sent: sent})
 		return r.queueReceipt(format.ReceiptDelivered, env.ID)
 	case format.EnvEdit, format.EnvDelete:
 		m, ok, err := r.findIncoming(env.ID)
