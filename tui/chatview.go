@@ -158,9 +158,10 @@ func (v *chatView) render(bottom bool) {
 			stamp = "≈" + t.Format("15:04")
 		}
 		if m.Kind == "timer" {
-			l := v.st.Faint.Render(stamp + " ⏱ " + truncate(client.SanitizeLine(m.Text), max(4, width-len(stamp)-3)))
+			tl := truncate(timerLineText(m, peer, v.group), max(4, width-len(stamp)-3))
+			l := v.st.Faint.Render(stamp + " ⏱ " + tl)
 			if selected {
-				l = v.st.Selected.Render(stamp) + v.st.Faint.Render(" ⏱ "+truncate(client.SanitizeLine(m.Text), max(4, width-len(stamp)-3)))
+				l = v.st.Selected.Render(stamp) + v.st.Faint.Render(" ⏱ "+tl)
 			}
 			b.WriteString(l + "\n")
 			line++

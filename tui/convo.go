@@ -92,3 +92,22 @@ func selectedInfo(m client.MessageInfo, loc *time.Location, group bool) string {
 	}
 	return info
 }
+
+// timerLineText says who set the chat's timer to what, naming a 1:1 peer
+// as the chat list does (spec/client.md §5.10).
+func timerLineText(m client.MessageInfo, peer string, group bool) string {
+	if m.Timer == nil {
+		return client.SanitizeLine(m.Text)
+	}
+	who := "you"
+	if !m.Outgoing {
+		who = peer
+		if group {
+			who = client.SanitizeLine(m.From)
+		}
+	}
+	if *m.Timer == 0 {
+		return who + " turned disappearing messages off"
+	}
+	return who + " set messages to disappear after " + client.FormatDuration(time.Duration(*m.Timer)*time.Second)
+}
