@@ -339,7 +339,7 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return usagef("bad duration %q (such as 30s, 10m, 2h, 7d, 2w, or off)", pos[1])
 	}
-	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error { // the TIMER goes out
 		return c.Call(ctx, "timer", map[string]any{"chat": pos[0], "ttl": seconds(d)}, nil)
 	})
 }
