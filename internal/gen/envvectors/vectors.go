@@ -86,7 +86,7 @@ func Generate() ([]byte, error) {
 	relay := "veil+ws://127.0.0.1:4000#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	sid, cp := fill(24, 0x80), fill(32, 0xa0)
 	react := "👍🏽"
-	text := "see you at 8 ‮"
+	text := "see you at 8 \u202e"
 	vs := []Vec{
 		{Name: "text", Type: 0x01, ID: h(id), TTL: 86400, Text: text, Plaintext: one(0x01, id, u32(86400), []byte(text))},
 		{Name: "edit", Type: 0x02, ID: h(target), Text: "fixed", Plaintext: one(0x02, target, []byte("fixed"))},
