@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"time"
@@ -41,16 +42,30 @@ type ChatInfo struct {
 
 // MessageInfo is one message for display. Text is sanitised.
 type MessageInfo struct {
-	ID       string    `json:"id"`
-	Outgoing bool      `json:"outgoing"`
-	From     string    `json:"from,omitempty"`
-	Text     string    `json:"text"`
-	Status   string    `json:"status,omitempty"`
-	Time     time.Time `json:"time"`
-	Expires  time.Time `json:"expires,omitzero"`
-	Edited   bool      `json:"edited,omitempty"`
-	Deleted  bool      `json:"deleted,omitempty"`
-	Unread   bool      `json:"unread,omitempty"`
+	ID       string `json:"id"`
+	Outgoing bool   `json:"outgoing"`
+	From     string `json:"from,omitempty"`
+	Text     string `json:"text"`
+	Status   string `json:"status,omitempty"`
+	// Time is when the message arrived here (ours: when we sent it);
+	// Sent is when its sender sent it, from the sender's clock, bounded
+	// (spec/client.md §6): SentUnsure when that clock was out of bounds
+	// and Sent is the arrival time instead.
+	Time       time.Time `json:"time"`
+	Sent       time.Time `json:"sent"`
+	SentUnsure bool      `json:"sent_unsure,omitempty"`
+	Expires    time.Time `json:"expires,omitzero"`
+	Edited     bool      `json:"edited,omitempty"`
+	Deleted    bool      `json:"deleted,omitempty"`
+	Unread     bool      `json:"unread,omitempty"`
+	// Reply is the message this one quotes (spec/client.md §5.8).
+	Reply *Quote `json:"reply,omitempty"`
+	// Reactions are the reactions to this message (§5.9).
+	Reactions []Reaction `json:"reactions,omitempty"`
+	// Kind is "timer" for a line saying who set the chat's timer
+	// (§5.10), whose value Timer holds in seconds; Text says it in words.
+	Kind  string  `json:"kind,omitempty"`
+	Timer *uint32 `json:"timer,omitempty"`
 }
 
 // resolveChat finds a chat by ID or, failing that, by its unique local name.
@@ -153,9 +168,10 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 		if err != nil {
 			return err
 		}
+		ix := targetIndex{tx: tx, chat: c.ID}
 		for _, m := range ms {
 			mi := MessageInfo{ID: m.ID, Outgoing: m.Direction == vault.Outgoing, Text: Sanitize(string(m.Body)),
-				Time: m.Sent, Expires: m.Expires, Edited: !m.Edited.IsZero(), Deleted: m.Deleted}
+				Time: m.Sent, Sent: m.Sent, Expires: m.Expires, Edited: !m.Edited.IsZero(), Deleted: m.Deleted}
 			if mi.Outgoing {
 				mi.Status = statusName(m.Status)
 			} else {
@@ -164,6 +180,20 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 					mi.From = SanitizeLine(m.Sender) // the member's nickname
 				}
 			}
+			mm := metaOf(&m)
+			mi.SentUnsure = mm.SentUnsure
+			if mm.Timer != nil {
+				who := "you"
+				if !mi.Outgoing {
+					who = mi.From
+				}
+				mi.Kind, mi.Timer, mi.Text, mi.Status, mi.Unread = "timer", mm.Timer, timerText(who, *mm.Timer), "", false
+			}
+			if mm.Reply != "" && !m.Deleted {
+				q := quoteOf(&ix, &c, mm.Reply, peer)
+				mi.Reply = &q
+			}
+			mi.Reactions = reactionsOf(&mm, peer)
 			out = append(out, mi)
 		}
 		return nil
@@ -261,6 +291,9 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 type SendOptions struct {
 	// TTL is the message's disappearing timer; zero takes the chat's.
 	TTL time.Duration
+	// Reply is the local ID of the chat's message this one quotes
+	// (spec/client.md §5.8); empty for none.
+	Reply string
 }
 
 // Send writes a message to the vault's outbox and returns its ID; nothing
@@ -274,7 +307,7 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		return "", badInput("the message is not valid UTF-8 text")
 	}
 	if e.isGroup(ctx, ref) {
-		return e.groupSend(ctx, ref, text, opt.TTL) // spec/groups.md §6.2
+		return e.groupSend(ctx, ref, text, opt) // spec/groups.md §6.2
 	}
 	var id string
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
@@ -289,8 +322,22 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		if id, err = e.newID(); err != nil {
 			return err
 		}
+		w, _ := outgoingWireID(id)
+		env := &format.Envelope{Type: format.EnvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		var mm msgMeta
+		if opt.Reply != "" {
+			target, err := replyTarget(tx, s.chat.ID, opt.Reply)
+			if err != nil {
+				return err
+			}
+			if err := checkReplyLen(text, s.sess); err != nil {
+				return err
+			}
+			env.Type, env.Target, mm.Reply = format.EnvReply, target, hex.EncodeToString(target[:])
+		}
 		now := e.now()
 		m := vault.Message{ID: id, ChatID: s.chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
+		setMeta(&m, &mm)
 		if ttl > 0 {
 			m.Expires = now.Add(ttl) // the sender's copy counts from send
 		}
@@ -300,8 +347,6 @@ func (e *Engine) Send(ctx context.Context, ref, text string, opt SendOptions) (s
 		if held, err := holdMessage(tx, s.chat.ID, &m); err != nil || held {
 			return err
 		}
-		w, _ := outgoingWireID(id)
-		env := &format.Envelope{Type: format.EnvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
 		if err := e.queue(tx, s.sess, s.chat.ID, id, env); err != nil {
 			return err
 		}
@@ -533,15 +578,5 @@ func (e *Engine) SetTimer(ctx context.Context, ref string, ttl time.Duration) er
 	if ttl < 0 || ttl > maxTTL {
 		return badInput("disappearing timer must be between 0 and %v", maxTTL)
 	}
-	return e.v.Update(ctx, func(tx *vault.Tx) error {
-		c, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
-		}
-		if c.Kind == vault.ChatGroup {
-			return ErrGroupTimer
-		}
-		c.MessageTTL = ttl
-		return tx.PutChat(&c)
-	})
+	return e.sendTimer(ctx, ref, ttl) // the peer is told, spec/client.md §5.10
 }

@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"time"
+
+	"veil/client/internal/format"
 )
 
 // EventType says what an Event reports.
@@ -40,14 +42,20 @@ type Event struct {
 	Relay   string    `json:"relay,omitempty"`
 	Err     string    `json:"error,omitempty"`
 	Time    time.Time `json:"time"`
+	// Sent is a message's sent time, from its sender's clock, bounded
+	// (spec/client.md §6); Time is when the event happened here.
+	Sent time.Time `json:"sent,omitzero"`
 
-	ttl time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
+	ttl   time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
+	wire  format.WireID // a group TEXT's wire ID; a REACT's target
+	reply string        // a group REPLY's target wire ID, hex
+	drop  bool          // not to be emitted (a reaction that applied to nothing)
 }
 
 // emit delivers ev to the configured channel, waiting while the consumer
 // is busy; it gives up when ctx ends. Without a channel it does nothing.
 func (e *Engine) emit(ctx context.Context, ev Event) {
-	if e.cfg.Events == nil {
+	if e.cfg.Events == nil || ev.drop {
 		return
 	}
 	if ev.Time.IsZero() {

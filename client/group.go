@@ -527,8 +527,14 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			return err
 		}
 		if g.cur.roster != nil {
+			oldTTL := c.MessageTTL
 			if ev, ok := applySettings(&c, g.cur.roster.Settings); ok {
 				evs = append(evs, ev)
+			}
+			if c.MessageTTL != oldTTL {
+				if err := e.groupTimerLine(tx, &c, now); err != nil { // spec/groups.md §6.3
+					return err
+				}
 			}
 		}
 		if err := e.putGroupMessages(tx, &c, evs, now); err != nil {
@@ -583,6 +589,12 @@ func describeSettings(ttl time.Duration, deadline time.Time) string {
 // group's timer or the shorter timer its sender gave it (§6.3).
 func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now time.Time) error {
 	for i := range evs {
+		if evs[i].Type == EventReaction {
+			if err := groupReaction(tx, c, &evs[i]); err != nil {
+				return err
+			}
+			continue
+		}
 		if evs[i].Type != EventMessage {
 			continue
 		}
@@ -590,15 +602,17 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 		if err != nil {
 			return err
 		}
+		sent, unsure := sentTime(evs[i].wire, now, c.Created) // spec/groups.md §6.3
 		m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: evs[i].From,
-			Body: []byte(evs[i].Text), Sent: now, Received: now, Status: vault.StatusDelivered}
+			Body: []byte(evs[i].Text), Sent: sent, Received: now, Status: vault.StatusDelivered}
+		setMeta(&m, &msgMeta{Wire: hex.EncodeToString(evs[i].wire[:]), Reply: evs[i].reply, SentUnsure: unsure})
 		if ttl := shorterTTL(c.MessageTTL, evs[i].ttl); ttl > 0 {
 			m.Expires = now.Add(ttl)
 		}
 		if err := tx.PutMessage(&m); err != nil {
 			return err
 		}
-		evs[i].Message = id
+		evs[i].Message, evs[i].Sent = id, sent
 		c.Unread++
 		c.LastActive = now
 	}
@@ -619,9 +633,13 @@ func shorterTTL(a, b time.Duration) time.Duration {
 // here, appends it (one upload, spec/groups.md §6.2). An entry the relay
 // did not take stays queued for the next GroupSync or Flush that reaches
 // the relay; the message is marked sent once the relay has it.
-func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Duration) (string, error) {
+func (e *Engine) groupSend(ctx context.Context, ref, text string, opt SendOptions) (string, error) {
+	ttl := opt.TTL
 	if len(text) > MaxGroupText { // spec/groups.md §6.3
 		return "", tooLong(len(text), MaxGroupText)
+	}
+	if opt.Reply != "" && len(text) > MaxGroupReplyText {
+		return "", tooLong(len(text), MaxGroupReplyText)
 	}
 	id, err := e.newID()
 	if err != nil {
@@ -648,6 +666,14 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Durat
 		ttl = shorterTTL(chat.MessageTTL, ttl)
 		w, _ := outgoingWireID(id)
 		env := &format.GroupEnvelope{Type: format.GenvText, ID: w, TTL: uint32((ttl + time.Second - 1) / time.Second), Text: text}
+		var mm msgMeta
+		if opt.Reply != "" {
+			target, err := replyTarget(tx, chat.ID, opt.Reply)
+			if err != nil {
+				return err
+			}
+			env.Type, env.Target, mm.Reply = format.GenvReply, target, hex.EncodeToString(target[:])
+		}
 		g.deferUploads = true
 		if err := g.append(ctx, nil, env); err != nil {
 			return err
@@ -658,6 +684,7 @@ func (e *Engine) groupSend(ctx context.Context, ref, text string, ttl time.Durat
 		}
 		now := e.now()
 		m := vault.Message{ID: id, ChatID: chat.ID, Direction: vault.Outgoing, Body: []byte(text), Sent: now, Status: vault.StatusPending}
+		setMeta(&m, &mm)
 		if ttl > 0 {
 			m.Expires = now.Add(ttl) // the sender's copy counts from send
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -228,7 +229,8 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return ErrGroupWaiting
 	}
 	env.Conf = format.ConfTag(g.cur.conf)
-	if env.Type == format.GenvText {
+	chatEntry := env.Type == format.GenvText || env.Type == format.GenvReply || env.Type == format.GenvReact
+	if chatEntry {
 		g.sent++
 	}
 	pt, err := env.Marshal()
@@ -240,7 +242,7 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return err
 	}
 	g.queue(&g.cur, m)
-	if env.Type == format.GenvText {
+	if chatEntry {
 		g.out[len(g.out)-1].Env = pt
 	}
 	if g.deferUploads {
@@ -460,8 +462,14 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 			Err: fmt.Sprintf("%s is on a different branch of this group: its view of the members differs from ours; compare veil group verify out of band", name)})
 	}
 	switch env.Type {
-	case format.GenvText:
-		return append(evs, Event{Type: EventMessage, From: name, Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second})
+	case format.GenvText, format.GenvReply:
+		ev := Event{Type: EventMessage, From: name, Text: Sanitize(env.Text), ttl: time.Duration(env.TTL) * time.Second, wire: env.ID}
+		if env.Type == format.GenvReply {
+			ev.reply = hex.EncodeToString(env.Target[:])
+		}
+		return append(evs, ev)
+	case format.GenvReact:
+		return append(evs, Event{Type: EventReaction, From: name, Text: env.Reaction, wire: env.ID})
 	case format.GenvLeave:
 		// Shown when its commit is read (§7.3); an admin queues that commit,
 		// also when it reads the LEAVE while draining the old log.

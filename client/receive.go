@@ -222,10 +222,16 @@ func (r *rx) queueReceipt(kind byte, ids ...format.WireID) error {
 func (r *rx) apply(env *format.Envelope) error {
 	now := r.e.now()
 	switch env.Type {
-	case format.EnvText:
+	case format.EnvText, format.EnvReply:
 		id := r.e.incomingID(env.ID)
+		sent, unsure := sentTime(env.ID, now, r.chat.Created) // spec/client.md §6
 		m := vault.Message{ID: id, ChatID: r.chat.ID, Direction: vault.Incoming, Sender: r.ct.ID,
-			Body: []byte(env.Text), Sent: now, Received: now, Status: vault.StatusDelivered}
+			Body: []byte(env.Text), Sent: sent, Received: now, Status: vault.StatusDelivered}
+		mm := msgMeta{SentUnsure: unsure}
+		if env.Type == format.EnvReply {
+			mm.Reply = hex.EncodeToString(env.Target[:]) // resolved when shown, §5.8
+		}
+		setMeta(&m, &mm)
 		if env.TTL > 0 {
 			if r.meta.TTLs == nil {
 				r.meta.TTLs = map[string]int64{}
@@ -237,7 +243,7 @@ func (r *rx) apply(env *format.Envelope) error {
 		}
 		r.chat.Unread++
 		r.chat.LastActive = now
-		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text)})
+		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text), Sent: sent})
 		return r.queueReceipt(format.ReceiptDelivered, env.ID)
 	case format.EnvEdit, format.EnvDelete:
 		m, ok, err := r.findIncoming(env.ID)
@@ -276,6 +282,10 @@ func (r *rx) apply(env *format.Envelope) error {
 			}
 			r.event(Event{Type: EventStatus, Message: id, Status: statusName(st)})
 		}
+	case format.EnvReact:
+		return r.react(env)
+	case format.EnvTimer:
+		return r.timer(env)
 	case format.EnvBurn:
 		r.burned = true
 		r.event(Event{Type: EventChatBurned})

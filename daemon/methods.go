@@ -231,9 +231,10 @@ func init() {
 			return ok{}, eng.MarkRead(ctx, p.Chat, *p.IDs...)
 		})},
 		"send": {run: call(func(ctx context.Context, eng *client.Engine, p *sendParams) (any, error) {
-			id, err := eng.Send(ctx, p.Chat, p.Text, client.SendOptions{TTL: time.Duration(p.TTL)})
+			id, err := eng.Send(ctx, p.Chat, p.Text, client.SendOptions{TTL: time.Duration(p.TTL), Reply: p.Reply})
 			return IDResult{id}, err
 		})},
+		"react": {run: call(reactMethod)},
 		"edit": {run: call(func(ctx context.Context, eng *client.Engine, p *editParams) (any, error) {
 			return ok{}, eng.Edit(ctx, p.Chat, p.ID, p.Text)
 		})},
@@ -384,9 +385,10 @@ type (
 		IDs  *[]string `json:"ids,omitempty"`
 	}
 	sendParams struct {
-		Chat string   `json:"chat"`
-		Text string   `json:"text"`
-		TTL  Duration `json:"ttl,omitempty"`
+		Chat  string   `json:"chat"`
+		Text  string   `json:"text"`
+		TTL   Duration `json:"ttl,omitempty"`
+		Reply string   `json:"reply,omitempty"` // the local ID of the message quoted
 	}
 	editParams struct {
 		Chat string `json:"chat"`

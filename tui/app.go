@@ -441,11 +441,11 @@ func (a *App) submit() tea.Cmd {
 		return nil
 	}
 	text = strings.TrimPrefix(a.compose.take(), "/") // "//x" sends "/x"
-	eng, id := a.sess.Engine, a.view.chat.ID
+	eng, id, opt := a.sess.Engine, a.view.chat.ID, a.replyOptions()
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
-		if _, err := eng.Send(ctx, id, text, client.SendOptions{}); err != nil {
+		if _, err := eng.Send(ctx, id, text, opt); err != nil {
 			return doneMsg{err: err, unsent: text, chat: id}
 		}
 		return doneMsg{reload: true}

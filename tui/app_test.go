@@ -254,7 +254,7 @@ func TestComposeKeysAndSettings(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 	tm.Send(tea.KeyMsg{Type: tea.KeyF1})
 	waitText(t, tm, "/invite", "ctrl+k", "↓ more")
-	for range 20 {
+	for range 30 {
 		tm.Send(tea.KeyMsg{Type: tea.KeyDown})
 	}
 	waitText(t, tm, "/panic", "/quit")

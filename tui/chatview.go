@@ -32,6 +32,12 @@ type chatView struct {
 	loaded bool
 	group  bool   // messages carry their sender's nickname
 	jumpTo string // a message to scroll to once the chat is loaded (search)
+	// selID is the selected message (reply, react, its arrival time),
+	// selecting whether the arrows move it (selection.go); reply is the
+	// message the next send quotes.
+	selID     string
+	selecting bool
+	reply     string
 }
 
 func newChatView(st styles, keys keyMap, now func() time.Time, loc *time.Location) chatView {
@@ -62,6 +68,7 @@ func (v *chatView) set(c client.ChatInfo, msgs []client.MessageInfo) {
 	v.chat, v.msgs, v.loaded = c, msgs, true
 	if !same {
 		v.query, v.hits = "", nil
+		v.selID, v.selecting, v.reply = "", false, ""
 	}
 	v.render(bottom)
 	if v.jumpTo != "" {
@@ -141,8 +148,8 @@ func (v *chatView) render(bottom bool) {
 	}
 	peer := chatTitle(v.chat) // the name we gave them, else their nickname
 	for i, m := range v.msgs {
-		t := m.Time.In(v.loc)
-		if day := t.Format("Mon 2 Jan 2006"); day != lastDay {
+		t := sentOf(m).In(v.loc)
+		if day := dayLabel(t, now.In(v.loc)); day != lastDay {
 			lastDay = day
 			sep := "── " + day + " "
 			sep += strings.Repeat("─", max(0, width-lipgloss.Width(sep)))
@@ -150,6 +157,21 @@ func (v *chatView) render(bottom bool) {
 			line++
 		}
 		v.lines = append(v.lines, line)
+		selected := m.ID == v.selID && v.selID != ""
+		stamp := t.Format("15:04")
+		if m.SentUnsure {
+			stamp = "≈" + t.Format("15:04")
+		}
+		if m.Kind == "timer" {
+			tl := truncate(timerLineText(m, peer, v.group), max(4, width-len(stamp)-3))
+			l := v.st.Faint.Render(stamp + " ⏱ " + tl)
+			if selected {
+				l = v.st.Selected.Render(stamp) + v.st.Faint.Render(" ⏱ "+tl)
+			}
+			b.WriteString(l + "\n")
+			line++
+			continue
+		}
 		from := peer
 		if v.group {
 			from = client.SanitizeLine(m.From)
@@ -158,7 +180,11 @@ func (v *chatView) render(bottom bool) {
 		if m.Outgoing {
 			who = v.st.Me.Render("you")
 		}
-		head := v.st.Faint.Render(t.Format("15:04")) + " " + who + " "
+		stampR := v.st.Faint.Render(stamp)
+		if selected {
+			stampR = v.st.Selected.Render(stamp)
+		}
+		head := stampR + " " + who + " "
 		text := client.Sanitize(m.Text)
 		if m.Deleted {
 			text = v.st.Deleted.Render("message deleted")
@@ -167,7 +193,7 @@ func (v *chatView) render(bottom bool) {
 		}
 		var marks []string
 		if m.Edited && !m.Deleted {
-			marks = append(marks, "edited")
+			marks = append(marks, "(edited)")
 		}
 		if !m.Expires.IsZero() {
 			marks = append(marks, "⏱ "+countdown(m.Expires.Sub(now)))
@@ -183,10 +209,25 @@ func (v *chatView) render(bottom bool) {
 			}
 		}
 		indent := lipgloss.Width(head)
-		body := lipgloss.NewStyle().Width(max(4, width-indent)).Render(text + tail)
-		body = strings.ReplaceAll(body, "\n", "\n"+strings.Repeat(" ", indent))
+		pad := strings.Repeat(" ", indent)
+		bodyW := max(4, width-indent)
+		if q := quoteLine(m, peer, v.group); q != "" && !m.Deleted {
+			b.WriteString(head + v.st.Faint.Render(truncate(q, bodyW)) + "\n")
+			line++
+			head = pad
+		}
+		body := lipgloss.NewStyle().Width(bodyW).Render(text + tail)
+		body = strings.ReplaceAll(body, "\n", "\n"+pad)
 		b.WriteString(head + body + "\n")
 		line += strings.Count(body, "\n") + 1
+		if r := reactionsLine(m.Reactions); r != "" && !m.Deleted {
+			b.WriteString(pad + v.st.Mark.Render(truncate(r, bodyW)) + "\n")
+			line++
+		}
+		if selected {
+			b.WriteString(pad + v.st.Faint.Render(truncate(selectedInfo(m, v.loc, v.group), bodyW)) + "\n")
+			line++
+		}
 	}
 	if len(v.msgs) == 0 {
 		b.WriteString(v.st.Faint.Render(emptyChatHint(v.chat)) + "\n")

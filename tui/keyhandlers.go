@@ -62,6 +62,9 @@ func (a *App) onKey(msg tea.KeyMsg) tea.Cmd {
 		cmd, _ := a.dispatch(listKeyActions(&a.keys), msg)
 		return cmd
 	}
+	if cmd, ok := a.selectKey(msg); ok { // selection.go
+		return cmd
+	}
 	if cmd, ok := a.dispatch(composeKeyActions(&a.keys), msg); ok {
 		return cmd
 	}

@@ -117,7 +117,7 @@ func FuzzChatKeyCopy(f *testing.F) {
 // re-encodes and decodes to the same value.
 func FuzzDecodeRecord(f *testing.F) {
 	m := Message{ID: "m", ChatID: "c", Direction: Incoming, Sent: time.Unix(1e9, 0).UTC(), Status: StatusRead}
-	s := toStored(&m, 7, []byte{1, 2, 3})
+	s := toStored(&m, 7, []byte{1, 2, 3}, []byte{4, 5})
 	b, _ := encodeRecord(&s)
 	f.Add(b)
 	f.Add([]byte{recordVersion, '{', '}'})
@@ -146,6 +146,9 @@ func normalize(s storedMessage) storedMessage {
 	}
 	if len(s.Sealed) == 0 {
 		s.Sealed = nil
+	}
+	if len(s.SealedMeta) == 0 {
+		s.SealedMeta = nil
 	}
 	return s
 }

@@ -102,6 +102,10 @@ type Message struct {
 	Expires   time.Time // swept by SweepExpired after this; zero = never
 	Edited    time.Time // zero = never edited
 	Deleted   bool      // deleted for everyone: body emptied, mark kept
+	// Meta is the client's own data about the message (reply target,
+	// reactions, …), sealed under the chat's key like Body and never
+	// searched; a message marked Deleted keeps none.
+	Meta []byte
 }
 
 // OutboxItem is an encrypted message waiting for a relay.
@@ -140,21 +144,24 @@ type storedMessage struct {
 	Expires   time.Time
 	Edited    time.Time
 	Deleted   bool
+	// SealedMeta is Meta sealed under the same key (§6.1); absent when
+	// there is none.
+	SealedMeta []byte `json:"meta,omitempty"`
 }
 
-func toStored(m *Message, bucket uint64, sealed []byte) storedMessage {
+func toStored(m *Message, bucket uint64, sealed, sealedMeta []byte) storedMessage {
 	return storedMessage{
 		ID: m.ID, ChatID: m.ChatID, Direction: m.Direction, Sender: m.Sender, Sealed: sealed, Bucket: bucket,
 		Sent: m.Sent, Received: m.Received, Read: m.Read, Status: m.Status,
-		Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted,
+		Expires: m.Expires, Edited: m.Edited, Deleted: m.Deleted, SealedMeta: sealedMeta,
 	}
 }
 
-func (s *storedMessage) message(body []byte) Message {
+func (s *storedMessage) message(body, meta []byte) Message {
 	return Message{
 		ID: s.ID, ChatID: s.ChatID, Direction: s.Direction, Sender: s.Sender, Body: body,
 		Sent: s.Sent, Received: s.Received, Read: s.Read, Status: s.Status,
-		Expires: s.Expires, Edited: s.Edited, Deleted: s.Deleted,
+		Expires: s.Expires, Edited: s.Edited, Deleted: s.Deleted, Meta: meta,
 	}
 }
 
@@ -303,6 +310,14 @@ func parseExpiryKey(k []byte) (chat, id string, ok bool) {
 // cannot be moved to another message (spec/vault.md §6.1).
 func messageAD(chat, id string) []byte {
 	ad := append([]byte("veil/vault/message/v1"), byte(len(chat)))
+	ad = append(ad, chat...)
+	return append(ad, id...)
+}
+
+// metaAD binds a sealed Meta to its chat and message ID, apart from the
+// body's (spec/vault.md §6.1).
+func metaAD(chat, id string) []byte {
+	ad := append([]byte("veil/vault/message-meta/v1"), byte(len(chat)))
 	ad = append(ad, chat...)
 	return append(ad, id...)
 }

@@ -250,15 +250,21 @@ func (tx *Tx) PutMessage(m *Message) error {
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	body := m.Body
+	body, meta := m.Body, m.Meta
 	if m.Deleted {
-		body = nil
+		body, meta = nil, nil
 	}
 	sealed, err := crypto.SealX(nil, &key, body, messageAD(m.ChatID, m.ID), tx.v.opts.Rand)
 	if err != nil {
 		return err
 	}
-	rec := toStored(m, bucket, sealed)
+	var sealedMeta []byte
+	if len(meta) > 0 {
+		if sealedMeta, err = crypto.SealX(nil, &key, meta, metaAD(m.ChatID, m.ID), tx.v.opts.Rand); err != nil {
+			return err
+		}
+	}
+	rec := toStored(m, bucket, sealed, sealedMeta)
 	if err := tx.set(mk, &rec); err != nil {
 		return err
 	}
@@ -282,7 +288,13 @@ func (tx *Tx) openMessage(s *storedMessage) (Message, error) {
 	if err != nil {
 		return Message{}, corrupt("message body does not authenticate")
 	}
-	return s.message(body), nil
+	var meta []byte
+	if len(s.SealedMeta) > 0 {
+		if meta, err = crypto.OpenX(nil, &key, s.SealedMeta, metaAD(s.ChatID, s.ID)); err != nil {
+			return Message{}, corrupt("message meta does not authenticate")
+		}
+	}
+	return s.message(body, meta), nil
 }
 
 // Message returns one message with its body decrypted.

@@ -269,21 +269,7 @@ func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
 			}
 			continue
 		}
-		who := "me"
-		if !m.Outgoing {
-			who = orDash(m.From)
-		}
-		text := m.Text
-		if m.Deleted {
-			text = "(deleted)"
-		} else if m.Edited {
-			text += " (edited)"
-		}
-		status := ""
-		if m.Outgoing {
-			status = " [" + m.Status + "]"
-		}
-		fmt.Fprintf(io.out, "%s  %s  %s: %s%s\n", m.ID, m.Time.Local().Format("2006-01-02 15:04:05"), who, indent(text), status)
+		printMessage(io, &m)
 	}
 	return nil
 }
@@ -292,8 +278,9 @@ func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
 
 func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
+	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR] [--reply MSGID]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
 	ttl := durationFlag(fs, "ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
+	reply := fs.String("reply", "", fmt.Sprintf("quote the chat's message `MSGID` (as veil read prints it); a reply holds %d bytes less", client.MaxText-client.MaxReplyText))
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {
 		return err
@@ -301,7 +288,7 @@ func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	var id string
 	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
 		var r daemon.IDResult
-		err := c.Call(ctx, "send", map[string]any{"chat": pos[0], "text": pos[1], "ttl": seconds(*ttl)}, &r)
+		err := c.Call(ctx, "send", map[string]any{"chat": pos[0], "text": pos[1], "ttl": seconds(*ttl), "reply": *reply}, &r)
 		id = r.ID
 		return err
 	})
@@ -370,7 +357,7 @@ func cmdReceipts(ctx context.Context, g *globals, io *stdio, argv []string) erro
 }
 
 func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "timer", "CHAT DUR", "Set the disappearing timer for your new messages in a chat (0: off)")
+	fs := newFlags(g, io, "timer", "CHAT DUR", "Set a chat's disappearing timer for new messages (0: off); the other side is told and takes it too")
 	pos, err := parse(fs, argv, 2, 2)
 	if err != nil {
 		return err
@@ -379,7 +366,7 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	if err != nil {
 		return usagef("bad duration %q (such as 30s, 10m, 2h, 7d, 2w, or off)", pos[1])
 	}
-	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+	return withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error { // the TIMER goes out
 		return c.Call(ctx, "timer", map[string]any{"chat": pos[0], "ttl": seconds(d)}, nil)
 	})
 }
@@ -511,6 +498,14 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] %s edited %s: %s", chat, orDash(ev.From), ev.Message, indent(ev.Text))
 	case client.EventDeleted:
 		line = fmt.Sprintf("[%s] %s deleted %s", chat, orDash(ev.From), ev.Message)
+	case client.EventReaction:
+		if ev.Text == "" {
+			line = fmt.Sprintf("[%s] %s took back a reaction to %s", chat, orDash(ev.From), ev.Message)
+		} else {
+			line = fmt.Sprintf("[%s] %s reacted %s to %s", chat, orDash(ev.From), client.SanitizeLine(ev.Text), ev.Message)
+		}
+	case client.EventTimer:
+		line = fmt.Sprintf("[%s] %s", chat, client.SanitizeLine(ev.Text))
 	case client.EventStatus:
 		line = fmt.Sprintf("[%s] %s %s", chat, ev.Message, ev.Status)
 	case client.EventContactJoined:

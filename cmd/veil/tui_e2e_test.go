@@ -189,7 +189,7 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	// Edit and delete the last message, on both sides.
 	a.typ("/edit hi ben, edited")
 	a.keys("Enter")
-	b.waitFor("hi ben, edited edited")
+	b.waitFor("hi ben, edited (edited)")
 	a.typ("/delete")
 	a.keys("Enter")
 	b.waitFor("message deleted")

@@ -21,6 +21,9 @@ const (
 	EnvReceipt byte = 0x04
 	EnvBurn    byte = 0x05
 	EnvHello   byte = 0x06
+	EnvReply   byte = 0x07
+	EnvReact   byte = 0x08
+	EnvTimer   byte = 0x09
 	// EnvSession is a message about the session itself (spec/client.md
 	// §13.4): Kind SessionRestarted or SessionOutdated, nothing else.
 	EnvSession byte = 0x10
@@ -48,6 +51,15 @@ const (
 	MaxNick        = 64  // bytes of a nickname
 	MaxReceiptIDs  = 64  // IDs in one receipt
 	maxAddressSize = 255 // a relay address in HELLO
+	// MaxReaction bounds a REACT's reaction in bytes (§5.9); zero bytes
+	// take our reaction back.
+	MaxReaction = 32
+	// MaxTimer is the longest disappearing timer a TIMER may announce:
+	// 365 days in seconds (§5.10).
+	MaxTimer = 31536000
+	// ReplyOverhead is what a REPLY carries beyond a TEXT: the target's
+	// wire ID (§5.8).
+	ReplyOverhead = WireIDSize
 )
 
 // errEnvelope is wrapped by every envelope decoding error.
@@ -59,16 +71,20 @@ type WireID [WireIDSize]byte
 
 // Envelope is one decoded plaintext. Which fields are set depends on Type.
 type Envelope struct {
-	Type  byte
-	ID    WireID   // TEXT, HELLO: the message's own ID; EDIT, DELETE: the target
-	TTL   uint32   // TEXT: disappearing timer in seconds, 0 = off
-	Text  string   // TEXT, EDIT
-	Kind  byte     // RECEIPT, SESSION
-	IDs   []WireID // RECEIPT
-	SID   crypto.ID
-	Cap   [wire.CapSize]byte // HELLO: the capability for SID (secret)
-	Relay string             // HELLO: the relay holding SID
-	Nick  string             // HELLO
+	Type byte
+	// ID is the message's own ID (TEXT, REPLY, HELLO, TIMER) or its
+	// target (EDIT, DELETE, REACT).
+	ID       WireID
+	TTL      uint32   // TEXT, REPLY: disappearing timer in seconds, 0 = off; TIMER: the chat's new timer
+	Target   WireID   // REPLY: the message it quotes
+	Reaction string   // REACT: the reaction, empty to take ours back
+	Text     string   // TEXT, REPLY, EDIT
+	Kind     byte     // RECEIPT, SESSION
+	IDs      []WireID // RECEIPT
+	SID      crypto.ID
+	Cap      [wire.CapSize]byte // HELLO: the capability for SID (secret)
+	Relay    string             // HELLO: the relay holding SID
+	Nick     string             // HELLO
 }
 
 // Marshal encodes e; it returns an error for a field out of range.
@@ -92,6 +108,23 @@ func (e *Envelope) Marshal() ([]byte, error) {
 		for _, id := range e.IDs {
 			b = append(b, id[:]...)
 		}
+	case EnvReply:
+		b = append(b, e.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.TTL)
+		b = append(b, e.Target[:]...)
+		b = append(b, e.Text...)
+	case EnvReact:
+		if len(e.Reaction) > MaxReaction || !utf8.ValidString(e.Reaction) {
+			return nil, fmt.Errorf("%w: reaction of %d bytes", errEnvelope, len(e.Reaction))
+		}
+		b = append(b, e.ID[:]...)
+		b = append(b, e.Reaction...)
+	case EnvTimer:
+		if e.TTL > MaxTimer {
+			return nil, fmt.Errorf("%w: timer of %d s", errEnvelope, e.TTL)
+		}
+		b = append(b, e.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.TTL)
 	case EnvBurn:
 	case EnvSession:
 		if e.Kind != SessionRestarted && e.Kind != SessionOutdated {
@@ -137,18 +170,25 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	}
 	short := fmt.Errorf("%w: truncated", errEnvelope)
 	switch e.Type {
-	case EnvText, EnvEdit:
+	case EnvText, EnvEdit, EnvReply:
 		id, ok := take(WireIDSize)
 		if !ok {
 			return nil, short
 		}
 		copy(e.ID[:], id)
-		if e.Type == EnvText {
+		if e.Type != EnvEdit {
 			ttl, ok := take(4)
 			if !ok {
 				return nil, short
 			}
 			e.TTL = binary.BigEndian.Uint32(ttl)
+		}
+		if e.Type == EnvReply {
+			target, ok := take(WireIDSize)
+			if !ok {
+				return nil, short
+			}
+			copy(e.Target[:], target)
 		}
 		if !utf8.Valid(r) {
 			return nil, fmt.Errorf("%w: text is not UTF-8", errEnvelope)
@@ -161,6 +201,27 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 			return nil, short
 		}
 		copy(e.ID[:], id)
+	case EnvReact:
+		id, ok := take(WireIDSize)
+		if !ok {
+			return nil, short
+		}
+		copy(e.ID[:], id)
+		if len(r) > MaxReaction || !utf8.Valid(r) {
+			return nil, fmt.Errorf("%w: reaction too long or not UTF-8", errEnvelope)
+		}
+		e.Reaction = string(r)
+		r = nil
+	case EnvTimer:
+		fixed, ok := take(WireIDSize + 4)
+		if !ok {
+			return nil, short
+		}
+		copy(e.ID[:], fixed)
+		e.TTL = binary.BigEndian.Uint32(fixed[WireIDSize:])
+		if e.TTL > MaxTimer {
+			return nil, fmt.Errorf("%w: timer over 365 days", errEnvelope)
+		}
 	case EnvReceipt:
 		hdr, ok := take(2)
 		if !ok {

@@ -17,6 +17,12 @@ func testEnvelopes() []*Envelope {
 		{Type: EnvBurn},
 		{Type: EnvSession, Kind: SessionRestarted},
 		{Type: EnvSession, Kind: SessionOutdated},
+		{Type: EnvReply, ID: id, TTL: 60, Target: WireID{9}, Text: "yes \u202e"},
+		{Type: EnvReply, ID: id, Target: WireID{9}},
+		{Type: EnvReact, ID: id, Reaction: "👍"},
+		{Type: EnvReact, ID: id},
+		{Type: EnvTimer, ID: id, TTL: 86400},
+		{Type: EnvTimer, ID: id, TTL: MaxTimer},
 		{Type: EnvHello, ID: id, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: "veil+ws://127.0.0.1:4000#" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Nick: "ana"},
 	}
 }
@@ -37,15 +43,49 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		}
 		// Every truncation of a fixed-layout envelope fails cleanly.
 		for n := range len(b) {
-			if _, err := ParseEnvelope(b[:n]); err == nil && e.Type != EnvText && e.Type != EnvEdit {
+			if _, err := ParseEnvelope(b[:n]); err == nil && !openTail(e.Type) {
 				t.Fatalf("type %d: truncation to %d accepted", e.Type, n)
 			}
 		}
-		if e.Type != EnvText && e.Type != EnvEdit {
+		if !openTail(e.Type) {
 			if _, err := ParseEnvelope(append(b, 0)); !errors.Is(err, errEnvelope) {
 				t.Fatalf("type %d: extension accepted", e.Type)
 			}
 		}
+	}
+}
+
+// openTail reports whether a type ends in a variable-length field, so a
+// shorter or longer envelope of it can still parse.
+func openTail(typ byte) bool {
+	return typ == EnvText || typ == EnvEdit || typ == EnvReply || typ == EnvReact
+}
+
+// TestEnvelopeConversationRejects: the decoder rules of spec/client.md
+// §5.8–§5.10.
+func TestEnvelopeConversationRejects(t *testing.T) {
+	id := make([]byte, WireIDSize)
+	for name, b := range map[string][]byte{
+		"reply without target":  append(append([]byte{1, EnvReply}, id...), 0, 0, 0, 0, 1, 2),
+		"reply text not UTF-8":  append(append(append([]byte{1, EnvReply}, id...), 0, 0, 0, 0), append(id, 0xff)...),
+		"reaction of 33 bytes":  append(append([]byte{1, EnvReact}, id...), bytes.Repeat([]byte{'a'}, MaxReaction+1)...),
+		"reaction not UTF-8":    append(append([]byte{1, EnvReact}, id...), 0xf0, 0x9f),
+		"react without target":  {1, EnvReact, 1, 2, 3},
+		"timer over 365 days":   append(append([]byte{1, EnvTimer}, id...), 0x01, 0xe1, 0x33, 0x81),
+		"timer of 0xffffffff":   append(append([]byte{1, EnvTimer}, id...), 0xff, 0xff, 0xff, 0xff),
+		"timer with a tail":     append(append([]byte{1, EnvTimer}, id...), 0, 0, 0, 1, 0),
+		"timer without its TTL": append([]byte{1, EnvTimer}, id...),
+		"reaction of 32 + ctrl": append(append([]byte{1, EnvReact}, id...), append(bytes.Repeat([]byte{'a'}, MaxReaction), 0x1b)...),
+	} {
+		if _, err := ParseEnvelope(b); !errors.Is(err, errEnvelope) {
+			t.Errorf("%s: parsed (%v)", name, err)
+		}
+	}
+	if _, err := (&Envelope{Type: EnvReact, Reaction: string(bytes.Repeat([]byte{'a'}, MaxReaction+1))}).Marshal(); err == nil {
+		t.Error("oversize reaction marshalled")
+	}
+	if _, err := (&Envelope{Type: EnvTimer, TTL: MaxTimer + 1}).Marshal(); err == nil {
+		t.Error("timer over 365 days marshalled")
 	}
 }
 

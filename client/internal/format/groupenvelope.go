@@ -16,6 +16,8 @@ const (
 	GenvLeave  byte = 0x02
 	GenvBurn   byte = 0x03
 	GenvCommit byte = 0x04
+	GenvReply  byte = 0x05
+	GenvReact  byte = 0x06
 )
 
 // Group envelope layout, spec/groups.md §6.3.
@@ -33,19 +35,24 @@ const (
 	MaxCommitParts = 80
 	// MaxGroupText is the longest TEXT a group message holds.
 	MaxGroupText = ratchet.MaxGroupPlaintext - groupEnvHdr - WireIDSize - 4
+	// MaxGroupReplyText is the longest text of a group REPLY.
+	MaxGroupReplyText = MaxGroupText - WireIDSize
 )
 
 // GroupEnvelope is one decoded group plaintext.
 type GroupEnvelope struct {
-	Conf  [ConfTagSize]byte // the sender's epoch confirmation tag
-	Type  byte
-	ID    WireID // TEXT
-	TTL   uint32 // TEXT
-	Text  string // TEXT
-	Hash  [crypto.HashSize]byte
-	Part  byte // COMMIT: this part's index
-	Parts byte // COMMIT: how many parts
-	Bytes []byte
+	Conf [ConfTagSize]byte // the sender's epoch confirmation tag
+	Type byte
+	// ID is the message's own ID (TEXT, REPLY) or its target (REACT).
+	ID       WireID
+	TTL      uint32 // TEXT, REPLY
+	Target   WireID // REPLY: the message it quotes
+	Reaction string // REACT: the reaction, empty to take ours back
+	Text     string // TEXT, REPLY
+	Hash     [crypto.HashSize]byte
+	Part     byte // COMMIT: this part's index
+	Parts    byte // COMMIT: how many parts
+	Bytes    []byte
 }
 
 // Marshal encodes g; it returns an error for a field out of range.
@@ -61,6 +68,20 @@ func (g *GroupEnvelope) Marshal() ([]byte, error) {
 		b = append(b, g.ID[:]...)
 		b = binary.BigEndian.AppendUint32(b, g.TTL)
 		b = append(b, g.Text...)
+	case GenvReply:
+		if len(g.Text) > MaxGroupReplyText || !utf8.ValidString(g.Text) {
+			return nil, fmt.Errorf("%w: text of %d bytes", errEnvelope, len(g.Text))
+		}
+		b = append(b, g.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, g.TTL)
+		b = append(b, g.Target[:]...)
+		b = append(b, g.Text...)
+	case GenvReact:
+		if len(g.Reaction) > MaxReaction || !utf8.ValidString(g.Reaction) {
+			return nil, fmt.Errorf("%w: reaction of %d bytes", errEnvelope, len(g.Reaction))
+		}
+		b = append(b, g.ID[:]...)
+		b = append(b, g.Reaction...)
 	case GenvLeave, GenvBurn:
 	case GenvCommit:
 		if g.Parts == 0 || g.Parts > MaxCommitParts || g.Part >= g.Parts || len(g.Bytes) == 0 || len(g.Bytes) > CommitPartBytes {
@@ -98,6 +119,28 @@ func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 			return nil, fmt.Errorf("%w: text too long or not UTF-8", errEnvelope)
 		}
 		g.Text = string(r.b)
+		r.b = nil
+	case GenvReply:
+		copy(g.ID[:], r.take(WireIDSize))
+		g.TTL = r.u32()
+		copy(g.Target[:], r.take(WireIDSize))
+		if !r.ok {
+			return nil, fmt.Errorf("%w: truncated", errEnvelope)
+		}
+		if len(r.b) > MaxGroupReplyText || !utf8.Valid(r.b) {
+			return nil, fmt.Errorf("%w: text too long or not UTF-8", errEnvelope)
+		}
+		g.Text = string(r.b)
+		r.b = nil
+	case GenvReact:
+		copy(g.ID[:], r.take(WireIDSize))
+		if !r.ok {
+			return nil, fmt.Errorf("%w: truncated", errEnvelope)
+		}
+		if len(r.b) > MaxReaction || !utf8.Valid(r.b) {
+			return nil, fmt.Errorf("%w: reaction too long or not UTF-8", errEnvelope)
+		}
+		g.Reaction = string(r.b)
 		r.b = nil
 	case GenvLeave, GenvBurn:
 	case GenvCommit:

@@ -1,0 +1,225 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"veil/client/internal/format"
+	"veil/ratchet"
+	"veil/relay/conn"
+	"veil/vault"
+)
+
+// Sending replies, reactions and timer changes (spec/client.md §5.8–§5.10,
+// spec/groups.md §6.3).
+
+// replyTarget returns the wire ID of the chat's message msgID, which a
+// reply may quote or a reaction name: it must exist, not be deleted, and
+// not be a timer line.
+func replyTarget(tx *vault.Tx, chat, msgID string) (format.WireID, error) {
+	m, err := tx.Message(chat, msgID)
+	if errors.Is(err, vault.ErrNotFound) {
+		return format.WireID{}, ErrNoMessage
+	}
+	if err != nil {
+		return format.WireID{}, err
+	}
+	mm := metaOf(&m)
+	w, ok := wireOf(&m, &mm)
+	if !ok || m.Deleted {
+		return format.WireID{}, ErrNoMessage
+	}
+	id, ok := outgoingWireID(w)
+	if !ok {
+		return format.WireID{}, ErrNoMessage
+	}
+	return id, nil
+}
+
+// checkReplyLen refuses a reply's text that a REPLY in sess's next
+// message cannot carry (spec/client.md §5.7).
+func checkReplyLen(text string, sess *ratchet.Session) error {
+	limit := MaxReplyText
+	if sess.MaxPlaintext() < ratchet.MaxPlaintext {
+		limit = MaxInitialText - format.ReplyOverhead
+	}
+	if len(text) > limit {
+		return tooLong(len(text), limit)
+	}
+	return nil
+}
+
+// React sets our reaction to a message of the chat (ours or the peer's;
+// msgID as Messages gives it) and tells the peer, or every member of a
+// group; an empty reaction takes ours back (spec/client.md §5.9). A
+// reaction must be one character or emoji.
+func (e *Engine) React(ctx context.Context, ref, msgID, reaction string) error {
+	if reaction != "" {
+		clean, ok := checkReaction(reaction)
+		if !ok {
+			return badInput("a reaction is one emoji or character (at most %d bytes), such as 👍", MaxReaction)
+		}
+		reaction = clean
+	}
+	if e.isGroup(ctx, ref) {
+		return e.groupReact(ctx, ref, msgID, reaction)
+	}
+	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
+		w, err := replyTarget(tx, s.chat.ID, msgID)
+		if err != nil {
+			return err
+		}
+		m, err := tx.Message(s.chat.ID, msgID)
+		if err != nil {
+			return err
+		}
+		if !applyReaction(&m, "", reaction) {
+			return nil
+		}
+		if err := e.queue(tx, s.sess, s.chat.ID, "", &format.Envelope{Type: format.EnvReact, ID: w, Reaction: reaction}); err != nil {
+			return err
+		}
+		return tx.PutMessage(&m)
+	})
+	if err == nil {
+		e.kickOutbox()
+	}
+	return err
+}
+
+// timerLine stores our own line saying we set the chat's timer.
+func (e *Engine) timerLine(tx *vault.Tx, chat string, id string, secs uint32) error {
+	now := e.now()
+	m := vault.Message{ID: id, ChatID: chat, Direction: vault.Outgoing, Sent: now, Status: vault.StatusPending}
+	setMeta(&m, &msgMeta{Timer: &secs})
+	return tx.PutMessage(&m)
+}
+
+// sendTimer sets a 1:1 chat's timer and announces it to the peer with a
+// TIMER (spec/client.md §5.10); a chat nobody joined yet changes here only.
+func (e *Engine) sendTimer(ctx context.Context, ref string, ttl time.Duration) error {
+	secs := uint32((ttl + time.Second - 1) / time.Second)
+	sent := false
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		sent = false
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		if c.Kind == vault.ChatGroup {
+			return ErrGroupTimer
+		}
+		if c.MessageTTL == ttl {
+			return nil
+		}
+		c.MessageTTL = ttl
+		meta, err := getMeta(tx, c.ID)
+		if err != nil {
+			return err
+		}
+		ct, err := tx.Contact(c.ContactID)
+		if err != nil || meta.Pending || len(ct.Ratchet) == 0 {
+			return tx.PutChat(&c)
+		}
+		sess, err := e.ratchetOf(&ct)
+		if err != nil {
+			return err
+		}
+		id, err := e.newID()
+		if err != nil {
+			return err
+		}
+		w, _ := outgoingWireID(id)
+		if err := e.queue(tx, sess, c.ID, id, &format.Envelope{Type: format.EnvTimer, ID: w, TTL: secs}); err != nil {
+			return err
+		}
+		if err := e.timerLine(tx, c.ID, id, secs); err != nil {
+			return err
+		}
+		ct.Ratchet = sess.Marshal()
+		if err := tx.PutContact(&ct); err != nil {
+			return err
+		}
+		c.LastActive = e.now()
+		sent = true
+		return tx.PutChat(&c)
+	})
+	if sent {
+		e.kickOutbox()
+	}
+	return err
+}
+
+// groupReact sets our reaction to a group message and appends a REACT to
+// the group's log, queued as a message is (spec/groups.md §6.2, §6.3).
+func (e *Engine) groupReact(ctx context.Context, ref, msgID, reaction string) error {
+	e.groups.Lock()
+	var chatID string
+	changed := false
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		changed = false
+		chat, grp, err := groupOf(tx, ref)
+		if err != nil {
+			return err
+		}
+		chatID = chat.ID
+		w, err := replyTarget(tx, chat.ID, msgID)
+		if err != nil {
+			return err
+		}
+		m, err := tx.Message(chat.ID, msgID)
+		if err != nil {
+			return err
+		}
+		if !applyReaction(&m, "", reaction) {
+			return nil
+		}
+		g, rec, err := e.loadGroup(tx, chat.GroupID, &grp)
+		if err != nil {
+			return err
+		}
+		if g.cur.epoch == nil {
+			return ErrGroupWaiting
+		}
+		g.deferUploads = true
+		if err := g.append(ctx, nil, &format.GroupEnvelope{Type: format.GenvReact, ID: w, Reaction: reaction}); err != nil {
+			return err
+		}
+		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
+			return err
+		}
+		changed = true
+		return tx.PutMessage(&m)
+	})
+	e.groups.Unlock()
+	if err != nil || !changed {
+		return err
+	}
+	e.mu.Lock()
+	running := e.groupKick != nil
+	e.mu.Unlock()
+	if running {
+		e.groupsChanged()
+		return nil
+	}
+	_ = e.withGroup(ctx, chatID, func(*groupState, *groupRecord, *conn.Conn, *vault.Chat) ([]Event, error) { return nil, nil })
+	return nil
+}
+
+// resendEnvelope is the envelope that sends our stored message m again
+// with wire ID w and timer ttl: a TIMER for a timer line, a REPLY for a
+// message that quotes one, a TEXT otherwise.
+func resendEnvelope(m *vault.Message, w format.WireID, ttl uint32) *format.Envelope {
+	mm := metaOf(m)
+	if mm.Timer != nil {
+		return &format.Envelope{Type: format.EnvTimer, ID: w, TTL: *mm.Timer}
+	}
+	env := &format.Envelope{Type: format.EnvText, ID: w, TTL: ttl, Text: string(m.Body)}
+	if t, err := hex.DecodeString(mm.Reply); err == nil && len(t) == format.WireIDSize {
+		env.Type = format.EnvReply
+		copy(env.Target[:], t)
+	}
+	return env
+}
