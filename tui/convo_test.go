@@ -87,24 +87,30 @@ func TestSelectAndReply(t *testing.T) {
 	a.screen = scrMain
 	a.view = testView(60, 20)
 	a.view.set(convoChat())
-	a.onKey(tea.KeyMsg{Type: tea.KeyShiftUp})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyShiftUp})
 	if !a.view.selecting || a.view.selID != "6" {
 		t.Fatalf("shift+up: %v %q", a.view.selecting, a.view.selID)
 	}
-	a.onKey(tea.KeyMsg{Type: tea.KeyUp})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyUp})
 	if a.view.selID != "5" {
 		t.Fatalf("up: %q", a.view.selID)
 	}
-	a.onKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
 	if a.view.reply != "5" || a.view.selecting || !strings.Contains(a.notice, "replying to: clock ahead") {
 		t.Fatalf("r: reply %q, notice %q", a.view.reply, a.notice)
 	}
 	if opt := a.replyOptions(); opt.Reply != "5" || a.view.reply != "" {
 		t.Fatalf("send options: %+v", opt)
 	}
-	a.onKey(tea.KeyMsg{Type: tea.KeyShiftUp})
-	a.onKey(tea.KeyMsg{Type: tea.KeyEsc})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyShiftUp})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyEsc})
 	if a.view.selecting || a.view.selID != "" {
 		t.Fatalf("esc: %v %q", a.view.selecting, a.view.selID)
+	}
+	// Selected, any other character leaves the selection and types.
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyShiftUp})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	if a.view.selecting || a.compose.value() != "x" {
+		t.Fatalf("x while selected: selecting %v, compose %q", a.view.selecting, a.compose.value())
 	}
 }

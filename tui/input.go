@@ -40,7 +40,8 @@ func isText(msg tea.KeyMsg) bool { return msg.Type == tea.KeyRunes && msg.Paste 
 type typer interface{ typing() bool }
 
 // typing reports whether a text field has the focus: the unlock and
-// first-run field, the search line, the compose box, or a dialog's field.
+// first-run field, the search line, the compose box (unless a message is
+// selected), or a dialog's field.
 func (a *App) typing() bool {
 	switch {
 	case a.screen == scrGate:
@@ -53,7 +54,9 @@ func (a *App) typing() bool {
 	case a.searching:
 		return true
 	}
-	return !a.listFocus
+	// While a message is selected (selection.go), a single character is a
+	// key for it (r replies); any other leaves the selection and types.
+	return !a.listFocus && !a.view.selecting
 }
 
 // typeText hands text to the focused text field: the unlock screen's, the
