@@ -283,6 +283,8 @@ func (a *App) helpText() string {
 	for _, c := range commandTable() {
 		fmt.Fprintf(&b, "/%s %s — %s\n", c.name, c.args, c.help)
 	}
+	sk := defaultSelKeys()
+	b.WriteString("\nIn a chat: " + h.ShortHelpView([]key.Binding{sk.Start, sk.Up, sk.Down, sk.Reply, sk.Leave}) + "\n")
 	return strings.TrimRight(b.String(), "\n")
 }
 
