@@ -532,3 +532,38 @@ func TestResetRequeueKeepsEditsAndDeletes(t *testing.T) {
 		t.Fatalf("the pending edit was lost: %s", got)
 	}
 }
+
+// TestResetOlderChatWarnsOnlyWhenSigned: in a chat made by an older veil
+// (no identity private key kept), a 4096-byte message of type 0x03 from
+// anyone must not make the client say that the contact restored veil;
+// only an offer signed by the contact does.
+func TestResetOlderChatWarnsOnlyWhenSigned(t *testing.T) {
+	ctx := context.Background()
+	evB := make(chan Event, 100)
+	ana, ben, chat := pair(t, nil, evB)
+	pump(t, ben, ana, chat)
+	pump(t, ana, ben, chat)
+	err := ben.v.Update(ctx, func(tx *vault.Tx) error {
+		ct, err := tx.Contact(chat)
+		if err != nil {
+			return err
+		}
+		ct.OurIdentity = nil // what an older veil kept
+		return tx.PutContact(&ct)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := make([]byte, ratchet.ResetMessageSize)
+	forged[0], forged[1] = 0x03, 0x01
+	ben.receive(ctx, chat, forged)
+	evs := drainEvents(evB)
+	if hasResetEvent(evs, EventWarning, "restored veil") || !hasResetEvent(evs, EventWarning, "not signed by this contact") {
+		t.Fatalf("an unsigned reset message: %+v", evs)
+	}
+	copyA, _ := restoredCopy(t, ana, nil)
+	pump(t, copyA, ben, chat)
+	if evs := drainEvents(evB); !hasResetEvent(evs, EventWarning, "older veil") {
+		t.Fatalf("a signed offer in an older chat: %+v", evs)
+	}
+}

@@ -333,17 +333,19 @@ func (r *rx) peerName() string {
 // cur is the chat's current session; on every refusal it stays.
 func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 	r.sess = cur
+	// Verify first: nothing an offer claims is shown before its signature
+	// checks out.
+	o, err := ratchet.ParseReset(body, cur.Remote(), cur.Local())
+	if err != nil {
+		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
+		return nil
+	}
 	self, err := ratchet.ParseIdentity(r.ct.OurIdentity)
 	if err != nil {
 		r.event(Event{Type: EventWarning, Err: r.peerName() + " restored veil from a backup, but this chat was made by an older veil that cannot restart its session: burn it and invite again"})
 		return nil
 	}
 	defer self.Wipe()
-	o, err := ratchet.ParseReset(body, cur.Remote(), cur.Local())
-	if err != nil {
-		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
-		return nil
-	}
 	if o.Time <= r.meta.PeerResetTime {
 		return nil // a replay, or older than one already seen (spec/session.md §13.3)
 	}
