@@ -442,7 +442,7 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 			return errRestarting
 		}
 		env := f(&m)
-		if err := e.queue(tx, s.sess, s.chat.ID, "", env); err != nil {
+		if err := e.queueChange(tx, s.sess, s.chat.ID, m.ID, env); err != nil {
 			return err
 		}
 		return tx.PutMessage(&m)

@@ -147,6 +147,10 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 		e.Close()
 		return nil, err
 	}
+	if err := e.resumeResets(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
 	if err := e.Sweep(ctx); err != nil {
 		e.Close()
 		return nil, err

@@ -45,14 +45,16 @@ type chatMeta struct {
 	VerifyLost   bool             `json:"verify_lost,omitempty"`   // the safety code changed after it was compared
 
 	// A profile restored from a backup, and session resets (spec/client.md §13).
-	Restored        bool      `json:"restored,omitempty"`        // restored from a backup: needs a fresh session or group keys
-	ResetKeys       []byte    `json:"reset_keys,omitempty"`      // our pending reset offer's one-time keys (secret)
-	Held            []string  `json:"held,omitempty"`            // our messages held until the reset completes
-	PeerResetTime   int64     `json:"peer_reset_time,omitempty"` // the newest reset of the peer we answered or refused (Unix ms)
-	PeerResetID     []byte    `json:"peer_reset_id,omitempty"`   // its ID
-	Superseded      []byte    `json:"superseded,omitempty"`      // the session the peer's reset replaced (secret)
-	SupersededUntil time.Time `json:"superseded_until,omitzero"` // when it is forgotten
-	Outdated        bool      `json:"outdated,omitempty"`        // this copy was told the chat continues with another copy
+	Restored        bool      `json:"restored,omitempty"`         // restored from a backup: needs a fresh session or group keys
+	ResetKeys       []byte    `json:"reset_keys,omitempty"`       // our pending reset offer's one-time keys (secret)
+	Held            []string  `json:"held,omitempty"`             // our messages held until the reset completes
+	PeerResetTime   int64     `json:"peer_reset_time,omitempty"`  // the newest reset of the peer we answered or refused (Unix ms)
+	PeerResetID     []byte    `json:"peer_reset_id,omitempty"`    // its ID
+	Superseded      []byte    `json:"superseded,omitempty"`       // the session the peer's reset replaced (secret)
+	SupersededUntil time.Time `json:"superseded_until,omitzero"`  // when it is forgotten
+	SupersededNewer bool      `json:"superseded_newer,omitempty"` // Superseded is the reset's session, set aside until the offerer uses it
+	Yielded         bool      `json:"yielded,omitempty"`          // we answered the peer's offer while ours is outstanding
+	Outdated        bool      `json:"outdated,omitempty"`         // this copy was told the chat continues with another copy
 }
 
 // task is a network action that must outlive the chat it belongs to: the

@@ -23,6 +23,16 @@ const maxTaskTries = 200
 // caller stores), the message and the outbox item commit together
 // (spec/client.md §7.3).
 func (e *Engine) queue(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, env *format.Envelope) error {
+	return e.queueItem(tx, sess, &vault.OutboxItem{ChatID: chat, MessageID: msgID}, env)
+}
+
+// queueChange is queue for an edit or deletion of our message msgID,
+// which a session reset seals again (spec/client.md §13.3).
+func (e *Engine) queueChange(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, env *format.Envelope) error {
+	return e.queueItem(tx, sess, &vault.OutboxItem{ChatID: chat, Changes: msgID}, env)
+}
+
+func (e *Engine) queueItem(tx *vault.Tx, sess *ratchet.Session, it *vault.OutboxItem, env *format.Envelope) error {
 	pt, err := env.Marshal()
 	if err != nil {
 		return err
@@ -36,7 +46,8 @@ func (e *Engine) queue(tx *vault.Tx, sess *ratchet.Session, chat, msgID string, 
 		return err
 	}
 	now := e.now()
-	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: chat, MessageID: msgID, Payload: ct, Created: now, NextTry: now})
+	it.ID, it.Payload, it.Created, it.NextTry = id, ct, now, now
+	return tx.PutOutbox(it)
 }
 
 // kickOutbox wakes Run's outbox loop, if it is running.

@@ -131,14 +131,22 @@ func (r *rx) established(sess *ratchet.Session, body []byte) error {
 		return nil
 	case err != nil:
 		r.sess = sess
-		if ok, oerr := r.oldCopy(body); oerr != nil || ok {
+		had := r.meta.Superseded != nil
+		if ok, oerr := r.oldCopy(body, sess); oerr != nil || ok {
 			return oerr
 		}
-		r.sess = nil
+		if !had || r.meta.Superseded != nil {
+			r.sess = nil // nothing changed: store nothing
+		}
 		r.event(Event{Type: EventWarning, Err: "dropped a message that does not authenticate"})
 		return nil
 	}
 	r.sess = sess
+	if r.meta.Yielded {
+		if err := r.settleYield(sess); err != nil {
+			return err
+		}
+	}
 	env, perr := format.ParseEnvelope(pt)
 	if perr != nil {
 		r.event(Event{Type: EventWarning, Err: "dropped a malformed message"})

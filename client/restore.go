@@ -23,6 +23,18 @@ import (
 // message TTL.
 const supersededFor = 21 * 24 * time.Hour
 
+// maxResetSkew is how far ahead of the receiver's clock a reset offer's
+// time may be (spec/session.md §13.3): an offer dated later is refused, so
+// neither a skewed clock nor a holder of the identity key can date one so
+// far ahead that every later reset is ignored as older.
+const maxResetSkew = 24 * time.Hour
+
+// resetRedrawAfter is how long an offer stays outstanding before the
+// offerer draws a new one, with its clock of then, and tells the user
+// (spec/client.md §13.2): the relay's default message TTL, after which
+// neither the offer nor an answer to it is still on the relay.
+const resetRedrawAfter = supersededFor
+
 // ErrOutdated is returned by a send in a chat that this copy of the
 // profile was told continues with another copy (spec/client.md §13.5).
 var ErrOutdated = notAllowed("this copy of the profile is out of date: the chat continues on a copy restored from a backup, and this copy can no longer send or read in it")
@@ -116,6 +128,101 @@ func (e *Engine) offerReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
 		return err
 	}
 	now := e.now()
+	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: c.ID, Payload: rp.Message(self, remote), Created: now, NextTry: now})
+}
+
+// resumeResets sends again, at unlock, the offer of every chat whose
+// reset is still outstanding and not already queued: the relay may have
+// dropped it, and a resent offer is the same bytes, ignored by a peer that
+// has it (spec/client.md §13.2). An offer outstanding for
+// resetRedrawAfter is drawn anew with the current time, and the chat says
+// that the restart is stuck.
+func (e *Engine) resumeResets(ctx context.Context) error {
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		items, err := tx.Outbox()
+		if err != nil {
+			return err
+		}
+		queued := map[string]bool{}
+		for _, it := range items {
+			if ratchet.IsReset(it.Payload) {
+				queued[it.ChatID] = true
+			}
+		}
+		for i := range chats {
+			c := &chats[i]
+			if c.Kind != vault.ChatDirect || queued[c.ID] {
+				continue
+			}
+			meta, err := getMeta(tx, c.ID)
+			if err != nil {
+				return err
+			}
+			if meta.ResetKeys == nil {
+				continue
+			}
+			if err := e.resendReset(tx, c, &meta); err != nil {
+				return err
+			}
+			if err := putMeta(tx, c.ID, &meta); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("client: resending session restarts: %w", err)
+	}
+	return nil
+}
+
+// resendReset queues chat c's outstanding offer again, drawn anew if it
+// is older than resetRedrawAfter.
+func (e *Engine) resendReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
+	ct, err := tx.Contact(c.ContactID)
+	if err != nil {
+		return err
+	}
+	self, err := ratchet.ParseIdentity(ct.OurIdentity)
+	if err != nil {
+		return fmt.Errorf("client: stored identity key: %w", err)
+	}
+	defer self.Wipe()
+	remote, err := ratchet.ParseIdentityPublic(ct.TheirIdentity)
+	if err != nil {
+		return fmt.Errorf("client: stored peer identity key: %w", err)
+	}
+	rp, err := ratchet.ParseResetPrivate(meta.ResetKeys)
+	if err != nil {
+		return fmt.Errorf("client: stored reset keys: %w", err)
+	}
+	defer rp.Wipe()
+	now := e.now()
+	if now.Sub(time.UnixMilli(rp.Time)) >= resetRedrawAfter {
+		nrp, err := ratchet.NewReset(e.rcfg, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		defer nrp.Wipe()
+		rp.Wipe()
+		rp = nrp
+		meta.ResetKeys = rp.Marshal()
+		name := "your contact"
+		if ct.Nickname != "" {
+			name = SanitizeLine(ct.Nickname)
+		}
+		if err := e.putNotice(tx, c, "This chat's session restart has had no answer from "+name+" for 21 days; it was offered again. Until "+name+" answers, your messages here stay queued. If they no longer use veil, or their clock is far behind, burn the chat and invite them again."); err != nil {
+			return err
+		}
+	}
+	id, err := e.newID()
+	if err != nil {
+		return err
+	}
 	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: c.ID, Payload: rp.Message(self, remote), Created: now, NextTry: now})
 }
 
@@ -226,78 +333,153 @@ func (r *rx) peerName() string {
 // cur is the chat's current session; on every refusal it stays.
 func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 	r.sess = cur
+	// Verify first: nothing an offer claims is shown before its signature
+	// checks out.
+	o, err := ratchet.ParseReset(body, cur.Remote(), cur.Local())
+	if err != nil {
+		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
+		return nil
+	}
 	self, err := ratchet.ParseIdentity(r.ct.OurIdentity)
 	if err != nil {
 		r.event(Event{Type: EventWarning, Err: r.peerName() + " restored veil from a backup, but this chat was made by an older veil that cannot restart its session: burn it and invite again"})
 		return nil
 	}
 	defer self.Wipe()
-	o, err := ratchet.ParseReset(body, cur.Remote(), cur.Local())
-	if err != nil {
-		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
+	if o.Time <= r.meta.PeerResetTime {
+		return nil // a replay, or older than one already seen (spec/session.md §13.3)
+	}
+	if o.Time > r.e.now().Add(maxResetSkew).UnixMilli() {
+		r.event(Event{Type: EventWarning, Err: "dropped a session restart from " + r.peerName() + " dated more than a day ahead of this device's clock: one of the two clocks is wrong"})
 		return nil
 	}
-	if o.Time <= r.meta.PeerResetTime {
-		return nil // a replay, or older than one already seen (§13.3)
-	}
 	r.meta.PeerResetTime, r.meta.PeerResetID = o.Time, o.ID[:]
-	if r.meta.ResetKeys != nil {
-		// Both copies were restored: the smaller identity key's offer wins,
-		// and its owner answers nothing (§13.3).
-		if bytes.Compare(cur.Local().Bytes(), cur.Remote().Bytes()) < 0 {
-			return nil
-		}
-		if rp, err := ratchet.ParseResetPrivate(r.meta.ResetKeys); err == nil {
-			rp.Wipe()
-		}
-		r.meta.ResetKeys = nil
+	if r.meta.ResetKeys != nil && bytes.Compare(cur.Local().Bytes(), cur.Remote().Bytes()) < 0 {
+		// Both copies were restored: the smaller identity key's offer
+		// wins, and its owner answers nothing (spec/session.md §13.3).
+		return nil
 	}
 	ns, err := ratchet.AcceptReset(r.e.rcfg, self, cur.Remote(), o)
 	if err != nil {
 		return err
 	}
 	if !r.meta.Restored {
-		r.meta.Superseded = r.ct.Ratchet
+		r.meta.Superseded, r.meta.SupersededNewer = r.ct.Ratchet, false
 		r.meta.SupersededUntil = r.e.now().Add(supersededFor)
 	}
 	r.sess = ns
-	// What we queued on the old session goes again on the new one, then
-	// the answer.
-	items, err := r.tx.Outbox()
-	if err != nil {
+	if err := r.requeueOutbox(ns); err != nil {
 		return err
-	}
-	for _, it := range items {
-		if it.ChatID != r.chat.ID {
-			continue
-		}
-		if err := r.tx.DeleteOutbox(it.ID); err != nil {
-			return err
-		}
-		if it.MessageID == "" {
-			continue
-		}
-		m, err := r.tx.Message(r.chat.ID, it.MessageID)
-		if errors.Is(err, vault.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := r.e.requeue(r.tx, ns, &m); err != nil {
-			return err
-		}
 	}
 	if err := r.e.queue(r.tx, ns, r.chat.ID, "", &format.Envelope{Type: format.EnvSession, Kind: format.SessionRestarted}); err != nil {
 		return err
 	}
-	if r.meta.Restored {
+	switch {
+	case r.meta.ResetKeys != nil:
+		// Both restored, and the peer's key is the smaller: its offer
+		// wins if it was live. Ours stays until the peer either uses this
+		// session (its offer was live) or answers ours (it was a replay
+		// of an offer it no longer holds), spec/session.md §13.3.
+		r.meta.Yielded = true
+	case r.meta.Restored:
 		r.meta.Restored = false
 		if err := r.e.flushHeld(r.tx, ns, r.chat.ID, r.meta); err != nil {
 			return err
 		}
 	}
 	return r.notice(restoreNotice(r.peerName()))
+}
+
+// requeueOutbox seals again on the new session ns what the chat's outbox
+// holds, sealed by the session the reset replaced (spec/client.md §13.3):
+// our messages still queued, with their current text, then the edits and
+// deletions of our earlier messages, as their current state, in their
+// order. Deleted messages are not sent again; other items (receipts,
+// control messages) are dropped; our own reset offer, if one is
+// outstanding, stays.
+func (r *rx) requeueOutbox(ns *ratchet.Session) error {
+	items, err := r.tx.Outbox()
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, it := range items {
+		if it.ChatID != r.chat.ID || ratchet.IsReset(it.Payload) {
+			continue
+		}
+		if err := r.tx.DeleteOutbox(it.ID); err != nil {
+			return err
+		}
+		id := it.MessageID
+		if id == "" {
+			id = it.Changes
+		}
+		if id == "" || done[id] {
+			continue
+		}
+		m, err := r.tx.Message(r.chat.ID, id)
+		if errors.Is(err, vault.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m.Direction != vault.Outgoing {
+			continue
+		}
+		done[id] = true
+		switch {
+		case it.MessageID != "" && m.Deleted:
+			// Never delivered: nothing to send, nor to delete.
+		case it.MessageID != "":
+			err = r.e.requeue(r.tx, ns, &m)
+		default:
+			w, _ := outgoingWireID(m.ID)
+			env := &format.Envelope{Type: format.EnvEdit, ID: w, Text: string(m.Body)}
+			if m.Deleted {
+				env = &format.Envelope{Type: format.EnvDelete, ID: w}
+			}
+			err = r.e.queueChange(r.tx, ns, r.chat.ID, m.ID, env)
+			if errors.Is(err, ratchet.ErrTooLong) {
+				err = nil // an edit too long for an initial message is lost
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settleYield ends a tie we yielded (spec/session.md §13.3): the peer
+// used the session we answered, so its offer was live and ours is
+// dropped; our held messages go on that session.
+func (r *rx) settleYield(s *ratchet.Session) error {
+	if rp, err := ratchet.ParseResetPrivate(r.meta.ResetKeys); err == nil {
+		rp.Wipe()
+	}
+	r.meta.ResetKeys, r.meta.Yielded, r.meta.Restored = nil, false, false
+	if err := dropOffer(r.tx, r.chat.ID); err != nil {
+		return err
+	}
+	return r.e.flushHeld(r.tx, s, r.chat.ID, r.meta)
+}
+
+// dropOffer deletes our reset offer for chat from the outbox, if it is
+// still there: the reset it offered is settled.
+func dropOffer(tx *vault.Tx, chat string) error {
+	items, err := tx.Outbox()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.ChatID == chat && ratchet.IsReset(it.Payload) {
+			if err := tx.DeleteOutbox(it.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // resetAnswer completes our pending reset with the peer's answer, an
@@ -319,12 +501,22 @@ func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
 		return false, nil
 	}
 	r.sess = ns
-	r.meta.ResetKeys = nil
-	r.meta.Restored = false
+	r.meta.ResetKeys, r.meta.Yielded, r.meta.Restored = nil, false, false
+	// Every offer of the peer made before now is stale: refuse a late or
+	// replayed one (spec/session.md §13.3 rule 1).
+	r.meta.PeerResetTime = max(r.meta.PeerResetTime, rp.Time, r.e.now().UnixMilli())
+	if err := dropOffer(r.tx, r.chat.ID); err != nil {
+		return false, err
+	}
 	if env, err := format.ParseEnvelope(pt); err == nil {
 		if err := r.apply(env); err != nil {
 			return false, err
 		}
+	}
+	// A reply at once ends the answerer's initial phase (spec/client.md
+	// §13.4).
+	if err := r.e.queue(r.tx, ns, r.chat.ID, "", &format.Envelope{Type: format.EnvSession, Kind: format.SessionRestarted}); err != nil {
+		return false, err
 	}
 	if err := r.e.flushHeld(r.tx, ns, r.chat.ID, r.meta); err != nil {
 		return false, err
@@ -332,28 +524,48 @@ func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
 	return true, r.notice(restoreNotice("You"))
 }
 
-// oldCopy tries a message that the current session refused on the
-// session a reset of the peer replaced (spec/client.md §13.5). If it
-// opens there, an out-of-date copy of the peer's profile sent it: the
-// message is dropped, the user warned, and that copy told on its own
-// session that it is out of date. It reports whether body was such a
-// message.
-func (r *rx) oldCopy(body []byte) (bool, error) {
+// oldCopy tries a message that the current session cur refused on the
+// other session the chat keeps after a reset of the peer
+// (spec/client.md §13.5). It reports whether body opened there, and then
+// handles it:
+//
+//   - the other session is the reset's, set aside: the offerer uses it
+//     after all, and it becomes the chat's session again;
+//   - cur is the reset's session and the offerer has never used it: the
+//     peer did not take our answer (a late or replayed offer, or a copy
+//     still catching up), so the chat goes back to the other session and
+//     keeps the reset's aside;
+//   - otherwise an out-of-date copy of the peer's profile sent it: it is
+//     dropped, the user warned, and that copy told on its own session
+//     that it is out of date.
+func (r *rx) oldCopy(body []byte, cur *ratchet.Session) (bool, error) {
 	if r.meta.Superseded == nil {
 		return false, nil
 	}
 	if !r.e.now().Before(r.meta.SupersededUntil) {
-		r.meta.Superseded, r.meta.SupersededUntil = nil, time.Time{}
+		forgetSuperseded(r.meta)
 		return false, nil
 	}
 	old, err := ratchet.ParseSession(r.e.rcfg, r.meta.Superseded)
 	if err != nil {
 		return false, fmt.Errorf("client: stored superseded session: %w", err)
 	}
-	defer old.Wipe()
-	if _, err := old.Decrypt(body); err != nil {
+	pt, err := old.Decrypt(body)
+	if err != nil {
+		old.Wipe()
 		return false, nil
 	}
+	if r.meta.SupersededNewer || cur.AwaitingReply() {
+		r.meta.Superseded, r.meta.SupersededNewer = cur.Marshal(), !r.meta.SupersededNewer
+		r.sess = old
+		env, perr := format.ParseEnvelope(pt)
+		if perr != nil {
+			r.event(Event{Type: EventWarning, Err: "dropped a malformed message"})
+			return true, nil
+		}
+		return true, r.apply(env)
+	}
+	defer old.Wipe()
 	if err := r.e.queue(r.tx, old, r.chat.ID, "", &format.Envelope{Type: format.EnvSession, Kind: format.SessionOutdated}); err != nil {
 		return false, err
 	}
@@ -362,10 +574,47 @@ func (r *rx) oldCopy(body []byte) (bool, error) {
 	return true, nil
 }
 
+// sweepSuperseded forgets every session a reset replaced whose 21 days
+// are over (spec/client.md §13.3).
+func (e *Engine) sweepSuperseded(ctx context.Context, now time.Time) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		chats, err := tx.Chats()
+		if err != nil {
+			return err
+		}
+		for _, c := range chats {
+			if c.Kind != vault.ChatDirect {
+				continue
+			}
+			m, err := getMeta(tx, c.ID)
+			if err != nil {
+				return err
+			}
+			if m.Superseded == nil || now.Before(m.SupersededUntil) {
+				continue
+			}
+			forgetSuperseded(&m)
+			if err := putMeta(tx, c.ID, &m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// forgetSuperseded drops the session a reset replaced (secret).
+func forgetSuperseded(m *chatMeta) {
+	clear(m.Superseded) // best effort: Go may have copied it
+	m.Superseded, m.SupersededUntil, m.SupersededNewer = nil, time.Time{}, false
+}
+
 // outdated marks this copy out of date after the peer said so on our own
-// session (spec/client.md §13.5).
+// session (spec/client.md §13.5), unless this is a restored copy whose
+// reset is not through.
 func (r *rx) outdated() error {
-	if r.meta.Outdated {
+	if r.meta.Outdated || r.meta.ResetKeys != nil || r.meta.Restored {
+		// A restored copy's own reset is not through: "outdated" sealed
+		// on its stale session says only that the peer saw the original.
 		return nil
 	}
 	r.meta.Outdated = true

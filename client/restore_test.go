@@ -223,7 +223,10 @@ func TestRestoredProfileRestartsSessions(t *testing.T) {
 }
 
 // TestBothSidesRestored: both profiles restored at once offer resets; the
-// smaller identity key's offer wins, and the chat works both ways after.
+// smaller identity key's offer wins (its owner completes its reset, the
+// other side answers and never completes its own), whatever order the
+// relay delivers the answer's messages in, and the chat works both ways
+// after.
 func TestBothSidesRestored(t *testing.T) {
 	ctx := context.Background()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
@@ -257,9 +260,29 @@ func TestBothSidesRestored(t *testing.T) {
 			return nil
 		})
 	}
+	S, L := ana, ben
+	if bytes.Compare(ourIdentity(t, ana, chat), ourIdentity(t, ben, chat)) > 0 {
+		S, L = ben, ana
+	}
+	// The relay delivers the larger side's answer and held messages in
+	// reverse order.
+	answer := outbox(t, L)
+	for i := len(answer) - 1; i >= 0; i-- {
+		S.receive(ctx, chat, answer[i])
+	}
+	dropOutbox(t, L)
 	for range 3 {
 		pump(t, ana, ben, chat)
 		pump(t, ben, ana, chat)
+	}
+	sTexts, lTexts := fmtTexts(mustMsgs(t, S, chat)), fmtTexts(mustMsgs(t, L, chat))
+	if !strings.Contains(sTexts, "You restored veil") || strings.Contains(lTexts, "You restored veil") {
+		t.Fatalf("the larger key's offer won: smaller side %q, larger side %q", sTexts, lTexts)
+	}
+	for _, e := range []*Engine{S, L} {
+		if m := metaOf(t, e, chat); m.ResetKeys != nil || m.Yielded || m.Restored {
+			t.Fatal("a side still waits for its reset")
+		}
 	}
 	texts := func(e *Engine) string {
 		ms, _ := e.Messages(ctx, chat, 0)

@@ -66,6 +66,9 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	if _, err = e.v.SweepExpired(ctx); err != nil {
 		return err
 	}
+	if err := e.sweepSuperseded(ctx, now); err != nil {
+		return err
+	}
 	return e.checkVerified(ctx)
 }
 

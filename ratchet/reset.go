@@ -62,7 +62,7 @@ func (p ResetPrivate) GoString() string { return p.String() }
 
 // ErrReset means a reset message does not verify: wrong length, type,
 // version or padding, or a signature that is not the peer's over this
-// chat's identity keys (spec/session.md §13.3). It wraps ErrAuth.
+// chat's identity keys (spec/session.md §13.1). It wraps ErrAuth.
 var ErrReset = fmt.Errorf("%w: invalid session reset", ErrAuth)
 
 // IsReset reports whether msg has the type of a reset message
@@ -169,7 +169,7 @@ func parseResetFrame(msg []byte) (*ResetOffer, []byte, error) {
 
 // AcceptReset answers a verified offer from peer as the joiner of a fresh
 // PQXDH handshake with our existing identity key self (spec/session.md
-// §13.4). It draws EK (32), the ML-KEM encapsulation seed (32) and the
+// §13.3). It draws EK (32), the ML-KEM encapsulation seed (32) and the
 // first DHs (32). The returned session sends initial messages until the
 // offerer's first reply, like any joiner's; the caller replaces the chat's
 // session with it.
@@ -180,7 +180,7 @@ func AcceptReset(cfg Config, self *Identity, peer IdentityPublic, o *ResetOffer)
 	return initiateWith(cfg, self, peer, o.Prekey, o.KEM)
 }
 
-// CompleteReset is the offerer's side (spec/session.md §13.5): msg must be
+// CompleteReset is the offerer's side (spec/session.md §13.4): msg must be
 // an initial message from peer's existing identity key answering the offer
 // p. It runs Respond with self and p's one-time keys and returns the new
 // session and the plaintext of msg. Every failure wraps ErrAuth and

@@ -98,7 +98,16 @@ func TestResetForged(t *testing.T) {
 		t.Fatalf("offer for another chat: %v", err)
 	}
 	good := rp.Message(idb, ida.Public())
-	for _, off := range []int{0, 1, 2, 30, 1700, 1800, ResetMessageSize - 1} {
+	if _, err := ParseReset(good, alice.Remote(), alice.Local()); err != nil {
+		t.Fatal(err)
+	}
+	// Every byte of every field (type, version, ID, time, SPK, PQPK,
+	// signature), then some of the padding.
+	offs := []int{1 + resetBodySize, 1 + resetBodySize + 1, 3000, ResetMessageSize - 1}
+	for off := range 1 + resetBodySize {
+		offs = append(offs, off)
+	}
+	for _, off := range offs {
 		bad := bytes.Clone(good)
 		bad[off] ^= 1
 		if _, err := ParseReset(bad, alice.Remote(), alice.Local()); !errors.Is(err, ErrReset) {
@@ -128,13 +137,49 @@ func TestResetAnswerFromAnotherIdentity(t *testing.T) {
 	if _, _, err := CompleteReset(cfgB, idb, bob.Remote(), rp, mustEncrypt(t, ms, "mitm")); !errors.Is(err, ErrAuth) {
 		t.Fatalf("answer from another identity: %v", err)
 	}
-	// Or it claims the peer's identity without its private key: DH1 fails.
-	fake := Identity{Sign: mb.Identity.Sign, DH: mb.Identity.DH}
-	fs, _ := AcceptReset(cfgM, &fake, idb.Public(), o)
-	m := mustEncrypt(t, fs, "mitm")
-	copy(m[1:1+IdentitySize], ida.Public().Bytes())
-	if _, _, err := CompleteReset(cfgB, idb, bob.Remote(), rp, m); !errors.Is(err, ErrAuth) {
+	// Or it claims the peer's identity without its private key: a session
+	// whose prefix and associated data name IK_A, as the peer's would,
+	// but whose DH1 used the attacker's own IKdh. Only DH1 tells them
+	// apart.
+	fs, err := AcceptReset(cfgM, &mb.Identity, idb.Public(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.local = ida.Public()
+	fs.ad = makeAD(fs.local, fs.remote)
+	copy(fs.prefix[:IdentitySize], ida.Public().Bytes())
+	if _, _, err := CompleteReset(cfgB, idb, bob.Remote(), rp, mustEncrypt(t, fs, "mitm")); !errors.Is(err, ErrAuth) {
 		t.Fatalf("answer under the peer's identity: %v", err)
+	}
+}
+
+// TestResetByOriginalJoiner: the joiner of the first handshake restored
+// its copy and offers; the inviter answers. Roles in a reset do not
+// depend on roles in the first handshake (spec/session.md §13).
+func TestResetByOriginalJoiner(t *testing.T) {
+	alice, bob, ida, idb := identPair(t, 940)
+	code := bob.SafetyCode()
+	cfgA, _ := seeded(941)
+	rp, err := NewReset(cfgA, 1_700_000_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := ParseReset(rp.Message(ida, idb.Public()), bob.Remote(), bob.Local())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB, _ := seeded(942)
+	nb, err := AcceptReset(cfgB, idb, bob.Remote(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	na, pt, err := CompleteReset(cfgA, ida, alice.Remote(), rp, mustEncrypt(t, nb, "answer"))
+	if err != nil || string(pt) != "answer" {
+		t.Fatalf("complete reset: %v", err)
+	}
+	mustDecrypt(t, nb, mustEncrypt(t, na, "reply"), "reply")
+	if na.SafetyCode() != code || nb.SafetyCode() != code {
+		t.Fatal("safety code changed")
 	}
 }
 

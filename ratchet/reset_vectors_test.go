@@ -109,9 +109,20 @@ func TestResetVectors(t *testing.T) {
 	}
 	same("joiner final state", joiner.Marshal(), v.FinalStates.Joiner)
 	same("inviter final state", inviter.Marshal(), v.FinalStates.Inviter)
-	// The recorded offer does not verify for another chat.
-	if _, err := ParseReset(unhex(v.Offer), joiner.Remote(), bp.Identity.Public()); err == nil {
-		t.Fatal("the offer verified for another chat")
+	// The recorded offer does not verify for another chat: the same
+	// offerer with another peer, or the two keys in each other's roles.
+	other, err := NewBundle(cfg("another chat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]IdentityPublic{
+		{bp.Identity.Public(), other.Identity.Public()},
+		{other.Identity.Public(), jid.Public()},
+		{jid.Public(), bp.Identity.Public()},
+	} {
+		if _, err := ParseReset(unhex(v.Offer), c[0], c[1]); err == nil {
+			t.Fatal("the offer verified for another chat")
+		}
 	}
 }
 

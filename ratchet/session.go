@@ -89,6 +89,12 @@ func (s *Session) Remote() IdentityPublic { return s.remote }
 // kind that starts a session with Respond (spec/session.md §5.1).
 func IsInitial(msg []byte) bool { return len(msg) > 0 && msg[0] == typeInitial }
 
+// AwaitingReply reports whether s is a joiner's session that has not yet
+// heard from the inviter: its messages are still initial messages
+// (spec/session.md §5.3). After a session reset it tells the answerer
+// whether the offerer has used the new session yet (§13.3).
+func (s *Session) AwaitingReply() bool { return s.prefix != nil }
+
 // MaxPlaintext returns the largest plaintext the next Encrypt accepts:
 // MaxInitialPlaintext while the joiner has not yet heard from the inviter,
 // MaxPlaintext after.

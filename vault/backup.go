@@ -67,8 +67,9 @@ func (v *Vault) Backup(ctx context.Context, w io.Writer, recipients ...age.Recip
 // Restore decrypts an age backup with identities (an age.ScryptIdentity
 // for a passphrase) and restores it into a new vault in dir, protected by
 // pin, with a new data key. dir must not hold a vault. The new vault holds
-// a RestoreMark (spec/vault.md §10.1). If the restore fails, the partly
-// restored new vault is erased; nothing else is touched.
+// a RestoreMark (spec/vault.md §10.1). Its key file is written last, so
+// until Restore returns nothing can open it. If the restore fails, the
+// partly restored new vault is erased; nothing else is touched.
 func Restore(ctx context.Context, r io.Reader, dir string, pin []byte, opts *Options, identities ...age.Identity) (*Vault, error) {
 	ar, err := age.Decrypt(r, identities...)
 	if err != nil {
@@ -96,30 +97,30 @@ func Restore(ctx context.Context, r io.Reader, dir string, pin []byte, opts *Opt
 	if err != nil {
 		return nil, err
 	}
-	v, err := Create(ctx, dir, pin, opts)
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Vault, error) {
-		v.Wipe()
-		return nil, err
-	}
-	v.keys.mu.Lock()
-	v.keys.keys = keys
-	err = v.keys.commitLocked()
-	v.keys.mu.Unlock()
-	if err != nil {
-		return fail(err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fail(err)
-	}
-	if err := loadBackup(v, br); err != nil {
-		return fail(err)
-	}
 	o := resolve(opts)
-	if err := markRestored(ctx, v, o.now()); err != nil {
-		return fail(err)
+	// The key file is written only once the stream is loaded and the mark
+	// is in (spec/vault.md §10): a crash before leaves nothing that opens.
+	v, err := create(ctx, dir, pin, nil, 0, opts, func(v *Vault) error {
+		v.keys.mu.Lock()
+		v.keys.keys = keys
+		err := v.keys.commitLocked()
+		v.keys.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := loadBackup(v, br); err != nil {
+			return err
+		}
+		if o.onRestoreLoaded != nil {
+			o.onRestoreLoaded()
+		}
+		return markRestored(ctx, v, o.now())
+	})
+	if err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -348,7 +348,7 @@ func duressUnlock(ctx context.Context, dir string, kf *keyFile, k *crypto.SymKey
 	if err != nil {
 		return nil, err
 	}
-	v, err := createLocked(ctx, dir, o, npl, decoyKeys(kf, k, c))
+	v, err := createLocked(ctx, dir, o, npl, decoyKeys(kf, k, c), nil)
 	if err != nil {
 		npl.release()
 		return nil, err

@@ -84,6 +84,9 @@ type Options struct {
 	// onKeyWrite (tests only) is called after every write of the key file
 	// by Create or a change of PIN or duress PIN.
 	onKeyWrite func()
+	// onRestoreLoaded (tests only) is called by Restore once the backup
+	// stream is loaded, before the restore mark is written.
+	onRestoreLoaded func()
 }
 
 func (o *Options) now() time.Time {
@@ -148,6 +151,15 @@ func Create(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault,
 // A duress PIN that is too short or equal to pin is refused with ErrBadPIN
 // before anything is written.
 func CreateWithDuress(ctx context.Context, dir string, pin, duress []byte, mode DuressMode, opts *Options) (*Vault, error) {
+	return create(ctx, dir, pin, duress, mode, opts, nil)
+}
+
+// create is CreateWithDuress; fill, if not nil, runs on the new vault
+// before its key file is written, so that until fill has returned nothing
+// can open the vault, and a crash leaves only files that the next Create
+// or Open erases as leftovers (spec/vault.md §7.1, §10). If fill fails the
+// new vault is erased.
+func create(ctx context.Context, dir string, pin, duress []byte, mode DuressMode, opts *Options, fill func(*Vault) error) (*Vault, error) {
 	o := resolve(opts)
 	if err := CheckPIN(pin); err != nil {
 		return nil, err
@@ -181,7 +193,7 @@ func CreateWithDuress(ctx context.Context, dir string, pin, duress []byte, mode 
 		pl.release()
 		return nil, ErrExists
 	}
-	v, err := createLocked(ctx, dir, o, pl, mk)
+	v, err := createLocked(ctx, dir, o, pl, mk, fill)
 	if err != nil {
 		pl.release()
 		return nil, err
@@ -235,7 +247,7 @@ func decoyKeys(old *keyFile, k *crypto.SymKey, c *slotContent) newKeys {
 // createLocked builds a fresh vault in dir, which holds no other part of a
 // vault, while the caller holds the profile lock pl, which the returned
 // Vault takes over.
-func createLocked(ctx context.Context, dir string, o Options, pl *profileLock, mk newKeys) (*Vault, error) {
+func createLocked(ctx context.Context, dir string, o Options, pl *profileLock, mk newKeys, fill func(*Vault) error) (*Vault, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -257,22 +269,33 @@ func createLocked(ctx context.Context, dir string, o Options, pl *profileLock, m
 	}
 	// The key file comes last: until it exists, nothing can open the data.
 	kf, primary, err := mk(&dataKey, o.Rand)
-	if err == nil {
-		err = writeFileAtomic(filepath.Join(dir, keyFileName), kf.marshal())
-		if err == nil && o.onKeyWrite != nil {
-			o.onKeyWrite()
-		}
-	}
-	if err == nil {
-		st := &state{}
-		err = writeState(filepath.Join(dir, stateFileName), st)
-	}
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	v := newVault(dir, o, db, dataKey, keys, pl, primary)
 	dataKey.Wipe()
+	if fill != nil {
+		if err := fill(v); err != nil {
+			// No key file yet: what is on disk is noise; erase it.
+			return nil, errors.Join(err, v.Wipe())
+		}
+	}
+	err = writeFileAtomic(filepath.Join(dir, keyFileName), kf.marshal())
+	if err == nil && o.onKeyWrite != nil {
+		o.onKeyWrite()
+	}
+	if err == nil {
+		st := &state{}
+		err = writeState(filepath.Join(dir, stateFileName), st)
+	}
+	if err != nil {
+		if fill != nil {
+			return nil, errors.Join(err, v.Wipe())
+		}
+		v.Lock()
+		return nil, err
+	}
 	return v, nil
 }
 

@@ -113,6 +113,7 @@ type OutboxItem struct {
 	ID        string
 	ChatID    string
 	MessageID string
+	Changes   string // an edit or deletion: the ID of the message of ours it changes
 	Payload   []byte // the end-to-end ciphertext, ready to send
 	Created   time.Time
 	Attempts  int
