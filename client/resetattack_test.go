@@ -41,7 +41,7 @@ func ourIdentity(t *testing.T, e *Engine, chat string) []byte {
 	return b
 }
 
-func metaOf(t *testing.T, e *Engine, chat string) chatMeta {
+func chatMetaOf(t *testing.T, e *Engine, chat string) chatMeta {
 	t.Helper()
 	var m chatMeta
 	err := e.v.View(context.Background(), func(tx *vault.Tx) error {
@@ -159,7 +159,7 @@ func chatWorks(t *testing.T, a, b *Engine, chat string) {
 			t.Fatalf("sent %q, the other side's last message is %q (%s)", text, got, fmtTexts(mustMsgs(t, p[1], chat)))
 		}
 	}
-	if metaOf(t, a, chat).Outdated || metaOf(t, b, chat).Outdated {
+	if chatMetaOf(t, a, chat).Outdated || chatMetaOf(t, b, chat).Outdated {
 		t.Fatal("a side of a working chat marked itself out of date")
 	}
 }
@@ -185,7 +185,7 @@ func TestResetLateOfferAfterTieIgnored(t *testing.T) {
 	}
 	dropOutbox(t, S) // S's offer went out
 	pumpHoldingOffers(t, L, S, chat)
-	if metaOf(t, S, chat).ResetKeys != nil {
+	if chatMetaOf(t, S, chat).ResetKeys != nil {
 		t.Fatal("S did not complete its reset")
 	}
 	before := contactState(t, S, chat)
@@ -217,7 +217,7 @@ func TestResetReplayedOfferAfterOwnReset(t *testing.T) {
 	pump(t, anaR, ben, chat)
 	pump(t, ben, anaR, chat)
 	pump(t, anaR, ben, chat)
-	if metaOf(t, anaR, chat).ResetKeys != nil {
+	if chatMetaOf(t, anaR, chat).ResetKeys != nil {
 		t.Fatal("ana's reset did not complete")
 	}
 	before := contactState(t, anaR, chat)
@@ -253,11 +253,11 @@ func TestResetLateOfferAnsweredFallsBack(t *testing.T) {
 	}
 	dropOutbox(t, S)
 	pumpHoldingOffers(t, L, S, chat)
-	if metaOf(t, S, chat).ResetKeys != nil {
+	if chatMetaOf(t, S, chat).ResetKeys != nil {
 		t.Fatal("S did not complete its reset")
 	}
 	pump(t, S, L, chat) // S's reply settles L's side of the tie
-	if metaOf(t, L, chat).ResetKeys != nil {
+	if chatMetaOf(t, L, chat).ResetKeys != nil {
 		t.Fatal("L did not settle the tie")
 	}
 	before := contactState(t, S, chat)
@@ -303,7 +303,7 @@ func TestResetReplayWhileOwnOfferOutstanding(t *testing.T) {
 				pump(t, anaR, ben, chat)
 				pump(t, ben, anaR, chat)
 			}
-			if metaOf(t, anaR, chat).ResetKeys != nil {
+			if chatMetaOf(t, anaR, chat).ResetKeys != nil {
 				t.Fatal("ana's reset never completed")
 			}
 			if !strings.Contains(fmtTexts(mustMsgs(t, ben, chat)), "held by the copy") {
@@ -346,7 +346,7 @@ func TestResetFutureOfferRefused(t *testing.T) {
 	}
 	before := contactState(t, ben, chat)
 	ben.receive(ctx, chat, rp.Message(self, remote))
-	if !bytes.Equal(contactState(t, ben, chat), before) || metaOf(t, ben, chat).PeerResetTime != 0 {
+	if !bytes.Equal(contactState(t, ben, chat), before) || chatMetaOf(t, ben, chat).PeerResetTime != 0 {
 		t.Fatal("ben took an offer dated far in the future")
 	}
 	if evs := drainEvents(evB); !hasResetEvent(evs, EventWarning, "ahead of this device's clock") {
@@ -357,7 +357,7 @@ func TestResetFutureOfferRefused(t *testing.T) {
 		pump(t, anaR, ben, chat)
 		pump(t, ben, anaR, chat)
 	}
-	if metaOf(t, anaR, chat).ResetKeys != nil {
+	if chatMetaOf(t, anaR, chat).ResetKeys != nil {
 		t.Fatal("ana's genuine reset did not go through")
 	}
 }
@@ -401,7 +401,7 @@ func TestResetOfferResentAtUnlock(t *testing.T) {
 	ben.cfg.Now = cfg.Now
 	pump(t, copyA, ben, chat)
 	pump(t, ben, copyA, chat)
-	if metaOf(t, copyA, chat).ResetKeys != nil {
+	if chatMetaOf(t, copyA, chat).ResetKeys != nil {
 		t.Fatal("the redrawn offer did not complete")
 	}
 }
@@ -446,7 +446,7 @@ func TestOutdatedIgnoredWhileResetPending(t *testing.T) {
 			}
 		}
 	}
-	if metaOf(t, copyB, chat).Outdated {
+	if chatMetaOf(t, copyB, chat).Outdated {
 		t.Fatal("the restored copy was marked out of date")
 	}
 	if _, err := copyB.Send(ctx, chat, "hi", SendOptions{}); err != nil {
@@ -466,20 +466,20 @@ func TestSupersededForgottenAfterTTL(t *testing.T) {
 	copyA, _ := restoredCopy(t, ana, nil)
 	pump(t, copyA, ben, chat)
 	pump(t, ben, copyA, chat)
-	if metaOf(t, ben, chat).Superseded == nil {
+	if chatMetaOf(t, ben, chat).Superseded == nil {
 		t.Fatal("ben kept no superseded session")
 	}
 	later := time.Now().Add(supersededFor + 24*time.Hour)
 	ben.cfg.Now = func() time.Time { return later }
 	ben.receive(ctx, chat, bytes.Repeat([]byte{1}, 1024))
-	if metaOf(t, ben, chat).Superseded != nil {
+	if chatMetaOf(t, ben, chat).Superseded != nil {
 		t.Fatal("the superseded session is still in the vault after 21 days")
 	}
 
 	// The sweep forgets it without any message.
 	copyA2, _ := restoredCopy(t, copyA, nil)
 	pump(t, copyA2, ben, chat)
-	if metaOf(t, ben, chat).Superseded == nil {
+	if chatMetaOf(t, ben, chat).Superseded == nil {
 		t.Fatal("ben kept no superseded session")
 	}
 	evenLater := later.Add(supersededFor + 24*time.Hour)
@@ -487,7 +487,7 @@ func TestSupersededForgottenAfterTTL(t *testing.T) {
 	if err := ben.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if metaOf(t, ben, chat).Superseded != nil {
+	if chatMetaOf(t, ben, chat).Superseded != nil {
 		t.Fatal("the sweep did not forget the superseded session")
 	}
 }

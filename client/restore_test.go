@@ -280,7 +280,7 @@ func TestBothSidesRestored(t *testing.T) {
 		t.Fatalf("the larger key's offer won: smaller side %q, larger side %q", sTexts, lTexts)
 	}
 	for _, e := range []*Engine{S, L} {
-		if m := metaOf(t, e, chat); m.ResetKeys != nil || m.Yielded || m.Restored {
+		if m := chatMetaOf(t, e, chat); m.ResetKeys != nil || m.Yielded || m.Restored {
 			t.Fatal("a side still waits for its reset")
 		}
 	}
