@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -10,25 +8,9 @@ import (
 // message and replies to it with r, Ben reacts to the reply with /react,
 // and Ana's timer change reaches Ben as a line and in his chat's header.
 func TestTUIReplyReactTimer(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	relay := newTestRelay(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
-	a := startTUI(t, sock, "ana", filepath.Join(dir, "a"))
-	b := startTUI(t, sock, "ben", filepath.Join(dir, "b"))
-	a.firstRun("correct horse", relay.addr)
-	b.firstRun("battery staple", relay.addr)
-	a.typ("/invite ben")
-	a.keys("Enter")
-	key := inviteKey(t, a.waitFor("Give this key"))
-	a.keys("Escape")
-	a.waitGoneText("Give this key")
-	b.typ("/join " + key + " ana")
-	b.keys("Enter")
-	b.waitFor("joined", "ana")
+	a, b, _ := twoTUIs(t, relay.addr)
+	inviteTUI(t, a, b)
 
 	b.typ("where do we meet?")
 	b.keys("Enter")

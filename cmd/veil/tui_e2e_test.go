@@ -29,6 +29,46 @@ func tmuxCmd(t *testing.T, sock string, args ...string) (string, error) {
 	return string(out), err
 }
 
+// tmuxDir skips the test without tmux, and returns a fresh directory
+// and the socket of a tmux server there, killed when the test ends.
+func tmuxDir(t *testing.T) (dir, sock string) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
+	}
+	dir = t.TempDir()
+	sock = filepath.Join(dir, "tmux.sock")
+	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	return dir, sock
+}
+
+// twoTUIs starts Ana's and Ben's TUIs on new profiles (homes dir/a and
+// dir/b) using relay, through their first runs.
+func twoTUIs(t *testing.T, relay string) (a, b *tmuxPane, dir string) {
+	t.Helper()
+	dir, sock := tmuxDir(t)
+	a = startTUI(t, sock, "ana", filepath.Join(dir, "a"))
+	b = startTUI(t, sock, "ben", filepath.Join(dir, "b"))
+	a.firstRun("correct horse", relay)
+	b.firstRun("battery staple", relay)
+	return a, b, dir
+}
+
+// inviteTUI has a invite b with /invite and b join with /join, and
+// returns the key.
+func inviteTUI(t *testing.T, a, b *tmuxPane) string {
+	t.Helper()
+	a.typ("/invite ben")
+	a.keys("Enter")
+	key := inviteKey(t, a.waitFor("Give this key"))
+	a.keys("Escape")
+	a.waitGoneText("Give this key")
+	b.typ("/join " + key + " ana")
+	b.keys("Enter")
+	b.waitFor("joined", "ana")
+	return key
+}
+
 func startTUI(t *testing.T, sock, name, home string) *tmuxPane {
 	t.Helper()
 	cmd := "env TERM=xterm-256color " + fastKDFEnv + "=1 VEIL_HOME= " + veilBin + " --home " + home
@@ -151,13 +191,8 @@ func inviteKey(t *testing.T, screen string) string {
 }
 
 func TestTUIInviteJoinChatLockPanic(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	relay := newTestRelay(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	dir, sock := tmuxDir(t)
 	homeA, homeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 
 	a := startTUI(t, sock, "ana", homeA)
@@ -263,13 +298,8 @@ func safetyDigits(t *testing.T, screen string) string {
 
 // TestTUIGroup: a group made, joined and used through the TUI.
 func TestTUIGroup(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	relay := newTestRelay(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	dir, sock := tmuxDir(t)
 	a := startTUI(t, sock, "ana", filepath.Join(dir, "a"))
 	b := startTUI(t, sock, "ben", filepath.Join(dir, "b"))
 	a.firstRun("correct horse", relay.addr)
@@ -302,12 +332,7 @@ func TestTUIGroup(t *testing.T) {
 // on disk; a new profile made there gets an erase policy in the settings,
 // and the wrong-PIN limit it sets ends the same way.
 func TestTUIErasedAndPolicy(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	dir, sock := tmuxDir(t)
 	duress := secretFile(t, "battery staple")
 	p := &profile{t: t, home: filepath.Join(dir, "home"), pin: secretFile(t, "correct horse")}
 	p.ok("init", "--duress-pin-file", duress, "--duress-reset")
@@ -375,9 +400,6 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 // lock), the API says so; once the TUI quits, the CLI opens the profile
 // itself again.
 func TestTUIServesAPI(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
@@ -385,9 +407,7 @@ func TestTUIServesAPI(t *testing.T) {
 	ben.ok("join", key, "--name", "ana", "--as", "ben")
 	ben.ok("send", "ana", "hello ana")
 
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	_, sock := tmuxDir(t)
 	a := startTUI(t, sock, "ana", ana.home)
 	a.waitFor("Enter your PIN")
 	if _, err := os.Stat(filepath.Join(ana.home, "veil.sock")); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,13 +11,8 @@ import (
 // veil chats --json through the TUI's API), and Ctrl-F in the chat list
 // searches every chat and opens the chosen message's chat.
 func TestTUISearchAndVerifiedMark(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	relay := newTestRelay(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	dir, sock := tmuxDir(t)
 	homeA, homeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	a := startTUI(t, sock, "ana", homeA)
 	b := startTUI(t, sock, "ben", homeB)

@@ -14,12 +14,7 @@ import (
 // (the embedded relay's directory included) is left on disk. That fresh
 // first-run screen then checks each answer as it is entered.
 func TestTUIDuressResetLooksNew(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	dir, sock := tmuxDir(t)
 	p := &profile{t: t, home: filepath.Join(dir, "home"), pin: secretFile(t, "correct horse")}
 	p.ok("init", "--duress-pin-file", secretFile(t, "battery staple"), "--duress-reset")
 	p.ok("invite")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +17,6 @@ const keyNames = "up down enter ctrl+l ctrl+f esc tab q ? alt+enter ctrl+c ctrl+
 // sent early, locked or quit. A bracketed paste with a newline inside
 // arrives as one message with that newline.
 func TestTUITextIsText(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed: the TUI end-to-end test needs it (apt-get install -y tmux)")
-	}
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
@@ -29,9 +24,7 @@ func TestTUITextIsText(t *testing.T) {
 	ben.ok("join", key, "--name", "ana", "--as", "ben")
 	ben.ok("send", "ana", "hello ana")
 
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "tmux.sock")
-	t.Cleanup(func() { tmuxCmd(t, sock, "kill-server") })
+	_, sock := tmuxDir(t)
 	a := startTUI(t, sock, "ana", ana.home)
 	a.waitFor("Enter your PIN")
 	a.typ("correct horse")
