@@ -97,7 +97,9 @@ Flags:`)
 	case "serve":
 		return serve(ctx, o, stdout, stderr, ready)
 	case "address":
-		id, err := relay.LoadOrCreateIdentity(o.Data)
+		// The address of the relay that runs (or ran) on --data: never a
+		// new identity, which would print a fingerprint of no relay.
+		id, err := relay.LoadIdentity(o.Data)
 		if err != nil {
 			return err
 		}

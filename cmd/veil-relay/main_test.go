@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,9 @@ import (
 	"time"
 
 	"veil/crypto"
+	"veil/relay"
 	"veil/relay/conn"
+	"veil/relay/store/memory"
 )
 
 func noEnv(string) string { return "" }
@@ -142,13 +146,43 @@ func TestDefaultDataDir(t *testing.T) {
 	}
 }
 
+// TestAddressCommand: address prints the address of the relay whose
+// identity --data holds, and never creates one: on a directory without
+// it (or a missing directory) it fails, exit 1, and writes nothing.
 func TestAddressCommand(t *testing.T) {
 	dir := t.TempDir()
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"address", "--data", dir, "--listen", "relay.example.org:443", "--tls-cert", "c", "--tls-key", "k"}, noEnv, &out, os.Stderr, nil); err != nil {
+	args := []string{"address", "--data", dir, "--listen", "relay.example.org:443", "--tls-cert", "c", "--tls-key", "k"}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, noEnv, &out, &errOut, nil)
+	if !errors.Is(err, relay.ErrNoIdentity) || exitCode(err, &errOut) != 1 || out.Len() != 0 {
+		t.Fatalf("address without an identity: %v, stdout %q", err, out.String())
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Fatalf("address wrote %d files", len(des))
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := run(context.Background(), []string{"address", "--data", missing}, noEnv, &out, &errOut, nil); !errors.Is(err, relay.ErrNoIdentity) {
+		t.Fatalf("address on a missing directory: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("address created the data directory")
+	}
+
+	id, err := relay.LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), args, noEnv, &out, os.Stderr, nil); err != nil {
 		t.Fatal(err)
 	}
 	if s := out.String(); !strings.HasPrefix(s, "veil://relay.example.org:443#") {
 		t.Fatalf("address %q", s)
+	}
+	srv, err := relay.New(relay.Config{Store: memory.New(memory.Config{}), Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := srv.Address("relay.example.org", 443, true); strings.TrimSpace(out.String()) != want.String() {
+		t.Fatalf("address %q, the relay's is %q", out.String(), want)
 	}
 }
