@@ -225,7 +225,7 @@ func (g gate) View() string {
 		case stepDuressAgain:
 			b.WriteString("Enter the duress PIN again.\n\n")
 		case stepRelay:
-			b.WriteString("Relay: paste a relay address (veil://host:port#fingerprint),\nor leave empty to run a local relay on 127.0.0.1 for now.\n\n")
+			b.WriteString("Relay: paste the address of a relay your contacts can reach (veil://host:port#fingerprint), or leave empty for a local relay on 127.0.0.1: fine to try veil, but only this machine reaches it (add a relay later with /relay add).\n\n")
 		}
 	}
 	switch {

@@ -219,6 +219,9 @@ func (a *App) onInvite(msg inviteMsg) tea.Cmd {
 	if msg.group {
 		intro += " Keep veil open until they have joined: your client admits them."
 	}
+	if w := client.ReachWarning(client.InviteReach(msg.key)); w != "" {
+		intro += "\n\nWarning: " + w + " (or /relay add URL in the TUI)."
+	}
 	a.openDialog(a.newKeyDialog("Invite", intro, msg.key))
 	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
 }

@@ -73,6 +73,13 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return err
 	}
 	fmt.Fprintf(io.out, "profile created in %s\ndefault relay: %s\n", home, def)
+	if reach := client.RelayReach(def); reach != client.ReachAnyone {
+		// The choice a first run makes: a relay others can reach, or
+		// this machine (or network) only.
+		fmt.Fprintf(io.err, "This relay can be reached from %s only: fine to try veil, and for chats between profiles here.\n"+
+			"For contacts elsewhere, add a relay they can reach (veil relay add URL; veil relay default URL),\n"+
+			"or run one (veil-relay, README \"Run your own relay\").\n", reach)
+	}
 	return nil
 }
 
@@ -90,7 +97,7 @@ func checkDuressPIN(pin, duress []byte) error {
 }
 
 func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel CHAT",
+	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] [--local] | cancel ID",
 		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")
@@ -99,6 +106,7 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
 	qr := fs.Bool("qr", false, "also print the key as a QR code, to scan from another device's screen")
 	out := fs.String("out", "", "write the key to the new file `FILE` (0600; an existing path is refused) instead of stdout")
+	local := fs.Bool("local", false, "the key is for this machine or network: no warning when its relay is a loopback or private address")
 	if len(argv) > 0 && argv[0] == "cancel" {
 		return cmdInviteCancel(ctx, g, io, argv[1:])
 	}
@@ -117,6 +125,7 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 				return err
 			}
 			fmt.Fprintf(io.err, "chat %s: waiting for the other side to join (veil watch shows it; veil invites --show %s prints the key again)\n", r.Chat, r.Chat)
+			warnReach(io, "invite", r.Key, *local)
 			return nil
 		})
 	})
@@ -691,5 +700,14 @@ func readAll(ctx context.Context, c *api, chat string, limit int) ([]client.Mess
 			return out, nil
 		}
 		before = r.Messages[0].ID
+	}
+}
+
+// warnReach warns on stderr when the relay of the invite key can be
+// reached from this machine or network only (spec/client.md §4.1),
+// unless local says the person knows.
+func warnReach(io *stdio, cmd, key string, local bool) {
+	if w := client.ReachWarning(client.InviteReach(key)); w != "" && !local {
+		fmt.Fprintf(io.err, "veil %s: warning: %s; --local says the key is meant for here\n", cmd, w)
 	}
 }

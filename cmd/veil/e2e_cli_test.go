@@ -14,7 +14,16 @@ func TestE2ECommandsSayWhatTheyDid(t *testing.T) {
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
-	key := ana.ok("invite", "--name", "ben", "--as", "ana")
+	// The test relay is on 127.0.0.1: invite warns that the key works on
+	// this machine only, unless --local says that is the point.
+	key, errOut, code := ana.run("invite", "--name", "ben", "--as", "ana")
+	key = strings.TrimSpace(key)
+	if code != 0 || !strings.Contains(errOut, "warning: this invite's relay can be reached from this machine only") || !strings.Contains(errOut, "veil relay add URL") {
+		t.Errorf("invite on a loopback relay: exit %d, said %q", code, errOut)
+	}
+	if _, errOut, code := ana.run("invite", "--local", "--name", "other"); code != 0 || strings.Contains(errOut, "warning") {
+		t.Errorf("invite --local: exit %d, said %q", code, errOut)
+	}
 	out, errOut, code := ben.run("join", key, "--name", "ana", "--as", "ben")
 	if code != 0 || strings.Count(out, "\n") != 1 || len(strings.Fields(out)) != 1 {
 		t.Fatalf("join: exit %d, stdout %q (want the chat id alone)", code, out)

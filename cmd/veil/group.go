@@ -11,7 +11,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | verify GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] [--local] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | verify GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -69,10 +69,11 @@ func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) e
 }
 
 func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "group invite", "GROUP [--expires DUR] [--qr]",
+	fs := newFlags(g, io, "group invite", "GROUP [--expires DUR] [--qr] [--local]",
 		"Create a one-time key that lets one person join the group (veil join KEY); your client admits them while it runs (veil watch)")
 	expires := durationFlag(fs, "expires", 24*time.Hour, "the key dies unused after `DUR` (at most 168h)")
 	qr := fs.Bool("qr", false, "also print the key as a QR code")
+	local := fs.Bool("local", false, "the key is for this machine or network: no warning when the group's relay is a loopback or private address")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
@@ -83,6 +84,7 @@ func cmdGroupInvite(ctx context.Context, g *globals, io *stdio, argv []string) e
 			return err
 		}
 		fmt.Fprintln(io.out, r.Key)
+		warnReach(io, "group invite", r.Key, *local)
 		if *qr {
 			return printQR(io, r.Key)
 		}

@@ -60,7 +60,9 @@ func inviteTUI(t *testing.T, a, b *tmuxPane) string {
 	t.Helper()
 	a.typ("/invite ben")
 	a.keys("Enter")
-	key := inviteKey(t, a.waitFor("Give this key"))
+	// The test relay is on 127.0.0.1: the dialog says the key is for
+	// this machine only.
+	key := inviteKey(t, a.waitFor("Give this key", "reached from this machine only"))
 	a.keys("Escape")
 	a.waitGoneText("Give this key")
 	b.typ("/join " + key + " ana")
