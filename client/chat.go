@@ -408,7 +408,8 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 	})
 }
 
-// errRestarting refuses an edit or a deletion while the chat waits for
+// errRestarting refuses an edit, a deletion, a reaction or a timer
+// change while the chat waits for
 // its session reset (spec/client.md §13.2).
 var errRestarting = notAllowed("this chat is restarting its session after a restore from a backup; try again once the contact has answered")
 
@@ -431,15 +432,8 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 		if m.Deleted {
 			return ErrNoMessage
 		}
-		meta, err := getMeta(tx, s.chat.ID)
-		if err != nil {
+		if err := sessionUsable(tx, s.chat.ID); err != nil {
 			return err
-		}
-		if meta.Outdated {
-			return ErrOutdated
-		}
-		if meta.ResetKeys != nil {
-			return errRestarting
 		}
 		env := f(&m)
 		if err := e.queueChange(tx, s.sess, s.chat.ID, m.ID, env); err != nil {
@@ -451,6 +445,24 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 		e.kickOutbox()
 	}
 	return err
+}
+
+// sessionUsable refuses what is sealed on the chat's session at once
+// (an edit, a deletion, a reaction, a timer change) while the session is
+// out of date or restarting (spec/client.md §13.2): it would go out on a
+// stale state. A new message is held instead (holdMessage).
+func sessionUsable(tx *vault.Tx, chat string) error {
+	meta, err := getMeta(tx, chat)
+	if err != nil {
+		return err
+	}
+	if meta.Outdated {
+		return ErrOutdated
+	}
+	if meta.ResetKeys != nil {
+		return errRestarting
+	}
+	return nil
 }
 
 type txSession struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -100,10 +101,11 @@ func wireOf(m *vault.Message, mm *msgMeta) (string, bool) {
 	return mm.Wire, mm.Wire != ""
 }
 
-// findTarget finds the message of chat that wire ID w names, as a reply's
-// quote or a reaction's target does (spec/client.md §5.8): one of ours,
-// else the earliest stored message that carries it. Only this chat's
-// messages are searched.
+// findTarget finds the message of the 1:1 chat that wire ID w names, as a
+// reply's quote or a reaction's target does (spec/client.md §5.8): one of
+// ours, else the earliest stored message that carries it. Only this
+// chat's messages are searched. A group's messages carry their wire IDs
+// in their client data: a targetIndex finds them.
 func findTarget(tx *vault.Tx, chat string, w format.WireID) (vault.Message, bool, error) {
 	want := hex.EncodeToString(w[:])
 	if m, err := tx.Message(chat, want); err == nil && m.Direction == vault.Outgoing {
@@ -111,8 +113,23 @@ func findTarget(tx *vault.Tx, chat string, w format.WireID) (vault.Message, bool
 			return m, true, nil
 		}
 	}
-	ix := targetIndex{tx: tx, chat: chat}
-	return ix.find(want)
+	// An incoming 1:1 message's local ID ends in "-" and its wire ID
+	// (spec/client.md §6), so the IDs alone find it: nothing is opened
+	// but the message found, whatever a peer's REACT names.
+	ids, err := tx.MessageIDs(chat)
+	if err != nil {
+		return vault.Message{}, false, err
+	}
+	for _, id := range ids {
+		if strings.HasSuffix(id, "-"+want) {
+			m, err := tx.Message(chat, id)
+			if errors.Is(err, vault.ErrNotFound) {
+				return vault.Message{}, false, nil
+			}
+			return m, err == nil, err
+		}
+	}
+	return vault.Message{}, false, nil
 }
 
 // targetIndex maps the wire IDs of one chat's messages to the message
@@ -122,6 +139,23 @@ type targetIndex struct {
 	chat   string
 	byWire map[string]vault.Message
 	err    error
+}
+
+// put records m, just stored, in an index already built: a message new
+// in this transaction can be named by a later reaction of it, and a
+// message changed here is found as it now is.
+func (ix *targetIndex) put(m *vault.Message) {
+	if ix.byWire == nil {
+		return
+	}
+	mm := metaOf(m)
+	w, ok := wireOf(m, &mm)
+	if !ok {
+		return
+	}
+	if old, seen := ix.byWire[w]; !seen || old.ID == m.ID || old.Direction == vault.Incoming && m.Direction == vault.Outgoing {
+		ix.byWire[w] = *m
+	}
 }
 
 func (ix *targetIndex) find(w string) (vault.Message, bool, error) {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/hex"
 	"time"
 
 	"veil/client/internal/format"
@@ -80,9 +81,9 @@ func (r *rx) timer(env *format.Envelope) error {
 // groupReaction applies a member's reaction read from the group's log to
 // the message it names in chat c, by the name we show for the member
 // (spec/groups.md §6.3); one that applies to nothing is not emitted.
-func groupReaction(tx *vault.Tx, c *vault.Chat, ev *Event) error {
+func groupReaction(ix *targetIndex, ev *Event) error {
 	ev.drop = true
-	m, ok, err := findTarget(tx, c.ID, ev.wire)
+	m, ok, err := ix.find(hex.EncodeToString(ev.wire[:]))
 	if err != nil || !ok || m.Deleted {
 		return err
 	}
@@ -98,7 +99,8 @@ func groupReaction(tx *vault.Tx, c *vault.Chat, ev *Event) error {
 		return nil
 	}
 	ev.drop, ev.Message, ev.Text = false, m.ID, reaction
-	return tx.PutMessage(&m)
+	ix.put(&m)
+	return ix.tx.PutMessage(&m)
 }
 
 // reactorKey is a group member's key in a message's reactions: its name,

@@ -35,8 +35,33 @@ func replyTarget(tx *vault.Tx, chat, msgID string) (format.WireID, error) {
 	if !ok {
 		return format.WireID{}, ErrNoMessage
 	}
+	// A peer can give two messages one wire ID; a quote or reaction names
+	// the message the receiving rule picks (findTarget), so msgID must be
+	// that one, or the other side would see us answer a text we never
+	// chose.
+	c, err := tx.Chat(chat)
+	if err != nil {
+		return format.WireID{}, err
+	}
+	var t vault.Message
+	if c.Kind == vault.ChatGroup {
+		ix := targetIndex{tx: tx, chat: chat}
+		t, ok, err = ix.find(w)
+	} else {
+		t, ok, err = findTarget(tx, chat, id)
+	}
+	if err != nil {
+		return format.WireID{}, err
+	}
+	if !ok || t.ID != m.ID {
+		return format.WireID{}, errReusedWireID
+	}
 	return id, nil
 }
+
+// errReusedWireID refuses to quote or react to a message whose wire ID
+// another message of the chat carries.
+var errReusedWireID = badInput("this message cannot be quoted or reacted to: the other side gave its ID to another message too")
 
 // checkReplyLen refuses a reply's text that a REPLY in sess's next
 // message cannot carry (spec/client.md §5.7).
@@ -67,6 +92,9 @@ func (e *Engine) React(ctx context.Context, ref, msgID, reaction string) error {
 		return e.groupReact(ctx, ref, msgID, reaction)
 	}
 	err := e.withSession(ctx, ref, func(tx *vault.Tx, s *txSession) error {
+		if err := sessionUsable(tx, s.chat.ID); err != nil {
+			return err
+		}
 		w, err := replyTarget(tx, s.chat.ID, msgID)
 		if err != nil {
 			return err
@@ -122,6 +150,9 @@ func (e *Engine) sendTimer(ctx context.Context, ref string, ttl time.Duration) e
 		ct, err := tx.Contact(c.ContactID)
 		if err != nil || meta.Pending || len(ct.Ratchet) == 0 {
 			return tx.PutChat(&c)
+		}
+		if err := sessionUsable(tx, c.ID); err != nil {
+			return err
 		}
 		sess, err := e.ratchetOf(&ct)
 		if err != nil {
@@ -182,6 +213,11 @@ func (e *Engine) groupReact(ctx context.Context, ref, msgID, reaction string) er
 		}
 		if g.cur.epoch == nil {
 			return ErrGroupWaiting
+		}
+		// A restored member's first group write queues its key update, as
+		// a message does (spec/client.md §13.7).
+		if err := restoredGroup(tx, chat.ID, g); err != nil {
+			return err
 		}
 		g.deferUploads = true
 		if err := g.append(ctx, nil, &format.GroupEnvelope{Type: format.GenvReact, ID: w, Reaction: reaction}); err != nil {

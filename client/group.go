@@ -588,9 +588,12 @@ func describeSettings(ttl time.Duration, deadline time.Time) string {
 // fresh local ID (spec/groups.md §6.5). A message disappears after the
 // group's timer or the shorter timer its sender gave it (§6.3).
 func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now time.Time) error {
+	// One index of the chat's wire IDs for the whole batch, built at the
+	// first reaction: a batch of reactions opens the chat's messages once.
+	ix := &targetIndex{tx: tx, chat: c.ID}
 	for i := range evs {
 		if evs[i].Type == EventReaction {
-			if err := groupReaction(tx, c, &evs[i]); err != nil {
+			if err := groupReaction(ix, &evs[i]); err != nil {
 				return err
 			}
 			continue
@@ -609,6 +612,7 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 		if ttl := shorterTTL(c.MessageTTL, evs[i].ttl); ttl > 0 {
 			m.Expires = now.Add(ttl)
 		}
+		ix.put(&m)
 		if err := tx.PutMessage(&m); err != nil {
 			return err
 		}

@@ -176,7 +176,8 @@ func (e *Engine) cancelGroupInvite(ctx context.Context, chat vault.Chat, tag str
 			return nil, err
 		}
 		inv := rec.Invites[i]
-		res.BlobLeft = !e.takeGroupBlob(ctx, c, rec, &inv)
+		gone, taken := e.takeGroupBlob(ctx, c, rec, &inv)
+		res.BlobLeft, res.Taken = !gone, taken
 		e.endInvite(ctx, c, &inv)
 		rec.Invites = append(rec.Invites[:i:i], rec.Invites[i+1:]...)
 		return nil, nil
@@ -185,11 +186,11 @@ func (e *Engine) cancelGroupInvite(ctx context.Context, chat vault.Chat, tag str
 }
 
 // takeGroupBlob takes a group invite's blob back from the relay and
-// reports whether it is gone.
-func (e *Engine) takeGroupBlob(ctx context.Context, c *conn.Conn, rec *groupRecord, inv *groupInviteRec) bool {
+// reports whether it is gone, and whether it was gone already.
+func (e *Engine) takeGroupBlob(ctx context.Context, c *conn.Conn, rec *groupRecord, inv *groupInviteRec) (gone, taken bool) {
 	a, err := wire.ParseAddress(rec.Relay)
 	if err != nil || len(inv.Secret) == 0 {
-		return false
+		return false, false
 	}
 	k := &format.InviteKey{Relay: a}
 	copy(k.Secret[:], inv.Secret)
@@ -199,5 +200,6 @@ func (e *Engine) takeGroupBlob(ctx context.Context, c *conn.Conn, rec *groupReco
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	_, err = c.Take(cctx, d.BlobID)
-	return err == nil || isCode(err, wire.CodeNotFound)
+	taken = isCode(err, wire.CodeNotFound)
+	return err == nil || taken, taken
 }

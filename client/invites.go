@@ -111,6 +111,10 @@ type CancelInviteResult struct {
 	// BlobLeft is set when the relay could not be told: the invite's blob
 	// stays there, unusable by us, until its own deadline.
 	BlobLeft bool `json:"blob_left,omitempty"`
+	// Taken is set when the blob was already gone before its deadline:
+	// someone used the key (the person it was for, whose join may still
+	// be on its way, or whoever else got the key).
+	Taken bool `json:"taken,omitempty"`
 }
 
 // CancelInvite withdraws our open invite ref (spec/client.md §4.6): it
@@ -141,7 +145,8 @@ func (e *Engine) CancelInvite(ctx context.Context, ref string) (CancelInviteResu
 	if err != nil {
 		return res, err
 	}
-	res.BlobLeft = !e.takeOwnBlob(ctx, key, &m)
+	gone, taken := e.takeOwnBlob(ctx, key, &m)
+	res.BlobLeft, res.Taken = !gone, taken && e.now().Before(m.InviteUntil)
 	if err := e.eraseChat(ctx, chatID); err != nil {
 		return res, err
 	}
@@ -150,27 +155,28 @@ func (e *Engine) CancelInvite(ctx context.Context, ref string) (CancelInviteResu
 }
 
 // takeOwnBlob takes our invite's blob back and deletes its alarm log; it
-// reports whether the blob is gone from the relay.
-func (e *Engine) takeOwnBlob(ctx context.Context, key string, m *chatMeta) bool {
+// reports whether the blob is gone from the relay, and whether it was
+// gone already (taken by someone, or expired).
+func (e *Engine) takeOwnBlob(ctx context.Context, key string, m *chatMeta) (gone, taken bool) {
 	if key == "" {
-		return false
+		return false, false
 	}
 	k, err := format.ParseInviteKey(key)
 	if err != nil {
-		return false
+		return false, false
 	}
 	d := format.DeriveInvite(k)
 	defer clear(d.BlobKey[:]) // best effort: Go cannot guarantee the copy is gone
 	c, err := e.pool.get(ctx, k.Relay.String())
 	if err != nil {
-		return false
+		return false, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	_, err = c.Take(cctx, d.BlobID)
-	gone := err == nil || isCode(err, wire.CodeNotFound)
+	taken = isCode(err, wire.CodeNotFound)
 	if len(m.AlarmLog) == len(k.AlarmLog) {
 		dropAlarmLog(ctx, c, k.AlarmLog, m.AlarmWrite)
 	}
-	return gone
+	return err == nil || taken, taken
 }

@@ -32,7 +32,7 @@ func TestInvitesShowAndCancel(t *testing.T) {
 		t.Fatalf("InviteKey: %v (same key: %v)", err, got == key)
 	}
 	res, err := ana.CancelInvite(ctx, chat)
-	if err != nil || res.BlobLeft {
+	if err != nil || res.BlobLeft || res.Taken {
 		t.Fatalf("CancelInvite: %+v, %v", res, err)
 	}
 	if invs, _ := ana.Invites(ctx); len(invs) != 0 {
@@ -79,5 +79,26 @@ func TestInviteKeyForgottenOnJoin(t *testing.T) {
 	_ = ana.v.View(ctx, func(tx *vault.Tx) error { m, err = getMeta(tx, chat); return err })
 	if m.InviteKey != "" || m.Pending {
 		t.Fatal("the invite key outlived the join")
+	}
+}
+
+// TestCancelUsedInviteSaysTaken: cancelling an invite whose key someone
+// already used (the blob is gone before its deadline) says so.
+func TestCancelUsedInviteSaysTaken(t *testing.T) {
+	ctx := context.Background()
+	a := startGroupRelay(t)
+	ana, _ := groupEngine(t, a.String())
+	ben, _ := groupEngine(t, a.String())
+	key, chat, err := ana.Invite(ctx, InviteOptions{Name: "for ben", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Join(ctx, key, JoinOptions{As: "ben"}); err != nil {
+		t.Fatal(err)
+	}
+	// Ana has not read Ben's HELLO yet: the invite is still open here.
+	res, err := ana.CancelInvite(ctx, chat)
+	if err != nil || !res.Taken || res.BlobLeft {
+		t.Fatalf("CancelInvite of a used key: %+v, %v", res, err)
 	}
 }

@@ -64,6 +64,9 @@ type App struct {
 	queued    int // our messages waiting to be sent, in every chat
 	autoLock  time.Duration
 	lastInput time.Time
+	// holdRead keeps the open chat unread: the chat was reopened at
+	// unlock by itself, and no key has been pressed since (lastchat.go).
+	holdRead bool
 	relays    map[string]bool
 	notice    string
 	noticeErr bool
@@ -319,7 +322,7 @@ func (a *App) reloadView(markRead bool) tea.Cmd {
 	if a.view.chat.ID == "" || a.sess == nil {
 		return nil
 	}
-	return loadMessages(a.sess.Engine, a.view.chat.ID, markRead)
+	return loadMessages(a.sess.Engine, a.view.chat.ID, markRead && !a.holdRead)
 }
 
 func (a *App) openChat(id string) tea.Cmd {
@@ -338,7 +341,7 @@ func (a *App) openChat(id string) tea.Cmd {
 	a.view.loaded = false
 	a.view.group = a.list.groups[id]
 	a.listFocus = false
-	return tea.Batch(loadMessages(a.sess.Engine, id, true), a.rememberChat(id))
+	return tea.Batch(a.reloadView(true), a.rememberChat(id))
 }
 
 func (a *App) onEvent(ev client.Event) tea.Cmd {

@@ -114,3 +114,20 @@ func TestSelectAndReply(t *testing.T) {
 		t.Fatalf("x while selected: selecting %v, compose %q", a.view.selecting, a.compose.value())
 	}
 }
+
+// TestPasteWhileSelectedLeavesSelection: text pasted (or typed fast) while
+// a message is selected goes to the compose box and leaves the selection,
+// so the next "r" is text, not a reply.
+func TestPasteWhileSelectedLeavesSelection(t *testing.T) {
+	a := New(Config{Now: func() time.Time { return fixedNow }, Loc: time.UTC})
+	a.screen = scrMain
+	a.view = testView(60, 20)
+	a.view.set(convoChat())
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyShiftUp})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("hello wo"), Paste: true})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("ld")})
+	if got := a.compose.value(); got != "hello world" || a.view.reply != "" {
+		t.Fatalf("compose %q (want %q), reply target %q", got, "hello world", a.view.reply)
+	}
+}

@@ -82,6 +82,10 @@ func (a *App) typeText(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	a.quitArmed = false
+	// Text typed or pasted while a message is selected leaves the
+	// selection, as a single typed character does (selection.go): the
+	// next "r" is text too.
+	a.view.selecting = false
 	return a.forward(msg)
 }
 

@@ -129,8 +129,11 @@ func (a *App) cmdInviteAction(what, ref string) tea.Cmd {
 				defer cancel()
 				res, err := eng.CancelInvite(ctx, id)
 				note := "invite cancelled: its key no longer works"
-				if err == nil && res.BlobLeft {
+				switch {
+				case err == nil && res.BlobLeft:
 					note = "invite erased here, but the relay was unreachable: the key works until its deadline"
+				case err == nil && res.Taken:
+					note = "invite erased, but someone had already used its key (the person it was for, or a copier): make a new one"
 				}
 				return doneMsg{err: err, note: note, reload: true}
 			}

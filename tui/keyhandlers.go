@@ -11,6 +11,12 @@ import (
 // quit, then the unlock screen or the main screen.
 func (a *App) onKeyMsg(msg tea.KeyMsg) tea.Cmd {
 	a.lastInput = a.now()
+	if a.holdRead && a.screen == scrMain {
+		// The first key after the last chat reopened by itself: the user
+		// is here, so its messages count as read now.
+		a.holdRead = false
+		return tea.Batch(a.reloadView(true), a.onKeyMsg(msg))
+	}
 	if msg = asText(msg, a.typing()); isText(msg) {
 		return a.typeText(msg)
 	}

@@ -70,6 +70,10 @@ func (a *App) reopenLastChat() tea.Cmd {
 	}
 	for _, c := range a.list.chats {
 		if c.ID == id {
+			// Opened for the user, not by them: nothing is marked read
+			// (no timer starts, no read receipt goes out) until they
+			// press a key.
+			a.holdRead = true
 			return a.openChat(id)
 		}
 	}

@@ -348,6 +348,22 @@ func (tx *Tx) Messages(chat string, limit int) ([]Message, error) {
 	return out, nil
 }
 
+// MessageIDs returns the IDs of a chat's messages in ID order without
+// opening any of them (the IDs are in the records' keys).
+func (tx *Tx) MessageIDs(chat string) ([]string, error) {
+	if err := checkID("chat", chat); err != nil {
+		return nil, err
+	}
+	prefix := chatPrefix(chat)
+	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var out []string
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		out = append(out, string(it.Item().Key()[len(prefix):]))
+	}
+	return out, nil
+}
+
 // DeleteMessage deletes one message.
 func (tx *Tx) DeleteMessage(chat, id string) error {
 	if err := checkID("chat", chat); err != nil {

@@ -88,8 +88,13 @@ func cancelInvite(ctx context.Context, g *globals, io *stdio, chat string) error
 		if err := c.Call(ctx, "invite.cancel", map[string]any{"chat": chat}, &r); err != nil {
 			return err
 		}
-		if r.BlobLeft {
+		switch {
+		case r.BlobLeft:
 			fmt.Fprintln(io.err, "veil: the invite is erased here, but its relay could not be reached: whoever holds the key can still use it until its deadline")
+		case r.Taken:
+			fmt.Fprintln(io.err, "veil: the invite is erased, but someone had already used its key: the person it was for (whose join now fails), or someone who copied it; make a new invite and hand it over privately")
+		default:
+			fmt.Fprintln(io.err, "Invite cancelled: its key no longer works.")
 		}
 		return nil
 	})

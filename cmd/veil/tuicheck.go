@@ -42,6 +42,10 @@ func (p *tuiProfile) CheckRelay(ctx context.Context, addr string) error {
 	if p.g.socks5 != "" {
 		return nil
 	}
+	if h := strings.ToLower(strings.TrimSuffix(a.Host, ".")); h == "onion" || strings.HasSuffix(h, ".onion") {
+		// Never looked up in the clear (RFC 7686): only Tor reaches it.
+		return errors.New("an onion relay is reached through Tor only: start veil with --socks5 127.0.0.1:9050, or leave the field empty for now")
+	}
 	hostport := net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", hostport)

@@ -103,6 +103,8 @@ func Generate() ([]byte, error) {
 		{Name: "timer", Type: 0x09, ID: h(id), TTL: 86400, Plaintext: one(0x09, id, u32(86400))},
 		{Name: "timer off", Type: 0x09, ID: h(id), Plaintext: one(0x09, id, u32(0))},
 		{Name: "timer, 365 days", Type: 0x09, ID: h(id), TTL: 31536000, Plaintext: one(0x09, id, u32(31536000))},
+		{Name: "session restarted", Type: 0x10, Kind: 1, Plaintext: one(0x10, []byte{1})},
+		{Name: "session outdated", Type: 0x10, Kind: 2, Plaintext: one(0x10, []byte{2})},
 		{Name: "group text", Group: true, Type: 0x01, Conf: h(conf), ID: h(id), TTL: 60, Text: "hi all",
 			Plaintext: grp(0x01, id, u32(60), []byte("hi all"))},
 		{Name: "group leave", Group: true, Type: 0x02, Conf: h(conf), Plaintext: grp(0x02)},
