@@ -66,7 +66,7 @@ type App struct {
 	lastInput time.Time
 	// holdRead keeps the open chat unread: the chat was reopened at
 	// unlock by itself, and no key has been pressed since (lastchat.go).
-	holdRead bool
+	holdRead  bool
 	relays    map[string]bool
 	notice    string
 	noticeErr bool
