@@ -322,8 +322,11 @@ func (a *App) reloadView(markRead bool) tea.Cmd {
 	if a.view.chat.ID == "" || a.sess == nil {
 		return nil
 	}
-	return loadMessages(a.sess.Engine, a.view.chat.ID, markRead && !a.holdRead)
+	return loadMessages(a.sess.Engine, a.view.chat.ID, a.readAllowed(markRead))
 }
+
+// readAllowed is markRead unless the open chat is held unread (holdRead).
+func (a *App) readAllowed(markRead bool) bool { return markRead && !a.holdRead }
 
 func (a *App) openChat(id string) tea.Cmd {
 	if a.sess == nil {

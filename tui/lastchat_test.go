@@ -85,3 +85,25 @@ func find(t *testing.T, tm *teatest.TestModel, name string) {
 	waitText(t, tm, "Find a chat")
 	typeLine(tm, name)
 }
+
+// TestReopenedChatHeldUnread: the chat reopened at unlock is loaded
+// without marking it read until the first key press; a chat the user
+// opens is marked read at once.
+func TestReopenedChatHeldUnread(t *testing.T) {
+	a := New(Config{})
+	a.screen = scrMain
+	a.list.chats = []client.ChatInfo{{ID: "c1"}}
+	a.last.want, a.last.loaded = "c1", true
+	a.reopenLastChat()
+	if !a.holdRead || a.readAllowed(true) {
+		t.Fatal("the reopened chat is marked read before any key")
+	}
+	a.onKeyMsg(tea.KeyMsg{Type: tea.KeyDown})
+	if a.holdRead || !a.readAllowed(true) {
+		t.Fatal("a key press did not release the reopened chat")
+	}
+	a.openChat("c1")
+	if !a.readAllowed(true) {
+		t.Fatal("a chat the user opens is held unread")
+	}
+}
