@@ -2,6 +2,7 @@
 //
 //	veil-relay [serve] [--listen HOST:PORT] [--data DIR] [--config FILE] [--store badger|jetstream|memory] [--nats URL,…] ...
 //	veil-relay address [--data DIR] [--listen HOST:PORT] [--public-host HOST]
+//	veil-relay init [--data DIR] [--listen HOST:PORT] [--public-host HOST]
 //
 // With no arguments it serves on 127.0.0.1:7070 with its data under
 // $XDG_DATA_HOME/veil-relay (or ~/.local/share/veil-relay) and prints the
@@ -79,8 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, `usage: veil-relay [serve|address] [flags]
 
-  serve     run the relay (the default)
-  address   print the address clients use to reach the relay in --data
+  serve     run the relay (the default); makes an identity in --data on first start
+  address   print the address clients use to reach the relay in --data (never makes one)
+  init      make an identity in --data without serving, and print its address
 
 Every flag can also be set as VEIL_RELAY_<NAME> or as name = value in --config.
 Exit status: 0 success, 1 failure, 2 usage error.
@@ -96,10 +98,18 @@ Flags:`)
 	switch cmd {
 	case "serve":
 		return serve(ctx, o, stdout, stderr, ready)
-	case "address":
-		// The address of the relay that runs (or ran) on --data: never a
-		// new identity, which would print a fingerprint of no relay.
+	case "address", "init":
+		// address: the address of the relay that runs (or ran) on --data,
+		// never a new identity, which would print a fingerprint of no
+		// relay. init: a new identity in --data (several relay nodes that
+		// share one), refused where one exists.
 		id, err := relay.LoadIdentity(o.Data)
+		switch {
+		case cmd == "init" && err == nil:
+			return fmt.Errorf("%s already holds a relay identity (veil-relay address prints its address)", o.Data)
+		case cmd == "init" && errors.Is(err, relay.ErrNoIdentity):
+			id, err = relay.LoadOrCreateIdentity(o.Data)
+		}
 		if err != nil {
 			return err
 		}
@@ -114,7 +124,7 @@ Flags:`)
 		fmt.Fprintln(stdout, srv.Address(host, port, o.tls()))
 		return nil
 	default:
-		return usageError{fmt.Errorf("unknown command %q (want serve or address; veil-relay --help)", cmd)}
+		return usageError{fmt.Errorf("unknown command %q (want serve, address or init; veil-relay --help)", cmd)}
 	}
 }
 

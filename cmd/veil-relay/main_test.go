@@ -168,10 +168,20 @@ func TestAddressCommand(t *testing.T) {
 		t.Fatal("address created the data directory")
 	}
 
-	id, err := relay.LoadOrCreateIdentity(dir)
+	// init makes the identity, prints its address, and refuses a second time.
+	initArgs := append([]string{"init"}, args[1:]...)
+	if err := run(context.Background(), initArgs, noEnv, &out, os.Stderr, nil); err != nil {
+		t.Fatal(err)
+	}
+	made := out.String()
+	if err := run(context.Background(), initArgs, noEnv, &out, &errOut, nil); err == nil || exitCode(err, &errOut) != 1 {
+		t.Fatalf("init over an identity: %v", err)
+	}
+	id, err := relay.LoadIdentity(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	out.Reset()
 	if err := run(context.Background(), args, noEnv, &out, os.Stderr, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +192,7 @@ func TestAddressCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := srv.Address("relay.example.org", 443, true); strings.TrimSpace(out.String()) != want.String() {
-		t.Fatalf("address %q, the relay's is %q", out.String(), want)
+	if want := srv.Address("relay.example.org", 443, true); strings.TrimSpace(out.String()) != want.String() || out.String() != made {
+		t.Fatalf("address %q (init printed %q), the relay's is %q", out.String(), made, want)
 	}
 }

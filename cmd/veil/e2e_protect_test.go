@@ -146,7 +146,7 @@ func TestE2EEverySubcommandHelp(t *testing.T) {
 		}
 		return string(out), code
 	}
-	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"address", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"address", "--help"}, {"init", "--help"}} {
 		if out, code := relay(args...); code != 0 || !strings.Contains(out, "usage: veil-relay") {
 			t.Errorf("veil-relay %s: exit %d, output %q", strings.Join(args, " "), code, out)
 		}

@@ -71,7 +71,7 @@ CONF
 fi
 
 # One identity for every relay node: the address pins one fingerprint.
-"$work/veil-relay" address --data "$work/relay" --listen 127.0.0.1:1 >/dev/null
+"$work/veil-relay" init --data "$work/relay" --listen 127.0.0.1:1 >/dev/null
 
 start_relay() { # index; appends the address to addrs
 	local i=$1 port=$((base + 200 + $1)) args

@@ -39,8 +39,8 @@ func TestKill9RelayNode(t *testing.T) {
 		t.Fatalf("building veil-relay: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "relay") // one identity for both nodes
-	if out, err := exec.Command(bin, "address", "--data", data, "--listen", "127.0.0.1:1").CombinedOutput(); err != nil {
-		t.Fatalf("veil-relay address: %v\n%s", err, out)
+	if out, err := exec.Command(bin, "init", "--data", data, "--listen", "127.0.0.1:1").CombinedOutput(); err != nil {
+		t.Fatalf("veil-relay init: %v\n%s", err, out)
 	}
 	c := &cluster{}
 	var procs []*exec.Cmd
