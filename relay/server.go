@@ -34,6 +34,10 @@ type Server struct {
 	observer Observer
 	dialR2R  func(ctx context.Context, network, addr string) (net.Conn, error)
 	connIDs  atomic.Uint64 // Observer's connection IDs
+	fwdMode  ForwardMode
+	fwd      forwarder
+	fkMu     sync.Mutex // guards fkeys
+	fkeys    [2]periodKey
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -63,6 +67,7 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		observer: cfg.Observer,
 		dialR2R:  cfg.DialR2R,
+		fwdMode:  cfg.Forward,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
 		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
@@ -144,6 +149,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		<-errc
 	}
 	s.Drain(shutCtx)
+	s.fwd.closeAll()
 	stopExpire()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -194,6 +200,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.ExpireNow(ctx)
+			s.fwd.sweep(s.now(), s.limits.ForwardIdle)
 		}
 	}
 }

@@ -66,6 +66,9 @@ type session struct {
 
 	waitMu sync.Mutex // serialises waitCommands
 
+	routeMu sync.Mutex // guards routes
+	routes  map[[wire.RouteIDSize]byte]*fwdRoute
+
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    map[crypto.ID]*subscription
 	logSubs map[crypto.ID]*logSub
@@ -477,6 +480,7 @@ func (c *session) finish() {
 	c.waitCommands(context.Background())
 	c.endSubscriptions()
 	c.endLogSubs()
+	c.releaseRoutes()
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout)
 	c.waitWritten(ctx)
 	cancel()
