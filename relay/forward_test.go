@@ -465,3 +465,43 @@ func TestRestartKeepsStoreAndAddress(t *testing.T) {
 		t.Fatalf("old connection still works: %v", err)
 	}
 }
+
+// TestForwardFKeyDestIsCopied pipelines FKEYs between large items, so
+// that the block an FKEY arrived in is reused while the FKEY runs: its
+// destination must have been copied out of it (every answer is LOOP).
+func TestForwardFKeyDestIsCopied(t *testing.T) {
+	f := startRelay(t)
+	c := f.dial(t)
+	const n = 200
+	done := make(chan error, 2*n)
+	for i := range n {
+		fk := wire.Frame{Type: wire.TypeFKEY, Dest: []byte(f.addr.String())}
+		if err := c.Go(&fk, false, func(_ wire.Frame, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		put := wire.Frame{Type: wire.TypePUT, ID: crypto.ID{byte(i), byte(i >> 8), 1}, Seconds: 60, Body: body(16000, byte(i))}
+		if err := c.Go(&put, false, func(_ wire.Frame, err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loops := 0
+	for range 2 * n {
+		select {
+		case err := <-done:
+			var we *wire.Error
+			if errors.As(err, &we) {
+				if we.Code != wire.CodeLoop {
+					t.Fatalf("got %v", err)
+				}
+				loops++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("replies missing")
+		}
+	}
+	if loops != n {
+		t.Fatalf("%d LOOPs, want %d", loops, n)
+	}
+}

@@ -295,6 +295,9 @@ func (c *session) handleItem(item []byte) bool {
 	if f.Password != nil {
 		cmd.f.Password = append([]byte(nil), f.Password...)
 	}
+	if f.Dest != nil {
+		cmd.f.Dest = append([]byte(nil), f.Dest...)
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
