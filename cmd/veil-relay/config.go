@@ -172,6 +172,12 @@ func readConfigFile(path string) (map[string]string, error) {
 }
 
 func (o *options) check() error {
+	if _, err := relay.ParseForwardMode(o.Forward); err != nil {
+		return fmt.Errorf("--forward: %w", err)
+	}
+	if o.Forward == "password" && o.PasswordFile == "" {
+		return errors.New("--forward password needs --password-file")
+	}
 	if o.Store != "badger" && o.Store != "memory" && o.Store != "jetstream" {
 		return fmt.Errorf("--store must be badger, jetstream or memory, not %q", o.Store)
 	}

@@ -178,12 +178,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			return errors.New("--password-file: the password must be 1-255 bytes")
 		}
 	}
-	fwd, err := relay.ParseForwardMode(o.Forward)
+	fwd, err := relay.ParseForwardMode(o.Forward) // checked by parseOptions
 	if err != nil {
-		return fmt.Errorf("--forward: %w", err)
-	}
-	if fwd == relay.ForwardPassword && len(password) == 0 {
-		return errors.New("--forward password needs --password-file")
+		return err
 	}
 	var st store.Store
 	switch o.Store {
