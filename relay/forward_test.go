@@ -505,3 +505,46 @@ func TestForwardFKeyDestIsCopied(t *testing.T) {
 		t.Fatalf("%d LOOPs, want %d", loops, n)
 	}
 }
+
+// TestForwardIdleConnectionClosed: a relay-to-relay connection unused
+// for ForwardIdle is closed by the expiry pass, and the next FWD dials
+// again (§11).
+func TestForwardIdleConnectionClosed(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	d, f := forwardPair(t, rec)
+	ctx := tctx(t)
+	m := newMailbox(t, d.dial(t))
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromF := func() int {
+		n := 0
+		for _, a := range rec.Conns() {
+			if a.Addr() == netip.MustParseAddr(r2rIP) {
+				n++
+			}
+		}
+		return n
+	}
+	send := func() {
+		t.Helper()
+		if _, err := c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	f.clock.Advance(time.Minute)
+	f.srv.ExpireNow(ctx)
+	send()
+	if n := fromF(); n != 1 {
+		t.Fatalf("%d connections from F before the idle time, want 1", n)
+	}
+	f.clock.Advance(2 * time.Minute)
+	f.srv.ExpireNow(ctx)
+	send()
+	if n := fromF(); n != 2 {
+		t.Fatalf("%d connections from F after the idle time, want 2", n)
+	}
+}

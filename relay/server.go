@@ -200,15 +200,15 @@ func (s *Server) expireLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.ExpireNow(ctx)
-			s.fwd.sweep(s.now(), s.limits.ForwardIdle)
 		}
 	}
 }
 
 // ExpireNow runs one expiry pass (messages, blobs, log entries, idle
-// mailboxes) with the server's clock.
+// mailboxes, idle relay-to-relay connections) with the server's clock.
 func (s *Server) ExpireNow(ctx context.Context) error {
 	now := s.now()
+	s.fwd.sweep(now, s.limits.ForwardIdle)
 	err := s.store.Expire(ctx, now, now.Add(-s.limits.MailboxIdle))
 	if err != nil {
 		s.log.Warn("relay: expiry failed", "err", err)
