@@ -44,7 +44,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err != nil {
 			return nil, err
 		}
-		k := &format.InviteKey{Relay: a}
+		k := &format.InviteKey{Relay: wire.Credentialed{Address: a}}
 		if err := e.random(k.Secret[:]); err != nil {
 			return nil, err
 		}

@@ -134,7 +134,7 @@ func groupInviteKey(rec *groupRecord, inv *groupInviteRec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	k := &format.InviteKey{Relay: a, HasAlarm: true, AlarmLog: alarm}
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a}, HasAlarm: true, AlarmLog: alarm}
 	if len(inv.Secret) != len(k.Secret) {
 		return "", fmt.Errorf("client: stored group invite: bad secret")
 	}
@@ -192,7 +192,7 @@ func (e *Engine) takeGroupBlob(ctx context.Context, c *conn.Conn, rec *groupReco
 	if err != nil || len(inv.Secret) == 0 {
 		return false, false
 	}
-	k := &format.InviteKey{Relay: a}
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a}}
 	copy(k.Secret[:], inv.Secret)
 	d := format.DeriveInvite(k)
 	clear(k.Secret[:])

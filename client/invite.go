@@ -71,7 +71,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		return "", "", err
 	}
 	defer bp.Wipe()
-	k := &format.InviteKey{Relay: a}
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a}}
 	if err := e.random(k.Secret[:]); err != nil {
 		return "", "", err
 	}
