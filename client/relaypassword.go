@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"veil/relay/wire"
 	"veil/vault"
@@ -76,7 +78,6 @@ type relayPasswords struct {
 	stored wire.Password
 	offer  wire.Password
 	dirty  bool // stored or offer changed: save writes them
-	sent   bool // a password went with the last refused command
 }
 
 // loadRelayPasswords reads addr's stored and offered passwords.
@@ -197,4 +198,10 @@ func (e *PasswordError) words() string {
 func isPasswordErr(err error) bool {
 	var pe *PasswordError
 	return errors.As(err, &pe) || isCode(err, wire.CodePassword)
+}
+
+// Format prints only the relay's address, whatever the verb: the
+// passwords never reach text through fmt.
+func (p relayPasswords) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, "relayPasswords("+p.addr+", redacted)")
 }
