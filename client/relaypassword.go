@@ -205,3 +205,13 @@ func isPasswordErr(err error) bool {
 func (p relayPasswords) Format(f fmt.State, _ rune) {
 	_, _ = io.WriteString(f, "relayPasswords("+p.addr+", redacted)")
 }
+
+// CheckRelayAddress says what is wrong with addr, a relay address in the
+// canonical or the credentialed form (spec/relay.md §3.4, §3.5), or nil.
+// The error never holds the password.
+func CheckRelayAddress(addr string) error {
+	if _, err := wire.ParseCredentialed(addr); err != nil {
+		return badAddress(err)
+	}
+	return nil
+}

@@ -430,7 +430,11 @@ func (e *Engine) Relays(ctx context.Context) (def string, all []string, err erro
 }
 
 // CheckRelay connects to addr once (checking its fingerprint) and pings it.
+// addr may be credentialed (spec/relay.md §3.5); the password is not used.
 func (e *Engine) CheckRelay(ctx context.Context, addr string) error {
+	if a, err := wire.ParseCredentialed(addr); err == nil {
+		addr = a.String()
+	}
 	c, err := e.pool.get(ctx, addr)
 	if err != nil {
 		return err
