@@ -16,6 +16,7 @@ import (
 	"veil/relay"
 	"veil/relay/relaytest"
 	"veil/relay/wire"
+	"veil/vault"
 )
 
 // sentinelPassword is a relay password no text but an invite key may hold.
@@ -473,4 +474,49 @@ func TestPasswordNeverLeaks(t *testing.T) {
 	}
 	texts = append(texts, logs.String())
 	checkNoPassword(t, "a text", texts...)
+}
+
+// TestPasswordRelayCredentialedOption: a credentialed relay given to
+// Invite, GroupCreate or Join has its password stored, as relay add would;
+// the chats and groups name the canonical address.
+func TestPasswordRelayCredentialedOption(t *testing.T) {
+	ctx := context.Background()
+	addr, _ := passwordRelay(t, "sesame")
+	cred := credentialed(t, addr, "sesame")
+	ana, _ := groupEngine(t, "")
+	key, _, err := ana.Invite(ctx, InviteOptions{Relay: cred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := storedPassword(t, ana, addr); string(stored) != "sesame" {
+		t.Fatal("Invite did not store the password")
+	}
+	cat, _ := groupEngine(t, "")
+	if _, err := cat.GroupCreate(ctx, GroupOptions{Name: "river", Relay: cred}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := storedPassword(t, cat, addr); string(stored) != "sesame" {
+		t.Fatal("GroupCreate did not store the password")
+	}
+	// ben's own mailbox goes to the relay he names, with its password; the
+	// key's password is kept for the key's relay too.
+	ben, _ := groupEngine(t, "")
+	if _, err := ben.Join(ctx, rekeyed(t, key, ""), JoinOptions{Relay: cred}); err != nil {
+		t.Fatal(err)
+	}
+	var relays []string
+	_ = ben.v.View(ctx, func(tx *vault.Tx) error {
+		cs, err := tx.Contacts()
+		for _, c := range cs {
+			for _, rc := range c.Relays {
+				relays = append(relays, rc.Address)
+			}
+		}
+		return err
+	})
+	for _, r := range relays {
+		if r != addr {
+			t.Fatalf("a contact names the relay as %q, want the canonical %q", r, addr)
+		}
+	}
 }
