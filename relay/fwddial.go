@@ -44,14 +44,15 @@ func (s *Server) destIPs(ctx context.Context, host string) ([]netip.Addr, error)
 			return nil, errors.New("relay: destination resolves to no address")
 		}
 	}
+	checked := make([]netip.Addr, len(ips)) // not ips: the resolver may keep it
 	for i, ip := range ips {
 		ip = ip.Unmap().WithZone("")
 		if !s.fwdPrivate && !publicIP(ip) {
 			return nil, errNotPublic
 		}
-		ips[i] = ip
+		checked[i] = ip
 	}
-	return ips, nil
+	return checked, nil
 }
 
 // pinnedDial returns a dial function for conn.Options.Dial that ignores
