@@ -56,6 +56,8 @@ type logRecord struct {
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
 	Moved  int64  `json:"moved,omitempty"`
+	// Side are the epoch's logs on the group's other relays (§3.5).
+	Side []sideLogRec `json:"side,omitempty"`
 	// RosterHash names the roster; Roster is empty when the roster is
 	// stored apart (putGroup).
 	RosterHash []byte         `json:"rh"`
@@ -92,7 +94,7 @@ func (l *groupLog) record() *logRecord {
 		l.rh, _ = l.roster.Hash()
 	}
 	return &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
-		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
+		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, Side: l.sideRecords()}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -114,7 +116,11 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if len(r.Conf) != crypto.HashSize {
 		return nil, errors.New("client: corrupt group record")
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster}
+	side, err := loadSideLogs(r.Side)
+	if err != nil {
+		return nil, err
+	}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster, side: side}
 	copy(l.conf[:], r.Conf)
 	if copy(l.rh[:], r.RosterHash) != crypto.HashSize {
 		l.rh, _ = ro.Hash()
@@ -340,6 +346,9 @@ type GroupOptions struct {
 	Timer   time.Duration // disappearing timer for every member's copy
 	Expires time.Duration // the group's lifetime from now; zero = none
 	Relay   string        // the relay holding the group's logs; the default when empty
+	// Relays, when given, are the group's relays, the primary first (at
+	// most two, spec/groups.md §3.5); Relay is then ignored.
+	Relays []string
 }
 
 // GroupCreate creates a group with us as its only member and admin
@@ -355,7 +364,17 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
-	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay for good, spec/groups.md §3.5
+	var relays []string
+	if len(opt.Relays) > 1 {
+		// Two relays: the roster names them (spec/groups.md §3.5).
+		if relays, err = e.groupRelays(ctx, opt.Relays); err != nil {
+			return "", err
+		}
+		opt.Relay = relays[0]
+	} else if len(opt.Relays) == 1 {
+		opt.Relay = opt.Relays[0]
+	}
+	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay, spec/groups.md §3.5
 	if err != nil {
 		return "", err
 	}
@@ -364,13 +383,13 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 		return "", err
 	}
 	now := e.now()
-	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
+	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second), Relays: relays}
 	var deadline time.Time
 	if opt.Expires > 0 {
 		deadline = now.Add(opt.Expires).Truncate(time.Second)
 		s.Deadline = uint64(deadline.Unix())
 	}
-	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0)
+	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0, e.groupDial(addr, c))
 	if err != nil {
 		return "", relayCause(addr, err)
 	}
@@ -442,10 +461,15 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	// Our queued messages, marked sent once their entries leave the queue.
 	queued := outMessages(g.out)
 	defer func() { e.groupSent(ctx, chat.ID, queued, g.out) }()
+	// The primary relay; a group on two keeps working without it
+	// (spec/groups.md §3.5).
+	rec.Relay = primaryOf(g, rec)
 	c, err := e.pool.get(ctx, rec.Relay)
-	if err != nil {
+	if err != nil && !g.multiRelay() {
 		return err
 	}
+	g.relays = e.groupDial(rec.Relay, c)
+	defer func() { e.emitAll(ctx, &chat, e.downEvents(g)) }()
 	// Entries a crash or a dropped connection left queued stay first in
 	// the queue, so the log keeps our order; they go out after f, once f
 	// has read the log and a message queued in an epoch since left is
@@ -476,7 +500,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 			return err
 		}
 	}
-	if ferr != nil && isConnErr(ferr) {
+	if ferr != nil && isConnErr(ferr) && c != nil {
 		e.pool.drop(rec.Relay, c)
 	}
 	return relayCause(rec.Relay, ferr)
@@ -981,7 +1005,7 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 		committed := false
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
-			if rec.DropLog != nil {
+			if rec.DropLog != nil && c != nil {
 				_ = e.dropExchangeLog(ctx, rec, c) // tried again at the next sync
 			}
 			if rec.Join != nil {
@@ -994,8 +1018,10 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			if err != nil || g.gone || g.removed || !g.drained() {
-				return evs, err // a previous epoch not drained: on at the next sync
+			if err != nil || g.gone || g.removed || !g.drained() || c == nil {
+				// A previous epoch not drained, or the primary relay
+				// down (spec/groups.md §3.5): on at the next sync.
+				return evs, err
 			}
 			ie, err := e.serveInvites(ctx, g, rec, c)
 			evs = append(evs, ie...)

@@ -40,6 +40,9 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if g.gone || g.cur.roster == nil || !g.isAdmin() {
 			return nil, notAllowed("only an admin can invite to a group")
 		}
+		if c == nil {
+			return nil, errPrimaryDown
+		}
 		a, err := wire.ParseAddress(rec.Relay)
 		if err != nil {
 			return nil, err

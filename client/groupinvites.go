@@ -175,6 +175,9 @@ func (e *Engine) cancelGroupInvite(ctx context.Context, chat vault.Chat, tag str
 		if err != nil {
 			return nil, err
 		}
+		if c == nil {
+			return nil, errPrimaryDown
+		}
 		inv := rec.Invites[i]
 		gone, taken := e.takeGroupBlob(ctx, c, rec, &inv)
 		res.BlobLeft, res.Taken = !gone, taken
