@@ -458,8 +458,8 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 				reads++
 				entries, err := g.readLog(ctx, c, l, k)
 				if err != nil {
-					if l.nlogs() == 1 {
-						return evs, err
+					if l.nlogs() == 1 && g.cur.nlogs() == 1 {
+						return evs, err // a group on one relay
 					}
 					failed, lastErr = failed+1, err
 					break
@@ -488,12 +488,13 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 		case moved:
 			g.prevIdle = false
 			continue
-		case failed == l.nlogs():
+		case failed == l.nlogs() && !draining:
 			return evs, lastErr
 		case draining:
-			// Read to its end. A member that has not yet read the commit
-			// may still append to it, so it is read again at every poll
-			// for drainGrace after we moved (§7.2).
+			// Read to its end (or, in a group on two relays, its relays
+			// are down: the group moved off them). A member that has not
+			// yet read the commit may still append to it, so it is read
+			// again at every poll for drainGrace after we moved (§7.2).
 			if g.nowUnix()-g.prev.moved >= int64(drainGrace/time.Second) {
 				g.prev = nil
 			} else {
