@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"strings"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -26,12 +27,26 @@ type twoRelayGroup struct {
 	nextMsg int
 }
 
-func newTwoRelayGroup(t *testing.T) *twoRelayGroup {
+func newTwoRelayGroup(t *testing.T) *twoRelayGroup { return newTwoRelayGroupAt(t, nil) }
+
+// newTwoRelayGroupAt is newTwoRelayGroup with the engines on clock now
+// (the real one when nil).
+func newTwoRelayGroupAt(t *testing.T, now func() time.Time) *twoRelayGroup {
 	t.Helper()
 	ctx := context.Background()
 	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
 	for range 3 {
-		e, ev := groupEngine(t, w.a.Address.String())
+		ev := make(chan Event, 256)
+		cfg := Config{Dir: t.TempDir(), Events: ev, Now: now,
+			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		e, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.Setup(ctx, w.a.Address.String()); err != nil {
+			t.Fatal(err)
+		}
 		w.e, w.ev = append(w.e, e), append(w.ev, ev)
 	}
 	gid, err := w.e[0].GroupCreate(ctx, GroupOptions{Name: "river", As: "ana",
@@ -291,4 +306,80 @@ func TestGroupHostileRelaySet(t *testing.T) {
 	}
 	w.talk(t, 1)
 	w.checkOnce(t)
+}
+
+// countEvents counts the events of type typ waiting on ch.
+func countEvents(ch chan Event, typ EventType) int {
+	n := 0
+	for _, ev := range pendingEvents(ch) {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGroupRelayDownReportedOnce (fake clock): a relay that stays down
+// through many syncs is reported once per member, and once more when it
+// answers again; a group moved off two relays that are both down reads
+// its new relays at once and gives the old epoch up after drainGrace.
+func TestGroupRelayDownReportedOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	w := newTwoRelayGroupAt(t, clk.now)
+	for i := range w.ev {
+		pendingEvents(w.ev[i])
+	}
+	w.b.Stop()
+	for range 3 {
+		w.talk(t, 1)
+		clk.advance(time.Minute)
+	}
+	for i := range w.ev {
+		if n := countEvents(w.ev[i], EventGroupRelayDown); n != 1 {
+			t.Errorf("member %d: %d down events", i, n)
+		}
+	}
+	w.b.Restart()
+	w.talk(t, 1)
+	w.syncAll(t)
+	for i := range w.ev {
+		if n := countEvents(w.ev[i], EventGroupRelayUp); n != 1 {
+			t.Errorf("member %d: %d up events", i, n)
+		}
+	}
+	w.checkOnce(t)
+
+	// Moved to two new relays, the old ones both down.
+	c, d := relaytest.Start(t), relaytest.Start(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{c.Address.String(), d.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.a.Stop()
+	w.b.Stop()
+	w.talk(t, 1)
+	w.checkOnce(t)
+	prev := func(i int) bool {
+		var held bool
+		err := w.e[i].withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			held = g.prev != nil
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	clk.advance(drainGrace + time.Second)
+	w.syncAll(t)
+	for i := range w.e {
+		if prev(i) {
+			t.Errorf("member %d still drains the old epoch after drainGrace", i)
+		}
+	}
+	// Roster changes go ahead on the new relays.
+	if err := w.e[0].GroupRemove(ctx, w.ids[0], "cat"); err != nil {
+		t.Fatal(err)
+	}
 }
