@@ -84,6 +84,9 @@ type groupInviteRec struct {
 	// capability (secret), spec/client.md §4.4.
 	AlarmLog  []byte `json:"alarm_log,omitempty"`
 	AlarmRead []byte `json:"alarm_read,omitempty"`
+	// Relay holds the invite's logs in a group that names its relays:
+	// the primary when it was made (spec/groups.md §3.5).
+	Relay string `json:"relay,omitempty"`
 }
 
 const groupRecordV = 2

@@ -300,9 +300,9 @@ func (g *groupState) reseal() error {
 			continue
 		}
 		if p.Env == nil {
-			if p.Relay != "" && (g.prev == nil || !g.prev.hasLog(p.Log)) {
+			if p.Spare && (g.prev == nil || !g.prev.hasLog(p.Log)) {
 				// A copy for a log nobody reads any more, whose other
-				// copy went out (spec/groups.md §6.2): dropped.
+				// copy went out (spec/groups.md §3.5): dropped.
 				continue
 			}
 			out = append(out, p)

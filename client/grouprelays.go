@@ -141,7 +141,10 @@ type relayConns struct {
 // relay of a group whose roster names none).
 func (g *groupState) connFor(ctx context.Context, c *conn.Conn, addr string) (*conn.Conn, error) {
 	rc := g.relays
-	if addr == "" || rc == nil || rc.dial == nil || addr == rc.primary {
+	if addr != "" && (rc == nil || rc.dial == nil) {
+		return nil, errors.New("client: no way to reach the group's other relay")
+	}
+	if addr == "" || addr == rc.primary {
 		if c == nil {
 			return nil, errPrimaryDown
 		}

@@ -129,6 +129,23 @@ func (w *twoRelayGroup) checkOnce(t *testing.T) {
 	}
 }
 
+// checkBothRead checks that every member read the current epoch's log on
+// each relay.
+func (w *twoRelayGroup) checkBothRead(t *testing.T) {
+	t.Helper()
+	for i, e := range w.e {
+		err := e.withGroup(context.Background(), w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if len(g.cur.side) != 1 || g.cur.cursor == 0 || g.cur.side[0].cursor == 0 {
+				t.Errorf("member %d: cursors %d and %+v", i, g.cur.cursor, g.cur.side)
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestGroupTwoRelays: a group of three on two relays talks; the
 // secondary stops mid-conversation and comes back, then the primary: the
 // group keeps talking through the other relay each time, roster changes
@@ -139,6 +156,12 @@ func TestGroupTwoRelays(t *testing.T) {
 	w := newTwoRelayGroup(t)
 	w.talk(t, 2)
 	w.checkOnce(t)
+	w.checkBothRead(t)
+	for i := range w.e {
+		if n := countEvents(w.ev[i], EventGroupRelayDown); n != 0 {
+			t.Fatalf("member %d: a relay reported down while both answer", i)
+		}
+	}
 
 	w.b.Stop()
 	w.talk(t, 2)
@@ -382,4 +405,43 @@ func TestGroupRelayDownReportedOnce(t *testing.T) {
 	if err := w.e[0].GroupRemove(ctx, w.ids[0], "cat"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestGroupInviteAcrossMove: an invite made before the group moved to
+// other relays still lets its joiner in (its logs stay on the relay it
+// was made on), and the joiner enters the group on its new relays.
+func TestGroupInviteAcrossMove(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	key, err := w.e[0].GroupInvite(ctx, w.ids[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, d := relaytest.Start(t), relaytest.Start(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{c.Address.String(), d.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	dan, danEv := groupEngine(t, w.a.Address.String())
+	did, err := dan.Join(ctx, key, JoinOptions{As: "dan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ids = append(w.e, dan), append(w.ids, did)
+	w.ev = append(w.ev, make(chan Event, 256))
+	w.syncAll(t)
+	w.syncAll(t)
+	ms, _, err := dan.GroupMembers(ctx, did)
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("dan sees %d members: %v", len(ms), err)
+	}
+	if n := countEvents(danEv, EventGroupRelayDown); n != 0 {
+		t.Fatal("dan reported a relay down while all answer")
+	}
+	w.talk(t, 1)
+	w.checkBothRead(t)
+	w.a.Stop()
+	w.b.Stop()
+	w.talk(t, 1)
+	w.checkOnce(t)
 }
