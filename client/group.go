@@ -1033,6 +1033,9 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			}
 			g.dueUpdate()
 			ce, err := g.commitNext(ctx, c)
+			if err != nil && g.relayFailed() {
+				err = nil // reported once as group_relay_down; the commit waits (spec/groups.md §3.5)
+			}
 			committed = g.pending != nil
 			return append(evs, ce...), err
 		})

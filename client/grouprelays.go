@@ -176,6 +176,12 @@ func (g *groupState) relayDown(addr string, c *conn.Conn, err error) {
 	}
 }
 
+// relayFailed reports whether a relay of a group on two relays failed
+// during this operation.
+func (g *groupState) relayFailed() bool {
+	return g.multiRelay() && g.relays != nil && len(g.relays.down) > 0
+}
+
 // copiesFor queues sealed entry m for every log of epoch l: the primary
 // first (spec/groups.md §6.2).
 func (g *groupState) copiesFor(l *groupLog, m []byte, pt []byte) []pendingAppend {

@@ -445,3 +445,80 @@ func TestGroupInviteAcrossMove(t *testing.T) {
 	w.talk(t, 1)
 	w.checkOnce(t)
 }
+
+// TestGroupUpgradeToTwoRelays: a group on one relay (version-2 records)
+// moves onto two with a settings commit, its primary changing on the
+// way; its members follow without an invite and keep talking through
+// the new primary when the old relay goes.
+func TestGroupUpgradeToTwoRelays(t *testing.T) {
+	ctx := context.Background()
+	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
+	for range 2 {
+		e, ev := groupEngine(t, w.a.Address.String())
+		w.e, w.ev = append(w.e, e), append(w.ev, ev)
+	}
+	gid, err := w.e[0].GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := w.e[0].GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := w.e[1].Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ids = []string{gid, bid}
+	w.syncAll(t)
+	w.syncAll(t)
+	w.talk(t, 1)
+	if err := w.e[0].GroupSet(ctx, gid, GroupSettings{Relays: []string{w.b.Address.String(), w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.talk(t, 1)
+	w.checkBothRead(t)
+	w.a.Stop()
+	w.talk(t, 2)
+	w.checkOnce(t)
+	// A commit needs a log on every relay of its epoch (spec/groups.md
+	// §3.5): it waits for the old relay, then goes through.
+	if err := w.e[0].GroupRekey(ctx, gid); err == nil {
+		t.Fatal("a commit with a relay of the group down")
+	}
+	w.a.Restart()
+	if err := w.e[0].GroupRekey(ctx, gid); err != nil {
+		t.Fatalf("a commit through the new primary: %v", err)
+	}
+	w.syncAll(t)
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupCommitWaitsForSecondary: with the secondary down, a member's
+// leave is read and its commit waits without failing any sync; once the
+// secondary is back, the commit goes through and the others talk on.
+func TestGroupCommitWaitsForSecondary(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.b.Stop()
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	w.syncAll(t)
+	w.syncAll(t)
+	if ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1]); err != nil || len(ms) != 3 {
+		t.Fatalf("ben sees %d members with the secondary down: %v", len(ms), err)
+	}
+	w.talk(t, 1)
+	w.b.Restart()
+	w.syncAll(t)
+	w.syncAll(t)
+	if ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1]); err != nil || len(ms) != 2 {
+		t.Fatalf("ben sees %d members: %v", len(ms), err)
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
