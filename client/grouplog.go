@@ -400,6 +400,9 @@ func (g *groupState) flushOut(ctx context.Context, c *conn.Conn) error {
 			keep = append(keep, p)
 			continue
 		}
+		if p.Spare {
+			g.remember(p.Body) // read back later than our other entries
+		}
 		spare(keep, p.Body)
 		spare(g.out[i+1:], p.Body)
 	}
