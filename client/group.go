@@ -27,8 +27,11 @@ import (
 
 // groupRecord is the vault's group record (JSON, sealed by the vault).
 type groupRecord struct {
-	V       int                    `json:"v"`
-	Relay   string                 `json:"relay"`
+	V     int    `json:"v"`
+	Relay string `json:"relay"`
+	// Relays are the current epoch's relays of a group that names them
+	// (spec/groups.md §3.5), kept so that no relay a group uses is removed.
+	Relays  []string               `json:"relays,omitempty"`
 	Sign    []byte                 `json:"sign"` // signing seed (secret)
 	Seal    []byte                 `json:"seal"` // X25519 sealing key (secret)
 	Kem     []byte                 `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
@@ -319,6 +322,12 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 // fill writes g back into rec.
 func (g *groupState) fill(rec *groupRecord) {
 	rec.V = groupRecordV
+	rec.Relays = nil
+	if g.cur.roster != nil {
+		for k := range g.cur.roster.Settings.Relays {
+			rec.Relays = append(rec.Relays, g.cur.relay(k))
+		}
+	}
 	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out

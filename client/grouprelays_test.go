@@ -157,6 +157,13 @@ func TestGroupTwoRelays(t *testing.T) {
 	w.talk(t, 2)
 	w.checkOnce(t)
 	w.checkBothRead(t)
+	// The secondary is in use: it cannot be removed from the profile.
+	if err := w.e[1].AddRelay(ctx, w.b.Address.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e[1].RemoveRelay(ctx, w.b.Address.String()); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Fatalf("removing the group's secondary relay: %v", err)
+	}
 	for i := range w.e {
 		if n := countEvents(w.ev[i], EventGroupRelayDown); n != 0 {
 			t.Fatalf("member %d: a relay reported down while both answer", i)
