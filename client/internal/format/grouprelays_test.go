@@ -225,7 +225,11 @@ func TestWelcomeV3(t *testing.T) {
 			t.Errorf("log count %d parsed", n)
 		}
 	}
-	if MaxWelcomeParts != 81 {
-		t.Fatalf("MaxWelcomeParts %d", MaxWelcomeParts)
+	// The limits of spec/groups.md §11.
+	if MaxWelcomeParts != 81 || maxWelcomeSizeV3 != 1284291 {
+		t.Fatalf("MaxWelcomeParts %d, largest welcome %d", MaxWelcomeParts, maxWelcomeSizeV3)
+	}
+	if MaxCommitSizeV3 != 1138467 || CommitPartsFor(MaxCommitSizeV3) != 73 || SealedLogsExtra != 65 {
+		t.Fatalf("MaxCommitSizeV3 %d in %d parts", MaxCommitSizeV3, CommitPartsFor(MaxCommitSizeV3))
 	}
 }
