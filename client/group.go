@@ -27,8 +27,11 @@ import (
 
 // groupRecord is the vault's group record (JSON, sealed by the vault).
 type groupRecord struct {
-	V       int                    `json:"v"`
-	Relay   string                 `json:"relay"`
+	V     int    `json:"v"`
+	Relay string `json:"relay"`
+	// Relays are the current epoch's relays of a group that names them
+	// (spec/groups.md §3.5), kept so that no relay a group uses is removed.
+	Relays  []string               `json:"relays,omitempty"`
 	Sign    []byte                 `json:"sign"` // signing seed (secret)
 	Seal    []byte                 `json:"seal"` // X25519 sealing key (secret)
 	Kem     []byte                 `json:"kem"`  // ML-KEM-768 sealing key seed (secret)
@@ -56,6 +59,8 @@ type logRecord struct {
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
 	Moved  int64  `json:"moved,omitempty"`
+	// Side are the epoch's logs on the group's other relays (§3.5).
+	Side []sideLogRec `json:"side,omitempty"`
 	// RosterHash names the roster; Roster is empty when the roster is
 	// stored apart (putGroup).
 	RosterHash []byte         `json:"rh"`
@@ -82,6 +87,9 @@ type groupInviteRec struct {
 	// capability (secret), spec/client.md §4.4.
 	AlarmLog  []byte `json:"alarm_log,omitempty"`
 	AlarmRead []byte `json:"alarm_read,omitempty"`
+	// Relay holds the invite's logs in a group that names its relays:
+	// the primary when it was made (spec/groups.md §3.5).
+	Relay string `json:"relay,omitempty"`
 }
 
 const groupRecordV = 2
@@ -92,7 +100,7 @@ func (l *groupLog) record() *logRecord {
 		l.rh, _ = l.roster.Hash()
 	}
 	return &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
-		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved}
+		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, Side: l.sideRecords()}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -114,7 +122,11 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if len(r.Conf) != crypto.HashSize {
 		return nil, errors.New("client: corrupt group record")
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster}
+	side, err := loadSideLogs(r.Side)
+	if err != nil {
+		return nil, err
+	}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster, side: side}
 	copy(l.conf[:], r.Conf)
 	if copy(l.rh[:], r.RosterHash) != crypto.HashSize {
 		l.rh, _ = ro.Hash()
@@ -310,6 +322,12 @@ func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 // fill writes g back into rec.
 func (g *groupState) fill(rec *groupRecord) {
 	rec.V = groupRecordV
+	rec.Relays = nil
+	if g.cur.roster != nil {
+		for k := range g.cur.roster.Settings.Relays {
+			rec.Relays = append(rec.Relays, g.cur.relay(k))
+		}
+	}
 	rec.Sign, rec.Seal, rec.Kem = g.sign.Seed(), g.seal.Bytes(), g.kem.Seed()
 	rec.TTL = int64(g.ttl / time.Second)
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
@@ -340,6 +358,9 @@ type GroupOptions struct {
 	Timer   time.Duration // disappearing timer for every member's copy
 	Expires time.Duration // the group's lifetime from now; zero = none
 	Relay   string        // the relay holding the group's logs; the default when empty
+	// Relays, when given, are the group's relays, the primary first (at
+	// most two, spec/groups.md §3.5); Relay is then ignored.
+	Relays []string
 }
 
 // GroupCreate creates a group with us as its only member and admin
@@ -355,7 +376,17 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
-	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay for good, spec/groups.md §3.5
+	var relays []string
+	if len(opt.Relays) > 1 {
+		// Two relays: the roster names them (spec/groups.md §3.5).
+		if relays, err = e.groupRelays(ctx, opt.Relays); err != nil {
+			return "", err
+		}
+		opt.Relay = relays[0]
+	} else if len(opt.Relays) == 1 {
+		opt.Relay = opt.Relays[0]
+	}
+	addr, err := e.pickRelay(ctx, opt.Relay) // the group's relay, spec/groups.md §3.5
 	if err != nil {
 		return "", err
 	}
@@ -363,18 +394,22 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
-	pws, err := e.passwordsFor(ctx, addr)
+	var pws groupPasswords
+	err = e.v.View(ctx, func(tx *vault.Tx) error {
+		pws = loadGroupPasswords(tx, addr, relays)
+		return nil
+	})
 	if err != nil {
 		return "", err
 	}
 	now := e.now()
-	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
+	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second), Relays: relays}
 	var deadline time.Time
 	if opt.Expires > 0 {
 		deadline = now.Add(opt.Expires).Truncate(time.Second)
 		s.Deadline = uint64(deadline.Unix())
 	}
-	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0, pws)
+	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0, pws, e.groupDial(addr, c))
 	if err != nil {
 		return "", relayCause(addr, err)
 	}
@@ -442,7 +477,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 		if g, rec, err = e.loadGroup(tx, chat.GroupID, &grp); err != nil {
 			return err
 		}
-		g.pws = loadRelayPasswords(tx, rec.Relay)
+		g.pws = loadGroupPasswords(tx, rec.Relay, g.cur.relays())
 		return nil
 	})
 	if err != nil {
@@ -452,10 +487,15 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 	// Our queued messages, marked sent once their entries leave the queue.
 	queued := outMessages(g.out)
 	defer func() { e.groupSent(ctx, chat.ID, queued, g.out) }()
+	// The primary relay; a group on two keeps working without it
+	// (spec/groups.md §3.5).
+	rec.Relay = primaryOf(g, rec)
 	c, err := e.pool.get(ctx, rec.Relay)
-	if err != nil {
+	if err != nil && !g.multiRelay() {
 		return err
 	}
+	g.relays = e.groupDial(rec.Relay, c)
+	defer func() { e.emitAll(ctx, &chat, e.downEvents(g)) }()
 	// Entries a crash or a dropped connection left queued stay first in
 	// the queue, so the log keeps our order; they go out after f, once f
 	// has read the log and a message queued in an epoch since left is
@@ -486,7 +526,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 			return err
 		}
 	}
-	if ferr != nil && isConnErr(ferr) {
+	if ferr != nil && isConnErr(ferr) && c != nil {
 		e.pool.drop(rec.Relay, c)
 	}
 	return relayCause(rec.Relay, ferr)
@@ -994,7 +1034,7 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 		committed := false
 		err := e.withGroup(ctx, id, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			var evs []Event
-			if rec.DropLog != nil {
+			if rec.DropLog != nil && c != nil {
 				_ = e.dropExchangeLog(ctx, rec, c) // tried again at the next sync
 			}
 			if rec.Join != nil {
@@ -1007,8 +1047,10 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			pe, err := g.poll(ctx, c)
 			evs = append(evs, pe...)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			if err != nil || g.gone || g.removed || !g.drained() {
-				return evs, err // a previous epoch not drained: on at the next sync
+			if err != nil || g.gone || g.removed || !g.drained() || c == nil {
+				// A previous epoch not drained, or the primary relay
+				// down (spec/groups.md §3.5): on at the next sync.
+				return evs, err
 			}
 			ie, err := e.serveInvites(ctx, g, rec, c)
 			evs = append(evs, ie...)
@@ -1017,6 +1059,9 @@ func (e *Engine) syncGroups(ctx context.Context, only map[string]bool) error {
 			}
 			g.dueUpdate()
 			ce, err := g.commitNext(ctx, c)
+			if err != nil && g.relayFailed() {
+				err = nil // reported once as group_relay_down; the commit waits (spec/groups.md §3.5)
+			}
 			committed = g.pending != nil
 			return append(evs, ce...), err
 		})

@@ -224,7 +224,16 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 	if err != nil {
 		return err
 	}
-	if cm.LogID, err = nl.epoch.SealLogID(nl.id); err != nil {
+	if len(next.Settings.Relays) > 0 {
+		ids := make([]crypto.ID, 0, nl.nlogs())
+		for k := range nl.nlogs() {
+			ids = append(ids, nl.logID(k))
+		}
+		cm.LogID, err = format.SealLogIDs(nl.epoch, ids)
+	} else {
+		cm.LogID, err = nl.epoch.SealLogID(nl.id)
+	}
+	if err != nil {
 		return err
 	}
 	cm.Sign(g.sign, old.epoch.Context())
@@ -272,11 +281,27 @@ func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster,
 	if err != nil {
 		return nil, err
 	}
-	id, err := createLog(ctx, c, ep, g.ttl, g.pws)
-	if err != nil {
-		return nil, err
+	l := &groupLog{epoch: ep, roster: r}
+	// One log on each of the epoch's relays (spec/groups.md §3.5): a
+	// commit waits until every one of them answers.
+	ids := make([]crypto.ID, 0, max(1, len(r.Settings.Relays)))
+	for k := range max(1, len(r.Settings.Relays)) {
+		cc, err := g.connFor(ctx, c, l.relay(k))
+		if err != nil {
+			return nil, err
+		}
+		if k < len(r.Settings.Relays) {
+			g.pws.take(r.Settings.Relays[k])
+		}
+		id, err := createLog(ctx, cc, ep, g.ttl, g.pws.forRelay(g.relayAddr(l.relay(k))))
+		if err != nil {
+			g.relayDown(l.relay(k), cc, err)
+			return nil, err
+		}
+		ids = append(ids, id)
 	}
-	return &groupLog{epoch: ep, roster: r, id: id}, nil
+	l.setLogs(ids)
+	return l, nil
 }
 
 // ownEntry handles one of our own entries read back from the current log:
@@ -323,7 +348,7 @@ func (g *groupState) winPending() []Event {
 		joiner, jerr := format.ParseMember(p.Intent.Operand)
 		if err == nil && serr == nil && jerr == nil {
 			g.welcomes = append(g.welcomes, welcomeJob{invite: p.Intent.Invite, joiner: joiner,
-				welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id, Conf: next.conf}})
+				welcome: &format.GroupWelcome{Roster: rb, Secret: secret, LogID: next.id, Conf: next.conf, Logs: next.logIDs()}})
 		}
 	}
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.roster.Epoch)})

@@ -40,13 +40,16 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if g.gone || g.cur.roster == nil || !g.isAdmin() {
 			return nil, notAllowed("only an admin can invite to a group")
 		}
+		if c == nil {
+			return nil, errPrimaryDown
+		}
 		a, err := wire.ParseAddress(rec.Relay)
 		if err != nil {
 			return nil, err
 		}
 		// The key carries the relay's password: the joiner may become an
 		// admin and then creates logs there (spec/groups.md §9.1).
-		k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: g.pws.current()}}
+		k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: g.pws.current(rec.Relay)}}
 		if err := e.random(k.Secret[:]); err != nil {
 			return nil, err
 		}
@@ -76,8 +79,12 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			_ = c.DeleteLog(cctx, logID, &gk.Write)
 			return nil, fmt.Errorf("client: storing the invite: %w", err)
 		}
-		rec.Invites = append(rec.Invites, groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires), Created: e.now(),
-			Token: gb.Token[:], AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]})
+		inv := groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires), Created: e.now(),
+			Token: gb.Token[:], AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]}
+		if len(g.cur.roster.Settings.Relays) > 0 {
+			inv.Relay = rec.Relay
+		}
+		rec.Invites = append(rec.Invites, inv)
 		out = k.String()
 		return nil, nil
 	})
@@ -248,6 +255,7 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 			if err != nil {
 				return []Event{{Type: EventWarning, Err: err.Error()}}, nil
 			}
+			ng.holds, ng.relays = g.holds, g.relays // this operation's, as before the welcome
 			*g = *ng
 			rec.Join, rec.DropLog = nil, j
 			e.groupsChanged() // the next sync deletes the exchange log
@@ -289,7 +297,15 @@ func (e *Engine) serveInvites(ctx context.Context, g *groupState, rec *groupReco
 	var evs []Event
 	now := e.now()
 	keep := rec.Invites[:0]
+	primary := c
 	for _, inv := range rec.Invites {
+		// An invite made before a move has its logs on the relay it was
+		// made on (spec/groups.md §3.5).
+		c, err := g.connFor(ctx, primary, inv.Relay)
+		if err != nil {
+			keep = append(keep, inv) // that relay is down: at the next sync
+			continue
+		}
 		if now.After(inv.Until) || g.gone || !g.isAdmin() {
 			e.endInvite(ctx, c, &inv)
 			continue
@@ -473,7 +489,7 @@ func (e *Engine) queueWelcome(g *groupState, inv *groupInviteRec, job welcomeJob
 		return err
 	}
 	for _, b := range bodies {
-		g.out = append(g.out, pendingAppend{Log: bytes.Clone(logID[:]), Cap: bytes.Clone(gk.Write[:]), Body: b})
+		g.out = append(g.out, pendingAppend{Log: bytes.Clone(logID[:]), Cap: bytes.Clone(gk.Write[:]), Body: b, Relay: inv.Relay})
 	}
 	return nil
 }

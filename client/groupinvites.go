@@ -176,6 +176,10 @@ func (e *Engine) cancelGroupInvite(ctx context.Context, chat vault.Chat, tag str
 			return nil, err
 		}
 		inv := rec.Invites[i]
+		c, err = g.connFor(ctx, c, inv.Relay)
+		if err != nil {
+			return nil, err
+		}
 		gone, taken := e.takeGroupBlob(ctx, c, rec, &inv)
 		res.BlobLeft, res.Taken = !gone, taken
 		e.endInvite(ctx, c, &inv)

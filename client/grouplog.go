@@ -48,6 +48,7 @@ type groupLog struct {
 	roster *format.Roster
 	id     crypto.ID
 	cursor uint64                // the last seq processed
+	side   []sideLog             // the epoch's logs on the group's other relays (§3.5)
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
 	// rb and rh are the roster's record and hash, kept once computed;
@@ -73,7 +74,7 @@ type groupState struct {
 	seal crypto.DHPrivate     // our per-group X25519 sealing key
 	kem  crypto.KEM768Private // our per-group ML-KEM-768 sealing key
 	ttl  time.Duration
-	pws  *relayPasswords // for LNEW on the group's relay; loaded with the group, never stored in it
+	pws  groupPasswords // for LNEW on the group's relays; loaded with the group, never stored in it
 
 	cur  groupLog
 	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
@@ -109,6 +110,8 @@ type groupState struct {
 
 	// holds is the engine's log read back-off; nil holds nothing.
 	holds *readHolds
+	// relays reaches the group's relays other than c's (nil: c only).
+	relays *relayConns
 
 	gone bool // burned or left: erase the group
 	// removed is set when a commit left us out: the engine keeps the
@@ -134,7 +137,7 @@ func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, cr
 
 // createGroup makes a group with us as its only member and admin, and its
 // first log on c's relay (spec/groups.md §3, §3.5, §6.1).
-func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings format.Settings, ttl time.Duration, pws *relayPasswords) (*groupState, error) {
+func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings format.Settings, ttl time.Duration, pws groupPasswords, relays *relayConns) (*groupState, error) {
 	if err := format.CheckGroupNick(nick); err != nil {
 		return nil, err
 	}
@@ -142,7 +145,7 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 	if err != nil {
 		return nil, err
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl, pws: pws}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl, pws: pws, relays: relays}
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
@@ -208,6 +211,14 @@ func joinGroup(rcfg ratchet.Config, sign crypto.SignPrivate, seal crypto.DHPriva
 		return nil, err
 	}
 	g.cur, g.updated = groupLog{epoch: ep, roster: r, id: w.LogID, conf: w.Conf}, g.nowUnix()
+	if len(w.Logs) > 0 {
+		if len(w.Logs) != len(r.Settings.Relays) {
+			return nil, errors.New("client: the group welcome's logs do not match the group's relays")
+		}
+		g.cur.setLogs(w.Logs)
+	} else if len(r.Settings.Relays) > 0 {
+		return nil, errors.New("client: the group welcome's logs do not match the group's relays")
+	}
 	return g, nil
 }
 
@@ -247,10 +258,14 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 	if err != nil {
 		return err
 	}
-	g.queue(&g.cur, m)
+	// Everything but a commit's parts goes to every log of the epoch
+	// (spec/groups.md §6.2); a TEXT keeps its envelope for reseal.
+	var keep []byte
 	if chatEntry {
-		g.out[len(g.out)-1].Env = pt
+		keep = pt
 	}
+	g.remember(m)
+	g.out = append(g.out, g.copiesFor(&g.cur, m, keep)...)
 	if g.deferUploads {
 		return nil
 	}
@@ -266,6 +281,12 @@ type pendingAppend struct {
 	// Env is a TEXT's envelope (secret): sealed again in the current
 	// epoch if the group moved on before it went out.
 	Env []byte `json:"env,omitempty"`
+	// Relay is the relay of the log, for a group whose roster names its
+	// relays; "" is the group's one relay.
+	Relay string `json:"relay,omitempty"`
+	// Spare: another copy of this entry is out; this one only completes
+	// the other relay's log.
+	Spare bool `json:"spare,omitempty"`
 }
 
 // reseal seals again, in the current epoch, every queued TEXT sealed in
@@ -277,12 +298,26 @@ func (g *groupState) reseal() error {
 	if g.cur.epoch == nil || g.gone || g.removed {
 		return nil
 	}
-	w, _ := g.cur.epoch.Caps()
-	for i := range g.out {
-		p := &g.out[i]
-		if p.Env == nil || bytes.Equal(p.Log, g.cur.id[:]) {
+	out := make([]pendingAppend, 0, len(g.out))
+	done := map[string]bool{} // entries whose copies were sealed again
+	for _, p := range g.out {
+		if g.cur.hasLog(p.Log) {
+			out = append(out, p)
 			continue
 		}
+		if p.Env == nil {
+			if p.Spare && (g.prev == nil || !g.prev.hasLog(p.Log)) {
+				// A copy for a log nobody reads any more, whose other
+				// copy went out (spec/groups.md §3.5): dropped.
+				continue
+			}
+			out = append(out, p)
+			continue
+		}
+		if done[string(p.Body)] {
+			continue // the same message's copy for another relay
+		}
+		done[string(p.Body)] = true
 		env, err := format.ParseGroupEnvelope(p.Env)
 		if err != nil {
 			return err
@@ -296,10 +331,12 @@ func (g *groupState) reseal() error {
 		if err != nil {
 			return err
 		}
-		h := crypto.Hash(m)
-		g.mine = append(g.mine, h[:])
-		p.Log, p.Cap, p.Body, p.Env = bytes.Clone(g.cur.id[:]), bytes.Clone(w[:]), m, pt
+		g.remember(m)
+		copies := g.copiesFor(&g.cur, m, pt)
+		copies[0].Msg = p.Msg
+		out = append(out, copies...)
 	}
+	g.out = out
 	return nil
 }
 
@@ -318,37 +355,79 @@ func (g *groupState) ours(body []byte) bool {
 // read back: a member that wrote more since its last read tells nobody.
 const maxMine = 4096
 
-// queue queues the sealed entry m for log l and remembers it as ours.
+// queue queues the sealed entry m for l's primary log only (a commit's
+// part) and remembers it as ours.
 func (g *groupState) queue(l *groupLog, m []byte) {
+	g.remember(m)
+	w, _ := l.epoch.Caps()
+	g.out = append(g.out, pendingAppend{Log: bytes.Clone(l.id[:]), Cap: bytes.Clone(w[:]), Body: m, Relay: l.relay(0)})
+}
+
+// remember keeps the hash of an entry we wrote.
+func (g *groupState) remember(m []byte) {
 	h := crypto.Hash(m)
 	g.mine = append(g.mine, h[:])
 	if len(g.mine) > maxMine {
 		g.mine = g.mine[len(g.mine)-maxMine:]
 	}
-	w, _ := l.epoch.Caps()
-	g.out = append(g.out, pendingAppend{Log: bytes.Clone(l.id[:]), Cap: bytes.Clone(w[:]), Body: m})
 }
 
 // flushOut appends the queued entries in order, dropping each once the
-// relay has it.
+// relay has it. A group on one relay stops at the first failure; a group
+// on two skips the entries of a relay that failed and goes on with the
+// other's, so a relay down delays only its own copies. Once one copy of
+// an entry is out, its other copies are only retried as they are: the
+// message is sent, and never sealed again (reseal).
 func (g *groupState) flushOut(ctx context.Context, c *conn.Conn) error {
-	for len(g.out) > 0 {
-		p := g.out[0]
+	var keep []pendingAppend
+	var errs []error
+	for i := 0; i < len(g.out); i++ {
+		p := g.out[i]
 		id, err := crypto.ParseID(p.Log)
 		if err != nil || len(p.Cap) != wire.CapSize {
-			g.out = g.out[1:]
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		_, err = c.Append(cctx, id, (*[wire.CapSize]byte)(p.Cap), p.Body)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("client: appending to the group log: %w", err)
+		cc, err := g.connFor(ctx, c, p.Relay)
+		if err == nil {
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			_, err = cc.Append(cctx, id, (*[wire.CapSize]byte)(p.Cap), p.Body)
+			cancel()
+			if err != nil {
+				g.relayDown(p.Relay, cc, err)
+			}
 		}
-		g.out = g.out[1:]
+		if err != nil {
+			err = fmt.Errorf("client: appending to the group log: %w", err)
+			if p.Relay == "" {
+				g.out = append(keep, g.out[i:]...)
+				return err
+			}
+			errs = append(errs, err)
+			keep = append(keep, p)
+			continue
+		}
+		if p.Spare {
+			g.remember(p.Body) // read back later than our other entries
+		}
+		spare(keep, p.Body)
+		spare(g.out[i+1:], p.Body)
 	}
-	g.out = nil
+	g.out = keep
+	for _, p := range keep {
+		if !p.Spare {
+			return errors.Join(errs...) // an entry that reached no relay
+		}
+	}
 	return nil
+}
+
+// spare marks the queued copies of body as spares: another copy is out.
+func spare(out []pendingAppend, body []byte) {
+	for j := range out {
+		if bytes.Equal(out[j].Body, body) {
+			out[j].Msg, out[j].Env, out[j].Spare = "", nil, true
+		}
+	}
 }
 
 // memberIndex finds the member a user named, "nick" or "nick#suffix",
@@ -367,64 +446,110 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
 	g.prevIdle = false
-	for reads := 0; !g.gone && !g.removed; reads++ {
-		if reads == groupPollReads {
-			return evs, nil // the rest at the next sync
-		}
+	reads := 0
+	for !g.gone && !g.removed {
 		l := &g.cur
 		draining := g.prev != nil && !g.prevIdle
 		if draining {
 			l = g.prev
 		}
-		if err := g.holds.check(l.id); err != nil {
-			return evs, err
-		}
-		_, rc := l.epoch.Caps()
-		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-		entries, err := c.ReadLog(cctx, l.id, (*[wire.CapSize]byte)(&rc), l.cursor, groupReadBatch)
-		cancel()
-		if errors.Is(err, conn.ErrBadReply) {
-			if d := g.holds.refused(l.id); d > 0 {
-				return evs, fmt.Errorf("client: reading the group log: %w (not read again for %s)", err, FormatDuration(d))
-			}
-			return evs, fmt.Errorf("client: reading the group log: %w", err)
-		}
-		if err != nil {
-			return evs, fmt.Errorf("client: reading the group log: %w", err)
-		}
-		g.holds.ok(l.id)
-		if len(entries) == 0 {
-			if draining {
-				// Read to its end. A member that has not yet read the
-				// commit may still append to it, so it is read again at
-				// every poll for drainGrace after we moved (§7.2).
-				if g.nowUnix()-g.prev.moved >= int64(drainGrace/time.Second) {
-					g.prev = nil
-				} else {
-					g.prevIdle = true
-				}
-				continue
-			}
-			break
-		}
 		epoch := g.cur.roster.Epoch
-		for _, en := range entries {
-			// The cursor moves first: a commit in handle replaces g.cur,
-			// and the old log (kept for draining) must resume after it.
-			l.cursor = en.Seq
-			evs = append(evs, g.handle(l, en.Body, draining)...)
-			if g.gone || g.removed || g.cur.roster.Epoch != epoch {
-				g.prevIdle = false
-				break // a commit moved us: drain the old log from here
+		moved, failed := false, 0
+		var lastErr error
+		// Every log of the epoch in turn, the primary first; a log on a
+		// relay that fails is left for the next poll when the epoch has
+		// another (spec/groups.md §3.5).
+		for k := 0; k < l.nlogs() && !moved; k++ {
+			for {
+				if reads == groupPollReads {
+					return evs, nil // the rest at the next sync
+				}
+				reads++
+				entries, err := g.readLog(ctx, c, l, k)
+				if err != nil {
+					if l.nlogs() == 1 && g.cur.nlogs() == 1 {
+						return evs, err // a group on one relay
+					}
+					failed, lastErr = failed+1, err
+					break
+				}
+				if len(entries) == 0 {
+					break
+				}
+				for _, en := range entries {
+					// The cursor moves first: a commit in handle replaces
+					// g.cur, and the old log (kept for draining) must
+					// resume after it.
+					*l.cursorAt(k) = en.Seq
+					evs = append(evs, g.handle(l, en.Body, draining, k == 0)...)
+					if g.gone || g.removed || g.cur.roster.Epoch != epoch {
+						moved = true
+						break // a commit moved us: drain the old log from here
+					}
+				}
+				if moved {
+					break
+				}
 			}
 		}
+		switch {
+		case g.gone || g.removed:
+		case moved:
+			g.prevIdle = false
+			continue
+		case failed == l.nlogs() && !draining:
+			return evs, lastErr
+		case draining:
+			// Read to its end (or, in a group on two relays, its relays
+			// are down: the group moved off them). A member that has not
+			// yet read the commit may still append to it, so it is read
+			// again at every poll for drainGrace after we moved (§7.2).
+			if g.nowUnix()-g.prev.moved >= int64(drainGrace/time.Second) {
+				g.prev = nil
+			} else {
+				g.prevIdle = true
+			}
+			continue
+		}
+		break
 	}
 	return append(evs, g.stalledCommits()...), nil
 }
 
+// readLog reads log k of epoch l from its cursor. A reply the connection
+// refused holds that log's reads back (§6.2).
+func (g *groupState) readLog(ctx context.Context, c *conn.Conn, l *groupLog, k int) ([]wire.Entry, error) {
+	id := l.logID(k)
+	if err := g.holds.check(id); err != nil {
+		return nil, err
+	}
+	cc, err := g.connFor(ctx, c, l.relay(k))
+	if err != nil {
+		return nil, fmt.Errorf("client: reading the group log: %w", err)
+	}
+	_, rc := l.epoch.Caps()
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	entries, err := cc.ReadLog(cctx, id, (*[wire.CapSize]byte)(&rc), *l.cursorAt(k), groupReadBatch)
+	cancel()
+	if errors.Is(err, conn.ErrBadReply) {
+		if d := g.holds.refused(id); d > 0 {
+			return nil, fmt.Errorf("client: reading the group log: %w (not read again for %s)", err, FormatDuration(d))
+		}
+		return nil, fmt.Errorf("client: reading the group log: %w", err)
+	}
+	if err != nil {
+		g.relayDown(l.relay(k), cc, err)
+		return nil, fmt.Errorf("client: reading the group log: %w", err)
+	}
+	g.holds.ok(id)
+	return entries, nil
+}
+
 // handle applies one log entry of log l. Entries of a log being drained
 // count only from senders who are still members (§7.2).
-func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
+// Commits count only on the epoch's primary log (primary), which orders
+// them (§3.5).
+func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []Event {
 	pt, sender, err := l.epoch.Decrypt(body)
 	switch {
 	case errors.Is(err, ratchet.ErrOwnMessage):
@@ -437,7 +562,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 			g.theftWarned = true
 			return []Event{{Type: EventWarning, Err: "someone is writing to this group with your keys: a copy of your group state exists elsewhere; run veil group rekey and tell an admin out of band"}}
 		}
-		if !draining && g.pending != nil {
+		if !draining && primary && g.pending != nil {
 			return g.ownEntry(body)
 		}
 		return nil
@@ -490,12 +615,12 @@ func (g *groupState) handle(l *groupLog, body []byte, draining bool) []Event {
 		g.gone = true
 		return append(evs, Event{Type: EventGroupBurned, From: name})
 	case format.GenvCommit:
-		if draining {
+		if draining || !primary {
 			return evs // the old epoch's commit was the one we already applied
 		}
 		maxParts := format.MaxCommitParts
 		if from.Role != format.RoleAdmin {
-			maxParts = maxUpdateParts(len(l.roster.Members)) // a member commits only its own update
+			maxParts = maxUpdateParts(l.roster) // a member commits only its own update
 		}
 		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts)
 		switch res {
@@ -538,11 +663,13 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: err.Error()}}
 	}
-	logID, err := ep.OpenLogID(cm.LogID)
+	logIDs, err := cm.OpenLogIDs(ep)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit's log does not open"}}
 	}
-	g.move(groupLog{epoch: ep, roster: next, id: logID, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))})
+	nl := groupLog{epoch: ep, roster: next, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
+	nl.setLogs(logIDs)
+	g.move(nl)
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
 }
 
@@ -569,8 +696,12 @@ func newEpoch(rcfg ratchet.Config, secret *crypto.SymKey, r *format.Roster, self
 
 // maxUpdateParts is how many parts a member's own update commit can need
 // in a group of n: a member who is not an admin may send no longer one.
-func maxUpdateParts(n int) int {
-	return format.CommitPartsFor(format.MaxCommitSizeFor(n))
+func maxUpdateParts(r *format.Roster) int {
+	n := format.MaxCommitSizeFor(len(r.Members))
+	if len(r.Settings.Relays) > 0 {
+		n += format.SealedLogsExtra // a version-3 commit's second log (spec/groups.md §6.3)
+	}
+	return format.CommitPartsFor(n)
 }
 
 // drainGrace is how long a member keeps reading the previous epoch's log

@@ -174,6 +174,9 @@ func (e *Engine) adminPoll(ctx context.Context, g *groupState, c *conn.Conn, cha
 	if g.cur.roster == nil {
 		return nil, ErrGroupWaiting
 	}
+	if c == nil {
+		return nil, errPrimaryDown // commits wait for the primary (spec/groups.md §3.5)
+	}
 	name := SanitizeLine(chat.Name)
 	wasAdmin := g.isAdmin()
 	evs, err := g.poll(ctx, c)

@@ -17,6 +17,9 @@ type GroupSettings struct {
 	// Expires is the group's new lifetime from now; zero removes the
 	// deadline.
 	Expires *time.Duration
+	// Relays, when set, are the group's new relays, the primary first:
+	// an in-band move (spec/groups.md §3.5).
+	Relays []string
 }
 
 // GroupSet changes the group's disappearing timer or deadline for every
@@ -24,8 +27,15 @@ type GroupSettings struct {
 // §7.5). Each member's client applies the new settings when it reads the
 // commit.
 func (e *Engine) GroupSet(ctx context.Context, ref string, opt GroupSettings) error {
-	if opt.Timer == nil && opt.Expires == nil {
-		return badInput("nothing to change: give a timer or a lifetime")
+	if opt.Timer == nil && opt.Expires == nil && opt.Relays == nil {
+		return badInput("nothing to change: give a timer, a lifetime or relays")
+	}
+	var relays []string
+	if opt.Relays != nil {
+		var err error
+		if relays, err = e.groupRelays(ctx, opt.Relays); err != nil {
+			return err
+		}
 	}
 	if opt.Timer != nil && (*opt.Timer < 0 || *opt.Timer > maxTTL) {
 		return badInput("a disappearing timer is between 0 (off) and %v", maxTTL)
@@ -48,7 +58,10 @@ func (e *Engine) GroupSet(ctx context.Context, ref string, opt GroupSettings) er
 				s.Deadline = uint64(e.now().Add(*opt.Expires).Unix())
 			}
 		}
-		if s == g.cur.roster.Settings {
+		if relays != nil {
+			s.Relays = relays
+		}
+		if settingsEqual(s, g.cur.roster.Settings) {
 			return evs, nil // already so: no epoch for nothing
 		}
 		op, err := format.SettingsOperand(s)

@@ -34,11 +34,13 @@ type followedLog struct {
 	id      crypto.ID
 	readCap [wire.CapSize]byte // must be kept secret
 	after   uint64             // the member's cursor
+	relay   string             // the relay holding it
 }
 
 // followedLogs returns the logs of one group that its member reads: the
 // current epoch's, the previous one's while it is drained, every open
-// invite's exchange log (admin) and the joiner's exchange log.
+// invite's exchange log (admin) and the joiner's exchange log. An epoch
+// of a group on two relays has a log on each (spec/groups.md §3.5).
 func followedLogs(chat string, g *groupState, rec *groupRecord) []followedLog {
 	var out []followedLog
 	for _, l := range []*groupLog{&g.cur, g.prev} {
@@ -46,7 +48,13 @@ func followedLogs(chat string, g *groupState, rec *groupRecord) []followedLog {
 			continue
 		}
 		_, rc := l.epoch.Caps()
-		out = append(out, followedLog{chat: chat, id: l.id, readCap: rc, after: l.cursor})
+		for k := range l.nlogs() {
+			relay := l.relay(k)
+			if relay == "" {
+				relay = rec.Relay
+			}
+			out = append(out, followedLog{chat: chat, id: l.logID(k), readCap: rc, after: *l.cursorAt(k), relay: relay})
+		}
 	}
 	invites := rec.Invites
 	if rec.Join != nil {
@@ -58,7 +66,7 @@ func followedLogs(chat string, g *groupState, rec *groupRecord) []followedLog {
 			continue
 		}
 		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
-		out = append(out, followedLog{chat: chat, id: id, readCap: gk.Read, after: inv.Cursor})
+		out = append(out, followedLog{chat: chat, id: id, readCap: gk.Read, after: inv.Cursor, relay: rec.Relay})
 	}
 	return out
 }
@@ -83,7 +91,9 @@ func (e *Engine) followedByRelay(ctx context.Context) (map[string][]followedLog,
 			if err != nil {
 				continue // reported by the sync
 			}
-			out[rec.Relay] = append(out[rec.Relay], followedLogs(c.ID, g, rec)...)
+			for _, f := range followedLogs(c.ID, g, rec) {
+				out[f.relay] = append(out[f.relay], f)
+			}
 		}
 		return nil
 	})

@@ -28,8 +28,10 @@ var errLogHeld = errors.New("client: the relay's last reply for this group log w
 type readHolds struct {
 	now func() time.Time
 
-	mu sync.Mutex // guards m
+	mu sync.Mutex // guards m and down
 	m  map[crypto.ID]readHold
+	// down holds the group relays reported unreachable (downEvents).
+	down map[string]bool
 }
 
 // readHold is one log's back-off: n refused replies in a row, and no
@@ -88,4 +90,27 @@ func (h *readHolds) ok(id crypto.ID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.m, id)
+}
+
+// relayDown records that a group relay is unreachable and reports
+// whether it was not so already.
+func (h *readHolds) relayDown(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down == nil {
+		h.down = make(map[string]bool)
+	}
+	was := h.down[addr]
+	h.down[addr] = true
+	return !was
+}
+
+// relayUp records that a group relay answers and reports whether it was
+// reported down.
+func (h *readHolds) relayUp(addr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	was := h.down[addr]
+	delete(h.down, addr)
+	return was
 }

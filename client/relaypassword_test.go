@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -518,5 +519,62 @@ func TestPasswordRelayCredentialedOption(t *testing.T) {
 		if r != addr {
 			t.Fatalf("a contact names the relay as %q, want the canonical %q", r, addr)
 		}
+	}
+}
+
+// TestPasswordRelayGroupSecondary: a group's second relay has a password
+// that only its creator was given. The roster carries it, so a joiner who
+// is promoted can make the next epoch's log there; and a member's key-less
+// view never shows it.
+func TestPasswordRelayGroupSecondary(t *testing.T) {
+	ctx := context.Background()
+	plain := relaytest.Start(t).Address.String()
+	secured, _ := passwordRelay(t, "sesame")
+	ana, _ := groupEngine(t, plain)
+	ben, _ := groupEngine(t, "")
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana",
+		Relays: []string{plain, credentialed(t, secured, "sesame")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ana.GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(key, base64.RawURLEncoding.EncodeToString([]byte("sesame"))) {
+		t.Fatal("the invite key for the plain primary carries the secondary's password")
+	}
+	bid, err := ben.Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ana, ben, ana, ben)
+	if err := ana.GroupPromote(ctx, gid, "ben"); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ana, ben)
+	if stored, _ := storedPassword(t, ben, secured); string(stored) != "sesame" {
+		t.Fatal("a member did not keep the secondary relay's password from the roster")
+	}
+	_, before, err := ben.GroupMembers(ctx, bid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ben's commit needs a log on both relays: LNEW on the secured one
+	// with the password the roster gave.
+	if err := ben.GroupRekey(ctx, bid); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ben, ana)
+	_, after, err := ana.GroupMembers(ctx, gid)
+	if err != nil || after <= before {
+		t.Fatalf("ben's commit did not land: epoch %d (was %d), %v", after, before, err)
+	}
+	if _, err := ben.Send(ctx, bid, "new epoch", SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ben, ana)
+	if !slices1(messageTexts(t, ana, gid), "new epoch") {
+		t.Fatal("ana did not get ben's message in the new epoch")
 	}
 }

@@ -390,12 +390,13 @@ func relayUsers(tx *vault.Tx, addr string) (chats, groups int, err error) {
 			continue // a roster stored apart, not a group
 		}
 		var rec struct {
-			Relay string `json:"relay"`
+			Relay  string   `json:"relay"`
+			Relays []string `json:"relays"` // a group on two relays
 		}
 		if err := json.Unmarshal(g.State, &rec); err != nil {
 			return 0, 0, errors.New("client: corrupt group record")
 		}
-		if same(rec.Relay) {
+		if same(rec.Relay) || slices.ContainsFunc(rec.Relays, same) {
 			groups++
 		}
 	}

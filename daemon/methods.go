@@ -315,7 +315,7 @@ func init() {
 		"backup": {run: backupMethod},
 
 		"group.create": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *groupCreateParams) (any, error) {
-			id, err := eng.GroupCreate(ctx, client.GroupOptions{Name: p.Name, As: p.As, Timer: time.Duration(p.Timer), Expires: time.Duration(p.Expires), Relay: p.Relay})
+			id, err := eng.GroupCreate(ctx, client.GroupOptions{Name: p.Name, As: p.As, Timer: time.Duration(p.Timer), Expires: time.Duration(p.Expires), Relay: p.Relay, Relays: p.Relays})
 			return ChatResult{id}, err
 		})},
 		"group.invite": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *groupInviteParams) (any, error) {
@@ -345,6 +345,7 @@ func init() {
 				x := time.Duration(*p.Expires)
 				s.Expires = &x
 			}
+			s.Relays = p.Relays
 			return ok{}, eng.GroupSet(ctx, p.Chat, s)
 		})},
 		"group.rekey": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
@@ -456,6 +457,9 @@ type (
 		Timer   Duration `json:"timer,omitempty"`
 		Expires Duration `json:"expires,omitempty"`
 		Relay   string   `json:"relay,omitempty"`
+		// Relays: the group's two relays, the primary first
+		// (spec/groups.md §3.5); Relay is then ignored.
+		Relays []string `json:"relays,omitempty"`
 	}
 	groupInviteParams struct {
 		Chat    string   `json:"chat"`
@@ -465,6 +469,7 @@ type (
 		Chat    string    `json:"chat"`
 		Timer   *Duration `json:"timer,omitempty"`
 		Expires *Duration `json:"expires,omitempty"`
+		Relays  []string  `json:"relays,omitempty"` // a move (spec/groups.md §3.5)
 	}
 	policyResult struct {
 		WipeAfter int    `json:"wipe_after"`

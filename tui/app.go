@@ -397,8 +397,10 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventRelayUnreachable:
 		a.relays[ev.Relay] = false
 		return nil
-	case client.EventWarning, client.EventGroupStalled:
+	case client.EventWarning, client.EventGroupStalled, client.EventGroupRelayDown:
 		a.setNotice(ev.Err, true)
+	case client.EventGroupRelayUp:
+		a.setNotice(name+": its relay "+client.SanitizeLine(ev.Text)+" answers again", false)
 	}
 	cmds = append(cmds, loadChats(eng))
 	if current {

@@ -541,8 +541,10 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] %s: %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), orDash(ev.From))
 	case client.EventGroupEpoch:
 		line = fmt.Sprintf("[%s] group epoch %s", chat, ev.Text)
-	case client.EventGroupStalled:
+	case client.EventGroupStalled, client.EventGroupRelayDown:
 		line = fmt.Sprintf("[%s] warning: %s", chat, ev.Err)
+	case client.EventGroupRelayUp:
+		line = fmt.Sprintf("[%s] the group's relay %s answers again", chat, ev.Text)
 	case client.EventRelayConnected:
 		line = fmt.Sprintf("connected to %s", ev.Relay)
 	case client.EventRelayUnreachable:

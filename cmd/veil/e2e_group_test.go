@@ -238,3 +238,35 @@ func TestE2EGroupStates(t *testing.T) {
 		t.Fatal("ana did not read the 10m message")
 	}
 }
+
+// TestE2EGroupTwoRelays: a group created on two relays keeps talking
+// through the second while the first is down, refuses roster changes
+// meanwhile (they wait for the first), and holds each message once.
+func TestE2EGroupTwoRelays(t *testing.T) {
+	t.Parallel()
+	r1, r2 := newTestRelay(t), newTestRelay(t)
+	ana, ben := newProfile(t, r1.addr), newProfile(t, r1.addr)
+	gid := ana.ok("group", "create", "river", "--as", "ana", "--relay", r1.addr, "--relay", r2.addr)
+	key := ana.ok("group", "invite", "river")
+	bGroup := ben.ok("join", key, "--as", "ben")
+	ana.ok("group", "sync")
+	ben.ok("group", "sync")
+	ben.ok("send", bGroup, "both up")
+	r1.stop()
+	ben.ok("send", bGroup, "first down")
+	ana.ok("group", "sync")
+	if errOut := ana.fails(1, "group", "remove", "river", "ben"); !strings.Contains(errOut, "primary relay is unreachable") {
+		t.Fatalf("a remove with the first relay down: %s", errOut)
+	}
+	r1.start()
+	ana.ok("group", "sync")
+	ben.ok("group", "sync")
+	ana.ok("group", "sync")
+	seen := map[string]int{}
+	for _, m := range ana.read(gid) {
+		seen[m.Text]++
+	}
+	if seen["both up"] != 1 || seen["first down"] != 1 {
+		t.Fatalf("ana holds %v", seen)
+	}
+}

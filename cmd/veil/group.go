@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"veil/client"
@@ -11,7 +13,7 @@ import (
 )
 
 // groupUsage is the usage line of `veil group`.
-const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL] | invite GROUP [--expires DUR] [--local] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] | rekey GROUP | leave GROUP | verify GROUP | sync"
+const groupUsage = "create NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL [--relay URL]] | invite GROUP [--expires DUR] [--local] | members GROUP [--json] | remove GROUP MEMBER | promote GROUP MEMBER | set GROUP [--timer DUR] [--expires DUR] [--relay URL [--relay URL]] | rekey GROUP | leave GROUP | verify GROUP | sync"
 
 // cmdGroup runs the group subcommands (spec/groups.md). A group is a chat:
 // send, read, burn and watch take its id or name like any other.
@@ -48,19 +50,28 @@ func cmdGroup(ctx context.Context, g *globals, io *stdio, argv []string) error {
 }
 
 func cmdGroupCreate(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "group create", "NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL]",
+	fs := newFlags(g, io, "group create", "NAME [--as NICK] [--timer DUR] [--expires DUR] [--relay URL [--relay URL]]",
 		"Create a secret group with you as its admin and print its chat id")
 	as := fs.String("as", "", "your nickname in this group (random by default)")
 	timer := durationFlag(fs, "timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
 	expires := durationFlag(fs, "expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
-	relayURL := fs.String("relay", "", "relay `URL` for the group's logs (default: the profile's default relay)")
+	var relays groupRelayFlag
+	fs.Var(&relays, "relay", "relay `URL` for the group's logs (default: the profile's default relay); twice: the group lives on both, the first ordering its changes")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
 	}
+	params := map[string]any{"name": pos[0], "as": *as, "timer": seconds(*timer), "expires": seconds(*expires)}
+	switch len(relays) {
+	case 0:
+	case 1:
+		params["relay"] = relays[0]
+	default:
+		params["relays"] = []string(relays)
+	}
 	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 		var r daemon.ChatResult
-		if err := c.Call(ctx, "group.create", map[string]any{"name": pos[0], "as": *as, "timer": seconds(*timer), "expires": seconds(*expires), "relay": *relayURL}, &r); err != nil {
+		if err := c.Call(ctx, "group.create", params, &r); err != nil {
 			return err
 		}
 		fmt.Fprintln(io.out, r.Chat)
@@ -145,10 +156,12 @@ func cmdGroupChange(ctx context.Context, g *globals, io *stdio, sub string, argv
 }
 
 func cmdGroupSet(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "group set", "GROUP [--timer DUR] [--expires DUR]",
-		"Change the group's disappearing timer or lifetime for every member (admins only): a new epoch")
+	fs := newFlags(g, io, "group set", "GROUP [--timer DUR] [--expires DUR] [--relay URL [--relay URL]]",
+		"Change the group's disappearing timer, lifetime or relays for every member (admins only): a new epoch")
 	timer := durationFlag(fs, "timer", 0, "every member's copy of a message disappears `DUR` after it arrives (0: off)")
 	expires := durationFlag(fs, "expires", 0, "the group erases itself for every member `DUR` from now (0: never)")
+	var relays groupRelayFlag
+	fs.Var(&relays, "relay", "move the group to relay `URL` (given twice: to both, the first ordering its changes); members on an older veil stall")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
@@ -160,10 +173,15 @@ func cmdGroupSet(ctx context.Context, g *globals, io *stdio, argv []string) erro
 			params["timer"] = seconds(*timer)
 		case "expires":
 			params["expires"] = seconds(*expires)
+		case "relay":
+			params["relays"] = []string(relays)
 		}
 	})
 	if len(params) == 1 {
-		return usagef("usage: veil group set GROUP [--timer DUR] [--expires DUR]: give at least one")
+		return usagef("usage: veil group set GROUP [--timer DUR] [--expires DUR] [--relay URL]: give at least one")
+	}
+	if _, ok := params["relays"]; ok {
+		fmt.Fprintln(io.err, "Moving the group: members on a veil older than this one cannot follow and will stall until they update.")
 	}
 	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 		return c.Call(ctx, "group.set", params, nil)
@@ -219,4 +237,17 @@ func cmdGroupVerify(ctx context.Context, g *globals, io *stdio, argv []string) e
 		fmt.Fprintf(io.out, "%s\n(epoch %d: compare with members who see the same epoch)\n", r.Code, r.Epoch)
 		return nil
 	})
+}
+
+// groupRelayFlag is a repeatable --relay: the group's relays in order.
+type groupRelayFlag []string
+
+func (f *groupRelayFlag) String() string { return strings.Join(*f, " ") }
+
+func (f *groupRelayFlag) Set(v string) error {
+	if len(*f) == 2 {
+		return errors.New("a group lives on at most 2 relays")
+	}
+	*f = append(*f, v)
+	return nil
 }

@@ -12,15 +12,20 @@ import (
 
 // Commit is one roster change for the next epoch (spec/groups.md §6.3).
 type Commit struct {
+	// Version is 3 for a commit whose new roster names the group's
+	// relays (spec/groups.md §3.5), else 2 (0 means 2).
+	Version byte
 	Epoch   uint64 // the new epoch
 	OldHash [crypto.HashSize]byte
 	Change  byte
 	Operand []byte
 	NewHash [crypto.HashSize]byte
 	Sealed  []byte // the new epoch secret sealed to the new roster
-	LogID   []byte // the new log's ID sealed under the new epoch
-	Signer  crypto.SignPublic
-	Sig     [crypto.SignatureSize]byte
+	// LogID is the new log's ID sealed under the new epoch; in version 3,
+	// the count of logs then each one's ID sealed so (SealLogIDs).
+	LogID  []byte
+	Signer crypto.SignPublic
+	Sig    [crypto.SignatureSize]byte
 }
 
 // Commit sizes, spec/groups.md §6.3 and §11.
@@ -35,7 +40,23 @@ const (
 	// MaxCommitSize is the largest commit: the largest operand and the
 	// epoch secret sealed to the largest roster.
 	MaxCommitSize = commitFixedSize + maxOperandSize + ratchet.MaxSealedEpochSize
+
+	// SealedLogsExtra is what a version-3 commit on two relays adds to
+	// the sealed log ID of version 2: the count and a second sealed ID.
+	SealedLogsExtra = 1 + (MaxGroupRelays-1)*ratchet.SealedLogIDSize
+	// maxSettingsV3 is the largest version-3 settings operand.
+	maxSettingsV3 = 1 + MaxGroupName + 4 + 8 + 1 + MaxGroupRelays*(2+MaxRelayAddress)
+	// MaxCommitSizeV3 is the largest version-3 commit.
+	MaxCommitSizeV3 = commitFixedSize + SealedLogsExtra + max(maxOperandSize, maxSettingsV3) + ratchet.MaxSealedEpochSize
 )
+
+// version is c's version: 2 unless set.
+func (c *Commit) version() byte {
+	if c.Version == 0 {
+		return groupRecordVersion
+	}
+	return c.Version
+}
 
 // CommitHash names a commit by its encoding (spec/groups.md §6.3): commit
 // parts and the confirmation value refer to it.
@@ -46,7 +67,7 @@ func CommitHash(commitBytes []byte) [crypto.HashSize]byte {
 // signedPart returns the commit's bytes before the signature.
 func (c *Commit) signedPart() []byte {
 	b := make([]byte, 0, commitFixedSize+len(c.Operand)+len(c.Sealed))
-	b = append(b, groupRecordVersion)
+	b = append(b, c.version())
 	b = binary.BigEndian.AppendUint64(b, c.Epoch)
 	b = append(b, c.OldHash[:]...)
 	b = append(b, c.Change)
@@ -80,14 +101,15 @@ func (c *Commit) Sign(key crypto.SignPrivate, oldCtx [ratchet.EpochContextSize]b
 
 // ParseCommit decodes a commit strictly; it does not verify it.
 func ParseCommit(b []byte) (*Commit, error) {
-	if len(b) > MaxCommitSize {
+	if len(b) > MaxCommitSizeV3 || (len(b) > MaxCommitSize && len(b) > 0 && b[0] != groupRecordV3) {
 		return nil, fmt.Errorf("%w: commit too long", errGroupRecord)
 	}
 	r := newRecordReader(b)
-	if r.u8() != groupRecordVersion || !r.ok {
+	v := r.u8()
+	if (v != groupRecordVersion && v != groupRecordV3) || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
 	}
-	c := &Commit{}
+	c := &Commit{Version: v}
 	c.Epoch = r.u64()
 	copy(c.OldHash[:], r.take(crypto.HashSize))
 	c.Change = r.u8()
@@ -98,7 +120,16 @@ func ParseCommit(b []byte) (*Commit, error) {
 		return nil, fmt.Errorf("%w: sealed list too long", errGroupRecord)
 	}
 	c.Sealed = bytes.Clone(r.take(int(n)))
-	c.LogID = bytes.Clone(r.take(ratchet.SealedLogIDSize))
+	if v == groupRecordV3 {
+		// The count, then that many sealed IDs (spec/groups.md §6.3).
+		n := int(r.u8())
+		if n < 1 || n > MaxGroupRelays {
+			return nil, fmt.Errorf("%w: log count", errGroupRecord)
+		}
+		c.LogID = append([]byte{byte(n)}, r.take(n*ratchet.SealedLogIDSize)...)
+	} else {
+		c.LogID = bytes.Clone(r.take(ratchet.SealedLogIDSize))
+	}
 	copy(c.Signer[:], r.take(crypto.KeySize))
 	copy(c.Sig[:], r.take(crypto.SignatureSize))
 	if !r.done() {
@@ -147,7 +178,7 @@ func (c *Commit) apply(old *Roster) (*Roster, error) {
 			next.Members = append(next.Members[:i], next.Members[i+1:]...)
 		}
 	case ChangeSettings:
-		s, err := r.settings()
+		s, err := r.settings(c.version())
 		if err != nil {
 			return nil, err
 		}
@@ -175,6 +206,11 @@ func (c *Commit) apply(old *Roster) (*Roster, error) {
 	}
 	if err := next.checkUnique(); err != nil {
 		return nil, err
+	}
+	// A commit's version is its new roster's: a group that names its
+	// relays keeps naming them (spec/groups.md §3.5).
+	if next.Settings.version() != c.version() {
+		return nil, fmt.Errorf("%w: a version-%d commit cannot make a version-%d roster", errGroupRecord, c.version(), next.Settings.version())
 	}
 	return next, nil
 }
@@ -237,6 +273,9 @@ func (c *Commit) Verify(old *Roster, oldCtx [ratchet.EpochContextSize]byte) (*Ro
 	if len(c.Sealed) != ratchet.SealedEpochSize(len(next.Members)) {
 		return nil, errors.New("client: group commit's sealed list does not fit its roster")
 	}
+	if c.version() == groupRecordV3 && sealedLogCount(c.LogID) != len(next.Settings.Relays) {
+		return nil, errors.New("client: group commit's logs do not match the group's relays")
+	}
 	return next, nil
 }
 
@@ -245,7 +284,13 @@ func (c *Commit) Verify(old *Roster, oldCtx [ratchet.EpochContextSize]byte) (*Ro
 // once the new epoch's secret and log exist; they are not part of the
 // Roster hash.
 func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, error) {
-	c := &Commit{Epoch: old.Epoch + 1, Change: change, Operand: operand}
+	c := &Commit{Epoch: old.Epoch + 1, Change: change, Operand: operand, Version: old.Settings.version()}
+	if change == ChangeSettings && len(operand) > 0 {
+		// A settings change may name relays where old named none.
+		if s, err := newRecordReader(operand).settings(groupRecordV3); err == nil && len(s.Relays) > 0 {
+			c.Version = groupRecordV3
+		}
+	}
 	var err error
 	if c.OldHash, err = old.hash(); err != nil {
 		return nil, nil, err

@@ -13,6 +13,9 @@ func FuzzParseRoster(f *testing.F) {
 	b, _ := ro.Marshal()
 	f.Add(b)
 	f.Add(b[:40])
+	ro3, _ := testRosterV3(f, 2, relayA, relayB)
+	b3, _ := ro3.Marshal()
+	f.Add(b3)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := ParseRoster(in)
 		if err != nil {
@@ -38,6 +41,11 @@ func FuzzParseCommit(f *testing.F) {
 	op, _ := UpdateOperand(1, &fresh)
 	u, _ := signedCommit(f, ro, keys[1].sign, ChangeUpdate, op)
 	f.Add(u.Marshal())
+	s := ro.Settings
+	s.Relays = []string{relayA, relayB}
+	sop, _ := SettingsOperand(s)
+	m, _ := signedCommitV3(f, ro, keys[0].sign, ChangeSettings, sop)
+	f.Add(m.Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := ParseCommit(in)
 		if err != nil {
@@ -103,6 +111,9 @@ func FuzzParseGroupWelcome(f *testing.F) {
 	ro, _ := testRoster(f, 2)
 	rb, _ := ro.Marshal()
 	f.Add((&GroupWelcome{Roster: rb, Conf: [32]byte{1}}).Marshal())
+	ro3, _ := testRosterV3(f, 2, relayA, relayB)
+	rb3, _ := ro3.Marshal()
+	f.Add((&GroupWelcome{Roster: rb3, Logs: []crypto.ID{{1}, {2}}, Conf: [32]byte{1}}).Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		w, err := ParseGroupWelcome(in)
 		if err != nil {
@@ -167,6 +178,32 @@ func FuzzOpenWelcomeKey(f *testing.F) {
 		}
 		if got != parts || !bytes.Equal(wid[:], in[:WelcomeIDSize]) || !bytes.Equal(in[WelcomeIDSize:], entry[WelcomeIDSize:]) {
 			t.Fatal("a different entry opened")
+		}
+	})
+}
+
+// FuzzCheckGroupRelays: a relay list either passes or is refused, and one
+// that passes round-trips through version-3 settings.
+func FuzzCheckGroupRelays(f *testing.F) {
+	f.Add(relayA, relayB)
+	f.Add(relayA+"~c2VjcmV0", "")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		relays := []string{a}
+		if b != "" {
+			relays = append(relays, b)
+		}
+		if CheckGroupRelays(relays) != nil {
+			return
+		}
+		s := Settings{Name: "n", Relays: relays}
+		enc, err := s.appendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRecordReader(enc)
+		back, err := r.settings(groupRecordV3)
+		if err != nil || !r.done() || !settingsEqualTest(back, s) {
+			t.Fatalf("round trip: %v", err)
 		}
 	})
 }

@@ -18,6 +18,10 @@ type GroupWelcome struct {
 	Secret crypto.SymKey
 	LogID  crypto.ID
 	Conf   [crypto.HashSize]byte // the epoch's confirmation value
+	// Logs are the epoch's logs, one per relay the roster names, the
+	// primary's (LogID) first; set, they make the welcome version 3
+	// (spec/groups.md §9.2).
+	Logs []crypto.ID
 }
 
 func (w GroupWelcome) String() string { return "groupWelcome(redacted)" }
@@ -143,13 +147,25 @@ func ParseJoinRequest(b []byte) (*JoinRequest, error) {
 }
 
 // Marshal encodes w: version (1) = 2 || uint32(roster length) || roster
-// || epoch secret (32) || log ID (24) || confirmation value (32).
+// || epoch secret (32) || log ID (24) || confirmation value (32); with
+// Logs, version 3 and `n (1) || n × log ID (24)` in place of the log ID.
 func (w *GroupWelcome) Marshal() []byte {
-	b := []byte{welcomeVersion}
+	v := byte(welcomeVersion)
+	if len(w.Logs) > 0 {
+		v = groupRecordV3
+	}
+	b := []byte{v}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(w.Roster)))
 	b = append(b, w.Roster...)
 	b = append(b, w.Secret[:]...)
-	b = append(b, w.LogID[:]...)
+	if v == groupRecordV3 {
+		b = append(b, byte(len(w.Logs)))
+		for _, id := range w.Logs {
+			b = append(b, id[:]...)
+		}
+	} else {
+		b = append(b, w.LogID[:]...)
+	}
 	return append(b, w.Conf[:]...)
 }
 
@@ -157,17 +173,29 @@ func (w *GroupWelcome) Marshal() []byte {
 // roster inside.
 func ParseGroupWelcome(b []byte) (*GroupWelcome, error) {
 	r := newRecordReader(b)
-	if r.u8() != welcomeVersion || !r.ok {
+	v := r.u8()
+	if (v != welcomeVersion && v != groupRecordV3) || !r.ok {
 		return nil, errors.New("client: group welcome of an unknown version")
 	}
 	w := &GroupWelcome{}
 	n := r.u32()
-	if n > maxRosterSize {
+	if n > maxRosterSizeV3 || (v == welcomeVersion && n > maxRosterSize) {
 		return nil, errors.New("client: malformed group welcome")
 	}
 	w.Roster = append([]byte(nil), r.take(int(n))...)
 	copy(w.Secret[:], r.take(crypto.KeySize))
-	copy(w.LogID[:], r.take(crypto.IDSize))
+	if v == groupRecordV3 {
+		k := int(r.u8())
+		if k < 1 || k > MaxGroupRelays {
+			return nil, errors.New("client: malformed group welcome")
+		}
+		for range k {
+			w.Logs = append(w.Logs, crypto.ID(r.take(crypto.IDSize)))
+		}
+		w.LogID = w.Logs[0]
+	} else {
+		copy(w.LogID[:], r.take(crypto.IDSize))
+	}
 	copy(w.Conf[:], r.take(crypto.HashSize))
 	if !r.done() {
 		return nil, errors.New("client: malformed group welcome")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"veil/crypto"
@@ -23,8 +24,11 @@ const (
 // Group record limits, spec/groups.md §3.3 and §11.
 const (
 	groupRecordVersion = 2
-	MaxGroupNick       = 32
-	MaxGroupName       = 64
+	// groupRecordV3 is the version of a roster, commit and welcome of a
+	// group whose settings name its relays (spec/groups.md §3.5).
+	groupRecordV3 = 3
+	MaxGroupNick  = 32
+	MaxGroupName  = 64
 
 	// memberFixedSize is a roster entry without its nickname: S, P, Q,
 	// role and nickname length.
@@ -66,6 +70,18 @@ type Settings struct {
 	Name     string
 	Timer    uint32 // disappearing timer in seconds, 0 = off
 	Deadline uint64 // Unix seconds, 0 = none
+	// Relays are the group's relays, the primary first (spec/groups.md
+	// §3.5); empty in a version-2 record, whose relay is the one of the
+	// invite. Non-empty makes every record that holds them version 3.
+	Relays []string
+}
+
+// version is the record version settings s are encoded in.
+func (s *Settings) version() byte {
+	if len(s.Relays) > 0 {
+		return groupRecordV3
+	}
+	return groupRecordVersion
 }
 
 // Roster is one epoch's roster record.
@@ -101,7 +117,19 @@ func (s *Settings) appendTo(b []byte) ([]byte, error) {
 	b = append(b, byte(len(s.Name)))
 	b = append(b, s.Name...)
 	b = binary.BigEndian.AppendUint32(b, s.Timer)
-	return binary.BigEndian.AppendUint64(b, s.Deadline), nil
+	b = binary.BigEndian.AppendUint64(b, s.Deadline)
+	if len(s.Relays) == 0 {
+		return b, nil
+	}
+	if err := CheckGroupRelays(s.Relays); err != nil {
+		return nil, err
+	}
+	b = append(b, byte(len(s.Relays)))
+	for _, a := range s.Relays {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(a)))
+		b = append(b, a...)
+	}
+	return b, nil
 }
 
 // CheckGroupNick refuses a group nickname out of range.
@@ -117,7 +145,7 @@ func (r *Roster) Marshal() ([]byte, error) {
 	if len(r.Members) == 0 || len(r.Members) > ratchet.MaxGroupMembers {
 		return nil, fmt.Errorf("client: a group has 1 to %d members", ratchet.MaxGroupMembers)
 	}
-	b := []byte{groupRecordVersion}
+	b := []byte{r.Settings.version()}
 	b = append(b, r.GroupID[:]...)
 	b = binary.BigEndian.AppendUint64(b, r.Epoch)
 	b, err := r.Settings.appendTo(b)
@@ -192,16 +220,32 @@ func (r *recordReader) memberOf(kem func([]byte) (crypto.KEM768Public, error)) (
 	return m, nil
 }
 
-func (r *recordReader) settings() (Settings, error) {
+// settings reads the settings of a record of version v.
+func (r *recordReader) settings(v byte) (Settings, error) {
 	var s Settings
 	s.Name = string(r.take(int(r.u8())))
 	s.Timer = r.u32()
 	s.Deadline = r.u64()
+	if v == groupRecordV3 {
+		n := int(r.u8())
+		if !r.ok || n < 1 || n > MaxGroupRelays {
+			return s, fmt.Errorf("%w: relay count", errGroupRecord)
+		}
+		s.Relays = make([]string, 0, n)
+		for range n {
+			s.Relays = append(s.Relays, string(r.take(r.u16())))
+		}
+	}
 	if !r.ok {
 		return s, fmt.Errorf("%w: truncated settings", errGroupRecord)
 	}
 	if len(s.Name) > MaxGroupName || !utf8.ValidString(s.Name) {
 		return s, fmt.Errorf("%w: bad group name", errGroupRecord)
+	}
+	if v == groupRecordV3 {
+		if err := CheckGroupRelays(s.Relays); err != nil {
+			return s, fmt.Errorf("%w: %w", errGroupRecord, err)
+		}
 	}
 	return s, nil
 }
@@ -218,14 +262,15 @@ func LoadRoster(b []byte) (*Roster, error) { return parseRoster(b, crypto.LoadKE
 
 func parseRoster(b []byte, kem func([]byte) (crypto.KEM768Public, error)) (*Roster, error) {
 	r := newRecordReader(b)
-	if r.u8() != groupRecordVersion || !r.ok {
+	v := r.u8()
+	if (v != groupRecordVersion && v != groupRecordV3) || !r.ok {
 		return nil, fmt.Errorf("%w: unknown version", errGroupRecord)
 	}
 	out := &Roster{}
 	copy(out.GroupID[:], r.take(ratchet.GroupIDSize))
 	out.Epoch = r.u64()
 	var err error
-	if out.Settings, err = r.settings(); err != nil {
+	if out.Settings, err = r.settings(v); err != nil {
 		return nil, err
 	}
 	n := r.u16()
@@ -289,5 +334,6 @@ func (r *Roster) Admins() int {
 func (r *Roster) Clone() *Roster {
 	c := *r
 	c.Members = append([]Member(nil), r.Members...)
+	c.Settings.Relays = slices.Clone(r.Settings.Relays)
 	return &c
 }

@@ -43,8 +43,14 @@ const (
 	// maxWelcomeSize is the largest welcome: version, length, roster,
 	// secret, log ID, confirmation value.
 	maxWelcomeSize = 1 + 4 + maxRosterSize + crypto.KeySize + crypto.IDSize + crypto.HashSize
+	// maxRosterSizeV3 is the largest version-3 roster record: the relay
+	// list on top (spec/groups.md §3.5).
+	maxRosterSizeV3 = maxRosterSize + 1 + MaxGroupRelays*(2+MaxRelayAddress)
+	// maxWelcomeSizeV3 is the largest version-3 welcome: the log count
+	// and a second log ID on top.
+	maxWelcomeSizeV3 = maxWelcomeSize + (maxRosterSizeV3 - maxRosterSize) + 1 + (MaxGroupRelays-1)*crypto.IDSize
 	// MaxWelcomeParts is derived from the 1,000-member limit: 81.
-	MaxWelcomeParts = (maxWelcomeSize + WelcomePartBytes - 1) / WelcomePartBytes
+	MaxWelcomeParts = (maxWelcomeSizeV3 + WelcomePartBytes - 1) / WelcomePartBytes
 )
 
 // WelcomePart is one decoded part of a welcome.

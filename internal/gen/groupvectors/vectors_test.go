@@ -57,3 +57,25 @@ func TestVectors(t *testing.T) {
 		t.Fatal("the generator is not deterministic")
 	}
 }
+
+// TestRelays regenerates RelaysFile and checks it byte for byte (or
+// rewrites it with -update).
+func TestRelays(t *testing.T) {
+	got, err := GenerateRelays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("..", "..", "..", filepath.FromSlash(RelaysFile))
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from what the generator produces (run with -update after a deliberate change)", RelaysFile)
+	}
+}

@@ -1,0 +1,531 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"strings"
+	"time"
+
+	"veil/client/internal/format"
+	"veil/crypto"
+	"veil/ratchet"
+	"veil/relay/conn"
+	"veil/relay/relaytest"
+	"veil/vault"
+)
+
+// twoRelayGroup is a group of three engines on relays a (primary) and b.
+type twoRelayGroup struct {
+	a, b    *relaytest.Relay
+	e       []*Engine
+	ev      []chan Event
+	ids     []string // each member's chat ID of the group
+	texts   []string // every text sent, in order
+	nextMsg int
+}
+
+func newTwoRelayGroup(t *testing.T) *twoRelayGroup { return newTwoRelayGroupAt(t, nil) }
+
+// newTwoRelayGroupAt is newTwoRelayGroup with the engines on clock now
+// (the real one when nil).
+func newTwoRelayGroupAt(t *testing.T, now func() time.Time) *twoRelayGroup {
+	t.Helper()
+	ctx := context.Background()
+	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
+	for range 3 {
+		ev := make(chan Event, 256)
+		cfg := Config{Dir: t.TempDir(), Events: ev, Now: now,
+			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		e, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.Setup(ctx, w.a.Address.String()); err != nil {
+			t.Fatal(err)
+		}
+		w.e, w.ev = append(w.e, e), append(w.ev, ev)
+	}
+	gid, err := w.e[0].GroupCreate(ctx, GroupOptions{Name: "river", As: "ana",
+		Relays: []string{w.a.Address.String(), w.b.Address.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ids = append(w.ids, gid)
+	for i, nick := range []string{"ben", "cat"} {
+		key, err := w.e[0].GroupInvite(ctx, gid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := w.e[i+1].Join(ctx, key, JoinOptions{As: nick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.ids = append(w.ids, id)
+		w.syncAll(t)
+		w.syncAll(t)
+	}
+	for i := range w.e {
+		ms, _, err := w.e[i].GroupMembers(ctx, w.ids[i])
+		if err != nil || len(ms) != 3 {
+			t.Fatalf("member %d sees %d members: %v", i, len(ms), err)
+		}
+	}
+	return w
+}
+
+// syncAll syncs every member once; with one relay down, a sync still
+// succeeds.
+func (w *twoRelayGroup) syncAll(t *testing.T) {
+	t.Helper()
+	for i, e := range w.e {
+		if err := e.GroupSync(context.Background()); err != nil {
+			t.Fatalf("member %d: sync: %v", i, err)
+		}
+	}
+}
+
+// talk has every member send n messages, then everyone syncs twice.
+func (w *twoRelayGroup) talk(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		for i, e := range w.e {
+			text := fmt.Sprintf("message %d from %d", w.nextMsg, i)
+			w.nextMsg++
+			if _, err := e.Send(context.Background(), w.ids[i], text, SendOptions{}); err != nil {
+				t.Fatalf("member %d: send: %v", i, err)
+			}
+			w.texts = append(w.texts, text)
+		}
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+}
+
+// checkOnce checks that every member's vault holds every text sent
+// exactly once, and its own as sent.
+func (w *twoRelayGroup) checkOnce(t *testing.T) {
+	t.Helper()
+	for i, e := range w.e {
+		ms, err := e.Messages(context.Background(), w.ids[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, m := range ms {
+			seen[m.Text]++
+			if m.Outgoing && m.Status != statusName(vault.StatusSent) {
+				t.Errorf("member %d: %q is %s", i, m.Text, m.Status)
+			}
+		}
+		for _, text := range w.texts {
+			if seen[text] != 1 {
+				t.Errorf("member %d holds %q %d times", i, text, seen[text])
+			}
+		}
+	}
+}
+
+// checkBothRead checks that every member read the current epoch's log on
+// each relay.
+func (w *twoRelayGroup) checkBothRead(t *testing.T) {
+	t.Helper()
+	for i, e := range w.e {
+		err := e.withGroup(context.Background(), w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if len(g.cur.side) != 1 || g.cur.cursor == 0 || g.cur.side[0].cursor == 0 {
+				t.Errorf("member %d: cursors %d and %+v", i, g.cur.cursor, g.cur.side)
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestGroupTwoRelays: a group of three on two relays talks; the
+// secondary stops mid-conversation and comes back, then the primary: the
+// group keeps talking through the other relay each time, roster changes
+// wait for the primary, and in the end every member holds every message
+// exactly once, and no duplicate was ever reported.
+func TestGroupTwoRelays(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.talk(t, 2)
+	w.checkOnce(t)
+	w.checkBothRead(t)
+	// The secondary is in use: it cannot be removed from the profile.
+	if err := w.e[1].AddRelay(ctx, w.b.Address.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e[1].RemoveRelay(ctx, w.b.Address.String()); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Fatalf("removing the group's secondary relay: %v", err)
+	}
+	for i := range w.e {
+		if n := countEvents(w.ev[i], EventGroupRelayDown); n != 0 {
+			t.Fatalf("member %d: a relay reported down while both answer", i)
+		}
+	}
+
+	w.b.Stop()
+	w.talk(t, 2)
+	w.checkOnce(t)
+	w.b.Restart()
+	w.talk(t, 1)
+	w.checkOnce(t)
+
+	w.a.Stop()
+	w.talk(t, 2)
+	w.checkOnce(t)
+	if err := w.e[0].GroupRemove(ctx, w.ids[0], "cat"); !errors.Is(err, errPrimaryDown) {
+		t.Fatalf("a remove with the primary down: %v", err)
+	}
+	for i := range w.e {
+		if evs := pendingEvents(w.ev[i]); !hasEventType(evs, EventGroupRelayDown) {
+			t.Fatalf("member %d: no %s event: %+v", i, EventGroupRelayDown, evs)
+		}
+	}
+	w.a.Restart()
+	w.talk(t, 1)
+	w.checkOnce(t)
+	for i := range w.e {
+		for _, ev := range pendingEvents(w.ev[i]) {
+			if ev.Type == EventWarning {
+				t.Errorf("member %d: warning %q", i, ev.Err)
+			}
+		}
+	}
+
+	// With both relays back, roster changes go ahead.
+	if err := w.e[0].GroupRemove(ctx, w.ids[0], "cat"); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1])
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("ben sees %d members: %v", len(ms), err)
+	}
+}
+
+// TestGroupMoveRelay: an admin moves the group off a relay with a
+// settings commit naming the new set; every member follows without an
+// invite, and the group keeps talking once the old relay is gone.
+func TestGroupMoveRelay(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.talk(t, 1)
+	c := relaytest.Start(t)
+	err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String(), c.Address.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+	// b is left; with a down too, only the new relay carries messages.
+	w.b.Stop()
+	w.talk(t, 1)
+	w.a.Stop()
+	w.talk(t, 2)
+	w.checkOnce(t)
+	w.a.Restart()
+	w.syncAll(t)
+	for i := range w.e {
+		err := w.e[i].withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if g.cur.relay(1) != c.Address.String() || len(g.cur.side) != 1 {
+				t.Errorf("member %d: relays %q", i, g.cur.roster.Settings.Relays)
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range pendingEvents(w.ev[i]) {
+			if ev.Type == EventWarning {
+				t.Errorf("member %d: %s %q", i, ev.Type, ev.Err)
+			}
+		}
+	}
+	err = w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{c.Address.String(), c.Address.String()}})
+	if err == nil {
+		t.Fatal("a group named one relay twice")
+	}
+}
+
+// TestGroupHostileRelaySet: an admin's commit whose sealed logs do not
+// match the relays its roster names is refused by every other member,
+// who stays in its epoch on the relays it had.
+func TestGroupHostileRelaySet(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	c := relaytest.Start(t)
+	var epoch uint64
+	err := w.e[0].withGroup(ctx, w.ids[0], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		epoch = g.cur.roster.Epoch
+		s := g.cur.roster.Settings
+		s.Relays = []string{w.a.Address.String(), c.Address.String()}
+		op, err := format.SettingsOperand(s)
+		if err != nil {
+			return nil, err
+		}
+		cm, next, err := format.MakeCommit(g.cur.roster, format.ChangeSettings, op)
+		if err != nil {
+			return nil, err
+		}
+		secret, _ := crypto.NewSymKey(nil)
+		seals := make([]ratchet.SealRecipient, len(next.Members))
+		for i, m := range next.Members {
+			seals[i] = ratchet.SealRecipient{DH: m.Seal, KEM: m.Kem}
+		}
+		if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, nil); err != nil {
+			return nil, err
+		}
+		ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
+		if err != nil {
+			return nil, err
+		}
+		// One log for a roster of two relays.
+		if cm.LogID, err = format.SealLogIDs(ep, []crypto.ID{{1}}); err != nil {
+			return nil, err
+		}
+		cm.Sign(g.sign, g.cur.epoch.Context())
+		parts, err := format.SplitCommit(cm.Marshal())
+		if err != nil {
+			return nil, err
+		}
+		for _, part := range parts {
+			part.Conf = format.ConfTag(g.cur.conf)
+			pt, err := part.Marshal()
+			if err != nil {
+				return nil, err
+			}
+			m, err := g.cur.epoch.Encrypt(pt)
+			if err != nil {
+				return nil, err
+			}
+			g.queue(&g.cur, m)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 3; i++ {
+		pendingEvents(w.ev[i])
+		if err := w.e[i].GroupSync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refused := false
+		for _, ev := range pendingEvents(w.ev[i]) {
+			refused = refused || (ev.Type == EventWarning && strings.Contains(ev.Err, "logs do not match the group's relays"))
+		}
+		if !refused {
+			t.Errorf("member %d: the commit was not refused", i)
+		}
+		err := w.e[i].withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if g.cur.roster.Epoch != epoch || g.cur.relay(1) != w.b.Address.String() {
+				t.Errorf("member %d: epoch %d on %q", i, g.cur.roster.Epoch, g.cur.roster.Settings.Relays)
+			}
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// countEvents counts the events of type typ waiting on ch.
+func countEvents(ch chan Event, typ EventType) int {
+	n := 0
+	for _, ev := range pendingEvents(ch) {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGroupRelayDownReportedOnce (fake clock): a relay that stays down
+// through many syncs is reported once per member, and once more when it
+// answers again; a group moved off two relays that are both down reads
+// its new relays at once and gives the old epoch up after drainGrace.
+func TestGroupRelayDownReportedOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	w := newTwoRelayGroupAt(t, clk.now)
+	for i := range w.ev {
+		pendingEvents(w.ev[i])
+	}
+	w.b.Stop()
+	for range 3 {
+		w.talk(t, 1)
+		clk.advance(time.Minute)
+	}
+	for i := range w.ev {
+		if n := countEvents(w.ev[i], EventGroupRelayDown); n != 1 {
+			t.Errorf("member %d: %d down events", i, n)
+		}
+	}
+	w.b.Restart()
+	w.talk(t, 1)
+	w.syncAll(t)
+	for i := range w.ev {
+		if n := countEvents(w.ev[i], EventGroupRelayUp); n != 1 {
+			t.Errorf("member %d: %d up events", i, n)
+		}
+	}
+	w.checkOnce(t)
+
+	// Moved to two new relays, the old ones both down.
+	c, d := relaytest.Start(t), relaytest.Start(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{c.Address.String(), d.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.a.Stop()
+	w.b.Stop()
+	w.talk(t, 1)
+	w.checkOnce(t)
+	prev := func(i int) bool {
+		var held bool
+		err := w.e[i].withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			held = g.prev != nil
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return held
+	}
+	clk.advance(drainGrace + time.Second)
+	w.syncAll(t)
+	for i := range w.e {
+		if prev(i) {
+			t.Errorf("member %d still drains the old epoch after drainGrace", i)
+		}
+	}
+	// Roster changes go ahead on the new relays.
+	if err := w.e[0].GroupRemove(ctx, w.ids[0], "cat"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupInviteAcrossMove: an invite made before the group moved to
+// other relays still lets its joiner in (its logs stay on the relay it
+// was made on), and the joiner enters the group on its new relays.
+func TestGroupInviteAcrossMove(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	key, err := w.e[0].GroupInvite(ctx, w.ids[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, d := relaytest.Start(t), relaytest.Start(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{c.Address.String(), d.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	dan, danEv := groupEngine(t, w.a.Address.String())
+	did, err := dan.Join(ctx, key, JoinOptions{As: "dan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ids = append(w.e, dan), append(w.ids, did)
+	w.ev = append(w.ev, make(chan Event, 256))
+	w.syncAll(t)
+	w.syncAll(t)
+	ms, _, err := dan.GroupMembers(ctx, did)
+	if err != nil || len(ms) != 4 {
+		t.Fatalf("dan sees %d members: %v", len(ms), err)
+	}
+	if n := countEvents(danEv, EventGroupRelayDown); n != 0 {
+		t.Fatal("dan reported a relay down while all answer")
+	}
+	w.talk(t, 1)
+	w.checkBothRead(t)
+	w.a.Stop()
+	w.b.Stop()
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupUpgradeToTwoRelays: a group on one relay (version-2 records)
+// moves onto two with a settings commit, its primary changing on the
+// way; its members follow without an invite and keep talking through
+// the new primary when the old relay goes.
+func TestGroupUpgradeToTwoRelays(t *testing.T) {
+	ctx := context.Background()
+	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
+	for range 2 {
+		e, ev := groupEngine(t, w.a.Address.String())
+		w.e, w.ev = append(w.e, e), append(w.ev, ev)
+	}
+	gid, err := w.e[0].GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := w.e[0].GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bid, err := w.e[1].Join(ctx, key, JoinOptions{As: "ben"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ids = []string{gid, bid}
+	w.syncAll(t)
+	w.syncAll(t)
+	w.talk(t, 1)
+	if err := w.e[0].GroupSet(ctx, gid, GroupSettings{Relays: []string{w.b.Address.String(), w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.talk(t, 1)
+	w.checkBothRead(t)
+	w.a.Stop()
+	w.talk(t, 2)
+	w.checkOnce(t)
+	// A commit needs a log on every relay of its epoch (spec/groups.md
+	// §3.5): it waits for the old relay, then goes through.
+	if err := w.e[0].GroupRekey(ctx, gid); err == nil {
+		t.Fatal("a commit with a relay of the group down")
+	}
+	w.a.Restart()
+	if err := w.e[0].GroupRekey(ctx, gid); err != nil {
+		t.Fatalf("a commit through the new primary: %v", err)
+	}
+	w.syncAll(t)
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupCommitWaitsForSecondary: with the secondary down, a member's
+// leave is read and its commit waits without failing any sync; once the
+// secondary is back, the commit goes through and the others talk on.
+func TestGroupCommitWaitsForSecondary(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.b.Stop()
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	w.syncAll(t)
+	w.syncAll(t)
+	if ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1]); err != nil || len(ms) != 3 {
+		t.Fatalf("ben sees %d members with the secondary down: %v", len(ms), err)
+	}
+	w.talk(t, 1)
+	w.b.Restart()
+	w.syncAll(t)
+	w.syncAll(t)
+	if ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1]); err != nil || len(ms) != 2 {
+		t.Fatalf("ben sees %d members: %v", len(ms), err)
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
