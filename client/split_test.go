@@ -1,0 +1,83 @@
+package client
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+
+	"veil/crypto"
+	"veil/internal/socks5test"
+	"veil/relay/relaytest"
+	"veil/vault"
+)
+
+// relayEngine is a real engine whose default relay is addr; cfg changes
+// its configuration before it is created.
+func relayEngine(t *testing.T, addr string, cfg func(*Config)) *Engine {
+	t.Helper()
+	c := Config{Dir: t.TempDir(), Events: make(chan Event, 1024),
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+	if cfg != nil {
+		cfg(&c)
+	}
+	e, err := Create(context.Background(), c, []byte("test pin"), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.Setup(context.Background(), addr); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// sendFlush queues text in chat and hands it to the relay.
+func sendFlush(t *testing.T, e *Engine, chat, text string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := e.Send(ctx, chat, text, SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.Flush(ctx); n != 0 || err != nil {
+		t.Fatalf("flush: %d left, %v", n, err)
+	}
+}
+
+// TestSendAndSubscribeNeverShareAConnectionSOCKS: through a SOCKS5 proxy
+// each chat's sends use a credential of their own (so Tor gives each its
+// own circuit), and none is the receiving connection's.
+func TestSendAndSubscribeNeverShareAConnectionSOCKS(t *testing.T) {
+	r := relaytest.Start(t)
+	addr := r.Address.String()
+	proxy := socks5test.Start(t, net.JoinHostPort(r.Address.Host, strconv.Itoa(int(r.Address.Port))))
+	ana := relayEngine(t, addr, func(c *Config) { c.SOCKS5 = proxy.Addr })
+	ben, cal := relayEngine(t, addr, nil), relayEngine(t, addr, nil)
+	withBen, _ := connectClocked(t, ana, ben, InviteOptions{})
+	withCal, _ := connectClocked(t, ana, cal, InviteOptions{})
+	sendFlush(t, ana, withBen, "to ben")
+	sendFlush(t, ana, withCal, "to cal")
+
+	auth := func(k connKey) string {
+		a := ana.pool.socksAuth(k)
+		return a.User + ":" + a.Password
+	}
+	recv := auth(connKey{addr: addr, role: roleRecv})
+	sendBen := auth(connKey{addr: addr, role: roleSend, iso: withBen})
+	sendCal := auth(connKey{addr: addr, role: roleSend, iso: withCal})
+	if recv == sendBen || recv == sendCal || sendBen == sendCal {
+		t.Fatal("two roles or chats share a SOCKS5 credential")
+	}
+	got := proxy.Auths()
+	for _, want := range []string{recv, sendBen, sendCal} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the proxy never saw credential %.12s…; saw %d connections", want, len(got))
+		}
+	}
+	for _, a := range got {
+		if a == "" {
+			t.Error("a connection went through the proxy without a credential")
+		}
+	}
+}
