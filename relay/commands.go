@@ -60,6 +60,7 @@ func (c *session) execute(cmd *command) {
 	default:
 		code = wire.CodeUnknown
 	}
+	c.observe(f.Type, len(f.Body), f.ID, r.ID, r.SenderID)
 	if code == okAlreadySent {
 		return
 	}

@@ -12,9 +12,12 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,6 +131,29 @@ type Config struct {
 	// Suites is what the relay offers in its hello (§4.1); zero means
 	// wire.DefaultOffer() (tests set one suite to check both).
 	Suites wire.Offer
+	// Observer, when set, sees every connection and every command
+	// (tests that measure what a relay learns, spec/relay.md §9). Nil in
+	// production.
+	Observer Observer
+	// DialR2R, when set, opens the TCP connections this relay makes to
+	// other relays when it forwards (§7.6); net.Dialer otherwise. Tests
+	// use it to give those connections a local address of their own.
+	DialR2R func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Observer sees what the relay sees. Its methods are called on the
+// connection's goroutines, concurrently, and must return quickly.
+type Observer interface {
+	// Conn is called once when connection id opens, with the remote
+	// address the relay sees (zero when it cannot tell).
+	Conn(id uint64, remote netip.AddrPort)
+	// Item is called once per command connection id sent, after the
+	// relay handled it: typ is its item type, ids the mailbox, sender,
+	// blob and log IDs it named or the reply returned, size the length of
+	// its body (0 for none), t the relay's clock. An RFWD is reported
+	// twice: once as RFWD (no IDs) and once as the command it carried,
+	// when that opened.
+	Item(id uint64, typ byte, ids [][24]byte, size int, t time.Time)
 }
 
 func (c *Config) check() error {

@@ -31,6 +31,9 @@ type Server struct {
 	now      func() time.Time
 	rand     io.Reader
 	metrics  *metrics
+	observer Observer
+	dialR2R  func(ctx context.Context, network, addr string) (net.Conn, error)
+	connIDs  atomic.Uint64 // Observer's connection IDs
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -58,6 +61,8 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		observer: cfg.Observer,
+		dialR2R:  cfg.DialR2R,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
 		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
