@@ -75,6 +75,7 @@ type Engine struct {
 	rosters rosterCache // parsed rosters stored apart, by vault ID
 	proxyMu sync.Mutex  // serialises SetSOCKS5
 	holds   readHolds   // group log reads held back after refused replies
+	routes  routes      // private routing: forward routes and fallbacks (route.go)
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex

@@ -10,6 +10,7 @@ import (
 	"veil/crypto"
 	"veil/internal/socks5test"
 	"veil/relay/relaytest"
+	"veil/relay/wire"
 	"veil/vault"
 )
 
@@ -45,10 +46,63 @@ func sendFlush(t *testing.T, e *Engine, chat, text string) {
 	}
 }
 
-// TestSendAndSubscribeNeverShareAConnectionSOCKS: through a SOCKS5 proxy
-// each chat's sends use a credential of their own (so Tor gives each its
-// own circuit), and none is the receiving connection's.
-func TestSendAndSubscribeNeverShareAConnectionSOCKS(t *testing.T) {
+// TestSendAndSubscribeNeverShareAConnection: on every relay, no
+// connection both subscribes to a mailbox and writes to one (spec/client.md
+// §7.1); through a SOCKS5 proxy each chat's sends use a credential of
+// their own (so Tor gives each its own circuit), and none is the
+// receiving connection's.
+func TestSendAndSubscribeNeverShareAConnection(t *testing.T) {
+	t.Run("direct", testSplitDirect)
+	t.Run("socks5", testSplitSOCKS)
+}
+
+func testSplitDirect(t *testing.T) {
+	var rec1, rec2 relaytest.Recorder
+	r1 := relaytest.Start(t, relaytest.WithObserver(&rec1))
+	r2 := relaytest.Start(t, relaytest.WithObserver(&rec2))
+	a1, a2 := r1.Address.String(), r2.Address.String()
+	ana, ben, cal := startLive(t, a1, nil), startLive(t, a1, nil), startLive(t, a2, nil)
+	// ana and ben both receive on r1, so each both subscribes and sends
+	// there; cal receives on r2.
+	withBen, benChat := liveChat(t, ana, ben, InviteOptions{}, JoinOptions{})
+	withCal, calChat := liveChat(t, ana, cal, InviteOptions{}, JoinOptions{Relay: a2})
+	say(t, ana, withBen, "again")
+	say(t, ana, withCal, "again")
+	ben.waitText(t, benChat, "again")
+	cal.waitText(t, calChat, "again")
+	for name, rec := range map[string]*relaytest.Recorder{"r1": &rec1, "r2": &rec2} {
+		// A joiner secures its own new mailbox (SKEY after NEW, spec/client.md
+		// §4.2) on its receiving connection: that names nobody else's.
+		subs, writes, news, skeys := map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}, map[uint64]bool{}
+		for _, it := range rec.Items() {
+			switch it.Type {
+			case wire.TypeSUB:
+				subs[it.Conn] = true
+			case wire.TypeNEW:
+				news[it.Conn] = true
+			case wire.TypeSKEY:
+				skeys[it.Conn] = true
+			case wire.TypeSEND, wire.TypeTAKE, wire.TypeLAPPEND:
+				writes[it.Conn] = true
+			}
+		}
+		for c := range skeys {
+			if !news[c] {
+				writes[c] = true
+			}
+		}
+		if len(subs) == 0 || len(writes) == 0 {
+			t.Fatalf("%s saw %d subscribing and %d writing connections", name, len(subs), len(writes))
+		}
+		for c := range subs {
+			if writes[c] {
+				t.Errorf("%s: connection %d (%v) both subscribes and writes", name, c, rec.Remote(c))
+			}
+		}
+	}
+}
+
+func testSplitSOCKS(t *testing.T) {
 	r := relaytest.Start(t)
 	addr := r.Address.String()
 	proxy := socks5test.Start(t, net.JoinHostPort(r.Address.Host, strconv.Itoa(int(r.Address.Port))))

@@ -397,7 +397,7 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventRelayUnreachable:
 		a.relays[ev.Relay] = false
 		return nil
-	case client.EventWarning, client.EventGroupStalled:
+	case client.EventWarning, client.EventGroupStalled, client.EventRoutingDirect:
 		a.setNotice(ev.Err, true)
 	}
 	cmds = append(cmds, loadChats(eng))
