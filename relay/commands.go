@@ -56,6 +56,12 @@ func (c *session) execute(cmd *command) {
 		code = c.cmdLogSub(ctx, f)
 	case wire.TypeLUNSUB:
 		code = c.cmdLogUnsub(f)
+	case wire.TypeFKEY:
+		r, code = c.cmdFKey(ctx, f)
+	case wire.TypeFWD:
+		r, code = c.cmdFwd(ctx, f)
+	case wire.TypeRFWD:
+		r, code = c.cmdRFwd(ctx, f)
 	case wire.TypePING:
 	default:
 		code = wire.CodeUnknown

@@ -34,6 +34,10 @@ type Server struct {
 	observer Observer
 	dialR2R  func(ctx context.Context, network, addr string) (net.Conn, error)
 	connIDs  atomic.Uint64 // Observer's connection IDs
+	fwdMode  ForwardMode
+	fwd      forwarder
+	fkMu     sync.Mutex // guards fkeys
+	fkeys    [2]periodKey
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -63,6 +67,7 @@ func New(cfg Config) (*Server, error) {
 		rand:     cfg.Rand,
 		observer: cfg.Observer,
 		dialR2R:  cfg.DialR2R,
+		fwdMode:  cfg.Forward,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
 		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
@@ -144,6 +149,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		<-errc
 	}
 	s.Drain(shutCtx)
+	s.fwd.closeAll()
 	stopExpire()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -199,9 +205,10 @@ func (s *Server) expireLoop(ctx context.Context) {
 }
 
 // ExpireNow runs one expiry pass (messages, blobs, log entries, idle
-// mailboxes) with the server's clock.
+// mailboxes, idle relay-to-relay connections) with the server's clock.
 func (s *Server) ExpireNow(ctx context.Context) error {
 	now := s.now()
+	s.fwd.sweep(now, s.limits.ForwardIdle)
 	err := s.store.Expire(ctx, now, now.Add(-s.limits.MailboxIdle))
 	if err != nil {
 		s.log.Warn("relay: expiry failed", "err", err)

@@ -66,6 +66,9 @@ type session struct {
 
 	waitMu sync.Mutex // serialises waitCommands
 
+	routeMu sync.Mutex // guards routes
+	routes  map[[wire.RouteIDSize]byte]*fwdRoute
+
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    map[crypto.ID]*subscription
 	logSubs map[crypto.ID]*logSub
@@ -292,6 +295,9 @@ func (c *session) handleItem(item []byte) bool {
 	if f.Password != nil {
 		cmd.f.Password = append([]byte(nil), f.Password...)
 	}
+	if f.Dest != nil {
+		cmd.f.Dest = append([]byte(nil), f.Dest...)
+	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
@@ -477,6 +483,7 @@ func (c *session) finish() {
 	c.waitCommands(context.Background())
 	c.endSubscriptions()
 	c.endLogSubs()
+	c.releaseRoutes()
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout)
 	c.waitWritten(ctx)
 	cancel()

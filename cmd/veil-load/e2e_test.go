@@ -148,3 +148,31 @@ func TestVerifyAcrossRestart(t *testing.T) {
 		t.Fatalf("verify receive after restart: %+v, %v", res, err)
 	}
 }
+
+// TestForwardMode runs the mailbox mode with senders going through a
+// forwarding relay (spec/relay.md §7.6).
+func TestForwardMode(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		id, err := crypto.GenerateSign(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := memory.New(memory.Config{})
+		t.Cleanup(func() { st.Close() })
+		a, _ := serve(t, st, id, listen(t, "127.0.0.1:0"))
+		addrs = append(addrs, a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := testConfig(addrs[0])
+	cfg.messages = 1000
+	cfg.forward = addrs[1]
+	res, err := runMailbox(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mode != "mailbox-forward" || res.Acked != 1000 || res.Delivered != 1000 || res.Lost != 0 || res.Duplicates != 0 || res.Errors != 0 {
+		t.Fatalf("forward run: %+v", res)
+	}
+}

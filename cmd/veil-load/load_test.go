@@ -37,6 +37,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"--relay", "veil+ws://127.0.0.1:1#x", "--verify", "send"}, "--verify needs --state"},
 		{[]string{"--relay", "veil+ws://127.0.0.1:1#x", "--verify", "maybe", "--state", "f"}, "--verify must be send or receive"},
 		{[]string{"--relay", "veil+ws://127.0.0.1:1#x", "--timeout", "5s", "--conns", "1"}, "dialling"},
+		{[]string{"--relay", "veil+ws://127.0.0.1:1#x", "--forward", "veil+ws://127.0.0.1:2#x", "--logs"}, "--forward works in the default mailbox mode only"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tc.args, &out, &errb); code != 2 {

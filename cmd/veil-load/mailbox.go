@@ -23,6 +23,11 @@ type config struct {
 	acks     int // ACKs in flight per connection
 	password []byte
 	drain    time.Duration // how long to wait for deliveries after the last send
+	// forward, when set, is the address of a forwarding relay: senders
+	// get a route to relay there once per connection and send through
+	// it (spec/relay.md §7.6); receivers stay on relay.
+	forward         string
+	forwardPassword []byte
 }
 
 // runMailbox is the default mode: conns connections, each with its own
@@ -38,6 +43,14 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		return res, err
 	}
 	defer closeAll(conns)
+	send, closeSenders, err := senders(ctx, cfg, conns)
+	if err != nil {
+		return res, err
+	}
+	defer closeSenders()
+	if cfg.forward != "" {
+		res.Mode = "mailbox-forward"
+	}
 	boxes := make([]*mailbox, n)
 	setup := make([]error, n)
 	var wg sync.WaitGroup
@@ -122,7 +135,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	// waiting (SendAsync), at most cfg.window in flight, paced evenly
 	// over all connections (pace.go).
 	var sendWG sync.WaitGroup
-	for i, c := range conns {
+	for i := range conns {
 		dst := boxes[(i+1)%n]
 		sendWG.Add(1)
 		go func() {
@@ -156,7 +169,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 				}
 				sent.Add(1)
 				fillBody(body, uint32(i), uint64(k), time.Since(start)) // SendAsync copies it
-				err := c.SendAsync(dst.SID, &dst.Cap, body, func(err error) {
+				err := send(i, dst, body, func(err error) {
 					if err != nil {
 						if runCtx.Err() == nil {
 							errs.add(fmt.Errorf("SEND: %w", err))
@@ -183,6 +196,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
+	closeSenders()
 	closeAll(conns) // ends the readers
 	recvWG.Wait()
 
@@ -213,6 +227,44 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	res.percentiles(lat)
 	res.duePercentiles(latDue)
 	return res, nil
+}
+
+// sendFunc sends body to dst from sender i without waiting: done gets
+// nil once the relay stored it, or why not. body may be reused once it
+// returns.
+type sendFunc func(i int, dst *mailbox, body []byte, done func(error)) error
+
+// senders returns how sender i sends: on conns[i] directly, or, with
+// cfg.forward, on its own connection to the forwarder through a route
+// to cfg.relay fetched once (FKEY). closeSenders closes the forwarder
+// connections; it may be called twice.
+func senders(ctx context.Context, cfg config, conns []*conn.Conn) (send sendFunc, closeSenders func(), err error) {
+	if cfg.forward == "" {
+		return func(i int, dst *mailbox, body []byte, done func(error)) error {
+			return conns[i].SendAsync(dst.SID, &dst.Cap, body, done)
+		}, func() {}, nil
+	}
+	dest, err := wire.ParseAddress(cfg.relay)
+	if err != nil {
+		return nil, nil, err
+	}
+	fconns, err := dialAll(ctx, cfg.forward, len(conns), 32, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var once sync.Once
+	closeSenders = func() { once.Do(func() { closeAll(fconns) }) }
+	routes := make([]conn.Route, len(fconns))
+	for i, c := range fconns {
+		if routes[i], err = c.FKey(ctx, cfg.forwardPassword, dest); err != nil {
+			closeSenders()
+			return nil, nil, fmt.Errorf("FKEY: %w", err)
+		}
+	}
+	return func(i int, dst *mailbox, body []byte, done func(error)) error {
+		item := wire.Frame{Type: wire.TypeSEND, ID: dst.SID, Cap: dst.Cap, Body: body}
+		return fconns[i].ForwardCommandAsync(routes[i], item, time.Now(), nil, func(_ wire.Frame, err error) { done(err) })
+	}, closeSenders, nil
 }
 
 // receiver reads one connection's pushes. It is owned by one goroutine

@@ -4,6 +4,7 @@
 // survives a relay restart.
 //
 //	veil-load --relay ADDRESS [--conns N] [--messages M] [--rate R] [--bucket 1024] [--json]
+//	veil-load --relay ADDRESS --forward ADDRESS ...       send through a forwarding relay
 //	veil-load --relay ADDRESS --logs ...                  group logs instead of mailboxes
 //	veil-load --relay ADDRESS --idle N [--hold 10s] [--relay-pid PID]
 //	veil-load --relay ADDRESS --verify send --state FILE ...
@@ -43,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		cfg      config
 		password string
+		fwdPW    string
 		asJSON   = fs.Bool("json", false, "print one JSON object")
 		logs     = fs.Bool("logs", false, "group-log mode: append to logs and read them from cursors")
 		logTTL   = fs.Duration("log-ttl", time.Hour, "TTL of the logs created by --logs")
@@ -66,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.window, "window", 64, "SENDs in flight per connection")
 	fs.IntVar(&cfg.acks, "acks", 64, "ACKs in flight per connection")
 	fs.StringVar(&password, "password", "", "relay password for creating mailboxes and logs")
+	fs.StringVar(&cfg.forward, "forward", "", "forwarding relay `ADDRESS`: senders send through it to --relay (spec/relay.md §7.6); receivers stay on --relay")
+	fs.StringVar(&fwdPW, "forward-password", "", "password of the forwarding relay, if it forwards by password")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "wait this long for deliveries after the last send")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.password = []byte(password)
+	cfg.forwardPassword = []byte(fwdPW)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "veil-load: "+format+"\n", a...)
 		return 2
@@ -98,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("--verify must be send or receive")
 	case *verify != "" && *state == "":
 		return fail("--verify needs --state FILE")
+	case cfg.forward != "" && (*verify != "" || *logs || *idle > 0):
+		return fail("--forward works in the default mailbox mode only")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)

@@ -30,6 +30,7 @@ type options struct {
 	ACMEEmail    string
 	Metrics      string
 	PasswordFile string
+	Forward      string
 	LogLevel     string
 	NATS         string
 	NATSReplicas int
@@ -75,6 +76,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
 	fs.StringVar(&o.Metrics, "metrics", "", "`HOST:PORT` for Prometheus /metrics (off when empty)")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "`FILE` holding the password NEW and LNEW require (off when empty)")
+	fs.StringVar(&o.Forward, "forward", "auto", "who may use this relay as a forwarder for private routing: open, password (clients send the --password-file password), off, or auto (password when there is one, else open)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.MessageTTL, "message-ttl", d.MessageTTL, "lifetime of an unread message")
 	fs.DurationVar(&o.MailboxIdle, "mailbox-idle", d.MailboxIdle, "delete mailboxes idle this long")
@@ -170,6 +172,12 @@ func readConfigFile(path string) (map[string]string, error) {
 }
 
 func (o *options) check() error {
+	if _, err := relay.ParseForwardMode(o.Forward); err != nil {
+		return fmt.Errorf("--forward: %w", err)
+	}
+	if o.Forward == "password" && o.PasswordFile == "" {
+		return errors.New("--forward password needs --password-file")
+	}
 	if o.Store != "badger" && o.Store != "memory" && o.Store != "jetstream" {
 		return fmt.Errorf("--store must be badger, jetstream or memory, not %q", o.Store)
 	}

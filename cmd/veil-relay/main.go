@@ -178,6 +178,10 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			return errors.New("--password-file: the password must be 1-255 bytes")
 		}
 	}
+	fwd, err := relay.ParseForwardMode(o.Forward) // checked by parseOptions
+	if err != nil {
+		return err
+	}
 	var st store.Store
 	switch o.Store {
 	case "memory":
@@ -206,7 +210,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Limits: o.limits(), Logger: log, Registerer: reg})
+	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Forward: fwd, Limits: o.limits(), Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ func TestOptionPrecedence(t *testing.T) {
 	if _, err := parseOptions(nil, func(k string) string { return env[k] }); err == nil {
 		t.Fatal("unknown config setting accepted")
 	}
-	for _, bad := range [][]string{{"--store", "sqlite"}, {"--tls-cert", "x"}, {"extra"}} {
+	for _, bad := range [][]string{{"--store", "sqlite"}, {"--tls-cert", "x"}, {"extra"}, {"--forward", "maybe"}, {"--forward", "password"}} {
 		if _, err := parseOptions(bad, noEnv); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

@@ -94,40 +94,75 @@ func (c *Conn) fres(ctx context.Context, f *wire.Frame) ([]byte, error) {
 // ERR as a *wire.Error. rand draws the ephemeral key (crypto/rand when
 // nil). A reply that does not open or parse is ErrBadReply.
 func (c *Conn) ForwardCommand(ctx context.Context, route Route, item wire.Frame, now time.Time, rand io.Reader) (wire.Frame, error) {
-	eph, keys, err := wire.SenderForwardKeys(rand, route.Dest, route.Key)
-	if err != nil {
-		return wire.Frame{}, fmt.Errorf("conn: %w", err)
-	}
-	defer keys.Wipe()
-	item.CID = 0
-	inner, err := wire.AppendForwardInner(nil, uint64(max(now.Unix(), 0)), &item)
-	if err != nil {
-		return wire.Frame{}, fmt.Errorf("conn: %w", err)
-	}
-	sealed := keys.SealItem(nil, inner)
-	crypto.Wipe(inner)
-	var res []byte
-	if route.ID == ([wire.RouteIDSize]byte{}) {
-		res, err = c.RelayForward(ctx, route.notAfter(), eph, sealed)
-	} else {
-		res, err = c.Forward(ctx, route.ID, eph, sealed)
-	}
+	f, keys, err := sealCommand(route, item, now, rand)
 	if err != nil {
 		return wire.Frame{}, err
 	}
-	pt, err := keys.OpenReply(nil, res)
+	defer keys.Wipe()
+	r, err := c.Do(ctx, &f)
+	return openReply(&keys, r, err)
+}
+
+// ForwardCommandAsync is ForwardCommand without waiting: done gets what
+// ForwardCommand would return, as Go's callbacks do (it must not block).
+// An error returned by ForwardCommandAsync itself means nothing was sent
+// and done is not called.
+func (c *Conn) ForwardCommandAsync(route Route, item wire.Frame, now time.Time, rand io.Reader, done func(wire.Frame, error)) error {
+	f, keys, err := sealCommand(route, item, now, rand)
+	if err != nil {
+		return err
+	}
+	return c.Go(&f, false, func(r wire.Frame, err error) {
+		res, err := openReply(&keys, r, err)
+		keys.Wipe()
+		done(res, err)
+	})
+}
+
+// sealCommand builds the FWD (or RFWD) that carries item to route's
+// destination, and the keys that open its reply.
+func sealCommand(route Route, item wire.Frame, now time.Time, rand io.Reader) (wire.Frame, wire.ForwardKeys, error) {
+	eph, keys, err := wire.SenderForwardKeys(rand, route.Dest, route.Key)
+	if err != nil {
+		return wire.Frame{}, wire.ForwardKeys{}, fmt.Errorf("conn: %w", err)
+	}
+	item.CID = 0
+	inner, err := wire.AppendForwardInner(nil, uint64(max(now.Unix(), 0)), &item)
+	if err != nil {
+		keys.Wipe()
+		return wire.Frame{}, wire.ForwardKeys{}, fmt.Errorf("conn: %w", err)
+	}
+	sealed := keys.SealItem(nil, inner)
+	crypto.Wipe(inner)
+	f := wire.Frame{Type: wire.TypeFWD, Route: route.ID, Ephemeral: eph, Body: sealed}
+	if route.ID == ([wire.RouteIDSize]byte{}) {
+		f = wire.Frame{Type: wire.TypeRFWD, NotAfter: route.notAfter(), Ephemeral: eph, Body: sealed}
+	}
+	return f, keys, nil
+}
+
+// openReply turns the reply r (or err) to a sealed command into
+// ForwardCommand's result.
+func openReply(keys *wire.ForwardKeys, r wire.Frame, err error) (wire.Frame, error) {
+	if err != nil {
+		return wire.Frame{}, err
+	}
+	if r.Type != wire.TypeFRES {
+		return wire.Frame{}, unexpected(r)
+	}
+	pt, err := keys.OpenReply(nil, r.Body)
 	if err != nil {
 		return wire.Frame{}, fmt.Errorf("%w: sealed reply does not open", ErrBadReply)
 	}
-	r, err := wire.ParseFrame(pt)
-	if err != nil || r.CID != 0 {
+	res, err := wire.ParseFrame(pt)
+	if err != nil || res.CID != 0 {
 		return wire.Frame{}, fmt.Errorf("%w: sealed reply does not parse", ErrBadReply)
 	}
-	switch r.Type {
+	switch res.Type {
 	case wire.TypeERR:
-		return r, &wire.Error{Code: r.Code}
+		return res, &wire.Error{Code: res.Code}
 	case wire.TypeOK, wire.TypeBLOB:
-		return r, nil
+		return res, nil
 	}
-	return wire.Frame{}, fmt.Errorf("%w: sealed reply %v", ErrBadReply, &r)
+	return wire.Frame{}, fmt.Errorf("%w: sealed reply %v", ErrBadReply, &res)
 }

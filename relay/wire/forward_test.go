@@ -207,3 +207,41 @@ func FuzzParseForwardInner(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkForwardSeal and BenchmarkForwardOpen measure the client's and
+// the destination's cost of one forwarded 16,000-byte SEND (§7.6.3).
+func BenchmarkForwardSeal(b *testing.B) {
+	id := forwardIdentity(b)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	item := wire.Frame{Type: wire.TypeSEND, Body: make([]byte, 16000)}
+	inner, _ := wire.AppendForwardInner(nil, 1, &item)
+	b.SetBytes(int64(len(inner)))
+	for b.Loop() {
+		_, ks, err := wire.SenderForwardKeys(nil, fp, fwd.Public())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ks.SealItem(nil, inner)
+	}
+}
+
+func BenchmarkForwardOpen(b *testing.B) {
+	id := forwardIdentity(b)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	item := wire.Frame{Type: wire.TypeSEND, Body: make([]byte, 16000)}
+	inner, _ := wire.AppendForwardInner(nil, 1, &item)
+	eph, ks, _ := wire.SenderForwardKeys(nil, fp, fwd.Public())
+	sealed := ks.SealItem(nil, inner)
+	b.SetBytes(int64(len(inner)))
+	for b.Loop() {
+		kd, err := wire.DestForwardKeys(fwd, fp, eph)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := kd.OpenItem(nil, sealed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
