@@ -33,7 +33,7 @@ func TestRoutingFor(t *testing.T) {
 			t.Errorf("mode %q forwarder %q to %s: through %q, want %q", mode, fwd, shortRelay(dest), rt.fwd, want)
 		}
 	}
-	check("", "", theirs, "")            // the default forwarder is loopback: useless
+	check("", "", theirs, "")             // the default forwarder is loopback: useless
 	check("auto", public, theirs, public) // a relay not in the list
 	check("auto", public, own, "")        // our own relay
 	check("auto", private, theirs, "")    // reachable from this network only
