@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"testing"
 
+	"veil/crypto"
+	"veil/relay"
 	"veil/relay/relaytest"
 	"veil/relay/wire"
 )
@@ -90,5 +93,100 @@ func TestPrivateRoutingHidesSender(t *testing.T) {
 	}
 	if fkeys == 0 || fkeys > 2 {
 		t.Errorf("%d FKEYs for one destination: the route is not cached", fkeys)
+	}
+}
+
+// TestPrivateRoutingFallbacks: a forwarder that does not forward (an
+// older relay answers UNKNOWN) makes auto send directly, with one
+// routing_direct event per relay, and makes always hold the item with a
+// warning instead; a forwarder that cannot be reached is an error, never
+// a direct send.
+func TestPrivateRoutingFallbacks(t *testing.T) {
+	ctx := context.Background()
+	var recD relaytest.Recorder
+	rd := relaytest.Start(t, relaytest.WithObserver(&recD))
+	old := relaytest.Start(t, func(c *relay.Config) { c.Forward = relay.ForwardOff })
+	evs := make(chan Event, 64)
+	e := relayEngine(t, rd.Address.String(), func(c *Config) { c.Events = evs })
+	dest, fwd := rd.Address.String(), old.Address.String()
+
+	// A mailbox on D, secured with cp.
+	oc, err := e.pool.get(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := crypto.GenerateSign(nil)
+	_, sid, err := oc.New(ctx, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp [wire.CapSize]byte
+	cp[0] = 7
+	if err := oc.SecureSender(ctx, sid, &cp); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	courierVia := func(mode, via string) *courier {
+		c, err := e.pool.conn(ctx, connKey{addr: via, role: roleFwd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &courier{e: e, addr: dest, rt: routing{mode: mode, fwd: via}, c: c}
+	}
+	count := func(typ EventType) int {
+		n := 0
+		for {
+			select {
+			case ev := <-evs:
+				if ev.Type == typ {
+					n++
+				}
+			default:
+				return n
+			}
+		}
+	}
+
+	for range 2 {
+		if err := courierVia(RoutingAuto, fwd).Send(ctx, sid, &cp, body); err != nil {
+			t.Fatalf("auto through a relay that does not forward: %v", err)
+		}
+	}
+	if n := count(EventRoutingDirect); n != 1 {
+		t.Errorf("%d routing_direct events for two direct sends, want 1", n)
+	}
+	if rt, _ := e.routingFor(ctx, dest); rt.fwd != "" {
+		t.Error("auto still routes through the relay that does not forward")
+	}
+	sends := 0
+	for _, it := range recD.Items() {
+		if it.Type == wire.TypeSEND {
+			sends++
+		}
+	}
+	if sends != 2 {
+		t.Errorf("D stored %d SENDs, want 2", sends)
+	}
+
+	n0 := len(recD.Items())
+	e.routes = routes{}
+	if err := courierVia(RoutingAlways, fwd).Send(ctx, sid, &cp, body); !errors.Is(err, errRouteHeld) {
+		t.Fatalf("always through a relay that does not forward: %v", err)
+	}
+	if n := count(EventWarning); n != 1 {
+		t.Errorf("%d warnings for a held item, want 1", n)
+	}
+	if isCode(errRouteHeld, wire.CodeUnknown) || !isConnErr(errRouteHeld) {
+		t.Error("a held item would not be retried")
+	}
+
+	// A forwarder that is down: deliver fails, nothing goes directly.
+	old.Stop()
+	setRouting(t, &live{Engine: e}, RoutingAlways, fwd)
+	if _, err := e.deliver(ctx, dest, "chat"); err == nil {
+		t.Error("deliver through a stopped forwarder worked")
+	}
+	if n := len(recD.Items()); n != n0 {
+		t.Errorf("D saw %d commands while the item was held or the forwarder down", n-n0)
 	}
 }
