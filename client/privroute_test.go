@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"veil/crypto"
 	"veil/relay"
@@ -188,5 +190,57 @@ func TestPrivateRoutingFallbacks(t *testing.T) {
 	}
 	if n := len(recD.Items()); n != n0 {
 		t.Errorf("D saw %d commands while the item was held or the forwarder down", n-n0)
+	}
+}
+
+// TestPrivateRoutingStaleClock: a destination whose clock is far from
+// ours answers STALE; the route is fetched again once, then the item is
+// held with a warning about this machine's clock (never sent directly).
+func TestPrivateRoutingStaleClock(t *testing.T) {
+	ctx := context.Background()
+	var recD relaytest.Recorder
+	skewed := func() time.Time { return time.Now().Add(time.Hour) }
+	rd := relaytest.Start(t, relaytest.WithObserver(&recD), func(c *relay.Config) { c.Now = skewed })
+	rf := relaytest.Start(t)
+	evs := make(chan Event, 64)
+	e := relayEngine(t, rd.Address.String(), func(c *Config) { c.Events = evs })
+	setRouting(t, &live{Engine: e}, RoutingAlways, rf.Address.String())
+	k, err := e.deliver(ctx, rd.Address.String(), "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp [wire.CapSize]byte
+	err = k.Send(ctx, crypto.ID{1}, &cp, make([]byte, 1024))
+	if !errors.Is(err, errClock) {
+		t.Fatalf("Send to a relay an hour ahead: %v", err)
+	}
+	if !isConnErr(err) {
+		t.Error("an item refused for the clock would not be retried")
+	}
+	warned := false
+	for len(evs) > 0 {
+		if ev := <-evs; ev.Type == EventWarning && strings.Contains(ev.Err, "clock") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no warning about the clock")
+	}
+	fkeys, rfwds := 0, 0
+	for _, it := range recD.Items() {
+		switch it.Type {
+		case wire.TypeFKEY:
+			fkeys++
+		case wire.TypeRFWD:
+			rfwds++
+		case wire.TypeSEND:
+			t.Error("the item was stored")
+		}
+	}
+	if rfwds != 2 {
+		t.Errorf("%d RFWDs: want one try and one after fetching the route again", rfwds)
+	}
+	if fkeys == 0 {
+		t.Error("the forwarder never asked the destination for its key")
 	}
 }

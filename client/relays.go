@@ -203,14 +203,14 @@ func (p *pool) conn(ctx context.Context, k connKey) (*conn.Conn, error) {
 	}
 	en.c = c
 	if k.role != roleRecv && en.idle == nil {
-		en.idle = time.AfterFunc(idleClose, func() { p.closeIdle(k, en) }) // ends with the pool: close stops it
+		en.idle = time.AfterFunc(idleClose, func() { p.closeIdle(en) }) // ends with the pool: close stops it
 	}
 	return c, nil
 }
 
 // closeIdle closes en's connection after idleClose without use. A command
 // in flight on it fails like any dropped connection and is retried.
-func (p *pool) closeIdle(k connKey, en *poolEntry) {
+func (p *pool) closeIdle(en *poolEntry) {
 	en.mu.Lock()
 	c := en.c
 	en.c = nil
