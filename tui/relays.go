@@ -20,6 +20,8 @@ const (
 	relayAdd
 	relayDefault
 	relayRemove
+	relayRouting   // addr is the private routing mode
+	relayForwarder // addr becomes the forwarding relay
 )
 
 // relayCheckTimeout bounds the reachability check after adding a relay.
@@ -27,11 +29,12 @@ const relayCheckTimeout = 10 * time.Second
 
 // relaysMsg reports the relay list after a change (or an attempt).
 type relaysMsg struct {
-	def    string   // the default relay
-	all    []string // every configured relay
-	listed bool     // def and all were read
-	note   string
-	err    error
+	def     string   // the default relay
+	all     []string // every configured relay
+	listed  bool     // def and all were read
+	routing client.RoutingInfo
+	note    string
+	err     error
 }
 
 // relayCmd changes the relay list (the engine checks the address) and
@@ -61,6 +64,14 @@ func relayCmd(eng *client.Engine, op relayOp, addr string) tea.Cmd {
 			if m.err = eng.RemoveRelay(ctx, addr); m.err == nil {
 				m.note = "relay removed"
 			}
+		case relayRouting:
+			if m.err = eng.SetRouting(ctx, addr); m.err == nil {
+				m.note = "private routing: " + addr
+			}
+		case relayForwarder:
+			if m.err = eng.SetForwarder(ctx, addr); m.err == nil {
+				m.note = "messages to other relays go through " + relayHost(addr)
+			}
 		}
 		def, all, err := eng.Relays(ctx)
 		if err != nil {
@@ -68,6 +79,9 @@ func relayCmd(eng *client.Engine, op relayOp, addr string) tea.Cmd {
 				m.err = err
 			}
 			return m
+		}
+		if m.routing, err = eng.Routing(ctx); err != nil && m.err == nil {
+			m.err = err
 		}
 		m.def, m.all, m.listed = def, all, true
 		return m
@@ -92,6 +106,7 @@ type relaysDialog struct {
 	keys    keyMap
 	def     string
 	all     []string
+	routing client.RoutingInfo
 	loaded  bool
 	cursor  int // len(all) is the "Add a relay" line
 	adding  bool
@@ -120,13 +135,19 @@ func relayKeyRemove() key.Binding {
 	return key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "remove"))
 }
 func relayKeyAdd() key.Binding { return key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")) }
+func relayKeyRouting() key.Binding {
+	return key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "routing"))
+}
+func relayKeyForwarder() key.Binding {
+	return key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forwarder"))
+}
 
 func (d *relaysDialog) SetSize(w, h int) { d.w, d.h = w, h; d.in.Width = max(10, w-10) }
 func (d *relaysDialog) ShortHelp() []key.Binding {
 	if d.adding {
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "add")), d.keys.Close}
 	}
-	return []key.Binding{d.keys.Up, d.keys.Down, relayKeyDefault(), relayKeyRemove(), relayKeyAdd(), d.keys.Close}
+	return []key.Binding{d.keys.Up, d.keys.Down, relayKeyDefault(), relayKeyRemove(), relayKeyAdd(), relayKeyRouting(), relayKeyForwarder(), d.keys.Close}
 }
 func (d *relaysDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
@@ -167,6 +188,14 @@ func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 			return d, d.start(relayDefault, r)
 		}
 		d.note, d.err = "this is the default already", ""
+	case key.Matches(km, relayKeyRouting()):
+		next := map[string]string{client.RoutingAuto: client.RoutingAlways, client.RoutingAlways: client.RoutingOff}[d.routing.Mode]
+		if next == "" {
+			next = client.RoutingAuto
+		}
+		return d, d.start(relayRouting, next)
+	case key.Matches(km, relayKeyForwarder()) && d.cursor < len(d.all):
+		return d, d.start(relayForwarder, d.all[d.cursor])
 	case key.Matches(km, relayKeyRemove()) && d.cursor < len(d.all):
 		r := d.all[d.cursor]
 		if confirm != r {
@@ -195,7 +224,7 @@ func (d *relaysDialog) stopAdding() {
 func (d *relaysDialog) onResult(m relaysMsg) {
 	d.busy = false
 	if m.listed {
-		d.def, d.all, d.loaded = m.def, m.all, true
+		d.def, d.all, d.routing, d.loaded = m.def, m.all, m.routing, true
 	}
 	if m.err != nil {
 		d.err, d.note = client.SanitizeLine(userErr(m.err)), ""
@@ -220,7 +249,8 @@ func (d *relaysDialog) View() string {
 	if d.adding {
 		lines = append(lines, "Paste a relay address: veil://host:port#fingerprint (TLS) or veil+ws://… (plain). Make it the default to use it for new invites and groups.", "", d.in.View())
 	} else {
-		lines = append(lines, "* marks the default: new invites and groups use it.", "")
+		lines = append(lines, "* marks the default: new invites and groups use it.",
+			"Private routing: "+routingLabel(d.routing), "")
 		var list []string
 		for i, r := range d.all {
 			mark := "  "
@@ -253,4 +283,21 @@ func (d *relaysDialog) View() string {
 		lines = append(lines, "", d.st.Faint.Render(d.note))
 	}
 	return box(d.st, "Relays", strings.Join(lines, "\n"), d.w, d.h)
+}
+
+// routingLabel is the private routing line (spec/client.md §7.8): the
+// mode and the forwarding relay, and "no reachable forwarding relay" when
+// the forwarder is one only this machine or network reaches, which auto
+// does not use (it would hide nothing).
+func routingLabel(r client.RoutingInfo) string {
+	mode := valueOr(r.Mode, client.RoutingAuto)
+	switch {
+	case mode == client.RoutingOff:
+		return "off"
+	case r.Forwarder == "":
+		return mode + ", no forwarding relay"
+	case client.RelayReach(r.Forwarder) != client.ReachAnyone && mode == client.RoutingAuto:
+		return "auto (no reachable forwarding relay)"
+	}
+	return mode + " via " + relayHost(r.Forwarder)
 }
