@@ -34,7 +34,8 @@ func (e *Engine) newAlarmLog(ctx context.Context, c *conn.Conn, k *format.Invite
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	id, err := c.NewLog(cctx, &d.AlarmWrite, &read, life+alarmLife, nil)
+	// The relay's password, if it has one, travels in the key.
+	id, err := c.NewLog(cctx, &d.AlarmWrite, &read, life+alarmLife, k.Relay.Password)
 	if err != nil {
 		return read, err
 	}

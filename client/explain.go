@@ -66,6 +66,7 @@ func explain(err error) Problem {
 		nce *noChatError
 		rme *removedError
 		re  *RelayError
+		pe  *PasswordError
 		we  *wire.Error
 	)
 	switch {
@@ -119,6 +120,8 @@ func explain(err error) Problem {
 		return Problem{KindBadInput, ue.msg}
 	case errors.Is(err, context.Canceled):
 		return Problem{KindCancelled, "cancelled before it finished"}
+	case errors.As(err, &pe):
+		return Problem{KindRelayRefused, pe.words()}
 	case errors.As(err, &re):
 		return explainRelay(re)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -168,7 +171,7 @@ func explainRelay(re *RelayError) Problem {
 func codeWords(c wire.Code) string {
 	switch c {
 	case wire.CodePassword:
-		return "asks for a password to create mailboxes: ask its operator for one, or use another relay"
+		return "needs a password to create mailboxes: veil relay add ADDRESS --password-file FILE (ask its operator), or use another relay"
 	case wire.CodeQuota:
 		return "refused: a mailbox or log there is full (QUOTA); it frees up as messages are read, or use another relay"
 	case wire.CodeStorageFull:

@@ -47,7 +47,7 @@ func TestExplain(t *testing.T) {
 		{"dial a closed port", third(e.Invite(ctx, InviteOptions{})), KindRelayUnreachable, "127.0.0.1:1 cannot be reached"},
 		{"check a closed port", e.CheckRelay(ctx, testRelayAddr), KindRelayUnreachable, "messages wait in the outbox"},
 		{"cancelled dial", third(e.Invite(cancelled, InviteOptions{})), KindCancelled, "cancelled"},
-		{"relay password", third(e.Invite(ctx, InviteOptions{Relay: pwRelay})), KindRelayRefused, "asks for a password"},
+		{"relay password", third(e.Invite(ctx, InviteOptions{Relay: pwRelay})), KindRelayRefused, "needs a password: veil relay add ADDRESS --password-file FILE (ask its operator)"},
 		{"no profile", func() error {
 			_, err := Open(ctx, Config{Dir: t.TempDir(), Vault: vopts}, []byte("test pin"))
 			return err

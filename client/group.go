@@ -363,6 +363,10 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	if err != nil {
 		return "", err
 	}
+	pws, err := e.passwordsFor(ctx, addr)
+	if err != nil {
+		return "", err
+	}
 	now := e.now()
 	s := format.Settings{Name: opt.Name, Timer: uint32(opt.Timer / time.Second)}
 	var deadline time.Time
@@ -370,7 +374,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 		deadline = now.Add(opt.Expires).Truncate(time.Second)
 		s.Deadline = uint64(deadline.Unix())
 	}
-	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0)
+	g, err := createGroup(ctx, c, e.rcfg, nick, s, 0, pws)
 	if err != nil {
 		return "", relayCause(addr, err)
 	}
@@ -380,6 +384,9 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 	}
 	rec := &groupRecord{Relay: addr, Nick: nick}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := pws.save(tx); err != nil {
+			return err
+		}
 		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}
@@ -432,8 +439,11 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 		if chat, grp, err = groupOf(tx, ref); err != nil {
 			return err
 		}
-		g, rec, err = e.loadGroup(tx, chat.GroupID, &grp)
-		return err
+		if g, rec, err = e.loadGroup(tx, chat.GroupID, &grp); err != nil {
+			return err
+		}
+		g.pws = loadRelayPasswords(tx, rec.Relay)
+		return nil
 	})
 	if err != nil {
 		return err
@@ -519,6 +529,9 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 		return nil
 	}
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := g.pws.save(tx); err != nil {
+			return err
+		}
 		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
 			return err
 		}

@@ -272,7 +272,7 @@ func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster,
 	if err != nil {
 		return nil, err
 	}
-	id, err := createLog(ctx, c, ep, g.ttl)
+	id, err := createLog(ctx, c, ep, g.ttl, g.pws)
 	if err != nil {
 		return nil, err
 	}

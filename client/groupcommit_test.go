@@ -60,7 +60,7 @@ func newTestGroup(t testing.TB, n int) []*member {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			if logID, err = createLog(ctx, m.c, ep, defaultGroupLogTTL); err != nil {
+			if logID, err = createLog(ctx, m.c, ep, defaultGroupLogTTL, nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -44,7 +44,9 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err != nil {
 			return nil, err
 		}
-		k := &format.InviteKey{Relay: a}
+		// The key carries the relay's password: the joiner may become an
+		// admin and then creates logs there (spec/groups.md §9.1).
+		k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: g.pws.current()}}
 		if err := e.random(k.Secret[:]); err != nil {
 			return nil, err
 		}
@@ -56,7 +58,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		}
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
-		logID, err := c.NewLog(cctx, &gk.Write, &gk.Read, expires, nil)
+		logID, err := c.NewLog(cctx, &gk.Write, &gk.Read, expires, k.Relay.Password)
 		if err != nil {
 			dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 			return nil, fmt.Errorf("client: creating the invite's log: %w", err)
@@ -134,6 +136,13 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	}
 	now := e.now()
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		// Every member may become an admin and then needs the relay's
+		// password for new epoch logs (spec/groups.md §6.1).
+		pws := loadRelayPasswords(tx, rec.Relay)
+		pws.fromKey(k.Relay.Password)
+		if err := pws.save(tx); err != nil {
+			return err
+		}
 		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}

@@ -122,7 +122,7 @@ func (e *Engine) pickGroupInvite(g *groupState, rec *groupRecord, chatID, tag st
 }
 
 // groupInviteKey rebuilds the text form of an open group invite's key.
-func groupInviteKey(rec *groupRecord, inv *groupInviteRec) (string, error) {
+func groupInviteKey(rec *groupRecord, inv *groupInviteRec, pw wire.Password) (string, error) {
 	if len(inv.AlarmLog) == 0 {
 		return "", errInviteLeakedShow
 	}
@@ -134,7 +134,7 @@ func groupInviteKey(rec *groupRecord, inv *groupInviteRec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	k := &format.InviteKey{Relay: a, HasAlarm: true, AlarmLog: alarm}
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: pw}, HasAlarm: true, AlarmLog: alarm}
 	if len(inv.Secret) != len(k.Secret) {
 		return "", fmt.Errorf("client: stored group invite: bad secret")
 	}
@@ -159,7 +159,7 @@ func (e *Engine) groupInviteKeyOf(ctx context.Context, chat vault.Chat, tag stri
 		if err != nil {
 			return err
 		}
-		key, err = groupInviteKey(rec, &rec.Invites[i])
+		key, err = groupInviteKey(rec, &rec.Invites[i], relayPassword(tx, rec.Relay))
 		return err
 	})
 	return key, err
@@ -192,7 +192,7 @@ func (e *Engine) takeGroupBlob(ctx context.Context, c *conn.Conn, rec *groupReco
 	if err != nil || len(inv.Secret) == 0 {
 		return false, false
 	}
-	k := &format.InviteKey{Relay: a}
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a}}
 	copy(k.Secret[:], inv.Secret)
 	d := format.DeriveInvite(k)
 	clear(k.Secret[:])

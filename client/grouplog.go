@@ -73,6 +73,7 @@ type groupState struct {
 	seal crypto.DHPrivate     // our per-group X25519 sealing key
 	kem  crypto.KEM768Private // our per-group ML-KEM-768 sealing key
 	ttl  time.Duration
+	pws  *relayPasswords // for LNEW on the group's relay; loaded with the group, never stored in it
 
 	cur  groupLog
 	prev *groupLog // the previous epoch's log, drained after a commit (§7.2)
@@ -133,7 +134,7 @@ func newGroupKeys(rcfg ratchet.Config) (crypto.SignPrivate, crypto.DHPrivate, cr
 
 // createGroup makes a group with us as its only member and admin, and its
 // first log on c's relay (spec/groups.md §3, §3.5, §6.1).
-func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings format.Settings, ttl time.Duration) (*groupState, error) {
+func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick string, settings format.Settings, ttl time.Duration, pws *relayPasswords) (*groupState, error) {
 	if err := format.CheckGroupNick(nick); err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 	if err != nil {
 		return nil, err
 	}
-	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl}
+	g := &groupState{rcfg: rcfg, sign: sign, seal: seal, kem: kem, ttl: ttl, pws: pws}
 	if g.ttl <= 0 {
 		g.ttl = defaultGroupLogTTL
 	}
@@ -171,12 +172,17 @@ func createGroup(ctx context.Context, c *conn.Conn, rcfg ratchet.Config, nick st
 	return g, nil
 }
 
-// createLog creates epoch ep's log on c's relay (spec/groups.md §6.1).
-func createLog(ctx context.Context, c *conn.Conn, ep *ratchet.GroupEpoch, ttl time.Duration) (crypto.ID, error) {
+// createLog creates epoch ep's log on c's relay (spec/groups.md §6.1),
+// with the relay's password from pws (nil: none).
+func createLog(ctx context.Context, c *conn.Conn, ep *ratchet.GroupEpoch, ttl time.Duration, pws *relayPasswords) (crypto.ID, error) {
 	w, rc := ep.Caps()
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	id, err := c.NewLog(cctx, (*[wire.CapSize]byte)(&w), (*[wire.CapSize]byte)(&rc), ttl, nil)
+	var id crypto.ID
+	err := pws.try(func(pw wire.Password) (err error) {
+		id, err = c.NewLog(cctx, (*[wire.CapSize]byte)(&w), (*[wire.CapSize]byte)(&rc), ttl, pw)
+		return err
+	})
 	if err != nil {
 		return id, fmt.Errorf("client: creating the group log: %w", err)
 	}

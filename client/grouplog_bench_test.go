@@ -23,7 +23,7 @@ func benchGroupState(b *testing.B, n int) (*groupState, *member) {
 	// what a long run measures; lift it, as the relay's own benchmarks do.
 	a := startGroupRelay(b, func(c *relay.Config) { c.Limits.Rate, c.Limits.Burst = 1e6, 1e6 })
 	m := &member{c: dialGroupRelay(b, a)}
-	g, err := createGroup(context.Background(), m.c, ratchet.Config{}, "admin", format.Settings{Name: "bench"}, 0)
+	g, err := createGroup(context.Background(), m.c, ratchet.Config{}, "admin", format.Settings{Name: "bench"}, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

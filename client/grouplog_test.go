@@ -170,7 +170,7 @@ func TestGroupOverRelay(t *testing.T) {
 	a := startGroupRelay(t)
 	ana := &member{c: dialGroupRelay(t, a)}
 	var err error
-	ana.g, err = createGroup(ctx, ana.c, ratchet.Config{}, "ana", format.Settings{Name: "river"}, 0)
+	ana.g, err = createGroup(ctx, ana.c, ratchet.Config{}, "ana", format.Settings{Name: "river"}, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,15 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	if err != nil {
 		return "", "", err
 	}
-	rid, sid, err := c.New(ctx, recvKey, nil)
+	pws, err := e.passwordsFor(ctx, relayAddr)
+	if err != nil {
+		return "", "", err
+	}
+	var rid, sid crypto.ID
+	err = pws.try(func(pw wire.Password) (err error) {
+		rid, sid, err = c.New(ctx, recvKey, pw)
+		return err
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("client: creating the reply mailbox: %w", relayErr(relayAddr, err))
 	}
@@ -71,7 +79,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		return "", "", err
 	}
 	defer bp.Wipe()
-	k := &format.InviteKey{Relay: a}
+	// The key carries the relay's password: the joiner creates its
+	// mailbox there (spec/client.md §2.1).
+	k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: pws.current()}}
 	if err := e.random(k.Secret[:]); err != nil {
 		return "", "", err
 	}
@@ -101,6 +111,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	// cannot complete.
 	until := now.Add(opt.Expires)
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := pws.save(tx); err != nil {
+			return err
+		}
 		ct := vault.Contact{ID: chatID, OurIdentity: bp.Marshal(), Created: now,
 			Relays: []vault.RelayCap{{Address: a.String(), RecvID: rid[:], RecvKey: recvKey.Seed()}}}
 		if err := tx.PutContact(&ct); err != nil {
@@ -193,7 +206,9 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	// the inviter inside the encrypted first message.
 	ourAddr := addr
 	if opt.Relay != "" {
-		ourAddr = opt.Relay
+		if ourAddr, err = e.pickRelay(ctx, opt.Relay); err != nil {
+			return "", err
+		}
 	}
 	oc, err := e.pool.get(ctx, ourAddr)
 	if err != nil {
@@ -203,7 +218,24 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err != nil {
 		return "", err
 	}
-	rid, sid, err := oc.New(ctx, recvKey, nil)
+	// The key's password is kept for the invite's relay; it never
+	// replaces a stored one that works (relayPasswords.fromKey).
+	keyPws, err := e.passwordsFor(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	keyPws.fromKey(k.Relay.Password)
+	ourPws := keyPws
+	if canonicalRelay(ourAddr) != keyPws.addr {
+		if ourPws, err = e.passwordsFor(ctx, ourAddr); err != nil {
+			return "", err
+		}
+	}
+	var rid, sid crypto.ID
+	err = ourPws.try(func(pw wire.Password) (err error) {
+		rid, sid, err = oc.New(ctx, recvKey, pw)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("client: creating our mailbox: %w", relayErr(ourAddr, err))
 	}
@@ -228,6 +260,12 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	w, _ := outgoingWireID(helloID)
 	env := &format.Envelope{Type: format.EnvHello, ID: w, SID: sid, Cap: ourCap, Relay: ourAddr, Nick: opt.As}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if err := keyPws.save(tx); err != nil {
+			return err
+		}
+		if err := ourPws.save(tx); err != nil {
+			return err
+		}
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
 		}
@@ -255,12 +293,20 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	return chatID, nil
 }
 
-// pickRelay returns addr, or the profile's default relay.
+// pickRelay returns addr in its canonical form, or the profile's default
+// relay. A credentialed addr (spec/relay.md §3.5) has its password stored,
+// as `relay add` would.
 func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 	if addr != "" {
-		a, err := wire.ParseAddress(addr)
+		a, err := wire.ParseCredentialed(addr)
 		if err != nil {
 			return "", badAddress(err)
+		}
+		if len(a.Password) > 0 {
+			err := e.v.Update(ctx, func(tx *vault.Tx) error { return setRelayPassword(tx, a.String(), a.Password) })
+			if err != nil {
+				return "", err
+			}
 		}
 		return a.String(), nil
 	}

@@ -326,12 +326,39 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // ---- relay settings ----
 
-func addRelay(tx *vault.Tx, addr string, makeDefault bool) error {
-	a, err := wire.ParseAddress(addr)
+// relayPassword returns the password stored for the relay addr (any
+// spelling of its address), or nil (spec/client.md §7.1). It must be kept
+// secret.
+func relayPassword(tx *vault.Tx, addr string) wire.Password {
+	return relaySetting(tx, settingRelayPassword, addr)
+}
+
+// setRelayPassword stores pw as the password of the relay addr; an empty
+// pw removes it.
+func setRelayPassword(tx *vault.Tx, addr string, pw wire.Password) error {
+	return putRelaySetting(tx, settingRelayPassword, addr, pw)
+}
+
+// addRelay adds addr to the list. addr may be credentialed (spec/relay.md
+// §3.5); its password, or pw when given, is stored and replaces the one
+// stored before, and a pending offer is dropped.
+func addRelay(tx *vault.Tx, addr string, makeDefault bool, pw ...wire.Password) error {
+	ca, err := wire.ParseCredentialed(addr)
 	if err != nil {
 		return badAddress(err)
 	}
-	addr = a.String()
+	if len(pw) > 0 && len(pw[0]) > 0 {
+		ca.Password = pw[0]
+	}
+	addr = ca.String()
+	if len(ca.Password) > 0 {
+		if err := setRelayPassword(tx, addr, ca.Password); err != nil {
+			return err
+		}
+		if err := putRelaySetting(tx, settingRelayPasswordOffer, addr, nil); err != nil {
+			return err
+		}
+	}
 	p, err := profile(tx)
 	if err != nil {
 		return err
@@ -349,9 +376,37 @@ func addRelay(tx *vault.Tx, addr string, makeDefault bool) error {
 }
 
 // AddRelay adds a relay to the profile's list; the first one becomes the
-// default.
+// default. addr may be credentialed (spec/relay.md §3.5): adding a relay
+// again with a password updates the stored one.
 func (e *Engine) AddRelay(ctx context.Context, addr string) error {
 	return e.v.Update(ctx, func(tx *vault.Tx) error { return addRelay(tx, addr, false) })
+}
+
+// AddRelayPassword is AddRelay with the relay's password given apart
+// (read from a file, say); it wins over one in addr. It must be 1 to
+// wire.MaxPassword bytes.
+func (e *Engine) AddRelayPassword(ctx context.Context, addr string, password []byte) error {
+	if len(password) == 0 || len(password) > wire.MaxPassword {
+		return badInput("a relay password is 1 to %d bytes", wire.MaxPassword)
+	}
+	pw := wire.Password(password)
+	return e.v.Update(ctx, func(tx *vault.Tx) error { return addRelay(tx, addr, false, pw) })
+}
+
+// RelaysWithPassword returns the canonical addresses of the relays with
+// a stored password; never the passwords.
+func (e *Engine) RelaysWithPassword(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		for k := range p.Settings {
+			if a, ok := strings.CutPrefix(k, settingRelayPassword); ok {
+				out[a] = true
+			}
+		}
+		return err
+	})
+	return out, err
 }
 
 // SetDefaultRelay makes addr (added if new) the relay new invites use.
@@ -391,6 +446,8 @@ func (e *Engine) RemoveRelay(ctx context.Context, addr string) error {
 			return badInput("relay %s is used by %s: it stays while they do", shortRelay(addr), users(chats, groups))
 		}
 		p.Settings[settingRelays] = strings.Join(slices.Delete(all, i, i+1), "\n")
+		delete(p.Settings, settingRelayPassword+addr)
+		delete(p.Settings, settingRelayPasswordOffer+addr)
 		return tx.PutProfile(&p)
 	})
 }
@@ -461,7 +518,11 @@ func (e *Engine) Relays(ctx context.Context) (def string, all []string, err erro
 }
 
 // CheckRelay connects to addr once (checking its fingerprint) and pings it.
+// addr may be credentialed (spec/relay.md §3.5); the password is not used.
 func (e *Engine) CheckRelay(ctx context.Context, addr string) error {
+	if a, err := wire.ParseCredentialed(addr); err == nil {
+		addr = a.String()
+	}
 	c, err := e.pool.get(ctx, addr)
 	if err != nil {
 		return err

@@ -117,19 +117,24 @@ func (rs *routes) noteDirect(addr string) bool {
 // routing is what the settings say about items for relay dest.
 type routing struct {
 	mode string
-	fwd  string // the forwarding relay; "" sends directly
+	fwd  string        // the forwarding relay; "" sends directly
+	pw   wire.Password // fwd's password, which FKEY shows a relay that forwards by password
 }
 
 // routingFor reads the settings and decides how to reach dest.
 func (e *Engine) routingFor(ctx context.Context, dest string) (routing, error) {
 	var mode, fwd string
 	var own []string
+	var pw wire.Password
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		p, err := profile(tx)
 		if err != nil {
 			return err
 		}
 		mode, fwd, own = routingSettings(p)
+		if fwd != "" {
+			pw = relayPassword(tx, fwd)
+		}
 		return nil
 	})
 	if err != nil {
@@ -145,7 +150,7 @@ func (e *Engine) routingFor(ctx context.Context, dest string) (routing, error) {
 			return rt, nil
 		}
 	}
-	rt.fwd = fwd
+	rt.fwd, rt.pw = fwd, pw
 	return rt, nil
 }
 
@@ -275,7 +280,7 @@ func (k *courier) forward(ctx context.Context, item wire.Frame) (wire.Frame, err
 	for try := 0; ; try++ {
 		r, ok := k.e.routes.get(rk, k.c, k.e.now())
 		if !ok {
-			if r, err = k.c.FKey(ctx, nil, dest); err != nil {
+			if r, err = k.c.FKey(ctx, k.rt.pw, dest); err != nil {
 				return k.fallback(ctx, item, err)
 			}
 			k.e.routes.put(rk, k.c, r)

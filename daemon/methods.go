@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,15 @@ type (
 		Chat   string `json:"chat"`
 		Member string `json:"member"`
 	}
+	// relayAddParam is relay.add's: the relay, and its password
+	// (base64url, optional) when it is not in a credentialed relay.
+	relayAddParam struct {
+		Relay    string `json:"relay"`
+		Password string `json:"password"`
+	}
 )
+
+func (p *relayAddParam) check() error { return need("relay", p.Relay) }
 
 func (p *chatParam) check() error  { return need("chat", p.Chat) }
 func (p *msgParam) check() error   { return errors.Join(need("chat", p.Chat), need("id", p.ID)) }
@@ -162,6 +171,8 @@ type (
 		Relay    string `json:"relay"`
 		Default  bool   `json:"default,omitempty"`
 		Embedded bool   `json:"embedded,omitempty"`
+		// Password: a password is stored for the relay (never its value).
+		Password bool `json:"password,omitempty"`
 	}
 	// RelayAddResult is the result of relay.add.
 	RelayAddResult struct {
@@ -355,10 +366,21 @@ func init() {
 		})},
 
 		"relay.list": {run: relayListMethod},
-		"relay.add": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *relayParam) (any, error) {
+		"relay.add": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *relayAddParam) (any, error) {
+			var pw []byte
+			if p.Password != "" {
+				b, err := base64.RawURLEncoding.Strict().DecodeString(p.Password)
+				if err != nil {
+					return nil, badParams("password must be unpadded base64url")
+				}
+				pw = b
+			}
 			var r RelayAddResult
 			if err := eng.CheckRelay(ctx, p.Relay); err != nil {
 				r.Warning = explain(err).Message
+			}
+			if pw != nil {
+				return r, eng.AddRelayPassword(ctx, p.Relay, pw)
 			}
 			return r, eng.AddRelay(ctx, p.Relay)
 		})},
@@ -568,10 +590,14 @@ func relayListMethod(ctx context.Context, c *conn, eng *client.Engine, raw json.
 	if err != nil {
 		return nil, nil, err
 	}
+	withPw, err := eng.RelaysWithPassword(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	_, sess := c.s.engine()
 	out := make([]RelayInfo, 0, len(all))
 	for _, r := range all {
-		out = append(out, RelayInfo{Relay: r, Default: r == def, Embedded: sess != nil && r == sess.Embedded})
+		out = append(out, RelayInfo{Relay: r, Default: r == def, Embedded: sess != nil && r == sess.Embedded, Password: withPw[r]})
 	}
 	return out, nil, nil
 }

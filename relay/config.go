@@ -55,6 +55,10 @@ type Limits struct {
 	MaxR2RConns     int           // relay-to-relay connections per destination
 	ForwardInFlight int           // FWDs waiting for their destination, per destination
 	ForwardTimeout  time.Duration // for dialling a destination, and for its reply
+	// ForwardDestsPerMinute is how many destinations one client
+	// connection may name in FKEY per minute (those it holds a route
+	// for aside).
+	ForwardDestsPerMinute int
 }
 
 // DefaultLimits are the defaults of spec/relay.md §11.
@@ -81,6 +85,8 @@ var DefaultLimits = Limits{
 	MaxR2RConns:      4,
 	ForwardInFlight:  1024,
 	ForwardTimeout:   10 * time.Second,
+
+	ForwardDestsPerMinute: 16,
 }
 
 // maxQueuedPush bounds the bytes of MSGs queued for one connection's
@@ -111,7 +117,7 @@ func (l Limits) withDefaults() Limits {
 		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.MaxLogSubs, d.MaxLogSubs}, {&l.Window, d.Window},
 		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
 		{&l.MaxRoutes, d.MaxRoutes}, {&l.MaxForwardDests, d.MaxForwardDests}, {&l.MaxR2RConns, d.MaxR2RConns},
-		{&l.ForwardInFlight, d.ForwardInFlight},
+		{&l.ForwardInFlight, d.ForwardInFlight}, {&l.ForwardDestsPerMinute, d.ForwardDestsPerMinute},
 	} {
 		if *p.v <= 0 {
 			*p.v = p.def
@@ -138,6 +144,11 @@ type Config struct {
 	// Forward says who may use this relay as a forwarder (§7.6); the
 	// zero value is ForwardAuto.
 	Forward ForwardMode
+	// ForwardPrivate lets the relay forward to destinations that are not
+	// public addresses (loopback, private, link-local, CGNAT and the
+	// like, §7.6.2): for a relay on a private network whose destinations
+	// are there too. False refuses them with UNREACHABLE.
+	ForwardPrivate bool
 	// Limits; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives operational logs only (never an address, an ID or
@@ -157,9 +168,14 @@ type Config struct {
 	// production.
 	Observer Observer
 	// DialR2R, when set, opens the TCP connections this relay makes to
-	// other relays when it forwards (§7.6); net.Dialer otherwise. Tests
-	// use it to give those connections a local address of their own.
+	// other relays when it forwards (§7.6), to an IP address and port;
+	// net.Dialer otherwise. Tests use it to give those connections a
+	// local address of their own.
 	DialR2R func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ResolveR2R, when set, resolves the host names of destination
+	// relays (§7.6.2); net.DefaultResolver otherwise. The relay checks
+	// the addresses it returns and dials them, never the name.
+	ResolveR2R func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Observer sees what the relay sees. Its methods are called on the

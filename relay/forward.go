@@ -23,6 +23,7 @@ import (
 type forwarder struct {
 	mu    sync.Mutex          // guards dests
 	dests map[string]*fwdDest // by canonical address
+	fails failCache           // destinations that failed, and until when they are not dialled
 }
 
 // fwdDest is one destination relay.
@@ -82,6 +83,7 @@ func (c *session) cmdFKey(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 		return wire.Frame{}, wire.CodeLoop
 	}
 	key := a.String()
+	now := s.now()
 	c.routeMu.Lock()
 	var id [wire.RouteIDSize]byte
 	found := false
@@ -91,11 +93,18 @@ func (c *session) cmdFKey(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 			break
 		}
 	}
+	if !c.askDestLocked(key, found, now) {
+		c.routeMu.Unlock()
+		return wire.Frame{}, wire.CodeRate
+	}
 	if !found && len(c.routes) >= s.limits.MaxRoutes {
 		c.routeMu.Unlock()
 		return wire.Frame{}, wire.CodeQuota
 	}
 	c.routeMu.Unlock()
+	if s.fwd.fails.blocked(a, now) {
+		return wire.Frame{}, wire.CodeUnreachable
+	}
 	d, code := s.fwd.dest(a, s.limits)
 	if code != 0 {
 		return wire.Frame{}, code
@@ -189,6 +198,7 @@ func (s *Server) destKey(ctx context.Context, d *fwdDest) (wire.Frame, wire.Code
 		return wire.Frame{}, wire.CodeLoop
 	}
 	if _, ok := wire.ForwardPeriodFor(r.NotAfter); !ok || wire.CheckFKeys(&r, d.addr.Fingerprint) != nil {
+		s.fwd.fails.failed(d.addr, false, now)
 		return wire.Frame{}, wire.CodeUnreachable // D is broken or not who its address says
 	}
 	r.CID, r.Route = 0, [wire.RouteIDSize]byte{}
@@ -230,18 +240,11 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 	d.conns = live
 	if len(d.conns) == 0 || d.more && len(d.conns) < s.limits.MaxR2RConns {
 		d.more = false
-		// Not the command's context: the connection outlives the client
-		// that made it dial.
-		dctx, cancel := context.WithTimeout(context.Background(), s.limits.ForwardTimeout)
-		c, err := conn.DialAddress(dctx, d.addr, &conn.Options{Dial: s.dialR2R, Rand: s.rand})
-		cancel()
-		if err == nil {
+		if c, ok := s.dialDest(d.addr); ok {
 			rc := &r2rConn{c: c}
 			d.conns = append(d.conns, rc)
 			return rc, 0
 		}
-		// A failed dial is not logged: its error names the destination.
-		s.metrics.r2rDialFail.Inc()
 		if len(d.conns) == 0 {
 			return nil, wire.CodeUnreachable
 		}
@@ -253,6 +256,37 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 		}
 	}
 	return best, 0
+}
+
+// dialDest connects to D unless it failed less than its back-off ago
+// (§7.6.2): the host resolved and checked by destIPs, the connection made
+// to the checked addresses. A failure is remembered, a success forgets
+// earlier ones.
+func (s *Server) dialDest(a wire.Address) (*conn.Conn, bool) {
+	now := s.now()
+	if s.fwd.fails.blocked(a, now) {
+		return nil, false
+	}
+	// Not the command's context: the connection outlives the client
+	// that made it dial.
+	ctx, cancel := context.WithTimeout(context.Background(), s.limits.ForwardTimeout)
+	defer cancel()
+	// A failed dial is not logged: its error names the destination.
+	ips, err := s.destIPs(ctx, a.Host)
+	if err != nil {
+		s.metrics.r2rDialFail.Inc()
+		s.fwd.fails.failed(a, true, now)
+		return nil, false
+	}
+	var tcpFailed atomic.Bool
+	c, err := conn.DialAddress(ctx, a, &conn.Options{Dial: s.pinnedDial(ips, a.Port, &tcpFailed), Rand: s.rand})
+	if err != nil {
+		s.metrics.r2rDialFail.Inc()
+		s.fwd.fails.failed(a, tcpFailed.Load(), now)
+		return nil, false
+	}
+	s.fwd.fails.succeeded(a)
+	return c, true
 }
 
 // cmdFwd: §7.6.2 FWD.
@@ -314,6 +348,7 @@ func (c *session) releaseRoutes() {
 // sweep closes relay-to-relay connections unused for ForwardIdle and
 // forgets destinations that no route names and that have no connection.
 func (fw *forwarder) sweep(now time.Time, idle time.Duration) {
+	fw.fails.sweep(now)
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	for k, d := range fw.dests {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,22 +23,24 @@ import (
 
 // Server is a relay. Create it with New, serve with Serve.
 type Server struct {
-	store    store.Store
-	identity crypto.SignPrivate
-	offer    wire.Offer // suites of the hello (§4.1)
-	password []byte
-	limits   Limits
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	metrics  *metrics
-	observer Observer
-	dialR2R  func(ctx context.Context, network, addr string) (net.Conn, error)
-	connIDs  atomic.Uint64 // Observer's connection IDs
-	fwdMode  ForwardMode
-	fwd      forwarder
-	fkMu     sync.Mutex // guards fkeys
-	fkeys    [2]periodKey
+	store      store.Store
+	identity   crypto.SignPrivate
+	offer      wire.Offer // suites of the hello (§4.1)
+	password   []byte
+	limits     Limits
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	metrics    *metrics
+	observer   Observer
+	dialR2R    func(ctx context.Context, network, addr string) (net.Conn, error)
+	resolveR2R func(ctx context.Context, host string) ([]netip.Addr, error)
+	fwdPrivate bool          // forward to destinations that are not public (Config.ForwardPrivate)
+	connIDs    atomic.Uint64 // Observer's connection IDs
+	fwdMode    ForwardMode
+	fwd        forwarder
+	fkMu       sync.Mutex // guards fkeys
+	fkeys      [2]periodKey
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -57,20 +60,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		store:    cfg.Store,
-		identity: cfg.Identity,
-		offer:    cfg.Suites,
-		password: append([]byte(nil), cfg.Password...),
-		limits:   cfg.Limits.withDefaults(),
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		rand:     cfg.Rand,
-		observer: cfg.Observer,
-		dialR2R:  cfg.DialR2R,
-		fwdMode:  cfg.Forward,
-		sessions: map[*session]struct{}{},
-		subs:     map[crypto.ID]*subscription{},
-		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
+		store:      cfg.Store,
+		identity:   cfg.Identity,
+		offer:      cfg.Suites,
+		password:   append([]byte(nil), cfg.Password...),
+		limits:     cfg.Limits.withDefaults(),
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		rand:       cfg.Rand,
+		observer:   cfg.Observer,
+		dialR2R:    cfg.DialR2R,
+		resolveR2R: cfg.ResolveR2R,
+		fwdPrivate: cfg.ForwardPrivate,
+		fwdMode:    cfg.Forward,
+		sessions:   map[*session]struct{}{},
+		subs:       map[crypto.ID]*subscription{},
+		logSubs:    map[crypto.ID]map[*logSub]struct{}{},
 	}
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()

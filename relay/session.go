@@ -66,8 +66,9 @@ type session struct {
 
 	waitMu sync.Mutex // serialises waitCommands
 
-	routeMu sync.Mutex // guards routes
+	routeMu sync.Mutex // guards routes and asked
 	routes  map[[wire.RouteIDSize]byte]*fwdRoute
+	asked   map[string]time.Time // destinations FKEY named in the last minute, and when (§11)
 
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    map[crypto.ID]*subscription

@@ -185,11 +185,11 @@ func (a *App) cmdRelay(arg string) tea.Cmd {
 		}
 	case verb == "add" && url != "":
 		a.notice = "adding the relay…"
-		return relayCmd(eng, relayAdd, url)
+		return relayCmd(eng, relayAdd, url, nil)
 	case verb == "default" && url != "":
-		return relayCmd(eng, relayDefault, url)
+		return relayCmd(eng, relayDefault, url, nil)
 	case verb == "remove" && url != "":
-		return relayCmd(eng, relayRemove, url)
+		return relayCmd(eng, relayRemove, url, nil)
 	}
 	return a.fail(errors.New("/relay, /relay add URL, /relay default URL or /relay remove URL (or the relays in /settings)"))
 }
@@ -236,9 +236,9 @@ func (a *App) openSub(what string) tea.Cmd {
 			return policyCmd(eng, p, cur)
 		}))
 	case subRelays:
-		do := func(op relayOp, addr string) tea.Cmd { return relayCmd(eng, op, addr) }
+		do := func(op relayOp, addr string, pw []byte) tea.Cmd { return relayCmd(eng, op, addr, pw) }
 		a.openDialog(newRelaysDialog(a.st, a.keys, do))
-		return do(relayLoad, "")
+		return do(relayLoad, "", nil)
 	case subProxy:
 		a.openDialog(newProxyDialog(a.st, a.keys, a.proxy, a.flagProxy, func(addr string) tea.Cmd { return saveProxy(eng, addr) }))
 	case subKeys:

@@ -40,15 +40,21 @@ type relaysMsg struct {
 // relayCmd changes the relay list (the engine checks the address) and
 // reports the list as it is afterwards, whatever happened. A relay added
 // is also dialled once, as `veil relay add` does: a wrong fingerprint or a
-// typo in the host shows at once, but the relay is kept either way.
-func relayCmd(eng *client.Engine, op relayOp, addr string) tea.Cmd {
+// typo in the host shows at once, but the relay is kept either way. pw,
+// when not empty, is the password of the relay added.
+func relayCmd(eng *client.Engine, op relayOp, addr string, pw []byte) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
 		var m relaysMsg
 		switch op {
 		case relayAdd:
-			if m.err = eng.AddRelay(ctx, addr); m.err == nil {
+			if len(pw) > 0 {
+				m.err = eng.AddRelayPassword(ctx, addr, pw)
+			} else {
+				m.err = eng.AddRelay(ctx, addr)
+			}
+			if m.err == nil {
 				m.note = "relay added"
 				cctx, ccancel := context.WithTimeout(context.Background(), relayCheckTimeout)
 				if err := eng.CheckRelay(cctx, addr); err != nil {
@@ -111,20 +117,31 @@ type relaysDialog struct {
 	cursor  int // len(all) is the "Add a relay" line
 	adding  bool
 	in      textinput.Model
+	// pwStep: the address is typed (addr) and the relay's password is
+	// asked in pw, which never echoes it.
+	pwStep  bool
+	addr    string
+	pw      textinput.Model
 	confirm string // the relay d was pressed on once
 	busy    bool
 	note    string
 	err     string
-	do      func(op relayOp, addr string) tea.Cmd
+	do      func(op relayOp, addr string, pw []byte) tea.Cmd
 	w, h    int
 }
 
-func newRelaysDialog(st styles, keys keyMap, do func(relayOp, string) tea.Cmd) *relaysDialog {
+func newRelaysDialog(st styles, keys keyMap, do func(relayOp, string, []byte) tea.Cmd) *relaysDialog {
 	in := textinput.New()
 	in.Prompt = "> "
 	in.Placeholder = "veil://host:port#fingerprint"
 	in.CharLimit = 1024
-	return &relaysDialog{st: st, keys: keys, in: in, do: do, busy: true}
+	pw := textinput.New()
+	pw.Prompt = "> "
+	pw.Placeholder = "empty if the relay has none"
+	pw.EchoMode = textinput.EchoPassword
+	pw.EchoCharacter = '•'
+	pw.CharLimit = 255 // spec/relay.md §7.2
+	return &relaysDialog{st: st, keys: keys, in: in, pw: pw, do: do, busy: true}
 }
 
 // The dialog's own keys (functions: no package-level mutable state).
@@ -160,6 +177,14 @@ func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 	if !ok || d.busy {
 		return d, nil
 	}
+	if d.adding && d.pwStep {
+		if km.Type != tea.KeyEnter {
+			var cmd tea.Cmd
+			d.pw, cmd = d.pw.Update(msg)
+			return d, cmd
+		}
+		return d, d.startPassword(d.addr, []byte(d.pw.Value()))
+	}
 	if d.adding {
 		if km.Type != tea.KeyEnter {
 			var cmd tea.Cmd
@@ -167,11 +192,20 @@ func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 			return d, cmd
 		}
 		v := strings.TrimSpace(d.in.Value())
-		if v == "" {
+		switch {
+		case v == "":
 			d.stopAdding()
 			return d, nil
+		case client.CheckRelayAddress(v) != nil:
+			d.err, d.note = client.SanitizeLine(userErr(client.CheckRelayAddress(v))), ""
+			return d, nil
+		case strings.Contains(v, "~"): // credentialed already (spec/relay.md §3.5)
+			return d, d.start(relayAdd, v)
 		}
-		return d, d.start(relayAdd, v)
+		d.err = ""
+		d.pwStep, d.addr = true, v
+		d.in.Blur()
+		return d, d.pw.Focus()
 	}
 	confirm := d.confirm
 	d.confirm = ""
@@ -210,13 +244,27 @@ func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 
 func (d *relaysDialog) start(op relayOp, addr string) tea.Cmd {
 	d.busy, d.note, d.err = true, "", ""
-	return d.do(op, addr)
+	return d.do(op, addr, nil)
+}
+
+// startPassword adds addr with pw, the relay's password (none if empty).
+func (d *relaysDialog) startPassword(addr string, pw []byte) tea.Cmd {
+	d.busy, d.note, d.err = true, "", ""
+	return d.do(relayAdd, addr, pw)
 }
 
 func (d *relaysDialog) stopAdding() {
 	d.adding = false
 	d.in.Reset()
 	d.in.Blur()
+	d.leavePassword()
+}
+
+// leavePassword forgets the typed password and goes back to the address.
+func (d *relaysDialog) leavePassword() {
+	d.pwStep, d.addr = false, ""
+	d.pw.Reset()
+	d.pw.Blur()
 }
 
 // onResult shows the list after a change; a refused address stays in the
@@ -228,6 +276,10 @@ func (d *relaysDialog) onResult(m relaysMsg) {
 	}
 	if m.err != nil {
 		d.err, d.note = client.SanitizeLine(userErr(m.err)), ""
+		if d.pwStep {
+			d.leavePassword()
+			cmdFocus(&d.in)
+		}
 		return
 	}
 	d.err, d.note = "", client.SanitizeLine(m.note)
@@ -246,9 +298,12 @@ func (d *relaysDialog) onResult(m relaysMsg) {
 func (d *relaysDialog) View() string {
 	inner := max(10, d.w-4)
 	var lines []string
-	if d.adding {
+	switch {
+	case d.adding && d.pwStep:
+		lines = append(lines, "Password of "+relayHost(d.addr)+": only for a private relay (ask its operator); it is not shown.", "", d.pw.View())
+	case d.adding:
 		lines = append(lines, "Paste a relay address: veil://host:port#fingerprint (TLS) or veil+ws://… (plain). Make it the default to use it for new invites and groups.", "", d.in.View())
-	} else {
+	default:
 		lines = append(lines, "* marks the default: new invites and groups use it.",
 			"Private routing: "+routingLabel(d.routing), "")
 		var list []string
@@ -301,3 +356,6 @@ func routingLabel(r client.RoutingInfo) string {
 	}
 	return mode + " via " + relayHost(r.Forwarder)
 }
+
+// cmdFocus focuses in again; its blink command is not needed here.
+func cmdFocus(in *textinput.Model) { _ = in.Focus() }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
 
 	"veil/client"
 )
@@ -77,6 +79,8 @@ func TestSettingsRelays(t *testing.T) {
 	waitText(t, tm, "relay address has no #fingerprint")
 	tm.Send(press(tea.KeyCtrlU))
 	typeLine(tm, testRelayAddr) // valid, but nobody listens there
+	waitText(t, tm, "Password of 127.0.0.1:1")
+	tm.Send(enter()) // none
 	waitText(t, tm, "relay added, but it does not answer now", "  "+testRelayAddr[:30])
 
 	// The new relay sorts first ('#' is below any digit) and has the cursor.
@@ -298,5 +302,41 @@ func TestSettingsOpenedBeforeLoad(t *testing.T) {
 	a.onSettings(settingsMsg{vals: map[string]string{}, relayDef: "veil://127.0.0.1:1#abc", relayN: 1})
 	if v := d.View(); !lineHas(v, "Relays", "127.0.0.1:1") {
 		t.Fatalf("after loading:\n%s", v)
+	}
+}
+
+// TestSettingsRelayPassword: adding a relay in the settings asks for its
+// password without ever drawing it, and the engine stores it.
+func TestSettingsRelayPassword(t *testing.T) {
+	const sentinel = "pw-SENTINEL-3f9a"
+	cfg, p := testConfig(t)
+	profileWithChats(t, p, false)
+	tm := unlock(t, cfg, "correct horse")
+	waitText(t, tm, "desk")
+	tm.Send(press(tea.KeyF2))
+	waitText(t, tm, "Relays")
+	for range rowRelays {
+		tm.Send(press(tea.KeyDown))
+	}
+	tm.Send(enter())
+	waitText(t, tm, "Add a relay")
+	tm.Send(runeKey('a'))
+	waitText(t, tm, "Paste a relay address")
+	const other = "veil+ws://127.0.0.1:2#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	typeLine(tm, other)
+	waitText(t, tm, "Password of 127.0.0.1:2")
+	tm.Type(sentinel)
+	tm.Send(enter())
+	var drawn []byte
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		drawn = append(drawn[:0], b...)
+		return bytes.Contains(b, []byte("relay added"))
+	}, teatest.WithDuration(waitMax), teatest.WithCheckInterval(10*time.Millisecond))
+	if v := finalView(t, tm); bytes.Contains(drawn, []byte(sentinel)) || strings.Contains(v, sentinel) || !bytes.Contains(drawn, []byte("•")) {
+		t.Fatalf("the password was drawn, or not masked:\n%s", v)
+	}
+	with, err := openEngine(t, p).RelaysWithPassword(context.Background())
+	if err != nil || !with[other] {
+		t.Fatalf("no password stored for %s: %v %v", other, with, err)
 	}
 }

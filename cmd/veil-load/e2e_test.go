@@ -18,7 +18,7 @@ import (
 // serve runs a relay with st on ln until the test ends or stop is called.
 func serve(t *testing.T, st store.Store, id crypto.SignPrivate, ln net.Listener) (address string, stop func()) {
 	t.Helper()
-	srv, err := relay.New(relay.Config{Store: st, Identity: id})
+	srv, err := relay.New(relay.Config{Store: st, Identity: id, ForwardPrivate: true}) // forwards to 127.0.0.1
 	if err != nil {
 		t.Fatal(err)
 	}

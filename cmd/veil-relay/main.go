@@ -210,7 +210,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Forward: fwd, Limits: o.limits(), Logger: log, Registerer: reg})
+	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Forward: fwd, ForwardPrivate: o.FwdPrivate, Limits: o.limits(), Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}

@@ -196,3 +196,17 @@ func TestAddressCommand(t *testing.T) {
 		t.Fatalf("address %q (init printed %q), the relay's is %q", out.String(), made, want)
 	}
 }
+
+func TestForwardPrivateOption(t *testing.T) {
+	o, err := parseOptions(nil, noEnv)
+	if err != nil || o.FwdPrivate {
+		t.Fatalf("default forward-private = %v (%v), want false", o.FwdPrivate, err)
+	}
+	if o, err = parseOptions([]string{"--forward-private"}, noEnv); err != nil || !o.FwdPrivate {
+		t.Fatalf("--forward-private: %v (%v)", o.FwdPrivate, err)
+	}
+	env := map[string]string{"VEIL_RELAY_FORWARD_PRIVATE": "true"}
+	if o, err = parseOptions(nil, func(k string) string { return env[k] }); err != nil || !o.FwdPrivate {
+		t.Fatalf("VEIL_RELAY_FORWARD_PRIVATE: %v (%v)", o.FwdPrivate, err)
+	}
+}

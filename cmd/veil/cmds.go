@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	goio "io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +18,8 @@ import (
 	"veil/daemon"
 	"veil/relay/wire"
 	"veil/vault"
+
+	"golang.org/x/term"
 )
 
 // cmdInit creates a profile. Every input (the relay address, the PIN, the
@@ -32,7 +37,7 @@ func cmdInit(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return usagef("--duress-reset needs --duress-pin-file")
 	}
 	if *relayURL != "" {
-		if _, err := wire.ParseAddress(*relayURL); err != nil {
+		if _, err := wire.ParseCredentialed(*relayURL); err != nil {
 			return usagef("--relay: %v", err)
 		}
 	}
@@ -552,9 +557,10 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 }
 
 func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "relay", "add URL | list | default URL | remove URL | routing [auto|always|off] | forwarder [URL|default]",
-		"Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…); remove refuses the default and a relay a chat or group uses; "+
+	fs := newFlags(g, io, "relay", "add URL [--password-file FILE|-] | list | default URL | remove URL | routing [auto|always|off] | forwarder [URL|default]",
+		"Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…, or URL~password for a private relay); remove refuses the default and a relay a chat or group uses; "+
 			"routing and forwarder show or set private routing: messages to other relays go through the forwarder (the default relay unless set), which hides this device's address from them")
+	pwFile := fs.String("password-file", "", "with add: read the relay's password from the first line of `FILE` (- for standard input); adding again updates it")
 	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
 		return err
@@ -562,7 +568,12 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	switch {
 	case pos[0] == "list" && len(pos) == 1:
 	case (pos[0] == "add" || pos[0] == "default" || pos[0] == "remove") && len(pos) == 2:
-		if _, err := wire.ParseAddress(pos[1]); err != nil {
+		// Only add and default take a password (spec/relay.md §3.5).
+		parse := wire.ParseAddress
+		if pos[0] != "remove" {
+			parse = func(s string) (wire.Address, error) { c, err := wire.ParseCredentialed(s); return c.Address, err }
+		}
+		if _, err := parse(pos[1]); err != nil {
 			return usagef("%v", err)
 		}
 	case pos[0] == "routing" || pos[0] == "forwarder":
@@ -570,11 +581,25 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	default:
 		return usagef("expected add URL, list, default URL, remove URL, routing [MODE] or forwarder [URL]")
 	}
+	if *pwFile != "" && pos[0] != "add" {
+		return usagef("--password-file goes with relay add")
+	}
+	var password []byte
+	if *pwFile != "" {
+		if password, err = readRelayPassword(io, *pwFile); err != nil {
+			return err
+		}
+		defer crypto.Wipe(password)
+	}
 	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 		switch pos[0] {
 		case "add":
 			var r daemon.RelayAddResult
-			err := c.Call(ctx, "relay.add", map[string]any{"relay": pos[1]}, &r)
+			params := map[string]any{"relay": pos[1]}
+			if password != nil {
+				params["password"] = base64.RawURLEncoding.EncodeToString(password)
+			}
+			err := c.Call(ctx, "relay.add", params, &r)
 			if err == nil && r.Warning != "" {
 				fmt.Fprintf(io.err, "veil: warning: %s (added anyway)\n", r.Warning)
 			}
@@ -624,7 +649,38 @@ func cmdRouting(ctx context.Context, g *globals, io *stdio, pos []string) error 
 	})
 }
 
-// listRelays prints the profile's relays, the default marked with a star.
+// readRelayPassword reads a relay's password for relay add: the first line
+// of file, or of standard input for "-" (asked without echo on a
+// terminal). It must be 1 to 255 bytes (spec/relay.md §7.2).
+func readRelayPassword(io *stdio, file string) ([]byte, error) {
+	var pw []byte
+	var err error
+	if file == "-" && !term.IsTerminal(int(io.in.Fd())) {
+		b, rerr := goio.ReadAll(goio.LimitReader(io.in, 64<<10))
+		if rerr != nil {
+			return nil, fmt.Errorf("reading the relay password: %w", rerr)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		pw = bytes.TrimSuffix(line, []byte("\r"))
+		pw = append([]byte(nil), pw...)
+		crypto.Wipe(b)
+	} else {
+		if file == "-" {
+			file = ""
+		}
+		if pw, err = readSecret(io, file, "relay password", false); err != nil {
+			return nil, err
+		}
+	}
+	if len(pw) == 0 || len(pw) > wire.MaxPassword {
+		crypto.Wipe(pw)
+		return nil, usagef("the relay password must be 1-%d bytes", wire.MaxPassword)
+	}
+	return pw, nil
+}
+
+// listRelays prints the profile's relays, the default marked with a star,
+// and "(password)" for a relay with a stored password (never the value).
 func listRelays(ctx context.Context, io *stdio, c *api) error {
 	var rs []daemon.RelayInfo
 	if err := c.Call(ctx, "relay.list", nil, &rs); err != nil {
@@ -636,8 +692,11 @@ func listRelays(ctx context.Context, io *stdio, c *api) error {
 			mark = "*"
 		}
 		note := ""
+		if r.Password {
+			note = "  (password)"
+		}
 		if r.Embedded {
-			note = "  (embedded, runs while veil runs: a daemon, the TUI or a command)"
+			note += "  (embedded, runs while veil runs: a daemon, the TUI or a command)"
 		}
 		fmt.Fprintf(io.out, "%s %s%s\n", mark, r.Relay, note)
 	}

@@ -75,6 +75,9 @@ type testRelay struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
+
+	extra []string  // more flags for serve (a later flag wins)
+	logTo io.Writer // gets the relay's stderr too, when set
 }
 
 func newTestRelay(t *testing.T) *testRelay {
@@ -95,7 +98,7 @@ func (r *testRelay) start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		cmd := exec.Command(relayBin, "serve", "--data", r.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--drain", "1s", "--log-level", "error")
+		cmd := exec.Command(relayBin, append([]string{"serve", "--data", r.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", r.port), "--drain", "1s", "--log-level", "error"}, r.extra...)...)
 		cmd.Env = os.Environ()
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -103,6 +106,9 @@ func (r *testRelay) start() {
 		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
+		if r.logTo != nil {
+			cmd.Stderr = io.MultiWriter(&stderr, r.logTo)
+		}
 		if err := cmd.Start(); err != nil {
 			r.t.Fatal(err)
 		}

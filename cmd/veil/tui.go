@@ -96,7 +96,7 @@ func (p *tuiProfile) Create(ctx context.Context, st tui.Setup, events chan<- cli
 		}
 	}
 	if st.Relay != "" {
-		if _, err := wire.ParseAddress(st.Relay); err != nil {
+		if _, err := wire.ParseCredentialed(st.Relay); err != nil {
 			return nil, fmt.Errorf("relay address: %v", err)
 		}
 	}

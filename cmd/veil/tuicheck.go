@@ -31,7 +31,8 @@ func (p *tuiProfile) CheckPIN(pin []byte) error {
 // field (tui.SetupChecker). Through a SOCKS5 proxy (--socks5) only the
 // address is checked: the relay may be reachable through the proxy alone.
 func (p *tuiProfile) CheckRelay(ctx context.Context, addr string) error {
-	a, err := wire.ParseAddress(addr)
+	ca, err := wire.ParseCredentialed(addr)
+	a := ca.Address
 	if err != nil {
 		why := err.Error()
 		if i := strings.LastIndex(why, ": "); i >= 0 {

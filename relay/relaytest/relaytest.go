@@ -1,6 +1,6 @@
 // Package relaytest runs a real relay for tests: an in-memory store, a
 // fresh identity, a listener on 127.0.0.1 (Start), or a configuration of
-// the test's own (Serve); it can restart a relay on the same port
+// the test's own (Serve, ServeExact); it can restart a relay on the same port
 // (Restart), record what a relay sees (Recorder) and give a relay's
 // relay-to-relay connections a local address (DialFrom).
 package relaytest
@@ -47,8 +47,18 @@ func Start(t testing.TB, opts ...func(*relay.Config)) *Relay {
 }
 
 // Serve runs a relay for cfg on 127.0.0.1 until the test ends (or Stop).
-// cfg.Store is closed when the test ends.
+// cfg.Store is closed when the test ends. The relay forwards to
+// destinations that are not public (cfg.ForwardPrivate is set): test
+// relays listen on loopback addresses.
 func Serve(t testing.TB, cfg relay.Config) *Relay {
+	t.Helper()
+	cfg.ForwardPrivate = true
+	return ServeExact(t, cfg)
+}
+
+// ServeExact is Serve with cfg exactly as given: a relay that forwards
+// only to public addresses unless cfg.ForwardPrivate is set.
+func ServeExact(t testing.TB, cfg relay.Config) *Relay {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

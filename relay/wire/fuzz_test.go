@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"veil/crypto"
@@ -140,6 +141,34 @@ func FuzzParseAddress(f *testing.F) {
 		b, err := wire.ParseAddress(a.String())
 		if err != nil || b != a || b.String() != a.String() {
 			t.Fatalf("round trip of %q: %q, %v", s, a.String(), err)
+		}
+	})
+}
+
+func FuzzParseCredentialed(f *testing.F) {
+	const fp = "c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI"
+	f.Add("veil://relay.example.org:443#" + fp)
+	f.Add("veil://relay.example.org:443#" + fp + "~Y29ycmVjdCBob3JzZQ")
+	f.Add("veil+ws://[::1]:7070/#" + fp + "~AA")
+	f.Add("veil://a:1#" + fp + "~")
+	f.Add("veil://a:1#" + fp + "~AA~AA")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := wire.ParseCredentialed(s)
+		if err != nil {
+			if c.Address != (wire.Address{}) || c.Password != nil {
+				t.Fatal("partial address returned with an error")
+			}
+			return
+		}
+		if n := len(c.Password); n > wire.MaxPassword {
+			t.Fatalf("password of %d bytes", n)
+		}
+		b, err := wire.ParseCredentialed(c.Secret())
+		if err != nil || b.Address != c.Address || !bytes.Equal(b.Password, c.Password) || b.Secret() != c.Secret() {
+			t.Fatalf("round trip of %q: %v", s, err)
+		}
+		if c.String() != c.Address.String() || strings.Contains(c.String(), "~") {
+			t.Fatalf("String of %q holds more than the address", s)
 		}
 	})
 }

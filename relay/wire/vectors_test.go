@@ -460,3 +460,46 @@ func TestSignedVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialedVectors checks ParseCredentialed and Secret against
+// spec/vectors/relay/address-credentialed.json (spec/relay.md §3.5).
+func TestCredentialedVectors(t *testing.T) {
+	var vs []struct {
+		Comment   string   `json:"comment"`
+		Input     string   `json:"input"`
+		Canonical string   `json:"canonical"`
+		Password  hexBytes `json:"password"`
+		Secret    string   `json:"secret"`
+		Error     bool     `json:"error"`
+	}
+	loadJSON(t, "address-credentialed.json", &vs)
+	if len(vs) == 0 {
+		t.Fatal("no vectors")
+	}
+	for _, v := range vs {
+		t.Run(v.Comment, func(t *testing.T) {
+			c, err := wire.ParseCredentialed(v.Input)
+			if v.Error {
+				if err == nil {
+					t.Fatalf("%q parsed", v.Input)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.String() != v.Canonical || !bytes.Equal(c.Password, v.Password) || c.Secret() != v.Secret {
+				t.Fatalf("got %s, %x, %s", c.String(), []byte(c.Password), c.Secret())
+			}
+			// The canonical address never parses with a password, and
+			// ParseAddress refuses the credentialed text.
+			if _, err := wire.ParseAddress(v.Secret); (err == nil) != (len(v.Password) == 0) {
+				t.Fatalf("ParseAddress(%q): %v", v.Secret, err)
+			}
+			back, err := wire.ParseCredentialed(v.Secret)
+			if err != nil || back.Secret() != v.Secret || back.Address != c.Address {
+				t.Fatalf("round trip: %v", err)
+			}
+		})
+	}
+}

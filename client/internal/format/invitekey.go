@@ -49,12 +49,16 @@ type inviteSecret [inviteSecretSize]byte
 func (inviteSecret) String() string   { return "inviteSecret(redacted)" }
 func (inviteSecret) GoString() string { return "inviteSecret(redacted)" }
 
-// InviteKey is a parsed invite key: the relay holding the blob, the secret
-// and, in every key this version makes, the ID of the inviter's leak alarm
-// log on that relay (spec/client.md §2.1, §4.4). A key without one is an
-// older veil's.
+// InviteKey is a parsed invite key: the relay holding the blob (with its
+// password when it needs one), the secret and, in every key this version
+// makes, the ID of the inviter's leak alarm log on that relay
+// (spec/client.md §2.1, §4.4). A key without one is an older veil's.
+//
+// String is the key's text, which must be kept secret; every fmt verb
+// prints only the relay's canonical address, so a key reaches text only
+// through an explicit String call.
 type InviteKey struct {
-	Relay    wire.Address
+	Relay    wire.Credentialed
 	Secret   inviteSecret
 	HasAlarm bool
 	AlarmLog crypto.ID
@@ -62,9 +66,10 @@ type InviteKey struct {
 
 // String returns the text form: ADDRESS "." base64url(secret || alarm log
 // ID || checksum), or without the alarm log ID for an older key
-// (spec/client.md §2.1).
+// (spec/client.md §2.1). ADDRESS is credentialed (spec/relay.md §3.5)
+// when the relay has a password.
 func (k *InviteKey) String() string {
-	addr := k.Relay.String()
+	addr := k.Relay.Secret()
 	body := append([]byte(nil), k.Secret[:]...)
 	if k.HasAlarm {
 		body = append(body, k.AlarmLog[:]...)
@@ -73,7 +78,14 @@ func (k *InviteKey) String() string {
 	return addr + "." + base64.RawURLEncoding.EncodeToString(append(body, sum[:]...))
 }
 
-// inviteChecksum covers the canonical address and every byte of the key's
+// Format prints the redacted form whatever the verb: the relay's canonical
+// address, never the secret or the relay's password.
+func (k InviteKey) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, "InviteKey("+k.Relay.String()+", redacted)")
+}
+
+// inviteChecksum covers the address as the key writes it (credentialed
+// when it has a password) and every byte of the key's
 // tail before the checksum.
 func inviteChecksum(addr string, body []byte) [checksumSize]byte {
 	h := crypto.Hash([]byte(labelChecksum), []byte(addr), body)
@@ -88,7 +100,7 @@ func ParseInviteKey(s string) (*InviteKey, error) {
 		return nil, ErrBadInviteKey
 	}
 	s = strings.Join(strings.Fields(s), "")
-	if len(s) > 1200 {
+	if len(s) > 1600 {
 		return nil, ErrBadInviteKey
 	}
 	dot := strings.LastIndexByte(s, '.')
@@ -97,7 +109,7 @@ func ParseInviteKey(s string) (*InviteKey, error) {
 		return nil, ErrBadInviteKey
 	}
 	addrText := s[:dot]
-	a, err := wire.ParseAddress(addrText)
+	a, err := wire.ParseCredentialed(addrText)
 	if err != nil {
 		return nil, ErrBadInviteKey
 	}
@@ -112,9 +124,9 @@ func ParseInviteKey(s string) (*InviteKey, error) {
 		k.HasAlarm = true
 		copy(k.AlarmLog[:], body[inviteSecretSize:])
 	}
-	// The checksum covers the canonical address, so an address written with
-	// an optional "/" still checks.
-	sum := inviteChecksum(a.String(), body)
+	// The checksum covers the canonical address with the password as
+	// written, so an address written with an optional "/" still checks.
+	sum := inviteChecksum(a.Secret(), body)
 	if !crypto.Equal(sum[:], tail[len(body):]) {
 		return nil, ErrBadInviteKey
 	}

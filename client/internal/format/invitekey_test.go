@@ -18,15 +18,25 @@ func testInviteKey(t testing.TB) *InviteKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &InviteKey{Relay: a}
+	k := &InviteKey{Relay: wire.Credentialed{Address: a}}
 	copy(k.Secret[:], bytes.Repeat([]byte{7}, 32))
+	return k
+}
+
+// testPassword is a sentinel: no text but the key's may hold it.
+const testPassword = "pw-SENTINEL-3f9a"
+
+func testCredentialedKey(t testing.TB) *InviteKey {
+	k := testInviteKey(t)
+	k.Relay.Password = wire.Password(testPassword)
+	k.HasAlarm, k.AlarmLog = true, crypto.ID{9}
 	return k
 }
 
 func TestInviteKeyRoundTrip(t *testing.T) {
 	withAlarm := testInviteKey(t)
 	withAlarm.HasAlarm, withAlarm.AlarmLog = true, crypto.ID{4, 5, 6}
-	for name, k := range map[string]*InviteKey{"with alarm log": withAlarm, "older key": testInviteKey(t)} {
+	for name, k := range map[string]*InviteKey{"with alarm log": withAlarm, "older key": testInviteKey(t), "credentialed": testCredentialedKey(t)} {
 		t.Run(name, func(t *testing.T) { testInviteKeyRoundTrip(t, k) })
 	}
 }
@@ -37,7 +47,7 @@ func testInviteKeyRoundTrip(t *testing.T, k *InviteKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.String() != s || got.HasAlarm != k.HasAlarm || got.AlarmLog != k.AlarmLog {
+	if got.String() != s || got.HasAlarm != k.HasAlarm || got.AlarmLog != k.AlarmLog || !got.Relay.Password.Equal(k.Relay.Password) {
 		t.Fatalf("round trip %q != %q", got.String(), s)
 	}
 	// Any single changed character is caught.
@@ -117,6 +127,7 @@ func FuzzParseInviteKey(f *testing.F) {
 	ka := testInviteKey(f)
 	ka.HasAlarm, ka.AlarmLog = true, crypto.ID{1}
 	f.Add(ka.String())
+	f.Add(testCredentialedKey(f).String())
 	f.Add("veil://example.org:443#" + strings.Repeat("B", 43) + ".AAAA")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -133,7 +144,7 @@ func FuzzParseInviteKey(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded key does not parse: %v", err)
 		}
-		if k2.String() != k.String() || k2.Secret != k.Secret || k2.HasAlarm != k.HasAlarm || k2.AlarmLog != k.AlarmLog {
+		if k2.String() != k.String() || k2.Secret != k.Secret || k2.HasAlarm != k.HasAlarm || k2.AlarmLog != k.AlarmLog || !k2.Relay.Password.Equal(k.Relay.Password) {
 			t.Fatal("re-encoded key differs")
 		}
 	})
@@ -190,5 +201,39 @@ func TestGroupBlobVersions(t *testing.T) {
 	old[1] = 1
 	if _, err := ParseGroupBlob(old); err == nil || !strings.Contains(err.Error(), "older veil") {
 		t.Fatalf("version 1: %v", err)
+	}
+}
+
+// TestCredentialedInviteKey: the password travels in the key's address
+// (spec/client.md §2.1), the checksum covers it, the salts of §2.2 do not
+// depend on it, and no fmt verb prints it or the secret.
+func TestCredentialedInviteKey(t *testing.T) {
+	k := testCredentialedKey(t)
+	text := k.String()
+	enc := wire.Password(testPassword).Encode()
+	if !strings.Contains(text, "#"+strings.Repeat("A", 43)+"~"+enc+".") {
+		t.Fatalf("key text %q lacks the credentialed address", text)
+	}
+	// Another password with the same tail fails the checksum.
+	other := strings.Replace(text, "~"+enc, "~"+wire.Password("pw-other").Encode(), 1)
+	if _, err := ParseInviteKey(other); err == nil {
+		t.Fatal("a key with a swapped password parsed")
+	}
+	// Dropping the password fails the checksum too.
+	if _, err := ParseInviteKey(strings.Replace(text, "~"+enc, "", 1)); err == nil {
+		t.Fatal("a key with its password removed parsed")
+	}
+	plain := testInviteKey(t)
+	plain.HasAlarm, plain.AlarmLog = true, k.AlarmLog
+	if DeriveInvite(k) != DeriveInvite(plain) {
+		t.Fatal("the password changed the derived IDs")
+	}
+	for _, v := range []any{k, *k} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, testPassword) || strings.Contains(out, enc) || strings.Contains(out, text[len(text)-20:]) {
+				t.Errorf("%s of %T leaks: %s", verb, v, out)
+			}
+		}
 	}
 }

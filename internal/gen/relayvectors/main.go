@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -159,7 +160,11 @@ func Generate() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]any{"hello.json": h, "frames.json": frames, "signed.json": signed, "forward.json": fwd} {
+	creds, err := credentialedVectors()
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]any{"hello.json": h, "frames.json": frames, "signed.json": signed, "forward.json": fwd, "address-credentialed.json": creds} {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
@@ -500,4 +505,51 @@ func forwardVector() (*ForwardVector, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// CredentialedVector is one relay address in the credentialed form of
+// spec/relay.md §3.5: what a reader makes of Input. Valid inputs give the
+// canonical address, the password (hex, empty when none) and the text
+// Credentialed.Secret writes; invalid ones set Error.
+type CredentialedVector struct {
+	Comment   string `json:"comment"`
+	Input     string `json:"input"`
+	Canonical string `json:"canonical,omitempty"`
+	Password  hx     `json:"password,omitempty"`
+	Secret    string `json:"secret,omitempty"`
+	Error     bool   `json:"error,omitempty"`
+}
+
+func credentialedVectors() ([]CredentialedVector, error) {
+	fp := wire.Fingerprint(fill("credentialed fingerprint", 32)).String()
+	long := fill("long password", wire.MaxPassword)
+	b64 := base64.RawURLEncoding.EncodeToString
+	cases := []CredentialedVector{
+		{Comment: "canonical address, no password", Input: "veil://relay.example.org:443#" + fp},
+		{Comment: "password \"correct horse\"", Input: "veil://relay.example.org:443#" + fp + "~" + b64([]byte("correct horse"))},
+		{Comment: "a reader's variant of the address is made canonical; the password stays", Input: "veil+ws://[127.0.0.1]:7070/#" + fp + "~" + b64([]byte{0})},
+		{Comment: "IPv6 host, longest password (255 bytes)", Input: "veil://[2001:DB8::0:1]:443#" + fp + "~" + b64(long)},
+		{Comment: "empty password", Input: "veil://relay.example.org:443#" + fp + "~", Error: true},
+		{Comment: "256-byte password", Input: "veil://relay.example.org:443#" + fp + "~" + b64(append(long, 1)), Error: true},
+		{Comment: "padded base64", Input: "veil://relay.example.org:443#" + fp + "~" + base64.URLEncoding.EncodeToString([]byte("pw")), Error: true},
+		{Comment: "standard base64 alphabet", Input: "veil://relay.example.org:443#" + fp + "~" + "a+/b", Error: true},
+		{Comment: "non-canonical trailing bits", Input: "veil://relay.example.org:443#" + fp + "~" + "cHx", Error: true},
+		{Comment: "two separators", Input: "veil://relay.example.org:443#" + fp + "~" + b64([]byte("a")) + "~" + b64([]byte("b")), Error: true},
+		{Comment: "password before the fingerprint", Input: "veil://relay.example.org:443~" + b64([]byte("pw")) + "#" + fp, Error: true},
+	}
+	for i := range cases {
+		c := &cases[i]
+		cr, err := wire.ParseCredentialed(c.Input)
+		if c.Error {
+			if err == nil {
+				return nil, fmt.Errorf("credentialed vector %q parses", c.Comment)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credentialed vector %q: %w", c.Comment, err)
+		}
+		c.Canonical, c.Password, c.Secret = cr.String(), hx(cr.Password), cr.Secret()
+	}
+	return cases, nil
 }
