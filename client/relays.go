@@ -64,7 +64,8 @@ const idleClose = 60 * time.Second
 type pool struct {
 	timeout time.Duration
 	tls     *tls.Config
-	runKey  [32]byte // per engine start: derives the SOCKS5 credentials
+	runKey  [32]byte      // per engine start: derives the SOCKS5 credentials
+	idle    time.Duration // idleClose (tests shorten it)
 
 	mu     sync.Mutex // guards opts, socks5, m
 	opts   conn.Options
@@ -79,7 +80,7 @@ type poolEntry struct {
 }
 
 func newPool(cfg Config, socks5 string) (*pool, error) {
-	p := &pool{timeout: cfg.DialTimeout, tls: cfg.TLSConfig, m: map[connKey]*poolEntry{}, socks5: socks5}
+	p := &pool{timeout: cfg.DialTimeout, tls: cfg.TLSConfig, idle: idleClose, m: map[connKey]*poolEntry{}, socks5: socks5}
 	if err := crypto.RandomBytes(cfg.Rand, p.runKey[:]); err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func (p *pool) conn(ctx context.Context, k connKey) (*conn.Conn, error) {
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	if en.idle != nil {
-		en.idle.Reset(idleClose)
+		en.idle.Reset(p.idle)
 	}
 	if en.c != nil {
 		select {
@@ -203,7 +204,7 @@ func (p *pool) conn(ctx context.Context, k connKey) (*conn.Conn, error) {
 	}
 	en.c = c
 	if k.role != roleRecv && en.idle == nil {
-		en.idle = time.AfterFunc(idleClose, func() { p.closeIdle(en) }) // ends with the pool: close stops it
+		en.idle = time.AfterFunc(p.idle, func() { p.closeIdle(en) }) // ends with the pool: close stops it
 	}
 	return c, nil
 }

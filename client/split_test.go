@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"veil/crypto"
 	"veil/internal/socks5test"
@@ -133,5 +134,40 @@ func testSplitSOCKS(t *testing.T) {
 		if a == "" {
 			t.Error("a connection went through the proxy without a credential")
 		}
+	}
+}
+
+// TestIdleSendConnectionsClose: an unused send or forward connection is
+// closed after the idle time; the receive connection stays.
+func TestIdleSendConnectionsClose(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	e := relayEngine(t, r.Address.String(), nil)
+	e.pool.idle = 50 * time.Millisecond
+	addr := r.Address.String()
+	send, err := e.pool.conn(ctx, connKey{addr: addr, role: roleSend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv, err := e.pool.get(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if send == recv {
+		t.Fatal("the send connection is the receive connection")
+	}
+	select {
+	case <-send.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle send connection stayed open")
+	}
+	select {
+	case <-recv.Done():
+		t.Fatal("the receive connection was closed as idle")
+	default:
+	}
+	again, err := e.pool.conn(ctx, connKey{addr: addr, role: roleSend})
+	if err != nil || again == send {
+		t.Fatalf("after the idle close: %v, same connection %v", err, again == send)
 	}
 }
