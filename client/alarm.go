@@ -78,7 +78,7 @@ func dropAlarmLog(ctx context.Context, c *conn.Conn, id crypto.ID, write []byte)
 // a one-time blob under the alarm ID d names. Best effort: failures are
 // ignored.
 func (e *Engine) raiseAlarm(ctx context.Context, k *format.InviteKey, d *format.InviteIDs) {
-	c, err := e.pool.get(ctx, k.Relay.String())
+	c, err := e.pool.conn(ctx, connKey{addr: k.Relay.String(), role: roleSend})
 	if err != nil {
 		return
 	}

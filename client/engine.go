@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -51,6 +52,9 @@ type Config struct {
 	Now  func() time.Time
 	// DialTimeout bounds one connection attempt (10 s when zero).
 	DialTimeout time.Duration
+	// Dial, when set, opens the TCP connections to relays that do not go
+	// through the SOCKS5 proxy (tests choose the local address with it).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// SweepEvery is how often Run applies timers (1 s when zero);
 	// AlarmEvery how often it checks pending invites for a leak (5 s).
 	SweepEvery, AlarmEvery time.Duration
@@ -71,6 +75,7 @@ type Engine struct {
 	rosters rosterCache // parsed rosters stored apart, by vault ID
 	proxyMu sync.Mutex  // serialises SetSOCKS5
 	holds   readHolds   // group log reads held back after refused replies
+	routes  routes      // private routing: forward routes and fallbacks (route.go)
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex

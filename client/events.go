@@ -26,6 +26,7 @@ const (
 	EventVerifyLost       EventType = "verify_lost"       // a verified chat's safety code changed: the mark is cleared (Err says what to do)
 	EventWarning          EventType = "warning"           // something the user should know (Err says what)
 	EventSessionReset     EventType = "session_reset"     // a chat's session restarted after a restore from a backup (Text says so)
+	EventRoutingDirect    EventType = "routing_direct"    // private routing could not forward to Relay: messages there go directly (Err says why); once per relay and run
 )
 
 // Event is one thing the engine reports. Every string that came from a

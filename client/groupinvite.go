@@ -94,7 +94,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 // joinGroupInvite is Join for a group key whose blob was taken and opened:
 // it appends our join request to the invite's log and stores the group as
 // waiting for the welcome, which GroupSync picks up.
-func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *conn.Conn, pt []byte, opt JoinOptions) (string, error) {
+func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *courier, pt []byte, opt JoinOptions) (string, error) {
 	blob, err := format.ParseGroupBlob(pt)
 	if err != nil {
 		return "", err

@@ -167,7 +167,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	}
 	d := format.DeriveInvite(k)
 	addr := k.Relay.String()
-	c, err := e.pool.get(ctx, addr)
+	c, err := e.deliver(ctx, addr, "")
 	if err != nil {
 		return "", err
 	}

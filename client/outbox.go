@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,7 +187,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			left++
 			continue
 		}
-		c, err := e.pool.get(ctx, d.relay)
+		c, err := e.deliver(ctx, d.relay, it.ChatID)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 			if d.needSKey {
@@ -228,7 +229,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if isConnErr(err) {
 				down[d.relay] = err
 				if c != nil {
-					e.pool.drop(d.relay, c)
+					c.drop()
 				}
 			}
 			if firstErr == nil {
@@ -310,7 +311,7 @@ func (e *Engine) flushGroups(ctx context.Context) (int, error) {
 // of spec/client.md §4.2). ALREADY_SECURED may be our own earlier SKEY
 // whose reply was lost; it is noted, and if it was someone else's, the
 // SEND that follows fails with AUTH and joinRefused raises the alarm.
-func (e *Engine) secure(ctx context.Context, c *conn.Conn, chat string, d *dest) error {
+func (e *Engine) secure(ctx context.Context, c *courier, chat string, d *dest) error {
 	err := c.SecureSender(ctx, d.sid, &d.cap)
 	if err != nil && !isCode(err, wire.CodeAlreadySecured) {
 		return err
@@ -413,12 +414,7 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 		if (!force && t.NextTry.After(now)) || down[t.Relay] != nil {
 			continue
 		}
-		c, err := e.pool.get(ctx, t.Relay)
-		if err == nil {
-			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-			err = runTask(cctx, c, &t)
-			cancel()
-		}
+		err := e.runTask(ctx, &t)
 		switch {
 		case err == nil, isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed):
 			done[i] = true // finished, or can never succeed
@@ -469,11 +465,16 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 	return left, firstErr
 }
 
-func runTask(ctx context.Context, c *conn.Conn, t *task) error {
+// runTask runs t: a SEND to someone else's mailbox goes as every message
+// does (its own connection, private routing), a DEL of ours on the
+// receiving connection.
+func (e *Engine) runTask(ctx context.Context, t *task) error {
 	id, err := crypto.ParseID(t.ID)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeMalformed}
 	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
 	switch t.Kind {
 	case "send":
 		var capb [wire.CapSize]byte
@@ -481,11 +482,19 @@ func runTask(ctx context.Context, c *conn.Conn, t *task) error {
 			return &wire.Error{Code: wire.CodeMalformed}
 		}
 		copy(capb[:], t.Key)
+		c, err := e.deliver(ctx, t.Relay, hex.EncodeToString(t.ID))
+		if err != nil {
+			return err
+		}
 		return c.Send(ctx, id, &capb, t.Payload)
 	case "del":
 		k, err := crypto.ParseSignPrivate(t.Key)
 		if err != nil {
 			return &wire.Error{Code: wire.CodeMalformed}
+		}
+		c, err := e.pool.get(ctx, t.Relay)
+		if err != nil {
+			return err
 		}
 		return c.Delete(ctx, id, k)
 	}

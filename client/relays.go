@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,40 +23,91 @@ import (
 	"veil/vault"
 )
 
-// pool keeps one connection per relay address (spec/client.md §7.1).
+// role says what a pooled connection is for (spec/client.md §7.1). A
+// relay never sees our own mailboxes and the ones we write to on the same
+// connection: they would be linked at once.
+type role uint8
+
+const (
+	// roleRecv: SUB/ACK/OFF/NEW/DEL on our own mailboxes, LNEW/LREAD/LSUB
+	// on our own logs.
+	roleRecv role = iota
+	// roleSend: SEND/SKEY/TAKE/PUT to others' mailboxes, LAPPEND.
+	roleSend
+	// roleFwd: the connection to the forwarding relay.
+	roleFwd
+)
+
+func (r role) String() string {
+	switch r {
+	case roleSend:
+		return "send"
+	case roleFwd:
+		return "fwd"
+	}
+	return "recv"
+}
+
+// connKey names one pooled connection: the relay, the role and, through a
+// SOCKS5 proxy, the chat it is isolated for ("" otherwise).
+type connKey struct {
+	addr string
+	role role
+	iso  string
+}
+
+// idleClose is how long an unused send or forward connection stays open.
+// Tuning, not protocol.
+const idleClose = 60 * time.Second
+
+// pool keeps the relay connections, one per connKey (spec/client.md §7.1).
 type pool struct {
 	timeout time.Duration
 	tls     *tls.Config
+	runKey  [32]byte      // per engine start: derives the SOCKS5 credentials
+	idle    time.Duration // idleClose (tests shorten it)
 
-	mu   sync.Mutex // guards opts, m
-	opts conn.Options
-	m    map[string]*poolEntry
+	mu     sync.Mutex // guards opts, socks5, m
+	opts   conn.Options
+	socks5 string
+	m      map[connKey]*poolEntry
 }
 
 type poolEntry struct {
-	mu sync.Mutex // guards c; held while dialling
-	c  *conn.Conn
+	mu   sync.Mutex // guards c; held while dialling
+	c    *conn.Conn
+	idle *time.Timer // closes an unused send or forward connection
 }
 
 func newPool(cfg Config, socks5 string) (*pool, error) {
-	p := &pool{timeout: cfg.DialTimeout, tls: cfg.TLSConfig, m: map[string]*poolEntry{}}
-	p.opts.Rand = cfg.Rand
-	p.opts.TLSConfig = cfg.TLSConfig
-	hc, err := socksClient(socks5, cfg.TLSConfig)
-	if err != nil {
+	p := &pool{timeout: cfg.DialTimeout, tls: cfg.TLSConfig, idle: idleClose, m: map[connKey]*poolEntry{}, socks5: socks5}
+	if err := crypto.RandomBytes(cfg.Rand, p.runKey[:]); err != nil {
 		return nil, err
 	}
-	p.opts.HTTPClient = hc
+	p.opts.Rand = cfg.Rand
+	p.opts.TLSConfig = cfg.TLSConfig
+	p.opts.Dial = cfg.Dial
 	return p, nil
 }
 
+// socksAuth is the SOCKS5 credential of k: Tor (IsolateSOCKSAuth, its
+// default) gives every distinct credential its own circuit, so each chat's
+// sends leave through their own exit and the relay cannot link them by
+// address. The password is keyed with the run key: it names nothing the
+// proxy could read.
+func (p *pool) socksAuth(k connKey) *proxy.Auth {
+	mac := crypto.MAC(p.runKey[:], []byte{byte(k.role)}, []byte(k.addr), []byte{0}, []byte(k.iso))
+	return &proxy.Auth{User: "veil", Password: hex.EncodeToString(mac[:])}
+}
+
 // socksClient returns the HTTP client that reaches relays through the
-// SOCKS5 proxy at addr, or nil for direct connections when addr is "".
-func socksClient(addr string, tlsCfg *tls.Config) (*http.Client, error) {
+// SOCKS5 proxy at addr with the credential auth, or nil for direct
+// connections when addr is "".
+func socksClient(addr string, auth *proxy.Auth, tlsCfg *tls.Config) (*http.Client, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	d, err := proxy.SOCKS5("tcp", addr, nil, proxy.Direct)
+	d, err := proxy.SOCKS5("tcp", addr, auth, proxy.Direct)
 	if err != nil {
 		return nil, fmt.Errorf("client: socks5 proxy: %w", err)
 	}
@@ -78,12 +130,8 @@ func socksClient(addr string, tlsCfg *tls.Config) (*http.Client, error) {
 // ("" direct) and closes the open ones, so every relay is reached through
 // it from now on (the receive loops reconnect).
 func (p *pool) setProxy(addr string) error {
-	hc, err := socksClient(addr, p.tls)
-	if err != nil {
-		return err
-	}
 	p.mu.Lock()
-	p.opts.HTTPClient = hc
+	p.socks5 = addr
 	entries := make([]*poolEntry, 0, len(p.m))
 	for _, en := range p.m {
 		entries = append(entries, en)
@@ -102,22 +150,36 @@ func (p *pool) setProxy(addr string) error {
 	return nil
 }
 
-// get returns a live connection to addr, dialling one if needed. conn.Dial
-// checks the relay's fingerprint on every connection (spec/relay.md §3.3).
+// get returns a live receiving connection to addr (roleRecv).
 func (p *pool) get(ctx context.Context, addr string) (*conn.Conn, error) {
+	return p.conn(ctx, connKey{addr: addr})
+}
+
+// conn returns a live connection for k, dialling one if needed. conn.Dial
+// checks the relay's fingerprint on every connection (spec/relay.md §3.3).
+// Direct connections are not isolated per chat: k.iso only counts through
+// a proxy, where it chooses the circuit.
+func (p *pool) conn(ctx context.Context, k connKey) (*conn.Conn, error) {
 	p.mu.Lock()
 	if p.m == nil {
 		p.mu.Unlock()
 		return nil, conn.ErrClosed
 	}
-	en := p.m[addr]
+	if p.socks5 == "" || k.role == roleRecv {
+		k.iso = ""
+	}
+	en := p.m[k]
 	if en == nil {
 		en = &poolEntry{}
-		p.m[addr] = en
+		p.m[k] = en
 	}
+	opts, socks5 := p.opts, p.socks5
 	p.mu.Unlock()
 	en.mu.Lock()
 	defer en.mu.Unlock()
+	if en.idle != nil {
+		en.idle.Reset(p.idle)
+	}
 	if en.c != nil {
 		select {
 		case <-en.c.Done():
@@ -127,32 +189,56 @@ func (p *pool) get(ctx context.Context, addr string) (*conn.Conn, error) {
 			return en.c, nil
 		}
 	}
-	p.mu.Lock()
-	opts := p.opts
-	p.mu.Unlock()
+	hc, err := socksClient(socks5, p.socksAuth(k), p.tls)
+	if err != nil {
+		return nil, err
+	}
+	if hc != nil {
+		opts.HTTPClient, opts.Dial = hc, nil
+	}
 	dctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	c, err := conn.Dial(dctx, addr, &opts)
+	c, err := conn.Dial(dctx, k.addr, &opts)
 	if err != nil {
-		return nil, &RelayError{Relay: shortRelay(addr), Err: err}
+		return nil, &RelayError{Relay: shortRelay(k.addr), Err: err}
 	}
 	en.c = c
+	if k.role != roleRecv && en.idle == nil {
+		en.idle = time.AfterFunc(p.idle, func() { p.closeIdle(en) }) // ends with the pool: close stops it
+	}
 	return c, nil
 }
 
-// drop closes the connection to addr if it is c (after a failed command).
+// closeIdle closes en's connection after idleClose without use. A command
+// in flight on it fails like any dropped connection and is retried.
+func (p *pool) closeIdle(en *poolEntry) {
+	en.mu.Lock()
+	c := en.c
+	en.c = nil
+	en.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// drop closes c, one of the pool's connections to addr (after a failed
+// command).
 func (p *pool) drop(addr string, c *conn.Conn) {
 	p.mu.Lock()
-	en := p.m[addr]
+	var ens []*poolEntry
+	for k, en := range p.m {
+		if k.addr == addr {
+			ens = append(ens, en)
+		}
+	}
 	p.mu.Unlock()
-	if en == nil {
-		return
+	for _, en := range ens {
+		en.mu.Lock()
+		if en.c == c {
+			en.c = nil
+		}
+		en.mu.Unlock()
 	}
-	en.mu.Lock()
-	if en.c == c {
-		en.c = nil
-	}
-	en.mu.Unlock()
 	c.Close()
 }
 
@@ -163,6 +249,9 @@ func (p *pool) close() {
 	p.mu.Unlock()
 	for _, en := range m {
 		en.mu.Lock()
+		if en.idle != nil {
+			en.idle.Stop()
+		}
 		if en.c != nil {
 			en.c.Close()
 			en.c = nil

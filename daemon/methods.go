@@ -90,6 +90,10 @@ type (
 	relayParam struct {
 		Relay string `json:"relay"`
 	}
+	routingParams struct {
+		Mode      *string `json:"mode,omitempty"`      // auto, always or off
+		Forwarder *string `json:"forwarder,omitempty"` // a relay, "" for the default relay
+	}
 	memberParam struct {
 		Chat   string `json:"chat"`
 		Member string `json:"member"`
@@ -386,6 +390,19 @@ func init() {
 		})},
 		"relay.remove": {run: call(func(ctx context.Context, eng *client.Engine, p *relayParam) (any, error) {
 			return ok{}, eng.RemoveRelay(ctx, p.Relay)
+		})},
+		"relay.routing": {run: call(func(ctx context.Context, eng *client.Engine, p *routingParams) (any, error) {
+			if p.Mode != nil {
+				if err := eng.SetRouting(ctx, *p.Mode); err != nil {
+					return nil, err
+				}
+			}
+			if p.Forwarder != nil {
+				if err := eng.SetForwarder(ctx, *p.Forwarder); err != nil {
+					return nil, err
+				}
+			}
+			return eng.Routing(ctx)
 		})},
 	}
 	maps.Copy(methods, moreMethods())

@@ -397,7 +397,7 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventRelayUnreachable:
 		a.relays[ev.Relay] = false
 		return nil
-	case client.EventWarning, client.EventGroupStalled, client.EventGroupRelayDown:
+	case client.EventWarning, client.EventGroupStalled, client.EventGroupRelayDown, client.EventRoutingDirect:
 		a.setNotice(ev.Err, true)
 	case client.EventGroupRelayUp:
 		a.setNotice(name+": its relay "+client.SanitizeLine(ev.Text)+" answers again", false)

@@ -20,6 +20,8 @@ const (
 	relayAdd
 	relayDefault
 	relayRemove
+	relayRouting   // addr is the private routing mode
+	relayForwarder // addr becomes the forwarding relay
 )
 
 // relayCheckTimeout bounds the reachability check after adding a relay.
@@ -27,11 +29,12 @@ const relayCheckTimeout = 10 * time.Second
 
 // relaysMsg reports the relay list after a change (or an attempt).
 type relaysMsg struct {
-	def    string   // the default relay
-	all    []string // every configured relay
-	listed bool     // def and all were read
-	note   string
-	err    error
+	def     string   // the default relay
+	all     []string // every configured relay
+	listed  bool     // def and all were read
+	routing client.RoutingInfo
+	note    string
+	err     error
 }
 
 // relayCmd changes the relay list (the engine checks the address) and
@@ -67,6 +70,14 @@ func relayCmd(eng *client.Engine, op relayOp, addr string, pw []byte) tea.Cmd {
 			if m.err = eng.RemoveRelay(ctx, addr); m.err == nil {
 				m.note = "relay removed"
 			}
+		case relayRouting:
+			if m.err = eng.SetRouting(ctx, addr); m.err == nil {
+				m.note = "private routing: " + addr
+			}
+		case relayForwarder:
+			if m.err = eng.SetForwarder(ctx, addr); m.err == nil {
+				m.note = "messages to other relays go through " + relayHost(addr)
+			}
 		}
 		def, all, err := eng.Relays(ctx)
 		if err != nil {
@@ -74,6 +85,9 @@ func relayCmd(eng *client.Engine, op relayOp, addr string, pw []byte) tea.Cmd {
 				m.err = err
 			}
 			return m
+		}
+		if m.routing, err = eng.Routing(ctx); err != nil && m.err == nil {
+			m.err = err
 		}
 		m.def, m.all, m.listed = def, all, true
 		return m
@@ -94,14 +108,15 @@ func relayHost(addr string) string {
 // remove the default or a relay a chat or group uses, and says why. Every
 // address shown comes from the profile and is sanitised first.
 type relaysDialog struct {
-	st     styles
-	keys   keyMap
-	def    string
-	all    []string
-	loaded bool
-	cursor int // len(all) is the "Add a relay" line
-	adding bool
-	in     textinput.Model
+	st      styles
+	keys    keyMap
+	def     string
+	all     []string
+	routing client.RoutingInfo
+	loaded  bool
+	cursor  int // len(all) is the "Add a relay" line
+	adding  bool
+	in      textinput.Model
 	// pwStep: the address is typed (addr) and the relay's password is
 	// asked in pw, which never echoes it.
 	pwStep  bool
@@ -137,13 +152,19 @@ func relayKeyRemove() key.Binding {
 	return key.NewBinding(key.WithKeys("d", "delete"), key.WithHelp("d", "remove"))
 }
 func relayKeyAdd() key.Binding { return key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add")) }
+func relayKeyRouting() key.Binding {
+	return key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "routing"))
+}
+func relayKeyForwarder() key.Binding {
+	return key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forwarder"))
+}
 
 func (d *relaysDialog) SetSize(w, h int) { d.w, d.h = w, h; d.in.Width = max(10, w-10) }
 func (d *relaysDialog) ShortHelp() []key.Binding {
 	if d.adding {
 		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "add")), d.keys.Close}
 	}
-	return []key.Binding{d.keys.Up, d.keys.Down, relayKeyDefault(), relayKeyRemove(), relayKeyAdd(), d.keys.Close}
+	return []key.Binding{d.keys.Up, d.keys.Down, relayKeyDefault(), relayKeyRemove(), relayKeyAdd(), relayKeyRouting(), relayKeyForwarder(), d.keys.Close}
 }
 func (d *relaysDialog) FullHelp() [][]key.Binding { return [][]key.Binding{d.ShortHelp()} }
 
@@ -201,6 +222,14 @@ func (d *relaysDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 			return d, d.start(relayDefault, r)
 		}
 		d.note, d.err = "this is the default already", ""
+	case key.Matches(km, relayKeyRouting()):
+		next := map[string]string{client.RoutingAuto: client.RoutingAlways, client.RoutingAlways: client.RoutingOff}[d.routing.Mode]
+		if next == "" {
+			next = client.RoutingAuto
+		}
+		return d, d.start(relayRouting, next)
+	case key.Matches(km, relayKeyForwarder()) && d.cursor < len(d.all):
+		return d, d.start(relayForwarder, d.all[d.cursor])
 	case key.Matches(km, relayKeyRemove()) && d.cursor < len(d.all):
 		r := d.all[d.cursor]
 		if confirm != r {
@@ -243,7 +272,7 @@ func (d *relaysDialog) leavePassword() {
 func (d *relaysDialog) onResult(m relaysMsg) {
 	d.busy = false
 	if m.listed {
-		d.def, d.all, d.loaded = m.def, m.all, true
+		d.def, d.all, d.routing, d.loaded = m.def, m.all, m.routing, true
 	}
 	if m.err != nil {
 		d.err, d.note = client.SanitizeLine(userErr(m.err)), ""
@@ -275,7 +304,8 @@ func (d *relaysDialog) View() string {
 	case d.adding:
 		lines = append(lines, "Paste a relay address: veil://host:port#fingerprint (TLS) or veil+ws://… (plain). Make it the default to use it for new invites and groups.", "", d.in.View())
 	default:
-		lines = append(lines, "* marks the default: new invites and groups use it.", "")
+		lines = append(lines, "* marks the default: new invites and groups use it.",
+			"Private routing: "+routingLabel(d.routing), "")
 		var list []string
 		for i, r := range d.all {
 			mark := "  "
@@ -308,6 +338,23 @@ func (d *relaysDialog) View() string {
 		lines = append(lines, "", d.st.Faint.Render(d.note))
 	}
 	return box(d.st, "Relays", strings.Join(lines, "\n"), d.w, d.h)
+}
+
+// routingLabel is the private routing line (spec/client.md §7.8): the
+// mode and the forwarding relay, and "no reachable forwarding relay" when
+// the forwarder is one only this machine or network reaches, which auto
+// does not use (it would hide nothing).
+func routingLabel(r client.RoutingInfo) string {
+	mode := valueOr(r.Mode, client.RoutingAuto)
+	switch {
+	case mode == client.RoutingOff:
+		return "off"
+	case r.Forwarder == "":
+		return mode + ", no forwarding relay"
+	case client.RelayReach(r.Forwarder) != client.ReachAnyone && mode == client.RoutingAuto:
+		return "auto (no reachable forwarding relay)"
+	}
+	return mode + " via " + relayHost(r.Forwarder)
 }
 
 // cmdFocus focuses in again; its blink command is not needed here.

@@ -103,6 +103,17 @@ func TestSettingsRelays(t *testing.T) {
 	waitText(t, tm, "press d again")
 	tm.Send(runeKey('d'))
 	waitText(t, tm, "relay removed")
+
+	// Private routing: p cycles the mode, f forwards through the relay
+	// under the cursor (TestGoldenSettings shows the line as it starts).
+	tm.Send(runeKey('p'))
+	waitText(t, tm, "private routing: always", "Private routing: always via "+usedHost)
+	tm.Send(runeKey('p'))
+	waitText(t, tm, "Private routing: off")
+	tm.Send(runeKey('p'))
+	waitText(t, tm, "private routing: auto")
+	tm.Send(runeKey('f'))
+	waitText(t, tm, "messages to other relays go through "+usedHost)
 	tm.Send(press(tea.KeyEsc))
 	tm.Send(press(tea.KeyF2))
 	waitText(t, tm, "Stored in the encrypted profile")
@@ -111,9 +122,13 @@ func TestSettingsRelays(t *testing.T) {
 		t.Errorf("the settings do not show %s alone as the relays:\n%s", usedHost, v)
 	}
 
-	def, all, err := openEngine(t, p).Relays(context.Background())
+	eng := openEngine(t, p)
+	def, all, err := eng.Relays(context.Background())
 	if err != nil || def != used || len(all) != 1 || all[0] != used {
 		t.Fatalf("relays after the dialog: default %s, %q (%v); want %s alone", def, all, err, used)
+	}
+	if ri, err := eng.Routing(context.Background()); err != nil || ri.Mode != client.RoutingAuto || ri.Forwarder != used || !ri.Chosen {
+		t.Fatalf("routing after the dialog: %+v, %v", ri, err)
 	}
 }
 

@@ -389,7 +389,7 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 // about chats, not connection or delivery status.
 func countedEvent(t client.EventType) bool {
 	switch t {
-	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventStatus, client.EventWarning:
+	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventRoutingDirect, client.EventStatus, client.EventWarning:
 		return false
 	}
 	return true
@@ -549,6 +549,8 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("connected to %s", ev.Relay)
 	case client.EventRelayUnreachable:
 		line = fmt.Sprintf("relay %s unreachable: %s", ev.Relay, ev.Err)
+	case client.EventRoutingDirect:
+		line = fmt.Sprintf("warning: %s", ev.Err)
 	default:
 		line = fmt.Sprintf("[%s] %s %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), ev.Err)
 	}
@@ -557,7 +559,9 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 }
 
 func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "relay", "add URL [--password-file FILE|-] | list | default URL | remove URL", "Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…, or URL~password for a private relay); remove refuses the default and a relay a chat or group uses")
+	fs := newFlags(g, io, "relay", "add URL [--password-file FILE|-] | list | default URL | remove URL | routing [auto|always|off] | forwarder [URL|default]",
+		"Manage the profile's relays (URL: veil://host:port#fingerprint or veil+ws://…, or URL~password for a private relay); remove refuses the default and a relay a chat or group uses; "+
+			"routing and forwarder show or set private routing: messages to other relays go through the forwarder (the default relay unless set), which hides this device's address from them")
 	pwFile := fs.String("password-file", "", "with add: read the relay's password from the first line of `FILE` (- for standard input); adding again updates it")
 	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
@@ -574,8 +578,10 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		if _, err := parse(pos[1]); err != nil {
 			return usagef("%v", err)
 		}
+	case pos[0] == "routing" || pos[0] == "forwarder":
+		return cmdRouting(ctx, g, io, pos)
 	default:
-		return usagef("expected add URL, list, default URL or remove URL")
+		return usagef("expected add URL, list, default URL, remove URL, routing [MODE] or forwarder [URL]")
 	}
 	if *pwFile != "" && pos[0] != "add" {
 		return usagef("--password-file goes with relay add")
@@ -606,6 +612,42 @@ func cmdRelay(ctx context.Context, g *globals, io *stdio, argv []string) error {
 			return c.Call(ctx, "relay.remove", map[string]any{"relay": pos[1]}, nil)
 		}
 		return listRelays(ctx, io, c)
+	})
+}
+
+// cmdRouting shows or sets private routing: `relay routing [MODE]`,
+// `relay forwarder [URL|default]`.
+func cmdRouting(ctx context.Context, g *globals, io *stdio, pos []string) error {
+	params := map[string]any{}
+	if len(pos) == 2 {
+		switch {
+		case pos[0] == "routing" && (pos[1] == client.RoutingAuto || pos[1] == client.RoutingAlways || pos[1] == client.RoutingOff):
+			params["mode"] = pos[1]
+		case pos[0] == "routing":
+			return usagef("private routing is auto, always or off")
+		case pos[1] == "default":
+			params["forwarder"] = ""
+		default:
+			if _, err := wire.ParseAddress(pos[1]); err != nil {
+				return usagef("%v", err)
+			}
+			params["forwarder"] = pos[1]
+		}
+	}
+	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
+		var ri client.RoutingInfo
+		if err := c.Call(ctx, "relay.routing", params, &ri); err != nil {
+			return err
+		}
+		fwd := ri.Forwarder
+		if !ri.Chosen && fwd != "" {
+			fwd += " (the default relay)"
+		}
+		fmt.Fprintf(io.out, "private routing: %s\nforwarder: %s\n", ri.Mode, orDash(fwd))
+		if ri.Note != "" {
+			fmt.Fprintf(io.err, "veil: note: %s\n", ri.Note)
+		}
+		return nil
 	})
 }
 

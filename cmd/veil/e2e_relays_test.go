@@ -92,6 +92,19 @@ func TestE2ERelayListWipePanic(t *testing.T) {
 		t.Fatalf("relay list after remove:\n%s", l)
 	}
 
+	// Private routing: auto through the default relay unless set.
+	if l := p.ok("relay", "routing"); !strings.Contains(l, "private routing: auto") || !strings.Contains(l, r2.addr+" (the default relay)") {
+		t.Fatalf("relay routing:\n%s", l)
+	}
+	p.ok("relay", "routing", "always")
+	p.ok("relay", "forwarder", r1.addr)
+	if l := p.ok("relay", "routing"); !strings.Contains(l, "private routing: always") || !strings.Contains(l, "forwarder: "+r1.addr) || strings.Contains(l, "(the default relay)") {
+		t.Fatalf("relay routing after setting it:\n%s", l)
+	}
+	p.fails(2, "relay", "routing", "sometimes")
+	p.ok("relay", "forwarder", "default")
+	p.ok("relay", "routing", "auto")
+
 	// wipe needs a confirmation; without a terminal, --yes.
 	p.fails(2, "wipe")
 	p.ok("chats")

@@ -1,6 +1,7 @@
 // Package socks5test is a minimal SOCKS5 server for tests (RFC 1928:
-// CONNECT, no authentication) on 127.0.0.1. It records the target of
-// every CONNECT and either refuses it or forwards the connection to one
+// CONNECT, no authentication or RFC 1929 user name and password, any
+// accepted) on 127.0.0.1. It records the target and credential of every
+// CONNECT and either refuses it or forwards the connection to one
 // fixed address, so tests can check that veil reaches relays only
 // through the proxy it was given, by the names it was given.
 package socks5test
@@ -9,6 +10,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -25,6 +27,7 @@ type Server struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	targets []string
+	auths   []string
 }
 
 // Start runs a proxy that forwards every CONNECT to forward (HOST:PORT),
@@ -56,6 +59,14 @@ func (s *Server) Targets() []string {
 	return append([]string(nil), s.targets...)
 }
 
+// Auths returns the credential ("user:password", "" without one) of
+// every CONNECT so far, in the order of Targets.
+func (s *Server) Auths() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.auths...)
+}
+
 // Hosts returns the host part of every CONNECT so far, in order.
 func (s *Server) Hosts() []string {
 	var hs []string
@@ -80,10 +91,21 @@ func (s *Server) serve(c net.Conn) {
 	if _, err := io.ReadFull(c, h[:]); err != nil || h[0] != 5 {
 		return
 	}
-	if _, err := io.ReadFull(c, make([]byte, h[1])); err != nil {
+	methods := make([]byte, h[1])
+	if _, err := io.ReadFull(c, methods); err != nil {
 		return
 	}
-	c.Write([]byte{5, 0}) // no authentication
+	var auth string
+	if slices.Contains(methods, 2) { // user name and password, RFC 1929
+		c.Write([]byte{5, 2})
+		var err error
+		if auth, err = readAuth(c); err != nil {
+			return
+		}
+		c.Write([]byte{1, 0})
+	} else {
+		c.Write([]byte{5, 0}) // no authentication
+	}
 	var req [4]byte
 	if _, err := io.ReadFull(c, req[:]); err != nil || req[1] != 1 {
 		return
@@ -118,6 +140,7 @@ func (s *Server) serve(c net.Conn) {
 	}
 	s.mu.Lock()
 	s.targets = append(s.targets, net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(p[:])))))
+	s.auths = append(s.auths, auth)
 	s.mu.Unlock()
 	if s.forward == "" {
 		c.Write(refused)
@@ -136,4 +159,27 @@ func (s *Server) serve(c net.Conn) {
 	go func() { io.Copy(c, up); done <- struct{}{} }()
 	<-done
 	<-done
+}
+
+// readAuth reads an RFC 1929 request and returns "user:password".
+func readAuth(c net.Conn) (string, error) {
+	var v [1]byte
+	if _, err := io.ReadFull(c, v[:]); err != nil {
+		return "", err
+	}
+	field := func() (string, error) {
+		var n [1]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			return "", err
+		}
+		b := make([]byte, n[0])
+		_, err := io.ReadFull(c, b)
+		return string(b), err
+	}
+	u, err := field()
+	if err != nil {
+		return "", err
+	}
+	pw, err := field()
+	return u + ":" + pw, err
 }
