@@ -407,6 +407,9 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	if len(pt) >= wire.ForwardTimeSize && !wire.ForwardTimeOK(binary.BigEndian.Uint64(pt), now) {
 		return wire.Frame{}, wire.CodeStale
 	}
+	// A length that overruns the plaintext, a size other than the padded
+	// one or a non-zero padding byte is MALFORMED, like an item that does
+	// not parse (§7.6.4).
 	_, inner, err := wire.ParseForwardInner(pt)
 	var r wire.Frame
 	var code wire.Code

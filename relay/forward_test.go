@@ -325,6 +325,49 @@ func TestForwardTampered(t *testing.T) {
 	}
 }
 
+// TestForwardPaddingRefused: the destination answers a sealed ERR
+// MALFORMED for an item whose padding is not zero or whose length
+// overruns the plaintext (spec/relay.md §7.6.4), and runs the untouched
+// one.
+func TestForwardPaddingRefused(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := wire.Frame{Type: wire.TypeTAKE, ID: crypto.ID{9}}
+	good, _ := wire.AppendForwardInner(nil, uint64(d.clock.Now().Unix()), &item)
+	padByte := bytes.Clone(good)
+	padByte[len(padByte)-1] = 1
+	overrun := bytes.Clone(good)
+	overrun[8], overrun[9] = 0x04, 0x46 // 1,094: two bytes past the end
+	for name, tc := range map[string]struct {
+		inner []byte
+		code  wire.Code
+	}{
+		"non-zero padding": {padByte, wire.CodeMalformed},
+		"length overruns":  {overrun, wire.CodeMalformed},
+		"untouched":        {good, wire.CodeNotFound},
+	} {
+		eph, keys, _ := wire.SenderForwardKeys(nil, route.Dest, route.Key)
+		res, err := c.Forward(ctx, route.ID, eph, keys.SealItem(nil, tc.inner))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		pt, err := keys.OpenReply(nil, res)
+		if err != nil {
+			t.Fatalf("%s: reply does not open: %v", name, err)
+		}
+		r, err := wire.ParseFrame(pt)
+		if err != nil || r.Type != wire.TypeERR || r.Code != tc.code {
+			t.Fatalf("%s: reply %v %v, want ERR %v", name, &r, err, tc.code)
+		}
+	}
+	healthy(t, c)
+}
+
 func TestForwardMaxRoutes(t *testing.T) {
 	d1, f := forwardPair(t, &relaytest.Recorder{}, func(cfg *relay.Config) { cfg.Limits.MaxRoutes = 2 })
 	d2 := startRelay(t)

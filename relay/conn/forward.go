@@ -120,7 +120,9 @@ func (c *Conn) ForwardCommandAsync(route Route, item wire.Frame, now time.Time, 
 }
 
 // sealCommand builds the FWD (or RFWD) that carries item to route's
-// destination, and the keys that open its reply.
+// destination, and the keys that open its reply. The plaintext is
+// padded (wire.AppendForwardInner), so an SKEY, a TAKE and a SEND of the
+// smallest bucket seal to one size (spec/relay.md §7.6.3).
 func sealCommand(route Route, item wire.Frame, now time.Time, rand io.Reader) (wire.Frame, wire.ForwardKeys, error) {
 	eph, keys, err := wire.SenderForwardKeys(rand, route.Dest, route.Key)
 	if err != nil {

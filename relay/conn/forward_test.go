@@ -129,3 +129,78 @@ func TestForwardCommandRefusesBadReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardCommandPadsItems: SKEY, TAKE and a SEND of the smallest
+// bucket leave as FWDs of one size, and the destination opens a plaintext
+// padded to wire.ForwardPaddedSize (spec/relay.md §7.6.3).
+func TestForwardCommandPadsItems(t *testing.T) {
+	dest, _ := crypto.GenerateSign(nil)
+	fp := wire.FingerprintOf(dest.Public())
+	fwd, _ := wire.DeriveForwardKey(dest, 20000)
+	route := conn.Route{ID: [wire.RouteIDSize]byte{1}, Dest: fp, Key: fwd.Public(), NotAfter: time.Unix(20002*86400, 0)}
+	type seen struct {
+		size, inner int
+		typ         wire.Type
+	}
+	got := make(chan seen, 3)
+	f := &fakeRelay{serve: func(ws *websocket.Conn, s *wire.Sealer, o *wire.Opener) {
+		ctx := context.Background()
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			pt, err := o.Open(nil, b)
+			if err != nil {
+				return
+			}
+			items, _ := wire.SplitBlock(pt)
+			var p wire.Packer
+			p.Reset(make([]byte, wire.BlockPlainSize))
+			for _, it := range items {
+				fr, err := wire.ParseFrame(it)
+				if err != nil || fr.Type != wire.TypeFWD {
+					return
+				}
+				keys, err := wire.DestForwardKeys(fwd, fp, fr.Ephemeral)
+				if err != nil {
+					return
+				}
+				inner, err := keys.OpenItem(nil, fr.Body)
+				if err != nil {
+					return
+				}
+				_, item, err := wire.ParseForwardInner(inner)
+				if err != nil {
+					return
+				}
+				got <- seen{len(it), len(inner), item.Type}
+				ok, _ := wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeOK})
+				p.AddFrame(&wire.Frame{Type: wire.TypeFRES, CID: fr.CID, Body: keys.SealReply(nil, ok)})
+			}
+			if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
+				return
+			}
+		}
+	}}
+	startFake(t, f)
+	c, err := conn.DialAddress(dialCtx(t), f.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, item := range []wire.Frame{
+		{Type: wire.TypeSKEY, ID: crypto.ID{1}, Cap: [32]byte{2}},
+		{Type: wire.TypeTAKE, ID: crypto.ID{3}},
+		{Type: wire.TypeSEND, ID: crypto.ID{4}, Cap: [32]byte{5}, Body: make([]byte, wire.MinBucket)},
+	} {
+		if _, err := c.ForwardCommand(dialCtx(t), route, item, time.Now(), nil); err != nil {
+			t.Fatalf("%v: %v", item.Type, err)
+		}
+		s := <-got
+		want := 5 + wire.RouteIDSize + 32 + wire.ForwardPaddedSize + crypto.Overhead
+		if s.typ != item.Type || s.inner != wire.ForwardPaddedSize || s.size != want {
+			t.Fatalf("%v: FWD of %d bytes, plaintext %d (%v); want %d and %d", item.Type, s.size, s.inner, s.typ, want, wire.ForwardPaddedSize)
+		}
+	}
+}

@@ -42,6 +42,18 @@ const (
 	// ForwardTimeSize is the time that starts a forwarded item's
 	// plaintext (§7.6.3).
 	ForwardTimeSize = 8
+	// ForwardLenSize is the item length after the time (§7.6.3).
+	ForwardLenSize = 2
+	// ForwardPaddedSize is the size of a forwarded item's plaintext,
+	// zero-padded, unless its item is longer (§7.6.3): that of a SEND
+	// whose body is the smallest bucket, so SKEY, TAKE and such a SEND
+	// have one size on the forwarder. 8 + 2 + 5 + 24 + 32 + 1,024 =
+	// 1,095 bytes.
+	ForwardPaddedSize = ForwardTimeSize + ForwardLenSize + headerSize + IDSize + CapSize + MinBucket
+
+	// MinBucket is the smallest end-to-end body size (§6,
+	// crypto.Buckets).
+	MinBucket = 1024
 
 	// RelayHelloSize and ClientHelloSize are the sizes of the hellos (§4.1, §4.2).
 	RelayHelloSize  = 4 + 2 + 2 + 4 + NonceSize + 32 + 32 + 1 + SigSize

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -190,24 +191,63 @@ func (k *ForwardKeys) OpenReply(dst, sealed []byte) ([]byte, error) {
 // sealed ERR UNKNOWN.
 func ForwardableType(t Type) bool { return t == TypeSEND || t == TypeSKEY || t == TypeTAKE }
 
+// forwardInnerSize is the size of the plaintext of a forwarded item of
+// n bytes (§7.6.3): time, length and item, zero-padded to
+// ForwardPaddedSize. Its time does not depend on n.
+func forwardInnerSize(n int) int {
+	m := ForwardTimeSize + ForwardLenSize + n
+	return subtle.ConstantTimeSelect(subtle.ConstantTimeLessOrEq(m, ForwardPaddedSize), ForwardPaddedSize, m)
+}
+
 // AppendForwardInner appends a forwarded item's plaintext (§7.6.3): the
-// time t (Unix seconds, 8 bytes) and the item f, whose CID must be 0.
+// time t (Unix seconds, 8 bytes), the item's length (2 bytes), the item
+// f, whose CID must be 0, and zero bytes up to ForwardPaddedSize. An item
+// that is longer (a SEND of a bucket above the smallest) is not padded.
 func AppendForwardInner(dst []byte, t uint64, f *Frame) ([]byte, error) {
 	if f.CID != 0 {
 		return dst, errors.New("wire: a forwarded item has correlation ID 0")
 	}
+	item, err := AppendFrame(nil, f)
+	if err != nil {
+		return dst, err
+	}
+	if len(item) > MaxItemSize {
+		return dst, fmt.Errorf("wire: a forwarded item of %d bytes is over %d", len(item), MaxItemSize)
+	}
+	size := forwardInnerSize(len(item))
 	dst = binary.BigEndian.AppendUint64(dst, t)
-	return AppendFrame(dst, f)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(item)))
+	dst = append(dst, item...)
+	crypto.Wipe(item)
+	return append(dst, make([]byte, size-ForwardTimeSize-ForwardLenSize-len(item))...), nil
 }
 
-// ParseForwardInner decodes a forwarded item's plaintext. The frame's
-// errors are ParseFrame's (IsUnknownType for an unknown type); a CID
-// other than 0 is malformed. Slices in f alias b.
+// ParseForwardInner decodes a forwarded item's plaintext (§7.6.3). It is
+// malformed when the length overruns the plaintext, the plaintext is not
+// the padded size of the item, a padding byte is not zero, the item has a
+// CID other than 0, or the item's own errors from ParseFrame
+// (IsUnknownType for an unknown type). The length and padding are checked
+// with one pass over every byte after the length and no branch on their
+// values, before the item is parsed. Slices in f alias b.
 func ParseForwardInner(b []byte) (t uint64, f Frame, err error) {
-	if len(b) < ForwardTimeSize {
-		return 0, Frame{}, malformed("forwarded item of %d bytes has no time", len(b))
+	const head = ForwardTimeSize + ForwardLenSize
+	if len(b) < head {
+		return 0, Frame{}, malformed("forwarded item of %d bytes has no time and length", len(b))
 	}
-	f, err = ParseFrame(b[ForwardTimeSize:])
+	if len(b) > head+MaxItemSize {
+		return 0, Frame{}, malformed("forwarded item of %d bytes", len(b))
+	}
+	rest := b[head:]
+	n := int(binary.BigEndian.Uint16(b[ForwardTimeSize:]))
+	ok := subtle.ConstantTimeLessOrEq(n, len(rest)) & subtle.ConstantTimeEq(int32(len(b)), int32(forwardInnerSize(n)))
+	var pad byte
+	for i, x := range rest {
+		pad |= x & -byte(subtle.ConstantTimeLessOrEq(n, i)) // i is past the item
+	}
+	if ok&subtle.ConstantTimeByteEq(pad, 0) != 1 {
+		return 0, Frame{}, malformed("forwarded item's length or padding is wrong")
+	}
+	f, err = ParseFrame(rest[:n])
 	if err != nil {
 		return 0, Frame{}, err
 	}

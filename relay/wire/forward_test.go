@@ -3,6 +3,7 @@ package wire_test
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -178,9 +179,9 @@ func TestForwardSealing(t *testing.T) {
 	if _, err := wire.AppendForwardInner(nil, 1, &wire.Frame{Type: wire.TypeSEND, CID: 3}); err == nil {
 		t.Fatal("inner item with a CID encodes")
 	}
-	var s []byte
-	s = append(s, 0, 0, 0, 0, 0, 0, 0, 1)
-	s = append(s, 0x0e, 0, 0, 0, 2)
+	s := make([]byte, wire.ForwardPaddedSize)
+	s[7] = 1
+	copy(s[8:], []byte{0, 5, 0x0e, 0, 0, 0, 2})
 	if _, _, err := wire.ParseForwardInner(s); err == nil {
 		t.Fatal("inner item with a CID parses")
 	}
@@ -189,9 +190,107 @@ func TestForwardSealing(t *testing.T) {
 	}
 }
 
+// forwardItems are a forwarded SKEY, TAKE and SEND of each bucket.
+func forwardItems() []wire.Frame {
+	items := []wire.Frame{
+		{Type: wire.TypeSKEY, ID: crypto.ID{1}, Cap: [32]byte{2}},
+		{Type: wire.TypeTAKE, ID: crypto.ID{3}},
+	}
+	for _, n := range crypto.Buckets() {
+		items = append(items, wire.Frame{Type: wire.TypeSEND, ID: crypto.ID{4}, Cap: [32]byte{5}, Body: bytes.Repeat([]byte{6}, n)})
+	}
+	return items
+}
+
+// TestForwardInnerSizes: SKEY, TAKE and a SEND of the smallest bucket
+// seal to one size; a SEND of a larger bucket to its own (§7.6.3).
+func TestForwardInnerSizes(t *testing.T) {
+	if wire.MinBucket != crypto.Buckets()[0] {
+		t.Fatalf("MinBucket %d, smallest bucket %d", wire.MinBucket, crypto.Buckets()[0])
+	}
+	if wire.ForwardPaddedSize != 1095 {
+		t.Fatalf("padded size %d", wire.ForwardPaddedSize)
+	}
+	id := forwardIdentity(t)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	sizes := map[int][]wire.Type{}
+	for _, item := range forwardItems() {
+		inner, err := wire.AppendForwardInner(nil, 1234, &item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		item.CID = 0
+		enc, _ := wire.AppendFrame(nil, &item)
+		want := max(wire.ForwardPaddedSize, 10+len(enc))
+		if len(inner) != want {
+			t.Fatalf("%v: inner of %d bytes, want %d", item.Type, len(inner), want)
+		}
+		tm, f, err := wire.ParseForwardInner(inner)
+		if err != nil || tm != 1234 || f.Type != item.Type || f.ID != item.ID || !bytes.Equal(f.Body, item.Body) {
+			t.Fatalf("%v: parsed %d %v %v", item.Type, tm, &f, err)
+		}
+		_, ks, _ := wire.SenderForwardKeys(nil, fp, fwd.Public())
+		fr := wire.Frame{Type: wire.TypeFWD, Body: ks.SealItem(nil, inner)}
+		b, _ := wire.AppendFrame(nil, &fr)
+		sizes[len(b)] = append(sizes[len(b)], item.Type)
+	}
+	if len(sizes) != 3 || len(sizes[5+8+32+wire.ForwardPaddedSize+crypto.Overhead]) != 3 {
+		t.Fatalf("FWD sizes by type: %v", sizes)
+	}
+}
+
+// TestForwardInnerPaddingRefused: a non-zero padding byte, a length that
+// overruns or falls short, and a plaintext of the wrong size are
+// malformed (§7.6.4).
+func TestForwardInnerPaddingRefused(t *testing.T) {
+	for _, item := range forwardItems()[:3] {
+		good, err := wire.AppendForwardInner(nil, 1, &item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int(good[8])<<8 | int(good[9])
+		bad := map[string][]byte{}
+		for _, i := range []int{10 + n, (10 + n + len(good)) / 2, len(good) - 1} {
+			if i < len(good) && i >= 10+n {
+				b := bytes.Clone(good)
+				b[i] = 0x80
+				bad["padding byte "+strconv.Itoa(i)] = b
+			}
+		}
+		for _, l := range []int{n + 1, n - 1, len(good) - 9, len(good) - 10, 0xffff} {
+			b := bytes.Clone(good)
+			b[8], b[9] = byte(l>>8), byte(l)
+			bad["length "+strconv.Itoa(l)] = b
+		}
+		bad["one byte short"] = good[:len(good)-1]
+		bad["one byte more"] = append(bytes.Clone(good), 0)
+		bad["no padding"] = good[:10+n]
+		bad["no length"] = good[:9]
+		for name, b := range bad {
+			if bytes.Equal(b, good) {
+				continue // a SEND of the smallest bucket has no padding
+			}
+			if _, _, err := wire.ParseForwardInner(b); !errors.Is(err, wire.ErrMalformed) {
+				t.Errorf("%v, %s: %v", item.Type, name, err)
+			}
+		}
+	}
+	big := forwardItems()[3]
+	good, _ := wire.AppendForwardInner(nil, 1, &big)
+	if _, _, err := wire.ParseForwardInner(append(good, 0)); !errors.Is(err, wire.ErrMalformed) {
+		t.Errorf("a 4,096-byte SEND with padding: %v", err)
+	}
+}
+
 func FuzzParseForwardInner(f *testing.F) {
-	f.Add(append([]byte{0, 0, 0, 0, 0, 0, 4, 0xd2}, 0x09, 0, 0, 0, 0))
-	f.Add(append(make([]byte, 8), append([]byte{0x03, 0, 0, 0, 0}, make([]byte, 24+32+256)...)...))
+	for _, item := range forwardItems() {
+		b, _ := wire.AppendForwardInner(nil, 1234, &item)
+		f.Add(b)
+	}
+	s := make([]byte, wire.ForwardPaddedSize)
+	copy(s[8:], []byte{0, 5, 0x09, 0, 0, 0, 0})
+	f.Add(s)
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tm, fr, err := wire.ParseForwardInner(b)

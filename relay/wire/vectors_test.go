@@ -312,6 +312,8 @@ func TestForwardVector(t *testing.T) {
 		Inner          hexBytes `json:"inner"`
 		Sealed         hexBytes `json:"sealed"`
 		FWD            hexBytes `json:"fwd_item"`
+		SKeyItem       hexBytes `json:"skey_item"`
+		SKeyInner      hexBytes `json:"skey_inner"`
 		RFWD           hexBytes `json:"rfwd_item"`
 		Reply          hexBytes `json:"reply_item"`
 		SealedReply    hexBytes `json:"sealed_reply"`
@@ -382,6 +384,20 @@ func TestForwardVector(t *testing.T) {
 	inner, err := wire.AppendForwardInner(nil, v.Time, &f)
 	if err != nil || !bytes.Equal(inner, v.Inner) {
 		t.Fatalf("inner: %v", err)
+	}
+	if tm, p, err := wire.ParseForwardInner(v.Inner); err != nil || tm != v.Time || !bytes.Equal(p.Body, f.Body) {
+		t.Fatalf("inner does not parse: %v", err)
+	}
+	sk, err := wire.ParseFrame(v.SKeyItem)
+	if err != nil || sk.Type != wire.TypeSKEY {
+		t.Fatalf("SKEY item: %v", err)
+	}
+	skInner, err := wire.AppendForwardInner(nil, v.Time, &sk)
+	if err != nil || !bytes.Equal(skInner, v.SKeyInner) || len(v.SKeyInner) != len(v.Inner) || len(v.Inner) != wire.ForwardPaddedSize {
+		t.Fatalf("SKEY inner: %v", err)
+	}
+	if _, p, err := wire.ParseForwardInner(v.SKeyInner); err != nil || p.ID != sk.ID || p.Cap != sk.Cap {
+		t.Fatalf("SKEY inner does not parse: %v", err)
 	}
 	if got := keys.SealItem(nil, inner); !bytes.Equal(got, v.Sealed) {
 		t.Fatal("sealed item")

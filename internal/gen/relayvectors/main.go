@@ -417,16 +417,21 @@ type ForwardVector struct {
 	Time           uint64 `json:"time"`
 	Item           hx     `json:"item"`
 	Inner          hx     `json:"inner"`
-	Sealed         hx     `json:"sealed"`
-	FWD            hx     `json:"fwd_item"`
-	RFWD           hx     `json:"rfwd_item"`
-	Reply          hx     `json:"reply_item"`
-	SealedReply    hx     `json:"sealed_reply"`
-	FRES           hx     `json:"fres_item"`
+	// SKeyItem and SKeyInner are an SKEY and its plaintext, zero-padded
+	// to the size of Inner (§7.6.3); they are not sealed here, as each
+	// key seals one message.
+	SKeyItem    hx `json:"skey_item"`
+	SKeyInner   hx `json:"skey_inner"`
+	Sealed      hx `json:"sealed"`
+	FWD         hx `json:"fwd_item"`
+	RFWD        hx `json:"rfwd_item"`
+	Reply       hx `json:"reply_item"`
+	SealedReply hx `json:"sealed_reply"`
+	FRES        hx `json:"fres_item"`
 }
 
 func forwardVector() (*ForwardVector, error) {
-	v := &ForwardVector{Comment: "spec/relay.md §7.6: forward key of period 20454, its FKEYS, a SEND sealed to it and the OK sealed back",
+	v := &ForwardVector{Comment: "spec/relay.md §7.6: forward key of period 20454, its FKEYS, a SEND sealed to it and the OK sealed back; an SKEY's plaintext, padded to the SEND's size",
 		Period: 20454, Time: 20454*86400 + 3600}
 	v.IdentitySeed = fill("forward identity", 32)
 	id, err := crypto.ParseSignPrivate(v.IdentitySeed)
@@ -485,6 +490,13 @@ func forwardVector() (*ForwardVector, error) {
 		return nil, err
 	}
 	if v.Inner, err = wire.AppendForwardInner(nil, v.Time, &item); err != nil {
+		return nil, err
+	}
+	skey := wire.Frame{Type: wire.TypeSKEY, ID: item.ID, Cap: crypto.Hash(item.Cap[:])}
+	if v.SKeyItem, err = wire.AppendFrame(nil, &skey); err != nil {
+		return nil, err
+	}
+	if v.SKeyInner, err = wire.AppendForwardInner(nil, v.Time, &skey); err != nil {
 		return nil, err
 	}
 	v.Sealed = keys.SealItem(nil, v.Inner)
