@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/crypto"
 	"veil/relay/relaytest"
 	"veil/relay/wire"
 )
@@ -276,5 +277,63 @@ func relayViews(t *testing.T, routed bool) {
 	}
 	if routed && len(vf) == 0 {
 		t.Error("F saw nothing with private routing")
+	}
+	if routed {
+		forwardedSizes(t, &recF, &recA, &recB)
+	}
+}
+
+// forwardedSizes asserts that the forwarder cannot tell an SKEY, a TAKE
+// and a SEND of the smallest bucket apart by size (spec/relay.md
+// §7.6.3): all three kinds reached a destination through F, F saw as many
+// FWDs of the padded size as the destinations ran such items, and every
+// other FWD had the size of a SEND of a larger bucket. Replies still in
+// flight are waited for.
+func forwardedSizes(t *testing.T, recF *relaytest.Recorder, dests ...*relaytest.Recorder) {
+	t.Helper()
+	small := wire.ForwardPaddedSize + crypto.Overhead
+	larger := map[int]bool{}
+	for _, b := range crypto.Buckets()[1:] {
+		larger[small+b-wire.MinBucket] = true
+	}
+	var kinds map[wire.Type]int
+	var items, fwds int
+	var sizes []int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		kinds, items, fwds, sizes = map[wire.Type]int{}, 0, 0, nil
+		for _, rec := range dests {
+			for _, it := range rec.Items() {
+				if rec.Remote(it.Conn).Addr() != ipFwd {
+					continue
+				}
+				if it.Type == wire.TypeSKEY || it.Type == wire.TypeTAKE || it.Type == wire.TypeSEND && it.Size == wire.MinBucket {
+					kinds[it.Type]++
+					items++
+				}
+			}
+		}
+		for _, it := range recF.Items() {
+			if it.Type != wire.TypeFWD {
+				continue
+			}
+			switch {
+			case it.Size == small:
+				fwds++
+			case !larger[it.Size]:
+				sizes = append(sizes, it.Size)
+			}
+		}
+		if fwds == items || time.Now().After(deadline) {
+			break
+		}
+	}
+	if kinds[wire.TypeSKEY] == 0 || kinds[wire.TypeTAKE] == 0 || kinds[wire.TypeSEND] == 0 {
+		t.Errorf("not every kind went through F: %v", kinds)
+	}
+	if fwds != items {
+		t.Errorf("F: %d FWDs of %d bytes for %d SKEY, TAKE and 1,024-byte SEND items %v: their sizes differ", fwds, small, items, kinds)
+	}
+	if len(sizes) > 0 {
+		t.Errorf("F: FWDs of sizes %v, neither padded nor a larger bucket's", sizes)
 	}
 }
