@@ -37,6 +37,15 @@ func TestEnvelopeVectors(t *testing.T) {
 			Cap       string   `json:"cap"`
 			Relay     string   `json:"relay"`
 			Nick      string   `json:"nick"`
+			Features  uint16   `json:"features"`
+			Move      string   `json:"move"`
+			Slot      byte     `json:"slot"`
+			Slots     []struct {
+				Slot  byte   `json:"slot"`
+				SID   string `json:"sid"`
+				Cap   string `json:"cap"`
+				Relay string `json:"relay"`
+			} `json:"slots"`
 			Plaintext string   `json:"plaintext"`
 		} `json:"envelopes"`
 	}
@@ -80,6 +89,14 @@ func TestEnvelopeVectors(t *testing.T) {
 			copy(e.Target[:], unhex(t, v.Target, WireIDSize))
 			copy(e.SID[:], unhex(t, v.SID, crypto.IDSize))
 			copy(e.Cap[:], unhex(t, v.Cap, len(e.Cap)))
+			e.Features, e.Slot = v.Features, v.Slot
+			copy(e.Move[:], unhex(t, v.Move, MoveIDSize))
+			for _, s := range v.Slots {
+				sc := SlotCap{Slot: s.Slot, Relay: s.Relay}
+				copy(sc.SID[:], unhex(t, s.SID, len(sc.SID)))
+				copy(sc.Cap[:], unhex(t, s.Cap, len(sc.Cap)))
+				e.Slots = append(e.Slots, sc)
+			}
 			for _, id := range v.IDs {
 				e.IDs = append(e.IDs, WireID(unhex(t, id, WireIDSize)))
 			}
