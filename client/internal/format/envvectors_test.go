@@ -22,31 +22,31 @@ func TestEnvelopeVectors(t *testing.T) {
 	}
 	var doc struct {
 		Envelopes []struct {
-			Name      string   `json:"name"`
-			Group     bool     `json:"group"`
-			Type      byte     `json:"type"`
-			Conf      string   `json:"conf"`
-			ID        string   `json:"id"`
-			TTL       uint32   `json:"ttl"`
-			Target    string   `json:"target"`
-			Text      string   `json:"text"`
-			Reaction  string   `json:"reaction"`
-			Kind      byte     `json:"kind"`
-			IDs       []string `json:"ids"`
-			SID       string   `json:"sid"`
-			Cap       string   `json:"cap"`
-			Relay     string   `json:"relay"`
-			Nick      string   `json:"nick"`
-			Features  uint16   `json:"features"`
-			Move      string   `json:"move"`
-			Slot      byte     `json:"slot"`
-			Slots     []struct {
+			Name     string   `json:"name"`
+			Group    bool     `json:"group"`
+			Type     byte     `json:"type"`
+			Conf     string   `json:"conf"`
+			ID       string   `json:"id"`
+			TTL      uint32   `json:"ttl"`
+			Target   string   `json:"target"`
+			Text     string   `json:"text"`
+			Reaction string   `json:"reaction"`
+			Kind     byte     `json:"kind"`
+			IDs      []string `json:"ids"`
+			SID      string   `json:"sid"`
+			Cap      string   `json:"cap"`
+			Relay    string   `json:"relay"`
+			Nick     string   `json:"nick"`
+			Features uint16   `json:"features"`
+			Move     string   `json:"move"`
+			Slot     byte     `json:"slot"`
+			Slots    []struct {
 				Slot  byte   `json:"slot"`
 				SID   string `json:"sid"`
 				Cap   string `json:"cap"`
 				Relay string `json:"relay"`
 			} `json:"slots"`
-			Plaintext string   `json:"plaintext"`
+			Plaintext string `json:"plaintext"`
 		} `json:"envelopes"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
