@@ -520,7 +520,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 		if err != nil {
 			return err
 		}
-		if sc := sendCap(&ct); sc != nil && len(ct.Ratchet) > 0 {
+		if ss := sendSlots(&ct); len(ss) > 0 && len(ct.Ratchet) > 0 {
 			sess, err := e.ratchetOf(&ct)
 			if err != nil {
 				return err
@@ -530,8 +530,10 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 			if err != nil {
 				return err
 			}
-			if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
-				return err
+			for _, sc := range ss {
+				if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
+					return err
+				}
 			}
 		}
 		return e.forgetChatTx(tx, &ct)
