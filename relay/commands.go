@@ -56,10 +56,17 @@ func (c *session) execute(cmd *command) {
 		code = c.cmdLogSub(ctx, f)
 	case wire.TypeLUNSUB:
 		code = c.cmdLogUnsub(f)
+	case wire.TypeFKEY:
+		r, code = c.cmdFKey(ctx, f)
+	case wire.TypeFWD:
+		r, code = c.cmdFwd(ctx, f)
+	case wire.TypeRFWD:
+		r, code = c.cmdRFwd(ctx, f)
 	case wire.TypePING:
 	default:
 		code = wire.CodeUnknown
 	}
+	c.observe(f.Type, len(f.Body), f.ID, r.ID, r.SenderID)
 	if code == okAlreadySent {
 		return
 	}

@@ -12,9 +12,12 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,6 +47,14 @@ type Limits struct {
 	DrainTimeout     time.Duration // how long SIGTERM waits for commands
 	ExpireEvery      time.Duration // how often Store.Expire runs
 	WriteTimeout     time.Duration // for one block write
+
+	// Forwarding (§7.6, §11).
+	MaxRoutes       int           // forwarding routes per client connection
+	MaxForwardDests int           // destination relays a forwarder keeps state for
+	ForwardIdle     time.Duration // an unused relay-to-relay connection is closed after this
+	MaxR2RConns     int           // relay-to-relay connections per destination
+	ForwardInFlight int           // FWDs waiting for their destination, per destination
+	ForwardTimeout  time.Duration // for dialling a destination, and for its reply
 }
 
 // DefaultLimits are the defaults of spec/relay.md §11.
@@ -64,6 +75,12 @@ var DefaultLimits = Limits{
 	DrainTimeout:     10 * time.Second,
 	ExpireEvery:      time.Minute,
 	WriteTimeout:     30 * time.Second,
+	MaxRoutes:        64,
+	MaxForwardDests:  1000,
+	ForwardIdle:      2 * time.Minute,
+	MaxR2RConns:      4,
+	ForwardInFlight:  1024,
+	ForwardTimeout:   10 * time.Second,
 }
 
 // maxQueuedPush bounds the bytes of MSGs queued for one connection's
@@ -85,12 +102,16 @@ func (l Limits) withDefaults() Limits {
 	pick(&l.DrainTimeout, d.DrainTimeout)
 	pick(&l.ExpireEvery, d.ExpireEvery)
 	pick(&l.WriteTimeout, d.WriteTimeout)
+	pick(&l.ForwardIdle, d.ForwardIdle)
+	pick(&l.ForwardTimeout, d.ForwardTimeout)
 	for _, p := range []struct {
 		v   *int
 		def int
 	}{
 		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.MaxLogSubs, d.MaxLogSubs}, {&l.Window, d.Window},
 		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
+		{&l.MaxRoutes, d.MaxRoutes}, {&l.MaxForwardDests, d.MaxForwardDests}, {&l.MaxR2RConns, d.MaxR2RConns},
+		{&l.ForwardInFlight, d.ForwardInFlight},
 	} {
 		if *p.v <= 0 {
 			*p.v = p.def
@@ -111,9 +132,12 @@ type Config struct {
 	Store store.Store
 	// Identity is the relay's long-term key (see LoadOrCreateIdentity).
 	Identity crypto.SignPrivate
-	// Password, when not empty, is required by NEW and LNEW (§7.2). It
-	// must be kept secret.
+	// Password, when not empty, is required by NEW and LNEW (§7.2), and
+	// by FKEY when Forward is ForwardPassword. It must be kept secret.
 	Password []byte
+	// Forward says who may use this relay as a forwarder (§7.6); the
+	// zero value is ForwardAuto.
+	Forward ForwardMode
 	// Limits; zero fields take DefaultLimits.
 	Limits Limits
 	// Logger receives operational logs only (never an address, an ID or
@@ -128,9 +152,72 @@ type Config struct {
 	// Suites is what the relay offers in its hello (§4.1); zero means
 	// wire.DefaultOffer() (tests set one suite to check both).
 	Suites wire.Offer
+	// Observer, when set, sees every connection and every command
+	// (tests that measure what a relay learns, spec/relay.md §9). Nil in
+	// production.
+	Observer Observer
+	// DialR2R, when set, opens the TCP connections this relay makes to
+	// other relays when it forwards (§7.6); net.Dialer otherwise. Tests
+	// use it to give those connections a local address of their own.
+	DialR2R func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Observer sees what the relay sees. Its methods are called on the
+// connection's goroutines, concurrently, and must return quickly.
+type Observer interface {
+	// Conn is called once when connection id opens, with the remote
+	// address the relay sees (zero when it cannot tell).
+	Conn(id uint64, remote netip.AddrPort)
+	// Item is called once per command connection id sent, after the
+	// relay handled it: typ is its item type, ids the mailbox, sender,
+	// blob and log IDs it named or the reply returned, size the length of
+	// its body (0 for none), t the relay's clock. An RFWD is reported
+	// twice: once as RFWD (no IDs) and once as the command it carried,
+	// when that opened.
+	Item(id uint64, typ byte, ids [][24]byte, size int, t time.Time)
+}
+
+// ForwardMode says who may use a relay as a forwarder (spec/relay.md
+// §7.6). Every mode keeps the relay a destination: FKEY without a
+// destination and RFWD are always served.
+type ForwardMode int
+
+const (
+	// ForwardAuto is ForwardPassword when the relay has a password and
+	// ForwardOpen otherwise.
+	ForwardAuto ForwardMode = iota
+	// ForwardOpen forwards for anyone.
+	ForwardOpen
+	// ForwardPassword forwards for clients that send the relay's
+	// password in FKEY.
+	ForwardPassword
+	// ForwardOff answers FKEY naming a destination, and FWD, with
+	// UNKNOWN, as a relay without forwarding does.
+	ForwardOff
+)
+
+// ParseForwardMode parses "open", "password", "off" or "auto".
+func ParseForwardMode(s string) (ForwardMode, error) {
+	switch s {
+	case "auto", "":
+		return ForwardAuto, nil
+	case "open":
+		return ForwardOpen, nil
+	case "password":
+		return ForwardPassword, nil
+	case "off":
+		return ForwardOff, nil
+	}
+	return 0, errors.New("relay: forwarding mode must be open, password, off or auto")
 }
 
 func (c *Config) check() error {
+	if c.Forward == ForwardPassword && len(c.Password) == 0 {
+		return errors.New("relay: forwarding by password needs a relay password")
+	}
+	if c.Forward < ForwardAuto || c.Forward > ForwardOff {
+		return errors.New("relay: unknown forwarding mode")
+	}
 	if c.Store == nil {
 		return errors.New("relay: config has no store")
 	}

@@ -21,6 +21,8 @@ type metrics struct {
 	delivered     prometheus.Counter
 	acked         prometheus.Counter
 	logNotes      prometheus.Counter
+	forwarded     prometheus.Counter
+	r2rDialFail   prometheus.Counter
 	errors        *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 }
@@ -37,6 +39,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		delivered:     prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_messages_delivered_total", Help: "MSG pushes (including redeliveries)."}),
 		acked:         prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_messages_acked_total", Help: "Messages deleted by ACK."}),
 		logNotes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_log_notices_total", Help: "LNOTE pushes."}),
+		forwarded:     prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_forwarded_total", Help: "FWDs answered by their destination relay."}),
+		r2rDialFail:   prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_forward_dial_failures_total", Help: "Failed connections to destination relays."}),
 		errors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "veil_relay_errors_total", Help: "ERR replies by code."}, []string{"code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "veil_relay_command_seconds",
@@ -46,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.subs, m.handshakeFail, m.badBlocks, m.blocksIn, m.blocksOut,
-			m.sent, m.delivered, m.acked, m.logNotes, m.errors, m.latency} {
+			m.sent, m.delivered, m.acked, m.logNotes, m.forwarded, m.r2rDialFail, m.errors, m.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -31,6 +31,13 @@ type Server struct {
 	now      func() time.Time
 	rand     io.Reader
 	metrics  *metrics
+	observer Observer
+	dialR2R  func(ctx context.Context, network, addr string) (net.Conn, error)
+	connIDs  atomic.Uint64 // Observer's connection IDs
+	fwdMode  ForwardMode
+	fwd      forwarder
+	fkMu     sync.Mutex // guards fkeys
+	fkeys    [2]periodKey
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -58,6 +65,9 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
+		observer: cfg.Observer,
+		dialR2R:  cfg.DialR2R,
+		fwdMode:  cfg.Forward,
 		sessions: map[*session]struct{}{},
 		subs:     map[crypto.ID]*subscription{},
 		logSubs:  map[crypto.ID]map[*logSub]struct{}{},
@@ -139,6 +149,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 		<-errc
 	}
 	s.Drain(shutCtx)
+	s.fwd.closeAll()
 	stopExpire()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
@@ -189,6 +200,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			s.ExpireNow(ctx)
+			s.fwd.sweep(s.now(), s.limits.ForwardIdle)
 		}
 	}
 }

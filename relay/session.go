@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -46,6 +47,7 @@ type session struct {
 	ws      *websocket.Conn
 	nc      net.Conn // under ws: closing it ends a read at once
 	nonce   [wire.NonceSize]byte
+	id      uint64 // the Observer's name for the connection
 	limiter *rate.Limiter
 	sem     chan struct{} // one token per executing command
 	ctx     context.Context
@@ -63,6 +65,9 @@ type session struct {
 	writeErr error
 
 	waitMu sync.Mutex // serialises waitCommands
+
+	routeMu sync.Mutex // guards routes
+	routes  map[[wire.RouteIDSize]byte]*fwdRoute
 
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    map[crypto.ID]*subscription
@@ -95,6 +100,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		ws.Close(wire.CloseShutdown, "")
 		return
+	}
+	if s.observer != nil {
+		c.id = s.connIDs.Add(1)
+		remote, _ := netip.ParseAddrPort(r.RemoteAddr)
+		s.observer.Conn(c.id, remote)
 	}
 	opener, err := c.hello()
 	if err != nil {
@@ -299,6 +309,23 @@ func (c *session) handleItem(item []byte) bool {
 	return true
 }
 
+// observe tells the Observer about one command typ of this connection
+// that named or returned the IDs ids (zero ones are skipped) and carried
+// a body of size bytes.
+func (c *session) observe(typ wire.Type, size int, ids ...crypto.ID) {
+	o := c.s.observer
+	if o == nil {
+		return
+	}
+	var list [][24]byte
+	for _, id := range ids {
+		if !id.IsZero() {
+			list = append(list, id)
+		}
+	}
+	o.Item(c.id, byte(typ), list, size, c.s.now())
+}
+
 // reply queues a reply or push for the writer (§5.3).
 func (c *session) reply(f wire.Frame) {
 	c.outMu.Lock()
@@ -453,6 +480,7 @@ func (c *session) finish() {
 	c.waitCommands(context.Background())
 	c.endSubscriptions()
 	c.endLogSubs()
+	c.releaseRoutes()
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout)
 	c.waitWritten(ctx)
 	cancel()

@@ -30,6 +30,7 @@ type options struct {
 	ACMEEmail    string
 	Metrics      string
 	PasswordFile string
+	Forward      string
 	LogLevel     string
 	NATS         string
 	NATSReplicas int
@@ -75,6 +76,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
 	fs.StringVar(&o.Metrics, "metrics", "", "`HOST:PORT` for Prometheus /metrics (off when empty)")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "`FILE` holding the password NEW and LNEW require (off when empty)")
+	fs.StringVar(&o.Forward, "forward", "auto", "who may use this relay as a forwarder for private routing: open, password (clients send the --password-file password), off, or auto (password when there is one, else open)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.MessageTTL, "message-ttl", d.MessageTTL, "lifetime of an unread message")
 	fs.DurationVar(&o.MailboxIdle, "mailbox-idle", d.MailboxIdle, "delete mailboxes idle this long")

@@ -178,6 +178,13 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			return errors.New("--password-file: the password must be 1-255 bytes")
 		}
 	}
+	fwd, err := relay.ParseForwardMode(o.Forward)
+	if err != nil {
+		return fmt.Errorf("--forward: %w", err)
+	}
+	if fwd == relay.ForwardPassword && len(password) == 0 {
+		return errors.New("--forward password needs --password-file")
+	}
 	var st store.Store
 	switch o.Store {
 	case "memory":
@@ -206,7 +213,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Limits: o.limits(), Logger: log, Registerer: reg})
+	srv, err := relay.New(relay.Config{Store: st, Identity: id, Password: password, Forward: fwd, Limits: o.limits(), Logger: log, Registerer: reg})
 	if err != nil {
 		return err
 	}

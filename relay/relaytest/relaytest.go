@@ -1,10 +1,13 @@
 // Package relaytest runs a real relay for tests: an in-memory store, a
 // fresh identity, a listener on 127.0.0.1 (Start), or a configuration of
-// the test's own (Serve).
+// the test's own (Serve); it can restart a relay on the same port
+// (Restart), record what a relay sees (Recorder) and give a relay's
+// relay-to-relay connections a local address (DialFrom).
 package relaytest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -15,12 +18,16 @@ import (
 	"veil/relay/wire"
 )
 
-// Relay is a running test relay.
+// Relay is a running test relay. Its methods are for the test's
+// goroutine: they are not safe for concurrent use.
 type Relay struct {
 	// Address is the relay's veil+ws:// address, fingerprint included.
+	// It stays the same across Restart.
 	Address wire.Address
-	// Server is the relay itself.
+	// Server is the relay itself; Restart replaces it.
 	Server *relay.Server
+	t      testing.TB
+	cfg    relay.Config
 	stop   func()
 }
 
@@ -43,24 +50,13 @@ func Start(t testing.TB, opts ...func(*relay.Config)) *Relay {
 // cfg.Store is closed when the test ends.
 func Serve(t testing.TB, cfg relay.Config) *Relay {
 	t.Helper()
-	srv, err := relay.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }() // owned by the Relay: stop ends it
-	r := &Relay{Address: srv.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false), Server: srv}
-	r.stop = sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-	})
+	r := &Relay{t: t, cfg: cfg}
+	r.serve(ln)
+	r.Address = r.Server.Address("127.0.0.1", uint16(ln.Addr().(*net.TCPAddr).Port), false)
 	t.Cleanup(func() {
 		r.stop()
 		cfg.Store.Close()
@@ -68,6 +64,59 @@ func Serve(t testing.TB, cfg relay.Config) *Relay {
 	return r
 }
 
+func (r *Relay) serve(ln net.Listener) {
+	r.t.Helper()
+	srv, err := relay.New(r.cfg)
+	if err != nil {
+		ln.Close()
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil) }() // owned by the Relay: stop ends it
+	r.Server = srv
+	t := r.t
+	r.stop = sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+}
+
 // Stop drains and stops the relay (its store stays open until the test
 // ends); later calls do nothing.
 func (r *Relay) Stop() { r.stop() }
+
+// Restart stops the relay if it runs and starts it again on the same
+// port with the same store, identity and configuration: clients see the
+// same address, and what the store held is still there.
+func (r *Relay) Restart() {
+	r.t.Helper()
+	r.stop()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", r.Address.Port))
+	if err != nil {
+		r.t.Fatalf("relaytest: restart: %v", err)
+	}
+	r.serve(ln)
+}
+
+// WithObserver sets the relay's Observer (a *Recorder, say).
+func WithObserver(o relay.Observer) func(*relay.Config) {
+	return func(c *relay.Config) { c.Observer = o }
+}
+
+// WithR2RFrom makes the relay's relay-to-relay connections come from
+// the local address ip (a loopback address such as 127.0.0.4).
+func WithR2RFrom(ip string) func(*relay.Config) {
+	return func(c *relay.Config) { c.DialR2R = DialFrom(ip) }
+}
+
+// DialFrom returns a dial function whose TCP connections have the local
+// address ip (any port): for conn.Options.Dial and relay.Config.DialR2R,
+// so a test can tell connections apart by address (127.0.0.2 from
+// 127.0.0.4, say; every 127/8 address is local on Linux).
+func DialFrom(ip string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return d.DialContext
+}

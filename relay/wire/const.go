@@ -29,6 +29,20 @@ const (
 	// MaxReadLimit is the largest LREAD limit (§7.2).
 	MaxReadLimit = 1000
 
+	// RouteIDSize is the size of a forwarding route ID (§7.6).
+	RouteIDSize = 8
+	// MaxDest is the longest FKEY destination address (§7.6).
+	MaxDest = 512
+	// ForwardPeriod is the period of a relay's forward keys: one day, in
+	// seconds; a key is valid for its own period and the next (§7.6.1).
+	ForwardPeriod = 86400
+	// ForwardSkew is how far the time inside a forwarded item may be from
+	// the destination's clock, in seconds (§7.6.4).
+	ForwardSkew = 600
+	// ForwardTimeSize is the time that starts a forwarded item's
+	// plaintext (§7.6.3).
+	ForwardTimeSize = 8
+
 	// RelayHelloSize and ClientHelloSize are the sizes of the hellos (§4.1, §4.2).
 	RelayHelloSize  = 4 + 2 + 2 + 4 + NonceSize + 32 + 32 + 1 + SigSize
 	ClientHelloSize = 4 + 2 + 32 + 1
@@ -42,6 +56,10 @@ const (
 	keysLabel  = "veil-relay/v1/transport keys"
 	rekeyLabel = "veil-relay/v1/next block key"
 	cmdLabel   = "veil-relay/v1/cmd"
+
+	forwardKeyLabel  = "veil-relay/v1/forward key"  // §7.6.1: key derivation and its signature
+	forwardKeysLabel = "veil-relay/v1/forward keys" // §7.6.3: item and reply keys
+	forwardADLabel   = "veil-relay/v1/fwd"          // §7.6.3: associated data
 )
 
 // magic starts both hellos (§4.1).

@@ -32,6 +32,9 @@ const (
 	CodeRate           Code = 12
 	CodeInternal       Code = 13
 	CodeShutdown       Code = 14
+	CodeLoop           Code = 15 // §7.6: the destination is the forwarder itself
+	CodeUnreachable    Code = 16 // §7.6: the forwarder cannot reach the destination
+	CodeStale          Code = 17 // §7.6: expired forward key or a time too far off
 )
 
 var codeNames = [...]string{
@@ -49,6 +52,9 @@ var codeNames = [...]string{
 	CodeRate:           "RATE",
 	CodeInternal:       "INTERNAL",
 	CodeShutdown:       "SHUTDOWN",
+	CodeLoop:           "LOOP",
+	CodeUnreachable:    "UNREACHABLE",
+	CodeStale:          "STALE",
 }
 
 // String returns the spec's name of the code.

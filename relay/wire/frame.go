@@ -30,6 +30,9 @@ const (
 	TypePING    Type = 0x0e
 	TypeLSUB    Type = 0x0f
 	TypeLUNSUB  Type = 0x10
+	TypeFKEY    Type = 0x11 // §7.6
+	TypeFWD     Type = 0x12 // §7.6
+	TypeRFWD    Type = 0x13 // §7.6
 )
 
 // Replies and pushes (§7.3).
@@ -44,10 +47,12 @@ const (
 	TypeMSG     Type = 0x87
 	TypeEND     Type = 0x88
 	TypeLNOTE   Type = 0x89
+	TypeFKEYS   Type = 0x8a // §7.6
+	TypeFRES    Type = 0x8b // §7.6
 )
 
 // IsCommand reports whether t is a client → relay type.
-func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypeLUNSUB }
+func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypeRFWD }
 
 // IsPush reports whether t is pushed by the relay without a command.
 func (t Type) IsPush() bool { return t == TypeMSG || t == TypeEND || t == TypeLNOTE }
@@ -104,7 +109,20 @@ type Frame struct {
 	Password []byte
 	// Sig is the recipient signature of NEW, SUB and DEL (§7.4).
 	Sig [SigSize]byte
-	// Body is the body of SEND PUT LAPPEND BLOB MSG.
+	// Dest is FKEY's destination relay address in its canonical text
+	// form (§3.4), empty for "this relay" (§7.6); at most MaxDest bytes.
+	Dest []byte
+	// Route is FWD's and FKEYS's route ID (§7.6).
+	Route [RouteIDSize]byte
+	// Ephemeral is FWD's and RFWD's ephemeral X25519 key (§7.6).
+	Ephemeral crypto.DHPublic
+	// ForwardKey is FKEYS's forward key; Key is then the destination's
+	// identity key and Sig its signature of the forward key (§7.6).
+	ForwardKey crypto.DHPublic
+	// NotAfter is RFWD's and FKEYS's forward-key expiry, Unix seconds (§7.6).
+	NotAfter uint64
+	// Body is the body of SEND PUT LAPPEND BLOB MSG, and the sealed part
+	// of FWD RFWD FRES (§7.6).
 	Body []byte
 	// Entries are ENTRIES's entries.
 	Entries []Entry
@@ -130,6 +148,11 @@ const (
 	fCode
 	fPassword
 	fSig
+	fDest
+	fRoute
+	fEphemeral
+	fForwardKey
+	fNotAfter
 	fBody    // rest of the item
 	fEntries // rest of the item
 )
@@ -156,6 +179,9 @@ var layouts = map[Type]layout{
 	TypePING:    {"PING", nil},
 	TypeLSUB:    {"LSUB", []field{fID, fCap, fSeq}},
 	TypeLUNSUB:  {"LUNSUB", []field{fID}},
+	TypeFKEY:    {"FKEY", []field{fPassword, fDest}},
+	TypeFWD:     {"FWD", []field{fRoute, fEphemeral, fBody}},
+	TypeRFWD:    {"RFWD", []field{fNotAfter, fEphemeral, fBody}},
 	TypeOK:      {"OK", nil},
 	TypeERR:     {"ERR", []field{fCode}},
 	TypeIDS:     {"IDS", []field{fID, fSenderID}},
@@ -166,11 +192,14 @@ var layouts = map[Type]layout{
 	TypeMSG:     {"MSG", []field{fID, fSeq, fBody}},
 	TypeEND:     {"END", []field{fID}},
 	TypeLNOTE:   {"LNOTE", []field{fID, fSeq}},
+	TypeFKEYS:   {"FKEYS", []field{fRoute, fKey, fForwardKey, fNotAfter, fSig}},
+	TypeFRES:    {"FRES", []field{fBody}},
 }
 
 var fixedSize = [...]int{
 	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fReadCap: CapSize,
 	fSeq: 8, fSeconds: 4, fLimit: 2, fCode: 2, fSig: SigSize,
+	fRoute: RouteIDSize, fEphemeral: 32, fForwardKey: 32, fNotAfter: 8,
 }
 
 // Size returns the encoded size of f, or an error when f cannot be encoded
@@ -188,6 +217,11 @@ func (f *Frame) Size() (int, error) {
 				return 0, fmt.Errorf("wire: password longer than %d bytes", MaxPassword)
 			}
 			n += 1 + len(f.Password)
+		case fDest:
+			if len(f.Dest) > MaxDest {
+				return 0, fmt.Errorf("wire: destination longer than %d bytes", MaxDest)
+			}
+			n += 2 + len(f.Dest)
 		case fBody:
 			n += len(f.Body)
 		case fEntries:
@@ -249,6 +283,17 @@ func (f *Frame) appendTo(b []byte) []byte {
 			b = append(b, f.Password...)
 		case fSig:
 			b = append(b, f.Sig[:]...)
+		case fDest:
+			b = binary.BigEndian.AppendUint16(b, uint16(len(f.Dest)))
+			b = append(b, f.Dest...)
+		case fRoute:
+			b = append(b, f.Route[:]...)
+		case fEphemeral:
+			b = append(b, f.Ephemeral[:]...)
+		case fForwardKey:
+			b = append(b, f.ForwardKey[:]...)
+		case fNotAfter:
+			b = binary.BigEndian.AppendUint64(b, f.NotAfter)
 		case fBody:
 			b = append(b, f.Body...)
 		case fEntries:
@@ -302,6 +347,18 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Password = b[1 : 1+n : 1+n]
 			}
 			b = b[1+n:]
+		case fDest:
+			if len(b) < 2 {
+				return Frame{}, malformed("%v: truncated destination", f.Type)
+			}
+			n := int(binary.BigEndian.Uint16(b))
+			if n > MaxDest || len(b) < 2+n {
+				return Frame{}, malformed("%v: bad destination length", f.Type)
+			}
+			if n > 0 {
+				f.Dest = b[2 : 2+n : 2+n]
+			}
+			b = b[2+n:]
 		case fBody:
 			if len(b) > 0 {
 				f.Body = b[:len(b):len(b)]
@@ -342,6 +399,14 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Code = Code(binary.BigEndian.Uint16(v))
 			case fSig:
 				f.Sig = [SigSize]byte(v)
+			case fRoute:
+				f.Route = [RouteIDSize]byte(v)
+			case fEphemeral:
+				f.Ephemeral = crypto.DHPublic(v)
+			case fForwardKey:
+				f.ForwardKey = crypto.DHPublic(v)
+			case fNotAfter:
+				f.NotAfter = binary.BigEndian.Uint64(v)
 			}
 		}
 	}

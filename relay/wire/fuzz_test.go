@@ -29,13 +29,18 @@ func FuzzParseFrame(f *testing.F) {
 	frameSeeds(f)
 	f.Add([]byte{0x01})
 	f.Add([]byte{0x86, 0, 0, 0, 1, 0xff, 0xff})
-	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+8)...))    // LNOTE
-	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+7)...))    // LNOTE, truncated
-	f.Add(append([]byte{0x0f, 0, 0, 0, 1}, make([]byte, 24+32+8)...)) // LSUB
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+8)...))         // LNOTE
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+7)...))         // LNOTE, truncated
+	f.Add(append([]byte{0x0f, 0, 0, 0, 1}, make([]byte, 24+32+8)...))      // LSUB
+	f.Add([]byte{0x11, 0, 0, 0, 1, 2, 'p', 'w', 0, 3, 'a', 'b', 'c'})      // FKEY
+	f.Add(append([]byte{0x12, 0, 0, 0, 1}, make([]byte, 8+32+20)...))      // FWD
+	f.Add(append([]byte{0x13, 0, 0, 0, 1}, make([]byte, 8+32+20)...))      // RFWD
+	f.Add(append([]byte{0x8a, 0, 0, 0, 1}, make([]byte, 8+32+32+8+64)...)) // FKEYS
+	f.Add([]byte{0x8b, 0, 0, 0, 1, 9})                                     // FRES
 	f.Fuzz(func(t *testing.T, item []byte) {
 		fr, err := wire.ParseFrame(item)
 		if err != nil {
-			if fr.Body != nil || fr.Entries != nil || fr.Password != nil {
+			if fr.Body != nil || fr.Entries != nil || fr.Password != nil || fr.Dest != nil {
 				t.Fatal("partial frame returned with an error")
 			}
 			return

@@ -217,12 +217,23 @@ type frameVector struct {
 		Seq  uint64   `json:"seq"`
 		Body hexBytes `json:"body"`
 	} `json:"entries"`
-	Encoding hexBytes `json:"encoding"`
+	Dest       string   `json:"dest"`
+	Route      hexBytes `json:"route"`
+	Ephemeral  hexBytes `json:"ephemeral"`
+	ForwardKey hexBytes `json:"forward_key"`
+	NotAfter   uint64   `json:"not_after"`
+	Encoding   hexBytes `json:"encoding"`
 }
 
 func (v *frameVector) frame() wire.Frame {
 	f := wire.Frame{Type: wire.Type(v.Type), CID: v.CID, Seq: v.Seq, Seconds: v.Seconds, Limit: v.Limit,
-		Code: wire.Code(v.Code), Password: v.Password, Body: v.Body}
+		Code: wire.Code(v.Code), Password: v.Password, Body: v.Body, NotAfter: v.NotAfter}
+	if v.Dest != "" {
+		f.Dest = []byte(v.Dest)
+	}
+	copy(f.Route[:], v.Route)
+	copy(f.Ephemeral[:], v.Ephemeral)
+	copy(f.ForwardKey[:], v.ForwardKey)
 	copy(f.ID[:], v.ID)
 	copy(f.SenderID[:], v.SenderID)
 	copy(f.Key[:], v.Key)
@@ -274,9 +285,138 @@ func TestFrameVectors(t *testing.T) {
 var allTypes = []wire.Type{
 	wire.TypeNEW, wire.TypeSKEY, wire.TypeSEND, wire.TypeSUB, wire.TypeACK, wire.TypeDEL, wire.TypeOFF,
 	wire.TypePUT, wire.TypeTAKE, wire.TypeLNEW, wire.TypeLAPPEND, wire.TypeLREAD, wire.TypeLDEL, wire.TypePING,
-	wire.TypeLSUB, wire.TypeLUNSUB,
+	wire.TypeLSUB, wire.TypeLUNSUB, wire.TypeFKEY, wire.TypeFWD, wire.TypeRFWD,
 	wire.TypeOK, wire.TypeERR, wire.TypeIDS, wire.TypeBLOB, wire.TypeLID, wire.TypeSEQ, wire.TypeENTRIES,
-	wire.TypeMSG, wire.TypeEND, wire.TypeLNOTE,
+	wire.TypeMSG, wire.TypeEND, wire.TypeLNOTE, wire.TypeFKEYS, wire.TypeFRES,
+}
+
+func TestForwardVector(t *testing.T) {
+	var v struct {
+		IdentitySeed   hexBytes `json:"identity_seed"`
+		Fingerprint    string   `json:"fingerprint"`
+		Period         uint32   `json:"period"`
+		ForwardPrivate hexBytes `json:"forward_private"`
+		ForwardPublic  hexBytes `json:"forward_public"`
+		NotAfter       uint64   `json:"not_after"`
+		SignedMessage  hexBytes `json:"signed_message"`
+		Signature      hexBytes `json:"signature"`
+		Route          hexBytes `json:"route"`
+		FKeys          hexBytes `json:"fkeys_item"`
+		Ephemeral      hexBytes `json:"ephemeral_private"`
+		EphemeralPub   hexBytes `json:"ephemeral_public"`
+		Shared         hexBytes `json:"shared"`
+		OKM            hexBytes `json:"okm"`
+		AD             hexBytes `json:"ad"`
+		Time           uint64   `json:"time"`
+		Item           hexBytes `json:"item"`
+		Inner          hexBytes `json:"inner"`
+		Sealed         hexBytes `json:"sealed"`
+		FWD            hexBytes `json:"fwd_item"`
+		RFWD           hexBytes `json:"rfwd_item"`
+		Reply          hexBytes `json:"reply_item"`
+		SealedReply    hexBytes `json:"sealed_reply"`
+		FRES           hexBytes `json:"fres_item"`
+	}
+	loadJSON(t, "forward.json", &v)
+	id, err := crypto.ParseSignPrivate(v.IdentitySeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := wire.FingerprintOf(id.Public())
+	if fp.String() != v.Fingerprint {
+		t.Fatal("fingerprint")
+	}
+	fk, err := wire.DeriveForwardKey(id, v.Period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fk.Bytes(), v.ForwardPrivate) {
+		t.Fatal("forward private key")
+	}
+	pub := fk.Public()
+	if !bytes.Equal(pub[:], v.ForwardPublic) || wire.ForwardNotAfter(v.Period) != v.NotAfter {
+		t.Fatal("forward public key or not-after")
+	}
+	if !crypto.Verify(id.Public(), v.SignedMessage, v.Signature) {
+		t.Fatal("signed message does not verify")
+	}
+	if sig := wire.SignForwardKey(id, pub, v.NotAfter); !bytes.Equal(sig[:], v.Signature) {
+		t.Fatal("signature")
+	}
+	fkeys, err := wire.FKeysFrame(id, v.Period, [wire.RouteIDSize]byte(v.Route))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fkeys.CID = 1
+	if got, _ := wire.AppendFrame(nil, &fkeys); !bytes.Equal(got, v.FKeys) {
+		t.Fatalf("FKEYS item:\n got %x\nwant %x", got, v.FKeys)
+	}
+	parsed, err := wire.ParseFrame(v.FKeys)
+	if err != nil || wire.CheckFKeys(&parsed, fp) != nil {
+		t.Fatalf("FKEYS does not check: %v", err)
+	}
+
+	eph, keys, err := wire.SenderForwardKeys(bytes.NewReader(v.Ephemeral), fp, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(eph[:], v.EphemeralPub) {
+		t.Fatal("ephemeral public key")
+	}
+	ephPriv, _ := crypto.ParseDHPrivate(v.Ephemeral)
+	shared, _ := crypto.DH(ephPriv, pub)
+	okm := make([]byte, 64)
+	crypto.HKDF(okm, shared[:], pub[:], "veil-relay/v1/forward keys")
+	if !bytes.Equal(shared[:], v.Shared) || !bytes.Equal(okm, v.OKM) {
+		t.Fatal("shared secret or okm")
+	}
+	ad := append([]byte("veil-relay/v1/fwd"), fp[:]...)
+	ad = append(append(ad, eph[:]...), pub[:]...)
+	if !bytes.Equal(ad, v.AD) {
+		t.Fatal("ad")
+	}
+	f, err := wire.ParseFrame(v.Item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := wire.AppendForwardInner(nil, v.Time, &f)
+	if err != nil || !bytes.Equal(inner, v.Inner) {
+		t.Fatalf("inner: %v", err)
+	}
+	if got := keys.SealItem(nil, inner); !bytes.Equal(got, v.Sealed) {
+		t.Fatal("sealed item")
+	}
+	k1, _ := crypto.ParseSymKey(v.OKM[:32])
+	var zero [crypto.NonceSize]byte
+	if got := crypto.Seal(nil, &k1, &zero, v.Inner, v.AD); !bytes.Equal(got, v.Sealed) {
+		t.Fatal("sealed item from the formula")
+	}
+	if got := keys.SealReply(nil, v.Reply); !bytes.Equal(got, v.SealedReply) {
+		t.Fatal("sealed reply")
+	}
+	dk, err := wire.DestForwardKeys(fk, fp, eph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := dk.OpenItem(nil, v.Sealed); err != nil || !bytes.Equal(pt, v.Inner) {
+		t.Fatalf("destination open: %v", err)
+	}
+	for name, it := range map[string]hexBytes{"FWD": v.FWD, "RFWD": v.RFWD, "FRES": v.FRES} {
+		p, err := wire.ParseFrame(it)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want := v.Sealed
+		if name == "FRES" {
+			want = v.SealedReply
+		}
+		if !bytes.Equal(p.Body, want) {
+			t.Fatalf("%s body", name)
+		}
+		if name != "FRES" && !bytes.Equal(p.Ephemeral[:], v.EphemeralPub) {
+			t.Fatalf("%s ephemeral", name)
+		}
+	}
 }
 
 func TestSignedVectors(t *testing.T) {

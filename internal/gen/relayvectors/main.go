@@ -116,7 +116,13 @@ type FrameVector struct {
 	Sig      hx            `json:"sig,omitempty"`
 	Body     hx            `json:"body,omitempty"`
 	Entries  []EntryVector `json:"entries,omitempty"`
-	Encoding hx            `json:"encoding"`
+	// Forwarding fields (§7.6).
+	Dest       string `json:"dest,omitempty"`
+	Route      hx     `json:"route,omitempty"`
+	Ephemeral  hx     `json:"ephemeral,omitempty"`
+	ForwardKey hx     `json:"forward_key,omitempty"`
+	NotAfter   uint64 `json:"not_after,omitempty"`
+	Encoding   hx     `json:"encoding"`
 }
 
 // EntryVector is one ENTRIES entry.
@@ -149,7 +155,11 @@ func Generate() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, v := range map[string]any{"hello.json": h, "frames.json": frames, "signed.json": signed} {
+	fwd, err := forwardVector()
+	if err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]any{"hello.json": h, "frames.json": frames, "signed.json": signed, "forward.json": fwd} {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
@@ -296,6 +306,13 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeMSG, ID: id("recipient id"), Seq: 1, Body: body("send body", 1024)},
 		{Type: wire.TypeEND, ID: id("recipient id")},
 		{Type: wire.TypeLNOTE, ID: id("log id"), Seq: 9},
+		{Type: wire.TypeFKEY, CID: 18, Password: []byte("correct horse"), Dest: []byte("veil://relay.example.org:443#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")},
+		{Type: wire.TypeFKEY, CID: 19},
+		{Type: wire.TypeFWD, CID: 20, Route: [8]byte(fill("route", 8)), Ephemeral: crypto.DHPublic(c32("ephemeral")), Body: body("sealed", 1056)},
+		{Type: wire.TypeRFWD, CID: 21, NotAfter: 1767225600, Ephemeral: crypto.DHPublic(c32("ephemeral")), Body: body("sealed", 1056)},
+		{Type: wire.TypeFKEYS, CID: 18, Route: [8]byte(fill("route", 8)), Key: crypto.SignPublic(c32("identity")),
+			ForwardKey: crypto.DHPublic(c32("forward key")), NotAfter: 1767225600, Sig: [64]byte(fill("sig fkeys", 64))},
+		{Type: wire.TypeFRES, CID: 20, Body: body("sealed reply", 21)},
 	}
 	var out []FrameVector
 	for i := range frames {
@@ -327,6 +344,16 @@ func frameVectors() ([]FrameVector, error) {
 		}
 		for _, e := range f.Entries {
 			fv.Entries = append(fv.Entries, EntryVector{Seq: e.Seq, Body: e.Body})
+		}
+		fv.Dest, fv.NotAfter = string(f.Dest), f.NotAfter
+		if f.Route != ([wire.RouteIDSize]byte{}) {
+			fv.Route = f.Route[:]
+		}
+		if f.Ephemeral != (crypto.DHPublic{}) {
+			fv.Ephemeral = f.Ephemeral[:]
+		}
+		if f.ForwardKey != (crypto.DHPublic{}) {
+			fv.ForwardKey = f.ForwardKey[:]
 		}
 		out = append(out, fv)
 	}
@@ -361,4 +388,116 @@ func signedVectors() ([]SignedVector, error) {
 		})
 	}
 	return out, nil
+}
+
+// ForwardVector is spec/relay.md §7.6 end to end: a destination's forward
+// key and its FKEYS, one forwarded SEND sealed to it, and the reply.
+type ForwardVector struct {
+	Comment        string `json:"comment"`
+	IdentitySeed   hx     `json:"identity_seed"`
+	Fingerprint    string `json:"fingerprint"`
+	Period         uint32 `json:"period"`
+	ForwardPrivate hx     `json:"forward_private"`
+	ForwardPublic  hx     `json:"forward_public"`
+	NotAfter       uint64 `json:"not_after"`
+	SignedMessage  hx     `json:"signed_message"`
+	Signature      hx     `json:"signature"`
+	Route          hx     `json:"route"`
+	FKeys          hx     `json:"fkeys_item"`
+	Ephemeral      hx     `json:"ephemeral_private"`
+	EphemeralPub   hx     `json:"ephemeral_public"`
+	Shared         hx     `json:"shared"`
+	OKM            hx     `json:"okm"`
+	AD             hx     `json:"ad"`
+	Time           uint64 `json:"time"`
+	Item           hx     `json:"item"`
+	Inner          hx     `json:"inner"`
+	Sealed         hx     `json:"sealed"`
+	FWD            hx     `json:"fwd_item"`
+	RFWD           hx     `json:"rfwd_item"`
+	Reply          hx     `json:"reply_item"`
+	SealedReply    hx     `json:"sealed_reply"`
+	FRES           hx     `json:"fres_item"`
+}
+
+func forwardVector() (*ForwardVector, error) {
+	v := &ForwardVector{Comment: "spec/relay.md §7.6: forward key of period 20454, its FKEYS, a SEND sealed to it and the OK sealed back",
+		Period: 20454, Time: 20454*86400 + 3600}
+	v.IdentitySeed = fill("forward identity", 32)
+	id, err := crypto.ParseSignPrivate(v.IdentitySeed)
+	if err != nil {
+		return nil, err
+	}
+	fp := wire.FingerprintOf(id.Public())
+	v.Fingerprint = fp.String()
+	fk, err := wire.DeriveForwardKey(id, v.Period)
+	if err != nil {
+		return nil, err
+	}
+	v.ForwardPrivate = fk.Bytes()
+	pub := fk.Public()
+	v.ForwardPublic = pub[:]
+	v.NotAfter = wire.ForwardNotAfter(v.Period)
+	v.SignedMessage = binary.BigEndian.AppendUint64(append([]byte("veil-relay/v1/forward key"), pub[:]...), v.NotAfter)
+	sig := wire.SignForwardKey(id, pub, v.NotAfter)
+	v.Signature = sig[:]
+	route := [wire.RouteIDSize]byte(fill("route", 8))
+	v.Route = route[:]
+	fkeys, err := wire.FKeysFrame(id, v.Period, route)
+	if err != nil {
+		return nil, err
+	}
+	fkeys.CID = 1
+	if v.FKeys, err = wire.AppendFrame(nil, &fkeys); err != nil {
+		return nil, err
+	}
+
+	v.Ephemeral = fill("forward ephemeral", 32)
+	eph, err := crypto.ParseDHPrivate(v.Ephemeral)
+	if err != nil {
+		return nil, err
+	}
+	ephPub := eph.Public()
+	v.EphemeralPub = ephPub[:]
+	shared, err := crypto.DH(eph, pub)
+	if err != nil {
+		return nil, err
+	}
+	v.Shared = shared[:]
+	okm := make([]byte, 64)
+	crypto.HKDF(okm, shared[:], pub[:], "veil-relay/v1/forward keys")
+	v.OKM = okm
+	ad := append([]byte("veil-relay/v1/fwd"), fp[:]...)
+	ad = append(ad, ephPub[:]...)
+	v.AD = append(ad, pub[:]...)
+
+	_, keys, err := wire.SenderForwardKeys(bytes.NewReader(v.Ephemeral), fp, pub)
+	if err != nil {
+		return nil, err
+	}
+	item := wire.Frame{Type: wire.TypeSEND, ID: crypto.ID(fill("sender id", 24)), Cap: [32]byte(fill("sender cap", 32)), Body: fill("send body", 1024)}
+	if v.Item, err = wire.AppendFrame(nil, &item); err != nil {
+		return nil, err
+	}
+	if v.Inner, err = wire.AppendForwardInner(nil, v.Time, &item); err != nil {
+		return nil, err
+	}
+	v.Sealed = keys.SealItem(nil, v.Inner)
+	fwd := wire.Frame{Type: wire.TypeFWD, CID: 2, Route: route, Ephemeral: ephPub, Body: v.Sealed}
+	if v.FWD, err = wire.AppendFrame(nil, &fwd); err != nil {
+		return nil, err
+	}
+	rfwd := wire.Frame{Type: wire.TypeRFWD, CID: 7, NotAfter: v.NotAfter, Ephemeral: ephPub, Body: v.Sealed}
+	if v.RFWD, err = wire.AppendFrame(nil, &rfwd); err != nil {
+		return nil, err
+	}
+	if v.Reply, err = wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeOK}); err != nil {
+		return nil, err
+	}
+	v.SealedReply = keys.SealReply(nil, v.Reply)
+	fres := wire.Frame{Type: wire.TypeFRES, CID: 2, Body: v.SealedReply}
+	if v.FRES, err = wire.AppendFrame(nil, &fres); err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -14,8 +14,8 @@ func TestCommittedVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 3 {
-		t.Fatalf("generated %d files, want 3", len(files))
+	if len(files) != 4 {
+		t.Fatalf("generated %d files, want 4", len(files))
 	}
 	for name, want := range files {
 		got, err := os.ReadFile(filepath.Join("..", "..", "..", "spec", "vectors", "relay", name))

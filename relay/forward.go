@@ -1,0 +1,438 @@
+package relay
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"veil/crypto"
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+// Forwarding, spec/relay.md §7.6. As a forwarder F the relay keeps, per
+// destination relay D, a few relay-to-relay connections and D's current
+// signed forward key; each client connection holds routes naming a
+// destination. As a destination it opens RFWD items with forward keys
+// derived from its identity and runs the command inside.
+
+// forwarder is the server's forwarding state.
+type forwarder struct {
+	mu    sync.Mutex          // guards dests
+	dests map[string]*fwdDest // by canonical address
+}
+
+// fwdDest is one destination relay.
+type fwdDest struct {
+	addr     wire.Address
+	refs     atomic.Int32  // routes naming it
+	inFlight chan struct{} // one token per FWD waiting for D
+
+	mu       sync.Mutex // guards the fields below; held while dialling or fetching the key
+	conns    []*r2rConn
+	more     bool       // D answered RATE: open another connection next time
+	key      wire.Frame // D's FKEYS (Route zero), valid while key.Type is FKEYS
+	lastUsed time.Time
+}
+
+// r2rConn is one relay-to-relay connection and the FWDs it carries.
+type r2rConn struct {
+	c    *conn.Conn
+	busy atomic.Int32
+}
+
+// fwdRoute is one route of a client connection (§7.6.2).
+type fwdRoute struct {
+	dest     *fwdDest
+	notAfter uint64 // of the forward key FKEYS gave the client
+}
+
+func (s *Server) forwardMode() ForwardMode {
+	if s.fwdMode == ForwardAuto {
+		if len(s.password) > 0 {
+			return ForwardPassword
+		}
+		return ForwardOpen
+	}
+	return s.fwdMode
+}
+
+// cmdFKey: §7.6.2 FKEY.
+func (c *session) cmdFKey(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
+	s := c.s
+	if len(f.Dest) == 0 {
+		return s.ownFKeys([wire.RouteIDSize]byte{})
+	}
+	switch s.forwardMode() {
+	case ForwardOff:
+		return wire.Frame{}, wire.CodeUnknown
+	case ForwardPassword:
+		if !c.passwordOK(f.Password) {
+			return wire.Frame{}, wire.CodePassword
+		}
+	}
+	a, err := wire.ParseAddress(string(f.Dest))
+	if err != nil {
+		return wire.Frame{}, wire.CodeMalformed
+	}
+	if a.Fingerprint == s.Fingerprint() {
+		return wire.Frame{}, wire.CodeLoop
+	}
+	key := a.String()
+	c.routeMu.Lock()
+	var id [wire.RouteIDSize]byte
+	found := false
+	for rid, r := range c.routes {
+		if r.dest.addr.String() == key {
+			id, found = rid, true
+			break
+		}
+	}
+	if !found && len(c.routes) >= s.limits.MaxRoutes {
+		c.routeMu.Unlock()
+		return wire.Frame{}, wire.CodeQuota
+	}
+	c.routeMu.Unlock()
+	d, code := s.fwd.dest(a, s.limits)
+	if code != 0 {
+		return wire.Frame{}, code
+	}
+	d.refs.Add(1) // held while this command runs, then by the route
+	k, code := s.destKey(ctx, d)
+	if code != 0 {
+		s.fwd.release(d)
+		return wire.Frame{}, code
+	}
+	c.routeMu.Lock()
+	defer c.routeMu.Unlock()
+	if r, ok := c.routes[id]; found && ok && r.dest == d {
+		s.fwd.release(d) // the route holds its own reference
+	} else {
+		if len(c.routes) >= s.limits.MaxRoutes {
+			s.fwd.release(d)
+			return wire.Frame{}, wire.CodeQuota
+		}
+		for {
+			if err := crypto.RandomBytes(s.rand, id[:]); err != nil {
+				s.fwd.release(d)
+				return wire.Frame{}, wire.CodeInternal
+			}
+			if _, dup := c.routes[id]; !dup && id != ([wire.RouteIDSize]byte{}) {
+				break
+			}
+		}
+		if c.routes == nil {
+			c.routes = map[[wire.RouteIDSize]byte]*fwdRoute{}
+		}
+		c.routes[id] = &fwdRoute{dest: d}
+	}
+	c.routes[id].notAfter = k.NotAfter
+	k.Route = id
+	return k, 0
+}
+
+// ownFKeys is this relay's FKEYS for the current period (§7.6.1).
+func (s *Server) ownFKeys(route [wire.RouteIDSize]byte) (wire.Frame, wire.Code) {
+	k, err := wire.FKeysFrame(s.identity, wire.ForwardPeriodOf(s.now()), route)
+	if err != nil {
+		return wire.Frame{}, wire.CodeInternal
+	}
+	return k, 0
+}
+
+// dest returns the state of destination a, creating it; QUOTA when
+// there are MaxForwardDests already.
+func (fw *forwarder) dest(a wire.Address, l Limits) (*fwdDest, wire.Code) {
+	key := a.String()
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if d := fw.dests[key]; d != nil {
+		return d, 0
+	}
+	if len(fw.dests) >= l.MaxForwardDests {
+		return nil, wire.CodeQuota
+	}
+	if fw.dests == nil {
+		fw.dests = map[string]*fwdDest{}
+	}
+	d := &fwdDest{addr: a, inFlight: make(chan struct{}, l.ForwardInFlight)}
+	fw.dests[key] = d
+	return d, 0
+}
+
+// release drops one reference to d.
+func (fw *forwarder) release(d *fwdDest) { d.refs.Add(-1) }
+
+// destKey returns D's FKEYS, fetching it when there is none with at
+// least a period left (§7.6.2).
+func (s *Server) destKey(ctx context.Context, d *fwdDest) (wire.Frame, wire.Code) {
+	ctx, cancel := context.WithTimeout(ctx, s.limits.ForwardTimeout)
+	defer cancel()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := s.now()
+	if d.key.Type == wire.TypeFKEYS && int64(d.key.NotAfter)-now.Unix() > wire.ForwardPeriod {
+		return d.key, 0
+	}
+	rc, code := s.r2rLocked(d)
+	if code != 0 {
+		return wire.Frame{}, code
+	}
+	r, err := rc.c.Do(ctx, &wire.Frame{Type: wire.TypeFKEY})
+	if code := r2rCode(err); code != 0 {
+		return wire.Frame{}, code
+	}
+	if rc.c.Identity() == s.identity.Public() {
+		return wire.Frame{}, wire.CodeLoop
+	}
+	if _, ok := wire.ForwardPeriodFor(r.NotAfter); !ok || wire.CheckFKeys(&r, d.addr.Fingerprint) != nil {
+		return wire.Frame{}, wire.CodeUnreachable // D is broken or not who its address says
+	}
+	r.CID, r.Route = 0, [wire.RouteIDSize]byte{}
+	d.key = r
+	return d.key, 0
+}
+
+// r2rCode maps the error of a relay-to-relay command to the code the
+// client gets: D's own ERR for the codes a client acts on, UNREACHABLE
+// for the rest (a broken connection, a bad reply, a timeout).
+func r2rCode(err error) wire.Code {
+	if err == nil {
+		return 0
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		switch we.Code {
+		case wire.CodeRate, wire.CodeStale, wire.CodeShutdown, wire.CodeUnknown, wire.CodeAuth, wire.CodeMalformed:
+			return we.Code
+		}
+	}
+	return wire.CodeUnreachable
+}
+
+// r2rLocked returns a live connection to D with the fewest FWDs in
+// flight, dialling one when there is none (or D asked for more); d.mu
+// is held.
+func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
+	d.lastUsed = s.now()
+	live := d.conns[:0]
+	for _, rc := range d.conns {
+		if rc.c.Err() == nil {
+			live = append(live, rc)
+		} else {
+			rc.c.Close()
+		}
+	}
+	clear(d.conns[len(live):])
+	d.conns = live
+	if len(d.conns) == 0 || d.more && len(d.conns) < s.limits.MaxR2RConns {
+		d.more = false
+		// Not the command's context: the connection outlives the client
+		// that made it dial.
+		dctx, cancel := context.WithTimeout(context.Background(), s.limits.ForwardTimeout)
+		c, err := conn.DialAddress(dctx, d.addr, &conn.Options{Dial: s.dialR2R, Rand: s.rand})
+		cancel()
+		if err == nil {
+			rc := &r2rConn{c: c}
+			d.conns = append(d.conns, rc)
+			return rc, 0
+		}
+		// A failed dial is not logged: its error names the destination.
+		s.metrics.r2rDialFail.Inc()
+		if len(d.conns) == 0 {
+			return nil, wire.CodeUnreachable
+		}
+	}
+	best := d.conns[0]
+	for _, rc := range d.conns[1:] {
+		if rc.busy.Load() < best.busy.Load() {
+			best = rc
+		}
+	}
+	return best, 0
+}
+
+// cmdFwd: §7.6.2 FWD.
+func (c *session) cmdFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
+	s := c.s
+	if s.forwardMode() == ForwardOff {
+		return wire.Frame{}, wire.CodeUnknown
+	}
+	c.routeMu.Lock()
+	r := c.routes[f.Route]
+	var notAfter uint64
+	if r != nil {
+		notAfter = r.notAfter
+	}
+	c.routeMu.Unlock()
+	if r == nil {
+		return wire.Frame{}, wire.CodeAuth
+	}
+	d := r.dest
+	select {
+	case d.inFlight <- struct{}{}:
+	default:
+		return wire.Frame{}, wire.CodeRate
+	}
+	defer func() { <-d.inFlight }()
+	ctx, cancel := context.WithTimeout(ctx, s.limits.ForwardTimeout)
+	defer cancel()
+	d.mu.Lock()
+	rc, code := s.r2rLocked(d)
+	d.mu.Unlock()
+	if code != 0 {
+		return wire.Frame{}, code
+	}
+	rc.busy.Add(1)
+	res, err := rc.c.RelayForward(ctx, notAfter, f.Ephemeral, f.Body)
+	rc.busy.Add(-1)
+	if code := r2rCode(err); code != 0 {
+		if code == wire.CodeRate {
+			d.mu.Lock()
+			d.more = true
+			d.mu.Unlock()
+		}
+		return wire.Frame{}, code
+	}
+	s.metrics.forwarded.Inc()
+	return wire.Frame{Type: wire.TypeFRES, Body: res}, 0
+}
+
+// releaseRoutes drops the connection's routes when it ends.
+func (c *session) releaseRoutes() {
+	c.routeMu.Lock()
+	defer c.routeMu.Unlock()
+	for id, r := range c.routes {
+		c.s.fwd.release(r.dest)
+		delete(c.routes, id)
+	}
+}
+
+// sweep closes relay-to-relay connections unused for ForwardIdle and
+// forgets destinations that no route names and that have no connection.
+func (fw *forwarder) sweep(now time.Time, idle time.Duration) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	for k, d := range fw.dests {
+		d.mu.Lock()
+		if now.Sub(d.lastUsed) >= idle {
+			for _, rc := range d.conns {
+				rc.c.Close()
+			}
+			d.conns = nil
+		}
+		gone := len(d.conns) == 0 && d.refs.Load() == 0
+		d.mu.Unlock()
+		if gone {
+			delete(fw.dests, k)
+		}
+	}
+}
+
+// closeAll closes every relay-to-relay connection (the server stops).
+func (fw *forwarder) closeAll() {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	for _, d := range fw.dests {
+		d.mu.Lock()
+		for _, rc := range d.conns {
+			rc.c.Close()
+		}
+		d.conns = nil
+		d.mu.Unlock()
+	}
+}
+
+// cmdRFwd: §7.6.4 RFWD, this relay as the destination.
+func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
+	s := c.s
+	now := s.now()
+	p, ok := wire.ForwardPeriodFor(f.NotAfter)
+	cur := wire.ForwardPeriodOf(now)
+	if !ok || (p != cur && p+1 != cur) {
+		return wire.Frame{}, wire.CodeStale
+	}
+	fk, err := s.forwardKey(p)
+	if err != nil {
+		return wire.Frame{}, wire.CodeInternal
+	}
+	keys, err := wire.DestForwardKeys(fk, s.Fingerprint(), f.Ephemeral)
+	if err != nil {
+		return wire.Frame{}, wire.CodeAuth
+	}
+	defer keys.Wipe()
+	pt, err := keys.OpenItem(nil, f.Body)
+	if err != nil {
+		return wire.Frame{}, wire.CodeAuth
+	}
+	defer crypto.Wipe(pt)
+	if len(pt) >= wire.ForwardTimeSize && !wire.ForwardTimeOK(binary.BigEndian.Uint64(pt), now) {
+		return wire.Frame{}, wire.CodeStale
+	}
+	_, inner, err := wire.ParseForwardInner(pt)
+	var r wire.Frame
+	var code wire.Code
+	switch {
+	case wire.IsUnknownType(err):
+		code = wire.CodeUnknown
+	case err != nil:
+		code = wire.CodeMalformed
+	case !wire.ForwardableType(inner.Type):
+		code = wire.CodeUnknown
+	default:
+		// The store and the subscriber keep the body: it must not
+		// alias pt, which is wiped.
+		inner.Body = append([]byte(nil), inner.Body...)
+		switch inner.Type {
+		case wire.TypeSEND:
+			code = c.cmdSend(ctx, &inner)
+		case wire.TypeSKEY:
+			code = c.cmdSKey(ctx, &inner)
+		case wire.TypeTAKE:
+			r, code = c.cmdTake(ctx, &inner)
+		}
+		c.observe(inner.Type, len(inner.Body), inner.ID)
+	}
+	if code != 0 {
+		s.metrics.errors.WithLabelValues(code.String()).Inc()
+		r = wire.Frame{Type: wire.TypeERR, Code: code}
+	} else if r.Type == 0 {
+		r.Type = wire.TypeOK
+	}
+	item, err := wire.AppendFrame(nil, &r)
+	if err != nil {
+		return wire.Frame{}, wire.CodeInternal
+	}
+	return wire.Frame{Type: wire.TypeFRES, Body: keys.SealReply(nil, item)}, 0
+}
+
+// forwardKey returns this relay's forward key of period p, derived once
+// and kept for the two live periods.
+func (s *Server) forwardKey(p uint32) (crypto.DHPrivate, error) {
+	s.fkMu.Lock()
+	defer s.fkMu.Unlock()
+	for _, k := range s.fkeys {
+		if k.period == p && k.key.Valid() {
+			return k.key, nil
+		}
+	}
+	k, err := wire.DeriveForwardKey(s.identity, p)
+	if err != nil {
+		return crypto.DHPrivate{}, err
+	}
+	// Keep the newest two periods.
+	if s.fkeys[0].period > s.fkeys[1].period {
+		s.fkeys[0], s.fkeys[1] = s.fkeys[1], s.fkeys[0]
+	}
+	s.fkeys[0] = periodKey{period: p, key: k}
+	return k, nil
+}
+
+// periodKey is a derived forward key and its period.
+type periodKey struct {
+	period uint32
+	key    crypto.DHPrivate
+}

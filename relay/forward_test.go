@@ -1,0 +1,467 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"veil/crypto"
+	"veil/relay"
+	"veil/relay/conn"
+	"veil/relay/relaytest"
+	"veil/relay/wire"
+)
+
+// Forwarding, spec/relay.md §7.6, between real relays on loopback
+// addresses: clients dial from 127.0.0.2, the forwarder's relay-to-relay
+// connections come from 127.0.0.4.
+
+const (
+	clientIP = "127.0.0.2"
+	r2rIP    = "127.0.0.4"
+)
+
+// dialFrom dials tr from the local address ip.
+func (tr *testRelay) dialFrom(t testing.TB, ip string) *conn.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := conn.DialAddress(ctx, tr.addr, &conn.Options{Dial: relaytest.DialFrom(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// forwardPair starts a destination D (observed by rec) and a forwarder F.
+func forwardPair(t *testing.T, rec *relaytest.Recorder, fopts ...relayOpt) (d, f *testRelay) {
+	t.Helper()
+	d = startRelay(t, relaytest.WithObserver(rec))
+	f = startRelay(t, append([]relayOpt{relaytest.WithR2RFrom(r2rIP)}, fopts...)...)
+	return d, f
+}
+
+func sendItem(m *mailbox, b byte) wire.Frame {
+	return wire.Frame{Type: wire.TypeSEND, ID: m.sid, Cap: m.cap, Body: body(1024, b)}
+}
+
+func TestForwardSendLands(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	d, f := forwardPair(t, rec)
+	ctx := tctx(t)
+	rc := d.dial(t)
+	m := newMailbox(t, rc)
+	if err := rc.Subscribe(ctx, m.rid, m.key); err != nil {
+		t.Fatal(err)
+	}
+	c := f.dialFrom(t, clientIP)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.ID == ([wire.RouteIDSize]byte{}) || route.Dest != d.addr.Fingerprint {
+		t.Fatalf("route %+v", route)
+	}
+	if r, err := c.ForwardCommand(ctx, route, sendItem(m, 0x5a), d.clock.Now(), nil); err != nil || r.Type != wire.TypeOK {
+		t.Fatalf("forwarded SEND: %v %v", &r, err)
+	}
+	p := nextPush(t, rc)
+	if p.Type != wire.TypeMSG || p.Recipient != m.rid || !bytes.Equal(p.Body, body(1024, 0x5a)) {
+		t.Fatalf("push %v %x…", p.Type, p.Body[:4])
+	}
+	// A second FKEY for the same destination keeps the route.
+	if again, err := c.FKey(ctx, nil, d.addr); err != nil || again.ID != route.ID {
+		t.Fatalf("second FKEY: %v %v", again.ID, err)
+	}
+	// SKEY and TAKE through the forwarder; the wrong capability is AUTH, sealed.
+	m2k, _ := crypto.GenerateSign(nil)
+	_, sid2, err := rc.New(ctx, m2k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := [32]byte{9}
+	h := crypto.Hash(cp[:])
+	if _, err := c.ForwardCommand(ctx, route, wire.Frame{Type: wire.TypeSKEY, ID: sid2, Cap: h}, d.clock.Now(), nil); err != nil {
+		t.Fatalf("forwarded SKEY: %v", err)
+	}
+	bid := crypto.ID{7}
+	if err := rc.Put(ctx, bid, time.Hour, body(1024, 3)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.ForwardCommand(ctx, route, wire.Frame{Type: wire.TypeTAKE, ID: bid}, d.clock.Now(), nil)
+	if err != nil || r.Type != wire.TypeBLOB || !bytes.Equal(r.Body, body(1024, 3)) {
+		t.Fatalf("forwarded TAKE: %v %v", &r, err)
+	}
+	bad := sendItem(m, 1)
+	bad.Cap[0] ^= 1
+	r, err = c.ForwardCommand(ctx, route, bad, d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeAuth)
+	if r.Type != wire.TypeERR {
+		t.Fatal("AUTH for a forwarded SEND is not sealed")
+	}
+
+	// What D saw: the forwarded commands came from the forwarder's
+	// address, never the client's.
+	sawInner := false
+	for _, it := range rec.Items() {
+		from := rec.Remote(it.Conn).Addr()
+		if from == netip.MustParseAddr(clientIP) {
+			t.Errorf("D saw the client's address on a %v", it.Type)
+		}
+		for _, id := range it.IDs {
+			if id == m.sid && it.Type == wire.TypeSEND && from != netip.MustParseAddr(r2rIP) {
+				t.Errorf("SEND to the mailbox from %v", from)
+			}
+			if id == m.sid && it.Type == wire.TypeSEND {
+				sawInner = true
+			}
+		}
+	}
+	if !sawInner {
+		t.Fatal("the observer never saw the forwarded SEND: the test would check nothing")
+	}
+}
+
+func TestForwardLoopRefused(t *testing.T) {
+	id, _ := crypto.GenerateSign(nil)
+	f := startRelay(t, func(cfg *relay.Config) { cfg.Identity = id })
+	ctx := tctx(t)
+	c := f.dial(t)
+	_, err := c.FKey(ctx, nil, f.addr)
+	wantCode(t, err, wire.CodeLoop)
+	alias := f.addr
+	alias.Host = "localhost"
+	_, err = c.FKey(ctx, nil, alias)
+	wantCode(t, err, wire.CodeLoop)
+	// A node sharing the forwarder's identity is the same relay.
+	twin := relaytest.Start(t, func(cfg *relay.Config) { cfg.Identity = id })
+	_, err = c.FKey(ctx, nil, twin.Address)
+	wantCode(t, err, wire.CodeLoop)
+	healthy(t, c)
+}
+
+func TestForwardUnknownRelay(t *testing.T) {
+	d := startRelay(t)
+	f := startRelay(t, func(cfg *relay.Config) { cfg.Limits.ForwardTimeout = 500 * time.Millisecond })
+	ctx := tctx(t)
+	c := f.dial(t)
+	wrong := d.addr
+	wrong.Fingerprint[0] ^= 1
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := d.addr
+	closed.Port = uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	// A listener that accepts and never answers.
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() { // owned by the test: ends when hole closes
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	silent := d.addr
+	silent.Port = uint16(hole.Addr().(*net.TCPAddr).Port)
+	for name, a := range map[string]wire.Address{"wrong fingerprint": wrong, "closed port": closed, "silent": silent} {
+		start := time.Now()
+		_, err := c.FKey(ctx, nil, a)
+		wantCode(t, err, wire.CodeUnreachable)
+		if el := time.Since(start); el > 5*time.Second {
+			t.Fatalf("%s: UNREACHABLE after %v", name, el)
+		}
+	}
+	healthy(t, c)
+}
+
+func TestForwardRouteOfAnotherConnection(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	m := newMailbox(t, d.dial(t))
+	c1, c2 := f.dial(t), f.dial(t)
+	route, err := c1.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c2.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeAuth)
+	other := route
+	other.ID[0] ^= 1
+	_, err = c1.ForwardCommand(ctx, other, sendItem(m, 1), d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeAuth)
+	if _, err := c1.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForwardInnerCommandsRefused(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []wire.Frame{
+		{Type: wire.TypeNEW},
+		{Type: wire.TypeSUB},
+		{Type: wire.TypePING},
+		{Type: wire.TypeFWD, Route: route.ID, Body: []byte{1}},
+		{Type: wire.TypeRFWD, NotAfter: uint64(route.NotAfter.Unix()), Body: []byte{1}},
+		{Type: wire.TypeFKEY, Dest: []byte(d.addr.String())},
+	} {
+		r, err := c.ForwardCommand(ctx, route, item, d.clock.Now(), nil)
+		wantCode(t, err, wire.CodeUnknown)
+		if r.Type != wire.TypeERR {
+			t.Fatalf("inner %v: the ERR is not sealed", item.Type)
+		}
+	}
+	healthy(t, c)
+}
+
+func TestForwardStale(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	m := newMailbox(t, d.dial(t))
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, skew := range []time.Duration{-11 * time.Minute, 11 * time.Minute} {
+		_, err = c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now().Add(skew), nil)
+		wantCode(t, err, wire.CodeStale)
+	}
+	// Within the window it goes through.
+	if _, err := c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now().Add(9*time.Minute), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Two days later the key has expired.
+	d.clock.Advance(49 * time.Hour)
+	_, err = c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeStale)
+	// A not-after that names no key.
+	dc := d.dial(t)
+	eph, keys, _ := wire.SenderForwardKeys(nil, d.addr.Fingerprint, route.Key)
+	_, err = dc.RelayForward(ctx, uint64(route.NotAfter.Unix())+1, eph, keys.SealItem(nil, []byte{1}))
+	wantCode(t, err, wire.CodeStale)
+	// F's FKEY gets the new key, which works.
+	f.clock.Advance(49 * time.Hour)
+	route, err = c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForwardTampered(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	m := newMailbox(t, d.dial(t))
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := sendItem(m, 1)
+	inner, _ := wire.AppendForwardInner(nil, uint64(d.clock.Now().Unix()), &item)
+	eph, keys, _ := wire.SenderForwardKeys(nil, route.Dest, route.Key)
+	sealed := keys.SealItem(nil, inner)
+	for _, i := range []int{0, len(sealed) / 2, len(sealed) - 1} {
+		b := bytes.Clone(sealed)
+		b[i] ^= 1
+		_, err := c.Forward(ctx, route.ID, eph, b)
+		wantCode(t, err, wire.CodeAuth)
+	}
+	otherEph := eph
+	otherEph[3] ^= 1
+	_, err = c.Forward(ctx, route.ID, otherEph, sealed)
+	wantCode(t, err, wire.CodeAuth)
+	// A hostile forwarder writing RFWD itself cannot forge an item.
+	hostile := d.dial(t)
+	own, err := hostile.FKey(ctx, nil, wire.Address{})
+	if err != nil || own.ID != ([wire.RouteIDSize]byte{}) || own.Key != route.Key {
+		t.Fatalf("D's own FKEYS: %+v %v", own, err)
+	}
+	fake, _ := crypto.GenerateDH(nil)
+	_, err = hostile.RelayForward(ctx, uint64(own.NotAfter.Unix()), fake.Public(), bytes.Repeat([]byte{1}, len(sealed)))
+	wantCode(t, err, wire.CodeAuth)
+	_, err = hostile.RelayForward(ctx, uint64(own.NotAfter.Unix()), crypto.DHPublic{}, sealed)
+	wantCode(t, err, wire.CodeAuth)
+	// The untouched item still goes through, once.
+	res, err := c.Forward(ctx, route.ID, eph, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := keys.OpenReply(nil, res); err != nil || wire.Type(pt[0]) != wire.TypeOK {
+		t.Fatalf("reply %x %v", pt, err)
+	}
+}
+
+func TestForwardMaxRoutes(t *testing.T) {
+	d1, f := forwardPair(t, &relaytest.Recorder{}, func(cfg *relay.Config) { cfg.Limits.MaxRoutes = 2 })
+	d2 := startRelay(t)
+	ctx := tctx(t)
+	c := f.dial(t)
+	for _, d := range []*testRelay{d1, d2, d1} {
+		if _, err := c.FKey(ctx, nil, d.addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := d2.addr
+	third.Fingerprint[0] ^= 1
+	_, err := c.FKey(ctx, nil, third)
+	wantCode(t, err, wire.CodeQuota)
+	// Routes belong to the connection: another one has its own.
+	if _, err := f.dial(t).FKey(ctx, nil, d2.addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestForwardModes(t *testing.T) {
+	d := startRelay(t)
+	ctx := tctx(t)
+	pw := startRelay(t, func(cfg *relay.Config) { cfg.Password = []byte("hunter2") })
+	c := pw.dial(t)
+	_, err := c.FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodePassword)
+	_, err = c.FKey(ctx, []byte("wrong"), d.addr)
+	wantCode(t, err, wire.CodePassword)
+	if _, err := c.FKey(ctx, []byte("hunter2"), d.addr); err != nil {
+		t.Fatal(err)
+	}
+	open := startRelay(t, func(cfg *relay.Config) { cfg.Password = []byte("hunter2"); cfg.Forward = relay.ForwardOpen })
+	if _, err := open.dial(t).FKey(ctx, nil, d.addr); err != nil {
+		t.Fatal(err)
+	}
+	off := startRelay(t, func(cfg *relay.Config) { cfg.Forward = relay.ForwardOff })
+	oc := off.dial(t)
+	_, err = oc.FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodeUnknown)
+	_, err = oc.Forward(ctx, [8]byte{1}, crypto.DHPublic{}, []byte{1})
+	wantCode(t, err, wire.CodeUnknown)
+	// It stays a destination.
+	if _, err := oc.FKey(ctx, nil, wire.Address{}); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := crypto.GenerateSign(nil)
+	if _, err := relay.New(relay.Config{Store: d.store, Identity: id, Forward: relay.ForwardPassword}); err == nil {
+		t.Fatal("password forwarding without a password accepted")
+	}
+}
+
+func TestForwardLogsHoldNoIdentifiers(t *testing.T) {
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	logged := func(cfg *relay.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	d := startRelay(t, logged)
+	f := startRelay(t, logged, func(cfg *relay.Config) { cfg.Registerer = reg; cfg.Limits.ForwardTimeout = time.Second })
+	ctx := tctx(t)
+	m := newMailbox(t, d.dial(t))
+	c := f.dial(t)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now().Add(time.Hour), nil)
+	wantCode(t, err, wire.CodeStale)
+	wrong := d.addr
+	wrong.Fingerprint[0] ^= 1
+	_, err = c.FKey(ctx, nil, wrong)
+	wantCode(t, err, wire.CodeUnreachable)
+	d.stop() // F's connection to D breaks
+	_, err = c.ForwardCommand(ctx, route, sendItem(m, 1), d.clock.Now(), nil)
+	if err == nil {
+		t.Fatal("forwarded to a stopped relay")
+	}
+	f.stop()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics strings.Builder
+	for _, mf := range mfs {
+		metrics.WriteString(mf.String())
+	}
+	if !strings.Contains(metrics.String(), "veil_relay_forwarded_total") || !strings.Contains(logs.String(), "relay: draining") {
+		t.Fatal("metrics or logs missing: the test would check nothing")
+	}
+	secrets := map[string]string{"address": "127.0.0.1", "fingerprint": d.addr.Fingerprint.String()[:10],
+		"wrong fingerprint": wrong.Fingerprint.String()[:10]}
+	for name, b := range map[string][]byte{"route ID": route.ID[:], "sender ID": m.sid[:], "recipient ID": m.rid[:], "capability": m.cap[:]} {
+		secrets[name+" (hex)"] = hex.EncodeToString(b[:6])
+		secrets[name+" (base64)"] = base64.StdEncoding.EncodeToString(b)[:8]
+	}
+	for where, text := range map[string]string{"logs": logs.String(), "metrics": metrics.String()} {
+		for name, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contain the %s", where, name)
+			}
+		}
+	}
+}
+
+func TestRestartKeepsStoreAndAddress(t *testing.T) {
+	r := relaytest.Start(t)
+	ctx := tctx(t)
+	dial := func() *conn.Conn {
+		c, err := conn.DialAddress(ctx, r.Address, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	c := dial()
+	m := newMailbox(t, c)
+	if err := c.Send(ctx, m.sid, &m.cap, body(1024, 8)); err != nil {
+		t.Fatal(err)
+	}
+	addr := r.Address
+	r.Restart()
+	if r.Address != addr {
+		t.Fatal("address changed")
+	}
+	c2 := dial()
+	if err := c2.Subscribe(ctx, m.rid, m.key); err != nil {
+		t.Fatal(err)
+	}
+	if p := nextPush(t, c2); p.Type != wire.TypeMSG || !bytes.Equal(p.Body, body(1024, 8)) {
+		t.Fatal("message lost across Restart")
+	}
+	if err := c.Ping(ctx); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("old connection still works: %v", err)
+	}
+}

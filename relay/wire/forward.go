@@ -1,0 +1,229 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"veil/crypto"
+)
+
+// Forwarding (spec/relay.md §7.6): a client seals one command for a
+// destination relay D under D's forward key and hands it to a forwarder
+// F, which passes it to D without being able to read it. Everything here
+// is pure: keys, signatures, sealing and the plaintext layout.
+
+// ForwardPeriodOf returns the forward-key period (day number since the
+// Unix epoch) that t falls in (§7.6.1).
+func ForwardPeriodOf(t time.Time) uint32 {
+	s := t.Unix()
+	if s < 0 {
+		return 0
+	}
+	return uint32(s / ForwardPeriod)
+}
+
+// ForwardNotAfter returns the expiry of the forward key of period p: the
+// start of period p+2, Unix seconds (§7.6.1).
+func ForwardNotAfter(p uint32) uint64 { return (uint64(p) + 2) * ForwardPeriod }
+
+// ForwardPeriodFor returns the period of the forward key that expires at
+// notAfter, and false when notAfter is not the expiry of any period.
+func ForwardPeriodFor(notAfter uint64) (uint32, bool) {
+	if notAfter%ForwardPeriod != 0 || notAfter/ForwardPeriod < 2 || notAfter/ForwardPeriod-2 > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(notAfter/ForwardPeriod - 2), true
+}
+
+// DeriveForwardKey returns the forward key of period p of the relay with
+// identity key id (§7.6.1): HKDF-SHA256 of the identity seed, salt the
+// period as 4 big-endian bytes. Every node sharing the identity derives
+// the same key. The result must be kept secret.
+func DeriveForwardKey(id crypto.SignPrivate, p uint32) (crypto.DHPrivate, error) {
+	seed := id.Seed()
+	defer crypto.Wipe(seed)
+	var salt [4]byte
+	binary.BigEndian.PutUint32(salt[:], p)
+	k := crypto.HKDFKey(seed, salt[:], forwardKeyLabel)
+	defer k.Wipe()
+	return crypto.ParseDHPrivate(k[:])
+}
+
+// forwardKeyMessage is what a relay signs for a forward key (§7.6.1).
+func forwardKeyMessage(fwd crypto.DHPublic, notAfter uint64) []byte {
+	m := make([]byte, 0, len(forwardKeyLabel)+32+8)
+	m = append(m, forwardKeyLabel...)
+	m = append(m, fwd[:]...)
+	return binary.BigEndian.AppendUint64(m, notAfter)
+}
+
+// SignForwardKey returns id's signature of the forward key fwd expiring
+// at notAfter (§7.6.1).
+func SignForwardKey(id crypto.SignPrivate, fwd crypto.DHPublic, notAfter uint64) [SigSize]byte {
+	return [SigSize]byte(id.Sign(forwardKeyMessage(fwd, notAfter)))
+}
+
+// FKeysFrame returns the FKEYS reply for route, carrying id's forward key
+// of period p and its signature (§7.6.2).
+func FKeysFrame(id crypto.SignPrivate, p uint32, route [RouteIDSize]byte) (Frame, error) {
+	k, err := DeriveForwardKey(id, p)
+	if err != nil {
+		return Frame{}, err
+	}
+	na := ForwardNotAfter(p)
+	fwd := k.Public()
+	return Frame{Type: TypeFKEYS, Route: route, Key: id.Public(), ForwardKey: fwd, NotAfter: na, Sig: SignForwardKey(id, fwd, na)}, nil
+}
+
+// ErrForwardKey is returned by CheckFKeys for an FKEYS reply that is not
+// signed by the expected relay.
+var ErrForwardKey = errors.New("wire: forward key not signed by the destination relay")
+
+// CheckFKeys checks an FKEYS reply (§7.6.2): its identity key must have
+// fingerprint dest and its signature of the forward key must verify.
+func CheckFKeys(f *Frame, dest Fingerprint) error {
+	if f.Type != TypeFKEYS {
+		return fmt.Errorf("wire: %v is not FKEYS", f.Type)
+	}
+	if fp := FingerprintOf(f.Key); !crypto.Equal(dest[:], fp[:]) {
+		return ErrForwardKey
+	}
+	if !crypto.Verify(f.Key, forwardKeyMessage(f.ForwardKey, f.NotAfter), f.Sig[:]) {
+		return ErrForwardKey
+	}
+	return nil
+}
+
+// ForwardKeys are the keys of one forwarded item and its reply (§7.6.3).
+// They must be kept secret; Wipe them when done.
+type ForwardKeys struct {
+	item, reply crypto.SymKey
+	ad          []byte
+}
+
+// String redacts the keys.
+func (ForwardKeys) String() string { return "ForwardKeys(redacted)" }
+
+// GoString redacts the keys for %#v.
+func (k ForwardKeys) GoString() string { return k.String() }
+
+// Wipe zeroes the keys (best effort: Go cannot guarantee copies are gone).
+func (k *ForwardKeys) Wipe() {
+	k.item.Wipe()
+	k.reply.Wipe()
+}
+
+func forwardKeys(ss *crypto.SymKey, dest Fingerprint, eph, fwd crypto.DHPublic) ForwardKeys {
+	var okm [64]byte
+	crypto.HKDF(okm[:], ss[:], fwd[:], forwardKeysLabel)
+	var k ForwardKeys
+	copy(k.item[:], okm[:32])
+	copy(k.reply[:], okm[32:])
+	clear(okm[:])
+	k.ad = make([]byte, 0, len(forwardADLabel)+32+32+32)
+	k.ad = append(k.ad, forwardADLabel...)
+	k.ad = append(k.ad, dest[:]...)
+	k.ad = append(k.ad, eph[:]...)
+	k.ad = append(k.ad, fwd[:]...)
+	return k
+}
+
+// SenderForwardKeys draws an ephemeral key from r (crypto/rand when nil;
+// exactly 32 bytes) and returns its public half and the keys for a
+// destination with fingerprint dest and forward key fwd (§7.6.3).
+func SenderForwardKeys(r io.Reader, dest Fingerprint, fwd crypto.DHPublic) (crypto.DHPublic, ForwardKeys, error) {
+	eph, err := crypto.GenerateDH(r)
+	if err != nil {
+		return crypto.DHPublic{}, ForwardKeys{}, err
+	}
+	ss, err := crypto.DH(eph, fwd)
+	if err != nil {
+		return crypto.DHPublic{}, ForwardKeys{}, fmt.Errorf("wire: forward key: %w", err)
+	}
+	defer ss.Wipe()
+	pub := eph.Public()
+	return pub, forwardKeys(&ss, dest, pub, fwd), nil
+}
+
+// DestForwardKeys returns the destination's keys for an item sealed to
+// its forward key fwd by the ephemeral key eph (§7.6.3); dest is its own
+// fingerprint. It fails for a low-order eph.
+func DestForwardKeys(fwd crypto.DHPrivate, dest Fingerprint, eph crypto.DHPublic) (ForwardKeys, error) {
+	ss, err := crypto.DH(fwd, eph)
+	if err != nil {
+		return ForwardKeys{}, fmt.Errorf("wire: forward ephemeral key: %w", err)
+	}
+	defer ss.Wipe()
+	return forwardKeys(&ss, dest, eph, fwd.Public()), nil
+}
+
+var zeroNonce [crypto.NonceSize]byte // each key seals exactly one message (§7.6.3)
+
+// SealItem seals a forwarded item's plaintext (AppendForwardInner),
+// appending to dst. Call it once per ForwardKeys.
+func (k *ForwardKeys) SealItem(dst, inner []byte) []byte {
+	return crypto.Seal(dst, &k.item, &zeroNonce, inner, k.ad)
+}
+
+// OpenItem opens what SealItem sealed, appending to dst; any failure is
+// crypto.ErrAuth.
+func (k *ForwardKeys) OpenItem(dst, sealed []byte) ([]byte, error) {
+	return crypto.Open(dst, &k.item, &zeroNonce, sealed, k.ad)
+}
+
+// SealReply seals the reply item to a forwarded item, appending to dst.
+func (k *ForwardKeys) SealReply(dst, reply []byte) []byte {
+	return crypto.Seal(dst, &k.reply, &zeroNonce, reply, k.ad)
+}
+
+// OpenReply opens what SealReply sealed, appending to dst; any failure
+// is crypto.ErrAuth.
+func (k *ForwardKeys) OpenReply(dst, sealed []byte) ([]byte, error) {
+	return crypto.Open(dst, &k.reply, &zeroNonce, sealed, k.ad)
+}
+
+// ForwardableType reports whether a forwarded item may carry t (§7.6.3):
+// SEND, SKEY and TAKE; the destination answers anything else with a
+// sealed ERR UNKNOWN.
+func ForwardableType(t Type) bool { return t == TypeSEND || t == TypeSKEY || t == TypeTAKE }
+
+// AppendForwardInner appends a forwarded item's plaintext (§7.6.3): the
+// time t (Unix seconds, 8 bytes) and the item f, whose CID must be 0.
+func AppendForwardInner(dst []byte, t uint64, f *Frame) ([]byte, error) {
+	if f.CID != 0 {
+		return dst, errors.New("wire: a forwarded item has correlation ID 0")
+	}
+	dst = binary.BigEndian.AppendUint64(dst, t)
+	return AppendFrame(dst, f)
+}
+
+// ParseForwardInner decodes a forwarded item's plaintext. The frame's
+// errors are ParseFrame's (IsUnknownType for an unknown type); a CID
+// other than 0 is malformed. Slices in f alias b.
+func ParseForwardInner(b []byte) (t uint64, f Frame, err error) {
+	if len(b) < ForwardTimeSize {
+		return 0, Frame{}, malformed("forwarded item of %d bytes has no time", len(b))
+	}
+	f, err = ParseFrame(b[ForwardTimeSize:])
+	if err != nil {
+		return 0, Frame{}, err
+	}
+	if f.CID != 0 {
+		return 0, Frame{}, malformed("forwarded item has correlation ID %d", f.CID)
+	}
+	return binary.BigEndian.Uint64(b), f, nil
+}
+
+// ForwardTimeOK reports whether a forwarded item's time t is within
+// ForwardSkew of now (§7.6.4).
+func ForwardTimeOK(t uint64, now time.Time) bool {
+	n := now.Unix()
+	if n < 0 || t > 1<<63-1 {
+		return false
+	}
+	d := int64(t) - n
+	return d >= -ForwardSkew && d <= ForwardSkew
+}

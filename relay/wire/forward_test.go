@@ -1,0 +1,209 @@
+package wire_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"veil/crypto"
+	"veil/relay/wire"
+)
+
+func forwardIdentity(t testing.TB) crypto.SignPrivate {
+	k, err := crypto.ParseSignPrivate(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestForwardFramesRoundTrip(t *testing.T) {
+	id := forwardIdentity(t)
+	fk, err := wire.FKeysFrame(id, 20000, [wire.RouteIDSize]byte{1, 2, 3, 4, 5, 6, 7, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fk.CID = 9
+	frames := []wire.Frame{
+		{Type: wire.TypeFKEY, CID: 1, Password: []byte("pw"), Dest: []byte("veil+ws://127.0.0.1:1#x")},
+		{Type: wire.TypeFKEY, CID: 2},
+		{Type: wire.TypeFWD, CID: 3, Route: [8]byte{9}, Ephemeral: crypto.DHPublic{1}, Body: []byte{1, 2, 3}},
+		{Type: wire.TypeRFWD, CID: 4, NotAfter: 1 << 40, Ephemeral: crypto.DHPublic{2}, Body: []byte{4}},
+		{Type: wire.TypeFRES, CID: 5, Body: []byte{5, 6}},
+		fk,
+	}
+	for _, f := range frames {
+		b, err := wire.AppendFrame(nil, &f)
+		if err != nil {
+			t.Fatalf("%v: %v", &f, err)
+		}
+		if !f.Type.IsCommand() && f.Type != wire.TypeFRES && f.Type != wire.TypeFKEYS {
+			t.Fatalf("%v is not a command", f.Type)
+		}
+		p, err := wire.ParseFrame(b)
+		if err != nil {
+			t.Fatalf("%v: %v", &f, err)
+		}
+		again, _ := wire.AppendFrame(nil, &p)
+		if !bytes.Equal(again, b) {
+			t.Fatalf("%v: round trip differs", &f)
+		}
+		for n := 0; n < len(b); n++ {
+			if f.Type == wire.TypeFWD || f.Type == wire.TypeRFWD || f.Type == wire.TypeFRES {
+				if n >= 5+8+32 || (f.Type == wire.TypeFRES && n >= 5) {
+					continue // the body takes the rest: any shorter length parses
+				}
+			}
+			if _, err := wire.ParseFrame(b[:n]); err == nil {
+				t.Fatalf("%v truncated to %d parses", &f, n)
+			}
+		}
+	}
+	long := wire.Frame{Type: wire.TypeFKEY, Dest: make([]byte, wire.MaxDest+1)}
+	if _, err := wire.AppendFrame(nil, &long); err == nil {
+		t.Fatal("destination over MaxDest encodes")
+	}
+	bad := append([]byte{0x11, 0, 0, 0, 1, 0}, 0x02, 0x01) // dest length 513
+	bad = append(bad, make([]byte, 513)...)
+	if _, err := wire.ParseFrame(bad); err == nil {
+		t.Fatal("destination over MaxDest parses")
+	}
+}
+
+func TestForwardKeySignature(t *testing.T) {
+	id := forwardIdentity(t)
+	fk, err := wire.FKeysFrame(id, 20000, [wire.RouteIDSize]byte{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := wire.FingerprintOf(id.Public())
+	if err := wire.CheckFKeys(&fk, fp); err != nil {
+		t.Fatal(err)
+	}
+	if fk.NotAfter != 20002*86400 {
+		t.Fatalf("not-after %d", fk.NotAfter)
+	}
+	for _, mod := range []func(f *wire.Frame){
+		func(f *wire.Frame) { f.NotAfter++ },
+		func(f *wire.Frame) { f.ForwardKey[0] ^= 1 },
+		func(f *wire.Frame) { f.Sig[5] ^= 1 },
+		func(f *wire.Frame) { f.Key[0] ^= 1 },
+	} {
+		g := fk
+		mod(&g)
+		if err := wire.CheckFKeys(&g, fp); !errors.Is(err, wire.ErrForwardKey) {
+			t.Fatalf("tampered FKEYS: %v", err)
+		}
+	}
+	other, _ := crypto.GenerateSign(nil)
+	if err := wire.CheckFKeys(&fk, wire.FingerprintOf(other.Public())); err == nil {
+		t.Fatal("FKEYS accepted for another fingerprint")
+	}
+	k1, _ := wire.DeriveForwardKey(id, 20000)
+	k2, _ := wire.DeriveForwardKey(id, 20001)
+	if k1.Public() == k2.Public() || k1.Public() != fk.ForwardKey {
+		t.Fatal("forward keys do not follow the period")
+	}
+}
+
+func TestForwardPeriods(t *testing.T) {
+	now := time.Unix(20000*86400+5, 0)
+	if p := wire.ForwardPeriodOf(now); p != 20000 {
+		t.Fatalf("period %d", p)
+	}
+	if p, ok := wire.ForwardPeriodFor(wire.ForwardNotAfter(20000)); !ok || p != 20000 {
+		t.Fatalf("period for not-after: %d %v", p, ok)
+	}
+	for _, na := range []uint64{0, 86400, 20002*86400 + 1, 1 << 63} {
+		if _, ok := wire.ForwardPeriodFor(na); ok {
+			t.Fatalf("not-after %d accepted", na)
+		}
+	}
+	if !wire.ForwardTimeOK(uint64(now.Unix()+600), now) || wire.ForwardTimeOK(uint64(now.Unix()-601), now) ||
+		wire.ForwardTimeOK(1<<63, now) {
+		t.Fatal("time window")
+	}
+}
+
+func TestForwardSealing(t *testing.T) {
+	id := forwardIdentity(t)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	eph, ks, err := wire.SenderForwardKeys(nil, fp, fwd.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := wire.Frame{Type: wire.TypeSEND, ID: crypto.ID{1}, Body: make([]byte, 256)}
+	inner, err := wire.AppendForwardInner(nil, 1234, &item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := ks.SealItem(nil, inner)
+	kd, err := wire.DestForwardKeys(fwd, fp, eph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := kd.OpenItem(nil, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, f, err := wire.ParseForwardInner(pt)
+	if err != nil || tm != 1234 || f.Type != wire.TypeSEND || f.ID != item.ID {
+		t.Fatalf("inner: %d %v %v", tm, &f, err)
+	}
+	reply := kd.SealReply(nil, []byte{0x80, 0, 0, 0, 0})
+	if got, err := ks.OpenReply(nil, reply); err != nil || !bytes.Equal(got, []byte{0x80, 0, 0, 0, 0}) {
+		t.Fatalf("reply: %x %v", got, err)
+	}
+	if _, err := ks.OpenItem(nil, reply); err == nil {
+		t.Fatal("the reply opens with the item key")
+	}
+	for i := range sealed {
+		c := bytes.Clone(sealed)
+		c[i] ^= 1
+		if _, err := kd.OpenItem(nil, c); err == nil {
+			t.Fatalf("flipped byte %d opens", i)
+		}
+	}
+	otherFP := fp
+	otherFP[0] ^= 1
+	ko, _ := wire.DestForwardKeys(fwd, otherFP, eph)
+	if _, err := ko.OpenItem(nil, sealed); err == nil {
+		t.Fatal("opens under another fingerprint")
+	}
+	if _, err := wire.DestForwardKeys(fwd, fp, crypto.DHPublic{}); err == nil {
+		t.Fatal("all-zero ephemeral accepted")
+	}
+	if _, err := wire.AppendForwardInner(nil, 1, &wire.Frame{Type: wire.TypeSEND, CID: 3}); err == nil {
+		t.Fatal("inner item with a CID encodes")
+	}
+	var s []byte
+	s = append(s, 0, 0, 0, 0, 0, 0, 0, 1)
+	s = append(s, 0x0e, 0, 0, 0, 2)
+	if _, _, err := wire.ParseForwardInner(s); err == nil {
+		t.Fatal("inner item with a CID parses")
+	}
+	if ks.String() != "ForwardKeys(redacted)" {
+		t.Fatal("keys print")
+	}
+}
+
+func FuzzParseForwardInner(f *testing.F) {
+	f.Add(append([]byte{0, 0, 0, 0, 0, 0, 4, 0xd2}, 0x09, 0, 0, 0, 0))
+	f.Add(append(make([]byte, 8), append([]byte{0x03, 0, 0, 0, 0}, make([]byte, 24+32+256)...)...))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tm, fr, err := wire.ParseForwardInner(b)
+		if err != nil {
+			if tm != 0 || fr.Body != nil || fr.Type != 0 {
+				t.Fatal("partial result with an error")
+			}
+			return
+		}
+		out, err := wire.AppendForwardInner(nil, tm, &fr)
+		if err != nil || !bytes.Equal(out, b) {
+			t.Fatalf("round trip: %x %v", out, err)
+		}
+	})
+}
