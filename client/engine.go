@@ -75,6 +75,7 @@ type Engine struct {
 	rosters rosterCache // parsed rosters stored apart, by vault ID
 	proxyMu sync.Mutex  // serialises SetSOCKS5
 	holds   readHolds   // group log reads held back after refused replies
+	moveMu  sync.Mutex  // serialises moves, so a chat has one offer at a time
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex

@@ -159,6 +159,8 @@ func (e *Engine) RotateChat(ctx context.Context, ref string) error {
 
 // move makes the new mailbox and queues the MOVE that offers it.
 func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay string) error {
+	e.moveMu.Lock()
+	defer e.moveMu.Unlock()
 	var meta chatMeta
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		ct, err := tx.Contact(chatID)

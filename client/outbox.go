@@ -262,9 +262,9 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				permErr = err
 			default:
 				tempErr = err
+				e.health.failed(sd.relay, now)
 				if isConnErr(err) {
 					down[sd.relay] = err
-					e.health.failed(sd.relay, now)
 				}
 				if firstErr == nil {
 					firstErr = err

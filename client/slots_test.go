@@ -1,0 +1,277 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"veil/client/internal/format"
+	"veil/crypto"
+	"veil/relay"
+	"veil/relay/relaytest"
+	"veil/relay/store/memory"
+	"veil/vault"
+)
+
+// Chats on two relays (spec/client.md §7.5, §7.6) on real relays that,
+// like the engines, read a fake clock: the test moves it and calls Flush
+// and rotateDue where Run would on its tickers. Run still receives.
+
+// slotRelay runs a real relay on the fake clock.
+func slotRelay(t *testing.T, clk *fakeClock) *relaytest.Relay {
+	t.Helper()
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return relaytest.Serve(t, relay.Config{Store: memory.New(memory.Config{Now: clk.Now}), Identity: id, Now: clk.Now})
+}
+
+// slotPeer is one side of a two-relay chat, running.
+type slotPeer struct {
+	e    *Engine
+	ev   chan Event
+	chat string
+	seen []Event // every event read so far
+}
+
+// slotPair makes a chat on relays a and b: ana invites with both, ben
+// joins (HELLO2 to both of ana's mailboxes); both run until the test ends.
+func slotPair(t *testing.T, clk *fakeClock, a, b *relaytest.Relay) (ana, ben *slotPeer) {
+	t.Helper()
+	ctx := context.Background()
+	ana, ben = &slotPeer{}, &slotPeer{}
+	ana.e, ana.ev = clockEngine(t, a.Address.String(), clk)
+	ben.e, ben.ev = clockEngine(t, a.Address.String(), clk)
+	key, chat, err := ana.e.Invite(ctx, InviteOptions{As: "ana", Relays: []string{a.Address.String(), b.Address.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ana.chat = chat
+	if ben.chat, err = ben.e.Join(ctx, key, JoinOptions{As: "ben"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*slotPeer{ana, ben} {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.e.Run(rctx) }() // stopped by the cleanup
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	waitFor(t, "the chat to be set up", func() bool {
+		c, err := ana.e.Chat(ctx, ana.chat)
+		return err == nil && !c.Pending && ana.outboxEmpty(t) && ben.outboxEmpty(t)
+	}, ana, ben)
+	return ana, ben
+}
+
+func (p *slotPeer) outboxEmpty(t *testing.T) bool {
+	t.Helper()
+	n := 0
+	if err := p.e.v.View(context.Background(), func(tx *vault.Tx) error {
+		items, err := tx.Outbox()
+		n = len(items)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n == 0
+}
+
+// waitFor flushes every peer's outbox and reads their events until ok
+// holds; the network runs in real time, so it waits for that, never for
+// the clock.
+func waitFor(t *testing.T, what string, ok func() bool, ps ...*slotPeer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		for _, p := range ps {
+			p.e.Flush(context.Background())
+		}
+		for _, p := range ps {
+		drain:
+			for {
+				select {
+				case ev := <-p.ev:
+					p.seen = append(p.seen, ev)
+				case <-time.After(20 * time.Millisecond):
+					break drain
+				}
+			}
+		}
+	}
+}
+
+// incoming returns how often each incoming text is stored in p's chat.
+func (p *slotPeer) incoming(t *testing.T) map[string]int {
+	t.Helper()
+	ms, err := p.e.Messages(context.Background(), p.chat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, m := range ms {
+		if !m.Outgoing {
+			out[m.Text]++
+		}
+	}
+	return out
+}
+
+func (p *slotPeer) send(t *testing.T, text string) {
+	t.Helper()
+	if _, err := p.e.Send(context.Background(), p.chat, text, SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.drain()
+}
+
+// drain reads the events waiting, without waiting.
+func (p *slotPeer) drain() {
+	for {
+		select {
+		case ev := <-p.ev:
+			p.seen = append(p.seen, ev)
+		default:
+			return
+		}
+	}
+}
+
+// exchange sends n messages each way, tagged, and waits until each side
+// holds every one of the other's.
+func exchange(t *testing.T, ana, ben *slotPeer, tag string, n int) {
+	t.Helper()
+	exchangeThen(t, ana, ben, tag, n, nil)
+}
+
+// exchangeThen is exchange that calls then after queueing the messages.
+func exchangeThen(t *testing.T, ana, ben *slotPeer, tag string, n int, then func()) {
+	t.Helper()
+	for i := range n {
+		ana.send(t, fmt.Sprintf("%s a%d", tag, i))
+		ben.send(t, fmt.Sprintf("%s b%d", tag, i))
+	}
+	if then != nil {
+		then()
+	}
+	waitFor(t, tag+" messages", func() bool {
+		a, b := ana.incoming(t), ben.incoming(t)
+		for i := range n {
+			if a[fmt.Sprintf("%s b%d", tag, i)] == 0 || b[fmt.Sprintf("%s a%d", tag, i)] == 0 {
+				return false
+			}
+		}
+		return true
+	}, ana, ben)
+}
+
+// exactlyOnce fails unless every incoming text of p is stored once.
+func exactlyOnce(t *testing.T, p *slotPeer, want int) {
+	t.Helper()
+	got := p.incoming(t)
+	if len(got) != want {
+		t.Errorf("%d distinct incoming messages, want %d", len(got), want)
+	}
+	for text, n := range got {
+		if n != 1 {
+			t.Errorf("%q stored %d times", text, n)
+		}
+	}
+}
+
+func (p *slotPeer) contact(t *testing.T) vault.Contact {
+	t.Helper()
+	var ct vault.Contact
+	if err := p.e.v.View(context.Background(), func(tx *vault.Tx) (err error) { ct, err = tx.Contact(p.chat); return }); err != nil {
+		t.Fatal(err)
+	}
+	return ct
+}
+
+// TestTwoRelayChat: an invite to two relays gives both sides a mailbox
+// on each and a send capability for each of the peer's; the HELLO2 that
+// reached ana twice made one contact; features are known both ways.
+func TestTwoRelayChat(t *testing.T) {
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	for _, p := range []*slotPeer{ana, ben} {
+		ct := p.contact(t)
+		if len(liveRecv(&ct)) != 2 || len(sendSlots(&ct)) != 2 {
+			t.Fatalf("relays = %d recv, %d send", len(liveRecv(&ct)), len(sendSlots(&ct)))
+		}
+		var meta chatMeta
+		p.e.v.View(context.Background(), func(tx *vault.Tx) (err error) { meta, err = getMeta(tx, p.chat); return })
+		if meta.PeerFeatures != format.Features || !meta.FeaturesSent {
+			t.Fatalf("features = %b, sent %v", meta.PeerFeatures, meta.FeaturesSent)
+		}
+	}
+	exchange(t, ana, ben, "hi", 3)
+	exactlyOnce(t, ana, 3)
+	exactlyOnce(t, ben, 3)
+	info, err := ana.e.Chat(context.Background(), ana.chat)
+	if err != nil || len(info.Relays) != 4 {
+		t.Fatalf("ChatInfo relays = %+v, %v", info.Relays, err)
+	}
+}
+
+// TestTwoRelaysKillEither: relay B stops mid-conversation (its store
+// kept), 50 messages go each way, B comes back on the same port and
+// identity; then the same for A. Every message is stored exactly once on
+// each side; the relay that was down is reported once down and once up.
+func TestTwoRelaysKillEither(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real relays, 200 messages")
+	}
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	exchange(t, ana, ben, "before", 5)
+	for _, r := range []*relaytest.Relay{b, a} {
+		r.Stop()
+		exchangeThen(t, ana, ben, fmt.Sprint(r.Address.Port), 50, func() {
+			ana.e.Flush(context.Background())
+			ben.e.Flush(context.Background())
+			clk.Add(2 * SlotDownAfter) // the copies for the stopped relay are given up
+			ana.e.Flush(context.Background())
+			ben.e.Flush(context.Background())
+		})
+		r.Restart()
+		exchange(t, ana, ben, fmt.Sprint(r.Address.Port, "after"), 5)
+		for _, p := range []*slotPeer{ana, ben} {
+			short := shortRelay(r.Address.String())
+			down := slices.IndexFunc(p.seen, func(ev Event) bool { return ev.Type == EventChatRelayDown && ev.Relay == short })
+			up := slices.IndexFunc(p.seen, func(ev Event) bool { return ev.Type == EventChatRelayUp && ev.Relay == short })
+			if down < 0 || up < down {
+				for _, ev := range p.seen {
+					if ev.Type != EventMessage && ev.Type != EventStatus {
+						t.Logf("%+v", ev)
+					}
+				}
+				t.Fatalf("relay %s: down event %d, up event %d", short, down, up)
+			}
+			n := 0
+			for _, ev := range p.seen {
+				if ev.Type == EventChatRelayDown || ev.Type == EventChatRelayUp {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d relay down/up events, want one of each", n)
+			}
+			p.seen = nil
+		}
+	}
+	for _, p := range []*slotPeer{ana, ben} {
+		if !p.outboxEmpty(t) {
+			t.Error("outbox not empty")
+		}
+	}
+	exactlyOnce(t, ana, 5+2*(50+5))
+	exactlyOnce(t, ben, 5+2*(50+5))
+}
