@@ -134,6 +134,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	// cannot complete.
 	until := now.Add(opt.Expires)
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		for i := range ours {
+			ours[i].Created, ours[i].RotateAt = now, e.rotateAt(now)
+		}
 		ct := vault.Contact{ID: chatID, OurIdentity: bp.Marshal(), Created: now, Relays: ours}
 		if err := tx.PutContact(&ct); err != nil {
 			return err
@@ -291,7 +294,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		}
 		relays := theirs
 		for i, m := range mine {
-			relays = append(relays, vault.RelayCap{Address: m.relay, RecvID: m.rid[:], RecvKey: m.key.Seed(), Slot: uint8(i), Created: now})
+			relays = append(relays, vault.RelayCap{Address: m.relay, RecvID: m.rid[:], RecvKey: m.key.Seed(), Slot: uint8(i), Created: now, RotateAt: e.rotateAt(now)})
 		}
 		ct := vault.Contact{ID: chatID, Nickname: blob.Nick, OurIdentity: ourID.Marshal(), TheirIdentity: bundle.Identity.Bytes(), Ratchet: sess.Marshal(), Created: now,
 			Relays: relays}

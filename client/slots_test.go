@@ -275,3 +275,90 @@ func TestTwoRelaysKillEither(t *testing.T) {
 	exactlyOnce(t, ana, 5+2*(50+5))
 	exactlyOnce(t, ben, 5+2*(50+5))
 }
+
+// noMoves reports whether neither side has a move in flight.
+func noMoves(t *testing.T, ps ...*slotPeer) bool {
+	for _, p := range ps {
+		ct := p.contact(t)
+		for _, rc := range ct.Relays {
+			if rc.Offer != nil || rc.Pending != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestRotationDuringTraffic: 200 messages each way while both sides
+// rotate both slots, the clock jumping 8 days: nothing is lost or shown
+// twice, and every replaced mailbox is deleted on its relay.
+func TestRotationDuringTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real relays, 400 messages")
+	}
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	exchange(t, ana, ben, "warm", 20)
+	type box struct {
+		e    *Engine
+		addr string
+		rid  crypto.ID
+		key  []byte
+	}
+	var old []box
+	for _, p := range []*slotPeer{ana, ben} {
+		ct := p.contact(t)
+		for _, rc := range liveRecv(&ct) {
+			old = append(old, box{p.e, rc.Address, crypto.ID(rc.RecvID), rc.RecvKey})
+		}
+	}
+	clk.Add(8 * 24 * time.Hour)
+	sent := 20
+	for round := range 2 {
+		ana.e.rotateDue(ctx) // slot 0, then slot 1: one at a time
+		ben.e.rotateDue(ctx)
+		if noMoves(t, ana, ben) {
+			t.Fatalf("round %d: no rotation started", round)
+		}
+		exchange(t, ana, ben, fmt.Sprint("round", round), 60)
+		sent += 60
+		waitFor(t, "the moves to complete", func() bool { return noMoves(t, ana, ben) }, ana, ben)
+		clk.Add(retireGrace + time.Minute)
+	}
+	ana.e.rotateDue(ctx) // deletes the last retired mailboxes
+	ben.e.rotateDue(ctx)
+	exchange(t, ana, ben, "last", 200-sent)
+	for _, p := range []*slotPeer{ana, ben} {
+		ct := p.contact(t)
+		if len(liveRecv(&ct)) != 2 || len(recvCaps(&ct)) != 2 || len(sendSlots(&ct)) != 2 {
+			t.Fatalf("after rotation: %d live of %d mailboxes, %d send slots", len(liveRecv(&ct)), len(recvCaps(&ct)), len(sendSlots(&ct)))
+		}
+		for _, rc := range liveRecv(&ct) {
+			for _, o := range old {
+				if o.rid == crypto.ID(rc.RecvID) {
+					t.Fatalf("slot %d was not rotated", rc.Slot)
+				}
+			}
+		}
+		if !p.outboxEmpty(t) {
+			t.Error("outbox not empty")
+		}
+	}
+	exactlyOnce(t, ana, 200)
+	exactlyOnce(t, ben, 200)
+	for _, o := range old {
+		c, err := o.e.pool.get(ctx, o.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := crypto.ParseSignPrivate(o.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Subscribe(ctx, o.rid, k); err == nil {
+			t.Errorf("an old mailbox on %s still exists", shortRelay(o.addr))
+		}
+	}
+}
