@@ -362,3 +362,50 @@ func TestRotationDuringTraffic(t *testing.T) {
 		}
 	}
 }
+
+// TestOneRelayChatGainsASecondRelay: a chat made through a version 1
+// invite learns the peer's features from FEATURES (sent once by the
+// timers), then each side adds a second relay with a move of slot 1 and
+// the chat runs on both: relay A can go.
+func TestOneRelayChatGainsASecondRelay(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := &slotPeer{}, &slotPeer{}
+	ana.e, ana.ev = clockEngine(t, a.Address.String(), clk)
+	ben.e, ben.ev = clockEngine(t, a.Address.String(), clk)
+	ana.chat, ben.chat = connectClocked(t, ana.e, ben.e, InviteOptions{As: "ana"})
+	if err := ana.e.MoveChat(ctx, ana.chat, 1, b.Address.String()); err != ErrMoveUnsupported {
+		t.Fatalf("move before FEATURES: %v", err)
+	}
+	for _, p := range []*slotPeer{ana, ben} {
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.e.Run(rctx) }() // stopped by the cleanup
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	ana.e.rotateDue(ctx)
+	ben.e.rotateDue(ctx)
+	known := func(p *slotPeer) bool {
+		var m chatMeta
+		p.e.v.View(ctx, func(tx *vault.Tx) (err error) { m, err = getMeta(tx, p.chat); return })
+		return m.PeerFeatures == format.Features
+	}
+	waitFor(t, "the features", func() bool { return known(ana) && known(ben) }, ana, ben)
+	for _, p := range []*slotPeer{ana, ben} {
+		if err := p.e.MoveChat(ctx, p.chat, 1, b.Address.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the second relay", func() bool {
+		ca, cb := ana.contact(t), ben.contact(t)
+		return noMoves(t, ana, ben) && len(sendSlots(&ca)) == 2 && len(sendSlots(&cb)) == 2
+	}, ana, ben)
+	exchange(t, ana, ben, "both", 3)
+	a.Stop()
+	exchangeThen(t, ana, ben, "b only", 5, func() {
+		clk.Add(2 * SlotDownAfter)
+	})
+	exactlyOnce(t, ana, 8)
+	exactlyOnce(t, ben, 8)
+}
