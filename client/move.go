@@ -331,15 +331,17 @@ func (e *Engine) movedFailed(ctx context.Context, it *vault.OutboxItem) error {
 
 // confirmOffer makes our offered mailbox the slot's; the one it replaces
 // drains for retireGrace, then is deleted (rotateDue).
-func (r *rx) confirmOffer(rc *vault.RelayCap) {
-	now := r.e.now()
-	for _, old := range liveRecv(r.ct) {
+func (r *rx) confirmOffer(rc *vault.RelayCap) { confirmOffer(r.e, r.ct, rc) }
+
+func confirmOffer(e *Engine, ct *vault.Contact, rc *vault.RelayCap) {
+	now := e.now()
+	for _, old := range liveRecv(ct) {
 		if old.Slot == rc.Slot {
 			old.Retire = now.Add(retireGrace)
 		}
 	}
 	rc.Offer = nil
-	rc.RotateAt = r.e.rotateAt(now)
+	rc.RotateAt = e.rotateAt(now)
 }
 
 // ---- Run's timers ----

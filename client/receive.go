@@ -54,6 +54,9 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		}
 		did := format.DeliveryID(body)
 		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
+			if err == nil && confirmOn(e, &ct, rid) {
+				return tx.PutContact(&ct) // the second copy came through the new mailbox
+			}
 			return err
 		}
 		if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
@@ -78,13 +81,7 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 			}
 			evs = r.evs
 			if r.sess != nil && !r.burned {
-				// Any message on a mailbox we offered shows the peer
-				// switched to it.
-				for _, rc := range recvCaps(&ct) {
-					if rc.Offer != nil && crypto.ID(rc.RecvID) == rid {
-						r.confirmOffer(rc)
-					}
-				}
+				confirmOn(e, &ct, rid)
 			}
 		}
 		if r.sess == nil {
@@ -124,6 +121,19 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		e.kickOutbox()
 	}
 	return true
+}
+
+// confirmOn confirms our offered mailbox rid, if it is one: a message of
+// the peer's arrived there, so the peer switched to it (spec/client.md
+// §7.6). It reports whether anything changed.
+func confirmOn(e *Engine, ct *vault.Contact, rid crypto.ID) bool {
+	for _, rc := range recvCaps(ct) {
+		if rc.Offer != nil && crypto.ID(rc.RecvID) == rid {
+			confirmOffer(e, ct, rc)
+			return true
+		}
+	}
+	return false
 }
 
 // established handles a message for a chat whose session exists: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,16 @@ type slotPeer struct {
 	ev   chan Event
 	chat string
 	seen []Event // every event read so far
+	stop func()  // ends Run and waits for it
+}
+
+// start runs p's engine until stop or the end of the test.
+func (p *slotPeer) start(t *testing.T) {
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.e.Run(rctx) }() // stopped by stop or the cleanup
+	p.stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(p.stop)
 }
 
 // slotPair makes a chat on relays a and b: ana invites with both, ben
@@ -53,12 +64,8 @@ func slotPair(t *testing.T, clk *fakeClock, a, b *relaytest.Relay) (ana, ben *sl
 	if ben.chat, err = ben.e.Join(ctx, key, JoinOptions{As: "ben"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []*slotPeer{ana, ben} {
-		rctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); p.e.Run(rctx) }() // stopped by the cleanup
-		t.Cleanup(func() { cancel(); <-done })
-	}
+	ana.start(t)
+	ben.start(t)
 	waitFor(t, "the chat to be set up", func() bool {
 		c, err := ana.e.Chat(ctx, ana.chat)
 		return err == nil && !c.Pending && ana.outboxEmpty(t) && ben.outboxEmpty(t)
@@ -314,21 +321,42 @@ func TestRotationDuringTraffic(t *testing.T) {
 			old = append(old, box{p.e, rc.Address, crypto.ID(rc.RecvID), rc.RecvKey})
 		}
 	}
+	oldLive := func() bool {
+		for _, p := range []*slotPeer{ana, ben} {
+			ct := p.contact(t)
+			for _, rc := range liveRecv(&ct) {
+				for _, o := range old {
+					if o.rid == crypto.ID(rc.RecvID) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
 	clk.Add(8 * 24 * time.Hour)
 	sent := 20
-	for round := range 2 {
-		ana.e.rotateDue(ctx) // slot 0, then slot 1: one at a time
-		ben.e.rotateDue(ctx)
-		if noMoves(t, ana, ben) {
-			t.Fatalf("round %d: no rotation started", round)
+	// One slot of a chat at a time: two rounds at least (Run's timers
+	// may start a rotation too).
+	for round := 0; oldLive(); round++ {
+		if round == 4 {
+			t.Fatal("the mailboxes were not all rotated")
 		}
-		exchange(t, ana, ben, fmt.Sprint("round", round), 60)
-		sent += 60
+		ana.e.rotateDue(ctx)
+		ben.e.rotateDue(ctx)
+		exchange(t, ana, ben, fmt.Sprint("round", round), 40)
+		sent += 40
 		waitFor(t, "the moves to complete", func() bool { return noMoves(t, ana, ben) }, ana, ben)
 		clk.Add(retireGrace + time.Minute)
 	}
 	ana.e.rotateDue(ctx) // deletes the last retired mailboxes
 	ben.e.rotateDue(ctx)
+	noTasks := func(p *slotPeer) bool {
+		var ts []task
+		p.e.v.View(ctx, func(tx *vault.Tx) (err error) { ts, err = getTasks(tx); return })
+		return len(ts) == 0
+	}
+	waitFor(t, "the old mailboxes to be deleted", func() bool { return noTasks(ana) && noTasks(ben) }, ana, ben)
 	exchange(t, ana, ben, "last", 200-sent)
 	for _, p := range []*slotPeer{ana, ben} {
 		ct := p.contact(t)
@@ -408,4 +436,73 @@ func TestOneRelayChatGainsASecondRelay(t *testing.T) {
 	})
 	exactlyOnce(t, ana, 8)
 	exactlyOnce(t, ben, 8)
+}
+
+// TestRelayDropsMoved: the relay of ana's new mailbox takes ben's MOVED
+// and loses it. Ben has switched; his next messages reach the new
+// mailbox, which confirms the move for ana: nothing is lost and the old
+// mailbox is retired.
+func TestRelayDropsMoved(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	old := sendIDs(t, ben)[0]
+	ana.stop()
+	if err := ana.e.MoveChat(ctx, ana.chat, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ana.e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ben to switch", func() bool { return sendIDs(t, ben)[0] != old && noMoves(t, ben) }, ben)
+	ct := ana.contact(t)
+	var offer *vault.RelayCap
+	for _, rc := range recvCaps(&ct) {
+		if rc.Offer != nil {
+			offer = rc
+		}
+	}
+	if offer == nil {
+		t.Fatal("no offer")
+	}
+	// The relay loses the MOVED: another client takes it off the mailbox.
+	thief, _ := clockEngine(t, a.Address.String(), clk)
+	c, err := thief.pool.get(ctx, offer.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := crypto.ParseSignPrivate(offer.RecvKey)
+	rid := crypto.ID(offer.RecvID)
+	if err := c.Subscribe(ctx, rid, key); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-c.Pushes():
+		if err := c.Ack(ctx, rid, p.Seq); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no MOVED on the new mailbox")
+	}
+	if err := c.Off(ctx, rid); err != nil {
+		t.Fatal(err)
+	}
+	ben.send(t, "after the move")
+	ana.start(t)
+	waitFor(t, "the message and the confirmation", func() bool {
+		return ana.incoming(t)["after the move"] == 1 && noMoves(t, ana)
+	}, ana, ben)
+	ct = ana.contact(t)
+	retiring := 0
+	for _, rc := range recvCaps(&ct) {
+		if !rc.Retire.IsZero() {
+			retiring++
+		}
+	}
+	if retiring != 1 || len(liveRecv(&ct)) != 2 {
+		t.Fatalf("%d retiring, %d live mailboxes", retiring, len(liveRecv(&ct)))
+	}
+	exchange(t, ana, ben, "later", 3)
+	exactlyOnce(t, ana, 4)
 }
