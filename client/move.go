@@ -348,7 +348,8 @@ func confirmOffer(e *Engine, ct *vault.Contact, rc *vault.RelayCap) {
 
 // rotateDue runs the moves that are due (spec/client.md §7.6): it sends
 // our feature bits once per chat, schedules each mailbox's rotation,
-// deletes retired mailboxes and offers that were never confirmed, and
+// deletes retired mailboxes (past their grace and quiet for a minute) and
+// offers that were never confirmed, and
 // starts at most one rotation per chat.
 func (e *Engine) rotateDue(ctx context.Context) {
 	now := e.now()
@@ -387,7 +388,7 @@ func (e *Engine) rotateDue(ctx context.Context) {
 				if len(rc.RecvID) == 0 {
 					return false
 				}
-				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) ||
+				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && e.health.quiet(crypto.ID(rc.RecvID), now) ||
 					rc.Offer != nil && now.Sub(rc.Created) >= offerGiveUp
 				if gone {
 					tasks = append(tasks, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey})

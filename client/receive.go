@@ -52,6 +52,11 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		if err != nil {
 			return err
 		}
+		for _, rc := range recvCaps(&ct) {
+			if !rc.Retire.IsZero() && crypto.ID(rc.RecvID) == rid {
+				e.health.drained(rid, e.now())
+			}
+		}
 		did := format.DeliveryID(body)
 		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
 			if err == nil && confirmOn(e, &ct, rid) {

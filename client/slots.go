@@ -114,6 +114,35 @@ func moveRoute(id format.MoveID) string { return "move:" + hex.EncodeToString(id
 type relayHealth struct {
 	mu sync.Mutex
 	m  map[string]*relayState
+	// last is when a retiring mailbox of ours last delivered a message.
+	last map[crypto.ID]time.Time
+}
+
+// drainQuiet is how long a retiring mailbox must have delivered nothing
+// before it is deleted.
+const drainQuiet = time.Minute
+
+// drained notes a delivery from retiring mailbox rid at now.
+func (h *relayHealth) drained(rid crypto.ID, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last == nil {
+		h.last = map[crypto.ID]time.Time{}
+	}
+	h.last[rid] = now
+}
+
+// quiet reports whether retiring mailbox rid delivered nothing for
+// drainQuiet, and forgets it when so.
+func (h *relayHealth) quiet(rid crypto.ID, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.last[rid]
+	if ok && now.Sub(t) < drainQuiet {
+		return false
+	}
+	delete(h.last, rid)
+	return true
 }
 
 type relayState struct {
