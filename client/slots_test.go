@@ -442,7 +442,14 @@ func TestOneRelayChatGainsASecondRelay(t *testing.T) {
 // and loses it. Ben has switched; his next messages reach the new
 // mailbox, which confirms the move for ana: nothing is lost and the old
 // mailbox is retired.
-func TestRelayDropsMoved(t *testing.T) {
+func TestRelayDropsMoved(t *testing.T) { relayDropsMoved(t, false) }
+
+// TestRelayDropsMovedThenSilence: as TestRelayDropsMoved, but ben sends
+// nothing for 21 days: ana deletes the unconfirmed mailbox, offers
+// another, and the chat goes on with nothing lost.
+func TestRelayDropsMovedThenSilence(t *testing.T) { relayDropsMoved(t, true) }
+
+func relayDropsMoved(t *testing.T, reoffer bool) {
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -488,6 +495,22 @@ func TestRelayDropsMoved(t *testing.T) {
 	if err := c.Off(ctx, rid); err != nil {
 		t.Fatal(err)
 	}
+	if reoffer {
+		// Nothing from ben for 21 days: ana gives the offer up, deletes
+		// that mailbox, and offers a new one, which ben takes.
+		clk.Add(offerGiveUp + time.Hour)
+		ana.e.rotateDue(ctx) // gives the offer up and, slot 0 being due, offers again
+		ct := ana.contact(t)
+		var offers []crypto.ID
+		for _, rc := range recvCaps(&ct) {
+			if rc.Offer != nil {
+				offers = append(offers, crypto.ID(rc.RecvID))
+			}
+		}
+		if len(recvCaps(&ct)) != 3 || len(offers) != 1 || offers[0] == rid {
+			t.Fatalf("after 21 days: %d mailboxes, offers %x", len(recvCaps(&ct)), offers)
+		}
+	}
 	ben.send(t, "after the move")
 	ana.start(t)
 	waitFor(t, "the message and the confirmation", func() bool {
@@ -500,7 +523,7 @@ func TestRelayDropsMoved(t *testing.T) {
 			retiring++
 		}
 	}
-	if retiring != 1 || len(liveRecv(&ct)) != 2 {
+	if !reoffer && retiring != 1 || len(liveRecv(&ct)) != 2 {
 		t.Fatalf("%d retiring, %d live mailboxes", retiring, len(liveRecv(&ct)))
 	}
 	exchange(t, ana, ben, "later", 3)

@@ -126,7 +126,7 @@ func Generate() ([]byte, error) {
 		{Name: "session restarted", Type: 0x10, Kind: 1, Plaintext: one(0x10, []byte{1})},
 		{Name: "session outdated", Type: 0x10, Kind: 2, Plaintext: one(0x10, []byte{2})},
 		{Name: "hello2, two relays", Type: 0x11, ID: h(id), Nick: "ana", Features: 3,
-			Slots: []Slot{{0, h(sid), h(cp), relay}, {1, h(sid2), h(cp2), relay2}},
+			Slots:     []Slot{{0, h(sid), h(cp), relay}, {1, h(sid2), h(cp2), relay2}},
 			Plaintext: one(0x11, id, []byte{3}, []byte("ana"), u16(3), []byte{2}, mailbox(0, sid, cp, relay), mailbox(1, sid2, cp2, relay2))},
 		{Name: "hello2, one relay", Type: 0x11, ID: h(id), Features: 1, Slots: []Slot{{0, h(sid), h(cp), relay}},
 			Plaintext: one(0x11, id, []byte{0}, u16(1), []byte{1}, mailbox(0, sid, cp, relay))},
