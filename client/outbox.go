@@ -272,6 +272,9 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			}
 		}
 		missing := want &^ (it.Done | broken)
+		if broken != 0 && broken != want {
+			e.slotRefused(ctx, it.ChatID, targets, broken, permErr)
+		}
 		switch {
 		case missing == 0 && it.Done != 0:
 			if err := e.sent(ctx, it); err != nil {
@@ -335,6 +338,18 @@ func (e *Engine) sendSlot(ctx context.Context, it *vault.OutboxItem, d *dest, sd
 		e.pool.drop(sd.relay, c)
 	}
 	return err
+}
+
+// slotRefused warns, once per relay and chat while the engine runs, that
+// one of the peer's mailboxes refuses for good while another takes the
+// messages.
+func (e *Engine) slotRefused(ctx context.Context, chat string, targets []slotDest, broken uint8, cause error) {
+	for _, sd := range targets {
+		if broken&(1<<sd.slot) != 0 && e.health.refusedOnce(sd.relay, chat) {
+			e.emit(ctx, Event{Type: EventWarning, Chat: chat, Relay: shortRelay(sd.relay),
+				Err: "the peer's mailbox on " + shortRelay(sd.relay) + " refuses messages for good (" + cause.Error() + "); its other relay carries the chat"})
+		}
+	}
 }
 
 // slotsDown reports whether the relay of every slot in missing has been

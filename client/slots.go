@@ -116,6 +116,24 @@ type relayHealth struct {
 	m  map[string]*relayState
 	// last is when a retiring mailbox of ours last delivered a message.
 	last map[crypto.ID]time.Time
+	// refused holds relay "\x00" chat pairs already warned about.
+	refused map[string]bool
+}
+
+// refusedOnce reports whether chat is yet to be warned that its peer's
+// mailbox on relay refuses for good, and marks it warned.
+func (h *relayHealth) refusedOnce(relay, chat string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := relay + "\x00" + chat
+	if h.refused[k] {
+		return false
+	}
+	if h.refused == nil {
+		h.refused = map[string]bool{}
+	}
+	h.refused[k] = true
+	return true
 }
 
 // drainQuiet is how long a retiring mailbox must have delivered nothing
