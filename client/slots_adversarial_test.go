@@ -191,3 +191,31 @@ func TestReplayedCopiesAreSilent(t *testing.T) {
 		t.Fatal("replayed copies changed the messages")
 	}
 }
+
+// TestOneMailboxRefuses: ana's slot 1 mailbox disappears from its relay;
+// ben's copies there are refused for good, he is warned once, and
+// everything arrives through slot 0.
+func TestOneMailboxRefuses(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	ct := ana.contact(t)
+	rc := liveRecv(&ct)[1]
+	c, err := ana.e.pool.get(ctx, rc.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := crypto.ParseSignPrivate(rc.RecvKey)
+	if err := c.Delete(ctx, crypto.ID(rc.RecvID), k); err != nil {
+		t.Fatal(err)
+	}
+	exchange(t, ana, ben, "one slot", 5)
+	if n := warned(ben, "refuses messages for good"); n != 1 {
+		t.Fatalf("ben warned %d times, want once", n)
+	}
+	if !ben.outboxEmpty(t) {
+		t.Fatal("copies for the refusing mailbox stayed queued")
+	}
+	exactlyOnce(t, ana, 5)
+}
