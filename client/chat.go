@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,6 +39,21 @@ type ChatInfo struct {
 	// holds; VerifyLost once the code changed after it (spec/client.md §4.5).
 	Verified   bool `json:"verified,omitempty"`
 	VerifyLost bool `json:"verify_lost,omitempty"`
+	// Relays are a 1:1 chat's mailboxes: ours and the peer's, by slot
+	// (spec/client.md §7.5).
+	Relays []ChatRelay `json:"relays,omitempty"`
+}
+
+// ChatRelay is one mailbox of a 1:1 chat.
+type ChatRelay struct {
+	Relay string `json:"relay"` // HOST:PORT
+	Ours  bool   `json:"ours"`  // we receive there; else the peer does
+	Slot  int    `json:"slot"`
+	// State is "up"; "down" (Since says since when) for a relay we
+	// failed to send to for SlotDownAfter; "moving" for a mailbox a move
+	// offered and not yet confirmed; "retiring" for one a move replaced.
+	State string    `json:"state"`
+	Since time.Time `json:"since,omitzero"`
 }
 
 // MessageInfo is one message for display. Text is sanitised.
@@ -147,8 +163,41 @@ func (e *Engine) chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
 	info.Verified, info.VerifyLost = vs.Verified, vs.Lost
 	if ct, err := tx.Contact(c.ContactID); err == nil {
 		info.Peer = SanitizeLine(ct.Nickname)
+		if c.Kind == vault.ChatDirect {
+			info.Relays = e.chatRelays(&ct)
+		}
 	}
 	return info, nil
+}
+
+// chatRelays describes a contact's mailboxes, ours first, by slot.
+func (e *Engine) chatRelays(ct *vault.Contact) []ChatRelay {
+	var out []ChatRelay
+	now := e.now()
+	for _, rc := range ct.Relays {
+		cr := ChatRelay{Relay: shortRelay(rc.Address), Ours: len(rc.RecvID) > 0, Slot: int(rc.Slot), State: "up"}
+		switch {
+		case rc.Offer != nil || rc.Pending != nil:
+			cr.State = "moving"
+		case !rc.Retire.IsZero():
+			cr.State = "retiring"
+		case !cr.Ours:
+			if since := e.health.downSince(rc.Address, now, e.cfg.SlotDownAfter); !since.IsZero() {
+				cr.State, cr.Since = "down", since
+			}
+		}
+		out = append(out, cr)
+	}
+	slices.SortStableFunc(out, func(a, b ChatRelay) int {
+		if a.Ours != b.Ours {
+			if a.Ours {
+				return -1
+			}
+			return 1
+		}
+		return a.Slot - b.Slot
+	})
+	return out
 }
 
 // Messages returns the last limit messages of a chat (all when limit <= 0).
@@ -520,7 +569,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 		if err != nil {
 			return err
 		}
-		if sc := sendCap(&ct); sc != nil && len(ct.Ratchet) > 0 {
+		if ss := sendSlots(&ct); len(ss) > 0 && len(ct.Ratchet) > 0 {
 			sess, err := e.ratchetOf(&ct)
 			if err != nil {
 				return err
@@ -530,8 +579,10 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 			if err != nil {
 				return err
 			}
-			if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
-				return err
+			for _, sc := range ss {
+				if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
+					return err
+				}
 			}
 		}
 		return e.forgetChatTx(tx, &ct)

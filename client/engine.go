@@ -61,6 +61,10 @@ type Config struct {
 	// GroupPollEvery is how often Run reads every group log even without
 	// a notice from the relay (30 s when zero; spec/groups.md §6.2).
 	GroupPollEvery time.Duration
+	// SlotDownAfter is how long the relay of one of a chat's two
+	// mailboxes may fail before its copies are given up (90 s when zero;
+	// spec/client.md §7.5).
+	SlotDownAfter time.Duration
 }
 
 // Engine is one unlocked profile. Close it when done.
@@ -76,6 +80,7 @@ type Engine struct {
 	proxyMu sync.Mutex  // serialises SetSOCKS5
 	holds   readHolds   // group log reads held back after refused replies
 	routes  routes      // private routing: forward routes and fallbacks (route.go)
+	moveMu  sync.Mutex  // serialises moves, so a chat has one offer at a time
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex
@@ -85,6 +90,8 @@ type Engine struct {
 	newRel    chan struct{}
 	groupKick chan struct{} // wakes the group loop (group.go)
 	socks5    string        // the proxy in use ("" direct)
+
+	health relayHealth // send-side relay failures, for two-relay chats
 }
 
 // CreateOptions is what Create sets on a new profile besides its PIN.
@@ -131,6 +138,9 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 	}
 	if cfg.GroupPollEvery <= 0 {
 		cfg.GroupPollEvery = defaultGroupPollEvery
+	}
+	if cfg.SlotDownAfter <= 0 {
+		cfg.SlotDownAfter = SlotDownAfter
 	}
 	e := &Engine{cfg: cfg, v: v, rcfg: ratchet.Config{Rand: cfg.Rand, Now: cfg.Now}, socks5: cfg.SOCKS5}
 	e.holds.now = e.now
@@ -267,22 +277,20 @@ func (e *Engine) ratchetOf(ct *vault.Contact) (*ratchet.Session, error) {
 	return s, nil
 }
 
-// recvCap and sendCap find a contact's receiving mailbox and the peer's
-// mailbox we send to (spec/client.md §11).
+// recvCap and sendCap find a contact's receiving mailbox of slot 0 (or
+// the first live one) and the peer's mailbox we send to first
+// (spec/client.md §11). A chat on two relays has more: see recvCaps and
+// sendSlots.
 func recvCap(ct *vault.Contact) *vault.RelayCap {
-	for i := range ct.Relays {
-		if len(ct.Relays[i].RecvID) == crypto.IDSize {
-			return &ct.Relays[i]
-		}
+	if rs := liveRecv(ct); len(rs) > 0 {
+		return rs[0]
 	}
 	return nil
 }
 
 func sendCap(ct *vault.Contact) *vault.RelayCap {
-	for i := range ct.Relays {
-		if len(ct.Relays[i].SendID) == crypto.IDSize {
-			return &ct.Relays[i]
-		}
+	if ss := sendSlots(ct); len(ss) > 0 {
+		return ss[0]
 	}
 	return nil
 }

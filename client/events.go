@@ -27,6 +27,8 @@ const (
 	EventWarning          EventType = "warning"           // something the user should know (Err says what)
 	EventSessionReset     EventType = "session_reset"     // a chat's session restarted after a restore from a backup (Text says so)
 	EventRoutingDirect    EventType = "routing_direct"    // private routing could not forward to Relay: messages there go directly (Err says why); once per relay and run
+	EventChatRelayDown    EventType = "chat_relay_down"   // one of a chat's two relays has failed for SlotDownAfter (Relay, Since): the other carries it
+	EventChatRelayUp      EventType = "chat_relay_up"     // that relay works again
 )
 
 // Event is one thing the engine reports. Every string that came from a
@@ -46,6 +48,8 @@ type Event struct {
 	// Sent is a message's sent time, from its sender's clock, bounded
 	// (spec/client.md §6); Time is when the event happened here.
 	Sent time.Time `json:"sent,omitzero"`
+	// Since is when a chat's relay started failing (chat_relay_down).
+	Since time.Time `json:"since,omitzero"`
 
 	ttl   time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
 	wire  format.WireID // a group TEXT's wire ID; a REACT's target

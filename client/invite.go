@@ -21,6 +21,9 @@ type InviteOptions struct {
 	Expires     time.Duration // the invite's own lifetime (24 h when zero, at most 7 days)
 	ChatExpires time.Duration // the whole chat's lifetime from now; zero = no deadline
 	Relay       string        // the relay for the blob and our mailbox; the profile's default when empty
+	// Relays, when set, replaces Relay: the first holds the blob and our
+	// slot 0 mailbox, a second our slot 1 mailbox (spec/client.md §7.5).
+	Relays []string
 }
 
 // Invite creates a one-time invite (spec/client.md §4.1): our reply
@@ -46,9 +49,25 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 			return "", "", err
 		}
 	}
-	relayAddr, err := e.pickRelay(ctx, opt.Relay)
+	relays := opt.Relays
+	if len(relays) == 0 {
+		relays = []string{opt.Relay}
+	}
+	if len(relays) > format.MaxSlots {
+		return "", "", badInput("a chat uses at most %d relays", format.MaxSlots)
+	}
+	relayAddr, err := e.pickRelay(ctx, relays[0])
 	if err != nil {
 		return "", "", err
+	}
+	second := ""
+	if len(relays) == 2 {
+		if second, err = e.pickRelay(ctx, relays[1]); err != nil {
+			return "", "", err
+		}
+		if second == relayAddr {
+			return "", "", badInput("the two relays of a chat must differ")
+		}
 	}
 	a, err := wire.ParseAddress(relayAddr)
 	if err != nil {
@@ -62,17 +81,22 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	if err != nil {
 		return "", "", err
 	}
-	pws, err := e.passwordsFor(ctx, relayAddr)
-	if err != nil {
-		return "", "", err
-	}
-	var rid, sid crypto.ID
-	err = pws.try(func(pw wire.Password) (err error) {
-		rid, sid, err = c.New(ctx, recvKey, pw)
-		return err
-	})
+	rid, sid, err := e.relayNew(ctx, c, relayAddr, recvKey)
 	if err != nil {
 		return "", "", fmt.Errorf("client: creating the reply mailbox: %w", relayErr(relayAddr, err))
+	}
+	ours := []vault.RelayCap{{Address: a.String(), RecvID: rid[:], RecvKey: recvKey.Seed()}}
+	var extra []format.BlobMailbox
+	if second != "" {
+		m, err := e.replyMailbox(ctx, second)
+		if err != nil {
+			_ = c.Delete(ctx, rid, recvKey)
+			return "", "", err
+		}
+		ours = append(ours, vault.RelayCap{Address: second, RecvID: m.rid[:], RecvKey: m.key.Seed(), Slot: 1})
+		// The blob carries the second relay's password too: the joiner
+		// may make its own mailbox there (spec/client.md §3.1).
+		extra = []format.BlobMailbox{{Relay: e.credentialedRelay(ctx, second), SID: m.sid}}
 	}
 	bp, err := ratchet.NewBundle(e.rcfg)
 	if err != nil {
@@ -81,6 +105,10 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	defer bp.Wipe()
 	// The key carries the relay's password: the joiner creates its
 	// mailbox there (spec/client.md §2.1).
+	pws, err := e.passwordsFor(ctx, relayAddr)
+	if err != nil {
+		return "", "", err
+	}
 	k := &format.InviteKey{Relay: wire.Credentialed{Address: a, Password: pws.current()}}
 	if err := e.random(k.Secret[:]); err != nil {
 		return "", "", err
@@ -93,6 +121,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	}
 	now := e.now()
 	blob := &format.InviteBlob{Bundle: bp.Bundle().Marshal(), SID: sid, Nick: opt.As}
+	if len(extra) > 0 {
+		blob.Extra, blob.Features = extra, format.Features
+	}
 	if opt.ChatExpires > 0 {
 		blob.Deadline = now.Add(opt.ChatExpires).Truncate(time.Second)
 	}
@@ -111,11 +142,10 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	// cannot complete.
 	until := now.Add(opt.Expires)
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if err := pws.save(tx); err != nil {
-			return err
+		for i := range ours {
+			ours[i].Created, ours[i].RotateAt = now, e.rotateAt(now)
 		}
-		ct := vault.Contact{ID: chatID, OurIdentity: bp.Marshal(), Created: now,
-			Relays: []vault.RelayCap{{Address: a.String(), RecvID: rid[:], RecvKey: recvKey.Seed()}}}
+		ct := vault.Contact{ID: chatID, OurIdentity: bp.Marshal(), Created: now, Relays: ours}
 		if err := tx.PutContact(&ct); err != nil {
 			return err
 		}
@@ -137,6 +167,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		return "", "", fmt.Errorf("client: storing the invite: %w", relayErr(relayAddr, err))
 	}
 	e.mailboxesChanged(a.String())
+	if second != "" {
+		e.mailboxesChanged(second)
+	}
 	return k.String(), chatID, nil
 }
 
@@ -145,6 +178,9 @@ type JoinOptions struct {
 	Name  string // what we call the chat locally (optional)
 	As    string // the nickname the inviter sees; random when empty
 	Relay string // the relay for our mailbox; the invite's relay when empty
+	// Relays, when set, replaces Relay: our mailboxes, one per slot. An
+	// invite to two relays makes one on each of them when neither is set.
+	Relays []string
 }
 
 // Join accepts an invite key (spec/client.md §4.2): it takes the blob (so
@@ -202,52 +238,58 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err != nil {
 		return "", err
 	}
-	// Our mailbox, secured at once by us with the capability we hand to
-	// the inviter inside the encrypted first message.
-	ourAddr := addr
-	if opt.Relay != "" {
-		if ourAddr, err = e.pickRelay(ctx, opt.Relay); err != nil {
+	// Our mailboxes, secured at once by us with the capabilities we hand
+	// to the inviter inside the encrypted first message.
+	v2 := len(blob.Extra) > 0
+	ourRelays := opt.Relays
+	switch {
+	case len(ourRelays) > 0:
+	case opt.Relay != "":
+		ourRelays = []string{opt.Relay}
+	case v2:
+		ourRelays = []string{addr, format.RelayBase(blob.Extra[0].Relay)}
+	default:
+		ourRelays = []string{addr}
+	}
+	if !v2 || len(ourRelays) > format.MaxSlots {
+		ourRelays = ourRelays[:1] // an older inviter reads one mailbox
+	}
+	// The passwords the key and the blob carry are kept for their relays;
+	// they never replace a stored one that works (relayPasswords.fromKey).
+	if err := e.takePassword(ctx, addr, k.Relay.Password); err != nil {
+		return "", err
+	}
+	if v2 {
+		x := blob.Extra[0].Relay
+		if err := e.takePassword(ctx, format.RelayBase(x), rosterPassword(x)); err != nil {
 			return "", err
 		}
 	}
-	oc, err := e.pool.get(ctx, ourAddr)
-	if err != nil {
-		return "", err
-	}
-	recvKey, err := crypto.GenerateSign(e.cfg.Rand)
-	if err != nil {
-		return "", err
-	}
-	// The key's password is kept for the invite's relay; it never
-	// replaces a stored one that works (relayPasswords.fromKey).
-	keyPws, err := e.passwordsFor(ctx, addr)
-	if err != nil {
-		return "", err
-	}
-	keyPws.fromKey(k.Relay.Password)
-	ourPws := keyPws
-	if canonicalRelay(ourAddr) != keyPws.addr {
-		if ourPws, err = e.passwordsFor(ctx, ourAddr); err != nil {
+	var mine []*ourMailbox
+	for _, r := range ourRelays {
+		ra, err := e.pickRelay(ctx, r)
+		if err != nil {
 			return "", err
 		}
+		m, err := e.newSecuredMailbox(ctx, ra)
+		if err != nil {
+			return "", err
+		}
+		mine = append(mine, m)
 	}
-	var rid, sid crypto.ID
-	err = ourPws.try(func(pw wire.Password) (err error) {
-		rid, sid, err = oc.New(ctx, recvKey, pw)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("client: creating our mailbox: %w", relayErr(ourAddr, err))
+	theirs := []vault.RelayCap{{Address: addr, SendID: blob.SID[:]}}
+	if v2 {
+		xa, err := wire.ParseCredentialed(blob.Extra[0].Relay)
+		if err != nil {
+			return "", fmt.Errorf("client: invite relay: %w", err)
+		}
+		theirs = append(theirs, vault.RelayCap{Address: xa.String(), SendID: blob.Extra[0].SID[:], Slot: 1})
 	}
-	var ourCap, theirCap [wire.CapSize]byte
-	if err := e.random(ourCap[:]); err != nil {
-		return "", err
-	}
-	if err := e.random(theirCap[:]); err != nil {
-		return "", err
-	}
-	if err := oc.SecureSender(ctx, sid, &ourCap); err != nil {
-		return "", fmt.Errorf("client: securing our mailbox: %w", relayErr(ourAddr, err))
+	for i := range theirs {
+		theirs[i].SendCred = make([]byte, wire.CapSize)
+		if err := e.random(theirs[i].SendCred); err != nil {
+			return "", err
+		}
 	}
 	chatID, err := e.shortID()
 	if err != nil {
@@ -258,22 +300,23 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		return "", err
 	}
 	w, _ := outgoingWireID(helloID)
-	env := &format.Envelope{Type: format.EnvHello, ID: w, SID: sid, Cap: ourCap, Relay: ourAddr, Nick: opt.As}
+	env := &format.Envelope{Type: format.EnvHello, ID: w, SID: mine[0].sid, Cap: mine[0].cap, Relay: mine[0].relay, Nick: opt.As}
+	if v2 {
+		env = &format.Envelope{Type: format.EnvHello2, ID: w, Nick: opt.As, Features: format.Features}
+		for i, m := range mine {
+			env.Slots = append(env.Slots, m.slotCap(uint8(i)))
+		}
+	}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if err := keyPws.save(tx); err != nil {
-			return err
-		}
-		if err := ourPws.save(tx); err != nil {
-			return err
-		}
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
 		}
+		relays := theirs
+		for i, m := range mine {
+			relays = append(relays, vault.RelayCap{Address: m.relay, RecvID: m.rid[:], RecvKey: m.key.Seed(), Slot: uint8(i), Created: now, RotateAt: e.rotateAt(now)})
+		}
 		ct := vault.Contact{ID: chatID, Nickname: blob.Nick, OurIdentity: ourID.Marshal(), TheirIdentity: bundle.Identity.Bytes(), Ratchet: sess.Marshal(), Created: now,
-			Relays: []vault.RelayCap{
-				{Address: ourAddr, RecvID: rid[:], RecvKey: recvKey.Seed()},
-				{Address: addr, SendID: blob.SID[:], SendCred: theirCap[:]},
-			}}
+			Relays: relays}
 		if err := tx.PutContact(&ct); err != nil {
 			return err
 		}
@@ -283,19 +326,36 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		}
 		// The key is kept until the inviter's mailbox takes our first
 		// message, to raise the alarm if someone else secured it first.
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true, JoinKey: k.String()})
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true, JoinKey: k.String(), PeerFeatures: blob.Features, FeaturesSent: v2})
 	})
 	if err != nil {
 		return "", err
 	}
-	e.mailboxesChanged(ourAddr)
+	for _, m := range mine {
+		e.mailboxesChanged(m.relay)
+	}
 	e.kickOutbox()
 	return chatID, nil
 }
 
-// pickRelay returns addr in its canonical form, or the profile's default
-// relay. A credentialed addr (spec/relay.md §3.5) has its password stored,
-// as `relay add` would.
+// replyMailbox makes an inviter's reply mailbox on relay: the joiner
+// secures it.
+func (e *Engine) replyMailbox(ctx context.Context, relay string) (*ourMailbox, error) {
+	c, err := e.pool.get(ctx, relay)
+	if err != nil {
+		return nil, err
+	}
+	m := &ourMailbox{relay: relay}
+	if m.key, err = crypto.GenerateSign(e.cfg.Rand); err != nil {
+		return nil, err
+	}
+	if m.rid, m.sid, err = e.relayNew(ctx, c, relay, m.key); err != nil {
+		return nil, fmt.Errorf("client: creating the reply mailbox: %w", relayErr(relay, err))
+	}
+	return m, nil
+}
+
+// pickRelay returns addr, or the profile's default relay.
 func (e *Engine) pickRelay(ctx context.Context, addr string) (string, error) {
 	if addr != "" {
 		a, err := wire.ParseCredentialed(addr)

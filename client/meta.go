@@ -38,6 +38,7 @@ type chatMeta struct {
 	SKeyTaken    bool             `json:"skey_taken,omitempty"`    // joiner: SKEY answered ALREADY_SECURED
 	Leaked       bool             `json:"leaked,omitempty"`        // our invite key was used twice
 	NeedSKey     bool             `json:"need_skey,omitempty"`     // joiner: the inviter's mailbox is not yet secured by us
+	SKeyDone     uint8            `json:"skey_done,omitempty"`     // joiner: the slots of the inviter's already secured while NeedSKey
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
 	Removed      bool             `json:"removed,omitempty"`       // group: we were removed; history kept read-only
 	RemovedBy    string           `json:"removed_by,omitempty"`    // group: the admin who removed us (unsanitised)
@@ -55,6 +56,11 @@ type chatMeta struct {
 	SupersededNewer bool      `json:"superseded_newer,omitempty"` // Superseded is the reset's session, set aside until the offerer uses it
 	Yielded         bool      `json:"yielded,omitempty"`          // we answered the peer's offer while ours is outstanding
 	Outdated        bool      `json:"outdated,omitempty"`         // this copy was told the chat continues with another copy
+
+	// Two relays, moves and rotation (spec/client.md §7.5, §7.6).
+	PeerFeatures uint16           `json:"peer_features,omitempty"` // the feature bits the peer announced
+	FeaturesSent bool             `json:"features_sent,omitempty"` // ours were sent (HELLO2 or FEATURES)
+	LastMove     map[string]int64 `json:"last_move,omitempty"`     // slot → when the peer's last MOVE for it was taken (Unix s)
 }
 
 // task is a network action that must outlive the chat it belongs to: the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -108,13 +109,41 @@ func groupQueued(tx *vault.Tx) (int, error) {
 	return n, nil
 }
 
-// dest is where a chat's messages go.
+// dest is where a chat's messages go: one mailbox of the peer's per
+// slot, and the mailboxes its MOVEs offered, by route.
 type dest struct {
-	relay    string
-	sid      crypto.ID
-	cap      [wire.CapSize]byte
+	slots    []slotDest
+	route    map[string]slotDest // Route → a mailbox offered by the peer's MOVE
 	needSKey bool
-	joining  bool // our first message to an inviter is not yet in (spec/client.md §4.2)
+	skeyDone uint8 // slots secured while needSKey (spec/client.md §4.2)
+	joining  bool  // our first message to an inviter is not yet in (spec/client.md §4.2)
+}
+
+// slotDest is one mailbox of the peer's.
+type slotDest struct {
+	slot  uint8
+	relay string
+	sid   crypto.ID
+	cap   [wire.CapSize]byte
+}
+
+func toSlotDest(rc *vault.RelayCap) slotDest {
+	sd := slotDest{slot: rc.Slot, relay: rc.Address}
+	copy(sd.sid[:], rc.SendID)
+	copy(sd.cap[:], rc.SendCred)
+	return sd
+}
+
+// targets returns the mailboxes an item goes to: every slot, or only
+// the mailbox of its route.
+func (d *dest) targets(it *vault.OutboxItem) []slotDest {
+	if it.Route == "" {
+		return d.slots
+	}
+	if sd, ok := d.route[it.Route]; ok {
+		return []slotDest{sd}
+	}
+	return nil
 }
 
 // Flush tries once to hand every queued message and task to its relay,
@@ -151,17 +180,23 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if err != nil {
 				return err
 			}
-			sc := sendCap(&ct)
-			if sc == nil {
+			ss := sendSlots(&ct)
+			if len(ss) == 0 {
 				continue
 			}
 			meta, err := getMeta(tx, it.ChatID)
 			if err != nil {
 				return err
 			}
-			d := &dest{relay: sc.Address, needSKey: meta.NeedSKey, joining: meta.JoinKey != ""}
-			copy(d.sid[:], sc.SendID)
-			copy(d.cap[:], sc.SendCred)
+			d := &dest{needSKey: meta.NeedSKey, skeyDone: meta.SKeyDone, joining: meta.JoinKey != "", route: map[string]slotDest{}}
+			for _, sc := range ss {
+				d.slots = append(d.slots, toSlotDest(sc))
+			}
+			for i := range ct.Relays {
+				if rc := &ct.Relays[i]; rc.Pending != nil && len(rc.Pending) == format.MoveIDSize {
+					d.route[moveRoute(format.MoveID(rc.Pending))] = toSlotDest(rc)
+				}
+			}
 			dests[it.ChatID] = d
 		}
 		return nil
@@ -176,66 +211,96 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 	for i := range items {
 		it := &items[i]
 		d := dests[it.ChatID]
-		if d == nil {
-			// The chat is gone (burned, expired): nothing to send to.
+		var targets []slotDest
+		if d != nil {
+			targets = d.targets(it)
+		}
+		if len(targets) == 0 {
+			// The chat is gone (burned, expired), or the mailbox a
+			// MOVED was for: nothing to send to.
 			if err := e.v.Update(ctx, func(tx *vault.Tx) error { return tx.DeleteOutbox(it.ID) }); err != nil {
 				return left, err
 			}
 			continue
 		}
-		if !force && it.NextTry.After(now) || down[d.relay] != nil {
+		if !force && it.NextTry.After(now) {
 			left++
 			continue
 		}
-		c, err := e.deliver(ctx, d.relay, it.ChatID)
-		if err == nil {
-			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
-			if d.needSKey {
-				err = e.secure(cctx, c, it.ChatID, d)
+		var want, broken uint8
+		var permErr, tempErr error
+		for _, sd := range targets {
+			bit := uint8(1) << sd.slot
+			want |= bit
+			if it.Done&bit != 0 || down[sd.relay] != nil {
+				continue
 			}
-			if err == nil {
-				err = c.Send(cctx, d.sid, &d.cap, it.Payload)
+			err := e.sendSlot(ctx, it, d, &sd)
+			switch {
+			case err == nil:
+				it.Done |= bit
+				for _, chat := range e.health.ok(sd.relay) {
+					e.emit(ctx, Event{Type: EventChatRelayUp, Chat: chat, Relay: shortRelay(sd.relay)})
+				}
+				if d.joining {
+					d.joining = false
+					e.joinAccepted(ctx, it.ChatID)
+				}
+			case isCode(err, wire.CodeNotSecured) && it.Route == "":
+				d.needSKey = true
+				d.skeyDone &^= bit
+				e.setNeedSKey(ctx, it.ChatID, true, d.skeyDone)
+				tempErr = err
+			case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown),
+				it.Route != "" && (isCode(err, wire.CodeNotSecured) || isCode(err, wire.CodeNotFound)):
+				// Permanent: the peer's mailbox is gone or was secured by
+				// someone else. Retrying cannot help.
+				if d.joining && isCode(err, wire.CodeAuth) {
+					d.joining = false
+					e.joinRefused(ctx, it.ChatID)
+				}
+				broken |= bit
+				permErr = err
+			default:
+				tempErr = err
+				e.health.failed(sd.relay, now)
+				if isConnErr(err) {
+					down[sd.relay] = err
+				}
+				if firstErr == nil {
+					firstErr = err
+				}
 			}
-			cancel()
+		}
+		missing := want &^ (it.Done | broken)
+		if broken != 0 && broken != want {
+			e.slotRefused(ctx, it.ChatID, targets, broken, permErr)
 		}
 		switch {
-		case err == nil:
-			if d.joining {
-				d.joining = false
-				e.joinAccepted(ctx, it.ChatID)
-			}
+		case missing == 0 && it.Done != 0:
 			if err := e.sent(ctx, it); err != nil {
 				return left, err
 			}
-		case isCode(err, wire.CodeNotSecured):
-			d.needSKey = true
-			e.setNeedSKey(ctx, it.ChatID, true)
-			left++
-			if err := e.retry(ctx, it, err); err != nil {
+		case missing == 0:
+			if err := e.failed(ctx, it, permErr); err != nil {
 				return left, err
 			}
-		case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
-			// Permanent: the peer's mailbox is gone or was secured by
-			// someone else. Retrying cannot help.
-			if d.joining && isCode(err, wire.CodeAuth) {
-				d.joining = false
-				e.joinRefused(ctx, it.ChatID)
+		case e.slotsDown(ctx, it.ChatID, targets, missing, now) && (it.Done != 0 || it.Route != ""):
+			// The other slot took it; the copies for a relay down this
+			// long are given up (spec/client.md §7.3). A MOVED whose
+			// mailbox stays unreachable fails: the old one is kept.
+			var err error
+			if it.Done != 0 {
+				err = e.sent(ctx, it)
+			} else {
+				err = e.failed(ctx, it, tempErr)
 			}
-			if err := e.failed(ctx, it, err); err != nil {
+			if err != nil {
 				return left, err
 			}
 		default:
 			left++
-			if isConnErr(err) {
-				down[d.relay] = err
-				if c != nil {
-					c.drop()
-				}
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			if err := e.retry(ctx, it, err); err != nil {
+			if err := e.retry(ctx, it, tempErr); err != nil {
 				return left, err
 			}
 		}
@@ -253,6 +318,59 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		n += g
 	}
 	return left + n, firstErr
+}
+
+// sendSlot hands one item to one mailbox of the peer's, securing it
+// first while the chat needs that.
+func (e *Engine) sendSlot(ctx context.Context, it *vault.OutboxItem, d *dest, sd *slotDest) error {
+	c, err := e.deliver(ctx, sd.relay, it.ChatID)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if d.needSKey && it.Route == "" && d.skeyDone&(1<<sd.slot) == 0 {
+		err = e.secure(cctx, c, it.ChatID, d, sd)
+	}
+	if err == nil {
+		err = c.Send(cctx, sd.sid, &sd.cap, it.Payload)
+	}
+	if isConnErr(err) {
+		c.drop()
+	}
+	return err
+}
+
+// slotRefused warns, once per relay and chat while the engine runs, that
+// one of the peer's mailboxes refuses for good while another takes the
+// messages.
+func (e *Engine) slotRefused(ctx context.Context, chat string, targets []slotDest, broken uint8, cause error) {
+	for _, sd := range targets {
+		if broken&(1<<sd.slot) != 0 && e.health.refusedOnce(sd.relay, chat) {
+			e.emit(ctx, Event{Type: EventWarning, Chat: chat, Relay: shortRelay(sd.relay),
+				Err: "the peer's mailbox on " + shortRelay(sd.relay) + " refuses messages for good (" + cause.Error() + "); its other relay carries the chat"})
+		}
+	}
+}
+
+// slotsDown reports whether the relay of every slot in missing has been
+// failing for at least SlotDownAfter, and tells the chat once per relay.
+func (e *Engine) slotsDown(ctx context.Context, chat string, targets []slotDest, missing uint8, now time.Time) bool {
+	all := true
+	for _, sd := range targets {
+		if missing&(1<<sd.slot) == 0 {
+			continue
+		}
+		since := e.health.downSince(sd.relay, now, e.cfg.SlotDownAfter)
+		if since.IsZero() {
+			all = false
+			continue
+		}
+		if len(targets) > 1 && e.health.tell(sd.relay, chat) {
+			e.emit(ctx, Event{Type: EventChatRelayDown, Chat: chat, Relay: shortRelay(sd.relay), Since: since})
+		}
+	}
+	return all
 }
 
 // flushGroups appends every group's queued entries (our messages sent
@@ -311,32 +429,44 @@ func (e *Engine) flushGroups(ctx context.Context) (int, error) {
 // of spec/client.md §4.2). ALREADY_SECURED may be our own earlier SKEY
 // whose reply was lost; it is noted, and if it was someone else's, the
 // SEND that follows fails with AUTH and joinRefused raises the alarm.
-func (e *Engine) secure(ctx context.Context, c *courier, chat string, d *dest) error {
-	err := c.SecureSender(ctx, d.sid, &d.cap)
+func (e *Engine) secure(ctx context.Context, c *courier, chat string, d *dest, sd *slotDest) error {
+	err := c.SecureSender(ctx, sd.sid, &sd.cap)
 	if err != nil && !isCode(err, wire.CodeAlreadySecured) {
 		return err
 	}
 	if err != nil && d.joining {
 		e.noteSKeyTaken(ctx, chat)
 	}
-	d.needSKey = false
-	e.setNeedSKey(ctx, chat, false)
+	d.skeyDone |= 1 << sd.slot
+	all := true
+	for _, o := range d.slots {
+		all = all && d.skeyDone&(1<<o.slot) != 0
+	}
+	if all {
+		d.needSKey, d.skeyDone = false, 0
+	}
+	e.setNeedSKey(ctx, chat, d.needSKey, d.skeyDone)
 	return nil
 }
 
-func (e *Engine) setNeedSKey(ctx context.Context, chat string, v bool) {
+// setNeedSKey stores whether the peer's mailboxes still need our SKEY,
+// and which slots have had it.
+func (e *Engine) setNeedSKey(ctx context.Context, chat string, v bool, done uint8) {
 	_ = e.v.Update(ctx, func(tx *vault.Tx) error {
 		m, err := getMeta(tx, chat)
-		if err != nil || m.NeedSKey == v {
+		if err != nil || m.NeedSKey == v && m.SKeyDone == done {
 			return err
 		}
-		m.NeedSKey = v
+		m.NeedSKey, m.SKeyDone = v, done
 		return putMeta(tx, chat, &m)
 	})
 }
 
 // sent records that the relay stored it durably.
 func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
+	if it.Route != "" {
+		return e.movedSent(ctx, it)
+	}
 	var ev *Event
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		ev = nil
@@ -352,6 +482,9 @@ func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
 }
 
 func (e *Engine) failed(ctx context.Context, it *vault.OutboxItem, cause error) error {
+	if it.Route != "" {
+		return e.movedFailed(ctx, it)
+	}
 	var ev *Event
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		ev = nil
@@ -394,10 +527,26 @@ func (e *Engine) setStatus(tx *vault.Tx, it *vault.OutboxItem, st vault.Status, 
 	return nil
 }
 
+// retry stores the item for another try after its back-off; once one
+// slot took it, its message shows as sent.
 func (e *Engine) retry(ctx context.Context, it *vault.OutboxItem, _ error) error {
 	it.Attempts++
 	it.NextTry = e.now().Add(retryDelay(it.Attempts))
-	return e.v.Update(ctx, func(tx *vault.Tx) error { return tx.PutOutbox(it) })
+	var ev *Event
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		ev = nil
+		if err := tx.PutOutbox(it); err != nil {
+			return err
+		}
+		if it.Done != 0 {
+			return e.setStatus(tx, it, vault.StatusSent, &ev)
+		}
+		return nil
+	})
+	if err == nil && ev != nil {
+		e.emit(ctx, *ev)
+	}
+	return err
 }
 
 // runTasks runs the tasks that outlive their chats: BURN messages and

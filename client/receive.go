@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"veil/client/internal/format"
+	"veil/crypto"
 	"veil/ratchet"
 	"veil/vault"
 )
@@ -21,6 +22,14 @@ import (
 // stored, or was a duplicate or garbage that will never decrypt; false when
 // the vault failed, so the relay delivers it again.
 func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool {
+	return e.receiveOn(ctx, contact, crypto.ID{}, body)
+}
+
+// receiveOn is receive for a message that came from our mailbox rid. A
+// copy already received (through the chat's other mailbox, or replayed by
+// a relay) is dropped by its delivery ID before decryption
+// (spec/client.md §7.5).
+func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, body []byte) bool {
 	var evs []Event
 	var burned bool
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
@@ -43,6 +52,21 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 		if err != nil {
 			return err
 		}
+		for _, rc := range recvCaps(&ct) {
+			if !rc.Retire.IsZero() && crypto.ID(rc.RecvID) == rid {
+				e.health.drained(rid, e.now())
+			}
+		}
+		did := format.DeliveryID(body)
+		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
+			if err == nil && confirmOn(e, &ct, rid) {
+				return tx.PutContact(&ct) // the second copy came through the new mailbox
+			}
+			return err
+		}
+		if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
+			return err
+		}
 		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}
 		if len(ct.Ratchet) == 0 {
 			if !meta.Pending || !ratchet.IsInitial(body) {
@@ -61,6 +85,9 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 				return err
 			}
 			evs = r.evs
+			if r.sess != nil && !r.burned {
+				confirmOn(e, &ct, rid)
+			}
 		}
 		if r.sess == nil {
 			return nil // dropped; nothing changed
@@ -99,6 +126,19 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 		e.kickOutbox()
 	}
 	return true
+}
+
+// confirmOn confirms our offered mailbox rid, if it is one: a message of
+// the peer's arrived there, so the peer switched to it (spec/client.md
+// §7.6). It reports whether anything changed.
+func confirmOn(e *Engine, ct *vault.Contact, rid crypto.ID) bool {
+	for _, rc := range recvCaps(ct) {
+		if rc.Offer != nil && crypto.ID(rc.RecvID) == rid {
+			confirmOffer(e, ct, rc)
+			return true
+		}
+	}
+	return false
 }
 
 // established handles a message for a chat whose session exists: a
@@ -197,15 +237,27 @@ func (r *rx) hello(body []byte) (bool, error) {
 		return false, nil
 	}
 	env, err := format.ParseEnvelope(pt)
-	if err != nil || env.Type != format.EnvHello {
+	if err != nil || env.Type != format.EnvHello && env.Type != format.EnvHello2 {
 		return false, nil
 	}
 	r.sess = sess
-	rc := recvCap(r.ct)
-	if rc == nil {
+	var relays []vault.RelayCap
+	for _, rc := range recvCaps(r.ct) {
+		relays = append(relays, *rc)
+	}
+	if len(relays) == 0 {
 		return false, errors.New("client: pending invite without a mailbox")
 	}
-	r.ct.Relays = []vault.RelayCap{*rc, {Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]}}
+	if env.Type == format.EnvHello {
+		relays = append(relays[:1], vault.RelayCap{Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]})
+	} else {
+		// HELLO2 answers a version 2 blob, which carried our features.
+		r.meta.PeerFeatures, r.meta.FeaturesSent = env.Features, true
+		for _, sc := range env.Slots {
+			relays = append(relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot})
+		}
+	}
+	r.ct.Relays = relays
 	r.ct.Nickname = env.Nick
 	r.ct.TheirIdentity = sess.Remote().Bytes()
 	// The one-time keys are used up (ratchet.Respond); the identity key
@@ -297,8 +349,16 @@ func (r *rx) apply(env *format.Envelope) error {
 	case format.EnvBurn:
 		r.burned = true
 		r.event(Event{Type: EventChatBurned})
-	case format.EnvHello:
+	case format.EnvHello, format.EnvHello2:
 		// A repeated HELLO on an established session changes nothing.
+	case format.EnvFeatures:
+		r.meta.PeerFeatures = env.Features
+	case format.EnvMove:
+		return r.peerMove(env)
+	case format.EnvMoved:
+		if rc := offered(r.ct, env.Move[:]); rc != nil && rc.Slot == env.Slot {
+			r.confirmOffer(rc)
+		}
 	case format.EnvSession:
 		if env.Kind == format.SessionOutdated {
 			return r.outdated()

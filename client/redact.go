@@ -9,5 +9,11 @@ func (t task) GoString() string { return t.String() }
 func (m chatMeta) String() string   { return "chatMeta(redacted)" }
 func (m chatMeta) GoString() string { return m.String() }
 
-func (d dest) String() string   { return "dest(" + shortRelay(d.relay) + ", redacted)" }
+func (d dest) String() string   { return "dest(redacted)" }
 func (d dest) GoString() string { return d.String() }
+
+func (d slotDest) String() string   { return "slotDest(" + shortRelay(d.relay) + ", redacted)" }
+func (d slotDest) GoString() string { return d.String() }
+
+func (m ourMailbox) String() string   { return "ourMailbox(" + shortRelay(m.relay) + ", redacted)" }
+func (m ourMailbox) GoString() string { return m.String() }

@@ -12,7 +12,8 @@ func TestRedaction(t *testing.T) {
 	vals := []any{
 		task{Kind: "send", Key: secret},
 		chatMeta{AlarmID: secret, AlarmRead: secret, AlarmWrite: secret, JoinKey: "abab"},
-		dest{relay: "x", cap: [32]byte(secret)},
+		slotDest{relay: "x", cap: [32]byte(secret)},
+		dest{slots: []slotDest{{relay: "x", cap: [32]byte(secret)}}},
 	}
 	for _, v := range vals {
 		for _, f := range []string{"%v", "%+v", "%#v", "%s"} {

@@ -215,3 +215,28 @@ func CheckRelayAddress(addr string) error {
 	}
 	return nil
 }
+
+// takePassword keeps pw, offered for addr by an invite key or blob, as
+// relayPasswords.fromKey does, in its own transaction.
+func (e *Engine) takePassword(ctx context.Context, addr string, pw wire.Password) error {
+	if len(pw) == 0 {
+		return nil
+	}
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		p := loadRelayPasswords(tx, addr)
+		p.fromKey(pw)
+		return p.save(tx)
+	})
+}
+
+// credentialedRelay returns addr (canonical) in the credentialed form
+// when a password is stored for it, else addr itself: for a blob that
+// hands a relay to a peer who will make a mailbox there.
+func (e *Engine) credentialedRelay(ctx context.Context, addr string) string {
+	out := addr
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		out = credentialedRelays(tx, []string{addr})[0]
+		return nil
+	})
+	return out
+}

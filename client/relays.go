@@ -549,19 +549,20 @@ func (e *Engine) mailboxes(ctx context.Context, addr string) (map[crypto.ID]mail
 			return err
 		}
 		for i := range cs {
-			rc := recvCap(&cs[i])
-			if rc == nil || rc.Address != addr {
-				continue
+			for _, rc := range recvCaps(&cs[i]) {
+				if rc.Address != addr {
+					continue
+				}
+				rid, err := crypto.ParseID(rc.RecvID)
+				if err != nil {
+					continue
+				}
+				k, err := crypto.ParseSignPrivate(rc.RecvKey)
+				if err != nil {
+					continue
+				}
+				out[rid] = mailbox{contact: cs[i].ID, key: k}
 			}
-			rid, err := crypto.ParseID(rc.RecvID)
-			if err != nil {
-				continue
-			}
-			k, err := crypto.ParseSignPrivate(rc.RecvKey)
-			if err != nil {
-				continue
-			}
-			out[rid] = mailbox{contact: cs[i].ID, key: k}
 		}
 		return nil
 	})
@@ -578,9 +579,11 @@ func (e *Engine) receivingRelays(ctx context.Context) ([]string, error) {
 			return err
 		}
 		for i := range cs {
-			if rc := recvCap(&cs[i]); rc != nil && !seen[rc.Address] {
-				seen[rc.Address] = true
-				out = append(out, rc.Address)
+			for _, rc := range recvCaps(&cs[i]) {
+				if !seen[rc.Address] {
+					seen[rc.Address] = true
+					out = append(out, rc.Address)
+				}
 			}
 		}
 		return nil
@@ -673,7 +676,7 @@ func (e *Engine) serve(ctx context.Context, c *conn.Conn, addr string, subs map[
 			if !ok {
 				continue
 			}
-			if e.receive(ctx, mb.contact, p.Body) {
+			if e.receiveOn(ctx, mb.contact, p.Recipient, p.Body) {
 				// Stored: the ACK need not be waited for (a lost one
 				// brings the message again, and it is discarded), so
 				// the next push is handled at once and ACKs share blocks.

@@ -14,7 +14,7 @@ import (
 	"veil/vault"
 )
 
-// Private routing (spec/client.md §7.8): items for someone else's mailbox
+// Private routing (spec/client.md §7.7): items for someone else's mailbox
 // on a relay D go sealed through a forwarding relay F (spec/relay.md §7.6),
 // so D sees F's address, not ours.
 
@@ -178,7 +178,7 @@ func sameRelay(a, b string) bool {
 // A courier carries items to someone else's mailbox on one relay: over a
 // send connection of its own, never the one that subscribes to our
 // mailboxes (spec/client.md §7.1), or sealed through the forwarding relay
-// (§7.8). Its methods are those of conn.Conn that write to others'
+// (§7.7). Its methods are those of conn.Conn that write to others'
 // mailboxes.
 type courier struct {
 	e    *Engine
@@ -267,7 +267,7 @@ func (k *courier) drop() {
 }
 
 // forward runs item at the destination through the forwarder and returns
-// the destination's reply. Its fallbacks (spec/client.md §7.8): a relay
+// the destination's reply. Its fallbacks (spec/client.md §7.7): a relay
 // on the way that does not forward (UNKNOWN) makes "auto" send directly,
 // with a routing_direct event once per relay, and "always" hold the item;
 // STALE fetches the route again once, then blames our clock.

@@ -9,7 +9,7 @@ import (
 )
 
 // RoutingInfo is the private routing setting as the settings screens show
-// it (spec/client.md §7.8).
+// it (spec/client.md §7.7).
 type RoutingInfo struct {
 	// Mode is RoutingAuto, RoutingAlways or RoutingOff.
 	Mode string `json:"mode"`

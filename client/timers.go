@@ -106,7 +106,7 @@ func (e *Engine) eraseChat(ctx context.Context, chat string, extra ...task) erro
 // and queues the deletion of our mailbox. The caller deletes the chat
 // itself with Vault.DeleteChat after the commit.
 func (e *Engine) forgetChatTx(tx *vault.Tx, ct *vault.Contact) error {
-	if rc := recvCap(ct); rc != nil {
+	for _, rc := range recvCaps(ct) {
 		if err := addTasks(tx, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey}); err != nil {
 			return err
 		}
@@ -228,6 +228,7 @@ func (e *Engine) timerLoop(ctx context.Context) {
 			}
 		case <-alarm.C:
 			e.checkAlarms(ctx)
+			e.rotateDue(ctx)
 		case <-ctx.Done():
 			return
 		}

@@ -293,12 +293,18 @@ func init() {
 			return ok{}, eng.SetTimer(ctx, p.Chat, time.Duration(*p.TTL))
 		})},
 		"invite": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *inviteParams) (any, error) {
-			key, chat, err := eng.Invite(ctx, client.InviteOptions{Name: p.Name, As: p.As, Expires: time.Duration(p.Expires), ChatExpires: time.Duration(p.ChatExpires), Relay: p.Relay})
+			key, chat, err := eng.Invite(ctx, client.InviteOptions{Name: p.Name, As: p.As, Expires: time.Duration(p.Expires), ChatExpires: time.Duration(p.ChatExpires), Relay: p.Relay, Relays: p.Relays})
 			return InviteResult{Key: key, Chat: chat}, err
 		})},
 		"join": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *joinParams) (any, error) {
-			chat, err := eng.Join(ctx, p.Key, client.JoinOptions{Name: p.Name, As: p.As, Relay: p.Relay})
+			chat, err := eng.Join(ctx, p.Key, client.JoinOptions{Name: p.Name, As: p.As, Relay: p.Relay, Relays: p.Relays})
 			return ChatResult{chat}, err
+		})},
+		"chat.move": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *moveParams) (any, error) {
+			return ok{}, eng.MoveChat(ctx, p.Chat, p.Slot, p.Relay)
+		})},
+		"chat.rotate": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
+			return ok{}, eng.RotateChat(ctx, p.Chat)
 		})},
 		"flush": {network: true, run: call(func(ctx context.Context, eng *client.Engine, _ *struct{}) (any, error) {
 			n, err := eng.Flush(ctx)
@@ -453,11 +459,18 @@ type (
 		Expires     Duration `json:"expires,omitempty"`
 		ChatExpires Duration `json:"chat_expires,omitempty"`
 		Relay       string   `json:"relay,omitempty"`
+		Relays      []string `json:"relays,omitempty"`
 	}
 	joinParams struct {
-		Key   string `json:"key"`
-		Name  string `json:"name,omitempty"`
-		As    string `json:"as,omitempty"`
+		Key    string   `json:"key"`
+		Name   string   `json:"name,omitempty"`
+		As     string   `json:"as,omitempty"`
+		Relay  string   `json:"relay,omitempty"`
+		Relays []string `json:"relays,omitempty"`
+	}
+	moveParams struct {
+		Chat  string `json:"chat"`
+		Slot  int    `json:"slot"`
 		Relay string `json:"relay,omitempty"`
 	}
 	readParams struct {

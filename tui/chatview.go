@@ -276,6 +276,9 @@ func (v chatView) View() string {
 		info = append(info, "INVITE LEAKED")
 	}
 	info = append(info, verifyBadges(v.st, v.chat)...)
+	if r := relayBadge(v.chat, v.now()); r != "" {
+		info = append(info, r)
+	}
 	switch {
 	case v.chat.Waiting:
 		info = append(info, "waiting for an admin to let you in")

@@ -340,7 +340,7 @@ func (d *relaysDialog) View() string {
 	return box(d.st, "Relays", strings.Join(lines, "\n"), d.w, d.h)
 }
 
-// routingLabel is the private routing line (spec/client.md §7.8): the
+// routingLabel is the private routing line (spec/client.md §7.7): the
 // mode and the forwarding relay, and "no reachable forwarding relay" when
 // the forwarder is one only this machine or network reaches, which auto
 // does not use (it would hide nothing).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -46,6 +47,9 @@ func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 		return err
 	}
 	v.idx.removeChat(chat)
+	if err := v.sweepDeliveriesLocked(ctx, time.Time{}, chat); err != nil {
+		return err
+	}
 	prefix := chatPrefix(chat)
 	for range maxBatches {
 		n := 0
@@ -216,6 +220,12 @@ func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 	// Previous ratchet states and other superseded records (§6.6).
 	if err := v.dropSupersededLocked(); err != nil {
 		return 0, err
+	}
+	if now.Sub(v.deliverySwept) >= deliverySweepEvery || now.Before(v.deliverySwept) {
+		if err := v.sweepDeliveriesLocked(ctx, now, ""); err != nil {
+			return 0, err
+		}
+		v.deliverySwept = now
 	}
 	total := 0
 	for range maxBatches {

@@ -121,7 +121,10 @@ type Vault struct {
 
 	writeMu    sync.Mutex // serialises Update, so Badger never reports conflicts
 	superseded []string   // state keys no committed record uses; guarded by writeMu (§6.6)
-	idx        searchIndex
+	// deliverySwept is when SweepExpired last swept delivery IDs; guarded
+	// by writeMu.
+	deliverySwept time.Time
+	idx           searchIndex
 
 	stop   context.CancelFunc // stops the goroutines below
 	wg     sync.WaitGroup     // the GC loop

@@ -28,6 +28,24 @@ type RelayCap struct {
 	RecvKey  []byte // the recipient auth key seed (secret)
 	SendID   []byte // the peer's mailbox sender ID
 	SendCred []byte // our sender credential for it (secret)
+
+	// A chat on two relays (spec/client.md §7.5): the slot of a mailbox
+	// of ours (RecvID set) or of the peer's (SendID set), 0 or 1.
+	Slot uint8 `json:",omitempty"`
+	// Created is when our mailbox was made (zero: the contact's
+	// Created); RotateAt when it is next replaced by a fresh one.
+	Created  time.Time `json:",omitzero"`
+	RotateAt time.Time `json:",omitzero"`
+	// Offer is the ID of our MOVE that offered this mailbox, until the
+	// peer confirms it (MOVED): the mailbox is received on but not yet
+	// the slot's.
+	Offer []byte `json:",omitempty"`
+	// Retire is set on our mailbox a move replaced: it is deleted on the
+	// relay after this time, once drained.
+	Retire time.Time `json:",omitzero"`
+	// Pending is set on a mailbox of the peer's that its MOVE offered (the
+	// move ID) until our MOVED reached it: meanwhile only MOVED goes there.
+	Pending []byte `json:",omitempty"`
 }
 
 // Contact is one peer: a fresh identity per contact (architecture §3).
@@ -118,6 +136,11 @@ type OutboxItem struct {
 	Created   time.Time
 	Attempts  int
 	NextTry   time.Time
+	// Done is the bitmask of slots whose relay took the item (spec/client.md
+	// §7.3); Route limits it: "" for every slot, "move:" || hex(move ID)
+	// for only the mailbox that MOVE offered.
+	Done  uint8  `json:",omitempty"`
+	Route string `json:",omitempty"`
 }
 
 // Group is a group's state, serialised by the package that owns it.
@@ -265,6 +288,9 @@ const (
 	pfxOutbox  = 'O'
 	pfxGroup   = 'G'
 	pfxRestore = 'R'
+	// pfxDelivery keys a delivery-ID record: 'D' || len(chat) || chat ||
+	// delivery ID (16).
+	pfxDelivery = 'D'
 )
 
 func simpleKey(pfx byte, id string) []byte { return append([]byte{pfx}, id...) }

@@ -102,13 +102,14 @@ func checkDuressPIN(pin, duress []byte) error {
 }
 
 func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] [--local] | cancel ID",
+	fs := newFlags(g, io, "invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL [--relay URL]] [--qr] [--out FILE] [--local] | cancel ID",
 		"Create a one-time invite key and print it on stdout; give it to one person over a private channel")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")
 	expires := durationFlag(fs, "expires", 24*time.Hour, "the invite dies unused after `DUR` (at most 168h)")
 	chatExpires := durationFlag(fs, "chat-expires", 0, "the whole chat erases itself on both sides `DUR` from now (0: never)")
-	relayURL := fs.String("relay", "", "relay `URL` for this invite (default: the profile's default relay)")
+	var relays relayList
+	fs.Var(&relays, "relay", "relay `URL` for this invite (default: the profile's default relay); twice: the chat runs on both")
 	qr := fs.Bool("qr", false, "also print the key as a QR code, to scan from another device's screen")
 	out := fs.String("out", "", "write the key to the new file `FILE` (0600; an existing path is refused) instead of stdout")
 	local := fs.Bool("local", false, "the key is for this machine or network: no warning when its relay is a loopback or private address")
@@ -121,7 +122,7 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	return withKeyFile(*out, func(kf *os.File) error {
 		return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
 			var r daemon.InviteResult
-			err := c.Call(ctx, "invite", map[string]any{"name": *name, "as": *as, "expires": seconds(*expires), "chat_expires": seconds(*chatExpires), "relay": *relayURL}, &r)
+			err := c.Call(ctx, "invite", map[string]any{"name": *name, "as": *as, "expires": seconds(*expires), "chat_expires": seconds(*chatExpires), "relays": []string(relays)}, &r)
 			if err != nil {
 				return err
 			}
@@ -137,10 +138,11 @@ func cmdInvite(ctx context.Context, g *globals, io *stdio, argv []string) error 
 }
 
 func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "join", "KEY [--name NAME] [--as NICK] [--relay URL]", "Accept an invite key and print the new chat's id")
+	fs := newFlags(g, io, "join", "KEY [--name NAME] [--as NICK] [--relay URL [--relay URL]]", "Accept an invite key and print the new chat's id")
 	name := fs.String("name", "", "what you call this chat locally (usable as CHAT)")
 	as := fs.String("as", "", "the nickname the other side sees (random by default)")
-	relayURL := fs.String("relay", "", "relay `URL` for your own mailbox (default: the invite's relay)")
+	var relays relayList
+	fs.Var(&relays, "relay", "relay `URL` for your own mailbox (default: the invite's relays); twice, for an invite to two relays: one mailbox on each")
 	pos, err := parse(fs, argv, 1, 1)
 	if err != nil {
 		return err
@@ -148,7 +150,7 @@ func cmdJoin(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	var info client.ChatInfo
 	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
 		var r daemon.ChatResult
-		err := c.Call(ctx, "join", map[string]any{"key": pos[0], "name": *name, "as": *as, "relay": *relayURL}, &r)
+		err := c.Call(ctx, "join", map[string]any{"key": pos[0], "name": *name, "as": *as, "relays": []string(relays)}, &r)
 		if apiKind(err) == "invite_used" {
 			return errors.New("invite already used (or expired): the key reached someone else or came too late; tell the person who sent it, over another channel")
 		}
@@ -389,7 +391,8 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 // about chats, not connection or delivery status.
 func countedEvent(t client.EventType) bool {
 	switch t {
-	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventRoutingDirect, client.EventStatus, client.EventWarning:
+	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventRoutingDirect, client.EventStatus, client.EventWarning,
+		client.EventChatRelayDown, client.EventChatRelayUp:
 		return false
 	}
 	return true
@@ -551,6 +554,10 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("relay %s unreachable: %s", ev.Relay, ev.Err)
 	case client.EventRoutingDirect:
 		line = fmt.Sprintf("warning: %s", ev.Err)
+	case client.EventChatRelayDown:
+		line = fmt.Sprintf("[%s] relay %s down since %s: the chat's other relay carries it", chat, ev.Relay, ev.Since.Format(time.TimeOnly))
+	case client.EventChatRelayUp:
+		line = fmt.Sprintf("[%s] relay %s is back", chat, ev.Relay)
 	default:
 		line = fmt.Sprintf("[%s] %s %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), ev.Err)
 	}

@@ -113,6 +113,7 @@ func TestE2EEverySubcommandHelp(t *testing.T) {
 	for _, sub := range []string{"add", "list", "default", "remove"} {
 		all = append(all, []string{"relay", sub, "--help"})
 	}
+	all = append(all, []string{"chat", "move", "--help"}, []string{"chat", "rotate", "--help"})
 	all = append(all, []string{"duress", "set", "--help"}, []string{"duress", "remove", "--help"},
 		[]string{"--help"}, []string{"-h"}, []string{"help"}, []string{"up", "--help"})
 	for _, args := range all {

@@ -65,9 +65,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"init", "[--duress-pin-file FILE] [--duress-reset] [--relay URL]", "create a profile protected by a PIN", cmdInit},
-		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL] [--qr] [--out FILE] | cancel ID", "create a one-time invite key (or cancel one)", cmdInvite},
+		{"invite", "[--name NAME] [--as NICK] [--expires DUR] [--chat-expires DUR] [--relay URL [--relay URL]] [--qr] [--out FILE] | cancel ID", "create a one-time invite key (or cancel one)", cmdInvite},
 		{"invites", "[--json] [--show ID [--qr] [--out FILE]] [--cancel ID]", "list open invites (1:1 and group); show one's key again or cancel it", cmdInvites},
-		{"join", "KEY [--name NAME] [--as NICK] [--relay URL]", "accept an invite key; prints the new chat's id", cmdJoin},
+		{"join", "KEY [--name NAME] [--as NICK] [--relay URL [--relay URL]]", "accept an invite key; prints the new chat's id", cmdJoin},
+		{"chat", chatUsage, "move a 1:1 chat's mailbox to another relay, or replace its mailboxes by fresh ones", cmdChat},
 		{"chats", "[--json]", "list chats", cmdChats},
 		{"read", "CHAT [--json] [--limit N]", "show a chat's messages (starts their disappearing timers)", cmdRead},
 		{"send", "CHAT TEXT [--ttl DUR] [--reply MSGID]", "send a message, or a reply quoting one (queued if no relay is reachable)", cmdSend},

@@ -84,12 +84,19 @@ type Envelope struct {
 	SID      crypto.ID
 	Cap      [wire.CapSize]byte // HELLO: the capability for SID (secret)
 	Relay    string             // HELLO: the relay holding SID
-	Nick     string             // HELLO
+	Nick     string             // HELLO, HELLO2
+	Features uint16             // HELLO2, FEATURES: the sender's feature bits
+	Slots    []SlotCap          // HELLO2: one mailbox per slot; MOVE: the one moved
+	Move     MoveID             // MOVE, MOVED
+	Slot     uint8              // MOVED: the slot the move was for
 }
 
 // Marshal encodes e; it returns an error for a field out of range.
 func (e *Envelope) Marshal() ([]byte, error) {
 	b := []byte{envVersion, e.Type}
+	if out, ok, err := e.marshalSlots(b); ok {
+		return out, err
+	}
 	switch e.Type {
 	case EnvText:
 		b = append(b, e.ID[:]...)
@@ -167,6 +174,12 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 		v := r[:n]
 		r = r[n:]
 		return v, true
+	}
+	if ok, err := e.parseSlots(r); ok {
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
 	}
 	short := fmt.Errorf("%w: truncated", errEnvelope)
 	switch e.Type {

@@ -24,8 +24,21 @@ func testEnvelopes() []*Envelope {
 		{Type: EnvTimer, ID: id, TTL: 86400},
 		{Type: EnvTimer, ID: id, TTL: MaxTimer},
 		{Type: EnvHello, ID: id, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: "veil+ws://127.0.0.1:4000#" + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Nick: "ana"},
+		{Type: EnvHello2, ID: id, Nick: "ana", Features: Features, Slots: []SlotCap{
+			{Slot: 0, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: testRelay},
+			{Slot: 1, SID: [24]byte{8}, Cap: [32]byte{6}, Relay: testRelay2}}},
+		{Type: EnvHello2, ID: id, Slots: []SlotCap{{Slot: 1, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: testRelay}}},
+		{Type: EnvFeatures, Features: FeatureMove},
+		{Type: EnvMove, Move: MoveID{1, 2}, Slots: []SlotCap{{Slot: 1, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: testRelay2}}},
+		{Type: EnvMove, Move: MoveID{3}, Slots: []SlotCap{{Slot: 0}}},
+		{Type: EnvMoved, Move: MoveID{1, 2}, Slot: 1},
 	}
 }
+
+const (
+	testRelay  = "veil+ws://127.0.0.1:4000#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	testRelay2 = "veil+ws://127.0.0.1:4001#BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA"
+)
 
 func TestEnvelopeRoundTrip(t *testing.T) {
 	for _, e := range testEnvelopes() {

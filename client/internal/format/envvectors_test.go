@@ -22,22 +22,31 @@ func TestEnvelopeVectors(t *testing.T) {
 	}
 	var doc struct {
 		Envelopes []struct {
-			Name      string   `json:"name"`
-			Group     bool     `json:"group"`
-			Type      byte     `json:"type"`
-			Conf      string   `json:"conf"`
-			ID        string   `json:"id"`
-			TTL       uint32   `json:"ttl"`
-			Target    string   `json:"target"`
-			Text      string   `json:"text"`
-			Reaction  string   `json:"reaction"`
-			Kind      byte     `json:"kind"`
-			IDs       []string `json:"ids"`
-			SID       string   `json:"sid"`
-			Cap       string   `json:"cap"`
-			Relay     string   `json:"relay"`
-			Nick      string   `json:"nick"`
-			Plaintext string   `json:"plaintext"`
+			Name     string   `json:"name"`
+			Group    bool     `json:"group"`
+			Type     byte     `json:"type"`
+			Conf     string   `json:"conf"`
+			ID       string   `json:"id"`
+			TTL      uint32   `json:"ttl"`
+			Target   string   `json:"target"`
+			Text     string   `json:"text"`
+			Reaction string   `json:"reaction"`
+			Kind     byte     `json:"kind"`
+			IDs      []string `json:"ids"`
+			SID      string   `json:"sid"`
+			Cap      string   `json:"cap"`
+			Relay    string   `json:"relay"`
+			Nick     string   `json:"nick"`
+			Features uint16   `json:"features"`
+			Move     string   `json:"move"`
+			Slot     byte     `json:"slot"`
+			Slots    []struct {
+				Slot  byte   `json:"slot"`
+				SID   string `json:"sid"`
+				Cap   string `json:"cap"`
+				Relay string `json:"relay"`
+			} `json:"slots"`
+			Plaintext string `json:"plaintext"`
 		} `json:"envelopes"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -80,6 +89,14 @@ func TestEnvelopeVectors(t *testing.T) {
 			copy(e.Target[:], unhex(t, v.Target, WireIDSize))
 			copy(e.SID[:], unhex(t, v.SID, crypto.IDSize))
 			copy(e.Cap[:], unhex(t, v.Cap, len(e.Cap)))
+			e.Features, e.Slot = v.Features, v.Slot
+			copy(e.Move[:], unhex(t, v.Move, MoveIDSize))
+			for _, s := range v.Slots {
+				sc := SlotCap{Slot: s.Slot, Relay: s.Relay}
+				copy(sc.SID[:], unhex(t, s.SID, len(sc.SID)))
+				copy(sc.Cap[:], unhex(t, s.Cap, len(sc.Cap)))
+				e.Slots = append(e.Slots, sc)
+			}
 			for _, id := range v.IDs {
 				e.IDs = append(e.IDs, WireID(unhex(t, id, WireIDSize)))
 			}

@@ -36,6 +36,7 @@ const (
 	inviteSecretSize = 32
 	checksumSize     = 4
 	blobVersion      = 1
+	blobVersion2     = 2 // the inviter receives on two relays (§3.1)
 )
 
 // ErrBadInviteKey is returned for an invite key that does not parse or whose
@@ -172,16 +173,44 @@ type InviteBlob struct {
 	SID      crypto.ID // the inviter's reply mailbox, sender ID
 	Deadline time.Time // the chat's deadline; zero = none
 	Nick     string    // the nickname the inviter shows
+	// Extra is the inviter's second reply mailbox, on another relay: a
+	// blob with one is version 2, which older joiners refuse.
+	Extra []BlobMailbox
+	// Features are the inviter's feature bits (version 2 only).
+	Features uint16
+}
+
+// BlobMailbox is a reply mailbox of the inviter beyond the invite key's
+// relay: its relay address (with a password when the relay has one) and
+// sender ID.
+type BlobMailbox struct {
+	Relay string
+	SID   crypto.ID
 }
 
 // Marshal encodes b; it returns an error for a field out of range.
 func (b *InviteBlob) Marshal() ([]byte, error) {
-	if len(b.Bundle) != ratchet.BundleSize || len(b.Nick) > MaxNick {
+	if len(b.Bundle) != ratchet.BundleSize || len(b.Nick) > MaxNick || len(b.Extra) > MaxSlots-1 {
 		return nil, errors.New("client: invite blob field out of range")
 	}
+	v2 := len(b.Extra) > 0
 	out := []byte{blobVersion}
+	if v2 {
+		out[0] = blobVersion2
+	}
 	out = append(out, b.Bundle...)
 	out = append(out, b.SID[:]...)
+	if v2 {
+		out = append(out, byte(len(b.Extra)))
+		for _, m := range b.Extra {
+			if m.Relay == "" || len(m.Relay) > maxBlobAddress {
+				return nil, errors.New("client: invite blob relay address out of range")
+			}
+			out = binary.BigEndian.AppendUint16(out, uint16(len(m.Relay)))
+			out = append(out, m.Relay...)
+			out = append(out, m.SID[:]...)
+		}
+	}
 	var dl uint64
 	if !b.Deadline.IsZero() {
 		dl = uint64(b.Deadline.Unix())
@@ -189,20 +218,67 @@ func (b *InviteBlob) Marshal() ([]byte, error) {
 	out = binary.BigEndian.AppendUint64(out, dl)
 	out = append(out, byte(len(b.Nick)))
 	out = append(out, b.Nick...)
+	if v2 {
+		out = binary.BigEndian.AppendUint16(out, b.Features)
+	}
 	return out, nil
 }
 
-// ParseInviteBlob decodes a blob's plaintext strictly.
+// maxBlobAddress bounds a relay address in a version 2 blob: a canonical
+// address and a password.
+const maxBlobAddress = 1024
+
+// ErrBlobVersion is returned for a blob of a later version than this
+// client reads.
+var ErrBlobVersion = errors.New("client: the invite needs a newer veil (unknown invite blob version)")
+
+// ParseInviteBlob decodes a blob's plaintext strictly: version 1, or
+// version 2 with the inviter's second mailbox and feature bits (§3.1).
 func ParseInviteBlob(p []byte) (*InviteBlob, error) {
 	bad := errors.New("client: malformed invite blob")
 	fixed := 1 + ratchet.BundleSize + crypto.IDSize + 8 + 1
-	if len(p) < fixed || p[0] != blobVersion {
+	if len(p) > 0 && p[0] > blobVersion2 {
+		return nil, ErrBlobVersion
+	}
+	if len(p) < fixed || p[0] != blobVersion && p[0] != blobVersion2 {
 		return nil, bad
 	}
+	v2 := p[0] == blobVersion2
 	b := &InviteBlob{Bundle: append([]byte(nil), p[1:1+ratchet.BundleSize]...)}
 	o := 1 + ratchet.BundleSize
 	copy(b.SID[:], p[o:])
 	o += crypto.IDSize
+	if v2 {
+		if len(p) < o+1 {
+			return nil, bad
+		}
+		n := int(p[o])
+		o++
+		if n != 1 {
+			return nil, bad
+		}
+		for range n {
+			if len(p) < o+2 {
+				return nil, bad
+			}
+			l := int(binary.BigEndian.Uint16(p[o:]))
+			o += 2
+			if l == 0 || l > maxBlobAddress || len(p) < o+l+crypto.IDSize {
+				return nil, bad
+			}
+			m := BlobMailbox{Relay: string(p[o : o+l])}
+			o += l
+			if _, err := wire.ParseCredentialed(m.Relay); err != nil {
+				return nil, bad
+			}
+			copy(m.SID[:], p[o:])
+			o += crypto.IDSize
+			b.Extra = append(b.Extra, m)
+		}
+		if len(p) < o+8+1+2 {
+			return nil, bad
+		}
+	}
 	dl := binary.BigEndian.Uint64(p[o:])
 	o += 8
 	if dl > 1<<40 {
@@ -213,10 +289,17 @@ func ParseInviteBlob(p []byte) (*InviteBlob, error) {
 	}
 	n := int(p[o])
 	o++
-	if len(p) != o+n || n > MaxNick || !utf8.Valid(p[o:]) {
+	tail := 0
+	if v2 {
+		tail = 2
+	}
+	if len(p) != o+n+tail || n > MaxNick || !utf8.Valid(p[o:o+n]) {
 		return nil, bad
 	}
-	b.Nick = string(p[o:])
+	b.Nick = string(p[o : o+n])
+	if v2 {
+		b.Features = binary.BigEndian.Uint16(p[o+n:])
+	}
 	return b, nil
 }
 

@@ -155,6 +155,9 @@ func FuzzParseInviteBlob(f *testing.F) {
 	pt, _ := b.Marshal()
 	f.Add(pt)
 	f.Add([]byte{1})
+	b.Extra, b.Features = []BlobMailbox{{Relay: testRelay2, SID: crypto.ID{4}}}, Features
+	pt, _ = b.Marshal()
+	f.Add(pt)
 	f.Fuzz(func(t *testing.T, p []byte) {
 		b, err := ParseInviteBlob(p)
 		if err != nil {

@@ -46,7 +46,19 @@ type Vec struct {
 	Cap       string   `json:"cap,omitempty"`
 	Relay     string   `json:"relay,omitempty"`
 	Nick      string   `json:"nick,omitempty"`
+	Features  uint16   `json:"features,omitempty"`
+	Move      string   `json:"move,omitempty"`
+	Slot      byte     `json:"slot,omitempty"`
+	Slots     []Slot   `json:"slots,omitempty"`
 	Plaintext string   `json:"plaintext"`
+}
+
+// Slot is one mailbox of a HELLO2 or MOVE (spec/client.md §5.12).
+type Slot struct {
+	Slot  byte   `json:"slot"`
+	SID   string `json:"sid,omitempty"`
+	Cap   string `json:"cap,omitempty"`
+	Relay string `json:"relay,omitempty"`
 }
 
 // Doc is the JSON document of File.
@@ -64,6 +76,8 @@ func fill(n int, b byte) []byte {
 }
 
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 func cat(parts ...[]byte) []byte {
 	var out []byte
@@ -87,6 +101,12 @@ func Generate() ([]byte, error) {
 	sid, cp := fill(24, 0x80), fill(32, 0xa0)
 	react := "👍🏽"
 	text := "see you at 8 \u202e"
+	relay2 := "veil://relay.example:443#AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE"
+	sid2, cp2 := fill(24, 0x30), fill(32, 0x60)
+	move := fill(8, 0xe0)
+	mailbox := func(slot byte, sid, cp []byte, relay string) []byte {
+		return cat([]byte{slot}, sid, cp, u16(uint16(len(relay))), []byte(relay))
+	}
 	vs := []Vec{
 		{Name: "text", Type: 0x01, ID: h(id), TTL: 86400, Text: text, Plaintext: one(0x01, id, u32(86400), []byte(text))},
 		{Name: "edit", Type: 0x02, ID: h(target), Text: "fixed", Plaintext: one(0x02, target, []byte("fixed"))},
@@ -105,6 +125,17 @@ func Generate() ([]byte, error) {
 		{Name: "timer, 365 days", Type: 0x09, ID: h(id), TTL: 31536000, Plaintext: one(0x09, id, u32(31536000))},
 		{Name: "session restarted", Type: 0x10, Kind: 1, Plaintext: one(0x10, []byte{1})},
 		{Name: "session outdated", Type: 0x10, Kind: 2, Plaintext: one(0x10, []byte{2})},
+		{Name: "hello2, two relays", Type: 0x11, ID: h(id), Nick: "ana", Features: 3,
+			Slots:     []Slot{{0, h(sid), h(cp), relay}, {1, h(sid2), h(cp2), relay2}},
+			Plaintext: one(0x11, id, []byte{3}, []byte("ana"), u16(3), []byte{2}, mailbox(0, sid, cp, relay), mailbox(1, sid2, cp2, relay2))},
+		{Name: "hello2, one relay", Type: 0x11, ID: h(id), Features: 1, Slots: []Slot{{0, h(sid), h(cp), relay}},
+			Plaintext: one(0x11, id, []byte{0}, u16(1), []byte{1}, mailbox(0, sid, cp, relay))},
+		{Name: "features", Type: 0x12, Features: 3, Plaintext: one(0x12, u16(3))},
+		{Name: "move", Type: 0x13, Move: h(move), Slots: []Slot{{1, h(sid2), h(cp2), relay2}},
+			Plaintext: one(0x13, move, mailbox(1, sid2, cp2, relay2))},
+		{Name: "move, drop the slot", Type: 0x13, Move: h(move), Slots: []Slot{{Slot: 1}},
+			Plaintext: one(0x13, move, []byte{1}, make([]byte, 24+32), u16(0))},
+		{Name: "moved", Type: 0x14, Move: h(move), Slot: 1, Plaintext: one(0x14, move, []byte{1})},
 		{Name: "group text", Group: true, Type: 0x01, Conf: h(conf), ID: h(id), TTL: 60, Text: "hi all",
 			Plaintext: grp(0x01, id, u32(60), []byte("hi all"))},
 		{Name: "group leave", Group: true, Type: 0x02, Conf: h(conf), Plaintext: grp(0x02)},
