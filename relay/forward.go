@@ -441,7 +441,12 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	if err != nil {
 		return wire.Frame{}, wire.CodeInternal
 	}
-	return wire.Frame{Type: wire.TypeFRES, Body: keys.SealReply(nil, item)}, 0
+	sealed, err := keys.SealReply(s.rand, nil, item)
+	crypto.Wipe(item)
+	if err != nil {
+		return wire.Frame{}, wire.CodeInternal
+	}
+	return wire.Frame{Type: wire.TypeFRES, Body: sealed}, 0
 }
 
 // forwardKey returns this relay's forward key of period p, derived once

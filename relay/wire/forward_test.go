@@ -152,9 +152,29 @@ func TestForwardSealing(t *testing.T) {
 	if err != nil || tm != 1234 || f.Type != wire.TypeSEND || f.ID != item.ID {
 		t.Fatalf("inner: %d %v %v", tm, &f, err)
 	}
-	reply := kd.SealReply(nil, []byte{0x80, 0, 0, 0, 0})
+	reply, err := kd.SealReply(nil, nil, []byte{0x80, 0, 0, 0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, err := ks.OpenReply(nil, reply); err != nil || !bytes.Equal(got, []byte{0x80, 0, 0, 0, 0}) {
 		t.Fatalf("reply: %x %v", got, err)
+	}
+	// Two replies under one reply key never share a nonce.
+	again, err := kd.SealReply(nil, nil, []byte{0x80, 0, 0, 0, 0})
+	if err != nil || bytes.Equal(again[:crypto.NonceSize], reply[:crypto.NonceSize]) {
+		t.Fatalf("second reply: same nonce or %v", err)
+	}
+	for n := range len(reply) {
+		if _, err := ks.OpenReply(nil, reply[:n]); err == nil {
+			t.Fatalf("reply cut to %d bytes opens", n)
+		}
+	}
+	for i := range reply {
+		c := bytes.Clone(reply)
+		c[i] ^= 1
+		if _, err := ks.OpenReply(nil, c); err == nil {
+			t.Fatalf("reply with byte %d flipped opens", i)
+		}
 	}
 	if _, err := ks.OpenItem(nil, reply); err == nil {
 		t.Fatal("the reply opens with the item key")
