@@ -385,6 +385,9 @@ func (fw *forwarder) closeAll() {
 func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
 	s := c.s
 	now := s.now()
+	if s.fwdSeen.has(f.Ephemeral, now) {
+		return wire.Frame{}, wire.CodeStale // a replay (§7.6.4)
+	}
 	p, ok := wire.ForwardPeriodFor(f.NotAfter)
 	cur := wire.ForwardPeriodOf(now)
 	if !ok || (p != cur && p+1 != cur) {
@@ -406,6 +409,9 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	defer crypto.Wipe(pt)
 	if len(pt) >= wire.ForwardTimeSize && !wire.ForwardTimeOK(binary.BigEndian.Uint64(pt), now) {
 		return wire.Frame{}, wire.CodeStale
+	}
+	if !s.fwdSeen.add(f.Ephemeral, now) {
+		return wire.Frame{}, wire.CodeStale // a replay that raced the item
 	}
 	_, inner, err := wire.ParseForwardInner(pt)
 	var r wire.Frame

@@ -87,19 +87,19 @@ func TestForwardReplayedTakeRepliesDoNotShareNonce(t *testing.T) {
 		t.Fatalf("first reply %v", &r1)
 	}
 
-	// The same FWD again through F.
-	replay, err := c.Forward(ctx, route.ID, eph, sealed)
+	// The same FWD again through F: D remembers the item.
+	_, err = c.Forward(ctx, route.ID, eph, sealed)
+	wantCode(t, err, wire.CodeStale)
+	// The other node does not share that memory: it answers again,
+	// under the same reply key.
+	d2c := d2.dial(t)
+	other, err := d2c.RelayForward(ctx, uint64(route.NotAfter.Unix()), eph, sealed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	replies := [][]byte{first, replay}
-	// The same item straight to the other node, as RFWD.
-	other, err := d2.dial(t).RelayForward(ctx, uint64(route.NotAfter.Unix()), eph, sealed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	replies = append(replies, other)
-	for _, r := range replies[1:] {
+	_, err = d2c.RelayForward(ctx, uint64(route.NotAfter.Unix()), eph, sealed)
+	wantCode(t, err, wire.CodeStale)
+	for _, r := range [][]byte{other} {
 		pt2, r2 := openFRES(t, &keys, r)
 		if r2.Type != wire.TypeERR || r2.Code != wire.CodeNotFound {
 			t.Fatalf("replay reply %v", &r2)
@@ -116,5 +116,65 @@ func TestForwardReplayedTakeRepliesDoNotShareNonce(t *testing.T) {
 		if bytes.Equal(guess, pt1[:n]) {
 			t.Fatal("XOR of the replies reveals the blob reply")
 		}
+	}
+}
+
+// TestForwardReplayRefused replays one forwarded SEND as a forwarder
+// could for the whole time window: D stores it once and answers every
+// replay STALE, until the item's time is out of the window anyway.
+func TestForwardReplayRefused(t *testing.T) {
+	d, f := forwardPair(t, &relaytest.Recorder{})
+	ctx := tctx(t)
+	rc := d.dial(t)
+	m := newMailbox(t, rc)
+	c := f.dialFrom(t, clientIP)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The item's time is as far ahead of D's clock as it may be, so it
+	// passes the time check for the longest span: 2 × ForwardSkew.
+	item := sendItem(m, 0x33)
+	inner, err := wire.AppendForwardInner(nil, uint64(d.clock.Now().Unix()+wire.ForwardSkew), &item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eph, keys, err := wire.SenderForwardKeys(nil, route.Dest, route.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := keys.SealItem(nil, inner)
+	if _, err := c.Forward(ctx, route.ID, eph, sealed); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		_, err := c.Forward(ctx, route.ID, eph, sealed)
+		wantCode(t, err, wire.CodeStale)
+	}
+	// Just before the item leaves the window it is still remembered.
+	d.clock.Advance(2*wire.ForwardSkew*time.Second - time.Second)
+	_, err = c.Forward(ctx, route.ID, eph, sealed)
+	wantCode(t, err, wire.CodeStale)
+	// A fresh item goes through meanwhile.
+	if r, err := c.ForwardCommand(ctx, route, sendItem(m, 0x34), d.clock.Now(), nil); err != nil || r.Type != wire.TypeOK {
+		t.Fatalf("fresh SEND: %v %v", &r, err)
+	}
+	d.clock.Advance(2 * time.Second)
+	_, err = c.Forward(ctx, route.ID, eph, sealed)
+	wantCode(t, err, wire.CodeStale) // now by its time
+	// The mailbox holds the first SEND once, then the fresh one.
+	if err := rc.Subscribe(ctx, m.rid, m.key); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []byte{0x33, 0x34} {
+		p := nextPush(t, rc)
+		if p.Type != wire.TypeMSG || !bytes.Equal(p.Body, body(1024, want)) {
+			t.Fatalf("push %v %x…, want body of %#x", p.Type, p.Body[:4], want)
+		}
+	}
+	select {
+	case p := <-rc.Pushes():
+		t.Fatalf("a third push %v: a replay was stored", p.Type)
+	case <-time.After(200 * time.Millisecond):
 	}
 }
