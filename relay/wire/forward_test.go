@@ -2,7 +2,9 @@ package wire_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,10 +66,42 @@ func TestForwardFramesRoundTrip(t *testing.T) {
 	if _, err := wire.AppendFrame(nil, &long); err == nil {
 		t.Fatal("destination over MaxDest encodes")
 	}
-	bad := append([]byte{0x11, 0, 0, 0, 1, 0}, 0x02, 0x01) // dest length 513
-	bad = append(bad, make([]byte, 513)...)
+	bad := binary.BigEndian.AppendUint16([]byte{0x11, 0, 0, 0, 1, 0}, wire.MaxDest+1)
+	bad = append(bad, make([]byte, wire.MaxDest+1)...)
 	if _, err := wire.ParseFrame(bad); err == nil {
 		t.Fatal("destination over MaxDest parses")
+	}
+}
+
+// TestLongestAddressIsADestination checks that every relay address a
+// reader accepts can be an FKEY destination (§3.2, §7.6.2).
+func TestLongestAddressIsADestination(t *testing.T) {
+	fp := wire.Fingerprint{7}.String()
+	prefix, suffix := "veil+ws://", ":65535#"+fp
+	host := strings.Repeat("a", wire.MaxAddress-len(prefix)-len(suffix))
+	a, err := wire.ParseAddress(prefix + host + suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.String()) != wire.MaxAddress {
+		t.Fatalf("canonical form of %d bytes", len(a.String()))
+	}
+	if _, err := wire.ParseCredentialed(a.String() + "~cGFzcw"); err != nil {
+		t.Fatal(err)
+	}
+	f := wire.Frame{Type: wire.TypeFKEY, CID: 1, Password: []byte("pass"), Dest: []byte(a.String())}
+	b, err := wire.AppendFrame(nil, &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > wire.MaxItemSize {
+		t.Fatalf("FKEY of %d bytes", len(b))
+	}
+	if g, err := wire.ParseFrame(b); err != nil || string(g.Dest) != a.String() {
+		t.Fatalf("parse: %v", err)
+	}
+	if _, err := wire.ParseAddress(prefix + "a" + host + suffix); err == nil {
+		t.Fatal("an address over MaxAddress parses")
 	}
 }
 
