@@ -262,6 +262,35 @@ func FuzzParseForwardInner(f *testing.F) {
 	})
 }
 
+// FuzzOpenReply checks that a sealed reply opens only as it was sealed:
+// whatever opens seals back to the same bytes under its own nonce.
+func FuzzOpenReply(f *testing.F) {
+	id := forwardIdentity(f)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	_, ks, err := wire.SenderForwardKeys(bytes.NewReader(bytes.Repeat([]byte{3}, 32)), fp, fwd.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	ok, _ := ks.SealReply(bytes.NewReader(make([]byte, 12)), nil, []byte{0x80, 0, 0, 0, 0})
+	f.Add(ok)
+	f.Add(ok[:12])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pt, err := ks.OpenReply(nil, b)
+		if err != nil {
+			if !errors.Is(err, crypto.ErrAuth) || pt != nil {
+				t.Fatalf("failure %v with %x", err, pt)
+			}
+			return
+		}
+		again, err := ks.SealReply(bytes.NewReader(b[:crypto.NonceSize]), nil, pt)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("reseal: %x %v", again, err)
+		}
+	})
+}
+
 // BenchmarkForwardSeal and BenchmarkForwardOpen measure the client's and
 // the destination's cost of one forwarded 16,000-byte SEND (§7.6.3).
 func BenchmarkForwardSeal(b *testing.B) {
