@@ -105,14 +105,13 @@ func (c *session) cmdFKey(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	if s.fwd.fails.blocked(a, now) {
 		return wire.Frame{}, wire.CodeUnreachable
 	}
-	d, code := s.fwd.dest(a, s.limits)
+	d, code := s.fwd.dest(a, s.limits) // its reference is held while this command runs, then by the route
 	if code != 0 {
 		return wire.Frame{}, code
 	}
-	d.refs.Add(1) // held while this command runs, then by the route
 	k, code := s.destKey(ctx, d)
 	if code != 0 {
-		s.fwd.release(d)
+		s.fwd.releaseFailed(d)
 		return wire.Frame{}, code
 	}
 	c.routeMu.Lock()
@@ -152,13 +151,15 @@ func (s *Server) ownFKeys(route [wire.RouteIDSize]byte) (wire.Frame, wire.Code) 
 	return k, 0
 }
 
-// dest returns the state of destination a, creating it; QUOTA when
-// there are MaxForwardDests already.
+// dest returns the state of destination a, creating it, with one
+// reference taken for the caller (under fw.mu, so that a sweep cannot
+// drop it first); QUOTA when there are MaxForwardDests already.
 func (fw *forwarder) dest(a wire.Address, l Limits) (*fwdDest, wire.Code) {
 	key := a.String()
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	if d := fw.dests[key]; d != nil {
+		d.refs.Add(1)
 		return d, 0
 	}
 	if len(fw.dests) >= l.MaxForwardDests {
@@ -168,12 +169,40 @@ func (fw *forwarder) dest(a wire.Address, l Limits) (*fwdDest, wire.Code) {
 		fw.dests = map[string]*fwdDest{}
 	}
 	d := &fwdDest{addr: a, inFlight: make(chan struct{}, l.ForwardInFlight)}
+	d.refs.Add(1)
 	fw.dests[key] = d
 	return d, 0
 }
 
 // release drops one reference to d.
 func (fw *forwarder) release(d *fwdDest) { d.refs.Add(-1) }
+
+// releaseFailed drops one reference to d after its dial or key check
+// failed, and forgets d at once when nothing else refers to it and it has
+// no live connection: a destination that does not work must not hold a
+// place of MaxForwardDests until the next sweep.
+func (fw *forwarder) releaseFailed(d *fwdDest) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if d.refs.Add(-1) != 0 {
+		return
+	}
+	d.mu.Lock()
+	live := false
+	for _, rc := range d.conns {
+		live = live || rc.c.Err() == nil
+	}
+	if !live {
+		for _, rc := range d.conns {
+			rc.c.Close()
+		}
+		d.conns = nil
+	}
+	d.mu.Unlock()
+	if k := d.addr.String(); !live && fw.dests[k] == d {
+		delete(fw.dests, k)
+	}
+}
 
 // destKey returns D's FKEYS, fetching it when there is none with at
 // least a period left (§7.6.2).
@@ -192,12 +221,17 @@ func (s *Server) destKey(ctx context.Context, d *fwdDest) (wire.Frame, wire.Code
 	}
 	r, err := rc.c.Do(ctx, &wire.Frame{Type: wire.TypeFKEY})
 	if code := r2rCode(err); code != 0 {
+		if code == wire.CodeUnreachable {
+			rc.c.Close() // broken, or D does not answer: not used again
+		}
 		return wire.Frame{}, code
 	}
 	if rc.c.Identity() == s.identity.Public() {
+		rc.c.Close()
 		return wire.Frame{}, wire.CodeLoop
 	}
 	if _, ok := wire.ForwardPeriodFor(r.NotAfter); !ok || wire.CheckFKeys(&r, d.addr.Fingerprint) != nil {
+		rc.c.Close()
 		s.fwd.fails.failed(d.addr, false, now)
 		return wire.Frame{}, wire.CodeUnreachable // D is broken or not who its address says
 	}
@@ -385,6 +419,9 @@ func (fw *forwarder) closeAll() {
 func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
 	s := c.s
 	now := s.now()
+	if s.fwdSeen.has(f.Ephemeral, now) {
+		return wire.Frame{}, wire.CodeStale // a replay (§7.6.4)
+	}
 	p, ok := wire.ForwardPeriodFor(f.NotAfter)
 	cur := wire.ForwardPeriodOf(now)
 	if !ok || (p != cur && p+1 != cur) {
@@ -406,6 +443,9 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	defer crypto.Wipe(pt)
 	if len(pt) >= wire.ForwardTimeSize && !wire.ForwardTimeOK(binary.BigEndian.Uint64(pt), now) {
 		return wire.Frame{}, wire.CodeStale
+	}
+	if !s.fwdSeen.add(f.Ephemeral, now) {
+		return wire.Frame{}, wire.CodeStale // a replay that raced the item
 	}
 	// A length that overruns the plaintext, a size other than the padded
 	// one or a non-zero padding byte is MALFORMED, like an item that does
@@ -444,7 +484,12 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 	if err != nil {
 		return wire.Frame{}, wire.CodeInternal
 	}
-	return wire.Frame{Type: wire.TypeFRES, Body: keys.SealReply(nil, item)}, 0
+	sealed, err := keys.SealReply(s.rand, nil, item)
+	crypto.Wipe(item)
+	if err != nil {
+		return wire.Frame{}, wire.CodeInternal
+	}
+	return wire.Frame{Type: wire.TypeFRES, Body: sealed}, 0
 }
 
 // forwardKey returns this relay's forward key of period p, derived once

@@ -39,7 +39,8 @@ type Server struct {
 	connIDs    atomic.Uint64 // Observer's connection IDs
 	fwdMode    ForwardMode
 	fwd        forwarder
-	fkMu       sync.Mutex // guards fkeys
+	fwdSeen    replayCache // ephemeral keys of accepted forwarded items (§7.6.4)
+	fkMu       sync.Mutex  // guards fkeys
 	fkeys      [2]periodKey
 
 	draining atomic.Bool

@@ -177,7 +177,7 @@ func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
 	for where, text := range map[string]string{"logs": logs, "metrics": string(metrics)} {
 		for _, m := range ipRe.FindAllString(text, -1) {
 			if !own[m] {
-				t.Errorf("%s hold an address %q", where, m)
+				t.Errorf("%s hold an address %q in %q", where, m, lineOf(text, m))
 			}
 		}
 		for _, m := range hexRe.FindAllString(text, -1) {
@@ -220,4 +220,18 @@ func hasDigitUpperLower(s string) bool {
 		l = l || unicode.IsLower(r)
 	}
 	return d && u && l
+}
+
+// lineOf returns the line of text that holds m.
+func lineOf(text, m string) string {
+	i := strings.Index(text, m)
+	if i < 0 {
+		return ""
+	}
+	start := strings.LastIndexByte(text[:i], '\n') + 1
+	end := strings.IndexByte(text[i:], '\n')
+	if end < 0 {
+		return text[start:]
+	}
+	return text[start : i+end]
 }

@@ -176,7 +176,11 @@ func TestForwardCommandPadsItems(t *testing.T) {
 				}
 				got <- seen{len(it), len(inner), item.Type}
 				ok, _ := wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeOK})
-				p.AddFrame(&wire.Frame{Type: wire.TypeFRES, CID: fr.CID, Body: keys.SealReply(nil, ok)})
+				sealed, err := keys.SealReply(nil, nil, ok)
+				if err != nil {
+					return
+				}
+				p.AddFrame(&wire.Frame{Type: wire.TypeFRES, CID: fr.CID, Body: sealed})
 			}
 			if ws.Write(ctx, websocket.MessageBinary, s.Seal(nil, p.Finish())) != nil {
 				return

@@ -92,7 +92,7 @@ func ParseAddress(s string) (Address, error) {
 
 func parseAddress(s string) (Address, error) {
 	var a Address
-	if len(s) > 1024 {
+	if len(s) > MaxAddress {
 		return a, malformed("relay address too long")
 	}
 	scheme, rest, ok := strings.Cut(s, "://")

@@ -31,8 +31,13 @@ const (
 
 	// RouteIDSize is the size of a forwarding route ID (§7.6).
 	RouteIDSize = 8
-	// MaxDest is the longest FKEY destination address (§7.6).
-	MaxDest = 512
+	// MaxAddress is the longest relay address a reader accepts, in any of
+	// its forms (§3.2); a canonical form is never longer than the text it
+	// was read from.
+	MaxAddress = 1024
+	// MaxDest is the longest FKEY destination address (§7.6.2): any
+	// relay address.
+	MaxDest = MaxAddress
 	// ForwardPeriod is the period of a relay's forward keys: one day, in
 	// seconds; a key is valid for its own period and the next (§7.6.1).
 	ForwardPeriod = 86400

@@ -69,7 +69,7 @@ type Credentialed struct {
 // a variant ParseAddress reads) or credentialed, ADDRESS "~" base64url
 // (password).
 func ParseCredentialed(s string) (Credentialed, error) {
-	if len(s) > 1024+1+base64.RawURLEncoding.EncodedLen(MaxPassword) {
+	if len(s) > MaxAddress+1+base64.RawURLEncoding.EncodedLen(MaxPassword) {
 		return Credentialed{}, malformed("relay address too long")
 	}
 	addr, pw, has := strings.Cut(s, passwordSep)

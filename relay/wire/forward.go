@@ -161,7 +161,9 @@ func DestForwardKeys(fwd crypto.DHPrivate, dest Fingerprint, eph crypto.DHPublic
 	return forwardKeys(&ss, dest, eph, fwd.Public()), nil
 }
 
-var zeroNonce [crypto.NonceSize]byte // each key seals exactly one message (§7.6.3)
+// zeroNonce seals items: an item key seals exactly one message, the item
+// of the ephemeral key it was derived from (§7.6.3).
+var zeroNonce [crypto.NonceSize]byte
 
 // SealItem seals a forwarded item's plaintext (AppendForwardInner),
 // appending to dst. Call it once per ForwardKeys.
@@ -175,15 +177,28 @@ func (k *ForwardKeys) OpenItem(dst, sealed []byte) ([]byte, error) {
 	return crypto.Open(dst, &k.item, &zeroNonce, sealed, k.ad)
 }
 
-// SealReply seals the reply item to a forwarded item, appending to dst.
-func (k *ForwardKeys) SealReply(dst, reply []byte) []byte {
-	return crypto.Seal(dst, &k.reply, &zeroNonce, reply, k.ad)
+// SealReply seals the reply item to a forwarded item under a fresh
+// random nonce drawn from r (crypto/rand when nil) and appends
+// nonce (12) || ciphertext to dst (§7.6.3). The reply key may seal more
+// than one reply (a replayed item reaching another node of a cluster),
+// so the nonce is never fixed.
+func (k *ForwardKeys) SealReply(r io.Reader, dst, reply []byte) ([]byte, error) {
+	var nonce [crypto.NonceSize]byte
+	if err := crypto.RandomBytes(r, nonce[:]); err != nil {
+		return nil, fmt.Errorf("wire: reply nonce: %w", err)
+	}
+	dst = append(dst, nonce[:]...)
+	return crypto.Seal(dst, &k.reply, &nonce, reply, k.ad), nil
 }
 
 // OpenReply opens what SealReply sealed, appending to dst; any failure
 // is crypto.ErrAuth.
 func (k *ForwardKeys) OpenReply(dst, sealed []byte) ([]byte, error) {
-	return crypto.Open(dst, &k.reply, &zeroNonce, sealed, k.ad)
+	if len(sealed) < crypto.NonceSize {
+		return nil, crypto.ErrAuth
+	}
+	nonce := [crypto.NonceSize]byte(sealed[:crypto.NonceSize])
+	return crypto.Open(dst, &k.reply, &nonce, sealed[crypto.NonceSize:], k.ad)
 }
 
 // ForwardableType reports whether a forwarded item may carry t (§7.6.3):

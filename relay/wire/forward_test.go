@@ -2,8 +2,10 @@ package wire_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,10 +67,42 @@ func TestForwardFramesRoundTrip(t *testing.T) {
 	if _, err := wire.AppendFrame(nil, &long); err == nil {
 		t.Fatal("destination over MaxDest encodes")
 	}
-	bad := append([]byte{0x11, 0, 0, 0, 1, 0}, 0x02, 0x01) // dest length 513
-	bad = append(bad, make([]byte, 513)...)
+	bad := binary.BigEndian.AppendUint16([]byte{0x11, 0, 0, 0, 1, 0}, wire.MaxDest+1)
+	bad = append(bad, make([]byte, wire.MaxDest+1)...)
 	if _, err := wire.ParseFrame(bad); err == nil {
 		t.Fatal("destination over MaxDest parses")
+	}
+}
+
+// TestLongestAddressIsADestination checks that every relay address a
+// reader accepts can be an FKEY destination (§3.2, §7.6.2).
+func TestLongestAddressIsADestination(t *testing.T) {
+	fp := wire.Fingerprint{7}.String()
+	prefix, suffix := "veil+ws://", ":65535#"+fp
+	host := strings.Repeat("a", wire.MaxAddress-len(prefix)-len(suffix))
+	a, err := wire.ParseAddress(prefix + host + suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.String()) != wire.MaxAddress {
+		t.Fatalf("canonical form of %d bytes", len(a.String()))
+	}
+	if _, err := wire.ParseCredentialed(a.String() + "~cGFzcw"); err != nil {
+		t.Fatal(err)
+	}
+	f := wire.Frame{Type: wire.TypeFKEY, CID: 1, Password: []byte("pass"), Dest: []byte(a.String())}
+	b, err := wire.AppendFrame(nil, &f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > wire.MaxItemSize {
+		t.Fatalf("FKEY of %d bytes", len(b))
+	}
+	if g, err := wire.ParseFrame(b); err != nil || string(g.Dest) != a.String() {
+		t.Fatalf("parse: %v", err)
+	}
+	if _, err := wire.ParseAddress(prefix + "a" + host + suffix); err == nil {
+		t.Fatal("an address over MaxAddress parses")
 	}
 }
 
@@ -153,9 +187,29 @@ func TestForwardSealing(t *testing.T) {
 	if err != nil || tm != 1234 || f.Type != wire.TypeSEND || f.ID != item.ID {
 		t.Fatalf("inner: %d %v %v", tm, &f, err)
 	}
-	reply := kd.SealReply(nil, []byte{0x80, 0, 0, 0, 0})
+	reply, err := kd.SealReply(nil, nil, []byte{0x80, 0, 0, 0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got, err := ks.OpenReply(nil, reply); err != nil || !bytes.Equal(got, []byte{0x80, 0, 0, 0, 0}) {
 		t.Fatalf("reply: %x %v", got, err)
+	}
+	// Two replies under one reply key never share a nonce.
+	again, err := kd.SealReply(nil, nil, []byte{0x80, 0, 0, 0, 0})
+	if err != nil || bytes.Equal(again[:crypto.NonceSize], reply[:crypto.NonceSize]) {
+		t.Fatalf("second reply: same nonce or %v", err)
+	}
+	for n := range len(reply) {
+		if _, err := ks.OpenReply(nil, reply[:n]); err == nil {
+			t.Fatalf("reply cut to %d bytes opens", n)
+		}
+	}
+	for i := range reply {
+		c := bytes.Clone(reply)
+		c[i] ^= 1
+		if _, err := ks.OpenReply(nil, c); err == nil {
+			t.Fatalf("reply with byte %d flipped opens", i)
+		}
 	}
 	if _, err := ks.OpenItem(nil, reply); err == nil {
 		t.Fatal("the reply opens with the item key")
@@ -303,6 +357,35 @@ func FuzzParseForwardInner(f *testing.F) {
 		out, err := wire.AppendForwardInner(nil, tm, &fr)
 		if err != nil || !bytes.Equal(out, b) {
 			t.Fatalf("round trip: %x %v", out, err)
+		}
+	})
+}
+
+// FuzzOpenReply checks that a sealed reply opens only as it was sealed:
+// whatever opens seals back to the same bytes under its own nonce.
+func FuzzOpenReply(f *testing.F) {
+	id := forwardIdentity(f)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	_, ks, err := wire.SenderForwardKeys(bytes.NewReader(bytes.Repeat([]byte{3}, 32)), fp, fwd.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	ok, _ := ks.SealReply(bytes.NewReader(make([]byte, 12)), nil, []byte{0x80, 0, 0, 0, 0})
+	f.Add(ok)
+	f.Add(ok[:12])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pt, err := ks.OpenReply(nil, b)
+		if err != nil {
+			if !errors.Is(err, crypto.ErrAuth) || pt != nil {
+				t.Fatalf("failure %v with %x", err, pt)
+			}
+			return
+		}
+		again, err := ks.SealReply(bytes.NewReader(b[:crypto.NonceSize]), nil, pt)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("reseal: %x %v", again, err)
 		}
 	})
 }

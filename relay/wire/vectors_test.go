@@ -316,6 +316,7 @@ func TestForwardVector(t *testing.T) {
 		SKeyInner      hexBytes `json:"skey_inner"`
 		RFWD           hexBytes `json:"rfwd_item"`
 		Reply          hexBytes `json:"reply_item"`
+		ReplyNonce     hexBytes `json:"reply_nonce"`
 		SealedReply    hexBytes `json:"sealed_reply"`
 		FRES           hexBytes `json:"fres_item"`
 	}
@@ -407,8 +408,16 @@ func TestForwardVector(t *testing.T) {
 	if got := crypto.Seal(nil, &k1, &zero, v.Inner, v.AD); !bytes.Equal(got, v.Sealed) {
 		t.Fatal("sealed item from the formula")
 	}
-	if got := keys.SealReply(nil, v.Reply); !bytes.Equal(got, v.SealedReply) {
-		t.Fatal("sealed reply")
+	if got, err := keys.SealReply(bytes.NewReader(v.ReplyNonce), nil, v.Reply); err != nil || !bytes.Equal(got, v.SealedReply) {
+		t.Fatalf("sealed reply: %v", err)
+	}
+	k2, _ := crypto.ParseSymKey(v.OKM[32:])
+	replyNonce := [crypto.NonceSize]byte(v.ReplyNonce)
+	if got := crypto.Seal(bytes.Clone(v.ReplyNonce), &k2, &replyNonce, v.Reply, v.AD); !bytes.Equal(got, v.SealedReply) {
+		t.Fatal("sealed reply from the formula")
+	}
+	if pt, err := keys.OpenReply(nil, v.SealedReply); err != nil || !bytes.Equal(pt, v.Reply) {
+		t.Fatalf("open reply: %v", err)
 	}
 	dk, err := wire.DestForwardKeys(fk, fp, eph)
 	if err != nil {

@@ -418,20 +418,20 @@ type ForwardVector struct {
 	Item           hx     `json:"item"`
 	Inner          hx     `json:"inner"`
 	// SKeyItem and SKeyInner are an SKEY and its plaintext, zero-padded
-	// to the size of Inner (§7.6.3); they are not sealed here, as each
-	// key seals one message.
+	// to the size of Inner (§7.6.3); they are not sealed here.
 	SKeyItem    hx `json:"skey_item"`
 	SKeyInner   hx `json:"skey_inner"`
 	Sealed      hx `json:"sealed"`
 	FWD         hx `json:"fwd_item"`
 	RFWD        hx `json:"rfwd_item"`
 	Reply       hx `json:"reply_item"`
+	ReplyNonce  hx `json:"reply_nonce"`
 	SealedReply hx `json:"sealed_reply"`
 	FRES        hx `json:"fres_item"`
 }
 
 func forwardVector() (*ForwardVector, error) {
-	v := &ForwardVector{Comment: "spec/relay.md §7.6: forward key of period 20454, its FKEYS, a SEND sealed to it and the OK sealed back; an SKEY's plaintext, padded to the SEND's size",
+	v := &ForwardVector{Comment: "spec/relay.md §7.6: forward key of period 20454, its FKEYS, a SEND sealed to it and the OK sealed back under a fixed reply nonce; an SKEY's plaintext, padded to the SEND's size",
 		Period: 20454, Time: 20454*86400 + 3600}
 	v.IdentitySeed = fill("forward identity", 32)
 	id, err := crypto.ParseSignPrivate(v.IdentitySeed)
@@ -511,7 +511,10 @@ func forwardVector() (*ForwardVector, error) {
 	if v.Reply, err = wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeOK}); err != nil {
 		return nil, err
 	}
-	v.SealedReply = keys.SealReply(nil, v.Reply)
+	v.ReplyNonce = fill("reply nonce", crypto.NonceSize)
+	if v.SealedReply, err = keys.SealReply(bytes.NewReader(v.ReplyNonce), nil, v.Reply); err != nil {
+		return nil, err
+	}
 	fres := wire.Frame{Type: wire.TypeFRES, CID: 2, Body: v.SealedReply}
 	if v.FRES, err = wire.AppendFrame(nil, &fres); err != nil {
 		return nil, err
