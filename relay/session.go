@@ -110,7 +110,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	opener, err := c.hello()
 	if err != nil {
 		c.s.metrics.handshakeFail.Inc()
-		c.s.log.Debug("relay: handshake failed", "err", err)
+		c.s.log.Debug("relay: handshake failed", "err", addressless(err))
 		c.cancel()
 		s.removeSession(c)
 		return
