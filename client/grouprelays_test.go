@@ -12,8 +12,10 @@ import (
 	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
+	"veil/relay"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/wire"
 	"veil/vault"
 )
 
@@ -33,8 +35,14 @@ func newTwoRelayGroup(t *testing.T) *twoRelayGroup { return newTwoRelayGroupAt(t
 // (the real one when nil).
 func newTwoRelayGroupAt(t *testing.T, now func() time.Time) *twoRelayGroup {
 	t.Helper()
+	return newTwoRelayGroupWith(t, now)
+}
+
+// newTwoRelayGroupWith is newTwoRelayGroupAt with options for relay a.
+func newTwoRelayGroupWith(t *testing.T, now func() time.Time, aopts ...func(*relay.Config)) *twoRelayGroup {
+	t.Helper()
 	ctx := context.Background()
-	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
+	w := &twoRelayGroup{a: relaytest.Start(t, aopts...), b: relaytest.Start(t)}
 	for range 3 {
 		ev := make(chan Event, 256)
 		cfg := Config{Dir: t.TempDir(), Events: ev, Now: now,
@@ -528,4 +536,70 @@ func TestGroupCommitWaitsForSecondary(t *testing.T) {
 	}
 	w.talk(t, 1)
 	w.checkOnce(t)
+}
+
+// TestGroupMoveOffDeadSecondary: with the secondary down, a leave waits
+// for it; the admin's move off it is queued behind the leave yet goes
+// first, and the leave then commits in the moved epoch.
+func TestGroupMoveOffDeadSecondary(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.b.Stop()
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	w.syncAll(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.syncAll(t)
+	}
+	for i, e := range w.e {
+		if err := e.withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if n := len(g.cur.roster.Settings.Relays); n != 1 || g.multiRelay() {
+				t.Errorf("member %d: still on %d relays", i, n)
+			}
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ms, _, err := e.GroupMembers(ctx, w.ids[i]); err != nil || len(ms) != 2 {
+			t.Errorf("member %d sees %d members: %v", i, len(ms), err)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupNoOrphanLogs: commits that wait for a dead secondary make no
+// log on the primary, or delete the one they made.
+func TestGroupNoOrphanLogs(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))
+	w.b.Stop()
+	before := countItems(rec)
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	for range 5 {
+		w.syncAll(t)
+	}
+	after := countItems(rec)
+	made, deleted := after[wire.TypeLNEW]-before[wire.TypeLNEW], after[wire.TypeLDEL]-before[wire.TypeLDEL]
+	if made != deleted {
+		t.Fatalf("the primary made %d logs and deleted %d", made, deleted)
+	}
+}
+
+// countItems counts the commands a relay handled, by type.
+func countItems(rec *relaytest.Recorder) map[wire.Type]int {
+	n := map[wire.Type]int{}
+	for _, it := range rec.Items() {
+		n[it.Type]++
+	}
+	return n
 }
