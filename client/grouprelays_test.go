@@ -603,3 +603,94 @@ func countItems(rec *relaytest.Recorder) map[wire.Type]int {
 	}
 	return n
 }
+
+// TestGroupMoveReported: a move is never silent: every member gets
+// group_relays naming the new relays by host:port, and a line in the chat.
+func TestGroupMoveReported(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	c := relaytest.Start(t)
+	for _, ch := range w.ev {
+		pendingEvents(ch)
+	}
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String(), c.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+	want := shortRelay(w.a.Address.String()) + ", " + shortRelay(c.Address.String())
+	for i := range w.e {
+		var got []Event
+		for _, ev := range pendingEvents(w.ev[i]) {
+			if ev.Type == EventGroupRelays {
+				got = append(got, ev)
+			}
+		}
+		by, who := "ana", "ana"
+		if i == 0 {
+			by, who = "", "you"
+		}
+		if len(got) != 1 || got[0].Text != want || got[0].By != by {
+			t.Errorf("member %d: group_relays events %+v, want one with %q by %q", i, got, want, by)
+		}
+		ms, err := w.e[i].Messages(ctx, w.ids[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := 0
+		for _, m := range ms {
+			if m.Kind == "relays" {
+				lines++
+				if m.Text != who+" moved the group to relays "+want || m.Unread {
+					t.Errorf("member %d: relays line %q (unread %v)", i, m.Text, m.Unread)
+				}
+			}
+		}
+		if lines != 1 {
+			t.Errorf("member %d: %d relays lines", i, lines)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupRefusesLocalMove: a member does not follow a move from public
+// relays onto an address only its machine or network reaches, and does
+// follow one between such addresses or between public ones.
+func TestGroupRefusesLocalMove(t *testing.T) {
+	const fp = "#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	pub1, pub2 := "veil+ws://relay.example:7070"+fp, "veil+ws://203.0.113.9:443"+fp
+	lan, loop, link := "veil+ws://192.168.1.20:7070"+fp, "veil+ws://127.0.0.1:7070"+fp, "veil+ws://[fe80::1]:7070"+fp
+	for _, tc := range []struct {
+		was, to []string
+		refused bool
+	}{
+		{[]string{pub1}, []string{pub2}, false},
+		{[]string{pub1, pub2}, []string{pub1}, false},
+		{[]string{pub1}, []string{lan}, true},
+		{[]string{pub1}, []string{pub2, loop}, true},
+		{[]string{pub1, pub2}, []string{link}, true},
+		{[]string{loop}, []string{lan}, false},
+		{[]string{pub1, lan}, []string{loop}, false},
+	} {
+		got := refusedRelays(tc.was, tc.to)
+		if (got != "") != tc.refused {
+			t.Errorf("%q → %q: refused %q", tc.was, tc.to, got)
+		}
+		if got != "" && (strings.Contains(got, "#") || strings.Contains(got, "veil+ws")) {
+			t.Errorf("refused relays named as %q, not host:port", got)
+		}
+	}
+	// A group on one unnamed relay judges by the relay its record names.
+	g := &groupState{relays: &relayConns{primary: pub1}}
+	old, next := &format.Roster{}, &format.Roster{Settings: format.Settings{Relays: []string{lan}}}
+	if got := g.refusesMove(old, next); got != "192.168.1.20:7070" {
+		t.Errorf("move from an unnamed public relay onto the LAN: %q", got)
+	}
+	if got := g.refusesMove(next, next); got != "" {
+		t.Errorf("no move refused as %q", got)
+	}
+	if n := removedNotice("river", "ana", "192.168.1.20:7070"); !strings.Contains(n, "ana moved river to 192.168.1.20:7070") || !strings.Contains(n, "did not follow") {
+		t.Errorf("notice %q", n)
+	}
+}
