@@ -132,9 +132,12 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 			if j <= 0 || moved {
 				return evs, err
 			}
+			// Settings changes queued before the move are in its settings
+			// already (queuedSettings): they go with it.
 			moved = true
 			mv := g.intents[j]
-			g.intents = slices.Insert(slices.Delete(g.intents, j, j+1), 0, mv)
+			rest := slices.DeleteFunc(slices.Clone(g.intents[:j]), func(in groupIntent) bool { return in.Change == format.ChangeSettings })
+			g.intents = append(append([]groupIntent{mv}, rest...), g.intents[j+1:]...)
 			continue
 		}
 		g.intents = g.intents[1:]
@@ -175,6 +178,29 @@ func (g *groupState) moveAround(err error) int {
 	return -1
 }
 
+// queuedSettings are the settings the group will have once the settings
+// changes queued or pending are made: a settings change names every
+// setting, so a new one is made on top of these, and each queued one
+// holds those queued before it.
+func (g *groupState) queuedSettings() format.Settings {
+	s := g.cur.roster.Settings
+	at := func(in *groupIntent) {
+		if in.Change != format.ChangeSettings {
+			return
+		}
+		if _, next, err := format.MakeCommit(g.cur.roster, in.Change, in.Operand); err == nil {
+			s = next.Settings
+		}
+	}
+	if g.pending != nil {
+		at(&g.pending.Intent)
+	}
+	for i := range g.intents {
+		at(&g.intents[i])
+	}
+	return s
+}
+
 // operand resolves an intent against the current roster.
 func (g *groupState) operand(in *groupIntent) ([]byte, error) {
 	r := g.cur.roster
@@ -204,6 +230,9 @@ func (g *groupState) operand(in *groupIntent) ([]byte, error) {
 	case format.ChangeSettings:
 		if !g.isAdmin() {
 			return nil, errNotAdmin
+		}
+		if _, next, err := format.MakeCommit(r, in.Change, in.Operand); err == nil && settingsEqual(next.Settings, r.Settings) {
+			return nil, errMoot // already in force
 		}
 		return in.Operand, nil
 	case format.ChangeUpdate:

@@ -694,3 +694,39 @@ func TestGroupRefusesLocalMove(t *testing.T) {
 		t.Errorf("notice %q", n)
 	}
 }
+
+// TestGroupRefusedLogDeleted: a move onto a relay that refuses the new
+// epoch's log (a hostile secondary) deletes the log already made on the
+// primary, at every attempt; a later move that avoids that relay goes
+// ahead of it.
+func TestGroupRefusedLogDeleted(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))
+	hostile := relaytest.Start(t, func(c *relay.Config) { c.Limits.MaxLogTTL = time.Hour })
+	before := countItems(rec)
+	err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String(), hostile.Address.String()}})
+	if err == nil {
+		t.Fatal("a move onto a relay that refuses the log went through")
+	}
+	for range 3 {
+		w.syncAll(t)
+	}
+	after := countItems(rec)
+	made, deleted := after[wire.TypeLNEW]-before[wire.TypeLNEW], after[wire.TypeLDEL]-before[wire.TypeLDEL]
+	if made == 0 || made != deleted {
+		t.Fatalf("the primary made %d logs and deleted %d", made, deleted)
+	}
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+	for i := range w.e {
+		if ms, _, err := w.e[i].GroupMembers(ctx, w.ids[i]); err != nil || len(ms) != 3 {
+			t.Errorf("member %d sees %d members: %v", i, len(ms), err)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
