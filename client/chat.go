@@ -80,6 +80,8 @@ type MessageInfo struct {
 	Reactions []Reaction `json:"reactions,omitempty"`
 	// Kind is "timer" for a line saying who set the chat's timer
 	// (§5.10), whose value Timer holds in seconds; Text says it in words.
+	// It is "relays" for a line saying that an admin moved the group to
+	// other relays (spec/groups.md §3.5); Text names them.
 	Kind  string  `json:"kind,omitempty"`
 	Timer *uint32 `json:"timer,omitempty"`
 }
@@ -237,6 +239,9 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 					who = mi.From
 				}
 				mi.Kind, mi.Timer, mi.Text, mi.Status, mi.Unread = "timer", mm.Timer, timerText(who, *mm.Timer), "", false
+			}
+			if mm.Relays != "" {
+				mi.Kind, mi.Text, mi.Status, mi.Unread = "relays", relaysLineText(mi.From, mm.Relays), "", false
 			}
 			if mm.Reply != "" && !m.Deleted {
 				q := quoteOf(&ix, &c, mm.Reply, peer)

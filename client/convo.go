@@ -45,6 +45,7 @@ type msgMeta struct {
 	Reacts     map[string]string `json:"x,omitempty"`  // who → reaction; "" is us
 	SentUnsure bool              `json:"su,omitempty"` // the sender's clock was out of bounds (§6)
 	Timer      *uint32           `json:"t,omitempty"`  // a timer line: the chat's new timer in seconds
+	Relays     string            `json:"rl,omitempty"` // a relays line: the group's new relays (relaysText)
 }
 
 // metaOf decodes m's client data; what does not decode counts as none.
@@ -58,7 +59,7 @@ func metaOf(m *vault.Message) msgMeta {
 
 // setMeta stores mm in m, nothing when it is empty.
 func setMeta(m *vault.Message, mm *msgMeta) {
-	if mm.Wire == "" && mm.Reply == "" && len(mm.Reacts) == 0 && !mm.SentUnsure && mm.Timer == nil {
+	if mm.Wire == "" && mm.Reply == "" && len(mm.Reacts) == 0 && !mm.SentUnsure && mm.Timer == nil && mm.Relays == "" {
 		m.Meta = nil
 		return
 	}
@@ -84,9 +85,9 @@ func sentTime(w format.WireID, received, created time.Time) (time.Time, bool) {
 // wireOf returns the wire ID that names m in its chat: our own messages'
 // local IDs are their wire IDs, a 1:1 incoming ID ends in it, an incoming
 // group message keeps it in its meta (spec/client.md §6, spec/groups.md
-// §6.5). Timer lines are never named.
+// §6.5). Timer and relays lines are never named.
 func wireOf(m *vault.Message, mm *msgMeta) (string, bool) {
-	if mm.Timer != nil {
+	if mm.Timer != nil || mm.Relays != "" {
 		return "", false
 	}
 	if m.Direction == vault.Outgoing {

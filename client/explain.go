@@ -105,7 +105,7 @@ func explain(err error) Problem {
 	case errors.Is(err, ErrGroupWaiting):
 		return Problem{KindWaiting, "waiting for an admin to let you in"}
 	case errors.As(err, &rme):
-		return Problem{KindRemoved, removedNotice(rme.name, rme.by)}
+		return Problem{KindRemoved, removedNotice(rme.name, rme.by, rme.moved)}
 	case errors.Is(err, ErrGroupRemoved):
 		return Problem{KindRemoved, "you were removed from this group; its history is kept read-only until you burn it"}
 	case errors.Is(err, ErrNoRelay):

@@ -645,6 +645,12 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 	// first reaction: a batch of reactions opens the chat's messages once.
 	ix := &targetIndex{tx: tx, chat: c.ID}
 	for i := range evs {
+		if evs[i].Type == EventGroupRelays {
+			if err := e.groupRelaysLine(tx, c, &evs[i], now); err != nil {
+				return err
+			}
+			continue
+		}
 		if evs[i].Type == EventReaction {
 			if err := groupReaction(ix, &evs[i]); err != nil {
 				return err

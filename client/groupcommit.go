@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
 	"veil/relay/conn"
+	"veil/relay/wire"
 )
 
 // Roster changes (spec/groups.md §3.4, §6.3, §7): a member's wish to
@@ -112,6 +114,7 @@ func (g *groupState) propose(in groupIntent) {
 // that were dropped as moot.
 func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
+	moved := false
 	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && g.cur.roster != nil {
 		in := g.intents[0]
 		err := g.commit(ctx, c, in)
@@ -120,11 +123,82 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 			continue
 		}
 		if err != nil {
-			return evs, err
+			// A relay of the new epoch that cannot be reached (or refuses
+			// the log) would hold every change behind this one; a queued
+			// move that avoids it goes first, the others keep their order
+			// (spec/groups.md §3.5): that is how a group leaves a dead
+			// secondary.
+			j := g.moveAround(err)
+			if j <= 0 || moved {
+				return evs, err
+			}
+			// Settings changes queued before the move are in its settings
+			// already (queuedSettings): they go with it.
+			moved = true
+			mv := g.intents[j]
+			rest := slices.DeleteFunc(slices.Clone(g.intents[:j]), func(in groupIntent) bool { return in.Change == format.ChangeSettings })
+			g.intents = append(append([]groupIntent{mv}, rest...), g.intents[j+1:]...)
+			continue
 		}
 		g.intents = g.intents[1:]
 	}
 	return evs, nil
+}
+
+// epochRelayError is a relay of a new epoch that could not be reached or
+// would not make the epoch's log.
+type epochRelayError struct {
+	relay string // its address; "" for the group record's one relay
+	err   error
+}
+
+func (e *epochRelayError) Error() string { return e.err.Error() }
+func (e *epochRelayError) Unwrap() error { return e.err }
+
+// moveAround returns the index of the first queued move whose relays
+// avoid the relay err blames, or -1. A failure of the current primary is
+// not moved around: commits travel on its log.
+func (g *groupState) moveAround(err error) int {
+	var re *epochRelayError
+	if !errors.As(err, &re) || re.relay == "" || (g.relays != nil && re.relay == g.relays.primary) {
+		return -1
+	}
+	for j, in := range g.intents {
+		if in.Change != format.ChangeSettings {
+			continue
+		}
+		_, next, err := format.MakeCommit(g.cur.roster, in.Change, in.Operand)
+		if err != nil || len(next.Settings.Relays) == 0 || slices.Equal(next.Settings.Relays, g.cur.roster.Settings.Relays) {
+			continue
+		}
+		if !slices.ContainsFunc(next.Settings.Relays, func(a string) bool { return format.RelayBase(a) == re.relay }) {
+			return j
+		}
+	}
+	return -1
+}
+
+// queuedSettings are the settings the group will have once the settings
+// changes queued or pending are made: a settings change names every
+// setting, so a new one is made on top of these, and each queued one
+// holds those queued before it.
+func (g *groupState) queuedSettings() format.Settings {
+	s := g.cur.roster.Settings
+	at := func(in *groupIntent) {
+		if in.Change != format.ChangeSettings {
+			return
+		}
+		if _, next, err := format.MakeCommit(g.cur.roster, in.Change, in.Operand); err == nil {
+			s = next.Settings
+		}
+	}
+	if g.pending != nil {
+		at(&g.pending.Intent)
+	}
+	for i := range g.intents {
+		at(&g.intents[i])
+	}
+	return s
 }
 
 // operand resolves an intent against the current roster.
@@ -156,6 +230,9 @@ func (g *groupState) operand(in *groupIntent) ([]byte, error) {
 	case format.ChangeSettings:
 		if !g.isAdmin() {
 			return nil, errNotAdmin
+		}
+		if _, next, err := format.MakeCommit(r, in.Change, in.Operand); err == nil && settingsEqual(next.Settings, r.Settings) {
+			return nil, errMoot // already in force
 		}
 		return in.Operand, nil
 	case format.ChangeUpdate:
@@ -283,25 +360,45 @@ func (g *groupState) newLog(ctx context.Context, c *conn.Conn, r *format.Roster,
 	}
 	l := &groupLog{epoch: ep, roster: r}
 	// One log on each of the epoch's relays (spec/groups.md §3.5): a
-	// commit waits until every one of them answers.
-	ids := make([]crypto.ID, 0, max(1, len(r.Settings.Relays)))
-	for k := range max(1, len(r.Settings.Relays)) {
+	// commit waits until every one of them answers. Every relay is
+	// reached before any log is made, and the logs made are deleted when
+	// a later one fails, so a failed commit leaves no log behind (a crash
+	// between two logs leaves one, which expires with its TTL).
+	n := max(1, len(r.Settings.Relays))
+	conns := make([]*conn.Conn, n)
+	for k := range n {
 		cc, err := g.connFor(ctx, c, l.relay(k))
 		if err != nil {
-			return nil, err
+			return nil, &epochRelayError{relay: l.relay(k), err: err}
 		}
+		conns[k] = cc
+	}
+	ids := make([]crypto.ID, 0, n)
+	for k, cc := range conns {
 		if k < len(r.Settings.Relays) {
 			g.pws.take(r.Settings.Relays[k])
 		}
 		id, err := createLog(ctx, cc, ep, g.ttl, g.pws.forRelay(g.relayAddr(l.relay(k))))
 		if err != nil {
 			g.relayDown(l.relay(k), cc, err)
-			return nil, err
+			deleteLogs(ctx, conns[:k], ids, ep)
+			return nil, &epochRelayError{relay: l.relay(k), err: err}
 		}
 		ids = append(ids, id)
 	}
 	l.setLogs(ids)
 	return l, nil
+}
+
+// deleteLogs deletes the logs ids, made on conns, of an epoch no commit
+// will name; one that cannot be deleted expires with its TTL.
+func deleteLogs(ctx context.Context, conns []*conn.Conn, ids []crypto.ID, ep *ratchet.GroupEpoch) {
+	w, _ := ep.Caps()
+	for k, id := range ids {
+		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+		_ = conns[k].DeleteLog(cctx, id, (*[wire.CapSize]byte)(&w))
+		cancel()
+	}
 }
 
 // ownEntry handles one of our own entries read back from the current log:

@@ -119,6 +119,9 @@ type groupState struct {
 	// removedBy is the nickname of the admin who signed it.
 	removed   bool
 	removedBy string
+	// refusedMove, set with removed, names the relays of a move we did
+	// not follow (spec/groups.md §3.5): host:port, comma-separated.
+	refusedMove string
 }
 
 // newGroupKeys draws a member's per-group keys.
@@ -654,6 +657,12 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
 		return []Event{{Type: EventGroupRemoved}}
 	}
+	if to := g.refusesMove(old.roster, next); to != "" {
+		// A move onto a relay only this machine or network reaches, from
+		// relays anyone reaches: we do not follow (spec/groups.md §3.5).
+		g.removed, g.removedBy, g.refusedMove = true, signerNick(old.roster, cm.Signer), to
+		return append(ev, Event{Type: EventGroupRemoved})
+	}
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
@@ -757,6 +766,10 @@ func commitEvent(cm *format.Commit, old, next *format.Roster) []Event {
 			return []Event{{Type: EventGroupLeft, From: nick}}
 		}
 		return []Event{{Type: EventGroupPromote, From: nick, By: by}}
+	case format.ChangeSettings:
+		if !sameRelays(old.Settings.Relays, next.Settings.Relays) {
+			return []Event{{Type: EventGroupRelays, Text: relaysText(next.Settings.Relays), By: by}}
+		}
 	}
 	return nil
 }

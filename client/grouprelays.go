@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -287,4 +289,72 @@ func (l *groupLog) logIDs() []crypto.ID {
 		ids = append(ids, l.logID(k))
 	}
 	return ids
+}
+
+// EventGroupRelays reports that an admin moved the group to other relays
+// (spec/groups.md §3.5): Text names them, host:port only, the primary
+// first; By is the admin, empty for our own move.
+const EventGroupRelays EventType = "group_relays"
+
+// sameRelays reports whether two relay lists name the same relays in the
+// same order, passwords aside.
+func sameRelays(a, b []string) bool {
+	return slices.EqualFunc(a, b, func(x, y string) bool { return format.RelayBase(x) == format.RelayBase(y) })
+}
+
+// relaysText names relays by host:port, never with a password.
+func relaysText(relays []string) string {
+	out := make([]string, len(relays))
+	for i, a := range relays {
+		out[i] = SanitizeLine(shortRelay(format.RelayBase(a)))
+	}
+	return strings.Join(out, ", ")
+}
+
+// refusesMove returns the relays (as relaysText) of a move from old to
+// next that we do not follow, or "": a move onto a relay whose address
+// only this machine or this network reaches (loopback, private,
+// link-local), when none of the group's relays was such (spec/groups.md
+// §3.5). A group on one unnamed relay was on the group record's relay.
+func (g *groupState) refusesMove(old, next *format.Roster) string {
+	if sameRelays(old.Settings.Relays, next.Settings.Relays) {
+		return ""
+	}
+	was := old.Settings.Relays
+	if len(was) == 0 && g.relays != nil {
+		was = []string{g.relays.primary}
+	}
+	return refusedRelays(was, next.Settings.Relays)
+}
+
+// refusedRelays is refusesMove on relay lists: "" when every relay of to
+// is public or one of was was not.
+func refusedRelays(was, to []string) string {
+	local := func(a string) bool { return RelayReach(format.RelayBase(a)) != ReachAnyone }
+	if slices.ContainsFunc(was, local) || !slices.ContainsFunc(to, local) {
+		return ""
+	}
+	return relaysText(to)
+}
+
+// groupRelaysLine stores the line saying that an admin moved the group
+// to other relays, as a timer change has its line (spec/groups.md §3.5);
+// its sender is the admin, none for our own move.
+func (e *Engine) groupRelaysLine(tx *vault.Tx, c *vault.Chat, ev *Event, now time.Time) error {
+	id, err := e.newID()
+	if err != nil {
+		return err
+	}
+	m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: ev.By,
+		Sent: now, Received: now, Read: now, Status: vault.StatusDelivered}
+	setMeta(&m, &msgMeta{Relays: ev.Text})
+	return tx.PutMessage(&m)
+}
+
+// relaysLineText says a relays line in words; who is "" for us.
+func relaysLineText(who, relays string) string {
+	if who == "" {
+		who = "you"
+	}
+	return who + " moved the group to relays " + relays
 }

@@ -12,8 +12,10 @@ import (
 	"veil/client/internal/format"
 	"veil/crypto"
 	"veil/ratchet"
+	"veil/relay"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/wire"
 	"veil/vault"
 )
 
@@ -33,8 +35,14 @@ func newTwoRelayGroup(t *testing.T) *twoRelayGroup { return newTwoRelayGroupAt(t
 // (the real one when nil).
 func newTwoRelayGroupAt(t *testing.T, now func() time.Time) *twoRelayGroup {
 	t.Helper()
+	return newTwoRelayGroupWith(t, now)
+}
+
+// newTwoRelayGroupWith is newTwoRelayGroupAt with options for relay a.
+func newTwoRelayGroupWith(t *testing.T, now func() time.Time, aopts ...func(*relay.Config)) *twoRelayGroup {
+	t.Helper()
 	ctx := context.Background()
-	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
+	w := &twoRelayGroup{a: relaytest.Start(t, aopts...), b: relaytest.Start(t)}
 	for range 3 {
 		ev := make(chan Event, 256)
 		cfg := Config{Dir: t.TempDir(), Events: ev, Now: now,
@@ -525,6 +533,199 @@ func TestGroupCommitWaitsForSecondary(t *testing.T) {
 	w.syncAll(t)
 	if ms, _, err := w.e[1].GroupMembers(ctx, w.ids[1]); err != nil || len(ms) != 2 {
 		t.Fatalf("ben sees %d members: %v", len(ms), err)
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupMoveOffDeadSecondary: with the secondary down, a leave waits
+// for it; the admin's move off it is queued behind the leave yet goes
+// first, and the leave then commits in the moved epoch.
+func TestGroupMoveOffDeadSecondary(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	w.b.Stop()
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	w.syncAll(t)
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		w.syncAll(t)
+	}
+	for i, e := range w.e {
+		if err := e.withGroup(ctx, w.ids[i], func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+			if n := len(g.cur.roster.Settings.Relays); n != 1 || g.multiRelay() {
+				t.Errorf("member %d: still on %d relays", i, n)
+			}
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ms, _, err := e.GroupMembers(ctx, w.ids[i]); err != nil || len(ms) != 2 {
+			t.Errorf("member %d sees %d members: %v", i, len(ms), err)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupNoOrphanLogs: commits that wait for a dead secondary make no
+// log on the primary, or delete the one they made.
+func TestGroupNoOrphanLogs(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))
+	w.b.Stop()
+	before := countItems(rec)
+	if err := w.e[2].GroupLeave(ctx, w.ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	w.e, w.ev, w.ids = w.e[:2], w.ev[:2], w.ids[:2]
+	for range 5 {
+		w.syncAll(t)
+	}
+	after := countItems(rec)
+	made, deleted := after[wire.TypeLNEW]-before[wire.TypeLNEW], after[wire.TypeLDEL]-before[wire.TypeLDEL]
+	if made != deleted {
+		t.Fatalf("the primary made %d logs and deleted %d", made, deleted)
+	}
+}
+
+// countItems counts the commands a relay handled, by type.
+func countItems(rec *relaytest.Recorder) map[wire.Type]int {
+	n := map[wire.Type]int{}
+	for _, it := range rec.Items() {
+		n[it.Type]++
+	}
+	return n
+}
+
+// TestGroupMoveReported: a move is never silent: every member gets
+// group_relays naming the new relays by host:port, and a line in the chat.
+func TestGroupMoveReported(t *testing.T) {
+	ctx := context.Background()
+	w := newTwoRelayGroup(t)
+	c := relaytest.Start(t)
+	for _, ch := range w.ev {
+		pendingEvents(ch)
+	}
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String(), c.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+	want := shortRelay(w.a.Address.String()) + ", " + shortRelay(c.Address.String())
+	for i := range w.e {
+		var got []Event
+		for _, ev := range pendingEvents(w.ev[i]) {
+			if ev.Type == EventGroupRelays {
+				got = append(got, ev)
+			}
+		}
+		by, who := "ana", "ana"
+		if i == 0 {
+			by, who = "", "you"
+		}
+		if len(got) != 1 || got[0].Text != want || got[0].By != by {
+			t.Errorf("member %d: group_relays events %+v, want one with %q by %q", i, got, want, by)
+		}
+		ms, err := w.e[i].Messages(ctx, w.ids[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := 0
+		for _, m := range ms {
+			if m.Kind == "relays" {
+				lines++
+				if m.Text != who+" moved the group to relays "+want || m.Unread {
+					t.Errorf("member %d: relays line %q (unread %v)", i, m.Text, m.Unread)
+				}
+			}
+		}
+		if lines != 1 {
+			t.Errorf("member %d: %d relays lines", i, lines)
+		}
+	}
+	w.talk(t, 1)
+	w.checkOnce(t)
+}
+
+// TestGroupRefusesLocalMove: a member does not follow a move from public
+// relays onto an address only its machine or network reaches, and does
+// follow one between such addresses or between public ones.
+func TestGroupRefusesLocalMove(t *testing.T) {
+	const fp = "#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	pub1, pub2 := "veil+ws://relay.example:7070"+fp, "veil+ws://203.0.113.9:443"+fp
+	lan, loop, link := "veil+ws://192.168.1.20:7070"+fp, "veil+ws://127.0.0.1:7070"+fp, "veil+ws://[fe80::1]:7070"+fp
+	for _, tc := range []struct {
+		was, to []string
+		refused bool
+	}{
+		{[]string{pub1}, []string{pub2}, false},
+		{[]string{pub1, pub2}, []string{pub1}, false},
+		{[]string{pub1}, []string{lan}, true},
+		{[]string{pub1}, []string{pub2, loop}, true},
+		{[]string{pub1, pub2}, []string{link}, true},
+		{[]string{loop}, []string{lan}, false},
+		{[]string{pub1, lan}, []string{loop}, false},
+	} {
+		got := refusedRelays(tc.was, tc.to)
+		if (got != "") != tc.refused {
+			t.Errorf("%q → %q: refused %q", tc.was, tc.to, got)
+		}
+		if got != "" && (strings.Contains(got, "#") || strings.Contains(got, "veil+ws")) {
+			t.Errorf("refused relays named as %q, not host:port", got)
+		}
+	}
+	// A group on one unnamed relay judges by the relay its record names.
+	g := &groupState{relays: &relayConns{primary: pub1}}
+	old, next := &format.Roster{}, &format.Roster{Settings: format.Settings{Relays: []string{lan}}}
+	if got := g.refusesMove(old, next); got != "192.168.1.20:7070" {
+		t.Errorf("move from an unnamed public relay onto the LAN: %q", got)
+	}
+	if got := g.refusesMove(next, next); got != "" {
+		t.Errorf("no move refused as %q", got)
+	}
+	if n := removedNotice("river", "ana", "192.168.1.20:7070"); !strings.Contains(n, "ana moved river to 192.168.1.20:7070") || !strings.Contains(n, "did not follow") {
+		t.Errorf("notice %q", n)
+	}
+}
+
+// TestGroupRefusedLogDeleted: a move onto a relay that refuses the new
+// epoch's log (a hostile secondary) deletes the log already made on the
+// primary, at every attempt; a later move that avoids that relay goes
+// ahead of it.
+func TestGroupRefusedLogDeleted(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))
+	hostile := relaytest.Start(t, func(c *relay.Config) { c.Limits.MaxLogTTL = time.Hour })
+	before := countItems(rec)
+	err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String(), hostile.Address.String()}})
+	if err == nil {
+		t.Fatal("a move onto a relay that refuses the log went through")
+	}
+	for range 3 {
+		w.syncAll(t)
+	}
+	after := countItems(rec)
+	made, deleted := after[wire.TypeLNEW]-before[wire.TypeLNEW], after[wire.TypeLDEL]-before[wire.TypeLDEL]
+	if made == 0 || made != deleted {
+		t.Fatalf("the primary made %d logs and deleted %d", made, deleted)
+	}
+	if err := w.e[0].GroupSet(ctx, w.ids[0], GroupSettings{Relays: []string{w.a.Address.String()}}); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	w.syncAll(t)
+	for i := range w.e {
+		if ms, _, err := w.e[i].GroupMembers(ctx, w.ids[i]); err != nil || len(ms) != 3 {
+			t.Errorf("member %d sees %d members: %v", i, len(ms), err)
+		}
 	}
 	w.talk(t, 1)
 	w.checkOnce(t)

@@ -19,18 +19,27 @@ import (
 // erase the rest as for any chat.
 
 // removedError is the error of a command on a group we were removed from.
-type removedError struct{ name, by string }
+type removedError struct{ name, by, moved string }
 
 func (r *removedError) Error() string {
-	return "client: " + removedNotice(r.name, r.by)
+	return "client: " + removedNotice(r.name, r.by, r.moved)
 }
 
 func (r *removedError) Is(target error) bool { return target == ErrGroupRemoved }
 
 // removedNotice says what happened and what the user can do; name and by
-// are sanitised here.
-func removedNotice(name, by string) string {
+// are sanitised here. moved, when set, names the relays of a move we did
+// not follow (spec/groups.md §3.5).
+func removedNotice(name, by, moved string) string {
 	name, by = SanitizeLine(name), SanitizeLine(by)
+	if moved != "" {
+		s := "an admin"
+		if by != "" {
+			s = by
+		}
+		return s + " moved " + name + " to " + SanitizeLine(moved) + ", which only this machine or network can reach: " +
+			"your client did not follow (such an address can point at devices on your network); its history is kept read-only until you burn it"
+	}
 	s := "you were removed from " + name
 	if by != "" {
 		s += " by " + by
@@ -46,7 +55,7 @@ func removedErr(tx *vault.Tx, chat *vault.Chat) error {
 		return err
 	}
 	if m.Removed {
-		return &removedError{name: chat.Name, by: m.RemovedBy}
+		return &removedError{name: chat.Name, by: m.RemovedBy, moved: m.RefusedMove}
 	}
 	return nil
 }
@@ -69,7 +78,7 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 	for i := range evs {
 		evs[i].Chat, evs[i].Name = chat.ID, SanitizeLine(chat.Name)
 		if evs[i].Type == EventGroupRemoved && evs[i].From == "" {
-			evs[i].Text = removedNotice(chat.Name, g.removedBy)
+			evs[i].Text = removedNotice(chat.Name, g.removedBy, g.refusedMove)
 		}
 	}
 	var status []Event
@@ -95,7 +104,7 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 		if err != nil {
 			return err
 		}
-		m.Removed, m.RemovedBy = true, g.removedBy
+		m.Removed, m.RemovedBy, m.RefusedMove = true, g.removedBy, g.refusedMove
 		if err := putMeta(tx, c.ID, &m); err != nil {
 			return err
 		}
@@ -151,7 +160,7 @@ func (e *Engine) eraseIfRemoved(ctx context.Context, ref string) (bool, error) {
 // (§7.4). It reads only the record's join field.
 func groupStatus(tx *vault.Tx, c *vault.Chat, m *chatMeta) (waiting, removed bool, notice string) {
 	if m.Removed {
-		return false, true, removedNotice(c.Name, m.RemovedBy)
+		return false, true, removedNotice(c.Name, m.RemovedBy, m.RefusedMove)
 	}
 	grp, err := tx.Group(c.GroupID)
 	if err != nil {

@@ -48,7 +48,7 @@ func (e *Engine) GroupSet(ctx context.Context, ref string, opt GroupSettings) er
 		if err != nil {
 			return evs, err
 		}
-		s := g.cur.roster.Settings
+		s := g.queuedSettings()
 		if opt.Timer != nil {
 			s.Timer = uint32((*opt.Timer + time.Second - 1) / time.Second)
 		}
@@ -61,8 +61,8 @@ func (e *Engine) GroupSet(ctx context.Context, ref string, opt GroupSettings) er
 		if relays != nil {
 			s.Relays = relays
 		}
-		if settingsEqual(s, g.cur.roster.Settings) {
-			return evs, nil // already so: no epoch for nothing
+		if settingsEqual(s, g.queuedSettings()) {
+			return evs, nil // already so, or queued: no epoch for nothing
 		}
 		op, err := format.SettingsOperand(s)
 		if err != nil {

@@ -42,6 +42,7 @@ type chatMeta struct {
 	TTLs         map[string]int64 `json:"ttls,omitempty"`          // incoming message ID → timer (s), until displayed
 	Removed      bool             `json:"removed,omitempty"`       // group: we were removed; history kept read-only
 	RemovedBy    string           `json:"removed_by,omitempty"`    // group: the admin who removed us (unsanitised)
+	RefusedMove  string           `json:"refused_move,omitempty"`  // group: the relays of a move we did not follow (host:port list)
 	Verified     []byte           `json:"verified,omitempty"`      // the hash of the safety code the user compared
 	VerifyLost   bool             `json:"verify_lost,omitempty"`   // the safety code changed after it was compared
 

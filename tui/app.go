@@ -389,6 +389,8 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 		}
 	case client.EventGroupSettings:
 		a.setNotice(name+": "+client.SanitizeLine(ev.Text), false)
+	case client.EventGroupRelays:
+		a.setNotice(name+": moved to relays "+client.SanitizeLine(ev.Text), true)
 	case client.EventGroupBurned:
 		a.setNotice("a group was burned by an admin and erased", false)
 	case client.EventRelayConnected:

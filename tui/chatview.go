@@ -162,8 +162,12 @@ func (v *chatView) render(bottom bool) {
 		if m.SentUnsure {
 			stamp = "≈" + t.Format("15:04")
 		}
-		if m.Kind == "timer" {
-			tl := truncate(timerLineText(m, peer, v.group), max(4, width-len(stamp)-3))
+		if m.Kind == "timer" || m.Kind == "relays" {
+			tl := m.Text
+			if m.Kind == "timer" {
+				tl = timerLineText(m, peer, v.group)
+			}
+			tl = truncate(client.SanitizeLine(tl), max(4, width-len(stamp)-3))
 			l := v.st.Faint.Render(stamp + " ⏱ " + tl)
 			if selected {
 				l = v.st.Selected.Render(stamp) + v.st.Faint.Render(" ⏱ "+tl)

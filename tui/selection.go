@@ -128,7 +128,7 @@ func (v *chatView) scrollToSelected() {
 // startReply makes the next message sent quote the selected one.
 func (a *App) startReply() tea.Cmd {
 	m, ok := a.view.selected()
-	if !ok || m.Kind == "timer" || m.Deleted {
+	if !ok || m.Kind != "" || m.Deleted {
 		return a.fail(errors.New("select a message to reply to (shift+↑)"))
 	}
 	a.view.selecting, a.view.reply = false, m.ID

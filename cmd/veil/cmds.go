@@ -538,6 +538,8 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		}
 	case client.EventGroupSettings:
 		line = fmt.Sprintf("[%s] group settings: %s", chat, ev.Text)
+	case client.EventGroupRelays:
+		line = fmt.Sprintf("[%s] the group moved to relays %s (by %s)", chat, ev.Text, orDash(ev.By))
 	case client.EventGroupLeft:
 		line = fmt.Sprintf("[%s] %s left", chat, orDash(ev.From))
 	case client.EventGroupJoined, client.EventGroupPromote:

@@ -42,7 +42,7 @@ func printMessage(io *stdio, m *client.MessageInfo) {
 	if m.SentUnsure {
 		stamp = "≈" + stamp
 	}
-	if m.Kind == "timer" {
+	if m.Kind == "timer" || m.Kind == "relays" {
 		fmt.Fprintf(io.out, "%s  %s  -- %s\n", m.ID, stamp, client.SanitizeLine(m.Text))
 		return
 	}
