@@ -245,6 +245,14 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 // (movedSent). At most one MOVE per slot an hour is taken.
 func (r *rx) peerMove(env *format.Envelope) error {
 	sc := env.Slots[0]
+	// A mailbox on a relay only this machine or network can reach, in a
+	// chat that uses none such, would make us connect where the peer
+	// points inside our own network: refused (spec/client.md §7.6).
+	if reach := RelayReach(sc.Relay); !sc.Drop() && reach != ReachAnyone && !chatReaches(r.ct, reach) {
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox to " + shortRelay(sc.Relay) +
+			", a relay only " + reach + " can reach: ignored"})
+		return nil
+	}
 	key := fmt.Sprint(sc.Slot)
 	now := r.e.now()
 	if last, ok := r.meta.LastMove[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
@@ -473,4 +481,15 @@ func (e *Engine) sendFeatures(ctx context.Context, chatID string) {
 		}
 		return e.queue(tx, s.sess, chatID, "", &format.Envelope{Type: format.EnvFeatures, Features: format.Features})
 	})
+}
+
+// chatReaches reports whether one of ct's relays is one only reach can
+// use (RelayReach).
+func chatReaches(ct *vault.Contact, reach string) bool {
+	for _, rc := range ct.Relays {
+		if RelayReach(rc.Address) == reach {
+			return true
+		}
+	}
+	return false
 }

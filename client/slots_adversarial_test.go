@@ -219,3 +219,24 @@ func TestOneMailboxRefuses(t *testing.T) {
 	}
 	exactlyOnce(t, ana, 5)
 }
+
+// TestPeerMoveToLocalRelayRefused: a peer cannot point our client at an
+// address inside our own network; a chat whose relays are all on this
+// machine refuses a move to a private address, and nothing changes.
+func TestPeerMoveToLocalRelayRefused(t *testing.T) {
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	before := sendIDs(t, ana)
+	lan := "veil+ws://10.0.0.5:7070#" + a.Address.Fingerprint.String()
+	queueMove(t, ben, format.MoveID{4}, format.SlotCap{Slot: 1, SID: crypto.ID{6}, Cap: [wire.CapSize]byte{1}, Relay: lan})
+	waitFor(t, "the refused move", func() bool { return warned(ana, "only this network can reach") == 1 }, ana, ben)
+	if !noMoves(t, ana) {
+		t.Fatal("a move to a private address is pending")
+	}
+	if got := sendIDs(t, ana); len(got) != len(before) || got[0] != before[0] || got[1] != before[1] {
+		t.Fatal("a refused move changed ana's mailboxes of ben")
+	}
+	exchange(t, ana, ben, "after", 2)
+	exactlyOnce(t, ana, 2)
+}
