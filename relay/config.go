@@ -82,8 +82,8 @@ var DefaultLimits = Limits{
 	MaxRoutes:        64,
 	MaxForwardDests:  1000,
 	ForwardIdle:      2 * time.Minute,
-	MaxR2RConns:      4,
-	ForwardInFlight:  1024,
+	MaxR2RConns:      16,
+	ForwardInFlight:  4096,
 	ForwardTimeout:   10 * time.Second,
 
 	ForwardDestsPerMinute: 16,

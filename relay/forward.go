@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"veil/crypto"
 	"veil/relay/conn"
 	"veil/relay/wire"
@@ -43,6 +45,11 @@ type fwdDest struct {
 type r2rConn struct {
 	c    *conn.Conn
 	busy atomic.Int32
+	// pace keeps the connection under the rate a destination allows one
+	// connection (three quarters of this relay's own per-connection
+	// rate, §11), so F spreads its FWDs over more connections before D
+	// answers RATE.
+	pace *rate.Limiter
 }
 
 // fwdRoute is one route of a client connection (§7.6.2).
@@ -272,10 +279,24 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 	}
 	clear(d.conns[len(live):])
 	d.conns = live
-	if len(d.conns) == 0 || d.more && len(d.conns) < s.limits.MaxR2RConns {
+	// The least busy connection with room in its pace; when none has
+	// any (or D answered RATE), one more connection, up to MaxR2RConns.
+	var best, paced *r2rConn
+	for _, rc := range d.conns {
+		if best == nil || rc.busy.Load() < best.busy.Load() {
+			best = rc
+		}
+	}
+	for _, rc := range d.conns {
+		if rc.pace.Allow() {
+			paced = rc
+			break
+		}
+	}
+	if len(d.conns) == 0 || (paced == nil || d.more) && len(d.conns) < s.limits.MaxR2RConns {
 		d.more = false
 		if c, ok := s.dialDest(d.addr); ok {
-			rc := &r2rConn{c: c}
+			rc := &r2rConn{c: c, pace: rate.NewLimiter(rate.Limit(s.limits.Rate*3/4), s.limits.Burst*3/4)}
 			d.conns = append(d.conns, rc)
 			return rc, 0
 		}
@@ -283,11 +304,8 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 			return nil, wire.CodeUnreachable
 		}
 	}
-	best := d.conns[0]
-	for _, rc := range d.conns[1:] {
-		if rc.busy.Load() < best.busy.Load() {
-			best = rc
-		}
+	if paced != nil {
+		return paced, 0
 	}
 	return best, 0
 }

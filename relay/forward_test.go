@@ -591,3 +591,39 @@ func TestForwardIdleConnectionClosed(t *testing.T) {
 		t.Fatalf("%d connections from F after the idle time, want 2", n)
 	}
 }
+
+// TestForwardSpreadsOverConnections: a forwarder keeps each relay-to-relay
+// connection under the rate a destination allows one connection, opening
+// more instead of drawing RATE from the destination (spec/relay.md §11).
+func TestForwardSpreadsOverConnections(t *testing.T) {
+	slow := func(c *relay.Config) { c.Limits.Rate, c.Limits.Burst = 20, 20 }
+	rec := &relaytest.Recorder{}
+	d := startRelay(t, relaytest.WithObserver(rec), slow)
+	f := startRelay(t, relaytest.WithR2RFrom(r2rIP), slow)
+	ctx := tctx(t)
+	rc := d.dial(t)
+	m := newMailbox(t, rc)
+	sent := 0
+	for k := range 4 {
+		c := f.dialFrom(t, clientIP)
+		route, err := c.FKey(ctx, nil, d.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 15 {
+			if _, err := c.ForwardCommand(ctx, route, sendItem(m, byte(k*15+i)), d.clock.Now(), nil); err != nil {
+				t.Fatalf("forwarded SEND %d: %v", sent, err)
+			}
+			sent++
+		}
+	}
+	r2r := 0
+	for _, remote := range rec.Conns() {
+		if remote.Addr().String() == r2rIP {
+			r2r++
+		}
+	}
+	if r2r < 3 {
+		t.Fatalf("%d items over %d relay-to-relay connections: want at least 3 at 15 a connection", sent, r2r)
+	}
+}
