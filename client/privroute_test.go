@@ -244,3 +244,44 @@ func TestPrivateRoutingStaleClock(t *testing.T) {
 		t.Error("the forwarder never asked the destination for its key")
 	}
 }
+
+// TestPrivateRoutingAlarm: a joiner who finds the invite taken raises the
+// leak alarm through its forwarder, like the TAKE before it: the
+// inviter's relay, which whoever took the invite may watch, never sees
+// the joiner's address, and the inviter still gets the alarm.
+func TestPrivateRoutingAlarm(t *testing.T) {
+	ctx := context.Background()
+	var recA relaytest.Recorder
+	ra := relaytest.Start(t, relaytest.WithObserver(&recA))
+	rb := relaytest.Start(t)
+	rf := relaytest.Start(t, relaytest.WithR2RFrom(ipFwd.String()))
+	anaEv := make(chan Event, 256)
+	ana := relayEngine(t, ra.Address.String(), func(c *Config) { c.Events = anaEv })
+	ben := relayEngine(t, rb.Address.String(), dialFrom(ipBen))
+	setRouting(t, &live{Engine: ben}, RoutingAlways, rf.Address.String())
+	key, chat, err := ana.Invite(ctx, InviteOptions{As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCopier(t, ra.Address, key).takeAndReput(t)
+	if _, err := ben.Join(ctx, key, JoinOptions{As: "ben"}); !errors.Is(err, ErrInviteUsed) {
+		t.Fatalf("the joiner: %v, want ErrInviteUsed", err)
+	}
+	ana.checkAlarms(ctx)
+	if evs := pendingEvents(anaEv); !leaked(evs, chat) {
+		t.Fatalf("the inviter's events: %+v", evs)
+	}
+	appends := 0
+	for _, it := range recA.Items() {
+		remote := recA.Remote(it.Conn).Addr()
+		if remote == ipBen {
+			t.Errorf("the inviter's relay saw the joiner's address (%v)", it.Type)
+		}
+		if it.Type == wire.TypeLAPPEND && remote == ipFwd {
+			appends++
+		}
+	}
+	if appends != 1 {
+		t.Errorf("the inviter's relay saw %d forwarded alarm appends, want 1", appends)
+	}
+}

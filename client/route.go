@@ -242,18 +242,29 @@ func (k *courier) Take(ctx context.Context, id crypto.ID) ([]byte, error) {
 	return r.Body, nil
 }
 
-// Append is LAPPEND to someone else's log. Logs are not forwarded
-// (spec/relay.md §7.6 carries SEND, SKEY and TAKE only): it always goes
-// over a send connection.
+// Append is LAPPEND to someone else's log.
 func (k *courier) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapSize]byte, body []byte) (uint64, error) {
-	c := k.c
-	if k.rt.fwd != "" {
-		var err error
-		if c, err = k.e.pool.conn(ctx, connKey{addr: k.addr, role: roleSend, iso: k.chat}); err != nil {
-			return 0, err
-		}
+	if k.rt.fwd == "" {
+		return k.c.Append(ctx, id, writeCap, body)
 	}
-	return c.Append(ctx, id, writeCap, body)
+	r, err := k.forward(ctx, wire.Frame{Type: wire.TypeLAPPEND, ID: id, Cap: *writeCap, Body: body})
+	if err != nil {
+		return 0, err
+	}
+	if r.Type != wire.TypeSEQ {
+		return 0, fmt.Errorf("%w: %v to LAPPEND", conn.ErrBadReply, r.Type)
+	}
+	return r.Seq, nil
+}
+
+// Put is PUT of a blob on someone else's relay (the leak alarm of an
+// older invite key, spec/client.md §4.4).
+func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, body []byte) error {
+	if k.rt.fwd == "" {
+		return k.c.Put(ctx, id, life, body)
+	}
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypePUT, ID: id, Seconds: uint32(min(max(life/time.Second, 0), 1<<32-1)), Body: body})
+	return err
 }
 
 // drop closes the courier's connection after a connection failure.
@@ -341,7 +352,7 @@ func (k *courier) fallback(ctx context.Context, item wire.Frame, err error) (wir
 		}
 		return wire.Frame{}, err
 	}
-	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB {
+	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB && r.Type != wire.TypeSEQ {
 		return wire.Frame{}, fmt.Errorf("%w: %v", conn.ErrBadReply, &r)
 	}
 	return r, nil

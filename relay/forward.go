@@ -471,6 +471,10 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 			code = c.cmdSKey(ctx, &inner)
 		case wire.TypeTAKE:
 			r, code = c.cmdTake(ctx, &inner)
+		case wire.TypePUT:
+			code = c.cmdPut(ctx, &inner)
+		case wire.TypeLAPPEND:
+			r, code = c.cmdAppend(ctx, &inner)
 		}
 		c.observe(inner.Type, len(inner.Body), inner.ID)
 	}
