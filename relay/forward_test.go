@@ -187,6 +187,35 @@ func TestForwardPutAndAppend(t *testing.T) {
 	}
 }
 
+// A destination that does not take forwarded items (a relay older than
+// forwarding, built here with relaytest.AsOlderRelay: it answers UNKNOWN
+// to FKEY and RFWD) is NOFORWARD at the forwarder, never UNKNOWN, so the
+// client can tell it from a forwarder that does not forward.
+func TestForwardNoForwardDestination(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	d := startRelay(t, relaytest.WithObserver(rec), relaytest.AsOlderRelay())
+	f := startRelay(t, relaytest.WithR2RFrom(r2rIP))
+	ctx := tctx(t)
+	dc := d.dial(t)
+	_, err := dc.FKey(ctx, nil, wire.Address{})
+	wantCode(t, err, wire.CodeUnknown)
+	_, err = dc.RelayForward(ctx, 1, crypto.DHPublic{}, []byte{1})
+	wantCode(t, err, wire.CodeUnknown)
+	c := f.dialFrom(t, clientIP)
+	_, err = c.FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodeNoForward)
+	healthy(t, c)
+	// A forwarder that does not forward still answers its own UNKNOWN.
+	off := startRelay(t, func(cfg *relay.Config) { cfg.Forward = relay.ForwardOff })
+	_, err = off.dial(t).FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodeUnknown)
+	for _, it := range rec.Items() {
+		if rec.Remote(it.Conn).Addr() == netip.MustParseAddr(clientIP) {
+			t.Errorf("D saw the client's address on a %v", it.Type)
+		}
+	}
+}
+
 func TestForwardLoopRefused(t *testing.T) {
 	id, _ := crypto.GenerateSign(nil)
 	f := startRelay(t, func(cfg *relay.Config) { cfg.Identity = id })
