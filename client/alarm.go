@@ -75,10 +75,13 @@ func dropAlarmLog(ctx context.Context, c *conn.Conn, id crypto.ID, write []byte)
 
 // raiseAlarm leaves the leak alarm for the inviter of k, whose secret
 // derived d: an entry in its alarm log, or for an older key without one,
-// a one-time blob under the alarm ID d names. Best effort: failures are
+// a one-time blob under the alarm ID d names. It goes like any item for
+// someone else's relay, through the forwarder when private routing says
+// so (spec/client.md §7.7): whoever took the invite may watch the
+// inviter's relay for the joiner's address. Best effort: failures are
 // ignored.
 func (e *Engine) raiseAlarm(ctx context.Context, k *format.InviteKey, d *format.InviteIDs) {
-	c, err := e.pool.conn(ctx, connKey{addr: k.Relay.String(), role: roleSend})
+	c, err := e.deliver(ctx, k.Relay.String(), "")
 	if err != nil {
 		return
 	}

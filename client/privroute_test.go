@@ -244,3 +244,117 @@ func TestPrivateRoutingStaleClock(t *testing.T) {
 		t.Error("the forwarder never asked the destination for its key")
 	}
 }
+
+// TestPrivateRoutingAlarm: a joiner who finds the invite taken raises the
+// leak alarm through its forwarder, like the TAKE before it: the
+// inviter's relay, which whoever took the invite may watch, never sees
+// the joiner's address, and the inviter still gets the alarm.
+func TestPrivateRoutingAlarm(t *testing.T) {
+	ctx := context.Background()
+	var recA relaytest.Recorder
+	ra := relaytest.Start(t, relaytest.WithObserver(&recA))
+	rb := relaytest.Start(t)
+	rf := relaytest.Start(t, relaytest.WithR2RFrom(ipFwd.String()))
+	anaEv := make(chan Event, 256)
+	ana := relayEngine(t, ra.Address.String(), func(c *Config) { c.Events = anaEv })
+	ben := relayEngine(t, rb.Address.String(), dialFrom(ipBen))
+	setRouting(t, &live{Engine: ben}, RoutingAlways, rf.Address.String())
+	key, chat, err := ana.Invite(ctx, InviteOptions{As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newCopier(t, ra.Address, key).takeAndReput(t)
+	if _, err := ben.Join(ctx, key, JoinOptions{As: "ben"}); !errors.Is(err, ErrInviteUsed) {
+		t.Fatalf("the joiner: %v, want ErrInviteUsed", err)
+	}
+	ana.checkAlarms(ctx)
+	if evs := pendingEvents(anaEv); !leaked(evs, chat) {
+		t.Fatalf("the inviter's events: %+v", evs)
+	}
+	appends := 0
+	for _, it := range recA.Items() {
+		remote := recA.Remote(it.Conn).Addr()
+		if remote == ipBen {
+			t.Errorf("the inviter's relay saw the joiner's address (%v)", it.Type)
+		}
+		if it.Type == wire.TypeLAPPEND && remote == ipFwd {
+			appends++
+		}
+	}
+	if appends != 1 {
+		t.Errorf("the inviter's relay saw %d forwarded alarm appends, want 1", appends)
+	}
+}
+
+// TestPrivateRoutingNoForwardDestination: a destination relay that does
+// not take forwarded items (built with relaytest.AsOlderRelay: it answers
+// UNKNOWN to FKEY and RFWD) is NOFORWARD at the forwarder, and the item
+// is held in auto as in always, with one warning per relay: a contact's
+// relay answering so must not make us send directly and show it our
+// address. (The forwarder's own UNKNOWN still sends directly in auto:
+// TestPrivateRoutingFallbacks.)
+func TestPrivateRoutingNoForwardDestination(t *testing.T) {
+	ctx := context.Background()
+	var recD relaytest.Recorder
+	rd := relaytest.Start(t, relaytest.WithObserver(&recD), relaytest.AsOlderRelay())
+	rf := relaytest.Start(t, relaytest.WithR2RFrom(ipFwd.String()))
+	ra := relaytest.Start(t)
+	evs := make(chan Event, 64)
+	e := relayEngine(t, ra.Address.String(), func(c *Config) { c.Events = evs; c.Dial = relaytest.DialFrom(ipAna.String()) })
+	dest, fwd := rd.Address.String(), rf.Address.String()
+
+	// A mailbox on D, made and secured by someone else.
+	oc := dialGroupRelay(t, rd.Address)
+	key, _ := crypto.GenerateSign(nil)
+	_, sid, err := oc.New(ctx, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp [wire.CapSize]byte
+	cp[0] = 7
+	if err := oc.SecureSender(ctx, sid, &cp); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	c, err := e.pool.conn(ctx, connKey{addr: fwd, role: roleFwd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{RoutingAuto, RoutingAuto, RoutingAlways} {
+		k := &courier{e: e, addr: dest, rt: routing{mode: mode, fwd: fwd}, c: c}
+		if err := k.Send(ctx, sid, &cp, body); !errors.Is(err, errNoForward) {
+			t.Fatalf("%s to a destination that does not take forwarded items: %v", mode, err)
+		}
+	}
+	warnings := 0
+	for _, ev := range pendingEvents(evs) {
+		switch {
+		case ev.Type == EventRoutingDirect:
+			t.Errorf("routing_direct for a destination that does not take forwarded items: %s", ev.Err)
+		case ev.Type == EventWarning && ev.Relay == dest:
+			warnings++
+			if !strings.Contains(ev.Err, shortRelay(dest)) || !strings.Contains(ev.Err, `"off"`) {
+				t.Errorf("the warning does not name the relay or say how to send directly: %s", ev.Err)
+			}
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("%d warnings for three held items, want 1", warnings)
+	}
+	if e.routes.isOld(routeKey{fwd, dest}) || !isConnErr(errNoForward) {
+		t.Error("auto would send directly later, or the held item would not be retried")
+	}
+	sawFKey := false
+	for _, it := range recD.Items() {
+		if recD.Remote(it.Conn).Addr() == ipAna {
+			t.Errorf("the destination saw the client's address (%v)", it.Type)
+		}
+		if it.Type == wire.TypeSEND {
+			t.Error("the destination stored a SEND")
+		}
+		sawFKey = sawFKey || it.Type == wire.TypeFKEY
+	}
+	if !sawFKey {
+		t.Fatal("the destination was never asked for its forward key: the test would check nothing")
+	}
+}

@@ -40,6 +40,11 @@ const routeMargin = time.Hour
 // later may, sending directly would show our address.
 var errRouteHeld = errors.New("client: held back: private routing is always on and the forwarding relay cannot forward there")
 
+// errNoForward is why an item stays queued when its destination relay
+// does not take forwarded items (NOFORWARD): sending directly would show
+// it our address, and a contact's relay could answer so on purpose.
+var errNoForward = errors.New("client: held back: the destination relay does not take forwarded messages")
+
 // errClock is STALE twice: the forward key was fresh, so our time is off.
 var errClock = errors.New("client: the destination relay refused the forwarded message's time: check this machine's clock")
 
@@ -48,7 +53,8 @@ type routes struct {
 	mu     sync.Mutex // guards the maps
 	cache  map[routeKey]cachedRoute
 	direct map[string]bool   // relays a routing_direct event was emitted for
-	old    map[routeKey]bool // forwarder and destination pairs answered UNKNOWN: one of them does not forward
+	held   map[string]bool   // relays a NOFORWARD warning was emitted for
+	old    map[routeKey]bool // the forwarder answered FKEY for the destination with UNKNOWN: it does not forward
 }
 
 type routeKey struct{ fwd, dest string }
@@ -85,7 +91,7 @@ func (rs *routes) forget(k routeKey) {
 }
 
 // markOld records that forwarding from k.fwd to k.dest does not work
-// (a relay answered UNKNOWN).
+// (the forwarder answered UNKNOWN).
 func (rs *routes) markOld(k routeKey) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
@@ -103,14 +109,20 @@ func (rs *routes) isOld(k routeKey) bool {
 
 // noteDirect reports whether the routing_direct event for addr is still
 // to be emitted (once per relay and run).
-func (rs *routes) noteDirect(addr string) bool {
+func (rs *routes) noteDirect(addr string) bool { return rs.noteOnce(&rs.direct, addr) }
+
+// noteHeld reports whether the NOFORWARD warning for addr is still to be
+// emitted (once per relay and run).
+func (rs *routes) noteHeld(addr string) bool { return rs.noteOnce(&rs.held, addr) }
+
+func (rs *routes) noteOnce(set *map[string]bool, addr string) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.direct == nil {
-		rs.direct = map[string]bool{}
+	if *set == nil {
+		*set = map[string]bool{}
 	}
-	news := !rs.direct[addr]
-	rs.direct[addr] = true
+	news := !(*set)[addr]
+	(*set)[addr] = true
 	return news
 }
 
@@ -242,18 +254,29 @@ func (k *courier) Take(ctx context.Context, id crypto.ID) ([]byte, error) {
 	return r.Body, nil
 }
 
-// Append is LAPPEND to someone else's log. Logs are not forwarded
-// (spec/relay.md §7.6 carries SEND, SKEY and TAKE only): it always goes
-// over a send connection.
+// Append is LAPPEND to someone else's log.
 func (k *courier) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapSize]byte, body []byte) (uint64, error) {
-	c := k.c
-	if k.rt.fwd != "" {
-		var err error
-		if c, err = k.e.pool.conn(ctx, connKey{addr: k.addr, role: roleSend, iso: k.chat}); err != nil {
-			return 0, err
-		}
+	if k.rt.fwd == "" {
+		return k.c.Append(ctx, id, writeCap, body)
 	}
-	return c.Append(ctx, id, writeCap, body)
+	r, err := k.forward(ctx, wire.Frame{Type: wire.TypeLAPPEND, ID: id, Cap: *writeCap, Body: body})
+	if err != nil {
+		return 0, err
+	}
+	if r.Type != wire.TypeSEQ {
+		return 0, fmt.Errorf("%w: %v to LAPPEND", conn.ErrBadReply, r.Type)
+	}
+	return r.Seq, nil
+}
+
+// Put is PUT of a blob on someone else's relay (the leak alarm of an
+// older invite key, spec/client.md §4.4).
+func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, body []byte) error {
+	if k.rt.fwd == "" {
+		return k.c.Put(ctx, id, life, body)
+	}
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypePUT, ID: id, Seconds: uint32(min(max(life/time.Second, 0), 1<<32-1)), Body: body})
+	return err
 }
 
 // drop closes the courier's connection after a connection failure.
@@ -267,10 +290,12 @@ func (k *courier) drop() {
 }
 
 // forward runs item at the destination through the forwarder and returns
-// the destination's reply. Its fallbacks (spec/client.md §7.7): a relay
-// on the way that does not forward (UNKNOWN) makes "auto" send directly,
-// with a routing_direct event once per relay, and "always" hold the item;
-// STALE fetches the route again once, then blames our clock.
+// the destination's reply. Its fallbacks (spec/client.md §7.7): a
+// forwarder that does not forward (its UNKNOWN to FKEY) makes "auto" send
+// directly, with a routing_direct event once per relay, and "always"
+// hold the item; a destination that does not take forwarded items
+// (NOFORWARD) holds it in both; STALE fetches the route again once, then
+// blames our clock.
 func (k *courier) forward(ctx context.Context, item wire.Frame) (wire.Frame, error) {
 	dest, err := wire.ParseAddress(k.addr)
 	if err != nil {
@@ -281,7 +306,7 @@ func (k *courier) forward(ctx context.Context, item wire.Frame) (wire.Frame, err
 		r, ok := k.e.routes.get(rk, k.c, k.e.now())
 		if !ok {
 			if r, err = k.c.FKey(ctx, k.rt.pw, dest); err != nil {
-				return k.fallback(ctx, item, err)
+				return k.fallback(ctx, item, err, true)
 			}
 			k.e.routes.put(rk, k.c, r)
 		}
@@ -295,30 +320,42 @@ func (k *courier) forward(ctx context.Context, item wire.Frame) (wire.Frame, err
 		case isCode(err, wire.CodeStale):
 			k.e.emit(ctx, Event{Type: EventWarning, Relay: k.addr, Err: errClock.Error()})
 			return wire.Frame{}, errClock
-		case isCode(err, wire.CodeAuth):
-			k.e.routes.forget(rk) // the forwarder no longer knows the route ID
+		case isCode(err, wire.CodeAuth), isCode(err, wire.CodeUnknown):
+			// The forwarder no longer knows the route ID, or it stopped
+			// forwarding (or, an older forwarder, passes on the
+			// destination's UNKNOWN): the next try asks FKEY again.
+			k.e.routes.forget(rk)
 		}
-		return k.fallback(ctx, item, err)
+		return k.fallback(ctx, item, err, false)
 	}
 }
 
-// fallback handles err from the forwarder. UNKNOWN (it or the
-// destination does not forward) sends directly in "auto" and holds the
-// item in "always"; LOOP (the destination is the forwarder under another
-// name, which sees our address anyway) sends directly. Anything else is
-// returned for the outbox to retry: a code that means "never" for a SEND
-// (AUTH, say) is not the destination's answer here and must not fail the
-// message for good.
-func (k *courier) fallback(ctx context.Context, item wire.Frame, err error) (wire.Frame, error) {
-	loop := isCode(err, wire.CodeLoop)
+// fallback handles err from the forwarder; fkey says it answered FKEY.
+// Only the forwarder's own UNKNOWN to FKEY (it does not forward) sends
+// directly in "auto", and holds the item in "always". NOFORWARD (the
+// destination does not take forwarded items) holds it in both: the
+// destination may be a contact's relay that answers so to learn our
+// address, and only the user can choose to send directly (routing off).
+// LOOP (the destination is the forwarder under another name, which sees
+// our address anyway) sends directly. Anything else, UNKNOWN to FWD
+// among it, is returned for the outbox to retry: a code that means
+// "never" for a SEND (AUTH, say) is not the destination's answer here
+// and must not fail the message for good.
+func (k *courier) fallback(ctx context.Context, item wire.Frame, err error, fkey bool) (wire.Frame, error) {
 	switch {
-	case !loop && !isCode(err, wire.CodeUnknown):
+	case isCode(err, wire.CodeNoForward):
+		if k.e.routes.noteHeld(k.addr) {
+			k.e.emit(ctx, Event{Type: EventWarning, Relay: k.addr, Err: noForwardText(k.addr)})
+		}
+		return wire.Frame{}, errNoForward
+	case isCode(err, wire.CodeLoop):
+	case !fkey || !isCode(err, wire.CodeUnknown):
 		var we *wire.Error
 		if errors.As(err, &we) {
 			return wire.Frame{}, &RelayError{Relay: shortRelay(k.rt.fwd), Err: fmt.Errorf("forwarding: %s", we.Code)}
 		}
 		return wire.Frame{}, relayErr(k.rt.fwd, err)
-	case !loop:
+	default:
 		k.e.routes.markOld(routeKey{k.rt.fwd, k.addr})
 		if k.rt.mode == RoutingAlways {
 			if k.e.routes.noteDirect(k.addr) {
@@ -341,14 +378,20 @@ func (k *courier) fallback(ctx context.Context, item wire.Frame, err error) (wir
 		}
 		return wire.Frame{}, err
 	}
-	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB {
+	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB && r.Type != wire.TypeSEQ {
 		return wire.Frame{}, fmt.Errorf("%w: %v", conn.ErrBadReply, &r)
 	}
 	return r, nil
 }
 
 func routingDirectText(fwd, dest string) string {
-	return "relay " + shortRelay(fwd) + " cannot forward to " + shortRelay(dest) +
-		" (one of them runs an older veil-relay): messages there go directly and show it this device's address; " +
+	return "relay " + shortRelay(fwd) + " does not forward (forwarding is off there, or it runs an older veil-relay): messages to " +
+		shortRelay(dest) + " go directly and show it this device's address; " +
 		"set private routing to \"always\" to hold them instead"
+}
+
+func noForwardText(dest string) string {
+	return "relay " + shortRelay(dest) + " does not take forwarded messages (it runs an older veil-relay): " +
+		"messages there are held, since sending them directly would show it this device's address; " +
+		"to send them directly anyway, set private routing to \"off\""
 }

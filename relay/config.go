@@ -176,6 +176,10 @@ type Config struct {
 	// relays (§7.6.2); net.DefaultResolver otherwise. The relay checks
 	// the addresses it returns and dials them, never the name.
 	ResolveR2R func(ctx context.Context, host string) ([]netip.Addr, error)
+	// NoDestination answers FKEY without a destination and RFWD with
+	// UNKNOWN, as a relay older than forwarding does (§7.6). Tests only:
+	// they need such a relay as a destination.
+	NoDestination bool
 }
 
 // Observer sees what the relay sees. Its methods are called on the

@@ -72,6 +72,9 @@ func (s *Server) forwardMode() ForwardMode {
 func (c *session) cmdFKey(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
 	s := c.s
 	if len(f.Dest) == 0 {
+		if s.noDest {
+			return wire.Frame{}, wire.CodeUnknown
+		}
 		return s.ownFKeys([wire.RouteIDSize]byte{})
 	}
 	switch s.forwardMode() {
@@ -248,8 +251,11 @@ func (s *Server) destKey(ctx context.Context, d *fwdDest) (wire.Frame, wire.Code
 }
 
 // r2rCode maps the error of a relay-to-relay command to the code the
-// client gets: D's own ERR for the codes a client acts on, UNREACHABLE
-// for the rest (a broken connection, a bad reply, a timeout).
+// client gets: D's own ERR for the codes a client acts on, NOFORWARD
+// for D's UNKNOWN (D does not take forwarded items: the client must
+// tell that from this relay's own UNKNOWN, spec/relay.md §7.6.2),
+// UNREACHABLE for the rest (a broken connection, a bad reply, a
+// timeout).
 func r2rCode(err error) wire.Code {
 	if err == nil {
 		return 0
@@ -257,7 +263,9 @@ func r2rCode(err error) wire.Code {
 	var we *wire.Error
 	if errors.As(err, &we) {
 		switch we.Code {
-		case wire.CodeRate, wire.CodeStale, wire.CodeShutdown, wire.CodeUnknown, wire.CodeAuth, wire.CodeMalformed:
+		case wire.CodeUnknown:
+			return wire.CodeNoForward
+		case wire.CodeRate, wire.CodeStale, wire.CodeShutdown, wire.CodeAuth, wire.CodeMalformed:
 			return we.Code
 		}
 	}
@@ -436,6 +444,9 @@ func (fw *forwarder) closeAll() {
 // cmdRFwd: §7.6.4 RFWD, this relay as the destination.
 func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
 	s := c.s
+	if s.noDest {
+		return wire.Frame{}, wire.CodeUnknown
+	}
 	now := s.now()
 	if s.fwdSeen.has(f.Ephemeral, now) {
 		return wire.Frame{}, wire.CodeStale // a replay (§7.6.4)
@@ -489,6 +500,10 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 			code = c.cmdSKey(ctx, &inner)
 		case wire.TypeTAKE:
 			r, code = c.cmdTake(ctx, &inner)
+		case wire.TypePUT:
+			code = c.cmdPut(ctx, &inner)
+		case wire.TypeLAPPEND:
+			r, code = c.cmdAppend(ctx, &inner)
 		}
 		c.observe(inner.Type, len(inner.Body), inner.ID)
 	}

@@ -133,6 +133,89 @@ func TestForwardSendLands(t *testing.T) {
 	}
 }
 
+// PUT and LAPPEND go through the forwarder too (the invite's leak alarm,
+// spec/client.md §4.4) and are answered as the direct commands are.
+func TestForwardPutAndAppend(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	d, f := forwardPair(t, rec)
+	ctx := tctx(t)
+	rc := d.dial(t)
+	wcap, rcap := [32]byte{1}, [32]byte{2}
+	logID, err := rc.NewLog(ctx, &wcap, &rcap, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.dialFrom(t, clientIP)
+	route, err := c.FKey(ctx, nil, d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := wire.Frame{Type: wire.TypeLAPPEND, ID: logID, Cap: wcap, Body: body(1024, 4)}
+	if r, err := c.ForwardCommand(ctx, route, app, d.clock.Now(), nil); err != nil || r.Type != wire.TypeSEQ || r.Seq != 1 {
+		t.Fatalf("forwarded LAPPEND: %v %v", &r, err)
+	}
+	es, err := rc.ReadLog(ctx, logID, &rcap, 0, 10)
+	if err != nil || len(es) != 1 || !bytes.Equal(es[0].Body, body(1024, 4)) {
+		t.Fatalf("log after a forwarded LAPPEND: %d entries, %v", len(es), err)
+	}
+	app.Cap[0] ^= 1
+	r, err := c.ForwardCommand(ctx, route, app, d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeAuth)
+	if r.Type != wire.TypeERR {
+		t.Fatal("AUTH for a forwarded LAPPEND is not sealed")
+	}
+	put := wire.Frame{Type: wire.TypePUT, ID: crypto.ID{8}, Seconds: 60, Body: body(1024, 5)}
+	if r, err := c.ForwardCommand(ctx, route, put, d.clock.Now(), nil); err != nil || r.Type != wire.TypeOK {
+		t.Fatalf("forwarded PUT: %v %v", &r, err)
+	}
+	_, err = c.ForwardCommand(ctx, route, put, d.clock.Now(), nil)
+	wantCode(t, err, wire.CodeExists)
+	if b, err := rc.Take(ctx, crypto.ID{8}); err != nil || !bytes.Equal(b, body(1024, 5)) {
+		t.Fatalf("TAKE of the forwarded PUT: %v", err)
+	}
+	saw := 0
+	for _, it := range rec.Items() {
+		if rec.Remote(it.Conn).Addr() == netip.MustParseAddr(clientIP) {
+			t.Errorf("D saw the client's address on a %v", it.Type)
+		}
+		if it.Type == wire.TypePUT || it.Type == wire.TypeLAPPEND {
+			saw++
+		}
+	}
+	if saw == 0 {
+		t.Fatal("the observer never saw the forwarded items: the test would check nothing")
+	}
+}
+
+// A destination that does not take forwarded items (a relay older than
+// forwarding, built here with relaytest.AsOlderRelay: it answers UNKNOWN
+// to FKEY and RFWD) is NOFORWARD at the forwarder, never UNKNOWN, so the
+// client can tell it from a forwarder that does not forward.
+func TestForwardNoForwardDestination(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	d := startRelay(t, relaytest.WithObserver(rec), relaytest.AsOlderRelay())
+	f := startRelay(t, relaytest.WithR2RFrom(r2rIP))
+	ctx := tctx(t)
+	dc := d.dial(t)
+	_, err := dc.FKey(ctx, nil, wire.Address{})
+	wantCode(t, err, wire.CodeUnknown)
+	_, err = dc.RelayForward(ctx, 1, crypto.DHPublic{}, []byte{1})
+	wantCode(t, err, wire.CodeUnknown)
+	c := f.dialFrom(t, clientIP)
+	_, err = c.FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodeNoForward)
+	healthy(t, c)
+	// A forwarder that does not forward still answers its own UNKNOWN.
+	off := startRelay(t, func(cfg *relay.Config) { cfg.Forward = relay.ForwardOff })
+	_, err = off.dial(t).FKey(ctx, nil, d.addr)
+	wantCode(t, err, wire.CodeUnknown)
+	for _, it := range rec.Items() {
+		if rec.Remote(it.Conn).Addr() == netip.MustParseAddr(clientIP) {
+			t.Errorf("D saw the client's address on a %v", it.Type)
+		}
+	}
+}
+
 func TestForwardLoopRefused(t *testing.T) {
 	id, _ := crypto.GenerateSign(nil)
 	f := startRelay(t, func(cfg *relay.Config) { cfg.Identity = id })

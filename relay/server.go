@@ -36,6 +36,7 @@ type Server struct {
 	dialR2R    func(ctx context.Context, network, addr string) (net.Conn, error)
 	resolveR2R func(ctx context.Context, host string) ([]netip.Addr, error)
 	fwdPrivate bool          // forward to destinations that are not public (Config.ForwardPrivate)
+	noDest     bool          // Config.NoDestination
 	connIDs    atomic.Uint64 // Observer's connection IDs
 	fwdMode    ForwardMode
 	fwd        forwarder
@@ -73,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 		dialR2R:    cfg.DialR2R,
 		resolveR2R: cfg.ResolveR2R,
 		fwdPrivate: cfg.ForwardPrivate,
+		noDest:     cfg.NoDestination,
 		fwdMode:    cfg.Forward,
 		sessions:   map[*session]struct{}{},
 		subs:       map[crypto.ID]*subscription{},

@@ -87,11 +87,11 @@ func (c *Conn) fres(ctx context.Context, f *wire.Frame) ([]byte, error) {
 	return r.Body, nil
 }
 
-// ForwardCommand seals item (SEND, SKEY or TAKE; its CID is ignored) for
-// route's destination with the time now, sends it with FWD (or with RFWD
-// when route.ID is zero: the connection's relay is the destination),
-// opens the sealed reply and returns it: OK, BLOB, or the destination's
-// ERR as a *wire.Error. rand draws the ephemeral key (crypto/rand when
+// ForwardCommand seals item (SEND, SKEY, TAKE, PUT or LAPPEND; its CID
+// is ignored) for route's destination with the time now, sends it with
+// FWD (or with RFWD when route.ID is zero: the connection's relay is the
+// destination), opens the sealed reply and returns it: OK, BLOB, SEQ, or
+// the destination's ERR as a *wire.Error. rand draws the ephemeral key (crypto/rand when
 // nil). A reply that does not open or parse is ErrBadReply.
 func (c *Conn) ForwardCommand(ctx context.Context, route Route, item wire.Frame, now time.Time, rand io.Reader) (wire.Frame, error) {
 	f, keys, err := sealCommand(route, item, now, rand)
@@ -163,7 +163,7 @@ func openReply(keys *wire.ForwardKeys, r wire.Frame, err error) (wire.Frame, err
 	switch res.Type {
 	case wire.TypeERR:
 		return res, &wire.Error{Code: res.Code}
-	case wire.TypeOK, wire.TypeBLOB:
+	case wire.TypeOK, wire.TypeBLOB, wire.TypeSEQ:
 		return res, nil
 	}
 	return wire.Frame{}, fmt.Errorf("%w: sealed reply %v", ErrBadReply, &res)

@@ -116,6 +116,13 @@ func WithObserver(o relay.Observer) func(*relay.Config) {
 	return func(c *relay.Config) { c.Observer = o }
 }
 
+// AsOlderRelay makes the relay answer UNKNOWN to FKEY without a
+// destination and to RFWD, as a relay older than forwarding does: a
+// destination that does not take forwarded items.
+func AsOlderRelay() func(*relay.Config) {
+	return func(c *relay.Config) { c.NoDestination = true }
+}
+
 // WithR2RFrom makes the relay's relay-to-relay connections come from
 // the local address ip (a loopback address such as 127.0.0.4).
 func WithR2RFrom(ip string) func(*relay.Config) {

@@ -35,6 +35,7 @@ const (
 	CodeLoop           Code = 15 // §7.6: the destination is the forwarder itself
 	CodeUnreachable    Code = 16 // §7.6: the forwarder cannot reach the destination
 	CodeStale          Code = 17 // §7.6: expired forward key or a time too far off
+	CodeNoForward      Code = 18 // §7.6: the destination does not take forwarded items
 )
 
 var codeNames = [...]string{
@@ -55,6 +56,7 @@ var codeNames = [...]string{
 	CodeLoop:           "LOOP",
 	CodeUnreachable:    "UNREACHABLE",
 	CodeStale:          "STALE",
+	CodeNoForward:      "NOFORWARD",
 }
 
 // String returns the spec's name of the code.

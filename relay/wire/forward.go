@@ -202,9 +202,15 @@ func (k *ForwardKeys) OpenReply(dst, sealed []byte) ([]byte, error) {
 }
 
 // ForwardableType reports whether a forwarded item may carry t (§7.6.3):
-// SEND, SKEY and TAKE; the destination answers anything else with a
-// sealed ERR UNKNOWN.
-func ForwardableType(t Type) bool { return t == TypeSEND || t == TypeSKEY || t == TypeTAKE }
+// SEND, SKEY, TAKE, PUT and LAPPEND; the destination answers anything
+// else with a sealed ERR UNKNOWN.
+func ForwardableType(t Type) bool {
+	switch t {
+	case TypeSEND, TypeSKEY, TypeTAKE, TypePUT, TypeLAPPEND:
+		return true
+	}
+	return false
+}
 
 // forwardInnerSize is the size of the plaintext of a forwarded item of
 // n bytes (§7.6.3): time, length and item, zero-padded to

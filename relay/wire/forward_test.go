@@ -294,6 +294,49 @@ func TestForwardInnerSizes(t *testing.T) {
 	}
 }
 
+// TestForwardAlarmItemSizes: PUT and LAPPEND (the invite's leak alarm)
+// are forwardable; of the smallest bucket they seal to the size of an
+// SKEY, and of the largest they fit an item as FWD (§7.6.3).
+func TestForwardAlarmItemSizes(t *testing.T) {
+	id := forwardIdentity(t)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	fwdSize := func(item wire.Frame) int {
+		t.Helper()
+		if !wire.ForwardableType(item.Type) {
+			t.Fatalf("%v is not forwardable", item.Type)
+		}
+		inner, err := wire.AppendForwardInner(nil, 1234, &item)
+		if err != nil {
+			t.Fatalf("%v: %v", item.Type, err)
+		}
+		_, ks, _ := wire.SenderForwardKeys(nil, fp, fwd.Public())
+		fr := wire.Frame{Type: wire.TypeFWD, Body: ks.SealItem(nil, inner)}
+		b, err := wire.AppendFrame(nil, &fr)
+		if err != nil {
+			t.Fatalf("%v: %v", item.Type, err)
+		}
+		return len(b)
+	}
+	skey := fwdSize(forwardItems()[0])
+	bs := crypto.Buckets()
+	for _, n := range []int{bs[0], bs[len(bs)-1]} {
+		body := bytes.Repeat([]byte{6}, n)
+		for _, item := range []wire.Frame{
+			{Type: wire.TypeLAPPEND, ID: crypto.ID{7}, Cap: [32]byte{8}, Body: body},
+			{Type: wire.TypePUT, ID: crypto.ID{9}, Seconds: 86400, Body: body},
+		} {
+			size := fwdSize(item)
+			if n == bs[0] && size != skey {
+				t.Errorf("%v of %d bytes: FWD of %d bytes, an SKEY's is %d", item.Type, n, size, skey)
+			}
+			if size > wire.MaxItemSize {
+				t.Errorf("%v of %d bytes: FWD of %d bytes is over %d", item.Type, n, size, wire.MaxItemSize)
+			}
+		}
+	}
+}
+
 // TestForwardInnerPaddingRefused: a non-zero padding byte, a length that
 // overruns or falls short, and a plaintext of the wrong size are
 // malformed (§7.6.4).
