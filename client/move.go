@@ -402,12 +402,18 @@ func (e *Engine) rotateDue(ctx context.Context) {
 				feats = append(feats, ct.ID)
 			}
 			dirty, busy := false, false
+			// A retired mailbox goes only once the peer was heard on the
+			// slot's new one: until then it may still be the peer's.
+			heard := map[uint8]bool{}
+			for _, rc := range liveRecv(ct) {
+				heard[rc.Slot] = heard[rc.Slot] || rc.Heard
+			}
 			var tasks []task
 			removeRelays(ct, func(rc *vault.RelayCap) bool {
 				if len(rc.RecvID) == 0 {
 					return false
 				}
-				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
 					rc.Offer != nil && now.Sub(rc.Created) >= offerGiveUp
 				if gone {
 					tasks = append(tasks, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey})

@@ -285,17 +285,17 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if err := e.failed(ctx, it, permErr); err != nil {
 				return left, err
 			}
-		case e.slotsDown(ctx, it.ChatID, targets, missing, now) && (it.Done != 0 || it.Route != ""):
+		case e.slotsDown(ctx, it.ChatID, targets, missing, now) && it.Done != 0:
 			// The other slot took it; the copies for a relay down this
-			// long are given up (spec/client.md §7.3). A MOVED whose
-			// mailbox stays unreachable fails: the old one is kept.
-			var err error
-			if it.Done != 0 {
-				err = e.sent(ctx, it)
-			} else {
-				err = e.failed(ctx, it, tempErr)
+			// long are given up (spec/client.md §7.3).
+			if err := e.sent(ctx, it); err != nil {
+				return left, err
 			}
-			if err != nil {
+		case it.Route != "" && now.Sub(it.Created) >= offerGiveUp:
+			// A MOVED is retried while the peer may still wait for it:
+			// the relay may have stored one whose reply was lost, and the
+			// peer then leaves the old mailbox (spec/client.md §7.6).
+			if err := e.failed(ctx, it, tempErr); err != nil {
 				return left, err
 			}
 		default:

@@ -59,12 +59,12 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		}
 		did := format.DeliveryID(body)
 		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
-			if err == nil && confirmOn(e, &ct, rid) {
-				return tx.PutContact(&ct) // the second copy came through the new mailbox
+			// A copy of a message that authenticated: through a live
+			// mailbox it shows the peer sends there. It confirms no
+			// offer: a relay can replay an old body onto a new mailbox.
+			if err == nil && heardOn(&ct, rid, false) {
+				return tx.PutContact(&ct)
 			}
-			return err
-		}
-		if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
 			return err
 		}
 		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}
@@ -85,8 +85,20 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 				return err
 			}
 			evs = r.evs
-			if r.sess != nil && !r.burned {
-				confirmOn(e, &ct, rid)
+			if r.authed && !r.burned {
+				if !r.moved {
+					confirmOn(e, &ct, rid)
+				}
+				heardOn(&ct, rid, r.moved)
+			}
+		}
+		// Only a body that authenticated is recorded (spec/client.md
+		// §7.5), so that a relay cannot fill the vault with garbage; a
+		// MOVED is not, so that its copy sent again after a lost reply is
+		// never taken for a message on the new mailbox.
+		if r.authed && !r.moved {
+			if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
+				return err
 			}
 		}
 		if r.sess == nil {
@@ -128,13 +140,29 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 	return true
 }
 
-// confirmOn confirms our offered mailbox rid, if it is one: a message of
-// the peer's arrived there, so the peer switched to it (spec/client.md
-// §7.6). It reports whether anything changed.
+// confirmOn confirms our offered mailbox rid, if it is one: a new
+// authenticated message of the peer's arrived there, so the peer switched
+// to it (spec/client.md §7.6). It reports whether anything changed.
 func confirmOn(e *Engine, ct *vault.Contact, rid crypto.ID) bool {
 	for _, rc := range recvCaps(ct) {
 		if rc.Offer != nil && crypto.ID(rc.RecvID) == rid {
 			confirmOffer(e, ct, rc)
+			return true
+		}
+	}
+	return false
+}
+
+// heardOn marks our live mailbox rid heard (vault.RelayCap.Heard) unless
+// moved (the message was a MOVED), and reports whether that changed
+// anything.
+func heardOn(ct *vault.Contact, rid crypto.ID, moved bool) bool {
+	if moved {
+		return false
+	}
+	for _, rc := range liveRecv(ct) {
+		if crypto.ID(rc.RecvID) == rid && !rc.Heard {
+			rc.Heard = true
 			return true
 		}
 	}
@@ -181,7 +209,7 @@ func (r *rx) established(sess *ratchet.Session, body []byte) error {
 		r.event(Event{Type: EventWarning, Err: "dropped a message that does not authenticate"})
 		return nil
 	}
-	r.sess = sess
+	r.sess, r.authed = sess, true
 	if r.meta.Yielded {
 		if err := r.settleYield(sess); err != nil {
 			return err
@@ -213,6 +241,10 @@ type rx struct {
 	sess   *ratchet.Session
 	evs    []Event
 	burned bool
+	// authed is set once the message authenticated (a session's, a
+	// HELLO's or a signed restart); moved when it was a MOVED.
+	authed bool
+	moved  bool
 }
 
 func (r *rx) event(ev Event) {
@@ -240,7 +272,7 @@ func (r *rx) hello(body []byte) (bool, error) {
 	if err != nil || env.Type != format.EnvHello && env.Type != format.EnvHello2 {
 		return false, nil
 	}
-	r.sess = sess
+	r.sess, r.authed = sess, true
 	var relays []vault.RelayCap
 	for _, rc := range recvCaps(r.ct) {
 		relays = append(relays, *rc)
@@ -356,6 +388,7 @@ func (r *rx) apply(env *format.Envelope) error {
 	case format.EnvMove:
 		return r.peerMove(env)
 	case format.EnvMoved:
+		r.moved = true
 		if rc := offered(r.ct, env.Move[:]); rc != nil && rc.Slot == env.Slot {
 			r.confirmOffer(rc)
 		}
