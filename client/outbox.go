@@ -263,7 +263,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				permErr = err
 			default:
 				tempErr = err
-				e.health.failed(sd.relay, now)
+				e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
 				if isConnErr(err) {
 					down[sd.relay] = err
 				}
