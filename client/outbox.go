@@ -251,8 +251,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				d.skeyDone &^= bit
 				e.setNeedSKey(ctx, it.ChatID, true, d.skeyDone)
 				tempErr = err
-			case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown),
-				it.Route != "" && (isCode(err, wire.CodeNotSecured) || isCode(err, wire.CodeNotFound)):
+			case sendRefused(err, it.Route != ""):
 				// Permanent: the peer's mailbox is gone or was secured by
 				// someone else. Retrying cannot help.
 				if d.joining && isCode(err, wire.CodeAuth) {
@@ -318,6 +317,19 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		n += g
 	}
 	return left + n, firstErr
+}
+
+// sendRefused reports whether a SEND's error is permanent
+// (spec/client.md §7.3): the peer's mailbox is gone or secured by someone
+// else, or the item can never be taken. NOT_SECURED is permanent only for
+// a MOVED (route): otherwise the client secures the mailbox again.
+func sendRefused(err error, route bool) bool {
+	switch {
+	case isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize),
+		isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
+		return true
+	}
+	return route && isCode(err, wire.CodeNotSecured)
 }
 
 // sendSlot hands one item to one mailbox of the peer's, securing it

@@ -1,8 +1,11 @@
 package client
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"veil/relay/wire"
 )
 
 // TestRelayHealthOutages: a failure hours after the previous one starts a
@@ -29,5 +32,28 @@ func TestRelayHealthOutages(t *testing.T) {
 	h.failed("r", clk.Now(), SlotDownAfter)
 	if since := h.downSince("r", clk.Now(), SlotDownAfter); !since.IsZero() {
 		t.Fatal("an OK did not end the outage")
+	}
+}
+
+// TestSendNotFoundIsPermanent: a relay answering NOT_FOUND to a SEND
+// says the peer's mailbox is gone: that copy is given up like one refused
+// with AUTH instead of being retried forever; NOT_SECURED is permanent
+// only for a MOVED.
+func TestSendNotFoundIsPermanent(t *testing.T) {
+	for _, c := range []struct {
+		code  wire.Code
+		route bool
+		want  bool
+	}{
+		{wire.CodeNotFound, false, true},
+		{wire.CodeNotFound, true, true},
+		{wire.CodeAuth, false, true},
+		{wire.CodeNotSecured, false, false},
+		{wire.CodeNotSecured, true, true},
+		{wire.CodeRate, false, false},
+	} {
+		if got := sendRefused(fmt.Errorf("client: sending: %w", &wire.Error{Code: c.code}), c.route); got != c.want {
+			t.Errorf("code %v route %v: permanent %v, want %v", c.code, c.route, got, c.want)
+		}
 	}
 }
