@@ -248,7 +248,7 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	// A mailbox on a relay only this machine or network can reach, in a
 	// chat that uses none such, would make us connect where the peer
 	// points inside our own network: refused (spec/client.md §7.6).
-	if reach := RelayReach(sc.Relay); !sc.Drop() && reach != ReachAnyone && !chatReaches(r.ct, reach) {
+	if reach := peerRelayReach(sc.Relay, chatRelays(r.ct)...); !sc.Drop() && reach != "" {
 		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox to " + shortRelay(sc.Relay) +
 			", a relay only " + reach + " can reach: ignored"})
 		return nil
@@ -489,13 +489,11 @@ func (e *Engine) sendFeatures(ctx context.Context, chatID string) {
 	})
 }
 
-// chatReaches reports whether one of ct's relays is one only reach can
-// use (RelayReach).
-func chatReaches(ct *vault.Contact, reach string) bool {
+// chatRelays returns the addresses of ct's relays, ours and the peer's.
+func chatRelays(ct *vault.Contact) []string {
+	out := make([]string, 0, len(ct.Relays))
 	for _, rc := range ct.Relays {
-		if RelayReach(rc.Address) == reach {
-			return true
-		}
+		out = append(out, rc.Address)
 	}
-	return false
+	return out
 }

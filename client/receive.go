@@ -32,8 +32,9 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, body []byte) bool {
 	var evs []Event
 	var burned bool
+	var rxs *rx
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
-		evs, burned = nil, false
+		evs, burned, rxs = nil, false, nil
 		ct, err := tx.Contact(contact)
 		if errors.Is(err, vault.ErrNotFound) {
 			return nil // burned or expired: drop
@@ -68,12 +69,14 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 			return err
 		}
 		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}
+		rxs = r
 		if len(ct.Ratchet) == 0 {
 			if !meta.Pending || !ratchet.IsInitial(body) {
 				return nil
 			}
 			ok, err := r.hello(body)
 			if err != nil || !ok {
+				evs = r.evs
 				return err
 			}
 		} else {
@@ -131,10 +134,15 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 			e.emit(ctx, Event{Type: EventWarning, Chat: contact, Err: err.Error()})
 		}
 	}
+	if rxs != nil {
+		for _, a := range rxs.changed {
+			e.mailboxesChanged(a)
+		}
+	}
 	for _, ev := range evs {
 		e.emit(ctx, ev)
 	}
-	if len(evs) > 0 {
+	if len(evs) > 0 || rxs != nil && len(rxs.changed) > 0 {
 		e.kickOutbox()
 	}
 	return true
@@ -245,6 +253,8 @@ type rx struct {
 	// HELLO's or a signed restart); moved when it was a MOVED.
 	authed bool
 	moved  bool
+	// changed holds relays on which mailboxes of ours were dropped.
+	changed []string
 }
 
 func (r *rx) event(ev Event) {
@@ -280,15 +290,44 @@ func (r *rx) hello(body []byte) (bool, error) {
 	if len(relays) == 0 {
 		return false, errors.New("client: pending invite without a mailbox")
 	}
+	// A mailbox on a relay only this machine or network can reach is
+	// refused unless the invite's relay is one such (spec/client.md
+	// §4.1); a HELLO left with none is not taken.
+	inviteRelay := relays[0].Address
+	var theirs []vault.RelayCap
+	var refused []string
 	if env.Type == format.EnvHello {
-		relays = append(relays[:1], vault.RelayCap{Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]})
+		env.Slots = []format.SlotCap{{SID: env.SID, Cap: env.Cap, Relay: env.Relay}}
+	}
+	for _, sc := range env.Slots {
+		if reach := peerRelayReach(sc.Relay, inviteRelay); reach != "" {
+			refused = append(refused, shortRelay(sc.Relay)+" (only "+reach+" can reach it)")
+			continue
+		}
+		theirs = append(theirs, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot})
+	}
+	for _, rr := range refused {
+		r.event(Event{Type: EventWarning, Err: "the joiner's mailbox on " + rr + " is ignored"})
+	}
+	if len(theirs) == 0 {
+		r.sess, r.authed = nil, false
+		return false, nil
+	}
+	if env.Type == format.EnvHello {
+		// A version 1 answer: our other reply mailboxes are deleted on
+		// their relays (DEL tasks).
+		for _, rc := range relays[1:] {
+			if err := addTasks(r.tx, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey}); err != nil {
+				return false, err
+			}
+			r.changed = append(r.changed, rc.Address)
+		}
+		relays = relays[:1]
 	} else {
 		// HELLO2 answers a version 2 blob, which carried our features.
 		r.meta.PeerFeatures, r.meta.FeaturesSent = env.Features, true
-		for _, sc := range env.Slots {
-			relays = append(relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot})
-		}
 	}
+	relays = append(relays, theirs...)
 	r.ct.Relays = relays
 	r.ct.Nickname = env.Nick
 	r.ct.TheirIdentity = sess.Remote().Bytes()
