@@ -169,9 +169,14 @@ type relayState struct {
 	told      map[string]bool // chats that got chat_relay_down
 }
 
+// outageGap is how long after the previous failure of a relay a new one
+// starts a new outage: longer than any retry interval (retryDelay, at
+// most 5 minutes), so a relay that stays down is one outage.
+const outageGap = 10 * time.Minute
+
 // failed notes a failed attempt on relay at now. A failure more than
-// after since the previous one starts a new outage: two failures hours
-// apart are not one outage of hours.
+// after or outageGap (whichever is longer) since the previous one starts
+// a new outage: two failures hours apart are not one outage of hours.
 func (h *relayHealth) failed(relay string, now time.Time, after time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -183,7 +188,7 @@ func (h *relayHealth) failed(relay string, now time.Time, after time.Duration) {
 		s = &relayState{}
 		h.m[relay] = s
 	}
-	if s.firstFail.IsZero() || now.Sub(s.lastFail) > after || now.Before(s.lastFail) {
+	if s.firstFail.IsZero() || now.Sub(s.lastFail) > max(after, outageGap) || now.Before(s.lastFail) {
 		s.firstFail = now
 	}
 	s.lastFail = now

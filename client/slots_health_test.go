@@ -9,8 +9,8 @@ import (
 )
 
 // TestRelayHealthOutages: a failure hours after the previous one starts a
-// new outage, so it does not count as down at once; failures close
-// together for SlotDownAfter do.
+// new outage, so it does not count as down at once; failures no further
+// apart than retries come, for SlotDownAfter, do.
 func TestRelayHealthOutages(t *testing.T) {
 	clk := newFakeClock()
 	var h relayHealth
@@ -23,7 +23,7 @@ func TestRelayHealthOutages(t *testing.T) {
 	}
 	clk.Add(SlotDownAfter / 2)
 	h.failed("r", clk.Now(), SlotDownAfter)
-	clk.Add(SlotDownAfter)
+	clk.Add(5 * time.Minute) // the longest retry interval
 	h.failed("r", clk.Now(), SlotDownAfter)
 	if since := h.downSince("r", clk.Now(), SlotDownAfter); !since.Equal(start) {
 		t.Fatalf("down since %v, want %v", since, start)
