@@ -319,6 +319,11 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		}
 	}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		for _, m := range mine {
+			if err := unqueueDel(tx, m.rid); err != nil {
+				return err
+			}
+		}
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
 		}

@@ -77,11 +77,39 @@ func (e *Engine) newSecuredMailbox(ctx context.Context, relay string) (*ourMailb
 	if m.rid, m.sid, err = e.relayNew(cctx, c, relay, m.key); err != nil {
 		return nil, fmt.Errorf("client: creating a mailbox: %w", relayErr(relay, err))
 	}
+	// Until the caller records the mailbox (and drops this task in the
+	// same transaction, unqueueDel), a DEL task stands for it: a client
+	// stopped in between leaves no mailbox behind (spec/client.md §7.6).
+	if err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed()})
+	}); err != nil {
+		_ = c.Delete(cctx, m.rid, m.key)
+		return nil, err
+	}
 	if err := c.SecureSender(cctx, m.sid, &m.cap); err != nil {
 		_ = c.Delete(cctx, m.rid, m.key)
 		return nil, fmt.Errorf("client: securing a mailbox: %w", relayErr(relay, err))
 	}
 	return m, nil
+}
+
+// unqueueDel drops the DEL task newSecuredMailbox stored for mailbox
+// rid, which the transaction tx records.
+func unqueueDel(tx *vault.Tx, rid crypto.ID) error {
+	ts, err := getTasks(tx)
+	if err != nil {
+		return err
+	}
+	keep := ts[:0]
+	for _, t := range ts {
+		if t.Kind != "del" || string(t.ID) != string(rid[:]) {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(ts) {
+		return nil
+	}
+	return putTasks(tx, keep)
 }
 
 func (m *ourMailbox) slotCap(slot uint8) format.SlotCap {
@@ -222,6 +250,9 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 	}
 	now := e.now()
 	err = e.withSession(ctx, chatID, func(tx *vault.Tx, s *txSession) error {
+		if err := unqueueDel(tx, m.rid); err != nil {
+			return err
+		}
 		s.ct.Relays = append(s.ct.Relays, vault.RelayCap{Address: relay, RecvID: m.rid[:], RecvKey: m.key.Seed(),
 			Slot: slot, Created: now, Offer: id[:]})
 		env := &format.Envelope{Type: format.EnvMove, Move: id, Slots: []format.SlotCap{m.slotCap(slot)}}

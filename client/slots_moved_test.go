@@ -200,3 +200,41 @@ func TestGarbageRecordsNoDeliveryID(t *testing.T) {
 		t.Fatal("an authenticated message was not recorded")
 	}
 }
+
+// TestMoveStoppedAfterNewLeavesNoMailbox: a mailbox made for a move but
+// not yet recorded (the client stopped in between) is deleted on its
+// relay by the DEL task that stands for it; a move that completes leaves
+// no such task.
+func TestMoveStoppedAfterNewLeavesNoMailbox(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, _ := slotPair(t, clk, a, b)
+	ana.stop()
+	m, err := ana.e.newSecuredMailbox(ctx, a.Address.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := tasksLeft(t, ana.e); n != 1 {
+		t.Fatalf("%d tasks after NEW, want the DEL", n)
+	}
+	if _, err := ana.e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tasksLeft(t, ana.e); n != 0 {
+		t.Fatalf("%d tasks left after the flush", n)
+	}
+	c, err := ana.e.pool.get(ctx, a.Address.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe(ctx, m.rid, m.key); err == nil {
+		t.Fatal("the unrecorded mailbox still exists")
+	}
+	if err := ana.e.MoveChat(ctx, ana.chat, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := tasksLeft(t, ana.e); n != 0 {
+		t.Fatalf("%d tasks after a move, want none", n)
+	}
+}
