@@ -284,6 +284,13 @@ func (r *rx) peerMove(env *format.Envelope) error {
 			", a relay only " + reach + " can reach: ignored"})
 		return nil
 	}
+	// Nothing goes out on a stale session (spec/client.md §13.2), so no
+	// MOVED could confirm it: the offer is not taken, and the peer offers
+	// again after its 21 days.
+	if r.meta.ResetKeys != nil || r.meta.Outdated {
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox while this chat's session restarts: ignored"})
+		return nil
+	}
 	key := fmt.Sprint(sc.Slot)
 	now := r.e.now()
 	if last, ok := r.meta.LastMove[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
@@ -303,9 +310,6 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	}
 	removeRelays(r.ct, func(rc *vault.RelayCap) bool { return rc.Pending != nil && rc.Slot == sc.Slot })
 	r.ct.Relays = append(r.ct.Relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot, Pending: env.Move[:]})
-	if r.meta.ResetKeys != nil || r.meta.Outdated {
-		return nil
-	}
 	moved := &format.Envelope{Type: format.EnvMoved, Move: env.Move, Slot: sc.Slot}
 	return r.e.queueItem(r.tx, r.sess, &vault.OutboxItem{ChatID: r.chat.ID, Route: moveRoute(env.Move)}, moved)
 }

@@ -238,3 +238,31 @@ func TestMoveStoppedAfterNewLeavesNoMailbox(t *testing.T) {
 		t.Fatalf("%d tasks after a move, want none", n)
 	}
 }
+
+// TestMoveDuringRestartNotTaken: a MOVE that arrives while our session
+// is out of date cannot be answered (nothing goes out), so it is not
+// taken: no pending mailbox waits for a MOVED that never comes.
+func TestMoveDuringRestartNotTaken(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	err := ana.e.v.Update(ctx, func(tx *vault.Tx) error {
+		m, err := getMeta(tx, ana.chat)
+		if err != nil {
+			return err
+		}
+		m.Outdated = true
+		return putMeta(tx, ana.chat, &m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.e.MoveChat(ctx, ben.chat, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ignored move", func() bool { return warned(ana, "while this chat's session restarts") == 1 }, ana, ben)
+	if !noMoves(t, ana) {
+		t.Fatal("a move taken while the session is out of date is pending")
+	}
+}
