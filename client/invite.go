@@ -60,6 +60,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	if err != nil {
 		return "", "", err
 	}
+	if err := envelopeRelay(relayAddr); err != nil {
+		return "", "", err
+	}
 	second := ""
 	if len(relays) == 2 {
 		if second, err = e.pickRelay(ctx, relays[1]); err != nil {
@@ -67,6 +70,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		}
 		if second == relayAddr {
 			return "", "", badInput("the two relays of a chat must differ")
+		}
+		if err := envelopeRelay(second); err != nil {
+			return "", "", err
 		}
 	}
 	a, err := wire.ParseAddress(relayAddr)
@@ -276,12 +282,19 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 			return "", err
 		}
 	}
-	var mine []*ourMailbox
+	var ras []string
 	for _, r := range ourRelays {
 		ra, err := e.pickRelay(ctx, r)
 		if err != nil {
 			return "", err
 		}
+		if err := envelopeRelay(ra); err != nil {
+			return "", err
+		}
+		ras = append(ras, ra)
+	}
+	var mine []*ourMailbox
+	for _, ra := range ras {
 		m, err := e.newSecuredMailbox(ctx, ra)
 		if err != nil {
 			return "", err

@@ -196,6 +196,16 @@ func (e *Engine) RotateChat(ctx context.Context, ref string) error {
 	return e.move(ctx, chatID, uint8(first), "")
 }
 
+// envelopeRelay refuses a relay whose address is too long for the
+// envelopes that name our mailboxes (HELLO, HELLO2, MOVE: spec/client.md
+// §5.12), though the relay would take it: checked before any NEW.
+func envelopeRelay(addr string) error {
+	if len(addr) > format.MaxAddressSize {
+		return badInput("the relay address %s is %d bytes long; a chat's relay address may be at most %d bytes", shortRelay(addr), len(addr), format.MaxAddressSize)
+	}
+	return nil
+}
+
 // move makes the new mailbox and queues the MOVE that offers it.
 func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay string) error {
 	e.moveMu.Lock()
@@ -239,6 +249,9 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 	}
 	if meta.ResetKeys != nil || meta.Outdated {
 		return errors.New("client: the chat's session is restarting; move it afterwards")
+	}
+	if err := envelopeRelay(relay); err != nil {
+		return err
 	}
 	m, err := e.newSecuredMailbox(ctx, relay)
 	if err != nil {

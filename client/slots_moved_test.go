@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"veil/client/internal/format"
@@ -264,5 +265,27 @@ func TestMoveDuringRestartNotTaken(t *testing.T) {
 	waitFor(t, "the ignored move", func() bool { return warned(ana, "while this chat's session restarts") == 1 }, ana, ben)
 	if !noMoves(t, ana) {
 		t.Fatal("a move taken while the session is out of date is pending")
+	}
+}
+
+// TestLongRelayAddressRefused: a relay address longer than a HELLO or
+// MOVE can carry is refused for a move or an invite before any mailbox is
+// made.
+func TestLongRelayAddressRefused(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, _ := slotPair(t, clk, a, b)
+	host := strings.Repeat(strings.Repeat("a", 60)+".", 5) + "example"
+	long := "veil+ws://" + host + ":443#" + a.Address.Fingerprint.String()
+	err := ana.e.MoveChat(ctx, ana.chat, 1, long)
+	if err == nil || !strings.Contains(err.Error(), "at most 255 bytes") {
+		t.Fatalf("move to a %d-byte address: %v", len(long), err)
+	}
+	if _, _, err := ana.e.Invite(ctx, InviteOptions{As: "ana", Relays: []string{a.Address.String(), long}}); err == nil || !strings.Contains(err.Error(), "at most 255 bytes") {
+		t.Fatalf("invite to a %d-byte address: %v", len(long), err)
+	}
+	if !noMoves(t, ana) || tasksLeft(t, ana.e) != 0 {
+		t.Fatal("a refused address left a mailbox behind")
 	}
 }
