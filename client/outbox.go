@@ -643,7 +643,11 @@ func (e *Engine) runTask(ctx context.Context, t *task) error {
 			return &wire.Error{Code: wire.CodeMalformed}
 		}
 		copy(capb[:], t.Key)
-		c, err := e.deliver(ctx, t.Relay, hex.EncodeToString(t.ID))
+		iso := t.Chat
+		if iso == "" {
+			iso = hex.EncodeToString(t.ID) // a task stored before it named its chat
+		}
+		c, err := e.deliver(ctx, t.Relay, iso)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,13 @@
 package client
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"veil/internal/socks5test"
 	"veil/relay/wire"
 )
 
@@ -54,6 +57,33 @@ func TestSendNotFoundIsPermanent(t *testing.T) {
 	} {
 		if got := sendRefused(fmt.Errorf("client: sending: %w", &wire.Error{Code: c.code}), c.route); got != c.want {
 			t.Errorf("code %v route %v: permanent %v, want %v", c.code, c.route, got, c.want)
+		}
+	}
+}
+
+// TestBurnSendsOnTheChatsConnection: the BURN tasks that outlive a chat
+// present the chat's SOCKS5 credential (spec/client.md §7.1), not one per
+// mailbox.
+func TestBurnSendsOnTheChatsConnection(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	ana.stop()
+	ben.stop()
+	if err := ben.e.Burn(ctx, ben.chat); err != nil {
+		t.Fatal(err)
+	}
+	px := socks5test.Start(t, "") // refuses: only the credentials count
+	if err := ben.e.SetSOCKS5(ctx, px.Addr); err != nil {
+		t.Fatal(err)
+	}
+	ben.e.Flush(ctx)
+	auths := px.Auths()
+	for _, r := range []string{a.Address.String(), b.Address.String()} {
+		want := ben.e.pool.socksAuth(connKey{addr: r, role: roleSend, iso: ben.chat})
+		if !slices.Contains(auths, want.User+":"+want.Password) {
+			t.Errorf("no send to %s with the chat's credential (got %q)", r, auths)
 		}
 	}
 }
