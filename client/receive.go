@@ -423,6 +423,10 @@ func (r *rx) apply(env *format.Envelope) error {
 	case format.EnvHello, format.EnvHello2:
 		// A repeated HELLO on an established session changes nothing.
 	case format.EnvFeatures:
+		if r.meta.PeerFeatures&format.FeatureMove != 0 && env.Features&format.FeatureMove == 0 {
+			// Said once, when the bit goes: our mailboxes stop rotating.
+			r.event(Event{Type: EventWarning, Err: r.peerName() + "'s veil no longer announces moving mailboxes: this chat's mailboxes stop rotating"})
+		}
 		r.meta.PeerFeatures = env.Features
 	case format.EnvMove:
 		return r.peerMove(env)

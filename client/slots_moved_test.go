@@ -289,3 +289,22 @@ func TestLongRelayAddressRefused(t *testing.T) {
 		t.Fatal("a refused address left a mailbox behind")
 	}
 }
+
+// TestFeaturesDroppedWarnsOnce: a peer that takes back the MOVE feature
+// stops our rotation; the user is told once, however often it repeats.
+func TestFeaturesDroppedWarnsOnce(t *testing.T) {
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	for range 2 {
+		pt, err := (&format.Envelope{Type: format.EnvFeatures}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		queueRaw(t, ben, pt)
+	}
+	exchange(t, ana, ben, "after", 1)
+	if n := warned(ana, "stop rotating"); n != 1 {
+		t.Fatalf("warned %d times, want once", n)
+	}
+}
