@@ -585,7 +585,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 				return err
 			}
 			for _, sc := range ss {
-				if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg}); err != nil {
+				if err := addTasks(tx, task{Kind: "send", Relay: sc.Address, ID: sc.SendID, Key: sc.SendCred, Payload: msg, Chat: ct.ID}); err != nil {
 					return err
 				}
 			}

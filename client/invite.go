@@ -60,6 +60,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 	if err != nil {
 		return "", "", err
 	}
+	if err := envelopeRelay(relayAddr); err != nil {
+		return "", "", err
+	}
 	second := ""
 	if len(relays) == 2 {
 		if second, err = e.pickRelay(ctx, relays[1]); err != nil {
@@ -67,6 +70,9 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		}
 		if second == relayAddr {
 			return "", "", badInput("the two relays of a chat must differ")
+		}
+		if err := envelopeRelay(second); err != nil {
+			return "", "", err
 		}
 	}
 	a, err := wire.ParseAddress(relayAddr)
@@ -241,12 +247,23 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	// Our mailboxes, secured at once by us with the capabilities we hand
 	// to the inviter inside the encrypted first message.
 	v2 := len(blob.Extra) > 0
+	// The inviter's second relay, when only this machine or network can
+	// reach it and the invite's own relay is not one such, is left out:
+	// we answer on the invite's relay alone (spec/client.md §4.1).
+	second := v2
+	var warn string
+	if v2 {
+		if reach := peerRelayReach(format.RelayBase(blob.Extra[0].Relay), addr); reach != "" {
+			second = false
+			warn = "the invite's second relay " + shortRelay(format.RelayBase(blob.Extra[0].Relay)) + " can be reached from " + reach + " only: ignored, the chat uses the invite's relay"
+		}
+	}
 	ourRelays := opt.Relays
 	switch {
 	case len(ourRelays) > 0:
 	case opt.Relay != "":
 		ourRelays = []string{opt.Relay}
-	case v2:
+	case second:
 		ourRelays = []string{addr, format.RelayBase(blob.Extra[0].Relay)}
 	default:
 		ourRelays = []string{addr}
@@ -259,18 +276,25 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	if err := e.takePassword(ctx, addr, k.Relay.Password); err != nil {
 		return "", err
 	}
-	if v2 {
+	if second {
 		x := blob.Extra[0].Relay
 		if err := e.takePassword(ctx, format.RelayBase(x), rosterPassword(x)); err != nil {
 			return "", err
 		}
 	}
-	var mine []*ourMailbox
+	var ras []string
 	for _, r := range ourRelays {
 		ra, err := e.pickRelay(ctx, r)
 		if err != nil {
 			return "", err
 		}
+		if err := envelopeRelay(ra); err != nil {
+			return "", err
+		}
+		ras = append(ras, ra)
+	}
+	var mine []*ourMailbox
+	for _, ra := range ras {
 		m, err := e.newSecuredMailbox(ctx, ra)
 		if err != nil {
 			return "", err
@@ -278,7 +302,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		mine = append(mine, m)
 	}
 	theirs := []vault.RelayCap{{Address: addr, SendID: blob.SID[:]}}
-	if v2 {
+	if second {
 		xa, err := wire.ParseCredentialed(blob.Extra[0].Relay)
 		if err != nil {
 			return "", fmt.Errorf("client: invite relay: %w", err)
@@ -308,6 +332,11 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		}
 	}
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		for _, m := range mine {
+			if err := unqueueDel(tx, m.rid); err != nil {
+				return err
+			}
+		}
 		if err := e.queue(tx, sess, chatID, "", env); err != nil {
 			return err
 		}
@@ -333,6 +362,9 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 	}
 	for _, m := range mine {
 		e.mailboxesChanged(m.relay)
+	}
+	if warn != "" {
+		e.emit(ctx, Event{Type: EventWarning, Chat: chatID, Err: warn})
 	}
 	e.kickOutbox()
 	return chatID, nil

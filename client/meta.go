@@ -68,11 +68,14 @@ type chatMeta struct {
 // BURN message to a peer whose chat we already erased, or deleting a
 // mailbox (spec/client.md §7.3).
 type task struct {
-	Kind    string    `json:"kind"` // "send" or "del"
-	Relay   string    `json:"relay"`
-	ID      []byte    `json:"id"`
-	Key     []byte    `json:"key"` // sender capability or recipient key seed (secret)
-	Payload []byte    `json:"payload,omitempty"`
+	Kind    string `json:"kind"` // "send" or "del"
+	Relay   string `json:"relay"`
+	ID      []byte `json:"id"`
+	Key     []byte `json:"key"` // sender capability or recipient key seed (secret)
+	Payload []byte `json:"payload,omitempty"`
+	// Chat is the chat a "send" task is for: its connection is the
+	// chat's (spec/client.md §7.1), though the chat is gone.
+	Chat    string    `json:"chat,omitempty"`
 	NextTry time.Time `json:"next_try,omitzero"`
 	Tries   int       `json:"tries,omitempty"`
 }

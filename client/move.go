@@ -77,11 +77,39 @@ func (e *Engine) newSecuredMailbox(ctx context.Context, relay string) (*ourMailb
 	if m.rid, m.sid, err = e.relayNew(cctx, c, relay, m.key); err != nil {
 		return nil, fmt.Errorf("client: creating a mailbox: %w", relayErr(relay, err))
 	}
+	// Until the caller records the mailbox (and drops this task in the
+	// same transaction, unqueueDel), a DEL task stands for it: a client
+	// stopped in between leaves no mailbox behind (spec/client.md §7.6).
+	if err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed()})
+	}); err != nil {
+		_ = c.Delete(cctx, m.rid, m.key)
+		return nil, err
+	}
 	if err := c.SecureSender(cctx, m.sid, &m.cap); err != nil {
 		_ = c.Delete(cctx, m.rid, m.key)
 		return nil, fmt.Errorf("client: securing a mailbox: %w", relayErr(relay, err))
 	}
 	return m, nil
+}
+
+// unqueueDel drops the DEL task newSecuredMailbox stored for mailbox
+// rid, which the transaction tx records.
+func unqueueDel(tx *vault.Tx, rid crypto.ID) error {
+	ts, err := getTasks(tx)
+	if err != nil {
+		return err
+	}
+	keep := ts[:0]
+	for _, t := range ts {
+		if t.Kind != "del" || string(t.ID) != string(rid[:]) {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(ts) {
+		return nil
+	}
+	return putTasks(tx, keep)
 }
 
 func (m *ourMailbox) slotCap(slot uint8) format.SlotCap {
@@ -168,6 +196,16 @@ func (e *Engine) RotateChat(ctx context.Context, ref string) error {
 	return e.move(ctx, chatID, uint8(first), "")
 }
 
+// envelopeRelay refuses a relay whose address is too long for the
+// envelopes that name our mailboxes (HELLO, HELLO2, MOVE: spec/client.md
+// §5.12), though the relay would take it: checked before any NEW.
+func envelopeRelay(addr string) error {
+	if len(addr) > format.MaxAddressSize {
+		return badInput("the relay address %s is %d bytes long; a chat's relay address may be at most %d bytes", shortRelay(addr), len(addr), format.MaxAddressSize)
+	}
+	return nil
+}
+
 // move makes the new mailbox and queues the MOVE that offers it.
 func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay string) error {
 	e.moveMu.Lock()
@@ -212,6 +250,9 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 	if meta.ResetKeys != nil || meta.Outdated {
 		return errors.New("client: the chat's session is restarting; move it afterwards")
 	}
+	if err := envelopeRelay(relay); err != nil {
+		return err
+	}
 	m, err := e.newSecuredMailbox(ctx, relay)
 	if err != nil {
 		return err
@@ -222,6 +263,9 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 	}
 	now := e.now()
 	err = e.withSession(ctx, chatID, func(tx *vault.Tx, s *txSession) error {
+		if err := unqueueDel(tx, m.rid); err != nil {
+			return err
+		}
 		s.ct.Relays = append(s.ct.Relays, vault.RelayCap{Address: relay, RecvID: m.rid[:], RecvKey: m.key.Seed(),
 			Slot: slot, Created: now, Offer: id[:]})
 		env := &format.Envelope{Type: format.EnvMove, Move: id, Slots: []format.SlotCap{m.slotCap(slot)}}
@@ -248,9 +292,16 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	// A mailbox on a relay only this machine or network can reach, in a
 	// chat that uses none such, would make us connect where the peer
 	// points inside our own network: refused (spec/client.md §7.6).
-	if reach := RelayReach(sc.Relay); !sc.Drop() && reach != ReachAnyone && !chatReaches(r.ct, reach) {
+	if reach := peerRelayReach(sc.Relay, chatRelays(r.ct)...); !sc.Drop() && reach != "" {
 		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox to " + shortRelay(sc.Relay) +
 			", a relay only " + reach + " can reach: ignored"})
+		return nil
+	}
+	// Nothing goes out on a stale session (spec/client.md §13.2), so no
+	// MOVED could confirm it: the offer is not taken, and the peer offers
+	// again after its 21 days.
+	if r.meta.ResetKeys != nil || r.meta.Outdated {
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox while this chat's session restarts: ignored"})
 		return nil
 	}
 	key := fmt.Sprint(sc.Slot)
@@ -272,9 +323,6 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	}
 	removeRelays(r.ct, func(rc *vault.RelayCap) bool { return rc.Pending != nil && rc.Slot == sc.Slot })
 	r.ct.Relays = append(r.ct.Relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot, Pending: env.Move[:]})
-	if r.meta.ResetKeys != nil || r.meta.Outdated {
-		return nil
-	}
 	moved := &format.Envelope{Type: format.EnvMoved, Move: env.Move, Slot: sc.Slot}
 	return r.e.queueItem(r.tx, r.sess, &vault.OutboxItem{ChatID: r.chat.ID, Route: moveRoute(env.Move)}, moved)
 }
@@ -402,12 +450,18 @@ func (e *Engine) rotateDue(ctx context.Context) {
 				feats = append(feats, ct.ID)
 			}
 			dirty, busy := false, false
+			// A retired mailbox goes only once the peer was heard on the
+			// slot's new one: until then it may still be the peer's.
+			heard := map[uint8]bool{}
+			for _, rc := range liveRecv(ct) {
+				heard[rc.Slot] = heard[rc.Slot] || rc.Heard
+			}
 			var tasks []task
 			removeRelays(ct, func(rc *vault.RelayCap) bool {
 				if len(rc.RecvID) == 0 {
 					return false
 				}
-				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
 					rc.Offer != nil && now.Sub(rc.Created) >= offerGiveUp
 				if gone {
 					tasks = append(tasks, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey})
@@ -483,13 +537,11 @@ func (e *Engine) sendFeatures(ctx context.Context, chatID string) {
 	})
 }
 
-// chatReaches reports whether one of ct's relays is one only reach can
-// use (RelayReach).
-func chatReaches(ct *vault.Contact, reach string) bool {
+// chatRelays returns the addresses of ct's relays, ours and the peer's.
+func chatRelays(ct *vault.Contact) []string {
+	out := make([]string, 0, len(ct.Relays))
 	for _, rc := range ct.Relays {
-		if RelayReach(rc.Address) == reach {
-			return true
-		}
+		out = append(out, rc.Address)
 	}
-	return false
+	return out
 }

@@ -251,8 +251,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				d.skeyDone &^= bit
 				e.setNeedSKey(ctx, it.ChatID, true, d.skeyDone)
 				tempErr = err
-			case isCode(err, wire.CodeAuth), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown),
-				it.Route != "" && (isCode(err, wire.CodeNotSecured) || isCode(err, wire.CodeNotFound)):
+			case sendRefused(err, it.Route != ""):
 				// Permanent: the peer's mailbox is gone or was secured by
 				// someone else. Retrying cannot help.
 				if d.joining && isCode(err, wire.CodeAuth) {
@@ -263,7 +262,7 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				permErr = err
 			default:
 				tempErr = err
-				e.health.failed(sd.relay, now)
+				e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
 				if isConnErr(err) {
 					down[sd.relay] = err
 				}
@@ -285,17 +284,17 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 			if err := e.failed(ctx, it, permErr); err != nil {
 				return left, err
 			}
-		case e.slotsDown(ctx, it.ChatID, targets, missing, now) && (it.Done != 0 || it.Route != ""):
+		case e.slotsDown(ctx, it.ChatID, targets, missing, now) && it.Done != 0:
 			// The other slot took it; the copies for a relay down this
-			// long are given up (spec/client.md §7.3). A MOVED whose
-			// mailbox stays unreachable fails: the old one is kept.
-			var err error
-			if it.Done != 0 {
-				err = e.sent(ctx, it)
-			} else {
-				err = e.failed(ctx, it, tempErr)
+			// long are given up (spec/client.md §7.3).
+			if err := e.sent(ctx, it); err != nil {
+				return left, err
 			}
-			if err != nil {
+		case it.Route != "" && now.Sub(it.Created) >= offerGiveUp:
+			// A MOVED is retried while the peer may still wait for it:
+			// the relay may have stored one whose reply was lost, and the
+			// peer then leaves the old mailbox (spec/client.md §7.6).
+			if err := e.failed(ctx, it, tempErr); err != nil {
 				return left, err
 			}
 		default:
@@ -318,6 +317,19 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 		n += g
 	}
 	return left + n, firstErr
+}
+
+// sendRefused reports whether a SEND's error is permanent
+// (spec/client.md §7.3): the peer's mailbox is gone or secured by someone
+// else, or the item can never be taken. NOT_SECURED is permanent only for
+// a MOVED (route): otherwise the client secures the mailbox again.
+func sendRefused(err error, route bool) bool {
+	switch {
+	case isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize),
+		isCode(err, wire.CodeMalformed), isCode(err, wire.CodeUnknown):
+		return true
+	}
+	return route && isCode(err, wire.CodeNotSecured)
 }
 
 // sendSlot hands one item to one mailbox of the peer's, securing it
@@ -631,7 +643,11 @@ func (e *Engine) runTask(ctx context.Context, t *task) error {
 			return &wire.Error{Code: wire.CodeMalformed}
 		}
 		copy(capb[:], t.Key)
-		c, err := e.deliver(ctx, t.Relay, hex.EncodeToString(t.ID))
+		iso := t.Chat
+		if iso == "" {
+			iso = hex.EncodeToString(t.ID) // a task stored before it named its chat
+		}
+		c, err := e.deliver(ctx, t.Relay, iso)
 		if err != nil {
 			return err
 		}

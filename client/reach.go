@@ -64,3 +64,22 @@ func ReachWarning(reach string) string {
 	return "this invite's relay can be reached from " + reach + " only, so the key works only there (and only while that relay runs); " +
 		"for someone elsewhere, add a relay they can reach (veil relay add URL) and invite on it (--relay URL)"
 }
+
+// peerRelayReach returns who alone can reach addr, a relay a peer names
+// (an invite's second relay, a HELLO's mailbox, a MOVE), when that is not
+// anyone and none of ours (the chat's relays, or the invite's) is one
+// only the same can reach; "" otherwise. Such an address is refused: a
+// peer must not make us connect inside our own machine or network
+// (spec/client.md §4.1, §7.6).
+func peerRelayReach(addr string, ours ...string) string {
+	reach := RelayReach(addr)
+	if reach == ReachAnyone {
+		return ""
+	}
+	for _, o := range ours {
+		if RelayReach(o) == reach {
+			return ""
+		}
+	}
+	return reach
+}

@@ -32,8 +32,9 @@ func (e *Engine) receive(ctx context.Context, contact string, body []byte) bool 
 func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, body []byte) bool {
 	var evs []Event
 	var burned bool
+	var rxs *rx
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
-		evs, burned = nil, false
+		evs, burned, rxs = nil, false, nil
 		ct, err := tx.Contact(contact)
 		if errors.Is(err, vault.ErrNotFound) {
 			return nil // burned or expired: drop
@@ -59,21 +60,23 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		}
 		did := format.DeliveryID(body)
 		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
-			if err == nil && confirmOn(e, &ct, rid) {
-				return tx.PutContact(&ct) // the second copy came through the new mailbox
+			// A copy of a message that authenticated: through a live
+			// mailbox it shows the peer sends there. It confirms no
+			// offer: a relay can replay an old body onto a new mailbox.
+			if err == nil && heardOn(&ct, rid, false) {
+				return tx.PutContact(&ct)
 			}
 			return err
 		}
-		if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
-			return err
-		}
 		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}
+		rxs = r
 		if len(ct.Ratchet) == 0 {
 			if !meta.Pending || !ratchet.IsInitial(body) {
 				return nil
 			}
 			ok, err := r.hello(body)
 			if err != nil || !ok {
+				evs = r.evs
 				return err
 			}
 		} else {
@@ -85,8 +88,20 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 				return err
 			}
 			evs = r.evs
-			if r.sess != nil && !r.burned {
-				confirmOn(e, &ct, rid)
+			if r.authed && !r.burned {
+				if !r.moved {
+					confirmOn(e, &ct, rid)
+				}
+				heardOn(&ct, rid, r.moved)
+			}
+		}
+		// Only a body that authenticated is recorded (spec/client.md
+		// §7.5), so that a relay cannot fill the vault with garbage; a
+		// MOVED is not, so that its copy sent again after a lost reply is
+		// never taken for a message on the new mailbox.
+		if r.authed && !r.moved {
+			if err := tx.PutDelivery(contact, did, e.now().Add(deliveryExpiry)); err != nil {
+				return err
 			}
 		}
 		if r.sess == nil {
@@ -119,22 +134,43 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 			e.emit(ctx, Event{Type: EventWarning, Chat: contact, Err: err.Error()})
 		}
 	}
+	if rxs != nil {
+		for _, a := range rxs.changed {
+			e.mailboxesChanged(a)
+		}
+	}
 	for _, ev := range evs {
 		e.emit(ctx, ev)
 	}
-	if len(evs) > 0 {
+	if len(evs) > 0 || rxs != nil && len(rxs.changed) > 0 {
 		e.kickOutbox()
 	}
 	return true
 }
 
-// confirmOn confirms our offered mailbox rid, if it is one: a message of
-// the peer's arrived there, so the peer switched to it (spec/client.md
-// §7.6). It reports whether anything changed.
+// confirmOn confirms our offered mailbox rid, if it is one: a new
+// authenticated message of the peer's arrived there, so the peer switched
+// to it (spec/client.md §7.6). It reports whether anything changed.
 func confirmOn(e *Engine, ct *vault.Contact, rid crypto.ID) bool {
 	for _, rc := range recvCaps(ct) {
 		if rc.Offer != nil && crypto.ID(rc.RecvID) == rid {
 			confirmOffer(e, ct, rc)
+			return true
+		}
+	}
+	return false
+}
+
+// heardOn marks our live mailbox rid heard (vault.RelayCap.Heard) unless
+// moved (the message was a MOVED), and reports whether that changed
+// anything.
+func heardOn(ct *vault.Contact, rid crypto.ID, moved bool) bool {
+	if moved {
+		return false
+	}
+	for _, rc := range liveRecv(ct) {
+		if crypto.ID(rc.RecvID) == rid && !rc.Heard {
+			rc.Heard = true
 			return true
 		}
 	}
@@ -181,7 +217,7 @@ func (r *rx) established(sess *ratchet.Session, body []byte) error {
 		r.event(Event{Type: EventWarning, Err: "dropped a message that does not authenticate"})
 		return nil
 	}
-	r.sess = sess
+	r.sess, r.authed = sess, true
 	if r.meta.Yielded {
 		if err := r.settleYield(sess); err != nil {
 			return err
@@ -213,6 +249,12 @@ type rx struct {
 	sess   *ratchet.Session
 	evs    []Event
 	burned bool
+	// authed is set once the message authenticated (a session's, a
+	// HELLO's or a signed restart); moved when it was a MOVED.
+	authed bool
+	moved  bool
+	// changed holds relays on which mailboxes of ours were dropped.
+	changed []string
 }
 
 func (r *rx) event(ev Event) {
@@ -240,7 +282,7 @@ func (r *rx) hello(body []byte) (bool, error) {
 	if err != nil || env.Type != format.EnvHello && env.Type != format.EnvHello2 {
 		return false, nil
 	}
-	r.sess = sess
+	r.sess, r.authed = sess, true
 	var relays []vault.RelayCap
 	for _, rc := range recvCaps(r.ct) {
 		relays = append(relays, *rc)
@@ -248,15 +290,44 @@ func (r *rx) hello(body []byte) (bool, error) {
 	if len(relays) == 0 {
 		return false, errors.New("client: pending invite without a mailbox")
 	}
+	// A mailbox on a relay only this machine or network can reach is
+	// refused unless the invite's relay is one such (spec/client.md
+	// §4.1); a HELLO left with none is not taken.
+	inviteRelay := relays[0].Address
+	var theirs []vault.RelayCap
+	var refused []string
 	if env.Type == format.EnvHello {
-		relays = append(relays[:1], vault.RelayCap{Address: env.Relay, SendID: env.SID[:], SendCred: env.Cap[:]})
+		env.Slots = []format.SlotCap{{SID: env.SID, Cap: env.Cap, Relay: env.Relay}}
+	}
+	for _, sc := range env.Slots {
+		if reach := peerRelayReach(sc.Relay, inviteRelay); reach != "" {
+			refused = append(refused, shortRelay(sc.Relay)+" (only "+reach+" can reach it)")
+			continue
+		}
+		theirs = append(theirs, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot})
+	}
+	for _, rr := range refused {
+		r.event(Event{Type: EventWarning, Err: "the joiner's mailbox on " + rr + " is ignored"})
+	}
+	if len(theirs) == 0 {
+		r.sess, r.authed = nil, false
+		return false, nil
+	}
+	if env.Type == format.EnvHello {
+		// A version 1 answer: our other reply mailboxes are deleted on
+		// their relays (DEL tasks).
+		for _, rc := range relays[1:] {
+			if err := addTasks(r.tx, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey}); err != nil {
+				return false, err
+			}
+			r.changed = append(r.changed, rc.Address)
+		}
+		relays = relays[:1]
 	} else {
 		// HELLO2 answers a version 2 blob, which carried our features.
 		r.meta.PeerFeatures, r.meta.FeaturesSent = env.Features, true
-		for _, sc := range env.Slots {
-			relays = append(relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot})
-		}
 	}
+	relays = append(relays, theirs...)
 	r.ct.Relays = relays
 	r.ct.Nickname = env.Nick
 	r.ct.TheirIdentity = sess.Remote().Bytes()
@@ -352,10 +423,15 @@ func (r *rx) apply(env *format.Envelope) error {
 	case format.EnvHello, format.EnvHello2:
 		// A repeated HELLO on an established session changes nothing.
 	case format.EnvFeatures:
+		if r.meta.PeerFeatures&format.FeatureMove != 0 && env.Features&format.FeatureMove == 0 {
+			// Said once, when the bit goes: our mailboxes stop rotating.
+			r.event(Event{Type: EventWarning, Err: r.peerName() + "'s veil no longer announces moving mailboxes: this chat's mailboxes stop rotating"})
+		}
 		r.meta.PeerFeatures = env.Features
 	case format.EnvMove:
 		return r.peerMove(env)
 	case format.EnvMoved:
+		r.moved = true
 		if rc := offered(r.ct, env.Move[:]); rc != nil && rc.Slot == env.Slot {
 			r.confirmOffer(rc)
 		}

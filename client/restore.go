@@ -340,6 +340,7 @@ func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 		r.event(Event{Type: EventWarning, Err: "dropped a session restart that is not signed by this contact"})
 		return nil
 	}
+	r.authed = true
 	self, err := ratchet.ParseIdentity(r.ct.OurIdentity)
 	if err != nil {
 		r.event(Event{Type: EventWarning, Err: r.peerName() + " restored veil from a backup, but this chat was made by an older veil that cannot restart its session: burn it and invite again"})
@@ -500,7 +501,7 @@ func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	r.sess = ns
+	r.sess, r.authed = ns, true
 	r.meta.ResetKeys, r.meta.Yielded, r.meta.Restored = nil, false, false
 	// Every offer of the peer made before now is stale: refuse a late or
 	// replayed one (spec/session.md §13.3 rule 1).
@@ -555,6 +556,7 @@ func (r *rx) oldCopy(body []byte, cur *ratchet.Session) (bool, error) {
 		old.Wipe()
 		return false, nil
 	}
+	r.authed = true
 	if r.meta.SupersededNewer || cur.AwaitingReply() {
 		r.meta.Superseded, r.meta.SupersededNewer = cur.Marshal(), !r.meta.SupersededNewer
 		r.sess = old

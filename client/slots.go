@@ -164,12 +164,20 @@ func (h *relayHealth) quiet(rid crypto.ID, now time.Time) bool {
 }
 
 type relayState struct {
-	firstFail time.Time
+	firstFail time.Time // the start of the current outage
+	lastFail  time.Time
 	told      map[string]bool // chats that got chat_relay_down
 }
 
-// failed notes a failed attempt on relay at now.
-func (h *relayHealth) failed(relay string, now time.Time) {
+// outageGap is how long after the previous failure of a relay a new one
+// starts a new outage: longer than any retry interval (retryDelay, at
+// most 5 minutes), so a relay that stays down is one outage.
+const outageGap = 10 * time.Minute
+
+// failed notes a failed attempt on relay at now. A failure more than
+// after or outageGap (whichever is longer) since the previous one starts
+// a new outage: two failures hours apart are not one outage of hours.
+func (h *relayHealth) failed(relay string, now time.Time, after time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
@@ -180,9 +188,10 @@ func (h *relayHealth) failed(relay string, now time.Time) {
 		s = &relayState{}
 		h.m[relay] = s
 	}
-	if s.firstFail.IsZero() {
+	if s.firstFail.IsZero() || now.Sub(s.lastFail) > max(after, outageGap) || now.Before(s.lastFail) {
 		s.firstFail = now
 	}
+	s.lastFail = now
 }
 
 // ok notes a success on relay and returns the chats told it was down.

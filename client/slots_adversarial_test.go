@@ -69,9 +69,9 @@ func warned(p *slotPeer, text string) int {
 }
 
 // TestPeerLiesAboutAMove: ben offers a mailbox secured by someone else,
-// then one on a relay that does not answer. Ana's MOVED is refused (or
-// never taken), so she keeps the old mailbox, says so, and the chat goes
-// on.
+// then one on a relay that does not answer. Ana's MOVED is refused (or,
+// retried, never taken within the 21 days ben keeps an offer), so she
+// keeps the old mailbox, says so, and the chat goes on.
 func TestPeerLiesAboutAMove(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock()
@@ -102,6 +102,11 @@ func TestPeerLiesAboutAMove(t *testing.T) {
 	waitFor(t, "the pending move", func() bool { return !noMoves(t, ana) }, ana, ben)
 	exchange(t, ana, ben, "meanwhile", 3)
 	clk.Add(2 * SlotDownAfter)
+	ana.e.Flush(ctx)
+	if noMoves(t, ana) || warned(ana, "new mailbox does not work") != 1 {
+		t.Fatal("a move whose relay fails for a while was given up")
+	}
+	clk.Add(offerGiveUp)
 	waitFor(t, "the unreachable move", func() bool { return warned(ana, "new mailbox does not work") == 2 }, ana, ben)
 
 	if got := sendIDs(t, ana); len(got) != 2 || got[0] != before[0] || got[1] != before[1] {

@@ -46,6 +46,10 @@ type RelayCap struct {
 	// Pending is set on a mailbox of the peer's that its MOVE offered (the
 	// move ID) until our MOVED reached it: meanwhile only MOVED goes there.
 	Pending []byte `json:",omitempty"`
+	// Heard is set on our mailbox once a new authenticated message of
+	// the peer's other than MOVED arrived on it: the peer sends there, so
+	// the mailbox it replaced may be deleted.
+	Heard bool `json:",omitempty"`
 }
 
 // Contact is one peer: a fresh identity per contact (architecture §3).

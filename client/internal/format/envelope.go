@@ -50,7 +50,7 @@ const (
 	WireIDSize     = 16  // a message's wire ID
 	MaxNick        = 64  // bytes of a nickname
 	MaxReceiptIDs  = 64  // IDs in one receipt
-	maxAddressSize = 255 // a relay address in HELLO
+	MaxAddressSize = 255 // a relay address in HELLO, HELLO2 and MOVE
 	// MaxReaction bounds a REACT's reaction in bytes (§5.9); zero bytes
 	// take our reaction back.
 	MaxReaction = 32
@@ -139,7 +139,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 		}
 		b = append(b, e.Kind)
 	case EnvHello:
-		if len(e.Relay) > maxAddressSize || len(e.Nick) > MaxNick {
+		if len(e.Relay) > MaxAddressSize || len(e.Nick) > MaxNick {
 			return nil, fmt.Errorf("%w: hello field too long", errEnvelope)
 		}
 		b = append(b, e.ID[:]...)

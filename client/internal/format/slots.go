@@ -59,7 +59,7 @@ func (s *SlotCap) Drop() bool {
 }
 
 func appendSlotCap(b []byte, s *SlotCap) ([]byte, error) {
-	if s.Slot >= MaxSlots || len(s.Relay) > maxAddressSize {
+	if s.Slot >= MaxSlots || len(s.Relay) > MaxAddressSize {
 		return nil, fmt.Errorf("%w: slot %d or relay address out of range", errEnvelope, s.Slot)
 	}
 	if s.Relay == "" && !s.Drop() {
@@ -132,7 +132,7 @@ func parseSlotCap(r []byte, drop bool) (SlotCap, []byte, error) {
 	if s.Slot >= MaxSlots {
 		return s, nil, fmt.Errorf("%w: slot %d", errEnvelope, s.Slot)
 	}
-	if n > maxAddressSize || len(r) < n {
+	if n > MaxAddressSize || len(r) < n {
 		return s, nil, fmt.Errorf("%w: bad relay address length", errEnvelope)
 	}
 	addr := r[:n]

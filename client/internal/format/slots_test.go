@@ -3,7 +3,10 @@ package format
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+
 	"veil/crypto"
 	"veil/ratchet"
 )
@@ -107,5 +110,21 @@ func TestInviteBlobV2(t *testing.T) {
 	bad[1+ratchet.BundleSize+24] = 2 // two extra mailboxes
 	if _, err := ParseInviteBlob(bad); err == nil {
 		t.Fatal("two extra mailboxes accepted")
+	}
+}
+
+// TestSlotCapRedacted: no verb prints a SlotCap's capability or sender ID.
+func TestSlotCapRedacted(t *testing.T) {
+	s := SlotCap{Slot: 1, SID: crypto.ID{0xab, 0xcd}, Relay: "veil+ws://r.example:1#x"}
+	for i := range s.Cap {
+		s.Cap[i] = 0xee
+	}
+	for _, v := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, x := range []any{s, &s, []SlotCap{s}} {
+			out := fmt.Sprintf(v, x)
+			if strings.Contains(strings.ToLower(out), "eeee") || strings.Contains(out, "238") || strings.Contains(strings.ToLower(out), "abcd") || strings.Contains(out, "171") {
+				t.Errorf("%s printed %s", v, out)
+			}
+		}
 	}
 }
