@@ -659,7 +659,7 @@ func TestGroupMoveReported(t *testing.T) {
 // follow one between such addresses or between public ones.
 func TestGroupRefusesLocalMove(t *testing.T) {
 	const fp = "#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	pub1, pub2 := "veil+ws://relay.example:7070"+fp, "veil+ws://203.0.113.9:443"+fp
+	pub1, pub2 := "veil+ws://relay.example:7070"+fp, "veil+ws://8.8.8.8:443"+fp
 	lan, loop, link := "veil+ws://192.168.1.20:7070"+fp, "veil+ws://127.0.0.1:7070"+fp, "veil+ws://[fe80::1]:7070"+fp
 	for _, tc := range []struct {
 		was, to []string

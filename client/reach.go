@@ -13,7 +13,7 @@ import (
 const (
 	ReachAnyone  = ""             // a public address or a host name
 	ReachMachine = "this machine" // loopback: 127.0.0.0/8, ::1, localhost
-	ReachNetwork = "this network" // private or link-local: 10/8, 172.16/12, 192.168/16, fc00::/7, fe80::/10, 169.254/16
+	ReachNetwork = "this network" // any other address that is not public: private, link-local, CGNAT, … (wire.PublicIP)
 )
 
 // RelayReach says who can reach the relay at addr (spec/client.md §4.1):
@@ -36,11 +36,14 @@ func hostReach(host string) string {
 	if err != nil {
 		return ReachAnyone
 	}
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("")
 	switch {
 	case ip.IsLoopback() || ip.IsUnspecified():
 		return ReachMachine
-	case ip.IsPrivate() || ip.IsLinkLocalUnicast():
+	case !wire.PublicIP(ip):
+		// Private, link-local, shared (CGNAT), a translation of such
+		// an address, or another block that is not globally reachable:
+		// the relay's own table (spec/relay.md §7.6.2).
 		return ReachNetwork
 	}
 	return ReachAnyone
