@@ -53,6 +53,7 @@ type Limits struct {
 	MaxForwardDests int           // destination relays a forwarder keeps state for
 	ForwardIdle     time.Duration // an unused relay-to-relay connection is closed after this
 	MaxR2RConns     int           // relay-to-relay connections per destination
+	MaxR2RTotal     int           // relay-to-relay connections to all destinations
 	ForwardInFlight int           // FWDs waiting for their destination, per destination
 	ForwardTimeout  time.Duration // for dialling a destination, and for its reply
 	// ForwardDestsPerMinute is how many destinations one client
@@ -83,6 +84,7 @@ var DefaultLimits = Limits{
 	MaxForwardDests:  1000,
 	ForwardIdle:      2 * time.Minute,
 	MaxR2RConns:      16,
+	MaxR2RTotal:      1024,
 	ForwardInFlight:  4096,
 	ForwardTimeout:   10 * time.Second,
 
@@ -116,7 +118,7 @@ func (l Limits) withDefaults() Limits {
 	}{
 		{&l.MaxPending, d.MaxPending}, {&l.MaxSubs, d.MaxSubs}, {&l.MaxLogSubs, d.MaxLogSubs}, {&l.Window, d.Window},
 		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
-		{&l.MaxRoutes, d.MaxRoutes}, {&l.MaxForwardDests, d.MaxForwardDests}, {&l.MaxR2RConns, d.MaxR2RConns},
+		{&l.MaxRoutes, d.MaxRoutes}, {&l.MaxForwardDests, d.MaxForwardDests}, {&l.MaxR2RConns, d.MaxR2RConns}, {&l.MaxR2RTotal, d.MaxR2RTotal},
 		{&l.ForwardInFlight, d.ForwardInFlight}, {&l.ForwardDestsPerMinute, d.ForwardDestsPerMinute},
 	} {
 		if *p.v <= 0 {

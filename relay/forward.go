@@ -26,6 +26,7 @@ type forwarder struct {
 	mu    sync.Mutex          // guards dests
 	dests map[string]*fwdDest // by canonical address
 	fails failCache           // destinations that failed, and until when they are not dialled
+	conns atomic.Int32        // relay-to-relay connections open, to all destinations
 }
 
 // fwdDest is one destination relay.
@@ -50,6 +51,16 @@ type r2rConn struct {
 	// rate, §11), so F spreads its FWDs over more connections before D
 	// answers RATE.
 	pace *rate.Limiter
+	once sync.Once
+	open *atomic.Int32 // the forwarder's count of open connections
+}
+
+// close closes the connection and counts it out, once.
+func (rc *r2rConn) close() {
+	rc.once.Do(func() {
+		rc.c.Close()
+		rc.open.Add(-1)
+	})
 }
 
 // fwdRoute is one route of a client connection (§7.6.2).
@@ -204,7 +215,7 @@ func (fw *forwarder) releaseFailed(d *fwdDest) {
 	}
 	if !live {
 		for _, rc := range d.conns {
-			rc.c.Close()
+			rc.close()
 		}
 		d.conns = nil
 	}
@@ -232,16 +243,16 @@ func (s *Server) destKey(ctx context.Context, d *fwdDest) (wire.Frame, wire.Code
 	r, err := rc.c.Do(ctx, &wire.Frame{Type: wire.TypeFKEY})
 	if code := r2rCode(err); code != 0 {
 		if code == wire.CodeUnreachable {
-			rc.c.Close() // broken, or D does not answer: not used again
+			rc.close() // broken, or D does not answer: not used again
 		}
 		return wire.Frame{}, code
 	}
 	if rc.c.Identity() == s.identity.Public() {
-		rc.c.Close()
+		rc.close()
 		return wire.Frame{}, wire.CodeLoop
 	}
 	if _, ok := wire.ForwardPeriodFor(r.NotAfter); !ok || wire.CheckFKeys(&r, d.addr.Fingerprint) != nil {
-		rc.c.Close()
+		rc.close()
 		s.fwd.fails.failed(d.addr, false, now)
 		return wire.Frame{}, wire.CodeUnreachable // D is broken or not who its address says
 	}
@@ -282,7 +293,7 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 		if rc.c.Err() == nil {
 			live = append(live, rc)
 		} else {
-			rc.c.Close()
+			rc.close()
 		}
 	}
 	clear(d.conns[len(live):])
@@ -294,21 +305,27 @@ func (s *Server) r2rLocked(d *fwdDest) (*r2rConn, wire.Code) {
 		if best == nil || rc.busy.Load() < best.busy.Load() {
 			best = rc
 		}
-	}
-	for _, rc := range d.conns {
-		if rc.pace.Allow() {
+		if rc.pace.Tokens() >= 1 && (paced == nil || rc.busy.Load() < paced.busy.Load()) {
 			paced = rc
-			break
 		}
+	}
+	if paced != nil && !paced.pace.Allow() {
+		paced = nil
 	}
 	if len(d.conns) == 0 || (paced == nil || d.more) && len(d.conns) < s.limits.MaxR2RConns {
 		d.more = false
-		if c, ok := s.dialDest(d.addr); ok {
-			rc := &r2rConn{c: c, pace: rate.NewLimiter(rate.Limit(s.limits.Rate*3/4), s.limits.Burst*3/4)}
+		if int(s.fwd.conns.Load()) >= s.limits.MaxR2RTotal {
+			// Every connection the forwarder may hold is open: no new
+			// one, to D or to anyone (§11).
+			if len(d.conns) == 0 {
+				return nil, wire.CodeRate
+			}
+		} else if c, ok := s.dialDest(d.addr); ok {
+			s.fwd.conns.Add(1)
+			rc := &r2rConn{c: c, pace: rate.NewLimiter(rate.Limit(s.limits.Rate*3/4), s.limits.Burst*3/4), open: &s.fwd.conns}
 			d.conns = append(d.conns, rc)
 			return rc, 0
-		}
-		if len(d.conns) == 0 {
+		} else if len(d.conns) == 0 {
 			return nil, wire.CodeUnreachable
 		}
 	}
@@ -415,7 +432,7 @@ func (fw *forwarder) sweep(now time.Time, idle time.Duration) {
 		d.mu.Lock()
 		if now.Sub(d.lastUsed) >= idle {
 			for _, rc := range d.conns {
-				rc.c.Close()
+				rc.close()
 			}
 			d.conns = nil
 		}
@@ -434,7 +451,7 @@ func (fw *forwarder) closeAll() {
 	for _, d := range fw.dests {
 		d.mu.Lock()
 		for _, rc := range d.conns {
-			rc.c.Close()
+			rc.close()
 		}
 		d.conns = nil
 		d.mu.Unlock()

@@ -710,3 +710,18 @@ func TestForwardSpreadsOverConnections(t *testing.T) {
 		t.Fatalf("%d items over %d relay-to-relay connections: want at least 3 at 15 a connection", sent, r2r)
 	}
 }
+
+// TestForwardTotalConnectionsCapped: the forwarder holds at most
+// MaxR2RTotal relay-to-relay connections over all destinations; a new
+// destination past the cap is RATE, not one more socket.
+func TestForwardTotalConnectionsCapped(t *testing.T) {
+	d1, d2 := startRelay(t), startRelay(t)
+	f := startRelay(t, relaytest.WithR2RFrom(r2rIP), func(c *relay.Config) { c.Limits.MaxR2RTotal = 1 })
+	ctx := tctx(t)
+	c := f.dialFrom(t, clientIP)
+	if _, err := c.FKey(ctx, nil, d1.addr); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.FKey(ctx, nil, d2.addr)
+	wantCode(t, err, wire.CodeRate)
+}

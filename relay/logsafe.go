@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 )
@@ -33,4 +36,20 @@ func addressless(err error) string {
 		cause = "i/o timeout"
 	}
 	return prefix + op.Op + ": " + cause
+}
+
+// addrText matches an IPv4 address or a bracketed IPv6 address, with or
+// without a port, as net/http writes a peer's address into its messages.
+var addrText = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|\[[0-9A-Fa-f:.%\w-]+\](:\d+)?`)
+
+// httpErrorLog receives net/http's own messages ("http: TLS handshake
+// error from 10.0.0.5:51234: …", "http: panic serving …") and logs them at
+// debug level with every address replaced, so the relay's logs hold no
+// client address (spec/relay.md §9).
+type httpErrorLog struct{ log *slog.Logger }
+
+func (w httpErrorLog) Write(p []byte) (int, error) {
+	msg := addrText.ReplaceAllString(strings.TrimSpace(string(p)), "(address)")
+	w.log.Log(context.Background(), slog.LevelDebug, msg)
+	return len(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -132,7 +133,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.limits.HandshakeTimeout, // §11: the same bound as the hello
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(httpErrorLog{s.log}, "", 0),
 	}
 	var wg sync.WaitGroup
 	expCtx, stopExpire := context.WithCancel(context.Background())
