@@ -80,8 +80,9 @@ func (e *Engine) newSecuredMailbox(ctx context.Context, relay string) (*ourMailb
 	// Until the caller records the mailbox (and drops this task in the
 	// same transaction, unqueueDel), a DEL task stands for it: a client
 	// stopped in between leaves no mailbox behind (spec/client.md §7.6).
+	// It is held while the caller may still record the mailbox.
 	if err := e.v.Update(ctx, func(tx *vault.Tx) error {
-		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed()})
+		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed(), Setup: e.now()})
 	}); err != nil {
 		_ = c.Delete(cctx, m.rid, m.key)
 		return nil, err
