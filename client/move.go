@@ -362,6 +362,24 @@ func (e *Engine) movedSent(ctx context.Context, it *vault.OutboxItem) error {
 		removeRelays(&ct, func(rc *vault.RelayCap) bool {
 			return len(rc.SendID) > 0 && rc.Pending == nil && rc.Slot == slot && rc != p
 		})
+		// One message on the new mailbox alone, so that the peer hears
+		// from us there even in a quiet chat and can delete the old one
+		// (spec/client.md §7.6).
+		meta, err := getMeta(tx, it.ChatID)
+		if err != nil {
+			return err
+		}
+		if meta.ResetKeys == nil && !meta.Outdated && len(ct.Ratchet) > 0 {
+			sess, err := e.ratchetOf(&ct)
+			if err != nil {
+				return err
+			}
+			env := &format.Envelope{Type: format.EnvFeatures, Features: format.Features}
+			if err := e.queueItem(tx, sess, &vault.OutboxItem{ChatID: it.ChatID, Route: slotRoute(slot)}, env); err != nil {
+				return err
+			}
+			ct.Ratchet = sess.Marshal()
+		}
 		return tx.PutContact(&ct)
 	})
 }
@@ -452,7 +470,11 @@ func (e *Engine) rotateDue(ctx context.Context) {
 			}
 			dirty, busy := false, false
 			// A retired mailbox goes only once the peer was heard on the
-			// slot's new one: until then it may still be the peer's.
+			// slot's new one: until then it may still be the peer's. Its
+			// slot is not rotated meanwhile, so that a quiet chat keeps
+			// at most one such per slot; it goes anyway retireGiveUp
+			// after its grace.
+			waiting := map[uint8]bool{}
 			heard := map[uint8]bool{}
 			for _, rc := range liveRecv(ct) {
 				heard[rc.Slot] = heard[rc.Slot] || rc.Heard
@@ -462,8 +484,11 @@ func (e *Engine) rotateDue(ctx context.Context) {
 				if len(rc.RecvID) == 0 {
 					return false
 				}
-				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+				retired := !rc.Retire.IsZero() && !now.Before(rc.Retire)
+				gone := retired && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+					retired && !now.Before(rc.Retire.Add(retireGiveUp)) ||
 					rc.Offer != nil && now.Sub(rc.Created) >= offerGiveUp
+				waiting[rc.Slot] = waiting[rc.Slot] || !rc.Retire.IsZero() && !gone
 				if gone {
 					tasks = append(tasks, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey})
 					changed[rc.Address] = true
@@ -485,7 +510,7 @@ func (e *Engine) rotateDue(ctx context.Context) {
 					rc.RotateAt = now.Add(e.randDuration(rotateEvery))
 					dirty = true
 				}
-				if next == nil && !now.Before(rc.RotateAt) {
+				if next == nil && !now.Before(rc.RotateAt) && !waiting[rc.Slot] {
 					next = rc
 				}
 			}

@@ -147,6 +147,13 @@ func (d *dest) targets(it *vault.OutboxItem) []slotDest {
 	if sd, ok := d.route[it.Route]; ok {
 		return []slotDest{sd}
 	}
+	if s, ok := routeSlot(it.Route); ok {
+		for _, sd := range d.slots {
+			if sd.slot == s {
+				return []slotDest{sd}
+			}
+		}
+	}
 	return nil
 }
 
@@ -480,7 +487,7 @@ func (e *Engine) setNeedSKey(ctx context.Context, chat string, v bool, done uint
 
 // sent records that the relay stored it durably.
 func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
-	if it.Route != "" {
+	if _, ok := routeMove(it.Route); ok {
 		return e.movedSent(ctx, it)
 	}
 	var ev *Event
@@ -498,7 +505,7 @@ func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
 }
 
 func (e *Engine) failed(ctx context.Context, it *vault.OutboxItem, cause error) error {
-	if it.Route != "" {
+	if _, ok := routeMove(it.Route); ok {
 		return e.movedFailed(ctx, it)
 	}
 	var ev *Event
