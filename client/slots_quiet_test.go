@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"veil/crypto"
+	"veil/vault"
 )
 
 // retiredPerSlot counts p's retired mailboxes per slot, and all its
@@ -21,12 +24,12 @@ func retiredPerSlot(t *testing.T, p *slotPeer) (map[uint8]int, int) {
 	return out, len(all)
 }
 
-// allHeard reports whether p heard the peer on each of its live
-// mailboxes.
-func allHeard(t *testing.T, p *slotPeer) bool {
+// heardOnSlot reports whether p heard the peer on its live mailbox of
+// slot s.
+func heardOnSlot(t *testing.T, p *slotPeer, s uint8) bool {
 	ct := p.contact(t)
 	for _, rc := range liveRecv(&ct) {
-		if !rc.Heard {
+		if rc.Slot == s && !rc.Heard {
 			return false
 		}
 	}
@@ -47,7 +50,7 @@ func TestQuietChatRetiresMailboxes(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, "the move", func() bool {
-			return noMoves(t, ana, ben) && ana.outboxEmpty(t) && ben.outboxEmpty(t) && allHeard(t, ana)
+			return noMoves(t, ana, ben) && ana.outboxEmpty(t) && ben.outboxEmpty(t) && heardOnSlot(t, ana, uint8(i%2))
 		}, ana, ben)
 		clk.Add(peerMoveEvery + time.Minute)
 	}
@@ -122,5 +125,45 @@ func TestRetiredNeverHeardGoesAtLast(t *testing.T) {
 	ana.e.rotateDue(ctx)
 	if hasRecv(ana.contact(t), oldRecv) {
 		t.Fatal("the retired mailbox outlived retireGiveUp")
+	}
+}
+
+// TestReplayedCopyNotHeard: a copy of a message already received marks
+// no mailbox heard; the first authenticated arrival does.
+func TestReplayedCopyNotHeard(t *testing.T) {
+	ctx := context.Background()
+	clk := newFakeClock()
+	a, b := slotRelay(t, clk), slotRelay(t, clk)
+	ana, ben := slotPair(t, clk, a, b)
+	ana.stop()
+	ben.stop()
+	setHeard := func(v bool) {
+		if err := ana.e.v.Update(ctx, func(tx *vault.Tx) error {
+			ct, err := tx.Contact(ana.chat)
+			if err != nil {
+				return err
+			}
+			for _, rc := range liveRecv(&ct) {
+				rc.Heard = v
+			}
+			return tx.PutContact(&ct)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setHeard(false)
+	ben.send(t, "hello")
+	items := outboxItems(t, ben.e)
+	if len(items) != 1 {
+		t.Fatalf("%d items, want 1", len(items))
+	}
+	live := liveRecv(ptr(ana.contact(t)))
+	rid0, rid1 := crypto.ID(live[0].RecvID), crypto.ID(live[1].RecvID)
+	if !ana.e.receiveOn(ctx, ana.chat, rid0, items[0].Payload) || !ana.e.receiveOn(ctx, ana.chat, rid1, items[0].Payload) {
+		t.Fatal("not acked")
+	}
+	live = liveRecv(ptr(ana.contact(t)))
+	if !live[0].Heard || live[1].Heard {
+		t.Fatalf("heard %v %v, want the first arrival only", live[0].Heard, live[1].Heard)
 	}
 }
