@@ -273,7 +273,9 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				permErr = err
 			default:
 				tempErr = err
-				e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
+				if !heldBack(err) {
+					e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
+				}
 				if isConnErr(err) {
 					down[sd.relay] = err
 				}
@@ -341,6 +343,13 @@ func sendRefused(err error, route bool) bool {
 		return true
 	}
 	return route && isCode(err, wire.CodeNotSecured)
+}
+
+// heldBack reports whether err is our own routing holding an item back
+// (spec/client.md §7.7), which says nothing of the relay's health: the
+// item waits, and its copies are not given up as for a relay down.
+func heldBack(err error) bool {
+	return errors.Is(err, errNoForward) || errors.Is(err, errRouteHeld)
 }
 
 // sendSlot hands one item to one mailbox of the peer's, securing it
