@@ -62,6 +62,7 @@ type chatMeta struct {
 	PeerFeatures uint16           `json:"peer_features,omitempty"` // the feature bits the peer announced
 	FeaturesSent bool             `json:"features_sent,omitempty"` // ours were sent (HELLO2 or FEATURES)
 	LastMove     map[string]int64 `json:"last_move,omitempty"`     // slot → when the peer's last MOVE for it was taken (Unix s)
+	MoveWarned   map[string]int64 `json:"move_warned,omitempty"`   // slot → when an ignored MOVE for it last warned (Unix s)
 }
 
 // task is a network action that must outlive the chat it belongs to: the

@@ -294,21 +294,21 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	// chat that uses none such, would make us connect where the peer
 	// points inside our own network: refused (spec/client.md §7.6).
 	if reach := peerRelayReach(sc.Relay, chatRelays(r.ct)...); !sc.Drop() && reach != "" {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox to " + shortRelay(sc.Relay) +
-			", a relay only " + reach + " can reach: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" asked to move a mailbox to "+shortRelay(sc.Relay)+
+			", a relay only "+reach+" can reach: ignored")
 		return nil
 	}
 	// Nothing goes out on a stale session (spec/client.md §13.2), so no
 	// MOVED could confirm it: the offer is not taken, and the peer offers
 	// again after its 21 days.
 	if r.meta.ResetKeys != nil || r.meta.Outdated {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox while this chat's session restarts: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" asked to move a mailbox while this chat's session restarts: ignored")
 		return nil
 	}
 	key := fmt.Sprint(sc.Slot)
 	now := r.e.now()
 	if last, ok := r.meta.LastMove[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " moved a mailbox again within the hour: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" moved a mailbox again within the hour: ignored")
 		return nil
 	}
 	if r.meta.LastMove == nil {
@@ -326,6 +326,21 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	r.ct.Relays = append(r.ct.Relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot, Pending: env.Move[:]})
 	moved := &format.Envelope{Type: format.EnvMoved, Move: env.Move, Slot: sc.Slot}
 	return r.e.queueItem(r.tx, r.sess, &vault.OutboxItem{ChatID: r.chat.ID, Route: moveRoute(env.Move)}, moved)
+}
+
+// moveIgnored warns that a MOVE for slot was ignored, at most once per
+// slot per peerMoveEvery: a peer cannot flood us with warnings.
+func (r *rx) moveIgnored(slot uint8, text string) {
+	key := fmt.Sprint(slot)
+	now := r.e.now()
+	if last, ok := r.meta.MoveWarned[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
+		return
+	}
+	if r.meta.MoveWarned == nil {
+		r.meta.MoveWarned = map[string]int64{}
+	}
+	r.meta.MoveWarned[key] = now.Unix()
+	r.event(Event{Type: EventWarning, Err: text})
 }
 
 // routeMove returns the move ID of an item's route.
