@@ -62,6 +62,7 @@ type chatMeta struct {
 	PeerFeatures uint16           `json:"peer_features,omitempty"` // the feature bits the peer announced
 	FeaturesSent bool             `json:"features_sent,omitempty"` // ours were sent (HELLO2 or FEATURES)
 	LastMove     map[string]int64 `json:"last_move,omitempty"`     // slot → when the peer's last MOVE for it was taken (Unix s)
+	MoveWarned   map[string]int64 `json:"move_warned,omitempty"`   // slot → when an ignored MOVE for it last warned (Unix s)
 }
 
 // task is a network action that must outlive the chat it belongs to: the
@@ -78,6 +79,22 @@ type task struct {
 	Chat    string    `json:"chat,omitempty"`
 	NextTry time.Time `json:"next_try,omitzero"`
 	Tries   int       `json:"tries,omitempty"`
+	// Setup is when a task standing in for a step under way was stored
+	// (the DEL of a mailbox being made, newSecuredMailbox): it is held,
+	// even by a forced flush, until setupStale later, when the step that
+	// would have dropped it has surely died.
+	Setup time.Time `json:"setup,omitzero"`
+}
+
+// key names the task for merging a run's results back into a list that
+// may have changed meanwhile.
+func (t *task) key() string {
+	return t.Kind + "\x00" + t.Relay + "\x00" + string(t.ID) + "\x00" + string(t.Payload)
+}
+
+// held reports whether t stands for a step that may still be under way.
+func (t *task) held(now time.Time) bool {
+	return !t.Setup.IsZero() && now.Before(t.Setup.Add(setupStale))
 }
 
 // profile returns the profile, an empty one when the vault is fresh.

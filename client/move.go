@@ -80,8 +80,9 @@ func (e *Engine) newSecuredMailbox(ctx context.Context, relay string) (*ourMailb
 	// Until the caller records the mailbox (and drops this task in the
 	// same transaction, unqueueDel), a DEL task stands for it: a client
 	// stopped in between leaves no mailbox behind (spec/client.md §7.6).
+	// It is held while the caller may still record the mailbox.
 	if err := e.v.Update(ctx, func(tx *vault.Tx) error {
-		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed()})
+		return addTasks(tx, task{Kind: "del", Relay: relay, ID: m.rid[:], Key: m.key.Seed(), Setup: e.now()})
 	}); err != nil {
 		_ = c.Delete(cctx, m.rid, m.key)
 		return nil, err
@@ -293,21 +294,21 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	// chat that uses none such, would make us connect where the peer
 	// points inside our own network: refused (spec/client.md §7.6).
 	if reach := peerRelayReach(sc.Relay, chatRelays(r.ct)...); !sc.Drop() && reach != "" {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox to " + shortRelay(sc.Relay) +
-			", a relay only " + reach + " can reach: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" asked to move a mailbox to "+shortRelay(sc.Relay)+
+			", a relay only "+reach+" can reach: ignored")
 		return nil
 	}
 	// Nothing goes out on a stale session (spec/client.md §13.2), so no
 	// MOVED could confirm it: the offer is not taken, and the peer offers
 	// again after its 21 days.
 	if r.meta.ResetKeys != nil || r.meta.Outdated {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " asked to move a mailbox while this chat's session restarts: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" asked to move a mailbox while this chat's session restarts: ignored")
 		return nil
 	}
 	key := fmt.Sprint(sc.Slot)
 	now := r.e.now()
 	if last, ok := r.meta.LastMove[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
-		r.event(Event{Type: EventWarning, Err: r.peerName() + " moved a mailbox again within the hour: ignored"})
+		r.moveIgnored(sc.Slot, r.peerName()+" moved a mailbox again within the hour: ignored")
 		return nil
 	}
 	if r.meta.LastMove == nil {
@@ -325,6 +326,21 @@ func (r *rx) peerMove(env *format.Envelope) error {
 	r.ct.Relays = append(r.ct.Relays, vault.RelayCap{Address: sc.Relay, SendID: sc.SID[:], SendCred: sc.Cap[:], Slot: sc.Slot, Pending: env.Move[:]})
 	moved := &format.Envelope{Type: format.EnvMoved, Move: env.Move, Slot: sc.Slot}
 	return r.e.queueItem(r.tx, r.sess, &vault.OutboxItem{ChatID: r.chat.ID, Route: moveRoute(env.Move)}, moved)
+}
+
+// moveIgnored warns that a MOVE for slot was ignored, at most once per
+// slot per peerMoveEvery: a peer cannot flood us with warnings.
+func (r *rx) moveIgnored(slot uint8, text string) {
+	key := fmt.Sprint(slot)
+	now := r.e.now()
+	if last, ok := r.meta.MoveWarned[key]; ok && now.Sub(time.Unix(last, 0)) < peerMoveEvery && !now.Before(time.Unix(last, 0)) {
+		return
+	}
+	if r.meta.MoveWarned == nil {
+		r.meta.MoveWarned = map[string]int64{}
+	}
+	r.meta.MoveWarned[key] = now.Unix()
+	r.event(Event{Type: EventWarning, Err: text})
 }
 
 // routeMove returns the move ID of an item's route.
@@ -361,6 +377,24 @@ func (e *Engine) movedSent(ctx context.Context, it *vault.OutboxItem) error {
 		removeRelays(&ct, func(rc *vault.RelayCap) bool {
 			return len(rc.SendID) > 0 && rc.Pending == nil && rc.Slot == slot && rc != p
 		})
+		// One message on the new mailbox alone, so that the peer hears
+		// from us there even in a quiet chat and can delete the old one
+		// (spec/client.md §7.6).
+		meta, err := getMeta(tx, it.ChatID)
+		if err != nil {
+			return err
+		}
+		if meta.ResetKeys == nil && !meta.Outdated && len(ct.Ratchet) > 0 {
+			sess, err := e.ratchetOf(&ct)
+			if err != nil {
+				return err
+			}
+			env := &format.Envelope{Type: format.EnvFeatures, Features: format.Features}
+			if err := e.queueItem(tx, sess, &vault.OutboxItem{ChatID: it.ChatID, Route: slotRoute(slot)}, env); err != nil {
+				return err
+			}
+			ct.Ratchet = sess.Marshal()
+		}
 		return tx.PutContact(&ct)
 	})
 }
@@ -451,7 +485,11 @@ func (e *Engine) rotateDue(ctx context.Context) {
 			}
 			dirty, busy := false, false
 			// A retired mailbox goes only once the peer was heard on the
-			// slot's new one: until then it may still be the peer's.
+			// slot's new one: until then it may still be the peer's. Its
+			// slot is not rotated meanwhile, so that a quiet chat keeps
+			// at most one such per slot; it goes anyway retireGiveUp
+			// after its grace.
+			waiting := map[uint8]bool{}
 			heard := map[uint8]bool{}
 			for _, rc := range liveRecv(ct) {
 				heard[rc.Slot] = heard[rc.Slot] || rc.Heard
@@ -461,8 +499,11 @@ func (e *Engine) rotateDue(ctx context.Context) {
 				if len(rc.RecvID) == 0 {
 					return false
 				}
-				gone := !rc.Retire.IsZero() && !now.Before(rc.Retire) && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+				retired := !rc.Retire.IsZero() && !now.Before(rc.Retire)
+				gone := retired && heard[rc.Slot] && e.health.quiet(crypto.ID(rc.RecvID), now) ||
+					retired && !now.Before(rc.Retire.Add(retireGiveUp)) ||
 					rc.Offer != nil && now.Sub(rc.Created) >= offerGiveUp
+				waiting[rc.Slot] = waiting[rc.Slot] || !rc.Retire.IsZero() && !gone
 				if gone {
 					tasks = append(tasks, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey})
 					changed[rc.Address] = true
@@ -484,7 +525,7 @@ func (e *Engine) rotateDue(ctx context.Context) {
 					rc.RotateAt = now.Add(e.randDuration(rotateEvery))
 					dirty = true
 				}
-				if next == nil && !now.Before(rc.RotateAt) {
+				if next == nil && !now.Before(rc.RotateAt) && !waiting[rc.Slot] {
 					next = rc
 				}
 			}

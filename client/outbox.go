@@ -20,6 +20,10 @@ import (
 // before it is given up: the relay's own expiry cleans up after it.
 const maxTaskTries = 200
 
+// setupStale is how long a task standing for a step under way is held
+// (task.Setup): far longer than the step's few relay commands take.
+const setupStale = 10 * time.Minute
+
 // queue encrypts env as the session's next message and stores it in the
 // outbox, inside the caller's transaction: the new ratchet state (which the
 // caller stores), the message and the outbox item commit together
@@ -143,6 +147,13 @@ func (d *dest) targets(it *vault.OutboxItem) []slotDest {
 	if sd, ok := d.route[it.Route]; ok {
 		return []slotDest{sd}
 	}
+	if s, ok := routeSlot(it.Route); ok {
+		for _, sd := range d.slots {
+			if sd.slot == s {
+				return []slotDest{sd}
+			}
+		}
+	}
 	return nil
 }
 
@@ -262,7 +273,9 @@ func (e *Engine) flush(ctx context.Context, force bool) (int, error) {
 				permErr = err
 			default:
 				tempErr = err
-				e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
+				if !heldBack(err) {
+					e.health.failed(sd.relay, now, e.cfg.SlotDownAfter)
+				}
 				if isConnErr(err) {
 					down[sd.relay] = err
 				}
@@ -330,6 +343,13 @@ func sendRefused(err error, route bool) bool {
 		return true
 	}
 	return route && isCode(err, wire.CodeNotSecured)
+}
+
+// heldBack reports whether err is our own routing holding an item back
+// (spec/client.md §7.7), which says nothing of the relay's health: the
+// item waits, and its copies are not given up as for a relay down.
+func heldBack(err error) bool {
+	return errors.Is(err, errNoForward) || errors.Is(err, errRouteHeld)
 }
 
 // sendSlot hands one item to one mailbox of the peer's, securing it
@@ -476,7 +496,7 @@ func (e *Engine) setNeedSKey(ctx context.Context, chat string, v bool, done uint
 
 // sent records that the relay stored it durably.
 func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
-	if it.Route != "" {
+	if _, ok := routeMove(it.Route); ok {
 		return e.movedSent(ctx, it)
 	}
 	var ev *Event
@@ -494,7 +514,7 @@ func (e *Engine) sent(ctx context.Context, it *vault.OutboxItem) error {
 }
 
 func (e *Engine) failed(ctx context.Context, it *vault.OutboxItem, cause error) error {
-	if it.Route != "" {
+	if _, ok := routeMove(it.Route); ok {
 		return e.movedFailed(ctx, it)
 	}
 	var ev *Event
@@ -569,16 +589,18 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 	}
 	now := e.now()
 	var firstErr error
-	done := map[int]bool{}
-	changed := map[int]task{}
-	for i, t := range tasks {
-		if (!force && t.NextTry.After(now)) || down[t.Relay] != nil {
+	// Results go back by identity: the list may have lost or gained
+	// tasks anywhere while these ran.
+	done := map[string]int{}
+	changed := map[string][]task{}
+	for _, t := range tasks {
+		if t.held(now) || (!force && t.NextTry.After(now)) || down[t.Relay] != nil {
 			continue
 		}
 		err := e.runTask(ctx, &t)
 		switch {
 		case err == nil, isCode(err, wire.CodeAuth), isCode(err, wire.CodeNotFound), isCode(err, wire.CodeBadSize), isCode(err, wire.CodeMalformed):
-			done[i] = true // finished, or can never succeed
+			done[t.key()]++ // finished, or can never succeed
 		default:
 			if isConnErr(err) {
 				down[t.Relay] = err
@@ -589,9 +611,9 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 			t.Tries++
 			t.NextTry = now.Add(retryDelay(t.Tries))
 			if t.Tries > maxTaskTries {
-				done[i] = true
+				done[t.key()]++
 			} else {
-				changed[i] = t
+				changed[t.key()] = append(changed[t.key()], t)
 			}
 		}
 	}
@@ -604,16 +626,15 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 		if err != nil {
 			return err
 		}
-		// Tasks added meanwhile sit after the ones we read.
 		var keep []task
-		for i, t := range cur {
-			if i < len(tasks) {
-				if done[i] {
-					continue
-				}
-				if ct, ok := changed[i]; ok {
-					t = ct
-				}
+		for _, t := range cur {
+			k := t.key()
+			if done[k] > 0 {
+				done[k]--
+				continue
+			}
+			if cs := changed[k]; len(cs) > 0 {
+				t, changed[k] = cs[0], cs[1:]
 			}
 			keep = append(keep, t)
 		}

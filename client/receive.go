@@ -60,12 +60,9 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 		}
 		did := format.DeliveryID(body)
 		if seen, err := tx.SeenDelivery(contact, did); err != nil || seen {
-			// A copy of a message that authenticated: through a live
-			// mailbox it shows the peer sends there. It confirms no
-			// offer: a relay can replay an old body onto a new mailbox.
-			if err == nil && heardOn(&ct, rid, false) {
-				return tx.PutContact(&ct)
-			}
+			// A copy of a message that authenticated shows nothing: a
+			// relay can replay an old body onto any mailbox, so it
+			// neither confirms an offer nor marks a mailbox heard.
 			return err
 		}
 		r := &rx{e: e, tx: tx, ct: &ct, chat: &chat, meta: &meta}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,8 +30,9 @@ const (
 	rotateJitter   = 12 * time.Hour     // ± around it
 	retireGrace    = 10 * time.Minute   // an old mailbox drains this long after a move
 	offerGiveUp    = 21 * 24 * time.Hour
-	peerMoveEvery  = time.Hour           // at most one MOVE per slot this often
-	deliveryExpiry = 45 * 24 * time.Hour // how long delivery IDs are kept
+	retireGiveUp   = offerGiveUp + 24*time.Hour // a retired mailbox never heard on goes this long after its grace
+	peerMoveEvery  = time.Hour                  // at most one MOVE per slot this often
+	deliveryExpiry = 45 * 24 * time.Hour        // how long delivery IDs are kept
 )
 
 // recvCaps returns every mailbox of ours in the chat: live ones, one
@@ -108,6 +110,20 @@ func removeRelays(ct *vault.Contact, drop func(*vault.RelayCap) bool) {
 // moveRoute is an outbox item's Route for a MOVED to the mailbox that
 // MOVE id offered (spec/client.md §7.3).
 func moveRoute(id format.MoveID) string { return "move:" + hex.EncodeToString(id[:]) }
+
+// slotRoute is an outbox item's Route for a message to slot s's mailbox
+// alone: the FEATURES that follows a MOVED (spec/client.md §7.6).
+func slotRoute(s uint8) string { return "slot:" + strconv.Itoa(int(s)) }
+
+// routeSlot returns the slot of a slotRoute.
+func routeSlot(route string) (uint8, bool) {
+	const p = "slot:"
+	if len(route) <= len(p) || route[:len(p)] != p {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(route[len(p):], 10, 8)
+	return uint8(n), err == nil
+}
 
 // relayHealth tracks, per relay we send to, since when it has been
 // failing (by the engine's clock), and which chats were told it is down.

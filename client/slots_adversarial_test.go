@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -242,6 +243,16 @@ func TestPeerMoveToLocalRelayRefused(t *testing.T) {
 	if got := sendIDs(t, ana); len(got) != len(before) || got[0] != before[0] || got[1] != before[1] {
 		t.Fatal("a refused move changed ana's mailboxes of ben")
 	}
+	// More such moves within the hour warn no more; after it, once again.
+	for i := range 3 {
+		queueMove(t, ben, format.MoveID{5, byte(i)}, format.SlotCap{Slot: 1, SID: crypto.ID{6}, Cap: [wire.CapSize]byte{1}, Relay: lan})
+	}
 	exchange(t, ana, ben, "after", 2)
+	if n := warned(ana, "only this network can reach"); n != 1 {
+		t.Fatalf("%d warnings for four refused moves within the hour, want 1", n)
+	}
+	clk.Add(peerMoveEvery + time.Minute)
+	queueMove(t, ben, format.MoveID{6}, format.SlotCap{Slot: 1, SID: crypto.ID{6}, Cap: [wire.CapSize]byte{1}, Relay: lan})
+	waitFor(t, "the next hour's warning", func() bool { return warned(ana, "only this network can reach") == 2 }, ana, ben)
 	exactlyOnce(t, ana, 2)
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -85,5 +86,19 @@ func TestBurnSendsOnTheChatsConnection(t *testing.T) {
 		if !slices.Contains(auths, want.User+":"+want.Password) {
 			t.Errorf("no send to %s with the chat's credential (got %q)", r, auths)
 		}
+	}
+}
+
+// TestHeldBackIsNoOutage: an item our private routing holds back does
+// not count against the destination relay's health, so its copies are
+// never given up as for a relay down.
+func TestHeldBackIsNoOutage(t *testing.T) {
+	for _, err := range []error{errNoForward, errRouteHeld, fmt.Errorf("client: sending: %w", errNoForward)} {
+		if !heldBack(err) {
+			t.Errorf("%v not held back", err)
+		}
+	}
+	if heldBack(errors.New("client: connection refused")) {
+		t.Error("a connection failure taken for a hold")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"strings"
 	"testing"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/crypto"
@@ -219,6 +220,7 @@ func TestMoveStoppedAfterNewLeavesNoMailbox(t *testing.T) {
 	if n := tasksLeft(t, ana.e); n != 1 {
 		t.Fatalf("%d tasks after NEW, want the DEL", n)
 	}
+	clk.Add(setupStale + time.Second)
 	if _, err := ana.e.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,8 @@ type OutboxItem struct {
 	NextTry   time.Time
 	// Done is the bitmask of slots whose relay took the item (spec/client.md
 	// §7.3); Route limits it: "" for every slot, "move:" || hex(move ID)
-	// for only the mailbox that MOVE offered.
+	// for only the mailbox that MOVE offered, "slot:" || decimal slot for
+	// only that slot's mailbox.
 	Done  uint8  `json:",omitempty"`
 	Route string `json:",omitempty"`
 }
