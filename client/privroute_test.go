@@ -39,15 +39,6 @@ func setRouting(t *testing.T, l *live, mode, fwd string) {
 	}
 }
 
-// writes reports whether it writes to someone's mailbox or blob.
-func writes(it relaytest.Item) bool {
-	switch it.Type {
-	case wire.TypeSEND, wire.TypeSKEY, wire.TypeTAKE, wire.TypeRFWD:
-		return true
-	}
-	return false
-}
-
 // TestPrivateRoutingHidesSender: with private routing through a
 // forwarder, the recipient's relay never sees the sender's address on a
 // connection that writes to the recipient's mailbox, and every message

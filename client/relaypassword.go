@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -192,12 +191,6 @@ func (e *PasswordError) words() string {
 		return "relay " + e.Relay + " refused the password stored for it"
 	}
 	return "relay " + e.Relay + " needs a password: veil relay add ADDRESS --password-file FILE (ask its operator)"
-}
-
-// isPasswordErr reports whether err is a relay's PASSWORD answer.
-func isPasswordErr(err error) bool {
-	var pe *PasswordError
-	return errors.As(err, &pe) || isCode(err, wire.CodePassword)
 }
 
 // Format prints only the relay's address, whatever the verb: the
