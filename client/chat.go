@@ -84,6 +84,8 @@ type MessageInfo struct {
 	// other relays (spec/groups.md §3.5); Text names them.
 	Kind  string  `json:"kind,omitempty"`
 	Timer *uint32 `json:"timer,omitempty"`
+	// File describes a file message (Kind "file"); Text is its name.
+	File *FileInfo `json:"file,omitempty"`
 }
 
 // resolveChat finds a chat by ID or, failing that, by its unique local name.

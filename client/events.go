@@ -29,6 +29,7 @@ const (
 	EventRoutingDirect    EventType = "routing_direct"    // private routing could not forward to Relay: messages there go directly (Err says why); once per relay and run
 	EventChatRelayDown    EventType = "chat_relay_down"   // one of a chat's two relays has failed for SlotDownAfter (Relay, Since): the other carries it
 	EventChatRelayUp      EventType = "chat_relay_up"     // that relay works again
+	EventTransfer         EventType = "transfer"          // a file transfer progressed or changed state (Status, Done, Total, Bytes, Rate)
 )
 
 // Event is one thing the engine reports. Every string that came from a
@@ -50,6 +51,12 @@ type Event struct {
 	Sent time.Time `json:"sent,omitzero"`
 	// Since is when a chat's relay started failing (chat_relay_down).
 	Since time.Time `json:"since,omitzero"`
+	// Done and Total count a transfer's chunks, Bytes its plaintext bytes
+	// moved so far and Rate its bytes per second (transfer).
+	Done  uint32 `json:"done,omitempty"`
+	Total uint32 `json:"total,omitempty"`
+	Bytes int64  `json:"bytes,omitempty"`
+	Rate  int64  `json:"rate,omitempty"`
 
 	ttl   time.Duration // a group TEXT's own timer (spec/groups.md §6.3), for storing it
 	wire  format.WireID // a group TEXT's wire ID; a REACT's target

@@ -1,0 +1,109 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// errFilesNotYet is what file methods answer until the engine carries
+// files.
+var errFilesNotYet = errors.New("client: files are not available yet")
+
+// File states (spec/client.md §5.12), as FileInfo.State and the Status of
+// an EventTransfer say them.
+const (
+	FilePreparing   = "preparing"   // ours: being read and encrypted
+	FileUploading   = "uploading"   // ours: chunks going to the relay
+	FileSent        = "sent"        // ours: every chunk stored; the descriptor is queued or sent
+	FileOffered     = "offered"     // theirs: not downloaded (above the auto limit, or not asked for)
+	FileDownloading = "downloading" // theirs: chunks coming from the relay
+	FileReady       = "ready"       // verified and stored here: SaveFile and OpenFile work
+	FileFailed      = "failed"      // the transfer failed (Err says why)
+	FileExpired     = "expired"     // its chunks passed their deadline before download
+	FileRefused     = "refused"     // its descriptor was refused (Err says why); nothing kept
+	FileLost        = "lost"        // restored from a backup that does not carry file contents
+)
+
+// DefaultAutoDownload is the auto-download limit of a new profile, in bytes.
+const DefaultAutoDownload int64 = 8_000_000
+
+// SendFileOptions are the choices of SendFile.
+type SendFileOptions struct {
+	// TTL is the message's own timer (0: the chat's timer), as Send's.
+	TTL time.Duration
+	// Type is the media type (type/subtype); empty means detected from
+	// the first bytes of the file.
+	Type string
+}
+
+// FileInfo is one file message of a chat.
+type FileInfo struct {
+	ID       string    `json:"id"`
+	Chat     string    `json:"chat"`
+	Outgoing bool      `json:"outgoing"`
+	From     string    `json:"from,omitempty"`
+	Name     string    `json:"name"`
+	Type     string    `json:"type"`
+	Size     int64     `json:"size"`
+	State    string    `json:"state"`
+	Done     uint32    `json:"done,omitempty"`  // chunks transferred
+	Total    uint32    `json:"total,omitempty"` // chunks in all
+	Time     time.Time `json:"time"`
+	Expires  time.Time `json:"expires,omitzero"` // when its chunks leave the relay
+	Err      string    `json:"error,omitempty"`
+}
+
+// SendFile stores a file message for path in chat and queues its upload;
+// it returns once both are stored. The upload runs while the engine runs
+// (Run, or WaitTransfer).
+func (e *Engine) SendFile(ctx context.Context, chat, path string, opt SendFileOptions) (string, error) {
+	return "", errFilesNotYet
+}
+
+// WaitTransfer runs the transfer of a file message until it ends: nil when
+// it is done, its error when it failed.
+func (e *Engine) WaitTransfer(ctx context.Context, chat, msgID string) error {
+	return errFilesNotYet
+}
+
+// Files lists the file messages of chat, oldest first.
+func (e *Engine) Files(chat string) ([]FileInfo, error) {
+	return nil, errFilesNotYet
+}
+
+// FetchFile starts or resumes the download of a file message.
+func (e *Engine) FetchFile(ctx context.Context, chat, msgID string) error {
+	return errFilesNotYet
+}
+
+// SaveFile writes a ready file to out (a directory means out/NAME) and
+// returns the path written and its size. Without force an existing out is
+// refused with vault.ErrExists.
+func (e *Engine) SaveFile(ctx context.Context, chat, msgID, out string, force bool) (string, int64, error) {
+	return "", 0, errFilesNotYet
+}
+
+// OpenFile streams the plaintext of a ready file and says its size; the
+// plaintext never reaches the disk.
+func (e *Engine) OpenFile(chat, msgID string) (io.ReadCloser, int64, error) {
+	return nil, 0, errFilesNotYet
+}
+
+// CancelFile stops the transfer of a file message; an upload's chunks are
+// deleted from the relay.
+func (e *Engine) CancelFile(chat, msgID string) error {
+	return errFilesNotYet
+}
+
+// AutoDownloadLimit is the size up to which received files download by
+// themselves (0: never).
+func (e *Engine) AutoDownloadLimit() int64 {
+	return DefaultAutoDownload
+}
+
+// SetAutoDownloadLimit sets AutoDownloadLimit; 0 turns auto-download off.
+func (e *Engine) SetAutoDownloadLimit(n int64) error {
+	return errFilesNotYet
+}
