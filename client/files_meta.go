@@ -86,3 +86,6 @@ func fileOf(m *vault.Message) (*fileMeta, msgMeta) {
 	mm := metaOf(m)
 	return mm.File, mm
 }
+
+// fileChunkPlain is the plaintext bytes of one chunk.
+const fileChunkPlain = crypto.FileChunkPlain
