@@ -597,6 +597,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	e.stopTransfers(chatID)
 	if err := e.v.DeleteChat(ctx, chatID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return err
 	}

@@ -180,4 +180,3 @@ func (e *Engine) downloaded(ctx context.Context, j *fileJob) error {
 	}
 	return nil
 }
-

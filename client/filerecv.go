@@ -41,32 +41,11 @@ func (e *Engine) incomingFile(tx *vault.Tx, c *vault.Chat, d *format.FileDescrip
 
 // refusedReason says in the user's words why a descriptor was refused.
 func refusedReason(err error) string {
-	switch {
-	case err == nil:
-		return "it is malformed"
-	case errors.Is(err, format.ErrFileName):
-		if s := err.Error(); len(s) > 0 {
-			return trimPrefix(s)
-		}
-		return "its name is not allowed"
-	case errors.Is(err, format.ErrFileType):
-		return "its media type is not valid"
-	case errors.Is(err, format.ErrFileSize):
-		return "its size does not match its chunks"
-	case errors.Is(err, format.ErrFileVersion):
-		return "it uses a newer file format"
+	var fe *format.FileError
+	if errors.As(err, &fe) {
+		return fe.Reason
 	}
-	return "it is malformed"
-}
-
-// trimPrefix drops a "pkg: " prefix from an error's text.
-func trimPrefix(s string) string {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == ':' && s[i+1] == ' ' {
-			return s[i+2:]
-		}
-	}
-	return s
+	return "its description is malformed"
 }
 
 // storeIncomingFile finishes a received file message m (stored by the
@@ -98,4 +77,54 @@ func fileEventText(fm *fileMeta) string {
 		return "a file veil refused: " + fm.Err
 	}
 	return fm.Name
+}
+
+// file applies a FILE (spec/client.md §5.12): a message like a TEXT whose
+// body is the file's name, with its file data; a refused descriptor
+// leaves a line saying why, a warning, and nothing of the file.
+func (r *rx) file(env *format.Envelope, now time.Time) error {
+	fm, err := r.e.incomingFile(r.tx, r.chat, env.File, env.FileErr)
+	if err != nil {
+		return err
+	}
+	id := r.e.incomingID(env.ID)
+	sent, unsure := sentTime(env.ID, now, r.chat.Created)
+	m := vault.Message{ID: id, ChatID: r.chat.ID, Direction: vault.Incoming, Sender: r.ct.ID,
+		Sent: sent, Received: now, Status: vault.StatusDelivered}
+	setMeta(&m, &msgMeta{SentUnsure: unsure})
+	if env.TTL > 0 {
+		if r.meta.TTLs == nil {
+			r.meta.TTLs = map[string]int64{}
+		}
+		r.meta.TTLs[id] = int64(min(time.Duration(env.TTL)*time.Second, maxTTL) / time.Second)
+	}
+	if err := storeIncomingFile(r.tx, r.chat.ID, &m, fm); err != nil {
+		return err
+	}
+	r.chat.Unread++
+	r.chat.LastActive = now
+	r.event(Event{Type: EventMessage, Message: id, Text: SanitizeLine(fileEventText(fm)), Sent: sent})
+	if fm.State == FileRefused {
+		r.event(Event{Type: EventWarning, Message: id, Err: SanitizeLine(r.ct.Nickname) + " sent a file veil refused: " + fm.Err})
+	}
+	return r.queueReceipt(format.ReceiptDelivered, env.ID)
+}
+
+// groupFile stores a group FILE read from the log as message m, and
+// turns its event into what the user sees.
+func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Event) error {
+	fm, err := e.incomingFile(tx, c, ev.file, ev.fileErr)
+	if err != nil {
+		return err
+	}
+	ev.file, ev.fileErr = nil, nil
+	if err := storeIncomingFile(tx, c.ID, m, fm); err != nil {
+		return err
+	}
+	ev.Text = SanitizeLine(fileEventText(fm))
+	if fm.State == FileRefused {
+		ev.Err = ev.From + " sent a file veil refused: " + fm.Err
+	}
+	e.kickTransfers()
+	return nil
 }

@@ -332,7 +332,7 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 		return err
 	}
 	for {
-		x := e.running(chat, msgID)
+		x := e.runningXfer(chat, msgID)
 		if x == nil {
 			var t vault.Transfer
 			var ok bool
@@ -504,7 +504,7 @@ func (e *Engine) cancelFile(ctx context.Context, ref, msgID string) error {
 	if err != nil {
 		return err
 	}
-	if x := e.running(chat, msgID); x != nil {
+	if x := e.runningXfer(chat, msgID); x != nil {
 		x.cancel()
 		<-x.done
 	}

@@ -672,7 +672,11 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 			m.Expires = now.Add(ttl)
 		}
 		ix.put(&m)
-		if err := tx.PutMessage(&m); err != nil {
+		if evs[i].isFile {
+			if err := e.groupFile(tx, c, &m, &evs[i]); err != nil {
+				return err
+			}
+		} else if err := tx.PutMessage(&m); err != nil {
 			return err
 		}
 		evs[i].Message, evs[i].Sent = id, sent

@@ -141,6 +141,10 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 	}
 	if len(evs) > 0 || rxs != nil && len(rxs.changed) > 0 {
 		e.kickOutbox()
+		e.kickTransfers()
+	}
+	if burned {
+		e.stopTransfers(contact)
 	}
 	return true
 }
@@ -373,6 +377,8 @@ func (r *rx) apply(env *format.Envelope) error {
 		r.chat.LastActive = now
 		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text), Sent: sent})
 		return r.queueReceipt(format.ReceiptDelivered, env.ID)
+	case format.EnvFile:
+		return r.file(env, now)
 	case format.EnvEdit, format.EnvDelete:
 		m, ok, err := r.findIncoming(env.ID)
 		if err != nil || !ok || m.Deleted {

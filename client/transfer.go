@@ -140,8 +140,8 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 	return x
 }
 
-// running returns the running transfer of a message, or nil.
-func (e *Engine) running(chat, msg string) *xfer {
+// runningXfer returns the running transfer of a message, or nil.
+func (e *Engine) runningXfer(chat, msg string) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	return e.xfers.m[transferID(chat, msg)]
@@ -169,7 +169,15 @@ func (e *Engine) stopTransfers(chat string) {
 // off for a later try. It returns what WaitTransfer reports.
 func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error) error {
 	switch {
-	case err == nil, errors.Is(err, errXferGone):
+	case err == nil:
+		return nil
+	case errors.Is(err, errXferGone):
+		_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+			if _, err := tx.Message(t.Chat, t.Message); err == nil {
+				return nil // cancelled, not gone
+			}
+			return tx.DeleteTransfer(t.ID)
+		})
 		return err
 	case isFailed(err):
 		e.fileFailed(context.WithoutCancel(ctx), t, err)
