@@ -245,6 +245,11 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 			if mm.Relays != "" {
 				mi.Kind, mi.Text, mi.Status, mi.Unread = "relays", relaysLineText(mi.From, mm.Relays), "", false
 			}
+			if mm.File != nil && !m.Deleted {
+				fi := fileInfo(c.ID, &m, mm.File)
+				fi.From = mi.From
+				mi.Kind, mi.File, mi.Text = "file", &fi, SanitizeLine(fileEventText(mm.File))
+			}
 			if mm.Reply != "" && !m.Deleted {
 				q := quoteOf(&ix, &c, mm.Reply, peer)
 				mi.Reply = &q

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -553,4 +554,103 @@ func TestSendFileRefuses(t *testing.T) {
 		t.Fatal("took a bad media type")
 	}
 	_ = bytes.Equal
+}
+
+// benchEngine is a running engine on relay addr without events.
+func benchEngine(b *testing.B, addr string) *Engine {
+	b.Helper()
+	c := Config{Dir: b.TempDir(), Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+	e, err := Create(context.Background(), c, []byte("test pin"), CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Setup(context.Background(), addr); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done; e.Close() })
+	return e
+}
+
+// waitFile polls until chat holds an incoming file named name.
+func waitFile(b *testing.B, e *Engine, chat, name string) string {
+	b.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		fs, _ := e.Files(chat)
+		for _, f := range fs {
+			if f.Name == name && !f.Outgoing && f.State == FileOffered {
+				return f.ID
+			}
+		}
+	}
+	b.Fatal("the file never arrived")
+	return ""
+}
+
+// BenchmarkFileTransfer sends a file through a real relay and downloads
+// it, and reports the end-to-end rate: size / (upload + download).
+// VEIL_BENCH_FILE_MB sets the size (64 MB when unset).
+func BenchmarkFileTransfer(b *testing.B) {
+	size := 64_000_000
+	if s := os.Getenv("VEIL_BENCH_FILE_MB"); s != "" {
+		if mb, err := strconv.Atoi(s); err == nil && mb > 0 {
+			size = mb * 1_000_000
+		}
+	}
+	ctx := context.Background()
+	r := relaytest.Start(b, func(c *relay.Config) { c.Limits.MaxStorage = 1 << 40; c.Limits.ChunkStorage = 1 << 39 })
+	addr := r.Address.String()
+	a, z := benchEngine(b, addr), benchEngine(b, addr)
+	key, aChat, err := a.Invite(ctx, InviteOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	zChat, err := z.Join(ctx, key, JoinOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	z.kickOutbox()
+	if err := z.SetAutoDownloadLimit(0); err != nil {
+		b.Fatal(err)
+	}
+	path, sum := writeTestFile(b, b.TempDir(), "bench.bin", size)
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	var total time.Duration
+	for i := range b.N {
+		start := time.Now()
+		id, err := a.SendFile(ctx, aChat, path, SendFileOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := a.WaitTransfer(ctx, aChat, id); err != nil {
+			b.Fatal(err)
+		}
+		a.kickOutbox()
+		if i == 0 {
+			// The first file waits for the chat to be joined.
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if cs, _ := a.Chats(ctx); len(cs) == 1 && !cs[0].Pending {
+					break
+				}
+			}
+			a.kickOutbox()
+		}
+		zid := waitFile(b, z, zChat, "bench.bin")
+		if err := z.FetchFile(ctx, zChat, zid); err != nil {
+			b.Fatal(err)
+		}
+		if err := z.WaitTransfer(ctx, zChat, zid); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if got := fileSum(b, z, zChat, zid); got != sum {
+			b.Fatal("the file differs")
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/total.Seconds()/1e6, "MB/s")
 }
