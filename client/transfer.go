@@ -147,6 +147,17 @@ func (e *Engine) runningXfer(chat, msg string) *xfer {
 	return e.xfers.m[transferID(chat, msg)]
 }
 
+// cancelTransfers cancels the running transfers of chat without waiting.
+func (e *Engine) cancelTransfers(chat string) {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	for _, x := range e.xfers.m {
+		if x.chat == chat {
+			x.cancel()
+		}
+	}
+}
+
 // stopTransfers cancels the running transfers of chat ("" every chat)
 // and waits for them to end.
 func (e *Engine) stopTransfers(chat string) {
