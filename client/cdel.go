@@ -10,7 +10,7 @@ import (
 )
 
 // A "cdel" task deletes a file's chunks from a relay (spec/client.md
-// §8.4): Key is the file's delete root D, Payload the chunks' IDs (24
+// §8.5): Key is the file's delete root D, Payload the chunks' IDs (24
 // bytes each). Neither reveals the content; IDs derive from the file
 // secret, which the task does not keep.
 

@@ -11,7 +11,7 @@ import (
 )
 
 // download fetches a file's chunks from our relay of its slot
-// (spec/client.md §5.12) in the file's order, xferInFlight at a time,
+// (spec/client.md §7.8) in the file's order, xferInFlight at a time,
 // re-seals each under the local key into the blob, then verifies the
 // whole: size, zero padding and SHA-256. Nothing of it is readable until
 // it is verified.

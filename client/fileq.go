@@ -120,7 +120,7 @@ func (e *Engine) uploaded(ctx context.Context, j *fileJob) error {
 
 // fetchRelay returns the relay a file of chat c on slot is fetched from:
 // in a 1:1 chat our own mailbox relay of that slot, in a group the
-// group's relay of that index (spec/client.md §5.12). "" when we have
+// group's relay of that index (spec/client.md §7.8). "" when we have
 // none: the file is refused, never fetched from a relay the sender names.
 func fetchRelay(tx *vault.Tx, c *vault.Chat, slot uint8) (string, error) {
 	if c.Kind == vault.ChatGroup {

@@ -10,7 +10,7 @@ import (
 )
 
 // incomingFile returns the file data of a received descriptor d (derr
-// when it did not parse) in chat c (spec/client.md §5.12): offered, or
+// when it did not parse) in chat c (spec/client.md §5.16): offered, or
 // expired when its chunks are past their deadline, or refused with the
 // reason and nothing of it kept when it is bad or names a relay slot this
 // chat does not have. A fresh local key seals its blob.
@@ -79,7 +79,7 @@ func fileEventText(fm *fileMeta) string {
 	return fm.Name
 }
 
-// file applies a FILE (spec/client.md §5.12): a message like a TEXT whose
+// file applies a FILE (spec/client.md §5.16): a message like a TEXT whose
 // body is the file's name, with its file data; a refused descriptor
 // leaves a line saying why, a warning, and nothing of the file.
 func (r *rx) file(env *format.Envelope, now time.Time) error {

@@ -16,7 +16,7 @@ var (
 	ErrNotFile = errors.New("client: that message is not a file")
 )
 
-// File states (spec/client.md §5.12), as FileInfo.State and the Status of
+// File states (spec/client.md §5.16), as FileInfo.State and the Status of
 // an EventTransfer say them.
 const (
 	FilePreparing   = "preparing"   // ours: being read and encrypted

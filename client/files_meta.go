@@ -9,7 +9,7 @@ import (
 )
 
 // fileMeta is what a file message keeps in its sealed Meta
-// (spec/client.md §5.12): the file secret S, the local key L_f of its
+// (spec/client.md §5.16): the file secret S, the local key L_f of its
 // blob, and what the descriptor said. Deleting the message's key erases
 // both keys, and with them the blob's and the relay's copies.
 type fileMeta struct {
@@ -58,7 +58,7 @@ func blobAD(chat, msgID string) []byte {
 
 // chunkLifeQuanta are the lifetimes a chunk may be given: always one of
 // these, rounded up, so the relay learns nothing finer (spec/client.md
-// §5.12).
+// §7.8).
 var chunkLifeQuanta = [...]time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 7 * 24 * time.Hour}
 
 // maxChunkLife is the relay's MaxChunkLife (spec/relay.md §11).

@@ -477,7 +477,7 @@ func TestFileRelayFull(t *testing.T) {
 	}
 }
 
-// rawDescriptor lays out a descriptor by hand (spec/client.md §5.12),
+// rawDescriptor lays out a descriptor by hand (spec/client.md §5.16),
 // for names the encoder refuses.
 func rawDescriptor(name string) []byte {
 	b := []byte{1, 0}

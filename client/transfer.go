@@ -361,7 +361,7 @@ func (e *Engine) checkpoint(ctx context.Context, t vault.Transfer, water uint32)
 }
 
 // watermark tracks which positions of a transfer's order are done; water
-// is the contiguous prefix of done positions (spec/client.md §5.12).
+// is the contiguous prefix of done positions (spec/client.md §7.8).
 type watermark struct {
 	done  []bool
 	water uint32

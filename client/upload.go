@@ -62,7 +62,7 @@ func (e *Engine) loadJob(ctx context.Context, t vault.Transfer) (*fileJob, error
 	return j, nil
 }
 
-// upload sends a stored file's chunks (spec/client.md §5.12): CROOM
+// upload sends a stored file's chunks (spec/client.md §7.8): CROOM
 // first, so a full relay fails before any CPUT, then every chunk in the
 // file's order, xferInFlight at a time, checkpointing a watermark; then
 // the descriptor is queued as the message.

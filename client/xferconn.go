@@ -9,7 +9,7 @@ import (
 )
 
 // An xferConn carries a file's chunks to or from one relay
-// (spec/client.md §5.12): over a transfer connection of its own, never
+// (spec/client.md §7.8): over a transfer connection of its own, never
 // one that carries messages, so bulk traffic neither delays messages nor
 // shares their connection's identity; or, when private routing forwards
 // items for that relay (§7.7), through the forwarding relay as a SEND
