@@ -54,7 +54,6 @@ func testChunkPutGet(t *testing.T, s store.Store, cs store.ChunkStore) {
 	c := newChunk(t, 1, time.Now().Add(time.Hour))
 	want := c
 	want.Body = bytes.Clone(c.Body)
-	size := s.Size()
 	noErr(t, "PutChunk", cs.PutChunk(ctx, id, c, 0))
 	c.Body[0] ^= 0xff // the store keeps its own copy
 	got, err := cs.GetChunk(ctx, id)
@@ -67,9 +66,6 @@ func testChunkPutGet(t *testing.T, s store.Store, cs store.ChunkStore) {
 	wantErr(t, "PutChunk of a taken ID", cs.PutChunk(ctx, id, newChunk(t, 2, time.Now().Add(time.Hour)), 0), store.ErrExists)
 	if n := cs.ChunkBytes(); n != chunkSize {
 		t.Fatalf("ChunkBytes = %d, want %d", n, chunkSize)
-	}
-	if s.Size() < size+chunkSize/2 {
-		t.Fatalf("Size grew from %d to %d for a %d-byte chunk", size, s.Size(), chunkSize)
 	}
 	_, err = cs.GetChunk(ctx, newID(t))
 	wantErr(t, "GetChunk of an unknown ID", err, store.ErrNotFound)
