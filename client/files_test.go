@@ -654,3 +654,48 @@ func BenchmarkFileTransfer(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)*float64(b.N)/total.Seconds()/1e6, "MB/s")
 }
+
+// TestFilePrivateRouting: with private routing, the chunks of a file to
+// a contact's relay go through the forwarder: that relay never sees the
+// sender's address, and the file arrives whole.
+func TestFilePrivateRouting(t *testing.T) {
+	ctx := context.Background()
+	var recD relaytest.Recorder
+	ra := relaytest.Start(t)
+	rd := relaytest.Start(t, relaytest.WithObserver(&recD))
+	rf := relaytest.Start(t, relaytest.WithR2RFrom(ipFwd.String()))
+	ana := startLive(t, ra.Address.String(), dialFrom(ipAna))
+	ben := startLive(t, rd.Address.String(), dialFrom(ipBen))
+	setRouting(t, ana, RoutingAlways, rf.Address.String())
+	withBen, benChat := liveChat(t, ana, ben, InviteOptions{}, JoinOptions{Relay: rd.Address.String()})
+	path, sum := writeTestFile(t, t.TempDir(), "plan.txt", 200_000)
+	id, err := ana.SendFile(ctx, withBen, path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ana.WaitTransfer(ctx, withBen, id); err != nil {
+		t.Fatal(err)
+	}
+	ana.kickOutbox()
+	bid := ben.incomingFile(t, benChat, "plan.txt")
+	ben.waitState(t, bid, FileReady)
+	if got := fileSum(t, ben.Engine, benChat, bid); got != sum {
+		t.Fatal("the file differs")
+	}
+	puts := 0
+	for _, it := range recD.Items() {
+		remote := recD.Remote(it.Conn).Addr()
+		if remote == ipAna {
+			t.Errorf("the recipient's relay saw the sender's address (%v)", it.Type)
+		}
+		if it.Type == wire.TypeCPUT {
+			puts++
+			if remote != ipFwd {
+				t.Errorf("a CPUT came from %v, not the forwarder", remote)
+			}
+		}
+	}
+	if n, _ := crypto.FileChunks(200_000); puts != int(n) {
+		t.Errorf("%d CPUTs for %d chunks", puts, n)
+	}
+}
