@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"veil/crypto"
@@ -118,4 +119,27 @@ func (e *Engine) runCDel(ctx context.Context, t *task) error {
 		xc.drop()
 	}
 	return first
+}
+
+// dropFileTx removes the file of message m, deleted for everyone: its
+// blob, file record and transfer record, and its client data; with
+// relay, its chunks get a cdel task (ours: we stored them).
+func dropFileTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, relay bool) error {
+	if relay && fm.State != FileFailed {
+		if tk, ok := cdelTask(fm, chat); ok {
+			if err := addTasks(tx, tk); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.DeleteFile(chat, m.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	if err := tx.DeleteTransfer(transferID(chat, m.ID)); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	mm := metaOf(m)
+	mm.File = nil
+	setMeta(m, &mm)
+	return nil
 }

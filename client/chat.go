@@ -465,6 +465,13 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 		if err != nil {
 			return err
 		}
+		if m, err := tx.Message(c.ID, msgID); err == nil {
+			if tk, ok := messageFileTask(tx, &m, c.Kind == vault.ChatGroup); ok {
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.DeleteMessage(c.ID, msgID)
 	})
 }
@@ -496,7 +503,19 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 		if err := sessionUsable(tx, s.chat.ID); err != nil {
 			return err
 		}
+		fm, _ := fileOf(&m)
 		env := f(&m)
+		if fm != nil {
+			if env.Type == format.EnvEdit {
+				return badInput("a file message cannot be edited")
+			}
+			if env.Type == format.EnvDelete {
+				// Deleted for everyone: the file goes here and on the relay.
+				if err := dropFileTx(tx, s.chat.ID, &m, fm, true); err != nil {
+					return err
+				}
+			}
+		}
 		if err := e.queueChange(tx, s.sess, s.chat.ID, m.ID, env); err != nil {
 			return err
 		}

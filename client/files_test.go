@@ -699,3 +699,40 @@ func TestFilePrivateRouting(t *testing.T) {
 		t.Errorf("%d CPUTs for %d chunks", puts, n)
 	}
 }
+
+// TestFileDeleteForEveryone: deleting our file message for everyone
+// drops it on both sides and deletes its chunks; a file cannot be
+// edited.
+func TestFileDeleteForEveryone(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	id, bid := sentOffered(t, a, b, aChat, bChat, "draft.txt", 40_000, nil)
+	if err := a.Edit(ctx, aChat, id, "x"); err == nil {
+		t.Fatal("edited a file message")
+	}
+	if err := a.Delete(ctx, aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	a.kickOutbox()
+	b.waitFor(t, "deleted", func(ev Event) bool { return ev.Type == EventDeleted && ev.Message == bid })
+	if fs, _ := b.Files(bChat); len(fs) != 0 {
+		t.Fatalf("ben's files after the deletion: %+v", fs)
+	}
+	if fs, _ := a.Files(aChat); len(fs) != 0 {
+		t.Fatalf("ana's files after the deletion: %+v", fs)
+	}
+	if n := blobCount(t, a.Engine); n != 0 {
+		t.Fatalf("%d blobs left with ana", n)
+	}
+	n, _ := crypto.FileChunks(40_000)
+	deadline := time.Now().Add(15 * time.Second)
+	for countType(rec, wire.TypeCDEL) < int(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d CDELs for %d chunks", countType(rec, wire.TypeCDEL), n)
+		}
+		a.kickOutbox()
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -388,6 +388,11 @@ func (r *rx) apply(env *format.Envelope) error {
 			m.Body, m.Edited = []byte(env.Text), now
 			r.event(Event{Type: EventEdited, Message: m.ID, Text: Sanitize(env.Text)})
 		} else {
+			if fm, _ := fileOf(&m); fm != nil {
+				if err := dropFileTx(r.tx, r.chat.ID, &m, fm, false); err != nil {
+					return err
+				}
+			}
 			m.Body, m.Deleted = nil, true
 			delete(r.meta.TTLs, m.ID)
 			r.event(Event{Type: EventDeleted, Message: m.ID})
