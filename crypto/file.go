@@ -11,14 +11,14 @@ import (
 	"golang.org/x/crypto/chacha20"
 )
 
-// File attachments (spec/files.md §3, §4): a file is cut into chunks of
+// File attachments (spec/files.md §3): a file is cut into chunks of
 // FileChunkPlain bytes, each sealed alone with ChaCha20-Poly1305 under a
 // key derived from a 32-byte file secret, with age's STREAM nonce layout
 // (a big-endian chunk counter and a last-chunk flag), so every chunk can be
 // checked, fetched again and resumed on its own while truncation and
 // reordering still fail.
 const (
-	// FileChunkPlain is the plaintext carried by one chunk (§4.1).
+	// FileChunkPlain is the plaintext carried by one chunk (§3.2).
 	FileChunkPlain = FileChunkSize - Overhead // 15,984
 	// FileChunkSize is the sealed size of one chunk: the largest padding
 	// bucket, so every chunk looks like every other relay body.
@@ -44,7 +44,7 @@ const (
 var ErrFileSize = errors.New("crypto: file size out of range")
 
 // FileChunks returns the number of chunks a file of size bytes is sent in:
-// Padmé(max(1, ⌈size/FileChunkPlain⌉)) (spec/files.md §4.2). The chunks
+// Padmé(max(1, ⌈size/FileChunkPlain⌉)) (spec/files.md §3.3). The chunks
 // past the data carry zero plaintext.
 func FileChunks(size int64) (uint32, error) {
 	if size < 0 || size > MaxFileSize {
@@ -296,7 +296,7 @@ func (ks *keystream) uniform(m uint32) uint32 {
 func (ks *keystream) wipe() { clear(ks.buf[:]) }
 
 // LocalFileKey is L_f, the key a client seals a file's chunks under in its
-// own blob file (spec/files.md §7): fresh per file, never sent. It must be
+// own blob file (spec/files.md §3.4): fresh per file, never sent. It must be
 // kept secret.
 type LocalFileKey [KeySize]byte
 
