@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,14 +59,22 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 	var chat vault.Chat
 	var slot uint8
 	var relay string
+	var logTTL time.Duration
 	err = e.v.View(ctx, func(tx *vault.Tx) error {
 		var err error
 		if chat, err = resolveChat(tx, ref); err != nil {
 			return err
 		}
 		if chat.Kind == vault.ChatGroup {
-			if _, _, err := groupOf(tx, ref); err != nil {
+			_, grp, err := groupOf(tx, ref)
+			if err != nil {
 				return err
+			}
+			var rec struct {
+				TTL int64 `json:"ttl"`
+			}
+			if json.Unmarshal(grp.State, &rec) == nil && rec.TTL > 0 {
+				logTTL = time.Duration(rec.TTL) * time.Second
 			}
 		}
 		slot, relay, err = e.sendRelay(tx, &chat)
@@ -84,6 +93,9 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 	want := maxChunkLife
 	if chat.Kind == vault.ChatGroup && ttl > 0 {
 		want = max(ttl, time.Hour) // members read it within the group's timer
+	}
+	if logTTL > 0 {
+		want = min(want, logTTL) // nobody reads the log's entries later
 	}
 	if !chat.Deadline.IsZero() {
 		want = min(want, chat.Deadline.Sub(now))

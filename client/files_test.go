@@ -89,7 +89,7 @@ func (l *live) waitState(t *testing.T, id, st string) Event {
 // blobCount returns how many blob files a profile holds.
 func blobCount(t testing.TB, e *Engine) int {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(e.cfg.Dir, "files"))
+	ents, err := os.ReadDir(filepath.Join(e.cfg.Dir, "data", "files"))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0
 	}
@@ -428,6 +428,7 @@ func TestFileBurnDuringDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitState(t, bid, FileDownloading)
+	keys, n := fileKeysOf(t, a.Engine, aChat, id)
 	if err := b.Burn(ctx, bChat); err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,6 @@ func TestFileBurnDuringDownload(t *testing.T) {
 	if _, err := b.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	keys, n := fileKeysOf(t, a.Engine, aChat, id)
 	c, err := conn.Dial(ctx, r.Address.String(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -220,8 +220,16 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 
 // findTransfer returns the stored transfer record id.
 func findTransfer(tx *vault.Tx, id string) (vault.Transfer, bool) {
-	t, err := tx.GetTransfer(id)
-	return t, err == nil
+	ts, err := tx.Transfers()
+	if err != nil {
+		return vault.Transfer{}, false
+	}
+	for _, t := range ts {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return vault.Transfer{}, false
 }
 
 // fileFailed marks a file failed for good: its transfer record and blob
