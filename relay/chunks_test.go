@@ -9,7 +9,6 @@ import (
 	"veil/crypto"
 	"veil/relay"
 	"veil/relay/relaytest"
-	"veil/relay/store"
 	"veil/relay/wire"
 )
 
@@ -70,7 +69,7 @@ func TestChunks(t *testing.T) {
 	_, err = c.GetChunk(ctx, k.id, k.read)
 	wantCode(t, err, wire.CodeAuth)
 	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeAuth)
-	if n := tr.store.(store.ChunkStore).ChunkBytes(); n != 0 {
+	if n := tr.store.ChunkBytes(); n != 0 {
 		t.Fatalf("%d chunk bytes after the delete", n)
 	}
 	healthy(t, c)
@@ -91,7 +90,7 @@ func TestChunkExpiry(t *testing.T) {
 	if err := tr.srv.ExpireNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := tr.store.(store.ChunkStore).ChunkBytes(); n != 0 {
+	if n := tr.store.ChunkBytes(); n != 0 {
 		t.Fatalf("%d chunk bytes after expiry", n)
 	}
 	// The ID is free again: only holders of the file secret know it.
@@ -258,4 +257,19 @@ func TestForwardChunks(t *testing.T) {
 	if saw != 3 { // the forwarded CPUT and CGET, and the direct CGET
 		t.Fatalf("the destination saw %d CPUT/CGET, want 3", saw)
 	}
+}
+
+// TestChunksOlderRelay: a relay without chunks answers UNKNOWN to every
+// chunk command, and the connection goes on.
+func TestChunksOlderRelay(t *testing.T) {
+	tr := startRelay(t, relaytest.WithoutChunks())
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 1)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodeUnknown)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodeUnknown)
+	_, err := c.GetChunk(ctx, k.id, k.read)
+	wantCode(t, err, wire.CodeUnknown)
+	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeUnknown)
+	healthy(t, c)
 }

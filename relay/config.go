@@ -196,6 +196,10 @@ type Config struct {
 	// UNKNOWN, as a relay older than forwarding does (§7.6). Tests only:
 	// they need such a relay as a destination.
 	NoDestination bool
+	// NoChunks answers the chunk commands (§7.7) with UNKNOWN, as a
+	// relay older than file attachments does. Tests only: clients must
+	// cope with such a relay.
+	NoChunks bool
 }
 
 // Observer sees what the relay sees. Its methods are called on the
