@@ -8,7 +8,9 @@ import (
 
 	"veil/crypto"
 	"veil/relay"
+	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/store/badger"
 	"veil/relay/wire"
 )
 
@@ -272,4 +274,55 @@ func TestChunksOlderRelay(t *testing.T) {
 	wantCode(t, err, wire.CodeUnknown)
 	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeUnknown)
 	healthy(t, c)
+}
+
+// TestChunksSurviveRestart: a relay on the embedded store keeps its
+// chunks in the journal; a relay process started again on the same data
+// directory serves them, and not the deleted one.
+func TestChunksSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*relaytest.Relay, *badger.Store) {
+		st, err := badger.Open(badger.Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return relaytest.Serve(t, relay.Config{Store: st, Identity: id}), st
+	}
+	ctx := tctx(t)
+	r, st := start()
+	c, err := conn.DialAddress(ctx, r.Address, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, gone := newChunk(t, 1), newChunk(t, 2)
+	for _, k := range []testChunk{keep, gone} {
+		if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.DeleteChunk(ctx, gone.id, gone.del); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	r.Stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = start()
+	c, err = conn.DialAddress(ctx, r.Address, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := c.GetChunk(ctx, keep.id, keep.read)
+	if err != nil || !bytes.Equal(got, keep.body) {
+		t.Fatalf("CGET after a restart: %v", err)
+	}
+	_, err = c.GetChunk(ctx, gone.id, gone.read)
+	wantCode(t, err, wire.CodeAuth)
+	wantCode(t, c.PutChunk(ctx, keep.id, keep.rHash, keep.dHash, time.Hour, keep.body), wire.CodeExists)
 }

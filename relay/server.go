@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
+	if s.metrics, err = newMetrics(cfg.Registerer, cfg.Store.ChunkBytes); err != nil {
 		return nil, err
 	}
 	return s, nil
