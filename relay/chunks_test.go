@@ -326,3 +326,31 @@ func TestChunksSurviveRestart(t *testing.T) {
 	wantCode(t, err, wire.CodeAuth)
 	wantCode(t, c.PutChunk(ctx, keep.id, keep.rHash, keep.dHash, time.Hour, keep.body), wire.CodeExists)
 }
+
+// TestChunkGlobalQuota: chunks count against the relay's storage quota
+// too, which messages share; CROOM and CPUT say STORAGE_FULL once it is
+// reached, and ChunkStorage never exceeds it.
+func TestChunkGlobalQuota(t *testing.T) {
+	tr := startRelay(t, withLimits(func(l *relay.Limits) { l.MaxStorage, l.ChunkStorage = 4*wire.ChunkSize, 100*wire.ChunkSize }))
+	ctx := tctx(t)
+	c := tr.dial(t)
+	m := newMailbox(t, c)
+	for range 3 {
+		if err := c.Send(ctx, m.sid, &m.cap, body(wire.ChunkSize, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ChunkRoom(ctx, 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.ChunkRoom(ctx, 2, time.Hour), wire.CodeStorageFull)
+	for i := range 2 { // the quota is checked before a write: the one that passes it still lands
+		k := newChunk(t, byte(i))
+		if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	k := newChunk(t, 9)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodeStorageFull)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodeStorageFull)
+}

@@ -142,6 +142,7 @@ func (l Limits) withDefaults() Limits {
 	if l.ChunkStorage <= 0 {
 		l.ChunkStorage = l.MaxStorage / 2
 	}
+	l.ChunkStorage = min(l.ChunkStorage, l.MaxStorage)
 	if l.ChunkRate <= 0 {
 		l.ChunkRate = d.ChunkRate
 	}
