@@ -10,6 +10,7 @@ import (
 	"veil/relay"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/store"
 	"veil/relay/store/badger"
 	"veil/relay/wire"
 )
@@ -353,4 +354,31 @@ func TestChunkGlobalQuota(t *testing.T) {
 	k := newChunk(t, 9)
 	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodeStorageFull)
 	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodeStorageFull)
+}
+
+// TestChunkSpy: the spy sees what the relay stores and reads, and its
+// Tamper hook changes what CGET returns (the client's AEAD must catch it).
+func TestChunkSpy(t *testing.T) {
+	spy := &relaytest.ChunkSpy{Tamper: func(_ [24]byte, c *store.Chunk) { c.Body[0] ^= 1 }}
+	tr := startRelay(t, relaytest.WithChunkSpy(spy))
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 4)
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetChunk(ctx, k.id, k.read)
+	if err != nil || bytes.Equal(got, k.body) || got[0] != k.body[0]^1 {
+		t.Fatalf("tampered CGET: %v", err)
+	}
+	if err := c.DeleteChunk(ctx, k.id, k.del); err != nil {
+		t.Fatal(err)
+	}
+	puts := spy.Puts()
+	if len(puts) != 1 || puts[0].ID != k.id || puts[0].ReadHash != k.rHash || puts[0].DelHash != k.dHash {
+		t.Fatalf("spy puts: %+v", puts)
+	}
+	if len(spy.Gets()) != 2 || len(spy.Deletes()) != 1 {
+		t.Fatalf("spy saw %d reads and %d deletes", len(spy.Gets()), len(spy.Deletes()))
+	}
 }
