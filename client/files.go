@@ -265,7 +265,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 			if fm == nil || m.Deleted {
 				continue
 			}
-			fi := fileInfo(c.ID, m, fm)
+			fi := fileInfoTx(tx, c.ID, m, fm)
 			if d, ok := water[transferID(c.ID, m.ID)]; ok && d > fi.Done {
 				fi.Done = d
 			}
@@ -294,6 +294,20 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 	}
 	if fi.State == FileOffered && !fi.Expires.IsZero() && !time.Now().Before(fi.Expires) {
 		fi.State = FileExpired
+	}
+	return fi
+}
+
+// fileInfoTx is fileInfo, with the state "lost" for a file whose blob
+// this profile does not have (restored from a backup, which carries no
+// files).
+func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta) FileInfo {
+	fi := fileInfo(chat, m, fm)
+	switch fi.State {
+	case FileReady, FileSent, FileUploading, FilePreparing:
+		if _, err := tx.GetFile(chat, m.ID); errors.Is(err, vault.ErrNotFound) {
+			fi.State = FileLost
+		}
 	}
 	return fi
 }

@@ -153,6 +153,19 @@ func TestFileOneToOne(t *testing.T) {
 	if fi := fileState(t, a.Engine, aChat, id); fi.State != FileSent || !fi.Outgoing {
 		t.Fatalf("ana's file: %+v", fi)
 	}
+	ms, err := b.Messages(ctx, bChat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range ms {
+		if m.ID == bid {
+			found = m.Kind == "file" && m.File != nil && m.File.State == FileReady && m.Text == "report.pdf"
+		}
+	}
+	if !found {
+		t.Fatalf("ben's messages do not show the file: %+v", ms)
+	}
 	// Ben's cdel task deletes the chunks: he was their only reader.
 	deadline := time.Now().Add(15 * time.Second)
 	for countType(rec, wire.TypeCDEL) < int(n) {
