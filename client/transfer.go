@@ -296,9 +296,11 @@ func fileName(ctx context.Context, e *Engine, t vault.Transfer) string {
 	return name
 }
 
-// setFileState stores a file's state (and progress) in its message.
+// setFileState stores a file's state (and progress) in its message and
+// reports it.
 func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done uint32) error {
-	return e.v.Update(ctx, func(tx *vault.Tx) error {
+	var total uint32
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		m, err := tx.Message(chat, msg)
 		if errors.Is(err, vault.ErrNotFound) {
 			return errXferGone
@@ -311,9 +313,14 @@ func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done
 			return errXferGone
 		}
 		fm.State, fm.Done, fm.Err = state, done, ""
+		total = fm.Chunks
 		setMeta(&m, &mm)
 		return tx.PutMessage(&m)
 	})
+	if err == nil {
+		e.emit(ctx, Event{Type: EventTransfer, Chat: chat, Message: msg, Status: state, Done: done, Total: total})
+	}
+	return err
 }
 
 // progress paces a transfer's events and watermark checkpoints.
@@ -328,6 +335,7 @@ type progress struct {
 	lastEv    time.Time
 	lastCheck time.Time
 	checked   uint32
+	sync      func() error // makes the written chunks durable (a download's blob)
 }
 
 // report emits a transfer event at most every xferEventEvery, and stores
@@ -345,6 +353,11 @@ func (p *progress) report(ctx context.Context, done, water uint32, final bool) e
 	}
 	if water >= p.checked+xferCheckpoint || (water > p.checked && now.Sub(p.lastCheck) >= xferCheckEvery) {
 		p.lastCheck, p.checked = now, water
+		if p.sync != nil {
+			if err := p.sync(); err != nil { // what the watermark covers is on the disk first
+				return err
+			}
+		}
 		return p.e.checkpoint(ctx, p.t, water)
 	}
 	return nil
