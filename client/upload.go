@@ -156,7 +156,8 @@ func chunkErr(xc *xferConn, err error, what string) error {
 
 // pipeline runs step for every position of a transfer's order from its
 // watermark on, xferInFlight at a time, reporting progress and storing
-// the watermark as it goes. The first error stops it.
+// the watermark as it goes; durable, when set, makes what the watermark
+// covers durable before each checkpoint. The first error stops it.
 func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size int64, state string, durable func() error,
 	step func(ctx context.Context, pos uint32, buf []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
