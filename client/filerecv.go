@@ -122,6 +122,5 @@ func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Ev
 		return err
 	}
 	ev.Text = SanitizeLine(fileEventText(fm))
-	e.kickTransfers()
 	return nil
 }
