@@ -780,3 +780,54 @@ func TestFileGroupTimer(t *testing.T) {
 		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
 	}
 }
+
+// TestFileCancel: a cancelled upload fails and its chunks are deleted; a
+// cancelled download goes back to offered and keeps nothing.
+func TestFileCancel(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "huge.bin", 16_000_000)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for countType(rec, wire.TypeCPUT) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.CancelFile(aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	fi := fileState(t, a.Engine, aChat, id)
+	if fi.State != FileFailed && fi.State != FileSent {
+		t.Fatalf("a cancelled upload: %+v", fi)
+	}
+	if fi.State == FileFailed {
+		if n := blobCount(t, a.Engine); n != 0 {
+			t.Fatalf("%d blobs after the cancel", n)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for countType(rec, wire.TypeCDEL) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no CDEL after the cancel")
+			}
+			a.kickOutbox()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	_, bid := sentOffered(t, a, b, aChat, bChat, "later.bin", 2_000_000, nil)
+	if err := b.FetchFile(ctx, bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CancelFile(bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileOffered && fi.State != FileReady {
+		t.Fatalf("a cancelled download: %+v", fi)
+	}
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State == FileOffered && blobCount(t, b.Engine) != 0 {
+		t.Fatal("a cancelled download left its blob")
+	}
+}
