@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"veil/relay"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/store"
 	"veil/relay/wire"
 	"veil/vault"
 )
@@ -829,5 +831,70 @@ func TestFileCancel(t *testing.T) {
 	}
 	if fi := fileState(t, b.Engine, bChat, bid); fi.State == FileOffered && blobCount(t, b.Engine) != 0 {
 		t.Fatal("a cancelled download left its blob")
+	}
+}
+
+// TestFileCorruptedChunk: a chunk the relay corrupts once is fetched
+// again and the file arrives; one it corrupts every time fails the
+// download as corrupted, keeping nothing. Every chunk ID the relay sees
+// is distinct, and lifetimes are whole quanta.
+func TestFileCorruptedChunk(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var target store.ID
+	left := 0 // how many more reads of target are corrupted
+	spy := &relaytest.ChunkSpy{Tamper: func(id store.ID, c *store.Chunk) {
+		mu.Lock()
+		defer mu.Unlock()
+		if id == target && left > 0 {
+			left--
+			body := bytes.Clone(c.Body)
+			body[100] ^= 1
+			c.Body = body
+		}
+	}}
+	r := relaytest.Start(t, relaytest.WithChunkSpy(spy))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	for _, tc := range []struct {
+		name    string
+		times   int
+		corrupt bool
+	}{{"once.bin", 1, false}, {"always.bin", 1 << 30, true}} {
+		id, bid := sentOffered(t, a, b, aChat, bChat, tc.name, 100_000, nil)
+		keys, n := fileKeysOf(t, a.Engine, aChat, id)
+		mu.Lock()
+		target, left = store.ID(keys.ChunkID(n/2)), tc.times
+		mu.Unlock()
+		if err := b.FetchFile(ctx, bChat, bid); err != nil {
+			t.Fatal(err)
+		}
+		err := b.WaitTransfer(ctx, bChat, bid)
+		if !tc.corrupt {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "is corrupted") {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileFailed {
+			t.Fatalf("%s: %+v", tc.name, fi)
+		}
+	}
+	seen := map[store.ID]bool{}
+	quanta := map[time.Duration]bool{}
+	for _, q := range chunkLifeQuanta {
+		quanta[q] = true
+	}
+	for _, p := range spy.Puts() {
+		if seen[p.ID] {
+			t.Fatal("two chunks with one ID")
+		}
+		seen[p.ID] = true
+		life := time.Until(p.Expires).Round(time.Hour)
+		if !quanta[life] {
+			t.Fatalf("a chunk lives %v, not a quantum", life)
+		}
 	}
 }
