@@ -898,3 +898,42 @@ func TestFileCorruptedChunk(t *testing.T) {
 		}
 	}
 }
+
+// TestFileTimerUndownloaded: a 1:1 file with a timer, shown but never
+// downloaded, has its chunks deleted by the receiver when its copy
+// expires.
+func TestFileTimerUndownloaded(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	if err := b.SetAutoDownloadLimit(0); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := writeTestFile(t, t.TempDir(), "brief.txt", 30_000)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitTransfer(ctx, aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	a.kickOutbox()
+	b.incomingFile(t, bChat, "brief.txt")
+	if err := b.MarkRead(ctx, bChat); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countType(rec, wire.TypeCDEL); got != 0 {
+		t.Fatalf("%d CDELs before the copy expired", got)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := crypto.FileChunks(30_000); countType(rec, wire.TypeCDEL) != int(n) {
+		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
+	}
+}
