@@ -91,14 +91,28 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 	if err != nil {
 		return nil, err
 	}
-	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		if _, err := tx.Message(j.t.Chat, j.t.Message); err != nil {
-			return errXferGone
+	gone := false
+	// Recorded even when ctx ended: a blob without its record would stay
+	// until the next unlock.
+	err = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+		gone = false
+		if err := tx.PutFile(j.t.Chat, j.t.Message, vault.FileRecord{Blob: b.Name(), Chunks: j.fm.Chunks}); err != nil {
+			return err
 		}
-		return tx.PutFile(j.t.Chat, j.t.Message, vault.FileRecord{Blob: b.Name(), Chunks: j.fm.Chunks})
+		_, merr := tx.Message(j.t.Chat, j.t.Message)
+		if _, ok := findTransfer(tx, j.t.ID); !ok || merr != nil {
+			// Cancelled or erased meanwhile: recorded and dropped at
+			// once, so the blob is unlinked after the commit.
+			gone = true
+			return tx.DeleteFile(j.t.Chat, j.t.Message)
+		}
+		return nil
 	})
-	if err != nil {
+	if err != nil || gone {
 		b.Close()
+		if err == nil {
+			err = errXferGone
+		}
 		return nil, err // an orphan blob goes at the next unlock
 	}
 	j.blob = b.Name()

@@ -580,6 +580,11 @@ func (e *Engine) cancelFile(ctx context.Context, ref, msgID string) error {
 		ev = &Event{Type: EventTransfer, Chat: chat, Message: msgID, Status: fm.State, Err: fm.Err, Total: fm.Chunks}
 		return tx.PutMessage(&m)
 	})
+	if x := e.runningXfer(chat, msgID); x != nil {
+		// Started meanwhile: it finds its record gone and stops.
+		x.cancel()
+		<-x.done
+	}
 	if ev != nil {
 		e.emit(ctx, *ev)
 		e.kickOutbox()

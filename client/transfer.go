@@ -184,10 +184,19 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 		return nil
 	case errors.Is(err, errXferGone):
 		_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
-			if _, err := tx.Message(t.Chat, t.Message); err == nil {
-				return nil // cancelled, not gone
+			m, err := tx.Message(t.Chat, t.Message)
+			if err != nil {
+				return tx.DeleteTransfer(t.ID)
 			}
-			return tx.DeleteTransfer(t.ID)
+			// Cancelled: a download's partial blob goes.
+			if fm, _ := fileOf(&m); !t.Up && (fm == nil || fm.State != FileReady) {
+				if _, ok := findTransfer(tx, t.ID); !ok {
+					if err := tx.DeleteFile(t.Chat, t.Message); err != nil && !errors.Is(err, vault.ErrNotFound) {
+						return err
+					}
+				}
+			}
+			return nil
 		})
 		return err
 	case isFailed(err):
