@@ -27,6 +27,10 @@ func (s *Server) rpcError(err error) *rpc.Error {
 	if errors.As(err, &ge) {
 		return &rpc.Error{Code: rpc.CodeGap, Message: ge.msg, Data: &rpc.ErrorData{Kind: "gap"}}
 	}
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return &rpc.Error{Code: rpc.CodeFailed, Message: ke.msg, Data: &rpc.ErrorData{Kind: ke.kind, Detail: err.Error()}}
+	}
 	if errors.Is(err, errLocked) {
 		return lockedError()
 	}
