@@ -96,7 +96,7 @@ func fileMethods() map[string]method {
 		"file.fetch": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
 			return ok{}, eng.FetchFile(ctx, p.Chat, p.ID)
 		})},
-		"file.save":   {run: call(fileSaveMethod)},
+		"file.save": {run: call(fileSaveMethod)},
 		"file.cancel": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
 			return ok{}, eng.CancelFile(p.Chat, p.ID)
 		})},
