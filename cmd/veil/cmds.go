@@ -293,13 +293,30 @@ func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
 // indent keeps a multi-line message from faking lines of its own.
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
 
+// sendUsage is send's synopsis.
+const sendUsage = "CHAT TEXT [--ttl DUR] [--reply MSGID] | CHAT --file PATH [--ttl DUR] [--type MEDIA]"
+
 func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR] [--reply MSGID]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
+	fs := newFlags(g, io, "send", sendUsage, fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable.\nWith --file, send a file of up to 2 GB instead: veil waits for its upload (Ctrl-C leaves it queued)", client.MaxText, client.MaxGroupText))
 	ttl := durationFlag(fs, "ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
 	reply := fs.String("reply", "", fmt.Sprintf("quote the chat's message `MSGID` (as veil read prints it); a reply holds %d bytes less", client.MaxText-client.MaxReplyText))
-	pos, err := parse(fs, argv, 2, 2)
+	file := fs.String("file", "", "send the file at `PATH` (encrypted end to end; no TEXT)")
+	mediaType := fs.String("type", "", "with --file: its media type, such as image/png (default: guessed from its first bytes)")
+	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
 		return err
+	}
+	switch {
+	case *file != "" && len(pos) == 2:
+		return usagef("give TEXT or --file PATH, not both")
+	case *file != "" && *reply != "":
+		return usagef("--reply quotes a message in a text, not in a file")
+	case *file == "" && *mediaType != "":
+		return usagef("--type goes with --file")
+	case *file != "":
+		return sendFile(ctx, g, io, pos[0], *file, *ttl, *mediaType)
+	case len(pos) == 1:
+		return usagef("expected 2 arguments, CHAT TEXT (or CHAT --file PATH)")
 	}
 	var id string
 	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
