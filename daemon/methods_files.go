@@ -126,9 +126,9 @@ func sendFileMethod(ctx context.Context, eng *client.Engine, p *sendFileParams) 
 	return IDResult{id}, nil
 }
 
-// fileSaveMethod writes a ready file to p.Out. It refuses a file that is
-// not ready, and an existing p.Out without p.Force, before writing
-// anything.
+// fileSaveMethod writes a ready file to p.Out (p.Out/NAME when it is a
+// directory). It refuses a file that is not ready, and an existing target
+// without p.Force, before writing anything.
 func fileSaveMethod(ctx context.Context, eng *client.Engine, p *fileSaveParams) (any, error) {
 	f, err := findFile(eng, p.Chat, p.ID)
 	if err != nil {
@@ -138,8 +138,12 @@ func fileSaveMethod(ctx context.Context, eng *client.Engine, p *fileSaveParams) 
 		return nil, notReady(f)
 	}
 	if !p.Force {
-		if _, err := os.Lstat(p.Out); err == nil {
-			return nil, existsError(p.Out, fs.ErrExist)
+		target := p.Out
+		if st, err := os.Stat(target); err == nil && st.IsDir() {
+			target = filepath.Join(target, f.Name) // where the engine writes
+		}
+		if _, err := os.Lstat(target); err == nil {
+			return nil, existsError(target, fs.ErrExist)
 		}
 	}
 	path, n, err := eng.SaveFile(ctx, p.Chat, p.ID, p.Out, p.Force)
