@@ -29,7 +29,11 @@ func (s *Server) rpcError(err error) *rpc.Error {
 	}
 	var ke *kindError
 	if errors.As(err, &ke) {
-		return &rpc.Error{Code: rpc.CodeFailed, Message: ke.msg, Data: &rpc.ErrorData{Kind: ke.kind, Detail: err.Error()}}
+		detail := err.Error()
+		if ke.err != nil {
+			detail = ke.err.Error()
+		}
+		return &rpc.Error{Code: rpc.CodeFailed, Message: ke.msg, Data: &rpc.ErrorData{Kind: ke.kind, Detail: detail}}
 	}
 	if errors.Is(err, errLocked) {
 		return lockedError()

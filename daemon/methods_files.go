@@ -94,11 +94,11 @@ func fileMethods() map[string]method {
 			return fs, err
 		})},
 		"file.fetch": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
-			return ok{}, eng.FetchFile(ctx, p.Chat, p.ID)
+			return ok{}, fileError(eng.FetchFile(ctx, p.Chat, p.ID))
 		})},
 		"file.save": {run: call(fileSaveMethod)},
 		"file.cancel": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
-			return ok{}, eng.CancelFile(p.Chat, p.ID)
+			return ok{}, fileError(eng.CancelFile(p.Chat, p.ID))
 		})},
 		"files.auto": {run: call(func(ctx context.Context, eng *client.Engine, p *filesAutoParams) (any, error) {
 			if p.Size != nil {
@@ -120,7 +120,7 @@ func sendFileMethod(ctx context.Context, eng *client.Engine, p *sendFileParams) 
 	}
 	if p.Wait {
 		if err := eng.WaitTransfer(ctx, p.Chat, id); err != nil {
-			return nil, err
+			return nil, fileError(err)
 		}
 	}
 	return IDResult{id}, nil
@@ -151,7 +151,7 @@ func fileSaveMethod(ctx context.Context, eng *client.Engine, p *fileSaveParams) 
 	case errors.Is(err, vault.ErrExists), errors.Is(err, fs.ErrExist):
 		return nil, existsError(p.Out, err)
 	case err != nil:
-		return nil, err
+		return nil, fileError(err)
 	}
 	return SaveResult{Path: path, Bytes: n}, nil
 }
@@ -168,6 +168,17 @@ func findFile(eng *client.Engine, chat, id string) (client.FileInfo, error) {
 		}
 	}
 	return client.FileInfo{}, client.ErrNoMessage
+}
+
+// fileError gives the engine's file errors their kinds.
+func fileError(err error) error {
+	switch {
+	case errors.Is(err, client.ErrNotFile):
+		return &kindError{client.KindNoMessage, "that message is not a file (veil files CHAT lists the files)", err}
+	case errors.Is(err, client.ErrFileNotReady):
+		return &kindError{KindNotReady, "the file is not downloaded and verified yet", err}
+	}
+	return err
 }
 
 func existsError(path string, err error) error {

@@ -107,6 +107,10 @@ func TestFileMethods(t *testing.T) {
 	}
 
 	dir := t.TempDir()
+	for _, m := range []string{"file.fetch", "file.cancel"} {
+		wantCode(t, do(t, ana.c, m, map[string]any{"chat": anaChat, "id": "nope"}, nil), rpc.CodeFailed, client.KindNoMessage)
+	}
+	wantCode(t, do(t, ana.c, "file.save", map[string]any{"chat": anaChat, "id": "nope", "out": filepath.Join(dir, "x")}, nil), rpc.CodeFailed, client.KindNoMessage)
 	out := filepath.Join(dir, "saved.bin")
 	var sr SaveResult
 	must(t, ana.c, "file.save", map[string]any{"chat": anaChat, "id": f.ID, "out": out}, &sr)
@@ -127,6 +131,12 @@ func TestFileMethods(t *testing.T) {
 	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("forced save differs (%v)", err)
 	}
+	// A directory gets the file's name inside it, and refuses it too.
+	must(t, ana.c, "file.save", map[string]any{"chat": anaChat, "id": f.ID, "out": dir}, &sr)
+	if sr.Path != filepath.Join(dir, "notes.bin") {
+		t.Fatalf("saved into a directory as %q", sr.Path)
+	}
+	wantCode(t, do(t, ana.c, "file.save", map[string]any{"chat": anaChat, "id": f.ID, "out": dir}, nil), rpc.CodeFailed, KindExists)
 
 	// Above the limit: offered, not saved, until fetched.
 	must(t, ana.c, "files.auto", map[string]any{"size": 1000}, nil)
