@@ -337,6 +337,9 @@ func (w *waiter) wait(ctx context.Context, io *stdio, chat, id string, size int6
 	var stuckAt uint32
 	for {
 		f, err := findFile(ctx, w.c, chat, id)
+		if apiKind(err) == client.KindNoChat {
+			err = errors.New("the chat is gone (burned, or past its deadline): the transfer stopped and nothing was saved")
+		}
 		if err != nil {
 			bar.abandon()
 			return f, err
