@@ -301,7 +301,7 @@ func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	ttl := durationFlag(fs, "ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
 	reply := fs.String("reply", "", fmt.Sprintf("quote the chat's message `MSGID` (as veil read prints it); a reply holds %d bytes less", client.MaxText-client.MaxReplyText))
 	file := fs.String("file", "", "send the file at `PATH` (encrypted end to end; no TEXT)")
-	mediaType := fs.String("type", "", "with --file: its media type, such as image/png (default: guessed from its first bytes)")
+	mediaType := fs.String("type", "", "with --file: its media type `MEDIA`, such as image/png (default: guessed from its first bytes)")
 	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
 		return err
