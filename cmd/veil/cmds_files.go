@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"veil/client"
@@ -127,14 +128,16 @@ func printFiles(io *stdio, files []client.FileInfo, asJSON bool) error {
 		}
 		return nil
 	}
+	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
 	for _, f := range files {
 		dir := "in"
 		if f.Outgoing {
 			dir = "out"
 		}
-		fmt.Fprintf(io.out, "%s  %-3s  %s  %s  %s  %s\n", f.ID, dir, client.SanitizeLine(f.Name), humanSize(f.Size), fileState(f), f.Time.Local().Format("2006-01-02 15:04:05"))
+		// Tabs in a name are sanitised away, so they cannot shift columns.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, dir, client.SanitizeLine(f.Name), humanSize(f.Size), fileState(f), f.Time.Local().Format("2006-01-02 15:04:05"))
 	}
-	return nil
+	return tw.Flush()
 }
 
 // fileState is f's state in words, with its progress while it moves and
