@@ -405,11 +405,11 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 }
 
 // countedEvent reports whether an event counts for watch --count: events
-// about chats, not connection or delivery status.
+// about chats, not connection, delivery or transfer status.
 func countedEvent(t client.EventType) bool {
 	switch t {
 	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventRoutingDirect, client.EventStatus, client.EventWarning,
-		client.EventChatRelayDown, client.EventChatRelayUp:
+		client.EventChatRelayDown, client.EventChatRelayUp, client.EventTransfer:
 		return false
 	}
 	return true
@@ -577,6 +577,12 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] relay %s down since %s: the chat's other relay carries it", chat, ev.Relay, ev.Since.Format(time.TimeOnly))
 	case client.EventChatRelayUp:
 		line = fmt.Sprintf("[%s] relay %s is back", chat, ev.Relay)
+	case client.EventTransfer:
+		switch ev.Status {
+		case client.FilePreparing, client.FileUploading, client.FileDownloading:
+			return nil // progress: --json shows it
+		}
+		line = fmt.Sprintf("[%s] file %s: %s %s", chat, ev.Message, ev.Status, ev.Err)
 	default:
 		line = fmt.Sprintf("[%s] %s %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), ev.Err)
 	}
