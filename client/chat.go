@@ -246,7 +246,7 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 				mi.Kind, mi.Text, mi.Status, mi.Unread = "relays", relaysLineText(mi.From, mm.Relays), "", false
 			}
 			if mm.File != nil && !m.Deleted {
-				fi := fileInfo(c.ID, &m, mm.File)
+				fi := fileInfoTx(tx, c.ID, &m, mm.File)
 				fi.From = mi.From
 				mi.Kind, mi.File, mi.Text = "file", &fi, SanitizeLine(fileEventText(mm.File))
 			}
@@ -300,6 +300,14 @@ func (e *Engine) MarkRead(ctx context.Context, ref string, ids ...string) error 
 			if ttl, ok := meta.TTLs[m.ID]; ok {
 				m.Expires = now.Add(time.Duration(ttl) * time.Second)
 				delete(meta.TTLs, m.ID)
+				// A 1:1 file not downloaded by then: its chunks go
+				// with it (spec/client.md §8.5).
+				if tk, ok := messageFileTask(tx, m, c.Kind == vault.ChatGroup); ok {
+					tk.NotBefore = m.Expires
+					if err := addTasks(tx, tk); err != nil {
+						return err
+					}
+				}
 			}
 			if err := tx.PutMessage(m); err != nil {
 				return err

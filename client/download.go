@@ -44,7 +44,7 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 	}
 	order := keys.Order(n)
 	ad := blobAD(t.Chat, t.Message)
-	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, func(ctx context.Context, pos uint32, buf []byte) error {
+	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, blob.Sync, func(ctx context.Context, pos uint32, buf []byte) error {
 		i := order[pos]
 		what := fmt.Sprintf("chunk %d of %d", i+1, n)
 		var pt []byte

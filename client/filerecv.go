@@ -122,9 +122,5 @@ func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Ev
 		return err
 	}
 	ev.Text = SanitizeLine(fileEventText(fm))
-	if fm.State == FileRefused {
-		ev.Err = ev.From + " sent a file veil refused: " + fm.Err
-	}
-	e.kickTransfers()
 	return nil
 }

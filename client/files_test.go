@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"veil/relay"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
+	"veil/relay/store"
 	"veil/relay/wire"
 	"veil/vault"
 )
@@ -152,6 +154,19 @@ func TestFileOneToOne(t *testing.T) {
 	}
 	if fi := fileState(t, a.Engine, aChat, id); fi.State != FileSent || !fi.Outgoing {
 		t.Fatalf("ana's file: %+v", fi)
+	}
+	ms, err := b.Messages(ctx, bChat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range ms {
+		if m.ID == bid {
+			found = m.Kind == "file" && m.File != nil && m.File.State == FileReady && m.Text == "report.pdf"
+		}
+	}
+	if !found {
+		t.Fatalf("ben's messages do not show the file: %+v", ms)
 	}
 	// Ben's cdel task deletes the chunks: he was their only reader.
 	deadline := time.Now().Add(15 * time.Second)
@@ -734,5 +749,191 @@ func TestFileDeleteForEveryone(t *testing.T) {
 		}
 		a.kickOutbox()
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFileGroupTimer: a group file with a timer keeps its chunks until
+// the timer ends, even through a forced flush, and then its sender
+// deletes them.
+func TestFileGroupTimer(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "brief.txt", 30_000)
+	id, err := es[0].SendFile(ctx, chats[0], path, SendFileOptions{TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[0].WaitTransfer(ctx, chats[0], id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := es[0].Flush(ctx); n != 0 || err != nil {
+		t.Fatalf("flush: %d left, %v", n, err)
+	}
+	if got := countType(rec, wire.TypeCDEL); got != 0 {
+		t.Fatalf("%d CDELs before the timer ended", got)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if _, err := es[0].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := crypto.FileChunks(30_000); countType(rec, wire.TypeCDEL) != int(n) {
+		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
+	}
+}
+
+// TestFileCancel: a cancelled upload fails and its chunks are deleted; a
+// cancelled download goes back to offered and keeps nothing.
+func TestFileCancel(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "huge.bin", 16_000_000)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for countType(rec, wire.TypeCPUT) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.CancelFile(aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	fi := fileState(t, a.Engine, aChat, id)
+	if fi.State != FileFailed && fi.State != FileSent {
+		t.Fatalf("a cancelled upload: %+v", fi)
+	}
+	if fi.State == FileFailed {
+		if n := blobCount(t, a.Engine); n != 0 {
+			t.Fatalf("%d blobs after the cancel", n)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for countType(rec, wire.TypeCDEL) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no CDEL after the cancel")
+			}
+			a.kickOutbox()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	_, bid := sentOffered(t, a, b, aChat, bChat, "later.bin", 2_000_000, nil)
+	if err := b.FetchFile(ctx, bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CancelFile(bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileOffered && fi.State != FileReady {
+		t.Fatalf("a cancelled download: %+v", fi)
+	}
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State == FileOffered && blobCount(t, b.Engine) != 0 {
+		t.Fatal("a cancelled download left its blob")
+	}
+}
+
+// TestFileCorruptedChunk: a chunk the relay corrupts once is fetched
+// again and the file arrives; one it corrupts every time fails the
+// download as corrupted, keeping nothing. Every chunk ID the relay sees
+// is distinct, and lifetimes are whole quanta.
+func TestFileCorruptedChunk(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var target store.ID
+	left := 0 // how many more reads of target are corrupted
+	spy := &relaytest.ChunkSpy{Tamper: func(id store.ID, c *store.Chunk) {
+		mu.Lock()
+		defer mu.Unlock()
+		if id == target && left > 0 {
+			left--
+			body := bytes.Clone(c.Body)
+			body[100] ^= 1
+			c.Body = body
+		}
+	}}
+	r := relaytest.Start(t, relaytest.WithChunkSpy(spy))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	for _, tc := range []struct {
+		name    string
+		times   int
+		corrupt bool
+	}{{"once.bin", 1, false}, {"always.bin", 1 << 30, true}} {
+		id, bid := sentOffered(t, a, b, aChat, bChat, tc.name, 100_000, nil)
+		keys, n := fileKeysOf(t, a.Engine, aChat, id)
+		mu.Lock()
+		target, left = store.ID(keys.ChunkID(n/2)), tc.times
+		mu.Unlock()
+		if err := b.FetchFile(ctx, bChat, bid); err != nil {
+			t.Fatal(err)
+		}
+		err := b.WaitTransfer(ctx, bChat, bid)
+		if !tc.corrupt {
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "is corrupted") {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileFailed {
+			t.Fatalf("%s: %+v", tc.name, fi)
+		}
+	}
+	seen := map[store.ID]bool{}
+	quanta := map[time.Duration]bool{}
+	for _, q := range chunkLifeQuanta {
+		quanta[q] = true
+	}
+	for _, p := range spy.Puts() {
+		if seen[p.ID] {
+			t.Fatal("two chunks with one ID")
+		}
+		seen[p.ID] = true
+		life := time.Until(p.Expires).Round(time.Hour)
+		if !quanta[life] {
+			t.Fatalf("a chunk lives %v, not a quantum", life)
+		}
+	}
+}
+
+// TestFileTimerUndownloaded: a 1:1 file with a timer, shown but never
+// downloaded, has its chunks deleted by the receiver when its copy
+// expires.
+func TestFileTimerUndownloaded(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	if err := b.SetAutoDownloadLimit(0); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := writeTestFile(t, t.TempDir(), "brief.txt", 30_000)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitTransfer(ctx, aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	a.kickOutbox()
+	b.incomingFile(t, bChat, "brief.txt")
+	if err := b.MarkRead(ctx, bChat); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countType(rec, wire.TypeCDEL); got != 0 {
+		t.Fatalf("%d CDELs before the copy expired", got)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := crypto.FileChunks(30_000); countType(rec, wire.TypeCDEL) != int(n) {
+		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
 	}
 }

@@ -605,6 +605,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	if err != nil {
 		return err
 	}
+	e.kickTransfers() // files within the auto-download limit
 	for _, ev := range evs {
 		e.emit(ctx, ev)
 	}

@@ -603,8 +603,12 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		}
 		return append(evs, ev)
 	case format.GenvFile:
-		return append(evs, Event{Type: EventMessage, From: name, ttl: time.Duration(env.TTL) * time.Second, wire: env.ID,
+		evs = append(evs, Event{Type: EventMessage, From: name, ttl: time.Duration(env.TTL) * time.Second, wire: env.ID,
 			file: env.File, fileErr: env.FileErr, isFile: true})
+		if env.FileErr != nil {
+			evs = append(evs, Event{Type: EventWarning, From: name, Err: name + " sent a file veil refused: " + refusedReason(env.FileErr)})
+		}
+		return evs
 	case format.GenvReact:
 		return append(evs, Event{Type: EventReaction, From: name, Text: env.Reaction, wire: env.ID})
 	case format.GenvLeave:

@@ -191,7 +191,7 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 		})
 		return err
 	case isFailed(err):
-		e.fileFailed(context.WithoutCancel(ctx), t, err)
+		e.fileFailed(ctx, t, err)
 		return err
 	case ctx.Err() != nil:
 		return err // stopped with the engine: resumes next time
@@ -201,7 +201,7 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 	t.Err = err.Error()
 	if t.Tries > xferMaxTries {
 		ferr := failedf("%v", err)
-		e.fileFailed(context.WithoutCancel(ctx), t, ferr)
+		e.fileFailed(ctx, t, ferr)
 		return ferr
 	}
 	_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
@@ -241,7 +241,9 @@ func (e *Engine) fileFailed(ctx context.Context, t vault.Transfer, cause error) 
 		msg = f.msg
 	}
 	var ev *Event
-	_ = e.v.Update(ctx, func(tx *vault.Tx) error {
+	var name string
+	// Stored even when ctx ended; the events are given up with it.
+	_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
 		ev = nil
 		m, err := tx.Message(t.Chat, t.Message)
 		if err != nil {
@@ -270,35 +272,22 @@ func (e *Engine) fileFailed(ctx context.Context, t vault.Transfer, cause error) 
 		if err := tx.PutMessage(&m); err != nil {
 			return err
 		}
+		name = fm.Name
 		ev = &Event{Type: EventTransfer, Chat: t.Chat, Message: t.Message, Status: FileFailed, Err: msg, Total: fm.Chunks}
 		return nil
 	})
 	if ev != nil {
 		e.emit(ctx, *ev)
-		e.emit(ctx, Event{Type: EventWarning, Chat: t.Chat, Message: t.Message, Err: "file " + SanitizeLine(fileName(ctx, e, t)) + ": " + msg})
+		e.emit(ctx, Event{Type: EventWarning, Chat: t.Chat, Message: t.Message, Err: "file " + SanitizeLine(name) + ": " + msg})
 	}
 	e.kickOutbox()
 }
 
-// fileName returns the name of a transfer's file, for messages.
-func fileName(ctx context.Context, e *Engine, t vault.Transfer) string {
-	name := "(gone)"
-	_ = e.v.View(ctx, func(tx *vault.Tx) error {
-		m, err := tx.Message(t.Chat, t.Message)
-		if err != nil {
-			return err
-		}
-		if fm, _ := fileOf(&m); fm != nil {
-			name = fm.Name
-		}
-		return nil
-	})
-	return name
-}
-
-// setFileState stores a file's state (and progress) in its message.
+// setFileState stores a file's state (and progress) in its message and
+// reports it.
 func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done uint32) error {
-	return e.v.Update(ctx, func(tx *vault.Tx) error {
+	var total uint32
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		m, err := tx.Message(chat, msg)
 		if errors.Is(err, vault.ErrNotFound) {
 			return errXferGone
@@ -311,9 +300,14 @@ func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done
 			return errXferGone
 		}
 		fm.State, fm.Done, fm.Err = state, done, ""
+		total = fm.Chunks
 		setMeta(&m, &mm)
 		return tx.PutMessage(&m)
 	})
+	if err == nil {
+		e.emit(ctx, Event{Type: EventTransfer, Chat: chat, Message: msg, Status: state, Done: done, Total: total})
+	}
+	return err
 }
 
 // progress paces a transfer's events and watermark checkpoints.
@@ -328,6 +322,7 @@ type progress struct {
 	lastEv    time.Time
 	lastCheck time.Time
 	checked   uint32
+	sync      func() error // makes the written chunks durable (a download's blob)
 }
 
 // report emits a transfer event at most every xferEventEvery, and stores
@@ -345,6 +340,11 @@ func (p *progress) report(ctx context.Context, done, water uint32, final bool) e
 	}
 	if water >= p.checked+xferCheckpoint || (water > p.checked && now.Sub(p.lastCheck) >= xferCheckEvery) {
 		p.lastCheck, p.checked = now, water
+		if p.sync != nil {
+			if err := p.sync(); err != nil { // what the watermark covers is on the disk first
+				return err
+			}
+		}
 		return p.e.checkpoint(ctx, p.t, water)
 	}
 	return nil

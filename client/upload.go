@@ -105,7 +105,7 @@ func (e *Engine) upload(ctx context.Context, t vault.Transfer) error {
 	order := keys.Order(n)
 	ad := blobAD(t.Chat, t.Message)
 	dh := keys.DeleteRoot()
-	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileUploading, func(ctx context.Context, pos uint32, buf []byte) error {
+	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileUploading, nil, func(ctx context.Context, pos uint32, buf []byte) error {
 		i := order[pos]
 		ct, err := blob.ReadChunk(i, buf[:0])
 		if err != nil {
@@ -156,13 +156,14 @@ func chunkErr(xc *xferConn, err error, what string) error {
 
 // pipeline runs step for every position of a transfer's order from its
 // watermark on, xferInFlight at a time, reporting progress and storing
-// the watermark as it goes. The first error stops it.
-func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size int64, state string,
+// the watermark as it goes; durable, when set, makes what the watermark
+// covers durable before each checkpoint. The first error stops it.
+func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size int64, state string, durable func() error,
 	step func(ctx context.Context, pos uint32, buf []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wm := newWatermark(n, min(t.Done, n))
-	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count}
+	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count, sync: durable}
 	var mu sync.Mutex
 	var first error
 	positions := make(chan uint32)
@@ -219,7 +220,7 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 		err = ctx.Err()
 	}
 	if err != nil {
-		if wm.water > t.Done && !errors.Is(err, errXferGone) {
+		if wm.water > t.Done && !errors.Is(err, errXferGone) && (durable == nil || durable() == nil) {
 			_ = e.checkpoint(context.WithoutCancel(ctx), *t, wm.water)
 		}
 		return err
