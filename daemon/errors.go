@@ -27,6 +27,14 @@ func (s *Server) rpcError(err error) *rpc.Error {
 	if errors.As(err, &ge) {
 		return &rpc.Error{Code: rpc.CodeGap, Message: ge.msg, Data: &rpc.ErrorData{Kind: "gap"}}
 	}
+	var ke *kindError
+	if errors.As(err, &ke) {
+		detail := err.Error()
+		if ke.err != nil {
+			detail = ke.err.Error()
+		}
+		return &rpc.Error{Code: rpc.CodeFailed, Message: ke.msg, Data: &rpc.ErrorData{Kind: ke.kind, Detail: detail}}
+	}
 	if errors.Is(err, errLocked) {
 		return lockedError()
 	}

@@ -412,6 +412,7 @@ func init() {
 		})},
 	}
 	maps.Copy(methods, moreMethods())
+	maps.Copy(methods, fileMethods())
 	for name, m := range methods {
 		if m.network {
 			run := m.run

@@ -293,13 +293,30 @@ func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
 // indent keeps a multi-line message from faking lines of its own.
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    | ") }
 
+// sendUsage is send's synopsis.
+const sendUsage = "CHAT TEXT [--ttl DUR] [--reply MSGID] | CHAT --file PATH [--ttl DUR] [--type MEDIA]"
+
 func cmdSend(ctx context.Context, g *globals, io *stdio, argv []string) error {
-	fs := newFlags(g, io, "send", "CHAT TEXT [--ttl DUR] [--reply MSGID]", fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable", client.MaxText, client.MaxGroupText))
+	fs := newFlags(g, io, "send", sendUsage, fmt.Sprintf("Send a message of at most %d bytes (%d in a group); it is stored first and queued if no relay is reachable.\nWith --file, send a file of up to 2 GB instead: veil waits for its upload (Ctrl-C leaves it queued)", client.MaxText, client.MaxGroupText))
 	ttl := durationFlag(fs, "ttl", 0, "the message disappears `DUR` after sending here and after display on the other side (default: the chat's timer)")
 	reply := fs.String("reply", "", fmt.Sprintf("quote the chat's message `MSGID` (as veil read prints it); a reply holds %d bytes less", client.MaxText-client.MaxReplyText))
-	pos, err := parse(fs, argv, 2, 2)
+	file := fs.String("file", "", "send the file at `PATH` (encrypted end to end; no TEXT)")
+	mediaType := fs.String("type", "", "with --file: its media type `MEDIA`, such as image/png (default: guessed from its first bytes)")
+	pos, err := parse(fs, argv, 1, 2)
 	if err != nil {
 		return err
+	}
+	switch {
+	case *file != "" && len(pos) == 2:
+		return usagef("give TEXT or --file PATH, not both")
+	case *file != "" && *reply != "":
+		return usagef("--reply quotes a message in a text, not in a file")
+	case *file == "" && *mediaType != "":
+		return usagef("--type goes with --file")
+	case *file != "":
+		return sendFile(ctx, g, io, pos[0], *file, *ttl, *mediaType)
+	case len(pos) == 1:
+		return usagef("expected 2 arguments, CHAT TEXT (or CHAT --file PATH)")
 	}
 	var id string
 	err = withAPI(ctx, g, io, apiUse{flush: true}, func(ctx context.Context, c *api) error {
@@ -388,11 +405,11 @@ func cmdTimer(ctx context.Context, g *globals, io *stdio, argv []string) error {
 }
 
 // countedEvent reports whether an event counts for watch --count: events
-// about chats, not connection or delivery status.
+// about chats, not connection, delivery or transfer status.
 func countedEvent(t client.EventType) bool {
 	switch t {
 	case client.EventRelayConnected, client.EventRelayUnreachable, client.EventRoutingDirect, client.EventStatus, client.EventWarning,
-		client.EventChatRelayDown, client.EventChatRelayUp:
+		client.EventChatRelayDown, client.EventChatRelayUp, client.EventTransfer:
 		return false
 	}
 	return true
@@ -560,6 +577,12 @@ func printEvent(io *stdio, ev client.Event, asJSON bool) error {
 		line = fmt.Sprintf("[%s] relay %s down since %s: the chat's other relay carries it", chat, ev.Relay, ev.Since.Format(time.TimeOnly))
 	case client.EventChatRelayUp:
 		line = fmt.Sprintf("[%s] relay %s is back", chat, ev.Relay)
+	case client.EventTransfer:
+		switch ev.Status {
+		case client.FilePreparing, client.FileUploading, client.FileDownloading:
+			return nil // progress: --json shows it
+		}
+		line = fmt.Sprintf("[%s] file %s: %s %s", chat, ev.Message, ev.Status, ev.Err)
 	default:
 		line = fmt.Sprintf("[%s] %s %s", chat, strings.ReplaceAll(string(ev.Type), "_", " "), ev.Err)
 	}

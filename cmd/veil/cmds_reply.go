@@ -51,6 +51,9 @@ func printMessage(io *stdio, m *client.MessageInfo) {
 		who = orDash(m.From)
 	}
 	text := m.Text
+	if m.File != nil && !m.Deleted {
+		text = fmt.Sprintf("[file] %s (%s, %s)", client.SanitizeLine(m.File.Name), humanSize(m.File.Size), fileState(*m.File))
+	}
 	if m.Deleted {
 		text = "(deleted)"
 	} else if m.Edited {
