@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
+
 	"veil/client"
 )
 
@@ -99,6 +101,10 @@ func activeState(s string) bool {
 // progressBarW is the bar's width in cells.
 const progressBarW = 12
 
+// minNameW is the fewest cells a progress row leaves for the name before
+// it drops the time left, then the rate.
+const minNameW = 12
+
 // progressRow is one transfer's line:
 // "↑ report.pdf  [#####-------]  47%  61.0 MB/s  0:01 left", cut to w.
 func progressRow(t transfer, w int) string {
@@ -108,17 +114,21 @@ func progressRow(t transfer, w int) string {
 	}
 	p := percent(t.done, t.total)
 	fill := p * progressBarW / 100
-	bar := "[" + strings.Repeat("#", fill) + strings.Repeat("-", progressBarW-fill) + "]"
-	tail := fmt.Sprintf("  %s %3d%%", bar, p)
+	parts := []string{fmt.Sprintf("[%s%s] %3d%%", strings.Repeat("#", fill), strings.Repeat("-", progressBarW-fill), p)}
 	if t.status == client.FilePreparing {
-		tail = "  preparing…"
+		parts = []string{"preparing…"}
 	} else if t.rate > 0 {
-		tail += "  " + fileSize(t.rate) + "/s"
+		parts = append(parts, fileSize(t.rate)+"/s")
 		if left := t.size - t.bytes; left > 0 {
-			tail += "  " + clockDuration(time.Duration(left/t.rate+1)*time.Second) + " left"
+			parts = append(parts, clockDuration(time.Duration(left/t.rate+1)*time.Second)+" left")
 		}
 	}
-	name := truncate(t.name, max(4, w-len([]rune(tail))-2))
+	tail := "  " + strings.Join(parts, "  ")
+	for len(parts) > 1 && w-lipgloss.Width(tail)-2 < minNameW {
+		parts = parts[:len(parts)-1]
+		tail = "  " + strings.Join(parts, "  ")
+	}
+	name := truncate(t.name, max(4, w-lipgloss.Width(tail)-2))
 	return truncate(arrow+" "+name+tail, max(1, w))
 }
 

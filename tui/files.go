@@ -309,7 +309,8 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		if m.Outgoing || f.State == client.FileReady {
 			return a.fail(errors.New("this file is already here: s saves it")), true
 		}
-		return action("downloading "+fileName(f), true, localTimeout, func(ctx context.Context) error {
+		// No reload: the transfer events of the download redraw the line.
+		return action("downloading "+fileName(f), false, localTimeout, func(ctx context.Context) error {
 			return fe.FetchFile(ctx, chat, m.ID)
 		}), true
 	case key.Matches(msg, k.View):
@@ -318,7 +319,7 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		if !activeState(f.State) && f.State != client.FileOffered {
 			return a.fail(errors.New("no transfer of this file is running")), true
 		}
-		return action("transfer cancelled", true, localTimeout, func(context.Context) error {
+		return action("transfer cancelled", false, localTimeout, func(context.Context) error {
 			return fe.CancelFile(chat, m.ID)
 		}), true
 	}
