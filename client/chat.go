@@ -245,6 +245,11 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 			if mm.Relays != "" {
 				mi.Kind, mi.Text, mi.Status, mi.Unread = "relays", relaysLineText(mi.From, mm.Relays), "", false
 			}
+			if mm.File != nil && !m.Deleted {
+				fi := fileInfo(c.ID, &m, mm.File)
+				fi.From = mi.From
+				mi.Kind, mi.File, mi.Text = "file", &fi, SanitizeLine(fileEventText(mm.File))
+			}
 			if mm.Reply != "" && !m.Deleted {
 				q := quoteOf(&ix, &c, mm.Reply, peer)
 				mi.Reply = &q
@@ -460,6 +465,13 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 		if err != nil {
 			return err
 		}
+		if m, err := tx.Message(c.ID, msgID); err == nil {
+			if tk, ok := messageFileTask(tx, &m, c.Kind == vault.ChatGroup); ok {
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
+		}
 		return tx.DeleteMessage(c.ID, msgID)
 	})
 }
@@ -491,7 +503,19 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 		if err := sessionUsable(tx, s.chat.ID); err != nil {
 			return err
 		}
+		fm, _ := fileOf(&m)
 		env := f(&m)
+		if fm != nil {
+			if env.Type == format.EnvEdit {
+				return badInput("a file message cannot be edited")
+			}
+			if env.Type == format.EnvDelete {
+				// Deleted for everyone: the file goes here and on the relay.
+				if err := dropFileTx(tx, s.chat.ID, &m, fm, true); err != nil {
+					return err
+				}
+			}
+		}
 		if err := e.queueChange(tx, s.sess, s.chat.ID, m.ID, env); err != nil {
 			return err
 		}
@@ -597,6 +621,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	e.stopTransfers(chatID)
 	if err := e.v.DeleteChat(ctx, chatID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return err
 	}

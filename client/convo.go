@@ -46,6 +46,7 @@ type msgMeta struct {
 	SentUnsure bool              `json:"su,omitempty"` // the sender's clock was out of bounds (§6)
 	Timer      *uint32           `json:"t,omitempty"`  // a timer line: the chat's new timer in seconds
 	Relays     string            `json:"rl,omitempty"` // a relays line: the group's new relays (relaysText)
+	File       *fileMeta         `json:"f,omitempty"`  // a file message (files_meta.go)
 }
 
 // metaOf decodes m's client data; what does not decode counts as none.
@@ -59,7 +60,7 @@ func metaOf(m *vault.Message) msgMeta {
 
 // setMeta stores mm in m, nothing when it is empty.
 func setMeta(m *vault.Message, mm *msgMeta) {
-	if mm.Wire == "" && mm.Reply == "" && len(mm.Reacts) == 0 && !mm.SentUnsure && mm.Timer == nil && mm.Relays == "" {
+	if mm.Wire == "" && mm.Reply == "" && len(mm.Reacts) == 0 && !mm.SentUnsure && mm.Timer == nil && mm.Relays == "" && mm.File == nil {
 		m.Meta = nil
 		return
 	}

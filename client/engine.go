@@ -81,6 +81,7 @@ type Engine struct {
 	holds   readHolds   // group log reads held back after refused replies
 	routes  routes      // private routing: forward routes and fallbacks (route.go)
 	moveMu  sync.Mutex  // serialises moves, so a chat has one offer at a time
+	xfers   transfers   // file transfers running in this process (transfer.go)
 
 	// mu guards the fields below; all but socks5 exist while Run is active.
 	mu        sync.Mutex

@@ -62,6 +62,10 @@ type Event struct {
 	wire  format.WireID // a group TEXT's wire ID; a REACT's target
 	reply string        // a group REPLY's target wire ID, hex
 	drop  bool          // not to be emitted (a reaction that applied to nothing)
+	// A group FILE's descriptor, or why it was refused (fileErr).
+	file    *format.FileDescriptor
+	fileErr error
+	isFile  bool
 }
 
 // emit delivers ev to the configured channel, waiting while the consumer

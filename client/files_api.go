@@ -7,11 +7,16 @@ import (
 	"time"
 )
 
-// errFilesNotYet is what file methods answer until the engine carries
-// files.
-var errFilesNotYet = errors.New("client: files are not available yet")
+// Errors of the file methods callers branch on.
+var (
+	// ErrFileNotReady is returned by SaveFile and OpenFile for a file not
+	// downloaded and verified.
+	ErrFileNotReady = errors.New("client: the file is not downloaded and verified")
+	// ErrNotFile is returned for a message that is not a file message.
+	ErrNotFile = errors.New("client: that message is not a file")
+)
 
-// File states (spec/client.md §5.12), as FileInfo.State and the Status of
+// File states (spec/client.md §5.16), as FileInfo.State and the Status of
 // an EventTransfer say them.
 const (
 	FilePreparing   = "preparing"   // ours: being read and encrypted
@@ -56,54 +61,54 @@ type FileInfo struct {
 }
 
 // SendFile stores a file message for path in chat and queues its upload;
-// it returns once both are stored. The upload runs while the engine runs
-// (Run, or WaitTransfer).
+// it returns once both are stored (files.go). The upload runs while the
+// engine runs (Run, or WaitTransfer).
 func (e *Engine) SendFile(ctx context.Context, chat, path string, opt SendFileOptions) (string, error) {
-	return "", errFilesNotYet
+	return e.sendFile(ctx, chat, path, opt)
 }
 
 // WaitTransfer runs the transfer of a file message until it ends: nil when
-// it is done, its error when it failed.
+// it is done, its error when it failed or could not go on.
 func (e *Engine) WaitTransfer(ctx context.Context, chat, msgID string) error {
-	return errFilesNotYet
+	return e.waitTransfer(ctx, chat, msgID)
 }
 
 // Files lists the file messages of chat, oldest first.
 func (e *Engine) Files(chat string) ([]FileInfo, error) {
-	return nil, errFilesNotYet
+	return e.files(context.Background(), chat)
 }
 
 // FetchFile starts or resumes the download of a file message.
 func (e *Engine) FetchFile(ctx context.Context, chat, msgID string) error {
-	return errFilesNotYet
+	return e.fetchFile(ctx, chat, msgID)
 }
 
 // SaveFile writes a ready file to out (a directory means out/NAME) and
 // returns the path written and its size. Without force an existing out is
-// refused with vault.ErrExists.
+// refused with vault.ErrExists; a file not ready with ErrFileNotReady.
 func (e *Engine) SaveFile(ctx context.Context, chat, msgID, out string, force bool) (string, int64, error) {
-	return "", 0, errFilesNotYet
+	return e.saveFile(ctx, chat, msgID, out, force)
 }
 
 // OpenFile streams the plaintext of a ready file and says its size; the
 // plaintext never reaches the disk.
 func (e *Engine) OpenFile(chat, msgID string) (io.ReadCloser, int64, error) {
-	return nil, 0, errFilesNotYet
+	return e.openFile(context.Background(), chat, msgID)
 }
 
-// CancelFile stops the transfer of a file message; an upload's chunks are
-// deleted from the relay.
+// CancelFile stops the transfer of a file message: an upload fails and
+// its chunks are deleted from the relay; a download goes back to offered.
 func (e *Engine) CancelFile(chat, msgID string) error {
-	return errFilesNotYet
+	return e.cancelFile(context.Background(), chat, msgID)
 }
 
 // AutoDownloadLimit is the size up to which received files download by
 // themselves (0: never).
 func (e *Engine) AutoDownloadLimit() int64 {
-	return DefaultAutoDownload
+	return e.autoLimit(context.Background())
 }
 
 // SetAutoDownloadLimit sets AutoDownloadLimit; 0 turns auto-download off.
 func (e *Engine) SetAutoDownloadLimit(n int64) error {
-	return errFilesNotYet
+	return e.setAutoLimit(context.Background(), n)
 }

@@ -555,11 +555,17 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			if err := deleteGroup(tx, chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 				return err
 			}
-			return nil
+			// Our files' chunks go from the group's relay (cdel).
+			fts, err := fileTasks(tx, chat.ID, true)
+			if err != nil {
+				return err
+			}
+			return addTasks(tx, fts...)
 		})
 		if err != nil {
 			return err
 		}
+		e.cancelTransfers(chat.ID) // not waited for: an upload's end takes e.groups
 		if err := e.v.DeleteChat(ctx, chat.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 			return err
 		}
@@ -672,7 +678,11 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 			m.Expires = now.Add(ttl)
 		}
 		ix.put(&m)
-		if err := tx.PutMessage(&m); err != nil {
+		if evs[i].isFile {
+			if err := e.groupFile(tx, c, &m, &evs[i]); err != nil {
+				return err
+			}
+		} else if err := tx.PutMessage(&m); err != nil {
 			return err
 		}
 		evs[i].Message, evs[i].Sent = id, sent

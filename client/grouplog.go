@@ -249,7 +249,7 @@ func (g *groupState) append(ctx context.Context, c *conn.Conn, env *format.Group
 		return ErrGroupWaiting
 	}
 	env.Conf = format.ConfTag(g.cur.conf)
-	chatEntry := env.Type == format.GenvText || env.Type == format.GenvReply || env.Type == format.GenvReact
+	chatEntry := env.Type == format.GenvText || env.Type == format.GenvReply || env.Type == format.GenvReact || env.Type == format.GenvFile
 	if chatEntry {
 		g.sent++
 	}
@@ -602,6 +602,9 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 			ev.reply = hex.EncodeToString(env.Target[:])
 		}
 		return append(evs, ev)
+	case format.GenvFile:
+		return append(evs, Event{Type: EventMessage, From: name, ttl: time.Duration(env.TTL) * time.Second, wire: env.ID,
+			file: env.File, fileErr: env.FileErr, isFile: true})
 	case format.GenvReact:
 		return append(evs, Event{Type: EventReaction, From: name, Text: env.Reaction, wire: env.ID})
 	case format.GenvLeave:

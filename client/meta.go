@@ -69,7 +69,7 @@ type chatMeta struct {
 // BURN message to a peer whose chat we already erased, or deleting a
 // mailbox (spec/client.md §7.3).
 type task struct {
-	Kind    string `json:"kind"` // "send" or "del"
+	Kind    string `json:"kind"` // "send", "del" or "cdel" (a file's chunks, cdel.go)
 	Relay   string `json:"relay"`
 	ID      []byte `json:"id"`
 	Key     []byte `json:"key"` // sender capability or recipient key seed (secret)

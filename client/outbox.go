@@ -24,6 +24,9 @@ const maxTaskTries = 200
 // (task.Setup): far longer than the step's few relay commands take.
 const setupStale = 10 * time.Minute
 
+// cdelTimeout bounds one run of a cdel task: its CDELs are pipelined.
+const cdelTimeout = 5 * time.Minute
+
 // queue encrypts env as the session's next message and stores it in the
 // outbox, inside the caller's transaction: the new ratchet state (which the
 // caller stores), the message and the outbox item commit together
@@ -654,6 +657,11 @@ func (e *Engine) runTask(ctx context.Context, t *task) error {
 	id, err := crypto.ParseID(t.ID)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeMalformed}
+	}
+	if t.Kind == "cdel" {
+		ctx, cancel := context.WithTimeout(ctx, cdelTimeout)
+		defer cancel()
+		return e.runCDel(ctx, t)
 	}
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()

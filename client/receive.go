@@ -141,6 +141,10 @@ func (e *Engine) receiveOn(ctx context.Context, contact string, rid crypto.ID, b
 	}
 	if len(evs) > 0 || rxs != nil && len(rxs.changed) > 0 {
 		e.kickOutbox()
+		e.kickTransfers()
+	}
+	if burned {
+		e.stopTransfers(contact)
 	}
 	return true
 }
@@ -373,6 +377,8 @@ func (r *rx) apply(env *format.Envelope) error {
 		r.chat.LastActive = now
 		r.event(Event{Type: EventMessage, Message: id, Text: Sanitize(env.Text), Sent: sent})
 		return r.queueReceipt(format.ReceiptDelivered, env.ID)
+	case format.EnvFile:
+		return r.file(env, now)
 	case format.EnvEdit, format.EnvDelete:
 		m, ok, err := r.findIncoming(env.ID)
 		if err != nil || !ok || m.Deleted {
@@ -382,6 +388,11 @@ func (r *rx) apply(env *format.Envelope) error {
 			m.Body, m.Edited = []byte(env.Text), now
 			r.event(Event{Type: EventEdited, Message: m.ID, Text: Sanitize(env.Text)})
 		} else {
+			if fm, _ := fileOf(&m); fm != nil {
+				if err := dropFileTx(r.tx, r.chat.ID, &m, fm, false); err != nil {
+					return err
+				}
+			}
 			m.Body, m.Deleted = nil, true
 			delete(r.meta.TTLs, m.ID)
 			r.event(Event{Type: EventDeleted, Message: m.ID})

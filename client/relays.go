@@ -36,6 +36,9 @@ const (
 	roleSend
 	// roleFwd: the connection to the forwarding relay.
 	roleFwd
+	// roleXfer: CPUT/CGET/CDEL/CROOM, a file's chunks (spec/client.md
+	// §5.12), on either side's relays.
+	roleXfer
 )
 
 func (r role) String() string {
@@ -44,6 +47,8 @@ func (r role) String() string {
 		return "send"
 	case roleFwd:
 		return "fwd"
+	case roleXfer:
+		return "xfer"
 	}
 	return "recv"
 }

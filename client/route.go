@@ -378,7 +378,7 @@ func (k *courier) fallback(ctx context.Context, item wire.Frame, err error, fkey
 		}
 		return wire.Frame{}, err
 	}
-	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB && r.Type != wire.TypeSEQ {
+	if r.Type != wire.TypeOK && r.Type != wire.TypeBLOB && r.Type != wire.TypeSEQ && r.Type != wire.TypeCHUNK {
 		return wire.Frame{}, fmt.Errorf("%w: %v", conn.ErrBadReply, &r)
 	}
 	return r, nil

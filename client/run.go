@@ -39,6 +39,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	wg.Go(func() { e.outboxLoop(ctx) })
 	wg.Go(func() { e.timerLoop(ctx) })
 	wg.Go(func() { e.groupLoop(ctx) })
+	wg.Go(func() { e.transferLoop(ctx) })
 	for {
 		addrs, err := e.receivingRelays(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -95,6 +95,7 @@ func (e *Engine) eraseChat(ctx context.Context, chat string, extra ...task) erro
 	if err != nil {
 		return err
 	}
+	e.stopTransfers(chat)
 	if err := e.v.DeleteChat(ctx, chat); err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return err
 	}
@@ -106,6 +107,14 @@ func (e *Engine) eraseChat(ctx context.Context, chat string, extra ...task) erro
 // and queues the deletion of our mailbox. The caller deletes the chat
 // itself with Vault.DeleteChat after the commit.
 func (e *Engine) forgetChatTx(tx *vault.Tx, ct *vault.Contact) error {
+	// The chunks of the chat's files go from the relays too (cdel).
+	fts, err := fileTasks(tx, ct.ID, false)
+	if err != nil {
+		return err
+	}
+	if err := addTasks(tx, fts...); err != nil {
+		return err
+	}
 	for _, rc := range recvCaps(ct) {
 		if err := addTasks(tx, task{Kind: "del", Relay: rc.Address, ID: rc.RecvID, Key: rc.RecvKey}); err != nil {
 			return err

@@ -62,6 +62,8 @@ func (c *session) execute(cmd *command) {
 		r, code = c.cmdFwd(ctx, f)
 	case wire.TypeRFWD:
 		r, code = c.cmdRFwd(ctx, f)
+	case wire.TypeCPUT, wire.TypeCGET, wire.TypeCDEL, wire.TypeCROOM:
+		r, code = c.cmdChunk(ctx, f)
 	case wire.TypePING:
 	default:
 		code = wire.CodeUnknown

@@ -43,6 +43,11 @@ type Limits struct {
 	Burst       int           // rate-limit burst
 	MaxStorage  int64         // bytes (Store.Size) above which writes fail
 
+	// Chunks (§7.7, §11).
+	MaxChunkLife time.Duration // the longest CPUT lifetime
+	ChunkStorage int64         // bytes of chunk bodies above which CPUT fails; default MaxStorage/2
+	ChunkRate    float64       // chunk commands per second per connection, a bucket of their own; burst as many
+
 	HandshakeTimeout time.Duration // for the HTTP request headers, and again for the client hello (§4.5)
 	DrainTimeout     time.Duration // how long SIGTERM waits for commands
 	ExpireEvery      time.Duration // how often Store.Expire runs
@@ -76,6 +81,8 @@ var DefaultLimits = Limits{
 	Rate:             2000,
 	Burst:            4000,
 	MaxStorage:       10 << 30,
+	MaxChunkLife:     7 * 24 * time.Hour,
+	ChunkRate:        8000,
 	HandshakeTimeout: 10 * time.Second,
 	DrainTimeout:     10 * time.Second,
 	ExpireEvery:      time.Minute,
@@ -106,6 +113,7 @@ func (l Limits) withDefaults() Limits {
 	pick(&l.MailboxIdle, d.MailboxIdle)
 	pick(&l.MaxBlobLife, d.MaxBlobLife)
 	pick(&l.MaxLogTTL, d.MaxLogTTL)
+	pick(&l.MaxChunkLife, d.MaxChunkLife)
 	pick(&l.HandshakeTimeout, d.HandshakeTimeout)
 	pick(&l.DrainTimeout, d.DrainTimeout)
 	pick(&l.ExpireEvery, d.ExpireEvery)
@@ -130,6 +138,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxStorage <= 0 {
 		l.MaxStorage = d.MaxStorage
+	}
+	if l.ChunkStorage <= 0 {
+		l.ChunkStorage = l.MaxStorage / 2
+	}
+	if l.ChunkRate <= 0 {
+		l.ChunkRate = d.ChunkRate
 	}
 	return l
 }

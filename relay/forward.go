@@ -521,6 +521,8 @@ func (c *session) cmdRFwd(ctx context.Context, f *wire.Frame) (wire.Frame, wire.
 			code = c.cmdPut(ctx, &inner)
 		case wire.TypeLAPPEND:
 			r, code = c.cmdAppend(ctx, &inner)
+		case wire.TypeCPUT, wire.TypeCGET, wire.TypeCDEL, wire.TypeCROOM:
+			r, code = c.cmdChunk(ctx, &inner)
 		}
 		c.observe(inner.Type, len(inner.Body), inner.ID)
 	}

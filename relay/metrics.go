@@ -23,6 +23,9 @@ type metrics struct {
 	logNotes      prometheus.Counter
 	forwarded     prometheus.Counter
 	r2rDialFail   prometheus.Counter
+	chunkPut      prometheus.Counter
+	chunkGet      prometheus.Counter
+	chunkDel      prometheus.Counter
 	errors        *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 }
@@ -41,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		logNotes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_log_notices_total", Help: "LNOTE pushes."}),
 		forwarded:     prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_forwarded_total", Help: "FWDs answered by their destination relay."}),
 		r2rDialFail:   prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_forward_dial_failures_total", Help: "Failed connections to destination relays."}),
+		chunkPut:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_chunks_stored_total", Help: "Chunks stored by CPUT."}),
+		chunkGet:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_chunks_read_total", Help: "Chunks returned by CGET."}),
+		chunkDel:      prometheus.NewCounter(prometheus.CounterOpts{Name: "veil_relay_chunks_deleted_total", Help: "Chunks deleted by CDEL."}),
 		errors:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "veil_relay_errors_total", Help: "ERR replies by code."}, []string{"code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "veil_relay_command_seconds",
@@ -50,7 +56,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.subs, m.handshakeFail, m.badBlocks, m.blocksIn, m.blocksOut,
-			m.sent, m.delivered, m.acked, m.logNotes, m.forwarded, m.r2rDialFail, m.errors, m.latency} {
+			m.sent, m.delivered, m.acked, m.logNotes, m.forwarded, m.r2rDialFail, m.chunkPut, m.chunkGet, m.chunkDel,
+			m.errors, m.latency} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

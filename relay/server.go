@@ -25,6 +25,7 @@ import (
 // Server is a relay. Create it with New, serve with Serve.
 type Server struct {
 	store      store.Store
+	chunks     store.ChunkStore // nil when the store keeps no chunks: chunk commands are UNKNOWN
 	identity   crypto.SignPrivate
 	offer      wire.Offer // suites of the hello (§4.1)
 	password   []byte
@@ -64,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:      cfg.Store,
+		chunks:     chunkStore(cfg.Store),
 		identity:   cfg.Identity,
 		offer:      cfg.Suites,
 		password:   append([]byte(nil), cfg.Password...),
@@ -246,4 +248,15 @@ func (s *Server) removeSession(c *session) {
 
 func (s *Server) newLimiter() *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(s.limits.Rate), s.limits.Burst)
+}
+
+// newChunkLimiter is the bucket of a connection's chunk commands (§11):
+// bulk transfers neither draw from nor are held by the general one.
+func (s *Server) newChunkLimiter() *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(s.limits.ChunkRate), max(1, int(s.limits.ChunkRate)))
+}
+
+func chunkStore(st store.Store) store.ChunkStore {
+	cs, _ := st.(store.ChunkStore)
+	return cs
 }

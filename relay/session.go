@@ -49,6 +49,7 @@ type session struct {
 	nonce   [wire.NonceSize]byte
 	id      uint64 // the Observer's name for the connection
 	limiter *rate.Limiter
+	chunkRL *rate.Limiter // chunk commands' own bucket (§11)
 	sem     chan struct{} // one token per executing command
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -92,6 +93,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ws:      ws,
 		nc:      sb.nc,
 		limiter: s.newLimiter(),
+		chunkRL: s.newChunkLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -279,7 +281,11 @@ func (c *session) handleItem(item []byte) bool {
 		c.replyErr(f.CID, wire.CodeShutdown)
 		return true
 	}
-	if !c.limiter.Allow() {
+	limiter := c.limiter
+	if isChunkCommand(f.Type) {
+		limiter = c.chunkRL
+	}
+	if !limiter.Allow() {
 		// Over the rate: refused at once, never delayed, so the
 		// reader does not stall (§11).
 		c.replyErr(f.CID, wire.CodeRate)

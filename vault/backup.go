@@ -114,6 +114,9 @@ func Restore(ctx context.Context, r io.Reader, dir string, pin []byte, opts *Opt
 		if err := loadBackup(v, br); err != nil {
 			return err
 		}
+		if err := v.restoreWithoutFiles(ctx); err != nil {
+			return err
+		}
 		if o.onRestoreLoaded != nil {
 			o.onRestoreLoaded()
 		}

@@ -14,7 +14,9 @@ const deleteBatch = 1000
 
 // DeleteChat burns a chat: its key is deleted from the chat-key table
 // first (spec/vault.md §6.2), which makes every body of the chat
-// unreadable at once; then its messages and the chat record are deleted.
+// unreadable at once (and with the file keys in its messages' Meta every
+// blob file); then its file records, blob files and transfers, its
+// messages and the chat record are deleted.
 // The chat's contact (Chat.ContactID) and group (Chat.GroupID) are
 // deleted with it, state keys first (§6.6), unless another chat still
 // refers to them: every ratchet state ever stored for them becomes
@@ -48,6 +50,9 @@ func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 	}
 	v.idx.removeChat(chat)
 	if err := v.sweepDeliveriesLocked(ctx, time.Time{}, chat); err != nil {
+		return err
+	}
+	if err := v.deleteChatFilesLocked(ctx, chat); err != nil {
 		return err
 	}
 	prefix := chatPrefix(chat)
@@ -256,6 +261,9 @@ func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 					return err
 				}
 				tx.ops = append(tx.ops, indexOp{chat: chat, id: id, del: true})
+				if err := tx.dropFile(chat, id); err != nil {
+					return err
+				}
 			}
 			return nil
 		})

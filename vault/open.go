@@ -126,6 +126,11 @@ type Vault struct {
 	deliverySwept time.Time
 	idx           searchIndex
 
+	// blobMu guards freshBlobs: blobs this Vault created, which
+	// SweepOrphanBlobs keeps until a record names them or they are unlinked.
+	blobMu     sync.Mutex
+	freshBlobs map[string]bool
+
 	stop   context.CancelFunc // stops the goroutines below
 	wg     sync.WaitGroup     // the GC loop
 	gcRuns atomic.Int64       // GC ticks handled, for tests
@@ -440,6 +445,9 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 		v.Lock()
 		return nil, err
 	}
+	// Best effort: a blob left behind is noise without its key, which went
+	// with its message; the next unlock tries again.
+	_ = v.SweepOrphanBlobs()
 	return v, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"veil/crypto"
 )
 
 // TestScanProfileForSecrets stores known plaintexts and keys, then reads
@@ -67,6 +69,31 @@ func TestScanProfileForSecrets(t *testing.T) {
 	if _, err := v.Search(ctx, "north", "", 0); err != nil {
 		t.Fatal(err)
 	}
+	// A file attachment: its chunks sealed under a local key in a blob
+	// file under data/files (spec/vault.md §6.7).
+	fileKey, err := crypto.NewLocalFileKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	filePlain := "PLAINTEXT-file-attachment-content-ledger"
+	blob, err := v.CreateBlob(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint32(2) {
+		pt := []byte(strings.Repeat(filePlain, crypto.FileChunkPlain/len(filePlain)+1)[:crypto.FileChunkPlain])
+		if err := blob.WriteChunk(i, crypto.SealLocalChunk(&fileKey, nil, i, 2, pt, []byte(plain[10]))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := blob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Update(ctx, func(tx *Tx) error {
+		return tx.PutFile(plain[10], "a", FileRecord{Blob: blob.Name(), Chunks: 2, Complete: true})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	chatKey, ok := v.keys.get(plain[10])
 	if !ok {
 		t.Fatal("no chat key")
@@ -101,6 +128,8 @@ func TestScanProfileForSecrets(t *testing.T) {
 		}
 	}
 	secrets["large body"] = []byte("PLAINTEXT-large-body-in-the-value-log")
+	secrets["file content"] = []byte(filePlain)
+	secrets["local file key"] = bytes.Clone(fileKey[:])
 	// Half of each key too, to catch a key split across a boundary.
 	for _, name := range []string{"data key", "chat key", "chat-key table key"} {
 		secrets[name+" (first half)"] = secrets[name][:16]

@@ -27,6 +27,12 @@ type Tx struct {
 	// superseded lists the committed keys this transaction's rotations
 	// replace; after the commit they join v.superseded.
 	superseded []string
+	// unlink lists blob files whose records this transaction deleted:
+	// they are removed after the commit (spec/vault.md §6.7).
+	unlink []string
+	// recorded lists blob files this transaction's file records name:
+	// after the commit they are no longer fresh (SweepOrphanBlobs).
+	recorded []string
 }
 
 // View runs fn in a read-only transaction over a consistent snapshot.
@@ -80,6 +86,10 @@ func (v *Vault) updateLocked(ctx context.Context, fn func(*Tx) error) error {
 	}
 	v.idx.apply(tx.ops)
 	v.superseded = append(v.superseded, tx.superseded...)
+	v.recordedBlobs(tx.recorded)
+	if err := v.unlinkBlobs(tx.unlink); err != nil {
+		return fmt.Errorf("vault: committed, but a blob file remains until the next unlock: %w", err)
+	}
 	if len(tx.deleted) > 0 {
 		if err := v.dropDeletedLocked(tx.deleted); err != nil {
 			return fmt.Errorf("vault: committed, but the keys of deleted records remain until the next unlock: %w", err)
@@ -364,7 +374,8 @@ func (tx *Tx) MessageIDs(chat string) ([]string, error) {
 	return out, nil
 }
 
-// DeleteMessage deletes one message.
+// DeleteMessage deletes one message, with its file record and transfers;
+// its blob file goes after the commit.
 func (tx *Tx) DeleteMessage(chat, id string) error {
 	if err := checkID("chat", chat); err != nil {
 		return err
@@ -386,7 +397,7 @@ func (tx *Tx) DeleteMessage(chat, id string) error {
 		return err
 	}
 	tx.ops = append(tx.ops, indexOp{chat: chat, id: id, del: true})
-	return nil
+	return tx.dropFile(chat, id)
 }
 
 // PutOutbox stores an outbox item.

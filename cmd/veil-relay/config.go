@@ -47,6 +47,9 @@ type options struct {
 	Rate        float64
 	Burst       int
 	MaxStorage  int64
+	ChunkLife   time.Duration
+	ChunkStore  int64
+	ChunkRate   float64
 	Drain       time.Duration
 }
 
@@ -90,6 +93,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Float64Var(&o.Rate, "rate", d.Rate, "commands per second per connection")
 	fs.IntVar(&o.Burst, "burst", d.Burst, "rate-limit burst per connection")
 	fs.Int64Var(&o.MaxStorage, "max-storage", d.MaxStorage, "storage quota in bytes")
+	fs.DurationVar(&o.ChunkLife, "max-chunk-life", d.MaxChunkLife, "longest file-chunk lifetime")
+	fs.Int64Var(&o.ChunkStore, "chunk-storage", 0, "bytes of file chunks the relay keeps, within --max-storage (0: half of --max-storage)")
+	fs.Float64Var(&o.ChunkRate, "chunk-rate", d.ChunkRate, "file-chunk commands per second per connection (a limit of their own, burst as many)")
 	fs.DurationVar(&o.Drain, "drain", d.DrainTimeout, "how long SIGTERM waits for commands in progress")
 	return fs
 }
@@ -206,5 +212,6 @@ func (o *options) limits() relay.Limits {
 	l.MessageTTL, l.MailboxIdle, l.MaxBlobLife, l.MaxLogTTL = o.MessageTTL, o.MailboxIdle, o.MaxBlobLife, o.MaxLogTTL
 	l.MaxPending, l.MaxSubs, l.Rate, l.Burst, l.MaxStorage, l.DrainTimeout = o.MaxPending, o.MaxSubs, o.Rate, o.Burst, o.MaxStorage, o.Drain
 	l.MaxLogSubs = o.MaxLogSubs
+	l.MaxChunkLife, l.ChunkStorage, l.ChunkRate = o.ChunkLife, o.ChunkStore, o.ChunkRate
 	return l
 }

@@ -163,7 +163,7 @@ func openReply(keys *wire.ForwardKeys, r wire.Frame, err error) (wire.Frame, err
 	switch res.Type {
 	case wire.TypeERR:
 		return res, &wire.Error{Code: res.Code}
-	case wire.TypeOK, wire.TypeBLOB, wire.TypeSEQ:
+	case wire.TypeOK, wire.TypeBLOB, wire.TypeSEQ, wire.TypeCHUNK:
 		return res, nil
 	}
 	return wire.Frame{}, fmt.Errorf("%w: sealed reply %v", ErrBadReply, &res)

@@ -68,6 +68,35 @@ type Entry struct {
 	Expires time.Time
 }
 
+// Chunk is one file chunk (spec/relay.md §7.7). ReadCap and DelCap are
+// SHA-256 of the read and delete capabilities, compared by the relay in
+// constant time; Body is opaque ciphertext.
+type Chunk struct {
+	ReadCap [32]byte
+	DelCap  [32]byte
+	Body    []byte
+	Expires time.Time
+}
+
+// ChunkStore stores file chunks (spec/relay.md §7.7). Every store
+// implements it; Expire also drops chunks past their deadline, and
+// Size counts chunk bodies as well.
+type ChunkStore interface {
+	// PutChunk stores c under id, durably; ErrExists if id holds a chunk
+	// whose deadline has not passed, ErrDiskQuota when the chunk bodies
+	// would then exceed maxBytes (0: no limit of their own) or the store
+	// is over its size limit.
+	PutChunk(ctx context.Context, id ID, c Chunk, maxBytes int64) error
+	// GetChunk returns the chunk; ErrNotFound for an unknown ID or one
+	// past its deadline, whether or not Expire has run. The body is the
+	// caller's to keep.
+	GetChunk(ctx context.Context, id ID) (Chunk, error)
+	// DeleteChunk removes the chunk, durably; ErrNotFound as GetChunk.
+	DeleteChunk(ctx context.Context, id ID) error
+	// ChunkBytes returns the bytes of the chunk bodies stored.
+	ChunkBytes() int64
+}
+
 // Store is the relay's storage. Every method is safe for concurrent use.
 // Methods that write (CreateMailbox, Secure, Send, Ack, DeleteMailbox,
 // PutBlob, TakeBlob, CreateLog, Append) return only after the change is

@@ -29,6 +29,15 @@ const (
 	// MaxReadLimit is the largest LREAD limit (§7.2).
 	MaxReadLimit = 1000
 
+	// ChunkSize is the size of every chunk body, CPUT's and CHUNK's
+	// (§7.7): the largest end-to-end bucket. A CPUT item is 5 + 24 + 32 +
+	// 32 + 4 + 16,000 = 16,097 bytes, within MaxItemSize, also forwarded
+	// (§7.6.3).
+	ChunkSize = crypto.MaxBody
+	// MaxChunks is the largest CROOM count (§7.7): the chunks of the
+	// largest file.
+	MaxChunks = 131072
+
 	// RouteIDSize is the size of a forwarding route ID (§7.6).
 	RouteIDSize = 8
 	// MaxAddress is the longest relay address a reader accepts, in any of

@@ -80,3 +80,6 @@ func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
 }
+
+// IsCode reports whether err is, or wraps, an ERR reply with code c.
+func IsCode(err error, c Code) bool { return errors.Is(err, &Error{Code: c}) }

@@ -202,11 +202,12 @@ func (k *ForwardKeys) OpenReply(dst, sealed []byte) ([]byte, error) {
 }
 
 // ForwardableType reports whether a forwarded item may carry t (§7.6.3):
-// SEND, SKEY, TAKE, PUT and LAPPEND; the destination answers anything
-// else with a sealed ERR UNKNOWN.
+// SEND, SKEY, TAKE, PUT, LAPPEND and the chunk commands CPUT, CGET,
+// CDEL and CROOM (§7.7); the destination answers anything else with a
+// sealed ERR UNKNOWN.
 func ForwardableType(t Type) bool {
 	switch t {
-	case TypeSEND, TypeSKEY, TypeTAKE, TypePUT, TypeLAPPEND:
+	case TypeSEND, TypeSKEY, TypeTAKE, TypePUT, TypeLAPPEND, TypeCPUT, TypeCGET, TypeCDEL, TypeCROOM:
 		return true
 	}
 	return false

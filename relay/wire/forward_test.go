@@ -470,3 +470,58 @@ func BenchmarkForwardOpen(b *testing.B) {
 		}
 	}
 }
+
+// TestForwardChunkItemSizes: CGET, CDEL and CROOM seal to the size of an
+// SKEY; a CPUT of a full chunk fits an item as FWD and as RFWD, and the
+// CHUNK reply fits one as FRES (§7.6.3, §7.7).
+func TestForwardChunkItemSizes(t *testing.T) {
+	id := forwardIdentity(t)
+	fp := wire.FingerprintOf(id.Public())
+	fwd, _ := wire.DeriveForwardKey(id, 20000)
+	seal := func(item wire.Frame) (wire.ForwardKeys, []byte) {
+		t.Helper()
+		if !wire.ForwardableType(item.Type) {
+			t.Fatalf("%v is not forwardable", item.Type)
+		}
+		inner, err := wire.AppendForwardInner(nil, 1234, &item)
+		if err != nil {
+			t.Fatalf("%v: %v", item.Type, err)
+		}
+		_, ks, _ := wire.SenderForwardKeys(nil, fp, fwd.Public())
+		return ks, ks.SealItem(nil, inner)
+	}
+	size := func(f wire.Frame) int {
+		t.Helper()
+		b, err := wire.AppendFrame(nil, &f)
+		if err != nil {
+			t.Fatalf("%v: %v", f.Type, err)
+		}
+		return len(b)
+	}
+	_, s := seal(forwardItems()[0])
+	skey := size(wire.Frame{Type: wire.TypeFWD, Body: s})
+	for _, item := range []wire.Frame{
+		{Type: wire.TypeCGET, ID: crypto.ID{1}, Cap: [32]byte{2}},
+		{Type: wire.TypeCDEL, ID: crypto.ID{1}, Cap: [32]byte{3}},
+		{Type: wire.TypeCROOM, Count: wire.MaxChunks, Seconds: 604800},
+	} {
+		_, s := seal(item)
+		if n := size(wire.Frame{Type: wire.TypeFWD, Body: s}); n != skey {
+			t.Errorf("%v: FWD of %d bytes, an SKEY's is %d", item.Type, n, skey)
+		}
+	}
+	put := wire.Frame{Type: wire.TypeCPUT, ID: crypto.ID{1}, ReadCap: [32]byte{2}, DelCap: [32]byte{3}, Seconds: 86400,
+		Body: bytes.Repeat([]byte{6}, wire.ChunkSize)}
+	if n := size(put); n != 16097 {
+		t.Fatalf("CPUT of %d bytes", n)
+	}
+	ks, s := seal(put)
+	size(wire.Frame{Type: wire.TypeFWD, Body: s})
+	size(wire.Frame{Type: wire.TypeRFWD, NotAfter: 1, Body: s})
+	chunk, _ := wire.AppendFrame(nil, &wire.Frame{Type: wire.TypeCHUNK, Body: put.Body})
+	reply, err := ks.SealReply(nil, nil, chunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size(wire.Frame{Type: wire.TypeFRES, CID: 1, Body: reply})
+}

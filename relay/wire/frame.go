@@ -33,6 +33,10 @@ const (
 	TypeFKEY    Type = 0x11 // §7.6
 	TypeFWD     Type = 0x12 // §7.6
 	TypeRFWD    Type = 0x13 // §7.6
+	TypeCPUT    Type = 0x14 // §7.7
+	TypeCGET    Type = 0x15 // §7.7
+	TypeCDEL    Type = 0x16 // §7.7
+	TypeCROOM   Type = 0x17 // §7.7
 )
 
 // Replies and pushes (§7.3).
@@ -49,10 +53,11 @@ const (
 	TypeLNOTE   Type = 0x89
 	TypeFKEYS   Type = 0x8a // §7.6
 	TypeFRES    Type = 0x8b // §7.6
+	TypeCHUNK   Type = 0x8c // §7.7
 )
 
 // IsCommand reports whether t is a client → relay type.
-func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypeRFWD }
+func (t Type) IsCommand() bool { return t >= TypeNEW && t <= TypeCROOM }
 
 // IsPush reports whether t is pushed by the relay without a command.
 func (t Type) IsPush() bool { return t == TypeMSG || t == TypeEND || t == TypeLNOTE }
@@ -82,8 +87,9 @@ type Frame struct {
 	CID  uint32
 
 	// ID is the recipient ID (SUB ACK DEL OFF MSG END, and IDS), the
-	// sender ID (SKEY SEND), the blob ID (PUT TAKE) or the log ID
-	// (LAPPEND LREAD LDEL LID LSUB LUNSUB LNOTE).
+	// sender ID (SKEY SEND), the blob ID (PUT TAKE), the log ID
+	// (LAPPEND LREAD LDEL LID LSUB LUNSUB LNOTE) or the chunk ID (CPUT
+	// CGET CDEL).
 	ID crypto.ID
 	// SenderID is IDS's sender ID.
 	SenderID crypto.ID
@@ -91,16 +97,21 @@ type Frame struct {
 	Key crypto.SignPublic
 	// Cap is SEND's sender capability, SKEY's capability hash, LAPPEND's
 	// and LDEL's write capability, LREAD's and LSUB's read capability, or
-	// LNEW's write-capability hash. It must be kept secret where it is a
+	// LNEW's write-capability hash, CGET's read capability or CDEL's
+	// delete capability. It must be kept secret where it is a
 	// capability.
 	Cap [CapSize]byte
-	// ReadCap is LNEW's read-capability hash.
+	// ReadCap is LNEW's and CPUT's read-capability hash.
 	ReadCap [CapSize]byte
+	// DelCap is CPUT's delete-capability hash.
+	DelCap [CapSize]byte
 	// Seq is ACK's, MSG's, SEQ's and LNOTE's sequence number, or LREAD's
 	// and LSUB's cursor.
 	Seq uint64
-	// Seconds is PUT's lifetime or LNEW's TTL.
+	// Seconds is PUT's, CPUT's and CROOM's lifetime or LNEW's TTL.
 	Seconds uint32
+	// Count is CROOM's number of chunks.
+	Count uint32
 	// Limit is LREAD's limit.
 	Limit uint16
 	// Code is ERR's error code.
@@ -121,7 +132,7 @@ type Frame struct {
 	ForwardKey crypto.DHPublic
 	// NotAfter is RFWD's and FKEYS's forward-key expiry, Unix seconds (§7.6).
 	NotAfter uint64
-	// Body is the body of SEND PUT LAPPEND BLOB MSG, and the sealed part
+	// Body is the body of SEND PUT LAPPEND BLOB MSG CPUT CHUNK, and the sealed part
 	// of FWD RFWD FRES (§7.6).
 	Body []byte
 	// Entries are ENTRIES's entries.
@@ -142,6 +153,8 @@ const (
 	fKey
 	fCap
 	fReadCap
+	fDelCap
+	fCount
 	fSeq
 	fSeconds
 	fLimit
@@ -182,6 +195,10 @@ var layouts = map[Type]layout{
 	TypeFKEY:    {"FKEY", []field{fPassword, fDest}},
 	TypeFWD:     {"FWD", []field{fRoute, fEphemeral, fBody}},
 	TypeRFWD:    {"RFWD", []field{fNotAfter, fEphemeral, fBody}},
+	TypeCPUT:    {"CPUT", []field{fID, fReadCap, fDelCap, fSeconds, fBody}},
+	TypeCGET:    {"CGET", []field{fID, fCap}},
+	TypeCDEL:    {"CDEL", []field{fID, fCap}},
+	TypeCROOM:   {"CROOM", []field{fCount, fSeconds}},
 	TypeOK:      {"OK", nil},
 	TypeERR:     {"ERR", []field{fCode}},
 	TypeIDS:     {"IDS", []field{fID, fSenderID}},
@@ -194,10 +211,11 @@ var layouts = map[Type]layout{
 	TypeLNOTE:   {"LNOTE", []field{fID, fSeq}},
 	TypeFKEYS:   {"FKEYS", []field{fRoute, fKey, fForwardKey, fNotAfter, fSig}},
 	TypeFRES:    {"FRES", []field{fBody}},
+	TypeCHUNK:   {"CHUNK", []field{fBody}},
 }
 
 var fixedSize = [...]int{
-	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fReadCap: CapSize,
+	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fReadCap: CapSize, fDelCap: CapSize, fCount: 4,
 	fSeq: 8, fSeconds: 4, fLimit: 2, fCode: 2, fSig: SigSize,
 	fRoute: RouteIDSize, fEphemeral: 32, fForwardKey: 32, fNotAfter: 8,
 }
@@ -270,6 +288,10 @@ func (f *Frame) appendTo(b []byte) []byte {
 			b = append(b, f.Cap[:]...)
 		case fReadCap:
 			b = append(b, f.ReadCap[:]...)
+		case fDelCap:
+			b = append(b, f.DelCap[:]...)
+		case fCount:
+			b = binary.BigEndian.AppendUint32(b, f.Count)
 		case fSeq:
 			b = binary.BigEndian.AppendUint64(b, f.Seq)
 		case fSeconds:
@@ -389,6 +411,10 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Cap = [CapSize]byte(v)
 			case fReadCap:
 				f.ReadCap = [CapSize]byte(v)
+			case fDelCap:
+				f.DelCap = [CapSize]byte(v)
+			case fCount:
+				f.Count = binary.BigEndian.Uint32(v)
 			case fSeq:
 				f.Seq = binary.BigEndian.Uint64(v)
 			case fSeconds:

@@ -30,14 +30,19 @@ func FuzzParseFrame(f *testing.F) {
 	frameSeeds(f)
 	f.Add([]byte{0x01})
 	f.Add([]byte{0x86, 0, 0, 0, 1, 0xff, 0xff})
-	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+8)...))         // LNOTE
-	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+7)...))         // LNOTE, truncated
-	f.Add(append([]byte{0x0f, 0, 0, 0, 1}, make([]byte, 24+32+8)...))      // LSUB
-	f.Add([]byte{0x11, 0, 0, 0, 1, 2, 'p', 'w', 0, 3, 'a', 'b', 'c'})      // FKEY
-	f.Add(append([]byte{0x12, 0, 0, 0, 1}, make([]byte, 8+32+20)...))      // FWD
-	f.Add(append([]byte{0x13, 0, 0, 0, 1}, make([]byte, 8+32+20)...))      // RFWD
-	f.Add(append([]byte{0x8a, 0, 0, 0, 1}, make([]byte, 8+32+32+8+64)...)) // FKEYS
-	f.Add([]byte{0x8b, 0, 0, 0, 1, 9})                                     // FRES
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+8)...))          // LNOTE
+	f.Add(append([]byte{0x89, 0, 0, 0, 0}, make([]byte, 24+7)...))          // LNOTE, truncated
+	f.Add(append([]byte{0x0f, 0, 0, 0, 1}, make([]byte, 24+32+8)...))       // LSUB
+	f.Add([]byte{0x11, 0, 0, 0, 1, 2, 'p', 'w', 0, 3, 'a', 'b', 'c'})       // FKEY
+	f.Add(append([]byte{0x12, 0, 0, 0, 1}, make([]byte, 8+32+20)...))       // FWD
+	f.Add(append([]byte{0x13, 0, 0, 0, 1}, make([]byte, 8+32+20)...))       // RFWD
+	f.Add(append([]byte{0x8a, 0, 0, 0, 1}, make([]byte, 8+32+32+8+64)...))  // FKEYS
+	f.Add([]byte{0x8b, 0, 0, 0, 1, 9})                                      // FRES
+	f.Add(append([]byte{0x14, 0, 0, 0, 1}, make([]byte, 24+32+32+4+16)...)) // CPUT
+	f.Add(append([]byte{0x15, 0, 0, 0, 1}, make([]byte, 24+31)...))         // CGET, truncated
+	f.Add(append([]byte{0x16, 0, 0, 0, 1}, make([]byte, 24+32)...))         // CDEL
+	f.Add(append([]byte{0x17, 0, 0, 0, 1}, make([]byte, 4+4+1)...))         // CROOM, trailing
+	f.Add([]byte{0x8c, 0, 0, 0, 1, 7})                                      // CHUNK
 	f.Fuzz(func(t *testing.T, item []byte) {
 		fr, err := wire.ParseFrame(item)
 		if err != nil {

@@ -206,6 +206,8 @@ type frameVector struct {
 	Key      hexBytes `json:"key"`
 	Cap      hexBytes `json:"cap"`
 	ReadCap  hexBytes `json:"read_cap"`
+	DelCap   hexBytes `json:"del_cap"`
+	Count    uint32   `json:"count"`
 	Seq      uint64   `json:"seq"`
 	Seconds  uint32   `json:"seconds"`
 	Limit    uint16   `json:"limit"`
@@ -227,7 +229,7 @@ type frameVector struct {
 
 func (v *frameVector) frame() wire.Frame {
 	f := wire.Frame{Type: wire.Type(v.Type), CID: v.CID, Seq: v.Seq, Seconds: v.Seconds, Limit: v.Limit,
-		Code: wire.Code(v.Code), Password: v.Password, Body: v.Body, NotAfter: v.NotAfter}
+		Code: wire.Code(v.Code), Password: v.Password, Body: v.Body, NotAfter: v.NotAfter, Count: v.Count}
 	if v.Dest != "" {
 		f.Dest = []byte(v.Dest)
 	}
@@ -239,6 +241,7 @@ func (v *frameVector) frame() wire.Frame {
 	copy(f.Key[:], v.Key)
 	copy(f.Cap[:], v.Cap)
 	copy(f.ReadCap[:], v.ReadCap)
+	copy(f.DelCap[:], v.DelCap)
 	copy(f.Sig[:], v.Sig)
 	for _, e := range v.Entries {
 		f.Entries = append(f.Entries, wire.Entry{Seq: e.Seq, Body: e.Body})
@@ -286,8 +289,9 @@ var allTypes = []wire.Type{
 	wire.TypeNEW, wire.TypeSKEY, wire.TypeSEND, wire.TypeSUB, wire.TypeACK, wire.TypeDEL, wire.TypeOFF,
 	wire.TypePUT, wire.TypeTAKE, wire.TypeLNEW, wire.TypeLAPPEND, wire.TypeLREAD, wire.TypeLDEL, wire.TypePING,
 	wire.TypeLSUB, wire.TypeLUNSUB, wire.TypeFKEY, wire.TypeFWD, wire.TypeRFWD,
+	wire.TypeCPUT, wire.TypeCGET, wire.TypeCDEL, wire.TypeCROOM,
 	wire.TypeOK, wire.TypeERR, wire.TypeIDS, wire.TypeBLOB, wire.TypeLID, wire.TypeSEQ, wire.TypeENTRIES,
-	wire.TypeMSG, wire.TypeEND, wire.TypeLNOTE, wire.TypeFKEYS, wire.TypeFRES,
+	wire.TypeMSG, wire.TypeEND, wire.TypeLNOTE, wire.TypeFKEYS, wire.TypeFRES, wire.TypeCHUNK,
 }
 
 func TestForwardVector(t *testing.T) {

@@ -24,6 +24,8 @@ const (
 	EnvReply   byte = 0x07
 	EnvReact   byte = 0x08
 	EnvTimer   byte = 0x09
+	// EnvFile offers a file (spec/files.md §4): ID, TTL, descriptor.
+	EnvFile byte = 0x0a
 	// EnvSession is a message about the session itself (spec/client.md
 	// §13.4): Kind SessionRestarted or SessionOutdated, nothing else.
 	EnvSession byte = 0x10
@@ -89,6 +91,12 @@ type Envelope struct {
 	Slots    []SlotCap          // HELLO2: one mailbox per slot; MOVE: the one moved
 	Move     MoveID             // MOVE, MOVED
 	Slot     uint8              // MOVED: the slot the move was for
+	// File is FILE's descriptor. A FILE whose descriptor is refused still
+	// parses, so the chat can show what was refused: File is then nil,
+	// FileErr says why (a *FileError) and FileRaw holds the bytes.
+	File    *FileDescriptor
+	FileErr error
+	FileRaw []byte
 }
 
 // Marshal encodes e; it returns an error for a field out of range.
@@ -105,6 +113,10 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	case EnvEdit:
 		b = append(b, e.ID[:]...)
 		b = append(b, e.Text...)
+	case EnvFile:
+		b = append(b, e.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, e.TTL)
+		return appendFile(b, e.File, e.FileRaw)
 	case EnvDelete:
 		b = append(b, e.ID[:]...)
 	case EnvReceipt:
@@ -214,6 +226,15 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 			return nil, short
 		}
 		copy(e.ID[:], id)
+	case EnvFile:
+		fixed, ok := take(WireIDSize + 4)
+		if !ok {
+			return nil, short
+		}
+		copy(e.ID[:], fixed)
+		e.TTL = binary.BigEndian.Uint32(fixed[WireIDSize:])
+		e.File, e.FileRaw, e.FileErr = parseFile(r)
+		r = nil
 	case EnvReact:
 		id, ok := take(WireIDSize)
 		if !ok {

@@ -32,6 +32,8 @@ func testEnvelopes() []*Envelope {
 		{Type: EnvMove, Move: MoveID{1, 2}, Slots: []SlotCap{{Slot: 1, SID: [24]byte{9}, Cap: [32]byte{7}, Relay: testRelay2}}},
 		{Type: EnvMove, Move: MoveID{3}, Slots: []SlotCap{{Slot: 0}}},
 		{Type: EnvMoved, Move: MoveID{1, 2}, Slot: 1},
+		{Type: EnvFile, ID: id, TTL: 3600, File: testFileDescriptor()},
+		{Type: EnvFile, ID: id, FileRaw: []byte{1, 0, 9}},
 	}
 }
 
@@ -69,9 +71,10 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 // openTail reports whether a type ends in a variable-length field, so a
-// shorter or longer envelope of it can still parse.
+// shorter or longer envelope of it can still parse. A FILE with a cut
+// descriptor parses too, with the refusal in FileErr.
 func openTail(typ byte) bool {
-	return typ == EnvText || typ == EnvEdit || typ == EnvReply || typ == EnvReact
+	return typ == EnvText || typ == EnvEdit || typ == EnvReply || typ == EnvReact || typ == EnvFile
 }
 
 // TestEnvelopeConversationRejects: the decoder rules of spec/client.md

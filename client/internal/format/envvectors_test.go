@@ -46,6 +46,17 @@ func TestEnvelopeVectors(t *testing.T) {
 				Cap   string `json:"cap"`
 				Relay string `json:"relay"`
 			} `json:"slots"`
+			File *struct {
+				Slot    byte   `json:"slot"`
+				Secret  string `json:"secret"`
+				Size    int64  `json:"size"`
+				Chunks  uint32 `json:"chunks"`
+				SHA256  string `json:"sha256"`
+				Expires int64  `json:"expires"`
+				Type    string `json:"type"`
+				Name    string `json:"name"`
+			} `json:"file"`
+			Refused   string `json:"refused"`
 			Plaintext string `json:"plaintext"`
 		} `json:"envelopes"`
 	}
@@ -66,11 +77,22 @@ func TestEnvelopeVectors(t *testing.T) {
 		}
 		return b
 	}
+	refusals := map[string]error{"name": ErrFileName, "type": ErrFileType, "size": ErrFileSize, "version": ErrFileVersion}
 	for _, v := range doc.Envelopes {
 		t.Run(v.Name, func(t *testing.T) {
 			want := unhex(t, v.Plaintext, len(v.Plaintext)/2)
+			var file *FileDescriptor
+			if v.File != nil {
+				file = &FileDescriptor{Slot: v.File.Slot, Size: v.File.Size, Chunks: v.File.Chunks, Expires: v.File.Expires, Type: v.File.Type, Name: v.File.Name}
+				copy(file.Secret[:], unhex(t, v.File.Secret, crypto.KeySize))
+				copy(file.SHA256[:], unhex(t, v.File.SHA256, crypto.HashSize))
+			}
+			if v.Refused != "" {
+				checkRefusedFile(t, want, v.Group, refusals[v.Refused])
+				return
+			}
 			if v.Group {
-				g := &GroupEnvelope{Type: v.Type, TTL: v.TTL, Text: v.Text, Reaction: v.Reaction}
+				g := &GroupEnvelope{Type: v.Type, TTL: v.TTL, Text: v.Text, Reaction: v.Reaction, File: file}
 				copy(g.Conf[:], unhex(t, v.Conf, ConfTagSize))
 				copy(g.ID[:], unhex(t, v.ID, WireIDSize))
 				copy(g.Target[:], unhex(t, v.Target, WireIDSize))
@@ -82,9 +104,12 @@ func TestEnvelopeVectors(t *testing.T) {
 				if err != nil || back.Type != g.Type || back.ID != g.ID || back.Target != g.Target || back.Text != g.Text || back.Reaction != g.Reaction || back.TTL != g.TTL {
 					t.Fatalf("parse = %+v, %v", back, err)
 				}
+				if (file != nil) != (back.File != nil) || file != nil && *back.File != *file {
+					t.Fatalf("parsed descriptor %+v", back.File)
+				}
 				return
 			}
-			e := &Envelope{Type: v.Type, TTL: v.TTL, Text: v.Text, Reaction: v.Reaction, Kind: v.Kind, Relay: v.Relay, Nick: v.Nick}
+			e := &Envelope{Type: v.Type, TTL: v.TTL, Text: v.Text, Reaction: v.Reaction, Kind: v.Kind, Relay: v.Relay, Nick: v.Nick, File: file}
 			copy(e.ID[:], unhex(t, v.ID, WireIDSize))
 			copy(e.Target[:], unhex(t, v.Target, WireIDSize))
 			copy(e.SID[:], unhex(t, v.SID, crypto.IDSize))
@@ -112,7 +137,42 @@ func TestEnvelopeVectors(t *testing.T) {
 			if !bytes.Equal(again, want) || back.Target != e.Target || back.Reaction != e.Reaction || back.TTL != e.TTL {
 				t.Fatalf("parse = %+v", back)
 			}
+			if (file != nil) != (back.File != nil) || file != nil && *back.File != *file {
+				t.Fatalf("parsed descriptor %+v", back.File)
+			}
 		})
+	}
+}
+
+// checkRefusedFile: a FILE whose descriptor is refused still parses, with
+// no descriptor, the refusal's kind, and its bytes for a round trip.
+func checkRefusedFile(t *testing.T, b []byte, group bool, kind error) {
+	t.Helper()
+	var (
+		file *FileDescriptor
+		err  error
+		out  []byte
+	)
+	if group {
+		g, perr := ParseGroupEnvelope(b)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		file, err = g.File, g.FileErr
+		out, _ = g.Marshal()
+	} else {
+		e, perr := ParseEnvelope(b)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		file, err = e.File, e.FileErr
+		out, _ = e.Marshal()
+	}
+	if file != nil || kind == nil || !errors.Is(err, kind) {
+		t.Fatalf("descriptor %+v, error %v; want refused with %v", file, err, kind)
+	}
+	if !bytes.Equal(out, b) {
+		t.Fatal("refused file does not marshal back")
 	}
 }
 

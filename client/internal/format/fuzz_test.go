@@ -68,6 +68,8 @@ func FuzzParseGroupEnvelope(f *testing.F) {
 		{Type: GenvReply, ID: WireID{1}, TTL: 5, Target: WireID{2}, Text: "re"},
 		{Type: GenvReact, ID: WireID{2}, Reaction: "👍"}, {Type: GenvReact, ID: WireID{2}},
 		{Type: GenvCommit, Conf: [ConfTagSize]byte{7}, Hash: [32]byte{3}, Part: 0, Parts: 1, Bytes: []byte{1, 2}},
+		{Type: GenvFile, ID: WireID{3}, TTL: 60, File: testFileDescriptor()},
+		{Type: GenvFile, ID: WireID{3}, FileRaw: []byte{2}},
 	} {
 		b, _ := g.Marshal()
 		f.Add(b)

@@ -18,6 +18,8 @@ const (
 	GenvCommit byte = 0x04
 	GenvReply  byte = 0x05
 	GenvReact  byte = 0x06
+	// GenvFile offers a file (spec/files.md §4): ID, TTL, descriptor.
+	GenvFile byte = 0x07
 )
 
 // Group envelope layout, spec/groups.md §6.3.
@@ -53,6 +55,10 @@ type GroupEnvelope struct {
 	Part     byte // COMMIT: this part's index
 	Parts    byte // COMMIT: how many parts
 	Bytes    []byte
+	// File, FileErr, FileRaw: FILE's descriptor, as in Envelope.
+	File    *FileDescriptor
+	FileErr error
+	FileRaw []byte
 }
 
 // Marshal encodes g; it returns an error for a field out of range.
@@ -82,6 +88,10 @@ func (g *GroupEnvelope) Marshal() ([]byte, error) {
 		}
 		b = append(b, g.ID[:]...)
 		b = append(b, g.Reaction...)
+	case GenvFile:
+		b = append(b, g.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, g.TTL)
+		return appendFile(b, g.File, g.FileRaw)
 	case GenvLeave, GenvBurn:
 	case GenvCommit:
 		if g.Parts == 0 || g.Parts > MaxCommitParts || g.Part >= g.Parts || len(g.Bytes) == 0 || len(g.Bytes) > CommitPartBytes {
@@ -141,6 +151,14 @@ func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 			return nil, fmt.Errorf("%w: reaction too long or not UTF-8", errEnvelope)
 		}
 		g.Reaction = string(r.b)
+		r.b = nil
+	case GenvFile:
+		copy(g.ID[:], r.take(WireIDSize))
+		g.TTL = r.u32()
+		if !r.ok {
+			return nil, fmt.Errorf("%w: truncated", errEnvelope)
+		}
+		g.File, g.FileRaw, g.FileErr = parseFile(r.b)
 		r.b = nil
 	case GenvLeave, GenvBurn:
 	case GenvCommit:

@@ -31,26 +31,49 @@ const (
 // Vec is one envelope: its fields (hex for bytes, as they are for text)
 // and the whole plaintext.
 type Vec struct {
-	Name      string   `json:"name"`
-	Group     bool     `json:"group,omitempty"`
-	Type      byte     `json:"type"`
-	Conf      string   `json:"conf,omitempty"`
-	ID        string   `json:"id,omitempty"`
-	TTL       uint32   `json:"ttl,omitempty"`
-	Target    string   `json:"target,omitempty"`
-	Text      string   `json:"text,omitempty"`
-	Reaction  string   `json:"reaction,omitempty"`
-	Kind      byte     `json:"kind,omitempty"`
-	IDs       []string `json:"ids,omitempty"`
-	SID       string   `json:"sid,omitempty"`
-	Cap       string   `json:"cap,omitempty"`
-	Relay     string   `json:"relay,omitempty"`
-	Nick      string   `json:"nick,omitempty"`
-	Features  uint16   `json:"features,omitempty"`
-	Move      string   `json:"move,omitempty"`
-	Slot      byte     `json:"slot,omitempty"`
-	Slots     []Slot   `json:"slots,omitempty"`
-	Plaintext string   `json:"plaintext"`
+	Name     string    `json:"name"`
+	Group    bool      `json:"group,omitempty"`
+	Type     byte      `json:"type"`
+	Conf     string    `json:"conf,omitempty"`
+	ID       string    `json:"id,omitempty"`
+	TTL      uint32    `json:"ttl,omitempty"`
+	Target   string    `json:"target,omitempty"`
+	Text     string    `json:"text,omitempty"`
+	Reaction string    `json:"reaction,omitempty"`
+	Kind     byte      `json:"kind,omitempty"`
+	IDs      []string  `json:"ids,omitempty"`
+	SID      string    `json:"sid,omitempty"`
+	Cap      string    `json:"cap,omitempty"`
+	Relay    string    `json:"relay,omitempty"`
+	Nick     string    `json:"nick,omitempty"`
+	Features uint16    `json:"features,omitempty"`
+	Move     string    `json:"move,omitempty"`
+	Slot     byte      `json:"slot,omitempty"`
+	Slots    []Slot    `json:"slots,omitempty"`
+	File     *FileDesc `json:"file,omitempty"`
+	// Refused names the kind of error a FILE's descriptor must be refused
+	// with (name, type, size, version); the envelope itself still parses.
+	Refused   string `json:"refused,omitempty"`
+	Plaintext string `json:"plaintext"`
+}
+
+// FileDesc is a FILE's descriptor (spec/files.md §4.1).
+type FileDesc struct {
+	Slot    byte   `json:"slot"`
+	Secret  string `json:"secret"`
+	Size    int64  `json:"size"`
+	Chunks  uint32 `json:"chunks"`
+	SHA256  string `json:"sha256"`
+	Expires int64  `json:"expires"`
+	Type    string `json:"type"`
+	Name    string `json:"name"`
+}
+
+// descriptor lays out f as spec/files.md §4.1 does.
+func descriptor(f *FileDesc, secret, sum []byte) []byte {
+	return cat([]byte{1, f.Slot}, secret, binary.BigEndian.AppendUint64(nil, uint64(f.Size)), u32(f.Chunks), sum,
+		binary.BigEndian.AppendUint64(nil, uint64(f.Expires)),
+		[]byte{byte(len(f.Type))}, []byte(f.Type), []byte{byte(len(f.Name))}, []byte(f.Name))
 }
 
 // Slot is one mailbox of a HELLO2 or MOVE (spec/client.md §5.12).
@@ -107,6 +130,14 @@ func Generate() ([]byte, error) {
 	mailbox := func(slot byte, sid, cp []byte, relay string) []byte {
 		return cat([]byte{slot}, sid, cp, u16(uint16(len(relay))), []byte(relay))
 	}
+	secret, sum := fill(32, 0x50), fill(32, 0x90)
+	// 1,000,000 bytes are ⌈1e6/15,984⌉ = 63 chunks, Padmé-rounded to 64.
+	report := &FileDesc{Slot: 1, Secret: h(secret), Size: 1000000, Chunks: 64, SHA256: h(sum), Expires: 1767225600,
+		Type: "application/pdf", Name: "report 2026 é.pdf"}
+	photo := &FileDesc{Slot: 0, Secret: h(secret), Size: 0, Chunks: 1, SHA256: h(sum), Expires: 1767225600,
+		Type: "image/png", Name: "photo.png"}
+	escape := &FileDesc{Slot: 0, Secret: h(secret), Size: 5, Chunks: 1, SHA256: h(sum), Expires: 1767225600,
+		Type: "text/plain", Name: "../../.ssh/authorized_keys"}
 	vs := []Vec{
 		{Name: "text", Type: 0x01, ID: h(id), TTL: 86400, Text: text, Plaintext: one(0x01, id, u32(86400), []byte(text))},
 		{Name: "edit", Type: 0x02, ID: h(target), Text: "fixed", Plaintext: one(0x02, target, []byte("fixed"))},
@@ -136,6 +167,12 @@ func Generate() ([]byte, error) {
 		{Name: "move, drop the slot", Type: 0x13, Move: h(move), Slots: []Slot{{Slot: 1}},
 			Plaintext: one(0x13, move, []byte{1}, make([]byte, 24+32), u16(0))},
 		{Name: "moved", Type: 0x14, Move: h(move), Slot: 1, Plaintext: one(0x14, move, []byte{1})},
+		{Name: "file", Type: 0x0a, ID: h(id), TTL: 3600, File: report,
+			Plaintext: one(0x0a, id, u32(3600), descriptor(report, secret, sum))},
+		{Name: "file, empty", Type: 0x0a, ID: h(id), File: photo,
+			Plaintext: one(0x0a, id, u32(0), descriptor(photo, secret, sum))},
+		{Name: "file, refused: a path in its name", Type: 0x0a, ID: h(id), File: escape, Refused: "name",
+			Plaintext: one(0x0a, id, u32(0), descriptor(escape, secret, sum))},
 		{Name: "group text", Group: true, Type: 0x01, Conf: h(conf), ID: h(id), TTL: 60, Text: "hi all",
 			Plaintext: grp(0x01, id, u32(60), []byte("hi all"))},
 		{Name: "group leave", Group: true, Type: 0x02, Conf: h(conf), Plaintext: grp(0x02)},
@@ -144,6 +181,8 @@ func Generate() ([]byte, error) {
 			Plaintext: grp(0x05, id, u32(60), target, []byte("agreed"))},
 		{Name: "group react", Group: true, Type: 0x06, Conf: h(conf), ID: h(target), Reaction: react,
 			Plaintext: grp(0x06, target, []byte(react))},
+		{Name: "group file", Group: true, Type: 0x07, Conf: h(conf), ID: h(id), TTL: 60, File: report,
+			Plaintext: grp(0x07, id, u32(60), descriptor(report, secret, sum))},
 		{Name: "group react, taken back", Group: true, Type: 0x06, Conf: h(conf), ID: h(target), Plaintext: grp(0x06, target)},
 	}
 	doc := Doc{

@@ -109,6 +109,8 @@ type FrameVector struct {
 	Key      hx            `json:"key,omitempty"`
 	Cap      hx            `json:"cap,omitempty"`
 	ReadCap  hx            `json:"read_cap,omitempty"`
+	DelCap   hx            `json:"del_cap,omitempty"`
+	Count    uint32        `json:"count,omitempty"`
 	Seq      uint64        `json:"seq,omitempty"`
 	Seconds  uint32        `json:"seconds,omitempty"`
 	Limit    uint16        `json:"limit,omitempty"`
@@ -318,6 +320,14 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeFKEYS, CID: 18, Route: [8]byte(fill("route", 8)), Key: crypto.SignPublic(c32("identity")),
 			ForwardKey: crypto.DHPublic(c32("forward key")), NotAfter: 1767225600, Sig: [64]byte(fill("sig fkeys", 64))},
 		{Type: wire.TypeFRES, CID: 20, Body: body("sealed reply", 21)},
+		// Chunks (§7.7): CPUT carries SHA-256 of the read and delete
+		// capabilities that CGET and CDEL present.
+		{Type: wire.TypeCPUT, CID: 22, ID: id("chunk id"), ReadCap: hashOf("chunk read cap"), DelCap: hashOf("chunk delete cap"),
+			Seconds: 86400, Body: body("chunk", wire.ChunkSize)},
+		{Type: wire.TypeCGET, CID: 23, ID: id("chunk id"), Cap: c32("chunk read cap")},
+		{Type: wire.TypeCDEL, CID: 24, ID: id("chunk id"), Cap: c32("chunk delete cap")},
+		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800},
+		{Type: wire.TypeCHUNK, CID: 23, Body: body("chunk", wire.ChunkSize)},
 	}
 	var out []FrameVector
 	for i := range frames {
@@ -327,7 +337,7 @@ func frameVectors() ([]FrameVector, error) {
 			return nil, err
 		}
 		fv := FrameVector{Name: f.Type.String(), Type: byte(f.Type), CID: f.CID, Seq: f.Seq, Seconds: f.Seconds,
-			Limit: f.Limit, Code: uint16(f.Code), Password: f.Password, Body: f.Body, Encoding: enc}
+			Limit: f.Limit, Code: uint16(f.Code), Password: f.Password, Body: f.Body, Count: f.Count, Encoding: enc}
 		var zeroID crypto.ID
 		if f.ID != zeroID {
 			fv.ID = f.ID[:]
@@ -343,6 +353,9 @@ func frameVectors() ([]FrameVector, error) {
 		}
 		if f.ReadCap != ([32]byte{}) {
 			fv.ReadCap = f.ReadCap[:]
+		}
+		if f.DelCap != ([32]byte{}) {
+			fv.DelCap = f.DelCap[:]
 		}
 		if f.Sig != ([64]byte{}) {
 			fv.Sig = f.Sig[:]

@@ -26,9 +26,9 @@ const expireChunk = deleteChunk
 // Expire implements store.Store. It removes mailboxes idle since before
 // idleBefore (with their messages), found through an index by day. Then,
 // at most once per sweepEvery while now is the present, it drops the
-// messages expired at now from the journal's index (readers and the
-// quota already pass over them; dropped, they no longer keep their
-// segments), and removes entries, blobs and reservations of taken blob
+// messages and file chunks expired at now from the journal's index
+// (readers and the quota already pass over them; dropped, they no longer
+// keep their segments), and removes entries, blobs and reservations of taken blob
 // IDs expired at now, and entries whose log no longer exists (left by a
 // crash in the middle of a delete). Entries, blobs and reservations also
 // carry Badger's native expiry, which removes them on the real clock even
@@ -44,6 +44,9 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	}
 	s.lastSweep.Store(real.UnixNano())
 	if err := s.expireMessages(ctx, now); err != nil {
+		return err
+	}
+	if err := s.expireChunks(ctx, now); err != nil {
 		return err
 	}
 	for _, p := range []byte{prefixEntry, prefixBlob, prefixTaken} {

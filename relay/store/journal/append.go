@@ -113,7 +113,12 @@ func (j *Journal) Publish(rids []store.ID) {
 			b.visible = max(b.visible, b.msgs[len(b.msgs)-1].seq)
 		}
 	}
+	j.publishChunks()
 	for _, r := range j.moved {
+		if r.chunk {
+			j.publishChunkMove(r)
+			continue
+		}
 		b := j.boxes[r.rid]
 		if b == nil {
 			continue
@@ -185,7 +190,14 @@ func (j *Journal) moveForward() error {
 	r := io.NewSectionReader(old.f, j.cleanAt, old.size-j.cleanAt)
 	copied := 0
 	end, _, err := readRecords(bufio.NewReaderSize(r, 64<<10), old.num, j.cleanAt, func(rec record) {
-		if copied >= moveBytes || rec.typ != recSend {
+		if copied >= moveBytes {
+			return
+		}
+		if rec.typ == recChunk {
+			copied += j.moveChunk(old, rec)
+			return
+		}
+		if rec.typ != recSend {
 			return
 		}
 		b := j.boxes[rec.rid]

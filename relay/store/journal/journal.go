@@ -1,5 +1,6 @@
 // Package journal is the message journal of the badger store: it holds
-// every mailbox message, and Badger holds the rest (mailboxes, sequence
+// every mailbox message and every file chunk (chunks.go), and Badger
+// holds the rest (mailboxes, sequence
 // reservations, logs, blobs). A message is short-lived
 // (sent, delivered, acknowledged within milliseconds when its recipient is
 // online), and in an LSM tree each one costs a memtable insert, a
@@ -14,10 +15,12 @@
 //
 //	length  uint32  bytes of type and payload
 //	crc     uint32  CRC-32C of type and payload
-//	type    uint8   recSend, recAck or recDrop
+//	type    uint8   recSend, recAck, recDrop, recChunk or recChunkDrop
 //	payload         SEND: rid, seq, expiry (Unix s), body
 //	                ACK:  rid, seq
 //	                DROP: rid (every earlier message of the mailbox)
+//	                CHUNK: chunk ID, read hash, delete hash, expiry, body
+//	                CHUNKDROP: chunk ID
 //
 // The writer appends the records of one group commit with one write and
 // one fdatasync, after the group's Badger transaction (which holds any
@@ -68,10 +71,14 @@ const (
 	recSend   = 1
 	recAck    = 2
 	recDrop   = 3
-	sendFixed = store.IDSize + 8 + 8
-	ackLen    = store.IDSize + 8
-	dropLen   = store.IDSize
-	maxRecord = 1 + sendFixed + MaxBody
+	// recChunk and recChunkDrop hold file chunks (chunks.go).
+	recChunk     = 4
+	recChunkDrop = 5
+	sendFixed    = store.IDSize + 8 + 8
+	chunkFixed   = store.IDSize + 32 + 32 + 8
+	ackLen       = store.IDSize + 8
+	dropLen      = store.IDSize
+	maxRecord    = 1 + sendFixed + MaxBody
 	// MaxBody is the largest message body a record holds.
 	MaxBody = 1 << 20
 	// moveBytes bounds the bytes of live messages one group copies
@@ -151,7 +158,8 @@ type relocation struct {
 	rid      store.ID
 	seq      uint64
 	from, to uint32
-	off      int64 // new body offset
+	off      int64 // new body offset (a chunk's: of its read hash)
+	chunk    bool  // a chunk (rid is its ID), not a message
 }
 
 // Journal is an open message journal.
@@ -163,22 +171,27 @@ type Journal struct {
 	mu    sync.RWMutex
 	boxes map[store.ID]*jbox
 	segs  []*segment // oldest first; the last is the head, written to
+	// chunks is the index of live file chunks (chunks.go), chunkBytes
+	// the bytes of their bodies.
+	chunks     map[store.ID]jchunk
+	chunkBytes int64
 
 	// The fields below belong to the writer goroutine.
-	buf     []byte        // records of the group in the making
-	records int           // the records in buf
-	moved   []relocation  // copies in buf, applied to the index once durable
-	cleanAt int64         // how far the oldest segment has been scanned for moves
-	sealed  int64         // bytes of the sealed segments
-	live    int64         // live bytes of the sealed segments
-	torn    int           // segments whose replay stopped at a bad record
-	next    chan prepared // the next segment, being created; nil if none
-	nextNum uint32
-	spares  []*segment    // dead segments kept for reuse, under their old names
-	want    int64         // size of the last new segment
-	maxSeg  int64         // size of a full-grown one
-	minSeg  int64         // size of the first
-	quit    chan struct{} // closed by Close: stops a segment being created
+	buf       []byte        // records of the group in the making
+	records   int           // the records in buf
+	moved     []relocation  // copies in buf, applied to the index once durable
+	newChunks []store.ID    // chunks in buf, made visible once durable
+	cleanAt   int64         // how far the oldest segment has been scanned for moves
+	sealed    int64         // bytes of the sealed segments
+	live      int64         // live bytes of the sealed segments
+	torn      int           // segments whose replay stopped at a bad record
+	next      chan prepared // the next segment, being created; nil if none
+	nextNum   uint32
+	spares    []*segment    // dead segments kept for reuse, under their old names
+	want      int64         // size of the last new segment
+	maxSeg    int64         // size of a full-grown one
+	minSeg    int64         // size of the first
+	quit      chan struct{} // closed by Close: stops a segment being created
 }
 
 // Open opens the journal in dir, creating it, replays it (skipping
@@ -195,7 +208,7 @@ func Open(dir string, opts Options, now time.Time) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, maxSeg: opts.maxSegment(), minSeg: opts.minSegment(), boxes: map[store.ID]*jbox{}, quit: make(chan struct{})}
+	j := &Journal{dir: dir, maxSeg: opts.maxSegment(), minSeg: opts.minSegment(), boxes: map[store.ID]*jbox{}, chunks: map[store.ID]jchunk{}, quit: make(chan struct{})}
 	var nums []uint32
 	for _, e := range names {
 		n, ok := parseSegName(e.Name())
@@ -311,6 +324,8 @@ func (j *Journal) replayRecord(seg *segment, r record, now time.Time) {
 		}
 	case recDrop:
 		j.dropBox(r.rid)
+	case recChunk, recChunkDrop:
+		j.replayChunk(seg, r, now)
 	}
 }
 

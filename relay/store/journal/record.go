@@ -47,6 +47,8 @@ type record struct {
 	exp     uint64
 	body    []byte
 	bodyOff int64
+	// readHash and delHash are a CHUNK record's.
+	readHash, delHash [32]byte
 }
 
 // readRecords decodes the records of r, which starts at offset off of
@@ -124,10 +126,19 @@ func decodeRecord(p []byte, off int64) (record, bool) {
 			return r, false
 		}
 		r.seq = binary.BigEndian.Uint64(p[store.IDSize:])
-	case recDrop:
+	case recDrop, recChunkDrop:
 		if len(p) != dropLen {
 			return r, false
 		}
+	case recChunk:
+		if len(p) < chunkFixed {
+			return r, false
+		}
+		copy(r.readHash[:], p[store.IDSize:])
+		copy(r.delHash[:], p[store.IDSize+32:])
+		r.exp = binary.BigEndian.Uint64(p[store.IDSize+64:])
+		r.body = p[chunkFixed:]
+		r.bodyOff = off + recHeader + chunkFixed
 	default:
 		return r, false
 	}

@@ -31,6 +31,8 @@ func FuzzJournalRecords(f *testing.F) {
 	seg = appendRecord(seg, 3, recSend, store.ID{1}, 7, 1e9, []byte("body"))
 	seg = appendRecord(seg, 3, recAck, store.ID{1}, 7, 0, nil)
 	seg = appendRecord(seg, 3, recDrop, store.ID{2}, 0, 0, nil)
+	seg = appendChunkRecord(seg, 3, store.ID{3}, &store.Chunk{ReadCap: [32]byte{4}, DelCap: [32]byte{5}, Body: []byte("chunk")}, 1e9)
+	seg = appendRecord(seg, 3, recChunkDrop, store.ID{3}, 0, 0, nil)
 	f.Add(seg)
 	f.Add(seg[:len(seg)-3])
 	f.Add(append(seg[:len(seg):len(seg)], make([]byte, 20)...))
@@ -42,6 +44,13 @@ func FuzzJournalRecords(f *testing.F) {
 		end, _, err := readRecords(bytes.NewReader(b), 3, start, func(r record) {
 			if r.typ == recSend && r.bodyOff != start+int64(len(again))+recHeader+sendFixed {
 				t.Fatalf("body offset %d", r.bodyOff)
+			}
+			if r.typ == recChunk {
+				if r.bodyOff != start+int64(len(again))+recHeader+chunkFixed {
+					t.Fatalf("chunk body offset %d", r.bodyOff)
+				}
+				again = appendChunkRecord(again, 3, r.rid, &store.Chunk{ReadCap: r.readHash, DelCap: r.delHash, Body: r.body}, r.exp)
+				return
 			}
 			again = appendRecord(again, 3, r.typ, r.rid, r.seq, r.exp, r.body)
 		})

@@ -36,11 +36,16 @@ type Store struct {
 	boxes    map[store.ID]*mailbox // by recipient ID
 	senders  map[store.ID]*mailbox // by sender ID
 	blobs    map[store.ID]blob
+	chunks   map[store.ID]store.Chunk
+	chunkLen int64 // bytes of chunk bodies, also counted in size
 	logs     map[store.ID]*log
 	watchers map[store.ID]map[*watcher]struct{}
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.ChunkStore = (*Store)(nil)
+)
 
 type mailbox struct {
 	meta    store.Mailbox
@@ -76,6 +81,7 @@ func New(cfg Config) *Store {
 		boxes:    map[store.ID]*mailbox{},
 		senders:  map[store.ID]*mailbox{},
 		blobs:    map[store.ID]blob{},
+		chunks:   map[store.ID]store.Chunk{},
 		logs:     map[store.ID]*log{},
 		watchers: map[store.ID]map[*watcher]struct{}{},
 	}
@@ -470,6 +476,11 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 		if !b.deadline.After(now) {
 			s.size -= int64(len(b.body))
 			delete(s.blobs, id)
+		}
+	}
+	for id, c := range s.chunks {
+		if !c.Expires.After(now) {
+			s.dropChunkLocked(id, c)
 		}
 	}
 	for _, l := range s.logs {

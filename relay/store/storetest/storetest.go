@@ -66,6 +66,17 @@ func Run(t *testing.T, open Open) {
 			tc.fn(t, s)
 		})
 	}
+	for _, tc := range chunkTests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { _ = s.Close() })
+			cs, ok := s.(store.ChunkStore)
+			if !ok {
+				t.Skip("the store keeps no chunks")
+			}
+			tc.fn(t, s, cs)
+		})
+	}
 }
 
 func newID(t *testing.T) store.ID {

@@ -1,0 +1,145 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"veil/crypto"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// A "cdel" task deletes a file's chunks from a relay (spec/client.md
+// §8.5): Key is the file's delete root D, Payload the chunks' IDs (24
+// bytes each). Neither reveals the content; IDs derive from the file
+// secret, which the task does not keep.
+
+// cdelTask returns the task that deletes fm's chunks on fm.Relay.
+func cdelTask(fm *fileMeta, chat string) (task, bool) {
+	s, ok := fm.secret()
+	if !ok || fm.Chunks == 0 {
+		return task{}, false
+	}
+	keys := crypto.NewFileKeys(&s)
+	defer keys.Wipe()
+	s.Wipe()
+	d := keys.DeleteRoot()
+	ids := make([]byte, 0, int(fm.Chunks)*crypto.IDSize)
+	for i := range fm.Chunks {
+		id := keys.ChunkID(i)
+		ids = append(ids, id[:]...)
+	}
+	h := crypto.CapHash(&d)
+	return task{Kind: "cdel", Relay: fm.Relay, ID: h[:crypto.IDSize], Key: d[:], Payload: ids, Chat: chat}, true
+}
+
+// fileTasks returns the cdel tasks of every file of chat whose chunks we
+// may still hold on a relay: ours, and in a 1:1 chat theirs (we are
+// their only reader). It is called when the chat or its messages are
+// erased.
+func fileTasks(tx *vault.Tx, chat string, group bool) ([]task, error) {
+	ms, err := tx.Messages(chat, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []task
+	for i := range ms {
+		tk, ok := messageFileTask(tx, &ms[i], group)
+		if ok {
+			out = append(out, tk)
+		}
+	}
+	return out, nil
+}
+
+// messageFileTask is fileTasks for one message.
+func messageFileTask(tx *vault.Tx, m *vault.Message, group bool) (task, bool) {
+	fm, _ := fileOf(m)
+	if fm == nil {
+		return task{}, false
+	}
+	if m.Direction == vault.Incoming {
+		if group || fm.State == FileReady || fm.State == FileRefused || fm.State == FileExpired {
+			return task{}, false // a group's other members still read it; a ready one already has its task
+		}
+		c, err := tx.Chat(m.ChatID)
+		if err != nil {
+			return task{}, false
+		}
+		r, err := fetchRelay(tx, &c, fm.Slot)
+		if err != nil || r == "" {
+			return task{}, false
+		}
+		fm.Relay = r
+	}
+	if fm.Relay == "" {
+		return task{}, false
+	}
+	return cdelTask(fm, m.ChatID)
+}
+
+// runCDel deletes a file's chunks, xferInFlight at a time. AUTH (already
+// gone, never stored) counts as done.
+func (e *Engine) runCDel(ctx context.Context, t *task) error {
+	if len(t.Key) != 32 || len(t.Payload)%crypto.IDSize != 0 {
+		return &wire.Error{Code: wire.CodeMalformed}
+	}
+	var d [32]byte
+	copy(d[:], t.Key)
+	defer clear(d[:])
+	xc, err := e.xferConn(ctx, t.Relay, t.Chat)
+	if err != nil {
+		return err
+	}
+	n := uint32(len(t.Payload) / crypto.IDSize)
+	sem := make(chan struct{}, xferInFlight)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for i := range n {
+		var id crypto.ID
+		copy(id[:], t.Payload[int(i)*crypto.IDSize:])
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := xc.del(ctx, id, crypto.FileDeleteCap(&d, i))
+			if err == nil || wire.IsCode(err, wire.CodeAuth) || wire.IsCode(err, wire.CodeNotFound) {
+				return
+			}
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if first != nil && isConnErr(first) {
+		xc.drop()
+	}
+	return first
+}
+
+// dropFileTx removes the file of message m, deleted for everyone: its
+// blob, file record and transfer record, and its client data; with
+// relay, its chunks get a cdel task (ours: we stored them).
+func dropFileTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, relay bool) error {
+	if relay && fm.State != FileFailed {
+		if tk, ok := cdelTask(fm, chat); ok {
+			if err := addTasks(tx, tk); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.DeleteFile(chat, m.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	if err := tx.DeleteTransfer(transferID(chat, m.ID)); err != nil && !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	mm := metaOf(m)
+	mm.File = nil
+	setMeta(m, &mm)
+	return nil
+}

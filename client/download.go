@@ -1,0 +1,182 @@
+package client
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"veil/crypto"
+	"veil/vault"
+)
+
+// download fetches a file's chunks from our relay of its slot
+// (spec/client.md §7.8) in the file's order, xferInFlight at a time,
+// re-seals each under the local key into the blob, then verifies the
+// whole: size, zero padding and SHA-256. Nothing of it is readable until
+// it is verified.
+func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
+	j, err := e.loadJob(ctx, t)
+	if err != nil {
+		return err
+	}
+	s, ok := j.fm.secret()
+	lk, ok2 := j.fm.localKey()
+	if !ok || !ok2 || len(j.fm.SHA256) != 32 {
+		return failedf("its keys are missing")
+	}
+	defer s.Wipe()
+	defer lk.Wipe()
+	keys := crypto.NewFileKeys(&s)
+	defer keys.Wipe()
+	n := j.fm.Chunks
+	if err := e.setFileState(ctx, t.Chat, t.Message, FileDownloading, t.Done); err != nil {
+		return err
+	}
+	blob, err := e.openDownloadBlob(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	xc, err := e.xferConn(ctx, j.relay, t.Chat)
+	if err != nil {
+		return err
+	}
+	order := keys.Order(n)
+	ad := blobAD(t.Chat, t.Message)
+	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, func(ctx context.Context, pos uint32, buf []byte) error {
+		i := order[pos]
+		what := fmt.Sprintf("chunk %d of %d", i+1, n)
+		var pt []byte
+		for try := 0; ; try++ {
+			body, err := xc.get(ctx, keys.ChunkID(i), keys.ReadCap(i))
+			if err != nil {
+				return chunkErr(xc, err, what)
+			}
+			if len(body) == crypto.FileChunkSize {
+				if pt, err = keys.OpenChunk(body[:0], i, n, body); err == nil {
+					break
+				}
+			}
+			if try > 0 {
+				return failedf("%s is corrupted", what)
+			}
+		}
+		ct := crypto.SealLocalChunk(&lk, buf[:0], i, n, pt, ad)
+		return blob.WriteChunk(i, ct)
+	})
+	if err != nil {
+		return err
+	}
+	if err := blob.Sync(); err != nil {
+		return err
+	}
+	if err := verifyBlob(blob, &lk, n, j.fm.Size, j.fm.SHA256, ad); err != nil {
+		return err
+	}
+	return e.downloaded(ctx, j)
+}
+
+// openDownloadBlob opens the blob of a download, creating it (and its
+// file record) on the first try.
+func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob, error) {
+	if j.blob != "" {
+		b, err := e.v.OpenBlob(j.blob)
+		if err == nil {
+			return b, nil
+		}
+		j.t.Done = 0 // the blob went: start again
+	}
+	b, err := e.v.CreateBlob(j.fm.Chunks)
+	if err != nil {
+		return nil, err
+	}
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
+		if _, err := tx.Message(j.t.Chat, j.t.Message); err != nil {
+			return errXferGone
+		}
+		return tx.PutFile(j.t.Chat, j.t.Message, vault.FileRecord{Blob: b.Name(), Chunks: j.fm.Chunks})
+	})
+	if err != nil {
+		b.Close()
+		return nil, err // an orphan blob goes at the next unlock
+	}
+	j.blob = b.Name()
+	return b, nil
+}
+
+// verifyBlob decrypts a downloaded blob and checks it against its
+// descriptor: the bytes past size are zero and the SHA-256 of the first
+// size bytes is the descriptor's.
+func verifyBlob(b *vault.Blob, lk *crypto.LocalFileKey, n uint32, size int64, want []byte, ad []byte) error {
+	h := crypto.NewFileHash()
+	buf := make([]byte, 0, crypto.FileChunkSize)
+	left := size
+	for i := range n {
+		ct, err := b.ReadChunk(i, buf[:0])
+		if err != nil {
+			return err
+		}
+		pt, err := crypto.OpenLocalChunk(lk, ct[:0], i, n, ct, ad)
+		if err != nil {
+			return failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
+		}
+		take := min(int64(len(pt)), max(left, 0))
+		h.Write(pt[:take])
+		left -= take
+		for _, c := range pt[take:] {
+			if c != 0 {
+				return failedf("its size does not match its chunks")
+			}
+		}
+	}
+	if left > 0 {
+		return failedf("its size does not match its chunks")
+	}
+	if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
+		return failedf("hash mismatch: the file is not the one its sender described")
+	}
+	return nil
+}
+
+// downloaded marks a verified file ready; in a 1:1 chat, where we are its
+// only reader, its chunks on the relay get a cdel task.
+func (e *Engine) downloaded(ctx context.Context, j *fileJob) error {
+	t := j.t
+	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(t.Chat, t.Message)
+		if err != nil {
+			return errXferGone
+		}
+		fm, mm := fileOf(&m)
+		if fm == nil {
+			return errXferGone
+		}
+		fm.State, fm.Done, fm.Err = FileReady, fm.Chunks, ""
+		setMeta(&m, &mm)
+		if err := tx.PutMessage(&m); err != nil {
+			return err
+		}
+		if err := tx.DeleteTransfer(t.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		if err := tx.PutFile(t.Chat, t.Message, vault.FileRecord{Blob: j.blob, Chunks: fm.Chunks, Complete: true}); err != nil {
+			return err
+		}
+		if !j.group {
+			if tk, ok := cdelTask(fm, t.Chat); ok {
+				tk.Relay = j.relay
+				return addTasks(tx, tk)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.emit(ctx, Event{Type: EventTransfer, Chat: t.Chat, Message: t.Message, Status: FileReady, Done: j.fm.Chunks, Total: j.fm.Chunks, Bytes: j.fm.Size})
+	if !j.group {
+		e.kickOutbox()
+	}
+	return nil
+}

@@ -1,0 +1,49 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"veil/crypto"
+	"veil/relay/conn"
+	"veil/relay/wire"
+)
+
+// The chunk commands of a file (spec/relay.md §7.7), forwarded like a
+// SEND when private routing forwards items for the relay (§7.7 of
+// spec/client.md); xferConn uses them only then.
+
+func chunkSeconds(life time.Duration) uint32 {
+	return uint32(min(max(life/time.Second, 0), 1<<32-1))
+}
+
+// PutChunk is CPUT.
+func (k *courier) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, body []byte) error {
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Body: body})
+	return err
+}
+
+// GetChunk is CGET.
+func (k *courier) GetChunk(ctx context.Context, id crypto.ID, readCap [32]byte) ([]byte, error) {
+	r, err := k.forward(ctx, wire.Frame{Type: wire.TypeCGET, ID: id, Cap: readCap})
+	if err != nil {
+		return nil, err
+	}
+	if r.Type != wire.TypeCHUNK || len(r.Body) != wire.ChunkSize {
+		return nil, fmt.Errorf("%w: %v to CGET", conn.ErrBadReply, r.Type)
+	}
+	return r.Body, nil
+}
+
+// DeleteChunk is CDEL.
+func (k *courier) DeleteChunk(ctx context.Context, id crypto.ID, delCap [32]byte) error {
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCDEL, ID: id, Cap: delCap})
+	return err
+}
+
+// ChunkRoom is CROOM.
+func (k *courier) ChunkRoom(ctx context.Context, n uint32, life time.Duration) error {
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCROOM, Count: n, Seconds: chunkSeconds(life)})
+	return err
+}

@@ -1,0 +1,396 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"veil/vault"
+)
+
+// Transfer tuning (not protocol).
+const (
+	xferInFlight     = 128                    // chunks in flight per transfer
+	xferCheckpoint   = 256                    // acked positions between watermark checkpoints
+	xferCheckEvery   = time.Second            // or this long
+	xferEventEvery   = 250 * time.Millisecond // at most 4 progress events a second
+	xferRetryEvery   = 5 * time.Second        // how often Run looks for transfers to resume
+	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
+	settingAutoFetch = "files/auto"
+)
+
+// errXferPermanent marks a transfer error that retrying cannot mend: the
+// file is marked failed.
+type xferFailed struct{ msg string }
+
+func (f *xferFailed) Error() string { return "client: " + f.msg }
+
+func failedf(format string, args ...any) error {
+	return &xferFailed{msg: fmt.Sprintf(format, args...)}
+}
+
+// isFailed reports whether err fails the file for good.
+func isFailed(err error) bool {
+	var f *xferFailed
+	return errors.As(err, &f)
+}
+
+// errXferGone is why a transfer stops when its message, chat or record
+// went away (burned, erased, cancelled).
+var errXferGone = errors.New("client: the file is gone")
+
+// transfers are the transfers running in this process.
+type transfers struct {
+	mu     sync.Mutex
+	m      map[string]*xfer
+	runCtx context.Context // Run's, while the transfer loop runs
+	kick   chan struct{}
+}
+
+// xfer is one running transfer.
+type xfer struct {
+	chat, msg string
+	cancel    context.CancelFunc
+	done      chan struct{}
+	err       error
+}
+
+// kickTransfers makes Run's transfer loop look for transfers to start.
+func (e *Engine) kickTransfers() {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	if e.xfers.kick != nil {
+		select {
+		case e.xfers.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// transferLoop resumes every stored transfer while Run runs, and starts
+// new ones as they are stored.
+func (e *Engine) transferLoop(ctx context.Context) {
+	kick := make(chan struct{}, 1)
+	e.xfers.mu.Lock()
+	e.xfers.runCtx, e.xfers.kick = ctx, kick
+	e.xfers.mu.Unlock()
+	defer func() {
+		e.xfers.mu.Lock()
+		e.xfers.runCtx, e.xfers.kick = nil, nil
+		e.xfers.mu.Unlock()
+	}()
+	t := time.NewTicker(xferRetryEvery)
+	defer t.Stop()
+	for {
+		e.resumeTransfers(ctx, false)
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		case <-t.C:
+		}
+	}
+}
+
+// resumeTransfers starts every stored transfer not running whose back-off
+// has passed (all of them with force).
+func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
+	ts, err := e.v.Transfers()
+	if err != nil {
+		return
+	}
+	now := e.now()
+	for _, t := range ts {
+		if !force && t.NextTry.After(now) {
+			continue
+		}
+		e.startTransfer(ctx, t)
+	}
+}
+
+// startTransfer runs t unless it runs already, and returns it.
+func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	if e.xfers.m == nil {
+		e.xfers.m = map[string]*xfer{}
+	}
+	if x := e.xfers.m[t.ID]; x != nil {
+		return x
+	}
+	xctx, cancel := context.WithCancel(ctx)
+	x := &xfer{chat: t.Chat, msg: t.Message, cancel: cancel, done: make(chan struct{})}
+	e.xfers.m[t.ID] = x
+	go func() {
+		defer cancel()
+		var err error
+		if t.Up {
+			err = e.upload(xctx, t)
+		} else {
+			err = e.download(xctx, t)
+		}
+		x.err = e.transferEnded(ctx, t, err)
+		e.xfers.mu.Lock()
+		delete(e.xfers.m, t.ID)
+		e.xfers.mu.Unlock()
+		close(x.done)
+	}()
+	return x
+}
+
+// runningXfer returns the running transfer of a message, or nil.
+func (e *Engine) runningXfer(chat, msg string) *xfer {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	return e.xfers.m[transferID(chat, msg)]
+}
+
+// cancelTransfers cancels the running transfers of chat without waiting.
+func (e *Engine) cancelTransfers(chat string) {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	for _, x := range e.xfers.m {
+		if x.chat == chat {
+			x.cancel()
+		}
+	}
+}
+
+// stopTransfers cancels the running transfers of chat ("" every chat)
+// and waits for them to end.
+func (e *Engine) stopTransfers(chat string) {
+	e.xfers.mu.Lock()
+	var xs []*xfer
+	for _, x := range e.xfers.m {
+		if chat == "" || x.chat == chat {
+			x.cancel()
+			xs = append(xs, x)
+		}
+	}
+	e.xfers.mu.Unlock()
+	for _, x := range xs {
+		<-x.done
+	}
+}
+
+// transferEnded records how a transfer ended: a permanent failure marks
+// the file failed and drops its blob; a temporary one backs the record
+// off for a later try. It returns what WaitTransfer reports.
+func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errXferGone):
+		_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+			if _, err := tx.Message(t.Chat, t.Message); err == nil {
+				return nil // cancelled, not gone
+			}
+			return tx.DeleteTransfer(t.ID)
+		})
+		return err
+	case isFailed(err):
+		e.fileFailed(context.WithoutCancel(ctx), t, err)
+		return err
+	case ctx.Err() != nil:
+		return err // stopped with the engine: resumes next time
+	}
+	t.Tries++
+	t.NextTry = e.now().Add(retryDelay(t.Tries))
+	t.Err = err.Error()
+	if t.Tries > xferMaxTries {
+		ferr := failedf("%v", err)
+		e.fileFailed(context.WithoutCancel(ctx), t, ferr)
+		return ferr
+	}
+	_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+		if _, err := tx.Message(t.Chat, t.Message); err != nil {
+			return err // gone meanwhile: no record comes back
+		}
+		cur, ok := findTransfer(tx, t.ID)
+		if !ok {
+			return nil
+		}
+		cur.Tries, cur.NextTry, cur.Err = t.Tries, t.NextTry, t.Err
+		return tx.PutTransfer(cur)
+	})
+	return err
+}
+
+// findTransfer returns the stored transfer record id.
+func findTransfer(tx *vault.Tx, id string) (vault.Transfer, bool) {
+	ts, err := tx.Transfers()
+	if err != nil {
+		return vault.Transfer{}, false
+	}
+	for _, t := range ts {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return vault.Transfer{}, false
+}
+
+// fileFailed marks a file failed for good: its transfer record and blob
+// go, and an upload's chunks on the relay get a cdel task.
+func (e *Engine) fileFailed(ctx context.Context, t vault.Transfer, cause error) {
+	msg := cause.Error()
+	var f *xferFailed
+	if errors.As(cause, &f) {
+		msg = f.msg
+	}
+	var ev *Event
+	_ = e.v.Update(ctx, func(tx *vault.Tx) error {
+		ev = nil
+		m, err := tx.Message(t.Chat, t.Message)
+		if err != nil {
+			return err
+		}
+		fm, mm := fileOf(&m)
+		if fm == nil {
+			return nil
+		}
+		if err := tx.DeleteTransfer(t.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		if err := tx.DeleteFile(t.Chat, t.Message); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		if t.Up {
+			if tk, ok := cdelTask(fm, t.Chat); ok {
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
+			m.Status = vault.StatusFailed
+		}
+		fm.State, fm.Err = FileFailed, msg
+		setMeta(&m, &mm)
+		if err := tx.PutMessage(&m); err != nil {
+			return err
+		}
+		ev = &Event{Type: EventTransfer, Chat: t.Chat, Message: t.Message, Status: FileFailed, Err: msg, Total: fm.Chunks}
+		return nil
+	})
+	if ev != nil {
+		e.emit(ctx, *ev)
+		e.emit(ctx, Event{Type: EventWarning, Chat: t.Chat, Message: t.Message, Err: "file " + SanitizeLine(fileName(ctx, e, t)) + ": " + msg})
+	}
+	e.kickOutbox()
+}
+
+// fileName returns the name of a transfer's file, for messages.
+func fileName(ctx context.Context, e *Engine, t vault.Transfer) string {
+	name := "(gone)"
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(t.Chat, t.Message)
+		if err != nil {
+			return err
+		}
+		if fm, _ := fileOf(&m); fm != nil {
+			name = fm.Name
+		}
+		return nil
+	})
+	return name
+}
+
+// setFileState stores a file's state (and progress) in its message.
+func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done uint32) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(chat, msg)
+		if errors.Is(err, vault.ErrNotFound) {
+			return errXferGone
+		}
+		if err != nil {
+			return err
+		}
+		fm, mm := fileOf(&m)
+		if fm == nil {
+			return errXferGone
+		}
+		fm.State, fm.Done, fm.Err = state, done, ""
+		setMeta(&m, &mm)
+		return tx.PutMessage(&m)
+	})
+}
+
+// progress paces a transfer's events and watermark checkpoints.
+type progress struct {
+	e         *Engine
+	t         vault.Transfer
+	state     string
+	total     uint32
+	size      int64
+	start     time.Time
+	startDone uint32
+	lastEv    time.Time
+	lastCheck time.Time
+	checked   uint32
+}
+
+// report emits a transfer event at most every xferEventEvery, and stores
+// the watermark every xferCheckpoint positions or xferCheckEvery.
+func (p *progress) report(ctx context.Context, done, water uint32, final bool) error {
+	now := time.Now()
+	if final || now.Sub(p.lastEv) >= xferEventEvery {
+		p.lastEv = now
+		ev := Event{Type: EventTransfer, Chat: p.t.Chat, Message: p.t.Message, Status: p.state, Done: done, Total: p.total}
+		ev.Bytes = min(int64(done)*fileChunkPlain, p.size)
+		if el := now.Sub(p.start); el > 0 && done > p.startDone {
+			ev.Rate = int64(float64(done-p.startDone) * fileChunkPlain / el.Seconds())
+		}
+		p.e.emit(ctx, ev)
+	}
+	if water >= p.checked+xferCheckpoint || (water > p.checked && now.Sub(p.lastCheck) >= xferCheckEvery) {
+		p.lastCheck, p.checked = now, water
+		return p.e.checkpoint(ctx, p.t, water)
+	}
+	return nil
+}
+
+// checkpoint stores a transfer's watermark, unless the file is gone.
+func (e *Engine) checkpoint(ctx context.Context, t vault.Transfer, water uint32) error {
+	return e.v.Update(ctx, func(tx *vault.Tx) error {
+		cur, ok := findTransfer(tx, t.ID)
+		if !ok {
+			return errXferGone
+		}
+		if _, err := tx.Message(t.Chat, t.Message); err != nil {
+			return errXferGone
+		}
+		if water > cur.Done {
+			cur.Done = water
+		}
+		cur.Tries, cur.Err = 0, ""
+		return tx.PutTransfer(cur)
+	})
+}
+
+// watermark tracks which positions of a transfer's order are done; water
+// is the contiguous prefix of done positions (spec/client.md §7.8).
+type watermark struct {
+	done  []bool
+	water uint32
+	count uint32
+}
+
+func newWatermark(n, from uint32) *watermark {
+	w := &watermark{done: make([]bool, n), water: from, count: from}
+	for i := range from {
+		w.done[i] = true
+	}
+	return w
+}
+
+func (w *watermark) mark(pos uint32) {
+	if w.done[pos] {
+		return
+	}
+	w.done[pos] = true
+	w.count++
+	for w.water < uint32(len(w.done)) && w.done[w.water] {
+		w.water++
+	}
+}

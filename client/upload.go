@@ -1,0 +1,229 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"veil/crypto"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// fileJob is what a transfer reads of its message before it starts.
+type fileJob struct {
+	t     vault.Transfer
+	fm    fileMeta
+	blob  string // the blob's name; "" when a download has none yet
+	group bool
+	relay string // where the chunks are
+}
+
+// loadJob reads what transfer t needs; errXferGone when the message is.
+func (e *Engine) loadJob(ctx context.Context, t vault.Transfer) (*fileJob, error) {
+	j := &fileJob{t: t}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(t.Chat, t.Message)
+		if errors.Is(err, vault.ErrNotFound) {
+			return errXferGone
+		}
+		if err != nil {
+			return err
+		}
+		fm, _ := fileOf(&m)
+		if fm == nil || len(fm.Secret) == 0 {
+			return errXferGone
+		}
+		j.fm = *fm
+		if fr, err := tx.GetFile(t.Chat, t.Message); err == nil {
+			j.blob = fr.Blob
+		} else if !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		c, err := tx.Chat(t.Chat)
+		if err != nil {
+			return errXferGone
+		}
+		j.group = c.Kind == vault.ChatGroup
+		if t.Up {
+			j.relay = fm.Relay
+			return nil
+		}
+		j.relay, err = fetchRelay(tx, &c, fm.Slot)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if j.relay == "" {
+		return nil, failedf("no relay of slot %d to fetch from", j.fm.Slot)
+	}
+	return j, nil
+}
+
+// upload sends a stored file's chunks (spec/client.md §7.8): CROOM
+// first, so a full relay fails before any CPUT, then every chunk in the
+// file's order, xferInFlight at a time, checkpointing a watermark; then
+// the descriptor is queued as the message.
+func (e *Engine) upload(ctx context.Context, t vault.Transfer) error {
+	j, err := e.loadJob(ctx, t)
+	if err != nil {
+		return err
+	}
+	s, ok := j.fm.secret()
+	lk, ok2 := j.fm.localKey()
+	if !ok || !ok2 || j.blob == "" {
+		return failedf("its keys are missing")
+	}
+	defer s.Wipe()
+	defer lk.Wipe()
+	keys := crypto.NewFileKeys(&s)
+	defer keys.Wipe()
+	n := j.fm.Chunks
+	life := chunkLife(time.Unix(j.fm.Expires, 0).Sub(e.now()))
+	if j.fm.Expires != 0 && !e.now().Before(time.Unix(j.fm.Expires, 0)) {
+		return failedf("its relay deadline passed before the upload ended")
+	}
+	if err := e.setFileState(ctx, t.Chat, t.Message, FileUploading, t.Done); err != nil {
+		return err
+	}
+	xc, err := e.xferConn(ctx, j.relay, t.Chat)
+	if err != nil {
+		return err
+	}
+	if t.Done == 0 {
+		if err := xc.room(ctx, n, life); err != nil {
+			return chunkErr(xc, err, "")
+		}
+	}
+	blob, err := e.v.OpenBlob(j.blob)
+	if err != nil {
+		return failedf("its local copy is gone")
+	}
+	defer blob.Close()
+	order := keys.Order(n)
+	ad := blobAD(t.Chat, t.Message)
+	dh := keys.DeleteRoot()
+	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileUploading, func(ctx context.Context, pos uint32, buf []byte) error {
+		i := order[pos]
+		ct, err := blob.ReadChunk(i, buf[:0])
+		if err != nil {
+			return err
+		}
+		pt, err := crypto.OpenLocalChunk(&lk, ct[:0], i, n, ct, ad)
+		if err != nil {
+			return failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
+		}
+		body := keys.SealChunk(make([]byte, 0, crypto.FileChunkSize), i, n, pt)
+		rc := keys.ReadCap(i)
+		dc := crypto.FileDeleteCap(&dh, i)
+		err = xc.put(ctx, keys.ChunkID(i), crypto.CapHash(&rc), crypto.CapHash(&dc), life, body)
+		if wire.IsCode(err, wire.CodeExists) {
+			return nil // stored by an earlier try whose reply was lost
+		}
+		return chunkErr(xc, err, "")
+	})
+	if err != nil {
+		return err
+	}
+	return e.uploaded(ctx, j)
+}
+
+// chunkErr turns a relay's answer to a chunk command into the transfer's
+// error: permanent answers fail the file, a dropped connection is closed
+// for the next try. what names the chunk for a download's messages.
+func chunkErr(xc *xferConn, err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case wire.IsCode(err, wire.CodeStorageFull):
+		return failedf("relay full: %s has no room for this file", shortRelay(xc.addr))
+	case wire.IsCode(err, wire.CodeUnknown):
+		return failedf("%s does not store files", shortRelay(xc.addr))
+	case wire.IsCode(err, wire.CodeBadSize):
+		return failedf("%s refused the file's size or lifetime", shortRelay(xc.addr))
+	case wire.IsCode(err, wire.CodeAuth), wire.IsCode(err, wire.CodeNotFound):
+		if what != "" {
+			return failedf("%s is missing on the relay (expired or deleted)", what)
+		}
+		return failedf("%s refused the file", shortRelay(xc.addr))
+	case isConnErr(err):
+		xc.drop()
+	}
+	return err
+}
+
+// pipeline runs step for every position of a transfer's order from its
+// watermark on, xferInFlight at a time, reporting progress and storing
+// the watermark as it goes. The first error stops it.
+func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size int64, state string,
+	step func(ctx context.Context, pos uint32, buf []byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wm := newWatermark(n, min(t.Done, n))
+	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count}
+	var mu sync.Mutex
+	var first error
+	positions := make(chan uint32)
+	acked := make(chan uint32, xferInFlight)
+	var wg sync.WaitGroup
+	workers := int(min(uint32(xferInFlight), max(n-wm.water, 1)))
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 0, crypto.FileChunkSize)
+			for pos := range positions {
+				if err := step(ctx, pos, buf); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					cancel()
+					continue
+				}
+				select {
+				case acked <- pos:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(positions)
+		for pos := wm.water; pos < n; pos++ {
+			select {
+			case positions <- pos:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(acked) }()
+	var cerr error
+	for pos := range acked {
+		wm.mark(pos)
+		if cerr == nil {
+			if cerr = p.report(ctx, wm.count, wm.water, false); cerr != nil {
+				cancel()
+			}
+		}
+	}
+	mu.Lock()
+	err := first
+	mu.Unlock()
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		if wm.water > t.Done && !errors.Is(err, errXferGone) {
+			_ = e.checkpoint(context.WithoutCancel(ctx), *t, wm.water)
+		}
+		return err
+	}
+	t.Done = n
+	return p.report(ctx, n, n, true)
+}

@@ -1,0 +1,112 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"veil/crypto"
+	"veil/relay/store"
+	"veil/relay/wire"
+)
+
+// isChunkCommand reports whether t is one of the chunk commands of
+// §7.7, which draw from their own rate bucket (§11).
+func isChunkCommand(t wire.Type) bool {
+	return t == wire.TypeCPUT || t == wire.TypeCGET || t == wire.TypeCDEL || t == wire.TypeCROOM
+}
+
+// cmdChunk runs a chunk command (§7.7); a store that keeps no chunks
+// answers UNKNOWN, as a relay older than chunks does.
+func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
+	cs := c.s.chunks
+	if cs == nil {
+		return wire.Frame{}, wire.CodeUnknown
+	}
+	switch f.Type {
+	case wire.TypeCPUT:
+		return wire.Frame{}, c.cmdChunkPut(ctx, cs, f)
+	case wire.TypeCGET:
+		return c.cmdChunkGet(ctx, cs, f)
+	case wire.TypeCDEL:
+		return wire.Frame{}, c.cmdChunkDel(ctx, cs, f)
+	default:
+		return wire.Frame{}, c.cmdChunkRoom(cs, f)
+	}
+}
+
+// chunkLife is a CPUT or CROOM lifetime, ok when it is 1 s to MaxChunkLife.
+func (c *session) chunkLife(seconds uint32) (time.Duration, bool) {
+	life := time.Duration(seconds) * time.Second
+	return life, seconds > 0 && life <= c.s.limits.MaxChunkLife
+}
+
+// cmdChunkPut: §7.7 CPUT. OK only once the chunk is durable.
+func (c *session) cmdChunkPut(ctx context.Context, cs store.ChunkStore, f *wire.Frame) wire.Code {
+	life, ok := c.chunkLife(f.Seconds)
+	if !ok || len(f.Body) != wire.ChunkSize {
+		return wire.CodeBadSize
+	}
+	if c.storageFull() {
+		return wire.CodeStorageFull
+	}
+	ch := store.Chunk{ReadCap: f.ReadCap, DelCap: f.DelCap, Body: f.Body, Expires: c.s.now().Add(life)}
+	if code := c.storeCode(cs.PutChunk(ctx, f.ID, ch, c.s.limits.ChunkStorage), wire.CodeInternal); code != 0 {
+		return code
+	}
+	c.s.metrics.chunkPut.Inc()
+	return 0
+}
+
+// chunkAuth returns the chunk id when hashOf(capability) is its read
+// (or, del set, delete) capability hash, compared in constant time
+// (§7.5); AUTH for an unknown, expired or deleted chunk and a wrong
+// capability alike.
+func (c *session) chunkAuth(ctx context.Context, cs store.ChunkStore, f *wire.Frame, del bool) (store.Chunk, wire.Code) {
+	ch, err := cs.GetChunk(ctx, f.ID)
+	if code := c.storeCode(err, wire.CodeAuth); code != 0 {
+		return store.Chunk{}, code
+	}
+	want := ch.ReadCap
+	if del {
+		want = ch.DelCap
+	}
+	if !crypto.Equal(hashOf(f.Cap[:]), want[:]) {
+		return store.Chunk{}, wire.CodeAuth
+	}
+	return ch, 0
+}
+
+// cmdChunkGet: §7.7 CGET.
+func (c *session) cmdChunkGet(ctx context.Context, cs store.ChunkStore, f *wire.Frame) (wire.Frame, wire.Code) {
+	ch, code := c.chunkAuth(ctx, cs, f, false)
+	if code != 0 {
+		return wire.Frame{}, code
+	}
+	c.s.metrics.chunkGet.Inc()
+	return wire.Frame{Type: wire.TypeCHUNK, Body: ch.Body}, 0
+}
+
+// cmdChunkDel: §7.7 CDEL.
+func (c *session) cmdChunkDel(ctx context.Context, cs store.ChunkStore, f *wire.Frame) wire.Code {
+	if _, code := c.chunkAuth(ctx, cs, f, true); code != 0 {
+		return code
+	}
+	if code := c.storeCode(cs.DeleteChunk(ctx, f.ID), wire.CodeAuth); code != 0 {
+		return code
+	}
+	c.s.metrics.chunkDel.Inc()
+	return 0
+}
+
+// cmdChunkRoom: §7.7 CROOM, advisory: nothing is reserved.
+func (c *session) cmdChunkRoom(cs store.ChunkStore, f *wire.Frame) wire.Code {
+	if _, ok := c.chunkLife(f.Seconds); !ok || f.Count == 0 || f.Count > wire.MaxChunks {
+		return wire.CodeBadSize
+	}
+	need := int64(f.Count) * wire.ChunkSize
+	l := c.s.limits
+	if cs.ChunkBytes()+need > l.ChunkStorage || c.s.store.Size()+need > l.MaxStorage {
+		return wire.CodeStorageFull
+	}
+	return 0
+}
