@@ -7,6 +7,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -301,8 +302,9 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		if f.State != client.FileReady {
 			return a.fail(errors.New("this file is not here yet: d downloads it")), true
 		}
-		a.openDialog(newSaveDialog(a.st, a.keys, saveName(f), func(typed string, force bool) tea.Cmd {
-			return saveCmd(fe, chat, m.ID, typed, force)
+		name := saveName(f)
+		a.openDialog(newSaveDialog(a.st, a.keys, name, func(typed string, force bool) tea.Cmd {
+			return saveCmd(fe, chat, m.ID, name, typed, force)
 		}))
 		return nil, true
 	case key.Matches(msg, k.Download):
@@ -316,7 +318,7 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, k.View):
 		return a.viewFile(m), true
 	case key.Matches(msg, k.Cancel):
-		if !activeState(f.State) && f.State != client.FileOffered {
+		if !activeState(f.State) {
 			return a.fail(errors.New("no transfer of this file is running")), true
 		}
 		return action("transfer cancelled", false, localTimeout, func(context.Context) error {
@@ -390,14 +392,18 @@ func previewErrText(err error) string {
 	return userErr(err)
 }
 
-// saveCmd saves a ready file to the typed path. Unless force, a path that
-// exists is not touched: the dialog asks first.
-func saveCmd(fe fileEngine, chat, msg, typed string, force bool) tea.Cmd {
+// saveCmd saves a ready file to the typed path (a directory: name in
+// it). Unless force, a path that exists is not touched: the dialog asks
+// first.
+func saveCmd(fe fileEngine, chat, msg, name, typed string, force bool) tea.Cmd {
 	return func() tea.Msg {
 		home, _ := os.UserHomeDir()
 		p, err := resolvePath(typed, home)
 		if err != nil {
 			return saveDoneMsg{doneMsg{err: err}}
+		}
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			p = filepath.Join(p, name) // what was confirmed is this file, not the directory
 		}
 		if _, err := os.Lstat(p); err == nil && !force {
 			return saveCheckMsg{typed: typed, path: p}

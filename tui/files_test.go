@@ -224,18 +224,21 @@ func TestFileKeys(t *testing.T) {
 	tm, id := startFiles(t, fake, func(string) string { return "" })
 	c, msgs := sampleFiles()
 	c.ID = id
-	offered, ready := msgs[3], msgs[2] // big.iso, holiday.png
-	for _, m := range []*client.MessageInfo{&offered, &ready} {
+	offered, ready, loading := msgs[3], msgs[2], msgs[4] // big.iso, holiday.png, ab.gif
+	for _, m := range []*client.MessageInfo{&offered, &ready, &loading} {
 		m.File.Chat = id
 	}
-	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{ready, offered}})
-	waitText(t, tm, "big.iso")
-	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // selects the newest: big.iso
+	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{ready, offered, loading}})
+	waitText(t, tm, "big.iso", "ab.gif")
+	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // selects the newest: ab.gif
 	waitText(t, tm, "s save · d download")
+	tm.Send(runeKey('x'))
+	waitCall(t, fake, "cancel 5")
+	tm.Send(tea.KeyMsg{Type: tea.KeyUp}) // big.iso
+	tm.Send(runeKey('x'))
+	waitText(t, tm, "no transfer of this file is running")
 	tm.Send(runeKey('d'))
 	waitCall(t, fake, "fetch 4")
-	tm.Send(runeKey('x'))
-	waitCall(t, fake, "cancel 4")
 	tm.Send(tea.KeyMsg{Type: tea.KeyUp}) // holiday.png
 	tm.Send(runeKey('v'))
 	waitText(t, tm, "this terminal shows no images")
@@ -339,4 +342,26 @@ func TestPreviewGoesThroughExec(t *testing.T) {
 	if pm := a.viewFile(msgs[2])().(previewMsg); pm.err == nil {
 		t.Fatal("a PDF called image/png was previewed")
 	}
+}
+
+// TestSaveIntoDirectory: a directory as the target saves NAME in it, and
+// asks before replacing a NAME there; the directory itself is never the
+// thing confirmed.
+func TestSaveIntoDirectory(t *testing.T) {
+	d := t.TempDir()
+	fake := &fakeFiles{}
+	run := func(typed string, force bool) tea.Msg { return saveCmd(fake, "c", "3", "holiday.png", typed, force)() }
+	if m, ok := run(d, false).(saveDoneMsg); !ok || m.done.err != nil {
+		t.Fatalf("%#v", m)
+	}
+	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png"))
+	if err := os.WriteFile(filepath.Join(d, "holiday.png"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := run(d+"/", false).(saveCheckMsg)
+	if !ok || m.path != filepath.Join(d, "holiday.png") {
+		t.Fatalf("%#v", m)
+	}
+	run(d+"/", true)
+	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png")+" force")
 }
