@@ -209,6 +209,7 @@ func TestFileCommandCompletesAndSends(t *testing.T) {
 	tm.Type("/file do")
 	tm.Send(tea.KeyMsg{Type: tea.KeyTab})
 	waitText(t, tm, "docs/  données/")
+	finalView(t, tm)
 }
 
 // TestFileKeys: on a selected file line d downloads, x cancels, v
@@ -254,6 +255,7 @@ func TestFileKeys(t *testing.T) {
 			t.Fatal("saved over an existing file without asking")
 		}
 	}
+	finalView(t, tm)
 }
 
 // TestProgressRowsFollowTransferEvents: a transfer event of the open chat
