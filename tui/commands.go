@@ -286,6 +286,8 @@ func (a *App) helpText() string {
 	}
 	sk := defaultSelKeys()
 	b.WriteString("\nIn a chat: " + h.ShortHelpView([]key.Binding{sk.Start, sk.Up, sk.Down, sk.Reply, sk.Leave}) + "\n")
+	fk := defaultFileKeys()
+	b.WriteString("On a selected file: " + h.ShortHelpView([]key.Binding{fk.Save, fk.Download, fk.View, fk.Cancel}) + "\n")
 	return strings.TrimRight(b.String(), "\n")
 }
 

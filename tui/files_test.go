@@ -367,3 +367,13 @@ func TestSaveIntoDirectory(t *testing.T) {
 	run(d+"/", true)
 	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png")+" force")
 }
+
+func TestHelpListsFileKeys(t *testing.T) {
+	cfg, _ := testConfig(t)
+	h := New(cfg).helpText()
+	for _, want := range []string{"/file PATH", "s save", "d download", "v view", "x cancel"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
