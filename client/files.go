@@ -147,6 +147,15 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		if err := tx.PutTransfer(vault.Transfer{ID: tid, Chat: chat.ID, Message: id, Up: true}); err != nil {
 			return err
 		}
+		if chat.Kind == vault.ChatGroup && ttl > 0 {
+			// Every member's copy is gone by then (spec/client.md §8.5).
+			if tk, ok := cdelTask(fm, chat.ID); ok {
+				tk.NotBefore = now.Add(ttl)
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
+		}
 		c.LastActive = now
 		return tx.PutChat(&c)
 	})
@@ -256,7 +265,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 			if fm == nil || m.Deleted {
 				continue
 			}
-			fi := fileInfo(c.ID, m, fm)
+			fi := fileInfoTx(tx, c.ID, m, fm)
 			if d, ok := water[transferID(c.ID, m.ID)]; ok && d > fi.Done {
 				fi.Done = d
 			}
@@ -285,6 +294,20 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 	}
 	if fi.State == FileOffered && !fi.Expires.IsZero() && !time.Now().Before(fi.Expires) {
 		fi.State = FileExpired
+	}
+	return fi
+}
+
+// fileInfoTx is fileInfo, with the state "lost" for a file whose blob
+// this profile does not have (restored from a backup, which carries no
+// files).
+func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta) FileInfo {
+	fi := fileInfo(chat, m, fm)
+	switch fi.State {
+	case FileReady, FileSent, FileUploading, FilePreparing:
+		if _, err := tx.GetFile(chat, m.ID); errors.Is(err, vault.ErrNotFound) {
+			fi.State = FileLost
+		}
 	}
 	return fi
 }

@@ -153,6 +153,19 @@ func TestFileOneToOne(t *testing.T) {
 	if fi := fileState(t, a.Engine, aChat, id); fi.State != FileSent || !fi.Outgoing {
 		t.Fatalf("ana's file: %+v", fi)
 	}
+	ms, err := b.Messages(ctx, bChat, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range ms {
+		if m.ID == bid {
+			found = m.Kind == "file" && m.File != nil && m.File.State == FileReady && m.Text == "report.pdf"
+		}
+	}
+	if !found {
+		t.Fatalf("ben's messages do not show the file: %+v", ms)
+	}
 	// Ben's cdel task deletes the chunks: he was their only reader.
 	deadline := time.Now().Add(15 * time.Second)
 	for countType(rec, wire.TypeCDEL) < int(n) {
@@ -734,5 +747,36 @@ func TestFileDeleteForEveryone(t *testing.T) {
 		}
 		a.kickOutbox()
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFileGroupTimer: a group file with a timer keeps its chunks until
+// the timer ends, even through a forced flush, and then its sender
+// deletes them.
+func TestFileGroupTimer(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "brief.txt", 30_000)
+	id, err := es[0].SendFile(ctx, chats[0], path, SendFileOptions{TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[0].WaitTransfer(ctx, chats[0], id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := es[0].Flush(ctx); n != 0 || err != nil {
+		t.Fatalf("flush: %d left, %v", n, err)
+	}
+	if got := countType(rec, wire.TypeCDEL); got != 0 {
+		t.Fatalf("%d CDELs before the timer ended", got)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if _, err := es[0].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := crypto.FileChunks(30_000); countType(rec, wire.TypeCDEL) != int(n) {
+		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
 	}
 }

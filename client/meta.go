@@ -79,6 +79,9 @@ type task struct {
 	Chat    string    `json:"chat,omitempty"`
 	NextTry time.Time `json:"next_try,omitzero"`
 	Tries   int       `json:"tries,omitempty"`
+	// NotBefore holds a task back until then, even from a forced flush:
+	// a cdel task for a group file with a timer runs when the file ends.
+	NotBefore time.Time `json:"not_before,omitzero"`
 	// Setup is when a task standing in for a step under way was stored
 	// (the DEL of a mailbox being made, newSecuredMailbox): it is held,
 	// even by a forced flush, until setupStale later, when the step that

@@ -597,7 +597,7 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 	done := map[string]int{}
 	changed := map[string][]task{}
 	for _, t := range tasks {
-		if t.held(now) || (!force && t.NextTry.After(now)) || down[t.Relay] != nil {
+		if t.held(now) || (!force && t.NextTry.After(now)) || now.Before(t.NotBefore) || down[t.Relay] != nil {
 			continue
 		}
 		err := e.runTask(ctx, &t)
@@ -621,7 +621,7 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 		}
 	}
 	if len(done) == 0 && len(changed) == 0 {
-		return len(tasks), firstErr
+		return len(tasks) - timed(tasks, now), firstErr
 	}
 	left := 0
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
@@ -641,13 +641,25 @@ func (e *Engine) runTasks(ctx context.Context, tasks []task, force bool, down ma
 			}
 			keep = append(keep, t)
 		}
-		left = len(keep)
+		left = len(keep) - timed(keep, now)
 		return putTasks(tx, keep)
 	})
 	if err != nil {
 		return len(tasks), err
 	}
 	return left, firstErr
+}
+
+// timed counts the tasks held back until a time (task.NotBefore): they
+// wait for a timer, not for a relay, and are not reported as queued.
+func timed(ts []task, now time.Time) int {
+	n := 0
+	for i := range ts {
+		if now.Before(ts[i].NotBefore) {
+			n++
+		}
+	}
+	return n
 }
 
 // runTask runs t: a SEND to someone else's mailbox goes as every message

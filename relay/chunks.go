@@ -15,8 +15,8 @@ func isChunkCommand(t wire.Type) bool {
 	return t == wire.TypeCPUT || t == wire.TypeCGET || t == wire.TypeCDEL || t == wire.TypeCROOM
 }
 
-// cmdChunk runs a chunk command (§7.7); a store that keeps no chunks
-// answers UNKNOWN, as a relay older than chunks does.
+// cmdChunk runs a chunk command (§7.7); with Config.NoChunks it answers
+// UNKNOWN, as a relay older than chunks does.
 func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire.Code) {
 	cs := c.s.chunks
 	if cs == nil {

@@ -8,8 +8,10 @@ import (
 
 	"veil/crypto"
 	"veil/relay"
+	"veil/relay/conn"
 	"veil/relay/relaytest"
 	"veil/relay/store"
+	"veil/relay/store/badger"
 	"veil/relay/wire"
 )
 
@@ -70,7 +72,7 @@ func TestChunks(t *testing.T) {
 	_, err = c.GetChunk(ctx, k.id, k.read)
 	wantCode(t, err, wire.CodeAuth)
 	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeAuth)
-	if n := tr.store.(store.ChunkStore).ChunkBytes(); n != 0 {
+	if n := tr.store.ChunkBytes(); n != 0 {
 		t.Fatalf("%d chunk bytes after the delete", n)
 	}
 	healthy(t, c)
@@ -91,7 +93,7 @@ func TestChunkExpiry(t *testing.T) {
 	if err := tr.srv.ExpireNow(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := tr.store.(store.ChunkStore).ChunkBytes(); n != 0 {
+	if n := tr.store.ChunkBytes(); n != 0 {
 		t.Fatalf("%d chunk bytes after expiry", n)
 	}
 	// The ID is free again: only holders of the file secret know it.
@@ -257,5 +259,126 @@ func TestForwardChunks(t *testing.T) {
 	}
 	if saw != 3 { // the forwarded CPUT and CGET, and the direct CGET
 		t.Fatalf("the destination saw %d CPUT/CGET, want 3", saw)
+	}
+}
+
+// TestChunksOlderRelay: a relay without chunks answers UNKNOWN to every
+// chunk command, and the connection goes on.
+func TestChunksOlderRelay(t *testing.T) {
+	tr := startRelay(t, relaytest.WithoutChunks())
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 1)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodeUnknown)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodeUnknown)
+	_, err := c.GetChunk(ctx, k.id, k.read)
+	wantCode(t, err, wire.CodeUnknown)
+	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeUnknown)
+	healthy(t, c)
+}
+
+// TestChunksSurviveRestart: a relay on the embedded store keeps its
+// chunks in the journal; a relay process started again on the same data
+// directory serves them, and not the deleted one.
+func TestChunksSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() (*relaytest.Relay, *badger.Store) {
+		st, err := badger.Open(badger.Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return relaytest.Serve(t, relay.Config{Store: st, Identity: id}), st
+	}
+	ctx := tctx(t)
+	r, st := start()
+	c, err := conn.DialAddress(ctx, r.Address, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, gone := newChunk(t, 1), newChunk(t, 2)
+	for _, k := range []testChunk{keep, gone} {
+		if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.DeleteChunk(ctx, gone.id, gone.del); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	r.Stop()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = start()
+	c, err = conn.DialAddress(ctx, r.Address, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := c.GetChunk(ctx, keep.id, keep.read)
+	if err != nil || !bytes.Equal(got, keep.body) {
+		t.Fatalf("CGET after a restart: %v", err)
+	}
+	_, err = c.GetChunk(ctx, gone.id, gone.read)
+	wantCode(t, err, wire.CodeAuth)
+	wantCode(t, c.PutChunk(ctx, keep.id, keep.rHash, keep.dHash, time.Hour, keep.body), wire.CodeExists)
+}
+
+// TestChunkGlobalQuota: chunks count against the relay's storage quota
+// too, which messages share; CROOM and CPUT say STORAGE_FULL once it is
+// reached, and ChunkStorage never exceeds it.
+func TestChunkGlobalQuota(t *testing.T) {
+	tr := startRelay(t, withLimits(func(l *relay.Limits) { l.MaxStorage, l.ChunkStorage = 4*wire.ChunkSize, 100*wire.ChunkSize }))
+	ctx := tctx(t)
+	c := tr.dial(t)
+	m := newMailbox(t, c)
+	for range 3 {
+		if err := c.Send(ctx, m.sid, &m.cap, body(wire.ChunkSize, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ChunkRoom(ctx, 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.ChunkRoom(ctx, 2, time.Hour), wire.CodeStorageFull)
+	for i := range 2 { // the quota is checked before a write: the one that passes it still lands
+		k := newChunk(t, byte(i))
+		if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	k := newChunk(t, 9)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodeStorageFull)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodeStorageFull)
+}
+
+// TestChunkSpy: the spy sees what the relay stores and reads, and its
+// Tamper hook changes what CGET returns (the client's AEAD must catch it).
+func TestChunkSpy(t *testing.T) {
+	spy := &relaytest.ChunkSpy{Tamper: func(_ [24]byte, c *store.Chunk) { c.Body[0] ^= 1 }}
+	tr := startRelay(t, relaytest.WithChunkSpy(spy))
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 4)
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetChunk(ctx, k.id, k.read)
+	if err != nil || bytes.Equal(got, k.body) || got[0] != k.body[0]^1 {
+		t.Fatalf("tampered CGET: %v", err)
+	}
+	if err := c.DeleteChunk(ctx, k.id, k.del); err != nil {
+		t.Fatal(err)
+	}
+	puts := spy.Puts()
+	if len(puts) != 1 || puts[0].ID != k.id || puts[0].ReadHash != k.rHash || puts[0].DelHash != k.dHash {
+		t.Fatalf("spy puts: %+v", puts)
+	}
+	if len(spy.Gets()) != 2 || len(spy.Deletes()) != 1 {
+		t.Fatalf("spy saw %d reads and %d deletes", len(spy.Gets()), len(spy.Deletes()))
 	}
 }

@@ -142,6 +142,7 @@ func (l Limits) withDefaults() Limits {
 	if l.ChunkStorage <= 0 {
 		l.ChunkStorage = l.MaxStorage / 2
 	}
+	l.ChunkStorage = min(l.ChunkStorage, l.MaxStorage)
 	if l.ChunkRate <= 0 {
 		l.ChunkRate = d.ChunkRate
 	}
@@ -196,6 +197,10 @@ type Config struct {
 	// UNKNOWN, as a relay older than forwarding does (§7.6). Tests only:
 	// they need such a relay as a destination.
 	NoDestination bool
+	// NoChunks answers the chunk commands (§7.7) with UNKNOWN, as a
+	// relay older than file attachments does. Tests only: clients must
+	// cope with such a relay.
+	NoChunks bool
 }
 
 // Observer sees what the relay sees. Its methods are called on the

@@ -30,7 +30,8 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// chunkBytes reports the bytes of stored chunks for a gauge.
+func newMetrics(reg prometheus.Registerer, chunkBytes func() int64) (*metrics, error) {
 	m := &metrics{
 		conns:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "veil_relay_connections", Help: "Open client connections."}),
 		subs:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "veil_relay_subscriptions", Help: "Live mailbox subscriptions."}),
@@ -57,7 +58,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.subs, m.handshakeFail, m.badBlocks, m.blocksIn, m.blocksOut,
 			m.sent, m.delivered, m.acked, m.logNotes, m.forwarded, m.r2rDialFail, m.chunkPut, m.chunkGet, m.chunkDel,
-			m.errors, m.latency} {
+			m.errors, m.latency,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "veil_relay_chunk_bytes", Help: "Bytes of file chunks stored."},
+				func() float64 { return float64(chunkBytes()) }),
+		} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -25,7 +25,7 @@ import (
 // Server is a relay. Create it with New, serve with Serve.
 type Server struct {
 	store      store.Store
-	chunks     store.ChunkStore // nil when the store keeps no chunks: chunk commands are UNKNOWN
+	chunks     store.ChunkStore // nil with Config.NoChunks: chunk commands are UNKNOWN
 	identity   crypto.SignPrivate
 	offer      wire.Offer // suites of the hello (§4.1)
 	password   []byte
@@ -65,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		store:      cfg.Store,
-		chunks:     chunkStore(cfg.Store),
+		chunks:     chunkStore(cfg),
 		identity:   cfg.Identity,
 		offer:      cfg.Suites,
 		password:   append([]byte(nil), cfg.Password...),
@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	var err error
-	if s.metrics, err = newMetrics(cfg.Registerer); err != nil {
+	if s.metrics, err = newMetrics(cfg.Registerer, cfg.Store.ChunkBytes); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -256,7 +256,9 @@ func (s *Server) newChunkLimiter() *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(s.limits.ChunkRate), max(1, int(s.limits.ChunkRate)))
 }
 
-func chunkStore(st store.Store) store.ChunkStore {
-	cs, _ := st.(store.ChunkStore)
-	return cs
+func chunkStore(cfg Config) store.ChunkStore {
+	if cfg.NoChunks {
+		return nil
+	}
+	return cfg.Store
 }

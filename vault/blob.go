@@ -114,7 +114,12 @@ func (v *Vault) CreateBlob(chunks uint32) (*Blob, error) {
 	}
 	defer release()
 	dir := v.filesDir()
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	switch err := os.Mkdir(dir, 0o700); {
+	case err == nil:
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("vault: creating files directory: %w", err)
 	}
 	var raw [blobNameSize]byte

@@ -23,4 +23,10 @@
 // whole under per-record state keys in the same table, rotated on every
 // write and deleted with the record or its chat (spec/vault.md §6.6), so
 // superseded versions that Badger keeps until compaction cannot be read.
+//
+// File attachments live outside Badger in blob files under data/files
+// (spec/vault.md §6.7), sealed by the client under keys kept in their
+// messages' sealed metadata; a blob goes after the commit that deletes its
+// file record, and an orphan at the next unlock. WritePlain is the one
+// place veil writes a plaintext file the user asked for.
 package vault

@@ -50,6 +50,16 @@ func filePrefix(chat string) []byte {
 
 func fileKey(chat, id string) []byte { return append(filePrefix(chat), id...) }
 
+// FileAD returns the associated data a client seals a message's blob
+// chunks with (spec/files.md §3.4): "veil/vault/file/v1" || len(chat) ||
+// chat || message ID, so a chunk cannot be moved to another message's
+// blob.
+func FileAD(chat, msgID string) []byte {
+	ad := append([]byte("veil/vault/file/v1"), byte(len(chat)))
+	ad = append(ad, chat...)
+	return append(ad, msgID...)
+}
+
 func (r *FileRecord) check() error {
 	if !validBlobName(r.Blob) || r.Chunks == 0 || r.Chunks > crypto.MaxFileChunks {
 		return errors.New("vault: file record needs a blob name and 1 to MaxFileChunks chunks")
@@ -117,13 +127,15 @@ func (tx *Tx) DeleteFile(chat, msgID string) error {
 }
 
 // dropFile deletes the file record of (chat, id), if any, queues its blob
-// for unlinking after the commit, and deletes the message's transfers.
+// for unlinking after the commit, and deletes the message's transfers
+// (which exist only beside a file record, so a message without one costs
+// a single read).
 func (tx *Tx) dropFile(chat, id string) error {
 	k := fileKey(chat, id)
 	var r FileRecord
 	switch err := tx.get(k, &r); {
 	case errors.Is(err, ErrNotFound):
-		return tx.dropTransfers(func(t *Transfer) bool { return t.Chat == chat && t.Message == id })
+		return nil // a transfer always comes with a file record
 	case errors.Is(err, ErrCorrupt):
 		// Deleted all the same; the sweep at unlock takes the blob.
 	case err != nil:

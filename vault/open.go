@@ -87,6 +87,9 @@ type Options struct {
 	// onRestoreLoaded (tests only) is called by Restore once the backup
 	// stream is loaded, before the restore mark is written.
 	onRestoreLoaded func()
+	// beforeUnlink (tests only) is called after a commit that deleted
+	// file records, before their blobs are unlinked.
+	beforeUnlink func()
 }
 
 func (o *Options) now() time.Time {

@@ -82,7 +82,7 @@ func TestScanProfileForSecrets(t *testing.T) {
 	}
 	for i := range uint32(2) {
 		pt := []byte(strings.Repeat(filePlain, crypto.FileChunkPlain/len(filePlain)+1)[:crypto.FileChunkPlain])
-		if err := blob.WriteChunk(i, crypto.SealLocalChunk(&fileKey, nil, i, 2, pt, []byte(plain[10]))); err != nil {
+		if err := blob.WriteChunk(i, crypto.SealLocalChunk(&fileKey, nil, i, 2, pt, FileAD(plain[10], "a"))); err != nil {
 			t.Fatal(err)
 		}
 	}

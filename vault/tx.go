@@ -87,6 +87,9 @@ func (v *Vault) updateLocked(ctx context.Context, fn func(*Tx) error) error {
 	v.idx.apply(tx.ops)
 	v.superseded = append(v.superseded, tx.superseded...)
 	v.recordedBlobs(tx.recorded)
+	if len(tx.unlink) > 0 && v.opts.beforeUnlink != nil {
+		v.opts.beforeUnlink()
+	}
 	if err := v.unlinkBlobs(tx.unlink); err != nil {
 		return fmt.Errorf("vault: committed, but a blob file remains until the next unlock: %w", err)
 	}

@@ -96,6 +96,16 @@ func TestModes(t *testing.T) {
 		t.Fatalf("idle run: %+v, %v", res, err)
 	}
 
+	// Files: 3 files of 5 chunks (the last one short) on 4 connections.
+	res, err = runFiles(ctx, testConfig(address), 3, 4*16000+1, time.Hour, os.Getpid())
+	if err != nil || res.Chunks != 15 || res.Uploaded != 15 || res.Corrupt != 0 || res.Errors != 0 ||
+		res.UploadMBps <= 0 || res.DownloadMBps <= 0 || res.RelayRSSPeak <= 0 {
+		t.Fatalf("files run: %+v, %v", res, err)
+	}
+	if n := st.ChunkBytes(); n != 0 {
+		t.Fatalf("files run left %d chunk bytes on the relay", n)
+	}
+
 	state := filepath.Join(t.TempDir(), "state.json")
 	if res, err = runVerifySend(ctx, testConfig(address), state); err != nil || res.Acked != 2000 {
 		t.Fatalf("verify send: %+v, %v", res, err)

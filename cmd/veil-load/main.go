@@ -7,6 +7,7 @@
 //	veil-load --relay ADDRESS --forward ADDRESS ...       send through a forwarding relay
 //	veil-load --relay ADDRESS --logs ...                  group logs instead of mailboxes
 //	veil-load --relay ADDRESS --idle N [--hold 10s] [--relay-pid PID]
+//	veil-load --relay ADDRESS --files N [--file-size BYTES] [--relay-pid PID]   file chunks (CPUT, CGET, CDEL)
 //	veil-load --relay ADDRESS --verify send --state FILE ...
 //	veil-load --relay ADDRESS --verify receive --state FILE
 //	veil-load --floor [--floor-trips 5000] [--floor-gap 1ms]   the machine's floor: no relay
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		floor    = fs.Bool("floor", false, "floor mode: time round trips over loopback to a second process (no relay)")
 		floorN   = fs.Int("floor-trips", 5000, "round trips per floor phase")
 		floorGap = fs.Duration("floor-gap", time.Millisecond, "pause between round trips in the paced floor phases")
+		files    = fs.Int("files", 0, "files mode: upload `N` files as chunks, download, check and delete them")
+		fileSize = fs.Int64("file-size", 10_000_000, "size of each --files file in `BYTES`")
+		fileLife = fs.Duration("file-life", time.Hour, "chunk lifetime in --files mode")
 	)
 	fs.StringVar(&cfg.relay, "relay", "", "relay `ADDRESS` (veil://… or veil+ws://…#fingerprint)")
 	fs.IntVar(&cfg.conns, "conns", 50, "connections (each with its own mailbox or log)")
@@ -103,8 +107,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("--verify must be send or receive")
 	case *verify != "" && *state == "":
 		return fail("--verify needs --state FILE")
-	case cfg.forward != "" && (*verify != "" || *logs || *idle > 0):
+	case cfg.forward != "" && (*verify != "" || *logs || *idle > 0 || *files > 0):
 		return fail("--forward works in the default mailbox mode only")
+	case *files < 0 || *files > 0 && (*verify != "" || *logs || *idle > 0):
+		return fail("--files is a mode of its own: not with --verify, --logs or --idle")
+	case *files > 0 && (*fileSize < 1 || *fileSize > 2_000_000_000):
+		return fail("--file-size must be 1 to 2,000,000,000 bytes")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -138,6 +146,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case *idle > 0:
 		res, err = runIdle(ctx, cfg, *idle, *idleSub, *hold, *pid)
+	case *files > 0:
+		res, err = runFiles(ctx, cfg, *files, *fileSize, *fileLife, *pid)
 	case *verify == "send":
 		res, err = runVerifySend(ctx, cfg, *state)
 	case *verify == "receive":
@@ -169,7 +179,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		res.text(stdout)
 	}
-	if res.Lost > 0 || res.Duplicates > 0 {
+	if res.Lost > 0 || res.Duplicates > 0 || res.Corrupt > 0 || res.Mode == "files" && res.Errors > 0 {
 		return 1
 	}
 	return 0

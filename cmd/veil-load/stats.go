@@ -45,6 +45,16 @@ type Result struct {
 	RelayRSSBefore  int64   `json:"relay_rss_before_kib,omitempty"`
 	RelayRSSAfter   int64   `json:"relay_rss_after_kib,omitempty"`
 	BytesPerIdleCon float64 `json:"relay_bytes_per_idle_conn,omitempty"`
+
+	// Files mode.
+	Files        int     `json:"files,omitempty"`
+	FileSize     int64   `json:"file_size,omitempty"`
+	Chunks       int64   `json:"chunks,omitempty"`   // chunks per run (files × chunks per file)
+	Uploaded     int64   `json:"uploaded,omitempty"` // chunks stored (CPUT answered OK)
+	Corrupt      int64   `json:"corrupt,omitempty"`  // chunks downloaded with another body
+	UploadMBps   float64 `json:"upload_mb_per_s,omitempty"`
+	DownloadMBps float64 `json:"download_mb_per_s,omitempty"`
+	RelayRSSPeak int64   `json:"relay_rss_peak_kib,omitempty"`
 }
 
 // percentiles fills the latency fields from lat (nanoseconds); it sorts lat.
@@ -78,6 +88,18 @@ func (r *Result) text(w io.Writer) {
 	if r.Mode == "idle" {
 		fmt.Fprintf(w, "idle connections %d\nrelay RSS before %d KiB, after %d KiB: %.0f bytes per connection\n",
 			r.Idle, r.RelayRSSBefore, r.RelayRSSAfter, r.BytesPerIdleCon)
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
+		}
+		return
+	}
+	if r.Mode == "files" {
+		fmt.Fprintf(w, "files %d of %d bytes over %d connections: %d chunks, %d stored, %d corrupt\n",
+			r.Files, r.FileSize, r.Conns, r.Chunks, r.Uploaded, r.Corrupt)
+		fmt.Fprintf(w, "upload %.1f MB/s, download %.1f MB/s (%.2f s)\n", r.UploadMBps, r.DownloadMBps, r.ElapsedSec)
+		if r.RelayRSSBefore > 0 {
+			fmt.Fprintf(w, "relay RSS before %d KiB, peak %d KiB, after %d KiB\n", r.RelayRSSBefore, r.RelayRSSPeak, r.RelayRSSAfter)
+		}
 		if r.Errors > 0 {
 			fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
 		}

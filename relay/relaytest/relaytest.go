@@ -123,6 +123,12 @@ func AsOlderRelay() func(*relay.Config) {
 	return func(c *relay.Config) { c.NoDestination = true }
 }
 
+// WithoutChunks makes the relay answer UNKNOWN to the chunk commands
+// (CPUT, CGET, CDEL, CROOM), as a relay older than file attachments does.
+func WithoutChunks() func(*relay.Config) {
+	return func(c *relay.Config) { c.NoChunks = true }
+}
+
 // WithR2RFrom makes the relay's relay-to-relay connections come from
 // the local address ip (a loopback address such as 127.0.0.4).
 func WithR2RFrom(ip string) func(*relay.Config) {

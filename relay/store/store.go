@@ -78,9 +78,9 @@ type Chunk struct {
 	Expires time.Time
 }
 
-// ChunkStore stores file chunks (spec/relay.md §7.7). Every store
-// implements it; Expire also drops chunks past their deadline, and
-// Size counts chunk bodies as well.
+// ChunkStore stores file chunks (spec/relay.md §7.7); it is part of
+// Store. Expire also drops chunks past their deadline, and Size counts
+// chunks as well.
 type ChunkStore interface {
 	// PutChunk stores c under id, durably; ErrExists if id holds a chunk
 	// whose deadline has not passed, ErrDiskQuota when the chunk bodies
@@ -102,6 +102,8 @@ type ChunkStore interface {
 // PutBlob, TakeBlob, CreateLog, Append) return only after the change is
 // durable: a process killed afterwards keeps it.
 type Store interface {
+	ChunkStore
+
 	// CreateMailbox stores a new mailbox; ErrExists if either ID is taken.
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	// Mailbox returns the mailbox with recipient ID rid.

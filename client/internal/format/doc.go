@@ -1,5 +1,6 @@
 // Package format holds the client's pure encodings: the 1:1 and group
-// message envelopes (spec/client.md §5, spec/groups.md §6.3), invite keys
+// message envelopes (spec/client.md §5, spec/groups.md §6.3), file
+// descriptors, names and media types (spec/files.md §4), invite keys
 // and blobs (spec/client.md §2, §3), group rosters and commits
 // (spec/groups.md §3.3, §3.4), and group invites and welcomes
 // (spec/groups.md §9). Each decoder is strict and has a fuzz target that

@@ -111,7 +111,7 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(scanned) 
 }
 
 // Expire implements store.Store (spec §8). The server's per-message TTL
-// removes messages, entries and blobs on time by the real clock; Expire
+// removes messages, entries, blobs and chunks on time by the real clock; Expire
 // removes what has expired by the caller's clock, idle mailboxes, and
 // records that a crash part-way through a multi-step change left behind.
 // It reads every stream once, so its cost grows with what the store holds.
@@ -136,6 +136,7 @@ func (s *Store) Expire(ctx context.Context, now, idleBefore time.Time) error {
 	errs = append(errs, s.expireMessages(ctx, now))
 	errs = append(errs, s.expireEntries(ctx, now))
 	errs = append(errs, s.expireBlobs(ctx, now))
+	errs = append(errs, s.expireChunks(ctx, now))
 	errs = append(errs, s.expireMailboxes(ctx, idleBefore))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("jetstream: expire: %w", err)

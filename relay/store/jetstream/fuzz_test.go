@@ -35,6 +35,21 @@ func FuzzDecodeBlob(f *testing.F) {
 	})
 }
 
+func FuzzDecodeChunk(f *testing.F) {
+	f.Add(encodeChunk(&store.Chunk{ReadCap: [32]byte{1}, DelCap: [32]byte{2}, Body: []byte("chunk"), Expires: time.UnixMilli(1_800_000_000_000)}))
+	f.Add(encodeChunk(&store.Chunk{}))
+	f.Add([]byte{recordV1, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeChunk(b)
+		if err != nil {
+			return
+		}
+		if got := encodeChunk(&c); !bytes.Equal(got, b) {
+			t.Fatalf("round trip changed the chunk:\n in  %x\n out %x", b, got)
+		}
+	})
+}
+
 func FuzzDecodeSender(f *testing.F) {
 	var rid store.ID
 	rid[3] = 9

@@ -9,7 +9,7 @@
 // In short: mailbox messages are subjects of one replicated stream with
 // per-message TTL and ACK is deletion by sequence; group logs are
 // subjects of a second stream read from a cursor; mailbox and log
-// metadata, one-time blobs and subscriber claims are KV buckets; a Send
+// metadata, one-time blobs, file chunks and subscriber claims are KV buckets; a Send
 // publishes a core NATS notification that reaches the recipient's node
 // wherever it is in the cluster.
 //
@@ -40,6 +40,9 @@ import (
 const (
 	// MaxBody is the largest body the store accepts (Send, Append, PutBlob).
 	MaxBody = 1 << 20
+	// ChunkBody is the size of every chunk body (spec/relay.md §7.7):
+	// the store counts chunks, not their bytes.
+	ChunkBody = 16000
 	// defaultOpTimeout bounds one store call, retries included, when the
 	// caller's context has no earlier deadline: long enough to ride out a
 	// JetStream leader election after a NATS node is lost.
@@ -124,6 +127,7 @@ type Store struct {
 	msgs, logs                    js.Stream // spec §3, §5
 	boxes, senders, logMeta, blob js.Stream // KV buckets, spec §4
 	claims                        js.Stream // spec §7
+	chunk                         js.Stream // KV bucket, spec §6.3
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
@@ -305,6 +309,7 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 		{&s.logMeta, stream(kvStream(n.logBucket), []string{kvSubjects(n.logBucket)}, 1)},
 		{&s.blob, stream(kvStream(n.blobBucket), []string{kvSubjects(n.blobBucket)}, 1)},
 		{&s.claims, stream(kvStream(n.claimBucket), []string{kvSubjects(n.claimBucket)}, 1)},
+		{&s.chunk, stream(kvStream(n.chunkBucket), []string{kvSubjects(n.chunkBucket)}, 1)},
 	}
 	if s.maxPend > 0 { // spec §3.2: the server enforces the quota
 		specs[0].cfg.MaxMsgsPerSubject = int64(s.maxPend)
@@ -415,7 +420,7 @@ func (s *Store) Size() int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
 	defer cancel()
 	var total int64
-	for _, st := range []js.Stream{s.msgs, s.logs, s.boxes, s.senders, s.logMeta, s.blob} {
+	for _, st := range []js.Stream{s.msgs, s.logs, s.boxes, s.senders, s.logMeta, s.blob, s.chunk} {
 		info, err := st.Info(ctx)
 		if err != nil {
 			s.mu.Lock()

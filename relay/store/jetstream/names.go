@@ -20,6 +20,7 @@ type names struct {
 	logBucket    string // log records, §5.1
 	blobBucket   string // one-time blobs, §6
 	claimBucket  string // live-subscriber claims, §7
+	chunkBucket  string // file chunks, §6.3
 }
 
 func newNames(p string) names {
@@ -35,6 +36,7 @@ func newNames(p string) names {
 		logBucket:    p + "_log",
 		blobBucket:   p + "_blob",
 		claimBucket:  p + "_sub",
+		chunkBucket:  p + "_chunk",
 	}
 }
 

@@ -60,6 +60,37 @@ func decodeLog(b []byte) (record.Log, error) {
 	return l, nil
 }
 
+// chunkFixed: version, read hash, delete hash, deadline.
+const chunkFixed = 1 + 32 + 32 + 8
+
+// encodeChunk returns a chunk's KV value (§6.3): the hashes of its
+// capabilities, its deadline (Unix ms), then the body.
+func encodeChunk(c *store.Chunk) []byte {
+	b := make([]byte, 0, chunkFixed+len(c.Body))
+	b = append(b, recordV1)
+	b = append(b, c.ReadCap[:]...)
+	b = append(b, c.DelCap[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(c.Expires.UnixMilli()))
+	return append(b, c.Body...)
+}
+
+// decodeChunk parses a chunk's KV value; the body aliases b.
+func decodeChunk(b []byte) (store.Chunk, error) {
+	if len(b) < chunkFixed || b[0] != recordV1 {
+		return store.Chunk{}, errRecord
+	}
+	ms := int64(binary.BigEndian.Uint64(b[65:]))
+	if ms < -maxUnix*1000 || ms > maxUnix*1000 {
+		return store.Chunk{}, errRecord
+	}
+	var c store.Chunk
+	copy(c.ReadCap[:], b[1:])
+	copy(c.DelCap[:], b[33:])
+	c.Expires = time.UnixMilli(ms)
+	c.Body = b[chunkFixed:]
+	return c, nil
+}
+
 // encodeBlob returns a blob's KV value: its deadline, then the body.
 func encodeBlob(body []byte, deadline time.Time) []byte {
 	b := make([]byte, 0, blobFixed+len(body))

@@ -70,11 +70,7 @@ func Run(t *testing.T, open Open) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() { _ = s.Close() })
-			cs, ok := s.(store.ChunkStore)
-			if !ok {
-				t.Skip("the store keeps no chunks")
-			}
-			tc.fn(t, s, cs)
+			tc.fn(t, s, s)
 		})
 	}
 }
