@@ -377,3 +377,50 @@ func TestHelpListsFileKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveDialogCompletesAndConfirms: tab completes the path in the save
+// dialog; an existing path needs a second enter, and editing it asks
+// again.
+func TestSaveDialogCompletesAndConfirms(t *testing.T) {
+	d := pathTree(t)
+	var asked []string
+	dlg := newSaveDialog(newStyles(), defaultKeys(), "x.png", func(typed string, force bool) tea.Cmd {
+		asked = append(asked, typed+" "+map[bool]string{true: "force", false: "ask"}[force])
+		return nil
+	})
+	dlg.SetSize(70, 20)
+	if !strings.Contains(dlg.View(), "./x.png") {
+		t.Fatalf("default: %s", dlg.View())
+	}
+	dlg.in.SetValue(d + "/do")
+	_, cmd := dlg.Update(tea.KeyMsg{Type: tea.KeyTab})
+	dlg.completed(cmd().(pathDoneMsg))
+	if dlg.in.Value() != d+"/do" || !strings.Contains(dlg.View(), "docs/  données/") {
+		t.Fatalf("completion: %q\n%s", dlg.in.Value(), dlg.View())
+	}
+	dlg.in.SetValue(d + "/ph")
+	_, cmd = dlg.Update(tea.KeyMsg{Type: tea.KeyTab})
+	dlg.completed(cmd().(pathDoneMsg))
+	target := d + "/photo.png"
+	if dlg.in.Value() != target {
+		t.Fatalf("completion: %q", dlg.in.Value())
+	}
+	dlg.Update(enter())
+	dlg.Update(saveCheckMsg{typed: target, path: target})
+	if !strings.Contains(dlg.View(), "exists: enter replaces it") {
+		t.Fatalf("no question:\n%s", dlg.View())
+	}
+	dlg.Update(enter())
+	want := []string{target + " ask", target + " force"}
+	if strings.Join(asked, "|") != strings.Join(want, "|") {
+		t.Fatalf("asked %q, want %q", asked, want)
+	}
+	// Typing changes the path: the next enter asks again.
+	dlg.busy = false
+	dlg.Update(saveCheckMsg{typed: target, path: target})
+	dlg.Update(runeKey('x'))
+	dlg.Update(enter())
+	if last := asked[len(asked)-1]; !strings.HasSuffix(last, " ask") {
+		t.Fatalf("an edited path was forced: %q", last)
+	}
+}
