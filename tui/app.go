@@ -66,8 +66,13 @@ type App struct {
 	lastInput time.Time
 	// holdRead keeps the open chat unread: the chat was reopened at
 	// unlock by itself, and no key has been pressed since (lastchat.go).
-	holdRead  bool
-	relays    map[string]bool
+	holdRead bool
+	relays   map[string]bool
+	// transfers are the running uploads and downloads known from
+	// transfer events and loaded messages (files.go), by transferKey.
+	transfers map[string]*transfer
+	// fileFake replaces the engine's file API in tests.
+	fileFake  fileEngine
 	notice    string
 	noticeErr bool
 	quitArmed bool
@@ -121,6 +126,7 @@ func (a *App) resetMain() {
 	a.relayDef, a.relayN, a.policy = "", 0, client.Policy{}
 	a.autoLock = defaultAutoLock
 	a.relays = map[string]bool{}
+	a.transfers = map[string]*transfer{}
 	a.notice, a.noticeErr, a.quitArmed = "", false, false
 	a.last = lastChat{}
 	a.layout()
@@ -142,7 +148,7 @@ func (a *App) Close() {
 func (a *App) layout() {
 	w, h := max(a.w, 1), max(a.h, 1)
 	listW := min(28, w/3)
-	bodyH := max(1, h-5)
+	bodyH := max(1, h-5-len(a.progressRows()))
 	a.list.SetSize(listW, bodyH)
 	a.view.SetSize(max(1, w-listW-1), bodyH)
 	a.compose.SetSize(w-2, 3)
@@ -356,6 +362,11 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	current := ev.Chat != "" && ev.Chat == a.view.chat.ID
 	var cmds []tea.Cmd
 	switch ev.Type {
+	case client.EventTransfer:
+		if !a.onTransfer(ev) || !current {
+			return nil // progress alone: the rows are drawn from a.transfers
+		}
+		return a.reloadView(false)
 	case client.EventMessage:
 		mode := a.settings[settingNotify]
 		cmds = append(cmds, func() tea.Msg { notifyCmd(a.cfg.Notify, mode)(); return nil })
@@ -486,10 +497,15 @@ func (a *App) View() string {
 	if a.listFocus {
 		listPane = a.st.FocusPane.Render(list.View())
 	}
+	progress := a.progressRows()
+	bodyH := max(1, a.h-5-len(progress))
 	body := lipgloss.JoinHorizontal(lipgloss.Top, listPane, a.view.View())
-	body = lipgloss.NewStyle().Height(max(1, a.h-5)).MaxHeight(max(1, a.h-5)).Render(body)
+	body = lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body)
 	if a.dlg != nil {
-		body = lipgloss.Place(a.w, max(1, a.h-5), lipgloss.Center, lipgloss.Center, a.dlg.View())
+		body = lipgloss.Place(a.w, bodyH, lipgloss.Center, lipgloss.Center, a.dlg.View())
+	}
+	for _, p := range progress {
+		body += "\n" + p
 	}
 	bottom := a.compose.View()
 	if a.searching {

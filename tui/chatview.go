@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"image"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type chatView struct {
 	selID     string
 	selecting bool
 	reply     string
+	// images holds the size of each ready image file read so far, by
+	// message ID (files.go).
+	images map[string]image.Point
 }
 
 func newChatView(st styles, keys keyMap, now func() time.Time, loc *time.Location) chatView {
@@ -78,7 +82,7 @@ func (v *chatView) set(c client.ChatInfo, msgs []client.MessageInfo) {
 }
 
 func (v *chatView) clear() {
-	*v = chatView{st: v.st, keys: v.keys, vp: v.vp, now: v.now, loc: v.loc, w: v.w, h: v.h}
+	*v = chatView{st: v.st, keys: v.keys, vp: v.vp, now: v.now, loc: v.loc, w: v.w, h: v.h, images: v.images}
 	v.vp.SetContent("")
 }
 
@@ -190,6 +194,9 @@ func (v *chatView) render(bottom bool) {
 		}
 		head := stampR + " " + who + " "
 		text := client.Sanitize(m.Text)
+		if m.File != nil && !m.Deleted {
+			text = fileLineText(m.File, v.images[m.ID])
+		}
 		if m.Deleted {
 			text = v.st.Deleted.Render("message deleted")
 		} else if isHit[i] && v.query != "" {

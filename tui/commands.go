@@ -32,6 +32,7 @@ func commandTable() []slashCommand {
 		{"expire", "DUR|off", "erase this whole chat here after DUR", (*App).cmdExpire, true},
 		{"edit", "TEXT", "replace the text of your last message, on both sides", (*App).cmdEdit, true},
 		{"delete", "", "delete your last message, for everyone", (*App).cmdDelete, true},
+		{"file", "PATH", "send a file (tab completes the path; shift+↑ selects a file line: s save, d download, v view, x cancel)", (*App).cmdFile, true},
 		{"reply", "TEXT", "answer the selected message (shift+↑ selects; r on it starts a reply)", (*App).cmdReply, true},
 		{"react", "[EMOJI]", "react to the selected message; no emoji takes yours back", (*App).cmdReact, true},
 		{"verify", "[mark|unmark]", "show this chat's safety code and QR code (a group's verification code) to compare in person; mark it compared", (*App).cmdVerify, true},
@@ -285,6 +286,8 @@ func (a *App) helpText() string {
 	}
 	sk := defaultSelKeys()
 	b.WriteString("\nIn a chat: " + h.ShortHelpView([]key.Binding{sk.Start, sk.Up, sk.Down, sk.Reply, sk.Leave}) + "\n")
+	fk := defaultFileKeys()
+	b.WriteString("On a selected file: " + h.ShortHelpView([]key.Binding{fk.Save, fk.Download, fk.View, fk.Cancel}) + "\n")
 	return strings.TrimRight(b.String(), "\n")
 }
 

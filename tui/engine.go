@@ -264,7 +264,13 @@ func saveSetting(eng *client.Engine, k, v string) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
-		if err := eng.SetSetting(ctx, k, v); err != nil {
+		var err error
+		if k == settingAutoDownload {
+			err = eng.SetAutoDownloadLimit(autoDownloadLimit(v))
+		} else {
+			err = eng.SetSetting(ctx, k, v)
+		}
+		if err != nil {
 			return doneMsg{err: err}
 		}
 		return readSettings(ctx, eng, "saved")
@@ -306,7 +312,7 @@ func saveProxy(eng *client.Engine, addr string) tea.Cmd {
 
 func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg {
 	vals := map[string]string{}
-	names := []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey}
+	names := []string{settingNotify, settingAutoLock, settingEnter, settingPanicKey, settingPreview}
 	for _, a := range remapActions() {
 		names = append(names, keySetting(a.name))
 	}
@@ -317,6 +323,7 @@ func readSettings(ctx context.Context, eng *client.Engine, note string) tea.Msg 
 		}
 		vals[k] = v
 	}
+	vals[settingAutoDownload] = autoDownloadLabel(eng.AutoDownloadLimit())
 	proxy, err := eng.SOCKS5Setting(ctx)
 	if err != nil {
 		return doneMsg{err: err}

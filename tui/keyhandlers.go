@@ -171,9 +171,12 @@ func (a *App) keyListOpen(tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
-// keyFocus completes a /command in the compose box, or else moves the
-// focus to the chat list.
+// keyFocus completes a /command or the path of /file in the compose box,
+// or else moves the focus to the chat list.
 func (a *App) keyFocus(tea.KeyMsg) tea.Cmd {
+	if v := a.compose.value(); strings.HasPrefix(v, filePrefix) && !strings.Contains(v, "\n") {
+		return completePathCmd(strings.TrimPrefix(v, filePrefix))
+	}
 	if strings.HasPrefix(a.compose.value(), "/") {
 		if c := a.compose.complete(); len(c) > 1 {
 			a.setNotice(strings.Join(c, " "), false)

@@ -232,10 +232,10 @@ func TestSettingsScrollsAt60x20(t *testing.T) {
 	for range 20 {
 		tm.Send(press(tea.KeyDown))
 	}
-	waitText(t, tm, "↑ more", "Key bindings")
+	waitText(t, tm, "↑ more", "Image preview")
 	v := finalView(t, tm)
 	checkFits(t, v, 60, 20)
-	if !strings.Contains(v, "Key bindings") || !strings.Contains(v, "↑ more") {
+	if !strings.Contains(v, "Image preview") || !strings.Contains(v, "↑ more") {
 		t.Fatalf("the last line is not shown:\n%s", v)
 	}
 }
@@ -249,7 +249,7 @@ func TestGoldenSettings(t *testing.T) {
 			want []string
 		}{
 			// The relay row is filled once the relay list has loaded.
-			{"settings", -1, []string{"Key bindings", "127.0.0.1:1"}},
+			{"settings", -1, []string{"Erase policy", "127.0.0.1:1"}},
 			{"relays", rowRelays, []string{"Add a relay", "127.0.0.1:1"}},
 			{"policy", rowPolicy, []string{"Wrong PINs before erasing"}},
 		} {

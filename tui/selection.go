@@ -48,7 +48,7 @@ func (a *App) selectKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 			}
 			v.render(false)
 			v.scrollToSelected()
-			a.setNotice("↑/↓ select · r reply · /react EMOJI · esc leave", false)
+			a.selectionNotice()
 			return nil, true
 		case key.Matches(msg, k.Leave) && (v.selID != "" || v.reply != ""):
 			v.selID, v.reply = "", ""
@@ -58,14 +58,20 @@ func (a *App) selectKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return nil, false
 	}
+	if cmd, ok := a.fileKey(msg); ok { // files.go
+		return cmd, true
+	}
 	switch {
 	case key.Matches(msg, k.Up):
 		v.moveSelection(-1)
+		a.selectionNotice()
 	case key.Matches(msg, k.Down):
 		if !v.moveSelection(1) {
 			v.selecting, v.selID = false, ""
 			v.render(false)
 			a.setNotice("", false)
+		} else {
+			a.selectionNotice()
 		}
 	case key.Matches(msg, k.Reply):
 		return a.startReply(), true
@@ -78,6 +84,15 @@ func (a *App) selectKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return nil, false
 	}
 	return nil, true
+}
+
+// selectionNotice says what the keys do on the selected message.
+func (a *App) selectionNotice() {
+	if m, ok := a.view.selected(); ok && m.File != nil && !m.Deleted {
+		a.setNotice(fileKeysHint, false)
+		return
+	}
+	a.setNotice("↑/↓ select · r reply · /react EMOJI · esc leave", false)
 }
 
 // moveSelection moves the selection by d messages; it reports false when

@@ -29,6 +29,14 @@ func settingItems(k keyMap) []settingItem {
 	}
 }
 
+// fileSettingItems are the file rows, last in the dialog.
+func fileSettingItems() []settingItem {
+	return []settingItem{
+		{"Auto-download files up to", settingAutoDownload, autoDownloadLabels()},
+		{"Image preview", settingPreview, []string{previewAuto, previewKitty, previewSixel, previewOff}},
+	}
+}
+
 // timerChoices are the disappearing-message timers the settings dialog
 // cycles through, with their labels.
 func timerChoices() []struct {
@@ -118,23 +126,13 @@ type settingRow struct {
 }
 
 // rows are the dialog's lines: the settings of settingItems, the open
-// chat's, then the lines that open a sub-dialog. The duress line never
-// says whether a duress PIN is set: the key file cannot tell, and the
-// screen must look the same in a decoy profile.
+// chat's, the lines that open a sub-dialog, then the file settings. The
+// duress line never says whether a duress PIN is set: the key file cannot
+// tell, and the screen must look the same in a decoy profile.
 func (d *settingsDialog) rows() []settingRow {
 	var rs []settingRow
 	for _, it := range settingItems(d.keys) {
-		cur := valueOr(d.vals[it.key], it.choices[0])
-		rs = append(rs, settingRow{it.label, cur, func() tea.Cmd {
-			next := it.choices[0]
-			for i, c := range it.choices {
-				if c == cur {
-					next = it.choices[(i+1)%len(it.choices)]
-				}
-			}
-			d.vals[it.key] = next
-			return d.set(it.key, next)
-		}})
+		rs = append(rs, d.itemRow(it))
 	}
 	if d.receipt != nil {
 		v := "off"
@@ -175,7 +173,25 @@ func (d *settingsDialog) rows() []settingRow {
 			return func() tea.Msg { return subDialogMsg{r.what} }
 		}})
 	}
+	for _, it := range fileSettingItems() {
+		rs = append(rs, d.itemRow(it))
+	}
 	return rs
+}
+
+// itemRow is the row of a setting with choices: enter stores the next.
+func (d *settingsDialog) itemRow(it settingItem) settingRow {
+	cur := valueOr(d.vals[it.key], it.choices[0])
+	return settingRow{it.label, cur, func() tea.Cmd {
+		next := it.choices[0]
+		for i, c := range it.choices {
+			if c == cur {
+				next = it.choices[(i+1)%len(it.choices)]
+			}
+		}
+		d.vals[it.key] = next
+		return d.set(it.key, next)
+	}}
 }
 
 func (d *settingsDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {

@@ -15,7 +15,7 @@ import (
 )
 
 // Rows of the settings dialog with no chat open (settingItems, then the
-// sub-dialogs).
+// sub-dialogs, then the file settings).
 const (
 	rowChangePIN = 4
 	rowDuress    = 5
@@ -23,6 +23,7 @@ const (
 	rowRelays    = 7
 	rowProxy     = 8
 	rowKeys      = 9
+	rowPreview   = 11
 )
 
 func press(t tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: t} }
@@ -31,7 +32,7 @@ func press(t tea.KeyType) tea.KeyMsg { return tea.KeyMsg{Type: t} }
 func openSettingsRow(t *testing.T, tm *teatest.TestModel, n int) {
 	t.Helper()
 	tm.Send(press(tea.KeyF2))
-	waitText(t, tm, "Settings", "Key bindings")
+	waitText(t, tm, "Settings", "Change PIN")
 	for range n {
 		tm.Send(press(tea.KeyDown))
 	}
@@ -302,7 +303,7 @@ func TestSettingsViewsFit(t *testing.T) {
 		row  int
 		want string
 	}{
-		{"settings", -1, "Key bindings"},
+		{"settings", -1, "SOCKS5 proxy"},
 		{"help", -2, "↓ more"},
 		{"pin", rowChangePIN, "current PIN"},
 		{"duress", rowDuress, "then opens an empty profile"},

@@ -66,6 +66,9 @@ type Config struct {
 	// Tick is how often countdowns and the auto-lock are checked (1 s
 	// when zero).
 	Tick time.Duration
+	// Getenv reads the environment (os.Getenv when nil): the image
+	// preview picks its graphics protocol from it.
+	Getenv func(string) string
 }
 
 // Tuning.
@@ -89,4 +92,8 @@ const (
 	// settingKeyPrefix + an action's name holds the key it is bound to
 	// ("ctrl+o"); unset means its default (keys.go remapActions).
 	settingKeyPrefix = "tui.key."
+	settingPreview   = "tui.preview" // auto (default) | kitty | sixel | off
+	// settingAutoDownload is the engine's auto-download limit as the
+	// settings dialog shows it; it is no stored string (files.go).
+	settingAutoDownload = "files.auto"
 )

@@ -145,6 +145,23 @@ func (a *App) onMainMsg(msg tea.Msg) tea.Cmd {
 		return nil
 	case lastChatMsg:
 		return a.onLastChat(msg)
+	case pathDoneMsg:
+		return a.onPathDone(msg)
+	case imageSizeMsg:
+		a.onImageSize(msg)
+		return nil
+	case previewMsg:
+		return a.onPreview(msg)
+	case previewDoneMsg:
+		if msg.err != nil {
+			a.setNotice("the preview failed: "+msg.err.Error(), true)
+		}
+		return nil
+	case saveDoneMsg:
+		if _, ok := a.dlg.(*saveDialog); ok {
+			a.closeDialog()
+		}
+		return a.onDone(msg.done)
 	}
 	return a.forward(msg)
 }
@@ -202,10 +219,12 @@ func (a *App) onMessages(msg messagesMsg) tea.Cmd {
 		a.setNotice(userErr(msg.err), true)
 		return nil
 	}
+	var probe tea.Cmd
 	if msg.chat == a.view.chat.ID {
 		a.view.set(a.view.chat, msg.msgs)
+		probe = a.syncTransfers()
 	}
-	return loadChats(a.sess.Engine)
+	return tea.Batch(loadChats(a.sess.Engine), probe)
 }
 
 // onInvite shows a new invite key with its QR code and opens its chat.
