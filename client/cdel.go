@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 
@@ -11,9 +12,9 @@ import (
 )
 
 // A "cdel" task deletes a file's chunks from a relay (spec/client.md
-// §8.5): Key is the file's delete root D, Payload the chunks' IDs (24
-// bytes each). Neither reveals the content; IDs derive from the file
-// secret, which the task does not keep.
+// §8.5): Key is the file's delete root D, Payload its ID root N and its
+// chunk count (4 bytes). Neither root reveals the content or a read
+// capability; the task does not keep the file secret.
 
 // cdelTask returns the task that deletes fm's chunks on fm.Relay.
 func cdelTask(fm *fileMeta, chat string) (task, bool) {
@@ -24,14 +25,10 @@ func cdelTask(fm *fileMeta, chat string) (task, bool) {
 	keys := crypto.NewFileKeys(&s)
 	defer keys.Wipe()
 	s.Wipe()
-	d := keys.DeleteRoot()
-	ids := make([]byte, 0, int(fm.Chunks)*crypto.IDSize)
-	for i := range fm.Chunks {
-		id := keys.ChunkID(i)
-		ids = append(ids, id[:]...)
-	}
+	d, nr := keys.DeleteRoot(), keys.IDRoot()
+	payload := binary.BigEndian.AppendUint32(nr[:], fm.Chunks)
 	h := crypto.CapHash(&d)
-	return task{Kind: "cdel", Relay: fm.Relay, ID: h[:crypto.IDSize], Key: d[:], Payload: ids, Chat: chat}, true
+	return task{Kind: "cdel", Relay: fm.Relay, ID: h[:crypto.IDSize], Key: d[:], Payload: payload, Chat: chat}, true
 }
 
 // fileTasks returns the cdel tasks of every file of chat whose chunks we
@@ -82,24 +79,27 @@ func messageFileTask(tx *vault.Tx, m *vault.Message, group bool) (task, bool) {
 // runCDel deletes a file's chunks, xferInFlight at a time. AUTH (already
 // gone, never stored) counts as done.
 func (e *Engine) runCDel(ctx context.Context, t *task) error {
-	if len(t.Key) != 32 || len(t.Payload)%crypto.IDSize != 0 {
+	if len(t.Key) != 32 || len(t.Payload) != 32+4 {
 		return &wire.Error{Code: wire.CodeMalformed}
 	}
-	var d [32]byte
+	n := binary.BigEndian.Uint32(t.Payload[32:])
+	if n == 0 || n > crypto.MaxFileChunks {
+		return &wire.Error{Code: wire.CodeMalformed}
+	}
+	var d, nr [32]byte
 	copy(d[:], t.Key)
+	copy(nr[:], t.Payload[:32])
 	defer clear(d[:])
 	xc, err := e.xferConn(ctx, t.Relay, t.Chat)
 	if err != nil {
 		return err
 	}
-	n := uint32(len(t.Payload) / crypto.IDSize)
 	sem := make(chan struct{}, xferInFlight)
 	var mu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
 	for i := range n {
-		var id crypto.ID
-		copy(id[:], t.Payload[int(i)*crypto.IDSize:])
+		id := crypto.FileChunkID(&nr, i)
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()

@@ -35,6 +35,7 @@ const (
 	fileKeyLabel    = "veil-file/v1/key"
 	fileDeleteLabel = "veil-file/v1/delete"
 	fileOrderLabel  = "veil-file/v1/order"
+	fileIDsLabel    = "veil-file/v1/ids"
 	fileIDLabel     = "veil-file/v1/id"
 	fileReadLabel   = "veil-file/v1/read"
 	fileDelLabel    = "veil-file/v1/del"
@@ -97,10 +98,11 @@ func NewFileSecret() (FileSecret, error) {
 // FileKeys is the key schedule of one file (spec/files.md §3.1). It holds a
 // copy of the secret; Wipe it when done.
 type FileKeys struct {
-	s FileSecret // per-chunk IDs and read caps derive from S
+	s FileSecret // per-chunk read caps derive from S
 	k SymKey     // STREAM key K
 	d [KeySize]byte
 	o [KeySize]byte
+	n [KeySize]byte // ID root N: per-chunk IDs derive from it
 }
 
 // String redacts the keys.
@@ -109,12 +111,13 @@ func (*FileKeys) String() string { return "FileKeys(redacted)" }
 // GoString redacts the keys for %#v.
 func (k *FileKeys) GoString() string { return k.String() }
 
-// NewFileKeys derives K, D and O from s.
+// NewFileKeys derives K, D, O and N from s.
 func NewFileKeys(s *FileSecret) *FileKeys {
 	k := &FileKeys{s: *s}
 	HKDF(k.k[:], s[:], nil, fileKeyLabel)
 	HKDF(k.d[:], s[:], nil, fileDeleteLabel)
 	HKDF(k.o[:], s[:], nil, fileOrderLabel)
+	HKDF(k.n[:], s[:], nil, fileIDsLabel)
 	return k
 }
 
@@ -124,6 +127,7 @@ func (k *FileKeys) Wipe() {
 	k.k.Wipe()
 	clear(k.d[:])
 	clear(k.o[:])
+	clear(k.n[:])
 }
 
 // chunkInfo returns label || be32(i), the HKDF info of a per-chunk value.
@@ -133,18 +137,19 @@ func chunkInfo(label string, i uint32) string {
 	return label + string(b[:])
 }
 
-// ChunkID returns chunk i's relay ID: HKDF(S, ∅, "veil-file/v1/id" ||
+// ChunkID returns chunk i's relay ID: HKDF(N, ∅, "veil-file/v1/id" ||
 // be32(i)), first 24 bytes. IDs of different chunks are unlinkable.
-func (k *FileKeys) ChunkID(i uint32) ID {
-	var id ID
-	HKDF(id[:], k.s[:], nil, chunkInfo(fileIDLabel, i))
-	return id
-}
+func (k *FileKeys) ChunkID(i uint32) ID { return FileChunkID(&k.n, i) }
 
-// FileChunkID is ChunkID without building the whole key schedule.
-func FileChunkID(s *FileSecret, i uint32) ID {
+// IDRoot returns N, from which every chunk's relay ID derives
+// (FileChunkID). With D it is all a deletion needs; it reveals neither
+// the content nor any read capability.
+func (k *FileKeys) IDRoot() [32]byte { return k.n }
+
+// FileChunkID returns chunk i's relay ID from the ID root n.
+func FileChunkID(n *[32]byte, i uint32) ID {
 	var id ID
-	HKDF(id[:], s[:], nil, chunkInfo(fileIDLabel, i))
+	HKDF(id[:], n[:], nil, chunkInfo(fileIDLabel, i))
 	return id
 }
 

@@ -160,9 +160,10 @@ func TestFileDerivations(t *testing.T) {
 	add("D", d[:])
 	add("K", k.k[:])
 	add("O", k.o[:])
+	add("N", k.n[:])
 	for i := uint32(0); i < 64; i++ {
 		id := k.ChunkID(i)
-		if id != FileChunkID(&k.s, i) {
+		if nr := k.IDRoot(); id != FileChunkID(&nr, i) {
 			t.Fatal("FileChunkID differs from ChunkID")
 		}
 		rc, dc := k.ReadCap(i), k.DeleteCap(i)

@@ -21,6 +21,7 @@ func TestFileVectors(t *testing.T) {
 	var doc struct {
 		Secret, Key, Order string
 		Delete             string `json:"delete_root"`
+		IDRoot             string `json:"id_root"`
 		OrderSeed          string `json:"order_seed"`
 		Chunks             []struct {
 			Index      uint32
@@ -72,6 +73,8 @@ func TestFileVectors(t *testing.T) {
 	eq("K", k.k[:], doc.Key)
 	d := k.DeleteRoot()
 	eq("D", d[:], doc.Delete)
+	nr := k.IDRoot()
+	eq("N", nr[:], doc.IDRoot)
 	eq("O", k.o[:], doc.OrderSeed)
 	if len(doc.Chunks) == 0 || len(doc.Sealed) != 3 || len(doc.Counts) == 0 {
 		t.Fatal("vector file is missing entries")

@@ -41,6 +41,7 @@ type Doc struct {
 	Key     string  `json:"key"`         // K
 	Delete  string  `json:"delete_root"` // D
 	Order   string  `json:"order_seed"`  // O
+	IDRoot  string  `json:"id_root"`     // N
 	Chunks  []Chunk `json:"chunks"`
 	// N is the chunk count the sealed chunks belong to.
 	N uint32 `json:"n"`
@@ -144,12 +145,13 @@ func Generate() ([]byte, error) {
 	h := hex.EncodeToString
 	s := fill(32, 0x20)
 	k, d, o := kdf(s, "veil-file/v1/key"), kdf(s, "veil-file/v1/delete"), kdf(s, "veil-file/v1/order")
+	n := kdf(s, "veil-file/v1/ids")
 	doc := Doc{
 		Comment: "veil file chunks, spec/files.md §3 and §5.1; built by internal/gen/filevectors from the labels and nonce layout; bytes in hex",
-		Secret:  h(s), Key: h(k), Delete: h(d), Order: h(o), N: 5,
+		Secret:  h(s), Key: h(k), Delete: h(d), Order: h(o), IDRoot: h(n), N: 5,
 	}
 	for _, i := range []uint32{0, 1, 2, 65535} {
-		id := kdf(s, "veil-file/v1/id"+be32(i))[:crypto.IDSize]
+		id := kdf(n, "veil-file/v1/id"+be32(i))[:crypto.IDSize]
 		rc, dc := kdf(s, "veil-file/v1/read"+be32(i)), kdf(d, "veil-file/v1/del"+be32(i))
 		rh, dh := sha256.Sum256(rc), sha256.Sum256(dc)
 		doc.Chunks = append(doc.Chunks, Chunk{Index: i, ID: h(id), ReadCap: h(rc), DeleteCap: h(dc), ReadHash: h(rh[:]), DeleteHash: h(dh[:])})
