@@ -289,7 +289,7 @@ func TestFileResumeAfterLostConnection(t *testing.T) {
 		t.Skip("the upload ended before the relay restarted")
 	}
 	a.waitState(t, id, FileSent)
-	if got := countType(rec, wire.TypeCPUT); got > int(n)+2*xferInFlight+xferCheckpoint {
+	if got := countType(rec, wire.TypeCPUT); got > int(n)+xferInFlight+xferCheckpoint {
 		t.Fatalf("%d CPUTs for %d chunks: the resume started over", got, n)
 	}
 	a.kickOutbox()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"veil/crypto"
@@ -168,6 +169,12 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	var first error
 	positions := make(chan uint32)
 	acked := make(chan uint32, xferInFlight)
+	// Positions are handed out at most xferInFlight past the watermark, so
+	// one slow chunk cannot let the others run ahead: a kill repeats at
+	// most a checkpoint interval plus that window.
+	var water atomic.Uint32
+	water.Store(wm.water)
+	moved := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	workers := int(min(uint32(xferInFlight), max(n-wm.water, 1)))
 	for range workers {
@@ -193,6 +200,13 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	go func() {
 		defer close(positions)
 		for pos := wm.water; pos < n; pos++ {
+			for pos >= water.Load()+xferInFlight {
+				select {
+				case <-moved:
+				case <-ctx.Done():
+					return
+				}
+			}
 			select {
 			case positions <- pos:
 			case <-ctx.Done():
@@ -204,6 +218,11 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	var cerr error
 	for pos := range acked {
 		wm.mark(pos)
+		water.Store(wm.water)
+		select {
+		case moved <- struct{}{}:
+		default:
+		}
 		if cerr == nil {
 			if cerr = p.report(ctx, wm.count, wm.water, false); cerr != nil {
 				cancel()
