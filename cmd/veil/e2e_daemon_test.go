@@ -29,7 +29,7 @@ type daemonProc struct {
 }
 
 // runDaemon starts p's daemon and waits until it answers unlocked.
-func runDaemon(t *testing.T, p *profile, args ...string) *daemonProc {
+func runDaemon(t testing.TB, p *profile, args ...string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{p: p, done: make(chan error, 1)}
 	d.cmd = exec.Command(veilBin, append([]string{"--home", p.home, "--pin-file", p.pin, "daemon"}, args...)...)

@@ -45,7 +45,7 @@ type fileJSON struct {
 
 // writeRandomFile writes size bytes from a seeded generator to path and
 // returns their SHA-256.
-func writeRandomFile(t *testing.T, path string, size int64, seed uint64) [32]byte {
+func writeRandomFile(t testing.TB, path string, size int64, seed uint64) [32]byte {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -60,7 +60,7 @@ func writeRandomFile(t *testing.T, path string, size int64, seed uint64) [32]byt
 	return [32]byte(h.Sum(nil))
 }
 
-func sha256File(t *testing.T, path string) [32]byte {
+func sha256File(t testing.TB, path string) [32]byte {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

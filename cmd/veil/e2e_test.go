@@ -157,14 +157,14 @@ func (r *testRelay) stop() {
 
 // profile is one user's home directory.
 type profile struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 	pin  string
 	bin  string   // the veil binary; veilBin when empty
 	env  []string // more environment for every command
 }
 
-func newProfile(t *testing.T, relayAddr string, extra ...string) *profile {
+func newProfile(t testing.TB, relayAddr string, extra ...string) *profile {
 	t.Helper()
 	p := &profile{t: t, home: t.TempDir()}
 	p.pin = filepath.Join(p.home, "..", filepath.Base(p.home)+".pin")
@@ -248,7 +248,7 @@ func (p *profile) watch(count int, timeout time.Duration) []jsonEvent {
 	return parseEvents(p.t, out)
 }
 
-func parseEvents(t *testing.T, out string) []jsonEvent {
+func parseEvents(t testing.TB, out string) []jsonEvent {
 	t.Helper()
 	var evs []jsonEvent
 	for _, line := range strings.Split(out, "\n") {
@@ -318,7 +318,7 @@ func (p *profile) chatIDs() []string {
 
 // connect makes a chat between a (inviter) and b (joiner) and returns the
 // chat IDs on each side; a has received b's first message.
-func connect(t *testing.T, a, b *profile, inviteArgs ...string) (string, string) {
+func connect(t testing.TB, a, b *profile, inviteArgs ...string) (string, string) {
 	t.Helper()
 	key := a.ok(append([]string{"invite", "--as", "ana"}, inviteArgs...)...)
 	bChat := b.ok("join", key, "--as", "ben")

@@ -42,7 +42,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +60,7 @@ type metricsRelay struct {
 	stdout, stderr lockedBuffer
 }
 
-func startMetricsRelay(t *testing.T) *metricsRelay {
+func startMetricsRelay(t testing.TB) *metricsRelay {
 	t.Helper()
 	r := &metricsRelay{port: freePort(t), mport: freePort(t)}
 	r.cmd = exec.Command(relayBin, "serve", "--data", t.TempDir(), "--listen", fmt.Sprintf("127.0.0.1:%d", r.port),
