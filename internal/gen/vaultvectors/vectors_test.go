@@ -3,40 +3,17 @@ package vaultvectors
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite "+File)
+	"veil/internal/gen/vectorfile"
+)
 
 // TestVectors regenerates the vectors from their seeds and checks them
 // byte for byte against the committed file (or rewrites it with -update).
-func TestVectors(t *testing.T) {
-	got, err := Generate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("..", "..", "..", filepath.FromSlash(File))
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from what the generator produces (run with -update after a deliberate change)", File)
-	}
-	again, err := Generate()
-	if err != nil || !bytes.Equal(again, got) {
-		t.Fatal("the generator is not deterministic")
-	}
-}
+func TestVectors(t *testing.T) { vectorfile.Check(t, File, Generate) }
 
 // TestVectorNumbersAreExact checks every vector file under spec/vectors,
 // not only this generator's: a JSON number must be an integer that a
