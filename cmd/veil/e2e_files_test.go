@@ -371,10 +371,17 @@ func TestE2EFileResumeAfterKill(t *testing.T) {
 	}
 }
 
-// TestE2EFileBurnDuringDownload: the sender burns the chat while the
-// receiver downloads; the download stops with an error, nothing of the
-// file stays on the receiver's disk, and the relay's chunks are deleted.
+// TestE2EFileBurnDuringDownload: the sender, or the receiver itself
+// (through its daemon, which runs the download), burns the chat while
+// the receiver downloads; the download stops with an error, nothing of
+// the file stays on either disk, and the relay's chunks are deleted.
 func TestE2EFileBurnDuringDownload(t *testing.T) {
+	for _, who := range []string{"sender", "receiver"} {
+		t.Run(who, func(t *testing.T) { testFileBurnDuringDownload(t, who == "receiver") })
+	}
+}
+
+func testFileBurnDuringDownload(t *testing.T, receiverBurns bool) {
 	size := int64(60_000_000)
 	if testing.Short() {
 		size = 20_000_000
@@ -388,6 +395,9 @@ func TestE2EFileBurnDuringDownload(t *testing.T) {
 	ben.okFor(10*time.Minute, "send", bChat, "--file", src)
 	n := counter(r.metrics(t), "veil_relay_chunks_stored_total")
 	f := ana.awaitFile(aChat, 2*time.Minute, "offered")
+	if receiverBurns {
+		runDaemon(t, ana)
+	}
 
 	out := filepath.Join(t.TempDir(), "never.bin")
 	save := ana.command(context.Background(), "save", aChat, f.ID, "--out", out)
@@ -405,7 +415,11 @@ func TestE2EFileBurnDuringDownload(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	ben.ok("burn", bChat, "--yes")
+	if receiverBurns {
+		ana.ok("burn", aChat, "--yes")
+	} else {
+		ben.ok("burn", bChat, "--yes")
+	}
 	select {
 	case err := <-ended:
 		if err == nil || !strings.Contains(saveOut.String(), "the chat is gone") {
@@ -425,8 +439,13 @@ func TestE2EFileBurnDuringDownload(t *testing.T) {
 	if b := blobs(t, ana.home); len(b) != 0 {
 		t.Fatalf("blobs left after the burn: %v", b)
 	}
-	if b := blobs(t, ben.home); len(b) != 0 {
-		t.Fatalf("the sender's blobs left after the burn: %v", b)
+	// The sender drops its copy once it has the burn (its own, or the
+	// receiver's when it next runs).
+	for deadline := time.Now().Add(time.Minute); len(blobs(t, ben.home)) != 0; {
+		if !receiverBurns || time.Now().After(deadline) {
+			t.Fatalf("the sender's blobs left after the burn: %v", blobs(t, ben.home))
+		}
+		ben.okFor(time.Minute, "watch", "--timeout", "2s")
 	}
 	// The chunks go from the relay: the burn's delete tasks run.
 	deadline := time.Now().Add(time.Minute)
