@@ -1,0 +1,38 @@
+package client
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// spec/api.md file.save: "never following a symbolic link ... with force,
+// out is replaced (a link, not its target)". An out that is a link to a
+// directory is followed: the file is written inside the link's target.
+func TestRev2SaveFollowsLinkToDirectory(t *testing.T) {
+	ctx := context.Background()
+	ana, ben, chat := pair(t, nil, nil)
+	pump(t, ben, ana, chat)
+	src, _ := writeTestFile(t, t.TempDir(), "report.pdf", 1000)
+	id, err := ana.SendFile(ctx, chat, src, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	elsewhere := filepath.Join(dir, "elsewhere")
+	if err := os.Mkdir(elsewhere, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "out")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ana.SaveFile(ctx, chat, id, link, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, lerr := os.Lstat(link); lerr != nil || fi.Mode()&os.ModeSymlink != 0 {
+		t.Fatalf("force did not replace the link %s; the file went to %s (through the link)", link, got)
+	}
+}
