@@ -77,7 +77,7 @@ func TestRev2QueuedFileRequeuedAsText(t *testing.T) {
 	pump(t, ana, ben, chat)
 	copyA, _ := restoredCopy(t, ana, evR)
 	uploadedFile(t, ben, chat, "report.pdf") // queued, not yet delivered
-	pump(t, copyA, ben, chat)                 // the offer: ben requeues his outbox
+	pump(t, copyA, ben, chat)                // the offer: ben requeues his outbox
 	pump(t, ben, copyA, chat)
 	ms, err := copyA.Messages(ctx, chat, 0)
 	if err != nil {
