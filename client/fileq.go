@@ -60,12 +60,21 @@ func (e *Engine) uploaded(ctx context.Context, j *fileJob) error {
 				return err
 			}
 			fm, _ := fileOf(&m)
-			env := &format.Envelope{Type: format.EnvFile, ID: w, TTL: fm.TTL, File: d}
-			if err := e.queue(tx, s.sess, t.Chat, t.Message, env); err != nil {
+			if err := finish(tx, &m); err != nil {
 				return err
 			}
-			return finish(tx, &m)
+			// A chat restarting its session holds the descriptor as it
+			// holds a text (spec/client.md §13.2); an out-of-date copy
+			// sends nothing.
+			if held, err := holdMessage(tx, t.Chat, &m); err != nil || held {
+				return err
+			}
+			env := &format.Envelope{Type: format.EnvFile, ID: w, TTL: fm.TTL, File: d}
+			return e.queue(tx, s.sess, t.Chat, t.Message, env)
 		})
+		if errors.Is(err, ErrOutdated) {
+			return failedf("this copy of the profile is out of date and can no longer send in the chat")
+		}
 		if err != nil {
 			return err
 		}

@@ -65,6 +65,16 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		if chat, err = resolveChat(tx, ref); err != nil {
 			return err
 		}
+		if chat.Kind != vault.ChatGroup {
+			// An out-of-date copy sends nothing (spec/client.md §13.5).
+			meta, err := getMeta(tx, chat.ID)
+			if err != nil {
+				return err
+			}
+			if meta.Outdated {
+				return ErrOutdated
+			}
+		}
 		if chat.Kind == vault.ChatGroup {
 			_, grp, err := groupOf(tx, ref)
 			if err != nil {
