@@ -18,6 +18,7 @@ const (
 	xferEventEvery   = 250 * time.Millisecond // at most 4 progress events a second
 	xferRetryEvery   = 5 * time.Second        // how often Run looks for transfers to resume
 	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
+	xferMaxRunning   = 4                      // transfers Run's loop runs at once; the others wait their turn
 	settingAutoFetch = "files/auto"
 )
 
@@ -106,6 +107,12 @@ func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
 		if !force && t.NextTry.After(now) {
 			continue
 		}
+		e.xfers.mu.Lock()
+		full := len(e.xfers.m) >= xferMaxRunning && e.xfers.m[t.ID] == nil
+		e.xfers.mu.Unlock()
+		if full {
+			return // the next kick or tick starts the rest
+		}
 		e.startTransfer(ctx, t)
 	}
 }
@@ -136,6 +143,7 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		delete(e.xfers.m, t.ID)
 		e.xfers.mu.Unlock()
 		close(x.done)
+		e.kickTransfers() // one waiting may start
 	}()
 	return x
 }
