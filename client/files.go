@@ -433,6 +433,23 @@ func (e *Engine) fileEnd(ctx context.Context, chat, msgID string, fm *fileMeta, 
 	return nil
 }
 
+// SaveTarget is the path SaveFile writes for out and a file named name:
+// out/NAME when out is a directory — itself, never a link to one — with
+// a NAME that would be hidden, an option or no name replaced by "file";
+// out otherwise. A caller checking the target first uses this, and passes
+// out as the user gave it.
+func SaveTarget(out, name string) string {
+	st, err := os.Lstat(out)
+	if err != nil || !st.IsDir() {
+		return out
+	}
+	n := filepath.Base(name)
+	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") {
+		n = "file"
+	}
+	return filepath.Join(out, n)
+}
+
 // saveFile is SaveFile.
 func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force bool) (string, int64, error) {
 	r, _, name, err := e.plainReader(ctx, ref, msgID)
@@ -440,9 +457,7 @@ func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force boo
 		return "", 0, err
 	}
 	defer r.Close()
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		out = filepath.Join(out, name)
-	}
+	out = SaveTarget(out, name)
 	var n int64
 	err = vault.WritePlain(out, force, func(w io.Writer) error {
 		var err error

@@ -83,7 +83,8 @@ func (e *Engine) FetchFile(ctx context.Context, chat, msgID string) error {
 	return e.fetchFile(ctx, chat, msgID)
 }
 
-// SaveFile writes a ready file to out (a directory means out/NAME) and
+// SaveFile writes a ready file to out (a directory, never a link to one,
+// means out/NAME: SaveTarget) and
 // returns the path written and its size. Without force an existing out is
 // refused with vault.ErrExists; a file not ready with ErrFileNotReady.
 func (e *Engine) SaveFile(ctx context.Context, chat, msgID, out string, force bool) (string, int64, error) {

@@ -7,10 +7,9 @@ import (
 	"testing"
 )
 
-// spec/api.md file.save: "never following a symbolic link ... with force,
-// out is replaced (a link, not its target)". An out that is a link to a
-// directory is followed: the file is written inside the link's target.
-func TestRev2SaveFollowsLinkToDirectory(t *testing.T) {
+// An out that is a link to a directory is the link itself, never the
+// directory (spec/api.md file.save): with force the link is replaced.
+func TestSaveReplacesLinkToDirectory(t *testing.T) {
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -138,10 +138,7 @@ func fileSaveMethod(ctx context.Context, eng *client.Engine, p *fileSaveParams) 
 		return nil, notReady(f)
 	}
 	if !p.Force {
-		target := p.Out
-		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			target = filepath.Join(target, f.Name) // where the engine writes
-		}
+		target := client.SaveTarget(p.Out, f.Name) // where the engine writes
 		if _, err := os.Lstat(target); err == nil {
 			return nil, existsError(target, fs.ErrExist)
 		}

@@ -7,7 +7,6 @@ import (
 	"image"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -283,18 +282,18 @@ func saveCmd(fe fileEngine, chat, msg, name, typed string, force bool) tea.Cmd {
 		if err != nil {
 			return saveDoneMsg{doneMsg{err: err}}
 		}
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, name) // what was confirmed is this file, not the directory
-		}
-		if _, err := os.Lstat(p); err == nil && !force {
-			return saveCheckMsg{typed: typed, path: p}
+		// What is confirmed is the file the engine writes (in a
+		// directory, NAME in it); the engine is given the path typed.
+		target := client.SaveTarget(p, name)
+		if _, err := os.Lstat(target); err == nil && !force {
+			return saveCheckMsg{typed: typed, path: target}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
 		out, n, err := fe.SaveFile(ctx, chat, msg, p, force)
 		if err != nil {
-			if _, serr := os.Lstat(p); serr == nil && !force {
-				return saveCheckMsg{typed: typed, path: p} // it appeared meanwhile
+			if _, serr := os.Lstat(target); serr == nil && !force {
+				return saveCheckMsg{typed: typed, path: target} // it appeared meanwhile
 			}
 			return saveDoneMsg{doneMsg{err: err}}
 		}
