@@ -53,6 +53,7 @@ type transfers struct {
 // xfer is one running transfer.
 type xfer struct {
 	chat, msg string
+	up        bool
 	cancel    context.CancelFunc
 	done      chan struct{}
 	err       error
@@ -128,7 +129,7 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		return x
 	}
 	xctx, cancel := context.WithCancel(ctx)
-	x := &xfer{chat: t.Chat, msg: t.Message, cancel: cancel, done: make(chan struct{})}
+	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, done: make(chan struct{})}
 	e.xfers.m[t.ID] = x
 	go func() {
 		defer cancel()
@@ -153,6 +154,15 @@ func (e *Engine) runningXfer(chat, msg string) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	return e.xfers.m[transferID(chat, msg)]
+}
+
+// stopTransfer stops the running transfer of a message, if any, and
+// waits for it to end.
+func (e *Engine) stopTransfer(chat, msg string) {
+	if x := e.runningXfer(chat, msg); x != nil {
+		x.cancel()
+		<-x.done
+	}
 }
 
 // cancelTransfers cancels the running transfers of chat without waiting.

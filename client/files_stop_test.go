@@ -1,0 +1,92 @@
+package client
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"veil/relay/relaytest"
+	"veil/relay/wire"
+	"veil/vault"
+)
+
+// startedUpload sends a large file from a and returns once its first
+// chunk is on the relay.
+func startedUpload(t *testing.T, a *live, rec *relaytest.Recorder, chat string, ttl time.Duration) string {
+	t.Helper()
+	path, _ := writeTestFile(t, t.TempDir(), "huge.bin", 16_000_000)
+	id, err := a.SendFile(context.Background(), chat, path, SendFileOptions{TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for countType(rec, wire.TypeCPUT) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	return id
+}
+
+// waitCDEL waits for a's first chunk deletion on the relay.
+func waitCDEL(t *testing.T, a *live, rec *relaytest.Recorder) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for countType(rec, wire.TypeCDEL) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no CDEL for the stopped upload")
+		}
+		a.kickOutbox()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Deleting a file for everyone while it uploads stops the upload at once,
+// deletes what it stored, and sends the peer no DELETE for a descriptor
+// it never had (spec/client.md §8.5).
+func TestFileDeleteDuringUpload(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, _, aChat, _ := oneShotPair(t, r.Address.String())
+	id := startedUpload(t, a, rec, aChat, 0)
+	before := len(outbox(t, a.Engine))
+	if err := a.Delete(ctx, aChat, id); err != nil {
+		t.Fatal(err)
+	}
+	if a.runningXfer(aChat, id) != nil {
+		t.Fatal("the upload runs on after its message was deleted")
+	}
+	if got := len(outbox(t, a.Engine)); got > before {
+		t.Fatalf("a DELETE was queued for a file the peer was never offered: %d outbox items, had %d", got, before)
+	}
+	waitCDEL(t, a, rec)
+}
+
+// A file whose timer runs out while it uploads is stopped by the sweep,
+// and what it stored is deleted.
+func TestFileExpiredDuringUpload(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, _, aChat, _ := oneShotPair(t, r.Address.String())
+	id := startedUpload(t, a, rec, aChat, time.Hour)
+	err := a.v.Update(ctx, func(tx *vault.Tx) error { // the timer runs out now
+		m, err := tx.Message(aChat, id)
+		if err != nil {
+			return err
+		}
+		m.Expires = time.Now().Add(-time.Second)
+		return tx.PutMessage(&m)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.runningXfer(aChat, id) == nil {
+		t.Skip("the upload ended first")
+	}
+	if err := a.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a.runningXfer(aChat, id) != nil {
+		t.Fatal("the upload runs on after its message expired")
+	}
+	waitCDEL(t, a, rec)
+}
