@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/relay/conn"
@@ -108,6 +109,16 @@ func (e *Engine) uploaded(ctx context.Context, j *fileJob) error {
 		g.out[len(g.out)-1].Msg = t.Message
 		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
 			return err
+		}
+		if fm.TTL > 0 {
+			// Every member's copy is gone a timer after the descriptor
+			// goes out (spec/client.md §8.5).
+			if tk, ok := cdelTask(fm, t.Chat); ok {
+				tk.NotBefore = e.now().Add(time.Duration(fm.TTL) * time.Second)
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
 		}
 		return finish(tx, &m)
 	})

@@ -157,15 +157,6 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		if err := tx.PutTransfer(vault.Transfer{ID: tid, Chat: chat.ID, Message: id, Up: true}); err != nil {
 			return err
 		}
-		if chat.Kind == vault.ChatGroup && ttl > 0 {
-			// Every member's copy is gone by then (spec/client.md §8.5).
-			if tk, ok := cdelTask(fm, chat.ID); ok {
-				tk.NotBefore = now.Add(ttl)
-				if err := addTasks(tx, tk); err != nil {
-					return err
-				}
-			}
-		}
 		c.LastActive = now
 		return tx.PutChat(&c)
 	})

@@ -90,3 +90,40 @@ func TestFileExpiredDuringUpload(t *testing.T) {
 	}
 	waitCDEL(t, a, rec)
 }
+
+// A group file's timed chunk deletion counts from the end of its upload,
+// when members can first read it, not from SendFile (spec/client.md §8.5).
+func TestFileGroupTimerFromUpload(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "brief.bin", 16_000_000)
+	id, err := es[0].SendFile(ctx, chats[0], path, SendFileOptions{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdels := func() []task {
+		var out []task
+		_ = es[0].v.View(ctx, func(tx *vault.Tx) error {
+			ts, err := getTasks(tx)
+			for _, tk := range ts {
+				if tk.Kind == "cdel" {
+					out = append(out, tk)
+				}
+			}
+			return err
+		})
+		return out
+	}
+	if fi := fileState(t, es[0], chats[0], id); fi.State != FileSent {
+		if n := len(cdels()); n != 0 {
+			t.Fatalf("%d cdel tasks before the upload ended", n)
+		}
+	}
+	if err := es[0].WaitTransfer(ctx, chats[0], id); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cdels()); n != 1 {
+		t.Fatalf("%d cdel tasks after the upload, want 1", n)
+	}
+}
