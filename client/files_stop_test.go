@@ -127,3 +127,47 @@ func TestFileGroupTimerFromUpload(t *testing.T) {
 		t.Fatalf("%d cdel tasks after the upload, want 1", n)
 	}
 }
+
+// A member removed from a group while it uploads stops the upload, fails
+// the file and deletes what it stored (spec/client.md §8.5).
+func TestFileUploadStopsOnRemoval(t *testing.T) {
+	ctx := context.Background()
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "big.bin", 16_000_000)
+	id, err := es[1].SendFile(ctx, chats[1], path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- es[1].WaitTransfer(ctx, chats[1], id) }()
+	for countType(rec, wire.TypeCPUT) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := es[0].GroupRemove(ctx, chats[0], "ben"); err != nil {
+		t.Fatal(err)
+	}
+	_ = es[1].GroupSync(ctx)
+	if err := <-done; err == nil {
+		if fi := fileState(t, es[1], chats[1], id); fi.State == FileSent {
+			t.Skip("the upload ended before the removal")
+		}
+	}
+	if fi := fileState(t, es[1], chats[1], id); fi.State != FileFailed {
+		t.Fatalf("the upload of a removed member: %+v", fi)
+	}
+	var n int
+	_ = es[1].v.View(ctx, func(tx *vault.Tx) error {
+		ts, err := getTasks(tx)
+		for _, tk := range ts {
+			if tk.Kind == "cdel" {
+				n++
+			}
+		}
+		return err
+	})
+	if n != 1 {
+		t.Fatalf("%d cdel tasks after the removal, want 1", n)
+	}
+}

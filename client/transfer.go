@@ -165,6 +165,17 @@ func (e *Engine) stopTransfer(chat, msg string) {
 	}
 }
 
+// cancelUploads cancels the running uploads of chat without waiting.
+func (e *Engine) cancelUploads(chat string) {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	for _, x := range e.xfers.m {
+		if x.chat == chat && x.up {
+			x.cancel()
+		}
+	}
+}
+
 // cancelTransfers cancels the running transfers of chat without waiting.
 func (e *Engine) cancelTransfers(chat string) {
 	e.xfers.mu.Lock()
