@@ -171,3 +171,21 @@ func TestFileUploadStopsOnRemoval(t *testing.T) {
 		t.Fatalf("%d cdel tasks after the removal, want 1", n)
 	}
 }
+
+// Closing the engine stops its transfers and waits for them: nothing
+// holds a file's keys or blob once the vault is locked.
+func TestCloseStopsTransfers(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, _, aChat, _ := oneShotPair(t, r.Address.String())
+	id := startedUpload(t, a, rec, aChat, 0)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a.runningXfer(aChat, id) != nil {
+		t.Fatal("an upload runs on after Close")
+	}
+	if x := a.startTransfer(context.Background(), vault.Transfer{ID: transferID(aChat, id), Chat: aChat, Message: id, Up: true}); x.err == nil {
+		t.Fatal("a transfer started after Close")
+	}
+}

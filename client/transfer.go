@@ -48,6 +48,24 @@ type transfers struct {
 	m      map[string]*xfer
 	runCtx context.Context // Run's, while the transfer loop runs
 	kick   chan struct{}
+	closed bool // the engine is closing: no transfer starts
+}
+
+// errEngineClosed ends what waits for a transfer of a closed engine.
+var errEngineClosed = errors.New("client: the engine is closed")
+
+// closeTransfers stops every transfer from starting and cancels the
+// running ones, which it returns for the caller to wait for.
+func (e *Engine) closeTransfers() []*xfer {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	e.xfers.closed = true
+	var xs []*xfer
+	for _, x := range e.xfers.m {
+		x.cancel()
+		xs = append(xs, x)
+	}
+	return xs
 }
 
 // xfer is one running transfer.
@@ -126,6 +144,11 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		e.xfers.m = map[string]*xfer{}
 	}
 	if x := e.xfers.m[t.ID]; x != nil {
+		return x
+	}
+	if e.xfers.closed {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, done: make(chan struct{}), err: errEngineClosed}
+		close(x.done)
 		return x
 	}
 	xctx, cancel := context.WithCancel(ctx)
