@@ -478,7 +478,7 @@ func (e *Engine) plainReader(ctx context.Context, ref, msgID string) (*blobReade
 			return err
 		}
 		chat, fm = c.ID, f
-		if m.Direction == vault.Incoming && fm.State != FileReady {
+		if !saveable(m.Direction == vault.Outgoing, fm.State) {
 			return ErrFileNotReady
 		}
 		fr, err := tx.GetFile(c.ID, m.ID)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,6 +17,13 @@ func TestSaveReplacesLinkToDirectory(t *testing.T) {
 	src, _ := writeTestFile(t, t.TempDir(), "report.pdf", 1000)
 	id, err := ana.SendFile(ctx, chat, src, SendFileOptions{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ana.SaveFile(ctx, chat, id, filepath.Join(t.TempDir(), "early"), false); !errors.Is(err, ErrFileNotReady) {
+		t.Fatalf("our file saved while preparing: %v", err)
+	}
+	// Once its upload has begun, our own file is saveable (spec/client.md §7.8).
+	if err := ana.setFileState(ctx, chat, id, FileUploading, 0); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

@@ -179,8 +179,8 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	k := defaultFileKeys()
 	switch {
 	case key.Matches(msg, k.Save):
-		if f.State != client.FileReady {
-			return a.fail(errors.New("this file is not here yet: d downloads it")), true
+		if !client.Saveable(*f) {
+			return a.fail(notSaveable(f)), true
 		}
 		name := saveName(f)
 		a.openDialog(newSaveDialog(a.st, a.keys, name, func(typed string, force bool) tea.Cmd {
@@ -226,8 +226,8 @@ func (a *App) viewFile(m client.MessageInfo) tea.Cmd {
 	case !isPreviewType(f.Type):
 		a.setNotice(desc+" · not an image: s saves it", false)
 		return nil
-	case f.State != client.FileReady:
-		a.setNotice(desc+" · not here yet: d downloads it", false)
+	case !client.Saveable(*f):
+		a.setNotice(desc+" · "+notSaveable(f).Error(), false)
 		return nil
 	}
 	proto := detectPreview(a.settings[settingPreview], a.getenv)
@@ -299,4 +299,17 @@ func saveCmd(fe fileEngine, chat, msg, name, typed string, force bool) tea.Cmd {
 		}
 		return saveDoneMsg{doneMsg{note: "saved " + fileSize(n) + " to " + out}}
 	}
+}
+
+// notSaveable says why file f cannot be saved or viewed yet.
+func notSaveable(f *client.FileInfo) error {
+	switch {
+	case f.Outgoing && f.State == client.FilePreparing:
+		return errors.New("this file is still being prepared")
+	case f.Outgoing || f.State == client.FileFailed || f.State == client.FileExpired || f.State == client.FileRefused:
+		return errors.New("this file cannot be saved: it is " + f.State)
+	case f.State == client.FileDownloading:
+		return errors.New("this file is still downloading")
+	}
+	return errors.New("this file is not here yet: d downloads it")
 }

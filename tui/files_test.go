@@ -248,7 +248,7 @@ func TestFileKeys(t *testing.T) {
 	tm.Send(enter())
 	waitText(t, tm, "exists: enter replaces it")
 	tm.Send(enter())
-	waitCall(t, fake, "save 3 "+d+" force")
+	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png")+" force")
 	waitText(t, tm, "saved 1.2 kB to")
 	for _, c := range fake.called() {
 		if c == "save 3 "+filepath.Join(d, "holiday.png") {
@@ -424,4 +424,28 @@ func TestSaveDialogCompletesAndConfirms(t *testing.T) {
 	if last := asked[len(asked)-1]; !strings.HasSuffix(last, " ask") {
 		t.Fatalf("an edited path was forced: %q", last)
 	}
+}
+
+// TestSaveOwnFile: our own file is saveable once its upload has begun;
+// one still being prepared says so, never "d downloads it".
+func TestSaveOwnFile(t *testing.T) {
+	d := t.TempDir()
+	t.Chdir(d)
+	fake := &fakeFiles{}
+	tm, id := startFiles(t, fake, func(string) string { return "" })
+	_, msgs := sampleFiles()
+	up, prep := msgs[0], msgs[1] // report.pdf uploading, notes.txt
+	prep.File = &client.FileInfo{ID: "2", Chat: id, Outgoing: true, Name: "notes.txt", State: client.FilePreparing}
+	up.File.Chat = id
+	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{up, prep}})
+	waitText(t, tm, "report.pdf", "notes.txt")
+	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // notes.txt, preparing
+	tm.Send(runeKey('s'))
+	waitText(t, tm, "still being prepared")
+	tm.Send(tea.KeyMsg{Type: tea.KeyUp}) // report.pdf, uploading
+	tm.Send(runeKey('s'))
+	waitText(t, tm, "Save file", "./report.pdf")
+	tm.Send(enter())
+	waitCall(t, fake, "save 1 "+filepath.Join(d, "report.pdf"))
+	finalView(t, tm)
 }
