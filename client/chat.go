@@ -460,6 +460,16 @@ func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 // control message asks the peer's client to drop it); one of the peer's is
 // deleted here only.
 func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
+	// A file's transfer stops first: nothing of it goes on meanwhile.
+	var chat string
+	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		chat = c.ID
+		return err
+	})
+	if chat != "" {
+		e.stopTransfer(chat, msgID)
+	}
 	err := e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
 		w, _ := outgoingWireID(m.ID)
 		m.Body, m.Deleted = nil, true
@@ -519,8 +529,14 @@ func (e *Engine) control(ctx context.Context, ref, msgID string, f func(*vault.M
 			}
 			if env.Type == format.EnvDelete {
 				// Deleted for everyone: the file goes here and on the relay.
-				if err := dropFileTx(tx, s.chat.ID, &m, fm, true); err != nil {
+				// One whose descriptor never went out (not yet sent, or
+				// failed) is deleted here only: the peer has nothing of it.
+				offered := fm.State == FileSent
+				if err := dropFileTx(tx, s.chat.ID, &m, fm, fm.State != FilePreparing); err != nil {
 					return err
+				}
+				if !offered {
+					return tx.PutMessage(&m)
 				}
 			}
 		}

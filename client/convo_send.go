@@ -245,17 +245,24 @@ func (e *Engine) groupReact(ctx context.Context, ref, msgID, reaction string) er
 }
 
 // resendEnvelope is the envelope that sends our stored message m again
-// with wire ID w and timer ttl: a TIMER for a timer line, a REPLY for a
-// message that quotes one, a TEXT otherwise.
-func resendEnvelope(m *vault.Message, w format.WireID, ttl uint32) *format.Envelope {
+// with ttl left: a FILE from its stored descriptor, a TIMER, a REPLY or a
+// TEXT. A file whose keys are gone has no envelope (an error).
+func resendEnvelope(m *vault.Message, w format.WireID, ttl uint32) (*format.Envelope, error) {
 	mm := metaOf(m)
+	if mm.File != nil {
+		d, err := descriptor(mm.File)
+		if err != nil {
+			return nil, err
+		}
+		return &format.Envelope{Type: format.EnvFile, ID: w, TTL: ttl, File: d}, nil
+	}
 	if mm.Timer != nil {
-		return &format.Envelope{Type: format.EnvTimer, ID: w, TTL: *mm.Timer}
+		return &format.Envelope{Type: format.EnvTimer, ID: w, TTL: *mm.Timer}, nil
 	}
 	env := &format.Envelope{Type: format.EnvText, ID: w, TTL: ttl, Text: string(m.Body)}
 	if t, err := hex.DecodeString(mm.Reply); err == nil && len(t) == format.WireIDSize {
 		env.Type = format.EnvReply
 		copy(env.Target[:], t)
 	}
-	return env
+	return env, nil
 }

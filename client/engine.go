@@ -176,7 +176,13 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 
 // Close closes every relay connection and locks the vault.
 func (e *Engine) Close() error {
+	// Running transfers hold file keys and open blobs: they end before
+	// the vault locks, and none starts after.
+	xs := e.closeTransfers()
 	e.pool.close()
+	for _, x := range xs {
+		<-x.done
+	}
 	return e.v.Lock()
 }
 

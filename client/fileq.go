@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/relay/conn"
@@ -60,12 +61,21 @@ func (e *Engine) uploaded(ctx context.Context, j *fileJob) error {
 				return err
 			}
 			fm, _ := fileOf(&m)
-			env := &format.Envelope{Type: format.EnvFile, ID: w, TTL: fm.TTL, File: d}
-			if err := e.queue(tx, s.sess, t.Chat, t.Message, env); err != nil {
+			if err := finish(tx, &m); err != nil {
 				return err
 			}
-			return finish(tx, &m)
+			// A chat restarting its session holds the descriptor as it
+			// holds a text (spec/client.md §13.2); an out-of-date copy
+			// sends nothing.
+			if held, err := holdMessage(tx, t.Chat, &m); err != nil || held {
+				return err
+			}
+			env := &format.Envelope{Type: format.EnvFile, ID: w, TTL: fm.TTL, File: d}
+			return e.queue(tx, s.sess, t.Chat, t.Message, env)
 		})
+		if errors.Is(err, ErrOutdated) {
+			return failedf("this copy of the profile is out of date and can no longer send in the chat")
+		}
 		if err != nil {
 			return err
 		}
@@ -99,6 +109,16 @@ func (e *Engine) uploaded(ctx context.Context, j *fileJob) error {
 		g.out[len(g.out)-1].Msg = t.Message
 		if err := putGroup(tx, chat.GroupID, g, rec); err != nil {
 			return err
+		}
+		if fm.TTL > 0 {
+			// Every member's copy is gone a timer after the descriptor
+			// goes out (spec/client.md §8.5).
+			if tk, ok := cdelTask(fm, t.Chat); ok {
+				tk.NotBefore = e.now().Add(time.Duration(fm.TTL) * time.Second)
+				if err := addTasks(tx, tk); err != nil {
+					return err
+				}
+			}
 		}
 		return finish(tx, &m)
 	})

@@ -2,6 +2,8 @@ package client
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"veil/client/internal/format"
@@ -25,6 +27,24 @@ func (e *Engine) incomingFile(tx *vault.Tx, c *vault.Chat, d *format.FileDescrip
 	if relay == "" {
 		return &fileMeta{State: FileRefused, Err: "it names a relay this chat does not have"}, nil
 	}
+	// One upload offered again under another message ID is refused: its
+	// copies would each be downloaded (spec/client.md §5.16). The mark is
+	// a one-way function of S, kept until the chunks' deadline.
+	mark := fileMark(&d.Secret)
+	seen, err := tx.SeenDelivery(c.ID, mark)
+	if err != nil {
+		return nil, err
+	}
+	if seen {
+		return &fileMeta{State: FileRefused, Err: "it repeats a file already sent in this chat"}, nil
+	}
+	until := time.Unix(d.Expires, 0)
+	if d.Expires == 0 || until.After(e.now().Add(maxChunkLife)) {
+		until = e.now().Add(maxChunkLife)
+	}
+	if err := tx.PutDelivery(c.ID, mark, until); err != nil {
+		return nil, err
+	}
 	lk, err := crypto.NewLocalFileKey()
 	if err != nil {
 		return nil, err
@@ -39,6 +59,17 @@ func (e *Engine) incomingFile(tx *vault.Tx, c *vault.Chat, d *format.FileDescrip
 	return fm, nil
 }
 
+// fileMark is what the chat's delivery IDs record of a received file:
+// the first bytes of its first chunk's ID, which only S gives.
+func fileMark(s *crypto.FileSecret) [vault.DeliveryIDSize]byte {
+	k := crypto.NewFileKeys(s)
+	defer k.Wipe()
+	id := k.ChunkID(0)
+	var m [vault.DeliveryIDSize]byte
+	copy(m[:], id[:])
+	return m
+}
+
 // refusedReason says in the user's words why a descriptor was refused.
 func refusedReason(err error) string {
 	var fe *format.FileError
@@ -51,7 +82,7 @@ func refusedReason(err error) string {
 // storeIncomingFile finishes a received file message m (stored by the
 // caller): a file within the auto-download limit gets its download record
 // in the same transaction. It returns the warning of a refused file.
-func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta) error {
+func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now time.Time) error {
 	mm := metaOf(m)
 	mm.File = fm
 	setMeta(m, &mm)
@@ -65,10 +96,46 @@ func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta
 	if fm.State != FileOffered {
 		return nil
 	}
-	if lim := autoLimitTx(tx); lim > 0 && fm.Size <= lim {
-		return startDownload(tx, chat, m)
+	lim := autoLimitTx(tx)
+	if lim <= 0 || fm.Size > lim {
+		return nil
 	}
-	return nil
+	ok, err := takeAutoBudget(tx, fm.Size, lim, now)
+	if err != nil || !ok {
+		return err
+	}
+	return startDownload(tx, chat, m)
+}
+
+// autoBudgetFactor bounds what auto-download fetches in an hour: this
+// many times the auto-download limit, every chat together
+// (spec/client.md §5.16). Beyond it a file stays offered.
+const (
+	autoBudgetFactor  = 4
+	autoBudgetWindow  = time.Hour
+	settingAutoBudget = "files/auto_used" // "window start (Unix s):bytes"
+)
+
+// takeAutoBudget counts size against the hour's auto-download budget, and
+// reports whether it fits.
+func takeAutoBudget(tx *vault.Tx, size, lim int64, now time.Time) (bool, error) {
+	p, err := profile(tx)
+	if err != nil {
+		return false, err
+	}
+	var start, used int64
+	if a, b, ok := strings.Cut(p.Settings[settingAutoBudget], ":"); ok {
+		start, _ = strconv.ParseInt(a, 10, 64)
+		used, _ = strconv.ParseInt(b, 10, 64)
+	}
+	if t := time.Unix(start, 0); now.Sub(t) >= autoBudgetWindow || now.Before(t) {
+		start, used = now.Unix(), 0
+	}
+	if used+size > lim*autoBudgetFactor {
+		return false, nil
+	}
+	p.Settings[settingAutoBudget] = strconv.FormatInt(start, 10) + ":" + strconv.FormatInt(used+size, 10)
+	return true, tx.PutProfile(&p)
 }
 
 // fileEventText is the text an incoming file's message event carries.
@@ -98,7 +165,7 @@ func (r *rx) file(env *format.Envelope, now time.Time) error {
 		}
 		r.meta.TTLs[id] = int64(min(time.Duration(env.TTL)*time.Second, maxTTL) / time.Second)
 	}
-	if err := storeIncomingFile(r.tx, r.chat.ID, &m, fm); err != nil {
+	if err := storeIncomingFile(r.tx, r.chat.ID, &m, fm, now); err != nil {
 		return err
 	}
 	r.chat.Unread++
@@ -118,7 +185,7 @@ func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Ev
 		return err
 	}
 	ev.file, ev.fileErr = nil, nil
-	if err := storeIncomingFile(tx, c.ID, m, fm); err != nil {
+	if err := storeIncomingFile(tx, c.ID, m, fm, e.now()); err != nil {
 		return err
 	}
 	ev.Text = SanitizeLine(fileEventText(fm))

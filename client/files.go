@@ -65,6 +65,16 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		if chat, err = resolveChat(tx, ref); err != nil {
 			return err
 		}
+		if chat.Kind != vault.ChatGroup {
+			// An out-of-date copy sends nothing (spec/client.md §13.5).
+			meta, err := getMeta(tx, chat.ID)
+			if err != nil {
+				return err
+			}
+			if meta.Outdated {
+				return ErrOutdated
+			}
+		}
 		if chat.Kind == vault.ChatGroup {
 			_, grp, err := groupOf(tx, ref)
 			if err != nil {
@@ -146,15 +156,6 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		}
 		if err := tx.PutTransfer(vault.Transfer{ID: tid, Chat: chat.ID, Message: id, Up: true}); err != nil {
 			return err
-		}
-		if chat.Kind == vault.ChatGroup && ttl > 0 {
-			// Every member's copy is gone by then (spec/client.md §8.5).
-			if tk, ok := cdelTask(fm, chat.ID); ok {
-				tk.NotBefore = now.Add(ttl)
-				if err := addTasks(tx, tk); err != nil {
-					return err
-				}
-			}
 		}
 		c.LastActive = now
 		return tx.PutChat(&c)
@@ -423,6 +424,23 @@ func (e *Engine) fileEnd(ctx context.Context, chat, msgID string, fm *fileMeta, 
 	return nil
 }
 
+// SaveTarget is the path SaveFile writes for out and a file named name:
+// out/NAME when out is a directory — itself, never a link to one — with
+// a NAME that would be hidden, an option or no name replaced by "file";
+// out otherwise. A caller checking the target first uses this, and passes
+// out as the user gave it.
+func SaveTarget(out, name string) string {
+	st, err := os.Lstat(out)
+	if err != nil || !st.IsDir() {
+		return out
+	}
+	n := filepath.Base(name)
+	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") {
+		n = "file"
+	}
+	return filepath.Join(out, n)
+}
+
 // saveFile is SaveFile.
 func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force bool) (string, int64, error) {
 	r, _, name, err := e.plainReader(ctx, ref, msgID)
@@ -430,9 +448,7 @@ func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force boo
 		return "", 0, err
 	}
 	defer r.Close()
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		out = filepath.Join(out, name)
-	}
+	out = SaveTarget(out, name)
 	var n int64
 	err = vault.WritePlain(out, force, func(w io.Writer) error {
 		var err error
@@ -462,7 +478,7 @@ func (e *Engine) plainReader(ctx context.Context, ref, msgID string) (*blobReade
 			return err
 		}
 		chat, fm = c.ID, f
-		if m.Direction == vault.Incoming && fm.State != FileReady {
+		if !saveable(m.Direction == vault.Outgoing, fm.State) {
 			return ErrFileNotReady
 		}
 		fr, err := tx.GetFile(c.ID, m.ID)

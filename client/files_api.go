@@ -83,7 +83,22 @@ func (e *Engine) FetchFile(ctx context.Context, chat, msgID string) error {
 	return e.fetchFile(ctx, chat, msgID)
 }
 
-// SaveFile writes a ready file to out (a directory means out/NAME) and
+// Saveable reports whether a file can be saved or opened (spec/client.md
+// §7.8): one of theirs once ready; one of ours once sealed here and its
+// upload begun (uploading or sent).
+func Saveable(f FileInfo) bool {
+	return saveable(f.Outgoing, f.State)
+}
+
+func saveable(outgoing bool, state string) bool {
+	if outgoing {
+		return state == FileUploading || state == FileSent
+	}
+	return state == FileReady
+}
+
+// SaveFile writes a ready file to out (a directory, never a link to one,
+// means out/NAME: SaveTarget) and
 // returns the path written and its size. Without force an existing out is
 // refused with vault.ErrExists; a file not ready with ErrFileNotReady.
 func (e *Engine) SaveFile(ctx context.Context, chat, msgID, out string, force bool) (string, int64, error) {

@@ -100,6 +100,11 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 				status = append(status, *ev)
 			}
 		}
+		ups, err := e.failUploadsTx(tx, c.ID, "you were removed from the group")
+		if err != nil {
+			return err
+		}
+		status = append(status, ups...)
 		m, err := getMeta(tx, c.ID)
 		if err != nil {
 			return err
@@ -118,6 +123,7 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 		return err
 	}
 	g.out = nil
+	e.cancelUploads(chat.ID) // not waited for: an upload's end takes e.groups
 	for _, ev := range append(evs, status...) {
 		e.emit(ctx, ev)
 	}
@@ -200,6 +206,54 @@ func (e *Engine) adminPoll(ctx context.Context, g *groupState, c *conn.Conn, cha
 		return evs, notAllowed("you are no longer an admin of %s", name)
 	case !g.isAdmin():
 		return evs, notAllowed("you are not an admin of %s", name)
+	}
+	return evs, nil
+}
+
+// failUploadsTx fails every upload of ours in chat for why: its transfer
+// record and blob go, and what it stored on the relay gets a cdel task
+// (spec/client.md §8.5). It returns the transfer events to emit.
+func (e *Engine) failUploadsTx(tx *vault.Tx, chat, why string) ([]Event, error) {
+	ts, err := tx.Transfers()
+	if err != nil {
+		return nil, err
+	}
+	var evs []Event
+	for _, t := range ts {
+		if !t.Up || t.Chat != chat {
+			continue
+		}
+		if err := tx.DeleteTransfer(t.ID); err != nil {
+			return nil, err
+		}
+		m, err := tx.Message(chat, t.Message)
+		if errors.Is(err, vault.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		fm, mm := fileOf(&m)
+		if fm == nil {
+			continue
+		}
+		if fm.State != FilePreparing {
+			if tk, ok := cdelTask(fm, chat); ok {
+				if err := addTasks(tx, tk); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := tx.DeleteFile(chat, m.ID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return nil, err
+		}
+		fm.State, fm.Err = FileFailed, why
+		m.Status = vault.StatusFailed
+		setMeta(&m, &mm)
+		if err := tx.PutMessage(&m); err != nil {
+			return nil, err
+		}
+		evs = append(evs, Event{Type: EventTransfer, Chat: chat, Message: m.ID, Status: FileFailed, Err: why, Total: fm.Chunks})
 	}
 	return evs, nil
 }

@@ -268,16 +268,20 @@ func (e *Engine) flushHeld(tx *vault.Tx, s *ratchet.Session, chat string, meta *
 	return nil
 }
 
-// requeue seals our message m again, on session s, as a TEXT (a REPLY,
-// a TIMER: resendEnvelope) with the timer it has left. A text too long for s is marked failed.
+// requeue seals our message m again, on session s, as what it was (a
+// TEXT, REPLY, TIMER or FILE: resendEnvelope) with the timer it has left.
+// A text too long for s, or a file whose keys are gone, is marked failed.
 func (e *Engine) requeue(tx *vault.Tx, s *ratchet.Session, m *vault.Message) error {
 	w, _ := outgoingWireID(m.ID)
 	var ttl uint32
 	if !m.Expires.IsZero() {
 		ttl = uint32(max(m.Expires.Sub(e.now()), time.Second) / time.Second)
 	}
-	err := e.queue(tx, s, m.ChatID, m.ID, resendEnvelope(m, w, ttl))
-	if errors.Is(err, ratchet.ErrTooLong) {
+	env, err := resendEnvelope(m, w, ttl)
+	if err == nil {
+		err = e.queue(tx, s, m.ChatID, m.ID, env)
+	}
+	if env == nil || errors.Is(err, ratchet.ErrTooLong) {
 		m.Status = vault.StatusFailed
 		return tx.PutMessage(m)
 	}

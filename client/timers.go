@@ -63,6 +63,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			e.emit(ctx, Event{Type: d.ev, Chat: d.id, Name: SanitizeLine(d.name)})
 		}
 	}
+	e.stopExpiredUploads(ctx, now)
 	if _, err = e.v.SweepExpired(ctx); err != nil {
 		return err
 	}
@@ -241,5 +242,48 @@ func (e *Engine) timerLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// stopExpiredUploads stops the running uploads of our messages whose
+// timer has run out, before the sweep deletes them, and queues the
+// deletion of what they stored on the relay (spec/client.md §8.5).
+func (e *Engine) stopExpiredUploads(ctx context.Context, now time.Time) {
+	e.xfers.mu.Lock()
+	var ups []*xfer
+	for _, x := range e.xfers.m {
+		if x.up {
+			ups = append(ups, x)
+		}
+	}
+	e.xfers.mu.Unlock()
+	for _, x := range ups {
+		var due bool
+		_ = e.v.View(ctx, func(tx *vault.Tx) error {
+			m, err := tx.Message(x.chat, x.msg)
+			due = err == nil && !m.Expires.IsZero() && !now.Before(m.Expires)
+			return nil
+		})
+		if !due {
+			continue
+		}
+		e.stopTransfer(x.chat, x.msg)
+		_ = e.v.Update(ctx, func(tx *vault.Tx) error {
+			m, err := tx.Message(x.chat, x.msg)
+			if err != nil {
+				return nil
+			}
+			fm, _ := fileOf(&m)
+			if fm == nil || fm.State == FileFailed || fm.State == FilePreparing {
+				return nil
+			}
+			if err := tx.DeleteTransfer(transferID(x.chat, x.msg)); err != nil && !errors.Is(err, vault.ErrNotFound) {
+				return err
+			}
+			if tk, ok := cdelTask(fm, x.chat); ok {
+				return addTasks(tx, tk)
+			}
+			return nil
+		})
 	}
 }

@@ -18,6 +18,7 @@ const (
 	xferEventEvery   = 250 * time.Millisecond // at most 4 progress events a second
 	xferRetryEvery   = 5 * time.Second        // how often Run looks for transfers to resume
 	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
+	xferMaxRunning   = 4                      // transfers Run's loop runs at once; the others wait their turn
 	settingAutoFetch = "files/auto"
 )
 
@@ -47,11 +48,30 @@ type transfers struct {
 	m      map[string]*xfer
 	runCtx context.Context // Run's, while the transfer loop runs
 	kick   chan struct{}
+	closed bool // the engine is closing: no transfer starts
+}
+
+// errEngineClosed ends what waits for a transfer of a closed engine.
+var errEngineClosed = errors.New("client: the engine is closed")
+
+// closeTransfers stops every transfer from starting and cancels the
+// running ones, which it returns for the caller to wait for.
+func (e *Engine) closeTransfers() []*xfer {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	e.xfers.closed = true
+	var xs []*xfer
+	for _, x := range e.xfers.m {
+		x.cancel()
+		xs = append(xs, x)
+	}
+	return xs
 }
 
 // xfer is one running transfer.
 type xfer struct {
 	chat, msg string
+	up        bool
 	cancel    context.CancelFunc
 	done      chan struct{}
 	err       error
@@ -106,6 +126,12 @@ func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
 		if !force && t.NextTry.After(now) {
 			continue
 		}
+		e.xfers.mu.Lock()
+		full := len(e.xfers.m) >= xferMaxRunning && e.xfers.m[t.ID] == nil
+		e.xfers.mu.Unlock()
+		if full {
+			return // the next kick or tick starts the rest
+		}
 		e.startTransfer(ctx, t)
 	}
 }
@@ -120,8 +146,13 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 	if x := e.xfers.m[t.ID]; x != nil {
 		return x
 	}
+	if e.xfers.closed {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, done: make(chan struct{}), err: errEngineClosed}
+		close(x.done)
+		return x
+	}
 	xctx, cancel := context.WithCancel(ctx)
-	x := &xfer{chat: t.Chat, msg: t.Message, cancel: cancel, done: make(chan struct{})}
+	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, done: make(chan struct{})}
 	e.xfers.m[t.ID] = x
 	go func() {
 		defer cancel()
@@ -136,6 +167,7 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		delete(e.xfers.m, t.ID)
 		e.xfers.mu.Unlock()
 		close(x.done)
+		e.kickTransfers() // one waiting may start
 	}()
 	return x
 }
@@ -145,6 +177,26 @@ func (e *Engine) runningXfer(chat, msg string) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	return e.xfers.m[transferID(chat, msg)]
+}
+
+// stopTransfer stops the running transfer of a message, if any, and
+// waits for it to end.
+func (e *Engine) stopTransfer(chat, msg string) {
+	if x := e.runningXfer(chat, msg); x != nil {
+		x.cancel()
+		<-x.done
+	}
+}
+
+// cancelUploads cancels the running uploads of chat without waiting.
+func (e *Engine) cancelUploads(chat string) {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	for _, x := range e.xfers.m {
+		if x.chat == chat && x.up {
+			x.cancel()
+		}
+	}
 }
 
 // cancelTransfers cancels the running transfers of chat without waiting.

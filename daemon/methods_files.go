@@ -134,14 +134,11 @@ func fileSaveMethod(ctx context.Context, eng *client.Engine, p *fileSaveParams) 
 	if err != nil {
 		return nil, err
 	}
-	if f.State != client.FileReady && !(f.Outgoing && f.State == client.FileSent) {
+	if !client.Saveable(f) {
 		return nil, notReady(f)
 	}
 	if !p.Force {
-		target := p.Out
-		if st, err := os.Stat(target); err == nil && st.IsDir() {
-			target = filepath.Join(target, f.Name) // where the engine writes
-		}
+		target := client.SaveTarget(p.Out, f.Name) // where the engine writes
 		if _, err := os.Lstat(target); err == nil {
 			return nil, existsError(target, fs.ErrExist)
 		}
@@ -191,8 +188,8 @@ func notReady(f client.FileInfo) error {
 	switch f.State {
 	case client.FileDownloading:
 		msg = "the file is still downloading"
-	case client.FilePreparing, client.FileUploading:
-		msg = "the file is still being sent"
+	case client.FilePreparing:
+		msg = "the file is still being prepared"
 	case client.FileFailed, client.FileExpired, client.FileRefused, client.FileLost:
 		msg = "the file cannot be saved: it is " + f.State
 		if f.Err != "" {

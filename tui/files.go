@@ -7,7 +7,6 @@ import (
 	"image"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -180,8 +179,8 @@ func (a *App) fileKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	k := defaultFileKeys()
 	switch {
 	case key.Matches(msg, k.Save):
-		if f.State != client.FileReady {
-			return a.fail(errors.New("this file is not here yet: d downloads it")), true
+		if !client.Saveable(*f) {
+			return a.fail(notSaveable(f)), true
 		}
 		name := saveName(f)
 		a.openDialog(newSaveDialog(a.st, a.keys, name, func(typed string, force bool) tea.Cmd {
@@ -227,8 +226,8 @@ func (a *App) viewFile(m client.MessageInfo) tea.Cmd {
 	case !isPreviewType(f.Type):
 		a.setNotice(desc+" · not an image: s saves it", false)
 		return nil
-	case f.State != client.FileReady:
-		a.setNotice(desc+" · not here yet: d downloads it", false)
+	case !client.Saveable(*f):
+		a.setNotice(desc+" · "+notSaveable(f).Error(), false)
 		return nil
 	}
 	proto := detectPreview(a.settings[settingPreview], a.getenv)
@@ -283,21 +282,34 @@ func saveCmd(fe fileEngine, chat, msg, name, typed string, force bool) tea.Cmd {
 		if err != nil {
 			return saveDoneMsg{doneMsg{err: err}}
 		}
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			p = filepath.Join(p, name) // what was confirmed is this file, not the directory
-		}
-		if _, err := os.Lstat(p); err == nil && !force {
-			return saveCheckMsg{typed: typed, path: p}
+		// What is confirmed is the file the engine writes (in a
+		// directory, NAME in it); the engine is given the path typed.
+		target := client.SaveTarget(p, name)
+		if _, err := os.Lstat(target); err == nil && !force {
+			return saveCheckMsg{typed: typed, path: target}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), networkTimeout)
 		defer cancel()
 		out, n, err := fe.SaveFile(ctx, chat, msg, p, force)
 		if err != nil {
-			if _, serr := os.Lstat(p); serr == nil && !force {
-				return saveCheckMsg{typed: typed, path: p} // it appeared meanwhile
+			if _, serr := os.Lstat(target); serr == nil && !force {
+				return saveCheckMsg{typed: typed, path: target} // it appeared meanwhile
 			}
 			return saveDoneMsg{doneMsg{err: err}}
 		}
 		return saveDoneMsg{doneMsg{note: "saved " + fileSize(n) + " to " + out}}
 	}
+}
+
+// notSaveable says why file f cannot be saved or viewed yet.
+func notSaveable(f *client.FileInfo) error {
+	switch {
+	case f.Outgoing && f.State == client.FilePreparing:
+		return errors.New("this file is still being prepared")
+	case f.Outgoing || f.State == client.FileFailed || f.State == client.FileExpired || f.State == client.FileRefused:
+		return errors.New("this file cannot be saved: it is " + f.State)
+	case f.State == client.FileDownloading:
+		return errors.New("this file is still downloading")
+	}
+	return errors.New("this file is not here yet: d downloads it")
 }

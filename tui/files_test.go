@@ -346,9 +346,10 @@ func TestPreviewGoesThroughExec(t *testing.T) {
 	}
 }
 
-// TestSaveIntoDirectory: a directory as the target saves NAME in it, and
-// asks before replacing a NAME there; the directory itself is never the
-// thing confirmed.
+// TestSaveIntoDirectory: a directory as the target saves NAME in it (the
+// engine joins it: it is given the directory as typed, so a NAME that is
+// also a directory there is not joined twice), and asks before replacing
+// a NAME there; the directory itself is never the thing confirmed.
 func TestSaveIntoDirectory(t *testing.T) {
 	d := t.TempDir()
 	fake := &fakeFiles{}
@@ -356,7 +357,7 @@ func TestSaveIntoDirectory(t *testing.T) {
 	if m, ok := run(d, false).(saveDoneMsg); !ok || m.done.err != nil {
 		t.Fatalf("%#v", m)
 	}
-	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png"))
+	waitCall(t, fake, "save 3 "+d)
 	if err := os.WriteFile(filepath.Join(d, "holiday.png"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func TestSaveIntoDirectory(t *testing.T) {
 		t.Fatalf("%#v", m)
 	}
 	run(d+"/", true)
-	waitCall(t, fake, "save 3 "+filepath.Join(d, "holiday.png")+" force")
+	waitCall(t, fake, "save 3 "+d+" force")
 }
 
 func TestHelpListsFileKeys(t *testing.T) {
@@ -423,4 +424,28 @@ func TestSaveDialogCompletesAndConfirms(t *testing.T) {
 	if last := asked[len(asked)-1]; !strings.HasSuffix(last, " ask") {
 		t.Fatalf("an edited path was forced: %q", last)
 	}
+}
+
+// TestSaveOwnFile: our own file is saveable once its upload has begun;
+// one still being prepared says so, never "d downloads it".
+func TestSaveOwnFile(t *testing.T) {
+	d := t.TempDir()
+	t.Chdir(d)
+	fake := &fakeFiles{}
+	tm, id := startFiles(t, fake, func(string) string { return "" })
+	_, msgs := sampleFiles()
+	up, prep := msgs[0], msgs[1] // report.pdf uploading, notes.txt
+	prep.File = &client.FileInfo{ID: "2", Chat: id, Outgoing: true, Name: "notes.txt", State: client.FilePreparing}
+	up.File.Chat = id
+	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{up, prep}})
+	waitText(t, tm, "report.pdf", "notes.txt")
+	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // notes.txt, preparing
+	tm.Send(runeKey('s'))
+	waitText(t, tm, "still being prepared")
+	tm.Send(tea.KeyMsg{Type: tea.KeyUp}) // report.pdf, uploading
+	tm.Send(runeKey('s'))
+	waitText(t, tm, "Save file", "./report.pdf")
+	tm.Send(enter())
+	waitCall(t, fake, "save 1 "+filepath.Join(d, "report.pdf"))
+	finalView(t, tm)
 }
