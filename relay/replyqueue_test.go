@@ -8,12 +8,12 @@ import (
 	"veil/relay/wire"
 )
 
-// TestChunkReplyQueueUnbounded: a client that stops reading its socket
-// can still have CGETs executed; every CHUNK reply (16,000 bytes) is
-// appended to the session's output queue, which has no bound, and the
-// in-flight token is released as soon as the reply is queued. The relay's
-// heap grows by about 16 KB per CGET sent.
-func TestChunkReplyQueueUnbounded(t *testing.T) {
+// TestUnreadRepliesBounded: a client that sends CGETs and stops reading
+// its socket gets no more than a few MiB of CHUNK replies queued: a
+// command keeps its in-flight token while the writer is behind, so the
+// relay stops reading (spec/relay.md §11) instead of holding 16 KB for
+// every CGET sent.
+func TestUnreadRepliesBounded(t *testing.T) {
 	tr := startRelay(t)
 	ctx := tctx(t)
 	k := newChunk(t, 7)
