@@ -46,11 +46,12 @@ func (c *session) cmdChunkPut(ctx context.Context, cs store.ChunkStore, f *wire.
 	if !ok || len(f.Body) != wire.ChunkSize {
 		return wire.CodeBadSize
 	}
-	if c.storageFull() {
+	l := c.s.limits
+	if c.storageFull() || roundUse(cs.ChunkBytes(), l.ChunkStorage)+wire.ChunkSize > l.ChunkStorage {
 		return wire.CodeStorageFull
 	}
 	ch := store.Chunk{ReadCap: f.ReadCap, DelCap: f.DelCap, Body: f.Body, Expires: c.s.now().Add(life)}
-	if code := c.storeCode(cs.PutChunk(ctx, f.ID, ch, c.s.limits.ChunkStorage), wire.CodeInternal); code != 0 {
+	if code := c.storeCode(cs.PutChunk(ctx, f.ID, ch, l.ChunkStorage), wire.CodeInternal); code != 0 {
 		return code
 	}
 	c.s.metrics.chunkPut.Inc()
@@ -105,8 +106,22 @@ func (c *session) cmdChunkRoom(cs store.ChunkStore, f *wire.Frame) wire.Code {
 	}
 	need := int64(f.Count) * wire.ChunkSize
 	l := c.s.limits
-	if cs.ChunkBytes()+need > l.ChunkStorage || c.s.store.Size()+need > l.MaxStorage {
+	if roundUse(cs.ChunkBytes(), l.ChunkStorage)+need > l.ChunkStorage || roundUse(c.s.store.Size(), l.MaxStorage)+need > l.MaxStorage {
 		return wire.CodeStorageFull
 	}
 	return 0
+}
+
+// roundUse rounds used up to a step of limit, so that CPUT and CROOM,
+// which compare against it, tell a client only which step is reached
+// (§9): 1 % of limit, at least 64 chunks, at most a sixteenth of limit, in
+// whole chunks. A limit under 32 chunks has steps of one chunk or less,
+// and used is compared as it is.
+func roundUse(used, limit int64) int64 {
+	st := min(max(limit/100, 64*wire.ChunkSize), limit/16)
+	st -= st % wire.ChunkSize
+	if st <= wire.ChunkSize {
+		return used
+	}
+	return (used + st - 1) / st * st
 }
