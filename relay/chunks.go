@@ -34,10 +34,16 @@ func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire
 	}
 }
 
-// chunkLife is a CPUT or CROOM lifetime, ok when it is 1 s to MaxChunkLife.
+// chunkLife is a CPUT or CROOM lifetime, ok when it is one of the quanta
+// clients round lifetimes up to (1 h, 6 h, 1 d, 3 d, 7 d) and at most
+// MaxChunkLife (§7.7): any other value would single out its client.
 func (c *session) chunkLife(seconds uint32) (time.Duration, bool) {
 	life := time.Duration(seconds) * time.Second
-	return life, seconds > 0 && life <= c.s.limits.MaxChunkLife
+	switch life {
+	case time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 7 * 24 * time.Hour:
+		return life, life <= c.s.limits.MaxChunkLife
+	}
+	return life, false
 }
 
 // cmdChunkPut: §7.7 CPUT. OK only once the chunk is durable.
