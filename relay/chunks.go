@@ -22,6 +22,9 @@ func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire
 	if cs == nil {
 		return wire.Frame{}, wire.CodeUnknown
 	}
+	if (f.Type == wire.TypeCPUT || f.Type == wire.TypeCROOM) && !c.chunkPasswordOK(&f.Cap) {
+		return wire.Frame{}, wire.CodePassword
+	}
 	switch f.Type {
 	case wire.TypeCPUT:
 		return wire.Frame{}, c.cmdChunkPut(ctx, cs, f)
@@ -32,6 +35,12 @@ func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire
 	default:
 		return wire.Frame{}, c.cmdChunkRoom(cs, f)
 	}
+}
+
+// chunkPasswordOK reports whether pw, a CPUT's or CROOM's chunk password,
+// is the relay's, compared in constant time; any is when it has none.
+func (c *session) chunkPasswordOK(pw *[wire.CapSize]byte) bool {
+	return len(c.s.password) == 0 || crypto.Equal(pw[:], c.s.chunkPW[:])
 }
 
 // chunkLife is a CPUT or CROOM lifetime, ok when it is one of the quanta

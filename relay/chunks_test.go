@@ -395,3 +395,33 @@ func TestChunkLifeCappedByMaxChunkLife(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestChunkPassword: a relay with a password stores chunks, and says
+// whether they fit, only for a client that has it (§7.7): CPUT and CROOM
+// without it or with a wrong one are PASSWORD; CGET and CDEL need only
+// the chunk's capabilities.
+func TestChunkPassword(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Password = []byte("group secret") })
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 1)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodePassword)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodePassword)
+	c.SetChunkPassword([]byte("wrong"))
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodePassword)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodePassword)
+	c.SetChunkPassword([]byte("group secret"))
+	if err := c.ChunkRoom(ctx, 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+		t.Fatal(err)
+	}
+	reader := tr.dial(t) // no password
+	if _, err := reader.GetChunk(ctx, k.id, k.read); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.DeleteChunk(ctx, k.id, k.del); err != nil {
+		t.Fatal(err)
+	}
+}
