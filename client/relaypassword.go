@@ -103,6 +103,18 @@ func (p *relayPasswords) current() wire.Password {
 	return p.stored
 }
 
+// forChunks is the password CPUT and CROOM carry for this relay: the
+// stored one, else the one an invite key offered; nil when neither.
+func (p *relayPasswords) forChunks() wire.Password {
+	switch {
+	case p == nil:
+		return nil
+	case len(p.stored) > 0:
+		return p.stored
+	}
+	return p.offer
+}
+
 // fromKey takes the password an invite key carries: it becomes the stored
 // one when none is stored, and the offer when a different one is.
 func (p *relayPasswords) fromKey(pw wire.Password) {

@@ -18,9 +18,9 @@ func chunkSeconds(life time.Duration) uint32 {
 	return uint32(min(max(life/time.Second, 0), 1<<32-1))
 }
 
-// PutChunk is CPUT.
-func (k *courier) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, body []byte) error {
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Body: body})
+// PutChunk is CPUT; pw is the destination relay's password.
+func (k *courier) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, pw wire.Password, body []byte) error {
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Cap: wire.ChunkPassword(pw), Body: body})
 	return err
 }
 
@@ -42,8 +42,8 @@ func (k *courier) DeleteChunk(ctx context.Context, id crypto.ID, delCap [32]byte
 	return err
 }
 
-// ChunkRoom is CROOM.
-func (k *courier) ChunkRoom(ctx context.Context, n uint32, life time.Duration) error {
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCROOM, Count: n, Seconds: chunkSeconds(life)})
+// ChunkRoom is CROOM; pw is the destination relay's password.
+func (k *courier) ChunkRoom(ctx context.Context, n uint32, life time.Duration, pw wire.Password) error {
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCROOM, Count: n, Seconds: chunkSeconds(life), Cap: wire.ChunkPassword(pw)})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 
 	"veil/crypto"
 	"veil/relay/conn"
+	"veil/relay/wire"
 )
 
 // An xferConn carries a file's chunks to or from one relay
@@ -20,6 +21,7 @@ type xferConn struct {
 	e *Engine
 
 	addr string
+	pw   wire.Password // the relay's password, which CPUT and CROOM carry (spec/relay.md §7.7)
 }
 
 // xferConn returns the transfer connection for chunks on relay addr of
@@ -29,7 +31,11 @@ func (e *Engine) xferConn(ctx context.Context, addr, chat string) (*xferConn, er
 	if err != nil {
 		return nil, err
 	}
-	x := &xferConn{e: e, addr: addr}
+	pws, err := e.passwordsFor(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	x := &xferConn{e: e, addr: addr, pw: pws.forChunks()}
 	if rt.fwd != "" {
 		if x.k, err = e.deliver(ctx, addr, chat); err != nil {
 			return nil, err
@@ -39,12 +45,13 @@ func (e *Engine) xferConn(ctx context.Context, addr, chat string) (*xferConn, er
 	if x.c, err = e.pool.conn(ctx, connKey{addr: addr, role: roleXfer, iso: chat}); err != nil {
 		return nil, err
 	}
+	x.c.SetChunkPassword(x.pw)
 	return x, nil
 }
 
 func (x *xferConn) put(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, body []byte) error {
 	if x.k != nil {
-		return x.k.PutChunk(ctx, id, readHash, delHash, life, body)
+		return x.k.PutChunk(ctx, id, readHash, delHash, life, x.pw, body)
 	}
 	return x.c.PutChunk(ctx, id, readHash, delHash, life, body)
 }
@@ -65,7 +72,7 @@ func (x *xferConn) del(ctx context.Context, id crypto.ID, delCap [32]byte) error
 
 func (x *xferConn) room(ctx context.Context, n uint32, life time.Duration) error {
 	if x.k != nil {
-		return x.k.ChunkRoom(ctx, n, life)
+		return x.k.ChunkRoom(ctx, n, life, x.pw)
 	}
 	return x.c.ChunkRoom(ctx, n, life)
 }

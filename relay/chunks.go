@@ -22,6 +22,9 @@ func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire
 	if cs == nil {
 		return wire.Frame{}, wire.CodeUnknown
 	}
+	if (f.Type == wire.TypeCPUT || f.Type == wire.TypeCROOM) && !c.chunkPasswordOK(&f.Cap) {
+		return wire.Frame{}, wire.CodePassword
+	}
 	switch f.Type {
 	case wire.TypeCPUT:
 		return wire.Frame{}, c.cmdChunkPut(ctx, cs, f)
@@ -34,10 +37,22 @@ func (c *session) cmdChunk(ctx context.Context, f *wire.Frame) (wire.Frame, wire
 	}
 }
 
-// chunkLife is a CPUT or CROOM lifetime, ok when it is 1 s to MaxChunkLife.
+// chunkPasswordOK reports whether pw, a CPUT's or CROOM's chunk password,
+// is the relay's, compared in constant time; any is when it has none.
+func (c *session) chunkPasswordOK(pw *[wire.CapSize]byte) bool {
+	return len(c.s.password) == 0 || crypto.Equal(pw[:], c.s.chunkPW[:])
+}
+
+// chunkLife is a CPUT or CROOM lifetime, ok when it is one of the quanta
+// clients round lifetimes up to (1 h, 6 h, 1 d, 3 d, 7 d) and at most
+// MaxChunkLife (§7.7): any other value would single out its client.
 func (c *session) chunkLife(seconds uint32) (time.Duration, bool) {
 	life := time.Duration(seconds) * time.Second
-	return life, seconds > 0 && life <= c.s.limits.MaxChunkLife
+	switch life {
+	case time.Hour, 6 * time.Hour, 24 * time.Hour, 3 * 24 * time.Hour, 7 * 24 * time.Hour:
+		return life, life <= c.s.limits.MaxChunkLife
+	}
+	return life, false
 }
 
 // cmdChunkPut: §7.7 CPUT. OK only once the chunk is durable.
@@ -46,11 +61,12 @@ func (c *session) cmdChunkPut(ctx context.Context, cs store.ChunkStore, f *wire.
 	if !ok || len(f.Body) != wire.ChunkSize {
 		return wire.CodeBadSize
 	}
-	if c.storageFull() {
+	l := c.s.limits
+	if c.storageFull() || roundUse(cs.ChunkBytes(), l.ChunkStorage)+wire.ChunkSize > l.ChunkStorage {
 		return wire.CodeStorageFull
 	}
 	ch := store.Chunk{ReadCap: f.ReadCap, DelCap: f.DelCap, Body: f.Body, Expires: c.s.now().Add(life)}
-	if code := c.storeCode(cs.PutChunk(ctx, f.ID, ch, c.s.limits.ChunkStorage), wire.CodeInternal); code != 0 {
+	if code := c.storeCode(cs.PutChunk(ctx, f.ID, ch, l.ChunkStorage), wire.CodeInternal); code != 0 {
 		return code
 	}
 	c.s.metrics.chunkPut.Inc()
@@ -105,8 +121,22 @@ func (c *session) cmdChunkRoom(cs store.ChunkStore, f *wire.Frame) wire.Code {
 	}
 	need := int64(f.Count) * wire.ChunkSize
 	l := c.s.limits
-	if cs.ChunkBytes()+need > l.ChunkStorage || c.s.store.Size()+need > l.MaxStorage {
+	if roundUse(cs.ChunkBytes(), l.ChunkStorage)+need > l.ChunkStorage || roundUse(c.s.store.Size(), l.MaxStorage)+need > l.MaxStorage {
 		return wire.CodeStorageFull
 	}
 	return 0
+}
+
+// roundUse rounds used up to a step of limit, so that CPUT and CROOM,
+// which compare against it, tell a client only which step is reached
+// (§9): 1 % of limit, at least 64 chunks, at most a sixteenth of limit, in
+// whole chunks. A limit under 32 chunks has steps of one chunk or less,
+// and used is compared as it is.
+func roundUse(used, limit int64) int64 {
+	st := min(max(limit/100, 64*wire.ChunkSize), limit/16)
+	st -= st % wire.ChunkSize
+	if st <= wire.ChunkSize {
+		return used
+	}
+	return (used + st - 1) / st * st
 }

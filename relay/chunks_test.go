@@ -83,10 +83,10 @@ func TestChunkExpiry(t *testing.T) {
 	ctx := tctx(t)
 	c := tr.dial(t)
 	k := newChunk(t, 1)
-	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Minute, k.body); err != nil {
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
 		t.Fatal(err)
 	}
-	tr.clock.Advance(61 * time.Second)
+	tr.clock.Advance(time.Hour + time.Second)
 	_, err := c.GetChunk(ctx, k.id, k.read)
 	wantCode(t, err, wire.CodeAuth)
 	wantCode(t, c.DeleteChunk(ctx, k.id, k.del), wire.CodeAuth)
@@ -97,7 +97,7 @@ func TestChunkExpiry(t *testing.T) {
 		t.Fatalf("%d chunk bytes after expiry", n)
 	}
 	// The ID is free again: only holders of the file secret know it.
-	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Minute, k.body); err != nil {
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -110,7 +110,9 @@ func TestChunkSizes(t *testing.T) {
 	for _, b := range [][]byte{k.body[:wire.ChunkSize-1], append(k.body, 0), k.body[:1024]} {
 		wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, b), wire.CodeBadSize)
 	}
-	for _, life := range []time.Duration{0, 7*24*time.Hour + time.Second} {
+	// A lifetime that is not one of the clients' quanta would single
+	// out its client: refused like one out of range.
+	for _, life := range []time.Duration{0, time.Minute, 90 * time.Minute, 2 * 24 * time.Hour, 7*24*time.Hour + time.Second} {
 		wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, life, k.body), wire.CodeBadSize)
 		wantCode(t, c.ChunkRoom(ctx, 1, life), wire.CodeBadSize)
 	}
@@ -378,5 +380,48 @@ func TestChunkSpy(t *testing.T) {
 	}
 	if len(spy.Gets()) != 2 || len(spy.Deletes()) != 1 {
 		t.Fatalf("spy saw %d reads and %d deletes", len(spy.Gets()), len(spy.Deletes()))
+	}
+}
+
+// TestChunkLifeCappedByMaxChunkLife: a relay whose MaxChunkLife is below
+// 7 days refuses the longer quanta with BAD_SIZE (spec/files.md §6).
+func TestChunkLifeCappedByMaxChunkLife(t *testing.T) {
+	tr := startRelay(t, withLimits(func(l *relay.Limits) { l.MaxChunkLife = 2 * 24 * time.Hour }))
+	ctx := tctx(t)
+	c := tr.dial(t)
+	wantCode(t, c.ChunkRoom(ctx, 1, 3*24*time.Hour), wire.CodeBadSize)
+	wantCode(t, c.ChunkRoom(ctx, 1, 7*24*time.Hour), wire.CodeBadSize)
+	if err := c.ChunkRoom(ctx, 1, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChunkPassword: a relay with a password stores chunks, and says
+// whether they fit, only for a client that has it (§7.7): CPUT and CROOM
+// without it or with a wrong one are PASSWORD; CGET and CDEL need only
+// the chunk's capabilities.
+func TestChunkPassword(t *testing.T) {
+	tr := startRelay(t, func(c *relay.Config) { c.Password = []byte("group secret") })
+	ctx := tctx(t)
+	c := tr.dial(t)
+	k := newChunk(t, 1)
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodePassword)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodePassword)
+	c.SetChunkPassword([]byte("wrong"))
+	wantCode(t, c.ChunkRoom(ctx, 1, time.Hour), wire.CodePassword)
+	wantCode(t, c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body), wire.CodePassword)
+	c.SetChunkPassword([]byte("group secret"))
+	if err := c.ChunkRoom(ctx, 1, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutChunk(ctx, k.id, k.rHash, k.dHash, time.Hour, k.body); err != nil {
+		t.Fatal(err)
+	}
+	reader := tr.dial(t) // no password
+	if _, err := reader.GetChunk(ctx, k.id, k.read); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.DeleteChunk(ctx, k.id, k.del); err != nil {
+		t.Fatal(err)
 	}
 }

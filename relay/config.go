@@ -102,6 +102,16 @@ var DefaultLimits = Limits{
 // writer; delivery pauses above it (backpressure on a slow reader).
 const maxQueuedPush = 1 << 20
 
+// maxQueuedReplies bounds the bytes of all frames queued for one
+// connection's writer: above it a command keeps its in-flight token until
+// the writer catches up, and the reader reads no further block, so a
+// client that stops reading stops being served (spec/relay.md §11).
+const maxQueuedReplies = 4 << 20
+
+// queuedFrameCost is what one queued frame is counted as besides its
+// body: the Frame value and its slice headers.
+const queuedFrameCost = 256
+
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
 	pick := func(v *time.Duration, def time.Duration) {

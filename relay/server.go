@@ -29,6 +29,7 @@ type Server struct {
 	identity   crypto.SignPrivate
 	offer      wire.Offer // suites of the hello (§4.1)
 	password   []byte
+	chunkPW    [wire.CapSize]byte // wire.ChunkPassword(password), which CPUT and CROOM carry
 	limits     Limits
 	log        *slog.Logger
 	now        func() time.Time
@@ -69,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 		identity:   cfg.Identity,
 		offer:      cfg.Suites,
 		password:   append([]byte(nil), cfg.Password...),
+		chunkPW:    wire.ChunkPassword(cfg.Password),
 		limits:     cfg.Limits.withDefaults(),
 		log:        cfg.Logger,
 		now:        cfg.Now,

@@ -61,7 +61,9 @@ type session struct {
 	writing  bool // a writer goroutine owns sealer
 	closed   bool
 	pushed   int           // bytes of MSG bodies queued
+	queued   int           // bytes of all frames queued (frameCost)
 	drained  chan struct{} // closed and replaced whenever the writer empties the queue
+	room     chan struct{} // made by a waitReplyRoom, closed when queued falls below maxQueuedReplies
 	sealer   *wire.Sealer  // used only by the writer
 	writeErr error
 
@@ -208,6 +210,9 @@ func (c *session) hello() (*wire.Opener, error) {
 // the protocol at the transport level (§4.5: 4002).
 func (c *session) readLoop(o *wire.Opener) {
 	for {
+		// A client that does not read its replies gets no more read
+		// from it (§11): every item of a block may queue a reply.
+		c.waitReplyRoom(c.ctx)
 		// No deadline while idle: waiting costs no timer and no goroutine.
 		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
@@ -315,6 +320,9 @@ func (c *session) handleItem(item []byte) bool {
 		start := time.Now()
 		c.execute(&cmd)
 		c.s.metrics.observe(cmd.f.Type, time.Since(start))
+		// The token is kept while the writer is behind: a client that
+		// stops reading runs out of tokens, and the reader stops (§11).
+		c.waitReplyRoom(c.ctx)
 	}()
 	return true
 }
@@ -344,6 +352,7 @@ func (c *session) reply(f wire.Frame) {
 		return
 	}
 	c.out = append(c.out, f)
+	c.queued += frameCost(&f)
 	if f.Type == wire.TypeMSG {
 		c.pushed += len(f.Body)
 	}
@@ -381,6 +390,11 @@ func (c *session) writeLoop() {
 		if len(frames) == 0 || c.writeErr != nil {
 			c.writing = false
 			c.pushed = 0
+			c.queued = 0
+			if c.room != nil {
+				close(c.room)
+				c.room = nil
+			}
 			close(c.drained)
 			c.drained = make(chan struct{})
 			c.out = frames[:0]
@@ -391,7 +405,7 @@ func (c *session) writeLoop() {
 		if b == nil {
 			b = c.s.getBlock()
 		}
-		pushed := 0
+		pushed, queued := 0, 0
 		for i := 0; i < len(frames); {
 			p.Reset(b.pt[:])
 			for i < len(frames) {
@@ -407,10 +421,12 @@ func (c *session) writeLoop() {
 				if frames[i].Type == wire.TypeMSG {
 					pushed += len(frames[i].Body)
 				}
+				queued += frameCost(&frames[i])
 				i++
 			}
 			if p.Len() == 0 { // nothing fitted an empty block: drop the frame
 				if i < len(frames) {
+					queued += frameCost(&frames[i])
 					i++
 				}
 				continue
@@ -435,7 +451,43 @@ func (c *session) writeLoop() {
 		if c.pushed < 0 {
 			c.pushed = 0
 		}
+		c.queued -= queued
+		if c.queued < 0 {
+			c.queued = 0
+		}
+		if c.room != nil && c.queued < maxQueuedReplies {
+			close(c.room)
+			c.room = nil
+		}
 		c.outMu.Unlock()
+	}
+}
+
+// frameCost is what a queued frame counts against maxQueuedReplies.
+func frameCost(f *wire.Frame) int {
+	return queuedFrameCost + len(f.Body) + len(f.Password) + len(f.Dest)
+}
+
+// waitReplyRoom blocks while more than maxQueuedReplies bytes of frames
+// wait for the writer; it returns when they fit, the writer failed, the
+// session closed or ctx ended.
+func (c *session) waitReplyRoom(ctx context.Context) {
+	for {
+		c.outMu.Lock()
+		if c.queued < maxQueuedReplies || c.closed || c.writeErr != nil {
+			c.outMu.Unlock()
+			return
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		ch := c.room
+		c.outMu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -498,6 +550,10 @@ func (c *session) finish() {
 	c.outMu.Lock()
 	c.closed = true
 	c.out = nil
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
 	c.outMu.Unlock()
 	c.ws.CloseNow()
 	c.wg.Wait()

@@ -237,6 +237,14 @@ func (v *Vault) SweepOrphanBlobs() error {
 	if err != nil {
 		return fmt.Errorf("vault: reading files directory: %w", err)
 	}
+	// Which blobs are fresh is read before the records: a blob recorded
+	// between the two reads is then either fresh or named, never neither.
+	v.blobMu.Lock()
+	fresh := make(map[string]bool, len(v.freshBlobs))
+	for name := range v.freshBlobs {
+		fresh[name] = true
+	}
+	v.blobMu.Unlock()
 	named := map[string]bool{}
 	err = v.db.View(func(txn *badger.Txn) error {
 		tx := &Tx{v: v, txn: txn}
@@ -251,14 +259,14 @@ func (v *Vault) SweepOrphanBlobs() error {
 	if err != nil {
 		return fmt.Errorf("vault: reading file records: %w", err)
 	}
+	if v.sweepRead != nil {
+		v.sweepRead()
+	}
 	var errs []error
 	removed := false
 	for _, ent := range ents {
 		name := ent.Name()
-		v.blobMu.Lock()
-		fresh := v.freshBlobs[name]
-		v.blobMu.Unlock()
-		if named[name] || fresh {
+		if named[name] || fresh[name] {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {

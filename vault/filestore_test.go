@@ -414,3 +414,30 @@ func TestRestoreWithoutFiles(t *testing.T) {
 		t.Fatalf("restored transfers %v", ids)
 	}
 }
+
+// TestOrphanSweepKeepsBlobRecordedMeanwhile: a blob whose record commits
+// while SweepOrphanBlobs runs, after it read the records, is kept: it was
+// fresh when the sweep looked.
+func TestOrphanSweepKeepsBlobRecordedMeanwhile(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	defer mustLock(t, v)
+	putChat(t, v, "c", time.Time{})
+	putMsg(t, v, "c", "m1", "report.pdf", time.Time{})
+	b, err := v.CreateBlob(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	v.sweepRead = func() {
+		err := v.Update(ctx, func(tx *Tx) error { return tx.PutFile("c", "m1", FileRecord{Blob: b.Name(), Chunks: 1}) })
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if err := v.SweepOrphanBlobs(); err != nil {
+		t.Fatal(err)
+	}
+	if !blobExists(v, b.Name()) {
+		t.Fatal("the sweep removed a blob recorded while it ran")
+	}
+}

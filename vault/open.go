@@ -133,6 +133,9 @@ type Vault struct {
 	// SweepOrphanBlobs keeps until a record names them or they are unlinked.
 	blobMu     sync.Mutex
 	freshBlobs map[string]bool
+	// sweepRead, when set, runs in SweepOrphanBlobs after the file
+	// records were read (tests: a record committed meanwhile).
+	sweepRead func()
 
 	stop   context.CancelFunc // stops the goroutines below
 	wg     sync.WaitGroup     // the GC loop

@@ -207,6 +207,20 @@ func (o *options) check() error {
 	return nil
 }
 
+// chunkStorage is the chunk quota the relay uses: --chunk-storage, half
+// of --max-storage when zero, never more than --max-storage; zero when
+// --max-storage is not positive (the relay's default quota applies).
+func (o *options) chunkStorage() int64 {
+	if o.MaxStorage <= 0 {
+		return 0
+	}
+	n := o.ChunkStore
+	if n <= 0 {
+		n = o.MaxStorage / 2
+	}
+	return min(n, o.MaxStorage)
+}
+
 func (o *options) limits() relay.Limits {
 	l := relay.DefaultLimits
 	l.MessageTTL, l.MailboxIdle, l.MaxBlobLife, l.MaxLogTTL = o.MessageTTL, o.MailboxIdle, o.MaxBlobLife, o.MaxLogTTL

@@ -193,6 +193,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 			Replicas:   o.NATSReplicas,
 			MaxPending: o.MaxPending,
 			MaxBytes:   o.MaxStorage,
+			// The chunk stream enforces the chunk quota (spec/relay-jetstream.md §6.3).
+			ChunkStorage: o.chunkStorage(),
 			// One node per expiry interval scans the cluster.
 			ExpireLease: max(o.limits().ExpireEvery*9/10, time.Second),
 			Logger:      log,

@@ -12,7 +12,27 @@ import (
 // Chunk commands (spec/relay.md §7.7). Errors are *wire.Error values
 // (wire.IsCode): AUTH for an unknown, expired or deleted chunk or a wrong
 // capability, EXISTS for a chunk ID already stored, BAD_SIZE, STORAGE_FULL,
-// RATE, and UNKNOWN from a relay that does not store chunks.
+// RATE, PASSWORD (CPUT, CROOM) for a missing or wrong relay password, and
+// UNKNOWN from a relay that does not store chunks.
+
+// SetChunkPassword sets the relay password CPUT and CROOM carry from now
+// on (§7.7, as wire.ChunkPassword); empty for a relay that has none.
+func (c *Conn) SetChunkPassword(password []byte) {
+	if len(password) == 0 {
+		c.chunkPW.Store(nil)
+		return
+	}
+	pw := wire.ChunkPassword(password)
+	c.chunkPW.Store(&pw)
+}
+
+// chunkPassword is what CPUT and CROOM carry (SetChunkPassword).
+func (c *Conn) chunkPassword() [wire.CapSize]byte {
+	if pw := c.chunkPW.Load(); pw != nil {
+		return *pw
+	}
+	return [wire.CapSize]byte{}
+}
 
 // PutChunkAsync stores a chunk without waiting (§7.7 CPUT): readHash and
 // delHash are SHA-256 of its read and delete capabilities, life its
@@ -23,7 +43,7 @@ import (
 // (or on the caller's when the command could not be sent) and must not
 // block.
 func (c *Conn) PutChunkAsync(id crypto.ID, readHash, delHash [32]byte, life time.Duration, body []byte, done func(error)) {
-	f := wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: seconds(life), Body: body}
+	f := wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: seconds(life), Cap: c.chunkPassword(), Body: body}
 	if err := c.Go(&f, false, okFunc(done)); err != nil {
 		done(err)
 	}
@@ -42,7 +62,7 @@ func (c *Conn) GetChunkAsync(id crypto.ID, readCap [32]byte, done func(body []by
 
 // PutChunk is PutChunkAsync that waits for the reply.
 func (c *Conn) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, body []byte) error {
-	return c.ok(ctx, &wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: seconds(life), Body: body})
+	return c.ok(ctx, &wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: seconds(life), Cap: c.chunkPassword(), Body: body})
 }
 
 // GetChunk is GetChunkAsync that waits for the reply.
@@ -59,7 +79,7 @@ func (c *Conn) DeleteChunk(ctx context.Context, id crypto.ID, delCap [32]byte) e
 // chunk storage now (§7.7 CROOM): nil, or STORAGE_FULL, BAD_SIZE, or
 // UNKNOWN from a relay that does not store chunks. It reserves nothing.
 func (c *Conn) ChunkRoom(ctx context.Context, count uint32, life time.Duration) error {
-	return c.ok(ctx, &wire.Frame{Type: wire.TypeCROOM, Count: count, Seconds: seconds(life)})
+	return c.ok(ctx, &wire.Frame{Type: wire.TypeCROOM, Count: count, Seconds: seconds(life), Cap: c.chunkPassword()})
 }
 
 // chunkBody checks a reply to CGET.

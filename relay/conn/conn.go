@@ -92,6 +92,8 @@ type Conn struct {
 	logMu   sync.Mutex // guards logSubs
 	logSubs map[crypto.ID]*logNotify
 
+	chunkPW atomic.Pointer[[wire.CapSize]byte] // CPUT's and CROOM's chunk password; nil: none
+
 	out outQueue
 }
 

@@ -31,8 +31,8 @@ const (
 
 	// ChunkSize is the size of every chunk body, CPUT's and CHUNK's
 	// (§7.7): the largest end-to-end bucket. A CPUT item is 5 + 24 + 32 +
-	// 32 + 4 + 16,000 = 16,097 bytes, within MaxItemSize, also forwarded
-	// (§7.6.3).
+	// 32 + 4 + 32 + 16,000 = 16,129 bytes, within MaxItemSize, also
+	// forwarded (§7.6.3).
 	ChunkSize = crypto.MaxBody
 	// MaxChunks is the largest CROOM count (§7.7): the chunks of the
 	// largest file.

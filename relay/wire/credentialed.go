@@ -118,3 +118,16 @@ func (c Credentialed) Secret() string {
 	}
 	return c.Address.String() + passwordSep + c.Password.Encode()
 }
+
+// ChunkPassword is what CPUT and CROOM carry for the relay password p
+// (spec/relay.md §7.7): SHA-256("veil-relay/v1/chunk password" || p), all
+// zero for an empty p. A fixed size keeps a CPUT within one item when
+// forwarded, and hides the password's length from a forwarder.
+func ChunkPassword(p []byte) [CapSize]byte {
+	if len(p) == 0 {
+		return [CapSize]byte{}
+	}
+	return crypto.Hash([]byte(chunkPasswordLabel), p)
+}
+
+const chunkPasswordLabel = "veil-relay/v1/chunk password"

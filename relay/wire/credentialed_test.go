@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -58,5 +59,18 @@ func TestParseAddressRefusesPassword(t *testing.T) {
 func TestPasswordEqual(t *testing.T) {
 	if !wire.Password("a").Equal(wire.Password("a")) || wire.Password("a").Equal(wire.Password("b")) || wire.Password("a").Equal(nil) {
 		t.Fatal("Equal")
+	}
+}
+
+// TestChunkPassword checks the chunk password of "correct horse" against
+// the CPUT and CROOM of spec/vectors/relay/frames.json, and that a relay
+// without a password gets all zero bytes.
+func TestChunkPassword(t *testing.T) {
+	got := wire.ChunkPassword([]byte("correct horse"))
+	if hex.EncodeToString(got[:]) != "08fd9c2e86a8e2f52aa9646056c85117da371d761b29987603025b97980c29d6" {
+		t.Fatalf("chunk password %x", got)
+	}
+	if wire.ChunkPassword(nil) != [wire.CapSize]byte{} {
+		t.Fatal("no password gives a non-zero chunk password")
 	}
 }

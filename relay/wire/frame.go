@@ -97,9 +97,10 @@ type Frame struct {
 	Key crypto.SignPublic
 	// Cap is SEND's sender capability, SKEY's capability hash, LAPPEND's
 	// and LDEL's write capability, LREAD's and LSUB's read capability, or
-	// LNEW's write-capability hash, CGET's read capability or CDEL's
-	// delete capability. It must be kept secret where it is a
-	// capability.
+	// LNEW's write-capability hash, CGET's read capability, CDEL's
+	// delete capability, or CPUT's and CROOM's chunk password
+	// (ChunkPassword). It must be kept secret where it is a capability or
+	// a password.
 	Cap [CapSize]byte
 	// ReadCap is LNEW's and CPUT's read-capability hash.
 	ReadCap [CapSize]byte
@@ -195,10 +196,10 @@ var layouts = map[Type]layout{
 	TypeFKEY:    {"FKEY", []field{fPassword, fDest}},
 	TypeFWD:     {"FWD", []field{fRoute, fEphemeral, fBody}},
 	TypeRFWD:    {"RFWD", []field{fNotAfter, fEphemeral, fBody}},
-	TypeCPUT:    {"CPUT", []field{fID, fReadCap, fDelCap, fSeconds, fBody}},
+	TypeCPUT:    {"CPUT", []field{fID, fReadCap, fDelCap, fSeconds, fCap, fBody}},
 	TypeCGET:    {"CGET", []field{fID, fCap}},
 	TypeCDEL:    {"CDEL", []field{fID, fCap}},
-	TypeCROOM:   {"CROOM", []field{fCount, fSeconds}},
+	TypeCROOM:   {"CROOM", []field{fCount, fSeconds, fCap}},
 	TypeOK:      {"OK", nil},
 	TypeERR:     {"ERR", []field{fCode}},
 	TypeIDS:     {"IDS", []field{fID, fSenderID}},

@@ -143,7 +143,7 @@ func TestSanitizeFileName(t *testing.T) {
 		"report.pdf":            "report.pdf",
 		"../../.ssh/x":          "_.._.ssh_x",
 		"a/b":                   "a_b",
-		`C:\Users\x.txt`:        "C:_Users_x.txt",
+		`C:\Users\x.txt`:        "C__Users_x.txt",
 		"..":                    "file",
 		".":                     "file",
 		"":                      "file",

@@ -33,6 +33,31 @@ func isMediaTopType(s string) bool {
 // isPathRune reports separators of any platform's paths.
 func isPathRune(r rune) bool { return r == '/' || r == '\\' }
 
+// isWindowsRune reports the other characters Windows refuses in a name;
+// ':' also names an NTFS alternate data stream or a drive.
+func isWindowsRune(r rune) bool { return strings.ContainsRune(`:<>|?*"`, r) }
+
+// isWindowsDevice reports a name that Windows opens as a device whatever
+// the directory: CON, PRN, AUX, NUL, COM0–COM9, LPT0–LPT9 (also with the
+// superscript digits ¹²³), in any case, alone or before a dot, trailing
+// spaces ignored.
+func isWindowsDevice(s string) bool {
+	stem, _, _ := strings.Cut(s, ".")
+	stem = strings.ToUpper(strings.TrimRight(stem, " "))
+	switch stem {
+	case "CON", "PRN", "AUX", "NUL":
+		return true
+	}
+	if !strings.HasPrefix(stem, "COM") && !strings.HasPrefix(stem, "LPT") {
+		return false
+	}
+	switch stem[3:] {
+	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+		return true
+	}
+	return false
+}
+
 // isControlRune reports C0, DEL and C1 controls (NUL included).
 func isControlRune(r rune) bool { return unicode.Is(unicode.Cc, r) }
 
@@ -45,11 +70,12 @@ func isInvisibleRune(r rune) bool {
 
 // SanitizeFileName turns the base name of a local path into a name a FILE
 // message may carry: invalid UTF-8 becomes U+FFFD, the name is put in NFC,
-// path separators become "_", control and invisible characters go,
-// leading dots, dashes and spaces and trailing dots and spaces go, and a
-// name longer than 255 bytes is cut at a character boundary keeping an
-// extension of up to 16 bytes. A name left empty (or "." or "..") becomes
-// "file". The result passes CheckFileName, and sanitising it again
+// path separators and the characters Windows refuses (`:<>|?*"`) become
+// "_", control and invisible characters go, leading dots, dashes and
+// spaces and trailing dots and spaces go, a Windows device name gets a
+// leading "_", and a name longer than 255 bytes is cut at a character
+// boundary keeping an extension of up to 16 bytes. A name left empty (or
+// "." or "..") becomes "file". The result passes CheckFileName, and sanitising it again
 // changes nothing.
 func SanitizeFileName(s string) string {
 	for range 8 {
@@ -67,7 +93,7 @@ func sanitizeOnce(s string) string {
 	s = norm.NFC.String(s)
 	s = strings.Map(func(r rune) rune {
 		switch {
-		case isPathRune(r):
+		case isPathRune(r), isWindowsRune(r):
 			return '_'
 		case isControlRune(r), isInvisibleRune(r):
 			return -1
@@ -76,6 +102,9 @@ func sanitizeOnce(s string) string {
 	}, s)
 	s = strings.TrimLeft(s, ".- ")
 	s = strings.TrimRight(s, ". ")
+	if isWindowsDevice(s) {
+		s = "_" + s
+	}
 	if len(s) > MaxFileName {
 		s = cutFileName(s)
 	}
@@ -114,6 +143,10 @@ func CheckFileName(s string) error {
 		return fileErr(ErrFileName, "its name is not valid text")
 	case s == "." || s == ".." || strings.ContainsFunc(s, isPathRune):
 		return fileErr(ErrFileName, "its name contains a path")
+	case strings.ContainsFunc(s, isWindowsRune):
+		return fileErr(ErrFileName, `its name contains one of : < > | ? * "`)
+	case isWindowsDevice(s):
+		return fileErr(ErrFileName, "its name is a Windows device name")
 	case strings.ContainsFunc(s, isControlRune):
 		return fileErr(ErrFileName, "its name contains control characters")
 	case strings.ContainsFunc(s, isInvisibleRune):

@@ -321,12 +321,14 @@ func frameVectors() ([]FrameVector, error) {
 			ForwardKey: crypto.DHPublic(c32("forward key")), NotAfter: 1767225600, Sig: [64]byte(fill("sig fkeys", 64))},
 		{Type: wire.TypeFRES, CID: 20, Body: body("sealed reply", 21)},
 		// Chunks (§7.7): CPUT carries SHA-256 of the read and delete
-		// capabilities that CGET and CDEL present.
+		// capabilities that CGET and CDEL present, and CPUT and CROOM the
+		// chunk password of the relay password "correct horse".
 		{Type: wire.TypeCPUT, CID: 22, ID: id("chunk id"), ReadCap: hashOf("chunk read cap"), DelCap: hashOf("chunk delete cap"),
-			Seconds: 86400, Body: body("chunk", wire.ChunkSize)},
+			Seconds: 86400, Cap: wire.ChunkPassword([]byte("correct horse")), Body: body("chunk", wire.ChunkSize)},
 		{Type: wire.TypeCGET, CID: 23, ID: id("chunk id"), Cap: c32("chunk read cap")},
 		{Type: wire.TypeCDEL, CID: 24, ID: id("chunk id"), Cap: c32("chunk delete cap")},
-		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800},
+		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800, Cap: wire.ChunkPassword([]byte("correct horse"))},
+		{Type: wire.TypeCROOM, CID: 26, Count: 1, Seconds: 3600}, // a relay without a password: all zero
 		{Type: wire.TypeCHUNK, CID: 23, Body: body("chunk", wire.ChunkSize)},
 	}
 	var out []FrameVector

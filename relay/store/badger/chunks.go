@@ -35,7 +35,7 @@ func (o *putChunkOp) apply(b *batch) error {
 	if j.HasChunk(o.id, b.now) {
 		return store.ErrExists
 	}
-	if o.max > 0 && j.ChunkBytes()+int64(len(o.c.Body)) > o.max {
+	if o.max > 0 && j.ChunkBytesOnDisk()+int64(len(o.c.Body)) > o.max {
 		return store.ErrDiskQuota
 	}
 	j.AppendChunk(o.id, &o.c, expiresAt(o.c.Expires))

@@ -21,8 +21,10 @@ var _ store.ChunkStore = (*Store)(nil)
 // PutChunk implements store.ChunkStore. The chunk is created only if its
 // key is free or holds a chunk past its deadline, by compare-and-set. The
 // chunk quota is checked against the bucket's count of chunks, all of
-// ChunkBody bytes; concurrent puts on several nodes may pass it together
-// by a few chunks.
+// ChunkBody bytes, counted at most once a second (and kept up to date
+// with this node's puts and deletes): concurrent puts on several nodes
+// may pass it together, but with Config.ChunkStorage the stream itself
+// refuses a chunk past it (store.ErrDiskQuota).
 func (s *Store) PutChunk(ctx context.Context, id store.ID, c store.Chunk, maxBytes int64) error {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
@@ -67,8 +69,14 @@ func (s *Store) PutChunk(ctx context.Context, id store.ID, c store.Chunk, maxByt
 		if errors.Is(err, errConflict) {
 			continue
 		}
+		if errors.Is(err, store.ErrDiskQuota) {
+			return store.ErrDiskQuota // the stream's MaxMsgs
+		}
 		if err != nil {
 			return fmt.Errorf("jetstream: put chunk: %w", err)
+		}
+		if prev == nil {
+			s.countedChunks(1)
 		}
 		return nil
 	}
@@ -126,6 +134,7 @@ func (s *Store) DeleteChunk(ctx context.Context, id store.ID) error {
 	case err != nil && !errors.Is(err, errAmbiguous):
 		return fmt.Errorf("jetstream: delete chunk: %w", err)
 	}
+	s.countedChunks(-1)
 	return nil
 }
 
@@ -142,7 +151,16 @@ func (s *Store) ChunkBytes() int64 {
 	return int64(n) * ChunkBody
 }
 
+// chunkCount returns the chunks in the bucket: the stream's count, asked
+// at most once every sizeEvery, as Size does.
 func (s *Store) chunkCount(ctx context.Context) (uint64, error) {
+	s.mu.Lock()
+	if !s.chunksAt.IsZero() && time.Since(s.chunksAt) < sizeEvery {
+		n := s.chunks
+		s.mu.Unlock()
+		return n, nil
+	}
+	s.mu.Unlock()
 	var n uint64
 	err := retry(ctx, func(ctx context.Context) error {
 		info, err := s.chunk.Info(ctx)
@@ -152,7 +170,25 @@ func (s *Store) chunkCount(ctx context.Context) (uint64, error) {
 		n = info.State.Msgs
 		return nil
 	})
+	if err == nil {
+		s.mu.Lock()
+		s.chunks, s.chunksAt = n, time.Now()
+		s.mu.Unlock()
+	}
 	return n, err
+}
+
+// countedChunks adds d to the cached chunk count after this node's put
+// or delete, so that the node's own changes show at once.
+func (s *Store) countedChunks(d int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case d < 0 && s.chunks > 0:
+		s.chunks--
+	case d > 0:
+		s.chunks++
+	}
 }
 
 func (s *Store) expireChunks(ctx context.Context, now time.Time) error {

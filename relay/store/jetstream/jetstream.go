@@ -96,6 +96,11 @@ type Config struct {
 	// MaxBytes is the relay's storage quota: Send, Append and PutBlob fail
 	// with store.ErrDiskQuota while the streams hold more. Zero: no quota.
 	MaxBytes int64
+	// ChunkStorage is the relay's chunk quota (relay.Limits.ChunkStorage):
+	// the chunk bucket's stream holds at most ChunkStorage/ChunkBody
+	// chunks and refuses more (discard new), whatever concurrent PutChunks
+	// on any node do (spec §6.3). Zero: only PutChunk's count bounds them.
+	ChunkStorage int64
 	// Now is the clock; time.Now when nil. The server's per-message TTL
 	// uses the real clock, so an injected clock must not run behind it.
 	Now func() time.Time
@@ -120,6 +125,7 @@ type Store struct {
 	now       func() time.Time
 	log       *slog.Logger
 	maxBytes  int64
+	maxChunks int64 // the chunk stream's MaxMsgs; zero: none
 	maxPend   int
 	lease     time.Duration
 	opTimeout time.Duration
@@ -141,6 +147,8 @@ type Store struct {
 	claimCC     js.ConsumeContext // the node's claim watcher; nil until the first Claim
 	size        int64
 	sizeAt      time.Time
+	chunks      uint64    // chunks in the bucket, as last counted (chunkCount)
+	chunksAt    time.Time // when; zero: count again
 }
 
 var (
@@ -169,6 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		now:         cfg.Now,
 		log:         cfg.Logger,
 		maxBytes:    cfg.MaxBytes,
+		maxChunks:   max(cfg.ChunkStorage, 0) / ChunkBody,
 		maxPend:     max(cfg.MaxPending, 0),
 		lease:       cfg.ExpireLease,
 		opTimeout:   cfg.OpTimeout,
@@ -310,6 +319,9 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 		{&s.blob, stream(kvStream(n.blobBucket), []string{kvSubjects(n.blobBucket)}, 1)},
 		{&s.claims, stream(kvStream(n.claimBucket), []string{kvSubjects(n.claimBucket)}, 1)},
 		{&s.chunk, stream(kvStream(n.chunkBucket), []string{kvSubjects(n.chunkBucket)}, 1)},
+	}
+	if s.maxChunks > 0 { // spec §6.3: the server enforces the chunk quota
+		specs[len(specs)-1].cfg.MaxMsgs = s.maxChunks
 	}
 	if s.maxPend > 0 { // spec §3.2: the server enforces the quota
 		specs[0].cfg.MaxMsgsPerSubject = int64(s.maxPend)

@@ -150,6 +150,7 @@ func (j *Journal) Reclaim() {
 		}
 		j.mu.Lock()
 		j.segs = j.segs[1:]
+		j.chunkDead -= s.deadChunks
 		j.mu.Unlock()
 		j.sealed -= s.size
 		j.cleanAt = 0
@@ -171,10 +172,19 @@ func (j *Journal) Rotate() {
 }
 
 // needMoves reports whether the oldest segment's live messages should be
-// copied forward: more than half of the sealed bytes are dead, and there
-// are at least two sealed segments.
+// copied forward: there are at least two sealed segments, and more than
+// half of the sealed bytes are dead or more than a quarter of the oldest
+// segment is dead chunks (which count against the chunk quota while they
+// stay, ChunkBytesOnDisk).
 func (j *Journal) needMoves() bool {
-	return len(j.segs) > 2 && j.sealed-j.live > j.sealed/2
+	if len(j.segs) <= 2 {
+		return false
+	}
+	old := j.segs[0]
+	j.mu.RLock()
+	deadChunks := old.deadChunks
+	j.mu.RUnlock()
+	return j.sealed-j.live > j.sealed/2 || deadChunks > old.size/4
 }
 
 // moveForward copies live messages of the oldest segment, up to moveBytes

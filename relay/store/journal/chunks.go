@@ -119,6 +119,10 @@ func (j *Journal) unlinkChunk(id store.ID) {
 		if s != j.head() {
 			j.live -= e.recordLen()
 		}
+		s.deadChunks += int64(e.n)
+		if s != j.head() {
+			j.chunkDead += int64(e.n)
+		}
 	}
 	j.chunkBytes -= int64(e.n)
 	delete(j.chunks, id)
@@ -140,6 +144,17 @@ func (j *Journal) ChunkBytes() int64 {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
 	return j.chunkBytes
+}
+
+// ChunkBytesOnDisk returns ChunkBytes and the bytes of the chunk bodies
+// deleted, expired or moved forward in the sealed segments not reclaimed
+// yet. Chunk quotas count it, so dead chunks take no more disk than the
+// quota and the head segment (whose dead chunks a delete does not count,
+// so that it frees its room at once).
+func (j *Journal) ChunkBytesOnDisk() int64 {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	return j.chunkBytes + j.chunkDead
 }
 
 // GetChunk returns the visible chunk id unless it expired at now;
@@ -194,6 +209,7 @@ func (j *Journal) replayChunk(seg *segment, r record, now time.Time) {
 		return
 	}
 	if expired(r.exp, now) {
+		seg.deadChunks += int64(len(r.body)) // Recount adds it up
 		return
 	}
 	if _, ok := j.chunks[r.rid]; ok {
@@ -229,7 +245,10 @@ func (j *Journal) publishChunkMove(r relocation) {
 		return
 	}
 	n := e.recordLen()
-	j.segByNum(r.from).live -= n
+	from := j.segByNum(r.from)
+	from.live -= n
+	from.deadChunks += int64(e.n)
+	j.chunkDead += int64(e.n)
 	j.live -= n
 	j.segByNum(r.to).live += n
 	e.seg, e.off = r.to, r.off

@@ -151,6 +151,9 @@ type segment struct {
 	cap  int64 // the file's size when it was created: full past it
 	size int64 // bytes written (writer only after open)
 	live int64 // bytes of SEND records still indexed (writer only)
+	// deadChunks is the bytes of chunk bodies here no longer live
+	// (deleted, expired or moved forward); guarded by Journal.mu.
+	deadChunks int64
 }
 
 // relocation is a message copied forward in the group in the making.
@@ -172,9 +175,11 @@ type Journal struct {
 	boxes map[store.ID]*jbox
 	segs  []*segment // oldest first; the last is the head, written to
 	// chunks is the index of live file chunks (chunks.go), chunkBytes
-	// the bytes of their bodies.
+	// the bytes of their bodies, chunkDead the bytes of chunk bodies in
+	// the sealed segments that are no longer live but still on disk.
 	chunks     map[store.ID]jchunk
 	chunkBytes int64
+	chunkDead  int64
 
 	// The fields below belong to the writer goroutine.
 	buf       []byte        // records of the group in the making

@@ -29,6 +29,7 @@ func (j *Journal) newHead(n uint32) error {
 	if h := j.head(); h != nil {
 		j.sealed += h.size
 		j.live += h.live
+		j.chunkDead += h.deadChunks
 	}
 	j.segs = append(j.segs, &segment{num: n, f: f, cap: p.cap, size: int64(segHeader)})
 	j.mu.Unlock()
@@ -180,10 +181,11 @@ func createSegment(dir string, n uint32, size int64, pace time.Duration, quit <-
 // Recount sets the sealed and live totals after replay and the orphan
 // check.
 func (j *Journal) Recount() {
-	j.sealed, j.live = 0, 0
+	j.sealed, j.live, j.chunkDead = 0, 0, 0
 	for _, s := range j.segs[:len(j.segs)-1] {
 		j.sealed += s.size
 		j.live += s.live
+		j.chunkDead += s.deadChunks
 	}
 }
 
