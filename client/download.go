@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -117,40 +116,6 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 	}
 	j.blob = b.Name()
 	return b, nil
-}
-
-// verifyBlob decrypts a downloaded blob and checks it against its
-// descriptor: the bytes past size are zero and the SHA-256 of the first
-// size bytes is the descriptor's.
-func verifyBlob(b *vault.Blob, lk *crypto.LocalFileKey, n uint32, size int64, want []byte, ad []byte) error {
-	h := crypto.NewFileHash()
-	buf := make([]byte, 0, crypto.FileChunkSize)
-	left := size
-	for i := range n {
-		ct, err := b.ReadChunk(i, buf[:0])
-		if err != nil {
-			return err
-		}
-		pt, err := crypto.OpenLocalChunk(lk, ct[:0], i, n, ct, ad)
-		if err != nil {
-			return failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
-		}
-		take := min(int64(len(pt)), max(left, 0))
-		h.Write(pt[:take])
-		left -= take
-		for _, c := range pt[take:] {
-			if c != 0 {
-				return failedf("its size does not match its chunks")
-			}
-		}
-	}
-	if left > 0 {
-		return failedf("its size does not match its chunks")
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
-		return failedf("hash mismatch: the file is not the one its sender described")
-	}
-	return nil
 }
 
 // downloaded marks a verified file ready; in a 1:1 chat, where we are its
