@@ -233,6 +233,9 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 			}
 		}
 	}
+	if werr := p.wait(); cerr == nil {
+		cerr = werr
+	}
 	mu.Lock()
 	err := first
 	mu.Unlock()
