@@ -17,8 +17,11 @@ import (
 // pass uses every core; at most blobWindow chunks are in memory at once,
 // whatever the file's size.
 
-// blobWindow is how many chunks a pass holds in memory (not protocol).
-const blobWindow = 32
+// Tuning of the passes (not protocol).
+const (
+	blobWindow    = 32  // chunks a pass holds in memory
+	blobSyncEvery = 512 // chunks sealed between two syncs in the background (8 MB)
+)
 
 // blobWorkers is how many goroutines seal or open a pass's chunks.
 func blobWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 8)) }
@@ -58,11 +61,28 @@ func sealInto(blob *vault.Blob, r io.Reader, lk *crypto.LocalFileKey, n uint32, 
 			}
 		})
 	}
+	// The disk writes the blob while it is sealed: a sync every
+	// blobSyncEvery chunks, beside the pass, leaves little for the last.
+	kick := make(chan struct{}, 1)
+	wg.Go(func() {
+		for range kick {
+			if err := blob.Sync(); err != nil {
+				fail(err) // a later sync may not report it again
+			}
+		}
+	})
 	h := crypto.NewFileHash()
 	rerr := func() error {
+		defer close(kick)
 		defer close(jobs)
 		left := size
 		for i := range n {
+			if i%blobSyncEvery == blobSyncEvery-1 {
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			}
 			var pt []byte
 			select {
 			case pt = <-free:

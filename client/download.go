@@ -45,12 +45,12 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 	ad := blobAD(t.Chat, t.Message)
 	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, blob.Sync, func(ctx context.Context, pos uint32, buf []byte) error {
 		i := order[pos]
-		what := fmt.Sprintf("chunk %d of %d", i+1, n)
+		what := func() string { return fmt.Sprintf("chunk %d of %d", i+1, n) }
 		var pt []byte
 		for try := 0; ; try++ {
 			body, err := xc.get(ctx, keys.ChunkID(i), keys.ReadCap(i))
 			if err != nil {
-				return chunkErr(xc, err, what)
+				return chunkErr(xc, err, what())
 			}
 			if len(body) == crypto.FileChunkSize {
 				if pt, err = keys.OpenChunk(body[:0], i, n, body); err == nil {
@@ -58,7 +58,7 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 				}
 			}
 			if try > 0 {
-				return failedf("%s is corrupted", what)
+				return failedf("%s is corrupted", what())
 			}
 		}
 		ct := crypto.SealLocalChunk(&lk, buf[:0], i, n, pt, ad)
