@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -46,12 +45,12 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 	ad := blobAD(t.Chat, t.Message)
 	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, blob.Sync, func(ctx context.Context, pos uint32, buf []byte) error {
 		i := order[pos]
-		what := fmt.Sprintf("chunk %d of %d", i+1, n)
+		what := func() string { return fmt.Sprintf("chunk %d of %d", i+1, n) }
 		var pt []byte
 		for try := 0; ; try++ {
 			body, err := xc.get(ctx, keys.ChunkID(i), keys.ReadCap(i))
 			if err != nil {
-				return chunkErr(xc, err, what)
+				return chunkErr(xc, err, what())
 			}
 			if len(body) == crypto.FileChunkSize {
 				if pt, err = keys.OpenChunk(body[:0], i, n, body); err == nil {
@@ -59,7 +58,7 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 				}
 			}
 			if try > 0 {
-				return failedf("%s is corrupted", what)
+				return failedf("%s is corrupted", what())
 			}
 		}
 		ct := crypto.SealLocalChunk(&lk, buf[:0], i, n, pt, ad)
@@ -117,40 +116,6 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 	}
 	j.blob = b.Name()
 	return b, nil
-}
-
-// verifyBlob decrypts a downloaded blob and checks it against its
-// descriptor: the bytes past size are zero and the SHA-256 of the first
-// size bytes is the descriptor's.
-func verifyBlob(b *vault.Blob, lk *crypto.LocalFileKey, n uint32, size int64, want []byte, ad []byte) error {
-	h := crypto.NewFileHash()
-	buf := make([]byte, 0, crypto.FileChunkSize)
-	left := size
-	for i := range n {
-		ct, err := b.ReadChunk(i, buf[:0])
-		if err != nil {
-			return err
-		}
-		pt, err := crypto.OpenLocalChunk(lk, ct[:0], i, n, ct, ad)
-		if err != nil {
-			return failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
-		}
-		take := min(int64(len(pt)), max(left, 0))
-		h.Write(pt[:take])
-		left -= take
-		for _, c := range pt[take:] {
-			if c != 0 {
-				return failedf("its size does not match its chunks")
-			}
-		}
-	}
-	if left > 0 {
-		return failedf("its size does not match its chunks")
-	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), want) != 1 {
-		return failedf("hash mismatch: the file is not the one its sender described")
-	}
-	return nil
 }
 
 // downloaded marks a verified file ready; in a 1:1 chat, where we are its

@@ -183,39 +183,6 @@ func detectType(f *os.File) string {
 	return t
 }
 
-// sealInto reads size bytes of r into blob, chunk by chunk sealed under
-// lk, the last chunk padded with zeros, and returns their SHA-256.
-func sealInto(blob *vault.Blob, r io.Reader, lk *crypto.LocalFileKey, n uint32, size int64, ad []byte) ([]byte, error) {
-	h := crypto.NewFileHash()
-	pt := make([]byte, fileChunkPlain)
-	ct := make([]byte, 0, crypto.FileChunkSize)
-	left := size
-	for i := range n {
-		clear(pt)
-		want := min(left, fileChunkPlain)
-		if want > 0 {
-			if _, err := io.ReadFull(r, pt[:want]); err != nil {
-				return nil, errors.New("client: the file changed while it was read")
-			}
-			h.Write(pt[:want])
-			left -= want
-		}
-		ct = crypto.SealLocalChunk(lk, ct[:0], i, n, pt, ad)
-		if err := blob.WriteChunk(i, ct); err != nil {
-			return nil, err
-		}
-	}
-	clear(pt)
-	var one [1]byte
-	if k, _ := r.Read(one[:]); k > 0 {
-		return nil, errors.New("client: the file changed while it was read")
-	}
-	if err := blob.Sync(); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
-}
-
 // fileMessage reads a file message of chat ref.
 func fileMessage(tx *vault.Tx, ref, msgID string) (vault.Chat, vault.Message, *fileMeta, error) {
 	c, err := resolveChat(tx, ref)

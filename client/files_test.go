@@ -945,3 +945,35 @@ func TestFileTimerUndownloaded(t *testing.T) {
 		t.Fatalf("%d CDELs for %d chunks after the timer", countType(rec, wire.TypeCDEL), n)
 	}
 }
+
+// TestFileRelayRate: a relay whose chunk rate is far below what the
+// pipeline sends answers RATE; the transfer pauses and tries those chunks
+// again instead of failing, and the file arrives whole at the first try.
+func TestFileRelayRate(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t, func(c *relay.Config) { c.Limits.ChunkRate = 300 })
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	const size = 6_000_000 // 375 chunks: over a second of the relay's rate each way
+	path, sum := writeTestFile(t, t.TempDir(), "rate.bin", size)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitTransfer(ctx, aChat, id); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	a.kickOutbox()
+	bid := b.incomingFile(t, bChat, "rate.bin")
+	if err := b.SetAutoDownloadLimit(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FetchFile(ctx, bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitTransfer(ctx, bChat, bid); err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	if got := fileSum(t, b.Engine, bChat, bid); got != sum {
+		t.Fatal("the received file differs")
+	}
+}

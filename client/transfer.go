@@ -371,7 +371,14 @@ func (e *Engine) setFileState(ctx context.Context, chat, msg, state string, done
 	return err
 }
 
-// progress paces a transfer's events and watermark checkpoints.
+// progress paces a transfer's events and watermark checkpoints. A
+// checkpoint (syncing the blob, then storing the watermark) runs beside
+// the pipeline, so its disk writes do not stall the chunks; one starts
+// every xferCheckpoint/2 positions (or xferCheckEvery), and the pipeline
+// waits for it only when the watermark gets xferCheckpoint/2 past the
+// one it stores. The stored watermark is thus never more than
+// xferCheckpoint behind, as if checkpoints were synchronous every
+// xferCheckpoint positions.
 type progress struct {
 	e         *Engine
 	t         vault.Transfer
@@ -384,10 +391,12 @@ type progress struct {
 	lastCheck time.Time
 	checked   uint32
 	sync      func() error // makes the written chunks durable (a download's blob)
+	ckDone    chan error   // the running checkpoint's result; nil when none runs
 }
 
-// report emits a transfer event at most every xferEventEvery, and stores
-// the watermark every xferCheckpoint positions or xferCheckEvery.
+// report emits a transfer event at most every xferEventEvery, and starts
+// a checkpoint of the watermark when one is due (the final report waits
+// for it); it returns the error of a checkpoint that failed.
 func (p *progress) report(ctx context.Context, done, water uint32, final bool) error {
 	now := time.Now()
 	if final || now.Sub(p.lastEv) >= xferEventEvery {
@@ -399,16 +408,53 @@ func (p *progress) report(ctx context.Context, done, water uint32, final bool) e
 		}
 		p.e.emit(ctx, ev)
 	}
-	if water >= p.checked+xferCheckpoint || (water > p.checked && now.Sub(p.lastCheck) >= xferCheckEvery) {
-		p.lastCheck, p.checked = now, water
-		if p.sync != nil {
-			if err := p.sync(); err != nil { // what the watermark covers is on the disk first
+	if p.ckDone != nil {
+		if final || water >= p.checked+xferCheckpoint/2 {
+			if err := p.wait(); err != nil {
 				return err
 			}
+		} else {
+			select {
+			case err := <-p.ckDone:
+				if p.ckDone = nil; err != nil {
+					return err
+				}
+			default:
+				return nil
+			}
 		}
-		return p.e.checkpoint(ctx, p.t, water)
+	}
+	if water >= p.checked+xferCheckpoint/2 || (water > p.checked && now.Sub(p.lastCheck) >= xferCheckEvery) {
+		p.lastCheck, p.checked = now, water
+		p.ckDone = make(chan error, 1)
+		go func() { // waited for by wait before the pipeline returns
+			p.ckDone <- p.store(context.WithoutCancel(ctx), water)
+		}()
+		if final {
+			return p.wait()
+		}
 	}
 	return nil
+}
+
+// store makes what watermark water covers durable and stores it.
+func (p *progress) store(ctx context.Context, water uint32) error {
+	if p.sync != nil {
+		if err := p.sync(); err != nil { // what the watermark covers is on the disk first
+			return err
+		}
+	}
+	return p.e.checkpoint(ctx, p.t, water)
+}
+
+// wait waits for the running checkpoint, if any, and returns its error.
+func (p *progress) wait() error {
+	if p.ckDone == nil {
+		return nil
+	}
+	err := <-p.ckDone
+	p.ckDone = nil
+	return err
 }
 
 // checkpoint stores a transfer's watermark, unless the file is gone.

@@ -116,7 +116,8 @@ func (e *Engine) upload(ctx context.Context, t vault.Transfer) error {
 		if err != nil {
 			return failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
 		}
-		body := keys.SealChunk(make([]byte, 0, crypto.FileChunkSize), i, n, pt)
+		// Sealed in place: the command is encoded before put returns.
+		body := keys.SealChunk(pt[:0], i, n, pt)
 		rc := keys.ReadCap(i)
 		dc := crypto.FileDeleteCap(&dh, i)
 		err = xc.put(ctx, keys.ChunkID(i), crypto.CapHash(&rc), crypto.CapHash(&dc), life, body)
@@ -158,7 +159,9 @@ func chunkErr(xc *xferConn, err error, what string) error {
 // pipeline runs step for every position of a transfer's order from its
 // watermark on, xferInFlight at a time, reporting progress and storing
 // the watermark as it goes; durable, when set, makes what the watermark
-// covers durable before each checkpoint. The first error stops it.
+// covers durable before each checkpoint. A step the relay answers RATE
+// is tried again after a pause that every worker keeps (ratePause); the
+// first other error stops it.
 func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size int64, state string, durable func() error,
 	step func(ctx context.Context, pos uint32, buf []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -175,13 +178,14 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	var water atomic.Uint32
 	water.Store(wm.water)
 	moved := make(chan struct{}, 1)
+	var pace ratePause
 	var wg sync.WaitGroup
 	workers := int(min(uint32(xferInFlight), max(n-wm.water, 1)))
 	for range workers {
 		wg.Go(func() {
 			buf := make([]byte, 0, crypto.FileChunkSize)
 			for pos := range positions {
-				if err := step(ctx, pos, buf); err != nil {
+				if err := pace.run(ctx, func() error { return step(ctx, pos, buf) }); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -229,6 +233,9 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 			}
 		}
 	}
+	if werr := p.wait(); cerr == nil {
+		cerr = werr
+	}
 	mu.Lock()
 	err := first
 	mu.Unlock()
@@ -246,4 +253,79 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	}
 	t.Done = n
 	return p.report(ctx, n, n, true)
+}
+
+// Pauses after a RATE answer (not protocol): the relay refuses chunk
+// commands over its rate at once, so the pipeline backs off and tries the
+// same step again rather than failing the transfer.
+const (
+	xferRatePause    = 20 * time.Millisecond
+	xferRatePauseMax = time.Second
+)
+
+// ratePause holds a pipeline's workers back after a RATE answer: every
+// worker waits until the pause ends before its next command, and the
+// pause doubles while answers stay RATE, up to xferRatePauseMax.
+type ratePause struct {
+	mu    sync.Mutex
+	until time.Time
+	pause time.Duration
+}
+
+// run calls step, again after a pause for as long as it fails with RATE.
+func (r *ratePause) run(ctx context.Context, step func() error) error {
+	for {
+		if err := r.wait(ctx); err != nil {
+			return err
+		}
+		err := step()
+		if !wire.IsCode(err, wire.CodeRate) {
+			if err == nil {
+				r.ok()
+			}
+			return err
+		}
+		r.limited()
+	}
+}
+
+func (r *ratePause) wait(ctx context.Context) error {
+	r.mu.Lock()
+	d := time.Until(r.until)
+	r.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// limited starts (or lengthens) the pause after a RATE answer.
+func (r *ratePause) limited() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if now.Before(r.until) {
+		return // a pause already running covers this answer
+	}
+	r.pause = min(max(2*r.pause, xferRatePause), xferRatePauseMax)
+	r.until = now.Add(r.pause)
+}
+
+// ok shortens the pause after a command the relay took.
+func (r *ratePause) ok() {
+	r.mu.Lock()
+	if r.pause > 0 && time.Now().After(r.until) {
+		r.pause /= 2
+		if r.pause < xferRatePause {
+			r.pause = 0
+		}
+	}
+	r.mu.Unlock()
 }

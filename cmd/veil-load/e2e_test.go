@@ -16,9 +16,13 @@ import (
 )
 
 // serve runs a relay with st on ln until the test ends or stop is called.
-func serve(t *testing.T, st store.Store, id crypto.SignPrivate, ln net.Listener) (address string, stop func()) {
+func serve(t *testing.T, st store.Store, id crypto.SignPrivate, ln net.Listener, opts ...func(*relay.Config)) (address string, stop func()) {
 	t.Helper()
-	srv, err := relay.New(relay.Config{Store: st, Identity: id, ForwardPrivate: true}) // forwards to 127.0.0.1
+	cfg := relay.Config{Store: st, Identity: id, ForwardPrivate: true} // forwards to 127.0.0.1
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := relay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +55,28 @@ func listen(t *testing.T, addr string) net.Listener {
 
 func testConfig(address string) config {
 	return config{relay: address, conns: 4, messages: 2000, bucket: 1024, window: 16, acks: 16, drain: 10 * time.Second}
+}
+
+// TestFilesRate: files mode against a relay whose chunk rate is far
+// below what it sends gets RATE answers, pauses and sends those commands
+// again: every chunk is stored and read back, with no error.
+func TestFilesRate(t *testing.T) {
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() })
+	address, _ := serve(t, st, id, listen(t, "127.0.0.1:0"), func(c *relay.Config) { c.Limits.ChunkRate = 100 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := testConfig(address)
+	cfg.conns = 1
+	cfg.window = 64
+	res, err := runFiles(ctx, cfg, 1, 150*16000, time.Hour, 0)
+	if err != nil || res.Uploaded != 150 || res.Corrupt != 0 || res.Errors != 0 || res.RateRetries == 0 {
+		t.Fatalf("files run: %+v, %v", res, err)
+	}
 }
 
 // TestModes runs every mode of veil-load against a real relay with the

@@ -49,9 +49,10 @@ type Result struct {
 	// Files mode.
 	Files        int     `json:"files,omitempty"`
 	FileSize     int64   `json:"file_size,omitempty"`
-	Chunks       int64   `json:"chunks,omitempty"`   // chunks per run (files × chunks per file)
-	Uploaded     int64   `json:"uploaded,omitempty"` // chunks stored (CPUT answered OK)
-	Corrupt      int64   `json:"corrupt,omitempty"`  // chunks downloaded with another body
+	Chunks       int64   `json:"chunks,omitempty"`       // chunks per run (files × chunks per file)
+	Uploaded     int64   `json:"uploaded,omitempty"`     // chunks stored (CPUT answered OK)
+	Corrupt      int64   `json:"corrupt,omitempty"`      // chunks downloaded with another body
+	RateRetries  int64   `json:"rate_retries,omitempty"` // chunk commands sent again after a RATE answer
 	UploadMBps   float64 `json:"upload_mb_per_s,omitempty"`
 	DownloadMBps float64 `json:"download_mb_per_s,omitempty"`
 	RelayRSSPeak int64   `json:"relay_rss_peak_kib,omitempty"`
@@ -97,6 +98,9 @@ func (r *Result) text(w io.Writer) {
 		fmt.Fprintf(w, "files %d of %d bytes over %d connections: %d chunks, %d stored, %d corrupt\n",
 			r.Files, r.FileSize, r.Conns, r.Chunks, r.Uploaded, r.Corrupt)
 		fmt.Fprintf(w, "upload %.1f MB/s, download %.1f MB/s (%.2f s)\n", r.UploadMBps, r.DownloadMBps, r.ElapsedSec)
+		if r.RateRetries > 0 {
+			fmt.Fprintf(w, "%d chunk commands sent again after RATE\n", r.RateRetries)
+		}
 		if r.RelayRSSBefore > 0 {
 			fmt.Fprintf(w, "relay RSS before %d KiB, peak %d KiB, after %d KiB\n", r.RelayRSSBefore, r.RelayRSSPeak, r.RelayRSSAfter)
 		}

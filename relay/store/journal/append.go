@@ -164,11 +164,22 @@ func (j *Journal) Reclaim() {
 
 // Rotate starts a new head once the head is full. If that fails (the
 // disk is full, say), the head grows past its size and the next group
-// tries again: nothing is lost either way.
+// tries again: nothing is lost either way. When the next segment is
+// still being made, the head grows past its size too rather than wait
+// for it, and the segment is made without its pauses from then on.
 func (j *Journal) Rotate() {
-	if h := j.head(); h.size >= h.cap {
-		_ = j.newHead(h.num + 1)
+	h := j.head()
+	if h.size < h.cap {
+		return
 	}
+	if j.next != nil && j.nextNum == h.num+1 && len(j.next) == 0 {
+		if j.hurry != nil {
+			close(j.hurry)
+			j.hurry = nil
+		}
+		return
+	}
+	_ = j.newHead(h.num + 1)
 }
 
 // needMoves reports whether the oldest segment's live messages should be

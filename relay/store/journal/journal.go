@@ -192,6 +192,7 @@ type Journal struct {
 	torn      int           // segments whose replay stopped at a bad record
 	next      chan prepared // the next segment, being created; nil if none
 	nextNum   uint32
+	hurry     chan struct{} // closed to make the next segment without pauses; nil once closed
 	spares    []*segment    // dead segments kept for reuse, under their old names
 	want      int64         // size of the last new segment
 	maxSeg    int64         // size of a full-grown one

@@ -18,7 +18,7 @@ func (j *Journal) newHead(n uint32) error {
 		p = <-j.next
 		j.next = nil
 	} else {
-		p.f, p.err = createSegment(j.dir, n, j.grow(), 0, nil)
+		p.f, p.err = createSegment(j.dir, n, j.grow(), 0, nil, nil)
 		p.cap = j.want
 	}
 	if p.err != nil {
@@ -54,7 +54,7 @@ func (j *Journal) grow() int64 {
 // when there is one, otherwise a new file.
 func (j *Journal) prepare(n uint32) {
 	ch := make(chan prepared, 1)
-	j.next, j.nextNum = ch, n
+	j.next, j.nextNum, j.hurry = ch, n, nil
 	for len(j.spares) > 0 {
 		sp := j.spares[len(j.spares)-1]
 		j.spares = j.spares[:len(j.spares)-1]
@@ -68,9 +68,10 @@ func (j *Journal) prepare(n uint32) {
 		}()
 		return
 	}
-	size, quit := j.grow(), j.quit
+	size, quit, hurry := j.grow(), j.quit, make(chan struct{})
+	j.hurry = hurry
 	go func() {
-		f, err := createSegment(j.dir, n, size, zeroPace, quit)
+		f, err := createSegment(j.dir, n, size, zeroPace, quit, hurry)
 		ch <- prepared{f, size, err}
 	}()
 }
@@ -137,13 +138,13 @@ func (j *Journal) discardNext() {
 }
 
 // createSegment creates segment n: its header, then zeroes up to size
-// (pausing pace after each MiB, synced, and giving up when quit is
-// closed), all synced with the directory entry. Appending to written
+// (pausing pace after each MiB, synced, until hurry is closed, and
+// giving up when quit is closed), all synced with the directory entry. Appending to written
 // blocks lets each group's fdatasync flush data only; appending to a
 // growing file would also commit the filesystem's metadata every time
 // (measured: twice the median sync time and a long tail). Replay reads
 // zeroes as the end of the records.
-func createSegment(dir string, n uint32, size int64, pace time.Duration, quit <-chan struct{}) (*os.File, error) {
+func createSegment(dir string, n uint32, size int64, pace time.Duration, quit, hurry <-chan struct{}) (*os.File, error) {
 	path := filepath.Join(dir, segName(n))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -160,6 +161,8 @@ func createSegment(dir string, n uint32, size int64, pace time.Duration, quit <-
 			select {
 			case <-quit:
 				err = store.ErrClosed
+			case <-hurry:
+				pace = 0 // the head is full: the rest at once
 			case <-time.After(pace):
 			}
 		}
