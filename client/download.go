@@ -20,12 +20,10 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 		return err
 	}
 	s, ok := j.fm.secret()
-	lk, ok2 := j.fm.localKey()
-	if !ok || !ok2 || len(j.fm.SHA256) != 32 {
+	if !ok || len(j.fm.SHA256) != 32 {
 		return failedf("its keys are missing")
 	}
 	defer s.Wipe()
-	defer lk.Wipe()
 	keys := crypto.NewFileKeys(&s)
 	defer keys.Wipe()
 	n := j.fm.Chunks
@@ -37,6 +35,11 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 		return err
 	}
 	defer blob.Close()
+	lk, ok := j.fm.localKey() // a new blob comes with a new local key
+	if !ok {
+		return failedf("its keys are missing")
+	}
+	defer lk.Wipe()
 	xc, err := e.xferConn(ctx, j.relay, t.Chat)
 	if err != nil {
 		return err
@@ -86,6 +89,15 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		}
 		j.t.Done = 0 // the blob went: start again
 	}
+	// Every new blob is sealed under a key of its own, so chunks written
+	// again after a cancel or a failure (which a holder of the file secret
+	// may have replaced on the relay meanwhile) never reuse a key and
+	// nonce with what an old blob's freed blocks may still hold.
+	lk, err := crypto.NewLocalFileKey()
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Wipe()
 	b, err := e.v.CreateBlob(j.fm.Chunks)
 	if err != nil {
 		return nil, err
@@ -98,14 +110,21 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		if err := tx.PutFile(j.t.Chat, j.t.Message, vault.FileRecord{Blob: b.Name(), Chunks: j.fm.Chunks}); err != nil {
 			return err
 		}
-		_, merr := tx.Message(j.t.Chat, j.t.Message)
-		if _, ok := findTransfer(tx, j.t.ID); !ok || merr != nil {
+		m, merr := tx.Message(j.t.Chat, j.t.Message)
+		var fm *fileMeta
+		var mm msgMeta
+		if merr == nil {
+			fm, mm = fileOf(&m)
+		}
+		if _, ok := findTransfer(tx, j.t.ID); !ok || merr != nil || fm == nil {
 			// Cancelled or erased meanwhile: recorded and dropped at
 			// once, so the blob is unlinked after the commit.
 			gone = true
 			return tx.DeleteFile(j.t.Chat, j.t.Message)
 		}
-		return nil
+		fm.Local = append([]byte(nil), lk[:]...)
+		setMeta(&m, &mm)
+		return tx.PutMessage(&m)
 	})
 	if err != nil || gone {
 		b.Close()
@@ -115,6 +134,8 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		return nil, err // an orphan blob goes at the next unlock
 	}
 	j.blob = b.Name()
+	clear(j.fm.Local)
+	j.fm.Local = append([]byte(nil), lk[:]...)
 	return b, nil
 }
 
