@@ -145,6 +145,8 @@ func chunkErr(xc *xferConn, err error, what string) error {
 		return failedf("%s does not store files", shortRelay(xc.addr))
 	case wire.IsCode(err, wire.CodeBadSize):
 		return failedf("%s refused the file's size or lifetime", shortRelay(xc.addr))
+	case wire.IsCode(err, wire.CodePassword):
+		return failedf("%s needs a password to store files, and veil holds none that works for it: veil relay add ADDRESS --password-file FILE (ask its operator or your contact)", shortRelay(xc.addr))
 	case wire.IsCode(err, wire.CodeAuth), wire.IsCode(err, wire.CodeNotFound):
 		if what != "" {
 			return failedf("%s is missing on the relay (expired or deleted)", what)
