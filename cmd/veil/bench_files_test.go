@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -39,17 +40,16 @@ func BenchmarkFileDaemons(b *testing.B) {
 	da, db := runDaemon(b, ana), runDaemon(b, ben)
 	dir := b.TempDir()
 
-	received := 0
+	// The receiver's transfer events say when a file is verified; one
+	// watch through the daemon costs nothing while the file moves.
+	ready := watchReady(b, ana, aChat)
 	send := func(path string) {
 		b.Helper()
 		ben.okFor(30*time.Minute, "send", bChat, "--file", path)
-		received++
-		deadline := time.Now().Add(30 * time.Minute)
-		for readyFiles(b, ana, aChat) < received {
-			if time.Now().After(deadline) {
-				b.Fatalf("the file did not arrive: %+v", ana.files(aChat))
-			}
-			time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ready:
+		case <-time.After(30 * time.Minute):
+			b.Fatalf("the file did not arrive: %+v", ana.files(aChat))
 		}
 	}
 	warm := filepath.Join(dir, "warm.bin")
@@ -95,23 +95,44 @@ func BenchmarkFileDaemons(b *testing.B) {
 	}
 }
 
-// readyFiles counts chat's incoming files that are verified.
-func readyFiles(t testing.TB, p *profile, chat string) int {
+// watchReady runs `veil watch --json` for p (through its daemon) and
+// sends on the returned channel each time a file of chat is verified. A
+// failed file fails t.
+func watchReady(t testing.TB, p *profile, chat string) <-chan struct{} {
 	t.Helper()
-	n := 0
-	for _, line := range strings.Split(p.ok("files", chat, "--json"), "\n") {
-		var f fileJSON
-		if line == "" || json.Unmarshal([]byte(line), &f) != nil || f.Outgoing {
-			continue
-		}
-		switch f.State {
-		case "ready":
-			n++
-		case "failed", "refused":
-			t.Fatalf("incoming file %+v", f)
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := p.command(ctx, "watch", "--json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return n
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		seen := map[string]bool{}
+		for sc.Scan() {
+			var ev struct{ Type, Chat, Message, Status string }
+			if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Type != "transfer" || ev.Chat != chat {
+				continue
+			}
+			switch ev.Status {
+			case "ready":
+				if !seen[ev.Message] { // once per file, however many events say so
+					seen[ev.Message] = true
+					ready <- struct{}{}
+				}
+			case "failed":
+				t.Errorf("the file failed: %s", sc.Text())
+			}
+		}
+	})
+	t.Cleanup(func() { cancel(); cmd.Wait(); wg.Wait() })
+	return ready
 }
 
 // rssOf returns a process's resident set size in bytes (VmRSS).
