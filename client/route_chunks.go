@@ -18,9 +18,19 @@ func chunkSeconds(life time.Duration) uint32 {
 	return uint32(min(max(life/time.Second, 0), 1<<32-1))
 }
 
+// chunkPassword is what CPUT and CROOM carry for the destination's
+// password pw (wire.ChunkPassword).
+func (k *courier) chunkPassword(pw wire.Password) [wire.CapSize]byte {
+	a, err := wire.ParseAddress(k.addr)
+	if err != nil || len(pw) == 0 {
+		return [wire.CapSize]byte{}
+	}
+	return wire.ChunkPassword(a.Fingerprint, pw)
+}
+
 // PutChunk is CPUT; pw is the destination relay's password.
 func (k *courier) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, pw wire.Password, body []byte) error {
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Cap: wire.ChunkPassword(pw), Body: body})
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Cap: k.chunkPassword(pw), Body: body})
 	return err
 }
 
@@ -44,6 +54,6 @@ func (k *courier) DeleteChunk(ctx context.Context, id crypto.ID, delCap [32]byte
 
 // ChunkRoom is CROOM; pw is the destination relay's password.
 func (k *courier) ChunkRoom(ctx context.Context, n uint32, life time.Duration, pw wire.Password) error {
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCROOM, Count: n, Seconds: chunkSeconds(life), Cap: wire.ChunkPassword(pw)})
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCROOM, Count: n, Seconds: chunkSeconds(life), Cap: k.chunkPassword(pw)})
 	return err
 }

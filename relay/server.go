@@ -70,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 		identity:   cfg.Identity,
 		offer:      cfg.Suites,
 		password:   append([]byte(nil), cfg.Password...),
-		chunkPW:    wire.ChunkPassword(cfg.Password),
+		chunkPW:    wire.ChunkPassword(wire.FingerprintOf(cfg.Identity.Public()), cfg.Password),
 		limits:     cfg.Limits.withDefaults(),
 		log:        cfg.Logger,
 		now:        cfg.Now,

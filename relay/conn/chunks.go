@@ -22,7 +22,7 @@ func (c *Conn) SetChunkPassword(password []byte) {
 		c.chunkPW.Store(nil)
 		return
 	}
-	pw := wire.ChunkPassword(password)
+	pw := wire.ChunkPassword(c.fp, password)
 	c.chunkPW.Store(&pw)
 }
 

@@ -93,6 +93,7 @@ type Conn struct {
 	logSubs map[crypto.ID]*logNotify
 
 	chunkPW atomic.Pointer[[wire.CapSize]byte] // CPUT's and CROOM's chunk password; nil: none
+	fp      wire.Fingerprint                   // the relay's, which the chunk password names
 
 	out outQueue
 }
@@ -185,6 +186,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		n = 256
 	}
 	c := &Conn{
+		fp:        fp,
 		ws:        ws,
 		nonce:     rh.Nonce,
 		ident:     rh.Identity,

@@ -119,15 +119,18 @@ func (c Credentialed) Secret() string {
 	return c.Address.String() + passwordSep + c.Password.Encode()
 }
 
-// ChunkPassword is what CPUT and CROOM carry for the relay password p
-// (spec/relay.md §7.7): SHA-256("veil-relay/v1/chunk password" || p), all
-// zero for an empty p. A fixed size keeps a CPUT within one item when
-// forwarded, and hides the password's length from a forwarder.
-func ChunkPassword(p []byte) [CapSize]byte {
+// ChunkPassword is what CPUT and CROOM carry for the relay password p of
+// the relay with fingerprint fp (spec/relay.md §7.7):
+// SHA-256("veil-relay/v1/chunk password" || fp || p), all zero for an
+// empty p. A fixed size keeps a CPUT within one item when forwarded and
+// hides the password's length; the fingerprint makes the value good for
+// that relay only, so a relay that learns it cannot use it on another
+// relay with the same password.
+func ChunkPassword(fp Fingerprint, p []byte) [CapSize]byte {
 	if len(p) == 0 {
 		return [CapSize]byte{}
 	}
-	return crypto.Hash([]byte(chunkPasswordLabel), p)
+	return crypto.Hash([]byte(chunkPasswordLabel), fp[:], p)
 }
 
 const chunkPasswordLabel = "veil-relay/v1/chunk password"

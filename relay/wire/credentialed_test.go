@@ -63,14 +63,24 @@ func TestPasswordEqual(t *testing.T) {
 }
 
 // TestChunkPassword checks the chunk password of "correct horse" against
-// the CPUT and CROOM of spec/vectors/relay/frames.json, and that a relay
-// without a password gets all zero bytes.
+// the CPUT and CROOM of spec/vectors/relay/frames.json, that it is good
+// for one relay only, and that a relay without a password gets all zero
+// bytes.
 func TestChunkPassword(t *testing.T) {
-	got := wire.ChunkPassword([]byte("correct horse"))
-	if hex.EncodeToString(got[:]) != "08fd9c2e86a8e2f52aa9646056c85117da371d761b29987603025b97980c29d6" {
+	a, err := wire.ParseAddress("veil://relay.example.org:443#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := wire.ChunkPassword(a.Fingerprint, []byte("correct horse"))
+	if hex.EncodeToString(got[:]) != "c1483546ecbf31c8abcd80218b31a75e990f0840a0f2d5475d980a81a1c4bd38" {
 		t.Fatalf("chunk password %x", got)
 	}
-	if wire.ChunkPassword(nil) != [wire.CapSize]byte{} {
+	other := a.Fingerprint
+	other[0] ^= 1
+	if wire.ChunkPassword(other, []byte("correct horse")) == got {
+		t.Fatal("two relays with one password get the same chunk password")
+	}
+	if wire.ChunkPassword(a.Fingerprint, nil) != [wire.CapSize]byte{} {
 		t.Fatal("no password gives a non-zero chunk password")
 	}
 }

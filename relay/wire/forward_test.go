@@ -503,7 +503,7 @@ func TestForwardChunkItemSizes(t *testing.T) {
 	for _, item := range []wire.Frame{
 		{Type: wire.TypeCGET, ID: crypto.ID{1}, Cap: [32]byte{2}},
 		{Type: wire.TypeCDEL, ID: crypto.ID{1}, Cap: [32]byte{3}},
-		{Type: wire.TypeCROOM, Count: wire.MaxChunks, Seconds: 604800, Cap: wire.ChunkPassword(bytes.Repeat([]byte{7}, wire.MaxPassword))},
+		{Type: wire.TypeCROOM, Count: wire.MaxChunks, Seconds: 604800, Cap: wire.ChunkPassword(wire.Fingerprint{}, bytes.Repeat([]byte{7}, wire.MaxPassword))},
 	} {
 		_, s := seal(item)
 		if n := size(wire.Frame{Type: wire.TypeFWD, Body: s}); n != skey {
@@ -513,7 +513,7 @@ func TestForwardChunkItemSizes(t *testing.T) {
 	// The chunk password has one size whatever the relay password's
 	// (up to 255 bytes): a CPUT is 16,129 bytes and fits a forward.
 	put := wire.Frame{Type: wire.TypeCPUT, ID: crypto.ID{1}, ReadCap: [32]byte{2}, DelCap: [32]byte{3}, Seconds: 86400,
-		Cap: wire.ChunkPassword(bytes.Repeat([]byte{7}, wire.MaxPassword)), Body: bytes.Repeat([]byte{6}, wire.ChunkSize)}
+		Cap: wire.ChunkPassword(wire.Fingerprint{}, bytes.Repeat([]byte{7}, wire.MaxPassword)), Body: bytes.Repeat([]byte{6}, wire.ChunkSize)}
 	if n := size(put); n != 16129 {
 		t.Fatalf("CPUT of %d bytes", n)
 	}

@@ -284,6 +284,11 @@ func frameVectors() ([]FrameVector, error) {
 	// SKEY and LNEW carry SHA-256 of the capabilities that SEND, LAPPEND,
 	// LREAD and LDEL present (spec/relay.md §7.2).
 	hashOf := func(l string) [32]byte { return crypto.Hash(fill(l, 32)) }
+	dest, err := wire.ParseAddress("veil://relay.example.org:443#c7QpKm5gj4EIsyO7rYGeTgrAh-rLImc1sR4l0pKFyrI")
+	if err != nil {
+		return nil, err
+	}
+	chunkFP := dest.Fingerprint
 	frames := []wire.Frame{
 		{Type: wire.TypeNEW, CID: 1, Key: crypto.SignPublic(c32("recipient key")), Password: []byte("correct horse"), Sig: [64]byte(fill("sig new", 64))},
 		{Type: wire.TypeNEW, CID: 2, Key: crypto.SignPublic(c32("recipient key")), Sig: [64]byte(fill("sig new 2", 64))},
@@ -322,12 +327,13 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeFRES, CID: 20, Body: body("sealed reply", 21)},
 		// Chunks (§7.7): CPUT carries SHA-256 of the read and delete
 		// capabilities that CGET and CDEL present, and CPUT and CROOM the
-		// chunk password of the relay password "correct horse".
+		// chunk password of the relay password "correct horse" for the relay
+		// whose fingerprint FKEY's destination names.
 		{Type: wire.TypeCPUT, CID: 22, ID: id("chunk id"), ReadCap: hashOf("chunk read cap"), DelCap: hashOf("chunk delete cap"),
-			Seconds: 86400, Cap: wire.ChunkPassword([]byte("correct horse")), Body: body("chunk", wire.ChunkSize)},
+			Seconds: 86400, Cap: wire.ChunkPassword(chunkFP, []byte("correct horse")), Body: body("chunk", wire.ChunkSize)},
 		{Type: wire.TypeCGET, CID: 23, ID: id("chunk id"), Cap: c32("chunk read cap")},
 		{Type: wire.TypeCDEL, CID: 24, ID: id("chunk id"), Cap: c32("chunk delete cap")},
-		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800, Cap: wire.ChunkPassword([]byte("correct horse"))},
+		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800, Cap: wire.ChunkPassword(chunkFP, []byte("correct horse"))},
 		{Type: wire.TypeCROOM, CID: 26, Count: 1, Seconds: 3600}, // a relay without a password: all zero
 		{Type: wire.TypeCHUNK, CID: 23, Body: body("chunk", wire.ChunkSize)},
 	}
