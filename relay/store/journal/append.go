@@ -193,9 +193,14 @@ func (j *Journal) needMoves() bool {
 	}
 	old := j.segs[0]
 	j.mu.RLock()
-	deadChunks := old.deadChunks
+	deadChunks, chunkDead, chunkLive := old.deadChunks, j.chunkDead, j.chunkBytes
 	j.mu.RUnlock()
-	return j.sealed-j.live > j.sealed/2 || deadChunks > old.size/4
+	// Dead chunk bodies count against the chunk quota until their segment
+	// goes, so they are also cleared when spread thin over many segments
+	// behind a live oldest one: once they pass an eighth of the live chunk
+	// bytes (and a full segment), the oldest segments move forward in turn.
+	return j.sealed-j.live > j.sealed/2 || deadChunks > old.size/4 ||
+		chunkDead > max(chunkLive/8, j.maxSeg)
 }
 
 // moveForward copies live messages of the oldest segment, up to moveBytes
