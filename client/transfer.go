@@ -62,7 +62,7 @@ func (e *Engine) closeTransfers() []*xfer {
 	e.xfers.closed = true
 	var xs []*xfer
 	for _, x := range e.xfers.m {
-		x.cancel()
+		x.stop(errEngineClosed)
 		xs = append(xs, x)
 	}
 	return xs
@@ -73,6 +73,7 @@ type xfer struct {
 	chat, msg string
 	up        bool
 	cancel    context.CancelFunc
+	stop      context.CancelCauseFunc // cancel with a cause
 	done      chan struct{}
 	err       error
 }
@@ -147,12 +148,13 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		return x
 	}
 	if e.xfers.closed {
-		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, done: make(chan struct{}), err: errEngineClosed}
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errEngineClosed}
 		close(x.done)
 		return x
 	}
-	xctx, cancel := context.WithCancel(ctx)
-	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, done: make(chan struct{})}
+	xctx, stop := context.WithCancelCause(ctx)
+	cancel := func() { stop(nil) }
+	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, stop: stop, done: make(chan struct{})}
 	e.xfers.m[t.ID] = x
 	go func() {
 		defer cancel()
@@ -162,7 +164,8 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		} else {
 			err = e.download(xctx, t)
 		}
-		x.err = e.transferEnded(ctx, t, err)
+		closed := errors.Is(context.Cause(xctx), errEngineClosed)
+		x.err = e.transferEnded(ctx, t, err, closed)
 		e.xfers.mu.Lock()
 		delete(e.xfers.m, t.ID)
 		e.xfers.mu.Unlock()
@@ -229,8 +232,9 @@ func (e *Engine) stopTransfers(chat string) {
 
 // transferEnded records how a transfer ended: a permanent failure marks
 // the file failed and drops its blob; a temporary one backs the record
-// off for a later try. It returns what WaitTransfer reports.
-func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error) error {
+// off for a later try; one stopped by Engine.Close (closed) records
+// nothing. It returns what WaitTransfer reports.
+func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error, closed bool) error {
 	switch {
 	case err == nil:
 		return nil
@@ -254,8 +258,10 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 	case isFailed(err):
 		e.fileFailed(ctx, t, err)
 		return err
-	case ctx.Err() != nil:
-		return err // stopped with the engine: resumes next time
+	case closed || ctx.Err() != nil:
+		// Stopped with the engine: resumes next time, and it is no try,
+		// error or back-off of the transfer.
+		return err
 	}
 	t.Tries++
 	t.NextTry = e.now().Add(retryDelay(t.Tries))
