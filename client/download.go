@@ -87,8 +87,8 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		if err == nil {
 			return b, nil
 		}
-		j.t.Done = 0 // the blob went: start again
 	}
+	j.t.Done = 0 // a new blob: start again from chunk 0
 	// Every new blob is sealed under a key of its own, so chunks written
 	// again after a cancel or a failure (which a holder of the file secret
 	// may have replaced on the relay meanwhile) never reuse a key and
@@ -116,13 +116,21 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		if merr == nil {
 			fm, mm = fileOf(&m)
 		}
-		if _, ok := findTransfer(tx, j.t.ID); !ok || merr != nil || fm == nil {
+		tr, ok := findTransfer(tx, j.t.ID)
+		if !ok || merr != nil || fm == nil {
 			// Cancelled or erased meanwhile: recorded and dropped at
 			// once, so the blob is unlinked after the commit.
 			gone = true
 			return tx.DeleteFile(j.t.Chat, j.t.Message)
 		}
+		// The stored watermark is the old blob's: a resume must not skip
+		// chunks the new blob never had.
+		tr.Done = 0
+		if err := tx.PutTransfer(tr); err != nil {
+			return err
+		}
 		fm.Local = append([]byte(nil), lk[:]...)
+		fm.Done = 0
 		setMeta(&m, &mm)
 		return tx.PutMessage(&m)
 	})
