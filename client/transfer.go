@@ -19,6 +19,7 @@ const (
 	xferRetryEvery   = 5 * time.Second        // how often Run looks for transfers to resume
 	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
 	xferMaxRunning   = 4                      // transfers Run's loop runs at once; the others wait their turn
+	xferMaxDownloads = 3                      // of those, downloads: an upload always has a slot
 	settingAutoFetch = "files/auto"
 )
 
@@ -128,13 +129,33 @@ func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
 			continue
 		}
 		e.xfers.mu.Lock()
-		full := len(e.xfers.m) >= xferMaxRunning && e.xfers.m[t.ID] == nil
+		free := e.xfers.m[t.ID] != nil || slotFree(e.xfers.m, t.Up)
 		e.xfers.mu.Unlock()
-		if full {
-			return // the next kick or tick starts the rest
+		if !free {
+			continue // the next kick or tick starts the rest
 		}
 		e.startTransfer(ctx, t)
 	}
+}
+
+// slotFree reports whether Run's loop may start one more upload (up) or
+// download beside the running ones: at most xferMaxRunning in all, of
+// them at most xferMaxDownloads downloads, so neither kind can starve
+// the other.
+func slotFree(running map[string]*xfer, up bool) bool {
+	if len(running) >= xferMaxRunning {
+		return false
+	}
+	if up {
+		return true
+	}
+	downs := 0
+	for _, x := range running {
+		if !x.up {
+			downs++
+		}
+	}
+	return downs < xferMaxDownloads
 }
 
 // startTransfer runs t unless it runs already, and returns it.

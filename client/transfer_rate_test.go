@@ -28,4 +28,31 @@ func TestTransferRateForeverGivesUp(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("after 5 s and %d RATE answers the transfer still retries: it only ends when its context does (err %v)", calls.Load(), err)
 	}
+	if !errors.Is(err, errRateGiveUp) || isFailed(err) {
+		t.Fatalf("the transfer gave up with %v, want a retryable errRateGiveUp", err)
+	}
+}
+
+// TestTransferSlotsKeepOneForUploads: downloads (which a group's relay or
+// peers can start with small files) take at most xferMaxDownloads of the
+// xferMaxRunning slots, so an upload always has one.
+func TestTransferSlotsKeepOneForUploads(t *testing.T) {
+	running := map[string]*xfer{}
+	for i := range xferMaxDownloads {
+		running[string(rune('a'+i))] = &xfer{}
+	}
+	if slotFree(running, false) {
+		t.Fatalf("a download started beside %d downloads", xferMaxDownloads)
+	}
+	if !slotFree(running, true) {
+		t.Fatal("no slot left for an upload")
+	}
+	running["up"] = &xfer{up: true}
+	if slotFree(running, true) || slotFree(running, false) {
+		t.Fatalf("a transfer started past the cap of %d", xferMaxRunning)
+	}
+	delete(running, "a")
+	if !slotFree(running, false) || !slotFree(running, true) {
+		t.Fatal("a free slot is not used")
+	}
 }
