@@ -49,7 +49,8 @@ type transfers struct {
 	m      map[string]*xfer
 	runCtx context.Context // Run's, while the transfer loop runs
 	kick   chan struct{}
-	closed bool // the engine is closing: no transfer starts
+	closed bool           // the engine is closing: no transfer starts
+	held   map[string]int // transfers not to start: their message is being deleted
 }
 
 // errEngineClosed ends what waits for a transfer of a closed engine.
@@ -168,6 +169,11 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 	if x := e.xfers.m[t.ID]; x != nil {
 		return x
 	}
+	if e.xfers.held[t.ID] > 0 {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errXferGone}
+		close(x.done)
+		return x
+	}
 	if e.xfers.closed {
 		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errEngineClosed}
 		close(x.done)
@@ -201,6 +207,27 @@ func (e *Engine) runningXfer(chat, msg string) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	return e.xfers.m[transferID(chat, msg)]
+}
+
+// holdTransfer stops the running transfer of a message, if any, waits
+// for it to end, and keeps it from starting again until release is
+// called: what deletes the message calls release once that commits.
+func (e *Engine) holdTransfer(chat, msg string) (release func()) {
+	id := transferID(chat, msg)
+	e.xfers.mu.Lock()
+	if e.xfers.held == nil {
+		e.xfers.held = map[string]int{}
+	}
+	e.xfers.held[id]++
+	e.xfers.mu.Unlock()
+	e.stopTransfer(chat, msg)
+	return func() {
+		e.xfers.mu.Lock()
+		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
+			delete(e.xfers.held, id)
+		}
+		e.xfers.mu.Unlock()
+	}
 }
 
 // stopTransfer stops the running transfer of a message, if any, and
