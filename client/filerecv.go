@@ -100,11 +100,17 @@ func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta
 	if lim <= 0 || fm.Size > lim {
 		return nil
 	}
-	ok, err := takeAutoBudget(tx, chat, fm.Size, lim, now)
+	start, ok, err := takeAutoBudget(tx, chat, fm.Size, lim, now)
 	if err != nil || !ok {
 		return err
 	}
-	return startDownload(tx, chat, m)
+	if err := startDownload(tx, chat, m); err != nil {
+		return err
+	}
+	fm, mm = fileOf(m)
+	fm.Auto = start
+	setMeta(m, &mm)
+	return tx.PutMessage(m)
 }
 
 // autoBudgetFactor bounds what auto-download fetches in an hour from one
@@ -118,11 +124,12 @@ const (
 )
 
 // takeAutoBudget counts size against chat's auto-download budget for the
-// hour, and reports whether it fits. Budgets of windows that ended go.
-func takeAutoBudget(tx *vault.Tx, chat string, size, lim int64, now time.Time) (bool, error) {
+// hour, and reports whether it fits and the start of the budget's window
+// (Unix s). Budgets of windows that ended go.
+func takeAutoBudget(tx *vault.Tx, chat string, size, lim int64, now time.Time) (int64, bool, error) {
 	p, err := profile(tx)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	window := func(v string) (start, used int64) {
 		if a, b, ok := strings.Cut(v, ":"); ok {
@@ -144,10 +151,30 @@ func takeAutoBudget(tx *vault.Tx, chat string, size, lim int64, now time.Time) (
 	delete(p.Settings, "files/auto_used") // the budget every chat once shared
 	start, used := window(p.Settings[settingAutoBudget+chat])
 	if used+size > lim*autoBudgetFactor {
-		return false, tx.PutProfile(&p)
+		return start, false, tx.PutProfile(&p)
 	}
 	p.Settings[settingAutoBudget+chat] = strconv.FormatInt(start, 10) + ":" + strconv.FormatInt(used+size, 10)
-	return true, tx.PutProfile(&p)
+	return start, true, tx.PutProfile(&p)
+}
+
+// giveAutoBudget returns n bytes to chat's auto-download budget of the
+// window that started at start, if that window still runs.
+func giveAutoBudget(tx *vault.Tx, chat string, start, n int64) error {
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	a, b, ok := strings.Cut(p.Settings[settingAutoBudget+chat], ":")
+	if !ok || n <= 0 {
+		return nil
+	}
+	s, _ := strconv.ParseInt(a, 10, 64)
+	used, _ := strconv.ParseInt(b, 10, 64)
+	if s != start {
+		return nil // a later window: the bytes counted in one that ended
+	}
+	p.Settings[settingAutoBudget+chat] = a + ":" + strconv.FormatInt(max(used-n, 0), 10)
+	return tx.PutProfile(&p)
 }
 
 // fileEventText is the text an incoming file's message event carries.

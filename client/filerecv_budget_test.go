@@ -16,17 +16,17 @@ func TestAutoBudgetPerChat(t *testing.T) {
 	const lim = 1000
 	err := ben.v.Update(context.Background(), func(tx *vault.Tx) error {
 		for i := range autoBudgetFactor {
-			if ok, err := takeAutoBudget(tx, "junk", lim, lim, now); err != nil || !ok {
+			if _, ok, err := takeAutoBudget(tx, "junk", lim, lim, now); err != nil || !ok {
 				t.Fatalf("file %d within the budget refused (%v)", i, err)
 			}
 		}
-		if ok, _ := takeAutoBudget(tx, "junk", lim, lim, now); ok {
+		if _, ok, _ := takeAutoBudget(tx, "junk", lim, lim, now); ok {
 			t.Fatal("a file past the chat's budget taken")
 		}
-		if ok, _ := takeAutoBudget(tx, "friend", lim, lim, now); !ok {
+		if _, ok, _ := takeAutoBudget(tx, "friend", lim, lim, now); !ok {
 			t.Fatal("one chat's files used up another chat's budget")
 		}
-		if ok, _ := takeAutoBudget(tx, "junk", lim, lim, now.Add(autoBudgetWindow)); !ok {
+		if _, ok, _ := takeAutoBudget(tx, "junk", lim, lim, now.Add(autoBudgetWindow)); !ok {
 			t.Fatal("the budget does not come back the next hour")
 		}
 		return nil

@@ -25,7 +25,10 @@ const (
 
 // errXferPermanent marks a transfer error that retrying cannot mend: the
 // file is marked failed.
-type xferFailed struct{ msg string }
+type xferFailed struct {
+	msg   string
+	local bool // our own copy is damaged, not what the relay holds
+}
 
 func (f *xferFailed) Error() string { return "client: " + f.msg }
 
