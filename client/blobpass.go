@@ -3,6 +3,7 @@ package client
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -163,7 +164,7 @@ func verifyBlob(b *vault.Blob, lk *crypto.LocalFileKey, n uint32, size int64, wa
 				if err == nil {
 					s.buf = ct
 					if s.pt, err = crypto.OpenLocalChunk(lk, ct[:0], i, n, ct, ad); err != nil {
-						err = failedf("its local copy is damaged (chunk %d of %d)", i+1, n)
+						err = &xferFailed{msg: fmt.Sprintf("its local copy is damaged (chunk %d of %d)", i+1, n), local: true}
 					}
 				}
 				s.err = err

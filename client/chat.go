@@ -460,7 +460,8 @@ func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 // control message asks the peer's client to drop it); one of the peer's is
 // deleted here only.
 func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
-	// A file's transfer stops first: nothing of it goes on meanwhile.
+	// A file's transfer stops first, and does not start again until the
+	// deletion commits: nothing of it goes on meanwhile.
 	var chat string
 	_ = e.v.View(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)
@@ -468,7 +469,7 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 		return err
 	})
 	if chat != "" {
-		e.stopTransfer(chat, msgID)
+		defer e.holdTransfer(chat, msgID)()
 	}
 	err := e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
 		w, _ := outgoingWireID(m.ID)

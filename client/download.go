@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"veil/crypto"
 	"veil/vault"
@@ -14,7 +15,68 @@ import (
 // re-seals each under the local key into the blob, then verifies the
 // whole: size, zero padding and SHA-256. Nothing of it is readable until
 // it is verified.
+//
+// A local copy the verify finds damaged (a chunk of our own blob that
+// does not open) is fetched again once, into a new blob from chunk 0. A
+// download that fails for good gives back to its chat's auto-download
+// budget what it never fetched.
 func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
+	var fetched atomic.Int64
+	start := int64(t.Done) * fileChunkPlain
+	err := e.downloadRun(ctx, t, &fetched)
+	var f *xferFailed
+	if errors.As(err, &f) && f.local {
+		if err = e.dropDownloadBlob(ctx, t); err == nil {
+			t.Done = 0
+			err = e.downloadRun(ctx, t, &fetched)
+		}
+	}
+	if isFailed(err) {
+		e.giveBackAuto(ctx, t, start+fetched.Load())
+	}
+	return err
+}
+
+// dropDownloadBlob deletes a download's blob and stores its watermark as
+// 0, so that it starts again in a new blob.
+func (e *Engine) dropDownloadBlob(ctx context.Context, t vault.Transfer) error {
+	return e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+		cur, ok := findTransfer(tx, t.ID)
+		if !ok {
+			return errXferGone
+		}
+		if err := tx.DeleteFile(t.Chat, t.Message); err != nil && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		cur.Done = 0
+		return tx.PutTransfer(cur)
+	})
+}
+
+// giveBackAuto returns to the chat's auto-download budget the part of an
+// auto-downloaded file that was not fetched (fetched bytes at most).
+func (e *Engine) giveBackAuto(ctx context.Context, t vault.Transfer, fetched int64) {
+	_ = e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+		m, err := tx.Message(t.Chat, t.Message)
+		if err != nil {
+			return nil
+		}
+		fm, mm := fileOf(&m)
+		if fm == nil || fm.Auto == 0 {
+			return nil
+		}
+		if err := giveAutoBudget(tx, t.Chat, fm.Auto, fm.Size-fetched); err != nil {
+			return err
+		}
+		fm.Auto = 0
+		setMeta(&m, &mm)
+		return tx.PutMessage(&m)
+	})
+}
+
+// downloadRun is one run of download; fetched counts the bytes of the
+// chunks it got from the relay.
+func (e *Engine) downloadRun(ctx context.Context, t vault.Transfer, fetched *atomic.Int64) error {
 	j, err := e.loadJob(ctx, t)
 	if err != nil {
 		return err
@@ -55,6 +117,7 @@ func (e *Engine) download(ctx context.Context, t vault.Transfer) error {
 			if err != nil {
 				return chunkErr(xc, err, what())
 			}
+			fetched.Add(fileChunkPlain)
 			if len(body) == crypto.FileChunkSize {
 				if pt, err = keys.OpenChunk(body[:0], i, n, body); err == nil {
 					break
@@ -87,8 +150,8 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		if err == nil {
 			return b, nil
 		}
-		j.t.Done = 0 // the blob went: start again
 	}
+	j.t.Done = 0 // a new blob: start again from chunk 0
 	// Every new blob is sealed under a key of its own, so chunks written
 	// again after a cancel or a failure (which a holder of the file secret
 	// may have replaced on the relay meanwhile) never reuse a key and
@@ -116,13 +179,21 @@ func (e *Engine) openDownloadBlob(ctx context.Context, j *fileJob) (*vault.Blob,
 		if merr == nil {
 			fm, mm = fileOf(&m)
 		}
-		if _, ok := findTransfer(tx, j.t.ID); !ok || merr != nil || fm == nil {
+		tr, ok := findTransfer(tx, j.t.ID)
+		if !ok || merr != nil || fm == nil {
 			// Cancelled or erased meanwhile: recorded and dropped at
 			// once, so the blob is unlinked after the commit.
 			gone = true
 			return tx.DeleteFile(j.t.Chat, j.t.Message)
 		}
+		// The stored watermark is the old blob's: a resume must not skip
+		// chunks the new blob never had.
+		tr.Done = 0
+		if err := tx.PutTransfer(tr); err != nil {
+			return err
+		}
 		fm.Local = append([]byte(nil), lk[:]...)
+		fm.Done = 0
 		setMeta(&m, &mm)
 		return tx.PutMessage(&m)
 	})

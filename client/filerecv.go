@@ -100,42 +100,81 @@ func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta
 	if lim <= 0 || fm.Size > lim {
 		return nil
 	}
-	ok, err := takeAutoBudget(tx, fm.Size, lim, now)
+	start, ok, err := takeAutoBudget(tx, chat, fm.Size, lim, now)
 	if err != nil || !ok {
 		return err
 	}
-	return startDownload(tx, chat, m)
+	if err := startDownload(tx, chat, m); err != nil {
+		return err
+	}
+	fm, mm = fileOf(m)
+	fm.Auto = start
+	setMeta(m, &mm)
+	return tx.PutMessage(m)
 }
 
-// autoBudgetFactor bounds what auto-download fetches in an hour: this
-// many times the auto-download limit, every chat together
+// autoBudgetFactor bounds what auto-download fetches in an hour from one
+// chat: this many times the auto-download limit, each chat its own, so
+// one peer's files cannot stop auto-download in the other chats
 // (spec/client.md §5.16). Beyond it a file stays offered.
 const (
 	autoBudgetFactor  = 4
 	autoBudgetWindow  = time.Hour
-	settingAutoBudget = "files/auto_used" // "window start (Unix s):bytes"
+	settingAutoBudget = "files/auto_used/" // + chat ID: "window start (Unix s):bytes"
 )
 
-// takeAutoBudget counts size against the hour's auto-download budget, and
-// reports whether it fits.
-func takeAutoBudget(tx *vault.Tx, size, lim int64, now time.Time) (bool, error) {
+// takeAutoBudget counts size against chat's auto-download budget for the
+// hour, and reports whether it fits and the start of the budget's window
+// (Unix s). Budgets of windows that ended go.
+func takeAutoBudget(tx *vault.Tx, chat string, size, lim int64, now time.Time) (int64, bool, error) {
 	p, err := profile(tx)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	var start, used int64
-	if a, b, ok := strings.Cut(p.Settings[settingAutoBudget], ":"); ok {
-		start, _ = strconv.ParseInt(a, 10, 64)
-		used, _ = strconv.ParseInt(b, 10, 64)
+	window := func(v string) (start, used int64) {
+		if a, b, ok := strings.Cut(v, ":"); ok {
+			start, _ = strconv.ParseInt(a, 10, 64)
+			used, _ = strconv.ParseInt(b, 10, 64)
+		}
+		if t := time.Unix(start, 0); now.Sub(t) >= autoBudgetWindow || now.Before(t) {
+			return now.Unix(), 0
+		}
+		return start, used
 	}
-	if t := time.Unix(start, 0); now.Sub(t) >= autoBudgetWindow || now.Before(t) {
-		start, used = now.Unix(), 0
+	for k, v := range p.Settings {
+		if strings.HasPrefix(k, settingAutoBudget) {
+			if _, used := window(v); used == 0 {
+				delete(p.Settings, k)
+			}
+		}
 	}
+	delete(p.Settings, "files/auto_used") // the budget every chat once shared
+	start, used := window(p.Settings[settingAutoBudget+chat])
 	if used+size > lim*autoBudgetFactor {
-		return false, nil
+		return start, false, tx.PutProfile(&p)
 	}
-	p.Settings[settingAutoBudget] = strconv.FormatInt(start, 10) + ":" + strconv.FormatInt(used+size, 10)
-	return true, tx.PutProfile(&p)
+	p.Settings[settingAutoBudget+chat] = strconv.FormatInt(start, 10) + ":" + strconv.FormatInt(used+size, 10)
+	return start, true, tx.PutProfile(&p)
+}
+
+// giveAutoBudget returns n bytes to chat's auto-download budget of the
+// window that started at start, if that window still runs.
+func giveAutoBudget(tx *vault.Tx, chat string, start, n int64) error {
+	p, err := profile(tx)
+	if err != nil {
+		return err
+	}
+	a, b, ok := strings.Cut(p.Settings[settingAutoBudget+chat], ":")
+	if !ok || n <= 0 {
+		return nil
+	}
+	s, _ := strconv.ParseInt(a, 10, 64)
+	used, _ := strconv.ParseInt(b, 10, 64)
+	if s != start {
+		return nil // a later window: the bytes counted in one that ended
+	}
+	p.Settings[settingAutoBudget+chat] = a + ":" + strconv.FormatInt(max(used-n, 0), 10)
+	return tx.PutProfile(&p)
 }
 
 // fileEventText is the text an incoming file's message event carries.

@@ -27,6 +27,7 @@ type fileMeta struct {
 	Relay   string `json:"rl,omitempty"` // ours: the relay the chunks went to
 	Done    uint32 `json:"d,omitempty"`  // chunks transferred, for display
 	TTL     uint32 `json:"tt,omitempty"` // ours: the message's timer (s), for the envelope
+	Auto    int64  `json:"au,omitempty"` // theirs, auto-downloaded: the start of the budget window it counts in (Unix s)
 }
 
 func (f *fileMeta) secret() (crypto.FileSecret, bool) {

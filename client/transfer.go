@@ -19,12 +19,16 @@ const (
 	xferRetryEvery   = 5 * time.Second        // how often Run looks for transfers to resume
 	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
 	xferMaxRunning   = 4                      // transfers Run's loop runs at once; the others wait their turn
+	xferMaxDownloads = 3                      // of those, downloads: an upload always has a slot
 	settingAutoFetch = "files/auto"
 )
 
 // errXferPermanent marks a transfer error that retrying cannot mend: the
 // file is marked failed.
-type xferFailed struct{ msg string }
+type xferFailed struct {
+	msg   string
+	local bool // our own copy is damaged, not what the relay holds
+}
 
 func (f *xferFailed) Error() string { return "client: " + f.msg }
 
@@ -48,7 +52,8 @@ type transfers struct {
 	m      map[string]*xfer
 	runCtx context.Context // Run's, while the transfer loop runs
 	kick   chan struct{}
-	closed bool // the engine is closing: no transfer starts
+	closed bool           // the engine is closing: no transfer starts
+	held   map[string]int // transfers not to start: their message is being deleted
 }
 
 // errEngineClosed ends what waits for a transfer of a closed engine.
@@ -62,7 +67,7 @@ func (e *Engine) closeTransfers() []*xfer {
 	e.xfers.closed = true
 	var xs []*xfer
 	for _, x := range e.xfers.m {
-		x.cancel()
+		x.stop(errEngineClosed)
 		xs = append(xs, x)
 	}
 	return xs
@@ -73,6 +78,7 @@ type xfer struct {
 	chat, msg string
 	up        bool
 	cancel    context.CancelFunc
+	stop      context.CancelCauseFunc // cancel with a cause
 	done      chan struct{}
 	err       error
 }
@@ -127,13 +133,33 @@ func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
 			continue
 		}
 		e.xfers.mu.Lock()
-		full := len(e.xfers.m) >= xferMaxRunning && e.xfers.m[t.ID] == nil
+		free := e.xfers.m[t.ID] != nil || slotFree(e.xfers.m, t.Up)
 		e.xfers.mu.Unlock()
-		if full {
-			return // the next kick or tick starts the rest
+		if !free {
+			continue // the next kick or tick starts the rest
 		}
 		e.startTransfer(ctx, t)
 	}
+}
+
+// slotFree reports whether Run's loop may start one more upload (up) or
+// download beside the running ones: at most xferMaxRunning in all, of
+// them at most xferMaxDownloads downloads, so neither kind can starve
+// the other.
+func slotFree(running map[string]*xfer, up bool) bool {
+	if len(running) >= xferMaxRunning {
+		return false
+	}
+	if up {
+		return true
+	}
+	downs := 0
+	for _, x := range running {
+		if !x.up {
+			downs++
+		}
+	}
+	return downs < xferMaxDownloads
 }
 
 // startTransfer runs t unless it runs already, and returns it.
@@ -146,13 +172,19 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 	if x := e.xfers.m[t.ID]; x != nil {
 		return x
 	}
-	if e.xfers.closed {
-		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, done: make(chan struct{}), err: errEngineClosed}
+	if e.xfers.held[t.ID] > 0 {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errXferGone}
 		close(x.done)
 		return x
 	}
-	xctx, cancel := context.WithCancel(ctx)
-	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, done: make(chan struct{})}
+	if e.xfers.closed {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errEngineClosed}
+		close(x.done)
+		return x
+	}
+	xctx, stop := context.WithCancelCause(ctx)
+	cancel := func() { stop(nil) }
+	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, stop: stop, done: make(chan struct{})}
 	e.xfers.m[t.ID] = x
 	go func() {
 		defer cancel()
@@ -162,7 +194,8 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		} else {
 			err = e.download(xctx, t)
 		}
-		x.err = e.transferEnded(ctx, t, err)
+		closed := errors.Is(context.Cause(xctx), errEngineClosed)
+		x.err = e.transferEnded(ctx, t, err, closed)
 		e.xfers.mu.Lock()
 		delete(e.xfers.m, t.ID)
 		e.xfers.mu.Unlock()
@@ -177,6 +210,27 @@ func (e *Engine) runningXfer(chat, msg string) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	return e.xfers.m[transferID(chat, msg)]
+}
+
+// holdTransfer stops the running transfer of a message, if any, waits
+// for it to end, and keeps it from starting again until release is
+// called: what deletes the message calls release once that commits.
+func (e *Engine) holdTransfer(chat, msg string) (release func()) {
+	id := transferID(chat, msg)
+	e.xfers.mu.Lock()
+	if e.xfers.held == nil {
+		e.xfers.held = map[string]int{}
+	}
+	e.xfers.held[id]++
+	e.xfers.mu.Unlock()
+	e.stopTransfer(chat, msg)
+	return func() {
+		e.xfers.mu.Lock()
+		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
+			delete(e.xfers.held, id)
+		}
+		e.xfers.mu.Unlock()
+	}
 }
 
 // stopTransfer stops the running transfer of a message, if any, and
@@ -229,8 +283,9 @@ func (e *Engine) stopTransfers(chat string) {
 
 // transferEnded records how a transfer ended: a permanent failure marks
 // the file failed and drops its blob; a temporary one backs the record
-// off for a later try. It returns what WaitTransfer reports.
-func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error) error {
+// off for a later try; one stopped by Engine.Close (closed) records
+// nothing. It returns what WaitTransfer reports.
+func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error, closed bool) error {
 	switch {
 	case err == nil:
 		return nil
@@ -254,8 +309,10 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error)
 	case isFailed(err):
 		e.fileFailed(ctx, t, err)
 		return err
-	case ctx.Err() != nil:
-		return err // stopped with the engine: resumes next time
+	case closed || ctx.Err() != nil:
+		// Stopped with the engine: resumes next time, and it is no try,
+		// error or back-off of the transfer.
+		return err
 	}
 	t.Tries++
 	t.NextTry = e.now().Add(retryDelay(t.Tries))

@@ -260,18 +260,27 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 // Pauses after a RATE answer (not protocol): the relay refuses chunk
 // commands over its rate at once, so the pipeline backs off and tries the
 // same step again rather than failing the transfer.
+// A transfer whose commands stay RATE for xferRateMaxPauses pauses in a
+// row (about 3 s without one command taken) ends with an ordinary error:
+// it counts a try and backs off, so a relay that answers RATE to
+// everything cannot hold a transfer slot for ever.
 const (
-	xferRatePause    = 20 * time.Millisecond
-	xferRatePauseMax = time.Second
+	xferRatePause     = 20 * time.Millisecond
+	xferRatePauseMax  = time.Second
+	xferRateMaxPauses = 8
 )
+
+// errRateGiveUp ends a transfer whose relay kept answering RATE.
+var errRateGiveUp = errors.New("client: the relay kept refusing chunk commands over its rate")
 
 // ratePause holds a pipeline's workers back after a RATE answer: every
 // worker waits until the pause ends before its next command, and the
 // pause doubles while answers stay RATE, up to xferRatePauseMax.
 type ratePause struct {
-	mu    sync.Mutex
-	until time.Time
-	pause time.Duration
+	mu     sync.Mutex
+	until  time.Time
+	pause  time.Duration
+	pauses int // pauses in a row without a command taken
 }
 
 // run calls step, again after a pause for as long as it fails with RATE.
@@ -287,7 +296,9 @@ func (r *ratePause) run(ctx context.Context, step func() error) error {
 			}
 			return err
 		}
-		r.limited()
+		if r.limited() {
+			return errRateGiveUp
+		}
 	}
 }
 
@@ -308,21 +319,28 @@ func (r *ratePause) wait(ctx context.Context) error {
 	}
 }
 
-// limited starts (or lengthens) the pause after a RATE answer.
-func (r *ratePause) limited() {
+// limited starts (or lengthens) the pause after a RATE answer; it
+// reports whether the transfer should give up instead.
+func (r *ratePause) limited() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.pauses >= xferRateMaxPauses {
+		return true
+	}
 	now := time.Now()
 	if now.Before(r.until) {
-		return // a pause already running covers this answer
+		return false // a pause already running covers this answer
 	}
+	r.pauses++
 	r.pause = min(max(2*r.pause, xferRatePause), xferRatePauseMax)
 	r.until = now.Add(r.pause)
+	return false
 }
 
 // ok shortens the pause after a command the relay took.
 func (r *ratePause) ok() {
 	r.mu.Lock()
+	r.pauses = 0
 	if r.pause > 0 && time.Now().After(r.until) {
 		r.pause /= 2
 		if r.pause < xferRatePause {
