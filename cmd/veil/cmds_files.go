@@ -433,7 +433,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || v < 0 || v*float64(mult) > 1e15 {
+	if err != nil || !(v >= 0) || v*float64(mult) > 1e15 { // !(v >= 0) also refuses NaN
 		return 0, fmt.Errorf("bad size %q (such as 8MB, 500k, 1G, or off)", s)
 	}
 	return int64(v * float64(mult)), nil

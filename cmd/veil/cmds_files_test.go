@@ -12,7 +12,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "MB", "8TB", "1e20", "lots"} {
+	for _, in := range []string{"", "-1", "MB", "8TB", "1e20", "lots", "nan", "NaNMB", "inf", "-0x1p3"} {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) took it", in)
 		}
@@ -42,4 +42,18 @@ func TestSaveTarget(t *testing.T) {
 			t.Errorf("name %q saved to %q", bad, got)
 		}
 	}
+}
+
+// FuzzParseSize: whatever the user types, a size that parses is between
+// 0 and 10^15 bytes, and nothing panics.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"8MB", "off", "1.5g", "nan", "1e15", "0x10k", " 12 b "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize(s)
+		if err == nil && (n < 0 || n > 1e15) {
+			t.Fatalf("parseSize(%q) = %d", s, n)
+		}
+	})
 }
