@@ -646,8 +646,10 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	e.stopTransfers(chatID)
-	if err := e.v.DeleteChat(ctx, chatID); err != nil && !errors.Is(err, vault.ErrNotFound) {
+	release := e.holdChatTransfers(chatID) // none restarts before the chat is gone
+	err = e.v.DeleteChat(ctx, chatID)
+	release()
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return err
 	}
 	e.kickOutbox()

@@ -150,6 +150,7 @@ func deleteMeta(tx *vault.Tx, chat string) error {
 		return err
 	}
 	delete(p.Settings, settingChatPrefix+chat)
+	delete(p.Settings, settingAutoBudget+chat) // nothing may keep naming an erased chat
 	return tx.PutProfile(&p)
 }
 

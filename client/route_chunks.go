@@ -23,6 +23,9 @@ func chunkSeconds(life time.Duration) uint32 {
 func (k *courier) chunkPassword(pw wire.Password) [wire.CapSize]byte {
 	a, err := wire.ParseAddress(k.addr)
 	if err != nil || len(pw) == 0 {
+		// A courier's address was parsed when it was dialled, so only
+		// "no password" gets here in practice; the relay then answers
+		// PASSWORD if it has one.
 		return [wire.CapSize]byte{}
 	}
 	return wire.ChunkPassword(a.Fingerprint, pw)

@@ -96,8 +96,10 @@ func (e *Engine) eraseChat(ctx context.Context, chat string, extra ...task) erro
 	if err != nil {
 		return err
 	}
-	e.stopTransfers(chat)
-	if err := e.v.DeleteChat(ctx, chat); err != nil && !errors.Is(err, vault.ErrNotFound) {
+	release := e.holdChatTransfers(chat) // none restarts before the chat is gone
+	err = e.v.DeleteChat(ctx, chat)
+	release()
+	if err != nil && !errors.Is(err, vault.ErrNotFound) {
 		return err
 	}
 	e.kickOutbox()
@@ -267,7 +269,7 @@ func (e *Engine) stopExpiredUploads(ctx context.Context, now time.Time) {
 		if !due {
 			continue
 		}
-		e.stopTransfer(x.chat, x.msg)
+		release := e.holdTransfer(x.chat, x.msg) // no restart before the record goes
 		_ = e.v.Update(ctx, func(tx *vault.Tx) error {
 			m, err := tx.Message(x.chat, x.msg)
 			if err != nil {
@@ -285,5 +287,6 @@ func (e *Engine) stopExpiredUploads(ctx context.Context, now time.Time) {
 			}
 			return nil
 		})
+		release()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,10 @@ type transfers struct {
 	closed bool           // the engine is closing: no transfer starts
 	held   map[string]int // transfers not to start: their message is being deleted
 }
+
+// errXferStopped is why a transfer stops when the engine stops it (a
+// cancel, a delete, a burn): that is never a try of the transfer.
+var errXferStopped = errors.New("client: the transfer was stopped")
 
 // errEngineClosed ends what waits for a transfer of a closed engine.
 var errEngineClosed = errors.New("client: the engine is closed")
@@ -172,7 +177,7 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 	if x := e.xfers.m[t.ID]; x != nil {
 		return x
 	}
-	if e.xfers.held[t.ID] > 0 {
+	if e.xfers.held[t.ID] > 0 || e.xfers.held[chatHold(t.Chat)] > 0 {
 		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errXferGone}
 		close(x.done)
 		return x
@@ -183,7 +188,7 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		return x
 	}
 	xctx, stop := context.WithCancelCause(ctx)
-	cancel := func() { stop(nil) }
+	cancel := func() { stop(errXferStopped) }
 	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, stop: stop, done: make(chan struct{})}
 	e.xfers.m[t.ID] = x
 	go func() {
@@ -194,7 +199,8 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
 		} else {
 			err = e.download(xctx, t)
 		}
-		closed := errors.Is(context.Cause(xctx), errEngineClosed)
+		cause := context.Cause(xctx)
+		closed := errors.Is(cause, errEngineClosed) || errors.Is(cause, errXferStopped)
 		x.err = e.transferEnded(ctx, t, err, closed)
 		e.xfers.mu.Lock()
 		delete(e.xfers.m, t.ID)
@@ -224,6 +230,29 @@ func (e *Engine) holdTransfer(chat, msg string) (release func()) {
 	e.xfers.held[id]++
 	e.xfers.mu.Unlock()
 	e.stopTransfer(chat, msg)
+	return func() {
+		e.xfers.mu.Lock()
+		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
+			delete(e.xfers.held, id)
+		}
+		e.xfers.mu.Unlock()
+	}
+}
+
+// chatHold is the key that holds every transfer of a chat.
+func chatHold(chat string) string { return "chat\x00" + chat }
+
+// holdChatTransfers is holdTransfer for every transfer of chat: what
+// erases the chat calls release once that is done.
+func (e *Engine) holdChatTransfers(chat string) (release func()) {
+	id := chatHold(chat)
+	e.xfers.mu.Lock()
+	if e.xfers.held == nil {
+		e.xfers.held = map[string]int{}
+	}
+	e.xfers.held[id]++
+	e.xfers.mu.Unlock()
+	e.stopTransfers(chat)
 	return func() {
 		e.xfers.mu.Lock()
 		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
@@ -283,8 +312,8 @@ func (e *Engine) stopTransfers(chat string) {
 
 // transferEnded records how a transfer ended: a permanent failure marks
 // the file failed and drops its blob; a temporary one backs the record
-// off for a later try; one stopped by Engine.Close (closed) records
-// nothing. It returns what WaitTransfer reports.
+// off for a later try; one stopped by Engine.Close or by the engine
+// itself (closed) records nothing. It returns what WaitTransfer reports.
 func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error, closed bool) error {
 	switch {
 	case err == nil:
@@ -314,11 +343,19 @@ func (e *Engine) transferEnded(ctx context.Context, t vault.Transfer, err error,
 		// error or back-off of the transfer.
 		return err
 	}
-	t.Tries++
-	t.NextTry = e.now().Add(retryDelay(t.Tries))
-	t.Err = err.Error()
+	if errors.Is(err, errRateGiveUp) {
+		// A busy relay (or a shared forwarder others keep busy) only
+		// delays a transfer: it backs off as after its last try, and is
+		// never a try that could fail the file for good.
+		t.NextTry = e.now().Add(retryDelay(max(t.Tries, 1)))
+		t.Err = "the relay is busy: tried again later"
+	} else {
+		t.Tries++
+		t.NextTry = e.now().Add(retryDelay(t.Tries))
+		t.Err = err.Error()
+	}
 	if t.Tries > xferMaxTries {
-		ferr := failedf("%v", err)
+		ferr := failedf("%s", strings.TrimPrefix(err.Error(), "client: "))
 		e.fileFailed(ctx, t, ferr)
 		return ferr
 	}
