@@ -197,3 +197,38 @@ func TestPQPutBlockPanics(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPQBlock splits arbitrary bodies: never a panic, an error returns
+// nothing else and wraps ErrAuth, and a block that parses, put back over
+// the same body, gives back the same bytes.
+func FuzzPQBlock(f *testing.F) {
+	f.Add([]byte{0x42, 0x80, 0, 0})
+	f.Add(tail([]byte{0, 0, 0, 0, 0, pqKindHello, 0x01}))
+	f.Add(tail(chunkBytes(3), chunkBytes(9), []byte{0, 0, 0, 1, 2, pqKindEK, 0x01}))
+	f.Add(tail(chunkBytes(3), chunkBytes(3), []byte{0, 0, 0, 1, 2, pqKindCT, 0x01}))
+	f.Add([]byte{0, 0, 0, 0, 0, pqKindHello, 0x01})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rest, b, has, err := splitPQBlock(in)
+		if err != nil {
+			if !errors.Is(err, ErrAuth) || rest != nil || has || b.chunks != nil {
+				t.Fatal("error with a result")
+			}
+			return
+		}
+		if !has {
+			if !bytes.Equal(rest, in) {
+				t.Fatal("no block but the body changed")
+			}
+			return
+		}
+		if len(rest) < 1 || len(rest)+b.size() != len(in) || !bytes.Equal(rest, in[:len(rest)]) {
+			t.Fatal("rest is not the body before the block")
+		}
+		out := bytes.Clone(in)
+		clear(out[len(rest):])
+		putPQBlock(out, b)
+		if !bytes.Equal(out, in) {
+			t.Fatal("round trip")
+		}
+	})
+}

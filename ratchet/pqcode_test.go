@@ -365,3 +365,64 @@ func panics(f func()) (p bool) {
 	f()
 	return false
 }
+
+// FuzzPQDecoder feeds a decoder a scripted sequence of chunks, each either
+// a true chunk of a payload or arbitrary bytes: never a panic, never more
+// than n−1 chunks held, and whenever every chunk the decoder took was true
+// it returns the payload.
+//
+// in[0] picks n, in[1] seeds the payload; then each step is an op byte:
+// high bit clear, the true chunk at the next byte's x; set, an arbitrary
+// chunk of the next 33 bytes.
+func FuzzPQDecoder(f *testing.F) {
+	f.Add([]byte{36, 1, 0, 5, 0, 5, 0, 200})
+	seq := []byte{33, 7}
+	for x := 222; x < 256; x++ {
+		seq = append(seq, 0, byte(x))
+	}
+	f.Add(seq)
+	f.Add(append([]byte{0, 3, 0x80}, make([]byte, 33)...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 2 {
+			return
+		}
+		n := 1 + int(in[0])%64
+		p := randPayload(rand.New(rand.NewPCG(uint64(in[1]), 0)), n)
+		d := newPQDecoder(n)
+		var held [256]bool
+		tainted := false
+		for in = in[2:]; len(in) >= 2; {
+			var c pqChunk
+			if in[0]&0x80 == 0 {
+				c = chunkOf(p, in[1])
+				in = in[2:]
+			} else {
+				if len(in) < 1+pqChunkSize {
+					return
+				}
+				c.x = in[1]
+				copy(c.d[:], in[2:])
+				in = in[1+pqChunkSize:]
+				if !held[c.x] && c != chunkOf(p, c.x) {
+					tainted = true
+				}
+			}
+			held[c.x] = true
+			got, done := d.add(c)
+			if len(d.got) > n-1 || cap(d.got) > n {
+				t.Fatalf("decoder holds %d chunks (cap %d) for n = %d", len(d.got), cap(d.got), n)
+			}
+			if !done {
+				if got != nil {
+					t.Fatal("a payload without done")
+				}
+				continue
+			}
+			if len(got) != n*32 || (!tainted && !bytes.Equal(got, p)) {
+				t.Fatal("wrong payload from true chunks")
+			}
+			held = [256]bool{}
+			tainted = false
+		}
+	})
+}
