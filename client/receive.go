@@ -325,8 +325,13 @@ func (r *rx) hello(body []byte) (bool, error) {
 		}
 		relays = relays[:1]
 	} else {
-		// HELLO2 answers a version 2 blob, which carried our features.
-		r.meta.PeerFeatures, r.meta.FeaturesSent = env.Features, true
+		// HELLO2 answers a version 2 blob, which carried our features
+		// (recorded with the invite; an invite made by a version that did
+		// not record them carried MOVE and two slots).
+		r.meta.PeerFeatures = env.Features
+		if r.meta.SentFeatures == 0 {
+			r.meta.SentFeatures = format.FeatureMove | format.FeatureTwoSlots
+		}
 	}
 	relays = append(relays, theirs...)
 	r.ct.Relays = relays
