@@ -26,11 +26,14 @@ const (
 	// IdentitySize is the encoding of an IdentityPublic: Ed25519 || X25519.
 	IdentitySize = 2 * crypto.KeySize
 
-	bundleVersion = 0x01
+	// Bundle versions (§2): 0x02 says that sessions from the bundle run
+	// the KEM ratchet (§14) from the start; 0x01 is the version before it.
+	bundleVersion1  = 0x01
+	bundleVersionPQ = 0x02
 	// BundleSize is the size of a marshalled Bundle (spec/session.md §2).
 	BundleSize = 1 + IdentitySize + crypto.KeySize + crypto.KEMPublicSize + crypto.SignatureSize
 
-	bundlePrivateVersion = 0x01
+	// A BundlePrivate records its bundle's version in its first byte.
 	// BundlePrivateSize is the size of a marshalled BundlePrivate.
 	BundlePrivateSize = 1 + crypto.KeySize + crypto.KeySize + crypto.KeySize + crypto.KEMSeedSize
 

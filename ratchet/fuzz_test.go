@@ -159,7 +159,7 @@ func FuzzReset(f *testing.F) {
 		if err != nil {
 			return
 		}
-		re := append([]byte{typeReset, resetVersion}, o.appendTo(nil)...)
+		re := append([]byte{typeReset, o.version}, o.appendTo(nil)...)
 		re = append(re, sig...)
 		if !bytes.Equal(append(re, make([]byte, ResetMessageSize-len(re))...), in) {
 			t.Fatal("round trip")

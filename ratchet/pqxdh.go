@@ -127,7 +127,7 @@ func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.D
 	defer rk.Wipe()
 	defer hka.Wipe()
 	defer nhkb.Wipe()
-	dhs, err := crypto.GenerateDH(r)
+	dhs, err := crypto.GenerateDH(cfg.ratchetRand())
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,11 @@ import (
 const (
 	labelResetSig = "veil/session/v1/reset-signature"
 
-	typeReset    = 0x03
-	resetVersion = 0x01
+	typeReset = 0x03
+	// Offer versions (§13.1): 0x02 says that the new session runs the KEM
+	// ratchet (§14); 0x01 is the version before it.
+	resetVersion1  = 0x01
+	resetVersionPQ = 0x02
 
 	// ResetIDSize is the size of a reset's random identifier.
 	ResetIDSize = 16
@@ -30,7 +33,7 @@ const (
 	// ResetMessageSize is the length of every reset message: one bucket.
 	ResetMessageSize = 4096
 
-	resetPrivateVersion = 0x01
+	// A ResetPrivate records its offer's version in its first byte.
 	// ResetPrivateSize is the size of a marshalled ResetPrivate.
 	ResetPrivateSize = 1 + ResetIDSize + 8 + crypto.KeySize + crypto.KEMSeedSize
 )
@@ -43,15 +46,22 @@ type ResetOffer struct {
 	Time   int64 // the offerer's clock, Unix milliseconds; orders resets
 	Prekey crypto.DHPublic
 	KEM    crypto.KEMPublic
+	// version is the offer's version, signed with it (§13.1).
+	version byte
 }
+
+// PQ reports whether the session the offer starts runs the KEM ratchet
+// (offer version 0x02, spec/session.md §13.1, §14).
+func (o *ResetOffer) PQ() bool { return o.version == resetVersionPQ }
 
 // ResetPrivate is the offerer's secret half of a reset offer. It must be
 // kept secret until the answer completes the reset, then deleted.
 type ResetPrivate struct {
-	ID     [ResetIDSize]byte
-	Time   int64
-	Prekey crypto.DHPrivate
-	KEM    crypto.KEMPrivate
+	ID      [ResetIDSize]byte
+	Time    int64
+	Prekey  crypto.DHPrivate
+	KEM     crypto.KEMPrivate
+	version byte
 }
 
 // String redacts the key.
@@ -71,10 +81,19 @@ func IsReset(msg []byte) bool { return len(msg) > 0 && msg[0] == typeReset }
 
 // NewReset draws a reset's one-time keys: ID (16), SPK (32), then the
 // ML-KEM key-generation seed (64), in that order (spec/session.md §13.2).
-// t is the offerer's clock in Unix milliseconds.
+// t is the offerer's clock in Unix milliseconds. The offer has version
+// 0x02: the new session runs the KEM ratchet (§14).
 func NewReset(cfg Config, t int64) (*ResetPrivate, error) {
+	return newResetVersion(cfg, t, resetVersion1)
+}
+
+// newResetVersion is NewReset for offer version v (0x01 or 0x02).
+func newResetVersion(cfg Config, t int64, v byte) (*ResetPrivate, error) {
+	if v != resetVersion1 && v != resetVersionPQ {
+		panic("ratchet: unknown reset version")
+	}
 	r := cfg.rand()
-	p := &ResetPrivate{Time: t}
+	p := &ResetPrivate{Time: t, version: v}
 	if err := crypto.RandomBytes(r, p.ID[:]); err != nil {
 		return nil, err
 	}
@@ -95,7 +114,7 @@ func NewReset(cfg Config, t int64) (*ResetPrivate, error) {
 func resetSigned(from, to IdentityPublic, o *ResetOffer) []byte {
 	m := make([]byte, 0, len(labelResetSig)+1+2*IdentitySize+resetBodySize)
 	m = append(m, labelResetSig...)
-	m = append(m, resetVersion)
+	m = append(m, o.version)
 	m = from.appendTo(m)
 	m = to.appendTo(m)
 	return o.appendTo(m)
@@ -110,7 +129,16 @@ func (o *ResetOffer) appendTo(m []byte) []byte {
 
 // Offer returns the public half of p.
 func (p *ResetPrivate) Offer() *ResetOffer {
-	return &ResetOffer{ID: p.ID, Time: p.Time, Prekey: p.Prekey.Public(), KEM: p.KEM.Public()}
+	return &ResetOffer{ID: p.ID, Time: p.Time, Prekey: p.Prekey.Public(), KEM: p.KEM.Public(), version: p.offerVersion()}
+}
+
+// offerVersion returns the version of p's offer; a ResetPrivate built by
+// hand has the first one.
+func (p *ResetPrivate) offerVersion() byte {
+	if p.version == 0 {
+		return resetVersion1
+	}
+	return p.version
 }
 
 // Message returns the reset message that offers p to peer, signed by self
@@ -120,7 +148,7 @@ func (p *ResetPrivate) Message(self *Identity, peer IdentityPublic) []byte {
 	o := p.Offer()
 	sig := self.Sign.Sign(resetSigned(self.Public(), peer, o))
 	msg := make([]byte, 0, ResetMessageSize)
-	msg = append(msg, typeReset, resetVersion)
+	msg = append(msg, typeReset, o.version)
 	msg = o.appendTo(msg)
 	msg = append(msg, sig...)
 	return msg[:ResetMessageSize] // the rest is zero padding
@@ -143,7 +171,7 @@ func ParseReset(msg []byte, from, to IdentityPublic) (*ResetOffer, error) {
 // parseResetFrame checks a reset message's layout (§13.1) and returns the
 // offer and its signature, unverified.
 func parseResetFrame(msg []byte) (*ResetOffer, []byte, error) {
-	if len(msg) != ResetMessageSize || msg[0] != typeReset || msg[1] != resetVersion {
+	if len(msg) != ResetMessageSize || msg[0] != typeReset || (msg[1] != resetVersion1 && msg[1] != resetVersionPQ) {
 		return nil, nil, ErrReset
 	}
 	for _, b := range msg[1+resetBodySize:] {
@@ -152,7 +180,7 @@ func parseResetFrame(msg []byte) (*ResetOffer, []byte, error) {
 		}
 	}
 	b := msg[2:]
-	var o ResetOffer
+	o := ResetOffer{version: msg[1]}
 	copy(o.ID[:], b[:ResetIDSize])
 	b = b[ResetIDSize:]
 	o.Time = int64(binary.BigEndian.Uint64(b[:8]))
@@ -192,16 +220,20 @@ func CompleteReset(cfg Config, self *Identity, peer IdentityPublic, p *ResetPriv
 	if !crypto.Equal(msg[1:1+IdentitySize], peer.Bytes()) {
 		return nil, nil, authErr("reset answer from another identity key")
 	}
-	bp := &BundlePrivate{Identity: *self, Prekey: p.Prekey, KEM: p.KEM}
+	v := byte(bundleVersion1)
+	if p.offerVersion() == resetVersionPQ {
+		v = bundleVersionPQ
+	}
+	bp := &BundlePrivate{Identity: *self, Prekey: p.Prekey, KEM: p.KEM, version: v}
 	return Respond(cfg, bp, msg)
 }
 
 // Marshal returns the secret encoding of p, for the vault:
-// version 0x01 || ID [16] || time [8] || SPK [32] || ML-KEM seed [64]
+// version || ID [16] || time [8] || SPK [32] || ML-KEM seed [64]
 // (spec/session.md §13.2). The caller must keep it secret.
 func (p *ResetPrivate) Marshal() []byte {
 	out := make([]byte, 0, ResetPrivateSize)
-	out = append(out, resetPrivateVersion)
+	out = append(out, p.offerVersion())
 	out = append(out, p.ID[:]...)
 	out = binary.BigEndian.AppendUint64(out, uint64(p.Time))
 	out = append(out, p.Prekey.Bytes()...)
@@ -210,10 +242,10 @@ func (p *ResetPrivate) Marshal() []byte {
 
 // ParseResetPrivate parses what ResetPrivate.Marshal returned.
 func ParseResetPrivate(data []byte) (*ResetPrivate, error) {
-	if len(data) != ResetPrivateSize || data[0] != resetPrivateVersion {
+	if len(data) != ResetPrivateSize || (data[0] != resetVersion1 && data[0] != resetVersionPQ) {
 		return nil, fmt.Errorf("ratchet: reset private key: %d bytes or unknown version", len(data))
 	}
-	var p ResetPrivate
+	p := ResetPrivate{version: data[0]}
 	b := data[1:]
 	copy(p.ID[:], b[:ResetIDSize])
 	b = b[ResetIDSize:]

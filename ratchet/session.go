@@ -45,6 +45,8 @@ type Session struct {
 	retired []retiredChain // previous receiving chains, oldest first (§7.3)
 	skipped []skippedKey   // skipped message keys, oldest first (§7.2)
 
+	pq pqState // the KEM ratchet (§14)
+
 	// Scratch space, not state: Decrypt works on a copy of CKr and opens
 	// headers into these. They live in the Session, which is on the heap
 	// anyway, so the hash and AEAD interfaces that make their arguments
@@ -386,7 +388,7 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error
 		return fail(err)
 	}
 	// The sending half of the step, before anything is committed.
-	dhs, err := crypto.GenerateDH(s.cfg.rand())
+	dhs, err := crypto.GenerateDH(s.cfg.ratchetRand())
 	if err != nil {
 		return fail(err)
 	}
