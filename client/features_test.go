@@ -32,6 +32,9 @@ func TestSentFeaturesMigrated(t *testing.T) {
 		if m.SentFeatures != format.FeatureMove|format.FeatureTwoSlots || m.FeaturesSent {
 			t.Errorf("sent features = %b, old flag %v", m.SentFeatures, m.FeaturesSent)
 		}
+		if format.Features&^m.SentFeatures == 0 {
+			t.Errorf("current bits %b not above the migrated %b", format.Features, m.SentFeatures)
+		}
 		if err := putMeta(tx, chat, &m); err != nil {
 			return err
 		}
