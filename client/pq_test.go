@@ -3,11 +3,14 @@ package client
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"veil/client/internal/format"
 	"veil/ratchet"
+	"veil/relay/relaytest"
 	"veil/vault"
 )
 
@@ -163,5 +166,47 @@ func TestLegacyChatUpgradesInBand(t *testing.T) {
 				t.Errorf("warning during the upgrade: %+v", ev)
 			}
 		}
+	}
+}
+
+// TestNewChatRunsKEMRatchet: a chat made by this version is on from its
+// first message (version 0x02 bundle), completes epochs in a short
+// conversation through a real relay, and reports it in chat info and its
+// JSON ("pq": {"on", "epochs"}).
+func TestNewChatRunsKEMRatchet(t *testing.T) {
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), nil)
+	aChat, bChat := liveChat(t, a, b, InviteOptions{As: "ana"}, JoinOptions{As: "ben"})
+	for _, st := range []ratchet.PQStatus{pqOf(t, a.Engine, aChat), pqOf(t, b.Engine, bChat)} {
+		if !st.On {
+			t.Fatalf("a new chat's session is off: %+v", st)
+		}
+	}
+	for i := 0; pqOf(t, a.Engine, aChat).Epochs < 2 || pqOf(t, b.Engine, bChat).Epochs < 2; i++ {
+		if i == 20 {
+			t.Fatalf("fewer than 2 epochs after %d round trips: %+v, %+v", i, pqOf(t, a.Engine, aChat), pqOf(t, b.Engine, bChat))
+		}
+		text := fmt.Sprintf("round %d", i)
+		say(t, a, aChat, "a "+text)
+		b.waitText(t, bChat, "a "+text)
+		say(t, b, bChat, "b "+text)
+		a.waitText(t, aChat, "b "+text)
+	}
+	info, err := a.Chat(ctx, aChat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`"pq":{"on":true,"epochs":%d}`, info.PQ.Epochs)
+	if info.PQ.Epochs < 2 || !strings.Contains(string(j), want) {
+		t.Fatalf("chat JSON %s, want %s", j, want)
+	}
+	if got := info.PQ.String(); got != fmt.Sprintf("post-quantum healing: on, %d epochs", info.PQ.Epochs) {
+		t.Fatalf("chat info says %q", got)
 	}
 }
