@@ -1,0 +1,308 @@
+package ratchet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"veil/crypto"
+)
+
+// pqStateBound is the most a serialised state may hold for s: the legacy
+// fields as they are now plus the largest PQ section (spec/session.md §10).
+func pqStateBound(s *Session) int {
+	return stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize + 2400
+}
+
+// pqScheduleOpts chooses a variant of the random schedule.
+type pqScheduleOpts struct {
+	legacy bool    // both sides start as legacy sessions
+	enable [2]bool // legacy: which sides (joiner, inviter) call EnablePQ
+}
+
+// TestPQPropertyInterleavings runs random schedules of sends (TEXT-sized
+// and some 4 KiB), deliveries in any order, losses, replays, tampering and
+// save/restore mid-epoch with the KEM ratchet on, then lets everything
+// arrive and has the sides alternate. It checks the model of
+// TestPropertyInterleavings, that failures leave the state byte for byte
+// unchanged, that at most one epoch is in flight and the state stays
+// bounded, and that epochs complete once the network is reliable.
+func TestPQPropertyInterleavings(t *testing.T) {
+	runs, steps := 300, 300
+	if testing.Short() {
+		runs, steps = 24, 150
+	}
+	for _, legacy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
+			cfg, _ := seeded(1 << 41)
+			var bp *BundlePrivate
+			var err error
+			if legacy {
+				bp, err = newBundleVersion(cfg, 1)
+			} else {
+				bp, err = newBundleVersion(cfg, bundleVersionPQ)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice, err := Initiate(cfg, bp.Bundle())
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := alice.Marshal()
+			for run := range runs {
+				var o pqScheduleOpts
+				if legacy {
+					o.legacy = true
+					o.enable = [...][2]bool{{true, false}, {false, true}, {true, true}}[run%3]
+				}
+				if err := runPQSchedule(uint64(run), steps, bp, start, o); err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+			}
+		})
+	}
+}
+
+// runPQSchedule is runSchedule's model with the KEM ratchet's checks.
+func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pqScheduleOpts) error {
+	rng := rand.New(rand.NewPCG(seed, 0x7071))
+	cfgA, _ := seeded(seed*2 + 1)
+	cfgB, _ := seeded(seed*2 + 2)
+	alice, err := ParseSession(cfgA, start)
+	if err != nil {
+		return err
+	}
+	var bob *Session
+	var ab, ba direction
+	nextID := 0
+	var trace []string
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s\ntrace: %v", fmt.Sprintf(format, args...), trace)
+	}
+	enabled := [2]bool{}
+	enable := func(i int) error {
+		s := [2]*Session{alice, bob}[i]
+		if s == nil || enabled[i] || !o.enable[i] {
+			return nil
+		}
+		trace = append(trace, fmt.Sprintf("enable%d", i))
+		enabled[i] = true
+		if err := s.EnablePQ(); err != nil {
+			return fail("EnablePQ: %v", err)
+		}
+		if !s.PQ().On {
+			return fail("EnablePQ left the session off")
+		}
+		return nil
+	}
+
+	// check holds the invariants after every operation.
+	check := func() error {
+		for _, s := range []*Session{alice, bob} {
+			if s == nil {
+				continue
+			}
+			if n, max := len(s.Marshal()), pqStateBound(s); n > max {
+				return fail("state of %d bytes, bound %d", n, max)
+			}
+		}
+		if bob == nil {
+			return nil
+		}
+		pa, pb := alice.PQ(), bob.PQ()
+		if !o.legacy && (!pa.On || !pb.On) {
+			return fail("a session from a v2 bundle is off")
+		}
+		if pa.On && pb.On && pa.Phase == pb.Phase {
+			return fail("both sides in %s: two epochs in flight", pa.Phase)
+		}
+		if d := int64(pa.Epochs) - int64(pb.Epochs); d > 1 || d < -1 {
+			return fail("epochs %d and %d", pa.Epochs, pb.Epochs)
+		}
+		return nil
+	}
+
+	textLen := func() int {
+		if rng.IntN(20) == 0 {
+			return 2900 + rng.IntN(300) // a 4 KiB message
+		}
+		return textEnvelope + rng.IntN(901)
+	}
+	send := func(from *Session, d *direction, name string, n int) error {
+		pt := fmt.Sprintf("%s#%d:", name, nextID)
+		pt += string(bytes.Repeat([]byte{'.'}, max(0, n-len(pt))))
+		m, err := from.Encrypt([]byte(pt))
+		if err != nil {
+			return fail("%s encrypt: %v", name, err)
+		}
+		if want := crypto.BucketFor(len(pt) + 1 + overheadOf(from)); len(m) != want {
+			return fail("%s sent %d bytes for %d, want %d", name, len(m), len(pt), want)
+		}
+		d.pending = append(d.pending, inflight{msg: m, pt: pt, id: nextID})
+		trace = append(trace, fmt.Sprintf("%s>%d", name, nextID))
+		nextID++
+		return nil
+	}
+	deliver := func(to **Session, d *direction, i int, name string) error {
+		f := d.pending[i]
+		d.pending = append(d.pending[:i], d.pending[i+1:]...)
+		trace = append(trace, fmt.Sprintf("%s<%d", name, f.id))
+		var pt []byte
+		var err error
+		if *to == nil {
+			if !IsInitial(f.msg) {
+				return fail("bob has no session and message %d is not initial", f.id)
+			}
+			*to, pt, err = Respond(cfgB, bp, f.msg)
+		} else {
+			pt, err = (*to).Decrypt(f.msg)
+		}
+		if err != nil {
+			return fail("%s decrypt %d: %v", name, f.id, err)
+		}
+		if string(pt) != f.pt {
+			return fail("%s decrypt %d: wrong plaintext", name, f.id)
+		}
+		d.delivered = append(d.delivered, f)
+		return nil
+	}
+	failing := func(s *Session, m []byte, target error, what string) error {
+		before := s.Marshal()
+		pt, err := s.Decrypt(m)
+		if !errors.Is(err, target) || pt != nil {
+			return fail("%s: got (%q, %v), want %v", what, pt, err, target)
+		}
+		if !bytes.Equal(before, s.Marshal()) {
+			return fail("%s: failed decrypt changed the state", what)
+		}
+		return nil
+	}
+
+	for range steps {
+		var err error
+		switch op := rng.IntN(100); {
+		case op < 25:
+			err = send(alice, &ab, "a", textLen())
+		case op < 45 && bob != nil:
+			err = send(bob, &ba, "b", textLen())
+		case op < 65 && len(ab.pending) > 0:
+			err = deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b")
+		case op < 85 && len(ba.pending) > 0:
+			err = deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a")
+		case op < 89:
+			d := &ab
+			if rng.IntN(2) == 0 {
+				d = &ba
+			}
+			if len(d.pending) > 0 {
+				i := rng.IntN(len(d.pending))
+				trace = append(trace, fmt.Sprintf("lost%d", d.pending[i].id))
+				d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			}
+		case op < 93:
+			s, d := bob, &ab
+			if rng.IntN(2) == 0 {
+				s, d = alice, &ba
+			}
+			if s != nil && len(d.delivered) > 0 {
+				k := min(3, len(d.delivered))
+				f := d.delivered[len(d.delivered)-1-rng.IntN(k)]
+				trace = append(trace, fmt.Sprintf("replay%d", f.id))
+				err = failing(s, f.msg, ErrDuplicate, fmt.Sprintf("replay of %d", f.id))
+			}
+		case op < 96:
+			s, d := bob, &ab
+			if rng.IntN(2) == 0 {
+				s, d = alice, &ba
+			}
+			if s != nil && len(d.pending) > 0 {
+				f := d.pending[rng.IntN(len(d.pending))]
+				c := bytes.Clone(f.msg)
+				c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
+				trace = append(trace, fmt.Sprintf("tamper%d", f.id))
+				err = failing(s, c, tamperErr(s, c), fmt.Sprintf("tampered %d", f.id))
+			}
+		case op < 98 && o.legacy:
+			err = enable(rng.IntN(2))
+		default:
+			trace = append(trace, "restore")
+			if alice, err = ParseSession(cfgA, alice.Marshal()); err != nil {
+				return fail("restore alice: %v", err)
+			}
+			if bob != nil {
+				if bob, err = ParseSession(cfgB, bob.Marshal()); err != nil {
+					return fail("restore bob: %v", err)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+
+	// Settle: everything in flight arrives, in random order; then the
+	// sides alternate over a reliable network.
+	trace = append(trace, "settle")
+	for len(ab.pending) > 0 || len(ba.pending) > 0 {
+		if len(ab.pending) > 0 {
+			if err := deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b"); err != nil {
+				return err
+			}
+		}
+		if len(ba.pending) > 0 {
+			if err := deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a"); err != nil {
+				return err
+			}
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if bob == nil {
+		if err := send(alice, &ab, "a", textEnvelope); err != nil {
+			return err
+		}
+		if err := deliver(&bob, &ab, 0, "b"); err != nil {
+			return err
+		}
+	}
+	if o.legacy {
+		for i := range 2 {
+			if err := enable(i); err != nil {
+				return err
+			}
+		}
+	}
+	ea, eb := alice.PQ().Epochs, bob.PQ().Epochs
+	const settle = 2 * 50
+	n := 0
+	for ; n < settle && (alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2); n++ {
+		from, to, d, name, toName := bob, &alice, &ba, "b", "a"
+		if n%2 == 1 {
+			from, to, d, name, toName = alice, &bob, &ab, "a", "b"
+		}
+		if err := send(from, d, name, textEnvelope+rng.IntN(799)); err != nil {
+			return err
+		}
+		if err := deliver(to, d, 0, toName); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2 {
+		return fail("after %d reliable messages epochs went %d→%d and %d→%d, want +2 each",
+			n, ea, alice.PQ().Epochs, eb, bob.PQ().Epochs)
+	}
+	if alice.SafetyCode() != bob.SafetyCode() {
+		return fail("safety codes differ")
+	}
+	return nil
+}
