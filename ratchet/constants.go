@@ -13,6 +13,8 @@ const (
 	labelInit       = "veil/session/v1/init"
 	labelRootStep   = "veil/session/v1/root"
 	labelSafetyCode = "veil/session/v1/safety-code"
+	labelPQEpoch    = "veil/session/v1/pq-epoch" // E_e of the KEM ratchet, §14.5
+	labelRootPQ     = "veil/session/v1/root-pq"  // KDF_RK_PQ, §14.5
 )
 
 // Chain-step inputs: spec/session.md §4.4 (Signal's recommended constants).

@@ -1,7 +1,9 @@
 package ratchet
 
 import (
+	"bytes"
 	"io"
+	"math"
 
 	"veil/crypto"
 )
@@ -39,15 +41,269 @@ func (p pqPhase) String() string {
 	return "invalid"
 }
 
-// pqState is a session's KEM-ratchet state. Only the fields of the current
-// phase are meaningful; the others are zero.
-type pqState struct {
-	phase pqPhase
-	epoch uint32 // the epoch of the phase; 0 when off
-	done  uint32 // epochs this side completed (mixed or confirmed)
-	heard bool   // a block was received from the peer
+// Sizes and limits of the KEM ratchet (spec/session.md §14.3, §14.4).
+const (
+	pqEKBlocks = crypto.KEM768PublicSize / pqChunkData     // 37: ek payload blocks
+	pqCTBlocks = crypto.KEM768CiphertextSize / pqChunkData // 34: ct payload blocks
 
-	seed [crypto.KEM768SeedSize]byte // SendEK: the decapsulation key's seed
+	// A payload's allowance of chunks starts at n + ⌈n/2⌉ and grows by
+	// ⌈n/2⌉ on each DH step received while the side still sends it.
+	pqEKGrowth    = (pqEKBlocks + 1) / 2 // 19
+	pqCTGrowth    = (pqCTBlocks + 1) / 2 // 17
+	pqEKAllowance = pqEKBlocks + pqEKGrowth
+	pqCTAllowance = pqCTBlocks + pqCTGrowth
+
+	pqEncapsSeedSize = 32 // FIPS 203's m
+)
+
+// pqState is a session's KEM-ratchet state (spec/session.md §14.2). Only
+// the fields of the current phase are set; the others are zero. It is a
+// value: a decrypt works on a copy (clone) and commits it only when the
+// whole message authenticates.
+type pqState struct {
+	phase     pqPhase
+	epoch     uint32 // the epoch of the phase; 0 when off
+	done      uint32 // epochs this side completed (mixed or confirmed)
+	heard     bool   // a block was received from the peer
+	cursor    byte   // SendEK, SendCT: x of the next chunk to send
+	allowance uint16 // SendEK, SendCT: chunks left to send
+
+	seed [crypto.KEM768SeedSize]byte       // SendEK: the decapsulation key's seed
+	ek   [crypto.KEM768PublicSize]byte     // SendEK: our encapsulation key
+	ct   [crypto.KEM768CiphertextSize]byte // SendCT: our ciphertext
+	e    crypto.SymKey                     // MixPending, SendCT: E of the epoch
+	dec  pqDecoder                         // SendEK: the peer's ct; RecvEK: the peer's ek
+}
+
+// clone returns a copy of p that shares no memory with it.
+func (p *pqState) clone() pqState {
+	c := *p
+	if p.dec.got != nil {
+		c.dec.got = append(make([]pqChunk, 0, cap(p.dec.got)), p.dec.got...)
+	}
+	return c
+}
+
+// wipe zeroes p's secrets and empties it (best effort: Go cannot
+// guarantee that no copy survives elsewhere in memory).
+func (p *pqState) wipe() {
+	clear(p.seed[:])
+	p.e.Wipe()
+	p.dec.wipe()
+}
+
+// nextEpoch is e + 1; the counter stops at 2^32 − 1 (§14.2).
+func nextEpoch(e uint32) uint32 {
+	if e == math.MaxUint32 {
+		return e
+	}
+	return e + 1
+}
+
+func (p *pqState) completed() {
+	if p.done < math.MaxUint32 {
+		p.done++
+	}
+}
+
+// startSendEK draws a key-generation seed (64 bytes) from r and enters
+// SendEK(epoch) with a fresh key pair.
+func (p *pqState) startSendEK(epoch uint32, r io.Reader) error {
+	var seed [crypto.KEM768SeedSize]byte
+	if err := crypto.RandomBytes(r, seed[:]); err != nil {
+		return err
+	}
+	dk, err := crypto.ParseKEM768Private(seed[:])
+	if err != nil {
+		clear(seed[:])
+		return err
+	}
+	p.ek = dk.Public().Raw()
+	dk.Wipe()
+	p.seed = seed
+	clear(seed[:])
+	clear(p.ct[:])
+	p.e.Wipe()
+	p.phase, p.epoch = pqSendEK, epoch
+	p.cursor, p.allowance = 0, pqEKAllowance
+	p.dec = newPQDecoder(pqCTBlocks)
+	return nil
+}
+
+// startRecvEK enters RecvEK(epoch).
+func (p *pqState) startRecvEK(epoch uint32) {
+	clear(p.seed[:])
+	clear(p.ek[:])
+	clear(p.ct[:])
+	p.e.Wipe()
+	p.phase, p.epoch = pqRecvEK, epoch
+	p.cursor, p.allowance = 0, 0
+	p.dec = newPQDecoder(pqEKBlocks)
+}
+
+// turnOn starts an off p in epoch 1, whose ek the joiner sends: the
+// joiner draws its key-generation seed (64 bytes) from r.
+func (p *pqState) turnOn(initiator bool, r io.Reader) error {
+	if !initiator {
+		p.startRecvEK(1)
+		return nil
+	}
+	return p.startSendEK(1, r)
+}
+
+// encapsulate finishes RecvEK: it parses the peer's ek (an invalid one
+// does not authenticate), draws the encapsulation seed (32 bytes) from r,
+// encapsulates and enters SendCT with the epoch's secret.
+func (p *pqState) encapsulate(ek []byte, r io.Reader) error {
+	pub, err := crypto.ParseKEM768Public(ek)
+	if err != nil {
+		return authErr("invalid KEM ratchet key")
+	}
+	var m [pqEncapsSeedSize]byte
+	if err := crypto.RandomBytes(r, m[:]); err != nil {
+		return err
+	}
+	ct, ss, err := crypto.Encapsulate768(pub, bytes.NewReader(m[:]))
+	clear(m[:])
+	if err != nil {
+		return err
+	}
+	p.e = pqEpochSecret(&ss, ek, ct, p.epoch)
+	ss.Wipe()
+	copy(p.ct[:], ct)
+	p.phase = pqSendCT
+	p.cursor, p.allowance = 0, pqCTAllowance
+	p.dec = pqDecoder{}
+	return nil
+}
+
+// decapsulate finishes SendEK: it decapsulates the peer's ct with the key
+// rebuilt from the seed, wipes the seed and enters MixPending.
+func (p *pqState) decapsulate(ct []byte) error {
+	dk, err := crypto.ParseKEM768Private(p.seed[:])
+	if err != nil {
+		return err
+	}
+	ss, err := crypto.Decapsulate768(&dk, ct)
+	dk.Wipe()
+	if err != nil {
+		return err
+	}
+	p.e = pqEpochSecret(&ss, p.ek[:], ct, p.epoch)
+	ss.Wipe()
+	clear(p.seed[:])
+	clear(p.ek[:])
+	p.phase = pqMixPending
+	p.cursor, p.allowance = 0, 0
+	p.dec = pqDecoder{}
+	return nil
+}
+
+// mix takes E out of MixPending when this side creates a sending chain:
+// the epoch is complete and p enters RecvEK of the next one. The caller
+// wipes the returned key.
+func (p *pqState) mix() crypto.SymKey {
+	e := p.e
+	p.completed()
+	p.startRecvEK(nextEpoch(p.epoch))
+	return e
+}
+
+// confirm ends SendCT when the peer's mixed chain opened: the epoch is
+// complete and p enters SendEK of the next one, drawing its seed (64).
+func (p *pqState) confirm(r io.Reader) error {
+	p.completed()
+	return p.startSendEK(nextEpoch(p.epoch), r)
+}
+
+// sending reports whether p still sends its payload: SendCT until the
+// confirmation, SendEK until the first ct chunk arrives.
+func (p *pqState) sending() bool {
+	return p.phase == pqSendCT || (p.phase == pqSendEK && len(p.dec.got) == 0)
+}
+
+// incoming applies a received message to p (spec/session.md §14.2): step
+// says that it was a DH step, which grows the allowance of a side still
+// sending; has says that it carried block b. A block turns an off p on
+// (the joiner draws a key-generation seed), matching chunks go into the
+// decoder, and a completed decoder runs the phase's action (a completed
+// ek draws the encapsulation seed). Chunks of another kind or epoch are
+// ignored. An invalid ek is an error wrapping ErrAuth.
+func (p *pqState) incoming(b *pqBlock, has, step, initiator bool, r io.Reader) error {
+	if step && p.sending() {
+		g := uint16(pqEKGrowth)
+		if p.phase == pqSendCT {
+			g = pqCTGrowth
+		}
+		p.allowance = uint16(min(int(p.allowance)+int(g), math.MaxUint16))
+	}
+	if !has {
+		return nil
+	}
+	if p.phase == pqOff {
+		if err := p.turnOn(initiator, r); err != nil {
+			return err
+		}
+	}
+	p.heard = true
+	switch {
+	case b.kind == pqKindEK && p.phase == pqRecvEK && b.epoch == p.epoch:
+		for _, c := range b.chunks {
+			if payload, done := p.dec.add(c); done {
+				return p.encapsulate(payload, r)
+			}
+		}
+	case b.kind == pqKindCT && p.phase == pqSendEK && b.epoch == p.epoch:
+		p.allowance = 0
+		for _, c := range b.chunks {
+			if payload, done := p.dec.add(c); done {
+				err := p.decapsulate(payload)
+				clear(payload)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// outgoing chooses the block of the next message, whose padding has spare
+// free bytes (spec/session.md §14.4), and advances the cursor and the
+// allowance. In order: chunks of the payload p sends, if its allowance
+// and the room allow at least one; else a hello while nothing was heard
+// from the peer; else nothing. A joiner's initial messages (initial) carry
+// ek chunks whatever the allowance, so that any one of them can start the
+// session.
+func (p *pqState) outgoing(spare int, initial bool) (pqBlock, bool) {
+	room := pqRoom(spare)
+	if p.phase == pqOff || room < 0 {
+		return pqBlock{}, false
+	}
+	var payload []byte
+	kind := byte(pqKindEK)
+	switch p.phase {
+	case pqSendEK:
+		payload = p.ek[:]
+	case pqSendCT:
+		payload, kind = p.ct[:], pqKindCT
+	}
+	if payload != nil && room >= 1 && (p.allowance > 0 || initial) {
+		k := room
+		if !initial {
+			k = min(k, int(p.allowance))
+		}
+		p.allowance -= uint16(min(k, int(p.allowance)))
+		b := pqBlock{kind: kind, epoch: p.epoch, chunks: make([]pqChunk, k)}
+		for i := range b.chunks {
+			b.chunks[i].x = p.cursor
+			pqEncode(payload, p.cursor, &b.chunks[i].d)
+			p.cursor++ // wraps from 255 to 0
+		}
+		return b, true
+	}
+	if !p.heard {
+		return pqBlock{kind: pqKindHello}, true
+	}
+	return pqBlock{}, false
 }
 
 // PQStatus describes a session's KEM ratchet (spec/session.md §14).
@@ -75,23 +331,11 @@ func (s *Session) EnablePQ() error {
 	if s.pq.phase != pqOff {
 		return nil
 	}
-	next, err := s.pq.turnOn(s.initiator, s.cfg.rand())
-	if err != nil {
+	next := s.pq.clone()
+	if err := next.turnOn(s.initiator, s.cfg.rand()); err != nil {
+		next.wipe()
 		return err
 	}
 	s.pq = next
 	return nil
-}
-
-// turnOn returns p started in epoch 1: the joiner sends the first ek.
-func (p pqState) turnOn(initiator bool, r io.Reader) (pqState, error) {
-	if !initiator {
-		p.phase, p.epoch = pqRecvEK, 1
-		return p, nil
-	}
-	if err := crypto.RandomBytes(r, p.seed[:]); err != nil {
-		return p, err
-	}
-	p.phase, p.epoch = pqSendEK, 1
-	return p, nil
 }

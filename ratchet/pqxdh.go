@@ -73,7 +73,7 @@ func InitiateKeep(cfg Config, b *Bundle) (*Session, *Identity, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := initiateWith(cfg, &ika, b.Identity, b.Prekey, b.KEM)
+	s, err := initiateWith(cfg, &ika, b.Identity, b.Prekey, b.KEM, b.PQ())
 	if err != nil {
 		ika.Wipe()
 		return nil, nil, err
@@ -84,8 +84,10 @@ func InitiateKeep(cfg Config, b *Bundle) (*Session, *Identity, error) {
 // initiateWith is the joiner's side of PQXDH with identity key ika against
 // the inviter's identity ikb and one-time keys (§3.2 after the identity
 // draws, §13.4): it draws EK_A (32), the ML-KEM encapsulation seed (32)
-// and the first DHs (32).
-func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.DHPublic, kem crypto.KEMPublic) (*Session, error) {
+// and the first DHs (32). With pq, the session runs the KEM ratchet from
+// the start, and the joiner then draws its first key-generation seed (64,
+// §14.7).
+func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.DHPublic, kem crypto.KEMPublic, pq bool) (*Session, error) {
 	r := cfg.rand()
 	ek, err := crypto.GenerateDH(r)
 	if err != nil {
@@ -153,13 +155,21 @@ func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.D
 	}
 	s.rk, s.cks, s.nhks = kdfRoot(&rk, &dh)
 	dh.Wipe()
+	if pq {
+		if err := s.pq.turnOn(true, r); err != nil {
+			s.Wipe()
+			return nil, err
+		}
+	}
 	// ek is a crypto/ecdh key, which cannot be zeroed; it is dropped here
 	// (best effort, §3.2).
 	return s, nil
 }
 
 // Respond runs the inviter's side of PQXDH on the joiner's initial
-// message msg and decrypts it (spec/session.md §3.3). On success the
+// message msg and decrypts it (spec/session.md §3.3). A bundle of version
+// 0x02 starts the KEM ratchet (§14.7): its initial message must then carry
+// a block of ek chunks. On success the
 // caller stores the session and deletes p, whose one-time keys must never
 // serve a second handshake. Every failure wraps ErrAuth, or is
 // ErrTooFarAhead when the joiner's first arriving message is more than
@@ -218,7 +228,11 @@ func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error)
 		initHash: crypto.Hash(prefix),
 		hasInit:  true,
 	}
-	pt, err := s.Decrypt(msg)
+	pq := p.bundleVersion() == bundleVersionPQ
+	if pq {
+		s.pq.startRecvEK(1)
+	}
+	pt, err := s.decrypt(msg, pq)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -198,14 +198,15 @@ func parseResetFrame(msg []byte) (*ResetOffer, []byte, error) {
 // AcceptReset answers a verified offer from peer as the joiner of a fresh
 // PQXDH handshake with our existing identity key self (spec/session.md
 // §13.3). It draws EK (32), the ML-KEM encapsulation seed (32) and the
-// first DHs (32). The returned session sends initial messages until the
-// offerer's first reply, like any joiner's; the caller replaces the chat's
-// session with it.
+// first DHs (32), and for an offer of version 0x02, whose session runs the
+// KEM ratchet, then the first key-generation seed (64, §14.7). The returned
+// session sends initial messages until the offerer's first reply, like any
+// joiner's; the caller replaces the chat's session with it.
 func AcceptReset(cfg Config, self *Identity, peer IdentityPublic, o *ResetOffer) (*Session, error) {
 	if o == nil {
 		return nil, errors.New("ratchet: accept reset: nil offer")
 	}
-	return initiateWith(cfg, self, peer, o.Prekey, o.KEM)
+	return initiateWith(cfg, self, peer, o.Prekey, o.KEM, o.PQ())
 }
 
 // CompleteReset is the offerer's side (spec/session.md §13.4): msg must be

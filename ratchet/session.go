@@ -154,6 +154,13 @@ func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	padded := m[bodyOff : size-crypto.Overhead]
 	copy(padded, pt)
 	padded[len(pt)] = 0x80 // ISO/IEC 7816-4, §6; the rest is already zero
+	if s.pq.phase != pqOff {
+		// The KEM ratchet's block takes padding the bucket has anyway
+		// (§14.4): it never changes the message's size.
+		if b, ok := s.pq.outgoing(len(padded)-len(pt)-1, s.prefix != nil); ok {
+			putPQBlock(padded, b)
+		}
+	}
 
 	// Nothing fails from here on, so CKs steps in place.
 	mk := chainStep(&s.cks)
@@ -204,27 +211,60 @@ func bodyNonce(msg []byte, off int) *[crypto.NonceSize]byte {
 }
 
 // openBody authenticates and decrypts the body of msg with mk and returns
-// the unpadded plaintext (§5.4, §6).
-func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, error) {
+// the unpadded plaintext (§5.4, §6) and the KEM ratchet's block, if the
+// padding carries one (§14.4).
+func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, pqBlock, bool, error) {
 	body := msg[bodyOff:]
 	buf := make([]byte, adSize+bodyOff, adSize+bodyOff+len(body)-crypto.Overhead)
 	copy(buf, s.ad[:])
 	copy(buf[adSize:], msg[:bodyOff])
-	pt, err := crypto.Open(buf[adSize+bodyOff:], mk, bodyNonce(msg, bodyOff-encHeaderSize), body, buf[:adSize+bodyOff])
+	padded, err := crypto.Open(buf[adSize+bodyOff:], mk, bodyNonce(msg, bodyOff-encHeaderSize), body, buf[:adSize+bodyOff])
 	if err != nil {
-		return nil, ErrAuth
+		return nil, pqBlock{}, false, ErrAuth
 	}
-	pt, err = crypto.Unpad(pt)
+	rest, b, has, err := splitPQBlock(padded)
 	if err != nil {
-		return nil, authErr("bad padding")
+		return nil, pqBlock{}, false, err
 	}
-	return pt, nil
+	pt, err := crypto.Unpad(rest)
+	if err != nil {
+		return nil, pqBlock{}, false, authErr("bad padding")
+	}
+	return pt, b, has, nil
+}
+
+// pqReceived applies a received message to a copy of the KEM ratchet's
+// state and returns it (§14.2); the caller commits it with commitPQ once
+// the whole decrypt succeeded. ok is false when nothing changes.
+func (s *Session) pqReceived(b *pqBlock, has, step bool) (next pqState, ok bool, err error) {
+	if !has && (!step || !s.pq.sending()) {
+		return pqState{}, false, nil
+	}
+	next = s.pq.clone()
+	if err := next.incoming(b, has, step, s.initiator, s.cfg.rand()); err != nil {
+		next.wipe()
+		return pqState{}, false, err
+	}
+	return next, true, nil
+}
+
+// commitPQ replaces the KEM ratchet's state with next.
+func (s *Session) commitPQ(next *pqState) {
+	s.pq.wipe()
+	s.pq = *next
 }
 
 // Decrypt authenticates and decrypts msg (spec/session.md §4.5). It
 // returns ErrDuplicate, ErrTooFarAhead or an error wrapping ErrAuth, and on
 // any error s is exactly as it was.
 func (s *Session) Decrypt(msg []byte) ([]byte, error) {
+	return s.decrypt(msg, false)
+}
+
+// decrypt is Decrypt; needEK makes a DH step without a KEM ratchet ek
+// block fail, as Respond requires of an initial message to a bundle of
+// version 0x02 (§14.7).
+func (s *Session) decrypt(msg []byte, needEK bool) ([]byte, error) {
 	off, err := s.frame(msg)
 	if err != nil {
 		return nil, err
@@ -240,7 +280,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 		}
 	}
 	if h, ok := s.openHeader(&s.nhkr, enc); ok {
-		return s.decryptStep(msg, bodyOff, &h)
+		return s.decryptStep(msg, bodyOff, &h, needEK)
 	}
 	// Older chains that still have skipped keys. Entries of one chain are
 	// contiguous (§7.2), so each header key is tried once.
@@ -320,12 +360,20 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header) ([]byte, er
 	newSkipped := skipKeys(ck, s.nr, h.n, &s.hkr, now)
 	mk := chainStep(ck)
 	defer mk.Wipe()
-	pt, err := s.openBody(&mk, msg, bodyOff)
+	pt, b, has, err := s.openBody(&mk, msg, bodyOff)
+	if err != nil {
+		wipeSkipped(newSkipped)
+		return nil, err
+	}
+	pq, pqChanged, err := s.pqReceived(&b, has, false)
 	if err != nil {
 		wipeSkipped(newSkipped)
 		return nil, err
 	}
 	// Commit.
+	if pqChanged {
+		s.commitPQ(&pq)
+	}
 	s.ckr = *ck
 	s.nr = h.n + 1
 	s.addSkipped(newSkipped)
@@ -335,9 +383,16 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header) ([]byte, er
 
 // decryptSkipped opens msg with the stored key j and deletes it.
 func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int) ([]byte, error) {
-	pt, err := s.openBody(&s.skipped[j].mk, msg, bodyOff)
+	pt, b, has, err := s.openBody(&s.skipped[j].mk, msg, bodyOff)
 	if err != nil {
 		return nil, err
+	}
+	pq, pqChanged, err := s.pqReceived(&b, has, false)
+	if err != nil {
+		return nil, err
+	}
+	if pqChanged {
+		s.commitPQ(&pq)
 	}
 	s.removeSkipped(j)
 	s.received(s.cfg.now())
@@ -345,8 +400,9 @@ func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int) ([]byte, error)
 }
 
 // decryptStep handles a header that opened under NHKr: the peer has a new
-// ratchet key, so this is a DH ratchet step (Signal's DHRatchetHE).
-func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error) {
+// ratchet key, so this is a DH ratchet step (Signal's DHRatchetHE). With
+// the KEM ratchet on it also mixes and confirms epoch secrets (§14.5).
+func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, needEK bool) ([]byte, error) {
 	now := s.cfg.now()
 	var tail []skippedKey
 	if s.hasCKr {
@@ -370,12 +426,40 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error
 		wipeSkipped(tail)
 		return nil, authErr("bad ratchet key")
 	}
-	rk1, ckr, nhkr := kdfRoot(&s.rk, &dh)
+	var (
+		rk1, ckr, nhkr crypto.SymKey
+		head           []skippedKey
+		pt             []byte
+		b              pqBlock
+		has, confirmed bool
+	)
+	// open tries one candidate receiving chain: the first KDF_RK output.
+	open := func() error {
+		head = skipKeys(&ckr, 0, h.n, &s.nhkr, now)
+		mk := chainStep(&ckr)
+		var err error
+		pt, b, has, err = s.openBody(&mk, msg, bodyOff)
+		mk.Wipe()
+		if err != nil {
+			wipeSkipped(head)
+			head = nil
+			rk1.Wipe()
+			ckr.Wipe()
+			nhkr.Wipe()
+		}
+		return err
+	}
+	if s.pq.phase == pqSendCT {
+		// The trial (§14.5): a chain the peer mixed E into confirms the
+		// epoch; otherwise the peer has not decapsulated yet.
+		rk1, ckr, nhkr = kdfRootPQ(&s.rk, &dh, &s.pq.e)
+		confirmed = open() == nil
+	}
+	if !confirmed {
+		rk1, ckr, nhkr = kdfRoot(&s.rk, &dh)
+		err = open()
+	}
 	dh.Wipe()
-	head := skipKeys(&ckr, 0, h.n, &s.nhkr, now)
-	mk := chainStep(&ckr)
-	pt, err := s.openBody(&mk, msg, bodyOff)
-	mk.Wipe()
 	fail := func(err error) ([]byte, error) {
 		wipeSkipped(tail)
 		wipeSkipped(head)
@@ -387,6 +471,9 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error
 	if err != nil {
 		return fail(err)
 	}
+	if needEK && (!has || b.kind != pqKindEK) {
+		return fail(authErr("initial message without a KEM ratchet key"))
+	}
 	// The sending half of the step, before anything is committed.
 	dhs, err := crypto.GenerateDH(s.cfg.ratchetRand())
 	if err != nil {
@@ -396,11 +483,37 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header) ([]byte, error
 	if err != nil { // cannot happen: h.dh passed the first DH
 		return fail(authErr("bad ratchet key"))
 	}
-	rk2, cks, nhks := kdfRoot(&rk1, &dh2)
-	dh2.Wipe()
+	defer dh2.Wipe()
+	var pq pqState
+	pqChanged := confirmed || has || s.pq.phase != pqOff
+	if pqChanged {
+		pq = s.pq.clone()
+		if confirmed {
+			err = pq.confirm(s.cfg.rand()) // a fresh payload: no growth
+		}
+		if err == nil {
+			err = pq.incoming(&b, has, !confirmed, s.initiator, s.cfg.rand())
+		}
+		if err != nil {
+			pq.wipe()
+			return fail(err)
+		}
+	}
+	var rk2, cks, nhks crypto.SymKey
+	if pq.phase == pqMixPending {
+		// The sending chain this step creates is the first to carry E.
+		e := pq.mix()
+		rk2, cks, nhks = kdfRootPQ(&rk1, &dh2, &e)
+		e.Wipe()
+	} else {
+		rk2, cks, nhks = kdfRoot(&rk1, &dh2)
+	}
 	rk1.Wipe()
 
 	// Commit.
+	if pqChanged {
+		s.commitPQ(&pq)
+	}
 	if s.hasHKr {
 		s.retire(s.hkr, h.pn)
 	}
