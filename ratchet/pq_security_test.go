@@ -237,9 +237,9 @@ func TestPQHealingClassicalThief(t *testing.T) {
 	}
 }
 
-// pqEpochSecret is E_e of spec/session.md §14 recomputed from the KEM
+// recomputeEpochSecret is E_e of spec/session.md §14 recomputed from the KEM
 // seeds: the ek sender's keygen seed and the encapsulator's seed.
-func pqEpochSecret(t *testing.T, keygen, encaps []byte, e uint32) (ss, E crypto.SymKey) {
+func recomputeEpochSecret(t *testing.T, keygen, encaps []byte, e uint32) (ss, E crypto.SymKey) {
 	t.Helper()
 	dk, err := crypto.ParseKEM768Private(keygen)
 	if err != nil {
@@ -304,7 +304,7 @@ func TestPQForwardSecrecy(t *testing.T) {
 					secrets = append(secrets, k[:32], k[32:])
 					var E crypto.SymKey
 					if m != nil {
-						ss, e2 := pqEpochSecret(t, k, m, e)
+						ss, e2 := recomputeEpochSecret(t, k, m, e)
 						E = e2
 						secrets = append(secrets, m, ss[:], E[:])
 					}
