@@ -30,9 +30,9 @@ type pqScheduleOpts struct {
 // unchanged, that at most one epoch is in flight and the state stays
 // bounded, and that epochs complete once the network is reliable.
 func TestPQPropertyInterleavings(t *testing.T) {
-	runs, steps := 300, 300
+	runs, steps := 600, 300
 	if testing.Short() {
-		runs, steps = 24, 150
+		runs, steps = 120, 200
 	}
 	for _, legacy := range []bool{false, true} {
 		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
@@ -52,22 +52,41 @@ func TestPQPropertyInterleavings(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := alice.Marshal()
+			var withEpochs, maxSettle, sumSettle int
 			for run := range runs {
 				var o pqScheduleOpts
 				if legacy {
 					o.legacy = true
 					o.enable = [...][2]bool{{true, false}, {false, true}, {true, true}}[run%3]
 				}
-				if err := runPQSchedule(uint64(run), steps, bp, start, o); err != nil {
+				var st pqScheduleStats
+				if err := runPQSchedule(uint64(run), steps, bp, start, o, &st); err != nil {
 					t.Fatalf("run %d: %v", run, err)
 				}
+				if st.randomEpochs > 0 {
+					withEpochs++
+				}
+				maxSettle = max(maxSettle, st.settle)
+				sumSettle += st.settle
+			}
+			// The schedule must exercise the ratchet, not only the settling.
+			t.Logf("%d runs: %d completed an epoch before settling; settling took %d reliable messages at most, %.1f on average",
+				runs, withEpochs, maxSettle, float64(sumSettle)/float64(runs))
+			if withEpochs < runs/4 {
+				t.Errorf("only %d of %d runs completed an epoch under the random schedule", withEpochs, runs)
 			}
 		})
 	}
 }
 
+// pqScheduleStats is what one schedule measured.
+type pqScheduleStats struct {
+	randomEpochs uint32 // epochs both sides completed under the random schedule
+	settle       int    // reliable messages until both had completed two more
+}
+
 // runPQSchedule is runSchedule's model with the KEM ratchet's checks.
-func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pqScheduleOpts) error {
+func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pqScheduleOpts, st *pqScheduleStats) error {
 	rng := rand.New(rand.NewPCG(seed, 0x7071))
 	cfgA, _ := seeded(seed*2 + 1)
 	cfgB, _ := seeded(seed*2 + 2)
@@ -120,7 +139,10 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			return fail("both sides in %s: two epochs in flight", pa.Phase)
 		}
 		if d := int64(pa.Epochs) - int64(pb.Epochs); d > 1 || d < -1 {
-			return fail("epochs %d and %d", pa.Epochs, pb.Epochs)
+			return fail("epochs %d and %d completed", pa.Epochs, pb.Epochs)
+		}
+		if d := int64(alice.pq.epoch) - int64(bob.pq.epoch); pa.On && pb.On && (d > 1 || d < -1) {
+			return fail("epochs %d and %d in progress", alice.pq.epoch, bob.pq.epoch)
 		}
 		return nil
 	}
@@ -246,6 +268,10 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		}
 	}
 
+	if bob != nil {
+		st.randomEpochs = min(alice.PQ().Epochs, bob.PQ().Epochs)
+	}
+
 	// Settle: everything in flight arrives, in random order; then the
 	// sides alternate over a reliable network.
 	trace = append(trace, "settle")
@@ -297,6 +323,7 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			return err
 		}
 	}
+	st.settle = n
 	if alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2 {
 		return fail("after %d reliable messages epochs went %d→%d and %d→%d, want +2 each",
 			n, ea, alice.PQ().Epochs, eb, bob.PQ().Epochs)
