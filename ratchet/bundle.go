@@ -44,7 +44,7 @@ func (b BundlePrivate) GoString() string { return b.String() }
 // It draws IKsig seed, IKdh, SPK (32 each) and the ML-KEM seed d || z
 // (64), in that order (spec/session.md §2.3).
 func NewBundle(cfg Config) (*BundlePrivate, error) {
-	return newBundleVersion(cfg, bundleVersion1)
+	return newBundleVersion(cfg, bundleVersionPQ)
 }
 
 // newBundleVersion is NewBundle for bundle version v (0x01 or 0x02).

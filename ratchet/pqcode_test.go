@@ -426,3 +426,52 @@ func FuzzPQDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestPQDecodeEveryPattern decodes, for n = 34 and 37, every way of losing
+// two of the first n+2 chunks a cursor sends, and every window of n
+// consecutive x (mod 256) a cursor can send from any start, wraps included.
+func TestPQDecodeEveryPattern(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{34, 37} {
+		p := randPayload(r, n)
+		var all [256]pqChunk
+		for x := range all {
+			all[x] = chunkOf(p, byte(x))
+		}
+		feed := func(xs []int) []byte {
+			d := newPQDecoder(n)
+			for i, x := range xs {
+				got, done := d.add(all[x])
+				if done != (i == len(xs)-1) {
+					t.Fatalf("n=%d %v: done=%v at %d", n, xs, done, i)
+				}
+				if done {
+					return got
+				}
+			}
+			return nil
+		}
+		for a := range n + 2 {
+			for b := a + 1; b < n+2; b++ {
+				var xs []int
+				for x := range n + 2 {
+					if x != a && x != b {
+						xs = append(xs, x)
+					}
+				}
+				if !bytes.Equal(feed(xs), p) {
+					t.Fatalf("n=%d: losing %d and %d gives a wrong payload", n, a, b)
+				}
+			}
+		}
+		for s := range 256 {
+			xs := make([]int, n)
+			for i := range xs {
+				xs[i] = (s + i) % 256
+			}
+			if !bytes.Equal(feed(xs), p) {
+				t.Fatalf("n=%d: window from %d gives a wrong payload", n, s)
+			}
+		}
+	}
+}

@@ -84,7 +84,7 @@ func IsReset(msg []byte) bool { return len(msg) > 0 && msg[0] == typeReset }
 // t is the offerer's clock in Unix milliseconds. The offer has version
 // 0x02: the new session runs the KEM ratchet (§14).
 func NewReset(cfg Config, t int64) (*ResetPrivate, error) {
-	return newResetVersion(cfg, t, resetVersion1)
+	return newResetVersion(cfg, t, resetVersionPQ)
 }
 
 // newResetVersion is NewReset for offer version v (0x01 or 0x02).

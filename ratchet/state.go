@@ -8,8 +8,13 @@ import (
 	"veil/crypto"
 )
 
-// Serialised session format: spec/session.md §10.
-const stateVersion = 0x01
+// Serialised session format: spec/session.md §10. A session whose KEM
+// ratchet is off is written as version 0x01; one that runs it as version
+// 0x02, which appends the KEM ratchet's section (pqstate.go).
+const (
+	stateVersion1  = 0x01
+	stateVersionPQ = 0x02
+)
 
 // State flags, one bit per optional field (§10).
 const (
@@ -41,6 +46,11 @@ func (s *Session) Marshal() []byte {
 		s.expireSkipped(s.cfg.now())
 	}
 	size := stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize
+	version := byte(stateVersion1)
+	if s.pq.phase != pqOff {
+		version = stateVersionPQ
+		size += pqStateMaxSize
+	}
 	b := make([]byte, 0, size)
 	var flags byte
 	set := func(ok bool, f byte) {
@@ -56,7 +66,7 @@ func (s *Session) Marshal() []byte {
 	set(s.hasHKr, flagHKr)
 	set(s.prefix != nil, flagPrefix)
 	set(s.hasInit, flagInit)
-	b = append(b, stateVersion, flags)
+	b = append(b, version, flags)
 	b = s.local.appendTo(b)
 	b = s.remote.appendTo(b)
 	dhs := s.dhs.Bytes()
@@ -83,6 +93,9 @@ func (s *Session) Marshal() []byte {
 		b = append(b, k.mk[:]...)
 		b = binary.BigEndian.AppendUint64(b, uint64(k.created))
 	}
+	if version == stateVersionPQ {
+		b = s.pq.appendTo(b)
+	}
 	return b
 }
 
@@ -97,14 +110,16 @@ func (r *stateReader) next(n int) []byte {
 
 func (r *stateReader) key(k *crypto.SymKey) { copy(k[:], r.next(crypto.KeySize)) }
 
-// ParseSession parses what Session.Marshal returned. The session draws
-// randomness and time from cfg.
+// ParseSession parses what Session.Marshal returned: state version 0x01
+// (the KEM ratchet off) or 0x02. The session draws randomness and time
+// from cfg.
 func ParseSession(cfg Config, data []byte) (*Session, error) {
 	if len(data) < stateFixedSize+3 {
 		return nil, fmt.Errorf("%w: %d bytes is too short", errState, len(data))
 	}
-	if data[0] != stateVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", errState, data[0])
+	version := data[0]
+	if version != stateVersion1 && version != stateVersionPQ {
+		return nil, fmt.Errorf("%w: unknown version %d", errState, version)
 	}
 	flags := data[1]
 	s := &Session{cfg: cfg}
@@ -156,8 +171,11 @@ func ParseSession(cfg Config, data []byte) (*Session, error) {
 	if nSkipped > MaxSkippedKeys {
 		return nil, fmt.Errorf("%w: %d skipped keys, at most %d", errState, nSkipped, MaxSkippedKeys)
 	}
-	if len(r.b) != nSkipped*skippedSize {
+	if version == stateVersion1 && len(r.b) != nSkipped*skippedSize {
 		return nil, fmt.Errorf("%w: skipped keys take %d bytes, want %d", errState, len(r.b), nSkipped*skippedSize)
+	}
+	if version == stateVersionPQ && len(r.b) < nSkipped*skippedSize {
+		return nil, fmt.Errorf("%w: truncated skipped keys", errState)
 	}
 	if nSkipped > 0 {
 		s.skipped = make([]skippedKey, nSkipped)
@@ -168,6 +186,11 @@ func ParseSession(cfg Config, data []byte) (*Session, error) {
 		k.n = binary.BigEndian.Uint32(r.next(4))
 		r.key(&k.mk)
 		k.created = int64(binary.BigEndian.Uint64(r.next(8)))
+	}
+	if version == stateVersionPQ {
+		if s.pq, err = parsePQState(r.b); err != nil {
+			return nil, err
+		}
 	}
 	s.ad = makeAD(s.local, s.remote)
 	if !s.initiator {

@@ -8,6 +8,11 @@
 //	go test ./internal/gen/sessionvectors -run TestVectors -update
 //
 // and check it, byte for byte, with the same test without -update.
+//
+// spec/vectors/session/v1 keeps the files of bundle, offer and state
+// version 0x01 as they were last generated. They are frozen: the public
+// API creates version 0x02 only, so this package cannot rebuild them; the
+// ratchet's tests replay them.
 package sessionvectors
 
 import (
