@@ -131,7 +131,9 @@ func pqSnapshots(t *testing.T) []pqSnapshot {
 	var out []pqSnapshot
 	have := map[string]bool{}
 	take := func(p *pqSide, who string) {
-		if !p.s.hasCKs {
+		// Past epoch 1, whose ek the joiner's initial messages carried
+		// regardless of the allowance, a phase starts with a full one.
+		if !p.s.hasCKs || (p.s.pq.phase != pqOff && p.s.pq.epoch < 2 && !p.s.AwaitingReply()) {
 			return
 		}
 		name := fmt.Sprintf("%s/%s/initial=%v", who, p.s.PQ().Phase, p.s.AwaitingReply())
@@ -180,7 +182,15 @@ func TestPQBucket(t *testing.T) {
 				return s
 			}
 			overhead := overheadOf(parse())
-			first := crypto.Buckets()[0] - overhead - 1 // longest plaintext of the smallest bucket
+			// The longest plaintext of the smallest bucket a message of s
+			// can have.
+			first := 0
+			for _, b := range crypto.Buckets() {
+				if b > overhead+1 {
+					first = b - overhead - 1
+					break
+				}
+			}
 			check := func(s *Session, n int) {
 				m, err := s.Encrypt(make([]byte, n))
 				if err != nil {
@@ -190,19 +200,33 @@ func TestPQBucket(t *testing.T) {
 					t.Fatalf("a plaintext of %d bytes gave %d bytes, legacy %d", n, len(m), want)
 				}
 			}
-			// Allowance full: a fresh copy for every length.
+			// Allowance full: a fresh copy for every length. In a sending
+			// phase the short ones carry chunks (the cursor moves).
+			sending := 0
 			for n := 0; n <= first; n++ {
-				check(parse(), n)
+				s := parse()
+				cursor := s.pq.cursor
+				check(s, n)
+				if s.pq.cursor != cursor {
+					sending++
+				}
+			}
+			if ph := parse().pq.phase; (ph == pqSendEK || ph == pqSendCT) && sending == 0 {
+				t.Fatal("no message carried chunks: the test checks nothing")
 			}
 			// Allowance used up: one copy sends many chunk-bearing messages
-			// first.
+			// first (a joiner's initial messages ignore the allowance).
 			s := parse()
 			for range 40 {
 				check(s, 0)
 			}
+			if s.pq.allowance != 0 {
+				t.Fatalf("allowance %d left after 40 messages", s.pq.allowance)
+			}
 			for n := 0; n <= first; n++ {
 				check(s, n)
 			}
+			t.Logf("%d of %d lengths carried chunks with the allowance full", sending, first+1)
 			for range 300 {
 				check(parse(), rng.IntN(s.MaxPlaintext()+1))
 			}
