@@ -169,7 +169,7 @@ func initiateWith(cfg Config, ika *Identity, ikb IdentityPublic, prekey crypto.D
 // Respond runs the inviter's side of PQXDH on the joiner's initial
 // message msg and decrypts it (spec/session.md §3.3). A bundle of version
 // 0x02 starts the KEM ratchet (§14.7): its initial message must then carry
-// a block of ek chunks. On success the
+// ek chunks if its padding has room for one. On success the
 // caller stores the session and deletes p, whose one-time keys must never
 // serve a second handshake. Every failure wraps ErrAuth, or is
 // ErrTooFarAhead when the joiner's first arriving message is more than
