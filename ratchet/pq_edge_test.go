@@ -1,7 +1,9 @@
 package ratchet
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"testing"
 
 	"veil/crypto"
@@ -78,6 +80,117 @@ func TestPQRespondFromAnyInitialMessage(t *testing.T) {
 					t.Fatal("epochs did not complete")
 				}
 				c.step(balanced, i, textEnvelope+100)
+			}
+		})
+	}
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestPQDrawsAndFailures delivers every message of conversations three
+// times: to a copy that counts its draws, then with Rand failing and with
+// the X25519 source failing, then normally. Encrypt draws exactly the
+// nonce (24) from Rand. Decrypt draws 0 or 32 bytes of X25519 key and, from
+// Rand, nothing, an encapsulation seed (32) or a key-generation seed (64)
+// (spec/session.md §14.2); a decrypt whose draw fails fails whole and
+// leaves the state byte for byte as it was.
+func TestPQDrawsAndFailures(t *testing.T) {
+	for _, pat := range []pattern{balanced, aTalks, bTalks} {
+		t.Run(pat.String(), func(t *testing.T) {
+			a, b := pqPairVersion(t, 74, 2)
+			c := &pqConv{t: t, a: a, b: b}
+			var keygen, encaps int
+			for i := 0; !c.bothDone(4); i++ {
+				if i == 200 {
+					t.Fatal("epochs did not complete")
+				}
+				fromA := i%2 == 1
+				switch pat {
+				case aTalks:
+					fromA = i%(burst+1) != 0
+				case bTalks:
+					fromA = i%(burst+1) == burst
+				}
+				from, to := a, b
+				if !fromA {
+					from, to = b, a
+				}
+				from.rand.take()
+				from.dh.take()
+				pt := textOf(i, textEnvelope+100)
+				m, err := from.s.Encrypt(pt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r, d := from.rand.take(), from.dh.take(); len(r) != crypto.XNonceSize || len(d) != 0 {
+					t.Fatalf("message %d: Encrypt drew %d bytes and %d of X25519 key, want %d and 0", i, len(r), len(d), crypto.XNonceSize)
+				}
+
+				state := to.s.Marshal()
+				cr, cd := &countReader{r: chacha(uint64(i))}, &countReader{r: chacha(uint64(i) + 1<<40)}
+				cfg := to.cfg
+				cfg.Rand, cfg.dhRand = cr, cd
+				probe, err := ParseSession(cfg, state)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := probe.Decrypt(m); err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if cd.n != 0 && cd.n != crypto.KeySize {
+					t.Fatalf("message %d: %d bytes of X25519 key drawn", i, cd.n)
+				}
+				switch cr.n {
+				case 0:
+				case crypto.KEM768SeedSize:
+					keygen++
+				case 32:
+					encaps++
+				default:
+					t.Fatalf("message %d: Decrypt drew %d bytes from Rand", i, cr.n)
+				}
+
+				for _, failDH := range []bool{false, true} {
+					if (failDH && cd.n == 0) || (!failDH && cr.n == 0) {
+						continue
+					}
+					cfg := to.cfg
+					if failDH {
+						cfg.dhRand = failingReader{}
+					} else {
+						cfg.Rand = failingReader{}
+					}
+					to.s.SetConfig(cfg)
+					if pt, err := to.s.Decrypt(m); err == nil {
+						t.Fatalf("message %d: decrypted (%q) although a draw failed", i, pt)
+					}
+					if !bytes.Equal(state, to.s.Marshal()) {
+						t.Fatalf("message %d: a failed draw (X25519: %v) changed the state", i, failDH)
+					}
+				}
+				to.s.SetConfig(to.cfg)
+				mustDecrypt(t, to.s, m, string(pt))
+				c.sent++
+				if fromA {
+					c.sentBy[0]++
+				} else {
+					c.sentBy[1]++
+				}
+			}
+			ea, eb := c.epochs()
+			t.Logf("%d messages: %d key generations and %d encapsulations in decrypts, %d/%d epochs", c.sent, keygen, encaps, ea, eb)
+			if keygen == 0 || encaps == 0 {
+				t.Fatal("no PQ draw happened in a decrypt: the test checks nothing")
 			}
 		})
 	}

@@ -50,12 +50,16 @@ type thiefRun struct {
 	pat     pattern
 	quantum bool
 	textLen int // plaintext bytes of the talking side's messages
+	// early steals at the first time the victim is in the phase, from the
+	// handshake on; otherwise once it completed two epochs.
+	early bool
 }
 
 // run plays the conversation, steals the victim's state when it is first
-// in the theft phase (once it completed two epochs, so roles have swapped
-// at least once), and has the stolen copy decrypt every later message to
-// the victim. Once the copy fails, every later message must fail too.
+// in the theft phase (unless early, once it completed two epochs, so roles
+// have swapped at least once), and has the stolen copy decrypt every later
+// message to the victim. Once the copy fails, every later message must
+// fail too.
 func (r thiefRun) run(t *testing.T) healing {
 	t.Helper()
 	version := 2
@@ -74,7 +78,11 @@ func (r thiefRun) run(t *testing.T) healing {
 			c.step(r.pat, i, r.textLen)
 		}
 	} else {
-		for ; victim.s.PQ().Epochs < 2 || victim.s.PQ().Phase != r.phase; i++ {
+		warm := uint32(2)
+		if r.early {
+			warm = 0
+		}
+		for ; victim.s.PQ().Epochs < warm || victim.s.PQ().Phase != r.phase; i++ {
 			if i == 600 {
 				return healing{}
 			}
@@ -184,19 +192,27 @@ func TestPQHealingQuantumThief(t *testing.T) {
 	for _, victimA := range []bool{true, false} {
 		for _, phase := range theftPhases {
 			for _, pat := range []pattern{balanced, aTalks, bTalks} {
-				name := fmt.Sprintf("%s/%s/%s", victimName(victimA), phase, pat)
-				t.Run(name, func(t *testing.T) {
-					r := thiefRun{seed: 41, victimA: victimA, phase: phase, pat: pat, quantum: true, textLen: textLen}
-					h := r.run(t)
-					if !h.found {
-						t.Skipf("the victim is never in %s in this pattern", phase)
+				for _, early := range []bool{false, true} {
+					if early && phase == "off" {
+						continue
 					}
-					if h.total == 0 {
-						t.Fatal("the stolen copy never failed")
+					name := fmt.Sprintf("%s/%s/%s", victimName(victimA), phase, pat)
+					if early {
+						name += "/early"
 					}
-					t.Logf("%s", h)
-					checkHealingBound(t, r, h)
-				})
+					t.Run(name, func(t *testing.T) {
+						r := thiefRun{seed: 41, victimA: victimA, phase: phase, pat: pat, quantum: true, textLen: textLen, early: early}
+						h := r.run(t)
+						if !h.found {
+							t.Skipf("the victim is never in %s in this pattern", phase)
+						}
+						if h.total == 0 {
+							t.Fatal("the stolen copy never failed")
+						}
+						t.Logf("%s", h)
+						checkHealingBound(t, r, h)
+					})
+				}
 			}
 		}
 	}
