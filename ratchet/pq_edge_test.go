@@ -97,9 +97,9 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// TestPQDrawsAndFailures delivers every message of conversations three
-// times: to a copy that counts its draws, then with Rand failing and with
-// the X25519 source failing, then normally. Encrypt draws exactly the
+// TestPQDrawsAndFailures delivers every message of conversations several
+// times: to a copy that counts its draws, with Rand failing and with the
+// X25519 source failing, tampered, then normally. Encrypt draws exactly the
 // nonce (24) from Rand. Decrypt draws 0 or 32 bytes of X25519 key and, from
 // Rand, nothing, an encapsulation seed (32) or a key-generation seed (64)
 // (spec/session.md §14.2); a decrypt whose draw fails fails whole and
@@ -179,6 +179,14 @@ func TestPQDrawsAndFailures(t *testing.T) {
 					}
 				}
 				to.s.SetConfig(to.cfg)
+				// A tampered copy (type, header, body, last byte) fails on
+				// every path, the trial of a DH step in send-ct included,
+				// and changes nothing.
+				for _, at := range []int{0, 1 + 30, len(m) / 2, len(m) - 1} {
+					tm := bytes.Clone(m)
+					tm[at] ^= 0x01
+					expectFail(t, to.s, tm, tamperErr(to.s, tm))
+				}
 				mustDecrypt(t, to.s, m, string(pt))
 				c.sent++
 				if fromA {
@@ -194,4 +202,28 @@ func TestPQDrawsAndFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPQInvalidEKFromPeer: a peer whose ek does not parse (a coefficient
+// out of range) gets ErrAuth for the message that completes it, and the
+// receiver's state does not change (spec/session.md §14.2).
+func TestPQInvalidEKFromPeer(t *testing.T) {
+	a, b := pqPairVersion(t, 75, 2)
+	c := &pqConv{t: t, a: a, b: b}
+	for i := 0; b.s.PQ().Phase != "send-ek"; i++ {
+		if i == 50 {
+			t.Fatal("the inviter never sends an ek")
+		}
+		c.step(balanced, i, textEnvelope+100)
+	}
+	for i := range b.s.pq.ek[:crypto.KEM768PublicSize-32] {
+		b.s.pq.ek[i] = 0xff // coefficients 4095 ≥ q
+	}
+	m1 := mustEncrypt(t, b.s, "first half")
+	m2 := mustEncrypt(t, b.s, "second half")
+	mustDecrypt(t, a.s, m1, "first half")
+	if a.s.PQ().Phase != "recv-ek" {
+		t.Fatalf("joiner in %s, want recv-ek", a.s.PQ().Phase)
+	}
+	expectFail(t, a.s, m2, ErrAuth)
 }

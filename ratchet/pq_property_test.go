@@ -10,10 +10,14 @@ import (
 	"veil/crypto"
 )
 
+// pqStateLimit is the contract's bound on the KEM ratchet's section of a
+// serialised state (spec/session.md §10).
+const pqStateLimit = 2400
+
 // pqStateBound is the most a serialised state may hold for s: the legacy
-// fields as they are now plus the largest PQ section (spec/session.md §10).
+// fields as they are now plus the largest PQ section.
 func pqStateBound(s *Session) int {
-	return stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize + 2400
+	return stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize + pqStateLimit
 }
 
 // pqScheduleOpts chooses a variant of the random schedule.
@@ -52,7 +56,7 @@ func TestPQPropertyInterleavings(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := alice.Marshal()
-			var withEpochs, maxSettle, sumSettle int
+			var withEpochs, maxSettle, sumSettle, maxPQ int
 			for run := range runs {
 				var o pqScheduleOpts
 				if legacy {
@@ -67,11 +71,15 @@ func TestPQPropertyInterleavings(t *testing.T) {
 					withEpochs++
 				}
 				maxSettle = max(maxSettle, st.settle)
+				maxPQ = max(maxPQ, st.maxPQ)
 				sumSettle += st.settle
 			}
 			// The schedule must exercise the ratchet, not only the settling.
-			t.Logf("%d runs: %d completed an epoch before settling; settling took %d reliable messages at most, %.1f on average",
-				runs, withEpochs, maxSettle, float64(sumSettle)/float64(runs))
+			t.Logf("%d runs: %d completed an epoch before settling; settling took %d reliable messages at most, %.1f on average; states at most %d bytes past the legacy fields",
+				runs, withEpochs, maxSettle, float64(sumSettle)/float64(runs), maxPQ)
+			if maxPQ > pqStateMaxSize {
+				t.Errorf("a PQ section of %d bytes, more than the %d the layout allows", maxPQ, pqStateMaxSize)
+			}
 			if withEpochs < runs/4 {
 				t.Errorf("only %d of %d runs completed an epoch under the random schedule", withEpochs, runs)
 			}
@@ -83,6 +91,7 @@ func TestPQPropertyInterleavings(t *testing.T) {
 type pqScheduleStats struct {
 	randomEpochs uint32 // epochs both sides completed under the random schedule
 	settle       int    // reliable messages until both had completed two more
+	maxPQ        int    // largest state size beyond the legacy fields
 }
 
 // runPQSchedule is runSchedule's model with the KEM ratchet's checks.
@@ -124,9 +133,11 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			if s == nil {
 				continue
 			}
-			if n, max := len(s.Marshal()), pqStateBound(s); n > max {
-				return fail("state of %d bytes, bound %d", n, max)
+			n, bound := len(s.Marshal()), pqStateBound(s)
+			if n > bound {
+				return fail("state of %d bytes, bound %d", n, bound)
 			}
+			st.maxPQ = max(st.maxPQ, n-(bound-pqStateLimit))
 		}
 		if bob == nil {
 			return nil
