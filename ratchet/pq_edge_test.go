@@ -227,3 +227,47 @@ func TestPQInvalidEKFromPeer(t *testing.T) {
 	}
 	expectFail(t, a.s, m2, ErrAuth)
 }
+
+// TestPQResetStartsOn: a session from a reset offer of version 0x02 runs
+// the KEM ratchet on both sides, through the offer's and the private
+// half's encodings, and its epochs complete; one from a 0x01 offer is off.
+func TestPQResetStartsOn(t *testing.T) {
+	for _, v := range []byte{resetVersion1, resetVersionPQ} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			alice, bob, ida, idb := identPair(t, 76)
+			rp, err := newResetVersion(newPQSide(77).cfg, 1_700_000_000_000, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := ParseReset(rp.Message(idb, ida.Public()), alice.Remote(), alice.Local())
+			if err != nil {
+				t.Fatal(err)
+			}
+			on := v == resetVersionPQ
+			if o.PQ() != on {
+				t.Fatalf("offer PQ() = %v", o.PQ())
+			}
+			a, b := newPQSide(78), newPQSide(79)
+			if a.s, err = AcceptReset(a.cfg, ida, alice.Remote(), o); err != nil {
+				t.Fatal(err)
+			}
+			rp2, err := ParseResetPrivate(rp.Marshal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.s, _, err = CompleteReset(b.cfg, idb, bob.Remote(), rp2, mustEncrypt(t, a.s, "answer")); err != nil {
+				t.Fatal(err)
+			}
+			if a.s.PQ().On != on || b.s.PQ().On != on {
+				t.Fatalf("sessions on: %v and %v, want %v", a.s.PQ().On, b.s.PQ().On, on)
+			}
+			c := &pqConv{t: t, a: a, b: b}
+			for i := 0; i < 20; i++ {
+				c.step(balanced, i, textEnvelope+100)
+			}
+			if ea, eb := c.epochs(); on && (ea < 2 || eb < 2) {
+				t.Fatalf("epochs %d/%d after 20 messages", ea, eb)
+			}
+		})
+	}
+}
