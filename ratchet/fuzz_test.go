@@ -18,6 +18,8 @@ func FuzzBundle(f *testing.F) {
 	f.Add(raw)
 	f.Add(raw[:100])
 	f.Add([]byte{1})
+	v1, _ := newBundleVersion(cfg, bundleVersion1)
+	f.Add(v1.Bundle().Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b, err := ParseBundle(in)
 		if err != nil {
@@ -37,6 +39,8 @@ func FuzzBundlePrivate(f *testing.F) {
 	bp, _ := NewBundle(cfg)
 	f.Add(bp.Marshal())
 	f.Add([]byte{1, 2, 3})
+	v1, _ := newBundleVersion(cfg, bundleVersion1)
+	f.Add(v1.Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, err := ParseBundlePrivate(in)
 		if err != nil {
@@ -84,6 +88,17 @@ func FuzzState(f *testing.F) {
 	mustDecrypt(f, old, mustEncrypt(f, peer, "kept"), "kept")
 	f.Add(old.Marshal())
 	f.Add([]byte{1, 0})
+	// Version 0x01 (the KEM ratchet off) and version 0x02 states in the
+	// phases with a partly filled decoder.
+	la, lb := legacyPair(f, 56)
+	f.Add(la.Marshal())
+	f.Add(lb.Marshal())
+	if la.EnablePQ() == nil {
+		mustDecrypt(f, lb, mustEncrypt(f, la, "ek"), "ek")
+		f.Add(lb.Marshal()) // RecvEK with chunks
+		mustDecrypt(f, la, mustEncrypt(f, lb, "hello"), "hello")
+		f.Add(la.Marshal())
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := Config{Now: func() time.Time { return time.Unix(1767225600, 0) }}
 		s, err := ParseSession(cfg, in)
@@ -119,6 +134,7 @@ func FuzzMessage(f *testing.F) {
 	f.Add(m)
 	f.Add(m[:100])
 	f.Add(make([]byte, 1024))
+	f.Add(mustEncrypt(f, alice, string(make([]byte, 1500)))) // ek or ct chunks
 	state := bob.Marshal()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := ParseSession(Config{}, state)
@@ -154,6 +170,11 @@ func FuzzReset(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:100])
 	f.Add([]byte{3})
+	v1, _ := newResetVersion(cfg, 1, resetVersion1)
+	good1 := v1.Message(idb, ida.Public())
+	f.Add(good1)
+	// The same offer under the other version byte must not verify.
+	f.Add(append([]byte{typeReset, resetVersionPQ}, good1[2:]...))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		o, sig, err := parseResetFrame(in)
 		if err != nil {
@@ -164,7 +185,7 @@ func FuzzReset(f *testing.F) {
 		if !bytes.Equal(append(re, make([]byte, ResetMessageSize-len(re))...), in) {
 			t.Fatal("round trip")
 		}
-		if _, err := ParseReset(in, idb.Public(), ida.Public()); err == nil && !bytes.Equal(in, good) {
+		if _, err := ParseReset(in, idb.Public(), ida.Public()); err == nil && !bytes.Equal(in, good) && !bytes.Equal(in, good1) {
 			t.Fatal("a changed offer verified")
 		}
 	})
@@ -175,6 +196,8 @@ func FuzzResetPrivate(f *testing.F) {
 	rp, _ := NewReset(cfg, 1)
 	f.Add(rp.Marshal())
 	f.Add([]byte{1, 2})
+	v1, _ := newResetVersion(cfg, 1, resetVersion1)
+	f.Add(v1.Marshal())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, err := ParseResetPrivate(in)
 		if err != nil {
@@ -198,6 +221,31 @@ func FuzzIdentity(f *testing.F) {
 		}
 		if !bytes.Equal(id.Marshal(), in) {
 			t.Fatal("round trip")
+		}
+	})
+}
+
+// FuzzPQState parses arbitrary KEM ratchet sections of a version 0x02
+// state (spec/session.md §10): an error or an exact round trip.
+func FuzzPQState(f *testing.F) {
+	alice, bob := pair(f, 57)
+	for range 4 {
+		f.Add(alice.pq.appendTo(nil))
+		f.Add(bob.pq.appendTo(nil))
+		mustDecrypt(f, alice, mustEncrypt(f, bob, "b"), "b")
+		mustDecrypt(f, bob, mustEncrypt(f, alice, "a"), "a")
+	}
+	f.Add([]byte{byte(pqMixPending), 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p, err := parsePQState(in)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(p.appendTo(nil), in) {
+			t.Fatal("round trip")
+		}
+		if len(in) > pqStateMaxSize {
+			t.Fatal("section past its bound")
 		}
 	})
 }

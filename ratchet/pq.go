@@ -75,6 +75,12 @@ type pqState struct {
 	dec  pqDecoder                         // SendEK: the peer's ct; RecvEK: the peer's ek
 }
 
+// String redacts the state, which holds secrets.
+func (pqState) String() string { return "pqState(redacted)" }
+
+// GoString redacts the state for %#v.
+func (p pqState) GoString() string { return p.String() }
+
 // clone returns a copy of p that shares no memory with it.
 func (p *pqState) clone() pqState {
 	c := *p

@@ -2,7 +2,12 @@ package ratchet
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"slices"
 	"testing"
+
+	"veil/crypto"
 )
 
 // pqUnitPair runs a handshake on a bundle of version 0x02 and returns the
@@ -82,5 +87,428 @@ func TestPQBalancedEpochs(t *testing.T) {
 	}
 	if alice.pq.epoch < 3 || bob.pq.epoch < 3 {
 		t.Fatal("epoch 3 did not begin")
+	}
+}
+
+// drawCounter records the size of every read from a source of randomness
+// and fails every read after the first failAfter ones (never if negative).
+type drawCounter struct {
+	r         io.Reader
+	sizes     []int
+	failAfter int
+}
+
+func (d *drawCounter) Read(p []byte) (int, error) {
+	if d.failAfter >= 0 && len(d.sizes) >= d.failAfter {
+		return 0, errors.New("no randomness")
+	}
+	d.sizes = append(d.sizes, len(p))
+	return d.r.Read(p)
+}
+
+// counted replaces s's randomness with a counter on it.
+func counted(s *Session, failAfter int) *drawCounter {
+	cfg := s.cfg
+	if d, ok := cfg.Rand.(*drawCounter); ok {
+		cfg.Rand = d.r
+	}
+	d := &drawCounter{r: crypto.Reader(cfg.Rand), failAfter: failAfter}
+	cfg.Rand = d
+	s.SetConfig(cfg)
+	return d
+}
+
+func wantDraws(t *testing.T, what string, d *drawCounter, want ...int) {
+	t.Helper()
+	if !slices.Equal(d.sizes, want) {
+		t.Fatalf("%s drew %v, want %v", what, d.sizes, want)
+	}
+	d.sizes = nil
+}
+
+// longText is a plaintext that moves a message to the 4 KiB bucket, where
+// a whole ek (37 chunks) fits beside it.
+var longText = string(bytes.Repeat([]byte{'l'}, 1000))
+
+// legacyPair is a pair from a bundle of version 0x01 that has exchanged a
+// message each way: both sides off.
+func legacyPair(t testing.TB, seed uint64) (alice, bob *Session) {
+	t.Helper()
+	cfgA, _ := seeded(seed)
+	cfgB, _ := seeded(seed + 1<<32)
+	bp, err := newBundleVersion(cfgB, bundleVersion1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alice, err = Initiate(cfgA, bp.Bundle()); err != nil {
+		t.Fatal(err)
+	}
+	if bob, _, err = Respond(cfgB, bp, mustEncrypt(t, alice, "hi")); err != nil {
+		t.Fatal(err)
+	}
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "hi"), "hi")
+	if alice.PQ().On || bob.PQ().On || alice.PQ().Phase != "off" {
+		t.Fatal("a session from a bundle of version 0x01 is on")
+	}
+	return alice, bob
+}
+
+func TestPQDrawOrder(t *testing.T) {
+	cfgA, _ := seeded(710)
+	cfgB, _ := seeded(711)
+	bp, err := newBundleVersion(cfgB, bundleVersionPQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	da := &drawCounter{r: cfgA.Rand, failAfter: -1}
+	cfgA.Rand = da
+	alice, err := Initiate(cfgA, bp.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IKsig, IKdh, EK, ML-KEM-1024 m, DHs; then the keygen seed.
+	wantDraws(t, "Initiate", da, 32, 32, 32, 32, 32, 64)
+	m0 := mustEncrypt(t, alice, "hello")
+	wantDraws(t, "Encrypt", da, 24)
+	db := &drawCounter{r: cfgB.Rand, failAfter: -1}
+	cfgB.Rand = db
+	bob, _, err := Respond(cfgB, bp, m0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DHs, then the encapsulation seed: m0 carried the whole ek.
+	wantDraws(t, "Respond", db, 32, 32)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "ct 1"), "ct 1")
+	wantDraws(t, "Encrypt at bob", db, 24)
+	wantDraws(t, "DH step at alice", da, 32)
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "x"), "x")
+	wantDraws(t, "Encrypt at alice", da, 24)
+	wantDraws(t, "DH step at bob before the confirmation", db, 32)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "ct 2"), "ct 2") // alice decapsulates and mixes
+	wantDraws(t, "Encrypt at bob", db, 24)
+	wantDraws(t, "decapsulation (no draw) at a DH step", da, 32)
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "mixed"), "mixed")
+	wantDraws(t, "Encrypt at alice", da, 24)
+	// DHs, then the keygen seed of epoch 2 after the confirmation.
+	wantDraws(t, "confirmation", db, 32, 64)
+	wantPhase(t, "bob", bob, "send-ek", 1)
+
+	// EnablePQ: the joiner draws its keygen seed, the inviter nothing.
+	la, lb := legacyPair(t, 712)
+	ca, cb := counted(la, -1), counted(lb, -1)
+	if la.EnablePQ() != nil || lb.EnablePQ() != nil {
+		t.Fatal("EnablePQ failed")
+	}
+	wantDraws(t, "EnablePQ at the joiner", ca, 64)
+	wantDraws(t, "EnablePQ at the inviter", cb)
+	if la.EnablePQ() != nil || lb.EnablePQ() != nil {
+		t.Fatal("EnablePQ failed")
+	}
+	wantDraws(t, "EnablePQ again at the joiner", ca)
+	wantPhase(t, "joiner", la, "send-ek", 0)
+	wantPhase(t, "inviter", lb, "recv-ek", 0)
+}
+
+// TestPQTurnedOnByABlock: an off session turns on at the first block it
+// receives, here on its current chain; the joiner draws its keygen seed.
+func TestPQTurnedOnByABlock(t *testing.T) {
+	alice, bob := legacyPair(t, 720)
+	if err := bob.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	ca := counted(alice, -1)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "hello block"), "hello block")
+	wantDraws(t, "joiner turned on", ca, 64)
+	wantPhase(t, "alice", alice, "send-ek", 0)
+	for range 6 {
+		mustDecrypt(t, bob, mustEncrypt(t, alice, "a"), "a")
+		mustDecrypt(t, alice, mustEncrypt(t, bob, "b"), "b")
+	}
+	if alice.PQ().Epochs < 1 || bob.PQ().Epochs < 1 {
+		t.Fatalf("no epoch after turning on: alice %+v, bob %+v", alice.PQ(), bob.PQ())
+	}
+}
+
+// TestPQRandomnessFailure: a draw of the KEM ratchet that fails (the
+// encapsulation seed, the keygen seed) fails the whole decrypt and leaves
+// every byte of the state unchanged; the message opens later.
+func TestPQRandomnessFailure(t *testing.T) {
+	alice, bob := legacyPair(t, 730)
+	if err := alice.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	// A 4 KiB message with the whole ek, a DH step at bob: DHs (32), then
+	// the encapsulation seed (32) fails.
+	m := mustEncrypt(t, alice, longText)
+	counted(bob, 1)
+	before := bob.Marshal()
+	if _, err := bob.Decrypt(m); err == nil {
+		t.Fatal("decrypt without an encapsulation seed succeeded")
+	}
+	if !bytes.Equal(before, bob.Marshal()) {
+		t.Fatal("failed encapsulation changed the state")
+	}
+	counted(bob, -1)
+	mustDecrypt(t, bob, m, longText)
+	wantPhase(t, "bob", bob, "send-ct", 0)
+	// Bob's ct reaches alice, who mixes; the confirmation at bob needs its
+	// keygen seed (64) after the DHs (32).
+	mustDecrypt(t, alice, mustEncrypt(t, bob, longText), longText)
+	wantPhase(t, "alice", alice, "recv-ek", 1)
+	m = mustEncrypt(t, alice, "mixed")
+	counted(bob, 1)
+	before = bob.Marshal()
+	if _, err := bob.Decrypt(m); err == nil {
+		t.Fatal("confirmation without a keygen seed succeeded")
+	}
+	if !bytes.Equal(before, bob.Marshal()) {
+		t.Fatal("failed keygen changed the state")
+	}
+	counted(bob, -1)
+	mustDecrypt(t, bob, m, "mixed")
+	wantPhase(t, "bob", bob, "send-ek", 1)
+	// EnablePQ at a joiner without randomness changes nothing.
+	la, _ := legacyPair(t, 731)
+	counted(la, 0)
+	before = la.Marshal()
+	if err := la.EnablePQ(); err == nil {
+		t.Fatal("EnablePQ without randomness succeeded")
+	}
+	if !bytes.Equal(before, la.Marshal()) || la.PQ().On {
+		t.Fatal("failed EnablePQ changed the state")
+	}
+}
+
+// TestPQFailedDecryptLeavesStateUnchanged: a chunk-bearing message that
+// does not authenticate changes nothing, on the current chain and at a DH
+// step during the trial (neither candidate opens).
+func TestPQFailedDecryptLeavesStateUnchanged(t *testing.T) {
+	alice, bob := pqUnitPair(t, 740)
+	wantPhase(t, "bob", bob, "send-ct", 0)
+	m := mustEncrypt(t, bob, "ct chunks")
+	bad := bytes.Clone(m)
+	bad[len(bad)-20] ^= 1 // in the body tag
+	expectFail(t, alice, bad, ErrAuth)
+	mustDecrypt(t, alice, m, "ct chunks")
+	// A DH step at bob in SendCT: both the mixed and the plain candidate
+	// fail on a tampered body.
+	step := mustEncrypt(t, alice, "step")
+	bad = bytes.Clone(step)
+	bad[len(bad)-100] ^= 1
+	expectFail(t, bob, bad, ErrAuth)
+	mustDecrypt(t, bob, step, "step")
+	// A second message on the same chain carrying chunks: tampered, then
+	// intact.
+	m = mustEncrypt(t, alice, "more")
+	bad = bytes.Clone(m)
+	bad[len(bad)-1] ^= 0x80
+	expectFail(t, bob, bad, ErrAuth)
+	mustDecrypt(t, bob, m, "more")
+}
+
+// TestPQStaleChunksIgnored: ek chunks of an epoch the receiver has left
+// still decrypt and change nothing of the KEM ratchet.
+func TestPQStaleChunksIgnored(t *testing.T) {
+	cfgA, _ := seeded(750)
+	cfgB, _ := seeded(751)
+	bp, _ := newBundleVersion(cfgB, bundleVersionPQ)
+	alice, err := Initiate(cfgA, bp.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0 := mustEncrypt(t, alice, "first")
+	m1 := mustEncrypt(t, alice, "second") // ek chunks again
+	bob, _, err := Respond(cfgB, bp, m0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPhase(t, "bob", bob, "send-ct", 0)
+	before := bob.pq.appendTo(nil)
+	mustDecrypt(t, bob, m1, "second")
+	if !bytes.Equal(before, bob.pq.appendTo(nil)) {
+		t.Fatal("stale ek chunks changed the KEM ratchet")
+	}
+}
+
+// TestPQInvalidEK: an ek that fails FIPS 203's modulus check makes the
+// message that completes it fail with ErrAuth, changing nothing.
+func TestPQInvalidEK(t *testing.T) {
+	alice, bob := legacyPair(t, 760)
+	if err := alice.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range alice.pq.ek {
+		alice.pq.ek[i] = 0xff // coefficients ≥ q
+	}
+	expectFail(t, bob, mustEncrypt(t, alice, longText), ErrAuth)
+	if bob.PQ().On {
+		t.Fatal("the failed message turned bob on")
+	}
+}
+
+// TestPQInitialWithoutEK: an initial message to a bundle of version 0x02
+// that has room for chunks but carries none does not authenticate.
+func TestPQInitialWithoutEK(t *testing.T) {
+	cfgA, _ := seeded(770)
+	cfgB, _ := seeded(771)
+	bp, _ := newBundleVersion(cfgB, bundleVersionPQ)
+	alice, err := Initiate(cfgA, bp.Bundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice.pq = pqState{} // a joiner that sends no block
+	if _, _, err := Respond(cfgB, bp, mustEncrypt(t, alice, "hi")); !errors.Is(err, ErrAuth) {
+		t.Fatalf("Respond: %v, want ErrAuth", err)
+	}
+}
+
+// TestPQStateVersions: an off session marshals as state version 0x01, an
+// on one as 0x02, and both parse back.
+func TestPQStateVersions(t *testing.T) {
+	alice, bob := legacyPair(t, 780)
+	b := alice.Marshal()
+	if b[0] != stateVersion1 {
+		t.Fatalf("off session marshals as version %d", b[0])
+	}
+	s, err := ParseSession(alice.cfg, b)
+	if err != nil || s.PQ().On {
+		t.Fatalf("version 0x01 state: %v, %+v", err, s.PQ())
+	}
+	if err := bob.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	b = bob.Marshal()
+	if b[0] != stateVersionPQ {
+		t.Fatalf("on session marshals as version %d", b[0])
+	}
+	s, err = ParseSession(bob.cfg, b)
+	if err != nil || s.PQ() != bob.PQ() || !bytes.Equal(s.Marshal(), b) {
+		t.Fatalf("version 0x02 state: %v", err)
+	}
+}
+
+// TestPQStateEveryPhase: a state in every phase, with a partly filled
+// decoder where the phase has one, round-trips; every truncation and
+// extension of its section fails; the section stays within its bound.
+func TestPQStateEveryPhase(t *testing.T) {
+	seen, partial := map[pqPhase]bool{}, map[pqPhase]bool{}
+	check := func(s *Session) {
+		t.Helper()
+		p := &s.pq
+		sec := p.appendTo(nil)
+		if len(sec) > pqStateMaxSize {
+			t.Fatalf("%v: section of %d bytes", p.phase, len(sec))
+		}
+		q, err := parsePQState(sec)
+		if err != nil {
+			t.Fatalf("%v: %v", p.phase, err)
+		}
+		if !bytes.Equal(q.appendTo(nil), sec) {
+			t.Fatalf("%v: round trip", p.phase)
+		}
+		for n := range len(sec) {
+			if _, err := parsePQState(sec[:n]); err == nil {
+				t.Fatalf("%v: prefix of %d bytes parsed", p.phase, n)
+			}
+		}
+		if _, err := parsePQState(append(bytes.Clone(sec), 0)); err == nil {
+			t.Fatalf("%v: extended section parsed", p.phase)
+		}
+		seen[p.phase] = true
+		if len(p.dec.got) > 0 {
+			partial[p.phase] = true
+		}
+	}
+	alice, bob := pqUnitPair(t, 790)
+	for range 8 {
+		check(alice)
+		check(bob)
+		mustDecrypt(t, alice, mustEncrypt(t, bob, "b"), "b")
+		check(alice)
+		check(bob)
+		mustDecrypt(t, bob, mustEncrypt(t, alice, "a"), "a")
+	}
+	// MixPending lasts when the ct completes on the current chain: bob
+	// sends twice in a row.
+	alice, bob = pqUnitPair(t, 792)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "c1"), "c1")
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "c2"), "c2")
+	check(alice)
+	for ph := pqSendEK; ph < pqPhases; ph++ {
+		if !seen[ph] {
+			t.Errorf("phase %v not reached", ph)
+		}
+	}
+	if !partial[pqSendEK] {
+		t.Error("no partly filled ct decoder")
+	}
+	// A partly filled ek decoder: an off inviter that received a block of
+	// fewer than 37 ek chunks.
+	la, lb := legacyPair(t, 791)
+	if err := la.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	mustDecrypt(t, lb, mustEncrypt(t, la, "short"), "short")
+	if lb.pq.phase != pqRecvEK || len(lb.pq.dec.got) == 0 {
+		t.Fatalf("inviter in %v with %d chunks", lb.pq.phase, len(lb.pq.dec.got))
+	}
+	check(lb)
+}
+
+// TestPQVersionsSigned: the bundle's and the offer's version byte is
+// signed, so neither can be turned down to 0x01 in transit; sessions from
+// version 0x02 offers are on at both ends, from 0x01 offers off.
+func TestPQVersionsSigned(t *testing.T) {
+	cfg, _ := seeded(800)
+	bp, _ := NewBundle(cfg)
+	raw := bp.Bundle().Marshal()
+	if raw[0] != bundleVersionPQ {
+		t.Fatalf("NewBundle made version %d", raw[0])
+	}
+	raw[0] = bundleVersion1
+	if _, err := ParseBundle(raw); err == nil {
+		t.Fatal("a bundle with its version changed verified")
+	}
+	p, err := ParseBundlePrivate(bp.Marshal())
+	if err != nil || p.bundleVersion() != bundleVersionPQ {
+		t.Fatal("the bundle private key lost its version")
+	}
+
+	alice, _, ida, idb := identPair(t, 801)
+	for _, v := range []byte{resetVersion1, resetVersionPQ} {
+		rcfg, _ := seeded(802 + uint64(v))
+		rp, err := newResetVersion(rcfg, 5, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := rp.Message(idb, ida.Public())
+		other := bytes.Clone(msg)
+		other[1] ^= resetVersion1 ^ resetVersionPQ
+		if _, err := ParseReset(other, alice.Remote(), alice.Local()); !errors.Is(err, ErrReset) {
+			t.Fatal("an offer with its version changed verified")
+		}
+		o, err := ParseReset(msg, alice.Remote(), alice.Local())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.PQ() != (v == resetVersionPQ) {
+			t.Fatalf("offer version %d: PQ() = %v", v, o.PQ())
+		}
+		q, err := ParseResetPrivate(rp.Marshal())
+		if err != nil || q.offerVersion() != v {
+			t.Fatal("the reset private key lost its version")
+		}
+		acfg, _ := seeded(810 + uint64(v))
+		na, err := AcceptReset(acfg, ida, alice.Remote(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, pt, err := CompleteReset(rcfg, idb, ida.Public(), q, mustEncrypt(t, na, "answer"))
+		if err != nil || string(pt) != "answer" {
+			t.Fatalf("CompleteReset: %v", err)
+		}
+		if na.PQ().On != o.PQ() || nb.PQ().On != o.PQ() {
+			t.Fatalf("offer version %d: joiner %+v, offerer %+v", v, na.PQ(), nb.PQ())
+		}
 	}
 }

@@ -543,6 +543,8 @@ func (s *Session) Wipe() {
 		k.Wipe()
 	}
 	s.tmpCK.Wipe()
+	s.pq.wipe()
+	s.pq = pqState{}
 	wipeSkipped(s.skipped)
 	for i := range s.skipped {
 		s.skipped[i].hk.Wipe()
