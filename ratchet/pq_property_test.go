@@ -24,6 +24,9 @@ func pqStateBound(s *Session) int {
 type pqScheduleOpts struct {
 	legacy bool    // both sides start as legacy sessions
 	enable [2]bool // legacy: which sides (joiner, inviter) call EnablePQ
+	// thief: a quantum thief steals one side's state at a random step and
+	// reads every message that side decrypts (see TestPQHealingQuantumThief).
+	thief bool
 }
 
 // TestPQPropertyInterleavings runs random schedules of sends (TEXT-sized
@@ -38,8 +41,9 @@ func TestPQPropertyInterleavings(t *testing.T) {
 	if testing.Short() {
 		runs, steps = 120, 200
 	}
-	for _, legacy := range []bool{false, true} {
-		t.Run(fmt.Sprintf("legacy=%v", legacy), func(t *testing.T) {
+	for _, v := range []struct{ legacy, thief bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		legacy := v.legacy
+		t.Run(fmt.Sprintf("legacy=%v/thief=%v", v.legacy, v.thief), func(t *testing.T) {
 			cfg, _ := seeded(1 << 41)
 			var bp *BundlePrivate
 			var err error
@@ -56,9 +60,9 @@ func TestPQPropertyInterleavings(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := alice.Marshal()
-			var withEpochs, maxSettle, sumSettle, maxPQ int
+			var withEpochs, maxSettle, sumSettle, maxPQ, healed int
 			for run := range runs {
-				var o pqScheduleOpts
+				o := pqScheduleOpts{thief: v.thief}
 				if legacy {
 					o.legacy = true
 					o.enable = [...][2]bool{{true, false}, {false, true}, {true, true}}[run%3]
@@ -72,11 +76,18 @@ func TestPQPropertyInterleavings(t *testing.T) {
 				}
 				maxSettle = max(maxSettle, st.settle)
 				maxPQ = max(maxPQ, st.maxPQ)
+				healed += st.healedChecked
 				sumSettle += st.settle
 			}
 			// The schedule must exercise the ratchet, not only the settling.
 			t.Logf("%d runs: %d completed an epoch before settling; settling took %d reliable messages at most, %.1f on average; states at most %d bytes past the legacy fields",
 				runs, withEpochs, maxSettle, float64(sumSettle)/float64(runs), maxPQ)
+			if v.thief {
+				t.Logf("%d messages on chains past the healing were refused to the thief", healed)
+				if healed < runs {
+					t.Errorf("only %d messages checked the healing in %d runs", healed, runs)
+				}
+			}
 			if maxPQ > pqStateMaxSize {
 				t.Errorf("a PQ section of %d bytes, more than the %d the layout allows", maxPQ, pqStateMaxSize)
 			}
@@ -92,6 +103,9 @@ type pqScheduleStats struct {
 	randomEpochs uint32 // epochs both sides completed under the random schedule
 	settle       int    // reliable messages until both had completed two more
 	maxPQ        int    // largest state size beyond the legacy fields
+	// healedChecked counts messages to a robbed side on chains created
+	// after it healed, each refused to the thief.
+	healedChecked int
 }
 
 // runPQSchedule is runSchedule's model with the KEM ratchet's checks.
@@ -99,6 +113,8 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 	rng := rand.New(rand.NewPCG(seed, 0x7071))
 	cfgA, _ := seeded(seed*2 + 1)
 	cfgB, _ := seeded(seed*2 + 2)
+	dh := [2]*drawLog{{r: chacha(seed*2 + 1)}, {r: chacha(seed*2 + 2)}} // X25519 draws of alice, bob
+	cfgA.dhRand, cfgB.dhRand = dh[0], dh[1]
 	alice, err := ParseSession(cfgA, start)
 	if err != nil {
 		return err
@@ -110,6 +126,67 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s\ntrace: %v", fmt.Sprintf(format, args...), trace)
 	}
+	// The thief (o.thief): its copy of the victim's state, the victim's
+	// completed epochs at the theft, and once the victim completed two
+	// more, the peer's ratchet keys of chains that may predate the healing
+	// (every one it had sent under, and its current one).
+	var (
+		shadow    *Session
+		victim    int // 0 alice, 1 bob
+		done0     uint32
+		replay    = &replayReader{}
+		oldKeys   map[crypto.DHPublic]bool
+		senderKey = map[int]crypto.DHPublic{} // message id → its chain's ratchet key
+		sentKeys  [2][]crypto.DHPublic // ratchet keys alice and bob sent under
+	)
+	stealAt := rng.IntN(steps)
+	sessions := func() [2]*Session { return [2]*Session{alice, bob} }
+	// watch runs after every operation: it makes the theft and notes the
+	// healing point.
+	watch := func(step int) error {
+		if !o.thief {
+			return nil
+		}
+		if shadow == nil && step >= stealAt && bob != nil {
+			victim = rng.IntN(2)
+			cfg, _ := seeded(seed ^ 0x7468696566)
+			cfg.dhRand = replay
+			var err error
+			if shadow, err = ParseSession(cfg, sessions()[victim].Marshal()); err != nil {
+				return fail("theft: %v", err)
+			}
+			done0 = sessions()[victim].PQ().Epochs
+			trace = append(trace, fmt.Sprintf("theft%d", victim))
+		}
+		if shadow != nil && oldKeys == nil && sessions()[victim].PQ().Epochs >= done0+2 {
+			oldKeys = map[crypto.DHPublic]bool{sessions()[1-victim].dhsPub: true}
+			for _, k := range sentKeys[1-victim] {
+				oldKeys[k] = true
+			}
+			trace = append(trace, "healed")
+		}
+		if oldKeys != nil && shadow.rk == sessions()[victim].rk {
+			return fail("the victim completed two epochs since the theft, but the stolen root is its root")
+		}
+		return nil
+	}
+	// robbed runs after the victim decrypted message f: the stolen copy
+	// tries it too, with the victim's X25519 draws.
+	robbed := func(f inflight, draws []byte) error {
+		replay.buf = draws
+		pt, err := shadow.Decrypt(f.msg)
+		if err == nil && string(pt) != f.pt {
+			return fail("the thief decrypted %d wrongly", f.id)
+		}
+		if oldKeys != nil && !oldKeys[senderKey[f.id]] {
+			if err == nil {
+				return fail("the thief read %d, on a chain the peer made after the victim healed", f.id)
+			}
+			st.healedChecked++
+		}
+		return nil
+	}
+
 	enabled := [2]bool{}
 	enable := func(i int) error {
 		s := [2]*Session{alice, bob}[i]
@@ -167,9 +244,16 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 	send := func(from *Session, d *direction, name string, n int) error {
 		pt := fmt.Sprintf("%s#%d:", name, nextID)
 		pt += string(bytes.Repeat([]byte{'.'}, max(0, n-len(pt))))
+		key := from.dhsPub
 		m, err := from.Encrypt([]byte(pt))
 		if err != nil {
 			return fail("%s encrypt: %v", name, err)
+		}
+		senderKey[nextID] = key
+		if from == alice {
+			sentKeys[0] = append(sentKeys[0], key)
+		} else {
+			sentKeys[1] = append(sentKeys[1], key)
 		}
 		if want := crypto.BucketFor(len(pt) + 1 + overheadOf(from)); len(m) != want {
 			return fail("%s sent %d bytes for %d, want %d", name, len(m), len(pt), want)
@@ -185,6 +269,11 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		trace = append(trace, fmt.Sprintf("%s<%d", name, f.id))
 		var pt []byte
 		var err error
+		side := 0
+		if to == &bob {
+			side = 1
+		}
+		dh[side].take()
 		if *to == nil {
 			if !IsInitial(f.msg) {
 				return fail("bob has no session and message %d is not initial", f.id)
@@ -200,6 +289,9 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			return fail("%s decrypt %d: wrong plaintext", name, f.id)
 		}
 		d.delivered = append(d.delivered, f)
+		if shadow != nil && side == victim {
+			return robbed(f, dh[side].take())
+		}
 		return nil
 	}
 	failing := func(s *Session, m []byte, target error, what string) error {
@@ -214,7 +306,7 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		return nil
 	}
 
-	for range steps {
+	for step := range steps {
 		var err error
 		switch op := rng.IntN(100); {
 		case op < 25:
@@ -277,6 +369,9 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		if err := check(); err != nil {
 			return err
 		}
+		if err := watch(step); err != nil {
+			return err
+		}
 	}
 
 	if bob != nil {
@@ -300,6 +395,9 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		if err := check(); err != nil {
 			return err
 		}
+		if err := watch(steps); err != nil {
+			return err
+		}
 	}
 	if bob == nil {
 		if err := send(alice, &ab, "a", textEnvelope); err != nil {
@@ -316,10 +414,16 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			}
 		}
 	}
+	if err := watch(steps); err != nil { // the theft, if it has not happened yet
+		return err
+	}
 	ea, eb := alice.PQ().Epochs, bob.PQ().Epochs
 	const settle = 2 * 50
-	n := 0
-	for ; n < settle && (alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2); n++ {
+	n, after := 0, 0 // after: reliable messages since the victim healed
+	settled := func() bool {
+		return alice.PQ().Epochs >= ea+2 && bob.PQ().Epochs >= eb+2 && (!o.thief || after >= 4)
+	}
+	for ; n < settle && !settled(); n++ {
 		from, to, d, name, toName := bob, &alice, &ba, "b", "a"
 		if n%2 == 1 {
 			from, to, d, name, toName = alice, &bob, &ab, "a", "b"
@@ -333,8 +437,17 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		if err := check(); err != nil {
 			return err
 		}
+		if err := watch(steps); err != nil {
+			return err
+		}
+		if oldKeys != nil {
+			after++
+		}
 	}
 	st.settle = n
+	if o.thief && after < 4 {
+		return fail("the victim did not complete two epochs after the theft in %d reliable messages", n)
+	}
 	if alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2 {
 		return fail("after %d reliable messages epochs went %d→%d and %d→%d, want +2 each",
 			n, ea, alice.PQ().Epochs, eb, bob.PQ().Epochs)
