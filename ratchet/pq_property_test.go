@@ -137,7 +137,7 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		replay    = &replayReader{}
 		oldKeys   map[crypto.DHPublic]bool
 		senderKey = map[int]crypto.DHPublic{} // message id → its chain's ratchet key
-		sentKeys  [2][]crypto.DHPublic // ratchet keys alice and bob sent under
+		sentKeys  [2][]crypto.DHPublic        // ratchet keys alice and bob sent under
 	)
 	stealAt := rng.IntN(steps)
 	sessions := func() [2]*Session { return [2]*Session{alice, bob} }
