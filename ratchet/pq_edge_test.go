@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"testing"
 
 	"veil/crypto"
@@ -269,5 +270,36 @@ func TestPQResetStartsOn(t *testing.T) {
 				t.Fatalf("epochs %d/%d after 20 messages", ea, eb)
 			}
 		})
+	}
+}
+
+// TestPQEpochCounterSaturates: near 2^32 − 1 the epoch number stops
+// advancing (spec/session.md §14.2) and the conversation goes on, epochs
+// still completing, through save and restore.
+func TestPQEpochCounterSaturates(t *testing.T) {
+	a, b := pqPairVersion(t, 77, 2)
+	c := &pqConv{t: t, a: a, b: b}
+	for i := range 10 {
+		c.step(balanced, i, textEnvelope+100)
+	}
+	shift := uint32(math.MaxUint32-3) - max(a.s.pq.epoch, b.s.pq.epoch)
+	a.s.pq.epoch += shift
+	b.s.pq.epoch += shift
+	da, db := c.epochs()
+	for i := 10; i < 80; i++ {
+		c.step(balanced, i, textEnvelope+100)
+		for _, p := range []*pqSide{a, b} {
+			s, err := ParseSession(p.cfg, p.s.Marshal())
+			if err != nil {
+				t.Fatalf("message %d: restore at epoch %d: %v", i, p.s.pq.epoch, err)
+			}
+			p.s = s
+		}
+	}
+	if a.s.pq.epoch != math.MaxUint32 || b.s.pq.epoch != math.MaxUint32 {
+		t.Fatalf("epochs %d and %d, want both at 2^32 − 1", a.s.pq.epoch, b.s.pq.epoch)
+	}
+	if ea, eb := c.epochs(); ea < da+8 || eb < db+8 {
+		t.Fatalf("completed epochs went %d→%d and %d→%d in 70 messages", da, ea, db, eb)
 	}
 }
