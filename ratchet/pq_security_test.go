@@ -218,6 +218,27 @@ func TestPQHealingQuantumThief(t *testing.T) {
 	}
 }
 
+// TestPQHealingLongTexts: with 798-byte texts (3 chunks a message, L = 49)
+// a quantum thief still loses the session within two epochs, 2L = 98
+// messages of a balanced conversation.
+func TestPQHealingLongTexts(t *testing.T) {
+	for _, victimA := range []bool{true, false} {
+		for _, phase := range theftPhases[1:] {
+			t.Run(victimName(victimA)+"/"+phase, func(t *testing.T) {
+				r := thiefRun{seed: 44, victimA: victimA, phase: phase, pat: balanced, quantum: true, textLen: textEnvelope + 798}
+				h := r.run(t)
+				if !h.found {
+					t.Skipf("the victim is never in %s", phase)
+				}
+				t.Logf("%s", h)
+				if h.total == 0 || h.total > 98 || h.epochs > 2 {
+					t.Fatalf("%s, want ≤ 98 messages and ≤ 2 epochs", h)
+				}
+			})
+		}
+	}
+}
+
 // checkHealingBound holds a measured healing to the claim of
 // spec/session.md §14.6: at most two epochs, that is at most 2L = 14
 // messages in a balanced conversation of short texts (L = 7), and at most
