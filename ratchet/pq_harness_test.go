@@ -10,7 +10,8 @@ import (
 	"veil/crypto"
 )
 
-// Helpers shared by the KEM ratchet tests (spec/session.md §14).
+// What the KEM ratchet tests share (spec/session.md §14): recorded
+// randomness, handshakes of either bundle version, scripted conversations.
 
 // drawLog is a tee on a source of randomness: every Read is recorded, so a
 // test can hand the bytes to someone else (the quantum thief of §14.6) or
