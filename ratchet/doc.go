@@ -29,4 +29,12 @@
 // codes) and ErrAuth for anything else that does not authenticate.
 // Sessions serialise with Session.Marshal and ParseSession; Marshal and
 // Encrypt also drop skipped keys past their TTL.
+//
+// Sessions from a bundle or reset offer of version 0x02 also run the KEM
+// ratchet (spec/session.md §14): ML-KEM-768 keys and ciphertexts travel
+// as erasure-coded chunks in the padding of ordinary messages, and each
+// epoch's secret is mixed into the root key at a DH ratchet step, so that
+// healing after a compromise does not rest on X25519 alone. An older
+// session turns it on with Session.EnablePQ or at the first block it
+// receives; Session.PQ reports its progress.
 package ratchet

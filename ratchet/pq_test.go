@@ -512,3 +512,45 @@ func TestPQVersionsSigned(t *testing.T) {
 		}
 	}
 }
+
+// TestPQMixPendingWaitsForAStep: a ct that completes on the current chain
+// leaves the decapsulator in MixPending until it creates a sending chain;
+// its messages on the older chain do not confirm, the first one on the
+// mixed chain does.
+func TestPQMixPendingWaitsForAStep(t *testing.T) {
+	alice, bob := pqUnitPair(t, 820)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "c1"), "c1") // a DH step at alice
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "c2"), "c2") // current chain: ct complete
+	wantPhase(t, "alice", alice, "mix-pending", 0)
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "old chain"), "old chain")
+	wantPhase(t, "bob", bob, "send-ct", 0) // candidate B opened
+	wantPhase(t, "alice", alice, "mix-pending", 0)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "step"), "step")
+	wantPhase(t, "alice", alice, "recv-ek", 1)
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "mixed chain"), "mixed chain")
+	wantPhase(t, "bob", bob, "send-ek", 1)
+	mustDecrypt(t, alice, mustEncrypt(t, bob, "after"), "after")
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "after"), "after")
+}
+
+// TestPQAllowance: a one-way stream stops carrying chunks once the
+// allowance is spent, and a DH step received grows it again.
+func TestPQAllowance(t *testing.T) {
+	alice, bob := pqUnitPair(t, 830)
+	if bob.pq.allowance != pqCTAllowance {
+		t.Fatalf("ct allowance %d, want %d", bob.pq.allowance, pqCTAllowance)
+	}
+	for range 3 { // 27 chunks each: 51 spent in two messages
+		mustDecrypt(t, alice, mustEncrypt(t, bob, "b"), "b")
+	}
+	if bob.pq.allowance != 0 || bob.pq.cursor != pqCTAllowance {
+		t.Fatalf("allowance %d, cursor %d", bob.pq.allowance, bob.pq.cursor)
+	}
+	if alice.pq.phase != pqMixPending {
+		t.Fatalf("alice in %v", alice.pq.phase)
+	}
+	mustDecrypt(t, bob, mustEncrypt(t, alice, "a"), "a") // a DH step at bob
+	if bob.pq.allowance != pqCTGrowth {
+		t.Fatalf("allowance after a DH step %d, want %d", bob.pq.allowance, pqCTGrowth)
+	}
+}

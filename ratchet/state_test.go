@@ -77,7 +77,7 @@ func TestStateRoundTripEveryField(t *testing.T) {
 	}
 	a, c := *s, *p
 	a.dhs, c.dhs = crypto.DHPrivate{}, crypto.DHPrivate{}
-	a.cfg, c.cfg = Config{}, Config{} // funcs are never DeepEqual
+	a.cfg, c.cfg = Config{}, Config{}   // funcs are never DeepEqual
 	if !reflect.DeepEqual(a.pq, c.pq) { // its %#v is redacted
 		t.Error("field pq differs after the round trip")
 	}

@@ -1,9 +1,11 @@
 // Package sessionvectors builds the session test vectors of
-// spec/session.md §11 from fixed seeds: a PQXDH handshake and the first
-// messages both ways, including out-of-order deliveries and DH steps.
+// spec/session.md §11, §13.6 and §14 from fixed seeds: a PQXDH handshake
+// and the first messages both ways, including out-of-order deliveries and
+// DH steps; a session reset; and a conversation that runs the KEM ratchet
+// through two epochs.
 //
-// The committed file is spec/vectors/session/handshake.json. Rebuild it
-// with
+// The committed files are spec/vectors/session/handshake.json, reset.json
+// and pq.json. Rebuild them with
 //
 //	go test ./internal/gen/sessionvectors -run TestVectors -update
 //

@@ -11,4 +11,5 @@ import (
 func TestVectors(t *testing.T) {
 	vectorfile.Check(t, File, Generate)
 	vectorfile.Check(t, ResetFile, GenerateReset)
+	vectorfile.Check(t, PQFile, GeneratePQ)
 }
