@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,29 @@ type ChatInfo struct {
 	// Relays are a 1:1 chat's mailboxes: ours and the peer's, by slot
 	// (spec/client.md §7.5).
 	Relays []ChatRelay `json:"relays,omitempty"`
+	// PQ is a 1:1 chat's post-quantum healing (the KEM ratchet,
+	// spec/client.md §5.13), once the chat has a session.
+	PQ *ChatPQ `json:"pq,omitempty"`
+}
+
+// ChatPQ is the state of a 1:1 chat's KEM ratchet (spec/session.md §14).
+type ChatPQ struct {
+	On     bool   `json:"on"`
+	Epochs uint32 `json:"epochs"` // epochs this side completed
+	// PeerTooOld is set while the session is off and the peer has not
+	// announced that it speaks the KEM ratchet.
+	PeerTooOld bool `json:"peer_too_old,omitempty"`
+}
+
+// String says it in words, as chat info shows it.
+func (p *ChatPQ) String() string {
+	switch {
+	case p.On:
+		return fmt.Sprintf("post-quantum healing: on, %d epochs", p.Epochs)
+	case p.PeerTooOld:
+		return "post-quantum healing: off (peer's software too old)"
+	}
+	return "post-quantum healing: off"
 }
 
 // ChatRelay is one mailbox of a 1:1 chat.
@@ -169,6 +193,7 @@ func (e *Engine) chatInfo(tx *vault.Tx, c *vault.Chat) (ChatInfo, error) {
 		info.Peer = SanitizeLine(ct.Nickname)
 		if c.Kind == vault.ChatDirect {
 			info.Relays = e.chatRelays(&ct)
+			info.PQ = e.chatPQ(&ct, &m)
 		}
 	}
 	return info, nil
@@ -701,4 +726,19 @@ func (e *Engine) SetTimer(ctx context.Context, ref string, ttl time.Duration) er
 		return badInput("disappearing timer must be between 0 and %v", maxTTL)
 	}
 	return e.sendTimer(ctx, ref, ttl) // the peer is told, spec/client.md §5.10
+}
+
+// chatPQ describes the KEM ratchet of ct's session, nil when it has none
+// (a pending invite) or it does not parse.
+func (e *Engine) chatPQ(ct *vault.Contact, m *chatMeta) *ChatPQ {
+	if len(ct.Ratchet) == 0 {
+		return nil
+	}
+	s, err := e.ratchetOf(ct)
+	if err != nil {
+		return nil
+	}
+	defer s.Wipe()
+	st := s.PQ()
+	return &ChatPQ{On: st.On, Epochs: st.Epochs, PeerTooOld: !st.On && m.PeerFeatures&format.FeaturePQ == 0}
 }

@@ -160,7 +160,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 			return err
 		}
 		return putMeta(tx, chatID, &chatMeta{As: opt.As, Pending: true, InviteUntil: until, InviteKey: k.String(),
-			AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:], AlarmWrite: d.AlarmWrite[:]})
+			AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:], AlarmWrite: d.AlarmWrite[:], SentFeatures: blob.Features})
 	})
 	if err != nil {
 		_ = c.Delete(ctx, rid, recvKey)
@@ -355,7 +355,7 @@ func (e *Engine) Join(ctx context.Context, inviteKeyText string, opt JoinOptions
 		}
 		// The key is kept until the inviter's mailbox takes our first
 		// message, to raise the alarm if someone else secured it first.
-		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true, JoinKey: k.String(), PeerFeatures: blob.Features, FeaturesSent: v2})
+		return putMeta(tx, chatID, &chatMeta{As: opt.As, NeedSKey: true, JoinKey: k.String(), PeerFeatures: blob.Features, SentFeatures: env.Features})
 	})
 	if err != nil {
 		return "", err

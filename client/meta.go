@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"veil/client/internal/format"
 	"veil/vault"
 )
 
@@ -59,10 +60,13 @@ type chatMeta struct {
 	Outdated        bool      `json:"outdated,omitempty"`         // this copy was told the chat continues with another copy
 
 	// Two relays, moves and rotation (spec/client.md §7.5, §7.6).
-	PeerFeatures uint16           `json:"peer_features,omitempty"` // the feature bits the peer announced
-	FeaturesSent bool             `json:"features_sent,omitempty"` // ours were sent (HELLO2 or FEATURES)
-	LastMove     map[string]int64 `json:"last_move,omitempty"`     // slot → when the peer's last MOVE for it was taken (Unix s)
-	MoveWarned   map[string]int64 `json:"move_warned,omitempty"`   // slot → when an ignored MOVE for it last warned (Unix s)
+	PeerFeatures uint16 `json:"peer_features,omitempty"` // the feature bits the peer announced
+	SentFeatures uint16 `json:"sent_features,omitempty"` // the feature bits we last announced (blob, HELLO2 or FEATURES)
+	// FeaturesSent is the older form of SentFeatures ("ours were sent"),
+	// read only: getMeta turns it into the bits those versions sent.
+	FeaturesSent bool             `json:"features_sent,omitempty"`
+	LastMove     map[string]int64 `json:"last_move,omitempty"`   // slot → when the peer's last MOVE for it was taken (Unix s)
+	MoveWarned   map[string]int64 `json:"move_warned,omitempty"` // slot → when an ignored MOVE for it last warned (Unix s)
 }
 
 // task is a network action that must outlive the chat it belongs to: the
@@ -127,6 +131,11 @@ func getMeta(tx *vault.Tx, chat string) (chatMeta, error) {
 	}
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
 		return m, fmt.Errorf("client: corrupt chat settings: %w", err)
+	}
+	if m.FeaturesSent {
+		// Written by a version whose bits were MOVE and two slots.
+		m.SentFeatures |= format.FeatureMove | format.FeatureTwoSlots
+		m.FeaturesSent = false
 	}
 	return m, nil
 }

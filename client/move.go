@@ -480,7 +480,7 @@ func (e *Engine) rotateDue(ctx context.Context) {
 			if meta.Restored || meta.ResetKeys != nil || meta.Outdated {
 				continue
 			}
-			if !meta.FeaturesSent {
+			if format.Features&^meta.SentFeatures != 0 {
 				feats = append(feats, ct.ID)
 			}
 			dirty, busy := false, false
@@ -562,15 +562,15 @@ func (e *Engine) rotateDue(ctx context.Context) {
 	}
 }
 
-// sendFeatures queues FEATURES once in a chat made before its peer knew
-// ours (spec/client.md §5.13).
+// sendFeatures queues FEATURES in a chat where our current feature bits
+// exceed those we last announced there (spec/client.md §5.13).
 func (e *Engine) sendFeatures(ctx context.Context, chatID string) {
 	_ = e.withSession(ctx, chatID, func(tx *vault.Tx, s *txSession) error {
 		meta, err := getMeta(tx, chatID)
-		if err != nil || meta.FeaturesSent {
+		if err != nil || format.Features&^meta.SentFeatures == 0 {
 			return err
 		}
-		meta.FeaturesSent = true
+		meta.SentFeatures = format.Features
 		if err := putMeta(tx, chatID, &meta); err != nil {
 			return err
 		}

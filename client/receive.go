@@ -325,8 +325,16 @@ func (r *rx) hello(body []byte) (bool, error) {
 		}
 		relays = relays[:1]
 	} else {
-		// HELLO2 answers a version 2 blob, which carried our features.
-		r.meta.PeerFeatures, r.meta.FeaturesSent = env.Features, true
+		// HELLO2 answers a version 2 blob, which carried our features
+		// (recorded with the invite; an invite made by a version that did
+		// not record them carried MOVE and two slots).
+		r.meta.PeerFeatures = env.Features
+		if r.meta.SentFeatures == 0 {
+			r.meta.SentFeatures = format.FeatureMove | format.FeatureTwoSlots
+		}
+		if err := r.enablePQ(env.Features); err != nil {
+			return false, err
+		}
 	}
 	relays = append(relays, theirs...)
 	r.ct.Relays = relays
@@ -428,14 +436,18 @@ func (r *rx) apply(env *format.Envelope) error {
 	case format.EnvBurn:
 		r.burned = true
 		r.event(Event{Type: EventChatBurned})
-	case format.EnvHello, format.EnvHello2:
+	case format.EnvHello:
 		// A repeated HELLO on an established session changes nothing.
+	case format.EnvHello2:
+		// Nor does a repeated HELLO2, but for the KEM ratchet it announces.
+		return r.enablePQ(env.Features)
 	case format.EnvFeatures:
 		if r.meta.PeerFeatures&format.FeatureMove != 0 && env.Features&format.FeatureMove == 0 {
 			// Said once, when the bit goes: our mailboxes stop rotating.
 			r.event(Event{Type: EventWarning, Err: r.peerName() + "'s veil no longer announces moving mailboxes: this chat's mailboxes stop rotating"})
 		}
 		r.meta.PeerFeatures = env.Features
+		return r.enablePQ(env.Features)
 	case format.EnvMove:
 		return r.peerMove(env)
 	case format.EnvMoved:
@@ -480,4 +492,18 @@ func statusName(s vault.Status) string {
 		return "failed"
 	}
 	return "unknown"
+}
+
+// enablePQ turns on the KEM ratchet of the chat's session when the peer
+// announced it in features (spec/client.md §5.13); the caller stores the
+// session in the transaction that takes the message. A session that is on
+// stays on, whatever the peer announces later.
+func (r *rx) enablePQ(features uint16) error {
+	if features&format.FeaturePQ == 0 || r.sess == nil {
+		return nil
+	}
+	if err := r.sess.EnablePQ(); err != nil {
+		return fmt.Errorf("client: turning on post-quantum healing: %w", err)
+	}
+	return nil
 }

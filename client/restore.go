@@ -358,6 +358,13 @@ func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 		r.event(Event{Type: EventWarning, Err: "dropped a session restart from " + r.peerName() + " dated more than a day ahead of this device's clock: one of the two clocks is wrong"})
 		return nil
 	}
+	if cur.PQ().On && !o.PQ() {
+		// A downgrade: the restarted session would lose post-quantum
+		// healing (spec/client.md §13.3). Nothing changes, so the offer
+		// is refused again if it comes again.
+		r.event(Event{Type: EventWarning, Err: "refused a session restart from " + r.peerName() + " made by a veil without post-quantum healing, in a chat that has it: " + r.peerName() + "'s copy of veil is older than this chat (or someone with their keys is trying to weaken it); ask them to update veil"})
+		return nil
+	}
 	r.meta.PeerResetTime, r.meta.PeerResetID = o.Time, o.ID[:]
 	if r.meta.ResetKeys != nil && bytes.Compare(cur.Local().Bytes(), cur.Remote().Bytes()) < 0 {
 		// Both copies were restored: the smaller identity key's offer

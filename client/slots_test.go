@@ -214,8 +214,8 @@ func TestTwoRelayChat(t *testing.T) {
 		}
 		var meta chatMeta
 		p.e.v.View(context.Background(), func(tx *vault.Tx) (err error) { meta, err = getMeta(tx, p.chat); return })
-		if meta.PeerFeatures != format.Features || !meta.FeaturesSent {
-			t.Fatalf("features = %b, sent %v", meta.PeerFeatures, meta.FeaturesSent)
+		if meta.PeerFeatures != format.Features || meta.SentFeatures != format.Features {
+			t.Fatalf("features = %b, sent %b", meta.PeerFeatures, meta.SentFeatures)
 		}
 	}
 	exchange(t, ana, ben, "hi", 3)

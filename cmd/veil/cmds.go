@@ -242,6 +242,9 @@ func printChats(io *stdio, chats []client.ChatInfo, asJSON bool) error {
 		if c.MessageTTL > 0 {
 			flags = append(flags, "timer "+c.MessageTTL.String())
 		}
+		if c.PQ != nil {
+			flags = append(flags, c.PQ.String())
+		}
 		fmt.Fprintf(io.out, "%s  %-12s  %-16s  %d unread  %s\n", c.ID, orDash(c.Name), orDash(c.Peer), c.Unread, strings.Join(flags, "; "))
 	}
 	return nil

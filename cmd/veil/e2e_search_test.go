@@ -95,10 +95,10 @@ func TestE2EInvitesSearchVerify(t *testing.T) {
 		t.Fatalf("verify --qr printed %d bytes", len(qr))
 	}
 	a.ok("verify", aChat, "--mark")
-	if out := a.ok("chats"); !strings.Contains(out, "verified") {
+	if out := a.ok("chats"); !strings.Contains(out, "verified") || !strings.Contains(out, "post-quantum healing: on, ") {
 		t.Fatalf("chats after --mark: %q", out)
 	}
-	if out := a.ok("chats", "--json"); !strings.Contains(out, `"verified":true`) {
+	if out := a.ok("chats", "--json"); !strings.Contains(out, `"verified":true`) || !strings.Contains(out, `"pq":{"on":true,"epochs":`) {
 		t.Fatalf("chats --json after --mark: %q", out)
 	}
 	a.ok("verify", aChat, "--unmark")

@@ -28,8 +28,10 @@ const (
 	FeatureMove uint16 = 1 << 0
 	// FeatureTwoSlots: the client receives on two mailboxes at once.
 	FeatureTwoSlots uint16 = 1 << 1
+	// FeaturePQ: the client speaks the KEM ratchet (spec/session.md §14).
+	FeaturePQ uint16 = 1 << 2
 	// Features is everything this version does.
-	Features = FeatureMove | FeatureTwoSlots
+	Features = FeatureMove | FeatureTwoSlots | FeaturePQ
 )
 
 // Slot limits, spec/client.md §5.12.
