@@ -287,6 +287,10 @@ func (v chatView) View() string {
 		info = append(info, "INVITE LEAKED")
 	}
 	info = append(info, verifyBadges(v.st, v.chat)...)
+	if p := v.chat.PQ; p != nil && !p.On {
+		// spec/client.md §5.13: said only while the chat lacks it.
+		info = append(info, "no post-quantum healing")
+	}
 	if r := relayBadge(v.chat, v.now()); r != "" {
 		info = append(info, r)
 	}

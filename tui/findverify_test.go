@@ -205,3 +205,20 @@ func TestVerifyLostShown(t *testing.T) {
 		t.Fatalf("chat list:\n%s", s)
 	}
 }
+
+// TestNoPQShown: the header says when a 1:1 chat's session does not run
+// the KEM ratchet, and says nothing when it does (spec/client.md §5.13).
+func TestNoPQShown(t *testing.T) {
+	c, msgs := sampleChat()
+	for _, tc := range []struct {
+		pq   *client.ChatPQ
+		want bool
+	}{{nil, false}, {&client.ChatPQ{On: true, Epochs: 3}, false}, {&client.ChatPQ{PeerTooOld: true}, true}} {
+		c.PQ = tc.pq
+		v := testView(80, 16)
+		v.set(c, msgs)
+		if got := strings.Contains(v.View(), "no post-quantum healing"); got != tc.want {
+			t.Errorf("PQ %+v: shown %v\n%s", tc.pq, got, v.View())
+		}
+	}
+}

@@ -1,0 +1,459 @@
+package ratchet
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"veil/crypto"
+)
+
+// pqStateLimit is the contract's bound on the KEM ratchet's section of a
+// serialised state (spec/session.md §10).
+const pqStateLimit = 2400
+
+// pqStateBound is the most a serialised state may hold for s: the legacy
+// fields as they are now plus the largest PQ section.
+func pqStateBound(s *Session) int {
+	return stateFixedSize + len(s.prefix) + 1 + len(s.retired)*retiredSize + 2 + len(s.skipped)*skippedSize + pqStateLimit
+}
+
+// pqScheduleOpts chooses a variant of the random schedule.
+type pqScheduleOpts struct {
+	legacy bool    // both sides start as legacy sessions
+	enable [2]bool // legacy: which sides (joiner, inviter) call EnablePQ
+	// thief: a quantum thief steals one side's state at a random step and
+	// reads every message that side decrypts (see TestPQHealingQuantumThief).
+	thief bool
+}
+
+// TestPQPropertyInterleavings runs random schedules of sends (TEXT-sized
+// and some 4 KiB), deliveries in any order, losses, replays, tampering and
+// save/restore mid-epoch with the KEM ratchet on, then lets everything
+// arrive and has the sides alternate. It checks the model of
+// TestPropertyInterleavings, that failures leave the state byte for byte
+// unchanged, that at most one epoch is in flight and the state stays
+// bounded, and that epochs complete once the network is reliable.
+func TestPQPropertyInterleavings(t *testing.T) {
+	runs, steps := 600, 300
+	if testing.Short() {
+		runs, steps = 120, 200
+	}
+	for _, v := range []struct{ legacy, thief bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		legacy := v.legacy
+		t.Run(fmt.Sprintf("legacy=%v/thief=%v", v.legacy, v.thief), func(t *testing.T) {
+			cfg, _ := seeded(1 << 41)
+			var bp *BundlePrivate
+			var err error
+			if legacy {
+				bp, err = newBundleVersion(cfg, 1)
+			} else {
+				bp, err = newBundleVersion(cfg, bundleVersionPQ)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice, err := Initiate(cfg, bp.Bundle())
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := alice.Marshal()
+			var withEpochs, maxSettle, sumSettle, maxPQ, healed int
+			for run := range runs {
+				o := pqScheduleOpts{thief: v.thief}
+				if legacy {
+					o.legacy = true
+					o.enable = [...][2]bool{{true, false}, {false, true}, {true, true}}[run%3]
+				}
+				var st pqScheduleStats
+				if err := runPQSchedule(uint64(run), steps, bp, start, o, &st); err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+				if st.randomEpochs > 0 {
+					withEpochs++
+				}
+				maxSettle = max(maxSettle, st.settle)
+				maxPQ = max(maxPQ, st.maxPQ)
+				healed += st.healedChecked
+				sumSettle += st.settle
+			}
+			// The schedule must exercise the ratchet, not only the settling.
+			t.Logf("%d runs: %d completed an epoch before settling; settling took %d reliable messages at most, %.1f on average; states at most %d bytes past the legacy fields",
+				runs, withEpochs, maxSettle, float64(sumSettle)/float64(runs), maxPQ)
+			if v.thief {
+				t.Logf("%d messages on chains past the healing were refused to the thief", healed)
+				if healed < runs {
+					t.Errorf("only %d messages checked the healing in %d runs", healed, runs)
+				}
+			}
+			if maxPQ > pqStateMaxSize {
+				t.Errorf("a PQ section of %d bytes, more than the %d the layout allows", maxPQ, pqStateMaxSize)
+			}
+			if withEpochs < runs/4 {
+				t.Errorf("only %d of %d runs completed an epoch under the random schedule", withEpochs, runs)
+			}
+		})
+	}
+}
+
+// pqScheduleStats is what one schedule measured.
+type pqScheduleStats struct {
+	randomEpochs uint32 // epochs both sides completed under the random schedule
+	settle       int    // reliable messages until both had completed two more
+	maxPQ        int    // largest state size beyond the legacy fields
+	// healedChecked counts messages to a robbed side on chains created
+	// after it healed, each refused to the thief.
+	healedChecked int
+}
+
+// runPQSchedule is runSchedule's model with the KEM ratchet's checks.
+func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pqScheduleOpts, st *pqScheduleStats) error {
+	rng := rand.New(rand.NewPCG(seed, 0x7071))
+	cfgA, _ := seeded(seed*2 + 1)
+	cfgB, _ := seeded(seed*2 + 2)
+	dh := [2]*drawLog{{r: chacha(seed*2 + 1)}, {r: chacha(seed*2 + 2)}} // X25519 draws of alice, bob
+	cfgA.dhRand, cfgB.dhRand = dh[0], dh[1]
+	alice, err := ParseSession(cfgA, start)
+	if err != nil {
+		return err
+	}
+	var bob *Session
+	var ab, ba direction
+	nextID := 0
+	var trace []string
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s\ntrace: %v", fmt.Sprintf(format, args...), trace)
+	}
+	// The thief (o.thief): its copy of the victim's state, the victim's
+	// completed epochs at the theft, and once the victim completed two
+	// more, the peer's ratchet keys of chains that may predate the healing
+	// (every one it had sent under, and its current one).
+	var (
+		shadow    *Session
+		victim    int // 0 alice, 1 bob
+		done0     uint32
+		replay    = &replayReader{}
+		oldKeys   map[crypto.DHPublic]bool
+		senderKey = map[int]crypto.DHPublic{} // message id → its chain's ratchet key
+		sentKeys  [2][]crypto.DHPublic        // ratchet keys alice and bob sent under
+	)
+	stealAt := rng.IntN(steps)
+	sessions := func() [2]*Session { return [2]*Session{alice, bob} }
+	// watch runs after every operation: it makes the theft and notes the
+	// healing point.
+	watch := func(step int) error {
+		if !o.thief {
+			return nil
+		}
+		if shadow == nil && step >= stealAt && bob != nil {
+			victim = rng.IntN(2)
+			cfg, _ := seeded(seed ^ 0x7468696566)
+			cfg.dhRand = replay
+			var err error
+			if shadow, err = ParseSession(cfg, sessions()[victim].Marshal()); err != nil {
+				return fail("theft: %v", err)
+			}
+			done0 = sessions()[victim].PQ().Epochs
+			trace = append(trace, fmt.Sprintf("theft%d", victim))
+		}
+		if shadow != nil && oldKeys == nil && sessions()[victim].PQ().Epochs >= done0+2 {
+			oldKeys = map[crypto.DHPublic]bool{sessions()[1-victim].dhsPub: true}
+			for _, k := range sentKeys[1-victim] {
+				oldKeys[k] = true
+			}
+			trace = append(trace, "healed")
+		}
+		if oldKeys != nil && shadow.rk == sessions()[victim].rk {
+			return fail("the victim completed two epochs since the theft, but the stolen root is its root")
+		}
+		return nil
+	}
+	// robbed runs after the victim decrypted message f: the stolen copy
+	// tries it too, with the victim's X25519 draws.
+	robbed := func(f inflight, draws []byte) error {
+		replay.buf = draws
+		pt, err := shadow.Decrypt(f.msg)
+		if err == nil && string(pt) != f.pt {
+			return fail("the thief decrypted %d wrongly", f.id)
+		}
+		if oldKeys != nil && !oldKeys[senderKey[f.id]] {
+			if err == nil {
+				return fail("the thief read %d, on a chain the peer made after the victim healed", f.id)
+			}
+			st.healedChecked++
+		}
+		return nil
+	}
+
+	enabled := [2]bool{}
+	enable := func(i int) error {
+		s := [2]*Session{alice, bob}[i]
+		if s == nil || enabled[i] || !o.enable[i] {
+			return nil
+		}
+		trace = append(trace, fmt.Sprintf("enable%d", i))
+		enabled[i] = true
+		if err := s.EnablePQ(); err != nil {
+			return fail("EnablePQ: %v", err)
+		}
+		if !s.PQ().On {
+			return fail("EnablePQ left the session off")
+		}
+		return nil
+	}
+
+	// check holds the invariants after every operation.
+	check := func() error {
+		for _, s := range []*Session{alice, bob} {
+			if s == nil {
+				continue
+			}
+			n, bound := len(s.Marshal()), pqStateBound(s)
+			if n > bound {
+				return fail("state of %d bytes, bound %d", n, bound)
+			}
+			st.maxPQ = max(st.maxPQ, n-(bound-pqStateLimit))
+		}
+		if bob == nil {
+			return nil
+		}
+		pa, pb := alice.PQ(), bob.PQ()
+		if !o.legacy && (!pa.On || !pb.On) {
+			return fail("a session from a v2 bundle is off")
+		}
+		if pa.On && pb.On && pa.Phase == pb.Phase {
+			return fail("both sides in %s: two epochs in flight", pa.Phase)
+		}
+		if d := int64(pa.Epochs) - int64(pb.Epochs); d > 1 || d < -1 {
+			return fail("epochs %d and %d completed", pa.Epochs, pb.Epochs)
+		}
+		if d := int64(alice.pq.epoch) - int64(bob.pq.epoch); pa.On && pb.On && (d > 1 || d < -1) {
+			return fail("epochs %d and %d in progress", alice.pq.epoch, bob.pq.epoch)
+		}
+		return nil
+	}
+
+	textLen := func() int {
+		if rng.IntN(20) == 0 {
+			return 2900 + rng.IntN(300) // a 4 KiB message
+		}
+		return textEnvelope + rng.IntN(901)
+	}
+	send := func(from *Session, d *direction, name string, n int) error {
+		pt := fmt.Sprintf("%s#%d:", name, nextID)
+		pt += string(bytes.Repeat([]byte{'.'}, max(0, n-len(pt))))
+		key := from.dhsPub
+		m, err := from.Encrypt([]byte(pt))
+		if err != nil {
+			return fail("%s encrypt: %v", name, err)
+		}
+		senderKey[nextID] = key
+		if from == alice {
+			sentKeys[0] = append(sentKeys[0], key)
+		} else {
+			sentKeys[1] = append(sentKeys[1], key)
+		}
+		if want := crypto.BucketFor(len(pt) + 1 + overheadOf(from)); len(m) != want {
+			return fail("%s sent %d bytes for %d, want %d", name, len(m), len(pt), want)
+		}
+		d.pending = append(d.pending, inflight{msg: m, pt: pt, id: nextID})
+		trace = append(trace, fmt.Sprintf("%s>%d", name, nextID))
+		nextID++
+		return nil
+	}
+	deliver := func(to **Session, d *direction, i int, name string) error {
+		f := d.pending[i]
+		d.pending = append(d.pending[:i], d.pending[i+1:]...)
+		trace = append(trace, fmt.Sprintf("%s<%d", name, f.id))
+		var pt []byte
+		var err error
+		side := 0
+		if to == &bob {
+			side = 1
+		}
+		dh[side].take()
+		if *to == nil {
+			if !IsInitial(f.msg) {
+				return fail("bob has no session and message %d is not initial", f.id)
+			}
+			*to, pt, err = Respond(cfgB, bp, f.msg)
+		} else {
+			pt, err = (*to).Decrypt(f.msg)
+		}
+		if err != nil {
+			return fail("%s decrypt %d: %v", name, f.id, err)
+		}
+		if string(pt) != f.pt {
+			return fail("%s decrypt %d: wrong plaintext", name, f.id)
+		}
+		d.delivered = append(d.delivered, f)
+		if shadow != nil && side == victim {
+			return robbed(f, dh[side].take())
+		}
+		return nil
+	}
+	failing := func(s *Session, m []byte, target error, what string) error {
+		before := s.Marshal()
+		pt, err := s.Decrypt(m)
+		if !errors.Is(err, target) || pt != nil {
+			return fail("%s: got (%q, %v), want %v", what, pt, err, target)
+		}
+		if !bytes.Equal(before, s.Marshal()) {
+			return fail("%s: failed decrypt changed the state", what)
+		}
+		return nil
+	}
+
+	for step := range steps {
+		var err error
+		switch op := rng.IntN(100); {
+		case op < 25:
+			err = send(alice, &ab, "a", textLen())
+		case op < 45 && bob != nil:
+			err = send(bob, &ba, "b", textLen())
+		case op < 65 && len(ab.pending) > 0:
+			err = deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b")
+		case op < 85 && len(ba.pending) > 0:
+			err = deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a")
+		case op < 89:
+			d := &ab
+			if rng.IntN(2) == 0 {
+				d = &ba
+			}
+			if len(d.pending) > 0 {
+				i := rng.IntN(len(d.pending))
+				trace = append(trace, fmt.Sprintf("lost%d", d.pending[i].id))
+				d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			}
+		case op < 93:
+			s, d := bob, &ab
+			if rng.IntN(2) == 0 {
+				s, d = alice, &ba
+			}
+			if s != nil && len(d.delivered) > 0 {
+				k := min(3, len(d.delivered))
+				f := d.delivered[len(d.delivered)-1-rng.IntN(k)]
+				trace = append(trace, fmt.Sprintf("replay%d", f.id))
+				err = failing(s, f.msg, ErrDuplicate, fmt.Sprintf("replay of %d", f.id))
+			}
+		case op < 96:
+			s, d := bob, &ab
+			if rng.IntN(2) == 0 {
+				s, d = alice, &ba
+			}
+			if s != nil && len(d.pending) > 0 {
+				f := d.pending[rng.IntN(len(d.pending))]
+				c := bytes.Clone(f.msg)
+				c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
+				trace = append(trace, fmt.Sprintf("tamper%d", f.id))
+				err = failing(s, c, tamperErr(s, c), fmt.Sprintf("tampered %d", f.id))
+			}
+		case op < 98 && o.legacy:
+			err = enable(rng.IntN(2))
+		default:
+			trace = append(trace, "restore")
+			if alice, err = ParseSession(cfgA, alice.Marshal()); err != nil {
+				return fail("restore alice: %v", err)
+			}
+			if bob != nil {
+				if bob, err = ParseSession(cfgB, bob.Marshal()); err != nil {
+					return fail("restore bob: %v", err)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+		if err := watch(step); err != nil {
+			return err
+		}
+	}
+
+	if bob != nil {
+		st.randomEpochs = min(alice.PQ().Epochs, bob.PQ().Epochs)
+	}
+
+	// Settle: everything in flight arrives, in random order; then the
+	// sides alternate over a reliable network.
+	trace = append(trace, "settle")
+	for len(ab.pending) > 0 || len(ba.pending) > 0 {
+		if len(ab.pending) > 0 {
+			if err := deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b"); err != nil {
+				return err
+			}
+		}
+		if len(ba.pending) > 0 {
+			if err := deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a"); err != nil {
+				return err
+			}
+		}
+		if err := check(); err != nil {
+			return err
+		}
+		if err := watch(steps); err != nil {
+			return err
+		}
+	}
+	if bob == nil {
+		if err := send(alice, &ab, "a", textEnvelope); err != nil {
+			return err
+		}
+		if err := deliver(&bob, &ab, 0, "b"); err != nil {
+			return err
+		}
+	}
+	if o.legacy {
+		for i := range 2 {
+			if err := enable(i); err != nil {
+				return err
+			}
+		}
+	}
+	if err := watch(steps); err != nil { // the theft, if it has not happened yet
+		return err
+	}
+	ea, eb := alice.PQ().Epochs, bob.PQ().Epochs
+	const settle = 2 * 50
+	n, after := 0, 0 // after: reliable messages since the victim healed
+	settled := func() bool {
+		return alice.PQ().Epochs >= ea+2 && bob.PQ().Epochs >= eb+2 && (!o.thief || after >= 4)
+	}
+	for ; n < settle && !settled(); n++ {
+		from, to, d, name, toName := bob, &alice, &ba, "b", "a"
+		if n%2 == 1 {
+			from, to, d, name, toName = alice, &bob, &ab, "a", "b"
+		}
+		if err := send(from, d, name, textEnvelope+rng.IntN(799)); err != nil {
+			return err
+		}
+		if err := deliver(to, d, 0, toName); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+		if err := watch(steps); err != nil {
+			return err
+		}
+		if oldKeys != nil {
+			after++
+		}
+	}
+	st.settle = n
+	if o.thief && after < 4 {
+		return fail("the victim did not complete two epochs after the theft in %d reliable messages", n)
+	}
+	if alice.PQ().Epochs < ea+2 || bob.PQ().Epochs < eb+2 {
+		return fail("after %d reliable messages epochs went %d→%d and %d→%d, want +2 each",
+			n, ea, alice.PQ().Epochs, eb, bob.PQ().Epochs)
+	}
+	if alice.SafetyCode() != bob.SafetyCode() {
+		return fail("safety codes differ")
+	}
+	return nil
+}
