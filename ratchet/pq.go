@@ -272,17 +272,38 @@ func (p *pqState) incoming(b *pqBlock, has, step, initiator bool, r io.Reader) e
 	return nil
 }
 
-// outgoing chooses the block of the next message, whose padding has spare
-// free bytes (spec/session.md §14.4), and advances the cursor and the
-// allowance. In order: chunks of the payload p sends, if its allowance
-// and the room allow at least one; else a hello while nothing was heard
-// from the peer; else nothing. A joiner's initial messages (initial) carry
-// ek chunks whatever the allowance, so that any one of them can start the
-// session.
-func (p *pqState) outgoing(spare int, initial bool) (pqBlock, bool) {
-	room := pqRoom(spare)
+// quiet reports whether block b, received in a message that is not a DH
+// step, leaves p able neither to fail nor to draw: p is on, and b is
+// either ignored or adds chunks that do not complete the payload.
+func (p *pqState) quiet(b *pqBlock) bool {
+	if p.phase == pqOff {
+		return false
+	}
+	if !(b.kind == pqKindEK && p.phase == pqRecvEK && b.epoch == p.epoch) &&
+		!(b.kind == pqKindCT && p.phase == pqSendEK && b.epoch == p.epoch) {
+		return true // ignored: only heard is set
+	}
+	fresh := 0 // a block's chunks have distinct x (splitPQBlock)
+	for _, c := range b.chunks {
+		if !p.dec.holds(c.x) {
+			fresh++
+		}
+	}
+	return len(p.dec.got)+fresh < p.dec.n
+}
+
+// putOutgoing chooses the block of the next message and writes it at the
+// end of padded, whose first ptLen bytes hold the plaintext and the next
+// its 0x80 marker (spec/session.md §14.4); it advances the cursor and the
+// allowance. In order: chunks of the payload p sends, if its allowance and
+// the room allow at least one; else a hello while nothing was heard from
+// the peer; else nothing. A joiner's initial messages (initial) carry ek
+// chunks whatever the allowance, so that any one of them can start the
+// session. The chunks are encoded straight into the message.
+func (p *pqState) putOutgoing(padded []byte, ptLen int, initial bool) {
+	room := pqRoom(len(padded) - ptLen - 1)
 	if p.phase == pqOff || room < 0 {
-		return pqBlock{}, false
+		return
 	}
 	var payload []byte
 	kind := byte(pqKindEK)
@@ -298,18 +319,19 @@ func (p *pqState) outgoing(spare int, initial bool) (pqBlock, bool) {
 			k = min(k, int(p.allowance))
 		}
 		p.allowance -= uint16(min(k, int(p.allowance)))
-		b := pqBlock{kind: kind, epoch: p.epoch, chunks: make([]pqChunk, k)}
-		for i := range b.chunks {
-			b.chunks[i].x = p.cursor
-			pqEncode(payload, p.cursor, &b.chunks[i].d)
+		o := padded[len(padded)-pqBlockFixed-pqChunkSize*k:]
+		for range k {
+			o[0] = p.cursor
+			pqEncode(payload, p.cursor, (*[pqChunkData]byte)(o[1:pqChunkSize]))
+			o = o[pqChunkSize:]
 			p.cursor++ // wraps from 255 to 0
 		}
-		return b, true
+		putPQTrailer(padded, kind, p.epoch, k)
+		return
 	}
 	if !p.heard {
-		return pqBlock{kind: pqKindHello}, true
+		putPQTrailer(padded, pqKindHello, 0, 0)
 	}
-	return pqBlock{}, false
 }
 
 // PQStatus describes a session's KEM ratchet (spec/session.md §14).

@@ -116,9 +116,16 @@ func putPQBlock(padded []byte, b pqBlock) {
 		o[0] = c.x
 		copy(o[1:pqChunkSize], c.d[:])
 	}
-	binary.BigEndian.PutUint32(padded[l-7:l-3], b.epoch)
+	putPQTrailer(padded, b.kind, b.epoch, k)
+}
+
+// putPQTrailer writes the last seven bytes of a block of k chunks at the
+// end of padded: epoch, k, kind and the tag.
+func putPQTrailer(padded []byte, kind byte, epoch uint32, k int) {
+	l := len(padded)
+	binary.BigEndian.PutUint32(padded[l-7:l-3], epoch)
 	padded[l-3] = byte(k)
-	padded[l-2] = b.kind
+	padded[l-2] = kind
 	padded[l-1] = pqBlockTag
 }
 

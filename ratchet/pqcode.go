@@ -71,6 +71,27 @@ func newPQDecoder(n int) pqDecoder {
 	return pqDecoder{n: n, got: make([]pqChunk, 0, n)}
 }
 
+// holds reports whether the decoder already has chunk x.
+func (d *pqDecoder) holds(x byte) bool {
+	_, found := d.find(x)
+	return found
+}
+
+// find returns where chunk x is or would go in got, and whether it is
+// there: a binary search by x.
+func (d *pqDecoder) find(x byte) (int, bool) {
+	lo, hi := 0, len(d.got)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if d.got[m].x < x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(d.got) && d.got[lo].x == x
+}
+
 // add takes one chunk. A chunk whose x the decoder already holds is
 // ignored. The n-th distinct chunk completes the payload: add returns it
 // (n·32 fresh bytes) with done true and leaves the decoder wiped and empty.
@@ -79,7 +100,7 @@ func (d *pqDecoder) add(c pqChunk) (payload []byte, done bool) {
 	if d.n < 1 || d.n > 255 {
 		panic("ratchet: erasure-code decoder of a bad size")
 	}
-	i, found := slices.BinarySearchFunc(d.got, c.x, func(g pqChunk, x byte) int { return int(g.x) - int(x) })
+	i, found := d.find(c.x)
 	if found {
 		return nil, false
 	}

@@ -157,9 +157,7 @@ func (s *Session) encrypt(pt []byte) ([]byte, error) {
 	if s.pq.phase != pqOff {
 		// The KEM ratchet's block takes padding the bucket has anyway
 		// (§14.4): it never changes the message's size.
-		if b, ok := s.pq.outgoing(len(padded)-len(pt)-1, s.prefix != nil); ok {
-			putPQBlock(padded, b)
-		}
+		s.pq.putOutgoing(padded, len(pt), s.prefix != nil)
 	}
 
 	// Nothing fails from here on, so CKs steps in place.
@@ -233,20 +231,54 @@ func (s *Session) openBody(mk *crypto.SymKey, msg []byte, bodyOff int) ([]byte, 
 	return pt, b, has, nil
 }
 
-// pqReceived applies a received message to a copy of the KEM ratchet's
-// state and returns it (§14.2); the caller commits it with commitPQ once
-// the whole decrypt succeeded. ok is false when nothing changes.
-func (s *Session) pqReceived(b *pqBlock, has, step bool) (next pqState, ok bool, err error) {
+// pqUpdate says how a decrypt changes the KEM ratchet's state.
+type pqUpdate byte
+
+const (
+	pqKeep    pqUpdate = iota // nothing changes
+	pqInPlace                 // the block is applied in place at commit: it can neither fail nor draw
+	pqReplace                 // a changed copy replaces the state at commit
+)
+
+// pqReceived works out how a received message changes the KEM ratchet's
+// state (§14.2). A block that can fail or draw (it turns the ratchet on or
+// completes a payload) is applied here to a copy, which the caller commits
+// with commitPQ once the whole decrypt succeeded; any other block is
+// applied in place at commit (applyPQ), which spares the common message
+// the copy of the state.
+func (s *Session) pqReceived(b *pqBlock, has, step bool) (next pqState, u pqUpdate, err error) {
 	if !has && (!step || !s.pq.sending()) {
-		return pqState{}, false, nil
+		return pqState{}, pqKeep, nil
+	}
+	if has && !step && s.pq.quiet(b) {
+		return pqState{}, pqInPlace, nil
 	}
 	next = s.pq.clone()
 	if err := next.incoming(b, has, step, s.initiator, s.cfg.rand()); err != nil {
 		next.wipe()
-		return pqState{}, false, err
+		return pqState{}, pqKeep, err
 	}
-	return next, true, nil
+	return next, pqReplace, nil
 }
+
+// applyPQ commits what pqReceived decided.
+func (s *Session) applyPQ(u pqUpdate, next *pqState, b *pqBlock) {
+	switch u {
+	case pqInPlace:
+		// quiet promised that this neither fails nor draws.
+		if err := s.pq.incoming(b, true, false, s.initiator, noDraws{}); err != nil {
+			panic("ratchet: a quiet KEM ratchet block failed")
+		}
+	case pqReplace:
+		s.commitPQ(next)
+	}
+}
+
+// noDraws is the reader of an update that must not draw: any read is a
+// programmer error.
+type noDraws struct{}
+
+func (noDraws) Read([]byte) (int, error) { panic("ratchet: a quiet KEM ratchet block drew") }
 
 // commitPQ replaces the KEM ratchet's state with next.
 func (s *Session) commitPQ(next *pqState) {
@@ -365,15 +397,13 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header) ([]byte, er
 		wipeSkipped(newSkipped)
 		return nil, err
 	}
-	pq, pqChanged, err := s.pqReceived(&b, has, false)
+	pq, pqU, err := s.pqReceived(&b, has, false)
 	if err != nil {
 		wipeSkipped(newSkipped)
 		return nil, err
 	}
 	// Commit.
-	if pqChanged {
-		s.commitPQ(&pq)
-	}
+	s.applyPQ(pqU, &pq, &b)
 	s.ckr = *ck
 	s.nr = h.n + 1
 	s.addSkipped(newSkipped)
@@ -387,13 +417,11 @@ func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	pq, pqChanged, err := s.pqReceived(&b, has, false)
+	pq, pqU, err := s.pqReceived(&b, has, false)
 	if err != nil {
 		return nil, err
 	}
-	if pqChanged {
-		s.commitPQ(&pq)
-	}
+	s.applyPQ(pqU, &pq, &b)
 	s.removeSkipped(j)
 	s.received(s.cfg.now())
 	return pt, nil
