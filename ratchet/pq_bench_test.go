@@ -16,17 +16,7 @@ import (
 func benchPairVersion(b *testing.B, version int) (alice, bob *Session) {
 	b.Helper()
 	a, bb := pqPairVersion(b, 100, version)
-	alice, bob = a.s, bb.s
-	alice.SetConfig(Config{})
-	bob.SetConfig(Config{})
-	m, err := bob.Encrypt([]byte("reply"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := alice.Decrypt(m); err != nil {
-		b.Fatal(err)
-	}
-	return alice, bob
+	return benchReady(b, a.s, bb.s)
 }
 
 // BenchmarkConversationPQ is a scripted balanced conversation of 1,000
