@@ -43,16 +43,22 @@ func legacyState(t *testing.T, b []byte) []byte {
 	return out
 }
 
+// chatSession reads the contact of e's chat and its stored session.
+func chatSession(tx *vault.Tx, e *Engine, chat string) (vault.Contact, *ratchet.Session, error) {
+	ct, err := tx.Contact(chat)
+	if err != nil {
+		return ct, nil, err
+	}
+	s, err := e.ratchetOf(&ct)
+	return ct, s, err
+}
+
 // updateChat runs f on the stored session and metadata of e's chat and
 // stores both.
 func updateChat(t *testing.T, e *Engine, chat string, f func(s *ratchet.Session, m *chatMeta) []byte) {
 	t.Helper()
 	err := e.v.Update(context.Background(), func(tx *vault.Tx) error {
-		ct, err := tx.Contact(chat)
-		if err != nil {
-			return err
-		}
-		s, err := e.ratchetOf(&ct)
+		ct, s, err := chatSession(tx, e, chat)
 		if err != nil {
 			return err
 		}
@@ -88,11 +94,7 @@ func pqOf(t *testing.T, e *Engine, chat string) ratchet.PQStatus {
 	t.Helper()
 	var st ratchet.PQStatus
 	err := e.v.View(context.Background(), func(tx *vault.Tx) error {
-		ct, err := tx.Contact(chat)
-		if err != nil {
-			return err
-		}
-		s, err := e.ratchetOf(&ct)
+		_, s, err := chatSession(tx, e, chat)
 		if err != nil {
 			return err
 		}
