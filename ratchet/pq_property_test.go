@@ -2,9 +2,7 @@ package ratchet
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"veil/crypto"
@@ -110,22 +108,13 @@ type pqScheduleStats struct {
 
 // runPQSchedule is runSchedule's model with the KEM ratchet's checks.
 func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pqScheduleOpts, st *pqScheduleStats) error {
-	rng := rand.New(rand.NewPCG(seed, 0x7071))
-	cfgA, _ := seeded(seed*2 + 1)
-	cfgB, _ := seeded(seed*2 + 2)
+	sc := newSchedule(seed, 0x7071, bp)
 	dh := [2]*drawLog{{r: chacha(seed*2 + 1)}, {r: chacha(seed*2 + 2)}} // X25519 draws of alice, bob
-	cfgA.dhRand, cfgB.dhRand = dh[0], dh[1]
-	alice, err := ParseSession(cfgA, start)
-	if err != nil {
+	sc.cfgA.dhRand, sc.cfgB.dhRand = dh[0], dh[1]
+	if err := sc.begin(start); err != nil {
 		return err
 	}
-	var bob *Session
-	var ab, ba direction
-	nextID := 0
-	var trace []string
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%s\ntrace: %v", fmt.Sprintf(format, args...), trace)
-	}
+	rng, fail := sc.rng, sc.fail
 	// The thief (o.thief): its copy of the victim's state, the victim's
 	// completed epochs at the theft, and once the victim completed two
 	// more, the peer's ratchet keys of chains that may predate the healing
@@ -140,14 +129,14 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		sentKeys  [2][]crypto.DHPublic        // ratchet keys alice and bob sent under
 	)
 	stealAt := rng.IntN(steps)
-	sessions := func() [2]*Session { return [2]*Session{alice, bob} }
+	sessions := func() [2]*Session { return [2]*Session{sc.alice, sc.bob} }
 	// watch runs after every operation: it makes the theft and notes the
 	// healing point.
 	watch := func(step int) error {
 		if !o.thief {
 			return nil
 		}
-		if shadow == nil && step >= stealAt && bob != nil {
+		if shadow == nil && step >= stealAt && sc.bob != nil {
 			victim = rng.IntN(2)
 			cfg, _ := seeded(seed ^ 0x7468696566)
 			cfg.dhRand = replay
@@ -156,14 +145,14 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 				return fail("theft: %v", err)
 			}
 			done0 = sessions()[victim].PQ().Epochs
-			trace = append(trace, fmt.Sprintf("theft%d", victim))
+			sc.trace = append(sc.trace, fmt.Sprintf("theft%d", victim))
 		}
 		if shadow != nil && oldKeys == nil && sessions()[victim].PQ().Epochs >= done0+2 {
 			oldKeys = map[crypto.DHPublic]bool{sessions()[1-victim].dhsPub: true}
 			for _, k := range sentKeys[1-victim] {
 				oldKeys[k] = true
 			}
-			trace = append(trace, "healed")
+			sc.trace = append(sc.trace, "healed")
 		}
 		if oldKeys != nil && shadow.rk == sessions()[victim].rk {
 			return fail("the victim completed two epochs since the theft, but the stolen root is its root")
@@ -189,11 +178,11 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 
 	enabled := [2]bool{}
 	enable := func(i int) error {
-		s := [2]*Session{alice, bob}[i]
+		s := sessions()[i]
 		if s == nil || enabled[i] || !o.enable[i] {
 			return nil
 		}
-		trace = append(trace, fmt.Sprintf("enable%d", i))
+		sc.trace = append(sc.trace, fmt.Sprintf("enable%d", i))
 		enabled[i] = true
 		if err := s.EnablePQ(); err != nil {
 			return fail("EnablePQ: %v", err)
@@ -206,7 +195,7 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 
 	// check holds the invariants after every operation.
 	check := func() error {
-		for _, s := range []*Session{alice, bob} {
+		for _, s := range sessions() {
 			if s == nil {
 				continue
 			}
@@ -216,9 +205,10 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 			}
 			st.maxPQ = max(st.maxPQ, n-(bound-pqStateLimit))
 		}
-		if bob == nil {
+		if sc.bob == nil {
 			return nil
 		}
+		alice, bob := sc.alice, sc.bob
 		pa, pb := alice.PQ(), bob.PQ()
 		if !o.legacy && (!pa.On || !pb.On) {
 			return fail("a session from a v2 bundle is off")
@@ -241,169 +231,52 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		}
 		return textEnvelope + rng.IntN(901)
 	}
-	send := func(from *Session, d *direction, name string, n int) error {
-		pt := fmt.Sprintf("%s#%d:", name, nextID)
-		pt += string(bytes.Repeat([]byte{'.'}, max(0, n-len(pt))))
-		key := from.dhsPub
-		m, err := from.Encrypt([]byte(pt))
-		if err != nil {
-			return fail("%s encrypt: %v", name, err)
-		}
-		senderKey[nextID] = key
-		if from == alice {
+	sc.text = func(head string) string { return padText(head, textLen()) }
+	sc.size = func(from *Session, pt string) int { return crypto.BucketFor(len(pt) + 1 + overheadOf(from)) }
+	sc.sent = func(from *Session, id int, key crypto.DHPublic) {
+		senderKey[id] = key
+		if from == sc.alice {
 			sentKeys[0] = append(sentKeys[0], key)
 		} else {
 			sentKeys[1] = append(sentKeys[1], key)
 		}
-		if want := crypto.BucketFor(len(pt) + 1 + overheadOf(from)); len(m) != want {
-			return fail("%s sent %d bytes for %d, want %d", name, len(m), len(pt), want)
-		}
-		d.pending = append(d.pending, inflight{msg: m, pt: pt, id: nextID})
-		trace = append(trace, fmt.Sprintf("%s>%d", name, nextID))
-		nextID++
-		return nil
 	}
-	deliver := func(to **Session, d *direction, i int, name string) error {
-		f := d.pending[i]
-		d.pending = append(d.pending[:i], d.pending[i+1:]...)
-		trace = append(trace, fmt.Sprintf("%s<%d", name, f.id))
-		var pt []byte
-		var err error
-		side := 0
-		if to == &bob {
-			side = 1
-		}
-		dh[side].take()
-		if *to == nil {
-			if !IsInitial(f.msg) {
-				return fail("bob has no session and message %d is not initial", f.id)
-			}
-			*to, pt, err = Respond(cfgB, bp, f.msg)
-		} else {
-			pt, err = (*to).Decrypt(f.msg)
-		}
-		if err != nil {
-			return fail("%s decrypt %d: %v", name, f.id, err)
-		}
-		if string(pt) != f.pt {
-			return fail("%s decrypt %d: wrong plaintext", name, f.id)
-		}
-		d.delivered = append(d.delivered, f)
+	sc.receiving = func(side int) { dh[side].take() }
+	sc.received = func(side int, f inflight) error {
 		if shadow != nil && side == victim {
 			return robbed(f, dh[side].take())
 		}
 		return nil
 	}
-	failing := func(s *Session, m []byte, target error, what string) error {
-		before := s.Marshal()
-		pt, err := s.Decrypt(m)
-		if !errors.Is(err, target) || pt != nil {
-			return fail("%s: got (%q, %v), want %v", what, pt, err, target)
-		}
-		if !bytes.Equal(before, s.Marshal()) {
-			return fail("%s: failed decrypt changed the state", what)
-		}
-		return nil
+	sc.odds.lose, sc.odds.replay, sc.odds.tamper, sc.odds.extra = 89, 93, 96, 98
+	if o.legacy {
+		sc.extra = func() error { return enable(rng.IntN(2)) }
 	}
-
-	for step := range steps {
-		var err error
-		switch op := rng.IntN(100); {
-		case op < 25:
-			err = send(alice, &ab, "a", textLen())
-		case op < 45 && bob != nil:
-			err = send(bob, &ba, "b", textLen())
-		case op < 65 && len(ab.pending) > 0:
-			err = deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b")
-		case op < 85 && len(ba.pending) > 0:
-			err = deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a")
-		case op < 89:
-			d := &ab
-			if rng.IntN(2) == 0 {
-				d = &ba
-			}
-			if len(d.pending) > 0 {
-				i := rng.IntN(len(d.pending))
-				trace = append(trace, fmt.Sprintf("lost%d", d.pending[i].id))
-				d.pending = append(d.pending[:i], d.pending[i+1:]...)
-			}
-		case op < 93:
-			s, d := bob, &ab
-			if rng.IntN(2) == 0 {
-				s, d = alice, &ba
-			}
-			if s != nil && len(d.delivered) > 0 {
-				k := min(3, len(d.delivered))
-				f := d.delivered[len(d.delivered)-1-rng.IntN(k)]
-				trace = append(trace, fmt.Sprintf("replay%d", f.id))
-				err = failing(s, f.msg, ErrDuplicate, fmt.Sprintf("replay of %d", f.id))
-			}
-		case op < 96:
-			s, d := bob, &ab
-			if rng.IntN(2) == 0 {
-				s, d = alice, &ba
-			}
-			if s != nil && len(d.pending) > 0 {
-				f := d.pending[rng.IntN(len(d.pending))]
-				c := bytes.Clone(f.msg)
-				c[rng.IntN(len(c))] ^= byte(1 + rng.IntN(255))
-				trace = append(trace, fmt.Sprintf("tamper%d", f.id))
-				err = failing(s, c, tamperErr(s, c), fmt.Sprintf("tampered %d", f.id))
-			}
-		case op < 98 && o.legacy:
-			err = enable(rng.IntN(2))
-		default:
-			trace = append(trace, "restore")
-			if alice, err = ParseSession(cfgA, alice.Marshal()); err != nil {
-				return fail("restore alice: %v", err)
-			}
-			if bob != nil {
-				if bob, err = ParseSession(cfgB, bob.Marshal()); err != nil {
-					return fail("restore bob: %v", err)
-				}
-			}
-		}
-		if err != nil {
-			return err
-		}
+	sc.after = func(step int) error {
 		if err := check(); err != nil {
 			return err
 		}
-		if err := watch(step); err != nil {
-			return err
-		}
+		return watch(step)
 	}
 
-	if bob != nil {
-		st.randomEpochs = min(alice.PQ().Epochs, bob.PQ().Epochs)
+	if err := sc.random(steps); err != nil {
+		return err
+	}
+	if sc.bob != nil {
+		st.randomEpochs = min(sc.alice.PQ().Epochs, sc.bob.PQ().Epochs)
 	}
 
 	// Settle: everything in flight arrives, in random order; then the
 	// sides alternate over a reliable network.
-	trace = append(trace, "settle")
-	for len(ab.pending) > 0 || len(ba.pending) > 0 {
-		if len(ab.pending) > 0 {
-			if err := deliver(&bob, &ab, rng.IntN(len(ab.pending)), "b"); err != nil {
-				return err
-			}
-		}
-		if len(ba.pending) > 0 {
-			if err := deliver(&alice, &ba, rng.IntN(len(ba.pending)), "a"); err != nil {
-				return err
-			}
-		}
-		if err := check(); err != nil {
-			return err
-		}
-		if err := watch(steps); err != nil {
-			return err
-		}
+	sc.trace = append(sc.trace, "settle")
+	if err := sc.drain(steps); err != nil {
+		return err
 	}
-	if bob == nil {
-		if err := send(alice, &ab, "a", textEnvelope); err != nil {
+	if sc.bob == nil {
+		if err := sc.send(sc.alice, &sc.ab, "a", fixedText(textEnvelope)); err != nil {
 			return err
 		}
-		if err := deliver(&bob, &ab, 0, "b"); err != nil {
+		if err := sc.deliver(&sc.bob, &sc.ab, 0, "b"); err != nil {
 			return err
 		}
 	}
@@ -417,6 +290,7 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 	if err := watch(steps); err != nil { // the theft, if it has not happened yet
 		return err
 	}
+	alice, bob := sc.alice, sc.bob
 	ea, eb := alice.PQ().Epochs, bob.PQ().Epochs
 	const settle = 2 * 50
 	n, after := 0, 0 // after: reliable messages since the victim healed
@@ -424,20 +298,17 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		return alice.PQ().Epochs >= ea+2 && bob.PQ().Epochs >= eb+2 && (!o.thief || after >= 4)
 	}
 	for ; n < settle && !settled(); n++ {
-		from, to, d, name, toName := bob, &alice, &ba, "b", "a"
+		from, to, d, name, toName := bob, &sc.alice, &sc.ba, "b", "a"
 		if n%2 == 1 {
-			from, to, d, name, toName = alice, &bob, &ab, "a", "b"
+			from, to, d, name, toName = alice, &sc.bob, &sc.ab, "a", "b"
 		}
-		if err := send(from, d, name, textEnvelope+rng.IntN(799)); err != nil {
+		if err := sc.send(from, d, name, fixedText(textEnvelope+rng.IntN(799))); err != nil {
 			return err
 		}
-		if err := deliver(to, d, 0, toName); err != nil {
+		if err := sc.deliver(to, d, 0, toName); err != nil {
 			return err
 		}
-		if err := check(); err != nil {
-			return err
-		}
-		if err := watch(steps); err != nil {
+		if err := sc.after(steps); err != nil {
 			return err
 		}
 		if oldKeys != nil {
@@ -456,4 +327,14 @@ func runPQSchedule(seed uint64, steps int, bp *BundlePrivate, start []byte, o pq
 		return fail("safety codes differ")
 	}
 	return nil
+}
+
+// padText is head padded with dots to n bytes (head alone when longer).
+func padText(head string, n int) string {
+	return head + string(bytes.Repeat([]byte{'.'}, max(0, n-len(head))))
+}
+
+// fixedText makes plaintexts of n bytes for schedule.send.
+func fixedText(n int) func(head string) string {
+	return func(head string) string { return padText(head, n) }
 }
