@@ -42,22 +42,11 @@ func TestPQPropertyInterleavings(t *testing.T) {
 	for _, v := range []struct{ legacy, thief bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 		legacy := v.legacy
 		t.Run(fmt.Sprintf("legacy=%v/thief=%v", v.legacy, v.thief), func(t *testing.T) {
-			cfg, _ := seeded(1 << 41)
-			var bp *BundlePrivate
-			var err error
+			version := byte(bundleVersionPQ)
 			if legacy {
-				bp, err = newBundleVersion(cfg, 1)
-			} else {
-				bp, err = newBundleVersion(cfg, bundleVersionPQ)
+				version = bundleVersion1
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			alice, err := Initiate(cfg, bp.Bundle())
-			if err != nil {
-				t.Fatal(err)
-			}
-			start := alice.Marshal()
+			bp, start := scheduleStart(t, 1<<41, version)
 			var withEpochs, maxSettle, sumSettle, maxPQ, healed int
 			for run := range runs {
 				o := pqScheduleOpts{thief: v.thief}

@@ -37,8 +37,21 @@ func TestPropertyInterleavings(t *testing.T) {
 	}
 	// One handshake start serves every run (each run restores it with its
 	// own randomness, so keys diverge from the first message on).
-	cfg, _ := seeded(1 << 40)
-	bp, err := NewBundle(cfg)
+	bp, start := scheduleStart(t, 1<<40, bundleVersionPQ)
+	for run := range runs {
+		if err := runSchedule(uint64(run), steps, bp, start); err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+}
+
+// scheduleStart makes a bundle of the given version from seed and the
+// serialised state of alice right after Initiate on it, which every run
+// of a schedule restores.
+func scheduleStart(t *testing.T, seed uint64, version byte) (*BundlePrivate, []byte) {
+	t.Helper()
+	cfg, _ := seeded(seed)
+	bp, err := newBundleVersion(cfg, version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +59,7 @@ func TestPropertyInterleavings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := alice.Marshal()
-	for run := range runs {
-		if err := runSchedule(uint64(run), steps, bp, start); err != nil {
-			t.Fatalf("run %d: %v", run, err)
-		}
-	}
+	return bp, alice.Marshal()
 }
 
 // runSchedule is one random schedule of steps operations, then delivery
