@@ -283,8 +283,11 @@ func TestPQEpochCounterSaturates(t *testing.T) {
 		c.step(balanced, i, textEnvelope+100)
 	}
 	shift := uint32(math.MaxUint32-3) - max(a.s.pq.epoch, b.s.pq.epoch)
+	shift &^= 1 // an even shift keeps each side's role (§14.2)
 	a.s.pq.epoch += shift
 	b.s.pq.epoch += shift
+	a.s.pq.done += shift // done stays epoch − 1 (§10)
+	b.s.pq.done += shift
 	da, db := c.epochs()
 	for i := 10; i < 80; i++ {
 		c.step(balanced, i, textEnvelope+100)

@@ -3,6 +3,7 @@ package ratchet
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"veil/crypto"
 )
@@ -134,7 +135,33 @@ func parsePQState(b []byte) (pqState, error) {
 	if len(b) != 0 {
 		return bad("trailing bytes")
 	}
+	// Below the saturated epoch every completed epoch is one step of the
+	// counter; at 2^32 − 1 the count goes on up to its own cap.
+	if (p.epoch < math.MaxUint32 && p.done != p.epoch-1) || p.done < p.epoch-1 {
+		return bad("epochs done out of step with the epoch")
+	}
+	// Every phase but SendEK and RecvEK is entered on a block of the peer,
+	// and so is any chunk a decoder holds.
+	if !p.heard && (p.phase == pqMixPending || p.phase == pqSendCT || len(p.dec.got) > 0) {
+		return bad("peer not heard")
+	}
 	return p, nil
+}
+
+// checkRole reports whether p's phase fits the side that holds it: in
+// SendEK(e) and MixPending(e) the side sends e's ek, in RecvEK(e) and
+// SendCT(e) the peer does; the initiator sends ek in odd epochs (§14.2).
+// Once the counter stops at 2^32 − 1 the roles go on swapping, so a
+// saturated epoch says nothing about them.
+func (p *pqState) checkRole(initiator bool) error {
+	if p.phase == pqOff || p.epoch == math.MaxUint32 {
+		return nil
+	}
+	sender := p.phase == pqSendEK || p.phase == pqMixPending
+	if sender != (initiator == (p.epoch%2 == 1)) {
+		return fmt.Errorf("%w: KEM ratchet: %v in epoch %d on the wrong side", errState, p.phase, p.epoch)
+	}
+	return nil
 }
 
 // parsePQDecoder parses a decoder of an n-block payload at the start of b
