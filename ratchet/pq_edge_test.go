@@ -220,6 +220,7 @@ func TestPQInvalidEKFromPeer(t *testing.T) {
 	for i := range b.s.pq.ek[:crypto.KEM768PublicSize-32] {
 		b.s.pq.ek[i] = 0xff // coefficients 4095 ≥ q
 	}
+	b.s.pq.digest = pqDigest(b.s.pq.ek[:]) // named as its sender names it
 	m1 := mustEncrypt(t, b.s, "first half")
 	m2 := mustEncrypt(t, b.s, "second half")
 	mustDecrypt(t, a.s, m1, "first half")
