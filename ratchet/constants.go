@@ -13,8 +13,9 @@ const (
 	labelInit       = "veil/session/v1/init"
 	labelRootStep   = "veil/session/v1/root"
 	labelSafetyCode = "veil/session/v1/safety-code"
-	labelPQEpoch    = "veil/session/v1/pq-epoch" // E_e of the KEM ratchet, §14.5
-	labelRootPQ     = "veil/session/v1/root-pq"  // KDF_RK_PQ, §14.5
+	labelPQEpoch    = "veil/session/v1/pq-epoch"  // E_e of the KEM ratchet, §14.5
+	labelRootPQ     = "veil/session/v1/root-pq"   // KDF_RK_PQ, §14.5
+	labelPQDigest   = "veil/session/v1/pq-digest" // a KEM ratchet payload's digest, §14.4
 )
 
 // Chain-step inputs: spec/session.md §4.4 (Signal's recommended constants).

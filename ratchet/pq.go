@@ -73,6 +73,9 @@ type pqState struct {
 	ct   [crypto.KEM768CiphertextSize]byte // SendCT: our ciphertext
 	e    crypto.SymKey                     // MixPending, SendCT: E of the epoch
 	dec  pqDecoder                         // SendEK: the peer's ct; RecvEK: the peer's ek
+
+	digest [pqDigestSize]byte // SendEK, SendCT: the digest of ek or ct, made with it
+	held   [pqDigestSize]byte // the digest of the chunks dec holds (zero when empty)
 }
 
 // String redacts the state, which holds secrets.
@@ -126,13 +129,14 @@ func (p *pqState) startSendEK(epoch uint32, r io.Reader) error {
 	}
 	p.ek = dk.Public().Raw()
 	dk.Wipe()
+	p.digest = pqDigest(p.ek[:])
 	p.seed = seed
 	clear(seed[:])
 	clear(p.ct[:])
 	p.e.Wipe()
 	p.phase, p.epoch = pqSendEK, epoch
 	p.cursor, p.allowance = 0, pqEKAllowance
-	p.dec = newPQDecoder(pqCTBlocks)
+	p.dec, p.held = newPQDecoder(pqCTBlocks), [pqDigestSize]byte{}
 	return nil
 }
 
@@ -144,7 +148,8 @@ func (p *pqState) startRecvEK(epoch uint32) {
 	p.e.Wipe()
 	p.phase, p.epoch = pqRecvEK, epoch
 	p.cursor, p.allowance = 0, 0
-	p.dec = newPQDecoder(pqEKBlocks)
+	p.digest = [pqDigestSize]byte{}
+	p.dec, p.held = newPQDecoder(pqEKBlocks), [pqDigestSize]byte{}
 }
 
 // turnOn starts an off p in epoch 1, whose ek the joiner sends: the
@@ -177,9 +182,10 @@ func (p *pqState) encapsulate(ek []byte, r io.Reader) error {
 	p.e = pqEpochSecret(&ss, ek, ct, p.epoch)
 	ss.Wipe()
 	copy(p.ct[:], ct)
+	p.digest = pqDigest(p.ct[:])
 	p.phase = pqSendCT
 	p.cursor, p.allowance = 0, pqCTAllowance
-	p.dec = pqDecoder{}
+	p.dec, p.held = pqDecoder{}, [pqDigestSize]byte{}
 	return nil
 }
 
@@ -199,9 +205,10 @@ func (p *pqState) decapsulate(ct []byte) error {
 	ss.Wipe()
 	clear(p.seed[:])
 	clear(p.ek[:])
+	p.digest = [pqDigestSize]byte{}
 	p.phase = pqMixPending
 	p.cursor, p.allowance = 0, 0
-	p.dec = pqDecoder{}
+	p.dec, p.held = pqDecoder{}, [pqDigestSize]byte{}
 	return nil
 }
 
@@ -254,19 +261,40 @@ func (p *pqState) incoming(b *pqBlock, has, step, initiator bool, r io.Reader) e
 	p.heard = true
 	switch {
 	case b.kind == pqKindEK && p.phase == pqRecvEK && b.epoch == p.epoch:
-		for _, c := range b.chunks {
-			if payload, done := p.dec.add(c); done {
-				return p.encapsulate(payload, r)
-			}
+		if payload := p.gather(b); payload != nil {
+			return p.encapsulate(payload, r)
 		}
 	case b.kind == pqKindCT && p.phase == pqSendEK && b.epoch == p.epoch:
 		p.allowance = 0
-		for _, c := range b.chunks {
-			if payload, done := p.dec.add(c); done {
-				err := p.decapsulate(payload)
+		if payload := p.gather(b); payload != nil {
+			err := p.decapsulate(payload)
+			clear(payload)
+			return err
+		}
+	}
+	return nil
+}
+
+// gather adds the chunks of a matching block b to the decoder and returns
+// the payload once it is rebuilt and has b's digest, else nil (§14.4).
+// The decoder holds the chunks of one payload: a block of another digest
+// restarts it with its own chunks, the latest payload winning. A rebuilt
+// payload of another digest (chunks of two payloads under one digest)
+// empties the decoder and completes nothing. The digests name public
+// payloads, so they are compared in plain.
+func (p *pqState) gather(b *pqBlock) []byte {
+	if len(p.dec.got) > 0 && p.held != b.digest {
+		p.dec.wipe()
+	}
+	p.held = b.digest
+	for _, c := range b.chunks {
+		if payload, done := p.dec.add(c); done {
+			p.held = [pqDigestSize]byte{}
+			if pqDigest(payload) != b.digest {
 				clear(payload)
-				return err
+				return nil
 			}
+			return payload
 		}
 	}
 	return nil
@@ -282,6 +310,9 @@ func (p *pqState) quiet(b *pqBlock) bool {
 	if !(b.kind == pqKindEK && p.phase == pqRecvEK && b.epoch == p.epoch) &&
 		!(b.kind == pqKindCT && p.phase == pqSendEK && b.epoch == p.epoch) {
 		return true // ignored: only heard is set
+	}
+	if len(p.dec.got) > 0 && p.held != b.digest {
+		return len(b.chunks) < p.dec.n // the decoder restarts with b's chunks
 	}
 	fresh := 0 // a block's chunks have distinct x (splitPQBlock)
 	for _, c := range b.chunks {
@@ -326,11 +357,11 @@ func (p *pqState) putOutgoing(padded []byte, ptLen int, initial bool) {
 			o = o[pqChunkSize:]
 			p.cursor++ // wraps from 255 to 0
 		}
-		putPQTrailer(padded, kind, p.epoch, k)
+		putPQTrailer(padded, kind, p.epoch, k, &p.digest)
 		return
 	}
 	if !p.heard {
-		putPQTrailer(padded, pqKindHello, 0, 0)
+		putPQTrailer(padded, pqKindHello, 0, 0, nil)
 	}
 }
 

@@ -220,6 +220,7 @@ func TestPQInvalidEKFromPeer(t *testing.T) {
 	for i := range b.s.pq.ek[:crypto.KEM768PublicSize-32] {
 		b.s.pq.ek[i] = 0xff // coefficients 4095 ≥ q
 	}
+	b.s.pq.digest = pqDigest(b.s.pq.ek[:]) // named as its sender names it
 	m1 := mustEncrypt(t, b.s, "first half")
 	m2 := mustEncrypt(t, b.s, "second half")
 	mustDecrypt(t, a.s, m1, "first half")
@@ -283,8 +284,11 @@ func TestPQEpochCounterSaturates(t *testing.T) {
 		c.step(balanced, i, textEnvelope+100)
 	}
 	shift := uint32(math.MaxUint32-3) - max(a.s.pq.epoch, b.s.pq.epoch)
+	shift &^= 1 // an even shift keeps each side's role (§14.2)
 	a.s.pq.epoch += shift
 	b.s.pq.epoch += shift
+	a.s.pq.done += shift // done stays epoch − 1 (§10)
+	b.s.pq.done += shift
 	da, db := c.epochs()
 	for i := 10; i < 80; i++ {
 		c.step(balanced, i, textEnvelope+100)

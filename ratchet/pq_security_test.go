@@ -218,14 +218,14 @@ func TestPQHealingQuantumThief(t *testing.T) {
 	}
 }
 
-// TestPQHealingLongTexts: with 798-byte texts (3 chunks a message, L = 49)
+// TestPQHealingLongTexts: with 790-byte texts (3 chunks a message, L = 49)
 // a quantum thief still loses the session within two epochs, 2L = 98
 // messages of a balanced conversation.
 func TestPQHealingLongTexts(t *testing.T) {
 	for _, victimA := range []bool{true, false} {
 		for _, phase := range theftPhases[1:] {
 			t.Run(victimName(victimA)+"/"+phase, func(t *testing.T) {
-				r := thiefRun{seed: 44, victimA: victimA, phase: phase, pat: balanced, quantum: true, textLen: textEnvelope + 798}
+				r := thiefRun{seed: 44, victimA: victimA, phase: phase, pat: balanced, quantum: true, textLen: textEnvelope + 790}
 				h := r.run(t)
 				if !h.found {
 					t.Skipf("the victim is never in %s", phase)

@@ -340,6 +340,7 @@ func TestPQInvalidEK(t *testing.T) {
 	for i := range alice.pq.ek {
 		alice.pq.ek[i] = 0xff // coefficients ≥ q
 	}
+	alice.pq.digest = pqDigest(alice.pq.ek[:]) // named as its sender names it
 	expectFail(t, bob, mustEncrypt(t, alice, longText), ErrAuth)
 	if bob.PQ().On {
 		t.Fatal("the failed message turned bob on")
@@ -552,5 +553,86 @@ func TestPQAllowance(t *testing.T) {
 	mustDecrypt(t, bob, mustEncrypt(t, alice, "a"), "a") // a DH step at bob
 	if bob.pq.allowance != pqCTGrowth {
 		t.Fatalf("allowance after a DH step %d, want %d", bob.pq.allowance, pqCTGrowth)
+	}
+}
+
+// ctBlock returns a ct block of epoch 1 with chunks xs of payload, named
+// by digest.
+func ctBlock(payload []byte, digest [pqDigestSize]byte, xs ...int) pqBlock {
+	b := pqBlock{kind: pqKindCT, epoch: 1, digest: digest}
+	for _, x := range xs {
+		c := pqChunk{x: byte(x)}
+		pqEncode(payload, c.x, &c.d)
+		b.chunks = append(b.chunks, c)
+	}
+	return b
+}
+
+func span(from, to int) []int {
+	var xs []int
+	for x := from; x < to; x++ {
+		xs = append(xs, x)
+	}
+	return xs
+}
+
+// TestPQDecoderRestartsOnNewDigest: a block of another digest restarts
+// the decoder with its own chunks (spec/session.md §14.4), so chunks of an
+// earlier payload never mix into the latest one.
+func TestPQDecoderRestartsOnNewDigest(t *testing.T) {
+	alice, bob := pqUnitPair(t, 840)
+	ct := bob.pq.ct[:]
+	other := bytes.Repeat([]byte{0x5c}, len(ct))
+	p := alice.pq.clone()
+	old := ctBlock(other, pqDigest(other), span(40, 60)...)
+	if err := p.incoming(&old, true, false, alice.initiator, noDraws{}); err != nil || len(p.dec.got) != 20 {
+		t.Fatalf("%v, %d chunks held", err, len(p.dec.got))
+	}
+	fresh := ctBlock(ct, bob.pq.digest, span(0, 33)...)
+	if !p.quiet(&fresh) {
+		t.Fatal("33 chunks of a new payload are not quiet")
+	}
+	if all := ctBlock(ct, bob.pq.digest, span(0, 34)...); p.quiet(&all) {
+		t.Fatal("34 chunks of a new payload are quiet")
+	}
+	if err := p.incoming(&fresh, true, false, alice.initiator, noDraws{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.dec.got) != 33 || p.held != bob.pq.digest {
+		t.Fatalf("decoder holds %d chunks after the restart", len(p.dec.got))
+	}
+	last := ctBlock(ct, bob.pq.digest, 200)
+	if err := p.incoming(&last, true, false, alice.initiator, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.phase != pqMixPending || p.e != bob.pq.e {
+		t.Fatalf("phase %v, same E %v", p.phase, p.e == bob.pq.e)
+	}
+}
+
+// TestPQDecoderRefusesMixedPayload: chunks of two payloads under one
+// digest rebuild a payload of another digest: the decoder is emptied and
+// nothing completes (spec/session.md §14.4); the right chunks then do.
+func TestPQDecoderRefusesMixedPayload(t *testing.T) {
+	alice, bob := pqUnitPair(t, 850)
+	ct := bob.pq.ct[:]
+	other := bytes.Repeat([]byte{0xa3}, len(ct))
+	p := alice.pq.clone()
+	half := ctBlock(ct, bob.pq.digest, span(0, 17)...)
+	forged := ctBlock(other, bob.pq.digest, span(17, 34)...)
+	for _, b := range []*pqBlock{&half, &forged} {
+		if err := p.incoming(b, true, false, alice.initiator, noDraws{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.phase != pqSendEK || len(p.dec.got) != 0 || p.held != ([pqDigestSize]byte{}) {
+		t.Fatalf("phase %v, %d chunks held after a mixed payload", p.phase, len(p.dec.got))
+	}
+	whole := ctBlock(ct, bob.pq.digest, span(100, 134)...)
+	if err := p.incoming(&whole, true, false, alice.initiator, nil); err != nil {
+		t.Fatal(err)
+	}
+	if p.phase != pqMixPending || p.e != bob.pq.e {
+		t.Fatalf("phase %v, same E %v", p.phase, p.e == bob.pq.e)
 	}
 }

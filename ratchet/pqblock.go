@@ -6,31 +6,42 @@ import "encoding/binary"
 // body's padded plaintext, inside the padding, and is read backwards from
 // the last byte:
 //
-//	padded = pt ‖ 0x80 ‖ 0x00* ‖ chunk_1 … chunk_k ‖ epoch [4] ‖ k [1] ‖ kind [1] ‖ 0x01
+//	padded = pt ‖ 0x80 ‖ 0x00* ‖ chunk_1 … chunk_k ‖ digest [8] ‖ epoch [4] ‖ k [1] ‖ kind [1] ‖ 0x01
 //	chunk  = x [1] ‖ d [32]
+//
+// A hello has neither chunks nor digest: its 7 bytes are epoch ‖ k ‖ kind
+// ‖ 0x01. The digest names the payload the chunks belong to (pqDigest).
 //
 // A last byte of 0x00 or 0x80 means no block, as in every body without
 // one; 0x01 means a block; anything else does not authenticate.
 const (
-	pqBlockFixed = 7               // epoch, k, kind and tag
-	pqChunkSize  = 1 + pqChunkData // x and d
-	pqMaxChunks  = 255             // k is one byte
-	pqBlockTag   = 0x01            // last byte of a body that carries a block
-	pqKindHello  = 0               // "I speak the KEM ratchet": k = 0, epoch = 0
-	pqKindEK     = 1               // chunks of the epoch's encapsulation key
-	pqKindCT     = 2               // chunks of the epoch's ciphertext
+	pqHelloSize  = 7                          // epoch, k, kind and tag
+	pqBlockFixed = pqDigestSize + pqHelloSize // digest, epoch, k, kind and tag of an ek or ct block
+	pqChunkSize  = 1 + pqChunkData            // x and d
+	pqMaxChunks  = 255                        // k is one byte
+	pqBlockTag   = 0x01                       // last byte of a body that carries a block
+	pqKindHello  = 0                          // "I speak the KEM ratchet": k = 0, epoch = 0
+	pqKindEK     = 1                          // chunks of the epoch's encapsulation key
+	pqKindCT     = 2                          // chunks of the epoch's ciphertext
 )
 
 // pqBlock is one parsed block. A hello has no chunks and epoch 0; an ek or
-// ct block has 1 to 255 chunks of distinct x and an epoch ≥ 1.
+// ct block has 1 to 255 chunks of distinct x, an epoch ≥ 1 and the digest
+// of their payload.
 type pqBlock struct {
 	kind   byte
 	epoch  uint32
+	digest [pqDigestSize]byte
 	chunks []pqChunk
 }
 
-// size is the block's length on the wire: 7 + 33·k.
-func (b *pqBlock) size() int { return pqBlockFixed + pqChunkSize*len(b.chunks) }
+// size is the block's length on the wire: 7 for a hello, 15 + 33·k else.
+func (b *pqBlock) size() int {
+	if b.kind == pqKindHello {
+		return pqHelloSize
+	}
+	return pqBlockFixed + pqChunkSize*len(b.chunks)
+}
 
 // splitPQBlock finds the block at the end of padded. Without one it returns
 // padded itself and has false. With one it returns the bytes before it,
@@ -51,7 +62,7 @@ func splitPQBlock(padded []byte) (rest []byte, b pqBlock, has bool, err error) {
 	default:
 		return nil, pqBlock{}, false, authErr("bad padding")
 	}
-	if l < pqBlockFixed+1 {
+	if l < pqHelloSize+1 {
 		return nil, pqBlock{}, false, authErr("truncated KEM ratchet block")
 	}
 	b.kind = padded[l-2]
@@ -62,7 +73,7 @@ func splitPQBlock(padded []byte) (rest []byte, b pqBlock, has bool, err error) {
 		if k != 0 || b.epoch != 0 {
 			return nil, pqBlock{}, false, authErr("malformed KEM ratchet hello")
 		}
-		return padded[:l-pqBlockFixed], b, true, nil
+		return padded[:l-pqHelloSize], b, true, nil
 	case pqKindEK, pqKindCT:
 		if k == 0 || b.epoch == 0 {
 			return nil, pqBlock{}, false, authErr("malformed KEM ratchet block")
@@ -75,6 +86,7 @@ func splitPQBlock(padded []byte) (rest []byte, b pqBlock, has bool, err error) {
 		return nil, pqBlock{}, false, authErr("truncated KEM ratchet block")
 	}
 	start := l - size
+	copy(b.digest[:], padded[l-pqBlockFixed:l-pqHelloSize])
 	b.chunks = make([]pqChunk, k)
 	var seen [256]bool
 	for i := range b.chunks {
@@ -116,13 +128,17 @@ func putPQBlock(padded []byte, b pqBlock) {
 		o[0] = c.x
 		copy(o[1:pqChunkSize], c.d[:])
 	}
-	putPQTrailer(padded, b.kind, b.epoch, k)
+	putPQTrailer(padded, b.kind, b.epoch, k, &b.digest)
 }
 
-// putPQTrailer writes the last seven bytes of a block of k chunks at the
-// end of padded: epoch, k, kind and the tag.
-func putPQTrailer(padded []byte, kind byte, epoch uint32, k int) {
+// putPQTrailer writes the fixed part of a block of k chunks at the end of
+// padded: the digest (not for a hello, whose digest is nil), epoch, k,
+// kind and the tag.
+func putPQTrailer(padded []byte, kind byte, epoch uint32, k int, digest *[pqDigestSize]byte) {
 	l := len(padded)
+	if kind != pqKindHello {
+		copy(padded[l-pqBlockFixed:l-pqHelloSize], digest[:])
+	}
 	binary.BigEndian.PutUint32(padded[l-7:l-3], epoch)
 	padded[l-3] = byte(k)
 	padded[l-2] = kind
@@ -131,10 +147,14 @@ func putPQTrailer(padded []byte, kind byte, epoch uint32, k int) {
 
 // pqRoom returns how many chunks fit in spare bytes of padding (the padded
 // length less the plaintext and its 0x80 marker): −1 if not even a hello
-// fits, else ⌊(spare − 7)/33⌋ capped at 255 (0: a hello only).
+// fits (spare < 7), 0 if a hello but no chunk does (spare < 15 + 33), else
+// ⌊(spare − 15)/33⌋ capped at 255.
 func pqRoom(spare int) int {
-	if spare < pqBlockFixed {
+	switch {
+	case spare < pqHelloSize:
 		return -1
+	case spare < pqBlockFixed:
+		return 0
 	}
 	return min(pqMaxChunks, (spare-pqBlockFixed)/pqChunkSize)
 }

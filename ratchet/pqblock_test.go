@@ -16,6 +16,9 @@ func randBlock(r *rand.Rand, kind byte, k int) pqBlock {
 		return b
 	}
 	b.epoch = 1 + r.Uint32N(1<<31)
+	for i := range b.digest {
+		b.digest[i] = byte(r.Uint32())
+	}
 	for _, x := range r.Perm(256)[:k] {
 		c := pqChunk{x: byte(x)}
 		for i := range c.d {
@@ -27,7 +30,7 @@ func randBlock(r *rand.Rand, kind byte, k int) pqBlock {
 }
 
 func sameBlock(a, b pqBlock) bool {
-	if a.kind != b.kind || a.epoch != b.epoch || len(a.chunks) != len(b.chunks) {
+	if a.kind != b.kind || a.epoch != b.epoch || a.digest != b.digest || len(a.chunks) != len(b.chunks) {
 		return false
 	}
 	for i := range a.chunks {
@@ -111,12 +114,18 @@ func tail(block ...[]byte) []byte {
 	return out
 }
 
+// digestBytes is a digest field for the test blocks.
+var digestBytes = []byte{0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8}
+
 func chunkBytes(x byte) []byte {
 	return append([]byte{x}, bytes.Repeat([]byte{x ^ 0x5a}, 32)...)
 }
 
 func TestPQBlockMalformed(t *testing.T) {
-	good := tail(chunkBytes(3), chunkBytes(9), []byte{0, 0, 0, 1, 2, pqKindEK, 0x01})
+	good := tail(chunkBytes(3), chunkBytes(9), digestBytes, []byte{0, 0, 0, 1, 2, pqKindEK, 0x01})
+	if _, b, _, _ := splitPQBlock(good); !bytes.Equal(b.digest[:], digestBytes) {
+		t.Fatalf("digest %x, want %x", b.digest, digestBytes)
+	}
 	if _, _, has, err := splitPQBlock(good); !has || err != nil {
 		t.Fatalf("the good block does not parse: %v", err)
 	}
@@ -126,12 +135,13 @@ func TestPQBlockMalformed(t *testing.T) {
 		"hello with epoch":     tail([]byte{0, 0, 0, 1, 0, pqKindHello, 0x01}),
 		"ek without chunks":    tail([]byte{0, 0, 0, 1, 0, pqKindEK, 0x01}),
 		"ct without chunks":    tail([]byte{0, 0, 0, 1, 0, pqKindCT, 0x01}),
-		"ek epoch 0":           tail(chunkBytes(1), []byte{0, 0, 0, 0, 1, pqKindEK, 0x01}),
-		"ct epoch 0":           tail(chunkBytes(1), []byte{0, 0, 0, 0, 1, pqKindCT, 0x01}),
-		"repeated x":           tail(chunkBytes(7), chunkBytes(7), []byte{0, 0, 0, 1, 2, pqKindCT, 0x01}),
-		"k larger than body":   tail(chunkBytes(1), []byte{0, 0, 0, 1, 3, pqKindEK, 0x01}),
+		"ek epoch 0":           tail(chunkBytes(1), digestBytes, []byte{0, 0, 0, 0, 1, pqKindEK, 0x01}),
+		"ct epoch 0":           tail(chunkBytes(1), digestBytes, []byte{0, 0, 0, 0, 1, pqKindCT, 0x01}),
+		"repeated x":           tail(chunkBytes(7), chunkBytes(7), digestBytes, []byte{0, 0, 0, 1, 2, pqKindCT, 0x01}),
+		"k larger than body":   tail(chunkBytes(1), digestBytes, []byte{0, 0, 0, 1, 3, pqKindEK, 0x01}),
+		"no digest":            {0x42, 0x80, 0x01, 0, 0, 0, 1, 1, pqKindEK, 0x01},
 		"hello fills the body": {0, 0, 0, 0, 0, pqKindHello, 0x01},
-		"chunks fill the body": append(chunkBytes(1), 0, 0, 0, 1, 1, pqKindEK, 0x01),
+		"chunks fill the body": append(append(chunkBytes(1), digestBytes...), 0, 0, 0, 1, 1, pqKindEK, 0x01),
 		"shorter than a hello": {0, 0, 0, 0, pqKindHello, 0x01},
 		"just the tag":         {0x01},
 		"k 255 too long":       tail(chunkBytes(1), []byte{0, 0, 0, 1, 255, pqKindEK, 0x01}),
@@ -166,8 +176,8 @@ func TestPQBlockMalformed(t *testing.T) {
 
 func TestPQRoom(t *testing.T) {
 	for _, c := range []struct{ spare, room int }{
-		{-1, -1}, {0, -1}, {6, -1}, {7, 0}, {39, 0}, {40, 1}, {73, 2}, {139, 4},
-		{904, 27}, {906, 27}, {3071, 92}, {7 + 33*255, 255}, {7 + 33*255 + 32, 255}, {100000, 255},
+		{-1, -1}, {0, -1}, {6, -1}, {7, 0}, {14, 0}, {15, 0}, {47, 0}, {48, 1}, {81, 2}, {147, 4},
+		{904, 26}, {905, 26}, {906, 27}, {3071, 92}, {15 + 33*255, 255}, {15 + 33*255 + 32, 255}, {100000, 255},
 	} {
 		if got := pqRoom(c.spare); got != c.room {
 			t.Errorf("pqRoom(%d) = %d, want %d", c.spare, got, c.room)
@@ -179,7 +189,7 @@ func TestPQPutBlockPanics(t *testing.T) {
 	one := []pqChunk{{x: 1}}
 	for name, f := range map[string]func(){
 		"no room":      func() { putPQBlock(make([]byte, 7), pqBlock{}) },
-		"no room k=1":  func() { putPQBlock(make([]byte, 40), pqBlock{kind: pqKindEK, epoch: 1, chunks: one}) },
+		"no room k=1":  func() { putPQBlock(make([]byte, 48), pqBlock{kind: pqKindEK, epoch: 1, chunks: one}) },
 		"hello chunks": func() { putPQBlock(make([]byte, 100), pqBlock{chunks: one}) },
 		"hello epoch":  func() { putPQBlock(make([]byte, 100), pqBlock{epoch: 1}) },
 		"ek epoch 0":   func() { putPQBlock(make([]byte, 100), pqBlock{kind: pqKindEK, chunks: one}) },
@@ -204,8 +214,9 @@ func TestPQPutBlockPanics(t *testing.T) {
 func FuzzPQBlock(f *testing.F) {
 	f.Add([]byte{0x42, 0x80, 0, 0})
 	f.Add(tail([]byte{0, 0, 0, 0, 0, pqKindHello, 0x01}))
-	f.Add(tail(chunkBytes(3), chunkBytes(9), []byte{0, 0, 0, 1, 2, pqKindEK, 0x01}))
-	f.Add(tail(chunkBytes(3), chunkBytes(3), []byte{0, 0, 0, 1, 2, pqKindCT, 0x01}))
+	f.Add(tail(chunkBytes(3), chunkBytes(9), digestBytes, []byte{0, 0, 0, 1, 2, pqKindEK, 0x01}))
+	f.Add(tail(chunkBytes(3), chunkBytes(3), digestBytes, []byte{0, 0, 0, 1, 2, pqKindCT, 0x01}))
+	f.Add(tail(chunkBytes(3), []byte{0, 0, 0, 1, 1, pqKindCT, 0x01}))
 	f.Add([]byte{0, 0, 0, 0, 0, pqKindHello, 0x01})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rest, b, has, err := splitPQBlock(in)

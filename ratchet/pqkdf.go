@@ -41,3 +41,14 @@ func kdfRootPQ(rk, dhOut, e *crypto.SymKey) (nextRK, ck, nhk crypto.SymKey) {
 	crypto.Wipe(out[:])
 	return
 }
+
+// pqDigestSize is the size of a KEM ratchet payload's digest.
+const pqDigestSize = 8
+
+// pqDigest names a payload (an ek or a ct) in the blocks that carry its
+// chunks (spec/session.md §14.4): the first 8 bytes of
+// SHA-256("veil/session/v1/pq-digest" || payload).
+func pqDigest(payload []byte) [pqDigestSize]byte {
+	h := crypto.Hash([]byte(labelPQDigest), payload)
+	return [pqDigestSize]byte(h[:pqDigestSize])
+}

@@ -3,6 +3,7 @@ package ratchet
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"veil/crypto"
 )
@@ -15,7 +16,11 @@ import (
 //	  MixPending: E [32]
 //	  RecvEK:     decoder (ek)
 //	  SendCT:     ct [1088] ‖ E [32]
-//	decoder = count [1] ‖ count × (x [1] ‖ d [32]), x strictly ascending, count < n
+//	decoder = count [1] ‖ (count > 0: digest [8]) ‖ count × (x [1] ‖ d [32]),
+//	          x strictly ascending, count < n
+//
+// The digest of the payload being sent is not stored: it is made again from
+// ek or ct.
 //
 // phase 1 SendEK, 2 MixPending, 3 RecvEK, 4 SendCT (an off session has no
 // section: it is written as state version 0x01); flags bit 0: a block was
@@ -25,7 +30,7 @@ import (
 const (
 	pqStateFixed   = 1 + 1 + 4 + 4 + 1 + 2
 	pqFlagHeard    = 0x01
-	pqStateMaxSize = pqStateFixed + crypto.KEM768SeedSize + crypto.KEM768PublicSize + 1 + (pqCTBlocks-1)*pqChunkSize
+	pqStateMaxSize = pqStateFixed + crypto.KEM768SeedSize + crypto.KEM768PublicSize + 1 + pqDigestSize + (pqCTBlocks-1)*pqChunkSize
 )
 
 // appendTo appends p's section (p is on) to b.
@@ -43,11 +48,11 @@ func (p *pqState) appendTo(b []byte) []byte {
 	case pqSendEK:
 		b = append(b, p.seed[:]...)
 		b = append(b, p.ek[:]...)
-		b = p.dec.appendTo(b)
+		b = p.dec.appendTo(b, &p.held)
 	case pqMixPending:
 		b = append(b, p.e[:]...)
 	case pqRecvEK:
-		b = p.dec.appendTo(b)
+		b = p.dec.appendTo(b, &p.held)
 	case pqSendCT:
 		b = append(b, p.ct[:]...)
 		b = append(b, p.e[:]...)
@@ -55,8 +60,12 @@ func (p *pqState) appendTo(b []byte) []byte {
 	return b
 }
 
-func (d *pqDecoder) appendTo(b []byte) []byte {
+// appendTo appends the decoder and held, the digest of its chunks, to b.
+func (d *pqDecoder) appendTo(b []byte, held *[pqDigestSize]byte) []byte {
 	b = append(b, byte(len(d.got)))
+	if len(d.got) > 0 {
+		b = append(b, held[:]...)
+	}
 	for _, c := range d.got {
 		b = append(b, c.x)
 		b = append(b, c.d[:]...)
@@ -112,9 +121,10 @@ func parsePQState(b []byte) (pqState, error) {
 		if !take(p.seed[:]) || !take(p.ek[:]) {
 			return bad("truncated")
 		}
-		if p.dec, b, err = parsePQDecoder(b, pqCTBlocks); err != nil {
+		if p.dec, p.held, b, err = parsePQDecoder(b, pqCTBlocks); err != nil {
 			return bad(err.Error())
 		}
+		p.digest = pqDigest(p.ek[:])
 		if len(p.dec.got) > 0 && p.allowance != 0 {
 			return bad("allowance after ct chunks")
 		}
@@ -123,33 +133,69 @@ func parsePQState(b []byte) (pqState, error) {
 			return bad("truncated")
 		}
 	case pqRecvEK:
-		if p.dec, b, err = parsePQDecoder(b, pqEKBlocks); err != nil {
+		if p.dec, p.held, b, err = parsePQDecoder(b, pqEKBlocks); err != nil {
 			return bad(err.Error())
 		}
 	case pqSendCT:
 		if !take(p.ct[:]) || !take(p.e[:]) {
 			return bad("truncated")
 		}
+		p.digest = pqDigest(p.ct[:])
 	}
 	if len(b) != 0 {
 		return bad("trailing bytes")
 	}
+	// Below the saturated epoch every completed epoch is one step of the
+	// counter; at 2^32 − 1 the count goes on up to its own cap.
+	if (p.epoch < math.MaxUint32 && p.done != p.epoch-1) || p.done < p.epoch-1 {
+		return bad("epochs done out of step with the epoch")
+	}
+	// Every phase but SendEK and RecvEK is entered on a block of the peer,
+	// and so is any chunk a decoder holds.
+	if !p.heard && (p.phase == pqMixPending || p.phase == pqSendCT || len(p.dec.got) > 0) {
+		return bad("peer not heard")
+	}
 	return p, nil
 }
 
+// checkRole reports whether p's phase fits the side that holds it: in
+// SendEK(e) and MixPending(e) the side sends e's ek, in RecvEK(e) and
+// SendCT(e) the peer does; the initiator sends ek in odd epochs (§14.2).
+// Once the counter stops at 2^32 − 1 the roles go on swapping, so a
+// saturated epoch says nothing about them.
+func (p *pqState) checkRole(initiator bool) error {
+	if p.phase == pqOff || p.epoch == math.MaxUint32 {
+		return nil
+	}
+	sender := p.phase == pqSendEK || p.phase == pqMixPending
+	if sender != (initiator == (p.epoch%2 == 1)) {
+		return fmt.Errorf("%w: KEM ratchet: %v in epoch %d on the wrong side", errState, p.phase, p.epoch)
+	}
+	return nil
+}
+
 // parsePQDecoder parses a decoder of an n-block payload at the start of b
-// and returns it and the rest of b.
-func parsePQDecoder(b []byte, n int) (pqDecoder, []byte, error) {
+// and returns it, the digest of its chunks (zero when it is empty) and the
+// rest of b.
+func parsePQDecoder(b []byte, n int) (pqDecoder, [pqDigestSize]byte, []byte, error) {
+	var held [pqDigestSize]byte
 	if len(b) < 1 {
-		return pqDecoder{}, nil, fmt.Errorf("truncated decoder")
+		return pqDecoder{}, held, nil, fmt.Errorf("truncated decoder")
 	}
 	count := int(b[0])
 	b = b[1:]
 	if count >= n {
-		return pqDecoder{}, nil, fmt.Errorf("decoder holds %d chunks, at most %d", count, n-1)
+		return pqDecoder{}, held, nil, fmt.Errorf("decoder holds %d chunks, at most %d", count, n-1)
+	}
+	if count > 0 {
+		if len(b) < pqDigestSize {
+			return pqDecoder{}, held, nil, fmt.Errorf("truncated decoder")
+		}
+		copy(held[:], b)
+		b = b[pqDigestSize:]
 	}
 	if len(b) < count*pqChunkSize {
-		return pqDecoder{}, nil, fmt.Errorf("truncated decoder")
+		return pqDecoder{}, held, nil, fmt.Errorf("truncated decoder")
 	}
 	d := newPQDecoder(n)
 	for i := range count {
@@ -157,9 +203,9 @@ func parsePQDecoder(b []byte, n int) (pqDecoder, []byte, error) {
 		copy(c.d[:], b[1:pqChunkSize])
 		b = b[pqChunkSize:]
 		if i > 0 && c.x <= d.got[i-1].x {
-			return pqDecoder{}, nil, fmt.Errorf("decoder chunks out of order")
+			return pqDecoder{}, held, nil, fmt.Errorf("decoder chunks out of order")
 		}
 		d.got = append(d.got, c)
 	}
-	return d, b, nil
+	return d, held, b, nil
 }

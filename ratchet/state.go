@@ -191,6 +191,10 @@ func ParseSession(cfg Config, data []byte) (*Session, error) {
 		if s.pq, err = parsePQState(r.b); err != nil {
 			return nil, err
 		}
+		if err = s.pq.checkRole(s.initiator); err != nil {
+			s.pq.wipe()
+			return nil, err
+		}
 	}
 	s.ad = makeAD(s.local, s.remote)
 	if !s.initiator {

@@ -144,7 +144,7 @@ var pqScript = []pqStep{
 	{"deliver", "", 14, ""},
 	{"send", "joiner", 700, "a few more ek chunks of epoch 3"},
 	{"deliver", "", 15, ""},
-	{"send", "joiner", 880, "one ek chunk"},
+	{"send", "joiner", 875, "one ek chunk"},
 	{"send", "joiner", 870, "one ek chunk"},
 	{"deliver", "", 16, ""},
 	{"deliver", "", 17, ""},
