@@ -102,7 +102,7 @@ func (e *Engine) offerReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
 		return e.putNotice(tx, c, "This chat was restored from a backup, but it was made by an older veil that did not keep the keys to restart its session: messages may be lost. Burn it and invite again.")
 	}
 	defer self.Wipe()
-	rp, err := ratchet.NewReset(e.rcfg, e.now().UnixMilli())
+	rp, err := ratchet.NewReset(e.rcfg, e.now().UnixMilli(), true)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (e *Engine) resendReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error 
 	defer rp.Wipe()
 	now := e.now()
 	if now.Sub(time.UnixMilli(rp.Time)) >= resetRedrawAfter {
-		nrp, err := ratchet.NewReset(e.rcfg, now.UnixMilli())
+		nrp, err := ratchet.NewReset(e.rcfg, now.UnixMilli(), true)
 		if err != nil {
 			return err
 		}
