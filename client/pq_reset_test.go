@@ -32,7 +32,7 @@ func resetOffers(t *testing.T, e *Engine, chat string, now int64) (v2, v1 []byte
 		t.Fatal(err)
 	}
 	defer self.Wipe()
-	rp, err := ratchet.NewReset(ratchet.Config{}, now)
+	rp, err := ratchet.NewReset(ratchet.Config{}, now, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -340,7 +340,7 @@ func TestResetFutureOfferRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := ratchet.NewReset(ratchet.Config{}, 1<<62)
+	rp, err := ratchet.NewReset(ratchet.Config{}, 1<<62, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (e *Engine) offerReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
 		return e.putNotice(tx, c, "This chat was restored from a backup, but it was made by an older veil that did not keep the keys to restart its session: messages may be lost. Burn it and invite again.")
 	}
 	defer self.Wipe()
-	rp, err := ratchet.NewReset(e.rcfg, e.now().UnixMilli())
+	rp, err := ratchet.NewReset(e.rcfg, e.now().UnixMilli(), e.resetPQ(&ct, meta))
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,25 @@ func (e *Engine) offerReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error {
 	}
 	now := e.now()
 	return tx.PutOutbox(&vault.OutboxItem{ID: id, ChatID: c.ID, Payload: rp.Message(self, remote), Created: now, NextTry: now})
+}
+
+// resetPQ reports whether the reset offer of a chat with contact ct runs
+// the KEM ratchet (version 0x02, spec/client.md §13.2): when the chat's
+// session is on, or the peer announced FEATURES bit 2. Otherwise the peer
+// may run a veil from before the KEM ratchet, which takes only version
+// 0x01; the new session then starts off and upgrades in band as any
+// legacy chat (spec/client.md §5.13). A session that does not parse
+// leaves the choice to the features.
+func (e *Engine) resetPQ(ct *vault.Contact, meta *chatMeta) bool {
+	if meta.PeerFeatures&format.FeaturePQ != 0 {
+		return true
+	}
+	s, err := e.ratchetOf(ct)
+	if err != nil {
+		return false
+	}
+	defer s.Wipe()
+	return s.PQ().On
 }
 
 // resumeResets sends again, at unlock, the offer of every chat whose
@@ -203,7 +222,11 @@ func (e *Engine) resendReset(tx *vault.Tx, c *vault.Chat, meta *chatMeta) error 
 	defer rp.Wipe()
 	now := e.now()
 	if now.Sub(time.UnixMilli(rp.Time)) >= resetRedrawAfter {
-		nrp, err := ratchet.NewReset(e.rcfg, now.UnixMilli())
+		// The version the chat calls for; but where that is 0x01 the
+		// versions alternate: the peer may have turned the KEM ratchet on
+		// after our backup, and then it refuses 0x01 as a downgrade
+		// (spec/client.md §13.2).
+		nrp, err := ratchet.NewReset(e.rcfg, now.UnixMilli(), e.resetPQ(&ct, meta) || !rp.PQ())
 		if err != nil {
 			return err
 		}

@@ -151,7 +151,7 @@ func TestRestoredProfileRestartsSessions(t *testing.T) {
 	}
 	// A third party signs an offer of its own: refused, nothing changes.
 	mallory, _ := ratchet.NewBundle(ratchet.Config{})
-	rp, _ := ratchet.NewReset(ratchet.Config{}, 1<<62)
+	rp, _ := ratchet.NewReset(ratchet.Config{}, 1<<62, true)
 	var benPub ratchet.IdentityPublic
 	_ = ben.v.View(ctx, func(tx *vault.Tx) error {
 		ct, _ := tx.Contact(chat)

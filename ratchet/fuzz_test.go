@@ -165,7 +165,7 @@ func FuzzMessage(f *testing.F) {
 func FuzzReset(f *testing.F) {
 	_, _, ida, idb := identPair(f, 60)
 	cfg, _ := seeded(61)
-	rp, _ := NewReset(cfg, 1)
+	rp, _ := NewReset(cfg, 1, true)
 	good := rp.Message(idb, ida.Public())
 	f.Add(good)
 	f.Add(good[:100])
@@ -193,7 +193,7 @@ func FuzzReset(f *testing.F) {
 
 func FuzzResetPrivate(f *testing.F) {
 	cfg, _ := seeded(62)
-	rp, _ := NewReset(cfg, 1)
+	rp, _ := NewReset(cfg, 1, true)
 	f.Add(rp.Marshal())
 	f.Add([]byte{1, 2})
 	v1, _ := newResetVersion(cfg, 1, resetVersion1)

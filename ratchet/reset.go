@@ -64,6 +64,10 @@ type ResetPrivate struct {
 	version byte
 }
 
+// PQ reports whether p's offer has version 0x02, whose session runs the
+// KEM ratchet (spec/session.md §13.1, §14).
+func (p *ResetPrivate) PQ() bool { return p.offerVersion() == resetVersionPQ }
+
 // String redacts the key.
 func (ResetPrivate) String() string { return "ResetPrivate(redacted)" }
 
@@ -81,10 +85,16 @@ func IsReset(msg []byte) bool { return len(msg) > 0 && msg[0] == typeReset }
 
 // NewReset draws a reset's one-time keys: ID (16), SPK (32), then the
 // ML-KEM key-generation seed (64), in that order (spec/session.md §13.2).
-// t is the offerer's clock in Unix milliseconds. The offer has version
-// 0x02: the new session runs the KEM ratchet (§14).
-func NewReset(cfg Config, t int64) (*ResetPrivate, error) {
-	return newResetVersion(cfg, t, resetVersionPQ)
+// t is the offerer's clock in Unix milliseconds. With pq the offer has
+// version 0x02 and the new session runs the KEM ratchet (§14); without,
+// it has version 0x01, the only one software from before the KEM ratchet
+// accepts, and the new session starts off (§14.7). Which to offer is the
+// caller's choice: a peer whose session is on refuses 0x01.
+func NewReset(cfg Config, t int64, pq bool) (*ResetPrivate, error) {
+	if pq {
+		return newResetVersion(cfg, t, resetVersionPQ)
+	}
+	return newResetVersion(cfg, t, resetVersion1)
 }
 
 // newResetVersion is NewReset for offer version v (0x01 or 0x02).

@@ -35,7 +35,7 @@ func TestResetRoundTrip(t *testing.T) {
 	code := alice.SafetyCode()
 	// Bob restored an old copy: he offers a reset.
 	cfgB, _ := seeded(901)
-	rp, err := NewReset(cfgB, 1_700_000_000_000)
+	rp, err := NewReset(cfgB, 1_700_000_000_000, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestResetRoundTrip(t *testing.T) {
 func TestResetForged(t *testing.T) {
 	alice, _, ida, idb := identPair(t, 910)
 	cfgX, _ := seeded(911)
-	rp, _ := NewReset(cfgX, 5)
+	rp, _ := NewReset(cfgX, 5, true)
 	// A third party signs with its own key.
 	cfgM, _ := seeded(912)
 	mallory, _ := NewBundle(cfgM)
@@ -122,7 +122,7 @@ func TestResetForged(t *testing.T) {
 func TestResetAnswerFromAnotherIdentity(t *testing.T) {
 	_, bob, ida, idb := identPair(t, 920)
 	cfgB, _ := seeded(921)
-	rp, _ := NewReset(cfgB, 7)
+	rp, _ := NewReset(cfgB, 7, true)
 	o, err := ParseReset(rp.Message(idb, ida.Public()), idb.Public(), ida.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestResetByOriginalJoiner(t *testing.T) {
 	alice, bob, ida, idb := identPair(t, 940)
 	code := bob.SafetyCode()
 	cfgA, _ := seeded(941)
-	rp, err := NewReset(cfgA, 1_700_000_000_000)
+	rp, err := NewReset(cfgA, 1_700_000_000_000, true)
 	if err != nil {
 		t.Fatal(err)
 	}

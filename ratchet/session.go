@@ -294,7 +294,7 @@ func (s *Session) Decrypt(msg []byte) ([]byte, error) {
 }
 
 // decrypt is Decrypt; needEK makes a DH step whose padding has room for
-// a chunk but carries no KEM ratchet ek block fail, as Respond requires of
+// a chunk but carries no KEM ratchet ek block of epoch 1 fail, as Respond requires of
 // an initial message to a bundle of version 0x02 (§14.7).
 func (s *Session) decrypt(msg []byte, needEK bool) ([]byte, error) {
 	off, err := s.frame(msg)
@@ -499,9 +499,10 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, needEK bool) (
 	if err != nil {
 		return fail(err)
 	}
-	// A joiner's initial message carries ek chunks whenever its padding
-	// has room for one (§14.7).
-	if needEK && (!has || b.kind != pqKindEK) && pqRoom(len(msg)-bodyOff-crypto.Overhead-len(pt)-1) >= 1 {
+	// A joiner's initial message carries ek chunks of epoch 1 whenever its
+	// padding has room for one (§14.7): chunks of any other epoch would be
+	// ignored, and no epoch could ever complete.
+	if needEK && (!has || b.kind != pqKindEK || b.epoch != 1) && pqRoom(len(msg)-bodyOff-crypto.Overhead-len(pt)-1) >= 1 {
 		return fail(authErr("initial message without a KEM ratchet key"))
 	}
 	// The sending half of the step, before anything is committed.

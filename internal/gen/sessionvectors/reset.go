@@ -78,7 +78,7 @@ func GenerateReset() ([]byte, error) {
 	v.Events = append(v.Events, "deliver 0 (Respond)")
 	v.SafetyCodeBefore = inviter.SafetyCode()
 
-	rp, err := ratchet.NewReset(inv, ResetClockMillis)
+	rp, err := ratchet.NewReset(inv, ResetClockMillis, true)
 	if err != nil {
 		return nil, err
 	}
