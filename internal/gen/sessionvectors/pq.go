@@ -166,16 +166,7 @@ var pqScript = []pqStep{
 // JSON document.
 func GeneratePQ() ([]byte, error) {
 	inv, join := config(PQInviterSeed), config(PQJoinerSeed)
-	bp, err := ratchet.NewBundle(inv)
-	if err != nil {
-		return nil, err
-	}
-	bundle := bp.Bundle().Marshal()
-	parsed, err := ratchet.ParseBundle(bundle)
-	if err != nil {
-		return nil, err
-	}
-	joiner, err := ratchet.Initiate(join, parsed)
+	bp, bundle, joiner, err := handshake(inv, join)
 	if err != nil {
 		return nil, err
 	}

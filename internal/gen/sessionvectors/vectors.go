@@ -86,19 +86,29 @@ func config(seed string) ratchet.Config {
 	return ratchet.Config{Rand: rand.NewChaCha8(seedBytes(seed)), Now: func() time.Time { return clock }}
 }
 
-// Generate runs the scenario and returns the indented JSON document.
-func Generate() ([]byte, error) {
-	inv, join := config(InviterSeed), config(JoinerSeed)
+// handshake makes the inviter's bundle from inv and the joiner's session
+// on it from join, through the bundle's wire form as a joiner would.
+func handshake(inv, join ratchet.Config) (*ratchet.BundlePrivate, []byte, *ratchet.Session, error) {
 	bp, err := ratchet.NewBundle(inv)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	bundle := bp.Bundle().Marshal()
 	parsed, err := ratchet.ParseBundle(bundle)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	joiner, err := ratchet.Initiate(join, parsed)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return bp, bundle, joiner, nil
+}
+
+// Generate runs the scenario and returns the indented JSON document.
+func Generate() ([]byte, error) {
+	inv, join := config(InviterSeed), config(JoinerSeed)
+	bp, bundle, joiner, err := handshake(inv, join)
 	if err != nil {
 		return nil, err
 	}
