@@ -37,7 +37,7 @@ type pqScheduleOpts struct {
 func TestPQPropertyInterleavings(t *testing.T) {
 	runs, steps := 600, 300
 	if testing.Short() {
-		runs, steps = 120, 200
+		runs, steps = 40, 200
 	}
 	for _, v := range []struct{ legacy, thief bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 		legacy := v.legacy
