@@ -243,3 +243,54 @@ func TestReview2PQRollbackAfterCompletionRecovers(t *testing.T) {
 		t.Fatalf("KEM ratchet on: the resumed copy is wedged: %v", err)
 	}
 }
+
+// TestReview2PQStalePayloadWinsFromSkippedKeys: the decoder keeps the
+// latest payload received, not the latest sent. Bob's lost state sent two
+// replies with ct₁ that are late; his resumed copy sends three with ct₂.
+// Alice gets the copy's third reply first (ct₂ chunks, two skipped keys),
+// then the two late replies through the skipped keys: they restart the
+// decoder on ct₁, rebuild it and alice mixes the secret of a ct whose
+// state no longer exists. The copy's replies 1 and 2 are then duplicates,
+// and every later message from alice fails at the copy.
+func TestReview2PQStalePayloadWinsFromSkippedKeys(t *testing.T) {
+	alice, bob := legacyPair(t, 9100)
+	if err := alice.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.EnablePQ(); err != nil {
+		t.Fatal(err)
+	}
+	text := string(bytes.Repeat([]byte{'x'}, 100)) // 23 chunks of room
+	mustDecrypt(t, bob, mustEncrypt(t, alice, text), text)
+	snap := bob.Marshal()
+	m2 := mustEncrypt(t, alice, text)
+	mustDecrypt(t, bob, m2, text)
+	r1, r2 := mustEncrypt(t, bob, text), mustEncrypt(t, bob, text) // ct₁, late
+
+	cfg, _ := seeded(9199)
+	bob2, err := ParseSession(cfg, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDecrypt(t, bob2, m2, text)
+	s1, s2, s3 := mustEncrypt(t, bob2, text), mustEncrypt(t, bob2, text), mustEncrypt(t, bob2, text)
+	mustDecrypt(t, alice, s3, text)
+	if alice.pq.held != bob2.pq.digest {
+		t.Fatal("alice does not hold the copy's ct")
+	}
+	mustDecrypt(t, alice, r1, text)
+	mustDecrypt(t, alice, r2, text)
+	for _, m := range [][]byte{s1, s2} {
+		if _, err := alice.Decrypt(m); !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("the copy's reply: %v, want ErrDuplicate", err)
+		}
+	}
+	for i := range 6 {
+		if _, err := bob2.Decrypt(mustEncrypt(t, alice, text)); err != nil {
+			t.Fatalf("round %d, alice→bob: %v (alice %+v, bob %+v): the stale ct won", i, err, alice.PQ(), bob2.PQ())
+		}
+		if _, err := alice.Decrypt(mustEncrypt(t, bob2, text)); err != nil {
+			t.Fatalf("round %d, bob→alice: %v", i, err)
+		}
+	}
+}
