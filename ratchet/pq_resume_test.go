@@ -11,13 +11,13 @@ import (
 	"testing"
 )
 
-// review2Run drives a joiner a and an inviter b through a random schedule
+// randomSchedule drives a joiner a and an inviter b through a random schedule
 // with losses, reorders, duplicates and a save/restore of both sides after
 // every operation, checks that every failed decrypt leaves the state
 // byte-identical, then settles over a reliable network and requires two
 // more completed epochs on each side. sat shifts both epoch counters next
 // to 2^32 − 1 first; legacy starts off and turns the sides on at random.
-func review2Run(t *testing.T, seed uint64, steps int, sat, legacy bool) error {
+func randomSchedule(t *testing.T, seed uint64, steps int, sat, legacy bool) error {
 	version := 2
 	if legacy {
 		version = 1
@@ -74,7 +74,7 @@ func review2Run(t *testing.T, seed uint64, steps int, sat, legacy bool) error {
 		switch {
 		case op < 45:
 			n := textEnvelope + rng.IntN(900)
-			if rng.IntN(review2Big) == 0 {
+			if rng.IntN(scheduleBig) == 0 {
 				n = 2000 + rng.IntN(1200)
 			}
 			m, err := sides[from].s.Encrypt(textOf(step, n))
@@ -160,11 +160,11 @@ func review2Run(t *testing.T, seed uint64, steps int, sat, legacy bool) error {
 	return fail("no progress: epochs %d→%d, %d→%d; phases %s/%s", ea, a.s.pq.done, eb, b.s.pq.done, a.s.pq.phase, b.s.pq.phase)
 }
 
-func TestReview2PQRandomSchedules(t *testing.T) {
+func TestPQRandomSchedules(t *testing.T) {
 	for _, v := range []struct{ sat, legacy bool }{{false, false}, {true, false}, {false, true}} {
 		t.Run(fmt.Sprintf("sat=%v/legacy=%v", v.sat, v.legacy), func(t *testing.T) {
-			for run := range review2Runs {
-				if err := review2Run(t, uint64(9000+run), 250, v.sat, v.legacy); err != nil {
+			for run := range scheduleRuns {
+				if err := randomSchedule(t, uint64(9000+run), 250, v.sat, v.legacy); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -172,14 +172,14 @@ func TestReview2PQRandomSchedules(t *testing.T) {
 	}
 }
 
-var review2Runs, review2Big = 40, 15
+var scheduleRuns, scheduleBig = 40, 15
 
 func init() {
-	if n, err := strconv.Atoi(os.Getenv("R2RUNS")); err == nil {
-		review2Runs = n
+	if n, err := strconv.Atoi(os.Getenv("PQ_SCHEDULE_RUNS")); err == nil {
+		scheduleRuns = n
 	}
-	if n, err := strconv.Atoi(os.Getenv("R2BIG")); err == nil {
-		review2Big = n
+	if n, err := strconv.Atoi(os.Getenv("PQ_SCHEDULE_BIG")); err == nil {
+		scheduleBig = n
 	}
 }
 
@@ -233,15 +233,13 @@ func rollbackAfterCompletion(t *testing.T, pq bool) error {
 	return nil
 }
 
-// TestReview2PQRollbackAfterCompletionRecovers: the resumed copy of
+// TestPQRollbackAfterCompletionRecovers: the resumed copy of
 // TestPQRollbackInChainRecovers, when the peer already rebuilt the lost
-// state's ct. The legacy control recovers; with the KEM ratchet on, alice
-// mixes the lost state's secret, the copy's trial with its own secret and
-// the plain KDF both fail, and every later message from alice is refused.
-// spec/session.md §14.6 says that this copy needs a reset; drawing the
-// encapsulation seed on entering RecvEK and keeping it in the state would
-// make the copy encapsulate to the same ct.
-func TestReview2PQRollbackAfterCompletionRecovers(t *testing.T) {
+// state's ct. The legacy control recovers; with the KEM ratchet on, the
+// copy encapsulates to the lost state's ct with the seed drawn on entering
+// RecvEK, so alice mixes a secret the copy holds and the session goes on
+// (spec/session.md §14.6).
+func TestPQRollbackAfterCompletionRecovers(t *testing.T) {
 	if err := rollbackAfterCompletion(t, false); err != nil {
 		t.Fatalf("control (KEM ratchet off): %v", err)
 	}
@@ -250,16 +248,15 @@ func TestReview2PQRollbackAfterCompletionRecovers(t *testing.T) {
 	}
 }
 
-// TestReview2PQStalePayloadWinsFromSkippedKeys: the decoder keeps the
-// latest payload received, not the latest sent. Bob's lost state sent two
-// replies with ct₁ that are late; his resumed copy sends three with ct₂.
-// Alice gets the copy's third reply first (ct₂ chunks, two skipped keys),
-// then the two late replies through the skipped keys: they restart the
-// decoder on ct₁, rebuild it and alice mixes the secret of a ct whose
-// state no longer exists. The copy's replies 1 and 2 are then duplicates,
-// and every later message from alice fails at the copy, though §14.6 says
-// that a copy whose ct the peer has not decapsulated goes on.
-func TestReview2PQStalePayloadWinsFromSkippedKeys(t *testing.T) {
+// TestPQStalePayloadFromSkippedKeys: the decoder keeps the latest payload
+// received, not the latest sent. Bob's lost state sent two replies that
+// are late; his resumed copy sends three. Alice gets the copy's third
+// reply first (two skipped keys), then the two late replies through the
+// skipped keys. Both states encapsulated with the seed drawn on entering
+// RecvEK, so the late chunks are of the same ct and whichever completes
+// it, alice mixes a secret the copy holds: the copy's replies 1 and 2 are
+// duplicates (§5.4), and the session goes on (spec/session.md §14.6).
+func TestPQStalePayloadFromSkippedKeys(t *testing.T) {
 	alice, bob := legacyPair(t, 9100)
 	if err := alice.EnablePQ(); err != nil {
 		t.Fatal(err)
