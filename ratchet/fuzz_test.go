@@ -239,7 +239,9 @@ func FuzzPQState(f *testing.F) {
 	f.Add(append([]byte{byte(pqMixPending), pqFlagHeard, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0}, make([]byte, 32)...))
 	// A decoder holding chunks carries their digest.
 	p := bob.pq.clone()
-	p.startRecvEK(3)
+	if err := p.startRecvEK(3, bytes.NewReader(make([]byte, pqEncapsSeedSize))); err != nil {
+		f.Fatal(err)
+	}
 	p.done, p.heard, p.held = 2, true, [pqDigestSize]byte{1, 2, 3, 4, 5, 6, 7, 8}
 	p.dec.got = append(p.dec.got, pqChunk{x: 4}, pqChunk{x: 9})
 	f.Add(p.appendTo(nil))

@@ -71,6 +71,7 @@ type pqState struct {
 	seed [crypto.KEM768SeedSize]byte       // SendEK: the decapsulation key's seed
 	ek   [crypto.KEM768PublicSize]byte     // SendEK: our encapsulation key
 	ct   [crypto.KEM768CiphertextSize]byte // SendCT: our ciphertext
+	m    [pqEncapsSeedSize]byte            // RecvEK: the encapsulation seed, drawn on entering
 	e    crypto.SymKey                     // MixPending, SendCT: E of the epoch
 	dec  pqDecoder                         // SendEK: the peer's ct; RecvEK: the peer's ek
 
@@ -97,6 +98,7 @@ func (p *pqState) clone() pqState {
 // guarantee that no copy survives elsewhere in memory).
 func (p *pqState) wipe() {
 	clear(p.seed[:])
+	clear(p.m[:])
 	p.e.Wipe()
 	p.dec.wipe()
 }
@@ -133,6 +135,7 @@ func (p *pqState) startSendEK(epoch uint32, r io.Reader) error {
 	p.seed = seed
 	clear(seed[:])
 	clear(p.ct[:])
+	clear(p.m[:])
 	p.e.Wipe()
 	p.phase, p.epoch = pqSendEK, epoch
 	p.cursor, p.allowance = 0, pqEKAllowance
@@ -140,8 +143,17 @@ func (p *pqState) startSendEK(epoch uint32, r io.Reader) error {
 	return nil
 }
 
-// startRecvEK enters RecvEK(epoch).
-func (p *pqState) startRecvEK(epoch uint32) {
+// startRecvEK draws the encapsulation seed m (32 bytes) from r and enters
+// RecvEK(epoch); on error p is unchanged. m is drawn on entering, not when
+// the ek completes, so that every copy of a state in RecvEK(epoch)
+// encapsulates to the same ct (§14.6).
+func (p *pqState) startRecvEK(epoch uint32, r io.Reader) error {
+	var m [pqEncapsSeedSize]byte
+	if err := crypto.RandomBytes(r, m[:]); err != nil {
+		return err
+	}
+	p.m = m
+	clear(m[:])
 	clear(p.seed[:])
 	clear(p.ek[:])
 	clear(p.ct[:])
@@ -150,35 +162,33 @@ func (p *pqState) startRecvEK(epoch uint32) {
 	p.cursor, p.allowance = 0, 0
 	p.digest = [pqDigestSize]byte{}
 	p.dec, p.held = newPQDecoder(pqEKBlocks), [pqDigestSize]byte{}
+	return nil
 }
 
 // turnOn starts an off p in epoch 1, whose ek the joiner sends: the
-// joiner draws its key-generation seed (64 bytes) from r.
+// joiner draws its key-generation seed (64 bytes) from r, the inviter its
+// encapsulation seed (32 bytes).
 func (p *pqState) turnOn(initiator bool, r io.Reader) error {
 	if !initiator {
-		p.startRecvEK(1)
-		return nil
+		return p.startRecvEK(1, r)
 	}
 	return p.startSendEK(1, r)
 }
 
 // encapsulate finishes RecvEK: it parses the peer's ek (an invalid one
-// does not authenticate), draws the encapsulation seed (32 bytes) from r,
-// encapsulates and enters SendCT with the epoch's secret.
-func (p *pqState) encapsulate(ek []byte, r io.Reader) error {
+// does not authenticate), encapsulates with the seed drawn on entering
+// RecvEK, wipes it and enters SendCT with the epoch's secret. It draws
+// nothing.
+func (p *pqState) encapsulate(ek []byte) error {
 	pub, err := crypto.ParseKEM768Public(ek)
 	if err != nil {
 		return authErr("invalid KEM ratchet key")
 	}
-	var m [pqEncapsSeedSize]byte
-	if err := crypto.RandomBytes(r, m[:]); err != nil {
-		return err
-	}
-	ct, ss, err := crypto.Encapsulate768(pub, bytes.NewReader(m[:]))
-	clear(m[:])
+	ct, ss, err := crypto.Encapsulate768(pub, bytes.NewReader(p.m[:]))
 	if err != nil {
 		return err
 	}
+	clear(p.m[:])
 	p.e = pqEpochSecret(&ss, ek, ct, p.epoch)
 	ss.Wipe()
 	copy(p.ct[:], ct)
@@ -213,13 +223,17 @@ func (p *pqState) decapsulate(ct []byte) error {
 }
 
 // mix takes E out of MixPending when this side creates a sending chain:
-// the epoch is complete and p enters RecvEK of the next one. The caller
+// the epoch is complete and p enters RecvEK of the next one, drawing its
+// encapsulation seed (32) from r; on error p is unchanged. The caller
 // wipes the returned key.
-func (p *pqState) mix() crypto.SymKey {
+func (p *pqState) mix(r io.Reader) (crypto.SymKey, error) {
 	e := p.e
+	if err := p.startRecvEK(nextEpoch(p.epoch), r); err != nil {
+		e.Wipe()
+		return crypto.SymKey{}, err
+	}
 	p.completed()
-	p.startRecvEK(nextEpoch(p.epoch))
-	return e
+	return e, nil
 }
 
 // confirm ends SendCT when the peer's mixed chain opened: the epoch is
@@ -238,9 +252,9 @@ func (p *pqState) sending() bool {
 // incoming applies a received message to p (spec/session.md §14.2): step
 // says that it was a DH step, which grows the allowance of a side still
 // sending; has says that it carried block b. A block turns an off p on
-// (the joiner draws a key-generation seed), matching chunks go into the
-// decoder, and a completed decoder runs the phase's action (a completed
-// ek draws the encapsulation seed). Chunks of another kind or epoch are
+// (the joiner draws a key-generation seed, the inviter an encapsulation
+// seed), matching chunks go into the decoder, and a completed decoder runs
+// the phase's action, which draws nothing. Chunks of another kind or epoch are
 // ignored. An invalid ek is an error wrapping ErrAuth.
 func (p *pqState) incoming(b *pqBlock, has, step, initiator bool, r io.Reader) error {
 	if step && p.sending() {
@@ -262,7 +276,9 @@ func (p *pqState) incoming(b *pqBlock, has, step, initiator bool, r io.Reader) e
 	switch {
 	case b.kind == pqKindEK && p.phase == pqRecvEK && b.epoch == p.epoch:
 		if payload := p.gather(b); payload != nil {
-			return p.encapsulate(payload, r)
+			err := p.encapsulate(payload)
+			clear(payload)
+			return err
 		}
 	case b.kind == pqKindCT && p.phase == pqSendEK && b.epoch == p.epoch:
 		p.allowance = 0
@@ -385,7 +401,8 @@ func (s *Session) PQ() PQStatus {
 // EnablePQ turns the KEM ratchet of an off session on (spec/session.md
 // §14.7); the client calls it once the peer has announced that it speaks
 // it. It is idempotent. The joiner's side draws its first key-generation
-// seed (64 bytes); on error s is unchanged.
+// seed (64 bytes), the inviter's side its first encapsulation seed (32
+// bytes); on error s is unchanged.
 func (s *Session) EnablePQ() error {
 	if s.pq.phase != pqOff {
 		return nil

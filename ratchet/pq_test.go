@@ -176,7 +176,8 @@ func TestPQDrawOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// DHs, then the encapsulation seed: m0 carried the whole ek.
+	// The encapsulation seed on entering RecvEK(1), then DHs; completing
+	// the ek (m0 carried it whole) draws nothing.
 	wantDraws(t, "Respond", db, 32, 32)
 	mustDecrypt(t, alice, mustEncrypt(t, bob, "ct 1"), "ct 1")
 	wantDraws(t, "Encrypt at bob", db, 24)
@@ -186,21 +187,24 @@ func TestPQDrawOrder(t *testing.T) {
 	wantDraws(t, "DH step at bob before the confirmation", db, 32)
 	mustDecrypt(t, alice, mustEncrypt(t, bob, "ct 2"), "ct 2") // alice decapsulates and mixes
 	wantDraws(t, "Encrypt at bob", db, 24)
-	wantDraws(t, "decapsulation (no draw) at a DH step", da, 32)
+	// DHs, then the encapsulation seed of RecvEK(2), entered on mixing;
+	// the decapsulation draws nothing.
+	wantDraws(t, "decapsulation and mix at a DH step", da, 32, 32)
 	mustDecrypt(t, bob, mustEncrypt(t, alice, "mixed"), "mixed")
 	wantDraws(t, "Encrypt at alice", da, 24)
 	// DHs, then the keygen seed of epoch 2 after the confirmation.
 	wantDraws(t, "confirmation", db, 32, 64)
 	wantPhase(t, "bob", bob, "send-ek", 1)
 
-	// EnablePQ: the joiner draws its keygen seed, the inviter nothing.
+	// EnablePQ: the joiner draws its keygen seed, the inviter its
+	// encapsulation seed.
 	la, lb := legacyPair(t, 712)
 	ca, cb := counted(la, -1), counted(lb, -1)
 	if la.EnablePQ() != nil || lb.EnablePQ() != nil {
 		t.Fatal("EnablePQ failed")
 	}
 	wantDraws(t, "EnablePQ at the joiner", ca, 64)
-	wantDraws(t, "EnablePQ at the inviter", cb)
+	wantDraws(t, "EnablePQ at the inviter", cb, 32)
 	if la.EnablePQ() != nil || lb.EnablePQ() != nil {
 		t.Fatal("EnablePQ failed")
 	}
@@ -238,7 +242,7 @@ func TestPQRandomnessFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A 4 KiB message with the whole ek, a DH step at bob: DHs (32), then
-	// the encapsulation seed (32) fails.
+	// the encapsulation seed (32), drawn as the block turns bob on, fails.
 	m := mustEncrypt(t, alice, longText)
 	counted(bob, 1)
 	before := bob.Marshal()
@@ -251,9 +255,20 @@ func TestPQRandomnessFailure(t *testing.T) {
 	counted(bob, -1)
 	mustDecrypt(t, bob, m, longText)
 	wantPhase(t, "bob", bob, "send-ct", 0)
-	// Bob's ct reaches alice, who mixes; the confirmation at bob needs its
-	// keygen seed (64) after the DHs (32).
-	mustDecrypt(t, alice, mustEncrypt(t, bob, longText), longText)
+	// Bob's ct reaches alice, who mixes: entering RecvEK(2) needs its
+	// encapsulation seed (32) after the DHs (32).
+	m = mustEncrypt(t, bob, longText)
+	counted(alice, 1)
+	before = alice.Marshal()
+	if _, err := alice.Decrypt(m); err == nil {
+		t.Fatal("mix without an encapsulation seed succeeded")
+	}
+	if !bytes.Equal(before, alice.Marshal()) {
+		t.Fatal("failed mix changed the state")
+	}
+	counted(alice, -1)
+	mustDecrypt(t, alice, m, longText)
+	// The confirmation at bob needs its keygen seed (64) after the DHs (32).
 	wantPhase(t, "alice", alice, "recv-ek", 1)
 	m = mustEncrypt(t, alice, "mixed")
 	counted(bob, 1)

@@ -14,7 +14,7 @@ import (
 //	phase [1] ‖ flags [1] ‖ epoch [4] ‖ epochs done [4] ‖ cursor [1] ‖ allowance [2]
 //	‖ SendEK:     dk seed [64] ‖ ek [1184] ‖ decoder (ct)
 //	  MixPending: E [32]
-//	  RecvEK:     decoder (ek)
+//	  RecvEK:     m [32] ‖ decoder (ek)
 //	  SendCT:     ct [1088] ‖ E [32]
 //	decoder = count [1] ‖ (count > 0: digest [8]) ‖ count × (x [1] ‖ d [32]),
 //	          x strictly ascending, count < n
@@ -52,6 +52,7 @@ func (p *pqState) appendTo(b []byte) []byte {
 	case pqMixPending:
 		b = append(b, p.e[:]...)
 	case pqRecvEK:
+		b = append(b, p.m[:]...)
 		b = p.dec.appendTo(b, &p.held)
 	case pqSendCT:
 		b = append(b, p.ct[:]...)
@@ -133,6 +134,9 @@ func parsePQState(b []byte) (pqState, error) {
 			return bad("truncated")
 		}
 	case pqRecvEK:
+		if !take(p.m[:]) {
+			return bad("truncated")
+		}
 		if p.dec, p.held, b, err = parsePQDecoder(b, pqEKBlocks); err != nil {
 			return bad(err.Error())
 		}

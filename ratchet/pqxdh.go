@@ -230,7 +230,10 @@ func Respond(cfg Config, p *BundlePrivate, msg []byte) (*Session, []byte, error)
 	}
 	pq := p.bundleVersion() == bundleVersionPQ
 	if pq {
-		s.pq.startRecvEK(1)
+		if err := s.pq.startRecvEK(1, cfg.rand()); err != nil {
+			s.Wipe()
+			return nil, nil, err
+		}
 	}
 	pt, err := s.decrypt(msg, pq)
 	if err != nil {

@@ -533,7 +533,12 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, needEK bool) (
 	var rk2, cks, nhks crypto.SymKey
 	if pq.phase == pqMixPending {
 		// The sending chain this step creates is the first to carry E.
-		e := pq.mix()
+		// Entering the next RecvEK draws after the DH draw above.
+		e, err := pq.mix(s.cfg.rand())
+		if err != nil {
+			pq.wipe()
+			return fail(err)
+		}
 		rk2, cks, nhks = kdfRootPQ(&rk1, &dh2, &e)
 		e.Wipe()
 	} else {
