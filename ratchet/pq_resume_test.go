@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 )
 
@@ -160,10 +158,18 @@ func randomSchedule(t *testing.T, seed uint64, steps int, sat, legacy bool) erro
 	return fail("no progress: epochs %d→%d, %d→%d; phases %s/%s", ea, a.s.pq.done, eb, b.s.pq.done, a.s.pq.phase, b.s.pq.phase)
 }
 
+// TestPQRandomSchedules runs random schedules with losses, reorders,
+// duplicates and big messages, saving and loading both sides after every
+// step, in three modes: plain, at the saturated epoch counter, and legacy
+// sessions turned on at random times.
 func TestPQRandomSchedules(t *testing.T) {
+	runs := 40
+	if testing.Short() {
+		runs = 10
+	}
 	for _, v := range []struct{ sat, legacy bool }{{false, false}, {true, false}, {false, true}} {
 		t.Run(fmt.Sprintf("sat=%v/legacy=%v", v.sat, v.legacy), func(t *testing.T) {
-			for run := range scheduleRuns {
+			for run := range runs {
 				if err := randomSchedule(t, uint64(9000+run), 250, v.sat, v.legacy); err != nil {
 					t.Fatal(err)
 				}
@@ -172,16 +178,9 @@ func TestPQRandomSchedules(t *testing.T) {
 	}
 }
 
-var scheduleRuns, scheduleBig = 40, 15
-
-func init() {
-	if n, err := strconv.Atoi(os.Getenv("PQ_SCHEDULE_RUNS")); err == nil {
-		scheduleRuns = n
-	}
-	if n, err := strconv.Atoi(os.Getenv("PQ_SCHEDULE_BIG")); err == nil {
-		scheduleBig = n
-	}
-}
+// scheduleBig is the odds (one in scheduleBig) that a random schedule
+// sends a message of a larger bucket.
+const scheduleBig = 15
 
 // rollbackAfterCompletion is rollbackInChain with one reply more before
 // the copy takes over: bob's two replies carry all of ct, so alice
