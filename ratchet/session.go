@@ -246,17 +246,23 @@ const (
 // with commitPQ once the whole decrypt succeeded; any other block is
 // applied in place at commit (applyPQ), which spares the common message
 // the copy of the state.
-func (s *Session) pqReceived(b *pqBlock, has, step bool) (next pqState, u pqUpdate, err error) {
+//
+// The copy is made on the heap and only when needed: a copy on the stack
+// would escape (its seeds are read into through an io.Reader) and cost
+// every message, the Double Ratchet's alone included, an allocation of
+// the whole state.
+func (s *Session) pqReceived(b *pqBlock, has, step bool) (next *pqState, u pqUpdate, err error) {
 	if !has && (!step || !s.pq.sending()) {
-		return pqState{}, pqKeep, nil
+		return nil, pqKeep, nil
 	}
 	if has && !step && s.pq.quiet(b) {
-		return pqState{}, pqInPlace, nil
+		return nil, pqInPlace, nil
 	}
-	next = s.pq.clone()
+	next = new(pqState)
+	*next = s.pq.clone()
 	if err := next.incoming(b, has, step, s.initiator, s.cfg.rand()); err != nil {
 		next.wipe()
-		return pqState{}, pqKeep, err
+		return nil, pqKeep, err
 	}
 	return next, pqReplace, nil
 }
@@ -403,7 +409,7 @@ func (s *Session) decryptCurrent(msg []byte, bodyOff int, h *header) ([]byte, er
 		return nil, err
 	}
 	// Commit.
-	s.applyPQ(pqU, &pq, &b)
+	s.applyPQ(pqU, pq, &b)
 	s.ckr = *ck
 	s.nr = h.n + 1
 	s.addSkipped(newSkipped)
@@ -421,7 +427,7 @@ func (s *Session) decryptSkipped(j int, msg []byte, bodyOff int) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	s.applyPQ(pqU, &pq, &b)
+	s.applyPQ(pqU, pq, &b)
 	s.removeSkipped(j)
 	s.received(s.cfg.now())
 	return pt, nil
@@ -515,10 +521,10 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, needEK bool) (
 		return fail(authErr("bad ratchet key"))
 	}
 	defer dh2.Wipe()
-	var pq pqState
+	pq := &pqState{} // on the heap: see pqReceived
 	pqChanged := confirmed || has || s.pq.phase != pqOff
 	if pqChanged {
-		pq = s.pq.clone()
+		*pq = s.pq.clone()
 		if confirmed {
 			err = pq.confirm(s.cfg.rand()) // a fresh payload: no growth
 		}
@@ -548,7 +554,7 @@ func (s *Session) decryptStep(msg []byte, bodyOff int, h *header, needEK bool) (
 
 	// Commit.
 	if pqChanged {
-		s.commitPQ(&pq)
+		s.commitPQ(pq)
 	}
 	if s.hasHKr {
 		s.retire(s.hkr, h.pn)
