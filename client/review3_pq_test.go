@@ -1,0 +1,61 @@
+package client
+
+import (
+	"context"
+	"testing"
+
+	"veil/client/internal/format"
+	"veil/ratchet"
+)
+
+// TestV1ResetReannouncesPQ: both sides run this version and have already
+// announced FEATURES bit 2, but the restored copy's backup predates the
+// peer's announcement (its peer_features lack bit 2) and the peer's
+// session is still off (no block from us arrived before the device was
+// lost). The copy offers version 0x01, the peer's off session takes it,
+// and the new session is off. Per spec/client.md §13.2 such a session
+// "turns on through FEATURES as any chat made before the KEM ratchet":
+// someone must announce bit 2 on the new session. Neither side does,
+// since both sent_features already hold bit 2, so the chat stays off
+// (and the copy's chat info blames the peer's software).
+func TestV1ResetReannouncesPQ(t *testing.T) {
+	ctx := context.Background()
+	ana, ben, chat := pair(t, nil, nil)
+	pump(t, ben, ana, chat)
+	pump(t, ana, ben, chat)
+	makeLegacy(t, ana, chat)
+	makeLegacy(t, ben, chat)
+	// ana announced bit 2 to ben's older veil, which kept it; ben then
+	// updated and announced his, which ana's backup below never saw.
+	updateChat(t, ana, chat, func(s *ratchet.Session, m *chatMeta) []byte {
+		m.SentFeatures = format.Features
+		return s.Marshal()
+	})
+	updateChat(t, ben, chat, func(s *ratchet.Session, m *chatMeta) []byte {
+		m.SentFeatures, m.PeerFeatures = format.Features, format.Features
+		return s.Marshal()
+	})
+	copyA, _ := restoredCopy(t, ana, nil)
+	if got := pump(t, copyA, ben, chat); len(got) != 1 || got[0][1] != 0x01 {
+		t.Fatalf("offer: %d items", len(got))
+	}
+	pump(t, ben, copyA, chat)
+	if chatMetaOf(t, copyA, chat).ResetKeys != nil {
+		t.Fatal("the reset did not complete")
+	}
+	for i := 0; i < 3; i++ {
+		copyA.rotateDue(ctx)
+		ben.rotateDue(ctx)
+		for _, p := range [][2]*Engine{{copyA, ben}, {ben, copyA}} {
+			if _, err := p[0].Send(ctx, chat, "hi", SendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			pump(t, p[0], p[1], chat)
+			pump(t, p[1], p[0], chat)
+		}
+	}
+	if a, b := pqOf(t, copyA, chat), pqOf(t, ben, chat); !a.On || !b.On {
+		info, _ := copyA.Chat(ctx, chat)
+		t.Fatalf("after a version 0x01 reset between two clients that speak the KEM ratchet: the copy %+v, ben %+v (copy's chat info %q)", a, b, info.PQ)
+	}
+}
