@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"testing"
+	"time"
 
 	"veil/client/internal/format"
 	"veil/ratchet"
@@ -57,5 +58,58 @@ func TestV1ResetReannouncesPQ(t *testing.T) {
 	if a, b := pqOf(t, copyA, chat), pqOf(t, ben, chat); !a.On || !b.On {
 		info, _ := copyA.Chat(ctx, chat)
 		t.Fatalf("after a version 0x01 reset between two clients that speak the KEM ratchet: the copy %+v, ben %+v (copy's chat info %q)", a, b, info.PQ)
+	}
+}
+
+// TestBothRestoredV1OfferDeadlock: both sides restored from backups, the
+// one with the smaller identity key from a backup taken before the chat
+// turned the KEM ratchet on, the other after. The smaller key's offer
+// (version 0x01) wins the tie (spec/session.md §13.3), so its owner
+// ignores the other offer; but the larger key's side, whose current
+// session is only the stale one of its own backup, refuses the winning
+// offer as a downgrade before the tie is looked at. Neither reset
+// completes until the 21-day redraw.
+func TestBothRestoredV1OfferDeadlock(t *testing.T) {
+	ana, ben, chat := pair(t, nil, nil)
+	pump(t, ben, ana, chat)
+	pump(t, ana, ben, chat)
+	makeLegacy(t, ana, chat)
+	makeLegacy(t, ben, chat)
+	low, high := ana, ben
+	var lk, hk []byte
+	updateChat(t, ana, chat, func(s *ratchet.Session, _ *chatMeta) []byte {
+		lk = s.Local().Bytes()
+		return s.Marshal()
+	})
+	updateChat(t, ben, chat, func(s *ratchet.Session, _ *chatMeta) []byte {
+		hk = s.Local().Bytes()
+		return s.Marshal()
+	})
+	if string(lk) > string(hk) {
+		low, high = ben, ana
+	}
+	lowBackup := backupBytes(t, low)
+	updateChat(t, high, chat, func(s *ratchet.Session, m *chatMeta) []byte {
+		m.SentFeatures, m.PeerFeatures = format.Features, format.Features
+		if err := s.EnablePQ(); err != nil {
+			t.Fatal(err)
+		}
+		return s.Marshal()
+	})
+	highBackup := backupBytes(t, high)
+	cl := restoreBytes(t, lowBackup, nil, time.Now)
+	ch := restoreBytes(t, highBackup, nil, time.Now)
+	if o := outbox(t, cl); len(o) != 1 || o[0][1] != 0x01 {
+		t.Fatalf("smaller key's offer: %d items", len(o))
+	}
+	if o := outbox(t, ch); len(o) != 1 || o[0][1] != 0x02 {
+		t.Fatalf("larger key's offer: %d items", len(o))
+	}
+	for i := 0; i < 3; i++ {
+		pump(t, cl, ch, chat)
+		pump(t, ch, cl, chat)
+	}
+	if chatMetaOf(t, cl, chat).ResetKeys != nil && chatMetaOf(t, ch, chat).ResetKeys != nil {
+		t.Fatal("both copies restored: neither reset completes (the winning version 0x01 offer is refused as a downgrade by a side whose own session is a stale backup)")
 	}
 }
