@@ -61,7 +61,7 @@ func TestV1ResetReannouncesPQ(t *testing.T) {
 	}
 }
 
-// TestBothRestoredV1OfferDeadlock: both sides restored from backups, the
+// TestBothRestoredV1Offer: both sides restored from backups, the
 // one with the smaller identity key from a backup taken before the chat
 // turned the KEM ratchet on, the other after. The smaller key's offer
 // (version 0x01) wins the tie (spec/session.md §13.3), so its owner
@@ -69,7 +69,7 @@ func TestV1ResetReannouncesPQ(t *testing.T) {
 // session is only the stale one of its own backup, refuses the winning
 // offer as a downgrade before the tie is looked at. Neither reset
 // completes until the 21-day redraw.
-func TestBothRestoredV1OfferDeadlock(t *testing.T) {
+func TestBothRestoredV1OfferCompletes(t *testing.T) {
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
 	pump(t, ana, ben, chat)
