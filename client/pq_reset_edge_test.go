@@ -15,10 +15,8 @@ import (
 // session is still off (no block from us arrived before the device was
 // lost). The copy offers version 0x01, the peer's off session takes it,
 // and the new session is off. Per spec/client.md §13.2 such a session
-// "turns on through FEATURES as any chat made before the KEM ratchet":
-// someone must announce bit 2 on the new session. Neither side does,
-// since both sent_features already hold bit 2, so the chat stays off
-// (and the copy's chat info blames the peer's software).
+// turns on through FEATURES: both sides drop bit 2 from sent_features as
+// the reset completes, announce it again, and the session turns on.
 func TestV1ResetReannouncesPQ(t *testing.T) {
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)

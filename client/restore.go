@@ -403,6 +403,7 @@ func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 		r.meta.SupersededUntil = r.e.now().Add(supersededFor)
 	}
 	r.sess = ns
+	reannouncePQ(r.meta, ns)
 	if err := r.requeueOutbox(ns); err != nil {
 		return err
 	}
@@ -537,6 +538,7 @@ func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
 	}
 	r.sess, r.authed = ns, true
 	r.meta.ResetKeys, r.meta.Yielded, r.meta.Restored = nil, false, false
+	reannouncePQ(r.meta, ns)
 	// Every offer of the peer made before now is stale: refuse a late or
 	// replayed one (spec/session.md §13.3 rule 1).
 	r.meta.PeerResetTime = max(r.meta.PeerResetTime, rp.Time, r.e.now().UnixMilli())
@@ -557,6 +559,18 @@ func (r *rx) resetAnswer(body []byte, cur *ratchet.Session) (bool, error) {
 		return false, err
 	}
 	return true, r.notice(restoreNotice("You"))
+}
+
+// reannouncePQ readies a chat whose reset made a session that is off
+// (version 0x01) to turn it on through FEATURES (spec/client.md §13.2):
+// bit 2 as announced on the replaced session leaves sent_features, so
+// that it is announced again on the new one, and peer_features, until
+// the peer announces it there. The session itself is not turned on.
+func reannouncePQ(m *chatMeta, ns *ratchet.Session) {
+	if !ns.PQ().On {
+		m.SentFeatures &^= format.FeaturePQ
+		m.PeerFeatures &^= format.FeaturePQ
+	}
 }
 
 // oldCopy tries a message that the current session cur refused on the
