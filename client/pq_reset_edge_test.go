@@ -59,14 +59,14 @@ func TestV1ResetReannouncesPQ(t *testing.T) {
 	}
 }
 
-// TestBothRestoredV1Offer: both sides restored from backups, the
+// TestBothRestoredV1OfferCompletes: both sides restored from backups, the
 // one with the smaller identity key from a backup taken before the chat
 // turned the KEM ratchet on, the other after. The smaller key's offer
 // (version 0x01) wins the tie (spec/session.md §13.3), so its owner
-// ignores the other offer; but the larger key's side, whose current
-// session is only the stale one of its own backup, refuses the winning
-// offer as a downgrade before the tie is looked at. Neither reset
-// completes until the 21-day redraw.
+// ignores the other offer; the larger key's side, whose current session
+// is only the stale one of its own backup, must not refuse the winning
+// offer as a downgrade, or neither reset completes until the 21-day
+// redraw.
 func TestBothRestoredV1OfferCompletes(t *testing.T) {
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -381,10 +381,13 @@ func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 		r.event(Event{Type: EventWarning, Err: "dropped a session restart from " + r.peerName() + " dated more than a day ahead of this device's clock: one of the two clocks is wrong"})
 		return nil
 	}
-	if cur.PQ().On && !o.PQ() {
+	if cur.PQ().On && !o.PQ() && !r.meta.Restored && r.meta.ResetKeys == nil {
 		// A downgrade: the restarted session would lose post-quantum
 		// healing (spec/client.md §13.3). Nothing changes, so the offer
-		// is refused again if it comes again.
+		// is refused again if it comes again. A restored copy does not
+		// refuse: its session is the stale one of its backup, which says
+		// nothing of the chat, and the peer's offer may win the tie below;
+		// the session it makes turns on through FEATURES.
 		r.event(Event{Type: EventWarning, Err: "refused a session restart from " + r.peerName() + " made by a veil without post-quantum healing, in a chat that has it: " + r.peerName() + "'s copy of veil is older than this chat (or someone with their keys is trying to weaken it); ask them to update veil"})
 		return nil
 	}
