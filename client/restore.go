@@ -388,7 +388,7 @@ func (r *rx) resetOffer(body []byte, cur *ratchet.Session) error {
 		// refuse: its session is the stale one of its backup, which says
 		// nothing of the chat, and the peer's offer may win the tie below;
 		// the session it makes turns on through FEATURES.
-		r.event(Event{Type: EventWarning, Err: "refused a session restart from " + r.peerName() + " made by a veil without post-quantum healing, in a chat that has it: " + r.peerName() + "'s copy of veil is older than this chat (or someone with their keys is trying to weaken it); ask them to update veil"})
+		r.event(Event{Type: EventWarning, Err: r.peerName() + " offered to restart the chat without post-quantum healing (an older veil or an old backup); refused, since this chat has it (or someone with their keys is trying to weaken it): if " + r.peerName() + " runs an older veil, ask them to update veil; an old backup offers it again with post-quantum healing after 21 days"})
 		return nil
 	}
 	r.meta.PeerResetTime, r.meta.PeerResetID = o.Time, o.ID[:]
