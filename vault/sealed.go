@@ -313,6 +313,12 @@ func eachSealed[T any](tx *Tx, prefix byte) ([]T, error) {
 		item := it.Item()
 		var r T
 		err := item.Value(func(b []byte) error { return decodeSealed(item.Key(), b, txKeys{tx}, &r) })
+		if errors.Is(err, errStaleRead) && !tx.writable {
+			err = tx.latestSealed(item.KeyCopy(nil), &r)
+			if errors.Is(err, ErrNotFound) {
+				continue // deleted since the snapshot
+			}
+		}
 		if errors.Is(err, errKeyGone) {
 			continue
 		}

@@ -112,9 +112,39 @@ func (tx *Tx) get(key []byte, out any) error {
 		return fmt.Errorf("vault: read: %w", err)
 	}
 	if isSealedKey(key) {
-		return item.Value(func(b []byte) error { return decodeSealed(key, b, txKeys{tx}, out) })
+		err := item.Value(func(b []byte) error { return decodeSealed(key, b, txKeys{tx}, out) })
+		if errors.Is(err, errStaleRead) && !tx.writable {
+			return tx.latestSealed(key, out)
+		}
+		return err
 	}
 	return item.Value(func(b []byte) error { return decodeRecord(b, out) })
+}
+
+// latestSealed reads the latest committed version of the sealed record
+// under key, for a View whose snapshot holds a version whose state key a
+// later commit and sweep deleted (spec/vault.md §6.6): the record lives,
+// so the View reads it as it is now, in a read transaction of its own.
+// Writes rotate keys on every commit, so a busy record may need a few
+// tries.
+func (tx *Tx) latestSealed(key []byte, out any) error {
+	err := errStaleRead
+	for range 4 {
+		err = tx.v.db.View(func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("vault: read: %w", err)
+			}
+			return item.Value(func(b []byte) error { return decodeSealed(key, b, txKeys{tx}, out) })
+		})
+		if !errors.Is(err, errStaleRead) {
+			return err
+		}
+	}
+	return err
 }
 
 func (tx *Tx) set(key []byte, rec any) error {
