@@ -182,56 +182,6 @@ func TestPQRandomSchedules(t *testing.T) {
 // sends a message of a larger bucket.
 const scheduleBig = 15
 
-// rollbackAfterCompletion is rollbackInChain with one reply more before
-// the copy takes over: bob's two replies carry all of ct, so alice
-// completes the epoch with the ct of the state bob then loses, and mixes
-// its secret into her next chain. The copy encapsulates again to another
-// ct and holds another secret. It returns the first error after that.
-func rollbackAfterCompletion(t *testing.T, pq bool) error {
-	t.Helper()
-	alice, bob := legacyPair(t, 9100)
-	if pq {
-		if err := alice.EnablePQ(); err != nil {
-			t.Fatal(err)
-		}
-		if err := bob.EnablePQ(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := string(bytes.Repeat([]byte{'x'}, 100)) // 23 chunks of room
-	mustDecrypt(t, bob, mustEncrypt(t, alice, text), text)
-	snap := bob.Marshal()
-	m2 := mustEncrypt(t, alice, text)
-	mustDecrypt(t, bob, m2, text) // completes the ek: bob encapsulates
-	mustDecrypt(t, alice, mustEncrypt(t, bob, text), text)
-	mustDecrypt(t, alice, mustEncrypt(t, bob, text), text) // 46 chunks ≥ 34: alice decapsulates
-	if pq && alice.PQ().Phase != "mix-pending" {
-		t.Fatalf("alice %+v after two replies, want mix-pending", alice.PQ())
-	}
-
-	cfg, _ := seeded(9199)
-	bob2, err := ParseSession(cfg, snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustDecrypt(t, bob2, m2, text)
-	// Its first two replies reuse numbers alice has: lost (§5.4).
-	for range 2 {
-		if _, err := alice.Decrypt(mustEncrypt(t, bob2, text)); !errors.Is(err, ErrDuplicate) {
-			t.Fatalf("reused number: %v, want ErrDuplicate", err)
-		}
-	}
-	for i := range 8 {
-		if _, err := alice.Decrypt(mustEncrypt(t, bob2, text)); err != nil {
-			return fmt.Errorf("round %d, bob→alice: %w", i, err)
-		}
-		if _, err := bob2.Decrypt(mustEncrypt(t, alice, text)); err != nil {
-			return fmt.Errorf("round %d, alice→bob: %w (alice %+v, bob %+v)", i, err, alice.PQ(), bob2.PQ())
-		}
-	}
-	return nil
-}
-
 // TestPQRollbackAfterCompletionRecovers: the resumed copy of
 // TestPQRollbackInChainRecovers, when the peer already rebuilt the lost
 // state's ct. The legacy control recovers; with the KEM ratchet on, the
@@ -239,10 +189,10 @@ func rollbackAfterCompletion(t *testing.T, pq bool) error {
 // RecvEK, so alice mixes a secret the copy holds and the session goes on
 // (spec/session.md §14.6).
 func TestPQRollbackAfterCompletionRecovers(t *testing.T) {
-	if err := rollbackAfterCompletion(t, false); err != nil {
+	if err := rollback(t, false, 2); err != nil {
 		t.Fatalf("control (KEM ratchet off): %v", err)
 	}
-	if err := rollbackAfterCompletion(t, true); err != nil {
+	if err := rollback(t, true, 2); err != nil {
 		t.Fatalf("KEM ratchet on: the resumed copy is wedged: %v", err)
 	}
 }
