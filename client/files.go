@@ -339,6 +339,7 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 		if x == nil {
 			var t vault.Transfer
 			var ok bool
+			gen := e.transferGen()
 			err := e.v.View(ctx, func(tx *vault.Tx) error {
 				t, ok = findTransfer(tx, transferID(chat, msgID))
 				return nil
@@ -349,7 +350,7 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 			if !ok {
 				return e.fileEnd(ctx, chat, msgID, fm, out)
 			}
-			x = e.startTransfer(ctx, t)
+			x = e.startTransfer(ctx, t, gen)
 		}
 		select {
 		case <-x.done:
@@ -359,6 +360,9 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 		if x.err != nil {
 			if errors.Is(x.err, context.Canceled) && ctx.Err() == nil {
 				continue // cancelled by another (Run's) stopping; look again
+			}
+			if errors.Is(x.err, errXferStale) {
+				continue // a hold ended since the read; look again
 			}
 			return x.err
 		}

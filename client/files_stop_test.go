@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -185,7 +186,29 @@ func TestCloseStopsTransfers(t *testing.T) {
 	if a.runningXfer(aChat, id) != nil {
 		t.Fatal("an upload runs on after Close")
 	}
-	if x := a.startTransfer(context.Background(), vault.Transfer{ID: transferID(aChat, id), Chat: aChat, Message: id, Up: true}); x.err == nil {
+	if x := a.startTransfer(context.Background(), vault.Transfer{ID: transferID(aChat, id), Chat: aChat, Message: id, Up: true}, a.transferGen()); x.err == nil {
 		t.Fatal("a transfer started after Close")
+	}
+}
+
+// A transfer record read before a hold on it ended (the transfer loop's
+// list, then a sweep that deletes the record under the hold) does not
+// start the transfer again once the hold is released.
+func TestTransferReadBeforeHoldDoesNotRestart(t *testing.T) {
+	rec := &relaytest.Recorder{}
+	r := relaytest.Start(t, relaytest.WithObserver(rec))
+	a, _, aChat, _ := oneShotPair(t, r.Address.String())
+	id := startedUpload(t, a, rec, aChat, time.Hour)
+	tr := vault.Transfer{ID: transferID(aChat, id), Chat: aChat, Message: id, Up: true}
+	gen := a.transferGen() // the loop reads the records now
+	release := a.holdTransfer(aChat, id)
+	if err := a.v.Update(context.Background(), func(tx *vault.Tx) error { return tx.DeleteTransfer(tr.ID) }); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	x := a.startTransfer(context.Background(), tr, gen) // and starts what it read
+	<-x.done
+	if !errors.Is(x.err, errXferStale) || a.runningXfer(aChat, id) != nil {
+		t.Fatalf("a transfer whose record went under a hold started again (err %v)", x.err)
 	}
 }

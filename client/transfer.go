@@ -55,6 +55,22 @@ type transfers struct {
 	kick   chan struct{}
 	closed bool           // the engine is closing: no transfer starts
 	held   map[string]int // transfers not to start: their message is being deleted
+	// gen counts the holds that ended. A transfer record read from the
+	// vault before a hold ended may have been deleted under the hold, so
+	// it starts only if gen is what it was before the read.
+	gen uint64
+}
+
+// errXferStale is the error of a start refused because a hold ended
+// after the transfer record was read: read it again.
+var errXferStale = errors.New("client: the transfer record may be gone; read it again")
+
+// transferGen returns the count of ended holds, for startTransfer: read
+// it before reading the transfer records to start.
+func (e *Engine) transferGen() uint64 {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	return e.xfers.gen
 }
 
 // errXferStopped is why a transfer stops when the engine stops it (a
@@ -86,6 +102,7 @@ type xfer struct {
 	stop      context.CancelCauseFunc // cancel with a cause
 	done      chan struct{}
 	err       error
+	stale     bool // never started: a hold ended after its record was read
 }
 
 // kickTransfers makes Run's transfer loop look for transfers to start.
@@ -128,6 +145,7 @@ func (e *Engine) transferLoop(ctx context.Context) {
 // resumeTransfers starts every stored transfer not running whose back-off
 // has passed (all of them with force).
 func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
+	gen := e.transferGen()
 	ts, err := e.v.Transfers()
 	if err != nil {
 		return
@@ -143,7 +161,10 @@ func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
 		if !free {
 			continue // the next kick or tick starts the rest
 		}
-		e.startTransfer(ctx, t)
+		if x := e.startTransfer(ctx, t, gen); x.stale {
+			e.kickTransfers() // read the records again
+			return
+		}
 	}
 }
 
@@ -167,14 +188,22 @@ func slotFree(running map[string]*xfer, up bool) bool {
 	return downs < xferMaxDownloads
 }
 
-// startTransfer runs t unless it runs already, and returns it.
-func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer) *xfer {
+// startTransfer runs t unless it runs already, and returns it; gen is
+// transferGen from before t was read. A transfer whose record a hold
+// deleted after that read does not start: the xfer returned has ended
+// with errXferStale.
+func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer, gen uint64) *xfer {
 	e.xfers.mu.Lock()
 	defer e.xfers.mu.Unlock()
 	if e.xfers.m == nil {
 		e.xfers.m = map[string]*xfer{}
 	}
 	if x := e.xfers.m[t.ID]; x != nil {
+		return x
+	}
+	if e.xfers.gen != gen {
+		x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: func() {}, stop: func(error) {}, done: make(chan struct{}), err: errXferStale, stale: true}
+		close(x.done)
 		return x
 	}
 	if e.xfers.held[t.ID] > 0 || e.xfers.held[chatHold(t.Chat)] > 0 {
@@ -235,6 +264,7 @@ func (e *Engine) holdTransfer(chat, msg string) (release func()) {
 		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
 			delete(e.xfers.held, id)
 		}
+		e.xfers.gen++
 		e.xfers.mu.Unlock()
 	}
 }
@@ -258,6 +288,7 @@ func (e *Engine) holdChatTransfers(chat string) (release func()) {
 		if e.xfers.held[id]--; e.xfers.held[id] <= 0 {
 			delete(e.xfers.held, id)
 		}
+		e.xfers.gen++
 		e.xfers.mu.Unlock()
 	}
 }
