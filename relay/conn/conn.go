@@ -51,6 +51,14 @@ type Options struct {
 	// PushBuffer is the capacity of the Pushes channel (default 256).
 	// The reader stops reading when it is full, which is backpressure.
 	PushBuffer int
+	// OnPush, when set, receives every MSG and END on the connection's
+	// reader goroutine instead of the Pushes channel, which then stays
+	// empty: no hand-off to another goroutine and no copy of the body.
+	// Push.Body aliases the read buffer and is valid only during the
+	// call. OnPush must not block and must not wait for a reply on this
+	// connection (the reader would wait for itself); AckAsync and
+	// AckNoWait are fine.
+	OnPush func(Push)
 }
 
 // ErrClosed is returned by commands on a closed connection.
@@ -76,6 +84,7 @@ type Conn struct {
 	ident crypto.SignPublic
 
 	pushes chan Push
+	onPush func(Push)    // Options.OnPush
 	done   chan struct{} // closed when the connection is finished
 	wg     sync.WaitGroup
 	cid    atomic.Uint32
@@ -191,6 +200,7 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		nonce:     rh.Nonce,
 		ident:     rh.Identity,
 		pushes:    make(chan Push, n),
+		onPush:    opt.OnPush,
 		done:      make(chan struct{}),
 		pending:   map[uint32]chan wire.Frame{},
 		callbacks: map[uint32]func(wire.Frame, error){},
@@ -212,7 +222,8 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 func (c *Conn) Identity() crypto.SignPublic { return c.ident }
 
 // Pushes returns the channel of MSG and END pushes. It is closed when the
-// connection ends. The caller must keep reading it while subscribed.
+// connection ends. The caller must keep reading it while subscribed
+// (unless Options.OnPush takes the pushes).
 func (c *Conn) Pushes() <-chan Push { return c.pushes }
 
 // Done is closed when the connection has ended; Err then says why.
@@ -415,6 +426,13 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 		return c.logNote(f)
 	case wire.TypeMSG, wire.TypeEND:
 		p := Push{Type: f.Type, Recipient: f.ID, Seq: f.Seq}
+		if c.onPush != nil {
+			if f.Type == wire.TypeMSG {
+				p.Body = f.Body
+			}
+			c.onPush(p)
+			return true
+		}
 		if f.Type == wire.TypeMSG {
 			p.Body = append([]byte(nil), f.Body...)
 		}
