@@ -336,7 +336,7 @@ func (c *Conn) do(ctx context.Context, item []byte, cid uint32, lazy bool) (wire
 // lazy sends the command as ACKs are sent (§5.3).
 func (c *Conn) Go(f *wire.Frame, lazy bool, done func(wire.Frame, error)) error {
 	f.CID = c.nextCID()
-	item, err := wire.AppendFrame(nil, f)
+	item, err := wire.AppendFrame(c.out.buffer(), f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
 	}
@@ -492,6 +492,7 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 		if !ok {
 			return
 		}
+		all := items
 		for len(items) > 0 {
 			p.Reset(pt)
 			for len(items) > 0 && p.Add(items[0]) {
@@ -505,6 +506,7 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 				return
 			}
 		}
+		c.out.recycle(all) // the packer copied them
 		c.out.written()
 	}
 }
@@ -551,6 +553,43 @@ type outQueue struct {
 	// writer has written them.
 	flushing, handed bool
 	drained          chan struct{}
+	// free holds encoded items the writer has packed, for Go to encode
+	// the next commands into: a busy connection then allocates nothing
+	// per command for its encoding.
+	free [][]byte
+}
+
+// Bounds of the free list: at most freeMax buffers of freeCap bytes each.
+const (
+	freeMax = 64
+	freeCap = 4096
+)
+
+// buffer returns an empty buffer to encode an item into (nil when none
+// is free).
+func (q *outQueue) buffer() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.free); n > 0 {
+		b := q.free[n-1]
+		q.free = q.free[:n-1]
+		return b
+	}
+	return nil
+}
+
+// recycle keeps items, which nobody uses any more, for buffer.
+func (q *outQueue) recycle(items [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, it := range items {
+		if len(q.free) >= freeMax {
+			return
+		}
+		if cap(it) <= freeCap {
+			q.free = append(q.free, it[:0])
+		}
+	}
 }
 
 func (q *outQueue) init() {
