@@ -98,6 +98,9 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		from := (i + n - 1) % n
 		recvs[i] = &receiver{from: uint32(from), seen: make([]bool, perConn[from]),
 			lat: make([]int64, 0, perConn[from]), c: conns[i], rid: boxes[i].RID, run: run}
+		if cfg.rate > 0 {
+			recvs[i].latDue = make([]int64, 0, perConn[from])
+		}
 		recvs[i].ackDone = recvs[i].acked
 	}
 	for i := range n {
@@ -111,14 +114,8 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	if err := firstErr(setup); err != nil {
 		return res, fmt.Errorf("subscribing: %w", err)
 	}
-	run.start = time.Now()
-	pace := newPacer(run.start, cfg.rate, n)
-	for _, r := range recvs {
-		r.start, r.pace = run.start, pace
-		if pace.interval > 0 {
-			r.latDue = make([]int64, 0, cap(r.lat))
-		}
-	}
+	pace := newPacer(time.Now(), cfg.rate, n)
+	run.pace.Store(&pace) // the receivers' readers see it with the first message
 
 	meter := startCPU(relayClock(cfg.relayPID, cfg.metrics), relayClock(cfg.forwardPID, ""))
 	pace.release(ctx, total, func(i int) { sends[i].release() })
@@ -217,8 +214,6 @@ type receiver struct {
 	rid        crypto.ID
 	run        *mailboxRun
 	ackDone    func(error) // acked, made once
-	start      time.Time
-	pace       pacer
 	seen       []bool
 	lat        []int64 // from send to delivery
 	latDue     []int64 // from when the message was due (paced runs only)
@@ -233,8 +228,9 @@ func (r *receiver) push(p conn.Push) {
 		return
 	}
 	from, k, at, ok := parseBody(p.Body)
+	pace := r.run.pace.Load()
 	switch {
-	case !ok || from != r.from || k >= uint64(len(r.seen)):
+	case !ok || from != r.from || k >= uint64(len(r.seen)) || pace == nil:
 		r.unexpected++
 	case r.seen[k]:
 		r.dups++
@@ -242,9 +238,9 @@ func (r *receiver) push(p conn.Push) {
 		r.seen[k] = true
 		r.delivered++
 		now := time.Now()
-		r.lat = append(r.lat, int64(now.Sub(r.start)-at))
-		if r.pace.interval > 0 {
-			r.latDue = append(r.latDue, int64(now.Sub(r.pace.due(int(r.from), int64(k)))))
+		r.lat = append(r.lat, int64(now.Sub(pace.start)-at))
+		if pace.interval > 0 {
+			r.latDue = append(r.latDue, int64(now.Sub(pace.due(int(r.from), int64(k)))))
 		}
 	}
 	if err := r.c.AckAsync(r.rid, p.Seq, r.ackDone); err != nil && !r.run.stopped() {
@@ -261,5 +257,7 @@ func (r *receiver) acked(err error) {
 		return
 	}
 	r.run.routed.Add(1)
-	r.run.lastAck.Store(int64(time.Since(r.start)))
+	if pace := r.run.pace.Load(); pace != nil {
+		r.run.lastAck.Store(int64(time.Since(pace.start)))
+	}
 }

@@ -31,7 +31,9 @@ type sender struct {
 
 // mailboxRun is what the senders and receivers of one mailbox run share.
 type mailboxRun struct {
-	start   time.Time
+	// pace is the schedule, with the run's start, set once the mailboxes
+	// are subscribed and before the first message is sent.
+	pace    atomic.Pointer[pacer]
 	window  int
 	stopped func() bool // the run has ended: errors are no longer counted
 	errs    errCount
@@ -52,12 +54,13 @@ func (s *sender) release() {
 
 // pump sends what is released while the window has room. s.mu is held.
 func (s *sender) pump() {
+	start := s.run.pace.Load().start
 	for !s.dead && s.next < s.released && s.inflight < s.run.window {
 		k := s.next
 		s.next++
 		s.inflight++
 		s.run.sent.Add(1)
-		fillBody(s.body, uint32(s.i), uint64(k), time.Since(s.run.start))
+		fillBody(s.body, uint32(s.i), uint64(k), time.Since(start))
 		err := s.send(s.i, s.dst, s.body, func(err error) { s.answered(k, err) })
 		if err != nil {
 			s.inflight--
