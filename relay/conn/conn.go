@@ -493,8 +493,8 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 func (c *Conn) writeLoop(s *wire.Sealer) {
 	defer s.Wipe()
 	defer c.wg.Done()
-	pt := make([]byte, wire.BlockPlainSize)
-	block := make([]byte, 0, wire.BlockSize)
+	// Each block is sealed in place, over its plaintext: one buffer.
+	pt := make([]byte, wire.BlockPlainSize, wire.BlockSize)
 	var p wire.Packer
 	w := blockWriter{raw: c.raw}
 	for {
@@ -513,7 +513,7 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 				items = items[1:]
 				continue
 			}
-			if !c.writeBlock(&w, s.Seal(block[:0], p.Finish())) {
+			if !c.writeBlock(&w, s.Seal(pt[:0], p.Finish())) {
 				return
 			}
 		}
