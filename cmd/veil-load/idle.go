@@ -89,6 +89,9 @@ func runIdle(ctx context.Context, cfg config, ic idleConfig) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if kib, err := rssKiB(os.Getpid()); err == nil {
+		res.LoadRSS = kib // veil-load's own: the machine must hold both
+	}
 	res.memory(before, after, open)
 	for _, c := range conns {
 		if c != nil && c.Err() != nil {

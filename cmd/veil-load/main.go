@@ -166,7 +166,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// veil-load shares the machine with the relay it measures, and its
 	// live heap is small: collecting less often leaves the relay more CPU.
-	debug.SetGCPercent(400)
+	// Idle mode's heap is large and its CPU beside the point: it keeps
+	// the default, so that both processes' memory fits the machine.
+	if *idle == 0 {
+		debug.SetGCPercent(400)
+	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		if err != nil {

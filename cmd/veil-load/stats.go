@@ -58,6 +58,7 @@ type Result struct {
 	HeapAllocAfter      int64   `json:"relay_heap_alloc_after_kib,omitempty"`
 	HeapInuseKiBPerConn float64 `json:"relay_heap_inuse_kib_per_idle_conn,omitempty"`
 	HeapAllocKiBPerConn float64 `json:"relay_heap_alloc_kib_per_idle_conn,omitempty"`
+	LoadRSS             int64   `json:"load_rss_kib,omitempty"` // veil-load's own, holding the connections
 
 	// Files mode.
 	Files        int     `json:"files,omitempty"`
@@ -125,6 +126,9 @@ func (r *Result) results(w io.Writer) {
 		if r.RelayRSSAfter > 0 {
 			fmt.Fprintf(w, "relay RSS before %d KiB, after %d KiB: %.1f KiB per connection\n",
 				r.RelayRSSBefore, r.RelayRSSAfter, r.RSSKiBPerConn)
+		}
+		if r.LoadRSS > 0 {
+			fmt.Fprintf(w, "veil-load's own RSS holding them %d KiB\n", r.LoadRSS)
 		}
 		if r.HeapInuseAfter > 0 {
 			fmt.Fprintf(w, "relay Go heap in use before %d KiB, after %d KiB: %.1f KiB per connection (allocated: %.1f KiB)\n",
