@@ -71,9 +71,10 @@ func newMailbox(ctx context.Context, c *conn.Conn, password []byte) (*mailbox, e
 	return m, nil
 }
 
-// dialAll opens n connections to address, at most par at a time. On error
-// it closes what it opened.
-func dialAll(ctx context.Context, address string, n, par int, opt *conn.Options) ([]*conn.Conn, error) {
+// dialAll opens n connections to address, at most par at a time,
+// connection i with opts(i) (nil: the defaults). On error it closes what
+// it opened.
+func dialAll(ctx context.Context, address string, n, par int, opts func(i int) *conn.Options) ([]*conn.Conn, error) {
 	conns := make([]*conn.Conn, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, max(par, 1))
@@ -86,6 +87,10 @@ func dialAll(ctx context.Context, address string, n, par int, opt *conn.Options)
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
+			var opt *conn.Options
+			if opts != nil {
+				opt = opts(i)
+			}
 			conns[i], errs[i] = conn.Dial(dctx, address, opt)
 		}()
 	}

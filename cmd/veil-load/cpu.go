@@ -48,3 +48,60 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// cpuClock reads a process's CPU time so far; nil when it is unknown.
+type cpuClock func() (time.Duration, error)
+
+// relayClock reads a relay's CPU time from /proc when its pid is known,
+// else from its Prometheus metrics when their URL is, else nil.
+func relayClock(pid int, metricsURL string) cpuClock {
+	switch {
+	case pid > 0:
+		return func() (time.Duration, error) { return procCPU(pid) }
+	case metricsURL != "":
+		return func() (time.Duration, error) { return metricsCPU(metricsURL) }
+	}
+	return nil
+}
+
+// cpuMeter measures the CPU time veil-load and, where their clocks are
+// known, the relays spend over one phase of a run (the messages, not the
+// setup before them).
+type cpuMeter struct {
+	clocks []cpuClock
+	self0  time.Duration
+	proc0  []time.Duration // -1: unreadable
+}
+
+func startCPU(clocks ...cpuClock) cpuMeter {
+	m := cpuMeter{clocks: clocks, proc0: make([]time.Duration, len(clocks))}
+	for i, c := range clocks {
+		m.proc0[i] = -1
+		if c != nil {
+			if t, err := c(); err == nil {
+				m.proc0[i] = t
+			}
+		}
+	}
+	m.self0 = selfCPU()
+	return m
+}
+
+// perMsg returns the microseconds of CPU per message veil-load spent
+// since startCPU, and each process of the clocks (0 where unknown).
+func (m cpuMeter) perMsg(msgs int64) (self float64, procs []float64) {
+	self1 := selfCPU()
+	procs = make([]float64, len(m.clocks))
+	if msgs <= 0 {
+		return 0, procs
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(msgs) }
+	for i, c := range m.clocks {
+		if c != nil && m.proc0[i] >= 0 {
+			if t, err := c(); err == nil {
+				procs[i] = us(t - m.proc0[i])
+			}
+		}
+	}
+	return us(self1 - m.self0), procs
+}

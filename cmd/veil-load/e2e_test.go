@@ -54,7 +54,7 @@ func listen(t *testing.T, addr string) net.Listener {
 }
 
 func testConfig(address string) config {
-	return config{relay: address, conns: 4, messages: 2000, bucket: 1024, window: 16, acks: 16, drain: 10 * time.Second}
+	return config{relay: address, conns: 4, messages: 2000, bucket: 1024, window: 16, drain: 10 * time.Second}
 }
 
 // TestFilesRate: files mode against a relay whose chunk rate is far
@@ -118,7 +118,9 @@ func TestModes(t *testing.T) {
 		t.Fatalf("logs run: %+v, %v", res, err)
 	}
 
-	if res, err = runIdle(ctx, testConfig(address), 20, true, 10*time.Millisecond, os.Getpid()); err != nil || res.Idle != 20 || res.Errors != 0 || res.RelayRSSAfter <= 0 {
+	ic := testConfig(address)
+	ic.relayPID = os.Getpid()
+	if res, err = runIdle(ctx, ic, idleConfig{n: 20, sub: true, hold: 10 * time.Millisecond}); err != nil || res.Idle != 20 || res.Errors != 0 || res.RelayRSSAfter <= 0 {
 		t.Fatalf("idle run: %+v, %v", res, err)
 	}
 

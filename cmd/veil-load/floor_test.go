@@ -28,8 +28,12 @@ func TestFloor(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var res FloorResult
+	var m Machine
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil || m.Date == "" || m.CPUs < 1 {
+		t.Fatalf("output %q: machine %+v, %v", out.String(), m, err)
 	}
 	if res.Mode != "floor" || len(res.Phases) != 4 {
 		t.Fatalf("result %+v", res)

@@ -56,7 +56,7 @@ func TestPercentiles(t *testing.T) {
 	}
 	var r Result
 	r.percentiles(lat)
-	if r.P50ms != 500 || r.P99ms != 990 || r.P999ms != 999 || r.MaxMs != 1000 {
-		t.Fatalf("percentiles %v %v %v %v", r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	if r.P50ms != 500 || r.P90ms != 900 || r.P99ms != 990 || r.P999ms != 999 || r.MaxMs != 1000 {
+		t.Fatalf("percentiles %v %v %v %v %v", r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs)
 	}
 }

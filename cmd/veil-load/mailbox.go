@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"veil/crypto"
 	"veil/relay/conn"
 	"veil/relay/wire"
 )
@@ -20,7 +21,6 @@ type config struct {
 	rate     float64 // messages per second over all connections; 0: as fast as possible
 	bucket   int
 	window   int // SENDs in flight per connection
-	acks     int // ACKs in flight per connection
 	password []byte
 	drain    time.Duration // how long to wait for deliveries after the last send
 	// forward, when set, is the address of a forwarding relay: senders
@@ -28,6 +28,11 @@ type config struct {
 	// it (spec/relay.md §7.6); receivers stay on relay.
 	forward         string
 	forwardPassword []byte
+	// relayPID, forwardPID and metrics locate the relays' CPU time: the
+	// pids of --relay and --forward (read from /proc) or the metrics URL
+	// of --relay; zero or empty where unknown.
+	relayPID, forwardPID int
+	metrics              string
 }
 
 // runMailbox is the default mode: conns connections, each with its own
@@ -35,10 +40,19 @@ type config struct {
 // so every message crosses the relay from one connection to another. Each
 // receiver ACKs what it gets. It returns when every acknowledged message
 // has been delivered and ACKed, or cfg.drain after the last send.
+//
+// veil-load shares the machine with the relay it measures, so a message
+// costs it as little as it can: no goroutine per connection (the pacer
+// releases messages and the relay's answers refill the windows, see
+// sender), deliveries handled on each connection's reader goroutine
+// (conn.Options.OnPush) and ACKed from there, and no copy of a body.
 func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	res := Result{Mode: "mailbox", Conns: cfg.conns, Bucket: cfg.bucket, RateTarget: cfg.rate}
 	n := cfg.conns
-	conns, err := dialAll(ctx, cfg.relay, n, 32, &conn.Options{PushBuffer: 1024})
+	recvs := make([]*receiver, n)
+	conns, err := dialAll(ctx, cfg.relay, n, 32, func(i int) *conn.Options {
+		return &conn.Options{OnPush: func(p conn.Push) { recvs[i].push(p) }}
+	})
 	if err != nil {
 		return res, err
 	}
@@ -59,9 +73,6 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		go func() {
 			defer wg.Done()
 			boxes[i], setup[i] = newMailbox(ctx, conns[i], cfg.password)
-			if setup[i] == nil {
-				setup[i] = conns[i].Subscribe(ctx, boxes[i].RID, boxes[i].Key)
-			}
 		}()
 	}
 	wg.Wait()
@@ -70,137 +81,63 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	}
 
 	perConn := make([]int, n)
+	total := 0
 	for i := range n {
 		perConn[i] = cfg.messages / n
 		if i < cfg.messages%n {
 			perConn[i]++
 		}
+		total += perConn[i]
 	}
-	var (
-		errs      errCount
-		sent      atomic.Int64
-		acked     atomic.Int64
-		routed    atomic.Int64               // receiver ACKs answered OK
-		lastAck   atomic.Int64               // nanoseconds since start
-		ackedFlag = make([][]atomic.Bool, n) // set by SEND callbacks
-		recvs     = make([]*receiver, n)
-	)
+	var stopped atomic.Bool
+	run := &mailboxRun{window: cfg.window, stopped: stopped.Load}
+	sends := make([]*sender, n)
 	for i := range n {
-		ackedFlag[i] = make([]atomic.Bool, perConn[i])
+		sends[i] = &sender{i: i, dst: boxes[(i+1)%n], send: send, run: run,
+			acked: make([]atomic.Bool, perConn[i]), body: makeBody(cfg.bucket, 0, 0, 0)}
 		from := (i + n - 1) % n
-		recvs[i] = &receiver{from: uint32(from), seen: make([]bool, perConn[from])}
+		recvs[i] = &receiver{from: uint32(from), seen: make([]bool, perConn[from]),
+			lat: make([]int64, 0, perConn[from]), c: conns[i], rid: boxes[i].RID, run: run}
+		if cfg.rate > 0 {
+			recvs[i].latDue = make([]int64, 0, perConn[from])
+		}
+		recvs[i].ackDone = recvs[i].acked
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	start := time.Now()
-	pace := newPacer(start, cfg.rate, n)
-
-	// Receivers: one goroutine per connection reads its pushes and ACKs
-	// each without waiting (AckAsync), at most cfg.acks in flight.
-	var recvWG sync.WaitGroup
-	for i, c := range conns {
-		recvWG.Add(1)
+	for i := range n {
+		wg.Add(1)
 		go func() {
-			defer recvWG.Done()
-			slots := make(chan struct{}, cfg.acks)
-			ack := func(seq uint64) {
-				select {
-				case slots <- struct{}{}:
-				case <-runCtx.Done():
-					return
-				}
-				err := c.AckAsync(boxes[i].RID, seq, func(err error) {
-					<-slots
-					if err != nil {
-						if runCtx.Err() == nil {
-							errs.add(fmt.Errorf("ACK: %w", err))
-						}
-						return
-					}
-					routed.Add(1)
-					lastAck.Store(int64(time.Since(start)))
-				})
-				if err != nil {
-					<-slots
-					if runCtx.Err() == nil {
-						errs.add(fmt.Errorf("ACK: %w", err))
-					}
-				}
-			}
-			recvs[i].run(c.Pushes(), start, pace, ack, &errs)
+			defer wg.Done()
+			setup[i] = conns[i].Subscribe(ctx, boxes[i].RID, boxes[i].Key)
 		}()
 	}
-
-	// Senders: one goroutine per connection sends its messages without
-	// waiting (SendAsync), at most cfg.window in flight, paced evenly
-	// over all connections (pace.go).
-	var sendWG sync.WaitGroup
-	for i := range conns {
-		dst := boxes[(i+1)%n]
-		sendWG.Add(1)
-		go func() {
-			defer sendWG.Done()
-			slots := make(chan struct{}, cfg.window)
-			defer func() { // wait for the answers to what was sent
-				for range cfg.window {
-					select {
-					case slots <- struct{}{}:
-					case <-runCtx.Done():
-						return
-					}
-				}
-			}()
-			body := makeBody(cfg.bucket, 0, 0, 0)
-			t := time.NewTimer(time.Hour)
-			defer t.Stop()
-			for k := range perConn[i] {
-				if d := time.Until(pace.due(i, int64(k))); pace.interval > 0 && d > 0 {
-					t.Reset(d)
-					select {
-					case <-t.C:
-					case <-runCtx.Done():
-						return
-					}
-				}
-				select {
-				case slots <- struct{}{}:
-				case <-runCtx.Done():
-					return
-				}
-				sent.Add(1)
-				fillBody(body, uint32(i), uint64(k), time.Since(start)) // SendAsync copies it
-				err := send(i, dst, body, func(err error) {
-					if err != nil {
-						if runCtx.Err() == nil {
-							errs.add(fmt.Errorf("SEND: %w", err))
-						}
-					} else {
-						ackedFlag[i][k].Store(true)
-						acked.Add(1)
-					}
-					<-slots
-				})
-				if err != nil {
-					<-slots
-					errs.add(fmt.Errorf("SEND: %w", err))
-					if errors.Is(err, conn.ErrClosed) || runCtx.Err() != nil {
-						return
-					}
-				}
-			}
-		}()
+	wg.Wait()
+	if err := firstErr(setup); err != nil {
+		return res, fmt.Errorf("subscribing: %w", err)
 	}
-	sendWG.Wait()
-	deadline := time.Now().Add(cfg.drain)
-	for routed.Load() < acked.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
+	pace := newPacer(time.Now(), cfg.rate, n)
+	run.pace.Store(&pace) // the receivers' readers see it with the first message
+
+	meter := startCPU(relayClock(cfg.relayPID, cfg.metrics), relayClock(cfg.forwardPID, ""))
+	pace.release(ctx, total, func(i int) { sends[i].release() })
+	var deadline time.Time
+	for ctx.Err() == nil {
+		if run.settled.Load() >= int64(total) {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(cfg.drain)
+			}
+			if run.routed.Load() >= run.acked.Load() || time.Now().After(deadline) {
+				break
+			}
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	stop()
+	self, relays := meter.perMsg(run.routed.Load())
+	res.LoadCPUus, res.RelayCPUus, res.ForwardCPUus = self, relays[0], relays[1]
+	stopped.Store(true)
 	closeSenders()
-	closeAll(conns) // ends the readers
-	recvWG.Wait()
+	closeAll(conns) // ends the readers: no push or callback runs after this
 
-	res.Sent, res.Acked, res.ReceiverAck = sent.Load(), acked.Load(), routed.Load()
+	res.Sent, res.Acked, res.ReceiverAck = run.sent.Load(), run.acked.Load(), run.routed.Load()
 	var lat, latDue []int64
 	for i, r := range recvs {
 		res.Delivered += r.delivered
@@ -209,8 +146,8 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 		lat = append(lat, r.lat...)
 		latDue = append(latDue, r.latDue...)
 		from := (i + n - 1) % n
-		for k := range ackedFlag[from] {
-			ok := ackedFlag[from][k].Load()
+		for k := range sends[from].acked {
+			ok := sends[from].acked[k].Load()
 			if ok && !r.seen[k] {
 				res.Lost++
 			}
@@ -219,8 +156,8 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 			}
 		}
 	}
-	res.Errors, res.FirstError = errs.get()
-	res.ElapsedSec = time.Duration(lastAck.Load()).Seconds()
+	res.Errors, res.FirstError = run.errs.get()
+	res.ElapsedSec = time.Duration(run.lastAck.Load()).Seconds()
 	if res.ElapsedSec > 0 {
 		res.MsgsPerSec = float64(res.ReceiverAck) / res.ElapsedSec
 	}
@@ -267,10 +204,16 @@ func senders(ctx context.Context, cfg config, conns []*conn.Conn) (send sendFunc
 	}, closeSenders, nil
 }
 
-// receiver reads one connection's pushes. It is owned by one goroutine
-// until its channel closes.
+// receiver takes one connection's pushes on its reader goroutine
+// (conn.Options.OnPush) and ACKs each at once (AckAsync, sent lazily:
+// spec/relay.md §5.3); the relay's delivery window bounds how many are in
+// flight. Its fields are the reader's until the connection is closed.
 type receiver struct {
 	from       uint32 // the one sender this mailbox hears from
+	c          *conn.Conn
+	rid        crypto.ID
+	run        *mailboxRun
+	ackDone    func(error) // acked, made once
 	seen       []bool
 	lat        []int64 // from send to delivery
 	latDue     []int64 // from when the message was due (paced runs only)
@@ -279,27 +222,42 @@ type receiver struct {
 	unexpected int64
 }
 
-func (r *receiver) run(pushes <-chan conn.Push, start time.Time, pace pacer, ack func(seq uint64), errs *errCount) {
-	for p := range pushes {
-		if p.Type != wire.TypeMSG {
-			errs.add(errors.New("subscription ended by the relay (END)"))
-			continue
+func (r *receiver) push(p conn.Push) {
+	if p.Type != wire.TypeMSG {
+		r.run.errs.add(errors.New("subscription ended by the relay (END)"))
+		return
+	}
+	from, k, at, ok := parseBody(p.Body)
+	pace := r.run.pace.Load()
+	switch {
+	case !ok || from != r.from || k >= uint64(len(r.seen)) || pace == nil:
+		r.unexpected++
+	case r.seen[k]:
+		r.dups++
+	default:
+		r.seen[k] = true
+		r.delivered++
+		now := time.Now()
+		r.lat = append(r.lat, int64(now.Sub(pace.start)-at))
+		if pace.interval > 0 {
+			r.latDue = append(r.latDue, int64(now.Sub(pace.due(int(r.from), int64(k)))))
 		}
-		from, k, at, ok := parseBody(p.Body)
-		switch {
-		case !ok || from != r.from || k >= uint64(len(r.seen)):
-			r.unexpected++
-		case r.seen[k]:
-			r.dups++
-		default:
-			r.seen[k] = true
-			r.delivered++
-			now := time.Now()
-			r.lat = append(r.lat, int64(now.Sub(start)-at))
-			if pace.interval > 0 {
-				r.latDue = append(r.latDue, int64(now.Sub(pace.due(int(r.from), int64(k)))))
-			}
+	}
+	if err := r.c.AckAsync(r.rid, p.Seq, r.ackDone); err != nil && !r.run.stopped() {
+		r.run.errs.add(fmt.Errorf("ACK: %w", err))
+	}
+}
+
+// acked is the callback of an ACK.
+func (r *receiver) acked(err error) {
+	if err != nil {
+		if !r.run.stopped() {
+			r.run.errs.add(fmt.Errorf("ACK: %w", err))
 		}
-		ack(p.Seq)
+		return
+	}
+	r.run.routed.Add(1)
+	if pace := r.run.pace.Load(); pace != nil {
+		r.run.lastAck.Store(int64(time.Since(pace.start)))
 	}
 }

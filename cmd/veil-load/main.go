@@ -3,16 +3,7 @@
 // throughput, delivery latency, memory per idle connection and what
 // survives a relay restart.
 //
-//	veil-load --relay ADDRESS [--conns N] [--messages M] [--rate R] [--bucket 1024] [--json]
-//	veil-load --relay ADDRESS --forward ADDRESS ...       send through a forwarding relay
-//	veil-load --relay ADDRESS --logs ...                  group logs instead of mailboxes
-//	veil-load --relay ADDRESS --idle N [--hold 10s] [--relay-pid PID]
-//	veil-load --relay ADDRESS --files N [--file-size BYTES] [--relay-pid PID]   file chunks (CPUT, CGET, CDEL)
-//	veil-load --relay ADDRESS --verify send --state FILE ...
-//	veil-load --relay ADDRESS --verify receive --state FILE
-//	veil-load --floor [--floor-trips 5000] [--floor-gap 1ms]   the machine's floor: no relay
-//
-// Every run is bounded by --timeout and stops by itself.
+// Usage is in the usage constant below (veil-load --help).
 package main
 
 import (
@@ -39,9 +30,42 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage is what --help prints before the flags.
+const usage = `usage:
+  veil-load --relay ADDRESS [--conns N] [--messages M] [--rate R] [--bucket 1024]
+  veil-load --relay ADDRESS --forward ADDRESS ...   send through a forwarding relay (spec/relay.md §7.6)
+  veil-load --relay ADDRESS --logs ...              group logs instead of mailboxes
+  veil-load --relay ADDRESS --idle N [--hold 10s] [--sources S]   relay memory per idle connection
+  veil-load --relay ADDRESS --files N [--file-size BYTES]         file chunks (CPUT, CGET, CDEL)
+  veil-load --relay ADDRESS --verify send --state FILE ...
+  veil-load --relay ADDRESS --verify receive --state FILE
+  veil-load --floor [--floor-trips 5000] [--floor-gap 1ms]        the machine's floor: no relay
+
+ADDRESS is what veil-relay prints. --json prints one JSON object: the
+figures, the date, the load average and, with --floor, the machine's
+floor measured just before the run, so that runs on different days
+compare. With --relay-pid (or --relay-metrics) the relay's CPU per message
+is reported; veil-load's own always is. Every run is bounded by --timeout
+and stops by itself.
+
+Idle mode holds one file descriptor per connection on both sides:
+veil-load raises its own open-file limit as far as it may, but the relay
+needs a high limit too (ulimit -n before starting it). One source address
+has about 28,000 ports towards one relay address: for more connections,
+spread them with --sources (the addresses 127.0.0.2 onwards, a relay on
+loopback only), and raise the relay's connection cap per source address
+to at least connections/sources, or it refuses the rest.
+
+flags:
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("veil-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	var (
 		cfg      config
 		password string
@@ -52,12 +76,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		idle     = fs.Int("idle", 0, "idle mode: open `N` idle connections and hold them")
 		idleSub  = fs.Bool("idle-sub", true, "in idle mode, create and subscribe one mailbox per connection")
 		hold     = fs.Duration("hold", 10*time.Second, "how long idle mode holds its connections")
-		pid      = fs.Int("relay-pid", 0, "`PID` of the relay, to read its memory (idle mode) and CPU time (other modes)")
+		sources  = fs.Int("sources", 0, "in idle mode, spread the connections over `N` source addresses 127.0.0.2, 127.0.0.3, … (a relay on loopback only; 0: the kernel's choice)")
+		pid      = fs.Int("relay-pid", 0, "`PID` of the --relay relay, to read its memory (idle mode) and CPU time (other modes) from /proc")
+		metrics  = fs.String("relay-metrics", "", "`HOST:PORT` of the --relay relay's Prometheus metrics (veil-relay --metrics), to read its memory and Go heap (idle mode) and CPU time when --relay-pid is not given")
 		verify   = fs.String("verify", "", "restart check: `send` writes --state, receive drains and checks it")
 		state    = fs.String("state", "", "state `FILE` for --verify (holds test keys; written 0600)")
 		timeout  = fs.Duration("timeout", 5*time.Minute, "bound on the whole run")
 		cpuprof  = fs.String("cpuprofile", "", "write veil-load's own CPU profile to `FILE`")
-		floor    = fs.Bool("floor", false, "floor mode: time round trips over loopback to a second process (no relay)")
+		floor    = fs.Bool("floor", false, "the machine's floor: round trips over loopback to a second process; alone it is a mode of its own, with a relay mode it is measured first and reported with the run")
 		floorN   = fs.Int("floor-trips", 5000, "round trips per floor phase")
 		floorGap = fs.Duration("floor-gap", time.Millisecond, "pause between round trips in the paced floor phases")
 		files    = fs.Int("files", 0, "files mode: upload `N` files as chunks, download, check and delete them")
@@ -70,10 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.rate, "rate", 0, "messages per second over all connections (0: as fast as possible)")
 	fs.IntVar(&cfg.bucket, "bucket", 1024, "body size: one of the relay's buckets")
 	fs.IntVar(&cfg.window, "window", 64, "SENDs in flight per connection")
-	fs.IntVar(&cfg.acks, "acks", 64, "ACKs in flight per connection")
 	fs.StringVar(&password, "password", "", "relay password for creating mailboxes and logs")
 	fs.StringVar(&cfg.forward, "forward", "", "forwarding relay `ADDRESS`: senders send through it to --relay (spec/relay.md §7.6); receivers stay on --relay")
 	fs.StringVar(&fwdPW, "forward-password", "", "password of the forwarding relay, if it forwards by password")
+	fs.IntVar(&cfg.forwardPID, "forward-pid", 0, "`PID` of the --forward relay, to read its CPU time")
 	fs.DurationVar(&cfg.drain, "drain", 10*time.Second, "wait this long for deliveries after the last send")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -87,7 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "veil-load: "+format+"\n", a...)
 		return 2
 	}
-	if *floor {
+	cfg.relayPID, cfg.metrics = *pid, metricsURL(*metrics)
+	if *floor && cfg.relay == "" {
 		return runFloorMode(*floorN, *floorGap, *timeout, *asJSON, stdout, stderr)
 	}
 	switch {
@@ -101,14 +128,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fail("--rate must not be negative")
 	case !crypto.IsBucket(cfg.bucket):
 		return fail("--bucket must be one of %v", crypto.Buckets())
-	case cfg.window < 1 || cfg.acks < 1:
-		return fail("--window and --acks must be at least 1")
+	case cfg.window < 1:
+		return fail("--window must be at least 1")
 	case *verify != "" && *verify != "send" && *verify != "receive":
 		return fail("--verify must be send or receive")
 	case *verify != "" && *state == "":
 		return fail("--verify needs --state FILE")
+	case *floor && (*floorN < 100 || *floorGap < 0):
+		return fail("--floor-trips must be at least 100 and --floor-gap not negative")
 	case cfg.forward != "" && (*verify != "" || *logs || *idle > 0 || *files > 0):
 		return fail("--forward works in the default mailbox mode only")
+	case *sources < 0 || *sources > 65000:
+		return fail("--sources must be 0 to 65,000")
 	case *files < 0 || *files > 0 && (*verify != "" || *logs || *idle > 0):
 		return fail("--files is a mode of its own: not with --verify, --logs or --idle")
 	case *files > 0 && (*fileSize < 1 || *fileSize > 2_000_000_000):
@@ -120,9 +151,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	machine := startMachine(time.Now())
+	if *floor {
+		fr, err := runFloor(ctx, *floorN, *floorGap)
+		if err != nil {
+			return fail("floor: %v", err)
+		}
+		machine.Floor = &fr
+	}
+	if *idle > 0 {
+		if lim := raiseFileLimit(stderr); lim > 0 && lim < uint64(*idle)+64 {
+			fmt.Fprintf(stderr, "veil-load: the open-file limit is %d, below %d connections\n", lim, *idle)
+		}
+	}
 	// veil-load shares the machine with the relay it measures, and its
 	// live heap is small: collecting less often leaves the relay more CPU.
-	debug.SetGCPercent(400)
+	// Idle mode's heap is large and its CPU beside the point: it keeps
+	// the default, so that both processes' memory fits the machine.
+	if *idle == 0 {
+		debug.SetGCPercent(400)
+	}
 	if *cpuprof != "" {
 		f, err := os.Create(*cpuprof)
 		if err != nil {
@@ -136,16 +184,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var res Result
 	var err error
-	var relayCPU0 time.Duration
-	if *pid > 0 && *idle == 0 {
-		if relayCPU0, err = procCPU(*pid); err != nil {
+	if *pid > 0 {
+		if _, err = procCPU(*pid); err != nil {
 			return fail("%v", err)
 		}
 	}
-	selfCPU0 := selfCPU()
+	meter := startCPU(relayClock(cfg.relayPID, cfg.metrics))
 	switch {
 	case *idle > 0:
-		res, err = runIdle(ctx, cfg, *idle, *idleSub, *hold, *pid)
+		res, err = runIdle(ctx, cfg, idleConfig{n: *idle, sub: *idleSub, hold: *hold, sources: *sources})
 	case *files > 0:
 		res, err = runFiles(ctx, cfg, *files, *fileSize, *fileLife, *pid)
 	case *verify == "send":
@@ -163,14 +210,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail("%v", err)
 	}
-	if routed := max(res.ReceiverAck, res.Delivered); *idle == 0 && routed > 0 {
-		res.LoadCPUus = float64(selfCPU()-selfCPU0) / float64(time.Microsecond) / float64(routed)
-		if *pid > 0 {
-			if cpu, err := procCPU(*pid); err == nil {
-				res.RelayCPUus = float64(cpu-relayCPU0) / float64(time.Microsecond) / float64(routed)
-			}
-		}
+	if routed := max(res.ReceiverAck, res.Delivered); *idle == 0 && routed > 0 && res.LoadCPUus == 0 {
+		// Modes that do not measure their messages alone: the whole run.
+		self, relays := meter.perMsg(routed)
+		res.LoadCPUus, res.RelayCPUus = self, relays[0]
 	}
+	machine.end()
+	res.Machine = machine
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		if err := enc.Encode(&res); err != nil {
@@ -195,18 +241,25 @@ func runFloorMode(trips int, gap, timeout time.Duration, asJSON bool, stdout, st
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	m := startMachine(time.Now())
 	res, err := runFloor(ctx, trips, gap)
 	if err != nil {
 		fmt.Fprintf(stderr, "veil-load: floor: %v\n", err)
 		return 2
 	}
+	m.end()
 	if asJSON {
-		if err := json.NewEncoder(stdout).Encode(&res); err != nil {
+		out := struct {
+			Machine
+			FloorResult
+		}{m, res}
+		if err := json.NewEncoder(stdout).Encode(&out); err != nil {
 			fmt.Fprintf(stderr, "veil-load: %v\n", err)
 			return 2
 		}
 		return 0
 	}
+	m.text(stdout)
 	res.text(stdout)
 	return 0
 }

@@ -50,3 +50,41 @@ func (p pacer) wait(ctx context.Context, i int, k int64) bool {
 		return false
 	}
 }
+
+// release hands out messages as they fall due, in schedule order:
+// message j of the run goes to connection j mod n as its message j div n,
+// and each call of due(i) releases connection i's next one. One goroutine
+// and one timer pace the whole run: each wake-up releases every message
+// due by then, so a message costs no timer and no wake-up of its own. An
+// unpaced run releases everything at once. False when ctx ends first.
+func (p pacer) release(ctx context.Context, total int, due func(i int)) bool {
+	if p.interval == 0 {
+		for j := range total {
+			due(j % int(p.n))
+		}
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for j := 0; j < total; {
+		now := time.Now()
+		for ; j < total && !p.dueAt(j).After(now); j++ {
+			due(j % int(p.n))
+		}
+		if j == total {
+			break
+		}
+		t.Reset(p.dueAt(j).Sub(now))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// dueAt is when message j of the run (over all connections) is due.
+func (p pacer) dueAt(j int) time.Time {
+	return p.start.Add(time.Duration(float64(j) * p.interval))
+}

@@ -42,3 +42,39 @@ func TestPacerWait(t *testing.T) {
 		t.Fatal("wait outlived its context")
 	}
 }
+
+// TestPacerRelease: release hands out every message in schedule order,
+// connection after connection, and not before it is due.
+func TestPacerRelease(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now()
+	p := newPacer(start, 2000, 3)
+	var got []int
+	var late []time.Duration
+	if !p.release(ctx, 30, func(i int) {
+		got = append(got, i)
+		late = append(late, time.Since(p.due(i, int64((len(got)-1)/3))))
+	}) {
+		t.Fatal("release refused")
+	}
+	for j, i := range got {
+		if i != j%3 {
+			t.Fatalf("message %d went to connection %d, want %d", j, i, j%3)
+		}
+		if late[j] < 0 {
+			t.Fatalf("message %d released %v before it was due", j, -late[j])
+		}
+	}
+	if len(got) != 30 {
+		t.Fatalf("released %d messages, want 30", len(got))
+	}
+	var n int
+	if !newPacer(time.Now(), 0, 4).release(ctx, 10, func(int) { n++ }) || n != 10 {
+		t.Fatalf("unpaced release handed out %d of 10", n)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if newPacer(time.Now(), 1, 1).release(cctx, 10, func(int) {}) {
+		t.Fatal("release outlived its context")
+	}
+}

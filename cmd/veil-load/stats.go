@@ -9,6 +9,7 @@ import (
 
 // Result is what a run reports; with --json it is printed as one object.
 type Result struct {
+	Machine
 	Mode        string  `json:"mode"`
 	Conns       int     `json:"conns"`
 	Bucket      int     `json:"bucket,omitempty"`
@@ -25,6 +26,7 @@ type Result struct {
 	ElapsedSec  float64 `json:"elapsed_s"`
 	MsgsPerSec  float64 `json:"msgs_per_sec"` // fully routed (delivered and ACKed) per second
 	P50ms       float64 `json:"p50_ms"`
+	P90ms       float64 `json:"p90_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	P999ms      float64 `json:"p999_ms"`
 	MaxMs       float64 `json:"max_ms"`
@@ -37,14 +39,26 @@ type Result struct {
 
 	// CPU cost per routed message, from the relay's /proc times (with
 	// --relay-pid) and veil-load's own: robust to other load on the machine.
-	RelayCPUus float64 `json:"relay_cpu_us_per_msg,omitempty"`
-	LoadCPUus  float64 `json:"load_cpu_us_per_msg,omitempty"`
+	// In mailbox mode they cover the messages only, not the setup.
+	RelayCPUus   float64 `json:"relay_cpu_us_per_msg,omitempty"`
+	ForwardCPUus float64 `json:"forward_cpu_us_per_msg,omitempty"` // the forwarding relay's (--forward-pid)
+	LoadCPUus    float64 `json:"load_cpu_us_per_msg,omitempty"`
 
-	// Idle mode.
-	Idle            int     `json:"idle_conns,omitempty"`
-	RelayRSSBefore  int64   `json:"relay_rss_before_kib,omitempty"`
-	RelayRSSAfter   int64   `json:"relay_rss_after_kib,omitempty"`
-	BytesPerIdleCon float64 `json:"relay_bytes_per_idle_conn,omitempty"`
+	// Idle mode: the relay's resident set (from /proc or its metrics)
+	// and Go heap (from its metrics) before and after, and per connection.
+	Idle                int     `json:"idle_conns,omitempty"`
+	Sources             int     `json:"source_addresses,omitempty"`
+	RelayRSSBefore      int64   `json:"relay_rss_before_kib,omitempty"`
+	RelayRSSAfter       int64   `json:"relay_rss_after_kib,omitempty"`
+	BytesPerIdleCon     float64 `json:"relay_bytes_per_idle_conn,omitempty"`
+	RSSKiBPerConn       float64 `json:"relay_rss_kib_per_idle_conn,omitempty"`
+	HeapInuseBefore     int64   `json:"relay_heap_inuse_before_kib,omitempty"`
+	HeapInuseAfter      int64   `json:"relay_heap_inuse_after_kib,omitempty"`
+	HeapAllocBefore     int64   `json:"relay_heap_alloc_before_kib,omitempty"`
+	HeapAllocAfter      int64   `json:"relay_heap_alloc_after_kib,omitempty"`
+	HeapInuseKiBPerConn float64 `json:"relay_heap_inuse_kib_per_idle_conn,omitempty"`
+	HeapAllocKiBPerConn float64 `json:"relay_heap_alloc_kib_per_idle_conn,omitempty"`
+	LoadRSS             int64   `json:"load_rss_kib,omitempty"` // veil-load's own, holding the connections
 
 	// Files mode.
 	Files        int     `json:"files,omitempty"`
@@ -68,7 +82,7 @@ func (r *Result) percentiles(lat []int64) {
 		i := int(p * float64(len(lat)-1))
 		return float64(lat[i]) / float64(time.Millisecond)
 	}
-	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = at(0.50), at(0.99), at(0.999), at(1)
+	r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs = at(0.50), at(0.90), at(0.99), at(0.999), at(1)
 }
 
 // duePercentiles fills the from-due latency fields from lat
@@ -86,9 +100,40 @@ func (r *Result) duePercentiles(lat []int64) {
 
 // text prints r for a human.
 func (r *Result) text(w io.Writer) {
+	r.results(w)
+	r.Machine.text(w)
+}
+
+// text prints m for a human.
+func (m *Machine) text(w io.Writer) {
+	fmt.Fprintf(w, "%s, %d CPUs", m.Date, m.CPUs)
+	if m.LoadStart != nil && m.LoadEnd != nil {
+		fmt.Fprintf(w, ", load average %.2f at the start, %.2f at the end", m.LoadStart[0], m.LoadEnd[0])
+	}
+	fmt.Fprintln(w)
+	if m.Floor != nil {
+		m.Floor.text(w)
+	}
+}
+
+func (r *Result) results(w io.Writer) {
 	if r.Mode == "idle" {
-		fmt.Fprintf(w, "idle connections %d\nrelay RSS before %d KiB, after %d KiB: %.0f bytes per connection\n",
-			r.Idle, r.RelayRSSBefore, r.RelayRSSAfter, r.BytesPerIdleCon)
+		fmt.Fprintf(w, "idle connections %d", r.Idle)
+		if r.Sources > 0 {
+			fmt.Fprintf(w, " from %d source addresses", r.Sources)
+		}
+		fmt.Fprintln(w)
+		if r.RelayRSSAfter > 0 {
+			fmt.Fprintf(w, "relay RSS before %d KiB, after %d KiB: %.1f KiB per connection\n",
+				r.RelayRSSBefore, r.RelayRSSAfter, r.RSSKiBPerConn)
+		}
+		if r.LoadRSS > 0 {
+			fmt.Fprintf(w, "veil-load's own RSS holding them %d KiB\n", r.LoadRSS)
+		}
+		if r.HeapInuseAfter > 0 {
+			fmt.Fprintf(w, "relay Go heap in use before %d KiB, after %d KiB: %.1f KiB per connection (allocated: %.1f KiB)\n",
+				r.HeapInuseBefore, r.HeapInuseAfter, r.HeapInuseKiBPerConn, r.HeapAllocKiBPerConn)
+		}
 		if r.Errors > 0 {
 			fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
 		}
@@ -120,13 +165,17 @@ func (r *Result) text(w io.Writer) {
 	fmt.Fprintf(w, "mode %s, %d connections, %d-byte bodies\n", r.Mode, r.Conns, r.Bucket)
 	fmt.Fprintf(w, "sent %d, acked %d, delivered %d, lost %d, duplicates %d, unexpected %d, receiver acks %d\n",
 		r.Sent, r.Acked, r.Delivered, r.Lost, r.Duplicates, r.Unexpected, r.ReceiverAck)
-	fmt.Fprintf(w, "%.0f msgs/s over %.2f s; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
-		r.MsgsPerSec, r.ElapsedSec, r.P50ms, r.P99ms, r.P999ms, r.MaxMs)
+	fmt.Fprintf(w, "%.0f msgs/s over %.2f s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+		r.MsgsPerSec, r.ElapsedSec, r.P50ms, r.P90ms, r.P99ms, r.P999ms, r.MaxMs)
 	if r.P99DueMs > 0 {
 		fmt.Fprintf(w, "latency from when due (--rate schedule): p50 %.2f ms, p99 %.2f ms\n", r.P50DueMs, r.P99DueMs)
 	}
 	if r.RelayCPUus > 0 || r.LoadCPUus > 0 {
-		fmt.Fprintf(w, "CPU per routed message: relay %.1f µs, veil-load %.1f µs\n", r.RelayCPUus, r.LoadCPUus)
+		fmt.Fprintf(w, "CPU per routed message: relay %.1f µs, veil-load %.1f µs", r.RelayCPUus, r.LoadCPUus)
+		if r.ForwardCPUus > 0 {
+			fmt.Fprintf(w, ", forwarding relay %.1f µs", r.ForwardCPUus)
+		}
+		fmt.Fprintln(w)
 	}
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)

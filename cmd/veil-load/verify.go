@@ -135,7 +135,7 @@ func runVerifyReceive(ctx context.Context, cfg config, statePath string) (Result
 	}
 	n := len(boxes)
 	res.Conns, res.Bucket = n, state.Bucket
-	conns, err := dialAll(ctx, cfg.relay, n, 32, &conn.Options{PushBuffer: 1024})
+	conns, err := dialAll(ctx, cfg.relay, n, 32, func(int) *conn.Options { return &conn.Options{PushBuffer: 1024} })
 	if err != nil {
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package conn_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -148,5 +149,72 @@ func silentServer(ws *websocket.Conn, _ *wire.Sealer, _ *wire.Opener) {
 		if _, _, err := ws.Read(context.Background()); err != nil {
 			return
 		}
+	}
+}
+
+// TestOnPush: with Options.OnPush, every MSG reaches the callback on the
+// reader goroutine, which may ACK from there, and Pushes stays empty.
+func TestOnPush(t *testing.T) {
+	r := relaytest.Start(t)
+	type got struct {
+		seq  uint64
+		body string
+	}
+	pushes := make(chan got, 16)
+	var c *conn.Conn
+	var rid crypto.ID
+	acked := make(chan error, 16)
+	ready := make(chan struct{})
+	onPush := func(p conn.Push) {
+		<-ready
+		pushes <- got{p.Seq, string(bytes.TrimRight(p.Body, "\x00"))} // Body is valid only during the call
+		if err := c.AckAsync(rid, p.Seq, func(err error) { acked <- err }); err != nil {
+			acked <- err
+		}
+	}
+	c, err := conn.DialAddress(dialCtx(t), r.Address, &conn.Options{OnPush: onPush})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := dialCtx(t)
+	key, _ := crypto.GenerateSign(nil)
+	var sid crypto.ID
+	if rid, sid, err = c.New(ctx, key, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(ready)
+	var capability [wire.CapSize]byte
+	crypto.RandomBytes(nil, capability[:])
+	if err := c.SecureSender(ctx, sid, &capability); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe(ctx, rid, key); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"one", "two", "three"} {
+		body := make([]byte, crypto.Buckets()[0])
+		copy(body, b)
+		if err := c.Send(ctx, sid, &capability, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"one", "two", "three"} {
+		select {
+		case g := <-pushes:
+			if g.body != want {
+				t.Fatalf("OnPush got %q, want %q", g.body, want)
+			}
+		case <-ctx.Done():
+			t.Fatal("no push")
+		}
+		if err := <-acked; err != nil {
+			t.Fatalf("ACK from OnPush: %v", err)
+		}
+	}
+	select {
+	case p := <-c.Pushes():
+		t.Fatalf("Pushes got %+v with OnPush set", p)
+	default:
 	}
 }

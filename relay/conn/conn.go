@@ -51,6 +51,14 @@ type Options struct {
 	// PushBuffer is the capacity of the Pushes channel (default 256).
 	// The reader stops reading when it is full, which is backpressure.
 	PushBuffer int
+	// OnPush, when set, receives every MSG and END on the connection's
+	// reader goroutine instead of the Pushes channel, which then stays
+	// empty: no hand-off to another goroutine and no copy of the body.
+	// Push.Body aliases the read buffer and is valid only during the
+	// call. OnPush must not block and must not wait for a reply on this
+	// connection (the reader would wait for itself); AckAsync and
+	// AckNoWait are fine.
+	OnPush func(Push)
 }
 
 // ErrClosed is returned by commands on a closed connection.
@@ -76,6 +84,7 @@ type Conn struct {
 	ident crypto.SignPublic
 
 	pushes chan Push
+	onPush func(Push)    // Options.OnPush
 	done   chan struct{} // closed when the connection is finished
 	wg     sync.WaitGroup
 	cid    atomic.Uint32
@@ -96,6 +105,10 @@ type Conn struct {
 	fp      wire.Fingerprint                   // the relay's, which the chunk password names
 
 	out outQueue
+	// raw is the connection under the WebSocket when this package dialled
+	// it: the writer bounds its writes with the connection's deadline
+	// instead of a context per write.
+	raw net.Conn
 }
 
 // Dial connects to the relay at address (veil:// or veil+ws://), checks
@@ -131,10 +144,14 @@ func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, erro
 	if err != nil {
 		return nil, fmt.Errorf("conn: dial: %w", err)
 	}
+	var raw net.Conn
 	if opt.HTTPClient == nil {
 		d.arm()
+		if fc := d.last.Load(); fc != nil {
+			raw = fc.Conn
+		}
 	}
-	c, err := handshake(ctx, ws, a.Fingerprint, opt)
+	c, err := handshake(ctx, ws, a.Fingerprint, opt, raw)
 	if err != nil {
 		ws.CloseNow()
 		return nil, err
@@ -142,8 +159,9 @@ func DialAddress(ctx context.Context, a wire.Address, opt *Options) (*Conn, erro
 	return c, nil
 }
 
-// handshake runs spec/relay.md §4 on the client side.
-func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt *Options) (*Conn, error) {
+// handshake runs spec/relay.md §4 on the client side. raw is the
+// connection under ws when this package dialled it, else nil.
+func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt *Options, raw net.Conn) (*Conn, error) {
 	ws.SetReadLimit(wire.BlockSize)
 	typ, rhb, err := ws.Read(ctx)
 	if err != nil {
@@ -191,6 +209,8 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 		nonce:     rh.Nonce,
 		ident:     rh.Identity,
 		pushes:    make(chan Push, n),
+		onPush:    opt.OnPush,
+		raw:       raw,
 		done:      make(chan struct{}),
 		pending:   map[uint32]chan wire.Frame{},
 		callbacks: map[uint32]func(wire.Frame, error){},
@@ -212,7 +232,8 @@ func handshake(ctx context.Context, ws *websocket.Conn, fp wire.Fingerprint, opt
 func (c *Conn) Identity() crypto.SignPublic { return c.ident }
 
 // Pushes returns the channel of MSG and END pushes. It is closed when the
-// connection ends. The caller must keep reading it while subscribed.
+// connection ends. The caller must keep reading it while subscribed
+// (unless Options.OnPush takes the pushes).
 func (c *Conn) Pushes() <-chan Push { return c.pushes }
 
 // Done is closed when the connection has ended; Err then says why.
@@ -325,7 +346,7 @@ func (c *Conn) do(ctx context.Context, item []byte, cid uint32, lazy bool) (wire
 // lazy sends the command as ACKs are sent (§5.3).
 func (c *Conn) Go(f *wire.Frame, lazy bool, done func(wire.Frame, error)) error {
 	f.CID = c.nextCID()
-	item, err := wire.AppendFrame(nil, f)
+	item, err := wire.AppendFrame(c.out.buffer(), f)
 	if err != nil {
 		return fmt.Errorf("conn: %w", err)
 	}
@@ -415,6 +436,13 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 		return c.logNote(f)
 	case wire.TypeMSG, wire.TypeEND:
 		p := Push{Type: f.Type, Recipient: f.ID, Seq: f.Seq}
+		if c.onPush != nil {
+			if f.Type == wire.TypeMSG {
+				p.Body = f.Body
+			}
+			c.onPush(p)
+			return true
+		}
 		if f.Type == wire.TypeMSG {
 			p.Body = append([]byte(nil), f.Body...)
 		}
@@ -465,15 +493,17 @@ func (c *Conn) dispatch(f *wire.Frame) bool {
 func (c *Conn) writeLoop(s *wire.Sealer) {
 	defer s.Wipe()
 	defer c.wg.Done()
-	pt := make([]byte, wire.BlockPlainSize)
-	block := make([]byte, 0, wire.BlockSize)
+	// Each block is sealed in place, over its plaintext: one buffer.
+	pt := make([]byte, wire.BlockPlainSize, wire.BlockSize)
 	var p wire.Packer
+	w := blockWriter{raw: c.raw}
 	for {
 		runtime.Gosched() // let ready callers queue first: fuller blocks, no delay (§5.3)
 		items, ok := c.out.wait(c.done)
 		if !ok {
 			return
 		}
+		all := items
 		for len(items) > 0 {
 			p.Reset(pt)
 			for len(items) > 0 && p.Add(items[0]) {
@@ -483,18 +513,58 @@ func (c *Conn) writeLoop(s *wire.Sealer) {
 				items = items[1:]
 				continue
 			}
-			if !c.writeBlock(s.Seal(block[:0], p.Finish())) {
+			if !c.writeBlock(&w, s.Seal(pt[:0], p.Finish())) {
 				return
 			}
 		}
+		c.out.recycle(all) // the packer copied them
+		w.clearDeadline()
 		c.out.written()
 	}
 }
 
-func (c *Conn) writeBlock(b []byte) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	err := c.ws.Write(ctx, websocket.MessageBinary, b)
-	cancel()
+// blockWriter is the writer goroutine's record of the write deadline
+// it last set on the raw connection (zero: none); raw is nil when the
+// deadline is not used.
+type blockWriter struct {
+	raw      net.Conn
+	deadline time.Time
+}
+
+// clearDeadline lifts the write deadline once the writer has nothing
+// left to write, so that what the WebSocket writes meanwhile (a pong, a
+// close frame) is not cut by a deadline that has passed.
+func (w *blockWriter) clearDeadline() {
+	if w.raw == nil || w.deadline.IsZero() {
+		return
+	}
+	w.deadline = time.Time{}
+	if w.raw.SetWriteDeadline(time.Time{}) != nil {
+		w.raw = nil // a connection without deadlines: contexts from now on
+	}
+}
+
+func (c *Conn) writeBlock(w *blockWriter, b []byte) bool {
+	var err error
+	if w.raw != nil {
+		// A deadline set once per run of writes, and moved forward only
+		// now and then, bounds every write to between
+		// writeTimeout-deadlineSlack and writeTimeout, without the timer
+		// and allocations of a context with a timeout for each write.
+		if now := time.Now(); w.deadline.Sub(now) < writeTimeout-deadlineSlack {
+			w.deadline = now.Add(writeTimeout)
+			if w.raw.SetWriteDeadline(w.deadline) != nil {
+				w.raw = nil
+			}
+		}
+	}
+	if w.raw != nil {
+		err = c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err = c.ws.Write(ctx, websocket.MessageBinary, b)
+		cancel()
+	}
 	if err != nil {
 		c.fail(fmt.Errorf("conn: write: %w", err))
 		return false
@@ -502,8 +572,12 @@ func (c *Conn) writeBlock(b []byte) bool {
 	return true
 }
 
-// writeTimeout bounds one block write.
-const writeTimeout = 30 * time.Second
+// writeTimeout bounds one block write; with the raw connection's
+// deadline, a write may be cut deadlineSlack sooner.
+const (
+	writeTimeout  = 30 * time.Second
+	deadlineSlack = 10 * time.Second
+)
 
 // closeFlush bounds how long Close waits for queued ACKs to be written.
 const closeFlush = 200 * time.Millisecond
@@ -533,6 +607,53 @@ type outQueue struct {
 	// writer has written them.
 	flushing, handed bool
 	drained          chan struct{}
+	// free holds encoded items the writer has packed, for Go to encode
+	// the next commands into: a busy connection then allocates nothing
+	// per command for its encoding.
+	free [][]byte
+	// spare is the slice of a batch the writer has finished with, for
+	// the next batch's items.
+	spare [][]byte
+}
+
+// Bounds of the free list: at most freeMax buffers of freeMin to freeCap
+// bytes each.
+const (
+	freeMax = 64
+	freeMin = 1024
+	freeCap = 4096
+)
+
+// buffer returns an empty buffer to encode an item into (nil when none
+// is free).
+func (q *outQueue) buffer() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.free); n > 0 {
+		b := q.free[n-1]
+		q.free = q.free[:n-1]
+		return b
+	}
+	return nil
+}
+
+// recycle keeps items, which nobody uses any more, for buffer, and the
+// slice that held them for the next batch.
+func (q *outQueue) recycle(items [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	defer func() {
+		clear(items)
+		q.spare = items[:0]
+	}()
+	for _, it := range items {
+		if len(q.free) >= freeMax {
+			return
+		}
+		if cap(it) >= freeMin && cap(it) <= freeCap { // small ones would grow under a larger item
+			q.free = append(q.free, it[:0])
+		}
+	}
 }
 
 func (q *outQueue) init() {
@@ -569,6 +690,9 @@ func (q *outQueue) push(item []byte, lazy bool, done <-chan struct{}) error {
 		}
 		wake = len(q.lazy) >= lazyMax
 	} else {
+		if q.items == nil {
+			q.items, q.spare = q.spare, nil
+		}
 		q.items = append(q.items, item)
 	}
 	q.mu.Unlock()
@@ -620,7 +744,8 @@ func (q *outQueue) wait(done <-chan struct{}) ([][]byte, bool) {
 		if len(q.items) > 0 || (len(q.lazy) > 0 && (q.due || len(q.lazy) >= lazyMax)) {
 			items = append(q.items, q.lazy...)
 			q.handed = q.handed || (q.flushing && len(q.lazy) > 0)
-			q.items, q.lazy, q.due, q.flushing = nil, nil, false, false
+			clear(q.lazy) // copied into items; its array is reused
+			q.items, q.lazy, q.due, q.flushing = nil, q.lazy[:0], false, false
 			q.timer.Stop()
 		}
 		q.mu.Unlock()
