@@ -337,8 +337,10 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool, shards int
 			Duplicates:        2 * time.Minute,
 			AllowMsgTTL:       true,
 			// Reads must see every acknowledged write: direct gets may be
-			// served by a follower that has not applied it yet (spec §2).
-			AllowDirect: false,
+			// served by a follower that has not applied it yet (spec
+			// §1.3). With one replica there is no follower, and a direct
+			// get skips the JetStream API's request queue and JSON.
+			AllowDirect: replicas == 1,
 			// KV-style buckets are deleted from by sequence (spec §4).
 			DenyDelete: false,
 			DenyPurge:  false,
