@@ -20,11 +20,12 @@ import (
 // The per-message JetStream cost model of the README: one SEND, one
 // delivery (Pending) and one ACK per message, many mailboxes at once, on
 // one server with one replica and on three servers with three, with every
-// message in one shard (like the unsharded layout of earlier releases) or spread over the
-// default number. Each benchmark reports msgs/s and the NATS messages the
-// relay node sent per message (natsout/msg: requests, publishes and the
-// notification), which counts its round trips, and the CPU time of the
-// process (relay side and in-process NATS servers) per message.
+// message in one shard (like the unsharded layout of earlier releases),
+// in four, or in the default number. Each benchmark reports msgs/s, the
+// NATS messages the relay node sent per message (natsout/msg: requests,
+// publishes and the notification), which counts its round trips, and the
+// CPU time of the process (relay side and in-process NATS servers) per
+// message.
 //
 //	go test -run='^$' -bench=Mailboxes -benchtime=20000x ./relay/store/jetstream/
 
@@ -125,7 +126,7 @@ func cpuTime(b *testing.B) time.Duration {
 
 func BenchmarkMailboxes(b *testing.B) {
 	for _, nodes := range []int{1, 3} {
-		for _, shards := range []int{1, DefaultShards} {
+		for _, shards := range []int{1, 4, DefaultShards} {
 			b.Run(fmt.Sprintf("servers=%d/shards=%d", nodes, shards), func(b *testing.B) { benchMany(b, nodes, shards) })
 		}
 	}
