@@ -12,6 +12,7 @@ import (
 
 	"veil/relay"
 	"veil/relay/store/badger"
+	"veil/relay/store/jetstream"
 )
 
 // options are veil-relay's settings. Each is a flag; the same name works
@@ -35,6 +36,7 @@ type options struct {
 	LogLevel     string
 	NATS         string
 	NATSReplicas int
+	NATSShards   int
 	MemtableMiB  int
 
 	MessageTTL  time.Duration
@@ -72,6 +74,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.Store, "store", "badger", "store: badger (durable), jetstream (several relay nodes, with --nats) or memory (tests, bare ceiling)")
 	fs.StringVar(&o.NATS, "nats", "", "NATS `URL[,URL…]` of the JetStream cluster for --store jetstream (credentials in the URL: prefer VEIL_RELAY_NATS)")
 	fs.IntVar(&o.NATSReplicas, "nats-replicas", 3, "replicas of every JetStream stream: 3 for a three-node cluster, 1 for one server")
+	fs.IntVar(&o.NATSShards, "nats-shards", jetstream.DefaultShards, "message streams a new JetStream deployment spreads its mailboxes over (a cluster that has some keeps its count)")
 	fs.IntVar(&o.MemtableMiB, "memtable-mib", badger.DefaultMemTableSize>>20, "Badger memtable size in MiB (at least 8; up to three are held in memory): larger absorbs bursts, smaller keeps a small host's memory low")
 	fs.StringVar(&o.PublicHost, "public-host", "", "host name to print in the relay address (default: the listen host)")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key")
@@ -191,6 +194,9 @@ func (o *options) check() error {
 	}
 	if (o.Store == "jetstream") != (o.NATS != "") {
 		return errors.New("--nats goes with --store jetstream, and --store jetstream needs --nats")
+	}
+	if o.NATSShards < 1 || o.NATSShards > jetstream.MaxShards {
+		return fmt.Errorf("--nats-shards must be 1..%d", jetstream.MaxShards)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -191,6 +191,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 		st, err = jetstream.Open(ctx, jetstream.Config{
 			URLs:       strings.Split(o.NATS, ","),
 			Replicas:   o.NATSReplicas,
+			Shards:     o.NATSShards,
 			MaxPending: o.MaxPending,
 			MaxBytes:   o.MaxStorage,
 			// The chunk stream enforces the chunk quota (spec/relay-jetstream.md §6.3).

@@ -67,6 +67,7 @@ func TestCluster(t *testing.T) {
 	t.Run("ClaimEndsOtherNode", func(t *testing.T) { testClaimEndsOtherNode(t, c) })
 	t.Run("BlobOneWinnerAcrossNodes", func(t *testing.T) { testBlobAcrossNodes(t, c) })
 	t.Run("LogAppendsAcrossNodes", func(t *testing.T) { testLogAcrossNodes(t, c) })
+	t.Run("ShardLeadersSpread", func(t *testing.T) { testShardLeadersSpread(t, c) })
 	// Last: it kills a node.
 	t.Run("NodeLossUnderLoad", func(t *testing.T) { testNodeLossUnderLoad(t, c) })
 }
@@ -266,7 +267,13 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 
 	// The reader drains concurrently: Pending, then Ack each message.
 	received := map[string]int{}
-	ackedSeq := map[uint64]bool{}
+	// Sequences are per shard, so only a mailbox and a sequence together
+	// name a message (spec §3.1).
+	type boxSeq struct {
+		rid store.ID
+		seq uint64
+	}
+	ackedSeq := map[boxSeq]bool{}
 	var redelivered []string
 	drain := func() (int, error) {
 		n := 0
@@ -276,7 +283,7 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 				return n, err
 			}
 			for _, msg := range msgs {
-				if ackedSeq[msg.Seq] {
+				if ackedSeq[boxSeq{m.RecipientID, msg.Seq}] {
 					redelivered = append(redelivered, string(msg.Body))
 					continue
 				}
@@ -285,7 +292,7 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return n, err
 				}
-				ackedSeq[msg.Seq] = true
+				ackedSeq[boxSeq{m.RecipientID, msg.Seq}] = true
 				n++
 			}
 		}
@@ -361,7 +368,27 @@ func testNodeLossUnderLoad(t *testing.T, c *jstest.Cluster) {
 	}
 }
 
-// leaderOf returns the index of the NATS node leading the message stream.
+// testShardLeadersSpread: NATS places the message shards' leaders on
+// more than one server, so no single leader carries every message
+// (spec §3.1).
+func testShardLeadersSpread(t *testing.T, c *jstest.Cluster) {
+	s := nodeStore(t, c, 0, "spread")
+	leaders, err := s.ShardLeaders(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, l := range leaders {
+		per[l]++
+	}
+	t.Logf("message shards led per server: %v", per)
+	if len(leaders) != DefaultShards || len(per) < 2 {
+		t.Errorf("%d shards led by %v: want %d over at least two servers", len(leaders), per, DefaultShards)
+	}
+}
+
+// leaderOf returns the index of the NATS node leading the most message
+// shards.
 func leaderOf(t *testing.T, c *jstest.Cluster, s *Store) int {
 	t.Helper()
 	name, err := s.StreamLeader(context.Background())

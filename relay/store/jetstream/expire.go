@@ -152,15 +152,21 @@ func expired(r scanned, now time.Time) bool {
 }
 
 func (s *Store) expireMessages(ctx context.Context, now time.Time) error {
-	return scan(ctx, s.msgs, true, func(r scanned) error {
-		if !expired(r, now) {
+	for _, st := range s.msgs {
+		err := scan(ctx, st, true, func(r scanned) error {
+			if !expired(r, now) {
+				return nil
+			}
+			if err := remove(ctx, st, r.seq); err != nil && !errors.Is(err, errGone) {
+				return err
+			}
 			return nil
-		}
-		if err := remove(ctx, s.msgs, r.seq); err != nil && !errors.Is(err, errGone) {
+		})
+		if err != nil {
 			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Store) expireBlobs(ctx context.Context, now time.Time) error {

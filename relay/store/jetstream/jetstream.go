@@ -6,8 +6,10 @@
 //
 // The mapping of the relay's state onto streams, subjects and KV buckets
 // is normative and lives in spec/relay-jetstream.md; the code cites it.
-// In short: mailbox messages are subjects of one replicated stream with
-// per-message TTL and ACK is deletion by sequence; group logs are
+// In short: mailbox messages are subjects of replicated shard streams
+// (a hash of the mailbox ID picks the shard, so no single stream leader
+// carries every message) with per-message TTL, and ACK is deletion by
+// sequence; group logs are
 // subjects of a second stream read from a cursor; mailbox and log
 // metadata, one-time blobs, file chunks and subscriber claims are KV buckets; a Send
 // publishes a core NATS notification that reaches the recipient's node
@@ -15,8 +17,11 @@
 //
 // Every write is a JetStream publish acknowledged only after the stream's
 // replicas have it (and, with file storage, after it is written), so the
-// store.Store durability contract holds cluster-wide. The store keeps no
-// state of its own between calls: relay nodes are interchangeable.
+// store.Store durability contract holds cluster-wide. Publishes are
+// pipelined on the connection (asynchronous, within a bounded window), but
+// a call returns only after its own acknowledgement. The store keeps no
+// state of its own between calls beyond short-lived caches of mailbox
+// records (cache.go), so relay nodes are interchangeable.
 package jetstream
 
 import (
@@ -26,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +66,12 @@ const (
 	// the server, removes entries on time, so that it can record the log's
 	// floor first (spec §5.2); the server's TTL is the backstop.
 	logTTLGrace = 24 * time.Hour
+	// defaultPublishWindow is how many publishes may await their
+	// acknowledgement at once on one node's connection.
+	defaultPublishWindow = 4096
+	// migrateTimeout bounds the copy of an unsharded message stream
+	// (spec §3.6) at Open.
+	migrateTimeout = time.Hour
 	// scanBatch is how many records one Expire fetch asks for.
 	scanBatch = 256
 	// day is the granularity of mailbox times (store.Mailbox).
@@ -114,6 +126,14 @@ type Config struct {
 	// OpTimeout bounds one call, retries included, when the caller's
 	// context has no deadline; 20s when zero.
 	OpTimeout time.Duration
+	// Shards is how many message streams a new deployment spreads its
+	// mailboxes over (spec §3.1); DefaultShards when zero. A cluster that
+	// already has message shards keeps its count whatever this says.
+	Shards int
+	// PublishWindow bounds the publishes this node has sent and whose
+	// acknowledgement it still awaits; 4096 when zero. A call past the
+	// window waits for room.
+	PublishWindow int
 }
 
 // Store is the JetStream-backed store.Store. Create it with Open.
@@ -130,14 +150,16 @@ type Store struct {
 	lease     time.Duration
 	opTimeout time.Duration
 
-	msgs, logs                    js.Stream // spec §3, §5
-	boxes, senders, logMeta, blob js.Stream // KV buckets, spec §4
-	claims                        js.Stream // spec §7
-	chunk                         js.Stream // KV bucket, spec §6.3
+	msgs                          []js.Stream // message shards, spec §3.1
+	logs                          js.Stream   // spec §5
+	boxes, senders, logMeta, blob js.Stream   // KV buckets, spec §4
+	claims                        js.Stream   // spec §7
+	chunk                         js.Stream   // KV bucket, spec §6.3
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
 	writers keyLocks // this node's writers per mailbox and log (lock.go)
+	cache   boxCache // recent mailbox records and delivered sequences (cache.go)
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
@@ -171,6 +193,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.Replicas < 1 || cfg.Replicas > 5 {
 		return nil, fmt.Errorf("jetstream: replicas %d outside 1..5", cfg.Replicas)
+	}
+	if cfg.Shards < 0 || cfg.Shards > MaxShards {
+		return nil, fmt.Errorf("jetstream: shards %d outside 1..%d", cfg.Shards, MaxShards)
+	}
+	if cfg.PublishWindow <= 0 {
+		cfg.PublishWindow = defaultPublishWindow
 	}
 	s := &Store{
 		names:       newNames(cfg.Prefix),
@@ -234,13 +262,23 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}()
 	}
 	var err error
-	if s.js, err = js.New(s.nc); err != nil {
+	s.js, err = js.New(s.nc,
+		js.WithPublishAsyncMaxPending(cfg.PublishWindow),
+		// A lost acknowledgement frees its place in the window.
+		js.WithPublishAsyncTimeout(attemptTimeout))
+	if err != nil {
 		s.closeConn()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	sctx, cancel := s.ctx(ctx)
 	defer cancel()
-	if err := s.setup(sctx, cfg.Replicas, cfg.Memory); err != nil {
+	if err := s.setup(sctx, cfg.Replicas, cfg.Memory, cfg.Shards); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	mctx, mcancel := context.WithTimeout(ctx, migrateTimeout)
+	defer mcancel()
+	if err := s.migrate(mctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -278,7 +316,7 @@ func validToken(t string) bool {
 }
 
 // setup creates every stream of spec §2 or checks the one that exists.
-func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
+func (s *Store) setup(ctx context.Context, replicas int, memory bool, shards int) error {
 	storage := js.FileStorage
 	if memory {
 		storage = js.MemoryStorage
@@ -299,19 +337,38 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 			Duplicates:        2 * time.Minute,
 			AllowMsgTTL:       true,
 			// Reads must see every acknowledged write: direct gets may be
-			// served by a follower that has not applied it yet (spec §2).
-			AllowDirect: false,
+			// served by a follower that has not applied it yet (spec
+			// §1.3). With one replica there is no follower, and a direct
+			// get skips the JetStream API's request queue and JSON.
+			AllowDirect: replicas == 1,
 			// KV-style buckets are deleted from by sequence (spec §4).
 			DenyDelete: false,
 			DenyPurge:  false,
 		}
 	}
 	n := s.names
-	specs := []struct {
+	shards, err := s.shardCount(ctx, shards)
+	if err != nil {
+		return err
+	}
+	s.msgs = make([]js.Stream, shards)
+	type spec struct {
 		dst *js.Stream
 		cfg js.StreamConfig
-	}{
-		{&s.msgs, stream(n.msgStream, []string{n.msgSubjects}, -1)},
+	}
+	var specs []spec
+	for k := range shards {
+		cfg := stream(n.shardStream(k), []string{n.shardSubjects(k)}, -1)
+		if s.maxPend > 0 { // spec §3.2: the server enforces the quota
+			cfg.MaxMsgsPerSubject = int64(s.maxPend)
+			cfg.DiscardNewPerSubject = true
+		}
+		if k == 0 {
+			cfg.Metadata = map[string]string{shardsKey: strconv.Itoa(shards)}
+		}
+		specs = append(specs, spec{&s.msgs[k], cfg})
+	}
+	specs = append(specs, []spec{
 		{&s.logs, stream(n.logStream, []string{n.logSubjects}, -1)},
 		{&s.boxes, stream(kvStream(n.boxBucket), []string{kvSubjects(n.boxBucket)}, 1)},
 		{&s.senders, stream(kvStream(n.senderBucket), []string{kvSubjects(n.senderBucket)}, 1)},
@@ -319,13 +376,9 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool) error {
 		{&s.blob, stream(kvStream(n.blobBucket), []string{kvSubjects(n.blobBucket)}, 1)},
 		{&s.claims, stream(kvStream(n.claimBucket), []string{kvSubjects(n.claimBucket)}, 1)},
 		{&s.chunk, stream(kvStream(n.chunkBucket), []string{kvSubjects(n.chunkBucket)}, 1)},
-	}
+	}...)
 	if s.maxChunks > 0 { // spec §6.3: the server enforces the chunk quota
 		specs[len(specs)-1].cfg.MaxMsgs = s.maxChunks
-	}
-	if s.maxPend > 0 { // spec §3.2: the server enforces the quota
-		specs[0].cfg.MaxMsgsPerSubject = int64(s.maxPend)
-		specs[0].cfg.DiscardNewPerSubject = true
 	}
 	for _, sp := range specs {
 		if sp.dst == &s.claims {
@@ -432,7 +485,7 @@ func (s *Store) Size() int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), attemptTimeout)
 	defer cancel()
 	var total int64
-	for _, st := range []js.Stream{s.msgs, s.logs, s.boxes, s.senders, s.logMeta, s.blob, s.chunk} {
+	for _, st := range append([]js.Stream{s.logs, s.boxes, s.senders, s.logMeta, s.blob, s.chunk}, s.msgs...) {
 		info, err := st.Info(ctx)
 		if err != nil {
 			s.mu.Lock()
@@ -461,18 +514,4 @@ func newToken() string {
 		panic("jetstream: crypto/rand failed: " + err.Error()) // the runtime never returns an error here
 	}
 	return hex.EncodeToString(b[:])
-}
-
-// StreamLeader returns the name of the NATS server leading the message
-// stream (spec §2): the server whose loss forces an election on the
-// busiest stream. For tests and operations tooling.
-func (s *Store) StreamLeader(ctx context.Context) (string, error) {
-	info, err := s.msgs.Info(ctx)
-	if err != nil {
-		return "", fmt.Errorf("jetstream: %w", err)
-	}
-	if info.Cluster == nil || info.Cluster.Leader == "" {
-		return "", errors.New("jetstream: the message stream has no leader")
-	}
-	return info.Cluster.Leader, nil
 }

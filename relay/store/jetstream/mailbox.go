@@ -107,6 +107,42 @@ func (s *Store) boxBySender(ctx context.Context, sid store.ID) (store.Mailbox, u
 	return m, rev, nil
 }
 
+// sendTarget is boxBySender through the node's cache (§3.2): the sender
+// index entry, and the record when it was read less than boxFresh ago.
+// A cached index entry is checked against the record (the sender ID must
+// match), so a deleted and re-created mailbox is found anew.
+func (s *Store) sendTarget(ctx context.Context, sid store.ID) (store.Mailbox, uint64, error) {
+	if rid, ok := s.cache.recipient(sid); ok {
+		m, rev, err := s.cachedBox(ctx, rid)
+		if err == nil && m.SenderID == sid {
+			return m, rev, nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Mailbox{}, 0, err
+		}
+		s.cache.drop(rid, sid)
+	}
+	read := time.Now()
+	m, rev, err := s.boxBySender(ctx, sid)
+	if err == nil {
+		s.cache.put(m, rev, read)
+	}
+	return m, rev, err
+}
+
+// cachedBox is box through the node's cache (§3.2).
+func (s *Store) cachedBox(ctx context.Context, rid store.ID) (store.Mailbox, uint64, error) {
+	if m, rev, ok := s.cache.box(rid); ok {
+		return m, rev, nil
+	}
+	read := time.Now()
+	m, rev, err := s.box(ctx, rid)
+	if err == nil {
+		s.cache.put(m, rev, read)
+	}
+	return m, rev, err
+}
+
 // Mailbox implements store.Store.
 func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
 	ctx, cancel, err := s.begin(ctx)
@@ -153,6 +189,7 @@ func (s *Store) Secure(ctx context.Context, sid store.ID, senderKey []byte) erro
 			m.LastActive = today
 		}
 		_, err = s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
+		s.cache.dropBox(m.RecipientID)
 		if errors.Is(err, errConflict) {
 			continue
 		}
@@ -172,8 +209,14 @@ func (s *Store) touch(ctx context.Context, m store.Mailbox, rev uint64) {
 		return
 	}
 	m.LastActive = today
-	_, err := s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
-	if err != nil && !errors.Is(err, errConflict) {
+	read := time.Now()
+	rev, err := s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
+	if err == nil {
+		s.cache.put(m, rev, read)
+		return
+	}
+	s.cache.dropBox(m.RecipientID)
+	if !errors.Is(err, errConflict) {
 		s.log.Warn("jetstream: could not mark a mailbox active", "err", err)
 	}
 }
@@ -202,6 +245,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, rid store.ID) error {
 
 // dropMailbox removes what remains of a mailbox whose record is gone.
 func (s *Store) dropMailbox(ctx context.Context, m store.Mailbox) error {
+	s.cache.drop(m.RecipientID, m.SenderID)
 	idx, err := last(ctx, s.senders, kvSubject(s.names.senderBucket, m.SenderID))
 	if err != nil {
 		return fmt.Errorf("jetstream: delete mailbox: %w", err)
@@ -213,9 +257,9 @@ func (s *Store) dropMailbox(ctx context.Context, m store.Mailbox) error {
 			}
 		}
 	}
-	subject := s.names.msgSubject(m.RecipientID)
+	st, subject := s.shard(m.RecipientID)
 	err = retry(ctx, func(ctx context.Context) error {
-		return s.msgs.Purge(ctx, js.WithPurgeSubject(subject))
+		return st.Purge(ctx, js.WithPurgeSubject(subject))
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream: delete mailbox messages: %w", err)

@@ -16,7 +16,9 @@ import (
 // subject's last sequence read before counting, so a concurrent Send
 // makes it fail and both re-count, and no mailbox ever holds more than
 // maxPending. The body is acknowledged only once the stream's replicas
-// hold it; then the recipient's node is notified (§3.4).
+// hold it; then the recipient's node is notified (§3.4). The mailbox is
+// found through the node's cache (§3.2), so a SEND to a mailbox written to
+// or read within the last second is one publish.
 func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Duration, maxPending int) (uint64, error) {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
@@ -26,14 +28,14 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	if len(body) > MaxBody {
 		return 0, fmt.Errorf("jetstream: body of %d bytes over the %d limit", len(body), MaxBody)
 	}
-	m, rev, err := s.boxBySender(ctx, sid)
+	m, rev, err := s.sendTarget(ctx, sid)
 	if err != nil {
 		return 0, err
 	}
 	if s.full(len(body)) {
 		return 0, store.ErrDiskQuota
 	}
-	subject := s.names.msgSubject(m.RecipientID)
+	st, subject := s.shard(m.RecipientID)
 	header := nats.Header{hdrExpires: []string{formatMillis(s.now().Add(ttl))}}
 	if s.maxPend > 0 && maxPending == s.maxPend {
 		// The stream's per-subject limit is the quota: one publish.
@@ -44,7 +46,7 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 			}
 			return 0, fmt.Errorf("jetstream: send: %w", err)
 		}
-		s.sent(ctx, m, rev)
+		s.sent(ctx, m, rev, seq)
 		return seq, nil
 	}
 	unlock, err := s.writers.lock(ctx, 'm', m.RecipientID)
@@ -53,14 +55,14 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	}
 	defer unlock()
 	for range maxCAS {
-		prev, err := last(ctx, s.msgs, subject)
+		prev, err := last(ctx, st, subject)
 		if err != nil {
 			return 0, fmt.Errorf("jetstream: send: %w", err)
 		}
 		var lastSeq uint64
 		if prev != nil {
 			lastSeq = prev.Sequence
-			n, err := count(ctx, s.msgs, subject)
+			n, err := count(ctx, st, subject)
 			if err != nil {
 				return 0, fmt.Errorf("jetstream: send: %w", err)
 			}
@@ -80,7 +82,7 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 		if err != nil {
 			return 0, fmt.Errorf("jetstream: send: %w", err)
 		}
-		s.sent(ctx, m, rev)
+		s.sent(ctx, m, rev, seq)
 		return seq, nil
 	}
 	return 0, errors.New("jetstream: send: too many concurrent sends to one mailbox")
@@ -88,30 +90,33 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 
 // sent marks the mailbox active and notifies its subscriber's node: core
 // NATS, at most once; a lost notification only delays delivery until the
-// subscriber's next wake-up (§3.4).
-func (s *Store) sent(ctx context.Context, m store.Mailbox, rev uint64) {
+// subscriber's next wake-up (§3.4). The node remembers that seq is the
+// mailbox's, for the ACK.
+func (s *Store) sent(ctx context.Context, m store.Mailbox, rev, seq uint64) {
+	s.cache.sawSeq(m.RecipientID, seq)
 	s.touch(ctx, m, rev)
 	_ = s.nc.Publish(s.names.notifySubject(m.RecipientID), nil)
 }
 
 // Pending implements store.Store: it walks the mailbox's subject from
-// after+1 with next-by-subject gets on the stream leader (§3.3).
+// after+1 with next-by-subject gets on its shard's leader (§3.3). The
+// mailbox record comes through the node's cache (§3.2).
 func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit int) ([]store.Message, error) {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
-	m, rev, err := s.box(ctx, rid)
+	m, rev, err := s.cachedBox(ctx, rid)
 	if err != nil {
 		return nil, err
 	}
 	s.touch(ctx, m, rev)
-	subject := s.names.msgSubject(rid)
+	st, subject := s.shard(rid)
 	now := s.now()
 	var out []store.Message
 	for seq := after + 1; len(out) < limit; {
-		msg, err := next(ctx, s.msgs, seq, subject)
+		msg, err := next(ctx, st, seq, subject)
 		if err != nil {
 			return nil, fmt.Errorf("jetstream: pending: %w", err)
 		}
@@ -129,12 +134,14 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 			continue
 		}
 		out = append(out, store.Message{Seq: msg.Sequence, Body: msg.Data, Expires: exp})
+		s.cache.sawSeq(rid, msg.Sequence)
 	}
 	return out, nil
 }
 
 // Ack implements store.Store: deletion by stream sequence, after checking
-// that the sequence belongs to this mailbox (§3.3).
+// that the sequence belongs to this mailbox (§3.3); a sequence this node
+// stored or read for the mailbox is known to be its own without a read.
 func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
@@ -144,14 +151,17 @@ func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
 	if seq == 0 {
 		return store.ErrNotFound
 	}
-	msg, err := bySeq(ctx, s.msgs, seq)
-	if err != nil {
-		return fmt.Errorf("jetstream: ack: %w", err)
+	st, subject := s.shard(rid)
+	if !s.cache.takeSeq(rid, seq) {
+		msg, err := bySeq(ctx, st, seq)
+		if err != nil {
+			return fmt.Errorf("jetstream: ack: %w", err)
+		}
+		if msg == nil || msg.Subject != subject {
+			return store.ErrNotFound
+		}
 	}
-	if msg == nil || msg.Subject != s.names.msgSubject(rid) {
-		return store.ErrNotFound
-	}
-	err = removeOnce(ctx, s.msgs, seq)
+	err = removeOnce(ctx, st, seq)
 	switch {
 	case err == nil:
 		return nil

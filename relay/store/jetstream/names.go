@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	"veil/relay/store"
@@ -11,7 +12,7 @@ import (
 // prefix (spec/relay-jetstream.md §2).
 type names struct {
 	prefix       string
-	msgStream    string // mailbox messages, §3
+	msgStream    string // the unsharded message stream of earlier releases, §3.6
 	msgSubjects  string
 	logStream    string // group log entries, §5
 	logSubjects  string
@@ -55,7 +56,18 @@ func parseKey(s string) (store.ID, bool) {
 	return id, true
 }
 
-func (n names) msgSubject(rid store.ID) string      { return n.prefix + ".m." + key(rid) }
+// shardStream and shardSubjects name message shard k (§3.1).
+func (n names) shardStream(k int) string   { return n.msgStream + "_" + strconv.Itoa(k) }
+func (n names) shardSubjects(k int) string { return n.prefix + ".m." + strconv.Itoa(k) + ".*" }
+
+// msgSubject is the subject of rid's messages in shard k (§3.1).
+func (n names) msgSubject(k int, rid store.ID) string {
+	return n.prefix + ".m." + strconv.Itoa(k) + "." + key(rid)
+}
+
+// legacySubject is rid's subject in the unsharded stream (§3.6).
+func (n names) legacySubject(rid store.ID) string { return n.prefix + ".m." + key(rid) }
+
 func (n names) logSubject(id store.ID) string       { return n.prefix + ".l." + key(id) }
 func (n names) notifySubject(rid store.ID) string   { return n.prefix + ".n." + key(rid) }
 func (n names) logNotifySubject(id store.ID) string { return n.prefix + ".ln." + key(id) }

@@ -34,7 +34,9 @@ func transient(err error) bool {
 	}
 	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, js.ErrNoStreamResponse) || errors.Is(err, nats.ErrConnectionReconnecting) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, js.ErrNoHeartbeat) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, js.ErrNoHeartbeat) ||
+		errors.Is(err, js.ErrAsyncPublishTimeout) || errors.Is(err, js.ErrTooManyStalledMsgs) ||
+		errors.Is(err, nats.ErrDisconnected) {
 		return true
 	}
 	var api *js.APIError
@@ -103,17 +105,21 @@ type pub struct {
 	header  nats.Header
 	ttl     time.Duration // Nats-TTL; zero: none
 	expect  *uint64       // Nats-Expected-Last-Subject-Sequence
+	msgID   string        // Nats-Msg-Id; empty: a fresh random token
 }
 
-// publish stores p and returns its stream sequence. Retries carry the
-// same Nats-Msg-Id, so a publish whose acknowledgement was lost is not
-// stored twice (spec §3.3).
+// publish stores p and returns its stream sequence once the stream's
+// replicas hold it. The publish is asynchronous on the connection, so
+// concurrent calls share it without waiting for each other's round
+// trips, but each call waits for its own acknowledgement (spec §1.2).
+// Retries carry the same Nats-Msg-Id, so a publish whose acknowledgement
+// was lost is not stored twice (spec §9.1).
 func (s *Store) publish(ctx context.Context, p pub) (uint64, error) {
-	m := &nats.Msg{Subject: p.subject, Data: p.data, Header: p.header}
-	if m.Header == nil {
-		m.Header = nats.Header{}
+	id := p.msgID
+	if id == "" {
+		id = newToken()
 	}
-	opts := []js.PublishOpt{js.WithMsgID(newToken())}
+	opts := []js.PublishOpt{js.WithMsgID(id), js.WithStallWait(attemptTimeout)}
 	if p.ttl > 0 {
 		opts = append(opts, js.WithMsgTTL(max(p.ttl, time.Second).Truncate(time.Second)))
 	}
@@ -122,12 +128,25 @@ func (s *Store) publish(ctx context.Context, p pub) (uint64, error) {
 	}
 	var seq uint64
 	err := retry(ctx, func(ctx context.Context) error {
-		ack, err := s.js.PublishMsg(ctx, m, opts...)
+		// A fresh message per attempt: the client keeps an abandoned
+		// attempt's message and may still send it again.
+		m := &nats.Msg{Subject: p.subject, Data: p.data, Header: nats.Header{}}
+		for k, v := range p.header {
+			m.Header[k] = v
+		}
+		f, err := s.js.PublishMsgAsync(m, opts...)
 		if err != nil {
 			return err
 		}
-		seq = ack.Sequence
-		return nil
+		select {
+		case ack := <-f.Ok():
+			seq = ack.Sequence
+			return nil
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
 	if err != nil {
 		return 0, mapPubErr(err)
@@ -206,7 +225,8 @@ func removeOnce(ctx context.Context, st js.Stream, seq uint64) error {
 		if errors.Is(err, js.ErrMsgDeleteUnsuccessful) {
 			// The client keeps only the text of the server's answer.
 			switch msg := err.Error(); {
-			case strings.Contains(msg, "no message found"):
+			case strings.Contains(msg, "no message found"),
+				strings.Contains(msg, "err_code=10043"): // JSSequenceNotFoundErr
 				return errGone
 			case strings.Contains(msg, "code=503"):
 				return fmt.Errorf("%w: %w", errRetryDelete, err)

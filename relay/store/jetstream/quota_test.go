@@ -103,7 +103,8 @@ func TestExpireLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Pending filters by expiry; the record is still stored.
-	if n, err := count(ctx, a.msgs, a.names.msgSubject(m.RecipientID)); err != nil || n != 1 {
+	st, subject := a.shard(m.RecipientID)
+	if n, err := count(ctx, st, subject); err != nil || n != 1 {
 		t.Fatalf("second node's Expire within the lease scanned anyway: %d stored, %v", n, err)
 	}
 }
