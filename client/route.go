@@ -270,12 +270,14 @@ func (k *courier) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapS
 }
 
 // Put is PUT of a blob on someone else's relay (the leak alarm of an
-// older invite key, spec/client.md §4.4).
-func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, body []byte) error {
+// older invite key, spec/client.md §4.4); pw is that relay's password,
+// empty when it has none.
+func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, pw wire.Password, body []byte) error {
 	if k.rt.fwd == "" {
-		return k.c.Put(ctx, id, life, body)
+		return k.c.Put(ctx, id, life, pw, body)
 	}
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypePUT, ID: id, Seconds: uint32(min(max(life/time.Second, 0), 1<<32-1)), Body: body})
+	_, err := k.forward(ctx, wire.Frame{Type: wire.TypePUT, ID: id, Seconds: uint32(min(max(life/time.Second, 0), 1<<32-1)),
+		Cap: k.putPassword(pw), Body: body})
 	return err
 }
 

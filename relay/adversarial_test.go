@@ -374,7 +374,7 @@ func TestAdversarialIDGuessing(t *testing.T) {
 	if err := crypto.RandomBytes(nil, blobID[:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Put(ctx, blobID, time.Hour, body(1024, 1)); err != nil {
+	if err := c.Put(ctx, blobID, time.Hour, nil, body(1024, 1)); err != nil {
 		t.Fatal(err)
 	}
 	guesser, _ := crypto.GenerateSign(nil)
@@ -861,7 +861,7 @@ func TestAdversarialQuotas(t *testing.T) {
 	}
 	var blob crypto.ID
 	blob[3] = 3
-	wantCode(t, c.Put(ctx, blob, time.Minute, body(1024, 1)), wire.CodeStorageFull)
+	wantCode(t, c.Put(ctx, blob, time.Minute, nil, body(1024, 1)), wire.CodeStorageFull)
 	wantCode(t, tr.dial(t).Send(ctx, w.m.sid, &w.m.cap, body(1024, 1)), wire.CodeStorageFull)
 	// Reads still work: the witness gets everything (its fresh send
 	// must wait for space, below).

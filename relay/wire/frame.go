@@ -99,7 +99,8 @@ type Frame struct {
 	// and LDEL's write capability, LREAD's and LSUB's read capability, or
 	// LNEW's write-capability hash, CGET's read capability, CDEL's
 	// delete capability, or CPUT's and CROOM's chunk password
-	// (ChunkPassword). It must be kept secret where it is a capability or
+	// (ChunkPassword), or PUT's password in its first PutPasswordSize
+	// bytes (PutPassword; the rest is not sent). It must be kept secret where it is a capability or
 	// a password.
 	Cap [CapSize]byte
 	// ReadCap is LNEW's and CPUT's read-capability hash.
@@ -153,6 +154,7 @@ const (
 	fSenderID
 	fKey
 	fCap
+	fPutPassword // Cap[:PutPasswordSize]
 	fReadCap
 	fDelCap
 	fCount
@@ -184,7 +186,7 @@ var layouts = map[Type]layout{
 	TypeACK:     {"ACK", []field{fID, fSeq}},
 	TypeDEL:     {"DEL", []field{fID, fSig}},
 	TypeOFF:     {"OFF", []field{fID}},
-	TypePUT:     {"PUT", []field{fID, fSeconds, fBody}},
+	TypePUT:     {"PUT", []field{fID, fSeconds, fPutPassword, fBody}},
 	TypeTAKE:    {"TAKE", []field{fID}},
 	TypeLNEW:    {"LNEW", []field{fCap, fReadCap, fSeconds, fPassword}},
 	TypeLAPPEND: {"LAPPEND", []field{fID, fCap, fBody}},
@@ -216,7 +218,7 @@ var layouts = map[Type]layout{
 }
 
 var fixedSize = [...]int{
-	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fReadCap: CapSize, fDelCap: CapSize, fCount: 4,
+	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fPutPassword: PutPasswordSize, fReadCap: CapSize, fDelCap: CapSize, fCount: 4,
 	fSeq: 8, fSeconds: 4, fLimit: 2, fCode: 2, fSig: SigSize,
 	fRoute: RouteIDSize, fEphemeral: 32, fForwardKey: 32, fNotAfter: 8,
 }
@@ -287,6 +289,8 @@ func (f *Frame) appendTo(b []byte) []byte {
 			b = append(b, f.Key[:]...)
 		case fCap:
 			b = append(b, f.Cap[:]...)
+		case fPutPassword:
+			b = append(b, f.Cap[:PutPasswordSize]...)
 		case fReadCap:
 			b = append(b, f.ReadCap[:]...)
 		case fDelCap:
@@ -410,6 +414,8 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Key = crypto.SignPublic(v)
 			case fCap:
 				f.Cap = [CapSize]byte(v)
+			case fPutPassword:
+				copy(f.Cap[:], v)
 			case fReadCap:
 				f.ReadCap = [CapSize]byte(v)
 			case fDelCap:

@@ -298,7 +298,8 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeACK, CID: 6, ID: id("recipient id"), Seq: 42},
 		{Type: wire.TypeDEL, CID: 7, ID: id("recipient id"), Sig: [64]byte(fill("sig del", 64))},
 		{Type: wire.TypeOFF, CID: 8, ID: id("recipient id")},
-		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Body: body("blob", 1024)},
+		// PUT carries the first 28 bytes of the chunk password (below).
+		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Cap: wire.PutPassword(chunkFP, []byte("correct horse")), Body: body("blob", 1024)},
 		{Type: wire.TypeTAKE, CID: 10, ID: id("blob id")},
 		{Type: wire.TypeLNEW, CID: 11, Cap: hashOf("write cap"), ReadCap: hashOf("read cap"), Seconds: 604800},
 		{Type: wire.TypeLAPPEND, CID: 12, ID: id("log id"), Cap: c32("write cap"), Body: body("entry", 1024)},
@@ -336,6 +337,7 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800, Cap: wire.ChunkPassword(chunkFP, []byte("correct horse"))},
 		{Type: wire.TypeCROOM, CID: 26, Count: 1, Seconds: 3600}, // a relay without a password: all zero
 		{Type: wire.TypeCHUNK, CID: 23, Body: body("chunk", wire.ChunkSize)},
+		{Type: wire.TypePUT, CID: 27, ID: id("blob id"), Seconds: 3600, Body: body("blob", 1024)}, // a relay without a password: all zero
 	}
 	var out []FrameVector
 	for i := range frames {
