@@ -74,11 +74,11 @@ type Limits struct {
 	ConnMailboxes int   // NEWs per connection
 	ConnLogs      int   // LNEWs per connection
 	ConnBlobs     int   // PUTs per connection
-	ConnBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per connection
+	ConnBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per connection; default MaxStorage/40
 	AddrMailboxes int   // NEWs per address
 	AddrLogs      int   // LNEWs per address
 	AddrBlobs     int   // PUTs per address
-	AddrBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per address
+	AddrBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per address; default MaxStorage/5
 	QuotaPeriod   time.Duration
 	// Creation rates of NEW, LNEW and PUT together; over: RATE.
 	CreateRate      float64 // per second per connection
@@ -135,11 +135,9 @@ var DefaultLimits = Limits{
 	ConnMailboxes:   1000,
 	ConnLogs:        1000,
 	ConnBlobs:       1000,
-	ConnBytes:       256 << 20,
 	AddrMailboxes:   10000,
 	AddrLogs:        10000,
 	AddrBlobs:       10000,
-	AddrBytes:       2 << 30,
 	QuotaPeriod:     24 * time.Hour,
 	CreateRate:      20,
 	CreateBurst:     200,
@@ -223,10 +221,10 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	if l.ConnBytes == 0 {
-		l.ConnBytes = d.ConnBytes
+		l.ConnBytes = max(l.MaxStorage/40, 1)
 	}
 	if l.AddrBytes == 0 {
-		l.AddrBytes = d.AddrBytes
+		l.AddrBytes = max(l.MaxStorage/5, 1)
 	}
 	if l.CreateRate == 0 {
 		l.CreateRate = d.CreateRate
