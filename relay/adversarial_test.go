@@ -806,6 +806,9 @@ func TestAdversarialFlood(t *testing.T) {
 func TestAdversarialQuotas(t *testing.T) {
 	const maxStorage = 190 * 16000
 	tr := startRelay(t, fastRelay, func(c *relay.Config) {
+		// The global quota is under test: no per-connection budget
+		// may stop the client first.
+		c.Limits = relay.NoAbuseLimits(c.Limits)
 		c.Limits.MaxPending = 50
 		c.Limits.MaxSubs = 5
 		c.Limits.MaxStorage = maxStorage

@@ -61,6 +61,7 @@ type options struct {
 	CreateRate, AddrCreateRate         float64
 	CreateBurst, AddrCreateBurst       int
 	MaxConnsPerAddr                    int
+	NoAbuseLimits                      bool
 }
 
 func defaultDataDir() string {
@@ -121,6 +122,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.CreateBurst, "create-burst", d.CreateBurst, "burst of --create-rate")
 	fs.Float64Var(&o.AddrCreateRate, "addr-create-rate", d.AddrCreateRate, "NEW, LNEW and PUT per second per source address (-1: no limit)")
 	fs.IntVar(&o.AddrCreateBurst, "addr-create-burst", d.AddrCreateBurst, "burst of --addr-create-rate")
+	fs.BoolVar(&o.NoAbuseLimits, "no-abuse-limits", false, "turn off every per-connection and per-address abuse limit above (load tests from one machine)")
 	return fs
 }
 
@@ -255,5 +257,8 @@ func (o *options) limits() relay.Limits {
 	l.AddrMailboxes, l.AddrLogs, l.AddrBlobs, l.AddrBytes = o.AddrMailboxes, o.AddrLogs, o.AddrBlobs, o.AddrBytes
 	l.QuotaPeriod, l.MaxConnsPerAddr = o.QuotaPeriod, o.MaxConnsPerAddr
 	l.CreateRate, l.CreateBurst, l.AddrCreateRate, l.AddrCreateBurst = o.CreateRate, o.CreateBurst, o.AddrCreateRate, o.AddrCreateBurst
+	if o.NoAbuseLimits {
+		l = relay.NoAbuseLimits(l)
+	}
 	return l
 }
