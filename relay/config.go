@@ -8,7 +8,7 @@
 // identity.go (the long-term key), server.go (listeners, shutdown),
 // session.go (one connection: hello, reader, batching writer),
 // commands.go (one function per command), delivery.go (subscriptions),
-// metrics.go.
+// abuse.go (per-connection and per-address limits), metrics.go.
 package relay
 
 import (
