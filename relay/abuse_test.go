@@ -24,9 +24,19 @@ const (
 	attackerIP = "127.0.0.1"
 	victimIP   = "127.0.0.2"
 	// roundTrips is how many SEND → delivery round trips the victim
-	// times, unloaded and under the flood.
-	roundTrips = 200
+	// times, unloaded and under the flood (fewer under the race
+	// detector, which only looks for races here).
+	roundTrips     = 200
+	raceRoundTrips = 40
 )
+
+// trips is how many round trips the victim times.
+func trips() int {
+	if raceEnabled {
+		return raceRoundTrips
+	}
+	return roundTrips
+}
 
 // latencyBound is how far the victim's p99 under a flood may be from
 // its unloaded p99: four times it plus 100 ms. The flooders run in the
@@ -49,7 +59,7 @@ func floodedP99(t *testing.T, v *victim, base time.Duration) time.Duration {
 	t.Helper()
 	best := time.Duration(1<<63 - 1)
 	for range 3 {
-		best = min(best, p99(v.run(t, roundTrips)))
+		best = min(best, p99(v.run(t, trips())))
 		if best <= latencyBound(base) || raceEnabled {
 			return best
 		}
@@ -240,7 +250,11 @@ func TestAbuseFloods(t *testing.T) {
 		{"bytes", floodBytes, (64 << 20) / 40 / 16000, (64 << 20) / 5 / 16000},
 	}
 	for _, k := range kinds {
-		for _, conns := range []int{1, 8} {
+		many := 8
+		if raceEnabled {
+			many = 2 // the race detector slows the flood and the victim alike
+		}
+		for _, conns := range []int{1, many} {
 			name := k.name + "/one connection"
 			most := k.oneMost
 			if conns > 1 {
@@ -252,11 +266,14 @@ func TestAbuseFloods(t *testing.T) {
 				}
 				tr := startRelay(t, abuseLimits)
 				v := newVictim(t, tr)
-				base := p99(v.run(t, roundTrips))
+				base := p99(v.run(t, trips()))
 
 				ctx, stop := context.WithCancel(context.Background())
 				var st floodStats
 				var wg sync.WaitGroup
+				// A failing victim must not leave the flood running.
+				defer wg.Wait()
+				defer stop()
 				for range conns {
 					c := tr.dialFrom(t, attackerIP)
 					wg.Go(func() { k.flood(ctx, t, c, tr.clock, &st) })
@@ -288,7 +305,7 @@ func TestAbuseFloods(t *testing.T) {
 	t.Run("connections", func(t *testing.T) {
 		tr := startRelay(t, abuseLimits)
 		v := newVictim(t, tr)
-		base := p99(v.run(t, roundTrips))
+		base := p99(v.run(t, trips()))
 		for i := range 32 {
 			c := tr.dialFrom(t, attackerIP)
 			if i == 0 {
@@ -300,6 +317,8 @@ func TestAbuseFloods(t *testing.T) {
 		ctx, stop := context.WithCancel(context.Background())
 		var refused, admitted atomic.Int64
 		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
 		for range 4 {
 			wg.Go(func() {
 				for ctx.Err() == nil {
@@ -331,7 +350,8 @@ func TestAbuseFloods(t *testing.T) {
 // (a fifth), and another client's NEW and SEND still succeed.
 func TestAbuseIssueScenario(t *testing.T) {
 	tr := startRelay(t, func(c *relay.Config) { c.Limits.MaxStorage = 64 << 20 })
-	ctx := tctx(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a thousand PUTs of 16,000 bytes, also under the race detector
+	defer cancel()
 	b := body(16000, 3)
 	put := func(c *conn.Conn) (stored int, err error) {
 		for range 4128 {
