@@ -44,7 +44,8 @@ func trips() int {
 // signing as fast as the relay answers, so a flood also takes CPU from
 // the victim that no relay limit can give back (on a shared two-core
 // machine under a load average of 23 the flooded p99 was 7-150 ms
-// against 0.4-15 ms unloaded);
+// against 0.4-15 ms unloaded, at a load of about 2 it was 0.6-8 ms
+// against 0.4-3 ms);
 // the bound is generous for that reason. A single stall of the shared
 // machine decides a p99 of 200, so the victim gets up to three runs of
 // 200 under the same flood and one must meet the bound. Under the race
