@@ -31,14 +31,6 @@ func (k *courier) chunkPassword(pw wire.Password) [wire.CapSize]byte {
 	return wire.ChunkPassword(a.Fingerprint, pw)
 }
 
-// putPassword is what PUT carries for the destination's password pw
-// (wire.PutPassword): the chunk password's first bytes.
-func (k *courier) putPassword(pw wire.Password) [wire.CapSize]byte {
-	p := k.chunkPassword(pw)
-	clear(p[wire.PutPasswordSize:])
-	return p
-}
-
 // PutChunk is CPUT; pw is the destination relay's password.
 func (k *courier) PutChunk(ctx context.Context, id crypto.ID, readHash, delHash [32]byte, life time.Duration, pw wire.Password, body []byte) error {
 	_, err := k.forward(ctx, wire.Frame{Type: wire.TypeCPUT, ID: id, ReadCap: readHash, DelCap: delHash, Seconds: chunkSeconds(life), Cap: k.chunkPassword(pw), Body: body})

@@ -396,8 +396,10 @@ func TestAbuseIssueScenario(t *testing.T) {
 }
 
 // TestForwardedPutNeedsPassword: at a destination with a password, a
-// forwarded PUT needs it as a direct one does (spec/relay.md §7.2), and
-// its 28 bytes keep a PUT of the smallest bucket the size of such a SEND.
+// forwarded PUT needs it as a direct one does (spec/relay.md §7.2): the
+// short form, without the field, is PASSWORD. The long form's 28 bytes
+// make a PUT the size of a SEND with the same body; the short form is
+// 28 bytes less.
 func TestForwardedPutNeedsPassword(t *testing.T) {
 	d := startRelay(t, func(c *relay.Config) { c.Password = []byte("group secret") })
 	f := startRelay(t, relaytest.WithR2RFrom(r2rIP))
@@ -410,7 +412,8 @@ func TestForwardedPutNeedsPassword(t *testing.T) {
 	put := wire.Frame{Type: wire.TypePUT, ID: crypto.ID{8}, Seconds: 60, Body: body(1024, 5)}
 	_, err = c.ForwardCommand(ctx, route, put, d.clock.Now(), nil)
 	wantCode(t, err, wire.CodePassword)
-	put.Cap = wire.PutPassword(d.addr.Fingerprint, []byte("other"))
+	short, _ := wire.AppendFrame(nil, &put)
+	put.Cap, put.PutHasPassword = wire.PutPassword(d.addr.Fingerprint, []byte("other")), true
 	_, err = c.ForwardCommand(ctx, route, put, d.clock.Now(), nil)
 	wantCode(t, err, wire.CodePassword)
 	put.Cap = wire.PutPassword(d.addr.Fingerprint, []byte("group secret"))
@@ -423,7 +426,7 @@ func TestForwardedPutNeedsPassword(t *testing.T) {
 	send := wire.Frame{Type: wire.TypeSEND, ID: crypto.ID{1}, Body: put.Body}
 	ps, _ := wire.AppendFrame(nil, &put)
 	ss, _ := wire.AppendFrame(nil, &send)
-	if len(ps) != len(ss) {
-		t.Fatalf("PUT of %d bytes, SEND of %d", len(ps), len(ss))
+	if len(ps) != len(ss) || len(short) != len(ss)-wire.PutPasswordSize {
+		t.Fatalf("PUT of %d bytes (short form %d), SEND of %d", len(ps), len(short), len(ss))
 	}
 }

@@ -115,15 +115,17 @@ func (c *session) passwordOK(pw []byte) bool {
 	return crypto.Equal(hashOf(pw), hashOf(c.s.password))
 }
 
-// putPasswordOK checks PUT's password (§7.2): the first
-// wire.PutPasswordSize bytes of the chunk password, in constant time.
-func (c *session) putPasswordOK(pw *[wire.CapSize]byte) bool {
+// putPasswordOK checks PUT's password (§7.2): without a relay password
+// both forms pass and the field is ignored; with one, only the long form
+// whose field holds the first wire.PutPasswordSize bytes of the chunk
+// password, compared in constant time.
+func (c *session) putPasswordOK(f *wire.Frame) bool {
 	if len(c.s.password) == 0 {
 		return true
 	}
 	want := c.s.chunkPW
 	clear(want[wire.PutPasswordSize:])
-	return crypto.Equal(pw[:], want[:])
+	return f.PutHasPassword && crypto.Equal(f.Cap[:], want[:])
 }
 
 func hashOf(b []byte) []byte { h := crypto.Hash(b); return h[:] }
@@ -230,11 +232,18 @@ func (c *session) cmdDel(ctx context.Context, cmd *command) wire.Code {
 
 // cmdPut: §7.2 PUT.
 func (c *session) cmdPut(ctx context.Context, f *wire.Frame) wire.Code {
-	if !c.putPasswordOK(&f.Cap) {
+	// A rest that is neither form (wire.ParseFrame) is BAD_SIZE whatever
+	// the password: it cannot be told whether it carries one. A relay
+	// older than the password field sees a long form's rest as a body
+	// that is no bucket.
+	if !wire.IsBucket(len(f.Body)) || (c.s.noPutPassword && f.PutHasPassword) {
+		return wire.CodeBadSize
+	}
+	if !c.s.noPutPassword && !c.putPasswordOK(f) {
 		return wire.CodePassword
 	}
 	life := time.Duration(f.Seconds) * time.Second
-	if !wire.IsBucket(len(f.Body)) || f.Seconds == 0 || life > c.s.limits.MaxBlobLife {
+	if f.Seconds == 0 || life > c.s.limits.MaxBlobLife {
 		return wire.CodeBadSize
 	}
 	if code := c.admit(f.Type, len(f.Body)); code != 0 {

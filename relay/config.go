@@ -287,6 +287,11 @@ type Config struct {
 	// relay older than file attachments does. Tests only: clients must
 	// cope with such a relay.
 	NoChunks bool
+	// NoPutPassword handles PUT as a relay older than its password field
+	// does (§7.2): a long-form PUT is BAD_SIZE, and a short one needs no
+	// password even when the relay has one. Tests only: clients must
+	// cope with such a relay.
+	NoPutPassword bool
 }
 
 // Observer sees what the relay sees. Its methods are called on the

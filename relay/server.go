@@ -48,6 +48,8 @@ type Server struct {
 	fkeys      [2]periodKey
 	abuse      *abuse // per-address limits (abuse.go)
 
+	noPutPassword bool // Config.NoPutPassword
+
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
 
@@ -86,6 +88,7 @@ func New(cfg Config) (*Server, error) {
 		subs:       map[crypto.ID]*subscription{},
 		logSubs:    map[crypto.ID]map[*logSub]struct{}{},
 	}
+	s.noPutPassword = cfg.NoPutPassword
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()
 	}

@@ -99,10 +99,15 @@ type Frame struct {
 	// and LDEL's write capability, LREAD's and LSUB's read capability, or
 	// LNEW's write-capability hash, CGET's read capability, CDEL's
 	// delete capability, or CPUT's and CROOM's chunk password
-	// (ChunkPassword), or PUT's password in its first PutPasswordSize
-	// bytes (PutPassword; the rest is not sent). It must be kept secret where it is a capability or
-	// a password.
+	// (ChunkPassword), or a long-form PUT's password in its first
+	// PutPasswordSize bytes (PutPassword; the rest is not sent). It must
+	// be kept secret where it is a capability or a password.
 	Cap [CapSize]byte
+	// PutHasPassword says a PUT is in the long form (§7.2): its password
+	// field, Cap[:PutPasswordSize], comes before its body, which must
+	// then be a bucket (§6). Otherwise the PUT is in the short form,
+	// without the field, and Cap is not sent.
+	PutHasPassword bool
 	// ReadCap is LNEW's and CPUT's read-capability hash.
 	ReadCap [CapSize]byte
 	// DelCap is CPUT's delete-capability hash.
@@ -154,7 +159,7 @@ const (
 	fSenderID
 	fKey
 	fCap
-	fPutPassword // Cap[:PutPasswordSize]
+	fPutBody // PUT's optional password, Cap[:PutPasswordSize], and body (§7.2)
 	fReadCap
 	fDelCap
 	fCount
@@ -186,7 +191,7 @@ var layouts = map[Type]layout{
 	TypeACK:     {"ACK", []field{fID, fSeq}},
 	TypeDEL:     {"DEL", []field{fID, fSig}},
 	TypeOFF:     {"OFF", []field{fID}},
-	TypePUT:     {"PUT", []field{fID, fSeconds, fPutPassword, fBody}},
+	TypePUT:     {"PUT", []field{fID, fSeconds, fPutBody}},
 	TypeTAKE:    {"TAKE", []field{fID}},
 	TypeLNEW:    {"LNEW", []field{fCap, fReadCap, fSeconds, fPassword}},
 	TypeLAPPEND: {"LAPPEND", []field{fID, fCap, fBody}},
@@ -218,7 +223,7 @@ var layouts = map[Type]layout{
 }
 
 var fixedSize = [...]int{
-	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fPutPassword: PutPasswordSize, fReadCap: CapSize, fDelCap: CapSize, fCount: 4,
+	fID: IDSize, fSenderID: IDSize, fKey: 32, fCap: CapSize, fReadCap: CapSize, fDelCap: CapSize, fCount: 4,
 	fSeq: 8, fSeconds: 4, fLimit: 2, fCode: 2, fSig: SigSize,
 	fRoute: RouteIDSize, fEphemeral: 32, fForwardKey: 32, fNotAfter: 8,
 }
@@ -244,6 +249,14 @@ func (f *Frame) Size() (int, error) {
 			}
 			n += 2 + len(f.Dest)
 		case fBody:
+			n += len(f.Body)
+		case fPutBody:
+			if f.PutHasPassword {
+				if !IsBucket(len(f.Body)) {
+					return 0, fmt.Errorf("wire: a PUT with a password has a body of %d bytes, not a bucket", len(f.Body))
+				}
+				n += PutPasswordSize
+			}
 			n += len(f.Body)
 		case fEntries:
 			if len(f.Entries) > 0xffff {
@@ -289,8 +302,6 @@ func (f *Frame) appendTo(b []byte) []byte {
 			b = append(b, f.Key[:]...)
 		case fCap:
 			b = append(b, f.Cap[:]...)
-		case fPutPassword:
-			b = append(b, f.Cap[:PutPasswordSize]...)
 		case fReadCap:
 			b = append(b, f.ReadCap[:]...)
 		case fDelCap:
@@ -322,6 +333,11 @@ func (f *Frame) appendTo(b []byte) []byte {
 		case fNotAfter:
 			b = binary.BigEndian.AppendUint64(b, f.NotAfter)
 		case fBody:
+			b = append(b, f.Body...)
+		case fPutBody:
+			if f.PutHasPassword {
+				b = append(b, f.Cap[:PutPasswordSize]...)
+			}
 			b = append(b, f.Body...)
 		case fEntries:
 			b = binary.BigEndian.AppendUint16(b, uint16(len(f.Entries)))
@@ -391,6 +407,20 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Body = b[:len(b):len(b)]
 			}
 			b = nil
+		case fPutBody:
+			// The form by length (§7.2): a rest that is PutPasswordSize
+			// more than a bucket is the long form; any other rest is the
+			// body, which the relay refuses unless it is a bucket. No two
+			// buckets differ by PutPasswordSize, so no rest is both.
+			if !IsBucket(len(b)) && len(b) >= PutPasswordSize && IsBucket(len(b)-PutPasswordSize) {
+				f.PutHasPassword = true
+				copy(f.Cap[:], b[:PutPasswordSize])
+				b = b[PutPasswordSize:]
+			}
+			if len(b) > 0 {
+				f.Body = b[:len(b):len(b)]
+			}
+			b = nil
 		case fEntries:
 			es, err := parseEntries(b)
 			if err != nil {
@@ -414,8 +444,6 @@ func ParseFrame(item []byte) (Frame, error) {
 				f.Key = crypto.SignPublic(v)
 			case fCap:
 				f.Cap = [CapSize]byte(v)
-			case fPutPassword:
-				copy(f.Cap[:], v)
 			case fReadCap:
 				f.ReadCap = [CapSize]byte(v)
 			case fDelCap:
