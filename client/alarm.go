@@ -97,7 +97,7 @@ func (e *Engine) raiseAlarm(ctx context.Context, k *format.InviteKey, d *format.
 	}
 	body, err := format.SealBlob(&d.AlarmKey, d.AlarmID, stamp[:], format.LabelAlarmAD, e.cfg.Rand)
 	if err == nil {
-		_ = c.Put(cctx, d.AlarmID, alarmLife, body)
+		_ = c.Put(cctx, d.AlarmID, alarmLife, k.Relay.Password, body)
 	}
 }
 

@@ -74,7 +74,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err != nil {
 			return nil, err
 		}
-		if err := c.Put(cctx, d.BlobID, expires, body); err != nil {
+		if err := c.Put(cctx, d.BlobID, expires, k.Relay.Password, body); err != nil {
 			dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 			_ = c.DeleteLog(cctx, logID, &gk.Write)
 			return nil, fmt.Errorf("client: storing the invite: %w", err)

@@ -167,7 +167,7 @@ func (e *Engine) Invite(ctx context.Context, opt InviteOptions) (key, chatID str
 		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 		return "", "", err
 	}
-	if err := c.Put(ctx, d.BlobID, opt.Expires, body); err != nil {
+	if err := c.Put(ctx, d.BlobID, opt.Expires, k.Relay.Password, body); err != nil {
 		_ = e.eraseChat(ctx, chatID)
 		dropAlarmLog(ctx, c, k.AlarmLog, d.AlarmWrite[:])
 		return "", "", fmt.Errorf("client: storing the invite: %w", relayErr(relayAddr, err))

@@ -42,7 +42,7 @@ func (cp *copier) takeAndReput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cp.c.Put(ctx, cp.d.BlobID, defaultInviteLife, body); !isCode(err, wire.CodeExists) {
+	if err := cp.c.Put(ctx, cp.d.BlobID, defaultInviteLife, nil, body); !isCode(err, wire.CodeExists) {
 		t.Fatalf("re-PUT of a taken blob: %v, want EXISTS", err)
 	}
 }
@@ -58,7 +58,7 @@ var alarmMoves = map[string]func(t *testing.T, cp *copier){
 	},
 	"reserves the older alarm blob ID": func(t *testing.T, cp *copier) {
 		ctx := context.Background()
-		if err := cp.c.Put(ctx, cp.d.AlarmID, maxInviteLife, make([]byte, crypto.Buckets()[0])); err != nil {
+		if err := cp.c.Put(ctx, cp.d.AlarmID, maxInviteLife, nil, make([]byte, crypto.Buckets()[0])); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := cp.c.Take(ctx, cp.d.AlarmID); err != nil {

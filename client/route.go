@@ -270,13 +270,23 @@ func (k *courier) Append(ctx context.Context, id crypto.ID, writeCap *[wire.CapS
 }
 
 // Put is PUT of a blob on someone else's relay (the leak alarm of an
-// older invite key, spec/client.md §4.4).
-func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, body []byte) error {
+// older invite key, spec/client.md §4.4); pw is that relay's password,
+// empty when it has none. Like conn.Conn.Put it sends the long form only
+// with a password and falls back to the short form once on BAD_SIZE
+// (spec/relay.md §7.2); forwarded, the destination tells the two forms
+// apart by length, so the forwarder needs nothing.
+func (k *courier) Put(ctx context.Context, id crypto.ID, life time.Duration, pw wire.Password, body []byte) error {
 	if k.rt.fwd == "" {
-		return k.c.Put(ctx, id, life, body)
+		return k.c.Put(ctx, id, life, pw, body)
 	}
-	_, err := k.forward(ctx, wire.Frame{Type: wire.TypePUT, ID: id, Seconds: uint32(min(max(life/time.Second, 0), 1<<32-1)), Body: body})
-	return err
+	a, err := wire.ParseAddress(k.addr)
+	if err != nil {
+		return badAddress(err)
+	}
+	return conn.RetryPutShort(conn.PutFrame(a.Fingerprint, id, life, pw, body), func(f *wire.Frame) error {
+		_, err := k.forward(ctx, *f)
+		return err
+	})
 }
 
 // drop closes the courier's connection after a connection failure.

@@ -374,7 +374,7 @@ func TestAdversarialIDGuessing(t *testing.T) {
 	if err := crypto.RandomBytes(nil, blobID[:]); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Put(ctx, blobID, time.Hour, body(1024, 1)); err != nil {
+	if err := c.Put(ctx, blobID, time.Hour, nil, body(1024, 1)); err != nil {
 		t.Fatal(err)
 	}
 	guesser, _ := crypto.GenerateSign(nil)
@@ -806,6 +806,9 @@ func TestAdversarialFlood(t *testing.T) {
 func TestAdversarialQuotas(t *testing.T) {
 	const maxStorage = 190 * 16000
 	tr := startRelay(t, fastRelay, func(c *relay.Config) {
+		// The global quota is under test: no per-connection budget
+		// may stop the client first.
+		c.Limits = relay.NoAbuseLimits(c.Limits)
 		c.Limits.MaxPending = 50
 		c.Limits.MaxSubs = 5
 		c.Limits.MaxStorage = maxStorage
@@ -861,7 +864,7 @@ func TestAdversarialQuotas(t *testing.T) {
 	}
 	var blob crypto.ID
 	blob[3] = 3
-	wantCode(t, c.Put(ctx, blob, time.Minute, body(1024, 1)), wire.CodeStorageFull)
+	wantCode(t, c.Put(ctx, blob, time.Minute, nil, body(1024, 1)), wire.CodeStorageFull)
 	wantCode(t, tr.dial(t).Send(ctx, w.m.sid, &w.m.cap, body(1024, 1)), wire.CodeStorageFull)
 	// Reads still work: the witness gets everything (its fresh send
 	// must wait for space, below).

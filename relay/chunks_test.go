@@ -332,7 +332,10 @@ func TestChunksSurviveRestart(t *testing.T) {
 // too, which messages share; CROOM and CPUT say STORAGE_FULL once it is
 // reached, and ChunkStorage never exceeds it.
 func TestChunkGlobalQuota(t *testing.T) {
-	tr := startRelay(t, withLimits(func(l *relay.Limits) { l.MaxStorage, l.ChunkStorage = 4*wire.ChunkSize, 100*wire.ChunkSize }))
+	tr := startRelay(t, withLimits(func(l *relay.Limits) {
+		*l = relay.NoAbuseLimits(*l) // the global quota is under test, not a connection's budget
+		l.MaxStorage, l.ChunkStorage = 4*wire.ChunkSize, 100*wire.ChunkSize
+	}))
 	ctx := tctx(t)
 	c := tr.dial(t)
 	m := newMailbox(t, c)

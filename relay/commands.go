@@ -115,6 +115,19 @@ func (c *session) passwordOK(pw []byte) bool {
 	return crypto.Equal(hashOf(pw), hashOf(c.s.password))
 }
 
+// putPasswordOK checks PUT's password (§7.2): without a relay password
+// both forms pass and the field is ignored; with one, only the long form
+// whose field holds the first wire.PutPasswordSize bytes of the chunk
+// password, compared in constant time.
+func (c *session) putPasswordOK(f *wire.Frame) bool {
+	if len(c.s.password) == 0 {
+		return true
+	}
+	want := c.s.chunkPW
+	clear(want[wire.PutPasswordSize:])
+	return f.PutHasPassword && crypto.Equal(f.Cap[:], want[:])
+}
+
 func hashOf(b []byte) []byte { h := crypto.Hash(b); return h[:] }
 
 func (c *session) storageFull() bool { return c.s.store.Size() > c.s.limits.MaxStorage }
@@ -129,6 +142,9 @@ func (c *session) cmdNew(ctx context.Context, cmd *command) (wire.Frame, wire.Co
 	}
 	if !wire.VerifyItem(cmd.raw, &c.nonce, f.Key) {
 		return wire.Frame{}, wire.CodeAuth
+	}
+	if code := c.admit(f.Type, 0); code != 0 {
+		return wire.Frame{}, code
 	}
 	if c.storageFull() {
 		return wire.Frame{}, wire.CodeStorageFull
@@ -175,6 +191,9 @@ func (c *session) cmdSend(ctx context.Context, f *wire.Frame) wire.Code {
 	if !crypto.Equal(hashOf(f.Cap[:]), mb.SenderKey) {
 		return wire.CodeAuth
 	}
+	if code := c.admit(f.Type, len(f.Body)); code != 0 {
+		return code
+	}
 	if c.storageFull() {
 		return wire.CodeStorageFull
 	}
@@ -213,9 +232,22 @@ func (c *session) cmdDel(ctx context.Context, cmd *command) wire.Code {
 
 // cmdPut: §7.2 PUT.
 func (c *session) cmdPut(ctx context.Context, f *wire.Frame) wire.Code {
-	life := time.Duration(f.Seconds) * time.Second
-	if !wire.IsBucket(len(f.Body)) || f.Seconds == 0 || life > c.s.limits.MaxBlobLife {
+	// A rest that is neither form (wire.ParseFrame) is BAD_SIZE whatever
+	// the password: it cannot be told whether it carries one. A relay
+	// older than the password field sees a long form's rest as a body
+	// that is no bucket.
+	if !wire.IsBucket(len(f.Body)) || (c.s.noPutPassword && f.PutHasPassword) {
 		return wire.CodeBadSize
+	}
+	if !c.s.noPutPassword && !c.putPasswordOK(f) {
+		return wire.CodePassword
+	}
+	life := time.Duration(f.Seconds) * time.Second
+	if f.Seconds == 0 || life > c.s.limits.MaxBlobLife {
+		return wire.CodeBadSize
+	}
+	if code := c.admit(f.Type, len(f.Body)); code != 0 {
+		return code
 	}
 	if c.storageFull() {
 		return wire.CodeStorageFull
@@ -240,6 +272,9 @@ func (c *session) cmdLogNew(ctx context.Context, f *wire.Frame) (wire.Frame, wir
 	ttl := time.Duration(f.Seconds) * time.Second
 	if f.Seconds == 0 || ttl > c.s.limits.MaxLogTTL {
 		return wire.Frame{}, wire.CodeBadSize
+	}
+	if code := c.admit(f.Type, 0); code != 0 {
+		return wire.Frame{}, code
 	}
 	if c.storageFull() {
 		return wire.Frame{}, wire.CodeStorageFull
@@ -283,6 +318,9 @@ func (c *session) cmdAppend(ctx context.Context, f *wire.Frame) (wire.Frame, wir
 		return wire.Frame{}, wire.CodeBadSize
 	}
 	if code := c.logAuth(ctx, f, true); code != 0 {
+		return wire.Frame{}, code
+	}
+	if code := c.admit(f.Type, len(f.Body)); code != 0 {
 		return wire.Frame{}, code
 	}
 	if c.storageFull() {

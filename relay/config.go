@@ -8,7 +8,7 @@
 // identity.go (the long-term key), server.go (listeners, shutdown),
 // session.go (one connection: hello, reader, batching writer),
 // commands.go (one function per command), delivery.go (subscriptions),
-// metrics.go.
+// abuse.go (per-connection and per-address limits), metrics.go.
 package relay
 
 import (
@@ -65,6 +65,41 @@ type Limits struct {
 	// connection may name in FKEY per minute (those it holds a route
 	// for aside).
 	ForwardDestsPerMinute int
+
+	// Abuse limits (§11, abuse.go). A negative value means no limit.
+	// Storage budgets: what one connection (Conn*) and one source
+	// address, an IPv4 address or an IPv6 /64 (Addr*), may create and
+	// store; a charge drains away evenly over QuotaPeriod. Over a
+	// budget: QUOTA.
+	ConnMailboxes int   // NEWs per connection
+	ConnLogs      int   // LNEWs per connection
+	ConnBlobs     int   // PUTs per connection
+	ConnBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per connection; default MaxStorage/40
+	AddrMailboxes int   // NEWs per address
+	AddrLogs      int   // LNEWs per address
+	AddrBlobs     int   // PUTs per address
+	AddrBytes     int64 // bytes of SEND, PUT and LAPPEND bodies per address; default MaxStorage/5
+	QuotaPeriod   time.Duration
+	// Creation rates of NEW, LNEW and PUT together; over: RATE.
+	CreateRate      float64 // per second per connection
+	CreateBurst     int
+	AddrCreateRate  float64 // per second per address
+	AddrCreateBurst int
+	// MaxConnsPerAddr is how many connections one address may hold; one
+	// more is refused before the WebSocket upgrade (HTTP 429).
+	MaxConnsPerAddr int
+	// MaxTrackedAddrs bounds the per-address table; addresses beyond it
+	// share one entry.
+	MaxTrackedAddrs int
+}
+
+// NoAbuseLimits returns l with every abuse limit off: for load tests and
+// benchmarks that open many connections from one address.
+func NoAbuseLimits(l Limits) Limits {
+	l.ConnMailboxes, l.ConnLogs, l.ConnBlobs, l.ConnBytes = -1, -1, -1, -1
+	l.AddrMailboxes, l.AddrLogs, l.AddrBlobs, l.AddrBytes = -1, -1, -1, -1
+	l.CreateRate, l.AddrCreateRate, l.MaxConnsPerAddr = -1, -1, -1
+	return l
 }
 
 // DefaultLimits are the defaults of spec/relay.md §11.
@@ -96,6 +131,20 @@ var DefaultLimits = Limits{
 	ForwardTimeout:   10 * time.Second,
 
 	ForwardDestsPerMinute: 16,
+
+	ConnMailboxes:   1000,
+	ConnLogs:        1000,
+	ConnBlobs:       1000,
+	AddrMailboxes:   10000,
+	AddrLogs:        10000,
+	AddrBlobs:       10000,
+	QuotaPeriod:     24 * time.Hour,
+	CreateRate:      20,
+	CreateBurst:     200,
+	AddrCreateRate:  200,
+	AddrCreateBurst: 2000,
+	MaxConnsPerAddr: 256,
+	MaxTrackedAddrs: 1 << 20,
 }
 
 // maxQueuedPush bounds the bytes of MSGs queued for one connection's
@@ -130,6 +179,7 @@ func (l Limits) withDefaults() Limits {
 	pick(&l.WriteTimeout, d.WriteTimeout)
 	pick(&l.ForwardIdle, d.ForwardIdle)
 	pick(&l.ForwardTimeout, d.ForwardTimeout)
+	pick(&l.QuotaPeriod, d.QuotaPeriod)
 	for _, p := range []struct {
 		v   *int
 		def int
@@ -138,6 +188,7 @@ func (l Limits) withDefaults() Limits {
 		{&l.InFlight, d.InFlight}, {&l.Burst, d.Burst},
 		{&l.MaxRoutes, d.MaxRoutes}, {&l.MaxForwardDests, d.MaxForwardDests}, {&l.MaxR2RConns, d.MaxR2RConns}, {&l.MaxR2RTotal, d.MaxR2RTotal},
 		{&l.ForwardInFlight, d.ForwardInFlight}, {&l.ForwardDestsPerMinute, d.ForwardDestsPerMinute},
+		{&l.MaxTrackedAddrs, d.MaxTrackedAddrs},
 	} {
 		if *p.v <= 0 {
 			*p.v = p.def
@@ -155,6 +206,31 @@ func (l Limits) withDefaults() Limits {
 	l.ChunkStorage = min(l.ChunkStorage, l.MaxStorage)
 	if l.ChunkRate <= 0 {
 		l.ChunkRate = d.ChunkRate
+	}
+	// Abuse limits: zero takes the default, negative stays (no limit).
+	for _, p := range []struct {
+		v   *int
+		def int
+	}{
+		{&l.ConnMailboxes, d.ConnMailboxes}, {&l.ConnLogs, d.ConnLogs}, {&l.ConnBlobs, d.ConnBlobs},
+		{&l.AddrMailboxes, d.AddrMailboxes}, {&l.AddrLogs, d.AddrLogs}, {&l.AddrBlobs, d.AddrBlobs},
+		{&l.CreateBurst, d.CreateBurst}, {&l.AddrCreateBurst, d.AddrCreateBurst}, {&l.MaxConnsPerAddr, d.MaxConnsPerAddr},
+	} {
+		if *p.v == 0 {
+			*p.v = p.def
+		}
+	}
+	if l.ConnBytes == 0 {
+		l.ConnBytes = max(l.MaxStorage/40, 1)
+	}
+	if l.AddrBytes == 0 {
+		l.AddrBytes = max(l.MaxStorage/5, 1)
+	}
+	if l.CreateRate == 0 {
+		l.CreateRate = d.CreateRate
+	}
+	if l.AddrCreateRate == 0 {
+		l.AddrCreateRate = d.AddrCreateRate
 	}
 	return l
 }
@@ -211,6 +287,11 @@ type Config struct {
 	// relay older than file attachments does. Tests only: clients must
 	// cope with such a relay.
 	NoChunks bool
+	// NoPutPassword handles PUT as a relay older than its password field
+	// does (§7.2): a long-form PUT is BAD_SIZE, and a short one needs no
+	// password even when the relay has one. Tests only: clients must
+	// cope with such a relay.
+	NoPutPassword bool
 }
 
 // Observer sees what the relay sees. Its methods are called on the

@@ -69,7 +69,7 @@ func TestForwardReplayedTakeRepliesDoNotShareNonce(t *testing.T) {
 	dc := d.dial(t)
 	bid := crypto.ID{0x42}
 	secret := body(1024, 0xa7)
-	if err := dc.Put(ctx, bid, time.Hour, secret); err != nil {
+	if err := dc.Put(ctx, bid, time.Hour, nil, secret); err != nil {
 		t.Fatal(err)
 	}
 	c := f.dialFrom(t, clientIP)

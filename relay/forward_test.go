@@ -96,7 +96,7 @@ func TestForwardSendLands(t *testing.T) {
 		t.Fatalf("forwarded SKEY: %v", err)
 	}
 	bid := crypto.ID{7}
-	if err := rc.Put(ctx, bid, time.Hour, body(1024, 3)); err != nil {
+	if err := rc.Put(ctx, bid, time.Hour, nil, body(1024, 3)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := c.ForwardCommand(ctx, route, wire.Frame{Type: wire.TypeTAKE, ID: bid}, d.clock.Now(), nil)

@@ -172,19 +172,19 @@ func TestBlobs(t *testing.T) {
 	c := tr.dial(t)
 	id, _ := crypto.NewID(nil)
 	b := body(1024, 7)
-	if err := c.Put(ctx, id, time.Hour, b); err != nil {
+	if err := c.Put(ctx, id, time.Hour, nil, b); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, c.Put(ctx, id, time.Hour, b), wire.CodeExists)
+	wantCode(t, c.Put(ctx, id, time.Hour, nil, b), wire.CodeExists)
 	got, err := c.Take(ctx, id)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("TAKE: %v", err)
 	}
 	_, err = c.Take(ctx, id)
 	wantCode(t, err, wire.CodeNotFound)
-	wantCode(t, c.Put(ctx, id, 0, b), wire.CodeBadSize)
-	wantCode(t, c.Put(ctx, id, 8*24*time.Hour, b), wire.CodeBadSize)
-	wantCode(t, c.Put(ctx, id, time.Hour, b[:1000]), wire.CodeBadSize)
+	wantCode(t, c.Put(ctx, id, 0, nil, b), wire.CodeBadSize)
+	wantCode(t, c.Put(ctx, id, 8*24*time.Hour, nil, b), wire.CodeBadSize)
+	wantCode(t, c.Put(ctx, id, time.Hour, nil, b[:1000]), wire.CodeBadSize)
 }
 
 // TestTakenBlobCannotBePutBack: whoever took a blob (say, with a copied
@@ -197,21 +197,21 @@ func TestTakenBlobCannotBePutBack(t *testing.T) {
 	copier, joiner := tr.dial(t), tr.dial(t)
 	id, _ := crypto.NewID(nil)
 	b := body(1024, 5)
-	if err := tr.dial(t).Put(ctx, id, time.Hour, b); err != nil {
+	if err := tr.dial(t).Put(ctx, id, time.Hour, nil, b); err != nil {
 		t.Fatal(err)
 	}
 	got, err := copier.Take(ctx, id)
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("TAKE: %v", err)
 	}
-	wantCode(t, copier.Put(ctx, id, time.Hour, got), wire.CodeExists)
-	wantCode(t, copier.Put(ctx, id, time.Minute, got), wire.CodeExists)
+	wantCode(t, copier.Put(ctx, id, time.Hour, nil, got), wire.CodeExists)
+	wantCode(t, copier.Put(ctx, id, time.Minute, nil, got), wire.CodeExists)
 	_, err = joiner.Take(ctx, id)
 	wantCode(t, err, wire.CodeNotFound)
 	tr.clock.Advance(time.Hour - time.Second)
-	wantCode(t, copier.Put(ctx, id, time.Hour, got), wire.CodeExists)
+	wantCode(t, copier.Put(ctx, id, time.Hour, nil, got), wire.CodeExists)
 	tr.clock.Advance(time.Second)
-	if err := copier.Put(ctx, id, time.Hour, got); err != nil {
+	if err := copier.Put(ctx, id, time.Hour, nil, got); err != nil {
 		t.Fatalf("PUT after the deadline: %v", err)
 	}
 	if got, err := joiner.Take(ctx, id); err != nil || !bytes.Equal(got, b) {
@@ -229,7 +229,7 @@ func TestOneWinnerAmong100Takes(t *testing.T) {
 		conns[i] = tr.dial(t)
 	}
 	id, _ := crypto.NewID(nil)
-	if err := tr.dial(t).Put(ctx, id, time.Hour, body(4096, 3)); err != nil {
+	if err := tr.dial(t).Put(ctx, id, time.Hour, nil, body(4096, 3)); err != nil {
 		t.Fatal(err)
 	}
 	var wins, losses atomic.Int32
@@ -335,6 +335,17 @@ func TestPassword(t *testing.T) {
 	if _, err := c.NewLog(ctx, &wc, &wc, time.Hour, []byte("group secret")); err != nil {
 		t.Fatal(err)
 	}
+	// PUT needs it too (§7.2): without it, anyone could fill the relay.
+	blob := crypto.ID{7}
+	wantCode(t, c.Put(ctx, blob, time.Hour, nil, body(1024, 1)), wire.CodePassword)
+	wantCode(t, c.Put(ctx, blob, time.Hour, []byte("wrong"), body(1024, 1)), wire.CodePassword)
+	if err := c.Put(ctx, blob, time.Hour, []byte("group secret"), body(1024, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// TAKE does not: the joiner of an invite may know no password.
+	if _, err := tr.dial(t).Take(ctx, blob); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestTTLExpiry(t *testing.T) {
@@ -346,7 +357,7 @@ func TestTTLExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	blob, _ := crypto.NewID(nil)
-	if err := c.Put(ctx, blob, time.Minute, body(1024, 2)); err != nil {
+	if err := c.Put(ctx, blob, time.Minute, nil, body(1024, 2)); err != nil {
 		t.Fatal(err)
 	}
 	tr.clock.Advance(relay.DefaultLimits.MessageTTL + time.Second)

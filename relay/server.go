@@ -46,6 +46,9 @@ type Server struct {
 	fwdSeen    replayCache // ephemeral keys of accepted forwarded items (§7.6.4)
 	fkMu       sync.Mutex  // guards fkeys
 	fkeys      [2]periodKey
+	abuse      *abuse // per-address limits (abuse.go)
+
+	noPutPassword bool // Config.NoPutPassword
 
 	draining atomic.Bool
 	blocks   sync.Pool // of *blockBuf, held only while a block is read or written
@@ -85,6 +88,7 @@ func New(cfg Config) (*Server, error) {
 		subs:       map[crypto.ID]*subscription{},
 		logSubs:    map[crypto.ID]map[*logSub]struct{}{},
 	}
+	s.noPutPassword = cfg.NoPutPassword
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()
 	}
@@ -95,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.abuse = newAbuse(&s.limits, s.now)
 	var err error
 	if s.metrics, err = newMetrics(cfg.Registerer, cfg.Store.ChunkBytes); err != nil {
 		return nil, err
@@ -222,6 +227,7 @@ func (s *Server) expireLoop(ctx context.Context) {
 func (s *Server) ExpireNow(ctx context.Context) error {
 	now := s.now()
 	s.fwd.sweep(now, s.limits.ForwardIdle)
+	s.abuse.sweep(now)
 	err := s.store.Expire(ctx, now, now.Add(-s.limits.MailboxIdle))
 	if err != nil {
 		s.log.Warn("relay: expiry failed", "err", err)
@@ -246,6 +252,7 @@ func (s *Server) removeSession(c *session) {
 	s.idle.Broadcast()
 	s.mu.Unlock()
 	s.metrics.conns.Dec()
+	s.abuse.disconnect(c.peer)
 }
 
 func (s *Server) newLimiter() *rate.Limiter {

@@ -73,18 +73,29 @@ type session struct {
 	routes  map[[wire.RouteIDSize]byte]*fwdRoute
 	asked   map[string]time.Time // destinations FKEY named in the last minute, and when (§11)
 
+	peer      *addrEntry // the source address's limits (abuse.go)
+	quota     *connQuota // made by connQuota on the first charge
+	quotaOnce sync.Once
+
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    map[crypto.ID]*subscription
 	logSubs map[crypto.ID]*logSub
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	peer := s.abuse.connect(r.RemoteAddr)
+	if peer == nil { // §11: too many connections from this address
+		s.metrics.handshakeFail.Inc()
+		http.Error(w, "too many connections", http.StatusTooManyRequests)
+		return
+	}
 	sb := &smallBuffers{ResponseWriter: w}
 	ws, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		CompressionMode:    websocket.CompressionDisabled, // spec/relay.md §2.1
 		InsecureSkipVerify: true,                          // no browser clients; any Origin is fine
 	})
 	if err != nil {
+		s.abuse.disconnect(peer)
 		s.metrics.handshakeFail.Inc()
 		return
 	}
@@ -100,8 +111,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ctx:     ctx,
 		cancel:  cancel,
 		drained: make(chan struct{}),
+		peer:    peer,
 	}
 	if !s.addSession(c) {
+		s.abuse.disconnect(peer)
 		cancel()
 		ws.Close(wire.CloseShutdown, "")
 		return

@@ -53,6 +53,17 @@ type options struct {
 	ChunkStore  int64
 	ChunkRate   float64
 	Drain       time.Duration
+
+	// Abuse limits (spec/relay.md §11); -1 is no limit.
+	ConnMailboxes, ConnLogs, ConnBlobs int
+	ConnBytes                          int64
+	AddrMailboxes, AddrLogs, AddrBlobs int
+	AddrBytes                          int64
+	QuotaPeriod                        time.Duration
+	CreateRate, AddrCreateRate         float64
+	CreateBurst, AddrCreateBurst       int
+	MaxConnsPerAddr                    int
+	NoAbuseLimits                      bool
 }
 
 func defaultDataDir() string {
@@ -100,6 +111,21 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Int64Var(&o.ChunkStore, "chunk-storage", 0, "bytes of file chunks the relay keeps, within --max-storage (0: half of --max-storage)")
 	fs.Float64Var(&o.ChunkRate, "chunk-rate", d.ChunkRate, "file-chunk commands per second per connection (a limit of their own, burst as many)")
 	fs.DurationVar(&o.Drain, "drain", d.DrainTimeout, "how long SIGTERM waits for commands in progress")
+	fs.IntVar(&o.MaxConnsPerAddr, "max-conns-per-addr", d.MaxConnsPerAddr, "connections per source address (IPv4 address or IPv6 /64; -1: no limit; raise it behind a proxy)")
+	fs.IntVar(&o.ConnMailboxes, "conn-mailboxes", d.ConnMailboxes, "NEWs per connection per --quota-period (-1: no limit)")
+	fs.IntVar(&o.ConnLogs, "conn-logs", d.ConnLogs, "LNEWs per connection per --quota-period (-1: no limit)")
+	fs.IntVar(&o.ConnBlobs, "conn-blobs", d.ConnBlobs, "PUTs per connection per --quota-period (-1: no limit)")
+	fs.Int64Var(&o.ConnBytes, "conn-bytes", 0, "bytes of SEND, PUT and LAPPEND bodies per connection per --quota-period (0: --max-storage/40; -1: no limit)")
+	fs.IntVar(&o.AddrMailboxes, "addr-mailboxes", d.AddrMailboxes, "NEWs per source address per --quota-period (-1: no limit)")
+	fs.IntVar(&o.AddrLogs, "addr-logs", d.AddrLogs, "LNEWs per source address per --quota-period (-1: no limit)")
+	fs.IntVar(&o.AddrBlobs, "addr-blobs", d.AddrBlobs, "PUTs per source address per --quota-period (-1: no limit)")
+	fs.Int64Var(&o.AddrBytes, "addr-bytes", 0, "bytes of SEND, PUT and LAPPEND bodies per source address per --quota-period (0: --max-storage/5; -1: no limit)")
+	fs.DurationVar(&o.QuotaPeriod, "quota-period", d.QuotaPeriod, "how long a full storage budget takes to drain")
+	fs.Float64Var(&o.CreateRate, "create-rate", d.CreateRate, "NEW, LNEW and PUT per second per connection (-1: no limit)")
+	fs.IntVar(&o.CreateBurst, "create-burst", d.CreateBurst, "burst of --create-rate")
+	fs.Float64Var(&o.AddrCreateRate, "addr-create-rate", d.AddrCreateRate, "NEW, LNEW and PUT per second per source address (-1: no limit)")
+	fs.IntVar(&o.AddrCreateBurst, "addr-create-burst", d.AddrCreateBurst, "burst of --addr-create-rate")
+	fs.BoolVar(&o.NoAbuseLimits, "no-abuse-limits", false, "turn off every per-connection and per-address abuse limit above (load tests from one machine)")
 	return fs
 }
 
@@ -233,5 +259,12 @@ func (o *options) limits() relay.Limits {
 	l.MaxPending, l.MaxSubs, l.Rate, l.Burst, l.MaxStorage, l.DrainTimeout = o.MaxPending, o.MaxSubs, o.Rate, o.Burst, o.MaxStorage, o.Drain
 	l.MaxLogSubs = o.MaxLogSubs
 	l.MaxChunkLife, l.ChunkStorage, l.ChunkRate = o.ChunkLife, o.ChunkStore, o.ChunkRate
+	l.ConnMailboxes, l.ConnLogs, l.ConnBlobs, l.ConnBytes = o.ConnMailboxes, o.ConnLogs, o.ConnBlobs, o.ConnBytes
+	l.AddrMailboxes, l.AddrLogs, l.AddrBlobs, l.AddrBytes = o.AddrMailboxes, o.AddrLogs, o.AddrBlobs, o.AddrBytes
+	l.QuotaPeriod, l.MaxConnsPerAddr = o.QuotaPeriod, o.MaxConnsPerAddr
+	l.CreateRate, l.CreateBurst, l.AddrCreateRate, l.AddrCreateBurst = o.CreateRate, o.CreateBurst, o.AddrCreateRate, o.AddrCreateBurst
+	if o.NoAbuseLimits {
+		l = relay.NoAbuseLimits(l)
+	}
 	return l
 }

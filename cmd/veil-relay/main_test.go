@@ -210,3 +210,24 @@ func TestForwardPrivateOption(t *testing.T) {
 		t.Fatalf("VEIL_RELAY_FORWARD_PRIVATE: %v (%v)", o.FwdPrivate, err)
 	}
 }
+
+// TestAbuseLimitOptions: the abuse limits reach relay.Limits, -1 stays
+// "no limit", and --no-abuse-limits lifts them all.
+func TestAbuseLimitOptions(t *testing.T) {
+	none := func(string) string { return "" }
+	o, err := parseOptions([]string{"--max-conns-per-addr", "1024", "--addr-bytes", "-1", "--create-rate", "5"}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := o.limits()
+	if l.MaxConnsPerAddr != 1024 || l.AddrBytes != -1 || l.CreateRate != 5 || l.ConnMailboxes != relay.DefaultLimits.ConnMailboxes || l.ConnBytes != 0 {
+		t.Fatalf("limits %+v", l)
+	}
+	o, err = parseOptions([]string{"--no-abuse-limits"}, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := o.limits(); l.MaxConnsPerAddr != -1 || l.AddrBytes != -1 || l.ConnBlobs != -1 || l.AddrCreateRate != -1 {
+		t.Fatalf("--no-abuse-limits: %+v", l)
+	}
+}

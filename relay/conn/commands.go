@@ -125,11 +125,6 @@ func (c *Conn) Off(ctx context.Context, rid crypto.ID) error {
 	return c.ok(ctx, &wire.Frame{Type: wire.TypeOFF, ID: rid})
 }
 
-// Put stores a one-time blob for lifetime (whole seconds, §7.2 PUT).
-func (c *Conn) Put(ctx context.Context, id crypto.ID, lifetime time.Duration, body []byte) error {
-	return c.ok(ctx, &wire.Frame{Type: wire.TypePUT, ID: id, Seconds: seconds(lifetime), Body: body})
-}
-
 // Take returns and deletes a one-time blob (§7.2 TAKE).
 func (c *Conn) Take(ctx context.Context, id crypto.ID) ([]byte, error) {
 	r, err := c.Do(ctx, &wire.Frame{Type: wire.TypeTAKE, ID: id})

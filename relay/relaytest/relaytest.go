@@ -129,6 +129,13 @@ func WithoutChunks() func(*relay.Config) {
 	return func(c *relay.Config) { c.NoChunks = true }
 }
 
+// WithoutPutPassword makes the relay handle PUT as a relay older than
+// PUT's password field does (spec/relay.md §7.2): a long-form PUT is
+// BAD_SIZE, and a short one needs no password even where NEW does.
+func WithoutPutPassword() func(*relay.Config) {
+	return func(c *relay.Config) { c.NoPutPassword = true }
+}
+
 // WithR2RFrom makes the relay's relay-to-relay connections come from
 // the local address ip (a loopback address such as 127.0.0.4).
 func WithR2RFrom(ip string) func(*relay.Config) {

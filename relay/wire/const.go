@@ -26,6 +26,12 @@ const (
 	SigSize = crypto.SignatureSize
 	// MaxPassword is the longest relay password (§7.2: one length byte).
 	MaxPassword = 255
+	// PutPasswordSize is the size of a long-form PUT's password (§7.2):
+	// the first bytes of the chunk password (§7.7), as many as make such
+	// a PUT the size of a SEND with the same body, so that the two look
+	// alike forwarded (§7.6.3). No two buckets (§6) differ by it, which
+	// tells the long form from the short one by length.
+	PutPasswordSize = 28
 	// MaxReadLimit is the largest LREAD limit (§7.2).
 	MaxReadLimit = 1000
 

@@ -133,4 +133,15 @@ func ChunkPassword(fp Fingerprint, p []byte) [CapSize]byte {
 	return crypto.Hash([]byte(chunkPasswordLabel), fp[:], p)
 }
 
+// PutPassword is what a long-form PUT carries for the relay password p
+// of the relay with fingerprint fp (spec/relay.md §7.2): the first
+// PutPasswordSize bytes of ChunkPassword, in a CapSize array whose last
+// bytes are zero (Frame.Cap), all zero for an empty p. A client without
+// a password sends the short form instead (Frame.PutHasPassword false).
+func PutPassword(fp Fingerprint, p []byte) [CapSize]byte {
+	pw := ChunkPassword(fp, p)
+	clear(pw[PutPasswordSize:])
+	return pw
+}
+
 const chunkPasswordLabel = "veil-relay/v1/chunk password"

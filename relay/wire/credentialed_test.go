@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -82,5 +83,19 @@ func TestChunkPassword(t *testing.T) {
 	}
 	if wire.ChunkPassword(a.Fingerprint, nil) != [wire.CapSize]byte{} {
 		t.Fatal("no password gives a non-zero chunk password")
+	}
+}
+
+// TestPutPassword: PUT's password is the chunk password's first
+// PutPasswordSize bytes, the rest zero, and all zero without a password.
+func TestPutPassword(t *testing.T) {
+	fp := wire.Fingerprint{1, 2, 3}
+	cp := wire.ChunkPassword(fp, []byte("correct horse"))
+	pp := wire.PutPassword(fp, []byte("correct horse"))
+	if !bytes.Equal(pp[:wire.PutPasswordSize], cp[:wire.PutPasswordSize]) || [wire.CapSize - wire.PutPasswordSize]byte(pp[wire.PutPasswordSize:]) != [wire.CapSize - wire.PutPasswordSize]byte{} {
+		t.Fatalf("put password %x, chunk password %x", pp, cp)
+	}
+	if wire.PutPassword(fp, nil) != [wire.CapSize]byte{} {
+		t.Fatal("no password gives a non-zero put password")
 	}
 }

@@ -325,6 +325,7 @@ func TestForwardAlarmItemSizes(t *testing.T) {
 		for _, item := range []wire.Frame{
 			{Type: wire.TypeLAPPEND, ID: crypto.ID{7}, Cap: [32]byte{8}, Body: body},
 			{Type: wire.TypePUT, ID: crypto.ID{9}, Seconds: 86400, Body: body},
+			{Type: wire.TypePUT, ID: crypto.ID{9}, Seconds: 86400, Cap: [32]byte{10}, PutHasPassword: true, Body: body},
 		} {
 			size := fwdSize(item)
 			if n == bs[0] && size != skey {

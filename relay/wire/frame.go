@@ -99,9 +99,15 @@ type Frame struct {
 	// and LDEL's write capability, LREAD's and LSUB's read capability, or
 	// LNEW's write-capability hash, CGET's read capability, CDEL's
 	// delete capability, or CPUT's and CROOM's chunk password
-	// (ChunkPassword). It must be kept secret where it is a capability or
-	// a password.
+	// (ChunkPassword), or a long-form PUT's password in its first
+	// PutPasswordSize bytes (PutPassword; the rest is not sent). It must
+	// be kept secret where it is a capability or a password.
 	Cap [CapSize]byte
+	// PutHasPassword says a PUT is in the long form (§7.2): its password
+	// field, Cap[:PutPasswordSize], comes before its body, which must
+	// then be a bucket (§6). Otherwise the PUT is in the short form,
+	// without the field, and Cap is not sent.
+	PutHasPassword bool
 	// ReadCap is LNEW's and CPUT's read-capability hash.
 	ReadCap [CapSize]byte
 	// DelCap is CPUT's delete-capability hash.
@@ -153,6 +159,7 @@ const (
 	fSenderID
 	fKey
 	fCap
+	fPutBody // PUT's optional password, Cap[:PutPasswordSize], and body (§7.2)
 	fReadCap
 	fDelCap
 	fCount
@@ -184,7 +191,7 @@ var layouts = map[Type]layout{
 	TypeACK:     {"ACK", []field{fID, fSeq}},
 	TypeDEL:     {"DEL", []field{fID, fSig}},
 	TypeOFF:     {"OFF", []field{fID}},
-	TypePUT:     {"PUT", []field{fID, fSeconds, fBody}},
+	TypePUT:     {"PUT", []field{fID, fSeconds, fPutBody}},
 	TypeTAKE:    {"TAKE", []field{fID}},
 	TypeLNEW:    {"LNEW", []field{fCap, fReadCap, fSeconds, fPassword}},
 	TypeLAPPEND: {"LAPPEND", []field{fID, fCap, fBody}},
@@ -242,6 +249,14 @@ func (f *Frame) Size() (int, error) {
 			}
 			n += 2 + len(f.Dest)
 		case fBody:
+			n += len(f.Body)
+		case fPutBody:
+			if f.PutHasPassword {
+				if !IsBucket(len(f.Body)) {
+					return 0, fmt.Errorf("wire: a PUT with a password has a body of %d bytes, not a bucket", len(f.Body))
+				}
+				n += PutPasswordSize
+			}
 			n += len(f.Body)
 		case fEntries:
 			if len(f.Entries) > 0xffff {
@@ -319,6 +334,11 @@ func (f *Frame) appendTo(b []byte) []byte {
 			b = binary.BigEndian.AppendUint64(b, f.NotAfter)
 		case fBody:
 			b = append(b, f.Body...)
+		case fPutBody:
+			if f.PutHasPassword {
+				b = append(b, f.Cap[:PutPasswordSize]...)
+			}
+			b = append(b, f.Body...)
 		case fEntries:
 			b = binary.BigEndian.AppendUint16(b, uint16(len(f.Entries)))
 			for _, e := range f.Entries {
@@ -383,6 +403,20 @@ func ParseFrame(item []byte) (Frame, error) {
 			}
 			b = b[2+n:]
 		case fBody:
+			if len(b) > 0 {
+				f.Body = b[:len(b):len(b)]
+			}
+			b = nil
+		case fPutBody:
+			// The form by length (§7.2): a rest that is PutPasswordSize
+			// more than a bucket is the long form; any other rest is the
+			// body, which the relay refuses unless it is a bucket. No two
+			// buckets differ by PutPasswordSize, so no rest is both.
+			if !IsBucket(len(b)) && len(b) >= PutPasswordSize && IsBucket(len(b)-PutPasswordSize) {
+				f.PutHasPassword = true
+				copy(f.Cap[:], b[:PutPasswordSize])
+				b = b[PutPasswordSize:]
+			}
 			if len(b) > 0 {
 				f.Body = b[:len(b):len(b)]
 			}

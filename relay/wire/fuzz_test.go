@@ -43,6 +43,9 @@ func FuzzParseFrame(f *testing.F) {
 	f.Add(append([]byte{0x16, 0, 0, 0, 1}, make([]byte, 24+32)...))         // CDEL
 	f.Add(append([]byte{0x17, 0, 0, 0, 1}, make([]byte, 4+4+1)...))         // CROOM, trailing
 	f.Add([]byte{0x8c, 0, 0, 0, 1, 7})                                      // CHUNK
+	f.Add(append([]byte{0x08, 0, 0, 0, 1}, make([]byte, 24+4+4096)...))     // PUT, short form
+	f.Add(append([]byte{0x08, 0, 0, 0, 1}, make([]byte, 24+4+28+4096)...))  // PUT, long form
+	f.Add(append([]byte{0x08, 0, 0, 0, 1}, make([]byte, 24+4+27+1024)...))  // PUT, neither form
 	f.Fuzz(func(t *testing.T, item []byte) {
 		fr, err := wire.ParseFrame(item)
 		if err != nil {
@@ -50,6 +53,9 @@ func FuzzParseFrame(f *testing.F) {
 				t.Fatal("partial frame returned with an error")
 			}
 			return
+		}
+		if fr.PutHasPassword && (fr.Type != wire.TypePUT || !wire.IsBucket(len(fr.Body))) {
+			t.Fatalf("%v in the long form with a body of %d bytes", fr.Type, len(fr.Body))
 		}
 		out, err := wire.AppendFrame(nil, &fr)
 		if err != nil {

@@ -213,9 +213,11 @@ type frameVector struct {
 	Limit    uint16   `json:"limit"`
 	Code     uint16   `json:"code"`
 	Password hexBytes `json:"password"`
-	Sig      hexBytes `json:"sig"`
-	Body     hexBytes `json:"body"`
-	Entries  []struct {
+	// PutPassword is a long-form PUT's password field (§7.2).
+	PutPassword hexBytes `json:"put_password"`
+	Sig         hexBytes `json:"sig"`
+	Body        hexBytes `json:"body"`
+	Entries     []struct {
 		Seq  uint64   `json:"seq"`
 		Body hexBytes `json:"body"`
 	} `json:"entries"`
@@ -240,6 +242,10 @@ func (v *frameVector) frame() wire.Frame {
 	copy(f.SenderID[:], v.SenderID)
 	copy(f.Key[:], v.Key)
 	copy(f.Cap[:], v.Cap)
+	if v.PutPassword != nil {
+		copy(f.Cap[:], v.PutPassword)
+		f.PutHasPassword = true
+	}
 	copy(f.ReadCap[:], v.ReadCap)
 	copy(f.DelCap[:], v.DelCap)
 	copy(f.Sig[:], v.Sig)
@@ -272,6 +278,9 @@ func TestFrameVectors(t *testing.T) {
 			again, _ := wire.AppendFrame(nil, &p)
 			if !bytes.Equal(again, v.Encoding) {
 				t.Fatal("parse → append differs")
+			}
+			if p.PutHasPassword != f.PutHasPassword || (f.PutHasPassword && p.Cap != f.Cap) {
+				t.Fatalf("parsed PUT form %v, password %x; want %v, %x", p.PutHasPassword, p.Cap, f.PutHasPassword, f.Cap)
 			}
 			if p.Type.String() != v.Name {
 				t.Fatalf("name %q, want %q", p.Type, v.Name)

@@ -101,24 +101,27 @@ type BlockVector struct {
 
 // FrameVector is one item (§7) with its fields.
 type FrameVector struct {
-	Name     string        `json:"name"`
-	Type     byte          `json:"type"`
-	CID      uint32        `json:"cid"`
-	ID       hx            `json:"id,omitempty"`
-	SenderID hx            `json:"sender_id,omitempty"`
-	Key      hx            `json:"key,omitempty"`
-	Cap      hx            `json:"cap,omitempty"`
-	ReadCap  hx            `json:"read_cap,omitempty"`
-	DelCap   hx            `json:"del_cap,omitempty"`
-	Count    uint32        `json:"count,omitempty"`
-	Seq      uint64        `json:"seq,omitempty"`
-	Seconds  uint32        `json:"seconds,omitempty"`
-	Limit    uint16        `json:"limit,omitempty"`
-	Code     uint16        `json:"code,omitempty"`
-	Password hx            `json:"password,omitempty"`
-	Sig      hx            `json:"sig,omitempty"`
-	Body     hx            `json:"body,omitempty"`
-	Entries  []EntryVector `json:"entries,omitempty"`
+	Name     string `json:"name"`
+	Type     byte   `json:"type"`
+	CID      uint32 `json:"cid"`
+	ID       hx     `json:"id,omitempty"`
+	SenderID hx     `json:"sender_id,omitempty"`
+	Key      hx     `json:"key,omitempty"`
+	Cap      hx     `json:"cap,omitempty"`
+	ReadCap  hx     `json:"read_cap,omitempty"`
+	DelCap   hx     `json:"del_cap,omitempty"`
+	Count    uint32 `json:"count,omitempty"`
+	Seq      uint64 `json:"seq,omitempty"`
+	Seconds  uint32 `json:"seconds,omitempty"`
+	Limit    uint16 `json:"limit,omitempty"`
+	Code     uint16 `json:"code,omitempty"`
+	Password hx     `json:"password,omitempty"`
+	// PutPassword is a long-form PUT's password field (§7.2); a PUT
+	// without it is in the short form.
+	PutPassword hx            `json:"put_password,omitempty"`
+	Sig         hx            `json:"sig,omitempty"`
+	Body        hx            `json:"body,omitempty"`
+	Entries     []EntryVector `json:"entries,omitempty"`
 	// Forwarding fields (§7.6).
 	Dest       string `json:"dest,omitempty"`
 	Route      hx     `json:"route,omitempty"`
@@ -298,7 +301,9 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeACK, CID: 6, ID: id("recipient id"), Seq: 42},
 		{Type: wire.TypeDEL, CID: 7, ID: id("recipient id"), Sig: [64]byte(fill("sig del", 64))},
 		{Type: wire.TypeOFF, CID: 8, ID: id("recipient id")},
-		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Body: body("blob", 1024)},
+		// PUT's long form carries the first 28 bytes of the chunk
+		// password (below); its short form, without them, is at the end.
+		{Type: wire.TypePUT, CID: 9, ID: id("blob id"), Seconds: 86400, Cap: wire.PutPassword(chunkFP, []byte("correct horse")), PutHasPassword: true, Body: body("blob", 1024)},
 		{Type: wire.TypeTAKE, CID: 10, ID: id("blob id")},
 		{Type: wire.TypeLNEW, CID: 11, Cap: hashOf("write cap"), ReadCap: hashOf("read cap"), Seconds: 604800},
 		{Type: wire.TypeLAPPEND, CID: 12, ID: id("log id"), Cap: c32("write cap"), Body: body("entry", 1024)},
@@ -336,6 +341,7 @@ func frameVectors() ([]FrameVector, error) {
 		{Type: wire.TypeCROOM, CID: 25, Count: 6400, Seconds: 604800, Cap: wire.ChunkPassword(chunkFP, []byte("correct horse"))},
 		{Type: wire.TypeCROOM, CID: 26, Count: 1, Seconds: 3600}, // a relay without a password: all zero
 		{Type: wire.TypeCHUNK, CID: 23, Body: body("chunk", wire.ChunkSize)},
+		{Type: wire.TypePUT, CID: 27, ID: id("blob id"), Seconds: 3600, Body: body("blob", 1024)}, // the short form: no password field
 	}
 	var out []FrameVector
 	for i := range frames {
@@ -356,7 +362,9 @@ func frameVectors() ([]FrameVector, error) {
 		if f.Key != (crypto.SignPublic{}) {
 			fv.Key = f.Key[:]
 		}
-		if f.Cap != ([32]byte{}) {
+		if f.PutHasPassword {
+			fv.PutPassword = f.Cap[:wire.PutPasswordSize] // a PUT sends no more of Cap
+		} else if f.Cap != ([32]byte{}) {
 			fv.Cap = f.Cap[:]
 		}
 		if f.ReadCap != ([32]byte{}) {
