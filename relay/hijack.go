@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"syscall"
 
 	"veil/relay/wsframe"
 )
@@ -21,7 +22,12 @@ const connBufSize = 512
 // gets small buffers, and net/http's own become garbage.
 type smallBuffers struct {
 	http.ResponseWriter
-	nc net.Conn // the hijacked connection, once Hijack has run
+	nc net.Conn      // the hijacked connection, once Hijack has run
+	br *bufio.Reader // the WebSocket library's reader of nc
+	// raw waits for nc's bytes without reading them: nil when nc is not a
+	// plain socket (TLS keeps bytes of its own) or bytes arrived early
+	// (they wait in a reader of their own under br).
+	raw syscall.RawConn
 }
 
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -40,7 +46,10 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		r = bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(early), r: nc}, connBufSize)
+	} else if sc, ok := nc.(*net.TCPConn); ok {
+		w.raw, _ = sc.SyscallConn()
 	}
+	w.br = r
 	// Whole frames, one write each: the block bypasses the small buffer
 	// but its header does not, which would be two writes per block.
 	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)), nil

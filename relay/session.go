@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -45,7 +47,9 @@ func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 type session struct {
 	s       *Server
 	ws      *websocket.Conn
-	nc      net.Conn // under ws: closing it ends a read at once
+	nc      net.Conn        // under ws: closing it ends a read at once
+	br      *bufio.Reader   // the WebSocket library reads nc through it
+	raw     syscall.RawConn // smallBuffers.raw
 	nonce   [wire.NonceSize]byte
 	id      uint64 // the Observer's name for the connection
 	limiter *rate.Limiter
@@ -94,6 +98,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s:       s,
 		ws:      ws,
 		nc:      sb.nc,
+		br:      sb.br,
+		raw:     sb.raw,
 		limiter: s.newLimiter(),
 		chunkRL: s.newChunkLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
@@ -124,16 +130,36 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// stack the hello's cryptography grew is not kept by every idle
 	// connection. The goroutine is owned by the Server: the session is in
 	// s.sessions until it ends, and Drain waits for that.
-	go c.run(opener)
+	go c.run(opener, c.raw != nil && c.br.Buffered() == 0)
 }
 
-// run is the session's reader goroutine, then its cleanup.
-func (c *session) run(opener *wire.Opener) {
-	defer c.s.removeSession(c)
-	defer c.cancel()
-	c.readLoop(opener)
+// run is the session's reader goroutine, then its cleanup. On a plain
+// socket, once the reader has handled what arrived and nothing more is
+// buffered, it hands the wait to a fresh goroutine and ends: the stack
+// that commands grew goes back to the runtime, and an idle connection
+// keeps a goroutine's smallest stack (2 KiB, not 8) waiting in a shallow
+// call. wait says that nothing is buffered above the socket.
+func (c *session) run(opener *wire.Opener, wait bool) {
+	if wait {
+		c.waitReadable()
+	}
+	if c.readLoop(opener) {
+		go c.run(opener, true) // owned by the Server, as this one is
+		return
+	}
 	opener.Wipe()
 	c.finish()
+	c.cancel()
+	c.s.removeSession(c)
+}
+
+// waitReadable returns once the socket has bytes to read (or has failed),
+// without reading them: the WebSocket's read that follows takes them.
+// The poller reports only new bytes, and the last read may have left
+// some, so each round first peeks (socketReadable). No deadline while
+// idle: waiting costs no timer.
+func (c *session) waitReadable() {
+	c.raw.Read(socketReadable)
 }
 
 // helloCloseGrace is how long a client that sent no hello has to answer
@@ -207,19 +233,23 @@ func (c *session) hello() (*wire.Opener, error) {
 }
 
 // readLoop reads blocks until the WebSocket fails or the client breaks
-// the protocol at the transport level (§4.5: 4002).
-func (c *session) readLoop(o *wire.Opener) {
+// the protocol at the transport level (§4.5: 4002), and returns false;
+// on a plain socket it returns true after a block when nothing more is
+// buffered above the socket, so that run waits on a fresh stack.
+func (c *session) readLoop(o *wire.Opener) (idle bool) {
 	for {
 		// A client that does not read its replies gets no more read
 		// from it (§11): every item of a block may queue a reply.
 		c.waitReplyRoom(c.ctx)
-		// No deadline while idle: waiting costs no timer and no goroutine.
 		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
-			return
+			return false
 		}
 		b := c.s.getBlock()
 		n, err := io.ReadFull(r, b.ct[:])
+		// Read while the message is unfinished, so under the WebSocket's
+		// read lock (Close reads the client's close frame under it too).
+		idle = c.raw != nil && c.br.Buffered() == 0
 		if err == nil {
 			var one [1]byte
 			if m, rerr := r.Read(one[:]); m != 0 || rerr != nil && rerr != io.EOF {
@@ -228,27 +258,31 @@ func (c *session) readLoop(o *wire.Opener) {
 				c.s.putBlock(b)
 				c.s.metrics.badBlocks.Inc()
 				c.ws.Close(websocket.StatusMessageTooBig, "")
-				return
+				return false
 			}
 		}
 		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
 			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
-			return
+			return false
 		}
 		pt, err := o.Open(b.pt[:0], b.ct[:])
 		if err != nil {
 			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
-			return
+			return false
 		}
 		c.s.metrics.blocksIn.Inc()
 		items, err := wire.SplitBlock(pt)
 		if err != nil {
 			c.s.putBlock(b)
 			c.reply(wire.Frame{Type: wire.TypeERR, Code: wire.CodeMalformed})
+			if idle {
+				c.waitReplyRoom(c.ctx)
+				return true
+			}
 			continue
 		}
 		ok := true
@@ -259,7 +293,11 @@ func (c *session) readLoop(o *wire.Opener) {
 		}
 		c.s.putBlock(b)
 		if !ok {
-			return
+			return false
+		}
+		if idle {
+			c.waitReplyRoom(c.ctx)
+			return true
 		}
 	}
 }
