@@ -78,7 +78,7 @@ type session struct {
 	asked   map[string]time.Time // destinations FKEY named in the last minute, and when (§11)
 
 	subMu   sync.Mutex // guards subs and logSubs
-	subs    map[crypto.ID]*subscription
+	subs    subSet
 	logSubs map[crypto.ID]*logSub
 }
 
