@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"syscall"
 
 	"veil/relay/wsframe"
 )
@@ -24,10 +23,9 @@ type smallBuffers struct {
 	http.ResponseWriter
 	nc net.Conn      // the hijacked connection, once Hijack has run
 	br *bufio.Reader // the WebSocket library's reader of nc
-	// raw waits for nc's bytes without reading them: nil when nc is not a
-	// plain socket (TLS keeps bytes of its own) or bytes arrived early
-	// (they wait in a reader of their own under br).
-	raw syscall.RawConn
+	// sock is br's source on a plain socket (nil otherwise, and when
+	// bytes arrived early: they wait in a reader of their own under br).
+	sock *sockReader
 }
 
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -46,13 +44,17 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		r = bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(early), r: nc}, connBufSize)
-	} else if sc, ok := nc.(*net.TCPConn); ok {
-		w.raw, _ = sc.SyscallConn()
+	} else if w.sock = newSockReader(nc); w.sock != nil {
+		r = bufio.NewReaderSize(w.sock, connBufSize)
 	}
 	w.br = r
 	// Whole frames, one write each: the block bypasses the small buffer
 	// but its header does not, which would be two writes per block.
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)), nil
+	bw := bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)
+	if w.sock != nil {
+		return w.sock.conn(), bufio.NewReadWriter(r, bw), nil
+	}
+	return nc, bufio.NewReadWriter(r, bw), nil
 }
 
 // prefixReader returns prefix, then reads from r.

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -47,9 +46,9 @@ func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 type session struct {
 	s       *Server
 	ws      *websocket.Conn
-	nc      net.Conn        // under ws: closing it ends a read at once
-	br      *bufio.Reader   // the WebSocket library reads nc through it
-	raw     syscall.RawConn // smallBuffers.raw
+	nc      net.Conn      // under ws: closing it ends a read at once
+	br      *bufio.Reader // the WebSocket library reads nc through it
+	sock    *sockReader   // smallBuffers.sock
 	nonce   [wire.NonceSize]byte
 	id      uint64 // the Observer's name for the connection
 	limiter *rate.Limiter
@@ -99,7 +98,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ws:      ws,
 		nc:      sb.nc,
 		br:      sb.br,
-		raw:     sb.raw,
+		sock:    sb.sock,
 		limiter: s.newLimiter(),
 		chunkRL: s.newChunkLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
@@ -130,7 +129,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// stack the hello's cryptography grew is not kept by every idle
 	// connection. The goroutine is owned by the Server: the session is in
 	// s.sessions until it ends, and Drain waits for that.
-	go c.run(opener, c.raw != nil && c.br.Buffered() == 0)
+	go c.run(opener, c.sock != nil && c.br.Buffered() == 0 && c.sock.idle())
 }
 
 // run is the session's reader goroutine, then its cleanup. On a plain
@@ -141,7 +140,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // call. wait says that nothing is buffered above the socket.
 func (c *session) run(opener *wire.Opener, wait bool) {
 	if wait {
-		c.waitReadable()
+		c.sock.wait()
 	}
 	if c.readLoop(opener) {
 		go c.run(opener, true) // owned by the Server, as this one is
@@ -151,15 +150,6 @@ func (c *session) run(opener *wire.Opener, wait bool) {
 	c.finish()
 	c.cancel()
 	c.s.removeSession(c)
-}
-
-// waitReadable returns once the socket has bytes to read (or has failed),
-// without reading them: the WebSocket's read that follows takes them.
-// The poller reports only new bytes, and the last read may have left
-// some, so each round first peeks (socketReadable). No deadline while
-// idle: waiting costs no timer.
-func (c *session) waitReadable() {
-	c.raw.Read(socketReadable)
 }
 
 // helloCloseGrace is how long a client that sent no hello has to answer
@@ -249,7 +239,7 @@ func (c *session) readLoop(o *wire.Opener) (idle bool) {
 		n, err := io.ReadFull(r, b.ct[:])
 		// Read while the message is unfinished, so under the WebSocket's
 		// read lock (Close reads the client's close frame under it too).
-		idle = c.raw != nil && c.br.Buffered() == 0
+		idle = c.sock != nil && c.br.Buffered() == 0 && c.sock.idle()
 		if err == nil {
 			var one [1]byte
 			if m, rerr := r.Read(one[:]); m != 0 || rerr != nil && rerr != io.EOF {
