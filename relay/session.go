@@ -416,6 +416,11 @@ func (c *session) writeLoop() {
 		frames := c.out
 		c.out, c.spare = c.spare[:0], nil
 		if len(frames) == 0 || c.writeErr != nil {
+			if b != nil && c.writeErr == nil {
+				// The library's own writes (pongs, the close frame) must
+				// not meet this run's deadline later on.
+				c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.writing = false
 			c.pushed = 0
 			c.queued = 0
@@ -460,9 +465,14 @@ func (c *session) writeLoop() {
 				continue
 			}
 			ct := c.sealer.Seal(b.ct[:0], p.Finish())
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout) // finish closes the WebSocket, which ends a stuck write
-			err := c.ws.Write(ctx, websocket.MessageBinary, ct)
-			cancel()
+			// A deadline on the socket, not a context: a context with a
+			// timeout costs the WebSocket library a timer, an AfterFunc
+			// and their allocations for every block. finish closes the
+			// WebSocket, which ends a stuck write too.
+			err := c.nc.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+			if err == nil {
+				err = c.ws.Write(context.Background(), websocket.MessageBinary, ct)
+			}
 			if err != nil {
 				c.outMu.Lock()
 				c.writeErr = err
