@@ -348,6 +348,7 @@ func (c *session) handleItem(item []byte) bool {
 		start := time.Now()
 		c.execute(&cmd)
 		c.s.metrics.observe(cmd.f.Type, time.Since(start))
+		c.writeQueued()
 		// The token is kept while the writer is behind: a client that
 		// stops reading runs out of tokens, and the reader stops (§11).
 		c.waitReplyRoom(c.ctx)
@@ -372,23 +373,55 @@ func (c *session) observe(typ wire.Type, size int, ids ...crypto.ID) {
 	o.Item(c.id, byte(typ), list, size, c.s.now())
 }
 
-// reply queues a reply or push for the writer (§5.3).
+// reply queues a reply or push for the writer (§5.3), and starts a
+// writer goroutine when none runs.
 func (c *session) reply(f wire.Frame) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.closed {
+	if !c.queueLocked(f) || c.writing {
 		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
+}
+
+// queueReply queues a command's own reply without starting a writer: the
+// command's goroutine, which is done with the command, calls writeQueued
+// next and becomes the writer itself when none runs, which saves a
+// goroutine and a hand-off per reply.
+func (c *session) queueReply(f wire.Frame) {
+	c.outMu.Lock()
+	c.queueLocked(f)
+	c.outMu.Unlock()
+}
+
+// writeQueued writes what is queued on the calling goroutine unless a
+// writer runs (which will write it); it returns when the queue is empty.
+func (c *session) writeQueued() {
+	c.outMu.Lock()
+	if c.writing || len(c.out) == 0 {
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	c.outMu.Unlock()
+	c.writeLoop()
+}
+
+// queueLocked appends f to the queue; false once the session is closed.
+// c.outMu is held.
+func (c *session) queueLocked(f wire.Frame) bool {
+	if c.closed {
+		return false
 	}
 	c.out = append(c.out, f)
 	c.queued += frameCost(&f)
 	if f.Type == wire.TypeMSG {
 		c.pushed += len(f.Body)
 	}
-	if !c.writing {
-		c.writing = true
-		c.wg.Add(1)
-		go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
-	}
+	return true
 }
 
 func (c *session) replyErr(cid uint32, code wire.Code) {
