@@ -46,10 +46,7 @@ func (sub *subscription) lostClaim() {
 	}
 	s.mu.Unlock()
 	c.subMu.Lock()
-	mine := c.subs[sub.rid] == sub
-	if mine {
-		delete(c.subs, sub.rid)
-	}
+	mine := c.subs.del(sub.rid, sub) != nil
 	c.subMu.Unlock()
 	sub.stop()
 	if mine {

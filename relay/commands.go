@@ -19,7 +19,8 @@ type command struct {
 // day is the granularity of the times the relay stores (§9).
 const day = 24 * time.Hour
 
-// execute runs one command and queues its reply (spec/relay.md §7.2).
+// execute runs one command and queues its reply (spec/relay.md §7.2);
+// the caller then writes it (writeQueued).
 func (c *session) execute(cmd *command) {
 	f := &cmd.f
 	ctx := c.ctx
@@ -72,15 +73,17 @@ func (c *session) execute(cmd *command) {
 	if code == okAlreadySent {
 		return
 	}
+	// The reply is written by the command's goroutine (writeQueued).
 	if code != 0 {
-		c.replyErr(f.CID, code)
+		c.s.metrics.errors.WithLabelValues(code.String()).Inc()
+		c.queueReply(wire.Frame{Type: wire.TypeERR, CID: f.CID, Code: code})
 		return
 	}
 	if r.Type == 0 {
 		r.Type = wire.TypeOK
 	}
 	r.CID = f.CID
-	c.reply(r)
+	c.queueReply(r)
 }
 
 // storeCode maps a store error to an error code (§10); notFound is the

@@ -45,14 +45,11 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	}
 	rid := cmd.f.ID
 	c.subMu.Lock()
-	if c.subs == nil {
-		c.subs = map[crypto.ID]*subscription{}
-	}
-	if _, ok := c.subs[rid]; ok { // idempotent on its own connection (§7.4)
+	if c.subs.get(rid) != nil { // idempotent on its own connection (§7.4)
 		c.subMu.Unlock()
 		return 0
 	}
-	if len(c.subs) >= c.s.limits.MaxSubs {
+	if c.subs.len() >= c.s.limits.MaxSubs {
 		c.subMu.Unlock()
 		return wire.CodeQuota
 	}
@@ -61,7 +58,7 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	// (endSubscriptions) before it cancels c.ctx.
 	sctx, cancel := context.WithCancel(context.Background())
 	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel, inflight: map[uint64]struct{}{}}
-	c.subs[rid] = sub
+	c.subs.put(sub)
 	c.subMu.Unlock()
 
 	c.s.endSubscriber(rid, sub)
@@ -104,9 +101,7 @@ func (s *Server) endSubscriber(rid crypto.ID, next *subscription) {
 		return
 	}
 	old.c.subMu.Lock()
-	if old.c.subs[rid] == old {
-		delete(old.c.subs, rid)
-	}
+	old.c.subs.del(rid, old)
 	old.c.subMu.Unlock()
 	old.stop()
 	if next == nil || old.c != next.c {
@@ -159,8 +154,7 @@ func (c *session) cmdOff(f *wire.Frame) wire.Code {
 	}
 	c.s.mu.Unlock()
 	c.subMu.Lock()
-	own := c.subs[f.ID]
-	delete(c.subs, f.ID)
+	own := c.subs.del(f.ID, nil)
 	c.subMu.Unlock()
 	if own != nil {
 		own.stop()
@@ -171,19 +165,19 @@ func (c *session) cmdOff(f *wire.Frame) wire.Code {
 func (c *session) subscription(rid crypto.ID) *subscription {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
-	return c.subs[rid]
+	return c.subs.get(rid)
 }
 
 // endSubscriptions stops every subscription of the session (it is ending).
 func (c *session) endSubscriptions() {
 	c.subMu.Lock()
-	subs := c.subs
-	c.subs = nil
+	subs := c.subs.all()
+	c.subs = subSet{}
 	c.subMu.Unlock()
-	for rid, sub := range subs {
+	for _, sub := range subs {
 		c.s.mu.Lock()
-		if c.s.subs[rid] == sub {
-			delete(c.s.subs, rid)
+		if c.s.subs[sub.rid] == sub {
+			delete(c.s.subs, sub.rid)
 		}
 		c.s.mu.Unlock()
 		sub.stop()

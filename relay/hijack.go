@@ -21,7 +21,11 @@ const connBufSize = 512
 // gets small buffers, and net/http's own become garbage.
 type smallBuffers struct {
 	http.ResponseWriter
-	nc net.Conn // the hijacked connection, once Hijack has run
+	nc net.Conn      // the hijacked connection, once Hijack has run
+	br *bufio.Reader // the WebSocket library's reader of nc
+	// sock is br's source on a plain socket (nil otherwise, and when
+	// bytes arrived early: they wait in a reader of their own under br).
+	sock *sockReader
 }
 
 func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -40,10 +44,17 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n := brw.Reader.Buffered(); n > 0 {
 		early, _ := brw.Reader.Peek(n)
 		r = bufio.NewReaderSize(&prefixReader{prefix: bytes.Clone(early), r: nc}, connBufSize)
+	} else if w.sock = newSockReader(nc); w.sock != nil {
+		r = bufio.NewReaderSize(w.sock, connBufSize)
 	}
+	w.br = r
 	// Whole frames, one write each: the block bypasses the small buffer
 	// but its header does not, which would be two writes per block.
-	return nc, bufio.NewReadWriter(r, bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)), nil
+	bw := bufio.NewWriterSize(wsframe.NewWriter(nc), connBufSize)
+	if w.sock != nil {
+		return w.sock.conn(), bufio.NewReadWriter(r, bw), nil
+	}
+	return nc, bufio.NewReadWriter(r, bw), nil
 }
 
 // prefixReader returns prefix, then reads from r.

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -45,7 +46,9 @@ func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 type session struct {
 	s       *Server
 	ws      *websocket.Conn
-	nc      net.Conn // under ws: closing it ends a read at once
+	nc      net.Conn      // under ws: closing it ends a read at once
+	br      *bufio.Reader // the WebSocket library reads nc through it
+	sock    *sockReader   // smallBuffers.sock
 	nonce   [wire.NonceSize]byte
 	id      uint64 // the Observer's name for the connection
 	limiter *rate.Limiter
@@ -78,7 +81,7 @@ type session struct {
 	quotaOnce sync.Once
 
 	subMu   sync.Mutex // guards subs and logSubs
-	subs    map[crypto.ID]*subscription
+	subs    subSet
 	logSubs map[crypto.ID]*logSub
 }
 
@@ -105,6 +108,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s:       s,
 		ws:      ws,
 		nc:      sb.nc,
+		br:      sb.br,
+		sock:    sb.sock,
 		limiter: s.newLimiter(),
 		chunkRL: s.newChunkLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
@@ -137,16 +142,27 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// stack the hello's cryptography grew is not kept by every idle
 	// connection. The goroutine is owned by the Server: the session is in
 	// s.sessions until it ends, and Drain waits for that.
-	go c.run(opener)
+	go c.run(opener, c.sock != nil && c.br.Buffered() == 0 && c.sock.idle())
 }
 
-// run is the session's reader goroutine, then its cleanup.
-func (c *session) run(opener *wire.Opener) {
-	defer c.s.removeSession(c)
-	defer c.cancel()
-	c.readLoop(opener)
+// run is the session's reader goroutine, then its cleanup. On a plain
+// socket, once the reader has handled what arrived and nothing more is
+// buffered, it hands the wait to a fresh goroutine and ends: the stack
+// that commands grew goes back to the runtime, and an idle connection
+// keeps a goroutine's smallest stack (2 KiB, not 8) waiting in a shallow
+// call. wait says that nothing is buffered above the socket.
+func (c *session) run(opener *wire.Opener, wait bool) {
+	if wait {
+		c.sock.wait()
+	}
+	if c.readLoop(opener) {
+		go c.run(opener, true) // owned by the Server, as this one is
+		return
+	}
 	opener.Wipe()
 	c.finish()
+	c.cancel()
+	c.s.removeSession(c)
 }
 
 // helloCloseGrace is how long a client that sent no hello has to answer
@@ -220,19 +236,23 @@ func (c *session) hello() (*wire.Opener, error) {
 }
 
 // readLoop reads blocks until the WebSocket fails or the client breaks
-// the protocol at the transport level (§4.5: 4002).
-func (c *session) readLoop(o *wire.Opener) {
+// the protocol at the transport level (§4.5: 4002), and returns false;
+// on a plain socket it returns true after a block when nothing more is
+// buffered above the socket, so that run waits on a fresh stack.
+func (c *session) readLoop(o *wire.Opener) (idle bool) {
 	for {
 		// A client that does not read its replies gets no more read
 		// from it (§11): every item of a block may queue a reply.
 		c.waitReplyRoom(c.ctx)
-		// No deadline while idle: waiting costs no timer and no goroutine.
 		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
-			return
+			return false
 		}
 		b := c.s.getBlock()
 		n, err := io.ReadFull(r, b.ct[:])
+		// Read while the message is unfinished, so under the WebSocket's
+		// read lock (Close reads the client's close frame under it too).
+		idle = c.sock != nil && c.br.Buffered() == 0 && c.sock.idle()
 		if err == nil {
 			var one [1]byte
 			if m, rerr := r.Read(one[:]); m != 0 || rerr != nil && rerr != io.EOF {
@@ -241,27 +261,31 @@ func (c *session) readLoop(o *wire.Opener) {
 				c.s.putBlock(b)
 				c.s.metrics.badBlocks.Inc()
 				c.ws.Close(websocket.StatusMessageTooBig, "")
-				return
+				return false
 			}
 		}
 		if err != nil || typ != websocket.MessageBinary || n != wire.BlockSize {
 			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
-			return
+			return false
 		}
 		pt, err := o.Open(b.pt[:0], b.ct[:])
 		if err != nil {
 			c.s.putBlock(b)
 			c.s.metrics.badBlocks.Inc()
 			c.ws.Close(wire.CloseBadBlock, "")
-			return
+			return false
 		}
 		c.s.metrics.blocksIn.Inc()
 		items, err := wire.SplitBlock(pt)
 		if err != nil {
 			c.s.putBlock(b)
 			c.reply(wire.Frame{Type: wire.TypeERR, Code: wire.CodeMalformed})
+			if idle {
+				c.waitReplyRoom(c.ctx)
+				return true
+			}
 			continue
 		}
 		ok := true
@@ -272,7 +296,11 @@ func (c *session) readLoop(o *wire.Opener) {
 		}
 		c.s.putBlock(b)
 		if !ok {
-			return
+			return false
+		}
+		if idle {
+			c.waitReplyRoom(c.ctx)
+			return true
 		}
 	}
 }
@@ -333,6 +361,7 @@ func (c *session) handleItem(item []byte) bool {
 		start := time.Now()
 		c.execute(&cmd)
 		c.s.metrics.observe(cmd.f.Type, time.Since(start))
+		c.writeQueued()
 		// The token is kept while the writer is behind: a client that
 		// stops reading runs out of tokens, and the reader stops (§11).
 		c.waitReplyRoom(c.ctx)
@@ -357,23 +386,55 @@ func (c *session) observe(typ wire.Type, size int, ids ...crypto.ID) {
 	o.Item(c.id, byte(typ), list, size, c.s.now())
 }
 
-// reply queues a reply or push for the writer (§5.3).
+// reply queues a reply or push for the writer (§5.3), and starts a
+// writer goroutine when none runs.
 func (c *session) reply(f wire.Frame) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	if c.closed {
+	if !c.queueLocked(f) || c.writing {
 		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
+}
+
+// queueReply queues a command's own reply without starting a writer: the
+// command's goroutine, which is done with the command, calls writeQueued
+// next and becomes the writer itself when none runs, which saves a
+// goroutine and a hand-off per reply.
+func (c *session) queueReply(f wire.Frame) {
+	c.outMu.Lock()
+	c.queueLocked(f)
+	c.outMu.Unlock()
+}
+
+// writeQueued writes what is queued on the calling goroutine unless a
+// writer runs (which will write it); it returns when the queue is empty.
+func (c *session) writeQueued() {
+	c.outMu.Lock()
+	if c.writing || len(c.out) == 0 {
+		c.outMu.Unlock()
+		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	c.outMu.Unlock()
+	c.writeLoop()
+}
+
+// queueLocked appends f to the queue; false once the session is closed.
+// c.outMu is held.
+func (c *session) queueLocked(f wire.Frame) bool {
+	if c.closed {
+		return false
 	}
 	c.out = append(c.out, f)
 	c.queued += frameCost(&f)
 	if f.Type == wire.TypeMSG {
 		c.pushed += len(f.Body)
 	}
-	if !c.writing {
-		c.writing = true
-		c.wg.Add(1)
-		go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
-	}
+	return true
 }
 
 func (c *session) replyErr(cid uint32, code wire.Code) {
@@ -401,6 +462,11 @@ func (c *session) writeLoop() {
 		frames := c.out
 		c.out, c.spare = c.spare[:0], nil
 		if len(frames) == 0 || c.writeErr != nil {
+			if b != nil && c.writeErr == nil {
+				// The library's own writes (pongs, the close frame) must
+				// not meet this run's deadline later on.
+				c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.writing = false
 			c.pushed = 0
 			c.queued = 0
@@ -445,9 +511,14 @@ func (c *session) writeLoop() {
 				continue
 			}
 			ct := c.sealer.Seal(b.ct[:0], p.Finish())
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.limits.WriteTimeout) // finish closes the WebSocket, which ends a stuck write
-			err := c.ws.Write(ctx, websocket.MessageBinary, ct)
-			cancel()
+			// A deadline on the socket, not a context: a context with a
+			// timeout costs the WebSocket library a timer, an AfterFunc
+			// and their allocations for every block. finish closes the
+			// WebSocket, which ends a stuck write too.
+			err := c.nc.SetWriteDeadline(time.Now().Add(c.s.limits.WriteTimeout))
+			if err == nil {
+				err = c.ws.Write(context.Background(), websocket.MessageBinary, ct)
+			}
 			if err != nil {
 				c.outMu.Lock()
 				c.writeErr = err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +32,7 @@ type options struct {
 	ACMEDomain   string
 	ACMEEmail    string
 	Metrics      string
+	Pprof        string
 	PasswordFile string
 	Forward      string
 	FwdPrivate   bool
@@ -93,6 +96,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.ACMEDomain, "acme-domain", "", "obtain certificates for `DOMAIN` automatically (ACME, TLS-ALPN-01 on the listen port)")
 	fs.StringVar(&o.ACMEEmail, "acme-email", "", "contact address given to the ACME CA")
 	fs.StringVar(&o.Metrics, "metrics", "", "`HOST:PORT` for Prometheus /metrics (off when empty)")
+	fs.StringVar(&o.Pprof, "pprof", "", "loopback `HOST:PORT` for Go's /debug/pprof profiles (off when empty; for measuring the relay, never for production)")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "`FILE` holding the password NEW and LNEW require (off when empty)")
 	fs.StringVar(&o.Forward, "forward", "auto", "who may use this relay as a forwarder for private routing: open, password (clients send the --password-file password), off, or auto (password when there is one, else open)")
 	fs.BoolVar(&o.FwdPrivate, "forward-private", false, "also forward to destinations that are not public addresses (loopback, private, link-local, CGNAT): only for a relay on a private network whose destinations are there too")
@@ -232,6 +236,12 @@ func (o *options) check() error {
 	}
 	if o.Data == "" {
 		return errors.New("--data must not be empty")
+	}
+	if o.Pprof != "" {
+		h, _, err := net.SplitHostPort(o.Pprof)
+		if ip, perr := netip.ParseAddr(h); err != nil || perr != nil || !ip.IsLoopback() {
+			return fmt.Errorf("--pprof must be a loopback HOST:PORT such as 127.0.0.1:6060, not %q", o.Pprof)
+		}
 	}
 	if o.MemtableMiB < 8 || o.MemtableMiB > 1024 {
 		return fmt.Errorf("--memtable-mib must be between 8 and 1024, not %d", o.MemtableMiB)

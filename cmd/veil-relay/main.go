@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -263,6 +264,23 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer, ready chan
 		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go ms.Serve(mln) // owned by serve; stopped below
 		defer ms.Close()
+	}
+
+	if o.Pprof != "" {
+		pln, err := net.Listen("tcp", o.Pprof)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ps.Serve(pln) // owned by serve; stopped below
+		defer ps.Close()
 	}
 
 	addr := srv.Address(host, port, tlsConfig != nil).String()

@@ -17,9 +17,11 @@ const maxCachedMailboxes = 1 << 16
 // can be stale only about LastActive or about a deletion, and a SEND to a
 // deleted mailbox still fails in the writer with ErrNotFound.
 type mailboxCache struct {
-	mu          sync.Mutex // guards the fields below
-	byRecipient map[store.ID]store.Mailbox
-	bySender    map[store.ID]store.Mailbox
+	mu sync.Mutex // guards the fields below
+	// Both maps point at one immutable copy of each mailbox: an entry
+	// costs a pointer, not the record.
+	byRecipient map[store.ID]*store.Mailbox
+	bySender    map[store.ID]*store.Mailbox
 	// gen counts deletions: a reader that loaded a record from disk
 	// caches it only if no deletion happened since it started, so a
 	// record read just before a delete committed is not cached after it.
@@ -27,17 +29,21 @@ type mailboxCache struct {
 }
 
 func newMailboxCache() *mailboxCache {
-	return &mailboxCache{byRecipient: map[store.ID]store.Mailbox{}, bySender: map[store.ID]store.Mailbox{}}
+	return &mailboxCache{byRecipient: map[store.ID]*store.Mailbox{}, bySender: map[store.ID]*store.Mailbox{}}
 }
 
 // get returns the cached mailbox, or false and the generation to pass to
 // put after loading it from disk.
-func (c *mailboxCache) get(m map[store.ID]store.Mailbox, id store.ID) (store.Mailbox, uint64, bool) {
+func (c *mailboxCache) get(m map[store.ID]*store.Mailbox, id store.ID) (store.Mailbox, uint64, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	mb, ok := m[id]
+	p, gen := m[id], c.gen
+	c.mu.Unlock()
+	if p == nil {
+		return store.Mailbox{}, gen, false
+	}
+	mb := *p // never changed once cached
 	mb.SenderKey = slices.Clone(mb.SenderKey)
-	return mb, c.gen, ok
+	return mb, gen, true
 }
 
 func (c *mailboxCache) recipient(rid store.ID) (store.Mailbox, uint64, bool) {
@@ -64,8 +70,8 @@ func (c *mailboxCache) put(m store.Mailbox, gen uint64) {
 		clear(c.byRecipient)
 		clear(c.bySender)
 	}
-	c.byRecipient[m.RecipientID] = m
-	c.bySender[m.SenderID] = m
+	c.byRecipient[m.RecipientID] = &m
+	c.bySender[m.SenderID] = &m
 }
 
 // forget drops a mailbox (on delete).
