@@ -55,6 +55,10 @@ type App struct {
 	search    textinput.Model
 	listFocus bool
 
+	// listLoads and viewLoads order the loads of the chat list and of
+	// the open chat, so that an older result never replaces a newer one.
+	listLoads, viewLoads loadOrder
+
 	settings  map[string]string
 	proxy     string // the stored SOCKS5 setting
 	flagProxy string // the --socks5 proxy, which wins over it
@@ -263,7 +267,7 @@ func (a *App) onOpened(msg openedMsg) tea.Cmd {
 	a.screen = scrMain
 	a.lastInput = a.now()
 	eng := a.sess.Engine
-	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), loadChats(eng), loadSettings(eng), loadLastChat(eng), textarea.Blink)
+	return tea.Batch(run(eng, ctx, a.run), waitEvent(a.events, a.done), a.loadChats(), loadSettings(eng), loadLastChat(eng), textarea.Blink)
 }
 
 // lock stops the engine, forgets what was shown and returns to the unlock
@@ -328,7 +332,15 @@ func (a *App) reloadView(markRead bool) tea.Cmd {
 	if a.view.chat.ID == "" || a.sess == nil {
 		return nil
 	}
-	return loadMessages(a.sess.Engine, a.view.chat.ID, a.readAllowed(markRead))
+	return loadMessages(a.sess.Engine, a.view.chat.ID, a.readAllowed(markRead), a.viewLoads.next())
+}
+
+// loadChats loads the chat list.
+func (a *App) loadChats() tea.Cmd {
+	if a.sess == nil {
+		return nil
+	}
+	return loadChats(a.sess.Engine, a.listLoads.next())
 }
 
 // readAllowed is markRead unless the open chat is held unread (holdRead).
@@ -354,7 +366,6 @@ func (a *App) openChat(id string) tea.Cmd {
 }
 
 func (a *App) onEvent(ev client.Event) tea.Cmd {
-	eng := a.sess.Engine
 	name := client.SanitizeLine(ev.Name)
 	if name == "" {
 		name = shortID(ev.Chat)
@@ -415,7 +426,7 @@ func (a *App) onEvent(ev client.Event) tea.Cmd {
 	case client.EventGroupRelayUp:
 		a.setNotice(name+": its relay "+client.SanitizeLine(ev.Text)+" answers again", false)
 	}
-	cmds = append(cmds, loadChats(eng))
+	cmds = append(cmds, a.loadChats())
 	if current {
 		cmds = append(cmds, a.reloadView(true))
 	}

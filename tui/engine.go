@@ -24,12 +24,14 @@ type (
 		err    error
 	}
 	chatsMsg struct {
+		seq    uint64 // the load's number (loadOrder)
 		chats  []client.ChatInfo
 		groups map[string]bool
 		queued int // our messages waiting to be sent, in every chat
 		err    error
 	}
 	messagesMsg struct {
+		seq  uint64 // the load's number (loadOrder)
 		chat string
 		msgs []client.MessageInfo
 		err  error
@@ -207,26 +209,28 @@ func eraseCmd(p Profile, s *Session, cancel context.CancelFunc, events <-chan cl
 	}
 }
 
-func loadChats(eng *client.Engine) tea.Cmd {
+// loadChats loads the chat list; seq numbers the load (loadOrder).
+func loadChats(eng *client.Engine, seq uint64) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
 		c, err := eng.Chats(ctx)
 		if err != nil {
-			return chatsMsg{err: err}
+			return chatsMsg{seq: seq, err: err}
 		}
 		g, err := eng.GroupIDs(ctx)
 		if err != nil {
-			return chatsMsg{err: err}
+			return chatsMsg{seq: seq, err: err}
 		}
 		q, err := eng.QueuedCount(ctx)
-		return chatsMsg{c, g, q, err}
+		return chatsMsg{seq, c, g, q, err}
 	}
 }
 
 // loadMessages loads a chat's last messages and marks the shown ones read
-// (their disappearing timers start now, spec/client.md §8.1).
-func loadMessages(eng *client.Engine, chat string, markRead bool) tea.Cmd {
+// (their disappearing timers start now, spec/client.md §8.1); seq numbers
+// the load (loadOrder).
+func loadMessages(eng *client.Engine, chat string, markRead bool, seq uint64) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), localTimeout)
 		defer cancel()
@@ -246,7 +250,7 @@ func loadMessages(eng *client.Engine, chat string, markRead bool) tea.Cmd {
 				}
 			}
 		}
-		return messagesMsg{chat, msgs, err}
+		return messagesMsg{seq, chat, msgs, err}
 	}
 }
 

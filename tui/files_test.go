@@ -229,7 +229,7 @@ func TestFileKeys(t *testing.T) {
 	for _, m := range []*client.MessageInfo{&offered, &ready, &loading} {
 		m.File.Chat = id
 	}
-	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{ready, offered, loading}})
+	tm.Send(messagesMsg{seq: fakeLoad, chat: id, msgs: []client.MessageInfo{ready, offered, loading}})
 	waitText(t, tm, "big.iso", "ab.gif")
 	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // selects the newest: ab.gif
 	waitText(t, tm, "s save · d download")
@@ -437,7 +437,7 @@ func TestSaveOwnFile(t *testing.T) {
 	up, prep := msgs[0], msgs[1] // report.pdf uploading, notes.txt
 	prep.File = &client.FileInfo{ID: "2", Chat: id, Outgoing: true, Name: "notes.txt", State: client.FilePreparing}
 	up.File.Chat = id
-	tm.Send(messagesMsg{chat: id, msgs: []client.MessageInfo{up, prep}})
+	tm.Send(messagesMsg{seq: fakeLoad, chat: id, msgs: []client.MessageInfo{up, prep}})
 	waitText(t, tm, "report.pdf", "notes.txt")
 	tm.Send(tea.KeyMsg{Type: tea.KeyShiftUp}) // notes.txt, preparing
 	tm.Send(runeKey('s'))

@@ -188,6 +188,9 @@ func (a *App) resultNotice(err error, note string) {
 
 // onChats refreshes the chat list and the open chat's header.
 func (a *App) onChats(msg chatsMsg) tea.Cmd {
+	if !a.listLoads.fresh(msg.seq) {
+		return nil // a newer list is shown
+	}
 	if msg.err != nil {
 		a.setNotice(userErr(msg.err), true)
 		return nil
@@ -221,10 +224,13 @@ func (a *App) onMessages(msg messagesMsg) tea.Cmd {
 	}
 	var probe tea.Cmd
 	if msg.chat == a.view.chat.ID {
+		if !a.viewLoads.fresh(msg.seq) {
+			return nil // newer messages are shown
+		}
 		a.view.set(a.view.chat, msg.msgs)
 		probe = a.syncTransfers()
 	}
-	return tea.Batch(loadChats(a.sess.Engine), probe)
+	return tea.Batch(a.loadChats(), probe)
 }
 
 // onInvite shows a new invite key with its QR code and opens its chat.
@@ -242,7 +248,7 @@ func (a *App) onInvite(msg inviteMsg) tea.Cmd {
 		intro += "\n\nWarning: " + w + " (or /relay add URL in the TUI)."
 	}
 	a.openDialog(a.newKeyDialog("Invite", intro, msg.key))
-	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
+	return tea.Batch(a.loadChats(), a.openChat(msg.chat))
 }
 
 func (a *App) onJoined(msg joinedMsg) tea.Cmd {
@@ -254,7 +260,7 @@ func (a *App) onJoined(msg joinedMsg) tea.Cmd {
 		msg.note = "joined: say hello"
 	}
 	a.setNotice(msg.note, false)
-	return tea.Batch(loadChats(a.sess.Engine), a.openChat(msg.chat))
+	return tea.Batch(a.loadChats(), a.openChat(msg.chat))
 }
 
 // onMembers lists a group's members in a dialog.
@@ -304,7 +310,7 @@ func (a *App) onDone(msg doneMsg) tea.Cmd {
 		a.setNotice(msg.note, false)
 	}
 	if msg.reload {
-		return tea.Batch(loadChats(a.sess.Engine), a.reloadView(false))
+		return tea.Batch(a.loadChats(), a.reloadView(false))
 	}
 	return nil
 }

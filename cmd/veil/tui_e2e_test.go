@@ -237,9 +237,8 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 	a.keys("Enter")
 	b.typ("/verify")
 	b.keys("Enter")
-	codeA := safetyDigits(t, a.waitFor("Safety code"))
-	codeB := safetyDigits(t, b.waitFor("Safety code"))
-	if codeA != codeB || len(codeA) != 60 {
+	codeA, codeB := a.safetyCode(), b.safetyCode()
+	if codeA != codeB || len(codeA) != safetyCodeLen {
 		t.Fatalf("safety codes differ or are not 60 digits: %q / %q", codeA, codeB)
 	}
 	// A key right after Escape would read as alt+key: wait for each.
@@ -291,6 +290,24 @@ func TestTUIInviteJoinChatLockPanic(t *testing.T) {
 }
 
 var digitGroups = regexp.MustCompile(`\b\d{5}\b`)
+
+// safetyCodeLen is the number of digits of a 1:1 chat's safety code.
+const safetyCodeLen = 60
+
+// safetyCode waits for the safety code dialog and reads the code once all
+// of it is on the pane: a capture can catch a frame that tmux has drawn
+// only in part.
+func (p *tmuxPane) safetyCode() string {
+	p.t.Helper()
+	deadline := time.Now().Add(tuiWait)
+	for {
+		code := safetyDigits(p.t, p.waitFor("Safety code"))
+		if len(code) >= safetyCodeLen || time.Now().After(deadline) {
+			return code
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // safetyDigits reads the safety code (groups of five digits) off the screen.
 func safetyDigits(t *testing.T, screen string) string {
