@@ -44,19 +44,23 @@ func (s *Server) putBlock(b *blockBuf) { s.blocks.Put(b) }
 // delivery goroutine per subscription. All are counted in wg; they stop
 // when ctx is cancelled or the WebSocket fails.
 type session struct {
-	s       *Server
-	ws      *websocket.Conn
-	nc      net.Conn      // under ws: closing it ends a read at once
-	br      *bufio.Reader // the WebSocket library reads nc through it
-	sock    *sockReader   // smallBuffers.sock
-	nonce   [wire.NonceSize]byte
-	id      uint64 // the Observer's name for the connection
-	limiter *rate.Limiter
-	chunkRL *rate.Limiter // chunk commands' own bucket (§11)
-	sem     chan struct{} // one token per executing command
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // writer and delivery goroutines
+	s  *Server
+	ws *websocket.Conn
+	nc net.Conn      // under ws: closing it ends a read at once
+	br *bufio.Reader // the WebSocket library reads nc through it
+	// readGate is held by the reader while it looks at br between
+	// messages, and by another goroutine's Close, whose close handshake
+	// reads br: the library's read lock is held only within each read.
+	readGate sync.Mutex
+	sock     *sockReader // smallBuffers.sock
+	nonce    [wire.NonceSize]byte
+	id       uint64 // the Observer's name for the connection
+	limiter  *rate.Limiter
+	chunkRL  *rate.Limiter // chunk commands' own bucket (§11)
+	sem      chan struct{} // one token per executing command
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // writer and delivery goroutines
 
 	outMu    sync.Mutex // guards the fields below
 	out      []wire.Frame
@@ -142,7 +146,24 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// stack the hello's cryptography grew is not kept by every idle
 	// connection. The goroutine is owned by the Server: the session is in
 	// s.sessions until it ends, and Drain waits for that.
-	go c.run(opener, c.sock != nil && c.br.Buffered() == 0 && c.sock.idle())
+	go c.run(opener, c.socketIdle())
+}
+
+// socketIdle reports whether the reader may wait on the socket: it is a
+// plain socket and nothing read from it waits above it.
+func (c *session) socketIdle() bool {
+	c.readGate.Lock()
+	defer c.readGate.Unlock()
+	return c.sock != nil && c.br.Buffered() == 0 && c.sock.idle()
+}
+
+// closeFrom closes the WebSocket with code from a goroutine other than
+// the reader: the close handshake reads br, so not while the reader
+// looks at it.
+func (c *session) closeFrom(code websocket.StatusCode) {
+	c.readGate.Lock()
+	defer c.readGate.Unlock()
+	c.ws.Close(code, "")
 }
 
 // run is the session's reader goroutine, then its cleanup. On a plain
@@ -195,7 +216,7 @@ func (c *session) hello() (*wire.Opener, error) {
 	// the connection without a close frame when a read's context ends.
 	// A timer sends the 4004 close frame of §4.5 instead, which ends the
 	// read, and a second one drops a client that does not answer it.
-	closing := time.AfterFunc(s.limits.HandshakeTimeout, func() { c.ws.Close(wire.CloseHelloTimout, "") })
+	closing := time.AfterFunc(s.limits.HandshakeTimeout, func() { c.closeFrom(wire.CloseHelloTimout) })
 	dropping := time.AfterFunc(s.limits.HandshakeTimeout+helloCloseGrace, func() { c.nc.Close() })
 	typ, chb, err := c.ws.Read(context.Background())
 	late := !closing.Stop() // the 4004 close is under way: too late for this hello
@@ -250,9 +271,7 @@ func (c *session) readLoop(o *wire.Opener) (idle bool) {
 		}
 		b := c.s.getBlock()
 		n, err := io.ReadFull(r, b.ct[:])
-		// Read while the message is unfinished, so under the WebSocket's
-		// read lock (Close reads the client's close frame under it too).
-		idle = c.sock != nil && c.br.Buffered() == 0 && c.sock.idle()
+		idle = c.socketIdle()
 		if err == nil {
 			var one [1]byte
 			if m, rerr := r.Read(one[:]); m != 0 || rerr != nil && rerr != io.EOF {
@@ -649,7 +668,7 @@ func (c *session) finish() {
 func (c *session) drain(ctx context.Context) {
 	c.waitCommands(ctx)
 	c.waitWritten(ctx)
-	c.ws.Close(wire.CloseShutdown, "")
+	c.closeFrom(wire.CloseShutdown)
 	c.ws.CloseNow()
 }
 
