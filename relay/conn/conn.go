@@ -651,6 +651,9 @@ func (q *outQueue) recycle(items [][]byte) {
 			return
 		}
 		if cap(it) >= freeMin && cap(it) <= freeCap { // small ones would grow under a larger item
+			// A kept buffer may hold a SEND's capability in the clear:
+			// wipe it so it does not outlive the write.
+			clear(it[:cap(it)])
 			q.free = append(q.free, it[:0])
 		}
 	}
