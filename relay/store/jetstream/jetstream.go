@@ -347,7 +347,18 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool, shards int
 		}
 	}
 	n := s.names
-	shards, err := s.shardCount(ctx, shards)
+	shardCfg := func(k, shards int) js.StreamConfig {
+		cfg := stream(n.shardStream(k), []string{n.shardSubjects(k)}, -1)
+		if s.maxPend > 0 { // spec §3.2: the server enforces the quota
+			cfg.MaxMsgsPerSubject = int64(s.maxPend)
+			cfg.DiscardNewPerSubject = true
+		}
+		if k == 0 {
+			cfg.Metadata = map[string]string{shardsKey: strconv.Itoa(shards)}
+		}
+		return cfg
+	}
+	shards, err := s.claimShards(ctx, shards, func(shards int) js.StreamConfig { return shardCfg(0, shards) })
 	if err != nil {
 		return err
 	}
@@ -358,15 +369,7 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool, shards int
 	}
 	var specs []spec
 	for k := range shards {
-		cfg := stream(n.shardStream(k), []string{n.shardSubjects(k)}, -1)
-		if s.maxPend > 0 { // spec §3.2: the server enforces the quota
-			cfg.MaxMsgsPerSubject = int64(s.maxPend)
-			cfg.DiscardNewPerSubject = true
-		}
-		if k == 0 {
-			cfg.Metadata = map[string]string{shardsKey: strconv.Itoa(shards)}
-		}
-		specs = append(specs, spec{&s.msgs[k], cfg})
+		specs = append(specs, spec{&s.msgs[k], shardCfg(k, shards)})
 	}
 	specs = append(specs, []spec{
 		{&s.logs, stream(n.logStream, []string{n.logSubjects}, -1)},
@@ -401,6 +404,15 @@ func (s *Store) setup(ctx context.Context, replicas int, memory bool, shards int
 			return fmt.Errorf("jetstream: stream %s: %w", sp.cfg.Name, err)
 		}
 		*sp.dst = st
+	}
+	// Another node may have claimed shard 0 between our read and our
+	// update: only a count read back after setup is the cluster's.
+	got, err := s.shardCount(ctx, shards)
+	if err != nil {
+		return err
+	}
+	if got != shards {
+		return fmt.Errorf("jetstream: stream %s records %d shards, not %d: another node set them up at the same time; start again", n.shardStream(0), got, shards)
 	}
 	return nil
 }

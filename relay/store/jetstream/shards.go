@@ -71,6 +71,31 @@ func (s *Store) shardCount(ctx context.Context, want int) (int, error) {
 	return n, nil
 }
 
+// claimShards returns the cluster's shard count, creating shard 0 with
+// cfg(want) when the cluster has none yet. Shard 0 is created, never
+// overwritten: of nodes starting together only one creates it, and the
+// others read the count it records (§3.1).
+func (s *Store) claimShards(ctx context.Context, want int, cfg func(shards int) js.StreamConfig) (int, error) {
+	n, err := s.shardCount(ctx, want)
+	if err != nil {
+		return 0, err
+	}
+	c := cfg(n)
+	err = retry(ctx, func(ctx context.Context) error {
+		_, err := s.js.CreateStream(ctx, c)
+		return err
+	})
+	if errors.Is(err, js.ErrStreamNameAlreadyInUse) {
+		// It exists, maybe created by another node since we looked, or
+		// with other settings that setup updates: its count rules.
+		return s.shardCount(ctx, want)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: stream %s: %w", c.Name, err)
+	}
+	return n, nil
+}
+
 // ShardLeaders returns, for each message shard in order, the name of the
 // NATS server leading it: the placement NATS chose. For tests and
 // operations tooling.
