@@ -51,6 +51,9 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(scanned) 
 			DeliverPolicy:     js.DeliverAllPolicy,
 			HeadersOnly:       headersOnly,
 			InactiveThreshold: time.Minute,
+			// A stream deleted under the scan ends it with an error
+			// instead of an endless recreation of its consumer.
+			MaxResetAttempts: 3,
 		})
 		return err
 	})
@@ -58,7 +61,15 @@ func scan(ctx context.Context, st js.Stream, headersOnly bool, fn func(scanned) 
 		return err
 	}
 	for {
-		batch, err := cons.Fetch(scanBatch, js.FetchMaxWait(2*time.Second))
+		// Fetch does not take ctx: bound each wait by ctx's deadline.
+		wait := 2 * time.Second
+		if d, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(d))
+		}
+		if wait <= 0 {
+			return ctx.Err()
+		}
+		batch, err := cons.Fetch(scanBatch, js.FetchMaxWait(wait))
 		if transient(err) && ctx.Err() == nil {
 			if empty++; empty > 5 {
 				return err
