@@ -7,10 +7,19 @@ import (
 	"net"
 	"sync"
 	"syscall"
+
+	"veil/relay/wire"
 )
 
+// sockBufSize is the size of the buffer a sockReader's wait reads into:
+// a whole block with its WebSocket frame header, so that a block that
+// has arrived is read in one system call, not in a first small read and
+// a second one for the rest. The buffer is held only while its bytes
+// wait for the reader above, so idle connections do not pay for it.
+const sockBufSize = wire.BlockSize + 512
+
 // sockBufs holds the buffers of bytes a sockReader's wait read.
-var sockBufs = sync.Pool{New: func() any { b := make([]byte, connBufSize); return &b }}
+var sockBufs = sync.Pool{New: func() any { b := make([]byte, sockBufSize); return &b }}
 
 // sockReader is the source of a session's buffered reader on a plain
 // TCP socket. Its wait reads the next bytes in a shallow call, so that
