@@ -6,6 +6,7 @@ import (
 )
 
 func TestBackoffBounds(t *testing.T) {
+	t.Parallel()
 	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
 	want := b.min
 	for n := range 40 {

@@ -13,6 +13,7 @@ import (
 // holds for the relay, so a file goes through, and the receiver fetches
 // it with the chunks' capabilities alone.
 func TestFileOnPasswordRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, _ := passwordRelay(t, "sesame")
 	a := startLive(t, credentialed(t, addr, "sesame"), nil)
@@ -37,6 +38,7 @@ func TestFileOnPasswordRelay(t *testing.T) {
 // with a password we do not hold cannot be sent a file there; the upload
 // fails before any chunk is stored, in words that say what to do.
 func TestFileToUnknownPasswordRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	open := relaytest.Start(t)
 	pw, _ := passwordRelay(t, "sesame")

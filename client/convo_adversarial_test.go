@@ -16,6 +16,7 @@ import (
 // backup (spec/client.md §13.2): a reaction and a timer change are
 // refused like an edit, and only the reset offer is queued.
 func TestReactAndTimerRefusedWhileRestarting(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -48,6 +49,7 @@ func TestReactAndTimerRefusedWhileRestarting(t *testing.T) {
 // quote of the first: replying to (or reacting to) the second is refused,
 // and a reply to the first quotes the first.
 func TestReplyToReusedWireIDRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -10,6 +10,7 @@ import (
 // it; each side shows its own copy of the quoted text, reactions name who
 // gave them, and a timer change puts a line in the chat.
 func TestGroupReplyReact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, ben, gid, bid, _ := twoMembers(t, addr)

@@ -51,6 +51,7 @@ func msgByText(t *testing.T, ms []MessageInfo, text string) MessageInfo {
 }
 
 func TestReplyQuotesTheTargetsOwnText(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat, _, _ := established(t)
 	anaID, _ := ana.Send(ctx, chat, "meet at 8\nbring the map", SendOptions{})
@@ -91,6 +92,7 @@ func TestReplyQuotesTheTargetsOwnText(t *testing.T) {
 // target's own: not another chat's message, not a copy of our wire ID,
 // not a later message reusing one of its own IDs.
 func TestReplyHostile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat, _, _ := established(t)
 	// Another chat of Ana's, whose message Ben knows the wire ID of.
@@ -133,6 +135,7 @@ func TestReplyHostile(t *testing.T) {
 }
 
 func TestReactions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat, evA, _ := established(t)
 	anaID, _ := ana.Send(ctx, chat, "vote", SendOptions{})
@@ -231,6 +234,7 @@ func TestReactions(t *testing.T) {
 }
 
 func TestTimerAnnounced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat, _, evB := established(t)
 	if err := ana.SetTimer(ctx, chat, 24*time.Hour); err != nil {
@@ -293,6 +297,7 @@ func TestTimerAnnounced(t *testing.T) {
 }
 
 func TestTimerSentTime(t *testing.T) {
+	t.Parallel()
 	created := time.Unix(1_700_000_000, 0)
 	recv := created.Add(time.Hour)
 	at := func(t time.Time) format.WireID {

@@ -18,6 +18,7 @@ import (
 // chunks the new blob never had: the verify fails and the file fails for
 // good instead of being fetched again.
 func TestNewDownloadBlobResetsStoredWatermark(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())

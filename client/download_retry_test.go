@@ -18,6 +18,7 @@ import (
 // a chunk of our own blob that does not open is fetched again once, from
 // chunk 0 into a new blob, instead of failing for good.
 func TestDownloadDamagedLocalCopyStartsAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
@@ -88,6 +89,7 @@ func TestDownloadDamagedLocalCopyStartsAgain(t *testing.T) {
 // good before it fetched anything gives its size back to its chat's
 // hourly budget.
 func TestFailedAutoDownloadGivesBudgetBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	const day = 24 * time.Hour
 	for _, tc := range []struct {
 		in   string
@@ -58,6 +59,7 @@ func FuzzParseDuration(f *testing.F) {
 }
 
 func TestFormatDurationRoundTrips(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		d    time.Duration
 		want string

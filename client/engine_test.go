@@ -130,6 +130,7 @@ func drainEvents(ch chan Event) []Event {
 }
 
 func TestEngineConversation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
@@ -212,6 +213,7 @@ func TestEngineConversation(t *testing.T) {
 }
 
 func TestEngineControlMessages(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
@@ -292,6 +294,7 @@ func TestEngineControlMessages(t *testing.T) {
 }
 
 func TestEngineRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	// A pending invite ignores anything but a valid initial message.
@@ -332,6 +335,7 @@ func TestEngineRejectsBadInput(t *testing.T) {
 }
 
 func TestEngineTimers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	now := time.Now()
 	clock := func() time.Time { return now }

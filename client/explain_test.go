@@ -17,6 +17,7 @@ import (
 // them: each gets its kind and a sentence with no package prefix, Go
 // formatting slip, relay fingerprint or unsanitised peer string.
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil) // its relay, testRelayAddr, is a closed port
 	fp := testRelayAddr[strings.IndexByte(testRelayAddr, '#')+1:]
@@ -118,6 +119,7 @@ func TestExplain(t *testing.T) {
 // TestRelayErrorKeepsErrorsIs checks that a RelayError lets callers still
 // branch on the relay's code and on context errors.
 func TestRelayErrorKeepsErrorsIs(t *testing.T) {
+	t.Parallel()
 	err := fmt.Errorf("client: taking the invite: %w", relayErr(testRelayAddr, context.DeadlineExceeded))
 	var re *RelayError
 	if !errors.As(err, &re) || re.Relay != "127.0.0.1:1" || !errors.Is(err, context.DeadlineExceeded) {

@@ -13,6 +13,7 @@ import (
 // slots, so that the bits this version added are announced again
 // (spec/client.md §5.13), and the flag is not written back.
 func TestSentFeaturesMigrated(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil)
 	const chat = "c0ffee000002"

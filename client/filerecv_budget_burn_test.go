@@ -12,6 +12,7 @@ import (
 // TestAutoBudgetGoesWithBurn: a burned chat leaves no auto-download
 // budget behind that names it.
 func TestAutoBudgetGoesWithBurn(t *testing.T) {
+	t.Parallel()
 	_, ben, chat := pair(t, nil, nil)
 	ctx := context.Background()
 	err := ben.v.Update(ctx, func(tx *vault.Tx) error {

@@ -11,6 +11,7 @@ import (
 // TestAutoBudgetPerChat: each chat has its own hourly auto-download
 // budget, so one peer's files cannot use up another chat's.
 func TestAutoBudgetPerChat(t *testing.T) {
+	t.Parallel()
 	_, ben, _ := pair(t, nil, nil)
 	now := time.Now()
 	const lim = 1000

@@ -15,6 +15,7 @@ import (
 // times, each under another message ID, gets one download: the copies
 // are refused (spec/client.md §5.16).
 func TestRepeatedDescriptorRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -67,6 +68,7 @@ func TestRepeatedDescriptorRefused(t *testing.T) {
 // Auto-download fetches at most autoBudgetFactor times the limit an hour;
 // past it files stay offered (spec/client.md §5.16).
 func TestAutoDownloadBudget(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -106,6 +108,7 @@ func TestAutoDownloadBudget(t *testing.T) {
 // Run's transfer loop runs at most xferMaxRunning transfers; the others
 // wait with their records.
 func TestTransfersCapped(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, _, chat := pair(t, nil, nil)
 	ana.xfers.mu.Lock()

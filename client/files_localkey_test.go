@@ -15,6 +15,7 @@ import (
 // key, stored with the message, so chunks written again never reuse a key
 // and nonce with an old blob's freed blocks.
 func TestNewDownloadBlobNewLocalKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a := startLive(t, r.Address.String(), nil)

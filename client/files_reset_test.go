@@ -54,6 +54,7 @@ func uploadedFile(t *testing.T, e *Engine, chat, name string) string {
 // (spec/client.md §13.2). A file whose upload ends meanwhile is sealed on
 // the stale session instead.
 func TestFileUploadedDuringResetIsHeld(t *testing.T) {
+	t.Parallel()
 	evA, evB, evR := make(chan Event, 100), make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
 	pump(t, ben, ana, chat)
@@ -71,6 +72,7 @@ func TestFileUploadedDuringResetIsHeld(t *testing.T) {
 // A FILE of ours still queued when the peer's reset offer arrives is
 // sealed again on the new session (spec/client.md §13.3) — as a FILE.
 func TestQueuedFileRequeuedAsFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB, evR := make(chan Event, 100), make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
@@ -94,6 +96,7 @@ func TestQueuedFileRequeuedAsFile(t *testing.T) {
 // An out-of-date copy sends no file (spec/client.md §13.5): SendFile is
 // refused, and an upload that ends after the mark fails without sealing.
 func TestOutdatedCopySendsNoFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

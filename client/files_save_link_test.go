@@ -11,6 +11,7 @@ import (
 // An out that is a link to a directory is the link itself, never the
 // directory (spec/api.md file.save): with force the link is replaced.
 func TestSaveReplacesLinkToDirectory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -43,6 +43,7 @@ func waitCDEL(t *testing.T, a *live, rec *relaytest.Recorder) {
 // deletes what it stored, and sends the peer no DELETE for a descriptor
 // it never had (spec/client.md §8.5).
 func TestFileDeleteDuringUpload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -64,6 +65,7 @@ func TestFileDeleteDuringUpload(t *testing.T) {
 // A file whose timer runs out while it uploads is stopped by the sweep,
 // and what it stored is deleted.
 func TestFileExpiredDuringUpload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -95,6 +97,7 @@ func TestFileExpiredDuringUpload(t *testing.T) {
 // A group file's timed chunk deletion counts from the end of its upload,
 // when members can first read it, not from SendFile (spec/client.md §8.5).
 func TestFileGroupTimerFromUpload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	es, chats, _ := groupOfThree(t, r.Address.String())
@@ -132,6 +135,7 @@ func TestFileGroupTimerFromUpload(t *testing.T) {
 // A member removed from a group while it uploads stops the upload, fails
 // the file and deletes what it stored (spec/client.md §8.5).
 func TestFileUploadStopsOnRemoval(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -176,6 +180,7 @@ func TestFileUploadStopsOnRemoval(t *testing.T) {
 // Closing the engine stops its transfers and waits for them: nothing
 // holds a file's keys or blob once the vault is locked.
 func TestCloseStopsTransfers(t *testing.T) {
+	t.Parallel()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
 	a, _, aChat, _ := oneShotPair(t, r.Address.String())
@@ -195,6 +200,7 @@ func TestCloseStopsTransfers(t *testing.T) {
 // list, then a sweep that deletes the record under the hold) does not
 // start the transfer again once the hold is released.
 func TestTransferReadBeforeHoldDoesNotRestart(t *testing.T) {
+	t.Parallel()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
 	a, _, aChat, _ := oneShotPair(t, r.Address.String())

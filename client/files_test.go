@@ -115,6 +115,7 @@ func countType(rec *relaytest.Recorder, typ wire.Type) int {
 // relay; ben downloads it by himself (below the auto limit), verifies it,
 // and reads the same bytes; the relay's chunks are deleted after.
 func TestFileOneToOne(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -223,6 +224,7 @@ func receivedFileID(t *testing.T, e *Engine, chat, name string) string {
 // TestFileGroupOneUpload: a group file is uploaded once, whatever the
 // group's size; every member downloads and verifies it.
 func TestFileGroupOneUpload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -270,6 +272,7 @@ func oneShotPair(t *testing.T, addr string) (a, b *live, aChat, bChat string) {
 // an upload; the upload resumes from its watermark, repeating at most
 // what was in flight, and the file arrives whole.
 func TestFileResumeAfterLostConnection(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -375,6 +378,7 @@ func sentOffered(t *testing.T, a, b *live, aChat, bChat, name string, size int, 
 // TestFileMissingChunk: a chunk deleted on the relay fails the download
 // with a clear error, and nothing of the file is kept.
 func TestFileMissingChunk(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
@@ -404,6 +408,7 @@ func TestFileMissingChunk(t *testing.T) {
 // TestFileHashMismatch: a descriptor whose hash does not match the
 // chunks fails with "hash mismatch" and keeps nothing.
 func TestFileHashMismatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
@@ -435,6 +440,7 @@ func TestFileHashMismatch(t *testing.T) {
 // TestFileBurnDuringDownload: burning the chat while a download runs
 // stops it and removes the blob, the records and the relay's chunks.
 func TestFileBurnDuringDownload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
@@ -471,6 +477,7 @@ func TestFileBurnDuringDownload(t *testing.T) {
 // TestFileRelayFull: a relay without room for the file fails the upload
 // before the first CPUT.
 func TestFileRelayFull(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec), func(c *relay.Config) { c.Limits.ChunkStorage = 100_000 })
@@ -510,6 +517,7 @@ func rawDescriptor(name string) []byte {
 // TestFileRefusedName: a FILE whose name carries a path is shown as a
 // refused file with a warning; nothing is kept or downloaded.
 func TestFileRefusedName(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evB := make(chan Event, 64)
 	ana, ben, chat := pair(t, nil, evB)
@@ -556,6 +564,7 @@ func TestFileRefusedName(t *testing.T) {
 
 // TestSendFileRefuses: SendFile refuses what is not a regular file.
 func TestSendFileRefuses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, _, chat := pair(t, nil, nil)
 	if _, err := ana.SendFile(ctx, chat, t.TempDir(), SendFileOptions{}); err == nil {
@@ -674,6 +683,7 @@ func BenchmarkFileTransfer(b *testing.B) {
 // a contact's relay go through the forwarder: that relay never sees the
 // sender's address, and the file arrives whole.
 func TestFilePrivateRouting(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var recD relaytest.Recorder
 	ra := relaytest.Start(t)
@@ -719,6 +729,7 @@ func TestFilePrivateRouting(t *testing.T) {
 // drops it on both sides and deletes its chunks; a file cannot be
 // edited.
 func TestFileDeleteForEveryone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -756,6 +767,7 @@ func TestFileDeleteForEveryone(t *testing.T) {
 // the timer ends, even through a forced flush, and then its sender
 // deletes them.
 func TestFileGroupTimer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -786,6 +798,7 @@ func TestFileGroupTimer(t *testing.T) {
 // TestFileCancel: a cancelled upload fails and its chunks are deleted; a
 // cancelled download goes back to offered and keeps nothing.
 func TestFileCancel(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -847,6 +860,7 @@ func TestFileCancel(t *testing.T) {
 // download as corrupted, keeping nothing. Every chunk ID the relay sees
 // is distinct, and lifetimes are whole quanta.
 func TestFileCorruptedChunk(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var mu sync.Mutex
 	var target store.ID
@@ -911,6 +925,7 @@ func TestFileCorruptedChunk(t *testing.T) {
 // downloaded, has its chunks deleted by the receiver when its copy
 // expires.
 func TestFileTimerUndownloaded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
@@ -950,6 +965,7 @@ func TestFileTimerUndownloaded(t *testing.T) {
 // pipeline sends answers RATE; the transfer pauses and tries those chunks
 // again instead of failing, and the file arrives whole at the first try.
 func TestFileRelayRate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t, func(c *relay.Config) { c.Limits.ChunkRate = 300 })
 	a, b, aChat, bChat := oneShotPair(t, r.Address.String())

@@ -42,6 +42,7 @@ func pendingEvents(ch chan Event) (out []Event) {
 }
 
 func TestGroupEngines(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, anaEv := groupEngine(t, addr)
@@ -141,6 +142,7 @@ func TestGroupEngines(t *testing.T) {
 // uploaded whose removal from the queue was not stored is appended again,
 // and its reader drops the copy as a duplicate.
 func TestGroupQueuedEntriesSurviveACrash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, _ := groupEngine(t, addr)

@@ -116,6 +116,7 @@ func (m *member) inject(t testing.TB, env *format.GroupEnvelope) {
 // remaining member reaches the new epoch with the admin's confirmation
 // value; the removed member reads nothing sent after.
 func TestGroupRemovalUnderPollingAndInjection(t *testing.T) {
+	t.Parallel()
 	n, pollers := ratchet.MaxGroupMembers, 1000
 	if testing.Short() {
 		// A removal in several parts all the same (.ci/full runs the
@@ -229,6 +230,7 @@ func TestGroupRemovalUnderPollingAndInjection(t *testing.T) {
 // everyone, the LEAVE is committed once, both changes apply, and nothing
 // sent is lost.
 func TestGroupConcurrentAdmins(t *testing.T) {
+	t.Parallel()
 	ms := newTestGroup(t, 6)
 	ana, ben, cat, dan, eve := ms[0], ms[1], ms[2], ms[3], ms[4]
 	ana.change(t, format.ChangePromote, "m1")
@@ -306,6 +308,7 @@ func (m *member) copyOf(t testing.TB, c *member) *member {
 // group state reads the group until that member's next update commit and
 // nothing sent after it; a member who is not an admin may update.
 func TestGroupStolenStateHealsAfterUpdate(t *testing.T) {
+	t.Parallel()
 	ms := newTestGroup(t, 4)
 	admin, victim := ms[0], ms[1]
 	thief := victim.copyOf(t, ms[3])
@@ -353,6 +356,7 @@ func TestGroupStolenStateHealsAfterUpdate(t *testing.T) {
 // victim's keys first takes its place; the victim reads entries under its
 // own key that it never wrote, and is told.
 func TestGroupThiefUpdatesFirst(t *testing.T) {
+	t.Parallel()
 	ms := newTestGroup(t, 3)
 	victim := ms[1]
 	thief := victim.copyOf(t, ms[2])
@@ -373,6 +377,7 @@ func TestGroupThiefUpdatesFirst(t *testing.T) {
 // goes out after the member read a removal is sealed again in the new
 // epoch: the others read it there, the removed member cannot.
 func TestGroupQueuedTextFollowsTheEpoch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ms := newTestGroup(t, 4)
 	admin, victim, ben := ms[0], ms[1], ms[2]
@@ -410,6 +415,7 @@ func TestGroupQueuedTextFollowsTheEpoch(t *testing.T) {
 // look alike (a roster an honest admin would not have made), messages and
 // warnings name each with its key suffix.
 func TestGroupSenderNamesTellLookAlikesApart(t *testing.T) {
+	t.Parallel()
 	ms := newTestGroup(t, 3)
 	r := ms[0].g.cur.roster.Clone()
 	r.Members[1].Nick, r.Members[2].Nick = "ana", "\u0430na" // Latin, then Cyrillic a

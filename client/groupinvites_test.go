@@ -12,6 +12,7 @@ import (
 // with two open invites asks which one, and cancelling one kills its key
 // for whoever holds it while the other still admits a joiner.
 func TestGroupInvitesShowAndCancel(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, _ := groupEngine(t, addr)

@@ -166,6 +166,7 @@ func logLen(t testing.TB, c *conn.Conn, l *groupLog) int {
 }
 
 func TestGroupOverRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana := &member{c: dialGroupRelay(t, a)}

@@ -26,6 +26,7 @@ func namesRoster(nicks ...string) *format.Roster {
 }
 
 func TestMemberNamesSuffixOnlyWhenAlike(t *testing.T) {
+	t.Parallel()
 	r := namesRoster("ana", "ben", "\u0430na") // the third is a Cyrillic а
 	got := memberNames(r)
 	want := []string{"ana#01010101", "ben", "\u0430na#03030303"}
@@ -40,6 +41,7 @@ func TestMemberNamesSuffixOnlyWhenAlike(t *testing.T) {
 }
 
 func TestResolveMember(t *testing.T) {
+	t.Parallel()
 	r := namesRoster("ana", "ben", "\u0430na", "c#dev")
 	for ref, want := range map[string]int{
 		"ben":          1,
@@ -67,6 +69,7 @@ func TestResolveMember(t *testing.T) {
 }
 
 func TestJoinNickRefusal(t *testing.T) {
+	t.Parallel()
 	r := namesRoster("Ana", "ben")
 	for nick, refused := range map[string]bool{
 		"carol":        false,
@@ -84,6 +87,7 @@ func TestJoinNickRefusal(t *testing.T) {
 }
 
 func TestGroupNickRefusesMixedScripts(t *testing.T) {
+	t.Parallel()
 	var e Engine
 	if _, err := e.groupNick("p\u0430ypal"); err != errMixedNick {
 		t.Errorf("groupNick of a mixed-script nickname: %v", err)
@@ -97,6 +101,7 @@ func TestGroupNickRefusesMixedScripts(t *testing.T) {
 }
 
 func TestCommitEventNamesTheRemover(t *testing.T) {
+	t.Parallel()
 	old := namesRoster("ana", "ben", "cat")
 	next := old.Clone()
 	next.Members = next.Members[:2]

@@ -160,6 +160,7 @@ func (w *twoRelayGroup) checkBothRead(t *testing.T) {
 // wait for the primary, and in the end every member holds every message
 // exactly once, and no duplicate was ever reported.
 func TestGroupTwoRelays(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	w.talk(t, 2)
@@ -222,6 +223,7 @@ func TestGroupTwoRelays(t *testing.T) {
 // settings commit naming the new set; every member follows without an
 // invite, and the group keeps talking once the old relay is gone.
 func TestGroupMoveRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	w.talk(t, 1)
@@ -266,6 +268,7 @@ func TestGroupMoveRelay(t *testing.T) {
 // match the relays its roster names is refused by every other member,
 // who stays in its epoch on the relays it had.
 func TestGroupHostileRelaySet(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	c := relaytest.Start(t)
@@ -362,6 +365,7 @@ func countEvents(ch chan Event, typ EventType) int {
 // answers again; a group moved off two relays that are both down reads
 // its new relays at once and gives the old epoch up after drainGrace.
 func TestGroupRelayDownReportedOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	w := newTwoRelayGroupAt(t, clk.now)
@@ -426,6 +430,7 @@ func TestGroupRelayDownReportedOnce(t *testing.T) {
 // other relays still lets its joiner in (its logs stay on the relay it
 // was made on), and the joiner enters the group on its new relays.
 func TestGroupInviteAcrossMove(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	key, err := w.e[0].GroupInvite(ctx, w.ids[0], 0)
@@ -466,6 +471,7 @@ func TestGroupInviteAcrossMove(t *testing.T) {
 // way; its members follow without an invite and keep talking through
 // the new primary when the old relay goes.
 func TestGroupUpgradeToTwoRelays(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := &twoRelayGroup{a: relaytest.Start(t), b: relaytest.Start(t)}
 	for range 2 {
@@ -515,6 +521,7 @@ func TestGroupUpgradeToTwoRelays(t *testing.T) {
 // leave is read and its commit waits without failing any sync; once the
 // secondary is back, the commit goes through and the others talk on.
 func TestGroupCommitWaitsForSecondary(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	w.b.Stop()
@@ -542,6 +549,7 @@ func TestGroupCommitWaitsForSecondary(t *testing.T) {
 // for it; the admin's move off it is queued behind the leave yet goes
 // first, and the leave then commits in the moved epoch.
 func TestGroupMoveOffDeadSecondary(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	w.b.Stop()
@@ -576,6 +584,7 @@ func TestGroupMoveOffDeadSecondary(t *testing.T) {
 // TestGroupNoOrphanLogs: commits that wait for a dead secondary make no
 // log on the primary, or delete the one they made.
 func TestGroupNoOrphanLogs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))
@@ -607,6 +616,7 @@ func countItems(rec *relaytest.Recorder) map[wire.Type]int {
 // TestGroupMoveReported: a move is never silent: every member gets
 // group_relays naming the new relays by host:port, and a line in the chat.
 func TestGroupMoveReported(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newTwoRelayGroup(t)
 	c := relaytest.Start(t)
@@ -658,6 +668,7 @@ func TestGroupMoveReported(t *testing.T) {
 // relays onto an address only its machine or network reaches, and does
 // follow one between such addresses or between public ones.
 func TestGroupRefusesLocalMove(t *testing.T) {
+	t.Parallel()
 	const fp = "#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	pub1, pub2 := "veil+ws://relay.example:7070"+fp, "veil+ws://8.8.8.8:443"+fp
 	lan, loop, link := "veil+ws://192.168.1.20:7070"+fp, "veil+ws://127.0.0.1:7070"+fp, "veil+ws://[fe80::1]:7070"+fp
@@ -700,6 +711,7 @@ func TestGroupRefusesLocalMove(t *testing.T) {
 // primary, at every attempt; a later move that avoids that relay goes
 // ahead of it.
 func TestGroupRefusedLogDeleted(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	w := newTwoRelayGroupWith(t, nil, relaytest.WithObserver(rec))

@@ -112,6 +112,7 @@ func messageStatus(t *testing.T, e *Engine, chat, id string) string {
 // §6.2): a group message sent while the group's relay is unreachable is
 // stored and queued, pending; it goes out when the relay is back.
 func TestGroupSendQueuedWhileRelayDown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := startFlakyRelay(t)
 	ana, ben, gid, bid, _ := twoMembers(t, r.addr.String())
@@ -160,6 +161,7 @@ func TestGroupSendQueuedWhileRelayDown(t *testing.T) {
 // keeps what it had, read-only, with a notice; sending says why not; burn
 // erases it here.
 func TestGroupRemovedKeepsHistory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, ben, gid, bid, benEv := twoMembers(t, addr)
@@ -222,6 +224,7 @@ func TestGroupRemovedKeepsHistory(t *testing.T) {
 // TestGroupJoinerWaits (spec/groups.md §9.3): a joiner sees one state
 // until the admin lets it in, and can send as soon as it is in.
 func TestGroupJoinerWaits(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, _ := groupEngine(t, addr)
@@ -265,6 +268,7 @@ func TestGroupJoinerWaits(t *testing.T) {
 // changes the timer and deadline for every member; a member's own shorter
 // timer on one message is honoured by its readers.
 func TestGroupSetAndMessageTimer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, ben, gid, bid, benEv := twoMembers(t, addr)
@@ -316,6 +320,7 @@ func TestGroupSetAndMessageTimer(t *testing.T) {
 // TestGroupRemovedHistoryErasedAtDeadline (spec/groups.md §7.4, §8): a
 // removed member's read-only history still goes at the group's deadline.
 func TestGroupRemovedHistoryErasedAtDeadline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	addr := startGroupRelay(t).String()

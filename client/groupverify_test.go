@@ -11,6 +11,7 @@ import (
 // that reads as a member's (spec/groups.md §14.1), and every member of an
 // epoch shows the same verification code (§15).
 func TestGroupEngineNamesAndCode(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, anaEv := groupEngine(t, addr)

@@ -21,6 +21,7 @@ import (
 // the welcome travels in parts, the joiner enters with the whole roster
 // and reads the admin's next message.
 func TestGroupJoinLargeGroup(t *testing.T) {
+	t.Parallel()
 	// 200: past the old one-entry limit (2 parts); 999: the join that
 	// fills a group to MaxGroupMembers (7 parts), in the long tier only
 	// (-short leaves it out: it takes a minute under the race detector).
@@ -100,6 +101,7 @@ func growGroup(t testing.TB, ana *Engine, gid string, n int) {
 // its welcome is missing, survives a duplicated part and garbage on the
 // exchange log, and enters once the last part arrives.
 func TestGroupWelcomeMissingPart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, _ := groupEngine(t, a.String())

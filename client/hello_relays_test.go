@@ -28,6 +28,7 @@ func setOurRelays(t *testing.T, e *Engine, chat string, f func(ct *vault.Contact
 // relay only this machine can reach, for an invite on a public relay, is
 // not taken: the invite stays open and the user is warned.
 func TestHelloLocalMailboxRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
@@ -54,6 +55,7 @@ func TestHelloLocalMailboxRefused(t *testing.T) {
 // TestHelloV1DeletesSecondReplyMailbox: a version 1 HELLO answering an
 // invite with two reply mailboxes leaves the second one to a DEL task.
 func TestHelloV1DeletesSecondReplyMailbox(t *testing.T) {
+	t.Parallel()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
 	second := crypto.ID{9, 9}
@@ -84,6 +86,7 @@ func TestHelloV1DeletesSecondReplyMailbox(t *testing.T) {
 // TestPeerRelayReach: a relay a peer names is refused only when it is
 // reachable from this machine or network alone and none of ours is.
 func TestPeerRelayReach(t *testing.T) {
+	t.Parallel()
 	const fp = "#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	pub, lan, lo := "veil+ws://relay.example.org:443"+fp, "veil+ws://10.0.0.5:7070"+fp, "veil+ws://127.0.0.1:7070"+fp
 	for _, c := range []struct {

@@ -75,6 +75,7 @@ func leaked(evs []Event, chat string) bool {
 // back; the real joiner is told the key was used; the inviter's alarm
 // fires whatever the copier did to the alarm.
 func TestInviteCopyAndReput(t *testing.T) {
+	t.Parallel()
 	for name, move := range alarmMoves {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -102,6 +103,7 @@ func TestInviteCopyAndReput(t *testing.T) {
 // TestGroupInviteCopyAndReput: the same for a group invite; the admin sees
 // the alarm at its next sync.
 func TestGroupInviteCopyAndReput(t *testing.T) {
+	t.Parallel()
 	for name, move := range alarmMoves {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -145,6 +147,7 @@ func TestGroupInviteCopyAndReput(t *testing.T) {
 // reads nothing of the welcome; once the joiner is in, the exchange log is
 // gone.
 func TestGroupInviteCopierWithoutBlob(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, anaEv := groupEngine(t, a.String())
@@ -263,6 +266,7 @@ func TestGroupInviteCopierWithoutBlob(t *testing.T) {
 // someone else holds the key: the joiner is told in words and the
 // inviter's alarm fires.
 func TestJoinMailboxSecuredByAnother(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, anaEv := groupEngine(t, a.String())
@@ -315,6 +319,7 @@ func TestJoinMailboxSecuredByAnother(t *testing.T) {
 // TestInviteNoFalseAlarm: a key used once, by its one joiner, raises no
 // alarm, for 1:1 and for groups.
 func TestInviteNoFalseAlarm(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, anaEv := groupEngine(t, a.String())

@@ -12,6 +12,7 @@ import (
 // its key can be shown again, and cancelling it takes the blob off the
 // relay (the key dies for whoever holds it) and erases its keys.
 func TestInvitesShowAndCancel(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, _ := groupEngine(t, a.String())
@@ -52,6 +53,7 @@ func TestInvitesShowAndCancel(t *testing.T) {
 // TestInviteKeyForgottenOnJoin: once the peer joined, the key is gone
 // from the vault and the chat is no invite any more.
 func TestInviteKeyForgottenOnJoin(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	err := ana.v.Update(ctx, func(tx *vault.Tx) error {
@@ -85,6 +87,7 @@ func TestInviteKeyForgottenOnJoin(t *testing.T) {
 // TestCancelUsedInviteSaysTaken: cancelling an invite whose key someone
 // already used (the blob is gone before its deadline) says so.
 func TestCancelUsedInviteSaysTaken(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	a := startGroupRelay(t)
 	ana, _ := groupEngine(t, a.String())

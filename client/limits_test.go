@@ -11,6 +11,7 @@ import (
 // (spec/client.md §5.7): the joiner before the inviter's first message,
 // both sides after it, an edit, and a group message.
 func TestTextLimits(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	refuse := func(err error, limit int) {
@@ -72,6 +73,7 @@ func TestTextLimits(t *testing.T) {
 
 // TestTextLimitArithmetic pins the figures spec/client.md §5.7 states.
 func TestTextLimitArithmetic(t *testing.T) {
+	t.Parallel()
 	if MaxText != 15880 || MaxInitialText != 14216 || MaxGroupText != 15804 {
 		t.Fatalf("limits %d, %d, %d; spec/client.md §5.7 says 15880, 14216, 15804", MaxText, MaxInitialText, MaxGroupText)
 	}

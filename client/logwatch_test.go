@@ -20,6 +20,7 @@ import (
 // running member gets a group message within seconds, from the relay's
 // notice (spec/relay.md §8.7, spec/groups.md §6.2).
 func TestGroupMessageByNotice(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr := startGroupRelay(t).String()
 	ana, _ := groupEngine(t, addr)
@@ -84,6 +85,7 @@ func TestGroupMessageByNotice(t *testing.T) {
 // a notice breaking spec/relay.md §8.7 loses the connection each time, and
 // is reconnected to ever more slowly (spec/client.md §7.2).
 func TestLogWatchBacksOffFromBadNotices(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		bad  func(lsub wire.Frame) []byte
@@ -139,6 +141,7 @@ func TestLogWatchBacksOffFromBadNotices(t *testing.T) {
 // TestLogWatchCoalescesNotices: notices for one group between two takes
 // come out as one chat to sync.
 func TestLogWatchCoalescesNotices(t *testing.T) {
+	t.Parallel()
 	w := newLogWatch(nil)
 	n := w.notice("g")
 	for i := range 1000 {

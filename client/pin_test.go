@@ -26,6 +26,7 @@ func reopen(t *testing.T, e *Engine, pin string) (*Engine, error) {
 // TestChangePINChecksCurrent: a wrong current PIN (the duress PIN
 // included) changes nothing and erases nothing; the right one changes it.
 func TestChangePINChecksCurrent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil)
 	if err := e.SetDuressPIN(ctx, []byte("test pin"), []byte("duress pin"), DuressDecoy); err != nil {
@@ -61,6 +62,7 @@ func TestChangePINChecksCurrent(t *testing.T) {
 // TestDuressPINThroughEngine: set with the current PIN, refused when equal
 // to the PIN, opens a decoy or says reset, and is gone once removed.
 func TestDuressPINThroughEngine(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil)
 	if err := e.SetDuressPIN(ctx, []byte("nope"), []byte("duress pin"), DuressDecoy); !errors.Is(err, ErrWrongPIN) {
@@ -97,6 +99,7 @@ func TestDuressPINThroughEngine(t *testing.T) {
 // PIN refuses a wrong current PIN (the duress PIN included) with
 // ErrWrongPIN and leaves the key file byte for byte as it was.
 func TestPINChangeWithWrongCurrentChangesNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil)
 	if err := e.SetDuressPIN(ctx, []byte("test pin"), []byte("duress pin"), DuressDecoy); err != nil {
@@ -131,6 +134,7 @@ func TestPINChangeWithWrongCurrentChangesNothing(t *testing.T) {
 // TestEngineHidesVault: the engine hands out no raw vault, whose PIN
 // methods skip the current-PIN check.
 func TestEngineHidesVault(t *testing.T) {
+	t.Parallel()
 	typ := reflect.TypeFor[*Engine]()
 	for i := range typ.NumMethod() {
 		m := typ.Method(i)
@@ -145,6 +149,7 @@ func TestEngineHidesVault(t *testing.T) {
 // TestCreateWithDuressPIN: Create sets the duress PIN of its options, and
 // refuses one equal to the PIN before writing anything.
 func TestCreateWithDuressPIN(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	cfg := Config{Dir: filepath.Join(t.TempDir(), "v"),
 		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
@@ -184,6 +189,7 @@ func TestCreateWithDuressPIN(t *testing.T) {
 // current one (a wrong one changes nothing), and the policy then erases:
 // the wrong-PIN limit makes Open return ErrErased and leave no profile.
 func TestPolicyThroughEngine(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := testEngine(t, nil)
 	if p, err := e.Policy(ctx); err != nil || p != (Policy{}) {

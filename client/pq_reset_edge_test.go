@@ -18,6 +18,7 @@ import (
 // turns on through FEATURES: both sides drop bit 2 from sent_features as
 // the reset completes, announce it again, and the session turns on.
 func TestV1ResetReannouncesPQ(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -68,6 +69,7 @@ func TestV1ResetReannouncesPQ(t *testing.T) {
 // offer as a downgrade, or neither reset completes until the 21-day
 // redraw.
 func TestBothRestoredV1OfferCompletes(t *testing.T) {
+	t.Parallel()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
 	pump(t, ana, ben, chat)

@@ -47,6 +47,7 @@ func resetOffers(t *testing.T, e *Engine, chat string, now int64) (v2, v1 []byte
 // and the new session is on; in a chat whose session is off a version 1
 // offer is still answered.
 func TestResetDowngradeRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	r := slotRelay(t, clk)

@@ -74,6 +74,7 @@ func restoreOfferVersion(t *testing.T, legacy bool) (v byte, cp, ben *slotPeer, 
 // sessions are off, the chat works, and it upgrades in band through
 // FEATURES as any legacy chat (spec/client.md §5.13).
 func TestRestoredLegacyChatOffersVersion1(t *testing.T) {
+	t.Parallel()
 	v, cp, ben, st := restoreOfferVersion(t, true)
 	if v != 0x01 {
 		t.Fatalf("offer version %#x in a legacy chat, want 0x01", v)
@@ -92,6 +93,7 @@ func TestRestoredLegacyChatOffersVersion1(t *testing.T) {
 // TestRestoredPQChatOffersVersion2: a restored copy offers a chat whose
 // session was on a reset of version 0x02, whose sessions are on.
 func TestRestoredPQChatOffersVersion2(t *testing.T) {
+	t.Parallel()
 	v, _, _, st := restoreOfferVersion(t, false)
 	if v != 0x02 {
 		t.Fatalf("offer version %#x in a chat with the KEM ratchet, want 0x02", v)
@@ -108,6 +110,7 @@ func TestRestoredPQChatOffersVersion2(t *testing.T) {
 // backup and refuse 0x01 as a downgrade, or may run a veil from before it
 // and drop 0x02.
 func TestResetRedrawVersion(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		legacy   bool // the chat before the backup
@@ -157,6 +160,7 @@ func TestResetRedrawVersion(t *testing.T) {
 // the offer drawn anew is of version 0x02, which the peer answers, and
 // the chat works again with the KEM ratchet on.
 func TestResetPeerUpgradedAfterBackup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evB := make(chan Event, 100)
 	ana, ben, chat := pair(t, nil, evB)

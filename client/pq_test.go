@@ -114,6 +114,7 @@ func pqOf(t *testing.T, e *Engine, chat string) ratchet.PQStatus {
 // epochs in an ordinary conversation through a real relay; chat info
 // says so.
 func TestLegacyChatUpgradesInBand(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	r := slotRelay(t, clk)
@@ -176,6 +177,7 @@ func TestLegacyChatUpgradesInBand(t *testing.T) {
 // conversation through a real relay, and reports it in chat info and its
 // JSON ("pq": {"on", "epochs"}).
 func TestNewChatRunsKEMRatchet(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	a := startLive(t, r.Address.String(), nil)

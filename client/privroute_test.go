@@ -44,6 +44,7 @@ func setRouting(t *testing.T, l *live, mode, fwd string) {
 // connection that writes to the recipient's mailbox, and every message
 // still arrives.
 func TestPrivateRoutingHidesSender(t *testing.T) {
+	t.Parallel()
 	var recD, recF relaytest.Recorder
 	ra := relaytest.Start(t)
 	rd := relaytest.Start(t, relaytest.WithObserver(&recD))
@@ -95,6 +96,7 @@ func TestPrivateRoutingHidesSender(t *testing.T) {
 // warning instead; a forwarder that cannot be reached is an error, never
 // a direct send.
 func TestPrivateRoutingFallbacks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var recD relaytest.Recorder
 	rd := relaytest.Start(t, relaytest.WithObserver(&recD))
@@ -188,6 +190,7 @@ func TestPrivateRoutingFallbacks(t *testing.T) {
 // ours answers STALE; the route is fetched again once, then the item is
 // held with a warning about this machine's clock (never sent directly).
 func TestPrivateRoutingStaleClock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var recD relaytest.Recorder
 	skewed := func() time.Time { return time.Now().Add(time.Hour) }
@@ -241,6 +244,7 @@ func TestPrivateRoutingStaleClock(t *testing.T) {
 // inviter's relay, which whoever took the invite may watch, never sees
 // the joiner's address, and the inviter still gets the alarm.
 func TestPrivateRoutingAlarm(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var recA relaytest.Recorder
 	ra := relaytest.Start(t, relaytest.WithObserver(&recA))
@@ -285,6 +289,7 @@ func TestPrivateRoutingAlarm(t *testing.T) {
 // address. (The forwarder's own UNKNOWN still sends directly in auto:
 // TestPrivateRoutingFallbacks.)
 func TestPrivateRoutingNoForwardDestination(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	var recD relaytest.Recorder
 	rd := relaytest.Start(t, relaytest.WithObserver(&recD), relaytest.AsOlderRelay())

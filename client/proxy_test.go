@@ -8,6 +8,7 @@ import (
 )
 
 func TestCheckSOCKS5(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"", "127.0.0.1:9050", "localhost:1080", "[::1]:9050", "abcdef.onion:9050"} {
 		if err := CheckSOCKS5(ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
@@ -24,6 +25,7 @@ func TestCheckSOCKS5(t *testing.T) {
 // after the next unlock; Config.SOCKS5 (the --socks5 flag) wins over it;
 // a bad address is refused and changes nothing.
 func TestStoredSOCKS5(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	stored, flag := socks5test.Start(t, ""), socks5test.Start(t, "")
 	e := testEngine(t, nil)

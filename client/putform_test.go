@@ -23,6 +23,7 @@ func oldPasswordRelay(t *testing.T, pw string) *relaytest.Relay {
 // long form, gets BAD_SIZE, sends it again in the short form, and the
 // chat is made; so is a group invite.
 func TestPasswordRelayOldPutInvite(t *testing.T) {
+	t.Parallel()
 	r := oldPasswordRelay(t, "sesame")
 	addr := r.Address.String()
 	chat1to1(t, credentialed(t, addr, "sesame"))
@@ -47,6 +48,7 @@ func TestPasswordRelayOldPutInvite(t *testing.T) {
 // private relay from before the password field falls back to the short
 // form as a direct one does; the forwarder needs nothing for either.
 func TestForwardedPutOldPasswordRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rd := oldPasswordRelay(t, "sesame")
 	rf := relaytest.Start(t)

@@ -8,6 +8,7 @@ import (
 // TestQueuedCount counts our queued 1:1 messages, not the control
 // messages (the HELLO) beside them, and forgets them once sent.
 func TestQueuedCount(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	if n, err := ben.QueuedCount(ctx); n != 0 || err != nil {

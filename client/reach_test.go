@@ -3,6 +3,7 @@ package client
 import "testing"
 
 func TestHostReach(t *testing.T) {
+	t.Parallel()
 	for host, want := range map[string]string{
 		"127.0.0.1": ReachMachine, "127.8.9.1": ReachMachine, "::1": ReachMachine, "localhost": ReachMachine,
 		"LOCALHOST.": ReachMachine, "relay.localhost": ReachMachine, "0.0.0.0": ReachMachine, "::ffff:127.0.0.1": ReachMachine,

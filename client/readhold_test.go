@@ -58,6 +58,7 @@ func (c *testClock) advance(d time.Duration) {
 // then read again only after a back-off of 1 s doubling up to 5 min, reset
 // by a good read (spec/groups.md §6.2).
 func TestGroupSyncDoesNotSpinOnEntriesThatDoNotAdvance(t *testing.T) {
+	t.Parallel()
 	body := make([]byte, 1024) // a padding bucket: only the seqs are wrong
 	for _, tc := range []struct {
 		name string
@@ -175,6 +176,7 @@ func testGroupSyncDoesNotSpin(t *testing.T, lie func(after uint64) []store.Entry
 // entries without end (each above the one before) is read for a bounded
 // number of LREADs per GroupSync, and the cursor it reached is kept.
 func TestGroupSyncReadsABoundedAmount(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	st := &lyingStore{Store: memory.New(memory.Config{})}

@@ -19,6 +19,7 @@ import (
 // that ends soon after its hello leaves the back-off growing; only one
 // that stayed up stableConn resets it.
 func TestBackoffGrowsOverShortConnections(t *testing.T) {
+	t.Parallel()
 	b := backoff{min: 200 * time.Millisecond, max: 30 * time.Second}
 	want := b.min
 	for n := range 12 {
@@ -43,6 +44,7 @@ func TestBackoffGrowsOverShortConnections(t *testing.T) {
 // reconnected to ever more slowly, not in a tight loop (spec/client.md
 // §7.2).
 func TestReconnectBacksOffFromARelayThatBreaksAfterHello(t *testing.T) {
+	t.Parallel()
 	var conns atomic.Int64
 	addr := startBreakingRelay(t, &conns)
 	e := testEngine(t, nil)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRedaction(t *testing.T) {
+	t.Parallel()
 	secret := bytes.Repeat([]byte{0xab}, 32)
 	vals := []any{
 		task{Kind: "send", Key: secret},

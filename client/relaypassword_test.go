@@ -140,6 +140,7 @@ func chat1to1(t *testing.T, anaRelay string) (ana, ben *Engine, key string, seen
 // that carries it; the joiner, who had none, creates its mailbox on that
 // relay with it and keeps it; messages flow both ways.
 func TestPasswordRelay1to1(t *testing.T) {
+	t.Parallel()
 	addr, _ := passwordRelay(t, "sesame")
 	_, ben, key, _ := chat1to1(t, credentialed(t, addr, "sesame"))
 	if !strings.Contains(key, "~"+wire.Password("sesame").Encode()+".") {
@@ -158,6 +159,7 @@ func TestPasswordRelay1to1(t *testing.T) {
 // the password from its key, so a member promoted to admin can make the
 // commit that creates the next epoch's log (LNEW).
 func TestPasswordRelayGroup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, _ := passwordRelay(t, "sesame")
 	ana, _ := groupEngine(t, credentialed(t, addr, "sesame"))
@@ -234,6 +236,7 @@ func slices1(texts []string, want string) bool {
 // TestPasswordRelayWrongPassword: a stored password the relay refuses is
 // reported as such, naming the relay's host:port, never the password.
 func TestPasswordRelayWrongPassword(t *testing.T) {
+	t.Parallel()
 	addr, _ := passwordRelay(t, "sesame")
 	ana, _ := groupEngine(t, credentialed(t, addr, sentinelPassword))
 	_, _, err := ana.Invite(context.Background(), InviteOptions{})
@@ -252,6 +255,7 @@ func TestPasswordRelayWrongPassword(t *testing.T) {
 // TestPasswordRelayMissingPassword: without a stored password the error
 // says how to add one.
 func TestPasswordRelayMissingPassword(t *testing.T) {
+	t.Parallel()
 	addr, _ := passwordRelay(t, "sesame")
 	ana, _ := groupEngine(t, addr)
 	_, _, err := ana.Invite(context.Background(), InviteOptions{})
@@ -294,6 +298,7 @@ func rekeyed(t *testing.T, key, pw string) string {
 // who puts another password in its key cannot make the joiner forget the
 // one that works: it is kept only as an offer, tried after PASSWORD.
 func TestPasswordRelayHostileInviterCannotReplaceWorkingPassword(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, _ := passwordRelay(t, "sesame")
 	ana, _ := groupEngine(t, credentialed(t, addr, "sesame"))
@@ -336,6 +341,7 @@ func TestPasswordRelayHostileInviterCannotReplaceWorkingPassword(t *testing.T) {
 // refuses gives way to a key's password once a NEW succeeded with it (the
 // operator changed the password, the inviter has the new one).
 func TestPasswordRelayKeyReplacesRefusedPassword(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, _ := passwordRelay(t, "sesame")
 	ana, _ := groupEngine(t, credentialed(t, addr, "sesame"))
@@ -368,6 +374,7 @@ func checkNoPassword(t *testing.T, what string, texts ...string) {
 // keys themselves holds it: not an event, an error, a listing, the
 // relay's debug log, nor any fmt form of the key types.
 func TestPasswordNeverLeaks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, logs := passwordRelay(t, sentinelPassword)
 	cred := credentialed(t, addr, sentinelPassword)
@@ -481,6 +488,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 // Invite, GroupCreate or Join has its password stored, as relay add would;
 // the chats and groups name the canonical address.
 func TestPasswordRelayCredentialedOption(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addr, _ := passwordRelay(t, "sesame")
 	cred := credentialed(t, addr, "sesame")
@@ -527,6 +535,7 @@ func TestPasswordRelayCredentialedOption(t *testing.T) {
 // is promoted can make the next epoch's log there; and a member's key-less
 // view never shows it.
 func TestPasswordRelayGroupSecondary(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	plain := relaytest.Start(t).Address.String()
 	secured, _ := passwordRelay(t, "sesame")

@@ -13,6 +13,7 @@ import (
 // that a chat or a group uses are refused with the reason, changing
 // nothing; an unused relay goes.
 func TestRemoveRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	addrG := startGroupRelay(t).String()
 	e, _ := groupEngine(t, addrG) // the default
@@ -66,6 +67,7 @@ func TestRemoveRelay(t *testing.T) {
 }
 
 func TestRelayUsersText(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		chats, groups int
 		want          string

@@ -131,6 +131,7 @@ func printViews(t *testing.T, relay string, vs []*connView, names map[[24]byte]s
 // from their own loopback addresses, so the relays can tell them apart
 // as they would tell real addresses apart.
 func TestRelayViews(t *testing.T) {
+	t.Parallel()
 	for _, routed := range []bool{false, true} {
 		name := "direct"
 		if routed {

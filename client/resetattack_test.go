@@ -169,6 +169,7 @@ func chatWorks(t *testing.T, a, b *Engine, chat string) {
 // offer. S completes, then the late offer arrives: S must not answer it
 // (spec/session.md §13.3 rule 1), and the chat keeps working.
 func TestResetLateOfferAfterTieIgnored(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana0, ben0, chat := pair(t, nil, nil)
 	pump(t, ben0, ana0, chat)
@@ -203,6 +204,7 @@ func TestResetLateOfferAfterTieIgnored(t *testing.T) {
 // ben's old offer, which is newer than anything ana's backup saw. Ana must
 // not answer it.
 func TestResetReplayedOfferAfterOwnReset(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben0, chat := pair(t, nil, nil)
 	pump(t, ben0, ana, chat)
@@ -237,6 +239,7 @@ func TestResetReplayedOfferAfterOwnReset(t *testing.T) {
 // the answer's session has never been used: S goes back to it rather than
 // tell L it is out of date (spec/client.md §13.5).
 func TestResetLateOfferAnsweredFallsBack(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	x, y, chat := pair(t, nil, nil)
 	pump(t, y, x, chat)
@@ -276,6 +279,7 @@ func TestResetLateOfferAnsweredFallsBack(t *testing.T) {
 // still complete: a side that yields a tie keeps its own offer until the
 // peer uses the answer (spec/session.md §13.3 rule 2).
 func TestResetReplayWhileOwnOfferOutstanding(t *testing.T) {
+	t.Parallel()
 	for _, anaLarger := range []bool{true, false} {
 		t.Run(map[bool]string{true: "restored side larger", false: "restored side smaller"}[anaLarger], func(t *testing.T) {
 			ctx := context.Background()
@@ -319,6 +323,7 @@ func TestResetReplayWhileOwnOfferOutstanding(t *testing.T) {
 // 2^62 ms. Ben refuses it, so ana's genuine restore later still goes
 // through (spec/session.md §13.3 rule 1).
 func TestResetFutureOfferRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evB := make(chan Event, 100)
 	ana, ben, chat := pair(t, nil, evB)
@@ -366,6 +371,7 @@ func TestResetFutureOfferRefused(t *testing.T) {
 // the next unlock, the same bytes; one outstanding for 21 days is drawn
 // anew and the chat says the restart is stuck (spec/client.md §13.2).
 func TestResetOfferResentAtUnlock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -412,6 +418,7 @@ func TestResetOfferResentAtUnlock(t *testing.T) {
 // relay delivers what the peer sends back before the answer. The restored
 // copy must not end up marked out of date.
 func TestOutdatedIgnoredWhileResetPending(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -459,6 +466,7 @@ func TestOutdatedIgnoredWhileResetPending(t *testing.T) {
 // and kept 21 days only; after that a message that tries it, and the
 // sweep, both drop it from the vault.
 func TestSupersededForgottenAfterTTL(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -498,6 +506,7 @@ func TestSupersededForgottenAfterTTL(t *testing.T) {
 // empty text), and a pending edit of a delivered message is sent again
 // (spec/client.md §13.3).
 func TestResetRequeueKeepsEditsAndDeletes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -538,6 +547,7 @@ func TestResetRequeueKeepsEditsAndDeletes(t *testing.T) {
 // anyone must not make the client say that the contact restored veil;
 // only an offer signed by the contact does.
 func TestResetOlderChatWarnsOnlyWhenSigned(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evB := make(chan Event, 100)
 	ana, ben, chat := pair(t, nil, evB)

@@ -98,6 +98,7 @@ func lastText(t *testing.T, e *Engine, chat string) string {
 // is out of date; replayed and forged resets change nothing; a copy closed
 // in the middle of its reset resumes it.
 func TestRestoredProfileRestartsSessions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB, evR := make(chan Event, 100), make(chan Event, 100), make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, evB)
@@ -228,6 +229,7 @@ func TestRestoredProfileRestartsSessions(t *testing.T) {
 // relay delivers the answer's messages in, and the chat works both ways
 // after.
 func TestBothSidesRestored(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 100), make(chan Event, 100)
 	ana0, ben0, chat := pair(t, nil, nil)
@@ -309,6 +311,7 @@ func fmtTexts(ms []MessageInfo) string {
 // member's first group send queues an update of its keys, which the next
 // sync commits in a new epoch; what it sends then reaches the others.
 func TestRestoredGroupUpdatesKeys(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := startFlakyRelay(t)
 	ana, ben, gid, bid, _ := twoMembers(t, r.addr.String())

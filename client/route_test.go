@@ -9,6 +9,7 @@ import (
 // list and only through a forwarder others can reach; always forwards
 // everything but the forwarder itself; off never forwards.
 func TestRoutingFor(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const (
 		own     = "veil+ws://127.0.0.1:1#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSanitize(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"hello", "hello"},
 		{"a\nb\tc", "a\nb\tc"},
@@ -55,6 +56,7 @@ func TestSanitize(t *testing.T) {
 }
 
 func TestHasVisible(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"", " ", "\u00a0\u3000\u2003", "\u0301\u0308", "\u200b\u2060", "\u3164\u115f\uffa0", "\u2800", "\t\n", "\ufe0f", " \u0301 "} {
 		if HasVisible(s) {
 			t.Errorf("HasVisible(%q) = true", s)
@@ -68,6 +70,7 @@ func TestHasVisible(t *testing.T) {
 }
 
 func TestNicknameNeedsVisible(t *testing.T) {
+	t.Parallel()
 	e := &Engine{}
 	for _, n := range []string{" ", "   ", "\u0301", "\u2800", "\u00a0", "\u3000 \u3000"} {
 		if err := checkNick(n); !errors.Is(err, errBlankNick) {

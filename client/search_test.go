@@ -32,6 +32,7 @@ func send(t *testing.T, e *Engine, chat, text string, ttl time.Duration) string 
 // TestSearchFindsAndShows: results carry chat, sender, time and a
 // sanitised one-line snippet; newest first.
 func TestSearchFindsAndShows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -63,6 +64,7 @@ func TestSearchFindsAndShows(t *testing.T) {
 // and control characters are plain text; empty, invisible and oversized
 // queries are refused.
 func TestSearchHostileQueries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)
@@ -103,6 +105,7 @@ func mustSearch(t *testing.T, e *Engine, q string) []SearchHit {
 // sides), a message past its timer (before and after the sweep) and every
 // message of a burned chat are never found.
 func TestSearchNeverFindsErased(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, ben, chat := pair(t, nil, nil)
 	pump(t, ben, ana, chat)

@@ -74,6 +74,7 @@ func warned(p *slotPeer, text string) int {
 // retried, never taken within the 21 days ben keeps an offer), so she
 // keeps the old mailbox, says so, and the chat goes on.
 func TestPeerLiesAboutAMove(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -125,6 +126,7 @@ func TestPeerLiesAboutAMove(t *testing.T) {
 // ignored with a warning; a MOVE naming slot 7 is dropped as malformed;
 // neither changes anything.
 func TestMoveFloodAndBadSlot(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
 	ana, ben := slotPair(t, clk, a, b)
@@ -154,6 +156,7 @@ func TestMoveFloodAndBadSlot(t *testing.T) {
 // than ratchet.MaxRetiredChains steps, is dropped without a message, a
 // warning or a change.
 func TestReplayedCopiesAreSilent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 1000), make(chan Event, 1000)
 	ana, ben, chat := pair(t, evA, evB)
@@ -202,6 +205,7 @@ func TestReplayedCopiesAreSilent(t *testing.T) {
 // ben's copies there are refused for good, he is warned once, and
 // everything arrives through slot 0.
 func TestOneMailboxRefuses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -230,6 +234,7 @@ func TestOneMailboxRefuses(t *testing.T) {
 // address inside our own network; a chat whose relays are all on this
 // machine refuses a move to a private address, and nothing changes.
 func TestPeerMoveToLocalRelayRefused(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
 	ana, ben := slotPair(t, clk, a, b)

@@ -16,6 +16,7 @@ import (
 // new outage, so it does not count as down at once; failures no further
 // apart than retries come, for SlotDownAfter, do.
 func TestRelayHealthOutages(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	var h relayHealth
 	h.failed("r", clk.Now(), SlotDownAfter)
@@ -44,6 +45,7 @@ func TestRelayHealthOutages(t *testing.T) {
 // with AUTH instead of being retried forever; NOT_SECURED is permanent
 // only for a MOVED.
 func TestSendNotFoundIsPermanent(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		code  wire.Code
 		route bool
@@ -66,6 +68,7 @@ func TestSendNotFoundIsPermanent(t *testing.T) {
 // present the chat's SOCKS5 credential (spec/client.md §7.1), not one per
 // mailbox.
 func TestBurnSendsOnTheChatsConnection(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -93,6 +96,7 @@ func TestBurnSendsOnTheChatsConnection(t *testing.T) {
 // not count against the destination relay's health, so its copies are
 // never given up as for a relay down.
 func TestHeldBackIsNoOutage(t *testing.T) {
+	t.Parallel()
 	for _, err := range []error{errNoForward, errRouteHeld, fmt.Errorf("client: sending: %w", errNoForward)} {
 		if !heldBack(err) {
 			t.Errorf("%v not held back", err)

@@ -19,6 +19,7 @@ import (
 // confirmed by the first copy, keeps her old mailbox until ben is heard on
 // the new one. Nothing is lost, nothing refused, and the old mailbox goes.
 func TestMovedStoredReplyLost(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -130,6 +131,7 @@ func hasRecv(ct vault.Contact, rid []byte) bool {
 // pushes there a copy of a message ana already has; that is no sign the
 // peer switched, so the offer stays unconfirmed and the old mailbox live.
 func TestReplayOnOfferConfirmsNothing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -168,6 +170,7 @@ func TestReplayOnOfferConfirmsNothing(t *testing.T) {
 // no delivery ID behind (a relay could otherwise fill the vault); a
 // message that does is recorded.
 func TestGarbageRecordsNoDeliveryID(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA, evB := make(chan Event, 1000), make(chan Event, 1000)
 	ana, ben, chat := pair(t, evA, evB)
@@ -208,6 +211,7 @@ func TestGarbageRecordsNoDeliveryID(t *testing.T) {
 // relay by the DEL task that stands for it; a move that completes leaves
 // no such task.
 func TestMoveStoppedAfterNewLeavesNoMailbox(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -246,6 +250,7 @@ func TestMoveStoppedAfterNewLeavesNoMailbox(t *testing.T) {
 // is out of date cannot be answered (nothing goes out), so it is not
 // taken: no pending mailbox waits for a MOVED that never comes.
 func TestMoveDuringRestartNotTaken(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -274,6 +279,7 @@ func TestMoveDuringRestartNotTaken(t *testing.T) {
 // MOVE can carry is refused for a move or an invite before any mailbox is
 // made.
 func TestLongRelayAddressRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -295,6 +301,7 @@ func TestLongRelayAddressRefused(t *testing.T) {
 // TestFeaturesDroppedWarnsOnce: a peer that takes back the MOVE feature
 // stops our rotation; the user is told once, however often it repeats.
 func TestFeaturesDroppedWarnsOnce(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
 	ana, ben := slotPair(t, clk, a, b)

@@ -41,6 +41,7 @@ func heardOnSlot(t *testing.T, p *slotPeer, s uint8) bool {
 // MOVED is heard on the new mailbox. Rotation then leaves at most the
 // live mailboxes and one retiring per slot, and messages still flow.
 func TestQuietChatRetiresMailboxes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -81,6 +82,7 @@ func TestQuietChatRetiresMailboxes(t *testing.T) {
 // one never heard the peer blocks that slot's rotation and is kept,
 // until retireGiveUp after its grace, when it is deleted.
 func TestRetiredNeverHeardGoesAtLast(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -131,6 +133,7 @@ func TestRetiredNeverHeardGoesAtLast(t *testing.T) {
 // TestReplayedCopyNotHeard: a copy of a message already received marks
 // no mailbox heard; the first authenticated arrival does.
 func TestReplayedCopyNotHeard(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)

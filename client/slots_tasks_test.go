@@ -16,6 +16,7 @@ import (
 // records the mailbox may still be under way, so the mailbox the chat
 // then records keeps working; once stale, it runs.
 func TestSetupDelHeldWhileRecording(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -60,6 +61,7 @@ func TestSetupDelHeldWhileRecording(t *testing.T) {
 // TestTaskResultsMergeByIdentity: a task removed from the list while a
 // run was under way does not make the run drop (or overwrite) another.
 func TestTaskResultsMergeByIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)

@@ -204,6 +204,7 @@ func (p *slotPeer) contact(t *testing.T) vault.Contact {
 // on each and a send capability for each of the peer's; the HELLO2 that
 // reached ana twice made one contact; features are known both ways.
 func TestTwoRelayChat(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
 	ana, ben := slotPair(t, clk, a, b)
@@ -232,6 +233,7 @@ func TestTwoRelayChat(t *testing.T) {
 // identity; then the same for A. Every message is stored exactly once on
 // each side; the relay that was down is reported once down and once up.
 func TestTwoRelaysKillEither(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real relays, 200 messages")
 	}
@@ -300,6 +302,7 @@ func noMoves(t *testing.T, ps ...*slotPeer) bool {
 // rotate both slots, the clock jumping 8 days: nothing is lost or shown
 // twice, and every replaced mailbox is deleted on its relay.
 func TestRotationDuringTraffic(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real relays, 400 messages")
 	}
@@ -396,6 +399,7 @@ func TestRotationDuringTraffic(t *testing.T) {
 // timers), then each side adds a second relay with a move of slot 1 and
 // the chat runs on both: relay A can go.
 func TestOneRelayChatGainsASecondRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	a, b := slotRelay(t, clk), slotRelay(t, clk)
@@ -442,12 +446,18 @@ func TestOneRelayChatGainsASecondRelay(t *testing.T) {
 // and loses it. Ben has switched; his next messages reach the new
 // mailbox, which confirms the move for ana: nothing is lost and the old
 // mailbox is retired.
-func TestRelayDropsMoved(t *testing.T) { relayDropsMoved(t, false) }
+func TestRelayDropsMoved(t *testing.T) {
+	t.Parallel()
+	relayDropsMoved(t, false)
+}
 
 // TestRelayDropsMovedThenSilence: as TestRelayDropsMoved, but ben sends
 // nothing for 21 days: ana deletes the unconfirmed mailbox, offers
 // another, and the chat goes on with nothing lost.
-func TestRelayDropsMovedThenSilence(t *testing.T) { relayDropsMoved(t, true) }
+func TestRelayDropsMovedThenSilence(t *testing.T) {
+	t.Parallel()
+	relayDropsMoved(t, true)
+}
 
 func relayDropsMoved(t *testing.T, reoffer bool) {
 	ctx := context.Background()

@@ -53,6 +53,7 @@ func sendFlush(t *testing.T, e *Engine, chat, text string) {
 // their own (so Tor gives each its own circuit), and none is the
 // receiving connection's.
 func TestSendAndSubscribeNeverShareAConnection(t *testing.T) {
+	t.Parallel()
 	t.Run("direct", testSplitDirect)
 	t.Run("socks5", testSplitSOCKS)
 }
@@ -140,6 +141,7 @@ func testSplitSOCKS(t *testing.T) {
 // TestIdleSendConnectionsClose: an unused send or forward connection is
 // closed after the idle time; the receive connection stays.
 func TestIdleSendConnectionsClose(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
 	e := relayEngine(t, r.Address.String(), nil)

@@ -189,6 +189,7 @@ func hasChatEvent(evs []Event, typ EventType, chat string) bool {
 // on the relay (a join fails) and at the inviter (the pending chat is
 // erased); one used before its deadline lives on.
 func TestTimerInviteExpiry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	addr := clockRelay(t, clk)
@@ -242,6 +243,7 @@ func TestTimerInviteExpiry(t *testing.T) {
 // sending, the recipient's TTL after it was shown, neither before; a
 // message without TTL stays.
 func TestTimerDisappearingMessages(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	addr := clockRelay(t, clk)
@@ -316,6 +318,7 @@ func TestTimerDisappearingMessages(t *testing.T) {
 // when it passes and can no longer be written to; another chat between
 // the same two lives on.
 func TestTimerChatDeadline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	addr := clockRelay(t, clk)
@@ -389,6 +392,7 @@ func TestTimerChatDeadline(t *testing.T) {
 // TestTimerGroupDeadline: a group with a deadline is erased for the admin
 // and a member when it passes; a group without one lives on.
 func TestTimerGroupDeadline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	clk := newFakeClock()
 	addr := clockRelay(t, clk)

@@ -12,6 +12,7 @@ import (
 // transfer. A transfer that counted each Close as a try would be failed
 // for good after xferMaxTries restarts, and waits a back-off after each.
 func TestCloseDoesNotCountATry(t *testing.T) {
+	t.Parallel()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))
 	a, _, aChat, _ := oneShotPair(t, r.Address.String())

@@ -11,6 +11,7 @@ import (
 // transfer, stopped first, is not started again by Run's loop before the
 // deletion commits; once released it may run again.
 func TestHeldTransferDoesNotRestart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rec := &relaytest.Recorder{}
 	r := relaytest.Start(t, relaytest.WithObserver(rec))

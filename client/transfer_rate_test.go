@@ -16,6 +16,7 @@ import (
 // uploads and downloads share) alive for ever; the pipeline has to fail on
 // its own so that the transfer backs off and counts a try.
 func TestTransferRateForeverGivesUp(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var calls atomic.Int64
@@ -37,6 +38,7 @@ func TestTransferRateForeverGivesUp(t *testing.T) {
 // peers can start with small files) take at most xferMaxDownloads of the
 // xferMaxRunning slots, so an upload always has one.
 func TestTransferSlotsKeepOneForUploads(t *testing.T) {
+	t.Parallel()
 	running := map[string]*xfer{}
 	for i := range xferMaxDownloads {
 		running[string(rune('a'+i))] = &xfer{}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRenameAndDeadline(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ana, _, chat := pair(t, nil, nil)
 	if err := ana.Rename(ctx, chat, "desk\x1b[31m one\n"); err != nil {

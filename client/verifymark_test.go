@@ -39,6 +39,7 @@ func sessionBytes(t *testing.T, e *Engine, chat string) []byte {
 // TestVerifiedMarkSurvivesSameIdentity: marking holds across sweeps and
 // across a new session between the same two identities.
 func TestVerifiedMarkSurvivesSameIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA := make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, nil)
@@ -69,6 +70,7 @@ func TestVerifiedMarkSurvivesSameIdentity(t *testing.T) {
 // after the user compared the code loses the mark at once (ChatInfo), and
 // the sweep clears it for good and raises the alarm exactly once.
 func TestVerifiedMarkClearedOnNewIdentity(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	evA := make(chan Event, 100)
 	ana, ben, chat := pair(t, evA, nil)
@@ -130,6 +132,7 @@ func TestVerifiedMarkClearedOnNewIdentity(t *testing.T) {
 
 // TestVerifiedMarkRefused: a pending invite (no peer yet) cannot be marked.
 func TestVerifiedMarkRefused(t *testing.T) {
+	t.Parallel()
 	ana, _, chat := pair(t, nil, nil)
 	if err := ana.MarkVerified(context.Background(), chat, true); err == nil {
 		t.Fatal("marked a chat nobody joined")
