@@ -74,16 +74,80 @@ func (c *session) execute(cmd *command) {
 		return
 	}
 	// The reply is written by the command's goroutine (writeQueued).
+	c.queueReply(c.answer(f, r, code))
+}
+
+// answer is the reply to command f: ERR with code when code is not 0,
+// else r, OK when r has no type.
+func (c *session) answer(f *wire.Frame, r wire.Frame, code wire.Code) wire.Frame {
 	if code != 0 {
 		c.s.metrics.errors.WithLabelValues(code.String()).Inc()
-		c.queueReply(wire.Frame{Type: wire.TypeERR, CID: f.CID, Code: code})
-		return
+		return wire.Frame{Type: wire.TypeERR, CID: f.CID, Code: code}
 	}
 	if r.Type == 0 {
 		r.Type = wire.TypeOK
 	}
 	r.CID = f.CID
-	c.queueReply(r)
+	return r
+}
+
+// startSend runs SEND (§7.2) on a store that writes asynchronously
+// (store.AsyncWriter): the checks of cmdSend here, on the reader, and
+// the rest when the store has the body durably, on its writer. The
+// caller holds a sem token, which finishAsync gives back.
+func (c *session) startSend(cmd *command) {
+	f := &cmd.f
+	start := time.Now()
+	mb, code := c.checkSend(c.ctx, f)
+	if code != 0 {
+		c.finishAsync(cmd, start, code)
+		return
+	}
+	c.s.async.SendAsync(f.ID, f.Body, c.s.limits.MessageTTL, c.s.limits.MaxPending, func(seq uint64, err error) {
+		c.finishAsync(cmd, start, c.sent(mb.RecipientID, seq, f.Body, err))
+	})
+}
+
+// startAck runs ACK (§7.2) as startSend runs SEND.
+func (c *session) startAck(cmd *command) {
+	f := &cmd.f
+	start := time.Now()
+	sub := c.subscription(f.ID)
+	if sub == nil {
+		c.finishAsync(cmd, start, wire.CodeAuth)
+		return
+	}
+	c.s.async.AckAsync(f.ID, f.Seq, func(err error) {
+		c.finishAsync(cmd, start, c.acked(sub, f, err))
+	})
+}
+
+// finishAsync ends a command of startSend or startAck: it tells the
+// Observer and the metrics, queues the reply, starting a writer when none
+// runs, and gives the command's sem token back. It runs on the store's
+// writer goroutine, so it never waits: while more than maxQueuedReplies
+// are queued the token is left to the writer, which gives it back once
+// the client has read enough (§11, as a command on a goroutine of its own
+// keeps its token in handleItem).
+func (c *session) finishAsync(cmd *command, start time.Time, code wire.Code) {
+	f := &cmd.f
+	c.observe(f.Type, len(f.Body), f.ID)
+	c.s.metrics.observe(f.Type, time.Since(start))
+	r := c.answer(f, wire.Frame{}, code)
+	c.outMu.Lock()
+	if c.queueLocked(r) && !c.writing {
+		c.writing = true
+		c.wg.Add(1)
+		go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
+	}
+	keep := c.writing && c.writeErr == nil && c.queued >= maxQueuedReplies
+	if keep {
+		c.held++
+	}
+	c.outMu.Unlock()
+	if !keep {
+		<-c.sem
+	}
 }
 
 // storeCode maps a store error to an error code (§10); notFound is the
@@ -181,31 +245,47 @@ func (c *session) cmdSKey(ctx context.Context, f *wire.Frame) wire.Code {
 
 // cmdSend: §7.2 SEND, authorised by the capability hash (§7.5).
 func (c *session) cmdSend(ctx context.Context, f *wire.Frame) wire.Code {
+	mb, code := c.checkSend(ctx, f)
+	if code != 0 {
+		return code
+	}
+	seq, err := c.s.store.Send(ctx, f.ID, f.Body, c.s.limits.MessageTTL, c.s.limits.MaxPending)
+	return c.sent(mb.RecipientID, seq, f.Body, err)
+}
+
+// checkSend makes SEND's checks before the store's write, and charges
+// the body to the sender's budgets (§11); it returns the mailbox.
+func (c *session) checkSend(ctx context.Context, f *wire.Frame) (store.Mailbox, wire.Code) {
 	if !wire.IsBucket(len(f.Body)) { // §6
-		return wire.CodeBadSize
+		return store.Mailbox{}, wire.CodeBadSize
 	}
 	mb, err := c.s.store.MailboxBySender(ctx, f.ID)
 	if code := c.storeCode(err, wire.CodeAuth); code != 0 {
-		return code
+		return store.Mailbox{}, code
 	}
 	if len(mb.SenderKey) == 0 {
-		return wire.CodeNotSecured
+		return store.Mailbox{}, wire.CodeNotSecured
 	}
 	if !crypto.Equal(hashOf(f.Cap[:]), mb.SenderKey) {
-		return wire.CodeAuth
+		return store.Mailbox{}, wire.CodeAuth
 	}
 	if code := c.admit(f.Type, len(f.Body)); code != 0 {
-		return code
+		return store.Mailbox{}, code
 	}
 	if c.storageFull() {
-		return wire.CodeStorageFull
+		return store.Mailbox{}, wire.CodeStorageFull
 	}
-	seq, err := c.s.store.Send(ctx, f.ID, f.Body, c.s.limits.MessageTTL, c.s.limits.MaxPending)
+	return mb, 0
+}
+
+// sent finishes SEND once the store has answered: the message goes to
+// the mailbox's subscriber on this node, if any (offerSent).
+func (c *session) sent(rid crypto.ID, seq uint64, body []byte, err error) wire.Code {
 	if code := c.storeCode(err, wire.CodeAuth); code != 0 {
 		return code
 	}
 	c.s.metrics.sent.Inc()
-	c.s.offerSent(mb.RecipientID, seq, f.Body)
+	c.s.offerSent(rid, seq, body)
 	return 0
 }
 

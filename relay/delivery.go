@@ -126,7 +126,12 @@ func (c *session) cmdAck(ctx context.Context, f *wire.Frame) wire.Code {
 	if sub == nil {
 		return wire.CodeAuth
 	}
-	err := c.s.store.Ack(ctx, f.ID, f.Seq)
+	return c.acked(sub, f, c.s.store.Ack(ctx, f.ID, f.Seq))
+}
+
+// acked finishes ACK once the store has answered: the window has room
+// again (§8.2).
+func (c *session) acked(sub *subscription, f *wire.Frame, err error) wire.Code {
 	sub.mu.Lock()
 	_, was := sub.inflight[f.Seq]
 	delete(sub.inflight, f.Seq)

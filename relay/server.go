@@ -25,7 +25,8 @@ import (
 // Server is a relay. Create it with New, serve with Serve.
 type Server struct {
 	store      store.Store
-	chunks     store.ChunkStore // nil with Config.NoChunks: chunk commands are UNKNOWN
+	async      store.AsyncWriter // the store, when it writes asynchronously: SEND and ACK wait on no goroutine
+	chunks     store.ChunkStore  // nil with Config.NoChunks: chunk commands are UNKNOWN
 	identity   crypto.SignPrivate
 	offer      wire.Offer // suites of the hello (§4.1)
 	password   []byte
@@ -89,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 		logSubs:    map[crypto.ID]map[*logSub]struct{}{},
 	}
 	s.noPutPassword = cfg.NoPutPassword
+	s.async, _ = cfg.Store.(store.AsyncWriter)
 	if s.offer == 0 {
 		s.offer = wire.DefaultOffer()
 	}

@@ -73,6 +73,10 @@ type session struct {
 	room     chan struct{} // made by a waitReplyRoom, closed when queued falls below maxQueuedReplies
 	sealer   *wire.Sealer  // used only by the writer
 	writeErr error
+	// held counts sem tokens of commands that finished on the store's
+	// writer (finishAsync) while more than maxQueuedReplies were queued:
+	// the writer gives them back once the queue is below it again.
+	held int
 
 	waitMu sync.Mutex // serialises waitCommands
 
@@ -375,6 +379,19 @@ func (c *session) handleItem(item []byte) bool {
 	case <-c.ctx.Done():
 		return false
 	}
+	if c.s.async != nil {
+		// SEND and ACK wait for the store's group commit on no goroutine
+		// of their own: the checks run here and the reply is queued when
+		// the write is durable (asyncCommand).
+		switch f.Type {
+		case wire.TypeSEND:
+			c.startSend(&cmd)
+			return true
+		case wire.TypeACK:
+			c.startAck(&cmd)
+			return true
+		}
+	}
 	go func() { // owned by the session: holds a sem token until it ends
 		defer func() { <-c.sem }()
 		start := time.Now()
@@ -489,6 +506,7 @@ func (c *session) writeLoop() {
 			c.writing = false
 			c.pushed = 0
 			c.queued = 0
+			c.releaseHeldLocked()
 			if c.room != nil {
 				close(c.room)
 				c.room = nil
@@ -558,11 +576,22 @@ func (c *session) writeLoop() {
 		if c.queued < 0 {
 			c.queued = 0
 		}
-		if c.room != nil && c.queued < maxQueuedReplies {
-			close(c.room)
-			c.room = nil
+		if c.queued < maxQueuedReplies {
+			if c.room != nil {
+				close(c.room)
+				c.room = nil
+			}
+			c.releaseHeldLocked()
 		}
 		c.outMu.Unlock()
+	}
+}
+
+// releaseHeldLocked gives back the sem tokens that finishAsync kept;
+// c.outMu is held. It never waits: the tokens are in c.sem.
+func (c *session) releaseHeldLocked() {
+	for ; c.held > 0; c.held-- {
+		<-c.sem
 	}
 }
 

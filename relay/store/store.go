@@ -164,6 +164,20 @@ type Store interface {
 	Close() error
 }
 
+// AsyncWriter is implemented by a store whose writes are made by a
+// goroutine of its own (badger): SendAsync and AckAsync are Send and Ack
+// without a goroutine waiting on each. They hand the write over and
+// return; done runs exactly once, when the write is durable or has
+// failed, with what Send or Ack would have returned. done runs on the
+// store's writer goroutine (or on the caller's, before the call returns,
+// when the write is refused at once), so it must not block and must not
+// call the store; the writer answers nothing else while it runs. The
+// call itself may wait while the writer is behind.
+type AsyncWriter interface {
+	SendAsync(sid ID, body []byte, ttl time.Duration, maxPending int, done func(seq uint64, err error))
+	AckAsync(rid ID, seq uint64, done func(err error))
+}
+
 // Claimer is implemented by stores that several relay nodes share
 // (jetstream). A relay claims a mailbox when a SUB makes a connection its
 // live subscriber; a later claim of the same mailbox on any node ends the

@@ -149,6 +149,23 @@ func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Du
 	return o.seq, err
 }
 
+// SendAsync implements store.AsyncWriter.
+func (s *Store) SendAsync(sid store.ID, body []byte, ttl time.Duration, maxPending int, done func(uint64, error)) {
+	switch {
+	case len(body) > MaxBody:
+		done(0, errBodyTooLarge)
+		return
+	case ttl <= 0:
+		done(0, errBadTTL)
+		return
+	case s.overQuota():
+		done(0, store.ErrDiskQuota)
+		return
+	}
+	o := &sendOp{sid: sid, body: body, ttl: ttl, max: maxPending}
+	s.submitAsync(o, func(err error) { done(o.seq, err) })
+}
+
 // seqReserve is how many mailbox sequence numbers one write of the
 // sequence record reserves. A restart skips what was left of the last
 // reservation; the record also shows only a rounded count of messages.
@@ -201,6 +218,11 @@ func (o *sendOp) apply(b *batch) error {
 // Ack implements store.Store.
 func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
 	return s.submit(ctx, &ackOp{rid: rid, seq: seq})
+}
+
+// AckAsync implements store.AsyncWriter.
+func (s *Store) AckAsync(rid store.ID, seq uint64, done func(error)) {
+	s.submitAsync(&ackOp{rid: rid, seq: seq}, done)
 }
 
 type ackOp struct {

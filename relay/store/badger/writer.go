@@ -24,6 +24,9 @@ type op interface {
 type request struct {
 	op   op
 	done chan error // buffered: the writer never blocks answering
+	// cb, when set, is called by the writer instead of sending on done
+	// (submitAsync).
+	cb func(error)
 }
 
 // submit hands o to the writer and waits until the group holding it is
@@ -48,6 +51,21 @@ func (s *Store) submit(ctx context.Context, o op) error {
 	}
 	s.closeMu.RUnlock()
 	return <-r.done
+}
+
+// submitAsync hands o to the writer and returns; cb gets what submit
+// would have returned, on the writer goroutine once the group holding o
+// is durable, or at once on this goroutine when the store is closed.
+func (s *Store) submitAsync(o op, cb func(error)) {
+	r := &request{op: o, cb: cb}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		cb(store.ErrClosed)
+		return
+	}
+	s.reqs <- r
+	s.closeMu.RUnlock()
 }
 
 // writer owns every write to the database and the journal, and the caches
@@ -149,7 +167,11 @@ func (w *writer) run() {
 			w.s.cache.forget(ids[0], ids[1])
 		}
 		for i, r := range group {
-			r.done <- errs[i]
+			if r.cb != nil {
+				r.cb(errs[i])
+			} else {
+				r.done <- errs[i]
+			}
 		}
 		if err == nil {
 			w.j.Reclaim()
