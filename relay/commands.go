@@ -98,6 +98,7 @@ func (c *session) answer(f *wire.Frame, r wire.Frame, code wire.Code) wire.Frame
 func (c *session) startSend(cmd *command) {
 	f := &cmd.f
 	start := time.Now()
+	c.observe(f.Type, len(f.Body), f.ID)
 	mb, code := c.checkSend(c.ctx, f)
 	if code != 0 {
 		c.finishAsync(cmd, start, code)
@@ -112,6 +113,7 @@ func (c *session) startSend(cmd *command) {
 func (c *session) startAck(cmd *command) {
 	f := &cmd.f
 	start := time.Now()
+	c.observe(f.Type, len(f.Body), f.ID)
 	sub := c.subscription(f.ID)
 	if sub == nil {
 		c.finishAsync(cmd, start, wire.CodeAuth)
@@ -123,7 +125,7 @@ func (c *session) startAck(cmd *command) {
 }
 
 // finishAsync ends a command of startSend or startAck: it tells the
-// Observer and the metrics, queues the reply, starting a writer when none
+// metrics, queues the reply, starting a writer when none
 // runs, and gives the command's sem token back. It runs on the store's
 // writer goroutine, so it never waits: while more than maxQueuedReplies
 // are queued the token is left to the writer, which gives it back once
@@ -131,7 +133,6 @@ func (c *session) startAck(cmd *command) {
 // keeps its token in handleItem).
 func (c *session) finishAsync(cmd *command, start time.Time, code wire.Code) {
 	f := &cmd.f
-	c.observe(f.Type, len(f.Body), f.ID)
 	c.s.metrics.observe(f.Type, time.Since(start))
 	r := c.answer(f, wire.Frame{}, code)
 	c.outMu.Lock()

@@ -300,8 +300,10 @@ type Observer interface {
 	// Conn is called once when connection id opens, with the remote
 	// address the relay sees (zero when it cannot tell).
 	Conn(id uint64, remote netip.AddrPort)
-	// Item is called once per command connection id sent, after the
-	// relay handled it: typ is its item type, ids the mailbox, sender,
+	// Item is called once per command connection id sent, before its
+	// reply is queued (a SEND or ACK on a store that writes
+	// asynchronously is reported on the connection's reader when it
+	// starts, so that the store's writer never waits for the Observer): typ is its item type, ids the mailbox, sender,
 	// blob and log IDs it named or the reply returned, size the length of
 	// its body (0 for none), t the relay's clock. An RFWD is reported
 	// twice: once as RFWD (no IDs) and once as the command it carried,

@@ -132,19 +132,31 @@ func (c *session) cmdAck(ctx context.Context, f *wire.Frame) wire.Code {
 // acked finishes ACK once the store has answered: the window has room
 // again (§8.2).
 func (c *session) acked(sub *subscription, f *wire.Frame, err error) wire.Code {
-	sub.mu.Lock()
-	_, was := sub.inflight[f.Seq]
-	delete(sub.inflight, f.Seq)
-	behind := was && sub.behind
-	sub.mu.Unlock()
-	if behind { // the window has room again for what waits
-		sub.kick()
+	sub.freeSlot(f.Seq)
+	// An OFF and a SUB may have replaced the subscription while the
+	// delete was written, and the new one may have pushed seq again
+	// before it: its window must not keep seq either.
+	if cur := c.subscription(f.ID); cur != nil && cur != sub {
+		cur.freeSlot(f.Seq)
 	}
 	if code := c.storeCode(err, wire.CodeNotFound); code != 0 {
 		return code
 	}
 	c.s.metrics.acked.Inc()
 	return 0
+}
+
+// freeSlot takes seq out of the delivery window; when messages wait
+// behind the window, a delivery pass starts.
+func (sub *subscription) freeSlot(seq uint64) {
+	sub.mu.Lock()
+	_, was := sub.inflight[seq]
+	delete(sub.inflight, seq)
+	behind := was && sub.behind
+	sub.mu.Unlock()
+	if behind { // the window has room again for what waits
+		sub.kick()
+	}
 }
 
 // cmdOff: §7.2 OFF.

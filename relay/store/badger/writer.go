@@ -56,6 +56,9 @@ func (s *Store) submit(ctx context.Context, o op) error {
 // submitAsync hands o to the writer and returns; cb gets what submit
 // would have returned, on the writer goroutine once the group holding o
 // is durable, or at once on this goroutine when the store is closed.
+// When the writer's queue is full, a goroutine of its own waits to hand
+// it over, so that the caller (a connection's reader) is not held up
+// behind every other connection's writes.
 func (s *Store) submitAsync(o op, cb func(error)) {
 	r := &request{op: o, cb: cb}
 	s.closeMu.RLock()
@@ -64,8 +67,22 @@ func (s *Store) submitAsync(o op, cb func(error)) {
 		cb(store.ErrClosed)
 		return
 	}
-	s.reqs <- r
+	select {
+	case s.reqs <- r:
+		s.closeMu.RUnlock()
+		return
+	default:
+	}
 	s.closeMu.RUnlock()
+	go func() { // ends once the writer has the request, or at Close
+		s.closeMu.RLock()
+		defer s.closeMu.RUnlock()
+		if s.closed {
+			cb(store.ErrClosed)
+			return
+		}
+		s.reqs <- r
+	}()
 }
 
 // writer owns every write to the database and the journal, and the caches
