@@ -303,8 +303,12 @@ func (c *session) admit(typ wire.Type, bodyLen int) wire.Code {
 
 // connQuota returns the connection's budget, making it on first use.
 func (c *session) connQuota() *connQuota {
-	c.quotaOnce.Do(func() {
-		c.quota = &connQuota{create: newCreateLimiter(c.s.limits.CreateRate, c.s.limits.CreateBurst)}
-	})
-	return c.quota
+	if q := c.quota.Load(); q != nil {
+		return q
+	}
+	q := &connQuota{create: newCreateLimiter(c.s.limits.CreateRate, c.s.limits.CreateBurst)}
+	if c.quota.CompareAndSwap(nil, q) {
+		return q
+	}
+	return c.quota.Load() // another command of the connection made it first
 }

@@ -32,8 +32,8 @@ type subscription struct {
 	again   bool       // it must make one more pass
 	stopped bool       // no pass may start
 
-	mu       sync.Mutex // guards inflight, lastSent and behind
-	inflight map[uint64]struct{}
+	mu       sync.Mutex          // guards inflight, lastSent and behind
+	inflight map[uint64]struct{} // made by the first push
 	lastSent uint64
 	behind   bool // messages may be stored that were not pushed
 }
@@ -57,7 +57,7 @@ func (c *session) cmdSub(ctx context.Context, cmd *command) wire.Code {
 	// in every idle session: the session ends its subscriptions itself
 	// (endSubscriptions) before it cancels c.ctx.
 	sctx, cancel := context.WithCancel(context.Background())
-	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel, inflight: map[uint64]struct{}{}}
+	sub := &subscription{rid: rid, c: c, ctx: sctx, cancel: cancel}
 	c.subs.put(sub)
 	c.subMu.Unlock()
 
@@ -309,6 +309,9 @@ const storeRetry = time.Second
 // pushLocked queues MSG seq; sub.mu is held, which keeps MSGs in seq
 // order on the connection.
 func (sub *subscription) pushLocked(seq uint64, body []byte) {
+	if sub.inflight == nil { // a subscription nothing was pushed to holds no map
+		sub.inflight = make(map[uint64]struct{})
+	}
 	sub.inflight[seq] = struct{}{}
 	sub.lastSent = seq
 	sub.c.reply(wire.Frame{Type: wire.TypeMSG, ID: sub.rid, Seq: seq, Body: body})

@@ -11,11 +11,14 @@ import (
 )
 
 // connBufSize is the size of the read and write buffers of a hijacked
-// connection. Blocks (16 KiB) bypass bufio buffers anyway (bufio reads
-// and writes large slices directly), so the buffers only carry WebSocket
-// frame headers and control frames; net/http's 4 KiB buffers would cost
-// 8 KiB of every idle connection (issue 3's bar: 24 KiB in all).
-const connBufSize = 512
+// connection, the smallest a bufio.Reader takes. Blocks (16 KiB) bypass
+// bufio buffers anyway (bufio reads and writes large slices directly),
+// so the buffers only carry WebSocket frame headers (at most 14 bytes)
+// and the odd control frame, whose pieces wsframe.Writer gathers into one
+// write; a larger buffer would only move the start of each block through
+// one more copy, and every idle connection holds both (net/http's 4 KiB
+// buffers would cost it 8 KiB).
+const connBufSize = 16
 
 // smallBuffers wraps a ResponseWriter so that websocket.Accept's Hijack
 // gets small buffers, and net/http's own become garbage.

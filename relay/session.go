@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -56,7 +57,7 @@ type session struct {
 	nonce    [wire.NonceSize]byte
 	id       uint64 // the Observer's name for the connection
 	limiter  *rate.Limiter
-	chunkRL  *rate.Limiter // chunk commands' own bucket (§11)
+	chunkRL  *rate.Limiter // chunk commands' own bucket (§11); made by chunkLimiter
 	sem      chan struct{} // one token per executing command
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -69,7 +70,7 @@ type session struct {
 	closed   bool
 	pushed   int           // bytes of MSG bodies queued
 	queued   int           // bytes of all frames queued (frameCost)
-	drained  chan struct{} // closed and replaced whenever the writer empties the queue
+	drained  chan struct{} // made by a waiter, closed when the writer empties the queue
 	room     chan struct{} // made by a waitReplyRoom, closed when queued falls below maxQueuedReplies
 	sealer   *wire.Sealer  // used only by the writer
 	writeErr error
@@ -84,9 +85,8 @@ type session struct {
 	routes  map[[wire.RouteIDSize]byte]*fwdRoute
 	asked   map[string]time.Time // destinations FKEY named in the last minute, and when (§11)
 
-	peer      *addrEntry // the source address's limits (abuse.go)
-	quota     *connQuota // made by connQuota on the first charge
-	quotaOnce sync.Once
+	peer  *addrEntry                // the source address's limits (abuse.go)
+	quota atomic.Pointer[connQuota] // made by connQuota on the first charge
 
 	subMu   sync.Mutex // guards subs and logSubs
 	subs    subSet
@@ -119,11 +119,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		br:      sb.br,
 		sock:    sb.sock,
 		limiter: s.newLimiter(),
-		chunkRL: s.newChunkLimiter(),
 		sem:     make(chan struct{}, s.limits.InFlight),
 		ctx:     ctx,
 		cancel:  cancel,
-		drained: make(chan struct{}),
 		peer:    peer,
 	}
 	if !s.addSession(c) {
@@ -352,7 +350,7 @@ func (c *session) handleItem(item []byte) bool {
 	}
 	limiter := c.limiter
 	if isChunkCommand(f.Type) {
-		limiter = c.chunkRL
+		limiter = c.chunkLimiter()
 	}
 	if !limiter.Allow() {
 		// Over the rate: refused at once, never delayed, so the
@@ -403,6 +401,15 @@ func (c *session) handleItem(item []byte) bool {
 		c.waitReplyRoom(c.ctx)
 	}()
 	return true
+}
+
+// chunkLimiter returns the bucket of chunk commands, made on the first
+// one: most connections never send any. Only the reader calls it.
+func (c *session) chunkLimiter() *rate.Limiter {
+	if c.chunkRL == nil {
+		c.chunkRL = c.s.newChunkLimiter()
+	}
+	return c.chunkRL
 }
 
 // observe tells the Observer about one command typ of this connection
@@ -511,8 +518,10 @@ func (c *session) writeLoop() {
 				close(c.room)
 				c.room = nil
 			}
-			close(c.drained)
-			c.drained = make(chan struct{})
+			if c.drained != nil {
+				close(c.drained)
+				c.drained = nil
+			}
 			c.out = frames[:0]
 			c.outMu.Unlock()
 			return
@@ -632,7 +641,7 @@ func (c *session) waitPushRoom(ctx context.Context) bool {
 			c.outMu.Unlock()
 			return ctx.Err() == nil
 		}
-		ch := c.drained
+		ch := c.drainedLocked()
 		c.outMu.Unlock()
 		select {
 		case <-ch:
@@ -640,6 +649,16 @@ func (c *session) waitPushRoom(ctx context.Context) bool {
 			return false
 		}
 	}
+}
+
+// drainedLocked returns the channel the writer closes when it empties
+// the queue, made on demand: an idle connection holds none. c.outMu is
+// held.
+func (c *session) drainedLocked() <-chan struct{} {
+	if c.drained == nil {
+		c.drained = make(chan struct{})
+	}
+	return c.drained
 }
 
 // hasPushRoom reports whether MSGs may be queued without waiting
@@ -658,7 +677,7 @@ func (c *session) waitWritten(ctx context.Context) {
 			c.outMu.Unlock()
 			return
 		}
-		ch := c.drained
+		ch := c.drainedLocked()
 		c.outMu.Unlock()
 		select {
 		case <-ch:

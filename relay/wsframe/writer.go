@@ -20,7 +20,7 @@ import (
 const maxWholeFrame = wire.BlockSize + 14
 
 // framePool holds the buffers of incomplete frames. They start small: a
-// relay connection gathers only its 512-byte buffer's first flush before
+// relay connection gathers only its small buffer's first flush before
 // the rest of the block arrives in one piece.
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
