@@ -148,7 +148,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// stack the hello's cryptography grew is not kept by every idle
 	// connection. The goroutine is owned by the Server: the session is in
 	// s.sessions until it ends, and Drain waits for that.
-	go c.run(opener, c.socketIdle())
+	go c.run(opener, c.socketIdle(), waits{})
 }
 
 // socketIdle reports whether the reader may wait on the socket: it is a
@@ -174,18 +174,54 @@ func (c *session) closeFrom(code websocket.StatusCode) {
 // that commands grew goes back to the runtime, and an idle connection
 // keeps a goroutine's smallest stack (2 KiB, not 8) waiting in a shallow
 // call. wait says that nothing is buffered above the socket.
-func (c *session) run(opener *wire.Opener, wait bool) {
+func (c *session) run(opener *wire.Opener, wait bool, w waits) {
 	if wait {
+		if w.n < keyWaits || w.last >= keyIdle {
+			// Likely to wait long: keep the 32-byte keys, not the
+			// expanded ones (wire.Sealer.Idle).
+			opener.Idle()
+			c.idleSealer()
+		}
+		w.n++
+		start := time.Now()
 		c.sock.wait()
+		w.last = time.Since(start)
 	}
 	if c.readLoop(opener) {
-		go c.run(opener, true) // owned by the Server, as this one is
+		go c.run(opener, true, w) // owned by the Server, as this one is
 		return
 	}
 	opener.Wipe()
 	c.finish()
 	c.cancel()
 	c.s.removeSession(c)
+}
+
+// waits is what the reader knows of its waits on the socket: how many
+// there were and how long the last one took. It travels with the reader
+// from goroutine to goroutine (run), not in the session.
+type waits struct {
+	n    uint32
+	last time.Duration
+}
+
+// A reader drops the connection's expanded block keys before it waits
+// when the connection has just been set up (its first keyWaits waits: a
+// client that subscribed and now idles) or when its last wait took
+// keyIdle or more; a busy connection keeps them, since expanding a key
+// again costs about as much as sealing 3 KiB.
+const (
+	keyWaits = 4
+	keyIdle  = time.Second
+)
+
+// idleSealer drops the sealer's expanded key unless a writer uses it.
+func (c *session) idleSealer() {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if !c.writing && !c.closed {
+		c.sealer.Idle()
+	}
 }
 
 // helloCloseGrace is how long a client that sent no hello has to answer
@@ -374,8 +410,14 @@ func (c *session) handleItem(item []byte) bool {
 	}
 	select {
 	case c.sem <- struct{}{}:
-	case <-c.ctx.Done():
-		return false
+	default:
+		// Only now the context's Done channel, which an idle
+		// connection then never makes.
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return false
+		}
 	}
 	if c.s.async != nil {
 		// SEND and ACK wait for the store's group commit on no goroutine

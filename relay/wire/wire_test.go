@@ -141,6 +141,38 @@ func TestOpenerRejectsTamperAndReorder(t *testing.T) {
 	}
 }
 
+// TestIdleKeepsTheStream: dropping the expanded keys between blocks
+// changes no block: a sealer and an opener that go idle before every
+// block produce and accept exactly the blocks of ones that never do, and
+// a wiped opener does not come back to life by going idle.
+func TestIdleKeepsTheStream(t *testing.T) {
+	for _, suite := range []wire.Suite{wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305} {
+		key, _ := crypto.NewSymKey(nil)
+		busy, idle := wire.NewSealer(suite, key), wire.NewSealer(suite, key)
+		o := wire.NewOpener(suite, key)
+		for i := range 5 {
+			pt := make([]byte, wire.BlockPlainSize)
+			pt[0] = byte(i)
+			want := busy.Seal(nil, pt)
+			idle.Idle()
+			got := idle.Seal(nil, pt)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%v: block %d sealed after Idle differs", suite, i)
+			}
+			o.Idle()
+			if out, err := o.Open(nil, got); err != nil || out[0] != byte(i) {
+				t.Fatalf("%v: block %d after Idle: %v", suite, i, err)
+			}
+		}
+		last := busy.Seal(nil, make([]byte, wire.BlockPlainSize))
+		o.Wipe()
+		o.Idle()
+		if _, err := o.Open(nil, last); !errors.Is(err, wire.ErrBlockAuth) {
+			t.Fatalf("%v: a wiped opener opened a block after Idle: %v", suite, err)
+		}
+	}
+}
+
 // TestChooseSuite: the client's choice of spec/relay.md §4.2.
 func TestChooseSuite(t *testing.T) {
 	both := wire.OfferOf(wire.SuiteAES256GCM, wire.SuiteChaCha20Poly1305)
