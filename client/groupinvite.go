@@ -88,6 +88,11 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		out = k.String()
 		return nil, nil
 	})
+	if err == nil {
+		// A running group loop subscribes the new exchange log, so the
+		// joiner's request is answered on its notice, not on the next poll.
+		e.groupsChanged()
+	}
 	return out, err
 }
 

@@ -81,6 +81,62 @@ func TestGroupMessageByNotice(t *testing.T) {
 	}
 }
 
+// TestGroupInviteWhileRunningByNotice: with the safety poll set to an
+// hour on both sides, an invite made while the admin's client runs is
+// answered on the relay's notice of the join request: its exchange log is
+// subscribed as soon as the invite exists.
+func TestGroupInviteWhileRunningByNotice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	addr := startGroupRelay(t).String()
+	engine := func() (*Engine, chan Event) {
+		evs := make(chan Event, 256)
+		e, err := Create(ctx, Config{Dir: t.TempDir(), Events: evs, GroupPollEvery: time.Hour,
+			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}},
+			[]byte("test pin"), CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.Setup(ctx, addr); err != nil {
+			t.Fatal(err)
+		}
+		return e, evs
+	}
+	ana, _ := engine()
+	ben, bevs := engine()
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { ana.Run(rctx) })
+	wg.Go(func() { ben.Run(rctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	// The invite must come after Run's first sync, which would read it.
+	time.Sleep(300 * time.Millisecond)
+
+	key, err := ana.GroupInvite(ctx, gid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Join(ctx, key, JoinOptions{As: "ben"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-bevs:
+			if ev.Type == EventGroupJoined && ev.From == "ben" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("ben is not in the group within 15s")
+		}
+	}
+}
+
 // TestLogWatchBacksOffFromBadNotices: a relay that answers every LSUB with
 // a notice breaking spec/relay.md §8.7 loses the connection each time, and
 // is reconnected to ever more slowly (spec/client.md §7.2).

@@ -24,6 +24,7 @@ func attempt(t *testing.T, dir string, p []byte, clk *testClock) error {
 }
 
 func TestBadKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	clk := newClock()
 	v := createVault(t, dir, testOpts(clk))

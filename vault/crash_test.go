@@ -32,6 +32,7 @@ func crashBody(i int) []byte {
 // What a kill leaves is a torn tail (spec/vault.md §8.6), which Badger
 // cuts: only the commit that had not returned is lost.
 func TestCrashMidCommit(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	v := createVault(t, dir, testOpts(nil))
 	fillSample(t, v)

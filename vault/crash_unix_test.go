@@ -91,10 +91,13 @@ func TestEraseCrash(t *testing.T) {
 	if os.Getenv(crashEnv) != "" {
 		t.Skip("child")
 	}
+	// Each erase, and each kill, runs in a directory of its own.
+	t.Parallel()
 	starts := []string{"Open", "Create", "WipeProfile"}
 	for _, name := range []string{"decoy", "reset", "wipeprofile", "wipe"} {
 		op := crashOps[name]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			// The decoy's erase has every step of the reset's and of
 			// WipeProfile's, then renews the profile; Wipe's erases the
 			// keys twice. -short keeps those two.

@@ -201,6 +201,7 @@ func damageCases(t *testing.T, gold map[string][]byte) []damageCase {
 // error must be ErrCorrupt (ErrNoProfile or ErrWrongPIN for the key file),
 // and a failed Open must leave every file as it was.
 func TestDamagedFiles(t *testing.T) {
+	t.Parallel()
 	gold := goldenVault(t)
 	cases := damageCases(t, gold)
 	panics := 0

@@ -55,6 +55,7 @@ func appendEntryCopy(t *testing.T, p string, cut int, zeroHead int) (at int) {
 // every acknowledged record is there. The same bytes in a log Badger had
 // closed, or followed by a whole entry, are damage.
 func TestTornTailOpens(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name          string
 		cut, zeroHead int
@@ -77,6 +78,7 @@ func TestTornTailOpens(t *testing.T) {
 // TestDamageBeforeValidEntryRefused: damage in a value-log entry that a
 // whole entry follows is refused, even in a log Badger had not closed.
 func TestDamageBeforeValidEntryRefused(t *testing.T) {
+	t.Parallel()
 	for _, zeroHead := range []int{0, 32} {
 		t.Run(fmt.Sprintf("zeroHead=%d", zeroHead), func(t *testing.T) {
 			dir, p := tornVault(t)
@@ -140,6 +142,7 @@ func walEnd(t *testing.T, p string) ([]byte, int) {
 // TestTornWALOpens: a memtable WAL ending in part of an entry (a kill
 // during the WAL write) opens, with both acknowledged messages.
 func TestTornWALOpens(t *testing.T) {
+	t.Parallel()
 	dir, wal := killedWriter(t, 2)
 	b, off := walEnd(t, wal)
 	n, _ := entryAt(b[logHeaderLen:])
@@ -167,6 +170,7 @@ func TestTornWALOpens(t *testing.T) {
 // TestDamagedWALRefused: damage in a memtable WAL entry that whole
 // entries follow is refused, and nothing is changed.
 func TestDamagedWALRefused(t *testing.T) {
+	t.Parallel()
 	dir, wal := killedWriter(t, 2)
 	b, _ := walEnd(t, wal)
 	n, _ := entryAt(b[logHeaderLen:])

@@ -18,8 +18,18 @@ func TestE2ERestoreRestartsChats(t *testing.T) {
 	ben := newProfile(t, r.addr)
 	anaChat, benChat := connect(t, ana, ben)
 	code := ben.ok("verify", benChat)
-	flush := func(p *profile) string { // receive and send what is queued
-		return p.ok("watch", "--json", "--timeout", "4s")
+	// flushUntil has p receive and send what is queued, a second at a
+	// time, until what its watch printed holds want.
+	flushUntil := func(p *profile, want string) {
+		t.Helper()
+		var out strings.Builder
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q within 30s; the watch printed:\n%s", want, out.String())
+			}
+			out.WriteString(p.ok("watch", "--json", "--timeout", "1s"))
+		}
 	}
 	ana.ok("send", anaChat, "before the backup")
 	if evs := chatEvents(ben.watch(1, 30*time.Second)); len(evs) != 1 || evs[0].Text != "before the backup" {
@@ -48,12 +58,12 @@ func TestE2ERestoreRestartsChats(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != "session_reset" || !strings.Contains(evs[0].Text, "ana restored veil from a backup") {
 		t.Fatalf("ben saw %+v", evs)
 	}
-	flush(ben)
+	// A watch that stops after --count sends what it queued (the answer
+	// to the offer, then the copy's waiting message) before it exits.
 	evs = chatEvents(copyAna.watch(1, 30*time.Second))
 	if len(evs) != 1 || evs[0].Type != "session_reset" {
 		t.Fatalf("the copy saw %+v", evs)
 	}
-	flush(copyAna)
 	if evs := chatEvents(ben.watch(1, 30*time.Second)); len(evs) != 1 || evs[0].Text != "from the copy" {
 		t.Fatalf("ben saw %+v", evs)
 	}
@@ -67,17 +77,13 @@ func TestE2ERestoreRestartsChats(t *testing.T) {
 
 	// The original still sends: Ben's client drops it, warns, and tells it.
 	ana.ok("send", anaChat, "from the original")
-	if out := flush(ben); !strings.Contains(out, "out-of-date copy") {
-		t.Fatalf("ben's watch: %s", out)
-	}
+	flushUntil(ben, "out-of-date copy")
 	for _, m := range ben.read(benChat) {
 		if m.Text == "from the original" {
 			t.Fatal("ben shows the original's message")
 		}
 	}
-	if out := flush(ana); !strings.Contains(out, "out of date") {
-		t.Fatalf("the original's watch: %s", out)
-	}
+	flushUntil(ana, "out of date")
 	if e := ana.fails(1, "send", anaChat, "again"); !strings.Contains(e, "out of date") {
 		t.Fatalf("the original's send: %q", e)
 	}

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,18 @@ import (
 var veilBin, relayBin string
 
 func TestMain(m *testing.M) {
+	// The end-to-end tests mostly wait on child processes, relays and
+	// timers, not on this machine's cores: at least four of the parallel
+	// ones run at a time, unless -parallel says otherwise.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet && runtime.GOMAXPROCS(0) < 4 {
+		if err := flag.Set("test.parallel", "4"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 	dir, err := os.MkdirTemp("", "veil-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -38,29 +52,31 @@ func TestMain(m *testing.M) {
 	// build of this test TestE2ERaceSmoke still runs one conversation
 	// with a race-built veil.
 	race := raceEnabled && os.Getenv("VEIL_E2E_RACE") == "1"
-	for bin, pkg := range map[string]string{veilBin: ".", relayBin: "../veil-relay"} {
-		if err := buildChild(bin, pkg, race); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+	// One go build for both, so that they are linked in parallel: with
+	// -o naming a directory, each binary is named after its package's
+	// directory (veil, veil-relay).
+	if err := buildChild(dir+string(filepath.Separator), race, ".", "../veil-relay"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// buildChild builds the package pkg into bin, with the race detector if
-// race is set.
-func buildChild(bin, pkg string, race bool) error {
+// buildChild builds the packages pkgs to out (go build -o: a file for one
+// package, a directory ending in a separator for several), with the race
+// detector if race is set.
+func buildChild(out string, race bool, pkgs ...string) error {
 	// veil_testkdf compiles in the fastKDFEnv switch (kdf_testkdf.go).
-	args := []string{"build", "-tags", "veil_testkdf", "-o", bin}
+	args := []string{"build", "-tags", "veil_testkdf", "-o", out}
 	if race {
 		args = append(args, "-race")
 	}
-	out, err := exec.Command("go", append(args, pkg)...).CombinedOutput()
+	msg, err := exec.Command("go", append(args, pkgs...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+		return fmt.Errorf("building %s: %v\n%s", strings.Join(pkgs, " "), err, msg)
 	}
 	return nil
 }

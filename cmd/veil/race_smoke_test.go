@@ -16,7 +16,7 @@ func TestE2ERaceSmoke(t *testing.T) {
 	}
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "veil-race")
-	if err := buildChild(bin, ".", true); err != nil {
+	if err := buildChild(bin, true, "."); err != nil {
 		t.Fatal(err)
 	}
 	r := newTestRelay(t)

@@ -21,6 +21,7 @@ import (
 // age's default scrypt cost. The test binary, given the same environment,
 // must use the cheap costs, so the check cannot pass by accident.
 func TestReleaseBuildIgnoresFastKDF(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "veil-release")
 	// Without the race detector, whatever this test binary was built
 	// with: the check is of build tags, and a race-built binary takes

@@ -8,6 +8,7 @@ import (
 // message and replies to it with r, Ben reacts to the reply with /react,
 // and Ana's timer change reaches Ben as a line and in his chat's header.
 func TestTUIReplyReactTimer(t *testing.T) {
+	t.Parallel()
 	relay := newTestRelay(t)
 	a, b, _ := twoTUIs(t, relay.addr)
 	inviteTUI(t, a, b)

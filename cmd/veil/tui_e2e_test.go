@@ -193,6 +193,7 @@ func inviteKey(t *testing.T, screen string) string {
 }
 
 func TestTUIInviteJoinChatLockPanic(t *testing.T) {
+	t.Parallel()
 	relay := newTestRelay(t)
 	dir, sock := tmuxDir(t)
 	homeA, homeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
@@ -317,6 +318,7 @@ func safetyDigits(t *testing.T, screen string) string {
 
 // TestTUIGroup: a group made, joined and used through the TUI.
 func TestTUIGroup(t *testing.T) {
+	t.Parallel()
 	relay := newTestRelay(t)
 	dir, sock := tmuxDir(t)
 	a := startTUI(t, sock, "ana", filepath.Join(dir, "a"))
@@ -351,6 +353,7 @@ func TestTUIGroup(t *testing.T) {
 // on disk; a new profile made there gets an erase policy in the settings,
 // and the wrong-PIN limit it sets ends the same way.
 func TestTUIErasedAndPolicy(t *testing.T) {
+	t.Parallel()
 	dir, sock := tmuxDir(t)
 	duress := secretFile(t, "battery staple")
 	p := &profile{t: t, home: filepath.Join(dir, "home"), pin: secretFile(t, "correct horse")}
@@ -419,6 +422,7 @@ func TestTUIErasedAndPolicy(t *testing.T) {
 // lock), the API says so; once the TUI quits, the CLI opens the profile
 // itself again.
 func TestTUIServesAPI(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)

@@ -15,6 +15,7 @@ import (
 // with the picture's size, draws it through the sixel preview and comes
 // back on Enter, and saves the same bytes with s.
 func TestTUIFileSendViewSave(t *testing.T) {
+	t.Parallel()
 	relay := newTestRelay(t)
 	dir, sock := tmuxDir(t)
 	a := startTUI(t, sock, "ana", filepath.Join(dir, "a"))

@@ -11,6 +11,7 @@ import (
 // veil chats --json through the TUI's API), and Ctrl-F in the chat list
 // searches every chat and opens the chosen message's chat.
 func TestTUISearchAndVerifiedMark(t *testing.T) {
+	t.Parallel()
 	relay := newTestRelay(t)
 	dir, sock := tmuxDir(t)
 	homeA, homeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")

@@ -14,6 +14,7 @@ import (
 // (the embedded relay's directory included) is left on disk. That fresh
 // first-run screen then checks each answer as it is entered.
 func TestTUIDuressResetLooksNew(t *testing.T) {
+	t.Parallel()
 	dir, sock := tmuxDir(t)
 	p := &profile{t: t, home: filepath.Join(dir, "home"), pin: secretFile(t, "correct horse")}
 	p.ok("init", "--duress-pin-file", secretFile(t, "battery staple"), "--duress-reset")

@@ -17,6 +17,7 @@ const keyNames = "up down enter ctrl+l ctrl+f esc tab q ? alt+enter ctrl+c ctrl+
 // sent early, locked or quit. A bracketed paste with a newline inside
 // arrives as one message with that newline.
 func TestTUITextIsText(t *testing.T) {
+	t.Parallel()
 	r := newTestRelay(t)
 	ana := newProfile(t, r.addr)
 	ben := newProfile(t, r.addr)
