@@ -136,11 +136,7 @@ func (c *session) finishAsync(cmd *command, start time.Time, code wire.Code) {
 	c.s.metrics.observe(f.Type, time.Since(start))
 	r := c.answer(f, wire.Frame{}, code)
 	c.outMu.Lock()
-	if c.queueLocked(r) && !c.writing {
-		c.writing = true
-		c.wg.Add(1)
-		go c.writeLoop() // owned by the session: counted in wg, ends when the queue is empty
-	}
+	c.replyLocked(r)
 	keep := c.writing && c.writeErr == nil && c.queued >= maxQueuedReplies
 	if keep {
 		c.held++

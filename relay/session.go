@@ -475,7 +475,13 @@ func (c *session) observe(typ wire.Type, size int, ids ...crypto.ID) {
 // writer goroutine when none runs.
 func (c *session) reply(f wire.Frame) {
 	c.outMu.Lock()
-	defer c.outMu.Unlock()
+	c.replyLocked(f)
+	c.outMu.Unlock()
+}
+
+// replyLocked queues f and starts a writer when none runs; the caller
+// holds outMu.
+func (c *session) replyLocked(f wire.Frame) {
 	if !c.queueLocked(f) || c.writing {
 		return
 	}

@@ -12,7 +12,6 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
-	"veil/relay/store/jetstream/jstest"
 )
 
 // TestMigrateQuotaDoesNotRecopy: when one legacy message is refused by its
@@ -20,17 +19,8 @@ import (
 // even after the shard's duplicate window has passed (2 min in production;
 // shortened here), does not deliver an ACKed message again.
 func TestMigrateQuotaDoesNotRecopy(t *testing.T) {
-	c := jstest.Start(t, 1)
+	_, nc, j := oneServer(t)
 	ctx := context.Background()
-	nc, err := nats.Connect(c.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	j, err := js.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	old, err := j.CreateStream(ctx, js.StreamConfig{
 		Name: "RQ_MSG", Subjects: []string{"rq.m.*"}, Storage: js.MemoryStorage, AllowMsgTTL: true,
 	})
@@ -104,17 +94,8 @@ func TestMigrateQuotaDoesNotRecopy(t *testing.T) {
 // 1 again; a migration within the shard's duplicate window must not take
 // its copies for duplicates of the earlier migration's.
 func TestMigrateMsgIDUniqueAcrossStreams(t *testing.T) {
-	c := jstest.Start(t, 1)
+	_, nc, j := oneServer(t)
 	ctx := context.Background()
-	nc, err := nats.Connect(c.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	j, err := js.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	legacy := func(m store.Mailbox, body string) {
 		if _, err := j.CreateStream(ctx, js.StreamConfig{
 			Name: "MR_MSG", Subjects: []string{"mr.m.*"}, Storage: js.MemoryStorage, AllowMsgTTL: true,
@@ -174,17 +155,8 @@ func (d deleteHook) DeleteStream(ctx context.Context, name string) error {
 // before migrate deletes P_MSG must be refused (the stream is sealed), not
 // acknowledged and then deleted with the stream.
 func TestMigrateSealsBeforeDelete(t *testing.T) {
-	c := jstest.Start(t, 1)
+	_, nc, j := oneServer(t)
 	ctx := context.Background()
-	nc, err := nats.Connect(c.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	j, err := js.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := Open(ctx, Config{Conn: nc, Prefix: "md", Replicas: 1, Memory: true, Shards: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -229,17 +201,8 @@ func TestMigrateSealsBeforeDelete(t *testing.T) {
 // both must start, and each message must be in its shard once, even when
 // one deletes P_MSG while the other still scans it.
 func TestMigrateTwoNodes(t *testing.T) {
-	c := jstest.Start(t, 1)
+	c, _, j := oneServer(t)
 	ctx := context.Background()
-	nc, err := nats.Connect(c.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	j, err := js.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := j.CreateStream(ctx, js.StreamConfig{
 		Name: "M2_MSG", Subjects: []string{"m2.m.*"}, Storage: js.MemoryStorage, AllowMsgTTL: true,
 	}); err != nil {

@@ -18,17 +18,8 @@ import (
 // unsharded message stream of earlier releases moves every live message into the
 // shards, in order, and deletes the old stream (spec §3.6).
 func TestMigrateUnsharded(t *testing.T) {
-	c := jstest.Start(t, 1)
+	_, nc, j := oneServer(t)
 	ctx := context.Background()
-	nc, err := nats.Connect(c.URLs()[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	j, err := js.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	old, err := j.CreateStream(ctx, js.StreamConfig{
 		Name: "MIG_MSG", Subjects: []string{"mig.m.*"}, Storage: js.MemoryStorage, AllowMsgTTL: true,
 	})
@@ -130,4 +121,21 @@ func TestShardOfSpreads(t *testing.T) {
 			t.Errorf("shard %d got %d of 1600 IDs: %v", k, c, counts)
 		}
 	}
+}
+
+// oneServer starts one NATS server for a test and connects to it, with a
+// JetStream handle on that connection.
+func oneServer(t *testing.T) (*jstest.Cluster, *nats.Conn, js.JetStream) {
+	t.Helper()
+	c := jstest.Start(t, 1)
+	nc, err := nats.Connect(c.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	j, err := js.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, nc, j
 }
