@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -108,4 +109,42 @@ func BenchmarkIdleSubscribedConn(b *testing.B) {
 	}
 	b.ReportMetric(goroutines, "relay-goroutines/conn")
 	b.ReportMetric(stack, "stack-B/conn")
+}
+
+// TestBusyReaderKeepsItsGoroutine: a connection whose commands come close
+// together is read on one goroutine, which keeps the stack its commands
+// grew; only a wait likely to be long (the first few, or after a long
+// one) moves to a fresh goroutine (spec/relay.md §13). Each PING round
+// trip may start the relay's writer for the reply, and nothing else.
+func TestBusyReaderKeepsItsGoroutine(t *testing.T) {
+	tr := startRelay(t)
+	ctx := tctx(t)
+	c := tr.dial(t)
+	healthy(t, c)
+	for range 10 { // past the first waits, which move on purpose
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const trips = 300
+	before := goroutinesCreated()
+	for range trips {
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := float64(goroutinesCreated()-before) / trips
+	// A reader that moved to a fresh goroutine for every wait would add
+	// one more per trip: 2 or more.
+	if per >= 1.5 {
+		t.Fatalf("%.2f goroutines started per round trip, want at most about 1 (the reply's writer)", per)
+	}
+	t.Logf("%.2f goroutines started per round trip", per)
+}
+
+// goroutinesCreated is the number of goroutines the process has started.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

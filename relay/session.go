@@ -170,26 +170,35 @@ func (c *session) closeFrom(code websocket.StatusCode) {
 
 // run is the session's reader goroutine, then its cleanup. On a plain
 // socket, once the reader has handled what arrived and nothing more is
-// buffered, it hands the wait to a fresh goroutine and ends: the stack
-// that commands grew goes back to the runtime, and an idle connection
-// keeps a goroutine's smallest stack (2 KiB, not 8) waiting in a shallow
-// call. wait says that nothing is buffered above the socket.
+// buffered, it waits for the next bytes. When that wait is likely to be
+// long (longWait), it hands the wait to a fresh goroutine and ends: the
+// stack that commands grew goes back to the runtime, and an idle
+// connection keeps a goroutine's smallest stack (2 KiB, not 8) waiting in
+// a shallow call. A busy connection waits on the goroutine it has, whose
+// stack has already grown to what its commands need. wait says that
+// nothing is buffered above the socket.
 func (c *session) run(opener *wire.Opener, wait bool, w waits) {
-	if wait {
-		if w.n < keyWaits || w.last >= keyIdle {
-			// Likely to wait long: keep the 32-byte keys, not the
-			// expanded ones (wire.Sealer.Idle).
-			opener.Idle()
-			c.idleSealer()
+	for {
+		if wait {
+			if w.long() {
+				// Keep the 32-byte keys, not the expanded ones
+				// (wire.Sealer.Idle).
+				opener.Idle()
+				c.idleSealer()
+			}
+			w.n++
+			start := time.Now()
+			c.sock.wait()
+			w.last = time.Since(start)
 		}
-		w.n++
-		start := time.Now()
-		c.sock.wait()
-		w.last = time.Since(start)
-	}
-	if c.readLoop(opener) {
-		go c.run(opener, true, w) // owned by the Server, as this one is
-		return
+		if !c.readLoop(opener) {
+			break
+		}
+		wait = true
+		if w.long() {
+			go c.run(opener, true, w) // owned by the Server, as this one is
+			return
+		}
 	}
 	opener.Wipe()
 	c.finish()
@@ -205,15 +214,20 @@ type waits struct {
 	last time.Duration
 }
 
-// A reader drops the connection's expanded block keys before it waits
-// when the connection has just been set up (its first keyWaits waits: a
-// client that subscribed and now idles) or when its last wait took
-// keyIdle or more; a busy connection keeps them, since expanding a key
-// again costs about as much as sealing 3 KiB.
+// A reader expects a long wait when the connection has just been set up
+// (its first keyWaits waits: a client that subscribed and now idles) or
+// when its last wait took keyIdle or more. Before such a wait it drops
+// the connection's expanded block keys and moves to a fresh goroutine; a
+// busy connection keeps both, since expanding a key again costs about as
+// much as sealing 3 KiB, and a fresh goroutine grows its stack again
+// (copying it) on the next block.
 const (
 	keyWaits = 4
 	keyIdle  = time.Second
 )
+
+// long reports whether the next wait is likely to be long.
+func (w waits) long() bool { return w.n < keyWaits || w.last >= keyIdle }
 
 // idleSealer drops the sealer's expanded key unless a writer uses it.
 func (c *session) idleSealer() {
