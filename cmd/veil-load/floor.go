@@ -42,6 +42,8 @@ type FloorPhase struct {
 type FloorResult struct {
 	Mode   string       `json:"mode"`
 	Phases []FloorPhase `json:"phases"`
+	// Disk is the disk floor (floordisk.go), measured in --floor-dir.
+	Disk []DiskPhase `json:"disk"`
 }
 
 func (r *FloorResult) text(w io.Writer) {
@@ -50,12 +52,18 @@ func (r *FloorResult) text(w io.Writer) {
 		fmt.Fprintf(w, "%6d bytes, gap %4.1f ms: rtt p50 %.1f µs, p99 %.1f µs; CPU per trip %.1f µs here + %.1f µs echo\n",
 			p.Bytes, p.GapMs, p.RTTP50us, p.RTTP99us, p.LoadCPUus, p.EchoCPUus)
 	}
+	fmt.Fprintln(w, "appends synced with fdatasync (the disk's floor):")
+	for _, p := range r.Disk {
+		fmt.Fprintf(w, "%6d bytes, gap %4.1f ms: sync p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, max %.0f µs\n",
+			p.Bytes, p.GapMs, p.P50us, p.P99us, p.P999us, p.MaxUs)
+	}
 }
 
 // runFloor starts the echo process and measures trips round trips for
 // each size (one byte of a frame header's worth, one transport block),
-// back to back and with gap between them.
-func runFloor(ctx context.Context, trips int, gap time.Duration) (FloorResult, error) {
+// back to back and with gap between them; then as many synced appends to
+// a file in dir.
+func runFloor(ctx context.Context, trips int, gap time.Duration, dir string) (FloorResult, error) {
 	res := FloorResult{Mode: "floor"}
 	exe, err := os.Executable()
 	if err != nil {
@@ -108,7 +116,8 @@ func runFloor(ctx context.Context, trips int, gap time.Duration) (FloorResult, e
 			res.Phases = append(res.Phases, p)
 		}
 	}
-	return res, nil
+	res.Disk, err = runDiskFloor(dir, trips, gap)
+	return res, err
 }
 
 func floorPhase(c net.Conn, echoPID, size, trips int, gap time.Duration) (FloorPhase, error) {

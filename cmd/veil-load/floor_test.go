@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +22,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestFloor runs floor mode against a real echo process: four phases,
-// every round trip timed and both processes' CPU accounted.
+// every round trip timed and both processes' CPU accounted; then two
+// series of synced appends in a real directory, which leave no file.
 func TestFloor(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"--floor", "--floor-trips", "200", "--floor-gap", "100us", "--json", "--timeout", "1m"}, &out, &errb); code != 0 {
+	dir := t.TempDir()
+	if code := run([]string{"--floor", "--floor-trips", "200", "--floor-gap", "100us", "--floor-dir", dir, "--json", "--timeout", "1m"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var res FloorResult
@@ -50,6 +53,20 @@ func TestFloor(t *testing.T) {
 	}
 	if sizes[16] != 2 || sizes[wire.BlockSize] != 2 {
 		t.Errorf("sizes %v", sizes)
+	}
+	if len(res.Disk) != 2 || res.Disk[0].GapMs != 0 || res.Disk[1].GapMs != 0.1 {
+		t.Fatalf("disk phases %+v", res.Disk)
+	}
+	for _, p := range res.Disk {
+		if p.Syncs != 200 || p.Bytes != floorDiskBytes || p.P50us <= 0 || p.P99us < p.P50us || p.P999us < p.P99us || p.MaxUs < p.P999us {
+			t.Errorf("disk phase %+v", p)
+		}
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Errorf("the disk floor left %d files (%v)", len(left), err)
+	}
+	if code := run([]string{"--floor", "--floor-trips", "100", "--floor-dir", filepath.Join(dir, "missing"), "--timeout", "1m"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "disk floor") {
+		t.Errorf("a missing --floor-dir: exit %d, stderr %q", code, errb.String())
 	}
 	if code := run([]string{"--floor", "--floor-trips", "10"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--floor-trips") {
 		t.Errorf("--floor-trips 10: exit %d, stderr %q", code, errb.String())

@@ -118,6 +118,7 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	run.pace.Store(&pace) // the receivers' readers see it with the first message
 
 	meter := startCPU(relayClock(cfg.relayPID, cfg.metrics), relayClock(cfg.forwardPID, ""))
+	blocks0, blocksErr := relayBlocks(cfg.metrics)
 	pace.release(ctx, total, func(i int) { sends[i].release() })
 	var deadline time.Time
 	for ctx.Err() == nil {
@@ -133,6 +134,11 @@ func runMailbox(ctx context.Context, cfg config) (Result, error) {
 	}
 	self, relays := meter.perMsg(run.routed.Load())
 	res.LoadCPUus, res.RelayCPUus, res.ForwardCPUus = self, relays[0], relays[1]
+	if blocks1, err := relayBlocks(cfg.metrics); err == nil && blocksErr == nil && run.routed.Load() > 0 {
+		routed := float64(run.routed.Load())
+		res.RelayBlocksIn = (blocks1[0] - blocks0[0]) / routed
+		res.RelayBlocksOut = (blocks1[1] - blocks0[1]) / routed
+	}
 	stopped.Store(true)
 	closeSenders()
 	closeAll(conns) // ends the readers: no push or callback runs after this

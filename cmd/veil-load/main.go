@@ -39,7 +39,7 @@ const usage = `usage:
   veil-load --relay ADDRESS --files N [--file-size BYTES]         file chunks (CPUT, CGET, CDEL)
   veil-load --relay ADDRESS --verify send --state FILE ...
   veil-load --relay ADDRESS --verify receive --state FILE
-  veil-load --floor [--floor-trips 5000] [--floor-gap 1ms]        the machine's floor: no relay
+  veil-load --floor [--floor-trips 5000] [--floor-gap 1ms] [--floor-dir DIR]   the machine's floor: no relay
 
 ADDRESS is what veil-relay prints. --json prints one JSON object: the
 figures, the date, the load average and, with --floor, the machine's
@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		floor    = fs.Bool("floor", false, "the machine's floor: round trips over loopback to a second process; alone it is a mode of its own, with a relay mode it is measured first and reported with the run")
 		floorN   = fs.Int("floor-trips", 5000, "round trips per floor phase")
 		floorGap = fs.Duration("floor-gap", time.Millisecond, "pause between round trips in the paced floor phases")
+		floorDir = fs.String("floor-dir", os.TempDir(), "directory on the disk whose synced appends the floor measures: give one on the relay's data disk")
 		files    = fs.Int("files", 0, "files mode: upload `N` files as chunks, download, check and delete them")
 		fileSize = fs.Int64("file-size", 10_000_000, "size of each --files file in `BYTES`")
 		fileLife = fs.Duration("file-life", time.Hour, "chunk lifetime in --files mode")
@@ -115,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.relayPID, cfg.metrics = *pid, metricsURL(*metrics)
 	if *floor && cfg.relay == "" {
-		return runFloorMode(*floorN, *floorGap, *timeout, *asJSON, stdout, stderr)
+		return runFloorMode(*floorN, *floorGap, *floorDir, *timeout, *asJSON, stdout, stderr)
 	}
 	switch {
 	case cfg.relay == "":
@@ -153,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	machine := startMachine(time.Now())
 	if *floor {
-		fr, err := runFloor(ctx, *floorN, *floorGap)
+		fr, err := runFloor(ctx, *floorN, *floorGap, *floorDir)
 		if err != nil {
 			return fail("floor: %v", err)
 		}
@@ -232,7 +233,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runFloorMode runs floor mode (floor.go) and prints its result.
-func runFloorMode(trips int, gap, timeout time.Duration, asJSON bool, stdout, stderr io.Writer) int {
+func runFloorMode(trips int, gap time.Duration, dir string, timeout time.Duration, asJSON bool, stdout, stderr io.Writer) int {
 	if trips < 100 || gap < 0 {
 		fmt.Fprintln(stderr, "veil-load: --floor-trips must be at least 100 and --floor-gap not negative")
 		return 2
@@ -242,7 +243,7 @@ func runFloorMode(trips int, gap, timeout time.Duration, asJSON bool, stdout, st
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	m := startMachine(time.Now())
-	res, err := runFloor(ctx, trips, gap)
+	res, err := runFloor(ctx, trips, gap, dir)
 	if err != nil {
 		fmt.Fprintf(stderr, "veil-load: floor: %v\n", err)
 		return 2

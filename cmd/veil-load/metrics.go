@@ -75,6 +75,19 @@ func metricsCPU(url string) (time.Duration, error) {
 	return time.Duration(m["process_cpu_seconds_total"] * float64(time.Second)), nil
 }
 
+// relayBlocks returns the transport blocks a relay has received and
+// sent, from its metrics; an error when url is empty.
+func relayBlocks(url string) ([2]float64, error) {
+	if url == "" {
+		return [2]float64{}, errors.New("relay metrics: no URL")
+	}
+	m, err := scrapeMetrics(url, "veil_relay_blocks_received_total", "veil_relay_blocks_sent_total")
+	if err != nil {
+		return [2]float64{}, err
+	}
+	return [2]float64{m["veil_relay_blocks_received_total"], m["veil_relay_blocks_sent_total"]}, nil
+}
+
 // metricsURL turns what --relay-metrics was given (HOST:PORT, as given to
 // veil-relay --metrics, or a whole URL) into the URL to fetch.
 func metricsURL(s string) string {

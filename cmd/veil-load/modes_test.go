@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"veil/crypto"
+	"veil/relay"
 	"veil/relay/store/memory"
 )
 
@@ -35,13 +39,24 @@ func memoryRelay(t *testing.T, ln net.Listener) string {
 }
 
 // TestRunJSON: a mailbox run through run prints one JSON object with the
-// figures, the date, the load average, veil-load's own CPU per message
-// and, with --floor, the machine's floor.
+// figures, the date, the load average, veil-load's own CPU per message,
+// the relay's blocks per message from its metrics and, with --floor, the
+// machine's floor.
 func TestRunJSON(t *testing.T) {
-	address := memoryRelay(t, listen(t, "127.0.0.1:0"))
+	id, err := crypto.GenerateSign(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New(memory.Config{})
+	t.Cleanup(func() { st.Close() })
+	reg := prometheus.NewRegistry()
+	address, _ := serve(t, st, id, listen(t, "127.0.0.1:0"), func(c *relay.Config) { c.Registerer = reg })
+	ms := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	defer ms.Close()
 	var out, errb bytes.Buffer
 	args := []string{"--relay", address, "--conns", "3", "--messages", "300", "--rate", "3000", "--json", "--timeout", "1m",
-		"--relay-pid", strconv.Itoa(os.Getpid()), "--floor", "--floor-trips", "100", "--floor-gap", "0"}
+		"--relay-pid", strconv.Itoa(os.Getpid()), "--relay-metrics", strings.TrimPrefix(ms.URL, "http://"),
+		"--floor", "--floor-trips", "100", "--floor-gap", "0", "--floor-dir", t.TempDir()}
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -64,8 +79,13 @@ func TestRunJSON(t *testing.T) {
 	if _, err := os.Stat("/proc/loadavg"); err == nil && (res.LoadStart == nil || res.LoadEnd == nil) {
 		t.Errorf("no load average: %+v", res.Machine)
 	}
-	if res.Floor == nil || len(res.Floor.Phases) != 4 || res.Floor.Phases[0].Trips != 100 {
+	if res.Floor == nil || len(res.Floor.Phases) != 4 || res.Floor.Phases[0].Trips != 100 || len(res.Floor.Disk) != 2 {
 		t.Errorf("floor %+v", res.Floor)
+	}
+	// A message is one SEND and one ACK in, an OK, a MSG and the ACK's OK
+	// out, some of them sharing blocks.
+	if res.RelayBlocksIn <= 0 || res.RelayBlocksIn > 2 || res.RelayBlocksOut <= 0 || res.RelayBlocksOut > 3 {
+		t.Errorf("relay blocks per message: %v received, %v sent", res.RelayBlocksIn, res.RelayBlocksOut)
 	}
 	// The human output carries the same.
 	out.Reset()

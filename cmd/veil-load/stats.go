@@ -43,6 +43,10 @@ type Result struct {
 	RelayCPUus   float64 `json:"relay_cpu_us_per_msg,omitempty"`
 	ForwardCPUus float64 `json:"forward_cpu_us_per_msg,omitempty"` // the forwarding relay's (--forward-pid)
 	LoadCPUus    float64 `json:"load_cpu_us_per_msg,omitempty"`
+	// Transport blocks the relay received and sent per routed message,
+	// from its metrics (--relay-metrics): how many items shared a block.
+	RelayBlocksIn  float64 `json:"relay_blocks_in_per_msg,omitempty"`
+	RelayBlocksOut float64 `json:"relay_blocks_out_per_msg,omitempty"`
 
 	// Idle mode: the relay's resident set (from /proc or its metrics)
 	// and Go heap (from its metrics) before and after, and per connection.
@@ -176,6 +180,9 @@ func (r *Result) results(w io.Writer) {
 			fmt.Fprintf(w, ", forwarding relay %.1f µs", r.ForwardCPUus)
 		}
 		fmt.Fprintln(w)
+	}
+	if r.RelayBlocksIn > 0 || r.RelayBlocksOut > 0 {
+		fmt.Fprintf(w, "relay blocks per routed message: %.2f received, %.2f sent\n", r.RelayBlocksIn, r.RelayBlocksOut)
 	}
 	if r.Errors > 0 {
 		fmt.Fprintf(w, "errors %d (first: %s)\n", r.Errors, r.FirstError)
