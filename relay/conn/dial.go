@@ -1,12 +1,14 @@
 package conn
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
 	"sync/atomic"
 
+	"veil/relay/wire"
 	"veil/relay/wsframe"
 )
 
@@ -14,19 +16,34 @@ import (
 // handshake, writes whole WebSocket frames (wsframe.Writer): the
 // WebSocket library writes a client's masked frame through a 4 KiB
 // buffer, which would cost five writes and five TCP segments per block.
-// Before it is armed (the HTTP upgrade request) writes pass straight
+// Armed, it also reads through a buffer that holds a whole block and its
+// frame header: the library reads through a 4 KiB buffer, so a block
+// that has arrived would take two reads (the first 4 KiB, then the rest).
+// Before it is armed (the HTTP upgrade) reads and writes pass straight
 // through.
 type frameConn struct {
 	net.Conn
 	fw    *wsframe.Writer
+	br    *bufio.Reader
 	armed atomic.Bool
 }
+
+// readBufSize holds one block with its WebSocket frame header (at most
+// 14 bytes).
+const readBufSize = wire.BlockSize + 64
 
 func (c *frameConn) Write(p []byte) (int, error) {
 	if c.armed.Load() {
 		return c.fw.Write(p)
 	}
 	return c.Conn.Write(p)
+}
+
+func (c *frameConn) Read(p []byte) (int, error) {
+	if c.armed.Load() {
+		return c.br.Read(p)
+	}
+	return c.Conn.Read(p)
 }
 
 // dialer builds the HTTP client of one WebSocket dial whose connection is
@@ -86,7 +103,7 @@ func (d *dialer) tcp(ctx context.Context, network, addr string) (net.Conn, error
 }
 
 func (d *dialer) wrap(c net.Conn) net.Conn {
-	fc := &frameConn{Conn: c, fw: wsframe.NewWriter(c)}
+	fc := &frameConn{Conn: c, fw: wsframe.NewWriter(c), br: bufio.NewReaderSize(c, readBufSize)}
 	d.last.Store(fc)
 	return fc
 }
