@@ -158,8 +158,9 @@ type Store struct {
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
-	writers keyLocks // this node's writers per mailbox and log (lock.go)
-	cache   boxCache // recent mailbox records and delivered sequences (cache.go)
+	writers keyLocks  // this node's writers per mailbox and log (lock.go)
+	cache   boxCache  // recent mailbox records and delivered sequences (cache.go)
+	gets    batchGets // batch direct gets' answers (batchget.go)
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
@@ -429,14 +430,21 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 // begin reports ErrClosed after Close and otherwise returns the bounded
 // context for one call.
 func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil, nil, store.ErrClosed
+	if err := s.usable(); err != nil {
+		return nil, nil, err
 	}
 	c, cancel := s.ctx(ctx)
 	return c, cancel, nil
+}
+
+// usable reports ErrClosed after Close.
+func (s *Store) usable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return nil
 }
 
 // Close stops the claim watcher and every Notify subscription and closes
@@ -473,6 +481,7 @@ func (s *Store) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.gets.stop()
 	s.closeConn()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	js "github.com/nats-io/nats.go/jetstream"
@@ -143,26 +144,61 @@ func (s *Store) cachedBox(ctx context.Context, rid store.ID) (store.Mailbox, uin
 	return m, rev, err
 }
 
-// Mailbox implements store.Store.
+// Mailbox implements store.Store. A secured mailbox comes through the
+// node's cache (§3.2): what the relay checks of it, the recipient key and
+// the sender credential, no longer changes once it is secured.
 func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
+	if err := s.usable(); err != nil {
+		return store.Mailbox{}, err
+	}
+	if m, _, ok := s.cache.box(rid); ok && len(m.SenderKey) != 0 {
+		return ownCopy(m), nil
+	}
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
 	defer cancel()
-	m, _, err := s.box(ctx, rid)
-	return m, err
+	read := time.Now()
+	m, rev, err := s.box(ctx, rid)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	s.cache.put(m, rev, read)
+	return ownCopy(m), nil
 }
 
-// MailboxBySender implements store.Store.
+// MailboxBySender implements store.Store, through the node's cache for a
+// secured mailbox as Mailbox: the relay calls it before every SEND, whose
+// Send then finds the same cached record.
 func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbox, error) {
+	if err := s.usable(); err != nil {
+		return store.Mailbox{}, err
+	}
+	if rid, ok := s.cache.recipient(sid); ok {
+		if m, _, ok := s.cache.box(rid); ok && m.SenderID == sid && len(m.SenderKey) != 0 {
+			return ownCopy(m), nil
+		}
+	}
 	ctx, cancel, err := s.begin(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
 	defer cancel()
-	m, _, err := s.boxBySender(ctx, sid)
-	return m, err
+	read := time.Now()
+	m, rev, err := s.boxBySender(ctx, sid)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	s.cache.put(m, rev, read)
+	return ownCopy(m), nil
+}
+
+// ownCopy gives the caller a record whose sender credential the cache
+// does not share.
+func ownCopy(m store.Mailbox) store.Mailbox {
+	m.SenderKey = slices.Clone(m.SenderKey)
+	return m
 }
 
 // Secure implements store.Store with compare-and-set on the record's

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
 )
@@ -113,6 +114,9 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	}
 	s.touch(ctx, m, rev)
 	st, subject := s.shard(rid)
+	if st.CachedInfo().Config.AllowDirect {
+		return s.pendingBatch(ctx, rid, st, subject, after, limit)
+	}
 	now := s.now()
 	var out []store.Message
 	for seq := after + 1; len(out) < limit; {
@@ -135,6 +139,45 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 		}
 		out = append(out, store.Message{Seq: msg.Sequence, Body: msg.Data, Expires: exp})
 		s.cache.sawSeq(rid, msg.Sequence)
+	}
+	return out, nil
+}
+
+// pendingBatch is Pending on a shard with direct get (one replica,
+// §1.3): batch direct gets of up to limit messages, each ending with the
+// number still pending after it, so a delivery of what is there is one
+// request and needs no second read to find the mailbox's end (§3.3).
+func (s *Store) pendingBatch(ctx context.Context, rid store.ID, st js.Stream, subject string, after uint64, limit int) ([]store.Message, error) {
+	now := s.now()
+	var out []store.Message
+	for seq := after + 1; len(out) < limit; {
+		msgs, more, err := s.batchNext(ctx, st, subject, seq, min(limit-len(out), maxBatch))
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: pending: %w", err)
+		}
+		for _, msg := range msgs {
+			mseq, msubject, err := batchHeaders(msg)
+			if err != nil {
+				return nil, fmt.Errorf("jetstream: pending: %w", err)
+			}
+			if msubject != subject || mseq < seq {
+				return nil, fmt.Errorf("jetstream: pending: %w: message %d on another subject", errBatchGet, mseq)
+			}
+			seq = mseq + 1
+			exp, err := parseMillis(msg.Header.Get(hdrExpires))
+			if err != nil {
+				s.log.Warn("jetstream: message without a valid expiry skipped")
+				continue
+			}
+			if !exp.After(now) {
+				continue
+			}
+			out = append(out, store.Message{Seq: mseq, Body: msg.Data, Expires: exp})
+			s.cache.sawSeq(rid, mseq)
+		}
+		if !more || len(msgs) == 0 {
+			break
+		}
 	}
 	return out, nil
 }
