@@ -123,12 +123,7 @@ func (s *Store) sendTarget(ctx context.Context, sid store.ID) (store.Mailbox, ui
 		}
 		s.cache.drop(rid, sid)
 	}
-	read := time.Now()
-	m, rev, err := s.boxBySender(ctx, sid)
-	if err == nil {
-		s.cache.put(m, rev, read)
-	}
-	return m, rev, err
+	return s.readBySender(ctx, sid)
 }
 
 // cachedBox is box through the node's cache (§3.2).
@@ -136,12 +131,32 @@ func (s *Store) cachedBox(ctx context.Context, rid store.ID) (store.Mailbox, uin
 	if m, rev, ok := s.cache.box(rid); ok {
 		return m, rev, nil
 	}
-	read := time.Now()
-	m, rev, err := s.box(ctx, rid)
-	if err == nil {
-		s.cache.put(m, rev, read)
-	}
-	return m, rev, err
+	return s.readBox(ctx, rid)
+}
+
+// readBox reads rid's record from the cluster into the cache; concurrent
+// calls may share one read of a secured record (lookups).
+func (s *Store) readBox(ctx context.Context, rid store.ID) (store.Mailbox, uint64, error) {
+	return s.lookups.do(ctx, lookupKey{id: rid}, func() (store.Mailbox, uint64, time.Time, error) {
+		read := time.Now()
+		m, rev, err := s.box(ctx, rid)
+		if err == nil {
+			s.cache.put(m, rev, read)
+		}
+		return m, rev, read, err
+	})
+}
+
+// readBySender is boxBySender into the cache, as readBox.
+func (s *Store) readBySender(ctx context.Context, sid store.ID) (store.Mailbox, uint64, error) {
+	return s.lookups.do(ctx, lookupKey{bySender: true, id: sid}, func() (store.Mailbox, uint64, time.Time, error) {
+		read := time.Now()
+		m, rev, err := s.boxBySender(ctx, sid)
+		if err == nil {
+			s.cache.put(m, rev, read)
+		}
+		return m, rev, read, err
+	})
 }
 
 // Mailbox implements store.Store. A secured mailbox comes through the
@@ -154,17 +169,14 @@ func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error
 	if m, _, ok := s.cache.box(rid); ok && len(m.SenderKey) != 0 {
 		return ownCopy(m), nil
 	}
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	defer cancel()
-	read := time.Now()
-	m, rev, err := s.box(ctx, rid)
+	m, _, err := s.readBox(ctx, rid)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	s.cache.put(m, rev, read)
 	return ownCopy(m), nil
 }
 
@@ -180,17 +192,14 @@ func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbo
 			return ownCopy(m), nil
 		}
 	}
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	defer cancel()
-	read := time.Now()
-	m, rev, err := s.boxBySender(ctx, sid)
+	m, _, err := s.readBySender(ctx, sid)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	s.cache.put(m, rev, read)
 	return ownCopy(m), nil
 }
 

@@ -21,11 +21,10 @@ import (
 // found through the node's cache (§3.2), so a SEND to a mailbox written to
 // or read within the last second is one publish.
 func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Duration, maxPending int) (uint64, error) {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer cancel()
 	if len(body) > MaxBody {
 		return 0, fmt.Errorf("jetstream: body of %d bytes over the %d limit", len(body), MaxBody)
 	}
@@ -103,11 +102,10 @@ func (s *Store) sent(ctx context.Context, m store.Mailbox, rev, seq uint64) {
 // after+1 with next-by-subject gets on its shard's leader (§3.3). The
 // mailbox record comes through the node's cache (§3.2).
 func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit int) ([]store.Message, error) {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
 	m, rev, err := s.cachedBox(ctx, rid)
 	if err != nil {
 		return nil, err
@@ -186,11 +184,10 @@ func (s *Store) pendingBatch(ctx context.Context, rid store.ID, st js.Stream, su
 // that the sequence belongs to this mailbox (§3.3); a sequence this node
 // stored or read for the mailbox is known to be its own without a read.
 func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
 	if seq == 0 {
 		return store.ErrNotFound
 	}

@@ -56,8 +56,21 @@ var errRetryDelete = errors.New("jetstream: delete refused for now")
 // attempt gets attemptTimeout. The wait doubles from 25ms to 500ms.
 func retry(ctx context.Context, op func(context.Context) error) error {
 	wait := 25 * time.Millisecond
+	od, _ := ctx.(*opDeadline)
 	for {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		var (
+			actx   context.Context
+			cancel context.CancelFunc
+		)
+		if od != nil {
+			d := time.Now().Add(attemptTimeout)
+			if od.deadline.Before(d) {
+				d = od.deadline
+			}
+			actx, cancel = context.WithDeadline(od.Context, d)
+		} else {
+			actx, cancel = context.WithTimeout(ctx, attemptTimeout)
+		}
 		err := op(actx)
 		cancel()
 		if !transient(err) || ctx.Err() != nil {
@@ -65,6 +78,9 @@ func retry(ctx context.Context, op func(context.Context) error) error {
 				return fmt.Errorf("jetstream: cluster unavailable: %w", err)
 			}
 			return err
+		}
+		if od != nil { // its Done channel does not close at the deadline
+			wait = min(wait, time.Until(od.deadline))
 		}
 		t := time.NewTimer(wait)
 		select {

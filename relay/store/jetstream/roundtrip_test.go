@@ -175,3 +175,58 @@ func TestMailboxCacheUnsecured(t *testing.T) {
 		t.Fatalf("after a caller changed its copy: %+v, %v", got, err)
 	}
 }
+
+// TestOpTimeoutHot: the calls made for every message give up after the
+// store's operation timeout when the cluster is gone, though they create
+// no context of their own (beginHot), and a caller's earlier deadline
+// still wins.
+func TestOpTimeoutHot(t *testing.T) {
+	c := jstest.Start(t, 1)
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URLs: c.URLs(), Prefix: "optimeout", Replicas: 1, Memory: true, MaxPending: 100, OpTimeout: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t)}
+	if err := s.CreateMailbox(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	c.Kill(0)
+	// Far below the default operation timeout (20 s), far above 400 ms.
+	const bound = 8 * time.Second
+	calls := map[string]func(context.Context) error{
+		"Send": func(ctx context.Context) error {
+			_, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 100)
+			return err
+		},
+		"Pending": func(ctx context.Context) error {
+			_, err := s.Pending(ctx, randomID(t), 0, 10)
+			return err
+		},
+		"Ack": func(ctx context.Context) error { return s.Ack(ctx, m.RecipientID, 12345) },
+		"Mailbox": func(ctx context.Context) error {
+			_, err := s.Mailbox(ctx, randomID(t))
+			return err
+		},
+	}
+	for name, call := range calls {
+		start := time.Now()
+		if err := call(ctx); err == nil {
+			t.Errorf("%s with the cluster gone succeeded", name)
+		}
+		if d := time.Since(start); d > bound {
+			t.Errorf("%s took %v with a 400ms operation timeout", name, d)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		start = time.Now()
+		err := call(cctx)
+		cancel()
+		if err == nil {
+			t.Errorf("%s with the cluster gone and a caller's deadline succeeded", name)
+		}
+		if d := time.Since(start); d > bound {
+			t.Errorf("%s took %v with a 50ms deadline", name, d)
+		}
+	}
+}
