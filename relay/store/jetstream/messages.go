@@ -201,7 +201,7 @@ func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
 			return store.ErrNotFound
 		}
 	}
-	err = removeOnce(ctx, st, seq)
+	err = removeOnceConn(ctx, s.nc, st, seq)
 	switch {
 	case err == nil:
 		return nil

@@ -2,6 +2,8 @@ package jetstream
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,5 +230,45 @@ func TestOpTimeoutHot(t *testing.T) {
 		if d := time.Since(start); d > bound {
 			t.Errorf("%s took %v with a 50ms deadline", name, d)
 		}
+	}
+}
+
+// TestAckAnswers: the ACK's own delete request (deleteMsg) deletes, and
+// reads the server's refusals as DeleteMsg's: a second ACK of a message,
+// and an ACK of a sequence never stored, are not found.
+func TestAckAnswers(t *testing.T) {
+	c := jstest.Start(t, 1)
+	ctx := context.Background()
+	s, err := Open(ctx, Config{URLs: c.URLs(), Prefix: "ack", Replicas: 1, Memory: true, MaxPending: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t)}
+	if err := s.CreateMailbox(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.shard(m.RecipientID)
+	if err := deleteMsg(ctx, s.nc, st.CachedInfo().Config.Name, seq+1000); err == nil || !strings.Contains(err.Error(), "err_code=10043") {
+		t.Errorf("delete of a sequence past the end: %v", err)
+	}
+	if err := removeOnceConn(ctx, s.nc, st, seq+1000); !errors.Is(err, errGone) {
+		t.Errorf("removeOnceConn of a sequence past the end: %v, want errGone", err)
+	}
+	if err := s.Ack(ctx, m.RecipientID, seq); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := s.Pending(ctx, m.RecipientID, 0, 10); err != nil || len(msgs) != 0 {
+		t.Fatalf("after ACK: %v, %v", msgs, err)
+	}
+	if err := s.Ack(ctx, m.RecipientID, seq); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second ACK: %v, want not found", err)
+	}
+	if err := removeOnceConn(ctx, s.nc, st, seq); !errors.Is(err, errGone) {
+		t.Errorf("second delete: %v, want errGone", err)
 	}
 }
