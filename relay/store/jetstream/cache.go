@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -111,4 +112,59 @@ func (c *boxCache) takeSeq(rid store.ID, seq uint64) bool {
 	_, ok := c.seqs[k]
 	delete(c.seqs, k)
 	return ok
+}
+
+// lookups lets concurrent cache misses for one mailbox share one read:
+// when a node's cached record expires under load, every SEND that
+// arrives before the first read returns would otherwise read it again.
+// A caller that joins a read uses its result only if it is a secured
+// record read less than boxFresh ago (what the cache would hold, §3.2);
+// otherwise it reads for itself, so an unsecured record, an error or an
+// absence is never taken from a read that started before the caller.
+type lookups struct {
+	mu      sync.Mutex // guards reading
+	reading map[lookupKey]*lookup
+}
+
+type lookupKey struct {
+	bySender bool // the ID is a sender ID; otherwise a recipient ID
+	id       store.ID
+}
+
+type lookup struct {
+	done chan struct{} // closed when the fields below are set
+	m    store.Mailbox
+	rev  uint64
+	read time.Time
+	err  error
+}
+
+// do returns load's result, sharing a read of the same key in progress.
+func (l *lookups) do(ctx context.Context, key lookupKey, load func() (store.Mailbox, uint64, time.Time, error)) (store.Mailbox, uint64, error) {
+	l.mu.Lock()
+	if r := l.reading[key]; r != nil {
+		l.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return store.Mailbox{}, 0, ctx.Err()
+		}
+		if r.err == nil && len(r.m.SenderKey) != 0 && time.Since(r.read) < boxFresh {
+			return r.m, r.rev, nil
+		}
+		m, rev, _, err := load()
+		return m, rev, err
+	}
+	if l.reading == nil {
+		l.reading = map[lookupKey]*lookup{}
+	}
+	r := &lookup{done: make(chan struct{})}
+	l.reading[key] = r
+	l.mu.Unlock()
+	r.m, r.rev, r.read, r.err = load()
+	l.mu.Lock()
+	delete(l.reading, key)
+	l.mu.Unlock()
+	close(r.done)
+	return r.m, r.rev, r.err
 }

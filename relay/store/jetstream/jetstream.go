@@ -158,8 +158,10 @@ type Store struct {
 
 	closing chan struct{} // closed by Close
 	wg      sync.WaitGroup
-	writers keyLocks // this node's writers per mailbox and log (lock.go)
-	cache   boxCache // recent mailbox records and delivered sequences (cache.go)
+	writers keyLocks  // this node's writers per mailbox and log (lock.go)
+	cache   boxCache  // recent mailbox records and delivered sequences (cache.go)
+	gets    batchGets // batch direct gets' answers (batchget.go)
+	lookups lookups   // mailbox reads shared by concurrent misses (cache.go)
 
 	mu          sync.Mutex // guards the fields below
 	closed      bool
@@ -429,14 +431,59 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 // begin reports ErrClosed after Close and otherwise returns the bounded
 // context for one call.
 func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil, nil, store.ErrClosed
+	if err := s.usable(); err != nil {
+		return nil, nil, err
 	}
 	c, cancel := s.ctx(ctx)
 	return c, cancel, nil
+}
+
+// beginHot is begin for the calls made for every message (Send, Pending,
+// Ack and the mailbox lookups), without a context of its own: the
+// operation's deadline travels in an opDeadline, and retry derives each
+// attempt's context from the caller's with the earlier of the two
+// deadlines. A waiting outside retry (a mailbox's writer lock, a shared
+// mailbox read) is bounded by the calls it waits for, not by this
+// deadline; retry then fails at once.
+func (s *Store) beginHot(ctx context.Context) (context.Context, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	d := time.Now().Add(s.opTimeout)
+	if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
+		return ctx, nil
+	}
+	return &opDeadline{Context: ctx, deadline: d}, nil
+}
+
+// opDeadline is a caller's context with the operation's deadline, which
+// its Deadline and Err report but its Done channel does not (see
+// beginHot).
+type opDeadline struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *opDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *opDeadline) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// usable reports ErrClosed after Close.
+func (s *Store) usable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return nil
 }
 
 // Close stops the claim watcher and every Notify subscription and closes
@@ -473,6 +520,7 @@ func (s *Store) Close() error {
 		}
 	}
 	s.wg.Wait()
+	s.gets.stop()
 	s.closeConn()
 	return nil
 }

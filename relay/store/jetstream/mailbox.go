@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	js "github.com/nats-io/nats.go/jetstream"
@@ -122,12 +123,7 @@ func (s *Store) sendTarget(ctx context.Context, sid store.ID) (store.Mailbox, ui
 		}
 		s.cache.drop(rid, sid)
 	}
-	read := time.Now()
-	m, rev, err := s.boxBySender(ctx, sid)
-	if err == nil {
-		s.cache.put(m, rev, read)
-	}
-	return m, rev, err
+	return s.readBySender(ctx, sid)
 }
 
 // cachedBox is box through the node's cache (§3.2).
@@ -135,34 +131,83 @@ func (s *Store) cachedBox(ctx context.Context, rid store.ID) (store.Mailbox, uin
 	if m, rev, ok := s.cache.box(rid); ok {
 		return m, rev, nil
 	}
-	read := time.Now()
-	m, rev, err := s.box(ctx, rid)
-	if err == nil {
-		s.cache.put(m, rev, read)
-	}
-	return m, rev, err
+	return s.readBox(ctx, rid)
 }
 
-// Mailbox implements store.Store.
+// readBox reads rid's record from the cluster into the cache; concurrent
+// calls may share one read of a secured record (lookups).
+func (s *Store) readBox(ctx context.Context, rid store.ID) (store.Mailbox, uint64, error) {
+	return s.lookups.do(ctx, lookupKey{id: rid}, func() (store.Mailbox, uint64, time.Time, error) {
+		read := time.Now()
+		m, rev, err := s.box(ctx, rid)
+		if err == nil {
+			s.cache.put(m, rev, read)
+		}
+		return m, rev, read, err
+	})
+}
+
+// readBySender is boxBySender into the cache, as readBox.
+func (s *Store) readBySender(ctx context.Context, sid store.ID) (store.Mailbox, uint64, error) {
+	return s.lookups.do(ctx, lookupKey{bySender: true, id: sid}, func() (store.Mailbox, uint64, time.Time, error) {
+		read := time.Now()
+		m, rev, err := s.boxBySender(ctx, sid)
+		if err == nil {
+			s.cache.put(m, rev, read)
+		}
+		return m, rev, read, err
+	})
+}
+
+// Mailbox implements store.Store. A secured mailbox comes through the
+// node's cache (§3.2): what the relay checks of it, the recipient key and
+// the sender credential, no longer changes once it is secured.
 func (s *Store) Mailbox(ctx context.Context, rid store.ID) (store.Mailbox, error) {
-	ctx, cancel, err := s.begin(ctx)
+	if err := s.usable(); err != nil {
+		return store.Mailbox{}, err
+	}
+	if m, _, ok := s.cache.box(rid); ok && len(m.SenderKey) != 0 {
+		return ownCopy(m), nil
+	}
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	defer cancel()
-	m, _, err := s.box(ctx, rid)
-	return m, err
+	m, _, err := s.readBox(ctx, rid)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	return ownCopy(m), nil
 }
 
-// MailboxBySender implements store.Store.
+// MailboxBySender implements store.Store, through the node's cache for a
+// secured mailbox as Mailbox: the relay calls it before every SEND, whose
+// Send then finds the same cached record.
 func (s *Store) MailboxBySender(ctx context.Context, sid store.ID) (store.Mailbox, error) {
-	ctx, cancel, err := s.begin(ctx)
+	if err := s.usable(); err != nil {
+		return store.Mailbox{}, err
+	}
+	if rid, ok := s.cache.recipient(sid); ok {
+		if m, _, ok := s.cache.box(rid); ok && m.SenderID == sid && len(m.SenderKey) != 0 {
+			return ownCopy(m), nil
+		}
+	}
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	defer cancel()
-	m, _, err := s.boxBySender(ctx, sid)
-	return m, err
+	m, _, err := s.readBySender(ctx, sid)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	return ownCopy(m), nil
+}
+
+// ownCopy gives the caller a record whose sender credential the cache
+// does not share.
+func ownCopy(m store.Mailbox) store.Mailbox {
+	m.SenderKey = slices.Clone(m.SenderKey)
+	return m
 }
 
 // Secure implements store.Store with compare-and-set on the record's

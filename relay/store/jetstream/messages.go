@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	js "github.com/nats-io/nats.go/jetstream"
 
 	"veil/relay/store"
 )
@@ -20,11 +21,10 @@ import (
 // found through the node's cache (§3.2), so a SEND to a mailbox written to
 // or read within the last second is one publish.
 func (s *Store) Send(ctx context.Context, sid store.ID, body []byte, ttl time.Duration, maxPending int) (uint64, error) {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer cancel()
 	if len(body) > MaxBody {
 		return 0, fmt.Errorf("jetstream: body of %d bytes over the %d limit", len(body), MaxBody)
 	}
@@ -102,17 +102,19 @@ func (s *Store) sent(ctx context.Context, m store.Mailbox, rev, seq uint64) {
 // after+1 with next-by-subject gets on its shard's leader (§3.3). The
 // mailbox record comes through the node's cache (§3.2).
 func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit int) ([]store.Message, error) {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer cancel()
 	m, rev, err := s.cachedBox(ctx, rid)
 	if err != nil {
 		return nil, err
 	}
 	s.touch(ctx, m, rev)
 	st, subject := s.shard(rid)
+	if st.CachedInfo().Config.AllowDirect {
+		return s.pendingBatch(ctx, rid, st, subject, after, limit)
+	}
 	now := s.now()
 	var out []store.Message
 	for seq := after + 1; len(out) < limit; {
@@ -139,15 +141,53 @@ func (s *Store) Pending(ctx context.Context, rid store.ID, after uint64, limit i
 	return out, nil
 }
 
+// pendingBatch is Pending on a shard with direct get (one replica,
+// §1.3): batch direct gets of up to limit messages, each ending with the
+// number still pending after it, so a delivery of what is there is one
+// request and needs no second read to find the mailbox's end (§3.3).
+func (s *Store) pendingBatch(ctx context.Context, rid store.ID, st js.Stream, subject string, after uint64, limit int) ([]store.Message, error) {
+	now := s.now()
+	var out []store.Message
+	for seq := after + 1; len(out) < limit; {
+		msgs, more, err := s.batchNext(ctx, st, subject, seq, min(limit-len(out), maxBatch))
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: pending: %w", err)
+		}
+		for _, msg := range msgs {
+			mseq, msubject, err := batchHeaders(msg)
+			if err != nil {
+				return nil, fmt.Errorf("jetstream: pending: %w", err)
+			}
+			if msubject != subject || mseq < seq {
+				return nil, fmt.Errorf("jetstream: pending: %w: message %d on another subject", errBatchGet, mseq)
+			}
+			seq = mseq + 1
+			exp, err := parseMillis(msg.Header.Get(hdrExpires))
+			if err != nil {
+				s.log.Warn("jetstream: message without a valid expiry skipped")
+				continue
+			}
+			if !exp.After(now) {
+				continue
+			}
+			out = append(out, store.Message{Seq: mseq, Body: msg.Data, Expires: exp})
+			s.cache.sawSeq(rid, mseq)
+		}
+		if !more || len(msgs) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
 // Ack implements store.Store: deletion by stream sequence, after checking
 // that the sequence belongs to this mailbox (§3.3); a sequence this node
 // stored or read for the mailbox is known to be its own without a read.
 func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
-	ctx, cancel, err := s.begin(ctx)
+	ctx, err := s.beginHot(ctx)
 	if err != nil {
 		return err
 	}
-	defer cancel()
 	if seq == 0 {
 		return store.ErrNotFound
 	}
@@ -161,7 +201,7 @@ func (s *Store) Ack(ctx context.Context, rid store.ID, seq uint64) error {
 			return store.ErrNotFound
 		}
 	}
-	err = removeOnce(ctx, st, seq)
+	err = removeOnceConn(ctx, s.nc, st, seq)
 	switch {
 	case err == nil:
 		return nil

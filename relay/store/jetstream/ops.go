@@ -1,9 +1,12 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +59,21 @@ var errRetryDelete = errors.New("jetstream: delete refused for now")
 // attempt gets attemptTimeout. The wait doubles from 25ms to 500ms.
 func retry(ctx context.Context, op func(context.Context) error) error {
 	wait := 25 * time.Millisecond
+	od, _ := ctx.(*opDeadline)
 	for {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		var (
+			actx   context.Context
+			cancel context.CancelFunc
+		)
+		if od != nil {
+			d := time.Now().Add(attemptTimeout)
+			if od.deadline.Before(d) {
+				d = od.deadline
+			}
+			actx, cancel = context.WithDeadline(od.Context, d)
+		} else {
+			actx, cancel = context.WithTimeout(ctx, attemptTimeout)
+		}
 		err := op(actx)
 		cancel()
 		if !transient(err) || ctx.Err() != nil {
@@ -65,6 +81,9 @@ func retry(ctx context.Context, op func(context.Context) error) error {
 				return fmt.Errorf("jetstream: cluster unavailable: %w", err)
 			}
 			return err
+		}
+		if od != nil { // its Done channel does not close at the deadline
+			wait = min(wait, time.Until(od.deadline))
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -218,10 +237,21 @@ var errAmbiguous = errors.New("jetstream: delete outcome unknown after a cluster
 // removeOnce is remove for callers that must know whether this call did
 // the deleting: nil only if it certainly did.
 func removeOnce(ctx context.Context, st js.Stream, seq uint64) error {
+	return removeOnceConn(ctx, nil, st, seq)
+}
+
+// removeOnceConn is removeOnce sending the delete request on nc itself
+// (deleteMsg) when nc is not nil: the path of every ACK.
+func removeOnceConn(ctx context.Context, nc *nats.Conn, st js.Stream, seq uint64) error {
 	attempts := 0
 	err := retry(ctx, func(ctx context.Context) error {
 		attempts++
-		err := st.DeleteMsg(ctx, seq)
+		var err error
+		if nc != nil {
+			err = deleteMsg(ctx, nc, st.CachedInfo().Config.Name, seq)
+		} else {
+			err = st.DeleteMsg(ctx, seq)
+		}
 		if errors.Is(err, js.ErrMsgDeleteUnsuccessful) {
 			// The client keeps only the text of the server's answer.
 			switch msg := err.Error(); {
@@ -253,3 +283,41 @@ func count(ctx context.Context, st js.Stream, subject string) (uint64, error) {
 	})
 	return n, err
 }
+
+// deleteMsg is js.Stream.DeleteMsg (a delete by sequence that leaves the
+// bytes to compaction, spec §10) with a request body formatted in place
+// and the common answer recognised without decoding it; its errors are
+// the client's, so removeOnceConn reads them as it reads DeleteMsg's.
+func deleteMsg(ctx context.Context, nc *nats.Conn, stream string, seq uint64) error {
+	body := append(strconv.AppendUint(append([]byte(nil), deleteBody...), seq, 10), '}')
+	resp, err := nc.RequestWithContext(ctx, msgDeletePrefix+stream, body)
+	if err != nil {
+		return err
+	}
+	if bytes.HasSuffix(resp.Data, deleteOK) {
+		return nil
+	}
+	var r struct {
+		Success bool         `json:"success"`
+		Error   *js.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return err
+	}
+	if r.Success {
+		return nil
+	}
+	if r.Error == nil {
+		return fmt.Errorf("%w: no reason given", js.ErrMsgDeleteUnsuccessful)
+	}
+	return fmt.Errorf("%w: %s", js.ErrMsgDeleteUnsuccessful, r.Error.Error())
+}
+
+// The delete request's subject prefix and body, and the end of its
+// answer when the message was deleted.
+const msgDeletePrefix = "$JS.API.STREAM.MSG.DELETE."
+
+var (
+	deleteBody = []byte(`{"no_erase":true,"seq":`)
+	deleteOK   = []byte(`"success":true}`)
+)
