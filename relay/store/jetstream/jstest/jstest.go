@@ -39,6 +39,13 @@ type node struct {
 // JetStream answers. They are shut down when the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return StartWith(t, n, nil)
+}
+
+// StartWith is Start with each server's options changed by opt (when not
+// nil) before it starts: users and permissions, say.
+func StartWith(t testing.TB, n int, opt func(*server.Options)) *Cluster {
+	t.Helper()
 	c := &Cluster{t: t}
 	clientPorts, clusterPorts := freePorts(t, n), freePorts(t, n)
 	for i := range n {
@@ -61,6 +68,9 @@ func Start(t testing.TB, n int) *Cluster {
 					opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", clusterPorts[j])})
 				}
 			}
+		}
+		if opt != nil {
+			opt(opts)
 		}
 		c.nodes = append(c.nodes, &node{opts: opts})
 	}
@@ -151,7 +161,13 @@ func (c *Cluster) Restart(i int) {
 // the meta leader is elected and the servers see each other.
 func (c *Cluster) WaitReady() {
 	c.t.Helper()
-	nc, err := nats.Connect(c.URL())
+	var opts []nats.Option
+	c.mu.Lock()
+	if users := c.nodes[0].opts.Users; len(users) > 0 {
+		opts = append(opts, nats.UserInfo(users[0].Username, users[0].Password))
+	}
+	c.mu.Unlock()
+	nc, err := nats.Connect(c.URL(), opts...)
 	if err != nil {
 		c.t.Fatalf("jstest: connect: %v", err)
 	}
