@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,28 @@ func FuzzHeaders(f *testing.F) {
 		tok := s[strings.LastIndexByte(s, '.')+1:]
 		if id, ok := lastToken("veil.m." + s); ok && key(id) != tok {
 			t.Fatalf("lastToken(%q) accepted a non-canonical token", s)
+		}
+	})
+}
+
+// FuzzDeleteAnswer covers the reading of a delete's answer: whatever the
+// server sends, deleteAnswer says deleted only for an answer that
+// decodes with "success": true, and never panics.
+func FuzzDeleteAnswer(f *testing.F) {
+	f.Add(deleteOK)
+	f.Add([]byte(`{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","error":{"code":400,"err_code":10057,"description":"no message found"}}`))
+	f.Add([]byte(`{"success":false}`))
+	f.Add([]byte(`{"error":{"code":1,"success":true}`))
+	f.Add([]byte(`"success":true}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if deleteAnswer(data) != nil {
+			return
+		}
+		var r struct {
+			Success bool `json:"success"`
+		}
+		if err := json.Unmarshal(data, &r); err != nil || !r.Success {
+			t.Fatalf("deleteAnswer(%q) said deleted", data)
 		}
 	})
 }

@@ -294,14 +294,21 @@ func deleteMsg(ctx context.Context, nc *nats.Conn, stream string, seq uint64) er
 	if err != nil {
 		return err
 	}
-	if bytes.HasSuffix(resp.Data, deleteOK) {
+	return deleteAnswer(resp.Data)
+}
+
+// deleteAnswer reads the server's answer to a delete: nil only when it
+// says the message was deleted. The server's usual answer to a delete
+// that succeeded is compared whole; anything else is decoded.
+func deleteAnswer(data []byte) error {
+	if bytes.Equal(data, deleteOK) {
 		return nil
 	}
 	var r struct {
 		Success bool         `json:"success"`
 		Error   *js.APIError `json:"error"`
 	}
-	if err := json.Unmarshal(resp.Data, &r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
 		return err
 	}
 	if r.Success {
@@ -313,11 +320,11 @@ func deleteMsg(ctx context.Context, nc *nats.Conn, stream string, seq uint64) er
 	return fmt.Errorf("%w: %s", js.ErrMsgDeleteUnsuccessful, r.Error.Error())
 }
 
-// The delete request's subject prefix and body, and the end of its
-// answer when the message was deleted.
+// The delete request's subject prefix and body, and the server's answer
+// when the message was deleted.
 const msgDeletePrefix = "$JS.API.STREAM.MSG.DELETE."
 
 var (
 	deleteBody = []byte(`{"no_erase":true,"seq":`)
-	deleteOK   = []byte(`"success":true}`)
+	deleteOK   = []byte(`{"type":"io.nats.jetstream.api.v1.stream_msg_delete_response","success":true}`)
 )
