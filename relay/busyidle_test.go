@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"veil/relay/conn"
 )
@@ -51,9 +52,16 @@ func TestBusyThenIdleConnKeepsSmallStack(t *testing.T) {
 			}
 		}
 	}
-	stableGoroutines() // every connection is idle again
-	runtime.ReadMemStats(&ms1)
-	per := (float64(ms1.StackInuse) - float64(ms0.StackInuse)) / n
+	// Every connection is idle again; a reader quiet for a second after
+	// short waits moves to a fresh goroutine (spec/relay.md §13).
+	var per float64
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		runtime.ReadMemStats(&ms1)
+		if per = (float64(ms1.StackInuse) - float64(ms0.StackInuse)) / n; per <= 1024 {
+			break
+		}
+	}
 	t.Logf("%.0f B more stack per connection after a busy spell", per)
 	if per > 1024 {
 		t.Fatalf("an idle connection that was busy holds %.0f B more stack than one that was not (spec/relay.md §13: 2 KiB per idle connection)", per)

@@ -171,16 +171,19 @@ func (c *session) closeFrom(code websocket.StatusCode) {
 // run is the session's reader goroutine, then its cleanup. On a plain
 // socket, once the reader has handled what arrived and nothing more is
 // buffered, it waits for the next bytes. When that wait is likely to be
-// long (longWait), it hands the wait to a fresh goroutine and ends: the
+// long (waits.long), it hands the wait to a fresh goroutine and ends: the
 // stack that commands grew goes back to the runtime, and an idle
 // connection keeps a goroutine's smallest stack (2 KiB, not 8) waiting in
 // a shallow call. A busy connection waits on the goroutine it has, whose
-// stack has already grown to what its commands need. wait says that
-// nothing is buffered above the socket.
+// stack has already grown to what its commands need, but for keyIdle at
+// most: a connection that goes quiet after a busy spell then moves to a
+// fresh goroutine too. wait says that nothing is buffered above the
+// socket.
 func (c *session) run(opener *wire.Opener, wait bool, w waits) {
 	for {
 		if wait {
-			if w.long() {
+			long := w.long()
+			if long {
 				// Keep the 32-byte keys, not the expanded ones
 				// (wire.Sealer.Idle).
 				opener.Idle()
@@ -188,7 +191,17 @@ func (c *session) run(opener *wire.Opener, wait bool, w waits) {
 			}
 			w.n++
 			start := time.Now()
-			c.sock.wait()
+			var limit time.Time
+			if !long {
+				limit = start.Add(keyIdle)
+			}
+			if !c.sock.wait(limit) {
+				// Quiet for keyIdle: wait on a fresh goroutine, with the
+				// keys dropped.
+				w.last = keyIdle
+				go c.run(opener, true, w) // owned by the Server, as this one is
+				return
+			}
 			w.last = time.Since(start)
 		}
 		if !c.readLoop(opener) {

@@ -3,10 +3,13 @@
 package relay
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"veil/relay/wire"
 )
@@ -92,17 +95,33 @@ func (r *sockReader) idle() bool {
 }
 
 // wait returns once bytes have arrived (kept for Read) or the socket
-// failed (the error is kept for Read). No deadline: waiting costs no
-// timer.
-func (r *sockReader) wait() {
+// failed (the error is kept for Read). With a zero limit it has no
+// deadline and costs no timer; otherwise it returns false, with nothing
+// read, if no byte has come by then.
+func (r *sockReader) wait(limit time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.pending) > 0 || r.err != nil {
-		return
+		return true
 	}
-	if err := r.raw.Read(r.try); err != nil && r.err == nil {
+	if !limit.IsZero() {
+		if err := r.nc.SetReadDeadline(limit); err != nil {
+			limit = time.Time{} // a socket that refuses deadlines: wait for good
+		} else {
+			// The reads that follow, of the rest of a block, must not
+			// meet it.
+			defer r.nc.SetReadDeadline(time.Time{})
+		}
+	}
+	err := r.raw.Read(r.try)
+	switch {
+	case err == nil || r.err != nil:
+	case !limit.IsZero() && errors.Is(err, os.ErrDeadlineExceeded):
+		return false
+	default:
 		r.err = err
 	}
+	return true
 }
 
 // tryRead reads what the socket holds into a pooled buffer; false when

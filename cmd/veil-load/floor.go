@@ -116,7 +116,7 @@ func runFloor(ctx context.Context, trips int, gap time.Duration, dir string) (Fl
 			res.Phases = append(res.Phases, p)
 		}
 	}
-	res.Disk, err = runDiskFloor(dir, trips, gap)
+	res.Disk, err = runDiskFloor(ctx, dir, trips, gap)
 	return res, err
 }
 

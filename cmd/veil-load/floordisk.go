@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,8 +33,9 @@ type DiskPhase struct {
 }
 
 // runDiskFloor appends to a new file in dir, syncing after each append,
-// back to back and with gap between appends, and removes the file.
-func runDiskFloor(dir string, syncs int, gap time.Duration) ([]DiskPhase, error) {
+// back to back and with gap between appends, and removes the file. It
+// stops with ctx's error when ctx ends first.
+func runDiskFloor(ctx context.Context, dir string, syncs int, gap time.Duration) ([]DiskPhase, error) {
 	f, err := os.CreateTemp(dir, "veil-load-floor-*")
 	if err != nil {
 		return nil, fmt.Errorf("disk floor: %w", err)
@@ -47,6 +49,9 @@ func runDiskFloor(dir string, syncs int, gap time.Duration) ([]DiskPhase, error)
 		p := DiskPhase{Bytes: len(buf), GapMs: float64(g) / float64(time.Millisecond), Syncs: syncs}
 		lat := make([]int64, 0, syncs)
 		for range syncs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			if g > 0 {
 				time.Sleep(g)
 			}
