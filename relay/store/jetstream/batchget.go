@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	js "github.com/nats-io/nats.go/jetstream"
+
+	"veil/relay/store"
 )
 
 // maxBatch bounds the messages one batch read asks for.
@@ -29,12 +31,16 @@ type batchGets struct {
 	sub     *nats.Subscription
 	next    uint64
 	waiting map[string]chan *nats.Msg
+	stopped bool // by Close: no subscription is made after it
 }
 
 // start subscribes to the reply subjects if that has not been done.
 func (b *batchGets) start(nc *nats.Conn) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.stopped {
+		return store.ErrClosed
+	}
 	if b.sub != nil {
 		return nil
 	}
@@ -55,6 +61,7 @@ func (b *batchGets) start(nc *nats.Conn) error {
 func (b *batchGets) stop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.stopped = true
 	if b.sub != nil {
 		_ = b.sub.Unsubscribe()
 		b.sub = nil

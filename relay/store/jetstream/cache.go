@@ -29,10 +29,14 @@ const (
 //     ACK of one needs no read to prove the message is the mailbox's
 //     (stream sequences are never reused, §3.1).
 type boxCache struct {
-	mu      sync.Mutex // guards the maps
+	mu      sync.Mutex // guards the maps and gen
 	senders map[store.ID]store.ID
 	boxes   map[store.ID]cachedBox
 	seqs    map[seqKey]struct{}
+	// gen counts drops: a record read or written before a drop is not
+	// put back after it (put), so that a read still in flight when this
+	// node deletes a mailbox cannot bring the mailbox back to its cache.
+	gen uint64
 }
 
 type cachedBox struct {
@@ -65,10 +69,21 @@ func (c *boxCache) box(rid store.ID) (store.Mailbox, uint64, bool) {
 	return b.m, b.rev, true
 }
 
-// put records a mailbox record read (or written) at revision rev.
-func (c *boxCache) put(m store.Mailbox, rev uint64, read time.Time) {
+// generation is what put needs to know whether a drop came since.
+func (c *boxCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put records a mailbox record read (or written) at revision rev, unless
+// a drop came after generation gen was taken, before the read.
+func (c *boxCache) put(m store.Mailbox, rev uint64, read time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if c.senders == nil || len(c.senders) >= cacheMax {
 		c.senders = map[store.ID]store.ID{}
 	}
@@ -85,6 +100,7 @@ func (c *boxCache) drop(rid, sid store.ID) {
 	defer c.mu.Unlock()
 	delete(c.boxes, rid)
 	delete(c.senders, sid)
+	c.gen++
 }
 
 // dropBox forgets a mailbox record but not its sender index.
@@ -92,6 +108,7 @@ func (c *boxCache) dropBox(rid store.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.boxes, rid)
+	c.gen++
 }
 
 // sawSeq records that stream sequence seq is a message of rid.

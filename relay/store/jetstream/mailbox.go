@@ -138,10 +138,10 @@ func (s *Store) cachedBox(ctx context.Context, rid store.ID) (store.Mailbox, uin
 // calls may share one read of a secured record (lookups).
 func (s *Store) readBox(ctx context.Context, rid store.ID) (store.Mailbox, uint64, error) {
 	return s.lookups.do(ctx, lookupKey{id: rid}, func() (store.Mailbox, uint64, time.Time, error) {
-		read := time.Now()
+		gen, read := s.cache.generation(), time.Now()
 		m, rev, err := s.box(ctx, rid)
 		if err == nil {
-			s.cache.put(m, rev, read)
+			s.cache.put(m, rev, read, gen)
 		}
 		return m, rev, read, err
 	})
@@ -150,10 +150,10 @@ func (s *Store) readBox(ctx context.Context, rid store.ID) (store.Mailbox, uint6
 // readBySender is boxBySender into the cache, as readBox.
 func (s *Store) readBySender(ctx context.Context, sid store.ID) (store.Mailbox, uint64, error) {
 	return s.lookups.do(ctx, lookupKey{bySender: true, id: sid}, func() (store.Mailbox, uint64, time.Time, error) {
-		read := time.Now()
+		gen, read := s.cache.generation(), time.Now()
 		m, rev, err := s.boxBySender(ctx, sid)
 		if err == nil {
-			s.cache.put(m, rev, read)
+			s.cache.put(m, rev, read, gen)
 		}
 		return m, rev, read, err
 	})
@@ -254,10 +254,10 @@ func (s *Store) touch(ctx context.Context, m store.Mailbox, rev uint64) {
 		return
 	}
 	m.LastActive = today
-	read := time.Now()
+	gen, read := s.cache.generation(), time.Now()
 	rev, err := s.publish(ctx, pub{subject: kvSubject(s.names.boxBucket, m.RecipientID), data: encodeMailbox(m), expect: &rev})
 	if err == nil {
-		s.cache.put(m, rev, read)
+		s.cache.put(m, rev, read, gen)
 		return
 	}
 	s.cache.dropBox(m.RecipientID)

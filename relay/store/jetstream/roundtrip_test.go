@@ -272,3 +272,47 @@ func TestAckAnswers(t *testing.T) {
 		t.Errorf("second delete: %v, want errGone", err)
 	}
 }
+
+// TestCacheDropWinsOverReadInFlight: a mailbox record read before this
+// node deleted the mailbox (a lookup still in flight when DEL ran) is
+// not put back into the node's cache after the delete dropped it, so
+// the node does not serve the deleted mailbox for another second.
+func TestCacheDropWinsOverReadInFlight(t *testing.T) {
+	var c boxCache
+	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t), SenderKey: []byte{1}}
+	gen := c.generation() // a lookup starts
+	read := time.Now()
+	c.drop(m.RecipientID, m.SenderID) // DEL on this node
+	c.put(m, 7, read, gen)            // the lookup returns
+	if _, _, ok := c.box(m.RecipientID); ok {
+		t.Fatal("a record read before the delete was cached after it")
+	}
+	if _, ok := c.recipient(m.SenderID); ok {
+		t.Fatal("a sender index read before the delete was cached after it")
+	}
+	// A read that starts after the drop is cached as before.
+	c.put(m, 8, time.Now(), c.generation())
+	if _, rev, ok := c.box(m.RecipientID); !ok || rev != 8 {
+		t.Fatalf("a fresh read was not cached: rev %d, %v", rev, ok)
+	}
+}
+
+// TestBatchGetsAfterStop: a read still in flight when the store closes
+// makes no subscription on the caller's connection after Close.
+func TestBatchGetsAfterStop(t *testing.T) {
+	c := jstest.Start(t, 1)
+	nc, err := nats.Connect(c.URLs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var b batchGets
+	b.stop()
+	before := nc.NumSubscriptions()
+	if err := b.start(nc); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("start after stop: %v, want store.ErrClosed", err)
+	}
+	if n := nc.NumSubscriptions(); n != before {
+		t.Fatalf("%d subscriptions after a start that followed stop, want %d", n, before)
+	}
+}
