@@ -183,17 +183,8 @@ func TestMailboxCacheUnsecured(t *testing.T) {
 // no context of their own (beginHot), and a caller's earlier deadline
 // still wins.
 func TestOpTimeoutHot(t *testing.T) {
-	c := jstest.Start(t, 1)
+	c, s, m := storeWithMailbox(t, Config{Prefix: "optimeout", MaxPending: 100, OpTimeout: 400 * time.Millisecond})
 	ctx := context.Background()
-	s, err := Open(ctx, Config{URLs: c.URLs(), Prefix: "optimeout", Replicas: 1, Memory: true, MaxPending: 100, OpTimeout: 400 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t)}
-	if err := s.CreateMailbox(ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	c.Kill(0)
 	// Far below the default operation timeout (20 s), far above 400 ms.
 	const bound = 8 * time.Second
@@ -237,17 +228,8 @@ func TestOpTimeoutHot(t *testing.T) {
 // reads the server's refusals as DeleteMsg's: a second ACK of a message,
 // and an ACK of a sequence never stored, are not found.
 func TestAckAnswers(t *testing.T) {
-	c := jstest.Start(t, 1)
+	_, s, m := storeWithMailbox(t, Config{Prefix: "ack", MaxPending: 100})
 	ctx := context.Background()
-	s, err := Open(ctx, Config{URLs: c.URLs(), Prefix: "ack", Replicas: 1, Memory: true, MaxPending: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t)}
-	if err := s.CreateMailbox(ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	seq, err := s.Send(ctx, m.SenderID, []byte("x"), time.Hour, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -315,4 +297,22 @@ func TestBatchGetsAfterStop(t *testing.T) {
 	if n := nc.NumSubscriptions(); n != before {
 		t.Fatalf("%d subscriptions after a start that followed stop, want %d", n, before)
 	}
+}
+
+// storeWithMailbox opens a store with cfg (one replica, memory storage)
+// on a NATS server of its own, with one mailbox created.
+func storeWithMailbox(t *testing.T, cfg Config) (*jstest.Cluster, *Store, store.Mailbox) {
+	t.Helper()
+	c := jstest.Start(t, 1)
+	cfg.URLs, cfg.Replicas, cfg.Memory = c.URLs(), 1, true
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	m := store.Mailbox{RecipientID: randomID(t), SenderID: randomID(t)}
+	if err := s.CreateMailbox(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return c, s, m
 }
