@@ -247,7 +247,25 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, e.goneChat(ctx, ref, err)
+}
+
+// goneChat turns err, met reading chat ref, into the no-chat error when
+// a burn removed the chat meanwhile: a read that started before the
+// burn still sees the chat's records, but their keys are erased at once
+// (vault.ErrNotFound), and "the chat is gone" is what the user needs to
+// hear, not a missing key.
+func (e *Engine) goneChat(ctx context.Context, ref string, err error) error {
+	if !errors.Is(err, vault.ErrNotFound) {
+		return err
+	}
+	if gone := e.v.View(ctx, func(tx *vault.Tx) error {
+		_, err := resolveChat(tx, ref)
+		return err
+	}); gone != nil && explain(gone).Kind == KindNoChat {
+		return gone
+	}
+	return err
 }
 
 // fileInfo describes file message m; names are sanitised for display.

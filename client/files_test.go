@@ -993,3 +993,38 @@ func TestFileRelayRate(t *testing.T) {
 		t.Fatal("the received file differs")
 	}
 }
+
+// TestFilesReadAcrossBurn: a read of a chat that began before a burn
+// still sees the chat's records, whose keys the burn has already erased;
+// what it reports is that the chat is gone, not a missing key (the files
+// listing a transfer's progress is followed by).
+func TestFilesReadAcrossBurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	sentOffered(t, a, b, aChat, bChat, "notes.txt", 20_000, nil)
+	var readErr error
+	err := b.v.View(ctx, func(tx *vault.Tx) error {
+		if _, err := resolveChat(tx, bChat); err != nil {
+			return err
+		}
+		if err := b.Burn(ctx, bChat); err != nil { // while the read is open
+			return err
+		}
+		_, readErr = tx.Messages(bChat, 0)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(readErr, vault.ErrNotFound) {
+		t.Fatalf("reading messages whose keys a burn erased: %v, want vault.ErrNotFound", readErr)
+	}
+	if p := explain(b.goneChat(ctx, bChat, readErr)); p.Kind != KindNoChat {
+		t.Fatalf("a read across a burn reported %q (%s), want %q", p.Kind, p.Message, KindNoChat)
+	}
+	if _, err := b.Files(bChat); explain(err).Kind != KindNoChat {
+		t.Fatalf("Files after the burn: %v", err)
+	}
+}
