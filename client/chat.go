@@ -140,6 +140,42 @@ func resolveChat(tx *vault.Tx, ref string) (vault.Chat, error) {
 	return c, badInput("%d chats are named %q: use the chat id", len(found), ref)
 }
 
+// viewChat runs fn in a read transaction with the chat ref names, and
+// reports a burn that removed the chat during the read as the no-chat
+// error (goneChat).
+func (e *Engine) viewChat(ctx context.Context, ref string, fn func(tx *vault.Tx, c *vault.Chat) error) error {
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		c, err := resolveChat(tx, ref)
+		if err != nil {
+			return err
+		}
+		if f := e.chatRead.Load(); f != nil {
+			(*f)(c.ID)
+		}
+		return fn(tx, &c)
+	})
+	return e.goneChat(ctx, ref, err)
+}
+
+// goneChat turns err, met reading chat ref, into the no-chat error when
+// a burn removed the chat meanwhile: a read that started before the
+// burn still sees the chat's records, but their keys are erased at once
+// (vault.ErrNotFound, or ErrNoMessage where a message was looked up),
+// and "the chat is gone" is what the user needs to hear, not a missing
+// key or message.
+func (e *Engine) goneChat(ctx context.Context, ref string, err error) error {
+	if !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, ErrNoMessage) {
+		return err
+	}
+	if gone := e.v.View(ctx, func(tx *vault.Tx) error {
+		_, err := resolveChat(tx, ref)
+		return err
+	}); gone != nil && explain(gone).Kind == KindNoChat {
+		return gone
+	}
+	return err
+}
+
 // Chats lists every chat.
 func (e *Engine) Chats(ctx context.Context) ([]ChatInfo, error) {
 	var out []ChatInfo
@@ -233,11 +269,7 @@ func (e *Engine) chatRelays(ct *vault.Contact) []ChatRelay {
 // It changes nothing: call MarkRead once they are on screen.
 func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]MessageInfo, error) {
 	var out []MessageInfo
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		c, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
-		}
+	err := e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
 		peer := ""
 		if ct, err := tx.Contact(c.ContactID); err == nil {
 			peer = SanitizeLine(ct.Nickname)
@@ -276,7 +308,7 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 				mi.Kind, mi.File, mi.Text = "file", &fi, SanitizeLine(fileEventText(mm.File))
 			}
 			if mm.Reply != "" && !m.Deleted {
-				q := quoteOf(&ix, &c, mm.Reply, peer)
+				q := quoteOf(&ix, c, mm.Reply, peer)
 				mi.Reply = &q
 			}
 			mi.Reactions = reactionsOf(&mm, peer)
@@ -685,11 +717,7 @@ func (e *Engine) Burn(ctx context.Context, ref string) error {
 // 60 digits when nobody sits between them (spec/session.md §9).
 func (e *Engine) SafetyCode(ctx context.Context, ref string) (string, error) {
 	var code string
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		c, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
-		}
+	err := e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
 		ct, err := tx.Contact(c.ContactID)
 		if err != nil {
 			return err

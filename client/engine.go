@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"veil/client/internal/format"
@@ -93,6 +94,10 @@ type Engine struct {
 	socks5    string        // the proxy in use ("" direct)
 
 	health relayHealth // send-side relay failures, for two-relay chats
+
+	// chatRead (tests only) is called inside viewChat's read transaction
+	// once the chat is resolved, with its ID.
+	chatRead atomic.Pointer[func(chat string)]
 }
 
 // CreateOptions is what Create sets on a new profile besides its PIN.

@@ -60,11 +60,8 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 	var slot uint8
 	var relay string
 	var logTTL time.Duration
-	err = e.v.View(ctx, func(tx *vault.Tx) error {
-		var err error
-		if chat, err = resolveChat(tx, ref); err != nil {
-			return err
-		}
+	err = e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
+		chat = *c
 		if chat.Kind != vault.ChatGroup {
 			// An out-of-date copy sends nothing (spec/client.md §13.5).
 			meta, err := getMeta(tx, chat.ID)
@@ -76,7 +73,7 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 			}
 		}
 		if chat.Kind == vault.ChatGroup {
-			_, grp, err := groupOf(tx, ref)
+			grp, err := groupIn(tx, &chat)
 			if err != nil {
 				return err
 			}
@@ -87,6 +84,7 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 				logTTL = time.Duration(rec.TTL) * time.Second
 			}
 		}
+		var err error
 		slot, relay, err = e.sendRelay(tx, &chat)
 		return err
 	})
@@ -189,18 +187,24 @@ func fileMessage(tx *vault.Tx, ref, msgID string) (vault.Chat, vault.Message, *f
 	if err != nil {
 		return c, vault.Message{}, nil, err
 	}
+	m, fm, err := chatFile(tx, &c, msgID)
+	return c, m, fm, err
+}
+
+// chatFile reads file message msgID of chat c.
+func chatFile(tx *vault.Tx, c *vault.Chat, msgID string) (vault.Message, *fileMeta, error) {
 	m, err := tx.Message(c.ID, msgID)
 	if errors.Is(err, vault.ErrNotFound) {
-		return c, m, nil, ErrNoMessage
+		return m, nil, ErrNoMessage
 	}
 	if err != nil {
-		return c, m, nil, err
+		return m, nil, err
 	}
 	fm, _ := fileOf(&m)
 	if fm == nil || m.Deleted {
-		return c, m, nil, ErrNotFile
+		return m, nil, ErrNotFile
 	}
-	return c, m, fm, nil
+	return m, fm, nil
 }
 
 // files is Files.
@@ -214,11 +218,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 	for _, t := range ts {
 		water[t.ID] = t.Done
 	}
-	err = e.v.View(ctx, func(tx *vault.Tx) error {
-		c, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
-		}
+	err = e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
 		peer := ""
 		if ct, err := tx.Contact(c.ContactID); err == nil {
 			peer = SanitizeLine(ct.Nickname)
@@ -247,25 +247,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 		}
 		return nil
 	})
-	return out, e.goneChat(ctx, ref, err)
-}
-
-// goneChat turns err, met reading chat ref, into the no-chat error when
-// a burn removed the chat meanwhile: a read that started before the
-// burn still sees the chat's records, but their keys are erased at once
-// (vault.ErrNotFound), and "the chat is gone" is what the user needs to
-// hear, not a missing key.
-func (e *Engine) goneChat(ctx context.Context, ref string, err error) error {
-	if !errors.Is(err, vault.ErrNotFound) {
-		return err
-	}
-	if gone := e.v.View(ctx, func(tx *vault.Tx) error {
-		_, err := resolveChat(tx, ref)
-		return err
-	}); gone != nil && explain(gone).Kind == KindNoChat {
-		return gone
-	}
-	return err
+	return out, err
 }
 
 // fileInfo describes file message m; names are sanitised for display.
@@ -344,8 +326,8 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 	var chat string
 	var fm *fileMeta
 	var out bool
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		c, m, f, err := fileMessage(tx, ref, msgID)
+	err := e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
+		m, f, err := chatFile(tx, c, msgID)
 		chat, fm, out = c.ID, f, m.Direction == vault.Outgoing
 		return err
 	})
@@ -461,8 +443,8 @@ func (e *Engine) openFile(ctx context.Context, ref, msgID string) (io.ReadCloser
 func (e *Engine) plainReader(ctx context.Context, ref, msgID string) (*blobReader, int64, string, error) {
 	var fm *fileMeta
 	var blob, chat string
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		c, m, f, err := fileMessage(tx, ref, msgID)
+	err := e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
+		m, f, err := chatFile(tx, c, msgID)
 		if err != nil {
 			return err
 		}
@@ -536,8 +518,8 @@ func (r *blobReader) Close() error {
 // cancelFile is CancelFile.
 func (e *Engine) cancelFile(ctx context.Context, ref, msgID string) error {
 	var chat string
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		c, _, _, err := fileMessage(tx, ref, msgID)
+	err := e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
+		_, _, err := chatFile(tx, c, msgID)
 		chat = c.ID
 		return err
 	})

@@ -793,14 +793,19 @@ func groupOf(tx *vault.Tx, ref string) (vault.Chat, vault.Group, error) {
 	if err != nil {
 		return chat, vault.Group{}, err
 	}
-	if chat.Kind != vault.ChatGroup {
-		return chat, vault.Group{}, errNotGroup
-	}
-	if err := removedErr(tx, &chat); err != nil {
-		return chat, vault.Group{}, err
-	}
-	grp, err := tx.Group(chat.GroupID)
+	grp, err := groupIn(tx, &chat)
 	return chat, grp, err
+}
+
+// groupIn is groupOf for a chat already resolved.
+func groupIn(tx *vault.Tx, chat *vault.Chat) (vault.Group, error) {
+	if chat.Kind != vault.ChatGroup {
+		return vault.Group{}, errNotGroup
+	}
+	if err := removedErr(tx, chat); err != nil {
+		return vault.Group{}, err
+	}
+	return tx.Group(chat.GroupID)
 }
 
 // outMessages lists the chat messages that queued entries carry.
@@ -877,18 +882,8 @@ func (e *Engine) GroupMembers(ctx context.Context, ref string) ([]MemberInfo, ui
 
 // withGroupOffline loads a group without touching the network or storing.
 func (e *Engine) withGroupOffline(ctx context.Context, ref string, f func(g *groupState) error) error {
-	return e.v.View(ctx, func(tx *vault.Tx) error {
-		chat, err := resolveChat(tx, ref)
-		if err != nil {
-			return err
-		}
-		if chat.Kind != vault.ChatGroup {
-			return errNotGroup
-		}
-		if err := removedErr(tx, &chat); err != nil {
-			return err
-		}
-		grp, err := tx.Group(chat.GroupID)
+	return e.viewChat(ctx, ref, func(tx *vault.Tx, chat *vault.Chat) error {
+		grp, err := groupIn(tx, chat)
 		if err != nil {
 			return err
 		}

@@ -146,7 +146,7 @@ func groupInviteKey(rec *groupRecord, inv *groupInviteRec, pw wire.Password) (st
 // groupInviteKeyOf is InviteKey for a group invite.
 func (e *Engine) groupInviteKeyOf(ctx context.Context, chat vault.Chat, tag string) (string, error) {
 	var key string
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
+	err := e.viewChat(ctx, chat.ID, func(tx *vault.Tx, _ *vault.Chat) error {
 		grp, err := tx.Group(chat.GroupID)
 		if err != nil {
 			return err

@@ -212,7 +212,7 @@ func (e *Engine) move(ctx context.Context, chatID string, slot uint8, relay stri
 	e.moveMu.Lock()
 	defer e.moveMu.Unlock()
 	var meta chatMeta
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
+	err := e.viewChat(ctx, chatID, func(tx *vault.Tx, _ *vault.Chat) error {
 		ct, err := tx.Contact(chatID)
 		if err != nil {
 			return err
