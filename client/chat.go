@@ -167,6 +167,11 @@ func (e *Engine) goneChat(ctx context.Context, ref string, err error) error {
 	if !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, ErrNoMessage) {
 		return err
 	}
+	// A read that began after the burn had erased the keys but before it
+	// deleted the chat's records looks again once the burn has ended.
+	if e.v.Settle() != nil {
+		return err
+	}
 	if gone := e.v.View(ctx, func(tx *vault.Tx) error {
 		_, err := resolveChat(tx, ref)
 		return err

@@ -35,6 +35,23 @@ func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
 	return v.deleteChatLocked(ctx, chat)
 }
 
+// Settle returns once every write that had begun when it was called has
+// ended. A chat's deletion erases the chat's key first and its records
+// last, in several writes made in turn: a read that met a record whose key
+// was already gone may settle and look again, and then sees the chat
+// deleted whole.
+func (v *Vault) Settle() error {
+	release, err := v.use()
+	if err != nil {
+		return err
+	}
+	defer release()
+	v.writeMu.Lock()
+	//lint:ignore SA2001 waiting for the writes in progress is the point
+	v.writeMu.Unlock()
+	return nil
+}
+
 // deleteChatLocked needs v.writeMu and the use lock held.
 func (v *Vault) deleteChatLocked(ctx context.Context, chat string) error {
 	owned, err := v.ownedRecords(chat)

@@ -87,6 +87,67 @@ func TestDeleteChatDestroysKey(t *testing.T) {
 	mustLock(t, v)
 }
 
+// TestSettleWaitsForADeletion: a read made while a chat's deletion is
+// half done (key erased, records still there) fails on the chat's
+// message; Settle returns only once the deletion has ended, and a read
+// after it finds no chat at all, which is what a reader must be told.
+func TestSettleWaitsForADeletion(t *testing.T) {
+	v := createVault(t, t.TempDir(), testOpts(nil))
+	defer v.Lock()
+	putChat(t, v, "burn", time.Time{})
+	putMsg(t, v, "burn", "1", "burn me", time.Time{})
+	release, err := v.use()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.writeMu.Lock() // DeleteChat's hold, taken by hand to stop half-way
+	held := true
+	defer func() { // a failure below must not leave the vault held (v.Lock waits for it)
+		if held {
+			v.writeMu.Unlock()
+			release()
+		}
+	}()
+	if err := v.keys.removeChat("burn"); err != nil {
+		t.Fatal(err)
+	}
+	v.View(ctx, func(tx *Tx) error {
+		if _, err := tx.Chat("burn"); err != nil {
+			t.Errorf("the chat record is gone before the deletion's end: %v", err)
+		}
+		if _, err := tx.Message("burn", "1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a message whose key was erased: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	settled := make(chan error, 1)
+	go func() {
+		if err := v.Settle(); err != nil {
+			settled <- err
+			return
+		}
+		settled <- v.View(ctx, func(tx *Tx) error {
+			_, err := tx.Chat("burn")
+			return err
+		})
+	}()
+	select {
+	case err := <-settled:
+		t.Fatalf("Settle returned during the deletion (then read: %v)", err)
+	case <-time.After(50 * time.Millisecond): // cannot fail by being slow
+	}
+	err = v.deleteChatLocked(ctx, "burn")
+	held = false
+	v.writeMu.Unlock()
+	release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-settled; !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the chat after Settle: %v, want ErrNotFound", err)
+	}
+}
+
 // TestInterruptedChatDeleteFinishes: a crash after the key was deleted but
 // before the records were is finished at the next unlock; a key left by a
 // failed transaction is removed.
