@@ -53,6 +53,12 @@ func startCluster(t *testing.T, n int) *cluster {
 
 func startNode(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPrivate) *relayNode {
 	t.Helper()
+	return startNodeWith(t, nc, prefer, id, relay.DefaultLimits)
+}
+
+// startNodeWith is startNode with the node's limits.
+func startNodeWith(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPrivate, limits relay.Limits) *relayNode {
+	t.Helper()
 	urls := nc.URLs()
 	order := append([]string{urls[prefer]}, slices.Delete(slices.Clone(urls), prefer, prefer+1)...)
 	conn, err := nats.Connect(strings.Join(order, ","), nats.DontRandomize(), nats.MaxReconnects(-1),
@@ -60,7 +66,6 @@ func startNode(t *testing.T, nc *jstest.Cluster, prefer int, id crypto.SignPriva
 	if err != nil {
 		t.Fatal(err)
 	}
-	limits := relay.DefaultLimits
 	st, err := jetstream.Open(context.Background(), jetstream.Config{Conn: conn, Replicas: 3, MaxPending: limits.MaxPending})
 	if err != nil {
 		t.Fatal(err)
