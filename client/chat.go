@@ -144,17 +144,22 @@ func resolveChat(tx *vault.Tx, ref string) (vault.Chat, error) {
 // reports a burn that removed the chat during the read as the no-chat
 // error (goneChat).
 func (e *Engine) viewChat(ctx context.Context, ref string, fn func(tx *vault.Tx, c *vault.Chat) error) error {
+	id := ""
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)
 		if err != nil {
 			return err
 		}
+		id = c.ID
 		if f := e.chatRead.Load(); f != nil {
 			(*f)(c.ID)
 		}
 		return fn(tx, &c)
 	})
-	return e.goneChat(ctx, ref, err)
+	if id == "" {
+		return err
+	}
+	return e.goneChat(ctx, ref, id, err)
 }
 
 // goneChat turns err, met reading chat ref, into the no-chat error when
@@ -163,13 +168,13 @@ func (e *Engine) viewChat(ctx context.Context, ref string, fn func(tx *vault.Tx,
 // (vault.ErrNotFound, or ErrNoMessage where a message was looked up),
 // and "the chat is gone" is what the user needs to hear, not a missing
 // key or message.
-func (e *Engine) goneChat(ctx context.Context, ref string, err error) error {
+func (e *Engine) goneChat(ctx context.Context, ref, id string, err error) error {
 	if !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, ErrNoMessage) {
 		return err
 	}
 	// A read that began after the burn had erased the keys but before it
 	// deleted the chat's records looks again once the burn has ended.
-	if e.v.Settle() != nil {
+	if e.v.SettleChat(id) != nil {
 		return err
 	}
 	if gone := e.v.View(ctx, func(tx *vault.Tx) error {

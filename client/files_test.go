@@ -1021,7 +1021,7 @@ func TestFilesReadAcrossBurn(t *testing.T) {
 	if !errors.Is(readErr, vault.ErrNotFound) {
 		t.Fatalf("reading messages whose keys a burn erased: %v, want vault.ErrNotFound", readErr)
 	}
-	if p := explain(b.goneChat(ctx, bChat, readErr)); p.Kind != KindNoChat {
+	if p := explain(b.goneChat(ctx, bChat, bChat, readErr)); p.Kind != KindNoChat {
 		t.Fatalf("a read across a burn reported %q (%s), want %q", p.Kind, p.Message, KindNoChat)
 	}
 	if _, err := b.Files(bChat); explain(err).Kind != KindNoChat {

@@ -35,19 +35,23 @@ func (v *Vault) DeleteChat(ctx context.Context, chat string) error {
 	return v.deleteChatLocked(ctx, chat)
 }
 
-// Settle returns once every write that had begun when it was called has
-// ended. A chat's deletion erases the chat's key first and its records
-// last, in several writes made in turn: a read that met a record whose key
-// was already gone may settle and look again, and then sees the chat
-// deleted whole.
-func (v *Vault) Settle() error {
+// SettleChat returns once a deletion of chat in progress has ended. A
+// deletion erases the chat's key first and its records last, in several
+// writes made in turn: a read that met a record whose key was already
+// gone may settle and look again, and then sees the chat deleted whole.
+// While the chat's key is there no deletion of it has begun, and
+// SettleChat returns at once.
+func (v *Vault) SettleChat(chat string) error {
 	release, err := v.use()
 	if err != nil {
 		return err
 	}
 	defer release()
+	if _, ok := v.keys.get(chat); ok {
+		return nil
+	}
 	v.writeMu.Lock()
-	//lint:ignore SA2001 waiting for the writes in progress is the point
+	//lint:ignore SA2001 waiting for the deletion in progress is the point
 	v.writeMu.Unlock()
 	return nil
 }

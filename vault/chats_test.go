@@ -87,15 +87,17 @@ func TestDeleteChatDestroysKey(t *testing.T) {
 	mustLock(t, v)
 }
 
-// TestSettleWaitsForADeletion: a read made while a chat's deletion is
+// TestSettleChatWaitsForADeletion: a read made while a chat's deletion is
 // half done (key erased, records still there) fails on the chat's
-// message; Settle returns only once the deletion has ended, and a read
+// message; SettleChat returns only once the deletion has ended, and a read
 // after it finds no chat at all, which is what a reader must be told.
-func TestSettleWaitsForADeletion(t *testing.T) {
+func TestSettleChatWaitsForADeletion(t *testing.T) {
 	v := createVault(t, t.TempDir(), testOpts(nil))
 	defer v.Lock()
 	putChat(t, v, "burn", time.Time{})
 	putMsg(t, v, "burn", "1", "burn me", time.Time{})
+	putChat(t, v, "keep", time.Time{})
+	putMsg(t, v, "keep", "1", "keep me", time.Time{})
 	release, err := v.use()
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +124,7 @@ func TestSettleWaitsForADeletion(t *testing.T) {
 	})
 	settled := make(chan error, 1)
 	go func() {
-		if err := v.Settle(); err != nil {
+		if err := v.SettleChat("burn"); err != nil {
 			settled <- err
 			return
 		}
@@ -131,9 +133,20 @@ func TestSettleWaitsForADeletion(t *testing.T) {
 			return err
 		})
 	}()
+	// Another chat, whose key is there, is not held up by the deletion.
+	keepSettled := make(chan error, 1)
+	go func() { keepSettled <- v.SettleChat("keep") }()
+	select {
+	case err := <-keepSettled:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SettleChat of a chat nobody deletes waited for another chat's deletion")
+	}
 	select {
 	case err := <-settled:
-		t.Fatalf("Settle returned during the deletion (then read: %v)", err)
+		t.Fatalf("SettleChat returned during the deletion (then read: %v)", err)
 	case <-time.After(50 * time.Millisecond): // cannot fail by being slow
 	}
 	err = v.deleteChatLocked(ctx, "burn")
@@ -144,7 +157,7 @@ func TestSettleWaitsForADeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-settled; !errors.Is(err, ErrNotFound) {
-		t.Fatalf("the chat after Settle: %v, want ErrNotFound", err)
+		t.Fatalf("the chat after SettleChat: %v, want ErrNotFound", err)
 	}
 }
 
