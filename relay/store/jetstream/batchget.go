@@ -131,27 +131,38 @@ func (s *Store) batchNext(ctx context.Context, st js.Stream, subject string, fro
 		for {
 			select {
 			case m := <-ch:
-				switch status := m.Header.Get("Status"); status {
-				case "":
-					out = append(out, m)
-				case "404": // nothing from `from` on
-					return nil
-				case "204": // the end of the batch
-					more = m.Header.Get("Nats-Num-Pending") != "0"
-					return nil
-				case "503":
-					return nats.ErrNoResponders
-				case "408":
-					return nats.ErrTimeout
-				default:
-					return fmt.Errorf("%w: status %s %s", errBatchGet, status, m.Header.Get("Description"))
+				end, pending, err := batchStatus(m)
+				if err != nil || end {
+					more = pending
+					return err
 				}
+				out = append(out, m)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
 	})
 	return out, more, err
+}
+
+// batchStatus reads one answer to a batch direct get: a message (end
+// false), or the end of the answers (end true; more when messages
+// matching the request follow the batch), or an error. 503 (no
+// responders: the stream has no leader now) is retried; 408 is the
+// server refusing the request as malformed, which no retry mends.
+func batchStatus(m *nats.Msg) (end, more bool, err error) {
+	switch status := m.Header.Get("Status"); status {
+	case "":
+		return false, false, nil
+	case "404": // nothing from the request's sequence on
+		return true, false, nil
+	case "204": // the end of the batch
+		return true, m.Header.Get("Nats-Num-Pending") != "0", nil
+	case "503":
+		return true, false, nats.ErrNoResponders
+	default:
+		return true, false, fmt.Errorf("%w: status %s %s", errBatchGet, status, m.Header.Get("Description"))
+	}
 }
 
 // directGetPrefix is the subject prefix of direct gets.

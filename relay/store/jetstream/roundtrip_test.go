@@ -316,3 +316,25 @@ func storeWithMailbox(t *testing.T, cfg Config) (*jstest.Cluster, *Store, store.
 	}
 	return c, s, m
 }
+
+// TestBatchGetRefusedNotRetried: the server answers a malformed batch
+// direct get with 408 (it is not a timeout); the store reports it at once
+// as a refused read instead of retrying it until the operation's time
+// runs out.
+func TestBatchGetRefusedNotRetried(t *testing.T) {
+	_, s, m := storeWithMailbox(t, Config{})
+	st, _ := s.shard(m.RecipientID)
+	for _, req := range []string{`{`, ``, `{"seq":0}`} {
+		ans, err := s.nc.Request(directGetPrefix+st.CachedInfo().Config.Name, []byte(req), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ans.Header.Get("Status"); got != "408" {
+			t.Fatalf("malformed request %s: status %q, want 408", req, got)
+		}
+		end, _, err := batchStatus(ans)
+		if !end || !errors.Is(err, errBatchGet) || transient(err) {
+			t.Fatalf("batchStatus of a 408: end %v, err %v (transient %v), want the end and errBatchGet, not retried", end, err, transient(err))
+		}
+	}
+}
