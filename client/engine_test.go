@@ -23,10 +23,17 @@ import (
 
 const testRelayAddr = "veil+ws://127.0.0.1:1#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
+// testMemTableSize is the Badger memtable of the tests' vaults, as in the
+// vault package's own tests: the default (16 MiB) is allocated and
+// cleared at every open, which under the race detector costs more CPU than
+// most of these tests' work. A profile reopened in a test uses the same
+// Config, so the size never grows between opens (vault.Options).
+const testMemTableSize = 4 << 20
+
 func testEngine(t testing.TB, events chan Event) *Engine {
 	t.Helper()
 	cfg := Config{Dir: t.TempDir(), Events: events,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestExplain(t *testing.T) {
 	e := testEngine(t, nil) // its relay, testRelayAddr, is a closed port
 	fp := testRelayAddr[strings.IndexByte(testRelayAddr, '#')+1:]
 	ana, ben, chat := pair(t, nil, nil)
-	vopts := vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}
+	vopts := vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}
 
 	pwRelay := startGroupRelay(t, func(c *relay.Config) { c.Password = []byte("sesame") }).String()
 	gAna, gBen, gid, bid, _ := twoMembers(t, startGroupRelay(t).String())

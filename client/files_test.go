@@ -583,7 +583,7 @@ func TestSendFileRefuses(t *testing.T) {
 // benchEngine is a running engine on relay addr without events.
 func benchEngine(b *testing.B, addr string) *Engine {
 	b.Helper()
-	c := Config{Dir: b.TempDir(), Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+	c := Config{Dir: b.TempDir(), Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	e, err := Create(context.Background(), c, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		b.Fatal(err)

@@ -18,7 +18,7 @@ func groupEngine(t testing.TB, addr string) (*Engine, chan Event) {
 	t.Helper()
 	evs := make(chan Event, 256)
 	cfg := Config{Dir: t.TempDir(), Events: evs,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func newTwoRelayGroupWith(t *testing.T, now func() time.Time, aopts ...func(*rel
 	for range 3 {
 		ev := make(chan Event, 256)
 		cfg := Config{Dir: t.TempDir(), Events: ev, Now: now,
-			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 		e, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{})
 		if err != nil {
 			t.Fatal(err)

@@ -26,7 +26,7 @@ func TestGroupMessageByNotice(t *testing.T) {
 	ana, _ := groupEngine(t, addr)
 	evs := make(chan Event, 256)
 	ben, err := Create(ctx, Config{Dir: t.TempDir(), Events: evs, GroupPollEvery: time.Hour,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}},
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}},
 		[]byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestGroupInviteWhileRunningByNotice(t *testing.T) {
 	engine := func() (*Engine, chan Event) {
 		evs := make(chan Event, 256)
 		e, err := Create(ctx, Config{Dir: t.TempDir(), Events: evs, GroupPollEvery: time.Hour,
-			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}},
+			Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}},
 			[]byte("test pin"), CreateOptions{})
 		if err != nil {
 			t.Fatal(err)

@@ -152,7 +152,7 @@ func TestCreateWithDuressPIN(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	cfg := Config{Dir: filepath.Join(t.TempDir(), "v"),
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	_, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{DuressPIN: []byte("test pin")})
 	if !errors.Is(err, vault.ErrBadPIN) {
 		t.Fatalf("duress PIN equal to the PIN: %v, want ErrBadPIN", err)

@@ -85,7 +85,7 @@ func testGroupSyncDoesNotSpin(t *testing.T, lie func(after uint64) []store.Entry
 	addr := startGroupRelay(t, func(c *relay.Config) { c.Store = st }).String()
 	clk := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	cfg := Config{Dir: t.TempDir(), Now: clk.now,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	ana, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -76,7 +76,7 @@ func restoreBytes(t *testing.T, b []byte, ev chan Event, now func() time.Time) *
 	ctx := context.Background()
 	id, _ := age.NewScryptIdentity("backup passphrase")
 	cfg := Config{Dir: t.TempDir() + "/restored", Events: ev, Now: now,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	if err := Restore(ctx, cfg, bytes.NewReader(b), []byte("test pin"), id); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func restoredCopy(t *testing.T, e *Engine, ev chan Event) (*Engine, Config) {
 	}
 	id, _ := age.NewScryptIdentity("backup passphrase")
 	cfg := Config{Dir: t.TempDir() + "/restored", Events: ev,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	if err := Restore(ctx, cfg, &buf, []byte("test pin"), id); err != nil {
 		t.Fatal(err)
 	}

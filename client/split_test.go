@@ -20,7 +20,7 @@ import (
 func relayEngine(t *testing.T, addr string, cfg func(*Config)) *Engine {
 	t.Helper()
 	c := Config{Dir: t.TempDir(), Events: make(chan Event, 1024),
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
 	if cfg != nil {
 		cfg(&c)
 	}

@@ -62,7 +62,7 @@ func clockEngine(t *testing.T, addr string, clk *fakeClock) (*Engine, chan Event
 	t.Helper()
 	evs := make(chan Event, 256)
 	cfg := Config{Dir: t.TempDir(), Events: evs, Now: clk.Now,
-		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, Now: clk.Now}}
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize, Now: clk.Now}}
 	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -217,6 +217,7 @@ func blobs(t *testing.T, home string) []string {
 // overwrite a file or a link without --force (and with it replaces the
 // link, not its target).
 func TestE2EFileTransfer(t *testing.T) {
+	t.Parallel()
 	size := int64(100_000_000)
 	if testing.Short() {
 		size = 5_000_000
@@ -320,6 +321,7 @@ func TestE2EFileTransfer(t *testing.T) {
 // where its last checkpoint was and the copy is whole. The relay stores
 // each chunk once; at most maxRepeat chunks are fetched twice.
 func TestE2EFileResumeAfterKill(t *testing.T) {
+	t.Parallel()
 	size := int64(100_000_000)
 	if testing.Short() {
 		size = 20_000_000
@@ -462,6 +464,7 @@ func testFileBurnDuringDownload(t *testing.T, receiverBurns bool) {
 // reads every byte under both profile directories afterwards: the marker
 // is only in the copy veil save wrote, outside them.
 func TestE2EFileNoPlaintextInProfile(t *testing.T) {
+	t.Parallel()
 	r := startMetricsRelay(t)
 	ana, ben := newProfile(t, r.addr), newProfile(t, r.addr)
 	aChat, bChat := connect(t, ana, ben)

@@ -53,6 +53,7 @@ func joinUntilAnswered(ctx context.Context, e *client.Engine, key string) (strin
 }
 
 func TestInviteRaceJoinersAcrossRestart(t *testing.T) {
+	t.Parallel()
 	// 100 joiners in the long tier; -short races 25, the same race at a
 	// quarter of the engines.
 	joiners := 100

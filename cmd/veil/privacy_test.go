@@ -110,6 +110,7 @@ func counter(metrics, name string) float64 {
 }
 
 func TestRelayLogsAndMetricsAfterAFullSession(t *testing.T) {
+	t.Parallel()
 	r := startMetricsRelay(t)
 	addr, port, mport := r.addr, r.port, r.mport
 	fingerprint := addr[strings.IndexByte(addr, '#')+1:]

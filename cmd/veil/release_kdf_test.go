@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,13 +16,42 @@ import (
 	"veil/vault"
 )
 
-// TestReleaseBuildIgnoresFastKDF builds veil as a release is built (no
-// veil_testkdf tag) and runs init and backup with fastKDFEnv=1 in the
-// environment: the key file must record vault.DefaultKDF and the backup
-// age's default scrypt cost. The test binary, given the same environment,
-// must use the cheap costs, so the check cannot pass by accident.
+// TestReleaseKDFIgnoresSwitches: go test builds this package as a
+// release is built, without the veil_testkdf tag, so this test binary
+// holds kdf_release.go. With both test switches set, a new profile must
+// get the vault's default options (vault.DefaultKDF, the real clock) and
+// a backup age's default scrypt cost. TestReleaseBuildIgnoresFastKDF
+// shows that init and backup take their costs from these two functions.
+func TestReleaseKDFIgnoresSwitches(t *testing.T) {
+	t.Setenv(fastKDFEnv, "1")
+	t.Setenv(clockSkewEnv, "48h")
+	if o := vaultOptions(); !reflect.ValueOf(o).IsZero() {
+		t.Errorf("untagged build with %s=1 and %s=48h: vault options %+v, want the defaults", fastKDFEnv, clockSkewEnv, o)
+	}
+	if n := scryptWorkFactor(); n != releaseScryptLogN {
+		t.Errorf("untagged build with %s=1: scrypt log N %d, want %d", fastKDFEnv, n, releaseScryptLogN)
+	}
+}
+
+// TestReleaseBuildIgnoresFastKDF runs init and backup with fastKDFEnv=1
+// in the environment, first with the test build (veil_testkdf), which must
+// use the cheap costs (so init and backup do take them from vaultOptions
+// and scryptWorkFactor, and the release check cannot pass by accident),
+// then, in the long tier, with veil built as a release is built (no
+// veil_testkdf tag): its key file must record vault.DefaultKDF and its
+// backup age's default scrypt cost. Under -short,
+// TestReleaseKDFIgnoresSwitches checks the same release files in this
+// test binary without the build and the real Argon2id and scrypt costs.
 func TestReleaseBuildIgnoresFastKDF(t *testing.T) {
 	t.Parallel()
+	test := kdfOfNewProfile(t, veilBin)
+	if test.argon.Time != 1 || test.argon.MemKiB != 64 || test.scryptLogN != 10 {
+		t.Errorf("test build: %+v, want Argon2id t=1 m=64 KiB and scrypt log N 10", test)
+	}
+	if testing.Short() {
+		t.Log("the release build runs in the long tier (TestReleaseKDFIgnoresSwitches checks its KDF files here)")
+		return
+	}
 	bin := filepath.Join(t.TempDir(), "veil-release")
 	// Without the race detector, whatever this test binary was built
 	// with: the check is of build tags, and a race-built binary takes
@@ -35,10 +65,6 @@ func TestReleaseBuildIgnoresFastKDF(t *testing.T) {
 	}
 	if release.scryptLogN != releaseScryptLogN {
 		t.Errorf("release build: backup scrypt log N %d, want %d", release.scryptLogN, releaseScryptLogN)
-	}
-	test := kdfOfNewProfile(t, veilBin)
-	if test.argon.Time != 1 || test.argon.MemKiB != 64 || test.scryptLogN != 10 {
-		t.Errorf("test build: %+v, want Argon2id t=1 m=64 KiB and scrypt log N 10", test)
 	}
 }
 
