@@ -526,10 +526,10 @@ func (e *Engine) cancelFile(ctx context.Context, ref, msgID string) error {
 	if err != nil {
 		return err
 	}
-	if x := e.runningXfer(chat, msgID); x != nil {
-		x.cancel()
-		<-x.done
-	}
+	// The running transfer stops, and none starts from a list of
+	// transfers read before the record goes (a stale start would mark the
+	// file as moving again, with no record left to move it).
+	release := e.holdTransfer(chat, msgID)
 	var ev *Event
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
 		ev = nil
@@ -567,11 +567,7 @@ func (e *Engine) cancelFile(ctx context.Context, ref, msgID string) error {
 		ev = &Event{Type: EventTransfer, Chat: chat, Message: msgID, Status: fm.State, Err: fm.Err, Total: fm.Chunks}
 		return tx.PutMessage(&m)
 	})
-	if x := e.runningXfer(chat, msgID); x != nil {
-		// Started meanwhile: it finds its record gone and stops.
-		x.cancel()
-		<-x.done
-	}
+	release()
 	if ev != nil {
 		e.emit(ctx, *ev)
 		e.kickOutbox()

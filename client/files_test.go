@@ -855,6 +855,56 @@ func TestFileCancel(t *testing.T) {
 	}
 }
 
+// TestFileCancelBeatsAStaleStart: Run's transfer loop reads the stored
+// transfers, and a cancel deletes the download's record before the loop
+// starts it from what it read. The start must not happen: a download
+// started from the stale read marked the file "downloading" again, with
+// no record left to move it, and FetchFile then took it as under way
+// for good (the file could never be fetched).
+func TestFileCancelBeatsAStaleStart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	_, bid := sentOffered(t, a, b, aChat, bChat, "stale.bin", 200_000, nil)
+	if err := b.FetchFile(ctx, bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	gen := b.transferGen() // the loop's read, as resumeTransfers makes it
+	ts, err := b.v.Transfers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale vault.Transfer
+	for _, x := range ts {
+		if x.ID == transferID(bChat, bid) {
+			stale = x
+		}
+	}
+	if stale.ID == "" {
+		t.Fatal("no download record after FetchFile")
+	}
+	if err := b.CancelFile(bChat, bid); err != nil {
+		t.Fatal(err)
+	}
+	x := b.startTransfer(ctx, stale, gen) // the loop, from its read
+	<-x.done
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileOffered && fi.State != FileReady {
+		t.Fatalf("a download cancelled before a stale start: %+v", fi)
+	}
+	if fi := fileState(t, b.Engine, bChat, bid); fi.State == FileOffered {
+		if err := b.FetchFile(ctx, bChat, bid); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.WaitTransfer(ctx, bChat, bid); err != nil {
+			t.Fatalf("fetching again after the cancel: %v", err)
+		}
+		if fi := fileState(t, b.Engine, bChat, bid); fi.State != FileReady {
+			t.Fatalf("fetched again after the cancel: %+v", fi)
+		}
+	}
+}
+
 // TestFileCorruptedChunk: a chunk the relay corrupts once is fetched
 // again and the file arrives; one it corrupts every time fails the
 // download as corrupted, keeping nothing. Every chunk ID the relay sees
