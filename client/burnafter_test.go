@@ -55,3 +55,36 @@ func TestSendFileBurnAfterRead(t *testing.T) {
 	_, err = e.SendFile(ctx, gid, path, SendFileOptions{})
 	wantGoneChat(t, "SendFile with a burn after its read", fired, err)
 }
+
+// TestReadByNameAcrossBurnAndRename: a read that names its chat by its
+// local name, across a burn of that chat, reports that the chat is gone
+// even when another chat took the name meanwhile: the chat the read found
+// is the one that went, whatever the name names now.
+func TestReadByNameAcrossBurnAndRename(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), nil)
+	burned, _ := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	other, _ := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	if err := a.Rename(ctx, burned, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	fired := &atomic.Bool{}
+	f := func(id string) {
+		if id != burned || fired.Swap(true) {
+			return
+		}
+		if err := a.Burn(context.Background(), burned); err != nil {
+			t.Errorf("burning %s during a read: %v", burned, err)
+		}
+		if err := a.Rename(context.Background(), other, "alice"); err != nil {
+			t.Errorf("renaming %s: %v", other, err)
+		}
+	}
+	a.chatRead.Store(&f)
+	t.Cleanup(func() { a.chatRead.Store(nil) })
+	_, err := a.SafetyCode(ctx, "alice")
+	wantGoneChat(t, "SafetyCode by name", fired, err)
+}
