@@ -172,18 +172,25 @@ func (e *Engine) goneChat(ctx context.Context, ref, id string, err error) error 
 	if !errors.Is(err, vault.ErrNotFound) && !errors.Is(err, ErrNoMessage) {
 		return err
 	}
-	// A read that began after the burn had erased the keys but before it
-	// deleted the chat's records looks again once the burn has ended.
-	if e.v.SettleChat(id) != nil {
-		return err
-	}
-	if gone := e.v.View(ctx, func(tx *vault.Tx) error {
-		_, err := resolveChat(tx, ref)
-		return err
-	}); gone != nil && explain(gone).Kind == KindNoChat {
-		return gone
+	if e.chatGone(ctx, id) {
+		return &noChatError{ref: ref}
 	}
 	return err
+}
+
+// chatGone reports whether chat id is gone. A read that began after a
+// burn had erased the chat's keys but before it deleted its records looks
+// once the burn has ended; the chat is looked up by its ID, since the
+// name the user gave may name another chat by now.
+func (e *Engine) chatGone(ctx context.Context, id string) bool {
+	if e.v.SettleChat(id) != nil {
+		return false
+	}
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
+		_, err := tx.Chat(id)
+		return err
+	})
+	return errors.Is(err, vault.ErrNotFound)
 }
 
 // Chats lists every chat.

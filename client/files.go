@@ -159,7 +159,8 @@ func (e *Engine) sendFile(ctx context.Context, ref, path string, opt SendFileOpt
 		return tx.PutChat(&c)
 	})
 	if err != nil {
-		return "", err
+		// A burn may have come while the file was sealed.
+		return "", e.goneChat(ctx, ref, chat.ID, err)
 	}
 	e.emit(ctx, Event{Type: EventStatus, Chat: chat.ID, Message: id, Status: statusName(vault.StatusPending)})
 	e.emit(ctx, Event{Type: EventTransfer, Chat: chat.ID, Message: id, Status: FilePreparing, Total: n})
@@ -348,7 +349,7 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 				return err
 			}
 			if !ok {
-				return e.fileEnd(ctx, chat, msgID, fm, out)
+				return e.fileEnd(ctx, ref, chat, msgID, fm, out)
 			}
 			x = e.startTransfer(ctx, t, gen)
 		}
@@ -370,9 +371,10 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 	}
 }
 
-// fileEnd is what WaitTransfer says of a file with no transfer.
-func (e *Engine) fileEnd(ctx context.Context, chat, msgID string, fm *fileMeta, out bool) error {
-	_ = e.v.View(ctx, func(tx *vault.Tx) error {
+// fileEnd is what WaitTransfer says of a file with no transfer: a file
+// whose chat a burn removed meanwhile did not arrive.
+func (e *Engine) fileEnd(ctx context.Context, ref, chat, msgID string, fm *fileMeta, out bool) error {
+	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		m, err := tx.Message(chat, msgID)
 		if err != nil {
 			return err
@@ -382,6 +384,9 @@ func (e *Engine) fileEnd(ctx context.Context, chat, msgID string, fm *fileMeta, 
 		}
 		return nil
 	})
+	if gone := e.goneChat(ctx, ref, chat, err); err != nil && errors.Is(gone, ErrNoChat) {
+		return gone
+	}
 	switch fm.State {
 	case FileFailed:
 		return &xferFailed{msg: fm.Err}
@@ -468,6 +473,9 @@ func (e *Engine) plainReader(ctx context.Context, ref, msgID string) (*blobReade
 	}
 	b, err := e.v.OpenBlob(blob)
 	if err != nil {
+		if e.chatGone(ctx, chat) { // a burn took the blob since the read
+			return nil, 0, "", &noChatError{ref: ref}
+		}
 		return nil, 0, "", ErrFileNotReady
 	}
 	return &blobReader{b: b, key: lk, n: fm.Chunks, left: fm.Size, ad: blobAD(chat, msgID)}, fm.Size, fm.Name, nil
