@@ -127,3 +127,46 @@ func kdfOfNewProfile(t *testing.T, bin string) profileKDF {
 	}
 	return k
 }
+
+// TestFastKDFSwitchesOnlyInTestBuild: the insecure switches' names
+// appear in one untagged file, kdf.go (the constants), and the constants
+// are read only there and in kdf_testkdf.go, whose build tag keeps it out
+// of a release. Together with TestReleaseKDFIgnoresSwitches this holds
+// in the per-commit tier what the release build proves in the long tier:
+// a shortcut reading the switches anywhere else fails here.
+func TestFastKDFSwitchesOnlyInTestBuild(t *testing.T) {
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		switch {
+		case bytes.Contains(src, []byte("VEIL_INSECURE_")) && rel != "cmd/veil/kdf.go":
+			t.Errorf("%s names an insecure test switch; only cmd/veil/kdf.go may", rel)
+		case (bytes.Contains(src, []byte("fastKDFEnv")) || bytes.Contains(src, []byte("clockSkewEnv"))) &&
+			rel != "cmd/veil/kdf.go" && rel != "cmd/veil/kdf_testkdf.go":
+			t.Errorf("%s reads an insecure test switch; only the veil_testkdf build may", rel)
+		case rel == "cmd/veil/kdf_testkdf.go" && !bytes.HasPrefix(src, []byte("//go:build veil_testkdf\n")):
+			t.Errorf("%s lost its veil_testkdf build tag: a release would read the switches", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
