@@ -384,8 +384,8 @@ func (e *Engine) fileEnd(ctx context.Context, ref, chat, msgID string, fm *fileM
 		}
 		return nil
 	})
-	if err != nil && e.chatGone(ctx, chat) {
-		return &noChatError{ref: ref}
+	if gone := e.goneChat(ctx, ref, chat, err); err != nil && errors.Is(gone, ErrNoChat) {
+		return gone
 	}
 	switch fm.State {
 	case FileFailed:
