@@ -23,7 +23,11 @@ import (
 func openBadger(path string, dataKey *crypto.SymKey, o *Options, create bool) (db *badger.DB, err error) {
 	if !create {
 		for _, f := range []string{"MANIFEST", "KEYREGISTRY"} {
-			if !exists(filepath.Join(path, f)) {
+			ok, err := present(filepath.Join(path, f))
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				return nil, corrupt("data directory is missing or incomplete (no %s)", f)
 			}
 		}

@@ -305,8 +305,8 @@ func (v *Vault) Wipe() error {
 // vault is open.
 func WipeProfile(ctx context.Context, dir string, opts *Options) error {
 	o := resolve(opts)
-	if !exists(dir) {
-		return nil
+	if ok, err := present(dir); err != nil || !ok {
+		return err
 	}
 	pl, err := lockProfile(filepath.Join(dir, lockFileName))
 	if err != nil {

@@ -107,6 +107,9 @@ func (e *eraser) keys() {
 	for _, p := range []string{marker, key, key + tmpSuffix} {
 		fi, err := os.Lstat(p)
 		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				e.fail(unreadable(p, err))
+			}
 			continue
 		}
 		if fi.Mode().IsRegular() {
@@ -168,6 +171,9 @@ func (e *eraser) remove(p string) {
 func (e *eraser) removeTree(p string) {
 	fi, err := os.Lstat(p)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			e.fail(unreadable(p, err))
+		}
 		return
 	}
 	if fi.IsDir() {
@@ -215,7 +221,8 @@ func (e *eraser) finish(pl *profileLock) {
 // vault's), it stays and its times are set to now.
 func (e *eraser) renew(pl *profileLock) (*profileLock, error) {
 	e.finish(pl)
-	kept := exists(e.dir)
+	_, err := os.Lstat(e.dir)
+	kept := !errors.Is(err, fs.ErrNotExist)
 	if !kept {
 		if err := os.MkdirAll(e.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("vault: creating profile directory: %w", err)
@@ -241,24 +248,30 @@ func (e *eraser) renew(pl *profileLock) (*profileLock, error) {
 // interrupted erase or create left (§7.1): the erase marker, or, with no
 // key file at all, any of the vault's files (without the key file they are
 // noise). A key file, readable or not, always means a vault: damage is
-// reported, never erased.
-func leftovers(dir string) bool {
-	if _, err := os.Lstat(filepath.Join(dir, eraseFileName)); err == nil {
-		return true
+// reported, never erased. A name that cannot be told present or absent
+// (the disk fails to read it) is an error, never taken for a missing file.
+func leftovers(dir string) (bool, error) {
+	marker, err := present(filepath.Join(dir, eraseFileName))
+	if err != nil || marker {
+		return marker, err
 	}
-	if _, err := os.Lstat(filepath.Join(dir, keyFileName)); err == nil {
-		return false
+	key, err := present(filepath.Join(dir, keyFileName))
+	if err != nil || key {
+		return false, err
 	}
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, unreadable(dir, err)
 	}
 	for _, ent := range ents {
 		if ownedName(ent.Name()) {
-			return true
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // ownedName reports whether name is a file the vault puts in its profile

@@ -1,8 +1,10 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,13 +71,16 @@ func syncDir(dir string) error {
 // readSmallFile reads a file of at most max bytes; a larger file is corrupt.
 func readSmallFile(name string, max int64) ([]byte, error) {
 	f, err := os.Open(name)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, unreadable(name, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("vault: reading %s: %w", filepath.Base(name), err)
+		return nil, unreadable(name, err)
 	}
 	if int64(len(b)) > max {
 		return nil, corrupt("%s is larger than %d bytes", filepath.Base(name), max)
@@ -99,7 +104,28 @@ func trashDirs(dir string) []string {
 	return out
 }
 
-func exists(name string) bool {
+// present reports whether name exists. Only a name that is certainly
+// absent (fs.ErrNotExist) reads as missing; any other failure (a disk
+// that fails to read, a permission changed) is returned as unreadable's
+// error, so that nothing is taken for missing, and erased, on a guess.
+func present(name string) (bool, error) {
 	_, err := os.Lstat(name)
-	return err == nil
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, unreadable(name, err)
+}
+
+// unreadable is the error for a profile file that could not be read
+// (nor told missing), in the user's words: it names the file, not its
+// path.
+func unreadable(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("vault: the disk could not be read (%s: %w)", filepath.Base(name), err)
 }

@@ -134,3 +134,9 @@ func sameSnapshot(a, b map[string][]byte, skip ...string) bool {
 	}
 	return n == 0
 }
+
+// exists is present for tests: a name that cannot be read counts as missing.
+func exists(name string) bool {
+	ok, _ := present(name)
+	return ok
+}

@@ -196,15 +196,23 @@ func create(ctx context.Context, dir string, pin, duress []byte, mode DuressMode
 	if err != nil {
 		return nil, err
 	}
-	if leftovers(dir) { // an interrupted erase or create: finish the erase
+	left, err := leftovers(dir)
+	if err != nil {
+		pl.release()
+		return nil, err
+	}
+	if left { // an interrupted erase or create: finish the erase
 		e := newEraser(dir, &o)
 		e.contents()
 		if err := e.err(); err != nil {
 			pl.release()
 			return nil, fmt.Errorf("vault: removing the remains of an erased vault: %w", err)
 		}
-	} else if exists(filepath.Join(dir, keyFileName)) {
+	} else if key, err := present(filepath.Join(dir, keyFileName)); err != nil || key {
 		pl.release()
+		if err != nil {
+			return nil, err
+		}
 		return nil, ErrExists
 	}
 	v, err := createLocked(ctx, dir, o, pl, mk, fill)
@@ -331,8 +339,16 @@ func sealPrimary(kf *keyFile, k, dataKey *crypto.SymKey, r io.Reader) (int, erro
 // in reset mode it returns ErrErased.
 func Open(ctx context.Context, dir string, pin []byte, opts *Options) (*Vault, error) {
 	o := resolve(opts)
-	if !exists(filepath.Join(dir, keyFileName)) {
-		if leftovers(dir) {
+	key, err := present(filepath.Join(dir, keyFileName))
+	if err != nil {
+		return nil, err
+	}
+	if !key {
+		left, err := leftovers(dir)
+		if err != nil {
+			return nil, err
+		}
+		if left {
 			if err := finishErase(dir, o); err != nil {
 				return nil, err
 			}
@@ -550,8 +566,8 @@ func finishErase(dir string, o Options) error {
 		return err
 	}
 	defer pl.release()
-	if !leftovers(dir) { // a Create finished meanwhile
-		return nil
+	if left, err := leftovers(dir); err != nil || !left { // a Create finished meanwhile
+		return err
 	}
 	e := newEraser(dir, &o)
 	e.contents()

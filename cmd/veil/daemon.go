@@ -29,8 +29,10 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no profile in %s: run veil init first", home)
+	} else if err != nil {
+		return fmt.Errorf("the profile's key file could not be read: %w", err)
 	}
 	ln, err := daemon.Listen(home)
 	if errors.Is(err, daemon.ErrRunning) {
@@ -41,9 +43,10 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	}
 	defer func() {
 		ln.Close()
-		if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(home, vaultDirName, vaultKeyFile)); errors.Is(err, os.ErrNotExist) {
 			// Erased (panic, or a duress PIN at the start): nothing of
-			// the profile stays, the socket's directory included.
+			// the profile stays, the socket's directory included. A key
+			// file that only fails to read is no erase.
 			removeRemains(home)
 		}
 	}()
