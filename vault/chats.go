@@ -228,8 +228,9 @@ func (v *Vault) finishChatDeletes(ctx context.Context) error {
 // SweepExpired deletes every message whose Expires has passed and every
 // chat whose Deadline has passed (by the vault's clock), and returns how
 // many messages and chats it deleted. It also deletes the state keys of
-// superseded records (previous ratchet states, spec/vault.md §6.6). The
-// client calls it on a timer.
+// superseded records (previous ratchet states, spec/vault.md §6.6) and,
+// once an hour, records for the dead-man timer that the vault is in use
+// (§5.1). The client calls it on a timer.
 func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 	release, err := v.use()
 	if err != nil {
@@ -252,6 +253,12 @@ func (v *Vault) SweepExpired(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		v.deliverySwept = now
+	}
+	if now.Sub(v.inUseMarked) >= inUseEvery || now.Before(v.inUseMarked) {
+		if err := v.markInUse(now); err != nil {
+			return 0, err
+		}
+		v.inUseMarked = now
 	}
 	total := 0
 	for range maxBatches {

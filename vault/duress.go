@@ -253,10 +253,15 @@ func (v *Vault) SetPolicy(p Policy) error {
 	st.policy = p
 	st.policy.DeadMan = p.DeadMan.Truncate(time.Second)
 	st.lastUnlock = 0
+	now := v.opts.now()
 	if st.policy.DeadMan > 0 {
-		st.lastUnlock = v.opts.now().Unix()
+		st.lastUnlock = now.Unix()
 	}
-	return writeState(name, st)
+	if err := writeState(name, st); err != nil {
+		return err
+	}
+	v.inUseMarked = now
+	return nil
 }
 
 // Policy returns the stored erase policy.

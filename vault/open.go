@@ -127,7 +127,10 @@ type Vault struct {
 	// deliverySwept is when SweepExpired last swept delivery IDs; guarded
 	// by writeMu.
 	deliverySwept time.Time
-	idx           searchIndex
+	// inUseMarked is when the dead-man timer's time was last recorded
+	// (unlock, or SweepExpired); guarded by writeMu.
+	inUseMarked time.Time
+	idx         searchIndex
 
 	// blobMu guards freshBlobs: blobs this Vault created, which
 	// SweepOrphanBlobs keeps until a record names them or they are unlinked.
@@ -463,6 +466,7 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 		return nil, err
 	}
 	v := newVault(dir, o, db, c.dataKey, keys, pl, idx)
+	v.inUseMarked = time.Unix(now, 0)
 	if err := v.finishChatDeletes(ctx); err != nil {
 		v.Lock()
 		return nil, err
@@ -499,8 +503,9 @@ func newVault(dir string, o Options, db *badger.DB, dataKey crypto.SymKey, keys 
 
 // Lock stops the background work, deletes the state keys of superseded
 // records (so only each record's current version stays readable,
-// spec/vault.md §6.6), closes Badger, zeroes the keys held in memory and
-// releases the profile. Zeroing is best effort: Go's garbage collector
+// spec/vault.md §6.6), records the time for the dead-man timer when it is
+// on (§5.1), closes Badger, zeroes the keys held in memory and releases
+// the profile. Zeroing is best effort: Go's garbage collector
 // may have copied key bytes, and Badger keeps its own copies, which are
 // dropped with it. Lock is idempotent.
 func (v *Vault) Lock() error { return v.lockThen(true, nil) }
@@ -525,7 +530,7 @@ func (v *Vault) lockThen(dropSuperseded bool, then func(pl *profileLock)) error 
 	var kerr error
 	if dropSuperseded {
 		// No Update runs: each holds v.mu shared.
-		kerr = v.keys.remove(v.superseded...)
+		kerr = errors.Join(v.keys.remove(v.superseded...), v.markInUse(v.opts.now()))
 	}
 	v.superseded = nil
 	err := v.db.Close()
@@ -541,6 +546,29 @@ func (v *Vault) lockThen(dropSuperseded bool, then func(pl *profileLock)) error 
 		err = fmt.Errorf("vault: closing data directory: %w", err)
 	}
 	return errors.Join(kerr, err)
+}
+
+// inUseEvery is how often SweepExpired records, for the dead-man timer,
+// that the unlocked vault is still in use: a process killed while unlocked
+// loses at most this much of the period.
+const inUseEvery = time.Hour
+
+// markInUse records now in the state file as the dead-man timer's last
+// unlock (spec/vault.md §5.0, §5.1), when the timer is on: the period
+// counts from the last unlock, lock or hourly mark while unlocked. With
+// the timer off the state file is left as it is. The caller holds
+// writeMu, or mu exclusively.
+func (v *Vault) markInUse(now time.Time) error {
+	name := filepath.Join(v.dir, stateFileName)
+	st, err := readState(name)
+	if err != nil {
+		return err
+	}
+	if st.policy.DeadMan <= 0 {
+		return nil
+	}
+	st.lastUnlock = now.Unix()
+	return writeState(name, st)
 }
 
 // Dir returns the profile directory.

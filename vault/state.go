@@ -29,8 +29,10 @@ type Policy struct {
 	// WipeAfter erases the vault when this many wrong PINs are entered in a
 	// row; 0 disables it.
 	WipeAfter int
-	// DeadMan erases the vault at the first open after it has not been
-	// unlocked for this long; 0 disables it. Rounded down to seconds.
+	// DeadMan erases the vault at the first open after it has been
+	// neither unlocked nor in use for this long: the period counts from
+	// the last unlock, lock or hourly sweep while unlocked. 0 disables it.
+	// Rounded down to seconds.
 	DeadMan time.Duration
 }
 
@@ -38,7 +40,7 @@ type Policy struct {
 type state struct {
 	failures    uint32
 	lastFailure int64 // unix seconds, 0 = none
-	lastUnlock  int64 // unix seconds, 0 = never
+	lastUnlock  int64 // unix seconds of the last unlock, lock or hourly mark (dead-man on), 0 = not recorded
 	policy      Policy
 }
 
