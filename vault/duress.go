@@ -342,12 +342,15 @@ func duressUnlock(ctx context.Context, dir string, kf *keyFile, k *crypto.SymKey
 	}
 	if c.mode == DuressReset {
 		e.finish(pl)
-	}
-	if err := e.err(); err != nil {
-		return nil, fmt.Errorf("vault: erase incomplete: %w", err)
-	}
-	if c.mode == DuressReset {
+		if err := e.undone(); err != nil {
+			return nil, fmt.Errorf("%w, but not completely: %v", ErrErased, notWritten(err))
+		}
 		return nil, ErrErased
+	}
+	// A failed directory fsync does not stop the decoy: the unlinks were
+	// done. Nothing the unlock returns names the erase.
+	if err := e.undone(); err != nil {
+		return nil, notWritten(err)
 	}
 	npl, err := e.renew(pl)
 	if err != nil {

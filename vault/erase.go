@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"veil/crypto"
@@ -18,12 +20,13 @@ import (
 // can stop the process at each of them. Steps continue after a failure so
 // that as much as possible is destroyed; errs collects the failures.
 type eraser struct {
-	dir   string
-	r     io.Reader
-	step  func()
-	errs  []error
-	held  []*os.File // data files kept open across their unlink (removeTree)
-	after time.Time  // release frees them no earlier (the unlock's padding)
+	dir      string
+	r        io.Reader
+	step     func()
+	errs     []error
+	syncErrs []error    // failed directory fsyncs: the unlinks were done
+	held     []*os.File // data files kept open across their unlink (removeTree)
+	after    time.Time  // release frees them no earlier (the unlock's padding)
 }
 
 func newEraser(dir string, o *Options) *eraser {
@@ -42,7 +45,11 @@ func (e *eraser) fail(err error) {
 	}
 }
 
-func (e *eraser) err() error { return errors.Join(e.errs...) }
+func (e *eraser) err() error { return errors.Join(append(e.errs, e.syncErrs...)...) }
+
+// undone is err without the failed directory fsyncs: what the erase could
+// not do, rather than what it could not yet make durable.
+func (e *eraser) undone() error { return errors.Join(e.errs...) }
 
 // contents is §7.1 steps 1–3: destroy the key slots, remove the state
 // file, remove the data directory (and the trash directories an older
@@ -54,9 +61,9 @@ func (e *eraser) contents() {
 	for _, t := range trashDirs(e.dir) {
 		e.removeTree(t)
 	}
-	e.fail(e.syncDir())
+	e.syncDir()
 	e.remove(filepath.Join(e.dir, eraseFileName))
-	e.fail(e.syncDir())
+	e.syncDir()
 	e.release()
 }
 
@@ -101,7 +108,7 @@ func (e *eraser) keys() {
 			e.fail(fmt.Errorf("vault: marking the erase: %w", err))
 		} else {
 			e.did()
-			e.fail(e.syncDir())
+			e.syncDir()
 		}
 	}
 	for _, p := range []string{marker, key, key + tmpSuffix} {
@@ -122,7 +129,7 @@ func (e *eraser) keys() {
 	for _, name := range []string{stateFileName, stateFileName + tmpSuffix} {
 		e.remove(filepath.Join(e.dir, name))
 	}
-	e.fail(e.syncDir())
+	e.syncDir()
 }
 
 // overwrite writes n random bytes over the file p through its own inode,
@@ -163,12 +170,62 @@ func (e *eraser) remove(p string) {
 }
 
 // removeTree removes p and everything under it, one unlink at a time
-// (children first), so that each unlink is a step. A regular file is
-// opened before its unlink and kept open (e.held): the unlink then only
-// removes the name, and the file system frees the blocks when release
-// closes the file. Freeing them inside the unlink takes hundreds of
-// milliseconds for a 1 GB vault on ext4, which a stopwatch would see.
+// (children first), so that each unlink is a step. The largest regular
+// files, at most maxHeld of at least heldMinSize bytes, are opened before
+// their unlink and kept open (e.held): the unlink then only removes the
+// name, and the file system frees the blocks when release closes the
+// file. Freeing them inside the unlink takes hundreds of milliseconds for
+// a 1 GB vault on ext4, which a stopwatch would see. The cap keeps a vault
+// of many files (thousands of attachments) from running the process out
+// of file descriptors; smaller files are freed at their unlink, which
+// costs little.
 func (e *eraser) removeTree(p string) {
+	var items []treeItem
+	e.walk(p, &items)
+	var big []int
+	for i, it := range items {
+		if it.regular && it.size >= heldMinSize {
+			big = append(big, i)
+		}
+	}
+	sort.SliceStable(big, func(a, b int) bool { return items[big[a]].size > items[big[b]].size })
+	room := max(maxHeld-len(e.held), 0)
+	for _, i := range big[:min(len(big), room)] {
+		items[i].hold = true
+	}
+	for _, it := range items {
+		if it.hold {
+			if f, err := os.Open(it.path); err == nil {
+				if os.Remove(it.path) == nil {
+					e.held = append(e.held, f)
+					e.did()
+					continue
+				}
+				f.Close() // a system that cannot unlink an open file
+			}
+		}
+		e.remove(it.path)
+	}
+}
+
+// Files removeTree keeps open across their unlink (tuning): at most
+// maxHeld, of at least heldMinSize bytes each.
+const (
+	maxHeld     = 128
+	heldMinSize = 256 << 10
+)
+
+// treeItem is one name under a tree removeTree removes.
+type treeItem struct {
+	path    string
+	regular bool
+	size    int64
+	hold    bool
+}
+
+// walk lists p and everything under it into items, children before their
+// directory.
+func (e *eraser) walk(p string, items *[]treeItem) {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -180,26 +237,30 @@ func (e *eraser) removeTree(p string) {
 		ents, err := os.ReadDir(p)
 		e.fail(err)
 		for _, ent := range ents {
-			e.removeTree(filepath.Join(p, ent.Name()))
+			e.walk(filepath.Join(p, ent.Name()), items)
 		}
 	}
-	if fi.Mode().IsRegular() {
-		if f, err := os.Open(p); err == nil {
-			if os.Remove(p) == nil {
-				e.held = append(e.held, f)
-				e.did()
-				return
-			}
-			f.Close() // a system that cannot unlink an open file
-		}
-	}
-	e.remove(p)
+	*items = append(*items, treeItem{path: p, regular: fi.Mode().IsRegular(), size: fi.Size()})
 }
 
-func (e *eraser) syncDir() error {
-	err := syncDir(e.dir)
+// syncDir fsyncs the profile directory; a failure is kept apart from the
+// other failures (undone), as the unlinks before it were done.
+func (e *eraser) syncDir() {
+	if err := syncDir(e.dir); err != nil {
+		e.syncErrs = append(e.syncErrs, err)
+	}
 	e.did()
-	return err
+}
+
+// notWritten is the error of a duress unlock whose erase failed, as the
+// user (and whoever stands over them) reads it: the disk's own error and
+// nothing that names the erase or its files (spec/vault.md §7.2).
+func notWritten(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("vault: the disk could not be written (%w)", errno)
+	}
+	return errors.New("vault: the disk could not be written")
 }
 
 // finish is §7.1 step 4 for an erase that leaves no vault behind: the lock
