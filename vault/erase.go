@@ -252,6 +252,24 @@ func (e *eraser) syncDir() {
 	e.did()
 }
 
+// dataFiles counts the names in the data directory and in its badger and
+// files directories, which the erase removes one by one (§7.1 step 3).
+// It reads names only.
+func dataFiles(dir string) int {
+	data := filepath.Join(dir, dataDirName)
+	n := 0
+	for _, d := range []string{data, filepath.Join(data, badgerDirName), filepath.Join(data, filesDirName)} {
+		f, err := os.Open(d)
+		if err != nil {
+			continue
+		}
+		names, _ := f.Readdirnames(-1)
+		f.Close()
+		n += len(names)
+	}
+	return n
+}
+
 // notWritten is the error of a duress unlock whose erase failed, as the
 // user (and whoever stands over them) reads it: the disk's own error and
 // nothing that names the erase or its files (spec/vault.md §7.2).

@@ -422,6 +422,9 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	if err := writeState(statePath, st); err != nil {
 		return nil, err
 	}
+	// §5.4: the padding grows with the number of files the erase of a
+	// duress unlock would unlink, counted before any PIN is tried.
+	extra := padExtra(dataFiles(dir))
 	start := time.Now()
 	k := kf.pinKey(pin)
 	defer k.Wipe()
@@ -431,8 +434,8 @@ func openLocked(ctx context.Context, dir string, pin []byte, o Options, pl *prof
 	// expected one, so a stopwatch does not tell them apart. The deferred
 	// call runs last, after the outcome's own work.
 	kdf := time.Since(start)
-	defer padUnlock(start, kdf, o.onPad)
-	o.padUntil = start.Add(kdf + padFloor(kdf))
+	defer padUnlock(start, kdf, extra, o.onPad)
+	o.padUntil = start.Add(kdf + padFloor(kdf) + extra)
 
 	switch {
 	case idx < 0:

@@ -12,8 +12,9 @@ import "time"
 // to erase it and create the decoy, under 6 ms to erase it in reset mode,
 // and nothing for a wrong PIN, against a floor of 160 ms or more.
 const (
-	padShare = 4
-	padMin   = 150 * time.Millisecond
+	padShare   = 4
+	padMin     = 150 * time.Millisecond
+	padPerFile = 150 * time.Microsecond // per name in data/ (padExtra)
 )
 
 // padFloor is how long the work after a derivation that took kdf may take
@@ -22,14 +23,22 @@ func padFloor(kdf time.Duration) time.Duration {
 	return max(kdf/padShare, min(kdf, padMin))
 }
 
+// padExtra is how much longer than padFloor the work after the derivation
+// may take in a profile whose data directory holds files names: the
+// erase of a duress unlock unlinks each of them (thousands for a profile
+// with many file attachments), so every trial of the profile, whatever
+// the PIN, is padded by padPerFile for each.
+func padExtra(files int) time.Duration { return time.Duration(files) * padPerFile }
+
 // padUnlock sleeps until the PIN trial that began at start, whose
-// derivation took kdf, has taken kdf + padFloor(kdf). onPad (tests and
-// benchmarks only) learns how long the work after the derivation took.
-func padUnlock(start time.Time, kdf time.Duration, onPad func(kdf, work time.Duration)) {
+// derivation took kdf, has taken kdf + padFloor(kdf) + extra. onPad
+// (tests and benchmarks only) learns how long the work after the
+// derivation took.
+func padUnlock(start time.Time, kdf, extra time.Duration, onPad func(kdf, work time.Duration)) {
 	if onPad != nil {
 		onPad(kdf, time.Since(start)-kdf)
 	}
-	if d := time.Until(start.Add(kdf + padFloor(kdf))); d > 0 {
+	if d := time.Until(start.Add(kdf + padFloor(kdf) + extra)); d > 0 {
 		time.Sleep(d)
 	}
 }
