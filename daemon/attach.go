@@ -48,8 +48,7 @@ func (s *Server) Attach(sess *Session, owner Owner) {
 		s.mu.Unlock()
 		panic("daemon: Attach on an unlocked server")
 	}
-	s.unlocks++
-	s.sess, s.ring = sess, newRing(newStreamID(s.cfg.Now(), s.unlocks))
+	s.sess, s.ring = sess, newRing(newStreamID(s.cfg.Now()))
 	s.att = &attachment{owner: owner, detached: make(chan struct{})}
 	s.lastCall = s.cfg.Now()
 	s.mu.Unlock()

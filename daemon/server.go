@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,7 +50,6 @@ type Server struct {
 	runStop  context.CancelFunc // stops the engine's Run and the event pump
 	runDone  chan struct{}      // closed when both have returned
 	lastCall time.Time
-	unlocks  uint64       // unlocks so far, which tells their streams apart
 	noFlush  *atomic.Bool // set before an erase stops the engine: no last flush
 	stopped  bool
 	att      *attachment   // the owner of an attached session (attach.go)
@@ -126,8 +126,7 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	noFlush := new(atomic.Bool)
 	s.mu.Lock()
 	s.noFlush = noFlush
-	s.unlocks++
-	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now(), s.unlocks)), stop, done
+	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now())), stop, done
 	s.lastCall = s.cfg.Now()
 	s.mu.Unlock()
 	var wg sync.WaitGroup
@@ -150,11 +149,13 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	return nil
 }
 
-// newStreamID names one unlocked period's event stream, the n-th of this
-// server: unique for this profile's daemon runs (two unlocks of one run
-// differ even when the clock did not move), no secret.
-func newStreamID(now time.Time, n uint64) string {
-	return strconv.FormatInt(now.UnixNano(), 36) + "." + strconv.FormatUint(n, 36)
+// newStreamID names one unlocked period's event stream: the time of the
+// unlock and a random number, so two unlocks differ even when the clock
+// did not move. It is no secret, but it must say nothing of the server's
+// earlier unlocks: after a duress PIN the stream is named as a new
+// profile's first one is.
+func newStreamID(now time.Time) string {
+	return strconv.FormatInt(now.UnixNano(), 36) + "." + strconv.FormatUint(rand.Uint64(), 36)
 }
 
 // pump moves the engine's events into the ring until ctx ends.

@@ -155,7 +155,8 @@ var errErased = errors.New("this profile was erased: its data is gone for good (
 
 // removeRemains removes what is left of an erased profile in home: the
 // embedded relay's directory (its identity key and store would tie this
-// device to every invite the profile made), the vault directory once it
+// device to every invite the profile made), each file overwritten in place
+// before its unlink, the vault directory once it
 // holds no key file (the erase leaves its lock file), and home itself if
 // that leaves it empty, so the directory looks as if no profile ever was.
 func removeRemains(home string) error {
@@ -168,7 +169,7 @@ func removeRemains(home string) error {
 			os.Remove(filepath.Join(home, daemon.SocketName))
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(home, relayDirName)); err != nil {
+	if err := vault.ShredTree(filepath.Join(home, relayDirName)); err != nil {
 		errs = append(errs, err)
 	}
 	vdir := filepath.Join(home, vaultDirName)
@@ -248,10 +249,10 @@ var errEmbeddedChanged = errors.New("the embedded relay's identity changed")
 
 // setupEmbedded gives a fresh profile its own relay on 127.0.0.1: a new
 // identity and a free port, made the default. Whatever an earlier profile
-// left in the relay directory is removed first.
+// left in the relay directory is overwritten in place and removed first.
 func (s *session) setupEmbedded(ctx context.Context) error {
 	dir := filepath.Join(s.home, relayDirName)
-	if err := os.RemoveAll(dir); err != nil {
+	if err := vault.ShredTree(dir); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
