@@ -297,6 +297,7 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err
 	}
+	cm.CommitSecret(&secret, next)
 	nl, err := g.newLog(ctx, c, next, &secret, self)
 	if err != nil {
 		return err

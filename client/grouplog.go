@@ -703,6 +703,11 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		return g.cutOffFrom(by, next.Epoch)
 	}
 	defer secret.Wipe()
+	if !cm.OpensTo(&secret, next) {
+		// Our share opens to another secret than the one the signed
+		// commit names: the committer gave us a bad share.
+		return g.cutOffFrom(by, next.Epoch)
+	}
 	ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 	if err != nil {
 		return g.cutOffFrom(by, next.Epoch)
