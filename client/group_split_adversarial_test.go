@@ -147,3 +147,40 @@ func TestRelayReorderSplitsWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayWithheldCommitWarned: the relay hides an admin's commit from
+// one member (its reply skips the commit's entry) and shows it the rest
+// of the log. The member stays in the old epoch while the others move;
+// the NEXT entries they leave in the old log tell it so.
+func TestRelayWithheldCommitWarned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := newTestGroup(t, 3)
+	ana, ben, cat := ms[0], ms[1], ms[2]
+	before := logLen(t, ana.c, &ana.g.cur)
+	k := ben.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangePromote, Target: k[:]})
+	if _, err := ana.g.commitNext(ctx, ana.c); err != nil {
+		t.Fatal(err)
+	}
+	_, rc := ana.g.cur.epoch.Caps()
+	es, err := ana.c.ReadLog(ctx, ana.g.cur.id, (*[wire.CapSize]byte)(&rc), 0, groupReadBatch)
+	if err != nil || len(es) != before+1 {
+		t.Fatalf("the log holds %d entries (%v), want the commit after %d", len(es), err, before)
+	}
+	// cat's reply from the relay skips the commit: its cursor stands
+	// after it, as if the relay had listed it with a lower number.
+	cat.g.cur.cursor = es[before].Seq
+	ana.poll(t)
+	ben.poll(t)
+	if ana.g.cur.roster.Epoch != 2 || ben.g.cur.roster.Epoch != 2 {
+		t.Fatalf("ana and ben did not move: epochs %d, %d", ana.g.cur.roster.Epoch, ben.g.cur.roster.Epoch)
+	}
+	evs := cat.poll(t)
+	if cat.g.cur.roster.Epoch != 1 {
+		t.Fatalf("cat read the withheld commit: epoch %d", cat.g.cur.roster.Epoch)
+	}
+	if w := strings.Join(warnings(evs), "\n"); !strings.Contains(w, "moved to epoch 2 by a change this device has not read") {
+		t.Errorf("cat, kept in epoch 1 by the relay, is not warned: %q", w)
+	}
+}

@@ -436,7 +436,7 @@ func (g *groupState) winPending() []Event {
 			return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
 		}
 		next.by = memberName(old.roster, old.roster.Index(g.sign.Public()))
-		g.move(*next) // while g.sign is the old roster's key
+		g.move(*next) // while g.sign is the old roster's key (its NEXT)
 		g.sign, g.seal, g.kem = nk.sign, nk.seal, nk.kem
 		g.updated, g.sent = g.nowUnix(), 0
 	} else {

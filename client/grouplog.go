@@ -530,10 +530,10 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	}
 	evs = append(evs, g.stalledCommits()...)
 	if g.noted && !g.deferUploads {
+		// Our NEXT entries (§6.6); one that fails stays queued and goes
+		// out with the next append.
 		g.noted = false
-		if err := g.flushOut(ctx, c); err != nil {
-			return evs, err
-		}
+		_ = g.flushOut(ctx, c)
 	}
 	return evs, nil
 }
@@ -714,8 +714,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	}
 	logIDs, err := cm.OpenLogIDs(ep)
 	if err != nil {
-		// The share we opened is not the secret the commit's log is
-		// sealed under: the committer gave us a share of another one.
+		// The commit's logs are not sealed under the secret it names.
 		return g.cutOffFrom(by, next.Epoch)
 	}
 	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
