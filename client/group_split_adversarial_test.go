@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"veil/client/internal/format"
+	"veil/relay/conn"
 	"veil/relay/wire"
+	"veil/vault"
 )
 
 // Adversarial tests of a group split into branches (spec/groups.md §3.4,
@@ -182,5 +184,33 @@ func TestRelayWithheldCommitWarned(t *testing.T) {
 	}
 	if w := strings.Join(warnings(evs), "\n"); !strings.Contains(w, "moved to epoch 2 by a change this device has not read") {
 		t.Errorf("cat, kept in epoch 1 by the relay, is not warned: %q", w)
+	}
+}
+
+// TestGroupCutOffShown: the cut-off state is stored with the group and
+// the chat's info says so, naming the committer, after a sync.
+func TestGroupCutOffShown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	addr := startGroupRelay(t).String()
+	ana, _ := groupEngine(t, addr)
+	gid, err := ana.GroupCreate(ctx, GroupOptions{Name: "river", As: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := ana.Chat(ctx, gid); info.Notice != "" {
+		t.Fatalf("a new group's notice: %q", info.Notice)
+	}
+	err = ana.withGroup(ctx, gid, func(g *groupState, _ *groupRecord, _ *conn.Conn, _ *vault.Chat) ([]Event, error) {
+		g.cutOff, g.cutOffBy = true, "mal"
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, ana)
+	info, err := ana.Chat(ctx, gid)
+	if err != nil || info.Removed || !strings.Contains(info.Notice, "cut off: a change by mal") {
+		t.Fatalf("the cut-off member's chat: %+v, %v", info, err)
 	}
 }
