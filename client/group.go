@@ -50,6 +50,10 @@ type groupRecord struct {
 	Sent    int                    `json:"sent"`               // our messages since
 	Mine    [][]byte               `json:"mine,omitempty"`     // hashes of our latest entries
 	Rosters []string               `json:"rosters,omitempty"`  // vault IDs of the rosters stored apart (putGroup)
+	// CutOff: we read a valid commit we could not follow (spec/groups.md
+	// §6.6); CutOffBy is its signer's display name.
+	CutOff   bool   `json:"cut_off,omitempty"`
+	CutOffBy string `json:"cut_off_by,omitempty"`
 }
 
 type logRecord struct {
@@ -59,6 +63,7 @@ type logRecord struct {
 	Cursor uint64 `json:"cursor"`
 	Conf   []byte `json:"conf"`
 	Moved  int64  `json:"moved,omitempty"`
+	By     string `json:"by,omitempty"` // who signed the commit that made the epoch
 	// Side are the epoch's logs on the group's other relays (§3.5).
 	Side []sideLogRec `json:"side,omitempty"`
 	// RosterHash names the roster; Roster is empty when the roster is
@@ -100,7 +105,7 @@ func (l *groupLog) record() *logRecord {
 		l.rh, _ = l.roster.Hash()
 	}
 	return &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
-		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, Side: l.sideRecords()}
+		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, By: l.by, Side: l.sideRecords()}
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -126,7 +131,7 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, rb: r.Roster, side: side}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, by: r.By, rb: r.Roster, side: side}
 	copy(l.conf[:], r.Conf)
 	if copy(l.rh[:], r.RosterHash) != crypto.HashSize {
 		l.rh, _ = ro.Hash()
@@ -186,6 +191,7 @@ func loadGroupWith(rcfg ratchet.Config, b []byte, roster func(hash []byte) ([]by
 	}
 	g.out, g.intents, g.pending, g.asm = rec.Out, rec.Intents, rec.Pending, rec.Asm
 	g.updated, g.sent, g.mine = rec.Updated, rec.Sent, rec.Mine
+	g.cutOff, g.cutOffBy = rec.CutOff, rec.CutOffBy
 	return g, &rec, nil
 }
 
@@ -333,6 +339,7 @@ func (g *groupState) fill(rec *groupRecord) {
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
 	rec.Intents, rec.Pending, rec.Asm = g.intents, nil, g.asm
 	rec.Updated, rec.Sent, rec.Mine = g.updated, g.sent, g.mine
+	rec.CutOff, rec.CutOffBy = g.cutOff, g.cutOffBy
 	if g.pending != nil {
 		// A copy: putGroup takes the roster out of the stored record,
 		// not out of the state.

@@ -69,6 +69,7 @@ func maliciousUpdate(t *testing.T, m *member, l *groupLog, other ...int) *groupL
 		copy(sealed[off:off+w], other2[off:off+w])
 	}
 	cm.Sealed = sealed
+	cm.CommitSecret(&good, next)
 	nl, err := m.g.newLog(ctx, m.c, next, &good, nk.sign)
 	if err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func (g *groupState) propose(in groupIntent) {
 func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
 	moved := false
-	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && g.cur.roster != nil {
+	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && !g.cutOff && g.cur.roster != nil {
 		in := g.intents[0]
 		err := g.commit(ctx, c, in)
 		if errors.Is(err, errMoot) {
@@ -297,6 +297,7 @@ func (g *groupState) commit(ctx context.Context, c *conn.Conn, in groupIntent) e
 	if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, g.rcfg.Rand); err != nil {
 		return err
 	}
+	cm.CommitSecret(&secret, next)
 	nl, err := g.newLog(ctx, c, next, &secret, self)
 	if err != nil {
 		return err
@@ -434,10 +435,14 @@ func (g *groupState) winPending() []Event {
 		if err != nil {
 			return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
 		}
+		next.by = memberName(old.roster, old.roster.Index(g.sign.Public()))
+		g.move(*next) // while g.sign is the old roster's key (its NEXT)
 		g.sign, g.seal, g.kem = nk.sign, nk.seal, nk.kem
 		g.updated, g.sent = g.nowUnix(), 0
+	} else {
+		next.by = memberName(old.roster, old.roster.Index(g.sign.Public()))
+		g.move(*next)
 	}
-	g.move(*next)
 	ev := intentEvent(&p.Intent, old.roster, next.roster)
 	if p.Intent.Change == format.ChangeAdd {
 		rb, err := next.roster.Marshal()
@@ -535,7 +540,7 @@ const (
 
 // dueUpdate queues an update of our keys when the policy says so.
 func (g *groupState) dueUpdate() {
-	if g.cur.roster == nil || g.gone {
+	if g.cur.roster == nil || g.gone || g.cutOff {
 		return
 	}
 	if g.nowUnix()-g.updated >= int64(updateEvery/time.Second) || g.sent >= updateMessages {

@@ -51,6 +51,9 @@ type groupLog struct {
 	side   []sideLog             // the epoch's logs on the group's other relays (§3.5)
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
+	// by is the display name of the member whose commit made this epoch
+	// ("" for the first epoch, or one we joined).
+	by string
 	// rb and rh are the roster's record and hash, kept once computed;
 	// names its members' display names (memberNames), likewise.
 	rb    []byte
@@ -122,6 +125,15 @@ type groupState struct {
 	// refusedMove, set with removed, names the relays of a move we did
 	// not follow (spec/groups.md §3.5): host:port, comma-separated.
 	refusedMove string
+	// cutOff is set when we read a valid commit for the next epoch that
+	// we could not follow (spec/groups.md §6.6): we stay in the current
+	// epoch and never accept another commit for the next, which would put
+	// us on a branch of our own. cutOffBy names the commit's signer.
+	cutOff   bool
+	cutOffBy string
+	// noted: a NEXT entry was queued by this poll (flushed at its end
+	// when uploads are not deferred).
+	noted bool
 }
 
 // newGroupKeys draws a member's per-group keys.
@@ -516,7 +528,14 @@ func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
 		}
 		break
 	}
-	return append(evs, g.stalledCommits()...), nil
+	evs = append(evs, g.stalledCommits()...)
+	if g.noted && !g.deferUploads {
+		// Our NEXT entries (§6.6); one that fails stays queued and goes
+		// out with the next append.
+		g.noted = false
+		_ = g.flushOut(ctx, c)
+	}
+	return evs, nil
 }
 
 // readLog reads log k of epoch l from its cursor. A reply the connection
@@ -618,6 +637,11 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 			g.propose(groupIntent{Change: format.ChangeLeave, Target: sender[:]})
 		}
 		return evs
+	case format.GenvNext:
+		if primary {
+			return append(evs, g.nextEntry(l, sender, name, env.Next)...)
+		}
+		return evs
 	case format.GenvBurn:
 		if from.Role != format.RoleAdmin {
 			return append(evs, Event{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"})
@@ -627,6 +651,9 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	case format.GenvCommit:
 		if draining || !primary {
 			return evs // the old epoch's commit was the one we already applied
+		}
+		if g.cutOff {
+			return evs // we never take another commit for the epoch we could not follow
 		}
 		maxParts := format.MaxCommitParts
 		if from.Role != format.RoleAdmin {
@@ -670,26 +697,34 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		g.removed, g.removedBy, g.refusedMove = true, signerNick(old.roster, cm.Signer), to
 		return append(ev, Event{Type: EventGroupRemoved})
 	}
+	by := memberName(old.roster, old.roster.Index(cm.Signer))
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "a group commit holds no key for us"}}
+		return g.cutOffFrom(by, next.Epoch)
 	}
 	defer secret.Wipe()
+	if !cm.OpensTo(&secret, next) {
+		// Our share opens to another secret than the one the signed
+		// commit names: the committer gave us a bad share.
+		return g.cutOffFrom(by, next.Epoch)
+	}
 	ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: err.Error()}}
+		return g.cutOffFrom(by, next.Epoch)
 	}
 	logIDs, err := cm.OpenLogIDs(ep)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "a group commit's log does not open"}}
+		// The commit's logs are not sealed under the secret it names.
+		return g.cutOffFrom(by, next.Epoch)
 	}
-	nl := groupLog{epoch: ep, roster: next, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
+	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
 	nl.setLogs(logIDs)
 	g.move(nl)
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
 }
 
 // move makes next the current epoch and keeps the old one for draining.
+// It tells the old log which epoch we moved to (spec/groups.md §6.6).
 func (g *groupState) move(next groupLog) {
 	prev := g.cur
 	prev.moved = g.nowUnix()
@@ -698,6 +733,95 @@ func (g *groupState) move(next groupLog) {
 	g.cur = next
 	g.asm.Reset()
 	g.forkWarned = nil
+	if postsNext(prev.roster, prev.roster.Index(g.sign.Public())) {
+		g.note(&prev, format.ConfTag(next.conf))
+	}
+}
+
+// cutOffFrom marks us cut off from the group: a valid commit for epoch
+// by the member called by holds no share we can follow (spec/groups.md
+// §6.6). The old log is told, for the members who moved on.
+func (g *groupState) cutOffFrom(by string, epoch uint64) []Event {
+	g.cutOff, g.cutOffBy = true, by
+	g.note(&g.cur, [format.ConfTagSize]byte{})
+	return []Event{{Type: EventWarning, From: by, Err: cutOffNotice(by, epoch)}}
+}
+
+// cutOffNotice says that a commit by the member called by cut us off.
+func cutOffNotice(by string, epoch uint64) string {
+	if by == "" {
+		by = "a member"
+	}
+	return fmt.Sprintf("you are cut off from this group: %s's change to epoch %d holds no key this device can use, so it no longer reads the group; ask an admin to add you again", SanitizeLine(by), epoch)
+}
+
+// note appends NEXT with tag to log l (spec/groups.md §6.6): sealed in
+// l's epoch, on its primary log, where commits travel.
+func (g *groupState) note(l *groupLog, tag [format.ConfTagSize]byte) {
+	if l.epoch == nil || l.roster == nil {
+		return
+	}
+	pt, err := (&format.GroupEnvelope{Conf: format.ConfTag(l.conf), Type: format.GenvNext, Next: tag}).Marshal()
+	if err != nil {
+		return
+	}
+	m, err := l.epoch.Encrypt(pt)
+	if err != nil {
+		return
+	}
+	g.queue(l, m)
+	g.noted = true
+}
+
+// postsNext reports whether member i of roster r appends NEXT when it
+// leaves r's epoch (spec/groups.md §6.6): every admin, every member of a
+// group of up to nextAll, and in a larger group about nextAll members,
+// a different share at each epoch, so that readers check a bounded
+// number of entries.
+func postsNext(r *format.Roster, i int) bool {
+	if i < 0 {
+		return false
+	}
+	n := len(r.Members)
+	if n <= nextAll || r.Members[i].Role == format.RoleAdmin {
+		return true
+	}
+	step := uint64(n / nextAll)
+	return uint64(i)%step == r.Epoch%step
+}
+
+// nextAll bounds the members who append NEXT in a large group (tuning).
+const nextAll = 32
+
+// nextEntry handles NEXT from the member called name, read in log l's
+// primary log: which epoch the sender moved to, compared with ours
+// (spec/groups.md §6.6). Each sender is reported once per epoch.
+func (g *groupState) nextEntry(l *groupLog, sender crypto.SignPublic, name string, tag [format.ConfTagSize]byte) []Event {
+	if g.forkWarned[sender] || g.cutOff {
+		return nil
+	}
+	var msg string
+	switch {
+	case tag == [format.ConfTagSize]byte{}:
+		by := "a member"
+		if l != &g.cur && g.cur.by != "" {
+			by = g.cur.by
+		}
+		msg = fmt.Sprintf("%s could not follow %s's change to epoch %d and no longer reads this group; an admin should remove %s and add them again", name, by, l.roster.Epoch+1, name)
+	case l == &g.cur:
+		// The sender read a commit for the next epoch before this entry,
+		// in the log's order, and we read none.
+		msg = fmt.Sprintf("%s moved to epoch %d by a change this device has not read: the relay may be hiding entries from it; compare veil group verify out of band", name, l.roster.Epoch+1)
+	case tag != format.ConfTag(g.cur.conf):
+		msg = fmt.Sprintf("%s is on a different branch of this group: it moved to epoch %d by another change than we did; compare veil group verify out of band", name, l.roster.Epoch+1)
+	default:
+		return nil
+	}
+	if g.forkWarned == nil {
+		g.forkWarned = make(map[crypto.SignPublic]bool)
+	}
+	g.forkWarned[sender] = true
+	return []Event{{Type: EventWarning, From: name, Err: msg}}
 }
 
 // newEpoch derives roster r's epoch from its secret, as the member whose

@@ -293,6 +293,7 @@ func TestGroupHostileRelaySet(t *testing.T) {
 		if cm.Sealed, err = ratchet.SealEpochSecret(&secret, ratchet.EpochContext(next.GroupID, next.Epoch), seals, nil); err != nil {
 			return nil, err
 		}
+		cm.CommitSecret(&secret, next)
 		ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 		if err != nil {
 			return nil, err

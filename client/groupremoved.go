@@ -161,9 +161,19 @@ func (e *Engine) eraseIfRemoved(ctx context.Context, ref string) (bool, error) {
 	return true, e.eraseRemoved(ctx, chat)
 }
 
+// cutOffStatus says in words that a commit signed by the member called by
+// cut us off (spec/groups.md §6.6).
+func cutOffStatus(by string) string {
+	if by == "" {
+		by = "a member"
+	}
+	return "cut off: a change by " + SanitizeLine(by) + " holds no key this device can use, so it no longer reads the group; ask an admin to add you again"
+}
+
 // groupStatus is the state of a group chat in words when it is not plain
 // membership: waiting for an admin (spec/groups.md §9.3), or removed
-// (§7.4). It reads only the record's join field.
+// (§7.4), or cut off (§6.6). It reads only the record's join and cut-off
+// fields.
 func groupStatus(tx *vault.Tx, c *vault.Chat, m *chatMeta) (waiting, removed bool, notice string) {
 	if m.Removed {
 		return false, true, removedNotice(c.Name, m.RemovedBy, m.RefusedMove)
@@ -173,10 +183,15 @@ func groupStatus(tx *vault.Tx, c *vault.Chat, m *chatMeta) (waiting, removed boo
 		return false, false, ""
 	}
 	var rec struct {
-		Join json.RawMessage `json:"join"`
+		Join     json.RawMessage `json:"join"`
+		CutOff   bool            `json:"cut_off"`
+		CutOffBy string          `json:"cut_off_by"`
 	}
 	if json.Unmarshal(grp.State, &rec) == nil && len(rec.Join) > 0 && string(rec.Join) != "null" {
 		return true, false, "waiting for an admin to let you in"
+	}
+	if rec.CutOff {
+		return false, false, cutOffStatus(rec.CutOffBy)
 	}
 	return false, false, ""
 }

@@ -243,7 +243,7 @@ func (v *chatView) render(bottom bool) {
 	if len(v.msgs) == 0 {
 		b.WriteString(v.st.Faint.Render(emptyChatHint(v.chat)) + "\n")
 	}
-	if v.chat.Removed {
+	if v.chat.Removed || (v.chat.Notice != "" && !v.chat.Waiting) { // removed or cut off
 		b.WriteString(v.st.Faint.Render(client.SanitizeLine(v.chat.Notice)) + "\n")
 	}
 	if v.chat.VerifyLost {

@@ -21,6 +21,9 @@ type Commit struct {
 	Operand []byte
 	NewHash [crypto.HashSize]byte
 	Sealed  []byte // the new epoch secret sealed to the new roster
+	// SecretHash commits to the new epoch secret (SecretCommitment): a
+	// share that opens to another secret is caught at once.
+	SecretHash [crypto.HashSize]byte
 	// LogID is the new log's ID sealed under the new epoch; in version 3,
 	// the count of logs then each one's ID sealed so (SealLogIDs).
 	LogID  []byte
@@ -32,8 +35,8 @@ type Commit struct {
 const (
 	// commitFixedSize is a commit without its operand and sealed list:
 	// version, epoch, old hash, change, operand length, new hash, sealed
-	// length, sealed log ID, signer, signature.
-	commitFixedSize = 1 + 8 + crypto.HashSize + 1 + 2 + crypto.HashSize + 4 +
+	// length, secret hash, sealed log ID, signer, signature.
+	commitFixedSize = 1 + 8 + crypto.HashSize + 1 + 2 + crypto.HashSize + 4 + crypto.HashSize +
 		ratchet.SealedLogIDSize + crypto.KeySize + crypto.SignatureSize
 	// maxOperandSize is the largest operand, an update's.
 	maxOperandSize = 2 + MaxMemberSize
@@ -76,6 +79,7 @@ func (c *Commit) signedPart() []byte {
 	b = append(b, c.NewHash[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(c.Sealed)))
 	b = append(b, c.Sealed...)
+	b = append(b, c.SecretHash[:]...)
 	b = append(b, c.LogID...)
 	return append(b, c.Signer[:]...)
 }
@@ -120,6 +124,7 @@ func ParseCommit(b []byte) (*Commit, error) {
 		return nil, fmt.Errorf("%w: sealed list too long", errGroupRecord)
 	}
 	c.Sealed = bytes.Clone(r.take(int(n)))
+	copy(c.SecretHash[:], r.take(crypto.HashSize))
 	if v == groupRecordV3 {
 		// The count, then that many sealed IDs (spec/groups.md §6.3).
 		n := int(r.u8())
@@ -306,6 +311,29 @@ func MakeCommit(old *Roster, change byte, operand []byte) (*Commit, *Roster, err
 		return nil, nil, err
 	}
 	return c, next, nil
+}
+
+// SecretCommitment is the commitment to epoch secret es of the epoch
+// with context ctx that a commit carries (spec/groups.md §6.3):
+// SHA-256("veil/group/v2/secret-commit" || ctx || es).
+func SecretCommitment(es *crypto.SymKey, ctx [ratchet.EpochContextSize]byte) [crypto.HashSize]byte {
+	return crypto.Hash([]byte(labelSecretCommit), ctx[:], es[:])
+}
+
+// labelSecretCommit labels SecretCommitment (spec/groups.md §2).
+const labelSecretCommit = "veil/group/v2/secret-commit"
+
+// CommitSecret sets c's commitment to es, the secret of the epoch c makes
+// of roster next.
+func (c *Commit) CommitSecret(es *crypto.SymKey, next *Roster) {
+	c.SecretHash = SecretCommitment(es, ratchet.EpochContext(next.GroupID, next.Epoch))
+}
+
+// OpensTo reports whether es, opened from c's sealed list, is the secret
+// c commits to, for the epoch c makes of roster next.
+func (c *Commit) OpensTo(es *crypto.SymKey, next *Roster) bool {
+	h := SecretCommitment(es, ratchet.EpochContext(next.GroupID, next.Epoch))
+	return crypto.Equal(h[:], c.SecretHash[:])
 }
 
 // IndexOperand is the operand of a remove, leave or promote change.

@@ -13,6 +13,8 @@ func TestGroupEnvelopeRoundTrip(t *testing.T) {
 		{Conf: [ConfTagSize]byte{1, 2}, Type: GenvText, ID: WireID{1}, TTL: 60, Text: "hello group"},
 		{Type: GenvLeave},
 		{Type: GenvBurn},
+		{Type: GenvNext, Next: [ConfTagSize]byte{5, 6}},
+		{Type: GenvNext},
 		{Type: GenvCommit, Hash: [32]byte{9}, Part: 1, Parts: 2, Bytes: []byte("xyz")},
 	} {
 		b, err := g.Marshal()
@@ -24,7 +26,7 @@ func TestGroupEnvelopeRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		b2, _ := p.Marshal()
-		if !bytes.Equal(b, b2) || p.Conf != g.Conf {
+		if !bytes.Equal(b, b2) || p.Conf != g.Conf || p.Next != g.Next {
 			t.Fatalf("type %d: round trip differs", g.Type)
 		}
 	}

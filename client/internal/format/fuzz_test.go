@@ -64,7 +64,7 @@ func FuzzParseCommit(f *testing.F) {
 // FuzzParseGroupEnvelope: an envelope that parses marshals back to the input.
 func FuzzParseGroupEnvelope(f *testing.F) {
 	for _, g := range []*GroupEnvelope{
-		{Type: GenvText, Text: "hi"}, {Type: GenvLeave}, {Type: GenvBurn},
+		{Type: GenvText, Text: "hi"}, {Type: GenvLeave}, {Type: GenvBurn}, {Type: GenvNext, Next: [ConfTagSize]byte{4}},
 		{Type: GenvReply, ID: WireID{1}, TTL: 5, Target: WireID{2}, Text: "re"},
 		{Type: GenvReact, ID: WireID{2}, Reaction: "👍"}, {Type: GenvReact, ID: WireID{2}},
 		{Type: GenvCommit, Conf: [ConfTagSize]byte{7}, Hash: [32]byte{3}, Part: 0, Parts: 1, Bytes: []byte{1, 2}},

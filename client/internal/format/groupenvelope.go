@@ -20,6 +20,10 @@ const (
 	GenvReact  byte = 0x06
 	// GenvFile offers a file (spec/files.md §4): ID, TTL, descriptor.
 	GenvFile byte = 0x07
+	// GenvNext, appended to an epoch's log by a member that left the
+	// epoch, carries the tag of the epoch it moved to, or zeros when it
+	// could not follow the commit (§6.6).
+	GenvNext byte = 0x08
 )
 
 // Group envelope layout, spec/groups.md §6.3.
@@ -59,6 +63,9 @@ type GroupEnvelope struct {
 	File    *FileDescriptor
 	FileErr error
 	FileRaw []byte
+	// Next is NEXT's tag of the sender's next epoch; zero: it could not
+	// follow the commit.
+	Next [ConfTagSize]byte
 }
 
 // Marshal encodes g; it returns an error for a field out of range.
@@ -93,6 +100,8 @@ func (g *GroupEnvelope) Marshal() ([]byte, error) {
 		b = binary.BigEndian.AppendUint32(b, g.TTL)
 		return appendFile(b, g.File, g.FileRaw)
 	case GenvLeave, GenvBurn:
+	case GenvNext:
+		b = append(b, g.Next[:]...)
 	case GenvCommit:
 		if g.Parts == 0 || g.Parts > MaxCommitParts || g.Part >= g.Parts || len(g.Bytes) == 0 || len(g.Bytes) > CommitPartBytes {
 			return nil, fmt.Errorf("%w: commit part %d of %d", errEnvelope, g.Part, g.Parts)
@@ -161,6 +170,8 @@ func ParseGroupEnvelope(b []byte) (*GroupEnvelope, error) {
 		g.File, g.FileRaw, g.FileErr = parseFile(r.b)
 		r.b = nil
 	case GenvLeave, GenvBurn:
+	case GenvNext:
+		copy(g.Next[:], r.take(ConfTagSize))
 	case GenvCommit:
 		copy(g.Hash[:], r.take(crypto.HashSize))
 		g.Part, g.Parts = r.u8(), r.u8()

@@ -229,7 +229,7 @@ func TestWelcomeV3(t *testing.T) {
 	if MaxWelcomeParts != 81 || maxWelcomeSizeV3 != 1284291 {
 		t.Fatalf("MaxWelcomeParts %d, largest welcome %d", MaxWelcomeParts, maxWelcomeSizeV3)
 	}
-	if MaxCommitSizeV3 != 1138467 || CommitPartsFor(MaxCommitSizeV3) != 73 || SealedLogsExtra != 65 {
+	if MaxCommitSizeV3 != 1138499 || CommitPartsFor(MaxCommitSizeV3) != 73 || SealedLogsExtra != 65 {
 		t.Fatalf("MaxCommitSizeV3 %d in %d parts", MaxCommitSizeV3, CommitPartsFor(MaxCommitSizeV3))
 	}
 }

@@ -122,6 +122,8 @@ func TestGroupRelayVectors(t *testing.T) {
 				t.Fatal("new roster differs")
 			}
 			c.Sealed = unhex(cv.Sealed)
+			es := crypto.SymKey(unhex(cv.Secret))
+			c.CommitSecret(&es, next)
 			c.LogID = unhex(cv.SealedLogs)
 			c.Sign(signers[0], ctxOf(ro))
 			enc := c.Marshal()

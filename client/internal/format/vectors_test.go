@@ -129,6 +129,8 @@ func TestGroupEncodingVectors(t *testing.T) {
 				t.Fatal("new roster differs")
 			}
 			c.Sealed = unhex(cv.Sealed)
+			secret := crypto.SymKey(unhex(cv.Secret))
+			c.CommitSecret(&secret, next)
 			c.LogID = unhex(cv.SealedID)
 			c.Sign(signers[cv.Signer], ctxOf(ro))
 			enc := c.Marshal()

@@ -27,7 +27,10 @@ const (
 	labelRoster     = "veil/group/v2/roster"
 	labelCommit     = "veil/group/v2/commit"
 	labelCommitHash = "veil/group/v2/commit-hash"
-	labelConfirm    = "veil/group/v2/confirm"
+	// labelSecretCommit labels the commit's commitment to the new epoch
+	// secret (§6.3).
+	labelSecretCommit = "veil/group/v2/secret-commit"
+	labelConfirm      = "veil/group/v2/confirm"
 	// Group envelope and welcome layout, spec/groups.md §6.3, §9.2.
 	groupEnvVersion  = 2
 	confTagSize      = 16
@@ -285,6 +288,8 @@ func GenerateEncodings() ([]byte, error) {
 		b = append(b, newHash[:]...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(sealed)))
 		b = append(b, sealed...)
+		sh := crypto.Hash([]byte(labelSecretCommit), newCtx[:], secret[:])
+		b = append(b, sh[:]...)
 		b = append(b, sealedID...)
 		b = append(b, sp[:]...)
 		msg := append(append([]byte(labelCommit), oldCtx[:]...), b...)

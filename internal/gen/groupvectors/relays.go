@@ -212,6 +212,8 @@ func GenerateRelays() ([]byte, error) {
 		b = append(b, newHash[:]...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(sealed)))
 		b = append(b, sealed...)
+		sh := crypto.Hash([]byte(labelSecretCommit), newCtx[:], secret[:])
+		b = append(b, sh[:]...)
 		b = append(b, logs...)
 		b = append(b, sp[:]...)
 		msg := append(append([]byte(labelCommit), oldCtx[:]...), b...)
