@@ -448,6 +448,9 @@ func (e *Engine) groupNick(as string) (string, error) {
 	if format.NickMixesScripts(as) {
 		return "", errMixedNick // spec/groups.md §14.1
 	}
+	if nickHasHash(as) {
+		return "", errHashNick // spec/groups.md §14.1
+	}
 	return as, nil
 }
 

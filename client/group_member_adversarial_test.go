@@ -60,3 +60,36 @@ func TestForgedHeaderRaisesTheftAlarm(t *testing.T) {
 		t.Error("the forged entry was dropped without the warning every unauthenticated entry gets")
 	}
 }
+
+// TestNickImitatesKeySuffix attacks spec/groups.md §14.1 ("an admin's
+// client lets no one join under a nickname that reads as a member's") and
+// §14.2 (look-alike nicknames are told apart by "nick#key"): a joiner may
+// call itself "m0#<m0's key suffix>", the very string m0 is shown as once
+// its name is ambiguous, and is then shown bare under it.
+func TestNickImitatesKeySuffix(t *testing.T) {
+	t.Parallel()
+	ms := newTestGroup(t, 2)
+	r := ms[0].g.cur.roster
+	fake := r.Members[0].Nick + "#" + memberKey(r.Members[0].Sign)
+	if why := ms[0].g.joinNickRefusal(fake); why == "" {
+		t.Errorf("the admin admits a joiner as %q, the name member %q is shown as with its key", fake, r.Members[0].Nick)
+	}
+	// Where m0's name is ambiguous (a look-alike added by a concurrent
+	// admin, which §14.1 allows for), two members show the same name.
+	rr := r.Clone()
+	for _, nick := range []string{"M0", fake} {
+		s, d, q, err := newGroupKeys(ratchet.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr.Members = append(rr.Members, format.Member{Sign: s.Public(), Seal: d.Public(), Kem: q.Public(), Role: format.RoleMember, Nick: nick})
+	}
+	names := memberNames(rr)
+	seen := map[string]int{}
+	for i, n := range names {
+		if j, ok := seen[n]; ok {
+			t.Errorf("members %d and %d are both shown as %q", j, i, n)
+		}
+		seen[n] = i
+	}
+}
