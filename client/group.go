@@ -83,8 +83,12 @@ type groupInviteRec struct {
 	// was kept).
 	Created time.Time `json:"created,omitzero"`
 	Cursor  uint64    `json:"cursor"`
-	Token   []byte    `json:"token,omitempty"`  // admin: the join token (secret)
-	Served  bool      `json:"served,omitempty"` // admin: welcomed; kept for its alarm
+	Token   []byte    `json:"token,omitempty"` // admin: the join token (secret)
+	// Exchange is the blob's exchange secret (secret), which keys the
+	// entries of the exchange log (spec/groups.md §9.2); an invite made
+	// before blobs carried one has none.
+	Exchange []byte `json:"exchange,omitempty"`
+	Served   bool   `json:"served,omitempty"` // admin: welcomed; kept for its alarm
 	// Answered: a join request was read; the invite waits for its add
 	// commit to win, then sends the welcome (Served).
 	Answered bool `json:"answered,omitempty"`
@@ -454,6 +458,9 @@ func (e *Engine) groupNick(as string) (string, error) {
 	}
 	if format.NickMixesScripts(as) {
 		return "", errMixedNick // spec/groups.md §14.1
+	}
+	if nickHasHash(as) {
+		return "", errHashNick // spec/groups.md §14.1
 	}
 	return as, nil
 }

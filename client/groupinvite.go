@@ -54,7 +54,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			return nil, err
 		}
 		d := format.DeriveInvite(k)
-		gk := format.DeriveGroupInvite(k.Secret[:], a.Fingerprint[:])
+		gk := format.DeriveGroupInvite(k.Secret[:], a.Fingerprint[:], crypto.ID{}, nil) // the capabilities only
 		alarmRead, err := e.newAlarmLog(ctx, c, k, &d, expires)
 		if err != nil {
 			return nil, fmt.Errorf("client: creating the invite's alarm: %w", err)
@@ -70,6 +70,9 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 		if err := e.random(gb.Token[:]); err != nil {
 			return nil, err
 		}
+		if err := e.random(gb.Exchange[:]); err != nil {
+			return nil, err
+		}
 		body, err := format.SealBlob(&d.BlobKey, d.BlobID, gb.Marshal(), format.LabelBlobAD, e.cfg.Rand)
 		if err != nil {
 			return nil, err
@@ -80,7 +83,7 @@ func (e *Engine) GroupInvite(ctx context.Context, ref string, expires time.Durat
 			return nil, fmt.Errorf("client: storing the invite: %w", err)
 		}
 		inv := groupInviteRec{LogID: logID[:], Secret: k.Secret[:], Salt: a.Fingerprint[:], Until: e.now().Add(expires), Created: e.now(),
-			Token: gb.Token[:], AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]}
+			Token: gb.Token[:], Exchange: bytes.Clone(gb.Exchange[:]), AlarmLog: k.AlarmLog[:], AlarmRead: alarmRead[:]}
 		if len(g.cur.roster.Settings.Relays) > 0 {
 			inv.Relay = rec.Relay
 		}
@@ -124,7 +127,7 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	if err != nil {
 		return "", err
 	}
-	gk := format.DeriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:])
+	gk := format.DeriveGroupInvite(k.Secret[:], k.Relay.Fingerprint[:], blob.LogID, blob.Exchange[:])
 	jr := format.JoinRequest{Token: blob.Token,
 		Member: format.Member{Sign: sign.Public(), Seal: seal.Public(), Kem: kem.Public(), Role: format.RoleMember, Nick: nick}}
 	req, err := jr.Marshal()
@@ -141,7 +144,8 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 	}
 	g := &groupState{rcfg: e.rcfg, sign: sign, seal: seal, kem: kem, ttl: defaultGroupLogTTL}
 	rec := &groupRecord{Relay: k.Relay.String(), Nick: nick,
-		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: until}}
+		Join: &groupInviteRec{LogID: blob.LogID[:], Secret: k.Secret[:], Salt: k.Relay.Fingerprint[:], Until: until,
+			Exchange: bytes.Clone(blob.Exchange[:])}}
 	name := opt.Name
 	if name == "" {
 		name = SanitizeLine(blob.Name)
@@ -187,7 +191,7 @@ func (e *Engine) awaitWelcome(ctx context.Context, g *groupState, rec *groupReco
 	if err != nil {
 		return nil, errors.New("client: corrupt group record")
 	}
-	gk := format.DeriveGroupInvite(j.Secret, j.Salt)
+	gk := format.DeriveGroupInvite(j.Secret, j.Salt, logID, j.Exchange)
 	// The welcome spans a key entry and one or more parts: read what is
 	// there, and while a welcome is incomplete keep the cursor before its
 	// key entry, so it is read again next time and nothing is acted on
@@ -284,7 +288,7 @@ func (e *Engine) dropExchangeLog(ctx context.Context, rec *groupRecord, c *conn.
 		rec.DropLog = nil
 		return nil
 	}
-	gk := format.DeriveGroupInvite(j.Secret, j.Salt)
+	gk := format.DeriveGroupInvite(j.Secret, j.Salt, logID, j.Exchange)
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	if err := c.DeleteLog(cctx, logID, &gk.Write); err != nil && !isCode(err, wire.CodeAuth) {
@@ -357,7 +361,7 @@ func (e *Engine) endInvite(ctx context.Context, c *conn.Conn, inv *groupInviteRe
 		dropAlarmLog(ctx, c, id, d.AlarmWrite[:])
 	}
 	if id, err := crypto.ParseID(inv.LogID); err == nil && !inv.Served {
-		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt, id, inv.Exchange)
 		cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 		defer cancel()
 		_ = c.DeleteLog(cctx, id, &gk.Write)
@@ -370,7 +374,7 @@ func (e *Engine) serveInvite(ctx context.Context, g *groupState, inv *groupInvit
 		return true, nil, nil
 	}
 	token := format.JoinToken(inv.Token)
-	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt, logID, inv.Exchange)
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	entries, err := c.ReadLog(cctx, logID, &gk.Read, inv.Cursor, groupReadBatch)
@@ -488,7 +492,7 @@ func (e *Engine) queueWelcome(g *groupState, inv *groupInviteRec, job welcomeJob
 	if err != nil {
 		return errors.New("client: corrupt group record")
 	}
-	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+	gk := format.DeriveGroupInvite(inv.Secret, inv.Salt, logID, inv.Exchange)
 	bodies, err := buildWelcome(&gk, logID, &job.joiner, job.welcome, job.welcome.Conf, e.cfg.Rand)
 	if err != nil {
 		return err

@@ -576,8 +576,9 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	switch {
 	case errors.Is(err, ratchet.ErrOwnMessage):
 		if !g.ours(body) {
-			// An entry under our signing key that we never wrote: someone
-			// holds a copy of our group keys (§12).
+			// An entry signed with our key that we never wrote: someone
+			// holds a copy of our group keys (§12). Decrypt checked the
+			// signature, so a member naming our key cannot raise this.
 			if g.theftWarned {
 				return nil
 			}

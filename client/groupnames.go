@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"veil/client/internal/format"
@@ -21,6 +22,18 @@ const memberKeyDigits = 8
 // errMixedNick refuses a nickname that mixes look-alike scripts.
 var errMixedNick = badInput("a group nickname may not mix scripts that look alike (such as Latin and Cyrillic letters): use one")
 
+// errHashNick refuses a nickname with "#", which would read as another
+// member's name shown with its key.
+var errHashNick = badInput(`a group nickname may not contain "#" or a character that looks like it: veil shows look-alike names as "nick#key"`)
+
+// nickHasHash reports whether nick holds "#" or a character drawn like it
+// (its skeleton holds "#", as for the full-width "＃", or it is one of the
+// sharp signs confusables.txt does not map), so that it could read as a
+// member's "nick#key" (spec/groups.md §14.1).
+func nickHasHash(nick string) bool {
+	return strings.ContainsAny(nick, "#\u266f\u22d5") || strings.Contains(format.NickSkeleton(nick), "#")
+}
+
 // memberKey is the key suffix of a member with signing key s.
 func memberKey(s crypto.SignPublic) string {
 	return hex.EncodeToString(s[:memberKeyDigits/2])
@@ -28,13 +41,16 @@ func memberKey(s crypto.SignPublic) string {
 
 // memberNames returns every member's name for display, sanitised: the
 // nickname, with "#" and its key suffix when another member's nickname is
-// confusable with it.
+// confusable with it or it holds "#" itself. No nickname with "#" is
+// admitted, but a roster made by an older client may hold one: shown with
+// its own suffix, it never reads as another member's "nick#key", so no two
+// members are shown alike (short of a shared suffix, §14.2).
 func memberNames(r *format.Roster) []string {
 	amb := r.NickAmbiguous()
 	out := make([]string, len(r.Members))
 	for i := range r.Members {
 		out[i] = SanitizeLine(r.Members[i].Nick)
-		if amb[i] {
+		if amb[i] || nickHasHash(r.Members[i].Nick) {
 			out[i] += "#" + memberKey(r.Members[i].Sign)
 		}
 	}
@@ -78,6 +94,8 @@ func joinNickRefusal(r *format.Roster, nick string) string {
 		return "refused a join request: its nickname has invisible or control characters"
 	case format.NickMixesScripts(nick):
 		return fmt.Sprintf("refused a join request as %q: the nickname mixes look-alike scripts", nick)
+	case nickHasHash(nick):
+		return fmt.Sprintf(`refused a join request as %q: the nickname has "#" or a look-alike, which could read as a member's name shown with its key`, nick)
 	case r.NickTaken(nick, crypto.SignPublic{}):
 		return fmt.Sprintf("refused a join request as %q: a member's nickname looks the same", nick)
 	}
@@ -86,8 +104,10 @@ func joinNickRefusal(r *format.Roster, nick string) string {
 
 // resolveMember finds the member ref names: a nickname, matched as its
 // skeleton (so "Ana" finds "ana"), or "nick#suffix" with the first hex
-// digits of the member's key. A nickname that more members answer to is
-// refused with the names that tell them apart.
+// digits of the member's key. A name that more members answer to is
+// refused with the names that tell them apart; "m0#1f2e" is looked up both
+// ways, so a member of an older roster whose nickname is "m0#1f2e" is
+// never taken for m0, nor m0 for it.
 func resolveMember(r *format.Roster, ref string) (int, error) {
 	match := func(nick, suffix string) []int {
 		var out []int
@@ -101,9 +121,11 @@ func resolveMember(r *format.Roster, ref string) (int, error) {
 		return out
 	}
 	found := match(ref, "")
-	if len(found) == 0 {
-		if nick, suffix, ok := cutSuffix(ref); ok {
-			found = match(nick, suffix)
+	if nick, suffix, ok := cutSuffix(ref); ok {
+		for _, i := range match(nick, suffix) {
+			if !slices.Contains(found, i) {
+				found = append(found, i)
+			}
 		}
 	}
 	switch len(found) {
@@ -112,6 +134,7 @@ func resolveMember(r *format.Roster, ref string) (int, error) {
 	case 1:
 		return found[0], nil
 	}
+	slices.Sort(found)
 	names := make([]string, len(found))
 	for k, i := range found {
 		names[k] = SanitizeLine(r.Members[i].Nick) + "#" + memberKey(r.Members[i].Sign)

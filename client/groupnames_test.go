@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,25 @@ func TestMemberNamesSuffixOnlyWhenAlike(t *testing.T) {
 	}
 }
 
+// TestMemberNamesOfHashNick: a roster of an older client may hold a
+// nickname that imitates another member's "nick#key"; it is always shown
+// with its own suffix, so it never reads as that member.
+func TestMemberNamesOfHashNick(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		nicks, want []string
+	}{
+		{[]string{"ana", "ana#01010101"}, []string{"ana", "ana#01010101#02020202"}},
+		{[]string{"ana", "ana#01010101", "Ana"}, []string{"ana#01010101", "ana#01010101#02020202", "Ana#03030303"}},
+		{[]string{"ana", "ana\uff0301010101"}, []string{"ana", "ana\uff0301010101#02020202"}}, // a full-width "#"
+	} {
+		got := memberNames(namesRoster(tc.nicks...))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("memberNames(%q) = %q, want %q", tc.nicks, got, tc.want)
+		}
+	}
+}
+
 func TestResolveMember(t *testing.T) {
 	t.Parallel()
 	r := namesRoster("ana", "ben", "\u0430na", "c#dev")
@@ -66,6 +86,19 @@ func TestResolveMember(t *testing.T) {
 			t.Errorf("resolveMember(%q) found someone", ref)
 		}
 	}
+	// A nickname of an older roster that reads as member 0's "nick#key":
+	// that name is refused as ambiguous, with the names that tell the two
+	// apart, and each is found by its own.
+	r = namesRoster("ana", "ana#01010101")
+	_, err = resolveMember(r, "ana#01010101")
+	if err == nil || !strings.Contains(err.Error(), "ana#01010101#02020202") {
+		t.Errorf("a name that is one member's nickname and another's nick#key: %v", err)
+	}
+	for ref, want := range map[string]int{"ana": 0, "ana#01010101#02": 1} {
+		if got, err := resolveMember(r, ref); err != nil || got != want {
+			t.Errorf("resolveMember(%q) = %d, %v; want %d", ref, got, err, want)
+		}
+	}
 }
 
 func TestJoinNickRefusal(t *testing.T) {
@@ -79,6 +112,10 @@ func TestJoinNickRefusal(t *testing.T) {
 		"BEN":          true,
 		"b\u200den":    true,  // invisible
 		"\u0430\u0431": false, // Cyrillic, like no one
+		"c#dev":        true,  // reads as a name shown with its key
+		"ana#01010101": true,
+		"c\uff03dev":   true, // a full-width "#"
+		"c\u266fdev":   true, // a sharp sign
 	} {
 		if got := joinNickRefusal(r, nick) != ""; got != refused {
 			t.Errorf("joinNickRefusal(%+q) refused = %v, want %v", nick, got, refused)
@@ -97,6 +134,11 @@ func TestGroupNickRefusesMixedScripts(t *testing.T) {
 	}
 	if n, err := e.groupNick("\u0430\u043d\u044f"); err != nil || n != "\u0430\u043d\u044f" {
 		t.Errorf("groupNick of a Cyrillic nickname: %q, %v", n, err)
+	}
+	for _, n := range []string{"ana#01010101", "#", "ana\uff03"} {
+		if _, err := e.groupNick(n); err != errHashNick {
+			t.Errorf("groupNick(%+q): %v, want the refusal of \"#\"", n, err)
+		}
 	}
 }
 

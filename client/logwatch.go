@@ -65,7 +65,7 @@ func followedLogs(chat string, g *groupState, rec *groupRecord) []followedLog {
 		if err != nil {
 			continue
 		}
-		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt)
+		gk := format.DeriveGroupInvite(inv.Secret, inv.Salt, crypto.ID{}, nil) // the read capability only
 		out = append(out, followedLog{chat: chat, id: id, readCap: gk.Read, after: inv.Cursor, relay: rec.Relay})
 	}
 	return out

@@ -12,8 +12,10 @@ import (
 	"veil/crypto"
 )
 
-// ErrOwnMessage is returned by GroupEpoch.Decrypt for a message this member
-// sent itself (read back from the group log). The caller skips it.
+// ErrOwnMessage is returned by GroupEpoch.Decrypt for a message signed
+// with this member's own key: one it sent itself (read back from the group
+// log), or one written by whoever holds a copy of its keys. The caller
+// tells the two apart by what it appended.
 var ErrOwnMessage = errors.New("ratchet: own group message")
 
 // GroupEpoch is one member's view of one epoch of a group
@@ -210,9 +212,12 @@ func (g *GroupEpoch) encrypt(pt []byte) ([]byte, error) {
 
 // Decrypt checks and decrypts one group message (spec/groups.md §4.3) and
 // returns its plaintext and its sender's signing key. It returns
-// ErrOwnMessage, ErrDuplicate, ErrTooFarAhead or an error wrapping ErrAuth
-// (a message of another epoch or group, of an unknown sender, with a bad
-// signature, tampered or malformed), and on any error g is unchanged.
+// ErrOwnMessage (a message signed with this member's own key),
+// ErrDuplicate, ErrTooFarAhead or an error wrapping ErrAuth (a message of
+// another epoch or group, of an unknown sender, with a bad signature,
+// tampered or malformed: a header naming this member's key over a
+// signature that does not verify under it is one), and on any error g is
+// unchanged.
 func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 	var sender crypto.SignPublic
 	if !crypto.IsBucket(len(msg)) {
@@ -228,16 +233,8 @@ func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 	}
 	copy(sender[:], h[:crypto.KeySize])
 	n := binary.BigEndian.Uint32(h[crypto.KeySize:])
-	if sender == g.selfPub {
-		return nil, sender, ErrOwnMessage
-	}
-	if n == math.MaxUint32 {
-		// Encrypt never sends it; accepting it would wrap the chain's
-		// position to 0.
-		return nil, sender, authErr("message number out of range")
-	}
 	i := g.peer(sender)
-	if i < 0 {
+	if i < 0 && sender != g.selfPub {
 		return nil, sender, authErr("sender is not in the roster")
 	}
 	buf, m := g.groupBuf(len(msg))
@@ -245,8 +242,19 @@ func (g *GroupEpoch) Decrypt(msg []byte) ([]byte, crypto.SignPublic, error) {
 	sigOff := len(msg) - crypto.SignatureSize
 	adOff := len(labelGroupSig)
 	pre := adOff + EpochContextSize
+	// The signature is checked before a message counts as our own: every
+	// member holds hk and can write a header naming our key, and only a
+	// signature under it means the entry was written with our keys.
 	if !crypto.Verify(sender, buf[:pre+sigOff], m[sigOff:]) {
 		return nil, sender, authErr("bad signature")
+	}
+	if sender == g.selfPub {
+		return nil, sender, ErrOwnMessage
+	}
+	if n == math.MaxUint32 {
+		// Encrypt never sends it; accepting it would wrap the chain's
+		// position to 0.
+		return nil, sender, authErr("message number out of range")
 	}
 	p := &g.peers[i]
 	now := g.cfg.now()

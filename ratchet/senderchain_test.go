@@ -164,6 +164,35 @@ func TestGroupForgedSender(t *testing.T) {
 	}
 }
 
+// TestGroupForgedOwnHeader: a member holds the header key, so it can write
+// a header naming the reader's own key. Only a message signed with that
+// key is the reader's own (ErrOwnMessage, which a client takes for a copy
+// of its keys when it did not write it); one whose signature does not
+// verify under it is a forgery like any other (ErrAuth).
+func TestGroupForgedOwnHeader(t *testing.T) {
+	g := newTestGroup(t, 3, 3, 1)
+	a, mallory := g.members[0], g.members[1]
+	forger := *mallory
+	forger.selfPub = a.Self()
+	m := groupEncrypt(t, &forger, "written with your keys")
+	before := a.Marshal()
+	if _, _, err := a.Decrypt(m); !errors.Is(err, ErrAuth) || errors.Is(err, ErrOwnMessage) {
+		t.Fatalf("own key named over mallory's signature: got %v, want ErrAuth", err)
+	}
+	if !bytes.Equal(before, a.Marshal()) {
+		t.Fatal("a forged message changed the state")
+	}
+	// A copy of a's state does sign with a's key: that is a's own.
+	st := a.Marshal()
+	dup, err := UnmarshalGroupEpoch(Config{}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Decrypt(groupEncrypt(t, dup, "from a copy")); !errors.Is(err, ErrOwnMessage) {
+		t.Fatalf("a message signed with the reader's key: got %v, want ErrOwnMessage", err)
+	}
+}
+
 func TestGroupOutOfOrderAndDuplicates(t *testing.T) {
 	g := newTestGroup(t, 4, 2, 1)
 	a, b := g.members[0], g.members[1]

@@ -94,6 +94,7 @@ func FuzzParseGroupBlob(f *testing.F) {
 	f.Add((&GroupBlob{Name: "river", Token: JoinToken{7}}).Marshal())
 	f.Add([]byte{GroupBlobMarker, 1})
 	f.Add([]byte{GroupBlobMarker, 2})
+	f.Add([]byte{GroupBlobMarker, 3})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b, err := ParseGroupBlob(in)
 		if err != nil {

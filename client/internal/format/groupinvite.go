@@ -31,6 +31,7 @@ const (
 	labelGroupInviteWrite = "veil-client/v2/group invite log write"
 	labelGroupInviteRead  = "veil-client/v2/group invite log read"
 	labelGroupInviteKey   = "veil-client/v2/group invite key"
+	labelGroupExchangeKey = "veil-client/v2/group exchange key"
 	LabelGroupRequestAD   = "veil-client/v2/group join request"
 )
 
@@ -40,7 +41,7 @@ const GroupBlobMarker = 0x47
 
 // Group invite sizes, spec/groups.md §9.1.
 const (
-	groupBlobVersion = 2
+	groupBlobVersion = 3
 	JoinTokenSize    = 16
 	welcomeVersion   = 2
 )
@@ -55,12 +56,21 @@ type GroupInviteKeys struct {
 }
 
 // DeriveGroupInvite derives the exchange keys from an invite secret and
-// the relay's fingerprint as salt.
-func DeriveGroupInvite(secret, salt []byte) GroupInviteKeys {
+// the relay's fingerprint as salt. exchange is the blob's exchange secret:
+// with it, Key is HKDF(K || exchange secret, log ID), which only the admin
+// and whoever took the blob know (spec/groups.md §9.2); without it (an
+// invite of an earlier version, stored before its blob carried one), Key
+// is K.
+func DeriveGroupInvite(secret, salt []byte, logID crypto.ID, exchange []byte) GroupInviteKeys {
 	var k GroupInviteKeys
 	crypto.HKDF(k.Write[:], secret, salt, labelGroupInviteWrite)
 	crypto.HKDF(k.Read[:], secret, salt, labelGroupInviteRead)
 	crypto.HKDF(k.Key[:], secret, salt, labelGroupInviteKey)
+	if len(exchange) > 0 {
+		ikm := append(append(make([]byte, 0, 2*crypto.KeySize), k.Key[:]...), exchange...)
+		k.Key = crypto.HKDFKey(ikm, logID[:], labelGroupExchangeKey)
+		crypto.Wipe(ikm) // best effort: Go cannot guarantee no copy remains
+	}
 	return k
 }
 
@@ -77,8 +87,13 @@ func (t *JoinToken) Equal(u *JoinToken) bool { return crypto.Equal(t[:], u[:]) }
 
 // GroupBlob is the plaintext of a group invite blob.
 type GroupBlob struct {
-	LogID    crypto.ID
-	Token    JoinToken
+	LogID crypto.ID
+	Token JoinToken
+	// Exchange is the exchange secret: never sent on the exchange log, it
+	// keys every entry there, so a holder of the invite key who did not
+	// take the blob can neither read the join request nor write a welcome
+	// the joiner accepts.
+	Exchange crypto.SymKey
 	Deadline uint64 // the group's deadline, Unix seconds; 0 = none
 	Name     string
 }
@@ -88,6 +103,7 @@ func (b *GroupBlob) Marshal() []byte {
 	out := []byte{GroupBlobMarker, groupBlobVersion}
 	out = append(out, b.LogID[:]...)
 	out = append(out, b.Token[:]...)
+	out = append(out, b.Exchange[:]...)
 	out = binary.BigEndian.AppendUint64(out, b.Deadline)
 	out = append(out, byte(len(b.Name)))
 	return append(out, b.Name...)
@@ -105,7 +121,7 @@ func ParseGroupBlob(p []byte) (*GroupBlob, error) {
 	switch v := r.u8(); {
 	case !r.ok:
 		return nil, errors.New("client: the group invite blob is malformed")
-	case v == 1:
+	case v == 1 || v == 2:
 		return nil, errOldGroupInvite
 	case v != groupBlobVersion:
 		return nil, errors.New("client: the group invite blob has an unknown version")
@@ -113,6 +129,7 @@ func ParseGroupBlob(p []byte) (*GroupBlob, error) {
 	b := &GroupBlob{}
 	copy(b.LogID[:], r.take(crypto.IDSize))
 	copy(b.Token[:], r.take(JoinTokenSize))
+	copy(b.Exchange[:], r.take(crypto.KeySize))
 	b.Deadline = r.u64()
 	b.Name = string(r.take(int(r.u8())))
 	if !r.done() || len(b.Name) > MaxGroupName || !utf8.ValidString(b.Name) {

@@ -180,7 +180,7 @@ func TestFormatRedaction(t *testing.T) {
 		InviteIDs{BlobKey: crypto.SymKey(secret)},
 		GroupInviteKeys{Write: [32]byte(secret), Key: crypto.SymKey(secret)},
 		GroupWelcome{Secret: crypto.SymKey(secret)},
-		GroupBlob{Token: JoinToken(secret[:JoinTokenSize])},
+		GroupBlob{Token: JoinToken(secret[:JoinTokenSize]), Exchange: crypto.SymKey(secret)},
 		JoinRequest{Token: JoinToken(secret[:JoinTokenSize])},
 	}
 	for _, v := range vals {
@@ -192,18 +192,52 @@ func TestFormatRedaction(t *testing.T) {
 	}
 }
 
-// TestGroupBlobVersions: a version 1 group invite says it is from an
-// older veil; the token travels in version 2.
+// TestGroupBlobVersions: group invites of versions 1 and 2 say they are
+// from an older veil; the token and the exchange secret travel in
+// version 3.
 func TestGroupBlobVersions(t *testing.T) {
-	b := &GroupBlob{LogID: crypto.ID{1}, Token: JoinToken{2}, Deadline: 3, Name: "river"}
+	b := &GroupBlob{LogID: crypto.ID{1}, Token: JoinToken{2}, Exchange: crypto.SymKey{4}, Deadline: 3, Name: "river"}
 	got, err := ParseGroupBlob(b.Marshal())
-	if err != nil || got.Token != b.Token || got.LogID != b.LogID || got.Name != "river" || got.Deadline != 3 {
+	if err != nil || got.Token != b.Token || got.Exchange != b.Exchange || got.LogID != b.LogID || got.Name != "river" || got.Deadline != 3 {
 		t.Fatalf("round trip: %v", err)
 	}
-	old := b.Marshal()
-	old[1] = 1
-	if _, err := ParseGroupBlob(old); err == nil || !strings.Contains(err.Error(), "older veil") {
-		t.Fatalf("version 1: %v", err)
+	if n := len(b.Marshal()); n != 2+crypto.IDSize+JoinTokenSize+crypto.KeySize+8+1+5 {
+		t.Fatalf("a version 3 blob of %d bytes", n)
+	}
+	for _, v := range []byte{1, 2} {
+		old := b.Marshal()
+		old[1] = v
+		if _, err := ParseGroupBlob(old); err == nil || !strings.Contains(err.Error(), "older veil") {
+			t.Fatalf("version %d: %v", v, err)
+		}
+	}
+}
+
+// TestGroupExchangeKey: with the blob's exchange secret, the key of the
+// exchange log's entries depends on it and on the log ID, so the invite
+// key alone (K) opens none of them; the capabilities do not depend on it.
+func TestGroupExchangeKey(t *testing.T) {
+	secret, salt := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	k := DeriveGroupInvite(secret, salt, crypto.ID{3}, nil)
+	x := DeriveGroupInvite(secret, salt, crypto.ID{3}, bytes.Repeat([]byte{4}, 32))
+	if x.Write != k.Write || x.Read != k.Read {
+		t.Fatal("the exchange secret changed the log's capabilities")
+	}
+	if x.Key == k.Key {
+		t.Fatal("the exchange secret did not change the exchange key")
+	}
+	log := crypto.ID{3}
+	want := crypto.HKDFKey(append(bytes.Clone(k.Key[:]), bytes.Repeat([]byte{4}, 32)...), log[:], labelGroupExchangeKey)
+	if x.Key != want {
+		t.Fatal("the exchange key is not HKDF(K || exchange secret, log ID)")
+	}
+	for _, y := range []GroupInviteKeys{
+		DeriveGroupInvite(secret, salt, crypto.ID{5}, bytes.Repeat([]byte{4}, 32)),
+		DeriveGroupInvite(secret, salt, crypto.ID{3}, bytes.Repeat([]byte{6}, 32)),
+	} {
+		if y.Key == x.Key {
+			t.Fatal("another log or exchange secret gave the same key")
+		}
 	}
 }
 

@@ -62,6 +62,20 @@ func TestGroupEncodingVectors(t *testing.T) {
 			Welcome string   `json:"welcome"`
 			Parts   []string `json:"parts"`
 		} `json:"welcome"`
+		Invite struct {
+			Secret   string `json:"secret"`
+			Salt     string `json:"salt"`
+			LogID    string `json:"log_id"`
+			Token    string `json:"token"`
+			Exchange string `json:"exchange_secret"`
+			Deadline uint64 `json:"deadline"`
+			Name     string `json:"name"`
+			Blob     string `json:"blob"`
+			Write    string `json:"write"`
+			Read     string `json:"read"`
+			K0       string `json:"k0"`
+			Key      string `json:"key"`
+		} `json:"invite"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
@@ -195,5 +209,22 @@ func TestGroupEncodingVectors(t *testing.T) {
 		if !seen[ch] {
 			t.Errorf("no vector for change %d", ch)
 		}
+	}
+
+	// The group invite blob and the exchange log's keys (§9.1, §9.2).
+	iv := v.Invite
+	b := &GroupBlob{LogID: crypto.ID(unhex(iv.LogID)), Token: JoinToken(unhex(iv.Token)),
+		Exchange: crypto.SymKey(unhex(iv.Exchange)), Deadline: iv.Deadline, Name: iv.Name}
+	if !bytes.Equal(b.Marshal(), unhex(iv.Blob)) {
+		t.Error("the invite blob differs")
+	}
+	if got, err := ParseGroupBlob(unhex(iv.Blob)); err != nil || *got != *b {
+		t.Errorf("the invite blob parses as %v, %v", got, err)
+	}
+	gk := DeriveGroupInvite(unhex(iv.Secret), unhex(iv.Salt), b.LogID, b.Exchange[:])
+	k0 := DeriveGroupInvite(unhex(iv.Secret), unhex(iv.Salt), b.LogID, nil)
+	if !bytes.Equal(gk.Write[:], unhex(iv.Write)) || !bytes.Equal(gk.Read[:], unhex(iv.Read)) ||
+		!bytes.Equal(k0.Key[:], unhex(iv.K0)) || !bytes.Equal(gk.Key[:], unhex(iv.Key)) {
+		t.Error("the invite's keys differ")
 	}
 }

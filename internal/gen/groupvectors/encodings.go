@@ -59,6 +59,28 @@ type Encodings struct {
 	// the joiner's welcome (§9.2).
 	Conf    string     `json:"conf"`
 	Welcome WelcomeVec `json:"welcome"`
+	// Invite is a group invite blob and what its key derives (§9.1,
+	// §9.2), on its own stream.
+	Invite InviteVec `json:"invite"`
+}
+
+// InviteVec is a version-3 group invite blob and the exchange log's keys:
+// the capabilities and K0 from the invite secret and salt, and the
+// exchange key K from K0, the blob's exchange secret and the log ID.
+type InviteVec struct {
+	Seed     string `json:"seed"`
+	Secret   string `json:"secret"`
+	Salt     string `json:"salt"`
+	LogID    string `json:"log_id"`
+	Token    string `json:"token"`
+	Exchange string `json:"exchange_secret"`
+	Deadline uint64 `json:"deadline"`
+	Name     string `json:"name"`
+	Blob     string `json:"blob"`
+	Write    string `json:"write"`
+	Read     string `json:"read"`
+	K0       string `json:"k0"`
+	Key      string `json:"key"`
 }
 
 // WelcomeVec is the welcome of the add commit's joiner and its parts.
@@ -361,9 +383,49 @@ func GenerateEncodings() ([]byte, error) {
 	}
 	v.Seal = SealVec{Epoch: 1, Secret: hex.EncodeToString(secret[:]), Sealed: hex.EncodeToString(sealed)}
 
+	inv, err := inviteVec()
+	if err != nil {
+		return nil, err
+	}
+	v.Invite = *inv
+
 	out, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+// inviteVec draws, on its own stream, the invite secret, the salt (the
+// relay's fingerprint), the exchange log's ID, the join token and the
+// exchange secret, in that order, and lays out the blob and the keys of
+// spec/groups.md §9.1 and §9.2.
+func inviteVec() (*InviteVec, error) {
+	v := &InviteVec{Seed: "veil group vectors: invite blob.", Deadline: 1767225600, Name: "river"}
+	r := rand.NewChaCha8(seed(v.Seed))
+	var secret, salt, x [32]byte
+	var logID [24]byte
+	var token [16]byte
+	for _, b := range [][]byte{secret[:], salt[:], logID[:], token[:], x[:]} {
+		if err := crypto.RandomBytes(r, b); err != nil {
+			return nil, err
+		}
+	}
+	blob := []byte{0x47, 3}
+	blob = append(blob, logID[:]...)
+	blob = append(blob, token[:]...)
+	blob = append(blob, x[:]...)
+	blob = binary.BigEndian.AppendUint64(blob, v.Deadline)
+	blob = append(blob, byte(len(v.Name)))
+	blob = append(blob, v.Name...)
+	var w, rd, k0, k [32]byte
+	crypto.HKDF(w[:], secret[:], salt[:], "veil-client/v2/group invite log write")
+	crypto.HKDF(rd[:], secret[:], salt[:], "veil-client/v2/group invite log read")
+	crypto.HKDF(k0[:], secret[:], salt[:], "veil-client/v2/group invite key")
+	crypto.HKDF(k[:], append(k0[:], x[:]...), logID[:], "veil-client/v2/group exchange key")
+	v.Secret, v.Salt, v.LogID = hex.EncodeToString(secret[:]), hex.EncodeToString(salt[:]), hex.EncodeToString(logID[:])
+	v.Token, v.Exchange, v.Blob = hex.EncodeToString(token[:]), hex.EncodeToString(x[:]), hex.EncodeToString(blob)
+	v.Write, v.Read = hex.EncodeToString(w[:]), hex.EncodeToString(rd[:])
+	v.K0, v.Key = hex.EncodeToString(k0[:]), hex.EncodeToString(k[:])
+	return v, nil
 }
