@@ -549,7 +549,8 @@ func (g *groupState) readLog(ctx context.Context, c *conn.Conn, l *groupLog, k i
 }
 
 // handle applies one log entry of log l. Entries of a log being drained
-// count only from senders who are still members (§7.2).
+// count only from senders who are still members, or whose update made the
+// current epoch (§7.2).
 // Commits count only on the epoch's primary log (primary), which orders
 // them (§3.5).
 func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []Event {
@@ -575,8 +576,16 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
 	}
 	si := l.roster.Index(sender)
-	if si < 0 || (draining && g.cur.roster.Index(sender) < 0) {
+	if si < 0 {
 		return nil
+	}
+	now := sender // the sender's signing key in the current epoch
+	if draining {
+		k, ok := drainedMember(l.roster, g.cur.roster, si)
+		if !ok {
+			return nil
+		}
+		now = k
 	}
 	from := l.roster.Members[si]
 	name := l.name(si) // nick, or nick#key where two look alike
@@ -614,8 +623,8 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	case format.GenvLeave:
 		// Shown when its commit is read (§7.3); an admin queues that commit,
 		// also when it reads the LEAVE while draining the old log.
-		if g.isAdmin() && g.cur.roster.Index(sender) >= 0 {
-			g.propose(groupIntent{Change: format.ChangeLeave, Target: sender[:]})
+		if g.isAdmin() && g.cur.roster.Index(now) >= 0 {
+			g.propose(groupIntent{Change: format.ChangeLeave, Target: now[:]})
 		}
 		return evs
 	case format.GenvBurn:
@@ -641,6 +650,29 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		}
 	}
 	return evs
+}
+
+// drainedMember returns the signing key, in the roster cur, of member i of
+// the roster prev of the epoch before it, and whether that member is still
+// in the group (spec/groups.md §7.2). A member whose update made cur is,
+// under its new key: it sends under its old key until it reads its own
+// commit back. An update is the one change that gives a member new keys
+// and keeps the roster's length (a remove, leave or add changes it, a
+// promote or settings change keeps every key), so the same nickname and
+// role at the same index, under a key no longer in cur, are that update.
+func drainedMember(prev, cur *format.Roster, i int) (crypto.SignPublic, bool) {
+	k := prev.Members[i].Sign
+	if cur.Index(k) >= 0 {
+		return k, true
+	}
+	if cur.Epoch != prev.Epoch+1 || len(cur.Members) != len(prev.Members) {
+		return crypto.SignPublic{}, false
+	}
+	m, o := &cur.Members[i], &prev.Members[i]
+	if m.Nick != o.Nick || m.Role != o.Role || prev.Index(m.Sign) >= 0 {
+		return crypto.SignPublic{}, false
+	}
+	return m.Sign, true
 }
 
 // applyCommit verifies a whole commit of another member read from the
