@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"veil/client/internal/format"
@@ -39,6 +40,104 @@ func TestTextAfterOwnUpdateIsRead(t *testing.T) {
 	}
 	if got := texts(evs); len(got) != 1 {
 		t.Fatalf("ana read %q of ben's message sent after its update commit (warnings %q): lost", got, warnings(evs))
+	}
+}
+
+// TestUpdateCannotEscapeRemoval checks SECURITY.md "A malicious group
+// member ... Cannot ... disturb an admin's commit in progress" and
+// spec/groups.md §3.4 ("so a change is made exactly once") and §12. The
+// admin's remove intent names the member by its signing key; a member who
+// commits an update of its own keys just before the admin's remove (every
+// member may, at any time, and can keep one at the head of every new log)
+// makes the admin's commit lose. The re-queued intent must then follow the
+// member to its new key, not be dropped as moot with the member staying.
+// The same would happen to an honest member whose weekly update crosses an
+// admin's removal.
+func TestUpdateCannotEscapeRemoval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := newTestGroup(t, 3)
+	ana, ben, mal := ms[0], ms[1], ms[2]
+	// mal's update of its keys goes out first...
+	mal.g.propose(groupIntent{Change: format.ChangeUpdate})
+	if _, err := mal.g.commitNext(ctx, mal.c); err != nil {
+		t.Fatal(err)
+	}
+	// ...and the admin's removal of mal, made on the roster it has read,
+	// right after it.
+	k := mal.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangeRemove, Target: k[:]})
+	if _, err := ana.g.commitNext(ctx, ana.c); err != nil {
+		t.Fatal(err)
+	}
+	evs := ana.settle(t)
+	ben.poll(t)
+	if i := ana.g.cur.roster.Index(k); i >= 0 {
+		t.Fatalf("the old key is still in the roster at %d", i)
+	}
+	for i, m := range ana.g.cur.roster.Members {
+		if m.Nick == "m2" {
+			var types []EventType
+			for _, e := range evs {
+				types = append(types, e.Type)
+			}
+			t.Fatalf("m2 escaped its removal by updating its keys: it is member %d of epoch %d; the admin has %d intents queued, a commit pending: %v; its events %v",
+				i, ana.g.cur.roster.Epoch, len(ana.g.intents), ana.g.pending != nil, types)
+		}
+	}
+}
+
+// TestPromoteFollowsUpdate: an admin's promote made on the roster before
+// a member's update of its keys lost to that update; queued again, it
+// names the member's new key and is made (spec/groups.md §3.4).
+func TestPromoteFollowsUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := newTestGroup(t, 3)
+	ana, ben := ms[0], ms[1]
+	ben.g.propose(groupIntent{Change: format.ChangeUpdate})
+	if _, err := ben.g.commitNext(ctx, ben.c); err != nil {
+		t.Fatal(err)
+	}
+	k := ben.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangePromote, Target: k[:]})
+	if _, err := ana.g.commitNext(ctx, ana.c); err != nil {
+		t.Fatal(err)
+	}
+	evs := ana.settle(t)
+	ben.poll(t)
+	if ana.g.cur.roster.Epoch != 3 || !ben.g.isAdmin() || ben.g.sign.Public() == k {
+		t.Fatalf("epoch %d, ben an admin: %v, under its old key: %v (warnings %q)",
+			ana.g.cur.roster.Epoch, ben.g.isAdmin(), ben.g.sign.Public() == k, warnings(evs))
+	}
+}
+
+// TestRemovalMootIsTold: two admins remove the same member at once; the
+// one whose commit lost is told its removal was not made rather than
+// dropping it without a word (spec/groups.md §3.4).
+func TestRemovalMootIsTold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := newTestGroup(t, 3)
+	ana, ben, cat := ms[0], ms[1], ms[2]
+	ana.change(t, format.ChangePromote, "m1")
+	ben.poll(t)
+	cat.poll(t)
+	k := cat.g.sign.Public()
+	for _, m := range []*member{ana, ben} {
+		m.g.propose(groupIntent{Change: format.ChangeRemove, Target: k[:]})
+		if _, err := m.g.commitNext(ctx, m.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ana.settle(t)
+	evs := ben.settle(t)
+	if ana.g.cur.roster.Index(k) >= 0 || ben.g.cur.id != ana.g.cur.id {
+		t.Fatal("cat was not removed once")
+	}
+	w := warnings(evs)
+	if len(w) != 1 || !strings.Contains(w[0], "removal of m2 was not made") {
+		t.Fatalf("ben's warnings %q", w)
 	}
 }
 

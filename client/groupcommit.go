@@ -120,6 +120,7 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 		err := g.commit(ctx, c, in)
 		if errors.Is(err, errMoot) {
 			g.intents = g.intents[1:]
+			evs = append(evs, g.mootEvent(&in)...)
 			continue
 		}
 		if err != nil {
@@ -143,6 +144,34 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 		g.intents = g.intents[1:]
 	}
 	return evs, nil
+}
+
+// mootEvent tells the user that a removal or promotion it asked for was
+// dropped as moot (spec/groups.md §3.4): the member is no longer in the
+// group, or is an admin already. A leave, which every admin that read the
+// LEAVE queues, and the other changes are dropped quietly.
+func (g *groupState) mootEvent(in *groupIntent) []Event {
+	var what string
+	switch in.Change {
+	case format.ChangeRemove:
+		what = "the removal of %s was not made: that member is no longer in the group"
+	case format.ChangePromote:
+		what = "the promotion of %s was not made: that member is an admin already or no longer in the group"
+	default:
+		return nil
+	}
+	nick := "a member"
+	if k, err := crypto.ParseSignPublic(in.Target); err == nil {
+		for _, l := range []*groupLog{&g.cur, g.prev} {
+			if l != nil && l.roster != nil {
+				if i := l.roster.Index(k); i >= 0 {
+					nick = l.name(i)
+					break
+				}
+			}
+		}
+	}
+	return []Event{{Type: EventWarning, From: nick, Err: fmt.Sprintf(what, nick)}}
 }
 
 // epochRelayError is a relay of a new epoch that could not be reached or
@@ -460,6 +489,20 @@ func (g *groupState) losePending() {
 	in := g.pending.Intent
 	g.pending = nil
 	g.intents = append([]groupIntent{in}, g.intents...)
+}
+
+// retarget points the queued intents that name a member by its old
+// signing key at its new one, after an update of that member's keys was
+// applied (spec/groups.md §3.4): a removal or promote made on the roster
+// before the update still applies to the member, whose update cannot make
+// it moot. A pending commit of ours that lost is queued again first
+// (losePending), so it is among them.
+func (g *groupState) retarget(old, next crypto.SignPublic) {
+	for i := range g.intents {
+		if bytes.Equal(g.intents[i].Target, old[:]) {
+			g.intents[i].Target = bytes.Clone(next[:])
+		}
+	}
 }
 
 // intentEvent describes a change of ours that won.

@@ -691,6 +691,10 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	}
 	ev := commitEvent(cm, old.roster, next)
 	g.losePending()
+	if cm.Change == format.ChangeUpdate {
+		j := format.OperandIndex(cm.Operand)
+		g.retarget(old.roster.Members[j].Sign, next.Members[j].Sign)
+	}
 	i := next.Index(g.sign.Public())
 	if i < 0 {
 		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
