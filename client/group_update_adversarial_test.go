@@ -166,3 +166,83 @@ func TestLeaveAfterOwnUpdateIsCommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateCannotFollowOwnUpdate: a member that would keep an update of
+// its own keys at the head of every new log, so that an admin's removal of
+// it always loses, has its second update in a row refused by everyone, and
+// the removal is made on top of its first (spec/groups.md §3.6). Its own
+// client, restarted, keeps a second one queued rather than commit it.
+func TestUpdateCannotFollowOwnUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ms := newTestGroup(t, 3)
+	ana, ben, mal := ms[0], ms[1], ms[2]
+	mal.g.propose(groupIntent{Change: format.ChangeUpdate})
+	if _, err := mal.g.commitNext(ctx, mal.c); err != nil {
+		t.Fatal(err)
+	}
+	k := mal.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangeRemove, Target: k[:]})
+	if _, err := ana.g.commitNext(ctx, ana.c); err != nil {
+		t.Fatal(err)
+	}
+	mal.poll(t) // its update won: epoch 2
+	if mal.g.cur.roster.Epoch != 2 {
+		t.Fatalf("mal is in epoch %d", mal.g.cur.roster.Epoch)
+	}
+	mal.reload(t)
+	mal.poll(t)
+	mal.g.propose(groupIntent{Change: format.ChangeUpdate})
+	if _, err := mal.g.commitNext(ctx, mal.c); err != nil {
+		t.Fatal(err)
+	}
+	if mal.g.pending != nil || len(mal.g.intents) != 1 {
+		t.Fatalf("mal's client committed a second update in a row (%d intents queued)", len(mal.g.intents))
+	}
+	// A malicious client makes one anyway, at the head of epoch 2's log.
+	maliciousUpdate(t, mal, &mal.g.cur)
+	evs := ana.settle(t)
+	ben.poll(t)
+	if ana.g.cur.roster.Epoch != 3 || ben.g.cur.id != ana.g.cur.id {
+		t.Fatalf("ana is in epoch %d, ben in %d (ana's warnings %q)", ana.g.cur.roster.Epoch, ben.g.cur.roster.Epoch, warnings(evs))
+	}
+	for _, m := range ana.g.cur.roster.Members {
+		if m.Nick == "m2" {
+			t.Fatalf("m2 is still a member (warnings %q)", warnings(evs))
+		}
+	}
+	if w := warnings(evs); len(w) != 1 || !strings.Contains(w[0], "ignored a group update commit") {
+		t.Fatalf("ana's warnings %q", w)
+	}
+}
+
+// TestUpdateWaitsForAnotherChange: an update asked for while the current
+// epoch is our own update's stays queued, other changes go first, and it
+// is made once another change lands (spec/groups.md §3.6).
+func TestUpdateWaitsForAnotherChange(t *testing.T) {
+	t.Parallel()
+	ms := newTestGroup(t, 3)
+	ana, ben := ms[0], ms[1]
+	ana.g.propose(groupIntent{Change: format.ChangeUpdate})
+	ana.settle(t)
+	if ana.g.cur.roster.Epoch != 2 || !ana.g.updateWaits() {
+		t.Fatalf("ana's update did not apply: epoch %d", ana.g.cur.roster.Epoch)
+	}
+	k := ana.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangeUpdate})
+	ana.settle(t)
+	if ana.g.cur.roster.Epoch != 2 || len(ana.g.intents) != 1 {
+		t.Fatalf("ana is in epoch %d with %d intents queued", ana.g.cur.roster.Epoch, len(ana.g.intents))
+	}
+	bk := ben.g.sign.Public()
+	ana.g.propose(groupIntent{Change: format.ChangePromote, Target: bk[:]})
+	ana.settle(t)
+	ana.settle(t)
+	if ana.g.cur.roster.Epoch != 4 || ana.g.sign.Public() == k || len(ana.g.intents) != 0 {
+		t.Fatalf("ana is in epoch %d, under the same key: %v, %d intents queued", ana.g.cur.roster.Epoch, ana.g.sign.Public() == k, len(ana.g.intents))
+	}
+	ben.poll(t)
+	if !ben.g.isAdmin() || ben.g.cur.id != ana.g.cur.id {
+		t.Fatal("ben did not follow")
+	}
+}

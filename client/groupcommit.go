@@ -117,6 +117,17 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 	moved := false
 	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && g.cur.roster != nil {
 		in := g.intents[0]
+		if in.Change == format.ChangeUpdate && g.updateWaits() {
+			// Our own update made this epoch: the next one waits for
+			// another change (spec/groups.md §3.6), and the changes
+			// queued behind it go first.
+			j := slices.IndexFunc(g.intents, func(o groupIntent) bool { return o.Change != format.ChangeUpdate })
+			if j < 0 {
+				return evs, nil
+			}
+			g.intents = append(append([]groupIntent{g.intents[j]}, g.intents[:j]...), g.intents[j+1:]...)
+			continue
+		}
 		err := g.commit(ctx, c, in)
 		if errors.Is(err, errMoot) {
 			g.intents = g.intents[1:]
@@ -465,6 +476,7 @@ func (g *groupState) winPending() []Event {
 		}
 		g.sign, g.seal, g.kem = nk.sign, nk.seal, nk.kem
 		g.updated, g.sent = g.nowUnix(), 0
+		next.updatedBy = nk.sign.Public()
 	}
 	g.move(*next)
 	ev := intentEvent(&p.Intent, old.roster, next.roster)
@@ -535,7 +547,7 @@ func (g *groupState) settle(ctx context.Context, c *conn.Conn) ([]Event, error) 
 		if err != nil {
 			return evs, err
 		}
-		if g.pending == nil && len(g.intents) == 0 && g.drained() {
+		if g.pending == nil && g.noIntents() && g.drained() {
 			return evs, nil
 		}
 		if g.deferUploads && len(g.out) > 0 {
@@ -576,9 +588,24 @@ const (
 	updateMessages = 1000
 )
 
+// updateWaits reports whether our own update made the current epoch: no
+// member's update may follow its own directly (spec/groups.md §3.6), so
+// the next one waits, queued, for another change.
+func (g *groupState) updateWaits() bool {
+	return g.cur.updatedBy == g.sign.Public()
+}
+
+// noIntents reports whether no change is queued that can be committed
+// now: an update that waits (updateWaits) does not count.
+func (g *groupState) noIntents() bool {
+	return !slices.ContainsFunc(g.intents, func(in groupIntent) bool {
+		return in.Change != format.ChangeUpdate || !g.updateWaits()
+	})
+}
+
 // dueUpdate queues an update of our keys when the policy says so.
 func (g *groupState) dueUpdate() {
-	if g.cur.roster == nil || g.gone {
+	if g.cur.roster == nil || g.gone || g.updateWaits() {
 		return
 	}
 	if g.nowUnix()-g.updated >= int64(updateEvery/time.Second) || g.sent >= updateMessages {

@@ -51,6 +51,9 @@ type groupLog struct {
 	side   []sideLog             // the epoch's logs on the group's other relays (§3.5)
 	conf   [crypto.HashSize]byte // the epoch's confirmation value (§6.4)
 	moved  int64                 // when we moved on to the next epoch (Unix seconds); 0 while current
+	// updatedBy is the new signing key of the member whose update commit
+	// made this epoch, zero when another change made it (§3.6).
+	updatedBy crypto.SignPublic
 	// rb and rh are the roster's record and hash, kept once computed;
 	// names its members' display names (memberNames), likewise.
 	rb    []byte
@@ -689,11 +692,20 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "ignored a group commit that does not verify: " + err.Error()}}
 	}
+	var updated crypto.SignPublic
+	if cm.Change == format.ChangeUpdate {
+		if cm.Signer == old.updatedBy {
+			// A member's update right after its own: refused, or a member
+			// could keep one at the head of every new log and hold back an
+			// admin's change naming it for ever (spec/groups.md §3.6).
+			return []Event{{Type: EventWarning, Err: "ignored a group update commit: its member's previous update made the current epoch"}}
+		}
+		updated = next.Members[format.OperandIndex(cm.Operand)].Sign
+	}
 	ev := commitEvent(cm, old.roster, next)
 	g.losePending()
 	if cm.Change == format.ChangeUpdate {
-		j := format.OperandIndex(cm.Operand)
-		g.retarget(old.roster.Members[j].Sign, next.Members[j].Sign)
+		g.retarget(cm.Signer, updated)
 	}
 	i := next.Index(g.sign.Public())
 	if i < 0 {
@@ -719,7 +731,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "a group commit's log does not open"}}
 	}
-	nl := groupLog{epoch: ep, roster: next, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
+	nl := groupLog{epoch: ep, roster: next, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b)), updatedBy: updated}
 	nl.setLogs(logIDs)
 	g.move(nl)
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
