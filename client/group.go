@@ -64,6 +64,8 @@ type logRecord struct {
 	Conf   []byte `json:"conf"`
 	Moved  int64  `json:"moved,omitempty"`
 	By     string `json:"by,omitempty"` // who signed the commit that made the epoch
+	// UpdatedBy is the key of the member whose update made the epoch (§3.6).
+	UpdatedBy []byte `json:"updated_by,omitempty"`
 	// Side are the epoch's logs on the group's other relays (§3.5).
 	Side []sideLogRec `json:"side,omitempty"`
 	// RosterHash names the roster; Roster is empty when the roster is
@@ -108,8 +110,12 @@ func (l *groupLog) record() *logRecord {
 		l.rb, _ = l.roster.Marshal()
 		l.rh, _ = l.roster.Hash()
 	}
-	return &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
+	r := &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
 		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, By: l.by, Side: l.sideRecords()}
+	if l.updatedBy != (crypto.SignPublic{}) {
+		r.UpdatedBy = bytes.Clone(l.updatedBy[:])
+	}
+	return r
 }
 
 func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
@@ -136,6 +142,11 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 		return nil, err
 	}
 	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, by: r.By, rb: r.Roster, side: side}
+	if r.UpdatedBy != nil {
+		if l.updatedBy, err = crypto.ParseSignPublic(r.UpdatedBy); err != nil {
+			return nil, err
+		}
+	}
 	copy(l.conf[:], r.Conf)
 	if copy(l.rh[:], r.RosterHash) != crypto.HashSize {
 		l.rh, _ = ro.Hash()
@@ -958,7 +969,7 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 		err := e.withGroup(ctx, ref, func(g *groupState, rec *groupRecord, c *conn.Conn, _ *vault.Chat) ([]Event, error) {
 			evs, err := g.settle(ctx, c)
 			evs = append(evs, e.sendWelcomes(g, rec)...)
-			done = g.pending == nil && len(g.intents) == 0 && len(g.out) == 0
+			done = g.pending == nil && g.noIntents() && len(g.out) == 0
 			return evs, err
 		})
 		if err != nil || done {
@@ -967,6 +978,9 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 	}
 	return nil
 }
+
+// updateWaitsMsg tells the user its update waits (spec/groups.md §3.6).
+const updateWaitsMsg = "your keys for this group were replaced by the last change already; this update is made after the next change to the group"
 
 // GroupRekey replaces our keys for the group with an update commit
 // (spec/groups.md §6.6): a copy of our group state stolen before it reads
@@ -981,6 +995,9 @@ func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
 			return evs, err
 		}
 		g.propose(groupIntent{Change: format.ChangeUpdate})
+		if g.updateWaits() {
+			evs = append(evs, Event{Type: EventWarning, Err: updateWaitsMsg})
+		}
 		ce, err := g.commitNext(ctx, c)
 		return append(evs, ce...), err
 	})

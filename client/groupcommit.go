@@ -117,9 +117,21 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 	moved := false
 	for len(g.intents) > 0 && g.pending == nil && g.drained() && !g.gone && !g.cutOff && g.cur.roster != nil {
 		in := g.intents[0]
+		if in.Change == format.ChangeUpdate && g.updateWaits() {
+			// Our own update made this epoch: the next one waits for
+			// another change (spec/groups.md §3.6), and the changes
+			// queued behind it go first.
+			j := slices.IndexFunc(g.intents, func(o groupIntent) bool { return o.Change != format.ChangeUpdate })
+			if j < 0 {
+				return evs, nil
+			}
+			g.intents = append(append([]groupIntent{g.intents[j]}, g.intents[:j]...), g.intents[j+1:]...)
+			continue
+		}
 		err := g.commit(ctx, c, in)
 		if errors.Is(err, errMoot) {
 			g.intents = g.intents[1:]
+			evs = append(evs, g.mootEvent(&in)...)
 			continue
 		}
 		if err != nil {
@@ -143,6 +155,34 @@ func (g *groupState) commitNext(ctx context.Context, c *conn.Conn) ([]Event, err
 		g.intents = g.intents[1:]
 	}
 	return evs, nil
+}
+
+// mootEvent tells the user that a removal or promotion it asked for was
+// dropped as moot (spec/groups.md §3.4): the member is no longer in the
+// group, or is an admin already. A leave, which every admin that read the
+// LEAVE queues, and the other changes are dropped quietly.
+func (g *groupState) mootEvent(in *groupIntent) []Event {
+	var what string
+	switch in.Change {
+	case format.ChangeRemove:
+		what = "the removal of %s was not made: that member is no longer in the group"
+	case format.ChangePromote:
+		what = "the promotion of %s was not made: that member is an admin already or no longer in the group"
+	default:
+		return nil
+	}
+	nick := "a member"
+	if k, err := crypto.ParseSignPublic(in.Target); err == nil {
+		for _, l := range []*groupLog{&g.cur, g.prev} {
+			if l != nil && l.roster != nil {
+				if i := l.roster.Index(k); i >= 0 {
+					nick = l.name(i)
+					break
+				}
+			}
+		}
+	}
+	return []Event{{Type: EventWarning, From: nick, Err: fmt.Sprintf(what, nick)}}
 }
 
 // epochRelayError is a relay of a new epoch that could not be reached or
@@ -436,6 +476,7 @@ func (g *groupState) winPending() []Event {
 			return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
 		}
 		next.by = memberName(old.roster, old.roster.Index(g.sign.Public()))
+		next.updatedBy = nk.sign.Public()
 		g.move(*next) // while g.sign is the old roster's key (its NEXT)
 		g.sign, g.seal, g.kem = nk.sign, nk.seal, nk.kem
 		g.updated, g.sent = g.nowUnix(), 0
@@ -465,6 +506,20 @@ func (g *groupState) losePending() {
 	in := g.pending.Intent
 	g.pending = nil
 	g.intents = append([]groupIntent{in}, g.intents...)
+}
+
+// retarget points the queued intents that name a member by its old
+// signing key at its new one, after an update of that member's keys was
+// applied (spec/groups.md §3.4): a removal or promote made on the roster
+// before the update still applies to the member, whose update cannot make
+// it moot. A pending commit of ours that lost is queued again first
+// (losePending), so it is among them.
+func (g *groupState) retarget(old, next crypto.SignPublic) {
+	for i := range g.intents {
+		if bytes.Equal(g.intents[i].Target, old[:]) {
+			g.intents[i].Target = bytes.Clone(next[:])
+		}
+	}
 }
 
 // intentEvent describes a change of ours that won.
@@ -497,7 +552,7 @@ func (g *groupState) settle(ctx context.Context, c *conn.Conn) ([]Event, error) 
 		if err != nil {
 			return evs, err
 		}
-		if g.pending == nil && len(g.intents) == 0 && g.drained() {
+		if g.pending == nil && g.noIntents() && g.drained() {
 			return evs, nil
 		}
 		if g.deferUploads && len(g.out) > 0 {
@@ -538,9 +593,24 @@ const (
 	updateMessages = 1000
 )
 
+// updateWaits reports whether our own update made the current epoch: no
+// member's update may follow its own directly (spec/groups.md §3.6), so
+// the next one waits, queued, for another change.
+func (g *groupState) updateWaits() bool {
+	return g.cur.updatedBy == g.sign.Public()
+}
+
+// noIntents reports whether no change is queued that can be committed
+// now: an update that waits (updateWaits) does not count.
+func (g *groupState) noIntents() bool {
+	return !slices.ContainsFunc(g.intents, func(in groupIntent) bool {
+		return in.Change != format.ChangeUpdate || !g.updateWaits()
+	})
+}
+
 // dueUpdate queues an update of our keys when the policy says so.
 func (g *groupState) dueUpdate() {
-	if g.cur.roster == nil || g.gone || g.cutOff {
+	if g.cur.roster == nil || g.gone || g.cutOff || g.updateWaits() {
 		return
 	}
 	if g.nowUnix()-g.updated >= int64(updateEvery/time.Second) || g.sent >= updateMessages {

@@ -54,6 +54,9 @@ type groupLog struct {
 	// by is the display name of the member whose commit made this epoch
 	// ("" for the first epoch, or one we joined).
 	by string
+	// updatedBy is the new signing key of the member whose update commit
+	// made this epoch, zero when another change made it (§3.6).
+	updatedBy crypto.SignPublic
 	// rb and rh are the roster's record and hash, kept once computed;
 	// names its members' display names (memberNames), likewise.
 	rb    []byte
@@ -568,7 +571,8 @@ func (g *groupState) readLog(ctx context.Context, c *conn.Conn, l *groupLog, k i
 }
 
 // handle applies one log entry of log l. Entries of a log being drained
-// count only from senders who are still members (§7.2).
+// count only from senders who are still members, or whose update made the
+// current epoch (§7.2).
 // Commits count only on the epoch's primary log (primary), which orders
 // them (§3.5).
 func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []Event {
@@ -595,8 +599,16 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
 	}
 	si := l.roster.Index(sender)
-	if si < 0 || (draining && g.cur.roster.Index(sender) < 0) {
+	if si < 0 {
 		return nil
+	}
+	now := sender // the sender's signing key in the current epoch
+	if draining {
+		k, ok := drainedMember(l.roster, g.cur.roster, si)
+		if !ok {
+			return nil
+		}
+		now = k
 	}
 	from := l.roster.Members[si]
 	name := l.name(si) // nick, or nick#key where two look alike
@@ -634,8 +646,8 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	case format.GenvLeave:
 		// Shown when its commit is read (§7.3); an admin queues that commit,
 		// also when it reads the LEAVE while draining the old log.
-		if g.isAdmin() && g.cur.roster.Index(sender) >= 0 {
-			g.propose(groupIntent{Change: format.ChangeLeave, Target: sender[:]})
+		if g.isAdmin() && g.cur.roster.Index(now) >= 0 {
+			g.propose(groupIntent{Change: format.ChangeLeave, Target: now[:]})
 		}
 		return evs
 	case format.GenvNext:
@@ -671,6 +683,29 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	return evs
 }
 
+// drainedMember returns the signing key, in the roster cur, of member i of
+// the roster prev of the epoch before it, and whether that member is still
+// in the group (spec/groups.md §7.2). A member whose update made cur is,
+// under its new key: it sends under its old key until it reads its own
+// commit back. An update is the one change that gives a member new keys
+// and keeps the roster's length (a remove, leave or add changes it, a
+// promote or settings change keeps every key), so the same nickname and
+// role at the same index, under a key no longer in cur, are that update.
+func drainedMember(prev, cur *format.Roster, i int) (crypto.SignPublic, bool) {
+	k := prev.Members[i].Sign
+	if cur.Index(k) >= 0 {
+		return k, true
+	}
+	if cur.Epoch != prev.Epoch+1 || len(cur.Members) != len(prev.Members) {
+		return crypto.SignPublic{}, false
+	}
+	m, o := &cur.Members[i], &prev.Members[i]
+	if m.Nick != o.Nick || m.Role != o.Role || prev.Index(m.Sign) >= 0 {
+		return crypto.SignPublic{}, false
+	}
+	return m.Sign, true
+}
+
 // applyCommit verifies a whole commit of another member read from the
 // current log and, if it is the first valid one for the next epoch, moves
 // to that epoch; a commit of ours still pending then lost, and its intent
@@ -685,8 +720,21 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "ignored a group commit that does not verify: " + err.Error()}}
 	}
+	var updated crypto.SignPublic
+	if cm.Change == format.ChangeUpdate {
+		if cm.Signer == old.updatedBy {
+			// A member's update right after its own: refused, or a member
+			// could keep one at the head of every new log and hold back an
+			// admin's change naming it for ever (spec/groups.md §3.6).
+			return []Event{{Type: EventWarning, Err: "ignored a group update commit: its member's previous update made the current epoch"}}
+		}
+		updated = next.Members[format.OperandIndex(cm.Operand)].Sign
+	}
 	ev := commitEvent(cm, old.roster, next)
 	g.losePending()
+	if cm.Change == format.ChangeUpdate {
+		g.retarget(cm.Signer, updated)
+	}
 	i := next.Index(g.sign.Public())
 	if i < 0 {
 		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
@@ -718,7 +766,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		// The commit's logs are not sealed under the secret it names.
 		return g.cutOffFrom(by, next.Epoch)
 	}
-	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b))}
+	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b)), updatedBy: updated}
 	nl.setLogs(logIDs)
 	g.move(nl)
 	return append(ev, Event{Type: EventGroupEpoch, Text: fmt.Sprint(next.Epoch)})
