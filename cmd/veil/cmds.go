@@ -16,6 +16,7 @@ import (
 	"veil/client"
 	"veil/crypto"
 	"veil/daemon"
+	"veil/daemon/rpc"
 	"veil/relay/wire"
 	"veil/vault"
 
@@ -751,12 +752,23 @@ func wipeHome(ctx context.Context, g *globals) error {
 	}
 	if c, err := daemon.Dial(ctx, home); err == nil {
 		// The daemon holds the vault: it erases the profile and stops.
-		err := c.Call(context.WithoutCancel(ctx), "erase", nil, nil)
+		// One that does not answer in time (hung, or an older one still
+		// at its PIN prompt) is passed over: the profile is erased here,
+		// which works unless that daemon has the vault open.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), daemonEraseWait)
+		err := c.Call(wctx, "erase", nil, nil)
+		cancel()
 		c.Close()
-		return err
+		if re := (*rpc.Error)(nil); err == nil || errors.As(err, &re) {
+			return err
+		}
 	}
 	return eraseHome(ctx, home)
 }
+
+// daemonEraseWait bounds how long wipe and panic wait for a daemon's answer to
+// erase before erasing the profile themselves.
+const daemonEraseWait = 10 * time.Second
 
 // eraseHome erases the profile in home in this process (see wipeHome).
 func eraseHome(ctx context.Context, home string) error {
