@@ -277,8 +277,29 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		if err := printMessages(io, ms, *asJSON); err != nil {
 			return err
 		}
-		return c.Call(ctx, "mark_read", map[string]any{"chat": pos[0]}, nil)
+		return markShown(ctx, c, pos[0], ms)
 	})
+}
+
+// markShown marks read the incoming unread messages among ms, which were
+// printed, and no other: a message that came meanwhile, or one older than
+// --limit showed, keeps its timer waiting (spec/client.md §8.1).
+func markShown(ctx context.Context, c *api, chat string, ms []client.MessageInfo) error {
+	var ids []string
+	for _, m := range ms {
+		if m.Unread && !m.Outgoing {
+			ids = append(ids, m.ID)
+		}
+	}
+	// A page of ids at a time keeps each call well within the line bound.
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		if err := c.Call(ctx, "mark_read", map[string]any{"chat": chat, "ids": ids[:n]}, nil); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
