@@ -533,7 +533,8 @@ func (e *Engine) Edit(ctx context.Context, ref, msgID, text string) error {
 // Delete deletes a message. One of ours is deleted for everyone (a DELETE
 // control message asks the peer's client to drop it); one of the peer's is
 // deleted here only.
-func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
+func (e *Engine) Delete(ctx context.Context, ref, msgID string) (err error) {
+	defer e.reportErase(ctx, ref, msgID, &err)()
 	// A file's transfer stops first, and does not start again until the
 	// deletion commits: nothing of it goes on meanwhile.
 	var chat string
@@ -545,7 +546,7 @@ func (e *Engine) Delete(ctx context.Context, ref, msgID string) error {
 	if chat != "" {
 		defer e.holdTransfer(chat, msgID)()
 	}
-	err := e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
+	err = e.control(ctx, ref, msgID, func(m *vault.Message) *format.Envelope {
 		w, _ := outgoingWireID(m.ID)
 		m.Body, m.Deleted = nil, true
 		return &format.Envelope{Type: format.EnvDelete, ID: w}
@@ -681,12 +682,13 @@ func (e *Engine) withSession(ctx context.Context, ref string, f func(*vault.Tx, 
 // client to do the same, with no confirmation round trip (spec/client.md
 // §8.4). The BURN message and the deletion of our mailbox are queued as
 // tasks that outlive the chat; Flush or Run sends them.
-func (e *Engine) Burn(ctx context.Context, ref string) error {
+func (e *Engine) Burn(ctx context.Context, ref string) (err error) {
+	defer e.reportErase(ctx, ref, "", &err)()
 	if e.isGroup(ctx, ref) {
 		return e.groupBurn(ctx, ref) // spec/groups.md §8
 	}
 	var chatID string
-	err := e.v.Update(ctx, func(tx *vault.Tx) error {
+	err = e.v.Update(ctx, func(tx *vault.Tx) error {
 		c, err := resolveChat(tx, ref)
 		if err != nil {
 			return err

@@ -98,6 +98,8 @@ type Engine struct {
 	// chatRead (tests only) is called inside viewChat's read transaction
 	// once the chat is resolved, with its ID.
 	chatRead atomic.Pointer[func(chat string)]
+
+	onErase atomic.Pointer[func(chat, msg string)] // see OnLocalErase
 }
 
 // CreateOptions is what Create sets on a new profile besides its PIN.

@@ -1010,7 +1010,8 @@ func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
 // GroupLeave tells the group we leave and erases it here at once
 // (spec/groups.md §7.3). The last admin must promote someone first. A
 // group we were removed from is erased here only (§7.4).
-func (e *Engine) GroupLeave(ctx context.Context, ref string) error {
+func (e *Engine) GroupLeave(ctx context.Context, ref string) (err error) {
+	defer e.reportErase(ctx, ref, "", &err)()
 	if ok, err := e.eraseIfRemoved(ctx, ref); ok || err != nil {
 		return err
 	}

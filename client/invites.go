@@ -122,14 +122,15 @@ type CancelInviteResult struct {
 // by its first TAKE, so the key dies), deletes the alarm log, and erases
 // the chat with its keys, queueing the deletion of the reply mailbox. The
 // local erasure happens even when the relay cannot be reached.
-func (e *Engine) CancelInvite(ctx context.Context, ref string) (CancelInviteResult, error) {
+func (e *Engine) CancelInvite(ctx context.Context, ref string) (_ CancelInviteResult, err error) {
+	defer e.reportErase(ctx, ref, "", &err)()
 	if chat, tag, ok := e.groupInviteRef(ctx, ref); ok {
 		return e.cancelGroupInvite(ctx, chat, tag)
 	}
 	var res CancelInviteResult
 	var chatID, key, relayAddr string
 	var m chatMeta
-	err := e.v.View(ctx, func(tx *vault.Tx) error {
+	err = e.v.View(ctx, func(tx *vault.Tx) error {
 		c, meta, err := pendingInvite(tx, ref)
 		if err != nil {
 			return err

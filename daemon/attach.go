@@ -52,6 +52,8 @@ func (s *Server) Attach(sess *Session, owner Owner) {
 	s.att = &attachment{owner: owner, detached: make(chan struct{})}
 	s.lastCall = s.cfg.Now()
 	s.mu.Unlock()
+	// The owner's own burns and deletes go to the engine directly.
+	sess.Engine.OnLocalErase(s.scrub)
 	s.cfg.Log("unlocked")
 }
 
@@ -75,13 +77,14 @@ func (s *Server) Detach() {
 	s.unlockMu.Lock()
 	defer s.unlockMu.Unlock()
 	s.mu.Lock()
-	a, r := s.att, s.ring
+	a, r, sess := s.att, s.ring, s.sess
 	if a == nil {
 		s.mu.Unlock()
 		return
 	}
 	s.sess, s.ring, s.att = nil, nil, nil
 	s.mu.Unlock()
+	sess.Engine.OnLocalErase(nil)
 	// Wake the streams: they find no ring and end with "locked".
 	clear(r.es)
 	close(r.wake)

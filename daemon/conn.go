@@ -93,7 +93,12 @@ func (s *Server) ServeConn(rwc io.ReadWriteCloser) {
 func (c *conn) reply(id json.RawMessage, result any, rerr *rpc.Error) bool {
 	b, err := rpc.MarshalResponse(id, result, rerr)
 	if err != nil {
-		b, _ = rpc.MarshalResponse(id, nil, &rpc.Error{Code: rpc.CodeInternal, Message: "the answer could not be encoded"})
+		b, err = rpc.MarshalResponse(id, nil, &rpc.Error{Code: rpc.CodeInternal, Message: "the answer could not be encoded"})
+	}
+	if err != nil {
+		// Every call gets its answer, in order, even one whose id cannot
+		// be echoed.
+		b, _ = rpc.MarshalResponse(nil, nil, &rpc.Error{Code: rpc.CodeInternal, Message: "the answer could not be encoded"})
 	}
 	return c.write(b)
 }

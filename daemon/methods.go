@@ -253,32 +253,15 @@ func init() {
 		"edit": {run: call(func(ctx context.Context, eng *client.Engine, p *editParams) (any, error) {
 			return ok{}, eng.Edit(ctx, p.Chat, p.ID, p.Text)
 		})},
-		"delete": {run: func(ctx context.Context, c *conn, eng *client.Engine, raw json.RawMessage) (any, func(), error) {
-			return call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
-				info, err := eng.Chat(ctx, p.Chat)
-				if err != nil {
-					return nil, err
-				}
-				if err := eng.Delete(ctx, p.Chat, p.ID); err != nil {
-					return nil, err
-				}
-				c.s.scrub(info.ID, p.ID)
-				return ok{}, nil
-			})(ctx, c, eng, raw)
-		}},
-		"burn": {run: func(ctx context.Context, c *conn, eng *client.Engine, raw json.RawMessage) (any, func(), error) {
-			return call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
-				info, err := eng.Chat(ctx, p.Chat)
-				if err != nil {
-					return nil, err
-				}
-				if err := eng.Burn(ctx, p.Chat); err != nil {
-					return nil, err
-				}
-				c.s.scrub(info.ID, "")
-				return ok{}, nil
-			})(ctx, c, eng, raw)
-		}},
+		// delete, burn, group.leave and invite.cancel strip the chat's
+		// words from the stream through the engine (OnLocalErase), as the
+		// TUI's do.
+		"delete": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
+			return ok{}, eng.Delete(ctx, p.Chat, p.ID)
+		})},
+		"burn": {run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
+			return ok{}, eng.Burn(ctx, p.Chat)
+		})},
 		"rename": {run: call(func(ctx context.Context, eng *client.Engine, p *renameParams) (any, error) {
 			return ok{}, eng.Rename(ctx, p.Chat, *p.Name)
 		})},

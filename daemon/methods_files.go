@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"veil/client"
+	"veil/daemon/rpc"
 	"veil/vault"
 )
 
@@ -86,13 +88,7 @@ func (p *filesAutoParams) check() error {
 func fileMethods() map[string]method {
 	return map[string]method{
 		"send.file": {run: call(sendFileMethod)},
-		"files": {run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
-			fs, err := eng.Files(p.Chat)
-			if fs == nil {
-				fs = []client.FileInfo{}
-			}
-			return fs, err
-		})},
+		"files":     {run: call(filesMethod)},
 		"file.fetch": {run: call(func(ctx context.Context, eng *client.Engine, p *msgParam) (any, error) {
 			return ok{}, fileError(eng.FetchFile(ctx, p.Chat, p.ID))
 		})},
@@ -197,4 +193,66 @@ func notReady(f client.FileInfo) error {
 		}
 	}
 	return &kindError{KindNotReady, msg, nil}
+}
+
+// filesParams are files' params: with limit or before, the answer is one
+// page (FilesResult), as read's; without, the array of version 1.
+type filesParams struct {
+	Chat   string  `json:"chat"`
+	Limit  *int    `json:"limit,omitempty"`
+	Before *string `json:"before,omitempty"`
+}
+
+func (p *filesParams) check() error {
+	if p.Limit != nil && (*p.Limit < 0 || *p.Limit > maxPage) {
+		return badParams("limit is 0 to %d (0: %d)", maxPage, maxPage)
+	}
+	return need("chat", p.Chat)
+}
+
+// FilesResult is a page of files: the newest file messages older than
+// before, oldest first, as many as fit a line.
+type FilesResult struct {
+	Files []client.FileInfo `json:"files"`
+	// More is true when older file messages exist (ask again with before
+	// set to the first one's id).
+	More bool `json:"more"`
+}
+
+// filesMethod lists a chat's file messages: all of them, or a page.
+func filesMethod(ctx context.Context, eng *client.Engine, p *filesParams) (any, error) {
+	all, err := eng.Files(p.Chat)
+	if err != nil {
+		return nil, err
+	}
+	if all == nil {
+		all = []client.FileInfo{}
+	}
+	if p.Limit == nil && p.Before == nil {
+		return all, nil
+	}
+	end := len(all)
+	if p.Before != nil && *p.Before != "" {
+		end = slices.IndexFunc(all, func(f client.FileInfo) bool { return f.ID == *p.Before })
+		if end < 0 {
+			return nil, client.ErrNoMessage
+		}
+	}
+	limit := maxPage
+	if p.Limit != nil && *p.Limit > 0 {
+		limit = *p.Limit
+	}
+	// The newest first, until the page would not fit its line.
+	start, size := end, 0
+	for start > 0 && end-start < limit {
+		b, err := rpc.Marshal(all[start-1])
+		if err != nil {
+			return nil, err
+		}
+		if size += len(b) + 1; size > maxPageBytes && start < end {
+			break
+		}
+		start--
+	}
+	return FilesResult{Files: all[start:end], More: start > 0}, nil
 }

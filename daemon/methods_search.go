@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"veil/client"
@@ -55,15 +54,9 @@ func moreMethods() map[string]method {
 			key, err := eng.InviteKey(ctx, p.Chat)
 			return KeyResult{Key: key}, err
 		})},
-		"invite.cancel": {network: true, run: func(ctx context.Context, c *conn, eng *client.Engine, raw json.RawMessage) (any, func(), error) {
-			return call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
-				res, err := eng.CancelInvite(ctx, p.Chat)
-				if err == nil {
-					c.s.scrub(p.Chat, "")
-				}
-				return res, err
-			})(ctx, c, eng, raw)
-		}},
+		"invite.cancel": {network: true, run: call(func(ctx context.Context, eng *client.Engine, p *chatParam) (any, error) {
+			return eng.CancelInvite(ctx, p.Chat)
+		})},
 		"verify.mark": {run: call(func(ctx context.Context, eng *client.Engine, p *verifyMarkParams) (any, error) {
 			return ok{}, eng.MarkVerified(ctx, p.Chat, *p.On)
 		})},

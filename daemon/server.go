@@ -129,6 +129,9 @@ func (s *Server) Unlock(ctx context.Context, pin []byte) error {
 	s.sess, s.ring, s.runStop, s.runDone = sess, newRing(newStreamID(s.cfg.Now())), stop, done
 	s.lastCall = s.cfg.Now()
 	s.mu.Unlock()
+	// A burn, deletion, leave or invite cancelled here strips the chat's
+	// words from the stream, whoever asked the engine.
+	sess.Engine.OnLocalErase(s.scrub)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.pump(rctx, events) })
 	if s.cfg.RunEngine {

@@ -117,7 +117,10 @@ func (c *conn) stream(ctx context.Context, r *ring, seq uint64, end chan struct{
 			c.notify(NoteEnd, EndNote{Stream: r.stream, Reason: "locked"})
 			return
 		}
-		es, ok := r.after(seq, 64)
+		// One event at a time, taken from the ring just before it is
+		// written: a lock or a scrub that comes while a slow reader holds
+		// the sender up reaches every event not yet written.
+		es, ok := r.after(seq, 1)
 		wake := r.wake
 		s.mu.Unlock()
 		if !ok {

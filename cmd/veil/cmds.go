@@ -16,6 +16,7 @@ import (
 	"veil/client"
 	"veil/crypto"
 	"veil/daemon"
+	"veil/daemon/rpc"
 	"veil/relay/wire"
 	"veil/vault"
 
@@ -276,8 +277,29 @@ func cmdRead(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		if err := printMessages(io, ms, *asJSON); err != nil {
 			return err
 		}
-		return c.Call(ctx, "mark_read", map[string]any{"chat": pos[0]}, nil)
+		return markShown(ctx, c, pos[0], ms)
 	})
+}
+
+// markShown marks read the incoming unread messages among ms, which were
+// printed, and no other: a message that came meanwhile, or one older than
+// --limit showed, keeps its timer waiting (spec/client.md §8.1).
+func markShown(ctx context.Context, c *api, chat string, ms []client.MessageInfo) error {
+	var ids []string
+	for _, m := range ms {
+		if m.Unread && !m.Outgoing {
+			ids = append(ids, m.ID)
+		}
+	}
+	// A page of ids at a time keeps each call well within the line bound.
+	for len(ids) > 0 {
+		n := min(len(ids), 1000)
+		if err := c.Call(ctx, "mark_read", map[string]any{"chat": chat, "ids": ids[:n]}, nil); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 func printMessages(io *stdio, ms []client.MessageInfo, asJSON bool) error {
@@ -751,12 +773,23 @@ func wipeHome(ctx context.Context, g *globals) error {
 	}
 	if c, err := daemon.Dial(ctx, home); err == nil {
 		// The daemon holds the vault: it erases the profile and stops.
-		err := c.Call(context.WithoutCancel(ctx), "erase", nil, nil)
+		// One that does not answer in time (hung, or an older one still
+		// at its PIN prompt) is passed over: the profile is erased here,
+		// which works unless that daemon has the vault open.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), daemonEraseWait)
+		err := c.Call(wctx, "erase", nil, nil)
+		cancel()
 		c.Close()
-		return err
+		if re := (*rpc.Error)(nil); err == nil || errors.As(err, &re) {
+			return err
+		}
 	}
 	return eraseHome(ctx, home)
 }
+
+// daemonEraseWait bounds how long wipe and panic wait for a daemon's answer to
+// erase before erasing the profile themselves.
+const daemonEraseWait = 10 * time.Second
 
 // eraseHome erases the profile in home in this process (see wipeHome).
 func eraseHome(ctx context.Context, home string) error {

@@ -111,8 +111,8 @@ func cmdFiles(ctx context.Context, g *globals, io *stdio, argv []string) error {
 		return usagef("expected CHAT (or --auto SIZE)")
 	}
 	return withAPI(ctx, g, io, apiUse{}, func(ctx context.Context, c *api) error {
-		var files []client.FileInfo
-		if err := c.Call(ctx, "files", map[string]any{"chat": pos[0]}, &files); err != nil {
+		files, err := listFiles(ctx, c, pos[0])
+		if err != nil {
 			return err
 		}
 		return printFiles(io, files, *asJSON)
@@ -253,10 +253,28 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
+// listFiles returns every file message of chat, oldest first, reading
+// page after page.
+func listFiles(ctx context.Context, c *api, chat string) ([]client.FileInfo, error) {
+	var out []client.FileInfo
+	before := ""
+	for {
+		var r daemon.FilesResult
+		if err := c.Call(ctx, "files", map[string]any{"chat": chat, "limit": 1000, "before": before}, &r); err != nil {
+			return nil, err
+		}
+		out = append(r.Files, out...)
+		if !r.More || len(r.Files) == 0 {
+			return out, nil
+		}
+		before = r.Files[0].ID
+	}
+}
+
 // findFile is the file message id of chat.
 func findFile(ctx context.Context, c *api, chat, id string) (client.FileInfo, error) {
-	var files []client.FileInfo
-	if err := c.Call(ctx, "files", map[string]any{"chat": chat}, &files); err != nil {
+	files, err := listFiles(ctx, c, chat)
+	if err != nil {
 		return client.FileInfo{}, err
 	}
 	for _, f := range files {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/term"
+
 	"veil/crypto"
 	"veil/daemon"
 )
@@ -58,19 +60,48 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 		cfg.Log = func(s string) { fmt.Fprintf(io.err, "veil daemon: %s\n", s) }
 	}
 	srv := daemon.New(cfg)
-	if !*locked {
-		pin, err := readSecret(io, g.pinFile, "PIN", false)
-		if err != nil {
-			return err
-		}
-		err = srv.Unlock(ctx, pin)
-		crypto.Wipe(pin)
-		if err != nil {
-			return plain(err)
-		}
-	}
+	// Serve before the PIN is read: while the daemon waits for it, the
+	// locked server already answers erase (veil panic) and status, and
+	// every other call gets the locked error.
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	defer srv.Shutdown()
+	if !*locked {
+		type secret struct {
+			pin []byte
+			err error
+		}
+		// A read abandoned below leaves the terminal as it found it.
+		fd := int(io.in.Fd())
+		if g.pinFile == "" && term.IsTerminal(fd) {
+			if st, err := term.GetState(fd); err == nil {
+				defer term.Restore(fd, st)
+			}
+		}
+		got := make(chan secret, 1)
+		go func() {
+			pin, err := readSecret(io, g.pinFile, "PIN", false)
+			got <- secret{pin, err}
+		}()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-srv.Done():
+			// Erased while waiting: the read is abandoned with the process.
+			return nil
+		case serr := <-served:
+			return serr
+		case p := <-got:
+			if p.err != nil {
+				return p.err
+			}
+			err := srv.Unlock(ctx, p.pin)
+			crypto.Wipe(p.pin)
+			if err != nil {
+				return plain(err)
+			}
+		}
+	}
 	state := "unlocked"
 	if srv.Locked() {
 		state = "locked: veil unlock opens it"
@@ -83,7 +114,6 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	case serr = <-served:
 	}
 	ln.Close()
-	srv.Shutdown()
 	return serr
 }
 

@@ -18,6 +18,11 @@ const Version = 1
 // (spec/api.md §2). A longer line is a parse error and ends the connection.
 const MaxLine = 1 << 20
 
+// MaxID is the longest id a request may carry, in bytes of its JSON
+// (spec/api.md §2): a longer one is refused as an invalid request answered
+// with a null id, so that every answer, which echoes the id, fits a line.
+const MaxID = 256
+
 // Error codes (spec/api.md §3). The first five are JSON-RPC 2.0's own.
 const (
 	CodeParse          = -32700 // the line is not a JSON object
@@ -142,6 +147,9 @@ func Parse(line []byte) (Message, error) {
 	id := w.ID
 	if len(id) > 0 && !validID(id) {
 		return m, &ParseError{Err: fmt.Errorf("%w: id must be a string, a number or null", ErrInvalid)}
+	}
+	if len(id) > MaxID {
+		return m, &ParseError{Err: fmt.Errorf("%w: id longer than %d bytes", ErrInvalid, MaxID)}
 	}
 	bad := func(why string) (Message, error) {
 		return Message{}, &ParseError{ID: id, Err: fmt.Errorf("%w: %s", ErrInvalid, why)}
