@@ -138,13 +138,13 @@ func (d *policyDialog) Update(msg tea.Msg) (dialog, tea.Cmd) {
 
 func (d *policyDialog) View() string {
 	var b strings.Builder
-	b.WriteString("Erase this profile after too many wrong PINs in a row, or at the first unlock attempt once it has not been unlocked for a while. Anyone with the disk can read this policy.\n\n")
+	b.WriteString("Erase this profile after too many wrong PINs in a row, or at the first unlock attempt once it has been neither unlocked nor open for a while. Anyone with the disk can read this policy.\n\n")
 	wipe, dead := "off", "off"
 	if d.p.WipeAfter > 0 {
 		wipe = fmt.Sprintf("%d in a row", d.p.WipeAfter)
 	}
 	if d.p.DeadMan > 0 {
-		dead = client.FormatDuration(d.p.DeadMan) + " without an unlock"
+		dead = client.FormatDuration(d.p.DeadMan) + " neither unlocked nor open"
 	}
 	for i, r := range [][2]string{{"Wrong PINs before erasing", wipe}, {"Dead-man timer", dead}, {"Save…", ""}} {
 		l := fmt.Sprintf("%-28s %s", r[0], r[1])

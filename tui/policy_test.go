@@ -27,7 +27,7 @@ func TestSettingsPolicy(t *testing.T) {
 	tm.Send(enter()) // 3 → 5
 	tm.Send(press(tea.KeyDown))
 	tm.Send(enter()) // off → 1d
-	waitText(t, tm, "5 in a row", "1d without an unlock")
+	waitText(t, tm, "5 in a row", "1d neither unlocked nor open")
 	tm.Send(press(tea.KeyDown))
 	tm.Send(enter())
 	waitText(t, tm, "Enter your current PIN to save")

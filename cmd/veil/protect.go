@@ -112,9 +112,9 @@ func cmdDuress(ctx context.Context, g *globals, io *stdio, argv []string) error 
 // asks the current PIN; showing it needs only the unlock.
 func cmdPolicy(ctx context.Context, g *globals, io *stdio, argv []string) error {
 	fs := newFlags(g, io, "policy", "[--wipe-after N] [--dead-man DUR]",
-		"Show the erase policy, or change it (after the current PIN): erase the profile after N wrong PINs in a row,\nor at the first unlock attempt after DUR without an unlock. The policy is readable without the PIN")
+		"Show the erase policy, or change it (after the current PIN): erase the profile after N wrong PINs in a row,\nor at the first unlock attempt after DUR in which it was neither unlocked nor open. The policy is readable without the PIN")
 	wipeAfter := fs.Int("wipe-after", 0, "erase after `N` wrong PINs in a row (0: off)")
-	deadMan := durationFlag(fs, "dead-man", 0, fmt.Sprintf("erase when the profile has not been unlocked for `DUR` (such as 7d; off: off; at least %v)", minDeadMan))
+	deadMan := durationFlag(fs, "dead-man", 0, fmt.Sprintf("erase when the profile has been neither unlocked nor open for `DUR` (such as 7d; off: off; at least %v)", minDeadMan))
 	if _, err := parse(fs, argv, 0, 0); err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func printPolicy(io *stdio, p client.Policy) {
 	}
 	if p.DeadMan > 0 {
 		d := client.FormatDuration(p.DeadMan)
-		fmt.Fprintf(io.out, "dead-man: %s (erase at the first unlock attempt after %s without an unlock)\n", d, d)
+		fmt.Fprintf(io.out, "dead-man: %s (erase at the first unlock attempt after %s in which the profile was neither unlocked nor open)\n", d, d)
 	} else {
 		fmt.Fprintln(io.out, "dead-man: off")
 	}
