@@ -731,41 +731,54 @@ func (g *groupState) applyCommit(b []byte) []Event {
 		updated = next.Members[format.OperandIndex(cm.Operand)].Sign
 	}
 	ev := commitEvent(cm, old.roster, next)
-	g.losePending()
-	if cm.Change == format.ChangeUpdate {
-		g.retarget(cm.Signer, updated)
+	// won runs once the commit is known to be the epoch's: our own
+	// pending commit has lost, and intents naming an updater's old key
+	// now name its new one.
+	won := func() {
+		g.losePending()
+		if cm.Change == format.ChangeUpdate {
+			g.retarget(cm.Signer, updated)
+		}
 	}
 	i := next.Index(g.sign.Public())
 	if i < 0 {
+		won()
 		g.removed, g.removedBy = true, signerNick(old.roster, cm.Signer)
 		return []Event{{Type: EventGroupRemoved}}
 	}
 	if to := g.refusesMove(old.roster, next); to != "" {
 		// A move onto a relay only this machine or network reaches, from
 		// relays anyone reaches: we do not follow (spec/groups.md §3.5).
+		won()
 		g.removed, g.removedBy, g.refusedMove = true, signerNick(old.roster, cm.Signer), to
 		return append(ev, Event{Type: EventGroupRemoved})
 	}
 	by := memberName(old.roster, old.roster.Index(cm.Signer))
 	secret, err := ratchet.OpenEpochSecret(cm.Sealed, ratchet.EpochContext(next.GroupID, next.Epoch), i, g.seal, &g.kem)
 	if err != nil {
+		won()
 		return g.cutOffFrom(by, next.Epoch)
 	}
 	defer secret.Wipe()
 	if !cm.OpensTo(&secret, next) {
 		// Our share opens to another secret than the one the signed
 		// commit names: the committer gave us a bad share.
+		won()
 		return g.cutOffFrom(by, next.Epoch)
 	}
+	// The secret is the one the commit names, so every member opens the
+	// same one: what fails from here on fails for every member alike. The
+	// commit itself is bad, and like one that does not verify it is
+	// ignored by all, rather than cutting every member off.
 	ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 	if err != nil {
-		return g.cutOffFrom(by, next.Epoch)
+		return []Event{{Type: EventWarning, Err: "ignored a group commit by " + by + " whose new epoch cannot be made"}}
 	}
 	logIDs, err := cm.OpenLogIDs(ep)
 	if err != nil {
-		// The commit's logs are not sealed under the secret it names.
-		return g.cutOffFrom(by, next.Epoch)
+		return []Event{{Type: EventWarning, Err: "ignored a group commit by " + by + " whose log is not sealed under its own secret"}}
 	}
+	won()
 	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b)), updatedBy: updated}
 	nl.setLogs(logIDs)
 	g.move(nl)
