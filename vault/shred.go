@@ -51,7 +51,11 @@ func (e *eraser) shred(p string) {
 }
 
 // overwriteLarge is overwrite for a file of n bytes, n larger than
-// overwrite writes: the noise goes in shredChunk pieces.
+// overwrite writes: the noise goes in shredChunk pieces, over the file's
+// data only. A hole holds nothing to destroy, and a store that was not
+// closed leaves large sparse files (Badger's value log is created at
+// twice its size limit, 2 GiB, and cut back at close): filling their
+// holes would write gigabytes and hold the unlock that asked for it.
 func (e *eraser) overwriteLarge(p string, n int64) error {
 	f, err := os.OpenFile(p, os.O_WRONLY, 0)
 	if err != nil {
@@ -59,10 +63,12 @@ func (e *eraser) overwriteLarge(p string, n int64) error {
 	}
 	noise := make([]byte, shredChunk)
 	var werr error
-	for off := int64(0); off < n && werr == nil; off += shredChunk {
-		b := noise[:min(n-off, shredChunk)]
-		if werr = crypto.RandomBytes(e.r, b); werr == nil {
-			_, werr = f.WriteAt(b, off)
+	for _, r := range dataRegions(f, n) {
+		for off := r[0]; off < r[1] && werr == nil; off += shredChunk {
+			b := noise[:min(r[1]-off, shredChunk)]
+			if werr = crypto.RandomBytes(e.r, b); werr == nil {
+				_, werr = f.WriteAt(b, off)
+			}
 		}
 	}
 	serr := f.Sync()
