@@ -57,6 +57,11 @@ type groupLog struct {
 	// updatedBy is the new signing key of the member whose update commit
 	// made this epoch, zero when another change made it (§3.6).
 	updatedBy crypto.SignPublic
+	// updaterNext: while this log is drained, the NEXT that the member
+	// whose update made the following epoch wrote under its old key has
+	// been read here; later entries under that key are not its (§7.2).
+	// oldKeyWarned: that was said once.
+	updaterNext, oldKeyWarned bool
 	// rb and rh are the roster's record and hash, kept once computed;
 	// names its members' display names (memberNames), likewise.
 	rb    []byte
@@ -608,6 +613,17 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		if !ok {
 			return nil
 		}
+		if k != sender && l.updaterNext {
+			// The updater wrote its NEXT here when it moved and nothing
+			// under its old key after it: this is someone else holding
+			// those keys (§12).
+			if l.oldKeyWarned {
+				return nil
+			}
+			l.oldKeyWarned = true
+			name := l.name(si)
+			return []Event{{Type: EventWarning, From: name, Err: fmt.Sprintf("someone is writing with %s's old keys after %s replaced them: a copy of %s's earlier group state exists elsewhere; dropped its entries", name, name, name)}}
+		}
 		now = k
 	}
 	from := l.roster.Members[si]
@@ -615,6 +631,9 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	env, err := format.ParseGroupEnvelope(pt)
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
+	}
+	if draining && primary && now != sender && env.Type == format.GenvNext {
+		l.updaterNext = true // the updater's last entry under its old key
 	}
 	var evs []Event
 	if env.Conf != format.ConfTag(l.conf) && !g.forkWarned[sender] {
@@ -782,7 +801,10 @@ func (g *groupState) move(next groupLog) {
 	g.cur = next
 	g.asm.Reset()
 	g.forkWarned = nil
-	if postsNext(prev.roster, prev.roster.Index(g.sign.Public())) {
+	// Our own update (our key is not in the next roster) always writes
+	// it: it closes our old key in the old log (§7.2).
+	ours := next.updatedBy != (crypto.SignPublic{}) && next.roster.Index(g.sign.Public()) < 0
+	if ours || postsNext(prev.roster, prev.roster.Index(g.sign.Public())) {
 		g.note(&prev, format.ConfTag(next.conf))
 	}
 }
