@@ -55,3 +55,55 @@ func TestThiefLeaveAfterUpdateRemovesVictim(t *testing.T) {
 		t.Errorf("the admin dropped the thief's entries without a warning: %q", warnings(evs))
 	}
 }
+
+// TestZeroNextFromMemberThatFollowed: a zero NEXT is the word of its
+// writer alone. mal applies ana's honest commit and writes in the new
+// epoch with the right confirmation tag, and also appends a zero NEXT to
+// the old log. A reader that reads the NEXT first shows it as mal's claim,
+// never as a fact; one that has already read mal in the new epoch with its
+// own tag holds the proof that the claim is false and does not show it.
+func TestZeroNextFromMemberThatFollowed(t *testing.T) {
+	t.Parallel()
+	ms := newTestGroup(t, 4)
+	ana, ben, cat, mal := ms[0], ms[1], ms[2], ms[3]
+	ana.change(t, format.ChangePromote, "m1")
+	old := mal.g.cur
+	mal.poll(t)
+	if mal.g.cur.roster.Epoch != 2 {
+		t.Fatalf("mal did not move: epoch %d", mal.g.cur.roster.Epoch)
+	}
+	mal.send(t, "I followed")
+	// cat reads mal in epoch 2 before the claim.
+	cevs := cat.poll(t)
+	cevs = append(cevs, cat.poll(t)...)
+	// A zero NEXT in epoch 1's log, sealed under mal's epoch-1 key.
+	cur := mal.g.cur
+	mal.g.cur = old
+	mal.inject(t, &format.GroupEnvelope{Conf: format.ConfTag(old.conf), Type: format.GenvNext})
+	mal.g.cur = cur
+	evs := ben.poll(t)
+	evs = append(evs, ben.poll(t)...)
+	if ben.g.cur.roster.Epoch != 2 {
+		t.Fatalf("ben did not move: epoch %d", ben.g.cur.roster.Epoch)
+	}
+	got := false
+	for _, e := range evs {
+		if e.Type == EventMessage && e.Text == "I followed" {
+			got = true
+		}
+	}
+	if !got {
+		t.Fatalf("ben did not read mal's text in epoch 2: %+v", evs)
+	}
+	w := strings.Join(warnings(evs), "\n")
+	if strings.Contains(w, "m3 could not follow") {
+		t.Errorf("ben shows mal's claim that it could not follow m0's change as a fact: %q", w)
+	}
+	if !strings.Contains(w, "m3 says it could not follow m0's change") {
+		t.Errorf("ben does not show mal's zero NEXT as its claim: %q", w)
+	}
+	cevs = append(cevs, cat.poll(t)...)
+	if w := strings.Join(warnings(cevs), "\n"); strings.Contains(w, "could not follow") {
+		t.Errorf("cat, which read mal in epoch 2 with its own tag, still shows mal's claim: %q", w)
+	}
+}

@@ -110,6 +110,9 @@ type groupState struct {
 	theftWarned bool
 	// forkWarned: senders already reported on another branch this epoch.
 	forkWarned map[crypto.SignPublic]bool
+	// followed: senders read in the current epoch's log with our
+	// confirmation tag, this epoch (a zero NEXT from one is not shown).
+	followed map[crypto.SignPublic]bool
 
 	// out holds sealed entries not yet appended, oldest first. With
 	// deferUploads set (the engine), appends only queue here, so the
@@ -636,6 +639,12 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		l.updaterNext = true // the updater's last entry under its old key
 	}
 	var evs []Event
+	if l == &g.cur && env.Conf == format.ConfTag(l.conf) && !g.followed[sender] {
+		if g.followed == nil {
+			g.followed = make(map[crypto.SignPublic]bool)
+		}
+		g.followed[sender] = true
+	}
 	if env.Conf != format.ConfTag(l.conf) && !g.forkWarned[sender] {
 		// The sender derived this epoch through other commits than we
 		// did (§6.4): say so once per sender and epoch.
@@ -800,7 +809,7 @@ func (g *groupState) move(next groupLog) {
 	g.prevIdle = false
 	g.cur = next
 	g.asm.Reset()
-	g.forkWarned = nil
+	g.forkWarned, g.followed = nil, nil
 	// Our own update (our key is not in the next roster) always writes
 	// it: it closes our old key in the old log (§7.2).
 	ours := next.updatedBy != (crypto.SignPublic{}) && next.roster.Index(g.sign.Public()) < 0
@@ -874,11 +883,16 @@ func (g *groupState) nextEntry(l *groupLog, sender crypto.SignPublic, name strin
 	var msg string
 	switch {
 	case tag == [format.ConfTagSize]byte{}:
+		// The writer's word alone: a member that did follow (we read it
+		// in the new epoch with our tag) is not believed.
+		if l != &g.cur && g.followed[sender] {
+			return nil
+		}
 		by := "a member"
 		if l != &g.cur && g.cur.by != "" {
 			by = g.cur.by
 		}
-		msg = fmt.Sprintf("%s could not follow %s's change to epoch %d and no longer reads this group; an admin should remove %s and add them again", name, by, l.roster.Epoch+1, name)
+		msg = fmt.Sprintf("%s says it could not follow %s's change to epoch %d and no longer reads this group; if so, an admin should remove %s and add them again", name, by, l.roster.Epoch+1, name)
 	case l == &g.cur:
 		// The sender read a commit for the next epoch before this entry,
 		// in the log's order, and we read none.
