@@ -66,6 +66,9 @@ type logRecord struct {
 	By     string `json:"by,omitempty"` // who signed the commit that made the epoch
 	// UpdatedBy is the key of the member whose update made the epoch (§3.6).
 	UpdatedBy []byte `json:"updated_by,omitempty"`
+	// UpdaterNext: that member's NEXT under its old key was read in this
+	// log while it was drained (§7.2).
+	UpdaterNext bool `json:"updater_next,omitempty"`
 	// Side are the epoch's logs on the group's other relays (§3.5).
 	Side []sideLogRec `json:"side,omitempty"`
 	// RosterHash names the roster; Roster is empty when the roster is
@@ -111,7 +114,7 @@ func (l *groupLog) record() *logRecord {
 		l.rh, _ = l.roster.Hash()
 	}
 	r := &logRecord{Epoch: l.epoch.Marshal(), Roster: l.rb, RosterHash: bytes.Clone(l.rh[:]),
-		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, By: l.by, Side: l.sideRecords()}
+		ID: l.id[:], Cursor: l.cursor, Conf: bytes.Clone(l.conf[:]), Moved: l.moved, By: l.by, Side: l.sideRecords(), UpdaterNext: l.updaterNext}
 	if l.updatedBy != (crypto.SignPublic{}) {
 		r.UpdatedBy = bytes.Clone(l.updatedBy[:])
 	}
@@ -141,7 +144,7 @@ func (r *logRecord) load(rcfg ratchet.Config) (*groupLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, by: r.By, rb: r.Roster, side: side}
+	l := &groupLog{epoch: ep, roster: ro, id: id, cursor: r.Cursor, moved: r.Moved, by: r.By, rb: r.Roster, side: side, updaterNext: r.UpdaterNext}
 	if r.UpdatedBy != nil {
 		if l.updatedBy, err = crypto.ParseSignPublic(r.UpdatedBy); err != nil {
 			return nil, err

@@ -48,8 +48,8 @@ func TestUpdateCommitCutsMemberOff(t *testing.T) {
 	if !ben.g.cutOff || !strings.Contains(strings.Join(warnings(benEvs), "\n"), "m2") {
 		t.Errorf("ben is not marked cut off by m2: cut off %v, warnings %q", ben.g.cutOff, warnings(benEvs))
 	}
-	if w := strings.Join(warnings(anaEvs), "\n"); !strings.Contains(w, "m1 could not follow m2's change") {
-		t.Errorf("the admin is not told that m1 could not follow m2's change: %q", w)
+	if w := strings.Join(warnings(anaEvs), "\n"); !strings.Contains(w, "m1 says it could not follow m2's change") {
+		t.Errorf("the admin is not told that m1 says it could not follow m2's change: %q", w)
 	}
 	ben.reload(t) // the cut-off state is stored with the group
 

@@ -57,6 +57,11 @@ type groupLog struct {
 	// updatedBy is the new signing key of the member whose update commit
 	// made this epoch, zero when another change made it (§3.6).
 	updatedBy crypto.SignPublic
+	// updaterNext: while this log is drained, the NEXT that the member
+	// whose update made the following epoch wrote under its old key has
+	// been read here; later entries under that key are not its (§7.2).
+	// oldKeyWarned: that was said once.
+	updaterNext, oldKeyWarned bool
 	// rb and rh are the roster's record and hash, kept once computed;
 	// names its members' display names (memberNames), likewise.
 	rb    []byte
@@ -105,6 +110,9 @@ type groupState struct {
 	theftWarned bool
 	// forkWarned: senders already reported on another branch this epoch.
 	forkWarned map[crypto.SignPublic]bool
+	// followed: senders read in the current epoch's log with our
+	// confirmation tag, this epoch (a zero NEXT from one is not shown).
+	followed map[crypto.SignPublic]bool
 
 	// out holds sealed entries not yet appended, oldest first. With
 	// deferUploads set (the engine), appends only queue here, so the
@@ -608,6 +616,17 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		if !ok {
 			return nil
 		}
+		if k != sender && l.updaterNext {
+			// The updater wrote its NEXT here when it moved and nothing
+			// under its old key after it: this is someone else holding
+			// those keys (§12).
+			if l.oldKeyWarned {
+				return nil
+			}
+			l.oldKeyWarned = true
+			name := l.name(si)
+			return []Event{{Type: EventWarning, From: name, Err: fmt.Sprintf("someone is writing with %s's old keys after %s replaced them: a copy of %s's earlier group state exists elsewhere; dropped its entries", name, name, name)}}
+		}
 		now = k
 	}
 	from := l.roster.Members[si]
@@ -616,7 +635,16 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	if err != nil {
 		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
 	}
+	if draining && primary && now != sender && env.Type == format.GenvNext {
+		l.updaterNext = true // the updater's last entry under its old key
+	}
 	var evs []Event
+	if l == &g.cur && env.Conf == format.ConfTag(l.conf) && !g.followed[sender] {
+		if g.followed == nil {
+			g.followed = make(map[crypto.SignPublic]bool)
+		}
+		g.followed[sender] = true
+	}
 	if env.Conf != format.ConfTag(l.conf) && !g.forkWarned[sender] {
 		// The sender derived this epoch through other commits than we
 		// did (§6.4): say so once per sender and epoch.
@@ -794,8 +822,11 @@ func (g *groupState) move(next groupLog) {
 	g.prevIdle = false
 	g.cur = next
 	g.asm.Reset()
-	g.forkWarned = nil
-	if postsNext(prev.roster, prev.roster.Index(g.sign.Public())) {
+	g.forkWarned, g.followed = nil, nil
+	// Our own update (our key is not in the next roster) always writes
+	// it: it closes our old key in the old log (§7.2).
+	ours := next.updatedBy != (crypto.SignPublic{}) && next.roster.Index(g.sign.Public()) < 0
+	if ours || postsNext(prev.roster, prev.roster.Index(g.sign.Public())) {
 		g.note(&prev, format.ConfTag(next.conf))
 	}
 }
@@ -865,11 +896,16 @@ func (g *groupState) nextEntry(l *groupLog, sender crypto.SignPublic, name strin
 	var msg string
 	switch {
 	case tag == [format.ConfTagSize]byte{}:
+		// The writer's word alone: a member that did follow (we read it
+		// in the new epoch with our tag) is not believed.
+		if l != &g.cur && g.followed[sender] {
+			return nil
+		}
 		by := "a member"
 		if l != &g.cur && g.cur.by != "" {
 			by = g.cur.by
 		}
-		msg = fmt.Sprintf("%s could not follow %s's change to epoch %d and no longer reads this group; an admin should remove %s and add them again", name, by, l.roster.Epoch+1, name)
+		msg = fmt.Sprintf("%s says it could not follow %s's change to epoch %d and no longer reads this group; if so, an admin should remove %s and add them again", name, by, l.roster.Epoch+1, name)
 	case l == &g.cur:
 		// The sender read a commit for the next epoch before this entry,
 		// in the log's order, and we read none.

@@ -27,12 +27,19 @@ var errMixedNick = badInput("a group nickname may not mix scripts that look alik
 var errHashNick = badInput(`a group nickname may not contain "#" or a character that looks like it: veil shows look-alike names as "nick#key"`)
 
 // nickHasHash reports whether nick holds "#" or a character drawn like it
-// (its skeleton holds "#", as for the full-width "＃", or it is one of the
-// sharp signs confusables.txt does not map), so that it could read as a
-// member's "nick#key" (spec/groups.md §14.1).
+// (its skeleton holds "#", as for the full-width "＃", or it is one of
+// hashLike), so that it could read as a member's "nick#key"
+// (spec/groups.md §14.1).
 func nickHasHash(nick string) bool {
-	return strings.ContainsAny(nick, "#\u266f\u22d5") || strings.Contains(format.NickSkeleton(nick), "#")
+	return strings.ContainsAny(nick, hashLike) || strings.Contains(format.NickSkeleton(nick), "#")
 }
+
+// hashLike holds "#" and the characters drawn like it that confusables.txt
+// does not map to it (its data maps only U+FE5F and U+FF03, through NFKC):
+// the sharp signs U+266F and U+22D5, the viewdata square U+2317, and the
+// triple horizontal bars with double and triple vertical strokes U+2A68
+// and U+2A69.
+const hashLike = "#\u266f\u22d5\u2317\u2a68\u2a69"
 
 // memberKey is the key suffix of a member with signing key s.
 func memberKey(s crypto.SignPublic) string {

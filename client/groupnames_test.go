@@ -116,6 +116,9 @@ func TestJoinNickRefusal(t *testing.T) {
 		"ana#01010101": true,
 		"c\uff03dev":   true, // a full-width "#"
 		"c\u266fdev":   true, // a sharp sign
+		"c\u2317dev":   true, // the viewdata square
+		"c\ufe5fdev":   true, // a small "#"
+		"c\u2a69dev":   true, // triple bars with triple strokes
 	} {
 		if got := joinNickRefusal(r, nick) != ""; got != refused {
 			t.Errorf("joinNickRefusal(%+q) refused = %v, want %v", nick, got, refused)

@@ -55,9 +55,11 @@ func TestGroupEncodingVectors(t *testing.T) {
 			Parts     []string `json:"parts"`
 			LogID     string   `json:"log_id"`
 			Secret    string   `json:"secret"`
+			Next      string   `json:"next"`
 		} `json:"commits"`
-		Conf    string `json:"conf"`
-		Welcome struct {
+		Conf     string `json:"conf"`
+		ZeroNext string `json:"zero_next"`
+		Welcome  struct {
 			ID      string   `json:"welcome_id"`
 			Welcome string   `json:"welcome"`
 			Parts   []string `json:"parts"`
@@ -186,6 +188,15 @@ func TestGroupEncodingVectors(t *testing.T) {
 					t.Fatalf("part %d differs: %v", i, err)
 				}
 			}
+			// The NEXT a member moving to this epoch appends to epoch 1's
+			// log (§6.6).
+			nb1, err := (&GroupEnvelope{Conf: ConfTag(conf1), Type: GenvNext, Next: ConfTag(conf2)}).Marshal()
+			if err != nil || !bytes.Equal(nb1, unhex(cv.Next)) {
+				t.Fatalf("the NEXT envelope differs: %v", err)
+			}
+			if g, err := ParseGroupEnvelope(nb1); err != nil || g.Type != GenvNext || g.Next != ConfTag(conf2) {
+				t.Fatalf("the NEXT envelope does not parse back: %v", err)
+			}
 			if cv.Name != "add" {
 				return
 			}
@@ -209,6 +220,13 @@ func TestGroupEncodingVectors(t *testing.T) {
 		if !seen[ch] {
 			t.Errorf("no vector for change %d", ch)
 		}
+	}
+
+	// A cut-off member's zero NEXT in epoch 1's log (§6.6).
+	rh1, _ := ro.Hash()
+	zb, err := (&GroupEnvelope{Conf: ConfTag(FirstConfirm(rh1)), Type: GenvNext}).Marshal()
+	if err != nil || !bytes.Equal(zb, unhex(v.ZeroNext)) {
+		t.Errorf("the zero NEXT envelope differs: %v", err)
 	}
 
 	// The group invite blob and the exchange log's keys (§9.1, §9.2).

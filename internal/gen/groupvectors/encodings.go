@@ -57,8 +57,11 @@ type Encodings struct {
 	// Conf is epoch 1's confirmation value (§6.6); each commit has the
 	// value of the epoch it makes, its parts (§6.3) and, for the add,
 	// the joiner's welcome (§9.2).
-	Conf    string     `json:"conf"`
-	Welcome WelcomeVec `json:"welcome"`
+	Conf string `json:"conf"`
+	// ZeroNext is the NEXT envelope plaintext of a member cut off in
+	// epoch 1: epoch 1's tag, then 16 zero bytes (§6.6).
+	ZeroNext string     `json:"zero_next"`
+	Welcome  WelcomeVec `json:"welcome"`
 	// Invite is a group invite blob and what its key derives (§9.1,
 	// §9.2), on its own stream.
 	Invite InviteVec `json:"invite"`
@@ -129,6 +132,10 @@ type CommitVec struct {
 	Hash      string   `json:"commit_hash"`
 	Conf      string   `json:"conf"`  // the new epoch's confirmation value
 	Parts     []string `json:"parts"` // the commit's parts: group envelope plaintexts
+	// Next is the NEXT envelope plaintext (0x08, §6.6) a member moving to
+	// the epoch this commit makes appends to epoch 1's log: epoch 1's tag,
+	// then the new epoch's.
+	Next string `json:"next"`
 }
 
 // SealVec is one hybrid seal (§5.3) to the three members.
@@ -144,6 +151,15 @@ type keySet struct {
 	dh   crypto.DHPrivate
 	kem  crypto.KEM768Private
 	role byte
+}
+
+// nextEnvelope is a NEXT envelope plaintext sealed in the epoch whose
+// confirmation value is conf, carrying tag (spec/groups.md §6.3, §6.6).
+func nextEnvelope(conf *[crypto.HashSize]byte, tag []byte) []byte {
+	b := []byte{groupEnvVersion}
+	b = append(b, conf[:confTagSize]...)
+	b = append(b, 0x08)
+	return append(b, tag...)
 }
 
 func drawKeys(r *rand.ChaCha8, nick string, role byte) (keySet, error) {
@@ -243,6 +259,7 @@ func GenerateEncodings() ([]byte, error) {
 	var zero [32]byte
 	conf1 := crypto.Hash([]byte(labelConfirm), zero[:], oldHash[:], zero[:])
 	v.Conf = hex.EncodeToString(conf1[:])
+	v.ZeroNext = hex.EncodeToString(nextEnvelope(&conf1, make([]byte, confTagSize)))
 	v.Roster = RosterVec{Epoch: 1, Name: st.name, Timer: st.timer, Record: hex.EncodeToString(rec), Hash: hex.EncodeToString(oldHash[:])}
 	oldCtx := ratchet.EpochContext(id, 1)
 	newCtx := ratchet.EpochContext(id, 2)
@@ -351,7 +368,7 @@ func GenerateEncodings() ([]byte, error) {
 			}
 		}
 		v.Commits = append(v.Commits, CommitVec{
-			Conf: hex.EncodeToString(conf2[:]), Parts: parts,
+			Conf: hex.EncodeToString(conf2[:]), Parts: parts, Next: hex.EncodeToString(nextEnvelope(&conf1, conf2[:confTagSize])),
 			Name: c.name, Change: c.code, Signer: c.signer, Operand: hex.EncodeToString(c.operand),
 			NewRoster: hex.EncodeToString(next), NewHash: hex.EncodeToString(newHash[:]),
 			Secret: hex.EncodeToString(secret[:]), Sealed: hex.EncodeToString(sealed),
