@@ -552,17 +552,9 @@ func readMethod(ctx context.Context, eng *client.Engine, p *readParams) (any, er
 	if limit == 0 {
 		limit = maxPage
 	}
-	// The newest messages first, until the page would not fit its line.
-	start, size := end, 0
-	for start > 0 && end-start < limit {
-		b, err := rpc.Marshal(all[start-1])
-		if err != nil {
-			return nil, err
-		}
-		if size += len(b) + 1; size > maxPageBytes && start < end {
-			break
-		}
-		start--
+	start, err := pageStart(all, end, limit)
+	if err != nil {
+		return nil, err
 	}
 	page := all[start:end]
 	if page == nil {
@@ -636,4 +628,22 @@ func backupMethod(ctx context.Context, c *conn, eng *client.Engine, raw json.Raw
 		return nil, nil, badParams("the backup passphrase must be at least %d bytes", minPassphrase)
 	}
 	return ok{}, nil, c.s.cfg.Profile.Backup(ctx, eng, p.Path, pass)
+}
+
+// pageStart returns where the page of all that ends at end begins: the
+// newest items first, at most limit of them, until the page would not
+// fit its line (at least one item, whatever its size).
+func pageStart[T any](all []T, end, limit int) (int, error) {
+	start, size := end, 0
+	for start > 0 && end-start < limit {
+		b, err := rpc.Marshal(all[start-1])
+		if err != nil {
+			return 0, err
+		}
+		if size += len(b) + 1; size > maxPageBytes && start < end {
+			break
+		}
+		start--
+	}
+	return start, nil
 }

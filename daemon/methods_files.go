@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"veil/client"
-	"veil/daemon/rpc"
 	"veil/vault"
 )
 
@@ -242,17 +241,9 @@ func filesMethod(ctx context.Context, eng *client.Engine, p *filesParams) (any, 
 	if p.Limit != nil && *p.Limit > 0 {
 		limit = *p.Limit
 	}
-	// The newest first, until the page would not fit its line.
-	start, size := end, 0
-	for start > 0 && end-start < limit {
-		b, err := rpc.Marshal(all[start-1])
-		if err != nil {
-			return nil, err
-		}
-		if size += len(b) + 1; size > maxPageBytes && start < end {
-			break
-		}
-		start--
+	start, err := pageStart(all, end, limit)
+	if err != nil {
+		return nil, err
 	}
 	return FilesResult{Files: all[start:end], More: start > 0}, nil
 }
