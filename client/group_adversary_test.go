@@ -20,6 +20,13 @@ import (
 // verifies for every member. It returns the epoch the honest shares make.
 func maliciousUpdate(t *testing.T, m *member, l *groupLog, other ...int) *groupLog {
 	t.Helper()
+	return handUpdate(t, m, l, other, nil)
+}
+
+// handUpdate is maliciousUpdate, and when mangle is set it also changes
+// the commit's sealed log ID before the commit is signed.
+func handUpdate(t *testing.T, m *member, l *groupLog, other []int, mangle func([]byte)) *groupLog {
+	t.Helper()
 	ctx := context.Background()
 	nk, err := newMemberKeys(ratchet.Config{})
 	if err != nil {
@@ -76,6 +83,9 @@ func maliciousUpdate(t *testing.T, m *member, l *groupLog, other ...int) *groupL
 	}
 	if cm.LogID, err = nl.epoch.SealLogID(nl.id); err != nil {
 		t.Fatal(err)
+	}
+	if mangle != nil {
+		mangle(cm.LogID)
 	}
 	cm.Sign(m.g.sign, l.epoch.Context())
 	parts, err := format.SplitCommit(cm.Marshal())
