@@ -153,6 +153,9 @@ func (c *conn) call(method string, params json.RawMessage) (result any, after fu
 		return nil, nil, &rpc.Error{Code: rpc.CodeNoMethod, Message: "no method " + quote(method) + " (spec/api.md lists them)"}
 	}
 	s := c.s
+	if method != "erase" {
+		s.waitStarted()
+	}
 	s.touch()
 	ctx := context.Background()
 	if m.locked {

@@ -56,6 +56,43 @@ type Server struct {
 	gone     bool          // the profile is erased or missing: finish after answering
 	done     chan struct{} // closed when the server asks to stop
 	conns    map[*conn]struct{}
+	starting chan struct{} // while set, calls but erase wait for it to close (Starting)
+}
+
+// Starting holds every call but erase until release is called: a daemon
+// serves its socket while it reads its PIN, so that erase (veil panic)
+// is answered at once, and a client that connects meanwhile gets the
+// answer the unlock leads to, as if it had connected after it, not a
+// "locked" that would make it give up. release may be called more than
+// once.
+func (s *Server) Starting() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.starting = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.starting = nil
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// waitStarted waits while the server is starting, or until it stops.
+func (s *Server) waitStarted() {
+	s.mu.Lock()
+	ch := s.starting
+	s.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-s.done:
+	}
 }
 
 // New returns a locked Server.

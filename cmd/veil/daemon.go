@@ -61,8 +61,13 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 	}
 	srv := daemon.New(cfg)
 	// Serve before the PIN is read: while the daemon waits for it, the
-	// locked server already answers erase (veil panic) and status, and
-	// every other call gets the locked error.
+	// server already answers erase (veil panic); every other call waits
+	// for the unlock to be tried and gets what it leads to.
+	release := func() {}
+	if !*locked {
+		release = srv.Starting()
+	}
+	defer release()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer srv.Shutdown()
@@ -102,6 +107,7 @@ func cmdDaemon(ctx context.Context, g *globals, io *stdio, argv []string) error 
 			}
 		}
 	}
+	release()
 	state := "unlocked"
 	if srv.Locked() {
 		state = "locked: veil unlock opens it"
