@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,15 +53,29 @@ func sockPath(dir string) (path string, release func(), err error) {
 type Listener struct {
 	*net.UnixListener
 	path string
+	lock *os.File // the profile directory, locked while listening
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Listen opens the API socket in the profile directory dir, mode 0600.
-// A socket a dead server left behind is replaced; one that answers is
-// ErrRunning.
-func Listen(dir string) (*Listener, error) {
+// A socket a dead server left behind is replaced; while another server
+// listens there (it holds the directory's lock), or one answers on the
+// socket, Listen returns ErrRunning.
+func Listen(dir string) (ln *Listener, err error) {
 	if err := checkDir(dir); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil && lock != nil {
+			lock.Close()
+		}
+	}()
 	path, release, err := sockPath(dir)
 	if err != nil {
 		return nil, err
@@ -80,27 +95,34 @@ func Listen(dir string) (*Listener, error) {
 			return nil, err
 		}
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		if errors.Is(err, syscallEADDRINUSE) {
 			return nil, ErrRunning
 		}
 		return nil, fmt.Errorf("daemon: listening on %s: %w", full, err)
 	}
-	ln.SetUnlinkOnClose(false)
+	ul.SetUnlinkOnClose(false)
 	if err := os.Chmod(full, 0o600); err != nil {
-		ln.Close()
+		ul.Close()
 		os.Remove(full)
 		return nil, err
 	}
-	return &Listener{UnixListener: ln, path: full}, nil
+	return &Listener{UnixListener: ul, path: full, lock: lock}, nil
 }
 
-// Close closes the socket and removes its file.
+// Close closes the socket, removes its file and then frees the profile
+// for the next server. Calls after the first do nothing but report the
+// listener closed.
 func (l *Listener) Close() error {
-	err := l.UnixListener.Close()
-	os.Remove(l.path)
-	return err
+	l.closeOnce.Do(func() {
+		l.closeErr = l.UnixListener.Close()
+		os.Remove(l.path)
+		if l.lock != nil {
+			l.lock.Close() // drops the lock
+		}
+	})
+	return l.closeErr
 }
 
 // Path is the socket's file.

@@ -86,10 +86,12 @@ func TestListen(t *testing.T) {
 	if _, err := Listen(dir); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second Listen: %v, want ErrRunning", err)
 	}
-	// A server that died: its socket file stays, nothing answers.
+	// A server that died: its socket file stays, nothing answers, and
+	// the kernel dropped its lock on the directory.
 	if err := l.UnixListener.Close(); err != nil {
 		t.Fatal(err)
 	}
+	l.lock.Close()
 	if _, err := os.Lstat(l.Path()); err != nil {
 		t.Fatalf("the dead server's socket is gone already: %v", err)
 	}
