@@ -450,7 +450,7 @@ func (e *Engine) GroupCreate(ctx context.Context, opt GroupOptions) (string, err
 		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}
-		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: opt.Name,
+		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: opt.Name, GroupName: opt.Name,
 			MessageTTL: opt.Timer, Deadline: deadline, Created: now, LastActive: now})
 	})
 	if err != nil {
@@ -640,24 +640,39 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	return nil
 }
 
-// EventGroupSettings reports that an admin changed the group's timer or
-// deadline (spec/groups.md §7.5); Text says how they are now.
+// EventGroupSettings reports that an admin changed the group's name,
+// timer or deadline (spec/groups.md §7.5); Text says how they are now.
 const EventGroupSettings EventType = "group_settings"
 
 // applySettings copies a roster's settings into the group's chat record
-// and reports a change of timer or deadline as an event.
+// and reports a change of name, timer or deadline as an event. The
+// group's name is the chat's name only while the user gave it none
+// (spec/client.md §4.7).
 func applySettings(c *vault.Chat, s format.Settings) (Event, bool) {
 	ttl := time.Duration(s.Timer) * time.Second
 	var deadline time.Time
 	if s.Deadline != 0 {
 		deadline = time.Unix(int64(s.Deadline), 0)
 	}
-	changed := c.MessageTTL != ttl || !c.Deadline.Equal(deadline)
-	c.Name, c.MessageTTL, c.Deadline = s.Name, ttl, deadline
+	if c.GroupName == "" && c.Name != "" && c.Name != s.Name && c.Name != SanitizeLine(s.Name) {
+		// A record from before GroupName, whose name was set to the
+		// roster's at every store: one that differs is the user's.
+		c.NameLocal = true
+	}
+	renamed := c.GroupName != "" && c.GroupName != s.Name
+	changed := renamed || c.MessageTTL != ttl || !c.Deadline.Equal(deadline)
+	c.GroupName, c.MessageTTL, c.Deadline = s.Name, ttl, deadline
+	if !c.NameLocal {
+		c.Name = s.Name
+	}
 	if !changed {
 		return Event{}, false
 	}
-	return Event{Type: EventGroupSettings, Text: describeSettings(ttl, deadline)}, true
+	text := describeSettings(ttl, deadline)
+	if renamed {
+		text = "renamed to \"" + SanitizeLine(s.Name) + "\"; " + text
+	}
+	return Event{Type: EventGroupSettings, Chat: c.ID, Name: SanitizeLine(c.Name), Text: text}, true
 }
 
 // describeSettings says in words what a group's timer and deadline are.

@@ -162,7 +162,8 @@ func (e *Engine) joinGroupInvite(ctx context.Context, k *format.InviteKey, c *co
 		if err := putGroup(tx, id, g, rec); err != nil {
 			return err
 		}
-		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: name, Created: now, LastActive: now})
+		return tx.PutChat(&vault.Chat{ID: id, Kind: vault.ChatGroup, GroupID: id, Name: name, NameLocal: opt.Name != "",
+			GroupName: blob.Name, Created: now, LastActive: now})
 	})
 	if err != nil {
 		return "", err

@@ -13,7 +13,9 @@ import (
 const maxChatName = 64
 
 // Rename sets the name we call a chat by locally (empty: none). The peer
-// never sees it. It is stored as SanitizeLine leaves it, trimmed.
+// never sees it. It is stored as SanitizeLine leaves it, trimmed. A group
+// chat keeps it whatever the group's roster says; without one it shows
+// the group's own name (spec/client.md §4.7).
 func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 	name = strings.TrimSpace(SanitizeLine(name))
 	if len(name) > maxChatName || !utf8.ValidString(name) {
@@ -24,7 +26,10 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 		if err != nil {
 			return err
 		}
-		c.Name = name
+		c.Name, c.NameLocal = name, name != ""
+		if name == "" && c.Kind == vault.ChatGroup {
+			c.Name = c.GroupName
+		}
 		return tx.PutChat(&c)
 	})
 }

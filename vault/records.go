@@ -76,9 +76,17 @@ const (
 // Chat is a conversation with a contact or a group. Its message bodies are
 // sealed under a per-chat key kept outside Badger (spec/vault.md §6).
 type Chat struct {
-	ID         string
-	Kind       ChatKind
-	Name       string
+	ID   string
+	Kind ChatKind
+	// Name is the name the chat is shown and called by: the one the user
+	// gave it or, for a group chat without one, the group's own name.
+	Name string
+	// NameLocal says the user gave Name (a rename, join --name): a group's
+	// roster never replaces it. Absent in records written before it.
+	NameLocal bool `json:",omitempty"`
+	// GroupName is a group chat's own name as its roster last said; empty
+	// in records written before it.
+	GroupName  string        `json:",omitempty"`
 	ContactID  string        // for direct chats
 	GroupID    string        // for group chats
 	MessageTTL time.Duration // self-destruct timer for new messages; 0 = off

@@ -18,7 +18,7 @@ func sampleRecords(now time.Time) (Profile, Contact, Chat, []Message, OutboxItem
 		TheirIdentity: []byte("their-identity-public"), Ratchet: []byte("ratchet-state-bytes"),
 		Relays:  []RelayCap{{Address: "veil://relay.example:443/#fp", RecvID: []byte{1, 2}, RecvKey: []byte{3}, SendID: []byte{4}, SendCred: []byte{5}}},
 		Created: now}
-	ch := Chat{ID: "chat1", Kind: ChatDirect, Name: "bo", ContactID: "c1", MessageTTL: time.Hour, Created: now, LastActive: now}
+	ch := Chat{ID: "chat1", Kind: ChatDirect, Name: "bo", NameLocal: true, ContactID: "c1", MessageTTL: time.Hour, Created: now, LastActive: now}
 	msgs := []Message{
 		{ID: "m001", ChatID: "chat1", Direction: Outgoing, Body: []byte("hello there"), Sent: now, Status: StatusSent},
 		{ID: "m002", ChatID: "chat1", Direction: Incoming, Sender: "c1", Body: []byte("General Kenobi"), Sent: now, Received: now.Add(time.Second), Read: now.Add(2 * time.Second), Status: StatusRead, Edited: now.Add(3 * time.Second)},
@@ -95,6 +95,32 @@ func TestRecordsRoundTrip(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestChatRecordBeforeNameFields: a chat record written before NameLocal
+// and GroupName existed still decodes, with both at their zero value, and
+// one with them round-trips.
+func TestChatRecordBeforeNameFields(t *testing.T) {
+	old := append([]byte{recordVersion}, `{"ID":"g1","Kind":2,"Name":"river","ContactID":"","GroupID":"g1","MessageTTL":0,`+
+		`"Deadline":"0001-01-01T00:00:00Z","Unread":0,"Created":"2026-03-04T05:06:07Z","LastActive":"2026-03-04T05:06:07Z"}`...)
+	var c Chat
+	if err := decodeRecord(old, &c); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	want := Chat{ID: "g1", Kind: ChatGroup, Name: "river", GroupID: "g1", Created: now, LastActive: now}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("an older record decodes as %+v, want %+v", c, want)
+	}
+	want.Name, want.NameLocal, want.GroupName = "family", true, "river"
+	b, err := encodeRecord(&want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Chat
+	if err := decodeRecord(b, &back); err != nil || !reflect.DeepEqual(back, want) {
+		t.Fatalf("round trip: %+v, %v; want %+v", back, err, want)
 	}
 }
 
