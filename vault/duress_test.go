@@ -525,7 +525,7 @@ func TestDecoyKeyPrepared(t *testing.T) {
 
 	var kdf time.Duration
 	o := testOpts(nil)
-	o.onPad = func(d, _ time.Duration) { kdf = d }
+	o.onPad = func(d, _, _ time.Duration) { kdf = d }
 	d := mustOpen(t, dir, duressPIN, o)
 	defer d.Lock()
 	if kdf <= 0 {

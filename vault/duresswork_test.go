@@ -66,7 +66,7 @@ func TestDuressWorkWithManyFiles(t *testing.T) {
 		sparseCopyTree(t, dir, run)
 		o := testOpts(nil)
 		var work time.Duration
-		o.onPad = func(_, w time.Duration) { work = w }
+		o.onPad = func(_, w, _ time.Duration) { work = w }
 		v, err := Open(ctx, run, p, o)
 		if err != nil {
 			t.Fatal(err)

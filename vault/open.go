@@ -77,7 +77,7 @@ type Options struct {
 	// onPad (tests and benchmarks only) is told, at the end of every PIN
 	// trial, how long the derivation took and the work after it
 	// (spec/vault.md §5.4).
-	onPad func(kdf, work time.Duration)
+	onPad func(kdf, work, floor time.Duration)
 	// padUntil is when the current PIN trial's padding ends (§5.4): an
 	// erase it runs frees its files' blocks only afterwards.
 	padUntil time.Time

@@ -33,12 +33,14 @@ func padExtra(files int) time.Duration { return time.Duration(files) * padPerFil
 // padUnlock sleeps until the PIN trial that began at start, whose
 // derivation took kdf, has taken kdf + padFloor(kdf) + extra. onPad
 // (tests and benchmarks only) learns how long the work after the
-// derivation took.
-func padUnlock(start time.Time, kdf, extra time.Duration, onPad func(kdf, work time.Duration)) {
+// derivation took, and the floor it had to stay within (padFloor(kdf) +
+// extra).
+func padUnlock(start time.Time, kdf, extra time.Duration, onPad func(kdf, work, floor time.Duration)) {
+	floor := padFloor(kdf) + extra
 	if onPad != nil {
-		onPad(kdf, time.Since(start)-kdf)
+		onPad(kdf, time.Since(start)-kdf, floor)
 	}
-	if d := time.Until(start.Add(kdf + padFloor(kdf) + extra)); d > 0 {
+	if d := time.Until(start.Add(kdf + floor)); d > 0 {
 		time.Sleep(d)
 	}
 }

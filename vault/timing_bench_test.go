@@ -64,11 +64,11 @@ func BenchmarkUnlockTimingInterleaved(b *testing.B) {
 			dir := filepath.Join(base, "run", k.name, string(rune('a'+r%26))+string(rune('a'+r/26)))
 			copyTree(b, tmpl[k.mode], dir)
 			o := &Options{GCInterval: -1}
-			o.onPad = func(kdf, work time.Duration) {
-				if work > padFloor(kdf) {
+			o.onPad = func(_, work, floor time.Duration) {
+				if work > floor {
 					over[i]++
 				}
-				worst[i] = math.Max(worst[i], float64(work)/float64(padFloor(kdf))*100)
+				worst[i] = math.Max(worst[i], float64(work)/float64(floor)*100)
 			}
 			// Each trial starts from the state of a new process: the
 			// previous trial's 256 MiB are given back to the system.
