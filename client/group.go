@@ -564,6 +564,7 @@ func (e *Engine) withGroup(ctx context.Context, ref string, f func(g *groupState
 // emits evs; a group that is gone is erased instead.
 func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord, chat *vault.Chat, evs []Event) error {
 	now := e.now()
+	evs = foldUnreadable(evs) // one warning per sender for the reads of this operation
 	if !g.gone && rec.Join != nil && !now.Before(rec.Join.Until) {
 		g.gone = true // the welcome never came in time
 		evs = append(evs, Event{Type: EventInviteExpired})
