@@ -62,6 +62,11 @@ type Event struct {
 	wire  format.WireID // a group TEXT's wire ID; a REACT's target
 	reply string        // a group REPLY's target wire ID, hex
 	drop  bool          // not to be emitted (a reaction that applied to nothing)
+	// unread counts the log entries a group warning stands for, from the
+	// sender unreadKey ("": no member signed them), the first of them
+	// dropped for unreadWhy (foldUnreadable).
+	unread               int
+	unreadKey, unreadWhy string
 	// A group FILE's descriptor, or why it was refused (fileErr).
 	file    *format.FileDescriptor
 	fileErr error

@@ -142,6 +142,9 @@ type groupState struct {
 	// us on a branch of our own. cutOffBy names the commit's signer.
 	cutOff   bool
 	cutOffBy string
+	// held is the epoch in which our own update commit was read back and
+	// no reader could assemble it (ownEntry); 0: none.
+	held uint64
 	// noted: a NEXT entry was queued by this poll (flushed at its end
 	// when uploads are not deferred).
 	noted bool
@@ -468,8 +471,15 @@ func (g *groupState) memberIndex(nick string) (int, error) {
 // not move past the cursor, and the like) ends the poll with an error,
 // none of its entries applied, and holds that log's reads back (§6.2); a
 // held log ends it with an error wrapping errLogHeld. One poll makes at
-// most groupPollReads reads.
+// most groupPollReads reads, and warns at most once per sender of
+// entries it could not use (foldUnreadable).
 func (g *groupState) poll(ctx context.Context, c *conn.Conn) ([]Event, error) {
+	evs, err := g.readLogs(ctx, c)
+	return foldUnreadable(evs), err
+}
+
+// readLogs is poll before its warnings are folded.
+func (g *groupState) readLogs(ctx context.Context, c *conn.Conn) ([]Event, error) {
 	var evs []Event
 	g.prevIdle = false
 	reads := 0
@@ -598,13 +608,13 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 			return []Event{{Type: EventWarning, Err: "someone is writing to this group with your keys: a copy of your group state exists elsewhere; run veil group rekey and tell an admin out of band"}}
 		}
 		if !draining && primary && g.pending != nil {
-			return g.ownEntry(body)
+			return g.ownEntry(l, body)
 		}
 		return nil
 	case errors.Is(err, ratchet.ErrDuplicate):
 		return nil
 	case err != nil:
-		return []Event{{Type: EventWarning, Err: "dropped a group message that does not authenticate"}}
+		return []Event{unreadable(nil, "", "dropped a group message that does not authenticate")}
 	}
 	si := l.roster.Index(sender)
 	if si < 0 {
@@ -633,7 +643,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 	name := l.name(si) // nick, or nick#key where two look alike
 	env, err := format.ParseGroupEnvelope(pt)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "dropped a malformed group message"}}
+		return []Event{unreadable(&sender, name, "dropped a malformed group message")}
 	}
 	if draining && primary && now != sender && env.Type == format.GenvNext {
 		l.updaterNext = true // the updater's last entry under its old key
@@ -685,7 +695,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		return evs
 	case format.GenvBurn:
 		if from.Role != format.RoleAdmin {
-			return append(evs, Event{Type: EventWarning, Err: "ignored a burn from a member who is not an admin"})
+			return append(evs, unreadable(&sender, name, "ignored a burn from a member who is not an admin"))
 		}
 		g.gone = true
 		return append(evs, Event{Type: EventGroupBurned, From: name})
@@ -700,12 +710,12 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		if from.Role != format.RoleAdmin {
 			maxParts = maxUpdateParts(l.roster) // a member commits only its own update
 		}
-		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts)
+		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts, from.Role == format.RoleAdmin)
 		switch res {
 		case format.PartComplete:
-			return append(evs, g.applyCommit(whole)...)
+			return append(evs, g.applyCommit(whole, sender, name)...)
 		case format.PartCorrupt:
-			return append(evs, Event{Type: EventWarning, From: name, Err: "dropped a group commit whose parts do not match its hash"})
+			return append(evs, unreadable(&sender, name, "dropped a group commit whose parts do not match its hash"))
 		}
 	}
 	return evs
@@ -738,15 +748,15 @@ func drainedMember(prev, cur *format.Roster, i int) (crypto.SignPublic, bool) {
 // current log and, if it is the first valid one for the next epoch, moves
 // to that epoch; a commit of ours still pending then lost, and its intent
 // is queued again on top of the new epoch (spec/groups.md §3.4).
-func (g *groupState) applyCommit(b []byte) []Event {
+func (g *groupState) applyCommit(b []byte, sender crypto.SignPublic, name string) []Event {
 	cm, err := format.ParseCommit(b)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "dropped a malformed group commit"}}
+		return []Event{unreadable(&sender, name, "dropped a malformed group commit")}
 	}
 	old := g.cur
 	next, err := cm.Verify(old.roster, old.epoch.Context())
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "ignored a group commit that does not verify: " + err.Error()}}
+		return []Event{unreadable(&sender, name, "ignored a group commit that does not verify: "+err.Error())}
 	}
 	var updated crypto.SignPublic
 	if cm.Change == format.ChangeUpdate {
@@ -754,7 +764,7 @@ func (g *groupState) applyCommit(b []byte) []Event {
 			// A member's update right after its own: refused, or a member
 			// could keep one at the head of every new log and hold back an
 			// admin's change naming it for ever (spec/groups.md §3.6).
-			return []Event{{Type: EventWarning, Err: "ignored a group update commit: its member's previous update made the current epoch"}}
+			return []Event{unreadable(&sender, name, "ignored a group update commit: its member's previous update made the current epoch")}
 		}
 		updated = next.Members[format.OperandIndex(cm.Operand)].Sign
 	}
@@ -800,11 +810,11 @@ func (g *groupState) applyCommit(b []byte) []Event {
 	// ignored by all, rather than cutting every member off.
 	ep, err := newEpoch(g.rcfg, &secret, next, g.sign)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "ignored a group commit by " + by + " whose new epoch cannot be made"}}
+		return []Event{unreadable(&sender, name, "ignored a group commit by "+by+" whose new epoch cannot be made")}
 	}
 	logIDs, err := cm.OpenLogIDs(ep)
 	if err != nil {
-		return []Event{{Type: EventWarning, Err: "ignored a group commit by " + by + " whose log is not sealed under its own secret"}}
+		return []Event{unreadable(&sender, name, "ignored a group commit by "+by+" whose log is not sealed under its own secret")}
 	}
 	won()
 	nl := groupLog{epoch: ep, roster: next, by: by, conf: format.Confirm(old.conf, cm.NewHash, format.CommitHash(b)), updatedBy: updated}
@@ -961,7 +971,7 @@ func (g *groupState) stalledCommits() []Event {
 	now := g.nowUnix()
 	for i := range g.asm.List {
 		a := &g.asm.List[i]
-		if a.Warned || now-a.First < int64(commitStallAfter/time.Second) {
+		if a.Warned || a.Own || now-a.First < int64(commitStallAfter/time.Second) {
 			continue
 		}
 		a.Warned = true
@@ -1001,4 +1011,50 @@ func commitEvent(cm *format.Commit, old, next *format.Roster) []Event {
 		}
 	}
 	return nil
+}
+
+// unreadable is the warning for one log entry that could not be used: it
+// does not authenticate (sender nil), or its signed content is malformed
+// or not allowed. foldUnreadable merges those of one sender.
+func unreadable(sender *crypto.SignPublic, name, why string) Event {
+	ev := Event{Type: EventWarning, Err: why, unread: 1, unreadWhy: why}
+	if sender != nil {
+		ev.From, ev.unreadKey = name, string(sender[:])
+	}
+	return ev
+}
+
+// foldUnreadable merges the warnings about entries that could not be
+// used into one per sender (and one for the entries no member signed),
+// at the place of the first, with their count (spec/groups.md §6.2): a
+// member writing garbage to the log costs its readers one warning per
+// read, not one per entry. Folding folded events again adds their counts.
+func foldUnreadable(evs []Event) []Event {
+	var first map[string]int
+	out := evs[:0]
+	for _, ev := range evs {
+		if ev.unread == 0 {
+			out = append(out, ev)
+			continue
+		}
+		if i, ok := first[ev.unreadKey]; ok {
+			out[i].unread += ev.unread
+			continue
+		}
+		if first == nil {
+			first = make(map[string]int)
+		}
+		first[ev.unreadKey] = len(out)
+		out = append(out, ev)
+	}
+	for i := range out {
+		if ev := &out[i]; ev.unread > 1 {
+			if ev.unreadKey == "" {
+				ev.Err = fmt.Sprintf("%d entries that do not authenticate were dropped from this group's log", ev.unread)
+			} else {
+				ev.Err = fmt.Sprintf("%d entries from %s could not be read and were dropped (the first: %s)", ev.unread, ev.From, ev.unreadWhy)
+			}
+		}
+	}
+	return out
 }
