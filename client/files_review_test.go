@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"veil/relay"
+	"veil/relay/conn"
 	"veil/relay/relaytest"
 	"veil/relay/store"
 )
@@ -209,5 +210,55 @@ func TestReviewInvisibleCharactersInFileNames(t *testing.T) {
 		if filepath.Base(out) != SanitizeLine(fi.Name) {
 			t.Errorf("accepted %+q: the user is shown %+q, veil wrote %+q", fi.Name, SanitizeLine(fi.Name), filepath.Base(out))
 		}
+	}
+}
+
+// TestReviewGroupBurnLeavesOfflineSendersChunks: spec/files.md §8 queues
+// the deletion of a file's chunks on "a group's burn (every member;
+// duplicates are harmless)", and SECURITY.md says a burn "queues the
+// deletion of the chat's chunks". On a group's burn each member deletes
+// only the files it sent itself, so the chunks of a sender who is
+// offline (or whose device is gone) stay readable on the relay, to any
+// holder of the file's secret, for the rest of their lifetime (up to 7
+// days), although every member still online burned the group and ran
+// its tasks.
+func TestReviewGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "minutes.pdf", 100_000)
+	id, err := es[1].SendFile(ctx, chats[1], path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[1].WaitTransfer(ctx, chats[1], id); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := fileKeysOf(t, es[1], chats[1], id)
+	groupSync(t, es[:]...)
+	for _, i := range []int{0, 2} {
+		fid := receivedFileID(t, es[i], chats[i], "minutes.pdf")
+		if err := es[i].WaitTransfer(ctx, chats[i], fid); err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	es[1].Close() // the sender goes offline for good
+	if err := es[0].Burn(ctx, chats[0]); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, es[0], es[2])
+	for _, i := range []int{0, 2} {
+		if _, err := es[i].Flush(ctx); err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	c, err := conn.Dial(ctx, r.Address.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err == nil {
+		t.Fatal("after the group's burn by every member online, the offline sender's file is still readable on the relay")
 	}
 }
