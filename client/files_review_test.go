@@ -14,6 +14,7 @@ import (
 	"veil/relay/conn"
 	"veil/relay/relaytest"
 	"veil/relay/store"
+	"veil/vault"
 )
 
 // withholdStore is a relay store that never answers a CGET of the chunks
@@ -260,5 +261,48 @@ func TestReviewGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
 	defer c.Close()
 	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err == nil {
 		t.Fatal("after the group's burn by every member online, the offline sender's file is still readable on the relay")
+	}
+}
+
+// TestReviewExpiredOfferKeepsFileSecret: spec/client.md §5.16 says of
+// the state "expired": "the chunks' deadline passed before the download
+// (S is dropped)". S is dropped only for a file already past its
+// deadline when it arrives; a file offered and never fetched is shown
+// "expired" once its deadline passes but keeps S in the vault for as long
+// as its message lives: with a relay that kept the chunks past their
+// deadline or past CDEL (spec/files.md §10: "useless without S"), whoever
+// opens the profile later reads a file its user never downloaded.
+func TestReviewExpiredOfferKeepsFileSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
+	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	_, bid := sentOffered(t, a, b, aChat, bChat, "unwanted.pdf", 20_000, nil)
+	clock.Add(int64(8 * 24 * time.Hour)) // past every chunk lifetime
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FetchFile(ctx, bChat, bid); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("fetching a file past its deadline: %v", err)
+	}
+	err := b.v.View(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(bChat, bid)
+		if err != nil {
+			return err
+		}
+		if fm, _ := fileOf(&m); fm != nil {
+			if _, ok := fm.secret(); ok {
+				t.Error("an expired file, never downloaded, still has its file secret S in the vault")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
