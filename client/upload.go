@@ -169,7 +169,9 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wm := newWatermark(n, min(t.Done, n))
-	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count, sync: durable}
+	// checked starts at the stored watermark: only a watermark past it is
+	// progress to store (a checkpoint clears the record's tries and error).
+	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count, checked: wm.water, sync: durable}
 	var mu sync.Mutex
 	var first error
 	positions := make(chan uint32)
