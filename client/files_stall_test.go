@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,14 +15,15 @@ import (
 )
 
 // withholdStore is a relay store that never answers a CGET of the chunks
-// in hold: a hostile relay that keeps the connection open and stays
-// silent instead of answering AUTH.
+// in hold, nor, with holdPuts, any CPUT: a hostile relay that keeps the
+// connection open and stays silent instead of answering AUTH.
 type withholdStore struct {
 	store.Store
-	mu      sync.Mutex
-	hold    map[store.ID]bool
-	asked   chan store.ID
-	release chan struct{}
+	mu       sync.Mutex
+	hold     map[store.ID]bool
+	holdPuts atomic.Bool
+	asked    chan store.ID
+	release  chan struct{}
 }
 
 func newWithholdStore() *withholdStore {
@@ -52,6 +54,21 @@ func (s *withholdStore) GetChunk(ctx context.Context, id store.ID) (store.Chunk,
 	return store.Chunk{}, errors.New("withheld")
 }
 
+func (s *withholdStore) PutChunk(ctx context.Context, id store.ID, c store.Chunk, maxBytes int64) error {
+	if !s.holdPuts.Load() {
+		return s.Store.PutChunk(ctx, id, c, maxBytes)
+	}
+	select {
+	case s.asked <- id:
+	default:
+	}
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+	}
+	return errors.New("withheld")
+}
+
 // startWithholdRelay starts a relay over a withholdStore; the store lets
 // go of every held CGET when the test ends.
 func startWithholdRelay(t *testing.T) (*relaytest.Relay, *withholdStore) {
@@ -75,14 +92,36 @@ func (s *withholdStore) waitAsked(t *testing.T) {
 	}
 }
 
-// TestWithheldChunkNeverFails: a relay that never answers the CGET
-// of one chunk (spec/files.md §10: "A malicious relay can withhold chunks
-// (the download fails: "missing")") keeps the download "downloading"
-// forever: two days later on the receiver's clock — past any sensible
-// wait, with no progress at all — the transfer has neither failed nor
-// reported an error, so `veil save` (which gives up only on an error)
-// waits forever too.
-func TestWithheldChunkNeverFails(t *testing.T) {
+// stallOut waits for a transfer of file id to end, moving the clock on
+// by xferStallAfter and kicking Run's loop until it does: chunks the
+// relay did answer may still arrive after one move, and each move is a
+// fresh chance for the watchdog to find no chunk done since.
+func stallOut(t *testing.T, b *live, clock *atomic.Int64, chat, id string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.WaitTransfer(ctx, chat, id) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			clock.Add(int64(xferStallAfter))
+			b.kickTransfers()
+		}
+	}
+}
+
+// TestWithheldChunkFailsDownload: a relay that never answers the CGET of
+// one chunk, keeping the connection open (spec/files.md §10), does not
+// keep the download waiting: once no chunk has moved for xferStallAfter
+// on the receiver's clock the try ends with a stall error the file shows
+// (so a waiting `veil save` gives up), and after the usual number of
+// tries the file is failed with that reason.
+func TestWithheldChunkFailsDownload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r, ws := startWithholdRelay(t)
@@ -99,29 +138,60 @@ func TestWithheldChunkNeverFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.waitAsked(t)
-	clock.Add(int64(48 * time.Hour))
+	// Short of the deadline nothing gives up.
+	clock.Add(int64(xferStallAfter - time.Second))
 	b.kickTransfers()
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	err := b.WaitTransfer(wctx, bChat, bid)
+	if x := b.runningXfer(bChat, bid); x == nil {
+		t.Fatal("the download stopped before its stall deadline")
+	} else {
+		select {
+		case <-x.done:
+			t.Fatalf("the download ended before its stall deadline: %v", x.err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	err := stallOut(t, b, &clock, bChat, bid)
+	if !errors.Is(err, errXferStalled) {
+		t.Fatalf("the stalled try ended with %v, want the stall error", err)
+	}
 	fi := fileState(t, b.Engine, bChat, bid)
-	if errors.Is(err, context.DeadlineExceeded) && fi.State == FileDownloading && fi.Err == "" {
-		t.Fatalf("48 h after the relay went silent on chunk %d of %d the download still waits, with no error: %+v", n, n, fi)
+	if fi.State != FileDownloading || !strings.Contains(fi.Err, "stopped answering") {
+		t.Fatalf("after a stalled try the file is %+v, want downloading with the stall as its error", fi)
+	}
+	tries := 1
+	for fi.State == FileDownloading {
+		if tries > xferMaxTries+2 {
+			t.Fatalf("still downloading after %d stalled tries: %+v", tries, fi)
+		}
+		_ = stallOut(t, b, &clock, bChat, bid)
+		tries++
+		fi = fileState(t, b.Engine, bChat, bid)
+	}
+	if fi.State != FileFailed || !strings.Contains(fi.Err, "stopped answering") {
+		t.Fatalf("after %d stalled tries the file is %+v, want failed with the stall as its reason", tries, fi)
+	}
+	if tries < xferMaxTries {
+		t.Fatalf("the file failed after %d tries, before the usual %d", tries, xferMaxTries)
 	}
 }
 
-// TestWithheldChunksStarveOtherDownloads: three files whose relay
+// TestWithheldChunksDoNotStarveOtherDownloads: three files whose relay
 // stays silent on one chunk each take every download slot of Run's loop
-// (xferMaxDownloads) for good, so a fourth file, whose chunks the relay
-// serves, sent by another contact in another chat, is never downloaded
-// although it was fetched. A hostile relay
-// of one chat (a group's relay is the group creator's choice) thus stops
-// every download of the profile, in every chat.
-func TestWithheldChunksStarveOtherDownloads(t *testing.T) {
+// (xferMaxDownloads) only until they stall: a fourth file, whose chunks
+// the relay serves, sent by another contact in another chat, then gets a
+// slot and is downloaded, while the three show the stall as their error.
+// A hostile relay of one chat (a group's relay is the group creator's
+// choice) thus cannot stop the downloads of the other chats.
+func TestWithheldChunksDoNotStarveOtherDownloads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r, ws := startWithholdRelay(t)
-	a, b, aChat, bChat := oneShotPair(t, r.Address.String())
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
+	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
 	var held []string
 	for _, name := range []string{"held1.bin", "held2.bin", "held3.bin"} {
 		id, bid := sentOffered(t, a, b, aChat, bChat, name, 50_000, nil)
@@ -143,13 +213,58 @@ func TestWithheldChunksStarveOtherDownloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if fileState(t, b.Engine, bcChat, good).State == FileReady {
-			return
+	for fileState(t, b.Engine, bcChat, good).State != FileReady {
+		if time.Now().After(deadline) {
+			t.Fatalf("a file whose chunks the relay serves was not downloaded in 15 s while three others wait on withheld chunks: %+v",
+				fileState(t, b.Engine, bcChat, good))
 		}
+		clock.Add(int64(xferStallAfter))
 		b.kickTransfers()
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("a file whose chunks the relay serves was not downloaded in 15 s while three others wait on withheld chunks: %+v",
-		fileState(t, b.Engine, bcChat, good))
+	// One stall freed the slot; each of the three stalls in its turn.
+	for _, bid := range held {
+		for {
+			fi := fileState(t, b.Engine, bChat, bid)
+			if fi.State == FileDownloading && strings.Contains(fi.Err, "stopped answering") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a file with a withheld chunk is %+v, want downloading with the stall as its error", fi)
+			}
+			clock.Add(int64(xferStallAfter))
+			b.kickTransfers()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestSilentRelayStallsUpload: a relay that never answers CPUT holds an
+// upload only until no chunk has moved for xferStallAfter on the
+// sender's clock: the try ends with the stall error, which the file shows
+// while it waits for the next try.
+func TestSilentRelayStallsUpload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, ws := startWithholdRelay(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
+	b := startLive(t, r.Address.String(), nil)
+	aChat, _ := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	ws.holdPuts.Store(true)
+	path, _ := writeTestFile(t, t.TempDir(), "silent.bin", 100_000)
+	id, err := a.SendFile(ctx, aChat, path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.waitAsked(t)
+	if err := stallOut(t, a, &clock, aChat, id); !errors.Is(err, errXferStalled) {
+		t.Fatalf("the stalled upload ended with %v, want the stall error", err)
+	}
+	fi := fileState(t, a.Engine, aChat, id)
+	if fi.State != FileUploading || !strings.Contains(fi.Err, "stopped answering") {
+		t.Fatalf("after a stalled try the file is %+v, want uploading with the stall as its error", fi)
+	}
 }
