@@ -77,6 +77,7 @@ func (e *Engine) giveBackAuto(ctx context.Context, t vault.Transfer, fetched int
 // downloadRun is one run of download; fetched counts the bytes of the
 // chunks it got from the relay.
 func (e *Engine) downloadRun(ctx context.Context, t vault.Transfer, fetched *atomic.Int64) error {
+	e.xferMoved(ctx, false) // a second run (after a damaged local copy) waits on the relay again
 	j, err := e.loadJob(ctx, t)
 	if err != nil {
 		return err
@@ -106,6 +107,7 @@ func (e *Engine) downloadRun(ctx context.Context, t vault.Transfer, fetched *ato
 	if err != nil {
 		return err
 	}
+	defer xc.dropStalled(ctx)
 	order := keys.Order(n)
 	ad := blobAD(t.Chat, t.Message)
 	err = e.pipeline(ctx, &j.t, n, j.fm.Size, FileDownloading, blob.Sync, func(ctx context.Context, pos uint32, buf []byte) error {

@@ -216,8 +216,10 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 		return nil, err
 	}
 	water := map[string]uint32{}
+	terr := map[string]string{}
 	for _, t := range ts {
 		water[t.ID] = t.Done
+		terr[t.ID] = t.Err
 	}
 	err = e.viewChat(ctx, ref, func(tx *vault.Tx, c *vault.Chat) error {
 		peer := ""
@@ -237,6 +239,12 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 			fi := fileInfoTx(tx, c.ID, m, fm)
 			if d, ok := water[transferID(c.ID, m.ID)]; ok && d > fi.Done {
 				fi.Done = d
+			}
+			if fi.Err == "" && (fi.State == FileDownloading || fi.State == FileUploading) {
+				// Why its last try failed (a stall, a lost connection),
+				// until a chunk moves again: a waiting command gives up
+				// waiting on it.
+				fi.Err = strings.TrimPrefix(terr[transferID(c.ID, m.ID)], "client: ")
 			}
 			if !fi.Outgoing {
 				fi.From = peer
@@ -353,10 +361,8 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 			}
 			x = e.startTransfer(ctx, t, gen)
 		}
-		select {
-		case <-x.done:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := e.waitXfer(ctx, x); err != nil {
+			return err
 		}
 		if x.err != nil {
 			if errors.Is(x.err, context.Canceled) && ctx.Err() == nil {
@@ -368,6 +374,24 @@ func (e *Engine) waitTransfer(ctx context.Context, ref, msgID string) error {
 			return x.err
 		}
 		return nil
+	}
+}
+
+// waitXfer waits for x to end, stopping it if it stalls meanwhile
+// (stopStalled): a wait without Run's transfer loop needs that watchdog
+// too.
+func (e *Engine) waitXfer(ctx context.Context, x *xfer) error {
+	t := time.NewTicker(xferRetryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-x.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			e.stopStalled()
+		}
 	}
 }
 

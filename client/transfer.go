@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"veil/vault"
@@ -21,6 +22,7 @@ const (
 	xferMaxTries     = 50                     // a transfer failing for a connection this often fails for good
 	xferMaxRunning   = 4                      // transfers Run's loop runs at once; the others wait their turn
 	xferMaxDownloads = 3                      // of those, downloads: an upload always has a slot
+	xferStallAfter   = 2 * time.Minute        // a transfer with no chunk done this long stops as a failed try
 	settingAutoFetch = "files/auto"
 )
 
@@ -77,6 +79,11 @@ func (e *Engine) transferGen() uint64 {
 // cancel, a delete, a burn): that is never a try of the transfer.
 var errXferStopped = errors.New("client: the transfer was stopped")
 
+// errXferStalled ends a transfer whose relay let xferStallAfter pass
+// without completing one of its chunk commands (a relay that keeps the
+// connection open and never answers): it counts as a failed try.
+var errXferStalled = fmt.Errorf("client: the relay stopped answering: no chunk moved for %d minutes", int(xferStallAfter/time.Minute))
+
 // errEngineClosed ends what waits for a transfer of a closed engine.
 var errEngineClosed = errors.New("client: the engine is closed")
 
@@ -103,6 +110,55 @@ type xfer struct {
 	done      chan struct{}
 	err       error
 	stale     bool // never started: a hold ended after its record was read
+	// moved is when (engine clock, Unix ns) the transfer started or last
+	// completed a chunk command; xferIdle while it waits on no relay.
+	moved atomic.Int64
+}
+
+// xferIdle is xfer.moved of a transfer that waits on no relay (its
+// chunks are done): it never stalls.
+const xferIdle = 0
+
+// xferKey is the context key of the running xfer, for the pipeline to
+// report progress to.
+type xferKey struct{}
+
+// xferMoved records that the transfer running under ctx, if any, just
+// completed a chunk command (or, with idle, waits on no relay any more).
+func (e *Engine) xferMoved(ctx context.Context, idle bool) {
+	x, ok := ctx.Value(xferKey{}).(*xfer)
+	if !ok {
+		return
+	}
+	if idle {
+		x.moved.Store(xferIdle)
+	} else {
+		x.moved.Store(e.now().UnixNano())
+	}
+}
+
+// stopStalled stops every running transfer that completed no chunk
+// command for xferStallAfter on the engine's clock, with errXferStalled:
+// its requests in flight end, its connection is dropped and it backs off
+// as after a failed try, freeing its slot.
+func (e *Engine) stopStalled() {
+	e.xfers.mu.Lock()
+	defer e.xfers.mu.Unlock()
+	if len(e.xfers.m) == 0 {
+		return
+	}
+	now := e.now().UnixNano()
+	for _, x := range e.xfers.m {
+		if m := x.moved.Load(); m != xferIdle && now-m >= int64(xferStallAfter) {
+			x.stop(errXferStalled)
+		}
+	}
+}
+
+// isStalled reports whether the transfer running under ctx was stopped
+// by stopStalled.
+func isStalled(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errXferStalled)
 }
 
 // kickTransfers makes Run's transfer loop look for transfers to start.
@@ -145,6 +201,7 @@ func (e *Engine) transferLoop(ctx context.Context) {
 // resumeTransfers starts every stored transfer not running whose back-off
 // has passed (all of them with force).
 func (e *Engine) resumeTransfers(ctx context.Context, force bool) {
+	e.stopStalled()
 	gen := e.transferGen()
 	ts, err := e.v.Transfers()
 	if err != nil {
@@ -219,6 +276,8 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer, gen uint64
 	xctx, stop := context.WithCancelCause(ctx)
 	cancel := func() { stop(errXferStopped) }
 	x := &xfer{chat: t.Chat, msg: t.Message, up: t.Up, cancel: cancel, stop: stop, done: make(chan struct{})}
+	x.moved.Store(e.now().UnixNano())
+	xctx = context.WithValue(xctx, xferKey{}, x)
 	e.xfers.m[t.ID] = x
 	go func() {
 		defer cancel()
@@ -229,6 +288,9 @@ func (e *Engine) startTransfer(ctx context.Context, t vault.Transfer, gen uint64
 			err = e.download(xctx, t)
 		}
 		cause := context.Cause(xctx)
+		if err != nil && !isFailed(err) && errors.Is(cause, errXferStalled) {
+			err = errXferStalled // not the context.Canceled of its requests
+		}
 		closed := errors.Is(cause, errEngineClosed) || errors.Is(cause, errXferStopped)
 		x.err = e.transferEnded(ctx, t, err, closed)
 		e.xfers.mu.Lock()

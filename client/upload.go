@@ -68,6 +68,7 @@ func (e *Engine) loadJob(ctx context.Context, t vault.Transfer) (*fileJob, error
 // file's order, xferInFlight at a time, checkpointing a watermark; then
 // the descriptor is queued as the message.
 func (e *Engine) upload(ctx context.Context, t vault.Transfer) error {
+	e.xferMoved(ctx, false)
 	j, err := e.loadJob(ctx, t)
 	if err != nil {
 		return err
@@ -93,6 +94,7 @@ func (e *Engine) upload(ctx context.Context, t vault.Transfer) error {
 	if err != nil {
 		return err
 	}
+	defer xc.dropStalled(ctx)
 	if t.Done == 0 {
 		if err := xc.room(ctx, n, life); err != nil {
 			return chunkErr(xc, err, "")
@@ -169,7 +171,9 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wm := newWatermark(n, min(t.Done, n))
-	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count, sync: durable}
+	// checked starts at the stored watermark: only a watermark past it is
+	// progress to store (a checkpoint clears the record's tries and error).
+	p := &progress{e: e, t: *t, state: state, total: n, size: size, start: time.Now(), startDone: wm.count, checked: wm.water, sync: durable}
 	var mu sync.Mutex
 	var first error
 	positions := make(chan uint32)
@@ -223,6 +227,7 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 	go func() { wg.Wait(); close(acked) }()
 	var cerr error
 	for pos := range acked {
+		e.xferMoved(ctx, false)
 		wm.mark(pos)
 		water.Store(wm.water)
 		select {
@@ -254,6 +259,7 @@ func (e *Engine) pipeline(ctx context.Context, t *vault.Transfer, n uint32, size
 		return err
 	}
 	t.Done = n
+	e.xferMoved(ctx, true) // every chunk is done: what follows is local
 	return p.report(ctx, n, n, true)
 }
 

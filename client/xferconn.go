@@ -85,3 +85,13 @@ func (x *xferConn) drop() {
 	}
 	x.e.pool.drop(x.addr, x.c)
 }
+
+// dropStalled closes the connection of a transfer stopped for a stall
+// (stopStalled): the requests the relay never answered may still be
+// pending on it, and a relay that went silent is not trusted to answer
+// the next try over the same connection.
+func (x *xferConn) dropStalled(ctx context.Context) {
+	if isStalled(ctx) {
+		x.drop()
+	}
+}

@@ -1,0 +1,106 @@
+package client
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"veil/relay/conn"
+	"veil/relay/relaytest"
+	"veil/vault"
+)
+
+// TestGroupBurnLeavesOfflineSendersChunks: spec/files.md §8 queues
+// the deletion of a file's chunks on "a group's burn (every member;
+// duplicates are harmless)", and SECURITY.md says a burn "queues the
+// deletion of the chat's chunks". On a group's burn each member deletes
+// only the files it sent itself, so the chunks of a sender who is
+// offline (or whose device is gone) stay readable on the relay, to any
+// holder of the file's secret, for the rest of their lifetime (up to 7
+// days), although every member still online burned the group and ran
+// its tasks.
+func TestGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "minutes.pdf", 100_000)
+	id, err := es[1].SendFile(ctx, chats[1], path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[1].WaitTransfer(ctx, chats[1], id); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := fileKeysOf(t, es[1], chats[1], id)
+	groupSync(t, es[:]...)
+	for _, i := range []int{0, 2} {
+		fid := receivedFileID(t, es[i], chats[i], "minutes.pdf")
+		if err := es[i].WaitTransfer(ctx, chats[i], fid); err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	es[1].Close() // the sender goes offline for good
+	if err := es[0].Burn(ctx, chats[0]); err != nil {
+		t.Fatal(err)
+	}
+	groupSync(t, es[0], es[2])
+	for _, i := range []int{0, 2} {
+		if _, err := es[i].Flush(ctx); err != nil {
+			t.Fatalf("member %d: %v", i, err)
+		}
+	}
+	c, err := conn.Dial(ctx, r.Address.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err == nil {
+		t.Fatal("after the group's burn by every member online, the offline sender's file is still readable on the relay")
+	}
+}
+
+// TestExpiredOfferKeepsFileSecret: spec/client.md §5.16 says of
+// the state "expired": "the chunks' deadline passed before the download
+// (S is dropped)". S is dropped only for a file already past its
+// deadline when it arrives; a file offered and never fetched is shown
+// "expired" once its deadline passes but keeps S in the vault for as long
+// as its message lives: with a relay that kept the chunks past their
+// deadline or past CDEL (spec/files.md §10: "useless without S"), whoever
+// opens the profile later reads a file its user never downloaded.
+func TestExpiredOfferKeepsFileSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
+	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	_, bid := sentOffered(t, a, b, aChat, bChat, "unwanted.pdf", 20_000, nil)
+	clock.Add(int64(8 * 24 * time.Hour)) // past every chunk lifetime
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FetchFile(ctx, bChat, bid); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("fetching a file past its deadline: %v", err)
+	}
+	err := b.v.View(ctx, func(tx *vault.Tx) error {
+		m, err := tx.Message(bChat, bid)
+		if err != nil {
+			return err
+		}
+		if fm, _ := fileOf(&m); fm != nil {
+			if _, ok := fm.secret(); ok {
+				t.Error("an expired file, never downloaded, still has its file secret S in the vault")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
