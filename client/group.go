@@ -54,9 +54,6 @@ type groupRecord struct {
 	// §6.6); CutOffBy is its signer's display name.
 	CutOff   bool   `json:"cut_off,omitempty"`
 	CutOffBy string `json:"cut_off_by,omitempty"`
-	// Held is the epoch in which no reader could assemble our update
-	// (spec/groups.md §6.3): the next waits for another epoch.
-	Held uint64 `json:"held,omitempty"`
 }
 
 type logRecord struct {
@@ -212,20 +209,7 @@ func loadGroupWith(rcfg ratchet.Config, b []byte, roster func(hash []byte) ([]by
 	}
 	g.out, g.intents, g.pending, g.asm = rec.Out, rec.Intents, rec.Pending, rec.Asm
 	g.updated, g.sent, g.mine = rec.Updated, rec.Sent, rec.Mine
-	g.cutOff, g.cutOffBy, g.held = rec.CutOff, rec.CutOffBy, rec.Held
-	if g.cur.roster != nil {
-		// Assemblies stored before they said whose they are: as the
-		// roster says (spec/groups.md §6.3).
-		for i := range g.asm.List {
-			a := &g.asm.List[i]
-			if k, err := crypto.ParseSignPublic(a.Sender); err == nil && !a.Admin {
-				if j := g.cur.roster.Index(k); j >= 0 {
-					a.Admin = g.cur.roster.Members[j].Role == format.RoleAdmin
-				}
-			}
-		}
-		g.trackPending()
-	}
+	g.cutOff, g.cutOffBy = rec.CutOff, rec.CutOffBy
 	return g, &rec, nil
 }
 
@@ -354,32 +338,6 @@ func deleteGroup(tx *vault.Tx, gid string) error {
 }
 
 // save writes g back into rec and encodes it, rosters inline.
-// trackPending gives a pending commit of ours, some of whose parts were
-// read back by a veil that did not assemble its own commits, the
-// assembly those parts make (ownEntry), so that it completes as the
-// readers' copies do.
-func (g *groupState) trackPending() {
-	p := g.pending
-	if p == nil || !slices.Contains(p.Seen, true) || len(p.Hash) != crypto.HashSize {
-		return
-	}
-	self := g.sign.Public()
-	for _, a := range g.asm.List {
-		if bytes.Equal(a.Sender, self[:]) && bytes.Equal(a.Hash, p.Hash) {
-			return
-		}
-	}
-	i := g.cur.roster.Index(self)
-	a := format.CommitAssembly{Sender: self[:], Hash: bytes.Clone(p.Hash), Parts: make([][]byte, len(p.Parts)), First: g.nowUnix(),
-		Admin: i >= 0 && g.cur.roster.Members[i].Role == format.RoleAdmin, Own: true}
-	for j, seen := range p.Seen {
-		if seen {
-			a.Parts[j] = []byte{0}
-		}
-	}
-	g.asm.List = append(g.asm.List, a)
-}
-
 func (g *groupState) save(rec *groupRecord) ([]byte, error) {
 	g.fill(rec)
 	return json.Marshal(rec)
@@ -399,7 +357,7 @@ func (g *groupState) fill(rec *groupRecord) {
 	rec.Cur, rec.Prev, rec.Out = nil, nil, g.out
 	rec.Intents, rec.Pending, rec.Asm = g.intents, nil, g.asm
 	rec.Updated, rec.Sent, rec.Mine = g.updated, g.sent, g.mine
-	rec.CutOff, rec.CutOffBy, rec.Held = g.cutOff, g.cutOffBy, g.held
+	rec.CutOff, rec.CutOffBy = g.cutOff, g.cutOffBy
 	if g.pending != nil {
 		// A copy: putGroup takes the roster out of the stored record,
 		// not out of the state.
@@ -1043,10 +1001,6 @@ func (e *Engine) groupSettle(ctx context.Context, ref string) error {
 // updateWaitsMsg tells the user its update waits (spec/groups.md §3.6).
 const updateWaitsMsg = "your keys for this group were replaced by the last change already; this update is made after the next change to the group"
 
-// updateHeldMsg tells the user its update waits because the members'
-// slots for changes in progress are full (spec/groups.md §6.3).
-const updateHeldMsg = "other members' unfinished changes fill this group's slots for members' changes; this update is made after the next change to the group"
-
 // GroupRekey replaces our keys for the group with an update commit
 // (spec/groups.md §6.6): a copy of our group state stolen before it reads
 // nothing sent after.
@@ -1061,11 +1015,7 @@ func (e *Engine) GroupRekey(ctx context.Context, ref string) error {
 		}
 		g.propose(groupIntent{Change: format.ChangeUpdate})
 		if g.updateWaits() {
-			msg := updateWaitsMsg
-			if g.held == g.cur.roster.Epoch {
-				msg = updateHeldMsg
-			}
-			evs = append(evs, Event{Type: EventWarning, Err: msg})
+			evs = append(evs, Event{Type: EventWarning, Err: updateWaitsMsg})
 		}
 		ce, err := g.commitNext(ctx, c)
 		return append(evs, ce...), err

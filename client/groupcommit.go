@@ -442,36 +442,23 @@ func deleteLogs(ctx context.Context, conns []*conn.Conn, ids []crypto.ID, ep *ra
 	}
 }
 
-// ownEntry handles one of our own entries read back from the current log
-// l: when it completes our pending commit (every part read, in log order,
-// before any other valid commit for the epoch), the commit has won. Each
-// part goes through our commit assembler as every reader's copy goes
-// through theirs, so we win exactly when they assemble it; a commit no
-// reader can assemble (the members' slots were full, spec/groups.md §6.3)
-// is lost, and our update waits for the next epoch (held).
-func (g *groupState) ownEntry(l *groupLog, body []byte) []Event {
+// ownEntry handles one of our own entries read back from the current log:
+// when it completes our pending commit (every part read, in log order,
+// before any other valid commit for the epoch), the commit has won.
+func (g *groupState) ownEntry(body []byte) []Event {
 	p := g.pending
-	if len(p.Hash) != crypto.HashSize || len(p.Seen) != len(p.Parts) {
-		return []Event{{Type: EventWarning, Err: "client: corrupt pending group commit"}}
-	}
 	h := crypto.Hash(body)
-	i := slices.IndexFunc(p.Parts, func(ph []byte) bool { return bytes.Equal(ph, h[:]) })
-	if i < 0 || p.Seen[i] {
-		return nil // not a part of it, or a copy read again
+	for i, ph := range p.Parts {
+		if bytes.Equal(ph, h[:]) {
+			p.Seen[i] = true
+		}
 	}
-	p.Seen[i] = true
-	self := l.roster.Index(g.sign.Public())
-	admin := self >= 0 && l.roster.Members[self].Role == format.RoleAdmin
-	if g.asm.AddOwn(g.sign.Public(), [crypto.HashSize]byte(p.Hash), byte(i), byte(len(p.Parts)), g.nowUnix(), admin) == format.PartComplete {
-		return g.winPending()
+	for _, s := range p.Seen {
+		if !s {
+			return nil
+		}
 	}
-	if slices.Contains(p.Seen, false) {
-		return nil
-	}
-	// Every part is out and no reader holds them all.
-	g.held = l.roster.Epoch
-	g.losePending()
-	return nil
+	return g.winPending()
 }
 
 // winPending moves to the epoch our pending commit makes.
@@ -610,7 +597,7 @@ const (
 // member's update may follow its own directly (spec/groups.md §3.6), so
 // the next one waits, queued, for another change.
 func (g *groupState) updateWaits() bool {
-	return g.cur.updatedBy == g.sign.Public() || (g.held != 0 && g.held == g.cur.roster.Epoch)
+	return g.cur.updatedBy == g.sign.Public()
 }
 
 // noIntents reports whether no change is queued that can be committed

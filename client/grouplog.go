@@ -142,9 +142,6 @@ type groupState struct {
 	// us on a branch of our own. cutOffBy names the commit's signer.
 	cutOff   bool
 	cutOffBy string
-	// held is the epoch in which our own update commit was read back and
-	// no reader could assemble it (ownEntry); 0: none.
-	held uint64
 	// noted: a NEXT entry was queued by this poll (flushed at its end
 	// when uploads are not deferred).
 	noted bool
@@ -608,7 +605,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 			return []Event{{Type: EventWarning, Err: "someone is writing to this group with your keys: a copy of your group state exists elsewhere; run veil group rekey and tell an admin out of band"}}
 		}
 		if !draining && primary && g.pending != nil {
-			return g.ownEntry(l, body)
+			return g.ownEntry(body)
 		}
 		return nil
 	case errors.Is(err, ratchet.ErrDuplicate):
@@ -710,7 +707,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		if from.Role != format.RoleAdmin {
 			maxParts = maxUpdateParts(l.roster) // a member commits only its own update
 		}
-		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts, from.Role == format.RoleAdmin)
+		res, whole := g.asm.Add(sender, env, g.nowUnix(), maxParts)
 		switch res {
 		case format.PartComplete:
 			return append(evs, g.applyCommit(whole, sender, name)...)
@@ -971,7 +968,7 @@ func (g *groupState) stalledCommits() []Event {
 	now := g.nowUnix()
 	for i := range g.asm.List {
 		a := &g.asm.List[i]
-		if a.Warned || a.Own || now-a.First < int64(commitStallAfter/time.Second) {
+		if a.Warned || now-a.First < int64(commitStallAfter/time.Second) {
 			continue
 		}
 		a.Warned = true

@@ -63,11 +63,11 @@ func TestCommitAssemblerOutOfOrderAndRepeats(t *testing.T) {
 	big, parts := testCommit(t, 4, 0)
 	var a CommitAssembler
 	for _, i := range []int{2, 0, 3, 0} { // a repeat changes nothing
-		if res, _ := a.Add(admin, parts[i], 100, MaxCommitParts, true); res != PartKept {
+		if res, _ := a.Add(admin, parts[i], 100, MaxCommitParts); res != PartKept {
 			t.Fatalf("part %d: %v", i, res)
 		}
 	}
-	res, got := a.Add(admin, parts[1], 101, MaxCommitParts, true)
+	res, got := a.Add(admin, parts[1], 101, MaxCommitParts)
 	if res != PartComplete || !bytes.Equal(got, big) || len(a.List) != 0 {
 		t.Fatalf("assembled: %v, equal %v, %d left", res, bytes.Equal(got, big), len(a.List))
 	}
@@ -84,17 +84,17 @@ func TestCommitAssemblerResistsInjection(t *testing.T) {
 	admin, mallory := crypto.SignPublic{1}, crypto.SignPublic{2}
 	big, parts := testCommit(t, 3, 0)
 	var a CommitAssembler
-	a.Add(admin, parts[0], 1, MaxCommitParts, true)
+	a.Add(admin, parts[0], 1, MaxCommitParts)
 	// mallory sends a part of the same commit hash with other bytes, a part
 	// of another commit, and a part count that disagrees.
 	forged := *parts[1]
 	forged.Bytes = bytes.Repeat([]byte{0xee}, len(parts[1].Bytes))
-	if res, _ := a.Add(mallory, &forged, 2, MaxCommitParts, false); res != PartKept {
+	if res, _ := a.Add(mallory, &forged, 2, MaxCommitParts); res != PartKept {
 		t.Fatalf("mallory's part: %v", res)
 	}
 	_, other := testCommit(t, 2, 9)
 	for range 50 { // more commits than the assembler keeps
-		a.Add(mallory, other[0], 3, MaxCommitParts, false)
+		a.Add(mallory, other[0], 3, MaxCommitParts)
 		o := *other[0]
 		o.Hash[0]++
 		other[0] = &o
@@ -102,11 +102,11 @@ func TestCommitAssemblerResistsInjection(t *testing.T) {
 	// The admin's own contradicting repeat of part 0 is dropped too.
 	bad := *parts[0]
 	bad.Bytes = []byte("other")
-	if res, _ := a.Add(admin, &bad, 4, MaxCommitParts, true); res != PartDropped {
+	if res, _ := a.Add(admin, &bad, 4, MaxCommitParts); res != PartDropped {
 		t.Fatalf("a contradicting repeat: %v", res)
 	}
-	a.Add(admin, parts[1], 5, MaxCommitParts, true)
-	res, got := a.Add(admin, parts[2], 6, MaxCommitParts, true)
+	a.Add(admin, parts[1], 5, MaxCommitParts)
+	res, got := a.Add(admin, parts[2], 6, MaxCommitParts)
 	if res != PartComplete || !bytes.Equal(got, big) {
 		t.Fatalf("the genuine commit after injection: %v", res)
 	}
@@ -115,61 +115,28 @@ func TestCommitAssemblerResistsInjection(t *testing.T) {
 	}
 	// A member who is not an admin may send no more parts than its update
 	// needs.
-	if res, _ := a.Add(mallory, parts[0], 7, 2, false); res != PartDropped {
+	if res, _ := a.Add(mallory, parts[0], 7, 2); res != PartDropped {
 		t.Fatalf("a 3-part commit from a sender allowed 2: %v", res)
 	}
 	// Bytes that do not hash to the commit's name.
 	_, lie := testCommit(t, 1, 5)
 	lie[0].Hash = parts[0].Hash
-	if res, _ := a.Add(admin, lie[0], 8, MaxCommitParts, true); res != PartCorrupt {
+	if res, _ := a.Add(admin, lie[0], 8, MaxCommitParts); res != PartCorrupt {
 		t.Fatalf("a commit not matching its hash: %v", res)
 	}
 }
 
-// Members who are not admins hold one commit in progress each and
-// MaxMemberAssemblies together: a further member is refused, and nobody's
-// commit is evicted by another sender's; an admin's is never refused.
 func TestCommitAssemblerBounds(t *testing.T) {
 	var a CommitAssembler
 	for s := range 40 {
 		_, parts := testCommit(t, 2, byte(s))
-		res, _ := a.Add(crypto.SignPublic{byte(s)}, parts[0], int64(s), MaxCommitParts, false)
-		if (res == PartKept) != (s < MaxMemberAssemblies) {
-			t.Fatalf("member %d's first part: %v", s, res)
-		}
+		a.Add(crypto.SignPublic{byte(s)}, parts[0], int64(s), MaxCommitParts)
 	}
-	if len(a.List) != MaxMemberAssemblies || a.List[0].First != 0 {
-		t.Fatalf("%d assemblies kept, the first from %d", len(a.List), a.List[0].First)
+	if len(a.List) != MaxAssemblies {
+		t.Fatalf("%d assemblies kept", len(a.List))
 	}
-	// A member's second commit replaces its first, even with the slots full.
-	_, other := testCommit(t, 2, 99)
-	if res, _ := a.Add(crypto.SignPublic{0}, other[0], 50, MaxCommitParts, false); res != PartKept || len(a.List) != MaxMemberAssemblies {
-		t.Fatalf("a member's new commit: %v, %d kept", res, len(a.List))
-	}
-	big, parts := testCommit(t, 3, 7)
-	admin := crypto.SignPublic{0xad}
-	a.Add(admin, parts[0], 60, MaxCommitParts, true)
-	for s := range 40 {
-		_, p := testCommit(t, 2, byte(s+100))
-		a.Add(crypto.SignPublic{byte(s + 100)}, p[0], 61, MaxCommitParts, true) // other admins
-	}
-	a.Add(admin, parts[1], 62, MaxCommitParts, true)
-	if res, got := a.Add(admin, parts[2], 63, MaxCommitParts, true); res != PartComplete || !bytes.Equal(got, big) {
-		t.Fatalf("an admin's commit among others': %v", res)
-	}
-	// The reader's own commit takes a slot as anyone's would.
-	var b CommitAssembler
-	for s := range MaxMemberAssemblies {
-		_, p := testCommit(t, 2, byte(s))
-		b.Add(crypto.SignPublic{byte(s)}, p[0], 1, MaxCommitParts, false)
-	}
-	self := crypto.SignPublic{0x5e}
-	if res := b.AddOwn(self, [32]byte{1}, 0, 2, 2, false); res != PartDropped {
-		t.Fatalf("our own update with the slots full: %v", res)
-	}
-	var c CommitAssembler
-	if b.AddOwn(self, [32]byte{1}, 1, 2, 2, false) != PartDropped || c.AddOwn(self, [32]byte{1}, 0, 1, 2, false) != PartComplete || len(c.List) != 0 {
-		t.Fatal("our own commit is not assembled as another reader's copy")
+	if a.List[0].First != 40-MaxAssemblies {
+		t.Fatal("not the oldest evicted first")
 	}
 }
 
