@@ -181,6 +181,17 @@ func newEngine(ctx context.Context, cfg Config, v *vault.Vault) (*Engine, error)
 	return e, nil
 }
 
+// Halt cuts the engine off the network at once, for an erase: every
+// relay connection closes, running transfers stop, and nothing more is
+// sent, not even by an outbox flush already under way (its remaining
+// items fail as if the relays were down). Only commands already written
+// to a connection may still reach their relay. Close must still be
+// called; the engine is of no use in between.
+func (e *Engine) Halt() {
+	e.closeTransfers()
+	e.pool.close()
+}
+
 // Close closes every relay connection and locks the vault.
 func (e *Engine) Close() error {
 	// Running transfers hold file keys and open blobs: they end before

@@ -270,6 +270,11 @@ func (s *Server) lock(flush bool) {
 	r := s.ring
 	s.ring = nil
 	s.mu.Unlock()
+	if !flush {
+		// An erase: a flush running for another call, or the engine's
+		// own, must not send the rest of the outbox while Run stops.
+		sess.Engine.Halt()
+	}
 	stop()
 	<-done
 	sess.Close()

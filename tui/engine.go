@@ -201,6 +201,7 @@ func lockCmd(s *Session, cancel context.CancelFunc, events <-chan client.Event, 
 func eraseCmd(p Profile, s *Session, cancel context.CancelFunc, events <-chan client.Event, rs *runState) tea.Cmd {
 	return func() tea.Msg {
 		if s != nil {
+			s.Engine.Halt() // nothing queued leaves once the erase is asked
 			shutdown(s, cancel, events, rs)
 		}
 		ctx, c := context.WithTimeout(context.Background(), networkTimeout)
