@@ -400,9 +400,10 @@ func (e *Engine) fileEnd(ctx context.Context, ref, chat, msgID string, fm *fileM
 	return nil
 }
 
-// SaveTarget is the path SaveFile writes for out and a file named name:
-// out/NAME when out is a directory — itself, never a link to one — with
-// a NAME that would be hidden, an option or no name replaced by "file";
+// SaveTarget is the path SaveFile writes for out and a file whose
+// FileInfo.Name is name: out/NAME when out is a directory — itself, never
+// a link to one — with a NAME that would be hidden, an option, blank or no
+// name replaced by "file";
 // out otherwise. A caller checking the target first uses this, and passes
 // out as the user gave it.
 func SaveTarget(out, name string) string {
@@ -411,7 +412,7 @@ func SaveTarget(out, name string) string {
 		return out
 	}
 	n := filepath.Base(name)
-	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") {
+	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") || strings.TrimSpace(n) == "" {
 		n = "file"
 	}
 	return filepath.Join(out, n)
@@ -424,7 +425,9 @@ func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force boo
 		return "", 0, err
 	}
 	defer r.Close()
-	out = SaveTarget(out, name)
+	// The name written is the name shown (FileInfo.Name), so a caller
+	// that checks SaveTarget(out, FileInfo.Name) first checks this file.
+	out = SaveTarget(out, SanitizeLine(name))
 	var n int64
 	err = vault.WritePlain(out, force, func(w io.Writer) error {
 		var err error
