@@ -234,7 +234,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 			if fm == nil || m.Deleted {
 				continue
 			}
-			fi := fileInfoTx(tx, c.ID, m, fm)
+			fi := fileInfoTx(tx, c.ID, m, fm, e.now())
 			if d, ok := water[transferID(c.ID, m.ID)]; ok && d > fi.Done {
 				fi.Done = d
 			}
@@ -252,7 +252,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 }
 
 // fileInfo describes file message m; names are sanitised for display.
-func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
+func fileInfo(chat string, m *vault.Message, fm *fileMeta, now time.Time) FileInfo {
 	fi := FileInfo{ID: m.ID, Chat: chat, Outgoing: m.Direction == vault.Outgoing, Name: SanitizeLine(fm.Name),
 		Type: fm.Type, Size: fm.Size, State: fm.State, Done: fm.Done, Total: fm.Chunks, Time: m.Sent, Err: fm.Err}
 	if !fi.Outgoing {
@@ -261,7 +261,7 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 	if fm.Expires != 0 {
 		fi.Expires = time.Unix(fm.Expires, 0)
 	}
-	if fi.State == FileOffered && !fi.Expires.IsZero() && !time.Now().Before(fi.Expires) {
+	if fi.State == FileOffered && !fi.Expires.IsZero() && !now.Before(fi.Expires) {
 		fi.State = FileExpired
 	}
 	return fi
@@ -270,8 +270,8 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 // fileInfoTx is fileInfo, with the state "lost" for a file whose blob
 // this profile does not have (restored from a backup, which carries no
 // files).
-func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta) FileInfo {
-	fi := fileInfo(chat, m, fm)
+func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now time.Time) FileInfo {
+	fi := fileInfo(chat, m, fm, now)
 	switch fi.State {
 	case FileReady, FileSent, FileUploading, FilePreparing:
 		if _, err := tx.GetFile(chat, m.ID); errors.Is(err, vault.ErrNotFound) {

@@ -62,15 +62,12 @@ func TestGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
 	}
 }
 
-// TestExpiredOfferKeepsFileSecret: spec/client.md §5.16 says of
-// the state "expired": "the chunks' deadline passed before the download
-// (S is dropped)". S is dropped only for a file already past its
-// deadline when it arrives; a file offered and never fetched is shown
-// "expired" once its deadline passes but keeps S in the vault for as long
-// as its message lives: with a relay that kept the chunks past their
-// deadline or past CDEL (spec/files.md §10: "useless without S"), whoever
-// opens the profile later reads a file its user never downloaded.
-func TestExpiredOfferKeepsFileSecret(t *testing.T) {
+// TestExpiredOfferDropsFileSecret: a file offered and never fetched
+// becomes "expired" once its chunks' deadline passes, by the engine's
+// clock, and the sweep drops its file secret S (spec/client.md §5.16:
+// "S is dropped"), so a relay that kept the chunks past their deadline
+// keeps ciphertext nobody can read. Before the deadline it keeps S.
+func TestExpiredOfferDropsFileSecret(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
@@ -81,26 +78,45 @@ func TestExpiredOfferKeepsFileSecret(t *testing.T) {
 	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
 	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
 	_, bid := sentOffered(t, a, b, aChat, bChat, "unwanted.pdf", 20_000, nil)
-	clock.Add(int64(8 * 24 * time.Hour)) // past every chunk lifetime
+	hasSecret := func() bool {
+		t.Helper()
+		var ok bool
+		err := b.v.View(ctx, func(tx *vault.Tx) error {
+			m, err := tx.Message(bChat, bid)
+			if err != nil {
+				return err
+			}
+			if fm, _ := fileOf(&m); fm != nil {
+				_, ok = fm.secret()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	clock.Add(int64(6 * 24 * time.Hour)) // within the chunks' lifetime
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !hasSecret() || fileState(t, b.Engine, bChat, bid).State != FileOffered {
+		t.Fatal("a file within its deadline lost its secret or its offer")
+	}
+	clock.Add(int64(2 * 24 * time.Hour)) // past every chunk lifetime
+	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
+		t.Fatalf("by the engine's clock past its deadline, the file is %q", st)
+	}
 	if err := b.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.FetchFile(ctx, bChat, bid); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("fetching a file past its deadline: %v", err)
 	}
-	err := b.v.View(ctx, func(tx *vault.Tx) error {
-		m, err := tx.Message(bChat, bid)
-		if err != nil {
-			return err
-		}
-		if fm, _ := fileOf(&m); fm != nil {
-			if _, ok := fm.secret(); ok {
-				t.Error("an expired file, never downloaded, still has its file secret S in the vault")
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	if hasSecret() {
+		t.Error("an expired file, never downloaded, still has its file secret S in the vault")
+	}
+	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
+		t.Fatalf("after the sweep the file is %q", st)
 	}
 }
