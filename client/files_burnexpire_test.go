@@ -12,16 +12,13 @@ import (
 	"veil/vault"
 )
 
-// TestGroupBurnLeavesOfflineSendersChunks: spec/files.md §8 queues
+// TestGroupBurnDeletesOfflineSendersChunks: spec/files.md §8 queues
 // the deletion of a file's chunks on "a group's burn (every member;
-// duplicates are harmless)", and SECURITY.md says a burn "queues the
-// deletion of the chat's chunks". On a group's burn each member deletes
-// only the files it sent itself, so the chunks of a sender who is
-// offline (or whose device is gone) stay readable on the relay, to any
-// holder of the file's secret, for the rest of their lifetime (up to 7
-// days), although every member still online burned the group and ran
-// its tasks.
-func TestGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
+// duplicates are harmless)": when the group ends, each member deletes
+// every file of it it knows of, the others' too (every member holds S,
+// so D), so the chunks of a sender who is offline, or whose device is
+// gone, do not stay readable on the relay for the rest of their lifetime.
+func TestGroupBurnDeletesOfflineSendersChunks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
@@ -118,5 +115,43 @@ func TestExpiredOfferDropsFileSecret(t *testing.T) {
 	}
 	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
 		t.Fatalf("after the sweep the file is %q", st)
+	}
+}
+
+// TestGroupLeaveKeepsOthersChunks: a member who only leaves a group
+// deletes its own files' chunks, never the others': the group goes on,
+// and its members still fetch them.
+func TestGroupLeaveKeepsOthersChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "agenda.pdf", 50_000)
+	id, err := es[1].SendFile(ctx, chats[1], path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[1].WaitTransfer(ctx, chats[1], id); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := fileKeysOf(t, es[1], chats[1], id)
+	groupSync(t, es[:]...)
+	fid := receivedFileID(t, es[2], chats[2], "agenda.pdf")
+	if err := es[2].WaitTransfer(ctx, chats[2], fid); err != nil {
+		t.Fatal(err)
+	}
+	if err := es[2].GroupLeave(ctx, chats[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := es[2].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := conn.Dial(ctx, r.Address.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err != nil {
+		t.Fatalf("a member who left deleted another member's file: %v", err)
 	}
 }
