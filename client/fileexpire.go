@@ -2,9 +2,9 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"veil/vault"
@@ -19,40 +19,14 @@ import (
 // not yet fetched, and the sweep reads a chat's messages only once that
 // deadline has passed.
 
-// settingOfferDue is the profile setting holding that map: chat ID to a
-// Unix time.
-const settingOfferDue = "files/offer_due"
+// settingOfferDue + chat ID is the profile setting holding that
+// deadline (Unix s); erasing the chat deletes it with its other settings
+// (deleteMeta).
+const settingOfferDue = "files/offer_due/"
 
 // offerRecheck is how long after its deadline a file still downloading
 // is looked at again: its download ends ready or failed meanwhile.
 const offerRecheck = time.Hour
-
-func getOfferDue(p *vault.Profile) (map[string]int64, error) {
-	due := map[string]int64{}
-	if s := p.Settings[settingOfferDue]; s != "" {
-		if err := json.Unmarshal([]byte(s), &due); err != nil {
-			return nil, fmt.Errorf("client: corrupt file deadlines: %w", err)
-		}
-	}
-	return due, nil
-}
-
-func putOfferDue(tx *vault.Tx, due map[string]int64) error {
-	p, err := profile(tx)
-	if err != nil {
-		return err
-	}
-	if len(due) == 0 {
-		delete(p.Settings, settingOfferDue)
-	} else {
-		b, err := json.Marshal(due)
-		if err != nil {
-			return err
-		}
-		p.Settings[settingOfferDue] = string(b)
-	}
-	return tx.PutProfile(&p)
-}
 
 // noteOfferDue records that chat has a file, not yet fetched, whose
 // chunks end at expires (Unix s).
@@ -61,25 +35,30 @@ func noteOfferDue(tx *vault.Tx, chat string, expires int64) error {
 	if err != nil {
 		return err
 	}
-	due, err := getOfferDue(&p)
-	if err != nil {
-		return err
-	}
-	if d, ok := due[chat]; ok && d <= expires {
+	if d, err := strconv.ParseInt(p.Settings[settingOfferDue+chat], 10, 64); err == nil && d <= expires {
 		return nil
 	}
-	due[chat] = expires
-	return putOfferDue(tx, due)
+	p.Settings[settingOfferDue+chat] = strconv.FormatInt(expires, 10)
+	return tx.PutProfile(&p)
 }
 
-// offerDueTimes is noteOfferDue's map, for the sweep's look without a
-// write.
-func offerDueTimes(tx *vault.Tx) (map[string]int64, error) {
+// dueOffers returns the chats whose noted deadline is at or before now.
+func dueOffers(tx *vault.Tx, now time.Time) ([]string, error) {
 	p, err := profile(tx)
 	if err != nil {
 		return nil, err
 	}
-	return getOfferDue(&p)
+	var chats []string
+	for k, v := range p.Settings {
+		chat, ok := strings.CutPrefix(k, settingOfferDue)
+		if !ok {
+			continue
+		}
+		if d, err := strconv.ParseInt(v, 10, 64); err != nil || now.Unix() >= d {
+			chats = append(chats, chat)
+		}
+	}
+	return chats, nil
 }
 
 // expireOffers turns every file not fetched before its chunks' deadline
@@ -88,12 +67,8 @@ func offerDueTimes(tx *vault.Tx) (map[string]int64, error) {
 func (e *Engine) expireOffers(ctx context.Context, now time.Time) error {
 	var chats []string
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
-		due, err := offerDueTimes(tx)
-		for chat, t := range due {
-			if now.Unix() >= t {
-				chats = append(chats, chat)
-			}
-		}
+		var err error
+		chats, err = dueOffers(tx, now)
 		return err
 	})
 	if err != nil || len(chats) == 0 {
@@ -101,23 +76,26 @@ func (e *Engine) expireOffers(ctx context.Context, now time.Time) error {
 	}
 	var evs []Event
 	err = e.v.Update(ctx, func(tx *vault.Tx) error {
-		due, err := offerDueTimes(tx)
-		if err != nil {
-			return err
-		}
 		for _, chat := range chats {
 			next, ev, err := expireChatOffers(tx, chat, now)
 			if err != nil {
 				return err
 			}
 			evs = append(evs, ev...)
+			p, err := profile(tx)
+			if err != nil {
+				return err
+			}
 			if next == 0 {
-				delete(due, chat)
+				delete(p.Settings, settingOfferDue+chat)
 			} else {
-				due[chat] = next
+				p.Settings[settingOfferDue+chat] = strconv.FormatInt(next, 10)
+			}
+			if err := tx.PutProfile(&p); err != nil {
+				return err
 			}
 		}
-		return putOfferDue(tx, due)
+		return nil
 	})
 	if err != nil {
 		return err

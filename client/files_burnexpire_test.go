@@ -116,6 +116,16 @@ func TestExpiredOfferDropsFileSecret(t *testing.T) {
 	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
 		t.Fatalf("after the sweep the file is %q", st)
 	}
+	err := b.v.View(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		if _, ok := p.Settings[settingOfferDue+bChat]; ok {
+			t.Error("the chat's file deadline is still noted with nothing left to expire")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestGroupLeaveKeepsOthersChunks: a member who only leaves a group

@@ -591,6 +591,9 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 			if err := deleteGroup(tx, chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 				return err
 			}
+			if err := deleteMeta(tx, chat.ID); err != nil {
+				return err
+			}
 			return addTasks(tx, fts...)
 		})
 		if err != nil {
