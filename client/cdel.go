@@ -50,6 +50,46 @@ func fileTasks(tx *vault.Tx, chat string, group bool) ([]task, error) {
 	return out, nil
 }
 
+// groupFileTasks returns the cdel tasks of group chat c's files when we
+// leave it or it ends: our own files' when we leave (the others still
+// read them), every file's whose secret we hold when the group ends (a
+// burn or its deadline), the others' included: a file's delete root D
+// comes from its secret S, which every member holds (spec/files.md §3.1),
+// and a sender offline or gone would leave its chunks readable for the
+// rest of their lifetime. Each member queues them; a chunk already gone
+// answers AUTH, which counts as done.
+func groupFileTasks(tx *vault.Tx, c *vault.Chat, ended bool) ([]task, error) {
+	if !ended {
+		return fileTasks(tx, c.ID, true)
+	}
+	ms, err := tx.Messages(c.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out []task
+	for i := range ms {
+		m := &ms[i]
+		fm, _ := fileOf(m)
+		if fm == nil {
+			continue
+		}
+		if m.Direction == vault.Incoming {
+			r, err := fetchRelay(tx, c, fm.Slot)
+			if err != nil || r == "" {
+				continue
+			}
+			fm.Relay = r
+		}
+		if fm.Relay == "" {
+			continue
+		}
+		if tk, ok := cdelTask(fm, c.ID); ok {
+			out = append(out, tk)
+		}
+	}
+	return out, nil
+}
+
 // messageFileTask is fileTasks for one message.
 func messageFileTask(tx *vault.Tx, m *vault.Message, group bool) (task, bool) {
 	fm, _ := fileOf(m)

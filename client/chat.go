@@ -320,7 +320,7 @@ func (e *Engine) Messages(ctx context.Context, ref string, limit int) ([]Message
 				mi.Kind, mi.Text, mi.Status, mi.Unread = "relays", relaysLineText(mi.From, mm.Relays), "", false
 			}
 			if mm.File != nil && !m.Deleted {
-				fi := fileInfoTx(tx, c.ID, &m, mm.File)
+				fi := fileInfoTx(tx, c.ID, &m, mm.File, e.now())
 				fi.From = mi.From
 				mi.Kind, mi.File, mi.Text = "file", &fi, SanitizeLine(fileEventText(mm.File))
 			}

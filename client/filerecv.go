@@ -96,6 +96,11 @@ func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta
 	if fm.State != FileOffered {
 		return nil
 	}
+	if fm.Expires != 0 {
+		if err := noteOfferDue(tx, chat, fm.Expires); err != nil {
+			return err
+		}
+	}
 	lim := autoLimitTx(tx)
 	if lim <= 0 || fm.Size > lim {
 		return nil

@@ -236,7 +236,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 			if fm == nil || m.Deleted {
 				continue
 			}
-			fi := fileInfoTx(tx, c.ID, m, fm)
+			fi := fileInfoTx(tx, c.ID, m, fm, e.now())
 			if d, ok := water[transferID(c.ID, m.ID)]; ok && d > fi.Done {
 				fi.Done = d
 			}
@@ -260,7 +260,7 @@ func (e *Engine) files(ctx context.Context, ref string) ([]FileInfo, error) {
 }
 
 // fileInfo describes file message m; names are sanitised for display.
-func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
+func fileInfo(chat string, m *vault.Message, fm *fileMeta, now time.Time) FileInfo {
 	fi := FileInfo{ID: m.ID, Chat: chat, Outgoing: m.Direction == vault.Outgoing, Name: SanitizeLine(fm.Name),
 		Type: fm.Type, Size: fm.Size, State: fm.State, Done: fm.Done, Total: fm.Chunks, Time: m.Sent, Err: fm.Err}
 	if !fi.Outgoing {
@@ -269,7 +269,7 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 	if fm.Expires != 0 {
 		fi.Expires = time.Unix(fm.Expires, 0)
 	}
-	if fi.State == FileOffered && !fi.Expires.IsZero() && !time.Now().Before(fi.Expires) {
+	if fi.State == FileOffered && !fi.Expires.IsZero() && !now.Before(fi.Expires) {
 		fi.State = FileExpired
 	}
 	return fi
@@ -278,8 +278,8 @@ func fileInfo(chat string, m *vault.Message, fm *fileMeta) FileInfo {
 // fileInfoTx is fileInfo, with the state "lost" for a file whose blob
 // this profile does not have (restored from a backup, which carries no
 // files).
-func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta) FileInfo {
-	fi := fileInfo(chat, m, fm)
+func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now time.Time) FileInfo {
+	fi := fileInfo(chat, m, fm, now)
 	switch fi.State {
 	case FileReady, FileSent, FileUploading, FilePreparing:
 		if _, err := tx.GetFile(chat, m.ID); errors.Is(err, vault.ErrNotFound) {
@@ -424,9 +424,10 @@ func (e *Engine) fileEnd(ctx context.Context, ref, chat, msgID string, fm *fileM
 	return nil
 }
 
-// SaveTarget is the path SaveFile writes for out and a file named name:
-// out/NAME when out is a directory — itself, never a link to one — with
-// a NAME that would be hidden, an option or no name replaced by "file";
+// SaveTarget is the path SaveFile writes for out and a file whose
+// FileInfo.Name is name: out/NAME when out is a directory — itself, never
+// a link to one — with a NAME that would be hidden, an option, blank or no
+// name replaced by "file";
 // out otherwise. A caller checking the target first uses this, and passes
 // out as the user gave it.
 func SaveTarget(out, name string) string {
@@ -435,7 +436,7 @@ func SaveTarget(out, name string) string {
 		return out
 	}
 	n := filepath.Base(name)
-	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") {
+	if n == "." || n == ".." || n == "/" || strings.HasPrefix(n, "-") || strings.HasPrefix(n, ".") || strings.TrimSpace(n) == "" {
 		n = "file"
 	}
 	return filepath.Join(out, n)
@@ -448,7 +449,9 @@ func (e *Engine) saveFile(ctx context.Context, ref, msgID, out string, force boo
 		return "", 0, err
 	}
 	defer r.Close()
-	out = SaveTarget(out, name)
+	// The name written is the name shown (FileInfo.Name), so a caller
+	// that checks SaveTarget(out, FileInfo.Name) first checks this file.
+	out = SaveTarget(out, SanitizeLine(name))
 	var n int64
 	err = vault.WritePlain(out, force, func(w io.Writer) error {
 		var err error

@@ -12,16 +12,13 @@ import (
 	"veil/vault"
 )
 
-// TestGroupBurnLeavesOfflineSendersChunks: spec/files.md §8 queues
+// TestGroupBurnDeletesOfflineSendersChunks: spec/files.md §8 queues
 // the deletion of a file's chunks on "a group's burn (every member;
-// duplicates are harmless)", and SECURITY.md says a burn "queues the
-// deletion of the chat's chunks". On a group's burn each member deletes
-// only the files it sent itself, so the chunks of a sender who is
-// offline (or whose device is gone) stay readable on the relay, to any
-// holder of the file's secret, for the rest of their lifetime (up to 7
-// days), although every member still online burned the group and ran
-// its tasks.
-func TestGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
+// duplicates are harmless)": when the group ends, each member deletes
+// every file of it it knows of, the others' too (every member holds S,
+// so D), so the chunks of a sender who is offline, or whose device is
+// gone, do not stay readable on the relay for the rest of their lifetime.
+func TestGroupBurnDeletesOfflineSendersChunks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
@@ -62,15 +59,12 @@ func TestGroupBurnLeavesOfflineSendersChunks(t *testing.T) {
 	}
 }
 
-// TestExpiredOfferKeepsFileSecret: spec/client.md §5.16 says of
-// the state "expired": "the chunks' deadline passed before the download
-// (S is dropped)". S is dropped only for a file already past its
-// deadline when it arrives; a file offered and never fetched is shown
-// "expired" once its deadline passes but keeps S in the vault for as long
-// as its message lives: with a relay that kept the chunks past their
-// deadline or past CDEL (spec/files.md §10: "useless without S"), whoever
-// opens the profile later reads a file its user never downloaded.
-func TestExpiredOfferKeepsFileSecret(t *testing.T) {
+// TestExpiredOfferDropsFileSecret: a file offered and never fetched
+// becomes "expired" once its chunks' deadline passes, by the engine's
+// clock, and the sweep drops its file secret S (spec/client.md §5.16:
+// "S is dropped"), so a relay that kept the chunks past their deadline
+// keeps ciphertext nobody can read. Before the deadline it keeps S.
+func TestExpiredOfferDropsFileSecret(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	r := relaytest.Start(t)
@@ -81,26 +75,93 @@ func TestExpiredOfferKeepsFileSecret(t *testing.T) {
 	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
 	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
 	_, bid := sentOffered(t, a, b, aChat, bChat, "unwanted.pdf", 20_000, nil)
-	clock.Add(int64(8 * 24 * time.Hour)) // past every chunk lifetime
+	hasSecret := func() bool {
+		t.Helper()
+		var ok bool
+		err := b.v.View(ctx, func(tx *vault.Tx) error {
+			m, err := tx.Message(bChat, bid)
+			if err != nil {
+				return err
+			}
+			if fm, _ := fileOf(&m); fm != nil {
+				_, ok = fm.secret()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	clock.Add(int64(6 * 24 * time.Hour)) // within the chunks' lifetime
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !hasSecret() || fileState(t, b.Engine, bChat, bid).State != FileOffered {
+		t.Fatal("a file within its deadline lost its secret or its offer")
+	}
+	clock.Add(int64(2 * 24 * time.Hour)) // past every chunk lifetime
+	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
+		t.Fatalf("by the engine's clock past its deadline, the file is %q", st)
+	}
 	if err := b.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.FetchFile(ctx, bChat, bid); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("fetching a file past its deadline: %v", err)
 	}
+	if hasSecret() {
+		t.Error("an expired file, never downloaded, still has its file secret S in the vault")
+	}
+	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
+		t.Fatalf("after the sweep the file is %q", st)
+	}
 	err := b.v.View(ctx, func(tx *vault.Tx) error {
-		m, err := tx.Message(bChat, bid)
-		if err != nil {
-			return err
+		p, err := profile(tx)
+		if _, ok := p.Settings[settingOfferDue+bChat]; ok {
+			t.Error("the chat's file deadline is still noted with nothing left to expire")
 		}
-		if fm, _ := fileOf(&m); fm != nil {
-			if _, ok := fm.secret(); ok {
-				t.Error("an expired file, never downloaded, still has its file secret S in the vault")
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGroupLeaveKeepsOthersChunks: a member who only leaves a group
+// deletes its own files' chunks, never the others': the group goes on,
+// and its members still fetch them.
+func TestGroupLeaveKeepsOthersChunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	es, chats, _ := groupOfThree(t, r.Address.String())
+	path, _ := writeTestFile(t, t.TempDir(), "agenda.pdf", 50_000)
+	id, err := es[1].SendFile(ctx, chats[1], path, SendFileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := es[1].WaitTransfer(ctx, chats[1], id); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := fileKeysOf(t, es[1], chats[1], id)
+	groupSync(t, es[:]...)
+	fid := receivedFileID(t, es[2], chats[2], "agenda.pdf")
+	if err := es[2].WaitTransfer(ctx, chats[2], fid); err != nil {
+		t.Fatal(err)
+	}
+	if err := es[2].GroupLeave(ctx, chats[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := es[2].Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := conn.Dial(ctx, r.Address.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err != nil {
+		t.Fatalf("a member who left deleted another member's file: %v", err)
 	}
 }

@@ -570,7 +570,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 		evs = append(evs, Event{Type: EventInviteExpired})
 	}
 	if !g.gone && g.cur.roster != nil && g.cur.roster.Settings.Deadline != 0 && now.Unix() >= int64(g.cur.roster.Settings.Deadline) {
-		g.gone = true
+		g.gone, g.ended = true, true
 		evs = append(evs, Event{Type: EventChatExpired})
 	}
 	for i := range evs {
@@ -581,12 +581,18 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 	}
 	if g.gone {
 		err := e.v.Update(ctx, func(tx *vault.Tx) error {
+			// Our files' chunks go from the group's relay (cdel); when
+			// the group itself ends, every file's chunks we know of go,
+			// so an offline sender's stay no longer (spec/files.md §8).
+			// The group record names the relays: read before it goes.
+			fts, err := groupFileTasks(tx, chat, g.ended)
+			if err != nil {
+				return err
+			}
 			if err := deleteGroup(tx, chat.GroupID); err != nil && !errors.Is(err, vault.ErrNotFound) {
 				return err
 			}
-			// Our files' chunks go from the group's relay (cdel).
-			fts, err := fileTasks(tx, chat.ID, true)
-			if err != nil {
+			if err := deleteMeta(tx, chat.ID); err != nil {
 				return err
 			}
 			return addTasks(tx, fts...)
@@ -1063,7 +1069,7 @@ func (e *Engine) groupBurn(ctx context.Context, ref string) error {
 		if err := g.append(ctx, c, &format.GroupEnvelope{Type: format.GenvBurn}); err != nil {
 			return nil, err
 		}
-		g.gone = true
+		g.gone, g.ended = true, true
 		return nil, nil
 	})
 }

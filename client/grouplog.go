@@ -128,6 +128,10 @@ type groupState struct {
 	relays *relayConns
 
 	gone bool // burned or left: erase the group
+	// ended is set with gone when the group itself ends (a burn, its
+	// deadline), not when we only leave it: every member then deletes the
+	// chunks of every file of the group it knows, not only its own.
+	ended bool
 	// removed is set when a commit left us out: the engine keeps the
 	// history read-only and erases the keys (spec/groups.md §7.4);
 	// removedBy is the nickname of the admin who signed it.
@@ -694,7 +698,7 @@ func (g *groupState) handle(l *groupLog, body []byte, draining, primary bool) []
 		if from.Role != format.RoleAdmin {
 			return append(evs, unreadable(&sender, name, "ignored a burn from a member who is not an admin"))
 		}
-		g.gone = true
+		g.gone, g.ended = true, true
 		return append(evs, Event{Type: EventGroupBurned, From: name})
 	case format.GenvCommit:
 		if draining || !primary {

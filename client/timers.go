@@ -64,6 +64,9 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		}
 	}
 	e.stopExpiredUploads(ctx, now)
+	if err := e.expireOffers(ctx, now); err != nil {
+		return err
+	}
 	if _, err = e.v.SweepExpired(ctx); err != nil {
 		return err
 	}

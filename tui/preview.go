@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -19,12 +20,14 @@ import (
 // decoded and encoded again do.
 
 // Limits of a preview: the most bytes read, the largest side and the most
-// pixels a header may declare (a decompression bomb is refused before a
+// pixels a header may declare, and the most memory its decode may take
+// by the header's colour depth (a decompression bomb is refused before a
 // pixel is allocated).
 const (
-	maxPreviewBytes  = 64 << 20
-	maxPreviewSide   = 8192
-	maxPreviewPixels = 40_000_000
+	maxPreviewBytes   = 64 << 20
+	maxPreviewSide    = 8192
+	maxPreviewPixels  = 40_000_000
+	maxPreviewDecoded = 256 << 20
 )
 
 // Preview modes, the values of the "image preview" setting.
@@ -40,10 +43,12 @@ type previewLimits struct {
 	bytes  int64
 	side   int
 	pixels int
+	// decoded bounds decodeCost; zero means maxPreviewDecoded.
+	decoded int64
 }
 
 func defaultPreviewLimits() previewLimits {
-	return previewLimits{bytes: maxPreviewBytes, side: maxPreviewSide, pixels: maxPreviewPixels}
+	return previewLimits{bytes: maxPreviewBytes, side: maxPreviewSide, pixels: maxPreviewPixels, decoded: maxPreviewDecoded}
 }
 
 var (
@@ -92,13 +97,40 @@ func readBounded(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// checkConfig refuses a declared size beyond the limits.
-func checkConfig(c image.Config, lim previewLimits) error {
+// checkConfig refuses a declared size beyond the limits, and an image
+// whose decode would take more memory than lim.decoded (decodeCost of
+// its header, head: the file's first bytes).
+func checkConfig(c image.Config, t string, head []byte, lim previewLimits) error {
 	if c.Width <= 0 || c.Height <= 0 || c.Width > lim.side || c.Height > lim.side ||
 		int64(c.Width)*int64(c.Height) > int64(lim.pixels) {
 		return errPreviewSize
 	}
+	most := lim.decoded
+	if most <= 0 {
+		most = maxPreviewDecoded
+	}
+	if decodeCost(c, t, head) > most {
+		return errPreviewSize
+	}
 	return nil
+}
+
+// previewHead is how much of a file's start imageConfig keeps for
+// decodeCost: the headers a decoder's configuration reads.
+const previewHead = 64 << 10
+
+// headRecorder keeps the first previewHead bytes read through it.
+type headRecorder struct {
+	r    io.Reader
+	head []byte
+}
+
+func (h *headRecorder) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if room := previewHead - len(h.head); room > 0 {
+		h.head = append(h.head, p[:min(n, room)]...)
+	}
+	return n, err
 }
 
 // imageConfig reads the size an image of media type t declares, within
@@ -108,11 +140,133 @@ func imageConfig(r io.Reader, t string, lim previewLimits) (image.Config, error)
 	if !ok {
 		return image.Config{}, errPreviewType
 	}
-	c, err := codec.config(io.LimitReader(r, lim.bytes))
+	hr := &headRecorder{r: io.LimitReader(r, lim.bytes)}
+	c, err := codec.config(hr)
 	if err != nil {
 		return image.Config{}, fmt.Errorf("%w: %v", errPreviewType, err)
 	}
-	return c, checkConfig(c, lim)
+	return c, checkConfig(c, t, hr.head, lim)
+}
+
+// decodeCost is about the most memory the standard decoder of media type
+// t takes for an image with header c: its pixels at the depth the decoder
+// keeps them (8 bytes for 16-bit PNG colour), twice that for an
+// interlaced PNG (the passes, then the image), and for a JPEG its
+// component planes at their sampling, with 4 bytes per sample more for a
+// progressive one (the coefficients it holds) and the CMYK image a
+// four-component one is turned into. A header it cannot read costs the
+// most its type can.
+func decodeCost(c image.Config, t string, head []byte) int64 {
+	px := int64(c.Width) * int64(c.Height)
+	switch t {
+	case "image/png":
+		cost := px * bytesPerPixel(c.ColorModel)
+		// IHDR's interlace method, after the signature, the chunk's
+		// length and type, width, height, depth, colour type,
+		// compression and filter.
+		if len(head) <= 28 || head[28] != 0 {
+			cost *= 2
+		}
+		return cost
+	case "image/jpeg":
+		return jpegCost(c, head)
+	}
+	return px * bytesPerPixel(c.ColorModel)
+}
+
+// bytesPerPixel is what an image of colour model m keeps per pixel; 8 (the
+// most) for a model it does not know.
+func bytesPerPixel(m color.Model) int64 {
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	}
+	return 8
+}
+
+// jpegCost is decodeCost for a JPEG.
+func jpegCost(c image.Config, head []byte) int64 {
+	progressive, samp, ok := jpegFrame(head)
+	if !ok { // the worst the decoder takes: four full planes, progressive
+		progressive, samp = true, [][2]int64{{1, 1}, {1, 1}, {1, 1}, {1, 1}}
+	}
+	var hmax, vmax int64 = 1, 1
+	for _, hv := range samp {
+		hmax, vmax = max(hmax, hv[0]), max(vmax, hv[1])
+	}
+	// The decoder works in whole MCUs.
+	mw, mh := 8*hmax, 8*vmax
+	w := (int64(c.Width) + mw - 1) / mw * mw
+	h := (int64(c.Height) + mh - 1) / mh * mh
+	var planes int64
+	for _, hv := range samp {
+		planes += w * hv[0] / hmax * h * hv[1] / vmax
+	}
+	cost := planes
+	if progressive {
+		cost += 4 * planes
+	}
+	if len(samp) == 4 {
+		cost += 4 * w * h
+	}
+	return cost
+}
+
+// jpegFrame reads a JPEG's frame header from its first bytes: whether it
+// is progressive, and each component's horizontal and vertical sampling
+// factors. ok is false when the header is not among them.
+func jpegFrame(b []byte) (progressive bool, samp [][2]int64, ok bool) {
+	if len(b) < 2 || b[0] != 0xff || b[1] != 0xd8 {
+		return false, nil, false
+	}
+	for i := 2; i+4 <= len(b); {
+		if b[i] != 0xff {
+			return false, nil, false
+		}
+		m := b[i+1]
+		switch {
+		case m == 0xff: // fill byte
+			i++
+			continue
+		case m == 0x01 || m >= 0xd0 && m <= 0xd8: // no length
+			i += 2
+			continue
+		case m == 0xda: // scan data before a frame header
+			return false, nil, false
+		}
+		n := int(b[i+2])<<8 | int(b[i+3])
+		if n < 2 || i+2+n > len(b) {
+			return false, nil, false
+		}
+		seg := b[i+4 : i+2+n]
+		if m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc { // SOFn
+			if len(seg) < 6 {
+				return false, nil, false
+			}
+			nc := int(seg[5])
+			if nc == 0 || len(seg) < 6+3*nc {
+				return false, nil, false
+			}
+			for k := range nc {
+				hv := seg[6+3*k+1]
+				h, v := int64(hv>>4), int64(hv&15)
+				if h == 0 || v == 0 {
+					return false, nil, false
+				}
+				samp = append(samp, [2]int64{h, v})
+			}
+			return m == 0xc2 || m == 0xc6 || m == 0xca || m == 0xce, samp, true
+		}
+		i += 2 + n
+	}
+	return false, nil, false
 }
 
 // decodePreview decodes an image of media type t from r: the header's
@@ -131,7 +285,7 @@ func decodePreview(r io.Reader, t string, lim previewLimits) (image.Image, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errPreviewType, err)
 	}
-	if err := checkConfig(c, lim); err != nil {
+	if err := checkConfig(c, t, b[:min(len(b), previewHead)], lim); err != nil {
 		return nil, err
 	}
 	img, err := codec.decode(bytes.NewReader(b))

@@ -61,18 +61,72 @@ func isWindowsDevice(s string) bool {
 // isControlRune reports C0, DEL and C1 controls (NUL included).
 func isControlRune(r rune) bool { return unicode.Is(unicode.Cc, r) }
 
-// isInvisibleRune reports format characters (bidi controls, zero-width
-// joiners and spaces, the BOM, soft hyphens, tags) and the line and
-// paragraph separators.
+// isInvisibleRune reports every format character (bidi controls,
+// zero-width joiners and spaces, the BOM, soft hyphens, tags, the
+// prepended concatenation marks), the other characters a screen draws as
+// nothing (InvisibleRune: U+034F, the Hangul fillers, variation
+// selectors, …) and the line and paragraph separators.
 func isInvisibleRune(r rune) bool {
-	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	return unicode.Is(unicode.Cf, r) || InvisibleRune(r) || r == '\u2028' || r == '\u2029'
+}
+
+// isSpaceRune reports the space separators (Zs): U+0020, the no-break
+// space, the ideographic space and the typographic spaces.
+func isSpaceRune(r rune) bool { return unicode.Is(unicode.Zs, r) }
+
+// hasSpaceRun reports two space separators in a row.
+func hasSpaceRun(s string) bool {
+	prev := false
+	for _, r := range s {
+		sp := isSpaceRune(r)
+		if sp && prev {
+			return true
+		}
+		prev = sp
+	}
+	return false
+}
+
+// collapseSpaces turns every run of two or more space separators into one
+// U+0020, so blanks cannot push the real extension out of sight where a
+// name is cut ("invoice.pdf" + many spaces + ".exe").
+func collapseSpaces(s string) string {
+	if !hasSpaceRun(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isSpaceRune(r) {
+			b.WriteString(s[i : i+size])
+			i += size
+			continue
+		}
+		j, n := i, 0
+		for j < len(s) {
+			r, size := utf8.DecodeRuneInString(s[j:])
+			if !isSpaceRune(r) {
+				break
+			}
+			j += size
+			n++
+		}
+		if n == 1 {
+			b.WriteString(s[i:j])
+		} else {
+			b.WriteByte(' ')
+		}
+		i = j
+	}
+	return b.String()
 }
 
 // SanitizeFileName turns the base name of a local path into a name a FILE
 // message may carry: invalid UTF-8 becomes U+FFFD, the name is put in NFC,
 // path separators and the characters Windows refuses (`:<>|?*"`) become
-// "_", control and invisible characters go, leading dots, dashes and
-// spaces and trailing dots and spaces go, a Windows device name gets a
+// "_", control and invisible characters go, a run of spaces becomes one
+// space, leading dots, dashes and spaces and trailing dots and spaces go, a Windows device name gets a
 // leading "_", and a name longer than 255 bytes is cut at a character
 // boundary keeping an extension of up to 16 bytes. A name left empty (or
 // "." or "..") becomes "file". The result passes CheckFileName, and sanitising it again
@@ -100,6 +154,7 @@ func sanitizeOnce(s string) string {
 		}
 		return r
 	}, s)
+	s = collapseSpaces(s)
 	s = strings.TrimLeft(s, ".- ")
 	s = strings.TrimRight(s, ". ")
 	if isWindowsDevice(s) {
@@ -151,6 +206,8 @@ func CheckFileName(s string) error {
 		return fileErr(ErrFileName, "its name contains control characters")
 	case strings.ContainsFunc(s, isInvisibleRune):
 		return fileErr(ErrFileName, "its name contains invisible or direction-changing characters")
+	case hasSpaceRun(s):
+		return fileErr(ErrFileName, "its name contains several spaces in a row")
 	case strings.IndexAny(s[:1], ".- ") == 0:
 		return fileErr(ErrFileName, "its name starts with a dot, a dash or a space")
 	case strings.HasSuffix(s, ".") || strings.HasSuffix(s, " "):
