@@ -90,6 +90,9 @@ func (e *Engine) downloadRun(ctx context.Context, t vault.Transfer, fetched *ato
 	keys := crypto.NewFileKeys(&s)
 	defer keys.Wipe()
 	n := j.fm.Chunks
+	if err := e.checkDiskRoom(ctx, j); err != nil {
+		return err
+	}
 	if err := e.setFileState(ctx, t.Chat, t.Message, FileDownloading, t.Done); err != nil {
 		return err
 	}
@@ -252,4 +255,62 @@ func (e *Engine) downloaded(ctx context.Context, j *fileJob) error {
 		e.kickOutbox()
 	}
 	return nil
+}
+
+// checkDiskRoom stops a download, before it writes, whose rest would not
+// fit on the profile's disk (spec/client.md §5.16): an auto-download that
+// would leave less than the reserve goes back to offered, its budget
+// given back and the user told once per chat (*autoPaused); one the user
+// asked for fails, with what it needs and what is free.
+func (e *Engine) checkDiskRoom(ctx context.Context, j *fileJob) error {
+	done := j.t.Done
+	if j.blob == "" {
+		done = 0 // a new blob
+	}
+	need := blobNeed(j.fm.Chunks, done)
+	auto := j.fm.Auto != 0
+	ok, avail, reserve := e.diskRoom(need, auto)
+	if ok {
+		return nil
+	}
+	if !auto {
+		return failedf("%s", errNoDiskRoom(need, avail))
+	}
+	t := j.t
+	var tell bool
+	err := e.v.Update(context.WithoutCancel(ctx), func(tx *vault.Tx) error {
+		tell = false
+		m, err := tx.Message(t.Chat, t.Message)
+		if err != nil {
+			return errXferGone
+		}
+		fm, mm := fileOf(&m)
+		cur, found := findTransfer(tx, t.ID)
+		if fm == nil || !found {
+			return errXferGone
+		}
+		if fm.Auto != 0 {
+			if err := giveAutoBudget(tx, t.Chat, fm.Auto, fm.Size-int64(cur.Done)*fileChunkPlain); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteTransfer(t.ID); err != nil {
+			return err
+		}
+		fm.State, fm.Done, fm.Err, fm.Auto = FileOffered, 0, "", 0
+		setMeta(&m, &mm)
+		if err := tx.PutMessage(&m); err != nil {
+			return err
+		}
+		tell, err = noteDiskPaused(tx, t.Chat)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	e.emit(ctx, Event{Type: EventTransfer, Chat: t.Chat, Message: t.Message, Status: FileOffered, Total: j.fm.Chunks})
+	if tell {
+		e.emit(ctx, Event{Type: EventWarning, Chat: t.Chat, Message: t.Message, Err: autoPausedText(reserve)})
+	}
+	return &autoPaused{reserve: reserve}
 }

@@ -80,9 +80,11 @@ func refusedReason(err error) string {
 }
 
 // storeIncomingFile finishes a received file message m (stored by the
-// caller): a file within the auto-download limit gets its download record
-// in the same transaction. It returns the warning of a refused file.
-func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now time.Time) error {
+// caller): a file within the auto-download limit, its chat's budget and
+// the disk's reserve gets its download record in the same transaction.
+// It returns the warning that auto-download paused for the disk, once
+// per chat until a file fits again.
+func (e *Engine) storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now time.Time) (string, error) {
 	mm := metaOf(m)
 	mm.File = fm
 	setMeta(m, &mm)
@@ -91,31 +93,41 @@ func storeIncomingFile(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta
 		m.Body = nil
 	}
 	if err := tx.PutMessage(m); err != nil {
-		return err
+		return "", err
 	}
 	if fm.State != FileOffered {
-		return nil
+		return "", nil
 	}
 	if fm.Expires != 0 {
 		if err := noteOfferDue(tx, chat, fm.Expires); err != nil {
-			return err
+			return "", err
 		}
 	}
 	lim := autoLimitTx(tx)
 	if lim <= 0 || fm.Size > lim {
-		return nil
+		return "", nil
+	}
+	if ok, _, reserve := e.diskRoom(blobNeed(fm.Chunks, 0), true); !ok {
+		tell, err := noteDiskPaused(tx, chat)
+		if err != nil || !tell {
+			return "", err
+		}
+		return autoPausedText(reserve), nil
+	}
+	if err := clearDiskPaused(tx, chat); err != nil {
+		return "", err
 	}
 	start, ok, err := takeAutoBudget(tx, chat, fm.Size, lim, now)
 	if err != nil || !ok {
-		return err
+		return "", err
 	}
 	if err := startDownload(tx, chat, m); err != nil {
-		return err
+		return "", err
 	}
 	fm, mm = fileOf(m)
 	fm.Auto = start
 	setMeta(m, &mm)
-	return tx.PutMessage(m)
+	return "", tx.PutMessage(m)
 }
 
 // autoBudgetFactor bounds what auto-download fetches in an hour from one
@@ -209,7 +221,8 @@ func (r *rx) file(env *format.Envelope, now time.Time) error {
 		}
 		r.meta.TTLs[id] = int64(min(time.Duration(env.TTL)*time.Second, maxTTL) / time.Second)
 	}
-	if err := storeIncomingFile(r.tx, r.chat.ID, &m, fm, now); err != nil {
+	warn, err := r.e.storeIncomingFile(r.tx, r.chat.ID, &m, fm, now)
+	if err != nil {
 		return err
 	}
 	r.chat.Unread++
@@ -218,20 +231,25 @@ func (r *rx) file(env *format.Envelope, now time.Time) error {
 	if fm.State == FileRefused {
 		r.event(Event{Type: EventWarning, Message: id, Err: SanitizeLine(r.ct.Nickname) + " sent a file veil refused: " + fm.Err})
 	}
+	if warn != "" {
+		r.event(Event{Type: EventWarning, Message: id, Err: warn})
+	}
 	return r.queueReceipt(format.ReceiptDelivered, env.ID)
 }
 
 // groupFile stores a group FILE read from the log as message m, and
-// turns its event into what the user sees.
-func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Event) error {
+// turns its event into what the user sees; it returns the warning that
+// auto-download paused for the disk, if the user is to be told.
+func (e *Engine) groupFile(tx *vault.Tx, c *vault.Chat, m *vault.Message, ev *Event) (string, error) {
 	fm, err := e.incomingFile(tx, c, ev.file, ev.fileErr)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ev.file, ev.fileErr = nil, nil
-	if err := storeIncomingFile(tx, c.ID, m, fm, e.now()); err != nil {
-		return err
+	warn, err := e.storeIncomingFile(tx, c.ID, m, fm, e.now())
+	if err != nil {
+		return "", err
 	}
 	ev.Text = SanitizeLine(fileEventText(fm))
-	return nil
+	return warn, nil
 }

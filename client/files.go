@@ -290,7 +290,8 @@ func fileInfoTx(tx *vault.Tx, chat string, m *vault.Message, fm *fileMeta, now t
 }
 
 // fetchFile is FetchFile: it stores a download record, which Run (or
-// WaitTransfer) runs.
+// WaitTransfer) runs. A file that would leave less than diskMargin free
+// on the profile's disk is refused at once.
 func (e *Engine) fetchFile(ctx context.Context, ref, msgID string) error {
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		c, m, fm, err := fileMessage(tx, ref, msgID)
@@ -310,6 +311,11 @@ func (e *Engine) fetchFile(ctx context.Context, ref, msgID string) error {
 		}
 		if fm.Expires != 0 && !e.now().Before(time.Unix(fm.Expires, 0)) {
 			return badInput("that file has expired on the relay")
+		}
+		if need := blobNeed(fm.Chunks, 0); need > 0 {
+			if ok, avail, _ := e.diskRoom(need, false); !ok {
+				return badInput("%s", errNoDiskRoom(need, avail))
+			}
 		}
 		return startDownload(tx, c.ID, &m)
 	})

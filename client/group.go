@@ -609,6 +609,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 		}
 		return nil
 	}
+	var warns []Event
 	err := e.v.Update(ctx, func(tx *vault.Tx) error {
 		if err := g.pws.save(tx); err != nil {
 			return err
@@ -631,7 +632,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 				}
 			}
 		}
-		if err := e.putGroupMessages(tx, &c, evs, now); err != nil {
+		if warns, err = e.putGroupMessages(tx, &c, evs, now); err != nil {
 			return err
 		}
 		*chat = c
@@ -641,7 +642,7 @@ func (e *Engine) storeGroup(ctx context.Context, g *groupState, rec *groupRecord
 		return err
 	}
 	e.kickTransfers() // files within the auto-download limit
-	for _, ev := range evs {
+	for _, ev := range append(evs, warns...) {
 		e.emit(ctx, ev)
 	}
 	return nil
@@ -697,20 +698,23 @@ func describeSettings(ttl time.Duration, deadline time.Time) string {
 // putGroupMessages stores the messages among evs in chat c, each with a
 // fresh local ID (spec/groups.md §6.5). A message disappears after the
 // group's timer or the shorter timer its sender gave it (§6.3).
-func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now time.Time) error {
+// It returns the warnings that auto-download paused for the disk
+// (spec/client.md §5.16), for the caller to emit after the commit.
+func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now time.Time) ([]Event, error) {
+	var warns []Event
 	// One index of the chat's wire IDs for the whole batch, built at the
 	// first reaction: a batch of reactions opens the chat's messages once.
 	ix := &targetIndex{tx: tx, chat: c.ID}
 	for i := range evs {
 		if evs[i].Type == EventGroupRelays {
 			if err := e.groupRelaysLine(tx, c, &evs[i], now); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		if evs[i].Type == EventReaction {
 			if err := groupReaction(ix, &evs[i]); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
@@ -719,7 +723,7 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 		}
 		id, err := e.newID()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sent, unsure := sentTime(evs[i].wire, now, c.Created) // spec/groups.md §6.3
 		m := vault.Message{ID: id, ChatID: c.ID, Direction: vault.Incoming, Sender: evs[i].From,
@@ -730,17 +734,21 @@ func (e *Engine) putGroupMessages(tx *vault.Tx, c *vault.Chat, evs []Event, now 
 		}
 		ix.put(&m)
 		if evs[i].isFile {
-			if err := e.groupFile(tx, c, &m, &evs[i]); err != nil {
-				return err
+			warn, err := e.groupFile(tx, c, &m, &evs[i])
+			if err != nil {
+				return nil, err
+			}
+			if warn != "" {
+				warns = append(warns, Event{Type: EventWarning, Chat: c.ID, Name: SanitizeLine(c.Name), Message: id, Err: warn})
 			}
 		} else if err := tx.PutMessage(&m); err != nil {
-			return err
+			return nil, err
 		}
 		evs[i].Message, evs[i].Sent = id, sent
 		c.Unread++
 		c.LastActive = now
 	}
-	return nil
+	return warns, nil
 }
 
 // shorterTTL is the shorter of two timers, zero meaning none.

@@ -13,12 +13,15 @@ import (
 )
 
 // groupEngine is a real engine (a Badger vault in t.TempDir()) whose default
-// relay is the real relay at addr.
-func groupEngine(t testing.TB, addr string) (*Engine, chan Event) {
+// relay is the real relay at addr; each of cfgs may change its Config.
+func groupEngine(t testing.TB, addr string, cfgs ...func(*Config)) (*Engine, chan Event) {
 	t.Helper()
 	evs := make(chan Event, 256)
 	cfg := Config{Dir: t.TempDir(), Events: evs,
 		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
+	for _, f := range cfgs {
+		f(&cfg)
+	}
 	e, err := Create(context.Background(), cfg, []byte("test pin"), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -88,9 +88,11 @@ func (e *Engine) storeRemoved(ctx context.Context, g *groupState, chat *vault.Ch
 		if err != nil {
 			return err
 		}
-		if err := e.putGroupMessages(tx, &c, evs, now); err != nil {
+		warns, err := e.putGroupMessages(tx, &c, evs, now)
+		if err != nil {
 			return err
 		}
+		status = append(status, warns...)
 		for _, id := range outMessages(g.out) {
 			var ev *Event
 			if err := e.setStatus(tx, &vault.OutboxItem{ChatID: c.ID, MessageID: id}, vault.StatusFailed, &ev); err != nil {

@@ -161,6 +161,7 @@ func deleteMeta(tx *vault.Tx, chat string) error {
 	delete(p.Settings, settingChatPrefix+chat)
 	delete(p.Settings, settingAutoBudget+chat) // nothing may keep naming an erased chat
 	delete(p.Settings, settingOfferDue+chat)
+	delete(p.Settings, settingDiskPaused+chat)
 	return tx.PutProfile(&p)
 }
 

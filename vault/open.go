@@ -67,6 +67,10 @@ type Options struct {
 	// the manifest no longer lists. Without it, Open reports ErrCorrupt and
 	// changes nothing; a client sets it only when the user asks to repair.
 	RepairManifest bool
+	// FreeSpace, when set, is what Vault.FreeSpace reports for the
+	// profile directory dir instead of asking the filesystem (tests: a
+	// nearly full disk). It only reports numbers; nil asks the system.
+	FreeSpace func(dir string) (avail, total int64, err error)
 
 	// onDuress and afterErase (tests and benchmarks only) are called the
 	// moment a duress PIN is recognised, and the moment an erase has
