@@ -42,6 +42,31 @@ func noteOfferDue(tx *vault.Tx, chat string, expires int64) error {
 	return tx.PutProfile(&p)
 }
 
+// settingOfferScan marks a profile whose chats have all been noted for
+// one look at their offered files: files received before deadlines were
+// noted have none, and would keep S for as long as their message lives.
+const settingOfferScan = "files/offer_scan"
+
+// noteOldOffers, once per profile, marks every chat due now, so that the
+// next sweep reads each chat's files once and notes its real deadline.
+func noteOldOffers(tx *vault.Tx) error {
+	p, err := profile(tx)
+	if err != nil || p.Settings[settingOfferScan] != "" {
+		return err
+	}
+	chats, err := tx.Chats()
+	if err != nil {
+		return err
+	}
+	for _, c := range chats {
+		if _, ok := p.Settings[settingOfferDue+c.ID]; !ok {
+			p.Settings[settingOfferDue+c.ID] = "0"
+		}
+	}
+	p.Settings[settingOfferScan] = "1"
+	return tx.PutProfile(&p)
+}
+
 // dueOffers returns the chats whose noted deadline is at or before now.
 func dueOffers(tx *vault.Tx, now time.Time) ([]string, error) {
 	p, err := profile(tx)
@@ -65,6 +90,19 @@ func dueOffers(tx *vault.Tx, now time.Time) ([]string, error) {
 // into "expired" and drops its S, in the chats whose earliest such
 // deadline has passed.
 func (e *Engine) expireOffers(ctx context.Context, now time.Time) error {
+	var scanned bool
+	if err := e.v.View(ctx, func(tx *vault.Tx) error {
+		p, err := profile(tx)
+		scanned = p.Settings[settingOfferScan] != ""
+		return err
+	}); err != nil {
+		return err
+	}
+	if !scanned {
+		if err := e.v.Update(ctx, noteOldOffers); err != nil {
+			return err
+		}
+	}
 	var chats []string
 	err := e.v.View(ctx, func(tx *vault.Tx) error {
 		var err error

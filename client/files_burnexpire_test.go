@@ -75,24 +75,7 @@ func TestExpiredOfferDropsFileSecret(t *testing.T) {
 	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
 	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
 	_, bid := sentOffered(t, a, b, aChat, bChat, "unwanted.pdf", 20_000, nil)
-	hasSecret := func() bool {
-		t.Helper()
-		var ok bool
-		err := b.v.View(ctx, func(tx *vault.Tx) error {
-			m, err := tx.Message(bChat, bid)
-			if err != nil {
-				return err
-			}
-			if fm, _ := fileOf(&m); fm != nil {
-				_, ok = fm.secret()
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
+	hasSecret := func() bool { return fileHasSecret(t, b.Engine, bChat, bid) }
 	clock.Add(int64(6 * 24 * time.Hour)) // within the chunks' lifetime
 	if err := b.Sweep(ctx); err != nil {
 		t.Fatal(err)
@@ -163,5 +146,65 @@ func TestGroupLeaveKeepsOthersChunks(t *testing.T) {
 	defer c.Close()
 	if _, err := c.GetChunk(ctx, keys.ChunkID(0), keys.ReadCap(0)); err != nil {
 		t.Fatalf("a member who left deleted another member's file: %v", err)
+	}
+}
+
+// fileHasSecret reports whether e's file message id in chat still holds
+// its file secret S.
+func fileHasSecret(t *testing.T, e *Engine, chat, id string) bool {
+	t.Helper()
+	var ok bool
+	err := e.v.View(context.Background(), func(tx *vault.Tx) error {
+		m, err := tx.Message(chat, id)
+		if err != nil {
+			return err
+		}
+		if fm, _ := fileOf(&m); fm != nil {
+			_, ok = fm.secret()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// TestExpiredOldOfferDropsFileSecret: a file offered before the profile
+// noted offers' deadlines (no deadline noted, no scan made) loses its S
+// too once its deadline has passed: the first sweep notes every chat
+// for one look at its files.
+func TestExpiredOldOfferDropsFileSecret(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := relaytest.Start(t)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	a := startLive(t, r.Address.String(), nil)
+	b := startLive(t, r.Address.String(), func(c *Config) { c.Now = now })
+	aChat, bChat := liveChat(t, a, b, InviteOptions{}, JoinOptions{})
+	_, bid := sentOffered(t, a, b, aChat, bChat, "old.pdf", 20_000, nil)
+	err := b.v.Update(ctx, func(tx *vault.Tx) error { // as an older veil left it
+		p, err := profile(tx)
+		if err != nil {
+			return err
+		}
+		delete(p.Settings, settingOfferDue+bChat)
+		delete(p.Settings, settingOfferScan)
+		return tx.PutProfile(&p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(8 * 24 * time.Hour)) // past every chunk lifetime
+	if err := b.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fileHasSecret(t, b.Engine, bChat, bid) {
+		t.Error("a file offered before deadlines were noted keeps its file secret past its deadline")
+	}
+	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
+		t.Fatalf("after the sweep the old offer is %q, want expired", st)
 	}
 }
