@@ -13,9 +13,9 @@ import (
 // that arrive on their own cannot fill the disk the vault writes to; a
 // download the user asks for leaves diskMargin.
 const (
-	diskReserveMin     = 1 << 30
+	diskReserveMin     = 1_000_000_000
 	diskReservePercent = 5
-	diskMargin         = 64 << 20
+	diskMargin         = 64_000_000
 	settingDiskPaused  = "files/disk_paused/" // + chat ID: the user was told auto-download is paused
 )
 
@@ -59,13 +59,13 @@ func (e *Engine) diskRoom(need int64, auto bool) (ok bool, avail, reserve int64)
 
 // autoPausedText says in the user's words why auto-download paused.
 func autoPausedText(reserve int64) string {
-	return "auto-download paused: less than " + sizeText(reserve) + " would be left on the disk; files stay offered and can be downloaded by hand"
+	return "auto-download paused: less than " + FormatSize(reserve) + " would be left on the disk; files stay offered and can be downloaded by hand"
 }
 
 // errNoDiskRoom is why a download the user asked for does not start (or
 // go on): the file does not fit in the free space.
 func errNoDiskRoom(need, avail int64) error {
-	return fmt.Errorf("not enough free space on the disk for this file: it needs %s, %s are free and veil keeps %s free", sizeText(need), sizeText(max(avail, 0)), sizeText(diskMargin))
+	return fmt.Errorf("not enough free space on the disk for this file: it needs %s, %s are free and veil keeps %s free", FormatSize(need), FormatSize(max(avail, 0)), FormatSize(diskMargin))
 }
 
 // autoPaused ends an auto-download that no longer leaves the reserve
@@ -103,16 +103,16 @@ func clearDiskPaused(tx *vault.Tx, chat string) error {
 	return tx.PutProfile(&p)
 }
 
-// sizeText says a size in bytes in binary units.
-func sizeText(n int64) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB"}
-	f, u := float64(n), 0
-	for f >= 1024 && u < len(units)-1 {
-		f /= 1024
-		u++
+// FormatSize says a size in bytes in decimal units, as every screen of
+// veil shows sizes: 812 B, 15.9 kB, 2.4 MB, 1.50 GB.
+func FormatSize(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", max(0, n))
+	case n < 1_000_000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1_000_000_000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
-	if u == 0 || f == float64(int64(f)) {
-		return fmt.Sprintf("%d %s", int64(f), units[u])
-	}
-	return fmt.Sprintf("%.1f %s", f, units[u])
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }

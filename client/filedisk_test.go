@@ -12,7 +12,7 @@ import (
 )
 
 // diskHook makes cfg's vault report free bytes of a 10 GiB filesystem
-// (reserve 1 GiB); after, when set, replaces free once it was asked.
+// (reserve 1 GB); after, when set, replaces free once it was asked.
 type diskHook struct {
 	free, after atomic.Int64
 }
@@ -33,7 +33,7 @@ func (h *diskHook) config(c *Config) {
 func pausedWarnings(l *live, chat string) int {
 	n := 0
 	for _, ev := range l.events() {
-		if ev.Type == EventWarning && ev.Chat == chat && strings.HasPrefix(ev.Err, "auto-download paused: less than 1 GiB would be left on the disk") {
+		if ev.Type == EventWarning && ev.Chat == chat && strings.HasPrefix(ev.Err, "auto-download paused: less than 1.00 GB would be left on the disk") {
 			n++
 		}
 	}
@@ -83,7 +83,7 @@ func TestFileDiskReserve(t *testing.T) {
 	}
 
 	err := b.FetchFile(ctx, bChat, id1)
-	if err == nil || !strings.Contains(err.Error(), "not enough free space on the disk for this file: it needs 2.0 MiB, 32 MiB are free") {
+	if err == nil || !strings.Contains(err.Error(), "not enough free space on the disk for this file: it needs 2.0 MB, 33.6 MB are free") {
 		t.Fatalf("FetchFile with 32 MiB free: %v", err)
 	}
 	if fi := fileState(t, b.Engine, bChat, id1); fi.State != FileOffered {
@@ -197,7 +197,7 @@ func TestFileDiskReserveGroup(t *testing.T) {
 	groupSync(t, ben)
 	warned := 0
 	for _, ev := range pendingEvents(benEvs) {
-		if ev.Type == EventWarning && ev.Chat == benChat && strings.HasPrefix(ev.Err, "auto-download paused: less than 1 GiB would be left on the disk") {
+		if ev.Type == EventWarning && ev.Chat == benChat && strings.HasPrefix(ev.Err, "auto-download paused: less than 1.00 GB would be left on the disk") {
 			warned++
 		}
 	}

@@ -15,18 +15,8 @@ import (
 // How file messages and transfers are drawn: the file line of the chat
 // view and the progress rows above the compose box.
 
-// fileSize is a size in decimal units: 812 B, 15.9 kB, 2.4 MB, 1.50 GB.
-func fileSize(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", max(0, n))
-	case n < 1_000_000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1_000_000_000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
-}
+// fileSize is a size as every screen of veil shows it.
+func fileSize(n int64) string { return client.FormatSize(n) }
 
 // fileName is a file's name as drawn: sanitised as every peer string is,
 // and "file" when nothing is left.

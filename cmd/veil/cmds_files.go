@@ -102,7 +102,7 @@ func cmdFiles(ctx context.Context, g *globals, io *stdio, argv []string) error {
 			if r.Size == 0 {
 				fmt.Fprintln(io.out, "received files download when asked for (veil save)")
 			} else {
-				fmt.Fprintf(io.out, "received files up to %s download by themselves\n", humanSize(r.Size))
+				fmt.Fprintf(io.out, "received files up to %s download by themselves\n", client.FormatSize(r.Size))
 			}
 			return nil
 		})
@@ -135,7 +135,7 @@ func printFiles(io *stdio, files []client.FileInfo, asJSON bool) error {
 			dir = "out"
 		}
 		// Tabs in a name are sanitised away, so they cannot shift columns.
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, dir, client.SanitizeLine(f.Name), humanSize(f.Size), fileState(f), f.Time.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, dir, client.SanitizeLine(f.Name), client.FormatSize(f.Size), fileState(f), f.Time.Local().Format("2006-01-02 15:04:05"))
 	}
 	return tw.Flush()
 }
@@ -455,17 +455,4 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (such as 8MB, 500k, 1G, or off)", s)
 	}
 	return int64(v * float64(mult)), nil
-}
-
-// humanSize says n bytes in decimal units.
-func humanSize(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%d B", n)
 }

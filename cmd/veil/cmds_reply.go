@@ -52,7 +52,7 @@ func printMessage(io *stdio, m *client.MessageInfo) {
 	}
 	text := m.Text
 	if m.File != nil && !m.Deleted {
-		text = fmt.Sprintf("[file] %s (%s, %s)", client.SanitizeLine(m.File.Name), humanSize(m.File.Size), fileState(*m.File))
+		text = fmt.Sprintf("[file] %s (%s, %s)", client.SanitizeLine(m.File.Name), client.FormatSize(m.File.Size), fileState(*m.File))
 	}
 	if m.Deleted {
 		text = "(deleted)"
