@@ -197,9 +197,13 @@ func (v *chatView) render(bottom bool) {
 		if m.File != nil && !m.Deleted {
 			text = fileLineText(m.File, v.images[m.ID])
 		}
+		hit := isHit[i] && v.query != ""
 		if m.Deleted {
 			text = v.st.Deleted.Render("message deleted")
-		} else if isHit[i] && v.query != "" {
+		} else if !selected && !hit && m.File == nil {
+			text = v.clipLines(text)
+		}
+		if hit && !m.Deleted {
 			text = highlight(text, v.query, v.st.Match)
 		}
 		var marks []string
@@ -254,6 +258,39 @@ func (v *chatView) render(bottom bool) {
 		v.vp.GotoBottom()
 	}
 }
+
+// clipLines cuts a message of more lines than a screen holds to that
+// many, saying how many more there are: every message is drawn again on
+// each render (every second while one counts down), so a peer's message
+// of thousands of short lines would otherwise make each render take
+// seconds. The selected message, and a search hit, are drawn whole.
+func (v *chatView) clipLines(text string) string {
+	limit := max(minClipLines, v.vp.Height)
+	cut, n := 0, 0
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\n' {
+			continue
+		}
+		n++
+		if n == limit {
+			cut = i
+		}
+	}
+	if n < limit { // at most limit lines
+		return text
+	}
+	more := n + 1 - limit
+	if strings.HasSuffix(text, "\n") {
+		more--
+	}
+	if more <= 0 {
+		return text
+	}
+	return text[:cut] + "\n" + v.st.Faint.Render(fmt.Sprintf("… %d more lines: select the message to read it all", more))
+}
+
+// minClipLines is the fewest lines clipLines leaves a message.
+const minClipLines = 10
 
 func emptyChatHint(c client.ChatInfo) string {
 	if c.Pending {
