@@ -50,9 +50,15 @@ const settingOfferScan = "files/offer_scan"
 // noteOldOffers, once per profile, marks every chat due now, so that the
 // next sweep reads each chat's files once and notes its real deadline.
 func noteOldOffers(tx *vault.Tx) error {
-	p, err := profile(tx)
+	p, err := tx.Profile()
+	if errors.Is(err, vault.ErrNotFound) {
+		return nil // not set up yet: no offers, and no record to make here
+	}
 	if err != nil || p.Settings[settingOfferScan] != "" {
 		return err
+	}
+	if p.Settings == nil {
+		p.Settings = map[string]string{}
 	}
 	chats, err := tx.Chats()
 	if err != nil {
@@ -90,9 +96,12 @@ func dueOffers(tx *vault.Tx, now time.Time) ([]string, error) {
 // into "expired" and drops its S, in the chats whose earliest such
 // deadline has passed.
 func (e *Engine) expireOffers(ctx context.Context, now time.Time) error {
-	var scanned bool
+	scanned := true
 	if err := e.v.View(ctx, func(tx *vault.Tx) error {
-		p, err := profile(tx)
+		p, err := tx.Profile()
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil // not set up yet: nothing to scan
+		}
 		scanned = p.Settings[settingOfferScan] != ""
 		return err
 	}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/crypto"
 	"veil/relay/conn"
 	"veil/relay/relaytest"
 	"veil/vault"
@@ -206,5 +207,28 @@ func TestExpiredOldOfferDropsFileSecret(t *testing.T) {
 	}
 	if st := fileState(t, b.Engine, bChat, bid).State; st != FileExpired {
 		t.Fatalf("after the sweep the old offer is %q, want expired", st)
+	}
+}
+
+// TestSweepLeavesFreshProfileUnset: the sweep that notes old offers must
+// not write a profile record into a vault not set up yet: a profile
+// record is what marks a profile set up (Initialized), and a decoy or a
+// new profile would then never get its relay.
+func TestSweepLeavesFreshProfileUnset(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Dir: t.TempDir(),
+		Vault: vault.Options{KDF: crypto.Argon2Params{Time: 1, MemKiB: 64, Threads: 1}, GCInterval: -1, MemTableSize: testMemTableSize}}
+	e, err := Create(ctx, cfg, []byte("test pin"), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for range 2 {
+		if err := e.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := e.Initialized(ctx); err != nil || ok {
+		t.Fatalf("after sweeps a profile never set up reads as set up (%v, %v)", ok, err)
 	}
 }
